@@ -1,0 +1,37 @@
+# Two commands: `make run` (install, migrate, seed London when empty, serve) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORTFOLIO := $(BIN)/portfolio
+
+.PHONY: setup run test lint bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+run: setup
+	$(PORTFOLIO) db upgrade
+	$(PORTFOLIO) seed london --if-empty
+	$(PORTFOLIO) serve
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check portfolio scoring web seeds tests bench migrations
+	$(BIN)/mypy portfolio scoring
+
+bench: setup
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache .hypothesis

@@ -1,0 +1,151 @@
+"""Enumerations of the domain, stored as text and guarded by CHECK constraints."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrganisationKind(StrEnum):
+    GLA = "gla"
+    BOROUGH = "borough"
+    GLA_GROUP = "gla_group"
+    NHS = "nhs"
+    POLICE = "police"
+    FIRE = "fire"
+    UTILITY = "utility"
+    UNIVERSITY = "university"
+    PARTNERSHIP = "partnership"
+    SUPPLIER = "supplier"
+    VOLUNTARY = "voluntary"
+    CENTRAL_GOVERNMENT = "central_government"
+
+
+class ProjectStatus(StrEnum):
+    IDEA = "idea"
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    IN_PROGRESS = "in_progress"
+    DELIVERED = "delivered"
+    PAUSED = "paused"
+    REJECTED = "rejected"
+
+
+class Theme(StrEnum):
+    HOUSING = "housing"
+    HEALTH_SOCIAL_CARE = "health_social_care"
+    COST_OF_LIVING = "cost_of_living"
+    TRANSPORT = "transport"
+    ENVIRONMENT_NET_ZERO = "environment_net_zero"
+    ECONOMY = "economy"
+    COMMUNITY_SAFETY = "community_safety"
+    DIGITAL_INCLUSION = "digital_inclusion"
+    INFRASTRUCTURE = "infrastructure"
+    DATA_INFRASTRUCTURE = "data_infrastructure"
+    CHILDREN_EDUCATION = "children_education"
+    PLANNING = "planning"
+
+
+class DpiaStatus(StrEnum):
+    NOT_NEEDED = "not_needed"
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    APPROVED = "approved"
+
+
+class PartnerRole(StrEnum):
+    LEAD = "lead"
+    PARTNER = "partner"
+    DATA_PROVIDER = "data_provider"
+    FUNDER = "funder"
+
+
+class Access(StrEnum):
+    OPEN = "open"
+    SHARED = "shared"
+    RESTRICTED = "restricted"
+    PERSONAL = "personal"
+
+
+class UpdateFrequency(StrEnum):
+    REALTIME = "realtime"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    ANNUAL = "annual"
+    ADHOC = "adhoc"
+    ONE_OFF = "one_off"
+
+
+class ReadinessLevel(StrEnum):
+    """Data Readiness Level bands C and B (Lawrence, 2017), worst to best."""
+
+    C4 = "C4"
+    C3 = "C3"
+    C2 = "C2"
+    C1 = "C1"
+    B2 = "B2"
+    B1 = "B1"
+
+
+class LinkRelation(StrEnum):
+    USES = "uses"
+    PRODUCES = "produces"
+
+
+class FitForTask(StrEnum):
+    UNFIT = "unfit"
+    UNKNOWN = "unknown"
+    PARTIAL = "partial"
+    FIT = "fit"
+
+
+class Agreement(StrEnum):
+    NOT_NEEDED = "not_needed"
+    NONE = "none"
+    DRAFTING = "drafting"
+    SIGNED = "signed"
+    EXPIRED = "expired"
+
+
+class Dimension(StrEnum):
+    IMPACT = "impact"
+    FEASIBILITY = "feasibility"
+    READINESS = "readiness"
+
+
+class CriterionSource(StrEnum):
+    ASSESSED = "assessed"
+    COST_BAND = "cost_band"
+    EFFORT_BAND = "effort_band"
+    DERIVED = "derived"
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    DEFER = "defer"
+    REJECT = "reject"
+    NEEDS_INFORMATION = "needs_information"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    CDO = "cdo"
+    LEAD = "lead"
+    RESEARCHER = "researcher"
+
+
+class WeightKind(StrEnum):
+    DIMENSION = "dimension"
+    CRITERION = "criterion"
+
+
+class WeightMethod(StrEnum):
+    DIRECT = "direct"
+    AHP = "ahp"
+
+
+def check_in(column: str, enum: type[StrEnum]) -> str:
+    """Return the SQL of a CHECK constraint that keeps a column within an enumeration."""
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return f"{column} IN ({values})"

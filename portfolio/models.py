@@ -1,0 +1,383 @@
+"""Tables of the portfolio: organisations, projects, datasets, links, criteria, assessments."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    MetaData,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from portfolio.enums import (
+    Access,
+    Agreement,
+    CriterionSource,
+    Decision,
+    Dimension,
+    DpiaStatus,
+    FitForTask,
+    LinkRelation,
+    OrganisationKind,
+    PartnerRole,
+    ProjectStatus,
+    ReadinessLevel,
+    Role,
+    Theme,
+    UpdateFrequency,
+    WeightKind,
+    WeightMethod,
+    check_in,
+)
+
+# Named constraints keep Alembic's batch mode on SQLite and autogenerate comparisons stable.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)
+
+
+def timestamp_column(nullable: bool = False) -> Column:
+    """Return a timezone-aware timestamp column."""
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class Organisation(SQLModel, table=True):
+    """The GLA, a borough, a GLA group body or a partner."""
+
+    __tablename__ = "organisation"
+    __table_args__ = (
+        UniqueConstraint("code"),
+        CheckConstraint(check_in("kind", OrganisationKind), name="kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=32)
+
+
+class User(SQLModel, table=True):
+    """A person who signs in, with one role and, for leads, one organisation."""
+
+    __tablename__ = "user_account"
+    __table_args__ = (
+        UniqueConstraint("email"),
+        CheckConstraint(check_in("role", Role), name="role"),
+        CheckConstraint("role <> 'lead' OR organisation_id IS NOT NULL", name="lead_has_org"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class Project(SQLModel, table=True):
+    """A data project owned by one organisation."""
+
+    __tablename__ = "project"
+    __table_args__ = (
+        UniqueConstraint("slug"),
+        CheckConstraint(check_in("status", ProjectStatus), name="status"),
+        CheckConstraint(check_in("theme", Theme), name="theme"),
+        CheckConstraint(check_in("dpia_status", DpiaStatus), name="dpia_status"),
+        CheckConstraint("cost_gbp >= 0", name="cost_non_negative"),
+        CheckConstraint("effort_pm >= 0", name="effort_non_negative"),
+        CheckConstraint(
+            "end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="dates_ordered"
+        ),
+        CheckConstraint(
+            "NOT mandatory OR length(mandatory_justification) > 0", name="mandatory_justified"
+        ),
+        CheckConstraint("reach_people IS NULL OR reach_people >= 0", name="reach_non_negative"),
+        CheckConstraint(
+            "confidence_pct IS NULL OR (confidence_pct >= 0 AND confidence_pct <= 100)",
+            name="confidence_range",
+        ),
+        CheckConstraint(
+            "time_criticality IS NULL OR (time_criticality >= 1 AND time_criticality <= 5)",
+            name="time_criticality_range",
+        ),
+        CheckConstraint(
+            "priority_override IS NULL OR (priority_override >= 0 AND priority_override <= 100)",
+            name="override_range",
+        ),
+        CheckConstraint(
+            "priority_override IS NULL OR length(override_justification) > 0",
+            name="override_justified",
+        ),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_project_owner_status", "owner_id", "status"),
+        Index("ix_project_theme_status", "theme", "status"),
+        Index("ix_project_status", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120)
+    title: str = Field(max_length=300)
+    description: str = Field(default="", sa_type=Text)
+    owner_id: int = Field(foreign_key="organisation.id")
+    theme: str = Field(max_length=32)
+    status: str = Field(default=ProjectStatus.IDEA.value, max_length=16)
+    cost_gbp: int = Field(default=0)
+    effort_pm: float = Field(default=0.0)
+    start_date: date | None = None
+    end_date: date | None = None
+    personal_data: bool = Field(default=False)
+    dpia_status: str = Field(default=DpiaStatus.NOT_NEEDED.value, max_length=16)
+    mandatory: bool = Field(default=False)
+    mandatory_justification: str = Field(default="", sa_type=Text)
+    reach_people: int | None = None
+    confidence_pct: int | None = None
+    time_criticality: int | None = None
+    priority_override: float | None = None
+    override_justification: str = Field(default="", sa_type=Text)
+    override_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    override_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class Dataset(SQLModel, table=True):
+    """A dataset with its publisher, access and Data Readiness Level (bands C and B)."""
+
+    __tablename__ = "dataset"
+    __table_args__ = (
+        UniqueConstraint("code"),
+        CheckConstraint(check_in("access", Access), name="access"),
+        CheckConstraint(check_in("update_frequency", UpdateFrequency), name="update_frequency"),
+        CheckConstraint(check_in("drl", ReadinessLevel), name="drl"),
+        Index("ix_dataset_publisher", "publisher_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=120)
+    title: str = Field(max_length=300)
+    description: str = Field(default="", sa_type=Text)
+    publisher_id: int = Field(foreign_key="organisation.id")
+    access: str = Field(max_length=16)
+    licence: str = Field(default="", max_length=120)
+    update_frequency: str = Field(default=UpdateFrequency.ADHOC.value, max_length=16)
+    drl: str = Field(default=ReadinessLevel.C4.value, max_length=2)
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class ProjectDataset(SQLModel, table=True):
+    """A project uses or produces a dataset; fitness for the task is band A of the DRL."""
+
+    __tablename__ = "project_dataset"
+    __table_args__ = (
+        UniqueConstraint("project_id", "dataset_id", "relation"),
+        CheckConstraint(check_in("relation", LinkRelation), name="relation"),
+        CheckConstraint(check_in("fit_for_task", FitForTask), name="fit_for_task"),
+        CheckConstraint(check_in("agreement", Agreement), name="agreement"),
+        Index("ix_project_dataset_dataset", "dataset_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    dataset_id: int = Field(foreign_key="dataset.id", ondelete="CASCADE")
+    relation: str = Field(default=LinkRelation.USES.value, max_length=16)
+    required: bool = Field(default=True)
+    fit_for_task: str = Field(default=FitForTask.UNKNOWN.value, max_length=16)
+    agreement: str = Field(default=Agreement.NONE.value, max_length=16)
+
+
+class ProjectDependency(SQLModel, table=True):
+    """A project depends on (waits for) another project."""
+
+    __tablename__ = "project_dependency"
+    __table_args__ = (
+        UniqueConstraint("project_id", "depends_on_id"),
+        CheckConstraint("project_id <> depends_on_id", name="not_self"),
+        Index("ix_project_dependency_depends_on", "depends_on_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    depends_on_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    note: str = Field(default="", sa_type=Text)
+
+
+class ProjectPartner(SQLModel, table=True):
+    """An organisation partners in a project with a role."""
+
+    __tablename__ = "project_partner"
+    __table_args__ = (
+        UniqueConstraint("project_id", "organisation_id"),
+        CheckConstraint(check_in("role", PartnerRole), name="role"),
+        Index("ix_project_partner_organisation", "organisation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    role: str = Field(default=PartnerRole.PARTNER.value, max_length=16)
+
+
+class Criterion(SQLModel, table=True):
+    """A criterion of one dimension with an absolute ordinal scale."""
+
+    __tablename__ = "criterion"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        CheckConstraint(check_in("dimension", Dimension), name="dimension"),
+        CheckConstraint(check_in("source", CriterionSource), name="source"),
+        CheckConstraint("min_level < max_level", name="scale_ordered"),
+        CheckConstraint("default_weight >= 0", name="weight_non_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64)
+    dimension: str = Field(max_length=16)
+    name: str = Field(max_length=200)
+    description: str = Field(default="", sa_type=Text)
+    source: str = Field(default=CriterionSource.ASSESSED.value, max_length=16)
+    min_level: int = Field(default=1)
+    max_level: int = Field(default=5)
+    default_weight: float = Field(default=1.0)
+    position: int = Field(default=0)
+
+
+class CriterionLevel(SQLModel, table=True):
+    """One level of a criterion's scale with its descriptor."""
+
+    __tablename__ = "criterion_level"
+    __table_args__ = (UniqueConstraint("criterion_id", "level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    criterion_id: int = Field(foreign_key="criterion.id", ondelete="CASCADE")
+    level: int
+    descriptor: str = Field(sa_type=Text)
+
+
+class Assessment(SQLModel, table=True):
+    """A project's level on a criterion; rows are appended, never overwritten."""
+
+    __tablename__ = "assessment"
+    __table_args__ = (
+        # The level must be one of the criterion's defined levels: the scale lives in the database.
+        ForeignKeyConstraint(
+            ["criterion_id", "level"],
+            ["criterion_level.criterion_id", "criterion_level.level"],
+            name="fk_assessment_level_criterion_level",
+        ),
+        Index("ix_assessment_project_criterion", "project_id", "criterion_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    criterion_id: int = Field(foreign_key="criterion.id")
+    level: int
+    rationale: str = Field(default="", sa_type=Text)
+    assessor_id: int | None = Field(default=None, foreign_key="user_account.id")
+    assessed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class WeightProfile(SQLModel, table=True):
+    """A named set of dimension and criterion weights, direct or from AHP comparisons."""
+
+    __tablename__ = "weight_profile"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        CheckConstraint(check_in("method", WeightMethod), name="method"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    description: str = Field(default="", sa_type=Text)
+    method: str = Field(default=WeightMethod.DIRECT.value, max_length=16)
+    ahp_matrix: dict | None = Field(default=None, sa_type=JSON)
+    consistency_ratio: float | None = None
+    version: int = Field(default=1)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class ProfileWeight(SQLModel, table=True):
+    """One weight of a profile, for a dimension or a criterion."""
+
+    __tablename__ = "profile_weight"
+    __table_args__ = (
+        UniqueConstraint("profile_id", "kind", "key"),
+        CheckConstraint(check_in("kind", WeightKind), name="kind"),
+        CheckConstraint("weight >= 0", name="weight_non_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    profile_id: int = Field(foreign_key="weight_profile.id", ondelete="CASCADE")
+    kind: str = Field(max_length=16)
+    key: str = Field(max_length=64)
+    weight: float
+
+
+class ProfileRevision(SQLModel, table=True):
+    """A past state of a weight profile, kept when the profile changes."""
+
+    __tablename__ = "profile_revision"
+    __table_args__ = (UniqueConstraint("profile_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    profile_id: int = Field(foreign_key="weight_profile.id", ondelete="CASCADE")
+    version: int
+    weights: dict = Field(sa_type=JSON)
+    changed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    changed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class ReviewDecision(SQLModel, table=True):
+    """A CDO's decision on a project, with a rationale."""
+
+    __tablename__ = "review_decision"
+    __table_args__ = (
+        CheckConstraint(check_in("decision", Decision), name="decision"),
+        CheckConstraint("length(rationale) > 0", name="rationale_given"),
+        Index("ix_review_decision_project", "project_id", "decided_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    decision: str = Field(max_length=24)
+    rationale: str = Field(sa_type=Text)
+    decided_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    decided_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who changed what and when, with the fields before and after."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    actor_id: int | None = Field(default=None, foreign_key="user_account.id")
+    action: str = Field(max_length=32)
+    entity: str = Field(max_length=32)
+    entity_id: int | None = None
+    before: dict | None = Field(default=None, sa_type=JSON)
+    after: dict | None = Field(default=None, sa_type=JSON)

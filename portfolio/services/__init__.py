@@ -1,0 +1,1 @@
+"""Use cases of the portfolio: one function each, permissions enforced here."""

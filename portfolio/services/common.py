@@ -1,0 +1,81 @@
+"""Lookups and the audit trail shared by the services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlmodel import Session, SQLModel, select
+
+from portfolio.actors import Actor
+from portfolio.errors import Invalid, NotFound
+from portfolio.models import AuditEvent, Dataset, Organisation, Project
+
+# Keep IN lists well inside SQLite's and PostgreSQL's parameter limits.
+IN_CHUNK = 500
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    *,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Write an audit event in the caller's transaction."""
+    if before is not None and after is not None:
+        changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        before = {k: before.get(k) for k in sorted(changed)}
+        after = {k: after.get(k) for k in sorted(changed)}
+    session.add(
+        AuditEvent(
+            actor_id=actor.id,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+        )
+    )
+
+
+def as_record(row: SQLModel, *, exclude: Iterable[str] = ("created_at", "updated_at")) -> dict:
+    """Return a row's fields as JSON-ready values for the audit trail."""
+    return row.model_dump(mode="json", exclude=set(exclude))
+
+
+def organisation_by_code(
+    session: Session, code: str, *, field: str = "organisation"
+) -> Organisation:
+    """Return the organisation with a code, or raise Invalid naming the field."""
+    found = session.exec(select(Organisation).where(Organisation.code == code)).first()
+    if found is None:
+        raise Invalid({field: f"unknown organisation code {code!r}"})
+    return found
+
+
+def project_by_slug(session: Session, slug: str) -> Project:
+    """Return the project with a slug, or raise NotFound."""
+    found = session.exec(select(Project).where(Project.slug == slug)).first()
+    if found is None:
+        raise NotFound("project", slug)
+    return found
+
+
+def dataset_by_code(session: Session, code: str, *, field: str | None = None) -> Dataset:
+    """Return the dataset with a code; raise Invalid on a field, or NotFound."""
+    found = session.exec(select(Dataset).where(Dataset.code == code)).first()
+    if found is None:
+        if field:
+            raise Invalid({field: f"unknown dataset code {code!r}"})
+        raise NotFound("dataset", code)
+    return found
+
+
+def chunks(values: list, size: int = IN_CHUNK) -> Iterable[list]:
+    """Yield slices of a list small enough for an IN clause."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -1,0 +1,82 @@
+"""Organisations: the GLA, boroughs, GLA group bodies and partners."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from portfolio.actors import Actor, require_role
+from portfolio.enums import Role
+from portfolio.errors import Invalid, NotFound
+from portfolio.models import Organisation
+from portfolio.schemas import OrganisationCreate, OrganisationUpdate, parse
+from portfolio.services.common import as_record, record
+
+
+def organisation_public(org: Organisation) -> dict[str, Any]:
+    """Return the public shape of an organisation."""
+    return {"code": org.code, "name": org.name, "kind": org.kind}
+
+
+def create_organisation(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """Register an organisation (admins only)."""
+    require_role(actor, Role.ADMIN, doing="create organisations")
+    values = parse(OrganisationCreate, data)
+    if session.exec(select(Organisation.id).where(Organisation.code == values.code)).first():
+        raise Invalid({"code": f"an organisation with code {values.code!r} already exists"})
+    org = Organisation(code=values.code, name=values.name, kind=values.kind.value)
+    session.add(org)
+    session.flush()
+    record(
+        session,
+        actor,
+        action="create",
+        entity="organisation",
+        entity_id=org.id,
+        after=as_record(org),
+    )
+    return organisation_public(org)
+
+
+def update_organisation(
+    *, session: Session, actor: Actor, code: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Rename or reclassify an organisation (admins only)."""
+    require_role(actor, Role.ADMIN, doing="edit organisations")
+    values = parse(OrganisationUpdate, data)
+    org = get_organisation_row(session=session, code=code)
+    before = as_record(org)
+    if values.name is not None:
+        org.name = values.name
+    if values.kind is not None:
+        org.kind = values.kind.value
+    session.add(org)
+    session.flush()
+    record(
+        session,
+        actor,
+        action="update",
+        entity="organisation",
+        entity_id=org.id,
+        before=before,
+        after=as_record(org),
+    )
+    return organisation_public(org)
+
+
+def get_organisation_row(*, session: Session, code: str) -> Organisation:
+    """Return an organisation's row or raise NotFound."""
+    org = session.exec(select(Organisation).where(Organisation.code == code)).first()
+    if org is None:
+        raise NotFound("organisation", code)
+    return org
+
+
+def list_organisations(*, session: Session, kind: str | None = None) -> list[dict[str, Any]]:
+    """List organisations by kind and name."""
+    query = select(Organisation.code, Organisation.name, Organisation.kind)
+    if kind:
+        query = query.where(Organisation.kind == kind)
+    rows = session.exec(query.order_by(Organisation.kind, Organisation.name)).all()
+    return [{"code": c, "name": n, "kind": k} for c, n, k in rows]

@@ -1,0 +1,587 @@
+"""Projects and the links they own: partners, datasets, dependencies, assessments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from portfolio.actors import Actor, require_organisation_member, require_role
+from portfolio.enums import CriterionSource, Role
+from portfolio.errors import Conflict, CycleRefused, Invalid
+from portfolio.models import (
+    Assessment,
+    AuditEvent,
+    Criterion,
+    CriterionLevel,
+    Dataset,
+    Organisation,
+    Project,
+    ProjectDataset,
+    ProjectDependency,
+    ProjectPartner,
+    utcnow,
+)
+from portfolio.schemas import (
+    AssessmentInput,
+    DatasetLinkInput,
+    DependencyInput,
+    PartnerInput,
+    ProjectCreate,
+    ProjectUpdate,
+    parse,
+)
+from portfolio.services.common import (
+    as_record,
+    chunks,
+    dataset_by_code,
+    organisation_by_code,
+    project_by_slug,
+    record,
+)
+
+EDITORS = (Role.ADMIN, Role.CDO, Role.LEAD)
+PROJECT_FIELDS = (
+    "title",
+    "description",
+    "theme",
+    "status",
+    "cost_gbp",
+    "effort_pm",
+    "start_date",
+    "end_date",
+    "personal_data",
+    "dpia_status",
+    "mandatory",
+    "mandatory_justification",
+    "reach_people",
+    "confidence_pct",
+    "time_criticality",
+)
+
+
+def _field_values(values: Any) -> dict[str, Any]:
+    """Return the column values of a validated project input."""
+    out = {name: getattr(values, name) for name in PROJECT_FIELDS}
+    for name in ("theme", "status", "dpia_status"):
+        out[name] = out[name].value
+    return out
+
+
+def project_summary(project: Project, owner_code: str) -> dict[str, Any]:
+    """Return the public shape of a project without its links."""
+    return {
+        "slug": project.slug,
+        "title": project.title,
+        "organisation": owner_code,
+        "status": project.status,
+        "theme": project.theme,
+        "cost_gbp": project.cost_gbp,
+        "effort_pm": project.effort_pm,
+        "mandatory": project.mandatory,
+        "version": project.version,
+    }
+
+
+def require_project_editor(actor: Actor, project: Project) -> None:
+    """Refuse unless the actor may edit this project (staff, or a lead of its owner)."""
+    require_role(actor, *EDITORS, doing="edit projects")
+    require_organisation_member(actor, project.owner_id, doing="edit projects")
+
+
+def create_project(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """Register a project; a lead only for their own organisation."""
+    require_role(actor, *EDITORS, doing="register projects")
+    values = parse(ProjectCreate, data)
+    owner = organisation_by_code(session, values.owner, field="owner")
+    require_organisation_member(actor, owner.id, doing="register projects")
+    if session.exec(select(Project.id).where(Project.slug == values.slug)).first():
+        raise Invalid({"slug": f"a project with slug {values.slug!r} already exists"})
+    project = Project(slug=values.slug, owner_id=owner.id, **_field_values(values))
+    session.add(project)
+    session.flush()
+    record(
+        session,
+        actor,
+        action="create",
+        entity="project",
+        entity_id=project.id,
+        after=as_record(project),
+    )
+    return project_summary(project, owner.code)
+
+
+def update_project(
+    *, session: Session, actor: Actor, slug: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Edit a project from the version the user read; a stale version is refused with 409."""
+    values = parse(ProjectUpdate, data)
+    project = project_by_slug(session, slug)
+    require_project_editor(actor, project)
+    owner = organisation_by_code(session, values.owner, field="owner")
+    require_organisation_member(actor, owner.id, doing="move projects")
+    before = as_record(project)
+    changes = _field_values(values) | {"owner_id": owner.id}
+    # Compare-and-set on the version: ORM version checks do not cover bulk updates.
+    result = session.execute(
+        update(Project)
+        .where(Project.id == project.id, Project.version == values.version)
+        .values(**changes, version=Project.version + 1, updated_at=utcnow())
+    )
+    session.refresh(project)
+    if result.rowcount != 1:
+        current = as_record(project)
+        theirs = changed_since(session, project.id, values.version, current)
+        raise Conflict(
+            f"project {slug!r} was changed by someone else since you opened it "
+            f"(now version {project.version}, you edited version {values.version})",
+            current=current,
+            changed=theirs,
+        )
+    record(
+        session,
+        actor,
+        action="update",
+        entity="project",
+        entity_id=project.id,
+        before=before,
+        after=as_record(project),
+    )
+    return project_summary(project, owner.code)
+
+
+def changed_since(
+    session: Session, project_id: int | None, version: int, current: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the fields changed after a version, with their current values, from the audit."""
+    events = session.exec(
+        select(AuditEvent.after)
+        .where(
+            AuditEvent.entity == "project",
+            AuditEvent.entity_id == project_id,
+            AuditEvent.action == "update",
+        )
+        .order_by(AuditEvent.id)
+    ).all()
+    fields: set[str] = set()
+    for after in events:
+        if after and after.get("version", 0) > version:
+            fields.update(k for k in after if k not in {"version"})
+    return {k: current.get(k) for k in sorted(fields)}
+
+
+def list_projects(
+    *,
+    session: Session,
+    organisation: str | None = None,
+    status: str | None = None,
+    theme: str | None = None,
+    q: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """List projects with their owner's code, filtered, by slug."""
+    query = select(
+        Project.slug,
+        Project.title,
+        Organisation.code,
+        Project.status,
+        Project.theme,
+        Project.cost_gbp,
+        Project.effort_pm,
+        Project.mandatory,
+        Project.version,
+    ).join(Organisation, Organisation.id == Project.owner_id)
+    if organisation:
+        query = query.where(Organisation.code == organisation)
+    if status:
+        query = query.where(Project.status == status)
+    if theme:
+        query = query.where(Project.theme == theme)
+    if q:
+        query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
+    query = query.order_by(Project.slug)
+    if limit:
+        query = query.limit(limit)
+    keys = (
+        "slug",
+        "title",
+        "organisation",
+        "status",
+        "theme",
+        "cost_gbp",
+        "effort_pm",
+        "mandatory",
+        "version",
+    )
+    return [dict(zip(keys, row, strict=True)) for row in session.exec(query).all()]
+
+
+def count_projects(*, session: Session) -> int:
+    """Return how many projects the portfolio holds."""
+    return session.exec(select(func.count()).select_from(Project)).one()
+
+
+def get_project(*, session: Session, slug: str) -> dict[str, Any]:
+    """Return a project with its partners, datasets, dependencies and current assessments."""
+    project = project_by_slug(session, slug)
+    owner = session.get(Organisation, project.owner_id)
+    assert owner is not None
+    detail = project_summary(project, owner.code) | as_record(project, exclude=())
+    detail.pop("id")
+    detail.pop("owner_id")
+    detail["organisation"] = owner.code
+    detail["organisation_name"] = owner.name
+    detail["partners"] = [
+        {"organisation": code, "name": name, "role": role}
+        for code, name, role in session.exec(
+            select(Organisation.code, Organisation.name, ProjectPartner.role)
+            .join(ProjectPartner, ProjectPartner.organisation_id == Organisation.id)
+            .where(ProjectPartner.project_id == project.id)
+            .order_by(Organisation.name)
+        ).all()
+    ]
+    detail["datasets"] = [
+        {
+            "dataset": code,
+            "title": title,
+            "drl": drl,
+            "access": access,
+            "relation": rel,
+            "required": req,
+            "fit_for_task": fit,
+            "agreement": agr,
+        }
+        for code, title, drl, access, rel, req, fit, agr in session.exec(
+            select(
+                Dataset.code,
+                Dataset.title,
+                Dataset.drl,
+                Dataset.access,
+                ProjectDataset.relation,
+                ProjectDataset.required,
+                ProjectDataset.fit_for_task,
+                ProjectDataset.agreement,
+            )
+            .join(ProjectDataset, ProjectDataset.dataset_id == Dataset.id)
+            .where(ProjectDataset.project_id == project.id)
+            .order_by(ProjectDataset.relation, Dataset.title)
+        ).all()
+    ]
+    detail["depends_on"] = _neighbours(session, project.id, upstream=True)
+    detail["depended_on_by"] = _neighbours(session, project.id, upstream=False)
+    detail["assessments"] = current_assessments(session=session, project_id=project.id)
+    return detail
+
+
+def _neighbours(session: Session, project_id: int, *, upstream: bool) -> list[dict[str, Any]]:
+    """Return the projects this one depends on (upstream) or that depend on it."""
+    mine, theirs = (
+        (ProjectDependency.project_id, ProjectDependency.depends_on_id)
+        if upstream
+        else (ProjectDependency.depends_on_id, ProjectDependency.project_id)
+    )
+    rows = session.exec(
+        select(Project.slug, Project.title, Project.status, ProjectDependency.note)
+        .join(ProjectDependency, theirs == Project.id)
+        .where(mine == project_id)
+        .order_by(Project.slug)
+    ).all()
+    return [{"slug": s, "title": t, "status": st, "note": n} for s, t, st, n in rows]
+
+
+def current_assessments(*, session: Session, project_id: int) -> list[dict[str, Any]]:
+    """Return the latest assessment of each criterion for a project."""
+    latest = (
+        select(func.max(Assessment.id))
+        .where(Assessment.project_id == project_id)
+        .group_by(Assessment.criterion_id)
+    )
+    rows = session.exec(
+        select(
+            Criterion.key,
+            Criterion.name,
+            Criterion.dimension,
+            Assessment.level,
+            Assessment.rationale,
+            Assessment.assessed_at,
+        )
+        .join(Criterion, Criterion.id == Assessment.criterion_id)
+        .where(Assessment.id.in_(latest))
+        .order_by(Criterion.position)
+    ).all()
+    return [
+        {
+            "criterion": k,
+            "name": n,
+            "dimension": d,
+            "level": lv,
+            "rationale": r,
+            "assessed_at": at.isoformat() if at else None,
+        }
+        for k, n, d, lv, r, at in rows
+    ]
+
+
+def add_dependency(
+    *, session: Session, actor: Actor, slug: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Record that a project depends on another; refuse a self-dependency or a cycle."""
+    values = parse(DependencyInput, data)
+    project = project_by_slug(session, slug)
+    require_project_editor(actor, project)
+    if values.depends_on == slug:
+        raise CycleRefused([slug, slug])
+    prerequisite = session.exec(select(Project).where(Project.slug == values.depends_on)).first()
+    if prerequisite is None:
+        raise Invalid({"depends_on": f"unknown project {values.depends_on!r}"})
+    existing = session.exec(
+        select(ProjectDependency).where(
+            ProjectDependency.project_id == project.id,
+            ProjectDependency.depends_on_id == prerequisite.id,
+        )
+    ).first()
+    if existing is not None:
+        return {"project": slug, "depends_on": values.depends_on, "note": existing.note}
+    path = dependency_path(session, start_id=prerequisite.id, target_id=project.id)
+    if path is not None:
+        raise CycleRefused([slug, *path])
+    link = ProjectDependency(project_id=project.id, depends_on_id=prerequisite.id, note=values.note)
+    session.add(link)
+    session.flush()
+    record(
+        session,
+        actor,
+        action="create",
+        entity="dependency",
+        entity_id=link.id,
+        after={"project": slug, "depends_on": values.depends_on, "note": values.note},
+    )
+    return {"project": slug, "depends_on": values.depends_on, "note": values.note}
+
+
+def dependency_path(session: Session, *, start_id: int, target_id: int) -> list[str] | None:
+    """Return the slugs on a depends-on path from start to target, or None if there is none."""
+    parent: dict[int, int | None] = {start_id: None}
+    frontier = [start_id]
+    while frontier:
+        next_frontier: list[int] = []
+        for chunk in chunks(frontier):
+            rows = session.exec(
+                select(ProjectDependency.project_id, ProjectDependency.depends_on_id).where(
+                    ProjectDependency.project_id.in_(chunk)
+                )
+            ).all()
+            for source, prerequisite in rows:
+                if prerequisite in parent:
+                    continue
+                parent[prerequisite] = source
+                if prerequisite == target_id:
+                    return _slugs_on_path(session, parent, target_id)
+                next_frontier.append(prerequisite)
+        frontier = next_frontier
+    if start_id == target_id:
+        return _slugs_on_path(session, parent, target_id)
+    return None
+
+
+def _slugs_on_path(session: Session, parent: dict[int, int | None], end: int) -> list[str]:
+    """Walk the BFS parents back from end and return the path's slugs, start first."""
+    ids: list[int] = []
+    node: int | None = end
+    while node is not None:
+        ids.append(node)
+        node = parent[node]
+    ids.reverse()
+    slugs = dict(session.exec(select(Project.id, Project.slug).where(Project.id.in_(ids))).all())
+    return [slugs[i] for i in ids]
+
+
+def remove_dependency(*, session: Session, actor: Actor, slug: str, depends_on: str) -> None:
+    """Remove a dependency between two projects."""
+    project = project_by_slug(session, slug)
+    require_project_editor(actor, project)
+    prerequisite = project_by_slug(session, depends_on)
+    link = session.exec(
+        select(ProjectDependency).where(
+            ProjectDependency.project_id == project.id,
+            ProjectDependency.depends_on_id == prerequisite.id,
+        )
+    ).first()
+    if link is None:
+        raise Invalid({"depends_on": f"{slug!r} does not depend on {depends_on!r}"})
+    record(
+        session,
+        actor,
+        action="delete",
+        entity="dependency",
+        entity_id=link.id,
+        before={"project": slug, "depends_on": depends_on, "note": link.note},
+    )
+    session.delete(link)
+
+
+def link_dataset(
+    *, session: Session, actor: Actor, slug: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Record that a project uses or produces a dataset, or update that link."""
+    values = parse(DatasetLinkInput, data)
+    project = project_by_slug(session, slug)
+    require_project_editor(actor, project)
+    dataset = dataset_by_code(session, values.dataset, field="dataset")
+    link = session.exec(
+        select(ProjectDataset).where(
+            ProjectDataset.project_id == project.id,
+            ProjectDataset.dataset_id == dataset.id,
+            ProjectDataset.relation == values.relation.value,
+        )
+    ).first()
+    before = as_record(link) if link else None
+    if link is None:
+        link = ProjectDataset(
+            project_id=project.id, dataset_id=dataset.id, relation=values.relation.value
+        )
+    link.required = values.required
+    link.fit_for_task = values.fit_for_task.value
+    link.agreement = values.agreement.value
+    session.add(link)
+    session.flush()
+    record(
+        session,
+        actor,
+        action="update" if before else "create",
+        entity="dataset_link",
+        entity_id=link.id,
+        before=before,
+        after=as_record(link),
+    )
+    return {"project": slug, **values.model_dump(mode="json")}
+
+
+def unlink_dataset(
+    *, session: Session, actor: Actor, slug: str, dataset: str, relation: str = "uses"
+) -> None:
+    """Remove a project's link to a dataset."""
+    project = project_by_slug(session, slug)
+    require_project_editor(actor, project)
+    found = dataset_by_code(session, dataset, field="dataset")
+    link = session.exec(
+        select(ProjectDataset).where(
+            ProjectDataset.project_id == project.id,
+            ProjectDataset.dataset_id == found.id,
+            ProjectDataset.relation == relation,
+        )
+    ).first()
+    if link is None:
+        raise Invalid({"dataset": f"{slug!r} does not {relation} {dataset!r}"})
+    record(
+        session,
+        actor,
+        action="delete",
+        entity="dataset_link",
+        entity_id=link.id,
+        before=as_record(link),
+    )
+    session.delete(link)
+
+
+def add_partner(
+    *, session: Session, actor: Actor, slug: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Record that an organisation partners in a project, or change its role."""
+    values = parse(PartnerInput, data)
+    project = project_by_slug(session, slug)
+    require_project_editor(actor, project)
+    organisation = organisation_by_code(session, values.organisation)
+    if organisation.id == project.owner_id:
+        raise Invalid({"organisation": "the owner is not listed as its own partner"})
+    partner = session.exec(
+        select(ProjectPartner).where(
+            ProjectPartner.project_id == project.id,
+            ProjectPartner.organisation_id == organisation.id,
+        )
+    ).first()
+    before = as_record(partner) if partner else None
+    if partner is None:
+        partner = ProjectPartner(project_id=project.id, organisation_id=organisation.id)
+    partner.role = values.role.value
+    session.add(partner)
+    session.flush()
+    record(
+        session,
+        actor,
+        action="update" if before else "create",
+        entity="partner",
+        entity_id=partner.id,
+        before=before,
+        after=as_record(partner),
+    )
+    return {"project": slug, "organisation": organisation.code, "role": partner.role}
+
+
+def remove_partner(*, session: Session, actor: Actor, slug: str, organisation: str) -> None:
+    """Remove an organisation from a project's partners."""
+    project = project_by_slug(session, slug)
+    require_project_editor(actor, project)
+    org = organisation_by_code(session, organisation)
+    partner = session.exec(
+        select(ProjectPartner).where(
+            ProjectPartner.project_id == project.id, ProjectPartner.organisation_id == org.id
+        )
+    ).first()
+    if partner is None:
+        raise Invalid({"organisation": f"{organisation!r} is not a partner of {slug!r}"})
+    record(
+        session,
+        actor,
+        action="delete",
+        entity="partner",
+        entity_id=partner.id,
+        before=as_record(partner),
+    )
+    session.delete(partner)
+
+
+def assess(*, session: Session, actor: Actor, slug: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Append an assessment of a project on a criterion; history is never overwritten."""
+    values = parse(AssessmentInput, data)
+    project = project_by_slug(session, slug)
+    require_project_editor(actor, project)
+    criterion = session.exec(select(Criterion).where(Criterion.key == values.criterion)).first()
+    if criterion is None:
+        raise Invalid({"criterion": f"unknown criterion {values.criterion!r}"})
+    if criterion.source != CriterionSource.ASSESSED.value:
+        raise Invalid({"criterion": f"{criterion.key!r} is computed, not assessed"})
+    levels = session.exec(
+        select(CriterionLevel.level).where(CriterionLevel.criterion_id == criterion.id)
+    ).all()
+    if values.level not in levels:
+        raise Invalid(
+            {
+                "level": f"{values.level} is outside the scale of {criterion.key!r} "
+                f"({criterion.min_level}..{criterion.max_level})"
+            }
+        )
+    assessment = Assessment(
+        project_id=project.id,
+        criterion_id=criterion.id,
+        level=values.level,
+        rationale=values.rationale,
+        assessor_id=actor.id,
+    )
+    session.add(assessment)
+    session.flush()
+    record(
+        session,
+        actor,
+        action="assess",
+        entity="project",
+        entity_id=project.id,
+        after={"criterion": criterion.key, "level": values.level, "rationale": values.rationale},
+    )
+    return {
+        "project": slug,
+        "criterion": criterion.key,
+        "level": values.level,
+        "rationale": values.rationale,
+    }

@@ -1,0 +1,290 @@
+"""Load the London demo portfolio and the shared criteria from the CSV files in seeds/."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from portfolio.actors import SYSTEM
+from portfolio.models import (
+    Assessment,
+    Criterion,
+    CriterionLevel,
+    Dataset,
+    Organisation,
+    ProfileRevision,
+    ProfileWeight,
+    Project,
+    ProjectDataset,
+    ProjectDependency,
+    ProjectPartner,
+    User,
+    WeightProfile,
+)
+from portfolio.services import datasets as dataset_service
+from portfolio.services import organisations as organisation_service
+from portfolio.services import projects as project_service
+
+SEEDS_DIR = Path(__file__).resolve().parent
+LONDON_DIR = SEEDS_DIR / "london"
+
+
+@dataclass
+class SeedReport:
+    """How many rows a seed added, per table."""
+
+    added: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: str, n: int = 1) -> None:
+        """Count rows added to a table."""
+        self.added[table] = self.added.get(table, 0) + n
+
+    @property
+    def total(self) -> int:
+        """Return the number of rows added in all."""
+        return sum(self.added.values())
+
+
+def read_csv(path: Path) -> Iterator[dict[str, str]]:
+    """Yield the rows of a seed CSV file with surrounding spaces stripped."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            yield {k.strip(): (v or "").strip() for k, v in row.items() if k}
+
+
+def as_bool(text: str) -> bool:
+    """Read a seed file's true/false cell."""
+    return text.strip().lower() in {"true", "yes", "1", "y"}
+
+
+def optional_int(text: str) -> int | None:
+    """Read an optional integer cell."""
+    return int(float(text)) if text else None
+
+
+def load_reference(session: Session, report: SeedReport | None = None) -> SeedReport:
+    """Load the default criteria, their rubric levels and the weight profiles if missing."""
+    report = report or SeedReport()
+    criteria = {c.key: c for c in session.exec(select(Criterion)).all()}
+    for row in read_csv(SEEDS_DIR / "criteria.csv"):
+        if row["key"] in criteria:
+            continue
+        criterion = Criterion(
+            key=row["key"],
+            dimension=row["dimension"],
+            name=row["name"],
+            description=row["description"],
+            source=row["source"],
+            min_level=int(row["min_level"]),
+            max_level=int(row["max_level"]),
+            default_weight=float(row["default_weight"]),
+            position=int(row["position"]),
+        )
+        session.add(criterion)
+        session.flush()
+        criteria[criterion.key] = criterion
+        report.add("criterion")
+    existing_levels = set(session.exec(select(CriterionLevel.criterion_id, CriterionLevel.level)))
+    for row in read_csv(SEEDS_DIR / "criterion_levels.csv"):
+        criterion_id = criteria[row["criterion_key"]].id
+        if (criterion_id, int(row["level"])) in existing_levels:
+            continue
+        session.add(
+            CriterionLevel(
+                criterion_id=criterion_id, level=int(row["level"]), descriptor=row["descriptor"]
+            )
+        )
+        report.add("criterion_level")
+    session.flush()
+    _load_profiles(session, report)
+    return report
+
+
+def _load_profiles(session: Session, report: SeedReport) -> None:
+    """Load the named weight profiles and their first revision if missing."""
+    profiles = {p.name: p for p in session.exec(select(WeightProfile)).all()}
+    new: dict[str, WeightProfile] = {}
+    for row in read_csv(SEEDS_DIR / "weight_profiles.csv"):
+        if row["name"] in profiles:
+            continue
+        profile = WeightProfile(name=row["name"], description=row["description"])
+        session.add(profile)
+        session.flush()
+        new[profile.name] = profile
+        report.add("weight_profile")
+    weights: dict[str, dict[str, dict[str, float]]] = {}
+    for row in read_csv(SEEDS_DIR / "profile_weights.csv"):
+        profile = new.get(row["profile"])
+        if profile is None:
+            continue
+        weight = float(row["weight"])
+        session.add(
+            ProfileWeight(profile_id=profile.id, kind=row["kind"], key=row["key"], weight=weight)
+        )
+        weights.setdefault(profile.name, {}).setdefault(row["kind"], {})[row["key"]] = weight
+        report.add("profile_weight")
+    for name, profile in new.items():
+        session.add(
+            ProfileRevision(profile_id=profile.id, version=1, weights=weights.get(name, {}))
+        )
+    session.flush()
+
+
+def load_london(session: Session) -> SeedReport:
+    """Load the London demo portfolio; loading it again adds nothing."""
+    report = load_reference(session)
+    _load_organisations(session, report)
+    _load_users(session, report)
+    _load_datasets(session, report)
+    _load_projects(session, report)
+    _load_links(session, report)
+    _load_assessments(session, report)
+    return report
+
+
+def _load_organisations(session: Session, report: SeedReport) -> None:
+    """Create the organisations that are not there yet."""
+    known = set(session.exec(select(Organisation.code)).all())
+    for row in read_csv(LONDON_DIR / "organisations.csv"):
+        if row["code"] not in known:
+            organisation_service.create_organisation(session=session, actor=SYSTEM, data=row)
+            report.add("organisation")
+
+
+def _load_users(session: Session, report: SeedReport) -> None:
+    """Create the demo accounts that are not there yet (no passwords are set here)."""
+    known = set(session.exec(select(User.email)).all())
+    orgs = dict(session.exec(select(Organisation.code, Organisation.id)).all())
+    for row in read_csv(LONDON_DIR / "users.csv"):
+        if row["email"] in known:
+            continue
+        session.add(
+            User(
+                email=row["email"],
+                name=row["name"],
+                role=row["role"],
+                organisation_id=orgs.get(row["organisation"]) if row["organisation"] else None,
+            )
+        )
+        report.add("user_account")
+    session.flush()
+
+
+def _load_datasets(session: Session, report: SeedReport) -> None:
+    """Create the datasets that are not there yet."""
+    known = set(session.exec(select(Dataset.code)).all())
+    for row in read_csv(LONDON_DIR / "datasets.csv"):
+        if row["code"] not in known:
+            dataset_service.create_dataset(session=session, actor=SYSTEM, data=row)
+            report.add("dataset")
+
+
+def _project_input(row: dict[str, str]) -> dict[str, Any]:
+    """Turn a projects.csv row into the project service's input."""
+    return {
+        "slug": row["slug"],
+        "title": row["title"],
+        "description": row["description"],
+        "owner": row["owner"],
+        "theme": row["theme"],
+        "status": row["status"],
+        "cost_gbp": int(float(row["cost_gbp"] or 0)),
+        "effort_pm": float(row["effort_pm"] or 0),
+        "start_date": row["start_date"] or None,
+        "end_date": row["end_date"] or None,
+        "personal_data": as_bool(row["personal_data"]),
+        "dpia_status": row["dpia_status"],
+        "mandatory": as_bool(row["mandatory"]),
+        "mandatory_justification": row["mandatory_justification"],
+        "reach_people": optional_int(row["reach_people"]),
+        "confidence_pct": optional_int(row["confidence_pct"]),
+        "time_criticality": optional_int(row["time_criticality"]),
+    }
+
+
+def _load_projects(session: Session, report: SeedReport) -> None:
+    """Create the projects that are not there yet."""
+    known = set(session.exec(select(Project.slug)).all())
+    for row in read_csv(LONDON_DIR / "projects.csv"):
+        if row["slug"] not in known:
+            project_service.create_project(session=session, actor=SYSTEM, data=_project_input(row))
+            report.add("project")
+
+
+def _load_links(session: Session, report: SeedReport) -> None:
+    """Create the partners, dataset links and dependencies that are not there yet."""
+    projects = dict(session.exec(select(Project.slug, Project.id)).all())
+    orgs = dict(session.exec(select(Organisation.code, Organisation.id)).all())
+    datasets = dict(session.exec(select(Dataset.code, Dataset.id)).all())
+    partners = set(session.exec(select(ProjectPartner.project_id, ProjectPartner.organisation_id)))
+    for row in read_csv(LONDON_DIR / "project_partners.csv"):
+        if (projects[row["project"]], orgs[row["organisation"]]) in partners:
+            continue
+        project_service.add_partner(
+            session=session,
+            actor=SYSTEM,
+            slug=row["project"],
+            data={"organisation": row["organisation"], "role": row["role"]},
+        )
+        report.add("project_partner")
+    links = set(
+        session.exec(
+            select(ProjectDataset.project_id, ProjectDataset.dataset_id, ProjectDataset.relation)
+        )
+    )
+    for row in read_csv(LONDON_DIR / "project_datasets.csv"):
+        if (projects[row["project"]], datasets[row["dataset"]], row["relation"]) in links:
+            continue
+        project_service.link_dataset(
+            session=session,
+            actor=SYSTEM,
+            slug=row["project"],
+            data={
+                "dataset": row["dataset"],
+                "relation": row["relation"],
+                "required": as_bool(row["required"]),
+                "fit_for_task": row["fit_for_task"],
+                "agreement": row["agreement"],
+            },
+        )
+        report.add("project_dataset")
+    deps = set(session.exec(select(ProjectDependency.project_id, ProjectDependency.depends_on_id)))
+    for row in read_csv(LONDON_DIR / "dependencies.csv"):
+        if (projects[row["project"]], projects[row["depends_on"]]) in deps:
+            continue
+        project_service.add_dependency(
+            session=session,
+            actor=SYSTEM,
+            slug=row["project"],
+            data={"depends_on": row["depends_on"], "note": row["note"]},
+        )
+        report.add("project_dependency")
+
+
+def _load_assessments(session: Session, report: SeedReport) -> None:
+    """Append the seed assessments of criteria a project has not been assessed on yet."""
+    done = set(session.exec(select(Assessment.project_id, Assessment.criterion_id)))
+    projects = dict(session.exec(select(Project.slug, Project.id)).all())
+    criteria = dict(session.exec(select(Criterion.key, Criterion.id)).all())
+    assessors = dict(session.exec(select(User.email, User.id)).all())
+    for row in read_csv(LONDON_DIR / "assessments.csv"):
+        project_id, criterion_id = projects[row["project"]], criteria[row["criterion"]]
+        if (project_id, criterion_id) in done:
+            continue
+        session.add(
+            Assessment(
+                project_id=project_id,
+                criterion_id=criterion_id,
+                level=int(row["level"]),
+                rationale=row["rationale"],
+                assessor_id=assessors.get(row["assessor"]),
+            )
+        )
+        done.add((project_id, criterion_id))
+        report.add("assessment")
+    session.flush()

@@ -1,0 +1,44 @@
+"""The `portfolio` command end to end on an SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from portfolio.cli import app
+
+runner = CliRunner()
+
+
+def invoke(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    result = runner.invoke(app, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_upgrade_seed_and_list_projects_as_json(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    assert "current: 0001" in invoke(tmp_path, "db", "current").output
+    invoke(tmp_path, "seed", "london")
+    assert "skipped" in invoke(tmp_path, "seed", "london", "--if-empty").output
+    rows = json.loads(
+        invoke(
+            tmp_path, "projects", "list", "--organisation", "E09000002", "--format", "json"
+        ).stdout
+    )
+    assert rows and all(r["organisation"] == "E09000002" for r in rows)
+    assert {"slug", "title", "organisation", "status"} <= set(rows[0])
+
+
+def test_downgrade_to_base_empties_the_database(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    assert "base" in invoke(tmp_path, "db", "downgrade", "base").output
+
+
+def test_seed_synthetic_prints_what_it_added(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    output = invoke(tmp_path, "seed", "synthetic", "--projects", "300", "--seed", "2").output
+    assert "300 project" in output

@@ -1,0 +1,89 @@
+"""The first JSON API and pages, through the test client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from portfolio.db import Database
+from portfolio.settings import Settings
+from tests.factories import depend, make_organisation, make_project
+from web.app import create_app
+
+
+@pytest.fixture
+def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    with db.write() as session:
+        make_organisation(session, "E09000002", name="Barking and Dagenham")
+        make_project(session, "one-view", title="One View household data")
+        make_project(session, "debt-prevention", title="Debt <b>prevention</b>")
+        depend(session, "debt-prevention", "one-view")
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_healthz_checks_the_database(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_organisations_api_lists_code_name_and_kind(client: TestClient) -> None:
+    response = client.get("/api/v1/organisations")
+    assert response.json() == [
+        {"code": "E09000002", "name": "Barking and Dagenham", "kind": "borough"}
+    ]
+
+
+def test_projects_api_lists_slug_title_organisation_and_status(client: TestClient) -> None:
+    rows = client.get("/api/v1/projects").json()
+    assert [r["slug"] for r in rows] == ["debt-prevention", "one-view"]
+    assert {"slug", "title", "organisation", "status"} <= set(rows[0])
+    assert rows[1]["organisation"] == "E09000002"
+
+
+def test_api_refuses_a_cycle_with_422_and_the_path(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/projects/one-view/dependencies", json={"depends_on": "debt-prevention"}
+    )
+    assert response.status_code == 422
+    assert response.json()["cycle"] == ["one-view", "debt-prevention", "one-view"]
+
+
+def test_api_answers_bad_project_input_with_field_errors(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/projects",
+        json={"slug": "x", "title": "X", "owner": "NOPE", "theme": "housing", "cost_gbp": -1},
+    )
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) == {"cost_gbp"} or "owner" in response.json()["errors"]
+
+
+def test_unknown_project_is_404_json_for_the_api(client: TestClient) -> None:
+    response = client.get("/api/v1/projects/missing")
+    assert response.status_code == 404
+    assert "missing" in response.json()["detail"]
+
+
+def test_home_page_lists_projects_with_titles_escaped(client: TestClient) -> None:
+    response = client.get("/", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "One View household data" in response.text
+    assert "Debt &lt;b&gt;prevention&lt;/b&gt;" in response.text
+    assert "/static/vendor/htmx.min.js?v=" in response.text
+
+
+def test_home_search_answers_htmx_with_the_results_fragment_only(client: TestClient) -> None:
+    response = client.get("/?q=one", headers={"HX-Request": "true"})
+    assert "<html" not in response.text
+    assert "One View household data" in response.text
+    assert "Debt" not in response.text
+    assert response.headers["vary"] == "HX-Request"
+
+
+def test_project_page_shows_its_dependencies(client: TestClient) -> None:
+    response = client.get("/projects/debt-prevention")
+    assert response.status_code == 200
+    assert "One View household data" in response.text

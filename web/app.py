@@ -1,0 +1,124 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from portfolio.db import Database
+from portfolio.errors import Conflict, DomainError, Invalid
+from portfolio.settings import Settings
+from web import api, pages
+from web.assets import STATIC_DIR, VENDOR_FILES
+from web.templating import render
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for a set of settings (tests pass their own)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.database.dispose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="London data portfolio",
+        description="Catalogue, score and prioritise the data projects of the GLA and the "
+        "London boroughs.",
+        version="0.1.0",
+    )
+    app.state.settings = settings
+    app.state.database = Database(settings)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(request: Request) -> JSONResponse:
+        """Check that the app can reach its database."""
+        try:
+            with request.app.state.database.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any database failure makes us unhealthy
+            return JSONResponse({"status": "error", "database": str(exc)[:200]}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/static/vendor/{name}", name="vendor", include_in_schema=False)
+    def vendor(name: str) -> Response:
+        """Serve a browser library installed from the npm registry."""
+        path = VENDOR_FILES.get(name)
+        if path is None or not path.exists():
+            return JSONResponse({"detail": f"no vendor file {name!r}; run npm ci"}, 404)
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000"})
+
+    return app
+
+
+def wants_html(request: Request) -> bool:
+    """Tell whether the client is a browser asking for a page rather than the API."""
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors to HTTP statuses with readable messages."""
+
+    @app.exception_handler(DomainError)
+    def domain_error(request: Request, exc: DomainError) -> Response:
+        body: dict = {"detail": exc.message}
+        if isinstance(exc, Invalid):
+            body["errors"] = exc.errors
+            if hasattr(exc, "path"):
+                body["cycle"] = exc.path
+        if isinstance(exc, Conflict):
+            body["current"] = exc.current
+            body["changed"] = exc.changed
+        if wants_html(request):
+            return render(
+                request,
+                "error.html",
+                {"status": exc.status_code, "message": exc.message},
+                status_code=exc.status_code,
+            )
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = {
+            ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) or "input": e[
+                "msg"
+            ]
+            for e in exc.errors()
+        }
+        message = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        if wants_html(request):
+            return render(
+                request, "error.html", {"status": 422, "message": message}, status_code=422
+            )
+        return JSONResponse({"detail": message, "errors": errors}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_html(request):
+            return render(
+                request,
+                "error.html",
+                {"status": exc.status_code, "message": str(exc.detail)},
+                status_code=exc.status_code,
+            )
+        return JSONResponse(
+            {"detail": exc.detail},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

@@ -1,0 +1,53 @@
+"""Jinja2 templates; fragments render a page's named block alone for htmx requests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from web.assets import STATIC_DIR, VENDOR_FILES, content_hash
+
+templates = Jinja2Blocks(directory=str(Path(__file__).resolve().parent / "templates"))
+
+
+def static_url(request: Request, name: str) -> str:
+    """Return the URL of one of our static files with its content hash."""
+    url = request.url_for("static", path=name)
+    return f"{url.path}?v={content_hash(STATIC_DIR / name)}"
+
+
+def vendor_url(request: Request, name: str) -> str:
+    """Return the URL of an npm-installed browser library with its content hash."""
+    url = request.url_for("vendor", name=name)
+    return f"{url.path}?v={content_hash(VENDOR_FILES[name])}"
+
+
+templates.env.globals.update(static_url=static_url, vendor_url=vendor_url)
+
+
+def is_htmx_partial(request: Request) -> bool:
+    """Tell whether to answer with a fragment: an htmx request that is not boosted."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+):  # type: ignore[no-untyped-def]
+    """Render a full page, or only its named block for an htmx partial request."""
+    context = {"request": request, **context}
+    kwargs: dict[str, Any] = {}
+    if block and is_htmx_partial(request):
+        kwargs["block_name"] = block
+    response = templates.TemplateResponse(
+        request, template, context, status_code=status_code, **kwargs
+    )
+    response.headers["Vary"] = "HX-Request"
+    return response
