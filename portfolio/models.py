@@ -381,3 +381,62 @@ class AuditEvent(SQLModel, table=True):
     entity_id: int | None = None
     before: dict | None = Field(default=None, sa_type=JSON)
     after: dict | None = Field(default=None, sa_type=JSON)
+
+
+class PortfolioRevision(SQLModel, table=True):
+    """A counter every write moves on, so stored rankings know when they are stale."""
+
+    __tablename__ = "portfolio_revision"
+
+    id: int = Field(default=1, primary_key=True)
+    revision: int = Field(default=0)
+
+
+class RankingRun(SQLModel, table=True):
+    """The engine's results for one weight profile at one portfolio revision."""
+
+    __tablename__ = "ranking_run"
+    __table_args__ = (
+        UniqueConstraint("profile_id", "profile_version", "revision", "method_version"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    profile_id: int = Field(foreign_key="weight_profile.id", ondelete="CASCADE")
+    profile_version: int
+    revision: int
+    method_version: str = Field(max_length=32)
+    samples: int = Field(default=0)
+    top_k: int = Field(default=10)
+    seconds: float = Field(default=0.0)
+    computed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class RankingRow(SQLModel, table=True):
+    """One project's place in a ranking run, with everything that explains it."""
+
+    __tablename__ = "ranking_row"
+    __table_args__ = (Index("ix_ranking_row_run_position", "run_id", "position", unique=True),)
+
+    run_id: int = Field(foreign_key="ranking_run.id", primary_key=True, ondelete="CASCADE")
+    project_id: int = Field(foreign_key="project.id", primary_key=True, ondelete="CASCADE")
+    position: int
+    composite: float | None = None
+    impact: float | None = None
+    feasibility: float | None = None
+    readiness: float | None = None
+    coverage: float = Field(default=0.0)
+    score_status: str = Field(max_length=16)
+    priority: float | None = None
+    effective_priority: float | None = None
+    effective_mandatory: bool = Field(default=False)
+    p_top_k: float | None = None
+    rank_p05: int | None = None
+    rank_p95: int | None = None
+    fragile: bool = Field(default=False)
+    unlock_value: float = Field(default=0.0)
+    rice: float | None = None
+    wsjf: float | None = None
+    bottleneck_dataset: str | None = Field(default=None, max_length=120)
+    blocked_by: list = Field(default_factory=list, sa_type=JSON)
+    unblocks: list = Field(default_factory=list, sa_type=JSON)
+    contributions: dict = Field(default_factory=dict, sa_type=JSON)

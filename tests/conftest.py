@@ -115,9 +115,12 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     url = request.getfixturevalue("postgres_migrated")
     yield url
     engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    tables = ", ".join(
+        f'"{t.name}"' for t in metadata.sorted_tables if t.name != "portfolio_revision"
+    )
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text("UPDATE portfolio_revision SET revision = 0"))
     engine.dispose()
 
 

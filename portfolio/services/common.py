@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, SQLModel, select
 
 from portfolio.actors import Actor
 from portfolio.errors import Invalid, NotFound
-from portfolio.models import AuditEvent, Dataset, Organisation, Project
+from portfolio.models import AuditEvent, Dataset, Organisation, PortfolioRevision, Project
 
 # Keep IN lists well inside SQLite's and PostgreSQL's parameter limits.
 IN_CHUNK = 500
@@ -25,7 +26,7 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    """Write an audit event in the caller's transaction."""
+    """Write an audit event in the caller's transaction and move the portfolio revision on."""
     if before is not None and after is not None:
         changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
         before = {k: before.get(k) for k in sorted(changed)}
@@ -40,6 +41,24 @@ def record(
             after=after,
         )
     )
+    bump_revision(session)
+
+
+def bump_revision(session: Session) -> None:
+    """Move the portfolio revision on, so stored rankings made before this write go stale."""
+    session.execute(
+        update(PortfolioRevision)
+        .where(PortfolioRevision.id == 1)
+        .values(revision=PortfolioRevision.revision + 1)
+    )
+
+
+def current_revision(session: Session) -> int:
+    """Return the portfolio revision (how many writes it has seen)."""
+    value = session.exec(
+        select(PortfolioRevision.revision).where(PortfolioRevision.id == 1)
+    ).first()
+    return int(value or 0)
 
 
 def as_record(row: SQLModel, *, exclude: Iterable[str] = ("created_at", "updated_at")) -> dict:
