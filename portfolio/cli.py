@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,14 +26,22 @@ seed_app = typer.Typer(help="Load demo or synthetic portfolios.", no_args_is_hel
 projects_app = typer.Typer(help="Read projects.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
+graph_app = typer.Typer(help="Export the portfolio graph.", no_args_is_help=True)
 app.add_typer(projects_app, name="projects")
+app.add_typer(graph_app, name="graph")
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
 class OutputFormat(StrEnum):
     table = "table"
+    json = "json"
+
+
+class RankFormat(StrEnum):
+    table = "table"
+    csv = "csv"
     json = "json"
 
 
@@ -180,6 +190,114 @@ def projects_list(
             session=session, organisation=organisation, status=status
         )
     print_rows(rows, ["slug", "title", "organisation", "status", "theme"], fmt)
+
+
+@app.command("rank")
+def rank(
+    profile: Annotated[str | None, typer.Option(help="Weight profile name (default: the first).")]
+    = None,
+    top: Annotated[int | None, typer.Option(min=1, help="Show only the first N rows.")] = None,
+    samples: Annotated[int, typer.Option(
+        min=0, max=20_000, help="Monte Carlo weight samples for robustness (0 skips it).")] = 1000,
+    fmt: Annotated[RankFormat, typer.Option("--format", help="Output format.")] = (
+        RankFormat.table),
+) -> None:
+    """Print the dependency-aware ranking with scores, robustness and blockers."""
+    from portfolio.services import ranking as ranking_service
+
+    db = database()
+    if samples == ranking_service.DEFAULT_SAMPLES:
+        run, rows = ranking_service.ranked_rows(db, profile=profile, top=top)
+        err_console.print(f"profile {run.profile!r} v{run.profile_version}, "
+                          f"revision {run.revision}, method {run.method_version}")
+    else:
+        rows = ranking_service.adhoc_rows(db, profile=profile, top=top, samples=samples)
+    if fmt == RankFormat.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    flat = [
+        {**{k: r[k] for k in ("rank", "slug", "organisation", "status", "score", "p_top_k",
+                               "unlock_value")},
+         "interval": "" if r["rank_interval"] is None else "%d-%d" % tuple(r["rank_interval"]),
+         "flags": " ".join(f for f, on in (("mandatory", r["effective_mandatory"]),
+                                              ("override", r["override"]),
+                                              ("fragile", r["fragile"]),
+                                              (r["score_status"], r["score_status"] != "scored"))
+                           if on),
+         "blocked_by": ", ".join(r["blocked_by"])}
+        for r in rows
+    ]
+    columns = ["rank", "slug", "organisation", "status", "score", "p_top_k", "interval",
+               "unlock_value", "flags", "blocked_by"]
+    if fmt == RankFormat.csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(flat)
+        return
+    print_rows(flat, columns, OutputFormat.table)
+
+
+@app.command("plan")
+def plan(
+    budget: Annotated[float, typer.Option(help="Budget in GBP.")],
+    capacity: Annotated[float, typer.Option(help="Capacity in person-months.")],
+    profile: Annotated[str | None, typer.Option(help="Weight profile name.")] = None,
+    force_in: Annotated[list[str] | None, typer.Option(
+        "--force-in", help="Project slug that must be chosen (repeatable).")] = None,
+    force_out: Annotated[list[str] | None, typer.Option(
+        "--force-out", help="Project slug that must not be chosen (repeatable).")] = None,
+    wall_clock: Annotated[float, typer.Option(
+        help="Hard limit in seconds for the solve (run in a subprocess when large).")] = 60.0,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table),
+) -> None:
+    """Choose the projects that maximise value within a budget and a capacity, in waves."""
+    from portfolio.services import prioritisation
+
+    result = prioritisation.plan(database(), budget=budget, capacity=capacity, profile=profile,
+                                 force_in=force_in or [], force_out=force_out or [],
+                                 wall_clock_seconds=wall_clock)
+    if fmt == OutputFormat.json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    if result["status"] == "infeasible":
+        raise fail(result["infeasible_reason"] or "the plan is infeasible")
+    gap = "" if result["gap"] is None else f", gap {result['gap']:.4%}"
+    console.print(f"{result['status']}: {len(result['selected'])} projects, value "
+                  f"{result['objective']:.1f}, GBP {result['budget_used']:,.0f} of {budget:,.0f}, "
+                  f"{result['capacity_used']:,.1f} of {capacity:,.1f} person-months{gap}")
+    for number, wave in enumerate(result["waves"], start=1):
+        console.print(f"wave {number}: {', '.join(wave)}")
+
+
+@app.command("plumbing")
+def plumbing(
+    profile: Annotated[str | None, typer.Option(help="Weight profile name.")] = None,
+    top: Annotated[int, typer.Option(min=1, help="How many recommendations.")] = 10,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table),
+) -> None:
+    """Rank the dataset improvements and sharing agreements that would raise value most."""
+    from portfolio.services import prioritisation
+
+    rows = prioritisation.plumbing(database(), profile=profile, top=top)
+    if fmt == OutputFormat.json:
+        sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
+        return
+    flat = [{"gain": f"{r['gain']:.2f}", "description": r["description"],
+             "unblocks": ", ".join(r["projects_unblocked"])} for r in rows]
+    print_rows(flat, ["gain", "description", "unblocks"], OutputFormat.table)
+
+
+@graph_app.command("export")
+def graph_export(
+    out: Annotated[Path, typer.Option(help="Where to write the GraphML file.")],
+) -> None:
+    """Write the portfolio graph as GraphML (for networkx or Gephi)."""
+    from portfolio.services import prioritisation
+
+    out.write_bytes(prioritisation.graphml(database()))
+    console.print(f"wrote {out}")
 
 
 def main() -> None:

@@ -41,12 +41,13 @@ def _admin_conninfo() -> str:
     )
 
 
-def create_postgres_database() -> str:
-    """Create a fresh PostgreSQL database and return its URL."""
+def create_postgres_database(template: str | None = None) -> str:
+    """Create a fresh PostgreSQL database (a copy of a template when named) and return its URL."""
     name = f"portfolio_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     try:
         with psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
     except psycopg.OperationalError as exc:
         unavailable(f"PostgreSQL at {POSTGRES_ADMIN_URL} is unreachable: {exc}")
     return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
@@ -103,14 +104,60 @@ def postgres_migrated() -> Iterator[str]:
         drop_postgres_database(url)
 
 
+def seed_london(url: str) -> None:
+    """Load the London demo portfolio into a migrated database."""
+    from seeds.loader import load_london
+
+    database = Database(Settings(database_url=url))
+    with database.write() as session:
+        load_london(session)
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_london_template(sqlite_template: Path) -> Path:
+    """Seed London once into a copy of the migrated SQLite file."""
+    path = sqlite_template.with_name("london.db")
+    shutil.copyfile(sqlite_template, path)
+    seed_london(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_london_template() -> Iterator[str]:
+    """Create one migrated PostgreSQL database holding London, to copy per test."""
+    url = create_postgres_database()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    seed_london(url)
+    try:
+        yield str(make_url(url).database)
+    finally:
+        drop_postgres_database(url)
+
+
 @pytest.fixture
 def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """Yield the URL of a migrated database that is empty for this test."""
+    """Yield the URL of a migrated database: empty, or holding London for `london` tests."""
+    seeded = "london" in request.fixturenames
     if backend == "sqlite":
-        template = request.getfixturevalue("sqlite_template")
+        template = request.getfixturevalue(
+            "sqlite_london_template" if seeded else "sqlite_template")
         target = tmp_path / "portfolio.db"
         shutil.copyfile(template, target)
         yield f"sqlite:///{target}"
+        return
+    if seeded:
+        url = create_postgres_database(request.getfixturevalue("postgres_london_template"))
+        try:
+            yield url
+        finally:
+            drop_postgres_database(url)
         return
     url = request.getfixturevalue("postgres_migrated")
     yield url
@@ -140,9 +187,5 @@ def db(settings: Settings) -> Iterator[Database]:
 
 @pytest.fixture
 def london(db: Database) -> Database:
-    """Yield a database holding the London demo portfolio."""
-    from seeds.loader import load_london
-
-    with db.write() as session:
-        load_london(session)
+    """Yield the test's database, holding the London demo portfolio (copied from a template)."""
     return db

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from portfolio.actors import Actor
+from portfolio.db import Database
 from portfolio.services import datasets as dataset_service
 from portfolio.services import organisations as organisation_service
+from portfolio.services import prioritisation
+from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
-from web.deps import current_actor, read_session, write_session
+from portfolio.services import ranking as ranking_service
+from web.deps import current_actor, get_database, read_session, write_session
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -82,3 +88,146 @@ def list_datasets(
 def get_dataset(code: str, session: ReadSession) -> dict[str, Any]:
     """Return one dataset."""
     return dataset_service.get_dataset(session=session, code=code)
+
+
+def get_settings_from(db: Database):  # type: ignore[no-untyped-def]
+    """Return the settings the database was opened with."""
+    return db.settings
+
+
+def database(request: Request) -> Database:
+    """Return the app's database for engine-backed calls."""
+    return get_database(request)
+
+
+AppDatabase = Annotated[Database, Depends(database)]
+ProfileName = Annotated[str | None, Query(max_length=120, description="Weight profile name")]
+
+
+@router.get("/backlog")
+def get_backlog(
+    response: Response, db: AppDatabase, profile: ProfileName = None,
+    top: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    organisation: Annotated[str | None, Query(max_length=32)] = None,
+    theme: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> list[dict[str, Any]]:
+    """Return the dependency-aware ranking with scores, robustness and explanations."""
+    run, rows = ranking_service.ranked_rows(db, profile=profile, top=top,
+                                            organisation=organisation, theme=theme,
+                                            status=status, q=q)
+    response.headers["X-Portfolio-Revision"] = str(run.revision)
+    response.headers["X-Portfolio-Profile"] = quote(run.profile)
+    return rows
+
+
+@router.get("/plan")
+def get_plan(
+    db: AppDatabase,
+    budget: Annotated[float, Query(description="Budget in GBP")],
+    capacity: Annotated[float, Query(description="Capacity in person-months")],
+    profile: ProfileName = None,
+    force_in: Annotated[list[str], Query(max_length=120)] = [],  # noqa: B006
+    force_out: Annotated[list[str], Query(max_length=120)] = [],  # noqa: B006
+) -> dict[str, Any]:
+    """Choose the projects that maximise value within a budget and a capacity, in waves."""
+    return prioritisation.plan(db, budget=budget, capacity=capacity, profile=profile,
+                               force_in=force_in, force_out=force_out,
+                               wall_clock_seconds=get_settings_from(db).plan_wall_clock_seconds)
+
+
+@router.get("/plan/frontier")
+def get_frontier(
+    db: AppDatabase,
+    capacity: Annotated[float, Query(description="Capacity in person-months")],
+    max_budget: Annotated[float, Query(gt=0, description="Largest budget in GBP")],
+    steps: Annotated[int, Query(ge=2, le=40)] = 10,
+    profile: ProfileName = None,
+) -> list[dict[str, Any]]:
+    """Return the best value at evenly spaced budgets up to max_budget."""
+    budgets = [max_budget * (i + 1) / steps for i in range(steps)]
+    return prioritisation.frontier(db, capacity=capacity, budgets=budgets, profile=profile)
+
+
+@router.get("/plumbing")
+def get_plumbing(
+    db: AppDatabase, profile: ProfileName = None,
+    top: Annotated[int, Query(ge=1, le=1000)] = 20,
+) -> list[dict[str, Any]]:
+    """Rank the data improvements and agreements that would raise portfolio value most."""
+    return prioritisation.plumbing(db, profile=profile, top=top)
+
+
+@router.get("/graph")
+def get_graph(
+    db: AppDatabase,
+    kind: Annotated[list[str], Query(max_length=16)] = [],  # noqa: B006
+    organisation: Annotated[str | None, Query(max_length=32)] = None,
+    theme: Annotated[str | None, Query(max_length=32)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> dict[str, Any]:
+    """Return the portfolio graph as node-link JSON (cytoscape elements)."""
+    return prioritisation.graph_json(db, kinds=kind, organisation=organisation, theme=theme,
+                                     status=status)
+
+
+@router.get("/graph.graphml", response_class=Response)
+def get_graphml(db: AppDatabase) -> Response:
+    """Return the portfolio graph as GraphML."""
+    return Response(prioritisation.graphml(db), media_type="application/graphml+xml",
+                    headers={"Content-Disposition": 'attachment; filename="portfolio.graphml"'})
+
+
+@router.get("/clusters")
+def get_clusters(db: AppDatabase) -> list[dict[str, Any]]:
+    """Return groups of organisations that share projects or datasets."""
+    return prioritisation.clusters(db)
+
+
+@router.get("/profiles")
+def list_profiles(session: ReadSession) -> list[dict[str, Any]]:
+    """List weight profiles with their weights and consistency."""
+    return profile_service.list_profiles(session=session)
+
+
+@router.get("/profiles/{name}")
+def get_profile(name: str, session: ReadSession) -> dict[str, Any]:
+    """Return one weight profile."""
+    return profile_service.get_profile(session=session, name=name)
+
+
+@router.get("/profiles/{name}/history")
+def get_profile_history(name: str, session: ReadSession) -> list[dict[str, Any]]:
+    """Return a weight profile's past versions."""
+    return profile_service.profile_history(session=session, name=name)
+
+
+class ProfileWeightsIn(BaseModel):
+    """New weights for a profile: direct, or with the AHP matrix they came from."""
+
+    dimension_weights: dict[str, float]
+    criterion_weights: dict[str, float]
+    description: str | None = Field(default=None, max_length=2000)
+
+
+@router.put("/profiles/{name}")
+def put_profile(name: str, body: ProfileWeightsIn, session: WriteSession,
+                actor: CurrentActor) -> dict[str, Any]:
+    """Replace a profile's weights; the old ones stay in its history."""
+    return profile_service.set_weights(
+        session=session, actor=actor, name=name, dimension_weights=body.dimension_weights,
+        criterion_weights=body.criterion_weights, description=body.description)
+
+
+class AHPIn(BaseModel):
+    """A pairwise comparison matrix on Saaty's 1-9 scale with its labels."""
+
+    labels: list[str] = Field(min_length=1, max_length=10)
+    matrix: list[list[float]] = Field(min_length=1, max_length=10)
+
+
+@router.post("/ahp")
+def post_ahp(body: AHPIn) -> dict[str, Any]:
+    """Derive weights from pairwise comparisons, with the consistency ratio."""
+    return profile_service.ahp_derive(body.labels, body.matrix)

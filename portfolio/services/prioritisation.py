@@ -1,0 +1,173 @@
+"""Plans under budget and capacity, fix-the-plumbing advice, the graph and its clusters."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlmodel import Session
+
+from portfolio.db import Database
+from portfolio.errors import Invalid
+from portfolio.models import Project, RankingRow
+from portfolio.services.frames import load_portfolio, load_profile
+from portfolio.services.ranking import RunInfo, ensure_ranking
+from scoring.composite import composite_scores
+from scoring.engine import criterion_values, readiness_weight
+from scoring.graph import build_graph, collaboration_clusters, graph_to_node_link, write_graphml
+from scoring.plan import (
+    InvalidPlanRequest,
+    PlanResult,
+    efficient_frontier,
+    plan_portfolio,
+    run_plan_in_subprocess,
+)
+from scoring.plumbing import plumbing_recommendations
+
+# Below this many candidates a solve takes well under a second: spawning a process costs more.
+SUBPROCESS_ABOVE = 1500
+
+
+def _values(session: Session, run: RunInfo) -> pd.Series:
+    """Return the composite of each active project in a stored run, by slug."""
+    rows = session.execute(
+        select(Project.slug, RankingRow.composite)
+        .join(RankingRow, RankingRow.project_id == Project.id)
+        .where(RankingRow.run_id == run.id)
+    ).all()
+    return pd.Series({slug: value for slug, value in rows}, dtype=float)
+
+
+def _candidates(db: Database, profile: str | None) -> tuple[RunInfo, pd.DataFrame, pd.DataFrame]:
+    """Return the run, the projects with their values, and the dependencies."""
+    run = ensure_ranking(db, profile)
+    with db.read() as session:
+        frames = load_portfolio(session)
+        values = _values(session, run)
+    projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
+    return run, projects, frames.dependencies
+
+
+def plan(
+    db: Database, *, budget: float, capacity: float, profile: str | None = None,
+    force_in: Sequence[str] = (), force_out: Sequence[str] = (),
+    wall_clock_seconds: float = 60.0,
+) -> dict[str, Any]:
+    """Choose the projects that maximise value within a budget and a capacity."""
+    run, projects, dependencies = _candidates(db, profile)
+    selectable = projects["status"].isin(["idea", "proposed", "approved", "paused"]).sum()
+    try:
+        if selectable > SUBPROCESS_ABOVE:
+            result = run_plan_in_subprocess(
+                projects, dependencies, budget, capacity, force_in, force_out,
+                time_limit=wall_clock_seconds * 0.8, wall_clock_seconds=wall_clock_seconds)
+        else:
+            result = plan_portfolio(projects, dependencies, budget, capacity, force_in, force_out,
+                                    time_limit=wall_clock_seconds)
+    except InvalidPlanRequest as exc:
+        raise Invalid({"plan": str(exc)}) from None
+    return plan_public(result, run, projects)
+
+
+def plan_public(result: PlanResult, run: RunInfo, projects: pd.DataFrame) -> dict[str, Any]:
+    """Return the JSON shape of a plan."""
+    titles = dict(zip(projects["slug"], projects["title"], strict=True))
+    return {
+        "profile": run.profile, "revision": run.revision, "status": result.status,
+        "selected": list(result.selected), "objective": round(float(result.objective), 4),
+        "budget_used": float(result.budget_used), "capacity_used": float(result.capacity_used),
+        "waves": [list(wave) for wave in result.waves],
+        "wave_titles": [[titles.get(s, s) for s in wave] for wave in result.waves],
+        "gap": None if result.gap is None or math.isnan(result.gap) else float(result.gap),
+        "infeasible_reason": result.infeasible_reason,
+        "solve_seconds": round(float(result.solve_seconds), 3),
+    }
+
+
+def frontier(
+    db: Database, *, capacity: float, budgets: Sequence[float], profile: str | None = None,
+) -> list[dict[str, Any]]:
+    """Return the best value at each budget step (the value-against-budget curve)."""
+    if len(budgets) > 40:
+        raise Invalid({"budgets": "at most 40 budget steps"})
+    _run, projects, dependencies = _candidates(db, profile)
+    try:
+        curve = efficient_frontier(projects, dependencies, budgets, capacity, time_limit=20.0)
+    except InvalidPlanRequest as exc:
+        raise Invalid({"plan": str(exc)}) from None
+    return [
+        {"budget": float(r["budget"]),
+         "objective": None if pd.isna(r["objective"]) else round(float(r["objective"]), 3),
+         "n_selected": int(r["n_selected"]), "status": str(r["status"])}
+        for r in curve.to_dict("records")
+    ]
+
+
+def plumbing(db: Database, *, profile: str | None = None, top: int | None = 20) -> list[dict]:
+    """Rank the dataset improvements and agreements that would raise portfolio value most."""
+    with db.read() as session:
+        stored = load_profile(session, profile)
+        frames = load_portfolio(session)
+    values, _ = criterion_values(frames.projects, frames.criteria, frames.levels, frames.links)
+    scores = composite_scores(values, list(frames.criteria), stored.weights).scores
+    weight = readiness_weight(scores, stored.weights)
+    table = plumbing_recommendations(frames.links, weight, frames.projects[["slug", "status"]])
+    if top:
+        table = table.head(top)
+    out = []
+    for record in table.to_dict("records"):
+        out.append({k: (None if isinstance(v, float) and math.isnan(v) else v)
+                    for k, v in record.items()})
+        out[-1]["gain"] = round(float(record["gain"]), 3)
+        out[-1]["projects_improved"] = list(record["projects_improved"])
+        out[-1]["projects_unblocked"] = list(record["projects_unblocked"])
+    return out
+
+
+def portfolio_graph(db: Database, *, profile: str | None = None):  # type: ignore[no-untyped-def]
+    """Build the graph of projects, datasets and organisations with current values."""
+    run = ensure_ranking(db, profile)
+    with db.read() as session:
+        frames = load_portfolio(session)
+        values = _values(session, run)
+    projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
+    return build_graph(projects, frames.datasets, organisations=frames.organisations,
+                       dependencies=frames.dependencies, links=frames.links,
+                       partners=frames.partners)
+
+
+def graph_json(
+    db: Database, *, kinds: Sequence[str] = (), organisation: str | None = None,
+    theme: str | None = None, status: str | None = None,
+) -> dict[str, Any]:
+    """Return the graph as node-link JSON (cytoscape elements), filtered."""
+    graph = portfolio_graph(db)
+    return graph_to_node_link(
+        graph, kinds=kinds or None, owners=[organisation] if organisation else None,
+        themes=[theme] if theme else None, statuses=[status] if status else None,
+    )
+
+
+def graphml(db: Database) -> bytes:
+    """Return the graph as GraphML (readable by networkx and Gephi)."""
+    buffer = io.BytesIO()
+    write_graphml(portfolio_graph(db), buffer)
+    return buffer.getvalue()
+
+
+def clusters(db: Database) -> list[dict[str, Any]]:
+    """Return groups of organisations that share projects or datasets, largest first."""
+    with db.read() as session:
+        frames = load_portfolio(session)
+    found = collaboration_clusters(frames.partners, frames.projects.rename(
+        columns={"owner": "owner"}), frames.links, frames.datasets)
+    names = dict(zip(frames.organisations["code"], frames.organisations["name"], strict=True))
+    return [
+        {"organisations": [{"code": c, "name": names.get(c, c)} for c in cluster.organisations],
+         "projects": list(cluster.projects), "datasets": list(cluster.datasets)}
+        for cluster in found
+    ]

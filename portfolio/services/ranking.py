@@ -1,0 +1,260 @@
+"""Stored rankings: computed once per weight profile and portfolio revision, then read by pages."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from portfolio.db import Database
+from portfolio.errors import Invalid
+from portfolio.models import Organisation, Project, RankingRow, RankingRun
+from portfolio.services.common import current_revision
+from portfolio.services.frames import StoredProfile, load_portfolio, load_profile
+from scoring.engine import METHOD_VERSION, Ranking, rank_portfolio
+
+DEFAULT_SAMPLES = 1000
+DEFAULT_TOP_K = 10
+ROBUSTNESS_SEED = 20261128
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Which stored run a page reads, and what it was computed from."""
+
+    id: int
+    profile: str
+    profile_version: int
+    revision: int
+    method_version: str
+    samples: int
+    top_k: int
+    seconds: float
+
+
+def _nullable(value: Any) -> Any:
+    """Return None for NaN so the database stores NULL."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def compute(session: Session, profile: StoredProfile, *, samples: int, top_k: int) -> Ranking:
+    """Compute a ranking of the portfolio as read in this session."""
+    frames = load_portfolio(session)
+    return rank_portfolio(
+        frames.projects, frames.criteria, frames.levels, frames.links, frames.dependencies,
+        frames.datasets, profile.weights, top_k=top_k, samples=samples, seed=ROBUSTNESS_SEED,
+    )
+
+
+def _find_run(session: Session, profile: StoredProfile, revision: int) -> RunInfo | None:
+    """Return the stored run for this profile version and revision, if any."""
+    run = session.execute(
+        select(RankingRun).where(
+            RankingRun.profile_id == profile.id,
+            RankingRun.profile_version == profile.version,
+            RankingRun.revision == revision,
+            RankingRun.method_version == METHOD_VERSION,
+        )
+    ).scalars().first()
+    if run is None:
+        return None
+    return RunInfo(run.id, profile.name, run.profile_version, run.revision, run.method_version,
+                   run.samples, run.top_k, run.seconds)
+
+
+def ensure_ranking(db: Database, profile_name: str | None = None) -> RunInfo:
+    """Return the current stored run for a profile, computing and storing it when stale."""
+    with db.read() as session:
+        profile = load_profile(session, profile_name)
+        revision = current_revision(session)
+        found = _find_run(session, profile, revision)
+        if found is not None:
+            return found
+        started = time.perf_counter()
+        ranking = compute(session, profile, samples=DEFAULT_SAMPLES, top_k=DEFAULT_TOP_K)
+        project_ids = dict(session.execute(select(Project.slug, Project.id)).all())
+    seconds = time.perf_counter() - started
+    try:
+        with db.write() as session:
+            run = RankingRun(profile_id=profile.id, profile_version=profile.version,
+                             revision=revision, method_version=METHOD_VERSION,
+                             samples=DEFAULT_SAMPLES, top_k=DEFAULT_TOP_K, seconds=seconds)
+            session.add(run)
+            session.flush()
+            _store_rows(session, run.id, ranking, project_ids)
+            # Older runs of this profile can go: pages read only the current revision.
+            session.execute(delete(RankingRun).where(
+                RankingRun.profile_id == profile.id, RankingRun.id != run.id))
+            run_id = run.id
+    except IntegrityError:
+        # Another worker stored the same run first; read theirs.
+        with db.read() as session:
+            found = _find_run(session, profile, revision)
+        if found is None:
+            raise
+        return found
+    return RunInfo(run_id, profile.name, profile.version, revision, METHOD_VERSION,
+                   DEFAULT_SAMPLES, DEFAULT_TOP_K, seconds)
+
+
+def _store_rows(session: Session, run_id: int, ranking: Ranking,
+                project_ids: dict[str, int]) -> None:
+    """Bulk-insert the ranked rows of a run."""
+    contributions = ranking.contributions.round(4)
+    rows = []
+    for record in ranking.rows.to_dict("records"):
+        slug = record["slug"]
+        contrib = {k: float(v) for k, v in contributions.loc[slug].items() if not pd.isna(v)}
+        rows.append({
+            "run_id": run_id, "project_id": project_ids[slug], "position": int(record["position"]),
+            "composite": _nullable(record["composite"]), "impact": _nullable(record["impact"]),
+            "feasibility": _nullable(record["feasibility"]),
+            "readiness": _nullable(record["readiness"]),
+            "coverage": float(record["coverage"]), "score_status": str(record["score_status"]),
+            "priority": _nullable(record["priority"]),
+            "effective_priority": _nullable(record["effective_priority"]),
+            "effective_mandatory": bool(record["effective_mandatory"]),
+            "p_top_k": _nullable(record["p_top_k"]),
+            "rank_p05": _int_or_none(record["rank_p05"]),
+            "rank_p95": _int_or_none(record["rank_p95"]),
+            "fragile": bool(record["fragile"]) if not pd.isna(record["fragile"]) else False,
+            "unlock_value": float(_nullable(record["unlock_value"]) or 0.0),
+            "rice": _nullable(record["rice"]), "wsjf": _nullable(record["wsjf"]),
+            "bottleneck_dataset": _nullable(record["bottleneck_dataset"]),
+            "blocked_by": list(record["blocked_by"]), "unblocks": list(record["unblocks"]),
+            "contributions": contrib,
+        })
+    for start in range(0, len(rows), BATCH):
+        session.execute(insert(RankingRow), rows[start : start + BATCH])
+
+
+def _int_or_none(value: Any) -> int | None:
+    """Return an int, or None for a missing value."""
+    return None if value is None or pd.isna(value) else int(value)
+
+
+BACKLOG_COLUMNS = (
+    "position", "slug", "title", "organisation", "theme", "status", "composite", "impact",
+    "feasibility", "readiness", "coverage", "score_status", "priority", "effective_priority",
+    "effective_mandatory", "mandatory", "p_top_k", "rank_p05", "rank_p95", "fragile",
+    "unlock_value", "rice", "wsjf", "bottleneck_dataset", "blocked_by", "unblocks",
+    "contributions", "override",
+)
+
+
+def backlog(
+    session: Session, run: RunInfo, *, organisation: str | None = None,
+    theme: str | None = None, status: str | None = None, q: str | None = None,
+    after: int = 0, limit: int | None = 50,
+) -> list[dict[str, Any]]:
+    """Return ranked rows after a position (keyset pagination), with optional filters."""
+    r = RankingRow
+    query = (
+        select(r.position, Project.slug, Project.title, Organisation.code, Project.theme,
+               Project.status, r.composite, r.impact, r.feasibility, r.readiness, r.coverage,
+               r.score_status, r.priority, r.effective_priority, r.effective_mandatory,
+               Project.mandatory, r.p_top_k, r.rank_p05, r.rank_p95, r.fragile, r.unlock_value,
+               r.rice, r.wsjf, r.bottleneck_dataset, r.blocked_by, r.unblocks, r.contributions,
+               Project.priority_override.is_not(None))
+        .join(Project, Project.id == r.project_id)
+        .join(Organisation, Organisation.id == Project.owner_id)
+        .where(r.run_id == run.id, r.position > after)
+    )
+    if organisation:
+        query = query.where(Organisation.code == organisation)
+    if theme:
+        query = query.where(Project.theme == theme)
+    if status:
+        query = query.where(Project.status == status)
+    if q:
+        query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
+    query = query.order_by(r.position)
+    if limit:
+        query = query.limit(limit)
+    return [dict(zip(BACKLOG_COLUMNS, row, strict=True)) for row in session.execute(query).all()]
+
+
+def api_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Return the public JSON shape of a ranked row."""
+    interval = ([row["rank_p05"], row["rank_p95"]]
+                if row["rank_p05"] is not None else None)
+    return {
+        "rank": row["position"], "slug": row["slug"], "title": row["title"],
+        "organisation": row["organisation"], "theme": row["theme"], "status": row["status"],
+        "score": _round(row["composite"]), "score_status": row["score_status"],
+        "coverage": _round(row["coverage"], 3),
+        "dimensions": {d: _round(row[d]) for d in ("impact", "feasibility", "readiness")},
+        "priority": _round(row["priority"]),
+        "effective_priority": _round(row["effective_priority"]),
+        "mandatory": row["mandatory"], "effective_mandatory": row["effective_mandatory"],
+        "override": row["override"], "contributions": row["contributions"],
+        "p_top_k": _round(row["p_top_k"], 3), "rank_interval": interval,
+        "fragile": row["fragile"], "unlock_value": _round(row["unlock_value"]),
+        "rice": _round(row["rice"]), "wsjf": _round(row["wsjf"]),
+        "bottleneck_dataset": row["bottleneck_dataset"],
+        "blocked_by": row["blocked_by"], "unblocks": row["unblocks"],
+    }
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    """Round a figure for display, keeping None."""
+    return None if value is None else round(float(value), digits)
+
+
+def ranked_rows(
+    db: Database, *, profile: str | None = None, top: int | None = None,
+    organisation: str | None = None, theme: str | None = None, status: str | None = None,
+    q: str | None = None,
+) -> tuple[RunInfo, list[dict[str, Any]]]:
+    """Return the current ranking's public rows for a profile (the CLI's and the API's view)."""
+    if top is not None and top < 1:
+        raise Invalid({"top": "must be at least 1"})
+    run = ensure_ranking(db, profile)
+    with db.read() as session:
+        rows = backlog(session, run, organisation=organisation, theme=theme, status=status,
+                       q=q, limit=top)
+    return run, [api_row(row) for row in rows]
+
+
+def adhoc_rows(db: Database, *, profile: str | None = None, top: int | None = None,
+               samples: int = DEFAULT_SAMPLES) -> list[dict[str, Any]]:
+    """Compute a ranking with a chosen number of samples without storing it."""
+    with db.read() as session:
+        stored = load_profile(session, profile)
+        frames = load_portfolio(session)
+    ranking = rank_portfolio(
+        frames.projects, frames.criteria, frames.levels, frames.links, frames.dependencies,
+        frames.datasets, stored.weights, top_k=DEFAULT_TOP_K, samples=samples,
+        seed=ROBUSTNESS_SEED,
+    )
+    info = frames.projects.set_index("slug")
+    contributions = ranking.contributions.round(4)
+    rows = []
+    for record in ranking.rows.head(top).to_dict("records") if top else ranking.rows.to_dict(
+            "records"):
+        slug = record["slug"]
+        row = {k: _nullable(record.get(k)) for k in BACKLOG_COLUMNS}
+        row.update(
+            slug=slug, title=info.at[slug, "title"], organisation=info.at[slug, "owner"],
+            theme=info.at[slug, "theme"], status=info.at[slug, "status"],
+            mandatory=bool(info.at[slug, "mandatory"]), fragile=bool(record["fragile"])
+            if not pd.isna(record["fragile"]) else False,
+            rank_p05=_int_or_none(record["rank_p05"]), rank_p95=_int_or_none(record["rank_p95"]),
+            blocked_by=list(record["blocked_by"]), unblocks=list(record["unblocks"]),
+            contributions={k: float(v) for k, v in contributions.loc[slug].items()
+                           if not pd.isna(v)},
+            override=bool(record["override"]), unlock_value=float(record["unlock_value"] or 0),
+        )
+        rows.append(api_row(row))
+    return rows

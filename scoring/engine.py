@@ -1,0 +1,132 @@
+"""Assemble one ranking of the portfolio: scores, readiness, order, unlock value, robustness."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from scoring.composite import composite_scores
+from scoring.criteria import Criterion, cost_band_level, effort_band_level, normalise_levels
+from scoring.graph import unlock_values
+from scoring.methods import method_scores, opportunity_enablement
+from scoring.ranking import dependency_aware_order
+from scoring.readiness import link_readiness, project_readiness
+from scoring.robustness import robustness
+from scoring.weights import WeightProfile
+
+# Bumped whenever a rule changes what a ranking holds; snapshots and stored runs record it.
+METHOD_VERSION = "2026.11-1"
+DIMENSIONS = ("impact", "feasibility", "readiness")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The ranked rows of the active portfolio and the per-criterion contributions."""
+
+    rows: pd.DataFrame
+    contributions: pd.DataFrame
+
+
+def criterion_values(
+    projects: pd.DataFrame, criteria: Sequence[Criterion], levels: pd.DataFrame,
+    links: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return normalised values (projects x criteria, NaN missing) and per-project readiness."""
+    slugs = pd.Index(projects["slug"], name="slug")
+    raw = pd.DataFrame(index=slugs)
+    for criterion in criteria:
+        if criterion.source == "assessed":
+            raw[criterion.key] = (levels[criterion.key].reindex(slugs)
+                                  if criterion.key in levels else np.nan)
+        elif criterion.source == "cost_band":
+            raw[criterion.key] = cost_band_level(projects["cost_gbp"].astype(float)).to_numpy()
+        elif criterion.source == "effort_band":
+            raw[criterion.key] = effort_band_level(projects["effort_pm"].astype(float)).to_numpy()
+    uses = links[links["relation"].eq("uses")] if len(links) else links
+    readiness = (project_readiness(uses) if len(uses)
+                 else pd.DataFrame(columns=["readiness", "bottleneck_dataset"]))
+    for criterion in criteria:
+        if criterion.source == "derived":
+            raw[criterion.key] = readiness["readiness"].reindex(slugs).to_numpy(dtype=float)
+    values = normalise_levels(raw[[c.key for c in criteria]].astype(float), list(criteria))
+    return values, readiness.reindex(slugs)
+
+
+def readiness_weight(scores: pd.DataFrame, profile: WeightProfile) -> pd.Series:
+    """Return composite points per unit of readiness: 100 * W_readiness / sum(W_present)."""
+    weights = pd.Series({d: float(profile.dimension_weights.get(d, 0.0)) for d in DIMENSIONS})
+    present = scores[list(DIMENSIONS)].notna()
+    total = present.mul(weights, axis=1).sum(axis=1)
+    share = np.where(present["readiness"] & (total > 0), weights["readiness"] / total, 0.0)
+    return pd.Series(100.0 * share, index=scores.index)
+
+
+def rank_portfolio(
+    projects: pd.DataFrame,
+    criteria: Sequence[Criterion],
+    levels: pd.DataFrame,
+    links: pd.DataFrame,
+    dependencies: pd.DataFrame,
+    datasets: pd.DataFrame,
+    profile: WeightProfile,
+    *,
+    top_k: int = 10,
+    samples: int = 1000,
+    seed: int = 0,
+) -> Ranking:
+    """Score, order and explain the active projects under one weight profile."""
+    values, readiness = criterion_values(projects, criteria, levels, links)
+    composite = composite_scores(values, list(criteria), profile)
+    scores = composite.scores.rename(columns={"status": "score_status"})
+    slugs = pd.Index(projects["slug"])
+    override = pd.Series(projects["priority_override"].to_numpy(dtype=float), index=slugs)
+    priority = override.where(override.notna(), scores["composite"])
+    table = projects.assign(value=scores["composite"].to_numpy())
+    order = dependency_aware_order(table, dependencies, priority=priority,
+                                   mandatory=pd.Series(projects["mandatory"].to_numpy(), slugs))
+    links_ready = links.assign(
+        ready=(link_readiness(links["drl"], links["fit_for_task"], links["agreement"])
+               .to_numpy() >= 1.0 - 1e-9) if len(links) else pd.Series(dtype=bool),
+    )
+    unlock = unlock_values(table, dependencies, links_ready, datasets).unlock
+    active = slugs[slugs.isin(order["slug"])]
+    robust = _robustness(values.loc[active], criteria, profile, top_k, samples, seed)
+    methods = _methods(projects, levels, scores, order)
+    rows = order.set_index("slug").join(scores).join(robust).join(methods)
+    rows["unlock_value"] = unlock.reindex("project:" + rows.index.to_series()).to_numpy()
+    rows["bottleneck_dataset"] = readiness["bottleneck_dataset"].reindex(rows.index)
+    rows["override"] = override.reindex(rows.index).notna()
+    rows = rows.reset_index().sort_values("position")
+    return Ranking(rows=rows, contributions=composite.contributions.reindex(rows["slug"]))
+
+
+def _robustness(values: pd.DataFrame, criteria: Sequence[Criterion], profile: WeightProfile,
+                top_k: int, samples: int, seed: int) -> pd.DataFrame:
+    """Return the Monte Carlo robustness of the active projects (empty when not asked)."""
+    columns = ["p_top_k", "rank_p05", "rank_p95", "fragile"]
+    if samples <= 0 or values.empty:
+        return pd.DataFrame(index=values.index, columns=columns, dtype=float)
+    result = robustness(values, list(criteria), profile, top_k=min(top_k, len(values)),
+                        samples=samples, seed=seed)
+    return result[columns]
+
+
+def _methods(projects: pd.DataFrame, levels: pd.DataFrame, scores: pd.DataFrame,
+             order: pd.DataFrame) -> pd.DataFrame:
+    """Return RICE and WSJF where their inputs exist."""
+    slugs = pd.Index(projects["slug"])
+    unblocked = order.set_index("slug")["unblocks"].map(len).reindex(slugs).fillna(0)
+    inputs = pd.DataFrame({
+        "reach_people": projects["reach_people"].to_numpy(dtype=float),
+        "residents_benefit": (levels["residents_benefit"].reindex(slugs).to_numpy(dtype=float)
+                              if "residents_benefit" in levels else np.nan),
+        "confidence_pct": projects["confidence_pct"].to_numpy(dtype=float),
+        "effort_pm": projects["effort_pm"].to_numpy(dtype=float),
+        "impact": scores["impact"].reindex(slugs).to_numpy(dtype=float),
+        "time_criticality": projects["time_criticality"].to_numpy(dtype=float),
+        "opportunity_enablement": opportunity_enablement(unblocked).to_numpy(dtype=float),
+    }, index=slugs)
+    return method_scores(inputs)

@@ -1,0 +1,543 @@
+"""Plan under constraints: exact 0/1 selection of projects by mixed-integer programming.
+
+Maximise ``sum(value_p * x_p)`` (composite points; NaN counts as 0) over binary ``x_p`` for the
+candidates (statuses idea, proposed, approved, paused) subject to:
+
+- ``sum(cost_gbp_p * x_p) <= budget`` (GBP) and ``sum(effort_pm_p * x_p) <= capacity``
+  (person-months);
+- ``x_p <= x_q`` for each candidate prerequisite q of a candidate p; a prerequisite that is in
+  progress or delivered counts as done, one that is rejected makes p unselectable, and one not in
+  the table is ignored;
+- ``x_p = 1`` for mandatory candidates and for `force_in`; ``x_p = 0`` for `force_out`.
+
+Solved with SciPy's ``milp`` (HiGHS) on a sparse constraint matrix. HiGHS's presolve is off by
+default: on this formulation it removed nothing and took longer than the whole solve without it
+(measured in bench/bench_plan.py). A selection is then sequenced into waves, the topological
+layers of the dependencies among the selected projects.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from scoring.graph import (
+    STATUSES,
+    DependencyCycleError,
+    _adjacency_lists,
+    _cycle_in,
+    _dependency_edges,
+    _flag,
+    _floats,
+    _topological_order,
+    topological_layers,
+)
+
+CANDIDATE_STATUSES: frozenset[str] = frozenset({"idea", "proposed", "approved", "paused"})
+DONE_STATUSES: frozenset[str] = frozenset({"in_progress", "delivered"})
+PLAN_STATUSES: tuple[str, ...] = ("optimal", "time_limit", "infeasible")
+# Relative slack when checking a solution against the budget and capacity (solver tolerances).
+_FEASIBILITY_RTOL = 1e-9
+
+
+class InvalidPlanRequest(ValueError):
+    """Raised when a plan request cannot be posed (bad limits, unknown or contradictory slugs)."""
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Hold a plan: selected slugs, value (composite points), GBP and person-months used, waves."""
+
+    selected: tuple[str, ...]
+    objective: float
+    budget_used: float
+    capacity_used: float
+    waves: tuple[tuple[str, ...], ...]
+    status: str
+    gap: float | None
+    infeasible_reason: str | None
+    solve_seconds: float
+    budget: float = math.nan
+    capacity: float = math.nan
+    message: str | None = None
+
+
+def _money(x: float) -> str:
+    return f"GBP {x:,.0f}"
+
+
+def _months(x: float) -> str:
+    return f"{x:,.1f} person-months"
+
+
+def _names(slugs: Iterable[str], limit: int = 5) -> str:
+    items = sorted(slugs)
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+@dataclass(frozen=True)
+class _Problem:
+    slugs: np.ndarray  # candidate slugs, variable order
+    value: np.ndarray
+    cost: np.ndarray
+    effort: np.ndarray
+    src: np.ndarray  # x[src] <= x[dst]
+    dst: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    reasons: tuple[str, ...]
+
+
+def _limit(name: str, x: float) -> float:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        raise InvalidPlanRequest(f"{name} must be a number, got {x!r}") from None
+    if not math.isfinite(x) or x < 0:
+        raise InvalidPlanRequest(f"{name} must be a finite number of at least 0, got {x!r}")
+    return x
+
+
+def _prepare(
+    candidates: pd.DataFrame,
+    dependencies: pd.DataFrame | None,
+    budget: float,
+    capacity: float,
+    force_in: Iterable[str],
+    force_out: Iterable[str],
+) -> _Problem:
+    """Validate the request, build the 0/1 model and explain infeasibility found before solving."""
+    budget = _limit("budget", budget)
+    capacity = _limit("capacity", capacity)
+    table = candidates.reset_index(drop=True)
+    slugs_all = pd.Index(table["slug"].astype(str))
+    if slugs_all.has_duplicates:
+        raise InvalidPlanRequest(f"duplicate slugs: {_names(slugs_all[slugs_all.duplicated()])}")
+    status = table["status"].astype(str).to_numpy(dtype=object)
+    bad_status = sorted(set(status) - set(STATUSES))
+    if bad_status:
+        raise InvalidPlanRequest(f"unknown status value(s): {', '.join(bad_status)}")
+    fin = [str(s) for s in force_in]
+    fout = [str(s) for s in force_out]
+    unknown = sorted({s for s in fin + fout if s not in slugs_all})
+    if unknown:
+        raise InvalidPlanRequest(f"unknown project(s) forced in or out: {_names(unknown)}")
+    both = set(fin) & set(fout)
+    if both:
+        raise InvalidPlanRequest(f"project(s) forced both in and out: {_names(both)}")
+    is_candidate = np.isin(status, list(CANDIDATE_STATUSES))
+    not_selectable = [s for s in fin if not is_candidate[slugs_all.get_loc(s)]]
+    if not_selectable:
+        detail = ", ".join(f"{s} ({status[slugs_all.get_loc(s)]})" for s in sorted(not_selectable))
+        raise InvalidPlanRequest(
+            "only idea, proposed, approved or paused projects can be forced in: " + detail
+        )
+
+    cand = np.flatnonzero(is_candidate)
+    n = len(cand)
+    slugs = slugs_all[cand].to_numpy(dtype=object)
+    cost = _floats(table["cost_gbp"])[cand]
+    effort = _floats(table["effort_pm"])[cand]
+    for name, arr in (("cost_gbp", cost), ("effort_pm", effort)):
+        bad = ~np.isfinite(arr) | (arr < 0)
+        if bad.any():
+            raise InvalidPlanRequest(
+                f"{name} must be a known, non-negative number for every candidate; "
+                f"missing or invalid for {_names(slugs[bad].tolist())}"
+            )
+    value = np.nan_to_num(_floats(table["value"])[cand], nan=0.0)
+    mandatory = _flag(table, "mandatory")[cand]
+
+    position = np.full(len(table), -1, dtype=np.int64)
+    position[cand] = np.arange(n)
+    dep_src, dep_dst = _dependency_edges(
+        None if dependencies is None else dependencies.astype({"project": str, "depends_on": str}),
+        slugs_all,
+    )
+    from_candidate = is_candidate[dep_src]
+    dep_src, dep_dst = dep_src[from_candidate], dep_dst[from_candidate]
+    on_rejected = status[dep_dst] == "rejected"
+    inner = is_candidate[dep_dst]
+    src, dst = position[dep_src[inner]], position[dep_dst[inner]]
+    if _topological_order(n, dst, src) is None:
+        raise DependencyCycleError(_cycle_in(n, src, dst, slugs))
+    rejected_prereq: dict[int, str] = {}
+    for p, r in zip(
+        position[dep_src[on_rejected]].tolist(), dep_dst[on_rejected].tolist(), strict=True
+    ):
+        rejected_prereq.setdefault(p, str(slugs_all[r]))
+
+    prereqs = _adjacency_lists(src, dst, n)
+    dependants = _adjacency_lists(dst, src, n)
+    forced_in = np.zeros(n, dtype=bool)
+    forced_in[position[slugs_all.get_indexer(fin)]] = True
+    forced_out = np.zeros(n, dtype=bool)
+    out_idx = slugs_all.get_indexer(fout)
+    out_idx = position[out_idx]
+    forced_out[out_idx[out_idx >= 0]] = True
+
+    # Closure of what must be selected: mandatory and forced-in projects with their prerequisites.
+    root_of = np.full(n, -1, dtype=np.int64)
+    queue = deque(np.flatnonzero(mandatory | forced_in).tolist())
+    for r in queue:
+        root_of[r] = r
+    while queue:
+        u = queue.popleft()
+        for q in prereqs[u]:
+            if root_of[q] < 0:
+                root_of[q] = root_of[u]
+                queue.append(q)
+    required = root_of >= 0
+
+    def why(root: int) -> str:
+        return ("mandatory project " if mandatory[root] else "forced-in project ") + slugs[root]
+
+    reasons: list[str] = []
+    for u in np.flatnonzero(required & forced_out).tolist():
+        root = int(root_of[u])
+        if root == u:
+            reasons.append(f"{why(u)} is forced out")
+        else:
+            reasons.append(f"{why(root)} needs {slugs[u]}, which is forced out")
+    for u in np.flatnonzero(required).tolist():
+        if u in rejected_prereq:
+            root = int(root_of[u])
+            via = "" if root == u else f" through {slugs[u]}"
+            reasons.append(f"{why(root)} depends{via} on rejected project {rejected_prereq[u]}")
+    need_cost = float(cost[required].sum())
+    need_effort = float(effort[required].sum())
+    if need_cost > budget:
+        reasons.append(
+            f"mandatory and forced-in projects (and their prerequisites) need {_money(need_cost)} "
+            f"but the budget is {_money(budget)}"
+        )
+    if need_effort > capacity:
+        reasons.append(
+            "mandatory and forced-in projects (and their prerequisites) need "
+            f"{_months(need_effort)} but the capacity is {_months(capacity)}"
+        )
+
+    # Fix what is decided already: it spares the solver work that presolve (off) would do.
+    lower = required.astype(np.float64)
+    excluded = forced_out.copy()
+    excluded[list(rejected_prereq)] = True
+    queue = deque(np.flatnonzero(excluded).tolist())
+    while queue:
+        u = queue.popleft()
+        for d in dependants[u]:
+            if not excluded[d]:
+                excluded[d] = True
+                queue.append(d)
+    upper = np.where(excluded, 0.0, 1.0)
+    return _Problem(
+        slugs=slugs,
+        value=value,
+        cost=cost,
+        effort=effort,
+        src=src,
+        dst=dst,
+        lower=np.minimum(lower, upper) if reasons else lower,
+        upper=upper,
+        reasons=tuple(reasons),
+    )
+
+
+def _result(
+    problem: _Problem,
+    dependencies: pd.DataFrame | None,
+    chosen: np.ndarray,
+    *,
+    status: str,
+    gap: float | None,
+    seconds: float,
+    budget: float,
+    capacity: float,
+    reason: str | None = None,
+    message: str | None = None,
+) -> PlanResult:
+    selected = sorted(problem.slugs[chosen].tolist())
+    waves: list[list[str]] = []
+    if selected and dependencies is not None:
+        waves = topological_layers(
+            dependencies.astype({"project": str, "depends_on": str}), selected
+        )
+    elif selected:
+        waves = [selected]
+    return PlanResult(
+        selected=tuple(selected),
+        objective=float(problem.value[chosen].sum()),
+        budget_used=float(problem.cost[chosen].sum()),
+        capacity_used=float(problem.effort[chosen].sum()),
+        waves=tuple(tuple(w) for w in waves),
+        status=status,
+        gap=gap,
+        infeasible_reason=reason,
+        solve_seconds=seconds,
+        budget=float(budget),
+        capacity=float(capacity),
+        message=message,
+    )
+
+
+def plan_portfolio(
+    candidates: pd.DataFrame,
+    dependencies: pd.DataFrame | None,
+    budget: float,
+    capacity: float,
+    force_in: Iterable[str] = (),
+    force_out: Iterable[str] = (),
+    time_limit: float = 60.0,
+    mip_rel_gap: float = 1e-4,
+    *,
+    presolve: bool = False,
+) -> PlanResult:
+    """Select projects maximising total value (points) within budget (GBP) and capacity (p-m).
+
+    `candidates` has columns slug, value, cost_gbp, effort_pm, mandatory, status and may hold
+    the whole portfolio (only idea, proposed, approved and paused projects are selectable).
+    Raises `InvalidPlanRequest` for a request that cannot be posed; an infeasible request
+    returns status ``infeasible`` with a reason. ``gap`` is HiGHS's relative optimality gap.
+    """
+    started = time.perf_counter()
+    problem = _prepare(candidates, dependencies, budget, capacity, force_in, force_out)
+    budget, capacity = float(budget), float(capacity)
+    n = len(problem.slugs)
+    nothing = np.zeros(n, dtype=bool)
+    if problem.reasons:
+        return _result(
+            problem,
+            dependencies,
+            nothing,
+            status="infeasible",
+            gap=None,
+            seconds=time.perf_counter() - started,
+            budget=budget,
+            capacity=capacity,
+            reason="; ".join(problem.reasons),
+        )
+    if n == 0:
+        return _result(
+            problem,
+            dependencies,
+            nothing,
+            status="optimal",
+            gap=0.0,
+            seconds=time.perf_counter() - started,
+            budget=budget,
+            capacity=capacity,
+        )
+
+    m = len(problem.src)
+    rows = np.concatenate([np.zeros(n), np.ones(n), 2 + np.arange(m), 2 + np.arange(m)])
+    cols = np.concatenate([np.arange(n), np.arange(n), problem.src, problem.dst])
+    coefs = np.concatenate([problem.cost, problem.effort, np.ones(m), -np.ones(m)])
+    matrix = sp.csr_array((coefs, (rows, cols)), shape=(m + 2, n))
+    upper_rows = np.concatenate([[budget, capacity], np.zeros(m)])
+    res = milp(
+        -problem.value,
+        constraints=LinearConstraint(matrix, -np.inf, upper_rows),
+        integrality=np.ones(n),
+        bounds=Bounds(problem.lower, problem.upper),
+        options={
+            "time_limit": float(time_limit),
+            "mip_rel_gap": float(mip_rel_gap),
+            "presolve": bool(presolve),
+            "disp": False,
+        },
+    )
+    seconds = time.perf_counter() - started
+    gap = None if res.mip_gap is None or not math.isfinite(res.mip_gap) else float(res.mip_gap)
+    if res.x is None:
+        if res.status == 1:
+            return _result(
+                problem,
+                dependencies,
+                nothing,
+                status="time_limit",
+                gap=None,
+                seconds=seconds,
+                budget=budget,
+                capacity=capacity,
+                message=f"no feasible plan found within {time_limit:g} s",
+            )
+        reason = (
+            "no selection satisfies the budget, capacity, dependencies, mandatory projects and "
+            "forced choices together"
+            if res.status == 2
+            else f"the solver could not solve the plan: {res.message}"
+        )
+        return _result(
+            problem,
+            dependencies,
+            nothing,
+            status="infeasible",
+            gap=None,
+            seconds=seconds,
+            budget=budget,
+            capacity=capacity,
+            reason=reason,
+        )
+    chosen = res.x > 0.5
+    used_cost, used_effort = problem.cost[chosen].sum(), problem.effort[chosen].sum()
+    if used_cost > budget * (1 + _FEASIBILITY_RTOL) or used_effort > capacity * (
+        1 + _FEASIBILITY_RTOL
+    ):
+        raise RuntimeError("the solver returned a plan over the budget or capacity")
+    status = "optimal" if res.status == 0 else "time_limit"
+    message = None if status == "optimal" else f"stopped at the {time_limit:g} s time limit"
+    return _result(
+        problem,
+        dependencies,
+        chosen,
+        status=status,
+        gap=gap,
+        seconds=seconds,
+        budget=budget,
+        capacity=capacity,
+        message=message,
+    )
+
+
+def _plan_child(conn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    try:
+        conn.send(("ok", plan_portfolio(*args, **kwargs)))
+    except BaseException as exc:  # every failure, even KeyboardInterrupt, goes to the parent
+        conn.send(("error", exc))
+    finally:
+        conn.close()
+
+
+def run_plan_in_subprocess(
+    candidates: pd.DataFrame,
+    dependencies: pd.DataFrame | None,
+    budget: float,
+    capacity: float,
+    force_in: Iterable[str] = (),
+    force_out: Iterable[str] = (),
+    time_limit: float = 60.0,
+    mip_rel_gap: float = 1e-4,
+    *,
+    wall_clock_seconds: float | None = None,
+    presolve: bool = False,
+) -> PlanResult:
+    """Run `plan_portfolio` in a spawned process and kill it after `wall_clock_seconds`.
+
+    HiGHS can overrun its own time limit (notably in presolve), so the hard limit is enforced
+    from outside; the default allows the solver's limit plus 50% and 15 s for the process to
+    start. A killed run returns status ``time_limit`` with an empty selection and a message.
+    Request errors (`InvalidPlanRequest`) are raised here before any process starts.
+    """
+    fin, fout = tuple(force_in), tuple(force_out)
+    _prepare(candidates, dependencies, budget, capacity, fin, fout)  # fail fast, in-process
+    wall = float(time_limit) * 1.5 + 15.0 if wall_clock_seconds is None else wall_clock_seconds
+    started = time.perf_counter()
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    args = (candidates, dependencies, budget, capacity, fin, fout, time_limit, mip_rel_gap)
+    process = ctx.Process(
+        target=_plan_child, args=(sender, args, {"presolve": presolve}), daemon=True
+    )
+    process.start()
+    sender.close()
+    try:
+        if receiver.poll(max(wall, 0.0)):
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                raise RuntimeError(
+                    f"the planning process died (exit code {process.exitcode})"
+                ) from None
+            if kind == "error":
+                raise payload
+            return replace(payload, solve_seconds=time.perf_counter() - started)
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join(2.0)
+            if process.is_alive():
+                process.kill()
+        process.join()
+        receiver.close()
+    return PlanResult(
+        selected=(),
+        objective=math.nan,
+        budget_used=0.0,
+        capacity_used=0.0,
+        waves=(),
+        status="time_limit",
+        gap=None,
+        infeasible_reason=None,
+        solve_seconds=time.perf_counter() - started,
+        budget=float(budget),
+        capacity=float(capacity),
+        message=f"the planning process was stopped after {wall:g} s of wall-clock time",
+    )
+
+
+def efficient_frontier(
+    candidates: pd.DataFrame,
+    dependencies: pd.DataFrame | None,
+    budgets: Sequence[float],
+    capacity: float,
+    force_in: Iterable[str] = (),
+    force_out: Iterable[str] = (),
+    time_limit: float = 60.0,
+    mip_rel_gap: float = 1e-4,
+) -> pd.DataFrame:
+    """Return the best value (points) at each budget (GBP): one plan per budget.
+
+    Columns: budget, objective (NaN when infeasible), n_selected, status, gap, budget_used,
+    capacity_used.
+    """
+    fin, fout = tuple(force_in), tuple(force_out)
+    rows = []
+    for b in budgets:
+        plan = plan_portfolio(
+            candidates, dependencies, b, capacity, fin, fout, time_limit, mip_rel_gap
+        )
+        rows.append(
+            {
+                "budget": float(b),
+                "objective": plan.objective if plan.status != "infeasible" else math.nan,
+                "n_selected": len(plan.selected),
+                "status": plan.status,
+                "gap": plan.gap,
+                "budget_used": plan.budget_used,
+                "capacity_used": plan.capacity_used,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "budget",
+            "objective",
+            "n_selected",
+            "status",
+            "gap",
+            "budget_used",
+            "capacity_used",
+        ],
+    )
+
+
+__all__ = [
+    "CANDIDATE_STATUSES",
+    "DONE_STATUSES",
+    "PLAN_STATUSES",
+    "InvalidPlanRequest",
+    "PlanResult",
+    "efficient_frontier",
+    "plan_portfolio",
+    "run_plan_in_subprocess",
+]

@@ -1,0 +1,202 @@
+"""SMAA-style robustness of the ranking to the choice of weights (Monte Carlo over weights).
+
+Fragile rule: a project is `fragile` when its 90% rank interval is wide,
+rank_p95 - rank_p05 > max(3, 0.1 * n) with n the number of scored projects, or when its
+place in the top k is a toss-up, 0.2 <= p_top_k <= 0.8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from scoring.composite import criterion_matrix, presence
+from scoring.criteria import Criterion
+from scoring.weights import WeightProfile, effective_weights, weight_arrays
+
+FRAGILE_MIN_WIDTH = 3.0
+FRAGILE_WIDTH_SHARE = 0.1
+FRAGILE_P_LOW = 0.2
+FRAGILE_P_HIGH = 0.8
+# Bytes of float32 per intermediate array per chunk of samples: bounds memory while keeping
+# the BLAS calls few (each call pays thread start-up, which hurts on a busy machine).
+CHUNK_BYTES = 32 * 2**20
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def sample_weights(
+    weights: np.ndarray, samples: int, concentration: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw (samples, criteria) weights from Dirichlet(concentration * w); zero weights stay 0."""
+    live = weights > 0
+    out = np.zeros((samples, weights.size))
+    if live.any():
+        out[:, live] = rng.dirichlet(concentration * weights[live], size=samples)
+    return out
+
+
+def _ranking_keys(composite: np.ndarray, tiebreak: np.ndarray) -> np.ndarray:
+    """Pack (composite, tiebreak) into uint64 keys that sort ascending in ranking order."""
+    # Composites are >= +0.0 (sums of non-negative products), and the bits of non-negative
+    # IEEE-754 floats order like the floats, so inverting them gives a descending key.
+    keys = np.invert(composite.view(np.uint32)).astype(np.uint64)
+    keys <<= np.uint64(32)
+    keys |= tiebreak
+    return keys
+
+
+def _sample_composites(
+    x_complete: np.ndarray,
+    x_partial: np.ndarray,
+    known_partial: np.ndarray,
+    live_partial: np.ndarray,
+    v: np.ndarray,
+    member: np.ndarray,
+) -> np.ndarray:
+    """Return composites on [0, 1] as (samples, projects), complete projects first."""
+    n_complete = x_complete.shape[1]
+    out = np.empty((v.shape[0], n_complete + x_partial.shape[1]), dtype=np.float32)
+    # Projects with every weighted criterion: sum_c v_c x_c, one product for all samples.
+    np.matmul(v, x_complete, out=out[:, :n_complete])
+    if x_partial.shape[1]:
+        k = member.shape[1]
+        dim_weight = v @ member  # (samples, k): sampled dimension weights W_d
+        # Block d of the rows holds dimension d's criterion weights, zero elsewhere, so one
+        # product gives every dimension's present weight D_d; the same blocks scaled by W_d
+        # give W_d * N_d, N_d being the dimension's weighted sum.
+        blocks = member.T[:, None, :] * v[None, :, :]
+        present_weight = (blocks.reshape(k * v.shape[0], -1) @ known_partial).reshape(
+            k, v.shape[0], -1
+        )
+        scaled = blocks * dim_weight.T[:, :, None]
+        weighted = (scaled.reshape(k * v.shape[0], -1) @ x_partial).reshape(k, v.shape[0], -1)
+        # A dimension the project lacks has N_d = D_d = 0, so it adds 0 here without a mask.
+        np.maximum(present_weight, np.finfo(np.float32).tiny, out=present_weight)
+        np.divide(weighted, present_weight, out=weighted)
+        acc = weighted.sum(axis=0)
+        total = dim_weight @ live_partial  # (samples, projects): weight of present dimensions
+        # total is 0 only if every present dimension's sampled weight underflowed: score 0.
+        np.divide(acc, total, out=acc, where=total > 0)
+        out[:, n_complete:] = acc
+    return out
+
+
+def robustness(
+    values: pd.DataFrame,
+    criteria: Sequence[Criterion],
+    profile: WeightProfile,
+    top_k: int,
+    samples: int = 1000,
+    concentration: float = 50.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Estimate rank stability over weights sampled ~ Dirichlet(concentration * e) around a profile.
+
+    e are the profile's effective criterion weights (sum 1); `concentration` (default 50) sets
+    the spread: each sampled weight has mean e_c and variance e_c (1 - e_c) / (concentration +
+    1). Each sample scores every project by the composite rule (renormalised over present
+    values) and ranks them (ties by index). Returns p_top_k (share of samples ranked <= top_k),
+    rank_p05, rank_p95, rank_median (linear percentiles of the rank) and `fragile` (module
+    docstring). Unscored projects are not ranked: p_top_k 0, ranks NaN, not fragile.
+    Deterministic for a given seed.
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+    if not np.isfinite(concentration) or concentration <= 0:
+        raise ValueError(f"concentration must be positive, got {concentration}")
+
+    x_all = criterion_matrix(values, criteria)
+    w, dim_w, member = weight_arrays(criteria, profile)
+    e = effective_weights(criteria, profile).to_numpy()
+    present_all = ~np.isnan(x_all)
+    dim_present_all, scored = presence(
+        present_all.astype(np.float64) @ (member * w[:, None]), dim_w
+    )
+
+    rows = np.flatnonzero(scored)
+    n = rows.size
+    result = pd.DataFrame(
+        {
+            "p_top_k": np.zeros(len(values)),
+            "rank_p05": np.full(len(values), np.nan),
+            "rank_p95": np.full(len(values), np.nan),
+            "rank_median": np.full(len(values), np.nan),
+            "fragile": np.zeros(len(values), dtype=bool),
+        },
+        index=values.index,
+    )
+    if n == 0:
+        return result
+
+    present = present_all[rows]
+    complete = present[:, e > 0].all(axis=1)
+    # Complete projects first, so each chunk fills two contiguous column blocks.
+    layout = np.concatenate([np.flatnonzero(complete), np.flatnonzero(~complete)])
+    rows, present = rows[layout], present[layout]
+    n_complete = int(complete.sum())
+    x = np.where(present, x_all[rows], 0.0).astype(np.float32)
+    x_complete = np.ascontiguousarray(x[:n_complete].T)
+    x_partial = np.ascontiguousarray(x[n_complete:].T)
+    known_partial = np.ascontiguousarray(present[n_complete:].T.astype(np.float32))
+    live_partial = np.ascontiguousarray(dim_present_all[rows[n_complete:]].T.astype(np.float32))
+    # Position of each column's project in index order: the tie-break, as rank_by_composite.
+    index_rank = np.empty(n, dtype=np.uint64)
+    index_rank[values.index[rows].argsort(kind="stable")] = np.arange(n, dtype=np.uint64)
+
+    rng = np.random.default_rng(seed)
+    v_all = sample_weights(e, samples, concentration, rng).astype(np.float32)
+    member32 = member.astype(np.float32)
+    chunk = int(min(samples, max(1, CHUNK_BYTES // (4 * n * member.shape[1]))))
+    # The key's low half is the flat position (sample row in chunk, index position) that the
+    # project's rank is written to, so the sorted keys scatter straight into `ranks`.
+    tiebreak = index_rank[None, :] + np.arange(chunk, dtype=np.uint64)[:, None] * np.uint64(n)
+    places = np.tile(np.arange(1, n + 1, dtype=np.int32), chunk)
+    # ranks[s, j]: rank in sample s of the project in index position j.
+    ranks = np.empty((samples, n), dtype=np.int32)
+    for start in range(0, samples, chunk):  # chunks of samples bound memory, not a loop per sample
+        stop = min(start + chunk, samples)
+        composite = _sample_composites(
+            x_complete, x_partial, known_partial, live_partial, v_all[start:stop], member32
+        )
+        keys = _ranking_keys(composite, tiebreak[: stop - start])
+        keys.sort(axis=1)
+        keys &= _LOW32
+        ranks[start:stop].reshape(-1)[keys.reshape(-1)] = places[: (stop - start) * n]
+
+    p05, median, p95 = _percentiles(ranks, (5.0, 50.0, 95.0))
+    p_top = (ranks <= top_k).mean(axis=0)
+    width_limit = max(FRAGILE_MIN_WIDTH, FRAGILE_WIDTH_SHARE * n)
+    fragile = ((p95 - p05) > width_limit) | ((p_top >= FRAGILE_P_LOW) & (p_top <= FRAGILE_P_HIGH))
+
+    # Back from index positions to the projects' own rows.
+    at = np.empty(n, dtype=np.intp)
+    at[index_rank.astype(np.intp)] = rows
+    for column, figures in (
+        ("p_top_k", p_top),
+        ("rank_p05", p05),
+        ("rank_p95", p95),
+        ("rank_median", median),
+        ("fragile", fragile),
+    ):
+        result.iloc[at, result.columns.get_loc(column)] = figures
+    return result
+
+
+def _percentiles(ranks: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Return linear-interpolated percentiles over samples (axis 0), as numpy's default method."""
+    # Sorting each project's ranks once (contiguous rows) beats np.percentile along axis 0.
+    by_project = np.sort(np.ascontiguousarray(ranks.T), axis=1)
+    last = by_project.shape[1] - 1
+    out = []
+    for q in qs:
+        position = q / 100.0 * last
+        low = int(np.floor(position))
+        high = min(low + 1, last)
+        fraction = position - low
+        lower = by_project[:, low].astype(np.float64)
+        out.append(lower + fraction * (by_project[:, high] - lower))
+    return out

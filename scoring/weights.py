@@ -1,0 +1,198 @@
+"""Weight profiles, weight normalisation and AHP pairwise-comparison weights."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+
+from scoring.criteria import DIMENSIONS, Criterion, criterion_keys
+
+# Saaty's random consistency indices for n = 1..10.
+RANDOM_INDEX: tuple[float, ...] = (0.0, 0.0, 0.58, 0.90, 1.12, 1.24, 1.32, 1.41, 1.45, 1.49)
+CONSISTENCY_LIMIT = 0.1
+RECIPROCAL_TOLERANCE = 1e-6
+SCALE_TOLERANCE = 1e-6
+SAATY_SCALE: tuple[float, ...] = tuple(
+    sorted({float(v) for v in range(1, 10)} | {1.0 / v for v in range(2, 10)})
+)
+
+
+class InvalidWeights(ValueError):
+    """Weights that cannot be normalised: negative, non-finite, or all zero."""
+
+
+class InvalidAHPMatrix(ValueError):
+    """A pairwise-comparison matrix that is not a valid AHP judgement matrix."""
+
+
+def _checked_weights(mapping: Mapping[str, float], what: str) -> dict[str, float]:
+    checked: dict[str, float] = {}
+    for key, raw in mapping.items():
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise InvalidWeights(f"{what} weight for {key!r} is not a number: {raw!r}") from None
+        if not math.isfinite(value):
+            raise InvalidWeights(f"{what} weight for {key!r} is not finite: {value!r}")
+        if value < 0:
+            raise InvalidWeights(f"{what} weight for {key!r} is negative: {value!r}")
+        checked[key] = value
+    return checked
+
+
+def normalise_weights(mapping: Mapping[str, float]) -> dict[str, float]:
+    """Scale non-negative finite weights to sum to 1: w_i / sum(w)."""
+    checked = _checked_weights(mapping, "the")
+    total = sum(checked.values())
+    if total <= 0:
+        raise InvalidWeights(
+            "weights are all zero (or empty): at least one weight must be positive"
+        )
+    return {key: value / total for key, value in checked.items()}
+
+
+@dataclass(frozen=True)
+class WeightProfile:
+    """Name a set of dimension weights and criterion weights (relative, any positive scale)."""
+
+    name: str
+    dimension_weights: Mapping[str, float]
+    criterion_weights: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        dims = _checked_weights(self.dimension_weights, "dimension")
+        unknown = sorted(set(dims) - set(DIMENSIONS))
+        if unknown:
+            raise InvalidWeights(f"profile {self.name!r}: unknown dimension(s) {unknown}")
+        absent = [d for d in DIMENSIONS if d not in dims]
+        if absent:
+            raise InvalidWeights(f"profile {self.name!r}: no weight for dimension(s) {absent}")
+        if sum(dims.values()) <= 0:
+            raise InvalidWeights(f"profile {self.name!r}: dimension weights are all zero")
+        crits = _checked_weights(self.criterion_weights, "criterion")
+        # Read-only views keep the frozen dataclass honest about its mappings.
+        object.__setattr__(self, "dimension_weights", MappingProxyType(dims))
+        object.__setattr__(self, "criterion_weights", MappingProxyType(crits))
+
+
+def weight_arrays(
+    criteria: Sequence[Criterion], profile: WeightProfile
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return criterion weights (m,), dimension weights (k,) and membership (m, k) as arrays."""
+    keys = criterion_keys(criteria)
+    unweighted = [k for k in keys if k not in profile.criterion_weights]
+    if unweighted:
+        raise InvalidWeights(
+            f"profile {profile.name!r}: no weight for criterion(s) {', '.join(unweighted)}"
+        )
+    w = np.array([profile.criterion_weights[k] for k in keys], dtype=np.float64)
+    dim_w = np.array([profile.dimension_weights[d] for d in DIMENSIONS], dtype=np.float64)
+    member = np.array([[c.dimension == d for d in DIMENSIONS] for c in criteria], dtype=bool)
+    member = member.reshape(len(keys), len(DIMENSIONS))
+    return w, dim_w, member
+
+
+def effective_weights(criteria: Sequence[Criterion], profile: WeightProfile) -> pd.Series:
+    """Return each criterion's share of the whole score, e_c = W_d' * w_c', summing to 1.
+
+    W_d' and w_c' are the profile weights normalised over all criteria; a dimension whose
+    criteria all weigh zero carries no weight, so its dimension weight goes to the others.
+    """
+    w, dim_w, member = weight_arrays(criteria, profile)
+    per_dim = w @ member  # total criterion weight per dimension
+    dim_live = np.where(per_dim > 0, dim_w, 0.0)
+    if dim_live.sum() <= 0:
+        raise InvalidWeights(f"profile {profile.name!r}: no criterion carries any weight")
+    share = np.divide(dim_live, per_dim, out=np.zeros_like(dim_live), where=per_dim > 0)
+    e = w * (member @ share) / dim_live.sum()
+    return pd.Series(e, index=pd.Index(criterion_keys(criteria)), name="weight")
+
+
+@dataclass(frozen=True)
+class AHPResult:
+    """Hold AHP priority weights and the consistency of the judgements behind them."""
+
+    weights: np.ndarray
+    lambda_max: float
+    consistency_index: float
+    consistency_ratio: float
+    inconsistent: bool
+
+    def as_mapping(self, labels: Sequence[str]) -> dict[str, float]:
+        """Pair the weights with labels, in matrix order."""
+        if len(labels) != len(self.weights):
+            raise ValueError(f"{len(labels)} labels for {len(self.weights)} weights")
+        return {label: float(w) for label, w in zip(labels, self.weights, strict=True)}
+
+
+def _validate_ahp(a: np.ndarray, strict_scale: bool) -> None:
+    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] == 0:
+        raise InvalidAHPMatrix(f"matrix must be square and non-empty, got shape {a.shape}")
+    n = a.shape[0]
+    if n > len(RANDOM_INDEX):
+        raise InvalidAHPMatrix(
+            f"{n} items: the random index is tabulated only up to {len(RANDOM_INDEX)}; "
+            "compare within dimensions instead"
+        )
+    if not np.all(np.isfinite(a)):
+        raise InvalidAHPMatrix("matrix has non-finite entries")
+    if np.any(a <= 0):
+        i, j = np.argwhere(a <= 0)[0]
+        raise InvalidAHPMatrix(f"entry ({i}, {j}) = {a[i, j]:g} is not positive")
+    off_diag = np.flatnonzero(np.abs(np.diag(a) - 1.0) > RECIPROCAL_TOLERANCE)
+    if off_diag.size:
+        i = off_diag[0]
+        raise InvalidAHPMatrix(f"diagonal entry ({i}, {i}) = {a[i, i]:g} is not 1")
+    product = a * a.T
+    bad = np.argwhere(np.abs(product - 1.0) > RECIPROCAL_TOLERANCE)
+    if bad.size:
+        i, j = bad[0]
+        raise InvalidAHPMatrix(
+            f"not reciprocal: a[{i},{j}] * a[{j},{i}] = {a[i, j]:g} * {a[j, i]:g} "
+            f"= {product[i, j]:g}, expected 1"
+        )
+    if strict_scale:
+        scale = np.asarray(SAATY_SCALE)
+        relative = np.abs(a[..., None] - scale) / scale
+        off = np.argwhere(relative.min(axis=-1) > SCALE_TOLERANCE)
+        if off.size:
+            i, j = off[0]
+            raise InvalidAHPMatrix(
+                f"entry ({i}, {j}) = {a[i, j]:g} is off Saaty's scale (1..9 and 1/2..1/9)"
+            )
+
+
+def ahp_weights(
+    matrix: np.ndarray | Sequence[Sequence[float]], *, strict_scale: bool = True
+) -> AHPResult:
+    """Derive AHP weights from the principal eigenvector; CI = (lambda_max - n)/(n - 1), CR = CI/RI.
+
+    Weights sum to 1; `inconsistent` is CR >= 0.1; CR is 0 for n <= 2. `strict_scale=False`
+    admits off-scale positive reciprocal entries, e.g. geometric means of several judges.
+    """
+    a = np.array(matrix, dtype=np.float64)
+    _validate_ahp(a, strict_scale)
+    n = a.shape[0]
+    eigenvalues, eigenvectors = np.linalg.eig(a)
+    # Perron-Frobenius: a positive matrix has one real eigenvalue of largest modulus.
+    principal = int(np.argmax(eigenvalues.real))
+    lambda_max = float(eigenvalues[principal].real)
+    vector = eigenvectors[:, principal].real
+    weights = vector / vector.sum()  # dividing by the sum also fixes the arbitrary sign
+    weights.setflags(write=False)
+    # lambda_max >= n in exact arithmetic; clip rounding noise so CI is never negative.
+    ci = max(lambda_max - n, 0.0) / (n - 1) if n > 1 else 0.0
+    ri = RANDOM_INDEX[n - 1]
+    cr = ci / ri if ri > 0 else 0.0
+    return AHPResult(
+        weights=weights,
+        lambda_max=lambda_max,
+        consistency_index=ci,
+        consistency_ratio=cr,
+        inconsistent=cr >= CONSISTENCY_LIMIT,
+    )

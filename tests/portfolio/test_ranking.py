@@ -1,0 +1,105 @@
+"""Stored rankings: computed once per profile and revision, dependency-aware, explained."""
+
+from __future__ import annotations
+
+import pytest
+
+from portfolio.actors import SYSTEM
+from portfolio.db import Database
+from portfolio.errors import Invalid, NotFound
+from portfolio.services import prioritisation
+from portfolio.services import profiles as profile_service
+from portfolio.services import projects as project_service
+from portfolio.services.ranking import ensure_ranking, ranked_rows
+
+
+def test_every_blocker_ranks_before_what_it_blocks(london: Database) -> None:
+    _run, rows = ranked_rows(london)
+    position = {row["slug"]: row["rank"] for row in rows}
+    assert sorted(position.values()) == list(range(1, len(rows) + 1))
+    for row in rows:
+        for blocker in row["blocked_by"]:
+            assert position[blocker] < row["rank"]
+    assert {"slug", "rank", "score", "contributions", "p_top_k", "rank_interval"} <= set(rows[0])
+
+
+def test_delivered_and_rejected_projects_leave_the_order(london: Database) -> None:
+    _run, rows = ranked_rows(london)
+    assert not {row["status"] for row in rows} & {"delivered", "rejected"}
+
+
+def test_contributions_add_up_to_the_score(london: Database) -> None:
+    _run, rows = ranked_rows(london)
+    for row in rows:
+        if row["score"] is not None:
+            assert sum(row["contributions"].values()) == pytest.approx(row["score"], abs=0.01)
+
+
+def test_ranking_is_stored_once_and_recomputed_after_a_write(london: Database) -> None:
+    first = ensure_ranking(london)
+    assert ensure_ranking(london).id == first.id
+    with london.write() as session:
+        project_service.assess(session=session, actor=SYSTEM, slug="bd-one-view-phase-2",
+                               data={"criterion": "reach", "level": 1, "rationale": "narrower"})
+    second = ensure_ranking(london)
+    assert second.revision > first.revision
+    assert second.id != first.id
+
+
+def test_unknown_profile_is_not_found(london: Database) -> None:
+    with pytest.raises(NotFound):
+        ranked_rows(london, profile="No such profile")
+
+
+def test_plan_respects_budget_capacity_and_precedence(london: Database) -> None:
+    result = prioritisation.plan(london, budget=2_000_000, capacity=150)
+    assert result["status"] == "optimal"
+    assert result["budget_used"] <= 2_000_000
+    assert result["capacity_used"] <= 150
+    chosen = set(result["selected"])
+    assert chosen == {slug for wave in result["waves"] for slug in wave}
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"budget": -1, "capacity": 10}, "budget"),
+    ({"budget": 10, "capacity": 10, "force_in": ["nope"]}, "nope"),
+    ({"budget": 10**7, "capacity": 500, "force_in": ["bd-ctr-scheme-review"],
+      "force_out": ["bd-ctr-scheme-review"]}, "both"),
+])
+def test_bad_plan_requests_are_refused_clearly(london: Database, kwargs: dict,
+                                               fragment: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        prioritisation.plan(london, **kwargs)
+    assert fragment in caught.value.message
+
+
+def test_negative_or_all_zero_weights_are_refused_and_nothing_stored(london: Database) -> None:
+    with london.read() as session:
+        before = profile_service.get_profile(session=session, name="CDO default")
+    dims = {"impact": -1, "feasibility": 1, "readiness": 1}
+    with pytest.raises(Invalid), london.write() as session:
+        profile_service.set_weights(session=session, actor=SYSTEM, name="CDO default",
+                                    dimension_weights=dims,
+                                    criterion_weights=before["weights"]["criterion"])
+    zero = {k: 0 for k in before["weights"]["criterion"]}
+    with pytest.raises(Invalid), london.write() as session:
+        profile_service.set_weights(session=session, actor=SYSTEM, name="CDO default",
+                                    dimension_weights=before["weights"]["dimension"],
+                                    criterion_weights=zero)
+    with london.read() as session:
+        assert profile_service.get_profile(session=session, name="CDO default") == before
+
+
+def test_changing_weights_keeps_history_and_bumps_the_version(london: Database) -> None:
+    with london.read() as session:
+        before = profile_service.get_profile(session=session, name="Net zero")
+    dims = {"impact": 1, "feasibility": 1, "readiness": 2}
+    with london.write() as session:
+        after = profile_service.set_weights(session=session, actor=SYSTEM, name="Net zero",
+                                            dimension_weights=dims,
+                                            criterion_weights=before["weights"]["criterion"])
+    assert after["version"] == before["version"] + 1
+    assert after["weights"]["dimension"]["readiness"] == pytest.approx(0.5)
+    with london.read() as session:
+        history = profile_service.profile_history(session=session, name="Net zero")
+    assert [h["version"] for h in history] == [after["version"], before["version"]]

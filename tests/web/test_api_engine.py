@@ -1,0 +1,87 @@
+"""The engine's API: backlog, plan, plumbing, graph, profiles and AHP."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+
+import networkx as nx
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from portfolio.cli import app as cli
+from portfolio.db import Database
+from portfolio.settings import Settings
+from web.app import create_app
+
+
+@pytest.fixture
+def client(settings: Settings, london: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_backlog_rows_match_the_cli_json(client: TestClient, settings: Settings) -> None:
+    api_rows = client.get("/api/v1/backlog", params={"profile": "Cost of living"}).json()
+    result = CliRunner().invoke(cli, ["rank", "--profile", "Cost of living", "--format", "json"],
+                                env={"PORTFOLIO_DATABASE_URL": settings.database_url})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == api_rows
+    assert {"slug", "rank", "score", "contributions", "p_top_k", "rank_interval",
+            "blocked_by", "unblocks"} <= set(api_rows[0])
+
+
+def test_backlog_of_an_unknown_profile_is_404(client: TestClient) -> None:
+    response = client.get("/api/v1/backlog", params={"profile": "nope"})
+    assert response.status_code == 404
+    assert "nope" in response.json()["detail"]
+
+
+def test_plan_api_returns_a_feasible_selection_in_waves(client: TestClient) -> None:
+    body = client.get("/api/v1/plan", params={"budget": 1_500_000, "capacity": 120}).json()
+    assert {"selected", "objective", "budget_used", "capacity_used", "waves"} <= set(body)
+    assert body["budget_used"] <= 1_500_000
+
+
+def test_plan_api_refuses_a_negative_budget_with_422(client: TestClient) -> None:
+    response = client.get("/api/v1/plan", params={"budget": -5, "capacity": 10})
+    assert response.status_code == 422
+    assert "budget" in response.json()["detail"]
+
+
+def test_graph_api_and_graphml_agree_on_the_nodes(client: TestClient) -> None:
+    elements = client.get("/api/v1/graph").json()
+    graphml = client.get("/api/v1/graph.graphml")
+    graph = nx.read_graphml(io.BytesIO(graphml.content))
+    assert len(elements["nodes"]) == graph.number_of_nodes()
+    projects = client.get("/api/v1/graph", params={"kind": "project"}).json()
+    assert projects["nodes"] and all(n["data"]["kind"] == "project" for n in projects["nodes"])
+
+
+def test_ahp_api_flags_an_inconsistent_matrix(client: TestClient) -> None:
+    consistent = client.post("/api/v1/ahp", json={
+        "labels": ["impact", "feasibility", "readiness"],
+        "matrix": [[1, 2, 4], [0.5, 1, 2], [0.25, 0.5, 1]]}).json()
+    assert consistent["consistency_ratio"] == pytest.approx(0, abs=1e-9)
+    assert consistent["weights"]["impact"] == pytest.approx(4 / 7)
+    inconsistent = client.post("/api/v1/ahp", json={
+        "labels": ["a", "b", "c"], "matrix": [[1, 9, 1 / 9], [1 / 9, 1, 9], [9, 1 / 9, 1]]}).json()
+    assert inconsistent["inconsistent"] is True
+
+
+def test_ahp_api_refuses_a_matrix_that_is_not_reciprocal(client: TestClient) -> None:
+    response = client.post("/api/v1/ahp", json={"labels": ["a", "b"],
+                                                "matrix": [[1, 3], [3, 1]]})
+    assert response.status_code == 422
+    assert "reciprocal" in response.json()["detail"]
+
+
+def test_profile_update_with_negative_weight_is_422(client: TestClient) -> None:
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    body = {"dimension_weights": {"impact": -1, "feasibility": 1, "readiness": 1},
+            "criterion_weights": profile["weights"]["criterion"]}
+    response = client.put("/api/v1/profiles/CDO default", json=body)
+    assert response.status_code == 422
+    assert client.get("/api/v1/profiles/CDO default").json()["version"] == profile["version"]
