@@ -57,7 +57,7 @@ def _scores(labels: pd.Series, scores: Mapping[str, float], what: str) -> np.nda
 
 def _pairs(links: pd.DataFrame, projects: pd.DataFrame | None) -> pd.DataFrame:
     """Return one row per required (project, dataset) with its worst factors and their labels."""
-    keep = links["required"].eq(True).to_numpy(dtype=bool, na_value=False)
+    keep = links["required"].eq(True).to_numpy(dtype=bool, na_value=False).copy()
     if "relation" in links.columns:
         keep &= links["relation"].eq("uses").to_numpy(dtype=bool, na_value=False)
     lk = links.loc[keep, ["project", "dataset", "drl", "fit_for_task", "agreement"]]

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.settings import Settings
-from web import api, pages
+from web import api, pages, pages_engine
 from web.assets import STATIC_DIR, VENDOR_FILES
 from web.templating import render
 
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(pages_engine.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"])

@@ -13,6 +13,7 @@ NODE_MODULES = ROOT / "node_modules"
 # Only these files of node_modules are served; they come from package-lock.json at set-up.
 VENDOR_FILES: dict[str, Path] = {
     "htmx.min.js": NODE_MODULES / "htmx.org" / "dist" / "htmx.min.js",
+    "cytoscape.min.js": NODE_MODULES / "cytoscape" / "dist" / "cytoscape.min.js",
 }
 
 

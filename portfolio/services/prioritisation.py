@@ -134,7 +134,13 @@ def portfolio_graph(db: Database, *, profile: str | None = None):  # type: ignor
     with db.read() as session:
         frames = load_portfolio(session)
         values = _values(session, run)
-    projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
+        readiness = pd.Series(dict(session.execute(
+            select(Project.slug, RankingRow.readiness)
+            .join(RankingRow, RankingRow.project_id == Project.id)
+            .where(RankingRow.run_id == run.id)).all()), dtype=float)
+    slugs = frames.projects["slug"]
+    projects = frames.projects.assign(value=values.reindex(slugs).to_numpy(),
+                                      readiness=(readiness.reindex(slugs) / 100.0).to_numpy())
     return build_graph(projects, frames.datasets, organisations=frames.organisations,
                        dependencies=frames.dependencies, links=frames.links,
                        partners=frames.partners)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -18,6 +18,7 @@ from portfolio.models import Organisation, Project, RankingRow, RankingRun
 from portfolio.services.common import current_revision
 from portfolio.services.frames import StoredProfile, load_portfolio, load_profile
 from scoring.engine import METHOD_VERSION, Ranking, rank_portfolio
+from scoring.weights import InvalidWeights, normalise_weights
 
 DEFAULT_SAMPLES = 1000
 DEFAULT_TOP_K = 10
@@ -228,14 +229,22 @@ def ranked_rows(
 
 
 def adhoc_rows(db: Database, *, profile: str | None = None, top: int | None = None,
-               samples: int = DEFAULT_SAMPLES) -> list[dict[str, Any]]:
-    """Compute a ranking with a chosen number of samples without storing it."""
+               samples: int = DEFAULT_SAMPLES,
+               dimension_weights: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """Compute a ranking (other samples, or what-if dimension weights) without storing it."""
     with db.read() as session:
         stored = load_profile(session, profile)
         frames = load_portfolio(session)
+    weights = stored.weights
+    if dimension_weights is not None:
+        try:
+            checked = normalise_weights(dimension_weights)
+        except InvalidWeights as exc:
+            raise Invalid({"weights": str(exc)}) from None
+        weights = replace(weights, dimension_weights=checked)
     ranking = rank_portfolio(
         frames.projects, frames.criteria, frames.levels, frames.links, frames.dependencies,
-        frames.datasets, stored.weights, top_k=DEFAULT_TOP_K, samples=samples,
+        frames.datasets, weights, top_k=DEFAULT_TOP_K, samples=samples,
         seed=ROBUSTNESS_SEED,
     )
     info = frames.projects.set_index("slug")
@@ -258,3 +267,34 @@ def adhoc_rows(db: Database, *, profile: str | None = None, top: int | None = No
         )
         rows.append(api_row(row))
     return rows
+
+
+def backlog_page(
+    db: Database, *, profile: str | None = None,
+    dimension_weights: dict[str, float] | None = None, organisation: str | None = None,
+    theme: str | None = None, status: str | None = None, q: str | None = None,
+    after: int = 0, limit: int = 50,
+) -> dict[str, Any]:
+    """Return one page of the backlog: stored, or re-ranked with what-if dimension weights."""
+    if dimension_weights is None:
+        run = ensure_ranking(db, profile)
+        with db.read() as session:
+            found = backlog(session, run, organisation=organisation, theme=theme,
+                            status=status, q=q, after=after, limit=limit + 1)
+        rows = [api_row(r) for r in found]
+        profile_name, whatif = run.profile, False
+    else:
+        every = adhoc_rows(db, profile=profile, samples=0, dimension_weights=dimension_weights)
+        needle = (q or "").lower()
+        rows = [
+            r for r in every
+            if r["rank"] > after
+            and (not organisation or r["organisation"] == organisation)
+            and (not theme or r["theme"] == theme) and (not status or r["status"] == status)
+            and (not needle or needle in r["title"].lower() or needle in r["slug"])
+        ][: limit + 1]
+        profile_name, whatif = profile, True
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return {"rows": rows, "profile": profile_name, "whatif": whatif,
+            "next_after": rows[-1]["rank"] if has_more and rows else None}

@@ -1,0 +1,56 @@
+"""The portfolio at a glance: counts, value by theme, the impact-feasibility matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from portfolio.db import Database
+from portfolio.models import Organisation, Project, RankingRow
+from portfolio.services import prioritisation
+from portfolio.services.ranking import api_row, backlog, ensure_ranking
+
+# The matrix draws the best-ranked projects only: thousands of bubbles say nothing.
+MATRIX_LIMIT = 300
+
+
+def dashboard(db: Database, *, profile: str | None = None) -> dict[str, Any]:
+    """Return what the dashboard shows for a weight profile."""
+    run = ensure_ranking(db, profile)
+    with db.read() as session:
+        by_status = dict(session.execute(
+            select(Project.status, func.count()).group_by(Project.status)).all())
+        by_theme = dict(session.execute(
+            select(Project.theme, func.count()).group_by(Project.theme)).all())
+        by_organisation = session.execute(
+            select(Organisation.code, Organisation.name, func.count(Project.id))
+            .join(Project, Project.owner_id == Organisation.id)
+            .group_by(Organisation.code, Organisation.name)
+            .order_by(func.count(Project.id).desc(), Organisation.name).limit(12)).all()
+        value_by_theme = session.execute(
+            select(Project.theme, func.sum(RankingRow.composite), func.count())
+            .join(RankingRow, RankingRow.project_id == Project.id)
+            .where(RankingRow.run_id == run.id)
+            .group_by(Project.theme).order_by(func.sum(RankingRow.composite).desc())).all()
+        matrix = session.execute(
+            select(Project.slug, Project.title, RankingRow.impact, RankingRow.feasibility,
+                   Project.cost_gbp, RankingRow.readiness)
+            .join(RankingRow, RankingRow.project_id == Project.id)
+            .where(RankingRow.run_id == run.id, RankingRow.impact.is_not(None),
+                   RankingRow.feasibility.is_not(None))
+            .order_by(RankingRow.position).limit(MATRIX_LIMIT)).all()
+        top = [api_row(r) for r in backlog(session, run, limit=5)]
+        total = sum(by_status.values())
+    return {
+        "profile": run.profile, "revision": run.revision, "total": total,
+        "by_status": by_status, "by_theme": by_theme,
+        "by_organisation": [{"code": c, "name": n, "count": k} for c, n, k in by_organisation],
+        "value_by_theme": [{"theme": t, "value": round(float(v or 0), 1), "count": k}
+                           for t, v, k in value_by_theme],
+        "matrix": [{"slug": s, "title": t, "impact": i, "feasibility": f, "cost_gbp": c,
+                    "readiness": r} for s, t, i, f, c, r in matrix],
+        "matrix_limited": len(matrix) == MATRIX_LIMIT,
+        "top": top,
+        "plumbing": prioritisation.plumbing(db, profile=run.profile, top=5),
+    }

@@ -1,0 +1,83 @@
+"""Dashboard, backlog, plan and graph pages, checked by parsing their HTML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from portfolio.db import Database
+from portfolio.settings import Settings
+from web.app import create_app
+
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture
+def client(settings: Settings, london: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def ranked_slugs(html: str) -> list[str]:
+    return re.findall(r'<tr data-slug="([^"]+)"', html)
+
+
+def test_backlog_page_shows_the_stored_ranking_in_order(client: TestClient) -> None:
+    page = client.get("/backlog", headers=HTML)
+    api = client.get("/api/v1/backlog", params={"top": 50}).json()
+    assert ranked_slugs(page.text) == [row["slug"] for row in api]
+    assert "Why?" in page.text and "<html" in page.text
+
+
+def test_backlog_filters_keep_a_shareable_url_and_paginate(client: TestClient) -> None:
+    first = client.get("/backlog", params={"theme": "cost_of_living"}, headers=HTML).text
+    api = [r["slug"] for r in client.get("/api/v1/backlog",
+                                         params={"theme": "cost_of_living"}).json()]
+    assert ranked_slugs(first) == api[:50]
+    small = client.get("/backlog", headers=HTML).text
+    if "Next page" in small:
+        next_url = re.search(r'href="(/backlog\?[^"]*after=\d+)"', small).group(1)
+        second = client.get(next_url.replace("&amp;", "&"), headers=HTML).text
+        assert not set(ranked_slugs(second)) & set(ranked_slugs(small))
+
+
+def test_weight_sliders_rerank_as_an_htmx_fragment(client: TestClient) -> None:
+    base = ranked_slugs(client.get("/backlog", headers=HTML).text)
+    fragment = client.get("/backlog", params={"profile": "CDO default",
+                                              "for_profile": "CDO default", "w_impact": 0,
+                                              "w_feasibility": 100, "w_readiness": 0},
+                          headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text
+    assert "What-if ranking" in fragment.text
+    assert ranked_slugs(fragment.text) != base
+
+
+def test_switching_profile_resets_the_sliders_out_of_band(client: TestClient) -> None:
+    fragment = client.get("/backlog", params={"profile": "Net zero", "for_profile": "CDO default",
+                                              "w_impact": 5},
+                          headers={"HX-Request": "true"}).text
+    assert 'hx-swap-oob="true"' in fragment
+    assert "What-if" not in fragment
+
+
+def test_dashboard_draws_clickable_bubbles_and_plumbing(client: TestClient) -> None:
+    page = client.get("/dashboard", headers=HTML).text
+    bubbles = re.findall(r'<a href="[^"]*/projects/([^"]+)" aria-label="[^"]+"><circle', page)
+    assert len(bubbles) > 10
+    assert "Fix the plumbing first" in page
+
+
+def test_plan_page_shows_waves_and_an_infeasible_reason(client: TestClient) -> None:
+    page = client.get("/plan", params={"budget": 1_000_000, "capacity": 80}, headers=HTML).text
+    assert "Wave 1" in page
+    refused = client.get("/plan", params={"budget": -1, "capacity": 80}, headers=HTML).text
+    assert 'role="alert"' in refused and "budget" in refused
+
+
+def test_graph_page_points_at_the_graph_api_with_its_filters(client: TestClient) -> None:
+    page = client.get("/graph", params={"theme": "housing"}, headers=HTML).text
+    assert 'data-src="/api/v1/graph?theme=housing"' in page
+    assert "/static/vendor/cytoscape.min.js?v=" in page

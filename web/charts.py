@@ -1,0 +1,56 @@
+"""Server-drawn SVG charts: they need no script, print well and work without JavaScript."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+WIDTH, HEIGHT, PAD = 640, 420, 48
+
+
+def readiness_colour(readiness: float | None) -> str:
+    """Return a colour from red (not ready) through amber to green (ready); grey when unknown."""
+    if readiness is None:
+        return "#8a8f98"
+    stops = [(0.0, (180, 35, 24)), (0.5, (191, 120, 0)), (1.0, (30, 120, 60))]
+    r = min(max(readiness / 100.0, 0.0), 1.0)
+    for (x0, c0), (x1, c1) in zip(stops, stops[1:], strict=False):
+        if r <= x1:
+            t = (r - x0) / (x1 - x0)
+            rgb = [round(a + (b - a) * t) for a, b in zip(c0, c1, strict=True)]
+            return "#{:02x}{:02x}{:02x}".format(*rgb)
+    return "#1e783c"
+
+
+def bubble_matrix(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """Place projects on impact (y) against feasibility (x), area proportional to cost."""
+    largest = max((p["cost_gbp"] or 0 for p in points), default=0) or 1
+    bubbles = []
+    for p in points:
+        radius = 4 + 16 * math.sqrt((p["cost_gbp"] or 0) / largest)
+        bubbles.append({
+            "slug": p["slug"], "title": p["title"],
+            "x": PAD + (WIDTH - 2 * PAD) * (p["feasibility"] / 100.0),
+            "y": HEIGHT - PAD - (HEIGHT - 2 * PAD) * (p["impact"] / 100.0),
+            "r": round(radius, 1), "fill": readiness_colour(p["readiness"]),
+            "label": f"{p['title']}: impact {p['impact']:.0f}, feasibility "
+                     f"{p['feasibility']:.0f}, cost GBP {p['cost_gbp']:,}, readiness "
+                     + ("unknown" if p["readiness"] is None else f"{p['readiness']:.0f}"),
+        })
+    # Largest first so small bubbles stay clickable on top.
+    bubbles.sort(key=lambda b: -b["r"])
+    return {"width": WIDTH, "height": HEIGHT, "pad": PAD, "bubbles": bubbles,
+            "ticks": [0, 25, 50, 75, 100]}
+
+
+def line_chart(points: list[tuple[float, float]]) -> dict[str, Any]:
+    """Scale (x, y) points into an SVG polyline with axis maxima."""
+    xs = [x for x, _ in points] or [1.0]
+    ys = [y for _, y in points] or [1.0]
+    x_max, y_max = max(xs) or 1.0, max(ys) or 1.0
+    scaled = [(PAD + (WIDTH - 2 * PAD) * x / x_max, HEIGHT - PAD - (HEIGHT - 2 * PAD) * y / y_max)
+              for x, y in points]
+    return {"width": WIDTH, "height": HEIGHT, "pad": PAD, "x_max": x_max, "y_max": y_max,
+            "polyline": " ".join(f"{x:.1f},{y:.1f}" for x, y in scaled),
+            "dots": [{"x": sx, "y": sy, "budget": x, "value": y}
+                     for (sx, sy), (x, y) in zip(scaled, points, strict=True)]}

@@ -1,0 +1,147 @@
+"""Pages over the engine: dashboard, backlog with what-if weights, plan, graph."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from portfolio.db import Database
+from portfolio.enums import ProjectStatus, Theme
+from portfolio.errors import Invalid
+from portfolio.services import dashboard as dashboard_service
+from portfolio.services import organisations as organisation_service
+from portfolio.services import prioritisation
+from portfolio.services import profiles as profile_service
+from portfolio.services import ranking as ranking_service
+from web.charts import bubble_matrix, line_chart
+from web.deps import get_database
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+AppDatabase = Annotated[Database, Depends(get_database)]
+Text = Annotated[str | None, Query(max_length=200)]
+Code = Annotated[str | None, Query(max_length=32)]
+Weight = Annotated[float | None, Query(ge=0, le=100)]
+DIMENSIONS = ("impact", "feasibility", "readiness")
+
+
+def _choices(db: Database) -> dict[str, Any]:
+    """Return the filter choices every engine page offers."""
+    with db.read() as session:
+        profiles = profile_service.list_profiles(session=session)
+        organisations = organisation_service.list_organisations(session=session)
+    return {"profiles": profiles, "organisations": organisations,
+            "themes": [t.value for t in Theme], "statuses": [s.value for s in ProjectStatus]}
+
+
+@router.get("/dashboard", name="dashboard")
+def dashboard_page(request: Request, db: AppDatabase,
+                   profile: Text = None):  # type: ignore[no-untyped-def]
+    """Show the portfolio at a glance."""
+    data = dashboard_service.dashboard(db, profile=profile or None)
+    return render(request, "dashboard.html", {
+        **data, "chart": bubble_matrix(data["matrix"]), **_choices(db),
+    })
+
+
+@router.get("/backlog", name="backlog")
+def backlog_page(
+    request: Request, db: AppDatabase, profile: Text = None, organisation: Code = None,
+    theme: Code = None, status: Code = None, q: Text = None,
+    after: Annotated[int, Query(ge=0)] = 0, w_impact: Weight = None,
+    w_feasibility: Weight = None, w_readiness: Weight = None, for_profile: Text = None,
+):  # type: ignore[no-untyped-def]
+    """Show the ranked backlog; the weight sliders re-rank it in place through htmx."""
+    choices = _choices(db)
+    profile_name = profile or (choices["profiles"][0]["name"] if choices["profiles"] else None)
+    chosen = next((p for p in choices["profiles"] if p["name"] == profile_name), None)
+    slider = {"impact": w_impact, "feasibility": w_feasibility, "readiness": w_readiness}
+    # Sliders left over from another profile (the user just switched) are reset, not applied.
+    reset_sliders = for_profile is not None and for_profile != profile_name
+    whatif = None
+    if chosen is not None and not reset_sliders:
+        base = {d: round(chosen["weights"]["dimension"][d] * 100) for d in DIMENSIONS}
+        moved = {d: float(v) for d, v in slider.items() if v is not None}
+        if any(abs(v - base[d]) >= 0.5 for d, v in moved.items()):
+            whatif = {d: moved.get(d, float(base[d])) for d in DIMENSIONS}
+    filters = {"profile": profile_name, "organisation": organisation or None,
+               "theme": theme or None, "status": status or None, "q": q or None}
+    try:
+        page = ranking_service.backlog_page(db, dimension_weights=whatif, after=after,
+                                            **filters)
+        error = None
+    except Invalid as exc:
+        page = {"rows": [], "next_after": None, "whatif": True, "profile": profile_name}
+        error = exc.message
+    weights = whatif or ({d: round(chosen["weights"]["dimension"][d] * 100, 1)
+                          for d in DIMENSIONS} if chosen else {d: 0 for d in DIMENSIONS})
+    query = {k: v for k, v in filters.items() if v}
+    if whatif:
+        query |= {f"w_{d}": whatif[d] for d in DIMENSIONS}
+    next_url = (f"{request.url.path}?{urlencode(query | {'after': page['next_after']})}"
+                if page["next_after"] else None)
+    first_url = f"{request.url.path}?{urlencode(query)}" if after else None
+    return render(request, "backlog.html", {
+        **choices, **page, "filters": filters, "weights": weights, "error": error,
+        "chosen": chosen, "next_url": next_url, "first_url": first_url, "after": after,
+        "reset_sliders": reset_sliders,
+    }, block="ranking")
+
+
+@router.get("/plan", name="plan")
+def plan_page(
+    request: Request, db: AppDatabase, profile: Text = None,
+    budget: Annotated[float | None, Query()] = None,
+    capacity: Annotated[float | None, Query()] = None,
+):  # type: ignore[no-untyped-def]
+    """Plan under a budget and a capacity; show the chosen set in waves."""
+    result, error = None, None
+    if budget is not None and capacity is not None:
+        try:
+            result = prioritisation.plan(
+                db, budget=budget, capacity=capacity, profile=profile or None,
+                wall_clock_seconds=db.settings.plan_wall_clock_seconds)
+        except Invalid as exc:
+            error = exc.message
+    titles = ({slug: title for wave, names in zip(result["waves"], result["wave_titles"],
+                                                  strict=True)
+               for slug, title in zip(wave, names, strict=True)} if result else {})
+    return render(request, "plan.html", {
+        **_choices(db), "result": result, "error": error, "budget": budget, "titles": titles,
+        "capacity": capacity, "profile": profile or "",
+    })
+
+
+@router.get("/plan/frontier", name="plan_frontier")
+def frontier_fragment(
+    request: Request, db: AppDatabase, budget: Annotated[float, Query(gt=0)],
+    capacity: Annotated[float, Query(ge=0)], profile: Text = None,
+):  # type: ignore[no-untyped-def]
+    """Draw the value-against-budget curve up to one and a half times the budget."""
+    budgets = [budget * 1.5 * (i + 1) / 8 for i in range(8)]
+    curve = prioritisation.frontier(db, capacity=capacity, budgets=budgets,
+                                    profile=profile or None)
+    points = [(0.0, 0.0)] + [(p["budget"], p["objective"] or 0.0) for p in curve]
+    return render(request, "plan_frontier.html", {
+        "curve": curve, "chart": line_chart(points), "budget": budget, "capacity": capacity,
+    }, block="curve")
+
+
+@router.get("/graph", name="graph")
+def graph_page(request: Request, db: AppDatabase, organisation: Code = None, theme: Code = None,
+               kind: Code = None, colour: Code = "readiness",
+               focus: Annotated[str | None, Query(max_length=120)] = None,
+               ):  # type: ignore[no-untyped-def]
+    """Show the interactive network of projects, datasets and organisations."""
+    params = {k: v for k, v in {"organisation": organisation, "theme": theme,
+                                "kind": kind}.items() if v}
+    api_url = str(request.url_for("get_graph").path) + ("?" + urlencode(params) if params else "")
+    return render(request, "graph.html", {
+        **_choices(db), "organisation": organisation or "", "theme": theme or "",
+        "kind": kind or "", "colour": colour if colour in ("readiness", "status") else "readiness",
+        "focus": focus or "", "api_url": api_url,
+        "graphml_url": str(request.url_for("get_graphml").path),
+    })
