@@ -6,11 +6,13 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
     ForeignKeyConstraint,
     Index,
+    LargeBinary,
     MetaData,
     Text,
     UniqueConstraint,
@@ -440,3 +442,57 @@ class RankingRow(SQLModel, table=True):
     blocked_by: list = Field(default_factory=list, sa_type=JSON)
     unblocks: list = Field(default_factory=list, sa_type=JSON)
     contributions: dict = Field(default_factory=dict, sa_type=JSON)
+
+
+class Snapshot(SQLModel, table=True):
+    """A frozen copy of the portfolio, its weights and its ranking; never changed once written."""
+
+    __tablename__ = "snapshot"
+    __table_args__ = (
+        UniqueConstraint("content_hash"),
+        CheckConstraint("length(content_hash) = 64", name="hash_length"),
+        Index("ix_snapshot_created_at", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str = Field(max_length=200)
+    author_id: int | None = Field(default=None, foreign_key="user_account.id")
+    author: str = Field(max_length=254)
+    created_at: datetime = Field(sa_column=timestamp_column())
+    profile_name: str = Field(max_length=120)
+    profile_version: int
+    method_version: str = Field(max_length=32)
+    revision: int
+    # sha256 (hex) of the canonical serialisation before compression; it seals the payload.
+    content_hash: str = Field(max_length=64)
+    payload: bytes = Field(sa_type=LargeBinary)
+    payload_bytes: int = Field(sa_type=BigInteger)
+    row_counts: dict = Field(default_factory=dict, sa_type=JSON)
+
+
+class ApiToken(SQLModel, table=True):
+    """A token a script presents instead of a password; it carries its owner's permissions."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("token_hash"), Index("ix_api_token_user", "user_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    prefix: str = Field(max_length=12)
+    token_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    last_used_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+    revoked_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A sign-in attempt, kept to rate-limit guessing across every worker."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=254)
+    at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    success: bool = Field(default=False)

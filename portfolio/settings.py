@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,6 +25,38 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 5000
     page_size: int = 50
     plan_wall_clock_seconds: float = 60.0
+    cookie_secure: bool | None = None
+    public_read: bool = False
+    max_body_bytes: int = 1_000_000
+    max_upload_bytes: int = 55_000_000
+    session_max_age_seconds: int = 8 * 3600
+
+    @property
+    def is_development(self) -> bool:
+        """Tell whether this is a developer's or a test's machine."""
+        return self.environment in {"development", "test"}
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Tell whether cookies carry the Secure flag (default: outside development)."""
+        return self.cookie_secure if self.cookie_secure is not None else not self.is_development
+
+    def resolved_secret_key(self) -> str:
+        """Return the secret key; development keeps a generated one, production must set it."""
+        if self.secret_key:
+            return self.secret_key
+        if not self.is_development:
+            raise RuntimeError(
+                "PORTFOLIO_SECRET_KEY is not set: outside development the app refuses to start "
+                "without a secret key (generate one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        path = Path("var") / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     @property
     def is_sqlite(self) -> bool:

@@ -18,21 +18,27 @@ from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
 from web.deps import current_actor, get_database, read_session, write_session
+from web.security import Policy, policy
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
+READ = Depends(policy(Policy.READ))
+EDIT = Depends(policy(Policy.EDIT))
+DECIDE = Depends(policy(Policy.DECIDE))
+
 ReadSession = Annotated[Session, Depends(read_session)]
-WriteSession = Annotated[Session, Depends(write_session)]
+# scope="function": commit before the response is sent, so a 201 means the write landed.
+WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-@router.get("/organisations")
+@router.get("/organisations", dependencies=[READ])
 def list_organisations(session: ReadSession, kind: str | None = None) -> list[dict[str, Any]]:
     """List organisations (code, name, kind)."""
     return organisation_service.list_organisations(session=session, kind=kind)
 
 
-@router.get("/projects")
+@router.get("/projects", dependencies=[READ])
 def list_projects(
     session: ReadSession,
     organisation: Annotated[str | None, Query(max_length=32)] = None,
@@ -46,13 +52,13 @@ def list_projects(
     )
 
 
-@router.get("/projects/{slug}")
+@router.get("/projects/{slug}", dependencies=[READ])
 def get_project(slug: str, session: ReadSession) -> dict[str, Any]:
     """Return one project with its partners, datasets, dependencies and assessments."""
     return project_service.get_project(session=session, slug=slug)
 
 
-@router.post("/projects", status_code=201)
+@router.post("/projects", status_code=201, dependencies=[EDIT])
 def create_project(
     body: dict[str, Any], session: WriteSession, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -60,7 +66,7 @@ def create_project(
     return project_service.create_project(session=session, actor=actor, data=body)
 
 
-@router.put("/projects/{slug}")
+@router.put("/projects/{slug}", dependencies=[EDIT])
 def update_project(
     slug: str, body: dict[str, Any], session: WriteSession, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -68,7 +74,7 @@ def update_project(
     return project_service.update_project(session=session, actor=actor, slug=slug, data=body)
 
 
-@router.post("/projects/{slug}/dependencies", status_code=201)
+@router.post("/projects/{slug}/dependencies", status_code=201, dependencies=[EDIT])
 def add_dependency(
     slug: str, body: dict[str, Any], session: WriteSession, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -76,7 +82,7 @@ def add_dependency(
     return project_service.add_dependency(session=session, actor=actor, slug=slug, data=body)
 
 
-@router.get("/datasets")
+@router.get("/datasets", dependencies=[READ])
 def list_datasets(
     session: ReadSession, publisher: str | None = None, access: str | None = None
 ) -> list[dict[str, Any]]:
@@ -84,7 +90,7 @@ def list_datasets(
     return dataset_service.list_datasets(session=session, publisher=publisher, access=access)
 
 
-@router.get("/datasets/{code}")
+@router.get("/datasets/{code}", dependencies=[READ])
 def get_dataset(code: str, session: ReadSession) -> dict[str, Any]:
     """Return one dataset."""
     return dataset_service.get_dataset(session=session, code=code)
@@ -104,7 +110,7 @@ AppDatabase = Annotated[Database, Depends(database)]
 ProfileName = Annotated[str | None, Query(max_length=120, description="Weight profile name")]
 
 
-@router.get("/backlog")
+@router.get("/backlog", dependencies=[READ])
 def get_backlog(
     response: Response, db: AppDatabase, profile: ProfileName = None,
     top: Annotated[int | None, Query(ge=1, le=100_000)] = None,
@@ -122,7 +128,7 @@ def get_backlog(
     return rows
 
 
-@router.get("/plan")
+@router.get("/plan", dependencies=[READ])
 def get_plan(
     db: AppDatabase,
     budget: Annotated[float, Query(description="Budget in GBP")],
@@ -137,7 +143,7 @@ def get_plan(
                                wall_clock_seconds=get_settings_from(db).plan_wall_clock_seconds)
 
 
-@router.get("/plan/frontier")
+@router.get("/plan/frontier", dependencies=[READ])
 def get_frontier(
     db: AppDatabase,
     capacity: Annotated[float, Query(description="Capacity in person-months")],
@@ -150,7 +156,7 @@ def get_frontier(
     return prioritisation.frontier(db, capacity=capacity, budgets=budgets, profile=profile)
 
 
-@router.get("/plumbing")
+@router.get("/plumbing", dependencies=[READ])
 def get_plumbing(
     db: AppDatabase, profile: ProfileName = None,
     top: Annotated[int, Query(ge=1, le=1000)] = 20,
@@ -159,7 +165,7 @@ def get_plumbing(
     return prioritisation.plumbing(db, profile=profile, top=top)
 
 
-@router.get("/graph")
+@router.get("/graph", dependencies=[READ])
 def get_graph(
     db: AppDatabase,
     kind: Annotated[list[str], Query(max_length=16)] = [],  # noqa: B006
@@ -172,32 +178,32 @@ def get_graph(
                                      status=status)
 
 
-@router.get("/graph.graphml", response_class=Response)
+@router.get("/graph.graphml", response_class=Response, dependencies=[READ])
 def get_graphml(db: AppDatabase) -> Response:
     """Return the portfolio graph as GraphML."""
     return Response(prioritisation.graphml(db), media_type="application/graphml+xml",
                     headers={"Content-Disposition": 'attachment; filename="portfolio.graphml"'})
 
 
-@router.get("/clusters")
+@router.get("/clusters", dependencies=[READ])
 def get_clusters(db: AppDatabase) -> list[dict[str, Any]]:
     """Return groups of organisations that share projects or datasets."""
     return prioritisation.clusters(db)
 
 
-@router.get("/profiles")
+@router.get("/profiles", dependencies=[READ])
 def list_profiles(session: ReadSession) -> list[dict[str, Any]]:
     """List weight profiles with their weights and consistency."""
     return profile_service.list_profiles(session=session)
 
 
-@router.get("/profiles/{name}")
+@router.get("/profiles/{name}", dependencies=[READ])
 def get_profile(name: str, session: ReadSession) -> dict[str, Any]:
     """Return one weight profile."""
     return profile_service.get_profile(session=session, name=name)
 
 
-@router.get("/profiles/{name}/history")
+@router.get("/profiles/{name}/history", dependencies=[READ])
 def get_profile_history(name: str, session: ReadSession) -> list[dict[str, Any]]:
     """Return a weight profile's past versions."""
     return profile_service.profile_history(session=session, name=name)
@@ -211,7 +217,7 @@ class ProfileWeightsIn(BaseModel):
     description: str | None = Field(default=None, max_length=2000)
 
 
-@router.put("/profiles/{name}")
+@router.put("/profiles/{name}", dependencies=[DECIDE])
 def put_profile(name: str, body: ProfileWeightsIn, session: WriteSession,
                 actor: CurrentActor) -> dict[str, Any]:
     """Replace a profile's weights; the old ones stay in its history."""
@@ -227,7 +233,7 @@ class AHPIn(BaseModel):
     matrix: list[list[float]] = Field(min_length=1, max_length=10)
 
 
-@router.post("/ahp")
+@router.post("/ahp", dependencies=[READ])
 def post_ahp(body: AHPIn) -> dict[str, Any]:
     """Derive weights from pairwise comparisons, with the consistency ratio."""
     return profile_service.ahp_derive(body.labels, body.matrix)

@@ -4,20 +4,34 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.settings import Settings
-from web import api, pages, pages_engine
+from web import api, pages, pages_accounts, pages_engine
 from web.assets import STATIC_DIR, VENDOR_FILES
+from web.security import (
+    BodyLimit,
+    NotAuthenticated,
+    Policy,
+    SecurityHeaders,
+    policy,
+    safe_next,
+)
 from web.templating import render
+
+# Spreadsheet imports may be up to 50 MB; every other body is small.
+UPLOAD_PREFIXES = ("/import", "/api/v1/import")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,15 +50,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "London boroughs.",
         version="0.1.0",
     )
+    secret_key = settings.resolved_secret_key()
     app.state.settings = settings
     app.state.database = Database(settings)
+    # Outermost first: limits and headers wrap everything, sessions wrap the routes.
+    app.add_middleware(
+        SessionMiddleware, secret_key=secret_key, session_cookie=(
+            "__Host-portfolio" if settings.secure_cookies else "portfolio_session"),
+        max_age=settings.session_max_age_seconds, same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
+                       uploads=settings.max_upload_bytes, upload_prefixes=UPLOAD_PREFIXES)
+    # Declared before the /static mount, which would otherwise swallow /static/vendor/...
+    @app.get("/static/vendor/{name}", name="vendor", include_in_schema=False,
+             dependencies=[Depends(policy(Policy.PUBLIC))])
+    def vendor(name: str) -> Response:
+        """Serve a browser library installed from the npm registry."""
+        path = VENDOR_FILES.get(name)
+        if path is None or not path.exists():
+            return JSONResponse({"detail": f"no vendor file {name!r}; run npm ci"}, 404)
+        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000"})
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(pages_engine.router)
+    app.include_router(pages_accounts.router)
     install_error_handlers(app)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], dependencies=[Depends(policy(Policy.PUBLIC))])
     def healthz(request: Request) -> JSONResponse:
         """Check that the app can reach its database."""
         try:
@@ -54,13 +90,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"status": "error", "database": str(exc)[:200]}, 503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    @app.get("/static/vendor/{name}", name="vendor", include_in_schema=False)
-    def vendor(name: str) -> Response:
-        """Serve a browser library installed from the npm registry."""
-        path = VENDOR_FILES.get(name)
-        if path is None or not path.exists():
-            return JSONResponse({"detail": f"no vendor file {name!r}; run npm ci"}, 404)
-        return FileResponse(path, headers={"Cache-Control": "public, max-age=31536000"})
 
     return app
 
@@ -77,6 +106,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     def domain_error(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, NotAuthenticated) and not request.url.path.startswith("/api/"):
+            target = safe_next(request.url.path + (f"?{request.url.query}"
+                                                   if request.url.query else ""))
+            login = f"{request.url_for('login').path}?next={quote(target)}"
+            if request.headers.get("HX-Request"):
+                # htmx would swap the login page into a fragment: ask it to navigate instead.
+                return Response(status_code=401, headers={"HX-Redirect": login})
+            return RedirectResponse(login, 303)
         body: dict = {"detail": exc.message}
         if isinstance(exc, Invalid):
             body["errors"] = exc.errors
@@ -92,7 +129,21 @@ def install_error_handlers(app: FastAPI) -> None:
                 {"status": exc.status_code, "message": exc.message},
                 status_code=exc.status_code,
             )
-        return JSONResponse(body, status_code=exc.status_code)
+        headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
+        if isinstance(exc, NotAuthenticated):
+            headers = {"WWW-Authenticate": "Bearer"}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(OperationalError)
+    def database_busy(request: Request, exc: OperationalError) -> Response:
+        # SQLite's writer lock held past the busy timeout: tell the client to retry, not a 500.
+        if "locked" not in str(exc.orig).lower() and "busy" not in str(exc.orig).lower():
+            raise exc
+        message = "the database is busy; nothing was written, please try again"
+        if wants_html(request):
+            return render(request, "error.html", {"status": 503, "message": message},
+                          status_code=503)
+        return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from fastapi import Request
 from sqlmodel import Session
 
-from portfolio.actors import SYSTEM, Actor
+from portfolio.actors import Actor
 from portfolio.db import Database
+from web.security import NotAuthenticated, resolve_actor
 
 
 def get_database(request: Request) -> Database:
@@ -29,5 +30,8 @@ def write_session(request: Request) -> Iterator[Session]:
 
 
 def current_actor(request: Request) -> Actor:
-    """Return the acting user (accounts arrive with the accounts issue; until then the system)."""
-    return SYSTEM
+    """Return the signed-in user (by session cookie or API token); refuse anonymous callers."""
+    actor = resolve_actor(request)
+    if actor is None:
+        raise NotAuthenticated("sign in to use this")
+    return actor

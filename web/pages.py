@@ -1,22 +1,21 @@
-"""HTML pages."""
+"""HTML pages: the projects list here, the rest in the pages_* modules included below."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from sqlmodel import Session
+from fastapi import APIRouter, Query, Request
 
 from portfolio.services import projects as project_service
-from web.deps import read_session
+from web import pages_datasets, pages_links, pages_projects, pages_reviews
+from web.pages_common import ReadSession
+from web.security import READ
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-ReadSession = Annotated[Session, Depends(read_session)]
 
-
-@router.get("/", name="home")
+@router.get("/", name="home", dependencies=[READ])
 def home(
     request: Request, session: ReadSession, q: Annotated[str | None, Query(max_length=200)] = None
 ):  # type: ignore[no-untyped-def]
@@ -25,8 +24,6 @@ def home(
     return render(request, "home.html", {"projects": projects, "q": q or ""}, block="results")
 
 
-@router.get("/projects/{slug}", name="project")
-def project_page(request: Request, slug: str, session: ReadSession):  # type: ignore[no-untyped-def]
-    """Show one project with its links and assessments."""
-    project = project_service.get_project(session=session, slug=slug)
-    return render(request, "project.html", {"project": project})
+# pages_projects declares /projects/new before /projects/{slug}, so "new" is never a slug.
+for module in (pages_projects, pages_links, pages_reviews, pages_datasets):
+    router.include_router(module.router, include_in_schema=False)

@@ -17,9 +17,11 @@ from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
 from web.charts import bubble_matrix, line_chart
 from web.deps import get_database
+from web.security import Policy, policy
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
+READ = Depends(policy(Policy.READ))
 
 AppDatabase = Annotated[Database, Depends(get_database)]
 Text = Annotated[str | None, Query(max_length=200)]
@@ -37,7 +39,7 @@ def _choices(db: Database) -> dict[str, Any]:
             "themes": [t.value for t in Theme], "statuses": [s.value for s in ProjectStatus]}
 
 
-@router.get("/dashboard", name="dashboard")
+@router.get("/dashboard", name="dashboard", dependencies=[READ])
 def dashboard_page(request: Request, db: AppDatabase,
                    profile: Text = None):  # type: ignore[no-untyped-def]
     """Show the portfolio at a glance."""
@@ -47,7 +49,7 @@ def dashboard_page(request: Request, db: AppDatabase,
     })
 
 
-@router.get("/backlog", name="backlog")
+@router.get("/backlog", name="backlog", dependencies=[READ])
 def backlog_page(
     request: Request, db: AppDatabase, profile: Text = None, organisation: Code = None,
     theme: Code = None, status: Code = None, q: Text = None,
@@ -91,7 +93,7 @@ def backlog_page(
     }, block="ranking")
 
 
-@router.get("/plan", name="plan")
+@router.get("/plan", name="plan", dependencies=[READ])
 def plan_page(
     request: Request, db: AppDatabase, profile: Text = None,
     budget: Annotated[float | None, Query()] = None,
@@ -115,7 +117,7 @@ def plan_page(
     })
 
 
-@router.get("/plan/frontier", name="plan_frontier")
+@router.get("/plan/frontier", name="plan_frontier", dependencies=[READ])
 def frontier_fragment(
     request: Request, db: AppDatabase, budget: Annotated[float, Query(gt=0)],
     capacity: Annotated[float, Query(ge=0)], profile: Text = None,
@@ -130,7 +132,7 @@ def frontier_fragment(
     }, block="curve")
 
 
-@router.get("/graph", name="graph")
+@router.get("/graph", name="graph", dependencies=[READ])
 def graph_page(request: Request, db: AppDatabase, organisation: Code = None, theme: Code = None,
                kind: Code = None, colour: Code = "readiness",
                focus: Annotated[str | None, Query(max_length=120)] = None,

@@ -9,6 +9,7 @@ from fastapi import Request
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from web.assets import STATIC_DIR, VENDOR_FILES, content_hash
+from web.security import csrf_token
 
 templates = Jinja2Blocks(directory=str(Path(__file__).resolve().parent / "templates"))
 
@@ -42,7 +43,10 @@ def render(
     status_code: int = 200,
 ):  # type: ignore[no-untyped-def]
     """Render a full page, or only its named block for an htmx partial request."""
-    context = {"request": request, **context}
+    context = {
+        "request": request, "csrf": csrf_token(request),
+        "actor": getattr(request.state, "actor", None), **context,
+    }
     kwargs: dict[str, Any] = {}
     if block and is_htmx_partial(request):
         kwargs["block_name"] = block

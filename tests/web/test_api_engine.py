@@ -14,12 +14,14 @@ from typer.testing import CliRunner
 from portfolio.cli import app as cli
 from portfolio.db import Database
 from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in
 from web.app import create_app
 
 
 @pytest.fixture
 def client(settings: Settings, london: Database) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with Browser(create_app(settings)) as test_client:
+        sign_in(test_client, london)
         yield test_client
 
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from portfolio.db import Database
 from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in
 from web.app import create_app
 
 HTML = {"accept": "text/html"}
@@ -17,7 +18,8 @@ HTML = {"accept": "text/html"}
 
 @pytest.fixture
 def client(settings: Settings, london: Database) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with Browser(create_app(settings)) as test_client:
+        sign_in(test_client, london)
         yield test_client
 
 

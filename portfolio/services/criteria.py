@@ -1,0 +1,61 @@
+"""Criteria with their rubrics, and what the project editor reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from portfolio.enums import CriterionSource
+from portfolio.models import Criterion, CriterionLevel
+from portfolio.services.common import project_by_slug
+from portfolio.services.organisations import list_organisations
+from portfolio.services.projects import current_assessments, get_project
+
+
+def assessed_criteria(*, session: Session, slug: str | None = None) -> list[dict[str, Any]]:
+    """Return the assessed criteria with their rubric levels and a project's current levels."""
+    criteria = session.exec(
+        select(Criterion)
+        .where(Criterion.source == CriterionSource.ASSESSED.value)
+        .order_by(Criterion.position, Criterion.key)
+    ).all()
+    levels: dict[int, list[dict[str, Any]]] = {}
+    for criterion_id, level, descriptor in session.exec(
+        select(CriterionLevel.criterion_id, CriterionLevel.level, CriterionLevel.descriptor)
+        .join(Criterion, Criterion.id == CriterionLevel.criterion_id)
+        .where(Criterion.source == CriterionSource.ASSESSED.value)
+        .order_by(CriterionLevel.criterion_id, CriterionLevel.level)
+    ).all():
+        levels.setdefault(criterion_id, []).append({"level": level, "descriptor": descriptor})
+    current: dict[str, dict[str, Any]] = {}
+    if slug is not None:
+        project = project_by_slug(session, slug)
+        assert project.id is not None
+        current = {
+            a["criterion"]: a for a in current_assessments(session=session, project_id=project.id)
+        }
+    return [
+        {
+            "key": c.key,
+            "name": c.name,
+            "description": c.description,
+            "dimension": c.dimension,
+            "min_level": c.min_level,
+            "max_level": c.max_level,
+            "levels": levels.get(c.id or 0, []),
+            "level": current.get(c.key, {}).get("level"),
+            "rationale": current.get(c.key, {}).get("rationale", ""),
+            "assessed_at": current.get(c.key, {}).get("assessed_at"),
+        }
+        for c in criteria
+    ]
+
+
+def project_editor(*, session: Session, slug: str) -> dict[str, Any]:
+    """Return what the project editor shows: the project, its links, organisations and rubrics."""
+    return {
+        "project": get_project(session=session, slug=slug),
+        "organisations": list_organisations(session=session),
+        "criteria": assessed_criteria(session=session, slug=slug),
+    }

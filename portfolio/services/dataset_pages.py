@@ -1,0 +1,158 @@
+"""What the dataset pages and the search-as-you-type pickers read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import case, func
+from sqlmodel import Session, select
+
+from portfolio.models import Dataset, Organisation, Project, ProjectDataset
+from portfolio.services.common import dataset_by_code
+from portfolio.services.datasets import get_dataset, list_datasets
+
+PICK_LIMIT = 10
+
+# Data Readiness Levels after Lawrence (2017), worst to best, as docs/DESIGN.md words them.
+READINESS_LEVELS: dict[str, dict[str, str]] = {
+    "C4": {
+        "band": "C",
+        "band_name": "accessibility",
+        "meaning": "Hearsay: someone says it exists.",
+    },
+    "C3": {
+        "band": "C",
+        "band_name": "accessibility",
+        "meaning": "Known to exist, but not accessible.",
+    },
+    "C2": {
+        "band": "C",
+        "band_name": "accessibility",
+        "meaning": "Accessible, but not structured for analysis.",
+    },
+    "C1": {"band": "C", "band_name": "accessibility", "meaning": "Loadable into analysis tools."},
+    "B2": {
+        "band": "B",
+        "band_name": "validity",
+        "meaning": "Some validity checks done (missing values, duplicates, linkage, anomalies).",
+    },
+    "B1": {
+        "band": "B",
+        "band_name": "validity",
+        "meaning": "All validity checks done and documented.",
+    },
+}
+
+
+def readiness_ladder(drl: str) -> list[dict[str, Any]]:
+    """Return the readiness levels worst to best, marking the one a dataset has reached."""
+    return [
+        {"level": level, **about, "current": level == drl}
+        for level, about in READINESS_LEVELS.items()
+    ]
+
+
+def dataset_projects(*, session: Session, code: str) -> list[dict[str, Any]]:
+    """Return the projects that use or produce a dataset, with the link's fitness and agreement."""
+    dataset = dataset_by_code(session, code)
+    rows = session.exec(
+        select(
+            Project.slug,
+            Project.title,
+            Project.status,
+            Organisation.name,
+            ProjectDataset.relation,
+            ProjectDataset.required,
+            ProjectDataset.fit_for_task,
+            ProjectDataset.agreement,
+        )
+        .join(ProjectDataset, ProjectDataset.project_id == Project.id)
+        .join(Organisation, Organisation.id == Project.owner_id)
+        .where(ProjectDataset.dataset_id == dataset.id)
+        .order_by(ProjectDataset.relation.desc(), Project.title)
+    ).all()
+    keys = (
+        "slug",
+        "title",
+        "status",
+        "organisation_name",
+        "relation",
+        "required",
+        "fit_for_task",
+        "agreement",
+    )
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def dataset_page(*, session: Session, code: str) -> dict[str, Any]:
+    """Return a dataset with its readiness explained and the projects linked to it."""
+    dataset = get_dataset(session=session, code=code)
+    return {
+        "dataset": dataset,
+        "readiness": READINESS_LEVELS[dataset["drl"]] | {"level": dataset["drl"]},
+        "ladder": readiness_ladder(dataset["drl"]),
+        "projects": dataset_projects(session=session, code=code),
+    }
+
+
+def datasets_page(
+    *,
+    session: Session,
+    publisher: str | None = None,
+    access: str | None = None,
+    q: str | None = None,
+) -> dict[str, Any]:
+    """Return the datasets that match the filters and the publishers to filter by."""
+    publishers = session.exec(
+        select(Organisation.code, Organisation.name)
+        .where(Organisation.id.in_(select(Dataset.publisher_id).distinct()))
+        .order_by(Organisation.name)
+    ).all()
+    return {
+        "datasets": list_datasets(session=session, publisher=publisher, access=access, q=q),
+        "publishers": [{"code": c, "name": n} for c, n in publishers],
+    }
+
+
+def search_datasets(*, session: Session, q: str, limit: int = PICK_LIMIT) -> list[dict[str, Any]]:
+    """Return a few datasets whose code or title contains the text, exact code first."""
+    text = q.strip()
+    if not text:
+        return []
+    rows = session.exec(
+        select(Dataset.code, Dataset.title, Dataset.drl)
+        .where(Dataset.title.ilike(f"%{text}%") | Dataset.code.ilike(f"%{text}%"))
+        .order_by(case((Dataset.code == text, 0), else_=1), func.length(Dataset.title))
+        .limit(limit)
+    ).all()
+    return [{"value": c, "title": t, "detail": d} for c, t, d in rows]
+
+
+def search_organisations(
+    *, session: Session, q: str, limit: int = PICK_LIMIT
+) -> list[dict[str, Any]]:
+    """Return a few organisations whose code or name contains the text, exact code first."""
+    text = q.strip()
+    if not text:
+        return []
+    rows = session.exec(
+        select(Organisation.code, Organisation.name, Organisation.kind)
+        .where(Organisation.name.ilike(f"%{text}%") | Organisation.code.ilike(f"%{text}%"))
+        .order_by(case((Organisation.code == text, 0), else_=1), Organisation.name)
+        .limit(limit)
+    ).all()
+    return [{"value": c, "title": n, "detail": k} for c, n, k in rows]
+
+
+def search_projects(*, session: Session, q: str, limit: int = PICK_LIMIT) -> list[dict[str, Any]]:
+    """Return a few projects whose slug or title contains the text, exact slug first."""
+    text = q.strip()
+    if not text:
+        return []
+    rows = session.exec(
+        select(Project.slug, Project.title, Project.status)
+        .where(Project.title.ilike(f"%{text}%") | Project.slug.ilike(f"%{text}%"))
+        .order_by(case((Project.slug == text, 0), else_=1), Project.title)
+        .limit(limit)
+    ).all()
+    return [{"value": s, "title": t, "detail": st} for s, t, st in rows]

@@ -1,0 +1,109 @@
+"""Serve the app on a free local port over a seeded SQLite database, and drive Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from portfolio.actors import SYSTEM
+from portfolio.db import Database
+from portfolio.services import accounts
+from portfolio.settings import Settings
+from tests.conftest import unavailable
+from web.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STEP_TIMEOUT_MS = 10_000
+PASSWORD = "correct horse battery staple"
+BROWSER_USERS = {"lead": "E09000002", "cdo": None, "admin": None}
+
+
+@pytest.fixture(scope="session")
+def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Serve the London demo portfolio from a background thread; yield the base URL."""
+    from seeds.loader import load_london
+
+    target = tmp_path_factory.mktemp("browser") / "portfolio.db"
+    shutil.copyfile(sqlite_template, target)
+    settings = Settings(database_url=f"sqlite:///{target}", environment="test",
+                        secret_key="browser-tests")
+    database = Database(settings)
+    with database.write() as session:
+        load_london(session)
+        for role, organisation in BROWSER_USERS.items():
+            accounts.add_user(session=session, actor=SYSTEM, password=PASSWORD, data={
+                "email": f"{role}.browser@example.london", "name": f"Browser {role}",
+                "role": role, "organisation": organisation})
+    database.dispose()
+
+    # Bind before starting so the port cannot be taken between choosing and listening.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the app did not start for the browser tests")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Launch Debian's headless Chromium once for the session."""
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing: install Debian's chromium for the browser tests")
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        except Error as exc:
+            unavailable(f"{CHROMIUM} cannot launch: {str(exc).splitlines()[0]}")
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, live_server: str) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """Open a fresh browser page whose relative URLs go to the live server."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    tab = context.new_page()
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def sign_in(page, role: str) -> None:  # type: ignore[no-untyped-def]
+    """Sign the browser page in as the seeded test user of a role."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(f"{role}.browser@example.london")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/login" not in url)

@@ -1,0 +1,362 @@
+"""The project register and edit pages, their as-you-go checks, link forms and assessment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from portfolio.actors import SYSTEM
+from portfolio.db import Database
+from portfolio.models import Criterion, CriterionLevel, Project
+from portfolio.services import projects as project_service
+from portfolio.settings import Settings
+from seeds.loader import load_reference
+from tests.factories import depend, make_dataset, make_organisation, make_project
+from tests.web.pages_html import parse_html
+from tests.web.auth import Browser, sign_in
+from web.app import create_app
+
+VALID = {
+    "slug": "debt-advice-referrals",
+    "title": "Debt advice referrals",
+    "owner": "E09000002",
+    "theme": "cost_of_living",
+    "status": "proposed",
+    "cost_gbp": "120,000",
+    "effort_pm": "9",
+    "dpia_status": "not_started",
+}
+
+
+@pytest.fixture
+def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    with db.write() as session:
+        make_organisation(session, "E09000002", name="Barking and Dagenham")
+        make_organisation(session, "E09000007", name="Camden")
+    with Browser(create_app(settings), headers={"accept": "text/html"}) as test_client:
+        sign_in(test_client, db)
+        yield test_client
+
+
+def project_count(db: Database) -> int:
+    with db.read() as session:
+        return project_service.count_projects(session=session)
+
+
+def test_register_form_labels_every_control(client: TestClient) -> None:
+    page = parse_html(client.get("/projects/new").text)
+    controls = [
+        c
+        for c in page.find_all("input") + page.find_all("select") + page.find_all("textarea")
+        if c.get("type") != "hidden"
+    ]
+    assert len(controls) >= 15
+    for control in controls:
+        assert page.label_for(control.get("id") or "")
+
+
+def test_register_shows_each_error_by_its_field_keeps_the_input_and_writes_nothing(
+    client: TestClient, db: Database
+) -> None:
+    form = VALID | {"title": "", "cost_gbp": "-5"}
+    response = client.post("/projects/new", data=form)
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert page.by_id("f-title").get("aria-invalid") == "true"
+    assert "required" in page.error_for("f-title").lower()
+    assert "greater than or equal to 0" in page.error_for("f-cost_gbp")
+    assert page.error_for("f-slug") == ""
+    assert page.by_id("f-cost_gbp").get("value") == "-5"
+    assert page.by_id("f-slug").get("value") == "debt-advice-referrals"
+    summary = page.find(class_="error-summary")
+    assert summary is not None and page.find("a", href="#f-title") is not None
+    assert project_count(db) == 0
+
+
+def test_register_refuses_a_slug_already_taken_next_to_the_slug(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "debt-advice-referrals")
+    response = client.post("/projects/new", data=VALID)
+    assert response.status_code == 422
+    assert "already exists" in parse_html(response.text).error_for("f-slug")
+    assert project_count(db) == 1
+
+
+def test_register_redirects_to_the_editor_and_the_project_is_listed(
+    client: TestClient, db: Database
+) -> None:
+    response = client.post("/projects/new", data=VALID, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("/projects/debt-advice-referrals/edit?created=1")
+    editor = parse_html(client.get(response.headers["location"]).text)
+    assert "registered" in editor.find(class_="notice").text()
+    listed = parse_html(client.get("/").text)
+    assert listed.find("a", href="http://testserver/projects/debt-advice-referrals") is not None
+    with db.read() as session:
+        project = session.exec(select(Project).where(Project.slug == VALID["slug"])).one()
+    assert project.cost_gbp == 120_000 and project.status == "proposed"
+
+
+def test_validation_as_you_go_gives_the_same_message_as_submitting(client: TestClient) -> None:
+    form = VALID | {"cost_gbp": "-5"}
+    submitted = parse_html(client.post("/projects/new", data=form).text).error_for("f-cost_gbp")
+    response = client.post(
+        "/projects/validate?field=cost_gbp", data=form, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert "<html" not in response.text
+    assert parse_html(response.text).text().removeprefix("Error:").strip() == submitted
+
+
+def test_validation_as_you_go_answers_nothing_for_a_valid_field(client: TestClient) -> None:
+    response = client.post("/projects/validate?field=title", data=VALID)
+    assert parse_html(response.text).text() == ""
+
+
+def test_validation_of_the_start_date_rechecks_the_end_date_out_of_band(
+    client: TestClient,
+) -> None:
+    form = VALID | {"start_date": "2026-05-01", "end_date": "2026-01-31"}
+    page = parse_html(client.post("/projects/validate?field=start_date", data=form).text)
+    end = page.by_id("f-end_date-error")
+    assert end.get("hx-swap-oob") == "innerHTML"
+    assert "must not be before the start date" in end.text()
+
+
+def test_validation_on_a_half_filled_form_still_applies_the_rules_across_fields(
+    client: TestClient,
+) -> None:
+    response = client.post("/projects/validate?field=mandatory", data={"mandatory": "on"})
+    justification = parse_html(response.text).by_id("f-mandatory_justification-error")
+    assert "statutory justification" in justification.text()
+    response = client.post("/projects/validate?field=title", data={"title": "", "mandatory": "on"})
+    assert parse_html(response.text).text() == "Error: Field required"
+
+
+def test_validation_of_an_edit_uses_the_update_rules(client: TestClient) -> None:
+    form = {k: v for k, v in VALID.items() if k != "slug"} | {"version": "0"}
+    response = client.post("/projects/validate?field=version", data=form)
+    assert "greater than or equal to 1" in parse_html(response.text).text()
+
+
+def edit_form(client: TestClient, slug: str) -> dict[str, str]:
+    """Return the edit form's fields as the browser would post them."""
+    page = parse_html(client.get(f"/projects/{slug}/edit").text)
+    form = page.find("form", class_="project-form")
+    assert form is not None
+    data: dict[str, str] = {}
+    for control in form.find_all("input"):
+        if control.get("type") == "checkbox" and control.get("checked") is None:
+            continue
+        data[control.get("name") or ""] = control.get("value") or ""
+    for control in form.find_all("textarea"):
+        data[control.get("name") or ""] = control.text()
+    for control in form.find_all("select"):
+        chosen = control.find("option", selected="")
+        data[control.get("name") or ""] = chosen.get("value") if chosen else ""
+    return data
+
+
+def test_edit_saves_from_the_version_read(client: TestClient, db: Database) -> None:
+    with db.write() as session:
+        make_project(session, "one-view", title="One View")
+    form = edit_form(client, "one-view") | {"title": "One View of the household"}
+    response = client.post("/projects/one-view/edit", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    with db.read() as session:
+        project = session.exec(select(Project).where(Project.slug == "one-view")).one()
+    assert (project.title, project.version) == ("One View of the household", 2)
+
+
+def test_edit_from_a_stale_version_shows_what_changed_and_keeps_the_users_edit(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "one-view", title="One View")
+    mine = edit_form(client, "one-view") | {"cost_gbp": "75000"}
+    theirs = edit_form(client, "one-view") | {"title": "One View (renamed)", "status": "paused"}
+    assert client.post("/projects/one-view/edit", data=theirs).status_code == 200
+
+    response = client.post("/projects/one-view/edit", data=mine)
+    assert response.status_code == 409
+    page = parse_html(response.text)
+    notice = page.by_id("conflict")
+    assert notice.get("role") == "alert"
+    rows = {row.find("th").text(): row.text() for row in notice.find_all("tr")[1:]}
+    assert set(rows) == {"Title", "Status"}
+    assert "One View (renamed)" in rows["Title"] and "Paused" in rows["Status"]
+    assert page.by_id("f-cost_gbp").get("value") == "75000"
+    assert page.find("input", name="version").get("value") == "2"
+    with db.read() as session:
+        project = session.exec(select(Project).where(Project.slug == "one-view")).one()
+    assert (project.cost_gbp, project.title) == (0, "One View (renamed)")
+
+
+def test_edit_errors_show_by_the_field_with_the_input_kept(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "one-view")
+    form = edit_form(client, "one-view") | {"confidence_pct": "140"}
+    response = client.post("/projects/one-view/edit", data=form)
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert "less than or equal to 100" in page.error_for("f-confidence_pct")
+    assert page.by_id("f-confidence_pct").get("value") == "140"
+
+
+def test_a_dependency_that_closes_a_cycle_is_refused_with_its_path_by_the_field(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        for slug in ("alpha", "beta", "delta"):
+            make_project(session, slug)
+        depend(session, "alpha", "beta")
+        depend(session, "beta", "delta")
+    response = client.post("/projects/delta/dependencies", data={"depends_on": "alpha"})
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert "delta -> alpha -> beta -> delta" in page.error_for("dep-depends_on")
+    assert page.by_id("dep-depends_on").get("aria-invalid") == "true"
+    assert page.by_id("dep-depends_on").get("value") == "alpha"
+    with db.read() as session:
+        assert project_service.get_project(session=session, slug="delta")["depends_on"] == []
+
+
+def test_dependency_dataset_and_partner_forms_work_as_plain_posts(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "one-view")
+        make_project(session, "debt-prevention")
+        make_dataset(session, "council-tax-accounts", access="personal")
+    slug = "debt-prevention"
+    posts = [
+        ("dependencies", {"depends_on": "one-view", "note": "Needs the joined view"}),
+        (
+            "datasets",
+            {
+                "dataset": "council-tax-accounts",
+                "relation": "uses",
+                "fit_for_task": "partial",
+                "agreement": "drafting",
+            },
+        ),
+        ("partners", {"organisation": "E09000007", "role": "data_provider"}),
+    ]
+    for path, data in posts:
+        response = client.post(f"/projects/{slug}/{path}", data=data, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        assert response.headers["location"].endswith(f"/projects/{slug}/edit#{path}")
+    with db.read() as session:
+        project = project_service.get_project(session=session, slug=slug)
+    assert [d["slug"] for d in project["depends_on"]] == ["one-view"]
+    link = project["datasets"][0]
+    # The "required" box was left unticked, so the browser did not send it.
+    assert (link["fit_for_task"], link["agreement"], link["required"]) == (
+        "partial",
+        "drafting",
+        False,
+    )
+    assert project["partners"] == [
+        {"organisation": "E09000007", "name": "Camden", "role": "data_provider"}
+    ]
+    client.post(f"/projects/{slug}/dependencies/remove", data={"depends_on": "one-view"})
+    client.post(f"/projects/{slug}/partners/remove", data={"organisation": "E09000007"})
+    client.post(
+        f"/projects/{slug}/datasets/remove",
+        data={"dataset": "council-tax-accounts", "relation": "uses"},
+    )
+    with db.read() as session:
+        project = project_service.get_project(session=session, slug=slug)
+    assert (project["depends_on"], project["datasets"], project["partners"]) == ([], [], [])
+
+
+def test_an_unknown_dataset_code_is_refused_by_the_dataset_field(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "one-view")
+    response = client.post("/projects/one-view/datasets", data={"dataset": "no-such-data"})
+    assert response.status_code == 422
+    assert "unknown dataset code" in parse_html(response.text).error_for("ds-dataset")
+
+
+def test_assessment_radios_show_each_level_descriptor_and_the_current_level(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        load_reference(session)
+        make_project(session, "one-view")
+        project_service.assess(
+            session=session,
+            actor=SYSTEM,
+            slug="one-view",
+            data={"criterion": "residents_benefit", "level": 4, "rationale": "Arrears avoided"},
+        )
+        descriptors = dict(
+            session.exec(
+                select(CriterionLevel.level, CriterionLevel.descriptor)
+                .join(Criterion, Criterion.id == CriterionLevel.criterion_id)
+                .where(Criterion.key == "residents_benefit")
+            ).all()
+        )
+    page = parse_html(client.get("/projects/one-view/edit").text)
+    form = page.by_id("assess-residents_benefit")
+    radios = form.find_all("input", type="radio")
+    assert [r.get("value") for r in radios] == ["1", "2", "3", "4", "5"]
+    for radio in radios:
+        assert descriptors[int(radio.get("value") or 0)] in page.label_for(radio.get("id") or "")
+    assert [r.get("value") for r in radios if r.get("checked") is not None] == ["4"]
+    assert form.find("textarea").text() == "Arrears avoided"
+    # Cost and effort are scored from bands and readiness from the graph: nobody picks a level.
+    assert page.find(id="assess-cost") is None and page.find(id="assess-data_readiness") is None
+
+
+def test_an_assessment_is_appended_and_a_level_off_the_scale_is_refused(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        load_reference(session)
+        make_project(session, "one-view")
+    form = {"criterion": "reach", "level": "9", "rationale": "Everyone"}
+    response = client.post("/projects/one-view/assessments", data=form)
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert "outside the scale" in page.by_id("a-reach-level-error").text()
+    assert page.by_id("a-reach-rationale").text() == "Everyone"
+    form["level"] = "3"
+    response = client.post("/projects/one-view/assessments", data=form, follow_redirects=False)
+    assert response.headers["location"].endswith("/projects/one-view/edit#assess-reach")
+    with db.read() as session:
+        project = project_service.get_project(session=session, slug="one-view")
+    assert [(a["criterion"], a["level"]) for a in project["assessments"]] == [("reach", 3)]
+
+
+def test_pickers_suggest_matches_as_buttons_that_fill_the_field(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "one-view", title="One View household data")
+        make_dataset(session, "council-tax-accounts", title="Council tax accounts")
+    page = parse_html(client.get("/pick/projects?depends_on=househ&target=dep-depends_on").text)
+    button = page.find("button", class_="pick")
+    assert button.get("data-pick-value") == "one-view"
+    assert button.get("data-pick-for") == "dep-depends_on"
+    page = parse_html(client.get("/pick/datasets?q=council").text)
+    assert [b.get("data-pick-value") for b in page.find_all("button")] == ["council-tax-accounts"]
+    page = parse_html(client.get("/pick/organisations?organisation=camd").text)
+    assert [b.get("data-pick-value") for b in page.find_all("button")] == ["E09000007"]
+    assert "Nothing matches" in client.get("/pick/organisations?q=zzz").text
+    assert client.get("/pick/projects?target=bad%22id").status_code == 422
+
+
+def test_editor_of_an_unknown_project_is_a_404_page(client: TestClient) -> None:
+    response = client.get("/projects/missing/edit")
+    assert response.status_code == 404
+    assert "Not found" in response.text

@@ -1,0 +1,157 @@
+"""Review decisions from the project page, the review queue and the project's history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import func, select
+
+from portfolio.actors import SYSTEM, Actor
+from portfolio.db import Database
+from portfolio.enums import Role
+from portfolio.errors import Invalid, NotAllowed
+from portfolio.models import AuditEvent, Project, ReviewDecision
+from portfolio.services import reviews
+from portfolio.settings import Settings
+from tests.factories import make_organisation, make_project
+from tests.web.pages_html import Element, parse_html
+from tests.web.auth import Browser, sign_in
+from web.app import create_app
+
+
+@pytest.fixture
+def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    with db.write() as session:
+        make_organisation(session, "E09000002", name="Barking and Dagenham")
+        make_project(session, "one-view", title="One View household data", status="proposed")
+        make_project(session, "debt-prevention", title="Debt prevention", status="proposed")
+        make_project(session, "tree-planting", title="Tree planting", status="idea")
+    with Browser(create_app(settings), headers={"accept": "text/html"}) as test_client:
+        sign_in(test_client, db)
+        yield test_client
+
+
+def queue(client: TestClient) -> tuple[list[str], Element]:
+    """Return the titles awaiting a decision, oldest first, and the decided table."""
+    page = parse_html(client.get("/reviews").text)
+    tables = page.find_all("table")
+    awaiting = [row.find("a").text() for row in tables[0].find("tbody").find_all("tr")]
+    decided = tables[1] if len(tables) > 1 else Element("table", {}, None)
+    return awaiting, decided
+
+
+def test_queue_lists_proposed_projects_oldest_first(client: TestClient) -> None:
+    awaiting, decided = queue(client)
+    assert awaiting == ["One View household data", "Debt prevention"]
+    assert "No decisions recorded yet" in client.get("/reviews").text
+
+
+def test_approving_moves_the_project_out_of_the_queue_with_its_rationale(
+    client: TestClient, db: Database
+) -> None:
+    form = {"decision": "approve", "rationale": "Unblocks the debt work across the borough."}
+    response = client.post("/projects/one-view/decision", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("/projects/one-view#review")
+
+    awaiting, decided = queue(client)
+    assert awaiting == ["Debt prevention"]
+    row = decided.find("tbody").find("tr")
+    assert "One View household data" in row.text()
+    assert "Approve" in row.text() and "Unblocks the debt work" in row.text()
+    with db.read() as session:
+        project = session.exec(select(Project).where(Project.slug == "one-view")).one()
+        events = session.exec(
+            select(AuditEvent.action).where(AuditEvent.entity_id == project.id)
+        ).all()
+    assert (project.status, project.version) == ("approved", 2)
+    assert "decide" in events
+
+
+def test_deferring_keeps_the_project_waiting_and_shows_why(client: TestClient) -> None:
+    form = {"decision": "defer", "rationale": "Wait for the DPIA."}
+    client.post("/projects/one-view/decision", data=form)
+    awaiting, decided = queue(client)
+    assert awaiting == ["One View household data", "Debt prevention"]
+    page = parse_html(client.get("/reviews").text)
+    first = page.find("tbody").find("tr")
+    assert "Defer" in first.text() and "Wait for the DPIA." in first.text()
+
+
+def test_needs_information_brings_an_approved_project_back_to_the_queue(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "heat-map", title="Heat map", status="approved")
+    form = {"decision": "needs_information", "rationale": "Which boroughs share data?"}
+    client.post("/projects/heat-map/decision", data=form)
+    awaiting, _ = queue(client)
+    assert "Heat map" in awaiting
+
+
+def test_a_decision_without_rationale_is_refused_by_the_field_and_writes_nothing(
+    client: TestClient, db: Database
+) -> None:
+    response = client.post("/projects/one-view/decision", data={"decision": "reject"})
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert "reasons" in page.error_for("r-rationale")
+    assert page.by_id("r-rationale").get("aria-invalid") == "true"
+    assert page.by_id("r-decision-reject").get("checked") is not None
+    with db.read() as session:
+        assert session.exec(select(func.count()).select_from(ReviewDecision)).one() == 0
+        status = session.exec(select(Project.status).where(Project.slug == "one-view")).one()
+    assert status == "proposed"
+
+
+def test_an_unknown_decision_is_refused_by_the_decision_field(client: TestClient) -> None:
+    form = {"decision": "shelve", "rationale": "No."}
+    response = client.post("/projects/one-view/decision", data=form)
+    assert response.status_code == 422
+    assert "choose approve" in parse_html(response.text).by_id("r-decision-error").text()
+
+
+def test_only_the_cdo_or_an_admin_may_decide(db: Database, client: TestClient) -> None:
+    lead = Actor(id=None, role=Role.LEAD, organisation_id=1)
+    with db.write() as session, pytest.raises(NotAllowed):
+        reviews.decide(
+            session=session, actor=lead, slug="one-view", decision="approve", rationale="Mine"
+        )
+    with db.write() as session, pytest.raises(Invalid) as refused:
+        reviews.decide(session=session, actor=SYSTEM, slug="one-view", decision="x", rationale="")
+    assert set(refused.value.errors) == {"decision", "rationale"}
+
+
+def test_project_page_shows_the_decision_and_the_status_change_in_its_history(
+    client: TestClient,
+) -> None:
+    form = {"decision": "reject", "rationale": "Duplicates the London-wide work."}
+    page = parse_html(client.post("/projects/debt-prevention/decision", data=form).text)
+    review = page.find("section", class_="panel")
+    assert "Reject" in review.text() and "Duplicates the London-wide work." in review.text()
+    history = [item.text() for item in page.find("ol", class_="history").find_all("li")]
+    assert any("Decision: Reject" in item for item in history)
+    assert any("Status: Proposed → Rejected" in item for item in history)
+    assert "Registered the project" in history[-1]
+
+
+def test_an_edit_opened_before_a_decision_is_refused_naming_the_status(
+    client: TestClient,
+) -> None:
+    page = parse_html(client.get("/projects/one-view/edit").text)
+    version = page.find("input", name="version").get("value")
+    client.post("/projects/one-view/decision", data={"decision": "approve", "rationale": "Go"})
+    form = {
+        "version": version,
+        "title": "One View",
+        "owner": "E09000002",
+        "theme": "housing",
+        "status": "proposed",
+        "dpia_status": "not_needed",
+    }
+    response = client.post("/projects/one-view/edit", data=form)
+    assert response.status_code == 409
+    rows = parse_html(response.text).by_id("conflict").find_all("tr")
+    assert ["Status"] == [row.find("th").text() for row in rows[1:]]

@@ -1,0 +1,129 @@
+"""Every route times every role (and anonymous): the expected status, never a 5xx."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.routing import APIRoute
+
+from portfolio.db import Database
+from portfolio.settings import Settings
+from tests.web.auth import Browser, page_csrf, sign_in
+from web.app import create_app
+from web.security import ALLOWED, Policy, route_policy
+
+# FastAPI's own documentation routes: public by design, they hold no portfolio data.
+FRAMEWORK_PUBLIC = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+SAMPLES = {
+    "slug": "bd-one-view-phase-2", "code": "council-tax-accounts", "name": "CDO default",
+    "email": "admin@example.london", "token_id": "1", "snapshot_id": "1", "id": "1",
+    "a": "1", "b": "1", "depends_on": "bd-debt-arrears-prevention", "organisation": "E09000007",
+    "dataset": "council-tax-accounts", "relation": "uses", "criterion": "reach",
+    "path": "app.css", "filename": "projects.csv", "fmt": "csv", "format": "csv",
+}
+ROLES = ["anonymous", "researcher", "lead", "cdo", "admin"]
+# Routes whose work is heavy or slow and adds nothing to a permission check at this size.
+HEAVY = {"/plan/frontier", "/api/v1/plan/frontier"}
+# Signing out would end the session the rest of the matrix uses; it is tested on its own.
+SESSION_ENDING = {"/logout"}
+
+
+@pytest.fixture
+def backend() -> str:
+    """Run the matrix on SQLite only: it checks the web layer's policies, not the database."""
+    return "sqlite"
+
+
+@pytest.fixture
+def clients(settings: Settings, london: Database) -> Iterator[dict[str, Browser]]:
+    app = create_app(settings)
+    made: dict[str, Browser] = {}
+    for role in ROLES:
+        client = Browser(app)
+        client.__enter__()
+        if role != "anonymous":
+            sign_in(client, london, role, "E09000002" if role == "lead" else None)
+        else:
+            # Anonymous visitors hold a session with a CSRF token too (the sign-in form's).
+            client.csrf = page_csrf(client)
+        made[role] = client
+    yield made
+    for client in made.values():
+        client.__exit__(None, None, None)
+
+
+def routes() -> list[APIRoute]:
+    app = create_app(Settings(database_url="sqlite:///:memory:", environment="test",
+                              secret_key="x"))
+    return list(walk(app.routes))
+
+
+def walk(entries: list) -> Iterator[APIRoute]:
+    """Yield every API route, descending into included routers (FastAPI keeps them nested)."""
+    for entry in entries:
+        if isinstance(entry, APIRoute):
+            yield entry
+        elif hasattr(entry, "original_router"):
+            yield from walk(entry.original_router.routes)
+
+
+def test_every_route_declares_a_policy() -> None:
+    missing = [f"{sorted(r.methods)} {r.path}" for r in routes()
+               if r.path not in FRAMEWORK_PUBLIC and route_policy(r) is None]
+    assert not missing, f"routes without a declared policy: {missing}"
+
+
+def fill(path: str) -> str:
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: SAMPLES.get(m.group(1), "x"), path)
+
+
+def expected(policy: Policy, role: str, path: str) -> set[int] | None:
+    """Return the statuses a role must get, or None for 'allowed: anything but 401/403/5xx'."""
+    if policy == Policy.PUBLIC:
+        return None
+    if role == "anonymous":
+        return {401} if path.startswith("/api/") else {303}
+    if role not in {r.value for r in ALLOWED[policy]}:
+        return {403}
+    return None
+
+
+def test_permission_matrix(clients: dict[str, Browser]) -> None:
+    failures = []
+    for route in routes():
+        if route.path in FRAMEWORK_PUBLIC | HEAVY | SESSION_ENDING:
+            continue
+        policy = route_policy(route)
+        url = fill(route.path)
+        for method in sorted(route.methods - {"HEAD"}):
+            for role in ROLES:
+                kwargs = {"follow_redirects": False}
+                if method in {"POST", "PUT", "PATCH"}:
+                    kwargs["data" if not url.startswith("/api/") else "json"] = {}
+                response = clients[role].request(method, url, **kwargs)
+                want = expected(policy, role, url)
+                ok = (response.status_code < 500 and
+                      (response.status_code in want if want is not None
+                       else response.status_code not in {401, 403}))
+                if not ok:
+                    failures.append(f"{method} {url} as {role}: {response.status_code} "
+                                    f"(policy {policy}, expected {want or 'allowed'})")
+    assert not failures, "\n".join(failures)
+
+
+def test_signing_out_ends_the_session(clients: dict[str, Browser]) -> None:
+    client = clients["researcher"]
+    assert client.get("/dashboard", follow_redirects=False).status_code == 200
+    assert client.post("/logout", follow_redirects=False).status_code == 303
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_a_state_change_without_the_csrf_token_is_refused(clients: dict[str, Browser]) -> None:
+    client = clients["cdo"]
+    response = client.post("/projects/bd-one-view-phase-2/decision",
+                           data={"decision": "approve", "rationale": "x"},
+                           headers={"X-CSRF-Token": "forged"}, follow_redirects=False)
+    assert response.status_code == 403
+    assert "expired" in response.text

@@ -1,0 +1,196 @@
+"""What the page modules share: sessions, the actor, form parsing and display labels."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.enums import (
+    Access,
+    Agreement,
+    Decision,
+    DpiaStatus,
+    FitForTask,
+    LinkRelation,
+    PartnerRole,
+    ProjectStatus,
+    Theme,
+)
+from web.deps import current_actor, read_session, write_session
+from web.templating import templates
+
+ReadSession = Annotated[Session, Depends(read_session)]
+# Commit before the response leaves, so the page a redirect leads to already sees the write.
+WriteSession = Annotated[Session, Depends(write_session, scope="function")]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    """Return a posted form's text fields (the routes stay synchronous)."""
+    form = await request.form()
+    return {key: value for key, value in form.multi_items() if isinstance(value, str)}
+
+
+FormData = Annotated[dict[str, str], Depends(form_data)]
+
+LONDON = ZoneInfo("Europe/London")
+
+# Unticked checkboxes are absent from a posted form, so absence means False.
+CHECKBOXES = frozenset({"personal_data", "mandatory", "required"})
+
+
+def input_from_form(form: Mapping[str, str], model: type[BaseModel]) -> dict[str, Any]:
+    """Turn posted text into a service input: blanks become defaults, checkboxes booleans."""
+    data: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name in CHECKBOXES:
+            data[name] = form.get(name, "") not in ("", "false", "off")
+            continue
+        raw = form.get(name)
+        if raw is None:
+            continue
+        raw = raw.strip()
+        if name == "cost_gbp":
+            # People write money as they read it: "£250,000".
+            raw = raw.replace(",", "").replace("£", "").replace(" ", "")
+        if raw == "":
+            if not info.is_required() and info.default is None:
+                data[name] = None
+            continue
+        data[name] = raw
+    return data
+
+
+LABELS: dict[str, str] = {
+    "health_social_care": "Health and social care",
+    "environment_net_zero": "Environment and net zero",
+    "children_education": "Children and education",
+    "data_infrastructure": "Data infrastructure",
+    "in_progress": "In progress",
+    "not_needed": "Not needed",
+    "not_started": "Not started",
+    "needs_information": "Needs information",
+    "data_provider": "Data provider",
+    "approve": "Approve",
+    "defer": "Defer",
+    "reject": "Reject",
+    "one_off": "One-off",
+    "adhoc": "Ad hoc",
+    "gla": "GLA",
+    "gla_group": "GLA group",
+    "nhs": "NHS",
+}
+
+FIELD_LABELS: dict[str, str] = {
+    "slug": "Short name (slug)",
+    "title": "Title",
+    "description": "Description",
+    "owner": "Owner organisation",
+    "theme": "Theme",
+    "status": "Status",
+    "cost_gbp": "Cost estimate (GBP)",
+    "effort_pm": "Effort (person-months)",
+    "start_date": "Start date",
+    "end_date": "End date",
+    "personal_data": "Involves personal data",
+    "dpia_status": "DPIA status",
+    "mandatory": "Mandatory or statutory",
+    "mandatory_justification": "Statutory justification",
+    "reach_people": "Residents reached",
+    "confidence_pct": "Confidence (%)",
+    "time_criticality": "Time criticality (1 to 5)",
+    "depends_on": "Depends on",
+    "dataset": "Dataset",
+    "relation": "Relation",
+    "required": "Required",
+    "fit_for_task": "Fit for the task",
+    "agreement": "Data-sharing agreement",
+    "organisation": "Organisation",
+    "role": "Role",
+    "level": "Level",
+    "rationale": "Rationale",
+    "decision": "Decision",
+    "criterion": "Criterion",
+    "version": "Version",
+}
+
+
+def label(value: object) -> str:
+    """Return an enumeration value as words people read."""
+    text = str(value)
+    if text in LABELS:
+        return LABELS[text]
+    return text.replace("_", " ").capitalize()
+
+
+def field_label(name: str) -> str:
+    """Return the label of a form field."""
+    return FIELD_LABELS.get(name, label(name))
+
+
+def when(moment: datetime | str | None) -> str:
+    """Return a timestamp as a short date and time in London."""
+    if moment is None:
+        return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        # SQLite hands back stored UTC timestamps without their zone.
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(LONDON)
+    return f"{moment.day} {moment:%b %Y, %H:%M}"
+
+
+def show(value: object) -> str:
+    """Return a field value for reading: blanks, booleans and enumeration values in words."""
+    if value is None or value == "":
+        return "(blank)"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, str) and value in ENUM_VALUES:
+        return label(value)
+    return str(value)
+
+
+def in_form_order(errors: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Return the errors in the order their fields appear on the forms."""
+    order = {name: position for position, name in enumerate(FIELD_LABELS)}
+    return sorted(errors.items(), key=lambda item: order.get(item[0], len(order)))
+
+
+def choices(enum: type) -> list[tuple[str, str]]:
+    """Return an enumeration's values with their labels, for a select or radios."""
+    return [(member.value, label(member.value)) for member in enum]
+
+
+CHOICES: dict[str, list[tuple[str, str]]] = {
+    "theme": choices(Theme),
+    "status": choices(ProjectStatus),
+    "dpia_status": choices(DpiaStatus),
+    "relation": choices(LinkRelation),
+    "fit_for_task": choices(FitForTask),
+    "agreement": choices(Agreement),
+    "role": choices(PartnerRole),
+    "access": choices(Access),
+    "decision": choices(Decision),
+}
+
+ENUM_VALUES = frozenset(
+    member.value
+    for enum in (Theme, ProjectStatus, DpiaStatus, LinkRelation, FitForTask, Agreement, PartnerRole)
+    for member in enum
+)
+
+templates.env.filters.update(
+    label=label, field_label=field_label, when=when, show=show, in_form_order=in_form_order
+)
+templates.env.globals.update(CHOICES=CHOICES)

@@ -1,0 +1,222 @@
+"""Forms on the edit page for a project's links and assessment, and the pickers they use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from sqlmodel import Session
+
+from portfolio.errors import Invalid
+from portfolio.schemas import AssessmentInput, DatasetLinkInput, DependencyInput, PartnerInput
+from portfolio.services import dataset_pages
+from portfolio.services import projects as project_service
+from web.pages_common import CurrentActor, FormData, ReadSession, WriteSession, input_from_form
+from web.pages_projects import render_editor, see_other
+from web.security import EDIT, READ
+from web.templating import render
+
+router = APIRouter()
+
+TargetId = Annotated[str, Query(pattern=r"^[a-z][a-z0-9_-]{0,60}$")]
+SearchText = Annotated[str, Query(max_length=200)]
+
+
+def link_write(
+    request: Request,
+    session: Session,
+    slug: str,
+    form: dict[str, str],
+    *,
+    form_name: str,
+    anchor: str,
+    write: Callable[[], Any],
+):  # type: ignore[no-untyped-def]
+    """Run one link write; on a refusal show the edit page with the message by the field."""
+    try:
+        write()
+    except Invalid as exc:
+        session.rollback()
+        state: dict[str, Any] = {"values": form, "errors": exc.errors}
+        forms = {form_name: state}
+        if form_name.startswith("assess:"):
+            forms = {"assess": {form_name.removeprefix("assess:"): state}}
+        return render_editor(request, session, slug, status_code=422, forms=forms)
+    return see_other(f"{request.url_for('project_edit', slug=slug)}#{anchor}")
+
+
+@router.post("/projects/{slug}/dependencies", name="dependency_add", dependencies=[EDIT])
+def add_dependency(
+    request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
+):  # type: ignore[no-untyped-def]
+    """Make the project depend on another; a cycle is refused and named."""
+    return link_write(
+        request,
+        session,
+        slug,
+        form,
+        form_name="dependency",
+        anchor="dependencies",
+        write=lambda: project_service.add_dependency(
+            session=session, actor=actor, slug=slug, data=input_from_form(form, DependencyInput)
+        ),
+    )
+
+
+@router.post("/projects/{slug}/dependencies/remove", name="dependency_remove", dependencies=[EDIT])
+def remove_dependency(
+    request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
+):  # type: ignore[no-untyped-def]
+    """Remove one of the project's dependencies."""
+    return link_write(
+        request,
+        session,
+        slug,
+        form,
+        form_name="dependency",
+        anchor="dependencies",
+        write=lambda: project_service.remove_dependency(
+            session=session, actor=actor, slug=slug, depends_on=form.get("depends_on", "")
+        ),
+    )
+
+
+@router.post("/projects/{slug}/datasets", name="dataset_link", dependencies=[EDIT])
+def link_dataset(
+    request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
+):  # type: ignore[no-untyped-def]
+    """Link a dataset the project uses or produces, or update that link."""
+    return link_write(
+        request,
+        session,
+        slug,
+        form,
+        form_name="dataset",
+        anchor="datasets",
+        write=lambda: project_service.link_dataset(
+            session=session, actor=actor, slug=slug, data=input_from_form(form, DatasetLinkInput)
+        ),
+    )
+
+
+@router.post("/projects/{slug}/datasets/remove", name="dataset_unlink", dependencies=[EDIT])
+def unlink_dataset(
+    request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
+):  # type: ignore[no-untyped-def]
+    """Remove a dataset link from the project."""
+    return link_write(
+        request,
+        session,
+        slug,
+        form,
+        form_name="dataset",
+        anchor="datasets",
+        write=lambda: project_service.unlink_dataset(
+            session=session,
+            actor=actor,
+            slug=slug,
+            dataset=form.get("dataset", ""),
+            relation=form.get("relation", "uses"),
+        ),
+    )
+
+
+@router.post("/projects/{slug}/partners", name="partner_add", dependencies=[EDIT])
+def add_partner(
+    request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
+):  # type: ignore[no-untyped-def]
+    """Add a partner organisation with its role, or change its role."""
+    return link_write(
+        request,
+        session,
+        slug,
+        form,
+        form_name="partner",
+        anchor="partners",
+        write=lambda: project_service.add_partner(
+            session=session, actor=actor, slug=slug, data=input_from_form(form, PartnerInput)
+        ),
+    )
+
+
+@router.post("/projects/{slug}/partners/remove", name="partner_remove", dependencies=[EDIT])
+def remove_partner(
+    request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
+):  # type: ignore[no-untyped-def]
+    """Remove a partner organisation from the project."""
+    return link_write(
+        request,
+        session,
+        slug,
+        form,
+        form_name="partner",
+        anchor="partners",
+        write=lambda: project_service.remove_partner(
+            session=session, actor=actor, slug=slug, organisation=form.get("organisation", "")
+        ),
+    )
+
+
+@router.post("/projects/{slug}/assessments", name="project_assess", dependencies=[EDIT])
+def assess(request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+    """Record the project's level on one criterion with a rationale."""
+    criterion = form.get("criterion", "")
+    return link_write(
+        request,
+        session,
+        slug,
+        form,
+        form_name=f"assess:{criterion}",
+        anchor=f"assess-{criterion}",
+        write=lambda: project_service.assess(
+            session=session, actor=actor, slug=slug, data=input_from_form(form, AssessmentInput)
+        ),
+    )
+
+
+def render_picks(request: Request, items: list[dict[str, Any]], q: str, target: str):  # type: ignore[no-untyped-def]
+    """Render a picker's suggestions."""
+    return render(request, "_picks.html", {"items": items, "q": q, "target": target})
+
+
+@router.get("/pick/projects", name="pick_projects", dependencies=[READ])
+def pick_projects(
+    request: Request,
+    session: ReadSession,
+    target: TargetId = "dep-depends_on",
+    q: SearchText = "",
+    depends_on: SearchText = "",
+):  # type: ignore[no-untyped-def]
+    """Suggest projects for a picker (the text comes as q or as the field's own name)."""
+    text = q or depends_on
+    items = dataset_pages.search_projects(session=session, q=text)
+    return render_picks(request, items, text, target)
+
+
+@router.get("/pick/datasets", name="pick_datasets", dependencies=[READ])
+def pick_datasets(
+    request: Request,
+    session: ReadSession,
+    target: TargetId = "ds-dataset",
+    q: SearchText = "",
+    dataset: SearchText = "",
+):  # type: ignore[no-untyped-def]
+    """Suggest datasets for a picker (the text comes as q or as the field's own name)."""
+    text = q or dataset
+    items = dataset_pages.search_datasets(session=session, q=text)
+    return render_picks(request, items, text, target)
+
+
+@router.get("/pick/organisations", name="pick_organisations", dependencies=[READ])
+def pick_organisations(
+    request: Request,
+    session: ReadSession,
+    target: TargetId = "pa-organisation",
+    q: SearchText = "",
+    organisation: SearchText = "",
+):  # type: ignore[no-untyped-def]
+    """Suggest organisations for a picker (the text comes as q or as the field's own name)."""
+    text = q or organisation
+    items = dataset_pages.search_organisations(session=session, q=text)
+    return render_picks(request, items, text, target)
