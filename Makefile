@@ -21,6 +21,7 @@ node_modules/.installed: package.json package-lock.json
 run: setup
 	$(PORTFOLIO) db upgrade
 	$(PORTFOLIO) seed london --if-empty
+	@test -f var/demo-accounts.txt && cat var/demo-accounts.txt || true
 	$(PORTFOLIO) serve
 
 test: setup

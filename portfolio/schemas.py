@@ -58,6 +58,9 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
             field, _, message = (
                 message.partition(": ") if ": " in message else ("input", "", message)
             )
+            # Their input is the whole form: do not echo it.
+            errors.setdefault(field, message)
+            continue
         if error["type"] == "enum":
             allowed = error.get("ctx", {}).get("expected", "")
             message = f"{error.get('input')!r} is not one of {allowed}"

@@ -92,7 +92,8 @@ def rank_portfolio(
                .to_numpy() >= 1.0 - 1e-9) if len(links) else pd.Series(dtype=bool),
     )
     unlock = unlock_values(table, dependencies, links_ready, datasets).unlock
-    active = slugs[slugs.isin(order["slug"])]
+    # Index.get_indexer, not isin: pandas 3's isin on text is seconds at 100k rows (measured).
+    active = slugs[pd.Index(order["slug"]).get_indexer(slugs) >= 0]
     robust = _robustness(values.loc[active], criteria, profile, top_k, samples, seed)
     methods = _methods(projects, levels, scores, order)
     rows = order.set_index("slug").join(scores).join(robust).join(methods)

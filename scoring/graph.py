@@ -21,15 +21,17 @@ Unlock value (the portfolio value waiting on a project or a dataset), in composi
   on the nodes that wait on nothing (ready-to-start projects, rejected prerequisites, datasets
   nobody active produces). Diamonds never count a value twice.
 - The waits-on graph is acyclic when ``depends_on`` is, except through ``produces`` edges (a
-  project producing a dataset that, through other projects, waits on it). Such a cycle is broken
-  deterministically: the dataset -> producer edges are taken in (dataset code, producer slug)
-  order and each one that would close a cycle is dropped (reported in ``broken_edges``).
+  producer that, directly or through other projects and datasets, waits on its own dataset).
+  Such cycles are broken by dropping every dataset -> producer edge that lies on a cycle (its
+  two ends share a strongly connected component), and only those: the rule does not depend on
+  any ordering of names, and value never circulates (dropped edges are in ``broken_edges``).
 - All nodes are computed in one pass over the waits-on DAG in topological order (waiters before
   what they wait on), so the cost is linear in nodes plus edges.
 """
 
 from __future__ import annotations
 
+import gc
 import io
 import math
 import os
@@ -66,7 +68,7 @@ EDGE_KINDS: tuple[str, ...] = ("depends_on", "uses", "produces", "partners_in", 
 
 
 class DependencyCycleError(ValueError):
-    """Raised when project dependencies form a cycle; ``cycle`` is ``[a, b, ..., a]``."""
+    """Signal that project dependencies form a cycle; ``cycle`` is ``[a, b, ..., a]``."""
 
     def __init__(self, cycle: list[str]) -> None:
         self.cycle = cycle
@@ -90,6 +92,16 @@ def org_id(code: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Shared integer-index helpers (also used by ranking and plan)
+
+
+def _isin(values: pd.Series | np.ndarray | pd.Index, pool: Iterable[Any]) -> np.ndarray:
+    """Return a boolean mask of the `values` that occur in `pool`."""
+    # pandas 3's Arrow-backed str dtype builds one pyarrow scalar per pool item in Series.isin
+    # (seconds for 100k items); a hash lookup through Index.get_indexer stays linear.
+    index = pool if isinstance(pool, pd.Index) else pd.Index(list(pool), dtype=object)
+    if not index.is_unique:
+        index = index.unique()
+    return index.get_indexer(pd.Index(np.asarray(values, dtype=object), dtype=object)) >= 0
 
 
 def _flag(df: pd.DataFrame, name: str) -> np.ndarray:
@@ -133,21 +145,58 @@ def _adjacency_lists(src: np.ndarray, dst: np.ndarray, n: int) -> list[list[int]
     return [flat[bounds[i] : bounds[i + 1]] for i in range(n)]
 
 
-def _topological_order(n: int, src: np.ndarray, dst: np.ndarray) -> list[int] | None:
+def _grouped(owner: np.ndarray, items: np.ndarray, n: int, key: np.ndarray | None = None) -> list:
+    """Return, for each owner 0..n-1, the list of its items (ordered by `key`, else by item)."""
+    sort = np.lexsort((items if key is None else key, owner))
+    owners = owner[sort]
+    flat = items[sort].tolist()
+    bounds = np.searchsorted(owners, np.arange(n + 1)).tolist()
+    return [flat[bounds[i] : bounds[i + 1]] for i in range(n)]
+
+
+def _out_edges(
+    indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (out-degree of each node, concatenated targets of their out-edges)."""
+    starts = indptr[nodes]
+    counts = indptr[nodes + 1] - starts
+    total = int(counts.sum())
+    if total == 0:
+        return counts, indices[:0]
+    # Edge positions start..start+count-1 of every node, laid end to end.
+    offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+    return counts, indices[offsets]
+
+
+def _generations(n: int, src: np.ndarray, dst: np.ndarray) -> list[np.ndarray] | None:
+    """Split nodes into generations along src -> dst (each after all its sources); None on a cycle.
+
+    Each generation is processed as whole arrays, so the cost is a few NumPy calls per
+    generation (the longest dependency chain) rather than Python work per node.
+    """
+    indptr, indices = _csr(src, dst, n)
+    indegree = np.bincount(dst, minlength=n)
+    frontier = np.flatnonzero(indegree == 0)
+    levels: list[np.ndarray] = []
+    done = 0
+    while frontier.size:
+        levels.append(frontier)
+        done += frontier.size
+        _, targets = _out_edges(indptr, indices, frontier)
+        if not targets.size:
+            break
+        hit, counts = np.unique(targets, return_counts=True)
+        indegree[hit] -= counts
+        frontier = hit[indegree[hit] == 0]
+    return levels if done == n else None
+
+
+def _topological_order(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
     """Return a topological order of edges src -> dst (src first), or None on a cycle."""
-    out = _adjacency_lists(src, dst, n)
-    indegree = np.bincount(dst, minlength=n).tolist()
-    stack = [i for i in range(n - 1, -1, -1) if indegree[i] == 0]
-    order: list[int] = []
-    append, pop = order.append, stack.pop
-    while stack:
-        u = pop()
-        append(u)
-        for v in out[u]:
-            indegree[v] -= 1
-            if indegree[v] == 0:
-                stack.append(v)
-    return order if len(order) == n else None
+    levels = _generations(n, src, dst)
+    if levels is None:
+        return None
+    return np.concatenate(levels) if levels else np.zeros(0, dtype=np.int64)
 
 
 def _cycle_in(n: int, src: np.ndarray, dst: np.ndarray, labels: np.ndarray) -> list[str]:
@@ -186,10 +235,10 @@ def _records(df: pd.DataFrame, columns: Mapping[str, str]) -> list[dict[str, Any
             cols[attr] = s.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
         else:
             cols[attr] = s.astype(object).where(s.notna(), None).tolist()
+    if not cols:
+        return [{} for _ in range(len(df))]
     names = list(cols)
-    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)] or [
-        {} for _ in range(len(df))
-    ]
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
 
 
 def build_graph(
@@ -208,9 +257,50 @@ def build_graph(
     named by links, partners, owners or publishers but missing from their tables are added with
     only ``kind`` and ``code``.
     """
+    # Hundreds of thousands of small attribute dicts set off repeated full collections that
+    # cost about as much as the build (measured); none of these objects form reference cycles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_graph(projects, datasets, organisations, dependencies, links, partners)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _add_edges(g: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str, dict[str, Any]]]) -> None:
+    """Add keyed edges to a MultiDiGraph; a repeated (u, v, key) replaces the earlier attributes."""
+    # add_edges_from spends ~15 us per keyed edge on views and cache clearing; filling the
+    # adjacency dicts the way MultiDiGraph.add_edge does costs a fraction of that.
+    succ, pred = g._succ, g._pred
+    for u, v, key, data in edges:
+        try:
+            targets = succ[u]
+            keys = targets.get(v)
+            if keys is None:
+                keys = {}
+                pred[v][u] = keys  # raises before anything changes when v is not a node yet
+                targets[v] = keys
+            keys[key] = data
+        except KeyError:
+            g.add_edge(u, v, key, **data)
+    nx._clear_cache(g)
+
+
+def _build_graph(
+    projects: pd.DataFrame,
+    datasets: pd.DataFrame | None,
+    organisations: pd.DataFrame | None,
+    dependencies: pd.DataFrame | None,
+    links: pd.DataFrame | None,
+    partners: pd.DataFrame | None,
+) -> nx.MultiDiGraph:
     g = nx.MultiDiGraph()
     slugs = projects["slug"].astype(str)
-    known = set(slugs.tolist())
+    known = pd.Index(slugs.to_numpy(dtype=object), dtype=object)
+    if not known.is_unique:
+        raise ValueError(f"duplicate project slugs: {sorted(set(known[known.duplicated()]))[:5]}")
+    node_ids = np.asarray([PROJECT + s for s in known], dtype=object)
     attrs = _records(
         projects,
         {
@@ -227,8 +317,8 @@ def build_graph(
         },
     )
     g.add_nodes_from(
-        (PROJECT + s, {"kind": "project", "slug": s, "label": a.pop("label", None) or s, **a})
-        for s, a in zip(slugs.tolist(), attrs, strict=True)
+        (i, {"kind": "project", "slug": s, "label": a.pop("label", None) or s, **a})
+        for i, s, a in zip(node_ids.tolist(), known.tolist(), attrs, strict=True)
     )
 
     org_nodes: dict[str, dict[str, Any]] = {}
@@ -257,14 +347,15 @@ def build_graph(
 
     edges: list[tuple[str, str, str, dict[str, Any]]] = []
     if dependencies is not None and len(dependencies):
-        dep = dependencies[["project", "depends_on"]].astype(str).drop_duplicates()
-        dep = dep[dep["project"].isin(known) & dep["depends_on"].isin(known)]
+        src, dst = _dependency_edges(
+            dependencies.astype({"project": str, "depends_on": str}), known
+        )
         edges.extend(
-            (PROJECT + p, PROJECT + q, "depends_on", {"kind": "depends_on"})
-            for p, q in zip(dep["project"].tolist(), dep["depends_on"].tolist(), strict=True)
+            (p, q, "depends_on", {"kind": "depends_on"})
+            for p, q in zip(node_ids[src].tolist(), node_ids[dst].tolist(), strict=True)
         )
     if links is not None and len(links):
-        lk = links[links["project"].astype(str).isin(known)]
+        lk = links[_isin(links["project"].astype(str), known)]
         l_attrs = _records(
             lk,
             {
@@ -290,7 +381,7 @@ def build_graph(
             if d not in ds_nodes:
                 ds_nodes[d] = {"kind": "dataset", "code": d, "label": d}
     if partners is not None and len(partners):
-        pt = partners[partners["project"].astype(str).isin(known)]
+        pt = partners[_isin(partners["project"].astype(str), known)]
         roles = (
             pt["role"].astype(object).where(pt["role"].notna(), None).tolist()
             if ("role" in pt.columns)
@@ -318,7 +409,7 @@ def build_graph(
 
     g.add_nodes_from((DATASET + c, a) for c, a in ds_nodes.items())
     g.add_nodes_from((ORG + c, a) for c, a in org_nodes.items())
-    g.add_edges_from(edges)
+    _add_edges(g, edges)
     return g
 
 
@@ -579,24 +670,12 @@ def topological_layers(
         index,
     )
     # Edge prerequisite -> dependant, so a layer's members have every prerequisite earlier.
-    out = _adjacency_lists(dst, src, n)
-    indegree = np.bincount(src, minlength=n).tolist()
-    layer = [i for i in range(n) if indegree[i] == 0]
-    layers: list[list[str]] = []
-    done = 0
-    while layer:
-        layers.append([str(index[i]) for i in layer])
-        done += len(layer)
-        nxt = []
-        for u in layer:
-            for v in out[u]:
-                indegree[v] -= 1
-                if indegree[v] == 0:
-                    nxt.append(v)
-        layer = sorted(nxt)
-    if done < n:
+    levels = _generations(n, dst, src)
+    if levels is None:
         raise DependencyCycleError(_cycle_in(n, src, dst, index.to_numpy()))
-    return layers
+    # The index is sorted and generations come out in index order, so layers are sorted too.
+    names = index.to_numpy(dtype=object)
+    return [names[level].tolist() for level in levels]
 
 
 def _statuses(projects: pd.DataFrame) -> pd.Series:
@@ -612,9 +691,9 @@ def unused_datasets(
         used = used[used["relation"].eq("uses")]
     if projects is not None:
         rejected = _statuses(projects).loc[lambda s: s.eq(REJECTED)].index
-        used = used[~used["project"].astype(str).isin(rejected)]
+        used = used[~_isin(used["project"].astype(str), rejected)]
     codes = datasets["code"].astype(str)
-    return sorted(codes[~codes.isin(used["dataset"].astype(str))].tolist())
+    return sorted(codes[~_isin(codes, used["dataset"].astype(str))].tolist())
 
 
 def _link_ready(links: pd.DataFrame) -> np.ndarray:
@@ -634,8 +713,8 @@ def _blocking_links(projects: pd.DataFrame, links: pd.DataFrame | None) -> pd.Da
         mask &= links["relation"].eq("uses").to_numpy(dtype=bool, na_value=False)
     rows = links.loc[mask, ["project", "dataset"]].astype(str)
     status = _statuses(projects)
-    active = status.index[~status.isin(INACTIVE)]
-    return rows[rows["project"].isin(active)].drop_duplicates()
+    active = status.index[~_isin(status, INACTIVE)]
+    return rows[_isin(rows["project"], active)].drop_duplicates()
 
 
 def blocked_projects(
@@ -647,10 +726,10 @@ def blocked_projects(
     blocked_by_datasets (dataset codes), blocked_by_rejected (a prerequisite is rejected).
     """
     status = _statuses(projects)
-    active = status.index[~status.isin(INACTIVE)]
+    active = status.index[~_isin(status, INACTIVE)]
     if dependencies is not None and len(dependencies):
         dep = dependencies[["project", "depends_on"]].astype(str).drop_duplicates()
-        dep = dep[dep["project"].isin(active) & dep["depends_on"].isin(status.index)]
+        dep = dep[_isin(dep["project"], active) & _isin(dep["depends_on"], status.index)]
         dep_status = status.reindex(dep["depends_on"]).to_numpy()
         dep = dep[dep_status != DELIVERED].assign(
             rejected=status.reindex(dep["depends_on"]).to_numpy()[dep_status != DELIVERED]
@@ -679,60 +758,41 @@ def blocked_projects(
 
 @dataclass(frozen=True)
 class UnlockResult:
-    """Hold unlock value per node id (composite points) with each node's direct waits-on lists."""
+    """Hold unlock value per node id (composite points) and the waits-on edges behind it."""
 
     unlock: pd.Series
-    blockers: pd.Series
-    unblocks: pd.Series
+    waits_on: pd.DataFrame
     broken_edges: tuple[tuple[str, str], ...]
+
+    def blockers(self) -> pd.Series:
+        """Return, per node id, the node ids it waits on directly (empty list when none)."""
+        return self._lists("waiter", "blocker", "blockers")
+
+    def unblocks(self) -> pd.Series:
+        """Return, per node id, the node ids that wait on it directly (empty list when none)."""
+        return self._lists("blocker", "waiter", "unblocks")
 
     def frame(self) -> pd.DataFrame:
         """Return one row per node id: unlock, blockers, unblocks."""
         return pd.DataFrame(
-            {"unlock": self.unlock, "blockers": self.blockers, "unblocks": self.unblocks}
+            {"unlock": self.unlock, "blockers": self.blockers(), "unblocks": self.unblocks()}
         )
 
+    def _lists(self, owner: str, item: str, name: str) -> pd.Series:
+        index = pd.Index(self.unlock.index)
+        owners = index.get_indexer(self.waits_on[owner])
+        items = self.waits_on[item].to_numpy(dtype=object)
+        return pd.Series(_grouped(owners, items, len(index)), index=index, name=name, dtype=object)
 
-def _break_producer_cycles(
-    n: int, src: np.ndarray, dst: np.ndarray, producer: np.ndarray, labels: np.ndarray
+
+def _producer_edges_on_cycles(
+    n: int, src: np.ndarray, dst: np.ndarray, producer: np.ndarray
 ) -> np.ndarray:
-    """Return a keep-mask over edges that drops the dataset -> producer edges closing cycles."""
-    keep = np.ones(len(src), dtype=bool)
-    plain = ~producer
-    if _topological_order(n, src[plain], dst[plain]) is None:
-        # Not through produces: the dependencies themselves are cyclic.
-        raise DependencyCycleError(
-            [s.removeprefix(PROJECT) for s in _cycle_in(n, src[plain], dst[plain], labels)]
-        )
+    """Return a mask of the dataset -> producer edges that lie on a cycle of waits-on edges."""
+    # An edge u -> v lies on a cycle exactly when u and v share a strongly connected component.
     graph = csr_array((np.ones(len(src)), (src, dst)), shape=(n, n))
-    _, comp = connected_components(graph, directed=True, connection="strong")
-    inside = comp[src] == comp[dst]
-    candidates = np.flatnonzero(inside & producer)
-    fixed = np.flatnonzero(inside & ~producer)
-    adj: dict[int, set[int]] = {}
-    for e in fixed.tolist():
-        adj.setdefault(int(src[e]), set()).add(int(dst[e]))
-
-    def reaches(a: int, b: int) -> bool:
-        seen, stack = {a}, [a]
-        while stack:
-            u = stack.pop()
-            if u == b:
-                return True
-            for w in adj.get(u, ()):
-                if w not in seen:
-                    seen.add(w)
-                    stack.append(w)
-        return False
-
-    ordered = sorted(candidates.tolist(), key=lambda e: (labels[src[e]], labels[dst[e]]))
-    for e in ordered:
-        d, p = int(src[e]), int(dst[e])
-        if reaches(p, d):
-            keep[e] = False
-        else:
-            adj.setdefault(d, set()).add(p)
-    return keep
+    _, component = connected_components(graph, directed=True, connection="strong")
+    return producer & (component[src] == component[dst])
 
 
 def unlock_values(
@@ -750,7 +810,7 @@ def unlock_values(
     """
     slugs = projects["slug"].astype(str).to_numpy(dtype=object)
     status = projects["status"].astype(str).to_numpy(dtype=object)
-    active = ~np.isin(status, list(INACTIVE))
+    active = ~_isin(status, INACTIVE)
     value = (
         np.nan_to_num(_floats(projects["value"]), nan=0.0)
         if "value" in projects
@@ -797,7 +857,7 @@ def unlock_values(
         if datasets is not None and "drl" in datasets.columns:
             ready_codes = set(datasets.loc[datasets["drl"].eq(READY_DRL), "code"].astype(str))
         prod = links.loc[links["relation"].eq("produces"), ["project", "dataset"]].astype(str)
-        prod = prod[~prod["dataset"].isin(ready_codes)].drop_duplicates()
+        prod = prod[~_isin(prod["dataset"], ready_codes)].drop_duplicates()
         pr_dst = p_index.get_indexer(prod["project"])
         pr_src = d_index.get_indexer(prod["dataset"]) + n_p
         ok = pr_dst >= 0
@@ -810,41 +870,36 @@ def unlock_values(
     dst = np.concatenate(dsts)
     producer = np.concatenate(kinds)
     broken: tuple[tuple[str, str], ...] = ()
-    order = _topological_order(n, src, dst)
-    if order is None:
-        keep = _break_producer_cycles(n, src, dst, producer, labels)
+    if _topological_order(n, src, dst) is None:
+        drop = _producer_edges_on_cycles(n, src, dst, producer)
         broken = tuple(
             sorted(
                 (str(labels[a]), str(labels[b]))
-                for a, b in zip(src[~keep].tolist(), dst[~keep].tolist(), strict=True)
+                for a, b in zip(src[drop].tolist(), dst[drop].tolist(), strict=True)
             )
         )
-        src, dst = src[keep], dst[keep]
-        order = _topological_order(n, src, dst)
-        assert order is not None
+        src, dst = src[~drop], dst[~drop]
+        if _topological_order(n, src, dst) is None:
+            # Every cycle left is made of dependencies alone.
+            cycle = _cycle_in(n, src, dst, labels)
+            raise DependencyCycleError([s.removeprefix(PROJECT) for s in cycle])
 
-    out = _adjacency_lists(src, dst, n)
-    own = np.concatenate([value, np.zeros(n_d)]).tolist()
-    unlock = [0.0] * n
-    for u in order:
-        targets = out[u]
-        if targets:
-            share = (own[u] + unlock[u]) / len(targets)
-            for v in targets:
-                unlock[v] += share
+    # Generations of the waits-on DAG: every waiter sits in an earlier generation than what it
+    # waits on, so a node's unlock is final before its own share is passed on.
+    levels = _generations(n, src, dst)
+    assert levels is not None
+    indptr, indices = _csr(src, dst, n)
+    own = np.concatenate([value, np.zeros(n_d)])
+    unlock = np.zeros(n)
+    for level in levels:
+        counts, targets = _out_edges(indptr, indices, level)
+        if targets.size:
+            share = (own[level] + unlock[level]) / np.maximum(counts, 1)
+            np.add.at(unlock, targets, np.repeat(share, counts))
 
-    waiters = _adjacency_lists(dst, src, n)
     return UnlockResult(
-        unlock=pd.Series(unlock, index=labels, name="unlock", dtype=np.float64),
-        blockers=pd.Series(
-            [[labels[v] for v in vs] for vs in out], index=labels, name="blockers", dtype=object
-        ),
-        unblocks=pd.Series(
-            [[labels[v] for v in vs] for vs in waiters],
-            index=labels,
-            name="unblocks",
-            dtype=object,
-        ),
+        unlock=pd.Series(unlock, index=labels, name="unlock"),
+        waits_on=pd.DataFrame({"waiter": labels[src], "blocker": labels[dst]}),
         broken_edges=broken,
     )
 
@@ -910,7 +965,7 @@ def collaboration_clusters(
             pd.DataFrame({"org": owned["owner"].astype(str), "project": owned["slug"].astype(str)})
         )
     org_project = pd.concat(involved, ignore_index=True).drop_duplicates()
-    org_project = org_project[org_project["project"].isin(live)]
+    org_project = org_project[_isin(org_project["project"], live)]
 
     org_dataset = pd.DataFrame({"org": [], "dataset": []}, dtype=object)
     if links is not None and len(links):

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from scoring.graph import INACTIVE
+from scoring.graph import INACTIVE, _isin
 from scoring.readiness import AGREEMENT_SCORES, DRL_SCORES, FIT_SCORES
 
 KINDS: tuple[str, ...] = ("dataset_level", "agreement", "fitness")
@@ -64,8 +64,8 @@ def _pairs(links: pd.DataFrame, projects: pd.DataFrame | None) -> pd.DataFrame:
     lk = lk.astype({"project": str, "dataset": str})
     if projects is not None:
         status = projects["status"].astype(str)
-        inactive = set(projects.loc[status.isin(INACTIVE), "slug"].astype(str))
-        lk = lk[~lk["project"].isin(inactive)]
+        inactive = projects.loc[_isin(status, INACTIVE), "slug"].astype(str)
+        lk = lk[~_isin(lk["project"], inactive)]
     lk = lk.assign(
         drl_s=_scores(lk["drl"], DRL_SCORES, "dataset readiness level"),
         fit_s=_scores(lk["fit_for_task"], FIT_SCORES, "fit_for_task"),

@@ -25,12 +25,15 @@ from scoring.graph import (
     INACTIVE,
     REJECTED,
     DependencyCycleError,
-    _adjacency_lists,
+    _csr,
     _cycle_in,
     _dependency_edges,
     _flag,
     _floats,
-    _topological_order,
+    _generations,
+    _grouped,
+    _isin,
+    _out_edges,
 )
 
 ORDER_COLUMNS: tuple[str, ...] = (
@@ -73,7 +76,7 @@ def dependency_aware_order(
     """
     slugs_all = pd.Index(projects["slug"].astype(str))
     status_all = projects["status"].astype(str).to_numpy(dtype=object)
-    in_order = ~np.isin(status_all, list(INACTIVE))
+    in_order = ~_isin(status_all, INACTIVE)
     default_priority = (
         _floats(projects["value"])
         if "value" in projects.columns
@@ -107,35 +110,32 @@ def dependency_aware_order(
     rej_src = position_of[src_all[on_rejected]]
     rej_dst = dst_all[on_rejected]
 
-    # Edges prerequisite -> dependant: a topological order lists prerequisites first.
-    order = _topological_order(n, dst, src)
-    if order is None:
+    # Generations along prerequisite -> dependant: every prerequisite in an earlier one.
+    levels = _generations(n, dst, src)
+    if levels is None:
         raise DependencyCycleError(_cycle_in(n, src, dst, slugs))
-    prerequisites = _adjacency_lists(src, dst, n)
-    dependants = _adjacency_lists(dst, src, n)
+    prereq_ptr, prereq_idx = _csr(src, dst, n)
+    dep_ptr, dep_idx = _csr(dst, src, n)
 
-    # Max and "or" are idempotent, so one reverse pass gives the exact transitive values.
-    eff = np.where(np.isnan(prio), -np.inf, prio).tolist()
-    eff_mand = mand.tolist()
-    for u in reversed(order):
-        best, must = eff[u], eff_mand[u]
-        for d in dependants[u]:
-            if eff[d] > best:
-                best = eff[d]
-            must = must or eff_mand[d]
-        eff[u], eff_mand[u] = best, must
+    # Max and "or" are idempotent, so one pass over the generations gives exact transitive
+    # values: dependants first, each generation pushing its final values to its prerequisites.
+    eff = np.where(np.isnan(prio), -np.inf, prio)
+    eff_mand = mand.astype(np.int8)
+    for level in reversed(levels):
+        counts, targets = _out_edges(prereq_ptr, prereq_idx, level)
+        if targets.size:
+            np.maximum.at(eff, targets, np.repeat(eff[level], counts))
+            np.maximum.at(eff_mand, targets, np.repeat(eff_mand[level], counts))
+    flags = np.zeros(n, dtype=np.int8)
+    flags[rej_src] = 1
+    for level in levels:
+        counts, targets = _out_edges(dep_ptr, dep_idx, level)
+        if targets.size:
+            np.maximum.at(flags, targets, np.repeat(flags[level], counts))
 
-    blocked_rej = np.zeros(n, dtype=bool)
-    blocked_rej[rej_src] = True
-    flags = blocked_rej.tolist()
-    for u in order:
-        if not flags[u]:
-            flags[u] = any(flags[q] for q in prerequisites[u])
-
-    eff_arr = np.asarray(eff, dtype=np.float64)
-    unscored = np.isneginf(eff_arr)
-    eff_arr[unscored] = np.nan
-    eff_mand_arr = np.asarray(eff_mand, dtype=bool)
+    unscored = np.isneginf(eff)
+    eff_arr = np.where(unscored, np.nan, eff)
+    eff_mand_arr = eff_mand.astype(bool)
     # One global rank per project, so the heap holds plain integers.
     by_key = np.lexsort(
         (slugs.astype(str), np.where(unscored, 0.0, -eff_arr), unscored, ~eff_mand_arr)
@@ -144,16 +144,19 @@ def dependency_aware_order(
     rank[by_key] = np.arange(n)
     rank_list = rank.tolist()
     node_of = by_key.tolist()
+    ptr, idx = dep_ptr.tolist(), dep_idx.tolist()
 
-    indegree = np.bincount(src, minlength=n).tolist()
-    heap = [rank_list[i] for i in range(n) if indegree[i] == 0]
+    waiting = np.bincount(src, minlength=n)
+    indegree = waiting.tolist()
+    heap = rank[waiting == 0].tolist()
     heapq.heapify(heap)
     sequence: list[int] = []
     push, pop = heapq.heappush, heapq.heappop
     while heap:
         u = node_of[pop(heap)]
         sequence.append(u)
-        for d in dependants[u]:
+        for k in range(ptr[u], ptr[u + 1]):
+            d = idx[k]
             indegree[d] -= 1
             if indegree[d] == 0:
                 push(heap, rank_list[d])
@@ -161,30 +164,24 @@ def dependency_aware_order(
     seq = np.asarray(sequence, dtype=np.int64)
     position = np.empty(n, dtype=np.int64)
     position[seq] = np.arange(1, n + 1)
-    pos_list = position.tolist()
-    slug_list = slugs.tolist()
 
-    def named(lists: list[list[int]]) -> list[list[str]]:
-        return [[slug_list[v] for v in sorted(vs, key=pos_list.__getitem__)] for vs in lists]
-
-    rejected_named: list[list[str]] = [[] for _ in range(n)]
-    all_slugs = slugs_all.to_numpy(dtype=object)
-    for s, r in sorted(zip(rej_src.tolist(), rej_dst.tolist(), strict=True)):
-        rejected_named[s].append(str(all_slugs[r]))
+    rejected_named = _grouped(
+        rej_src, slugs_all.to_numpy(dtype=object)[rej_dst].astype(str).astype(object), n
+    )
 
     frame = pd.DataFrame(
         {
-            "slug": slug_list,
+            "slug": slugs,
             "position": position,
             "status": status,
             "priority": prio,
             "effective_priority": eff_arr,
             "mandatory": mand,
             "effective_mandatory": eff_mand_arr,
-            "blocked_by": named(prerequisites),
-            "unblocks": named(dependants),
+            "blocked_by": _grouped(src, slugs[dst], n, key=position[dst]),
+            "unblocks": _grouped(dst, slugs[src], n, key=position[src]),
             "rejected_prerequisites": rejected_named,
-            "blocked_by_rejected": np.asarray(flags, dtype=bool),
+            "blocked_by_rejected": flags.astype(bool),
         }
     )
     return frame.iloc[seq].reset_index(drop=True)

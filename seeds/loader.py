@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from portfolio.models import (
     WeightProfile,
 )
 from portfolio.services import datasets as dataset_service
+from portfolio.services.accounts import hash_password
 from portfolio.services import organisations as organisation_service
 from portfolio.services import projects as project_service
 
@@ -39,6 +41,7 @@ class SeedReport:
     """How many rows a seed added, per table."""
 
     added: dict[str, int] = field(default_factory=dict)
+    credentials: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add(self, table: str, n: int = 1) -> None:
         """Count rows added to a table."""
@@ -157,20 +160,24 @@ def _load_organisations(session: Session, report: SeedReport) -> None:
 
 
 def _load_users(session: Session, report: SeedReport) -> None:
-    """Create the demo accounts that are not there yet (no passwords are set here)."""
+    """Create the demo accounts that are not there yet, each with a fresh random password."""
     known = set(session.exec(select(User.email)).all())
     orgs = dict(session.exec(select(Organisation.code, Organisation.id)).all())
     for row in read_csv(LONDON_DIR / "users.csv"):
         if row["email"] in known:
             continue
+        # No built-in default password: each seeding draws new ones and reports them once.
+        password = secrets.token_urlsafe(12)
         session.add(
             User(
                 email=row["email"],
                 name=row["name"],
                 role=row["role"],
                 organisation_id=orgs.get(row["organisation"]) if row["organisation"] else None,
+                password_hash=hash_password(password),
             )
         )
+        report.credentials.append((row["email"], row["role"], password))
         report.add("user_account")
     session.flush()
 

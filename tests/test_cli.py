@@ -21,7 +21,9 @@ def invoke(tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
 
 def test_upgrade_seed_and_list_projects_as_json(tmp_path: Path) -> None:
     invoke(tmp_path, "db", "upgrade")
-    assert "current: 0001" in invoke(tmp_path, "db", "current").output
+    current = invoke(tmp_path, "db", "current").output
+    assert "current: base" not in current
+    assert current.split("current: ")[1].split()[0] == current.split("head: ")[1].split()[0]
     invoke(tmp_path, "seed", "london")
     assert "skipped" in invoke(tmp_path, "seed", "london", "--if-empty").output
     rows = json.loads(

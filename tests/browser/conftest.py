@@ -33,6 +33,29 @@ PASSWORD = "correct horse battery staple"
 BROWSER_USERS = {"lead": "E09000002", "cdo": None, "admin": None}
 
 
+PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>"><svg onload=alert(2)>'
+PAYLOAD_SLUG = "xss-probe"
+
+
+def plant_script_payloads(session) -> None:  # type: ignore[no-untyped-def]
+    """Put script payloads in every kind of free text a page shows."""
+    from portfolio.services import datasets, projects, reviews
+
+    datasets.create_dataset(session=session, actor=SYSTEM, data={
+        "code": "xss-dataset", "title": PAYLOAD, "description": PAYLOAD, "publisher": "GLA",
+        "access": "open", "licence": PAYLOAD[:100]})
+    projects.create_project(session=session, actor=SYSTEM, data={
+        "slug": PAYLOAD_SLUG, "title": PAYLOAD, "description": PAYLOAD, "owner": "GLA",
+        "theme": "housing", "status": "proposed", "mandatory": True,
+        "mandatory_justification": PAYLOAD})
+    projects.link_dataset(session=session, actor=SYSTEM, slug=PAYLOAD_SLUG,
+                          data={"dataset": "xss-dataset", "fit_for_task": "partial"})
+    projects.assess(session=session, actor=SYSTEM, slug=PAYLOAD_SLUG,
+                    data={"criterion": "reach", "level": 3, "rationale": PAYLOAD})
+    reviews.decide(session=session, actor=SYSTEM, slug=PAYLOAD_SLUG,
+                   decision="needs_information", rationale=PAYLOAD)
+
+
 @pytest.fixture(scope="session")
 def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Serve the London demo portfolio from a background thread; yield the base URL."""
@@ -45,6 +68,7 @@ def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory)
     database = Database(settings)
     with database.write() as session:
         load_london(session)
+        plant_script_payloads(session)
         for role, organisation in BROWSER_USERS.items():
             accounts.add_user(session=session, actor=SYSTEM, password=PASSWORD, data={
                 "email": f"{role}.browser@example.london", "name": f"Browser {role}",

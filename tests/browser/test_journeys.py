@@ -129,3 +129,21 @@ def test_a_lead_finds_a_new_project_in_the_backlog(page: Page) -> None:
     sign_in(page, "lead")
     page.goto("/backlog?q=" + SLUG)
     expect(page.locator("table.backlog")).to_contain_text(TITLE)
+
+
+PAGES_SHOWING_FREE_TEXT = [
+    "/", "/projects/xss-probe", "/projects/xss-probe/edit", "/backlog?q=xss",
+    "/dashboard", "/reviews", "/datasets", "/datasets/xss-dataset", "/graph?theme=housing",
+    "/plan?budget=5000000&capacity=300",
+]
+
+
+def test_script_payloads_in_free_text_never_run(page: Page) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, "admin")
+    for url in PAGES_SHOWING_FREE_TEXT:
+        page.goto(url)
+        page.wait_for_load_state("networkidle")
+    assert "alert(" in page.goto("/projects/xss-probe").text()  # the payload is shown, as text
+    assert dialogs == []

@@ -273,8 +273,8 @@ def test_unlock_chain() -> None:
     projects = projects_frame([("a", "idea", 10.0), ("b", "idea", 20.0), ("c", "idea", 30.0)])
     result = unlock_values(projects, deps_frame([("b", "a"), ("c", "b")]), None)
     assert result.unlock.to_dict() == {"project:a": 50.0, "project:b": 30.0, "project:c": 0.0}
-    assert result.blockers["project:c"] == ["project:b"]
-    assert result.unblocks["project:a"] == ["project:b"]
+    assert result.blockers()["project:c"] == ["project:b"]
+    assert result.unblocks()["project:a"] == ["project:b"]
 
 
 def test_unlock_diamond_counts_each_value_once() -> None:
@@ -327,7 +327,7 @@ def test_unlock_delivered_blocker_blocks_nothing() -> None:
     result = unlock_values(projects, deps, None)
     assert result.unlock["project:a"] == 0.0
     assert result.unlock["project:b"] == 0.0  # c's value is NaN: counts as 0
-    assert result.blockers["project:b"] == []
+    assert result.blockers()["project:b"] == []
 
 
 def test_unlock_rejected_prerequisite_absorbs_but_passes_nothing() -> None:
@@ -414,7 +414,7 @@ def test_unlock_matches_definition_and_conserves_value(portfolio: tuple) -> None
         projects["value"].fillna(0.0).where(active, 0.0).to_numpy(),
         index="project:" + projects["slug"],
     ).reindex(unlock.index, fill_value=0.0)
-    sinks = result.blockers.map(len) == 0
+    sinks = result.blockers().map(len) == 0
     assert (own[sinks] + unlock[sinks]).sum() == pytest.approx(total, abs=1e-6)
 
 
