@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,9 +30,12 @@ projects_app = typer.Typer(help="Read projects.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 graph_app = typer.Typer(help="Export the portfolio graph.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(projects_app, name="projects")
+app.add_typer(users_app, name="users")
 app.add_typer(graph_app, name="graph")
 
+DEMO_ACCOUNTS = Path("var") / "demo-accounts.txt"
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
@@ -48,6 +54,21 @@ class RankFormat(StrEnum):
 def database() -> Database:
     """Open the database named by the PORTFOLIO_ settings."""
     return Database(Settings())
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send what native code prints on stdout to stderr, keeping JSON output clean."""
+    # HiGHS prints debug lines straight to file descriptor 1, below Python's sys.stdout.
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def fail(message: str) -> typer.Exit:
@@ -117,6 +138,15 @@ def seed_london(
         report = load_london(session)
     added = ", ".join(f"{n} {t}" for t, n in sorted(report.added.items())) or "nothing"
     console.print(f"London seed: added {added}")
+    if report.credentials:
+        lines = ["Demo accounts of the London seed (development only; change or remove them",
+                 "before real use):"]
+        lines += [f"  {role:<11} {email:<32} password: {password}"
+                  for email, role, password in report.credentials]
+        DEMO_ACCOUNTS.parent.mkdir(parents=True, exist_ok=True)
+        DEMO_ACCOUNTS.write_text("\n".join(lines) + "\n")
+        DEMO_ACCOUNTS.chmod(0o600)
+        console.print("\n".join(lines))
 
 
 @seed_app.command("synthetic")
@@ -151,6 +181,28 @@ def seed_synthetic(
         return
     added = ", ".join(f"{n:,} {t}" for t, n in sorted(report.added.items()))
     console.print(f"synthetic seed {seed}: added {added}")
+
+
+@users_app.command("add")
+def users_add(
+    email: Annotated[str, typer.Argument(help="The user's email (their sign-in name).")],
+    role: Annotated[str, typer.Option(help="admin, cdo, lead or researcher.")],
+    organisation: Annotated[str | None, typer.Option(
+        help="Organisation code (required for a lead).")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name (default: the email).")] = None,
+    password: Annotated[str | None, typer.Option(
+        help="First password; prompted for when omitted (12 characters or more).")] = None,
+) -> None:
+    """Add a user who can sign in."""
+    from portfolio.actors import SYSTEM
+    from portfolio.services import accounts
+
+    secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with database().write() as session:
+        user = accounts.add_user(session=session, actor=SYSTEM, password=secret, data={
+            "email": email, "name": name or email, "role": role, "organisation": organisation})
+    console.print(f"added {user['email']} ({user['role']}"
+                  f"{', ' + user['organisation'] if user['organisation'] else ''})")
 
 
 @app.command("serve")
@@ -218,7 +270,7 @@ def rank(
     flat = [
         {**{k: r[k] for k in ("rank", "slug", "organisation", "status", "score", "p_top_k",
                                "unlock_value")},
-         "interval": "" if r["rank_interval"] is None else "%d-%d" % tuple(r["rank_interval"]),
+         "interval": "" if r["rank_interval"] is None else "{}-{}".format(*r["rank_interval"]),
          "flags": " ".join(f for f, on in (("mandatory", r["effective_mandatory"]),
                                               ("override", r["override"]),
                                               ("fragile", r["fragile"]),
@@ -254,9 +306,10 @@ def plan(
     """Choose the projects that maximise value within a budget and a capacity, in waves."""
     from portfolio.services import prioritisation
 
-    result = prioritisation.plan(database(), budget=budget, capacity=capacity, profile=profile,
-                                 force_in=force_in or [], force_out=force_out or [],
-                                 wall_clock_seconds=wall_clock)
+    with stdout_to_stderr():
+        result = prioritisation.plan(database(), budget=budget, capacity=capacity,
+                                     profile=profile, force_in=force_in or [],
+                                     force_out=force_out or [], wall_clock_seconds=wall_clock)
     if fmt == OutputFormat.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
         return
@@ -298,6 +351,248 @@ def graph_export(
 
     out.write_bytes(prioritisation.graphml(database()))
     console.print(f"wrote {out}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Snapshots, exports and imports
+
+snapshot_app = typer.Typer(help="Freeze, list, verify, export and compare portfolio snapshots.",
+                           no_args_is_help=True)
+import_app = typer.Typer(help="Import projects from a CSV or XLSX file.", no_args_is_help=True)
+app.add_typer(snapshot_app, name="snapshot")
+app.add_typer(import_app, name="import")
+
+AsEmail = Annotated[str | None, typer.Option(
+    "--as", help="Act as this user (email); by default the command acts as the system.")]
+
+
+def acting(email: str | None):  # type: ignore[no-untyped-def]
+    """Return the actor a command runs as: a user by email, or the system."""
+    from sqlalchemy import select
+
+    from portfolio.actors import SYSTEM, Actor
+    from portfolio.enums import Role
+    from portfolio.models import User
+
+    if not email:
+        return SYSTEM
+    with database().read() as session:
+        user = session.execute(select(User).where(User.email == email)).scalars().first()
+    if user is None or not user.is_active:
+        raise fail(f"no active user {email!r}")
+    return Actor(id=user.id, role=Role(user.role), organisation_id=user.organisation_id,
+                 email=user.email)
+
+
+def _human_bytes(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)
+
+
+@snapshot_app.command("create")
+def snapshot_create(
+    label: Annotated[str, typer.Option(help="What this snapshot is for, e.g. 'Q3 board'.")],
+    profile: Annotated[str | None, typer.Option(
+        help="Weight profile to rank with (default: the first).")] = None,
+    as_email: AsEmail = None,
+) -> None:
+    """Freeze the portfolio, the weights, the method version and the ranking they give."""
+    from portfolio.services import snapshots
+
+    with err_console.status("ranking and freezing the portfolio..."):
+        made = snapshots.create_snapshot(database(), actor=acting(as_email), label=label,
+                                         profile=profile)
+    counts = made["row_counts"]
+    console.print(f"snapshot {made['id']} {made['label']!r}: {counts.get('projects', 0):,} "
+                  f"projects, profile {made['profile']!r} v{made['profile_version']}, method "
+                  f"{made['method_version']}, revision {made['revision']}")
+    console.print(f"sha256:{made['content_hash']}")
+
+
+@snapshot_app.command("list")
+def snapshot_list(
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table),
+) -> None:
+    """List snapshots, newest first."""
+    from portfolio.services import snapshots
+
+    with database().read() as session:
+        rows = snapshots.list_snapshots(session=session)
+    if fmt == OutputFormat.json:
+        print_rows(rows, [], fmt)
+        return
+    flat = [{**r, "projects": f"{r['row_counts'].get('projects', 0):,}",
+             "profile": f"{r['profile']} v{r['profile_version']}",
+             "hash": r["content_hash"][:12]} for r in rows]
+    print_rows(flat, ["id", "label", "created_at", "author", "projects", "profile",
+                      "method_version", "hash"], OutputFormat.table)
+
+
+@snapshot_app.command("verify")
+def snapshot_verify(
+    snapshot_id: Annotated[int, typer.Argument(metavar="ID", help="Snapshot id.")],
+) -> None:
+    """Recompute a snapshot's content hash and check it was not tampered with."""
+    from portfolio.services import snapshots
+
+    with database().read() as session:
+        result = snapshots.verify_snapshot(session=session, snapshot_id=snapshot_id)
+    if result["valid"]:
+        console.print(f"snapshot {snapshot_id} is intact: sha256:{result['content_hash']}")
+        return
+    for problem in result["problems"]:
+        err_console.print(f"[red]snapshot {snapshot_id}:[/red] {problem}")
+    raise typer.Exit(code=1)
+
+
+@snapshot_app.command("export")
+def snapshot_export(
+    snapshot: Annotated[str, typer.Argument(
+        metavar="ID", help="Snapshot id, or 'live' for the portfolio as it is now.")],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="csv, json, parquet, xlsx, datapackage (a zip) or graphml.")],
+    out: Annotated[Path, typer.Option(help="File to write.")],
+    table: Annotated[str | None, typer.Option(
+        help="For csv and parquet: the table to write (default: projects in rank order).")]
+    = None,
+    as_email: AsEmail = None,
+) -> None:
+    """Write a snapshot (or the live portfolio) in an open format, byte-identical every time."""
+    import time
+
+    from portfolio.services import exports, snapshots
+
+    try:
+        export_format = exports.ExportFormat(fmt)
+    except ValueError:
+        raise fail(f"unknown format {fmt!r}; choose one of "
+                   f"{', '.join(f.value for f in exports.ExportFormat)}") from None
+    started = time.perf_counter()
+    db = database()
+    if snapshot == "live":
+        with err_console.status("reading the live portfolio..."):
+            content, _run = snapshots.build_content(db, actor=acting(as_email),
+                                                    label="Live portfolio")
+    else:
+        if not snapshot.isdigit():
+            raise fail(f"{snapshot!r} is not a snapshot id (a number) nor 'live'")
+        with db.read() as session:
+            content = snapshots.load_content(session=session, snapshot_id=int(snapshot))
+    exports.check_table(export_format, table)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with err_console.status(f"writing {export_format.value}..."), partial.open("wb") as file:
+            exports.write_export(content, export_format, file, table)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    console.print(f"wrote {out} ({_human_bytes(out.stat().st_size)}, "
+                  f"{time.perf_counter() - started:.2f} s)")
+
+
+@snapshot_app.command("diff")
+def snapshot_diff(
+    old: Annotated[int, typer.Argument(metavar="A", help="The earlier snapshot's id.")],
+    new: Annotated[int, typer.Argument(metavar="B", help="The later snapshot's id.")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table),
+    limit: Annotated[int, typer.Option(min=1, help="Rows shown per section in a table.")] = 30,
+) -> None:
+    """Compare two snapshots: projects, fields, rank moves, and weight or method changes."""
+    from portfolio.services import snapshots
+
+    with database().read() as session:
+        diff = snapshots.diff_snapshots(session=session, old_id=old, new_id=new)
+    if fmt == OutputFormat.json:
+        sys.stdout.write(json.dumps(diff, indent=2, default=str) + "\n")
+        return
+    flag = "[bold yellow]CHANGED[/bold yellow]"
+    console.print(f"{diff['from']['label']!r} ({diff['from']['created_at']}) -> "
+                  f"{diff['to']['label']!r} ({diff['to']['created_at']})")
+    method, weights = diff["method"], diff["weights"]
+    console.print(f"method: {method['from']} -> {method['to']}"
+                  + (f"  {flag}" if method["changed"] else "  unchanged"))
+    console.print(f"weights: {weights['from']} -> {weights['to']}"
+                  + (f"  {flag}" if weights["changed"] else "  unchanged"))
+    if diff["criteria"]["changed"]:
+        console.print(f"criteria: {flag}")
+    console.print(diff["note"])
+    projects = diff["projects"]
+    for title, rows in (("added", projects["added"]), ("removed", projects["removed"])):
+        if rows:
+            print_rows(rows[:limit], ["slug", "title", "organisation", "rank", "score"],
+                       OutputFormat.table, title=f"projects {title} ({len(rows)})")
+    changed = [{"slug": c["slug"], "field": name, "from": d["from"], "to": d["to"]}
+               for c in projects["changed"] for name, d in c["fields"].items()]
+    if changed:
+        print_rows(changed[:limit], ["slug", "field", "from", "to"], OutputFormat.table,
+                   title=f"fields changed ({len(changed)})")
+    moves = [{**m, "causes": ", ".join(m["causes"])} for m in diff["rank_moves"]]
+    if moves:
+        print_rows(moves[:limit], ["slug", "rank_from", "rank_to", "rank_change", "score_from",
+                                   "score_to", "causes"], OutputFormat.table,
+                   title=f"rank and score moves ({len(moves)})")
+    counts = [{"table": name, **{k: len(v) for k, v in parts.items()}}
+              for name, parts in diff["tables"].items()]
+    print_rows(counts, ["table", "added", "removed", "changed"], OutputFormat.table,
+               title="other tables")
+
+
+@import_app.command("projects")
+def import_projects(
+    file: Annotated[Path, typer.Argument(
+        exists=True, dir_okay=False, readable=True, help="A .csv (UTF-8) or .xlsx file.")],
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Check every row and report, writing nothing.")] = False,
+    as_email: AsEmail = None,
+) -> None:
+    """Create or update projects from a spreadsheet; one bad row and nothing is written."""
+    from portfolio.services import imports
+
+    size = file.stat().st_size
+    if size > imports.MAX_IMPORT_BYTES:
+        raise fail(imports.too_large_message(size))
+    actor = acting(as_email)
+    db = database()
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.completed:,} of {task.total:,} rows"), TimeElapsedColumn())
+    # Small files finish before a bar would be read; large ones show where they are.
+    with Progress(*columns, console=err_console, transient=True,
+                  disable=size < 256 * 1024) as progress:
+        tasks: dict[str, Any] = {}
+
+        def tick(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                label = "checking rows" if stage == "check" else "writing"
+                tasks[stage] = progress.add_task(label, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        session_of = db.read if dry_run else db.write
+        with session_of() as session:
+            report = imports.import_projects(session=session, actor=actor,
+                                             content=file.read_bytes(), filename=file.name,
+                                             dry_run=dry_run, progress=tick)
+    if not report.ok:
+        err_console.print(f"[red]{len(report.errors)} problem"
+                          f"{'s' if len(report.errors) != 1 else ''} in {file.name}; nothing "
+                          f"was written:[/red]")
+        table = Table("row", "column", "reason")
+        for error in report.errors:
+            table.add_row(str(error.row), error.column, error.reason)
+        err_console.print(table)
+        raise typer.Exit(code=2)
+    would = "would create" if dry_run else "created"
+    rows = f"{report.rows:,} row{'s' if report.rows != 1 else ''}"
+    console.print(
+        f"{file.name}: {rows} checked; {would} {len(report.created):,}, "
+        f"{'would update' if dry_run else 'updated'} {len(report.updated):,}, unchanged "
+        f"{len(report.unchanged):,}; {report.links_added:,} dataset links and "
+        f"{report.dependencies_added:,} dependencies {'to add' if dry_run else 'added'}"
+        + (" (dry run: nothing written)" if dry_run else ""))
 
 
 def main() -> None:

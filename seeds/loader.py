@@ -28,9 +28,9 @@ from portfolio.models import (
     WeightProfile,
 )
 from portfolio.services import datasets as dataset_service
-from portfolio.services.accounts import hash_password
 from portfolio.services import organisations as organisation_service
 from portfolio.services import projects as project_service
+from portfolio.services.accounts import hash_password
 
 SEEDS_DIR = Path(__file__).resolve().parent
 LONDON_DIR = SEEDS_DIR / "london"

@@ -12,8 +12,8 @@ from portfolio.db import Database
 from portfolio.services import projects as project_service
 from portfolio.settings import Settings
 from tests.factories import make_dataset, make_organisation, make_project
-from tests.web.pages_html import parse_html
 from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import parse_html
 from web.app import create_app
 
 LONG_TITLE = "Council tax accounts " + "with every discount and exemption " * 8

@@ -15,8 +15,8 @@ from portfolio.services import projects as project_service
 from portfolio.settings import Settings
 from seeds.loader import load_reference
 from tests.factories import depend, make_dataset, make_organisation, make_project
-from tests.web.pages_html import parse_html
 from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import parse_html
 from web.app import create_app
 
 VALID = {

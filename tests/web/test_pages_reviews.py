@@ -16,8 +16,8 @@ from portfolio.models import AuditEvent, Project, ReviewDecision
 from portfolio.services import reviews
 from portfolio.settings import Settings
 from tests.factories import make_organisation, make_project
-from tests.web.pages_html import Element, parse_html
 from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import Element, parse_html
 from web.app import create_app
 
 
