@@ -1,0 +1,58 @@
+"""The backlog and graph pages make a fixed number of SQL queries, however many rows they show."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from portfolio.db import Database
+from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in
+from web.app import create_app
+
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture
+def client(settings: Settings, london: Database) -> Iterator[Browser]:
+    with Browser(create_app(settings)) as test_client:
+        sign_in(test_client, london, "cdo")
+        test_client.get("/backlog", headers=HTML)  # the first view computes and stores the ranking
+        yield test_client
+
+
+@contextmanager
+def counted(client: Browser) -> Iterator[list[str]]:
+    """Record the SQL statements the app's engine runs."""
+    engine = client.app.state.database.engine
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_backlog_queries_do_not_grow_with_the_rows_shown(client: Browser) -> None:
+    with counted(client) as few:
+        page = client.get("/backlog", params={"q": "one-view"}, headers=HTML)
+    assert page.status_code == 200
+    with counted(client) as many:
+        page = client.get("/backlog", headers=HTML)
+    assert page.text.count("<tr data-slug=") >= 40
+    assert len(many) == len(few), many
+
+
+def test_graph_api_queries_do_not_grow_with_the_nodes(client: Browser) -> None:
+    with counted(client) as small:
+        client.get("/api/v1/graph", params={"theme": "planning"})
+    with counted(client) as large:
+        client.get("/api/v1/graph")
+    assert len(large) == len(small)
