@@ -1,7 +1,7 @@
 """SMAA-style robustness of the ranking to the choice of weights (Monte Carlo over weights).
 
 Fragile rule: a project is `fragile` when its 90% rank interval is wide,
-rank_p95 - rank_p05 > max(3, 0.1 * n) with n the number of scored projects, or when its
+rank_p95 - rank_p05 > max(5, 0.2 * n) with n the number of scored projects, or when its
 place in the top k is a toss-up, 0.2 <= p_top_k <= 0.8.
 """
 
@@ -16,8 +16,8 @@ from scoring.composite import criterion_matrix, presence
 from scoring.criteria import Criterion
 from scoring.weights import WeightProfile, effective_weights, weight_arrays
 
-FRAGILE_MIN_WIDTH = 3.0
-FRAGILE_WIDTH_SHARE = 0.1
+FRAGILE_MIN_WIDTH = 5.0
+FRAGILE_WIDTH_SHARE = 0.2
 FRAGILE_P_LOW = 0.2
 FRAGILE_P_HIGH = 0.8
 # Bytes of float32 per intermediate array per chunk of samples: bounds memory while keeping

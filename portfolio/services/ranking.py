@@ -146,7 +146,8 @@ def _int_or_none(value: Any) -> int | None:
 
 
 BACKLOG_COLUMNS = (
-    "position", "slug", "title", "organisation", "theme", "status", "composite", "impact",
+    "position", "slug", "title", "organisation", "organisation_name", "theme", "status",
+    "composite", "impact",
     "feasibility", "readiness", "coverage", "score_status", "priority", "effective_priority",
     "effective_mandatory", "mandatory", "p_top_k", "rank_p05", "rank_p95", "fragile",
     "unlock_value", "rice", "wsjf", "bottleneck_dataset", "blocked_by", "unblocks",
@@ -162,7 +163,8 @@ def backlog(
     """Return ranked rows after a position (keyset pagination), with optional filters."""
     r = RankingRow
     query = (
-        select(r.position, Project.slug, Project.title, Organisation.code, Project.theme,
+        select(r.position, Project.slug, Project.title, Organisation.code, Organisation.name,
+               Project.theme,
                Project.status, r.composite, r.impact, r.feasibility, r.readiness, r.coverage,
                r.score_status, r.priority, r.effective_priority, r.effective_mandatory,
                Project.mandatory, r.p_top_k, r.rank_p05, r.rank_p95, r.fragile, r.unlock_value,
@@ -192,7 +194,9 @@ def api_row(row: dict[str, Any]) -> dict[str, Any]:
                 if row["rank_p05"] is not None else None)
     return {
         "rank": row["position"], "slug": row["slug"], "title": row["title"],
-        "organisation": row["organisation"], "theme": row["theme"], "status": row["status"],
+        "organisation": row["organisation"],
+        "organisation_name": row.get("organisation_name") or row["organisation"],
+        "theme": row["theme"], "status": row["status"],
         "score": _round(row["composite"]), "score_status": row["score_status"],
         "coverage": _round(row["coverage"], 3),
         "dimensions": {d: _round(row[d]) for d in ("impact", "feasibility", "readiness")},

@@ -37,7 +37,7 @@
         elements: elements,
         wheelSensitivity: 0.3,
         style: [
-          { selector: "node", style: { "background-color": "data(colour)", label: "data(label)", "font-size": 9, "text-wrap": "ellipsis", "text-max-width": 120, width: 14, height: 14 } },
+          { selector: "node", style: { "background-color": "data(colour)", label: "data(label)", "font-size": 9, "min-zoomed-font-size": 11, "text-wrap": "ellipsis", "text-max-width": 120, width: 14, height: 14 } },
           { selector: "node[kind = 'dataset']", style: { shape: "round-rectangle" } },
           { selector: "node[kind = 'organisation']", style: { shape: "diamond" } },
           { selector: "edge", style: { width: 1, "line-color": "#c5cbd3", "target-arrow-shape": "triangle", "target-arrow-color": "#c5cbd3", "curve-style": "bezier", "arrow-scale": 0.6 } },
