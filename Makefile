@@ -29,7 +29,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check portfolio scoring web seeds tests bench migrations
-	$(BIN)/mypy portfolio scoring
+	$(BIN)/mypy scoring
 
 bench: setup
 	$(BIN)/python -m bench.run_all

@@ -42,9 +42,10 @@ def criterion_values(
             raw[criterion.key] = (levels[criterion.key].reindex(slugs)
                                   if criterion.key in levels else np.nan)
         elif criterion.source == "cost_band":
-            raw[criterion.key] = cost_band_level(projects["cost_gbp"].astype(float)).to_numpy()
+            raw[criterion.key] = np.asarray(cost_band_level(projects["cost_gbp"].to_numpy(float)))
         elif criterion.source == "effort_band":
-            raw[criterion.key] = effort_band_level(projects["effort_pm"].astype(float)).to_numpy()
+            effort = projects["effort_pm"].to_numpy(float)
+            raw[criterion.key] = np.asarray(effort_band_level(effort))
     uses = links[links["relation"].eq("uses")] if len(links) else links
     readiness = (project_readiness(uses) if len(uses)
                  else pd.DataFrame(columns=["readiness", "bottleneck_dataset"]))
