@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 
@@ -13,15 +14,24 @@ from web.security import READ
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 100
 
 
 @router.get("/", name="home", dependencies=[READ])
 def home(
-    request: Request, session: ReadSession, q: Annotated[str | None, Query(max_length=200)] = None
+    request: Request, session: ReadSession, q: Annotated[str | None, Query(max_length=200)] = None,
+    after: Annotated[str | None, Query(max_length=120)] = None,
 ):  # type: ignore[no-untyped-def]
-    """List the portfolio's projects."""
-    projects = project_service.list_projects(session=session, q=q or None)
-    return render(request, "home.html", {"projects": projects, "q": q or ""}, block="results")
+    """List the portfolio's projects by slug, a page at a time."""
+    found = project_service.list_projects(session=session, q=q or None, after=after or None,
+                                          limit=PAGE_SIZE + 1)
+    next_after = found[PAGE_SIZE - 1]["slug"] if len(found) > PAGE_SIZE else None
+    query = {k: v for k, v in {"q": q, "after": next_after}.items() if v}
+    return render(request, "home.html", {
+        "projects": found[:PAGE_SIZE], "q": q or "", "after": after,
+        "next_url": f"{request.url.path}?{urlencode(query)}" if next_after else None,
+        "first_url": f"{request.url.path}?{urlencode({'q': q} if q else {})}" if after else None,
+    }, block="results")
 
 
 # pages_projects declares /projects/new before /projects/{slug}, so "new" is never a slug.

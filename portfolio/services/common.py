@@ -41,7 +41,12 @@ def record(
             after=after,
         )
     )
-    bump_revision(session)
+    if entity not in NOT_PORTFOLIO:
+        bump_revision(session)
+
+
+# Accounts and tokens change who may act, not what the engine ranks: no new revision.
+NOT_PORTFOLIO = frozenset({"user", "api_token"})
 
 
 def bump_revision(session: Session) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -27,6 +29,26 @@ from scoring.plan import (
     run_plan_in_subprocess,
 )
 from scoring.plumbing import plumbing_recommendations
+
+# Results derived from a stored ranking run never change, so each worker keeps the last few.
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+CACHE_ENTRIES = 8
+
+
+def cached(key: tuple, compute: Callable[[], Any]) -> Any:
+    """Return a value computed once per key (a run id names a portfolio revision exactly)."""
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > CACHE_ENTRIES:
+            _CACHE.popitem(last=False)
+    return value
+
 
 # Below this many candidates a solve takes well under a second: spawning a process costs more.
 SUBPROCESS_ABOVE = 1500
@@ -109,6 +131,13 @@ def frontier(
 
 def plumbing(db: Database, *, profile: str | None = None, top: int | None = 20) -> list[dict]:
     """Rank the dataset improvements and agreements that would raise portfolio value most."""
+    run = ensure_ranking(db, profile)
+    key = ("plumbing", db.settings.database_url, run.id, top)
+    return cached(key, lambda: _plumbing(db, profile=run.profile, top=top))
+
+
+def _plumbing(db: Database, *, profile: str | None, top: int | None) -> list[dict]:
+    """Compute the fix-the-plumbing recommendations."""
     with db.read() as session:
         stored = load_profile(session, profile)
         frames = load_portfolio(session)
@@ -129,8 +158,14 @@ def plumbing(db: Database, *, profile: str | None = None, top: int | None = 20) 
 
 
 def portfolio_graph(db: Database, *, profile: str | None = None):  # type: ignore[no-untyped-def]
-    """Build the graph of projects, datasets and organisations with current values."""
+    """Return the graph of projects, datasets and organisations, built once per revision."""
     run = ensure_ranking(db, profile)
+    key = ("graph", db.settings.database_url, run.id)
+    return cached(key, lambda: _build_portfolio_graph(db, run))
+
+
+def _build_portfolio_graph(db: Database, run: RunInfo):  # type: ignore[no-untyped-def]
+    """Build the graph of projects, datasets and organisations with a run's values."""
     with db.read() as session:
         frames = load_portfolio(session)
         values = _values(session, run)

@@ -179,8 +179,9 @@ def list_projects(
     theme: str | None = None,
     q: str | None = None,
     limit: int | None = None,
+    after: str | None = None,
 ) -> list[dict[str, Any]]:
-    """List projects with their owner's code, filtered, by slug."""
+    """List projects with their owner's code, filtered, by slug (keyset: after a slug)."""
     query = select(
         Project.slug,
         Project.title,
@@ -200,6 +201,8 @@ def list_projects(
         query = query.where(Project.theme == theme)
     if q:
         query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
+    if after:
+        query = query.where(Project.slug > after)
     query = query.order_by(Project.slug)
     if limit:
         query = query.limit(limit)

@@ -96,7 +96,7 @@ def test_register_redirects_to_the_editor_and_the_project_is_listed(
     editor = parse_html(client.get(response.headers["location"]).text)
     assert "registered" in editor.find(class_="notice").text()
     listed = parse_html(client.get("/").text)
-    assert listed.find("a", href="http://testserver/projects/debt-advice-referrals") is not None
+    assert listed.find("a", href="/projects/debt-advice-referrals") is not None
     with db.read() as session:
         project = session.exec(select(Project).where(Project.slug == VALID["slug"])).one()
     assert project.cost_gbp == 120_000 and project.status == "proposed"
