@@ -18,7 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.settings import Settings
-from web import api, pages, pages_accounts, pages_engine
+from web import api, api_snapshots, pages, pages_accounts, pages_engine, pages_snapshots
 from web.assets import STATIC_DIR, VENDOR_FILES
 from web.security import (
     BodyLimit,
@@ -78,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(pages_engine.router)
     app.include_router(pages_accounts.router)
+    app.include_router(api_snapshots.router)
+    app.include_router(pages_snapshots.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(policy(Policy.PUBLIC))])
@@ -144,6 +146,15 @@ def install_error_handlers(app: FastAPI) -> None:
             return render(request, "error.html", {"status": 503, "message": message},
                           status_code=503)
         return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(OverflowError)
+    def out_of_range(request: Request, exc: OverflowError) -> Response:
+        # A number too large for the database driver is bad input, not a server fault.
+        message = "a number in the request is out of range"
+        if wants_html(request):
+            return render(request, "error.html", {"status": 422, "message": message},
+                          status_code=422)
+        return JSONResponse({"detail": message}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -12,7 +12,7 @@ from portfolio.errors import DomainError, Invalid
 from portfolio.services import accounts
 from portfolio.services import organisations as organisation_service
 from web.deps import get_database
-from web.security import Policy, csrf_token, policy, safe_next
+from web.security import Policy, RowId, csrf_token, policy, safe_next
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -87,7 +87,7 @@ def token_create(request: Request, actor: Reader,
 
 
 @router.post("/account/tokens/{token_id}/revoke", name="token_revoke")
-def token_revoke(request: Request, actor: Reader, token_id: int):  # type: ignore[no-untyped-def]
+def token_revoke(request: Request, actor: Reader, token_id: RowId):  # type: ignore[no-untyped-def]
     """Revoke one of the user's tokens."""
     with get_database(request).write() as session:
         accounts.revoke_token(session=session, actor=actor, token_id=token_id)

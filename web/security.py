@@ -6,9 +6,9 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portfolio.actors import Actor
@@ -245,3 +245,6 @@ EDIT = Depends(policy(Policy.EDIT))
 IMPORT = Depends(policy(Policy.IMPORT))
 DECIDE = Depends(policy(Policy.DECIDE))
 ADMIN = Depends(policy(Policy.ADMIN))
+
+# Database ids in paths: bounded so a huge number is a 422, not an overflow in the driver.
+RowId = Annotated[int, Path(ge=1, le=2**62)]

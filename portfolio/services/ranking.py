@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -74,8 +75,55 @@ def _find_run(session: Session, profile: StoredProfile, revision: int) -> RunInf
                    run.samples, run.top_k, run.seconds)
 
 
-def ensure_ranking(db: Database, profile_name: str | None = None) -> RunInfo:
-    """Return the current stored run for a profile, computing and storing it when stale."""
+_COMPUTING: dict[tuple[str, int], threading.Lock] = {}
+_COMPUTING_GUARD = threading.Lock()
+
+
+def _computing_lock(db: Database, profile_id: int) -> threading.Lock:
+    """Return this process's lock for computing one profile's ranking."""
+    with _COMPUTING_GUARD:
+        return _COMPUTING.setdefault((db.settings.database_url, profile_id), threading.Lock())
+
+
+def _latest_run(session: Session, profile: StoredProfile) -> RunInfo | None:
+    """Return the newest stored run of a profile, whatever its revision."""
+    run = session.execute(
+        select(RankingRun).where(RankingRun.profile_id == profile.id,
+                                 RankingRun.method_version == METHOD_VERSION)
+        .order_by(RankingRun.revision.desc())
+    ).scalars().first()
+    if run is None:
+        return None
+    return RunInfo(run.id, profile.name, run.profile_version, run.revision, run.method_version,
+                   run.samples, run.top_k, run.seconds)
+
+
+def ensure_ranking(db: Database, profile_name: str | None = None, *,
+                   allow_stale: bool = False) -> RunInfo:
+    """Return the current stored run for a profile, computing and storing it when stale.
+
+    With allow_stale, a request that finds another thread of this worker already computing
+    the new run reads the previous one instead of waiting (pages stay fast under writes).
+    """
+    with db.read() as session:
+        profile = load_profile(session, profile_name)
+        revision = current_revision(session)
+        found = _find_run(session, profile, revision)
+        if found is not None:
+            return found
+        stale = _latest_run(session, profile) if allow_stale else None
+    lock = _computing_lock(db, profile.id)
+    if not lock.acquire(blocking=stale is None):
+        assert stale is not None
+        return stale
+    try:
+        return _compute_and_store(db, profile_name)
+    finally:
+        lock.release()
+
+
+def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
+    """Compute the ranking for the current revision and store it (once across workers)."""
     with db.read() as session:
         profile = load_profile(session, profile_name)
         revision = current_revision(session)
@@ -225,7 +273,7 @@ def ranked_rows(
     """Return the current ranking's public rows for a profile (the CLI's and the API's view)."""
     if top is not None and top < 1:
         raise Invalid({"top": "must be at least 1"})
-    run = ensure_ranking(db, profile)
+    run = ensure_ranking(db, profile, allow_stale=True)
     with db.read() as session:
         rows = backlog(session, run, organisation=organisation, theme=theme, status=status,
                        q=q, limit=top)
@@ -281,7 +329,7 @@ def backlog_page(
 ) -> dict[str, Any]:
     """Return one page of the backlog: stored, or re-ranked with what-if dimension weights."""
     if dimension_weights is None:
-        run = ensure_ranking(db, profile)
+        run = ensure_ranking(db, profile, allow_stale=True)
         with db.read() as session:
             found = backlog(session, run, organisation=organisation, theme=theme,
                             status=status, q=q, after=after, limit=limit + 1)

@@ -103,3 +103,22 @@ def test_changing_weights_keeps_history_and_bumps_the_version(london: Database) 
     with london.read() as session:
         history = profile_service.profile_history(session=session, name="Net zero")
     assert [h["version"] for h in history] == [after["version"], before["version"]]
+
+
+def test_pages_read_the_previous_run_while_this_worker_computes_the_new_one(
+    london: Database,
+) -> None:
+    from portfolio.services.frames import load_profile
+    from portfolio.services.ranking import _computing_lock
+
+    first = ensure_ranking(london)
+    with london.write() as session:
+        project_service.assess(session=session, actor=SYSTEM, slug="bd-one-view-phase-2",
+                               data={"criterion": "reach", "level": 2, "rationale": "x"})
+        profile_id = load_profile(session, None).id
+    lock = _computing_lock(london, profile_id)
+    with lock:  # another request of this worker is computing the new revision
+        stale = ensure_ranking(london, allow_stale=True)
+    assert stale.id == first.id
+    fresh = ensure_ranking(london, allow_stale=True)
+    assert fresh.revision > first.revision

@@ -51,6 +51,7 @@ def test_backlog_queries_do_not_grow_with_the_rows_shown(client: Browser) -> Non
 
 
 def test_graph_api_queries_do_not_grow_with_the_nodes(client: Browser) -> None:
+    client.get("/api/v1/graph")  # the first call builds the graph once for this ranking run
     with counted(client) as small:
         client.get("/api/v1/graph", params={"theme": "planning"})
     with counted(client) as large:

@@ -1,0 +1,310 @@
+"""Benchmark snapshot exports to every format, a 10,000-row import, and Datasette's CSV export.
+
+Seeds a synthetic SQLite portfolio (100,000 projects by default) into a temporary file, takes
+a snapshot, exports it to each format in a fresh process (rows per second, peak memory as the
+growth of the process's peak RSS during the export), imports 10,000 new project rows (rows per
+second), and streams the same database's `project` table as CSV from Datasette in the same run,
+when Datasette is installed (`pip install datasette`, for the benchmark only). Figures are
+printed, never asserted: machines here are noisy, so compare the ratios of one run.
+
+    python bench/bench_exports.py                     # 100,000 projects
+    python bench/bench_exports.py --projects 5000     # quicker
+    python bench/bench_exports.py --database var/bench.db --formats csv,parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (  # noqa: E402
+    BIN,
+    ROOT,
+    free_port,
+    machine_info,
+    prepare_database,
+    print_table,
+    serve,
+)
+
+AIM_CSV_SECONDS = 1.0
+IMPORT_ROWS = 10_000
+GRAPH_TABLES = ("projects", "datasets", "organisations", "links", "dependencies", "partners")
+
+
+def _status_kb(field: str) -> int:
+    """Return a memory figure of this process from /proc/self/status, in KB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> bool:
+    """Reset this process's peak RSS (Linux: writing 5 to clear_refs); tell whether it could."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def export_one(database_url: str, snapshot_id: int, fmt: str, out: str) -> dict[str, Any]:
+    """Export one snapshot to one format in this process; return time, size and peak memory."""
+    from portfolio.db import Database
+    from portfolio.services import exports, snapshots
+    from portfolio.settings import Settings
+
+    db = Database(Settings(database_url=database_url))
+    with db.read() as session:
+        content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
+    db.dispose()
+    export_format = exports.ExportFormat(fmt)
+    # ru_maxrss survives exec on Linux (a child reports its parent's peak), so the peak is
+    # read from VmHWM, reset just before the export where the kernel allows it.
+    reset = _reset_peak()
+    before_kb = _status_kb("VmRSS")
+    started = time.perf_counter()
+    with open(out, "wb") as file:
+        exports.write_export(content, export_format, file)
+    seconds = time.perf_counter() - started
+    peak_kb = _status_kb("VmHWM")
+    counts = content.row_counts
+    if export_format in exports.SINGLE_TABLE:
+        rows = counts["projects"]
+    elif export_format == exports.ExportFormat.graphml:
+        rows = sum(counts[t] for t in GRAPH_TABLES)
+    else:
+        rows = sum(counts.values())
+    return {
+        "format": fmt, "seconds": seconds, "rows": rows, "bytes": Path(out).stat().st_size,
+        "rows_per_s": rows / seconds if seconds else float("inf"),
+        # Peak RSS during the export, above what the process held when it began.
+        "peak_mb": max(peak_kb - before_kb, 0) / 1024 if reset else None,
+        "process_peak_mb": peak_kb / 1024,
+        "payload_mb": len(content.payload) / 1_048_576,
+    }
+
+
+def _export_in_child(database_url: str, snapshot_id: int, fmt: str, out: Path) -> dict[str, Any]:
+    """Run export_one in a fresh interpreter, so each format's peak memory is its own."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--export-one", fmt, "--database-url", database_url,
+         "--snapshot", str(snapshot_id), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=3600, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"export {fmt} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def import_file(database_url: str, rows: int) -> bytes:
+    """Return a CSV of new projects over the portfolio's organisations and datasets."""
+    from sqlalchemy import select
+
+    from portfolio.db import Database
+    from portfolio.models import Dataset, Organisation
+    from portfolio.settings import Settings
+
+    db = Database(Settings(database_url=database_url))
+    with db.read() as session:
+        owners = list(session.execute(select(Organisation.code).order_by(Organisation.id)
+                                      .limit(40)).scalars())
+        datasets = list(session.execute(select(Dataset.code).order_by(Dataset.id)
+                                        .limit(200)).scalars())
+    db.dispose()
+    themes = ("housing", "transport", "health_social_care", "cost_of_living", "planning")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["slug", "title", "owner", "theme", "status", "cost_gbp", "effort_pm",
+                     "start_date", "personal_data", "datasets", "depends_on", "description"])
+    for i in range(rows):
+        prerequisite = f"bench-import-{i - 1:05d}" if i % 7 else ""
+        writer.writerow([
+            f"bench-import-{i:05d}", f"Imported project {i}", owners[i % len(owners)],
+            themes[i % len(themes)], "proposed", 10_000 + 37 * i, 1 + i % 30,
+            f"2027-{1 + i % 12:02d}-01", "true" if i % 5 == 0 else "false",
+            ";".join(datasets[(i + k) % len(datasets)] for k in range(i % 3)),
+            prerequisite, "A benchmark project imported from a spreadsheet.",
+        ])
+    return out.getvalue().encode("utf-8")
+
+
+def time_import(database_url: str, content: bytes) -> dict[str, Any]:
+    """Import a file as the system and return rows per second; then import it again."""
+    from portfolio.actors import SYSTEM
+    from portfolio.db import Database
+    from portfolio.services import imports
+    from portfolio.settings import Settings
+
+    db = Database(Settings(database_url=database_url))
+    figures: dict[str, Any] = {}
+    for name in ("first", "again"):
+        started = time.perf_counter()
+        with db.write() as session:
+            report = imports.import_projects(session=session, actor=SYSTEM, content=content,
+                                             filename="bench.csv")
+        seconds = time.perf_counter() - started
+        if not report.ok:
+            raise RuntimeError(f"benchmark import refused: {report.errors[:3]}")
+        figures[name] = {"seconds": seconds, "rows": report.rows,
+                         "rows_per_s": report.rows / seconds, "created": len(report.created),
+                         "unchanged": len(report.unchanged)}
+    db.dispose()
+    return figures
+
+
+def datasette_csv(sqlite_file: Path) -> dict[str, Any] | None:
+    """Stream the `project` table as CSV from Datasette; None when Datasette is missing."""
+    executable = BIN / "datasette"
+    if not executable.exists():
+        found = shutil.which("datasette")
+        if not found:
+            return None
+        executable = Path(found)
+    port = free_port()
+    command = [str(executable), "serve", str(sqlite_file), "--host", "127.0.0.1", "--port",
+               str(port)]
+    url = f"/{sqlite_file.stem}/project.csv?_stream=on&_size=max"
+    with serve(command, port=port, health_path="/-/versions.json") as base, httpx.Client(
+            timeout=600) as client:
+        started = time.perf_counter()
+        lines = 0
+        size = 0
+        with client.stream("GET", base + url) as response:
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": lines - 1, "bytes": size,
+            "rows_per_s": (lines - 1) / seconds}
+
+
+def run(projects: int = 100_000, *, database: str | None = None, formats: list[str] | None = None,
+        import_rows: int = IMPORT_ROWS, verbose: bool = True) -> dict[str, Any]:
+    """Seed (or reuse) a portfolio, snapshot it, export, import and compare with Datasette."""
+    from portfolio.actors import SYSTEM
+    from portfolio.db import Database
+    from portfolio.services import exports, snapshots
+    from portfolio.services.ranking import ensure_ranking
+    from portfolio.settings import Settings
+
+    formats = formats or [f.value for f in exports.ExportFormat]
+    report: dict[str, Any] = {"machine": machine_info(), "projects": projects}
+    if database:
+        report["projects"] = None  # whatever the given database holds (see the snapshot)
+    with tempfile.TemporaryDirectory(prefix="portfolio-bench-exports-") as tmp:
+        workdir = Path(tmp)
+        if database:
+            sqlite_file = Path(database).resolve()
+        else:
+            sqlite_file = workdir / "bench.db"
+            if verbose:
+                print(f"seeding {projects:,} synthetic projects into {sqlite_file} ...")
+            report["prepare"] = prepare_database(f"sqlite:///{sqlite_file}", projects)
+        url = f"sqlite:///{sqlite_file}"
+        db = Database(Settings(database_url=url))
+        started = time.perf_counter()
+        ensure_ranking(db)
+        report["ranking_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        made = snapshots.create_snapshot(db, actor=SYSTEM, label="Benchmark")
+        report["snapshot_s"] = time.perf_counter() - started
+        report["snapshot"] = {k: made[k] for k in ("id", "row_counts", "bytes", "content_hash")}
+        db.dispose()
+        if verbose:
+            print(f"ranking {report['ranking_s']:.1f} s, snapshot {report['snapshot_s']:.1f} s "
+                  f"({made['bytes'] / 1_048_576:.0f} MB canonical): {made['row_counts']}")
+
+        report["exports"] = []
+        for fmt in formats:
+            out = workdir / f"export.{exports.EXTENSIONS[exports.ExportFormat(fmt)]}"
+            if verbose:
+                print(f"exporting {fmt} ...", flush=True)
+            report["exports"].append(_export_in_child(url, made["id"], fmt, out))
+            out.unlink(missing_ok=True)
+
+        report["datasette_csv"] = datasette_csv(sqlite_file)
+        if import_rows:
+            report["import"] = time_import(url, import_file(url, import_rows))
+    if verbose:
+        _print(report)
+    return report
+
+
+def _print(report: dict[str, Any]) -> None:
+    print()
+    snapshot = report["snapshot"]
+    print(f"{snapshot['row_counts']['projects']:,} projects; snapshot "
+          f"{snapshot['bytes'] / 1e6:.0f} MB canonical; machine: "
+          f"{report['machine']['cores']} cores, {report['machine']['memory_mb']:,} MB")
+    rows = [[e["format"], f"{e['rows']:,}", f"{e['seconds']:.2f}", f"{e['rows_per_s']:,.0f}",
+             f"{e['bytes'] / 1e6:.1f}",
+             "-" if e["peak_mb"] is None else f"{e['peak_mb']:.0f}",
+             f"{e['process_peak_mb']:.0f}"] for e in report["exports"]]
+    datasette = report.get("datasette_csv")
+    if datasette:
+        rows.append(["datasette csv (project table, HTTP)", f"{datasette['rows']:,}",
+                     f"{datasette['seconds']:.2f}", f"{datasette['rows_per_s']:,.0f}",
+                     f"{datasette['bytes'] / 1e6:.1f}", "-", "-"])
+    print_table(["export", "rows", "seconds", "rows/s", "MB", "peak +MB", "process peak MB"],
+                rows)
+    ours = next((e for e in report["exports"] if e["format"] == "csv"), None)
+    if ours:
+        verdict = "under" if ours["seconds"] < AIM_CSV_SECONDS else "over"
+        print(f"\nCSV of {ours['rows']:,} projects: {ours['seconds']:.2f} s ({verdict} the "
+              f"{AIM_CSV_SECONDS:.0f} s aim)")
+    if ours and datasette:
+        print(f"CSV throughput, ours / Datasette's: "
+              f"{ours['rows_per_s'] / datasette['rows_per_s']:.1f}x")
+    elif not datasette:
+        print("Datasette is not installed: the comparison was skipped "
+              "(pip install datasette into the venv to run it).")
+    imported = report.get("import")
+    if imported:
+        print(f"import of {imported['first']['rows']:,} rows: {imported['first']['seconds']:.2f} s"
+              f" ({imported['first']['rows_per_s']:,.0f} rows/s); again, unchanged: "
+              f"{imported['again']['seconds']:.2f} s ({imported['again']['rows_per_s']:,.0f} "
+              f"rows/s)")
+
+
+def main() -> None:
+    """Parse flags and run the benchmark (or, internally, one export in a child process)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--projects", type=int, default=100_000, help="projects to seed")
+    parser.add_argument("--database", help="an SQLite file already seeded (skips seeding)")
+    parser.add_argument("--formats", help="comma-separated formats (default: all)")
+    parser.add_argument("--import-rows", type=int, default=IMPORT_ROWS,
+                        help="rows in the import benchmark (0 skips it)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--export-one", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--snapshot", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.export_one:
+        print(json.dumps(export_one(args.database_url, args.snapshot, args.export_one, args.out)))
+        return
+    report = run(args.projects, database=args.database,
+                 formats=args.formats.split(",") if args.formats else None,
+                 import_rows=args.import_rows)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

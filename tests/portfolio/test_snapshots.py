@@ -1,0 +1,238 @@
+"""Snapshots: what they freeze, their content hash, tamper detection and comparisons."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+from typer.testing import CliRunner
+
+from portfolio.actors import SYSTEM
+from portfolio.cli import app
+from portfolio.db import Database
+from portfolio.models import Assessment, Organisation, Project, Snapshot
+from portfolio.services import profiles as profile_service
+from portfolio.services import projects as project_service
+from portfolio.services import ranking as ranking_service
+from portfolio.services import snapshots
+from scoring.engine import METHOD_VERSION
+from tests.factories import make_project
+
+# In progress and near the top of the London ranking.
+ACTIVE = "bd-debt-arrears-prevention"
+
+
+@pytest.fixture(autouse=True)
+def fewer_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rank with fewer robustness samples: these tests are about snapshots, not robustness."""
+    monkeypatch.setattr(ranking_service, "DEFAULT_SAMPLES", 60)
+
+
+def take(db: Database, label: str = "Board paper") -> dict:
+    return snapshots.create_snapshot(db, actor=SYSTEM, label=label)
+
+
+def content_of(db: Database, snapshot_id: int) -> snapshots.SnapshotContent:
+    with db.read() as session:
+        return snapshots.load_content(session=session, snapshot_id=snapshot_id)
+
+
+def test_snapshot_freezes_every_table_the_weights_the_method_and_the_ranking(
+    london: Database,
+) -> None:
+    made = take(london, "Quarterly review")
+    with london.read() as session:
+        projects = session.execute(select(func.count()).select_from(Project)).scalar()
+        organisations = session.execute(select(func.count()).select_from(Organisation)).scalar()
+        stored = session.get(Snapshot, made["id"])
+    assert made["label"] == "Quarterly review" and made["author"] == "system"
+    assert made["method_version"] == METHOD_VERSION and made["profile"] == "CDO default"
+    counts = made["row_counts"]
+    assert counts["projects"] == projects and counts["organisations"] == organisations
+    assert {"datasets", "links", "dependencies", "partners", "assessments", "criteria",
+            "weights"} <= set(counts)
+    assert stored is not None and stored.content_hash == made["content_hash"]
+
+    content = content_of(london, made["id"])
+    assert content.meta["profile"]["name"] == "CDO default"
+    ranked = content.records("projects")
+    ranks = [p["rank"] for p in ranked if p["rank"] is not None]
+    assert ranks == list(range(1, len(ranks) + 1))
+    assert all(p["rank"] is None for p in ranked[len(ranks):])
+    top = ranked[0]
+    assert top["score"] is not None and any(k.startswith("contribution_") for k in top)
+    weights = content.records("weights")
+    assert {w["kind"] for w in weights} == {"dimension", "criterion"}
+
+
+def test_content_hash_is_the_sha256_of_the_canonical_bytes_and_verifies(
+    london: Database,
+) -> None:
+    made = take(london)
+    content = content_of(london, made["id"])
+    canonical = b"".join(content.canonical_bytes())
+    assert hashlib.sha256(canonical).hexdigest() == made["content_hash"]
+    assert canonical.startswith(b'{"format":"london-data-portfolio-snapshot","format_version":1')
+    assert made["bytes"] == len(canonical)
+    with london.read() as session:
+        check = snapshots.verify_snapshot(session=session, snapshot_id=made["id"])
+    assert check["valid"] is True and check["problems"] == []
+
+
+def test_the_same_portfolio_at_the_same_time_serialises_to_the_same_bytes(
+    london: Database,
+) -> None:
+    at = datetime(2026, 3, 31, 9, 30, tzinfo=UTC)
+    first, _ = snapshots.build_content(london, actor=SYSTEM, label="Reproducible", at=at)
+    second, _ = snapshots.build_content(london, actor=SYSTEM, label="Reproducible", at=at)
+    assert first.content_hash == second.content_hash
+    assert b"".join(first.canonical_bytes()) == b"".join(second.canonical_bytes())
+
+
+def test_verify_detects_a_payload_or_a_label_changed_behind_its_back(london: Database) -> None:
+    made = take(london)
+    content = content_of(london, made["id"])
+    canonical = b"".join(content.canonical_bytes())
+    first_project = content.records("projects")[0]["title"].encode()
+    forged = zlib.compress(canonical.replace(first_project, b"Something else", 1))
+    with london.write() as session:
+        session.execute(update(Snapshot).where(Snapshot.id == made["id"])
+                        .values(payload=forged, label="Renamed"))
+    with london.read() as session:
+        check = snapshots.verify_snapshot(session=session, snapshot_id=made["id"])
+    assert check["valid"] is False
+    assert "does not match its content hash" in check["problems"][0]
+    assert any("label" in p and "Renamed" in p for p in check["problems"])
+
+
+def test_diff_lists_projects_added_removed_and_changed_with_rank_moves(
+    london: Database,
+) -> None:
+    before = take(london, "Before")
+    with london.write() as session:
+        make_project(session, "estate-heat-map", owner="E09000007", title="Estate heat map",
+                     theme="environment_net_zero", status="proposed")
+        gone = session.execute(select(Project).where(Project.slug == "london-atlas")).scalar_one()
+        session.delete(gone)
+        target = project_service.get_project(session=session, slug="bd-one-view")
+        edit = {k: target[k] for k in ("title", "theme", "status", "cost_gbp", "effort_pm",
+                                       "dpia_status", "version")}
+        project_service.update_project(session=session, actor=SYSTEM, slug="bd-one-view",
+                                       data={**edit, "owner": "E09000002",
+                                             "title": "One View, phase one"})
+    after = take(london, "After")
+    with london.read() as session:
+        diff = snapshots.diff_snapshots(session=session, old_id=before["id"],
+                                        new_id=after["id"])
+    assert [p["slug"] for p in diff["projects"]["added"]] == ["estate-heat-map"]
+    assert [p["slug"] for p in diff["projects"]["removed"]] == ["london-atlas"]
+    changed = {c["slug"]: c["fields"] for c in diff["projects"]["changed"]}
+    assert changed["bd-one-view"]["title"] == {"from": "One View single household view",
+                                               "to": "One View, phase one"}
+    assert diff["method"]["changed"] is False and diff["weights"]["changed"] is False
+    assert "london-atlas" in {d["project"] for d in diff["tables"]["dependencies"]["removed"]}
+    for move in diff["rank_moves"]:
+        assert "weights" not in move["causes"] and "method" not in move["causes"]
+    assert "rank moves come from changes to the portfolio" in diff["note"]
+
+
+def test_diff_flags_a_change_of_weights_apart_from_project_changes(london: Database) -> None:
+    before = take(london, "CDO default weights")
+    with london.write() as session:
+        profile = profile_service.get_profile(session=session, name="CDO default")
+        dimensions = dict(profile["weights"]["dimension"], readiness=0.9, impact=0.05)
+        profile_service.set_weights(session=session, actor=SYSTEM, name="CDO default",
+                                    dimension_weights=dimensions,
+                                    criterion_weights=profile["weights"]["criterion"])
+    after = take(london, "Readiness first")
+    with london.read() as session:
+        diff = snapshots.diff_snapshots(session=session, old_id=before["id"],
+                                        new_id=after["id"])
+    assert diff["weights"]["changed"] is True and diff["method"]["changed"] is False
+    assert {(c["kind"], c["key"]) for c in diff["weights"]["changes"]} >= {
+        ("dimension", "readiness"), ("dimension", "impact")}
+    assert diff["projects"] == {"added": [], "removed": [], "changed": []}
+    assert diff["rank_moves"], "re-weighting should move some ranks"
+    for move in diff["rank_moves"]:
+        assert "weights" in move["causes"] and "project" not in move["causes"]
+    assert "the weights" in diff["note"]
+
+
+def test_diff_flags_a_change_of_scoring_method(
+    london: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = take(london, "Method one")
+    monkeypatch.setattr(ranking_service, "METHOD_VERSION", "2099.01-test")
+    after = take(london, "Method two")
+    with london.read() as session:
+        diff = snapshots.diff_snapshots(session=session, old_id=before["id"],
+                                        new_id=after["id"])
+    assert diff["method"] == {"changed": True, "from": METHOD_VERSION, "to": "2099.01-test"}
+    assert diff["weights"]["changed"] is False
+    assert diff["projects"]["changed"] == [] and diff["tables"]["assessments"]["changed"] == []
+    assert "the scoring method" in diff["note"]
+
+
+def test_an_assessment_change_is_a_cause_of_that_projects_move(london: Database) -> None:
+    before = take(london, "Before assessment")
+    with london.write() as session:
+        project_service.assess(session=session, actor=SYSTEM, slug=ACTIVE,
+                               data={"criterion": "residents_benefit", "level": 1,
+                                     "rationale": "Re-assessed after the pilot."})
+        assessed = session.execute(select(func.count()).select_from(Assessment)).scalar()
+    assert assessed
+    after = take(london, "After assessment")
+    with london.read() as session:
+        diff = snapshots.diff_snapshots(session=session, old_id=before["id"],
+                                        new_id=after["id"])
+    changed = diff["tables"]["assessments"]["changed"]
+    assert [(c["project"], c["criterion"]) for c in changed] == [
+        (ACTIVE, "residents_benefit")]
+    moves = {m["slug"]: m for m in diff["rank_moves"]}
+    assert "project" in moves[ACTIVE]["causes"]
+    assert moves[ACTIVE]["score_to"] < moves[ACTIVE]["score_from"]
+
+
+def test_a_label_is_required(london: Database) -> None:
+    from portfolio.errors import Invalid
+
+    with pytest.raises(Invalid) as caught:
+        snapshots.create_snapshot(london, actor=SYSTEM, label="   ")
+    assert "label" in caught.value.errors
+
+
+def test_the_cli_creates_lists_exports_verifies_and_compares_snapshots(
+    sqlite_london_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = tmp_path / "cli.db"
+    shutil.copyfile(sqlite_london_template, database)
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{database}"}
+    runner = CliRunner()
+
+    def invoke(*args: str) -> str:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "snapshot 1 'Before'" in invoke("snapshot", "create", "--label", "Before")
+    invoke("snapshot", "create", "--label", "After", "--profile", "Net zero")
+    listed = json.loads(invoke("snapshot", "list", "--format", "json"))
+    assert [s["label"] for s in listed] == ["After", "Before"]
+    out = tmp_path / "before.zip"
+    assert "wrote" in invoke("snapshot", "export", "1", "--format", "datapackage", "--out",
+                             str(out))
+    assert zipfile.is_zipfile(out)
+    assert "intact" in invoke("snapshot", "verify", "1")
+    diff = json.loads(invoke("snapshot", "diff", "1", "2", "--format", "json"))
+    assert diff["weights"]["changed"] is True and diff["method"]["changed"] is False
+    assert "CHANGED" in invoke("snapshot", "diff", "1", "2")
+    refused = runner.invoke(app, ["snapshot", "export", "1", "--format", "pdf", "--out",
+                                  str(tmp_path / "x")], env=env)
+    assert refused.exit_code == 2 and "unknown format 'pdf'" in refused.output

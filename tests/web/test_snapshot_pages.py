@@ -1,0 +1,219 @@
+"""Snapshot and import pages, and the snapshot, export and import API, through the test client."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select, update
+
+from portfolio.db import Database
+from portfolio.models import Project, Snapshot
+from portfolio.services import imports
+from portfolio.services import ranking as ranking_service
+from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in, token_for
+from tests.web.pages_html import parse_html
+from web import api_snapshots, pages_snapshots
+from web.app import create_app
+
+BAD_ROWS = (b"slug,title,owner,theme,status\n"
+            b"ok-row,Fine,E09000002,housing,idea\n"
+            b"bad-row,Broken,E09000002,gardening,idea\n"
+            b"other-bad,Broken too,NOWHERE,housing,someday\n")
+
+
+def snapshot_app(settings: Settings) -> FastAPI:
+    """Build the app with the snapshot routes (included here until web/app.py includes them)."""
+    app = create_app(settings)
+    names = {getattr(route, "name", None) for route in app.routes}
+    if "snapshots" not in names:
+        app.include_router(api_snapshots.router)
+        app.include_router(pages_snapshots.router)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def fewer_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rank with fewer robustness samples: these tests are about pages, not robustness."""
+    monkeypatch.setattr(ranking_service, "DEFAULT_SAMPLES", 60)
+
+
+@pytest.fixture
+def browser(settings: Settings, london: Database) -> Iterator[Browser]:
+    with Browser(snapshot_app(settings), headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "researcher")
+        yield client
+
+
+@pytest.fixture
+def admin(settings: Settings, london: Database) -> Iterator[Browser]:
+    with Browser(snapshot_app(settings), headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "admin")
+        yield client
+
+
+def projects_in(db: Database) -> int:
+    with db.read() as session:
+        return session.execute(select(func.count()).select_from(Project)).scalar_one()
+
+
+def test_a_researcher_takes_a_snapshot_and_downloads_it_byte_identical(
+    browser: Browser,
+) -> None:
+    page = parse_html(browser.get("/snapshots").text)
+    assert page.label_for("s-label") == "Label" and page.find("select", id="s-profile")
+    response = browser.post("/snapshots", data={"label": "Board paper", "profile": ""},
+                            follow_redirects=False)
+    assert response.status_code == 303
+    detail = parse_html(browser.get(response.headers["location"]).text)
+    assert detail.find("h1").text() == "Board paper"
+    check = next(a.get("href") for a in detail.find_all("a") if "verify=true" in
+                 (a.get("href") or ""))
+    assert "Intact" in parse_html(browser.get(check).text).find(class_="integrity-ok").text()
+    links = {a.text(): a.get("href") for a in detail.find(class_="downloads").find_all("a")}
+    assert list(links) == ["csv", "json", "parquet", "xlsx", "datapackage", "graphml"]
+    first, second = browser.get(links["csv"]), browser.get(links["csv"])
+    assert first.status_code == 200 and first.content == second.content
+    assert first.headers["content-disposition"].endswith('.csv"')
+    rows = list(csv.DictReader(io.StringIO(first.text)))
+    assert rows[0]["rank"] == "1"
+    package = browser.get(links["datapackage"])
+    assert "datapackage.json" in zipfile.ZipFile(io.BytesIO(package.content)).namelist()
+
+
+def test_an_altered_snapshot_says_so_on_its_page(browser: Browser, london: Database) -> None:
+    made = browser.post("/api/v1/snapshots", json={"label": "Sealed"}).json()
+    with london.write() as session:
+        session.execute(update(Snapshot).where(Snapshot.id == made["id"])
+                        .values(label="Quietly renamed"))
+    page = parse_html(browser.get(f"/snapshots/{made['id']}?verify=true").text)
+    summary = page.find(class_="error-summary")
+    assert summary is not None and "altered" in summary.text()
+    assert "'Sealed'" in summary.text()
+
+
+def test_the_snapshot_form_shows_a_missing_label_by_its_field(browser: Browser) -> None:
+    response = browser.post("/snapshots", data={"label": "  "})
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert page.by_id("s-label").get("aria-invalid") == "true"
+    assert "label" in page.by_id("s-label-error").text().lower()
+
+
+def test_the_compare_page_shows_what_changed_and_that_weights_did_not(
+    browser: Browser, london: Database
+) -> None:
+    first = browser.post("/api/v1/snapshots", json={"label": "Before"}).json()
+    with london.write() as session:
+        from tests.factories import make_project
+        make_project(session, "new-in-between", owner="E09000007", title="New in between")
+    second = browser.post("/api/v1/snapshots", json={"label": "After"}).json()
+    page = parse_html(browser.get(f"/snapshots/compare?a={first['id']}&b={second['id']}").text)
+    causes = page.by_id("causes").text()
+    assert "Weights: unchanged" in causes and "Scoring method: unchanged" in causes
+    added = page.find_all("table")
+    assert any("New in between" in table.text() for table in added)
+
+
+def test_the_api_lists_verifies_exports_and_compares_snapshots(
+    browser: Browser, london: Database
+) -> None:
+    made = browser.post("/api/v1/snapshots", json={"label": "API"})
+    assert made.status_code == 201
+    snapshot_id = made.json()["id"]
+    listed = browser.get("/api/v1/snapshots").json()
+    assert [s["id"] for s in listed] == [snapshot_id]
+    assert browser.get(f"/api/v1/snapshots/{snapshot_id}/verify").json()["valid"] is True
+    export = browser.get(f"/api/v1/snapshots/{snapshot_id}/export?format=json")
+    assert export.headers["x-content-hash"] == f"sha256:{made.json()['content_hash']}"
+    assert export.json()["snapshot"]["label"] == "API"
+    links = browser.get(f"/api/v1/snapshots/{snapshot_id}/export?format=csv&table=links")
+    assert links.text.startswith("project,dataset,relation")
+    diff = browser.get(f"/api/v1/snapshots/{snapshot_id}/diff/{snapshot_id}").json()
+    assert diff["rank_moves"] == [] and diff["method"]["changed"] is False
+    assert browser.get("/api/v1/snapshots/999/export?format=csv").status_code == 404
+    assert browser.get(f"/api/v1/snapshots/{snapshot_id}/export?format=pdf").status_code == 422
+
+
+def test_the_live_portfolio_streams_as_csv(browser: Browser, london: Database) -> None:
+    response = browser.get("/api/v1/export?format=csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert len(list(csv.DictReader(io.StringIO(response.text)))) == projects_in(london)
+
+
+def test_a_researcher_may_not_open_the_import_page(browser: Browser) -> None:
+    assert browser.get("/import").status_code == 403
+
+
+def test_the_import_page_offers_the_template_and_documents_each_column(admin: Browser) -> None:
+    page = parse_html(admin.get("/import").text)
+    assert page.label_for("i-file") == "File"
+    hrefs = [a.get("href") or "" for a in page.find_all("a")]
+    template = next(h for h in hrefs if h.endswith("/import/template.csv"))
+    downloaded = admin.get(template)
+    assert downloaded.content == imports.template_bytes()
+    documented = [row.find("code").text() for row in page.find_all("tr") if row.find("code")]
+    assert documented == list(imports.COLUMNS)
+    assert admin.get("/import/template.xlsx").content[:2] == b"PK"
+
+
+def test_an_upload_with_bad_rows_lists_each_row_and_writes_nothing(
+    admin: Browser, london: Database
+) -> None:
+    before = projects_in(london)
+    response = admin.post("/import", files={"file": ("projects.csv", BAD_ROWS, "text/csv")})
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    rows = [[td.text() for td in tr.find_all("td")]
+            for tr in page.find("table", class_="import-errors").find("tbody").find_all("tr")]
+    assert [r[:2] for r in rows] == [["3", "theme"], ["4", "owner"], ["4", "status"]]
+    assert "nothing was written" in page.by_id("import-outcome").text()
+    assert projects_in(london) == before
+
+
+def test_a_file_that_is_not_a_spreadsheet_is_refused_with_its_reason(admin: Browser) -> None:
+    response = admin.post("/import", files={"file": ("projects.csv", b"%PDF-1.4 ...",
+                                                     "text/csv")})
+    assert response.status_code == 422
+    summary = parse_html(response.text).find(class_="error-summary").text()
+    assert "a PDF document, not a CSV or XLSX file" in summary
+
+
+def test_a_large_upload_streams_its_progress_then_the_report(
+    admin: Browser, london: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages_snapshots, "PROGRESS_ABOVE_ROWS", 1)
+    monkeypatch.setattr(imports, "PROGRESS_EVERY", 1)
+    response = admin.post("/import", files={"file": ("template.csv", imports.template_bytes(),
+                                                     "text/csv")})
+    assert response.status_code == 200
+    page = parse_html(response.text)
+    steps = page.find(class_="import-progress").find_all("progress")
+    assert steps and steps[-1].get("value") == steps[-1].get("max")
+    assert "Imported" in page.by_id("import-outcome").text()
+    assert projects_in(london) > 0
+    with london.read() as session:
+        assert session.execute(select(Project.id).where(
+            Project.slug == "example-warm-homes-targeting")).first() is not None
+
+
+def test_the_api_imports_with_a_token_and_answers_422_with_the_rows(
+    settings: Settings, london: Database
+) -> None:
+    token = token_for(london, "admin")
+    with Browser(snapshot_app(settings)) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        checked = client.post("/api/v1/import/projects", headers=headers, data={"dry_run": "true"},
+                              files={"file": ("t.csv", imports.template_bytes(), "text/csv")})
+        assert checked.status_code == 200 and checked.json()["written"] is False
+        refused = client.post("/api/v1/import/projects", headers=headers,
+                              files={"file": ("t.csv", BAD_ROWS, "text/csv")})
+        assert refused.status_code == 422
+        assert [(e["row"], e["column"]) for e in refused.json()["errors"]] == [
+            (3, "theme"), (4, "owner"), (4, "status")]

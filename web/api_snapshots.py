@@ -1,0 +1,130 @@
+"""The JSON API for snapshots, exports of a snapshot or the live portfolio, and imports."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.db import Database
+from portfolio.services import exports, imports, snapshots
+from portfolio.services.snapshots import SnapshotContent
+from web.deps import current_actor, get_database, read_session
+from web.security import Policy, RowId, policy
+
+router = APIRouter(prefix="/api/v1", tags=["snapshots"])
+
+READ = Depends(policy(Policy.READ))
+IMPORT = Depends(policy(Policy.IMPORT))
+ReadSession = Annotated[Session, Depends(read_session)]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+AppDatabase = Annotated[Database, Depends(get_database)]
+Format = Annotated[exports.ExportFormat, Query(
+    alias="format", description="csv, json, parquet, xlsx, datapackage (a zip) or graphml")]
+TableName = Annotated[str | None, Query(
+    max_length=32, description="For csv and parquet: the table (default: projects)")]
+
+
+class SnapshotIn(BaseModel):
+    """A label for the new snapshot and, optionally, the weight profile to rank with."""
+
+    label: str = Field(min_length=1, max_length=200)
+    profile: str | None = Field(default=None, max_length=120)
+
+
+def export_response(content: SnapshotContent, fmt: exports.ExportFormat,
+                    table: str | None) -> StreamingResponse:
+    """Stream an export as a download, with the snapshot's hash in the headers."""
+    table = exports.check_table(fmt, table)
+    headers = {
+        "Content-Disposition":
+            f'attachment; filename="{exports.export_filename(content, fmt, table)}"',
+        "X-Content-Hash": f"sha256:{content.content_hash}",
+    }
+    if content.id is not None:
+        # The same snapshot always exports to the same bytes.
+        headers["ETag"] = f'"{content.content_hash[:32]}-{fmt.value}-{table}"'
+    return StreamingResponse(exports.stream_export(content, fmt, table),
+                             media_type=exports.MEDIA_TYPES[fmt], headers=headers)
+
+
+@router.get("/snapshots", dependencies=[READ])
+def list_snapshots(session: ReadSession) -> list[dict[str, Any]]:
+    """List snapshots, newest first: label, author, time, profile, method and content hash."""
+    return snapshots.list_snapshots(session=session)
+
+
+@router.post("/snapshots", status_code=201, dependencies=[READ])
+def create_snapshot(body: SnapshotIn, db: AppDatabase, actor: CurrentActor) -> dict[str, Any]:
+    """Freeze the portfolio, the weights, the method version and the ranking they give."""
+    return snapshots.create_snapshot(db, actor=actor, label=body.label, profile=body.profile)
+
+
+@router.get("/snapshots/{snapshot_id}", dependencies=[READ])
+def get_snapshot(snapshot_id: RowId, session: ReadSession) -> dict[str, Any]:
+    """Return one snapshot's summary."""
+    return snapshots.get_snapshot(session=session, snapshot_id=snapshot_id)
+
+
+@router.get("/snapshots/{snapshot_id}/verify", dependencies=[READ])
+def verify_snapshot(snapshot_id: RowId, session: ReadSession) -> dict[str, Any]:
+    """Recompute a snapshot's content hash and check its recorded facts."""
+    return snapshots.verify_snapshot(session=session, snapshot_id=snapshot_id)
+
+
+@router.get("/snapshots/{snapshot_id}/export", dependencies=[READ],
+            response_class=StreamingResponse)
+def export_snapshot(snapshot_id: RowId, session: ReadSession, fmt: Format,
+                    table: TableName = None) -> StreamingResponse:
+    """Download a snapshot; exporting it twice gives byte-identical files."""
+    content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
+    return export_response(content, fmt, table)
+
+
+@router.get("/snapshots/{old_id}/diff/{new_id}", dependencies=[READ])
+def diff_snapshots(old_id: RowId, new_id: RowId, session: ReadSession) -> dict[str, Any]:
+    """Compare two snapshots; weight and method changes are flagged apart from project changes."""
+    return snapshots.diff_snapshots(session=session, old_id=old_id, new_id=new_id)
+
+
+@router.get("/export", dependencies=[READ], response_class=StreamingResponse)
+def export_live(db: AppDatabase, actor: CurrentActor, fmt: Format,
+                table: TableName = None) -> StreamingResponse:
+    """Download the portfolio as it is now, ranked with the default weight profile."""
+    exports.check_table(fmt, table)
+    content, _run = snapshots.build_content(db, actor=actor, label="Live portfolio")
+    return export_response(content, fmt, table)
+
+
+@router.post("/import/projects", dependencies=[IMPORT])
+def import_projects(
+    db: AppDatabase, actor: CurrentActor,
+    file: Annotated[UploadFile, File(description="A .csv (UTF-8) or .xlsx file, at most 50 MB")],
+    dry_run: Annotated[bool, Form(description="Check and report without writing")] = False,
+) -> JSONResponse:
+    """Create or update projects from a spreadsheet; any bad row writes nothing (422)."""
+    imports.require_importer(actor)
+    content = read_upload(file)
+    session_of = db.read if dry_run else db.write
+    with session_of() as session:
+        report = imports.import_projects(session=session, actor=actor, content=content,
+                                         filename=file.filename or "upload", dry_run=dry_run)
+    body = report.as_dict()
+    if not report.ok:
+        body["detail"] = (f"{len(report.errors)} problem{'s' if len(report.errors) != 1 else ''}"
+                          " in the file; nothing was written")
+    return JSONResponse(body, status_code=200 if report.ok else 422)
+
+
+def read_upload(file: UploadFile) -> bytes:
+    """Read an upload, refusing one over the limit before holding or parsing it."""
+    if file.size is not None and file.size > imports.MAX_IMPORT_BYTES:
+        raise imports.FileTooLarge(imports.too_large_message(file.size))
+    content = file.file.read(imports.MAX_IMPORT_BYTES + 1)
+    if len(content) > imports.MAX_IMPORT_BYTES:
+        raise imports.FileTooLarge(imports.too_large_message(len(content)))
+    return content

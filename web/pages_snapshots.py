@@ -1,0 +1,291 @@
+"""Pages: snapshots (list, create, compare, download) and the spreadsheet import of projects."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from portfolio.actors import Actor
+from portfolio.db import Database
+from portfolio.errors import Invalid
+from portfolio.services import exports, imports, snapshots
+from portfolio.services import profiles as profile_service
+from web.api_snapshots import export_response, read_upload
+from web.deps import current_actor, get_database
+from web.pages_common import when
+from web.security import Policy, RowId, csrf_token, policy
+from web.templating import render, templates
+
+router = APIRouter(include_in_schema=False)
+
+READ = Depends(policy(Policy.READ))
+IMPORT = Depends(policy(Policy.IMPORT))
+AppDatabase = Annotated[Database, Depends(get_database)]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+# Files with more rows than this are imported behind a streamed progress bar.
+PROGRESS_ABOVE_ROWS = 1000
+DIFF_ROWS_SHOWN = 100
+TOP_PROJECTS_SHOWN = 20
+FORMAT_NOTES = {
+    "csv": "Projects in rank order, one row each (UTF-8).",
+    "json": "The whole snapshot: every table, one object per row.",
+    "parquet": "Projects in rank order, typed, for pandas, R, DuckDB or Spark.",
+    "xlsx": "A workbook: an About sheet, then one sheet per table.",
+    "datapackage": "A Frictionless Data Package (zip): datapackage.json with a table schema, "
+                   "keys and licence, and one CSV per table.",
+    "graphml": "The graph of projects, datasets and organisations, for Gephi or networkx.",
+}
+
+
+def _shown(summary: dict[str, Any]) -> dict[str, Any]:
+    """Add what a page shows of a snapshot: its time in London and its short hash."""
+    return {**summary, "when": when(summary["created_at"]),
+            "short_hash": summary["content_hash"][:12]}
+
+
+def _formats() -> list[dict[str, str]]:
+    return [{"value": f.value, "note": FORMAT_NOTES[f.value], "extension": exports.EXTENSIONS[f]}
+            for f in exports.ExportFormat]
+
+
+def _list_page(request: Request, db: Database, *, status_code: int = 200,
+               errors: dict[str, str] | None = None, label: str = ""):  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        listed = [_shown(s) for s in snapshots.list_snapshots(session=session)]
+        profiles = [p["name"] for p in profile_service.list_profiles(session=session)]
+    return render(request, "snapshots.html", {
+        "snapshots": listed, "profiles": profiles, "formats": _formats(),
+        "errors": errors or {}, "label": label,
+    }, status_code=status_code)
+
+
+@router.get("/snapshots", name="snapshots", dependencies=[READ])
+def snapshots_page(request: Request, db: AppDatabase):  # type: ignore[no-untyped-def]
+    """List snapshots, with forms to take one and to compare two."""
+    return _list_page(request, db)
+
+
+@router.post("/snapshots", name="snapshot_create", dependencies=[READ])
+def snapshot_create(
+    request: Request, db: AppDatabase, actor: CurrentActor,
+    label: Annotated[str, Form(max_length=500)] = "",
+    profile: Annotated[str, Form(max_length=120)] = "",
+):  # type: ignore[no-untyped-def]
+    """Take a snapshot and show it."""
+    try:
+        made = snapshots.create_snapshot(db, actor=actor, label=label, profile=profile or None)
+    except Invalid as exc:
+        return _list_page(request, db, status_code=422, errors=exc.errors, label=label)
+    return RedirectResponse(str(request.url_for("snapshot", snapshot_id=made["id"])), 303)
+
+
+@router.get("/snapshots/compare", name="snapshot_diff", dependencies=[READ])
+def snapshot_diff_page(
+    request: Request, db: AppDatabase,
+    a: Annotated[int, Query(description="The earlier snapshot")],
+    b: Annotated[int, Query(description="The later snapshot")],
+):  # type: ignore[no-untyped-def]
+    """Compare two snapshots: what changed in the projects, and what moved the ranks."""
+    with db.read() as session:
+        diff = snapshots.diff_snapshots(session=session, old_id=a, new_id=b)
+    changed = [{"slug": c["slug"], "title": c["title"], "field": name, **change}
+               for c in diff["projects"]["changed"] for name, change in c["fields"].items()]
+    return render(request, "snapshots_diff.html", {
+        "diff": diff, "changed": changed, "limit": DIFF_ROWS_SHOWN,
+        "from_when": when(diff["from"]["created_at"]), "to_when": when(diff["to"]["created_at"]),
+    })
+
+
+@router.get("/snapshots/live/{fmt}", name="live_download", dependencies=[READ])
+def live_download(db: AppDatabase, actor: CurrentActor,
+                  fmt: exports.ExportFormat) -> StreamingResponse:
+    """Download the portfolio as it is now."""
+    content, _run = snapshots.build_content(db, actor=actor, label="Live portfolio")
+    return export_response(content, fmt, None)
+
+
+@router.get("/snapshots/{snapshot_id}", name="snapshot", dependencies=[READ])
+def snapshot_page(request: Request, db: AppDatabase, snapshot_id: RowId,
+                  verify: bool = False):  # type: ignore[no-untyped-def]
+    """Show a snapshot: what it froze, its top projects, its downloads; verify it on request."""
+    with db.read() as session:
+        summary = snapshots.get_snapshot(session=session, snapshot_id=snapshot_id)
+        content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
+        others = [_shown(s) for s in snapshots.list_snapshots(session=session)
+                  if s["id"] != snapshot_id]
+        meta: dict[str, Any] = {}
+        top: list[dict[str, Any]] = []
+        try:
+            meta = content.meta
+            projects = content.table("projects")
+            top = [dict(zip(projects.columns, row, strict=True))
+                   for row in islice(projects.rows, TOP_PROJECTS_SHOWN)]
+        except (zlib.error, ValueError, KeyError):
+            verify = True  # an unreadable payload: say why
+        # Hashing a large snapshot takes a while, so it is done when asked for.
+        check = (snapshots.verify_snapshot(session=session, snapshot_id=snapshot_id)
+                 if verify else None)
+    return render(request, "snapshots_detail.html", {
+        "snapshot": _shown(summary), "meta": meta, "check": check, "top": top,
+        "formats": _formats(), "others": others,
+    })
+
+
+@router.get("/snapshots/{snapshot_id}/download/{fmt}", name="snapshot_download",
+            dependencies=[READ])
+def snapshot_download(db: AppDatabase, snapshot_id: RowId,
+                      fmt: exports.ExportFormat) -> StreamingResponse:
+    """Download a snapshot in one format."""
+    with db.read() as session:
+        content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
+    return export_response(content, fmt, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Import
+
+
+def _import_page(request: Request, *, status_code: int = 200,
+                 error: str | None = None):  # type: ignore[no-untyped-def]
+    return render(request, "import.html", {
+        "error": error, "required": imports.REQUIRED,
+        "columns": [(name, imports.COLUMN_HELP[name]) for name in imports.COLUMNS],
+        "limit_mb": imports.MAX_IMPORT_BYTES // 1_048_576,
+    }, status_code=status_code)
+
+
+@router.get("/import", name="import_projects", dependencies=[IMPORT])
+def import_page(request: Request):  # type: ignore[no-untyped-def]
+    """Show the upload form, the template and what each column means."""
+    return _import_page(request)
+
+
+@router.get("/import/template.csv", name="import_template", dependencies=[IMPORT])
+def import_template() -> Response:
+    """Download the CSV template."""
+    return Response(imports.template_bytes(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": 'attachment; filename="projects-import-template.csv"'})
+
+
+@router.get("/import/template.xlsx", name="import_template_xlsx", dependencies=[IMPORT])
+def import_template_xlsx() -> Response:
+    """Download the template as a workbook."""
+    return Response(imports.template_xlsx(), media_type=exports.MEDIA_TYPES[
+        exports.ExportFormat.xlsx], headers={
+        "Content-Disposition": 'attachment; filename="projects-import-template.xlsx"'})
+
+
+@router.post("/import", name="import_upload", dependencies=[IMPORT])
+def import_upload(
+    request: Request, db: AppDatabase, actor: CurrentActor,
+    file: Annotated[UploadFile, File()],
+    dry_run: Annotated[str, Form()] = "",
+):  # type: ignore[no-untyped-def]
+    """Check an uploaded file and import it; large files show a progress bar as they go."""
+    imports.require_importer(actor)
+    checking = dry_run not in ("", "false", "off")
+    try:
+        content = read_upload(file)
+        sheet = imports.read_sheet(content)
+    except imports.BadFile as exc:
+        return _import_page(request, status_code=exc.status_code, error=exc.errors["file"])
+    filename = file.filename or "upload"
+    job = ImportJob(db=db, actor=actor, content=content, sheet=sheet, filename=filename,
+                    dry_run=checking)
+    if len(sheet.rows) <= PROGRESS_ABOVE_ROWS:
+        job.run()
+        return _report_page(request, job)
+    job.start()
+    # The page streams: the browser draws each progress line as it arrives, then the report.
+    context = {"request": request, "filename": filename, "events": job.events(),
+               "result": job.outcome, "dry_run": checking, "csrf": csrf_token(request),
+               "actor": actor}
+    stream = templates.get_template("import_progress.html").generate(context)
+    return StreamingResponse((part.encode("utf-8") for part in stream),
+                             media_type="text/html; charset=utf-8",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _report_page(request: Request, job: ImportJob):  # type: ignore[no-untyped-def]
+    report, failure = job.outcome()
+    status = 500 if failure else 200 if report and report.ok else 422
+    return render(request, "import_report.html", {
+        "report": report, "failure": failure, "filename": job.filename,
+        "dry_run": job.dry_run,
+    }, status_code=status)
+
+
+@dataclass
+class Step:
+    """One progress line: a stage and how far it has got."""
+
+    label: str
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        """Return how far the stage has got, 0-100."""
+        return 100 if not self.total else round(100 * self.done / self.total)
+
+
+@dataclass
+class ImportJob:
+    """An import run on its own thread, reporting progress through a queue."""
+
+    db: Database
+    actor: Actor
+    content: bytes
+    sheet: imports.Sheet
+    filename: str
+    dry_run: bool
+
+    def __post_init__(self) -> None:
+        self._queue: queue.Queue[Step | None] = queue.Queue()
+        self._report: imports.ImportReport | None = None
+        self._failure: str | None = None
+        self._thread: threading.Thread | None = None
+
+    def _tick(self, stage: str, done: int, total: int) -> None:
+        label = "Checking rows" if stage == "check" else "Writing"
+        self._queue.put(Step(label, done, total))
+
+    def run(self) -> None:
+        """Run the import in one transaction (a read-only one for a dry run)."""
+        try:
+            session_of = self.db.read if self.dry_run else self.db.write
+            with session_of() as session:
+                self._report = imports.import_projects(
+                    session=session, actor=self.actor, content=self.content,
+                    filename=self.filename, dry_run=self.dry_run, progress=self._tick,
+                    sheet=self.sheet)
+        except Invalid as exc:
+            self._failure = exc.message
+        except Exception as exc:  # noqa: BLE001 - shown on a page already being streamed
+            self._failure = f"the import failed and nothing was written ({type(exc).__name__})"
+        finally:
+            self._queue.put(None)
+
+    def start(self) -> None:
+        """Run the import on a thread of its own."""
+        self._thread = threading.Thread(target=self.run, name="import", daemon=True)
+        self._thread.start()
+
+    def events(self) -> Iterator[Step]:
+        """Yield progress steps until the import ends."""
+        while (step := self._queue.get()) is not None:
+            yield step
+
+    def outcome(self) -> tuple[imports.ImportReport | None, str | None]:
+        """Return the report, or the reason the import failed."""
+        if self._thread is not None:
+            self._thread.join()
+        return self._report, self._failure
