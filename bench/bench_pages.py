@@ -29,6 +29,7 @@ from bench import common  # noqa: E402
 
 PAGE_SIZE = 50
 THEME = "housing"
+UNSEEN = "backlog pages viewed once each"
 INDEX = "ix_ranking_row_run_position"
 DATASETTE = common.BIN / "datasette"
 FLOOR_COLUMNS = ("position", "slug", "title", "organisation", "theme", "status", "composite",
@@ -113,6 +114,44 @@ def datasette_server(path: str) -> Iterator[str]:
                "--setting", "max_returned_rows", "1000"]
     with common.serve(command, port=port, health_path="/-/versions.json") as base:
         yield base
+
+
+PEER_VIEW = "bench_backlog"
+
+
+@contextmanager
+def peer_view(path: str) -> Iterator[str]:
+    """Add a view of the rows the backlog shows, for the peer (Datasette pages views too)."""
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute(
+            f"CREATE VIEW IF NOT EXISTS {PEER_VIEW} AS SELECT r.run_id, r.position, p.slug, "
+            "p.title, o.code AS organisation, p.theme, p.status, r.composite, r.impact, "
+            "r.feasibility, r.readiness FROM ranking_row r JOIN project p ON p.id = r.project_id "
+            "JOIN organisation o ON o.id = p.owner_id")
+        connection.commit()
+        yield PEER_VIEW
+    finally:
+        connection.execute(f"DROP VIEW IF EXISTS {PEER_VIEW}")
+        connection.commit()
+        connection.close()
+
+
+def distinct_offsets(last_position: int, count: int) -> list[int]:
+    """Return page offsets spread over the ranking, none of them 0 (each page viewed once)."""
+    step = max(1, last_position // (count + 1))
+    return [step * (i + 1) for i in range(count) if step * (i + 1) < last_position]
+
+
+def measure_each(client: httpx.Client, urls: list[str], *,
+                 headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """GET each URL once (pages this server has not served before)."""
+    durations: list[float] = []
+    for url in urls:
+        durations += common.timed_get(client, url, 1, headers=headers)
+    return {"url": urls[0] if urls else "", **common.summary_ms(durations)}
 
 
 def measure(client: httpx.Client, url: str, n: int, max_seconds: float, *, min_n: int = 3,
@@ -281,6 +320,12 @@ def run(projects: int = 10_000, database: str = "sqlite", requests: int = 200,
                                     warmup=0 if graph else 1)
                 log(f"  app {name:<38} n={app[name]['n']:<4} p50 "
                     f"{common.fmt_ms(app[name]['p50_ms'])} ms", flush=True)
+            offsets = distinct_offsets(info["last_position"], min(requests, 40))
+            # Each page once: the first view of a page, which no worker has rendered yet.
+            app[UNSEEN] = measure_each(client, [f"/backlog?after={a}" for a in offsets],
+                                       headers=page)
+            log(f"  app {UNSEEN:<38} n={app[UNSEEN]['n']:<4} p50 "
+                f"{common.fmt_ms(app[UNSEEN]['p50_ms'])} ms", flush=True)
             report["runs_after"] = stored_run(url)["runs"]
         report["app"] = app
         comparable = {"backlog first page": "/backlog",
@@ -292,27 +337,29 @@ def run(projects: int = 10_000, database: str = "sqlite", requests: int = 200,
             for name, path in comparable.items():
                 floor[name] = measure(client, path, requests, max_seconds,
                                       expect=info["last_slug"] if "last" in name else None)
+            floor[UNSEEN] = measure_each(client, [f"/backlog?after={a}" for a in offsets])
         report["floor"] = floor
         peer: dict[str, Any] = {}
         if database == "sqlite" and datasette:
             db_name = Path(common.sqlite_path(url)).stem
-            sql = floor_sql("sqlite", True).replace("?", ":{}").format("run_id", "after",
-                                                                        "theme")
-            urls = {
-                "backlog first page": f"/{db_name}/ranking_row?" + urlencode(
-                    {"_sort": "position", "run_id": info["run_id"], "_size": PAGE_SIZE}),
-                f"backlog ?theme={THEME}": f"/{db_name}?" + urlencode(
-                    {"sql": sql, "run_id": info["run_id"], "after": 0, "theme": THEME}),
-                "backlog last page": f"/{db_name}/ranking_row?" + urlencode(
-                    {"_sort": "position", "run_id": info["run_id"], "_size": PAGE_SIZE,
-                     "position__gt": last_after}),
-            }
-            n_peer = requests
-            with datasette_server(common.sqlite_path(url)) as base, httpx.Client(
-                    base_url=base, timeout=300) as client:
-                for name, path in urls.items():
-                    peer[name] = measure(client, path, n_peer, max_seconds,
-                                         headers={"Accept": "text/html"})
+            base_query = {"_sort": "position", "run_id": info["run_id"], "_size": PAGE_SIZE}
+            with peer_view(common.sqlite_path(url)) as view:
+                # The view's table page: the same rows, sort, filter and page size as ours.
+                urls = {
+                    "backlog first page": f"/{db_name}/{view}?" + urlencode(base_query),
+                    f"backlog ?theme={THEME}": f"/{db_name}/{view}?" + urlencode(
+                        base_query | {"theme": THEME}),
+                    "backlog last page": f"/{db_name}/{view}?" + urlencode(
+                        base_query | {"position__gt": last_after}),
+                }
+                with datasette_server(common.sqlite_path(url)) as base, httpx.Client(
+                        base_url=base, timeout=300) as client:
+                    for name, path in urls.items():
+                        peer[name] = measure(client, path, requests, max_seconds,
+                                             headers={"Accept": "text/html"})
+                    peer[UNSEEN] = measure_each(client, [
+                        f"/{db_name}/{view}?" + urlencode(base_query | {"position__gt": a})
+                        for a in offsets], headers={"Accept": "text/html"})
         report["datasette"] = peer
         report["explain"] = explain_backlog(url, last_after)
     rows = []

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -16,12 +21,16 @@ from portfolio.settings import Settings
 def make_engine(database_url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets foreign keys, WAL, a busy timeout and immediate writes."""
     url = make_url(database_url)
+    # Ranking rows carry JSON lists and maps; orjson decodes a page of them several times faster.
+    json = {"json_deserializer": orjson.loads}
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                             **json)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
+        url, echo=echo, **json,
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
     )
     _configure_sqlite(engine, busy_timeout_ms)
     return engine
@@ -52,6 +61,82 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+class Memo:
+    """A small least-recently-used store of values this process derived from the database."""
+
+    def __init__(self, entries: int = 64) -> None:
+        self.entries = entries
+        self._values: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any | None:
+        """Return the value kept under a key, or None."""
+        with self._lock:
+            if key not in self._values:
+                return None
+            self._values.move_to_end(key)
+            return self._values[key]
+
+    def put(self, key: tuple, value: Any) -> Any:
+        """Keep a value under a key, forgetting the least recently used beyond the limit."""
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.entries:
+                self._values.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        """Forget every value."""
+        with self._lock:
+            self._values.clear()
+
+    def get_or_compute(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """Return the value under a key, computing and keeping it when absent."""
+        found = self.get(key)
+        return found if found is not None else self.put(key, compute())
+
+
+class Background:
+    """Work a process runs in daemon threads, one job per key, awaited on dispose."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[tuple, Future] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, key: tuple, work: Callable[[], Any]) -> Future:
+        """Start work under a key unless a job under it is running; return the job's future."""
+        with self._lock:
+            running = self._jobs.get(key)
+            if running is not None:
+                return running
+            future: Future = Future()
+            self._jobs[key] = future
+        threading.Thread(target=self._run, args=(key, work, future), daemon=True,
+                         name=f"background-{key[0]}").start()
+        return future
+
+    def _run(self, key: tuple, work: Callable[[], Any], future: Future) -> None:
+        """Run one job and settle its future."""
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
+            future.set_exception(exc)
+        finally:
+            with self._lock:
+                self._jobs.pop(key, None)
+
+    def wait(self, timeout: float = 600.0) -> None:
+        """Wait for every running job (a database must not be dropped under one)."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            try:
+                job.result(timeout=timeout)
+            except Exception:  # noqa: BLE001, S110 - the job's own caller saw the error
+                pass
+
+
 class Database:
     """One engine per process and the sessions the services work in."""
 
@@ -64,6 +149,12 @@ class Database:
         self._writer = (
             self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         )
+        # Values derived from one portfolio revision or one ranking run, and the rankings
+        # being computed in the background, belong to this database alone.
+        self.memo = Memo(entries=256)
+        # Large results of one ranking run (graphs of up to 100,000 projects): only a few.
+        self.results = Memo(entries=4)
+        self.background = Background()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -83,5 +174,6 @@ class Database:
                 raise
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Wait for background work, then close every pooled connection."""
+        self.background.wait()
         self.engine.dispose()

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 5000
     page_size: int = 50
     plan_wall_clock_seconds: float = 60.0
+    # How long a page waits for a re-ranking after edits before showing the previous one.
+    ranking_wait_seconds: float = 2.0
     cookie_secure: bool | None = None
     public_read: bool = False
     max_body_bytes: int = 1_000_000

@@ -118,12 +118,19 @@ def get_backlog(
     theme: Annotated[str | None, Query(max_length=32)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    fresh: Annotated[bool, Query(description=(
+        "Wait for the ranking of the current revision instead of reading the previous one "
+        "while it is computed"))] = False,
 ) -> list[dict[str, Any]]:
-    """Return the dependency-aware ranking with scores, robustness and explanations."""
-    run, rows = ranking_service.ranked_rows(db, profile=profile, top=top,
-                                            organisation=organisation, theme=theme,
-                                            status=status, q=q)
+    """Return the dependency-aware ranking with scores, robustness and explanations.
+
+    X-Portfolio-Ranking-Behind says how many revisions the rows lag the portfolio (0: current).
+    """
+    run, rows = ranking_service.ranked_rows(
+        db, profile=profile, top=top, organisation=organisation, theme=theme, status=status,
+        q=q, wait_seconds=None if fresh else db.settings.ranking_wait_seconds)
     response.headers["X-Portfolio-Revision"] = str(run.revision)
+    response.headers["X-Portfolio-Ranking-Behind"] = str(run.behind)
     response.headers["X-Portfolio-Profile"] = quote(run.profile)
     return rows
 

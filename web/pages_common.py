@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from portfolio.actors import Actor
+from portfolio.db import Database
 from portfolio.enums import (
     Access,
     Agreement,
@@ -23,9 +24,10 @@ from portfolio.enums import (
     ProjectStatus,
     Theme,
 )
-from web.deps import current_actor, read_session, write_session
+from web.deps import current_actor, get_database, read_session, write_session
 from web.templating import templates
 
+AppDatabase = Annotated[Database, Depends(get_database)]
 ReadSession = Annotated[Session, Depends(read_session)]
 # Commit before the response leaves, so the page a redirect leads to already sees the write.
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from markupsafe import Markup
 
 from portfolio.db import Database
 from portfolio.enums import ProjectStatus, Theme
@@ -15,15 +16,15 @@ from portfolio.services import organisations as organisation_service
 from portfolio.services import prioritisation
 from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
+from portfolio.services.common import at_revision
 from web.charts import bubble_matrix, line_chart
-from web.deps import get_database
+from web.pages_common import AppDatabase
 from web.security import Policy, policy
-from web.templating import render
+from web.templating import render, templates
 
 router = APIRouter(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
 
-AppDatabase = Annotated[Database, Depends(get_database)]
 Text = Annotated[str | None, Query(max_length=200)]
 Code = Annotated[str | None, Query(max_length=32)]
 Weight = Annotated[float | None, Query(ge=0, le=100)]
@@ -32,9 +33,9 @@ DIMENSIONS = ("impact", "feasibility", "readiness")
 
 def _choices(db: Database) -> dict[str, Any]:
     """Return the filter choices every engine page offers."""
-    with db.read() as session:
-        profiles = profile_service.list_profiles(session=session)
-        organisations = organisation_service.list_organisations(session=session)
+    profiles, organisations = at_revision(db, "engine page choices", lambda session: (
+        profile_service.list_profiles(session=session),
+        organisation_service.list_organisations(session=session)))
     return {"profiles": profiles, "organisations": organisations,
             "themes": [t.value for t in Theme], "statuses": [s.value for s in ProjectStatus]}
 
@@ -47,6 +48,19 @@ def dashboard_page(request: Request, db: AppDatabase,
     return render(request, "dashboard.html", {
         **data, "chart": bubble_matrix(data["matrix"]), **_choices(db),
     })
+
+
+def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tuple) -> Markup:
+    """Render a backlog page's rows; a stored run's pages are rendered once per worker."""
+    def draw() -> Markup:
+        return Markup(templates.get_template("_backlog_table.html").render(
+            request=request, rows=page["rows"], whatif=page["whatif"], profile=page["profile"]))
+
+    if page["run_id"] is None:
+        return draw()
+    # A stored run never changes and its rows carry nothing of the reader: one rendering serves all.
+    frozen = (page["run_id"], tuple(sorted(key[0].items())), key[1])
+    return db.memo.get_or_compute(("backlog table", *frozen), draw)
 
 
 @router.get("/backlog", name="backlog", dependencies=[READ])
@@ -76,7 +90,8 @@ def backlog_page(
                                             **filters)
         error = None
     except Invalid as exc:
-        page = {"rows": [], "next_after": None, "whatif": True, "profile": profile_name}
+        page = {"rows": [], "next_after": None, "whatif": True, "profile": profile_name,
+                "run_id": None}
         error = exc.message
     weights = whatif or ({d: round(chosen["weights"]["dimension"][d] * 100, 1)
                           for d in DIMENSIONS} if chosen else {d: 0 for d in DIMENSIONS})
@@ -87,10 +102,20 @@ def backlog_page(
                 if page["next_after"] else None)
     first_url = f"{request.url.path}?{urlencode(query)}" if after else None
     return render(request, "backlog.html", {
-        **choices, **page, "filters": filters, "weights": weights, "error": error,
+        **choices, **page, "table": _ranking_table(request, db, page, (filters, after)),
+        "filters": filters, "weights": weights, "error": error,
         "chosen": chosen, "next_url": next_url, "first_url": first_url, "after": after,
         "reset_sliders": reset_sliders,
     }, block="ranking")
+
+
+@router.get("/projects/{slug}/why", name="project_why", dependencies=[READ])
+def project_why(request: Request, db: AppDatabase, slug: Annotated[str, Path(max_length=120)],
+                profile: Text = None):  # type: ignore[no-untyped-def]
+    """Explain a project's rank under a profile (the backlog loads it into a row's "why")."""
+    return render(request, "project_why.html", {
+        **ranking_service.explain(db, slug, profile=profile or None), **_choices(db),
+    }, block="why")
 
 
 @router.get("/plan", name="plan", dependencies=[READ])

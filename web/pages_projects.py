@@ -9,13 +9,21 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from portfolio.errors import Conflict, Invalid
+from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.schemas import ProjectCreate, ProjectUpdate, parse
 from portfolio.services import criteria as criteria_service
 from portfolio.services import organisations as organisation_service
 from portfolio.services import projects as project_service
+from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
-from web.pages_common import CurrentActor, FormData, ReadSession, WriteSession, input_from_form
+from web.pages_common import (
+    AppDatabase,
+    CurrentActor,
+    FormData,
+    ReadSession,
+    WriteSession,
+    input_from_form,
+)
 from web.security import DECIDE, EDIT, READ
 from web.templating import render
 
@@ -128,10 +136,16 @@ def check_fields(model: type[BaseModel], data: dict[str, Any], wanted: list[str]
 
 
 @router.get("/projects/{slug}", name="project", dependencies=[READ])
-def project_page(request: Request, slug: str, session: ReadSession):  # type: ignore[no-untyped-def]
-    """Show one project with its links, assessments, review panel and history."""
+def project_page(request: Request, slug: str, session: ReadSession,
+                 db: AppDatabase):  # type: ignore[no-untyped-def]
+    """Show one project with its score, links, assessments, review panel and history."""
     context = review_service.project_page(session=session, slug=slug)
-    return render(request, "project.html", context | {"values": {}, "errors": {}})
+    try:
+        ranking = ranking_service.explain(db, slug)
+    except NotFound:  # no weight profile yet (the project itself was found above)
+        ranking = None
+    return render(request, "project.html", context | {
+        "values": {}, "errors": {}, "ranking": ranking})
 
 
 @router.get("/projects/{slug}/edit", name="project_edit", dependencies=[EDIT])
@@ -206,6 +220,7 @@ def decide(request: Request, slug: str, session: WriteSession, actor: CurrentAct
     except Invalid as exc:
         session.rollback()
         context = review_service.project_page(session=session, slug=slug)
-        context |= {"values": form, "errors": exc.errors}
+        # The score section is left out: this request holds the write lock a ranking needs.
+        context |= {"values": form, "errors": exc.errors, "ranking": False}
         return render(request, "project.html", context, status_code=422)
     return see_other(str(request.url_for("project", slug=slug)) + "#review")

@@ -19,8 +19,7 @@ from portfolio.errors import Invalid
 from portfolio.services import exports, imports, snapshots
 from portfolio.services import profiles as profile_service
 from web.api_snapshots import export_response, read_upload
-from web.deps import current_actor, get_database
-from web.pages_common import when
+from web.pages_common import AppDatabase, CurrentActor, when
 from web.security import Policy, RowId, csrf_token, policy
 from web.templating import render, templates
 
@@ -28,8 +27,6 @@ router = APIRouter(include_in_schema=False)
 
 READ = Depends(policy(Policy.READ))
 IMPORT = Depends(policy(Policy.IMPORT))
-AppDatabase = Annotated[Database, Depends(get_database)]
-CurrentActor = Annotated[Actor, Depends(current_actor)]
 # Files with more rows than this are imported behind a streamed progress bar.
 PROGRESS_ABOVE_ROWS = 1000
 DIFF_ROWS_SHOWN = 100

@@ -17,14 +17,12 @@ templates = Jinja2Blocks(directory=str(Path(__file__).resolve().parent / "templa
 
 def static_url(request: Request, name: str) -> str:
     """Return the URL of one of our static files with its content hash."""
-    url = request.url_for("static", path=name)
-    return f"{url.path}?v={content_hash(STATIC_DIR / name)}"
+    return f"{path_for(request, 'static', path=name)}?v={content_hash(STATIC_DIR / name)}"
 
 
 def vendor_url(request: Request, name: str) -> str:
     """Return the URL of an npm-installed browser library with its content hash."""
-    url = request.url_for("vendor", name=name)
-    return f"{url.path}?v={content_hash(VENDOR_FILES[name])}"
+    return f"{path_for(request, 'vendor', name=name)}?v={content_hash(VENDOR_FILES[name])}"
 
 
 def _path_pattern(request: Request, name: str, keys: tuple[str, ...]) -> str:
@@ -47,7 +45,8 @@ def path_for(request: Request, name: str, /, **params: Any) -> str:
     """
     path = _path_pattern(request, name, tuple(sorted(params)))
     for key, value in params.items():
-        path = path.replace(f"__{key}__", quote(str(value), safe=""))
+        # A static file's path keeps its slashes; every other parameter is one segment.
+        path = path.replace(f"__{key}__", quote(str(value), safe="/" if key == "path" else ""))
     return path
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlmodel import Session, SQLModel, select
@@ -11,6 +11,9 @@ from sqlmodel import Session, SQLModel, select
 from portfolio.actors import Actor
 from portfolio.errors import Invalid, NotFound
 from portfolio.models import AuditEvent, Dataset, Organisation, PortfolioRevision, Project
+
+if TYPE_CHECKING:
+    from portfolio.db import Database
 
 # Keep IN lists well inside SQLite's and PostgreSQL's parameter limits.
 IN_CHUNK = 500
@@ -64,6 +67,20 @@ def current_revision(session: Session) -> int:
         select(PortfolioRevision.revision).where(PortfolioRevision.id == 1)
     ).first()
     return int(value or 0)
+
+
+def at_revision(db: Database, name: str, read: Callable[[Session], Any]) -> Any:
+    """Return what read(session) gives, read once per portfolio revision by this process.
+
+    Every portfolio write moves the revision on (record() does), so a value kept under the
+    current revision is current: one small query stands in for the reads.
+    """
+    with db.read() as session:
+        key = (name, current_revision(session))
+        found = db.memo.get(key)
+        if found is None:
+            found = db.memo.put(key, read(session))
+    return found
 
 
 def as_record(row: SQLModel, *, exclude: Iterable[str] = ("created_at", "updated_at")) -> dict:

@@ -17,7 +17,7 @@ MATRIX_LIMIT = 300
 
 def dashboard(db: Database, *, profile: str | None = None) -> dict[str, Any]:
     """Return what the dashboard shows for a weight profile."""
-    run = ensure_ranking(db, profile, allow_stale=True)
+    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
     with db.read() as session:
         by_status = dict(session.execute(
             select(Project.status, func.count()).group_by(Project.status)).all())

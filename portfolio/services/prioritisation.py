@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -29,26 +27,6 @@ from scoring.plan import (
     run_plan_in_subprocess,
 )
 from scoring.plumbing import plumbing_recommendations
-
-# Results derived from a stored ranking run never change, so each worker keeps the last few.
-_CACHE: OrderedDict[tuple, Any] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-CACHE_ENTRIES = 8
-
-
-def cached(key: tuple, compute: Callable[[], Any]) -> Any:
-    """Return a value computed once per key (a run id names a portfolio revision exactly)."""
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = compute()
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > CACHE_ENTRIES:
-            _CACHE.popitem(last=False)
-    return value
-
 
 # Below this many candidates a solve takes well under a second: spawning a process costs more.
 SUBPROCESS_ABOVE = 1500
@@ -131,9 +109,9 @@ def frontier(
 
 def plumbing(db: Database, *, profile: str | None = None, top: int | None = 20) -> list[dict]:
     """Rank the dataset improvements and agreements that would raise portfolio value most."""
-    run = ensure_ranking(db, profile)
-    key = ("plumbing", db.settings.database_url, run.id, top)
-    return cached(key, lambda: _plumbing(db, profile=run.profile, top=top))
+    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
+    return db.memo.get_or_compute(("plumbing", run.id, top),
+                                  lambda: _plumbing(db, profile=run.profile, top=top))
 
 
 def _plumbing(db: Database, *, profile: str | None, top: int | None) -> list[dict]:
@@ -159,9 +137,13 @@ def _plumbing(db: Database, *, profile: str | None, top: int | None) -> list[dic
 
 def portfolio_graph(db: Database, *, profile: str | None = None):  # type: ignore[no-untyped-def]
     """Return the graph of projects, datasets and organisations, built once per revision."""
-    run = ensure_ranking(db, profile)
-    key = ("graph", db.settings.database_url, run.id)
-    return cached(key, lambda: _build_portfolio_graph(db, run))
+    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
+    found = db.results.get(("graph", run.id))
+    if found is None:
+        # Concurrent first calls share one build (about 10 s at 100,000 projects).
+        build = db.background.submit(("graph", run.id), lambda: _build_portfolio_graph(db, run))
+        found = db.results.put(("graph", run.id), build.result())
+    return found
 
 
 def _build_portfolio_graph(db: Database, run: RunInfo):  # type: ignore[no-untyped-def]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-import threading
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,7 +16,7 @@ from sqlmodel import Session
 from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import Organisation, Project, RankingRow, RankingRun
-from portfolio.services.common import current_revision
+from portfolio.services.common import current_revision, project_by_slug
 from portfolio.services.frames import StoredProfile, load_portfolio, load_profile
 from scoring.engine import METHOD_VERSION, Ranking, rank_portfolio
 from scoring.weights import InvalidWeights, normalise_weights
@@ -39,6 +39,7 @@ class RunInfo:
     samples: int
     top_k: int
     seconds: float
+    behind: int = 0  # revisions the portfolio has moved on since this run (0: current)
 
 
 def _nullable(value: Any) -> Any:
@@ -75,16 +76,6 @@ def _find_run(session: Session, profile: StoredProfile, revision: int) -> RunInf
                    run.samples, run.top_k, run.seconds)
 
 
-_COMPUTING: dict[tuple[str, int], threading.Lock] = {}
-_COMPUTING_GUARD = threading.Lock()
-
-
-def _computing_lock(db: Database, profile_id: int) -> threading.Lock:
-    """Return this process's lock for computing one profile's ranking."""
-    with _COMPUTING_GUARD:
-        return _COMPUTING.setdefault((db.settings.database_url, profile_id), threading.Lock())
-
-
 def _latest_run(session: Session, profile: StoredProfile) -> RunInfo | None:
     """Return the newest stored run of a profile, whatever its revision."""
     run = session.execute(
@@ -99,27 +90,35 @@ def _latest_run(session: Session, profile: StoredProfile) -> RunInfo | None:
 
 
 def ensure_ranking(db: Database, profile_name: str | None = None, *,
-                   allow_stale: bool = False) -> RunInfo:
+                   wait_seconds: float | None = None) -> RunInfo:
     """Return the current stored run for a profile, computing and storing it when stale.
 
-    With allow_stale, a request that finds another thread of this worker already computing
-    the new run reads the previous one instead of waiting (pages stay fast under writes).
+    The computation runs in a background thread of this worker, one per profile. A caller
+    with wait_seconds waits that long, then reads the previous run (its `behind` says by how
+    many revisions) so that pages stay fast while a large portfolio is re-ranked after edits.
     """
     with db.read() as session:
-        profile = load_profile(session, profile_name)
         revision = current_revision(session)
+        # A run found for the current revision stays current until the revision moves.
+        cached = db.memo.get(("ranking run", profile_name, revision))
+        if cached is not None:
+            return cached
+        profile = load_profile(session, profile_name)
         found = _find_run(session, profile, revision)
         if found is not None:
-            return found
-        stale = _latest_run(session, profile) if allow_stale else None
-    lock = _computing_lock(db, profile.id)
-    if not lock.acquire(blocking=stale is None):
-        assert stale is not None
-        return stale
-    try:
-        return _compute_and_store(db, profile_name)
-    finally:
-        lock.release()
+            return db.memo.put(("ranking run", profile_name, revision), found)
+        stale = _latest_run(session, profile) if wait_seconds is not None else None
+    while True:
+        job = db.background.submit(("ranking", profile.id),
+                                   lambda: _compute_and_store(db, profile_name))
+        try:
+            run = job.result(timeout=wait_seconds if stale is not None else None)
+        except FutureTimeout:
+            assert stale is not None
+            return replace(stale, behind=revision - stale.revision)
+        # A job started before this caller's revision gives an older run: go again.
+        if run.revision >= revision:
+            return run
 
 
 def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
@@ -206,7 +205,7 @@ BACKLOG_COLUMNS = (
 def backlog(
     session: Session, run: RunInfo, *, organisation: str | None = None,
     theme: str | None = None, status: str | None = None, q: str | None = None,
-    after: int = 0, limit: int | None = 50,
+    after: int = 0, limit: int | None = 50, slug: str | None = None,
 ) -> list[dict[str, Any]]:
     """Return ranked rows after a position (keyset pagination), with optional filters."""
     r = RankingRow
@@ -230,10 +229,14 @@ def backlog(
         query = query.where(Project.status == status)
     if q:
         query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
+    if slug:
+        query = query.where(Project.slug == slug)
     query = query.order_by(r.position)
     if limit:
         query = query.limit(limit)
-    return [dict(zip(BACKLOG_COLUMNS, row, strict=True)) for row in session.execute(query).all()]
+    # Core rows straight from the connection: the ORM's row loading doubled this page's cost.
+    rows = session.connection().execute(query).all()
+    return [dict(zip(BACKLOG_COLUMNS, row, strict=True)) for row in rows]
 
 
 def api_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -268,16 +271,29 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 def ranked_rows(
     db: Database, *, profile: str | None = None, top: int | None = None,
     organisation: str | None = None, theme: str | None = None, status: str | None = None,
-    q: str | None = None,
+    q: str | None = None, wait_seconds: float | None = None,
 ) -> tuple[RunInfo, list[dict[str, Any]]]:
-    """Return the current ranking's public rows for a profile (the CLI's and the API's view)."""
+    """Return the ranking's public rows for a profile (the CLI's and the API's view).
+
+    Without wait_seconds the rows are of the current revision, computed if need be.
+    """
     if top is not None and top < 1:
         raise Invalid({"top": "must be at least 1"})
-    run = ensure_ranking(db, profile, allow_stale=True)
+    run = ensure_ranking(db, profile, wait_seconds=wait_seconds)
     with db.read() as session:
         rows = backlog(session, run, organisation=organisation, theme=theme, status=status,
                        q=q, limit=top)
     return run, [api_row(row) for row in rows]
+
+
+def explain(db: Database, slug: str, *, profile: str | None = None) -> dict[str, Any]:
+    """Return a project's ranked row under a profile (None when it is not ranked) and its run."""
+    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
+    with db.read() as session:
+        project = project_by_slug(session, slug)
+        found = backlog(session, run, slug=slug, limit=1)
+    return {"profile": run.profile, "behind": run.behind, "status": project.status,
+            "title": project.title, "slug": slug, "row": api_row(found[0]) if found else None}
 
 
 def adhoc_rows(db: Database, *, profile: str | None = None, top: int | None = None,
@@ -321,6 +337,14 @@ def adhoc_rows(db: Database, *, profile: str | None = None, top: int | None = No
     return rows
 
 
+def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
+                 **filters: str | None) -> list[dict[str, Any]]:
+    """Return one page of a stored run's rows and the first row of the next page."""
+    with db.read() as session:
+        found = backlog(session, run, after=after, limit=limit + 1, **filters)
+    return [api_row(r) for r in found]
+
+
 def backlog_page(
     db: Database, *, profile: str | None = None,
     dimension_weights: dict[str, float] | None = None, organisation: str | None = None,
@@ -329,12 +353,12 @@ def backlog_page(
 ) -> dict[str, Any]:
     """Return one page of the backlog: stored, or re-ranked with what-if dimension weights."""
     if dimension_weights is None:
-        run = ensure_ranking(db, profile, allow_stale=True)
-        with db.read() as session:
-            found = backlog(session, run, organisation=organisation, theme=theme,
-                            status=status, q=q, after=after, limit=limit + 1)
-        rows = [api_row(r) for r in found]
-        profile_name, whatif = run.profile, False
+        run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
+        rows = db.memo.get_or_compute(
+            ("backlog page", run.id, organisation, theme, status, q, after, limit),
+            lambda: _stored_page(db, run, organisation=organisation, theme=theme, status=status,
+                                 q=q, after=after, limit=limit))
+        profile_name, whatif, behind, run_id = run.profile, False, run.behind, run.id
     else:
         every = adhoc_rows(db, profile=profile, samples=0, dimension_weights=dimension_weights)
         needle = (q or "").lower()
@@ -345,8 +369,9 @@ def backlog_page(
             and (not theme or r["theme"] == theme) and (not status or r["status"] == status)
             and (not needle or needle in r["title"].lower() or needle in r["slug"])
         ][: limit + 1]
-        profile_name, whatif = profile, True
+        profile_name, whatif, behind, run_id = profile, True, 0, None
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return {"rows": rows, "profile": profile_name, "whatif": whatif,
+    return {"rows": rows, "profile": profile_name, "whatif": whatif, "behind": behind,
+            "run_id": run_id,
             "next_after": rows[-1]["rank"] if has_more and rows else None}

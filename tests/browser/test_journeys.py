@@ -116,6 +116,17 @@ def test_the_cdo_moves_a_weight_slider_and_the_order_changes_without_a_page_load
     assert page.evaluate("window.sameDocument") is True
 
 
+def test_opening_a_rows_why_loads_its_explanation_in_place(page: Page) -> None:
+    sign_in(page, "cdo")
+    page.goto("/backlog")
+    page.evaluate("window.sameDocument = true")
+    first = page.locator("table.backlog tbody tr").first
+    first.get_by_text("Why?").click()
+    expect(first.locator(".why")).to_contain_text("Contributions (points)")
+    expect(first.locator(".why")).to_contain_text("Unblocks:")
+    assert page.evaluate("window.sameDocument") is True
+
+
 def test_the_graph_page_draws_as_many_nodes_as_the_api_returns(page: Page) -> None:
     sign_in(page, "cdo")
     page.goto("/graph?theme=housing")

@@ -105,20 +105,35 @@ def test_changing_weights_keeps_history_and_bumps_the_version(london: Database) 
     assert [h["version"] for h in history] == [after["version"], before["version"]]
 
 
-def test_pages_read_the_previous_run_while_this_worker_computes_the_new_one(
-    london: Database,
+def test_pages_read_the_previous_run_while_the_new_one_is_computed_in_the_background(
+    london: Database, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from portfolio.services.frames import load_profile
-    from portfolio.services.ranking import _computing_lock
+    import threading
+
+    from portfolio.services import ranking
 
     first = ensure_ranking(london)
     with london.write() as session:
         project_service.assess(session=session, actor=SYSTEM, slug="bd-one-view-phase-2",
                                data={"criterion": "reach", "level": 2, "rationale": "x"})
-        profile_id = load_profile(session, None).id
-    lock = _computing_lock(london, profile_id)
-    with lock:  # another request of this worker is computing the new revision
-        stale = ensure_ranking(london, allow_stale=True)
-    assert stale.id == first.id
-    fresh = ensure_ranking(london, allow_stale=True)
-    assert fresh.revision > first.revision
+    release = threading.Event()
+    compute = ranking._compute_and_store
+
+    def held(db: Database, profile: str | None) -> ranking.RunInfo:
+        release.wait(30)
+        return compute(db, profile)
+
+    monkeypatch.setattr(ranking, "_compute_and_store", held)
+    stale = ensure_ranking(london, wait_seconds=0.05)
+    assert (stale.id, stale.behind) == (first.id, 1)
+    release.set()
+    fresh = ensure_ranking(london)
+    assert fresh.revision == first.revision + 1 and fresh.behind == 0
+    assert ensure_ranking(london, wait_seconds=0).id == fresh.id
+
+
+def test_the_first_ranking_is_awaited_even_by_a_caller_that_would_not_wait(
+    london: Database,
+) -> None:
+    run = ensure_ranking(london, wait_seconds=0)
+    assert run.behind == 0 and run.revision >= 1

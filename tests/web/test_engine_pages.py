@@ -34,6 +34,84 @@ def test_backlog_page_shows_the_stored_ranking_in_order(client: TestClient) -> N
     assert "Why?" in page.text and "<html" in page.text
 
 
+def test_a_rows_why_loads_from_its_own_url_as_a_fragment_or_a_full_page(
+    client: TestClient,
+) -> None:
+    page = client.get("/backlog", headers=HTML).text
+    slug = ranked_slugs(page)[0]
+    url = re.search(rf'hx-get="(/projects/{slug}/why\?profile=[^"]+)"', page).group(1)
+    assert 'hx-trigger="toggle once"' in page
+    fragment = client.get(url.replace("&amp;", "&"), headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    api = client.get("/api/v1/backlog", params={"top": 1}).json()[0]
+    top = max(api["contributions"], key=api["contributions"].get)
+    assert f"{top.replace('_', ' ')}: {api['contributions'][top]:.1f}" in fragment.text
+    assert "Unblocks:" in fragment.text and "Blocked by:" in fragment.text
+    full = client.get(url.replace("&amp;", "&"), headers=HTML)
+    assert "<html" in full.text and "<h1>" in full.text and "Rank <strong>1</strong>" in full.text
+
+
+def test_project_page_shows_its_rank_scores_and_why(client: TestClient) -> None:
+    top = client.get("/api/v1/backlog", params={"top": 1}).json()[0]
+    page = client.get(f"/projects/{top['slug']}", headers=HTML).text
+    assert 'id="score"' in page and "Rank <strong>1</strong>" in page
+    assert f"score <strong>{top['score']:.1f}</strong>" in page
+    assert "Unlock value:" in page
+
+
+def test_project_page_says_when_a_project_is_not_ranked(client: TestClient) -> None:
+    delivered = client.get("/api/v1/projects", params={"status": "delivered"}).json()
+    slug = (delivered["items"] if isinstance(delivered, dict) else delivered)[0]["slug"]
+    page = client.get(f"/projects/{slug}", headers=HTML).text
+    assert "Not ranked: delivered projects leave the backlog." in page
+
+
+def test_backlog_shows_an_edit_at_once_although_pages_of_a_run_are_kept(
+    client: TestClient, london: Database,
+) -> None:
+    from portfolio.actors import SYSTEM
+    from portfolio.services import projects as project_service
+
+    before = client.get("/backlog", headers=HTML).text
+    slug = ranked_slugs(before)[0]
+    from portfolio.schemas import ProjectUpdate
+
+    with london.read() as session:
+        project = project_service.get_project(session=session, slug=slug)
+    fields = {k: v for k, v in project.items() if k in ProjectUpdate.model_fields}
+    fields["owner"] = project["organisation"]
+    with london.write() as session:
+        project_service.update_project(session=session, actor=SYSTEM, slug=slug,
+                                       data=fields | {"title": "Renamed for the cache test"})
+    assert "Renamed for the cache test" in client.get("/backlog", headers=HTML).text
+
+
+def test_backlog_shows_the_previous_ranking_while_the_new_one_is_computed(
+    client: TestClient, london: Database, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from portfolio.actors import SYSTEM
+    from portfolio.services import projects as project_service
+    from portfolio.services import ranking
+
+    client.get("/backlog", headers=HTML)
+    with london.write() as session:
+        project_service.assess(session=session, actor=SYSTEM, slug="bd-one-view-phase-2",
+                               data={"criterion": "reach", "level": 2, "rationale": "x"})
+    release = threading.Event()
+    compute = ranking._compute_and_store
+    monkeypatch.setattr(ranking, "_compute_and_store",
+                        lambda db, profile: release.wait(30) and compute(db, profile))
+    monkeypatch.setattr(client.app.state.database.settings, "ranking_wait_seconds", 0.05)
+    page = client.get("/backlog", headers=HTML).text
+    release.set()
+    assert "being brought up to date after 1 recent edit" in page
+    assert 'hx-trigger="every 3s"' in page
+    client.app.state.database.background.wait()
+    assert "being brought up to date" not in client.get("/backlog", headers=HTML).text
+
+
 def test_backlog_filters_keep_a_shareable_url_and_paginate(client: TestClient) -> None:
     first = client.get("/backlog", params={"theme": "cost_of_living"}, headers=HTML).text
     api = [r["slug"] for r in client.get("/api/v1/backlog",
