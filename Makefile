@@ -31,8 +31,13 @@ lint: setup
 	$(BIN)/ruff check portfolio scoring web seeds tests bench migrations
 	$(BIN)/mypy scoring
 
-bench: setup
+bench: setup $(VENV)/.bench-installed
 	$(BIN)/python -m bench.run_all
+
+# Datasette, the pages' and exports' peer, is only needed to benchmark.
+$(VENV)/.bench-installed: pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .hypothesis

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from jinja2_fragments.fastapi import Jinja2Blocks
+from markupsafe import Markup, escape
 
 from web.assets import STATIC_DIR, VENDOR_FILES, content_hash
 from web.security import csrf_token
@@ -50,7 +51,18 @@ def path_for(request: Request, name: str, /, **params: Any) -> str:
     return path
 
 
-templates.env.globals.update(static_url=static_url, vendor_url=vendor_url, path_for=path_for)
+def organisation_options(organisations: list[dict[str, Any]], selected: str | None) -> Markup:
+    """Return the <option>s of an organisation picker with one selected.
+
+    About 400 organisations when every council is in: a template loop spent a millisecond here.
+    """
+    return Markup("".join(
+        f'<option value="{escape(o["code"])}"{" selected" if o["code"] == selected else ""}>'
+        f'{escape(o["name"])}</option>' for o in organisations))
+
+
+templates.env.globals.update(static_url=static_url, vendor_url=vendor_url, path_for=path_for,
+                             organisation_options=organisation_options)
 
 
 def is_htmx_partial(request: Request) -> bool:

@@ -152,6 +152,12 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
         if found is None:
             raise
         return found
+    if not db.is_sqlite:
+        # Until autovacuum gets to them, PostgreSQL plans the fresh rows without statistics and
+        # sorts every row of the run for the first page; measured: 49 ms, 3 ms after ANALYZE.
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE ranking_row")
+            connection.commit()
     return RunInfo(run_id, profile.name, profile.version, revision, METHOD_VERSION,
                    DEFAULT_SAMPLES, DEFAULT_TOP_K, seconds)
 
