@@ -60,8 +60,7 @@ def test_project_page_shows_its_rank_scores_and_why(client: TestClient) -> None:
 
 
 def test_project_page_says_when_a_project_is_not_ranked(client: TestClient) -> None:
-    delivered = client.get("/api/v1/projects", params={"status": "delivered"}).json()
-    slug = (delivered["items"] if isinstance(delivered, dict) else delivered)[0]["slug"]
+    slug = client.get("/api/v1/projects", params={"status": "delivered"}).json()[0]["slug"]
     page = client.get(f"/projects/{slug}", headers=HTML).text
     assert "Not ranked: delivered projects leave the backlog." in page
 
@@ -133,6 +132,17 @@ def test_weight_sliders_rerank_as_an_htmx_fragment(client: TestClient) -> None:
     assert "<html" not in fragment.text
     assert "What-if ranking" in fragment.text
     assert ranked_slugs(fragment.text) != base
+
+
+def test_a_whatif_ranking_keeps_the_filters(client: TestClient) -> None:
+    themed = {r["slug"] for r in client.get("/api/v1/projects",
+                                            params={"theme": "housing"}).json()}
+    fragment = client.get("/backlog", params={
+        "profile": "CDO default", "for_profile": "CDO default", "theme": "housing",
+        "w_impact": 0, "w_feasibility": 100, "w_readiness": 0}, headers={"HX-Request": "true"})
+    shown = ranked_slugs(fragment.text)
+    assert "What-if ranking" in fragment.text and shown and set(shown) <= themed
+    assert "Greater London Authority" in fragment.text or "London Borough" in fragment.text
 
 
 def test_switching_profile_resets_the_sliders_out_of_band(client: TestClient) -> None:
