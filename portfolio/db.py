@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -16,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from portfolio.settings import Settings
+
+LOG = logging.getLogger(__name__)
 
 
 def make_engine(database_url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
@@ -86,6 +90,13 @@ class Memo:
                 self._values.popitem(last=False)
         return value
 
+    def put_latest(self, key: tuple, value: Any) -> Any:
+        """Keep a value as the only one of its kind (key[0]): older ones are dead weight."""
+        with self._lock:
+            for stale in [k for k in self._values if k[0] == key[0] and k != key]:
+                del self._values[stale]
+        return self.put(key, value)
+
     def clear(self) -> None:
         """Forget every value."""
         with self._lock:
@@ -117,23 +128,32 @@ class Background:
         return future
 
     def _run(self, key: tuple, work: Callable[[], Any], future: Future) -> None:
-        """Run one job and settle its future."""
+        """Run one job and settle its future, logging a failure nobody may be waiting for."""
         try:
-            future.set_result(work())
+            result = work()
         except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
+            LOG.exception("background job %s failed", key)
+            self._forget(key)
             future.set_exception(exc)
-        finally:
-            with self._lock:
-                self._jobs.pop(key, None)
+        else:
+            # Forgotten before it is settled, so no later submit is handed a finished job.
+            self._forget(key)
+            future.set_result(result)
 
-    def wait(self, timeout: float = 600.0) -> None:
-        """Wait for every running job (a database must not be dropped under one)."""
+    def _forget(self, key: tuple) -> None:
+        """Drop a job from the running ones."""
+        with self._lock:
+            self._jobs.pop(key, None)
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Wait for the running jobs, one deadline in all (never drop a database under one)."""
+        deadline = time.monotonic() + timeout
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:
             try:
-                job.result(timeout=timeout)
-            except Exception:  # noqa: BLE001, S110 - the job's own caller saw the error
+                job.result(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001, S110 - logged by _run, or past the deadline
                 pass
 
 

@@ -290,6 +290,9 @@ class Assessment(SQLModel, table=True):
             name="fk_assessment_level_criterion_level",
         ),
         Index("ix_assessment_project_criterion", "project_id", "criterion_id", "id"),
+        # A project's history, newest first: without it PostgreSQL walked the primary key
+        # backwards through every project's assessments (64 ms at 100,000 projects).
+        Index("ix_assessment_project_id", "project_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

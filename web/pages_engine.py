@@ -56,7 +56,7 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
         return Markup(templates.get_template("_backlog_table.html").render(
             request=request, rows=page["rows"], whatif=page["whatif"], profile=page["profile"]))
 
-    if page["run_id"] is None:
+    if page["run_id"] is None or page.get("behind"):
         return draw()
     # A stored run never changes and its rows carry nothing of the reader: one rendering serves all.
     frozen = (page["run_id"], tuple(sorted(key[0].items())), key[1])

@@ -136,10 +136,11 @@ def check_fields(model: type[BaseModel], data: dict[str, Any], wanted: list[str]
 
 
 @router.get("/projects/{slug}", name="project", dependencies=[READ])
-def project_page(request: Request, slug: str, session: ReadSession,
-                 db: AppDatabase):  # type: ignore[no-untyped-def]
+def project_page(request: Request, slug: str, db: AppDatabase):  # type: ignore[no-untyped-def]
     """Show one project with its score, links, assessments, review panel and history."""
-    context = review_service.project_page(session=session, slug=slug)
+    with db.read() as session:
+        context = review_service.project_page(session=session, slug=slug)
+    # Read with no session open: the ranking may wait for a re-ranking that needs a connection.
     try:
         ranking = ranking_service.explain(db, slug)
     except NotFound:  # no weight profile yet (the project itself was found above)

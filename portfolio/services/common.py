@@ -69,6 +69,12 @@ def current_revision(session: Session) -> int:
     return int(value or 0)
 
 
+def consistent_read(session: Session) -> None:
+    """Read every table from one snapshot of the database (PostgreSQL reads commit by commit)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def at_revision(db: Database, name: str, read: Callable[[Session], Any]) -> Any:
     """Return what read(session) gives, read once per portfolio revision by this process.
 
@@ -76,6 +82,7 @@ def at_revision(db: Database, name: str, read: Callable[[Session], Any]) -> Any:
     current revision is current: one small query stands in for the reads.
     """
     with db.read() as session:
+        consistent_read(session)
         key = (name, current_revision(session))
         found = db.memo.get(key)
         if found is None:

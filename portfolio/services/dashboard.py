@@ -43,7 +43,7 @@ def dashboard(db: Database, *, profile: str | None = None) -> dict[str, Any]:
         top = [api_row(r) for r in backlog(session, run, limit=5)]
         total = sum(by_status.values())
     return {
-        "profile": run.profile, "revision": run.revision, "total": total,
+        "profile": run.profile, "revision": run.revision, "behind": run.behind, "total": total,
         "by_status": by_status, "by_theme": by_theme,
         "by_organisation": [{"code": c, "name": n, "count": k} for c, n, k in by_organisation],
         "value_by_theme": [{"theme": t, "value": round(float(v or 0), 1), "count": k}

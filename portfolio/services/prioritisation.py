@@ -14,6 +14,7 @@ from sqlmodel import Session
 from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import Project, RankingRow
+from portfolio.services.common import consistent_read
 from portfolio.services.frames import load_portfolio, load_profile
 from portfolio.services.ranking import RunInfo, ensure_ranking
 from scoring.composite import composite_scores
@@ -117,6 +118,7 @@ def plumbing(db: Database, *, profile: str | None = None, top: int | None = 20) 
 def _plumbing(db: Database, *, profile: str | None, top: int | None) -> list[dict]:
     """Compute the fix-the-plumbing recommendations."""
     with db.read() as session:
+        consistent_read(session)
         stored = load_profile(session, profile)
         frames = load_portfolio(session)
     values, _ = criterion_values(frames.projects, frames.criteria, frames.levels, frames.links)
@@ -142,13 +144,14 @@ def portfolio_graph(db: Database, *, profile: str | None = None):  # type: ignor
     if found is None:
         # Concurrent first calls share one build (about 10 s at 100,000 projects).
         build = db.background.submit(("graph", run.id), lambda: _build_portfolio_graph(db, run))
-        found = db.results.put(("graph", run.id), build.result())
+        found = db.results.put_latest(("graph", run.id), build.result())
     return found
 
 
 def _build_portfolio_graph(db: Database, run: RunInfo):  # type: ignore[no-untyped-def]
     """Build the graph of projects, datasets and organisations with a run's values."""
     with db.read() as session:
+        consistent_read(session)
         frames = load_portfolio(session)
         values = _values(session, run)
         readiness = pd.Series(dict(session.execute(

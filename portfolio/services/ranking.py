@@ -16,7 +16,7 @@ from sqlmodel import Session
 from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import Organisation, Project, RankingRow, RankingRun
-from portfolio.services.common import current_revision, project_by_slug
+from portfolio.services.common import consistent_read, current_revision, project_by_slug
 from portfolio.services.frames import (
     PortfolioFrames,
     StoredProfile,
@@ -121,6 +121,11 @@ def ensure_ranking(db: Database, profile_name: str | None = None, *,
         except FutureTimeout:
             assert stale is not None
             return replace(stale, behind=revision - stale.revision)
+        except Exception:
+            if stale is None:
+                raise
+            # Logged by the background job; a page can still show the previous ranking.
+            return replace(stale, behind=revision - stale.revision)
         # A job started before this caller's revision gives an older run: go again.
         if run.revision >= revision:
             return run
@@ -129,6 +134,7 @@ def ensure_ranking(db: Database, profile_name: str | None = None, *,
 def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
     """Compute the ranking for the current revision and store it (once across workers)."""
     with db.read() as session:
+        consistent_read(session)
         profile = load_profile(session, profile_name)
         revision = current_revision(session)
         found = _find_run(session, profile, revision)
@@ -146,9 +152,14 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
             session.add(run)
             session.flush()
             _store_rows(session, run.id, ranking, project_ids)
-            # Older runs of this profile can go: pages read only the current revision.
+            # Runs before the previous one can go. The previous one stays: a page handed it
+            # while this one was computed may still be reading it.
+            keep = session.execute(
+                select(RankingRun.id).where(RankingRun.profile_id == profile.id)
+                .order_by(RankingRun.revision.desc(), RankingRun.id.desc()).limit(2)
+            ).scalars().all()
             session.execute(delete(RankingRun).where(
-                RankingRun.profile_id == profile.id, RankingRun.id != run.id))
+                RankingRun.profile_id == profile.id, RankingRun.id.not_in(keep)))
             run_id = run.id
     except IntegrityError:
         # Another worker stored the same run first; read theirs.
@@ -198,10 +209,12 @@ def _store_rows(session: Session, run_id: int, ranking: Ranking,
         session.execute(insert(RankingRow), rows[start : start + BATCH])
 
 
-def _contributions_by_slug(ranking: Ranking) -> dict[str, dict[str, float]]:
-    """Return each project's criterion contributions, rounded, without the missing ones."""
+def _contributions_by_slug(ranking: Ranking,
+                           slugs: list[str] | None = None) -> dict[str, dict[str, float]]:
+    """Return projects' criterion contributions (all, or these), rounded, without the missing."""
     # One pass over a dict: a .loc lookup per project took 4 s at 100,000 projects.
-    table = ranking.contributions.round(4).to_dict("index")
+    found = ranking.contributions if slugs is None else ranking.contributions.reindex(slugs)
+    table = found.round(4).to_dict("index")
     return {slug: {k: float(v) for k, v in row.items() if not math.isnan(v)}
             for slug, row in table.items()}
 
@@ -319,12 +332,13 @@ def _adhoc_ranking(db: Database, profile: str | None, samples: int,
                    dimension_weights: dict[str, float] | None) -> tuple[Ranking, PortfolioFrames]:
     """Rank the portfolio under a profile, or what-if dimension weights, without storing it."""
     with db.read() as session:
+        consistent_read(session)
         stored = load_profile(session, profile)
         # Sliders re-rank on every move: the portfolio is read once per revision (4 s at 100k).
         key = ("portfolio frames", current_revision(session))
         frames = db.results.get(key)
         if frames is None:
-            frames = db.results.put(key, load_portfolio(session))
+            frames = db.results.put_latest(key, load_portfolio(session))
     weights = stored.weights
     if dimension_weights is not None:
         try:
@@ -345,7 +359,7 @@ def _adhoc_public_rows(ranking: Ranking, frames: PortfolioFrames,
     """Return the public rows of some of an unstored ranking's rows."""
     info = frames.projects.set_index("slug")
     names = dict(zip(frames.organisations["code"], frames.organisations["name"], strict=True))
-    contributions = _contributions_by_slug(ranking)
+    contributions = _contributions_by_slug(ranking, list(table["slug"]))
     rows = []
     for record in table.to_dict("records"):
         slug = record["slug"]
@@ -409,10 +423,14 @@ def backlog_page(
     """Return one page of the backlog: stored, or re-ranked with what-if dimension weights."""
     if dimension_weights is None:
         run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
-        rows = db.memo.get_or_compute(
-            ("backlog page", run.id, organisation, theme, status, q, after, limit),
-            lambda: _stored_page(db, run, organisation=organisation, theme=theme, status=status,
-                                 q=q, after=after, limit=limit))
+        def read() -> list[dict[str, Any]]:
+            return _stored_page(db, run, organisation=organisation, theme=theme, status=status,
+                                q=q, after=after, limit=limit)
+
+        # Only the current run's pages are kept: a previous run is about to be replaced.
+        rows = (db.memo.get_or_compute(
+            ("backlog page", run.id, organisation, theme, status, q, after, limit), read)
+            if run.behind == 0 else read())
         profile_name, whatif, behind, run_id = run.profile, False, run.behind, run.id
     else:
         rows = _whatif_page(db, profile=profile, dimension_weights=dimension_weights,

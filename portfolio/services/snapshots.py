@@ -64,7 +64,7 @@ from portfolio.models import (
     RankingRow,
     Snapshot,
 )
-from portfolio.services.common import current_revision
+from portfolio.services.common import consistent_read, current_revision
 from portfolio.services.frames import load_profile
 from portfolio.services.ranking import ROBUSTNESS_SEED, RunInfo, ensure_ranking
 
@@ -644,12 +644,6 @@ def _clean_label(label: str) -> str:
     return text
 
 
-def _consistent_read(session: Session) -> None:
-    """Read every table from one snapshot of the database (PostgreSQL reads commit by commit)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-
-
 def build_content(db: Database, *, actor: Actor, label: str, profile: str | None = None,
                   at: datetime | None = None) -> tuple[SnapshotContent, RunInfo]:
     """Serialise the portfolio, its weights and its current ranking, without storing them."""
@@ -657,7 +651,7 @@ def build_content(db: Database, *, actor: Actor, label: str, profile: str | None
     for _attempt in range(3):
         run = ensure_ranking(db, profile)
         with db.read() as session:
-            _consistent_read(session)
+            consistent_read(session)
             stored = load_profile(session, run.profile)
             if current_revision(session) != run.revision or stored.version != run.profile_version:
                 continue  # a write landed after the ranking was computed: rank again

@@ -66,7 +66,7 @@ def test_project_page_says_when_a_project_is_not_ranked(client: TestClient) -> N
 
 
 def test_backlog_shows_an_edit_at_once_although_pages_of_a_run_are_kept(
-    client: TestClient, london: Database,
+    client: TestClient, london: Database, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from portfolio.actors import SYSTEM
     from portfolio.services import projects as project_service
@@ -82,6 +82,8 @@ def test_backlog_shows_an_edit_at_once_although_pages_of_a_run_are_kept(
     with london.write() as session:
         project_service.update_project(session=session, actor=SYSTEM, slug=slug,
                                        data=fields | {"title": "Renamed for the cache test"})
+    # However slow this machine, the page waits for the ranking of the edit.
+    monkeypatch.setattr(client.app.state.database.settings, "ranking_wait_seconds", 120)
     assert "Renamed for the cache test" in client.get("/backlog", headers=HTML).text
 
 
