@@ -15,8 +15,8 @@ from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import Project, RankingRow
 from portfolio.services.common import consistent_read
-from portfolio.services.frames import load_portfolio, load_profile
-from portfolio.services.ranking import RunInfo, ensure_ranking
+from portfolio.services.frames import load_profile
+from portfolio.services.ranking import RunInfo, ensure_ranking, portfolio_frames
 from scoring.composite import composite_scores
 from scoring.engine import criterion_values, readiness_weight
 from scoring.graph import build_graph, collaboration_clusters, graph_to_node_link, write_graphml
@@ -47,7 +47,8 @@ def _candidates(db: Database, profile: str | None) -> tuple[RunInfo, pd.DataFram
     """Return the run, the projects with their values, and the dependencies."""
     run = ensure_ranking(db, profile)
     with db.read() as session:
-        frames = load_portfolio(session)
+        consistent_read(session)
+        frames = portfolio_frames(db, session)
         values = _values(session, run)
     projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
     return run, projects, frames.dependencies
@@ -120,7 +121,7 @@ def _plumbing(db: Database, *, profile: str | None, top: int | None) -> list[dic
     with db.read() as session:
         consistent_read(session)
         stored = load_profile(session, profile)
-        frames = load_portfolio(session)
+        frames = portfolio_frames(db, session)
     values, _ = criterion_values(frames.projects, frames.criteria, frames.levels, frames.links)
     scores = composite_scores(values, list(frames.criteria), stored.weights).scores
     weight = readiness_weight(scores, stored.weights)
@@ -152,7 +153,7 @@ def _build_portfolio_graph(db: Database, run: RunInfo):  # type: ignore[no-untyp
     """Build the graph of projects, datasets and organisations with a run's values."""
     with db.read() as session:
         consistent_read(session)
-        frames = load_portfolio(session)
+        frames = portfolio_frames(db, session)
         values = _values(session, run)
         readiness = pd.Series(dict(session.execute(
             select(Project.slug, RankingRow.readiness)
@@ -188,7 +189,8 @@ def graphml(db: Database) -> bytes:
 def clusters(db: Database) -> list[dict[str, Any]]:
     """Return groups of organisations that share projects or datasets, largest first."""
     with db.read() as session:
-        frames = load_portfolio(session)
+        consistent_read(session)
+        frames = portfolio_frames(db, session)
     found = collaboration_clusters(frames.partners, frames.projects.rename(
         columns={"owner": "owner"}), frames.links, frames.datasets)
     names = dict(zip(frames.organisations["code"], frames.organisations["name"], strict=True))

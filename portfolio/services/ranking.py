@@ -56,9 +56,23 @@ def _nullable(value: Any) -> Any:
     return value
 
 
-def compute(session: Session, profile: StoredProfile, *, samples: int, top_k: int) -> Ranking:
+def portfolio_frames(db: Database, session: Session) -> PortfolioFrames:
+    """Return the portfolio as read in this session, kept per revision by this process.
+
+    The biggest read there is (4 s at 100,000 projects): the background re-ranking reads it
+    once, then the graph and the what-if sliders reuse it until the next write.
+    """
+    key = ("portfolio frames", current_revision(session))
+    found = db.results.get(key)
+    if found is None:
+        found = db.results.put_latest(key, load_portfolio(session))
+    return found
+
+
+def compute(db: Database, session: Session, profile: StoredProfile, *, samples: int,
+            top_k: int) -> Ranking:
     """Compute a ranking of the portfolio as read in this session."""
-    frames = load_portfolio(session)
+    frames = portfolio_frames(db, session)
     return rank_portfolio(
         frames.projects, frames.criteria, frames.levels, frames.links, frames.dependencies,
         frames.datasets, profile.weights, top_k=top_k, samples=samples, seed=ROBUSTNESS_SEED,
@@ -141,7 +155,7 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
         if found is not None:
             return found
         started = time.perf_counter()
-        ranking = compute(session, profile, samples=DEFAULT_SAMPLES, top_k=DEFAULT_TOP_K)
+        ranking = compute(db, session, profile, samples=DEFAULT_SAMPLES, top_k=DEFAULT_TOP_K)
         project_ids = dict(session.execute(select(Project.slug, Project.id)).all())
     seconds = time.perf_counter() - started
     try:
@@ -334,11 +348,7 @@ def _adhoc_ranking(db: Database, profile: str | None, samples: int,
     with db.read() as session:
         consistent_read(session)
         stored = load_profile(session, profile)
-        # Sliders re-rank on every move: the portfolio is read once per revision (4 s at 100k).
-        key = ("portfolio frames", current_revision(session))
-        frames = db.results.get(key)
-        if frames is None:
-            frames = db.results.put_latest(key, load_portfolio(session))
+        frames = portfolio_frames(db, session)
     weights = stored.weights
     if dimension_weights is not None:
         try:

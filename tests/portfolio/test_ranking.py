@@ -137,3 +137,21 @@ def test_the_first_ranking_is_awaited_even_by_a_caller_that_would_not_wait(
 ) -> None:
     run = ensure_ranking(london, wait_seconds=0)
     assert run.behind == 0 and run.revision >= 1
+
+
+def test_the_portfolio_is_read_once_per_revision_and_again_after_a_write(
+    london: Database,
+) -> None:
+    from portfolio.services.ranking import portfolio_frames
+
+    with london.read() as session:
+        first = portfolio_frames(london, session)
+    with london.read() as session:
+        assert portfolio_frames(london, session) is first
+    with london.write() as session:
+        project_service.assess(session=session, actor=SYSTEM, slug="bd-one-view-phase-2",
+                               data={"criterion": "reach", "level": 2, "rationale": "x"})
+    with london.read() as session:
+        again = portfolio_frames(london, session)
+    assert again is not first
+    assert again.levels.at["bd-one-view-phase-2", "reach"] == 2
