@@ -376,7 +376,10 @@ class AuditEvent(SQLModel, table=True):
     """Who changed what and when, with the fields before and after."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity", "entity_id", "id"),
+        Index("ix_audit_event_project", "project_id", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
@@ -384,6 +387,9 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=32)
     entity: str = Field(max_length=32)
     entity_id: int | None = None
+    # The project an event concerns (itself or one of its links), for the project's history.
+    # No foreign key: the trail outlives what it describes.
+    project_id: int | None = None
     before: dict | None = Field(default=None, sa_type=JSON)
     after: dict | None = Field(default=None, sa_type=JSON)
 

@@ -28,10 +28,12 @@ def record(
     entity_id: int | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    project_id: int | None = None,
 ) -> None:
     """Write an audit event in the caller's transaction and move the portfolio revision on."""
     if before is not None and after is not None:
         changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+        changed |= IDENTIFYING & set(after)  # which link an update was to, changed or not
         before = {k: before.get(k) for k in sorted(changed)}
         after = {k: after.get(k) for k in sorted(changed)}
     session.add(
@@ -42,11 +44,16 @@ def record(
             entity_id=entity_id,
             before=before,
             after=after,
+            project_id=project_id if project_id is not None
+            else entity_id if entity == "project" else None,
         )
     )
     if entity not in NOT_PORTFOLIO:
         bump_revision(session)
 
+
+# Fields that say which link an event is about; kept in an update's record though unchanged.
+IDENTIFYING = frozenset({"dataset_id", "organisation_id", "relation"})
 
 # Accounts and tokens change who may act, not what the engine ranks: no new revision.
 NOT_PORTFOLIO = frozenset({"user", "api_token"})

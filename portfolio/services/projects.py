@@ -357,6 +357,7 @@ def add_dependency(
         actor,
         action="create",
         entity="dependency",
+        project_id=project.id,
         entity_id=link.id,
         after={"project": slug, "depends_on": values.depends_on, "note": values.note},
     )
@@ -418,6 +419,7 @@ def remove_dependency(*, session: Session, actor: Actor, slug: str, depends_on: 
         actor,
         action="delete",
         entity="dependency",
+        project_id=project.id,
         entity_id=link.id,
         before={"project": slug, "depends_on": depends_on, "note": link.note},
     )
@@ -454,6 +456,7 @@ def link_dataset(
         actor,
         action="update" if before else "create",
         entity="dataset_link",
+        project_id=project.id,
         entity_id=link.id,
         before=before,
         after=as_record(link),
@@ -482,6 +485,7 @@ def unlink_dataset(
         actor,
         action="delete",
         entity="dataset_link",
+        project_id=project.id,
         entity_id=link.id,
         before=as_record(link),
     )
@@ -515,6 +519,7 @@ def add_partner(
         actor,
         action="update" if before else "create",
         entity="partner",
+        project_id=project.id,
         entity_id=partner.id,
         before=before,
         after=as_record(partner),
@@ -539,6 +544,7 @@ def remove_partner(*, session: Session, actor: Actor, slug: str, organisation: s
         actor,
         action="delete",
         entity="partner",
+        project_id=project.id,
         entity_id=partner.id,
         before=as_record(partner),
     )

@@ -16,6 +16,7 @@ from portfolio.models import (
     Assessment,
     AuditEvent,
     Criterion,
+    Dataset,
     Organisation,
     Project,
     ReviewDecision,
@@ -195,10 +196,11 @@ def project_history(
             AuditEvent.action,
             AuditEvent.before,
             AuditEvent.after,
+            AuditEvent.entity,
         )
         .where(
-            AuditEvent.entity == "project",
-            AuditEvent.entity_id == project.id,
+            AuditEvent.project_id == project.id,
+            AuditEvent.entity.in_(("project", *LINK_ENTITIES)),
             AuditEvent.action.not_in(SHOWN_FROM_ROWS),
         )
         .order_by(AuditEvent.id.desc())
@@ -233,8 +235,12 @@ def project_history(
     names = _user_names(session, user_ids)
     owners = _owner_codes(session, events)
     entries: list[dict[str, Any]] = []
-    for at, actor_id, action, before, after in events:
+    linked = _linked_codes(session, events)
+    for at, actor_id, action, before, after, entity in events:
         entry = {"kind": action, "at": _aware(at), "who": names.get(actor_id, SYSTEM_NAME)}
+        if entity in LINK_ENTITIES:
+            entry |= {"kind": "link", "text": _link_text(entity, action, before or {},
+                                                         after or {}, linked)}
         if action == "update":
             entry["changes"] = _changes(before or {}, after or {}, owners)
         entries.append(entry)
@@ -282,6 +288,8 @@ def _changes(
         if field in {"version", "id", "updated_at", "created_at"}:
             continue
         old, new = before.get(field), after.get(field)
+        if old == new:  # kept to say which link an update was to
+            continue
         if field == "owner_id":
             field, old, new = "owner", owners.get(old, old), owners.get(new, new)
         changes.append({"field": field, "before": old, "after": new})
@@ -312,6 +320,45 @@ def _owner_codes(session: Session, events: list[Any]) -> dict[int, str]:
         select(Organisation.id, Organisation.code).where(Organisation.id.in_(ids))
     ).all()
     return dict(rows)
+
+
+LINK_ENTITIES = ("dependency", "dataset_link", "partner")
+
+
+def _linked_codes(session: Session, events: list[Any]) -> dict[tuple[str, int], str]:
+    """Return the dataset codes and organisation names that link events name by id."""
+    wanted: dict[str, set[int]] = {"dataset_id": set(), "organisation_id": set()}
+    for event in events:
+        for side in (event[3], event[4]):
+            for key, ids in wanted.items():
+                if side and isinstance(side.get(key), int):
+                    ids.add(side[key])
+    codes: dict[tuple[str, int], str] = {}
+    for key, column in (("dataset_id", Dataset.code), ("organisation_id", Organisation.name)):
+        if wanted[key]:
+            model = column.class_
+            rows = session.exec(select(model.id, column).where(model.id.in_(wanted[key])))
+            codes |= {(key, i): code for i, code in rows.all()}
+    return codes
+
+
+def _link_text(entity: str, action: str, before: dict[str, Any], after: dict[str, Any],
+               codes: dict[tuple[str, int], str]) -> str:
+    """Say in words what a change to one of a project's links did."""
+    side = after or before
+    if entity == "dependency":
+        other = side.get("depends_on", "another project")
+        return {"create": f"Added a dependency on {other}",
+                "delete": f"Removed the dependency on {other}"}.get(
+                    action, f"Changed the dependency on {other}")
+    if entity == "dataset_link":
+        code = codes.get(("dataset_id", side.get("dataset_id", -1)), "a dataset")
+        return {"create": f"Linked dataset {code} ({side.get('relation', 'uses')})",
+                "delete": f"Unlinked dataset {code}"}.get(action, f"Changed the link to {code}")
+    name = codes.get(("organisation_id", side.get("organisation_id", -1)), "an organisation")
+    role = str(side.get("role", "partner")).replace("_", " ")
+    return {"create": f"Added partner {name} ({role})",
+            "delete": f"Removed partner {name}"}.get(action, f"Changed the role of {name}")
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -155,3 +155,34 @@ def test_an_edit_opened_before_a_decision_is_refused_naming_the_status(
     assert response.status_code == 409
     rows = parse_html(response.text).by_id("conflict").find_all("tr")
     assert ["Status"] == [row.find("th").text() for row in rows[1:]]
+
+
+def test_project_history_shows_the_changes_to_its_links(client: TestClient, db: Database) -> None:
+    from portfolio.services import projects
+    from tests.factories import make_dataset
+
+    with db.write() as session:
+        make_organisation(session, "E09000003", name="Barnet")
+        make_dataset(session, "bd-council-tax")
+        projects.add_dependency(session=session, actor=SYSTEM, slug="debt-prevention",
+                                data={"depends_on": "one-view"})
+        projects.link_dataset(session=session, actor=SYSTEM, slug="debt-prevention",
+                              data={"dataset": "bd-council-tax"})
+        projects.link_dataset(session=session, actor=SYSTEM, slug="debt-prevention",
+                              data={"dataset": "bd-council-tax", "agreement": "signed"})
+        projects.add_partner(session=session, actor=SYSTEM, slug="debt-prevention",
+                             data={"organisation": "E09000003"})
+        projects.remove_dependency(session=session, actor=SYSTEM, slug="debt-prevention",
+                                   depends_on="one-view")
+    page = parse_html(client.get("/projects/debt-prevention").text)
+    history = [item.text() for item in page.find("ol", class_="history").find_all("li")]
+    wanted = ["Removed the dependency on one-view", "Added partner Barnet (partner)",
+              "Changed the link to bd-council-tax", "Linked dataset bd-council-tax (uses)",
+              "Added a dependency on one-view"]
+    found = [next((i for i, item in enumerate(history) if text in item), None) for text in wanted]
+    assert None not in found and found == sorted(found), history  # all there, newest first
+    changed = history[found[2]]
+    assert "Data-sharing agreement" in changed and "Dataset" not in changed.split(".", 1)[1]
+    # The other project's history is not touched by this one's links.
+    other = parse_html(client.get("/projects/one-view").text)
+    assert "dependency" not in other.find("ol", class_="history").text()
