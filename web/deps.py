@@ -9,7 +9,10 @@ from sqlmodel import Session
 
 from portfolio.actors import Actor
 from portfolio.db import Database
+from portfolio.services.common import current_revision
 from web.security import NotAuthenticated, resolve_actor
+
+WROTE = "wrote_revision"
 
 
 def get_database(request: Request) -> Database:
@@ -25,8 +28,30 @@ def read_session(request: Request) -> Iterator[Session]:
 
 def write_session(request: Request) -> Iterator[Session]:
     """Yield a session that commits when the route returns."""
-    with get_database(request).write() as session:
+    database = get_database(request)
+    with database.write() as session:
         yield session
+    remember_write(request, database)
+
+
+def remember_write(request: Request, database: Database) -> None:
+    """Note the revision this browser's write made: its pages wait for that ranking."""
+    if getattr(request.state, "via_token", False):
+        return
+    with database.read() as session:
+        request.session[WROTE] = current_revision(session)
+
+
+def seen_revision(request: Request) -> int:
+    """Return the revision of this browser's last write through the pages (0: none).
+
+    Pages wait for a re-ranking only when it holds the reader's own write. A caller with an
+    API token has no such memory here: the API's ?fresh=true is how a script waits.
+    """
+    if getattr(request.state, "via_token", False):
+        return 0
+    value = request.session.get(WROTE, 0)
+    return value if isinstance(value, int) else 0
 
 
 def current_actor(request: Request) -> Actor:

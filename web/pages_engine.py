@@ -18,6 +18,7 @@ from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services.common import at_revision
 from web.charts import bubble_matrix, line_chart
+from web.deps import seen_revision
 from web.pages_common import AppDatabase
 from web.security import Policy, policy
 from web.templating import render, templates
@@ -44,7 +45,7 @@ def _choices(db: Database) -> dict[str, Any]:
 def dashboard_page(request: Request, db: AppDatabase,
                    profile: Text = None):  # type: ignore[no-untyped-def]
     """Show the portfolio at a glance."""
-    data = dashboard_service.dashboard(db, profile=profile or None)
+    data = dashboard_service.dashboard(db, profile=profile or None, seen=seen_revision(request))
     return render(request, "dashboard.html", {
         **data, "chart": bubble_matrix(data["matrix"]), **_choices(db),
     })
@@ -87,7 +88,7 @@ def backlog_page(
                "theme": theme or None, "status": status or None, "q": q or None}
     try:
         page = ranking_service.backlog_page(db, dimension_weights=whatif, after=after,
-                                            **filters)
+                                            seen=seen_revision(request), **filters)
         error = None
     except Invalid as exc:
         page = {"rows": [], "next_after": None, "whatif": True, "profile": profile_name,
@@ -114,7 +115,8 @@ def project_why(request: Request, db: AppDatabase, slug: Annotated[str, Path(max
                 profile: Text = None):  # type: ignore[no-untyped-def]
     """Explain a project's rank under a profile (the backlog loads it into a row's "why")."""
     return render(request, "project_why.html", {
-        **ranking_service.explain(db, slug, profile=profile or None), **_choices(db),
+        **ranking_service.explain(db, slug, profile=profile or None,
+                                  seen=seen_revision(request)), **_choices(db),
     }, block="why")
 
 

@@ -16,6 +16,7 @@ from portfolio.services import organisations as organisation_service
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
+from web.deps import seen_revision
 from web.pages_common import (
     AppDatabase,
     CurrentActor,
@@ -142,7 +143,7 @@ def project_page(request: Request, slug: str, db: AppDatabase):  # type: ignore[
         context = review_service.project_page(session=session, slug=slug)
     # Read with no session open: the ranking may wait for a re-ranking that needs a connection.
     try:
-        ranking = ranking_service.explain(db, slug)
+        ranking = ranking_service.explain(db, slug, seen=seen_revision(request))
     except NotFound:  # no weight profile yet (the project itself was found above)
         ranking = None
     return render(request, "project.html", context | {

@@ -19,6 +19,7 @@ from portfolio.errors import Invalid
 from portfolio.services import exports, imports, snapshots
 from portfolio.services import profiles as profile_service
 from web.api_snapshots import export_response, read_upload
+from web.deps import remember_write
 from web.pages_common import AppDatabase, CurrentActor, when
 from web.security import Policy, RowId, csrf_token, policy
 from web.templating import render, templates
@@ -199,6 +200,8 @@ def import_upload(
                     dry_run=checking)
     if len(sheet.rows) <= PROGRESS_ABOVE_ROWS:
         job.run()
+        if not checking and job.outcome()[0] is not None:
+            remember_write(request, db)
         return _report_page(request, job)
     job.start()
     # The page streams: the browser draws each progress line as it arrives, then the report.

@@ -15,9 +15,10 @@ from portfolio.services.ranking import api_row, backlog, ensure_ranking
 MATRIX_LIMIT = 300
 
 
-def dashboard(db: Database, *, profile: str | None = None) -> dict[str, Any]:
+def dashboard(db: Database, *, profile: str | None = None,
+              seen: int | None = None) -> dict[str, Any]:
     """Return what the dashboard shows for a weight profile."""
-    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
+    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
     with db.read() as session:
         by_status = dict(session.execute(
             select(Project.status, func.count()).group_by(Project.status)).all())
@@ -52,5 +53,5 @@ def dashboard(db: Database, *, profile: str | None = None) -> dict[str, Any]:
                     "readiness": r} for s, t, i, f, c, r in matrix],
         "matrix_limited": len(matrix) == MATRIX_LIMIT,
         "top": top,
-        "plumbing": prioritisation.plumbing(db, profile=run.profile, top=5),
+        "plumbing": prioritisation.plumbing(db, profile=run.profile, top=5, seen=seen),
     }

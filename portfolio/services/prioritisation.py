@@ -109,9 +109,10 @@ def frontier(
     ]
 
 
-def plumbing(db: Database, *, profile: str | None = None, top: int | None = 20) -> list[dict]:
+def plumbing(db: Database, *, profile: str | None = None, top: int | None = 20,
+             seen: int | None = None) -> list[dict]:
     """Rank the dataset improvements and agreements that would raise portfolio value most."""
-    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
+    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
     return db.memo.get_or_compute(("plumbing", run.id, top),
                                   lambda: _plumbing(db, profile=run.profile, top=top))
 

@@ -109,12 +109,14 @@ def _latest_run(session: Session, profile: StoredProfile) -> RunInfo | None:
 
 
 def ensure_ranking(db: Database, profile_name: str | None = None, *,
-                   wait_seconds: float | None = None) -> RunInfo:
+                   wait_seconds: float | None = None, seen: int | None = None) -> RunInfo:
     """Return the current stored run for a profile, computing and storing it when stale.
 
     The computation runs in a background thread of this worker, one per profile. A caller
     with wait_seconds waits that long, then reads the previous run (its `behind` says by how
     many revisions) so that pages stay fast while a large portfolio is re-ranked after edits.
+    A reader whose own last write made revision `seen` waits only when the previous run
+    predates it: others' edits never hold up its pages.
     """
     with db.read() as session:
         revision = current_revision(session)
@@ -127,6 +129,8 @@ def ensure_ranking(db: Database, profile_name: str | None = None, *,
         if found is not None:
             return db.memo.put(("ranking run", profile_name, revision), found)
         stale = _latest_run(session, profile) if wait_seconds is not None else None
+    if stale is not None and seen is not None and stale.revision >= seen:
+        wait_seconds = 0.0
     while True:
         job = db.background.submit(("ranking", profile.id),
                                    lambda: _compute_and_store(db, profile_name))
@@ -332,9 +336,10 @@ def ranked_rows(
     return run, [api_row(row) for row in rows]
 
 
-def explain(db: Database, slug: str, *, profile: str | None = None) -> dict[str, Any]:
+def explain(db: Database, slug: str, *, profile: str | None = None,
+            seen: int | None = None) -> dict[str, Any]:
     """Return a project's ranked row under a profile (None when it is not ranked) and its run."""
-    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
+    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
     with db.read() as session:
         project = project_by_slug(session, slug)
         found = backlog(session, run, slug=slug, limit=1)
@@ -428,11 +433,12 @@ def backlog_page(
     db: Database, *, profile: str | None = None,
     dimension_weights: dict[str, float] | None = None, organisation: str | None = None,
     theme: str | None = None, status: str | None = None, q: str | None = None,
-    after: int = 0, limit: int = 50,
+    after: int = 0, limit: int = 50, seen: int | None = None,
 ) -> dict[str, Any]:
     """Return one page of the backlog: stored, or re-ranked with what-if dimension weights."""
     if dimension_weights is None:
-        run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
+        run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds,
+                             seen=seen)
         def read() -> list[dict[str, Any]]:
             return _stored_page(db, run, organisation=organisation, theme=theme, status=status,
                                 q=q, after=after, limit=limit)
