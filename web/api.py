@@ -124,11 +124,12 @@ def get_backlog(
 ) -> list[dict[str, Any]]:
     """Return the dependency-aware ranking with scores, robustness and explanations.
 
-    X-Portfolio-Ranking-Behind says how many revisions the rows lag the portfolio (0: current).
+    While a re-ranking after edits runs, the previous ranking answers at once:
+    X-Portfolio-Ranking-Behind says by how many revisions (0: current); ?fresh=true waits.
     """
     run, rows = ranking_service.ranked_rows(
         db, profile=profile, top=top, organisation=organisation, theme=theme, status=status,
-        q=q, wait_seconds=None if fresh else db.settings.ranking_wait_seconds)
+        q=q, wait_seconds=None if fresh else 0.0)
     response.headers["X-Portfolio-Revision"] = str(run.revision)
     response.headers["X-Portfolio-Ranking-Behind"] = str(run.behind)
     response.headers["X-Portfolio-Profile"] = quote(run.profile)

@@ -35,6 +35,33 @@ def test_backlog_rows_match_the_cli_json(client: TestClient, settings: Settings)
             "blocked_by", "unblocks"} <= set(api_rows[0])
 
 
+def test_backlog_answers_with_the_previous_ranking_unless_asked_to_wait(
+    client: TestClient, london: Database, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from portfolio.actors import SYSTEM
+    from portfolio.services import projects, ranking
+
+    current = client.get("/api/v1/backlog", params={"top": 1})
+    assert current.headers["X-Portfolio-Ranking-Behind"] == "0"
+    with london.write() as session:
+        projects.assess(session=session, actor=SYSTEM, slug="bd-one-view-phase-2",
+                        data={"criterion": "reach", "level": 2, "rationale": "x"})
+    release = threading.Event()
+    compute = ranking._compute_and_store
+    monkeypatch.setattr(ranking, "_compute_and_store",
+                        lambda db, profile: release.wait(30) and compute(db, profile))
+    previous = client.get("/api/v1/backlog", params={"top": 1})
+    assert previous.status_code == 200
+    assert previous.headers["X-Portfolio-Ranking-Behind"] == "1"
+    assert previous.headers["X-Portfolio-Revision"] == current.headers["X-Portfolio-Revision"]
+    threading.Timer(0.3, release.set).start()
+    fresh = client.get("/api/v1/backlog", params={"top": 1, "fresh": "true"})
+    assert fresh.headers["X-Portfolio-Ranking-Behind"] == "0"
+    assert int(fresh.headers["X-Portfolio-Revision"]) > int(current.headers["X-Portfolio-Revision"])
+
+
 def test_backlog_of_an_unknown_profile_is_404(client: TestClient) -> None:
     response = client.get("/api/v1/backlog", params={"profile": "nope"})
     assert response.status_code == 404
