@@ -198,6 +198,42 @@ def sqlite_path(database_url: str) -> str:
     return path
 
 
+BENCH_PASSWORD = "bench password, not for production"
+
+
+def sign_in(base_url: str, database_url: str, role: str = "admin") -> httpx.Cookies:
+    """Add a user of a role with a password, sign in through /login; return the session cookies.
+
+    Pages are measured as a signed-in browser sees them: session cookie, CSRF token and all.
+    """
+    import re
+
+    from portfolio.actors import SYSTEM
+    from portfolio.db import Database
+    from portfolio.services import accounts
+    from portfolio.settings import Settings
+
+    email = f"bench-browser-{role}-{uuid.uuid4().hex[:8]}@example.london"
+    db = Database(Settings(database_url=database_url, secret_key=BENCH_SECRET))
+    try:
+        with db.write() as session:
+            accounts.add_user(session=session, actor=SYSTEM, password=BENCH_PASSWORD,
+                              data={"email": email, "name": f"Bench {role}", "role": role,
+                                    "organisation": None})
+    finally:
+        db.dispose()
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        page = client.get("/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        if csrf is None:
+            raise RuntimeError(f"no CSRF token on /login ({page.status_code})")
+        done = client.post("/login", data={"email": email, "password": BENCH_PASSWORD,
+                                           "csrf_token": csrf.group(1), "next": "/"})
+        if done.status_code not in (200, 303):
+            raise RuntimeError(f"sign-in -> {done.status_code}: {done.text[:200]}")
+        return client.cookies
+
+
 def make_token(database_url: str, role: str = "admin", email: str | None = None,
                organisation: str | None = None) -> str:
     """Add a user of a role (as the system) and return an API token of theirs."""

@@ -16,12 +16,12 @@ from portfolio.services import organisations as organisation_service
 from portfolio.services import prioritisation
 from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
-from portfolio.services.common import at_revision
+from portfolio.services.common import at_revision, portfolio_revision
 from web.charts import bubble_matrix, line_chart
 from web.deps import seen_revision
 from web.pages_common import AppDatabase
 from web.security import Policy, policy
-from web.templating import render, templates
+from web.templating import is_htmx_partial, render, templates
 
 router = APIRouter(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
@@ -32,11 +32,11 @@ Weight = Annotated[float | None, Query(ge=0, le=100)]
 DIMENSIONS = ("impact", "feasibility", "readiness")
 
 
-def _choices(db: Database) -> dict[str, Any]:
+def _choices(db: Database, revision: int | None = None) -> dict[str, Any]:
     """Return the filter choices every engine page offers."""
     profiles, organisations = at_revision(db, "engine page choices", lambda session: (
         profile_service.list_profiles(session=session),
-        organisation_service.list_organisations(session=session)))
+        organisation_service.list_organisations(session=session)), revision=revision)
     return {"profiles": profiles, "organisations": organisations,
             "themes": [t.value for t in Theme], "statuses": [s.value for s in ProjectStatus]}
 
@@ -49,6 +49,21 @@ def dashboard_page(request: Request, db: AppDatabase,
     return render(request, "dashboard.html", {
         **data, "chart": bubble_matrix(data["matrix"]), **_choices(db),
     })
+
+
+def _controls(request: Request, db: Database, revision: int,
+              context: dict[str, Any]) -> Markup | None:
+    """Render the backlog's filter form, once per worker for the same filters at a revision."""
+    if is_htmx_partial(request):
+        return None  # the fragment leaves the form as it is
+
+    def draw() -> Markup:
+        return Markup(templates.get_template("_backlog_controls.html").render(
+            request=request, **context))
+
+    key = ("backlog controls", revision, tuple(sorted(context["filters"].items())),
+           tuple(sorted(context["weights"].items())))
+    return db.memo.get_or_compute(key, draw)
 
 
 def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tuple) -> Markup:
@@ -72,7 +87,9 @@ def backlog_page(
     w_feasibility: Weight = None, w_readiness: Weight = None, for_profile: Text = None,
 ):  # type: ignore[no-untyped-def]
     """Show the ranked backlog; the weight sliders re-rank it in place through htmx."""
-    choices = _choices(db)
+    # One revision read serves the choices and the ranking run, both kept per revision.
+    revision = portfolio_revision(db)
+    choices = _choices(db, revision)
     profile_name = profile or (choices["profiles"][0]["name"] if choices["profiles"] else None)
     chosen = next((p for p in choices["profiles"] if p["name"] == profile_name), None)
     slider = {"impact": w_impact, "feasibility": w_feasibility, "readiness": w_readiness}
@@ -88,7 +105,8 @@ def backlog_page(
                "theme": theme or None, "status": status or None, "q": q or None}
     try:
         page = ranking_service.backlog_page(db, dimension_weights=whatif, after=after,
-                                            seen=seen_revision(request), **filters)
+                                            seen=seen_revision(request), revision=revision,
+                                            **filters)
         error = None
     except Invalid as exc:
         page = {"rows": [], "next_after": None, "whatif": True, "profile": profile_name,
@@ -102,8 +120,10 @@ def backlog_page(
     next_url = (f"{request.url.path}?{urlencode(query | {'after': page['next_after']})}"
                 if page["next_after"] else None)
     first_url = f"{request.url.path}?{urlencode(query)}" if after else None
+    form = {**choices, "filters": filters, "weights": weights}
     return render(request, "backlog.html", {
         **choices, **page, "table": _ranking_table(request, db, page, (filters, after)),
+        "controls": _controls(request, db, revision, form),
         "filters": filters, "weights": weights, "error": error,
         "chosen": chosen, "next_url": next_url, "first_url": first_url, "after": after,
         "reset_sliders": reset_sliders,

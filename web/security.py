@@ -58,7 +58,10 @@ class CsrfRefused(DomainError):
 
 
 def csrf_token(request: Request) -> str:
-    """Return the session's CSRF token, creating it on first use."""
+    """Return the session's CSRF token, creating it on first use (none for an API token)."""
+    if getattr(request.state, "via_token", False):
+        # A token caller sends no cookies and needs no CSRF token: no session is minted for it.
+        return ""
     token = request.session.get("csrf")
     if not token:
         token = secrets.token_urlsafe(32)
@@ -75,20 +78,19 @@ def resolve_actor(request: Request) -> Actor | None:
     request.state.via_token = False
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
-        with database.read() as session:
-            actor = accounts.actor_for_token(session=session, token=authorization[7:].strip())
+        with database.connect() as connection:
+            actor = accounts.actor_for_token(connection=connection,
+                                             token=authorization[7:].strip())
         if actor is None:
             raise NotAuthenticated("the API token is unknown or revoked")
         request.state.via_token = True
     else:
         user_id = request.session.get("user_id")
         if isinstance(user_id, int):
-            with database.read() as session:
-                user = accounts.get_user(session=session, user_id=user_id)
-            if user is None:
+            with database.connect() as connection:
+                actor = accounts.actor_by_id(connection=connection, user_id=user_id)
+            if actor is None:
                 request.session.pop("user_id", None)
-            else:
-                actor = accounts.actor_for(user)
     request.state.actor = actor
     return actor
 

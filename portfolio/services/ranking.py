@@ -109,15 +109,21 @@ def _latest_run(session: Session, profile: StoredProfile) -> RunInfo | None:
 
 
 def ensure_ranking(db: Database, profile_name: str | None = None, *,
-                   wait_seconds: float | None = None, seen: int | None = None) -> RunInfo:
+                   wait_seconds: float | None = None, seen: int | None = None,
+                   revision: int | None = None) -> RunInfo:
     """Return the current stored run for a profile, computing and storing it when stale.
 
     The computation runs in a background thread of this worker, one per profile. A caller
     with wait_seconds waits that long, then reads the previous run (its `behind` says by how
     many revisions) so that pages stay fast while a large portfolio is re-ranked after edits.
     A reader whose own last write made revision `seen` waits only when the previous run
-    predates it: others' edits never hold up its pages.
+    predates it: others' edits never hold up its pages. A caller that has just read the
+    revision passes it: the run kept for it then costs no query.
     """
+    if revision is not None:
+        kept = db.memo.get(("ranking run", profile_name, revision))
+        if kept is not None:
+            return kept
     with db.read() as session:
         revision = current_revision(session)
         # A run found for the current revision stays current until the revision moves.
@@ -433,12 +439,12 @@ def backlog_page(
     db: Database, *, profile: str | None = None,
     dimension_weights: dict[str, float] | None = None, organisation: str | None = None,
     theme: str | None = None, status: str | None = None, q: str | None = None,
-    after: int = 0, limit: int = 50, seen: int | None = None,
+    after: int = 0, limit: int = 50, seen: int | None = None, revision: int | None = None,
 ) -> dict[str, Any]:
     """Return one page of the backlog: stored, or re-ranked with what-if dimension weights."""
     if dimension_weights is None:
         run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds,
-                             seen=seen)
+                             seen=seen, revision=revision)
         def read() -> list[dict[str, Any]]:
             return _stored_page(db, run, organisation=organisation, theme=theme, status=status,
                                 q=q, after=after, limit=limit)
