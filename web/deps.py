@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from portfolio.actors import Actor
 from portfolio.db import Database
-from portfolio.services.common import current_revision
+from portfolio.services.common import WROTE_REVISION
 from web.security import NotAuthenticated, resolve_actor
 
 WROTE = "wrote_revision"
@@ -28,18 +28,18 @@ def read_session(request: Request) -> Iterator[Session]:
 
 def write_session(request: Request) -> Iterator[Session]:
     """Yield a session that commits when the route returns."""
-    database = get_database(request)
-    with database.write() as session:
+    with get_database(request).write() as session:
         yield session
-    remember_write(request, database)
+    # Set by the write, forgotten if a refused form rolled it back.
+    made = session.info.get(WROTE_REVISION)
+    if made is not None:
+        remember_write(request, made)
 
 
-def remember_write(request: Request, database: Database) -> None:
+def remember_write(request: Request, revision: int) -> None:
     """Note the revision this browser's write made: its pages wait for that ranking."""
-    if getattr(request.state, "via_token", False):
-        return
-    with database.read() as session:
-        request.session[WROTE] = current_revision(session)
+    if not getattr(request.state, "via_token", False):
+        request.session[WROTE] = revision
 
 
 def seen_revision(request: Request) -> int:

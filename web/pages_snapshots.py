@@ -18,6 +18,7 @@ from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.services import exports, imports, snapshots
 from portfolio.services import profiles as profile_service
+from portfolio.services.common import portfolio_revision
 from web.api_snapshots import export_response, read_upload
 from web.deps import remember_write
 from web.pages_common import AppDatabase, CurrentActor, when
@@ -200,9 +201,13 @@ def import_upload(
                     dry_run=checking)
     if len(sheet.rows) <= PROGRESS_ABOVE_ROWS:
         job.run()
-        if not checking and job.outcome()[0] is not None:
-            remember_write(request, db)
+        report = job.outcome()[0]
+        if not checking and report is not None and report.written:
+            remember_write(request, portfolio_revision(db))
         return _report_page(request, job)
+    if not checking:
+        # The cookie leaves before the import ends; it commits as one revision, the next one.
+        remember_write(request, portfolio_revision(db) + 1)
     job.start()
     # The page streams: the browser draws each progress line as it arrives, then the report.
     context = {"request": request, "filename": filename, "events": job.events(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlmodel import Session, SQLModel, select
 
 from portfolio.actors import Actor
@@ -61,11 +61,25 @@ NOT_PORTFOLIO = frozenset({"user", "api_token"})
 
 def bump_revision(session: Session) -> None:
     """Move the portfolio revision on, so stored rankings made before this write go stale."""
-    session.execute(
+    revision = session.execute(
         update(PortfolioRevision)
         .where(PortfolioRevision.id == 1)
         .values(revision=PortfolioRevision.revision + 1)
-    )
+        .returning(PortfolioRevision.revision)
+    ).scalar()
+    # The revision this transaction makes, for the page that wants to see its own write; a
+    # rollback forgets it.
+    if WROTE_REVISION not in session.info:
+        event.listen(session, "after_rollback", _forget_revision)
+    session.info[WROTE_REVISION] = revision
+
+
+WROTE_REVISION = "wrote_revision"
+
+
+def _forget_revision(session: Session) -> None:
+    """Forget the revision a rolled-back transaction would have made."""
+    session.info.pop(WROTE_REVISION, None)
 
 
 def current_revision(session: Session) -> int:

@@ -650,7 +650,7 @@ def _write(session: Session, actor: Actor, report: ImportReport, rows: list[_Row
                              {p for p, _ in links}, ProjectDataset.relation == "uses")
         audit.extend(_event(actor, now, "create", "dataset_link", link_ids[pair],
                             after={"project": slugs[pair[0]], "dataset": codes[pair[1]],
-                                   "relation": LinkRelation.USES.value})
+                                   "relation": LinkRelation.USES.value}, project_id=pair[0])
                      for pair in links)
     dependencies = [(ids[row.slug], ids[prerequisite])
                     for row in rows for prerequisite in row.depends_on]
@@ -663,7 +663,7 @@ def _write(session: Session, actor: Actor, report: ImportReport, rows: list[_Row
                                    {p for p, _ in dependencies})
         audit.extend(_event(actor, now, "create", "dependency", dependency_ids[pair],
                             after={"project": slugs[pair[0]], "depends_on": slugs[pair[1]],
-                                   "note": ""})
+                                   "note": ""}, project_id=pair[0])
                      for pair in dependencies)
     audit.append(_event(actor, now, "import", "project", None, after={
         "file": filename, "rows": report.rows, "created": len(report.created),
@@ -697,10 +697,13 @@ def _pair_ids(session: Session, model: Any, other: Any, project_ids: set[int],
 
 
 def _event(actor: Actor, at: datetime, action: str, entity: str, entity_id: int | None, *,
-           before: dict[str, Any] | None = None,
-           after: dict[str, Any] | None = None) -> dict[str, Any]:
+           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+           project_id: int | None = None) -> dict[str, Any]:
+    """Return an audit row as record() would write it, the project it concerns included."""
+    if project_id is None and entity == "project":
+        project_id = entity_id
     return {"at": at, "actor_id": actor.id, "action": action, "entity": entity,
-            "entity_id": entity_id, "before": before, "after": after}
+            "entity_id": entity_id, "before": before, "after": after, "project_id": project_id}
 
 
 def _batches(items: list[Any]) -> Iterable[list[Any]]:

@@ -352,7 +352,8 @@ def _link_text(entity: str, action: str, before: dict[str, Any], after: dict[str
                 "delete": f"Removed the dependency on {other}"}.get(
                     action, f"Changed the dependency on {other}")
     if entity == "dataset_link":
-        code = codes.get(("dataset_id", side.get("dataset_id", -1)), "a dataset")
+        code = codes.get(("dataset_id", side.get("dataset_id", -1)),
+                         side.get("dataset", "a dataset"))  # imports name the dataset
         return {"create": f"Linked dataset {code} ({side.get('relation', 'uses')})",
                 "delete": f"Unlinked dataset {code}"}.get(action, f"Changed the link to {code}")
     name = codes.get(("organisation_id", side.get("organisation_id", -1)), "an organisation")

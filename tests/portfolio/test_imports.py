@@ -285,3 +285,15 @@ def test_the_cli_checks_then_imports_and_lists_refused_rows(
     refused = runner.invoke(app, ["import", "projects", str(bad)], env=env)
     assert refused.exit_code == 2
     assert "nothing was written" in refused.output and "gardening" in refused.output
+
+
+def test_an_imported_projects_history_shows_its_creation_and_links(london: Database) -> None:
+    from portfolio.services import reviews
+
+    assert run(london, imports.template_bytes()).ok
+    with london.read() as session:
+        history = reviews.project_history(session=session, slug="example-warm-homes-targeting")
+    kinds = [e["kind"] for e in history]
+    texts = [e.get("text", "") for e in history]
+    assert "create" in kinds
+    assert any(t.startswith("Linked dataset ") and "a dataset" not in t for t in texts)

@@ -52,7 +52,12 @@ def test_backlog_answers_with_the_previous_ranking_unless_asked_to_wait(
     compute = ranking._compute_and_store
     monkeypatch.setattr(ranking, "_compute_and_store",
                         lambda db, profile: release.wait(30) and compute(db, profile))
+    import time
+
+    monkeypatch.setattr(client.app.state.database.settings, "ranking_wait_seconds", 30)
+    started = time.monotonic()
     previous = client.get("/api/v1/backlog", params={"top": 1})
+    assert time.monotonic() - started < 10  # it did not wait for the re-ranking
     assert previous.status_code == 200
     assert previous.headers["X-Portfolio-Ranking-Behind"] == "1"
     assert previous.headers["X-Portfolio-Revision"] == current.headers["X-Portfolio-Revision"]

@@ -174,10 +174,23 @@ def test_graph_page_points_at_the_graph_api_with_its_filters(client: TestClient)
     assert "/static/vendor/cytoscape.min.js?v=" in page
 
 
+def session_of(client: Browser) -> dict:
+    """Return the decoded session cookie of a test client."""
+    import base64
+    import json
+
+    from itsdangerous import TimestampSigner
+
+    cookie = client.cookies.get("portfolio_session")
+    signer = TimestampSigner(str(client.app.state.settings.secret_key))
+    return json.loads(base64.b64decode(signer.unsign(cookie)))
+
+
 def test_a_browsers_own_edit_is_awaited_while_other_readers_see_the_previous_ranking(
     settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import threading
+    import time
 
     from portfolio.services import ranking
     from tests.web.test_pages_projects import edit_form
@@ -195,9 +208,15 @@ def test_a_browsers_own_edit_is_awaited_while_other_readers_see_the_previous_ran
         form = edit_form(editor, slug) | {"title": "Edited by this browser"}
         edited = editor.post(f"/projects/{slug}/edit", data=form, follow_redirects=False)
         assert edited.status_code == 303
-        # Someone else's page does not wait for the re-ranking of this edit ...
+        # Someone else's page does not wait for the re-ranking of this edit, even after an
+        # edit of theirs that the form refused (nothing written, nothing to wait for) ...
+        refused = edit_form(reader, slug) | {"title": ""}
+        assert reader.post(f"/projects/{slug}/edit", data=refused).status_code == 422
+        assert "wrote_revision" not in session_of(reader)
+        started = time.monotonic()
         assert "being brought up to date after 1 recent edit" in reader.get(
             "/backlog", headers=HTML).text
+        assert time.monotonic() - started < 10
         # ... the editor's does, and shows the ranking with the edit in it.
         threading.Timer(0.5, release.set).start()
         own = editor.get("/backlog", headers=HTML).text

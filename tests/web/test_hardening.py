@@ -107,6 +107,29 @@ def test_api_tokens_carry_their_owners_permissions(app, db: Database) -> None:  
         assert client.get("/api/v1/projects").status_code == 401
 
 
+def test_revoked_tokens_and_deactivated_users_are_refused_at_once(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from portfolio.actors import SYSTEM
+    from portfolio.models import ApiToken
+    from portfolio.services import accounts
+
+    with TestClient(app) as client, Browser(app) as browser:
+        token = token_for(db, "researcher")
+        email = sign_in(browser, db, "researcher")
+        auth = {"Authorization": f"Bearer {token}"}
+        assert client.get("/api/v1/projects", headers=auth).status_code == 200
+        assert browser.get("/api/v1/projects").status_code == 200
+        with db.write() as session:
+            found = session.execute(select(ApiToken).where(
+                ApiToken.token_hash == accounts._token_hash(token))).scalars().one()
+            accounts.revoke_token(session=session, actor=SYSTEM, token_id=found.id)
+        assert client.get("/api/v1/projects", headers=auth).status_code == 401
+        with db.write() as session:
+            accounts.update_user(session=session, actor=SYSTEM, email=email, is_active=False)
+        assert browser.get("/api/v1/projects").status_code == 401
+
+
 def test_sign_in_never_redirects_off_site(app) -> None:  # type: ignore[no-untyped-def]
     with Browser(app) as client:
         page = client.get("/login", params={"next": "//evil.example/phish"}).text
