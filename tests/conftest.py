@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -189,3 +190,38 @@ def db(settings: Settings) -> Iterator[Database]:
 def london(db: Database) -> Database:
     """Yield the test's database, holding the London demo portfolio (copied from a template)."""
     return db
+
+
+class HeldRankings:
+    """Background re-rankings held back until released: what a large portfolio looks like."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._monkeypatch = monkeypatch
+        self._released = threading.Event()
+
+    def hold(self) -> None:
+        """Hold every re-ranking started from now on."""
+        from portfolio.services import ranking
+
+        compute = ranking._compute_and_store
+
+        def held(db, profile):  # type: ignore[no-untyped-def]
+            self._released.wait(60)
+            return compute(db, profile)
+
+        self._monkeypatch.setattr(ranking, "_compute_and_store", held)
+
+    def release(self, after: float = 0.0) -> None:
+        """Let the held re-rankings run, now or after some seconds."""
+        if after:
+            threading.Timer(after, self._released.set).start()
+        else:
+            self._released.set()
+
+
+@pytest.fixture
+def rankings(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldRankings]:
+    """Hold re-rankings on request; whatever happens, they are released at the end."""
+    held = HeldRankings(monkeypatch)
+    yield held
+    held.release()

@@ -11,6 +11,7 @@ from portfolio.services import prioritisation
 from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
 from portfolio.services.ranking import ensure_ranking, ranked_rows
+from tests.conftest import HeldRankings
 
 
 def test_every_blocker_ranks_before_what_it_blocks(london: Database) -> None:
@@ -106,27 +107,16 @@ def test_changing_weights_keeps_history_and_bumps_the_version(london: Database) 
 
 
 def test_pages_read_the_previous_run_while_the_new_one_is_computed_in_the_background(
-    london: Database, monkeypatch: pytest.MonkeyPatch,
+    london: Database, rankings: HeldRankings,
 ) -> None:
-    import threading
-
-    from portfolio.services import ranking
-
     first = ensure_ranking(london)
     with london.write() as session:
         project_service.assess(session=session, actor=SYSTEM, slug="bd-one-view-phase-2",
                                data={"criterion": "reach", "level": 2, "rationale": "x"})
-    release = threading.Event()
-    compute = ranking._compute_and_store
-
-    def held(db: Database, profile: str | None) -> ranking.RunInfo:
-        release.wait(30)
-        return compute(db, profile)
-
-    monkeypatch.setattr(ranking, "_compute_and_store", held)
+    rankings.hold()
     stale = ensure_ranking(london, wait_seconds=0.05)
     assert (stale.id, stale.behind) == (first.id, 1)
-    release.set()
+    rankings.release()
     fresh = ensure_ranking(london)
     assert fresh.revision == first.revision + 1 and fresh.behind == 0
     assert ensure_ranking(london, wait_seconds=0).id == fresh.id

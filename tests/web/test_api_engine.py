@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from portfolio.cli import app as cli
 from portfolio.db import Database
 from portfolio.settings import Settings
+from tests.conftest import HeldRankings
 from tests.web.auth import Browser, sign_in
 from web.app import create_app
 
@@ -37,23 +38,19 @@ def test_backlog_rows_match_the_cli_json(client: TestClient, settings: Settings)
 
 def test_backlog_answers_with_the_previous_ranking_unless_asked_to_wait(
     client: TestClient, london: Database, monkeypatch: pytest.MonkeyPatch,
+    rankings: HeldRankings,
 ) -> None:
-    import threading
+    import time
 
     from portfolio.actors import SYSTEM
-    from portfolio.services import projects, ranking
+    from portfolio.services import projects
 
     current = client.get("/api/v1/backlog", params={"top": 1})
     assert current.headers["X-Portfolio-Ranking-Behind"] == "0"
     with london.write() as session:
         projects.assess(session=session, actor=SYSTEM, slug="bd-one-view-phase-2",
                         data={"criterion": "reach", "level": 2, "rationale": "x"})
-    release = threading.Event()
-    compute = ranking._compute_and_store
-    monkeypatch.setattr(ranking, "_compute_and_store",
-                        lambda db, profile: release.wait(30) and compute(db, profile))
-    import time
-
+    rankings.hold()
     monkeypatch.setattr(client.app.state.database.settings, "ranking_wait_seconds", 30)
     started = time.monotonic()
     previous = client.get("/api/v1/backlog", params={"top": 1})
@@ -61,7 +58,7 @@ def test_backlog_answers_with_the_previous_ranking_unless_asked_to_wait(
     assert previous.status_code == 200
     assert previous.headers["X-Portfolio-Ranking-Behind"] == "1"
     assert previous.headers["X-Portfolio-Revision"] == current.headers["X-Portfolio-Revision"]
-    threading.Timer(0.3, release.set).start()
+    rankings.release(after=0.3)
     fresh = client.get("/api/v1/backlog", params={"top": 1, "fresh": "true"})
     assert fresh.headers["X-Portfolio-Ranking-Behind"] == "0"
     assert int(fresh.headers["X-Portfolio-Revision"]) > int(current.headers["X-Portfolio-Revision"])

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from portfolio.db import Database
 from portfolio.settings import Settings
+from tests.conftest import HeldRankings
 from tests.web.auth import Browser, sign_in
 from web.app import create_app
 
@@ -87,25 +88,18 @@ def test_backlog_shows_an_edit_at_once_although_pages_of_a_run_are_kept(
 
 
 def test_backlog_shows_the_previous_ranking_while_the_new_one_is_computed(
-    client: TestClient, london: Database, monkeypatch: pytest.MonkeyPatch,
+    client: TestClient, london: Database, rankings: HeldRankings,
 ) -> None:
-    import threading
-
     from portfolio.actors import SYSTEM
     from portfolio.services import projects as project_service
-    from portfolio.services import ranking
 
     client.get("/backlog", headers=HTML)
     with london.write() as session:
         project_service.assess(session=session, actor=SYSTEM, slug="bd-one-view-phase-2",
                                data={"criterion": "reach", "level": 2, "rationale": "x"})
-    release = threading.Event()
-    compute = ranking._compute_and_store
-    monkeypatch.setattr(ranking, "_compute_and_store",
-                        lambda db, profile: release.wait(30) and compute(db, profile))
-    monkeypatch.setattr(client.app.state.database.settings, "ranking_wait_seconds", 0.05)
+    rankings.hold()
     page = client.get("/backlog", headers=HTML).text
-    release.set()
+    rankings.release()
     assert "being brought up to date after 1 recent edit" in page
     assert 'hx-trigger="every 3s"' in page
     client.app.state.database.background.wait()
@@ -188,11 +182,10 @@ def session_of(client: Browser) -> dict:
 
 def test_a_browsers_own_edit_is_awaited_while_other_readers_see_the_previous_ranking(
     settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch,
+    rankings: HeldRankings,
 ) -> None:
-    import threading
     import time
 
-    from portfolio.services import ranking
     from tests.web.test_pages_projects import edit_form
 
     app = create_app(settings)
@@ -200,10 +193,7 @@ def test_a_browsers_own_edit_is_awaited_while_other_readers_see_the_previous_ran
         sign_in(editor, london, "cdo")
         sign_in(reader, london, "cdo")
         slug = ranked_slugs(editor.get("/backlog", headers=HTML).text)[0]
-        release = threading.Event()
-        compute = ranking._compute_and_store
-        monkeypatch.setattr(ranking, "_compute_and_store",
-                            lambda db, profile: release.wait(30) and compute(db, profile))
+        rankings.hold()
         monkeypatch.setattr(app.state.database.settings, "ranking_wait_seconds", 30)
         form = edit_form(editor, slug) | {"title": "Edited by this browser"}
         edited = editor.post(f"/projects/{slug}/edit", data=form, follow_redirects=False)
@@ -218,6 +208,6 @@ def test_a_browsers_own_edit_is_awaited_while_other_readers_see_the_previous_ran
             "/backlog", headers=HTML).text
         assert time.monotonic() - started < 10
         # ... the editor's does, and shows the ranking with the edit in it.
-        threading.Timer(0.5, release.set).start()
+        rankings.release(after=0.5)
         own = editor.get("/backlog", headers=HTML).text
         assert "being brought up to date" not in own and "Edited by this browser" in own
