@@ -12,8 +12,6 @@ from portfolio.db import Database
 from portfolio.services.common import WROTE_REVISION
 from web.security import NotAuthenticated, resolve_actor
 
-WROTE = "wrote_revision"
-
 
 def get_database(request: Request) -> Database:
     """Return the app's database."""
@@ -39,7 +37,7 @@ def write_session(request: Request) -> Iterator[Session]:
 def remember_write(request: Request, revision: int) -> None:
     """Note the revision this browser's write made: its pages wait for that ranking."""
     if not getattr(request.state, "via_token", False):
-        request.session[WROTE] = revision
+        request.session[WROTE_REVISION] = revision
 
 
 def seen_revision(request: Request) -> int:
@@ -50,7 +48,7 @@ def seen_revision(request: Request) -> int:
     """
     if getattr(request.state, "via_token", False):
         return 0
-    value = request.session.get(WROTE, 0)
+    value = request.session.get(WROTE_REVISION, 0)
     return value if isinstance(value, int) else 0
 
 

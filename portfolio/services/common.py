@@ -74,6 +74,7 @@ def bump_revision(session: Session) -> None:
     session.info[WROTE_REVISION] = revision
 
 
+# The revision a write made: in a session's info, and in a browser's session cookie.
 WROTE_REVISION = "wrote_revision"
 
 

@@ -79,6 +79,14 @@ def compute(db: Database, session: Session, profile: StoredProfile, *, samples: 
     )
 
 
+def _run_info(run: RankingRun | None, profile: StoredProfile) -> RunInfo | None:
+    """Return what a page needs to know of a stored run, or None."""
+    if run is None:
+        return None
+    return RunInfo(run.id, profile.name, run.profile_version, run.revision, run.method_version,
+                   run.samples, run.top_k, run.seconds)
+
+
 def _find_run(session: Session, profile: StoredProfile, revision: int) -> RunInfo | None:
     """Return the stored run for this profile version and revision, if any."""
     run = session.execute(
@@ -89,10 +97,7 @@ def _find_run(session: Session, profile: StoredProfile, revision: int) -> RunInf
             RankingRun.method_version == METHOD_VERSION,
         )
     ).scalars().first()
-    if run is None:
-        return None
-    return RunInfo(run.id, profile.name, run.profile_version, run.revision, run.method_version,
-                   run.samples, run.top_k, run.seconds)
+    return _run_info(run, profile)
 
 
 def _latest_run(session: Session, profile: StoredProfile) -> RunInfo | None:
@@ -102,10 +107,7 @@ def _latest_run(session: Session, profile: StoredProfile) -> RunInfo | None:
                                  RankingRun.method_version == METHOD_VERSION)
         .order_by(RankingRun.revision.desc())
     ).scalars().first()
-    if run is None:
-        return None
-    return RunInfo(run.id, profile.name, run.profile_version, run.revision, run.method_version,
-                   run.samples, run.top_k, run.seconds)
+    return _run_info(run, profile)
 
 
 def ensure_ranking(db: Database, profile_name: str | None = None, *,
