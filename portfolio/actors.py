@@ -1,11 +1,10 @@
-"""Who is acting, and what each role may do (enforced by the services)."""
+"""Who is acting; what each role may do is in portfolio/capabilities.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from portfolio.enums import Role
-from portfolio.errors import NotAllowed
 
 
 @dataclass(frozen=True)
@@ -24,18 +23,3 @@ class Actor:
 
 
 SYSTEM = Actor(id=None, role=Role.ADMIN, email="system")
-
-
-def require_role(actor: Actor, *roles: Role, doing: str) -> None:
-    """Refuse unless the actor has one of the roles."""
-    if actor.role not in roles:
-        raise NotAllowed(f"a {actor.role.value} may not {doing}")
-
-
-def require_organisation_member(actor: Actor, organisation_id: int, *, doing: str) -> None:
-    """Refuse a lead acting on another organisation's work; staff may act anywhere."""
-    if actor.is_staff:
-        return
-    if actor.role == Role.LEAD and actor.organisation_id == organisation_id:
-        return
-    raise NotAllowed(f"a {actor.role.value} may not {doing} for another organisation")

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 
 READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))
-DECIDE = Depends(policy(Policy.DECIDE))
+PROFILES = Depends(policy(Policy.PROFILES))
 
 ReadSession = Annotated[Session, Depends(read_session)]
 # scope="function": commit before the response is sent, so a 201 means the write landed.
@@ -225,7 +225,7 @@ class ProfileWeightsIn(BaseModel):
     description: str | None = Field(default=None, max_length=2000)
 
 
-@router.put("/profiles/{name}", dependencies=[DECIDE])
+@router.put("/profiles/{name}", dependencies=[PROFILES])
 def put_profile(name: str, body: ProfileWeightsIn, session: WriteSession,
                 actor: CurrentActor) -> dict[str, Any]:
     """Replace a profile's weights; the old ones stay in its history."""

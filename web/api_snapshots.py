@@ -20,6 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["snapshots"])
 
 READ = Depends(policy(Policy.READ))
 IMPORT = Depends(policy(Policy.IMPORT))
+SNAPSHOT = Depends(policy(Policy.SNAPSHOT))
 ReadSession = Annotated[Session, Depends(read_session)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 AppDatabase = Annotated[Database, Depends(get_database)]
@@ -58,7 +59,7 @@ def list_snapshots(session: ReadSession) -> list[dict[str, Any]]:
     return snapshots.list_snapshots(session=session)
 
 
-@router.post("/snapshots", status_code=201, dependencies=[READ])
+@router.post("/snapshots", status_code=201, dependencies=[SNAPSHOT])
 def create_snapshot(body: SnapshotIn, db: AppDatabase, actor: CurrentActor) -> dict[str, Any]:
     """Freeze the portfolio, the weights, the method version and the ranking they give."""
     return snapshots.create_snapshot(db, actor=actor, label=body.label, profile=body.profile)

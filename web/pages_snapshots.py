@@ -29,6 +29,7 @@ router = APIRouter(include_in_schema=False)
 
 READ = Depends(policy(Policy.READ))
 IMPORT = Depends(policy(Policy.IMPORT))
+SNAPSHOT = Depends(policy(Policy.SNAPSHOT))
 # Files with more rows than this are imported behind a streamed progress bar.
 PROGRESS_ABOVE_ROWS = 1000
 DIFF_ROWS_SHOWN = 100
@@ -72,7 +73,7 @@ def snapshots_page(request: Request, db: AppDatabase):  # type: ignore[no-untype
     return _list_page(request, db)
 
 
-@router.post("/snapshots", name="snapshot_create", dependencies=[READ])
+@router.post("/snapshots", name="snapshot_create", dependencies=[SNAPSHOT])
 def snapshot_create(
     request: Request, db: AppDatabase, actor: CurrentActor,
     label: Annotated[str, Form(max_length=500)] = "",

@@ -12,6 +12,7 @@ from fastapi import Depends, Path, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portfolio.actors import Actor
+from portfolio.capabilities import Capability, can, refusal, roles_with
 from portfolio.enums import Role
 from portfolio.errors import DomainError, NotAllowed
 from portfolio.services import accounts
@@ -22,22 +23,25 @@ CSRF_FIELD = "csrf_token"
 
 
 class Policy(StrEnum):
-    """Who may call a route; every route declares one (the permission matrix test checks)."""
+    """Who may call a route, named by the capability it needs (portfolio/capabilities.py).
+
+    Every route declares one (the permission matrix test checks); a role may call the route when
+    it holds the capability anywhere or for its own organisation, and the service then checks
+    the thing itself.
+    """
 
     PUBLIC = "public"
-    READ = "read"
-    EDIT = "edit"
-    IMPORT = "import"
-    DECIDE = "decide"
-    ADMIN = "admin"
+    READ = Capability.READ
+    EDIT = Capability.EDIT_PROJECT
+    IMPORT = Capability.IMPORT_PROJECTS
+    DECIDE = Capability.DECIDE
+    PROFILES = Capability.MANAGE_PROFILES
+    SNAPSHOT = Capability.CREATE_SNAPSHOT
+    ADMIN = Capability.MANAGE_USERS
 
 
 ALLOWED: dict[Policy, frozenset[Role]] = {
-    Policy.READ: frozenset(Role),
-    Policy.EDIT: frozenset({Role.ADMIN, Role.CDO, Role.LEAD}),
-    Policy.IMPORT: frozenset({Role.ADMIN, Role.CDO, Role.LEAD}),
-    Policy.DECIDE: frozenset({Role.ADMIN, Role.CDO}),
-    Policy.ADMIN: frozenset({Role.ADMIN}),
+    kind: roles_with(Capability(kind.value)) for kind in Policy if kind != Policy.PUBLIC
 }
 
 
@@ -124,8 +128,8 @@ def policy(kind: Policy) -> Callable[[Request], Awaitable[Actor | None]]:
             if not (kind == Policy.READ and settings.public_read):
                 raise NotAuthenticated("sign in to use this")
         await check_csrf(request)
-        if actor is not None and actor.role not in ALLOWED[kind]:
-            raise NotAllowed(f"a {actor.role.value} may not use this")
+        if actor is not None and not can(actor, Capability(kind.value)):
+            raise NotAllowed(refusal(actor, Capability(kind.value)))
         return actor
 
     enforce.__policy__ = kind  # type: ignore[attr-defined]

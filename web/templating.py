@@ -7,9 +7,11 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
+from jinja2 import pass_context
 from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup, escape
 
+from portfolio.capabilities import Capability, can
 from web.assets import STATIC_DIR, VENDOR_FILES, content_hash
 from web.security import csrf_token
 
@@ -62,26 +64,34 @@ def organisation_options(organisations: list[dict[str, Any]], selected: str | No
 
 
 # The main navigation: route name, path, label, the section it marks as current (a path
-# prefix, less the paths outside it), and the roles that see it (all when empty).
+# prefix, less the paths outside it), and the capability a user needs to see it.
 NAV = [
     {"name": name, "path": path, "label": label, "section": section, "outside": outside,
-     "roles": roles}
-    for name, path, label, section, outside, roles in (
-        ("dashboard", "/dashboard", "Dashboard", "", (), ()),
-        ("backlog", "/backlog", "Backlog", "", (), ()),
-        ("home", "/", "Projects", "/projects/", ("/projects/new",), ()),
-        ("datasets", "/datasets", "Datasets", "/datasets/", (), ()),
-        ("graph", "/graph", "Graph", "", (), ()),
-        ("plan", "/plan", "Plan", "", (), ()),
-        ("reviews", "/reviews", "Reviews", "", (), ()),
-        ("snapshots", "/snapshots", "Snapshots", "/snapshots/", (), ()),
-        ("project_new", "/projects/new", "Register a project", "", (), ("admin", "cdo", "lead")),
-        ("import_projects", "/import", "Import", "", (), ("admin", "cdo", "lead")),
+     "capability": capability}
+    for name, path, label, section, outside, capability in (
+        ("dashboard", "/dashboard", "Dashboard", "", (), Capability.READ),
+        ("backlog", "/backlog", "Backlog", "", (), Capability.READ),
+        ("home", "/", "Projects", "/projects/", ("/projects/new",), Capability.READ),
+        ("datasets", "/datasets", "Datasets", "/datasets/", (), Capability.READ),
+        ("graph", "/graph", "Graph", "", (), Capability.READ),
+        ("plan", "/plan", "Plan", "", (), Capability.READ),
+        ("reviews", "/reviews", "Reviews", "", (), Capability.READ),
+        ("snapshots", "/snapshots", "Snapshots", "/snapshots/", (), Capability.READ),
+        ("project_new", "/projects/new", "Register a project", "", (),
+         Capability.REGISTER_PROJECT),
+        ("import_projects", "/import", "Import", "", (), Capability.IMPORT_PROJECTS),
     )
 ]
 
+
+@pass_context
+def can_in_page(context: Any, capability: str, thing: Any = None) -> bool:
+    """Tell a template whether its user may do something (the services' own rule)."""
+    return can(context.get("actor"), capability, thing)
+
+
 templates.env.globals.update(static_url=static_url, vendor_url=vendor_url, path_for=path_for,
-                             organisation_options=organisation_options, NAV=NAV)
+                             organisation_options=organisation_options, NAV=NAV, can=can_in_page)
 
 
 def is_htmx_partial(request: Request) -> bool:

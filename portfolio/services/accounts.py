@@ -12,7 +12,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, bindparam, delete, func, select
 from sqlmodel import Session
 
-from portfolio.actors import Actor, require_role
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
 from portfolio.enums import Role
 from portfolio.errors import DomainError, Invalid, NotFound
 from portfolio.models import ApiToken, LoginAttempt, Organisation, User, utcnow
@@ -129,7 +130,7 @@ def user_public(user: User, organisation: Organisation | None) -> dict[str, Any]
 def add_user(*, session: Session, actor: Actor, data: dict[str, Any],
              password: str | None = None) -> dict[str, Any]:
     """Create a user (admins only), with a password when one is given."""
-    require_role(actor, Role.ADMIN, doing="manage users")
+    require(actor, Capability.MANAGE_USERS)
     values = parse(UserCreate, data)
     if session.execute(select(User.id).where(func.lower(User.email) == values.email.lower())
                        ).first():
@@ -152,7 +153,7 @@ def set_password(*, session: Session, actor: Actor, email: str, password: str) -
     """Set a user's password (admins, or the user themself)."""
     user = _user(session, email)
     if actor.id != user.id:
-        require_role(actor, Role.ADMIN, doing="set other users' passwords")
+        require(actor, Capability.MANAGE_USERS, doing="set other users' passwords")
     check_password_strength(password)
     user.password_hash = hash_password(password)
     session.add(user)
@@ -162,7 +163,7 @@ def set_password(*, session: Session, actor: Actor, email: str, password: str) -
 def update_user(*, session: Session, actor: Actor, email: str, role: str | None = None,
                 organisation: str | None = None, is_active: bool | None = None) -> dict:
     """Change a user's role, organisation or whether they may sign in (admins only)."""
-    require_role(actor, Role.ADMIN, doing="manage users")
+    require(actor, Capability.MANAGE_USERS)
     user = _user(session, email)
     before = user_public(user, session.get(Organisation, user.organisation_id)
                          if user.organisation_id else None)
@@ -199,7 +200,7 @@ def _user(session: Session, email: str) -> User:
 
 def list_users(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
     """List users (admins only)."""
-    require_role(actor, Role.ADMIN, doing="manage users")
+    require(actor, Capability.MANAGE_USERS)
     rows = session.execute(
         select(User, Organisation).outerjoin(Organisation, Organisation.id == User.organisation_id)
         .order_by(User.email)).all()

@@ -7,14 +7,12 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from portfolio.actors import Actor, require_organisation_member, require_role
-from portfolio.enums import Role
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
 from portfolio.errors import Conflict, Invalid
 from portfolio.models import Dataset, Organisation, ProjectDataset, utcnow
 from portfolio.schemas import DatasetCreate, DatasetUpdate, parse
 from portfolio.services.common import as_record, dataset_by_code, organisation_by_code, record
-
-EDITORS = (Role.ADMIN, Role.CDO, Role.LEAD)
 
 
 def dataset_public(dataset: Dataset, publisher: Organisation) -> dict[str, Any]:
@@ -35,10 +33,10 @@ def dataset_public(dataset: Dataset, publisher: Organisation) -> dict[str, Any]:
 
 def create_dataset(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Register a dataset; a lead only for their own organisation."""
-    require_role(actor, *EDITORS, doing="register datasets")
+    require(actor, Capability.EDIT_DATASET, doing="register datasets")
     values = parse(DatasetCreate, data)
     publisher = organisation_by_code(session, values.publisher, field="publisher")
-    require_organisation_member(actor, publisher.id, doing="register datasets")
+    require(actor, Capability.EDIT_DATASET, publisher.id, doing="register datasets")
     if session.exec(select(Dataset.id).where(Dataset.code == values.code)).first():
         raise Invalid({"code": f"a dataset with code {values.code!r} already exists"})
     dataset = Dataset(
@@ -68,12 +66,12 @@ def update_dataset(
     *, session: Session, actor: Actor, code: str, data: dict[str, Any]
 ) -> dict[str, Any]:
     """Edit a dataset from the version the user read; a stale version is refused."""
-    require_role(actor, *EDITORS, doing="edit datasets")
+    require(actor, Capability.EDIT_DATASET, doing="edit datasets")
     values = parse(DatasetUpdate, data)
     dataset = dataset_by_code(session, code)
-    require_organisation_member(actor, dataset.publisher_id, doing="edit datasets")
+    require(actor, Capability.EDIT_DATASET, dataset, doing="edit datasets")
     publisher = organisation_by_code(session, values.publisher, field="publisher")
-    require_organisation_member(actor, publisher.id, doing="move datasets")
+    require(actor, Capability.EDIT_DATASET, publisher.id, doing="move datasets")
     before = as_record(dataset)
     changes = {
         "title": values.title,

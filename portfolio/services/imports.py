@@ -24,16 +24,16 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from portfolio.actors import Actor
+from portfolio.capabilities import Capability, only_own_organisation, require
 from portfolio.enums import (
     Agreement,
     DpiaStatus,
     FitForTask,
     LinkRelation,
     ProjectStatus,
-    Role,
     Theme,
 )
-from portfolio.errors import Invalid, NotAllowed
+from portfolio.errors import Invalid
 from portfolio.models import (
     AuditEvent,
     Dataset,
@@ -50,7 +50,6 @@ from scoring.graph import find_cycles
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "seeds" / "import_template.csv"
-IMPORTERS = (Role.ADMIN, Role.CDO, Role.LEAD)
 # The template's columns, in its order; the first four are required.
 COLUMNS = (
     "slug", "title", "owner", "theme", "status", "cost_gbp", "effort_pm", "start_date",
@@ -215,8 +214,7 @@ def too_large_message(size: int) -> str:
 
 def require_importer(actor: Actor) -> None:
     """Refuse actors who may not import (researchers)."""
-    if actor.role not in IMPORTERS:
-        raise NotAllowed(f"a {actor.role.value} may not import projects")
+    require(actor, Capability.IMPORT_PROJECTS)
 
 
 def read_sheet(content: bytes) -> Sheet:
@@ -441,12 +439,12 @@ def import_projects(
             row.owner_id = organisations.get(str(owner))
             if row.owner_id is None:
                 mine.append(RowError(number, "owner", f"unknown organisation code {owner!r}"))
-        if actor.role == Role.LEAD:
+        if only_own_organisation(actor, Capability.IMPORT_PROJECTS):
             theirs = [code for code in (
                 codes_by_id.get(current.owner_id) if current is not None else None,
                 str(owner) if owner is not None else None) if code and code != own_code]
             if theirs:
-                mine.append(RowError(number, "owner", f"a lead may import only "
+                mine.append(RowError(number, "owner", f"a {actor.role.value} may import only "
                                      f"{own_code or 'their own organisation'}'s projects, "
                                      f"not {theirs[0]}'s"))
         row.datasets = _split(given.get("datasets"))

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from portfolio.actors import Actor, require_role
-from portfolio.enums import Role
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
 from portfolio.errors import Invalid, NotFound
 from portfolio.models import Organisation
 from portfolio.schemas import OrganisationCreate, OrganisationUpdate, parse
@@ -21,7 +21,7 @@ def organisation_public(org: Organisation) -> dict[str, Any]:
 
 def create_organisation(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Register an organisation (admins only)."""
-    require_role(actor, Role.ADMIN, doing="create organisations")
+    require(actor, Capability.MANAGE_ORGANISATIONS)
     values = parse(OrganisationCreate, data)
     if session.exec(select(Organisation.id).where(Organisation.code == values.code)).first():
         raise Invalid({"code": f"an organisation with code {values.code!r} already exists"})
@@ -43,7 +43,7 @@ def update_organisation(
     *, session: Session, actor: Actor, code: str, data: dict[str, Any]
 ) -> dict[str, Any]:
     """Rename or reclassify an organisation (admins only)."""
-    require_role(actor, Role.ADMIN, doing="edit organisations")
+    require(actor, Capability.MANAGE_ORGANISATIONS)
     values = parse(OrganisationUpdate, data)
     org = get_organisation_row(session=session, code=code)
     before = as_record(org)

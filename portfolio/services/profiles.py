@@ -8,8 +8,9 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
-from portfolio.actors import Actor, require_role
-from portfolio.enums import Role, WeightKind, WeightMethod
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.enums import WeightKind, WeightMethod
 from portfolio.errors import Invalid, NotFound
 from portfolio.models import (
     Criterion,
@@ -99,7 +100,7 @@ def set_weights(
     create: bool = False,
 ) -> dict[str, Any]:
     """Store new weights for a profile (creating it if asked), keeping the old ones in history."""
-    require_role(actor, Role.ADMIN, Role.CDO, doing="change weight profiles")
+    require(actor, Capability.MANAGE_PROFILES)
     criteria = set(session.execute(select(Criterion.key)).scalars().all())
     dimensions = _checked(dimension_weights, "dimension_weights", set(DIMENSIONS))
     by_criterion = _checked(criterion_weights, "criterion_weights", criteria)

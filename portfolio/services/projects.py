@@ -7,8 +7,9 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from portfolio.actors import Actor, require_organisation_member, require_role
-from portfolio.enums import CriterionSource, Role
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.enums import CriterionSource
 from portfolio.errors import Conflict, CycleRefused, Invalid
 from portfolio.models import (
     Assessment,
@@ -41,7 +42,6 @@ from portfolio.services.common import (
     record,
 )
 
-EDITORS = (Role.ADMIN, Role.CDO, Role.LEAD)
 PROJECT_FIELDS = (
     "title",
     "description",
@@ -86,16 +86,15 @@ def project_summary(project: Project, owner_code: str) -> dict[str, Any]:
 
 def require_project_editor(actor: Actor, project: Project) -> None:
     """Refuse unless the actor may edit this project (staff, or a lead of its owner)."""
-    require_role(actor, *EDITORS, doing="edit projects")
-    require_organisation_member(actor, project.owner_id, doing="edit projects")
+    require(actor, Capability.EDIT_PROJECT, project)
 
 
 def create_project(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Register a project; a lead only for their own organisation."""
-    require_role(actor, *EDITORS, doing="register projects")
+    require(actor, Capability.REGISTER_PROJECT)
     values = parse(ProjectCreate, data)
     owner = organisation_by_code(session, values.owner, field="owner")
-    require_organisation_member(actor, owner.id, doing="register projects")
+    require(actor, Capability.REGISTER_PROJECT, owner.id)
     if session.exec(select(Project.id).where(Project.slug == values.slug)).first():
         raise Invalid({"slug": f"a project with slug {values.slug!r} already exists"})
     project = Project(slug=values.slug, owner_id=owner.id, **_field_values(values))
@@ -120,7 +119,7 @@ def update_project(
     project = project_by_slug(session, slug)
     require_project_editor(actor, project)
     owner = organisation_by_code(session, values.owner, field="owner")
-    require_organisation_member(actor, owner.id, doing="move projects")
+    require(actor, Capability.EDIT_PROJECT, owner.id, doing="move projects")
     before = as_record(project)
     changes = _field_values(values) | {"owner_id": owner.id}
     # Compare-and-set on the version: ORM version checks do not cover bulk updates.

@@ -9,8 +9,9 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from portfolio.actors import Actor, require_role
-from portfolio.enums import Decision, ProjectStatus, Role
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.enums import Decision, ProjectStatus
 from portfolio.errors import Invalid
 from portfolio.models import (
     Assessment,
@@ -26,7 +27,6 @@ from portfolio.models import (
 from portfolio.services.common import as_record, project_by_slug, record
 from portfolio.services.projects import get_project
 
-DECIDERS = (Role.CDO, Role.ADMIN)
 STATUS_AFTER = {Decision.APPROVE: ProjectStatus.APPROVED, Decision.REJECT: ProjectStatus.REJECTED}
 # A deferral or a request for information leaves the project waiting for another decision.
 STILL_AWAITING = (Decision.DEFER.value, Decision.NEEDS_INFORMATION.value)
@@ -41,7 +41,7 @@ def decide(
     *, session: Session, actor: Actor, slug: str, decision: str, rationale: str
 ) -> dict[str, Any]:
     """Record a decision on a project with its rationale; approve and reject move its status."""
-    require_role(actor, *DECIDERS, doing="decide on projects")
+    require(actor, Capability.DECIDE)
     errors: dict[str, str] = {}
     try:
         chosen = Decision(decision)
@@ -273,7 +273,9 @@ def project_history(
 
 def project_page(*, session: Session, slug: str) -> dict[str, Any]:
     """Return what a project's page shows: the project, its latest decision and its history."""
-    project = get_project(session=session, slug=slug)
+    # The owner's id lets the page ask `can(...)` about this project.
+    project = get_project(session=session, slug=slug) | {
+        "owner_id": project_by_slug(session, slug).owner_id}
     history = project_history(session=session, slug=slug)
     latest = next((e for e in history if e["kind"] == "decision"), None)
     return {"project": project, "history": history, "latest_decision": latest}

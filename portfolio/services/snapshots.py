@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
 from portfolio.db import Database
 from portfolio.enums import (
     Access,
@@ -680,6 +681,7 @@ def build_content(db: Database, *, actor: Actor, label: str, profile: str | None
 def create_snapshot(db: Database, *, actor: Actor, label: str,
                     profile: str | None = None) -> dict[str, Any]:
     """Freeze the portfolio, the weight profile, the method version and the ranking."""
+    require(actor, Capability.CREATE_SNAPSHOT)
     content, run = build_content(db, actor=actor, label=label, profile=profile)
     meta = content.meta
     try:

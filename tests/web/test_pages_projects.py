@@ -360,3 +360,19 @@ def test_editor_of_an_unknown_project_is_a_404_page(client: TestClient) -> None:
     response = client.get("/projects/missing/edit")
     assert response.status_code == 404
     assert "Not found" in response.text
+
+
+@pytest.mark.parametrize(("role", "organisation", "offered"), [
+    ("lead", "E09000002", True),    # Barking and Dagenham's own project
+    ("lead", "E09000007", False),   # a lead of another borough
+    ("researcher", None, False),
+    ("cdo", None, True),
+])
+def test_the_edit_button_is_offered_only_to_who_may_edit(
+    settings: Settings, london: Database, role: str, organisation: str | None, offered: bool,
+) -> None:
+    with Browser(create_app(settings)) as client:
+        sign_in(client, london, role, organisation)
+        page = client.get("/projects/bd-one-view-phase-2")
+    assert page.status_code == 200
+    assert ("/projects/bd-one-view-phase-2/edit" in page.text) is offered

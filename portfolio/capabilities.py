@@ -1,0 +1,144 @@
+"""What each role may do: one table from role to capability, read by services, routes and pages.
+
+Services call `require(...)`, each web route's policy names a capability, and templates ask
+`can(...)`, so a page never offers what the service would refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from portfolio.actors import Actor
+from portfolio.enums import Role
+from portfolio.errors import NotAllowed
+
+
+class Capability(StrEnum):
+    """A named thing a user may do."""
+
+    READ = "read"
+    REGISTER_PROJECT = "register_project"
+    EDIT_PROJECT = "edit_project"
+    IMPORT_PROJECTS = "import_projects"
+    EDIT_DATASET = "edit_dataset"
+    DECIDE = "decide"
+    MANAGE_PROFILES = "manage_profiles"
+    OVERRIDE_PRIORITY = "override_priority"
+    CREATE_SNAPSHOT = "create_snapshot"
+    MANAGE_USERS = "manage_users"
+    MANAGE_ORGANISATIONS = "manage_organisations"
+
+
+class Scope(StrEnum):
+    """Where a role may use a capability."""
+
+    ANYWHERE = "anywhere"
+    OWN_ORGANISATION = "own organisation"
+
+
+# What each capability is, in words, for messages ("a researcher may not {doing}").
+DOING: dict[Capability, str] = {
+    Capability.READ: "read the portfolio",
+    Capability.REGISTER_PROJECT: "register projects",
+    Capability.EDIT_PROJECT: "edit projects",
+    Capability.IMPORT_PROJECTS: "import projects",
+    Capability.EDIT_DATASET: "register or edit datasets",
+    Capability.DECIDE: "decide on projects",
+    Capability.MANAGE_PROFILES: "change weight profiles",
+    Capability.OVERRIDE_PRIORITY: "override a project's priority",
+    Capability.CREATE_SNAPSHOT: "create snapshots",
+    Capability.MANAGE_USERS: "manage users",
+    Capability.MANAGE_ORGANISATIONS: "manage organisations",
+}
+
+_ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
+_STAFF = {c: _ANY for c in Capability if c not in {Capability.MANAGE_USERS,
+                                                   Capability.MANAGE_ORGANISATIONS}}
+
+# The one table: a role holds a capability anywhere, or only for its own organisation's things.
+TABLE: dict[Role, dict[Capability, Scope]] = {
+    Role.ADMIN: {c: _ANY for c in Capability},
+    Role.CDO: _STAFF,
+    Role.LEAD: {
+        Capability.READ: _ANY,
+        Capability.REGISTER_PROJECT: _OWN,
+        Capability.EDIT_PROJECT: _OWN,
+        Capability.IMPORT_PROJECTS: _OWN,
+        Capability.EDIT_DATASET: _OWN,
+        Capability.CREATE_SNAPSHOT: _ANY,
+    },
+    Role.RESEARCHER: {
+        Capability.READ: _ANY,
+        Capability.CREATE_SNAPSHOT: _ANY,
+    },
+}
+
+# Attributes or keys that name the organisation a thing belongs to, in the order tried.
+_OWNER_KEYS = ("owner_id", "publisher_id", "organisation_id")
+
+
+def organisation_of(thing: Any) -> int | None:
+    """Return the organisation a thing belongs to: an id, or a record with an owner."""
+    if thing is None or isinstance(thing, bool):
+        return None
+    if isinstance(thing, int):
+        return thing
+    for key in _OWNER_KEYS:
+        value = thing.get(key) if isinstance(thing, Mapping) else getattr(thing, key, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def roles_with(capability: Capability) -> frozenset[Role]:
+    """Return the roles that hold a capability somewhere."""
+    return frozenset(role for role, held in TABLE.items() if capability in held)
+
+
+def can(actor: Actor | None, capability: Capability | str, thing: Any = None) -> bool:
+    """Tell whether the actor may use a capability, on a thing when one is named."""
+    if actor is None:
+        return False
+    scope = TABLE[actor.role].get(Capability(capability))
+    if scope is None:
+        return False
+    if scope == Scope.ANYWHERE or thing is None:
+        return True
+    owner = organisation_of(thing)
+    return owner is not None and owner == actor.organisation_id
+
+
+def only_own_organisation(actor: Actor, capability: Capability) -> bool:
+    """Tell whether the actor holds a capability only for their own organisation's things."""
+    return TABLE[actor.role].get(capability) == Scope.OWN_ORGANISATION
+
+
+def who_may(capability: Capability) -> str:
+    """Name in words the roles that may use a capability ("a CDO or an admin")."""
+    names = {Role.ADMIN: "an admin", Role.CDO: "the CDO", Role.LEAD: "a lead",
+             Role.RESEARCHER: "a researcher"}
+    parts = []
+    for role in (Role.CDO, Role.ADMIN, Role.LEAD, Role.RESEARCHER):
+        scope = TABLE[role].get(capability)
+        if scope is not None:
+            own = " of the owning organisation" if scope == Scope.OWN_ORGANISATION else ""
+            parts.append(names[role] + own)
+    return " or ".join(parts) if parts else "nobody"
+
+
+def refusal(actor: Actor, capability: Capability, thing: Any = None,
+            doing: str | None = None) -> str:
+    """Say why an actor may not do something and who may."""
+    what = doing or DOING[capability]
+    scope = TABLE[actor.role].get(capability)
+    where = " for another organisation" if scope == Scope.OWN_ORGANISATION else ""
+    return f"a {actor.role.value} may not {what}{where}; {who_may(capability)} may"
+
+
+def require(actor: Actor, capability: Capability, thing: Any = None, *,
+            doing: str | None = None) -> None:
+    """Refuse with NotAllowed, naming who may, unless the actor may use the capability."""
+    if not can(actor, capability, thing):
+        raise NotAllowed(refusal(actor, capability, thing, doing))
