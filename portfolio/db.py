@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from portfolio import revision
+from portfolio.cache import Background, Memo
 from portfolio.settings import Settings
 
 LOG = logging.getLogger(__name__)
@@ -65,98 +62,6 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
-class Memo:
-    """A small least-recently-used store of values this process derived from the database."""
-
-    def __init__(self, entries: int = 64) -> None:
-        self.entries = entries
-        self._values: OrderedDict[tuple, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> Any | None:
-        """Return the value kept under a key, or None."""
-        with self._lock:
-            if key not in self._values:
-                return None
-            self._values.move_to_end(key)
-            return self._values[key]
-
-    def put(self, key: tuple, value: Any) -> Any:
-        """Keep a value under a key, forgetting the least recently used beyond the limit."""
-        with self._lock:
-            self._values[key] = value
-            self._values.move_to_end(key)
-            while len(self._values) > self.entries:
-                self._values.popitem(last=False)
-        return value
-
-    def put_latest(self, key: tuple, value: Any) -> Any:
-        """Keep a value as the only one of its kind (key[0]): older ones are dead weight."""
-        with self._lock:
-            for stale in [k for k in self._values if k[0] == key[0] and k != key]:
-                del self._values[stale]
-        return self.put(key, value)
-
-    def clear(self) -> None:
-        """Forget every value."""
-        with self._lock:
-            self._values.clear()
-
-    def get_or_compute(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """Return the value under a key, computing and keeping it when absent."""
-        found = self.get(key)
-        return found if found is not None else self.put(key, compute())
-
-
-class Background:
-    """Work a process runs in daemon threads, one job per key, awaited on dispose."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[tuple, Future] = {}
-        self._lock = threading.Lock()
-
-    def submit(self, key: tuple, work: Callable[[], Any]) -> Future:
-        """Start work under a key unless a job under it is running; return the job's future."""
-        with self._lock:
-            running = self._jobs.get(key)
-            if running is not None:
-                return running
-            future: Future = Future()
-            self._jobs[key] = future
-        threading.Thread(target=self._run, args=(key, work, future), daemon=True,
-                         name=f"background-{key[0]}").start()
-        return future
-
-    def _run(self, key: tuple, work: Callable[[], Any], future: Future) -> None:
-        """Run one job and settle its future, logging a failure nobody may be waiting for."""
-        try:
-            result = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
-            LOG.exception("background job %s failed", key)
-            self._forget(key)
-            future.set_exception(exc)
-        else:
-            # Forgotten before it is settled, so no later submit is handed a finished job.
-            self._forget(key)
-            future.set_result(result)
-
-    def _forget(self, key: tuple) -> None:
-        """Drop a job from the running ones."""
-        with self._lock:
-            self._jobs.pop(key, None)
-
-    def wait(self, timeout: float = 120.0) -> None:
-        """Wait for the running jobs, one deadline in all (never drop a database under one)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            jobs = list(self._jobs.values())
-        for job in jobs:
-            try:
-                job.result(timeout=max(0.0, deadline - time.monotonic()))
-            except Exception:  # noqa: BLE001, S110 - logged by _run, or past the deadline
-                pass
-
-
 class Database:
     """One engine per process and the sessions the services work in."""
 
@@ -165,6 +70,7 @@ class Database:
         self.engine = make_engine(
             settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
         )
+        revision.watch(self.engine)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._writer = (
             self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
@@ -190,11 +96,18 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """Open a session that commits on success and rolls back on any error."""
+        """Open a session that commits on success and rolls back on any error.
+
+        After a commit that wrote the portfolio, `session.info[WROTE_REVISION]` holds the
+        revision it made.
+        """
         with Session(self._writer, expire_on_commit=False) as session:
             try:
                 yield session
+                made = revision.made_by(session)
                 session.commit()
+                if made is not None:
+                    session.info[revision.WROTE_REVISION] = made
             except BaseException:
                 session.rollback()
                 raise

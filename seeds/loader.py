@@ -31,7 +31,6 @@ from portfolio.services import datasets as dataset_service
 from portfolio.services import organisations as organisation_service
 from portfolio.services import projects as project_service
 from portfolio.services.accounts import hash_password
-from portfolio.services.common import bump_revision
 
 SEEDS_DIR = Path(__file__).resolve().parent
 LONDON_DIR = SEEDS_DIR / "london"
@@ -106,8 +105,6 @@ def load_reference(session: Session, report: SeedReport | None = None) -> SeedRe
         report.add("criterion_level")
     session.flush()
     _load_profiles(session, report)
-    if report.total:
-        bump_revision(session)  # cached choices and rankings read the revision
     return report
 
 
@@ -150,8 +147,6 @@ def load_london(session: Session) -> SeedReport:
     _load_projects(session, report)
     _load_links(session, report)
     _load_assessments(session, report)
-    if report.total:
-        bump_revision(session)  # cached choices and rankings read the revision
     return report
 
 

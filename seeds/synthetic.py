@@ -30,7 +30,6 @@ from portfolio.models import (
     ProjectPartner,
     utcnow,
 )
-from portfolio.services.common import bump_revision
 from seeds.loader import SeedReport, load_reference
 
 Progress = Callable[[str, int], None]
@@ -114,7 +113,6 @@ def seed_synthetic(
     _insert_dataset_links(session, rng, project_ids, dataset_ids, report, tick)
     _insert_partners(session, rng, project_ids, org_ids, report, tick)
     _insert_assessments(session, rng, project_ids, report, tick)
-    bump_revision(session)
     return report
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from portfolio.actors import Actor
 from portfolio.db import Database
-from portfolio.services.common import WROTE_REVISION
+from portfolio.revision import WROTE_REVISION
 from web.security import NotAuthenticated, resolve_actor
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, update
 from sqlmodel import Session, SQLModel, select
 
 from portfolio.actors import Actor
@@ -30,7 +29,7 @@ def record(
     after: dict[str, Any] | None = None,
     project_id: int | None = None,
 ) -> None:
-    """Write an audit event in the caller's transaction and move the portfolio revision on."""
+    """Write an audit event in the caller's transaction (the write itself moves the revision)."""
     if before is not None and after is not None:
         changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
         changed |= IDENTIFYING & set(after)  # which link an update was to, changed or not
@@ -48,39 +47,10 @@ def record(
             else entity_id if entity == "project" else None,
         )
     )
-    if entity not in NOT_PORTFOLIO:
-        bump_revision(session)
 
 
 # Fields that say which link an event is about; kept in an update's record though unchanged.
 IDENTIFYING = frozenset({"dataset_id", "organisation_id", "relation"})
-
-# Accounts and tokens change who may act, not what the engine ranks: no new revision.
-NOT_PORTFOLIO = frozenset({"user", "api_token"})
-
-
-def bump_revision(session: Session) -> None:
-    """Move the portfolio revision on, so stored rankings made before this write go stale."""
-    revision = session.execute(
-        update(PortfolioRevision)
-        .where(PortfolioRevision.id == 1)
-        .values(revision=PortfolioRevision.revision + 1)
-        .returning(PortfolioRevision.revision)
-    ).scalar()
-    # The revision this transaction makes, for the page that wants to see its own write; a
-    # rollback forgets it.
-    if WROTE_REVISION not in session.info:
-        event.listen(session, "after_rollback", _forget_revision)
-    session.info[WROTE_REVISION] = revision
-
-
-# The revision a write made: in a session's info, and in a browser's session cookie.
-WROTE_REVISION = "wrote_revision"
-
-
-def _forget_revision(session: Session) -> None:
-    """Forget the revision a rolled-back transaction would have made."""
-    session.info.pop(WROTE_REVISION, None)
 
 
 def current_revision(session: Session) -> int:

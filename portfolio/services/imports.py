@@ -44,7 +44,7 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.schemas import ProjectCreate, field_errors
-from portfolio.services.common import bump_revision, chunks
+from portfolio.services.common import chunks
 from portfolio.services.projects import PROJECT_FIELDS
 from scoring.graph import find_cycles
 
@@ -669,7 +669,6 @@ def _write(session: Session, actor: Actor, report: ImportReport, rows: list[_Row
         "dependencies_added": report.dependencies_added}))
     for batch in _batches(audit):
         session.execute(insert(AuditEvent.__table__), batch)
-    bump_revision(session)
     tick("write", total, total)
 
 

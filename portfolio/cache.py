@@ -1,0 +1,110 @@
+"""What a process keeps: values derived from one revision or run, and work in the background.
+
+Keys name what they hold first (`("ranking run", profile, revision)`), so a kept value is found
+again only for the same revision or run: a write moves the revision (portfolio/revision.py), and
+with it every key.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+
+class Memo:
+    """A small least-recently-used store of values this process derived from the database."""
+
+    def __init__(self, entries: int = 64) -> None:
+        self.entries = entries
+        self._values: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any | None:
+        """Return the value kept under a key, or None."""
+        with self._lock:
+            if key not in self._values:
+                return None
+            self._values.move_to_end(key)
+            return self._values[key]
+
+    def put(self, key: tuple, value: Any) -> Any:
+        """Keep a value under a key, forgetting the least recently used beyond the limit."""
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self.entries:
+                self._values.popitem(last=False)
+        return value
+
+    def put_latest(self, key: tuple, value: Any) -> Any:
+        """Keep a value as the only one of its kind (key[0]): older ones are dead weight."""
+        with self._lock:
+            for stale in [k for k in self._values if k[0] == key[0] and k != key]:
+                del self._values[stale]
+        return self.put(key, value)
+
+    def clear(self) -> None:
+        """Forget every value."""
+        with self._lock:
+            self._values.clear()
+
+    def get_or_compute(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """Return the value under a key, computing and keeping it when absent."""
+        found = self.get(key)
+        return found if found is not None else self.put(key, compute())
+
+
+class Background:
+    """Work a process runs in daemon threads, one job per key, awaited on dispose."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[tuple, Future] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, key: tuple, work: Callable[[], Any]) -> Future:
+        """Start work under a key unless a job under it is running; return the job's future."""
+        with self._lock:
+            running = self._jobs.get(key)
+            if running is not None:
+                return running
+            future: Future = Future()
+            self._jobs[key] = future
+        threading.Thread(target=self._run, args=(key, work, future), daemon=True,
+                         name=f"background-{key[0]}").start()
+        return future
+
+    def _run(self, key: tuple, work: Callable[[], Any], future: Future) -> None:
+        """Run one job and settle its future, logging a failure nobody may be waiting for."""
+        try:
+            result = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
+            LOG.exception("background job %s failed", key)
+            self._forget(key)
+            future.set_exception(exc)
+        else:
+            # Forgotten before it is settled, so no later submit is handed a finished job.
+            self._forget(key)
+            future.set_result(result)
+
+    def _forget(self, key: tuple) -> None:
+        """Drop a job from the running ones."""
+        with self._lock:
+            self._jobs.pop(key, None)
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Wait for the running jobs, one deadline in all (never drop a database under one)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            try:
+                job.result(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001, S110 - logged by _run, or past the deadline
+                pass

@@ -1,0 +1,61 @@
+"""The portfolio revision: any write to a portfolio table moves it on, by itself.
+
+Pages and caches keep what they derived from the portfolio under its revision, so a write that
+did not move it would leave them serving stale data. Rather than trust every write to remember,
+the engine watches every INSERT, UPDATE and DELETE statement and moves the revision once per
+transaction, in that transaction, on the first one that touches a portfolio table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event, update
+from sqlmodel import Session
+
+from portfolio.models import PortfolioRevision
+
+# Tables whose rows are not the portfolio the engine ranks: who may act, what was recorded about
+# it, and what the engine stored from it.
+NOT_PORTFOLIO_TABLES = frozenset({
+    "user_account", "api_token", "login_attempt", "audit_event", "portfolio_revision",
+    "ranking_run", "ranking_row", "snapshot",
+})
+
+# The revision a transaction made, for the page that wants to see its own write.
+WROTE_REVISION = "wrote_revision"
+_MADE = "portfolio_revision_made"
+
+_MOVE = (update(PortfolioRevision).where(PortfolioRevision.id == 1)
+         .values(revision=PortfolioRevision.revision + 1)
+         .returning(PortfolioRevision.revision))
+
+
+def watch(engine: Engine) -> None:
+    """Move the revision on portfolio writes made through this engine."""
+    event.listen(engine, "before_execute", _before_execute)
+    for ending in ("begin", "commit", "rollback"):
+        event.listen(engine, ending, _forget)
+
+
+def _before_execute(connection: Connection, statement: Any, *_args: Any) -> None:
+    """Move the revision before the first portfolio write of a transaction."""
+    if not getattr(statement, "is_dml", False) or _MADE in connection.info:
+        return
+    table = getattr(statement, "table", None)
+    if getattr(table, "name", None) in NOT_PORTFOLIO_TABLES or table is None:
+        return
+    connection.info[_MADE] = None  # the move below is a write too: it must not recurse
+    connection.info[_MADE] = connection.execute(_MOVE).scalar()
+
+
+def _forget(connection: Connection) -> None:
+    """Forget the revision made by a transaction that has ended (connections are pooled)."""
+    connection.info.pop(_MADE, None)
+
+
+def made_by(session: Session) -> int | None:
+    """Return the revision the session's open transaction made, if it wrote the portfolio."""
+    if not session.in_transaction():
+        return None
+    return session.connection().info.get(_MADE)

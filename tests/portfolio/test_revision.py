@@ -1,0 +1,58 @@
+"""Every portfolio write moves the revision by itself; other writes and rollbacks do not."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import insert, update
+from sqlmodel import select
+
+from portfolio.db import Database
+from portfolio.models import ApiToken, Organisation, Project
+from portfolio.revision import WROTE_REVISION
+from portfolio.services.common import current_revision
+
+
+def revision_of(db: Database) -> int:
+    with db.read() as session:
+        return current_revision(session)
+
+
+def test_an_orm_write_moves_the_revision_once_per_transaction(london: Database) -> None:
+    before = revision_of(london)
+    with london.write() as session:
+        for project in session.exec(select(Project).limit(3)).all():
+            project.title = project.title + " (renamed)"
+            session.flush()
+    assert revision_of(london) == before + 1
+    assert session.info[WROTE_REVISION] == before + 1
+
+
+def test_a_bulk_core_write_moves_the_revision(london: Database) -> None:
+    before = revision_of(london)
+    with london.write() as session:
+        session.execute(update(Project).values(effort_pm=Project.effort_pm))
+    assert revision_of(london) == before + 1
+    with london.write() as session:
+        session.connection().execute(insert(Organisation.__table__).values(
+            code="X-NEW", name="A new partner", kind="supplier"))
+    assert revision_of(london) == before + 2
+
+
+def test_writes_outside_the_portfolio_leave_the_revision(london: Database) -> None:
+    before = revision_of(london)
+    with london.write() as session:
+        session.execute(update(ApiToken).values(name=ApiToken.name))
+    assert revision_of(london) == before
+    assert WROTE_REVISION not in session.info
+
+
+def test_a_rolled_back_write_makes_no_revision(london: Database) -> None:
+    before = revision_of(london)
+    with pytest.raises(RuntimeError), london.write() as session:
+        session.execute(update(Project).values(effort_pm=Project.effort_pm))
+        raise RuntimeError("refused")
+    assert revision_of(london) == before
+    assert WROTE_REVISION not in session.info
+    with london.write() as session:  # the pooled connection forgets the rolled-back move
+        session.execute(update(Project).values(effort_pm=Project.effort_pm))
+    assert revision_of(london) == before + 1
