@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from portfolio.revision import UNWATCHED
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -25,6 +27,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to a revision."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        connection.execution_options(**UNWATCHED)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -33,6 +36,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     """Downgrade the database to a revision ("base" empties it)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        connection.execution_options(**UNWATCHED)
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 

@@ -22,6 +22,9 @@ NOT_PORTFOLIO_TABLES = frozenset({
     "ranking_run", "ranking_row", "snapshot",
 })
 
+# Schema migrations run before the revision's table exists, and restart every process anyway.
+UNWATCHED = {"portfolio_revision_unwatched": True}
+
 # The revision a transaction made, for the page that wants to see its own write.
 WROTE_REVISION = "wrote_revision"
 _MADE = "portfolio_revision_made"
@@ -41,6 +44,8 @@ def watch(engine: Engine) -> None:
 def _before_execute(connection: Connection, statement: Any, *_args: Any) -> None:
     """Move the revision before the first portfolio write of a transaction."""
     if not getattr(statement, "is_dml", False) or _MADE in connection.info:
+        return
+    if connection.get_execution_options().get("portfolio_revision_unwatched"):
         return
     table = getattr(statement, "table", None)
     if getattr(table, "name", None) in NOT_PORTFOLIO_TABLES or table is None:
