@@ -21,10 +21,11 @@ node_modules/.installed: package.json package-lock.json
 run: setup
 	$(PORTFOLIO) db upgrade
 	$(PORTFOLIO) seed london --if-empty
-	@test -f var/demo-accounts.txt && cat var/demo-accounts.txt || true
 	$(PORTFOLIO) serve
 
+# The browser and PostgreSQL the suite needs: set up when root, or told what to install.
 test: setup
+	bash .ci/services
 	$(BIN)/pytest
 
 lint: setup

@@ -134,6 +134,8 @@ def seed_london(
     with db.write() as session:
         if if_empty and project_service.count_projects(session=session) > 0:
             console.print("database already holds projects: London seed skipped")
+            if DEMO_ACCOUNTS.exists():
+                console.print(DEMO_ACCOUNTS.read_text().rstrip())
             return
         report = load_london(session)
     added = ", ".join(f"{n} {t}" for t, n in sorted(report.added.items())) or "nothing"
