@@ -27,6 +27,7 @@ class Capability(StrEnum):
     MANAGE_PROFILES = "manage_profiles"
     OVERRIDE_PRIORITY = "override_priority"
     CREATE_SNAPSHOT = "create_snapshot"
+    HARVEST_CATALOGUE = "harvest_catalogue"
     MANAGE_USERS = "manage_users"
     MANAGE_ORGANISATIONS = "manage_organisations"
 
@@ -49,6 +50,7 @@ DOING: dict[Capability, str] = {
     Capability.MANAGE_PROFILES: "change weight profiles",
     Capability.OVERRIDE_PRIORITY: "override a project's priority",
     Capability.CREATE_SNAPSHOT: "create snapshots",
+    Capability.HARVEST_CATALOGUE: "harvest datasets from open-data portals",
     Capability.MANAGE_USERS: "manage users",
     Capability.MANAGE_ORGANISATIONS: "manage organisations",
 }

@@ -597,6 +597,54 @@ def import_projects(
         + (" (dry run: nothing written)" if dry_run else ""))
 
 
+catalogue_app = typer.Typer(help="The dataset catalogue and the portals it is harvested from.",
+                             no_args_is_help=True)
+app.add_typer(catalogue_app, name="catalogue")
+
+
+@catalogue_app.command("harvest")
+def catalogue_harvest(
+    url: Annotated[str, typer.Argument(help=(
+        "A CKAN portal (its address, or an action such as .../api/3/action/package_search or "
+        "current_package_list_with_resources) or a DCAT catalogue (.../data.json)."))],
+    publisher: Annotated[str, typer.Option(help=(
+        "Organisation code for entries whose publisher matches no organisation by name."))
+    ] = "GLA",
+    confirm: Annotated[list[str] | None, typer.Option(help=(
+        "Portal identifier of an entry whose title match you have checked (repeatable)."))
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Show what would be added, updated and left, writing nothing.")
+    ] = False,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")
+    ] = OutputFormat.table,
+    as_email: AsEmail = None,
+) -> None:
+    """Add and update datasets from an open-data portal's catalogue, all or nothing."""
+    from portfolio.services.harvest import Limits, harvest
+
+    db = database()
+    settings = db.settings
+    plan = harvest(db, actor=acting(as_email), url=url, default_publisher=publisher,
+                   dry_run=dry_run, confirmed=set(confirm or []),
+                   limits=Limits(timeout_seconds=settings.harvest_timeout_seconds,
+                                 max_response_bytes=settings.harvest_max_response_bytes,
+                                 max_datasets=settings.harvest_max_datasets))
+    summary = plan.summary()
+    if fmt == OutputFormat.json:
+        console.print_json(data=summary)
+        return
+    counts = summary["counts"]
+    verb = "would add" if dry_run else "added"
+    console.print(f"{url}: {verb} {counts['add']}, "
+                  f"{'would update' if dry_run else 'updated'} {counts['update']}, "
+                  f"left {counts['leave']} unchanged; {counts['confirm']} title match(es) to "
+                  "confirm")
+    for item in summary["confirm"]:
+        console.print(f"  confirm? {item['title']!r} looks like {item['matches']!r}: "
+                      f"--confirm {item['source_identifier']}")
+
+
 def main() -> None:
     """Run the CLI, turning domain errors into a message and exit code 2."""
     try:

@@ -173,6 +173,7 @@ class Dataset(SQLModel, table=True):
         CheckConstraint(check_in("update_frequency", UpdateFrequency), name="update_frequency"),
         CheckConstraint(check_in("drl", ReadinessLevel), name="drl"),
         Index("ix_dataset_publisher", "publisher_id"),
+        Index("ix_dataset_source_identifier", "source_identifier"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -184,6 +185,12 @@ class Dataset(SQLModel, table=True):
     licence: str = Field(default="", max_length=120)
     update_frequency: str = Field(default=UpdateFrequency.ADHOC.value, max_length=16)
     drl: str = Field(default=ReadinessLevel.C4.value, max_length=2)
+    # Where the catalogue entry was published: the portal's own identifier, the page, the
+    # formats it is offered in and when the portal last saw it change (set by a harvest).
+    source_identifier: str | None = Field(default=None, max_length=300)
+    url: str = Field(default="", max_length=1000)
+    formats: str = Field(default="", max_length=300)
+    source_modified: date | None = Field(default=None)
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())

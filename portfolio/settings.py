@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 55_000_000
     session_max_age_seconds: int = 8 * 3600
+    # Harvesting open-data portals: per-request time-out, size of one answer, datasets in all.
+    harvest_timeout_seconds: float = 10.0
+    harvest_max_response_bytes: int = 50_000_000
+    harvest_max_datasets: int = 100_000
 
     @property
     def is_development(self) -> bool:

@@ -27,6 +27,11 @@ def dataset_public(dataset: Dataset, publisher: Organisation) -> dict[str, Any]:
         "licence": dataset.licence,
         "update_frequency": dataset.update_frequency,
         "drl": dataset.drl,
+        "url": dataset.url,
+        "formats": dataset.formats,
+        "source_identifier": dataset.source_identifier,
+        "source_modified": dataset.source_modified.isoformat() if dataset.source_modified
+        else None,
         "version": dataset.version,
     }
 
@@ -109,7 +114,7 @@ def update_dataset(
 
 
 def get_dataset(*, session: Session, code: str) -> dict[str, Any]:
-    """Return one dataset with the projects linked to it."""
+    """Return one dataset with its publisher and where a portal published it."""
     dataset = dataset_by_code(session, code)
     publisher = session.get(Organisation, dataset.publisher_id)
     assert publisher is not None

@@ -1,0 +1,93 @@
+"""The catalogue harvest page: preview what an open-data portal would add, then harvest it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse
+
+from portfolio.actors import Actor
+from portfolio.errors import Invalid, NotFound
+from portfolio.services import organisations
+from portfolio.services.harvest import HarvestFailed, HarvestPlan, Limits, harvest
+from portfolio.settings import Settings
+from web.pages_common import AppDatabase
+from web.security import Policy, policy
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+Harvester = Annotated[Actor, Depends(policy(Policy.CATALOGUE))]
+# A preview lists at most this many entries of each kind (a catalogue can hold 100,000).
+SHOWN = 200
+
+
+def limits_from(settings: Settings) -> Limits:
+    """Return the harvest limits the settings give."""
+    return Limits(timeout_seconds=settings.harvest_timeout_seconds,
+                  max_response_bytes=settings.harvest_max_response_bytes,
+                  max_datasets=settings.harvest_max_datasets)
+
+
+def _run(db: AppDatabase, actor: Actor, url: str, publisher: str, *, dry_run: bool,
+         confirmed: set[str]) -> tuple[HarvestPlan | None, dict[str, str]]:
+    """Run a harvest; return its plan, or the errors to show beside the fields."""
+    try:
+        return harvest(db, actor=actor, url=url, default_publisher=publisher, dry_run=dry_run,
+                       confirmed=confirmed, limits=limits_from(db.settings)), {}
+    except HarvestFailed as exc:
+        return None, {"url": exc.message}
+    except NotFound:
+        return None, {"publisher": "choose an organisation from the list"}
+    except Invalid as exc:
+        return None, exc.errors
+
+
+def _page(request: Request, db: AppDatabase, form: dict[str, Any], plan: HarvestPlan | None,
+          errors: dict[str, str], notice: str = "", status_code: int = 200):  # type: ignore[no-untyped-def]
+    """Render the harvest page."""
+    with db.read() as session:
+        choices = organisations.list_organisations(session=session)
+    return render(request, "catalogue_harvest.html", {
+        "form": form, "errors": errors, "plan": plan.summary() if plan else None,
+        "shown": SHOWN, "notice": notice,
+        "publisher_options": [(o["code"], o["name"]) for o in choices],
+    }, status_code=status_code)
+
+
+@router.get("/catalogue/harvest", name="catalogue_harvest")
+def harvest_page(
+    request: Request, db: AppDatabase, actor: Harvester,
+    url: Annotated[str, Query(max_length=1000)] = "",
+    publisher: Annotated[str, Query(max_length=32)] = "GLA",
+    added: Annotated[int | None, Query(ge=0)] = None,
+    updated: Annotated[int | None, Query(ge=0)] = None,
+):  # type: ignore[no-untyped-def]
+    """Show the harvest form and, for a portal address, what a harvest would do (a dry run)."""
+    form = {"url": url, "publisher": publisher}
+    notice = (f"Harvested: {added} dataset(s) added and {updated} updated."
+              if added is not None and updated is not None else "")
+    if not url:
+        return _page(request, db, form, None, {}, notice)
+    plan, errors = _run(db, actor, url.strip(), publisher, dry_run=True, confirmed=set())
+    return _page(request, db, form, plan, errors, notice, status_code=422 if errors else 200)
+
+
+@router.post("/catalogue/harvest", name="catalogue_harvest_run")
+def harvest_run(
+    request: Request, db: AppDatabase, actor: Harvester,
+    url: Annotated[str, Form(max_length=1000)],
+    publisher: Annotated[str, Form(max_length=32)] = "GLA",
+    confirm: Annotated[list[str] | None, Form()] = None,
+):  # type: ignore[no-untyped-def]
+    """Harvest the portal, all or nothing; then show the page again with what was done."""
+    form = {"url": url, "publisher": publisher}
+    plan, errors = _run(db, actor, url.strip(), publisher, dry_run=False,
+                        confirmed=set(confirm or []))
+    if plan is None:
+        return _page(request, db, form, None, errors, status_code=422)
+    query = urlencode({"url": url, "publisher": publisher, "added": len(plan.add),
+                       "updated": len(plan.update)})
+    target = str(request.app.url_path_for("catalogue_harvest")) + "?" + query
+    return RedirectResponse(target, status_code=303)
