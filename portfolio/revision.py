@@ -15,8 +15,15 @@ from sqlmodel import Session
 
 from portfolio.models import PortfolioRevision
 
-# Tables whose rows are not the portfolio the engine ranks: who may act, what was recorded about
-# it, and what the engine stored from it.
+# Every table is one or the other (a test checks): the portfolio the engine ranks and pages show,
+PORTFOLIO_TABLES = frozenset({
+    "organisation", "project", "dataset", "project_dataset", "project_dependency",
+    "project_partner", "criterion", "criterion_level", "assessment", "weight_profile",
+    "profile_weight", "profile_revision", "review_decision",
+})
+# or not: who may act, what was recorded about it, and what the engine stored from it. A write
+# to a table in neither set moves the revision too: a forgotten table costs a re-ranking, never
+# a stale page.
 NOT_PORTFOLIO_TABLES = frozenset({
     "user_account", "api_token", "login_attempt", "audit_event", "portfolio_revision",
     "ranking_run", "ranking_row", "snapshot",
