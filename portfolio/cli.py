@@ -20,6 +20,7 @@ from rich.table import Table
 from portfolio import migrate
 from portfolio.db import Database
 from portfolio.errors import DomainError
+from portfolio.faults import classify
 from portfolio.services import projects as project_service
 from portfolio.settings import Settings
 
@@ -595,10 +596,21 @@ def import_projects(
         + (" (dry run: nothing written)" if dry_run else ""))
 
 
+# Exit codes: 2 for input the command refuses, 3 for a database fault (try again later).
+EXIT_DATABASE_FAULT = 3
+
+
 def main() -> None:
-    """Run the CLI, turning domain errors into a message and exit code 2."""
+    """Run the CLI: a domain error exits 2, a database fault 3, each with one line."""
     try:
         app()
     except DomainError as exc:
         err_console.print(f"[red]error:[/red] {exc.message}")
         raise SystemExit(2) from None
+    except Exception as exc:
+        fault = classify(exc)
+        if fault is None:
+            raise
+        # One line, never the statement and its bound parameters (a 22 KB traceback before).
+        sys.stderr.write(f"error: {fault.message} ({fault.cause})\n")
+        raise SystemExit(EXIT_DATABASE_FAULT) from None

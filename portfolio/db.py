@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from portfolio.faults import DatabaseFault, Fault, FaultKind, FaultLog, classify
 from portfolio.settings import Settings
 
 LOG = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ def make_engine(database_url: str, *, busy_timeout_ms: int = 5000, echo: bool = 
     if url.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
                              **json)
-    if url.database and url.database != ":memory:":
+    if url.database and url.database != ":memory:" and not url.query.get("uri"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url, echo=echo, **json,
@@ -111,9 +113,11 @@ class Memo:
 class Background:
     """Work a process runs in daemon threads, one job per key, awaited on dispose."""
 
-    def __init__(self) -> None:
+    def __init__(self, faults: FaultLog | None = None) -> None:
         self._jobs: dict[tuple, Future] = {}
         self._lock = threading.Lock()
+        self._threads: dict[tuple, tuple[threading.Thread, float]] = {}
+        self.faults = faults
 
     def submit(self, key: tuple, work: Callable[[], Any]) -> Future:
         """Start work under a key unless a job under it is running; return the job's future."""
@@ -123,16 +127,35 @@ class Background:
                 return running
             future: Future = Future()
             self._jobs[key] = future
-        threading.Thread(target=self._run, args=(key, work, future), daemon=True,
-                         name=f"background-{key[0]}").start()
+            thread = threading.Thread(target=self._run, args=(key, work, future), daemon=True,
+                                      name=f"background-{key[0]}")
+            self._threads[key] = (thread, time.monotonic())
+        thread.start()
         return future
+
+    def health(self, stuck_after: float = 600.0) -> tuple[bool, dict[str, Any]]:
+        """Tell whether background work is alive: no job's thread died or ran past a limit."""
+        now = time.monotonic()
+        with self._lock:
+            running = [(key, self._threads[key]) for key in self._jobs if key in self._threads]
+        dead = [str(key[0]) for key, (thread, _at) in running
+                if thread.ident is not None and not thread.is_alive()]
+        oldest = max((now - at for _key, (_thread, at) in running), default=0.0)
+        alive = not dead and oldest < stuck_after
+        return alive, {"running": len(running), "oldest_seconds": round(oldest, 1),
+                       "dead": dead}
 
     def _run(self, key: tuple, work: Callable[[], Any], future: Future) -> None:
         """Run one job and settle its future, logging a failure nobody may be waiting for."""
         try:
             result = work()
         except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
-            LOG.exception("background job %s failed", key)
+            fault = classify(exc)
+            if fault is not None and self.faults is not None:
+                # The database's state, not a bug: its cause once, not a traceback per job.
+                self.faults.note(fault)
+            else:
+                LOG.exception("background job %s failed", key)
             self._forget(key)
             future.set_exception(exc)
         else:
@@ -144,6 +167,7 @@ class Background:
         """Drop a job from the running ones."""
         with self._lock:
             self._jobs.pop(key, None)
+            self._threads.pop(key, None)
 
     def wait(self, timeout: float = 120.0) -> None:
         """Wait for the running jobs, one deadline in all (never drop a database under one)."""
@@ -174,7 +198,12 @@ class Database:
         self.memo = Memo(entries=256)
         # Large results of one ranking run (graphs of up to 100,000 projects): only a few.
         self.results = Memo(entries=4)
-        self.background = Background()
+        self.faults = FaultLog()
+        self.background = Background(self.faults)
+        # The last write refused because the database cannot be written (read-only, full):
+        # pages say the app is read-only until a write succeeds again.
+        self._write_fault: Fault | None = None
+        self._probed: tuple[float, Fault | None] = (-1e18, None)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -195,9 +224,97 @@ class Database:
             try:
                 yield session
                 session.commit()
-            except BaseException:
-                session.rollback()
+            except BaseException as exc:
+                self._refused(exc)
+                try:
+                    session.rollback()
+                except Exception as rollback_error:  # noqa: BLE001 - the first error says why
+                    LOG.debug("rollback after a failed write failed too: %s", rollback_error)
                 raise
+        if self._write_fault is not None:
+            self._write_fault = None
+            self.faults.recovered()
+
+    def _refused(self, error: BaseException) -> None:
+        """Remember a write the database refused because it cannot be written."""
+        fault = classify(error)
+        if fault is None:
+            return
+        self.faults.note(fault)
+        if fault.blocks_writes:
+            self._write_fault = fault
+
+    def write_fault(self, *, probe_every: float = 5.0) -> Fault | None:
+        """Return why the database cannot be written now, or None when it can (as far as known).
+
+        A refused write says so until a write succeeds; a read-only SQLite file or a read-only
+        PostgreSQL (a hot standby, default_transaction_read_only) is found by a cheap probe
+        made at most every few seconds. A full disk shows only when a write fails.
+        """
+        if self._write_fault is not None:
+            return self._write_fault
+        at, found = self._probed
+        if time.monotonic() - at < probe_every:
+            return found
+        try:
+            found = self._probe_read_only()
+        except Exception as exc:  # noqa: BLE001 - an unreachable database is another page's news
+            fault = classify(exc)
+            if fault is None:
+                raise
+            found = None
+        self._probed = (time.monotonic(), found)
+        return found
+
+    def _probe_read_only(self) -> Fault | None:
+        """Return a read-only fault when the database says it cannot be written, without writing."""
+        url = self.engine.url
+        if self.is_sqlite:
+            path = str(url.database or "")
+            if url.query.get("mode") == "ro" or "mode=ro" in path or "immutable=1" in path:
+                return Fault(FaultKind.READ_ONLY, "the SQLite file is opened read-only")
+            plain = Path(path.removeprefix("file:").split("?")[0])
+            if path and path != ":memory:" and plain.exists() and not (
+                    os.access(plain, os.W_OK) and os.access(plain.parent, os.W_OK)):
+                return Fault(FaultKind.READ_ONLY, f"no permission to write {plain}")
+            return None
+        with self.engine.connect() as connection:
+            standby, read_only = connection.exec_driver_sql(
+                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").one()
+        if standby:
+            return Fault(FaultKind.READ_ONLY, "PostgreSQL is a hot standby (in recovery)")
+        if read_only == "on":
+            return Fault(FaultKind.READ_ONLY, "PostgreSQL transactions are read-only")
+        return None
+
+    def check_writable(self) -> None:
+        """Raise a DatabaseFault unless a write can be made now (nothing is written)."""
+        fault = self.write_fault(probe_every=0.0)
+        if fault is not None:
+            raise DatabaseFault(fault)
+        if self.is_sqlite:
+            # Take the write lock and give it back: a file that cannot be written refuses.
+            # On the driver's connection: the engine's own BEGIN would come first otherwise.
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute("PRAGMA busy_timeout=1000")
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    cursor.execute(
+                        "UPDATE portfolio_revision SET revision = revision WHERE id = 1")
+                    cursor.execute("ROLLBACK")
+                finally:
+                    cursor.execute(
+                        f"PRAGMA busy_timeout={int(self.settings.sqlite_busy_timeout_ms)}")
+            finally:
+                raw.close()
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '1s'")
+            connection.exec_driver_sql(
+                "UPDATE portfolio_revision SET revision = revision WHERE id = 1")
+            connection.rollback()
 
     def dispose(self) -> None:
         """Wait for background work, then close every pooled connection."""
