@@ -552,7 +552,7 @@ def import_projects(
     as_email: AsEmail = None,
 ) -> None:
     """Create or update projects from a spreadsheet; one bad row and nothing is written."""
-    from portfolio.services import imports
+    from portfolio.services import import_runs, imports
 
     size = file.stat().st_size
     if size > imports.MAX_IMPORT_BYTES:
@@ -572,11 +572,9 @@ def import_projects(
                 tasks[stage] = progress.add_task(label, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        session_of = db.read if dry_run else db.write
-        with session_of() as session:
-            report = imports.import_projects(session=session, actor=actor,
-                                             content=file.read_bytes(), filename=file.name,
-                                             dry_run=dry_run, progress=tick)
+        report, _run_id = import_runs.run_import(db, actor=actor, content=file.read_bytes(),
+                                                 filename=file.name, source="cli",
+                                                 dry_run=dry_run, progress=tick)
     if not report.ok:
         err_console.print(f"[red]{len(report.errors)} problem"
                           f"{'s' if len(report.errors) != 1 else ''} in {file.name}; nothing "

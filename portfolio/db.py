@@ -202,7 +202,7 @@ class Database:
         self.background = Background(self.faults)
         # The last write refused because the database cannot be written (read-only, full):
         # pages say the app is read-only until a write succeeds again.
-        self._write_fault: Fault | None = None
+        self._write_fault: tuple[Fault, float] | None = None
         self._probed: tuple[float, Fault | None] = (-1e18, None)
 
     @contextmanager
@@ -231,7 +231,10 @@ class Database:
                 except Exception as rollback_error:  # noqa: BLE001 - the first error says why
                     LOG.debug("rollback after a failed write failed too: %s", rollback_error)
                 raise
-        if self._write_fault is not None:
+        refused = self._write_fault
+        # A small write may fit where a large one did not: the notice stays for the time the
+        # refusal told clients to wait (Retry-After), then until a write succeeds.
+        if refused is not None and time.monotonic() - refused[1] >= refused[0].retry_after:
             self._write_fault = None
             self.faults.recovered()
 
@@ -242,17 +245,17 @@ class Database:
             return
         self.faults.note(fault)
         if fault.blocks_writes:
-            self._write_fault = fault
+            self._write_fault = (fault, time.monotonic())
 
     def write_fault(self, *, probe_every: float = 5.0) -> Fault | None:
         """Return why the database cannot be written now, or None when it can (as far as known).
 
-        A refused write says so until a write succeeds; a read-only SQLite file or a read-only
+        A refused write says so for its Retry-After, then until a write succeeds; a read-only SQLite file or a read-only
         PostgreSQL (a hot standby, default_transaction_read_only) is found by a cheap probe
         made at most every few seconds. A full disk shows only when a write fails.
         """
         if self._write_fault is not None:
-            return self._write_fault
+            return self._write_fault[0]
         at, found = self._probed
         if time.monotonic() - at < probe_every:
             return found

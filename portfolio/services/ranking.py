@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -9,7 +10,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import JSON, String, delete, func, insert, select, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -29,8 +32,10 @@ from scoring.weights import InvalidWeights, normalise_weights
 DEFAULT_SAMPLES = 1000
 DEFAULT_TOP_K = 10
 ROBUSTNESS_SEED = 20261128
-# Rows per short write transaction when a run is stored or removed (a few ms on SQLite).
+# Rows per short write transaction when a run is stored or removed (a few ms on SQLite),
+# the first batch's; later ones are sized to hold the write lock about STORE_HOLD_SECONDS.
 STORE_BATCH = 500
+STORE_HOLD_SECONDS = 0.01
 # A run whose rows stop arriving this long was left by a process that died while storing it.
 ABANDONED_AFTER = 30.0
 
@@ -245,18 +250,36 @@ def _store_rows(db: Database, run_id: int, ranking: Ranking,
                 project_ids: dict[str, int]) -> None:
     """Insert the ranked rows of a run in short transactions, so edits never wait long.
 
-    On SQLite each batch holds the one write lock for a few milliseconds, then lets it go for
-    twice as long: a waiting edit's busy handler finds it free within a few tries.
+    Each batch is sized to hold SQLite's one write lock about STORE_HOLD_SECONDS, then the
+    lock is left free for twice as long: a waiting edit's busy handler finds it free within a
+    few tries. The rows are encoded before the lock is taken.
     """
     rows = _rows_of(run_id, ranking, project_ids)
-    for start in range(0, len(rows), STORE_BATCH):
-        batch = rows[start : start + STORE_BATCH]
-        began = time.perf_counter()
+    table = RankingRow.__table__
+    if db.is_sqlite:
+        # JSON encoded here, as SQLAlchemy would, so that the lock is held only to insert.
+        table = sa_table("ranking_row", *(
+            sa_column(c.name, String() if isinstance(c.type, JSON) else c.type)
+            for c in RankingRow.__table__.columns))
+        for row in rows:
+            for name in JSON_COLUMNS:
+                row[name] = json.dumps(row[name])
+    size, start = STORE_BATCH, 0
+    while start < len(rows):
+        batch = rows[start : start + size]
         with db.write() as session:
-            session.execute(insert(RankingRow), batch)
+            session.connection()  # waits for the write lock: not part of the time held
+            began = time.perf_counter()
+            session.execute(insert(table), batch)
             session.execute(update(RankingRun).where(RankingRun.id == run_id)
                             .values(rows_stored=start + len(batch)))
-        _let_writers_in(db, time.perf_counter() - began)
+        held = time.perf_counter() - began
+        start += len(batch)
+        _let_writers_in(db, held)
+        size = max(50, min(10 * STORE_BATCH, int(size * STORE_HOLD_SECONDS / max(held, 1e-4))))
+
+
+JSON_COLUMNS = tuple(c.name for c in RankingRow.__table__.columns if isinstance(c.type, JSON))
 
 
 def _let_writers_in(db: Database, held: float) -> None:
@@ -299,8 +322,9 @@ def _remove_run(db: Database, run_id: int) -> None:
         last = session.execute(select(func.max(RankingRow.position))
                                .where(RankingRow.run_id == run_id)).scalar() or 0
     for upper in range(STORE_BATCH, last + STORE_BATCH, STORE_BATCH):
-        began = time.perf_counter()
         with db.write() as session:
+            session.connection()  # waits for the write lock: not part of the time held
+            began = time.perf_counter()
             session.execute(delete(RankingRow).where(RankingRow.run_id == run_id,
                                                      RankingRow.position <= upper))
         _let_writers_in(db, time.perf_counter() - began)
