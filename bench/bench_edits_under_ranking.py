@@ -36,15 +36,24 @@ from bench import common  # noqa: E402
 
 
 def rank_loop(database_url: str, one_transaction: bool, stop: Any, stored: Any,
-              store_seconds: Any) -> None:
+              store_seconds: Any, held_seconds: Any) -> None:
     """Re-rank and store the portfolio until told to stop (a worker's background job)."""
     from portfolio.db import Database
     from portfolio.services import ranking
     from portfolio.settings import Settings
 
+    pause = ranking._let_writers_in
     if one_transaction:
         ranking.STORE_BATCH = 10**9
-        ranking._let_writers_in = lambda _db, _held: None
+        ranking.STORE_HOLD_SECONDS = 10**9
+
+    def let_writers_in(db: Any, held: float) -> None:
+        # How long each batch held the write lock: what a waiting edit waits for at most.
+        held_seconds.append(held)
+        if not one_transaction:
+            pause(db, held)
+
+    ranking._let_writers_in = let_writers_in
     db = Database(Settings(database_url=database_url, secret_key=common.BENCH_SECRET))
     store = ranking._store_rows
 
@@ -106,8 +115,9 @@ def under_ranking(base: str, url: str, token: str, slugs: list[str], fields: lis
     stored = context.Value("i", 0)
     manager = context.Manager()
     store_seconds = manager.list()
+    held_seconds = manager.list()
     process = context.Process(target=rank_loop, args=(url, one_transaction, stop, stored,
-                                                      store_seconds), daemon=True)
+                                                      store_seconds, held_seconds), daemon=True)
     process.start()
     try:
         result = edit_phase(base, token, slugs, fields, seed=seed,
@@ -117,6 +127,7 @@ def under_ranking(base: str, url: str, token: str, slugs: list[str], fields: lis
         process.join(timeout=600)
     result["runs_stored"] = stored.value
     result["store_seconds"] = list(store_seconds)
+    result["held_seconds"] = list(held_seconds)
     manager.shutdown()
     if process.exitcode not in (0, None):
         raise RuntimeError(f"the ranking process failed (exit {process.exitcode})")
@@ -130,12 +141,15 @@ def row(name: str, phase: dict[str, Any], baseline_p99: float | None) -> list[st
     p99 = common.percentile(phase["latencies"], 99) * 1000 if phase["latencies"] else None
     ratio = f"{p99 / baseline_p99:.1f}x" if p99 and baseline_p99 else "-"
     store = phase.get("store_seconds") or []
+    held = [h * 1000 for h in phase.get("held_seconds") or []]
     slow = sum(1 for s in phase["latencies"] if s > 0.5)
     return [name, str(len(phase["latencies"])), common.fmt_ms(summary.get("p50_ms")),
             common.fmt_ms(summary.get("p95_ms")), common.fmt_ms(p99),
             common.fmt_ms(summary.get("max_ms")), ratio, str(slow), str(errors),
             str(phase.get("runs_stored", "-")),
-            f"{sum(store) / len(store):.1f} s" if store else "-"]
+            f"{sum(store) / len(store):.1f} s" if store else "-",
+            f"{common.fmt_ms(common.percentile(held, 99))} / {common.fmt_ms(max(held))}"
+            if held else "-"]
 
 
 def main() -> None:
@@ -184,10 +198,13 @@ def main() -> None:
           f"(one worker, sequential API edits; {common.machine_info()['cores']} cores)")
     common.print_table(
         ["phase", "edits", "p50 ms", "p95 ms", "p99 ms", "max ms", "p99 x baseline",
-         "edits > 500 ms", "errors (5xx, timeouts)", "runs stored", "store time per run"],
+         "edits > 500 ms", "errors (5xx, timeouts)", "runs stored", "store time per run",
+         "lock held per batch p99 / max ms"],
         [row(name, phase, base_p99 if name != "baseline" else None)
          for name, phase in phases.items()])
     print(f"accepted edits {accepted}, lost writes {lost} (must be 0)")
+    print("A waiting edit waits at most for one batch's hold of the write lock (plus SQLite's "
+          "busy-handler polling); 'one transaction' holds it for every row of a run at once.")
 
 
 if __name__ == "__main__":

@@ -212,19 +212,36 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    header_timeout: Annotated[float | None, typer.Option(
+        min=0.1, help="Seconds a client has to send a request's headers before its connection "
+        "is closed [default: PORTFOLIO_HEADER_TIMEOUT_SECONDS, 10].")] = None,
+    body_timeout: Annotated[float | None, typer.Option(
+        min=0.1, help="Seconds a request body may stall (no part of it arriving) before the "
+        "answer is 408 [default: PORTFOLIO_BODY_TIMEOUT_SECONDS, 30].")] = None,
+    keep_alive: Annotated[int | None, typer.Option(
+        min=1, help="Seconds an idle keep-alive connection stays open "
+        "[default: PORTFOLIO_KEEP_ALIVE_SECONDS, 5].")] = None,
+    max_connections: Annotated[int | None, typer.Option(
+        min=1, help="Open connections per worker; beyond it requests get 503 "
+        "[default: PORTFOLIO_MAX_CONNECTIONS, 200].")] = None,
 ) -> None:
     """Serve the web app and the API with uvicorn."""
     import uvicorn
 
+    from web.server import uvicorn_options
+
     settings = Settings()
+    if body_timeout is not None:
+        # The app reads its settings in each worker, from the environment.
+        os.environ["PORTFOLIO_BODY_TIMEOUT_SECONDS"] = str(body_timeout)
     uvicorn.run(
         "web.app:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
         reload=reload,
         proxy_headers=True,
+        **uvicorn_options(settings, host=host, port=port, workers=workers,
+                          header_timeout=header_timeout, keep_alive=keep_alive,
+                          max_connections=max_connections),
     )
 
 

@@ -250,9 +250,10 @@ class Database:
     def write_fault(self, *, probe_every: float = 5.0) -> Fault | None:
         """Return why the database cannot be written now, or None when it can (as far as known).
 
-        A refused write says so for its Retry-After, then until a write succeeds; a read-only SQLite file or a read-only
-        PostgreSQL (a hot standby, default_transaction_read_only) is found by a cheap probe
-        made at most every few seconds. A full disk shows only when a write fails.
+        A refused write says so for its Retry-After, then until a write succeeds; a read-only
+        SQLite file or a read-only PostgreSQL (a hot standby, default_transaction_read_only)
+        is found by a cheap probe made at most every few seconds. A full disk shows only when
+        a write fails.
         """
         if self._write_fault is not None:
             return self._write_fault[0]

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 55_000_000
     session_max_age_seconds: int = 8 * 3600
+    # `portfolio serve` guards against clients that never finish a request (see web/server.py).
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 200
 
     @property
     def is_development(self) -> bool:

@@ -31,6 +31,7 @@ from web.security import (
     policy,
     safe_next,
 )
+from web.server import BodyReadTimeout
 from web.templating import render
 
 # Spreadsheet imports may be up to 50 MB; every other body is small.
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        uploads=settings.max_upload_bytes, upload_prefixes=UPLOAD_PREFIXES)
+    app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout_seconds)
     # Declared before the /static mount, which would otherwise swallow /static/vendor/...
     @app.get("/static/vendor/{name}", name="vendor", include_in_schema=False,
              dependencies=[Depends(policy(Policy.PUBLIC))])
