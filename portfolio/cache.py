@@ -15,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from portfolio.faults import FaultLog, classify
+
 LOG = logging.getLogger(__name__)
 
 
@@ -64,9 +66,11 @@ class Memo:
 class Background:
     """Work a process runs in daemon threads, one job per key, awaited on dispose."""
 
-    def __init__(self) -> None:
+    def __init__(self, faults: FaultLog | None = None) -> None:
         self._jobs: dict[tuple, Future] = {}
         self._lock = threading.Lock()
+        self._threads: dict[tuple, tuple[threading.Thread, float]] = {}
+        self.faults = faults
 
     def submit(self, key: tuple, work: Callable[[], Any]) -> Future:
         """Start work under a key unless a job under it is running; return the job's future."""
@@ -76,16 +80,35 @@ class Background:
                 return running
             future: Future = Future()
             self._jobs[key] = future
-        threading.Thread(target=self._run, args=(key, work, future), daemon=True,
-                         name=f"background-{key[0]}").start()
+            thread = threading.Thread(target=self._run, args=(key, work, future), daemon=True,
+                                      name=f"background-{key[0]}")
+            self._threads[key] = (thread, time.monotonic())
+        thread.start()
         return future
+
+    def health(self, stuck_after: float = 600.0) -> tuple[bool, dict[str, Any]]:
+        """Tell whether background work is alive: no job's thread died or ran past a limit."""
+        now = time.monotonic()
+        with self._lock:
+            running = [(key, self._threads[key]) for key in self._jobs if key in self._threads]
+        dead = [str(key[0]) for key, (thread, _at) in running
+                if thread.ident is not None and not thread.is_alive()]
+        oldest = max((now - at for _key, (_thread, at) in running), default=0.0)
+        alive = not dead and oldest < stuck_after
+        return alive, {"running": len(running), "oldest_seconds": round(oldest, 1),
+                       "dead": dead}
 
     def _run(self, key: tuple, work: Callable[[], Any], future: Future) -> None:
         """Run one job and settle its future, logging a failure nobody may be waiting for."""
         try:
             result = work()
         except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
-            LOG.exception("background job %s failed", key)
+            fault = classify(exc)
+            if fault is not None and self.faults is not None:
+                # The database's state, not a bug: its cause once, not a traceback per job.
+                self.faults.note(fault)
+            else:
+                LOG.exception("background job %s failed", key)
             self._forget(key)
             future.set_exception(exc)
         else:
@@ -97,6 +120,7 @@ class Background:
         """Drop a job from the running ones."""
         with self._lock:
             self._jobs.pop(key, None)
+            self._threads.pop(key, None)
 
     def wait(self, timeout: float = 120.0) -> None:
         """Wait for the running jobs, one deadline in all (never drop a database under one)."""

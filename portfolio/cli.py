@@ -20,6 +20,7 @@ from rich.table import Table
 from portfolio import migrate
 from portfolio.db import Database
 from portfolio.errors import DomainError
+from portfolio.faults import classify
 from portfolio.services import projects as project_service
 from portfolio.settings import Settings
 
@@ -213,19 +214,36 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    header_timeout: Annotated[float | None, typer.Option(
+        min=0.1, help="Seconds a client has to send a request's headers before its connection "
+        "is closed [default: PORTFOLIO_HEADER_TIMEOUT_SECONDS, 10].")] = None,
+    body_timeout: Annotated[float | None, typer.Option(
+        min=0.1, help="Seconds a request body may stall (no part of it arriving) before the "
+        "answer is 408 [default: PORTFOLIO_BODY_TIMEOUT_SECONDS, 30].")] = None,
+    keep_alive: Annotated[int | None, typer.Option(
+        min=1, help="Seconds an idle keep-alive connection stays open "
+        "[default: PORTFOLIO_KEEP_ALIVE_SECONDS, 5].")] = None,
+    max_connections: Annotated[int | None, typer.Option(
+        min=1, help="Open connections per worker; beyond it requests get 503 "
+        "[default: PORTFOLIO_MAX_CONNECTIONS, 200].")] = None,
 ) -> None:
     """Serve the web app and the API with uvicorn."""
     import uvicorn
 
+    from web.server import uvicorn_options
+
     settings = Settings()
+    if body_timeout is not None:
+        # The app reads its settings in each worker, from the environment.
+        os.environ["PORTFOLIO_BODY_TIMEOUT_SECONDS"] = str(body_timeout)
     uvicorn.run(
         "web.app:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
         reload=reload,
         proxy_headers=True,
+        **uvicorn_options(settings, host=host, port=port, workers=workers,
+                          header_timeout=header_timeout, keep_alive=keep_alive,
+                          max_connections=max_connections),
     )
 
 
@@ -553,7 +571,7 @@ def import_projects(
     as_email: AsEmail = None,
 ) -> None:
     """Create or update projects from a spreadsheet; one bad row and nothing is written."""
-    from portfolio.services import imports
+    from portfolio.services import import_runs, imports
 
     size = file.stat().st_size
     if size > imports.MAX_IMPORT_BYTES:
@@ -573,11 +591,9 @@ def import_projects(
                 tasks[stage] = progress.add_task(label, total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        session_of = db.read if dry_run else db.write
-        with session_of() as session:
-            report = imports.import_projects(session=session, actor=actor,
-                                             content=file.read_bytes(), filename=file.name,
-                                             dry_run=dry_run, progress=tick)
+        report, _run_id = import_runs.run_import(db, actor=actor, content=file.read_bytes(),
+                                                 filename=file.name, source="cli",
+                                                 dry_run=dry_run, progress=tick)
     if not report.ok:
         err_console.print(f"[red]{len(report.errors)} problem"
                           f"{'s' if len(report.errors) != 1 else ''} in {file.name}; nothing "
@@ -645,10 +661,21 @@ def catalogue_harvest(
                       f"--confirm {item['source_identifier']}")
 
 
+# Exit codes: 2 for input the command refuses, 3 for a database fault (try again later).
+EXIT_DATABASE_FAULT = 3
+
+
 def main() -> None:
-    """Run the CLI, turning domain errors into a message and exit code 2."""
+    """Run the CLI: a domain error exits 2, a database fault 3, each with one line."""
     try:
         app()
     except DomainError as exc:
         err_console.print(f"[red]error:[/red] {exc.message}")
         raise SystemExit(2) from None
+    except Exception as exc:
+        fault = classify(exc)
+        if fault is None:
+            raise
+        # One line, never the statement and its bound parameters (a 22 KB traceback before).
+        sys.stderr.write(f"error: {fault.message} ({fault.cause})\n")
+        raise SystemExit(EXIT_DATABASE_FAULT) from None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ from sqlmodel import Session
 
 from portfolio import revision
 from portfolio.cache import Background, Memo
+from portfolio.faults import DatabaseFault, Fault, FaultKind, FaultLog, classify
 from portfolio.settings import Settings
 
 LOG = logging.getLogger(__name__)
@@ -27,7 +30,7 @@ def make_engine(database_url: str, *, busy_timeout_ms: int = 5000, echo: bool = 
     if url.get_backend_name() != "sqlite":
         return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
                              **json)
-    if url.database and url.database != ":memory:":
+    if url.database and url.database != ":memory:" and not url.query.get("uri"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url, echo=echo, **json,
@@ -80,7 +83,12 @@ class Database:
         self.memo = Memo(entries=256)
         # Large results of one ranking run (graphs of up to 100,000 projects): only a few.
         self.results = Memo(entries=4)
-        self.background = Background()
+        self.faults = FaultLog()
+        self.background = Background(self.faults)
+        # The last write refused because the database cannot be written (read-only, full):
+        # pages say the app is read-only until a write succeeds again.
+        self._write_fault: tuple[Fault, float] | None = None
+        self._probed: tuple[float, Fault | None] = (-1e18, None)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -108,9 +116,101 @@ class Database:
                 session.commit()
                 if made is not None:
                     session.info[revision.WROTE_REVISION] = made
-            except BaseException:
-                session.rollback()
+            except BaseException as exc:
+                self._refused(exc)
+                try:
+                    session.rollback()
+                except Exception as rollback_error:  # noqa: BLE001 - the first error says why
+                    LOG.debug("rollback after a failed write failed too: %s", rollback_error)
                 raise
+        refused = self._write_fault
+        # A small write may fit where a large one did not: the notice stays for the time the
+        # refusal told clients to wait (Retry-After), then until a write succeeds.
+        if refused is not None and time.monotonic() - refused[1] >= refused[0].retry_after:
+            self._write_fault = None
+            self.faults.recovered()
+
+    def _refused(self, error: BaseException) -> None:
+        """Remember a write the database refused because it cannot be written."""
+        fault = classify(error)
+        if fault is None:
+            return
+        self.faults.note(fault)
+        if fault.blocks_writes:
+            self._write_fault = (fault, time.monotonic())
+
+    def write_fault(self, *, probe_every: float = 5.0) -> Fault | None:
+        """Return why the database cannot be written now, or None when it can (as far as known).
+
+        A refused write says so for its Retry-After, then until a write succeeds; a read-only
+        SQLite file or a read-only PostgreSQL (a hot standby, default_transaction_read_only)
+        is found by a cheap probe made at most every few seconds. A full disk shows only when
+        a write fails.
+        """
+        if self._write_fault is not None:
+            return self._write_fault[0]
+        at, found = self._probed
+        if time.monotonic() - at < probe_every:
+            return found
+        try:
+            found = self._probe_read_only()
+        except Exception as exc:  # noqa: BLE001 - an unreachable database is another page's news
+            fault = classify(exc)
+            if fault is None:
+                raise
+            found = None
+        self._probed = (time.monotonic(), found)
+        return found
+
+    def _probe_read_only(self) -> Fault | None:
+        """Return a read-only fault when the database says it cannot be written, without writing."""
+        url = self.engine.url
+        if self.is_sqlite:
+            path = str(url.database or "")
+            if url.query.get("mode") == "ro" or "mode=ro" in path or "immutable=1" in path:
+                return Fault(FaultKind.READ_ONLY, "the SQLite file is opened read-only")
+            plain = Path(path.removeprefix("file:").split("?")[0])
+            if path and path != ":memory:" and plain.exists() and not (
+                    os.access(plain, os.W_OK) and os.access(plain.parent, os.W_OK)):
+                return Fault(FaultKind.READ_ONLY, f"no permission to write {plain}")
+            return None
+        with self.engine.connect() as connection:
+            standby, read_only = connection.exec_driver_sql(
+                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").one()
+        if standby:
+            return Fault(FaultKind.READ_ONLY, "PostgreSQL is a hot standby (in recovery)")
+        if read_only == "on":
+            return Fault(FaultKind.READ_ONLY, "PostgreSQL transactions are read-only")
+        return None
+
+    def check_writable(self) -> None:
+        """Raise a DatabaseFault unless a write can be made now (nothing is written)."""
+        fault = self.write_fault(probe_every=0.0)
+        if fault is not None:
+            raise DatabaseFault(fault)
+        if self.is_sqlite:
+            # Take the write lock and give it back: a file that cannot be written refuses.
+            # On the driver's connection: the engine's own BEGIN would come first otherwise.
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute("PRAGMA busy_timeout=1000")
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    cursor.execute(
+                        "UPDATE portfolio_revision SET revision = revision WHERE id = 1")
+                    cursor.execute("ROLLBACK")
+                finally:
+                    cursor.execute(
+                        f"PRAGMA busy_timeout={int(self.settings.sqlite_busy_timeout_ms)}")
+            finally:
+                raw.close()
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '1s'")
+            connection.exec_driver_sql(
+                "UPDATE portfolio_revision SET revision = revision WHERE id = 1")
+            connection.rollback()
 
     def dispose(self) -> None:
         """Wait for background work, then close every pooled connection."""

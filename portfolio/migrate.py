@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from portfolio.revision import UNWATCHED
 
@@ -47,7 +48,19 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def head_revision(engine: Engine) -> str | None:
+def current_revision_on(connection: Connection) -> str | None:
+    """Return the revision of the database behind an open connection."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision(engine: Engine | None = None) -> str | None:
     """Return the newest revision in the migrations folder."""
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    return _head()
+
+
+@lru_cache(maxsize=1)
+def _head() -> str | None:
+    """Read the migrations folder once per process (it changes only with the code)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return ScriptDirectory.from_config(config).get_current_head()

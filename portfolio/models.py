@@ -427,6 +427,10 @@ class RankingRun(SQLModel, table=True):
     top_k: int = Field(default=10)
     seconds: float = Field(default=0.0)
     computed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    # Rows go in by short batches so edits never wait long for SQLite's one write lock;
+    # readers see a run only once it is complete (marked last).
+    complete: bool = Field(default=False)
+    rows_stored: int = Field(default=0)
 
 
 class RankingRow(SQLModel, table=True):
@@ -512,3 +516,33 @@ class LoginAttempt(SQLModel, table=True):
     key: str = Field(max_length=254)
     at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     success: bool = Field(default=False)
+
+
+class ImportRun(SQLModel, table=True):
+    """One spreadsheet import: who ran it, when, from where, and its report (kept to read later)."""
+
+    __tablename__ = "import_run"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'imported', 'unchanged', 'checked', 'refused', "
+                        "'failed')", name="status"),
+        CheckConstraint("source IN ('page', 'api', 'cli')", name="source"),
+        Index("ix_import_run_started", "started_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                 ondelete="SET NULL")
+    filename: str = Field(max_length=255)
+    source: str = Field(max_length=8)
+    dry_run: bool = Field(default=False)
+    status: str = Field(default="running", max_length=16)
+    started_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    finished_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+    rows: int = Field(default=0)
+    created: int = Field(default=0)
+    updated: int = Field(default=0)
+    unchanged: int = Field(default=0)
+    errors: int = Field(default=0)
+    # The whole report (created and updated slugs, every error) or why the import failed.
+    report: dict | None = Field(default=None, sa_type=JSON)
+    failure: str | None = Field(default=None, sa_type=Text)

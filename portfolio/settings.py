@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     harvest_timeout_seconds: float = 10.0
     harvest_max_response_bytes: int = 50_000_000
     harvest_max_datasets: int = 100_000
+    # `portfolio serve` guards against clients that never finish a request (see web/server.py).
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    keep_alive_seconds: int = 5
+    max_connections: int = 200
 
     @property
     def is_development(self) -> bool:

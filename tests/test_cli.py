@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -44,3 +47,30 @@ def test_seed_synthetic_prints_what_it_added(tmp_path: Path) -> None:
     invoke(tmp_path, "db", "upgrade")
     output = invoke(tmp_path, "seed", "synthetic", "--projects", "300", "--seed", "2").output
     assert "300 project" in output
+
+
+def run_portfolio(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `portfolio` command (its real entry point) against a database."""
+    env = {**os.environ, "PORTFOLIO_DATABASE_URL": database_url, "COLUMNS": "80"}
+    return subprocess.run([str(Path(sys.executable).with_name("portfolio")), *args], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_database_nothing_listens_on_is_one_line_and_a_non_zero_exit() -> None:
+    result = run_portfolio("postgresql+psycopg://postgres@127.0.0.1:1/nothing", "projects",
+                           "list")
+    assert result.returncode == 3
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: the database is unavailable")
+
+
+def test_seeding_a_read_only_database_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    read_only = f"sqlite:///file:{tmp_path / 'cli.db'}?mode=ro&uri=true"
+    result = run_portfolio(read_only, "seed", "synthetic", "--projects", "300")
+    assert result.returncode == 3
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert lines and lines[0].startswith("error: the database is read-only"), result.stderr
+    assert "Traceback" not in result.stderr and "INSERT" not in result.stderr
+    listed = run_portfolio(read_only, "projects", "list", "--format", "json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []

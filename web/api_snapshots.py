@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from portfolio.actors import Actor
 from portfolio.db import Database
-from portfolio.services import exports, imports, snapshots
+from portfolio.services import exports, import_runs, imports, snapshots
 from portfolio.services.snapshots import SnapshotContent
 from web.deps import current_actor, get_database, read_session
 from web.security import Policy, RowId, policy
@@ -110,11 +110,10 @@ def import_projects(
     """Create or update projects from a spreadsheet; any bad row writes nothing (422)."""
     imports.require_importer(actor)
     content = read_upload(file)
-    session_of = db.read if dry_run else db.write
-    with session_of() as session:
-        report = imports.import_projects(session=session, actor=actor, content=content,
-                                         filename=file.filename or "upload", dry_run=dry_run)
-    body = report.as_dict()
+    report, run_id = import_runs.run_import(db, actor=actor, content=content,
+                                            filename=file.filename or "upload", source="api",
+                                            dry_run=dry_run)
+    body = report.as_dict() | {"import_id": run_id}
     if not report.ok:
         body["detail"] = (f"{len(report.errors)} problem{'s' if len(report.errors) != 1 else ''}"
                           " in the file; nothing was written")

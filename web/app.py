@@ -11,13 +11,15 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+from portfolio import migrate
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
+from portfolio.faults import DatabaseFault, Fault, classify
 from portfolio.settings import Settings
 from web import (
     api,
@@ -38,6 +40,7 @@ from web.security import (
     policy,
     safe_next,
 )
+from web.server import BodyReadTimeout
 from web.templating import render
 
 # Spreadsheet imports may be up to 50 MB; every other body is small.
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        uploads=settings.max_upload_bytes, upload_prefixes=UPLOAD_PREFIXES)
+    app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout_seconds)
     # Declared before the /static mount, which would otherwise swallow /static/vendor/...
     @app.get("/static/vendor/{name}", name="vendor", include_in_schema=False,
              dependencies=[Depends(policy(Policy.PUBLIC))])
@@ -95,18 +99,69 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_catalogue.router)
     install_error_handlers(app)
 
-    @app.get("/healthz", tags=["health"], dependencies=[Depends(policy(Policy.PUBLIC))])
-    def healthz(request: Request) -> JSONResponse:
-        """Check that the app can reach its database."""
-        try:
-            with request.app.state.database.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception as exc:  # noqa: BLE001 - any database failure makes us unhealthy
-            return JSONResponse({"status": "error", "database": str(exc)[:200]}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+    @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])
+    def healthz() -> JSONResponse:
+        """Tell that the process is alive (it asks the database nothing: /readyz does)."""
+        return JSONResponse({"status": "ok"})
 
+    @app.get("/readyz", tags=["health"], dependencies=[Depends(anyone)])
+    def readyz(request: Request) -> JSONResponse:
+        """Tell whether this worker can serve: database reachable and writable, schema at
+        head, background work alive."""
+        return readiness(request.app.state.database)
 
     return app
+
+
+async def anyone() -> None:
+    """Let anyone call a health check; no caller is looked up, since that needs the database."""
+
+
+anyone.__policy__ = Policy.PUBLIC  # type: ignore[attr-defined]
+
+
+def readiness(database: Database) -> JSONResponse:
+    """Answer 200 when every readiness check passes, else 503 naming what failed."""
+    checks: dict[str, object] = {}
+    problems: list[str] = []
+    retry = 5
+    try:
+        with database.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            current = migrate.current_revision_on(connection)
+        checks["database"] = "ok"
+        head = migrate.head_revision(database.engine)
+        checks["schema"] = "ok" if current == head else f"at {current or 'base'}, head is {head}"
+        if current != head:
+            problems.append(f"the database's schema is at {current or 'base'}, not {head} "
+                            "(run: portfolio db upgrade)")
+        try:
+            database.check_writable()
+            checks["writable"] = "ok"
+        except Exception as exc:
+            fault = classify(exc)
+            if fault is None:
+                raise
+            database.faults.note(fault)
+            checks["writable"] = fault.kind.value
+            problems.append(fault.message)
+            retry = fault.retry_after
+    except Exception as exc:
+        fault = classify(exc)
+        if fault is None:
+            raise
+        database.faults.note(fault)
+        checks["database"] = fault.kind.value
+        problems.append(fault.message)
+        retry = fault.retry_after
+    alive, background = database.background.health()
+    checks["background"] = background
+    if not alive:
+        problems.append("background work has stopped or is stuck")
+    if problems:
+        return JSONResponse({"status": "not ready", "detail": "; ".join(problems),
+                             "checks": checks}, 503, headers={"Retry-After": str(retry)})
+    return JSONResponse({"status": "ready", "checks": checks})
 
 
 def wants_html(request: Request) -> bool:
@@ -114,6 +169,19 @@ def wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
         "accept", ""
     )
+
+
+def fault_response(request: Request, fault: Fault) -> Response:
+    """Answer a database fault: 503 JSON with Retry-After for the API, a page for a browser."""
+    headers = {"Retry-After": str(fault.retry_after)}
+    if wants_html(request):
+        response = render(request, "error.html", {
+            "status": 503, "message": fault.message, "fault": fault.kind.value},
+            status_code=503)
+        response.headers.update(headers)
+        return response
+    return JSONResponse({"detail": fault.message, "fault": fault.kind.value}, status_code=503,
+                        headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -149,16 +217,16 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {"WWW-Authenticate": "Bearer"}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
-    @app.exception_handler(OperationalError)
-    def database_busy(request: Request, exc: OperationalError) -> Response:
-        # SQLite's writer lock held past the busy timeout: tell the client to retry, not a 500.
-        if "locked" not in str(exc.orig).lower() and "busy" not in str(exc.orig).lower():
+    def database_fault(request: Request, exc: Exception) -> Response:
+        # Database faults answer 503 in words, the cause logged once; anything else is a bug.
+        fault = classify(exc)
+        if fault is None:
             raise exc
-        message = "the database is busy; nothing was written, please try again"
-        if wants_html(request):
-            return render(request, "error.html", {"status": 503, "message": message},
-                          status_code=503)
-        return JSONResponse({"detail": message}, status_code=503, headers={"Retry-After": "1"})
+        request.app.state.database.faults.note(fault)
+        return fault_response(request, fault)
+
+    for kind in (sa_exc.DBAPIError, sa_exc.TimeoutError, DatabaseFault):
+        app.add_exception_handler(kind, database_fault)
 
     @app.exception_handler(OverflowError)
     def out_of_range(request: Request, exc: OverflowError) -> Response:

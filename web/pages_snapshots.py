@@ -16,14 +16,15 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.errors import Invalid
-from portfolio.services import exports, imports, snapshots
+from portfolio.faults import classify
+from portfolio.services import exports, import_runs, imports, snapshots
 from portfolio.services import profiles as profile_service
 from portfolio.services.common import portfolio_revision
 from web.api_snapshots import export_response, read_upload
 from web.deps import remember_write
 from web.pages_common import AppDatabase, CurrentActor, when
 from web.security import Policy, RowId, csrf_token, policy
-from web.templating import render, templates
+from web.templating import path_for, render, templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -209,11 +210,14 @@ def import_upload(
     if not checking:
         # The cookie leaves before the import ends; it commits as one revision, the next one.
         remember_write(request, portfolio_revision(db) + 1)
+    run_id = job.begin()
     job.start()
     # The page streams: the browser draws each progress line as it arrives, then the report.
+    # A browser that leaves goes on importing; the history keeps the report to read later.
     context = {"request": request, "filename": filename, "events": job.events(),
                "result": job.outcome, "dry_run": checking, "csrf": csrf_token(request),
-               "actor": actor}
+               "actor": actor, "run_url": path_for(request, "import_run", run_id=run_id)
+               if run_id is not None else None}
     stream = templates.get_template("import_progress.html").generate(context)
     return StreamingResponse((part.encode("utf-8") for part in stream),
                              media_type="text/html; charset=utf-8",
@@ -225,8 +229,32 @@ def _report_page(request: Request, job: ImportJob):  # type: ignore[no-untyped-d
     status = 500 if failure else 200 if report and report.ok else 422
     return render(request, "import_report.html", {
         "report": report, "failure": failure, "filename": job.filename,
-        "dry_run": job.dry_run,
+        "dry_run": job.dry_run, "run_id": job.run_id,
     }, status_code=status)
+
+
+@router.get("/imports", name="import_history", dependencies=[IMPORT])
+def import_history(request: Request, db: AppDatabase,
+                   actor: CurrentActor):  # type: ignore[no-untyped-def]
+    """List the imports, newest first: who, when, counts and errors, each with its report."""
+    with db.read() as session:
+        listed = import_runs.list_imports(session=session, actor=actor)
+    for entry in listed:
+        entry["when"] = when(entry["started_at"])
+    return render(request, "import_history.html", {"imports": listed})
+
+
+@router.get("/imports/{run_id}", name="import_run", dependencies=[IMPORT])
+def import_run(request: Request, db: AppDatabase, actor: CurrentActor,
+               run_id: RowId):  # type: ignore[no-untyped-def]
+    """Show one import's report, however long ago it ran and wherever it was started."""
+    with db.read() as session:
+        found = import_runs.get_import(session=session, actor=actor, run_id=run_id)
+    found["when"] = when(found["started_at"])
+    return render(request, "import_report.html", {
+        "report": found["report"], "failure": found["failure"], "filename": found["filename"],
+        "dry_run": found["dry_run"], "entry": found, "run_id": run_id,
+    })
 
 
 @dataclass
@@ -259,24 +287,31 @@ class ImportJob:
         self._report: imports.ImportReport | None = None
         self._failure: str | None = None
         self._thread: threading.Thread | None = None
+        self.run_id: int | None = None
 
     def _tick(self, stage: str, done: int, total: int) -> None:
         label = "Checking rows" if stage == "check" else "Writing"
         self._queue.put(Step(label, done, total))
 
+    def begin(self) -> int | None:
+        """Enter the import in the history, so its report can be read after the page."""
+        self.run_id = import_runs.begin(self.db, actor=self.actor, filename=self.filename,
+                                        source="page", dry_run=self.dry_run)
+        return self.run_id
+
     def run(self) -> None:
         """Run the import in one transaction (a read-only one for a dry run)."""
         try:
-            session_of = self.db.read if self.dry_run else self.db.write
-            with session_of() as session:
-                self._report = imports.import_projects(
-                    session=session, actor=self.actor, content=self.content,
-                    filename=self.filename, dry_run=self.dry_run, progress=self._tick,
-                    sheet=self.sheet)
+            self._report, self.run_id = import_runs.run_import(
+                self.db, actor=self.actor, content=self.content, filename=self.filename,
+                source="page", dry_run=self.dry_run, progress=self._tick, sheet=self.sheet,
+                run_id=self.run_id)
         except Invalid as exc:
             self._failure = exc.message
         except Exception as exc:  # noqa: BLE001 - shown on a page already being streamed
-            self._failure = f"the import failed and nothing was written ({type(exc).__name__})"
+            fault = classify(exc)
+            self._failure = fault.message if fault else (
+                f"the import failed and nothing was written ({type(exc).__name__})")
         finally:
             self._queue.put(None)
 

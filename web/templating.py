@@ -110,7 +110,8 @@ def render(
     """Render a full page, or only its named block for an htmx partial request."""
     context = {
         "request": request, "csrf": csrf_token(request),
-        "actor": getattr(request.state, "actor", None), **context,
+        "actor": getattr(request.state, "actor", None),
+        "read_only": request.app.state.database.write_fault(), **context,
     }
     kwargs: dict[str, Any] = {}
     if block and is_htmx_partial(request):

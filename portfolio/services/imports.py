@@ -608,9 +608,12 @@ def _write(session: Session, actor: Actor, report: ImportReport, rows: list[_Row
                        "override_by_id": None, "override_at": None, "version": 1,
                        "created_at": now, "updated_at": now} for r in new_rows}
     # Plain executemany: RETURNING in a specified order makes SQLite insert a row at a time.
+    written = 0
     for batch in _batches(list(values.values())):
         session.execute(insert(Project.__table__), batch)
-        tick("write", len(batch), total)
+        # A running total: the bar read "1,000 of 20,000" for every batch before.
+        written += len(batch)
+        tick("write", written, total)
     ids = {slug: p.id for slug, p in existing.items()} | _ids_of(session, list(values))
     for slug, value in values.items():
         audit.append(_event(actor, now, "create", "project", ids[slug],
@@ -632,7 +635,8 @@ def _write(session: Session, actor: Actor, report: ImportReport, rows: list[_Row
                 .execution_options(synchronize_session=False))
             audit.append(_event(actor, now, "update", "project", current.id,
                                 before=_record(before), after=_record(after)))
-        tick("write", len(new_rows) + len(updates), total)
+        written += len(batch)
+        tick("write", written, total)
 
     slugs = {v: k for k, v in ids.items()}
     codes = {v: k for k, v in datasets.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -9,7 +10,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import JSON, String, delete, func, insert, select, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -29,7 +32,12 @@ from scoring.weights import InvalidWeights, normalise_weights
 DEFAULT_SAMPLES = 1000
 DEFAULT_TOP_K = 10
 ROBUSTNESS_SEED = 20261128
-BATCH = 5000
+# Rows per short write transaction when a run is stored or removed (a few ms on SQLite),
+# the first batch's; later ones are sized to hold the write lock about STORE_HOLD_SECONDS.
+STORE_BATCH = 500
+STORE_HOLD_SECONDS = 0.01
+# A run whose rows stop arriving this long was left by a process that died while storing it.
+ABANDONED_AFTER = 30.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,7 @@ def _find_run(session: Session, profile: StoredProfile, revision: int) -> RunInf
             RankingRun.profile_version == profile.version,
             RankingRun.revision == revision,
             RankingRun.method_version == METHOD_VERSION,
+            RankingRun.complete.is_(True),
         )
     ).scalars().first()
     return _run_info(run, profile)
@@ -104,7 +113,8 @@ def _latest_run(session: Session, profile: StoredProfile) -> RunInfo | None:
     """Return the newest stored run of a profile, whatever its revision."""
     run = session.execute(
         select(RankingRun).where(RankingRun.profile_id == profile.id,
-                                 RankingRun.method_version == METHOD_VERSION)
+                                 RankingRun.method_version == METHOD_VERSION,
+                                 RankingRun.complete.is_(True))
         .order_by(RankingRun.revision.desc())
     ).scalars().first()
     return _run_info(run, profile)
@@ -170,30 +180,20 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
         ranking = compute(db, session, profile, samples=DEFAULT_SAMPLES, top_k=DEFAULT_TOP_K)
         project_ids = dict(session.execute(select(Project.slug, Project.id)).all())
     seconds = time.perf_counter() - started
-    try:
-        with db.write() as session:
-            run = RankingRun(profile_id=profile.id, profile_version=profile.version,
-                             revision=revision, method_version=METHOD_VERSION,
-                             samples=DEFAULT_SAMPLES, top_k=DEFAULT_TOP_K, seconds=seconds)
-            session.add(run)
-            session.flush()
-            _store_rows(session, run.id, ranking, project_ids)
-            # Runs before the previous one can go. The previous one stays: a page handed it
-            # while this one was computed may still be reading it.
-            keep = session.execute(
-                select(RankingRun.id).where(RankingRun.profile_id == profile.id)
-                .order_by(RankingRun.revision.desc(), RankingRun.id.desc()).limit(2)
-            ).scalars().all()
-            session.execute(delete(RankingRun).where(
-                RankingRun.profile_id == profile.id, RankingRun.id.not_in(keep)))
-            run_id = run.id
-    except IntegrityError:
-        # Another worker stored the same run first; read theirs.
-        with db.read() as session:
-            found = _find_run(session, profile, revision)
-        if found is None:
-            raise
-        return found
+    run_id = _claim_run(db, profile, revision, seconds)
+    if run_id is None:
+        # Another worker stored the same run first, or is storing it: read theirs.
+        found = _await_run(db, profile, revision)
+        if found is not None:
+            return found
+        run_id = _claim_run(db, profile, revision, seconds)
+        if run_id is None:
+            raise RuntimeError(f"the ranking of revision {revision} could not be stored")
+    _store_rows(db, run_id, ranking, project_ids)
+    with db.write() as session:
+        session.execute(update(RankingRun).where(RankingRun.id == run_id)
+                        .values(complete=True, seconds=seconds))
+    _prune_runs(db, profile.id)
     if not db.is_sqlite:
         # Until autovacuum gets to them, PostgreSQL plans the fresh rows without statistics and
         # sorts every row of the run for the first page; measured: 49 ms, 3 ms after ANALYZE.
@@ -204,9 +204,136 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
                    DEFAULT_SAMPLES, DEFAULT_TOP_K, seconds)
 
 
-def _store_rows(session: Session, run_id: int, ranking: Ranking,
+def _claim_run(db: Database, profile: StoredProfile, revision: int,
+               seconds: float) -> int | None:
+    """Insert an incomplete run for this revision and return its id; None when one exists."""
+    try:
+        with db.write() as session:
+            run = RankingRun(profile_id=profile.id, profile_version=profile.version,
+                             revision=revision, method_version=METHOD_VERSION,
+                             samples=DEFAULT_SAMPLES, top_k=DEFAULT_TOP_K, seconds=seconds,
+                             complete=False)
+            session.add(run)
+            session.flush()
+            return run.id
+    except IntegrityError:
+        return None
+
+
+def _await_run(db: Database, profile: StoredProfile, revision: int) -> RunInfo | None:
+    """Wait for another worker's run of this revision; None if it was abandoned (removed).
+
+    A run whose rows stop arriving for ABANDONED_AFTER seconds belonged to a process that
+    died while storing it: it is removed so that this worker can store its own.
+    """
+    progress, since = -1, time.monotonic()
+    while True:
+        with db.read() as session:
+            run = session.execute(select(RankingRun).where(
+                RankingRun.profile_id == profile.id,
+                RankingRun.profile_version == profile.version,
+                RankingRun.revision == revision,
+                RankingRun.method_version == METHOD_VERSION)).scalars().first()
+        if run is None:
+            return None
+        if run.complete:
+            return _run_info(run, profile)
+        if run.rows_stored != progress:
+            progress, since = run.rows_stored, time.monotonic()
+        elif time.monotonic() - since > ABANDONED_AFTER:
+            _remove_run(db, run.id)
+            return None
+        time.sleep(0.2)
+
+
+def _store_rows(db: Database, run_id: int, ranking: Ranking,
                 project_ids: dict[str, int]) -> None:
-    """Bulk-insert the ranked rows of a run."""
+    """Insert the ranked rows of a run in short transactions, so edits never wait long.
+
+    Each batch is sized to hold SQLite's one write lock about STORE_HOLD_SECONDS, then the
+    lock is left free for twice as long: a waiting edit's busy handler finds it free within a
+    few tries. The rows are encoded before the lock is taken.
+    """
+    rows = _rows_of(run_id, ranking, project_ids)
+    table = RankingRow.__table__
+    if db.is_sqlite:
+        # JSON encoded here, as SQLAlchemy would, so that the lock is held only to insert.
+        table = sa_table("ranking_row", *(
+            sa_column(c.name, String() if isinstance(c.type, JSON) else c.type)
+            for c in RankingRow.__table__.columns))
+        for row in rows:
+            for name in JSON_COLUMNS:
+                row[name] = json.dumps(row[name])
+    size, start = STORE_BATCH, 0
+    while start < len(rows):
+        batch = rows[start : start + size]
+        with db.write() as session:
+            session.connection()  # waits for the write lock: not part of the time held
+            began = time.perf_counter()
+            session.execute(insert(table), batch)
+            session.execute(update(RankingRun).where(RankingRun.id == run_id)
+                            .values(rows_stored=start + len(batch)))
+        held = time.perf_counter() - began
+        start += len(batch)
+        _let_writers_in(db, held)
+        size = max(50, min(10 * STORE_BATCH, int(size * STORE_HOLD_SECONDS / max(held, 1e-4))))
+
+
+JSON_COLUMNS = tuple(c.name for c in RankingRow.__table__.columns if isinstance(c.type, JSON))
+
+
+def _let_writers_in(db: Database, held: float) -> None:
+    """Leave the write lock free between two batches (twice as long as a batch held it).
+
+    SQLite's busy handler polls; without a pause the next batch would take the lock again
+    before a waiting edit's next try. PostgreSQL locks rows, so edits never wait for a batch.
+    """
+    if db.is_sqlite:
+        time.sleep(max(0.002, 2 * held))
+
+
+def _prune_runs(db: Database, profile_id: int) -> None:
+    """Remove a profile's runs before the previous complete one, and abandoned ones, in batches.
+
+    The previous run stays: a page handed it while the newest was stored may still read it.
+    """
+    with db.read() as session:
+        keep = session.execute(
+            select(RankingRun.id).where(RankingRun.profile_id == profile_id,
+                                        RankingRun.complete.is_(True))
+            .order_by(RankingRun.revision.desc(), RankingRun.id.desc()).limit(2)
+        ).scalars().all()
+        if not keep:
+            return
+        oldest_kept = min(keep)
+        stale = session.execute(select(RankingRun.id).where(
+            RankingRun.profile_id == profile_id, RankingRun.id.not_in(keep),
+            # Incomplete runs newer than what is kept may be another worker's, in progress.
+            RankingRun.complete.is_(True) | (RankingRun.id < oldest_kept))).scalars().all()
+    for run_id in stale:
+        _remove_run(db, run_id)
+
+
+def _remove_run(db: Database, run_id: int) -> None:
+    """Delete a run: hidden from readers first, then its rows in short batches, then itself."""
+    with db.write() as session:
+        session.execute(update(RankingRun).where(RankingRun.id == run_id)
+                        .values(complete=False))
+        last = session.execute(select(func.max(RankingRow.position))
+                               .where(RankingRow.run_id == run_id)).scalar() or 0
+    for upper in range(STORE_BATCH, last + STORE_BATCH, STORE_BATCH):
+        with db.write() as session:
+            session.connection()  # waits for the write lock: not part of the time held
+            began = time.perf_counter()
+            session.execute(delete(RankingRow).where(RankingRow.run_id == run_id,
+                                                     RankingRow.position <= upper))
+        _let_writers_in(db, time.perf_counter() - began)
+    with db.write() as session:
+        session.execute(delete(RankingRun).where(RankingRun.id == run_id))
+
+
+def _rows_of(run_id: int, ranking: Ranking, project_ids: dict[str, int]) -> list[dict[str, Any]]:
+    """Return the ranked rows of a run as the table stores them."""
     contributions = _contributions_by_slug(ranking)
     rows = []
     for record in ranking.rows.to_dict("records"):
@@ -231,8 +358,7 @@ def _store_rows(session: Session, run_id: int, ranking: Ranking,
             "blocked_by": list(record["blocked_by"]), "unblocks": list(record["unblocks"]),
             "contributions": contrib,
         })
-    for start in range(0, len(rows), BATCH):
-        session.execute(insert(RankingRow), rows[start : start + BATCH])
+    return rows
 
 
 def _contributions_by_slug(ranking: Ranking,

@@ -26,10 +26,12 @@ def client(settings: Settings, db: Database) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_healthz_checks_the_database(client: TestClient) -> None:
+def test_healthz_says_the_process_is_alive_and_readyz_checks_the_database(
+        client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    assert response.json() == {"status": "ok"}
+    assert client.get("/readyz").json()["checks"]["database"] == "ok"
 
 
 def test_organisations_api_lists_code_name_and_kind(client: TestClient) -> None:

@@ -1,0 +1,162 @@
+"""How `portfolio serve` guards its connections: read time-outs and a cap per worker.
+
+uvicorn closes an idle keep-alive connection and can cap open connections
+(`limit_concurrency`, answered 503 beyond it), but it waits forever for a request's headers
+and body. A client that never finishes a request (slow or stalled, on purpose or not) would
+hold its connection, and a place under the cap, for good: these protocols close a connection
+whose headers do not arrive in time, and BodyReadTimeout answers 408 to a body that stalls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import anyio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from portfolio.settings import Settings
+
+# Read by the protocols in each worker process (uvicorn builds them, not our code).
+HEADER_TIMEOUT_ENV = "PORTFOLIO_HEADER_TIMEOUT_SECONDS"
+
+
+def _header_timeout() -> float:
+    """Return the seconds a client has to send a request's headers."""
+    return float(os.environ.get(HEADER_TIMEOUT_ENV) or Settings().header_timeout_seconds)
+
+
+class _HeaderDeadline:
+    """Close a connection whose request headers have not all arrived within the time-out."""
+
+    _header_timer: asyncio.TimerHandle | None = None
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+
+    def _arm_header_deadline(self) -> None:
+        self._disarm_header_deadline()
+        self._header_timer = self.loop.call_later(_header_timeout(), self._headers_too_slow)
+
+    def _disarm_header_deadline(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+class GuardedHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for each request's headers."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_deadline()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # The next request on a kept-alive connection gets its own deadline.
+        if not self.transport.is_closing():
+            self._arm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_deadline()
+        super().connection_lost(exc)
+
+
+class GuardedH11Protocol(_HeaderDeadline, H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's headers."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def handle_events(self) -> None:
+        before = self.cycle
+        super().handle_events()
+        if self.cycle is not before:  # a request's headers were read
+            self._disarm_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_deadline()
+        super().connection_lost(exc)
+
+
+def guarded_protocol() -> type[asyncio.Protocol]:
+    """Return the guarded protocol for the HTTP parser uvicorn would pick ("auto")."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:  # pragma: no cover - httptools is a dependency of uvicorn[standard]
+        return GuardedH11Protocol
+    return GuardedHttpToolsProtocol
+
+
+def uvicorn_options(settings: Settings, **given: Any) -> dict[str, Any]:
+    """Return uvicorn's options for the settings, options given on the command line first."""
+    chosen = {k: v for k, v in given.items() if v is not None}
+    os.environ[HEADER_TIMEOUT_ENV] = str(chosen.pop("header_timeout",
+                                                    settings.header_timeout_seconds))
+    return {
+        "host": chosen.get("host", settings.host),
+        "port": chosen.get("port", settings.port),
+        "workers": chosen.get("workers", settings.workers),
+        "http": guarded_protocol(),
+        "timeout_keep_alive": chosen.get("keep_alive", settings.keep_alive_seconds),
+        # Open connections (and requests in flight) per worker; uvicorn answers 503 beyond.
+        "limit_concurrency": chosen.get("max_connections", settings.max_connections),
+    }
+
+
+class BodyReadTimeout:
+    """Answer 408 when a request body stalls: no part of it for the time-out."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+        body_done = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_done
+            if body_done:
+                # After the body only a disconnect can come, maybe long after (a stream).
+                return await receive()
+            with anyio.fail_after(self.seconds):
+                message = await receive()
+            body_done = message["type"] != "http.request" or not message.get("more_body")
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, tracked_send)
+        except TimeoutError:
+            if started:
+                raise
+            body = (b'{"detail": "the request body did not arrive in time (%d s without a '
+                    b'part of it)"}' % self.seconds)
+            await send({"type": "http.response.start", "status": 408, "headers": [
+                (b"content-type", b"application/json"), (b"connection", b"close"),
+                (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
