@@ -575,7 +575,8 @@ def import_projects(
         with session_of() as session:
             report = imports.import_projects(session=session, actor=actor,
                                              content=file.read_bytes(), filename=file.name,
-                                             dry_run=dry_run, progress=tick)
+                                             dry_run=dry_run, progress=tick,
+                                             limits=imports.ImportLimits.of(db.settings))
     if not report.ok:
         err_console.print(f"[red]{len(report.errors)} problem"
                           f"{'s' if len(report.errors) != 1 else ''} in {file.name}; nothing "

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 55_000_000
     session_max_age_seconds: int = 8 * 3600
+    # Security limits (README, "Security"); each is documented with its default there.
+    import_max_rows: int = 100_000
+    import_max_columns: int = 200
 
     @property
     def is_development(self) -> bool:

@@ -112,7 +112,8 @@ def import_projects(
     session_of = db.read if dry_run else db.write
     with session_of() as session:
         report = imports.import_projects(session=session, actor=actor, content=content,
-                                         filename=file.filename or "upload", dry_run=dry_run)
+                                         filename=file.filename or "upload", dry_run=dry_run,
+                                         limits=imports.ImportLimits.of(db.settings))
     body = report.as_dict()
     if not report.ok:
         body["detail"] = (f"{len(report.errors)} problem{'s' if len(report.errors) != 1 else ''}"

@@ -193,7 +193,7 @@ def import_upload(
     checking = dry_run not in ("", "false", "off")
     try:
         content = read_upload(file)
-        sheet = imports.read_sheet(content)
+        sheet = imports.read_sheet(content, imports.ImportLimits.of(db.settings))
     except imports.BadFile as exc:
         return _import_page(request, status_code=exc.status_code, error=exc.errors["file"])
     filename = file.filename or "upload"
