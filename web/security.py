@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, Any
@@ -69,6 +70,17 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+SESSION_KEY = "sid"
+FALLBACK_KEY = "fallback"
+SEEN_KEY = "seen"
+TRIED_KEY = "tried"
+
+
+def client_address(request: Request) -> str:
+    """Return the caller's address (the proxy's X-Forwarded-For only from trusted proxies)."""
+    return request.client.host if request.client else ""
+
+
 def resolve_actor(request: Request) -> Actor | None:
     """Return the user behind a bearer token or the session cookie, or None."""
     if hasattr(request.state, "actor"):
@@ -78,21 +90,92 @@ def resolve_actor(request: Request) -> Actor | None:
     request.state.via_token = False
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
-        with database.connect() as connection:
-            actor = accounts.actor_for_token(connection=connection,
-                                             token=authorization[7:].strip())
+        actor = accounts.actor_for_token(db=database, token=authorization[7:].strip())
         if actor is None:
-            raise NotAuthenticated("the API token is unknown or revoked")
+            raise NotAuthenticated("the API token is unknown, revoked or expired")
         request.state.via_token = True
-    else:
-        user_id = request.session.get("user_id")
-        if isinstance(user_id, int):
-            with database.connect() as connection:
-                actor = accounts.actor_by_id(connection=connection, user_id=user_id)
-            if actor is None:
-                request.session.pop("user_id", None)
+    elif SESSION_KEY in request.session or FALLBACK_KEY in request.session:
+        actor = _session_actor(request)
+        if actor is None:
+            # Ended, timed out or its user deactivated: the browser is signed out.
+            request.session.clear()
+        else:
+            request.session[SEEN_KEY] = int(time.time())
     request.state.actor = actor
     return actor
+
+
+def _session_actor(request: Request) -> Actor | None:
+    """Return the actor of the browser's session: stored, or kept in the cookie meanwhile."""
+    database = request.app.state.database
+    limits = accounts.SessionLimits.of(request.app.state.settings)
+    seen = request.session.get(SEEN_KEY)
+    seen = seen if isinstance(seen, int) else None
+    secret = request.session.get(SESSION_KEY)
+    if isinstance(secret, str):
+        return accounts.actor_for_session(db=database, secret=secret, limits=limits, seen=seen)
+    # Signed in while the database could not be written (see start_signed_in_session).
+    fallback = request.session.get(FALLBACK_KEY)
+    if not isinstance(fallback, dict) or not isinstance(fallback.get("user"), int):
+        return None
+    now = time.time()
+    started = fallback.get("at") if isinstance(fallback.get("at"), int) else 0
+    if now - started >= limits.absolute_seconds or now - (seen or started) >= limits.idle_seconds:
+        return None
+    with database.connect() as connection:
+        actor = accounts.actor_by_id(connection=connection, user_id=fallback["user"])
+    tried = request.session.get(TRIED_KEY, 0)
+    if actor is not None and isinstance(tried, int) and now - tried >= 60:
+        # The database may be writable again: move to a stored session that can be ended.
+        request.session[TRIED_KEY] = int(now)
+        secret = accounts.start_session(db=database, actor=actor,
+                                        client=client_address(request),
+                                        user_agent=request.headers.get("user-agent", ""))
+        if secret is not None:
+            for key in (FALLBACK_KEY, TRIED_KEY):
+                request.session.pop(key, None)
+            request.session[SESSION_KEY] = secret
+    return actor
+
+
+def start_signed_in_session(request: Request, actor: Actor) -> None:
+    """Give the browser a fresh session for a user who just signed in.
+
+    The session is stored server-side, so sign-out, "sign out everywhere", deactivation and
+    the time-outs end it. When the database cannot be written (read-only, disk full) the user
+    still signs in: the signed cookie then carries the user and the time, is honoured within
+    the same idle and absolute time-outs, and becomes a stored session as soon as a write
+    succeeds again. Such a cookie cannot be ended early from the server until then.
+    """
+    # A new session on sign-in: a session fixed before it cannot be reused after.
+    request.session.clear()
+    secret = accounts.start_session(db=request.app.state.database, actor=actor,
+                                    client=client_address(request),
+                                    user_agent=request.headers.get("user-agent", ""))
+    now = int(time.time())
+    if secret is not None:
+        request.session[SESSION_KEY] = secret
+    else:
+        request.session[FALLBACK_KEY] = {"user": actor.id, "at": now}
+        request.session[TRIED_KEY] = now
+    request.session[SEEN_KEY] = now
+
+
+def end_signed_in_session(request: Request) -> None:
+    """Sign the browser out: end its stored session (best effort) and forget the cookie."""
+    secret = request.session.get(SESSION_KEY)
+    if isinstance(secret, str):
+        try:
+            accounts.end_session(db=request.app.state.database, secret=secret)
+        except accounts.UNWRITABLE:
+            pass  # the cookie is cleared below; the stored row times out on its own
+    request.session.clear()
+
+
+def current_session_secret(request: Request) -> str | None:
+    """Return the secret of the browser's stored session, if it has one."""
+    secret = request.session.get(SESSION_KEY)
+    return secret if isinstance(secret, str) else None
 
 
 async def check_csrf(request: Request) -> None:

@@ -67,6 +67,7 @@ from portfolio.models import (
 from portfolio.services.common import consistent_read, current_revision
 from portfolio.services.frames import load_profile
 from portfolio.services.ranking import ROBUSTNESS_SEED, RunInfo, ensure_ranking
+from portfolio.text import control_problem
 
 FORMAT = "london-data-portfolio-snapshot"
 FORMAT_VERSION = 1
@@ -636,6 +637,8 @@ class SnapshotContent:
 
 
 def _clean_label(label: str) -> str:
+    if problem := control_problem(label or ""):
+        raise Invalid({"label": problem})
     text = " ".join((label or "").split())
     if not text:
         raise Invalid({"label": "give the snapshot a label"})

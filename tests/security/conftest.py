@@ -28,3 +28,11 @@ def cdo(app, db: Database) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
     with Browser(app) as client:
         sign_in(client, db, "cdo")
         yield client
+
+
+@pytest.fixture
+def london_cdo(settings: Settings, london: Database) -> Iterator[Browser]:
+    """Yield a browser signed in as a CDO over the London demo portfolio."""
+    with Browser(create_app(settings)) as client:
+        sign_in(client, london, "cdo")
+        yield client
