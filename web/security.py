@@ -157,7 +157,6 @@ def start_signed_in_session(request: Request, actor: Actor) -> None:
         request.session[SESSION_KEY] = secret
     else:
         request.session[FALLBACK_KEY] = {"user": actor.id, "at": now}
-        request.session[TRIED_KEY] = now
     request.session[SEEN_KEY] = now
 
 
