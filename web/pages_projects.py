@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from portfolio.errors import Conflict, Invalid, NotFound
+from portfolio.errors import Conflict, Invalid, NotFound, Unrankable
 from portfolio.schemas import ProjectCreate, ProjectUpdate, parse
 from portfolio.services import criteria as criteria_service
 from portfolio.services import organisations as organisation_service
@@ -142,12 +142,15 @@ def project_page(request: Request, slug: str, db: AppDatabase):  # type: ignore[
     with db.read() as session:
         context = review_service.project_page(session=session, slug=slug)
     # Read with no session open: the ranking may wait for a re-ranking that needs a connection.
+    ranking_error = None
     try:
         ranking = ranking_service.explain(db, slug, seen=seen_revision(request))
     except NotFound:  # no weight profile yet (the project itself was found above)
         ranking = None
+    except Unrankable as exc:  # the project is still shown, its rank says why it is missing
+        ranking, ranking_error = None, exc.message
     return render(request, "project.html", context | {
-        "values": {}, "errors": {}, "ranking": ranking})
+        "values": {}, "errors": {}, "ranking": ranking, "ranking_error": ranking_error})
 
 
 @router.get("/projects/{slug}/edit", name="project_edit", dependencies=[EDIT])
