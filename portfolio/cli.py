@@ -223,7 +223,8 @@ def serve(
         port=port or settings.port,
         workers=workers or settings.workers,
         reload=reload,
-        proxy_headers=True,
+        # The app itself believes X-Forwarded-* only from PORTFOLIO_FORWARDED_ALLOW_IPS.
+        proxy_headers=False,
     )
 
 

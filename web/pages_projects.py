@@ -25,7 +25,7 @@ from web.pages_common import (
     WriteSession,
     input_from_form,
 )
-from web.security import DECIDE, EDIT, READ
+from web.security import DECIDE, EDIT, READ, relative
 from web.templating import render
 
 router = APIRouter()
@@ -41,8 +41,11 @@ NEW_PROJECT_DEFAULTS = {"status": "idea", "dpia_status": "not_needed", "cost_gbp
 
 
 def see_other(url: Any) -> RedirectResponse:
-    """Answer a successful form post with a redirect, so reloading does not post again."""
-    return RedirectResponse(str(url), status_code=303)
+    """Answer a successful form post with a redirect, so reloading does not post again.
+
+    The Location is relative: a Host header sent by the client never names where to go.
+    """
+    return RedirectResponse(relative(url), status_code=303)
 
 
 def project_values(project: dict[str, Any]) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def snapshot_create(
         made = snapshots.create_snapshot(db, actor=actor, label=label, profile=profile or None)
     except Invalid as exc:
         return _list_page(request, db, status_code=422, errors=exc.errors, label=label)
-    return RedirectResponse(str(request.url_for("snapshot", snapshot_id=made["id"])), 303)
+    return RedirectResponse(request.url_for("snapshot", snapshot_id=made["id"]).path, 303)
 
 
 @router.get("/snapshots/compare", name="snapshot_diff", dependencies=[READ])

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import Depends, Path, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -241,28 +242,45 @@ SECURITY_HEADERS = [
 
 
 class SecurityHeaders:
-    """Add the security headers to every response."""
+    """Add the security headers to every response, refusals by outer middleware included.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Everything but static files is `Cache-Control: no-store`: signed-in pages, API answers and
+    exports must not stay in a shared or back-button cache. Outside development the browser is
+    told to use HTTPS only (HSTS).
+    """
+
+    def __init__(self, app: ASGIApp, *, hsts_seconds: int = 0) -> None:
         self.app = app
+        self.headers = list(SECURITY_HEADERS)
+        if hsts_seconds > 0:
+            self.headers.append((b"strict-transport-security",
+                                 b"max-age=%d; includeSubDomains" % hsts_seconds))
+        self.names = {name for name, _ in self.headers} | {b"cache-control"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        static = scope.get("path", "").startswith("/static/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", [])
-                           if h[0].lower() not in {name for name, _ in SECURITY_HEADERS}]
-                message["headers"] = headers + SECURITY_HEADERS
+                given = message.get("headers", [])
+                keep = [h for h in given if h[0].lower() not in self.names]
+                cache = [h for h in given if h[0].lower() == b"cache-control"]
+                message["headers"] = keep + self.headers + (
+                    cache if static else [(b"cache-control", b"no-store")])
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
 class BodyLimit:
-    """Refuse request bodies over a limit with 413 before reading them."""
+    """Refuse request bodies over a limit with 413, before reading them when their size is said.
+
+    A chunked body (no Content-Length) is counted as it arrives: past the limit the app is told
+    the client went away, and the client gets 413 whatever the app tries to answer.
+    """
 
     def __init__(self, app: ASGIApp, *, default: int, uploads: int,
                  upload_prefixes: tuple[str, ...] = ()) -> None:
@@ -282,20 +300,36 @@ class BodyLimit:
             await _too_large(send, limit)
             return
         seen = 0
+        refused = False
+        started = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge(limit)
+                    refused = True
+                    if not started:
+                        await _too_large(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 went out instead
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
-        except BodyTooLarge:
-            await _too_large(send, limit)
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not refused:
+                raise
 
 
 class BodyTooLarge(Exception):
@@ -311,8 +345,55 @@ async def _too_large(send: Send, limit: int) -> None:
     body = (b'{"detail": "the request body is larger than %d bytes"}' % limit)
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+class UploadGate:
+    """Refuse an upload from someone who may not import before its body is read or parsed.
+
+    FastAPI parses a multipart body before it runs the route's policy, so a researcher's 50 MB
+    upload was read in full to be refused. Here a caller the policy will refuse gets an empty
+    body instead, and the route's own policy answers (401, 403 or the sign-in page).
+    """
+
+    def __init__(self, app: ASGIApp, *, prefixes: tuple[str, ...], policy: Policy) -> None:
+        self.app = app
+        self.prefixes = prefixes
+        self.allowed = ALLOWED[policy]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope.get("method") not in UNSAFE_METHODS
+                or not scope.get("path", "").startswith(self.prefixes)):
+            await self.app(scope, receive, send)
+            return
+        try:
+            actor = resolve_actor(Request(scope))
+        except NotAuthenticated:
+            actor = None
+        if actor is not None and actor.role in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope.get("headers", [])
+                   if k not in (b"content-type", b"content-length", b"transfer-encoding")]
+        scope = {**scope, "headers": [*headers, (b"content-length", b"0")]}
+        sent = False
+
+        async def nothing() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        await self.app(scope, nothing, send)
+
+
+def relative(url: Any) -> str:
+    """Return a URL's path, query and fragment: the local part of where to redirect."""
+    parts = urlsplit(str(url))
+    return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
 
 
 def safe_next(target: str | None) -> str:
