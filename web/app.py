@@ -21,7 +21,15 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.settings import Settings
-from web import api, api_snapshots, pages, pages_accounts, pages_engine, pages_snapshots
+from web import (
+    api,
+    api_snapshots,
+    docs,
+    pages,
+    pages_accounts,
+    pages_engine,
+    pages_snapshots,
+)
 from web.assets import STATIC_DIR, VENDOR_FILES
 from web.security import (
     BodyLimit,
@@ -54,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Catalogue, score and prioritise the data projects of the GLA and the "
         "London boroughs.",
         version="0.1.0",
+        # /docs is web/docs.py: Swagger UI from npm, which the CSP allows (FastAPI's uses a CDN).
+        docs_url=None, redoc_url=None,
     )
     secret_key = settings.resolved_secret_key()
     app.state.settings = settings
@@ -92,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_accounts.router)
     app.include_router(api_snapshots.router)
     app.include_router(pages_snapshots.router)
+    app.include_router(docs.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(policy(Policy.PUBLIC))])
