@@ -83,6 +83,11 @@ def snapshot_create(
         made = snapshots.create_snapshot(db, actor=actor, label=label, profile=profile or None)
     except Invalid as exc:
         return _list_page(request, db, status_code=422, errors=exc.errors, label=label)
+    except snapshots.QuotaExceeded as exc:
+        page = _list_page(request, db, status_code=429, errors={"label": exc.message},
+                          label=label)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     return RedirectResponse(request.url_for("snapshot", snapshot_id=made["id"]).path, 303)
 
 
