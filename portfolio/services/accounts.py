@@ -12,6 +12,7 @@ import hashlib
 import logging
 import secrets
 import threading
+import weakref
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -102,8 +103,17 @@ class FailureMemory:
             return len(found), (found[-1] if found else None)
 
 
-# One per database URL: tests and tools may open several databases in one process.
-_MEMORIES: dict[str, FailureMemory] = defaultdict(FailureMemory)
+# One per open database (each worker process has its own): tests open many in one process.
+_MEMORIES: weakref.WeakKeyDictionary[Database, FailureMemory] = weakref.WeakKeyDictionary()
+
+
+def _memory(db: Database) -> FailureMemory:
+    """Return the failures this process holds back for a database."""
+    with _MEMORIES_LOCK:
+        return _MEMORIES.setdefault(db, FailureMemory())
+
+
+_MEMORIES_LOCK = threading.Lock()
 
 
 class TooManyAttempts(DomainError):
@@ -179,7 +189,7 @@ def sign_in(*, db: Database, email: str, password: str, client: str,
     limits = limits or SignInLimits()
     key = email.strip().lower()[:254]
     client_key = (CLIENT_KEY + client)[:254]
-    memory = _MEMORIES[db.settings.database_url]
+    memory = _memory(db)
     with db.connect() as connection:
         wait = max(retry_after(connection, memory, key, limits.account_free_failures, limits),
                    retry_after(connection, memory, client_key, limits.client_free_failures,
