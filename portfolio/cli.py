@@ -240,7 +240,8 @@ def serve(
         "web.app:create_app",
         factory=True,
         reload=reload,
-        proxy_headers=True,
+        # The app itself believes X-Forwarded-* only from PORTFOLIO_FORWARDED_ALLOW_IPS.
+        proxy_headers=False,
         **uvicorn_options(settings, host=host, port=port, workers=workers,
                           header_timeout=header_timeout, keep_alive=keep_alive,
                           max_connections=max_connections),

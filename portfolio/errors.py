@@ -27,6 +27,12 @@ class NotFound(DomainError):
         self.key = key
 
 
+class Unrankable(DomainError):
+    """A weight profile whose stored weights cannot rank anything (pages show why, not a 500)."""
+
+    status_code = 409
+
+
 class NotAllowed(DomainError):
     """The user's role or organisation does not permit this."""
 

@@ -504,6 +504,28 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     last_used_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
     revoked_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+    # Chosen at creation (90 days by default); a token past it is refused like a revoked one.
+    expires_at: datetime = Field(sa_column=timestamp_column())
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random secret, the table its hash and its life.
+
+    Signing out, signing out everywhere and deactivating the user end the row; a copied cookie
+    then signs nobody in.
+    """
+
+    __tablename__ = "user_session"
+    __table_args__ = (Index("ix_user_session_user", "user_id", "ended_at"),)
+
+    # sha256 (hex) of the cookie's secret: a leaked table cannot be replayed as cookies.
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    ended_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+    client: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=200)
 
 
 class LoginAttempt(SQLModel, table=True):

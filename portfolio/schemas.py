@@ -6,7 +6,15 @@ import math
 from datetime import date
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from portfolio.enums import (
     Access,
@@ -23,14 +31,19 @@ from portfolio.enums import (
     UpdateFrequency,
 )
 from portfolio.errors import Invalid
+from portfolio.text import refuse_controls, refuse_controls_multiline
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
 Slug = Annotated[str, Field(min_length=1, max_length=120, pattern=SLUG_PATTERN)]
 Code = Annotated[str, Field(min_length=1, max_length=32, pattern=CODE_PATTERN)]
-Title = Annotated[str, Field(min_length=1, max_length=300)]
-LongText = Annotated[str, Field(max_length=20_000)]
+# Every text input refuses control characters (long text keeps tab and line breaks).
+SingleLine = AfterValidator(refuse_controls)
+Multiline = AfterValidator(refuse_controls_multiline)
+Title = Annotated[str, Field(min_length=1, max_length=300), SingleLine]
+LongText = Annotated[str, Field(max_length=20_000), Multiline]
+Name = Annotated[str, Field(min_length=1, max_length=200), SingleLine]
 
 
 class Input(BaseModel):
@@ -74,12 +87,12 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
 
 class OrganisationCreate(Input):
     code: Code
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Name
     kind: OrganisationKind
 
 
 class OrganisationUpdate(Input):
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Name | None = None
     kind: OrganisationKind | None = None
 
 
@@ -136,7 +149,7 @@ class DatasetFields(Input):
     description: LongText = ""
     publisher: Code
     access: Access
-    licence: Annotated[str, Field(max_length=120)] = ""
+    licence: Annotated[str, Field(max_length=120), SingleLine] = ""
     update_frequency: UpdateFrequency = UpdateFrequency.ADHOC
     drl: ReadinessLevel = ReadinessLevel.C4
 
@@ -168,14 +181,15 @@ class DependencyInput(Input):
 
 
 class AssessmentInput(Input):
-    criterion: Annotated[str, Field(min_length=1, max_length=64)]
+    criterion: Annotated[str, Field(min_length=1, max_length=64), SingleLine]
     level: int
     rationale: LongText = ""
 
 
 class UserCreate(Input):
-    email: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"),
+                     SingleLine]
+    name: Name
     role: Role
     organisation: Code | None = None
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "portfolio.db"
 
@@ -31,6 +33,7 @@ class Settings(BaseSettings):
     public_read: bool = False
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 55_000_000
+    # Security limits (README, "Security"); each is documented with its default there.
     session_max_age_seconds: int = 8 * 3600
     # Harvesting open-data portals: per-request time-out, size of one answer, datasets in all.
     harvest_timeout_seconds: float = 10.0
@@ -41,11 +44,39 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = 30.0
     keep_alive_seconds: int = 5
     max_connections: int = 200
+    session_idle_seconds: int = 30 * 60
+    api_token_days: int = 90
+    api_token_max_days: int = 365
+    sign_in_window_seconds: int = 15 * 60
+    sign_in_account_free_failures: int = 10
+    sign_in_client_free_failures: int = 5
+    sign_in_max_lock_seconds: int = 15 * 60
+    import_max_rows: int = 100_000
+    import_max_columns: int = 200
+    # Host names the app answers to ("*": any, for development); others get 400.
+    allowed_hosts: Annotated[list[str], NoDecode] = ["127.0.0.1", "localhost"]
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed.
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = ["127.0.0.1"]
+    hsts_seconds: int = 365 * 24 * 3600
+    snapshots_per_user_per_day: int = 20
+
+    @field_validator("allowed_hosts", "forwarded_allow_ips", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """Read a list from "a,b,c" as the environment gives it."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def is_development(self) -> bool:
         """Tell whether this is a developer's or a test's machine."""
         return self.environment in {"development", "test"}
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """Return the host names the app answers to (the test client's too, in tests)."""
+        return [*self.allowed_hosts, *(["testserver"] if self.environment == "test" else [])]
 
     @property
     def secure_cookies(self) -> bool:

@@ -35,6 +35,7 @@ import gc
 import io
 import math
 import os
+import re
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -492,6 +493,10 @@ def graph_to_node_link(
     return {"nodes": nodes, "edges": edges}
 
 
+# XML 1.0 cannot hold C0 control characters but tab and line breaks: lxml refuses them.
+XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _graphml_scalar(value: Any) -> Any:
     """Return a GraphML-storable scalar, or None to drop the attribute."""
     if isinstance(value, np.generic):
@@ -501,10 +506,12 @@ def _graphml_scalar(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, (list, tuple, set, frozenset)):
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, (bool, int, float, str)):
+        value = "; ".join(str(v) for v in value)
+    if isinstance(value, str):
+        return XML_ILLEGAL.sub("", value)
+    if isinstance(value, (bool, int, float)):
         return value
-    return str(value)
+    return XML_ILLEGAL.sub("", str(value))
 
 
 def _clean_attrs(items: list[dict[str, Any]]) -> None:

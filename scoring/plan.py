@@ -493,6 +493,62 @@ def run_plan_in_subprocess(
     )
 
 
+def _frontier_child(conn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    try:
+        conn.send(("ok", efficient_frontier(*args, **kwargs)))
+    except BaseException as exc:  # every failure goes to the parent
+        conn.send(("error", exc))
+    finally:
+        conn.close()
+
+
+def run_frontier_in_subprocess(
+    candidates: pd.DataFrame,
+    dependencies: pd.DataFrame | None,
+    budgets: Sequence[float],
+    capacity: float,
+    *,
+    wall_clock_seconds: float,
+    time_limit: float = 60.0,
+) -> pd.DataFrame:
+    """Run `efficient_frontier` in a spawned process killed after `wall_clock_seconds`.
+
+    The child shares most of the time among its solves; a killed run marks every budget
+    ``time_limit``.
+    """
+    _prepare(candidates, dependencies, max(budgets, default=0.0), capacity, (), ())
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    args = (candidates, dependencies, tuple(budgets), capacity, (), (), time_limit)
+    process = ctx.Process(target=_frontier_child, daemon=True, args=(
+        sender, args, {"wall_clock_seconds": wall_clock_seconds * 0.8}))
+    process.start()
+    sender.close()
+    try:
+        if receiver.poll(max(wall_clock_seconds, 0.0)):
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                raise RuntimeError(
+                    f"the planning process died (exit code {process.exitcode})") from None
+            if kind == "error":
+                raise payload
+            return payload
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join(2.0)
+            if process.is_alive():
+                process.kill()
+        process.join()
+        receiver.close()
+    return efficient_frontier(candidates, dependencies, budgets, capacity,
+                              wall_clock_seconds=0.0)
+
+
 def efficient_frontier(
     candidates: pd.DataFrame,
     dependencies: pd.DataFrame | None,
@@ -502,17 +558,28 @@ def efficient_frontier(
     force_out: Iterable[str] = (),
     time_limit: float = 60.0,
     mip_rel_gap: float = 1e-4,
+    *,
+    wall_clock_seconds: float | None = None,
 ) -> pd.DataFrame:
     """Return the best value (points) at each budget (GBP): one plan per budget.
 
     Columns: budget, objective (NaN when infeasible), n_selected, status, gap, budget_used,
-    capacity_used.
+    capacity_used. With `wall_clock_seconds`, all the solves share that time: each gets what
+    is left, and budgets reached after it are not solved (status ``time_limit``).
     """
     fin, fout = tuple(force_in), tuple(force_out)
+    deadline = None if wall_clock_seconds is None else time.monotonic() + wall_clock_seconds
     rows = []
     for b in budgets:
+        left = time_limit if deadline is None else min(time_limit,
+                                                       deadline - time.monotonic())
+        if left <= 0:
+            rows.append({"budget": float(b), "objective": math.nan, "n_selected": 0,
+                         "status": "time_limit", "gap": None, "budget_used": 0.0,
+                         "capacity_used": 0.0})
+            continue
         plan = plan_portfolio(
-            candidates, dependencies, b, capacity, fin, fout, time_limit, mip_rel_gap
+            candidates, dependencies, b, capacity, fin, fout, left, mip_rel_gap
         )
         rows.append(
             {
@@ -547,5 +614,6 @@ __all__ = [
     "PlanResult",
     "efficient_frontier",
     "plan_portfolio",
+    "run_frontier_in_subprocess",
     "run_plan_in_subprocess",
 ]

@@ -17,6 +17,8 @@ RANDOM_INDEX: tuple[float, ...] = (0.0, 0.0, 0.58, 0.90, 1.12, 1.24, 1.32, 1.41,
 CONSISTENCY_LIMIT = 0.1
 RECIPROCAL_TOLERANCE = 1e-6
 SCALE_TOLERANCE = 1e-6
+# Weights are relative, so no scale needs more; larger ones overflow the sum to infinity.
+MAX_WEIGHT = 1_000_000.0
 SAATY_SCALE: tuple[float, ...] = tuple(
     sorted({float(v) for v in range(1, 10)} | {1.0 / v for v in range(2, 10)})
 )
@@ -41,6 +43,9 @@ def _checked_weights(mapping: Mapping[str, float], what: str) -> dict[str, float
             raise InvalidWeights(f"{what} weight for {key!r} is not finite: {value!r}")
         if value < 0:
             raise InvalidWeights(f"{what} weight for {key!r} is negative: {value!r}")
+        if value > MAX_WEIGHT:
+            raise InvalidWeights(f"{what} weight for {key!r} is over {MAX_WEIGHT:,.0f}: "
+                                 f"{value!r} (weights are relative: scale them down)")
         checked[key] = value
     return checked
 
@@ -53,7 +58,11 @@ def normalise_weights(mapping: Mapping[str, float]) -> dict[str, float]:
         raise InvalidWeights(
             "weights are all zero (or empty): at least one weight must be positive"
         )
-    return {key: value / total for key, value in checked.items()}
+    normalised = {key: value / total for key, value in checked.items()}
+    if not any(value > 0 for value in normalised.values()):
+        # Tiny weights can underflow to zero once divided by their sum.
+        raise InvalidWeights("weights are all zero after normalisation: scale them up")
+    return normalised
 
 
 @dataclass(frozen=True)

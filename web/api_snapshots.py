@@ -101,7 +101,8 @@ def export_live(db: AppDatabase, actor: CurrentActor, fmt: Format,
     return export_response(content, fmt, table)
 
 
-@router.post("/import/projects", dependencies=[IMPORT])
+# Named apart from the page at /import, which the navigation links to by name.
+@router.post("/import/projects", dependencies=[IMPORT], name="api_import_projects")
 def import_projects(
     db: AppDatabase, actor: CurrentActor,
     file: Annotated[UploadFile, File(description="A .csv (UTF-8) or .xlsx file, at most 50 MB")],

@@ -15,6 +15,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from portfolio import migrate
 from portfolio.db import Database
@@ -25,6 +27,7 @@ from web import (
     api,
     api_catalogue,
     api_snapshots,
+    docs,
     pages,
     pages_accounts,
     pages_catalogue,
@@ -37,6 +40,7 @@ from web.security import (
     NotAuthenticated,
     Policy,
     SecurityHeaders,
+    UploadGate,
     policy,
     safe_next,
 )
@@ -63,21 +67,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Catalogue, score and prioritise the data projects of the GLA and the "
         "London boroughs.",
         version="0.1.0",
+        # /docs is web/docs.py: Swagger UI from npm, which the CSP allows (FastAPI's uses a CDN).
+        docs_url=None, redoc_url=None,
     )
     secret_key = settings.resolved_secret_key()
     app.state.settings = settings
     app.state.database = Database(settings)
-    # Outermost first: limits and headers wrap everything, sessions wrap the routes.
+    # Innermost first. From the outside: proxy headers (only from trusted proxies), security
+    # headers on every answer (refusals below included), allowed hosts, body limits, the
+    # session cookie (which names a stored session), and refusing uploads before parsing them.
+    app.add_middleware(UploadGate, prefixes=UPLOAD_PREFIXES, policy=Policy.IMPORT)
     app.add_middleware(
         SessionMiddleware, secret_key=secret_key, session_cookie=(
             "__Host-portfolio" if settings.secure_cookies else "portfolio_session"),
         max_age=settings.session_max_age_seconds, same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        uploads=settings.max_upload_bytes, upload_prefixes=UPLOAD_PREFIXES)
     app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout_seconds)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts,
+                       www_redirect=False)
+    app.add_middleware(SecurityHeaders,
+                       hsts_seconds=0 if settings.is_development else settings.hsts_seconds)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     # Declared before the /static mount, which would otherwise swallow /static/vendor/...
     @app.get("/static/vendor/{name}", name="vendor", include_in_schema=False,
              dependencies=[Depends(policy(Policy.PUBLIC))])
@@ -97,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_snapshots.router)
     app.include_router(pages_catalogue.router)
     app.include_router(api_catalogue.router)
+    app.include_router(docs.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -12,7 +12,17 @@ from portfolio.errors import DomainError, Invalid
 from portfolio.services import accounts
 from portfolio.services import organisations as organisation_service
 from web.deps import get_database
-from web.security import Policy, RowId, csrf_token, policy, safe_next
+from web.security import (
+    Policy,
+    RowId,
+    client_address,
+    csrf_token,
+    current_session_secret,
+    end_signed_in_session,
+    policy,
+    safe_next,
+    start_signed_in_session,
+)
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -37,53 +47,78 @@ def login_submit(
     next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
 ):  # type: ignore[no-untyped-def]
     """Check the credentials; on success start a fresh session."""
-    database = get_database(request)
+    settings = request.app.state.settings
     try:
-        with database.write() as session:
-            signed_in = accounts.authenticate(session=session, email=email, password=password)
-        if signed_in is None:
-            raise accounts.BadCredentials()
+        signed_in = accounts.sign_in(db=get_database(request), email=email, password=password,
+                                     client=client_address(request),
+                                     limits=accounts.SignInLimits.of(settings))
     except DomainError as exc:
-        return render(request, "login.html", {"next": safe_next(next), "error": exc.message,
-                                              "email": email}, status_code=exc.status_code)
-    # A new session on sign-in: a session fixed before it cannot be reused after.
-    request.session.clear()
-    request.session["user_id"] = signed_in.id
+        headers = ({"Retry-After": str(exc.retry_after)}
+                   if isinstance(exc, accounts.TooManyAttempts) else None)
+        response = render(request, "login.html", {"next": safe_next(next), "error": exc.message,
+                                                  "email": email}, status_code=exc.status_code)
+        response.headers.update(headers or {})
+        return response
+    start_signed_in_session(request, signed_in)
     csrf_token(request)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/logout", name="logout")
 def logout(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
-    """End the session."""
+    """End the session: the cookie's copies stop working too."""
+    end_signed_in_session(request)
+    return RedirectResponse(request.url_for("login").path, status_code=303)
+
+
+@router.post("/account/sessions/end", name="sign_out_everywhere")
+def sign_out_everywhere(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
+    """End every session of the signed-in user, this one included."""
+    with get_database(request).write() as session:
+        accounts.sign_out_everywhere(session=session, actor=actor)
     request.session.clear()
     return RedirectResponse(request.url_for("login").path, status_code=303)
 
 
-@router.get("/account", name="account")
-def account_page(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
-    """Show the signed-in user's API tokens."""
+def _account(request: Request, actor: Actor, *, new_token: dict | None = None,
+             error: str | None = None):  # type: ignore[no-untyped-def]
+    """Render the account page: API tokens and signed-in sessions."""
+    settings = request.app.state.settings
     with get_database(request).read() as session:
         tokens = accounts.list_tokens(session=session, actor=actor)
-    return render(request, "account.html", {"tokens": tokens, "new_token": None, "error": None})
+        sessions = accounts.list_sessions(session=session, actor=actor,
+                                          limits=accounts.SessionLimits.of(settings),
+                                          current=current_session_secret(request))
+    return render(request, "account.html", {
+        "tokens": tokens, "sessions": sessions, "new_token": new_token, "error": error,
+        "token_days": settings.api_token_days,
+        "token_choices": sorted({7, 30, 90, 365, settings.api_token_days}
+                                & set(range(1, settings.api_token_max_days + 1))),
+    }, status_code=422 if error else 200)
+
+
+@router.get("/account", name="account")
+def account_page(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
+    """Show the signed-in user's API tokens and sessions."""
+    return _account(request, actor)
 
 
 @router.post("/account/tokens", name="token_create")
 def token_create(request: Request, actor: Reader,
-                 name: Annotated[str, Form(max_length=120)]):  # type: ignore[no-untyped-def]
-    """Create an API token and show its secret once."""
-    database = get_database(request)
+                 name: Annotated[str, Form(max_length=120)],
+                 days: Annotated[int | None, Form(ge=1, le=100_000)] = None,
+                 ):  # type: ignore[no-untyped-def]
+    """Create an API token that lasts the chosen days and show its secret once."""
+    settings = request.app.state.settings
     error, created = None, None
     try:
-        with database.write() as session:
-            created = accounts.create_token(session=session, actor=actor, name=name)
+        with get_database(request).write() as session:
+            created = accounts.create_token(session=session, actor=actor, name=name,
+                                            days=days or settings.api_token_days,
+                                            max_days=settings.api_token_max_days)
     except Invalid as exc:
         error = exc.message
-    with database.read() as session:
-        tokens = accounts.list_tokens(session=session, actor=actor)
-    return render(request, "account.html", {"tokens": tokens, "new_token": created,
-                                            "error": error},
-                  status_code=422 if error else 200)
+    return _account(request, actor, new_token=created, error=error)
 
 
 @router.post("/account/tokens/{token_id}/revoke", name="token_revoke")

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from portfolio.errors import Conflict, Invalid, NotFound
+from portfolio.errors import Conflict, Invalid, NotFound, Unrankable
 from portfolio.schemas import ProjectCreate, ProjectUpdate, parse
 from portfolio.services import criteria as criteria_service
 from portfolio.services import organisations as organisation_service
@@ -25,7 +25,7 @@ from web.pages_common import (
     WriteSession,
     input_from_form,
 )
-from web.security import DECIDE, EDIT, READ
+from web.security import DECIDE, EDIT, READ, relative
 from web.templating import render
 
 router = APIRouter()
@@ -41,8 +41,11 @@ NEW_PROJECT_DEFAULTS = {"status": "idea", "dpia_status": "not_needed", "cost_gbp
 
 
 def see_other(url: Any) -> RedirectResponse:
-    """Answer a successful form post with a redirect, so reloading does not post again."""
-    return RedirectResponse(str(url), status_code=303)
+    """Answer a successful form post with a redirect, so reloading does not post again.
+
+    The Location is relative: a Host header sent by the client never names where to go.
+    """
+    return RedirectResponse(relative(url), status_code=303)
 
 
 def project_values(project: dict[str, Any]) -> dict[str, Any]:
@@ -142,12 +145,15 @@ def project_page(request: Request, slug: str, db: AppDatabase):  # type: ignore[
     with db.read() as session:
         context = review_service.project_page(session=session, slug=slug)
     # Read with no session open: the ranking may wait for a re-ranking that needs a connection.
+    ranking_error = None
     try:
         ranking = ranking_service.explain(db, slug, seen=seen_revision(request))
     except NotFound:  # no weight profile yet (the project itself was found above)
         ranking = None
+    except Unrankable as exc:  # the project is still shown, its rank says why it is missing
+        ranking, ranking_error = None, exc.message
     return render(request, "project.html", context | {
-        "values": {}, "errors": {}, "ranking": ranking})
+        "values": {}, "errors": {}, "ranking": ranking, "ranking_error": ranking_error})
 
 
 @router.get("/projects/{slug}/edit", name="project_edit", dependencies=[EDIT])

@@ -85,7 +85,12 @@ def snapshot_create(
         made = snapshots.create_snapshot(db, actor=actor, label=label, profile=profile or None)
     except Invalid as exc:
         return _list_page(request, db, status_code=422, errors=exc.errors, label=label)
-    return RedirectResponse(str(request.url_for("snapshot", snapshot_id=made["id"])), 303)
+    except snapshots.QuotaExceeded as exc:
+        page = _list_page(request, db, status_code=429, errors={"label": exc.message},
+                          label=label)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    return RedirectResponse(request.url_for("snapshot", snapshot_id=made["id"]).path, 303)
 
 
 @router.get("/snapshots/compare", name="snapshot_diff", dependencies=[READ])
@@ -195,7 +200,7 @@ def import_upload(
     checking = dry_run not in ("", "false", "off")
     try:
         content = read_upload(file)
-        sheet = imports.read_sheet(content)
+        sheet = imports.read_sheet(content, imports.ImportLimits.of(db.settings))
     except imports.BadFile as exc:
         return _import_page(request, status_code=exc.status_code, error=exc.errors["file"])
     filename = file.filename or "upload"

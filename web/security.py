@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import Depends, Path, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -74,6 +76,17 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+SESSION_KEY = "sid"
+FALLBACK_KEY = "fallback"
+SEEN_KEY = "seen"
+TRIED_KEY = "tried"
+
+
+def client_address(request: Request) -> str:
+    """Return the caller's address (the proxy's X-Forwarded-For only from trusted proxies)."""
+    return request.client.host if request.client else ""
+
+
 def resolve_actor(request: Request) -> Actor | None:
     """Return the user behind a bearer token or the session cookie, or None."""
     if hasattr(request.state, "actor"):
@@ -83,21 +96,91 @@ def resolve_actor(request: Request) -> Actor | None:
     request.state.via_token = False
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
-        with database.connect() as connection:
-            actor = accounts.actor_for_token(connection=connection,
-                                             token=authorization[7:].strip())
+        actor = accounts.actor_for_token(db=database, token=authorization[7:].strip())
         if actor is None:
-            raise NotAuthenticated("the API token is unknown or revoked")
+            raise NotAuthenticated("the API token is unknown, revoked or expired")
         request.state.via_token = True
-    else:
-        user_id = request.session.get("user_id")
-        if isinstance(user_id, int):
-            with database.connect() as connection:
-                actor = accounts.actor_by_id(connection=connection, user_id=user_id)
-            if actor is None:
-                request.session.pop("user_id", None)
+    elif SESSION_KEY in request.session or FALLBACK_KEY in request.session:
+        actor = _session_actor(request)
+        if actor is None:
+            # Ended, timed out or its user deactivated: the browser is signed out.
+            request.session.clear()
+        else:
+            request.session[SEEN_KEY] = int(time.time())
     request.state.actor = actor
     return actor
+
+
+def _session_actor(request: Request) -> Actor | None:
+    """Return the actor of the browser's session: stored, or kept in the cookie meanwhile."""
+    database = request.app.state.database
+    limits = accounts.SessionLimits.of(request.app.state.settings)
+    seen = request.session.get(SEEN_KEY)
+    seen = seen if isinstance(seen, int) else None
+    secret = request.session.get(SESSION_KEY)
+    if isinstance(secret, str):
+        return accounts.actor_for_session(db=database, secret=secret, limits=limits, seen=seen)
+    # Signed in while the database could not be written (see start_signed_in_session).
+    fallback = request.session.get(FALLBACK_KEY)
+    if not isinstance(fallback, dict) or not isinstance(fallback.get("user"), int):
+        return None
+    now = time.time()
+    started = fallback.get("at") if isinstance(fallback.get("at"), int) else 0
+    if now - started >= limits.absolute_seconds or now - (seen or started) >= limits.idle_seconds:
+        return None
+    with database.connect() as connection:
+        actor = accounts.actor_by_id(connection=connection, user_id=fallback["user"])
+    tried = request.session.get(TRIED_KEY, 0)
+    if actor is not None and isinstance(tried, int) and now - tried >= 60:
+        # The database may be writable again: move to a stored session that can be ended.
+        request.session[TRIED_KEY] = int(now)
+        secret = accounts.start_session(db=database, actor=actor,
+                                        client=client_address(request),
+                                        user_agent=request.headers.get("user-agent", ""))
+        if secret is not None:
+            for key in (FALLBACK_KEY, TRIED_KEY):
+                request.session.pop(key, None)
+            request.session[SESSION_KEY] = secret
+    return actor
+
+
+def start_signed_in_session(request: Request, actor: Actor) -> None:
+    """Give the browser a fresh session for a user who just signed in.
+
+    The session is stored server-side, so sign-out, "sign out everywhere", deactivation and
+    the time-outs end it. When the database cannot be written (read-only, disk full) the user
+    still signs in: the signed cookie then carries the user and the time, is honoured within
+    the same idle and absolute time-outs, and becomes a stored session as soon as a write
+    succeeds again. Such a cookie cannot be ended early from the server until then.
+    """
+    # A new session on sign-in: a session fixed before it cannot be reused after.
+    request.session.clear()
+    secret = accounts.start_session(db=request.app.state.database, actor=actor,
+                                    client=client_address(request),
+                                    user_agent=request.headers.get("user-agent", ""))
+    now = int(time.time())
+    if secret is not None:
+        request.session[SESSION_KEY] = secret
+    else:
+        request.session[FALLBACK_KEY] = {"user": actor.id, "at": now}
+    request.session[SEEN_KEY] = now
+
+
+def end_signed_in_session(request: Request) -> None:
+    """Sign the browser out: end its stored session (best effort) and forget the cookie."""
+    secret = request.session.get(SESSION_KEY)
+    if isinstance(secret, str):
+        try:
+            accounts.end_session(db=request.app.state.database, secret=secret)
+        except accounts.UNWRITABLE:
+            pass  # the cookie is cleared below; the stored row times out on its own
+    request.session.clear()
+
+
+def current_session_secret(request: Request) -> str | None:
+    """Return the secret of the browser's stored session, if it has one."""
+    secret = request.session.get(SESSION_KEY)
+    return secret if isinstance(secret, str) else None
 
 
 async def check_csrf(request: Request) -> None:
@@ -164,28 +247,45 @@ SECURITY_HEADERS = [
 
 
 class SecurityHeaders:
-    """Add the security headers to every response."""
+    """Add the security headers to every response, refusals by outer middleware included.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Everything but static files is `Cache-Control: no-store`: signed-in pages, API answers and
+    exports must not stay in a shared or back-button cache. Outside development the browser is
+    told to use HTTPS only (HSTS).
+    """
+
+    def __init__(self, app: ASGIApp, *, hsts_seconds: int = 0) -> None:
         self.app = app
+        self.headers = list(SECURITY_HEADERS)
+        if hsts_seconds > 0:
+            self.headers.append((b"strict-transport-security",
+                                 b"max-age=%d; includeSubDomains" % hsts_seconds))
+        self.names = {name for name, _ in self.headers} | {b"cache-control"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        static = scope.get("path", "").startswith("/static/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", [])
-                           if h[0].lower() not in {name for name, _ in SECURITY_HEADERS}]
-                message["headers"] = headers + SECURITY_HEADERS
+                given = message.get("headers", [])
+                keep = [h for h in given if h[0].lower() not in self.names]
+                cache = [h for h in given if h[0].lower() == b"cache-control"]
+                message["headers"] = keep + self.headers + (
+                    cache if static else [(b"cache-control", b"no-store")])
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
 class BodyLimit:
-    """Refuse request bodies over a limit with 413 before reading them."""
+    """Refuse request bodies over a limit with 413, before reading them when their size is said.
+
+    A chunked body (no Content-Length) is counted as it arrives: past the limit the app is told
+    the client went away, and the client gets 413 whatever the app tries to answer.
+    """
 
     def __init__(self, app: ASGIApp, *, default: int, uploads: int,
                  upload_prefixes: tuple[str, ...] = ()) -> None:
@@ -205,20 +305,36 @@ class BodyLimit:
             await _too_large(send, limit)
             return
         seen = 0
+        refused = False
+        started = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge(limit)
+                    refused = True
+                    if not started:
+                        await _too_large(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 went out instead
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
-        except BodyTooLarge:
-            await _too_large(send, limit)
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not refused:
+                raise
 
 
 class BodyTooLarge(Exception):
@@ -234,8 +350,55 @@ async def _too_large(send: Send, limit: int) -> None:
     body = (b'{"detail": "the request body is larger than %d bytes"}' % limit)
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+class UploadGate:
+    """Refuse an upload from someone who may not import before its body is read or parsed.
+
+    FastAPI parses a multipart body before it runs the route's policy, so a researcher's 50 MB
+    upload was read in full to be refused. Here a caller the policy will refuse gets an empty
+    body instead, and the route's own policy answers (401, 403 or the sign-in page).
+    """
+
+    def __init__(self, app: ASGIApp, *, prefixes: tuple[str, ...], policy: Policy) -> None:
+        self.app = app
+        self.prefixes = prefixes
+        self.allowed = ALLOWED[policy]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope.get("method") not in UNSAFE_METHODS
+                or not scope.get("path", "").startswith(self.prefixes)):
+            await self.app(scope, receive, send)
+            return
+        try:
+            actor = resolve_actor(Request(scope))
+        except NotAuthenticated:
+            actor = None
+        if actor is not None and actor.role in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope.get("headers", [])
+                   if k not in (b"content-type", b"content-length", b"transfer-encoding")]
+        scope = {**scope, "headers": [*headers, (b"content-length", b"0")]}
+        sent = False
+
+        async def nothing() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        await self.app(scope, nothing, send)
+
+
+def relative(url: Any) -> str:
+    """Return a URL's path, query and fragment: the local part of where to redirect."""
+    parts = urlsplit(str(url))
+    return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
 
 
 def safe_next(target: str | None) -> str:

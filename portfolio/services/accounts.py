@@ -1,31 +1,120 @@
-"""Accounts: passwords (Argon2), sign-in with back-off, API tokens, user administration."""
+"""Accounts: passwords (Argon2), sign-in with back-off, sessions, API tokens, user administration.
+
+Sign-in reads, then checks the password with no transaction open (Argon2 takes about 100 ms,
+and inside `BEGIN IMMEDIATE` it held SQLite's only write lock), then records the outcome in a
+short write. Recording is best effort: when the database cannot be written (read-only, disk
+full) the failures are counted in this process instead, so the limits still hold.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
-from datetime import timedelta
-from typing import Any
+import threading
+import weakref
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, bindparam, delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import InternalError, OperationalError
 from sqlmodel import Session
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.enums import Role
 from portfolio.errors import DomainError, Invalid, NotFound
-from portfolio.models import ApiToken, LoginAttempt, Organisation, User, utcnow
+from portfolio.models import ApiToken, LoginAttempt, Organisation, User, UserSession, utcnow
 from portfolio.schemas import UserCreate, parse
 from portfolio.services.common import organisation_by_code, record
+from portfolio.text import control_problem
 
+if TYPE_CHECKING:
+    from portfolio.db import Database
+
+LOG = logging.getLogger(__name__)
 HASHER = PasswordHasher()
 MIN_PASSWORD_LENGTH = 12
-FREE_FAILURES = 5
-WINDOW = timedelta(minutes=15)
-MAX_LOCK_SECONDS = 900
 TOKEN_PREFIX = "ldp_"
+CLIENT_KEY = "client:"
+# A database that cannot be written: sign-in and the bookkeeping of reads go on without it.
+UNWRITABLE = (OperationalError, InternalError)
+# Session and token "last seen" times are written at most this often.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SignInLimits:
+    """Free failures per account and per client in a window, then a doubling lock."""
+
+    window_seconds: int = 900
+    account_free_failures: int = 10
+    client_free_failures: int = 5
+    max_lock_seconds: int = 900
+
+    @classmethod
+    def of(cls, settings: Any) -> SignInLimits:
+        """Return the limits a set of settings names."""
+        return cls(window_seconds=settings.sign_in_window_seconds,
+                   account_free_failures=settings.sign_in_account_free_failures,
+                   client_free_failures=settings.sign_in_client_free_failures,
+                   max_lock_seconds=settings.sign_in_max_lock_seconds)
+
+    def lock_seconds(self, failures: int, free: int, last: datetime | None) -> int:
+        """Return how long a key with failures (the last at `last`) must still wait."""
+        if failures < free or last is None:
+            return 0
+        # Back off exponentially: 30 s at the limit, doubling up to the longest lock.
+        lock = min(self.max_lock_seconds, 30 * 2 ** min(failures - free, 20))
+        if last.tzinfo is None:
+            last = last.replace(tzinfo=utcnow().tzinfo)
+        return max(0, int(lock - (utcnow() - last).total_seconds()))
+
+
+class FailureMemory:
+    """Failed sign-ins this process could not write to the database, so limits still hold."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, deque[datetime]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def add(self, key: str) -> None:
+        """Remember one failure of a key."""
+        with self._lock:
+            self._failures[key].append(utcnow())
+
+    def clear(self, key: str) -> None:
+        """Forget a key's failures (a success)."""
+        with self._lock:
+            self._failures.pop(key, None)
+
+    def count(self, key: str, window_seconds: int) -> tuple[int, datetime | None]:
+        """Return the failures of a key within the window and the time of the last."""
+        since = utcnow() - timedelta(seconds=window_seconds)
+        with self._lock:
+            found = self._failures.get(key)
+            if not found:
+                return 0, None
+            while found and found[0] < since:
+                found.popleft()
+            return len(found), (found[-1] if found else None)
+
+
+# One per open database (each worker process has its own): tests open many in one process.
+_MEMORIES: weakref.WeakKeyDictionary[Database, FailureMemory] = weakref.WeakKeyDictionary()
+
+
+def _memory(db: Database) -> FailureMemory:
+    """Return the failures this process holds back for a database."""
+    with _MEMORIES_LOCK:
+        return _MEMORIES.setdefault(db, FailureMemory())
+
+
+_MEMORIES_LOCK = threading.Lock()
 
 
 class TooManyAttempts(DomainError):
@@ -66,34 +155,50 @@ def actor_for(user: User) -> Actor:
                  email=user.email)
 
 
-def retry_after(session: Session, key: str) -> int:
-    """Return how many seconds a key must wait before another attempt (0: none)."""
-    since = utcnow() - WINDOW
-    failures, last = session.execute(
+def _recorded_failures(connection: Connection, key: str,
+                       window_seconds: int) -> tuple[int, datetime | None]:
+    """Return a key's recorded failures within the window and the time of the last."""
+    since = utcnow() - timedelta(seconds=window_seconds)
+    failures, last = connection.execute(
         select(func.count(), func.max(LoginAttempt.at))
         .where(LoginAttempt.key == key, LoginAttempt.at >= since,
                LoginAttempt.success.is_(False))
     ).one()
-    if failures < FREE_FAILURES or last is None:
-        return 0
-    # Back off exponentially: 30 s after the fifth failure, doubling up to 15 minutes.
-    lock = min(MAX_LOCK_SECONDS, 30 * 2 ** (failures - FREE_FAILURES))
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=utcnow().tzinfo)
-    waited = (utcnow() - last).total_seconds()
-    return max(0, int(lock - waited))
+    return failures, last
 
 
-def authenticate(*, session: Session, email: str, password: str) -> Actor | None:
-    """Check an email and password, rate-limited per email; record the attempt.
+def retry_after(connection: Connection, memory: FailureMemory, key: str, free: int,
+                limits: SignInLimits) -> int:
+    """Return how many seconds a key must wait before another attempt (0: none)."""
+    stored, stored_last = _recorded_failures(connection, key, limits.window_seconds)
+    held, held_last = memory.count(key, limits.window_seconds)
+    lasts = [t if t.tzinfo else t.replace(tzinfo=utcnow().tzinfo)
+             for t in (stored_last, held_last) if t is not None]
+    return limits.lock_seconds(stored + held, free, max(lasts) if lasts else None)
 
-    Returns None on a mismatch so the caller commits the failed attempt before refusing.
+
+SIGN_IN_USER = select(User.id, User.role, User.organisation_id, User.email, User.password_hash,
+                      User.is_active).where(func.lower(User.email) == bindparam("email"))
+
+
+def sign_in(*, db: Database, email: str, password: str, client: str,
+            limits: SignInLimits | None = None) -> Actor:
+    """Check an email and password, limited per account and per client; record the attempt.
+
+    Raises TooManyAttempts (with the seconds to wait) or BadCredentials.
     """
+    limits = limits or SignInLimits()
     key = email.strip().lower()[:254]
-    wait = retry_after(session, key)
-    if wait:
-        raise TooManyAttempts(wait)
-    user = session.execute(select(User).where(func.lower(User.email) == key)).scalars().first()
+    client_key = (CLIENT_KEY + client)[:254]
+    memory = _memory(db)
+    with db.connect() as connection:
+        wait = max(retry_after(connection, memory, key, limits.account_free_failures, limits),
+                   retry_after(connection, memory, client_key, limits.client_free_failures,
+                               limits))
+        if wait:
+            raise TooManyAttempts(wait)
+        user = connection.execute(SIGN_IN_USER, {"email": key}).first()
+    # No transaction is open here: Argon2 must never hold the database's write lock.
     ok = False
     if user is not None and user.is_active and user.password_hash:
         try:
@@ -106,15 +211,30 @@ def authenticate(*, session: Session, email: str, password: str) -> Actor | None
             HASHER.verify(DUMMY_HASH, password)
         except VerificationError:
             pass
-    session.add(LoginAttempt(key=key, success=ok))
+    rehash = ok and HASHER.check_needs_rehash(user.password_hash or "")
+    try:
+        with db.write() as session:
+            session.execute(insert(LoginAttempt), [
+                {"key": key, "success": ok, "at": utcnow()},
+                {"key": client_key, "success": ok, "at": utcnow()}])
+            if ok:
+                session.execute(delete(LoginAttempt).where(LoginAttempt.key == key,
+                                                           LoginAttempt.success.is_(False)))
+                if rehash:
+                    session.execute(update(User).where(User.id == user.id)
+                                    .values(password_hash=hash_password(password)))
+    except UNWRITABLE as exc:
+        LOG.warning("sign-in attempt not recorded (the database cannot be written): %s",
+                    str(exc.orig)[:200])
+        if ok:
+            memory.clear(key)
+        else:
+            memory.add(key)
+            memory.add(client_key)
     if not ok or user is None:
-        return None
-    if HASHER.check_needs_rehash(user.password_hash or ""):
-        user.password_hash = hash_password(password)
-        session.add(user)
-    session.execute(delete(LoginAttempt).where(LoginAttempt.key == key,
-                                               LoginAttempt.success.is_(False)))
-    return actor_for(user)
+        raise BadCredentials()
+    return Actor(id=user.id, role=Role(user.role), organisation_id=user.organisation_id,
+                 email=user.email)
 
 
 DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
@@ -180,6 +300,8 @@ def update_user(*, session: Session, actor: Actor, email: str, role: str | None 
         raise Invalid({"organisation": "a lead must belong to an organisation"})
     if is_active is not None:
         user.is_active = is_active
+        if not is_active:
+            end_sessions(session, user.id)
     session.add(user)
     session.flush()
     org = session.get(Organisation, user.organisation_id) if user.organisation_id else None
@@ -215,9 +337,15 @@ ACTOR_COLUMNS = (User.id, User.role, User.organisation_id, User.email)
 # Built once: building a statement costs more than running it here.
 ACTOR_BY_ID = select(*ACTOR_COLUMNS).where(User.id == bindparam("user_id"),
                                            User.is_active.is_(True))
-ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS).join(ApiToken, ApiToken.user_id == User.id)
+ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS, ApiToken.id, ApiToken.last_used_at)
+                  .join(ApiToken, ApiToken.user_id == User.id)
                   .where(ApiToken.token_hash == bindparam("token_hash"),
-                         ApiToken.revoked_at.is_(None), User.is_active.is_(True)))
+                         ApiToken.revoked_at.is_(None), ApiToken.expires_at > bindparam("now"),
+                         User.is_active.is_(True)))
+ACTOR_BY_SESSION = (select(*ACTOR_COLUMNS, UserSession.last_seen_at, UserSession.created_at)
+                    .join(UserSession, UserSession.user_id == User.id)
+                    .where(UserSession.id == bindparam("session_hash"),
+                           UserSession.ended_at.is_(None), User.is_active.is_(True)))
 
 
 def _actor_of(row: Any) -> Actor | None:
@@ -236,28 +364,69 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(*, session: Session, actor: Actor, name: str) -> dict[str, Any]:
-    """Create an API token for the acting user; the secret is shown once."""
+TOKEN_DAYS = 90
+TOKEN_MAX_DAYS = 365
+
+
+def create_token(*, session: Session, actor: Actor, name: str, days: int = TOKEN_DAYS,
+                 max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
+    """Create an API token for the acting user, valid for some days; the secret is shown once."""
     if actor.id is None:
         raise Invalid({"user": "only a signed-in user can hold a token"})
     if not name.strip() or len(name) > 120:
         raise Invalid({"name": "must be 1 to 120 characters"})
+    if problem := control_problem(name):
+        raise Invalid({"name": problem})
+    if not 1 <= days <= max_days:
+        raise Invalid({"days": f"a token lasts 1 to {max_days} days"})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=actor.id, name=name.strip(), prefix=secret[:12],
-                     token_hash=_token_hash(secret))
+                     token_hash=_token_hash(secret), expires_at=utcnow() + timedelta(days=days))
     session.add(token)
     session.flush()
     record(session, actor, action="create", entity="api_token", entity_id=token.id,
-           after={"name": token.name, "prefix": token.prefix})
-    return {"id": token.id, "name": token.name, "prefix": token.prefix, "token": secret}
+           after={"name": token.name, "prefix": token.prefix,
+                  "expires_at": token.expires_at.isoformat()})
+    return {"id": token.id, "name": token.name, "prefix": token.prefix, "token": secret,
+            "expires_at": token.expires_at.isoformat()}
 
 
-def actor_for_token(*, connection: Connection, token: str) -> Actor | None:
-    """Return the actor an API token stands for, or None if it is unknown or revoked."""
+def actor_for_token(*, db: Database, token: str) -> Actor | None:
+    """Return the actor an API token stands for, or None if unknown, revoked or expired."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    return _actor_of(connection.execute(ACTOR_BY_TOKEN, {"token_hash": _token_hash(token)})
-                     .first())
+    now = utcnow()
+    with db.connect() as connection:
+        row = connection.execute(ACTOR_BY_TOKEN, {"token_hash": _token_hash(token),
+                                                  "now": now}).first()
+    if row is None:
+        return None
+    if _stale(row.last_used_at, now):
+        _touch(db, ("token-used", row.id), update(ApiToken).where(ApiToken.id == row.id)
+               .values(last_used_at=now))
+    return _actor_of(row)
+
+
+def _stale(seen: datetime | None, now: datetime) -> bool:
+    """Tell whether a last-seen time is old enough to write again."""
+    if seen is None:
+        return True
+    if seen.tzinfo is None:
+        seen = seen.replace(tzinfo=now.tzinfo)
+    return now - seen >= TOUCH_EVERY
+
+
+def _touch(db: Database, key: tuple, statement: Any) -> None:
+    """Write a last-seen time off the request, best effort (never when it cannot be written)."""
+
+    def write() -> None:
+        try:
+            with db.write() as session:
+                session.execute(statement)
+        except UNWRITABLE as exc:
+            LOG.debug("last-seen time not written: %s", exc)
+
+    db.background.submit(key, write)
 
 
 def revoke_token(*, session: Session, actor: Actor, token_id: int) -> None:
@@ -270,10 +439,137 @@ def revoke_token(*, session: Session, actor: Actor, token_id: int) -> None:
     record(session, actor, action="revoke", entity="api_token", entity_id=token.id)
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def list_tokens(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
-    """List the acting user's tokens (never their secrets)."""
+    """List the acting user's tokens with their expiry and last use (never their secrets)."""
     rows = session.execute(select(ApiToken).where(ApiToken.user_id == actor.id)
                            .order_by(ApiToken.id)).scalars().all()
+    now = utcnow()
     return [{"id": t.id, "name": t.name, "prefix": t.prefix,
-             "created_at": t.created_at.isoformat() if t.created_at else None,
-             "revoked": t.revoked_at is not None} for t in rows]
+             "created_at": _iso(t.created_at), "expires_at": _iso(t.expires_at),
+             "last_used_at": _iso(t.last_used_at), "revoked": t.revoked_at is not None,
+             "expired": _aware(t.expires_at) <= now} for t in rows]
+
+
+def _aware(moment: datetime) -> datetime:
+    """Return a time with its zone (SQLite hands back naive UTC times)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions: the cookie holds a random secret; the user_session row says whether it still counts.
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """How long a session lasts unused (idle) and at most (absolute)."""
+
+    idle_seconds: int = 1800
+    absolute_seconds: int = 8 * 3600
+
+    @classmethod
+    def of(cls, settings: Any) -> SessionLimits:
+        """Return the limits a set of settings names."""
+        return cls(idle_seconds=settings.session_idle_seconds,
+                   absolute_seconds=settings.session_max_age_seconds)
+
+    def alive(self, created: datetime, seen: datetime, now: datetime) -> bool:
+        """Tell whether a session created and last seen at these times still counts."""
+        return (now - _aware(created)).total_seconds() < self.absolute_seconds and (
+            now - _aware(seen)).total_seconds() < self.idle_seconds
+
+
+def _session_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def start_session(*, db: Database, actor: Actor, client: str = "",
+                  user_agent: str = "") -> str | None:
+    """Store a new session for a signed-in user; return its secret (None: not writable)."""
+    secret = secrets.token_urlsafe(32)
+    try:
+        with db.write() as session:
+            session.execute(insert(UserSession).values(
+                id=_session_hash(secret), user_id=actor.id, created_at=utcnow(),
+                last_seen_at=utcnow(), client=client[:64],
+                user_agent=control_free(user_agent)[:200]))
+    except UNWRITABLE as exc:
+        LOG.warning("session not stored (the database cannot be written): %s",
+                    str(exc.orig)[:200])
+        return None
+    return secret
+
+
+def control_free(text: str) -> str:
+    """Return a header's text without control characters."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def actor_for_session(*, db: Database, secret: str, limits: SessionLimits,
+                      seen: float | None = None) -> Actor | None:
+    """Return the actor of a live session, or None (unknown, ended, idle or too old).
+
+    `seen` is when this browser was last served (kept in its cookie): while the database
+    cannot be written, the stored last-seen time stands still and this keeps the session alive.
+    """
+    if not secret or len(secret) > 100:
+        return None
+    now = utcnow()
+    key = _session_hash(secret)
+    with db.connect() as connection:
+        row = connection.execute(ACTOR_BY_SESSION, {"session_hash": key}).first()
+    if row is None:
+        return None
+    last = _aware(row.last_seen_at)
+    if seen is not None:
+        last = max(last, datetime.fromtimestamp(seen, tz=now.tzinfo))
+    if not limits.alive(row.created_at, last, now):
+        return None
+    if _stale(row.last_seen_at, now):
+        _touch(db, ("session-seen", key), update(UserSession).where(UserSession.id == key)
+               .values(last_seen_at=now))
+    return _actor_of(row)
+
+
+def end_session(*, db: Database, secret: str) -> None:
+    """End one session (sign-out); a copy of its cookie then signs nobody in."""
+    with db.write() as session:
+        session.execute(update(UserSession).where(UserSession.id == _session_hash(secret),
+                                                  UserSession.ended_at.is_(None))
+                        .values(ended_at=utcnow()))
+
+
+def end_sessions(session: Session, user_id: int) -> int:
+    """End every session of a user; return how many were live."""
+    done = session.execute(update(UserSession).where(UserSession.user_id == user_id,
+                                                     UserSession.ended_at.is_(None))
+                           .values(ended_at=utcnow()))
+    return done.rowcount or 0
+
+
+def sign_out_everywhere(*, session: Session, actor: Actor) -> int:
+    """End every session of the acting user (this one too)."""
+    ended = end_sessions(session, actor.id or 0)
+    record(session, actor, action="sign_out_everywhere", entity="user", entity_id=actor.id,
+           after={"sessions_ended": ended})
+    return ended
+
+
+def list_sessions(*, session: Session, actor: Actor, limits: SessionLimits,
+                  current: str | None = None) -> list[dict[str, Any]]:
+    """List the acting user's live sessions, newest first, marking the one asking."""
+    now = utcnow()
+    mine = _session_hash(current) if current else None
+    rows = session.execute(
+        select(UserSession).where(UserSession.user_id == actor.id,
+                                  UserSession.ended_at.is_(None),
+                                  UserSession.created_at > now - timedelta(
+                                      seconds=limits.absolute_seconds))
+        .order_by(UserSession.created_at.desc())).scalars().all()
+    return [{"started_at": _iso(r.created_at), "last_seen_at": _iso(r.last_seen_at),
+             "client": r.client, "user_agent": r.user_agent, "current": r.id == mine}
+            for r in rows if limits.alive(r.created_at, r.last_seen_at, now)
+            or r.id == mine]

@@ -13,9 +13,11 @@ What each format holds:
 
 Every export of the same snapshot is byte-identical: rows come in the snapshot's canonical
 order, and zip members, workbook properties and file times carry the snapshot's own time.
-Text cells a spreadsheet would run as a formula (starting with = + - @, a tab, a carriage
-return or NUL) get a leading apostrophe in CSV, XLSX and the Data Package's CSVs (OWASP ASVS
-V1.2.10), never in JSON, Parquet or GraphML, which are data formats.
+Text cells in CSV, XLSX and the Data Package's CSVs go through one function,
+`portfolio.text.neutralise`: control characters are stripped first, then text a spreadsheet
+would run as a formula (starting with = + - @, their full-width forms, a tab or a carriage
+return, after any zero-width character) gets a leading apostrophe (OWASP ASVS V1.2.10). JSON and
+Parquet are data formats and keep text as stored; GraphML drops what XML cannot hold.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import csv
 import hashlib
 import io
 import json
-import re
 import shutil
 import tempfile
 import zipfile
@@ -45,6 +46,7 @@ from portfolio.services.snapshots import (
     SnapshotContent,
     TableData,
 )
+from portfolio.text import neutralise
 
 
 class ExportFormat(StrEnum):
@@ -71,24 +73,15 @@ EXTENSIONS = {
 SINGLE_TABLE = frozenset({ExportFormat.csv, ExportFormat.parquet})
 DEFAULT_TABLE = "projects"
 
-FORMULA_START = frozenset("=+-@\t\r\0")
 CHUNK_BYTES = 1 << 20
 CSV_BATCH_ROWS = 2000
 PARQUET_ROW_GROUP = 65_536
 XLSX_MAX_ROWS = 1_048_576
-XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 LICENCE = {
     "name": "OGL-UK-3.0",
     "title": "Open Government Licence v3.0",
     "path": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
 }
-
-
-def neutralise(value: str) -> str:
-    """Return text a spreadsheet will show rather than run (OWASP: prefix an apostrophe)."""
-    if value and value[0] in FORMULA_START:
-        return "'" + value
-    return value
 
 
 def check_table(fmt: ExportFormat, table: str | None) -> str:
@@ -159,25 +152,17 @@ def _spooled(write: Callable[[BinaryIO], None]) -> Iterator[bytes]:
 # CSV
 
 
-def _cell_text(value: str | None) -> str | None:
-    """Return text as a spreadsheet will show it, never run it."""
-    if value and value[0] in FORMULA_START:
-        return "'" + value
-    return value
-
-
 def _tabular(columns: list[Column], *, safe: bool) -> Callable[[list[Any]], list[Any]]:
     """Return a function that turns a snapshot row into CSV cells (in place, for speed)."""
     texts = [i for i, c in enumerate(columns) if c.type == "string"] if safe else []
     flags = [i for i, c in enumerate(columns) if c.type == "boolean"]
     lists = [i for i, c in enumerate(columns) if c.is_list]
-    start = FORMULA_START
 
     def convert(row: list[Any]) -> list[Any]:
         for i in texts:
             value = row[i]
-            if value and value[0] in start:
-                row[i] = "'" + value
+            if value:
+                row[i] = neutralise(value)
         for i in flags:
             value = row[i]
             if value is not None:
@@ -186,7 +171,7 @@ def _tabular(columns: list[Column], *, safe: bool) -> Callable[[list[Any]], list
             value = row[i]
             if value is not None:
                 # Only a cell's first character can start a formula.
-                row[i] = _cell_text(";".join(value)) if safe else ";".join(value)
+                row[i] = neutralise(";".join(value)) if safe else ";".join(value)
         return row
 
     return convert
@@ -347,9 +332,7 @@ def _xlsx_converter(columns: list[Column]) -> Callable[[list[Any]], list[Any]]:
         for i in texts:
             value = row[i]
             if value:
-                if value[0] in FORMULA_START:
-                    value = "'" + value
-                row[i] = XLSX_ILLEGAL.sub("", value)
+                row[i] = neutralise(value)
         for i in lists:
             value = row[i]
             if value is not None:
@@ -392,7 +375,7 @@ def write_xlsx(content: SnapshotContent, out: BinaryIO) -> None:
     about = workbook.create_sheet("About")
     header(about, ["property", "value"])
     for key, value in _about_rows(content):
-        about.append([key, neutralise(XLSX_ILLEGAL.sub("", str(value)))])
+        about.append([key, neutralise(str(value))])
     for data in content.tables():
         convert = _xlsx_converter(data.column_specs())
         part, written, sheet = 1, 0, None

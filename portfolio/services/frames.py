@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from portfolio.errors import NotFound
+from portfolio.errors import NotFound, Unrankable
 from portfolio.models import (
     Assessment,
     Criterion,
@@ -22,6 +22,7 @@ from portfolio.models import (
     WeightProfile,
 )
 from scoring.criteria import Criterion as ScoringCriterion
+from scoring.weights import InvalidWeights
 from scoring.weights import WeightProfile as ScoringProfile
 
 
@@ -163,8 +164,12 @@ def load_profile(session: Session, name: str | None) -> StoredProfile:
     ).all()
     dimension = {k: w for kind, k, w in weights if kind == "dimension"}
     criterion = {k: w for kind, k, w in weights if kind == "criterion"}
-    return StoredProfile(
-        id=row.id, name=row.name, version=row.version, description=row.description,
-        weights=ScoringProfile(name=row.name, dimension_weights=dimension,
-                               criterion_weights=criterion),
-    )
+    try:
+        scoring = ScoringProfile(name=row.name, dimension_weights=dimension,
+                                 criterion_weights=criterion)
+    except InvalidWeights as exc:
+        # Stored before weights were checked as they are now: one profile, not every page.
+        raise Unrankable(f"the weight profile {row.name!r} cannot rank projects ({exc}); the "
+                         "CDO or an administrator must set its weights again") from None
+    return StoredProfile(id=row.id, name=row.name, version=row.version,
+                         description=row.description, weights=scoring)

@@ -43,7 +43,8 @@ def run_import(db: Database, *, actor: Actor, content: bytes, filename: str, sou
         with session_of() as session:
             report = imports.import_projects(session=session, actor=actor, content=content,
                                              filename=filename, dry_run=dry_run,
-                                             progress=progress, sheet=sheet)
+                                             progress=progress, sheet=sheet,
+                                             limits=imports.ImportLimits.of(db.settings))
             if report.written and run_id is not None:
                 _finish(session, run_id, report)
     except Invalid as exc:

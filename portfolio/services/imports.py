@@ -116,6 +116,23 @@ class FileTooLarge(BadFile):
 
 
 @dataclass(frozen=True)
+class ImportLimits:
+    """How many data rows and columns a file may hold (settings import_max_rows, _columns)."""
+
+    rows: int = 100_000
+    columns: int = 200
+
+    @classmethod
+    def of(cls, settings: Any) -> ImportLimits:
+        """Return the limits a set of settings names."""
+        return cls(rows=settings.import_max_rows, columns=settings.import_max_columns)
+
+
+class OverLimit(BadFile):
+    """A file with more rows or columns than the limits allow; refused as soon as it is seen."""
+
+
+@dataclass(frozen=True)
 class RowError:
     """One problem: the row as numbered in a spreadsheet (header = 1), the column, the reason."""
 
@@ -217,10 +234,11 @@ def require_importer(actor: Actor) -> None:
     require(actor, Capability.IMPORT_PROJECTS)
 
 
-def read_sheet(content: bytes) -> Sheet:
+def read_sheet(content: bytes, limits: ImportLimits | None = None) -> Sheet:
     """Sniff, decode and parse a file into its header and rows, or raise BadFile."""
+    limits = limits or ImportLimits()
     kind = sniff(content)
-    sheet = _read_xlsx(content) if kind == "xlsx" else _read_csv(content)
+    sheet = _read_xlsx(content, limits) if kind == "xlsx" else _read_csv(content, limits)
     while sheet.rows and all(_blank(v) for v in sheet.rows[-1][1]):
         sheet.rows.pop()
     if all(_blank(v) for v in sheet.header):
@@ -232,7 +250,19 @@ def read_sheet(content: bytes) -> Sheet:
     return sheet
 
 
-def _read_csv(content: bytes) -> Sheet:
+def too_many_columns(limits: ImportLimits, where: str) -> OverLimit:
+    """Return the refusal of a file wider than the column limit."""
+    return OverLimit(f"{where} has more than {limits.columns:,} columns, the most an import "
+                     f"may have (the template has {len(COLUMNS)})")
+
+
+def too_many_rows(limits: ImportLimits) -> OverLimit:
+    """Return the refusal of a file longer than the row limit."""
+    return OverLimit(f"the file has more than {limits.rows:,} project rows, the most one import "
+                     f"may have (split it into several files)")
+
+
+def _read_csv(content: bytes, limits: ImportLimits) -> Sheet:
     bom = content.startswith(b"\xef\xbb\xbf")
     body = content[3:] if bom else content
     try:
@@ -258,14 +288,30 @@ def _read_csv(content: bytes) -> Sheet:
     rows: list[tuple[int, list[Any]]] = []
     try:
         header = next(reader, [])
+        # Refused before any row is read: a wide header costs every row that follows.
+        if len(header) > limits.columns:
+            raise too_many_columns(limits, "the header")
+        data_rows = 0
         for number, cells in enumerate(reader, start=2):
+            if len(cells) > limits.columns:
+                raise too_many_columns(limits, f"row {number}")
+            if any(cells):
+                data_rows += 1
+                if data_rows > limits.rows:
+                    raise too_many_rows(limits)
             rows.append((number, cells))
     except csv.Error as exc:
         raise BadFile(f"the CSV cannot be read near line {reader.line_num}: {exc}") from None
     return Sheet("csv", header, rows)
 
 
-def _read_xlsx(content: bytes) -> Sheet:
+def _read_xlsx(content: bytes, limits: ImportLimits) -> Sheet:
+    """Read the projects sheet cell by cell, trusting nothing the file declares about its size.
+
+    openpyxl's read-only rows are padded to the sheet's declared <dimension> and gaps filled up
+    to its declared last row, so a 1.5 KB file can ask for gigabytes. Only cells present in
+    the XML are read here, and reading stops at the first cell or row past the limits.
+    """
     from openpyxl import load_workbook
 
     try:
@@ -275,12 +321,65 @@ def _read_xlsx(content: bytes) -> Sheet:
     try:
         names = workbook.sheetnames
         sheet = workbook["projects"] if "projects" in names else workbook.worksheets[0]
-        values = sheet.iter_rows(values_only=True)
-        header = [("" if v is None else str(v)) for v in next(values, ())]
-        rows = [(number, list(cells)) for number, cells in enumerate(values, start=2)]
+        cells = _present_rows(workbook, sheet, limits)
+        header: list[str] = []
+        rows: list[tuple[int, list[Any]]] = []
+        data_rows = 0
+        for number, values in cells:
+            if number == 1:
+                header = [("" if v is None else str(v)) for v in values]
+                continue
+            data_rows += 1
+            if data_rows > limits.rows:
+                raise too_many_rows(limits)
+            rows.append((number, values))
+    except OverLimit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged sheet part
+        raise BadFile(f"the workbook cannot be read: {exc}") from None
     finally:
         workbook.close()
     return Sheet("xlsx", header, rows)
+
+
+def _present_rows(workbook: Any, sheet: Any,
+                  limits: ImportLimits) -> Iterable[tuple[int, list[Any]]]:
+    """Yield (row number, values) for each row holding a value, from the cells present only."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet._reader import CELL_TAG, ROW_TAG, WorkSheetParser
+    from openpyxl.xml.functions import iterparse
+
+    with sheet._get_source() as source:
+        parser = WorkSheetParser(source, sheet._shared_strings, data_only=True,
+                                 epoch=workbook.epoch, date_formats=workbook._date_formats,
+                                 timedelta_formats=workbook._timedelta_formats)
+        values: dict[int, Any] = {}
+        for event, element in iterparse(source, events=("start", "end")):
+            tag = element.tag
+            if event == "start":
+                if tag == ROW_TAG:
+                    number = element.get("r")
+                    parser.row_counter = (int(float(number)) if number
+                                          else parser.row_counter + 1)
+                    parser.col_counter = 0
+                    values = {}
+                continue
+            if tag == CELL_TAG:
+                cell = parser.parse_cell(element)
+                element.clear()
+                if cell["value"] is None or cell["value"] == "":
+                    continue
+                if cell["column"] > limits.columns:
+                    raise too_many_columns(limits, "the sheet (a value in column "
+                                           f"{get_column_letter(cell['column'])})")
+                values[cell["column"]] = cell["value"]
+            elif tag == ROW_TAG:
+                element.clear()
+                if values:
+                    row = [None] * max(values)
+                    for column, value in values.items():
+                        row[column - 1] = value
+                    yield parser.row_counter, row
 
 
 def _blank(value: Any) -> bool:
@@ -308,9 +407,17 @@ def check_header(header: list[Any]) -> list[str]:
     unknown = [n or f"(blank, column {i + 1})" for i, n in enumerate(names)
                if n not in COLUMNS]
     if unknown:
+        more = f" and {len(unknown) - 10:,} more" if len(unknown) > 10 else ""
         problems.append(f"unknown column{'s' if len(unknown) > 1 else ''} "
-                        f"{', '.join(unknown)}")
-    repeated = sorted({n for n in names if n and names.count(n) > 1})
+                        f"{', '.join(unknown[:10])}{more}")
+    # One pass: names.count() per name made a 100,000-column header take minutes.
+    seen: set[str] = set()
+    repeated_names: set[str] = set()
+    for name in names:
+        if name in seen:
+            repeated_names.add(name)
+        seen.add(name)
+    repeated = sorted(n for n in repeated_names if n)
     if repeated:
         problems.append(f"repeated column{'s' if len(repeated) > 1 else ''} "
                         f"{', '.join(repeated)}")
@@ -378,6 +485,7 @@ def _current_input(project: Any, owner_code: str) -> dict[str, Any]:
 def import_projects(
     *, session: Session, actor: Actor, content: bytes, filename: str = "upload",
     dry_run: bool = False, progress: Progress | None = None, sheet: Sheet | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
     """Check every row of a file, then create or update its projects in one transaction.
 
@@ -388,7 +496,7 @@ def import_projects(
     A caller that already read the file (to refuse a bad one early) passes its `sheet`.
     """
     require_importer(actor)
-    sheet = sheet or read_sheet(content)
+    sheet = sheet or read_sheet(content, limits)
     names = check_header(sheet.header)
     report = ImportReport(filename=filename, kind=sheet.kind, rows=0, dry_run=dry_run)
     tick = progress or (lambda _stage, _done, _total: None)

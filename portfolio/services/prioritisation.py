@@ -25,6 +25,7 @@ from scoring.plan import (
     PlanResult,
     efficient_frontier,
     plan_portfolio,
+    run_frontier_in_subprocess,
     run_plan_in_subprocess,
 )
 from scoring.plumbing import plumbing_recommendations
@@ -97,8 +98,16 @@ def frontier(
     if len(budgets) > 40:
         raise Invalid({"budgets": "at most 40 budget steps"})
     _run, projects, dependencies = _candidates(db, profile)
+    # Every solve of the curve shares the plan's wall-clock limit; large ones run apart.
+    wall = db.settings.plan_wall_clock_seconds
+    selectable = projects["status"].isin(["idea", "proposed", "approved", "paused"]).sum()
     try:
-        curve = efficient_frontier(projects, dependencies, budgets, capacity, time_limit=20.0)
+        if selectable > SUBPROCESS_ABOVE:
+            curve = run_frontier_in_subprocess(projects, dependencies, budgets, capacity,
+                                               wall_clock_seconds=wall, time_limit=20.0)
+        else:
+            curve = efficient_frontier(projects, dependencies, budgets, capacity,
+                                       time_limit=20.0, wall_clock_seconds=wall)
     except InvalidPlanRequest as exc:
         raise Invalid({"plan": str(exc)}) from None
     return [

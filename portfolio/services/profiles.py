@@ -20,6 +20,7 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.services.common import record
+from portfolio.text import control_problem
 from scoring.weights import InvalidAHPMatrix, InvalidWeights, ahp_weights, normalise_weights
 
 DIMENSIONS = ("impact", "feasibility", "readiness")
@@ -112,6 +113,10 @@ def set_weights(
         raise Invalid({"name": f"a weight profile named {name!r} already exists"})
     if not name.strip() or len(name) > 120:
         raise Invalid({"name": "must be 1 to 120 characters"})
+    if problem := control_problem(name):
+        raise Invalid({"name": problem})
+    if problem := control_problem(description or "", multiline=True):
+        raise Invalid({"description": problem})
     row = existing or WeightProfile(name=name, version=0)
     before = profile_public(session, row) if existing else None
     row.version += 1

@@ -26,6 +26,7 @@ from portfolio.models import (
 )
 from portfolio.services.common import as_record, project_by_slug, record
 from portfolio.services.projects import get_project
+from portfolio.text import control_problem
 
 STATUS_AFTER = {Decision.APPROVE: ProjectStatus.APPROVED, Decision.REJECT: ProjectStatus.REJECTED}
 # A deferral or a request for information leaves the project waiting for another decision.
@@ -52,6 +53,8 @@ def decide(
         errors["rationale"] = "give the reasons for the decision"
     elif len(text) > RATIONALE_MAX:
         errors["rationale"] = f"keep the rationale under {RATIONALE_MAX:,} characters"
+    elif problem := control_problem(text, multiline=True):
+        errors["rationale"] = problem
     if errors:
         raise Invalid(errors)
     project = project_by_slug(session, slug)

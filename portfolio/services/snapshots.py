@@ -22,7 +22,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -50,7 +50,7 @@ from portfolio.enums import (
     UpdateFrequency,
     WeightKind,
 )
-from portfolio.errors import Conflict, Invalid, NotFound
+from portfolio.errors import Conflict, DomainError, Invalid, NotFound
 from portfolio.models import (
     Assessment,
     AuditEvent,
@@ -68,6 +68,7 @@ from portfolio.models import (
 from portfolio.services.common import consistent_read, current_revision
 from portfolio.services.frames import load_profile
 from portfolio.services.ranking import ROBUSTNESS_SEED, RunInfo, ensure_ranking
+from portfolio.text import control_problem
 
 FORMAT = "london-data-portfolio-snapshot"
 FORMAT_VERSION = 1
@@ -79,6 +80,7 @@ INFLATE_BYTES = 1 << 18
 FETCH_BATCH = 5000
 ENCODE_BATCH = 2000
 LABEL_MAX = 200
+QUOTA_WINDOW = timedelta(hours=24)
 SCORE_DIGITS = 6
 CONTRIBUTION_PREFIX = "contribution_"
 SOURCE_TITLE = "London data portfolio"
@@ -637,6 +639,8 @@ class SnapshotContent:
 
 
 def _clean_label(label: str) -> str:
+    if problem := control_problem(label or ""):
+        raise Invalid({"label": problem})
     text = " ".join((label or "").split())
     if not text:
         raise Invalid({"label": "give the snapshot a label"})
@@ -678,14 +682,47 @@ def build_content(db: Database, *, actor: Actor, label: str, profile: str | None
     raise Conflict("the portfolio kept changing while the snapshot was being taken; try again")
 
 
+class QuotaExceeded(DomainError):
+    """A user has taken as many snapshots as a day allows."""
+
+    status_code = 429
+
+    def __init__(self, quota: int, retry_after: int) -> None:
+        super().__init__(f"you have taken {quota} snapshots in the last 24 hours, the most a "
+                         f"day allows; try again in {max(1, retry_after // 60)} minutes")
+        self.retry_after = retry_after
+
+
+def check_quota(session: Session, actor: Actor, quota: int) -> None:
+    """Refuse a user's snapshot past their daily quota (the system's own are not counted)."""
+    if actor.id is None:
+        return
+    since = datetime.now(UTC) - QUOTA_WINDOW
+    taken, oldest = session.execute(
+        select(func.count(), func.min(Snapshot.created_at))
+        .where(Snapshot.author_id == actor.id, Snapshot.created_at > since)).one()
+    if taken >= quota:
+        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        raise QuotaExceeded(quota, int((oldest + QUOTA_WINDOW - datetime.now(UTC))
+                                       .total_seconds()) + 1)
+
+
 def create_snapshot(db: Database, *, actor: Actor, label: str,
                     profile: str | None = None) -> dict[str, Any]:
-    """Freeze the portfolio, the weight profile, the method version and the ranking."""
+    """Freeze the portfolio, the weight profile, the method version and the ranking.
+
+    Each user may take `snapshots_per_user_per_day` (settings) in any 24 hours: every
+    snapshot stores a full copy of the portfolio.
+    """
     require(actor, Capability.CREATE_SNAPSHOT)
+    quota = db.settings.snapshots_per_user_per_day
+    with db.read() as session:
+        check_quota(session, actor, quota)  # before the work of serialising the portfolio
     content, run = build_content(db, actor=actor, label=label, profile=profile)
     meta = content.meta
     try:
         with db.write() as session:
+            check_quota(session, actor, quota)
             row = Snapshot(
                 label=meta["label"], author_id=actor.id, author=actor.email,
                 created_at=content.created_at, profile_name=run.profile,

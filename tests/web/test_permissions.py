@@ -27,7 +27,7 @@ ROLES = ["anonymous", "researcher", "lead", "cdo", "admin"]
 # Routes whose work is heavy or slow and adds nothing to a permission check at this size.
 HEAVY = {"/plan/frontier", "/api/v1/plan/frontier"}
 # Signing out would end the session the rest of the matrix uses; it is tested on its own.
-SESSION_ENDING = {"/logout"}
+SESSION_ENDING = {"/logout", "/account/sessions/end"}
 
 
 @pytest.fixture

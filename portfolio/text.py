@@ -1,0 +1,67 @@
+"""Text rules shared by every input and every spreadsheet writer: control characters, formulas.
+
+Inputs (forms, API, import, CLI) refuse C0 and C1 control characters, except tab and line
+breaks in long text, through `refuse_controls`. Writers of spreadsheet formats (CSV, XLSX, the
+Data Package's CSVs) pass every text cell through `neutralise`, which first strips the control
+characters already stored (rows from before the rule, which lxml and openpyxl refuse) and then
+prefixes an apostrophe to text a spreadsheet would run as a formula (OWASP ASVS V1.2.10).
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 (but tab, line feed, carriage return), DEL and C1.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Single-line text also refuses tab and line breaks.
+CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Invisible characters a spreadsheet skips before deciding that a cell is a formula.
+INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
+# ASCII and full-width formula starts; tab and carriage return too (OWASP).
+FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+
+
+def strip_controls(value: str) -> str:
+    """Return text without control characters (tab and line breaks kept)."""
+    return CONTROL.sub("", value) if CONTROL.search(value) else value
+
+
+def neutralise(value: str) -> str:
+    """Return a text cell a spreadsheet will show rather than run: strip, then neutralise."""
+    if not value:
+        return value
+    value = strip_controls(value)
+    if not value:
+        return value
+    first = value[0]
+    if first in INVISIBLE:
+        first = value.lstrip(INVISIBLE)[:1]
+    if first in FORMULA_START:
+        return "'" + value
+    return value
+
+
+def control_problem(value: str, *, multiline: bool = False) -> str | None:
+    """Return why text is refused for its control characters, or None when it is clean."""
+    found = (CONTROL if multiline else CONTROL_SINGLE_LINE).search(value)
+    if found is None:
+        return None
+    allowed = " (tab and line breaks are allowed)" if multiline else ""
+    return (f"must not contain control characters: found U+{ord(found.group()):04X} at "
+            f"position {found.start() + 1}{allowed}")
+
+
+def refuse_controls(value: str) -> str:
+    """Pydantic validator: refuse single-line text holding a control character."""
+    problem = control_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def refuse_controls_multiline(value: str) -> str:
+    """Pydantic validator: refuse long text holding a control character other than line breaks."""
+    problem = control_problem(value, multiline=True)
+    if problem:
+        raise ValueError(problem)
+    return value

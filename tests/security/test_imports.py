@@ -1,0 +1,71 @@
+"""Findings 1 and 2: spreadsheets whose size is a lie, and headers that cost quadratic time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from portfolio.services import imports
+from tests.security.xlsx import declared_dimension_bomb, workbook
+from tests.web.auth import Browser
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def cells_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the cells an import holds in memory (every Sheet the reader builds)."""
+    counted: list[int] = []
+
+    class CountedSheet(imports.Sheet):
+        def __init__(self, kind: str, header: list[str], rows: list[Any]) -> None:
+            counted.append(len(header) + sum(len(cells) for _n, cells in rows))
+            super().__init__(kind, header, rows)
+
+    monkeypatch.setattr(imports, "Sheet", CountedSheet)
+    return counted
+
+
+def upload(client: Browser, content: bytes, name: str = "projects.xlsx",
+           kind: str = XLSX):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/import/projects", data={"dry_run": "true"},
+                       files={"file": (name, content, kind)})
+
+
+def test_xlsx_declared_dimension_bomb_is_refused_naming_the_column_limit(
+        cdo: Browser, cells_read: list[int]) -> None:
+    response = upload(cdo, declared_dimension_bomb(300))
+    assert response.status_code == 422
+    assert "more than 200 columns" in response.json()["detail"]
+    assert "XFD" in response.json()["detail"]
+    assert sum(cells_read) < 1000
+
+
+def test_xlsx_declared_dimension_is_ignored_when_the_cells_fit(
+        cdo: Browser, cells_read: list[int]) -> None:
+    content = workbook("A1:XFD300", [(300, [("A300", "far-down"), ("B300", "Far down"),
+                                            ("C300", "E09000002"), ("D300", "housing")])])
+    response = upload(cdo, content)
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == ["far-down"]
+    assert sum(cells_read) < 1000
+
+
+def test_xlsx_rows_over_the_row_limit_are_refused(app, cdo: Browser) -> None:  # type: ignore[no-untyped-def]
+    app.state.settings.import_max_rows = 2
+    rows = [(n, [(f"A{n}", f"p-{n}"), (f"B{n}", "P"), (f"C{n}", "E09000002"),
+                 (f"D{n}", "housing")]) for n in range(2, 6)]
+    response = upload(cdo, workbook("A1:D5", rows))
+    assert response.status_code == 422
+    assert "more than 2 project rows" in response.json()["detail"]
+
+
+def test_quadratic_header_check_refuses_a_wide_csv_header_before_reading_rows(
+        cdo: Browser, cells_read: list[int]) -> None:
+    header = ",".join(["slug", "title", "owner", "theme"] + [f"c{i}" for i in range(30_000)])
+    response = upload(cdo, (header + "\nx,X,E09000002,housing\n").encode(), "wide.csv",
+                      "text/csv")
+    assert response.status_code == 422
+    assert "the header has more than 200 columns" in response.json()["detail"]
+    assert cells_read == []

@@ -1,0 +1,61 @@
+"""Workbooks written by hand, as a hostile client would: the sheet XML is ours to choose."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.'
+    'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>')
+ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="projects" sheetId="1" r:id="rId1"/></sheets></workbook>')
+WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+HEADER = ("slug", "title", "owner", "theme")
+
+
+def _cell(reference: str, text: str) -> str:
+    return f'<c r="{reference}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def workbook(dimension: str, rows: list[tuple[int, list[tuple[str, str]]]]) -> bytes:
+    """Return an .xlsx whose sheet declares a dimension and holds only the given cells."""
+    letters = "ABCD"
+    body = '<row r="1">' + "".join(_cell(f"{letters[i]}1", name)
+                                   for i, name in enumerate(HEADER)) + "</row>"
+    for number, cells in rows:
+        body += f'<row r="{number}">' + "".join(_cell(ref, text) for ref, text in cells) + "</row>"
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?>'
+             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             f'<dimension ref="{dimension}"/><sheetData>{body}</sheetData></worksheet>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr("_rels/.rels", ROOT_RELS)
+        archive.writestr("xl/workbook.xml", WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
+        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+    return out.getvalue()
+
+
+def declared_dimension_bomb(last_row: int = 8000) -> bytes:
+    """Return the review's bomb: A1:XFD<n> declared, a header and one cell in the last row."""
+    return workbook(f"A1:XFD{last_row}", [(last_row, [(f"XFD{last_row}", "x")])])
