@@ -85,7 +85,7 @@ def plan_public(result: PlanResult, run: RunInfo, projects: pd.DataFrame) -> dic
         "waves": [list(wave) for wave in result.waves],
         "wave_titles": [[titles.get(s, s) for s in wave] for wave in result.waves],
         "gap": None if result.gap is None or math.isnan(result.gap) else float(result.gap),
-        "infeasible_reason": result.infeasible_reason,
+        "infeasible_reason": result.infeasible_reason, "message": result.message,
         "solve_seconds": round(float(result.solve_seconds), 3),
     }
 
