@@ -67,6 +67,7 @@ from portfolio.models import (
 from portfolio.services.common import consistent_read, current_revision
 from portfolio.services.frames import load_profile
 from portfolio.services.ranking import ROBUSTNESS_SEED, RunInfo, ensure_ranking
+from scoring.rounding import round_total
 
 FORMAT = "london-data-portfolio-snapshot"
 FORMAT_VERSION = 1
@@ -287,6 +288,13 @@ def iso_time(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds") + "Z"
 
 
+def _total(value: Any) -> float | None:
+    """Return a composite as exported: the total its exported contributions add up to."""
+    if value is None or value != value:
+        return None
+    return float(round_total(float(value), SCORE_DIGITS))
+
+
 def _score(value: Any) -> float | None:
     """Return a computed figure rounded for a stable serialisation, or None."""
     if value is None:
@@ -474,7 +482,7 @@ def _project_row(row: Any, criterion_keys: list[str]) -> list[Any]:
     contributions = row[40] or {}
     return [
         row[0], row[1], row[2], row[3], row[4], row[5],
-        _score(row[6]), row[7], _score(row[8]), _score(row[9]), _score(row[10]),
+        _total(row[6]), row[7], _score(row[8]), _score(row[9]), _score(row[10]),
         _score(row[11]), _score(row[12]), _score(row[13]),
         bool(row[14]) if ranked else None, _score(row[15]), row[16], row[17],
         bool(row[18]) if ranked else None, _score(row[19]), _score(row[20]), _score(row[21]),
