@@ -100,7 +100,7 @@ def test_a_candidate_waiting_on_committed_work_says_so(client: TestClient) -> No
 
 def test_switching_profile_changes_the_candidates_view(client: TestClient) -> None:
     orders = {
-        name: [r["slug"] for r in page_rows(client.get(
+        name: [slug for slug, _, _ in page_rows(client.get(
             "/backlog", params={"view": "candidates", "profile": name}, headers=HTML).text)]
         for name in ("CDO default", "Net zero", "Cost of living")
     }
