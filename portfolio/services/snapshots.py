@@ -140,7 +140,9 @@ RANKING_COLUMNS = (
          "among that view's projects in the dependency-aware order (blank: not ranked, because "
          "delivered or rejected). p_top_k, rank_p05 and rank_p95 describe this rank."),
     _col("score", "number", "Composite score, 0-100."),
-    _col("score_status", "string", "scored, partial (some criteria missing) or unscored."),
+    _col("score_status", "string", "scored, partial (some criteria missing), unscored (no "
+         "impact assessment at all) or unweighted (impact assessed only on criteria the "
+         "profile weighs at zero)."),
     _col("coverage", "number", "Share of the total weight the project has values for, 0-1."),
     _col("impact", "number", "Impact dimension score, 0-100."),
     _col("feasibility", "number", "Feasibility dimension score, 0-100."),

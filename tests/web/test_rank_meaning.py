@@ -193,3 +193,29 @@ def test_the_plan_page_shows_a_gap_unless_proven_optimal(client: TestClient) -> 
                       headers=HTML).text
     assert "proven optimal" in html
 
+
+
+def test_impact_assessed_only_on_zero_weighted_criteria_is_not_weighted_not_unscored(
+    client: TestClient, london: Database,
+) -> None:
+    # "Cost of living" weighs climate at zero; "unscored" is kept for no impact at all.
+    with london.write() as session:
+        make_project(session, "only-climate", status="idea")
+        make_project(session, "no-impact", status="idea")
+        project_service.assess(session=session, actor=SYSTEM, slug="only-climate",
+                               data={"criterion": "climate", "level": 5, "rationale": "x"})
+    rows = {r["slug"]: r for r in client.get(
+        "/api/v1/backlog", params={"profile": "Cost of living", "fresh": "true"}).json()}
+    assert rows["only-climate"]["score_status"] == "unweighted"
+    assert rows["no-impact"]["score_status"] == "unscored"
+    assert rows["only-climate"]["score"] is None
+    html = client.get("/backlog", params={"profile": "Cost of living", "q": "only-climate"},
+                      headers=HTML).text
+    assert ">not weighted<" in html and "weighs at zero" in html
+    why = client.get("/projects/only-climate/why", params={"profile": "Cost of living"},
+                     headers=HTML).text
+    assert "Not weighted: its impact is assessed only on criteria this profile weighs at zero" \
+        in why
+    other = {r["slug"]: r for r in client.get(
+        "/api/v1/backlog", params={"profile": "Net zero"}).json()}
+    assert other["only-climate"]["score_status"] != "unweighted"
