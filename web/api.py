@@ -134,8 +134,8 @@ def get_backlog(
     X-Portfolio-Ranking-Behind says by how many revisions (0: current); ?fresh=true waits.
     """
     run, rows = ranking_service.ranked_rows(
-        db, profile=profile, view=view, top=top, organisation=organisation, theme=theme, status=status,
-        q=q, wait_seconds=None if fresh else 0.0)
+        db, profile=profile, view=view, top=top, organisation=organisation, theme=theme,
+        status=status, q=q, wait_seconds=None if fresh else 0.0)
     response.headers["X-Portfolio-Revision"] = str(run.revision)
     response.headers["X-Portfolio-Ranking-Behind"] = str(run.behind)
     response.headers["X-Portfolio-Profile"] = quote(run.profile)

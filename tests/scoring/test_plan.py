@@ -308,7 +308,8 @@ def test_plan_equals_brute_force_on_near_tied_values_per_pound(seed: int) -> Non
     cost = rng.integers(250_000, 990_000, 16).astype(float)
     value = cost * 1e-4 * (1 + rng.uniform(-2.5e-4, 2.5e-4, 16))
     assert np.ptp(value / cost) / (value / cost).mean() < 5e-4
-    cand = table([(f"p{i:02d}", v, c, 1.0) for i, (v, c) in enumerate(zip(value, cost))])
+    cand = table([(f"p{i:02d}", v, c, 1.0)
+                  for i, (v, c) in enumerate(zip(value, cost, strict=True))])
     masks = np.array(list(itertools.product([0, 1], repeat=16)), dtype=bool)
     set_value, set_cost = masks @ value, masks @ cost
     for budget in np.linspace(cost.sum() * 0.05, cost.sum() * 0.95, 40):

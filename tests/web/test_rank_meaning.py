@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
+from portfolio.schemas import ProjectUpdate
 from portfolio.services import prioritisation
 from portfolio.services import projects as project_service
-from portfolio.schemas import ProjectUpdate
 from portfolio.settings import Settings
 from seeds.loader import load_reference
 from tests.factories import make_organisation, make_project
