@@ -17,6 +17,7 @@ from portfolio.services import prioritisation
 from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services.common import at_revision, portfolio_revision
+from portfolio.services.ranking import CANDIDATES, COMMITTED, VIEW_OF_STATUS
 from web.charts import bubble_matrix, line_chart
 from web.deps import seen_revision
 from web.pages_common import AppDatabase
@@ -31,12 +32,15 @@ Code = Annotated[str | None, Query(max_length=32)]
 Weight = Annotated[float | None, Query(ge=0, le=100)]
 View = Annotated[str, Query(pattern="^(candidates|committed)$")]
 DIMENSIONS = ("impact", "feasibility", "readiness")
-# Each backlog view with its statuses and its tab's label.
-VIEW_TABS = (
-    {"name": "candidates", "label": "Candidates", "statuses": ("idea", "proposed", "approved"),
-     "note": "idea, proposed and approved work not started: what you decide on"},
-    {"name": "committed", "label": "Committed", "statuses": ("in_progress", "paused"),
-     "note": "work in progress or paused"},
+# Each backlog view's tab: its label and note; its statuses come from the engine's own table.
+VIEW_TABS = tuple(
+    {"name": name, "label": label, "note": note,
+     "statuses": tuple(s for s, v in VIEW_OF_STATUS.items() if v == name)}
+    for name, label, note in (
+        (CANDIDATES, "Candidates", "idea, proposed and approved work not started: what you "
+         "decide on"),
+        (COMMITTED, "Committed", "work in progress or paused"),
+    )
 )
 
 

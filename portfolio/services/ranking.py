@@ -24,7 +24,11 @@ from portfolio.services.frames import (
     load_profile,
 )
 from scoring.engine import METHOD_VERSION, Ranking, rank_portfolio
+
+# The backlog's views are re-exported for the pages (web does not import scoring).
 from scoring.ranking import CANDIDATES, VIEWS
+from scoring.ranking import COMMITTED as COMMITTED
+from scoring.ranking import VIEW_OF_STATUS as VIEW_OF_STATUS
 from scoring.rounding import largest_remainder, round_parts, round_total
 from scoring.weights import InvalidWeights, normalise_weights
 
