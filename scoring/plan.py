@@ -19,8 +19,10 @@ sequenced into waves, the topological layers of the dependencies among the selec
 Exactness: the solve runs with a zero relative gap (``mip_rel_gap=0``; HiGHS's default of 1e-4
 stopped at a worse plan when many candidates have near-equal value per pound) and HiGHS's
 absolute gap of 1e-6 points (``PROVEN_ABS_GAP``), far below the 0.005 points a displayed score
-can show. A plan is labelled ``optimal`` only when HiGHS proves it so within those gaps;
-otherwise (time limit) it is ``time_limit`` and carries the gap HiGHS reports.
+can show. A plan is labelled ``optimal`` only when HiGHS proves it so within those gaps; a
+solve asked for a positive relative gap (the value-against-budget curve) that stops within it
+is ``within_gap``, one stopped by the time limit ``time_limit``; both carry the gap HiGHS
+reports.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from scoring.graph import (
 
 CANDIDATE_STATUSES: frozenset[str] = frozenset({"idea", "proposed", "approved", "paused"})
 DONE_STATUSES: frozenset[str] = frozenset({"in_progress", "delivered"})
-PLAN_STATUSES: tuple[str, ...] = ("optimal", "time_limit", "infeasible")
+PLAN_STATUSES: tuple[str, ...] = ("optimal", "within_gap", "time_limit", "infeasible")
 # HiGHS's default absolute MIP gap (points): SciPy's milp does not expose it, so it stays this.
 PROVEN_ABS_GAP = 1e-6
 # Relative slack when checking a solution against the budget and capacity (solver tolerances).
@@ -407,12 +409,16 @@ def plan_portfolio(
     ):
         raise RuntimeError("the solver returned a plan over the budget or capacity")
     proven = res.status == 0 and (
-        gap is None or gap <= mip_rel_gap
+        gap is None or gap == 0.0
         or gap * abs(float(problem.value[chosen].sum())) <= PROVEN_ABS_GAP)
-    status = "optimal" if proven else "time_limit"
-    message = (None if proven else
-               f"not proven optimal: stopped at the {time_limit:g} s time limit"
-               if res.status == 1 else f"not proven optimal: {res.message}")
+    if proven:
+        status, message = "optimal", None
+    elif res.status == 0:
+        status = "within_gap"
+        message = f"not proven optimal: stopped within the relative gap of {mip_rel_gap:g} asked"
+    else:
+        status = "time_limit"
+        message = f"not proven optimal: stopped at the {time_limit:g} s time limit"
     return _result(
         problem,
         dependencies,
