@@ -219,3 +219,25 @@ def test_impact_assessed_only_on_zero_weighted_criteria_is_not_weighted_not_unsc
     other = {r["slug"]: r for r in client.get(
         "/api/v1/backlog", params={"profile": "Net zero"}).json()}
     assert other["only-climate"]["score_status"] != "unweighted"
+
+
+def test_the_cli_ranks_a_view_with_the_interval_of_that_rank(
+    settings: Settings, london: Database,
+) -> None:
+    import csv
+    import io
+
+    from typer.testing import CliRunner
+
+    from portfolio.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["rank", "--view", "committed", "--format", "csv"],
+                                env={"PORTFOLIO_DATABASE_URL": settings.database_url})
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {r["view"] for r in rows} == {"committed"}
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+    inside = [int(r["interval"].split("-")[0]) <= int(r["rank"]) <= int(r["interval"].split("-")[1])
+              for r in rows]
+    assert sum(inside) >= 0.9 * len(rows)
+    assert "1,000 weight samples" in " ".join(result.stderr.split())
