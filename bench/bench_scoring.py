@@ -3,6 +3,11 @@
 Run: python bench/bench_scoring.py [--projects 100000] [--samples 1000] [--robust-projects 10000]
 Prints figures only; machines here are noisy, so each time is also given as a ratio to a
 baseline measured in the same run. `run()` returns the figures for a suite to gather.
+
+The order's robustness (what the backlog shows: the dependency-aware order rebuilt under each
+weight sample) is timed at --robust-projects and at --projects, each against the score-only
+robustness of the same projects and samples; at --projects it uses the sample count rule for
+large portfolios (`scoring.robustness.order_samples`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scoring.composite import composite_scores  # noqa: E402
 from scoring.criteria import Criterion  # noqa: E402
-from scoring.robustness import robustness  # noqa: E402
+from scoring.ranking import OrderStructure, ordered_with_structure  # noqa: E402
+from scoring.robustness import order_robustness, order_samples, robustness  # noqa: E402
 from scoring.weights import WeightProfile  # noqa: E402
 
 MISSING_SHARE = 0.05
@@ -59,6 +65,34 @@ def bench_data(
     return frame, profile
 
 
+def bench_order(values: pd.DataFrame, seed: int) -> OrderStructure:
+    """Return the order's structure: random statuses, 2% mandatory, ~one dependency each."""
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    slugs = values.index.to_numpy()
+    projects = pd.DataFrame({
+        "slug": slugs,
+        "status": rng.choice(["idea", "proposed", "approved", "in_progress", "paused"], n),
+        "value": rng.uniform(0, 100, n), "mandatory": rng.random(n) < 0.02,
+    })
+    src = rng.integers(1, n, n)
+    dst = (rng.random(n) * src).astype(int)  # earlier projects only: acyclic
+    deps = pd.DataFrame({"project": slugs[src], "depends_on": slugs[dst]}).drop_duplicates()
+    return ordered_with_structure(projects, deps)[1]
+
+
+def order_figures(values: pd.DataFrame, profile: WeightProfile, criteria: list[Criterion],
+                  samples: int, repeats: int, seed: int) -> tuple[float, float]:
+    """Return the order's robustness time and the score-only robustness time, same shape."""
+    structure = bench_order(values, seed)
+    override = np.full(len(values), np.nan)
+    order_s = best_of(lambda: order_robustness(values, criteria, profile, structure, override,
+                                               top_k=10, samples=samples), repeats)
+    score_s = best_of(lambda: robustness(values, criteria, profile, top_k=10, samples=samples),
+                      repeats)
+    return order_s, score_s
+
+
 def best_of(fn: Callable[[], object], repeats: int) -> float:
     """Return the best wall-clock time of `repeats` calls, in seconds."""
     best = float("inf")
@@ -93,6 +127,15 @@ def run(
         repeats,
     )
     robust_base_s = best_of(lambda: x32 @ w32, repeats)
+    order_small_s, score_small_s = order_figures(robust_values, robust_profile, criteria,
+                                                 samples, repeats, seed)
+    large_samples = order_samples(samples, projects)
+    # One repeat at the large size: each call takes seconds.
+    order_large_s, score_large_s = order_figures(values, profile, criteria, large_samples, 1,
+                                                 seed)
+    # What the stored ranking paid before: the score-only robustness with every sample.
+    previous_s = (score_large_s if large_samples == samples else best_of(
+        lambda: robustness(values, criteria, profile, top_k=10, samples=samples), 1))
     return {
         "projects": projects,
         "criteria": m,
@@ -104,6 +147,15 @@ def run(
         "robustness_s": robust_s,
         "robustness_baseline_s": robust_base_s,
         "robustness_ratio": robust_s / robust_base_s,
+        "order_robustness_s": order_small_s,
+        "order_robustness_score_only_s": score_small_s,
+        "order_robustness_ratio": order_small_s / score_small_s,
+        "order_robustness_large_samples": large_samples,
+        "order_robustness_large_s": order_large_s,
+        "order_robustness_large_score_only_s": score_large_s,
+        "order_robustness_large_ratio": order_large_s / score_large_s,
+        "score_only_large_all_samples_s": previous_s,
+        "order_robustness_large_vs_previous_ratio": order_large_s / previous_s,
     }
 
 
@@ -131,6 +183,20 @@ def main() -> None:
         f"{r['robustness_ratio']:.0f}x a bare ({r['robust_projects']:,}x{r['criteria']})@"
         f"({r['criteria']}x{r['samples']:,}) float32 product, "
         f"{r['robustness_baseline_s'] * 1e3:.2f} ms)"
+    )
+    print(
+        f"order robustness  {r['robust_projects']:>7,} x {r['samples']:,} samples: "
+        f"{r['order_robustness_s'] * 1e3:8.1f} ms  ({r['order_robustness_ratio']:.1f}x the "
+        f"score-only robustness of the same shape, {r['order_robustness_score_only_s'] * 1e3:.0f}"
+        " ms)"
+    )
+    print(
+        f"order robustness  {r['projects']:>7,} x {r['order_robustness_large_samples']:,} "
+        f"samples: {r['order_robustness_large_s'] * 1e3:8.1f} ms  "
+        f"({r['order_robustness_large_ratio']:.1f}x the score-only robustness of the same shape, "
+        f"{r['order_robustness_large_score_only_s'] * 1e3:.0f} ms; "
+        f"{r['order_robustness_large_vs_previous_ratio']:.2f}x the score-only robustness with "
+        f"all {r['samples']:,} samples, {r['score_only_large_all_samples_s'] * 1e3:.0f} ms)"
     )
 
 

@@ -270,6 +270,9 @@ def rank(
     profile: Annotated[str | None, typer.Option(help="Weight profile name (default: the first).")]
     = None,
     top: Annotated[int | None, typer.Option(min=1, help="Show only the first N rows.")] = None,
+    view: Annotated[str, typer.Option(help=(
+        "candidates (idea, proposed, approved), committed (in progress, paused) or all; the "
+        "rank is the place in the project's view"))] = "candidates",
     samples: Annotated[int, typer.Option(
         min=0, max=20_000, help="Monte Carlo weight samples for robustness (0 skips it).")] = 1000,
     fmt: Annotated[RankFormat, typer.Option("--format", help="Output format.")] = (
@@ -280,17 +283,19 @@ def rank(
 
     db = database()
     if samples == ranking_service.DEFAULT_SAMPLES:
-        run, rows = ranking_service.ranked_rows(db, profile=profile, top=top)
+        run, rows = ranking_service.ranked_rows(db, profile=profile, top=top, view=view)
         err_console.print(f"profile {run.profile!r} v{run.profile_version}, "
-                          f"revision {run.revision}, method {run.method_version}")
+                          f"revision {run.revision}, method {run.method_version}, "
+                          f"robustness from {run.samples:,} weight samples")
     else:
-        rows = ranking_service.adhoc_rows(db, profile=profile, top=top, samples=samples)
+        rows = ranking_service.adhoc_rows(db, profile=profile, top=top, samples=samples,
+                                          view=view)
     if fmt == RankFormat.json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     flat = [
-        {**{k: r[k] for k in ("rank", "slug", "organisation", "status", "score", "p_top_k",
-                               "unlock_value")},
+        {**{k: r[k] for k in ("rank", "view", "order", "slug", "organisation", "status",
+                               "score", "p_top_k", "unlock_value")},
          "interval": "" if r["rank_interval"] is None else "{}-{}".format(*r["rank_interval"]),
          "flags": " ".join(f for f, on in (("mandatory", r["effective_mandatory"]),
                                               ("override", r["override"]),
@@ -300,8 +305,8 @@ def rank(
          "blocked_by": ", ".join(r["blocked_by"])}
         for r in rows
     ]
-    columns = ["rank", "slug", "organisation", "status", "score", "p_top_k", "interval",
-               "unlock_value", "flags", "blocked_by"]
+    columns = ["rank", "view", "order", "slug", "organisation", "status", "score", "p_top_k",
+               "interval", "unlock_value", "flags", "blocked_by"]
     if fmt == RankFormat.csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()

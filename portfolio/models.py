@@ -437,11 +437,18 @@ class RankingRow(SQLModel, table=True):
     """One project's place in a ranking run, with everything that explains it."""
 
     __tablename__ = "ranking_row"
-    __table_args__ = (Index("ix_ranking_row_run_position", "run_id", "position", unique=True),)
+    __table_args__ = (
+        Index("ix_ranking_row_run_position", "run_id", "position", unique=True),
+        Index("ix_ranking_row_run_view_position", "run_id", "backlog_view", "view_position",
+              unique=True),
+        CheckConstraint("backlog_view IN ('candidates', 'committed')", name="view"),
+    )
 
     run_id: int = Field(foreign_key="ranking_run.id", primary_key=True, ondelete="CASCADE")
     project_id: int = Field(foreign_key="project.id", primary_key=True, ondelete="CASCADE")
-    position: int
+    position: int  # in the whole dependency-aware order
+    backlog_view: str = Field(max_length=16)  # candidates or committed
+    view_position: int  # the rank shown: the place among the same view's projects
     composite: float | None = None
     impact: float | None = None
     feasibility: float | None = None
@@ -461,6 +468,7 @@ class RankingRow(SQLModel, table=True):
     bottleneck_dataset: str | None = Field(default=None, max_length=120)
     blocked_by: list = Field(default_factory=list, sa_type=JSON)
     unblocks: list = Field(default_factory=list, sa_type=JSON)
+    blocked_by_other_view: list = Field(default_factory=list, sa_type=JSON)
     contributions: dict = Field(default_factory=dict, sa_type=JSON)
 
 

@@ -5,8 +5,11 @@ Missing-data rule, as implemented here:
   positive profile weight; a dimension whose present criteria all weigh zero counts as missing;
 - within a present dimension the criterion weights are renormalised over the present criteria,
   and across dimensions the dimension weights over the present dimensions;
-- `unscored` (no composite): the impact dimension is missing, or every present dimension has
-  zero dimension weight; `scored`: every criterion has a value; otherwise `partial`;
+- no composite when the impact dimension is missing or every present dimension has zero
+  dimension weight; such a project is `unscored` when it has no value on any impact criterion
+  at all, and `unweighted` when it has impact values but this profile weighs them (or every
+  dimension it has) at zero, so another profile may score it; `scored`: every criterion has a
+  value; otherwise `partial`;
 - `coverage` is the share of the profile's effective weight (see `effective_weights`) whose
   criteria have a value, whatever the status.
 """
@@ -22,7 +25,7 @@ import pandas as pd
 from scoring.criteria import DIMENSIONS, Criterion, criterion_keys
 from scoring.weights import WeightProfile, effective_weights, weight_arrays
 
-STATUSES: tuple[str, ...] = ("scored", "partial", "unscored")
+STATUSES: tuple[str, ...] = ("scored", "partial", "unscored", "unweighted")
 IMPACT = DIMENSIONS.index("impact")
 # Composites closer than this (points) rank as ties, so rounding noise never reorders them.
 RANK_TIE_DECIMALS = 9
@@ -108,8 +111,10 @@ def composite_scores(
     points[missing] = np.nan
     points[~scored] = np.nan
 
-    # Codes index STATUSES: 0 scored, 1 partial, 2 unscored.
-    codes = np.where(scored, missing.any(axis=1).astype(np.int8), np.int8(2))
+    # Codes index STATUSES: 0 scored, 1 partial, 2 unscored, 3 unweighted.
+    has_impact = (~missing[:, member[:, IMPACT] > 0]).any(axis=1)
+    codes = np.where(scored, missing.any(axis=1).astype(np.int8),
+                     np.where(has_impact, np.int8(3), np.int8(2)))
     index = values.index
     numbers = np.column_stack([composite, dim_score, coverage])
     # copy=False: the arrays are this call's own, so pandas need not copy them again.

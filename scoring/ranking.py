@@ -1,6 +1,6 @@
 """Dependency-aware ranking: a topological order that takes the highest effective priority first.
 
-Rules (DESIGN.md, "Graph rules"):
+Rules (DESIGN.md, "Dependency-aware order"):
 - delivered and rejected projects leave the order; a delivered prerequisite is satisfied;
 - a project that depends, directly or through prerequisites in the order, on a rejected project
   stays in the order and is flagged ``blocked_by_rejected``;
@@ -8,15 +8,25 @@ Rules (DESIGN.md, "Graph rules"):
   (so transitively the highest priority it blocks), in the priority's own units; NaN (unscored)
   counts as lower than any score and stays NaN only when nothing scored waits on p;
 - ``effective_mandatory(p)``: p is mandatory or blocks, transitively, a mandatory project;
-- the order is Kahn's algorithm over the dependencies among projects in the order, always taking
-  the available project with the smallest key ``(not effective_mandatory, unscored,
-  -effective_priority, slug)``; every blocker precedes what it blocks, and with no dependencies
-  this is plain sorting by that key (mandatory first, priority descending, slug).
+- ``generation(p)``: 0 for a project with no prerequisite in the order, else one more than the
+  largest generation of its prerequisites (the longest chain of prerequisites below it);
+- the order sorts by the key ``(not effective_mandatory, unscored, -effective_priority,
+  generation, slug)``. A prerequisite's key is always smaller than its dependant's (its
+  effective values are at least as high and its generation is lower), so this sort is the
+  topological order that Kahn's algorithm gives when it always takes the available project
+  with the smallest key: every blocker precedes what it blocks, and with no dependencies this
+  is plain sorting by priority (mandatory first, slug last);
+- views: ``candidates`` (idea, proposed, approved: what the CDO decides on) and ``committed``
+  (in progress, paused). ``view_position`` is the place among the projects of the same view
+  in the order, 1..m; it is the rank the backlog shows.
+
+Because the key needs no search, the same rule re-orders under many weight samples at once
+(`OrderStructure`, used by `scoring.robustness.order_robustness`).
 """
 
 from __future__ import annotations
 
-import heapq
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -48,7 +58,44 @@ ORDER_COLUMNS: tuple[str, ...] = (
     "unblocks",
     "rejected_prerequisites",
     "blocked_by_rejected",
+    "view",
+    "view_position",
+    "blocked_by_other_view",
 )
+CANDIDATES = "candidates"
+COMMITTED = "committed"
+VIEWS: tuple[str, ...] = (CANDIDATES, COMMITTED)
+VIEW_OF_STATUS: dict[str, str] = {
+    "idea": CANDIDATES, "proposed": CANDIDATES, "approved": CANDIDATES,
+    "in_progress": COMMITTED, "paused": COMMITTED,
+}
+
+
+@dataclass(frozen=True)
+class OrderStructure:
+    """What the order takes from the graph and the flags: the same under any weights.
+
+    Nodes are the projects in the order, numbered as in `slugs`. `pushes` holds, from the last
+    generation to the first, the edges along which dependants pass their effective priority to
+    their prerequisites: (dependants, prerequisites receiving, where each one's run starts).
+    """
+
+    slugs: np.ndarray
+    effective_mandatory: np.ndarray
+    tiebreak: np.ndarray  # place of each node in (generation, slug) order, 0..n-1
+    committed: np.ndarray  # True for the committed view, False for candidates
+    pushes: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
+
+    def effective_priority(self, priority: np.ndarray) -> np.ndarray:
+        """Return max(own, dependants') priority per node of (samples, n) priorities.
+
+        NaN (unscored) counts as -inf and stays -inf when nothing scored waits on the node.
+        """
+        eff = np.where(np.isnan(priority), -np.inf, priority).astype(priority.dtype, copy=False)
+        for sources, receivers, starts in self.pushes:
+            best = np.maximum.reduceat(eff[:, sources], starts, axis=1)
+            eff[:, receivers] = np.maximum(eff[:, receivers], best)
+        return eff
 
 
 def _aligned(values: pd.Series | None, slugs: pd.Index, fallback: np.ndarray) -> np.ndarray:
@@ -71,8 +118,22 @@ def dependency_aware_order(
     composite 0-100 or a manual override; `mandatory` (indexed by slug; default the
     ``mandatory`` column). Returns one row per project in the order with columns
     ``ORDER_COLUMNS``: position 1..n, blocked_by (prerequisites in the order, by position),
-    unblocks (projects in the order that depend on it directly, by position). Raises
-    `DependencyCycleError` when the dependencies among projects in the order are cyclic.
+    unblocks (projects in the order that depend on it directly, by position), view and
+    view_position (module docstring), blocked_by_other_view (the blockers in the other view).
+    Raises `DependencyCycleError` when the dependencies among projects in the order are cyclic.
+    """
+    return ordered_with_structure(projects, dependencies, priority, mandatory)[0]
+
+
+def ordered_with_structure(
+    projects: pd.DataFrame,
+    dependencies: pd.DataFrame | None,
+    priority: pd.Series | None = None,
+    mandatory: pd.Series | None = None,
+) -> tuple[pd.DataFrame, OrderStructure, np.ndarray]:
+    """Return the order (as `dependency_aware_order`), its structure and each node's priority.
+
+    The structure's nodes and the priorities are in the order of the active rows of `projects`.
     """
     slugs_all = pd.Index(projects["slug"].astype(str))
     status_all = projects["status"].astype(str).to_numpy(dtype=object)
@@ -114,18 +175,9 @@ def dependency_aware_order(
     levels = _generations(n, dst, src)
     if levels is None:
         raise DependencyCycleError(_cycle_in(n, src, dst, slugs))
-    prereq_ptr, prereq_idx = _csr(src, dst, n)
+    structure = _structure(n, levels, src, dst, slugs, mand, status)
     dep_ptr, dep_idx = _csr(dst, src, n)
 
-    # Max and "or" are idempotent, so one pass over the generations gives exact transitive
-    # values: dependants first, each generation pushing its final values to its prerequisites.
-    eff = np.where(np.isnan(prio), -np.inf, prio)
-    eff_mand = mand.astype(np.int8)
-    for level in reversed(levels):
-        counts, targets = _out_edges(prereq_ptr, prereq_idx, level)
-        if targets.size:
-            np.maximum.at(eff, targets, np.repeat(eff[level], counts))
-            np.maximum.at(eff_mand, targets, np.repeat(eff_mand[level], counts))
     flags = np.zeros(n, dtype=np.int8)
     flags[rej_src] = 1
     for level in levels:
@@ -133,37 +185,19 @@ def dependency_aware_order(
         if targets.size:
             np.maximum.at(flags, targets, np.repeat(flags[level], counts))
 
+    eff = structure.effective_priority(prio[None, :])[0]
     unscored = np.isneginf(eff)
     eff_arr = np.where(unscored, np.nan, eff)
-    eff_mand_arr = eff_mand.astype(bool)
-    # One global rank per project, so the heap holds plain integers.
-    by_key = np.lexsort(
-        (slugs.astype(str), np.where(unscored, 0.0, -eff_arr), unscored, ~eff_mand_arr)
-    )
-    rank = np.empty(n, dtype=np.int64)
-    rank[by_key] = np.arange(n)
-    rank_list = rank.tolist()
-    node_of = by_key.tolist()
-    ptr, idx = dep_ptr.tolist(), dep_idx.tolist()
-
-    waiting = np.bincount(src, minlength=n)
-    indegree = waiting.tolist()
-    heap = rank[waiting == 0].tolist()
-    heapq.heapify(heap)
-    sequence: list[int] = []
-    push, pop = heapq.heappush, heapq.heappop
-    while heap:
-        u = node_of[pop(heap)]
-        sequence.append(u)
-        for k in range(ptr[u], ptr[u + 1]):
-            d = idx[k]
-            indegree[d] -= 1
-            if indegree[d] == 0:
-                push(heap, rank_list[d])
-
-    seq = np.asarray(sequence, dtype=np.int64)
+    eff_mand_arr = structure.effective_mandatory
+    seq = np.lexsort((structure.tiebreak, np.where(unscored, 0.0, -eff_arr), unscored,
+                      ~eff_mand_arr))
     position = np.empty(n, dtype=np.int64)
     position[seq] = np.arange(1, n + 1)
+    committed = structure.committed
+    in_view = np.empty(n, dtype=np.int64)
+    along = committed[seq]
+    in_view[seq] = np.where(along, np.cumsum(along), np.cumsum(~along))
+    other = committed[src] != committed[dst]
 
     rejected_named = _grouped(
         rej_src, slugs_all.to_numpy(dtype=object)[rej_dst].astype(str).astype(object), n
@@ -182,9 +216,44 @@ def dependency_aware_order(
             "unblocks": _grouped(dst, slugs[src], n, key=position[src]),
             "rejected_prerequisites": rejected_named,
             "blocked_by_rejected": flags.astype(bool),
+            "view": np.where(committed, COMMITTED, CANDIDATES).astype(object),
+            "view_position": in_view,
+            "blocked_by_other_view": _grouped(src[other], slugs[dst[other]], n,
+                                              key=position[dst[other]]),
         }
     )
-    return frame.iloc[seq].reset_index(drop=True)
+    return frame.iloc[seq].reset_index(drop=True), structure, prio
 
 
-__all__ = ["ORDER_COLUMNS", "dependency_aware_order"]
+def _structure(n: int, levels: list[np.ndarray], src: np.ndarray, dst: np.ndarray,
+               slugs: np.ndarray, mand: np.ndarray, status: np.ndarray) -> OrderStructure:
+    """Return what the order needs from the graph (edges src depends on dst)."""
+    prereq_ptr, prereq_idx = _csr(src, dst, n)
+    generation = np.zeros(n, dtype=np.int64)
+    pushes = []
+    # Max and "or" are idempotent, so one pass over the generations gives exact transitive
+    # values: dependants first, each generation pushing its final values to its prerequisites.
+    eff_mand = mand.astype(np.int8)
+    for g, level in enumerate(levels):
+        generation[level] = g
+    for level in reversed(levels):
+        counts, targets = _out_edges(prereq_ptr, prereq_idx, level)
+        if not targets.size:
+            continue
+        sources = np.repeat(level, counts)
+        np.maximum.at(eff_mand, targets, eff_mand[sources])
+        by_target = np.argsort(targets, kind="stable")
+        targets, sources = targets[by_target], sources[by_target]
+        receivers, starts = np.unique(targets, return_index=True)
+        pushes.append((sources, receivers, starts))
+    tiebreak = np.empty(n, dtype=np.int64)
+    tiebreak[np.lexsort((slugs.astype(str), generation))] = np.arange(n)
+    committed = _isin(status, frozenset(s for s, v in VIEW_OF_STATUS.items() if v == COMMITTED))
+    return OrderStructure(slugs=slugs, effective_mandatory=eff_mand.astype(bool),
+                          tiebreak=tiebreak, committed=committed, pushes=tuple(pushes))
+
+
+__all__ = [
+    "CANDIDATES", "COMMITTED", "ORDER_COLUMNS", "VIEWS", "VIEW_OF_STATUS", "OrderStructure",
+    "dependency_aware_order", "ordered_with_structure",
+]

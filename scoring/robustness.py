@@ -1,8 +1,13 @@
 """SMAA-style robustness of the ranking to the choice of weights (Monte Carlo over weights).
 
+`order_robustness` (what the backlog shows) re-orders the portfolio under each weight sample
+by the dependency-aware order's own rule (`scoring.ranking`) and records each project's rank in
+its view; `robustness` is the older figure over the plain composite ranking, kept as the
+benchmark's baseline.
+
 Fragile rule: a project is `fragile` when its 90% rank interval is wide,
-rank_p95 - rank_p05 > max(5, 0.2 * n) with n the number of scored projects, or when its
-place in the top k is a toss-up, 0.2 <= p_top_k <= 0.8.
+rank_p95 - rank_p05 > max(5, 0.2 * n) with n the number of projects ranked (in its view, for
+`order_robustness`), or when its place in the top k is a toss-up, 0.2 <= p_top_k <= 0.8.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import pandas as pd
 
 from scoring.composite import criterion_matrix, presence
 from scoring.criteria import Criterion
+from scoring.ranking import OrderStructure
 from scoring.weights import WeightProfile, effective_weights, weight_arrays
 
 FRAGILE_MIN_WIDTH = 5.0
@@ -23,6 +29,13 @@ FRAGILE_P_HIGH = 0.8
 # Bytes of float32 per intermediate array per chunk of samples: bounds memory while keeping
 # the BLAS calls few (each call pays thread start-up, which hurts on a busy machine).
 CHUNK_BYTES = 32 * 2**20
+# Bytes per sample and project that one chunk of the order's re-ordering holds at once.
+ORDER_BYTES_PER_CELL = 40
+# Weight samples for the order's robustness: all of them up to this many projects in the order,
+# then fewer, SAMPLE_BUDGET / n (rounded down to a multiple of 50), but never below MIN_SAMPLES.
+FULL_SAMPLES_UP_TO = 20_000
+SAMPLE_BUDGET = 20_000_000
+MIN_SAMPLES = 200
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
@@ -200,3 +213,137 @@ def _percentiles(ranks: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
         lower = by_project[:, low].astype(np.float64)
         out.append(lower + fraction * (by_project[:, high] - lower))
     return out
+
+
+def order_samples(requested: int, projects: int) -> int:
+    """Return the weight samples used for `projects` in the order (module constants)."""
+    if requested <= 0 or projects <= FULL_SAMPLES_UP_TO:
+        return requested
+    scaled = (SAMPLE_BUDGET // projects) // 50 * 50
+    return min(requested, max(MIN_SAMPLES, scaled))
+
+
+def order_robustness(
+    values: pd.DataFrame,
+    criteria: Sequence[Criterion],
+    profile: WeightProfile,
+    structure: OrderStructure,
+    override: np.ndarray,
+    top_k: int,
+    samples: int = 1000,
+    concentration: float = 50.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Estimate how each project's rank in its view moves when the weights are uncertain.
+
+    Weights are sampled as in `robustness` (Dirichlet(concentration * e), same seed, same
+    draws). Under each sample every project without an override gets its sampled composite
+    (renormalised over present values); an override keeps its value; the dependency-aware
+    order is rebuilt by its own rule (effective priority through the dependencies, mandatory
+    first, then generation and slug), and each project's rank is its place among the projects
+    of its view. `values` holds the criterion values of the structure's projects (indexed by
+    slug), `override` their override in points (NaN where none). Returns, indexed by slug:
+    p_top_k (share of samples with rank <= top_k), rank_p05 and rank_p95 (the order statistics
+    at positions floor(0.05 (S-1)) and ceil(0.95 (S-1)) of the S sorted ranks, 0-based: an
+    integer interval), rank_median and fragile (module docstring).
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+    if not np.isfinite(concentration) or concentration <= 0:
+        raise ValueError(f"concentration must be positive, got {concentration}")
+    slugs = pd.Index(structure.slugs)
+    n = len(slugs)
+    result = pd.DataFrame({"p_top_k": np.zeros(n), "rank_p05": np.full(n, np.nan),
+                           "rank_p95": np.full(n, np.nan), "rank_median": np.full(n, np.nan),
+                           "fragile": np.zeros(n, dtype=bool)}, index=slugs)
+    if n == 0:
+        return result
+
+    x_all = criterion_matrix(values.reindex(slugs), criteria)
+    w, dim_w, member = weight_arrays(criteria, profile)
+    e = effective_weights(criteria, profile).to_numpy()
+    present_all = ~np.isnan(x_all)
+    dim_present_all, scored = presence(
+        present_all.astype(np.float64) @ (member * w[:, None]), dim_w
+    )
+    override = np.asarray(override, dtype=np.float64)
+    fixed_node = ~np.isnan(override)
+    sampled = np.flatnonzero(scored & ~fixed_node)
+    present = present_all[sampled]
+    complete = present[:, e > 0].all(axis=1)
+    layout = np.concatenate([np.flatnonzero(complete), np.flatnonzero(~complete)])
+    sampled, present = sampled[layout], present[layout]
+    n_complete = int(complete.sum())
+    x = np.where(present, x_all[sampled], 0.0).astype(np.float32)
+    x_complete = np.ascontiguousarray(x[:n_complete].T)
+    x_partial = np.ascontiguousarray(x[n_complete:].T)
+    known_partial = np.ascontiguousarray(present[n_complete:].T.astype(np.float32))
+    live_partial = np.ascontiguousarray(
+        dim_present_all[sampled[n_complete:]].T.astype(np.float32))
+
+    # Columns in tie-break order, so a key's low half is its flat (sample, column) position.
+    column = structure.tiebreak
+    pushes = [(column[src], column[rec], starts) for src, rec, starts in structure.pushes]
+    fixed = np.full(n, -np.inf, dtype=np.float32)
+    fixed[column[fixed_node]] = override[fixed_node] / 100.0  # composites are on [0, 1] here
+    sampled_columns = column[sampled]
+    mandatory = np.zeros(n, dtype=np.float32)
+    mandatory[column] = np.where(structure.effective_mandatory, 4.0, 0.0)
+    committed = np.zeros(n, dtype=bool)
+    committed[column] = structure.committed
+
+    rng = np.random.default_rng(seed)
+    v_all = sample_weights(e, samples, concentration, rng).astype(np.float32)
+    member32 = member.astype(np.float32)
+    chunk = int(min(samples, max(1, CHUNK_BYTES // (ORDER_BYTES_PER_CELL * n))))
+    offsets = np.arange(chunk, dtype=np.uint64)[:, None] * np.uint64(n)
+    flat_columns = np.arange(n, dtype=np.uint64)[None, :] + offsets
+    ranks = np.empty((samples, n), dtype=np.int32)
+    for start in range(0, samples, chunk):  # chunks of samples bound memory
+        stop = min(start + chunk, samples)
+        rows = stop - start
+        prio = np.empty((rows, n), dtype=np.float32)
+        prio[:] = fixed
+        if sampled.size:
+            prio[:, sampled_columns] = _sample_composites(
+                x_complete, x_partial, known_partial, live_partial, v_all[start:stop], member32)
+        for src, rec, starts in pushes:
+            best = np.maximum.reduceat(prio[:, src], starts, axis=1)
+            np.maximum(prio[:, rec], best, out=best)
+            prio[:, rec] = best
+        # The order's key as one positive float: mandatory (+4) above scored (1 + priority on
+        # [0, 1]) above unscored (0.5); inverted bits sort it descending.
+        level = np.where(np.isneginf(prio), np.float32(0.5), prio + np.float32(1.0))
+        level += mandatory
+        keys = np.invert(level.view(np.uint32)).astype(np.uint64)
+        keys <<= np.uint64(32)
+        keys |= flat_columns[:rows]
+        keys.sort(axis=1)
+        keys &= _LOW32
+        flat = keys.astype(np.int64)
+        along = committed[flat - offsets[:rows].astype(np.int64)]
+        place = np.where(along, np.cumsum(along, axis=1), np.cumsum(~along, axis=1))
+        ranks[start:stop].reshape(-1)[flat.reshape(-1)] = place.reshape(-1)
+
+    low, median, high = _order_statistics(ranks)
+    p_top = (ranks <= top_k).mean(axis=0)
+    view_size = np.where(committed, committed.sum(), n - committed.sum())
+    width_limit = np.maximum(FRAGILE_MIN_WIDTH, FRAGILE_WIDTH_SHARE * view_size)
+    fragile = ((high - low) > width_limit) | ((p_top >= FRAGILE_P_LOW) & (p_top <= FRAGILE_P_HIGH))
+    for name, figures in (("p_top_k", p_top), ("rank_p05", low), ("rank_p95", high),
+                          ("rank_median", median), ("fragile", fragile)):
+        result[name] = figures[column]  # back from columns to the structure's nodes
+    return result
+
+
+def _order_statistics(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the low (5%), median and high (95%) ranks over samples (axis 0), as integers."""
+    last = ranks.shape[0] - 1
+    low_at, high_at = int(np.floor(0.05 * last)), int(np.ceil(0.95 * last))
+    by_project = np.sort(np.ascontiguousarray(ranks.T), axis=1)
+    middle = 0.5 * last
+    median = 0.5 * (by_project[:, int(np.floor(middle))] + by_project[:, int(np.ceil(middle))])
+    return (by_project[:, low_at].astype(np.float64), median.astype(np.float64),
+            by_project[:, high_at].astype(np.float64))

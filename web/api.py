@@ -113,6 +113,9 @@ ProfileName = Annotated[str | None, Query(max_length=120, description="Weight pr
 @router.get("/backlog", dependencies=[READ])
 def get_backlog(
     response: Response, db: AppDatabase, profile: ProfileName = None,
+    view: Annotated[str, Query(pattern="^(candidates|committed|all)$", description=(
+        "candidates (idea, proposed, approved: what the CDO decides on), committed (in "
+        "progress, paused) or all (both, in the whole dependency-aware order)"))] = "candidates",
     top: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     organisation: Annotated[str | None, Query(max_length=32)] = None,
     theme: Annotated[str | None, Query(max_length=32)] = None,
@@ -124,12 +127,15 @@ def get_backlog(
 ) -> list[dict[str, Any]]:
     """Return the dependency-aware ranking with scores, robustness and explanations.
 
+    `rank` is a project's place in its view; `rank_interval` and `p_top_k` describe that rank
+    under uncertain weights; `order` is its place in the whole order across both views.
+
     While a re-ranking after edits runs, the previous ranking answers at once:
     X-Portfolio-Ranking-Behind says by how many revisions (0: current); ?fresh=true waits.
     """
     run, rows = ranking_service.ranked_rows(
-        db, profile=profile, top=top, organisation=organisation, theme=theme, status=status,
-        q=q, wait_seconds=None if fresh else 0.0)
+        db, profile=profile, view=view, top=top, organisation=organisation, theme=theme,
+        status=status, q=q, wait_seconds=None if fresh else 0.0)
     response.headers["X-Portfolio-Revision"] = str(run.revision)
     response.headers["X-Portfolio-Ranking-Behind"] = str(run.behind)
     response.headers["X-Portfolio-Profile"] = quote(run.profile)

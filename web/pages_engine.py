@@ -17,6 +17,7 @@ from portfolio.services import prioritisation
 from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services.common import at_revision, portfolio_revision
+from portfolio.services.ranking import CANDIDATES, COMMITTED, VIEW_OF_STATUS
 from web.charts import bubble_matrix, line_chart
 from web.deps import seen_revision
 from web.pages_common import AppDatabase
@@ -29,7 +30,18 @@ READ = Depends(policy(Policy.READ))
 Text = Annotated[str | None, Query(max_length=200)]
 Code = Annotated[str | None, Query(max_length=32)]
 Weight = Annotated[float | None, Query(ge=0, le=100)]
+View = Annotated[str, Query(pattern="^(candidates|committed)$")]
 DIMENSIONS = ("impact", "feasibility", "readiness")
+# Each backlog view's tab: its label and note; its statuses come from the engine's own table.
+VIEW_TABS = tuple(
+    {"name": name, "label": label, "note": note,
+     "statuses": tuple(s for s, v in VIEW_OF_STATUS.items() if v == name)}
+    for name, label, note in (
+        (CANDIDATES, "Candidates", "idea, proposed and approved work not started: what you "
+         "decide on"),
+        (COMMITTED, "Committed", "work in progress or paused"),
+    )
+)
 
 
 def _choices(db: Database, revision: int | None = None) -> dict[str, Any]:
@@ -70,7 +82,8 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
     """Render a backlog page's rows; a stored run's pages are rendered once per worker."""
     def draw() -> Markup:
         return Markup(templates.get_template("_backlog_table.html").render(
-            request=request, rows=page["rows"], whatif=page["whatif"], profile=page["profile"]))
+            request=request, rows=page["rows"], whatif=page["whatif"], profile=page["profile"],
+            view=page["view"]))
 
     if page["run_id"] is None or page.get("behind"):
         return draw()
@@ -81,8 +94,8 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
 
 @router.get("/backlog", name="backlog", dependencies=[READ])
 def backlog_page(
-    request: Request, db: AppDatabase, profile: Text = None, organisation: Code = None,
-    theme: Code = None, status: Code = None, q: Text = None,
+    request: Request, db: AppDatabase, profile: Text = None, view: View = "candidates",
+    organisation: Code = None, theme: Code = None, status: Code = None, q: Text = None,
     after: Annotated[int, Query(ge=0)] = 0, w_impact: Weight = None,
     w_feasibility: Weight = None, w_readiness: Weight = None, for_profile: Text = None,
 ):  # type: ignore[no-untyped-def]
@@ -101,7 +114,7 @@ def backlog_page(
         moved = {d: float(v) for d, v in slider.items() if v is not None}
         if any(abs(v - base[d]) >= 0.5 for d, v in moved.items()):
             whatif = {d: moved.get(d, float(base[d])) for d in DIMENSIONS}
-    filters = {"profile": profile_name, "organisation": organisation or None,
+    filters = {"profile": profile_name, "view": view, "organisation": organisation or None,
                "theme": theme or None, "status": status or None, "q": q or None}
     try:
         page = ranking_service.backlog_page(db, dimension_weights=whatif, after=after,
@@ -110,7 +123,7 @@ def backlog_page(
         error = None
     except Invalid as exc:
         page = {"rows": [], "next_after": None, "whatif": True, "profile": profile_name,
-                "run_id": None}
+                "run_id": None, "view": view, "samples": 0}
         error = exc.message
     weights = whatif or ({d: round(chosen["weights"]["dimension"][d] * 100, 1)
                           for d in DIMENSIONS} if chosen else {d: 0 for d in DIMENSIONS})
@@ -120,13 +133,19 @@ def backlog_page(
     next_url = (f"{request.url.path}?{urlencode(query | {'after': page['next_after']})}"
                 if page["next_after"] else None)
     first_url = f"{request.url.path}?{urlencode(query)}" if after else None
-    form = {**choices, "filters": filters, "weights": weights}
+    tab = next(t for t in VIEW_TABS if t["name"] == view)
+    # A tab keeps the other filters; a status belongs to one view, so it is dropped.
+    tab_urls = {t["name"]: f"{request.url.path}?" + urlencode(
+        {k: v for k, v in query.items() if k != "status"} | {"view": t["name"]})
+        for t in VIEW_TABS}
+    form = {**choices, "filters": filters, "weights": weights, "tab": tab}
     return render(request, "backlog.html", {
         **choices, **page, "table": _ranking_table(request, db, page, (filters, after)),
         "controls": _controls(request, db, revision, form),
         "filters": filters, "weights": weights, "error": error,
         "chosen": chosen, "next_url": next_url, "first_url": first_url, "after": after,
-        "reset_sliders": reset_sliders,
+        "reset_sliders": reset_sliders, "tabs": VIEW_TABS, "tab": tab,
+        "tab_urls": tab_urls,
     }, block="ranking")
 
 

@@ -41,7 +41,7 @@ def dashboard(db: Database, *, profile: str | None = None,
             .where(RankingRow.run_id == run.id, RankingRow.impact.is_not(None),
                    RankingRow.feasibility.is_not(None))
             .order_by(RankingRow.position).limit(MATRIX_LIMIT)).all()
-        top = [api_row(r) for r in backlog(session, run, limit=5)]
+        top = [api_row(r) for r in backlog(session, run, view="candidates", limit=5)]
         total = sum(by_status.values())
     return {
         "profile": run.profile, "revision": run.revision, "behind": run.behind, "total": total,

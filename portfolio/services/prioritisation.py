@@ -86,7 +86,7 @@ def plan_public(result: PlanResult, run: RunInfo, projects: pd.DataFrame) -> dic
         "waves": [list(wave) for wave in result.waves],
         "wave_titles": [[titles.get(s, s) for s in wave] for wave in result.waves],
         "gap": None if result.gap is None or math.isnan(result.gap) else float(result.gap),
-        "infeasible_reason": result.infeasible_reason,
+        "infeasible_reason": result.infeasible_reason, "message": result.message,
         "solve_seconds": round(float(result.solve_seconds), 3),
     }
 
@@ -102,12 +102,16 @@ def frontier(
     wall = db.settings.plan_wall_clock_seconds
     selectable = projects["status"].isin(["idea", "proposed", "approved", "paused"]).sum()
     try:
+        # The curve is a picture of value against budget: each point may stop within a 1e-4
+        # relative gap (and says so in its status); the plan itself is solved exactly.
         if selectable > SUBPROCESS_ABOVE:
             curve = run_frontier_in_subprocess(projects, dependencies, budgets, capacity,
-                                               wall_clock_seconds=wall, time_limit=20.0)
+                                               wall_clock_seconds=wall, time_limit=20.0,
+                                               mip_rel_gap=1e-4)
         else:
             curve = efficient_frontier(projects, dependencies, budgets, capacity,
-                                       time_limit=20.0, wall_clock_seconds=wall)
+                                       time_limit=20.0, mip_rel_gap=1e-4,
+                                       wall_clock_seconds=wall)
     except InvalidPlanRequest as exc:
         raise Invalid({"plan": str(exc)}) from None
     return [

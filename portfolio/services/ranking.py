@@ -27,6 +27,12 @@ from portfolio.services.frames import (
     load_profile,
 )
 from scoring.engine import METHOD_VERSION, Ranking, rank_portfolio
+
+# The backlog's views are re-exported for the pages (web does not import scoring).
+from scoring.ranking import CANDIDATES, VIEWS
+from scoring.ranking import COMMITTED as COMMITTED
+from scoring.ranking import VIEW_OF_STATUS as VIEW_OF_STATUS
+from scoring.rounding import largest_remainder, round_parts, round_total
 from scoring.weights import InvalidWeights, normalise_weights
 
 DEFAULT_SAMPLES = 1000
@@ -38,6 +44,9 @@ STORE_BATCH = 500
 STORE_HOLD_SECONDS = 0.01
 # A run whose rows stop arriving this long was left by a process that died while storing it.
 ABANDONED_AFTER = 30.0
+# Places of the score and its contributions in pages, API and CLI; stored (and exported) at 6.
+SCORE_DECIMALS = 2
+STORED_DECIMALS = 6
 
 
 @dataclass(frozen=True)
@@ -178,15 +187,16 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
             return found
         started = time.perf_counter()
         ranking = compute(db, session, profile, samples=DEFAULT_SAMPLES, top_k=DEFAULT_TOP_K)
+        samples = ranking.samples
         project_ids = dict(session.execute(select(Project.slug, Project.id)).all())
     seconds = time.perf_counter() - started
-    run_id = _claim_run(db, profile, revision, seconds)
+    run_id = _claim_run(db, profile, revision, seconds, samples)
     if run_id is None:
         # Another worker stored the same run first, or is storing it: read theirs.
         found = _await_run(db, profile, revision)
         if found is not None:
             return found
-        run_id = _claim_run(db, profile, revision, seconds)
+        run_id = _claim_run(db, profile, revision, seconds, samples)
         if run_id is None:
             raise RuntimeError(f"the ranking of revision {revision} could not be stored")
     _store_rows(db, run_id, ranking, project_ids)
@@ -201,17 +211,17 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
             connection.exec_driver_sql("ANALYZE ranking_row")
             connection.commit()
     return RunInfo(run_id, profile.name, profile.version, revision, METHOD_VERSION,
-                   DEFAULT_SAMPLES, DEFAULT_TOP_K, seconds)
+                   samples, DEFAULT_TOP_K, seconds)
 
 
 def _claim_run(db: Database, profile: StoredProfile, revision: int,
-               seconds: float) -> int | None:
+               seconds: float, samples: int) -> int | None:
     """Insert an incomplete run for this revision and return its id; None when one exists."""
     try:
         with db.write() as session:
             run = RankingRun(profile_id=profile.id, profile_version=profile.version,
                              revision=revision, method_version=METHOD_VERSION,
-                             samples=DEFAULT_SAMPLES, top_k=DEFAULT_TOP_K, seconds=seconds,
+                             samples=samples, top_k=DEFAULT_TOP_K, seconds=seconds,
                              complete=False)
             session.add(run)
             session.flush()
@@ -341,6 +351,8 @@ def _rows_of(run_id: int, ranking: Ranking, project_ids: dict[str, int]) -> list
         contrib = contributions.get(slug, {})
         rows.append({
             "run_id": run_id, "project_id": project_ids[slug], "position": int(record["position"]),
+            "backlog_view": str(record["view"]), "view_position": int(record["view_position"]),
+            "blocked_by_other_view": list(record["blocked_by_other_view"]),
             "composite": _nullable(record["composite"]), "impact": _nullable(record["impact"]),
             "feasibility": _nullable(record["feasibility"]),
             "readiness": _nullable(record["readiness"]),
@@ -366,7 +378,11 @@ def _contributions_by_slug(ranking: Ranking,
     """Return projects' criterion contributions (all, or these), rounded, without the missing."""
     # One pass over a dict: a .loc lookup per project took 4 s at 100,000 projects.
     found = ranking.contributions if slugs is None else ranking.contributions.reindex(slugs)
-    table = found.round(4).to_dict("index")
+    composite = ranking.rows.set_index("slug")["composite"].reindex(found.index)
+    # Stored at the exports' precision, adding up to the composite as exported there.
+    stored = largest_remainder(found.to_numpy(dtype=float), composite.to_numpy(dtype=float),
+                               STORED_DECIMALS)
+    table = pd.DataFrame(stored, index=found.index, columns=found.columns).to_dict("index")
     return {slug: {k: float(v) for k, v in row.items() if not math.isnan(v)}
             for slug, row in table.items()}
 
@@ -377,7 +393,8 @@ def _int_or_none(value: Any) -> int | None:
 
 
 BACKLOG_COLUMNS = (
-    "position", "slug", "title", "organisation", "organisation_name", "theme", "status",
+    "position", "view", "view_position", "blocked_by_other_view", "slug", "title",
+    "organisation", "organisation_name", "theme", "status",
     "composite", "impact",
     "feasibility", "readiness", "coverage", "score_status", "priority", "effective_priority",
     "effective_mandatory", "mandatory", "p_top_k", "rank_p05", "rank_p95", "fragile",
@@ -387,14 +404,19 @@ BACKLOG_COLUMNS = (
 
 
 def backlog(
-    session: Session, run: RunInfo, *, organisation: str | None = None,
-    theme: str | None = None, status: str | None = None, q: str | None = None,
-    after: int = 0, limit: int | None = 50, slug: str | None = None,
+    session: Session, run: RunInfo, *, view: str | None = None,
+    organisation: str | None = None, theme: str | None = None, status: str | None = None,
+    q: str | None = None, after: int = 0, limit: int | None = 50, slug: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Return ranked rows after a position (keyset pagination), with optional filters."""
+    """Return ranked rows after a rank (keyset pagination), with optional filters.
+
+    With a view, the rows are that view's in rank order (`after` is a rank in the view);
+    without, every row in the whole order (`after` is a position in it).
+    """
     r = RankingRow
     query = (
-        select(r.position, Project.slug, Project.title, Organisation.code, Organisation.name,
+        select(r.position, r.backlog_view, r.view_position, r.blocked_by_other_view,
+               Project.slug, Project.title, Organisation.code, Organisation.name,
                Project.theme,
                Project.status, r.composite, r.impact, r.feasibility, r.readiness, r.coverage,
                r.score_status, r.priority, r.effective_priority, r.effective_mandatory,
@@ -403,8 +425,12 @@ def backlog(
                Project.priority_override.is_not(None))
         .join(Project, Project.id == r.project_id)
         .join(Organisation, Organisation.id == Project.owner_id)
-        .where(r.run_id == run.id, r.position > after)
+        .where(r.run_id == run.id)
     )
+    if view:
+        query = query.where(r.backlog_view == view, r.view_position > after)
+    else:
+        query = query.where(r.position > after)
     if organisation:
         query = query.where(Organisation.code == organisation)
     if theme:
@@ -415,7 +441,7 @@ def backlog(
         query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
     if slug:
         query = query.where(Project.slug == slug)
-    query = query.order_by(r.position)
+    query = query.order_by(r.view_position if view else r.position)
     if limit:
         query = query.limit(limit)
     # Core rows straight from the connection: the ORM's row loading doubled this page's cost.
@@ -424,27 +450,40 @@ def backlog(
 
 
 def api_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Return the public JSON shape of a ranked row."""
+    """Return the public JSON shape of a ranked row.
+
+    `rank` is the place in its view (candidates or committed), the number pages show; the
+    rank_interval and p_top_k describe that same rank. `order` is the place in the whole
+    dependency-aware order across both views.
+    """
     interval = ([row["rank_p05"], row["rank_p95"]]
                 if row["rank_p05"] is not None else None)
     return {
-        "rank": row["position"], "slug": row["slug"], "title": row["title"],
+        "rank": row["view_position"], "view": row["view"], "order": row["position"],
+        "slug": row["slug"], "title": row["title"],
         "organisation": row["organisation"],
         "organisation_name": row.get("organisation_name") or row["organisation"],
         "theme": row["theme"], "status": row["status"],
-        "score": _round(row["composite"]), "score_status": row["score_status"],
+        "score": _score(row["composite"]), "score_status": row["score_status"],
         "coverage": _round(row["coverage"], 3),
         "dimensions": {d: _round(row[d]) for d in ("impact", "feasibility", "readiness")},
         "priority": _round(row["priority"]),
         "effective_priority": _round(row["effective_priority"]),
         "mandatory": row["mandatory"], "effective_mandatory": row["effective_mandatory"],
-        "override": row["override"], "contributions": row["contributions"],
+        "override": row["override"],
+        "contributions": round_parts(row["contributions"], row["composite"], SCORE_DECIMALS),
         "p_top_k": _round(row["p_top_k"], 3), "rank_interval": interval,
         "fragile": row["fragile"], "unlock_value": _round(row["unlock_value"]),
         "rice": _round(row["rice"]), "wsjf": _round(row["wsjf"]),
         "bottleneck_dataset": row["bottleneck_dataset"],
         "blocked_by": row["blocked_by"], "unblocks": row["unblocks"],
+        "blocked_by_other_view": row["blocked_by_other_view"],
     }
+
+
+def _score(value: float | None) -> float | None:
+    """Return the composite as shown: the total its displayed contributions add up to."""
+    return None if value is None else float(round_total(value, SCORE_DECIMALS))
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -452,21 +491,34 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
+def _view(view: str | None) -> str | None:
+    """Return a backlog view by name (None: both), refusing an unknown one."""
+    if view in (None, "", "all"):
+        return None
+    if view not in VIEWS:
+        raise Invalid({"view": f"must be one of {', '.join(VIEWS)} or all, got {view!r}"})
+    return view
+
+
 def ranked_rows(
     db: Database, *, profile: str | None = None, top: int | None = None,
+    view: str | None = None,
     organisation: str | None = None, theme: str | None = None, status: str | None = None,
     q: str | None = None, wait_seconds: float | None = None,
 ) -> tuple[RunInfo, list[dict[str, Any]]]:
     """Return the ranking's public rows for a profile (the CLI's and the API's view).
 
-    Without wait_seconds the rows are of the current revision, computed if need be.
+    Without wait_seconds the rows are of the current revision, computed if need be. A view
+    (candidates, committed) gives its rows in rank order; none (or "all") every row in the
+    whole order.
     """
     if top is not None and top < 1:
         raise Invalid({"top": "must be at least 1"})
+    view = _view(view)
     run = ensure_ranking(db, profile, wait_seconds=wait_seconds)
     with db.read() as session:
-        rows = backlog(session, run, organisation=organisation, theme=theme, status=status,
-                       q=q, limit=top)
+        rows = backlog(session, run, view=view, organisation=organisation, theme=theme,
+                       status=status, q=q, limit=top)
     return run, [api_row(row) for row in rows]
 
 
@@ -522,6 +574,8 @@ def _adhoc_public_rows(ranking: Ranking, frames: PortfolioFrames,
             if not pd.isna(record["fragile"]) else False,
             rank_p05=_int_or_none(record["rank_p05"]), rank_p95=_int_or_none(record["rank_p95"]),
             blocked_by=list(record["blocked_by"]), unblocks=list(record["unblocks"]),
+            blocked_by_other_view=list(record["blocked_by_other_view"]),
+            view_position=int(record["view_position"]), position=int(record["position"]),
             contributions=contributions.get(slug, {}),
             override=bool(record["override"]), unlock_value=float(record["unlock_value"] or 0),
         )
@@ -530,21 +584,28 @@ def _adhoc_public_rows(ranking: Ranking, frames: PortfolioFrames,
 
 
 def adhoc_rows(db: Database, *, profile: str | None = None, top: int | None = None,
-               samples: int = DEFAULT_SAMPLES,
+               samples: int = DEFAULT_SAMPLES, view: str | None = None,
                dimension_weights: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """Compute a ranking (other samples, or what-if dimension weights) without storing it."""
+    view = _view(view)
     ranking, frames = _adhoc_ranking(db, profile, samples, dimension_weights)
-    return _adhoc_public_rows(ranking, frames, ranking.rows.head(top) if top else ranking.rows)
+    table = ranking.rows
+    if view:
+        table = table[table["view"] == view].sort_values("view_position")
+    return _adhoc_public_rows(ranking, frames, table.head(top) if top else table)
 
 
 def _whatif_page(db: Database, *, profile: str | None, dimension_weights: dict[str, float],
-                 organisation: str | None, theme: str | None, status: str | None,
-                 q: str | None, after: int, limit: int) -> list[dict[str, Any]]:
+                 view: str | None, organisation: str | None, theme: str | None,
+                 status: str | None, q: str | None, after: int,
+                 limit: int) -> list[dict[str, Any]]:
     """Return one page of a what-if ranking and the first row of the next page."""
     ranking, frames = _adhoc_ranking(db, profile, 0, dimension_weights)
     table = ranking.rows
+    if view:
+        table = table[table["view"] == view].sort_values("view_position")
     info = frames.projects.set_index("slug").reindex(table["slug"])
-    keep = (table["position"] > after).to_numpy()
+    keep = (table["view_position" if view else "position"] > after).to_numpy()
     for column, wanted in (("owner", organisation), ("theme", theme), ("status", status)):
         if wanted:
             keep = keep & (info[column] == wanted).to_numpy()
@@ -564,31 +625,34 @@ def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
 
 
 def backlog_page(
-    db: Database, *, profile: str | None = None,
+    db: Database, *, profile: str | None = None, view: str | None = CANDIDATES,
     dimension_weights: dict[str, float] | None = None, organisation: str | None = None,
     theme: str | None = None, status: str | None = None, q: str | None = None,
     after: int = 0, limit: int = 50, seen: int | None = None, revision: int | None = None,
 ) -> dict[str, Any]:
-    """Return one page of the backlog: stored, or re-ranked with what-if dimension weights."""
+    """Return one page of a backlog view: stored, or re-ranked with what-if dimension weights."""
+    view = _view(view)
     if dimension_weights is None:
         run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds,
                              seen=seen, revision=revision)
         def read() -> list[dict[str, Any]]:
-            return _stored_page(db, run, organisation=organisation, theme=theme, status=status,
-                                q=q, after=after, limit=limit)
+            return _stored_page(db, run, view=view, organisation=organisation, theme=theme,
+                                status=status, q=q, after=after, limit=limit)
 
         # Only the current run's pages are kept: a previous run is about to be replaced.
         rows = (db.memo.get_or_compute(
-            ("backlog page", run.id, organisation, theme, status, q, after, limit), read)
+            ("backlog page", run.id, view, organisation, theme, status, q, after, limit), read)
             if run.behind == 0 else read())
         profile_name, whatif, behind, run_id = run.profile, False, run.behind, run.id
+        samples = run.samples
     else:
         rows = _whatif_page(db, profile=profile, dimension_weights=dimension_weights,
-                            organisation=organisation, theme=theme, status=status, q=q,
+                            view=view, organisation=organisation, theme=theme, status=status, q=q,
                             after=after, limit=limit)
-        profile_name, whatif, behind, run_id = profile, True, 0, None
+        profile_name, whatif, behind, run_id, samples = profile, True, 0, None, 0
     has_more = len(rows) > limit
     rows = rows[:limit]
     return {"rows": rows, "profile": profile_name, "whatif": whatif, "behind": behind,
-            "run_id": run_id,
-            "next_after": rows[-1]["rank"] if has_more and rows else None}
+            "run_id": run_id, "view": view,
+            "samples": samples,
+            "next_after": rows[-1]["rank" if view else "order"] if has_more and rows else None}

@@ -69,6 +69,7 @@ from portfolio.services.common import consistent_read, current_revision
 from portfolio.services.frames import load_profile
 from portfolio.services.ranking import ROBUSTNESS_SEED, RunInfo, ensure_ranking
 from portfolio.text import control_problem
+from scoring.rounding import round_total
 
 FORMAT = "london-data-portfolio-snapshot"
 FORMAT_VERSION = 1
@@ -138,10 +139,13 @@ def _col(name: str, type_: str = "string", description: str = "", *, required: b
 
 
 RANKING_COLUMNS = (
-    _col("rank", "integer", "Position in the dependency-aware ranking (blank: not ranked, "
-         "because delivered or rejected)."),
+    _col("rank", "integer", "Rank in the project's view (candidates or committed): its place "
+         "among that view's projects in the dependency-aware order (blank: not ranked, because "
+         "delivered or rejected). p_top_k, rank_p05 and rank_p95 describe this rank."),
     _col("score", "number", "Composite score, 0-100."),
-    _col("score_status", "string", "scored, partial (some criteria missing) or unscored."),
+    _col("score_status", "string", "scored, partial (some criteria missing), unscored (no "
+         "impact assessment at all) or unweighted (impact assessed only on criteria the "
+         "profile weighs at zero)."),
     _col("coverage", "number", "Share of the total weight the project has values for, 0-1."),
     _col("impact", "number", "Impact dimension score, 0-100."),
     _col("feasibility", "number", "Feasibility dimension score, 0-100."),
@@ -149,7 +153,7 @@ RANKING_COLUMNS = (
     _col("priority", "number", "The score, or the override where one is set."),
     _col("effective_priority", "number", "Priority raised to that of anything it blocks."),
     _col("effective_mandatory", "boolean", "Mandatory, or a prerequisite of a mandatory project."),
-    _col("p_top_k", "number", "Probability of being in the top k under uncertain weights."),
+    _col("p_top_k", "number", "Probability that the rank is at most k under uncertain weights."),
     _col("rank_p05", "integer", "5th percentile of the rank under uncertain weights."),
     _col("rank_p95", "integer", "95th percentile of the rank under uncertain weights."),
     _col("fragile", "boolean", "The rank interval is wide: the position depends on the weights."),
@@ -159,6 +163,9 @@ RANKING_COLUMNS = (
     _col("bottleneck_dataset", "string", "The required dataset that bounds data readiness."),
     _col("blocked_by", "list", "Prerequisites still in the order (';'-separated slugs)."),
     _col("unblocks", "list", "Projects waiting directly on this one (';'-separated slugs)."),
+    _col("view", "string", "candidates (idea, proposed, approved) or committed (in progress, "
+         "paused)."),
+    _col("order", "integer", "Position in the whole dependency-aware order, both views."),
 )
 
 PROJECT_FIELD_COLUMNS = (
@@ -288,6 +295,13 @@ def iso_time(moment: datetime) -> str:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     # SQLite hands back stored UTC timestamps without their zone: they are UTC already.
     return moment.isoformat(timespec="seconds") + "Z"
+
+
+def _total(value: Any) -> float | None:
+    """Return a composite as exported: the total its exported contributions add up to."""
+    if value is None or value != value:
+        return None
+    return float(round_total(float(value), SCORE_DIGITS))
 
 
 def _score(value: Any) -> float | None:
@@ -460,7 +474,7 @@ def _write_projects(session: Session, writer: PayloadWriter, run: RunInfo,
                p.cost_gbp, p.effort_pm, p.start_date, p.end_date, p.personal_data,
                p.dpia_status, p.mandatory, p.mandatory_justification, p.priority_override,
                p.override_justification, p.reach_people, p.confidence_pct, p.time_criticality,
-               p.version, p.description, r.contributions)
+               p.version, p.description, r.contributions, r.backlog_view, r.view_position)
         .select_from(p)
         .join(Organisation, Organisation.id == p.owner_id)
         .outerjoin(r, (r.project_id == p.id) & (r.run_id == run.id))
@@ -476,12 +490,13 @@ def _project_row(row: Any, criterion_keys: list[str]) -> list[Any]:
     ranked = row[0] is not None
     contributions = row[40] or {}
     return [
-        row[0], row[1], row[2], row[3], row[4], row[5],
-        _score(row[6]), row[7], _score(row[8]), _score(row[9]), _score(row[10]),
+        row[42], row[1], row[2], row[3], row[4], row[5],
+        _total(row[6]), row[7], _score(row[8]), _score(row[9]), _score(row[10]),
         _score(row[11]), _score(row[12]), _score(row[13]),
         bool(row[14]) if ranked else None, _score(row[15]), row[16], row[17],
         bool(row[18]) if ranked else None, _score(row[19]), _score(row[20]), _score(row[21]),
         row[22], list(row[23]) if ranked else None, list(row[24]) if ranked else None,
+        row[41], row[0],
         int(row[25]), float(row[26]), _day(row[27]), _day(row[28]), bool(row[29]), row[30],
         bool(row[31]), row[32], _score(row[33]), row[34], row[35], row[36], row[37],
         row[38], row[39],

@@ -85,8 +85,11 @@ def test_csv_is_projects_in_rank_order_with_formulas_neutralised(
 ) -> None:
     rows = list(csv.DictReader(io.StringIO(export(snapshot, ExportFormat.csv).decode())))
     assert len(rows) == snapshot.row_counts["projects"]
-    ranks = [int(r["rank"]) for r in rows if r["rank"]]
-    assert ranks == sorted(ranks) and ranks[0] == 1
+    order = [int(r["order"]) for r in rows if r["order"]]
+    assert order == sorted(order) and order[0] == 1
+    for view in ("candidates", "committed"):  # the rank is the place in the project's view
+        ranks = [int(r["rank"]) for r in rows if r["view"] == view]
+        assert ranks == list(range(1, len(ranks) + 1))
     mine = next(r for r in rows if r["slug"] == "formula-test")
     for column, text in FORMULAS.items():
         assert mine[column] == "'" + text

@@ -16,11 +16,14 @@ from tests.conftest import HeldRankings
 
 def test_every_blocker_ranks_before_what_it_blocks(london: Database) -> None:
     _run, rows = ranked_rows(london)
-    position = {row["slug"]: row["rank"] for row in rows}
+    position = {row["slug"]: row["order"] for row in rows}
     assert sorted(position.values()) == list(range(1, len(rows) + 1))
     for row in rows:
         for blocker in row["blocked_by"]:
-            assert position[blocker] < row["rank"]
+            assert position[blocker] < row["order"]
+    for view in ("candidates", "committed"):
+        ranks = [row["rank"] for row in rows if row["view"] == view]
+        assert ranks == list(range(1, len(ranks) + 1))  # the rank in a view follows the order
     assert {"slug", "rank", "score", "contributions", "p_top_k", "rank_interval"} <= set(rows[0])
 
 

@@ -71,7 +71,7 @@ def test_a_run_left_half_stored_by_a_dead_process_is_replaced(
     revision = portfolio_revision(london)
     with london.read() as session:
         profile = load_profile(session, None)
-    dead = ranking._claim_run(london, profile, revision, 1.0)
+    dead = ranking._claim_run(london, profile, revision, 1.0, ranking.DEFAULT_SAMPLES)
     assert dead is not None
     monkeypatch.setattr(ranking, "ABANDONED_AFTER", 0.0)
     run = ranking.ensure_ranking(london)

@@ -63,9 +63,19 @@ def test_snapshot_freezes_every_table_the_weights_the_method_and_the_ranking(
     content = content_of(london, made["id"])
     assert content.meta["profile"]["name"] == "CDO default"
     ranked = content.records("projects")
-    ranks = [p["rank"] for p in ranked if p["rank"] is not None]
-    assert ranks == list(range(1, len(ranks) + 1))
-    assert all(p["rank"] is None for p in ranked[len(ranks):])
+    order = [p["order"] for p in ranked if p["order"] is not None]
+    assert order == list(range(1, len(order) + 1))
+    assert all(p["rank"] is None and p["order"] is None for p in ranked[len(order):])
+    for view in ("candidates", "committed"):  # the rank is the place in the project's view
+        ranks = [p["rank"] for p in ranked if p["view"] == view]
+        assert ranks == list(range(1, len(ranks) + 1))
+    # Exported contributions add up to the exported score at its 6 places.
+    from decimal import Decimal
+    for p in ranked:
+        if p["score"] is not None:
+            parts = [Decimal(str(v)) for k, v in p.items()
+                     if k.startswith("contribution_") and v is not None]
+            assert sum(parts, Decimal(0)) == Decimal(str(p["score"])), p["slug"]
     top = ranked[0]
     assert top["score"] is not None and any(k.startswith("contribution_") for k in top)
     weights = content.records("weights")

@@ -131,19 +131,24 @@ def test_zero_dimension_weight_keeps_the_dimension_out_of_the_composite() -> Non
     assert row["feasibility"] == pytest.approx(0.0)
 
 
-def test_only_zero_weight_impact_present_is_unscored() -> None:
+def test_only_zero_weight_impact_present_is_unweighted_not_unscored() -> None:
     profile = WeightProfile(
         "p",
         {"impact": 1, "feasibility": 1, "readiness": 1},
         dict.fromkeys(KEYS, 1.0) | {"strategic_fit": 0.0},
     )
-    values = frame({"p": {"strategic_fit": 1.0, "cost": 1.0}})
-    assert composite_scores(values, CRITERIA, profile).scores.loc["p", "status"] == "unscored"
+    values = frame({"p": {"strategic_fit": 1.0, "cost": 1.0}, "q": {"cost": 1.0}})
+    scores = composite_scores(values, CRITERIA, profile).scores
+    # Issue 12: "unscored" is kept for no impact assessment at all.
+    assert scores.loc["p", "status"] == "unweighted"
+    assert scores.loc["q", "status"] == "unscored"
+    assert scores["composite"].isna().all()
 
 
 def test_status_categories_are_fixed() -> None:
     result = composite_scores(frame({"p": dict.fromkeys(KEYS, 1.0)}), CRITERIA, PROFILE)
-    assert list(result.scores["status"].cat.categories) == ["scored", "partial", "unscored"]
+    assert list(result.scores["status"].cat.categories) == [
+        "scored", "partial", "unscored", "unweighted"]
 
 
 def test_ties_rank_by_index_ascending() -> None:
@@ -261,7 +266,7 @@ def test_adding_a_project_leaves_every_other_composite_unchanged(values, extra, 
 @given(values=portfolios(), profile=profiles())
 def test_contributions_add_up_to_the_composite(values, profile) -> None:
     result = composite_scores(values, CRITERIA, profile)
-    scored = result.scores["status"] != "unscored"
+    scored = result.scores["status"].isin(["scored", "partial"])
     totals = result.contributions.loc[scored].sum(axis=1)
     np.testing.assert_allclose(totals, result.scores.loc[scored, "composite"], rtol=0, atol=1e-9)
     assert result.contributions.loc[scored].where(values.loc[scored].isna()).isna().all().all()
@@ -275,11 +280,15 @@ def test_scores_stay_in_range_and_status_follows_the_data(values, profile) -> No
     assert ((composite >= -1e-9) & (composite <= 100 + 1e-9)).all()
     assert ((scores["coverage"] >= -1e-12) & (scores["coverage"] <= 1 + 1e-12)).all()
     complete = values.notna().all(axis=1)
-    scored = scores["status"] != "unscored"
+    scored = scores["status"].isin(["scored", "partial"])
     assert (scores.loc[complete & scored, "status"] == "scored").all()
     assert (scores.loc[~complete & scored, "status"] == "partial").all()
     weighted_impact = [
         k for k in ("residents_benefit", "strategic_fit") if profile.criterion_weights[k] > 0
     ]
     no_impact = values[weighted_impact].isna().all(axis=1)
-    assert (scores.loc[no_impact, "status"] == "unscored").all()
+    assert scores.loc[no_impact, "status"].isin(["unscored", "unweighted"]).all()
+    any_impact = values[["residents_benefit", "strategic_fit"]].notna().any(axis=1)
+    assert (scores.loc[~any_impact, "status"] == "unscored").all()
+    assert (scores.loc[any_impact & ~scored, "status"] == "unweighted").all()
+    assert scores.loc[~scored, "composite"].isna().all()

@@ -25,9 +25,10 @@ def with_mandatory(projects: pd.DataFrame, flags: list[bool]) -> pd.DataFrame:
     return projects.assign(mandatory=column)
 
 
-def key(mandatory: bool, priority: float, slug: str) -> tuple:
-    """Sort key of the plain priority order: mandatory first, scored first, priority desc."""
-    return (not mandatory, math.isnan(priority), 0.0 if math.isnan(priority) else -priority, slug)
+def key(mandatory: bool, priority: float, slug: str, generation: int = 0) -> tuple:
+    """Sort key of the order: mandatory first, scored first, priority desc, generation, slug."""
+    return (not mandatory, math.isnan(priority), 0.0 if math.isnan(priority) else -priority,
+            generation, slug)
 
 
 def reference_order(projects: pd.DataFrame, deps: pd.DataFrame) -> list[str]:
@@ -46,11 +47,14 @@ def reference_order(projects: pd.DataFrame, deps: pd.DataFrame) -> list[str]:
         scores = [prio[d] for d in [s, *nx.descendants(g, s)] if not math.isnan(prio[d])]
         eff[s] = max(scores) if scores else math.nan
         emand[s] = any(mand[d] for d in [s, *nx.descendants(g, s)])
+    generation: dict[str, int] = {}
+    for s in nx.topological_sort(g):
+        generation[s] = max((generation[q] + 1 for q in g.predecessors(s)), default=0)
     order: list[str] = []
     remaining = set(live)
-    while remaining:
+    while remaining:  # Kahn's algorithm, taking the smallest key among the available
         ready = [s for s in remaining if all(q not in remaining for q in g.predecessors(s))]
-        best = min(ready, key=lambda s: key(emand[s], eff[s], s))
+        best = min(ready, key=lambda s: key(emand[s], eff[s], s, generation[s]))
         order.append(best)
         remaining.remove(best)
     return order

@@ -46,7 +46,7 @@ def test_a_rows_why_loads_from_its_own_url_as_a_fragment_or_a_full_page(
     assert fragment.status_code == 200 and "<html" not in fragment.text
     api = client.get("/api/v1/backlog", params={"top": 1}).json()[0]
     top = max(api["contributions"], key=api["contributions"].get)
-    assert f"{top.replace('_', ' ')}: {api['contributions'][top]:.1f}" in fragment.text
+    assert f"{top.replace('_', ' ')}: {api['contributions'][top]:.2f}" in fragment.text
     assert "Unblocks:" in fragment.text and "Blocked by:" in fragment.text
     full = client.get(url.replace("&amp;", "&"), headers=HTML)
     assert "<html" in full.text and "<h1>" in full.text and "Rank <strong>1</strong>" in full.text
@@ -56,7 +56,7 @@ def test_project_page_shows_its_rank_scores_and_why(client: TestClient) -> None:
     top = client.get("/api/v1/backlog", params={"top": 1}).json()[0]
     page = client.get(f"/projects/{top['slug']}", headers=HTML).text
     assert 'id="score"' in page and "Rank <strong>1</strong>" in page
-    assert f"score <strong>{top['score']:.1f}</strong>" in page
+    assert f"score <strong>{top['score']:.2f}</strong>" in page
     assert "Unlock value:" in page
 
 

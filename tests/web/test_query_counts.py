@@ -49,7 +49,7 @@ def test_backlog_queries_do_not_grow_with_the_rows_shown(client: Browser) -> Non
     memo.clear()
     with counted(client) as many:
         page = client.get("/backlog", headers=HTML)
-    assert page.text.count("<tr data-slug=") >= 40
+    assert page.text.count("<tr data-slug=") >= 30  # every candidate of London
     assert len(many) == len(few), many
     with counted(client) as again:
         client.get("/backlog", headers=HTML)

@@ -1,0 +1,66 @@
+"""Rounding for display: a total and its parts rounded so the parts add up to the total shown.
+
+Rule (DESIGN.md, "Rounding"): at d decimals, with u = 10**d,
+- the total shown is ``round(total * u) / u`` (numpy's round, half to even, on the float
+  product);
+- each part starts at ``floor(part * u)`` units; the units still missing to reach the total
+  shown, k, go one each to the parts with the largest remainders ``part * u - floor(part * u)``
+  (ties to the part listed first); should k exceed the number of parts, every part first gets
+  ``k // m`` units (and a negative k takes units away the same way);
+- missing parts (NaN) stay missing and never receive a unit.
+So the parts shown add up exactly to the total shown, and each moves by less than one unit when
+the total is their own sum (the largest-remainder, or Hamilton, method).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+def round_total(total: np.ndarray | float, decimals: int) -> np.ndarray:
+    """Return a total as shown at `decimals` places: round(total * 10**d) / 10**d."""
+    unit = 10.0**decimals
+    return np.round(np.asarray(total, dtype=np.float64) * unit) / unit
+
+
+def largest_remainder(parts: np.ndarray, totals: np.ndarray, decimals: int) -> np.ndarray:
+    """Round parts (rows x parts, NaN missing) so each row adds up to its total as shown.
+
+    Returns an array of the same shape; rows whose total is NaN, or that have no part, come
+    back unchanged apart from rounding each part on its own.
+    """
+    x = np.atleast_2d(np.asarray(parts, dtype=np.float64))
+    unit = 10.0**decimals
+    present = ~np.isnan(x)
+    scaled = np.where(present, x * unit, 0.0)
+    floors = np.floor(scaled)
+    remainder = np.where(present, scaled - floors, -np.inf)
+    target = np.round(np.asarray(totals, dtype=np.float64).reshape(-1) * unit)
+    count = present.sum(axis=1)
+    live = ~np.isnan(target) & (count > 0)
+    missing = np.where(live, target - floors.sum(axis=1), 0.0)
+    per_part, extra = np.divmod(missing, np.maximum(count, 1))
+    # Place of each part when the row's parts are sorted by remainder, largest first.
+    by_remainder = np.argsort(-remainder, axis=1, kind="stable")
+    place = np.empty_like(by_remainder)
+    np.put_along_axis(place, by_remainder, np.arange(x.shape[1])[None, :], axis=1)
+    units = floors + per_part[:, None] + (place < extra[:, None])
+    units = np.where(live[:, None], units, np.round(scaled))
+    return np.where(present, units / unit, np.nan).reshape(np.shape(parts))
+
+
+def round_parts(parts: Mapping[str, float], total: float | None,
+                decimals: int) -> dict[str, float]:
+    """Return named parts rounded by `largest_remainder` to add up to `total` as shown."""
+    if not parts:
+        return {}
+    keys = list(parts)
+    values = np.array([parts[k] for k in keys], dtype=np.float64)
+    shown = largest_remainder(values[None, :], np.array([np.nan if total is None else total]),
+                              decimals)[0]
+    return {k: float(v) for k, v in zip(keys, shown.tolist(), strict=True)}
+
+
+__all__ = ["largest_remainder", "round_parts", "round_total"]
