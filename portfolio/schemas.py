@@ -131,6 +131,12 @@ class ProjectUpdate(ProjectFields):
     version: Annotated[int, Field(ge=1)]
 
 
+class VersionInput(Input):
+    """The version an edit was made from."""
+
+    version: Annotated[int, Field(ge=1)]
+
+
 class DatasetFields(Input):
     title: Title
     description: LongText = ""

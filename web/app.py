@@ -126,6 +126,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Conflict):
             body["current"] = exc.current
             body["changed"] = exc.changed
+            if exc.conflicts:
+                body["conflicts"] = exc.conflicts
         if wants_html(request):
             return render(
                 request,

@@ -97,6 +97,7 @@ FIELD_LABELS: dict[str, str] = {
     "owner": "Owner organisation",
     "theme": "Theme",
     "status": "Status",
+    "status_reason": "Reason for the status change",
     "cost_gbp": "Cost estimate (GBP)",
     "effort_pm": "Effort (person-months)",
     "start_date": "Start date",
@@ -121,6 +122,10 @@ FIELD_LABELS: dict[str, str] = {
     "decision": "Decision",
     "criterion": "Criterion",
     "version": "Version",
+    "answer": "Your answer",
+    "value": "Priority (0 to 100)",
+    "justification": "Justification",
+    "expires_on": "Expires on",
 }
 
 
