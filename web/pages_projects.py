@@ -243,14 +243,19 @@ def update_project(
             form[name] = form.get(f"was_{name}", "")
             if name in CHECKBOXES and not form[name]:
                 form.pop(name, None)
-    changed = changed_in_form(form)
     parsed = input_from_form(form, ProjectUpdate)
-    data = {name: parsed.get(name, "") for name in changed}
-    data["version"] = form.get("version", "")
-    if form.get("status_reason", "").strip():
-        data["status_reason"] = form["status_reason"]
+    reason = {"status_reason": form["status_reason"]} if form.get("status_reason") else {}
     try:
-        saved = project_service.patch_project(session=session, actor=actor, slug=slug, data=data)
+        if not any(key.startswith("was_") for key in form):
+            # A form without the values it started from replaces the project, as PUT does.
+            done = project_service.update_project(session=session, actor=actor, slug=slug,
+                                                  data=parsed | reason)
+            saved = done | {"applied": ["title"], "kept": []}
+        else:
+            data = {name: parsed.get(name, "") for name in changed_in_form(form)}
+            data |= {"version": form.get("version", "")} | reason
+            saved = project_service.patch_project(session=session, actor=actor, slug=slug,
+                                                  data=data)
     except Conflict as exc:
         session.rollback()
         return conflict_page(request, session, slug, form, exc)
@@ -295,7 +300,9 @@ def conflict_page(
     """
     context = criteria_service.project_editor(session=session, slug=slug)
     saved = project_values(context["project"])
-    names = ["owner" if n == "owner_id" else n for n in exc.conflicts]
+    # Without the values the form started from, every field changed meanwhile is shown.
+    names = ["owner" if n == "owner_id" else n for n in (exc.conflicts or exc.changed)
+             if n not in ("id", "slug", "updated_at", "created_at", "version")]
     mine = changed_in_form(form)
     values = dict(saved)
     for name in mine:

@@ -95,13 +95,19 @@ def require_project_editor(actor: Actor, project: Project) -> None:
 def create_project(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Register a project; a lead only for their own organisation, as an idea or proposed."""
     require(actor, Capability.REGISTER_PROJECT)
-    values = parse(ProjectCreate, data)
+    try:
+        values = parse(ProjectCreate, data)
+    except Invalid as exc:
+        # A taken slug is said on the same submit as every other problem.
+        slug = data.get("slug")
+        if "slug" not in exc.errors and isinstance(slug, str) and _slug_taken(session, slug):
+            exc.errors["slug"] = _SLUG_TAKEN.format(slug=slug)
+        raise
     owner = organisation_by_code(session, values.owner, field="owner")
     require(actor, Capability.REGISTER_PROJECT, owner.id)
     check_transition(actor, owner.id, None, values.status.value)
-    if session.exec(select(Project.id).where(Project.slug == values.slug)).first():
-        raise Invalid({"slug": f"a project with the short name {values.slug!r} already exists: "
-                               "choose another"})
+    if _slug_taken(session, values.slug):
+        raise Invalid({"slug": _SLUG_TAKEN.format(slug=values.slug)})
     project = Project(slug=values.slug, owner_id=owner.id, **_field_values(values))
     session.add(project)
     session.flush()
@@ -114,6 +120,14 @@ def create_project(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
         after=as_record(project),
     )
     return project_summary(project, owner.code)
+
+
+_SLUG_TAKEN = "A project with the short name {slug!r} already exists: choose another."
+
+
+def _slug_taken(session: Session, slug: str) -> bool:
+    """Tell whether a project already has this slug."""
+    return session.exec(select(Project.id).where(Project.slug == slug.strip())).first() is not None
 
 
 # The fields an edit may change, in the record's own terms (the owner by its id).

@@ -67,7 +67,7 @@ def test_register_shows_each_error_by_its_field_keeps_the_input_and_writes_nothi
     page = parse_html(response.text)
     assert page.by_id("f-title").get("aria-invalid") == "true"
     assert "required" in page.error_for("f-title").lower()
-    assert "greater than or equal to 0" in page.error_for("f-cost_gbp")
+    assert "Enter 0 or more" in page.error_for("f-cost_gbp")
     assert page.error_for("f-slug") == ""
     assert page.by_id("f-cost_gbp").get("value") == "-5"
     assert page.by_id("f-slug").get("value") == "debt-advice-referrals"
@@ -135,13 +135,13 @@ def test_validation_on_a_half_filled_form_still_applies_the_rules_across_fields(
     justification = parse_html(response.text).by_id("f-mandatory_justification-error")
     assert "statutory justification" in justification.text()
     response = client.post("/projects/validate?field=title", data={"title": "", "mandatory": "on"})
-    assert parse_html(response.text).text() == "Error: Field required"
+    assert parse_html(response.text).text() == "Error: This is required: fill it in."
 
 
 def test_validation_of_an_edit_uses_the_update_rules(client: TestClient) -> None:
     form = {k: v for k, v in VALID.items() if k != "slug"} | {"version": "0"}
     response = client.post("/projects/validate?field=version", data=form)
-    assert "greater than or equal to 1" in parse_html(response.text).text()
+    assert "Enter 1 or more" in parse_html(response.text).text()
 
 
 def edit_form(client: TestClient, slug: str) -> dict[str, str]:
@@ -264,7 +264,7 @@ def test_edit_errors_show_by_the_field_with_the_input_kept(
     response = client.post("/projects/one-view/edit", data=form)
     assert response.status_code == 422
     page = parse_html(response.text)
-    assert "less than or equal to 100" in page.error_for("f-confidence_pct")
+    assert "Enter 100 or less" in page.error_for("f-confidence_pct")
     assert page.by_id("f-confidence_pct").get("value") == "140"
 
 
