@@ -264,6 +264,11 @@ def update_project(
         return render_editor(
             request, session, slug, status_code=422, values=form, errors=exc.errors
         )
+    except workflow.TransitionRefused as exc:
+        # A refused status change keeps everything typed, with the refusal by the status.
+        session.rollback()
+        return render_editor(request, session, slug, status_code=403, values=form,
+                             errors={"status": exc.message[:1].upper() + exc.message[1:] + "."})
     flash(request, saved_message(saved))
     return see_other(request.url_for("project", slug=slug))
 

@@ -14,9 +14,9 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, can, require
+from portfolio.capabilities import Capability, can, refusal, require
 from portfolio.enums import ProjectStatus
-from portfolio.errors import Conflict, Invalid
+from portfolio.errors import Conflict, Invalid, NotAllowed
 from portfolio.models import Project, utcnow
 from portfolio.services.common import project_by_slug, record
 
@@ -45,6 +45,10 @@ DECIDED = frozenset({S.APPROVED, S.REJECTED})
 # Statuses a lead may register a project with.
 STARTING = frozenset({S.IDEA, S.PROPOSED})
 REASON_MAX = 2_000
+
+
+class TransitionRefused(NotAllowed):
+    """A status change this user may not make; the message names who may."""
 
 
 def _words(status: ProjectStatus | str) -> str:
@@ -76,7 +80,8 @@ def check_transition(
     capability = capability_for(before, after)
     doing = (f"register a project as {_words(after)}" if before is None
              else f"move a project from {_words(before)} to {_words(after)}")
-    require(actor, capability, project, doing=doing)
+    if not can(actor, capability, project):
+        raise TransitionRefused(refusal(actor, capability, project, doing))
     if before is None:
         # Staff register projects in any status (work already under way); leads may not.
         return
