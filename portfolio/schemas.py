@@ -80,8 +80,9 @@ def plain_message(error: Any, field: str) -> str:
     if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
         return "This is required: fill it in."
     if kind == "enum":
-        allowed = ctx.get("expected", "").replace("'", "").replace("_", " ")
-        return f"Choose one of the options ({allowed}); you entered {given!r}."
+        # The values as a file or the API must spell them.
+        allowed = ctx.get("expected", "").replace("'", "")
+        return f"{given!r} is not one of the choices: {allowed}."
     if kind == "string_pattern_mismatch" and field in {"slug", "code"}:
         return ("Use only lowercase letters, digits and single hyphens, such as "
                 "camden-residents-index.")
