@@ -6,9 +6,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from portfolio.actors import Actor
+from portfolio.actors import SYSTEM, Actor
 from portfolio.capabilities import Capability, require
 from portfolio.errors import Invalid
 from portfolio.models import Project, User, utcnow
@@ -92,6 +92,45 @@ def clear_override(*, session: Session, actor: Actor, slug: str,
     record(session, actor, action="override", entity="project", entity_id=project.id,
            before=before, after=_state(project) | {"reason": justification.strip()})
     return override_of(session=session, project=project)
+
+
+def expire_due(session: Session, *, today: date | None = None) -> int:
+    """Clear the overrides whose expiry day has passed, in the history as the system's doing.
+
+    The ranking already ignores them from the day after expiry (frames.override_in_force); a
+    cleared override moves the portfolio revision on, so stored rankings are recomputed.
+    """
+    day = today or date.today()
+    due = session.exec(select(Project).where(Project.override_expires_on < day)).all()
+    for project in due:
+        before = _state(project)
+        project.priority_override = None
+        project.override_justification = ""
+        project.override_expires_on = None
+        project.override_by_id = None
+        project.override_at = None
+        session.add(project)
+        session.flush()
+        record(session, SYSTEM, action="override", entity="project", entity_id=project.id,
+               before=before, after=_state(project) | {"reason": f"expired on {day}"})
+    return len(due)
+
+
+_swept: dict[int, date] = {}
+
+
+def expire_due_once_a_day(db: Any) -> None:
+    """Clear overdue overrides at most once a day per process (a page read calls this)."""
+    today = date.today()
+    if _swept.get(id(db)) == today:
+        return
+    _swept[id(db)] = today
+    with db.read() as session:
+        overdue = session.exec(select(Project.id).where(
+            Project.override_expires_on < today).limit(1)).first()
+    if overdue is not None:
+        with db.write() as session:
+            expire_due(session, today=today)
 
 
 def _state(project: Project) -> dict[str, Any]:
