@@ -14,13 +14,12 @@ from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.services import datasets as dataset_service
 from portfolio.services import organisations as organisation_service
-from portfolio.services import prioritisation
-from portfolio.services import profiles as profile_service
 from portfolio.services import overrides as override_service
+from portfolio.services import prioritisation, workflow
+from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
-from portfolio.services import workflow
 from web.deps import current_actor, get_database, read_session, write_session
 from web.security import Policy, policy
 

@@ -13,9 +13,9 @@ from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.schemas import ProjectCreate, ProjectUpdate, parse
 from portfolio.services import criteria as criteria_service
 from portfolio.services import organisations as organisation_service
+from portfolio.services import overrides as override_service
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
-from portfolio.services import overrides as override_service
 from portfolio.services import reviews as review_service
 from portfolio.services import workflow
 from web.deps import seen_revision

@@ -25,7 +25,7 @@ from portfolio.models import (
     User,
     utcnow,
 )
-from portfolio.services.common import as_record, project_by_slug, record
+from portfolio.services.common import project_by_slug, record
 from portfolio.services.overrides import override_of
 from portfolio.services.projects import get_project
 from portfolio.services.workflow import check_transition, record_transition

@@ -131,9 +131,9 @@ def test_the_cdo_makes_any_other_change_with_a_reason_kept_in_the_history(
 
 def test_an_import_by_a_lead_may_not_approve_their_project(london: Database) -> None:
     # Issue 12: an import file with a status column bypassed the review.
-    content = ("slug,title,owner,theme,status\n"
-               "bd-propensity-to-pay,Propensity to pay,E09000002,cost_of_living,approved\n"
-               "bd-brand-new,Brand new,E09000002,housing,in_progress\n").encode()
+    content = (b"slug,title,owner,theme,status\n"
+               b"bd-propensity-to-pay,Propensity to pay,E09000002,cost_of_living,approved\n"
+               b"bd-brand-new,Brand new,E09000002,housing,in_progress\n")
     with london.write() as session:
         report = imports.import_projects(session=session, actor=lead_of(london),
                                          content=content)
@@ -143,8 +143,8 @@ def test_an_import_by_a_lead_may_not_approve_their_project(london: Database) -> 
 
 
 def test_an_import_follows_the_workflow_and_records_each_move(london: Database) -> None:
-    content = ("slug,title,owner,theme,status\n"
-               "bd-propensity-to-pay,Propensity to pay,E09000002,cost_of_living,idea\n").encode()
+    content = (b"slug,title,owner,theme,status\n"
+               b"bd-propensity-to-pay,Propensity to pay,E09000002,cost_of_living,idea\n")
     with london.write() as session:
         report = imports.import_projects(session=session, actor=lead_of(london),
                                          content=content, filename="mine.csv")
