@@ -42,6 +42,8 @@ RELATED_FIELDS = {
     "end_date": ("start_date",),
     "mandatory": ("mandatory_justification",),
     "mandatory_justification": ("mandatory",),
+    "personal_data": ("dpia_status",),
+    "dpia_status": ("personal_data",),
 }
 NEW_PROJECT_DEFAULTS = {"status": "idea", "dpia_status": "not_needed", "cost_gbp": "0"}
 

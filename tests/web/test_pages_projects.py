@@ -434,3 +434,38 @@ def test_the_edit_button_is_offered_only_to_who_may_edit(
         page = client.get("/projects/bd-one-view-phase-2")
     assert page.status_code == 200
     assert ("/projects/bd-one-view-phase-2/edit" in page.text) is offered
+
+
+def test_every_check_speaks_on_one_submit_in_plain_english(client: TestClient, db: Database) -> None:
+    with db.write() as session:
+        make_project(session, "taken")
+    form = VALID | {"slug": "taken", "title": "", "cost_gbp": "lots", "start_date": "1800-01-01",
+                    "end_date": "9999-12-31", "mandatory": "on", "personal_data": "on",
+                    "dpia_status": "not_needed"}
+    response = client.post("/projects/new", data=form)
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert page.error_for("f-slug").startswith("A project with the short name 'taken'")
+    assert page.error_for("f-title") == "This is required: fill it in."
+    assert page.error_for("f-cost_gbp").startswith("Enter a whole number")
+    assert page.error_for("f-start_date") == (
+        "Enter a date between 2000 and 2075 (you entered 1800-01-01).")
+    assert "2075" in page.error_for("f-end_date")
+    assert page.error_for("f-mandatory_justification").startswith("A mandatory project needs")
+    assert page.error_for("f-dpia_status").startswith("A project that involves personal data")
+    links = [a.get("href") for a in page.find(class_="error-summary").find_all("a")]
+    assert len(links) == 7 and "#f-dpia_status" in links
+
+
+def test_the_statutory_justification_is_never_called_optional(client: TestClient) -> None:
+    page = parse_html(client.get("/projects/new").text)
+    label = page.label_for("f-mandatory_justification")
+    assert "optional" not in label and "required when the project is mandatory" in label
+    ticked = parse_html(client.post("/projects/new", data=VALID | {"mandatory": "on"}).text)
+    assert ticked.by_id("f-mandatory_justification").get("aria-required") == "true"
+
+
+def test_ticking_personal_data_checks_the_dpia_as_you_go(client: TestClient) -> None:
+    form = VALID | {"personal_data": "on", "dpia_status": "not_needed"}
+    response = client.post("/projects/validate?field=personal_data", data=form)
+    assert "needs a DPIA" in response.text and 'id="f-dpia_status-error"' in response.text
