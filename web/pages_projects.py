@@ -27,6 +27,8 @@ from web.pages_common import (
     FormData,
     ReadSession,
     WriteSession,
+    apply_choices,
+    changed_fields,
     field_label,
     input_from_form,
     label,
@@ -212,17 +214,8 @@ EDIT_FIELDS = ("owner", *project_service.PROJECT_FIELDS)
 
 
 def changed_in_form(form: dict[str, str]) -> list[str]:
-    """Return the fields the user changed from the values the form started from."""
-    changed = []
-    for name in EDIT_FIELDS:
-        if name in CHECKBOXES:
-            now = form.get(name, "") not in ("", "false", "off")
-            was = form.get(f"was_{name}", "") not in ("", "false", "off")
-        else:
-            now, was = form.get(name, "").strip(), form.get(f"was_{name}", "").strip()
-        if now != was:
-            changed.append(name)
-    return changed
+    """Return the project fields the user changed from the values the form started from."""
+    return changed_fields(form, EDIT_FIELDS)
 
 
 @router.post("/projects/{slug}/edit", name="project_update", dependencies=[EDIT])
@@ -234,17 +227,11 @@ def update_project(
     Only a field both people changed differently is shown as a conflict, with both values.
     """
     form = dict(form)
-    choices = [name for name in form.get("conflicts", "").split(",") if name in EDIT_FIELDS]
-    unchosen = [name for name in choices if form.get(f"choose_{name}") not in ("mine", "theirs")]
+    choices, unchosen = apply_choices(form, EDIT_FIELDS)
     if unchosen:
         errors = {name: "Choose whether to keep the saved value or yours." for name in unchosen}
         return render_editor(request, session, slug, status_code=422, values=form,
                              errors=errors, conflict=conflict_from_form(form, choices))
-    for name in choices:
-        if form.get(f"choose_{name}") == "theirs":
-            form[name] = form.get(f"was_{name}", "")
-            if name in CHECKBOXES and not form[name]:
-                form.pop(name, None)
     parsed = input_from_form(form, ProjectUpdate)
     reason = {"status_reason": form["status_reason"]} if form.get("status_reason") else {}
     try:

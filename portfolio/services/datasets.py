@@ -8,7 +8,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
+from portfolio.capabilities import Capability, can, require
 from portfolio.errors import Conflict, Invalid
 from portfolio.models import Dataset, Organisation, ProjectDataset, utcnow
 from portfolio.schemas import DatasetCreate, DatasetFields, DatasetUpdate, VersionInput, parse
@@ -173,6 +173,23 @@ def _write(session: Session, actor: Actor, dataset: Dataset, changes: dict[str, 
         raise _stale(session, dataset, version)
     record(session, actor, action="update", entity="dataset", entity_id=dataset.id,
            before=before, after=as_record(dataset))
+
+
+def dataset_editor(*, session: Session, actor: Actor, code: str) -> dict[str, Any]:
+    """Return what the dataset's edit form shows, to someone who may edit it."""
+    dataset = dataset_by_code(session, code)
+    require(actor, Capability.EDIT_DATASET, dataset, doing="edit datasets")
+    publisher = session.get(Organisation, dataset.publisher_id)
+    assert publisher is not None
+    organisations = session.exec(
+        select(Organisation.code, Organisation.name, Organisation.kind, Organisation.id)
+        .order_by(Organisation.kind, Organisation.name)).all()
+    return {
+        "dataset": dataset_public(dataset, publisher) | {"publisher_id": dataset.publisher_id},
+        # A lead may publish only as their own organisation.
+        "organisations": [{"code": c, "name": n, "kind": k} for c, n, k, i in organisations
+                          if can(actor, Capability.EDIT_DATASET, i)],
+    }
 
 
 def get_dataset(*, session: Session, code: str) -> dict[str, Any]:

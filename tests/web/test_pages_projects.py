@@ -436,7 +436,9 @@ def test_the_edit_button_is_offered_only_to_who_may_edit(
     assert ("/projects/bd-one-view-phase-2/edit" in page.text) is offered
 
 
-def test_every_check_speaks_on_one_submit_in_plain_english(client: TestClient, db: Database) -> None:
+def test_every_check_speaks_on_one_submit_in_plain_english(
+    client: TestClient, db: Database
+) -> None:
     with db.write() as session:
         make_project(session, "taken")
     form = VALID | {"slug": "taken", "title": "", "cost_gbp": "lots", "start_date": "1800-01-01",
