@@ -173,8 +173,10 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
         .subquery()
     )
     last = aliased(ReviewDecision)
+    # A withdrawn project (back to an idea) leaves the queue whatever was decided before.
     candidate = or_(Project.status == ProjectStatus.PROPOSED.value,
-                    last.decision.in_(STILL_AWAITING))
+                    and_(last.decision.in_(STILL_AWAITING),
+                         Project.status != ProjectStatus.IDEA.value))
     ranked = aliased(RankingRow)
     columns = (
         Project.slug, Project.title, Organisation.name, Project.status, Project.created_at,
@@ -330,7 +332,7 @@ def project_history(
         if entity in LINK_ENTITIES:
             entry |= {"kind": "link", "text": _link_text(entity, action, before or {},
                                                          after or {}, linked)}
-        if action == "update":
+        if action in ("update", "override"):
             entry["changes"] = _changes(before or {}, after or {}, owners)
         if action == "transition":
             entry |= {"from": (before or {}).get("status"), "to": (after or {}).get("status"),
