@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from urllib.parse import quote
 
 import anyio
@@ -27,6 +27,7 @@ from web.security import (
     Policy,
     SecurityHeaders,
     policy,
+    resolve_actor,
     safe_next,
 )
 from web.templating import render
@@ -178,6 +179,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_html(request):
+            # No route ran to say who is asking: look it up, so the page does not say "Sign in"
+            # to someone signed in.
+            with suppress(DomainError, AttributeError, AssertionError):
+                resolve_actor(request)
             return render(
                 request,
                 "error.html",

@@ -239,7 +239,7 @@ def update_project(
             # A form without the values it started from replaces the project, as PUT does.
             done = project_service.update_project(session=session, actor=actor, slug=slug,
                                                   data=parsed | reason)
-            saved = done | {"applied": ["title"], "kept": []}
+            saved = done | {"applied": None, "kept": []}
         else:
             data = {name: parsed.get(name, "") for name in changed_in_form(form)}
             data |= {"version": form.get("version", "")} | reason
@@ -264,6 +264,8 @@ def update_project(
 
 def saved_message(saved: dict[str, Any]) -> str:
     """Say what a save did, in words."""
+    if saved["applied"] is None:
+        return "Your changes are saved."
     if not saved["applied"]:
         return "Nothing to save: you changed nothing."
     fields = ", ".join(field_label(f if f != "owner_id" else "owner").lower()

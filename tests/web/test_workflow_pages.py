@@ -230,3 +230,10 @@ def test_a_form_action_opened_by_get_goes_back_to_its_page(cdo: Browser) -> None
         response = cdo.get(f"/projects/{PROPOSED}/{action}", follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"].endswith(f"/projects/{PROPOSED}")
+
+
+def test_an_error_page_knows_who_is_signed_in(cdo: Browser) -> None:
+    response = cdo.request("DELETE", f"/projects/{PROPOSED}")
+    assert response.status_code == 405
+    header = parse_html(response.text).find("div", class_="who")
+    assert "Sign in" not in header.text() and "Sign out" in header.text()
