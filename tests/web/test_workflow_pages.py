@@ -226,10 +226,16 @@ def test_deciding_from_the_queue_moves_to_the_next_project(cdo: Browser) -> None
 
 
 def test_a_form_action_opened_by_get_goes_back_to_its_page(cdo: Browser) -> None:
+    # Issue 14: a reload after a refused form hit a POST-only URL and answered 405.
     for action in ("decision", "status", "answer", "override"):
         response = cdo.get(f"/projects/{PROPOSED}/{action}", follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"].endswith(f"/projects/{PROPOSED}")
+    for action in ("dependencies", "dependencies/remove", "datasets", "datasets/remove",
+                   "partners", "partners/remove", "assessments"):
+        response = cdo.get(f"/projects/{PROPOSED}/{action}", follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].endswith(f"/projects/{PROPOSED}/edit")
 
 
 def test_an_error_page_knows_who_is_signed_in(cdo: Browser) -> None:
@@ -237,3 +243,20 @@ def test_an_error_page_knows_who_is_signed_in(cdo: Browser) -> None:
     assert response.status_code == 405
     header = parse_html(response.text).find("div", class_="who")
     assert "Sign in" not in header.text() and "Sign out" in header.text()
+
+
+def test_a_section_saved_through_htmx_answers_with_its_confirmation_and_errors(
+    lead: Browser,
+) -> None:
+    htmx = {"HX-Request": "true"}
+    saved = lead.post(f"/projects/{PROPOSED}/partners", headers=htmx,
+                      data={"organisation": "E09000007", "role": "partner"})
+    assert saved.status_code == 200
+    section = parse_html(saved.text).by_id("sec-partners")
+    assert section.find("p", role="status").text() == "The partner is saved."
+    assert section.get("data-fresh") is not None
+    refused = lead.post(f"/projects/{PROPOSED}/partners", headers=htmx,
+                        data={"organisation": "NOPE", "role": "partner"})
+    # htmx swaps only successful answers: the refusal comes as a page with the message.
+    assert refused.status_code == 200
+    assert "unknown organisation" in parse_html(refused.text).error_for("pa-organisation")
