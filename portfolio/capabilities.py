@@ -24,6 +24,10 @@ class Capability(StrEnum):
     IMPORT_PROJECTS = "import_projects"
     EDIT_DATASET = "edit_dataset"
     DECIDE = "decide"
+    SUBMIT_PROJECT = "submit_project"
+    RUN_PROJECT = "run_project"
+    CHANGE_STATUS = "change_status"
+    ANSWER_REVIEW = "answer_review"
     MANAGE_PROFILES = "manage_profiles"
     OVERRIDE_PRIORITY = "override_priority"
     CREATE_SNAPSHOT = "create_snapshot"
@@ -47,6 +51,10 @@ DOING: dict[Capability, str] = {
     Capability.IMPORT_PROJECTS: "import projects",
     Capability.EDIT_DATASET: "register or edit datasets",
     Capability.DECIDE: "decide on projects",
+    Capability.SUBMIT_PROJECT: "submit projects for review or withdraw them",
+    Capability.RUN_PROJECT: "start, pause, resume or deliver approved projects",
+    Capability.CHANGE_STATUS: "change a project's status outside the workflow",
+    Capability.ANSWER_REVIEW: "answer a reviewer's question",
     Capability.MANAGE_PROFILES: "change weight profiles",
     Capability.OVERRIDE_PRIORITY: "override a project's priority",
     Capability.CREATE_SNAPSHOT: "create snapshots",
@@ -69,6 +77,9 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
         Capability.EDIT_PROJECT: _OWN,
         Capability.IMPORT_PROJECTS: _OWN,
         Capability.EDIT_DATASET: _OWN,
+        Capability.SUBMIT_PROJECT: _OWN,
+        Capability.RUN_PROJECT: _OWN,
+        Capability.ANSWER_REVIEW: _OWN,
         Capability.CREATE_SNAPSHOT: _ANY,
     },
     Role.RESEARCHER: {

@@ -27,7 +27,8 @@ from portfolio.settings import Settings
 app = typer.Typer(help="Data project portfolio and prioritisation tracker.", no_args_is_help=True)
 db_app = typer.Typer(help="Migrate the database.", no_args_is_help=True)
 seed_app = typer.Typer(help="Load demo or synthetic portfolios.", no_args_is_help=True)
-projects_app = typer.Typer(help="Read projects.", no_args_is_help=True)
+projects_app = typer.Typer(help="Read projects, move them along the workflow, decide, "
+                                "override priorities.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(seed_app, name="seed")
 graph_app = typer.Typer(help="Export the portfolio graph.", no_args_is_help=True)
@@ -263,6 +264,74 @@ def projects_list(
             session=session, organisation=organisation, status=status
         )
     print_rows(rows, ["slug", "title", "organisation", "status", "theme"], fmt)
+
+
+@projects_app.command("status")
+def projects_status(
+    slug: Annotated[str, typer.Argument(help="The project's slug.")],
+    status: Annotated[str, typer.Argument(help="The status to move it to (e.g. proposed, "
+                                                "in_progress, paused, delivered).")],
+    reason: Annotated[str, typer.Option(help="Why: required from the CDO or an admin for a "
+                                             "change outside the usual workflow.")] = "",
+    as_email: Annotated[str | None, typer.Option(
+        "--as", help="Act as this user (email); by default the command acts as the system.")]
+    = None,
+) -> None:
+    """Move a project along the status workflow; a move the user may not make is refused."""
+    from portfolio.services import workflow
+
+    actor = acting(as_email)
+    with database().write() as session:
+        moved = workflow.move(session=session, actor=actor, slug=slug, to=status, reason=reason)
+    console.print(f"{slug}: now {moved['status'].replace('_', ' ')} (version {moved['version']})")
+
+
+@projects_app.command("decide")
+def projects_decide(
+    slug: Annotated[str, typer.Argument(help="The project's slug.")],
+    decision: Annotated[str, typer.Argument(help="approve, reject, defer or needs_information.")],
+    rationale: Annotated[str, typer.Option(help="The reasons (for needs_information, the "
+                                                "question for the lead).")],
+    as_email: Annotated[str | None, typer.Option(
+        "--as", help="Act as this user (email); by default the command acts as the system.")]
+    = None,
+) -> None:
+    """Record a review decision with its rationale (the CDO or an admin)."""
+    from portfolio.services import reviews
+
+    actor = acting(as_email)
+    with database().write() as session:
+        done = reviews.decide(session=session, actor=actor, slug=slug, decision=decision,
+                              rationale=rationale)
+    console.print(f"{slug}: {done['decision'].replace('_', ' ')}; status "
+                  f"{done['status'].replace('_', ' ')}")
+
+
+@projects_app.command("override")
+def projects_override(
+    slug: Annotated[str, typer.Argument(help="The project's slug.")],
+    value: Annotated[float | None, typer.Option(help="The priority to use, 0 to 100.")] = None,
+    justification: Annotated[str, typer.Option(help="Why (required to set one).")] = "",
+    expires: Annotated[str | None, typer.Option(help="Last day it counts, YYYY-MM-DD.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the override.")] = False,
+    as_email: Annotated[str | None, typer.Option(
+        "--as", help="Act as this user (email); by default the command acts as the system.")]
+    = None,
+) -> None:
+    """Set or clear a project's manual priority override (the CDO or an admin)."""
+    from portfolio.services import overrides
+
+    actor = acting(as_email)
+    with database().write() as session:
+        if clear:
+            overrides.clear_override(session=session, actor=actor, slug=slug,
+                                     justification=justification)
+            console.print(f"{slug}: override cleared")
+            return
+        done = overrides.set_override(session=session, actor=actor, slug=slug, data={
+            "value": value, "justification": justification, "expires_on": expires})
+    until = f" until {done['expires_on']}" if done["expires_on"] else ""
+    console.print(f"{slug}: priority {done['value']:g}{until} ({done['justification']})")
 
 
 @app.command("rank")

@@ -73,7 +73,10 @@ class Conflict(DomainError):
         *,
         current: Mapping[str, Any] | None = None,
         changed: Mapping[str, Any] | None = None,
+        conflicts: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.current = dict(current or {})
         self.changed = dict(changed or {})
+        # Fields both people changed differently: {field: {"base", "theirs", "mine"}}.
+        self.conflicts = dict(conflicts or {})

@@ -158,6 +158,8 @@ class Project(SQLModel, table=True):
     override_justification: str = Field(default="", sa_type=Text)
     override_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     override_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+    # The override stops counting after this day (None: until someone clears it).
+    override_expires_on: date | None = None
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
@@ -377,6 +379,10 @@ class ReviewDecision(SQLModel, table=True):
     rationale: str = Field(sa_type=Text)
     decided_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     decided_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    # A "needs information" decision's question is its rationale; the lead's answer goes here.
+    answer: str | None = Field(default=None, sa_type=Text)
+    answered_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    answered_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
 
 
 class AuditEvent(SQLModel, table=True):

@@ -53,36 +53,113 @@ class Input(BaseModel):
 
 
 def parse(model: type[Input], data: dict[str, Any]) -> Any:
-    """Validate data against an input model, raising Invalid with a message per field."""
+    """Validate data against an input model, raising Invalid with a message per field.
+
+    Rules across fields run even when a field is invalid, so every problem shows at once.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise Invalid(field_errors(exc)) from None
+        errors = field_errors(exc)
+        rules = getattr(model, "rules", None)
+        if rules is not None:
+            for name, message in rules(data).items():
+                errors.setdefault(name, message)
+        raise Invalid(errors) from None
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
-    """Turn pydantic's errors into one readable message per field."""
+    """Turn pydantic's errors into one message per field, written for people."""
     errors: dict[str, str] = {}
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if not field:
-            # Whole-model rules name their field as "field: message".
-            field, _, message = (
-                message.partition(": ") if ": " in message else ("input", "", message)
-            )
-            # Their input is the whole form: do not echo it.
-            errors.setdefault(field, message)
+            # Whole-model rules name their fields, one "field: message" per line.
+            for line in message.splitlines():
+                name, _, text = line.partition(": ") if ": " in line else ("input", "", line)
+                # Their input is the whole form: do not echo it.
+                errors.setdefault(name, text)
             continue
-        if error["type"] == "enum":
-            allowed = error.get("ctx", {}).get("expected", "")
-            message = f"{error.get('input')!r} is not one of {allowed}"
-        elif error["type"] == "string_pattern_mismatch" and field in {"slug", "code"}:
-            message = f"{error.get('input')!r} must be lowercase letters, digits and hyphens"
-        elif "input" in error and error["type"] not in {"missing", "extra_forbidden"}:
-            message = f"{message} (got {error['input']!r})"
-        errors.setdefault(field, message)
+        errors.setdefault(field, plain_message(error, field))
     return errors
+
+
+def plain_message(error: Any, field: str) -> str:
+    """Say what is wrong with one field's value in plain English."""
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    given = error.get("input")
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return "This is required: fill it in."
+    if kind == "enum":
+        # The values as a file or the API must spell them.
+        allowed = ctx.get("expected", "").replace("'", "")
+        return f"{given!r} is not one of the choices: {allowed}."
+    if kind == "string_pattern_mismatch" and field in {"slug", "code"}:
+        return ("Use only lowercase letters, digits and single hyphens, such as "
+                "camden-residents-index.")
+    if kind == "string_too_long":
+        return f"Keep this under {ctx.get('max_length', 0):,} characters."
+    if kind in {"greater_than_equal", "greater_than"}:
+        return f"Enter {ctx.get('ge', ctx.get('gt'))} or more (you entered {given})."
+    if kind in {"less_than_equal", "less_than"}:
+        return f"Enter {ctx.get('le', ctx.get('lt')):,} or less (you entered {given})."
+    if kind in {"int_parsing", "int_from_float"}:
+        return f"Enter a whole number, such as 250000 (you entered {given!r})."
+    if kind in {"float_parsing", "finite_number"}:
+        return f"Enter a number, such as 18 or 2.5 (you entered {given!r})."
+    if kind.startswith("date") or kind.startswith("datetime"):
+        return f"Enter a date as year-month-day, such as 2026-04-01 (you entered {given!r})."
+    if kind.startswith("bool"):
+        return f"Answer yes or no (you entered {given!r})."
+    if kind == "extra_forbidden":
+        return "This field is not one the form or the API knows."
+    message = error["msg"].removeprefix("Value error, ")
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+# Dates a project may have: anything outside is a typing slip (1800-01-01, 9999-12-31).
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2075, 12, 31)
+
+
+def _flag(value: Any) -> bool:
+    """Read a yes/no input as a person means it."""
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in {"true", "on", "yes", "1"}
+
+
+def _day(value: Any) -> date | None:
+    """Read a date input, or None when it is not one."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip()) if value else None
+    except ValueError:
+        return None
+
+
+def project_rules(values: Any) -> dict[str, str]:
+    """Return the problems across a project's fields (dates, obligations, personal data).
+
+    Run on the raw input as well as on valid fields, so every check speaks on every submit.
+    """
+    get = values.get if isinstance(values, dict) else lambda name: getattr(values, name, None)
+    problems: dict[str, str] = {}
+    start, end = _day(get("start_date")), _day(get("end_date"))
+    if start and end and end < start:
+        problems["end_date"] = "The end date must not be before the start date."
+    if _flag(get("mandatory")) and not str(get("mandatory_justification") or "").strip():
+        problems["mandatory_justification"] = (
+            "A mandatory project needs its statutory justification: name the duty.")
+    dpia = get("dpia_status")
+    dpia = getattr(dpia, "value", dpia) or DpiaStatus.NOT_NEEDED.value
+    if _flag(get("personal_data")) and dpia == DpiaStatus.NOT_NEEDED.value:
+        problems["dpia_status"] = ("A project that involves personal data needs a DPIA: choose "
+                                   "not started, in progress or approved.")
+    return problems
 
 
 class OrganisationCreate(Input):
@@ -120,17 +197,24 @@ class ProjectFields(Input):
     @classmethod
     def _finite(cls, value: float) -> float:
         if not math.isfinite(value):
-            raise ValueError("must be a finite number")
+            raise ValueError("Enter a number, such as 18 or 2.5.")
+        return value
+
+    rules = staticmethod(project_rules)
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _sensible(cls, value: date | None) -> date | None:
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise ValueError(f"Enter a date between {EARLIEST.year} and {LATEST.year} "
+                             f"(you entered {value.isoformat()}).")
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise ValueError("end_date: must not be before the start date")
-        if self.mandatory and not self.mandatory_justification:
-            raise ValueError(
-                "mandatory_justification: a mandatory project needs its statutory justification"
-            )
+        problems = project_rules(self)
+        if problems:
+            raise ValueError("\n".join(f"{name}: {text}" for name, text in problems.items()))
         return self
 
 
@@ -140,6 +224,12 @@ class ProjectCreate(ProjectFields):
 
 class ProjectUpdate(ProjectFields):
     """A full edit of a project, made from the version the user read."""
+
+    version: Annotated[int, Field(ge=1)]
+
+
+class VersionInput(Input):
+    """The version an edit was made from."""
 
     version: Annotated[int, Field(ge=1)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -13,10 +14,12 @@ from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.services import datasets as dataset_service
 from portfolio.services import organisations as organisation_service
-from portfolio.services import prioritisation
+from portfolio.services import overrides as override_service
+from portfolio.services import prioritisation, workflow
 from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
+from portfolio.services import reviews as review_service
 from web.deps import current_actor, get_database, read_session, write_session
 from web.security import Policy, policy
 
@@ -25,6 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["api"])
 READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))
 PROFILES = Depends(policy(Policy.PROFILES))
+DECIDE = Depends(policy(Policy.DECIDE))
 
 ReadSession = Annotated[Session, Depends(read_session)]
 # scope="function": commit before the response is sent, so a 201 means the write landed.
@@ -70,8 +74,99 @@ def create_project(
 def update_project(
     slug: str, body: dict[str, Any], session: WriteSession, actor: CurrentActor
 ) -> dict[str, Any]:
-    """Edit a project; the body carries the version it was read at."""
+    """Replace a project's fields; the body carries the version it was read at.
+
+    A stale version is refused with 409 and the fields changed since (`changed`). A status
+    change follows the workflow; the CDO or an admin gives `status_reason` for one outside it.
+    """
     return project_service.update_project(session=session, actor=actor, slug=slug, data=body)
+
+
+@router.patch("/projects/{slug}", dependencies=[EDIT])
+def patch_project(
+    slug: str, body: dict[str, Any], session: WriteSession, actor: CurrentActor
+) -> dict[str, Any]:
+    """Change only the fields sent, with the `version` they were read at.
+
+    From a stale version the edit is merged field by field: fields only you changed are
+    applied (`applied`), fields only others changed keep their values (`kept`); fields you
+    both changed differently answer 409 with `conflicts` (base, theirs, mine) and nothing is
+    written.
+    """
+    return project_service.patch_project(session=session, actor=actor, slug=slug, data=body)
+
+
+class MoveIn(BaseModel):
+    """A status change along the workflow."""
+
+    status: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=2000)
+    version: int | None = Field(default=None, ge=1)
+
+
+@router.post("/projects/{slug}/status", dependencies=[EDIT])
+def move_project(slug: str, body: MoveIn, session: WriteSession,
+                 actor: CurrentActor) -> dict[str, Any]:
+    """Move a project along the status workflow; a move not allowed is 403 naming who may."""
+    return workflow.move(session=session, actor=actor, slug=slug, to=body.status,
+                         reason=body.reason, version=body.version)
+
+
+class DecisionIn(BaseModel):
+    """A review decision with its rationale (for needs_information, the question)."""
+
+    decision: str = Field(max_length=24)
+    rationale: str = Field(default="", max_length=20_000)
+
+
+@router.post("/projects/{slug}/decisions", status_code=201, dependencies=[DECIDE])
+def decide(slug: str, body: DecisionIn, session: WriteSession,
+           actor: CurrentActor) -> dict[str, Any]:
+    """Record a review decision (approve, reject, defer, needs_information) with its rationale."""
+    return review_service.decide(session=session, actor=actor, slug=slug,
+                                 decision=body.decision, rationale=body.rationale)
+
+
+class AnswerIn(BaseModel):
+    """A lead's answer to the reviewer's question."""
+
+    answer: str = Field(max_length=20_000)
+
+
+@router.post("/projects/{slug}/answer", dependencies=[EDIT])
+def answer(slug: str, body: AnswerIn, session: WriteSession,
+           actor: CurrentActor) -> dict[str, Any]:
+    """Answer the open "needs information" question on a project."""
+    return review_service.answer_question(session=session, actor=actor, slug=slug,
+                                          answer=body.answer)
+
+
+class OverrideIn(BaseModel):
+    """A manual priority with its required justification and optional expiry."""
+
+    value: float | None = None
+    justification: str = Field(default="", max_length=2000)
+    expires_on: date | None = None
+
+
+@router.get("/projects/{slug}/override", dependencies=[READ])
+def get_override(slug: str, session: ReadSession) -> dict[str, Any]:
+    """Return a project's priority override, if any."""
+    return override_service.get_override(session=session, slug=slug)
+
+
+@router.put("/projects/{slug}/override", dependencies=[DECIDE])
+def put_override(slug: str, body: OverrideIn, session: WriteSession,
+                 actor: CurrentActor) -> dict[str, Any]:
+    """Set a project's priority (0-100) by hand; a justification is required (422 without)."""
+    return override_service.set_override(session=session, actor=actor, slug=slug,
+                                         data=body.model_dump())
+
+
+@router.delete("/projects/{slug}/override", dependencies=[DECIDE])
+def delete_override(slug: str, session: WriteSession, actor: CurrentActor) -> dict[str, Any]:
+    """Clear a project's priority override."""
+    return override_service.clear_override(session=session, actor=actor, slug=slug)
 
 
 @router.post("/projects/{slug}/dependencies", status_code=201, dependencies=[EDIT])
@@ -94,6 +189,20 @@ def list_datasets(
 def get_dataset(code: str, session: ReadSession) -> dict[str, Any]:
     """Return one dataset."""
     return dataset_service.get_dataset(session=session, code=code)
+
+
+@router.put("/datasets/{code}", dependencies=[EDIT])
+def update_dataset(code: str, body: dict[str, Any], session: WriteSession,
+                   actor: CurrentActor) -> dict[str, Any]:
+    """Replace a dataset's fields from the `version` read; a stale one is 409 with `changed`."""
+    return dataset_service.update_dataset(session=session, actor=actor, code=code, data=body)
+
+
+@router.patch("/datasets/{code}", dependencies=[EDIT])
+def patch_dataset(code: str, body: dict[str, Any], session: WriteSession,
+                  actor: CurrentActor) -> dict[str, Any]:
+    """Change only the fields sent, merging a stale edit field by field as for projects."""
+    return dataset_service.patch_dataset(session=session, actor=actor, code=code, data=body)
 
 
 def get_settings_from(db: Database):  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from urllib.parse import quote
 
 import anyio
@@ -42,6 +42,7 @@ from web.security import (
     SecurityHeaders,
     UploadGate,
     policy,
+    resolve_actor,
     safe_next,
 )
 from web.server import BodyReadTimeout
@@ -219,6 +220,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, Conflict):
             body["current"] = exc.current
             body["changed"] = exc.changed
+            if exc.conflicts:
+                body["conflicts"] = exc.conflicts
         if wants_html(request):
             return render(
                 request,
@@ -269,6 +272,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_html(request):
+            # No route ran to say who is asking: look it up, so the page does not say "Sign in"
+            # to someone signed in.
+            with suppress(DomainError, AttributeError, AssertionError):
+                resolve_actor(request)
             return render(
                 request,
                 "error.html",

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 
 from portfolio.services import projects as project_service
+from portfolio.services import reviews as review_service
 from web import pages_datasets, pages_links, pages_projects, pages_reviews
 from web.pages_common import ReadSession
 from web.security import READ
@@ -27,8 +28,11 @@ def home(
                                           limit=PAGE_SIZE + 1)
     next_after = found[PAGE_SIZE - 1]["slug"] if len(found) > PAGE_SIZE else None
     query = {k: v for k, v in {"q": q, "after": next_after}.items() if v}
+    # A lead sees the reviewer's open questions on their organisation's projects first.
+    questions = review_service.questions_for(session=session,
+                                             actor=getattr(request.state, "actor", None))
     return render(request, "home.html", {
-        "projects": found[:PAGE_SIZE], "q": q or "", "after": after,
+        "projects": found[:PAGE_SIZE], "q": q or "", "after": after, "questions": questions,
         "next_url": f"{request.url.path}?{urlencode(query)}" if next_after else None,
         "first_url": f"{request.url.path}?{urlencode({'q': q} if q else {})}" if after else None,
     }, block="results")

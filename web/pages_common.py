@@ -22,7 +22,9 @@ from portfolio.enums import (
     LinkRelation,
     PartnerRole,
     ProjectStatus,
+    ReadinessLevel,
     Theme,
+    UpdateFrequency,
 )
 from web.deps import current_actor, get_database, read_session, write_session
 from web.templating import templates
@@ -70,6 +72,35 @@ def input_from_form(form: Mapping[str, str], model: type[BaseModel]) -> dict[str
     return data
 
 
+def changed_fields(form: Mapping[str, str], fields: tuple[str, ...]) -> list[str]:
+    """Return the fields a user changed from the values the form started from (was_NAME)."""
+    changed = []
+    for name in fields:
+        if name in CHECKBOXES:
+            now = form.get(name, "") not in ("", "false", "off")
+            was = form.get(f"was_{name}", "") not in ("", "false", "off")
+        else:
+            now, was = form.get(name, "").strip(), form.get(f"was_{name}", "").strip()
+        if now != was:
+            changed.append(name)
+    return changed
+
+
+def apply_choices(form: dict[str, str], fields: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Apply a conflict's choices to a form: "theirs" puts back the saved value.
+
+    Returns the conflicting fields and those still without a choice.
+    """
+    names = [name for name in form.get("conflicts", "").split(",") if name in fields]
+    unchosen = [name for name in names if form.get(f"choose_{name}") not in ("mine", "theirs")]
+    for name in names:
+        if form.get(f"choose_{name}") == "theirs":
+            form[name] = form.get(f"was_{name}", "")
+            if name in CHECKBOXES and not form[name]:
+                form.pop(name, None)
+    return names, unchosen
+
+
 LABELS: dict[str, str] = {
     "health_social_care": "Health and social care",
     "environment_net_zero": "Environment and net zero",
@@ -97,6 +128,7 @@ FIELD_LABELS: dict[str, str] = {
     "owner": "Owner organisation",
     "theme": "Theme",
     "status": "Status",
+    "status_reason": "Reason for the status change",
     "cost_gbp": "Cost estimate (GBP)",
     "effort_pm": "Effort (person-months)",
     "start_date": "Start date",
@@ -121,6 +153,19 @@ FIELD_LABELS: dict[str, str] = {
     "decision": "Decision",
     "criterion": "Criterion",
     "version": "Version",
+    "code": "Code",
+    "publisher": "Publisher",
+    "access": "Access",
+    "licence": "Licence",
+    "update_frequency": "Update frequency",
+    "drl": "Readiness level (bands C and B)",
+    "answer": "Your answer",
+    "priority_override": "Priority override",
+    "override_justification": "Override justification",
+    "override_expires_on": "Override expires on",
+    "value": "Priority (0 to 100)",
+    "justification": "Justification",
+    "expires_on": "Expires on",
 }
 
 
@@ -184,6 +229,8 @@ CHOICES: dict[str, list[tuple[str, str]]] = {
     "role": choices(PartnerRole),
     "access": choices(Access),
     "decision": choices(Decision),
+    "update_frequency": choices(UpdateFrequency),
+    "drl": [(member.value, member.value) for member in ReadinessLevel],
 }
 
 ENUM_VALUES = frozenset(

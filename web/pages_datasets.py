@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
 
+from portfolio.actors import Actor
+from portfolio.errors import Conflict, Invalid
+from portfolio.schemas import DatasetUpdate
 from portfolio.services import dataset_pages
-from web.pages_common import ReadSession
-from web.security import READ
-from web.templating import render
+from portfolio.services import datasets as dataset_service
+from web.pages_common import (
+    CurrentActor,
+    FormData,
+    ReadSession,
+    WriteSession,
+    apply_choices,
+    changed_fields,
+    field_label,
+    input_from_form,
+)
+from web.security import EDIT, READ
+from web.templating import flash, render
 
 router = APIRouter()
 
@@ -34,3 +49,89 @@ def datasets(
 def dataset(request: Request, code: str, session: ReadSession):  # type: ignore[no-untyped-def]
     """Show a dataset: its readiness level explained, publisher, access, licence and projects."""
     return render(request, "dataset.html", dataset_pages.dataset_page(session=session, code=code))
+
+
+DATASET_FIELDS = ("title", "description", "publisher", "access", "licence", "update_frequency",
+                  "drl")
+
+
+def dataset_values(dataset: dict[str, Any]) -> dict[str, Any]:
+    """Return a dataset's fields as its edit form shows them."""
+    return {name: dataset.get(name) for name in (*DATASET_FIELDS, "version")}
+
+
+def render_dataset_editor(request: Request, session: Session, actor: Actor, code: str, *,
+                          values: dict[str, Any] | None = None, errors: dict[str, str] | None
+                          = None, conflict_rows: list[dict[str, Any]] | None = None,
+                          status_code: int = 200):  # type: ignore[no-untyped-def]
+    """Render the dataset's edit form, keeping what the user typed and where it started."""
+    context = dataset_service.dataset_editor(session=session, actor=actor, code=code)
+    saved = dataset_values(context["dataset"])
+    started = {k: v for k, v in (values or {}).items() if k.startswith("was_")}
+    context |= {
+        "values": values if values is not None else saved,
+        "was": started or {f"was_{k}": v for k, v in saved.items() if k != "version"},
+        "errors": errors or {}, "conflict_rows": conflict_rows or [],
+    }
+    return render(request, "dataset_edit.html", context, status_code=status_code)
+
+
+@router.get("/datasets/{code}/edit", name="dataset_edit", dependencies=[EDIT])
+def edit_dataset(request: Request, code: str, session: ReadSession,
+                 actor: CurrentActor):  # type: ignore[no-untyped-def]
+    """Show the form to edit a dataset."""
+    return render_dataset_editor(request, session, actor, code)
+
+
+@router.post("/datasets/{code}/edit", name="dataset_update", dependencies=[EDIT])
+def update_dataset(request: Request, code: str, session: WriteSession, actor: CurrentActor,
+                   form: FormData):  # type: ignore[no-untyped-def]
+    """Save the fields the user changed; a stale edit is merged field by field."""
+    form = dict(form)
+    names, unchosen = apply_choices(form, DATASET_FIELDS)
+    if unchosen:
+        rows = [{"field": n, "now": form.get(f"was_{n}", ""), "yours": form.get(n, "")}
+                for n in names]
+        errors = {n: "Choose whether to keep the saved value or yours." for n in unchosen}
+        return render_dataset_editor(request, session, actor, code, values=form,
+                                     errors=errors, conflict_rows=rows, status_code=422)
+    parsed = input_from_form(form, DatasetUpdate)
+    data = {name: parsed.get(name, "") for name in changed_fields(form, DATASET_FIELDS)}
+    data["version"] = form.get("version", "")
+    try:
+        saved = dataset_service.patch_dataset(session=session, actor=actor, code=code, data=data)
+    except Invalid as exc:
+        session.rollback()
+        return render_dataset_editor(request, session, actor, code, values=form,
+                                     errors=exc.errors, status_code=422)
+    except Conflict as exc:
+        session.rollback()
+        return dataset_conflict(request, session, actor, code, form, exc)
+    if saved["applied"]:
+        names = ", ".join(field_label(f.removesuffix("_id")).lower() for f in saved["applied"])
+        message = f"Saved your changes to {names}."
+        if saved["kept"]:
+            kept = ", ".join(field_label(f.removesuffix("_id")).lower() for f in saved["kept"])
+            message += f" Someone else changed {kept} meanwhile: their changes are kept."
+    else:
+        message = "Nothing to save: you changed nothing."
+    flash(request, message)
+    return RedirectResponse(str(request.url_for("dataset", code=code)), status_code=303)
+
+
+def dataset_conflict(request: Request, session: Session, actor: Actor, code: str,
+                     form: dict[str, str], exc: Conflict):  # type: ignore[no-untyped-def]
+    """Show only the fields both people changed, with both values, for the user to choose."""
+    context = dataset_service.dataset_editor(session=session, actor=actor, code=code)
+    saved = dataset_values(context["dataset"])
+    values = dict(saved)
+    for name in changed_fields(form, DATASET_FIELDS):
+        values[name] = form.get(name, "")
+    rows = []
+    for name in exc.conflicts:
+        field = "publisher" if name == "publisher_id" else name
+        rows.append({"field": field, "now": saved.get(field), "yours": values.get(field)})
+    return render_dataset_editor(
+        request, session, actor, code, values=values | {
+            f"was_{k}": v for k, v in saved.items() if k != "version"},
+        conflict_rows=rows, status_code=409)

@@ -15,7 +15,7 @@ from portfolio.services import projects as project_service
 from web.pages_common import CurrentActor, FormData, ReadSession, WriteSession, input_from_form
 from web.pages_projects import render_editor, see_other
 from web.security import EDIT, READ
-from web.templating import render
+from web.templating import flash, is_htmx_partial, render
 
 router = APIRouter()
 
@@ -32,17 +32,32 @@ def link_write(
     form_name: str,
     anchor: str,
     write: Callable[[], Any],
+    done: str = "Saved.",
 ):  # type: ignore[no-untyped-def]
-    """Run one link write; on a refusal show the edit page with the message by the field."""
+    """Run one link write; on a refusal show the edit page with the message by the field.
+
+    Sent by htmx, the answer is the edit page whose one section the browser swaps in, so
+    unsaved input in the page's other sections stays; sent as a plain form, a redirect.
+    """
+    htmx = is_htmx_partial(request)
+
+    def state_of(state: dict[str, Any]) -> dict[str, Any]:
+        if form_name.startswith("assess:"):
+            return {"assess": {form_name.removeprefix("assess:"): state}}
+        return {form_name: state}
+
     try:
         write()
     except Invalid as exc:
         session.rollback()
-        state: dict[str, Any] = {"values": form, "errors": exc.errors}
-        forms = {form_name: state}
-        if form_name.startswith("assess:"):
-            forms = {"assess": {form_name.removeprefix("assess:"): state}}
-        return render_editor(request, session, slug, status_code=422, forms=forms)
+        forms = state_of({"values": form, "errors": exc.errors})
+        # htmx swaps only successful answers: the refusal comes as the page with its message.
+        return render_editor(request, session, slug, status_code=200 if htmx else 422,
+                             forms=forms)
+    if htmx:
+        session.flush()
+        return render_editor(request, session, slug, forms=state_of({"saved": done}))
+    flash(request, done)
     return see_other(f"{request.url_for('project_edit', slug=slug)}#{anchor}")
 
 
@@ -58,6 +73,7 @@ def add_dependency(
         form,
         form_name="dependency",
         anchor="dependencies",
+        done="The dependency is added.",
         write=lambda: project_service.add_dependency(
             session=session, actor=actor, slug=slug, data=input_from_form(form, DependencyInput)
         ),
@@ -76,6 +92,7 @@ def remove_dependency(
         form,
         form_name="dependency",
         anchor="dependencies",
+        done="The dependency is removed.",
         write=lambda: project_service.remove_dependency(
             session=session, actor=actor, slug=slug, depends_on=form.get("depends_on", "")
         ),
@@ -94,6 +111,7 @@ def link_dataset(
         form,
         form_name="dataset",
         anchor="datasets",
+        done="The dataset link is saved.",
         write=lambda: project_service.link_dataset(
             session=session, actor=actor, slug=slug, data=input_from_form(form, DatasetLinkInput)
         ),
@@ -112,6 +130,7 @@ def unlink_dataset(
         form,
         form_name="dataset",
         anchor="datasets",
+        done="The dataset is unlinked.",
         write=lambda: project_service.unlink_dataset(
             session=session,
             actor=actor,
@@ -134,6 +153,7 @@ def add_partner(
         form,
         form_name="partner",
         anchor="partners",
+        done="The partner is saved.",
         write=lambda: project_service.add_partner(
             session=session, actor=actor, slug=slug, data=input_from_form(form, PartnerInput)
         ),
@@ -152,6 +172,7 @@ def remove_partner(
         form,
         form_name="partner",
         anchor="partners",
+        done="The partner is removed.",
         write=lambda: project_service.remove_partner(
             session=session, actor=actor, slug=slug, organisation=form.get("organisation", "")
         ),
@@ -169,10 +190,25 @@ def assess(request: Request, slug: str, session: WriteSession, actor: CurrentAct
         form,
         form_name=f"assess:{criterion}",
         anchor=f"assess-{criterion}",
+        done="The assessment is saved; earlier ones stay in the history.",
         write=lambda: project_service.assess(
             session=session, actor=actor, slug=slug, data=input_from_form(form, AssessmentInput)
         ),
     )
+
+
+# Form actions that only take POST: a reload or a shared link goes back to the edit page.
+for _path in ("/projects/{slug}/dependencies", "/projects/{slug}/dependencies/remove",
+              "/projects/{slug}/datasets", "/projects/{slug}/datasets/remove",
+              "/projects/{slug}/partners", "/projects/{slug}/partners/remove",
+              "/projects/{slug}/assessments"):
+    def _back(request: Request, slug: str):  # type: ignore[no-untyped-def]
+        """Send a GET of a form action back to the edit page the form is on."""
+        return see_other(request.url_for("project_edit", slug=slug))
+
+    router.add_api_route(_path, _back, methods=["GET"], dependencies=[READ],
+                         include_in_schema=False,
+                         name="back_" + _path.removeprefix("/projects/{slug}/").replace("/", "_"))
 
 
 def render_picks(request: Request, items: list[dict[str, Any]], q: str, target: str):  # type: ignore[no-untyped-def]

@@ -13,20 +13,28 @@ from portfolio.errors import Conflict, Invalid, NotFound, Unrankable
 from portfolio.schemas import ProjectCreate, ProjectUpdate, parse
 from portfolio.services import criteria as criteria_service
 from portfolio.services import organisations as organisation_service
+from portfolio.services import overrides as override_service
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
+from portfolio.services import workflow
 from web.deps import seen_revision
 from web.pages_common import (
+    CHECKBOXES,
+    CHOICES,
     AppDatabase,
     CurrentActor,
     FormData,
     ReadSession,
     WriteSession,
+    apply_choices,
+    changed_fields,
+    field_label,
     input_from_form,
+    label,
 )
 from web.security import DECIDE, EDIT, READ, relative
-from web.templating import render
+from web.templating import flash, render
 
 router = APIRouter()
 
@@ -36,6 +44,8 @@ RELATED_FIELDS = {
     "end_date": ("start_date",),
     "mandatory": ("mandatory_justification",),
     "mandatory_justification": ("mandatory",),
+    "personal_data": ("dpia_status",),
+    "dpia_status": ("personal_data",),
 }
 NEW_PROJECT_DEFAULTS = {"status": "idea", "dpia_status": "not_needed", "cost_gbp": "0"}
 
@@ -68,7 +78,14 @@ def render_editor(
 ):  # type: ignore[no-untyped-def]
     """Render the edit page, keeping whatever the user typed into the form that failed."""
     context = criteria_service.project_editor(session=session, slug=slug)
-    context["values"] = values if values is not None else project_values(context["project"])
+    saved = project_values(context["project"])
+    context["values"] = values if values is not None else saved
+    # The values the form started from: a save sends only what the user changed from them.
+    # A form shown again keeps the values it started from, so the user's edits still count.
+    started = {k: v for k, v in (values or {}).items() if k.startswith("was_")}
+    context.setdefault("was", started or {f"was_{k}": v for k, v in saved.items()
+                                          if k != "version"})
+    context["status_options"] = status_options(request, context["project"])
     context.setdefault("errors", {})
     context.setdefault("forms", {})
     context.setdefault("conflict", None)
@@ -77,11 +94,25 @@ def render_editor(
     return render(request, "project_edit.html", context, status_code=status_code)
 
 
+def status_options(request: Request, project: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Return the statuses the edit or register form may offer this user, with their labels."""
+    actor = getattr(request.state, "actor", None)
+    allowed = workflow.status_choices(actor, project, project["status"] if project else None)
+    return [(value, text) for value, text in CHOICES["status"] if value in allowed]
+
+
+def new_project_context(request: Request, session: Session, values: Any,
+                        errors: dict[str, str]) -> dict[str, Any]:
+    """Return what the register form shows."""
+    organisations = organisation_service.list_organisations(session=session)
+    return {"organisations": organisations, "values": values, "errors": errors,
+            "status_options": status_options(request, None), "was": {}}
+
+
 @router.get("/projects/new", name="project_new", dependencies=[EDIT])
 def new_project(request: Request, session: ReadSession):  # type: ignore[no-untyped-def]
     """Show the form to register a project."""
-    organisations = organisation_service.list_organisations(session=session)
-    context = {"organisations": organisations, "values": NEW_PROJECT_DEFAULTS, "errors": {}}
+    context = new_project_context(request, session, NEW_PROJECT_DEFAULTS, {})
     return render(request, "project_new.html", context)
 
 
@@ -93,9 +124,9 @@ def register_project(request: Request, session: WriteSession, actor: CurrentActo
         created = project_service.create_project(session=session, actor=actor, data=data)
     except Invalid as exc:
         session.rollback()
-        organisations = organisation_service.list_organisations(session=session)
-        context = {"organisations": organisations, "values": form, "errors": exc.errors}
+        context = new_project_context(request, session, form, exc.errors)
         return render(request, "project_new.html", context, status_code=422)
+    # The editor's notice confirms it (at its own URL, so a reload says it again harmlessly).
     url = request.url_for("project_edit", slug=created["slug"]).include_query_params(created=1)
     return see_other(url)
 
@@ -139,11 +170,23 @@ def check_fields(model: type[BaseModel], data: dict[str, Any], wanted: list[str]
     return {}
 
 
+def page_context(request: Request, session: Session, slug: str, **extra: Any) -> dict[str, Any]:
+    """Return what the project page shows this user: the project, its moves and history."""
+    context = review_service.project_page(session=session, slug=slug)
+    project = context["project"]
+    actor = getattr(request.state, "actor", None)
+    context["moves"] = workflow.allowed_moves(actor, project, project["status"])
+    context.setdefault("from_queue", False)
+    context.setdefault("override_errors", {})
+    return context | extra
+
+
 @router.get("/projects/{slug}", name="project", dependencies=[READ])
-def project_page(request: Request, slug: str, db: AppDatabase):  # type: ignore[no-untyped-def]
+def project_page(request: Request, slug: str, db: AppDatabase,
+                 queue: Annotated[int | None, Query()] = None):  # type: ignore[no-untyped-def]
     """Show one project with its score, links, assessments, review panel and history."""
     with db.read() as session:
-        context = review_service.project_page(session=session, slug=slug)
+        context = page_context(request, session, slug, from_queue=bool(queue))
     # Read with no session open: the ranking may wait for a re-ranking that needs a connection.
     ranking_error = None
     try:
@@ -172,14 +215,42 @@ def edit_project(
     return render_editor(request, session, slug, notice=notice)
 
 
+# The fields the edit form sends, in the service's terms.
+EDIT_FIELDS = ("owner", *project_service.PROJECT_FIELDS)
+
+
+def changed_in_form(form: dict[str, str]) -> list[str]:
+    """Return the project fields the user changed from the values the form started from."""
+    return changed_fields(form, EDIT_FIELDS)
+
+
 @router.post("/projects/{slug}/edit", name="project_update", dependencies=[EDIT])
 def update_project(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
 ):  # type: ignore[no-untyped-def]
-    """Save an edit made from the version the user read; a stale one shows what changed."""
-    data = input_from_form(form, ProjectUpdate)
+    """Save the fields the user changed; a stale edit is merged field by field with the saved one.
+
+    Only a field both people changed differently is shown as a conflict, with both values.
+    """
+    form = dict(form)
+    choices, unchosen = apply_choices(form, EDIT_FIELDS)
+    if unchosen:
+        errors = {name: "Choose whether to keep the saved value or yours." for name in unchosen}
+        return render_editor(request, session, slug, status_code=422, values=form,
+                             errors=errors, conflict=conflict_from_form(form, choices))
+    parsed = input_from_form(form, ProjectUpdate)
+    reason = {"status_reason": form["status_reason"]} if form.get("status_reason") else {}
     try:
-        project_service.update_project(session=session, actor=actor, slug=slug, data=data)
+        if not any(key.startswith("was_") for key in form):
+            # A form without the values it started from replaces the project, as PUT does.
+            done = project_service.update_project(session=session, actor=actor, slug=slug,
+                                                  data=parsed | reason)
+            saved = done | {"applied": None, "kept": []}
+        else:
+            data = {name: parsed.get(name, "") for name in changed_in_form(form)}
+            data |= {"version": form.get("version", "")} | reason
+            saved = project_service.patch_project(session=session, actor=actor, slug=slug,
+                                                  data=data)
     except Conflict as exc:
         session.rollback()
         return conflict_page(request, session, slug, form, exc)
@@ -188,35 +259,129 @@ def update_project(
         return render_editor(
             request, session, slug, status_code=422, values=form, errors=exc.errors
         )
+    except workflow.TransitionRefused as exc:
+        # A refused status change keeps everything typed, with the refusal by the status.
+        session.rollback()
+        return render_editor(request, session, slug, status_code=403, values=form,
+                             errors={"status": exc.message[:1].upper() + exc.message[1:] + "."})
+    flash(request, saved_message(saved))
     return see_other(request.url_for("project", slug=slug))
+
+
+def saved_message(saved: dict[str, Any]) -> str:
+    """Say what a save did, in words."""
+    if saved["applied"] is None:
+        return "Your changes are saved."
+    if not saved["applied"]:
+        return "Nothing to save: you changed nothing."
+    fields = ", ".join(field_label(f if f != "owner_id" else "owner").lower()
+                       for f in saved["applied"])
+    text = f"Saved your changes to {fields}."
+    if saved["kept"]:
+        kept = ", ".join(field_label(f if f != "owner_id" else "owner").lower()
+                         for f in saved["kept"])
+        text += f" Someone else changed {kept} meanwhile: their changes are kept."
+    return text
+
+
+def conflict_from_form(form: dict[str, str], names: list[str]) -> dict[str, Any]:
+    """Rebuild the conflict table from a resubmitted form that left a choice open."""
+    rows = [{"field": n, "now": form.get(f"was_{n}", ""), "yours": form.get(n, "")}
+            for n in names]
+    return {"message": "you both changed these fields", "changed": rows,
+            "names": ",".join(names)}
 
 
 def conflict_page(
     request: Request, session: Session, slug: str, form: dict[str, str], exc: Conflict
 ):  # type: ignore[no-untyped-def]
-    """Show the user's edit beside what changed meanwhile, ready to save over the new version."""
+    """Show only the fields both people changed, with both values, for the user to choose.
+
+    The form holds the saved version with the user's other changes applied; it starts from the
+    saved version, so saving again sends only the user's changes and their choices.
+    """
     context = criteria_service.project_editor(session=session, slug=slug)
-    current = project_values(context["project"])
-    changed = []
-    for name in exc.changed:
-        field = "owner" if name == "owner_id" else name
-        now = context["project"]["organisation_name"] if field == "owner" else current.get(field)
-        if field in ("personal_data", "mandatory"):
-            now = bool(now)
-        yours: Any = form.get(field)
-        if field in ("personal_data", "mandatory"):
-            yours = bool(yours)
-        changed.append({"field": field, "now": now, "yours": yours})
-    # Saving again applies the user's merge to the version they have now seen.
-    values = dict(form) | {"version": context["project"]["version"]}
-    conflict = {"message": exc.message, "changed": changed}
-    context |= {"values": values, "errors": {}, "forms": {}, "conflict": conflict, "notice": None}
+    saved = project_values(context["project"])
+    # Without the values the form started from, every field changed meanwhile is shown.
+    names = ["owner" if n == "owner_id" else n for n in (exc.conflicts or exc.changed)
+             if n not in ("id", "slug", "updated_at", "created_at", "version")]
+    mine = changed_in_form(form)
+    values = dict(saved)
+    for name in mine:
+        if name in CHECKBOXES:
+            values[name] = "on" if form.get(name, "") not in ("", "false", "off") else ""
+        else:
+            values[name] = form.get(name, "")
+    rows = []
+    for name in names:
+        now = saved.get(name)
+        yours: Any = values.get(name)
+        if name in CHECKBOXES:
+            now, yours = bool(now), bool(yours)
+        if name == "owner":
+            now = context["project"]["organisation_name"]
+        rows.append({"field": name, "now": now, "yours": yours})
+    conflict = {"message": exc.message, "changed": rows, "names": ",".join(names)}
+    context |= {"values": values, "errors": {}, "forms": {}, "conflict": conflict,
+                "notice": None, "was": {f"was_{k}": v for k, v in saved.items() if k != "version"},
+                "status_options": status_options(request, context["project"])}
     return render(request, "project_edit.html", context, status_code=409)
+
+
+@router.post("/projects/{slug}/status", name="project_move", dependencies=[EDIT])
+def move_project(
+    request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
+):  # type: ignore[no-untyped-def]
+    """Move a project along the workflow (submit, withdraw, start, pause, resume, deliver)."""
+    version = form.get("version", "")
+    workflow.move(session=session, actor=actor, slug=slug, to=form.get("to", ""),
+                  reason=form.get("status_reason", ""),
+                  version=int(version) if version.isdigit() else None)
+    flash(request, f"The project is now {label(form.get('to', '')).lower()}.")
+    return see_other(request.url_for("project", slug=slug))
+
+
+@router.post("/projects/{slug}/answer", name="project_answer", dependencies=[EDIT])
+def answer(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
+           form: FormData):  # type: ignore[no-untyped-def]
+    """Record the lead's answer to the reviewer's question."""
+    try:
+        review_service.answer_question(session=session, actor=actor, slug=slug,
+                                       answer=form.get("answer", ""))
+    except Invalid as exc:
+        session.rollback()
+        context = page_context(request, session, slug, values=form, errors=exc.errors,
+                               ranking=False)
+        return render(request, "project.html", context, status_code=422)
+    flash(request, "Your answer is sent: the project is back in the review queue.")
+    return see_other(request.url_for("project", slug=slug))
+
+
+@router.post("/projects/{slug}/override", name="project_override", dependencies=[DECIDE])
+def override(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
+             form: FormData):  # type: ignore[no-untyped-def]
+    """Set or clear a manual priority override (CDO or admin) with its justification."""
+    try:
+        if form.get("clear"):
+            override_service.clear_override(session=session, actor=actor, slug=slug,
+                                            justification=form.get("justification", ""))
+            message = "The priority override is cleared."
+        else:
+            override_service.set_override(session=session, actor=actor, slug=slug, data={
+                k: form.get(k, "") for k in ("value", "justification", "expires_on")})
+            message = "The priority override is set: the backlog is being re-ranked."
+    except Invalid as exc:
+        session.rollback()
+        context = page_context(request, session, slug, values=form, errors={},
+                               ranking=False, override_errors=exc.errors)
+        return render(request, "project.html", context, status_code=422)
+    flash(request, message)
+    return see_other(request.url_for("project", slug=slug))
 
 
 @router.post("/projects/{slug}/decision", name="project_decide", dependencies=[DECIDE])
 def decide(request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
-    """Record a review decision with its rationale."""
+    """Record a review decision with its rationale, then go to the next project in the queue."""
     try:
         review_service.decide(
             session=session,
@@ -227,8 +392,30 @@ def decide(request: Request, slug: str, session: WriteSession, actor: CurrentAct
         )
     except Invalid as exc:
         session.rollback()
-        context = review_service.project_page(session=session, slug=slug)
         # The score section is left out: this request holds the write lock a ranking needs.
-        context |= {"values": form, "errors": exc.errors, "ranking": False}
+        context = page_context(request, session, slug, values=form, errors=exc.errors,
+                               ranking=False, from_queue=bool(form.get("queue")))
         return render(request, "project.html", context, status_code=422)
+    recorded = f"Decision recorded: {label(form.get('decision', '')).lower()}."
+    if form.get("queue"):
+        following = review_service.next_in_queue(session=session, after=slug)
+        if following is None:
+            flash(request, f"{recorded} The review queue is empty.")
+            return see_other(request.url_for("reviews"))
+        flash(request, f"{recorded} Next in the review queue:")
+        return see_other(f"{request.url_for('project', slug=following)}?queue=1#review")
+    flash(request, recorded)
     return see_other(str(request.url_for("project", slug=slug)) + "#review")
+
+
+# Form actions that only take POST: a reload or a shared link of one goes back to its page.
+for _path, _target in (("/projects/{slug}/decision", "project"),
+                       ("/projects/{slug}/status", "project"),
+                       ("/projects/{slug}/answer", "project"),
+                       ("/projects/{slug}/override", "project")):
+    def _back(request: Request, slug: str, _target: str = _target):  # type: ignore[no-untyped-def]
+        """Send a GET of a form action back to the page the form is on."""
+        return see_other(request.url_for(_target, slug=slug))
+
+    router.add_api_route(_path, _back, methods=["GET"], dependencies=[READ],
+                         name=f"{_path.rsplit('/', 1)[1]}_back", include_in_schema=False)

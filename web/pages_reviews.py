@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from portfolio.errors import NotFound
+from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
-from web.pages_common import ReadSession
+from web.pages_common import AppDatabase
 from web.security import READ
 from web.templating import render
 
@@ -13,6 +15,14 @@ router = APIRouter()
 
 
 @router.get("/reviews", name="reviews", dependencies=[READ])
-def review_queue(request: Request, session: ReadSession):  # type: ignore[no-untyped-def]
-    """List the projects awaiting a decision and the latest decisions with their rationale."""
-    return render(request, "reviews.html", review_service.review_queue(session=session))
+def review_queue(request: Request, db: AppDatabase):  # type: ignore[no-untyped-def]
+    """List the projects awaiting a decision with their score, rank, cost and days waiting."""
+    # The ranking is read with no session open: it may wait for a re-ranking that needs one.
+    try:
+        run = ranking_service.ensure_ranking(db, None, wait_seconds=0.0)
+    except NotFound:  # no weight profile yet: the queue still lists what waits
+        run = None
+    with db.read() as session:
+        context = review_service.review_queue(session=session,
+                                              run_id=run.id if run else None)
+    return render(request, "reviews.html", context | {"run": run})

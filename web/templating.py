@@ -94,6 +94,22 @@ templates.env.globals.update(static_url=static_url, vendor_url=vendor_url, path_
                              organisation_options=organisation_options, NAV=NAV, can=can_in_page)
 
 
+FLASH = "flash"
+
+
+def flash(request: Request, message: str) -> None:
+    """Keep a confirmation for the page a successful form post redirects to."""
+    if not getattr(request.state, "via_token", False):
+        request.session[FLASH] = message
+
+
+def take_flash(request: Request) -> str | None:
+    """Return and forget the confirmation kept for this page, if any."""
+    if "session" not in request.scope or not request.session.get(FLASH):
+        return None
+    return request.session.pop(FLASH)
+
+
 def is_htmx_partial(request: Request) -> bool:
     """Tell whether to answer with a fragment: an htmx request that is not boosted."""
     return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
@@ -110,7 +126,7 @@ def render(
     """Render a full page, or only its named block for an htmx partial request."""
     context = {
         "request": request, "csrf": csrf_token(request),
-        "actor": getattr(request.state, "actor", None),
+        "actor": getattr(request.state, "actor", None), "flash": take_flash(request),
         "read_only": request.app.state.database.write_fault(), **context,
     }
     kwargs: dict[str, Any] = {}

@@ -54,8 +54,11 @@ def assessed_criteria(*, session: Session, slug: str | None = None) -> list[dict
 
 def project_editor(*, session: Session, slug: str) -> dict[str, Any]:
     """Return what the project editor shows: the project, its links, organisations and rubrics."""
+    # The owner's id lets the page ask `can(...)` about this project.
+    project = get_project(session=session, slug=slug) | {
+        "owner_id": project_by_slug(session, slug).owner_id}
     return {
-        "project": get_project(session=session, slug=slug),
+        "project": project,
         "organisations": list_organisations(session=session),
         "criteria": assessed_criteria(session=session, slug=slug),
     }

@@ -86,7 +86,9 @@ def dataset_projects(*, session: Session, code: str) -> list[dict[str, Any]]:
 
 def dataset_page(*, session: Session, code: str) -> dict[str, Any]:
     """Return a dataset with its readiness explained and the projects linked to it."""
-    dataset = get_dataset(session=session, code=code)
+    # The publisher's id lets the page ask `can(...)` about this dataset.
+    dataset = get_dataset(session=session, code=code) | {
+        "publisher_id": dataset_by_code(session, code).publisher_id}
     return {
         "dataset": dataset,
         "readiness": READINESS_LEVELS[dataset["drl"]] | {"level": dataset["drl"]},

@@ -8,11 +8,12 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
+from portfolio.capabilities import Capability, can, require
 from portfolio.errors import Conflict, Invalid
 from portfolio.models import Dataset, Organisation, ProjectDataset, utcnow
-from portfolio.schemas import DatasetCreate, DatasetUpdate, parse
+from portfolio.schemas import DatasetCreate, DatasetFields, DatasetUpdate, VersionInput, parse
 from portfolio.services.common import as_record, dataset_by_code, organisation_by_code, record
+from portfolio.services.merge import three_way, values_at
 
 
 def dataset_public(dataset: Dataset, publisher: Organisation) -> dict[str, Any]:
@@ -67,50 +68,133 @@ def create_dataset(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
     return dataset_public(dataset, publisher)
 
 
+DATASET_FIELDS = ("title", "description", "access", "licence", "update_frequency", "drl")
+EDITABLE = (*DATASET_FIELDS, "publisher_id")
+
+
+def _input_of(dataset: Dataset, publisher_code: str) -> dict[str, Any]:
+    """Return a saved dataset's fields as the service input that would have made them."""
+    return {name: getattr(dataset, name) for name in DATASET_FIELDS} | {
+        "publisher": publisher_code}
+
+
+def _columns(values: DatasetFields, publisher_id: int | None) -> dict[str, Any]:
+    """Return a validated dataset input as column values."""
+    return {
+        "title": values.title,
+        "description": values.description,
+        "publisher_id": publisher_id,
+        "access": values.access.value,
+        "licence": values.licence,
+        "update_frequency": values.update_frequency.value,
+        "drl": values.drl.value,
+    }
+
+
 def update_dataset(
     *, session: Session, actor: Actor, code: str, data: dict[str, Any]
 ) -> dict[str, Any]:
-    """Edit a dataset from the version the user read; a stale version is refused."""
+    """Replace a dataset's fields from the version the user read; a stale version is refused."""
     require(actor, Capability.EDIT_DATASET, doing="edit datasets")
     values = parse(DatasetUpdate, data)
     dataset = dataset_by_code(session, code)
     require(actor, Capability.EDIT_DATASET, dataset, doing="edit datasets")
     publisher = organisation_by_code(session, values.publisher, field="publisher")
     require(actor, Capability.EDIT_DATASET, publisher.id, doing="move datasets")
+    if dataset.version != values.version:
+        raise _stale(session, dataset, values.version)
+    _write(session, actor, dataset, _columns(values, publisher.id))
+    return dataset_public(dataset, publisher)
+
+
+def patch_dataset(
+    *, session: Session, actor: Actor, code: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Change only the fields sent, merging a stale edit field by field (as for projects)."""
+    require(actor, Capability.EDIT_DATASET, doing="edit datasets")
+    data = dict(data)
+    version = parse(VersionInput, {"version": data.pop("version", None)}).version
+    unknown = sorted(set(data) - set(DATASET_FIELDS) - {"publisher"})
+    if unknown:
+        raise Invalid({name: "this field cannot be changed by an edit" for name in unknown})
+    dataset = dataset_by_code(session, code)
+    require(actor, Capability.EDIT_DATASET, dataset, doing="edit datasets")
+    publisher_now = session.get(Organisation, dataset.publisher_id)
+    assert publisher_now is not None
+    values = parse(DatasetUpdate, _input_of(dataset, publisher_now.code) | data
+                   | {"version": version})
+    publisher = organisation_by_code(session, values.publisher, field="publisher")
+    if publisher.id != dataset.publisher_id:
+        require(actor, Capability.EDIT_DATASET, publisher.id, doing="move datasets")
+    wanted = _columns(values, publisher.id)
+    mine = {("publisher_id" if k == "publisher" else k): None for k in data}
+    mine = {k: wanted[k] for k in mine}
+    theirs = {k: getattr(dataset, k) for k in EDITABLE}
+    base = theirs if version == dataset.version else values_at(
+        session, entity="dataset", entity_id=dataset.id, version=version, current=theirs)
+    applied, conflicts = three_way(base, theirs, mine)
+    if conflicts:
+        raise Conflict(
+            f"dataset {code!r} was changed by someone else since you opened it (now version "
+            f"{dataset.version}, you edited version {version}), and you both changed "
+            + ", ".join(sorted(conflicts)),
+            current=as_record(dataset), changed=_changed_since(session, dataset, version),
+            conflicts=conflicts)
+    kept = sorted(k for k in theirs if theirs[k] != base.get(k))
+    if applied:
+        _write(session, actor, dataset, applied)
+    shown = publisher if "publisher_id" in applied else publisher_now
+    return dataset_public(dataset, shown) | {"applied": sorted(applied), "kept": kept}
+
+
+def _changed_since(session: Session, dataset: Dataset, version: int) -> dict[str, Any]:
+    """Return the fields changed after a version, with their current values."""
+    current = as_record(dataset)
+    was = values_at(session, entity="dataset", entity_id=dataset.id, version=version,
+                    current=current)
+    return {k: current[k] for k in sorted(current) if was.get(k) != current[k]
+            and k != "version"}
+
+
+def _stale(session: Session, dataset: Dataset, version: int) -> Conflict:
+    """Return the refusal of a replacement made from an older version."""
+    return Conflict(
+        f"dataset {dataset.code!r} was changed by someone else (now version {dataset.version}, "
+        f"you edited version {version})",
+        current=as_record(dataset), changed=_changed_since(session, dataset, version))
+
+
+def _write(session: Session, actor: Actor, dataset: Dataset, changes: dict[str, Any]) -> None:
+    """Write a dataset's changed fields with compare-and-set on its version, and audit them."""
     before = as_record(dataset)
-    changes = {
-        "title": values.title,
-        "description": values.description,
-        "publisher_id": publisher.id,
-        "access": values.access.value,
-        "licence": values.licence,
-        "update_frequency": values.update_frequency.value,
-        "drl": values.drl.value,
-    }
-    # Compare-and-set on the version: the check and the write are one statement.
+    version = dataset.version
     result = session.execute(
         update(Dataset)
-        .where(Dataset.id == dataset.id, Dataset.version == values.version)
+        .where(Dataset.id == dataset.id, Dataset.version == version)
         .values(**changes, version=Dataset.version + 1, updated_at=utcnow())
     )
-    if result.rowcount != 1:
-        session.refresh(dataset)
-        raise Conflict(
-            f"dataset {code!r} was changed by someone else (now version {dataset.version}, "
-            f"you edited version {values.version})",
-            current=as_record(dataset),
-        )
     session.refresh(dataset)
-    record(
-        session,
-        actor,
-        action="update",
-        entity="dataset",
-        entity_id=dataset.id,
-        before=before,
-        after=as_record(dataset),
-    )
-    return dataset_public(dataset, publisher)
+    if result.rowcount != 1:
+        raise _stale(session, dataset, version)
+    record(session, actor, action="update", entity="dataset", entity_id=dataset.id,
+           before=before, after=as_record(dataset))
+
+
+def dataset_editor(*, session: Session, actor: Actor, code: str) -> dict[str, Any]:
+    """Return what the dataset's edit form shows, to someone who may edit it."""
+    dataset = dataset_by_code(session, code)
+    require(actor, Capability.EDIT_DATASET, dataset, doing="edit datasets")
+    publisher = session.get(Organisation, dataset.publisher_id)
+    assert publisher is not None
+    organisations = session.exec(
+        select(Organisation.code, Organisation.name, Organisation.kind, Organisation.id)
+        .order_by(Organisation.kind, Organisation.name)).all()
+    return {
+        "dataset": dataset_public(dataset, publisher) | {"publisher_id": dataset.publisher_id},
+        # A lead may publish only as their own organisation.
+        "organisations": [{"code": c, "name": n, "kind": k} for c, n, k, i in organisations
+                          if can(actor, Capability.EDIT_DATASET, i)],
+    }
 
 
 def get_dataset(*, session: Session, code: str) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from portfolio.errors import NotFound, Unrankable
@@ -54,11 +55,17 @@ PROJECT_COLUMNS = [
 ]
 
 
+def override_in_force():  # type: ignore[no-untyped-def]
+    """Return a project's priority override while it is in force (none after its expiry day)."""
+    return case((Project.override_expires_on < date.today(), None),
+                else_=Project.priority_override)
+
+
 def load_projects(session: Session) -> pd.DataFrame:
     """Return every project with its owner's code."""
     query = select(
         Project.id, Project.slug, Project.title, Organisation.code, Project.theme, Project.status,
-        Project.cost_gbp, Project.effort_pm, Project.mandatory, Project.priority_override,
+        Project.cost_gbp, Project.effort_pm, Project.mandatory, override_in_force(),
         Project.reach_people, Project.confidence_pct, Project.time_criticality,
     ).join(Organisation, Organisation.id == Project.owner_id).order_by(Project.slug)
     frame = _frame(session, query, PROJECT_COLUMNS)

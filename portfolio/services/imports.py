@@ -33,7 +33,7 @@ from portfolio.enums import (
     ProjectStatus,
     Theme,
 )
-from portfolio.errors import Invalid
+from portfolio.errors import Invalid, NotAllowed
 from portfolio.models import (
     AuditEvent,
     Dataset,
@@ -46,6 +46,7 @@ from portfolio.models import (
 from portfolio.schemas import ProjectCreate, field_errors
 from portfolio.services.common import chunks
 from portfolio.services.projects import PROJECT_FIELDS
+from portfolio.services.workflow import check_transition
 from scoring.graph import find_cycles
 
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
@@ -55,7 +56,7 @@ COLUMNS = (
     "slug", "title", "owner", "theme", "status", "cost_gbp", "effort_pm", "start_date",
     "end_date", "personal_data", "dpia_status", "mandatory", "mandatory_justification",
     "reach_people", "confidence_pct", "time_criticality", "datasets", "depends_on",
-    "description",
+    "description", "status_reason",
 )
 REQUIRED = ("slug", "title", "owner", "theme")
 COLUMN_HELP = {
@@ -65,7 +66,9 @@ COLUMN_HELP = {
     "owner": "Code of the owner organisation (a borough's ONS code such as E09000007, or GLA, "
              "TFL, ...).",
     "theme": "One of: " + ", ".join(t.value for t in Theme) + ".",
-    "status": "One of: " + ", ".join(s.value for s in ProjectStatus) + " (default idea).",
+    "status": "One of: " + ", ".join(s.value for s in ProjectStatus) + " (default idea). The "
+              "status workflow applies: a lead registers idea or proposed projects and moves "
+              "them along the workflow; only a review decision approves or rejects.",
     "cost_gbp": "Whole pounds; '£' and thousands separators are allowed (default 0).",
     "effort_pm": "Person-months, a number (default 0).",
     "start_date": "YYYY-MM-DD (or a date cell in XLSX).",
@@ -82,8 +85,12 @@ COLUMN_HELP = {
     "depends_on": "Slugs of projects (in this file or already registered) it waits for, "
                   "separated by ';'.",
     "description": "Free text.",
+    "status_reason": "Why the status changes, when the CDO or an admin moves a project outside "
+                     "the usual workflow.",
 }
 LIST_COLUMNS = ("datasets", "depends_on")
+# Columns that are about the import of a row, not fields of the project.
+NOT_FIELDS = (*LIST_COLUMNS, "status_reason")
 LIST_SPLIT = re.compile(r"[;,]")
 MONEY_NOISE = re.compile(r"[£,\s]")
 WHOLE_FLOAT = re.compile(r"^(\d+)\.0*$")
@@ -437,6 +444,7 @@ class _Row:
     slug: str
     values: Any = None  # the validated ProjectCreate
     owner_id: int | None = None
+    reason: str = ""  # why the status changes, for a change outside the workflow
     datasets: list[str] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
 
@@ -534,7 +542,7 @@ def import_projects(
         elif slug:
             first_row[slug] = number
         current = existing.get(slug)
-        data = {k: v for k, v in given.items() if k not in LIST_COLUMNS and v is not None}
+        data = {k: v for k, v in given.items() if k not in NOT_FIELDS and v is not None}
         if current is not None:
             data = _current_input(current, codes_by_id[current.owner_id]) | data
         try:
@@ -555,6 +563,12 @@ def import_projects(
                 mine.append(RowError(number, "owner", f"a {actor.role.value} may import only "
                                      f"{own_code or 'their own organisation'}'s projects, "
                                      f"not {theirs[0]}'s"))
+        if row.values is not None and not any(e.column == "owner" for e in mine):
+            row.reason = str(given.get("status_reason") or "")
+            problem = _status_problem(actor, current, row.owner_id, row.values.status.value,
+                                      row.reason)
+            if problem:
+                mine.append(RowError(number, problem[0], problem[1]))
         row.datasets = _split(given.get("datasets"))
         unknown = [c for c in row.datasets if c not in datasets]
         if unknown:
@@ -576,6 +590,20 @@ def import_projects(
         return report
     _write(session, actor, report, rows, existing, datasets, filename, tick)
     return report
+
+
+def _status_problem(actor: Actor, current: Any, owner_id: int | None, status: str,
+                    reason: str) -> tuple[str, str] | None:
+    """Return the column and reason a row's status breaks the workflow, or None."""
+    try:
+        check_transition(actor, current if current is not None else owner_id,
+                         current.status if current is not None else None, status, reason=reason)
+    except NotAllowed as exc:
+        return "status", exc.message
+    except Invalid as exc:
+        column, message = next(iter(exc.errors.items()))
+        return column, message
+    return None
 
 
 def _existing_projects(session: Session, slugs: list[str], *, lock: bool) -> dict[str, Any]:
@@ -741,8 +769,17 @@ def _write(session: Session, actor: Actor, report: ImportReport, rows: list[_Row
                 update(Project).where(Project.id == current.id)
                 .values(**changes, version=current.version + 1, updated_at=now)
                 .execution_options(synchronize_session=False))
-            audit.append(_event(actor, now, "update", "project", current.id,
-                                before=_record(before), after=_record(after)))
+            if "status" in changes:
+                # A status change is its own event in the history, as on the edit page.
+                audit.append(_event(actor, now, "transition", "project", current.id,
+                                    before={"status": before.pop("status"),
+                                            "version": current.version},
+                                    after={"status": after.pop("status"),
+                                           "version": current.version + 1,
+                                           "reason": row.reason, "source": f"import {filename}"}))
+            if set(after) - {"version"}:
+                audit.append(_event(actor, now, "update", "project", current.id,
+                                    before=_record(before), after=_record(after)))
         written += len(batch)
         tick("write", written, total)
 

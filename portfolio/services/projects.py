@@ -31,6 +31,7 @@ from portfolio.schemas import (
     PartnerInput,
     ProjectCreate,
     ProjectUpdate,
+    VersionInput,
     parse,
 )
 from portfolio.services.common import (
@@ -41,6 +42,8 @@ from portfolio.services.common import (
     project_by_slug,
     record,
 )
+from portfolio.services.merge import FIELD_CHANGES, as_json, three_way, values_at
+from portfolio.services.workflow import check_transition, record_transition
 
 PROJECT_FIELDS = (
     "title",
@@ -90,13 +93,21 @@ def require_project_editor(actor: Actor, project: Project) -> None:
 
 
 def create_project(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
-    """Register a project; a lead only for their own organisation."""
+    """Register a project; a lead only for their own organisation, as an idea or proposed."""
     require(actor, Capability.REGISTER_PROJECT)
-    values = parse(ProjectCreate, data)
+    try:
+        values = parse(ProjectCreate, data)
+    except Invalid as exc:
+        # A taken slug is said on the same submit as every other problem.
+        slug = data.get("slug")
+        if "slug" not in exc.errors and isinstance(slug, str) and _slug_taken(session, slug):
+            exc.errors["slug"] = _SLUG_TAKEN.format(slug=slug)
+        raise
     owner = organisation_by_code(session, values.owner, field="owner")
     require(actor, Capability.REGISTER_PROJECT, owner.id)
-    if session.exec(select(Project.id).where(Project.slug == values.slug)).first():
-        raise Invalid({"slug": f"a project with slug {values.slug!r} already exists"})
+    check_transition(actor, owner.id, None, values.status.value)
+    if _slug_taken(session, values.slug):
+        raise Invalid({"slug": _SLUG_TAKEN.format(slug=values.slug)})
     project = Project(slug=values.slug, owner_id=owner.id, **_field_values(values))
     session.add(project)
     session.flush()
@@ -111,43 +122,141 @@ def create_project(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
     return project_summary(project, owner.code)
 
 
+_SLUG_TAKEN = "A project with the short name {slug!r} already exists: choose another."
+
+
+def _slug_taken(session: Session, slug: str) -> bool:
+    """Tell whether a project already has this slug."""
+    return session.exec(select(Project.id).where(Project.slug == slug.strip())).first() is not None
+
+
+# The fields an edit may change, in the record's own terms (the owner by its id).
+EDITABLE = (*PROJECT_FIELDS, "owner_id")
+
+
+def _input_of(project: Project, owner_code: str) -> dict[str, Any]:
+    """Return a saved project's fields as the service input that would have made them."""
+    values = {name: getattr(project, name) for name in PROJECT_FIELDS}
+    values["owner"] = owner_code
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _saved(project: Project) -> dict[str, Any]:
+    """Return a project's editable fields as the audit trail stores them."""
+    return {name: as_json(getattr(project, name)) for name in EDITABLE}
+
+
 def update_project(
     *, session: Session, actor: Actor, slug: str, data: dict[str, Any]
 ) -> dict[str, Any]:
-    """Edit a project from the version the user read; a stale version is refused with 409."""
+    """Replace a project's fields from the version the user read; a stale version gets 409.
+
+    `status_reason` (optional) explains a status change outside the usual workflow.
+    """
+    data = dict(data)
+    reason = str(data.pop("status_reason", "") or "")
     values = parse(ProjectUpdate, data)
     project = project_by_slug(session, slug)
     require_project_editor(actor, project)
     owner = organisation_by_code(session, values.owner, field="owner")
     require(actor, Capability.EDIT_PROJECT, owner.id, doing="move projects")
-    before = as_record(project)
     changes = _field_values(values) | {"owner_id": owner.id}
+    if project.version != values.version:
+        raise _stale(session, project, values.version)
+    _write(session, actor, project, changes, reason=reason)
+    return project_summary(project, owner.code)
+
+
+def patch_project(
+    *, session: Session, actor: Actor, slug: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Change only the fields sent, from the version the user read, merging a stale edit.
+
+    Against what is saved now: a field only this user changed is applied, a field only someone
+    else changed keeps their value, and a field both changed differently is a conflict (409,
+    nothing written, both values returned for the user to choose).
+    """
+    data = dict(data)
+    reason = str(data.pop("status_reason", "") or "")
+    version = parse(VersionInput, {"version": data.pop("version", None)}).version
+    unknown = sorted(set(data) - set(PROJECT_FIELDS) - {"owner"})
+    if unknown:
+        raise Invalid({name: "this field cannot be changed by an edit" for name in unknown})
+    project = project_by_slug(session, slug)
+    require_project_editor(actor, project)
+    owner_now = session.get(Organisation, project.owner_id)
+    assert owner_now is not None
+    values = parse(ProjectUpdate, _input_of(project, owner_now.code) | data | {"version": version})
+    owner = organisation_by_code(session, values.owner, field="owner")
+    if owner.id != project.owner_id:
+        require(actor, Capability.EDIT_PROJECT, owner.id, doing="move projects")
+    wanted = _field_values(values) | {"owner_id": owner.id}
+    sent = {"owner_id" if name == "owner" else name for name in data}
+    mine = {name: as_json(wanted[name]) for name in sent}
+    theirs = _saved(project)
+    base = theirs if version == project.version else values_at(
+        session, entity="project", entity_id=project.id, version=version, current=theirs)
+    applied, conflicts = three_way(base, theirs, mine)
+    if conflicts:
+        raise Conflict(
+            f"project {slug!r} was changed by someone else since you opened it (now version "
+            f"{project.version}, you edited version {version}), and you both changed "
+            + ", ".join(sorted(conflicts)),
+            current=as_record(project),
+            changed=changed_since(session, project.id, version, as_record(project)),
+            conflicts=conflicts,
+        )
+    kept = sorted(name for name in theirs if theirs[name] != base.get(name))
+    changes = {name: wanted[name] for name in applied}
+    if changes:
+        # Rules across fields hold for the merged record, not only for the user's copy.
+        final = _input_of(project, owner_now.code) | {
+            ("owner" if k == "owner_id" else k): (owner.code if k == "owner_id" else v)
+            for k, v in changes.items()}
+        parse(ProjectUpdate, final | {"version": project.version})
+        _write(session, actor, project, changes, reason=reason)
+    owner_code = owner.code if "owner_id" in changes else owner_now.code
+    return project_summary(project, owner_code) | {"applied": sorted(applied), "kept": kept}
+
+
+def _stale(session: Session, project: Project, version: int) -> Conflict:
+    """Return the refusal of an edit made from an older version, naming what changed since."""
+    current = as_record(project)
+    return Conflict(
+        f"project {project.slug!r} was changed by someone else since you opened it "
+        f"(now version {project.version}, you edited version {version})",
+        current=current,
+        changed=changed_since(session, project.id, version, current),
+    )
+
+
+def _write(session: Session, actor: Actor, project: Project, changes: dict[str, Any], *,
+           reason: str) -> None:
+    """Write a project's changed fields with compare-and-set on its version, and audit them."""
+    old_status = project.status
+    if changes.get("status", old_status) != old_status:
+        check_transition(actor, project, old_status, changes["status"], reason=reason)
+    before = as_record(project)
+    version = project.version
     # Compare-and-set on the version: ORM version checks do not cover bulk updates.
     result = session.execute(
         update(Project)
-        .where(Project.id == project.id, Project.version == values.version)
+        .where(Project.id == project.id, Project.version == version)
         .values(**changes, version=Project.version + 1, updated_at=utcnow())
     )
     session.refresh(project)
     if result.rowcount != 1:
-        current = as_record(project)
-        theirs = changed_since(session, project.id, values.version, current)
-        raise Conflict(
-            f"project {slug!r} was changed by someone else since you opened it "
-            f"(now version {project.version}, you edited version {values.version})",
-            current=current,
-            changed=theirs,
-        )
-    record(
-        session,
-        actor,
-        action="update",
-        entity="project",
-        entity_id=project.id,
-        before=before,
-        after=as_record(project),
-    )
-    return project_summary(project, owner.code)
+        raise _stale(session, project, version)
+    after = as_record(project)
+    if after["status"] != old_status:
+        record_transition(session, actor, project_id=project.id, old=old_status,
+                          new=project.status, version=project.version, reason=reason)
+        # The status change is its own event in the history, with its reason.
+        before.pop("status")
+        after.pop("status")
+    if {k for k in after if before.get(k) != after[k]} - {"version"}:
+        record(session, actor, action="update", entity="project", entity_id=project.id,
+               before=before, after=after)
 
 
 def changed_since(
@@ -159,14 +268,14 @@ def changed_since(
         .where(
             AuditEvent.entity == "project",
             AuditEvent.entity_id == project_id,
-            AuditEvent.action == "update",
+            AuditEvent.action.in_(FIELD_CHANGES),
         )
         .order_by(AuditEvent.id)
     ).all()
     fields: set[str] = set()
     for after in events:
         if after and after.get("version", 0) > version:
-            fields.update(k for k in after if k not in {"version"})
+            fields.update(k for k in after if k in current and k != "version")
     return {k: current.get(k) for k in sorted(fields)}
 
 

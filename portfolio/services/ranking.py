@@ -26,6 +26,7 @@ from portfolio.services.frames import (
     load_portfolio,
     load_profile,
 )
+from portfolio.services.overrides import expire_due_once_a_day
 from scoring.engine import METHOD_VERSION, Ranking, rank_portfolio
 
 # The backlog's views are re-exported for the pages (web does not import scoring).
@@ -145,6 +146,8 @@ def ensure_ranking(db: Database, profile_name: str | None = None, *,
         kept = db.memo.get(("ranking run", profile_name, revision))
         if kept is not None:
             return kept
+    # An override past its expiry day is cleared, which moves the revision (once a day).
+    expire_due_once_a_day(db)
     with db.read() as session:
         revision = current_revision(session)
         # A run found for the current revision stays current until the revision moves.

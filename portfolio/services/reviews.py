@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -20,39 +20,50 @@ from portfolio.models import (
     Dataset,
     Organisation,
     Project,
+    RankingRow,
     ReviewDecision,
     User,
     utcnow,
 )
-from portfolio.services.common import as_record, project_by_slug, record
+from portfolio.services.common import project_by_slug, record
+from portfolio.services.overrides import override_of
 from portfolio.services.projects import get_project
+from portfolio.services.workflow import check_transition, record_transition
 from portfolio.text import control_problem
 
 STATUS_AFTER = {Decision.APPROVE: ProjectStatus.APPROVED, Decision.REJECT: ProjectStatus.REJECTED}
 # A deferral or a request for information leaves the project waiting for another decision.
 STILL_AWAITING = (Decision.DEFER.value, Decision.NEEDS_INFORMATION.value)
+# Projects that have left the review: nothing more to decide.
+CLOSED = (ProjectStatus.DELIVERED.value, ProjectStatus.REJECTED.value)
 RATIONALE_MAX = 20_000
 HISTORY_LIMIT = 100
 SYSTEM_NAME = "System"
 # Audit actions that the history shows from their own richer rows (assessments, decisions).
-SHOWN_FROM_ROWS = ("assess", "decide")
+SHOWN_FROM_ROWS = ("assess", "decide", "answer")
 
 
 def decide(
     *, session: Session, actor: Actor, slug: str, decision: str, rationale: str
 ) -> dict[str, Any]:
-    """Record a decision on a project with its rationale; approve and reject move its status."""
+    """Record a decision on a project with its rationale; approve and reject move its status.
+
+    "Needs information" sends the project back to its lead with the rationale as the question;
+    it stays out of the queue until the lead answers.
+    """
     require(actor, Capability.DECIDE)
     errors: dict[str, str] = {}
     try:
         chosen = Decision(decision)
     except ValueError:
-        errors["decision"] = "choose approve, defer, reject or needs information"
+        errors["decision"] = "Choose approve, defer, reject or needs information."
     text = (rationale or "").strip()
     if not text:
-        errors["rationale"] = "give the reasons for the decision"
+        errors["rationale"] = ("Write the question for the lead." if decision ==
+                               Decision.NEEDS_INFORMATION.value
+                               else "Give the reasons for the decision.")
     elif len(text) > RATIONALE_MAX:
-        errors["rationale"] = f"keep the rationale under {RATIONALE_MAX:,} characters"
+        errors["rationale"] = f"Keep the rationale under {RATIONALE_MAX:,} characters."
     elif problem := control_problem(text, multiline=True):
         errors["rationale"] = problem
     if errors:
@@ -73,7 +84,8 @@ def decide(
     )
     status = STATUS_AFTER.get(chosen)
     if status is not None and project.status != status.value:
-        before = as_record(project)
+        old = project.status
+        check_transition(actor, project, old, status.value, by_decision=True)
         # Bump the version so an edit opened before the decision is refused as stale.
         session.execute(
             update(Project)
@@ -81,15 +93,8 @@ def decide(
             .values(status=status.value, version=Project.version + 1, updated_at=utcnow())
         )
         session.refresh(project)
-        record(
-            session,
-            actor,
-            action="update",
-            entity="project",
-            entity_id=project.id,
-            before=before,
-            after=as_record(project),
-        )
+        record_transition(session, actor, project_id=project.id, old=old, new=project.status,
+                          version=project.version, reason=text, source="decision")
     return {
         "project": slug,
         "decision": chosen.value,
@@ -99,40 +104,121 @@ def decide(
     }
 
 
-def review_queue(*, session: Session, limit: int = 200) -> dict[str, Any]:
-    """Return the projects awaiting a decision (oldest first) and the latest decisions."""
+def answer_question(
+    *, session: Session, actor: Actor, slug: str, answer: str
+) -> dict[str, Any]:
+    """Record the lead's answer to a reviewer's question; the project returns to the queue."""
+    project = project_by_slug(session, slug)
+    require(actor, Capability.ANSWER_REVIEW, project)
+    text = (answer or "").strip()
+    if not text:
+        raise Invalid({"answer": "Write your answer to the reviewer's question."})
+    if len(text) > RATIONALE_MAX:
+        raise Invalid({"answer": f"Keep the answer under {RATIONALE_MAX:,} characters."})
+    question = open_question(session, project.id)
+    if question is None:
+        raise Invalid({"answer": "There is no open question from the reviewer on this project."})
+    question.answer = text
+    question.answered_by_id = actor.id
+    question.answered_at = utcnow()
+    session.add(question)
+    session.flush()
+    record(session, actor, action="answer", entity="project", entity_id=project.id,
+           after={"question": question.rationale, "answer": text})
+    return {"project": slug, "question": question.rationale, "answer": text}
+
+
+def open_question(session: Session, project_id: int | None) -> ReviewDecision | None:
+    """Return the project's latest decision when it asks for information not yet given."""
+    latest = session.exec(
+        select(ReviewDecision).where(ReviewDecision.project_id == project_id)
+        .order_by(ReviewDecision.id.desc()).limit(1)
+    ).first()
+    if latest is None or latest.decision != Decision.NEEDS_INFORMATION.value or latest.answer:
+        return None
+    return latest
+
+
+def questions_for(*, session: Session, actor: Actor | None) -> list[dict[str, Any]]:
+    """Return the open questions on the projects this actor answers for (a lead's own)."""
+    if actor is None or actor.organisation_id is None:
+        return []
+    latest_ids = (
+        select(func.max(ReviewDecision.id)).group_by(ReviewDecision.project_id).scalar_subquery()
+    )
+    rows = session.exec(
+        select(Project.slug, Project.title, ReviewDecision.rationale, ReviewDecision.decided_at,
+               User.name)
+        .join(Project, Project.id == ReviewDecision.project_id)
+        .outerjoin(User, User.id == ReviewDecision.decided_by_id)
+        .where(ReviewDecision.id.in_(latest_ids),
+               ReviewDecision.decision == Decision.NEEDS_INFORMATION.value,
+               ReviewDecision.answer.is_(None),
+               Project.owner_id == actor.organisation_id)
+        .order_by(ReviewDecision.decided_at)
+    ).all()
+    return [{"slug": slug, "title": title, "question": question, "asked_at": _aware(at),
+             "asked_by": who or SYSTEM_NAME} for slug, title, question, at, who in rows]
+
+
+def review_queue(*, session: Session, run_id: int | None = None, limit: int = 200,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """Return the review queue: projects awaiting a decision, those awaiting information from
+    their lead, and the latest decisions; each awaiting project listed once, oldest first.
+
+    A project waits when it is proposed, deferred, or its question has been answered; one whose
+    question is open waits for its lead instead. Score and rank come from the stored ranking
+    run given (the profile the CDO reads the backlog under).
+    """
     latest_ids = (
         select(ReviewDecision.project_id, func.max(ReviewDecision.id).label("decision_id"))
         .group_by(ReviewDecision.project_id)
         .subquery()
     )
     last = aliased(ReviewDecision)
-    waiting = or_(Project.status == ProjectStatus.PROPOSED.value, last.decision.in_(STILL_AWAITING))
-    awaiting_rows = session.exec(
-        select(
-            Project.slug,
-            Project.title,
-            Organisation.name,
-            Project.status,
-            Project.created_at,
-            last.decision,
-            last.rationale,
-            last.decided_at,
-        )
+    # A withdrawn project (back to an idea) leaves the queue whatever was decided before.
+    candidate = or_(Project.status == ProjectStatus.PROPOSED.value,
+                    and_(last.decision.in_(STILL_AWAITING),
+                         Project.status != ProjectStatus.IDEA.value))
+    ranked = aliased(RankingRow)
+    columns = (
+        Project.slug, Project.title, Organisation.name, Project.status, Project.created_at,
+        Project.cost_gbp, Project.mandatory, last.decision, last.rationale, last.decided_at,
+        last.answer, last.answered_at, ranked.position, ranked.composite,
+        Project.priority_override.is_not(None),
+    )
+    query = (
+        select(*columns)
         .join(Organisation, Organisation.id == Project.owner_id)
         .outerjoin(latest_ids, latest_ids.c.project_id == Project.id)
         .outerjoin(last, last.id == latest_ids.c.decision_id)
-        .where(waiting)
-        .order_by(Project.created_at, Project.id)
-        .limit(limit)
-    ).all()
-    awaiting_total = session.exec(
-        select(func.count())
-        .select_from(Project)
-        .outerjoin(latest_ids, latest_ids.c.project_id == Project.id)
-        .outerjoin(last, last.id == latest_ids.c.decision_id)
-        .where(waiting)
-    ).one()
+        .outerjoin(ranked, and_(ranked.project_id == Project.id,
+                                ranked.run_id == (run_id if run_id is not None else -1)))
+        .where(candidate, Project.status.not_in(CLOSED))
+    )
+    moment = now or utcnow()
+    rows = session.exec(query.order_by(Project.created_at, Project.id)).all()
+    awaiting: list[dict[str, Any]] = []
+    asking: list[dict[str, Any]] = []
+    for (slug, title, org, status, created, cost, mandatory, decision, rationale, decided_at,
+         answer, answered_at, position, composite, override) in rows:
+        since = _aware(answered_at) or _aware(decided_at) or _aware(created)
+        entry = {
+            "slug": slug, "title": title, "organisation_name": org, "status": status,
+            "created_at": _aware(created), "cost_gbp": cost, "mandatory": mandatory,
+            "last_decision": decision, "last_rationale": rationale,
+            "last_decided_at": _aware(decided_at), "answer": answer,
+            "rank": position, "score": None if composite is None else round(composite, 2),
+            "override": bool(override),
+            "waiting_since": since, "days_waiting": _days(moment, since),
+        }
+        if decision == Decision.NEEDS_INFORMATION.value and not answer:
+            asking.append(entry)
+        else:
+            awaiting.append(entry)
+    # Oldest waiting first: the CDO works from the top.
+    awaiting.sort(key=lambda e: (e["waiting_since"] or moment))
+    waiting_slugs = {e["slug"] for e in awaiting} | {e["slug"] for e in asking}
     decided_rows = session.exec(
         select(
             Project.slug,
@@ -152,20 +238,6 @@ def review_queue(*, session: Session, limit: int = 200) -> dict[str, Any]:
         .order_by(last.decided_at.desc(), last.id.desc())
         .limit(limit)
     ).all()
-    decided_total = session.exec(select(func.count()).select_from(latest_ids)).one()
-    awaiting = [
-        {
-            "slug": slug,
-            "title": title,
-            "organisation_name": org,
-            "status": status,
-            "created_at": _aware(created),
-            "last_decision": decision,
-            "last_rationale": rationale,
-            "last_decided_at": _aware(decided_at),
-        }
-        for slug, title, org, status, created, decision, rationale, decided_at in awaiting_rows
-    ]
     decided = [
         {
             "slug": slug,
@@ -178,13 +250,28 @@ def review_queue(*, session: Session, limit: int = 200) -> dict[str, Any]:
             "decided_by": who or SYSTEM_NAME,
         }
         for slug, title, org, status, decision, rationale, decided_at, who in decided_rows
+        if slug not in waiting_slugs
     ]
     return {
-        "awaiting": awaiting,
-        "awaiting_total": awaiting_total,
+        "awaiting": awaiting[:limit],
+        "awaiting_total": len(awaiting),
+        "asking": asking[:limit],
+        "asking_total": len(asking),
         "decided": decided,
-        "decided_total": decided_total,
+        "decided_total": len(decided),
     }
+
+
+def next_in_queue(*, session: Session, after: str, run_id: int | None = None) -> str | None:
+    """Return the slug of the project after this one in the queue (or the first, if it left)."""
+    queue = [e["slug"] for e in review_queue(session=session, run_id=run_id)["awaiting"]]
+    others = [slug for slug in queue if slug != after]
+    return others[0] if others else None
+
+
+def _days(now: datetime, since: datetime | None) -> int | None:
+    """Return whole days between two moments."""
+    return None if since is None else max(0, (now - since).days)
 
 
 def project_history(
@@ -215,6 +302,9 @@ def project_history(
             ReviewDecision.decided_by_id,
             ReviewDecision.decision,
             ReviewDecision.rationale,
+            ReviewDecision.answer,
+            ReviewDecision.answered_by_id,
+            ReviewDecision.answered_at,
         )
         .where(ReviewDecision.project_id == project.id)
         .order_by(ReviewDecision.id.desc())
@@ -234,7 +324,8 @@ def project_history(
         .order_by(Assessment.id.desc())
         .limit(limit)
     ).all()
-    user_ids = {e[1] for e in events} | {d[1] for d in decisions} | {a[1] for a in assessments}
+    user_ids = ({e[1] for e in events} | {d[1] for d in decisions} | {d[5] for d in decisions}
+                | {a[1] for a in assessments})
     names = _user_names(session, user_ids)
     owners = _owner_codes(session, events)
     entries: list[dict[str, Any]] = []
@@ -244,10 +335,14 @@ def project_history(
         if entity in LINK_ENTITIES:
             entry |= {"kind": "link", "text": _link_text(entity, action, before or {},
                                                          after or {}, linked)}
-        if action == "update":
+        if action in ("update", "override"):
             entry["changes"] = _changes(before or {}, after or {}, owners)
+        if action == "transition":
+            entry |= {"from": (before or {}).get("status"), "to": (after or {}).get("status"),
+                      "reason": (after or {}).get("reason", ""),
+                      "source": (after or {}).get("source", "edit")}
         entries.append(entry)
-    for at, who, decision, rationale in decisions:
+    for at, who, decision, rationale, answer, answerer, answered_at in decisions:
         entries.append(
             {
                 "kind": "decision",
@@ -257,6 +352,10 @@ def project_history(
                 "rationale": rationale,
             }
         )
+        if answer:
+            entries.append({"kind": "answer", "at": _aware(answered_at),
+                            "who": names.get(answerer, SYSTEM_NAME), "question": rationale,
+                            "answer": answer})
     for at, who, criterion, level, max_level, rationale in assessments:
         entries.append(
             {
@@ -281,7 +380,12 @@ def project_page(*, session: Session, slug: str) -> dict[str, Any]:
         "owner_id": project_by_slug(session, slug).owner_id}
     history = project_history(session=session, slug=slug)
     latest = next((e for e in history if e["kind"] == "decision"), None)
-    return {"project": project, "history": history, "latest_decision": latest}
+    row = project_by_slug(session, slug)
+    question = open_question(session, row.id)
+    asking = None if question is None else {
+        "question": question.rationale, "asked_at": _aware(question.decided_at)}
+    return {"project": project, "history": history, "latest_decision": latest,
+            "question": asking, "override": override_of(session=session, project=row)}
 
 
 def _changes(

@@ -34,7 +34,8 @@ def test_a_lead_registers_a_project_links_a_dataset_and_a_dependency_and_finds_i
     page.locator("#dep-depends_on-picks button[data-pick-value='london-datastore-launch']").click()
     expect(page.get_by_label("Project it depends on")).to_have_value("london-datastore-launch")
     page.get_by_role("button", name="Add the dependency").click()
-    expect(page).to_have_url(re.compile(r"#dependencies$"))
+    expect(page.locator("#sec-dependencies [role=status]")).to_have_text(
+        "The dependency is added.")
     expect(page.locator("ul.links")).to_contain_text("London Datastore launch")
 
     page.get_by_label("Dataset", exact=True).press_sequentially("indices of deprivation")
@@ -57,7 +58,7 @@ def test_a_lead_registers_a_project_links_a_dataset_and_a_dependency_and_finds_i
 def test_the_cdo_approves_a_project_and_it_leaves_the_review_queue(page: Page) -> None:
     sign_in(page, "cdo")
     page.goto("/reviews")
-    awaiting = page.locator("table").first
+    awaiting = page.locator("#awaiting-table")
     first = awaiting.locator("tbody tr a").first
     title = first.inner_text()
     first.click()
@@ -66,12 +67,13 @@ def test_the_cdo_approves_a_project_and_it_leaves_the_review_queue(page: Page) -
     page.get_by_label("Approve").check()
     page.get_by_label("Rationale").fill("Quick win that the boroughs asked for; funded this year.")
     page.get_by_role("button", name="Record the decision").click()
-    expect(page.locator("section.panel")).to_contain_text("Latest decision: Approve")
-    expect(page.locator("p.meta span.status")).to_have_text("Approved")
+    # Deciding from the queue goes on to the next project in it.
+    expect(page.locator("#flash")).to_contain_text("Decision recorded: approve")
+    expect(page.get_by_role("heading", level=1)).not_to_have_text(title)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Reviews").click()
-    expect(page.locator("table").first).not_to_contain_text(title)
-    decided = page.locator("table").nth(1)
+    expect(page.locator("#awaiting-table")).not_to_contain_text(title)
+    decided = page.locator("#decided-table")
     expect(decided).to_contain_text(title)
     expect(decided).to_contain_text("Quick win that the boroughs asked for")
 
@@ -84,7 +86,7 @@ def test_validation_shows_an_error_by_the_field_without_a_page_load(page: Page) 
     cost.fill("-5")
     cost.press("Tab")
     error = page.locator("#f-cost_gbp-error")
-    expect(error).to_contain_text("greater than or equal to 0")
+    expect(error).to_contain_text("Enter 0 or more")
     expect(cost).to_have_attribute("aria-invalid", "true")
     assert page.evaluate("window.sameDocument") is True
 

@@ -67,7 +67,7 @@ def test_register_shows_each_error_by_its_field_keeps_the_input_and_writes_nothi
     page = parse_html(response.text)
     assert page.by_id("f-title").get("aria-invalid") == "true"
     assert "required" in page.error_for("f-title").lower()
-    assert "greater than or equal to 0" in page.error_for("f-cost_gbp")
+    assert "Enter 0 or more" in page.error_for("f-cost_gbp")
     assert page.error_for("f-slug") == ""
     assert page.by_id("f-cost_gbp").get("value") == "-5"
     assert page.by_id("f-slug").get("value") == "debt-advice-referrals"
@@ -135,23 +135,28 @@ def test_validation_on_a_half_filled_form_still_applies_the_rules_across_fields(
     justification = parse_html(response.text).by_id("f-mandatory_justification-error")
     assert "statutory justification" in justification.text()
     response = client.post("/projects/validate?field=title", data={"title": "", "mandatory": "on"})
-    assert parse_html(response.text).text() == "Error: Field required"
+    assert parse_html(response.text).text() == "Error: This is required: fill it in."
 
 
 def test_validation_of_an_edit_uses_the_update_rules(client: TestClient) -> None:
     form = {k: v for k, v in VALID.items() if k != "slug"} | {"version": "0"}
     response = client.post("/projects/validate?field=version", data=form)
-    assert "greater than or equal to 1" in parse_html(response.text).text()
+    assert "Enter 1 or more" in parse_html(response.text).text()
 
 
 def edit_form(client: TestClient, slug: str) -> dict[str, str]:
     """Return the edit form's fields as the browser would post them."""
     page = parse_html(client.get(f"/projects/{slug}/edit").text)
+    return form_of(page)
+
+
+def form_of(page):  # type: ignore[no-untyped-def]
+    """Return what the project form on a page would post as it stands."""
     form = page.find("form", class_="project-form")
     assert form is not None
     data: dict[str, str] = {}
     for control in form.find_all("input"):
-        if control.get("type") == "checkbox" and control.get("checked") is None:
+        if control.get("type") in ("checkbox", "radio") and control.get("checked") is None:
             continue
         data[control.get("name") or ""] = control.get("value") or ""
     for control in form.find_all("textarea"):
@@ -173,28 +178,81 @@ def test_edit_saves_from_the_version_read(client: TestClient, db: Database) -> N
     assert (project.title, project.version) == ("One View of the household", 2)
 
 
-def test_edit_from_a_stale_version_shows_what_changed_and_keeps_the_users_edit(
+def test_a_stale_edit_of_other_fields_is_merged_keeping_both_peoples_changes(
     client: TestClient, db: Database
 ) -> None:
     with db.write() as session:
         make_project(session, "one-view", title="One View")
     mine = edit_form(client, "one-view") | {"cost_gbp": "75000"}
-    theirs = edit_form(client, "one-view") | {"title": "One View (renamed)", "status": "paused"}
+    theirs = edit_form(client, "one-view") | {"title": "One View (renamed)",
+                                              "description": "Joined council records"}
     assert client.post("/projects/one-view/edit", data=theirs).status_code == 200
 
     response = client.post("/projects/one-view/edit", data=mine)
+    assert response.status_code == 200
+    page = parse_html(response.text)
+    assert "Saved your changes to cost estimate (gbp)" in page.by_id("flash").text()
+    assert "their changes are kept" in page.by_id("flash").text()
+    with db.read() as session:
+        project = session.exec(select(Project).where(Project.slug == "one-view")).one()
+    assert (project.cost_gbp, project.title, project.description, project.version) == (
+        75000, "One View (renamed)", "Joined council records", 3)
+
+
+def test_a_stale_edit_shows_only_the_fields_both_changed_with_both_values(
+    client: TestClient, db: Database
+) -> None:
+    # Issue 12: the CDO saves a new cost and description; the lead, from an older form,
+    # changes title and cost. Only the cost is a conflict: the description is not the lead's.
+    with db.write() as session:
+        make_project(session, "one-view", title="One View", description="First words")
+    lead = edit_form(client, "one-view") | {"title": "One View of the household",
+                                            "cost_gbp": "90000"}
+    cdo = edit_form(client, "one-view") | {"cost_gbp": "120000", "description": "CDO's words"}
+    assert client.post("/projects/one-view/edit", data=cdo).status_code == 200
+
+    response = client.post("/projects/one-view/edit", data=lead)
     assert response.status_code == 409
     page = parse_html(response.text)
-    notice = page.by_id("conflict")
-    assert notice.get("role") == "alert"
-    rows = {row.find("th").text(): row.text() for row in notice.find_all("tr")[1:]}
-    assert set(rows) == {"Title", "Status"}
-    assert "One View (renamed)" in rows["Title"] and "Paused" in rows["Status"]
-    assert page.by_id("f-cost_gbp").get("value") == "75000"
+    assert page.by_id("conflict").get("role") == "alert"
+    table = page.by_id("conflicts")
+    rows = {row.find("th").text(): row.text() for row in table.find_all("tr")[1:]}
+    assert set(rows) == {"Cost estimate (GBP)"}
+    assert "120000" in rows["Cost estimate (GBP)"] and "90000" in rows["Cost estimate (GBP)"]
+    # The form holds the saved version with the lead's other change applied.
+    assert page.by_id("f-title").get("value") == "One View of the household"
+    assert page.by_id("f-description").text() == "CDO's words"
     assert page.find("input", name="version").get("value") == "2"
     with db.read() as session:
         project = session.exec(select(Project).where(Project.slug == "one-view")).one()
-    assert (project.cost_gbp, project.title) == (0, "One View (renamed)")
+    assert (project.cost_gbp, project.title) == (120000, "One View")
+
+    # Saving again with a choice never writes the old description back.
+    again = form_of(page) | {"choose_cost_gbp": "mine"}
+    assert client.post("/projects/one-view/edit", data=again).status_code == 200
+    with db.read() as session:
+        project = session.exec(select(Project).where(Project.slug == "one-view")).one()
+    assert (project.cost_gbp, project.title, project.description) == (
+        90000, "One View of the household", "CDO's words")
+
+
+def test_saving_a_conflict_without_choosing_asks_for_the_choice(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "one-view", title="One View")
+    mine = edit_form(client, "one-view") | {"title": "Mine"}
+    theirs = edit_form(client, "one-view") | {"title": "Theirs"}
+    client.post("/projects/one-view/edit", data=theirs)
+    page = parse_html(client.post("/projects/one-view/edit", data=mine).text)
+    response = client.post("/projects/one-view/edit", data=form_of(page))
+    assert response.status_code == 422
+    assert "Choose whether to keep" in response.text
+    keep = form_of(parse_html(response.text)) | {"choose_title": "theirs"}
+    assert client.post("/projects/one-view/edit", data=keep).status_code == 200
+    with db.read() as session:
+        project = session.exec(select(Project).where(Project.slug == "one-view")).one()
+    assert project.title == "Theirs"
 
 
 def test_edit_errors_show_by_the_field_with_the_input_kept(
@@ -206,7 +264,7 @@ def test_edit_errors_show_by_the_field_with_the_input_kept(
     response = client.post("/projects/one-view/edit", data=form)
     assert response.status_code == 422
     page = parse_html(response.text)
-    assert "less than or equal to 100" in page.error_for("f-confidence_pct")
+    assert "Enter 100 or less" in page.error_for("f-confidence_pct")
     assert page.by_id("f-confidence_pct").get("value") == "140"
 
 
@@ -376,3 +434,40 @@ def test_the_edit_button_is_offered_only_to_who_may_edit(
         page = client.get("/projects/bd-one-view-phase-2")
     assert page.status_code == 200
     assert ("/projects/bd-one-view-phase-2/edit" in page.text) is offered
+
+
+def test_every_check_speaks_on_one_submit_in_plain_english(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "taken")
+    form = VALID | {"slug": "taken", "title": "", "cost_gbp": "lots", "start_date": "1800-01-01",
+                    "end_date": "9999-12-31", "mandatory": "on", "personal_data": "on",
+                    "dpia_status": "not_needed"}
+    response = client.post("/projects/new", data=form)
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert page.error_for("f-slug").startswith("A project with the short name 'taken'")
+    assert page.error_for("f-title") == "This is required: fill it in."
+    assert page.error_for("f-cost_gbp").startswith("Enter a whole number")
+    assert page.error_for("f-start_date") == (
+        "Enter a date between 2000 and 2075 (you entered 1800-01-01).")
+    assert "2075" in page.error_for("f-end_date")
+    assert page.error_for("f-mandatory_justification").startswith("A mandatory project needs")
+    assert page.error_for("f-dpia_status").startswith("A project that involves personal data")
+    links = [a.get("href") for a in page.find(class_="error-summary").find_all("a")]
+    assert len(links) == 7 and "#f-dpia_status" in links
+
+
+def test_the_statutory_justification_is_never_called_optional(client: TestClient) -> None:
+    page = parse_html(client.get("/projects/new").text)
+    label = page.label_for("f-mandatory_justification")
+    assert "optional" not in label and "required when the project is mandatory" in label
+    ticked = parse_html(client.post("/projects/new", data=VALID | {"mandatory": "on"}).text)
+    assert ticked.by_id("f-mandatory_justification").get("aria-required") == "true"
+
+
+def test_ticking_personal_data_checks_the_dpia_as_you_go(client: TestClient) -> None:
+    form = VALID | {"personal_data": "on", "dpia_status": "not_needed"}
+    response = client.post("/projects/validate?field=personal_data", data=form)
+    assert "needs a DPIA" in response.text and 'id="f-dpia_status-error"' in response.text

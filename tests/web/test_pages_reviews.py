@@ -34,12 +34,18 @@ def client(settings: Settings, db: Database) -> Iterator[TestClient]:
 
 
 def queue(client: TestClient) -> tuple[list[str], Element]:
-    """Return the titles awaiting a decision, oldest first, and the decided table."""
+    """Return the titles awaiting a decision, longest waiting first, and the decided table."""
     page = parse_html(client.get("/reviews").text)
-    tables = page.find_all("table")
-    awaiting = [row.find("a").text() for row in tables[0].find("tbody").find_all("tr")]
-    decided = tables[1] if len(tables) > 1 else Element("table", {}, None)
-    return awaiting, decided
+    return titles(page, "awaiting-table"), (page.find(id="decided-table")
+                                            or Element("table", {}, None))
+
+
+def titles(page: Element, table: str) -> list[str]:
+    """Return the project titles listed in one of the queue's tables."""
+    found = page.find(id=table)
+    if found is None:
+        return []
+    return [row.find("a").text() for row in found.find("tbody").find_all("tr")]
 
 
 def test_queue_lists_proposed_projects_oldest_first(client: TestClient) -> None:
@@ -74,21 +80,31 @@ def test_deferring_keeps_the_project_waiting_and_shows_why(client: TestClient) -
     form = {"decision": "defer", "rationale": "Wait for the DPIA."}
     client.post("/projects/one-view/decision", data=form)
     awaiting, decided = queue(client)
-    assert awaiting == ["One View household data", "Debt prevention"]
+    # Deferred, it waits again from the deferral: behind what has waited longer.
+    assert awaiting == ["Debt prevention", "One View household data"]
     page = parse_html(client.get("/reviews").text)
-    first = page.find("tbody").find("tr")
-    assert "Defer" in first.text() and "Wait for the DPIA." in first.text()
+    last = page.by_id("awaiting-table").find("tbody").find_all("tr")[-1]
+    assert "Defer" in last.text() and "Wait for the DPIA." in last.text()
 
 
-def test_needs_information_brings_an_approved_project_back_to_the_queue(
+def test_needs_information_waits_for_the_lead_listed_once_then_returns_when_answered(
     client: TestClient, db: Database
 ) -> None:
     with db.write() as session:
         make_project(session, "heat-map", title="Heat map", status="approved")
     form = {"decision": "needs_information", "rationale": "Which boroughs share data?"}
     client.post("/projects/heat-map/decision", data=form)
-    awaiting, _ = queue(client)
-    assert "Heat map" in awaiting
+    page = parse_html(client.get("/reviews").text)
+    assert "Heat map" not in titles(page, "awaiting-table")
+    assert titles(page, "asking-table") == ["Heat map"]
+    assert "Heat map" not in titles(page, "decided-table")
+    assert page.text().count("Which boroughs share data?") == 1
+    with db.write() as session:
+        reviews.answer_question(session=session, actor=SYSTEM, slug="heat-map",
+                                answer="Barnet and Camden.")
+    page = parse_html(client.get("/reviews").text)
+    assert titles(page, "awaiting-table")[-1] == "Heat map"
+    assert titles(page, "asking-table") == []
 
 
 def test_a_decision_without_rationale_is_refused_by_the_field_and_writes_nothing(
@@ -110,7 +126,7 @@ def test_an_unknown_decision_is_refused_by_the_decision_field(client: TestClient
     form = {"decision": "shelve", "rationale": "No."}
     response = client.post("/projects/one-view/decision", data=form)
     assert response.status_code == 422
-    assert "choose approve" in parse_html(response.text).by_id("r-decision-error").text()
+    assert "Choose approve" in parse_html(response.text).by_id("r-decision-error").text()
 
 
 def test_only_the_cdo_or_an_admin_may_decide(db: Database, client: TestClient) -> None:
@@ -133,7 +149,8 @@ def test_project_page_shows_the_decision_and_the_status_change_in_its_history(
     assert "Reject" in review.text() and "Duplicates the London-wide work." in review.text()
     history = [item.text() for item in page.find("ol", class_="history").find_all("li")]
     assert any("Decision: Reject" in item for item in history)
-    assert any("Status: Proposed → Rejected" in item for item in history)
+    assert any("Moved from proposed to rejected by a review decision" in item
+               for item in history)
     assert "Registered the project" in history[-1]
 
 
@@ -153,7 +170,7 @@ def test_an_edit_opened_before_a_decision_is_refused_naming_the_status(
     }
     response = client.post("/projects/one-view/edit", data=form)
     assert response.status_code == 409
-    rows = parse_html(response.text).by_id("conflict").find_all("tr")
+    rows = parse_html(response.text).by_id("conflicts").find_all("tr")
     assert ["Status"] == [row.find("th").text() for row in rows[1:]]
 
 

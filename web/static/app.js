@@ -35,3 +35,44 @@ function syncInvalid(message) {
 
 document.addEventListener("htmx:afterSwap", (event) => syncInvalid(event.detail.target));
 document.addEventListener("htmx:oobAfterSwap", (event) => syncInvalid(event.detail.target));
+
+// A page shown again with errors: its summary takes focus, so it is read (and seen) first.
+document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.querySelector(".error-summary");
+  if (summary) summary.focus();
+});
+
+// A section saved or refused through htmx: focus its first invalid field, else its
+// confirmation, so a keyboard or screen-reader user hears what happened where it happened.
+document.addEventListener("htmx:afterSettle", () => {
+  const fresh = document.querySelector("[data-fresh]");
+  if (!fresh) return;
+  fresh.removeAttribute("data-fresh");
+  const target = fresh.querySelector('[aria-invalid="true"], .error[role="alert"]')
+    || fresh.querySelector('.notice[role="status"]');
+  if (!target) return;
+  if (!target.matches("input, select, textarea")) target.tabIndex = -1;
+  target.focus();
+});
+
+// Unsaved changes in a form marked data-warn-unsaved: ask before leaving the page. Saving
+// another section through htmx does not leave the page, so nothing is lost there.
+const unsaved = new Set();
+document.addEventListener("input", (event) => {
+  const form = event.target.closest && event.target.closest("form[data-warn-unsaved]");
+  if (form) unsaved.add(form);
+});
+document.addEventListener("change", (event) => {
+  const form = event.target.closest && event.target.closest("form[data-warn-unsaved]");
+  if (form) unsaved.add(form);
+});
+document.addEventListener("submit", (event) => {
+  if (event.target.matches && event.target.matches("form[data-warn-unsaved]")) {
+    unsaved.delete(event.target);
+  }
+});
+window.addEventListener("beforeunload", (event) => {
+  if (unsaved.size === 0) return;
+  event.preventDefault();
+  event.returnValue = "";
+});

@@ -1,0 +1,262 @@
+"""The status workflow, merged edits, overrides and the review queue through pages and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import select
+
+from portfolio.db import Database
+from portfolio.models import Project
+from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in, token_for
+from tests.web.pages_html import parse_html
+from tests.web.test_pages_projects import form_of
+from web.app import create_app
+
+LEAD_ORG = "E09000002"
+PROPOSED = "bd-propensity-to-pay"  # Barking and Dagenham's, proposed in the London seed
+
+
+@pytest.fixture
+def backend() -> str:
+    """These check the web layer over the services: SQLite is enough."""
+    return "sqlite"
+
+
+@pytest.fixture
+def app(settings: Settings, london: Database):  # type: ignore[no-untyped-def]
+    return create_app(settings)
+
+
+@pytest.fixture
+def lead(app, london: Database) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+    with Browser(app, headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "lead", LEAD_ORG)
+        yield client
+
+
+@pytest.fixture
+def cdo(app, london: Database) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+    with Browser(app, headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "cdo")
+        yield client
+
+
+def api(app, london: Database, role: str) -> Browser:  # type: ignore[no-untyped-def]
+    """Return an API client with a token of a role."""
+    token = token_for(london, role, LEAD_ORG if role == "lead" else None)
+    return Browser(app, headers={"Authorization": f"Bearer {token}"})
+
+
+def project(db: Database, slug: str = PROPOSED) -> Project:
+    with db.read() as session:
+        return session.exec(select(Project).where(Project.slug == slug)).one()
+
+
+def test_a_lead_cannot_approve_their_project_through_the_edit_page(
+    lead: Browser, london: Database
+) -> None:
+    # Issue 12: the edit page let a lead set their own project to approved.
+    page = parse_html(lead.get(f"/projects/{PROPOSED}/edit").text)
+    offered = [o.get("value") for o in page.by_id("f-status").find_all("option")]
+    assert offered == ["idea", "proposed"]
+    form = form_of(page) | {"status": "approved", "title": "Propensity to pay, renamed"}
+    response = lead.post(f"/projects/{PROPOSED}/edit", data=form)
+    assert response.status_code == 403
+    again = parse_html(response.text)
+    assert "the CDO or an admin may" in again.error_for("f-status")
+    assert again.by_id("f-title").get("value") == "Propensity to pay, renamed"
+    assert (project(london).status, project(london).version) == ("proposed", 1)
+
+
+def test_a_lead_cannot_approve_their_project_through_put(app, london: Database) -> None:  # type: ignore[no-untyped-def]
+    with api(app, london, "lead") as client:
+        current = client.get(f"/api/v1/projects/{PROPOSED}").json()
+        body = {k: current[k] for k in ("title", "theme", "cost_gbp", "effort_pm",
+                                        "personal_data", "dpia_status")}
+        body |= {"owner": LEAD_ORG, "status": "approved", "version": current["version"]}
+        response = client.put(f"/api/v1/projects/{PROPOSED}", json=body)
+    assert response.status_code == 403
+    assert response.json()["detail"] == (
+        "a lead may not move a project from proposed to approved; the CDO or an admin may")
+    assert project(london).status == "proposed"
+
+
+def test_a_lead_submits_from_the_project_page_and_it_is_in_the_history(
+    lead: Browser, london: Database
+) -> None:
+    moved = lead.post(f"/projects/{PROPOSED}/status", data={"to": "idea"},
+                      follow_redirects=False)
+    assert moved.status_code == 303
+    page = parse_html(lead.get(moved.headers["location"]).text)
+    assert "The project is now idea" in page.by_id("flash").text()
+    buttons = [b.text() for b in page.find("div", class_="workflow").find_all("button")]
+    assert buttons == ["Submit for review"]
+    lead.post(f"/projects/{PROPOSED}/status", data={"to": "proposed"})
+    history = parse_html(lead.get(f"/projects/{PROPOSED}").text).find("ol", class_="history")
+    assert "Moved from idea to proposed" in history.text()
+    assert project(london).status == "proposed"
+
+
+def test_a_move_not_allowed_through_the_api_is_403_naming_who_may(app, london: Database) -> None:  # type: ignore[no-untyped-def]
+    with api(app, london, "lead") as client:
+        response = client.post(f"/api/v1/projects/{PROPOSED}/status",
+                               json={"status": "delivered"})
+        allowed = client.post(f"/api/v1/projects/{PROPOSED}/status", json={"status": "idea"})
+    assert response.status_code == 403
+    assert response.json()["detail"].endswith("the CDO or an admin may")
+    assert allowed.status_code == 200 and allowed.json()["status"] == "idea"
+
+
+def test_patch_changes_only_the_fields_sent_and_merges_a_stale_version(
+    app, london: Database  # type: ignore[no-untyped-def]
+) -> None:
+    with api(app, london, "cdo") as cdo_api, api(app, london, "lead") as lead_api:
+        first = cdo_api.patch(f"/api/v1/projects/{PROPOSED}",
+                              json={"version": 1, "description": "CDO's words"})
+        assert first.status_code == 200 and first.json()["version"] == 2
+        merged = lead_api.patch(f"/api/v1/projects/{PROPOSED}",
+                                json={"version": 1, "title": "Lead's title"})
+        assert merged.status_code == 200
+        assert (merged.json()["applied"], merged.json()["kept"]) == (["title"], ["description"])
+        clash = lead_api.patch(f"/api/v1/projects/{PROPOSED}",
+                               json={"version": 1, "description": "Lead's words"})
+        assert clash.status_code == 409
+        conflict = clash.json()["conflicts"]["description"]
+        assert (conflict["theirs"], conflict["mine"]) == ("CDO's words", "Lead's words")
+        assert conflict["base"] not in ("CDO's words", "Lead's words")
+        stale_put = lead_api.put(f"/api/v1/projects/{PROPOSED}", json={
+            "version": 1, "title": "X", "owner": LEAD_ORG, "theme": "housing"})
+        assert stale_put.status_code == 409
+        assert set(stale_put.json()["changed"]) == {"title", "description"}
+        bad = lead_api.patch(f"/api/v1/projects/{PROPOSED}", json={"version": 3,
+                                                                  "cost_gbp": -1})
+        assert bad.status_code == 422 and "cost_gbp" in bad.json()["errors"]
+    saved = project(london)
+    assert (saved.title, saved.description, saved.version) == ("Lead's title", "CDO's words", 3)
+
+
+def test_an_override_needs_a_justification_and_only_staff_set_it(
+    app, london: Database, cdo: Browser  # type: ignore[no-untyped-def]
+) -> None:
+    with api(app, london, "cdo") as client:
+        refused = client.put(f"/api/v1/projects/{PROPOSED}/override", json={"value": 90})
+        assert refused.status_code == 422
+        assert "justification" in refused.json()["errors"]
+        done = client.put(f"/api/v1/projects/{PROPOSED}/override", json={
+            "value": 90, "justification": "Council tax deadline.", "expires_on": "2099-01-01"})
+        assert done.status_code == 422 and "expires_on" in done.json()["errors"]
+        done = client.put(f"/api/v1/projects/{PROPOSED}/override", json={
+            "value": 90, "justification": "Council tax deadline."})
+        assert done.status_code == 200 and done.json()["in_force"]
+        rows = client.get("/api/v1/backlog", params={"fresh": "true"}).json()
+    row = next(r for r in rows if r["slug"] == PROPOSED)
+    assert row["override"] and row["priority"] == 90
+    with api(app, london, "lead") as client:
+        forbidden = client.put(f"/api/v1/projects/{PROPOSED}/override", json={
+            "value": 100, "justification": "Mine first."})
+    assert forbidden.status_code == 403
+    assert forbidden.json()["detail"].endswith("the CDO or an admin may")
+    page = parse_html(cdo.get(f"/projects/{PROPOSED}").text)
+    assert "override" in page.find("p", class_="override-note").text()
+    assert "Council tax deadline." in page.find("p", class_="override-note").text()
+
+
+def test_an_override_set_from_the_project_page_without_justification_says_so(
+    cdo: Browser, london: Database
+) -> None:
+    response = cdo.post(f"/projects/{PROPOSED}/override", data={"value": "80"})
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert "Say why" in page.error_for("o-justification")
+    assert page.by_id("o-value").get("value") == "80"
+    assert project(london).priority_override is None
+    cdo.post(f"/projects/{PROPOSED}/override", data={"value": "80", "justification": "Statute."})
+    assert project(london).priority_override == 80
+
+
+def test_needs_information_reaches_the_leads_home_page_and_their_answer_returns_it(
+    lead: Browser, cdo: Browser
+) -> None:
+    cdo.post(f"/projects/{PROPOSED}/decision", data={
+        "decision": "needs_information", "rationale": "Which datasets does it use?"})
+    home = parse_html(lead.get("/").text)
+    panel = home.find("section", class_="question")
+    assert "Which datasets does it use?" in panel.text()
+    page = parse_html(lead.get(f"/projects/{PROPOSED}").text)
+    assert "Which datasets does it use?" in page.by_id("question").text()
+    queue = parse_html(cdo.get("/reviews").text)
+    assert "Propensity" not in queue.by_id("awaiting-table").text()
+    assert "Propensity" in queue.by_id("asking-table").text()
+
+    empty = lead.post(f"/projects/{PROPOSED}/answer", data={"answer": " "})
+    assert empty.status_code == 422
+    assert "Write your answer" in parse_html(empty.text).error_for("q-answer")
+    lead.post(f"/projects/{PROPOSED}/answer", data={"answer": "Council tax accounts."})
+    assert parse_html(lead.get("/").text).find("section", class_="question") is None
+    queue = parse_html(cdo.get("/reviews").text)
+    assert "Council tax accounts." in queue.by_id("awaiting-table").text()
+
+
+def test_the_queue_shows_score_rank_cost_mandatory_and_days_waiting(cdo: Browser) -> None:
+    page = parse_html(cdo.get("/reviews").text)
+    table = page.by_id("awaiting-table")
+    headers = [th.text() for th in table.find("thead").find_all("th")]
+    assert headers[:7] == ["Project", "Organisation", "Score", "Rank", "Cost", "Mandatory",
+                           "Days waiting"]
+    first = table.find("tbody").find("tr").find_all("td")
+    assert first[4].text().startswith("£") and first[5].text() in ("Yes", "No")
+    assert first[6].text().isdigit()
+
+
+def test_deciding_from_the_queue_moves_to_the_next_project(cdo: Browser) -> None:
+    page = parse_html(cdo.get("/reviews").text)
+    rows = page.by_id("awaiting-table").find("tbody").find_all("tr")
+    first, second = (r.find("a").get("href").split("?")[0] for r in rows[:2])
+    opened = parse_html(cdo.get(f"{first}?queue=1").text)
+    assert opened.find("input", name="queue") is not None
+    response = cdo.post(f"{first}/decision", data={
+        "decision": "defer", "rationale": "Next year.", "queue": "1"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].split("?")[0].endswith(second)
+    landed = parse_html(cdo.get(response.headers["location"]).text)
+    assert "Decision recorded: defer" in landed.by_id("flash").text()
+
+
+def test_a_form_action_opened_by_get_goes_back_to_its_page(cdo: Browser) -> None:
+    # Issue 14: a reload after a refused form hit a POST-only URL and answered 405.
+    for action in ("decision", "status", "answer", "override"):
+        response = cdo.get(f"/projects/{PROPOSED}/{action}", follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].endswith(f"/projects/{PROPOSED}")
+    for action in ("dependencies", "dependencies/remove", "datasets", "datasets/remove",
+                   "partners", "partners/remove", "assessments"):
+        response = cdo.get(f"/projects/{PROPOSED}/{action}", follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].endswith(f"/projects/{PROPOSED}/edit")
+
+
+def test_an_error_page_knows_who_is_signed_in(cdo: Browser) -> None:
+    response = cdo.request("DELETE", f"/projects/{PROPOSED}")
+    assert response.status_code == 405
+    header = parse_html(response.text).find("div", class_="who")
+    assert "Sign in" not in header.text() and "Sign out" in header.text()
+
+
+def test_a_section_saved_through_htmx_answers_with_its_confirmation_and_errors(
+    lead: Browser,
+) -> None:
+    htmx = {"HX-Request": "true"}
+    saved = lead.post(f"/projects/{PROPOSED}/partners", headers=htmx,
+                      data={"organisation": "E09000007", "role": "partner"})
+    assert saved.status_code == 200
+    section = parse_html(saved.text).by_id("sec-partners")
+    assert section.find("p", role="status").text() == "The partner is saved."
+    assert section.get("data-fresh") is not None
+    refused = lead.post(f"/projects/{PROPOSED}/partners", headers=htmx,
+                        data={"organisation": "NOPE", "role": "partner"})
+    # htmx swaps only successful answers: the refusal comes as a page with the message.
+    assert refused.status_code == 200
+    assert "unknown organisation" in parse_html(refused.text).error_for("pa-organisation")
