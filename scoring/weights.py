@@ -44,6 +44,31 @@ def _checked_weights(mapping: Mapping[str, float], what: str) -> dict[str, float
     return checked
 
 
+def weight_problems(mapping: Mapping[str, object]) -> dict[str, str]:
+    """Name each weight that cannot be used (not a number, not finite, negative, or all zero).
+
+    Used where every weight has its own field, so each message can stand beside its field.
+    """
+    problems: dict[str, str] = {}
+    total = 0.0
+    for key, raw in mapping.items():
+        try:
+            value = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            problems[key] = f"must be a number, not {raw!r}"
+            continue
+        if not math.isfinite(value):
+            problems[key] = "must be a finite number"
+        elif value < 0:
+            problems[key] = "must not be negative"
+        else:
+            total += value
+    if not problems and mapping and total <= 0:
+        problems.update({key: "the weights sum to zero: at least one must be positive"
+                         for key in mapping})
+    return problems
+
+
 def normalise_weights(mapping: Mapping[str, float]) -> dict[str, float]:
     """Scale non-negative finite weights to sum to 1: w_i / sum(w)."""
     checked = _checked_weights(mapping, "the")

@@ -35,7 +35,7 @@ DIMENSIONS = ("impact", "feasibility", "readiness")
 def _choices(db: Database, revision: int | None = None) -> dict[str, Any]:
     """Return the filter choices every engine page offers."""
     profiles, organisations = at_revision(db, "engine page choices", lambda session: (
-        profile_service.list_profiles(session=session),
+        profile_service.list_profiles(session=session, include_retired=False),
         organisation_service.list_organisations(session=session)), revision=revision)
     return {"profiles": profiles, "organisations": organisations,
             "themes": [t.value for t in Theme], "statuses": [s.value for s in ProjectStatus]}

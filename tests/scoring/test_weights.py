@@ -19,6 +19,7 @@ from scoring.weights import (
     effective_weights,
     group_ahp,
     normalise_weights,
+    weight_problems,
 )
 
 CLASSIC_3 = [[1, 3, 5], [1 / 3, 1, 3], [1 / 5, 1 / 3, 1]]
@@ -231,3 +232,12 @@ def test_group_ahp_names_the_assessor_whose_matrix_is_invalid() -> None:
     with pytest.raises(InvalidGroupAHP) as caught:
         group_ahp([CLASSIC_3, [[1, 2, 2], [2, 1, 1], [0.5, 1, 1]]])
     assert caught.value.assessor == 1 and caught.value.cell == (0, 1)
+
+
+def test_weight_problems_name_each_weight_that_cannot_be_used() -> None:
+    problems = weight_problems({"a": "x", "b": "inf", "c": -1, "d": 2})
+    assert set(problems) == {"a", "b", "c"}
+    assert weight_problems({"a": 0, "b": 0.0}) == {
+        "a": "the weights sum to zero: at least one must be positive",
+        "b": "the weights sum to zero: at least one must be positive"}
+    assert weight_problems({"a": 0, "b": 1}) == {}
