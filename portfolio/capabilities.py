@@ -25,6 +25,7 @@ class Capability(StrEnum):
     EDIT_DATASET = "edit_dataset"
     DECIDE = "decide"
     MANAGE_PROFILES = "manage_profiles"
+    MANAGE_SCENARIOS = "manage_scenarios"
     OVERRIDE_PRIORITY = "override_priority"
     CREATE_SNAPSHOT = "create_snapshot"
     MANAGE_USERS = "manage_users"
@@ -47,6 +48,7 @@ DOING: dict[Capability, str] = {
     Capability.EDIT_DATASET: "register or edit datasets",
     Capability.DECIDE: "decide on projects",
     Capability.MANAGE_PROFILES: "change weight profiles",
+    Capability.MANAGE_SCENARIOS: "save plan scenarios",
     Capability.OVERRIDE_PRIORITY: "override a project's priority",
     Capability.CREATE_SNAPSHOT: "create snapshots",
     Capability.MANAGE_USERS: "manage users",

@@ -21,11 +21,13 @@ from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.settings import Settings
 from web import (
     api,
+    api_scenarios,
     api_snapshots,
     pages,
     pages_accounts,
     pages_engine,
     pages_profiles,
+    pages_scenarios,
     pages_snapshots,
 )
 from web.assets import STATIC_DIR, VENDOR_FILES
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_snapshots.router)
     app.include_router(pages_snapshots.router)
     app.include_router(pages_profiles.router)
+    app.include_router(api_scenarios.router)
+    app.include_router(pages_scenarios.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(policy(Policy.PUBLIC))])

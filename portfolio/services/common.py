@@ -55,8 +55,9 @@ def record(
 # Fields that say which link an event is about; kept in an update's record though unchanged.
 IDENTIFYING = frozenset({"dataset_id", "organisation_id", "relation"})
 
-# Accounts and tokens change who may act, not what the engine ranks: no new revision.
-NOT_PORTFOLIO = frozenset({"user", "api_token"})
+# Accounts and tokens change who may act, and scenarios are saved questions about the
+# portfolio, not part of it: neither moves the revision the engine ranks.
+NOT_PORTFOLIO = frozenset({"user", "api_token", "scenario"})
 
 
 def bump_revision(session: Session) -> None:
