@@ -15,7 +15,7 @@ from portfolio.services import profiles as profile_service
 from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession, when
 from web.pages_projects import see_other
 from web.security import Policy, policy
-from web.templating import render
+from web.templating import render, templates
 
 router = APIRouter(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
@@ -109,9 +109,10 @@ def profile_ahp_preview(request: Request, db: AppDatabase,
     with db.read() as session:
         criteria = profile_service.criteria_by_dimension(session=session)
     grid = profile_pages.ahp_grid(form, criteria)
-    return render(request, "profile_ahp.html", {
-        "grid": grid, "values": form, "criteria": criteria, "profile": None,
-    }, block="result")
+    # Always the fragment: there is no page of its own to show without the grid around it.
+    return templates.TemplateResponse(request, "profile_ahp.html", {
+        "request": request, "grid": grid, "values": form, "criteria": criteria,
+    }, block_name="result", headers={"Vary": "HX-Request"})
 
 
 def _history(session: Session, name: str) -> list[dict[str, Any]]:
