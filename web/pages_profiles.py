@@ -136,7 +136,8 @@ def _profile_page(request: Request, db: Any, name: str, *, status_code: int = 20
                   if p["name"] != name]
     return render(request, "profile.html", {
         "profile": profile, "criteria": criteria, "history": history, "others": others,
-        "errors": errors or {}, "values": values or profile_pages.form_weights(profile),
+        "errors": errors or {}, "values": values or profile_pages.form_weights(profile, criteria),
+        "shares": profile_pages.criterion_shares(profile, criteria),
         "dimensions": DIMENSIONS,
     }, status_code=status_code)
 

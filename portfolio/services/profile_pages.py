@@ -39,10 +39,23 @@ def weights_from_form(form: Mapping[str, str], criteria: dict[str, list[dict[str
     return dims, crits, errors
 
 
-def form_weights(profile: dict[str, Any]) -> dict[str, str]:
+def criterion_shares(profile: dict[str, Any],
+                     criteria: dict[str, list[dict[str, str]]]) -> dict[str, float]:
+    """Return each criterion's share of its dimension (0-1): w_c / sum of its dimension's w."""
+    weights = profile["weights"]["criterion"]
+    shares: dict[str, float] = {}
+    for group in criteria.values():
+        total = sum(weights.get(c["key"], 0.0) for c in group)
+        for c in group:
+            shares[c["key"]] = weights.get(c["key"], 0.0) / total if total > 0 else 0.0
+    return shares
+
+
+def form_weights(profile: dict[str, Any],
+                 criteria: dict[str, list[dict[str, str]]]) -> dict[str, str]:
     """Return a profile's weights as form values, in percent of their group."""
     out = {f"dim:{k}": _figure(v * 100) for k, v in profile["weights"]["dimension"].items()}
-    out |= {f"crit:{k}": _figure(v * 100) for k, v in profile["weights"]["criterion"].items()}
+    out |= {f"crit:{k}": _figure(v * 100) for k, v in criterion_shares(profile, criteria).items()}
     return out
 
 
