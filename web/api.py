@@ -17,6 +17,7 @@ from portfolio.services import prioritisation
 from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
+from portfolio.services import scenarios as scenario_service
 from web.deps import current_actor, get_database, read_session, write_session
 from web.security import Policy, policy
 
@@ -145,10 +146,14 @@ def get_plan(
     force_in: Annotated[list[str], Query(max_length=120)] = [],  # noqa: B006
     force_out: Annotated[list[str], Query(max_length=120)] = [],  # noqa: B006
 ) -> dict[str, Any]:
-    """Choose the projects that maximise value within a budget and a capacity, in waves."""
-    return prioritisation.plan(db, budget=budget, capacity=capacity, profile=profile,
-                               force_in=force_in, force_out=force_out,
-                               wall_clock_seconds=get_settings_from(db).plan_wall_clock_seconds)
+    """Choose the projects that maximise value within a budget and a capacity, in waves.
+
+    Also says why each candidate is left out (`left_out`) and, when infeasible, which projects
+    every plan must take with their cost (`responsible`).
+    """
+    return scenario_service.explained_plan(db, budget=budget, capacity=capacity,
+                                           profile=profile, force_in=force_in,
+                                           force_out=force_out)
 
 
 @router.get("/plan/frontier", dependencies=[READ])

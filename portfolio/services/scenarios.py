@@ -132,6 +132,8 @@ def _name(session: Session, data: dict[str, Any], own_id: int | None) -> str:
     name = str(data.get("name") or "").strip()
     if not name or len(name) > 120:
         raise Invalid({"name": "give the scenario a name of 1 to 120 characters"})
+    if any(ch < " " for ch in name):
+        raise Invalid({"name": "a name cannot hold control characters"})
     clash = session.execute(select(Scenario.id).where(Scenario.name == name)).scalar()
     if clash is not None and clash != own_id:
         raise Invalid({"name": f"a scenario named {name!r} already exists"})
@@ -150,7 +152,7 @@ def _apply(session: Session, row: Scenario, data: dict[str, Any], own_id: int | 
         raise Invalid(errors | exc.errors) from None
     if errors:
         raise Invalid(errors)
-    row.description = str(data.get("description") or "")[:2000]
+    row.description = _printable(str(data.get("description") or ""))[:2000]
     row.budget_gbp, row.capacity_pm = request["budget"], request["capacity"]
     row.force_in, row.force_out = request["force_in"], request["force_out"]
     row.profile_id = (session.execute(select(WeightProfile.id).where(

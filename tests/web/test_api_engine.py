@@ -186,3 +186,22 @@ def test_a_profile_whose_weights_sum_to_zero_is_refused_naming_the_field(
     assert response.status_code == 422
     assert "dimension_weights" in response.json()["errors"]
     assert client.get("/api/v1/profiles/CDO default").json()["version"] == profile["version"]
+
+
+def test_an_infeasible_plan_names_the_projects_responsible_in_pounds(
+    client: TestClient,
+) -> None:
+    body = client.get("/api/v1/plan", params={"budget": 10_000, "capacity": 120}).json()
+    assert body["status"] == "infeasible"
+    assert {"slug": "bd-ctr-scheme-review", "cost_gbp": 35_000.0, "because": "mandatory"}.items() \
+        <= body["responsible"][0].items()
+
+
+def test_the_plan_api_says_why_each_candidate_is_left_out(client: TestClient) -> None:
+    body = client.get("/api/v1/plan", params={
+        "budget": 1_500_000, "capacity": 120,
+        "force_out": "retrofit-targeting-london"}).json()
+    why = {r["slug"]: r["reason"] for r in body["left_out"]}
+    assert why["retrofit-targeting-london"] == "forced_out"
+    assert why["waltham-forest-retrofit-targeting"] == "prerequisite_out"
+    assert not set(why) & set(body["selected"])
