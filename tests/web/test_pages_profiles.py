@@ -199,3 +199,17 @@ def test_the_backlog_offers_to_save_what_if_sliders_only_to_who_may(
              "w_readiness": "5"}
     assert "Save as a profile" in clients["cdo"].get("/backlog", params=query).text
     assert "Save as a profile" not in clients["lead"].get("/backlog", params=query).text
+
+
+def test_a_group_ahp_profile_shows_each_assessors_cr_on_its_page(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    page = parse_html(client.get(PROFILE + "/ahp?assessors=2").text)
+    form = page.find("form", id="ahp-form")
+    data = {i.get("name"): i.get("value") or "" for i in form.find_all("input")}
+    data |= {"a0:name": "Ana", "a1:name": "Ben", "a0:dimensions:0:1": "3",
+             "a1:dimensions:0:1": "1/3"}
+    assert client.post(PROFILE + "/ahp", data=data, follow_redirects=False).status_code == 303
+    shown = parse_html(client.get(PROFILE).text).by_id("judgements").parent.text()
+    assert "geometric mean of 2 assessors" in shown and "Ana: CR" in shown
