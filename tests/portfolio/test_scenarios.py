@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from portfolio.actors import SYSTEM, Actor
@@ -61,3 +63,20 @@ def test_a_scenario_is_solved_again_at_the_current_revision_when_opened(
     assert again["revision"] > first["revision"]
     assert "cheap-new-idea" in again["selected"] or any(
         r["slug"] == "cheap-new-idea" for r in again["left_out"])
+
+
+def test_the_cli_solves_a_saved_scenario(london: Database, settings) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from portfolio.cli import app
+
+    with london.write() as session:
+        made = scenarios.create_scenario(session=session, actor=SYSTEM, data={
+            "name": "From the CLI", "budget": 1_500_000, "capacity": 120})
+    env = {"PORTFOLIO_DATABASE_URL": settings.database_url}
+    listed = CliRunner().invoke(app, ["scenario", "list", "--format", "json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert [s["name"] for s in json.loads(listed.stdout)] == ["From the CLI"]
+    solved = CliRunner().invoke(app, ["scenario", "plan", str(made["id"])], env=env)
+    assert solved.exit_code == 0, solved.output
+    assert "wave 1:" in solved.stdout and "left out" in solved.stdout
