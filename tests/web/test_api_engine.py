@@ -205,3 +205,18 @@ def test_the_plan_api_says_why_each_candidate_is_left_out(client: TestClient) ->
     assert why["retrofit-targeting-london"] == "forced_out"
     assert why["waltham-forest-retrofit-targeting"] == "prerequisite_out"
     assert not set(why) & set(body["selected"])
+
+
+def test_a_profile_with_a_non_positive_ahp_cell_is_refused_naming_it_and_nothing_stored(
+    client: TestClient,
+) -> None:
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    body = {"dimension_weights": profile["weights"]["dimension"],
+            "criterion_weights": profile["weights"]["criterion"],
+            "ahp_matrix": {"dimensions": {"labels": ["impact", "feasibility", "readiness"],
+                                          "matrix": [[1, 0, 2], [0, 1, 1], [0.5, 1, 1]]}}}
+    response = client.put("/api/v1/profiles/CDO default", json=body)
+    assert response.status_code == 422
+    assert "ahp_matrix.dimensions.matrix[0][1]" in response.json()["errors"]
+    after = client.get("/api/v1/profiles/CDO default").json()
+    assert after["version"] == profile["version"] and after["method"] == profile["method"]
