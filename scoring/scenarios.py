@@ -12,7 +12,6 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from scoring.plan import CANDIDATE_STATUSES
@@ -225,14 +224,3 @@ def compare_plans(plans: Sequence[PlanSummary]) -> list[PlanDifference]:
             effort_change=float(plan.effort_pm - base.effort_pm),
         ))
     return out
-
-
-def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Return round axis values spanning [low, high] (1, 2 or 5 times a power of ten apart)."""
-    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
-        return [low]
-    raw = (high - low) / max(count - 1, 1)
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    start = math.floor(low / step) * step
-    return [float(v) for v in np.arange(start, high + step * 0.5, step)]

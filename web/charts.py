@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 WIDTH, HEIGHT, PAD = 640, 420, 48
 
 
@@ -56,6 +58,17 @@ def line_chart(points: list[tuple[float, float]]) -> dict[str, Any]:
                      for (sx, sy), (x, y) in zip(scaled, points, strict=True)]}
 
 
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Return round axis values spanning [low, high] (1, 2 or 5 times a power of ten apart)."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [low]
+    raw = (high - low) / max(count - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    start = math.floor(low / step) * step
+    return [float(v) for v in np.arange(start, high + step * 0.5, step)]
+
+
 def _pounds(x: float) -> str:
     """Write an amount of money briefly for an axis: £0, £500k, £1.5m."""
     if x >= 1e6:
@@ -67,8 +80,6 @@ def _pounds(x: float) -> str:
 
 def budget_curve(points: list[tuple[float, float]], chosen: float) -> dict[str, Any]:
     """Scale the value-against-budget curve with round axis values and a marker at the budget."""
-    from scoring.scenarios import nice_ticks
-
     xs = [x for x, _ in points] + [chosen]
     ys = [y for _, y in points] or [0.0]
     x_ticks = nice_ticks(0.0, max(xs) or 1.0)
