@@ -19,7 +19,7 @@ from scoring.plan import CANDIDATE_STATUSES
 # The reasons a candidate is left out, tested in this order; the first that holds is given.
 LEFT_OUT_REASONS: tuple[str, ...] = (
     "forced_out", "prerequisite_out", "over_budget", "over_capacity", "no_value",
-    "lower_value_per_pound",
+    "lower_value_per_pound", "lower_value_per_person_month", "within_gap",
 )
 
 
@@ -120,8 +120,13 @@ def left_out(candidates: pd.DataFrame, dependencies: pd.DataFrame | None,
        with their prerequisites) exceeds the budget: it fits in no plan.
     4. ``over_capacity``: the same with its effort and the capacity.
     5. ``no_value``: it has no score under this profile, so taking it adds nothing.
-    6. ``lower_value_per_pound``: it could fit, but only in place of chosen projects that give
-       more value per pound (composite points per £1m of cost).
+    6. ``lower_value_per_pound``: it could fit, but its cost exceeds the budget the plan leaves,
+       so only in place of chosen projects: the best use of the budget left it out (its
+       composite points per £1m of cost are shown against the chosen set's).
+    7. ``lower_value_per_person_month``: the same with its effort and the capacity the plan
+       leaves (points per person-month).
+    8. ``within_gap``: it fits what the plan leaves; only a plan not proven optimal (stopped
+       within its optimality gap or time limit) leaves such a project out.
     """
     table = candidates.set_index(candidates["slug"].astype(str))
     status = table["status"].astype(str)
@@ -136,8 +141,13 @@ def left_out(candidates: pd.DataFrame, dependencies: pd.DataFrame | None,
     effort = pd.to_numeric(table["effort_pm"], errors="coerce").fillna(0.0)
     chosen_list = [s for s in chosen if s in table.index]
     chosen_cost = float(cost.reindex(chosen_list).sum())
-    plan_rate = (float(value.reindex(chosen_list).sum()) / chosen_cost * 1e6
-                 if chosen_cost > 0 else math.inf)
+    chosen_effort = float(effort.reindex(chosen_list).sum())
+    chosen_value = float(value.reindex(chosen_list).sum())
+    per_pound = chosen_value / chosen_cost * 1e6 if chosen_cost > 0 else math.inf
+    per_month = chosen_value / chosen_effort if chosen_effort > 0 else math.inf
+    # Solver tolerances: a project within a hair of what is left still counts as not fitting.
+    budget_left = budget - chosen_cost + 1e-9 * max(budget, 1.0)
+    capacity_left = capacity - chosen_effort + 1e-9 * max(capacity, 1.0)
     must_slugs = {r.slug for r in must}
     out: list[LeftOut] = []
     for slug in table.index[status.isin(CANDIDATE_STATUSES)]:
@@ -169,10 +179,24 @@ def left_out(candidates: pd.DataFrame, dependencies: pd.DataFrame | None,
         if value[slug] <= 0:
             out.append(LeftOut(slug, "no_value", "no score under this profile"))
             continue
-        rate = value[slug] / cost[slug] * 1e6 if cost[slug] > 0 else math.inf
-        out.append(LeftOut(slug, "lower_value_per_pound", (
-            f"{_rate(rate)} points per £1m against {_rate(plan_rate)} for the chosen set: "
-            "it would fit only in place of projects worth more per pound")))
+        if cost[slug] > budget_left:
+            rate = value[slug] / cost[slug] * 1e6 if cost[slug] > 0 else math.inf
+            out.append(LeftOut(slug, "lower_value_per_pound", (
+                f"{_rate(rate)} points per £1m against {_rate(per_pound)} for the chosen set; "
+                f"it costs {_money(cost[slug])} and the plan leaves "
+                f"{_money(max(budget - chosen_cost, 0.0))}, so it fits only in place of "
+                "chosen projects")))
+        elif effort[slug] > capacity_left:
+            rate = value[slug] / effort[slug] if effort[slug] > 0 else math.inf
+            out.append(LeftOut(slug, "lower_value_per_person_month", (
+                f"{_rate(rate)} points per person-month against {_rate(per_month)} for the "
+                f"chosen set; it needs {effort[slug]:,.1f} person-months and the plan leaves "
+                f"{max(capacity - chosen_effort, 0.0):,.1f}, so it fits only in place of "
+                "chosen projects")))
+        else:
+            out.append(LeftOut(slug, "within_gap", (
+                "it fits what the plan leaves: the solver stopped before proving the best "
+                "plan (see the optimality gap)")))
     return out
 
 

@@ -35,6 +35,8 @@ REASON_LABELS = {
     "over_capacity": "Over capacity",
     "no_value": "No score",
     "lower_value_per_pound": "Lower value per pound",
+    "lower_value_per_person_month": "Lower value per person-month",
+    "within_gap": "Not reached by the solver",
 }
 
 

@@ -59,13 +59,29 @@ def test_a_project_whose_prerequisite_is_out_says_so_and_names_it() -> None:
     assert after.reason == "prerequisite_out" and after.prerequisites == ("good",)
 
 
-def test_an_unscored_project_has_no_value_and_a_fitting_one_lower_value_per_pound() -> None:
+def test_an_unscored_project_has_no_value_and_one_over_what_is_left_lower_value_per_pound(
+) -> None:
     projects, dependencies = portfolio()
-    found = {i.slug: i for i in left_out(projects, dependencies, ["must", "great"],
-                                         budget=400_000, capacity=20)}
+    found = {i.slug: i for i in left_out(projects, dependencies, ["must", "great", "good"],
+                                         budget=600_000, capacity=20)}
     assert found["blank"].reason == "no_value"
     assert found["meh"].reason == "lower_value_per_pound"
-    assert "points per £1m" in found["meh"].detail
+    assert "points per £1m" in found["meh"].detail and "leaves £100,000" in found["meh"].detail
+
+
+def test_when_the_capacity_is_used_up_the_reason_is_value_per_person_month() -> None:
+    projects, dependencies = portfolio()
+    found = {i.slug: i for i in left_out(projects, dependencies, ["must", "great", "good"],
+                                         budget=2_000_000, capacity=6.5)}
+    assert found["meh"].reason == "lower_value_per_person_month"
+    assert "points per person-month" in found["meh"].detail
+
+
+def test_a_project_that_fits_what_is_left_was_not_reached_by_the_solver() -> None:
+    projects, dependencies = portfolio()
+    found = {i.slug: i for i in left_out(projects, dependencies, ["must", "great"],
+                                         budget=2_000_000, capacity=20)}
+    assert found["meh"].reason == "within_gap"
 
 
 def test_what_every_plan_must_take_names_the_projects_and_their_cost() -> None:

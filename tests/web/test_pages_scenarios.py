@@ -61,7 +61,8 @@ def test_the_plan_lists_waves_with_cost_effort_score_and_mandatory_and_whats_lef
     reasons = {row.find_all("td")[-1].find("strong").text()
                for row in left.find("tbody").find_all("tr")}
     assert reasons <= {"Forced out", "Waits on a prerequisite that is out", "Over budget",
-                       "Over capacity", "No score", "Lower value per pound"}
+                       "Over capacity", "No score", "Lower value per pound",
+                       "Lower value per person-month", "Not reached by the solver"}
     assert reasons
 
 
