@@ -29,6 +29,7 @@ class Capability(StrEnum):
     CHANGE_STATUS = "change_status"
     ANSWER_REVIEW = "answer_review"
     MANAGE_PROFILES = "manage_profiles"
+    MANAGE_SCENARIOS = "manage_scenarios"
     OVERRIDE_PRIORITY = "override_priority"
     CREATE_SNAPSHOT = "create_snapshot"
     HARVEST_CATALOGUE = "harvest_catalogue"
@@ -56,6 +57,7 @@ DOING: dict[Capability, str] = {
     Capability.CHANGE_STATUS: "change a project's status outside the workflow",
     Capability.ANSWER_REVIEW: "answer a reviewer's question",
     Capability.MANAGE_PROFILES: "change weight profiles",
+    Capability.MANAGE_SCENARIOS: "save plan scenarios",
     Capability.OVERRIDE_PRIORITY: "override a project's priority",
     Capability.CREATE_SNAPSHOT: "create snapshots",
     Capability.HARVEST_CATALOGUE: "harvest datasets from open-data portals",

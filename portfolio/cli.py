@@ -740,6 +740,52 @@ def catalogue_harvest(
 EXIT_DATABASE_FAULT = 3
 
 
+scenario_app = typer.Typer(help="List saved plan scenarios and solve them.", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+
+
+@scenario_app.command("list")
+def scenario_list(
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table),
+) -> None:
+    """List the saved scenarios."""
+    from portfolio.services import scenarios
+
+    with database().read() as session:
+        rows = scenarios.list_scenarios(session=session)
+    print_rows(rows, ["id", "name", "profile", "budget", "capacity", "force_in", "force_out"],
+               fmt)
+
+
+@scenario_app.command("plan")
+def scenario_plan(
+    scenario_id: Annotated[int, typer.Argument(metavar="ID", help="Scenario id.")],
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table),
+) -> None:
+    """Solve a saved scenario at the current revision: waves, and what is left out and why."""
+    from portfolio.services import scenarios
+
+    with stdout_to_stderr():
+        solved = scenarios.solve_scenario(database(), scenario_id=scenario_id)
+    plan = solved["plan"]
+    if fmt == OutputFormat.json:
+        sys.stdout.write(json.dumps(solved, indent=2, default=str) + "\n")
+        return
+    if plan["status"] == "infeasible":
+        for r in plan["responsible"]:
+            err_console.print(f"  {r['slug']}: GBP {r['cost_gbp']:,.0f} ({r['because']})")
+        raise fail(plan["infeasible_reason"] or "the plan is infeasible")
+    console.print(f"{solved['scenario']['name']}: {plan['status']}, {len(plan['selected'])} "
+                  f"projects, value {plan['objective']:.1f}, GBP {plan['budget_used']:,.0f}, "
+                  f"{plan['capacity_used']:,.1f} person-months")
+    for wave in plan["wave_rows"]:
+        console.print(f"wave {wave['number']}: {', '.join(p['slug'] for p in wave['projects'])}")
+    for r in plan["left_out"]:
+        console.print(f"left out {r['slug']}: {r['reason_label']} ({r['detail']})")
+
+
 def main() -> None:
     """Run the CLI: a domain error exits 2, a database fault 3, each with one line."""
     try:

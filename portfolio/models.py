@@ -330,6 +330,7 @@ class WeightProfile(SQLModel, table=True):
     consistency_ratio: float | None = None
     version: int = Field(default=1)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    retired_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
 
 
 class ProfileWeight(SQLModel, table=True):
@@ -353,14 +354,45 @@ class ProfileRevision(SQLModel, table=True):
     """A past state of a weight profile, kept when the profile changes."""
 
     __tablename__ = "profile_revision"
-    __table_args__ = (UniqueConstraint("profile_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("profile_id", "version"),
+        CheckConstraint(check_in("method", WeightMethod), name="method"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     profile_id: int = Field(foreign_key="weight_profile.id", ondelete="CASCADE")
     version: int
     weights: dict = Field(sa_type=JSON)
+    method: str = Field(default=WeightMethod.DIRECT.value, max_length=16)
+    ahp_matrix: dict | None = Field(default=None, sa_type=JSON)
+    consistency_ratio: float | None = None
     changed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     changed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class Scenario(SQLModel, table=True):
+    """A saved plan request: a profile, a budget, a capacity and projects forced in or out."""
+
+    __tablename__ = "scenario"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        CheckConstraint("budget_gbp >= 0", name="budget_non_negative"),
+        CheckConstraint("capacity_pm >= 0", name="capacity_non_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    description: str = Field(default="", sa_type=Text)
+    profile_id: int | None = Field(default=None, foreign_key="weight_profile.id",
+                                   ondelete="SET NULL")
+    budget_gbp: float
+    capacity_pm: float
+    force_in: list = Field(default_factory=list, sa_type=JSON)
+    force_out: list = Field(default_factory=list, sa_type=JSON)
+    version: int = Field(default=1)
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
 class ReviewDecision(SQLModel, table=True):

@@ -15,10 +15,13 @@ from scoring.criteria import DIMENSIONS, Criterion, criterion_keys
 # Saaty's random consistency indices for n = 1..10.
 RANDOM_INDEX: tuple[float, ...] = (0.0, 0.0, 0.58, 0.90, 1.12, 1.24, 1.32, 1.41, 1.45, 1.49)
 CONSISTENCY_LIMIT = 0.1
-RECIPROCAL_TOLERANCE = 1e-6
+# a_ij * a_ji may differ from 1 by this much: 1/3 typed as 0.333 (product 0.999) is reciprocal.
+RECIPROCAL_TOLERANCE = 0.01
 SCALE_TOLERANCE = 1e-6
 # Weights are relative, so no scale needs more; larger ones overflow the sum to infinity.
 MAX_WEIGHT = 1_000_000.0
+# Saaty's scale runs from 1/9 to 9; values between its points (5/3, 2.5) are fine judgements.
+SCALE_RANGE: tuple[float, float] = (1.0 / 9.0, 9.0)
 SAATY_SCALE: tuple[float, ...] = tuple(
     sorted({float(v) for v in range(1, 10)} | {1.0 / v for v in range(2, 10)})
 )
@@ -26,10 +29,6 @@ SAATY_SCALE: tuple[float, ...] = tuple(
 
 class InvalidWeights(ValueError):
     """Weights that cannot be normalised: negative, non-finite, or all zero."""
-
-
-class InvalidAHPMatrix(ValueError):
-    """A pairwise-comparison matrix that is not a valid AHP judgement matrix."""
 
 
 def _checked_weights(mapping: Mapping[str, float], what: str) -> dict[str, float]:
@@ -48,6 +47,31 @@ def _checked_weights(mapping: Mapping[str, float], what: str) -> dict[str, float
                                  f"{value!r} (weights are relative: scale them down)")
         checked[key] = value
     return checked
+
+
+def weight_problems(mapping: Mapping[str, object]) -> dict[str, str]:
+    """Name each weight that cannot be used (not a number, not finite, negative, or all zero).
+
+    Used where every weight has its own field, so each message can stand beside its field.
+    """
+    problems: dict[str, str] = {}
+    total = 0.0
+    for key, raw in mapping.items():
+        try:
+            value = float(raw)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            problems[key] = f"must be a number, not {raw!r}"
+            continue
+        if not math.isfinite(value):
+            problems[key] = "must be a finite number"
+        elif value < 0:
+            problems[key] = "must not be negative"
+        else:
+            total += value
+    if not problems and mapping and total <= 0:
+        problems.update({key: "the weights sum to zero: at least one must be positive"
+                         for key in mapping})
+    return problems
 
 
 def normalise_weights(mapping: Mapping[str, float]) -> dict[str, float]:
@@ -124,13 +148,14 @@ def effective_weights(criteria: Sequence[Criterion], profile: WeightProfile) -> 
 
 @dataclass(frozen=True)
 class AHPResult:
-    """Hold AHP priority weights and the consistency of the judgements behind them."""
+    """Hold AHP priority weights, the consistency of the judgements and any off-scale cells."""
 
     weights: np.ndarray
     lambda_max: float
     consistency_index: float
     consistency_ratio: float
     inconsistent: bool
+    off_scale: tuple[tuple[int, int], ...] = ()
 
     def as_mapping(self, labels: Sequence[str]) -> dict[str, float]:
         """Pair the weights with labels, in matrix order."""
@@ -139,7 +164,30 @@ class AHPResult:
         return {label: float(w) for label, w in zip(labels, self.weights, strict=True)}
 
 
-def _validate_ahp(a: np.ndarray, strict_scale: bool) -> None:
+@dataclass(frozen=True)
+class GroupAHPResult:
+    """Hold several assessors' AHP results and the group's, from their geometric-mean matrix."""
+
+    matrix: np.ndarray
+    group: AHPResult
+    assessors: tuple[AHPResult, ...]
+
+
+class InvalidAHPMatrix(ValueError):
+    """A pairwise-comparison matrix that is not a valid AHP judgement matrix, naming the cell."""
+
+    def __init__(self, message: str, cell: tuple[int, int] | None = None) -> None:
+        super().__init__(message)
+        self.cell = cell
+
+
+def reciprocal_matrix(matrix: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
+    """Check a judgement matrix and return it made exactly reciprocal: sqrt(a_ij / a_ji).
+
+    Refuses (naming the 0-based cell) a matrix that is not square, not finite, not positive,
+    whose diagonal is not 1, or where a_ij * a_ji is further than RECIPROCAL_TOLERANCE from 1.
+    """
+    a = np.array(matrix, dtype=np.float64)
     if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] == 0:
         raise InvalidAHPMatrix(f"matrix must be square and non-empty, got shape {a.shape}")
     n = a.shape[0]
@@ -149,43 +197,42 @@ def _validate_ahp(a: np.ndarray, strict_scale: bool) -> None:
             "compare within dimensions instead"
         )
     if not np.all(np.isfinite(a)):
-        raise InvalidAHPMatrix("matrix has non-finite entries")
+        i, j = np.argwhere(~np.isfinite(a))[0]
+        raise InvalidAHPMatrix(f"matrix has non-finite entries: ({i}, {j})", (int(i), int(j)))
     if np.any(a <= 0):
         i, j = np.argwhere(a <= 0)[0]
-        raise InvalidAHPMatrix(f"entry ({i}, {j}) = {a[i, j]:g} is not positive")
+        raise InvalidAHPMatrix(f"entry ({i}, {j}) = {a[i, j]:g} is not positive", (int(i), int(j)))
     off_diag = np.flatnonzero(np.abs(np.diag(a) - 1.0) > RECIPROCAL_TOLERANCE)
     if off_diag.size:
-        i = off_diag[0]
-        raise InvalidAHPMatrix(f"diagonal entry ({i}, {i}) = {a[i, i]:g} is not 1")
+        i = int(off_diag[0])
+        raise InvalidAHPMatrix(f"diagonal entry ({i}, {i}) = {a[i, i]:g} is not 1", (i, i))
     product = a * a.T
     bad = np.argwhere(np.abs(product - 1.0) > RECIPROCAL_TOLERANCE)
     if bad.size:
-        i, j = bad[0]
+        i, j = sorted(bad[0].tolist())
         raise InvalidAHPMatrix(
             f"not reciprocal: a[{i},{j}] * a[{j},{i}] = {a[i, j]:g} * {a[j, i]:g} "
-            f"= {product[i, j]:g}, expected 1"
+            f"= {product[i, j]:g}, expected 1", (i, j)
         )
-    if strict_scale:
-        scale = np.asarray(SAATY_SCALE)
-        relative = np.abs(a[..., None] - scale) / scale
-        off = np.argwhere(relative.min(axis=-1) > SCALE_TOLERANCE)
-        if off.size:
-            i, j = off[0]
-            raise InvalidAHPMatrix(
-                f"entry ({i}, {j}) = {a[i, j]:g} is off Saaty's scale (1..9 and 1/2..1/9)"
-            )
+    # Typed reciprocals (0.333 for 1/3) are evened out so the matrix is exactly reciprocal.
+    return np.sqrt(a / a.T)
 
 
-def ahp_weights(
-    matrix: np.ndarray | Sequence[Sequence[float]], *, strict_scale: bool = True
-) -> AHPResult:
+def off_scale_cells(a: np.ndarray) -> tuple[tuple[int, int], ...]:
+    """Return the upper-triangle cells (i < j) outside Saaty's range [1/9, 9]."""
+    low, high = SCALE_RANGE
+    outside = (a < low * (1 - SCALE_TOLERANCE)) | (a > high * (1 + SCALE_TOLERANCE))
+    return tuple((int(i), int(j)) for i, j in np.argwhere(np.triu(outside, k=1)))
+
+
+def ahp_weights(matrix: np.ndarray | Sequence[Sequence[float]]) -> AHPResult:
     """Derive AHP weights from the principal eigenvector; CI = (lambda_max - n)/(n - 1), CR = CI/RI.
 
-    Weights sum to 1; `inconsistent` is CR >= 0.1; CR is 0 for n <= 2. `strict_scale=False`
-    admits off-scale positive reciprocal entries, e.g. geometric means of several judges.
+    Any positive reciprocal matrix is accepted (within RECIPROCAL_TOLERANCE), including
+    judgements between Saaty's points such as 5/3; entries outside [1/9, 9] are listed in
+    `off_scale` as a warning. Weights sum to 1; `inconsistent` is CR >= 0.1; CR is 0 for n <= 2.
     """
-    a = np.array(matrix, dtype=np.float64)
-    _validate_ahp(a, strict_scale)
+    a = reciprocal_matrix(matrix)
     n = a.shape[0]
     eigenvalues, eigenvectors = np.linalg.eig(a)
     # Perron-Frobenius: a positive matrix has one real eigenvalue of largest modulus.
@@ -204,4 +251,40 @@ def ahp_weights(
         consistency_index=ci,
         consistency_ratio=cr,
         inconsistent=cr >= CONSISTENCY_LIMIT,
+        off_scale=off_scale_cells(a),
     )
+
+
+class InvalidGroupAHP(InvalidAHPMatrix):
+    """One assessor's matrix is invalid, or the assessors' matrices differ in size."""
+
+    def __init__(self, message: str, assessor: int, cell: tuple[int, int] | None = None) -> None:
+        super().__init__(message, cell)
+        self.assessor = assessor
+
+
+def group_ahp(matrices: Sequence[np.ndarray | Sequence[Sequence[float]]]) -> GroupAHPResult:
+    """Combine assessors' judgements by the element-wise geometric mean, then derive weights.
+
+    g_ij = (prod_k a_ij^(k))^(1/K): the mean of reciprocal matrices stays reciprocal (Aczel and
+    Saaty, 1983). Each assessor's result is kept so their CR can be shown beside the group's.
+    """
+    if not matrices:
+        raise InvalidGroupAHP("no assessors' matrices", assessor=0)
+    checked: list[np.ndarray] = []
+    results: list[AHPResult] = []
+    for k, matrix in enumerate(matrices):
+        try:
+            results.append(ahp_weights(matrix))
+            checked.append(reciprocal_matrix(matrix))
+        except InvalidGroupAHP:
+            raise
+        except InvalidAHPMatrix as exc:
+            raise InvalidGroupAHP(str(exc), assessor=k, cell=exc.cell) from None
+        if checked[-1].shape != checked[0].shape:
+            raise InvalidGroupAHP(
+                f"assessor {k + 1}'s matrix is {checked[-1].shape[0]}x{checked[-1].shape[0]}, "
+                f"the first is {checked[0].shape[0]}x{checked[0].shape[0]}", assessor=k)
+    combined = np.exp(np.mean(np.log(np.stack(checked)), axis=0))
+    combined.setflags(write=False)
+    return GroupAHPResult(matrix=combined, group=ahp_weights(combined), assessors=tuple(results))

@@ -20,6 +20,7 @@ from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
+from portfolio.services import scenarios as scenario_service
 from web.deps import current_actor, get_database, read_session, write_session
 from web.security import Policy, policy
 
@@ -260,10 +261,14 @@ def get_plan(
     force_in: Annotated[list[str], Query(max_length=120)] = [],  # noqa: B006
     force_out: Annotated[list[str], Query(max_length=120)] = [],  # noqa: B006
 ) -> dict[str, Any]:
-    """Choose the projects that maximise value within a budget and a capacity, in waves."""
-    return prioritisation.plan(db, budget=budget, capacity=capacity, profile=profile,
-                               force_in=force_in, force_out=force_out,
-                               wall_clock_seconds=get_settings_from(db).plan_wall_clock_seconds)
+    """Choose the projects that maximise value within a budget and a capacity, in waves.
+
+    Also says why each candidate is left out (`left_out`) and, when infeasible, which projects
+    every plan must take with their cost (`responsible`).
+    """
+    return scenario_service.explained_plan(db, budget=budget, capacity=capacity,
+                                           profile=profile, force_in=force_in,
+                                           force_out=force_out)
 
 
 @router.get("/plan/frontier", dependencies=[READ])
@@ -338,6 +343,11 @@ class ProfileWeightsIn(BaseModel):
     dimension_weights: dict[str, float]
     criterion_weights: dict[str, float]
     description: str | None = Field(default=None, max_length=2000)
+    ahp_matrix: dict[str, Any] | None = Field(
+        default=None, description="AHP judgements by group (`dimensions`, `impact`, "
+        "`feasibility`, `readiness`), each `{labels, matrix}` or `{labels, assessors: [{name, "
+        "matrix}]}`; the weights of a group with a matrix come from it, and the profile "
+        "records method `ahp`, the matrices and the consistency ratio")
 
 
 @router.put("/profiles/{name}", dependencies=[PROFILES])
@@ -346,17 +356,31 @@ def put_profile(name: str, body: ProfileWeightsIn, session: WriteSession,
     """Replace a profile's weights; the old ones stay in its history."""
     return profile_service.set_weights(
         session=session, actor=actor, name=name, dimension_weights=body.dimension_weights,
-        criterion_weights=body.criterion_weights, description=body.description)
+        criterion_weights=body.criterion_weights, description=body.description,
+        ahp_matrix=body.ahp_matrix)
+
+
+class AssessorIn(BaseModel):
+    """One assessor's pairwise comparison matrix."""
+
+    name: str = Field(default="", max_length=120)
+    matrix: list[list[float]] = Field(min_length=1, max_length=10)
 
 
 class AHPIn(BaseModel):
-    """A pairwise comparison matrix on Saaty's 1-9 scale with its labels."""
+    """Pairwise comparisons (Saaty's 1/9..9) with their labels: one matrix, or assessors'."""
 
     labels: list[str] = Field(min_length=1, max_length=10)
-    matrix: list[list[float]] = Field(min_length=1, max_length=10)
+    matrix: list[list[float]] | None = Field(default=None, min_length=1, max_length=10)
+    assessors: list[AssessorIn] | None = Field(default=None, min_length=1, max_length=20)
 
 
 @router.post("/ahp", dependencies=[READ])
 def post_ahp(body: AHPIn) -> dict[str, Any]:
-    """Derive weights from pairwise comparisons, with the consistency ratio."""
-    return profile_service.ahp_derive(body.labels, body.matrix)
+    """Derive weights from pairwise comparisons, with the consistency ratio.
+
+    With `assessors`, their matrices are combined by the element-wise geometric mean and
+    each assessor's weights and CR are returned beside the group's.
+    """
+    assessors = [a.model_dump() for a in body.assessors] if body.assessors else None
+    return profile_service.ahp_derive(body.labels, body.matrix, assessors)

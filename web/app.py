@@ -26,12 +26,15 @@ from portfolio.settings import Settings
 from web import (
     api,
     api_catalogue,
+    api_scenarios,
     api_snapshots,
     docs,
     pages,
     pages_accounts,
     pages_catalogue,
     pages_engine,
+    pages_profiles,
+    pages_scenarios,
     pages_snapshots,
 )
 from web.assets import STATIC_DIR, VENDOR_FILES
@@ -112,6 +115,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_catalogue.router)
     app.include_router(api_catalogue.router)
     app.include_router(docs.router)
+    app.include_router(pages_profiles.router)
+    app.include_router(api_scenarios.router)
+    app.include_router(pages_scenarios.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 WIDTH, HEIGHT, PAD = 640, 420, 48
 
 
@@ -54,3 +56,49 @@ def line_chart(points: list[tuple[float, float]]) -> dict[str, Any]:
             "polyline": " ".join(f"{x:.1f},{y:.1f}" for x, y in scaled),
             "dots": [{"x": sx, "y": sy, "budget": x, "value": y}
                      for (sx, sy), (x, y) in zip(scaled, points, strict=True)]}
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Return round axis values spanning [low, high] (1, 2 or 5 times a power of ten apart)."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [low]
+    raw = (high - low) / max(count - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    start = math.floor(low / step) * step
+    return [float(v) for v in np.arange(start, high + step * 0.5, step)]
+
+
+def _pounds(x: float) -> str:
+    """Write an amount of money briefly for an axis: £0, £500k, £1.5m."""
+    if x >= 1e6:
+        return f"£{x / 1e6:,.1f}m".replace(".0m", "m")
+    if x >= 1e3:
+        return f"£{x / 1e3:,.0f}k"
+    return f"£{x:,.0f}"
+
+
+def budget_curve(points: list[tuple[float, float]], chosen: float) -> dict[str, Any]:
+    """Scale the value-against-budget curve with round axis values and a marker at the budget."""
+    xs = [x for x, _ in points] + [chosen]
+    ys = [y for _, y in points] or [0.0]
+    x_ticks = nice_ticks(0.0, max(xs) or 1.0)
+    y_ticks = nice_ticks(0.0, max(ys) or 1.0)
+    x_max, y_max = max(x_ticks[-1], max(xs)) or 1.0, max(y_ticks[-1], max(ys)) or 1.0
+
+    def sx(x: float) -> float:
+        return PAD + (WIDTH - 2 * PAD) * x / x_max
+
+    def sy(y: float) -> float:
+        return HEIGHT - PAD - (HEIGHT - 2 * PAD) * y / y_max
+
+    at_budget = max((y for x, y in points if x <= chosen), default=0.0)
+    return {
+        "width": WIDTH, "height": HEIGHT, "pad": PAD, "x_max": x_max, "y_max": y_max,
+        "polyline": " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points),
+        "dots": [{"x": sx(x), "y": sy(y), "budget": x, "value": y} for x, y in points],
+        "x_ticks": [{"at": sx(t), "label": _pounds(t)} for t in x_ticks if t <= x_max],
+        "y_ticks": [{"at": sy(t), "label": f"{t:,.0f}"} for t in y_ticks if t <= y_max],
+        "marker": {"x": sx(chosen), "label": f"chosen budget {_pounds(chosen)}",
+                   "value": at_budget},
+    }

@@ -18,7 +18,7 @@ from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services.common import at_revision, portfolio_revision
 from portfolio.services.ranking import CANDIDATES, COMMITTED, VIEW_OF_STATUS
-from web.charts import bubble_matrix, line_chart
+from web.charts import bubble_matrix, budget_curve
 from web.deps import seen_revision
 from web.pages_common import AppDatabase
 from web.security import Policy, policy
@@ -47,7 +47,7 @@ VIEW_TABS = tuple(
 def _choices(db: Database, revision: int | None = None) -> dict[str, Any]:
     """Return the filter choices every engine page offers."""
     profiles, organisations = at_revision(db, "engine page choices", lambda session: (
-        profile_service.list_profiles(session=session),
+        profile_service.list_profiles(session=session, include_retired=False),
         organisation_service.list_organisations(session=session)), revision=revision)
     return {"profiles": profiles, "organisations": organisations,
             "themes": [t.value for t in Theme], "statuses": [s.value for s in ProjectStatus]}
@@ -159,30 +159,6 @@ def project_why(request: Request, db: AppDatabase, slug: Annotated[str, Path(max
     }, block="why")
 
 
-@router.get("/plan", name="plan", dependencies=[READ])
-def plan_page(
-    request: Request, db: AppDatabase, profile: Text = None,
-    budget: Annotated[float | None, Query()] = None,
-    capacity: Annotated[float | None, Query()] = None,
-):  # type: ignore[no-untyped-def]
-    """Plan under a budget and a capacity; show the chosen set in waves."""
-    result, error = None, None
-    if budget is not None and capacity is not None:
-        try:
-            result = prioritisation.plan(
-                db, budget=budget, capacity=capacity, profile=profile or None,
-                wall_clock_seconds=db.settings.plan_wall_clock_seconds)
-        except Invalid as exc:
-            error = exc.message
-    titles = ({slug: title for wave, names in zip(result["waves"], result["wave_titles"],
-                                                  strict=True)
-               for slug, title in zip(wave, names, strict=True)} if result else {})
-    return render(request, "plan.html", {
-        **_choices(db), "result": result, "error": error, "budget": budget, "titles": titles,
-        "capacity": capacity, "profile": profile or "",
-    })
-
-
 @router.get("/plan/frontier", name="plan_frontier", dependencies=[READ])
 def frontier_fragment(
     request: Request, db: AppDatabase, budget: Annotated[float, Query(gt=0)],
@@ -194,7 +170,8 @@ def frontier_fragment(
                                     profile=profile or None)
     points = [(0.0, 0.0)] + [(p["budget"], p["objective"] or 0.0) for p in curve]
     return render(request, "plan_frontier.html", {
-        "curve": curve, "chart": line_chart(points), "budget": budget, "capacity": capacity,
+        "curve": curve, "chart": budget_curve(points, budget), "budget": budget,
+        "capacity": capacity,
     }, block="curve")
 
 

@@ -223,9 +223,11 @@ def pick_projects(
     target: TargetId = "dep-depends_on",
     q: SearchText = "",
     depends_on: SearchText = "",
+    force_in: SearchText = "",
+    force_out: SearchText = "",
 ):  # type: ignore[no-untyped-def]
     """Suggest projects for a picker (the text comes as q or as the field's own name)."""
-    text = q or depends_on
+    text = q or depends_on or force_in or force_out
     items = dataset_pages.search_projects(session=session, q=text)
     return render_picks(request, items, text, target)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from portfolio.errors import NotFound
+from portfolio.errors import NotFound, Unrankable
 from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
 from web.pages_common import AppDatabase
@@ -20,7 +20,7 @@ def review_queue(request: Request, db: AppDatabase):  # type: ignore[no-untyped-
     # The ranking is read with no session open: it may wait for a re-ranking that needs one.
     try:
         run = ranking_service.ensure_ranking(db, None, wait_seconds=0.0)
-    except NotFound:  # no weight profile yet: the queue still lists what waits
+    except (NotFound, Unrankable):  # no usable weight profile: the queue still lists what waits
         run = None
     with db.read() as session:
         context = review_service.review_queue(session=session,

@@ -38,6 +38,7 @@ class Policy(StrEnum):
     IMPORT = Capability.IMPORT_PROJECTS
     DECIDE = Capability.DECIDE
     PROFILES = Capability.MANAGE_PROFILES
+    SCENARIOS = Capability.MANAGE_SCENARIOS
     SNAPSHOT = Capability.CREATE_SNAPSHOT
     CATALOGUE = Capability.HARVEST_CATALOGUE
     ADMIN = Capability.MANAGE_USERS

@@ -75,6 +75,7 @@ NAV = [
         ("datasets", "/datasets", "Datasets", "/datasets/", (), Capability.READ),
         ("graph", "/graph", "Graph", "", (), Capability.READ),
         ("plan", "/plan", "Plan", "", (), Capability.READ),
+        ("profiles", "/profiles", "Profiles", "/profiles/", (), Capability.READ),
         ("reviews", "/reviews", "Reviews", "", (), Capability.READ),
         ("snapshots", "/snapshots", "Snapshots", "/snapshots/", (), Capability.READ),
         ("project_new", "/projects/new", "Register a project", "", (),

@@ -161,7 +161,9 @@ class StoredProfile:
 def load_profile(session: Session, name: str | None) -> StoredProfile:
     """Return a profile by name (the first one when no name is given)."""
     query = select(WeightProfile)
-    query = query.where(WeightProfile.name == name) if name else query.order_by(WeightProfile.id)
+    # With no name, the first profile still in use.
+    query = (query.where(WeightProfile.name == name) if name else query.order_by(
+        WeightProfile.retired_at.is_not(None), WeightProfile.id))  # type: ignore[union-attr]
     row = session.execute(query).scalars().first()
     if row is None:
         raise NotFound("weight profile", name)

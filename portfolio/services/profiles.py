@@ -21,7 +21,15 @@ from portfolio.models import (
 )
 from portfolio.services.common import record
 from portfolio.text import control_problem
-from scoring.weights import InvalidAHPMatrix, InvalidWeights, ahp_weights, normalise_weights
+from scoring.weights import (
+    AHPResult,
+    InvalidAHPMatrix,
+    InvalidGroupAHP,
+    InvalidWeights,
+    ahp_weights,
+    group_ahp,
+    normalise_weights,
+)
 
 DIMENSIONS = ("impact", "feasibility", "readiness")
 
@@ -52,12 +60,16 @@ def profile_public(session: Session, row: WeightProfile) -> dict[str, Any]:
         "version": row.version, "consistency_ratio": row.consistency_ratio,
         "inconsistent": row.consistency_ratio is not None and row.consistency_ratio >= 0.1,
         "ahp_matrix": row.ahp_matrix, "weights": _weights(session, row.id),
+        "retired": row.retired_at is not None,
     }
 
 
-def list_profiles(*, session: Session) -> list[dict[str, Any]]:
-    """List the weight profiles with their weights."""
-    rows = session.execute(select(WeightProfile).order_by(WeightProfile.id)).scalars().all()
+def list_profiles(*, session: Session, include_retired: bool = True) -> list[dict[str, Any]]:
+    """List the weight profiles with their weights (retired ones too unless asked not to)."""
+    query = select(WeightProfile).order_by(WeightProfile.id)
+    if not include_retired:
+        query = query.where(WeightProfile.retired_at.is_(None))  # type: ignore[union-attr]
+    rows = session.execute(query).scalars().all()
     return [profile_public(session, row) for row in rows]
 
 
@@ -73,9 +85,27 @@ def profile_history(*, session: Session, name: str) -> list[dict[str, Any]]:
         select(ProfileRevision).where(ProfileRevision.profile_id == row.id)
         .order_by(ProfileRevision.version.desc())
     ).scalars().all()
-    return [{"version": r.version, "weights": r.weights, "changed_by_id": r.changed_by_id,
-             "changed_at": r.changed_at.isoformat() if r.changed_at else None}
-            for r in revisions]
+    out = [{"version": r.version, "weights": r.weights, "method": r.method,
+            "ahp_matrix": r.ahp_matrix, "consistency_ratio": r.consistency_ratio,
+            "changed_by_id": r.changed_by_id,
+            "changed_at": r.changed_at.isoformat() if r.changed_at else None}
+           for r in revisions]
+    for newer, older in zip(out, [*out[1:], None], strict=True):
+        newer["changes"] = weight_changes(older["weights"] if older else None, newer["weights"])
+    return out
+
+
+def weight_changes(before: dict[str, Any] | None,
+                   after: dict[str, Any]) -> list[dict[str, Any]]:
+    """List the weights that differ between two versions (shares of their group, 0-1)."""
+    changes = []
+    for kind in ("dimension", "criterion"):
+        old, new = (before or {}).get(kind, {}), after.get(kind, {})
+        for key in sorted(set(old) | set(new)):
+            was, now = old.get(key), new.get(key)
+            if was is None or now is None or abs(was - now) > 5e-5:
+                changes.append({"kind": kind, "key": key, "before": was, "after": now})
+    return changes
 
 
 def _checked(mapping: Any, field: str, expected: set[str]) -> dict[str, float]:
@@ -103,6 +133,13 @@ def set_weights(
     """Store new weights for a profile (creating it if asked), keeping the old ones in history."""
     require(actor, Capability.MANAGE_PROFILES)
     criteria = set(session.execute(select(Criterion.key)).scalars().all())
+    if ahp_matrix:
+        # Weights come from the judgements: the matrices' weights replace those sent for them.
+        derived = ahp_profile(ahp_matrix, _criteria_by_dimension(session))
+        dimension_weights = derived["weights"].get("dimension") or dimension_weights
+        criterion_weights = {**(criterion_weights if isinstance(criterion_weights, dict)
+                                else {}), **derived["weights"]["criterion"]}
+        ahp_matrix, consistency_ratio = derived["matrix"], derived["consistency_ratio"]
     dimensions = _checked(dimension_weights, "dimension_weights", set(DIMENSIONS))
     by_criterion = _checked(criterion_weights, "criterion_weights", criteria)
     existing = session.execute(
@@ -134,7 +171,8 @@ def set_weights(
             session.add(ProfileWeight(profile_id=row.id, kind=kind.value, key=key, weight=weight))
     weights = {"dimension": dimensions, "criterion": by_criterion}
     session.add(ProfileRevision(profile_id=row.id, version=row.version, weights=weights,
-                                changed_by_id=actor.id))
+                                method=row.method, ahp_matrix=ahp_matrix,
+                                consistency_ratio=consistency_ratio, changed_by_id=actor.id))
     session.flush()
     after = profile_public(session, row)
     record(session, actor, action="update" if existing else "create", entity="weight_profile",
@@ -142,19 +180,139 @@ def set_weights(
     return after
 
 
-def ahp_derive(labels: list[str], matrix: list[list[float]]) -> dict[str, Any]:
-    """Derive weights from a pairwise comparison matrix (Saaty 1-9) with its consistency."""
-    try:
-        result = ahp_weights(np.asarray(matrix, dtype=float))
-    except (InvalidAHPMatrix, ValueError) as exc:
-        raise Invalid({"matrix": str(exc)}) from None
-    if len(labels) != len(result.weights):
-        raise Invalid({"labels": f"{len(labels)} labels for a {len(result.weights)}x"
-                                 f"{len(result.weights)} matrix"})
+def retire_profile(*, session: Session, actor: Actor, name: str,
+                   retired: bool = True) -> dict[str, Any]:
+    """Retire a profile (it leaves the profile switchers, its history stays) or bring it back."""
+    require(actor, Capability.MANAGE_PROFILES)
+    row = _profile_row(session, name)
+    before = profile_public(session, row)
+    if retired and row.retired_at is None:
+        others = session.execute(select(WeightProfile.id).where(
+            WeightProfile.retired_at.is_(None), WeightProfile.id != row.id)).first()  # type: ignore[union-attr]
+        if others is None:
+            raise Invalid({"name": "the last profile in use cannot be retired"})
+        row.retired_at = utcnow()
+    elif not retired:
+        row.retired_at = None
+    session.add(row)
+    session.flush()
+    after = profile_public(session, row)
+    record(session, actor, action="retire" if retired else "restore", entity="weight_profile",
+           entity_id=row.id, before=before, after=after)
+    return after
+
+
+def _criteria_by_dimension(session: Session) -> dict[str, list[str]]:
+    """Return each dimension's criteria keys in their display order."""
+    out: dict[str, list[str]] = {d: [] for d in DIMENSIONS}
+    for key, dimension in session.execute(
+        select(Criterion.key, Criterion.dimension).order_by(Criterion.position, Criterion.id)
+    ).all():
+        out[dimension].append(key)
+    return out
+
+
+def criteria_by_dimension(*, session: Session) -> dict[str, list[dict[str, str]]]:
+    """Return each dimension's criteria (key and name) for the AHP grids."""
+    out: dict[str, list[dict[str, str]]] = {d: [] for d in DIMENSIONS}
+    for key, name, dimension in session.execute(
+        select(Criterion.key, Criterion.name, Criterion.dimension)
+        .order_by(Criterion.position, Criterion.id)
+    ).all():
+        out[dimension].append({"key": key, "name": name})
+    return out
+
+
+def _cell_errors(field: str, exc: InvalidAHPMatrix) -> dict[str, str]:
+    """Name the cell (0-based, as in the JSON) or the assessor an AHP refusal concerns."""
+    if isinstance(exc, InvalidGroupAHP):
+        field = f"{field}.assessors[{exc.assessor}].matrix"
+    if exc.cell is not None:
+        field = f"{field}[{exc.cell[0]}][{exc.cell[1]}]"
+    return {field: str(exc)}
+
+
+def _group_public(labels: list[str], result: AHPResult) -> dict[str, Any]:
+    """Return one AHP result's weights and consistency by label."""
     return {
         "weights": {label: float(w) for label, w in zip(labels, result.weights, strict=True)},
         "lambda_max": float(result.lambda_max),
         "consistency_index": float(result.consistency_index),
         "consistency_ratio": float(result.consistency_ratio),
         "inconsistent": bool(result.inconsistent),
+        "warnings": [f"{labels[i]} against {labels[j]}: the judgement is outside Saaty's "
+                     "scale (1/9 to 9)" for i, j in result.off_scale],
     }
+
+
+def ahp_derive(labels: list[str], matrix: list[list[float]] | None = None,
+               assessors: list[dict[str, Any]] | None = None,
+               field: str = "matrix") -> dict[str, Any]:
+    """Derive weights from one pairwise matrix, or from several assessors' (group AHP)."""
+    if (matrix is None) == (not assessors):
+        raise Invalid({field: "give either one matrix or the assessors' matrices"})
+    if len(set(labels)) != len(labels):
+        raise Invalid({"labels": "labels must be different from each other"})
+    try:
+        if assessors:
+            group = group_ahp([a["matrix"] for a in assessors])
+            result, combined = group.group, group.matrix
+        else:
+            result, combined = ahp_weights(np.asarray(matrix, dtype=float)), None
+    except InvalidAHPMatrix as exc:
+        raise Invalid(_cell_errors(field, exc)) from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise Invalid({field: f"not a matrix of numbers: {exc}"}) from None
+    if len(labels) != len(result.weights):
+        raise Invalid({"labels": f"{len(labels)} labels for a {len(result.weights)}x"
+                                 f"{len(result.weights)} matrix"})
+    out = _group_public(labels, result)
+    if assessors:
+        out["matrix"] = [[float(v) for v in row] for row in combined]
+        out["assessors"] = [
+            {"name": str(a.get("name") or f"Assessor {k + 1}"), **_group_public(labels, r)}
+            for k, (a, r) in enumerate(zip(assessors, group.assessors, strict=True))]
+        out["warnings"] = [f"{a['name']}: {w}" for a in out["assessors"] for w in a["warnings"]]
+    return out
+
+
+def ahp_profile(ahp_matrix: dict[str, Any],
+                criteria: dict[str, list[str]]) -> dict[str, Any]:
+    """Derive a profile's weights from its AHP matrices: one for the dimensions, one per dimension.
+
+    Returns the weights, the matrices as stored (with each one's weights and CR) and the
+    profile's CR, the largest of its matrices' (the profile is as consistent as its worst).
+    """
+    if not isinstance(ahp_matrix, dict):
+        raise Invalid({"ahp_matrix": "must be an object of matrices by group"})
+    unknown = set(ahp_matrix) - {"dimensions", *DIMENSIONS}
+    if unknown:
+        raise Invalid({"ahp_matrix": f"unknown group(s): {', '.join(sorted(unknown))}; use "
+                                     "dimensions, impact, feasibility or readiness"})
+    weights: dict[str, dict[str, float]] = {"criterion": {}}
+    stored: dict[str, Any] = {}
+    ratios = []
+    for group, entry in ahp_matrix.items():
+        field = f"ahp_matrix.{group}"
+        if not isinstance(entry, dict):
+            raise Invalid({field: "must be an object with labels and a matrix (or assessors)"})
+        expected = list(DIMENSIONS) if group == "dimensions" else criteria.get(group, [])
+        labels = [str(x) for x in entry.get("labels") or expected]
+        if sorted(labels) != sorted(expected):
+            raise Invalid({f"{field}.labels": f"must be exactly: {', '.join(expected)}"})
+        derived = ahp_derive(labels, entry.get("matrix"), entry.get("assessors"),
+                             field=f"{field}.matrix" if entry.get("matrix") is not None
+                             else field)
+        if group == "dimensions":
+            weights["dimension"] = derived["weights"]
+        else:
+            weights["criterion"].update(derived["weights"])
+        ratios.append(derived["consistency_ratio"])
+        stored[group] = {"labels": labels, **derived}
+        if entry.get("matrix") is not None:
+            stored[group]["matrix"] = entry["matrix"]
+        for given, public in zip(entry.get("assessors") or [], derived.get("assessors", []),
+                                 strict=False):
+            public["matrix"] = given["matrix"]
+    return {"weights": weights, "matrix": stored,
+            "consistency_ratio": max(ratios) if ratios else None}

@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 from scoring.criteria import Criterion
 from scoring.weights import (
     InvalidAHPMatrix,
+    InvalidGroupAHP,
     InvalidWeights,
     WeightProfile,
     ahp_weights,
     effective_weights,
+    group_ahp,
     normalise_weights,
+    weight_problems,
 )
 
 CLASSIC_3 = [[1, 3, 5], [1 / 3, 1, 3], [1 / 5, 1 / 3, 1]]
@@ -158,9 +161,9 @@ def test_ahp_recovers_the_weights_of_a_consistent_matrix(chain: list[int], data)
 
 @settings(max_examples=50, deadline=None)
 @given(w=st.lists(st.floats(0.01, 100.0), min_size=1, max_size=10))
-def test_ahp_off_scale_consistent_matrix_is_exact_when_scale_is_not_enforced(w: list) -> None:
+def test_ahp_off_scale_consistent_matrix_is_exact(w: list) -> None:
     weights = np.array(w)
-    result = ahp_weights(weights[:, None] / weights[None, :], strict_scale=False)
+    result = ahp_weights(weights[:, None] / weights[None, :])
     np.testing.assert_allclose(result.weights, weights / weights.sum(), atol=1e-9)
     assert result.consistency_ratio == pytest.approx(0.0, abs=1e-9)
 
@@ -174,8 +177,7 @@ def test_ahp_off_scale_consistent_matrix_is_exact_when_scale_is_not_enforced(w: 
         ([[1, 0], [0, 1]], "not positive"),
         ([[2, 3], [1 / 3, 1]], r"diagonal entry \(0, 0\) = 2 is not 1"),
         ([[1, 3], [1 / 2, 1]], r"not reciprocal: a\[0,1\] \* a\[1,0\]"),
-        ([[1, 10], [1 / 10, 1]], r"\(0, 1\) = 10 is off Saaty's scale"),
-        ([[1, 2.5], [1 / 2.5, 1]], r"\(0, 1\) = 2.5 is off Saaty's scale"),
+        ([[1, 3], [0.32, 1]], r"not reciprocal: a\[0,1\] \* a\[1,0\]"),
         ([[1, math.nan], [math.nan, 1]], "non-finite"),
         (np.ones((11, 11)), "tabulated only up to 10"),
     ],
@@ -188,3 +190,54 @@ def test_ahp_refuses_an_invalid_matrix(matrix, message: str) -> None:
 def test_ahp_accepts_reciprocals_within_tolerance() -> None:
     result = ahp_weights([[1, 3], [0.3333333333, 1]])
     assert result.weights[0] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("matrix", [[[1, 5 / 3], [3 / 5, 1]], [[1, 2.5], [0.4, 1]],
+                                    [[1, 3], [0.333, 1]]])
+def test_ahp_accepts_judgements_between_scale_points_and_typed_reciprocals(matrix) -> None:
+    result = ahp_weights(matrix)
+    assert result.weights.sum() == pytest.approx(1.0)
+    assert result.off_scale == ()
+
+
+def test_ahp_lists_entries_outside_one_ninth_to_nine_as_off_scale() -> None:
+    result = ahp_weights([[1, 10, 2], [1 / 10, 1, 1 / 12], [1 / 2, 12, 1]])
+    assert result.off_scale == ((0, 1), (1, 2))
+
+
+def test_ahp_refusal_names_the_cell() -> None:
+    with pytest.raises(InvalidAHPMatrix) as caught:
+        ahp_weights([[1, 3, 1], [1 / 3, 1, 2], [1, 2, 1]])
+    assert caught.value.cell == (1, 2)
+
+
+def test_group_ahp_is_the_geometric_mean_of_the_assessors_matrices() -> None:
+    ana = [[1, 3, 5], [1 / 3, 1, 2], [1 / 5, 1 / 2, 1]]
+    ben = [[1, 1, 1 / 5], [1, 1, 1 / 3], [5, 3, 1]]
+    result = group_ahp([ana, ben])
+    expected = np.sqrt(np.array(ana) * np.array(ben))
+    np.testing.assert_allclose(result.matrix, expected)
+    np.testing.assert_allclose(result.matrix * result.matrix.T, 1.0)
+    np.testing.assert_allclose(result.group.weights, ahp_weights(expected).weights)
+    assert [r.consistency_ratio for r in result.assessors] == pytest.approx(
+        [ahp_weights(ana).consistency_ratio, ahp_weights(ben).consistency_ratio])
+
+
+def test_group_ahp_of_one_assessor_is_that_assessor() -> None:
+    result = group_ahp([CLASSIC_3])
+    np.testing.assert_allclose(result.group.weights, ahp_weights(CLASSIC_3).weights)
+
+
+def test_group_ahp_names_the_assessor_whose_matrix_is_invalid() -> None:
+    with pytest.raises(InvalidGroupAHP) as caught:
+        group_ahp([CLASSIC_3, [[1, 2, 2], [2, 1, 1], [0.5, 1, 1]]])
+    assert caught.value.assessor == 1 and caught.value.cell == (0, 1)
+
+
+def test_weight_problems_name_each_weight_that_cannot_be_used() -> None:
+    problems = weight_problems({"a": "x", "b": "inf", "c": -1, "d": 2})
+    assert set(problems) == {"a", "b", "c"}
+    assert weight_problems({"a": 0, "b": 0.0}) == {
+        "a": "the weights sum to zero: at least one must be positive",
+        "b": "the weights sum to zero: at least one must be positive"}
+    assert weight_problems({"a": 0, "b": 1}) == {}

@@ -127,20 +127,20 @@ def test_control_characters_migration_cleans_existing_rows(empty_database_url: s
 
     from portfolio import migrate
     from portfolio.db import make_engine
-    from portfolio.settings import Settings
-    from tests.factories import make_organisation, make_project
 
     engine = make_engine(empty_database_url)
     migrate.upgrade(engine, "0006")
-    old = Database(Settings(database_url=empty_database_url))
-    with old.write() as session:
-        make_organisation(session, "GLA", name="GLA", kind="gla")
-        make_project(session, "p", owner="GLA")
-    old.dispose()
+    # Rows as the schema of 0006 holds them (the models describe the newest schema).
     with engine.begin() as connection:
-        connection.execute(text("UPDATE organisation SET name = :name"), {"name": "G\x01LA"})
-        connection.execute(text("UPDATE project SET title = :title, description = :text"),
-                           {"title": "T\x01\tx", "text": "a\x02\nb\u0085"})
+        connection.execute(text("INSERT INTO organisation (code, name, kind) "
+                                "VALUES ('GLA', :name, 'gla')"), {"name": "G\x01LA"})
+        connection.execute(text(
+            "INSERT INTO project (slug, title, description, owner_id, theme, status, cost_gbp, "
+            "effort_pm, personal_data, dpia_status, mandatory, mandatory_justification, "
+            "override_justification, version, created_at, updated_at) VALUES ('p', :title, "
+            ":text, (SELECT id FROM organisation), 'housing', 'idea', 0, 0, false, "
+            "'not_needed', false, '', '', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+            {"title": "T\x01\tx", "text": "a\x02\nb\u0085"})
     migrate.upgrade(engine)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT name FROM organisation")).scalar() == "GLA"

@@ -116,3 +116,107 @@ def test_profile_update_with_negative_weight_is_422(client: TestClient) -> None:
     response = client.put("/api/v1/profiles/CDO default", json=body)
     assert response.status_code == 422
     assert client.get("/api/v1/profiles/CDO default").json()["version"] == profile["version"]
+
+
+def test_ahp_api_accepts_judgements_between_scale_points(client: TestClient) -> None:
+    # Averaging several people's judgements gives 5/3, and people type 1/3 as 0.333.
+    response = client.post("/api/v1/ahp", json={
+        "labels": ["a", "b", "c"],
+        "matrix": [[1, 5 / 3, 0.333], [3 / 5, 1, 0.2], [3, 5, 1]]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert sum(body["weights"].values()) == pytest.approx(1)
+    assert body["warnings"] == []
+
+
+def test_ahp_api_warns_about_an_off_scale_judgement_without_refusing(client: TestClient) -> None:
+    response = client.post("/api/v1/ahp", json={"labels": ["a", "b"],
+                                                "matrix": [[1, 12], [1 / 12, 1]]})
+    assert response.status_code == 200, response.text
+    assert response.json()["weights"]["a"] == pytest.approx(12 / 13)
+    assert "a against b" in response.json()["warnings"][0]
+
+
+def test_ahp_api_names_the_cell_that_is_not_reciprocal(client: TestClient) -> None:
+    response = client.post("/api/v1/ahp", json={"labels": ["a", "b", "c"],
+                                                "matrix": [[1, 3, 1], [1 / 3, 1, 2], [1, 2, 1]]})
+    assert response.status_code == 422
+    assert "matrix[1][2]" in response.json()["errors"]
+
+
+def test_group_ahp_combines_assessors_by_the_geometric_mean(client: TestClient) -> None:
+    response = client.post("/api/v1/ahp", json={
+        "labels": ["a", "b"], "assessors": [
+            {"name": "Ana", "matrix": [[1, 3], [1 / 3, 1]]},
+            {"name": "Ben", "matrix": [[1, 1 / 3], [3, 1]]}]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["matrix"][0][1] == pytest.approx(1.0)
+    assert body["weights"]["a"] == pytest.approx(0.5)
+    assert [a["name"] for a in body["assessors"]] == ["Ana", "Ben"]
+    assert body["assessors"][0]["weights"]["a"] == pytest.approx(0.75)
+
+
+def test_a_profile_saved_with_its_ahp_matrix_records_method_matrix_and_cr(
+    client: TestClient,
+) -> None:
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    matrix = [[1, 2, 4], [0.5, 1, 2], [0.25, 0.5, 1]]
+    body = {"dimension_weights": {"impact": 4, "feasibility": 2, "readiness": 1},
+            "criterion_weights": profile["weights"]["criterion"],
+            "ahp_matrix": {"dimensions": {"labels": ["impact", "feasibility", "readiness"],
+                                          "matrix": matrix}}}
+    response = client.put("/api/v1/profiles/CDO default", json=body)
+    assert response.status_code == 200, response.text
+    stored = client.get("/api/v1/profiles/CDO default").json()
+    assert stored["method"] == "ahp"
+    assert stored["ahp_matrix"]["dimensions"]["matrix"] == matrix
+    assert stored["consistency_ratio"] == pytest.approx(0, abs=1e-9)
+    history = client.get("/api/v1/profiles/CDO default/history").json()
+    assert history[0]["method"] == "ahp" and history[0]["ahp_matrix"] is not None
+
+
+def test_a_profile_whose_weights_sum_to_zero_is_refused_naming_the_field(
+    client: TestClient,
+) -> None:
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    body = {"dimension_weights": {"impact": 0, "feasibility": 0, "readiness": 0},
+            "criterion_weights": profile["weights"]["criterion"]}
+    response = client.put("/api/v1/profiles/CDO default", json=body)
+    assert response.status_code == 422
+    assert "dimension_weights" in response.json()["errors"]
+    assert client.get("/api/v1/profiles/CDO default").json()["version"] == profile["version"]
+
+
+def test_an_infeasible_plan_names_the_projects_responsible_in_pounds(
+    client: TestClient,
+) -> None:
+    body = client.get("/api/v1/plan", params={"budget": 10_000, "capacity": 120}).json()
+    assert body["status"] == "infeasible"
+    assert {"slug": "bd-ctr-scheme-review", "cost_gbp": 35_000.0, "because": "mandatory"}.items() \
+        <= body["responsible"][0].items()
+
+
+def test_the_plan_api_says_why_each_candidate_is_left_out(client: TestClient) -> None:
+    body = client.get("/api/v1/plan", params={
+        "budget": 1_500_000, "capacity": 120,
+        "force_out": "retrofit-targeting-london"}).json()
+    why = {r["slug"]: r["reason"] for r in body["left_out"]}
+    assert why["retrofit-targeting-london"] == "forced_out"
+    assert why["waltham-forest-retrofit-targeting"] == "prerequisite_out"
+    assert not set(why) & set(body["selected"])
+
+
+def test_a_profile_with_a_non_positive_ahp_cell_is_refused_naming_it_and_nothing_stored(
+    client: TestClient,
+) -> None:
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    body = {"dimension_weights": profile["weights"]["dimension"],
+            "criterion_weights": profile["weights"]["criterion"],
+            "ahp_matrix": {"dimensions": {"labels": ["impact", "feasibility", "readiness"],
+                                          "matrix": [[1, 0, 2], [0, 1, 1], [0.5, 1, 1]]}}}
+    response = client.put("/api/v1/profiles/CDO default", json=body)
+    assert response.status_code == 422
+    assert "ahp_matrix.dimensions.matrix[0][1]" in response.json()["errors"]
+    after = client.get("/api/v1/profiles/CDO default").json()
+    assert after["version"] == profile["version"] and after["method"] == profile["method"]

@@ -1,0 +1,341 @@
+"""Scenarios: saved plan requests, solved at the current revision, explained and compared."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.db import Database
+from portfolio.errors import Conflict, Invalid, NotFound
+from portfolio.models import Project, Scenario, WeightProfile, utcnow
+from portfolio.services import prioritisation
+from portfolio.services.common import as_record, record
+from scoring.scenarios import (
+    PlanSummary,
+    compare_plans,
+    forced_conflicts,
+    left_out,
+    required_closure,
+)
+
+MAX_COMPARED = 3
+MAX_FORCED = 200
+REASON_LABELS = {
+    "forced_out": "Forced out",
+    "prerequisite_out": "Waits on a prerequisite that is out",
+    "over_budget": "Over budget",
+    "over_capacity": "Over capacity",
+    "no_value": "No score",
+    "lower_value_per_pound": "Lower value per pound",
+    "lower_value_per_person_month": "Lower value per person-month",
+    "within_gap": "Not reached by the solver",
+}
+
+
+def _slugs(raw: Any, field: str) -> list[str]:
+    """Read a forced set: a list of slugs, or text with slugs separated by commas or spaces."""
+    if raw is None or raw == "":
+        return []
+    items = raw.replace(",", " ").split() if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
+        raise Invalid({field: "must be a list of project slugs"})
+    out = list(dict.fromkeys(s.strip() for s in items if s.strip()))
+    if len(out) > MAX_FORCED:
+        raise Invalid({field: f"at most {MAX_FORCED} projects"})
+    return out
+
+
+def _number(raw: Any, field: str, what: str) -> float:
+    """Read a non-negative finite number, naming the field when it is not one."""
+    text = str(raw).replace(",", "").replace("£", "").strip() if raw is not None else ""
+    try:
+        value = float(text)
+    except ValueError:
+        raise Invalid({field: f"{what} must be a number"}) from None
+    if not math.isfinite(value) or value < 0:
+        raise Invalid({field: f"{what} must be a finite number of at least 0"})
+    return value
+
+
+def checked_request(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+    """Validate a plan request (budget, capacity, profile, forced sets), naming each bad field."""
+    errors: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    for field, what in (("budget", "the budget"), ("capacity", "the capacity")):
+        try:
+            out[field] = _number(data.get(field), field, what)
+        except Invalid as exc:
+            errors |= exc.errors
+    for field in ("force_in", "force_out"):
+        try:
+            out[field] = _slugs(data.get(field), field)
+        except Invalid as exc:
+            errors |= exc.errors
+            out[field] = []
+    known = set(session.execute(select(Project.slug).where(
+        Project.slug.in_(out["force_in"] + out["force_out"]))).scalars())  # type: ignore[attr-defined]
+    for field in ("force_in", "force_out"):
+        unknown = [s for s in out[field] if s not in known]
+        if unknown and field not in errors:
+            errors[field] = f"no project called {', '.join(unknown)}"
+    both = set(out["force_in"]) & set(out["force_out"])
+    if both and "force_out" not in errors:
+        errors["force_out"] = f"forced both in and out: {', '.join(sorted(both))}"
+    profile = (data.get("profile") or "").strip() or None
+    if profile is not None and session.execute(
+            select(WeightProfile.id).where(WeightProfile.name == profile)).first() is None:
+        errors["profile"] = f"no weight profile called {profile!r}"
+    out["profile"] = profile
+    if errors:
+        raise Invalid(errors)
+    return out
+
+
+def scenario_public(session: Session, row: Scenario) -> dict[str, Any]:
+    """Return the public shape of a scenario (the request, not its solution)."""
+    profile = session.get(WeightProfile, row.profile_id) if row.profile_id else None
+    return {
+        "id": row.id, "name": row.name, "description": row.description,
+        "profile": profile.name if profile else None, "budget": row.budget_gbp,
+        "capacity": row.capacity_pm, "force_in": list(row.force_in),
+        "force_out": list(row.force_out), "version": row.version,
+        "created_at": row.created_at.isoformat() if row.created_at else None,
+        "updated_at": row.updated_at.isoformat() if row.updated_at else None,
+    }
+
+
+def list_scenarios(*, session: Session) -> list[dict[str, Any]]:
+    """List the saved scenarios, by name."""
+    rows = session.execute(select(Scenario).order_by(Scenario.name)).scalars().all()
+    return [scenario_public(session, row) for row in rows]
+
+
+def _row(session: Session, scenario_id: int) -> Scenario:
+    row = session.get(Scenario, scenario_id)
+    if row is None:
+        raise NotFound("scenario", scenario_id)
+    return row
+
+
+def get_scenario(*, session: Session, scenario_id: int) -> dict[str, Any]:
+    """Return one saved scenario."""
+    return scenario_public(session, _row(session, scenario_id))
+
+
+def _name(session: Session, data: dict[str, Any], own_id: int | None) -> str:
+    name = str(data.get("name") or "").strip()
+    if not name or len(name) > 120:
+        raise Invalid({"name": "give the scenario a name of 1 to 120 characters"})
+    if any(ch < " " for ch in name):
+        raise Invalid({"name": "a name cannot hold control characters"})
+    clash = session.execute(select(Scenario.id).where(Scenario.name == name)).scalar()
+    if clash is not None and clash != own_id:
+        raise Invalid({"name": f"a scenario named {name!r} already exists"})
+    return name
+
+
+def _apply(session: Session, row: Scenario, data: dict[str, Any], own_id: int | None) -> None:
+    errors: dict[str, str] = {}
+    try:
+        row.name = _name(session, data, own_id)
+    except Invalid as exc:
+        errors |= exc.errors
+    try:
+        request = checked_request(session, data)
+    except Invalid as exc:
+        raise Invalid(errors | exc.errors) from None
+    if errors:
+        raise Invalid(errors)
+    row.description = _printable(str(data.get("description") or ""))[:2000]
+    row.budget_gbp, row.capacity_pm = request["budget"], request["capacity"]
+    row.force_in, row.force_out = request["force_in"], request["force_out"]
+    row.profile_id = (session.execute(select(WeightProfile.id).where(
+        WeightProfile.name == request["profile"])).scalar() if request["profile"] else None)
+
+
+def create_scenario(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """Save a plan request under a name."""
+    require(actor, Capability.MANAGE_SCENARIOS)
+    row = Scenario(name="", budget_gbp=0, capacity_pm=0, created_by_id=actor.id)
+    _apply(session, row, data, None)
+    session.add(row)
+    session.flush()
+    after = scenario_public(session, row)
+    record(session, actor, action="create", entity="scenario", entity_id=row.id, after=after)
+    return after
+
+
+def update_scenario(*, session: Session, actor: Actor, scenario_id: int,
+                    data: dict[str, Any]) -> dict[str, Any]:
+    """Change a saved scenario; a stale `version` is refused with what changed."""
+    require(actor, Capability.MANAGE_SCENARIOS)
+    row = _row(session, scenario_id)
+    before = scenario_public(session, row)
+    if "version" in data and str(data["version"]) != str(row.version):
+        raise Conflict("the scenario changed since you read it", current=before)
+    _apply(session, row, {**before, **data}, row.id)
+    row.version += 1
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    after = scenario_public(session, row)
+    record(session, actor, action="update", entity="scenario", entity_id=row.id,
+           before=before, after=after)
+    return after
+
+
+def delete_scenario(*, session: Session, actor: Actor, scenario_id: int) -> None:
+    """Delete a saved scenario."""
+    require(actor, Capability.MANAGE_SCENARIOS)
+    row = _row(session, scenario_id)
+    before = as_record(row)
+    session.delete(row)
+    record(session, actor, action="delete", entity="scenario", entity_id=scenario_id,
+           before=before)
+
+
+def explained_plan(db: Database, *, budget: float, capacity: float, profile: str | None = None,
+                   force_in: Sequence[str] = (), force_out: Sequence[str] = ()) -> dict[str, Any]:
+    """Solve a plan and explain it: waves with cost, effort, score and the mandatory flag;
+    each candidate left out with why; for an infeasible request, the projects responsible."""
+    result = prioritisation.plan(db, budget=budget, capacity=capacity, profile=profile,
+                                 force_in=force_in, force_out=force_out,
+                                 wall_clock_seconds=db.settings.plan_wall_clock_seconds)
+    _run, projects, dependencies = prioritisation._candidates(db, profile)
+    by_slug = projects.set_index(projects["slug"].astype(str))
+
+    def facts(slug: str) -> dict[str, Any]:
+        value = by_slug.at[slug, "value"]
+        return {"slug": slug, "title": str(by_slug.at[slug, "title"]),
+                "cost_gbp": float(by_slug.at[slug, "cost_gbp"]),
+                "effort_pm": float(by_slug.at[slug, "effort_pm"]),
+                "score": None if value is None or math.isnan(value) else round(float(value), 2),
+                "mandatory": bool(by_slug.at[slug, "mandatory"]),
+                "forced_in": slug in force_in}
+
+    waves = [{"number": n + 1, "projects": [facts(s) for s in wave]}
+             for n, wave in enumerate(result["waves"])]
+    for wave in waves:
+        wave["cost_gbp"] = sum(p["cost_gbp"] for p in wave["projects"])
+        wave["effort_pm"] = sum(p["effort_pm"] for p in wave["projects"])
+    conflicts = [{"forced_in": a, "forced_out": b, "text": (
+        f"{by_slug.at[a, 'title']} is forced in but waits on {by_slug.at[b, 'title']}, "
+        "which is forced out")} for a, b in forced_conflicts(dependencies, force_in, force_out)]
+    responsible: list[dict[str, Any]] = []
+    left: list[dict[str, Any]] = []
+    if result["status"] == "infeasible":
+        responsible = [{**facts(r.slug), "because": r.because}
+                       for r in required_closure(projects, dependencies, force_in)]
+    else:
+        left = [{**facts(item.slug), "reason": item.reason,
+                 "reason_label": REASON_LABELS[item.reason], "detail": item.detail,
+                 "prerequisites": list(item.prerequisites)}
+                for item in left_out(projects, dependencies, result["selected"], budget=budget,
+                                     capacity=capacity, force_in=force_in, force_out=force_out)]
+        order = {reason: n for n, reason in enumerate(REASON_LABELS)}
+        left.sort(key=lambda r: (order[r["reason"]], -(r["score"] or 0)))
+    return {**result, "budget": budget, "capacity": capacity, "force_in": list(force_in),
+            "force_out": list(force_out), "wave_rows": waves, "left_out": left,
+            "responsible": responsible, "conflicts": conflicts,
+            "responsible_cost": sum(r["cost_gbp"] for r in responsible),
+            "responsible_effort": sum(r["effort_pm"] for r in responsible)}
+
+
+def solve_scenario(db: Database, *, scenario_id: int) -> dict[str, Any]:
+    """Re-solve a saved scenario at the current portfolio revision."""
+    with db.read() as session:
+        scenario = get_scenario(session=session, scenario_id=scenario_id)
+    plan = explained_plan(db, budget=scenario["budget"], capacity=scenario["capacity"],
+                          profile=scenario["profile"], force_in=scenario["force_in"],
+                          force_out=scenario["force_out"])
+    return {"scenario": scenario, "plan": plan}
+
+
+def compare_scenarios(db: Database, *, scenario_ids: Sequence[int]) -> dict[str, Any]:
+    """Solve two or three scenarios and say what each adds and drops against the first."""
+    ids = list(dict.fromkeys(scenario_ids))
+    if not 2 <= len(ids) <= MAX_COMPARED:
+        raise Invalid({"scenarios": f"choose two or three different scenarios, not {len(ids)}"})
+    solved = [solve_scenario(db, scenario_id=i) for i in ids]
+    summaries = [PlanSummary(s["scenario"]["name"], frozenset(s["plan"]["selected"]),
+                             s["plan"]["objective"], s["plan"]["budget_used"],
+                             s["plan"]["capacity_used"]) for s in solved]
+    titles: dict[str, str] = {}
+    for s in solved:
+        for wave in s["plan"]["wave_rows"]:
+            titles.update({p["slug"]: p["title"] for p in wave["projects"]})
+    differences = compare_plans(summaries)
+    return {"scenarios": solved, "titles": titles, "differences": [
+        {"name": d.name, "adds": list(d.adds), "drops": list(d.drops),
+         "only_here": list(d.only_here), "objective_change": d.objective_change,
+         "cost_change": d.cost_change, "effort_change": d.effort_change}
+        for d in differences]}
+
+
+PLAN_COLUMNS = ("wave", "slug", "title", "score", "cost_gbp", "effort_pm", "mandatory",
+                "forced_in")
+
+
+def plan_rows(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return a plan's chosen projects as export rows, wave by wave."""
+    return [{"wave": wave["number"], **{k: p[k] for k in PLAN_COLUMNS if k != "wave"}}
+            for wave in plan["wave_rows"] for p in wave["projects"]]
+
+
+def plan_csv(plan: dict[str, Any]) -> bytes:
+    """Write a plan as CSV: one row per chosen project, in waves."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(PLAN_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in plan_rows(plan):
+        writer.writerow({k: _cell(_printable(v)) for k, v in row.items()})
+    return buffer.getvalue().encode("utf-8")
+
+
+def _cell(value: Any) -> Any:
+    """Keep a text cell from being read as a formula by a spreadsheet."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def plan_xlsx(plan: dict[str, Any]) -> bytes:
+    """Write a plan as an XLSX workbook: the chosen projects, then the ones left out and why."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Plan"
+    sheet.append(list(PLAN_COLUMNS))
+    for row in plan_rows(plan):
+        sheet.append([_cell(_printable(row[k])) for k in PLAN_COLUMNS])
+    left = book.create_sheet("Left out")
+    left.append(["slug", "title", "score", "cost_gbp", "effort_pm", "reason", "detail"])
+    for r in plan["left_out"]:
+        left.append([_cell(_printable(r[k])) for k in
+                     ("slug", "title", "score", "cost_gbp", "effort_pm", "reason_label",
+                      "detail")])
+    about = book.create_sheet("About")
+    for key in ("profile", "revision", "status", "budget", "capacity", "objective",
+                "budget_used", "capacity_used"):
+        about.append([key, _printable(plan.get(key))])
+    about.append(["force_in", ", ".join(plan["force_in"])])
+    about.append(["force_out", ", ".join(plan["force_out"])])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _printable(value: Any) -> Any:
+    """Drop C0 control characters from text: openpyxl refuses them."""
+    if isinstance(value, str):
+        return "".join(ch for ch in value if ch >= " " or ch in "\t\n")
+    return value

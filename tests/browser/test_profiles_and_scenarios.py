@@ -1,0 +1,88 @@
+"""Journeys in a real headless Chromium: weights from AHP, and plan scenarios compared."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+PROFILE = "Readiness first (browser)"
+
+
+def ranked_order(page: Page) -> list[str]:
+    return page.locator("table.backlog tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.slug)")
+
+
+def test_a_cdo_builds_an_ahp_profile_on_the_grid_and_sees_the_backlog_change(
+    page: Page,
+) -> None:
+    sign_in(page, "cdo")
+    page.goto("/backlog?profile=CDO+default")
+    before = ranked_order(page)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Profiles").click()
+    page.get_by_label("Name", exact=True).fill(PROFILE)
+    page.get_by_label("Start from").select_option("CDO default")
+    page.get_by_role("button", name="Create the profile").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(PROFILE)
+    page.get_by_role("link", name="Build the weights from pairwise comparisons (AHP)").click()
+
+    page.evaluate("window.sameDocument = true")
+    page.get_by_label("Impact against Feasibility", exact=True).fill("1")
+    page.get_by_label("Impact against Readiness", exact=True).fill("1/9")
+    page.get_by_label("Feasibility against Readiness", exact=True).fill("0.111")
+    # The weights and the consistency ratio update as the judgements are typed (htmx).
+    dimensions = page.locator("#ahp-result section").first
+    expect(dimensions).to_contain_text(re.compile(r"Readiness\s*81\.8%"))
+    expect(page.locator("#profile-cr")).to_have_text(re.compile(r"0\.0\d\d"))
+    assert page.evaluate("window.sameDocument") is True
+
+    page.get_by_role("button", name=f"Save as a new version of {PROFILE}").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved as version 2")
+    expect(page.locator("dl.facts")).to_contain_text("AHP pairwise comparisons")
+    expect(page.locator("ol.history")).to_contain_text("Dimension readiness")
+
+    page.get_by_role("link", name="See the backlog under this profile").click()
+    expect(page.locator("#ranking-meta")).to_contain_text(PROFILE)
+    assert ranked_order(page) != before
+
+
+def test_a_cdo_saves_two_scenarios_and_compares_them(page: Page) -> None:
+    sign_in(page, "cdo")
+    page.goto("/plan")
+    page.get_by_label("Budget (GBP)").fill("1500000")
+    page.get_by_label("Capacity (person-months)").fill("120")
+    page.get_by_role("button", name="Plan", exact=True).click()
+    expect(page.locator("table.wave").first).to_contain_text("£")
+    expect(page.locator("#left-out-table")).to_be_visible()
+    page.get_by_label("Scenario name").fill("Browser: full budget")
+    page.get_by_role("button", name="Save the scenario").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Scenario: Browser: full budget")
+
+    page.get_by_label("Budget (GBP)").fill("700000")
+    add = page.locator("#plan-force_in")
+    add.press_sequentially("retrofit programme")
+    page.locator("#plan-force_in-picks button[data-pick-value="
+                 "'waltham-forest-retrofit-targeting']").click()
+    expect(add).to_have_value("waltham-forest-retrofit-targeting")
+    page.get_by_role("button", name="Plan", exact=True).click()
+    expect(page.locator("table.wave").nth(1)).to_contain_text("forced in")
+    page.get_by_label("Scenario name").fill("Browser: tight with retrofit")
+    page.get_by_role("button", name="Save the scenario").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Scenario: Browser: tight with retrofit")
+
+    page.get_by_label("Compare Browser: full budget").check()
+    page.get_by_label("Compare Browser: tight with retrofit").check()
+    page.get_by_role("button", name="Compare the ticked scenarios").click()
+    columns = page.locator("section.scenario-column")
+    expect(columns).to_have_count(2)
+    expect(columns.nth(0)).to_contain_text("Browser: full budget")
+    expect(columns.nth(1).locator("ul.drops li").first).to_be_visible()
+    expect(columns.nth(1).locator("dd.value")).to_contain_text("−")

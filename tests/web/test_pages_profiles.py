@@ -1,0 +1,215 @@
+"""The Profiles pages: who sees edit controls, direct weights, the AHP grid, history, compare."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from portfolio.db import Database
+from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import parse_html
+from web.app import create_app
+
+PROFILE = "/profiles/CDO default"
+
+
+@pytest.fixture
+def backend() -> str:
+    """Run on SQLite: these are page and permission checks."""
+    return "sqlite"
+
+
+@pytest.fixture
+def clients(settings: Settings, london: Database) -> Iterator[dict[str, Browser]]:
+    app = create_app(settings)
+    made = {}
+    for role in ("researcher", "lead", "cdo", "admin"):
+        client = Browser(app, headers={"accept": "text/html"})
+        client.__enter__()
+        sign_in(client, london, role, "E09000002" if role == "lead" else None)
+        made[role] = client
+    yield made
+    for client in made.values():
+        client.__exit__(None, None, None)
+
+
+def version(client: TestClient) -> int:
+    return client.get("/api/v1/profiles/CDO default").json()["version"]
+
+
+@pytest.mark.parametrize("role", ["lead", "researcher"])
+def test_readers_see_profiles_without_edit_controls(clients: dict[str, Browser],
+                                                    role: str) -> None:
+    client = clients[role]
+    listing = client.get("/profiles")
+    assert listing.status_code == 200
+    assert "CDO default" in listing.text
+    page = parse_html(listing.text)
+    assert not page.find_all("form", method="post") or all(
+        "logout" in (f.get("action") or "") for f in page.find_all("form", method="post"))
+    detail = client.get(PROFILE)
+    assert detail.status_code == 200
+    assert "Change the weights" not in detail.text and "Retire the profile" not in detail.text
+    assert "/ahp" not in detail.text
+    nav = parse_html(detail.text).find("nav")
+    assert "Profiles" in nav.text()
+
+
+@pytest.mark.parametrize("role", ["lead", "researcher"])
+def test_readers_posts_to_profiles_are_refused(clients: dict[str, Browser], role: str) -> None:
+    client = clients[role]
+    before = version(client)
+    for url, data in [("/profiles", {"name": "Mine", "based_on": "CDO default"}),
+                      (PROFILE, {"dim:impact": "1"}), (PROFILE + "/ahp", {}),
+                      (PROFILE + "/retire", {"action": "retire"}),
+                      ("/profiles/from-sliders", {"name": "x", "based_on": "CDO default"})]:
+        assert client.post(url, data=data, follow_redirects=False).status_code == 403, url
+    assert client.get(PROFILE + "/ahp").status_code == 403
+    assert version(client) == before
+
+
+def test_the_cdo_sets_weights_directly_and_history_says_what_changed(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    page = parse_html(client.get(PROFILE).text)
+    form = page.find("form", action="/profiles/CDO%20default")
+    data = {i.get("name"): i.get("value") or "" for i in form.find_all("input")}
+    data["dim:impact"] = "80"
+    response = client.post(PROFILE, data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    assert profile["method"] == "direct"
+    history = client.get(PROFILE).text
+    assert "Dimension impact" in history
+
+
+def test_a_bad_weight_is_named_beside_its_field_and_nothing_is_stored(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    before = version(client)
+    page = parse_html(client.get(PROFILE).text)
+    form = page.find("form", action="/profiles/CDO%20default")
+    data = {i.get("name"): i.get("value") or "" for i in form.find_all("input")}
+    data |= {"dim:impact": "inf", "dim:feasibility": "-2"}
+    response = client.post(PROFILE, data=data)
+    assert response.status_code == 422
+    shown = parse_html(response.text)
+    assert "finite" in shown.error_for("w-dim-impact")
+    assert "negative" in shown.error_for("w-dim-feasibility")
+    assert version(client) == before
+
+
+def test_dimension_weights_summing_to_zero_are_refused(clients: dict[str, Browser]) -> None:
+    client = clients["cdo"]
+    page = parse_html(client.get(PROFILE).text)
+    form = page.find("form", action="/profiles/CDO%20default")
+    data = {i.get("name"): i.get("value") or "" for i in form.find_all("input")}
+    data |= {"dim:impact": "0", "dim:feasibility": "0", "dim:readiness": "0"}
+    response = client.post(PROFILE, data=data)
+    assert response.status_code == 422
+    assert "sum to zero" in parse_html(response.text).error_for("w-dim-impact")
+
+
+def test_the_ahp_preview_updates_weights_and_cr(clients: dict[str, Browser]) -> None:
+    client = clients["cdo"]
+    response = client.post("/profiles/ahp/preview", headers={"HX-Request": "true"}, data={
+        "assessors": "1", "a0:dimensions:0:1": "3", "a0:dimensions:0:2": "5",
+        "a0:dimensions:1:2": "5/3"})
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="ahp-result"')
+    assert "Consistency ratio" in response.text or "consistency ratio" in response.text
+    bad = client.post("/profiles/ahp/preview", headers={"HX-Request": "true"},
+                      data={"assessors": "1", "a0:dimensions:0:1": "three"})
+    assert "write a number such as 3" in bad.text
+
+
+def test_the_cdo_saves_an_ahp_grid_as_a_new_version_with_method_matrix_and_cr(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    page = parse_html(client.get(PROFILE + "/ahp").text)
+    form = page.find("form", id="ahp-form")
+    data = {i.get("name"): i.get("value") or "" for i in form.find_all("input")}
+    data |= {"a0:dimensions:0:1": "3", "a0:dimensions:0:2": "5", "a0:dimensions:1:2": "0.333"}
+    response = client.post(PROFILE + "/ahp", data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    assert profile["method"] == "ahp"
+    assert profile["ahp_matrix"]["dimensions"]["matrix"][0][1] == 3
+    assert profile["consistency_ratio"] is not None
+    assert profile["weights"]["dimension"]["impact"] > 0.5
+    shown = client.get(PROFILE).text
+    assert "AHP pairwise comparisons, consistency ratio" in shown
+
+
+def test_group_ahp_on_the_grid_shows_each_assessor_and_the_group(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    response = client.post("/profiles/ahp/preview", headers={"HX-Request": "true"}, data={
+        "assessors": "2", "a0:name": "Ana", "a1:name": "Ben",
+        "a0:dimensions:0:1": "3", "a1:dimensions:0:1": "1/3"})
+    assert "Ana: consistency ratio" in response.text
+    assert "Ben: consistency ratio" in response.text
+    assert "The group: consistency ratio" in response.text
+
+
+def test_retiring_a_profile_keeps_it_listed_and_it_can_come_back(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["admin"]
+    assert client.post("/profiles/Quick wins/retire", data={"action": "retire"},
+                       follow_redirects=False).status_code == 303
+    assert "retired" in client.get("/profiles/Quick wins").text
+    assert client.get("/api/v1/profiles/Quick wins").json()["retired"] is True
+    assert client.post("/profiles/Quick wins/retire", data={"action": "restore"},
+                       follow_redirects=False).status_code == 303
+    assert client.get("/api/v1/profiles/Quick wins").json()["retired"] is False
+
+
+def test_the_sliders_are_saved_as_a_new_profile(clients: dict[str, Browser]) -> None:
+    client = clients["cdo"]
+    response = client.post("/profiles/from-sliders", data={
+        "name": "Impact heavy", "based_on": "CDO default", "w_impact": "70",
+        "w_feasibility": "20", "w_readiness": "10"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    made = client.get("/api/v1/profiles/Impact heavy").json()
+    assert made["weights"]["dimension"]["impact"] == pytest.approx(0.7)
+
+
+def test_two_profiles_compared_show_correlation_and_movers(clients: dict[str, Browser]) -> None:
+    client = clients["researcher"]
+    response = client.get("/profiles/compare", params={"a": "CDO default", "b": "Net zero"})
+    assert response.status_code == 200
+    page = parse_html(response.text)
+    assert float(page.by_id("spearman").text()) <= 1.0
+    assert page.by_id("kendall").text()
+    assert "The projects that move most" in response.text
+
+
+def test_the_backlog_offers_to_save_what_if_sliders_only_to_who_may(
+    clients: dict[str, Browser],
+) -> None:
+    query = {"profile": "CDO default", "w_impact": "90", "w_feasibility": "5",
+             "w_readiness": "5"}
+    assert "Save as a profile" in clients["cdo"].get("/backlog", params=query).text
+    assert "Save as a profile" not in clients["lead"].get("/backlog", params=query).text
+
+
+def test_a_group_ahp_profile_shows_each_assessors_cr_on_its_page(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    page = parse_html(client.get(PROFILE + "/ahp?assessors=2").text)
+    form = page.find("form", id="ahp-form")
+    data = {i.get("name"): i.get("value") or "" for i in form.find_all("input")}
+    data |= {"a0:name": "Ana", "a1:name": "Ben", "a0:dimensions:0:1": "3",
+             "a1:dimensions:0:1": "1/3"}
+    assert client.post(PROFILE + "/ahp", data=data, follow_redirects=False).status_code == 303
+    shown = parse_html(client.get(PROFILE).text).by_id("judgements").parent.text()
+    assert "geometric mean of 2 assessors" in shown and "Ana: CR" in shown

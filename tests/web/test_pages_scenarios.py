@@ -1,0 +1,188 @@
+"""The Plan page and scenarios: forced sets, what is left out and why, saving and comparing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import pytest
+from openpyxl import load_workbook
+
+from portfolio.db import Database
+from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import parse_html
+from web.app import create_app
+
+CHILD, PARENT = "waltham-forest-retrofit-targeting", "retrofit-targeting-london"
+MANDATORY = "bd-ctr-scheme-review"
+PLAN = {"budget": "1500000", "capacity": "120", "profile": "CDO default"}
+
+
+@pytest.fixture
+def backend() -> str:
+    """Run on SQLite: page and API behaviour, not the database."""
+    return "sqlite"
+
+
+@pytest.fixture
+def clients(settings: Settings, london: Database) -> Iterator[dict[str, Browser]]:
+    app = create_app(settings)
+    made = {}
+    for role in ("lead", "cdo"):
+        client = Browser(app, headers={"accept": "text/html"})
+        client.__enter__()
+        sign_in(client, london, role, "E09000002" if role == "lead" else None)
+        made[role] = client
+    yield made
+    for client in made.values():
+        client.__exit__(None, None, None)
+
+
+def scenario(client: Browser, name: str, **changes: object) -> dict:
+    body = {"name": name, "profile": "CDO default", "budget": 1_500_000, "capacity": 120,
+            "force_in": [], "force_out": [], **changes}
+    response = client.post("/api/v1/scenarios", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_the_plan_lists_waves_with_cost_effort_score_and_mandatory_and_whats_left_out(
+    clients: dict[str, Browser],
+) -> None:
+    response = clients["lead"].get("/plan", params=PLAN)
+    assert response.status_code == 200, response.text
+    page = parse_html(response.text)
+    wave = page.find("table", **{"class": "wave"})
+    assert "Wave 1" in wave.find("caption").text() and "£" in wave.find("caption").text()
+    assert "mandatory" in response.text
+    left = page.by_id("left-out-table")
+    reasons = {row.find_all("td")[-1].find("strong").text()
+               for row in left.find("tbody").find_all("tr")}
+    assert reasons <= {"Forced out", "Waits on a prerequisite that is out", "Over budget",
+                       "Over capacity", "No score", "Lower value per pound",
+                       "Lower value per person-month", "Not reached by the solver"}
+    assert reasons
+
+
+def test_forcing_in_a_project_that_waits_on_one_forced_out_says_so(
+    clients: dict[str, Browser],
+) -> None:
+    response = clients["lead"].get("/plan", params={**PLAN, "force_in": CHILD,
+                                                    "force_out": PARENT})
+    assert response.status_code == 200
+    assert "is forced in but waits on" in response.text
+    assert "No plan fits" in response.text
+
+
+def test_an_infeasible_request_names_the_projects_responsible_in_pounds(
+    clients: dict[str, Browser],
+) -> None:
+    response = clients["lead"].get("/plan", params={**PLAN, "budget": "10000"})
+    table = parse_html(response.text).by_id("responsible")
+    assert MANDATORY in str(response.text)
+    assert "£35,000" in table.text() and "mandatory" in table.text()
+
+
+def test_a_bad_request_is_named_beside_its_field(clients: dict[str, Browser]) -> None:
+    response = clients["lead"].get("/plan", params={**PLAN, "budget": "lots",
+                                                    "force_in": "no-such-project"})
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert "number" in page.error_for("budget")
+    assert "no-such-project" in page.error_for("plan-force_in")
+
+
+def test_a_plan_exports_as_csv_and_xlsx(clients: dict[str, Browser]) -> None:
+    client = clients["lead"]
+    shown = client.get("/plan", params={**PLAN, "force_in": CHILD})
+    rows = list(csv.DictReader(io.StringIO(client.get(
+        "/plan/export.csv", params={**PLAN, "force_in": CHILD}).text)))
+    assert {r["slug"] for r in rows} >= {CHILD, PARENT, MANDATORY}
+    assert rows[0].keys() >= {"wave", "score", "cost_gbp", "effort_pm", "mandatory"}
+    assert all(r["slug"] in shown.text for r in rows)
+    book = load_workbook(io.BytesIO(client.get(
+        "/plan/export.xlsx", params={**PLAN, "force_in": CHILD}).content))
+    assert book.sheetnames == ["Plan", "Left out", "About"]
+    assert book["Plan"].max_row == len(rows) + 1
+
+
+def test_the_frontier_has_axis_values_and_a_marker_at_the_budget(
+    clients: dict[str, Browser],
+) -> None:
+    response = clients["lead"].get("/plan/frontier", headers={"HX-Request": "true"},
+                                   params={"budget": 1_000_000, "capacity": 120})
+    assert response.status_code == 200
+    assert "x-tick" in response.text and "y-tick" in response.text
+    assert "chosen budget £1m" in response.text
+
+
+def test_scenarios_through_the_api_are_saved_solved_changed_and_deleted(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    made = scenario(client, "Retrofit first", force_in=[CHILD])
+    solved = client.get(f"/api/v1/scenarios/{made['id']}/plan").json()
+    assert {CHILD, PARENT} <= set(solved["plan"]["selected"])
+    assert all(r["reason"] for r in solved["plan"]["left_out"])
+    changed = client.put(f"/api/v1/scenarios/{made['id']}",
+                         json={"version": made["version"], "budget": 2_000_000})
+    assert changed.status_code == 200 and changed.json()["budget"] == 2_000_000
+    stale = client.put(f"/api/v1/scenarios/{made['id']}",
+                       json={"version": made["version"], "budget": 1})
+    assert stale.status_code == 409
+    assert client.delete(f"/api/v1/scenarios/{made['id']}").status_code == 204
+    assert client.get(f"/api/v1/scenarios/{made['id']}").status_code == 404
+
+
+def test_a_bad_scenario_is_refused_naming_the_field_and_nothing_is_stored(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    response = client.post("/api/v1/scenarios", json={
+        "name": "Bad", "budget": -1, "capacity": 10, "force_in": ["nope"]})
+    assert response.status_code == 422
+    assert {"budget", "force_in"} <= set(response.json()["errors"])
+    assert client.get("/api/v1/scenarios").json() == []
+
+
+def test_a_lead_sees_no_save_form_and_cannot_save(clients: dict[str, Browser]) -> None:
+    lead = clients["lead"]
+    assert "Save the scenario" not in lead.get("/plan", params=PLAN).text
+    assert lead.post("/scenarios", data={"name": "x", **PLAN},
+                     follow_redirects=False).status_code == 403
+    assert lead.post("/api/v1/scenarios", json={"name": "x", "budget": 1,
+                                                "capacity": 1}).status_code == 403
+
+
+def test_the_cdo_saves_two_scenarios_from_the_page_and_compares_them(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    first = client.post("/scenarios", data={"name": "Lean", **PLAN}, follow_redirects=False)
+    assert first.status_code == 303, first.text
+    second = client.post("/scenarios", data={"name": "Retrofit", **PLAN, "budget": "700000",
+                                             "force_in": CHILD}, follow_redirects=False)
+    opened = client.get(second.headers["location"])
+    assert "Scenario: Retrofit" in opened.text
+    ids = [s["id"] for s in client.get("/api/v1/scenarios").json()]
+    response = client.get("/plan/compare", params=[("scenario", i) for i in sorted(ids)])
+    assert response.status_code == 200
+    page = parse_html(response.text)
+    columns = page.find_all("section", **{"class": "panel scenario-column"})
+    assert len(columns) == 2
+    lean, retrofit = (client.get(f"/api/v1/scenarios/{i}/plan").json()["plan"] for i in ids)
+    dropped = set(lean["selected"]) - set(retrofit["selected"])
+    assert dropped
+    shown_drops = columns[1].find("ul", **{"class": "drops"}).text()
+    assert all(p["title"] in shown_drops for w in lean["wave_rows"] for p in w["projects"]
+               if p["slug"] in dropped)
+    assert "−" in columns[1].find("dd", **{"class": "value"}).text()
+
+
+def test_comparing_one_scenario_is_refused(clients: dict[str, Browser]) -> None:
+    made = scenario(clients["cdo"], "Alone")
+    response = clients["cdo"].get("/plan/compare", params={"scenario": made["id"]})
+    assert response.status_code == 422
+    assert "two or three" in response.text

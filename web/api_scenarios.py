@@ -1,0 +1,100 @@
+"""The JSON API for scenarios: saved plan requests, solved at the current revision."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.services import scenarios as scenario_service
+from web.api import AppDatabase
+from web.deps import current_actor, read_session, write_session
+from web.security import Policy, RowId, policy
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+READ = Depends(policy(Policy.READ))
+SCENARIOS = Depends(policy(Policy.SCENARIOS))
+ReadSession = Annotated[Session, Depends(read_session)]
+WriteSession = Annotated[Session, Depends(write_session, scope="function")]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+class ScenarioIn(BaseModel):
+    """A plan request to save: a name, a profile, a budget, a capacity and forced sets."""
+
+    name: str = Field(max_length=120)
+    description: str = Field(default="", max_length=2000)
+    profile: str | None = Field(default=None, max_length=120)
+    budget: float = Field(description="Budget in GBP")
+    capacity: float = Field(description="Capacity in person-months")
+    force_in: list[str] = Field(default_factory=list, max_length=200)
+    force_out: list[str] = Field(default_factory=list, max_length=200)
+
+
+class ScenarioUpdate(BaseModel):
+    """Fields of a saved scenario to change, with the version it was read at."""
+
+    version: int | None = None
+    name: str | None = Field(default=None, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    profile: str | None = Field(default=None, max_length=120)
+    budget: float | None = None
+    capacity: float | None = None
+    force_in: list[str] | None = Field(default=None, max_length=200)
+    force_out: list[str] | None = Field(default=None, max_length=200)
+
+
+@router.get("/scenarios", dependencies=[READ])
+def list_scenarios(session: ReadSession) -> list[dict[str, Any]]:
+    """List the saved scenarios."""
+    return scenario_service.list_scenarios(session=session)
+
+
+@router.post("/scenarios", status_code=201, dependencies=[SCENARIOS])
+def create_scenario(body: ScenarioIn, session: WriteSession,
+                    actor: CurrentActor) -> dict[str, Any]:
+    """Save a plan request under a name."""
+    return scenario_service.create_scenario(session=session, actor=actor,
+                                            data=body.model_dump())
+
+
+@router.get("/scenarios/compare", dependencies=[READ])
+def compare_scenarios(
+    db: AppDatabase,
+    scenario: Annotated[list[int], Query(max_length=3, description="Two or three ids")] = [],  # noqa: B006
+) -> dict[str, Any]:
+    """Solve two or three scenarios and say what each adds and drops against the first."""
+    return scenario_service.compare_scenarios(db, scenario_ids=scenario)
+
+
+@router.get("/scenarios/{scenario_id}", dependencies=[READ])
+def get_scenario(scenario_id: RowId, session: ReadSession) -> dict[str, Any]:
+    """Return one saved scenario (the request)."""
+    return scenario_service.get_scenario(session=session, scenario_id=scenario_id)
+
+
+@router.put("/scenarios/{scenario_id}", dependencies=[SCENARIOS])
+def update_scenario(scenario_id: RowId, body: ScenarioUpdate, session: WriteSession,
+                    actor: CurrentActor) -> dict[str, Any]:
+    """Change a saved scenario; a stale version answers 409."""
+    return scenario_service.update_scenario(
+        session=session, actor=actor, scenario_id=scenario_id,
+        data=body.model_dump(exclude_unset=True))
+
+
+@router.delete("/scenarios/{scenario_id}", status_code=204, response_class=Response,
+               dependencies=[SCENARIOS])
+def delete_scenario(scenario_id: RowId, session: WriteSession, actor: CurrentActor) -> Response:
+    """Delete a saved scenario."""
+    scenario_service.delete_scenario(session=session, actor=actor, scenario_id=scenario_id)
+    return Response(status_code=204)
+
+
+@router.get("/scenarios/{scenario_id}/plan", dependencies=[READ])
+def solve_scenario(scenario_id: RowId, db: AppDatabase) -> dict[str, Any]:
+    """Solve a saved scenario at the current revision, with the left-out projects and why."""
+    return scenario_service.solve_scenario(db, scenario_id=scenario_id)

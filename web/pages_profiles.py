@@ -1,0 +1,221 @@
+"""Pages: weight profiles (list, create, edit, AHP grid, retire, history, compare)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+from sqlmodel import Session
+
+from portfolio.errors import Invalid
+from portfolio.models import User
+from portfolio.services import profile_pages
+from portfolio.services import profiles as profile_service
+from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession, when
+from web.pages_projects import see_other
+from web.security import Policy, policy
+from web.templating import render, templates
+
+router = APIRouter(include_in_schema=False)
+READ = Depends(policy(Policy.READ))
+PROFILES = Depends(policy(Policy.PROFILES))
+ProfileName = Annotated[str, Query(max_length=120)]
+DIMENSIONS = profile_service.DIMENSIONS
+
+
+def _list_page(request: Request, db: Any, *, status_code: int = 200,
+               errors: dict[str, str] | None = None, values: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        listed = profile_service.list_profiles(session=session)
+    return render(request, "profiles.html", {
+        "profiles": listed, "errors": errors or {}, "values": values or {},
+    }, status_code=status_code)
+
+
+@router.get("/profiles", name="profiles", dependencies=[READ])
+def profiles_page(request: Request, db: AppDatabase):  # type: ignore[no-untyped-def]
+    """List the weight profiles, with forms to create one and to compare two."""
+    return _list_page(request, db)
+
+
+def _base(session: Session, form: dict[str, str]) -> dict[str, Any]:
+    """Return the profile a new one starts from, or refuse naming the field."""
+    if "/" in form.get("name", ""):
+        # The name is the profile's address (/profiles/{name}), one path segment.
+        raise Invalid({"name": "a profile name cannot contain “/”"})
+    name = form.get("based_on", "").strip()
+    found = [p for p in profile_service.list_profiles(session=session) if p["name"] == name]
+    if not found:
+        raise Invalid({"based_on": "choose the profile to start from"})
+    return found[0]
+
+
+@router.post("/profiles", name="profile_create", dependencies=[PROFILES])
+def profile_create(request: Request, db: AppDatabase, session: WriteSession,
+                   actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+    """Create a profile from another's weights, then open it for editing."""
+    name = form.get("name", "").strip()
+    try:
+        base = _base(session, form)
+        profile_service.set_weights(
+            session=session, actor=actor, name=name, create=True,
+            dimension_weights=base["weights"]["dimension"],
+            criterion_weights=base["weights"]["criterion"],
+            description=form.get("description", "").strip())
+    except Invalid as exc:
+        session.rollback()
+        return _list_page(request, db, status_code=422, errors=exc.errors, values=form)
+    return see_other(request.url_for("profile", name=name))
+
+
+@router.post("/profiles/from-sliders", name="profile_from_sliders", dependencies=[PROFILES])
+def profile_from_sliders(request: Request, db: AppDatabase, session: WriteSession,
+                         actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+    """Save the backlog's what-if dimension weights as a new profile (criteria as the base's)."""
+    name = form.get("name", "").strip()
+    try:
+        base = _base(session, form)
+        profile_service.set_weights(
+            session=session, actor=actor, name=name, create=True,
+            dimension_weights={d: form.get(f"w_{d}", "") for d in DIMENSIONS},
+            criterion_weights=base["weights"]["criterion"],
+            description=f"From the backlog's what-if weights on {base['name']}")
+    except Invalid as exc:
+        session.rollback()
+        return _list_page(request, db, status_code=422, errors=exc.errors,
+                          values={"name": name, "based_on": form.get("based_on", "")})
+    return see_other(request.url_for("profile", name=name))
+
+
+@router.get("/profiles/compare", name="profile_compare", dependencies=[READ])
+def profile_compare(request: Request, db: AppDatabase, a: ProfileName = "",
+                    b: ProfileName = ""):  # type: ignore[no-untyped-def]
+    """Compare the rankings two profiles give, side by side."""
+    with db.read() as session:
+        listed = profile_service.list_profiles(session=session)
+    comparison, error = None, None
+    if a and b:
+        try:
+            comparison = profile_pages.compare_profiles(db, a=a, b=b)
+        except Invalid as exc:
+            error = exc.message
+    return render(request, "profiles_compare.html", {
+        "profiles": listed, "a": a, "b": b, "comparison": comparison, "error": error,
+    }, status_code=422 if error else 200)
+
+
+@router.post("/profiles/ahp/preview", name="profile_ahp_preview", dependencies=[READ])
+def profile_ahp_preview(request: Request, db: AppDatabase,
+                        form: FormData):  # type: ignore[no-untyped-def]
+    """Recompute the grid's weights and consistency ratios as the user types (htmx)."""
+    with db.read() as session:
+        criteria = profile_service.criteria_by_dimension(session=session)
+    grid = profile_pages.ahp_grid(form, criteria)
+    # Always the fragment: there is no page of its own to show without the grid around it.
+    return templates.TemplateResponse(request, "profile_ahp.html", {
+        "request": request, "grid": grid, "values": form, "criteria": criteria,
+    }, block_name="result", headers={"Vary": "HX-Request"})
+
+
+def _history(session: Session, name: str) -> list[dict[str, Any]]:
+    """Return a profile's versions with who made them, by name, and when, in London time."""
+    history = profile_service.profile_history(session=session, name=name)
+    ids = {h["changed_by_id"] for h in history if h["changed_by_id"]}
+    names = dict(session.execute(select(User.id, User.name).where(
+        User.id.in_(ids))).all()) if ids else {}  # type: ignore[union-attr]
+    return [{**h, "by": names.get(h["changed_by_id"], "the system"),
+             "when": when(h["changed_at"]) if h["changed_at"] else ""} for h in history]
+
+
+def _profile_page(request: Request, db: Any, name: str, *, status_code: int = 200,
+                  errors: dict[str, str] | None = None,
+                  values: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        profile = profile_service.get_profile(session=session, name=name)
+        criteria = profile_service.criteria_by_dimension(session=session)
+        history = _history(session, name)
+        others = [p["name"] for p in profile_service.list_profiles(session=session)
+                  if p["name"] != name]
+    return render(request, "profile.html", {
+        "profile": profile, "criteria": criteria, "history": history, "others": others,
+        "errors": errors or {}, "values": values or profile_pages.form_weights(profile, criteria),
+        "shares": profile_pages.criterion_shares(profile, criteria),
+        "dimensions": DIMENSIONS,
+    }, status_code=status_code)
+
+
+@router.get("/profiles/{name}", name="profile", dependencies=[READ])
+def profile_page(request: Request, db: AppDatabase, name: str):  # type: ignore[no-untyped-def]
+    """Show a profile: its weights, how they were made, and every version with what changed."""
+    return _profile_page(request, db, name)
+
+
+@router.post("/profiles/{name}", name="profile_update", dependencies=[PROFILES])
+def profile_update(request: Request, db: AppDatabase, session: WriteSession,
+                   actor: CurrentActor, name: str, form: FormData):  # type: ignore[no-untyped-def]
+    """Save weights set directly as the profile's next version."""
+    criteria = profile_service.criteria_by_dimension(session=session)
+    dims, crits, errors = profile_pages.weights_from_form(form, criteria)
+    if not errors:
+        try:
+            profile_service.set_weights(
+                session=session, actor=actor, name=name, dimension_weights=dims,
+                criterion_weights=crits, description=form.get("description", "").strip())
+        except Invalid as exc:
+            session.rollback()
+            errors = exc.errors
+    if errors:
+        return _profile_page(request, db, name, status_code=422, errors=errors, values=form)
+    return see_other(f"{request.url_for('profile', name=name)}?saved=1")
+
+
+@router.post("/profiles/{name}/retire", name="profile_retire", dependencies=[PROFILES])
+def profile_retire(request: Request, db: AppDatabase, session: WriteSession,
+                   actor: CurrentActor, name: str, form: FormData):  # type: ignore[no-untyped-def]
+    """Retire a profile (it leaves the profile switchers) or bring it back."""
+    action = form.get("action", "")
+    try:
+        if action not in ("retire", "restore"):
+            raise Invalid({"action": "choose retire or restore"})
+        profile_service.retire_profile(session=session, actor=actor, name=name,
+                                       retired=action == "retire")
+    except Invalid as exc:
+        session.rollback()
+        return _profile_page(request, db, name, status_code=422, errors=exc.errors)
+    return see_other(request.url_for("profile", name=name))
+
+
+def _ahp_page(request: Request, db: Any, name: str, values: dict[str, str] | None, *,
+              status_code: int = 200):  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        profile = profile_service.get_profile(session=session, name=name)
+        criteria = profile_service.criteria_by_dimension(session=session)
+    values = values or profile_pages.grid_start(profile, criteria)
+    return render(request, "profile_ahp.html", {
+        "profile": profile, "criteria": criteria, "values": values,
+        "grid": profile_pages.ahp_grid(values, criteria),
+        "max_assessors": profile_pages.MAX_ASSESSORS,
+    }, status_code=status_code)
+
+
+@router.get("/profiles/{name}/ahp", name="profile_ahp", dependencies=[PROFILES])
+def profile_ahp(request: Request, db: AppDatabase, name: str):  # type: ignore[no-untyped-def]
+    """Show the AHP pairwise grids: the dimensions, and the criteria within each dimension."""
+    # "Add an assessor" reloads the grid with what was typed so far (works without script).
+    typed = dict(request.query_params) if "assessors" in request.query_params else None
+    return _ahp_page(request, db, name, typed)
+
+
+@router.post("/profiles/{name}/ahp", name="profile_ahp_save", dependencies=[PROFILES])
+def profile_ahp_save(request: Request, db: AppDatabase, session: WriteSession,
+                     actor: CurrentActor, name: str, form: FormData):  # type: ignore[no-untyped-def]
+    """Save the grid's judgements as the profile's next version (method AHP, with its CR)."""
+    try:
+        criteria = profile_service.criteria_by_dimension(session=session)
+        profile_pages.save_ahp(session=session, actor=actor, name=name, form=form,
+                               criteria=criteria)
+    except Invalid:
+        session.rollback()
+        return _ahp_page(request, db, name, form, status_code=422)
+    return see_other(f"{request.url_for('profile', name=name)}?saved=1")

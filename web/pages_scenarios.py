@@ -1,0 +1,212 @@
+"""Pages: the Plan (forced projects, waves, what is left out and why, exports) and scenarios."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from portfolio.db import Database
+from portfolio.errors import Invalid
+from portfolio.models import Project
+from portfolio.services import profiles as profile_service
+from portfolio.services import scenarios as scenario_service
+from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession
+from web.pages_projects import see_other
+from web.security import Policy, RowId, policy
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+READ = Depends(policy(Policy.READ))
+SCENARIOS = Depends(policy(Policy.SCENARIOS))
+
+Slugs = Annotated[list[str], Query(max_length=200)]
+Amount = Annotated[str | None, Query(max_length=40)]
+Text = Annotated[str | None, Query(max_length=200)]
+EXPORTS = {"csv": ("text/csv; charset=utf-8", scenario_service.plan_csv),
+           "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    scenario_service.plan_xlsx)}
+
+
+def _request(db: Database, *, budget: str | None, capacity: str | None, profile: str | None,
+             force_in: list[str], force_out: list[str], scenario: int | None,
+             ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return the plan request the page shows (a saved scenario's unless the form overrides)."""
+    saved = None
+    values: dict[str, Any] = {"budget": budget, "capacity": capacity, "profile": profile,
+                              "force_in": force_in, "force_out": force_out}
+    if scenario is not None:
+        with db.read() as session:
+            saved = scenario_service.get_scenario(session=session, scenario_id=scenario)
+        if budget is None and capacity is None:
+            values = {k: saved[k] for k in values}
+            for key in ("budget", "capacity"):
+                values[key] = f"{values[key]:.2f}".rstrip("0").rstrip(".")
+    values["force_in"] = [s.strip() for s in values["force_in"] or [] if s and s.strip()]
+    values["force_out"] = [s.strip() for s in values["force_out"] or [] if s and s.strip()]
+    return values, saved
+
+
+def _solve(db: Database, values: dict[str, Any]) -> tuple[dict[str, Any] | None,
+                                                          dict[str, str]]:
+    """Check and solve a plan request; return the explained plan or the errors by field."""
+    if values["budget"] in (None, "") and values["capacity"] in (None, ""):
+        return None, {}
+    try:
+        with db.read() as session:
+            checked = scenario_service.checked_request(session, values)
+        return scenario_service.explained_plan(db, **checked), {}
+    except Invalid as exc:
+        return None, exc.errors
+
+
+def _titles(db: Database, slugs: list[str]) -> dict[str, str]:
+    """Return the titles of projects by slug, for the forced sets."""
+    if not slugs:
+        return {}
+    with db.read() as session:
+        return dict(session.execute(select(Project.slug, Project.title).where(
+            Project.slug.in_(slugs))).all())  # type: ignore[attr-defined]
+
+
+@router.get("/plan", name="plan", dependencies=[READ])
+def plan_page(
+    request: Request, db: AppDatabase, profile: Text = None, budget: Amount = None,
+    capacity: Amount = None, force_in: Slugs = [], force_out: Slugs = [],  # noqa: B006
+    scenario: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+):  # type: ignore[no-untyped-def]
+    """Plan under a budget and a capacity, with projects forced in or out; open a scenario."""
+    values, saved = _request(db, budget=budget, capacity=capacity, profile=profile,
+                             force_in=force_in, force_out=force_out, scenario=scenario)
+    result, errors = _solve(db, values)
+    with db.read() as session:
+        profiles = profile_service.list_profiles(session=session, include_retired=False)
+        saved_list = scenario_service.list_scenarios(session=session)
+    query = urlencode({k: v for k, v in values.items() if v not in (None, "", [])}, doseq=True)
+    return render(request, "plan.html", {
+        "profiles": profiles, "values": values, "result": result, "errors": errors,
+        "scenario": saved, "scenarios": saved_list, "query": query,
+        "titles": _titles(db, values["force_in"] + values["force_out"]),
+        "profile": values["profile"] or (result["profile"] if result else ""),
+    }, status_code=422 if errors else 200)
+
+
+@router.get("/plan/export.{fmt}", name="plan_export", dependencies=[READ])
+def plan_export(
+    db: AppDatabase, fmt: str, profile: Text = None, budget: Amount = None,
+    capacity: Amount = None, force_in: Slugs = [], force_out: Slugs = [],  # noqa: B006
+    scenario: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> Response:
+    """Download a plan (its waves, then what is left out and why) as CSV or XLSX."""
+    if fmt not in EXPORTS:
+        raise Invalid({"fmt": "choose csv or xlsx"})
+    values, _saved = _request(db, budget=budget, capacity=capacity, profile=profile,
+                              force_in=force_in, force_out=force_out, scenario=scenario)
+    result, errors = _solve(db, values)
+    if errors or result is None:
+        raise Invalid(errors or {"budget": "give a budget and a capacity"})
+    media_type, write = EXPORTS[fmt]
+    return Response(write(result), media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="plan.{fmt}"'})
+
+
+@router.get("/plan/compare", name="plan_compare", dependencies=[READ])
+def plan_compare(
+    request: Request, db: AppDatabase,
+    scenario: Annotated[list[int], Query(max_length=3)] = [],  # noqa: B006
+):  # type: ignore[no-untyped-def]
+    """Compare two or three saved scenarios side by side: value, cost, effort, adds and drops."""
+    comparison, error = None, None
+    try:
+        comparison = scenario_service.compare_scenarios(db, scenario_ids=scenario)
+    except Invalid as exc:
+        error = exc.message
+    with db.read() as session:
+        saved_list = scenario_service.list_scenarios(session=session)
+    return render(request, "plan_compare.html", {
+        "comparison": comparison, "error": error, "scenarios": saved_list,
+        "chosen": scenario,
+    }, status_code=422 if error else 200)
+
+
+async def multi_form(request: Request) -> dict[str, list[str]]:
+    """Return a posted form's text fields with every value of a repeated field."""
+    out: dict[str, list[str]] = {}
+    for key, value in (await request.form()).multi_items():
+        if isinstance(value, str):
+            out.setdefault(key, []).append(value)
+    return out
+
+
+MultiForm = Annotated[dict[str, list[str]], Depends(multi_form)]
+
+
+def _form_request(form: dict[str, list[str]]) -> dict[str, Any]:
+    """Read a scenario from a posted form (forced sets come as repeated fields)."""
+    def one(key: str) -> str:
+        return (form.get(key) or [""])[-1]
+
+    data: dict[str, Any] = {k: one(k) for k in ("name", "description", "profile", "budget",
+                                                 "capacity")}
+    data |= {k: " ".join(form.get(k, [])) for k in ("force_in", "force_out")}
+    if one("version"):
+        data["version"] = one("version")
+    return data
+
+
+def _refused(request: Request, db: Database, data: dict[str, Any], errors: dict[str, str],
+             scenario: int | None):  # type: ignore[no-untyped-def]
+    """Show the plan page again with the scenario form's errors beside its fields."""
+    values = {k: data[k] for k in ("budget", "capacity", "profile")}
+    values |= {k: data[k].split() for k in ("force_in", "force_out")}
+    with db.read() as session:
+        profiles = profile_service.list_profiles(session=session, include_retired=False)
+        saved_list = scenario_service.list_scenarios(session=session)
+        saved = (scenario_service.get_scenario(session=session, scenario_id=scenario)
+                 if scenario else None)
+    return render(request, "plan.html", {
+        "profiles": profiles, "values": values, "result": None, "errors": {},
+        "save_errors": errors, "save_values": data, "scenario": saved, "scenarios": saved_list,
+        "query": "", "titles": _titles(db, values["force_in"] + values["force_out"]),
+        "profile": values["profile"],
+    }, status_code=422)
+
+
+@router.post("/scenarios", name="scenario_create", dependencies=[SCENARIOS])
+def scenario_create(request: Request, db: AppDatabase, session: WriteSession,
+                    actor: CurrentActor, form: MultiForm):  # type: ignore[no-untyped-def]
+    """Save the plan request on the page as a named scenario, then open it."""
+    data = _form_request(form)
+    try:
+        saved = scenario_service.create_scenario(session=session, actor=actor, data=data)
+    except Invalid as exc:
+        session.rollback()
+        return _refused(request, db, data, exc.errors, None)
+    return see_other(f"{request.url_for('plan')}?scenario={saved['id']}")
+
+
+@router.post("/scenarios/{scenario_id}", name="scenario_update", dependencies=[SCENARIOS])
+def scenario_update(request: Request, db: AppDatabase, session: WriteSession,
+                    actor: CurrentActor, scenario_id: RowId,
+                    form: MultiForm):  # type: ignore[no-untyped-def]
+    """Save the plan request on the page over a saved scenario."""
+    data = _form_request(form)
+    try:
+        saved = scenario_service.update_scenario(session=session, actor=actor,
+                                                 scenario_id=scenario_id, data=data)
+    except Invalid as exc:
+        session.rollback()
+        return _refused(request, db, data, exc.errors, scenario_id)
+    return see_other(f"{request.url_for('plan')}?scenario={saved['id']}")
+
+
+@router.post("/scenarios/{scenario_id}/delete", name="scenario_delete",
+             dependencies=[SCENARIOS])
+def scenario_delete(request: Request, session: WriteSession, actor: CurrentActor,
+                    scenario_id: RowId, form: FormData):  # type: ignore[no-untyped-def]
+    """Delete a saved scenario."""
+    scenario_service.delete_scenario(session=session, actor=actor, scenario_id=scenario_id)
+    return see_other(request.url_for("plan"))
