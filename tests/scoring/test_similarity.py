@@ -162,7 +162,7 @@ def as_set(model: similarity.SimilarityModel) -> dict[tuple, float]:
     return {(r.project, r.other): round(r.score, 5) for r in model.neighbours.itertuples()}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(projects_strategy)
 def test_scores_lie_in_zero_one_and_never_pair_an_organisation_with_itself(rows) -> None:
     model = model_of(rows)
@@ -172,7 +172,7 @@ def test_scores_lie_in_zero_one_and_never_pair_an_organisation_with_itself(rows)
         assert owner[r.project] != owner[r.other]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(projects_strategy)
 def test_similarity_is_symmetric_and_agrees_with_the_pairwise_rule(rows) -> None:
     model = model_of(rows)
@@ -182,7 +182,7 @@ def test_similarity_is_symmetric_and_agrees_with_the_pairwise_rule(rows) -> None
         assert pair_score(model, a, b) == pytest.approx(score, abs=1e-4)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(projects_strategy, st.randoms(use_true_random=False))
 def test_order_and_organisation_names_do_not_change_the_suggestions(rows, rnd) -> None:
     order = list(range(len(rows)))
