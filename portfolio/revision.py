@@ -19,7 +19,7 @@ from portfolio.models import PortfolioRevision
 # it, and what the engine stored from it.
 NOT_PORTFOLIO_TABLES = frozenset({
     "user_account", "api_token", "login_attempt", "audit_event", "portfolio_revision",
-    "ranking_run", "ranking_row", "snapshot",
+    "ranking_run", "ranking_row", "snapshot", "dismissed_suggestion", "benefit_realisation",
 })
 
 # Schema migrations run before the revision's table exists, and restart every process anyway.
