@@ -29,6 +29,9 @@ class Capability(StrEnum):
     CREATE_SNAPSHOT = "create_snapshot"
     MANAGE_USERS = "manage_users"
     MANAGE_ORGANISATIONS = "manage_organisations"
+    RECORD_BENEFITS = "record_benefits"
+    DISMISS_SUGGESTION = "dismiss_suggestion"
+    JOIN_PROJECT = "join_project"
 
 
 class Scope(StrEnum):
@@ -51,6 +54,9 @@ DOING: dict[Capability, str] = {
     Capability.CREATE_SNAPSHOT: "create snapshots",
     Capability.MANAGE_USERS: "manage users",
     Capability.MANAGE_ORGANISATIONS: "manage organisations",
+    Capability.RECORD_BENEFITS: "record a project's realised benefits",
+    Capability.DISMISS_SUGGESTION: "dismiss a collaboration suggestion",
+    Capability.JOIN_PROJECT: "join a project as a partner",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
@@ -68,6 +74,11 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
         Capability.IMPORT_PROJECTS: _OWN,
         Capability.EDIT_DATASET: _OWN,
         Capability.CREATE_SNAPSHOT: _ANY,
+        # Their own organisation's delivered projects; suggestions involving their organisation;
+        # their own organisation joining another's project.
+        Capability.RECORD_BENEFITS: _OWN,
+        Capability.DISMISS_SUGGESTION: _OWN,
+        Capability.JOIN_PROJECT: _OWN,
     },
     Role.RESEARCHER: {
         Capability.READ: _ANY,

@@ -76,6 +76,8 @@ NAV = [
         ("graph", "/graph", "Graph", "", (), Capability.READ),
         ("plan", "/plan", "Plan", "", (), Capability.READ),
         ("reviews", "/reviews", "Reviews", "", (), Capability.READ),
+        ("collaboration", "/collaboration", "Collaboration", "", (), Capability.READ),
+        ("benefits", "/benefits", "Benefits", "", (), Capability.READ),
         ("snapshots", "/snapshots", "Snapshots", "/snapshots/", (), Capability.READ),
         ("project_new", "/projects/new", "Register a project", "", (),
          Capability.REGISTER_PROJECT),
