@@ -196,3 +196,21 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
                         else round(v, 3) if isinstance(v, float) else v)
                     for k, v in row.items()})
     return out
+
+
+BENEFIT_COLUMNS = ("project", "people_reached", "savings_gbp", "outcome", "review",
+                   "measured_on", "estimated_reach_people", "estimated_reach_level",
+                   "realised_reach_level", "estimated_savings_level", "realised_savings_level")
+ACCURACY_COLUMNS = ("projects", "mean_estimated_level", "mean_realised_level", "mean_gap",
+                    "optimistic", "exact", "pessimistic", "median_reach_ratio")
+
+
+def snapshot_tables(session: Session) -> list[tuple[str, list[list[Any]]]]:
+    """Return the snapshot's benefits and estimate_accuracy rows, in primary-key order."""
+    realised = sorted(list_benefits(session=session), key=lambda r: r["project"])
+    accuracy = estimate_accuracy(session=session)
+    rows = [[by, row[by], *(row[c] for c in ACCURACY_COLUMNS)]
+            for by in ("criterion", "organisation")
+            for row in sorted(accuracy[f"by_{by}"], key=lambda r: r[by])]
+    return [("benefits", [[r[c] for c in BENEFIT_COLUMNS] for r in realised]),
+            ("estimate_accuracy", rows)]
