@@ -184,7 +184,9 @@ def build_model(projects: pd.DataFrame, links: pd.DataFrame, *, top_k: int = TOP
     text = _tfidf(counts, idf)
     rows = {key: i for i, key in enumerate(keys)}
     datasets, dataset_keys = _dataset_matrix(links, rows, len(keys))
-    neighbours = _neighbours(text, datasets, organisations, themes, keys, top_k, block_rows)
+    # Integer codes: comparing arrays of Python strings per candidate pair was most of the work.
+    neighbours = _neighbours(text, datasets, pd.factorize(organisations)[0],
+                             pd.factorize(themes)[0], keys, top_k, block_rows)
     return SimilarityModel(keys=keys, organisations=organisations, themes=themes, texts=texts,
                            idf=idf, text=text, datasets=datasets, dataset_keys=dataset_keys,
                            neighbours=neighbours, rows=rows)
