@@ -156,51 +156,77 @@ def london_quality(k_precision: int = 5, k_recall: int = 10) -> dict[str, Any]:
 
 
 def panel_latency(projects: int, requests: int = 200) -> dict[str, Any]:
-    """Return the registration panel's latency over HTTP (in process) against /healthz."""
+    """Return the registration panel's latency over HTTP (in process) against /healthz.
+
+    The synthetic seed's projects get this benchmark's synthetic descriptions, so the panel
+    compares real-sized texts.
+    """
+    import re
     import tempfile
 
     from fastapi.testclient import TestClient
-    from sqlmodel import select
+    from sqlalchemy import select, update
 
+    from portfolio.actors import SYSTEM
     from portfolio.db import Database
     from portfolio.migrate import upgrade
-    from portfolio.models import Organisation
-    from portfolio.settings import Settings
+    from portfolio.models import Organisation, Project
     from portfolio.services import accounts
+    from portfolio.services.collaboration import similarity_index
+    from portfolio.settings import Settings
     from seeds.synthetic import seed_synthetic
     from web.app import create_app
 
+    password = "bench-password-123456"
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(database_url=f"sqlite:///{folder}/bench.db", environment="test",
                             secret_key="bench-secret")
-        upgrade(settings)
         db = Database(settings)
+        upgrade(db.engine)
         with db.write() as session:
             seed_synthetic(session, projects=projects, seed=1)
+        texts, _ = synthetic_portfolio(projects, seed=3)
         with db.write() as session:
-            accounts.add_user(session=session, email="lead@bench.test", name="Bench lead",
-                              role="cdo", password="bench-password-123", organisation=None)
-            organisation = session.exec(select(Organisation.code)).first()
-        app = create_app(settings)
-        with TestClient(app) as client:
-            client.post("/login", data={"email": "lead@bench.test",
-                                         "password": "bench-password-123"})
-            drafts = ["Damp and mould risk in council homes", "Fuel poverty targeting",
-                      "School place planning forecast", "Household support fund targeting"]
-            form = {"title": drafts[0], "description": "predict homes at risk of damp and mould",
-                    "theme": "housing", "owner": organisation}
-            client.get("/projects/similar", params=form)  # the model is built once per revision
+            ids = session.execute(select(Project.id).order_by(Project.id)).scalars().all()
+            session.execute(update(Project), [
+                {"id": i, "description": d} for i, d in zip(ids, texts["description"],
+                                                             strict=False)])
+            organisation = session.execute(select(Organisation.code)).scalars().first()
+            accounts.add_user(session=session, actor=SYSTEM, password=password, data={
+                "email": "cdo@bench.test", "name": "Bench CDO", "role": "cdo",
+                "organisation": None})
+        started = time.perf_counter()
+        similarity_index(db)
+        build_seconds = time.perf_counter() - started
+        with TestClient(create_app(settings)) as client:
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+            client.post("/login", data={"email": "cdo@bench.test", "password": password,
+                                         "csrf_token": csrf.group(1) if csrf else "",
+                                         "next": "/"})
+            page = client.get("/projects/new").text
+            token = re.search(r'"X-CSRF-Token": "([^"]+)"', page)
+            headers = {"HX-Request": "true", "X-CSRF-Token": token.group(1) if token else ""}
+            drafts = [("Damp and mould risk in council homes",
+                       "Predict council homes at risk of damp and mould from repairs data"),
+                      ("Fuel poverty targeting", "Target energy advice at fuel poor homes"),
+                      ("School place planning", "Forecast school place demand by area"),
+                      ("Household support fund targeting", "Target hardship payments")]
             panel, floor = [], []
-            for i in range(requests):
-                form["title"] = drafts[i % len(drafts)]
+            for i in range(requests + 5):
+                title, description = drafts[i % len(drafts)]
+                form = {"title": title, "description": description, "theme": "housing",
+                        "owner": organisation}
                 started = time.perf_counter()
-                client.get("/projects/similar", params=form)
-                panel.append((time.perf_counter() - started) * 1000)
+                answer = client.post("/projects/new/similar", data=form, headers=headers)
+                took = (time.perf_counter() - started) * 1000
+                assert answer.status_code == 200, answer.text[:300]
                 started = time.perf_counter()
                 client.get("/healthz")
-                floor.append((time.perf_counter() - started) * 1000)
+                if i >= 5:  # the first few warm the process up
+                    panel.append(took)
+                    floor.append((time.perf_counter() - started) * 1000)
         db.dispose()
-    return {"projects": projects, "requests": requests,
+    return {"projects": projects, "requests": requests, "model_build_seconds": build_seconds,
             "panel_p50_ms": percentile(panel, 50), "panel_p95_ms": percentile(panel, 95),
             "healthz_p50_ms": percentile(floor, 50),
             "ratio_p50_to_healthz": percentile(panel, 50) / percentile(floor, 50)}

@@ -22,6 +22,7 @@ slug or an organisation's name, so renaming either changes no suggestion.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +72,8 @@ class SimilarityModel:
     neighbours: pd.DataFrame  # NEIGHBOUR_COLUMNS, best first per project
 
     rows: Mapping[object, int]  # row of each project key
+    text_t: sp.csr_matrix  # text transposed, for a draft's product with every project
+    dataset_sizes: np.ndarray  # datasets per project
 
     def row_of(self, key: object) -> int | None:
         """Return the row of a project key, or None."""
@@ -107,11 +110,18 @@ def project_text(title: str | None, description: str | None) -> str:
     return f"{title}\n{title}\n{description}"
 
 
+@functools.cache
 def _hasher() -> HashingVectorizer:
     """Return the term counter: English stop words out, unigrams and bigrams, accents folded."""
     return HashingVectorizer(stop_words="english", ngram_range=(1, 2), strip_accents="unicode",
                              alternate_sign=False, norm=None, n_features=N_FEATURES,
                              dtype=np.float32)
+
+
+@functools.cache
+def _analyser():  # type: ignore[no-untyped-def]
+    """Return the hasher's text-to-terms function (built once)."""
+    return _hasher().build_analyzer()
 
 
 def _identity(terms: list[str]) -> list[str]:
@@ -189,7 +199,8 @@ def build_model(projects: pd.DataFrame, links: pd.DataFrame, *, top_k: int = TOP
                              pd.factorize(themes)[0], keys, top_k, block_rows)
     return SimilarityModel(keys=keys, organisations=organisations, themes=themes, texts=texts,
                            idf=idf, text=text, datasets=datasets, dataset_keys=dataset_keys,
-                           neighbours=neighbours, rows=rows)
+                           neighbours=neighbours, rows=rows, text_t=text.T.tocsr(),
+                           dataset_sizes=np.asarray(datasets.sum(axis=1)).ravel())
 
 
 def _combine(text: sp.csr_matrix, shared: sp.csr_matrix, start: int, sizes: np.ndarray,
@@ -254,7 +265,7 @@ def _neighbours(text: sp.csr_matrix, datasets: sp.csr_matrix, organisations: np.
 def _shared_terms(model: SimilarityModel, left_text: str, left: sp.csr_matrix, right: int,
                   limit: int = 3) -> tuple[str, ...]:
     """Return the terms that add most to two texts' cosine, phrases before their own words."""
-    analyse = _hasher().build_analyzer()
+    analyse = _analyser()
     shared = sorted(set(analyse(left_text)) & set(analyse(model.texts[right])))
     if not shared:
         return ()
@@ -300,7 +311,7 @@ def similar_to_draft(model: SimilarityModel, *, title: str, description: str,
     """
     vector = draft_vector(model, title, description)
     n = len(model.keys)
-    text = (np.asarray((vector @ model.text.T).todense()).ravel() if vector.nnz
+    text = ((vector @ model.text_t).toarray().ravel() if vector.nnz
             else np.zeros(n, np.float32))
     text[text < TEXT_FLOOR] = 0.0
     wanted = set(datasets)
@@ -308,7 +319,7 @@ def similar_to_draft(model: SimilarityModel, *, title: str, description: str,
                                                                   dtype=object)))
     shared = (np.asarray(model.datasets[:, columns].sum(axis=1)).ravel() if len(columns)
               else np.zeros(n))
-    sizes = np.asarray(model.datasets.sum(axis=1)).ravel()
+    sizes = model.dataset_sizes
     union = len(wanted) + sizes - shared
     jaccard = np.divide(shared, union, out=np.zeros(n), where=union > 0)
     both = (sizes > 0) & bool(wanted)

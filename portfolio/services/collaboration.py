@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,7 @@ class SimilarityIndex:
     organisations: dict[str, int] = field(default_factory=dict)
     groups: list[list[int]] = field(default_factory=list)
 
+    @functools.cached_property
     def titles(self) -> dict[int, str]:
         """Return dataset titles by id, for reasons in words."""
         return {key: value["title"] for key, value in self.datasets.items()}
@@ -165,7 +167,7 @@ def _suggestion(index: SimilarityIndex, other: int, score: float,
         "slug": project["slug"], "title": project["title"], "status": project["status"],
         "theme": project["theme"], "organisation": project["organisation"],
         "organisation_name": project["organisation_name"], "score": round(score, 3),
-        "why": why.words(index.titles()),
+        "why": why.words(index.titles),
         "same_theme": why.same_theme,
         "shared_datasets": [index.datasets[d]["code"] for d in why.shared_datasets],
         "shared_terms": list(why.shared_terms),
