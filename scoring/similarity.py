@@ -21,8 +21,8 @@ slug or an organisation's name, so renaming either changes no suggestion.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
 import functools
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np

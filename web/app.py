@@ -19,8 +19,16 @@ from starlette.middleware.sessions import SessionMiddleware
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.settings import Settings
-from web import api, api_snapshots, pages, pages_accounts, pages_engine, pages_snapshots
-from web import api_collaboration, pages_collaboration
+from web import (
+    api,
+    api_collaboration,
+    api_snapshots,
+    pages,
+    pages_accounts,
+    pages_collaboration,
+    pages_engine,
+    pages_snapshots,
+)
 from web.assets import STATIC_DIR, VENDOR_FILES
 from web.security import (
     BodyLimit,

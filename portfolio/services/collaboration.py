@@ -320,7 +320,7 @@ def _group(index: SimilarityIndex, group: list[int], values: dict[int, float]) -
 class DismissInput(Input):
     """Why a suggestion is set aside."""
 
-    group: str = Field(min_length=1, max_length=2000, pattern=r"^\d+(,\d+)*$")
+    group: str = Field(min_length=1, max_length=2000, pattern=r"^\d{1,18}(,\d{1,18})*$")
     reason: str = Field(default="", max_length=2000)
 
     @field_validator("reason")
