@@ -47,7 +47,7 @@ MAX_TEXT_CHARS = 5_000
 # about which are alike, and such terms make the matrix product quadratic; below
 # MAX_DF_MIN_PROJECTS projects every shared word counts.
 MAX_DF = 0.5
-MAX_DF_PROJECTS = 1_000
+MAX_DF_PROJECTS = 500
 MAX_DF_MIN_PROJECTS = 20
 # Terms are hashed into this many columns (no vocabulary to build: four times faster than
 # TfidfVectorizer at 20,000 projects, measured); collisions are rare at this width.
