@@ -21,16 +21,19 @@ DISMISS = Depends(policy(Policy.DISMISS))
 JOIN = Depends(policy(Policy.JOIN))
 Top = Annotated[int, Query(ge=1, le=50, description="How many similar projects")]
 Filter = Annotated[str | None, Query(max_length=32)]
+Fresh = Annotated[bool, Query(description="Wait for the current revision's similarities "
+                                          "rather than answer with the previous ones")]
 
 
 @router.get("/projects/{slug}/similar", dependencies=[READ])
-def similar_projects(slug: str, db: AppDatabase, top: Top = 10) -> dict[str, Any]:
+def similar_projects(slug: str, db: AppDatabase, top: Top = 10,
+                     fresh: Fresh = False) -> dict[str, Any]:
     """Return the projects in other organisations most like this one, with why.
 
     `similar` rows carry `score` (0-1), `why` in words, `shared_datasets`, `shared_terms`,
     `same_theme` and a `contact`; `none_reason` says why the list is empty.
     """
-    return collaboration_service.similar_projects(db, slug=slug, top=top)
+    return collaboration_service.similar_projects(db, slug=slug, top=top, fresh=fresh)
 
 
 @router.post("/similar", dependencies=[EDIT])
@@ -42,12 +45,12 @@ def similar_to_draft(body: dict[str, Any], db: AppDatabase, top: Top = 5) -> dic
 
 @router.get("/collaboration", dependencies=[READ])
 def collaboration(db: AppDatabase, actor: CurrentActor, theme: Filter = None,
-                  organisation: Filter = None) -> dict[str, Any]:
+                  organisation: Filter = None, fresh: Fresh = False) -> dict[str, Any]:
     """Return groups of alike projects in different organisations that are not yet partners,
     with shared datasets, combined value and cost and a suggested lead; `key` names a group
     for dismissal."""
     return collaboration_service.opportunities(db, theme=theme, organisation=organisation,
-                                               actor=actor)
+                                               actor=actor, fresh=fresh)
 
 
 @router.post("/collaboration/dismiss", status_code=201, dependencies=[DISMISS])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import threading
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,6 @@ GROUP_SCORE = 0.3
 ADVANCEMENT = ["delivered", "in_progress", "approved", "proposed", "idea", "paused"]
 # A rejected project is nobody's partner-to-be; it still shows among a project's similar ones.
 NOT_IN_GROUPS = {"rejected"}
-_BUILDING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -135,23 +134,36 @@ def _groups(index: SimilarityIndex) -> list[list[int]]:
     return [[int(x) for x in group] for group in similarity.groups(pairs)]
 
 
-def similarity_index(db: Database) -> SimilarityIndex:
-    """Return the similarity model of the current revision, built once per revision."""
+def similarity_index(db: Database, *, fresh: bool = False) -> SimilarityIndex:
+    """Return the similarity model of the current revision, built once per revision.
+
+    The build runs in a background thread of this worker (30 s or more at 100,000 projects);
+    while it runs, callers wait up to PORTFOLIO_RANKING_WAIT_SECONDS and then get the previous
+    revision's model, as pages do with the ranking. With no previous model they wait for it.
+    """
     revision = portfolio_revision(db)
     kept = db.memo.get(("similarity", revision))
     if kept is not None:
         return kept
-    # One build at a time per process: a second caller waits for the first one's result.
-    with _BUILDING:
-        kept = db.memo.get(("similarity", revision))
-        if kept is not None:
-            return kept
-        with db.read() as session:
-            consistent_read(session)
-            revision = current_revision(session)
-            index = _read_index(session, revision)
-        # Only the newest is kept: at 100,000 projects a model holds hundreds of megabytes.
-        return db.memo.put_latest(("similarity", revision), index)
+    job = db.background.submit(("similarity",), lambda: _build_index(db))
+    previous = None if fresh else db.memo.get(("similarity, latest",))
+    if previous is None:
+        return job.result()
+    try:
+        return job.result(timeout=db.settings.ranking_wait_seconds)
+    except FutureTimeout:
+        return previous
+
+
+def _build_index(db: Database) -> SimilarityIndex:
+    """Read the portfolio in one consistent transaction and keep its similarity model."""
+    with db.read() as session:
+        consistent_read(session)
+        revision = current_revision(session)
+        index = _read_index(session, revision)
+    # Only the newest is kept: at 100,000 projects a model holds hundreds of megabytes.
+    db.memo.put_latest(("similarity", revision), index)
+    return db.memo.put(("similarity, latest",), index)
 
 
 def _contact(index: SimilarityIndex, organisation_id: int) -> dict[str, str] | None:
@@ -175,9 +187,12 @@ def _suggestion(index: SimilarityIndex, other: int, score: float,
     }
 
 
-def similar_projects(db: Database, *, slug: str, top: int = 10) -> dict[str, Any]:
+def similar_projects(db: Database, *, slug: str, top: int = 10,
+                     fresh: bool = False) -> dict[str, Any]:
     """Return the projects in other organisations most like one project, with why."""
-    index = similarity_index(db)
+    index = similarity_index(db, fresh=fresh)
+    if slug not in index.by_slug and not fresh:
+        index = similarity_index(db, fresh=True)  # a project newer than the previous model
     if slug not in index.by_slug:
         raise NotFound("project", slug)
     found = index.projects[index.by_slug[slug]]
@@ -253,14 +268,15 @@ def members_key(ids: list[int]) -> str:
 
 
 def opportunities(db: Database, *, theme: str | None = None, organisation: str | None = None,
-                  limit: int = 100, actor: Actor | None = None) -> dict[str, Any]:
+                  limit: int = 100, actor: Actor | None = None,
+                  fresh: bool = False) -> dict[str, Any]:
     """Return groups of alike projects in different organisations that are not yet partners.
 
     Each group has the datasets its projects share, their combined value (composites in the
     current ranking) and cost, and a suggested lead: the most advanced project, then the
     highest value. A group someone dismissed does not return unless a project joins it.
     """
-    index = similarity_index(db)
+    index = similarity_index(db, fresh=fresh)
     with db.read() as session:
         dismissed = set(session.execute(select(DismissedSuggestion.members)).scalars())
     chosen = []

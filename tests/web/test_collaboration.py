@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -11,8 +12,10 @@ from sqlmodel import select
 
 from portfolio.db import Database
 from portfolio.models import Organisation, Project, ProjectPartner
+from portfolio.services import collaboration
 from portfolio.services.common import current_revision
 from portfolio.settings import Settings
+from tests.factories import make_project
 from tests.web.auth import Browser, sign_in, token_for
 from tests.web.pages_html import parse_html
 from web.app import create_app
@@ -70,7 +73,7 @@ def test_a_project_with_nothing_to_compare_says_why_none(app: FastAPI, london: D
     created = client.post("/api/v1/projects", json={
         "slug": "blank-idea", "title": "Zzyzx", "owner": LAMBETH, "theme": "economy"})
     assert created.status_code == 201, created.text
-    body = client.get("/api/v1/projects/blank-idea/similar").json()
+    body = client.get("/api/v1/projects/blank-idea/similar?fresh=true").json()
     assert body["similar"] == []
     assert body["none_reason"]
     assert client.get("/api/v1/projects/no-such-project/similar").status_code == 404
@@ -166,7 +169,7 @@ def test_projects_already_partners_are_not_suggested_to_collaborate(
     client = api(app, london, "cdo")
     assert client.post("/api/v1/projects/newham-school-place-planning/join",
                        json={"organisation": "E09000008"}).status_code == 201
-    groups = client.get("/api/v1/collaboration").json()["groups"]
+    groups = client.get("/api/v1/collaboration", params={"fresh": "true"}).json()["groups"]
     assert not any({"newham-school-place-planning", "croydon-school-place-planning"}
                    <= {p["slug"] for p in g["projects"]} for g in groups)
 
@@ -286,3 +289,26 @@ def test_similar_and_collaboration_api_on_both_databases(app: FastAPI, london: D
     assert client.get("/api/v1/projects/newham-school-place-planning/similar"
                       ).json()["similar"][0]["slug"] == "croydon-school-place-planning"
     assert client.get("/api/v1/collaboration").json()["groups"]
+
+
+def test_while_the_model_rebuilds_after_a_write_callers_get_the_previous_one(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = collaboration.similarity_index(london)
+    release = threading.Event()
+    build = collaboration._read_index
+
+    def held(session, revision):  # type: ignore[no-untyped-def]
+        release.wait(60)
+        return build(session, revision)
+
+    monkeypatch.setattr(collaboration, "_read_index", held)
+    monkeypatch.setattr(london.settings, "ranking_wait_seconds", 0.0)
+    with london.write() as session:
+        make_project(session, "another-retrofit-plan", owner=LAMBETH, title="Retrofit plan")
+    try:
+        assert collaboration.similarity_index(london) is first
+    finally:
+        release.set()
+    fresh = collaboration.similarity_index(london, fresh=True)
+    assert fresh.revision > first.revision
+    assert "another-retrofit-plan" in fresh.by_slug
