@@ -44,3 +44,13 @@ def test_seed_synthetic_prints_what_it_added(tmp_path: Path) -> None:
     invoke(tmp_path, "db", "upgrade")
     output = invoke(tmp_path, "seed", "synthetic", "--projects", "300", "--seed", "2").output
     assert "300 project" in output
+
+
+def test_similar_lists_projects_in_other_organisations_as_json(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    rows = json.loads(invoke(tmp_path, "similar", "newham-school-place-planning", "--top", "3",
+                             "--format", "json").stdout)
+    assert rows[0]["slug"] == "croydon-school-place-planning"
+    assert all(r["organisation"] != "E09000025" for r in rows)
+    assert "school place" in rows[0]["why"]
