@@ -359,22 +359,22 @@ def pair_score(model: SimilarityModel, project: object, other: object) -> float:
 
 
 def groups(pairs: Sequence[tuple[object, object]]) -> list[list[object]]:
-    """Return the connected groups of a list of pairs, each sorted, largest group first."""
-    parent: dict[object, object] = {}
+    """Return groups in which every two projects are a pair (complete linkage), largest first.
 
-    def root(x: object) -> object:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    Pairs come best first; two groups merge only when every project of one pairs with every
+    project of the other, so "demand forecast" cannot chain temporary accommodation to social
+    care through a project that shares a phrase with each.
+    """
+    linked = {(a, b) for a, b in pairs} | {(b, a) for a, b in pairs}
+    group_of: dict[object, list[object]] = {}
     for a, b in pairs:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb, key=repr)] = min(ra, rb, key=repr)  # type: ignore[type-var]
-    members: dict[object, list[object]] = {}
-    for x in parent:
-        members.setdefault(root(x), []).append(x)
-    found = [sorted(group, key=repr) for group in members.values()]
+        left = group_of.setdefault(a, [a])
+        right = group_of.setdefault(b, [b])
+        if left is right or not all((x, y) in linked for x in left for y in right):
+            continue
+        left.extend(right)
+        for member in right:
+            group_of[member] = left
+    unique = {id(group): group for group in group_of.values() if len(group) > 1}
+    found = [sorted(group, key=repr) for group in unique.values()]
     return sorted(found, key=lambda g: (-len(g), repr(g[0])))

@@ -126,7 +126,8 @@ def _already_partners(index: SimilarityIndex, a: int, b: int) -> bool:
 def _groups(index: SimilarityIndex) -> list[list[int]]:
     """Return groups of alike projects in different organisations that are not yet partners."""
     near = index.model.neighbours
-    near = near[near["score"] >= GROUP_SCORE]
+    near = near[near["score"] >= GROUP_SCORE].sort_values(
+        ["score", "project", "other"], ascending=[False, True, True], kind="stable")
     pairs = [(int(a), int(b)) for a, b in zip(near["project"], near["other"], strict=True)
              if index.projects[int(a)]["status"] not in NOT_IN_GROUPS
              and index.projects[int(b)]["status"] not in NOT_IN_GROUPS

@@ -133,8 +133,13 @@ def test_a_draft_finds_the_project_it_repeats_and_leaves_out_its_own_organisatio
     assert "retrofit" in found[0][2].words()
 
 
-def test_groups_join_pairs_that_share_a_project() -> None:
-    assert groups([(1, 2), (2, 3), (4, 5)]) == [[1, 2, 3], [4, 5]]
+def test_groups_hold_projects_that_are_all_alike() -> None:
+    assert groups([(1, 2), (2, 3), (1, 3), (4, 5)]) == [[1, 2, 3], [4, 5]]
+
+
+def test_groups_do_not_chain_through_a_project_alike_to_two_unrelated_ones() -> None:
+    # 2 is like 1 and like 3, but 1 and 3 are unrelated: the best pair wins, the other waits.
+    assert groups([(1, 2), (2, 3)]) == [[1, 2]]
 
 
 WORDS = ["retrofit", "damp", "mould", "homeless", "school", "debt", "fuel", "poverty", "bus",
