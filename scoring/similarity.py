@@ -124,6 +124,13 @@ def _analyser():  # type: ignore[no-untyped-def]
     return _hasher().build_analyzer()
 
 
+@functools.cache
+def _term_hasher() -> HashingVectorizer:
+    """Return a hasher of terms already cut, into the same columns as _hasher's."""
+    return HashingVectorizer(analyzer=_identity, n_features=N_FEATURES, alternate_sign=False,
+                             norm=None)
+
+
 def _identity(terms: list[str]) -> list[str]:
     """Return terms as they are (to hash terms already cut)."""
     return terms
@@ -269,8 +276,7 @@ def _shared_terms(model: SimilarityModel, left_text: str, left: sp.csr_matrix, r
     shared = sorted(set(analyse(left_text)) & set(analyse(model.texts[right])))
     if not shared:
         return ()
-    columns = HashingVectorizer(analyzer=_identity, n_features=N_FEATURES, alternate_sign=False,
-                                norm=None).transform([[term] for term in shared]).indices
+    columns = _term_hasher().transform([[term] for term in shared]).indices
     contribution = (left[:, columns].toarray().ravel()
                     * model.text[right][:, columns].toarray().ravel())
     order = [i for i in np.lexsort((columns, -contribution)) if contribution[i] > 0]
