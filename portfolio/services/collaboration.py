@@ -280,7 +280,7 @@ def opportunities(db: Database, *, theme: str | None = None, organisation: str |
     index = similarity_index(db, fresh=fresh)
     with db.read() as session:
         dismissed = set(session.execute(select(DismissedSuggestion.members)).scalars())
-    chosen = []
+    matching = []
     for group in index.groups:
         if members_key(group) in dismissed:
             continue
@@ -289,14 +289,13 @@ def opportunities(db: Database, *, theme: str | None = None, organisation: str |
             continue
         if organisation and not any(m["organisation"] == organisation for m in members):
             continue
-        chosen.append(group)
-        if len(chosen) == limit:
-            break
+        matching.append(group)
+    chosen = matching[:limit]
     values = _values(db, [i for group in chosen for i in group])
     groups = [_group(index, g, values) | {"may_dismiss": any(
         can(actor, Capability.DISMISS_SUGGESTION, index.projects[i]["owner_id"]) for i in g)}
         for g in chosen]
-    return {"revision": index.revision, "groups": groups, "total": len(index.groups)}
+    return {"revision": index.revision, "groups": groups, "total": len(matching)}
 
 
 def _group(index: SimilarityIndex, group: list[int], values: dict[int, float]) -> dict[str, Any]:
