@@ -35,6 +35,9 @@ class Capability(StrEnum):
     HARVEST_CATALOGUE = "harvest_catalogue"
     MANAGE_USERS = "manage_users"
     MANAGE_ORGANISATIONS = "manage_organisations"
+    RECORD_BENEFITS = "record_benefits"
+    DISMISS_SUGGESTION = "dismiss_suggestion"
+    JOIN_PROJECT = "join_project"
 
 
 class Scope(StrEnum):
@@ -63,6 +66,9 @@ DOING: dict[Capability, str] = {
     Capability.HARVEST_CATALOGUE: "harvest datasets from open-data portals",
     Capability.MANAGE_USERS: "manage users",
     Capability.MANAGE_ORGANISATIONS: "manage organisations",
+    Capability.RECORD_BENEFITS: "record a project's realised benefits",
+    Capability.DISMISS_SUGGESTION: "dismiss a collaboration suggestion",
+    Capability.JOIN_PROJECT: "join a project as a partner",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
@@ -83,6 +89,11 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
         Capability.RUN_PROJECT: _OWN,
         Capability.ANSWER_REVIEW: _OWN,
         Capability.CREATE_SNAPSHOT: _ANY,
+        # Their own organisation's delivered projects; suggestions involving their organisation;
+        # their own organisation joining another's project.
+        Capability.RECORD_BENEFITS: _OWN,
+        Capability.DISMISS_SUGGESTION: _OWN,
+        Capability.JOIN_PROJECT: _OWN,
     },
     Role.RESEARCHER: {
         Capability.READ: _ANY,

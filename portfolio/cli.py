@@ -437,6 +437,27 @@ def plumbing(
     print_rows(flat, ["gain", "description", "unblocks"], OutputFormat.table)
 
 
+@app.command("similar")
+def similar(
+    slug: Annotated[str, typer.Argument(help="The project's slug.")],
+    top: Annotated[int, typer.Option(min=1, max=50, help="How many similar projects.")] = 10,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table),
+) -> None:
+    """List the projects in other organisations most like one project, and why."""
+    from portfolio.services import collaboration
+
+    found = collaboration.similar_projects(database(), slug=slug, top=top, fresh=True)
+    if not found["similar"] and fmt == OutputFormat.table:
+        console.print(f"No similar projects: {found['none_reason']}.")
+        return
+    rows = found["similar"] if fmt == OutputFormat.json else [
+        {"score": f"{r['score']:.2f}", "project": r["slug"], "organisation":
+         r["organisation_name"], "status": r["status"], "why": r["why"]}
+        for r in found["similar"]]
+    print_rows(rows, ["score", "project", "organisation", "status", "why"], fmt)
+
+
 @graph_app.command("export")
 def graph_export(
     out: Annotated[Path, typer.Option(help="Where to write the GraphML file.")],

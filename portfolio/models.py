@@ -614,3 +614,51 @@ class ImportRun(SQLModel, table=True):
     # The whole report (created and updated slugs, every error) or why the import failed.
     report: dict | None = Field(default=None, sa_type=JSON)
     failure: str | None = Field(default=None, sa_type=Text)
+
+
+class BenefitRealisation(SQLModel, table=True):
+    """What a delivered project achieved against its estimate, with the lead's review."""
+
+    __tablename__ = "benefit_realisation"
+    __table_args__ = (
+        UniqueConstraint("project_id"),
+        CheckConstraint("people_reached IS NULL OR people_reached >= 0",
+                        name="reach_non_negative"),
+        CheckConstraint("savings_gbp IS NULL OR savings_gbp >= 0", name="savings_non_negative"),
+        CheckConstraint("length(outcome) > 0", name="outcome_given"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    people_reached: int | None = None
+    savings_gbp: int | None = Field(default=None, sa_type=BigInteger)
+    outcome: str = Field(sa_type=Text)
+    review: str = Field(default="", sa_type=Text)
+    measured_on: date
+    # The estimate as it stood when the result was recorded: editing it later cannot flatter
+    # the accuracy shown.
+    estimated_reach_people: int | None = None
+    estimated_reach_level: int | None = None
+    estimated_savings_level: int | None = None
+    recorded_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    version: int = Field(default=1)
+
+
+class DismissedSuggestion(SQLModel, table=True):
+    """A collaboration suggestion someone set aside, with why, so it does not come back."""
+
+    __tablename__ = "dismissed_suggestion"
+    __table_args__ = (
+        UniqueConstraint("members"),
+        CheckConstraint("length(reason) > 0", name="reason_given"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The project ids of the group, sorted and comma-separated: a group with a new member is a
+    # new suggestion.
+    members: str = Field(max_length=2000)
+    reason: str = Field(sa_type=Text)
+    dismissed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    dismissed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())

@@ -147,6 +147,7 @@ def load_london(session: Session) -> SeedReport:
     _load_projects(session, report)
     _load_links(session, report)
     _load_assessments(session, report)
+    _load_benefits(session, report)
     return report
 
 
@@ -295,3 +296,21 @@ def _load_assessments(session: Session, report: SeedReport) -> None:
         done.add((project_id, criterion_id))
         report.add("assessment")
     session.flush()
+
+
+def _load_benefits(session: Session, report: SeedReport) -> None:
+    """Record the realised benefits of delivered seed projects that have none yet."""
+    from portfolio.models import BenefitRealisation
+    from portfolio.services.benefits import record_benefits
+
+    done = set(session.exec(select(Project.slug).join(
+        BenefitRealisation, BenefitRealisation.project_id == Project.id)).all())
+    for row in read_csv(LONDON_DIR / "benefits.csv"):
+        if row["project"] in done:
+            continue
+        record_benefits(session=session, actor=SYSTEM, slug=row["project"], data={
+            "people_reached": optional_int(row["people_reached"]),
+            "savings_gbp": optional_int(row["savings_gbp"]),
+            "measured_on": row["measured_on"], "outcome": row["outcome"],
+            "review": row["review"]})
+        report.add("benefit_realisation")

@@ -74,3 +74,13 @@ def test_seeding_a_read_only_database_is_one_line_and_writes_nothing(tmp_path: P
     assert "Traceback" not in result.stderr and "INSERT" not in result.stderr
     listed = run_portfolio(read_only, "projects", "list", "--format", "json")
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
+
+
+def test_similar_lists_projects_in_other_organisations_as_json(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    rows = json.loads(invoke(tmp_path, "similar", "newham-school-place-planning", "--top", "3",
+                             "--format", "json").stdout)
+    assert rows[0]["slug"] == "croydon-school-place-planning"
+    assert all(r["organisation"] != "E09000025" for r in rows)
+    assert "school place" in rows[0]["why"]

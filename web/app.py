@@ -26,12 +26,14 @@ from portfolio.settings import Settings
 from web import (
     api,
     api_catalogue,
+    api_collaboration,
     api_scenarios,
     api_snapshots,
     docs,
     pages,
     pages_accounts,
     pages_catalogue,
+    pages_collaboration,
     pages_engine,
     pages_profiles,
     pages_scenarios,
@@ -118,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_profiles.router)
     app.include_router(api_scenarios.router)
     app.include_router(pages_scenarios.router)
+    app.include_router(api_collaboration.router)
+    app.include_router(pages_collaboration.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

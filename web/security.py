@@ -42,6 +42,9 @@ class Policy(StrEnum):
     SNAPSHOT = Capability.CREATE_SNAPSHOT
     CATALOGUE = Capability.HARVEST_CATALOGUE
     ADMIN = Capability.MANAGE_USERS
+    BENEFITS = Capability.RECORD_BENEFITS
+    DISMISS = Capability.DISMISS_SUGGESTION
+    JOIN = Capability.JOIN_PROJECT
 
 
 ALLOWED: dict[Policy, frozenset[Role]] = {
@@ -416,6 +419,9 @@ EDIT = Depends(policy(Policy.EDIT))
 IMPORT = Depends(policy(Policy.IMPORT))
 DECIDE = Depends(policy(Policy.DECIDE))
 ADMIN = Depends(policy(Policy.ADMIN))
+BENEFITS = Depends(policy(Policy.BENEFITS))
+DISMISS = Depends(policy(Policy.DISMISS))
+JOIN = Depends(policy(Policy.JOIN))
 
 # Database ids in paths: bounded so a huge number is a 422, not an overflow in the driver.
 RowId = Annotated[int, Path(ge=1, le=2**62)]

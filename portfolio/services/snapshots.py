@@ -65,6 +65,7 @@ from portfolio.models import (
     RankingRow,
     Snapshot,
 )
+from portfolio.services import benefits as benefit_service
 from portfolio.services.common import consistent_read, current_revision
 from portfolio.services.frames import load_profile
 from portfolio.services.ranking import ROBUSTNESS_SEED, RunInfo, ensure_ranking
@@ -203,6 +204,32 @@ PROJECTS = TableSpec(
      (("bottleneck_dataset",), "datasets", ("code",))),
 )
 
+# Realised benefits beside their estimates, and how accurate estimates were (benefits service).
+BENEFIT_TABLES = (
+    TableSpec(
+        "benefits", "Realised benefits", "What delivered projects achieved against their "
+        "estimate; levels are on the reach and savings criteria's own scales.",
+        (_col("project", required=True), _col("people_reached", "integer"),
+         _col("savings_gbp", "integer", "Savings or avoided cost a year, GBP."),
+         _col("outcome"), _col("review", "string", "The lead's post-delivery review."),
+         _col("measured_on", "date"), _col("estimated_reach_people", "integer"),
+         _col("estimated_reach_level", "integer"), _col("realised_reach_level", "integer"),
+         _col("estimated_savings_level", "integer"), _col("realised_savings_level", "integer")),
+        ("project",),
+        ((("project",), "projects", ("slug",)),),
+    ),
+    TableSpec(
+        "estimate_accuracy", "Estimate accuracy", "Estimated against realised levels by "
+        "organisation and by criterion; gap = estimated - realised (positive: optimistic).",
+        (_col("by", required=True), _col("group", required=True),
+         _col("projects", "integer"), _col("mean_estimated_level", "number"),
+         _col("mean_realised_level", "number"), _col("mean_gap", "number"),
+         _col("optimistic", "number"), _col("exact", "number"), _col("pessimistic", "number"),
+         _col("median_reach_ratio", "number")),
+        ("by", "group"),
+    ),
+)
+
 TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "organisations", "Organisations", "The GLA, boroughs (ONS GSS codes), GLA group bodies "
@@ -265,6 +292,7 @@ TABLES: tuple[TableSpec, ...] = (
         ("project", "criterion"),
         ((("project",), "projects", ("slug",)), (("criterion",), "criteria", ("key",))),
     ),
+    *BENEFIT_TABLES,
 )
 TABLE_BY_NAME = {spec.name: spec for spec in TABLES}
 TABLE_NAMES = tuple(TABLE_BY_NAME)
@@ -459,6 +487,10 @@ def write_tables(session: Session, writer: PayloadWriter, run: RunInfo,
         session, select(Project.slug, crit.key, a.level, a.rationale, a.assessed_at)
         .join(Project, Project.id == a.project_id).join(crit, crit.id == a.criterion_id)
         .where(a.id.in_(latest)).order_by(*by(Project.slug, crit.key))))
+
+    for name, rows in benefit_service.snapshot_tables(session):
+        writer.table(name, [c.name for c in TABLE_BY_NAME[name].columns])
+        writer.rows(rows)
 
 
 def _write_projects(session: Session, writer: PayloadWriter, run: RunInfo,

@@ -1,0 +1,216 @@
+"""Benefits realisation: what delivered projects achieved against what was estimated."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from pydantic import Field, field_validator
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.errors import Conflict, Invalid
+from portfolio.models import (
+    Assessment,
+    BenefitRealisation,
+    Criterion,
+    Organisation,
+    Project,
+    User,
+)
+from portfolio.schemas import Input, parse
+from portfolio.services.common import as_record, project_by_slug, record
+from scoring import benefits as scoring
+
+# The criteria whose estimated level a realised figure is compared with.
+COMPARED = ("reach", "savings")
+
+
+class BenefitInput(Input):
+    """What a delivered project achieved, measured on a date, and the lead's review."""
+
+    people_reached: int | None = Field(default=None, le=100_000_000)
+    savings_gbp: int | None = Field(default=None, le=10**12)
+    outcome: str = Field(default="", max_length=5_000)
+    review: str = Field(default="", max_length=20_000)
+    measured_on: date | None = None
+    version: int | None = Field(default=None, ge=1)
+
+    @field_validator("people_reached", "savings_gbp")
+    @classmethod
+    def _not_negative(cls, value: int | None) -> int | None:
+        if value is not None and value < 0:
+            raise ValueError(f"cannot be negative (got {value}); enter 0 or more")
+        return value
+
+    @field_validator("outcome")
+    @classmethod
+    def _outcome_given(cls, value: str) -> str:
+        if not value:
+            raise ValueError("say in words what the project achieved")
+        return value
+
+    @field_validator("measured_on", mode="before")
+    @classmethod
+    def _date_given(cls, value: object) -> object:
+        if value is None or value == "":
+            raise ValueError("enter the date the results were measured, e.g. 2025-03-31")
+        return value
+
+
+def _estimated_levels(session: Session, project_id: int) -> dict[str, int | None]:
+    """Return the latest assessed level of the compared criteria for a project."""
+    on_criterion = Criterion.id == Assessment.criterion_id
+    latest = (select(func.max(Assessment.id)).join(Criterion, on_criterion)
+              .where(Assessment.project_id == project_id, Criterion.key.in_(COMPARED))
+              .group_by(Assessment.criterion_id).scalar_subquery())
+    found = dict(session.execute(
+        select(Criterion.key, Assessment.level).join(Criterion, on_criterion)
+        .where(Assessment.id.in_(latest))).all())
+    return {key: found.get(key) for key in COMPARED}
+
+
+def _public(row: BenefitRealisation, project: Project, organisation: Organisation,
+            recorded_by: str | None) -> dict[str, Any]:
+    """Return a realisation as pages, exports and the API show it."""
+    return {
+        "project": project.slug, "title": project.title, "organisation": organisation.code,
+        "organisation_name": organisation.name,
+        "people_reached": row.people_reached, "savings_gbp": row.savings_gbp,
+        "outcome": row.outcome, "review": row.review,
+        "measured_on": row.measured_on.isoformat(),
+        "estimated_reach_people": row.estimated_reach_people,
+        "estimated_reach_level": row.estimated_reach_level,
+        "realised_reach_level": scoring.reach_band(row.people_reached),
+        "estimated_savings_level": row.estimated_savings_level,
+        "realised_savings_level": scoring.savings_band(row.savings_gbp),
+        "recorded_by": recorded_by,
+        "recorded_at": row.recorded_at.isoformat() if row.recorded_at else None,
+        "version": row.version,
+    }
+
+
+def record_benefits(*, session: Session, actor: Actor, slug: str,
+                    data: dict[str, Any]) -> dict[str, Any]:
+    """Record (or correct) what a delivered project achieved; the estimate is kept beside it."""
+    values = parse(BenefitInput, data)
+    project = project_by_slug(session, slug)
+    require(actor, Capability.RECORD_BENEFITS, project)
+    if project.status != "delivered":
+        raise Invalid({"status": f"only a delivered project records its benefits; this one is "
+                                 f"{project.status.replace('_', ' ')}"})
+    delivered = project.end_date or project.start_date
+    assert values.measured_on is not None  # the validator refuses a missing date
+    if delivered is not None and values.measured_on < delivered:
+        raise Invalid({"measured_on": f"the measurement date cannot be before delivery "
+                                      f"({delivered.isoformat()})"})
+    if values.measured_on > date.today():
+        raise Invalid({"measured_on": "the measurement date cannot be in the future"})
+    row = session.execute(select(BenefitRealisation).where(
+        BenefitRealisation.project_id == project.id)).scalar()
+    before = as_record(row, exclude=("recorded_at",)) if row else None
+    if row is None:
+        levels = _estimated_levels(session, project.id)
+        row = BenefitRealisation(
+            project_id=project.id, outcome=values.outcome, measured_on=values.measured_on,
+            estimated_reach_people=project.reach_people,
+            estimated_reach_level=levels["reach"], estimated_savings_level=levels["savings"])
+    elif values.version is not None and values.version != row.version:
+        raise Conflict("someone recorded these benefits meanwhile; reload to see their figures",
+                       current={"version": row.version})
+    else:
+        row.version += 1
+    row.people_reached = values.people_reached
+    row.savings_gbp = values.savings_gbp
+    row.outcome = values.outcome
+    row.review = values.review
+    row.measured_on = values.measured_on
+    row.recorded_by_id = actor.id
+    session.add(row)
+    session.flush()
+    record(session, actor, action="update" if before else "create", entity="benefits",
+           entity_id=row.id, project_id=project.id, before=before,
+           after=as_record(row, exclude=("recorded_at",)))
+    organisation = session.get(Organisation, project.owner_id)
+    assert organisation is not None
+    return _public(row, project, organisation, actor.email)
+
+
+def _query():  # type: ignore[no-untyped-def]
+    """Return the select of every realisation with its project, owner and recorder."""
+    return (select(BenefitRealisation, Project, Organisation, User.name)
+            .join(Project, Project.id == BenefitRealisation.project_id)
+            .join(Organisation, Organisation.id == Project.owner_id)
+            .outerjoin(User, User.id == BenefitRealisation.recorded_by_id))
+
+
+def get_benefits(*, session: Session, slug: str) -> dict[str, Any] | None:
+    """Return a project's realised benefits, or None when none are recorded."""
+    project = project_by_slug(session, slug)
+    found = session.execute(_query().where(Project.id == project.id)).first()
+    return _public(*found) if found else None
+
+
+def list_benefits(*, session: Session, organisation: str | None = None) -> list[dict[str, Any]]:
+    """Return every recorded realisation, by organisation and project."""
+    query = _query().order_by(Organisation.name, Project.slug)
+    if organisation:
+        query = query.where(Organisation.code == organisation)
+    return [_public(*row) for row in session.execute(query).all()]
+
+
+def realised_frame(session: Session) -> pd.DataFrame:
+    """Return the realised figures beside their estimates, one row per project."""
+    rows = list_benefits(session=session)
+    columns = ["project", "organisation", "organisation_name", "people_reached", "savings_gbp",
+               "estimated_reach_people", "estimated_reach_level", "estimated_savings_level"]
+    frame = pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
+    for column in columns[3:]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return frame
+
+
+def estimate_accuracy(*, session: Session) -> dict[str, Any]:
+    """Return estimate accuracy by organisation and by criterion (estimated vs realised level)."""
+    frame = realised_frame(session)
+    table = scoring.comparisons(frame)
+    names = dict(zip(frame["organisation"], frame["organisation_name"], strict=True))
+    by_organisation = scoring.accuracy(table, "organisation")
+    by_organisation.insert(1, "organisation_name", by_organisation["group"].map(names))
+    by_criterion = scoring.accuracy(table, "criterion")
+    return {
+        "projects": len(frame),
+        "by_organisation": _records(by_organisation.rename(columns={"group": "organisation"})),
+        "by_criterion": _records(by_criterion.rename(columns={"group": "criterion"})),
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return a frame's rows as JSON-ready dicts (NaN as None, shares rounded)."""
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append({k: (None if isinstance(v, float) and pd.isna(v)
+                        else round(v, 3) if isinstance(v, float) else v)
+                    for k, v in row.items()})
+    return out
+
+
+BENEFIT_COLUMNS = ("project", "people_reached", "savings_gbp", "outcome", "review",
+                   "measured_on", "estimated_reach_people", "estimated_reach_level",
+                   "realised_reach_level", "estimated_savings_level", "realised_savings_level")
+ACCURACY_COLUMNS = ("projects", "mean_estimated_level", "mean_realised_level", "mean_gap",
+                    "optimistic", "exact", "pessimistic", "median_reach_ratio")
+
+
+def snapshot_tables(session: Session) -> list[tuple[str, list[list[Any]]]]:
+    """Return the snapshot's benefits and estimate_accuracy rows, in primary-key order."""
+    realised = sorted(list_benefits(session=session), key=lambda r: r["project"])
+    accuracy = estimate_accuracy(session=session)
+    rows = [[by, row[by], *(row[c] for c in ACCURACY_COLUMNS)]
+            for by in ("criterion", "organisation")
+            for row in sorted(accuracy[f"by_{by}"], key=lambda r: r[by])]
+    return [("benefits", [[r[c] for c in BENEFIT_COLUMNS] for r in realised]),
+            ("estimate_accuracy", rows)]

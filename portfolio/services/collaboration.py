@@ -1,0 +1,412 @@
+"""Who else is doing this: similar projects, collaboration opportunities, joining a project."""
+
+from __future__ import annotations
+
+import functools
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from pydantic import Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, can, require
+from portfolio.enums import PartnerRole, Role, Theme
+from portfolio.errors import Conflict, Invalid, NotFound
+from portfolio.models import (
+    Dataset,
+    DismissedSuggestion,
+    Organisation,
+    Project,
+    ProjectDataset,
+    ProjectPartner,
+    RankingRow,
+    User,
+)
+from portfolio.schemas import Input, parse
+from portfolio.services.common import (
+    as_record,
+    chunks,
+    consistent_read,
+    current_revision,
+    organisation_by_code,
+    portfolio_revision,
+    project_by_slug,
+    record,
+)
+from scoring import similarity
+
+if TYPE_CHECKING:
+    from portfolio.db import Database
+
+# Pairs at least this alike make a collaboration opportunity (a suggestion on a project's page
+# needs only similarity.MIN_SCORE): a group is a claim that several teams should talk.
+GROUP_SCORE = 0.3
+# How far along a project is, for the suggested lead of a group: furthest first.
+ADVANCEMENT = ["delivered", "in_progress", "approved", "proposed", "idea", "paused"]
+# A rejected project is nobody's partner-to-be; it still shows among a project's similar ones.
+NOT_IN_GROUPS = {"rejected"}
+
+
+@dataclass(frozen=True)
+class SimilarityIndex:
+    """The similarity model of one revision and what pages show of each project."""
+
+    revision: int
+    model: similarity.SimilarityModel
+    projects: dict[int, dict[str, Any]]
+    datasets: dict[int, dict[str, str]]
+    # (project id, organisation id) for every partner link, owners included.
+    involved: frozenset[tuple[int, int]]
+    contacts: dict[int, dict[str, str]]
+    by_slug: dict[str, int] = field(default_factory=dict)
+    organisations: dict[str, int] = field(default_factory=dict)
+    groups: list[list[int]] = field(default_factory=list)
+
+    @functools.cached_property
+    def titles(self) -> dict[int, str]:
+        """Return dataset titles by id, for reasons in words."""
+        return {key: value["title"] for key, value in self.datasets.items()}
+
+
+def _read_index(session: Session, revision: int) -> SimilarityIndex:
+    """Read the portfolio's text, datasets and partners and build the similarity model."""
+    rows = session.execute(
+        select(Project.id, Project.slug, Project.title, Project.description, Project.owner_id,
+               Project.theme, Project.status, Project.cost_gbp, Organisation.code,
+               Organisation.name, Organisation.kind)
+        .join(Organisation, Organisation.id == Project.owner_id).order_by(Project.id)
+    ).all()
+    projects = {
+        r[0]: {"id": r[0], "slug": r[1], "title": r[2], "description": r[3] or "",
+               "owner_id": r[4], "theme": r[5], "status": r[6], "cost_gbp": r[7],
+               "organisation": r[8], "organisation_name": r[9], "organisation_kind": r[10]}
+        for r in rows
+    }
+    frame = pd.DataFrame({
+        "key": [p["id"] for p in projects.values()],
+        "organisation": [p["owner_id"] for p in projects.values()],
+        "theme": [p["theme"] for p in projects.values()],
+        "title": [p["title"] for p in projects.values()],
+        "description": [p["description"] for p in projects.values()],
+    })
+    links = pd.DataFrame([tuple(r) for r in session.execute(
+        select(ProjectDataset.project_id, ProjectDataset.dataset_id)).all()],
+        columns=["project", "dataset"])
+    datasets = {r[0]: {"code": r[1], "title": r[2]} for r in session.execute(
+        select(Dataset.id, Dataset.code, Dataset.title)).all()}
+    partners = {(r[0], r[1]) for r in session.execute(
+        select(ProjectPartner.project_id, ProjectPartner.organisation_id)).all()}
+    partners |= {(p["id"], p["owner_id"]) for p in projects.values()}
+    contacts: dict[int, dict[str, str]] = {}
+    for organisation_id, name, email in session.execute(
+            select(User.organisation_id, User.name, User.email)
+            .where(User.role == Role.LEAD.value, User.is_active, User.organisation_id.is_not(None))
+            .order_by(User.id)).all():
+        contacts.setdefault(organisation_id, {"name": name, "email": email})
+    model = similarity.build_model(frame, links)
+    organisations = dict(session.execute(select(Organisation.code, Organisation.id)).all())
+    index = SimilarityIndex(revision=revision, model=model, projects=projects,
+                            datasets=datasets, involved=frozenset(partners), contacts=contacts,
+                            by_slug={p["slug"]: i for i, p in projects.items()},
+                            organisations=organisations)
+    return SimilarityIndex(**{**index.__dict__, "groups": _groups(index)})
+
+
+def _already_partners(index: SimilarityIndex, a: int, b: int) -> bool:
+    """Tell whether either project's organisation already takes part in the other project."""
+    pa, pb = index.projects[a], index.projects[b]
+    return (a, pb["owner_id"]) in index.involved or (b, pa["owner_id"]) in index.involved
+
+
+def _groups(index: SimilarityIndex) -> list[list[int]]:
+    """Return groups of alike projects in different organisations that are not yet partners."""
+    near = index.model.neighbours
+    near = near[near["score"] >= GROUP_SCORE].sort_values(
+        ["score", "project", "other"], ascending=[False, True, True], kind="stable")
+    pairs = [(int(a), int(b)) for a, b in zip(near["project"], near["other"], strict=True)
+             if index.projects[int(a)]["status"] not in NOT_IN_GROUPS
+             and index.projects[int(b)]["status"] not in NOT_IN_GROUPS
+             and not _already_partners(index, int(a), int(b))]
+    return [[int(x) for x in group] for group in similarity.groups(pairs)]
+
+
+def similarity_index(db: Database, *, fresh: bool = False) -> SimilarityIndex:
+    """Return the similarity model of the current revision, built once per revision.
+
+    The build runs in a background thread of this worker (30 s or more at 100,000 projects);
+    while it runs, callers wait up to PORTFOLIO_RANKING_WAIT_SECONDS and then get the previous
+    revision's model, as pages do with the ranking. With no previous model they wait for it.
+    """
+    revision = portfolio_revision(db)
+    kept = db.memo.get(("similarity", revision))
+    if kept is not None:
+        return kept
+    job = db.background.submit(("similarity",), lambda: _build_index(db))
+    previous = None if fresh else db.memo.get(("similarity, latest",))
+    if previous is None:
+        return job.result()
+    try:
+        return job.result(timeout=db.settings.ranking_wait_seconds)
+    except FutureTimeout:
+        return previous
+
+
+def _build_index(db: Database) -> SimilarityIndex:
+    """Read the portfolio in one consistent transaction and keep its similarity model."""
+    with db.read() as session:
+        consistent_read(session)
+        revision = current_revision(session)
+        index = _read_index(session, revision)
+    # Only the newest is kept: at 100,000 projects a model holds hundreds of megabytes.
+    db.memo.put_latest(("similarity", revision), index)
+    return db.memo.put(("similarity, latest",), index)
+
+
+def _contact(index: SimilarityIndex, organisation_id: int) -> dict[str, str] | None:
+    """Return a lead to contact at an organisation, if it has one."""
+    return index.contacts.get(organisation_id)
+
+
+def _suggestion(index: SimilarityIndex, other: int, score: float,
+                why: similarity.Reason) -> dict[str, Any]:
+    """Return one similar project as pages and the API show it."""
+    project = index.projects[other]
+    return {
+        "slug": project["slug"], "title": project["title"], "status": project["status"],
+        "theme": project["theme"], "organisation": project["organisation"],
+        "organisation_name": project["organisation_name"], "score": round(score, 3),
+        "why": why.words(index.titles),
+        "same_theme": why.same_theme,
+        "shared_datasets": [index.datasets[d]["code"] for d in why.shared_datasets],
+        "shared_terms": list(why.shared_terms),
+        "contact": _contact(index, project["owner_id"]),
+    }
+
+
+def similar_projects(db: Database, *, slug: str, top: int = 10,
+                     fresh: bool = False) -> dict[str, Any]:
+    """Return the projects in other organisations most like one project, with why."""
+    index = similarity_index(db, fresh=fresh)
+    if slug not in index.by_slug and not fresh:
+        index = similarity_index(db, fresh=True)  # a project newer than the previous model
+    if slug not in index.by_slug:
+        raise NotFound("project", slug)
+    found = index.projects[index.by_slug[slug]]
+    near = index.model.neighbours
+    near = near[near["project"] == found["id"]].head(top)
+    similar = [_suggestion(index, int(other), float(score),
+                           similarity.reason(index.model, found["id"], int(other)))
+               for other, score in zip(near["other"], near["score"], strict=True)]
+    none = None
+    if not similar:
+        row = index.model.row_of(found["id"])
+        has_text = row is not None and index.model.text[row].nnz > 0
+        has_data = row is not None and index.model.datasets[row].nnz > 0
+        none = ("this project has no description, title words or datasets to compare yet"
+                if not has_text and not has_data else
+                "no project in another organisation shares enough of its words or datasets")
+    return {"project": {"slug": found["slug"], "title": found["title"],
+                        "organisation": found["organisation"]},
+            "revision": index.revision, "similar": similar, "none_reason": none}
+
+
+class DraftInput(Input):
+    """What the registration form has so far: any of it may be missing or odd."""
+
+    title: str = ""
+    description: str = ""
+    theme: str = ""
+    owner: str = ""
+
+
+def similar_to_draft(db: Database, *, data: dict[str, Any], top: int = 5) -> dict[str, Any]:
+    """Return existing projects like a project being registered (the registration panel)."""
+    # Half-typed, pasted or odd text is normal here: cut to what the comparison reads.
+    values = parse(DraftInput, {name: str(data.get(name) or "")[:similarity.MAX_TEXT_CHARS]
+                                for name in DraftInput.model_fields})
+    index = similarity_index(db)
+    owner = index.organisations.get(values.owner)
+    theme = values.theme if values.theme in {t.value for t in Theme} else None
+    if not (values.title or values.description):
+        return {"similar": [], "none_reason": "type a title or a description to see similar "
+                                              "projects in other organisations"}
+    found = similarity.similar_to_draft(index.model, title=values.title,
+                                        description=values.description, theme=theme,
+                                        organisation=owner, top_k=top)
+    similar = [_suggestion(index, int(key), score, why) for key, score, why in found]
+    none = None if similar else ("no project in another organisation shares enough of these "
+                                 "words yet")
+    return {"similar": similar, "none_reason": none}
+
+
+def _values(db: Database, ids: list[int]) -> dict[int, float]:
+    """Return the composite of projects in the current stored ranking (none if there is none)."""
+    from portfolio.services.ranking import ensure_ranking
+
+    try:
+        run = ensure_ranking(db, None, wait_seconds=db.settings.ranking_wait_seconds)
+    except NotFound:  # no weight profile yet
+        return {}
+    values: dict[int, float] = {}
+    with db.read() as session:
+        for part in chunks(ids):
+            for project_id, composite in session.execute(
+                    select(RankingRow.project_id, RankingRow.composite)
+                    .where(RankingRow.run_id == run.id, RankingRow.project_id.in_(part))).all():
+                if composite is not None:
+                    values[project_id] = float(composite)
+    return values
+
+
+def members_key(ids: list[int]) -> str:
+    """Return the stored key of a group: its project ids, sorted, comma-separated."""
+    return ",".join(str(i) for i in sorted(set(ids)))
+
+
+def opportunities(db: Database, *, theme: str | None = None, organisation: str | None = None,
+                  limit: int = 100, actor: Actor | None = None,
+                  fresh: bool = False) -> dict[str, Any]:
+    """Return groups of alike projects in different organisations that are not yet partners.
+
+    Each group has the datasets its projects share, their combined value (composites in the
+    current ranking) and cost, and a suggested lead: the most advanced project, then the
+    highest value. A group someone dismissed does not return unless a project joins it.
+    """
+    index = similarity_index(db, fresh=fresh)
+    with db.read() as session:
+        dismissed = set(session.execute(select(DismissedSuggestion.members)).scalars())
+    matching = []
+    for group in index.groups:
+        if members_key(group) in dismissed:
+            continue
+        members = [index.projects[i] for i in group]
+        if theme and not any(m["theme"] == theme for m in members):
+            continue
+        if organisation and not any(m["organisation"] == organisation for m in members):
+            continue
+        matching.append(group)
+    chosen = matching[:limit]
+    values = _values(db, [i for group in chosen for i in group])
+    groups = [_group(index, g, values) | {"may_dismiss": any(
+        can(actor, Capability.DISMISS_SUGGESTION, index.projects[i]["owner_id"]) for i in g)}
+        for g in chosen]
+    return {"revision": index.revision, "groups": groups, "total": len(matching)}
+
+
+def _group(index: SimilarityIndex, group: list[int], values: dict[int, float]) -> dict[str, Any]:
+    """Return one collaboration opportunity as pages and the API show it."""
+    model = index.model
+    rows = [model.row_of(i) for i in group]
+    used: dict[int, int] = {}
+    for row in rows:
+        for column in model.datasets[row].indices:
+            key = int(model.dataset_keys[column])
+            used[key] = used.get(key, 0) + 1
+    shared = sorted((index.datasets[k] for k, n in used.items() if n > 1),
+                    key=lambda d: d["title"])
+    members = [index.projects[i] for i in group]
+    lead = min(members, key=lambda m: (ADVANCEMENT.index(m["status"]),
+                                       -values.get(m["id"], 0.0), m["id"]))
+    present = [values[m["id"]] for m in members if m["id"] in values]
+    organisations = sorted({m["organisation_name"] for m in members})
+    return {
+        "key": members_key(group),
+        "projects": [{"slug": m["slug"], "title": m["title"], "status": m["status"],
+                      "theme": m["theme"], "organisation": m["organisation"],
+                      "organisation_name": m["organisation_name"], "cost_gbp": m["cost_gbp"],
+                      "value": round(values[m["id"]], 1) if m["id"] in values else None,
+                      "contact": _contact(index, m["owner_id"])}
+                     for m in members],
+        "organisations": organisations,
+        "shared_datasets": shared,
+        "combined_value": round(sum(present), 1) if present else None,
+        "combined_cost_gbp": sum(m["cost_gbp"] for m in members),
+        "suggested_lead": {"slug": lead["slug"], "title": lead["title"],
+                           "organisation_name": lead["organisation_name"],
+                           "status": lead["status"]},
+        "themes": sorted({m["theme"] for m in members}),
+    }
+
+
+class DismissInput(Input):
+    """Why a suggestion is set aside."""
+
+    group: str = Field(min_length=1, max_length=2000, pattern=r"^\d{1,18}(,\d{1,18})*$")
+    reason: str = Field(default="", max_length=2000)
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_given(cls, value: str) -> str:
+        if not value:
+            raise ValueError("say why these projects should not work together, so others know")
+        return value
+
+
+def dismiss(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """Set a collaboration suggestion aside with a reason, so it does not return."""
+    values = parse(DismissInput, data)
+    ids = sorted({int(i) for i in values.group.split(",")})
+    owners = dict(session.execute(select(Project.id, Project.owner_id)
+                                  .where(Project.id.in_(ids))).all())
+    if len(owners) != len(ids) or len(ids) < 2:
+        raise Invalid({"group": "the suggestion names projects that do not exist; reload "
+                                "the page"})
+    if not any(can(actor, Capability.DISMISS_SUGGESTION, owner) for owner in owners.values()):
+        require(actor, Capability.DISMISS_SUGGESTION, next(iter(owners.values())),
+                doing="dismiss a suggestion none of whose projects is theirs")
+    row = DismissedSuggestion(members=members_key(ids), reason=values.reason,
+                              dismissed_by_id=actor.id)
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("this suggestion has already been dismissed") from None
+    record(session, actor, action="dismiss", entity="suggestion", entity_id=row.id,
+           after=as_record(row, exclude=("dismissed_at",)))
+    return {"group": row.members, "reason": row.reason}
+
+
+def dismissed(*, session: Session) -> list[dict[str, Any]]:
+    """Return the suggestions set aside, newest first, with who and why."""
+    rows = session.execute(
+        select(DismissedSuggestion, User.name).outerjoin(
+            User, User.id == DismissedSuggestion.dismissed_by_id)
+        .order_by(DismissedSuggestion.id.desc())).all()
+    return [{"group": d.members, "reason": d.reason, "by": name,
+             "at": d.dismissed_at.isoformat() if d.dismissed_at else None} for d, name in rows]
+
+
+class JoinInput(Input):
+    """Which organisation joins the project."""
+
+    organisation: str = Field(min_length=1, max_length=32)
+
+
+def join_project(*, session: Session, actor: Actor, slug: str,
+                 data: dict[str, Any]) -> dict[str, Any]:
+    """Add an organisation as a partner in another organisation's project ("we will partner")."""
+    values = parse(JoinInput, data)
+    project = project_by_slug(session, slug)
+    organisation = organisation_by_code(session, values.organisation)
+    require(actor, Capability.JOIN_PROJECT, organisation.id,
+            doing="join a project on behalf of another organisation")
+    if organisation.id == project.owner_id:
+        raise Invalid({"organisation": "the project is already this organisation's own"})
+    partner = session.execute(select(ProjectPartner).where(
+        ProjectPartner.project_id == project.id,
+        ProjectPartner.organisation_id == organisation.id)).scalar()
+    if partner is None:
+        partner = ProjectPartner(project_id=project.id, organisation_id=organisation.id,
+                                 role=PartnerRole.PARTNER.value)
+        session.add(partner)
+        session.flush()
+        record(session, actor, action="create", entity="partner", project_id=project.id,
+               entity_id=partner.id, after=as_record(partner))
+    return {"project": slug, "title": project.title, "organisation": organisation.code,
+            "organisation_name": organisation.name, "role": partner.role}

@@ -1,0 +1,225 @@
+"""Similar projects: the scoring rule, its invariances, awkward text and the labelled pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scoring import similarity
+from scoring.similarity import (
+    MIN_SCORE,
+    W_DATASETS,
+    W_TEXT,
+    W_THEME,
+    build_model,
+    groups,
+    pair_score,
+    reason,
+    similar_to_draft,
+)
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "london"
+PAIRS = Path(__file__).resolve().parents[1] / "fixtures" / "similar_pairs.csv"
+
+
+def portfolio(rows: list[tuple], links: list[tuple] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    projects = pd.DataFrame(rows, columns=["key", "organisation", "theme", "title", "description"])
+    return projects, pd.DataFrame(list(links), columns=["project", "dataset"])
+
+
+def london() -> tuple[pd.DataFrame, pd.DataFrame]:
+    seed = pd.read_csv(SEEDS / "projects.csv")
+    projects = pd.DataFrame({"key": seed["slug"], "organisation": seed["owner"],
+                             "theme": seed["theme"], "title": seed["title"],
+                             "description": seed["description"].fillna("")})
+    links = pd.read_csv(SEEDS / "project_datasets.csv")[["project", "dataset"]]
+    return projects, links
+
+
+RETROFIT = "Target homes for retrofit insulation from EPC certificates and fuel poverty data."
+
+
+def test_the_same_idea_in_another_organisation_is_suggested_with_its_reasons() -> None:
+    projects, links = portfolio(
+        [(1, "A", "housing", "Retrofit targeting", RETROFIT),
+         (2, "B", "housing", "Borough retrofit targeting", RETROFIT),
+         (3, "C", "transport", "Bus lanes", "Bus lane enforcement cameras.")],
+        [(1, "epc"), (2, "epc"), (3, "buses")],
+    )
+    model = build_model(projects, links)
+    found = model.neighbours[model.neighbours["project"] == 1]
+    assert found["other"].tolist() == [2]
+    why = reason(model, 1, 2)
+    assert why.same_theme and why.shared_datasets == ("epc",)
+    text = why.words({"epc": "EPC certificates"})
+    assert text.startswith("same theme; both use EPC certificates; similar description: ")
+    assert "retrofit" in text
+
+
+def test_projects_of_the_same_organisation_are_never_suggested() -> None:
+    projects, links = portfolio([(1, "A", "housing", "Retrofit", RETROFIT),
+                                 (2, "A", "housing", "Retrofit", RETROFIT)])
+    assert build_model(projects, links).neighbours.empty
+
+
+def test_the_score_follows_the_documented_weights() -> None:
+    projects, links = portfolio(
+        [(1, "A", "housing", "Retrofit targeting", RETROFIT),
+         (2, "B", "housing", "Retrofit targeting", RETROFIT)],
+        [(1, "epc"), (1, "fuel"), (2, "epc")],
+    )
+    model = build_model(projects, links)
+    # identical text (cosine 1), Jaccard 1/2, same theme: every part present
+    assert pair_score(model, 1, 2) == pytest.approx(
+        (W_TEXT + W_DATASETS * 0.5 + W_THEME) / (W_TEXT + W_DATASETS + W_THEME), abs=1e-5)
+
+
+def test_a_project_with_no_datasets_is_compared_on_text_and_theme() -> None:
+    projects, links = portfolio(
+        [(1, "A", "housing", "Retrofit targeting", RETROFIT),
+         (2, "B", "housing", "Retrofit targeting", RETROFIT)], [(1, "epc")])
+    model = build_model(projects, links)
+    assert pair_score(model, 1, 2) == pytest.approx(1.0, abs=1e-5)
+    assert model.neighbours["score"].iloc[0] == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("description", [
+    "", "   ", "the and of to", "x" * 200_000, "retrofit " * 50_000,
+    "Чтобы найти дома, нуждающиеся в утеплении", "住宅の断熱改修の対象を決める",
+    "تحديد المنازل التي تحتاج إلى عزل", "😀" * 100,
+])
+def test_awkward_descriptions_still_give_an_answer(description: str) -> None:
+    projects, links = portfolio(
+        [(1, "A", "housing", "", description), (2, "B", "housing", "Retrofit", RETROFIT),
+         (3, "C", "housing", "", description)])
+    model = build_model(projects, links)
+    assert set(model.neighbours.columns) >= {"project", "other", "score"}
+    for _, row in model.neighbours.iterrows():
+        assert 0 <= row["score"] <= 1 + 1e-6
+    similar_to_draft(model, title="", description=description, theme="housing")
+
+
+def test_text_in_another_script_matches_the_same_words() -> None:
+    text = "Чтобы найти дома нуждающиеся в утеплении и ремонте"
+    projects, links = portfolio([(1, "A", "housing", "Утепление домов", text),
+                                 (2, "B", "housing", "Утепление домов", text),
+                                 (3, "C", "housing", "Retrofit", RETROFIT)])
+    model = build_model(projects, links)
+    found = model.neighbours[model.neighbours["project"] == 1]
+    assert found["other"].tolist() == [2]
+
+
+def test_a_portfolio_with_no_words_at_all_suggests_nothing_rather_than_failing() -> None:
+    projects, links = portfolio([(1, "A", "housing", "", ""), (2, "B", "housing", "the", "")])
+    model = build_model(projects, links)
+    assert model.neighbours.empty
+    assert similar_to_draft(model, title="Retrofit", description="", theme="housing") == []
+
+
+def test_a_draft_finds_the_project_it_repeats_and_leaves_out_its_own_organisation() -> None:
+    projects, links = portfolio(
+        [(1, "A", "housing", "Retrofit targeting", RETROFIT),
+         (2, "B", "housing", "Retrofit targeting", RETROFIT),
+         (3, "C", "transport", "Bus lanes", "Bus lane enforcement cameras.")])
+    model = build_model(projects, links)
+    found = similar_to_draft(model, title="Retrofit targeting", description=RETROFIT,
+                             theme="housing", organisation="A")
+    assert [key for key, _, _ in found] == [2]
+    assert "retrofit" in found[0][2].words()
+
+
+def test_groups_hold_projects_that_are_all_alike() -> None:
+    assert groups([(1, 2), (2, 3), (1, 3), (4, 5)]) == [[1, 2, 3], [4, 5]]
+
+
+def test_groups_do_not_chain_through_a_project_alike_to_two_unrelated_ones() -> None:
+    # 2 is like 1 and like 3, but 1 and 3 are unrelated: the best pair wins, the other waits.
+    assert groups([(1, 2), (2, 3)]) == [[1, 2]]
+
+
+WORDS = ["retrofit", "damp", "mould", "homeless", "school", "debt", "fuel", "poverty", "bus",
+         "air", "tree", "care", "forecast", "licensing", "index"]
+projects_strategy = st.lists(
+    st.tuples(st.integers(0, 3), st.sampled_from(["housing", "economy"]),
+              st.lists(st.sampled_from(WORDS), min_size=0, max_size=8),
+              st.sets(st.integers(0, 4), max_size=3)),
+    min_size=2, max_size=12,
+)
+
+
+def model_of(rows: list[tuple], order: list[int] | None = None,
+             rename: dict | None = None) -> similarity.SimilarityModel:
+    order = order if order is not None else list(range(len(rows)))
+    rename = rename or {}
+    table = [(f"p{i}", rename.get(org, org), theme, " ".join(words[:2]), " ".join(words))
+             for i, (org, theme, words, _) in ((i, rows[i]) for i in order)]
+    links = [(f"p{i}", f"d{d}") for i in order for d in rows[i][3]]
+    projects, frame = portfolio(table, links)
+    return build_model(projects, frame, top_k=len(rows))
+
+
+def as_set(model: similarity.SimilarityModel) -> dict[tuple, float]:
+    return {(r.project, r.other): round(r.score, 5) for r in model.neighbours.itertuples()}
+
+
+@settings(max_examples=30, deadline=None)
+@given(projects_strategy)
+def test_scores_lie_in_zero_one_and_never_pair_an_organisation_with_itself(rows) -> None:
+    model = model_of(rows)
+    owner = dict(zip(model.keys, model.organisations, strict=True))
+    for r in model.neighbours.itertuples():
+        assert MIN_SCORE <= r.score <= 1 + 1e-6
+        assert owner[r.project] != owner[r.other]
+
+
+@settings(max_examples=30, deadline=None)
+@given(projects_strategy)
+def test_similarity_is_symmetric_and_agrees_with_the_pairwise_rule(rows) -> None:
+    model = model_of(rows)
+    found = as_set(model)
+    for (a, b), score in found.items():
+        assert found.get((b, a)) == pytest.approx(score, abs=1e-4)
+        assert pair_score(model, a, b) == pytest.approx(score, abs=1e-4)
+
+
+@settings(max_examples=20, deadline=None)
+@given(projects_strategy, st.randoms(use_true_random=False))
+def test_order_and_organisation_names_do_not_change_the_suggestions(rows, rnd) -> None:
+    order = list(range(len(rows)))
+    rnd.shuffle(order)
+    renamed = {0: "zeta", 1: "alpha", 2: "mid", 3: "omega"}
+    assert as_set(model_of(rows)) == pytest.approx(as_set(model_of(rows, order, renamed)))
+
+
+def test_labelled_pairs_score_above_unrelated_ones_on_average() -> None:
+    projects, links = london()
+    model = build_model(projects, links)
+    pairs = pd.read_csv(PAIRS)
+    assert (pairs["label"] == "same").sum() >= 30 and (pairs["label"] == "different").sum() >= 30
+    scores = np.array([pair_score(model, a, b) for a, b in zip(pairs["project_a"],
+                                                               pairs["project_b"], strict=True)])
+    same = scores[(pairs["label"] == "same").to_numpy()]
+    different = scores[(pairs["label"] == "different").to_numpy()]
+    assert same.mean() > different.mean() + 0.2
+    # and most labelled pairs are actually suggested, in both directions' top ten
+    suggested = {(r.project, r.other) for r in model.neighbours.itertuples()}
+    labelled_same = pairs[pairs["label"] == "same"]
+    found = sum((a, b) in suggested for a, b in zip(labelled_same["project_a"],
+                                                    labelled_same["project_b"], strict=True))
+    assert found >= 0.8 * len(labelled_same)
+
+
+def test_suggestions_do_not_depend_on_slugs() -> None:
+    projects, links = london()
+    code = {slug: f"x{i:04d}" for i, slug in enumerate(projects["key"].sample(frac=1,
+                                                                            random_state=3))}
+    renamed = projects.assign(key=projects["key"].map(code))
+    relinked = links.assign(project=links["project"].map(code))
+    before = as_set(build_model(projects, links))
+    after = {(a, b): s for (a, b), s in as_set(build_model(renamed, relinked)).items()}
+    assert {(code[a], code[b]): s for (a, b), s in before.items()} == after

@@ -1,0 +1,314 @@
+"""Similar projects, the registration panel, collaboration opportunities and benefits."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from portfolio.db import Database
+from portfolio.models import Organisation, Project, ProjectPartner
+from portfolio.services import collaboration
+from portfolio.services.common import current_revision
+from portfolio.settings import Settings
+from tests.factories import make_project
+from tests.web.auth import Browser, sign_in, token_for
+from tests.web.pages_html import parse_html
+from web.app import create_app
+
+LEWISHAM, SOUTHWARK, LAMBETH = "E09000023", "E09000028", "E09000022"
+
+
+@pytest.fixture
+def backend() -> str:
+    """Most of these run on SQLite; the API's round trip runs on both below."""
+    return "sqlite"
+
+
+@pytest.fixture
+def app(settings: Settings, london: Database) -> FastAPI:
+    return create_app(settings)
+
+
+def browser(app: FastAPI, db: Database, role: str, organisation: str | None = None) -> Browser:
+    client = Browser(app, headers={"accept": "text/html"})
+    client.__enter__()
+    sign_in(client, db, role, organisation)
+    return client
+
+
+@pytest.fixture
+def cdo(app: FastAPI, london: Database) -> Iterator[Browser]:
+    client = browser(app, london, "cdo")
+    yield client
+    client.__exit__(None, None, None)
+
+
+def api(app: FastAPI, db: Database, role: str, organisation: str | None = None) -> TestClient:
+    client = TestClient(app)
+    client.headers["Authorization"] = f"Bearer {token_for(db, role, organisation)}"
+    return client
+
+
+def test_similar_projects_of_a_project_are_in_other_organisations_and_say_why(
+        app: FastAPI, london: Database) -> None:
+    client = api(app, london, "researcher")
+    body = client.get("/api/v1/projects/islington-fuel-poverty-targeting/similar").json()
+    slugs = [s["slug"] for s in body["similar"]]
+    assert slugs[0] == "haringey-fuel-poverty-targeting"
+    first = body["similar"][0]
+    assert first["why"].startswith("same theme; both use ")
+    assert "fuel poverty" in first["why"]
+    assert "Sub-regional fuel poverty estimates" in first["why"]
+    assert all(s["organisation"] != "E09000019" for s in body["similar"])
+    assert first["contact"] is None or "@" in first["contact"]["email"]
+
+
+def test_a_project_with_nothing_to_compare_says_why_none(app: FastAPI, london: Database) -> None:
+    client = api(app, london, "cdo")
+    created = client.post("/api/v1/projects", json={
+        "slug": "blank-idea", "title": "Zzyzx", "owner": LAMBETH, "theme": "economy"})
+    assert created.status_code == 201, created.text
+    body = client.get("/api/v1/projects/blank-idea/similar?fresh=true").json()
+    assert body["similar"] == []
+    assert body["none_reason"]
+    assert client.get("/api/v1/projects/no-such-project/similar").status_code == 404
+
+
+def test_the_registration_form_carries_the_similar_projects_panel(
+        app: FastAPI, london: Database) -> None:
+    client = browser(app, london, "lead", LEWISHAM)
+    page = parse_html(client.get("/projects/new").text)
+    panel = page.find("section", class_="similar-panel")
+    assert panel is not None
+    assert panel.attrs["hx-post"] == "/projects/new/similar"
+    assert "#f-title" in panel.attrs["hx-include"] and "#f-description" in panel.attrs["hx-include"]
+    assert "delay:" in panel.attrs["hx-trigger"]
+
+
+def test_the_panel_lists_other_organisations_projects_as_the_lead_types(
+        app: FastAPI, london: Database) -> None:
+    client = browser(app, london, "lead", LEWISHAM)
+    response = client.post("/projects/new/similar", headers={"HX-Request": "true"}, data={
+        "title": "Damp and mould risk", "description": "Predict homes at risk of damp and mould",
+        "theme": "housing", "owner": LEWISHAM})
+    assert response.status_code == 200
+    page = parse_html(response.text)
+    titles = [a.text() for a in page.find_all("a") if a.attrs.get("href", "").startswith(
+        "/projects/")]
+    assert "Damp and mould early warning for council homes" in titles  # Southwark's
+    assert "Damp and mould risk prediction" not in titles  # Lewisham's own
+    assert "We will partner with" in response.text
+    assert "Lewisham" not in response.text.split("We will partner with", 1)[1].split("<")[0]
+
+
+@pytest.mark.parametrize("form", [
+    {}, {"title": "", "description": ""}, {"title": "x" * 5000, "description": "damp " * 40_000},
+    {"title": "Утепление домов", "description": "Чтобы найти дома"},
+    {"title": "住宅の断熱", "description": "断熱改修の対象を決める", "theme": "not-a-theme",
+     "owner": "NOPE"},
+])
+def test_the_panel_answers_odd_drafts_with_a_list_or_a_reason(app: FastAPI, london: Database,
+                                                              form: dict) -> None:
+    client = browser(app, london, "cdo")
+    response = client.post("/projects/new/similar", headers={"HX-Request": "true"}, data=form)
+    assert response.status_code == 200
+    assert "<li>" in response.text or 'class="empty"' in response.text
+
+
+def test_we_will_partner_adds_the_leads_organisation_as_a_partner(
+        app: FastAPI, london: Database) -> None:
+    client = browser(app, london, "lead", SOUTHWARK)
+    response = client.post("/projects/lewisham-damp-mould-risk/join",
+                           headers={"HX-Request": "true"}, data={"owner": SOUTHWARK})
+    assert response.status_code == 200
+    assert "is now a partner in" in response.text
+    with london.read() as session:
+        joined = session.execute(
+            select(Organisation.code).join(ProjectPartner,
+                                           ProjectPartner.organisation_id == Organisation.id)
+            .join(Project, Project.id == ProjectPartner.project_id)
+            .where(Project.slug == "lewisham-damp-mould-risk")).scalars().all()
+    assert SOUTHWARK in joined
+    refused = client.post("/projects/lewisham-damp-mould-risk/join", data={"owner": LAMBETH},
+                          follow_redirects=False)
+    assert refused.status_code == 403
+
+
+def damp_group(groups: list[dict]) -> dict:
+    return next(g for g in groups
+                if "southwark-damp-mould-prediction" in {p["slug"] for p in g["projects"]})
+
+
+def test_collaboration_opportunities_group_alike_projects_with_a_lead_and_totals(
+        app: FastAPI, london: Database) -> None:
+    client = api(app, london, "researcher")
+    body = client.get("/api/v1/collaboration").json()
+    group = damp_group(body["groups"])
+    slugs = {p["slug"] for p in group["projects"]}
+    assert {"lewisham-damp-mould-risk", "southwark-damp-mould-prediction"} <= slugs
+    assert len({p["organisation"] for p in group["projects"]}) == len(group["projects"])
+    assert group["combined_cost_gbp"] == sum(p["cost_gbp"] for p in group["projects"])
+    lead = group["suggested_lead"]
+    assert lead["status"] == "in_progress"
+    assert any(d["code"] == "london-epc-uprn-matched" for d in group["shared_datasets"])
+    housing = client.get("/api/v1/collaboration", params={"theme": "transport"}).json()
+    assert all("transport" in g["themes"] for g in housing["groups"])
+    by_borough = client.get("/api/v1/collaboration", params={"organisation": SOUTHWARK}).json()
+    assert by_borough["groups"]
+    assert all(any(p["organisation"] == SOUTHWARK for p in g["projects"])
+               for g in by_borough["groups"])
+
+
+def test_projects_already_partners_are_not_suggested_to_collaborate(
+        app: FastAPI, london: Database) -> None:
+    client = api(app, london, "cdo")
+    assert client.post("/api/v1/projects/newham-school-place-planning/join",
+                       json={"organisation": "E09000008"}).status_code == 201
+    groups = client.get("/api/v1/collaboration", params={"fresh": "true"}).json()["groups"]
+    assert not any({"newham-school-place-planning", "croydon-school-place-planning"}
+                   <= {p["slug"] for p in g["projects"]} for g in groups)
+
+
+def test_a_dismissed_suggestion_stays_dismissed_with_its_reason(cdo: Browser, app: FastAPI,
+                                                                london: Database) -> None:
+    page = cdo.get("/collaboration")
+    assert page.status_code == 200
+    assert "Lewisham" in page.text
+    group = damp_group(api(app, london, "cdo").get("/api/v1/collaboration").json()["groups"])
+    missing = cdo.post("/collaboration/dismiss", data={"group": group["key"], "reason": " "})
+    assert missing.status_code == 422
+    messages = [p.text().strip() for p in parse_html(missing.text).find_all(
+        "p", class_="field-error") if p.text().strip()]
+    assert len(messages) == 1
+    assert messages[0].lower().startswith("error: say why these projects should not work together")
+    done = cdo.post("/collaboration/dismiss", follow_redirects=False, data={
+        "group": group["key"], "reason": "Already talking through the LOTI housing network"})
+    assert done.status_code == 303
+    after = api(app, london, "cdo").get("/api/v1/collaboration").json()["groups"]
+    assert group["key"] not in {g["key"] for g in after}
+    dismissed = api(app, london, "researcher").get("/api/v1/collaboration/dismissed").json()
+    assert dismissed[0]["reason"] == "Already talking through the LOTI housing network"
+    again = api(app, london, "cdo").post("/api/v1/collaboration/dismiss", json={
+        "group": group["key"], "reason": "twice"})
+    assert again.status_code == 409
+
+
+def test_only_leads_of_an_involved_organisation_may_dismiss(app: FastAPI, london: Database) -> None:
+    group = damp_group(api(app, london, "cdo").get("/api/v1/collaboration").json()["groups"])
+    outsider = api(app, london, "lead", "E09000001")
+    refused = outsider.post("/api/v1/collaboration/dismiss",
+                            json={"group": group["key"], "reason": "not ours"})
+    assert refused.status_code == 403
+    insider = api(app, london, "lead", SOUTHWARK)
+    assert insider.post("/api/v1/collaboration/dismiss",
+                        json={"group": group["key"], "reason": "ours"}).status_code == 201
+
+
+GOOD = {"people_reached": 7200, "savings_gbp": 40000, "measured_on": "2024-09-30",
+        "outcome": "7,200 households received support payments within three weeks.",
+        "review": "Matching to council tax support worked; free school meals data came late."}
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"people_reached": -5}, "people_reached"),
+    ({"savings_gbp": -1}, "savings_gbp"),
+    ({"measured_on": "2023-01-01"}, "measured_on"),
+    ({"measured_on": "2999-01-01"}, "measured_on"),
+    ({"measured_on": "not a date"}, "measured_on"),
+    ({"outcome": ""}, "outcome"),
+])
+def test_bad_benefits_are_refused_naming_the_field(app: FastAPI, london: Database, change: dict,
+                                                   field: str) -> None:
+    client = api(app, london, "lead", LAMBETH)
+    response = client.put("/api/v1/projects/lambeth-household-support-targeting/benefits",
+                          json=GOOD | change)
+    assert response.status_code == 422, response.text
+    assert field in response.json()["errors"]
+
+
+def test_benefits_are_recorded_only_for_delivered_projects_by_their_lead(
+        app: FastAPI, london: Database) -> None:
+    lewisham = api(app, london, "lead", LEWISHAM)
+    other = lewisham.put("/api/v1/projects/lambeth-household-support-targeting/benefits",
+                         json=GOOD)
+    assert other.status_code == 403
+    undelivered = lewisham.put("/api/v1/projects/lewisham-damp-mould-risk/benefits", json=GOOD)
+    assert undelivered.status_code == 422
+    assert "status" in undelivered.json()["errors"]
+
+
+def test_recorded_benefits_show_beside_the_estimate_and_in_the_accuracy(
+        app: FastAPI, london: Database) -> None:
+    client = api(app, london, "lead", LAMBETH)
+    with london.read() as session:
+        before = current_revision(session)
+    saved = client.put("/api/v1/projects/lambeth-household-support-targeting/benefits",
+                       json=GOOD)
+    assert saved.status_code == 200, saved.text
+    body = saved.json()
+    assert body["estimated_reach_people"] == 9000
+    assert body["realised_reach_level"] == 2
+    with london.read() as session:
+        assert current_revision(session) == before  # realised figures are not ranked
+    reader = api(app, london, "researcher")
+    assert reader.get("/api/v1/projects/lambeth-household-support-targeting/benefits"
+                      ).json()["outcome"] == GOOD["outcome"]
+    accuracy = reader.get("/api/v1/benefits/accuracy").json()
+    assert LAMBETH in [r["organisation"] for r in accuracy["by_organisation"]]
+    assert {r["criterion"] for r in accuracy["by_criterion"]} <= {"reach", "savings"}
+    stale = client.put("/api/v1/projects/lambeth-household-support-targeting/benefits",
+                       json=GOOD | {"version": 7})
+    assert stale.status_code == 409
+
+
+def test_the_benefits_pages_show_the_review_to_everyone_and_the_form_to_the_lead(
+        app: FastAPI, london: Database) -> None:
+    lead = browser(app, london, "lead", LAMBETH)
+    url = "/projects/lambeth-household-support-targeting/benefits"
+    form = {k: str(v) for k, v in GOOD.items()} | {"people_reached": "-3"}
+    refused = lead.post(url, data=form)
+    assert refused.status_code == 422
+    assert "cannot be negative" in refused.text.lower()
+    assert lead.post(url, data={k: str(v) for k, v in GOOD.items()},
+                     follow_redirects=False).status_code == 303
+    researcher = browser(app, london, "researcher")
+    page = researcher.get(url)
+    assert GOOD["review"] in page.text
+    assert "Save the results" not in page.text
+    assert "Lambeth" in researcher.get("/benefits").text
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=False)
+def test_similar_and_collaboration_api_on_both_databases(app: FastAPI, london: Database) -> None:
+    client = api(app, london, "researcher")
+    assert client.get("/api/v1/projects/newham-school-place-planning/similar"
+                      ).json()["similar"][0]["slug"] == "croydon-school-place-planning"
+    assert client.get("/api/v1/collaboration").json()["groups"]
+
+
+def test_while_the_model_rebuilds_after_a_write_callers_get_the_previous_one(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = collaboration.similarity_index(london)
+    release = threading.Event()
+    build = collaboration._read_index
+
+    def held(session, revision):  # type: ignore[no-untyped-def]
+        release.wait(60)
+        return build(session, revision)
+
+    monkeypatch.setattr(collaboration, "_read_index", held)
+    monkeypatch.setattr(london.settings, "ranking_wait_seconds", 0.0)
+    with london.write() as session:
+        make_project(session, "another-retrofit-plan", owner=LAMBETH, title="Retrofit plan")
+    try:
+        assert collaboration.similarity_index(london) is first
+    finally:
+        release.set()
+    fresh = collaboration.similarity_index(london, fresh=True)
+    assert fresh.revision > first.revision
+    assert "another-retrofit-plan" in fresh.by_slug

@@ -1,0 +1,102 @@
+"""The JSON API for similar projects, collaboration opportunities and realised benefits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from portfolio.errors import NotFound
+from portfolio.services import benefits as benefit_service
+from portfolio.services import collaboration as collaboration_service
+from web.api import AppDatabase, CurrentActor, ReadSession, WriteSession
+from web.security import Policy, policy
+
+router = APIRouter(prefix="/api/v1", tags=["collaboration and benefits"])
+
+READ = Depends(policy(Policy.READ))
+EDIT = Depends(policy(Policy.EDIT))
+BENEFITS = Depends(policy(Policy.BENEFITS))
+DISMISS = Depends(policy(Policy.DISMISS))
+JOIN = Depends(policy(Policy.JOIN))
+Top = Annotated[int, Query(ge=1, le=50, description="How many similar projects")]
+Filter = Annotated[str | None, Query(max_length=32)]
+Fresh = Annotated[bool, Query(description="Wait for the current revision's similarities "
+                                          "rather than answer with the previous ones")]
+
+
+@router.get("/projects/{slug}/similar", dependencies=[READ])
+def similar_projects(slug: str, db: AppDatabase, top: Top = 10,
+                     fresh: Fresh = False) -> dict[str, Any]:
+    """Return the projects in other organisations most like this one, with why.
+
+    `similar` rows carry `score` (0-1), `why` in words, `shared_datasets`, `shared_terms`,
+    `same_theme` and a `contact`; `none_reason` says why the list is empty.
+    """
+    return collaboration_service.similar_projects(db, slug=slug, top=top, fresh=fresh)
+
+
+@router.post("/similar", dependencies=[EDIT])
+def similar_to_draft(body: dict[str, Any], db: AppDatabase, top: Top = 5) -> dict[str, Any]:
+    """Return existing projects like a project not yet registered ({title, description,
+    theme, owner}), as the registration form's panel shows them."""
+    return collaboration_service.similar_to_draft(db, data=body, top=top)
+
+
+@router.get("/collaboration", dependencies=[READ])
+def collaboration(db: AppDatabase, actor: CurrentActor, theme: Filter = None,
+                  organisation: Filter = None, fresh: Fresh = False) -> dict[str, Any]:
+    """Return groups of alike projects in different organisations that are not yet partners,
+    with shared datasets, combined value and cost and a suggested lead; `key` names a group
+    for dismissal."""
+    return collaboration_service.opportunities(db, theme=theme, organisation=organisation,
+                                               actor=actor, fresh=fresh)
+
+
+@router.post("/collaboration/dismiss", status_code=201, dependencies=[DISMISS])
+def dismiss(body: dict[str, Any], session: WriteSession, actor: CurrentActor) -> dict[str, Any]:
+    """Set a suggestion aside ({group: key, reason}); it does not return."""
+    return collaboration_service.dismiss(session=session, actor=actor, data=body)
+
+
+@router.get("/collaboration/dismissed", dependencies=[READ])
+def dismissed(session: ReadSession) -> list[dict[str, Any]]:
+    """Return the suggestions set aside, newest first, with who and why."""
+    return collaboration_service.dismissed(session=session)
+
+
+@router.post("/projects/{slug}/join", status_code=201, dependencies=[JOIN])
+def join_project(slug: str, body: dict[str, Any], session: WriteSession,
+                 actor: CurrentActor) -> dict[str, Any]:
+    """Add an organisation ({organisation: code}) as a partner in another's project."""
+    return collaboration_service.join_project(session=session, actor=actor, slug=slug,
+                                              data=body)
+
+
+@router.get("/benefits", dependencies=[READ])
+def list_benefits(session: ReadSession, organisation: Filter = None) -> list[dict[str, Any]]:
+    """Return every delivered project's realised benefits beside its estimate."""
+    return benefit_service.list_benefits(session=session, organisation=organisation)
+
+
+@router.get("/benefits/accuracy", dependencies=[READ])
+def estimate_accuracy(session: ReadSession) -> dict[str, Any]:
+    """Return estimate accuracy by organisation and by criterion (estimated vs realised level)."""
+    return benefit_service.estimate_accuracy(session=session)
+
+
+@router.get("/projects/{slug}/benefits", dependencies=[READ])
+def get_benefits(slug: str, session: ReadSession) -> dict[str, Any]:
+    """Return a project's realised benefits (404 when none are recorded)."""
+    found = benefit_service.get_benefits(session=session, slug=slug)
+    if found is None:
+        raise NotFound("benefits recorded for project", slug)
+    return found
+
+
+@router.put("/projects/{slug}/benefits", dependencies=[BENEFITS])
+def record_benefits(slug: str, body: dict[str, Any], session: WriteSession,
+                    actor: CurrentActor) -> dict[str, Any]:
+    """Record or correct a delivered project's benefits: people_reached, savings_gbp, outcome,
+    measured_on (on or after delivery), review; a correction carries the `version` it read."""
+    return benefit_service.record_benefits(session=session, actor=actor, slug=slug, data=body)

@@ -1,0 +1,154 @@
+"""Pages: similar projects, the registration panel, collaboration opportunities and benefits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse
+
+from portfolio.errors import Conflict, Invalid
+from portfolio.services import benefits as benefit_service
+from portfolio.services import collaboration as collaboration_service
+from portfolio.services import organisations as organisation_service
+from portfolio.services import projects as project_service
+from portfolio.services.common import project_by_slug
+from web.pages_common import (
+    AppDatabase,
+    CurrentActor,
+    FormData,
+    ReadSession,
+    WriteSession,
+)
+from web.security import BENEFITS, DISMISS, EDIT, JOIN, READ
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+Filter = Annotated[str | None, Query(max_length=32)]
+
+
+# Declared before /projects/{slug}/similar so that "new" is never taken for a slug.
+@router.post("/projects/new/similar", name="project_similar_draft", dependencies=[EDIT])
+def similar_to_draft(request: Request, db: AppDatabase, form: FormData):  # type: ignore[no-untyped-def]
+    """Answer the registration form's panel: existing projects like the one being typed."""
+    found = collaboration_service.similar_to_draft(db, data=form)
+    return render(request, "_similar_panel.html", {"panel": found, "values": form},
+                  block="results")
+
+
+@router.get("/projects/{slug}/similar", name="project_similar", dependencies=[READ])
+def similar_projects(request: Request, slug: str, db: AppDatabase):  # type: ignore[no-untyped-def]
+    """Show the projects in other organisations most like this one, and why."""
+    return render(request, "project_similar.html",
+                  collaboration_service.similar_projects(db, slug=slug))
+
+
+@router.post("/projects/{slug}/join", name="project_join", dependencies=[JOIN])
+def join_project(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
+                 form: FormData):  # type: ignore[no-untyped-def]
+    """Add the user's organisation (or the one chosen) as a partner in this project."""
+    organisation = form.get("organisation") or form.get("owner") or ""
+    try:
+        joined = collaboration_service.join_project(
+            session=session, actor=actor, slug=slug, data={"organisation": organisation})
+    except Invalid as exc:
+        session.rollback()
+        # htmx swaps only successful answers: the panel shows the message in place.
+        return render(request, "_joined.html", {"joined": None, "errors": exc.errors},
+                      status_code=200 if request.headers.get("HX-Request") else 422)
+    if request.headers.get("HX-Request"):
+        return render(request, "_joined.html", {"joined": joined, "errors": {}})
+    return RedirectResponse(str(request.url_for("project", slug=slug)), status_code=303)
+
+
+def _collaboration_context(db: AppDatabase, session: ReadSession, actor: Any, theme: str | None,
+                           organisation: str | None) -> dict[str, Any]:
+    """Return what the collaboration page shows for its filters."""
+    found = collaboration_service.opportunities(db, theme=theme or None,
+                                                organisation=organisation or None, actor=actor)
+    boroughs = organisation_service.list_organisations(session=session, kind="borough")
+    return found | {"filters": {"theme": theme or "", "organisation": organisation or ""},
+                    "boroughs": boroughs,
+                    "dismissed": collaboration_service.dismissed(session=session)[:20]}
+
+
+@router.get("/collaboration", name="collaboration", dependencies=[READ])
+def collaboration(request: Request, db: AppDatabase, session: ReadSession, actor: CurrentActor,
+                  theme: Filter = None, organisation: Filter = None):  # type: ignore[no-untyped-def]
+    """Show groups of alike projects in different organisations that could work together."""
+    context = _collaboration_context(db, session, actor, theme, organisation)
+    return render(request, "collaboration.html", context | {"errors": {}, "values": {}},
+                  block="groups")
+
+
+@router.post("/collaboration/dismiss", name="collaboration_dismiss", dependencies=[DISMISS])
+def dismiss(request: Request, db: AppDatabase, session: WriteSession, actor: CurrentActor,
+            form: FormData):  # type: ignore[no-untyped-def]
+    """Set a suggestion aside with a reason; it does not come back."""
+    try:
+        collaboration_service.dismiss(session=session, actor=actor,
+                                      data={"group": form.get("group", ""),
+                                            "reason": form.get("reason", "")})
+    except (Invalid, Conflict) as exc:
+        session.rollback()
+        errors = exc.errors if isinstance(exc, Invalid) else {"reason": exc.message}
+        context = _collaboration_context(db, session, actor, form.get("theme"),
+                                         form.get("organisation"))
+        return render(request, "collaboration.html", context | {
+            "errors": errors, "values": form}, status_code=422)
+    query = {k: form[k] for k in ("theme", "organisation") if form.get(k)}
+    url = request.url_for("collaboration").include_query_params(dismissed=1, **query)
+    return RedirectResponse(str(url), status_code=303)
+
+
+@router.get("/benefits", name="benefits", dependencies=[READ])
+def benefits(request: Request, session: ReadSession):  # type: ignore[no-untyped-def]
+    """Show realised benefits and how accurate each organisation's estimates were."""
+    return render(request, "benefits.html", {
+        "accuracy": benefit_service.estimate_accuracy(session=session),
+        "realised": benefit_service.list_benefits(session=session)})
+
+
+def _benefits_page(request: Request, session: ReadSession, slug: str, *, values: dict | None,
+                   errors: dict, status_code: int = 200):  # type: ignore[no-untyped-def]
+    """Render a project's benefits page with its form."""
+    project = project_service.get_project(session=session, slug=slug)
+    # Whose it is, so the page offers the form only to who may record (the service's rule).
+    project["owner_id"] = project_by_slug(session, slug).owner_id
+    found = benefit_service.get_benefits(session=session, slug=slug)
+    if values is None:
+        values = dict(found) if found else {}
+    return render(request, "project_benefits.html", {
+        "project": project, "benefits": found, "values": values, "errors": errors},
+        status_code=status_code)
+
+
+@router.get("/projects/{slug}/benefits", name="project_benefits", dependencies=[READ])
+def project_benefits(request: Request, slug: str, session: ReadSession):  # type: ignore[no-untyped-def]
+    """Show what a delivered project achieved against its estimate, and the lead's review."""
+    return _benefits_page(request, session, slug, values=None, errors={})
+
+
+@router.post("/projects/{slug}/benefits", name="project_benefits_record",
+             dependencies=[BENEFITS])
+def record_benefits(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
+                    form: FormData):  # type: ignore[no-untyped-def]
+    """Record a delivered project's realised benefits, or show the form again with errors."""
+    data: dict[str, Any] = {}
+    for name in ("people_reached", "savings_gbp", "outcome", "review", "measured_on",
+                 "version"):
+        raw = (form.get(name) or "").strip()
+        if name in ("people_reached", "savings_gbp"):
+            raw = raw.replace(",", "").replace("£", "").replace(" ", "")
+        if raw != "" or name in ("outcome", "measured_on"):
+            data[name] = raw if raw != "" else None
+    try:
+        benefit_service.record_benefits(session=session, actor=actor, slug=slug, data=data)
+    except (Invalid, Conflict) as exc:
+        session.rollback()
+        errors = exc.errors if isinstance(exc, Invalid) else {"outcome": exc.message}
+        return _benefits_page(request, session, slug, values=form, errors=errors,
+                              status_code=422 if isinstance(exc, Invalid) else 409)
+    return RedirectResponse(str(request.url_for("project_benefits", slug=slug)),
+                            status_code=303)
