@@ -679,10 +679,9 @@ def plan_roadmap(
     none = np.zeros(0, dtype=np.int64)
     common = {"discount_rate": float(discount_rate)}
     if problem.reason is not None:
-        text, quarter, constraint = problem.reason
         return _result(problem, none, none, status="infeasible", gap=None,
-                       infeasible_reason=text, infeasible_quarter=quarter,
-                       infeasible_constraint=constraint,
+                       infeasible_reason=problem.reason[0], infeasible_quarter=problem.reason[1],
+                       infeasible_constraint=problem.reason[2],
                        solve_seconds=time.perf_counter() - started, **common)
     model = _build(problem)
     if model.n_vars == 0:
