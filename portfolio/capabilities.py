@@ -29,6 +29,7 @@ class Capability(StrEnum):
     CREATE_SNAPSHOT = "create_snapshot"
     MANAGE_USERS = "manage_users"
     MANAGE_ORGANISATIONS = "manage_organisations"
+    SET_CAPACITY = "set_capacity"
 
 
 class Scope(StrEnum):
@@ -51,6 +52,7 @@ DOING: dict[Capability, str] = {
     Capability.CREATE_SNAPSHOT: "create snapshots",
     Capability.MANAGE_USERS: "manage users",
     Capability.MANAGE_ORGANISATIONS: "manage organisations",
+    Capability.SET_CAPACITY: "set an organisation's capacity per quarter",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION

@@ -37,6 +37,7 @@ class Policy(StrEnum):
     DECIDE = Capability.DECIDE
     PROFILES = Capability.MANAGE_PROFILES
     SNAPSHOT = Capability.CREATE_SNAPSHOT
+    CAPACITY = Capability.SET_CAPACITY
     ADMIN = Capability.MANAGE_USERS
 
 
