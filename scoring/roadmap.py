@@ -360,7 +360,9 @@ def _prepare(
             elif duration[u] > h:
                 text = f"lasts {duration[u]} quarters, longer than the horizon"
             else:
-                text = "its prerequisites cannot finish in time for it to end within the horizon"
+                when = labels[int(earliest[u])] if earliest[u] < h else "a later quarter"
+                text = (f"lasts {duration[u]} quarters and can start only after its "
+                        f"prerequisites, in {when}, so it would end after the horizon")
             unschedulable.append((str(slugs[u]), text))
         earliest[u], latest[u] = np.inf, -1
 

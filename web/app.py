@@ -19,7 +19,16 @@ from starlette.middleware.sessions import SessionMiddleware
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.settings import Settings
-from web import api, api_snapshots, pages, pages_accounts, pages_engine, pages_snapshots
+from web import (
+    api,
+    api_roadmap,
+    api_snapshots,
+    pages,
+    pages_accounts,
+    pages_engine,
+    pages_roadmap,
+    pages_snapshots,
+)
 from web.assets import STATIC_DIR, VENDOR_FILES
 from web.security import (
     BodyLimit,
@@ -82,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_accounts.router)
     app.include_router(api_snapshots.router)
     app.include_router(pages_snapshots.router)
+    app.include_router(api_roadmap.router)
+    app.include_router(pages_roadmap.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(policy(Policy.PUBLIC))])

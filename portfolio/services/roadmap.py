@@ -208,16 +208,21 @@ def _roadmap_table(projects: pd.DataFrame, dates: Mapping[str, tuple[date | None
         d = project_duration(start_date, end_date, effort)
         durations.append(d)
         if start_date is not None:
-            starts.append(quarter_index(start_date, first))
+            begins = quarter_index(start_date, first)
         elif end_date is not None:
-            starts.append(quarter_index(end_date, first) - d + 1)
+            begins = quarter_index(end_date, first) - d + 1
         else:
-            starts.append(0)  # in progress with no dates: taken to run from now
+            begins = 0  # in progress with no dates: taken to run from now
+        if status == "in_progress" and begins + d < 1:
+            # Still in progress past its planned end: taken to finish this quarter.
+            begins = 1 - d
+        starts.append(begins)
         if must and slug in deadlines:
             due.append(float(max(quarter_index(deadlines[slug], first), 0)))
-        elif must and start_date is not None and status != "in_progress":
-            # A mandatory project's planned start is its deadline; one already past, at once.
-            due.append(float(max(quarter_index(start_date, first), 0)))
+        elif must and start_date is not None and start_date >= first:
+            # A mandatory project's planned start, still ahead, is its deadline; one already
+            # past leaves it to start anywhere in the horizon (the discount favours early).
+            due.append(float(quarter_index(start_date, first)))
         else:
             due.append(math.nan)
     return projects.assign(duration=durations, start=starts, deadline=due)
