@@ -26,6 +26,7 @@ from web import (
     pages,
     pages_accounts,
     pages_engine,
+    pages_history,
     pages_roadmap,
     pages_snapshots,
 )
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_snapshots.router)
     app.include_router(api_roadmap.router)
     app.include_router(pages_roadmap.router)
+    app.include_router(pages_history.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(policy(Policy.PUBLIC))])

@@ -113,3 +113,30 @@ def capacity_chart(roadmap: dict[str, Any]) -> dict[str, Any]:
             "label_w": LABEL_W, "cell_h": CELL_H,
             "quarters": [{"x": LABEL_W + qw * i, "label": q} for i, q in
                          enumerate(roadmap["quarters"])]}
+
+
+PALETTE = ("#1d70b8", "#00703c", "#d4351c", "#f47738", "#4c2c92", "#b58840", "#28a197",
+           "#912b88", "#505a5f", "#85994b", "#6f72af", "#0b0c0c", "#f499be")
+CHART_W, CHART_H, CHART_PAD = 640, 260, 44
+
+
+def lines_over_time(series: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
+    """Scale series of values per snapshot into SVG polylines on one shared axis."""
+    n = len(labels)
+    top = max((v for s in series for v in s["values"]), default=0) or 1
+    inner_w, inner_h = CHART_W - 2 * CHART_PAD, CHART_H - 2 * CHART_PAD
+
+    def x(i: int) -> float:
+        return CHART_PAD + (inner_w * i / (n - 1) if n > 1 else inner_w / 2)
+
+    out = []
+    for k, s in enumerate(series):
+        points = [(x(i), CHART_H - CHART_PAD - inner_h * v / top) for i, v in
+                  enumerate(s["values"])]
+        out.append({"key": s["key"], "colour": PALETTE[k % len(PALETTE)],
+                    "points": " ".join(f"{px:.1f},{py:.1f}" for px, py in points),
+                    "dots": [{"x": px, "y": py, "value": v, "label": labels[i]}
+                             for i, ((px, py), v) in enumerate(zip(points, s["values"],
+                                                                    strict=True))]})
+    return {"width": CHART_W, "height": CHART_H, "pad": CHART_PAD, "top": top,
+            "series": out, "ticks": [{"x": x(i), "label": labels[i]} for i in range(n)]}

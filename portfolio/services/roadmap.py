@@ -149,8 +149,26 @@ def roadmap(
             not 1 <= horizon <= MAX_HORIZON:
         raise Invalid({"horizon": f"the horizon must be from 1 to {MAX_HORIZON} quarters"})
     today = today or date.today()
-    first = quarter_start(today)
     run = ensure_ranking(db, profile)
+    # A stored run belongs to one revision, and any write (capacities too) moves the revision:
+    # a roadmap kept under the run and the request is current.
+    key = ("roadmap", run.id, float(budget), horizon, capacity, float(discount_rate),
+           tuple(sorted((deadlines or {}).items())), today)
+    found = db.memo.get(key)
+    if found is not None:
+        return found
+    result = _roadmap(db, run, budget=budget, horizon=horizon, capacity=capacity,
+                      discount_rate=discount_rate, deadlines=deadlines or {}, today=today,
+                      wall_clock_seconds=wall_clock_seconds)
+    # A solve stopped by the clock may finish next time: only a settled answer is kept.
+    return result if result["status"] == "time_limit" else db.memo.put(key, result)
+
+
+def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: float | None,
+             discount_rate: float, deadlines: Mapping[str, date], today: date,
+             wall_clock_seconds: float) -> dict[str, Any]:
+    """Read the portfolio at a stored run and solve the roadmap."""
+    first = quarter_start(today)
     with db.read() as session:
         consistent_read(session)
         frames = portfolio_frames(db, session)
@@ -162,7 +180,7 @@ def roadmap(
                    OrganisationCapacity.person_months)
             .join(Organisation, Organisation.id == OrganisationCapacity.organisation_id)).all()]
     projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
-    table = _roadmap_table(projects, dates, first, deadlines or {}, today)
+    table = _roadmap_table(projects, dates, first, deadlines, today)
     labels = [quarter_label(first, i) for i in range(horizon)]
     kwargs: dict[str, Any] = {
         "horizon": horizon, "budget": budget, "total_capacity": capacity,
