@@ -383,6 +383,36 @@ def roadmap(
         console.print(f"not scheduled: {item['slug']}: {item['reason']}")
 
 
+@app.command("report")
+def report(
+    out: Annotated[Path, typer.Option(help="Where to write the board pack (a .pdf file).")],
+    budget: Annotated[float, typer.Option(help="Roadmap budget in GBP for each quarter.")],
+    horizon: Annotated[int, typer.Option(help="Roadmap quarters, 1 to 40.")] = 8,
+    capacity: Annotated[float | None, typer.Option(
+        help="Person-months a quarter for all organisations together (optional).")] = None,
+    profile: Annotated[str | None, typer.Option(help="Weight profile name.")] = None,
+    today: Annotated[str | None, typer.Option(
+        help="Date the pack as of this day (YYYY-MM-DD; default today): the same portfolio "
+             "and date give the same PDF bytes.")] = None,
+) -> None:
+    """Write the board pack PDF: weights, top candidates, roadmap, blockers, changes, charts."""
+    from datetime import date
+
+    from portfolio.services.board_pack import board_pack_data
+    from web.board_pack import board_pack_pdf
+
+    try:
+        on = date.fromisoformat(today) if today else date.today()
+    except ValueError:
+        raise fail("--today is written YYYY-MM-DD") from None
+    with stdout_to_stderr():
+        data = board_pack_data(database(), budget=budget, horizon=horizon, capacity=capacity,
+                               profile=profile, today=on)
+        pdf = board_pack_pdf(data)
+    out.write_bytes(pdf)
+    console.print(f"wrote {out} ({len(pdf):,} bytes)")
+
+
 @app.command("plumbing")
 def plumbing(
     profile: Annotated[str | None, typer.Option(help="Weight profile name.")] = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from portfolio.actors import Actor
 from portfolio.errors import Invalid
@@ -85,6 +85,39 @@ def roadmap_page(
         context |= {"tl": timeline(result, group=grouping), "cap": capacity_chart(result),
                     "prerequisites": prerequisites}
     return render(request, "roadmap.html", context, status_code=422 if errors else 200)
+
+
+@router.get("/plan/board-pack.pdf", name="board_pack", dependencies=[READ])
+def board_pack(
+    request: Request, db: AppDatabase, budget: Text = None, horizon: Text = None,
+    capacity: Text = None, discount_rate: Text = None,
+    profile: Annotated[str | None, Query(max_length=120)] = None,
+):  # type: ignore[no-untyped-def]
+    """Download the board pack: weights, top candidates, the roadmap, blockers and changes."""
+    from datetime import date
+
+    from portfolio.services.board_pack import board_pack_data
+    from web.board_pack import board_pack_pdf
+
+    errors: dict[str, str] = {}
+    values = {
+        "budget": _number(errors, "budget", budget, words="a budget in pounds, such as 500000"),
+        "horizon": _number(errors, "horizon", horizon or str(roadmap_service.DEFAULT_HORIZON),
+                           whole=True, words="a whole number of quarters from 1 to 40"),
+        "capacity": _number(errors, "capacity", capacity, words="a number of person-months"),
+        "discount_rate": _number(errors, "discount_rate",
+                                 discount_rate or str(roadmap_service.DEFAULT_DISCOUNT_RATE),
+                                 words="a yearly rate such as 0.035"),
+    }
+    if values["budget"] is None and "budget" not in errors:
+        errors["budget"] = "enter the budget per quarter for the roadmap"
+    if errors:
+        raise Invalid(errors)
+    today = date.today()
+    data = board_pack_data(db, today=today, profile=profile or None,
+                           wall_clock_seconds=db.settings.plan_wall_clock_seconds, **values)
+    return Response(board_pack_pdf(data), media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="board-pack-{today.isoformat()}.pdf"'})
 
 
 def _capacity_page(request: Request, actor: Actor | None, *, errors: dict[str, str],
