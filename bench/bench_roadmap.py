@@ -9,6 +9,9 @@ same candidates with the whole horizon's budget and capacity.
 Page: a synthetic portfolio of 500 projects in SQLite served by `portfolio serve`; the Roadmap page
 (timeline and all, its solve kept per ranking run) against the Plan page for the same budget.
 
+Board pack: `portfolio report` for the London seed against `portfolio rank` on the same database
+(the same process start-up, reading and ranking, without the roadmap and the PDF).
+
     python -m bench.bench_roadmap                 # 300 candidates and the page
     python -m bench.bench_roadmap --big           # also 2,000 candidates x 8 x 60 (minutes)
 """
@@ -101,6 +104,25 @@ def page_case(projects: int = 500, requests: int = 10) -> dict[str, Any]:
             "plan": p, "ratio_p50": r["p50_ms"] / max(p["p50_ms"], 1e-9)}
 
 
+def board_pack_case() -> dict[str, float]:
+    """Time `portfolio report` for the London seed against `portfolio rank` on it."""
+    import tempfile
+    from pathlib import Path
+
+    from bench.common import run_cli
+
+    with fresh_database("sqlite") as url, tempfile.TemporaryDirectory() as tmp:
+        run_cli(["db", "upgrade"], url)
+        run_cli(["seed", "london"], url)
+        run_cli(["rank", "--top", "1"], url)  # the ranking is stored once for both
+        rank_s = run_cli(["rank", "--top", "10"], url)
+        report_s = run_cli(["report", "--out", str(Path(tmp) / "pack.pdf"), "--budget",
+                            "1500000"], url)
+        size = (Path(tmp) / "pack.pdf").stat().st_size
+    return {"report_s": report_s, "rank_s": rank_s, "bytes": size,
+            "ratio": report_s / max(rank_s, 1e-9)}
+
+
 def main() -> None:
     """Parse flags and run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -109,6 +131,7 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=60.0, help="solver limit, seconds")
     parser.add_argument("--gap", type=float, default=0.0, help="relative optimality gap")
     parser.add_argument("--no-page", action="store_true", help="skip the page benchmark")
+    parser.add_argument("--no-pack", action="store_true", help="skip the board pack benchmark")
     args = parser.parse_args()
     sizes = list(args.sizes) + ([2000] if args.big and 2000 not in args.sizes else [])
     rows = []
@@ -128,6 +151,12 @@ def main() -> None:
                     [["roadmap", page["projects"], page["bars"], f"{page['first_ms']:.0f}",
                       f"{page['roadmap']['p50_ms']:.1f}", f"{page['roadmap']['p95_ms']:.1f}",
                       f"{page['plan']['p50_ms']:.1f}", f"{page['ratio_p50']:.1f}x"]])
+    if not args.no_pack:
+        pack = board_pack_case()
+        print()
+        print_table(["board pack", "seconds", "bytes", "portfolio rank s (baseline)", "ratio"],
+                    [["London", f"{pack['report_s']:.2f}", f"{pack['bytes']:,}",
+                      f"{pack['rank_s']:.2f}", f"{pack['ratio']:.1f}x"]])
 
 
 if __name__ == "__main__":
