@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -139,7 +139,6 @@ class RoadmapResult:
     total_capacity: tuple[float, ...] | None = None
     discount_rate: float = 0.0
     variables: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _per_quarter(name: str, limit: Any, horizon: int, *, allow_none: bool = False) -> np.ndarray:
