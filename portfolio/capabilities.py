@@ -38,6 +38,7 @@ class Capability(StrEnum):
     RECORD_BENEFITS = "record_benefits"
     DISMISS_SUGGESTION = "dismiss_suggestion"
     JOIN_PROJECT = "join_project"
+    SET_CAPACITY = "set_capacity"
 
 
 class Scope(StrEnum):
@@ -69,6 +70,7 @@ DOING: dict[Capability, str] = {
     Capability.RECORD_BENEFITS: "record a project's realised benefits",
     Capability.DISMISS_SUGGESTION: "dismiss a collaboration suggestion",
     Capability.JOIN_PROJECT: "join a project as a partner",
+    Capability.SET_CAPACITY: "set an organisation's capacity per quarter",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION

@@ -418,6 +418,94 @@ def plan(
         console.print(f"wave {number}: {', '.join(wave)}")
 
 
+@app.command("roadmap")
+def roadmap(
+    budget: Annotated[float, typer.Option(help="Budget in GBP for each quarter.")],
+    horizon: Annotated[int, typer.Option(
+        help="How many calendar quarters to plan, from the current one (1 to 40).")] = 8,
+    capacity: Annotated[float | None, typer.Option(
+        help="Person-months a quarter for all organisations together (default: none; each "
+             "organisation's stated capacity always applies).")] = None,
+    profile: Annotated[str | None, typer.Option(help="Weight profile name.")] = None,
+    discount_rate: Annotated[float, typer.Option(
+        help="Yearly rate by which a later start counts for less (0.035: the Green Book's).")
+    ] = 0.035,
+    deadline: Annotated[list[str] | None, typer.Option(
+        "--deadline", help="SLUG=YYYY-MM-DD: a mandatory project must start by then "
+                           "(repeatable).")] = None,
+    today: Annotated[str | None, typer.Option(
+        help="Plan as on this date (YYYY-MM-DD; default today).")] = None,
+    wall_clock: Annotated[float, typer.Option(
+        help="Hard limit in seconds for the solve (run in a subprocess when large).")] = 60.0,
+    fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
+        OutputFormat.table),
+) -> None:
+    """Choose which candidates start in which quarter, within each quarter's budget and capacity."""
+    from datetime import date
+
+    from portfolio.services import roadmap as roadmap_service
+
+    deadlines: dict[str, date] = {}
+    try:
+        for item in deadline or []:
+            slug, _, when = item.partition("=")
+            deadlines[slug.strip()] = date.fromisoformat(when.strip())
+        on = date.fromisoformat(today) if today else None
+    except ValueError:
+        raise fail("dates are written YYYY-MM-DD (--deadline SLUG=YYYY-MM-DD, --today)") from None
+    with stdout_to_stderr():
+        result = roadmap_service.roadmap(
+            database(), budget=budget, horizon=horizon, capacity=capacity, profile=profile,
+            discount_rate=discount_rate, deadlines=deadlines, today=on,
+            wall_clock_seconds=wall_clock)
+    if fmt == OutputFormat.json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    if result["status"] == "infeasible":
+        raise fail(result["infeasible_reason"] or "no roadmap fits")
+    gap = "" if result["gap"] is None else f", gap {result['gap']:.4%}"
+    console.print(f"{result['status']}: {len(result['starts'])} projects start, value "
+                  f"{result['value']:.1f} ({result['objective']:.1f} discounted){gap}")
+    table = Table("quarter", "starts", "GBP used", "GBP budget")
+    for i, label in enumerate(result["quarters"]):
+        starting = [s["slug"] for s in result["starts"] if s["start_index"] == i]
+        table.add_row(label, ", ".join(starting), f"{result['budget_used'][i]:,.0f}",
+                      f"{result['budget'][i]:,.0f}")
+    console.print(table)
+    for item in result["unschedulable"]:
+        console.print(f"not scheduled: {item['slug']}: {item['reason']}")
+
+
+@app.command("report")
+def report(
+    out: Annotated[Path, typer.Option(help="Where to write the board pack (a .pdf file).")],
+    budget: Annotated[float, typer.Option(help="Roadmap budget in GBP for each quarter.")],
+    horizon: Annotated[int, typer.Option(help="Roadmap quarters, 1 to 40.")] = 8,
+    capacity: Annotated[float | None, typer.Option(
+        help="Person-months a quarter for all organisations together (optional).")] = None,
+    profile: Annotated[str | None, typer.Option(help="Weight profile name.")] = None,
+    today: Annotated[str | None, typer.Option(
+        help="Date the pack as of this day (YYYY-MM-DD; default today): the same portfolio "
+             "and date give the same PDF bytes.")] = None,
+) -> None:
+    """Write the board pack PDF: weights, top candidates, roadmap, blockers, changes, charts."""
+    from datetime import date
+
+    from portfolio.services.board_pack import board_pack_data
+    from web.board_pack import board_pack_pdf
+
+    try:
+        on = date.fromisoformat(today) if today else date.today()
+    except ValueError:
+        raise fail("--today is written YYYY-MM-DD") from None
+    with stdout_to_stderr():
+        data = board_pack_data(database(), budget=budget, horizon=horizon, capacity=capacity,
+                               profile=profile, today=on)
+        pdf = board_pack_pdf(data)
+    out.write_bytes(pdf)
+    console.print(f"wrote {out} ({len(pdf):,} bytes)")
+
+
 @app.command("plumbing")
 def plumbing(
     profile: Annotated[str | None, typer.Option(help="Weight profile name.")] = None,

@@ -76,6 +76,21 @@ class Organisation(SQLModel, table=True):
     kind: str = Field(max_length=32)
 
 
+class OrganisationCapacity(SQLModel, table=True):
+    """An organisation's capacity in person-months a quarter, from a quarter until restated."""
+
+    __tablename__ = "organisation_capacity"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "quarter_start"),
+        CheckConstraint("person_months >= 0", name="person_months_non_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    quarter_start: date  # the first day of a calendar quarter
+    person_months: float
+
+
 class User(SQLModel, table=True):
     """A person who signs in, with one role and, for leads, one organisation."""
 

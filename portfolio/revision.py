@@ -19,7 +19,7 @@ from portfolio.models import PortfolioRevision
 PORTFOLIO_TABLES = frozenset({
     "organisation", "project", "dataset", "project_dataset", "project_dependency",
     "project_partner", "criterion", "criterion_level", "assessment", "weight_profile",
-    "profile_weight", "profile_revision", "review_decision",
+    "profile_weight", "profile_revision", "review_decision", "organisation_capacity",
 })
 # or not: who may act, what was recorded about it, and what the engine stored from it. A write
 # to a table in neither set moves the revision too: a forgotten table costs a re-ranking, never

@@ -432,18 +432,53 @@ def plan_portfolio(
     )
 
 
-def _plan_child(conn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+def _child(conn: Any, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     # HiGHS 1.12 prints stray debug lines from C++ straight to file descriptor 1; in this
     # throwaway process nothing else writes there, so silence it at the descriptor level.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.close(devnull)
     try:
-        conn.send(("ok", plan_portfolio(*args, **kwargs)))
+        conn.send(("ok", function(*args, **kwargs)))
     except BaseException as exc:  # every failure, even KeyboardInterrupt, goes to the parent
         conn.send(("error", exc))
     finally:
         conn.close()
+
+
+def run_with_wall_clock(
+    function: Any, args: tuple[Any, ...], kwargs: dict[str, Any], wall_clock_seconds: float
+) -> tuple[bool, Any]:
+    """Call a module-level `function` in a spawned process killed after `wall_clock_seconds`.
+
+    Returns (True, its result), or (False, None) when the process was stopped; an exception in
+    the child is raised here.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=_child, args=(sender, function, args, kwargs), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if receiver.poll(max(wall_clock_seconds, 0.0)):
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                raise RuntimeError(
+                    f"the planning process died (exit code {process.exitcode})"
+                ) from None
+            if kind == "error":
+                raise payload
+            return True, payload
+    finally:
+        if process.is_alive():
+            process.terminate()
+            process.join(2.0)
+            if process.is_alive():
+                process.kill()
+        process.join()
+        receiver.close()
+    return False, None
 
 
 def run_plan_in_subprocess(
@@ -470,33 +505,10 @@ def run_plan_in_subprocess(
     _prepare(candidates, dependencies, budget, capacity, fin, fout)  # fail fast, in-process
     wall = float(time_limit) * 1.5 + 15.0 if wall_clock_seconds is None else wall_clock_seconds
     started = time.perf_counter()
-    ctx = multiprocessing.get_context("spawn")
-    receiver, sender = ctx.Pipe(duplex=False)
     args = (candidates, dependencies, budget, capacity, fin, fout, time_limit, mip_rel_gap)
-    process = ctx.Process(
-        target=_plan_child, args=(sender, args, {"presolve": presolve}), daemon=True
-    )
-    process.start()
-    sender.close()
-    try:
-        if receiver.poll(max(wall, 0.0)):
-            try:
-                kind, payload = receiver.recv()
-            except EOFError:
-                raise RuntimeError(
-                    f"the planning process died (exit code {process.exitcode})"
-                ) from None
-            if kind == "error":
-                raise payload
-            return replace(payload, solve_seconds=time.perf_counter() - started)
-    finally:
-        if process.is_alive():
-            process.terminate()
-            process.join(2.0)
-            if process.is_alive():
-                process.kill()
-        process.join()
-        receiver.close()
+    finished, payload = run_with_wall_clock(plan_portfolio, args, {"presolve": presolve}, wall)
+    if finished:
+        return replace(payload, solve_seconds=time.perf_counter() - started)
     return PlanResult(
         selected=(),
         objective=math.nan,
@@ -638,4 +650,5 @@ __all__ = [
     "plan_portfolio",
     "run_frontier_in_subprocess",
     "run_plan_in_subprocess",
+    "run_with_wall_clock",
 ]

@@ -84,3 +84,19 @@ def test_similar_lists_projects_in_other_organisations_as_json(tmp_path: Path) -
     assert rows[0]["slug"] == "croydon-school-place-planning"
     assert all(r["organisation"] != "E09000025" for r in rows)
     assert "school place" in rows[0]["why"]
+
+
+def test_roadmap_by_quarter_as_json_and_a_bad_horizon(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    body = json.loads(invoke(tmp_path, "roadmap", "--budget", "1500000", "--horizon", "8",
+                             "--today", "2026-12-02", "--format", "json").stdout)
+    assert body["status"] == "optimal" and body["quarters"][0] == "2026 Q4"
+    assert all(used <= 1500000 + 1e-6 for used in body["budget_used"])
+    table = invoke(tmp_path, "roadmap", "--budget", "1500000", "--horizon", "8",
+                   "--today", "2026-12-02").output
+    assert "2027 Q3" in table and "projects start" in table
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    refused = runner.invoke(app, ["roadmap", "--budget", "1", "--horizon", "0"], env=env)
+    assert refused.exit_code != 0
+    assert "horizon" in getattr(refused.exception, "errors", {})  # main() prints it, exit 2

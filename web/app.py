@@ -27,6 +27,7 @@ from web import (
     api,
     api_catalogue,
     api_collaboration,
+    api_roadmap,
     api_scenarios,
     api_snapshots,
     docs,
@@ -35,7 +36,9 @@ from web import (
     pages_catalogue,
     pages_collaboration,
     pages_engine,
+    pages_history,
     pages_profiles,
+    pages_roadmap,
     pages_scenarios,
     pages_snapshots,
 )
@@ -122,6 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_scenarios.router)
     app.include_router(api_collaboration.router)
     app.include_router(pages_collaboration.router)
+    app.include_router(api_roadmap.router)
+    app.include_router(pages_roadmap.router)
+    app.include_router(pages_history.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -41,6 +41,7 @@ class Policy(StrEnum):
     SCENARIOS = Capability.MANAGE_SCENARIOS
     SNAPSHOT = Capability.CREATE_SNAPSHOT
     CATALOGUE = Capability.HARVEST_CATALOGUE
+    CAPACITY = Capability.SET_CAPACITY
     ADMIN = Capability.MANAGE_USERS
     BENEFITS = Capability.RECORD_BENEFITS
     DISMISS = Capability.DISMISS_SUGGESTION

@@ -61,3 +61,7 @@ def test_a_refusal_names_who_may() -> None:
     assert "a lead of the owning organisation" in str(refused.value)
     with pytest.raises(NotAllowed):
         require(RESEARCHER, Capability.REGISTER_PROJECT)
+
+
+def test_only_the_cdo_and_admins_set_capacity() -> None:
+    assert roles_with(Capability.SET_CAPACITY) == {Role.CDO, Role.ADMIN}

@@ -1,0 +1,300 @@
+"""The roadmap: candidates' start quarters within each quarter's budget and each team's capacity."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, select
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.db import Database
+from portfolio.errors import Invalid
+from portfolio.models import Organisation, OrganisationCapacity, Project
+from portfolio.services.common import consistent_read, organisation_by_code, record
+from portfolio.services.prioritisation import _values
+from portfolio.services.ranking import ensure_ranking, portfolio_frames
+from scoring.graph import DependencyCycleError
+from scoring.roadmap import (
+    DEFAULT_HORIZON,
+    MAX_HORIZON,
+    InvalidRoadmapRequest,
+    RoadmapResult,
+    Start,
+    plan_roadmap,
+    project_duration,
+    quarter_index,
+    quarter_label,
+    quarter_start,
+    run_roadmap_in_subprocess,
+)
+
+# HM Treasury Green Book's social time preference rate: value started a year later counts 3.5% less.
+DEFAULT_DISCOUNT_RATE = 0.035
+# Above this many candidates the solve runs in a process with a hard wall clock.
+SUBPROCESS_ABOVE = 500
+
+
+def parse_quarter(text: str, *, field: str = "quarter") -> date:
+    """Read a quarter written "2027 Q1", "2027-Q1" or as a date inside it; return its first day."""
+    cleaned = text.strip().upper().replace("-", " ").replace("/", " ")
+    parts = cleaned.split()
+    try:
+        if len(parts) == 2 and parts[1].startswith("Q"):
+            year, q = int(parts[0]), int(parts[1][1:])
+            if not 1 <= q <= 4:
+                raise ValueError
+            return date(year, 3 * (q - 1) + 1, 1)
+        return quarter_start(date.fromisoformat(text.strip()))
+    except ValueError:
+        raise Invalid({field: f"{text!r} is not a quarter (write it like 2027 Q1)"}) from None
+
+
+def capacities(*, session: Session) -> list[dict[str, Any]]:
+    """List the stated capacities: organisation, quarter from which it holds, person-months."""
+    rows = session.execute(
+        select(Organisation.code, Organisation.name, OrganisationCapacity.quarter_start,
+               OrganisationCapacity.person_months)
+        .join(Organisation, Organisation.id == OrganisationCapacity.organisation_id)
+        .order_by(Organisation.name, OrganisationCapacity.quarter_start)
+    ).all()
+    return [{"organisation": code, "organisation_name": name,
+             "quarter": quarter_label(start, 0), "quarter_start": start.isoformat(),
+             "person_months": float(pm)} for code, name, start, pm in rows]
+
+
+def set_capacity(*, session: Session, actor: Actor, organisation: str, quarter: str,
+                 person_months: Any) -> dict[str, Any]:
+    """State an organisation's capacity (person-months a quarter) from a quarter on."""
+    require(actor, Capability.SET_CAPACITY)
+    org = organisation_by_code(session, organisation)
+    start = parse_quarter(quarter)
+    try:
+        amount = float(person_months)
+    except (TypeError, ValueError):
+        raise Invalid({"person_months": "enter a number of person-months"}) from None
+    if not math.isfinite(amount) or amount < 0:
+        raise Invalid({"person_months": "capacity must be a number of person-months of at "
+                                        "least 0"})
+    row = session.execute(select(OrganisationCapacity).where(
+        OrganisationCapacity.organisation_id == org.id,
+        OrganisationCapacity.quarter_start == start)).scalars().first()
+    before = None if row is None else {"person_months": row.person_months}
+    if row is None:
+        row = OrganisationCapacity(organisation_id=org.id, quarter_start=start,
+                                   person_months=amount)
+    else:
+        row.person_months = amount
+    session.add(row)
+    session.flush()
+    record(session, actor, action="create" if before is None else "update",
+           entity="organisation_capacity", entity_id=row.id, before=before,
+           after={"organisation": org.code, "quarter": quarter_label(start, 0),
+                  "person_months": amount})
+    return {"organisation": org.code, "organisation_name": org.name,
+            "quarter": quarter_label(start, 0), "quarter_start": start.isoformat(),
+            "person_months": amount}
+
+
+def remove_capacity(*, session: Session, actor: Actor, organisation: str, quarter: str) -> None:
+    """Remove a stated capacity; the one stated before it (if any) then holds on."""
+    require(actor, Capability.SET_CAPACITY)
+    org = organisation_by_code(session, organisation)
+    start = parse_quarter(quarter)
+    row = session.execute(select(OrganisationCapacity).where(
+        OrganisationCapacity.organisation_id == org.id,
+        OrganisationCapacity.quarter_start == start)).scalars().first()
+    if row is None:
+        raise Invalid({"quarter": f"no capacity is stated for {org.name} from "
+                                  f"{quarter_label(start, 0)}"})
+    record(session, actor, action="delete", entity="organisation_capacity", entity_id=row.id,
+           before={"organisation": org.code, "quarter": quarter_label(start, 0),
+                   "person_months": row.person_months})
+    session.execute(delete(OrganisationCapacity).where(OrganisationCapacity.id == row.id))
+
+
+def capacity_by_quarter(stated: list[tuple[str, date, float]], first: date,
+                        horizon: int) -> dict[str, list[float | None]]:
+    """Return each organisation's capacity per quarter: the latest stated from or before it.
+
+    Quarters before an organisation's first stated capacity are unconstrained (None).
+    """
+    by_org: dict[str, list[tuple[int, float]]] = {}
+    for code, start, amount in stated:
+        by_org.setdefault(code, []).append((quarter_index(start, first), float(amount)))
+    out: dict[str, list[float | None]] = {}
+    for code, rows in sorted(by_org.items()):
+        rows.sort()
+        row: list[float | None] = [None] * horizon
+        for q in range(horizon):
+            held = [amount for since, amount in rows if since <= q]
+            row[q] = held[-1] if held else None
+        out[code] = row
+    return out
+
+
+def roadmap(
+    db: Database, *, budget: float, horizon: int = DEFAULT_HORIZON, profile: str | None = None,
+    capacity: float | None = None, discount_rate: float = DEFAULT_DISCOUNT_RATE,
+    deadlines: Mapping[str, date] | None = None, today: date | None = None,
+    wall_clock_seconds: float = 60.0,
+) -> dict[str, Any]:
+    """Choose which candidates start in which quarter over the horizon, within the limits."""
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or \
+            not 1 <= horizon <= MAX_HORIZON:
+        raise Invalid({"horizon": f"the horizon must be from 1 to {MAX_HORIZON} quarters"})
+    today = today or date.today()
+    run = ensure_ranking(db, profile)
+    # A stored run belongs to one revision, and any write (capacities too) moves the revision:
+    # a roadmap kept under the run and the request is current.
+    key = ("roadmap", run.id, float(budget), horizon, capacity, float(discount_rate),
+           tuple(sorted((deadlines or {}).items())), today)
+    found = db.memo.get(key)
+    if found is not None:
+        return found
+    result = _roadmap(db, run, budget=budget, horizon=horizon, capacity=capacity,
+                      discount_rate=discount_rate, deadlines=deadlines or {}, today=today,
+                      wall_clock_seconds=wall_clock_seconds)
+    # A solve stopped by the clock may finish next time: only a settled answer is kept.
+    return result if result["status"] == "time_limit" else db.memo.put(key, result)
+
+
+def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: float | None,
+             discount_rate: float, deadlines: Mapping[str, date], today: date,
+             wall_clock_seconds: float) -> dict[str, Any]:
+    """Read the portfolio at a stored run and solve the roadmap."""
+    first = quarter_start(today)
+    with db.read() as session:
+        consistent_read(session)
+        frames = portfolio_frames(db, session)
+        values = _values(session, run)
+        dates = {slug: (s, e) for slug, s, e in session.execute(
+            select(Project.slug, Project.start_date, Project.end_date)).all()}
+        stated = [(c, s, float(pm)) for c, s, pm in session.execute(
+            select(Organisation.code, OrganisationCapacity.quarter_start,
+                   OrganisationCapacity.person_months)
+            .join(Organisation, Organisation.id == OrganisationCapacity.organisation_id)).all()]
+    projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
+    table = _roadmap_table(projects, dates, first, deadlines, today)
+    labels = [quarter_label(first, i) for i in range(horizon)]
+    kwargs: dict[str, Any] = {
+        "horizon": horizon, "budget": budget, "total_capacity": capacity,
+        "capacity": capacity_by_quarter(stated, first, horizon),
+        "discount_rate": discount_rate, "quarters": labels,
+        "time_limit": wall_clock_seconds * 0.8,
+    }
+    selectable = projects["status"].isin(["idea", "proposed", "approved", "paused"]).sum()
+    try:
+        if selectable > SUBPROCESS_ABOVE:
+            result = run_roadmap_in_subprocess(table, frames.dependencies,
+                                               wall_clock_seconds=wall_clock_seconds, **kwargs)
+        else:
+            result = plan_roadmap(table, frames.dependencies, **kwargs)
+    except InvalidRoadmapRequest as exc:
+        raise Invalid({exc.field: str(exc)}) from None
+    except DependencyCycleError as exc:
+        raise Invalid({"dependencies": str(exc)}) from None
+    return roadmap_public(result, run_profile=run.profile, revision=run.revision, first=first,
+                          projects=projects, organisations=frames.organisations,
+                          dependencies=frames.dependencies, today=today)
+
+
+def _roadmap_table(projects: pd.DataFrame, dates: Mapping[str, tuple[date | None, date | None]],
+                   first: date, deadlines: Mapping[str, date], today: date) -> pd.DataFrame:
+    """Add each project's duration, start quarter (in progress) and deadline quarter."""
+    known = set(projects["slug"])
+    mandatory = dict(zip(projects["slug"], projects["mandatory"], strict=True))
+    for slug, when in deadlines.items():
+        if slug not in known:
+            raise Invalid({"deadline": f"unknown project {slug!r}"})
+        if not mandatory[slug]:
+            raise Invalid({"deadline": f"{slug} is not mandatory; only mandatory projects "
+                                       "take a deadline"})
+        if when < today:
+            raise Invalid({"deadline": f"the deadline for {slug} ({when.isoformat()}) is "
+                                       "before today"})
+    durations, starts, due = [], [], []
+    for slug, effort, status, must in zip(projects["slug"], projects["effort_pm"],
+                                          projects["status"], projects["mandatory"],
+                                          strict=True):
+        start_date, end_date = dates.get(slug, (None, None))
+        d = project_duration(start_date, end_date, effort)
+        durations.append(d)
+        if start_date is not None:
+            begins = quarter_index(start_date, first)
+        elif end_date is not None:
+            begins = quarter_index(end_date, first) - d + 1
+        else:
+            begins = 0  # in progress with no dates: taken to run from now
+        if status == "in_progress" and begins + d < 1:
+            # Still in progress past its planned end: taken to finish this quarter.
+            begins = 1 - d
+        starts.append(begins)
+        if must and slug in deadlines:
+            due.append(float(max(quarter_index(deadlines[slug], first), 0)))
+        elif must and start_date is not None and start_date >= first:
+            # A mandatory project's planned start, still ahead, is its deadline; one already
+            # past leaves it to start anywhere in the horizon (the discount favours early).
+            due.append(float(quarter_index(start_date, first)))
+        else:
+            due.append(math.nan)
+    return projects.assign(duration=durations, start=starts, deadline=due)
+
+
+def _start_public(item: Start, first: date, titles: Mapping[str, str],
+                  themes: Mapping[str, str], names: Mapping[str, str]) -> dict[str, Any]:
+    """Return one scheduled project as JSON."""
+    return {
+        "slug": item.slug, "title": titles.get(item.slug, item.slug),
+        "owner": item.owner, "owner_name": names.get(item.owner, item.owner),
+        "theme": themes.get(item.slug, ""), "start_index": item.start,
+        "start": quarter_label(first, item.start),
+        "end": quarter_label(first, item.start + item.duration - 1),
+        "duration": item.duration, "cost_gbp": item.cost_gbp, "effort_pm": item.effort_pm,
+        "value": round(item.value, 4), "committed": item.committed,
+    }
+
+
+def roadmap_public(result: RoadmapResult, *, run_profile: str, revision: int, first: date,
+                   projects: pd.DataFrame, organisations: pd.DataFrame,
+                   dependencies: pd.DataFrame, today: date) -> dict[str, Any]:
+    """Return the JSON shape of a roadmap."""
+    titles = dict(zip(projects["slug"], projects["title"], strict=True))
+    themes = dict(zip(projects["slug"], projects["theme"], strict=True))
+    names = dict(zip(organisations["code"], organisations["name"], strict=True))
+
+    def public(items: tuple[Start, ...]) -> list[dict[str, Any]]:
+        return [_start_public(s, first, titles, themes, names) for s in items]
+
+    shown = {s.slug for s in result.starts} | {s.slug for s in result.committed}
+    links = [[p, q] for p, q in dependencies.itertuples(index=False, name=None)
+             if p in shown and q in shown]
+    return {
+        "profile": run_profile, "revision": revision, "status": result.status,
+        "gap": result.gap, "objective": round(result.objective, 4),
+        "value": round(result.value, 4), "horizon": result.horizon,
+        "today": today.isoformat(), "first_quarter": first.isoformat(),
+        "quarters": list(result.quarters),
+        "discount_rate": result.discount_rate,
+        "budget": list(result.budget), "budget_used": [round(x, 2) for x in result.budget_used],
+        "capacity": {org: [None if math.isinf(x) else x for x in caps]
+                     for org, caps in result.capacity.items()},
+        "capacity_used": {org: [round(x, 3) for x in used]
+                          for org, used in result.capacity_used.items()},
+        "organisation_names": {org: names.get(org, org) for org in
+                               set(result.capacity) | set(result.capacity_used)},
+        "starts": public(result.starts), "committed": public(result.committed),
+        "dependencies": links,
+        "unschedulable": [{"slug": s, "title": titles.get(s, s), "reason": why}
+                          for s, why in result.unschedulable],
+        "infeasible_reason": result.infeasible_reason,
+        "infeasible_quarter": (None if result.infeasible_quarter is None
+                               else result.quarters[result.infeasible_quarter]),
+        "infeasible_constraint": result.infeasible_constraint,
+        "message": result.message, "solve_seconds": round(result.solve_seconds, 3),
+    }

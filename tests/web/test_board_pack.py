@@ -1,0 +1,97 @@
+"""The board pack PDF: read back with pypdf for its pages and sections; the same day, same bytes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from portfolio.db import Database
+from portfolio.services import ranking as ranking_service
+from portfolio.services.board_pack import board_pack_data
+from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in
+from web.app import create_app
+from web.board_pack import board_pack_pdf
+
+SECTIONS = ("Profile and weights", "Top candidates and why", "Proposed roadmap",
+            "Cost by quarter", "Timeline", "Blocked work and the plumbing that would unblock it",
+            "Changes since the last snapshot")
+
+
+@pytest.fixture
+def backend() -> str:
+    """The board pack is database-neutral: run it on SQLite."""
+    return "sqlite"
+
+
+@pytest.fixture(autouse=True)
+def fewer_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ranking_service, "DEFAULT_SAMPLES", 60)
+
+
+@pytest.fixture
+def browser(settings: Settings, london: Database) -> Iterator[Browser]:
+    with Browser(create_app(settings), headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "researcher")
+        yield client
+
+
+def text_of(pdf: bytes) -> tuple[int, str]:
+    reader = PdfReader(io.BytesIO(pdf))
+    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_the_board_pack_has_every_section_and_the_roadmaps_figures(london: Database) -> None:
+    data = board_pack_data(london, budget=1500000, today=date(2026, 12, 2))
+    pages, text = text_of(board_pack_pdf(data))
+    assert pages >= 3
+    flat = " ".join(text.split())
+    for section in SECTIONS:
+        assert section in flat, section
+    assert "2026-12-02" in flat and "weight profile CDO default" in flat
+    assert data["top"][0]["title"] in flat
+    assert f"{data['roadmap']['budget_used'][0]:,.0f}" in flat  # the cost by quarter
+    assert f"Page 1 of {pages}" in flat
+
+
+def test_the_same_portfolio_and_date_give_the_same_bytes(london: Database) -> None:
+    first = board_pack_pdf(board_pack_data(london, budget=1500000, today=date(2026, 12, 2)))
+    again = board_pack_pdf(board_pack_data(london, budget=1500000, today=date(2026, 12, 2)))
+    assert first == again
+
+
+def test_one_click_downloads_the_pack_from_the_roadmap_page(browser: Browser) -> None:
+    page = browser.get("/plan/roadmap", params={"budget": "1500000"}).text
+    assert "Download the board pack (PDF)" in page
+    response = browser.get("/plan/board-pack.pdf", params={"budget": "1500000"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert "attachment" in response.headers["content-disposition"]
+    assert "Top candidates and why" in " ".join(text_of(response.content)[1].split())
+
+
+def test_the_pack_without_a_budget_is_refused_naming_it(browser: Browser) -> None:
+    response = browser.get("/plan/board-pack.pdf", headers={"accept": "application/json"})
+    assert response.status_code == 422
+
+
+def test_portfolio_report_writes_the_pdf(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from portfolio.cli import app
+
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    runner = CliRunner()
+    for args in (["db", "upgrade"], ["seed", "london"]):
+        assert runner.invoke(app, args, env=env).exit_code == 0
+    out = tmp_path / "pack.pdf"
+    done = runner.invoke(app, ["report", "--out", str(out), "--budget", "1500000",
+                               "--today", "2026-12-02"], env=env)
+    assert done.exit_code == 0, done.output
+    pages, text = text_of(out.read_bytes())
+    assert pages >= 3 and "Proposed roadmap" in text

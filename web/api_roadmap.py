@@ -1,0 +1,110 @@
+"""The JSON API for the roadmap and the capacity of each organisation per quarter."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.db import Database
+from portfolio.errors import Invalid
+from portfolio.services import roadmap as roadmap_service
+from web.deps import current_actor, get_database, read_session, write_session
+from web.security import Policy, policy
+
+router = APIRouter(prefix="/api/v1", tags=["roadmap"])
+
+READ = Depends(policy(Policy.READ))
+CAPACITY = Depends(policy(Policy.CAPACITY))
+AppDatabase = Annotated[Database, Depends(get_database)]
+ReadSession = Annotated[Session, Depends(read_session)]
+WriteSession = Annotated[Session, Depends(write_session, scope="function")]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def parse_deadlines(items: list[str]) -> dict[str, date]:
+    """Read deadlines written SLUG:YYYY-MM-DD (or SLUG=YYYY-MM-DD)."""
+    out: dict[str, date] = {}
+    for item in items:
+        slug, sep, when = item.replace("=", ":", 1).partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            out[slug.strip()] = date.fromisoformat(when.strip())
+        except ValueError:
+            raise Invalid({"deadline": f"{item!r}: write a deadline as SLUG:YYYY-MM-DD"}) from None
+    return out
+
+
+@router.get("/roadmap", dependencies=[READ])
+def get_roadmap(
+    db: AppDatabase,
+    budget: Annotated[float, Query(description="Budget in GBP for each quarter")],
+    horizon: Annotated[int, Query(description="Quarters to plan, 1 to 40, from the current one")
+                       ] = roadmap_service.DEFAULT_HORIZON,
+    capacity: Annotated[float | None, Query(
+        description="Person-months a quarter for all organisations together (optional; each "
+                    "organisation's stated capacity always applies)")] = None,
+    profile: Annotated[str | None, Query(max_length=120, description="Weight profile name")
+                       ] = None,
+    discount_rate: Annotated[float, Query(
+        description="Yearly rate by which a later start counts for less")
+    ] = roadmap_service.DEFAULT_DISCOUNT_RATE,
+    deadline: Annotated[list[str], Query(
+        max_length=200, description="SLUG:YYYY-MM-DD, a mandatory project's latest start "
+                                    "(repeatable)")] = [],  # noqa: B006
+    today: Annotated[date | None, Query(description="Plan as on this date (default today)")
+                     ] = None,
+) -> dict[str, Any]:
+    """Choose which candidates start in which quarter within each quarter's budget and capacity."""
+    return roadmap_service.roadmap(
+        db, budget=budget, horizon=horizon, capacity=capacity, profile=profile,
+        discount_rate=discount_rate, deadlines=parse_deadlines(deadline), today=today,
+        wall_clock_seconds=db.settings.plan_wall_clock_seconds)
+
+
+class CapacityIn(BaseModel):
+    """An organisation's capacity in person-months a quarter, from a quarter on."""
+
+    organisation: str = Field(max_length=32, description="Organisation code")
+    quarter: str = Field(max_length=20, description="First quarter it holds for, e.g. 2027 Q1")
+    person_months: float = Field(description="Person-months a quarter, at least 0")
+
+
+class CapacityOut(BaseModel):
+    """A stated capacity."""
+
+    organisation: str
+    organisation_name: str
+    quarter: str
+    quarter_start: str
+    person_months: float
+
+
+@router.get("/capacities", dependencies=[READ], response_model=list[CapacityOut])
+def list_capacities(session: ReadSession) -> list[dict[str, Any]]:
+    """List the capacities stated per organisation, each holding until the next one."""
+    return roadmap_service.capacities(session=session)
+
+
+@router.put("/capacities", dependencies=[CAPACITY], response_model=CapacityOut)
+def put_capacity(body: CapacityIn, session: WriteSession, actor: CurrentActor) -> dict[str, Any]:
+    """State an organisation's capacity from a quarter on (the CDO or an admin)."""
+    return roadmap_service.set_capacity(session=session, actor=actor,
+                                        organisation=body.organisation, quarter=body.quarter,
+                                        person_months=body.person_months)
+
+
+@router.delete("/capacities/{organisation}/{quarter}", dependencies=[CAPACITY],
+               status_code=204)
+def delete_capacity(organisation: Annotated[str, Path(max_length=32)],
+                    quarter: Annotated[str, Path(max_length=20)], session: WriteSession,
+                    actor: CurrentActor) -> Response:
+    """Remove a stated capacity (the CDO or an admin)."""
+    roadmap_service.remove_capacity(session=session, actor=actor, organisation=organisation,
+                                    quarter=quarter)
+    return Response(status_code=204)
