@@ -277,6 +277,8 @@ def set_password(*, session: Session, actor: Actor, email: str, password: str) -
     check_password_strength(password)
     user.password_hash = hash_password(password)
     session.add(user)
+    # Whoever knew the old password is signed out with it.
+    end_sessions(session, user.id)
     record(session, actor, action="set_password", entity="user", entity_id=user.id)
 
 

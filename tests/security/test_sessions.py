@@ -150,3 +150,14 @@ def test_api_tokens_cannot_outlive_the_longest_expiry(app, db: Database) -> None
         refused = browser.post("/account/tokens", data={"name": "forever", "days": "100000"})
     assert refused.status_code == 422
     assert "1 to 365 days" in refused.text
+
+
+def test_signing_out_setting_a_new_password_ends_the_old_sessions(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    from portfolio.actors import SYSTEM
+
+    with Browser(app) as browser:
+        email = sign_in(browser, db, "researcher")
+        with db.write() as session:
+            accounts.set_password(session=session, actor=SYSTEM, email=email,
+                                  password="a brand new passphrase")
+        assert browser.get("/account", follow_redirects=False).status_code == 303
