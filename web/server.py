@@ -116,7 +116,8 @@ def uvicorn_options(settings: Settings, **given: Any) -> dict[str, Any]:
         "http": guarded_protocol(),
         "timeout_keep_alive": chosen.get("keep_alive", settings.keep_alive_seconds),
         # Open connections (and requests in flight) per worker; uvicorn answers 503 beyond.
-        "limit_concurrency": chosen.get("max_connections", settings.max_connections),
+        # It counts the asking connection too: N + 1 lets N connections be served.
+        "limit_concurrency": chosen.get("max_connections", settings.max_connections) + 1,
     }
 
 
@@ -131,32 +132,35 @@ class BodyReadTimeout:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
         body_done = False
+        stalled = False
 
         async def timed_receive() -> Message:
-            nonlocal body_done
+            nonlocal body_done, stalled
             if body_done:
                 # After the body only a disconnect can come, maybe long after (a stream).
                 return await receive()
-            with anyio.fail_after(self.seconds):
-                message = await receive()
+            try:
+                with anyio.fail_after(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                # To the app the client has gone (whatever it answers, the client gets 408).
+                stalled = body_done = True
+                return {"type": "http.disconnect"}
             body_done = message["type"] != "http.request" or not message.get("more_body")
             return message
 
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not stalled:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await send({"type": "http.response.start", "status": 408,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"connection", b"close"),
+                                        (b"content-length", str(len(STALLED)).encode())]})
+                await send({"type": "http.response.body", "body": STALLED})
 
-        try:
-            await self.app(scope, timed_receive, tracked_send)
-        except TimeoutError:
-            if started:
-                raise
-            body = (b'{"detail": "the request body did not arrive in time (%d s without a '
-                    b'part of it)"}' % self.seconds)
-            await send({"type": "http.response.start", "status": 408, "headers": [
-                (b"content-type", b"application/json"), (b"connection", b"close"),
-                (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+        await self.app(scope, timed_receive, guarded_send)
+
+
+STALLED = b'{"detail": "the request body did not arrive in time; nothing was done"}'
