@@ -159,7 +159,7 @@ def postgres_outages(*, users: int, seconds: float, outages: int, outage_s: floa
                                                             random.Random(i), slugs, fields,
                                                             deadline)) for i in range(users)]
                 for n in range(outages):
-                    await asyncio.sleep(seconds / (outages + 1))
+                    await asyncio.sleep(0.7 * seconds / outages)
                     await asyncio.to_thread(outage, database, outage_s)
                     ends.append(time.monotonic())
                     print(f"outage {n + 1} of {outages} over", flush=True)
@@ -264,10 +264,10 @@ def kill_runs(kind: str, *, kills: int, projects: int, seed: int) -> dict[str, A
             return str(path)
 
         full = {
-            "import": timed_run(["import", "projects", big_file(-1)], url),
+            "import": timed_run(["import", "projects", big_file(900)], url),
             "snapshot": timed_run(["snapshot", "create", "--label", "timing"], url),
         }
-        recovery(url, tmp, -1)  # makes the ranking stale
+        recovery(url, tmp, 901)  # makes the ranking stale
         full["ranking store"] = timed_run(["rank", "--top", "1"], url)
         for n in range(kills):
             for what in ("import", "ranking store", "snapshot"):
