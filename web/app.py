@@ -19,7 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from portfolio import migrate
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
-from portfolio.faults import DatabaseFault, Fault, classify
+from portfolio.faults import DatabaseFault, Fault, FaultKind, classify
 from portfolio.settings import Settings
 from web import api, api_snapshots, pages, pages_accounts, pages_engine, pages_snapshots
 from web.assets import STATIC_DIR, VENDOR_FILES
@@ -95,8 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["health"], dependencies=[Depends(anyone)])
     def readyz(request: Request) -> JSONResponse:
-        """Tell whether this worker can serve: database reachable and writable, schema at
-        head, background work alive."""
+        """Tell whether this worker can serve (database, schema, writes, background work)."""
         return readiness(request.app.state.database)
 
     return app
@@ -133,8 +132,10 @@ def readiness(database: Database) -> JSONResponse:
                 raise
             database.faults.note(fault)
             checks["writable"] = fault.kind.value
-            problems.append(fault.message)
-            retry = fault.retry_after
+            # A writer holding the lock past the probe's second: writable, only busy.
+            if fault.kind != FaultKind.BUSY:
+                problems.append(fault.message)
+                retry = fault.retry_after
     except Exception as exc:
         fault = classify(exc)
         if fault is None:

@@ -45,6 +45,10 @@ class _HeaderDeadline:
             self._header_timer.cancel()
             self._header_timer = None
 
+    def _between_requests(self) -> bool:
+        cycle = getattr(self, "cycle", None)
+        return not self.transport.is_closing() and (cycle is None or cycle.response_complete)
+
     def _headers_too_slow(self) -> None:
         if not self.transport.is_closing():
             self.transport.close()
@@ -63,8 +67,9 @@ class GuardedHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        # The next request on a kept-alive connection gets its own deadline.
-        if not self.transport.is_closing():
+        # The next request on a kept-alive connection gets its own deadline (unless it was
+        # pipelined and has already begun).
+        if self._between_requests():
             self._arm_header_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -87,7 +92,7 @@ class GuardedH11Protocol(_HeaderDeadline, H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
+        if self._between_requests():
             self._arm_header_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
