@@ -174,9 +174,15 @@ class Database:
                     os.access(plain, os.W_OK) and os.access(plain.parent, os.W_OK)):
                 return Fault(FaultKind.READ_ONLY, f"no permission to write {plain}")
             return None
-        with self.engine.connect() as connection:
-            standby, read_only = connection.exec_driver_sql(
-                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").one()
+        # On the driver's connection: the probe is housekeeping, not part of a page's queries.
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+            standby, read_only = cursor.fetchone()
+            raw.rollback()
+        finally:
+            raw.close()
         if standby:
             return Fault(FaultKind.READ_ONLY, "PostgreSQL is a hot standby (in recovery)")
         if read_only == "on":

@@ -21,7 +21,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from portfolio import migrate
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
-from portfolio.faults import DatabaseFault, Fault, classify
+from portfolio.faults import DatabaseFault, Fault, FaultKind, classify
 from portfolio.settings import Settings
 from web import (
     api,
@@ -137,8 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["health"], dependencies=[Depends(anyone)])
     def readyz(request: Request) -> JSONResponse:
-        """Tell whether this worker can serve: database reachable and writable, schema at
-        head, background work alive."""
+        """Tell whether this worker can serve (database, schema, writes, background work)."""
         return readiness(request.app.state.database)
 
     return app
@@ -175,8 +174,10 @@ def readiness(database: Database) -> JSONResponse:
                 raise
             database.faults.note(fault)
             checks["writable"] = fault.kind.value
-            problems.append(fault.message)
-            retry = fault.retry_after
+            # A writer holding the lock past the probe's second: writable, only busy.
+            if fault.kind != FaultKind.BUSY:
+                problems.append(fault.message)
+                retry = fault.retry_after
     except Exception as exc:
         fault = classify(exc)
         if fault is None:

@@ -45,6 +45,10 @@ class _HeaderDeadline:
             self._header_timer.cancel()
             self._header_timer = None
 
+    def _between_requests(self) -> bool:
+        cycle = getattr(self, "cycle", None)
+        return not self.transport.is_closing() and (cycle is None or cycle.response_complete)
+
     def _headers_too_slow(self) -> None:
         if not self.transport.is_closing():
             self.transport.close()
@@ -63,8 +67,9 @@ class GuardedHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        # The next request on a kept-alive connection gets its own deadline.
-        if not self.transport.is_closing():
+        # The next request on a kept-alive connection gets its own deadline (unless it was
+        # pipelined and has already begun).
+        if self._between_requests():
             self._arm_header_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -87,7 +92,7 @@ class GuardedH11Protocol(_HeaderDeadline, H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
+        if self._between_requests():
             self._arm_header_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -116,7 +121,8 @@ def uvicorn_options(settings: Settings, **given: Any) -> dict[str, Any]:
         "http": guarded_protocol(),
         "timeout_keep_alive": chosen.get("keep_alive", settings.keep_alive_seconds),
         # Open connections (and requests in flight) per worker; uvicorn answers 503 beyond.
-        "limit_concurrency": chosen.get("max_connections", settings.max_connections),
+        # It counts the asking connection too: N + 1 lets N connections be served.
+        "limit_concurrency": chosen.get("max_connections", settings.max_connections) + 1,
     }
 
 
@@ -131,32 +137,35 @@ class BodyReadTimeout:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
         body_done = False
+        stalled = False
 
         async def timed_receive() -> Message:
-            nonlocal body_done
+            nonlocal body_done, stalled
             if body_done:
                 # After the body only a disconnect can come, maybe long after (a stream).
                 return await receive()
-            with anyio.fail_after(self.seconds):
-                message = await receive()
+            try:
+                with anyio.fail_after(self.seconds):
+                    message = await receive()
+            except TimeoutError:
+                # To the app the client has gone (whatever it answers, the client gets 408).
+                stalled = body_done = True
+                return {"type": "http.disconnect"}
             body_done = message["type"] != "http.request" or not message.get("more_body")
             return message
 
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not stalled:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await send({"type": "http.response.start", "status": 408,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"connection", b"close"),
+                                        (b"content-length", str(len(STALLED)).encode())]})
+                await send({"type": "http.response.body", "body": STALLED})
 
-        try:
-            await self.app(scope, timed_receive, tracked_send)
-        except TimeoutError:
-            if started:
-                raise
-            body = (b'{"detail": "the request body did not arrive in time (%d s without a '
-                    b'part of it)"}' % self.seconds)
-            await send({"type": "http.response.start", "status": 408, "headers": [
-                (b"content-type", b"application/json"), (b"connection", b"close"),
-                (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+        await self.app(scope, timed_receive, guarded_send)
+
+
+STALLED = b'{"detail": "the request body did not arrive in time; nothing was done"}'

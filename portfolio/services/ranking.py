@@ -7,6 +7,7 @@ import math
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import pandas as pd
@@ -18,7 +19,7 @@ from sqlmodel import Session
 
 from portfolio.db import Database
 from portfolio.errors import Invalid
-from portfolio.models import Organisation, Project, RankingRow, RankingRun
+from portfolio.models import Organisation, Project, RankingRow, RankingRun, utcnow
 from portfolio.services.common import consistent_read, current_revision, project_by_slug
 from portfolio.services.frames import (
     PortfolioFrames,
@@ -284,8 +285,9 @@ def _store_rows(db: Database, run_id: int, ranking: Ranking,
             session.connection()  # waits for the write lock: not part of the time held
             began = time.perf_counter()
             session.execute(insert(table), batch)
+            # computed_at moves on with each batch: when it stops, the storer has died.
             session.execute(update(RankingRun).where(RankingRun.id == run_id)
-                            .values(rows_stored=start + len(batch)))
+                            .values(rows_stored=start + len(batch), computed_at=utcnow()))
         held = time.perf_counter() - began
         start += len(batch)
         _let_writers_in(db, held)
@@ -319,10 +321,14 @@ def _prune_runs(db: Database, profile_id: int) -> None:
         if not keep:
             return
         oldest_kept = min(keep)
+        silent = utcnow() - timedelta(seconds=ABANDONED_AFTER)
         stale = session.execute(select(RankingRun.id).where(
             RankingRun.profile_id == profile_id, RankingRun.id.not_in(keep),
-            # Incomplete runs newer than what is kept may be another worker's, in progress.
-            RankingRun.complete.is_(True) | (RankingRun.id < oldest_kept))).scalars().all()
+            # An incomplete run may be another worker's, in progress, unless it is older than
+            # what is kept or its rows stopped arriving (its process died).
+            RankingRun.complete.is_(True) | (RankingRun.id < oldest_kept)
+            | (RankingRun.id < max(keep)) & (RankingRun.computed_at < silent))
+        ).scalars().all()
     for run_id in stale:
         _remove_run(db, run_id)
 

@@ -100,3 +100,21 @@ def test_old_runs_are_removed_in_batches_keeping_the_previous_one(
         orphans = session.execute(select(func.count()).where(
             RankingRow.run_id.not_in(left))).scalar_one()
     assert left == ids[-2:] and orphans == 0
+
+
+def test_a_run_a_dead_process_left_for_an_older_revision_is_removed_by_the_next_store(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    ranking.ensure_ranking(london)
+    slug = first_slug(london)
+    edit_title(london, slug, "Stale again")
+    with london.read() as session:
+        profile = load_profile(session, None)
+    dead = ranking._claim_run(london, profile, portfolio_revision(london), 1.0)
+    edit_title(london, slug, "And again")
+    monkeypatch.setattr(ranking, "ABANDONED_AFTER", 0.0)
+    newest = ranking.ensure_ranking(london)
+    with london.read() as session:
+        left = session.execute(select(RankingRun.id, RankingRun.complete)
+                               .order_by(RankingRun.id)).all()
+    assert dead not in [run_id for run_id, _complete in left]
+    assert all(complete for _run_id, complete in left) and left[-1][0] == newest.id

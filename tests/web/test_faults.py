@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
+from portfolio import migrate
 from portfolio.db import Database
 from portfolio.models import AuditEvent, Project
 from portfolio.services.ranking import ensure_ranking
@@ -198,3 +199,13 @@ def test_an_edit_behind_another_writer_past_the_busy_timeout_answers_503_busy(
     assert held.headers["retry-after"] == "1"
     assert page.status_code == 200  # reading is never held up by a writer
     assert after.status_code == 200 and after.json()["version"] == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_readiness_says_the_schema_is_behind(settings: Settings, db: Database) -> None:
+    migrate.downgrade(db.engine, "0006")
+    with Browser(create_app(settings)) as client:
+        ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["schema"].startswith("at 0006")
+    assert "portfolio db upgrade" in ready.json()["detail"]
