@@ -25,7 +25,7 @@ from portfolio.models import (
     User,
     utcnow,
 )
-from portfolio.services.common import project_by_slug, record
+from portfolio.services.common import chunks, project_by_slug, record
 from portfolio.services.overrides import override_of
 from portfolio.services.projects import get_project
 from portfolio.services.workflow import check_transition, record_transition
@@ -185,7 +185,7 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
         Project.slug, Project.title, Organisation.name, Project.status, Project.created_at,
         Project.cost_gbp, Project.mandatory, last.decision, last.rationale, last.decided_at,
         last.answer, last.answered_at, ranked.position, ranked.composite,
-        Project.priority_override.is_not(None),
+        Project.priority_override.is_not(None), Project.id,
     )
     query = (
         select(*columns)
@@ -198,11 +198,15 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
     )
     moment = now or utcnow()
     rows = session.exec(query.order_by(Project.created_at, Project.id)).all()
+    submitted = _submitted_at(session, [row[-1] for row in rows])
     awaiting: list[dict[str, Any]] = []
     asking: list[dict[str, Any]] = []
     for (slug, title, org, status, created, cost, mandatory, decision, rationale, decided_at,
-         answer, answered_at, position, composite, override) in rows:
-        since = _aware(answered_at) or _aware(decided_at) or _aware(created)
+         answer, answered_at, position, composite, override, project_id) in rows:
+        # Waiting since whatever happened last: registered, submitted, deferred or answered.
+        since = max(moment for moment in (_aware(created), submitted.get(project_id),
+                                          _aware(decided_at), _aware(answered_at))
+                    if moment is not None)
         entry = {
             "slug": slug, "title": title, "organisation_name": org, "status": status,
             "created_at": _aware(created), "cost_gbp": cost, "mandatory": mandatory,
@@ -260,6 +264,22 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
         "decided": decided,
         "decided_total": len(decided),
     }
+
+
+def _submitted_at(session: Session, project_ids: list[int]) -> dict[int, datetime]:
+    """Return when each project was last moved to proposed, from its history."""
+    found: dict[int, datetime] = {}
+    for chunk in chunks(project_ids):
+        events = session.exec(
+            select(AuditEvent.project_id, AuditEvent.at, AuditEvent.after)
+            .where(AuditEvent.project_id.in_(chunk), AuditEvent.entity == "project",
+                   AuditEvent.action == "transition")
+            .order_by(AuditEvent.id)
+        ).all()
+        for project_id, at, after in events:
+            if (after or {}).get("status") == ProjectStatus.PROPOSED.value and at is not None:
+                found[project_id] = _aware(at)  # type: ignore[assignment]
+    return found
 
 
 def next_in_queue(*, session: Session, after: str, run_id: int | None = None) -> str | None:

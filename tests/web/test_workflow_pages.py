@@ -260,3 +260,25 @@ def test_a_section_saved_through_htmx_answers_with_its_confirmation_and_errors(
     # htmx swaps only successful answers: the refusal comes as a page with the message.
     assert refused.status_code == 200
     assert "unknown organisation" in parse_html(refused.text).error_for("pa-organisation")
+
+
+def test_days_waiting_count_from_the_submission_not_the_registration(
+    lead: Browser, cdo: Browser, london: Database
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    with london.write() as session:
+        session.execute(update(Project).where(Project.slug == PROPOSED).values(
+            created_at=datetime.now(UTC) - timedelta(days=400)))
+    before = parse_html(cdo.get("/reviews").text).by_id("awaiting-table")
+    row = next(r for r in before.find("tbody").find_all("tr") if "Propensity" in r.text())
+    assert row.find_all("td")[6].text() == "400"
+    lead.post(f"/projects/{PROPOSED}/status", data={"to": "idea"})
+    lead.post(f"/projects/{PROPOSED}/status", data={"to": "proposed"})
+    after = parse_html(cdo.get("/reviews").text).by_id("awaiting-table")
+    row = next(r for r in after.find("tbody").find_all("tr") if "Propensity" in r.text())
+    assert row.find_all("td")[6].text() == "0"
+    # Longest waiting first: the project just submitted again goes to the back.
+    assert "Propensity" in after.find("tbody").find_all("tr")[-1].text()
