@@ -241,3 +241,12 @@ def test_the_cli_ranks_a_view_with_the_interval_of_that_rank(
               for r in rows]
     assert sum(inside) >= 0.9 * len(rows)
     assert "1,000 weight samples" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize("profile", ["CDO default", "Cost of living", "Net zero", "Quick wins"])
+def test_rank_one_never_shows_an_interval_without_one(client: TestClient, profile: str) -> None:
+    for view in ("candidates", "committed"):
+        rows = client.get("/api/v1/backlog", params={"profile": profile, "view": view}).json()
+        assert rows[0]["rank"] == 1 and rows[0]["rank_interval"][0] == 1, (profile, view)
+        inside = [r["rank_interval"][0] <= r["rank"] <= r["rank_interval"][1] for r in rows]
+        assert sum(inside) >= 0.9 * len(rows), (profile, view)
