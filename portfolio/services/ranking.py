@@ -539,6 +539,7 @@ def explain(db: Database, slug: str, *, profile: str | None = None,
         project = project_by_slug(session, slug)
         found = backlog(session, run, slug=slug, limit=1)
     return {"profile": run.profile, "behind": run.behind, "status": project.status,
+            "samples": run.samples,
             "title": project.title, "slug": slug, "row": api_row(found[0]) if found else None}
 
 

@@ -241,3 +241,27 @@ def test_the_cli_ranks_a_view_with_the_interval_of_that_rank(
               for r in rows]
     assert sum(inside) >= 0.9 * len(rows)
     assert "1,000 weight samples" in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize("profile", ["CDO default", "Cost of living", "Net zero", "Quick wins"])
+def test_rank_one_never_shows_an_interval_without_one(client: TestClient, profile: str) -> None:
+    for view in ("candidates", "committed"):
+        rows = client.get("/api/v1/backlog", params={"profile": profile, "view": view}).json()
+        assert rows[0]["rank"] == 1 and rows[0]["rank_interval"][0] == 1, (profile, view)
+        inside = [r["rank_interval"][0] <= r["rank"] <= r["rank_interval"][1] for r in rows]
+        assert sum(inside) >= 0.9 * len(rows), (profile, view)
+
+
+def test_fewer_samples_at_a_large_portfolio_are_stated_on_the_pages(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import scoring.robustness as robustness
+
+    # London's 59 active projects stand in for a very large portfolio.
+    monkeypatch.setattr(robustness, "FULL_SAMPLES_UP_TO", 10)
+    monkeypatch.setattr(robustness, "SAMPLE_BUDGET", 15_000)
+    html = client.get("/backlog", headers=HTML).text
+    assert "over 250 weight samples (fewer than the usual 1,000 at this portfolio" in html
+    slug = page_rows(html)[0][0]
+    project = client.get(f"/projects/{slug}", headers=HTML).text
+    assert "over 250 weight samples (fewer than the usual 1,000" in project
