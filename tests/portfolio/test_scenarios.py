@@ -52,7 +52,7 @@ def test_a_scenario_is_solved_again_at_the_current_revision_when_opened(
 ) -> None:
     with london.write() as session:
         made = scenarios.create_scenario(session=session, actor=SYSTEM, data={
-            "name": "Tight", "budget": 400_000, "capacity": 40,
+            "name": "Tight", "budget": 1_000_000, "capacity": 80,
             "force_in": "waltham-forest-retrofit-targeting"})
     first = scenarios.solve_scenario(london, scenario_id=made["id"])["plan"]
     assert "retrofit-targeting-london" in first["selected"]
