@@ -219,7 +219,7 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
 
 
 def _claim_run(db: Database, profile: StoredProfile, revision: int,
-               seconds: float, samples: int) -> int | None:
+               seconds: float, samples: int = DEFAULT_SAMPLES) -> int | None:
     """Insert an incomplete run for this revision and return its id; None when one exists."""
     try:
         with db.write() as session:
