@@ -824,12 +824,8 @@ def catalogue_harvest(
     from portfolio.services.harvest import Limits, harvest
 
     db = database()
-    settings = db.settings
     plan = harvest(db, actor=acting(as_email), url=url, default_publisher=publisher,
-                   dry_run=dry_run, confirmed=set(confirm or []),
-                   limits=Limits(timeout_seconds=settings.harvest_timeout_seconds,
-                                 max_response_bytes=settings.harvest_max_response_bytes,
-                                 max_datasets=settings.harvest_max_datasets))
+                   dry_run=dry_run, confirmed=set(confirm or []), limits=Limits.of(db.settings))
     summary = plan.summary()
     if fmt == OutputFormat.json:
         console.print_json(data=summary)

@@ -9,9 +9,8 @@ from pydantic import BaseModel, Field
 
 from portfolio.actors import Actor
 from portfolio.db import Database
-from portfolio.services.harvest import harvest
+from portfolio.services.harvest import Limits, harvest
 from web.deps import get_database
-from web.pages_catalogue import limits_from
 from web.security import Policy, policy
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
@@ -50,5 +49,5 @@ def harvest_catalogue(body: HarvestIn, actor: Harvester, db: AppDatabase) -> dic
     """Harvest a portal's catalogue (a dry run unless dry_run is false), all or nothing."""
     plan = harvest(db, actor=actor, url=body.url.strip(), default_publisher=body.publisher,
                    dry_run=body.dry_run, confirmed=set(body.confirm),
-                   limits=limits_from(db.settings))
+                   limits=Limits.of(db.settings))
     return plan.summary()

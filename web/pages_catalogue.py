@@ -12,7 +12,6 @@ from portfolio.actors import Actor
 from portfolio.errors import Invalid, NotFound
 from portfolio.services import organisations
 from portfolio.services.harvest import HarvestFailed, HarvestPlan, Limits, harvest
-from portfolio.settings import Settings
 from web.pages_common import AppDatabase
 from web.security import Policy, policy
 from web.templating import render
@@ -23,19 +22,12 @@ Harvester = Annotated[Actor, Depends(policy(Policy.CATALOGUE))]
 SHOWN = 200
 
 
-def limits_from(settings: Settings) -> Limits:
-    """Return the harvest limits the settings give."""
-    return Limits(timeout_seconds=settings.harvest_timeout_seconds,
-                  max_response_bytes=settings.harvest_max_response_bytes,
-                  max_datasets=settings.harvest_max_datasets)
-
-
 def _run(db: AppDatabase, actor: Actor, url: str, publisher: str, *, dry_run: bool,
          confirmed: set[str]) -> tuple[HarvestPlan | None, dict[str, str]]:
     """Run a harvest; return its plan, or the errors to show beside the fields."""
     try:
         return harvest(db, actor=actor, url=url, default_publisher=publisher, dry_run=dry_run,
-                       confirmed=confirmed, limits=limits_from(db.settings)), {}
+                       confirmed=confirmed, limits=Limits.of(db.settings)), {}
     except HarvestFailed as exc:
         return None, {"url": exc.message}
     except NotFound:

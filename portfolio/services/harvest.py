@@ -80,6 +80,13 @@ class Limits:
     max_datasets: int = 100_000
     page_size: int = 1000
 
+    @classmethod
+    def of(cls, settings: Any) -> Limits:
+        """Return the limits a set of settings names."""
+        return cls(timeout_seconds=settings.harvest_timeout_seconds,
+                   max_response_bytes=settings.harvest_max_response_bytes,
+                   max_datasets=settings.harvest_max_datasets)
+
 
 # Reading portals -----------------------------------------------------------------------------
 
