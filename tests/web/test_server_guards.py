@@ -49,7 +49,8 @@ def server(database_url: str) -> Iterator[int]:
             assert process.poll() is None, "the server did not start"
             try:
                 with connect(port) as sock:
-                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                 b"Connection: close\r\n\r\n")
                     if b" 200 " in read_all(sock):
                         break
             except OSError:
