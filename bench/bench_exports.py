@@ -95,7 +95,7 @@ def export_one(database_url: str, snapshot_id: int, fmt: str, out: str) -> dict[
         # Peak RSS during the export, above what the process held when it began.
         "peak_mb": max(peak_kb - before_kb, 0) / 1024 if reset else None,
         "process_peak_mb": peak_kb / 1024,
-        "payload_mb": len(content.payload) / 1_048_576,
+        "payload_mb": len(content.body) / 1_048_576,
     }
 
 

@@ -149,3 +149,17 @@ def check_in(column: str, enum: type[StrEnum]) -> str:
     """Return the SQL of a CHECK constraint that keeps a column within an enumeration."""
     values = ", ".join(f"'{member.value}'" for member in enum)
     return f"{column} IN ({values})"
+
+
+class AttachmentOwner(StrEnum):
+    """The kinds of record a document may be attached to."""
+
+    PROJECT = "project"
+    AGREEMENT = "agreement"
+
+
+class DocumentKind(StrEnum):
+    BUSINESS_CASE = "business_case"
+    DPIA = "dpia"
+    AGREEMENT = "agreement"
+    OTHER = "other"

@@ -22,9 +22,11 @@ from sqlmodel import Field, SQLModel
 from portfolio.enums import (
     Access,
     Agreement,
+    AttachmentOwner,
     CriterionSource,
     Decision,
     Dimension,
+    DocumentKind,
     DpiaStatus,
     FitForTask,
     LinkRelation,
@@ -533,6 +535,7 @@ class Snapshot(SQLModel, table=True):
         UniqueConstraint("content_hash"),
         CheckConstraint("length(content_hash) = 64", name="hash_length"),
         Index("ix_snapshot_created_at", "created_at"),
+        Index("ix_snapshot_body_hash", "body_hash"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -546,9 +549,24 @@ class Snapshot(SQLModel, table=True):
     revision: int
     # sha256 (hex) of the canonical serialisation before compression; it seals the payload.
     content_hash: str = Field(max_length=64)
-    payload: bytes = Field(sa_type=LargeBinary)
+    # The serialisation's first line (format and metadata), then its tables, kept once by hash.
+    header: bytes = Field(sa_type=LargeBinary)
+    body_hash: str = Field(max_length=64, foreign_key="snapshot_body.body_hash")
     payload_bytes: int = Field(sa_type=BigInteger)
     row_counts: dict = Field(default_factory=dict, sa_type=JSON)
+
+
+class SnapshotBody(SQLModel, table=True):
+    """The tables of one or more snapshots, stored once however many snapshots share them."""
+
+    __tablename__ = "snapshot_body"
+    __table_args__ = (CheckConstraint("length(body_hash) = 64", name="hash_length"),)
+
+    # sha256 (hex) of the tables' canonical bytes (every line after the first).
+    body_hash: str = Field(max_length=64, primary_key=True)
+    payload: bytes = Field(sa_type=LargeBinary)  # zlib
+    payload_bytes: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
 class ApiToken(SQLModel, table=True):
@@ -677,3 +695,31 @@ class DismissedSuggestion(SQLModel, table=True):
     reason: str = Field(sa_type=Text)
     dismissed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     dismissed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class Attachment(SQLModel, table=True):
+    """A document attached to a project or an agreement; its bytes live on disk by hash."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (
+        CheckConstraint(check_in("owner_kind", AttachmentOwner), name="owner_kind_valid"),
+        CheckConstraint(check_in("kind", DocumentKind), name="kind_valid"),
+        CheckConstraint("length(sha256) = 64", name="hash_length"),
+        CheckConstraint("size_bytes > 0", name="size_positive"),
+        # No foreign key to the owner: one table serves every kind of owner.
+        Index("ix_attachment_owner", "owner_kind", "owner_id", "id"),
+        Index("ix_attachment_sha256", "sha256"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_kind: str = Field(max_length=20)
+    owner_id: int
+    kind: str = Field(max_length=20)
+    filename: str = Field(max_length=200)
+    media_type: str = Field(max_length=100)
+    size_bytes: int = Field(sa_type=BigInteger)
+    sha256: str = Field(max_length=64)
+    uploaded_by_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                       ondelete="SET NULL")
+    uploaded_by: str = Field(max_length=254)
+    uploaded_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())

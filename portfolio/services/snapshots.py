@@ -11,8 +11,12 @@ sorted keys, no spaces, no NaN and non-ASCII characters as they are:
 An object line starts a table; the array lines after it are its rows, in the order of the
 table's columns. Tables come in the order of TABLES (every foreign key points at an earlier
 table); rows are sorted by primary key in code-point order, except projects, which are in rank
-order (unranked projects last, by slug). The content hash is the sha256 of these bytes; the
-database keeps them zlib-compressed, so a reader inflates them a block at a time.
+order (unranked projects last, by slug). The content hash is the sha256 of these bytes.
+
+The database keeps the first line in the snapshot's row and the rest (the tables) zlib-compressed
+in `snapshot_body`, under the sha256 of those bytes (the body hash): snapshots of an unchanged
+portfolio differ only in their first line, so their tables are stored once. A reader inflates
+the tables a block at a time.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ from portfolio.models import (
     ProjectPartner,
     RankingRow,
     Snapshot,
+    SnapshotBody,
 )
 from portfolio.services import benefits as benefit_service
 from portfolio.services.common import consistent_read, current_revision
@@ -347,11 +352,13 @@ def _day(value: date | None) -> str | None:
 
 
 class PayloadWriter:
-    """Serialise lines canonically, hashing and compressing them as they come."""
+    """Serialise lines canonically, hashing and compressing the tables as they come."""
 
     def __init__(self) -> None:
         self._compressor = zlib.compressobj(COMPRESS_LEVEL)
         self._sha = hashlib.sha256()
+        self._body_sha = hashlib.sha256()
+        self._header = b""
         self._parts: list[bytes] = []
         self._pending: list[bytes] = []
         self._pending_size = 0
@@ -369,13 +376,16 @@ class PayloadWriter:
         chunk = b"".join(self._pending)
         self._pending, self._pending_size = [], 0
         self._sha.update(chunk)
+        self._body_sha.update(chunk)
         self.size += len(chunk)
         self._parts.append(self._compressor.compress(chunk))
 
     def header(self, meta: dict[str, Any]) -> None:
-        """Write the first line: the format and the snapshot's metadata."""
-        self._put(canonical_line({"format": FORMAT, "format_version": FORMAT_VERSION,
-                                  "meta": meta}) + b"\n")
+        """Write the first line: the format and the snapshot's metadata (kept apart)."""
+        self._header = canonical_line({"format": FORMAT, "format_version": FORMAT_VERSION,
+                                       "meta": meta}) + b"\n"
+        self._sha.update(self._header)
+        self.size += len(self._header)
 
     def table(self, name: str, columns: Sequence[str]) -> None:
         """Start a table."""
@@ -400,11 +410,14 @@ class PayloadWriter:
             count += len(lines)
         self.counts[self._table] += count
 
-    def finish(self) -> tuple[bytes, str]:
-        """Return the compressed payload and the sha256 of the canonical bytes."""
+    def finish(self) -> SnapshotContent:
+        """Return the content: first line, compressed tables and both hashes."""
         self._flush()
         self._parts.append(self._compressor.flush())
-        return b"".join(self._parts), self._sha.hexdigest()
+        return SnapshotContent(header=self._header, body=b"".join(self._parts),
+                               content_hash=self._sha.hexdigest(),
+                               body_hash=self._body_sha.hexdigest(),
+                               row_counts=dict(self.counts), size=self.size)
 
 
 def _bytewise(column: Any, dialect: str) -> Any:
@@ -554,7 +567,7 @@ class TableData:
 
 
 def _events(compressed: bytes) -> Iterator[tuple[str, Any]]:
-    """Yield ("header", dict) and ("rows", raw lines) in payload order, a block at a time."""
+    """Yield ("header", dict) and ("rows", raw lines) of the tables in order, a block at a time."""
     inflater = zlib.decompressobj()
     pending = b""
     for start in range(0, len(compressed), INFLATE_BYTES):
@@ -612,10 +625,12 @@ def _table_rows(events: _Peekable, loads: Callable[[bytes], Any]) -> Iterator[li
 
 @dataclass
 class SnapshotContent:
-    """A snapshot's compressed canonical serialisation with what the database says about it."""
+    """A snapshot's canonical serialisation: its first line and its compressed tables."""
 
-    payload: bytes
+    header: bytes
+    body: bytes  # zlib
     content_hash: str
+    body_hash: str = ""
     id: int | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
     size: int | None = None  # bytes of the canonical serialisation, when known
@@ -625,8 +640,7 @@ class SnapshotContent:
     def meta(self) -> dict[str, Any]:
         """Return the metadata line: label, author, time, profile, method, revision."""
         if self._meta is None:
-            head = zlib.decompressobj().decompress(self.payload[:INFLATE_BYTES])
-            header = orjson.loads(head.split(b"\n", 1)[0] or b"{}")
+            header = orjson.loads(self.header.split(b"\n", 1)[0] or b"{}")
             if header.get("format") != FORMAT:
                 raise ValueError("not a portfolio snapshot payload")
             if header.get("format_version") != FORMAT_VERSION:
@@ -648,8 +662,7 @@ class SnapshotContent:
         writer would make of them anyway, minus the work of parsing and formatting floats.
         """
         loads = _numbers_as_text if numbers_as_text else orjson.loads
-        events = _Peekable(_events(self.payload))
-        events.take()  # the metadata line
+        events = _Peekable(_events(self.body))
         while events.peek is not None:
             kind, value = events.take()  # type: ignore[misc]
             if kind == "header":
@@ -673,9 +686,10 @@ class SnapshotContent:
 
     def canonical_bytes(self) -> Iterator[bytes]:
         """Yield the canonical serialisation, inflated a block at a time."""
+        yield self.header
         inflater = zlib.decompressobj()
-        for start in range(0, len(self.payload), INFLATE_BYTES):
-            yield inflater.decompress(self.payload[start:start + INFLATE_BYTES])
+        for start in range(0, len(self.body), INFLATE_BYTES):
+            yield inflater.decompress(self.body[start:start + INFLATE_BYTES])
         yield inflater.flush()
         if not inflater.eof:
             raise ValueError("the payload is truncated")
@@ -722,10 +736,7 @@ def build_content(db: Database, *, actor: Actor, label: str, profile: str | None
                 "source": SOURCE_TITLE,
             })
             write_tables(session, writer, run, stored.id)
-        payload, digest = writer.finish()
-        content = SnapshotContent(payload=payload, content_hash=digest,
-                                  row_counts=dict(writer.counts), size=writer.size)
-        return content, run
+        return writer.finish(), run
     raise Conflict("the portfolio kept changing while the snapshot was being taken; try again")
 
 
@@ -754,45 +765,68 @@ def check_quota(session: Session, actor: Actor, quota: int) -> None:
                                        .total_seconds()) + 1)
 
 
+def store_body(session: Session, content: SnapshotContent) -> bool:
+    """Store a snapshot's tables under their hash unless already kept; tell whether stored."""
+    if session.get(SnapshotBody, content.body_hash) is not None:
+        return False
+    size = (content.size or 0) - len(content.header)
+    session.add(SnapshotBody(body_hash=content.body_hash, payload=content.body,
+                             payload_bytes=size))
+    session.flush()
+    return True
+
+
+def _store(db: Database, actor: Actor, content: SnapshotContent, run: RunInfo,
+           quota: int) -> int:
+    """Store a snapshot's row (and its tables, unless kept already); return its id."""
+    meta = content.meta
+    with db.write() as session:
+        check_quota(session, actor, quota)
+        store_body(session, content)
+        row = Snapshot(
+            label=meta["label"], author_id=actor.id, author=actor.email,
+            created_at=content.created_at, profile_name=run.profile,
+            profile_version=run.profile_version, method_version=run.method_version,
+            revision=run.revision, content_hash=content.content_hash,
+            header=content.header, body_hash=content.body_hash,
+            payload_bytes=content.size or 0, row_counts=content.row_counts,
+        )
+        session.add(row)
+        session.flush()
+        # A snapshot changes no project, so it leaves the portfolio revision alone.
+        session.add(AuditEvent(actor_id=actor.id, action="create", entity="snapshot",
+                               entity_id=row.id,
+                               after={"label": row.label, "content_hash": row.content_hash}))
+        return int(row.id or 0)
+
+
 def create_snapshot(db: Database, *, actor: Actor, label: str,
                     profile: str | None = None) -> dict[str, Any]:
     """Freeze the portfolio, the weight profile, the method version and the ranking.
 
-    Each user may take `snapshots_per_user_per_day` (settings) in any 24 hours: every
-    snapshot stores a full copy of the portfolio.
+    Each user may take `snapshots_per_user_per_day` (settings) in any 24 hours. The tables
+    are stored once per body hash, so a snapshot of an unchanged portfolio adds only its row.
     """
     require(actor, Capability.CREATE_SNAPSHOT)
     quota = db.settings.snapshots_per_user_per_day
     with db.read() as session:
         check_quota(session, actor, quota)  # before the work of serialising the portfolio
     content, run = build_content(db, actor=actor, label=label, profile=profile)
-    meta = content.meta
-    try:
-        with db.write() as session:
-            check_quota(session, actor, quota)
-            row = Snapshot(
-                label=meta["label"], author_id=actor.id, author=actor.email,
-                created_at=content.created_at, profile_name=run.profile,
-                profile_version=run.profile_version, method_version=run.method_version,
-                revision=run.revision, content_hash=content.content_hash,
-                payload=content.payload, payload_bytes=content.size or 0,
-                row_counts=content.row_counts,
-            )
-            session.add(row)
-            session.flush()
-            # A snapshot changes no project, so it leaves the portfolio revision alone.
-            session.add(AuditEvent(actor_id=actor.id, action="create", entity="snapshot",
-                                   entity_id=row.id,
-                                   after={"label": row.label, "content_hash": row.content_hash}))
-            snapshot_id = int(row.id or 0)
-    except IntegrityError:
-        # The same label, author, second and content: that snapshot already exists.
-        with db.read() as session:
-            found = session.execute(select(Snapshot.id).where(
-                Snapshot.content_hash == content.content_hash)).scalar()
-        if found is None:
-            raise
-        snapshot_id = found
+    snapshot_id = None
+    # Two at once may store the same tables: the second's write fails, and its retry finds them.
+    for _attempt in range(2):
+        try:
+            snapshot_id = _store(db, actor, content, run, quota)
+            break
+        except IntegrityError:
+            # The same label, author, second and content: that snapshot already exists.
+            with db.read() as session:
+                snapshot_id = session.execute(select(Snapshot.id).where(
+                    Snapshot.content_hash == content.content_hash)).scalar()
+            if snapshot_id is not None:
+                break
+    if snapshot_id is None:
+        raise Conflict("the snapshot could not be stored; try again")
     with db.read() as session:
         return get_snapshot(session=session, snapshot_id=snapshot_id)
 
@@ -800,17 +834,18 @@ def create_snapshot(db: Database, *, actor: Actor, label: str,
 SUMMARY_COLUMNS = (Snapshot.id, Snapshot.label, Snapshot.author, Snapshot.created_at,
                    Snapshot.profile_name, Snapshot.profile_version, Snapshot.method_version,
                    Snapshot.revision, Snapshot.content_hash, Snapshot.payload_bytes,
-                   Snapshot.row_counts)
+                   Snapshot.row_counts, Snapshot.body_hash)
 
 
 def _summary(row: Any) -> dict[str, Any]:
     (sid, label, author, created_at, profile_name, profile_version, method_version, revision,
-     content_hash, payload_bytes, row_counts) = row
+     content_hash, payload_bytes, row_counts, body_hash) = row
     return {
         "id": sid, "label": label, "author": author, "created_at": iso_time(created_at),
         "profile": profile_name, "profile_version": profile_version,
         "method_version": method_version, "revision": revision,
         "content_hash": content_hash, "bytes": payload_bytes, "row_counts": row_counts,
+        "body_hash": body_hash,
     }
 
 
@@ -831,13 +866,15 @@ def get_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
 def load_content(*, session: Session, snapshot_id: int) -> SnapshotContent:
     """Return a stored snapshot's content for export or comparison."""
     row = session.execute(
-        select(Snapshot.payload, Snapshot.content_hash, Snapshot.row_counts)
+        select(Snapshot.header, SnapshotBody.payload, Snapshot.content_hash, Snapshot.body_hash,
+               Snapshot.row_counts)
+        .join(SnapshotBody, SnapshotBody.body_hash == Snapshot.body_hash)
         .where(Snapshot.id == snapshot_id)
     ).first()
     if row is None:
         raise NotFound("snapshot", snapshot_id)
-    return SnapshotContent(payload=bytes(row[0]), content_hash=row[1], id=snapshot_id,
-                           row_counts=dict(row[2] or {}))
+    return SnapshotContent(header=bytes(row[0]), body=bytes(row[1]), content_hash=row[2],
+                           body_hash=row[3], id=snapshot_id, row_counts=dict(row[4] or {}))
 
 
 def verify_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
@@ -845,10 +882,12 @@ def verify_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
     summary = get_snapshot(session=session, snapshot_id=snapshot_id)
     content = load_content(session=session, snapshot_id=snapshot_id)
     problems: list[str] = []
-    digest = hashlib.sha256()
+    digest, body_digest = hashlib.sha256(), hashlib.sha256()
     try:
         for chunk in content.canonical_bytes():
             digest.update(chunk)
+            if chunk is not content.header:
+                body_digest.update(chunk)
         meta = content.meta
     except (zlib.error, ValueError, KeyError) as exc:
         return {"id": snapshot_id, "valid": False, "content_hash": summary["content_hash"],
@@ -856,6 +895,8 @@ def verify_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
     computed = digest.hexdigest()
     if computed != summary["content_hash"]:
         problems.append("the payload does not match its content hash")
+    if body_digest.hexdigest() != content.body_hash:
+        problems.append("the stored tables do not match their body hash")
     recorded = {"label": summary["label"], "author": summary["author"],
                 "created_at": summary["created_at"], "method_version": summary["method_version"],
                 "revision": summary["revision"], "profile": summary["profile"],

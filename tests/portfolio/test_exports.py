@@ -71,7 +71,8 @@ def test_every_format_exports_the_same_snapshot_to_the_same_bytes(
 ) -> None:
     for fmt in ExportFormat:
         first = export(snapshot, fmt)
-        again = snapshots.SnapshotContent(payload=bytes(snapshot.payload),
+        again = snapshots.SnapshotContent(header=bytes(snapshot.header),
+                                          body=bytes(snapshot.body),
                                           content_hash=snapshot.content_hash, id=snapshot.id,
                                           row_counts=dict(snapshot.row_counts))
         buffer = io.BytesIO()

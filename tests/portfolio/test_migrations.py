@@ -34,3 +34,43 @@ def test_downgrade_to_base_and_upgrade_again(empty_database_url: str) -> None:
     migrate.upgrade(engine)
     assert set(metadata.tables) <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_existing_snapshots_are_split_into_shared_bodies_and_back(
+    empty_database_url: str,
+) -> None:
+    import hashlib
+    import zlib
+
+    from sqlalchemy import text
+
+    engine = make_engine(empty_database_url)
+    migrate.upgrade(engine, "0015")
+    tables = b'{"columns":["code"],"table":"organisations"}\n["GLA"]\n'
+    headers = [b'{"format":"london-data-portfolio-snapshot","meta":{"label":"%s"}}\n' % label
+               for label in (b"A", b"B")]
+    with engine.begin() as connection:
+        for number, header in enumerate(headers, start=1):
+            whole = header + tables
+            connection.execute(text(
+                "INSERT INTO snapshot (id, label, author, created_at, profile_name, "
+                "profile_version, method_version, revision, content_hash, payload, "
+                "payload_bytes, row_counts) VALUES (:id, 'x', 'system', CURRENT_TIMESTAMP, "
+                "'p', 1, 'm', 1, :hash, :payload, :size, '{}')"),
+                {"id": number, "hash": hashlib.sha256(whole).hexdigest(),
+                 "payload": zlib.compress(whole), "size": len(whole)})
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            "SELECT s.header, b.payload, s.body_hash FROM snapshot s JOIN snapshot_body b "
+            "ON b.body_hash = s.body_hash ORDER BY s.id")).all()
+        bodies = connection.execute(text("SELECT count(*) FROM snapshot_body")).scalar()
+    assert bodies == 1
+    assert [bytes(r[0]) for r in rows] == headers
+    assert all(zlib.decompress(bytes(r[1])) == tables for r in rows)
+    assert rows[0][2] == hashlib.sha256(tables).hexdigest()
+    migrate.downgrade(engine, "0015")
+    with engine.connect() as connection:
+        payloads = connection.execute(text("SELECT payload FROM snapshot ORDER BY id")).all()
+    assert [zlib.decompress(bytes(p[0])) for p in payloads] == [h + tables for h in headers]
+    engine.dispose()

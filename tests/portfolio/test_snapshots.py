@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from portfolio.actors import SYSTEM
 from portfolio.cli import app
 from portfolio.db import Database
-from portfolio.models import Assessment, Organisation, Project, Snapshot
+from portfolio.models import Assessment, Organisation, Project, Snapshot, SnapshotBody
 from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
@@ -111,14 +111,18 @@ def test_verify_detects_a_payload_or_a_label_changed_behind_its_back(london: Dat
     content = content_of(london, made["id"])
     canonical = b"".join(content.canonical_bytes())
     first_project = content.records("projects")[0]["title"].encode()
-    forged = zlib.compress(canonical.replace(first_project, b"Something else", 1))
+    tables = canonical.split(b"\n", 1)[1]
+    forged = zlib.compress(tables.replace(first_project, b"Something else", 1))
     with london.write() as session:
+        session.execute(update(SnapshotBody).where(SnapshotBody.body_hash == made["body_hash"])
+                        .values(payload=forged))
         session.execute(update(Snapshot).where(Snapshot.id == made["id"])
-                        .values(payload=forged, label="Renamed"))
+                        .values(label="Renamed"))
     with london.read() as session:
         check = snapshots.verify_snapshot(session=session, snapshot_id=made["id"])
     assert check["valid"] is False
     assert "does not match its content hash" in check["problems"][0]
+    assert any("body hash" in p for p in check["problems"])
     assert any("label" in p and "Renamed" in p for p in check["problems"])
 
 

@@ -23,3 +23,26 @@ def test_snapshots_per_user_per_day_are_limited(settings: Settings, london: Data
     assert refused.status_code == 429 and "the most a day allows" in refused.text
     assert 0 < int(api.headers["retry-after"]) <= 24 * 3600
     assert other.status_code == 201
+
+
+def test_snapshots_of_the_same_portfolio_store_its_tables_once(settings: Settings,
+                                                               london: Database) -> None:
+    from sqlalchemy import func, select
+
+    from portfolio.models import Snapshot, SnapshotBody
+
+    app = create_app(settings)
+    with Browser(app) as researcher:
+        sign_in(researcher, london, "researcher")
+        first = researcher.post("/api/v1/snapshots", json={"label": "Monday"}).json()
+        second = researcher.post("/api/v1/snapshots", json={"label": "Tuesday"}).json()
+        verified = researcher.get(f"/api/v1/snapshots/{second['id']}/verify")
+    assert first["content_hash"] != second["content_hash"]  # labels differ: sealed apart
+    assert first["body_hash"] == second["body_hash"]
+    with london.read() as session:
+        bodies = session.execute(select(func.count()).select_from(SnapshotBody)).scalar()
+        rows = session.execute(select(func.count()).select_from(Snapshot)).scalar()
+        header = session.execute(select(func.length(Snapshot.header))).scalars().first()
+    assert (rows, bodies) == (2, 1)
+    assert header < 2000  # a snapshot of an unchanged portfolio adds its first line only
+    assert verified.status_code == 200 and verified.json()["valid"] is True
