@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     forwarded_allow_ips: Annotated[list[str], NoDecode] = ["127.0.0.1"]
     hsts_seconds: int = 365 * 24 * 3600
     snapshots_per_user_per_day: int = 20
+    # Documents attached to projects: kept on disk under their content hash.
+    attachments_dir: Path = Path("var") / "attachments"
+    attachment_max_bytes: int = 20_000_000
 
     @field_validator("allowed_hosts", "forwarded_allow_ips", mode="before")
     @classmethod

@@ -173,9 +173,10 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    """Settings pointing at this test's database."""
-    return Settings(database_url=database_url, environment="test", secret_key="test-secret")
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings pointing at this test's database (and its own folder of documents)."""
+    return Settings(database_url=database_url, environment="test", secret_key="test-secret",
+                    attachments_dir=tmp_path / "attachments")
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from portfolio.faults import DatabaseFault, Fault, FaultKind, classify
 from portfolio.settings import Settings
 from web import (
     api,
+    api_attachments,
     api_catalogue,
     api_collaboration,
     api_roadmap,
@@ -33,6 +34,7 @@ from web import (
     docs,
     pages,
     pages_accounts,
+    pages_attachments,
     pages_catalogue,
     pages_collaboration,
     pages_engine,
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # headers on every answer (refusals below included), allowed hosts, body limits, the
     # session cookie (which names a stored session), and refusing uploads before parsing them.
     app.add_middleware(UploadGate, prefixes=UPLOAD_PREFIXES, policy=Policy.IMPORT)
+    app.add_middleware(UploadGate, prefixes=pages_attachments.UPLOAD_PREFIXES,
+                       policy=Policy.ATTACH)
     app.add_middleware(
         SessionMiddleware, secret_key=secret_key, session_cookie=(
             "__Host-portfolio" if settings.secure_cookies else "portfolio_session"),
@@ -93,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
-                       uploads=settings.max_upload_bytes, upload_prefixes=UPLOAD_PREFIXES)
+                       uploads=settings.max_upload_bytes,
+                       upload_prefixes=UPLOAD_PREFIXES + pages_attachments.UPLOAD_PREFIXES)
     app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout_seconds)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts,
                        www_redirect=False)
@@ -128,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_roadmap.router)
     app.include_router(pages_roadmap.router)
     app.include_router(pages_history.router)
+    app.include_router(pages_attachments.router)
+    app.include_router(api_attachments.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -46,6 +46,7 @@ class Policy(StrEnum):
     BENEFITS = Capability.RECORD_BENEFITS
     DISMISS = Capability.DISMISS_SUGGESTION
     JOIN = Capability.JOIN_PROJECT
+    ATTACH = Capability.ATTACH_DOCUMENT
 
 
 ALLOWED: dict[Policy, frozenset[Role]] = {

@@ -451,7 +451,7 @@ def _owner_codes(session: Session, events: list[Any]) -> dict[int, str]:
     return dict(rows)
 
 
-LINK_ENTITIES = ("dependency", "dataset_link", "partner")
+LINK_ENTITIES = ("dependency", "dataset_link", "partner", "attachment")
 
 
 def _linked_codes(session: Session, events: list[Any]) -> dict[tuple[str, int], str]:
@@ -485,6 +485,10 @@ def _link_text(entity: str, action: str, before: dict[str, Any], after: dict[str
                          side.get("dataset", "a dataset"))  # imports name the dataset
         return {"create": f"Linked dataset {code} ({side.get('relation', 'uses')})",
                 "delete": f"Unlinked dataset {code}"}.get(action, f"Changed the link to {code}")
+    if entity == "attachment":
+        document = side.get("filename", "a document")
+        return {"create": f"Attached document {document}",
+                "delete": f"Removed document {document}"}.get(action, f"Changed {document}")
     name = codes.get(("organisation_id", side.get("organisation_id", -1)), "an organisation")
     role = str(side.get("role", "partner")).replace("_", " ")
     return {"create": f"Added partner {name} ({role})",

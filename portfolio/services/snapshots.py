@@ -70,6 +70,7 @@ from portfolio.models import (
     Snapshot,
     SnapshotBody,
 )
+from portfolio.services import attachments as attachment_service
 from portfolio.services import benefits as benefit_service
 from portfolio.services.common import consistent_read, current_revision
 from portfolio.services.frames import load_profile
@@ -298,6 +299,16 @@ TABLES: tuple[TableSpec, ...] = (
         ((("project",), "projects", ("slug",)), (("criterion",), "criteria", ("key",))),
     ),
     *BENEFIT_TABLES,
+    # Last, so that older snapshots (without it) still pair table by table when compared.
+    TableSpec(
+        "attachments", "Attached documents", "Documents attached to projects: their names and "
+        "content hashes (sha256), never their contents.",
+        (_col("owner_kind", required=True), _col("owner", "string", "The project's slug (or "
+         "the record's reference).", required=True), _col("filename", required=True),
+         _col("sha256", required=True), _col("kind"), _col("media_type"),
+         _col("size_bytes", "integer"), _col("uploaded_by"), _col("uploaded_at", "datetime")),
+        ("owner_kind", "owner", "filename", "sha256"),
+    ),
 )
 TABLE_BY_NAME = {spec.name: spec for spec in TABLES}
 TABLE_NAMES = tuple(TABLE_BY_NAME)
@@ -504,6 +515,10 @@ def write_tables(session: Session, writer: PayloadWriter, run: RunInfo,
     for name, rows in benefit_service.snapshot_tables(session):
         writer.table(name, [c.name for c in TABLE_BY_NAME[name].columns])
         writer.rows(rows)
+
+    writer.table("attachments", [c.name for c in TABLE_BY_NAME["attachments"].columns])
+    writer.rows([*row[:-1], iso_time(row[-1])]
+                for row in attachment_service.snapshot_rows(session))
 
 
 def _write_projects(session: Session, writer: PayloadWriter, run: RunInfo,
@@ -968,7 +983,8 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
     new_projects: dict[str, dict[str, Any]] = {}
     weights_old: dict[tuple[str, str], float] = {}
     weights_new: dict[tuple[str, str], float] = {}
-    for old_table, new_table in zip(old.tables(), new.tables(), strict=True):
+    # Not strict: a table added since the older snapshot comes last and is left out.
+    for old_table, new_table in zip(old.tables(), new.tables(), strict=False):
         name = new_table.spec.name
         if name == "projects":
             old_projects, new_projects = _projects_of(old_table), _projects_of(new_table)

@@ -1,0 +1,230 @@
+"""Documents attached to a project (or, through its owner kind, to another record).
+
+One table serves every owner kind: `OWNERS` maps a kind to how its records are found by
+reference (a project's slug) and which organisation they belong to, for permissions. The
+bytes live on disk under their sha256 (`portfolio.documents.FileStore`); the database keeps
+the name, type, size, hash, who and when. Uploading and removing are audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.db import Database
+from portfolio.documents import FileStore, clean_filename, content_hash, identify, refuse
+from portfolio.enums import AttachmentOwner, DocumentKind
+from portfolio.errors import Invalid, NotAllowed, NotFound
+from portfolio.models import Attachment, Organisation, Project
+from portfolio.services.common import project_by_slug, record
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The record a document is attached to."""
+
+    kind: str
+    id: int
+    ref: str  # how URLs and snapshots name it (a project's slug)
+    title: str
+    organisation_id: int  # whose it is: who may attach to it
+
+    @property
+    def owner_id(self) -> int:
+        """Name the owning organisation the way capabilities look for it."""
+        return self.organisation_id
+
+
+def _project(session: Session, ref: str) -> Owner:
+    project = project_by_slug(session, ref)
+    return Owner(AttachmentOwner.PROJECT.value, int(project.id or 0), project.slug,
+                 project.title, project.owner_id)
+
+
+def _project_refs(session: Session, ids: set[int]) -> dict[int, str]:
+    rows = session.execute(select(Project.id, Project.slug).where(Project.id.in_(ids))).all()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class OwnerKind:
+    """How to find the records of one owner kind."""
+
+    find: Callable[[Session, str], Owner]
+    refs: Callable[[Session, set[int]], dict[int, str]]
+
+
+# Agreements register themselves here when they exist (AttachmentOwner.AGREEMENT).
+OWNERS: dict[str, OwnerKind] = {AttachmentOwner.PROJECT.value: OwnerKind(_project, _project_refs)}
+
+
+def find_owner(session: Session, kind: str, ref: str) -> Owner:
+    """Return the record of a kind by its reference, or raise NotFound."""
+    if kind not in OWNERS:
+        raise NotFound("kind of record", kind)
+    return OWNERS[kind].find(session, ref)
+
+
+def store(db: Database) -> FileStore:
+    """Return the file store the settings name."""
+    return FileStore(Path(db.settings.attachments_dir))
+
+
+def _record(row: Attachment, ref: str) -> dict[str, Any]:
+    return {"id": row.id, "owner_kind": row.owner_kind, "owner": ref, "kind": row.kind,
+            "filename": row.filename, "media_type": row.media_type,
+            "size_bytes": row.size_bytes, "sha256": row.sha256,
+            "uploaded_by": row.uploaded_by, "uploaded_at": row.uploaded_at}
+
+
+def _parse_kind(kind: str) -> str:
+    if kind not in {k.value for k in DocumentKind}:
+        raise Invalid({"kind": "choose what the document is: business case, DPIA, agreement "
+                               "or other"})
+    return kind
+
+
+def attach(db: Database, *, actor: Actor, owner_kind: str, ref: str, kind: str, filename: str,
+           data: bytes) -> dict[str, Any]:
+    """Check an upload from its content, keep its bytes by hash and record it; all or nothing."""
+    with db.read() as session:
+        owner = find_owner(session, owner_kind, ref)
+    require(actor, Capability.ATTACH_DOCUMENT, owner)
+    errors: dict[str, str] = {}
+    try:
+        kind = _parse_kind(kind)
+    except Invalid as exc:
+        errors |= exc.errors
+    try:
+        name = clean_filename(filename)
+        found = identify(data, name, max_bytes=db.settings.attachment_max_bytes)
+    except Invalid as exc:
+        errors |= exc.errors
+    if errors:
+        raise Invalid(errors)
+    digest = content_hash(data)
+    with db.read() as session:
+        same = session.execute(select(Attachment.filename).where(
+            Attachment.owner_kind == owner.kind, Attachment.owner_id == owner.id,
+            Attachment.sha256 == digest)).scalar()
+    if same is not None:
+        raise refuse(f"this document is already attached, as {same}")
+    files = store(db)
+    existed = files.exists(digest)
+    files.put(data)
+    try:
+        with db.write() as session:
+            row = Attachment(owner_kind=owner.kind, owner_id=owner.id, kind=kind, filename=name,
+                             media_type=found.media_type, size_bytes=len(data), sha256=digest,
+                             uploaded_by_id=actor.id, uploaded_by=actor.email)
+            session.add(row)
+            session.flush()
+            record(session, actor, action="create", entity="attachment", entity_id=row.id,
+                   project_id=owner.id if owner.kind == AttachmentOwner.PROJECT else None,
+                   after=_audited(row, owner))
+            made = _record(row, owner.ref)
+    except BaseException:
+        if not existed:
+            _discard_unused(db, digest)
+        raise
+    return made
+
+
+def _audited(row: Attachment, owner: Owner) -> dict[str, Any]:
+    return {"owner_kind": owner.kind, "owner": owner.ref, "filename": row.filename,
+            "kind": row.kind, "sha256": row.sha256, "size_bytes": row.size_bytes}
+
+
+def list_attachments(*, session: Session, owner_kind: str, ref: str) -> list[dict[str, Any]]:
+    """Return the documents attached to a record, newest first."""
+    owner = find_owner(session, owner_kind, ref)
+    rows = session.execute(select(Attachment).where(
+        Attachment.owner_kind == owner.kind, Attachment.owner_id == owner.id)
+        .order_by(Attachment.id.desc())).scalars().all()
+    return [_record(row, owner.ref) for row in rows]
+
+
+@dataclass(frozen=True)
+class Download:
+    """A document ready to send: its record and the path of its bytes."""
+
+    record: dict[str, Any]
+    path: Path
+    owner: Owner
+
+
+def _load(session: Session, attachment_id: int) -> tuple[Attachment, Owner]:
+    row = session.get(Attachment, attachment_id)
+    if row is None:
+        raise NotFound("document", attachment_id)
+    ref = OWNERS[row.owner_kind].refs(session, {row.owner_id}).get(row.owner_id)
+    if ref is None:
+        raise NotFound("document", attachment_id)
+    return row, find_owner(session, row.owner_kind, ref)
+
+
+def open_attachment(db: Database, *, actor: Actor | None, attachment_id: int) -> Download:
+    """Return a document for a signed-in reader of its record."""
+    if actor is None:
+        # Business cases and DPIAs are for colleagues, even where the portfolio is public.
+        raise NotAllowed("sign in to download documents")
+    with db.read() as session:
+        row, owner = _load(session, attachment_id)
+    require(actor, Capability.READ, owner)
+    path = store(db).path(row.sha256)
+    if not path.exists():
+        raise NotFound("document file", row.filename)
+    return Download(_record(row, owner.ref), path, owner)
+
+
+def remove_attachment(db: Database, *, actor: Actor, attachment_id: int) -> dict[str, Any]:
+    """Remove a document from its record (audited); its file goes when nothing refers to it."""
+    with db.write() as session:
+        row, owner = _load(session, attachment_id)
+        require(actor, Capability.ATTACH_DOCUMENT, owner)
+        removed = _record(row, owner.ref)
+        record(session, actor, action="delete", entity="attachment", entity_id=row.id,
+               project_id=owner.id if owner.kind == AttachmentOwner.PROJECT else None,
+               before=_audited(row, owner))
+        session.delete(row)
+    _discard_unused(db, removed["sha256"])
+    return removed
+
+
+def _discard_unused(db: Database, digest: str) -> None:
+    """Delete a document's file when no attachment refers to its hash any more."""
+    with db.read() as session:
+        used = session.execute(select(func.count()).select_from(Attachment)
+                               .where(Attachment.sha256 == digest)).scalar()
+    if not used:
+        store(db).discard(digest)
+
+
+def snapshot_rows(session: Session) -> Iterator[list[Any]]:
+    """Yield the snapshot's attachments rows (names and hashes, never contents), by key."""
+    rows = session.execute(select(
+        Attachment.owner_kind, Attachment.owner_id, Attachment.filename, Attachment.sha256,
+        Attachment.kind, Attachment.media_type, Attachment.size_bytes, Attachment.uploaded_by,
+        Attachment.uploaded_at)).all()
+    refs: dict[tuple[str, int], str] = {}
+    for kind in {r[0] for r in rows}:
+        ids = {r[1] for r in rows if r[0] == kind}
+        refs |= {(kind, i): ref for i, ref in OWNERS[kind].refs(session, ids).items()}
+    out = [[kind, refs[(kind, owner_id)], *rest] for kind, owner_id, *rest in rows
+           if (kind, owner_id) in refs]
+    # Code-point order on the key, as every snapshot table.
+    out.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
+    yield from out
+
+
+def organisation_name(session: Session, organisation_id: int) -> str:
+    """Return an organisation's name (for the documents page)."""
+    found = session.get(Organisation, organisation_id)
+    return found.name if found else ""

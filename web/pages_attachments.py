@@ -1,0 +1,125 @@
+"""Pages: the documents attached to a project (list, upload, download, remove)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, RedirectResponse
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, can, refusal
+from portfolio.documents import ACCEPTED_NAMES, megabytes
+from portfolio.enums import AttachmentOwner, DocumentKind
+from portfolio.errors import Invalid
+from portfolio.services import attachments as attachment_service
+from web.pages_common import FIELD_LABELS, AppDatabase, when
+from web.security import Policy, RowId, policy
+from web.templating import flash, path_for, render
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Actor | None, Depends(policy(Policy.READ))]
+Attacher = Annotated[Actor, Depends(policy(Policy.ATTACH))]
+KIND_LABELS = {"business_case": "Business case", "dpia": "DPIA", "agreement": "Agreement",
+               "other": "Other"}
+FIELD_LABELS.update(file="File", kind="What the document is")
+# Where attachments are uploaded: the body limit lets these through up to the upload limit.
+UPLOAD_PREFIXES = ("/attachments/", "/api/v1/attachments/")
+
+
+def read_document(file: UploadFile, limit: int) -> bytes:
+    """Read an upload, at most one byte over the limit (the service says it is too large)."""
+    return file.file.read(limit + 1)
+
+
+def download_headers(record: dict[str, Any]) -> dict[str, str]:
+    """Return the headers that make a browser save a document rather than show it."""
+    name = record["filename"]
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    return {
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
+                               f"filename*=UTF-8''{quote(name, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+        "ETag": f'"{record["sha256"]}"',
+    }
+
+
+def shown(entry: dict[str, Any]) -> dict[str, Any]:
+    """Add what the list shows of a document: its kind, size and time in words."""
+    return entry | {"kind_label": KIND_LABELS.get(entry["kind"], entry["kind"]),
+                    "size": megabytes(entry["size_bytes"]),
+                    "when": when(entry["uploaded_at"])}
+
+
+def project_attachments(session: Session, slug: str) -> list[dict[str, Any]]:
+    """Return a project's documents as its page lists them."""
+    return [shown(a) for a in attachment_service.list_attachments(
+        session=session, owner_kind=AttachmentOwner.PROJECT, ref=slug)]
+
+
+def _page(request: Request, db: AppDatabase, actor: Actor | None, slug: str, *,
+          values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+          status_code: int = 200):  # type: ignore[no-untyped-def]
+    with db.read() as session:
+        owner = attachment_service.find_owner(session, AttachmentOwner.PROJECT, slug)
+        listed = attachment_service.list_attachments(session=session, owner_kind=owner.kind,
+                                                     ref=slug)
+        organisation = attachment_service.organisation_name(session, owner.organisation_id)
+    may_attach = can(actor, Capability.ATTACH_DOCUMENT, owner)
+    return render(request, "attachments.html", {
+        "owner": owner, "organisation": organisation,
+        "attachments": [shown(a) for a in listed], "values": values or {"kind": ""},
+        "errors": errors or {}, "may_attach": may_attach,
+        "why_not": "" if may_attach or actor is None else refusal(
+            actor, Capability.ATTACH_DOCUMENT, owner),
+        "kind_options": [(k.value, KIND_LABELS[k.value]) for k in DocumentKind],
+        "accepted": ACCEPTED_NAMES, "limit": megabytes(db.settings.attachment_max_bytes),
+    }, status_code=status_code)
+
+
+@router.get("/attachments/project/{slug}", name="project_attachments")
+def attachments_page(request: Request, slug: str, db: AppDatabase,
+                     actor: Reader):  # type: ignore[no-untyped-def]
+    """List a project's documents with who attached them and when; upload where allowed."""
+    return _page(request, db, actor, slug)
+
+
+@router.post("/attachments/project/{slug}", name="project_attach")
+def attach_page(request: Request, slug: str, db: AppDatabase, actor: Attacher,
+                file: Annotated[UploadFile | None, File()] = None,
+                kind: Annotated[str, Form(max_length=20)] = ""):  # type: ignore[no-untyped-def]
+    """Attach a document; refused uploads show why beside the field, and nothing is kept."""
+    values = {"kind": kind}
+    if file is None or not file.filename:
+        errors = {"file": "choose a file to attach"}
+        if kind not in KIND_LABELS:
+            errors["kind"] = "choose what the document is"
+        return _page(request, db, actor, slug, values=values, errors=errors, status_code=422)
+    data = read_document(file, db.settings.attachment_max_bytes)
+    try:
+        made = attachment_service.attach(db, actor=actor, owner_kind=AttachmentOwner.PROJECT,
+                                         ref=slug, kind=kind, filename=file.filename, data=data)
+    except Invalid as exc:
+        return _page(request, db, actor, slug, values=values, errors=exc.errors,
+                     status_code=422)
+    flash(request, f"Attached {made['filename']}.")
+    return RedirectResponse(path_for(request, "project_attachments", slug=slug), 303)
+
+
+@router.get("/attachments/{attachment_id}/download", name="attachment_download")
+def download(attachment_id: RowId, db: AppDatabase, actor: Reader) -> FileResponse:
+    """Send a document as a download, to a signed-in reader of its project."""
+    found = attachment_service.open_attachment(db, actor=actor, attachment_id=attachment_id)
+    return FileResponse(found.path, media_type=found.record["media_type"],
+                        headers=download_headers(found.record))
+
+
+@router.post("/attachments/{attachment_id}/remove", name="attachment_remove")
+def remove(request: Request, attachment_id: RowId, db: AppDatabase,
+           actor: Attacher):  # type: ignore[no-untyped-def]
+    """Remove a document (audited) and go back to its project's documents."""
+    removed = attachment_service.remove_attachment(db, actor=actor, attachment_id=attachment_id)
+    flash(request, f"Removed {removed['filename']}.")
+    return RedirectResponse(path_for(request, "project_attachments", slug=removed["owner"]), 303)
