@@ -18,7 +18,7 @@ from scoring.robustness import order_robustness, order_samples
 from scoring.weights import WeightProfile
 
 # Bumped whenever a rule changes what a ranking holds; snapshots and stored runs record it.
-METHOD_VERSION = "2026.12-1"
+METHOD_VERSION = "2026.12-2"
 DIMENSIONS = ("impact", "feasibility", "readiness")
 
 
@@ -78,8 +78,13 @@ def rank_portfolio(
     top_k: int = 10,
     samples: int = 1000,
     seed: int = 0,
+    assessments: pd.DataFrame | None = None,
 ) -> Ranking:
-    """Score, order and explain the active projects under one weight profile."""
+    """Score, order and explain the active projects under one weight profile.
+
+    `levels` are the levels that score (the assessors' median, `scoring.assessors`); with
+    `assessments` (every assessor's level) the robustness samples disputed levels too.
+    """
     values, readiness = criterion_values(projects, criteria, levels, links)
     composite = composite_scores(values, list(criteria), profile)
     scores = composite.scores.rename(columns={"status": "score_status"})
@@ -97,7 +102,7 @@ def rank_portfolio(
     unlock = unlock_values(table, dependencies, links_ready, datasets).unlock
     robust = _robustness(values, criteria, profile, structure,
                          override.reindex(structure.slugs).to_numpy(dtype=float),
-                         top_k, samples, seed)
+                         top_k, samples, seed, assessments)
     methods = _methods(projects, levels, scores, order)
     rows = order.set_index("slug").join(scores).join(robust).join(methods)
     rows["unlock_value"] = unlock.reindex("project:" + rows.index.to_series()).to_numpy()
@@ -111,7 +116,7 @@ def rank_portfolio(
 
 def _robustness(values: pd.DataFrame, criteria: Sequence[Criterion], profile: WeightProfile,
                 structure: OrderStructure, override: np.ndarray, top_k: int, samples: int,
-                seed: int) -> pd.DataFrame:
+                seed: int, assessments: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return the robustness of each project's rank in its view (empty when not asked)."""
     columns = ["p_top_k", "rank_p05", "rank_p95", "fragile"]
     n = len(structure.slugs)
@@ -119,7 +124,8 @@ def _robustness(values: pd.DataFrame, criteria: Sequence[Criterion], profile: We
         return pd.DataFrame(index=pd.Index(structure.slugs), columns=columns, dtype=float)
     result = order_robustness(values.reindex(structure.slugs), list(criteria), profile,
                               structure, override, top_k=top_k,
-                              samples=order_samples(samples, n), seed=seed)
+                              samples=order_samples(samples, n), seed=seed,
+                              assessments=assessments)
     return result[columns]
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from scoring.assessors import Disputes, disputes
 from scoring.composite import criterion_matrix, presence
 from scoring.criteria import Criterion
 from scoring.ranking import OrderStructure
@@ -36,6 +37,9 @@ ORDER_BYTES_PER_CELL = 40
 FULL_SAMPLES_UP_TO = 20_000
 SAMPLE_BUDGET = 20_000_000
 MIN_SAMPLES = 200
+# With assessment uncertainty, the samples fall into this many blocks, each with one draw of
+# the disputed assessments (fewer blocks when there are fewer samples).
+LEVEL_BLOCKS = 50
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
@@ -233,8 +237,15 @@ def order_robustness(
     samples: int = 1000,
     concentration: float = 50.0,
     seed: int = 0,
+    assessments: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Estimate how each project's rank in its view moves when the weights are uncertain.
+
+    With `assessments` (every assessor's current level: slug, criterion, level) the levels
+    are uncertain too where assessors disagree: the samples fall into LEVEL_BLOCKS blocks of
+    consecutive samples, and each block scores with one draw of the disputed cells
+    (`scoring.assessors`), drawn after the weights from the same generator. Where every
+    assessor agrees the result is exactly the one without `assessments`.
 
     Weights are sampled as in `robustness` (Dirichlet(concentration * e), same seed, same
     draws). Under each sample every project without an override gets its sampled composite
@@ -298,11 +309,13 @@ def order_robustness(
     v_all = sample_weights(e, samples, concentration, rng).astype(np.float32)
     member32 = member.astype(np.float32)
     chunk = int(min(samples, max(1, CHUNK_BYTES // (ORDER_BYTES_PER_CELL * n))))
+    disputed = disputes(assessments, list(slugs[sampled]), criteria)
     offsets = np.arange(chunk, dtype=np.uint64)[:, None] * np.uint64(n)
     flat_columns = np.arange(n, dtype=np.uint64)[None, :] + offsets
     ranks = np.empty((samples, n), dtype=np.int32)
-    for start in range(0, samples, chunk):  # chunks of samples bound memory
-        stop = min(start + chunk, samples)
+    for start, stop, block_starts in _sample_spans(samples, chunk, bool(disputed)):
+        if block_starts:
+            _apply_draw(disputed, rng, x_complete, x_partial, n_complete)
         rows = stop - start
         prio = np.empty((rows, n), dtype=np.float32)
         prio[:] = fixed
@@ -336,6 +349,28 @@ def order_robustness(
                           ("rank_median", median), ("fragile", fragile)):
         result[name] = figures[column]  # back from columns to the structure's nodes
     return result
+
+
+def _sample_spans(samples: int, chunk: int,
+                  blocks: bool) -> list[tuple[int, int, bool]]:
+    """Return (start, stop, starts a block) for each chunk of samples; chunks never span blocks."""
+    edges = ([samples * b // min(LEVEL_BLOCKS, samples) for b in range(min(LEVEL_BLOCKS,
+              samples) + 1)] if blocks else [0, samples])
+    spans = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        for start in range(low, high, chunk):
+            spans.append((start, min(start + chunk, high), start == low and blocks))
+    return spans
+
+
+def _apply_draw(disputed: Disputes, rng: np.random.Generator, x_complete: np.ndarray,
+                x_partial: np.ndarray, n_complete: int) -> None:
+    """Write one draw of the disputed levels into the (criteria, projects) value arrays."""
+    for positions, drawn in disputed.draw(rng):
+        row, column = positions[:, 0], positions[:, 1]
+        complete = row < n_complete
+        x_complete[column[complete], row[complete]] = drawn[complete]
+        x_partial[column[~complete], row[~complete] - n_complete] = drawn[~complete]
 
 
 def _order_statistics(ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ from portfolio.models import (
     ProjectPartner,
     WeightProfile,
 )
+from scoring.assessors import aggregate_levels
 from scoring.criteria import Criterion as ScoringCriterion
 from scoring.weights import InvalidWeights
 from scoring.weights import WeightProfile as ScoringProfile
@@ -39,6 +40,8 @@ class PortfolioFrames:
     datasets: pd.DataFrame
     partners: pd.DataFrame
     organisations: pd.DataFrame
+    # Every assessor's current level (slug, criterion, level); `levels` is their median.
+    assessments: pd.DataFrame | None = None
 
 
 def _frame(session: Session, query, columns: list[str]) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -85,11 +88,14 @@ def load_criteria(session: Session) -> tuple[ScoringCriterion, ...]:
                  for k, d, lo, hi, s in rows)
 
 
-def load_levels(session: Session) -> pd.DataFrame:
-    """Return the latest assessed level per project and criterion, projects by criteria."""
+def load_assessments(session: Session) -> pd.DataFrame:
+    """Return each assessor's latest level per project and criterion (slug, criterion, level).
+
+    Assessments with no assessor recorded (seeds, imports) count as one assessor.
+    """
     latest = (
         select(func.max(Assessment.id))
-        .group_by(Assessment.project_id, Assessment.criterion_id)
+        .group_by(Assessment.project_id, Assessment.criterion_id, Assessment.assessor_id)
         .scalar_subquery()
     )
     query = (
@@ -98,10 +104,12 @@ def load_levels(session: Session) -> pd.DataFrame:
         .join(Criterion, Criterion.id == Assessment.criterion_id)
         .where(Assessment.id.in_(latest))
     )
-    rows = _frame(session, query, ["slug", "criterion", "level"])
-    if rows.empty:
-        return pd.DataFrame()
-    return rows.pivot(index="slug", columns="criterion", values="level").astype(float)
+    return _frame(session, query, ["slug", "criterion", "level"])
+
+
+def load_levels(session: Session) -> pd.DataFrame:
+    """Return the level that scores per project and criterion (the assessors' median)."""
+    return aggregate_levels(load_assessments(session))
 
 
 def load_portfolio(session: Session) -> PortfolioFrames:
@@ -140,10 +148,12 @@ def load_portfolio(session: Session) -> PortfolioFrames:
         session, select(Organisation.code, Organisation.name, Organisation.kind),
         ["code", "name", "kind"],
     )
+    assessments = load_assessments(session)
     return PortfolioFrames(
         projects=load_projects(session), criteria=load_criteria(session),
-        levels=load_levels(session), links=links, dependencies=dependencies, datasets=datasets,
-        partners=partners, organisations=organisations,
+        levels=aggregate_levels(assessments), links=links, dependencies=dependencies,
+        datasets=datasets, partners=partners, organisations=organisations,
+        assessments=assessments,
     )
 
 

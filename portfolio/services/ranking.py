@@ -95,6 +95,7 @@ def compute(db: Database, session: Session, profile: StoredProfile, *, samples: 
     return rank_portfolio(
         frames.projects, frames.criteria, frames.levels, frames.links, frames.dependencies,
         frames.datasets, profile.weights, top_k=top_k, samples=samples, seed=ROBUSTNESS_SEED,
+        assessments=frames.assessments,
     )
 
 
@@ -560,7 +561,7 @@ def _adhoc_ranking(db: Database, profile: str | None, samples: int,
     ranking = rank_portfolio(
         frames.projects, frames.criteria, frames.levels, frames.links, frames.dependencies,
         frames.datasets, weights, top_k=DEFAULT_TOP_K, samples=samples,
-        seed=ROBUSTNESS_SEED,
+        seed=ROBUSTNESS_SEED, assessments=frames.assessments,
     )
     return ranking, frames
 

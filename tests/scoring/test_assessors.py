@@ -1,0 +1,119 @@
+"""Several assessors per criterion: the median scores, the spread, and robustness over both."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scoring.assessors import aggregate_levels, disputes, spread
+from scoring.criteria import Criterion
+from scoring.ranking import ordered_with_structure
+from scoring.robustness import order_robustness
+from tests.scoring.test_order_robustness import portfolio
+from tests.scoring.test_robustness import CRITERIA, PROFILE
+
+LEVELS = st.integers(min_value=1, max_value=5)
+CELL = st.lists(LEVELS, min_size=1, max_size=6)
+
+
+def long_table(cells: dict[tuple[str, str], list[int]]) -> pd.DataFrame:
+    return pd.DataFrame([(slug, key, level) for (slug, key), levels in cells.items()
+                         for level in levels], columns=["slug", "criterion", "level"])
+
+
+@given(st.dictionaries(st.tuples(st.sampled_from(["a", "b", "c"]),
+                                 st.sampled_from(["reach", "fit"])), CELL, min_size=1))
+def test_the_level_that_scores_is_the_median_within_the_spread(
+    cells: dict[tuple[str, str], list[int]],
+) -> None:
+    table = long_table(cells)
+    levels = aggregate_levels(table)
+    shuffled = aggregate_levels(table.sample(frac=1.0, random_state=1))
+    summary = spread(table).set_index(["slug", "criterion"])
+    for (slug, key), given_levels in cells.items():
+        assert levels.at[slug, key] == float(np.median(given_levels))
+        assert shuffled.at[slug, key] == levels.at[slug, key]
+        low, high = summary.loc[(slug, key), ["low", "high"]]
+        assert low == min(given_levels) and high == max(given_levels)
+        assert low <= levels.at[slug, key] <= high
+        assert summary.loc[(slug, key), "assessors"] == len(given_levels)
+
+
+@given(st.dictionaries(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["reach"])),
+                       LEVELS, min_size=1))
+def test_with_one_assessor_the_level_is_that_assessors(cells: dict[tuple[str, str], int]) -> None:
+    table = long_table({k: [v] for k, v in cells.items()})
+    levels = aggregate_levels(table)
+    for (slug, key), level in cells.items():
+        assert levels.at[slug, key] == float(level)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(CELL, min_size=1, max_size=8), st.integers(0, 2**32 - 1))
+def test_drawn_levels_stay_between_the_lowest_and_highest(cells: list[list[int]],
+                                                          seed: int) -> None:
+    scale = [Criterion("reach", "impact")]
+    table = long_table({(f"p{i}", "reach"): levels for i, levels in enumerate(cells)})
+    found = disputes(table, [f"p{i}" for i in range(len(cells))], scale)
+    disputed = {i for i, levels in enumerate(cells) if min(levels) != max(levels)}
+    seen = {int(row) for _m, positions, _levels in found.groups for row in positions[:, 0]}
+    assert seen == disputed
+    for positions, drawn in found.draw(np.random.default_rng(seed)):
+        for (row, _column), value in zip(positions, drawn, strict=True):
+            levels = cells[row]
+            assert (min(levels) - 1) / 4 <= value <= (max(levels) - 1) / 4
+
+
+def agreeing(values: pd.DataFrame, copies: int) -> pd.DataFrame:
+    """Return `copies` assessors who all give each present value (levels 1-5 as 0..1)."""
+    rows = []
+    for slug, row in values.iterrows():
+        for key, value in row.items():
+            if key != "data" and not np.isnan(value):
+                rows += [(slug, key, 1 + 4 * value)] * copies
+    return pd.DataFrame(rows, columns=["slug", "criterion", "level"])
+
+
+def levels_of(values: pd.DataFrame) -> pd.DataFrame:
+    """Snap values to the 1-5 scale's five levels, as assessed criteria are."""
+    return (values * 4).round() / 4
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 3))
+def test_assessors_who_agree_change_no_robustness_figure(seed: int, copies: int) -> None:
+    projects, values, deps = portfolio(30, seed=seed)
+    values = levels_of(values)
+    _order, structure, _ = ordered_with_structure(projects, deps)
+    override = projects.set_index("slug")["override"].reindex(structure.slugs).to_numpy()
+    args = (values.reindex(structure.slugs), CRITERIA, PROFILE, structure, override)
+    plain = order_robustness(*args, top_k=5, samples=80, seed=seed)
+    same = order_robustness(*args, top_k=5, samples=80, seed=seed,
+                            assessments=agreeing(values, copies))
+    pd.testing.assert_frame_equal(plain, same)
+
+
+def test_disagreeing_assessors_widen_the_interval_of_the_disputed_project() -> None:
+    slugs = [f"p{i:02d}" for i in range(12)]
+    values = pd.DataFrame({"benefit": np.linspace(0.1, 0.9, 12), "fit": 0.5, "cost": 0.5,
+                           "effort": 0.5, "data": 0.5}, index=pd.Index(slugs, name="slug"))
+    values = levels_of(values)
+    projects = pd.DataFrame({"slug": slugs, "status": "proposed", "mandatory": False})
+    deps = pd.DataFrame(columns=["project", "depends_on"])
+    _order, structure, _ = ordered_with_structure(projects, deps)
+    override = np.full(len(structure.slugs), np.nan)
+    table = agreeing(values, 1)
+    # Three assessors of p05's benefit: 1, 3 and 5 (median 3, as the single level was).
+    table = table[~((table["slug"] == "p05") & (table["criterion"] == "benefit"))]
+    values.loc["p05", "benefit"] = 0.5
+    table = pd.concat([table, pd.DataFrame([("p05", "benefit", lv) for lv in (1, 3, 5)],
+                                           columns=table.columns)])
+    args = (values.reindex(structure.slugs), CRITERIA, PROFILE, structure, override)
+    weights_only = order_robustness(*args, top_k=3, samples=400, seed=5)
+    both = order_robustness(*args, top_k=3, samples=400, seed=5, assessments=table)
+    width = (both["rank_p95"] - both["rank_p05"])["p05"]
+    assert width > (weights_only["rank_p95"] - weights_only["rank_p05"])["p05"]
+    again = order_robustness(*args, top_k=3, samples=400, seed=5, assessments=table)
+    pd.testing.assert_frame_equal(both, again)  # deterministic for a seed
