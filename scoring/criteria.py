@@ -89,7 +89,8 @@ def normalise_levels(levels: pd.DataFrame, criteria: Sequence[Criterion]) -> pd.
 
     Columns are criterion keys; a criterion without a column is missing for every project.
     A `derived` criterion (data readiness) is already on [0, 1] and passes through unchanged.
-    Raises ValueError naming the criterion and level for a level off its scale.
+    Assessed levels are whole or half (a median of two); raises ValueError naming the
+    criterion and level for a level off its scale.
     """
     keys = criterion_keys(criteria)
     unknown = [c for c in levels.columns if c not in set(keys)]
@@ -105,12 +106,14 @@ def normalise_levels(levels: pd.DataFrame, criteria: Sequence[Criterion]) -> pd.
             low, high, whole = 0.0, 1.0, False
         else:
             low, high, whole = float(criterion.min_level), float(criterion.max_level), True
-        off = present & ((level < low) | (level > high) | (whole & (level != np.round(level))))
+        # Half levels too: the median of an even number of assessors' levels.
+        off = present & ((level < low) | (level > high)
+                         | (whole & (2 * level != np.round(2 * level))))
         if off.any():
             bad = level[off][0]
             raise ValueError(
                 f"criterion {criterion.key!r}: level {bad:g} is outside its scale "
-                f"{low:g}..{high:g}" + (" (whole levels only)" if whole else "")
+                f"{low:g}..{high:g}" + (" (whole or half levels only)" if whole else "")
             )
         out[:, j] = (level - low) / (high - low)
     return pd.DataFrame(out, index=levels.index, columns=pd.Index(keys))

@@ -40,11 +40,16 @@ def _check_whole(values: pd.Series, name: str) -> None:
 
 
 def rice_impact(impact_level: MethodInput) -> pd.Series:
-    """Map a 1-5 impact level to RICE's multiplier: 1 0.25, 2 0.5, 3 1, 4 2, 5 3."""
+    """Map a 1-5 impact level to RICE's multiplier: 1 0.25, 2 0.5, 3 1, 4 2, 5 3.
+
+    A half level (the median of two assessors) takes the mean of its neighbours' multipliers.
+    """
     level = _columns(level=impact_level)["level"]
     _check_range(level, "impact level", 1, 5)
-    _check_whole(level, "impact level")
-    return level.map(RICE_IMPACT).astype(np.float64).rename("rice_impact")
+    _check_whole(level * 2, "twice the impact level")
+    low = np.floor(level).map(RICE_IMPACT).astype(np.float64)
+    high = np.ceil(level).map(RICE_IMPACT).astype(np.float64)
+    return ((low + high) / 2).rename("rice_impact")
 
 
 def rice_score(

@@ -44,7 +44,8 @@ def assessed_criteria(*, session: Session, slug: str | None = None) -> list[dict
             "min_level": c.min_level,
             "max_level": c.max_level,
             "levels": levels.get(c.id or 0, []),
-            "level": current.get(c.key, {}).get("level"),
+            # The form starts from the newest assessment (the level that scores may be a median).
+            "level": current.get(c.key, {}).get("latest_level"),
             "rationale": current.get(c.key, {}).get("rationale", ""),
             "assessed_at": current.get(c.key, {}).get("assessed_at"),
         }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 from typing import Any
 
 from sqlalchemy import func, update
@@ -22,6 +24,7 @@ from portfolio.models import (
     ProjectDataset,
     ProjectDependency,
     ProjectPartner,
+    User,
     utcnow,
 )
 from portfolio.schemas import (
@@ -402,11 +405,15 @@ def _neighbours(session: Session, project_id: int, *, upstream: bool) -> list[di
 
 
 def current_assessments(*, session: Session, project_id: int) -> list[dict[str, Any]]:
-    """Return the latest assessment of each criterion for a project."""
+    """Return each criterion's level that scores (the assessors' median) with every assessor's.
+
+    Each assessor's newest assessment counts once; `low` and `high` give the spread, and
+    `disagree` says whether they differ (docs/DESIGN.md, "Several assessors").
+    """
     latest = (
         select(func.max(Assessment.id))
         .where(Assessment.project_id == project_id)
-        .group_by(Assessment.criterion_id)
+        .group_by(Assessment.criterion_id, Assessment.assessor_id)
     )
     rows = session.exec(
         select(
@@ -416,22 +423,32 @@ def current_assessments(*, session: Session, project_id: int) -> list[dict[str, 
             Assessment.level,
             Assessment.rationale,
             Assessment.assessed_at,
+            User.name,
+            User.email,
         )
         .join(Criterion, Criterion.id == Assessment.criterion_id)
+        .outerjoin(User, User.id == Assessment.assessor_id)
         .where(Assessment.id.in_(latest))
-        .order_by(Criterion.position)
+        .order_by(Criterion.position, Criterion.key, Assessment.id.desc())
     ).all()
-    return [
-        {
-            "criterion": k,
-            "name": n,
-            "dimension": d,
-            "level": lv,
-            "rationale": r,
+    by_criterion: dict[str, dict[str, Any]] = {}
+    for key, name, dimension, level, rationale, at, who, email in rows:
+        entry = by_criterion.setdefault(key, {
+            "criterion": key, "name": name, "dimension": dimension, "assessors": [],
+            # The newest assessment of any assessor comes first.
+            "latest_level": level, "rationale": rationale,
             "assessed_at": at.isoformat() if at else None,
-        }
-        for k, n, d, lv, r, at in rows
-    ]
+        })
+        entry["assessors"].append({"who": who or email or "unattributed", "level": level,
+                                   "rationale": rationale,
+                                   "assessed_at": at.isoformat() if at else None})
+    for entry in by_criterion.values():
+        levels = [a["level"] for a in entry["assessors"]]
+        middle = float(statistics.median(levels))
+        entry |= {"level": int(middle) if middle.is_integer() else middle,
+                  "low": min(levels), "high": max(levels),
+                  "disagree": min(levels) != max(levels)}
+    return list(by_criterion.values())
 
 
 def add_dependency(

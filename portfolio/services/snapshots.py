@@ -69,6 +69,7 @@ from portfolio.models import (
     RankingRow,
     Snapshot,
     SnapshotBody,
+    User,
 )
 from portfolio.services import attachments as attachment_service
 from portfolio.services import benefits as benefit_service
@@ -291,11 +292,14 @@ TABLES: tuple[TableSpec, ...] = (
         ((("project",), "projects", ("slug",)), (("organisation",), "organisations", ("code",))),
     ),
     TableSpec(
-        "assessments", "Assessments", "Each project's current level on each assessed criterion.",
+        "assessments", "Assessments", "Each assessor's current level of each project on each "
+        "assessed criterion; the level that scores is their median.",
         (_col("project", required=True), _col("criterion", required=True),
          _col("level", "integer", required=True), _col("rationale"),
-         _col("assessed_at", "datetime")),
-        ("project", "criterion"),
+         _col("assessed_at", "datetime"),
+         _col("assessor", "string", "The assessor's email (blank: not recorded, as for "
+              "seeded or imported assessments).", required=False)),
+        ("project", "criterion", "assessor"),
         ((("project",), "projects", ("slug",)), (("criterion",), "criteria", ("key",))),
     ),
     *BENEFIT_TABLES,
@@ -504,13 +508,16 @@ def write_tables(session: Session, writer: PayloadWriter, run: RunInfo,
         .order_by(*by(Project.slug, org.code))))
 
     a = Assessment
-    latest = select(func.max(a.id)).group_by(a.project_id, a.criterion_id).scalar_subquery()
+    latest = (select(func.max(a.id)).group_by(a.project_id, a.criterion_id, a.assessor_id)
+              .scalar_subquery())
+    assessor = func.coalesce(User.email, "")
     writer.table("assessments", [c.name for c in TABLE_BY_NAME["assessments"].columns])
-    writer.rows([slug, key, level, rationale, iso_time(at) if at else None]
-                for slug, key, level, rationale, at in _stream(
-        session, select(Project.slug, crit.key, a.level, a.rationale, a.assessed_at)
+    writer.rows([slug, key, level, rationale, iso_time(at) if at else None, who]
+                for slug, key, level, rationale, at, who in _stream(
+        session, select(Project.slug, crit.key, a.level, a.rationale, a.assessed_at, assessor)
         .join(Project, Project.id == a.project_id).join(crit, crit.id == a.criterion_id)
-        .where(a.id.in_(latest)).order_by(*by(Project.slug, crit.key))))
+        .outerjoin(User, User.id == a.assessor_id)
+        .where(a.id.in_(latest)).order_by(*by(Project.slug, crit.key, assessor))))
 
     for name, rows in benefit_service.snapshot_tables(session):
         writer.table(name, [c.name for c in TABLE_BY_NAME[name].columns])
@@ -935,7 +942,9 @@ DIFF_TABLES = ("organisations", "datasets", "links", "dependencies", "partners",
 
 
 def _key_index(data: TableData) -> list[int]:
-    return [data.columns.index(k) for k in data.spec.primary_key]
+    # A key column added since an older snapshot (assessments' assessor) reads as blank there.
+    return [data.columns.index(k) if k in data.columns else -1
+            for k in data.spec.primary_key]
 
 
 def _merge_diff(old: TableData, new: TableData) -> dict[str, list[dict[str, Any]]]:
@@ -950,7 +959,7 @@ def _merge_diff(old: TableData, new: TableData) -> dict[str, list[dict[str, Any]
     names = new.spec.primary_key
 
     def key_of(row: list[Any], index: list[int]) -> tuple:
-        return tuple(row[i] for i in index)
+        return tuple(row[i] if i >= 0 else "" for i in index)
 
     a, b = next(old.rows, None), next(new.rows, None)
     while a is not None or b is not None:

@@ -64,7 +64,7 @@ def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory)
     target = tmp_path_factory.mktemp("browser") / "portfolio.db"
     shutil.copyfile(sqlite_template, target)
     settings = Settings(database_url=f"sqlite:///{target}", environment="test",
-                        secret_key="browser-tests")
+                        secret_key="browser-tests", attachments_dir=target.parent / "documents")
     database = Database(settings)
     with database.write() as session:
         load_london(session)

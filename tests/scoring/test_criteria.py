@@ -104,7 +104,7 @@ def test_normalise_levels_passes_derived_readiness_through() -> None:
         ("residents_benefit", 6, "'residents_benefit': level 6 is outside its scale 1..5"),
         ("residents_benefit", 0, "'residents_benefit': level 0 is outside its scale 1..5"),
         ("strategic_fit", 11, "'strategic_fit': level 11 is outside its scale 0..10"),
-        ("residents_benefit", 2.5, "'residents_benefit': level 2.5 is outside"),
+        ("residents_benefit", 2.3, "'residents_benefit': level 2.3 is outside"),
         ("data_readiness", 1.5, "'data_readiness': level 1.5 is outside its scale 0..1"),
     ],
 )

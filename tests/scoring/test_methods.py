@@ -23,8 +23,12 @@ def test_rice_impact_uses_the_massive_to_minimal_multipliers() -> None:
 def test_rice_impact_refuses_a_level_off_the_scale() -> None:
     with pytest.raises(ValueError, match="impact level must lie in 1..5, got 6"):
         rice_impact([6])
-    with pytest.raises(ValueError, match="whole level, got 2.5"):
-        rice_impact([2.5])
+    with pytest.raises(ValueError, match="whole level, got 4.6"):
+        rice_impact([2.3])
+
+
+def test_rice_impact_of_a_half_level_is_the_mean_of_its_neighbours() -> None:
+    np.testing.assert_allclose(rice_impact([2.5, 4.5]), [0.75, 2.5])
 
 
 def test_rice_score_by_hand() -> None:
