@@ -258,6 +258,8 @@ class DatasetLinkInput(Input):
     required: bool = True
     fit_for_task: FitForTask = FitForTask.UNKNOWN
     agreement: Agreement = Agreement.NONE
+    # The agreement record the link rests on (its code); its standing then sets the factor.
+    sharing_agreement: Annotated[str, Field(max_length=120)] | None = None
 
 
 class PartnerInput(Input):

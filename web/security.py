@@ -46,6 +46,8 @@ class Policy(StrEnum):
     BENEFITS = Capability.RECORD_BENEFITS
     DISMISS = Capability.DISMISS_SUGGESTION
     JOIN = Capability.JOIN_PROJECT
+    AGREEMENTS = Capability.MANAGE_AGREEMENTS
+    IG = Capability.RECORD_IG
 
 
 ALLOWED: dict[Policy, frozenset[Role]] = {

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
-from portfolio.enums import CriterionSource
+from portfolio.enums import Agreement, CriterionSource
 from portfolio.errors import Conflict, CycleRefused, Invalid
 from portfolio.models import (
     Assessment,
@@ -22,6 +22,7 @@ from portfolio.models import (
     ProjectDataset,
     ProjectDependency,
     ProjectPartner,
+    SharingAgreement,
     utcnow,
 )
 from portfolio.schemas import (
@@ -42,6 +43,7 @@ from portfolio.services.common import (
     project_by_slug,
     record,
 )
+from portfolio.services.agreements import agreement_word, link_agreement_id
 from portfolio.services.merge import FIELD_CHANGES, as_json, three_way, values_at
 from portfolio.services.workflow import check_transition, record_transition
 
@@ -361,9 +363,12 @@ def get_project(*, session: Session, slug: str) -> dict[str, Any]:
             "relation": rel,
             "required": req,
             "fit_for_task": fit,
-            "agreement": agr,
+            "agreement": agreement_word(agr, a_code, a_status, signed, expires),
+            "sharing_agreement": a_code,
+            "sharing_agreement_title": a_title,
         }
-        for code, title, drl, access, rel, req, fit, agr in session.exec(
+        for (code, title, drl, access, rel, req, fit, agr, a_code, a_title, a_status, signed,
+             expires) in session.exec(
             select(
                 Dataset.code,
                 Dataset.title,
@@ -373,8 +378,15 @@ def get_project(*, session: Session, slug: str) -> dict[str, Any]:
                 ProjectDataset.required,
                 ProjectDataset.fit_for_task,
                 ProjectDataset.agreement,
+                SharingAgreement.code,
+                SharingAgreement.title,
+                SharingAgreement.status,
+                SharingAgreement.signed_on,
+                SharingAgreement.expires_on,
             )
             .join(ProjectDataset, ProjectDataset.dataset_id == Dataset.id)
+            .outerjoin(SharingAgreement,
+                       SharingAgreement.id == ProjectDataset.sharing_agreement_id)
             .where(ProjectDataset.project_id == project.id)
             .order_by(ProjectDataset.relation, Dataset.title)
         ).all()
@@ -556,7 +568,10 @@ def link_dataset(
         )
     link.required = values.required
     link.fit_for_task = values.fit_for_task.value
-    link.agreement = values.agreement.value
+    link.sharing_agreement_id = link_agreement_id(session, values.sharing_agreement, dataset.id)
+    # A link resting on a record takes its word from the record; its own word is then unused.
+    link.agreement = (Agreement.NONE.value if link.sharing_agreement_id
+                      else values.agreement.value)
     session.add(link)
     session.flush()
     record(
