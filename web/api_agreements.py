@@ -12,6 +12,7 @@ from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.services import agreement_pages
 from portfolio.services import agreements as agreement_service
+from portfolio.services import projects as project_service
 from web.deps import current_actor, get_database, write_session
 from web.security import Policy, policy
 
@@ -82,3 +83,22 @@ def update_agreement(
     """Replace an agreement's fields from the `version` read (a stale one answers 409)."""
     return agreement_service.update_agreement(session=session, actor=actor, code=code,
                                               data=body)
+
+
+EDIT = Depends(policy(Policy.EDIT))
+
+
+@router.put("/projects/{slug}/datasets/{dataset}", dependencies=[EDIT])
+def link_dataset(
+    slug: str, dataset: str, session: WriteSession, actor: CurrentActor,
+    body: Annotated[dict[str, Any], Body(examples=[{
+        "relation": "uses", "required": True, "fit_for_task": "partial",
+        "sharing_agreement": "london-street-works-dsa"}])],
+) -> dict[str, Any]:
+    """Record or change a project's use of a dataset: fitness, and the agreement it rests on.
+
+    `sharing_agreement` names the agreement record (it must cover the dataset); without one,
+    `agreement` says `not_needed` or `none` (no agreement yet).
+    """
+    return project_service.link_dataset(session=session, actor=actor, slug=slug,
+                                        data={**body, "dataset": dataset})

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
@@ -83,6 +83,13 @@ class AgreementInput(Input):
     def rules(data: dict[str, Any]) -> dict[str, str]:
         """Return the problems across fields, checked even when a field is invalid."""
         return _date_rules(data.get("signed_on"), data.get("expires_on"), data.get("status"))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems = _date_rules(self.signed_on, self.expires_on, self.status)
+        if problems:
+            raise ValueError("\n".join(f"{name}: {text}" for name, text in problems.items()))
+        return self
 
 
 def _day(value: Any) -> date | None:
