@@ -42,7 +42,7 @@ from web import (
     pages_scenarios,
     pages_snapshots,
 )
-from web import api_agreements, pages_agreements  # the agreements register (issue 16)
+from web import api_agreements, pages_agreements, pages_ig  # agreements and IG (issue 16)
 from web.assets import STATIC_DIR, VENDOR_FILES
 from web.security import (
     BodyLimit,
@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_history.router)
     app.include_router(pages_agreements.router)
     app.include_router(api_agreements.router)
+    app.include_router(pages_ig.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -15,6 +15,7 @@ from portfolio.errors import Conflict, Invalid
 from portfolio.models import Dataset, Organisation
 from portfolio.services import agreement_pages
 from portfolio.services import agreements as agreement_service
+from web.deps import seen_revision
 from web.pages_common import (
     CHOICES,
     FIELD_LABELS,
@@ -25,7 +26,7 @@ from web.pages_common import (
     choices,
 )
 from web.security import READ, Policy, policy
-from web.templating import flash, render
+from web.templating import flash, render, templates
 
 router = APIRouter()
 AGREEMENTS = Depends(policy(Policy.AGREEMENTS))
@@ -45,7 +46,35 @@ CHOICES.update({
     "agreement_status": choices(AgreementStatus), "party_role": choices(PartyRole),
     "lawful_basis": choices(LawfulBasis),
     "special_category_condition": choices(SpecialCategoryCondition),
+    "link_agreement": [("none", "None yet"), ("not_needed", "Not needed")],
 })
+
+
+def expiring_agreements(request: Request) -> list[dict[str, Any]] | None:
+    """Return agreements expiring within 60 days for the dashboard or a lead's home page.
+
+    A lead sees those their organisation is party to; None on a home page of anyone else.
+    """
+    actor = getattr(request.state, "actor", None)
+    on_home = request.url.path == str(request.app.url_path_for("home"))
+    lead = actor is not None and actor.role.value == "lead"
+    if on_home and not lead:
+        return None
+    return agreement_pages.expiring_soon(
+        request.app.state.database, organisation_id=actor.organisation_id if lead else None,
+        seen=seen_revision(request))
+
+
+def agreement_options(request: Request) -> list[tuple[str, str]]:
+    """Return the registered agreements as choices for a dataset link."""
+    with request.app.state.database.read() as session:
+        found = agreement_service.agreement_choices(session=session)
+    return [(a["code"], a["title"]) for a in found]
+
+
+templates.env.globals.update(expiring_agreements=expiring_agreements,
+                             agreement_options=agreement_options)
+
 TEXT_FIELDS = ("code", "title", "purpose", "lawful_basis", "special_category_condition",
                "dpia_reference", "signed_on", "review_on", "expires_on", "status",
                "document_url", "version")
@@ -80,7 +109,7 @@ def agreements(
             errors |= exc.errors
     context = agreement_pages.agreements_page(
         db, party=party or None, status=status or None, expiring_within=days,
-        seen=request.session.get("wrote_revision"))
+        seen=seen_revision(request))
     context |= {"filters": {"party": party, "status": status, "expiring_within": expiring_within,
                             "as_of": as_of},
                 "errors": errors, "breaks": breaks}
@@ -170,7 +199,7 @@ def agreement(request: Request, code: str):  # type: ignore[no-untyped-def]
     """Show an agreement: parties, datasets, the projects resting on it and the value waiting."""
     db = request.app.state.database
     found = agreement_pages.agreement_page(db, code=code,
-                                           seen=request.session.get("wrote_revision"))
+                                           seen=seen_revision(request))
     parties = {p["organisation_id"] for p in found["parties"]}
     may_edit = agreement_service.may_manage(getattr(request.state, "actor", None), parties)
     return render(request, "agreement.html", {"agreement": found, "may_edit": may_edit})

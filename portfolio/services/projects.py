@@ -237,7 +237,8 @@ def _write(session: Session, actor: Actor, project: Project, changes: dict[str, 
     """Write a project's changed fields with compare-and-set on its version, and audit them."""
     old_status = project.status
     if changes.get("status", old_status) != old_status:
-        check_transition(actor, project, old_status, changes["status"], reason=reason)
+        check_transition(actor, project, old_status, changes["status"], reason=reason,
+                         dpia_status=changes.get("dpia_status"))
     before = as_record(project)
     version = project.version
     # Compare-and-set on the version: ORM version checks do not cover bulk updates.
