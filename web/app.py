@@ -42,7 +42,12 @@ from web import (
     pages_scenarios,
     pages_snapshots,
 )
-from web import api_agreements, pages_agreements, pages_ig  # agreements and IG (issue 16)
+from web import (  # agreements, IG and the editable catalogue (issue 16)
+    api_agreements,
+    pages_agreements,
+    pages_dataset_catalogue,
+    pages_ig,
+)
 from web.assets import STATIC_DIR, VENDOR_FILES
 from web.security import (
     BodyLimit,
@@ -132,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_agreements.router)
     app.include_router(api_agreements.router)
     app.include_router(pages_ig.router)
+    app.include_router(pages_dataset_catalogue.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -116,6 +116,7 @@ def datasets_page(
     publisher: str | None = None,
     access: str | None = None,
     q: str | None = None,
+    drl: str | None = None,
 ) -> dict[str, Any]:
     """Return the datasets that match the filters and the publishers to filter by."""
     publishers = session.exec(
@@ -124,7 +125,8 @@ def datasets_page(
         .order_by(Organisation.name)
     ).all()
     return {
-        "datasets": list_datasets(session=session, publisher=publisher, access=access, q=q),
+        "datasets": list_datasets(session=session, publisher=publisher, access=access, q=q,
+                                  drl=drl),
         "publishers": [{"code": c, "name": n} for c, n in publishers],
     }
 
