@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from portfolio.db import Database
-from portfolio.errors import Invalid
+from portfolio.errors import Invalid, NotFound, Unrankable
 from portfolio.models import AgreementParty, Organisation, SharingAgreement
 from portfolio.services import agreements
 from portfolio.services.common import consistent_read
@@ -30,8 +30,14 @@ LONGEST_AHEAD_DAYS = 366 * 10
 
 
 def current_values(db: Database, *, seen: int | None = None) -> dict[str, float]:
-    """Return each active project's composite in the current ranking of the default profile."""
-    run = ensure_ranking(db, None, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
+    """Return each active project's composite in the current ranking of the default profile.
+
+    Empty when nothing can be ranked yet (no weight profile, or one that cannot rank).
+    """
+    try:
+        run = ensure_ranking(db, None, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
+    except (NotFound, Unrankable):
+        return {}
     with db.read() as session:
         found = _values(session, run)
     return {slug: float(v) for slug, v in found.items() if pd.notna(v)}
