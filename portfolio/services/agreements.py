@@ -481,3 +481,22 @@ def count_agreements(*, session: Session) -> int:
     """Return how many agreements are registered."""
     return int(session.execute(select(func.count()).select_from(SharingAgreement)).scalar()
                or 0)
+
+
+def snapshot_rows(session: Session, today: date) -> list[list[Any]]:
+    """Return the agreements table of a snapshot or export, by code, standing on `today`."""
+    agreements = list(session.execute(select(SharingAgreement)).scalars())
+    ids = [a.id for a in agreements if a.id is not None]
+    parties, datasets = _parties(session, ids), _datasets(session, ids)
+    rows = []
+    for a in sorted(agreements, key=lambda x: x.code):
+        assert a.id is not None
+        rows.append([
+            a.code, a.title, a.status, standing(a.status, a.signed_on, a.expires_on, today),
+            sorted(f"{p['organisation']}:{p['role']}" for p in parties[a.id]),
+            sorted(d["code"] for d in datasets[a.id]), a.lawful_basis,
+            a.special_category_condition, a.dpia_reference,
+            *(d.isoformat() if d else None for d in (a.signed_on, a.review_on, a.expires_on)),
+            a.document_url, a.version, a.purpose,
+        ])
+    return rows
