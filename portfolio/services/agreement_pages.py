@@ -132,3 +132,20 @@ def what_breaks(db: Database, *, as_of: date, today: date | None = None) -> dict
     lost = sum((p["score_now"] or 0) - (p["score_then"] or 0) for p in projects)
     return {"as_of": as_of, "today": day, "agreements": lapsing, "projects": projects,
             "points_lost": round(lost, 2)}
+
+
+def agreements_for_board(db: Database, *, today: date, top: int = 10) -> dict[str, Any]:
+    """Return the agreements a board should see: expiring within 60 days, and those holding value.
+
+    Holding value: not in force on `today` (drafting or expired) while active projects rest on
+    them, most value first.
+    """
+    values = current_values(db)
+    with db.read() as session:
+        every = agreements.list_agreements(session=session, values=values, today=today)
+    soon = [a for a in every if a["standing"] == "signed" and a["days_to_expiry"] is not None
+            and 0 <= a["days_to_expiry"] <= agreements.EXPIRING_SOON_DAYS]
+    soon.sort(key=lambda a: (a["expires_on"], a["title"]))
+    holding = sorted((a for a in every if a["standing"] != "signed" and a["value"] > 0),
+                     key=lambda a: (-a["value"], a["title"]))
+    return {"expiring": soon, "holding": holding[:top]}
