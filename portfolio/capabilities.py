@@ -40,6 +40,9 @@ class Capability(StrEnum):
     JOIN_PROJECT = "join_project"
     SET_CAPACITY = "set_capacity"
     ATTACH_DOCUMENT = "attach_document"
+    MANAGE_AGREEMENTS = "manage_agreements"
+    RECORD_IG = "record_ig"
+    OVERRIDE_IG = "override_ig"
 
 
 class Scope(StrEnum):
@@ -73,6 +76,9 @@ DOING: dict[Capability, str] = {
     Capability.JOIN_PROJECT: "join a project as a partner",
     Capability.SET_CAPACITY: "set an organisation's capacity per quarter",
     Capability.ATTACH_DOCUMENT: "attach or remove documents",
+    Capability.MANAGE_AGREEMENTS: "register or edit data-sharing agreements",
+    Capability.RECORD_IG: "record a project's information governance stages",
+    Capability.OVERRIDE_IG: "start a project that processes personal data before its DPIA",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
@@ -99,6 +105,9 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
         Capability.DISMISS_SUGGESTION: _OWN,
         Capability.JOIN_PROJECT: _OWN,
         Capability.ATTACH_DOCUMENT: _OWN,
+        # Agreements their organisation is party to; their own projects' IG stages.
+        Capability.MANAGE_AGREEMENTS: _OWN,
+        Capability.RECORD_IG: _OWN,
     },
     Role.RESEARCHER: {
         Capability.READ: _ANY,

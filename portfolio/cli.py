@@ -905,3 +905,9 @@ def main() -> None:
         # One line, never the statement and its bound parameters (a 22 KB traceback before).
         sys.stderr.write(f"error: {fault.message} ({fault.cause})\n")
         raise SystemExit(EXIT_DATABASE_FAULT) from None
+
+
+# The agreements register's commands live in their own module (it uses the helpers above).
+from portfolio.cli_agreements import agreements_app  # noqa: E402
+
+app.add_typer(agreements_app, name="agreements")

@@ -108,6 +108,67 @@ class Agreement(StrEnum):
     EXPIRED = "expired"
 
 
+class AgreementStatus(StrEnum):
+    """Where a data-sharing agreement stands, as recorded (dates may make it expired sooner)."""
+
+    DRAFTING = "drafting"
+    SIGNED = "signed"
+    EXPIRED = "expired"
+    TERMINATED = "terminated"
+
+
+class PartyRole(StrEnum):
+    """An organisation's part in a data-sharing agreement (UK GDPR terms)."""
+
+    CONTROLLER = "controller"
+    PROCESSOR = "processor"
+    RECIPIENT = "recipient"
+
+
+class LawfulBasis(StrEnum):
+    """UK GDPR Article 6(1) lawful bases for processing."""
+
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+
+
+class SpecialCategoryCondition(StrEnum):
+    """UK GDPR Article 9(2) conditions for special category data, (a) to (j)."""
+
+    EXPLICIT_CONSENT = "explicit_consent"
+    EMPLOYMENT_SOCIAL_SECURITY = "employment_social_security"
+    VITAL_INTERESTS = "vital_interests"
+    NOT_FOR_PROFIT_BODY = "not_for_profit_body"
+    MADE_PUBLIC = "made_public"
+    LEGAL_CLAIMS = "legal_claims"
+    SUBSTANTIAL_PUBLIC_INTEREST = "substantial_public_interest"
+    HEALTH_SOCIAL_CARE = "health_social_care"
+    PUBLIC_HEALTH = "public_health"
+    ARCHIVING_RESEARCH = "archiving_research"
+
+
+class IgStage(StrEnum):
+    """Information governance stages of a project, after LOTI's framework, in order."""
+
+    DPIA_SCREENING = "dpia_screening"
+    DPIA = "dpia"
+    SHARING_AGREEMENTS = "sharing_agreements"
+    PRIVACY_NOTICE = "privacy_notice"
+
+
+class IgStatus(StrEnum):
+    """Where one information governance stage stands."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    NOT_NEEDED = "not_needed"
+
+
 class Dimension(StrEnum):
     IMPACT = "impact"
     FEASIBILITY = "feasibility"

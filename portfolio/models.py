@@ -22,6 +22,7 @@ from sqlmodel import Field, SQLModel
 from portfolio.enums import (
     Access,
     Agreement,
+    AgreementStatus,
     AttachmentOwner,
     CriterionSource,
     Decision,
@@ -29,12 +30,17 @@ from portfolio.enums import (
     DocumentKind,
     DpiaStatus,
     FitForTask,
+    IgStage,
+    IgStatus,
+    LawfulBasis,
     LinkRelation,
     OrganisationKind,
     PartnerRole,
+    PartyRole,
     ProjectStatus,
     ReadinessLevel,
     Role,
+    SpecialCategoryCondition,
     Theme,
     UpdateFrequency,
     WeightKind,
@@ -225,6 +231,7 @@ class ProjectDataset(SQLModel, table=True):
         CheckConstraint(check_in("fit_for_task", FitForTask), name="fit_for_task"),
         CheckConstraint(check_in("agreement", Agreement), name="agreement"),
         Index("ix_project_dataset_dataset", "dataset_id"),
+        Index("ix_project_dataset_sharing_agreement", "sharing_agreement_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -233,7 +240,116 @@ class ProjectDataset(SQLModel, table=True):
     relation: str = Field(default=LinkRelation.USES.value, max_length=16)
     required: bool = Field(default=True)
     fit_for_task: str = Field(default=FitForTask.UNKNOWN.value, max_length=16)
+    # The link's own word, read only when it refers to no agreement record: `not_needed` or
+    # `none` (bulk loads may still write the older words; DESIGN.md, "Data-sharing agreements").
     agreement: str = Field(default=Agreement.NONE.value, max_length=16)
+    sharing_agreement_id: int | None = Field(default=None, foreign_key="sharing_agreement.id",
+                                             ondelete="SET NULL")
+
+
+class SharingAgreement(SQLModel, table=True):
+    """A data-sharing agreement: its parties, the datasets it covers, its basis and dates."""
+
+    __tablename__ = "sharing_agreement"
+    __table_args__ = (
+        UniqueConstraint("code"),
+        CheckConstraint(check_in("status", AgreementStatus), name="status"),
+        CheckConstraint(f"lawful_basis IS NULL OR {check_in('lawful_basis', LawfulBasis)}",
+                        name="lawful_basis"),
+        CheckConstraint(f"special_category_condition IS NULL OR "
+                        f"{check_in('special_category_condition', SpecialCategoryCondition)}",
+                        name="special_category_condition"),
+        CheckConstraint("expires_on IS NULL OR signed_on IS NULL OR expires_on >= signed_on",
+                        name="expiry_after_signing"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_sharing_agreement_expires_on", "expires_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=120)
+    title: str = Field(max_length=300)
+    purpose: str = Field(default="", sa_type=Text)
+    lawful_basis: str | None = Field(default=None, max_length=32)
+    special_category_condition: str | None = Field(default=None, max_length=40)
+    dpia_reference: str = Field(default="", max_length=200)
+    signed_on: date | None = None
+    review_on: date | None = None
+    expires_on: date | None = None
+    status: str = Field(default=AgreementStatus.DRAFTING.value, max_length=16)
+    document_url: str = Field(default="", max_length=1000)
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class AgreementParty(SQLModel, table=True):
+    """An organisation party to an agreement, as controller, processor or recipient."""
+
+    __tablename__ = "agreement_party"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "organisation_id"),
+        CheckConstraint(check_in("role", PartyRole), name="role"),
+        Index("ix_agreement_party_organisation", "organisation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="sharing_agreement.id", ondelete="CASCADE")
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    role: str = Field(max_length=16)
+
+
+class AgreementDataset(SQLModel, table=True):
+    """A dataset an agreement covers."""
+
+    __tablename__ = "agreement_dataset"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "dataset_id"),
+        Index("ix_agreement_dataset_dataset", "dataset_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="sharing_agreement.id", ondelete="CASCADE")
+    dataset_id: int = Field(foreign_key="dataset.id", ondelete="CASCADE")
+
+
+class ProjectIgStage(SQLModel, table=True):
+    """One information governance stage of a project, with its status and date."""
+
+    __tablename__ = "project_ig_stage"
+    __table_args__ = (
+        UniqueConstraint("project_id", "stage"),
+        CheckConstraint(check_in("stage", IgStage), name="stage"),
+        CheckConstraint(check_in("status", IgStatus), name="status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    stage: str = Field(max_length=24)
+    status: str = Field(default=IgStatus.NOT_STARTED.value, max_length=16)
+    dated_on: date | None = None
+    note: str = Field(default="", sa_type=Text)
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class DatasetReadinessAssessment(SQLModel, table=True):
+    """A dataset's readiness level as someone assessed it, with the evidence; never overwritten."""
+
+    __tablename__ = "dataset_readiness_assessment"
+    __table_args__ = (
+        CheckConstraint(check_in("drl", ReadinessLevel), name="drl"),
+        CheckConstraint("length(evidence) > 0", name="evidence_given"),
+        Index("ix_dataset_readiness_assessment_dataset", "dataset_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_id: int = Field(foreign_key="dataset.id", ondelete="CASCADE")
+    drl: str = Field(max_length=2)
+    previous_drl: str | None = Field(default=None, max_length=2)
+    evidence: str = Field(sa_type=Text)
+    assessor_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                    ondelete="SET NULL")
+    assessed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
 class ProjectDependency(SQLModel, table=True):

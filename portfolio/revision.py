@@ -20,6 +20,9 @@ PORTFOLIO_TABLES = frozenset({
     "organisation", "project", "dataset", "project_dataset", "project_dependency",
     "project_partner", "criterion", "criterion_level", "assessment", "weight_profile",
     "profile_weight", "profile_revision", "review_decision", "organisation_capacity",
+    # Agreements set links' readiness; IG stages gate the workflow; readiness history is shown.
+    "sharing_agreement", "agreement_party", "agreement_dataset", "project_ig_stage",
+    "dataset_readiness_assessment",
 })
 # or not: who may act, what was recorded about it, and what the engine stored from it. A write
 # to a table in neither set moves the revision too: a forgotten table costs a re-ranking, never

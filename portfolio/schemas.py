@@ -242,6 +242,15 @@ class DatasetFields(Input):
     licence: Annotated[str, Field(max_length=120), SingleLine] = ""
     update_frequency: UpdateFrequency = UpdateFrequency.ADHOC
     drl: ReadinessLevel = ReadinessLevel.C4
+    # Where it is published; None (not sent) keeps what is stored.
+    url: Annotated[str, Field(max_length=1000), SingleLine] | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ValueError("Give the web address where it is published, starting https://")
+        return value
 
 
 class DatasetCreate(DatasetFields):
@@ -258,6 +267,8 @@ class DatasetLinkInput(Input):
     required: bool = True
     fit_for_task: FitForTask = FitForTask.UNKNOWN
     agreement: Agreement = Agreement.NONE
+    # The agreement record the link rests on (its code); its standing then sets the factor.
+    sharing_agreement: Annotated[str, Field(max_length=120)] | None = None
 
 
 class PartnerInput(Input):

@@ -6,7 +6,10 @@ thing and recomputes the readiness of the projects it touches:
 
 - ``dataset_level``: the dataset's DRL rises one level (C4 -> C3 -> C2 -> C1 -> B2 -> B1) on
   every link to it;
-- ``agreement``: the data-sharing agreement of one (project, dataset) link becomes signed;
+- ``agreement``: the data-sharing agreement of one (project, dataset) link becomes signed; a
+  link that rests on an agreement record (its ``agreement_code``) is never alone: signing or
+  renewing that record makes every link resting on it signed at once, one recommendation
+  whose target is the agreement's code;
 - ``fitness``: one (project, dataset) link becomes fit for the task.
 
 ``gain = sum over touched projects p of readiness_weight(p) * (readiness'(p) - readiness(p))``,
@@ -62,6 +65,9 @@ def _pairs(links: pd.DataFrame, projects: pd.DataFrame | None) -> pd.DataFrame:
         keep &= links["relation"].eq("uses").to_numpy(dtype=bool, na_value=False)
     lk = links.loc[keep, ["project", "dataset", "drl", "fit_for_task", "agreement"]]
     lk = lk.astype({"project": str, "dataset": str})
+    lk["agreement_code"] = (links.loc[keep, "agreement_code"].astype(object)
+                            if "agreement_code" in links.columns else None)
+    lk["agreement_code"] = lk["agreement_code"].where(lk["agreement_code"].notna(), None)
     if projects is not None:
         status = projects["status"].astype(str)
         inactive = projects.loc[_isin(status, INACTIVE), "slug"].astype(str)
@@ -79,7 +85,7 @@ def _pairs(links: pd.DataFrame, projects: pd.DataFrame | None) -> pd.DataFrame:
     pairs = (
         worst_drl[[*group, "drl", "drl_s"]]
         .merge(worst_fit[[*group, "fit_for_task", "fit_s"]], on=group)
-        .merge(worst_agr[[*group, "agreement", "agr_s"]], on=group)
+        .merge(worst_agr[[*group, "agreement", "agr_s", "agreement_code"]], on=group)
         .sort_values(group, kind="stable")
         .reset_index(drop=True)
     )
@@ -116,12 +122,66 @@ def _gains(pairs: pd.DataFrame, new_r: np.ndarray, weight: np.ndarray) -> pd.Dat
     )
 
 
+def _record_gains(pairs: pd.DataFrame, weight: np.ndarray,
+                  titles: Mapping[str, str]) -> pd.DataFrame | None:
+    """Return one recommendation per agreement record not in force: sign or renew it.
+
+    For project p and record A: readiness after = min(min over p's pairs resting on A of
+    min(drl, fit), min over p's other pairs of their readiness); the gain sums over p.
+    """
+    open_ = pairs["agreement_code"].notna() & (pairs["agr_s"] < 1.0 - _EPS)
+    if not open_.any():
+        return None
+    data = pairs.assign(
+        w=weight, group=pairs["agreement_code"].where(pairs["agreement_code"].notna(),
+                                                      "\x00" + pairs["dataset"]),
+        r_free=np.minimum(pairs["drl_s"], pairs["fit_s"]),
+        r=np.minimum.reduce([pairs["drl_s"], pairs["fit_s"], pairs["agr_s"]]))
+    per_group = data.groupby(["project", "group"], sort=True)["r"].min().reset_index()
+    per_group = per_group.sort_values(["project", "r"], kind="stable")
+    first = per_group.groupby("project", sort=False)["r"].transform("min")
+    nth = per_group.groupby("project", sort=False).cumcount()
+    lowest_group = per_group["group"].where(nth.eq(0)).groupby(
+        per_group["project"], sort=False).transform("first")
+    second = per_group["r"].where(nth.eq(1)).groupby(
+        per_group["project"], sort=False).transform("max").fillna(np.inf)
+    others = pd.Series(np.where(per_group["group"] == lowest_group, second, first),
+                       index=per_group.index)
+    per_group = per_group.assign(others=others, readiness=first)
+    combos = (data[open_].groupby(["project", "agreement_code"], sort=True)
+              .agg(r_free=("r_free", "min"), w=("w", "first"), current=("agreement", "first"))
+              .reset_index()
+              .merge(per_group.rename(columns={"group": "agreement_code"}),
+                     on=["project", "agreement_code"]))
+    after = np.minimum(combos["r_free"], combos["others"])
+    before = combos["readiness"]
+    combos = combos.assign(gain=combos["w"] * (after - before),
+                           improved=after > before + _EPS,
+                           unblocked=(after >= 1.0 - _EPS) & (before < 1.0 - _EPS))
+    rows = []
+    for code, grp in combos.groupby("agreement_code", sort=True):
+        current = str(grp["current"].iloc[0])
+        verb = "Renew" if current == "expired" else "Sign"
+        name = titles.get(str(code), str(code))
+        rows.append({
+            "kind": "agreement", "target": str(code), "dataset": None, "project": None,
+            "current": current, "proposed": "signed",
+            "description": (f"{verb} the data-sharing agreement {name} (now {current}; "
+                            f"{len(grp)} project{'s' if len(grp) != 1 else ''} rest on it)"),
+            "gain": float(grp["gain"].sum()),
+            "projects_improved": sorted(grp.loc[grp["improved"], "project"]),
+            "projects_unblocked": sorted(grp.loc[grp["unblocked"], "project"]),
+        })
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
 def plumbing_recommendations(
     links: pd.DataFrame,
     readiness_weight: pd.Series,
     projects: pd.DataFrame | None = None,
     *,
     include_zero_gain: bool = False,
+    agreement_titles: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Rank single data improvements by gain = sum of weight(p) * readiness rise(p), in points.
 
@@ -180,12 +240,19 @@ def plumbing_recommendations(
             )
         )
 
+    recorded = pairs["agreement_code"].notna().to_numpy()
+    by_record = _record_gains(pairs, weight, agreement_titles or {})
+    if by_record is not None:
+        frames.append(by_record)
+
     # Agreement and fitness: one (project, dataset) link at a time.
     for kind, factor, other, label, proposed in (
         ("agreement", "agr_s", "fit_s", "agreement", "signed"),
         ("fitness", "fit_s", "agr_s", "fit_for_task", "fit"),
     ):
-        mask = (pairs[factor] < 1.0 - _EPS).to_numpy()
+        mask = (pairs[factor] < 1.0 - _EPS).to_numpy().copy()
+        if kind == "agreement":
+            mask &= ~recorded
         if not mask.any():
             continue
         sub = pairs[mask]

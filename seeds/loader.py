@@ -145,6 +145,7 @@ def load_london(session: Session) -> SeedReport:
     _load_users(session, report)
     _load_datasets(session, report)
     _load_projects(session, report)
+    _load_agreements(session, report)
     _load_links(session, report)
     _load_assessments(session, report)
     _load_benefits(session, report)
@@ -224,6 +225,25 @@ def _load_projects(session: Session, report: SeedReport) -> None:
             report.add("project")
 
 
+def _load_agreements(session: Session, report: SeedReport) -> None:
+    """Register the data-sharing agreements that are not there yet."""
+    from portfolio.models import SharingAgreement
+    from portfolio.services.agreements import create_agreement
+
+    known = set(session.exec(select(SharingAgreement.code)).all())
+    for row in read_csv(LONDON_DIR / "agreements.csv"):
+        if row["code"] in known:
+            continue
+        parties = [dict(zip(("organisation", "role"), p.split(":"), strict=True))
+                   for p in row["parties"].split(";")]
+        create_agreement(session=session, actor=SYSTEM, data={
+            **{k: row[k] for k in ("code", "title", "purpose", "lawful_basis",
+                                   "special_category_condition", "dpia_reference", "signed_on",
+                                   "review_on", "expires_on", "status", "document_url")},
+            "parties": parties, "datasets": row["datasets"].split(";")})
+        report.add("sharing_agreement")
+
+
 def _load_links(session: Session, report: SeedReport) -> None:
     """Create the partners, dataset links and dependencies that are not there yet."""
     projects = dict(session.exec(select(Project.slug, Project.id)).all())
@@ -258,6 +278,7 @@ def _load_links(session: Session, report: SeedReport) -> None:
                 "required": as_bool(row["required"]),
                 "fit_for_task": row["fit_for_task"],
                 "agreement": row["agreement"],
+                "sharing_agreement": row.get("sharing_agreement") or None,
             },
         )
         report.add("project_dataset")

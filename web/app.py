@@ -23,8 +23,9 @@ from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.faults import DatabaseFault, Fault, FaultKind, classify
 from portfolio.settings import Settings
-from web import (
+from web import (  # agreements, IG and the editable catalogue (issue 16)
     api,
+    api_agreements,
     api_attachments,
     api_catalogue,
     api_collaboration,
@@ -34,11 +35,14 @@ from web import (
     docs,
     pages,
     pages_accounts,
+    pages_agreements,
     pages_attachments,
     pages_catalogue,
     pages_collaboration,
+    pages_dataset_catalogue,
     pages_engine,
     pages_history,
+    pages_ig,
     pages_profiles,
     pages_roadmap,
     pages_scenarios,
@@ -135,6 +139,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_history.router)
     app.include_router(pages_attachments.router)
     app.include_router(api_attachments.router)
+    app.include_router(pages_agreements.router)
+    app.include_router(api_agreements.router)
+    app.include_router(pages_ig.router)
+    app.include_router(pages_dataset_catalogue.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

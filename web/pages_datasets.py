@@ -36,12 +36,14 @@ def datasets(
     publisher: Annotated[str, Query(max_length=32)] = "",
     access: Annotated[str, Query(max_length=16)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
+    drl: Annotated[str, Query(max_length=2)] = "",
 ):  # type: ignore[no-untyped-def]
-    """List datasets filtered by publisher, access and text; the filters live in the URL."""
+    """List datasets filtered by publisher, access, readiness and text (filters in the URL)."""
     context = dataset_pages.datasets_page(
-        session=session, publisher=publisher or None, access=access or None, q=q.strip() or None
+        session=session, publisher=publisher or None, access=access or None, q=q.strip() or None,
+        drl=drl or None,
     )
-    context["filters"] = {"publisher": publisher, "access": access, "q": q}
+    context["filters"] = {"publisher": publisher, "access": access, "q": q, "drl": drl}
     return render(request, "datasets.html", context, block="results")
 
 
@@ -52,7 +54,7 @@ def dataset(request: Request, code: str, session: ReadSession):  # type: ignore[
 
 
 DATASET_FIELDS = ("title", "description", "publisher", "access", "licence", "update_frequency",
-                  "drl")
+                  "drl", "url")
 
 
 def dataset_values(dataset: dict[str, Any]) -> dict[str, Any]:

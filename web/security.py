@@ -47,6 +47,8 @@ class Policy(StrEnum):
     DISMISS = Capability.DISMISS_SUGGESTION
     JOIN = Capability.JOIN_PROJECT
     ATTACH = Capability.ATTACH_DOCUMENT
+    AGREEMENTS = Capability.MANAGE_AGREEMENTS
+    IG = Capability.RECORD_IG
 
 
 ALLOWED: dict[Policy, frozenset[Role]] = {

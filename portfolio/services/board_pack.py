@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from portfolio.db import Database
-from portfolio.services import history, prioritisation, ranking
+from portfolio.services import agreement_pages, history, prioritisation, ranking
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import consistent_read
 from portfolio.services.frames import load_profile
@@ -51,4 +51,5 @@ def board_pack_data(db: Database, *, budget: float, today: date, profile: str | 
         "plumbing": prioritisation.plumbing(db, profile=run.profile, top=TOP),
         "roadmap": plan, "changes": history.changes_since_last_snapshot(db),
         "over_time": history.portfolio_over_time(db),
+        "agreements": agreement_pages.agreements_for_board(db, today=today),
     }

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import case, func
 from sqlmodel import Session, select
 
-from portfolio.models import Dataset, Organisation, Project, ProjectDataset
+from portfolio.models import Dataset, Organisation, Project, ProjectDataset, SharingAgreement
+from portfolio.services.agreements import agreement_word
 from portfolio.services.common import dataset_by_code
 from portfolio.services.datasets import get_dataset, list_datasets
 
@@ -65,9 +66,14 @@ def dataset_projects(*, session: Session, code: str) -> list[dict[str, Any]]:
             ProjectDataset.required,
             ProjectDataset.fit_for_task,
             ProjectDataset.agreement,
+            SharingAgreement.code,
+            SharingAgreement.status,
+            SharingAgreement.signed_on,
+            SharingAgreement.expires_on,
         )
         .join(ProjectDataset, ProjectDataset.project_id == Project.id)
         .join(Organisation, Organisation.id == Project.owner_id)
+        .outerjoin(SharingAgreement, SharingAgreement.id == ProjectDataset.sharing_agreement_id)
         .where(ProjectDataset.dataset_id == dataset.id)
         .order_by(ProjectDataset.relation.desc(), Project.title)
     ).all()
@@ -81,7 +87,14 @@ def dataset_projects(*, session: Session, code: str) -> list[dict[str, Any]]:
         "fit_for_task",
         "agreement",
     )
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    out = []
+    for row in rows:
+        found = dict(zip(keys, row[:8], strict=True))
+        code, status, signed, expires = row[8:]
+        found["agreement"] = agreement_word(found["agreement"], code, status, signed, expires)
+        found["sharing_agreement"] = code
+        out.append(found)
+    return out
 
 
 def dataset_page(*, session: Session, code: str) -> dict[str, Any]:
@@ -103,6 +116,7 @@ def datasets_page(
     publisher: str | None = None,
     access: str | None = None,
     q: str | None = None,
+    drl: str | None = None,
 ) -> dict[str, Any]:
     """Return the datasets that match the filters and the publishers to filter by."""
     publishers = session.exec(
@@ -111,7 +125,8 @@ def datasets_page(
         .order_by(Organisation.name)
     ).all()
     return {
-        "datasets": list_datasets(session=session, publisher=publisher, access=access, q=q),
+        "datasets": list_datasets(session=session, publisher=publisher, access=access, q=q,
+                                  drl=drl),
         "publishers": [{"code": c, "name": n} for c, n in publishers],
     }
 

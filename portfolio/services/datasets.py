@@ -54,6 +54,7 @@ def create_dataset(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
         licence=values.licence,
         update_frequency=values.update_frequency.value,
         drl=values.drl.value,
+        url=values.url or "",
     )
     session.add(dataset)
     session.flush()
@@ -68,7 +69,7 @@ def create_dataset(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
     return dataset_public(dataset, publisher)
 
 
-DATASET_FIELDS = ("title", "description", "access", "licence", "update_frequency", "drl")
+DATASET_FIELDS = ("title", "description", "access", "licence", "update_frequency", "drl", "url")
 EDITABLE = (*DATASET_FIELDS, "publisher_id")
 
 
@@ -88,7 +89,7 @@ def _columns(values: DatasetFields, publisher_id: int | None) -> dict[str, Any]:
         "licence": values.licence,
         "update_frequency": values.update_frequency.value,
         "drl": values.drl.value,
-    }
+    } | ({"url": values.url} if values.url is not None else {})
 
 
 def update_dataset(
@@ -211,6 +212,7 @@ def list_datasets(
     publisher: str | None = None,
     access: str | None = None,
     q: str | None = None,
+    drl: str | None = None,
 ) -> list[dict[str, Any]]:
     """List datasets with their publisher and how many projects use them."""
     users = (
@@ -238,6 +240,8 @@ def list_datasets(
         query = query.where(Organisation.code == publisher)
     if access:
         query = query.where(Dataset.access == access)
+    if drl:
+        query = query.where(Dataset.drl == drl)
     if q:
         query = query.where(Dataset.title.ilike(f"%{q}%") | Dataset.code.ilike(f"%{q}%"))
     rows = session.exec(query.order_by(Dataset.title)).all()

@@ -20,8 +20,10 @@ from portfolio.models import (
     ProjectDataset,
     ProjectDependency,
     ProjectPartner,
+    SharingAgreement,
     WeightProfile,
 )
+from scoring.agreements import standing_of
 from scoring.assessors import aggregate_levels
 from scoring.criteria import Criterion as ScoringCriterion
 from scoring.weights import InvalidWeights
@@ -112,17 +114,41 @@ def load_levels(session: Session) -> pd.DataFrame:
     return aggregate_levels(load_assessments(session))
 
 
-def load_portfolio(session: Session) -> PortfolioFrames:
-    """Read the whole portfolio into DataFrames."""
+LINK_COLUMNS = ["project", "dataset", "relation", "required", "fit_for_task", "agreement", "drl",
+                "agreement_code", "agreement_status", "signed_on", "expires_on"]
+
+
+def load_links(session: Session, as_of: date | None = None) -> pd.DataFrame:
+    """Return every project-dataset link with its agreement word as it stands on a day.
+
+    A link that refers to an agreement record takes the record's standing on `as_of` (today
+    by default); one that does not keeps its own word (DESIGN.md, "Data-sharing agreements").
+    """
     links = _frame(
         session,
         select(Project.slug, Dataset.code, ProjectDataset.relation, ProjectDataset.required,
-               ProjectDataset.fit_for_task, ProjectDataset.agreement, Dataset.drl)
+               ProjectDataset.fit_for_task, ProjectDataset.agreement, Dataset.drl,
+               SharingAgreement.code, SharingAgreement.status, SharingAgreement.signed_on,
+               SharingAgreement.expires_on)
         .join(Project, Project.id == ProjectDataset.project_id)
-        .join(Dataset, Dataset.id == ProjectDataset.dataset_id),
-        ["project", "dataset", "relation", "required", "fit_for_task", "agreement", "drl"],
+        .join(Dataset, Dataset.id == ProjectDataset.dataset_id)
+        .outerjoin(SharingAgreement,
+                   SharingAgreement.id == ProjectDataset.sharing_agreement_id),
+        LINK_COLUMNS,
     )
     links["required"] = links["required"].astype(bool)
+    recorded = links["agreement_code"].notna()
+    if recorded.any():
+        sub = links.loc[recorded]
+        links.loc[recorded, "agreement"] = standing_of(
+            sub["agreement_status"], sub["signed_on"], sub["expires_on"],
+            as_of or date.today()).to_numpy()
+    return links.drop(columns=["agreement_status", "signed_on", "expires_on"])
+
+
+def load_portfolio(session: Session, as_of: date | None = None) -> PortfolioFrames:
+    """Read the whole portfolio into DataFrames, agreements as they stand on a day (today)."""
+    links = load_links(session, as_of)
     prerequisite = Project.__table__.alias("prerequisite")
     dependencies = _frame(
         session,

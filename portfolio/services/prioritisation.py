@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from portfolio.db import Database
 from portfolio.errors import Invalid
-from portfolio.models import Project, RankingRow
+from portfolio.models import Project, RankingRow, SharingAgreement
 from portfolio.services.common import consistent_read
 from portfolio.services.frames import load_profile
 from portfolio.services.ranking import RunInfo, ensure_ranking, portfolio_frames
@@ -136,10 +136,13 @@ def _plumbing(db: Database, *, profile: str | None, top: int | None) -> list[dic
         consistent_read(session)
         stored = load_profile(session, profile)
         frames = portfolio_frames(db, session)
+        titles = dict(session.execute(
+            select(SharingAgreement.code, SharingAgreement.title)).all())
     values, _ = criterion_values(frames.projects, frames.criteria, frames.levels, frames.links)
     scores = composite_scores(values, list(frames.criteria), stored.weights).scores
     weight = readiness_weight(scores, stored.weights)
-    table = plumbing_recommendations(frames.links, weight, frames.projects[["slug", "status"]])
+    table = plumbing_recommendations(frames.links, weight, frames.projects[["slug", "status"]],
+                                     agreement_titles=titles)
     if top:
         table = table.head(top)
     out = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-
 from typing import Any
 
 from sqlalchemy import func, update
@@ -11,7 +10,7 @@ from sqlmodel import Session, select
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
-from portfolio.enums import CriterionSource
+from portfolio.enums import Agreement, CriterionSource
 from portfolio.errors import Conflict, CycleRefused, Invalid
 from portfolio.models import (
     Assessment,
@@ -24,6 +23,7 @@ from portfolio.models import (
     ProjectDataset,
     ProjectDependency,
     ProjectPartner,
+    SharingAgreement,
     User,
     utcnow,
 )
@@ -37,6 +37,7 @@ from portfolio.schemas import (
     VersionInput,
     parse,
 )
+from portfolio.services.agreements import agreement_word, link_agreement_id
 from portfolio.services.common import (
     as_record,
     chunks,
@@ -238,7 +239,8 @@ def _write(session: Session, actor: Actor, project: Project, changes: dict[str, 
     """Write a project's changed fields with compare-and-set on its version, and audit them."""
     old_status = project.status
     if changes.get("status", old_status) != old_status:
-        check_transition(actor, project, old_status, changes["status"], reason=reason)
+        check_transition(actor, project, old_status, changes["status"], reason=reason,
+                         dpia_status=changes.get("dpia_status"))
     before = as_record(project)
     version = project.version
     # Compare-and-set on the version: ORM version checks do not cover bulk updates.
@@ -364,9 +366,12 @@ def get_project(*, session: Session, slug: str) -> dict[str, Any]:
             "relation": rel,
             "required": req,
             "fit_for_task": fit,
-            "agreement": agr,
+            "agreement": agreement_word(agr, a_code, a_status, signed, expires),
+            "sharing_agreement": a_code,
+            "sharing_agreement_title": a_title,
         }
-        for code, title, drl, access, rel, req, fit, agr in session.exec(
+        for (code, title, drl, access, rel, req, fit, agr, a_code, a_title, a_status, signed,
+             expires) in session.exec(
             select(
                 Dataset.code,
                 Dataset.title,
@@ -376,8 +381,15 @@ def get_project(*, session: Session, slug: str) -> dict[str, Any]:
                 ProjectDataset.required,
                 ProjectDataset.fit_for_task,
                 ProjectDataset.agreement,
+                SharingAgreement.code,
+                SharingAgreement.title,
+                SharingAgreement.status,
+                SharingAgreement.signed_on,
+                SharingAgreement.expires_on,
             )
             .join(ProjectDataset, ProjectDataset.dataset_id == Dataset.id)
+            .outerjoin(SharingAgreement,
+                       SharingAgreement.id == ProjectDataset.sharing_agreement_id)
             .where(ProjectDataset.project_id == project.id)
             .order_by(ProjectDataset.relation, Dataset.title)
         ).all()
@@ -573,7 +585,10 @@ def link_dataset(
         )
     link.required = values.required
     link.fit_for_task = values.fit_for_task.value
-    link.agreement = values.agreement.value
+    link.sharing_agreement_id = link_agreement_id(session, values.sharing_agreement, dataset.id)
+    # A link resting on a record takes its word from the record; its own word is then unused.
+    link.agreement = (Agreement.NONE.value if link.sharing_agreement_id
+                      else values.agreement.value)
     session.add(link)
     session.flush()
     record(

@@ -7,7 +7,7 @@ import math
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -20,6 +20,7 @@ from sqlmodel import Session
 from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import Organisation, Project, RankingRow, RankingRun, utcnow
+from portfolio.services import agreements
 from portfolio.services.common import consistent_read, current_revision, project_by_slug
 from portfolio.services.frames import (
     PortfolioFrames,
@@ -81,7 +82,8 @@ def portfolio_frames(db: Database, session: Session) -> PortfolioFrames:
     The biggest read there is (4 s at 100,000 projects): the background re-ranking reads it
     once, then the graph and the what-if sliders reuse it until the next write.
     """
-    key = ("portfolio frames", current_revision(session))
+    # The day is in the key: an agreement's standing, and so readiness, follows the date.
+    key = ("portfolio frames", current_revision(session), date.today())
     found = db.results.get(key)
     if found is None:
         found = db.results.put_latest(key, load_portfolio(session))
@@ -148,8 +150,10 @@ def ensure_ranking(db: Database, profile_name: str | None = None, *,
         kept = db.memo.get(("ranking run", profile_name, revision))
         if kept is not None:
             return kept
-    # An override past its expiry day is cleared, which moves the revision (once a day).
+    # An override past its expiry day is cleared, and a signed agreement past its expiry day
+    # recorded as expired; either moves the revision (a sweep once a day per process).
     expire_due_once_a_day(db)
+    agreements.expire_due_once_a_day(db)
     with db.read() as session:
         revision = current_revision(session)
         # A run found for the current revision stays current until the revision moves.

@@ -41,15 +41,18 @@ from portfolio.db import Database
 from portfolio.enums import (
     Access,
     Agreement,
+    AgreementStatus,
     CriterionSource,
     Dimension,
     DpiaStatus,
     FitForTask,
+    LawfulBasis,
     LinkRelation,
     OrganisationKind,
     PartnerRole,
     ProjectStatus,
     ReadinessLevel,
+    SpecialCategoryCondition,
     Theme,
     UpdateFrequency,
     WeightKind,
@@ -67,10 +70,12 @@ from portfolio.models import (
     ProjectDependency,
     ProjectPartner,
     RankingRow,
+    SharingAgreement,
     Snapshot,
     SnapshotBody,
     User,
 )
+from portfolio.services import agreements as agreement_service
 from portfolio.services import attachments as attachment_service
 from portfolio.services import benefits as benefit_service
 from portfolio.services.common import consistent_read, current_revision
@@ -237,6 +242,24 @@ BENEFIT_TABLES = (
     ),
 )
 
+# The agreements register, each agreement's standing on the snapshot's day (agreements service).
+AGREEMENTS = TableSpec(
+    "agreements", "Data-sharing agreements", "Each agreement with its parties (CODE:role), the "
+    "datasets it covers, its lawful basis and dates; standing is the word the links' readiness "
+    "read on the snapshot's day (a signed agreement past its expiry counts as expired).",
+    (_col("code", required=True), _col("title", required=True),
+     _col("status", "string", "As recorded.", enum=AgreementStatus),
+     _col("standing", "string", "On the snapshot's day.", enum=Agreement),
+     _col("parties", "list", "Organisation codes with their role, CODE:role."),
+     _col("datasets", "list", "Codes of the datasets it covers."),
+     _col("lawful_basis", enum=LawfulBasis),
+     _col("special_category_condition", enum=SpecialCategoryCondition),
+     _col("dpia_reference"), _col("signed_on", "date"), _col("review_on", "date"),
+     _col("expires_on", "date"), _col("document_url"), _col("version", "integer"),
+     _col("purpose")),
+    ("code",),
+)
+
 TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "organisations", "Organisations", "The GLA, boroughs (ONS GSS codes), GLA group bodies "
@@ -269,14 +292,19 @@ TABLES: tuple[TableSpec, ...] = (
         ("code",),
         ((("publisher",), "organisations", ("code",)),),
     ),
+    AGREEMENTS,
     PROJECTS,
     TableSpec(
         "links", "Dataset links", "Projects use or produce datasets; fit_for_task is DRL band A.",
         (_col("project", required=True), _col("dataset", required=True),
          _col("relation", required=True, enum=LinkRelation), _col("required", "boolean"),
-         _col("fit_for_task", enum=FitForTask), _col("agreement", enum=Agreement)),
+         _col("fit_for_task", enum=FitForTask),
+         _col("agreement", "string", "The agreement's standing on the snapshot's day.",
+              enum=Agreement),
+         _col("sharing_agreement", "string", "Code of the agreement record it rests on.")),
         ("project", "dataset", "relation"),
-        ((("project",), "projects", ("slug",)), (("dataset",), "datasets", ("code",))),
+        ((("project",), "projects", ("slug",)), (("dataset",), "datasets", ("code",)),
+         (("sharing_agreement",), "agreements", ("code",))),
     ),
     TableSpec(
         "dependencies", "Dependencies", "A project depends on (waits for) another.",
@@ -480,16 +508,25 @@ def write_tables(session: Session, writer: PayloadWriter, run: RunInfo,
                         ds.drl, ds.version, ds.description)
         .join(org, org.id == ds.publisher_id).order_by(*by(ds.code))))
 
+    day = date.today()
+    writer.table("agreements", [c.name for c in AGREEMENTS.columns])
+    writer.rows(agreement_service.snapshot_rows(session, day))
+
     _write_projects(session, writer, run, criterion_keys, by)
 
     prerequisite = Project.__table__.alias("prerequisite")
     dataset_code = Dataset.code
     pd_ = ProjectDataset
+    sa_ = SharingAgreement
     writer.table("links", [c.name for c in TABLE_BY_NAME["links"].columns])
-    writer.rows([row[0], row[1], row[2], bool(row[3]), row[4], row[5]] for row in _stream(
+    writer.rows([row[0], row[1], row[2], bool(row[3]), row[4],
+                 agreement_service.agreement_word(row[5], row[6], row[7], row[8], row[9], day),
+                 row[6]] for row in _stream(
         session, select(Project.slug, dataset_code, pd_.relation, pd_.required,
-                        pd_.fit_for_task, pd_.agreement)
+                        pd_.fit_for_task, pd_.agreement, sa_.code, sa_.status, sa_.signed_on,
+                        sa_.expires_on)
         .join(Project, Project.id == pd_.project_id).join(Dataset, Dataset.id == pd_.dataset_id)
+        .outerjoin(sa_, sa_.id == pd_.sharing_agreement_id)
         .order_by(*by(Project.slug, dataset_code, pd_.relation))))
 
     dep = ProjectDependency

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, refusal, require
-from portfolio.enums import ProjectStatus
+from portfolio.enums import DpiaStatus, ProjectStatus
 from portfolio.errors import Conflict, Invalid, NotAllowed
 from portfolio.models import Project, utcnow
 from portfolio.services.common import project_by_slug, record
@@ -66,7 +66,7 @@ def capability_for(old: ProjectStatus | None, new: ProjectStatus) -> Capability:
 
 def check_transition(
     actor: Actor, project: Any, old: str | None, new: str, *, reason: str = "",
-    by_decision: bool = False,
+    by_decision: bool = False, dpia_status: str | None = None,
 ) -> None:
     """Refuse a status change the actor may not make, naming who may; ask staff for a reason.
 
@@ -89,12 +89,36 @@ def check_transition(
         raise Invalid({"status": f"a project is {_words(after)} by a review decision with its "
                                  "rationale: record it in the review panel of the project's "
                                  "page"})
+    if after == S.IN_PROGRESS:
+        check_dpia_begun(actor, project, reason, dpia_status)
     if capability == Capability.CHANGE_STATUS and not reason.strip():
         raise Invalid({"status_reason": f"moving a project from {_words(before)} to "
                                         f"{_words(after)} is outside the usual workflow: "
                                         "say why in the reason for the status change"})
     if len(reason) > REASON_MAX:
         raise Invalid({"status_reason": f"keep the reason under {REASON_MAX:,} characters"})
+
+
+def check_dpia_begun(actor: Actor, project: Any, reason: str,
+                     dpia_status: str | None = None) -> None:
+    """Refuse to start a project processing personal data before its DPIA has begun.
+
+    The CDO or an admin may override with a written reason (DESIGN.md, "Information
+    governance stages"); `dpia_status` is the value an edit is setting, if it sets one.
+    """
+    get = project.get if isinstance(project, dict) else lambda k: getattr(project, k, None)
+    status = dpia_status or get("dpia_status")
+    if not get("personal_data") or status != DpiaStatus.NOT_STARTED.value:
+        return
+    if can(actor, Capability.OVERRIDE_IG, project):
+        if not reason.strip():
+            raise Invalid({"status_reason": "this project processes personal data and its "
+                                            "DPIA has not started: to start it anyway, say why "
+                                            "in the reason for the status change"})
+        return
+    raise Invalid({"dpia_status": "a project that processes personal data cannot start before "
+                                  "its DPIA has begun: set the DPIA status to in progress or "
+                                  "approved first (the CDO may start it anyway, with a reason)"})
 
 
 def allowed_moves(actor: Actor | None, project: Any, status: str) -> list[dict[str, Any]]:

@@ -99,7 +99,7 @@ def test_csv_is_projects_in_rank_order_with_formulas_neutralised(
         export(snapshot, ExportFormat.csv, "links").decode())))
     assert len(links) == snapshot.row_counts["links"]
     assert list(links[0]) == ["project", "dataset", "relation", "required", "fit_for_task",
-                              "agreement"]
+                              "agreement", "sharing_agreement"]
 
 
 def test_xlsx_neutralises_formulas_and_holds_one_sheet_per_table(

@@ -82,6 +82,8 @@ def test_a_lead_moves_their_project_along_the_workflow(london: Database) -> None
     with london.write() as session:
         reviews.decide(session=session, actor=CDO, slug="bd-propensity-to-pay",
                        decision="approve", rationale="Worth it.")
+    # It processes personal data: its DPIA must have begun before it starts.
+    edit(london, lead, "bd-propensity-to-pay", dpia_status="in_progress")
     for step in ("in_progress", "paused", "in_progress", "delivered"):
         assert move(london, lead, "bd-propensity-to-pay", step)["status"] == step
     with london.read() as session:
@@ -197,3 +199,28 @@ def test_only_staff_change_a_status_outside_the_workflow() -> None:
     assert workflow.capability_for(workflow.S.DELIVERED, workflow.S.IN_PROGRESS).value == (
         "change_status")
     assert workflow.check_transition(SYSTEM, 1, "delivered", "in_progress", reason="x") is None
+
+
+def test_personal_data_work_cannot_start_before_its_dpia_has_begun(london: Database) -> None:
+    lead = lead_of(london)
+    with london.write() as session:
+        reviews.decide(session=session, actor=CDO, slug="bd-propensity-to-pay",
+                       decision="approve", rationale="Worth it.")
+    with pytest.raises(Invalid) as refused:
+        move(london, lead, "bd-propensity-to-pay", "in_progress")
+    assert "dpia_status" in refused.value.errors
+    with pytest.raises(Invalid) as unexplained:
+        move(london, CDO, "bd-propensity-to-pay", "in_progress")
+    assert "status_reason" in unexplained.value.errors
+    started = move(london, CDO, "bd-propensity-to-pay", "in_progress",
+                   reason="Statutory deadline; DPIA starts next week.")
+    assert started["status"] == "in_progress"
+
+
+def test_an_edit_that_begins_the_dpia_may_start_the_work_at_once(london: Database) -> None:
+    with london.write() as session:
+        reviews.decide(session=session, actor=CDO, slug="bd-propensity-to-pay",
+                       decision="approve", rationale="Worth it.")
+    done = edit(london, lead_of(london), "bd-propensity-to-pay", status="in_progress",
+                dpia_status="in_progress")
+    assert done["status"] == "in_progress"

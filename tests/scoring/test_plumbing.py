@@ -142,3 +142,26 @@ def test_gains_match_recomputing_readiness_after_the_change(case: tuple) -> None
         assert sorted(row.projects_improved) == sorted(delta.index[delta > 1e-9])
         unblocked = after.index[(after >= 1 - 1e-9) & (before.reindex(after.index) < 1 - 1e-9)]
         assert sorted(row.projects_unblocked) == sorted(unblocked)
+
+
+def test_one_agreement_record_unblocks_every_link_resting_on_it() -> None:
+    links = links_table([
+        ("p", "x", "B1", "fit", "drafting", True),
+        ("p", "y", "B1", "fit", "drafting", True),
+        ("q", "x", "B1", "fit", "expired", True),
+        ("q", "v", "C2", "fit", "not_needed", True),
+        ("r", "u", "B1", "fit", "none", True),
+    ]).assign(agreement_code=["dsa", "dsa", "old", None, None])
+    out = plumbing_recommendations(links, pd.Series({"p": 10.0, "q": 20.0, "r": 1.0}),
+                                   agreement_titles={"dsa": "Housing DSA"})
+    rows = out.set_index("target")
+    # p: both its links rest on dsa, so signing it lifts p from 0.5 to 1.0 (one link alone
+    # would lift nothing); q's expired record lifts it from 0.1 to its C2 bound, 0.4.
+    assert rows.loc["dsa", "gain"] == pytest.approx(10 * 0.5)
+    assert rows.loc["dsa", "projects_unblocked"] == ["p"]
+    assert rows.loc["dsa", "description"].startswith("Sign the data-sharing agreement Housing DSA")
+    assert rows.loc["old", "gain"] == pytest.approx(20 * 0.3)
+    assert rows.loc["old", "description"].startswith("Renew")
+    # No per-link agreement row for links that rest on a record; r's link keeps its own.
+    assert "p/x" not in rows.index and "q/x" not in rows.index
+    assert rows.loc["r/u", "gain"] == pytest.approx(1 * 0.8)

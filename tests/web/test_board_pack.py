@@ -20,7 +20,7 @@ from web.board_pack import board_pack_pdf
 
 SECTIONS = ("Profile and weights", "Top candidates and why", "Proposed roadmap",
             "Cost by quarter", "Timeline", "Blocked work and the plumbing that would unblock it",
-            "Changes since the last snapshot")
+            "Changes since the last snapshot", "Data-sharing agreements")
 
 
 @pytest.fixture
@@ -57,6 +57,10 @@ def test_the_board_pack_has_every_section_and_the_roadmaps_figures(london: Datab
     assert data["top"][0]["title"] in flat
     assert f"{data['roadmap']['budget_used'][0]:,.0f}" in flat  # the cost by quarter
     assert f"Page 1 of {pages}" in flat
+    # The street works agreement (expiring 2027-01-29) is within 60 days of 2026-12-02.
+    assert "London street works data-sharing agreement" in flat
+    assert [a["code"] for a in data["agreements"]["expiring"]] == ["london-street-works-dsa"]
+    assert data["agreements"]["holding"], "drafting agreements hold active projects up"
 
 
 def test_the_same_portfolio_and_date_give_the_same_bytes(london: Database) -> None:

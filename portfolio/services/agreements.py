@@ -1,0 +1,502 @@
+"""The agreements register: data-sharing agreements, their parties, datasets and dates.
+
+A project-dataset link refers to an agreement (or says none is needed); the link's readiness
+factor is the agreement's standing on the day (`scoring.agreements.standing`). DESIGN.md,
+"Data-sharing agreements", states the rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Self
+
+from pydantic import Field, field_validator, model_validator
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from portfolio.actors import SYSTEM, Actor
+from portfolio.capabilities import Capability, can, refusal
+from portfolio.enums import AgreementStatus, LawfulBasis, PartyRole, SpecialCategoryCondition
+from portfolio.errors import Conflict, Invalid, NotAllowed, NotFound
+from portfolio.models import (
+    AgreementDataset,
+    AgreementParty,
+    Dataset,
+    Organisation,
+    Project,
+    ProjectDataset,
+    SharingAgreement,
+    utcnow,
+)
+from portfolio.schemas import Input, LongText, Slug, Title, parse
+from portfolio.services.common import as_record, record
+from scoring.agreements import standing
+
+# Projects that no longer wait on anything.
+INACTIVE = ("delivered", "rejected")
+# Agreements expiring within this many days are listed on the dashboard and a lead's home.
+EXPIRING_SOON_DAYS = 60
+MAX_PARTIES = 50
+MAX_DATASETS = 500
+
+
+class PartyInput(Input):
+    """An organisation party to an agreement, with its role."""
+
+    organisation: str = Field(min_length=1, max_length=32)
+    role: PartyRole
+
+
+class AgreementInput(Input):
+    """A data-sharing agreement as a person registers or edits it."""
+
+    code: Slug | None = None
+    title: Title
+    purpose: LongText = ""
+    parties: list[PartyInput] = Field(default_factory=list, max_length=MAX_PARTIES)
+    datasets: list[str] = Field(default_factory=list, max_length=MAX_DATASETS)
+    lawful_basis: LawfulBasis | None = None
+    special_category_condition: SpecialCategoryCondition | None = None
+    dpia_reference: str = Field(default="", max_length=200)
+    signed_on: date | None = None
+    review_on: date | None = None
+    expires_on: date | None = None
+    status: AgreementStatus = AgreementStatus.DRAFTING
+    document_url: str = Field(default="", max_length=1000)
+    version: int | None = Field(default=None, ge=1)
+
+    @field_validator("lawful_basis", "special_category_condition", "signed_on", "review_on",
+                     "expires_on", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("document_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if value and not value.lower().startswith(("https://", "http://")):
+            raise ValueError("give the document's web address, starting https://")
+        return value
+
+    @staticmethod
+    def rules(data: dict[str, Any]) -> dict[str, str]:
+        """Return the problems across fields, checked even when a field is invalid."""
+        return _date_rules(data.get("signed_on"), data.get("expires_on"), data.get("status"))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems = _date_rules(self.signed_on, self.expires_on, self.status)
+        if problems:
+            raise ValueError("\n".join(f"{name}: {text}" for name, text in problems.items()))
+        return self
+
+
+def _day(value: Any) -> date | None:
+    """Read a date input, or None."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _date_rules(signed: Any, expires: Any, status: Any) -> dict[str, str]:
+    """Return the problems with an agreement's dates and status."""
+    problems: dict[str, str] = {}
+    signed_on, expires_on = _day(signed), _day(expires)
+    if signed_on and expires_on and expires_on < signed_on:
+        problems["expires_on"] = (f"The expiry date ({expires_on}) is before the date it was "
+                                  f"signed ({signed_on}).")
+    if getattr(status, "value", status) == AgreementStatus.SIGNED.value and not signed_on:
+        problems["signed_on"] = "A signed agreement needs the date it was signed."
+    return problems
+
+
+def agreement_by_code(session: Session, code: str) -> SharingAgreement:
+    """Return the agreement with a code, or raise NotFound."""
+    found = session.execute(
+        select(SharingAgreement).where(SharingAgreement.code == code)).scalars().first()
+    if found is None:
+        raise NotFound("agreement", code)
+    return found
+
+
+def party_ids(session: Session, agreement_id: int) -> set[int]:
+    """Return the organisations party to an agreement."""
+    return set(session.execute(select(AgreementParty.organisation_id)
+                               .where(AgreementParty.agreement_id == agreement_id)).scalars())
+
+
+def may_manage(actor: Actor | None, parties: set[int]) -> bool:
+    """Tell whether the actor may edit an agreement with these parties (leads: their own)."""
+    if actor is None:
+        return False
+    mine = actor.organisation_id if actor.organisation_id in parties else None
+    return can(actor, Capability.MANAGE_AGREEMENTS, {"organisation_id": mine})
+
+
+def _require_manage(actor: Actor, parties: set[int]) -> None:
+    if not may_manage(actor, parties):
+        mine = actor.organisation_id if actor.organisation_id in parties else None
+        raise NotAllowed(refusal(actor, Capability.MANAGE_AGREEMENTS, {"organisation_id": mine},
+                                 "register or edit data-sharing agreements their organisation "
+                                 "is not party to"))
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    parties: list[tuple[int, str]]
+    datasets: list[int]
+
+
+def _resolve(session: Session, values: AgreementInput) -> _Resolved:
+    """Find the parties and datasets named, refusing what is not there or named twice."""
+    errors: dict[str, str] = {}
+    codes = [p.organisation for p in values.parties]
+    found = dict(session.execute(select(Organisation.code, Organisation.id)
+                                 .where(Organisation.code.in_(codes))).all()) if codes else {}
+    unknown = [c for c in codes if c not in found]
+    if not codes:
+        errors["parties"] = "Name at least one organisation party to the agreement."
+    elif unknown:
+        errors["parties"] = (f"{', '.join(repr(c) for c in unknown)} is not an organisation: "
+                             "each party must be an organisation in the portfolio.")
+    elif len(set(codes)) < len(codes):
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        errors["parties"] = f"{', '.join(twice)} is named twice: give each party once."
+    datasets = values.datasets
+    ids = dict(session.execute(select(Dataset.code, Dataset.id)
+                               .where(Dataset.code.in_(datasets))).all()) if datasets else {}
+    missing = [d for d in datasets if d not in ids]
+    seen: set[str] = set()
+    twice_ds = sorted({d for d in datasets if d in seen or seen.add(d)})  # type: ignore[func-returns-value]
+    if twice_ds:
+        errors["datasets"] = (f"{', '.join(twice_ds)} is covered twice: list each dataset "
+                              "once.")
+    elif missing:
+        errors["datasets"] = f"No dataset {', '.join(repr(d) for d in missing)} is registered."
+    if values.special_category_condition and not values.lawful_basis:
+        errors["lawful_basis"] = ("Special category data needs an Article 6 lawful basis as "
+                                  "well as its Article 9 condition.")
+    if errors:
+        raise Invalid(errors)
+    return _Resolved([(found[p.organisation], p.role.value) for p in values.parties],
+                     [ids[d] for d in datasets])
+
+
+FIELDS = ("title", "purpose", "lawful_basis", "special_category_condition", "dpia_reference",
+          "signed_on", "review_on", "expires_on", "status", "document_url")
+
+
+def _state(session: Session, agreement: SharingAgreement) -> dict[str, Any]:
+    """Return an agreement as its history records it, parties and datasets included."""
+    state = as_record(agreement)
+    state["parties"] = sorted(f"{code}:{role}" for code, role in session.execute(
+        select(Organisation.code, AgreementParty.role)
+        .join(AgreementParty, AgreementParty.organisation_id == Organisation.id)
+        .where(AgreementParty.agreement_id == agreement.id)).all())
+    state["datasets"] = sorted(session.execute(
+        select(Dataset.code).join(AgreementDataset, AgreementDataset.dataset_id == Dataset.id)
+        .where(AgreementDataset.agreement_id == agreement.id)).scalars())
+    return state
+
+
+def _write(session: Session, agreement: SharingAgreement, values: AgreementInput,
+           resolved: _Resolved) -> None:
+    """Set an agreement's fields, parties and datasets from valid input."""
+    for name in FIELDS:
+        value = getattr(values, name)
+        setattr(agreement, name, getattr(value, "value", value))
+    agreement.updated_at = utcnow()
+    session.add(agreement)
+    session.flush()
+    session.execute(delete(AgreementParty).where(AgreementParty.agreement_id == agreement.id))
+    session.execute(delete(AgreementDataset).where(AgreementDataset.agreement_id == agreement.id))
+    session.add_all([AgreementParty(agreement_id=agreement.id, organisation_id=o, role=r)
+                     for o, r in resolved.parties])
+    session.add_all([AgreementDataset(agreement_id=agreement.id, dataset_id=d)
+                     for d in resolved.datasets])
+    session.flush()
+
+
+def create_agreement(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """Register a data-sharing agreement (CDO, admin, or a lead whose organisation is party)."""
+    values: AgreementInput = parse(AgreementInput, data)
+    if not values.code:
+        raise Invalid({"code": "This is required: fill it in."})
+    resolved = _resolve(session, values)
+    _require_manage(actor, {o for o, _ in resolved.parties})
+    taken = session.execute(select(SharingAgreement.id)
+                            .where(SharingAgreement.code == values.code)).first()
+    if taken is not None:
+        raise Invalid({"code": f"An agreement {values.code!r} is already registered: choose "
+                               "another code."})
+    agreement = SharingAgreement(code=values.code, title=values.title)
+    _write(session, agreement, values, resolved)
+    record(session, actor, action="create", entity="agreement", entity_id=agreement.id,
+           after=_state(session, agreement))
+    return {"code": agreement.code, "version": agreement.version}
+
+
+def update_agreement(*, session: Session, actor: Actor, code: str,
+                     data: dict[str, Any]) -> dict[str, Any]:
+    """Edit an agreement from the version read; a stale version is refused with 409."""
+    agreement = agreement_by_code(session, code)
+    _require_manage(actor, party_ids(session, agreement.id))
+    values: AgreementInput = parse(AgreementInput, {**data, "code": None})
+    if values.version is None:
+        raise Invalid({"version": "Send the version you edited (see the agreement's version)."})
+    resolved = _resolve(session, values)
+    # A lead edits only while their organisation stays party to it.
+    _require_manage(actor, {o for o, _ in resolved.parties})
+    if values.version != agreement.version:
+        raise Conflict(f"agreement {code!r} changed while you were editing it (now version "
+                       f"{agreement.version}): reload it and make your change again")
+    before = _state(session, agreement)
+    agreement.version += 1
+    _write(session, agreement, values, resolved)
+    record(session, actor, action="update", entity="agreement", entity_id=agreement.id,
+           before=before, after=_state(session, agreement))
+    return {"code": agreement.code, "version": agreement.version}
+
+
+def _public(agreement: SharingAgreement, today: date) -> dict[str, Any]:
+    """Return an agreement's own fields with its standing today."""
+    now = standing(agreement.status, agreement.signed_on, agreement.expires_on, today)
+    days = (agreement.expires_on - today).days if agreement.expires_on else None
+    return {
+        "code": agreement.code, "title": agreement.title, "purpose": agreement.purpose,
+        "lawful_basis": agreement.lawful_basis,
+        "special_category_condition": agreement.special_category_condition,
+        "dpia_reference": agreement.dpia_reference,
+        "signed_on": agreement.signed_on, "review_on": agreement.review_on,
+        "expires_on": agreement.expires_on, "status": agreement.status, "standing": now,
+        "days_to_expiry": days, "document_url": agreement.document_url,
+        "version": agreement.version,
+    }
+
+
+def _parties(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Return each agreement's parties (organisation code, name, role)."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for agreement_id, code, name, role, org_id in session.execute(
+        select(AgreementParty.agreement_id, Organisation.code, Organisation.name,
+               AgreementParty.role, Organisation.id)
+        .join(Organisation, Organisation.id == AgreementParty.organisation_id)
+        .where(AgreementParty.agreement_id.in_(ids))
+        .order_by(AgreementParty.role, Organisation.name)
+    ).all():
+        out[agreement_id].append({"organisation": code, "name": name, "role": role,
+                                  "organisation_id": org_id})
+    return out
+
+
+def _datasets(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Return the datasets each agreement covers."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for agreement_id, code, title, access in session.execute(
+        select(AgreementDataset.agreement_id, Dataset.code, Dataset.title, Dataset.access)
+        .join(Dataset, Dataset.id == AgreementDataset.dataset_id)
+        .where(AgreementDataset.agreement_id.in_(ids)).order_by(Dataset.title)
+    ).all():
+        out[agreement_id].append({"code": code, "title": title, "access": access})
+    return out
+
+
+def relying_links(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Return the project links that refer to each agreement."""
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for agreement_id, slug, title, status, code, ds_title, relation, required in session.execute(
+        select(ProjectDataset.sharing_agreement_id, Project.slug, Project.title, Project.status,
+               Dataset.code, Dataset.title, ProjectDataset.relation, ProjectDataset.required)
+        .join(Project, Project.id == ProjectDataset.project_id)
+        .join(Dataset, Dataset.id == ProjectDataset.dataset_id)
+        .where(ProjectDataset.sharing_agreement_id.in_(ids))
+        .order_by(Project.title, Dataset.title)
+    ).all():
+        out[agreement_id].append({"project": slug, "title": title, "status": status,
+                                  "dataset": code, "dataset_title": ds_title,
+                                  "relation": relation, "required": required})
+    return out
+
+
+def value_relying(links: list[dict[str, Any]], values: dict[str, float]) -> float:
+    """Return the value of active projects with a required use resting on an agreement.
+
+    Each project counts once, at its composite in the current ranking (DESIGN.md).
+    """
+    projects = {link["project"] for link in links
+                if link["required"] and link["relation"] == "uses"
+                and link["status"] not in INACTIVE}
+    return round(sum(values.get(p) or 0.0 for p in projects), 2)
+
+
+def list_agreements(
+    *, session: Session, values: dict[str, float], party: str | None = None,
+    status: str | None = None, expiring_within: int | None = None, today: date | None = None,
+) -> list[dict[str, Any]]:
+    """Return agreements with parties, datasets, relying projects and the value resting on each.
+
+    `status` filters on the standing today (so a signed agreement past its expiry is expired);
+    `expiring_within` keeps agreements in force whose expiry is within that many days.
+    """
+    day = today or date.today()
+    query = select(SharingAgreement).order_by(SharingAgreement.title)
+    if party:
+        query = query.where(SharingAgreement.id.in_(
+            select(AgreementParty.agreement_id).join(
+                Organisation, Organisation.id == AgreementParty.organisation_id)
+            .where(Organisation.code == party)))
+    if expiring_within is not None:
+        query = query.where(SharingAgreement.expires_on >= day,
+                            SharingAgreement.expires_on <= day + timedelta(days=expiring_within))
+    agreements = list(session.execute(query).scalars())
+    ids = [a.id for a in agreements if a.id is not None]
+    parties, datasets, links = (_parties(session, ids), _datasets(session, ids),
+                                relying_links(session, ids))
+    out = []
+    for agreement in agreements:
+        row = _public(agreement, day)
+        if status and row["standing"] != status:
+            continue
+        if expiring_within is not None and row["standing"] != "signed":
+            continue
+        assert agreement.id is not None
+        row |= {"parties": parties[agreement.id], "datasets": datasets[agreement.id],
+                "projects": len({x["project"] for x in links[agreement.id]}),
+                "value": value_relying(links[agreement.id], values)}
+        out.append(row)
+    if expiring_within is not None:
+        out.sort(key=lambda r: (r["expires_on"], r["title"]))
+    return out
+
+
+def get_agreement(*, session: Session, code: str, values: dict[str, float],
+                  today: date | None = None) -> dict[str, Any]:
+    """Return an agreement with its parties, datasets, relying projects and value waiting."""
+    agreement = agreement_by_code(session, code)
+    assert agreement.id is not None
+    day = today or date.today()
+    links = relying_links(session, [agreement.id])[agreement.id]
+    for link in links:
+        link["value"] = values.get(link["project"])
+    detail = _public(agreement, day) | {
+        "parties": _parties(session, [agreement.id])[agreement.id],
+        "datasets": _datasets(session, [agreement.id])[agreement.id],
+        "links": links, "value": value_relying(links, values),
+    }
+    detail["value_waiting"] = detail["value"] if detail["standing"] != "signed" else 0.0
+    return detail
+
+
+def agreements_for_dataset(*, session: Session, dataset_id: int) -> list[dict[str, Any]]:
+    """Return the agreements covering a dataset, for a link's choice of agreement."""
+    rows = session.execute(
+        select(SharingAgreement.code, SharingAgreement.title, SharingAgreement.status)
+        .join(AgreementDataset, AgreementDataset.agreement_id == SharingAgreement.id)
+        .where(AgreementDataset.dataset_id == dataset_id).order_by(SharingAgreement.title)
+    ).all()
+    return [{"code": c, "title": t, "status": s} for c, t, s in rows]
+
+
+def agreement_choices(*, session: Session) -> list[dict[str, Any]]:
+    """Return every agreement's code and title with the dataset codes it covers."""
+    covered: dict[int, list[str]] = {}
+    for agreement_id, code in session.execute(
+            select(AgreementDataset.agreement_id, Dataset.code)
+            .join(Dataset, Dataset.id == AgreementDataset.dataset_id)).all():
+        covered.setdefault(agreement_id, []).append(code)
+    return [{"code": a.code, "title": a.title, "datasets": covered.get(a.id or 0, [])}
+            for a in session.execute(select(SharingAgreement)
+                                     .order_by(SharingAgreement.title)).scalars()]
+
+
+def agreement_word(word: str, code: str | None, status: str | None, signed_on: date | None,
+                   expires_on: date | None, today: date | None = None) -> str:
+    """Return a link's agreement word: its record's standing today, else its own word."""
+    if code is None or status is None:
+        return word
+    return standing(status, signed_on, expires_on, today or date.today())
+
+
+def link_agreement_id(session: Session, code: str | None, dataset_id: int) -> int | None:
+    """Return the id of the agreement a link refers to, refusing one not covering its dataset."""
+    if not code:
+        return None
+    found = session.execute(select(SharingAgreement.id).where(SharingAgreement.code == code)
+                            ).scalar()
+    if found is None:
+        raise Invalid({"sharing_agreement": f"No agreement {code!r} is registered."})
+    covers = session.execute(select(AgreementDataset.id).where(
+        AgreementDataset.agreement_id == found, AgreementDataset.dataset_id == dataset_id)
+    ).first()
+    if covers is None:
+        raise Invalid({"sharing_agreement": f"The agreement {code!r} does not cover this "
+                                            "dataset: add the dataset to it first."})
+    return int(found)
+
+
+# Expiry sweep: the scheduled revision bump (DESIGN.md, "Data-sharing agreements").
+
+def expire_due(session: Session, *, today: date | None = None) -> int:
+    """Record as expired every signed agreement past its expiry day; return how many."""
+    day = today or date.today()
+    due = list(session.execute(select(SharingAgreement).where(
+        SharingAgreement.status == AgreementStatus.SIGNED.value,
+        SharingAgreement.expires_on < day)).scalars())
+    for agreement in due:
+        before = {"status": agreement.status}
+        agreement.status = AgreementStatus.EXPIRED.value
+        agreement.version += 1
+        agreement.updated_at = utcnow()
+        session.add(agreement)
+        session.flush()
+        record(session, SYSTEM, action="expire", entity="agreement", entity_id=agreement.id,
+               before=before, after={"status": agreement.status,
+                                     "reason": f"past its expiry date {agreement.expires_on}"})
+    return len(due)
+
+
+_swept: dict[int, date] = {}
+
+
+def expire_due_once_a_day(db: Any, today: date | None = None) -> None:
+    """Sweep expired agreements at most once a day per process (ranking reads call this)."""
+    day = today or date.today()
+    if _swept.get(id(db)) == day:
+        return
+    _swept[id(db)] = day
+    with db.read() as session:
+        overdue = session.execute(select(SharingAgreement.id).where(
+            SharingAgreement.status == AgreementStatus.SIGNED.value,
+            SharingAgreement.expires_on < day).limit(1)).first()
+    if overdue is not None:
+        with db.write() as session:
+            expire_due(session, today=day)
+
+
+def count_agreements(*, session: Session) -> int:
+    """Return how many agreements are registered."""
+    return int(session.execute(select(func.count()).select_from(SharingAgreement)).scalar()
+               or 0)
+
+
+def snapshot_rows(session: Session, today: date) -> list[list[Any]]:
+    """Return the agreements table of a snapshot or export, by code, standing on `today`."""
+    agreements = list(session.execute(select(SharingAgreement)).scalars())
+    ids = [a.id for a in agreements if a.id is not None]
+    parties, datasets = _parties(session, ids), _datasets(session, ids)
+    rows = []
+    for a in sorted(agreements, key=lambda x: x.code):
+        assert a.id is not None
+        rows.append([
+            a.code, a.title, a.status, standing(a.status, a.signed_on, a.expires_on, today),
+            sorted(f"{p['organisation']}:{p['role']}" for p in parties[a.id]),
+            sorted(d["code"] for d in datasets[a.id]), a.lawful_basis,
+            a.special_category_condition, a.dpia_reference,
+            *(d.isoformat() if d else None for d in (a.signed_on, a.review_on, a.expires_on)),
+            a.document_url, a.version, a.purpose,
+        ])
+    return rows

@@ -1,0 +1,108 @@
+"""The dataset catalogue, editable: readiness assessed with evidence, and what depends on each.
+
+A readiness level set here is kept in the dataset's history with the evidence and who assessed
+it (`dataset_readiness_assessment`); the dataset's level is the newest one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.enums import ReadinessLevel
+from portfolio.errors import Conflict, Invalid
+from portfolio.models import (
+    Dataset,
+    DatasetReadinessAssessment,
+    Project,
+    ProjectDataset,
+    User,
+    utcnow,
+)
+from portfolio.schemas import Input, LongText, parse
+from portfolio.services.common import dataset_by_code, record
+
+INACTIVE = ("delivered", "rejected")
+
+
+class ReadinessInput(Input):
+    """A dataset's readiness level with the evidence for it."""
+
+    drl: ReadinessLevel
+    evidence: LongText
+    version: int | None = None
+
+
+def assess_readiness(*, session: Session, actor: Actor, code: str,
+                     data: dict[str, Any]) -> dict[str, Any]:
+    """Set a dataset's readiness level with evidence; the assessment is kept in its history."""
+    dataset = dataset_by_code(session, code)
+    require(actor, Capability.EDIT_DATASET, dataset, doing="assess datasets' readiness")
+    values: ReadinessInput = parse(ReadinessInput, data)
+    if not values.evidence.strip():
+        raise Invalid({"evidence": "Say what the level rests on: the checks done, the access "
+                                   "tried, the documentation read."})
+    if values.version is not None and values.version != dataset.version:
+        raise Conflict(f"dataset {code!r} changed while you were assessing it (now version "
+                       f"{dataset.version}): reload it")
+    previous = dataset.drl
+    session.add(DatasetReadinessAssessment(dataset_id=dataset.id, drl=values.drl.value,
+                                           previous_drl=previous,
+                                           evidence=values.evidence.strip(),
+                                           assessor_id=actor.id))
+    version = dataset.version
+    session.execute(update(Dataset).where(Dataset.id == dataset.id)
+                    .values(drl=values.drl.value, version=Dataset.version + 1,
+                            updated_at=utcnow()))
+    session.refresh(dataset)
+    record(session, actor, action="update", entity="dataset", entity_id=dataset.id,
+           before={"drl": previous, "version": version},
+           after={"drl": dataset.drl, "version": dataset.version,
+                  "evidence": values.evidence.strip()})
+    return {"code": code, "drl": dataset.drl, "previous_drl": previous,
+            "version": dataset.version}
+
+
+def readiness_history(*, session: Session, code: str) -> list[dict[str, Any]]:
+    """Return a dataset's readiness assessments, newest first, with who assessed them."""
+    dataset = dataset_by_code(session, code)
+    rows = session.execute(
+        select(DatasetReadinessAssessment.drl, DatasetReadinessAssessment.previous_drl,
+               DatasetReadinessAssessment.evidence, DatasetReadinessAssessment.assessed_at,
+               User.name)
+        .outerjoin(User, User.id == DatasetReadinessAssessment.assessor_id)
+        .where(DatasetReadinessAssessment.dataset_id == dataset.id)
+        .order_by(DatasetReadinessAssessment.id.desc())).all()
+    return [{"drl": d, "previous_drl": p, "evidence": e, "assessed_at": at,
+             "assessor": who or "System"} for d, p, e, at, who in rows]
+
+
+def dependants(*, session: Session, values: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """Return, per dataset code, the active projects whose required use waits on it and value.
+
+    Value: the sum of those projects' composites in the current ranking (each once).
+    """
+    rows = session.execute(
+        select(Dataset.code, Project.slug)
+        .join(ProjectDataset, ProjectDataset.dataset_id == Dataset.id)
+        .join(Project, Project.id == ProjectDataset.project_id)
+        .where(ProjectDataset.relation == "uses", ProjectDataset.required.is_(True),
+               Project.status.not_in(INACTIVE))).all()
+    out: dict[str, dict[str, Any]] = {}
+    for code, slug in rows:
+        found = out.setdefault(code, {"projects": set(), "value": 0.0})
+        if slug not in found["projects"]:
+            found["projects"].add(slug)
+            found["value"] += values.get(slug) or 0.0
+    return {code: {"projects": len(v["projects"]), "value": round(v["value"], 2)}
+            for code, v in out.items()}
+
+
+def count_assessments(*, session: Session) -> int:
+    """Return how many readiness assessments are kept."""
+    return int(session.execute(select(func.count()).select_from(DatasetReadinessAssessment)
+                               ).scalar() or 0)

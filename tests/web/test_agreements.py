@@ -1,0 +1,200 @@
+"""The agreements register: pages, the API, bad input, who may edit, expiry by the date."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portfolio.actors import SYSTEM
+from portfolio.db import Database
+from portfolio.models import AuditEvent, SharingAgreement
+from portfolio.services import agreements as agreement_service
+from portfolio.services import projects as project_service
+from portfolio.services.frames import load_links
+from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import parse_html
+from web.app import create_app
+
+TODAY = date.today()
+GOOD = {
+    "code": "nel-housing-dsa", "title": "North east London housing data-sharing agreement",
+    "purpose": "Households at risk of homelessness across boroughs.",
+    "parties": [{"organisation": "E09000002", "role": "controller"},
+                {"organisation": "LOTI", "role": "processor"}],
+    "datasets": ["tenancy-deposit-records"],
+    "lawful_basis": "public_task", "status": "signed",
+    "signed_on": str(TODAY - timedelta(days=300)), "expires_on": str(TODAY + timedelta(days=30)),
+}
+
+
+@pytest.fixture
+def backend() -> str:
+    """The register's web layer is database-neutral: run it on SQLite."""
+    return "sqlite"
+
+
+@pytest.fixture
+def clients(settings: Settings, london: Database) -> Iterator[dict[str, Browser]]:
+    app = create_app(settings)
+    made = {}
+    for role, organisation in (("cdo", None), ("lead", "E09000002"), ("other", "E09000007"),
+                               ("researcher", None)):
+        client = Browser(app)
+        client.__enter__()
+        sign_in(client, london, "lead" if role == "other" else role, organisation)
+        made[role] = client
+    yield made
+    for client in made.values():
+        client.__exit__(None, None, None)
+
+
+def test_the_list_shows_the_seeded_agreements_with_their_standing(
+        clients: dict[str, Browser]) -> None:
+    page = clients["researcher"].get("/agreements")
+    assert page.status_code == 200
+    assert "London street works data-sharing agreement" in page.text
+    assert "Card spend and footfall data licence" in page.text
+    assert "Register an agreement" not in page.text  # a researcher may not
+
+
+def test_the_list_filters_by_party_and_standing(clients: dict[str, Browser]) -> None:
+    rows = clients["cdo"].get("/api/v1/agreements", params={"party": "UKPN"}).json()
+    assert [r["code"] for r in rows] == ["ukpn-priority-services-register-boroughs"]
+    expired = clients["cdo"].get("/api/v1/agreements", params={"status": "expired"}).json()
+    assert {r["code"] for r in expired} == {"card-spend-footfall-licence"}
+
+
+def test_an_agreement_page_lists_parties_datasets_and_the_projects_resting_on_it(
+        clients: dict[str, Browser]) -> None:
+    page = clients["researcher"].get("/agreements/ukpn-priority-services-register-boroughs")
+    assert page.status_code == 200
+    for text in ("UK Power Networks", "Controller", "Priority Services Register extract",
+                 "Fuel poverty targeting", "Value resting on it"):
+        assert text.lower() in page.text.lower(), text
+    detail = clients["cdo"].get("/api/v1/agreements/ukpn-priority-services-register-boroughs"
+                                ).json()
+    assert detail["standing"] == "drafting"
+    assert {link["project"] for link in detail["links"]} == {
+        "bd-one-view-phase-2", "islington-fuel-poverty-targeting"}
+    assert detail["value"] > 0 and detail["value_waiting"] == detail["value"]
+
+
+def test_the_cdo_registers_an_agreement_through_the_api(clients: dict[str, Browser]) -> None:
+    made = clients["cdo"].post("/api/v1/agreements", json=GOOD)
+    assert made.status_code == 201, made.text
+    got = clients["cdo"].get("/api/v1/agreements/nel-housing-dsa").json()
+    assert [p["organisation"] for p in got["parties"]] == ["E09000002", "LOTI"]
+    assert got["standing"] == "signed" and got["days_to_expiry"] == 30
+    soon = clients["cdo"].get("/api/v1/agreements", params={"expiring_within": 60}).json()
+    assert "nel-housing-dsa" in [r["code"] for r in soon]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"signed_on": "2027-05-01", "expires_on": "2027-04-30"}, "expires_on"),
+    ({"parties": [{"organisation": "NOT-AN-ORG", "role": "controller"}]}, "parties"),
+    ({"datasets": ["tenancy-deposit-records", "tenancy-deposit-records"]}, "datasets"),
+    ({"parties": [{"organisation": "E09000002", "role": "owner"}]}, "parties.0.role"),
+])
+def test_bad_input_is_refused_naming_the_field(clients: dict[str, Browser], change: dict,
+                                               field: str) -> None:
+    answer = clients["cdo"].post("/api/v1/agreements", json=GOOD | change)
+    assert answer.status_code == 422, answer.text
+    assert field in answer.json()["errors"], answer.json()
+
+
+def test_a_lead_edits_only_agreements_their_organisation_is_party_to(
+        clients: dict[str, Browser]) -> None:
+    assert clients["lead"].post("/api/v1/agreements", json=GOOD).status_code == 201
+    refused = clients["other"].post("/api/v1/agreements", json=GOOD | {"code": "camden-x"})
+    assert refused.status_code == 403
+    assert "party" in refused.json()["detail"]
+    put = clients["other"].put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {"version": 1})
+    assert put.status_code == 403
+    assert clients["researcher"].post("/api/v1/agreements", json=GOOD).status_code == 403
+    edited = clients["lead"].put("/api/v1/agreements/nel-housing-dsa",
+                                 json=GOOD | {"version": 1, "title": "NEL housing DSA"})
+    assert edited.status_code == 200 and edited.json()["version"] == 2
+    stale = clients["lead"].put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {"version": 1})
+    assert stale.status_code == 409
+
+
+def test_the_form_keeps_what_was_typed_and_names_the_field(clients: dict[str, Browser]) -> None:
+    form = {"csrf_token": clients["cdo"].csrf, "code": "typed-dsa", "title": "Typed title",
+            "party_0_organisation": "E09000002", "party_0_role": "controller",
+            "dataset_0": "tenancy-deposit-records", "dataset_1": "tenancy-deposit-records",
+            "status": "drafting"}
+    page = clients["cdo"].post("/agreements/new", data=form)
+    assert page.status_code == 422
+    html = parse_html(page.text)
+    assert "covered twice" in html.find("div", **{"class": "error-summary"}).text()
+    assert "covered twice" in html.error_for("f-datasets")
+    assert html.by_id("f-title").get("value") == "Typed title"
+    done = clients["cdo"].post("/agreements/new", data=form | {"dataset_1": ""},
+                               follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].endswith("/agreements/typed-dsa")
+
+
+def test_a_link_takes_its_readiness_from_the_record_and_expiry_needs_no_edit(
+        london: Database) -> None:
+    with london.write() as session:
+        agreement_service.create_agreement(session=session, actor=SYSTEM, data=GOOD)
+        project_service.link_dataset(session=session, actor=SYSTEM,
+                                     slug="waltham-forest-hmo-licensing-targeting",
+                                     data={"dataset": "tenancy-deposit-records",
+                                           "sharing_agreement": "nel-housing-dsa"})
+    with london.read() as session:
+        now = load_links(session)
+        later = load_links(session, TODAY + timedelta(days=31))
+    key = ((now["project"] == "waltham-forest-hmo-licensing-targeting")
+           & (now["dataset"] == "tenancy-deposit-records"))
+    assert now.loc[key, "agreement"].item() == "signed"
+    assert later.loc[key, "agreement"].item() == "expired"
+    assert now.loc[key, "agreement_code"].item() == "nel-housing-dsa"
+
+
+def test_a_link_may_not_rest_on_an_agreement_that_does_not_cover_its_dataset(
+        london: Database) -> None:
+    from portfolio.errors import Invalid
+    with london.write() as session:
+        agreement_service.create_agreement(session=session, actor=SYSTEM, data=GOOD)
+        with pytest.raises(Invalid) as refused:
+            project_service.link_dataset(session=session, actor=SYSTEM,
+                                         slug="bd-one-view-phase-2",
+                                         data={"dataset": "nel-gp-registrations",
+                                               "sharing_agreement": "nel-housing-dsa"})
+    assert "sharing_agreement" in refused.value.errors
+
+
+def test_the_daily_sweep_records_an_expiry_and_moves_the_revision(london: Database) -> None:
+    from portfolio.services.common import portfolio_revision
+    with london.write() as session:
+        agreement_service.create_agreement(session=session, actor=SYSTEM, data=GOOD)
+    before = portfolio_revision(london)
+    agreement_service.expire_due_once_a_day(london, today=TODAY + timedelta(days=31))
+    assert portfolio_revision(london) == before + 1
+    with london.read() as session:
+        row = session.execute(select(SharingAgreement).where(
+            SharingAgreement.code == "nel-housing-dsa")).scalars().one()
+        event = session.execute(select(AuditEvent).where(
+            AuditEvent.entity == "agreement", AuditEvent.action == "expire")).scalars().one()
+    assert row.status == "expired" and event.actor_id is None
+
+
+def test_what_breaks_as_of_a_day(clients: dict[str, Browser]) -> None:
+    clients["cdo"].post("/api/v1/agreements", json=GOOD)
+    linked = clients["cdo"].put(
+        "/api/v1/projects/waltham-forest-hmo-licensing-targeting/datasets/tenancy-deposit-records",
+        json={"sharing_agreement": "nel-housing-dsa", "fit_for_task": "partial"})
+    assert linked.status_code == 200, linked.text
+    later = str(TODAY + timedelta(days=45))
+    found = clients["cdo"].get("/api/v1/agreements/as-of", params={"date": later}).json()
+    codes = [a["code"] for a in found["agreements"]]
+    assert "nel-housing-dsa" in codes
+    page = clients["cdo"].get("/agreements", params={"as_of": later})
+    assert page.status_code == 200 and "What breaks" in page.text
+    bad = clients["cdo"].get("/api/v1/agreements/as-of", params={"date": "2001-01-01"})
+    assert bad.status_code == 422 and "as_of" in bad.json()["errors"]

@@ -1,0 +1,232 @@
+"""The agreements register's pages: the list, an agreement, and its form."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+from sqlmodel import Session
+
+from portfolio.enums import AgreementStatus, LawfulBasis, PartyRole, SpecialCategoryCondition
+from portfolio.errors import Conflict, Invalid
+from portfolio.models import Dataset, Organisation
+from portfolio.services import agreement_pages
+from portfolio.services import agreements as agreement_service
+from web.deps import seen_revision
+from web.pages_common import (
+    CHOICES,
+    FIELD_LABELS,
+    CurrentActor,
+    FormData,
+    ReadSession,
+    WriteSession,
+    choices,
+)
+from web.security import READ, Policy, policy
+from web.templating import flash, render, templates
+
+router = APIRouter()
+AGREEMENTS = Depends(policy(Policy.AGREEMENTS))
+
+# Rows the form offers for parties and datasets (the API takes any number).
+PARTY_ROWS = 6
+DATASET_ROWS = 8
+FIELD_LABELS.update({
+    "parties": "Parties", "datasets": "Datasets covered", "purpose": "Purpose",
+    "lawful_basis": "Lawful basis (UK GDPR Article 6)",
+    "special_category_condition": "Special category condition (UK GDPR Article 9)",
+    "dpia_reference": "DPIA reference", "signed_on": "Signed on", "review_on": "Review by",
+    "document_url": "Link to the document", "sharing_agreement": "Agreement record",
+    "as_of": "As of",
+})
+CHOICES.update({
+    "agreement_status": choices(AgreementStatus), "party_role": choices(PartyRole),
+    "lawful_basis": choices(LawfulBasis),
+    "special_category_condition": choices(SpecialCategoryCondition),
+    "link_agreement": [("none", "None yet"), ("not_needed", "Not needed")],
+})
+
+
+def expiring_agreements(request: Request) -> list[dict[str, Any]] | None:
+    """Return agreements expiring within 60 days for the dashboard or a lead's home page.
+
+    A lead sees those their organisation is party to; None on a home page of anyone else.
+    """
+    actor = getattr(request.state, "actor", None)
+    on_home = request.url.path == str(request.app.url_path_for("home"))
+    lead = actor is not None and actor.role.value == "lead"
+    if on_home and not lead:
+        return None
+    return agreement_pages.expiring_soon(
+        request.app.state.database, organisation_id=actor.organisation_id if lead else None,
+        seen=seen_revision(request))
+
+
+def agreement_options(request: Request) -> list[tuple[str, str]]:
+    """Return the registered agreements as choices for a dataset link."""
+    with request.app.state.database.read() as session:
+        found = agreement_service.agreement_choices(session=session)
+    return [(a["code"], a["title"]) for a in found]
+
+
+templates.env.globals.update(expiring_agreements=expiring_agreements,
+                             agreement_options=agreement_options)
+
+TEXT_FIELDS = ("code", "title", "purpose", "lawful_basis", "special_category_condition",
+               "dpia_reference", "signed_on", "review_on", "expires_on", "status",
+               "document_url", "version")
+
+
+@router.get("/agreements", name="agreements", dependencies=[READ])
+def agreements(
+    request: Request,
+    party: Annotated[str, Query(max_length=32)] = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+    expiring_within: Annotated[str, Query(max_length=5)] = "",
+    as_of: Annotated[str, Query(max_length=10)] = "",
+):  # type: ignore[no-untyped-def]
+    """List agreements by party, standing and expiry, and what breaks by a chosen day."""
+    db = request.app.state.database
+    errors: dict[str, str] = {}
+    days = None
+    if expiring_within.strip():
+        try:
+            days = int(expiring_within)
+            if not 0 <= days <= 3660:
+                raise ValueError
+        except ValueError:
+            errors["expiring_within"] = "Enter a number of days from 0 to 3660, such as 60."
+    breaks = None
+    if as_of.strip():
+        try:
+            breaks = agreement_pages.what_breaks(db, as_of=date.fromisoformat(as_of.strip()))
+        except ValueError:
+            errors["as_of"] = "Enter a date as year-month-day, such as 2027-03-31."
+        except Invalid as exc:
+            errors |= exc.errors
+    context = agreement_pages.agreements_page(
+        db, party=party or None, status=status or None, expiring_within=days,
+        seen=seen_revision(request))
+    context |= {"filters": {"party": party, "status": status, "expiring_within": expiring_within,
+                            "as_of": as_of},
+                "errors": errors, "breaks": breaks}
+    return render(request, "agreements.html", context, status_code=422 if errors else 200)
+
+
+def _form_values(agreement: dict[str, Any]) -> dict[str, Any]:
+    """Return an agreement as its form shows it."""
+    values = {k: ("" if agreement.get(k) is None else str(agreement.get(k)))
+              for k in TEXT_FIELDS}
+    for i, party in enumerate(agreement.get("parties", [])):
+        values[f"party_{i}_organisation"] = party["organisation"]
+        values[f"party_{i}_role"] = party["role"]
+    for i, dataset in enumerate(agreement.get("datasets", [])):
+        values[f"dataset_{i}"] = dataset["code"]
+    return values
+
+
+def _from_form(form: dict[str, str]) -> dict[str, Any]:
+    """Turn the posted form into the service's input; blank rows are left out."""
+    data: dict[str, Any] = {k: form.get(k, "").strip() for k in TEXT_FIELDS if k in form}
+    data.pop("version", None)
+    data["parties"] = [
+        {"organisation": form.get(f"party_{i}_organisation", "").strip(),
+         "role": form.get(f"party_{i}_role", "").strip()}
+        for i in range(PARTY_ROWS) if form.get(f"party_{i}_organisation", "").strip()]
+    data["datasets"] = [form[f"dataset_{i}"].strip() for i in range(DATASET_ROWS)
+                        if form.get(f"dataset_{i}", "").strip()]
+    if form.get("version", "").strip().isdigit():
+        data["version"] = int(form["version"])
+    return data
+
+
+def _render_form(request: Request, session: Session, *, values: dict[str, Any],
+                 errors: dict[str, str] | None = None, code: str | None = None,
+                 status_code: int = 200):  # type: ignore[no-untyped-def]
+    """Render the agreement form with what the user typed and the messages by each field."""
+    organisations = session.execute(select(Organisation.code, Organisation.name)
+                                    .order_by(Organisation.name)).all()
+    datasets = session.execute(select(Dataset.code, Dataset.title).order_by(Dataset.title)).all()
+    extra = max(len([k for k in values if k.startswith("dataset_")]) + 2, DATASET_ROWS)
+    return render(request, "agreement_edit.html", {
+        "values": values, "errors": errors or {}, "code": code,
+        "organisations": [{"code": c, "name": n} for c, n in organisations],
+        "dataset_choices": [{"code": c, "title": t} for c, t in datasets],
+        "party_rows": range(PARTY_ROWS), "dataset_rows": range(min(extra, DATASET_ROWS)),
+    }, status_code=status_code)
+
+
+@router.get("/agreements/new", name="agreement_new", dependencies=[AGREEMENTS])
+def new_agreement(request: Request, session: ReadSession,
+                  actor: CurrentActor):  # type: ignore[no-untyped-def]
+    """Show the form to register an agreement (a lead's organisation is filled in as party)."""
+    values: dict[str, Any] = {"status": "drafting"}
+    if actor.organisation_id is not None and actor.role.value == "lead":
+        own = session.get(Organisation, actor.organisation_id)
+        values |= {"party_0_organisation": own.code if own else "", "party_0_role": "controller"}
+    return _render_form(request, session, values=values)
+
+
+@router.post("/agreements/new", name="agreement_create", dependencies=[AGREEMENTS])
+def create_agreement(request: Request, session: WriteSession, actor: CurrentActor,
+                     form: FormData):  # type: ignore[no-untyped-def]
+    """Register an agreement; refusals come back beside their fields with nothing lost."""
+    try:
+        saved = agreement_service.create_agreement(session=session, actor=actor,
+                                                   data=_from_form(form))
+    except Invalid as exc:
+        session.rollback()
+        return _render_form(request, session, values=dict(form), errors=_by_field(exc.errors),
+                            status_code=422)
+    flash(request, "The agreement is registered.")
+    return RedirectResponse(str(request.url_for("agreement", code=saved["code"])),
+                            status_code=303)
+
+
+def _by_field(errors: dict[str, str]) -> dict[str, str]:
+    """Put list errors (parties.0.role) on the list's field, where the form shows them."""
+    out: dict[str, str] = {}
+    for name, message in errors.items():
+        out.setdefault(name.split(".")[0], message)
+    return out
+
+
+@router.get("/agreements/{code}", name="agreement", dependencies=[READ])
+def agreement(request: Request, code: str):  # type: ignore[no-untyped-def]
+    """Show an agreement: parties, datasets, the projects resting on it and the value waiting."""
+    db = request.app.state.database
+    found = agreement_pages.agreement_page(db, code=code,
+                                           seen=seen_revision(request))
+    parties = {p["organisation_id"] for p in found["parties"]}
+    may_edit = agreement_service.may_manage(getattr(request.state, "actor", None), parties)
+    return render(request, "agreement.html", {"agreement": found, "may_edit": may_edit})
+
+
+@router.get("/agreements/{code}/edit", name="agreement_edit", dependencies=[AGREEMENTS])
+def edit_agreement(request: Request, code: str, session: ReadSession,
+                   actor: CurrentActor):  # type: ignore[no-untyped-def]
+    """Show the form to edit an agreement."""
+    found = agreement_service.get_agreement(session=session, code=code, values={})
+    return _render_form(request, session, values=_form_values(found), code=code)
+
+
+@router.post("/agreements/{code}/edit", name="agreement_update", dependencies=[AGREEMENTS])
+def update_agreement(request: Request, code: str, session: WriteSession, actor: CurrentActor,
+                     form: FormData):  # type: ignore[no-untyped-def]
+    """Save an agreement from the version read; a stale edit says so and keeps the input."""
+    try:
+        agreement_service.update_agreement(session=session, actor=actor, code=code,
+                                           data=_from_form(form))
+    except Invalid as exc:
+        session.rollback()
+        return _render_form(request, session, values=dict(form), errors=_by_field(exc.errors),
+                            code=code, status_code=422)
+    except Conflict as exc:
+        session.rollback()
+        return _render_form(request, session, values=dict(form),
+                            errors={"version": exc.message}, code=code, status_code=409)
+    flash(request, "The agreement is saved.")
+    return RedirectResponse(str(request.url_for("agreement", code=code)), status_code=303)

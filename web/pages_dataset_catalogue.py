@@ -1,0 +1,132 @@
+"""The dataset catalogue, editable: register a dataset, assess its readiness with evidence."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, can
+from portfolio.errors import Conflict, Invalid
+from portfolio.models import Organisation
+from portfolio.schemas import DatasetCreate
+from portfolio.services import agreement_pages, catalogue
+from portfolio.services import datasets as dataset_service
+from portfolio.services.dataset_pages import dataset_page
+from web.pages_common import (
+    FIELD_LABELS,
+    CurrentActor,
+    FormData,
+    ReadSession,
+    WriteSession,
+    input_from_form,
+)
+from web.security import EDIT, READ
+from web.templating import flash, render, templates
+
+router = APIRouter()
+FIELD_LABELS.update({"url": "Web address", "evidence": "Evidence for the level"})
+
+
+def dataset_readiness(request: Request, code: str) -> list[dict[str, Any]]:
+    """Return a dataset's readiness assessments for its page."""
+    with request.app.state.database.read() as session:
+        return catalogue.readiness_history(session=session, code=code)
+
+
+def dataset_dependants(request: Request) -> dict[str, dict[str, Any]]:
+    """Return the active projects and value depending on each dataset, for the list."""
+    values = agreement_pages.current_values(request.app.state.database)
+    with request.app.state.database.read() as session:
+        return catalogue.dependants(session=session, values=values)
+
+
+templates.env.globals.update(dataset_readiness=dataset_readiness,
+                             dataset_dependants=dataset_dependants)
+
+
+def _publishers(session: Session, actor: Actor) -> list[dict[str, str]]:
+    """Return the organisations this user may publish a dataset as."""
+    rows = session.execute(select(Organisation.code, Organisation.name, Organisation.id)
+                           .order_by(Organisation.name)).all()
+    return [{"code": c, "name": n} for c, n, i in rows
+            if can(actor, Capability.EDIT_DATASET, i)]
+
+
+def _register_form(request: Request, session: Session, actor: Actor, values: dict[str, Any],
+                   errors: dict[str, str] | None = None, status_code: int = 200
+                   ):  # type: ignore[no-untyped-def]
+    return render(request, "dataset_register.html", {
+        "values": values, "errors": errors or {},
+        "publisher_choices": [(o["code"], o["name"]) for o in _publishers(session, actor)]},
+        status_code=status_code)
+
+
+@router.get("/catalogue/register", name="dataset_register", dependencies=[EDIT])
+def register_form(request: Request, session: ReadSession,
+                  actor: CurrentActor):  # type: ignore[no-untyped-def]
+    """Show the form to register a dataset in the catalogue."""
+    return _register_form(request, session, actor, {
+        "access": "open", "update_frequency": "adhoc", "drl": "C4"})
+
+
+@router.post("/catalogue/register", name="dataset_create", dependencies=[EDIT])
+def register(request: Request, session: WriteSession, actor: CurrentActor,
+             form: FormData):  # type: ignore[no-untyped-def]
+    """Register a dataset; refusals come back beside their fields with nothing lost."""
+    try:
+        made = dataset_service.create_dataset(session=session, actor=actor,
+                                              data=input_from_form(form, DatasetCreate))
+    except Invalid as exc:
+        session.rollback()
+        return _register_form(request, session, actor, dict(form), exc.errors, 422)
+    flash(request, "The dataset is registered.")
+    return RedirectResponse(str(request.url_for("dataset", code=made["code"])), status_code=303)
+
+
+@router.post("/datasets/{code}/readiness", name="dataset_readiness", dependencies=[EDIT])
+def assess(request: Request, code: str, session: WriteSession, actor: CurrentActor,
+           form: FormData):  # type: ignore[no-untyped-def]
+    """Set a dataset's readiness level with its evidence; refusals beside the fields."""
+    data = {k: form.get(k, "") for k in ("drl", "evidence")}
+    try:
+        catalogue.assess_readiness(session=session, actor=actor, code=code, data=data)
+    except (Invalid, Conflict) as exc:
+        session.rollback()
+        errors = exc.errors if isinstance(exc, Invalid) else {"drl": exc.message}
+        context = dataset_page(session=session, code=code) | {
+            "readiness_values": data, "readiness_errors": errors}
+        return render(request, "dataset.html", context, status_code=422)
+    flash(request, "The readiness level is recorded with its evidence.")
+    return RedirectResponse(f"{request.url_for('dataset', code=code)}#readiness",
+                            status_code=303)
+
+
+@router.post("/api/v1/datasets", dependencies=[EDIT], status_code=201, tags=["datasets"])
+def api_create(session: WriteSession, actor: CurrentActor,
+               body: Annotated[dict[str, Any], Body(examples=[{
+                   "code": "bd-housing-repairs", "title": "Housing repairs requests",
+                   "publisher": "E09000002", "access": "restricted", "licence": "",
+                   "update_frequency": "daily", "drl": "C2",
+                   "url": "https://example.london/repairs"}])]) -> dict[str, Any]:
+    """Register a dataset (a lead as their own organisation)."""
+    return dataset_service.create_dataset(session=session, actor=actor, data=body)
+
+
+@router.get("/api/v1/datasets/{code}/readiness", dependencies=[READ], tags=["datasets"])
+def api_history(code: str, session: ReadSession) -> list[dict[str, Any]]:
+    """Return a dataset's readiness assessments, newest first, with evidence and assessor."""
+    return catalogue.readiness_history(session=session, code=code)
+
+
+@router.post("/api/v1/datasets/{code}/readiness", dependencies=[EDIT], tags=["datasets"])
+def api_assess(code: str, session: WriteSession, actor: CurrentActor,
+               body: Annotated[dict[str, Any], Body(examples=[{
+                   "drl": "B2", "evidence": "Duplicates and missing values checked.",
+                   "version": 3}])]) -> dict[str, Any]:
+    """Set a dataset's readiness level with the evidence for it (kept in its history)."""
+    return catalogue.assess_readiness(session=session, actor=actor, code=code, data=body)
