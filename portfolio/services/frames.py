@@ -7,7 +7,7 @@ from datetime import date
 
 import pandas as pd
 from sqlalchemy import case, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.errors import NotFound, Unrankable
 from portfolio.models import (
@@ -78,7 +78,8 @@ def load_projects(session: Session) -> pd.DataFrame:
 def load_criteria(session: Session) -> tuple[ScoringCriterion, ...]:
     """Return the criteria in their display order."""
     rows = session.execute(
-        select(Criterion.key, Criterion.dimension, Criterion.min_level, Criterion.max_level,
+        select(col(Criterion.key), col(Criterion.dimension), col(Criterion.min_level),
+               col(Criterion.max_level),
                Criterion.source).order_by(Criterion.position, Criterion.key)
     ).all()
     return tuple(ScoringCriterion(key=k, dimension=d, min_level=lo, max_level=hi, source=s)
@@ -89,14 +90,14 @@ def load_levels(session: Session) -> pd.DataFrame:
     """Return the latest assessed level per project and criterion, projects by criteria."""
     latest = (
         select(func.max(Assessment.id))
-        .group_by(Assessment.project_id, Assessment.criterion_id)
+        .group_by(col(Assessment.project_id), col(Assessment.criterion_id))
         .scalar_subquery()
     )
     query = (
-        select(Project.slug, Criterion.key, Assessment.level)
-        .join(Project, Project.id == Assessment.project_id)
-        .join(Criterion, Criterion.id == Assessment.criterion_id)
-        .where(Assessment.id.in_(latest))
+        select(col(Project.slug), col(Criterion.key), col(Assessment.level))
+        .join(Project, col(Project.id) == col(Assessment.project_id))
+        .join(Criterion, col(Criterion.id) == col(Assessment.criterion_id))
+        .where(col(Assessment.id).in_(latest))
     )
     rows = _frame(session, query, ["slug", "criterion", "level"])
     if rows.empty:
@@ -108,7 +109,8 @@ def load_portfolio(session: Session) -> PortfolioFrames:
     """Read the whole portfolio into DataFrames."""
     links = _frame(
         session,
-        select(Project.slug, Dataset.code, ProjectDataset.relation, ProjectDataset.required,
+        select(col(Project.slug), col(Dataset.code), col(ProjectDataset.relation),
+               col(ProjectDataset.required),
                ProjectDataset.fit_for_task, ProjectDataset.agreement, Dataset.drl)
         .join(Project, Project.id == ProjectDataset.project_id)
         .join(Dataset, Dataset.id == ProjectDataset.dataset_id),
@@ -118,26 +120,27 @@ def load_portfolio(session: Session) -> PortfolioFrames:
     prerequisite = Project.__table__.alias("prerequisite")
     dependencies = _frame(
         session,
-        select(Project.slug, prerequisite.c.slug)
-        .join(ProjectDependency, ProjectDependency.project_id == Project.id)
+        select(col(Project.slug), prerequisite.c.slug)
+        .join(ProjectDependency, col(ProjectDependency.project_id) == col(Project.id))
         .join(prerequisite, prerequisite.c.id == ProjectDependency.depends_on_id),
         ["project", "depends_on"],
     )
     datasets = _frame(
         session,
-        select(Dataset.code, Dataset.title, Organisation.code, Dataset.access, Dataset.drl)
-        .join(Organisation, Organisation.id == Dataset.publisher_id),
+        select(col(Dataset.code), col(Dataset.title), col(Organisation.code), col(Dataset.access),
+               col(Dataset.drl))
+        .join(Organisation, col(Organisation.id) == col(Dataset.publisher_id)),
         ["code", "title", "publisher", "access", "drl"],
     )
     partners = _frame(
         session,
-        select(Project.slug, Organisation.code, ProjectPartner.role)
-        .join(Project, Project.id == ProjectPartner.project_id)
-        .join(Organisation, Organisation.id == ProjectPartner.organisation_id),
+        select(col(Project.slug), col(Organisation.code), col(ProjectPartner.role))
+        .join(Project, col(Project.id) == col(ProjectPartner.project_id))
+        .join(Organisation, col(Organisation.id) == col(ProjectPartner.organisation_id)),
         ["project", "organisation", "role"],
     )
     organisations = _frame(
-        session, select(Organisation.code, Organisation.name, Organisation.kind),
+        session, select(col(Organisation.code), col(Organisation.name), col(Organisation.kind)),
         ["code", "name", "kind"],
     )
     return PortfolioFrames(
@@ -162,8 +165,8 @@ def load_profile(session: Session, name: str | None) -> StoredProfile:
     """Return a profile by name (the first one when no name is given)."""
     query = select(WeightProfile)
     # With no name, the first profile still in use.
-    query = (query.where(WeightProfile.name == name) if name else query.order_by(
-        WeightProfile.retired_at.is_not(None), WeightProfile.id))  # type: ignore[union-attr]
+    query = (query.where(col(WeightProfile.name) == name) if name else query.order_by(
+        col(WeightProfile.retired_at).is_not(None), col(WeightProfile.id)))  # type: ignore[union-attr]
     row = session.execute(query).scalars().first()
     if row is None:
         raise NotFound("weight profile", name)

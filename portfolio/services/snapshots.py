@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -121,9 +121,9 @@ class TableSpec:
 
     def column(self, name: str) -> Column:
         """Return a column by name; projects' per-criterion contribution columns are numbers."""
-        for col in self.columns:
-            if col.name == name:
-                return col
+        for column in self.columns:
+            if column.name == name:
+                return column
         if name.startswith(CONTRIBUTION_PREFIX):
             key = name.removeprefix(CONTRIBUTION_PREFIX)
             return Column(name, "number", f"Points of the composite score from criterion {key}.")
@@ -459,7 +459,7 @@ def write_tables(session: Session, writer: PayloadWriter, run: RunInfo,
     pd_ = ProjectDataset
     writer.table("links", [c.name for c in TABLE_BY_NAME["links"].columns])
     writer.rows([row[0], row[1], row[2], bool(row[3]), row[4], row[5]] for row in _stream(
-        session, select(Project.slug, dataset_code, pd_.relation, pd_.required,
+        session, select(col(Project.slug), dataset_code, pd_.relation, pd_.required,
                         pd_.fit_for_task, pd_.agreement)
         .join(Project, Project.id == pd_.project_id).join(Dataset, Dataset.id == pd_.dataset_id)
         .order_by(*by(Project.slug, dataset_code, pd_.relation))))
@@ -467,7 +467,7 @@ def write_tables(session: Session, writer: PayloadWriter, run: RunInfo,
     dep = ProjectDependency
     writer.table("dependencies", ["project", "depends_on", "note"])
     writer.rows(list(row) for row in _stream(
-        session, select(Project.slug, prerequisite.c.slug, dep.note)
+        session, select(col(Project.slug), prerequisite.c.slug, dep.note)
         .join(Project, Project.id == dep.project_id)
         .join(prerequisite, prerequisite.c.id == dep.depends_on_id)
         .order_by(*by(Project.slug, prerequisite.c.slug))))
@@ -475,7 +475,7 @@ def write_tables(session: Session, writer: PayloadWriter, run: RunInfo,
     pp = ProjectPartner
     writer.table("partners", ["project", "organisation", "role"])
     writer.rows(list(row) for row in _stream(
-        session, select(Project.slug, org.code, pp.role)
+        session, select(col(Project.slug), org.code, pp.role)
         .join(Project, Project.id == pp.project_id).join(org, org.id == pp.organisation_id)
         .order_by(*by(Project.slug, org.code))))
 
@@ -484,9 +484,9 @@ def write_tables(session: Session, writer: PayloadWriter, run: RunInfo,
     writer.table("assessments", [c.name for c in TABLE_BY_NAME["assessments"].columns])
     writer.rows([slug, key, level, rationale, iso_time(at) if at else None]
                 for slug, key, level, rationale, at in _stream(
-        session, select(Project.slug, crit.key, a.level, a.rationale, a.assessed_at)
+        session, select(col(Project.slug), crit.key, a.level, a.rationale, a.assessed_at)
         .join(Project, Project.id == a.project_id).join(crit, crit.id == a.criterion_id)
-        .where(a.id.in_(latest)).order_by(*by(Project.slug, crit.key))))
+        .where(a.id.in_(latest)).order_by(*by(col(Project.slug), crit.key))))
 
     for name, rows in benefit_service.snapshot_tables(session):
         writer.table(name, [c.name for c in TABLE_BY_NAME[name].columns])
@@ -498,7 +498,7 @@ def _write_projects(session: Session, writer: PayloadWriter, run: RunInfo,
     """Write projects in rank order with their ranking, own fields and contributions."""
     p, r = Project, RankingRow
     query = (
-        select(r.position, p.slug, p.title, Organisation.code, p.theme, p.status,
+        select(r.position, p.slug, p.title, col(Organisation.code), p.theme, p.status,
                r.composite, r.score_status, r.coverage, r.impact, r.feasibility, r.readiness,
                r.priority, r.effective_priority, r.effective_mandatory, r.p_top_k, r.rank_p05,
                r.rank_p95, r.fragile, r.unlock_value, r.rice, r.wsjf, r.bottleneck_dataset,
@@ -747,7 +747,7 @@ def check_quota(session: Session, actor: Actor, quota: int) -> None:
     since = datetime.now(UTC) - QUOTA_WINDOW
     taken, oldest = session.execute(
         select(func.count(), func.min(Snapshot.created_at))
-        .where(Snapshot.author_id == actor.id, Snapshot.created_at > since)).one()
+        .where(col(Snapshot.author_id) == actor.id, col(Snapshot.created_at) > since)).one()
     if taken >= quota:
         oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
         raise QuotaExceeded(quota, int((oldest + QUOTA_WINDOW - datetime.now(UTC))
@@ -788,8 +788,8 @@ def create_snapshot(db: Database, *, actor: Actor, label: str,
     except IntegrityError:
         # The same label, author, second and content: that snapshot already exists.
         with db.read() as session:
-            found = session.execute(select(Snapshot.id).where(
-                Snapshot.content_hash == content.content_hash)).scalar()
+            found = session.execute(select(col(Snapshot.id)).where(
+                col(Snapshot.content_hash) == content.content_hash)).scalar()
         if found is None:
             raise
         snapshot_id = found
@@ -816,13 +816,13 @@ def _summary(row: Any) -> dict[str, Any]:
 
 def list_snapshots(*, session: Session) -> list[dict[str, Any]]:
     """List snapshots, newest first (without their payloads)."""
-    rows = session.execute(select(*SUMMARY_COLUMNS).order_by(Snapshot.id.desc())).all()
+    rows = session.execute(select(*SUMMARY_COLUMNS).order_by(col(Snapshot.id).desc())).all()
     return [_summary(row) for row in rows]
 
 
 def get_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
     """Return one snapshot's summary."""
-    row = session.execute(select(*SUMMARY_COLUMNS).where(Snapshot.id == snapshot_id)).first()
+    row = session.execute(select(*SUMMARY_COLUMNS).where(col(Snapshot.id) == snapshot_id)).first()
     if row is None:
         raise NotFound("snapshot", snapshot_id)
     return _summary(row)
@@ -831,8 +831,8 @@ def get_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
 def load_content(*, session: Session, snapshot_id: int) -> SnapshotContent:
     """Return a stored snapshot's content for export or comparison."""
     row = session.execute(
-        select(Snapshot.payload, Snapshot.content_hash, Snapshot.row_counts)
-        .where(Snapshot.id == snapshot_id)
+        select(col(Snapshot.payload), col(Snapshot.content_hash), col(Snapshot.row_counts))
+        .where(col(Snapshot.id) == snapshot_id)
     ).first()
     if row is None:
         raise NotFound("snapshot", snapshot_id)
