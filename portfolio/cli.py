@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlmodel import col
 
 from portfolio import migrate
 from portfolio.db import Database
@@ -581,7 +582,7 @@ def acting(email: str | None):  # type: ignore[no-untyped-def]
     if not email:
         return SYSTEM
     with database().read() as session:
-        user = session.execute(select(User).where(User.email == email)).scalars().first()
+        user = session.execute(select(User).where(col(User.email) == email)).scalars().first()
     if user is None or not user.is_active:
         raise fail(f"no active user {email!r}")
     return Actor(id=user.id, role=Role(user.role), organisation_id=user.organisation_id,
@@ -658,7 +659,8 @@ def snapshot_export(
     snapshot: Annotated[str, typer.Argument(
         metavar="ID", help="Snapshot id, or 'live' for the portfolio as it is now.")],
     fmt: Annotated[str, typer.Option(
-        "--format", help="csv, json, parquet, xlsx, datapackage (a zip) or graphml.")],
+        "--format", help="One of the export formats: csv, json, parquet, xlsx, datapackage "
+                         "(a zip), graphml.")],
     out: Annotated[Path, typer.Option(help="File to write.")],
     table: Annotated[str | None, typer.Option(
         help="For csv and parquet: the table to write (default: projects in rank order).")]
@@ -673,8 +675,7 @@ def snapshot_export(
     try:
         export_format = exports.ExportFormat(fmt)
     except ValueError:
-        raise fail(f"unknown format {fmt!r}; choose one of "
-                   f"{', '.join(f.value for f in exports.ExportFormat)}") from None
+        raise fail(f"unknown format {fmt!r}; choose one of {exports.FORMAT_NAMES}") from None
     started = time.perf_counter()
     db = database()
     if snapshot == "live":
@@ -689,7 +690,7 @@ def snapshot_export(
     exports.check_table(export_format, table)
     partial = out.with_name(out.name + ".partial")
     try:
-        with err_console.status(f"writing {export_format.value}..."), partial.open("wb") as file:
+        with err_console.status(f"writing {export_format}..."), partial.open("wb") as file:
             exports.write_export(content, export_format, file, table)
         partial.replace(out)
     finally:

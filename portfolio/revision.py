@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.models import PortfolioRevision
 
@@ -41,7 +41,7 @@ UNWATCHED = {"portfolio_revision_unwatched": True}
 WROTE_REVISION = "wrote_revision"
 _MADE = "portfolio_revision_made"
 
-_MOVE = (update(PortfolioRevision).where(PortfolioRevision.id == 1)
+_MOVE = (update(PortfolioRevision).where(col(PortfolioRevision.id) == 1)
          .values(revision=PortfolioRevision.revision + 1)
          .returning(PortfolioRevision.revision))
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portfolio.actors import SYSTEM
 from portfolio.models import (
@@ -325,7 +325,7 @@ def _load_benefits(session: Session, report: SeedReport) -> None:
     from portfolio.services.benefits import record_benefits
 
     done = set(session.exec(select(Project.slug).join(
-        BenefitRealisation, BenefitRealisation.project_id == Project.id)).all())
+        BenefitRealisation, col(BenefitRealisation.project_id) == col(Project.id))).all())
     for row in read_csv(LONDON_DIR / "benefits.csv"):
         if row["project"] in done:
             continue

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import numpy as np
 from sqlalchemy import insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.enums import (
     Access,
@@ -93,7 +93,7 @@ def dataset_count(projects: int) -> int:
 
 def already_seeded(session: Session) -> bool:
     """Tell whether a synthetic portfolio is already in the database."""
-    query = select(Project.id).where(Project.slug.like(f"{SLUG_PREFIX}%")).limit(1)
+    query = select(col(Project.id)).where(col(Project.slug).like(f"{SLUG_PREFIX}%")).limit(1)
     return session.execute(query).first() is not None
 
 
@@ -149,8 +149,8 @@ def _insert_organisations(
     _bulk(session, Organisation, rows, report)
     ids = (
         session.execute(
-            select(Organisation.id)
-            .where(Organisation.code.like("SYN%"))
+            select(col(Organisation.id))
+            .where(col(Organisation.code).like("SYN%"))
             .order_by(Organisation.code)
         )
         .scalars()
@@ -187,7 +187,7 @@ def _insert_datasets(
     _bulk(session, Dataset, rows, report)
     ids = (
         session.execute(
-            select(Dataset.id).where(Dataset.code.like("syn-dataset-%")).order_by(Dataset.code)
+            select(col(Dataset.id)).where(col(Dataset.code).like("syn-dataset-%")).order_by(col(Dataset.code))
         )
         .scalars()
         .all()
@@ -251,7 +251,7 @@ def _insert_projects(
     _bulk(session, Project, rows, report, tick, "projects")
     ids = (
         session.execute(
-            select(Project.id).where(Project.slug.like(f"{SLUG_PREFIX}%")).order_by(Project.slug)
+            select(col(Project.id)).where(col(Project.slug).like(f"{SLUG_PREFIX}%")).order_by(col(Project.slug))
         )
         .scalars()
         .all()
@@ -335,7 +335,8 @@ def _insert_partners(
     roles = ["partner", "data_provider", "funder"]
     owners = dict(
         session.execute(
-            select(Project.id, Project.owner_id).where(Project.slug.like(f"{SLUG_PREFIX}%"))
+            select(col(Project.id),
+                   col(Project.owner_id)).where(col(Project.slug).like(f"{SLUG_PREFIX}%"))
         ).all()
     )
     rows = {}
@@ -360,7 +361,8 @@ def _insert_assessments(
     """Insert one assessment per assessed criterion; 5% of projects are left partly assessed."""
     criteria = (
         session.execute(
-            select(Criterion.id).where(Criterion.source == "assessed").order_by(Criterion.position)
+            select(col(Criterion.id)).where(col(Criterion.source) == "assessed")
+            .order_by(col(Criterion.position))
         )
         .scalars()
         .all()

@@ -25,7 +25,7 @@ ReadSession = Annotated[Session, Depends(read_session)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 AppDatabase = Annotated[Database, Depends(get_database)]
 Format = Annotated[exports.ExportFormat, Query(
-    alias="format", description="csv, json, parquet, xlsx, datapackage (a zip) or graphml")]
+    alias="format", description="; ".join(f"{f.name}: {f.note}" for f in exports.FORMATS.values()))]
 TableName = Annotated[str | None, Query(
     max_length=32, description="For csv and parquet: the table (default: projects)")]
 
@@ -48,9 +48,9 @@ def export_response(content: SnapshotContent, fmt: exports.ExportFormat,
     }
     if content.id is not None:
         # The same snapshot always exports to the same bytes.
-        headers["ETag"] = f'"{content.content_hash[:32]}-{fmt.value}-{table}"'
+        headers["ETag"] = f'"{content.content_hash[:32]}-{fmt}-{table}"'
     return StreamingResponse(exports.stream_export(content, fmt, table),
-                             media_type=exports.MEDIA_TYPES[fmt], headers=headers)
+                             media_type=exports.FORMATS[fmt].media_type, headers=headers)
 
 
 @router.get("/snapshots", dependencies=[READ])

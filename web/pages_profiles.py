@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.errors import Invalid
 from portfolio.models import User
@@ -122,7 +122,7 @@ def _history(session: Session, name: str) -> list[dict[str, Any]]:
     """Return a profile's versions with who made them, by name, and when, in London time."""
     history = profile_service.profile_history(session=session, name=name)
     ids = {h["changed_by_id"] for h in history if h["changed_by_id"]}
-    names = dict(session.execute(select(User.id, User.name).where(
+    names = dict(session.execute(select(col(User.id), col(User.name)).where(
         User.id.in_(ids))).all()) if ids else {}  # type: ignore[union-attr]
     return [{**h, "by": names.get(h["changed_by_id"], "the system"),
              "when": when(h["changed_at"]) if h["changed_at"] else ""} for h in history]

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from portfolio.db import Database
 from portfolio.errors import Invalid
@@ -68,7 +69,7 @@ def _titles(db: Database, slugs: list[str]) -> dict[str, str]:
     if not slugs:
         return {}
     with db.read() as session:
-        return dict(session.execute(select(Project.slug, Project.title).where(
+        return dict(session.execute(select(col(Project.slug), col(Project.title)).where(
             Project.slug.in_(slugs))).all())  # type: ignore[attr-defined]
 
 

@@ -35,15 +35,6 @@ SNAPSHOT = Depends(policy(Policy.SNAPSHOT))
 PROGRESS_ABOVE_ROWS = 1000
 DIFF_ROWS_SHOWN = 100
 TOP_PROJECTS_SHOWN = 20
-FORMAT_NOTES = {
-    "csv": "Projects in rank order, one row each (UTF-8).",
-    "json": "The whole snapshot: every table, one object per row.",
-    "parquet": "Projects in rank order, typed, for pandas, R, DuckDB or Spark.",
-    "xlsx": "A workbook: an About sheet, then one sheet per table.",
-    "datapackage": "A Frictionless Data Package (zip): datapackage.json with a table schema, "
-                   "keys and licence, and one CSV per table.",
-    "graphml": "The graph of projects, datasets and organisations, for Gephi or networkx.",
-}
 
 
 def _shown(summary: dict[str, Any]) -> dict[str, Any]:
@@ -53,8 +44,8 @@ def _shown(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _formats() -> list[dict[str, str]]:
-    return [{"value": f.value, "note": FORMAT_NOTES[f.value], "extension": exports.EXTENSIONS[f]}
-            for f in exports.ExportFormat]
+    return [{"value": f.name, "note": f.note, "extension": f.extension}
+            for f in exports.FORMATS.values()]
 
 
 def _list_page(request: Request, db: Database, *, status_code: int = 200,
@@ -184,8 +175,8 @@ def import_template() -> Response:
 @router.get("/import/template.xlsx", name="import_template_xlsx", dependencies=[IMPORT])
 def import_template_xlsx() -> Response:
     """Download the template as a workbook."""
-    return Response(imports.template_xlsx(), media_type=exports.MEDIA_TYPES[
-        exports.ExportFormat.xlsx], headers={
+    return Response(imports.template_xlsx(), media_type=exports.FORMATS[
+        "xlsx"].media_type, headers={
         "Content-Disposition": 'attachment; filename="projects-import-template.xlsx"'})
 
 

@@ -22,7 +22,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import InternalError, OperationalError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -161,8 +161,8 @@ def _recorded_failures(connection: Connection, key: str,
     since = utcnow() - timedelta(seconds=window_seconds)
     failures, last = connection.execute(
         select(func.count(), func.max(LoginAttempt.at))
-        .where(LoginAttempt.key == key, LoginAttempt.at >= since,
-               LoginAttempt.success.is_(False))
+        .where(col(LoginAttempt.key) == key, col(LoginAttempt.at) >= since,
+               col(LoginAttempt.success).is_(False))
     ).one()
     return failures, last
 
@@ -177,7 +177,8 @@ def retry_after(connection: Connection, memory: FailureMemory, key: str, free: i
     return limits.lock_seconds(stored + held, free, max(lasts) if lasts else None)
 
 
-SIGN_IN_USER = select(User.id, User.role, User.organisation_id, User.email, User.password_hash,
+SIGN_IN_USER = select(col(User.id), col(User.role), col(User.organisation_id), col(User.email),
+                      col(User.password_hash),
                       User.is_active).where(func.lower(User.email) == bindparam("email"))
 
 
@@ -218,8 +219,8 @@ def sign_in(*, db: Database, email: str, password: str, client: str,
                 {"key": key, "success": ok, "at": utcnow()},
                 {"key": client_key, "success": ok, "at": utcnow()}])
             if ok:
-                session.execute(delete(LoginAttempt).where(LoginAttempt.key == key,
-                                                           LoginAttempt.success.is_(False)))
+                session.execute(delete(LoginAttempt).where(col(LoginAttempt.key) == key,
+                                                           col(LoginAttempt.success).is_(False)))
                 if rehash:
                     session.execute(update(User).where(User.id == user.id)
                                     .values(password_hash=hash_password(password)))
@@ -252,8 +253,8 @@ def add_user(*, session: Session, actor: Actor, data: dict[str, Any],
     """Create a user (admins only), with a password when one is given."""
     require(actor, Capability.MANAGE_USERS)
     values = parse(UserCreate, data)
-    if session.execute(select(User.id).where(func.lower(User.email) == values.email.lower())
-                       ).first():
+    lower_email = func.lower(col(User.email))
+    if session.execute(select(col(User.id)).where(lower_email == values.email.lower())).first():
         raise Invalid({"email": f"a user with email {values.email!r} already exists"})
     organisation = (organisation_by_code(session, values.organisation)
                     if values.organisation else None)
@@ -326,7 +327,8 @@ def list_users(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
     """List users (admins only)."""
     require(actor, Capability.MANAGE_USERS)
     rows = session.execute(
-        select(User, Organisation).outerjoin(Organisation, Organisation.id == User.organisation_id)
+        select(User, Organisation).outerjoin(Organisation,
+                                             col(Organisation.id) == col(User.organisation_id))
         .order_by(User.email)).all()
     return [user_public(u, o) for u, o in rows]
 
@@ -337,17 +339,19 @@ ACTOR_COLUMNS = (User.id, User.role, User.organisation_id, User.email)
 
 
 # Built once: building a statement costs more than running it here.
-ACTOR_BY_ID = select(*ACTOR_COLUMNS).where(User.id == bindparam("user_id"),
-                                           User.is_active.is_(True))
-ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS, ApiToken.id, ApiToken.last_used_at)
+ACTOR_BY_ID = select(*ACTOR_COLUMNS).where(col(User.id) == bindparam("user_id"),
+                                           col(User.is_active).is_(True))
+ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS, col(ApiToken.id), col(ApiToken.last_used_at))
                   .join(ApiToken, ApiToken.user_id == User.id)
                   .where(ApiToken.token_hash == bindparam("token_hash"),
-                         ApiToken.revoked_at.is_(None), ApiToken.expires_at > bindparam("now"),
-                         User.is_active.is_(True)))
-ACTOR_BY_SESSION = (select(*ACTOR_COLUMNS, UserSession.last_seen_at, UserSession.created_at)
+                         col(ApiToken.revoked_at).is_(None),
+                         col(ApiToken.expires_at) > bindparam("now"),
+                         col(User.is_active).is_(True)))
+ACTOR_BY_SESSION = (select(*ACTOR_COLUMNS, col(UserSession.last_seen_at),
+                           col(UserSession.created_at))
                     .join(UserSession, UserSession.user_id == User.id)
                     .where(UserSession.id == bindparam("session_hash"),
-                           UserSession.ended_at.is_(None), User.is_active.is_(True)))
+                           col(UserSession.ended_at).is_(None), col(User.is_active).is_(True)))
 
 
 def _actor_of(row: Any) -> Actor | None:
@@ -447,8 +451,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 def list_tokens(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
     """List the acting user's tokens with their expiry and last use (never their secrets)."""
-    rows = session.execute(select(ApiToken).where(ApiToken.user_id == actor.id)
-                           .order_by(ApiToken.id)).scalars().all()
+    rows = session.execute(select(ApiToken).where(col(ApiToken.user_id) == actor.id)
+                           .order_by(col(ApiToken.id))).scalars().all()
     now = utcnow()
     return [{"id": t.id, "name": t.name, "prefix": t.prefix,
              "created_at": _iso(t.created_at), "expires_at": _iso(t.expires_at),
@@ -531,7 +535,7 @@ def actor_for_session(*, db: Database, secret: str, limits: SessionLimits,
     if not limits.alive(row.created_at, last, now):
         return None
     if _stale(row.last_seen_at, now):
-        _touch(db, ("session-seen", key), update(UserSession).where(UserSession.id == key)
+        _touch(db, ("session-seen", key), update(UserSession).where(col(UserSession.id) == key)
                .values(last_seen_at=now))
     return _actor_of(row)
 
@@ -539,15 +543,15 @@ def actor_for_session(*, db: Database, secret: str, limits: SessionLimits,
 def end_session(*, db: Database, secret: str) -> None:
     """End one session (sign-out); a copy of its cookie then signs nobody in."""
     with db.write() as session:
-        session.execute(update(UserSession).where(UserSession.id == _session_hash(secret),
-                                                  UserSession.ended_at.is_(None))
+        session.execute(update(UserSession).where(col(UserSession.id) == _session_hash(secret),
+                                                  col(UserSession.ended_at).is_(None))
                         .values(ended_at=utcnow()))
 
 
 def end_sessions(session: Session, user_id: int) -> int:
     """End every session of a user; return how many were live."""
-    done = session.execute(update(UserSession).where(UserSession.user_id == user_id,
-                                                     UserSession.ended_at.is_(None))
+    done = session.execute(update(UserSession).where(col(UserSession.user_id) == user_id,
+                                                     col(UserSession.ended_at).is_(None))
                            .values(ended_at=utcnow()))
     return done.rowcount or 0
 
@@ -566,11 +570,11 @@ def list_sessions(*, session: Session, actor: Actor, limits: SessionLimits,
     now = utcnow()
     mine = _session_hash(current) if current else None
     rows = session.execute(
-        select(UserSession).where(UserSession.user_id == actor.id,
-                                  UserSession.ended_at.is_(None),
-                                  UserSession.created_at > now - timedelta(
+        select(UserSession).where(col(UserSession.user_id) == actor.id,
+                                  col(UserSession.ended_at).is_(None),
+                                  col(UserSession.created_at) > now - timedelta(
                                       seconds=limits.absolute_seconds))
-        .order_by(UserSession.created_at.desc())).scalars().all()
+        .order_by(col(UserSession.created_at).desc())).scalars().all()
     return [{"started_at": _iso(r.created_at), "last_seen_at": _iso(r.last_seen_at),
              "client": r.client, "user_agent": r.user_agent, "current": r.id == mine}
             for r in rows if limits.alive(r.created_at, r.last_seen_at, now)

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from pydantic import Field, field_validator
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -64,12 +64,12 @@ class BenefitInput(Input):
 def _estimated_levels(session: Session, project_id: int) -> dict[str, int | None]:
     """Return the latest assessed level of the compared criteria for a project."""
     on_criterion = Criterion.id == Assessment.criterion_id
-    latest = (select(func.max(Assessment.id)).join(Criterion, on_criterion)
-              .where(Assessment.project_id == project_id, Criterion.key.in_(COMPARED))
-              .group_by(Assessment.criterion_id).scalar_subquery())
+    latest = (select(func.max(col(Assessment.id))).join(Criterion, on_criterion)
+              .where(col(Assessment.project_id) == project_id, col(Criterion.key).in_(COMPARED))
+              .group_by(col(Assessment.criterion_id)).scalar_subquery())
     found = dict(session.execute(
-        select(Criterion.key, Assessment.level).join(Criterion, on_criterion)
-        .where(Assessment.id.in_(latest))).all())
+        select(col(Criterion.key), col(Assessment.level)).join(Criterion, on_criterion)
+        .where(col(Assessment.id).in_(latest))).all())
     return {key: found.get(key) for key in COMPARED}
 
 
@@ -110,7 +110,7 @@ def record_benefits(*, session: Session, actor: Actor, slug: str,
     if values.measured_on > date.today():
         raise Invalid({"measured_on": "the measurement date cannot be in the future"})
     row = session.execute(select(BenefitRealisation).where(
-        BenefitRealisation.project_id == project.id)).scalar()
+        col(BenefitRealisation.project_id) == project.id)).scalar()
     before = as_record(row, exclude=("recorded_at",)) if row else None
     if row is None:
         levels = _estimated_levels(session, project.id)

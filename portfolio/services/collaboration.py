@@ -11,7 +11,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, require
@@ -76,7 +76,8 @@ class SimilarityIndex:
 def _read_index(session: Session, revision: int) -> SimilarityIndex:
     """Read the portfolio's text, datasets and partners and build the similarity model."""
     rows = session.execute(
-        select(Project.id, Project.slug, Project.title, Project.description, Project.owner_id,
+        select(col(Project.id), col(Project.slug), col(Project.title), col(Project.description),
+               col(Project.owner_id),
                Project.theme, Project.status, Project.cost_gbp, Organisation.code,
                Organisation.name, Organisation.kind)
         .join(Organisation, Organisation.id == Project.owner_id).order_by(Project.id)
@@ -95,21 +96,23 @@ def _read_index(session: Session, revision: int) -> SimilarityIndex:
         "description": [p["description"] for p in projects.values()],
     })
     links = pd.DataFrame([tuple(r) for r in session.execute(
-        select(ProjectDataset.project_id, ProjectDataset.dataset_id)).all()],
+        select(col(ProjectDataset.project_id), col(ProjectDataset.dataset_id))).all()],
         columns=["project", "dataset"])
     datasets = {r[0]: {"code": r[1], "title": r[2]} for r in session.execute(
-        select(Dataset.id, Dataset.code, Dataset.title)).all()}
+        select(col(Dataset.id), col(Dataset.code), col(Dataset.title))).all()}
     partners = {(r[0], r[1]) for r in session.execute(
-        select(ProjectPartner.project_id, ProjectPartner.organisation_id)).all()}
+        select(col(ProjectPartner.project_id), col(ProjectPartner.organisation_id))).all()}
     partners |= {(p["id"], p["owner_id"]) for p in projects.values()}
     contacts: dict[int, dict[str, str]] = {}
     for organisation_id, name, email in session.execute(
-            select(User.organisation_id, User.name, User.email)
-            .where(User.role == Role.LEAD.value, User.is_active, User.organisation_id.is_not(None))
-            .order_by(User.id)).all():
+            select(col(User.organisation_id), col(User.name), col(User.email))
+            .where(col(User.role) == Role.LEAD.value, col(User.is_active),
+                   col(User.organisation_id).is_not(None))
+            .order_by(col(User.id))).all():
         contacts.setdefault(organisation_id, {"name": name, "email": email})
     model = similarity.build_model(frame, links)
-    organisations = dict(session.execute(select(Organisation.code, Organisation.id)).all())
+    organisations = dict(session.execute(select(col(Organisation.code),
+                                                col(Organisation.id))).all())
     index = SimilarityIndex(revision=revision, model=model, projects=projects,
                             datasets=datasets, involved=frozenset(partners), contacts=contacts,
                             by_slug={p["slug"]: i for i, p in projects.items()},
@@ -256,8 +259,9 @@ def _values(db: Database, ids: list[int]) -> dict[int, float]:
     with db.read() as session:
         for part in chunks(ids):
             for project_id, composite in session.execute(
-                    select(RankingRow.project_id, RankingRow.composite)
-                    .where(RankingRow.run_id == run.id, RankingRow.project_id.in_(part))).all():
+                    select(col(RankingRow.project_id), col(RankingRow.composite))
+                    .where(col(RankingRow.run_id) == run.id,
+                           col(RankingRow.project_id).in_(part))).all():
                 if composite is not None:
                     values[project_id] = float(composite)
     return values
@@ -279,7 +283,7 @@ def opportunities(db: Database, *, theme: str | None = None, organisation: str |
     """
     index = similarity_index(db, fresh=fresh)
     with db.read() as session:
-        dismissed = set(session.execute(select(DismissedSuggestion.members)).scalars())
+        dismissed = set(session.execute(select(col(DismissedSuggestion.members))).scalars())
     matching = []
     for group in index.groups:
         if members_key(group) in dismissed:
@@ -351,8 +355,8 @@ def dismiss(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str
     """Set a collaboration suggestion aside with a reason, so it does not return."""
     values = parse(DismissInput, data)
     ids = sorted({int(i) for i in values.group.split(",")})
-    owners = dict(session.execute(select(Project.id, Project.owner_id)
-                                  .where(Project.id.in_(ids))).all())
+    owners = dict(session.execute(select(col(Project.id), col(Project.owner_id))
+                                  .where(col(Project.id).in_(ids))).all())
     if len(owners) != len(ids) or len(ids) < 2:
         raise Invalid({"group": "the suggestion names projects that do not exist; reload "
                                 "the page"})
@@ -375,9 +379,9 @@ def dismiss(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str
 def dismissed(*, session: Session) -> list[dict[str, Any]]:
     """Return the suggestions set aside, newest first, with who and why."""
     rows = session.execute(
-        select(DismissedSuggestion, User.name).outerjoin(
-            User, User.id == DismissedSuggestion.dismissed_by_id)
-        .order_by(DismissedSuggestion.id.desc())).all()
+        select(DismissedSuggestion, col(User.name)).outerjoin(
+            User, col(User.id) == col(DismissedSuggestion.dismissed_by_id))
+        .order_by(col(DismissedSuggestion.id).desc())).all()
     return [{"group": d.members, "reason": d.reason, "by": name,
              "at": d.dismissed_at.isoformat() if d.dismissed_at else None} for d, name in rows]
 
@@ -399,8 +403,8 @@ def join_project(*, session: Session, actor: Actor, slug: str,
     if organisation.id == project.owner_id:
         raise Invalid({"organisation": "the project is already this organisation's own"})
     partner = session.execute(select(ProjectPartner).where(
-        ProjectPartner.project_id == project.id,
-        ProjectPartner.organisation_id == organisation.id)).scalar()
+        col(ProjectPartner.project_id) == project.id,
+        col(ProjectPartner.organisation_id) == organisation.id)).scalar()
     if partner is None:
         partner = ProjectPartner(project_id=project.id, organisation_id=organisation.id,
                                  role=PartnerRole.PARTNER.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portfolio.enums import CriterionSource
 from portfolio.models import Criterion, CriterionLevel
@@ -18,14 +18,14 @@ def assessed_criteria(*, session: Session, slug: str | None = None) -> list[dict
     criteria = session.exec(
         select(Criterion)
         .where(Criterion.source == CriterionSource.ASSESSED.value)
-        .order_by(Criterion.position, Criterion.key)
+        .order_by(col(Criterion.position), col(Criterion.key))
     ).all()
     levels: dict[int, list[dict[str, Any]]] = {}
     for criterion_id, level, descriptor in session.exec(
         select(CriterionLevel.criterion_id, CriterionLevel.level, CriterionLevel.descriptor)
-        .join(Criterion, Criterion.id == CriterionLevel.criterion_id)
+        .join(Criterion, col(Criterion.id) == col(CriterionLevel.criterion_id))
         .where(Criterion.source == CriterionSource.ASSESSED.value)
-        .order_by(CriterionLevel.criterion_id, CriterionLevel.level)
+        .order_by(col(CriterionLevel.criterion_id), col(CriterionLevel.level))
     ).all():
         levels.setdefault(criterion_id, []).append({"level": level, "descriptor": descriptor})
     current: dict[str, dict[str, Any]] = {}

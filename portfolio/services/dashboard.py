@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from portfolio.db import Database
 from portfolio.models import Organisation, Project, RankingRow
@@ -21,25 +22,26 @@ def dashboard(db: Database, *, profile: str | None = None,
     run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
     with db.read() as session:
         by_status = dict(session.execute(
-            select(Project.status, func.count()).group_by(Project.status)).all())
+            select(col(Project.status), func.count()).group_by(col(Project.status))).all())
         by_theme = dict(session.execute(
-            select(Project.theme, func.count()).group_by(Project.theme)).all())
+            select(col(Project.theme), func.count()).group_by(col(Project.theme))).all())
         by_organisation = session.execute(
-            select(Organisation.code, Organisation.name, func.count(Project.id))
-            .join(Project, Project.owner_id == Organisation.id)
+            select(col(Organisation.code), col(Organisation.name), func.count(col(Project.id)))
+            .join(Project, col(Project.owner_id) == col(Organisation.id))
             .group_by(Organisation.code, Organisation.name)
-            .order_by(func.count(Project.id).desc(), Organisation.name).limit(12)).all()
+            .order_by(func.count(col(Project.id)).desc(), col(Organisation.name)).limit(12)).all()
         value_by_theme = session.execute(
-            select(Project.theme, func.sum(RankingRow.composite), func.count())
-            .join(RankingRow, RankingRow.project_id == Project.id)
-            .where(RankingRow.run_id == run.id)
+            select(col(Project.theme), func.sum(col(RankingRow.composite)), func.count())
+            .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
+            .where(col(RankingRow.run_id) == run.id)
             .group_by(Project.theme).order_by(func.sum(RankingRow.composite).desc())).all()
         matrix = session.execute(
-            select(Project.slug, Project.title, RankingRow.impact, RankingRow.feasibility,
+            select(col(Project.slug), col(Project.title), col(RankingRow.impact),
+                   col(RankingRow.feasibility),
                    Project.cost_gbp, RankingRow.readiness)
             .join(RankingRow, RankingRow.project_id == Project.id)
-            .where(RankingRow.run_id == run.id, RankingRow.impact.is_not(None),
-                   RankingRow.feasibility.is_not(None))
+            .where(col(RankingRow.run_id) == run.id, col(RankingRow.impact).is_not(None),
+                   col(RankingRow.feasibility).is_not(None))
             .order_by(RankingRow.position).limit(MATRIX_LIMIT)).all()
         top = [api_row(r) for r in backlog(session, run, view="candidates", limit=5)]
         total = sum(by_status.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import case, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portfolio.models import Dataset, Organisation, Project, ProjectDataset, SharingAgreement
 from portfolio.services.agreements import agreement_word
@@ -75,7 +75,7 @@ def dataset_projects(*, session: Session, code: str) -> list[dict[str, Any]]:
         .join(Organisation, Organisation.id == Project.owner_id)
         .outerjoin(SharingAgreement, SharingAgreement.id == ProjectDataset.sharing_agreement_id)
         .where(ProjectDataset.dataset_id == dataset.id)
-        .order_by(ProjectDataset.relation.desc(), Project.title)
+        .order_by(col(ProjectDataset.relation).desc(), col(Project.title))
     ).all()
     keys = (
         "slug",
@@ -121,7 +121,7 @@ def datasets_page(
     """Return the datasets that match the filters and the publishers to filter by."""
     publishers = session.exec(
         select(Organisation.code, Organisation.name)
-        .where(Organisation.id.in_(select(Dataset.publisher_id).distinct()))
+        .where(col(Organisation.id).in_(select(col(Dataset.publisher_id)).distinct()))
         .order_by(Organisation.name)
     ).all()
     return {
@@ -138,8 +138,8 @@ def search_datasets(*, session: Session, q: str, limit: int = PICK_LIMIT) -> lis
         return []
     rows = session.exec(
         select(Dataset.code, Dataset.title, Dataset.drl)
-        .where(Dataset.title.ilike(f"%{text}%") | Dataset.code.ilike(f"%{text}%"))
-        .order_by(case((Dataset.code == text, 0), else_=1), func.length(Dataset.title))
+        .where(col(Dataset.title).ilike(f"%{text}%") | col(Dataset.code).ilike(f"%{text}%"))
+        .order_by(case((col(Dataset.code) == text, 0), else_=1), func.length(col(Dataset.title)))
         .limit(limit)
     ).all()
     return [{"value": c, "title": t, "detail": d} for c, t, d in rows]
@@ -154,8 +154,9 @@ def search_organisations(
         return []
     rows = session.exec(
         select(Organisation.code, Organisation.name, Organisation.kind)
-        .where(Organisation.name.ilike(f"%{text}%") | Organisation.code.ilike(f"%{text}%"))
-        .order_by(case((Organisation.code == text, 0), else_=1), Organisation.name)
+        .where(col(Organisation.name).ilike(f"%{text}%")
+               | col(Organisation.code).ilike(f"%{text}%"))
+        .order_by(case((col(Organisation.code) == text, 0), else_=1), col(Organisation.name))
         .limit(limit)
     ).all()
     return [{"value": c, "title": n, "detail": k} for c, n, k in rows]
@@ -168,8 +169,8 @@ def search_projects(*, session: Session, q: str, limit: int = PICK_LIMIT) -> lis
         return []
     rows = session.exec(
         select(Project.slug, Project.title, Project.status)
-        .where(Project.title.ilike(f"%{text}%") | Project.slug.ilike(f"%{text}%"))
-        .order_by(case((Project.slug == text, 0), else_=1), Project.title)
+        .where(col(Project.title).ilike(f"%{text}%") | col(Project.slug).ilike(f"%{text}%"))
+        .order_by(case((col(Project.slug) == text, 0), else_=1), col(Project.title))
         .limit(limit)
     ).all()
     return [{"value": s, "title": t, "detail": st} for s, t, st in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, require
@@ -171,7 +171,7 @@ def _write(session: Session, actor: Actor, dataset: Dataset, changes: dict[str, 
     version = dataset.version
     result = session.execute(
         update(Dataset)
-        .where(Dataset.id == dataset.id, Dataset.version == version)
+        .where(col(Dataset.id) == dataset.id, col(Dataset.version) == version)
         .values(**changes, version=Dataset.version + 1, updated_at=utcnow())
     )
     session.refresh(dataset)
@@ -218,7 +218,7 @@ def list_datasets(
     users = (
         select(ProjectDataset.dataset_id, func.count().label("n"))
         .where(ProjectDataset.relation == "uses")
-        .group_by(ProjectDataset.dataset_id)
+        .group_by(col(ProjectDataset.dataset_id))
         .subquery()
     )
     query = (
@@ -243,7 +243,7 @@ def list_datasets(
     if drl:
         query = query.where(Dataset.drl == drl)
     if q:
-        query = query.where(Dataset.title.ilike(f"%{q}%") | Dataset.code.ilike(f"%{q}%"))
+        query = query.where(col(Dataset.title).ilike(f"%{q}%") | col(Dataset.code).ilike(f"%{q}%"))
     rows = session.exec(query.order_by(Dataset.title)).all()
     keys = (
         "code",

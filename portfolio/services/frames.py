@@ -7,7 +7,7 @@ from datetime import date
 
 import pandas as pd
 from sqlalchemy import case, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.errors import NotFound, Unrankable
 from portfolio.models import (
@@ -83,7 +83,8 @@ def load_projects(session: Session) -> pd.DataFrame:
 def load_criteria(session: Session) -> tuple[ScoringCriterion, ...]:
     """Return the criteria in their display order."""
     rows = session.execute(
-        select(Criterion.key, Criterion.dimension, Criterion.min_level, Criterion.max_level,
+        select(col(Criterion.key), col(Criterion.dimension), col(Criterion.min_level),
+               col(Criterion.max_level),
                Criterion.source).order_by(Criterion.position, Criterion.key)
     ).all()
     return tuple(ScoringCriterion(key=k, dimension=d, min_level=lo, max_level=hi, source=s)
@@ -101,10 +102,10 @@ def load_assessments(session: Session) -> pd.DataFrame:
         .scalar_subquery()
     )
     query = (
-        select(Project.slug, Criterion.key, Assessment.level)
-        .join(Project, Project.id == Assessment.project_id)
-        .join(Criterion, Criterion.id == Assessment.criterion_id)
-        .where(Assessment.id.in_(latest))
+        select(col(Project.slug), col(Criterion.key), col(Assessment.level))
+        .join(Project, col(Project.id) == col(Assessment.project_id))
+        .join(Criterion, col(Criterion.id) == col(Assessment.criterion_id))
+        .where(col(Assessment.id).in_(latest))
     )
     return _frame(session, query, ["slug", "criterion", "level"])
 
@@ -152,26 +153,27 @@ def load_portfolio(session: Session, as_of: date | None = None) -> PortfolioFram
     prerequisite = Project.__table__.alias("prerequisite")
     dependencies = _frame(
         session,
-        select(Project.slug, prerequisite.c.slug)
-        .join(ProjectDependency, ProjectDependency.project_id == Project.id)
+        select(col(Project.slug), prerequisite.c.slug)
+        .join(ProjectDependency, col(ProjectDependency.project_id) == col(Project.id))
         .join(prerequisite, prerequisite.c.id == ProjectDependency.depends_on_id),
         ["project", "depends_on"],
     )
     datasets = _frame(
         session,
-        select(Dataset.code, Dataset.title, Organisation.code, Dataset.access, Dataset.drl)
-        .join(Organisation, Organisation.id == Dataset.publisher_id),
+        select(col(Dataset.code), col(Dataset.title), col(Organisation.code), col(Dataset.access),
+               col(Dataset.drl))
+        .join(Organisation, col(Organisation.id) == col(Dataset.publisher_id)),
         ["code", "title", "publisher", "access", "drl"],
     )
     partners = _frame(
         session,
-        select(Project.slug, Organisation.code, ProjectPartner.role)
-        .join(Project, Project.id == ProjectPartner.project_id)
-        .join(Organisation, Organisation.id == ProjectPartner.organisation_id),
+        select(col(Project.slug), col(Organisation.code), col(ProjectPartner.role))
+        .join(Project, col(Project.id) == col(ProjectPartner.project_id))
+        .join(Organisation, col(Organisation.id) == col(ProjectPartner.organisation_id)),
         ["project", "organisation", "role"],
     )
     organisations = _frame(
-        session, select(Organisation.code, Organisation.name, Organisation.kind),
+        session, select(col(Organisation.code), col(Organisation.name), col(Organisation.kind)),
         ["code", "name", "kind"],
     )
     assessments = load_assessments(session)
@@ -198,8 +200,8 @@ def load_profile(session: Session, name: str | None) -> StoredProfile:
     """Return a profile by name (the first one when no name is given)."""
     query = select(WeightProfile)
     # With no name, the first profile still in use.
-    query = (query.where(WeightProfile.name == name) if name else query.order_by(
-        WeightProfile.retired_at.is_not(None), WeightProfile.id))  # type: ignore[union-attr]
+    query = (query.where(col(WeightProfile.name) == name) if name else query.order_by(
+        col(WeightProfile.retired_at).is_not(None), col(WeightProfile.id)))  # type: ignore[union-attr]
     row = session.execute(query).scalars().first()
     if row is None:
         raise NotFound("weight profile", name)

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from portfolio.db import Database
 from portfolio.enums import ProjectStatus, ReadinessLevel, Theme
@@ -21,8 +22,9 @@ MAX_SNAPSHOTS = 24
 def _snapshot_ids(db: Database) -> list[tuple[int, str, str]]:
     """Return (id, label, created_at) of the newest snapshots, oldest first."""
     with db.read() as session:
-        rows = session.execute(select(Snapshot.id, Snapshot.label, Snapshot.created_at)
-                               .order_by(Snapshot.id.desc()).limit(MAX_SNAPSHOTS)).all()
+        rows = session.execute(select(col(Snapshot.id), col(Snapshot.label),
+                                      col(Snapshot.created_at))
+                               .order_by(col(Snapshot.id).desc()).limit(MAX_SNAPSHOTS)).all()
     return [(sid, label, iso_time(at)) for sid, label, at in reversed(rows)]
 
 
@@ -71,7 +73,8 @@ def portfolio_over_time(db: Database) -> dict[str, Any]:
 def project_over_time(db: Database, slug: str) -> dict[str, Any]:
     """Return a project's rank, score and status in each snapshot that holds it."""
     with db.read() as session:
-        title = session.execute(select(Project.title).where(Project.slug == slug)).scalar()
+        title = session.execute(
+            select(col(Project.title)).where(col(Project.slug) == slug)).scalar()
     if title is None:
         raise NotFound("project", slug)
     points = []
@@ -95,8 +98,9 @@ def changes_since_last_snapshot(db: Database) -> dict[str, Any]:
     with db.read() as session:
         consistent_read(session)
         live = {slug: (title, status, org) for slug, title, status, org in session.execute(
-            select(Project.slug, Project.title, Project.status, Organisation.name)
-            .join(Organisation, Organisation.id == Project.owner_id)).all()}
+            select(col(Project.slug), col(Project.title), col(Project.status),
+                   col(Organisation.name))
+            .join(Organisation, col(Organisation.id) == col(Project.owner_id))).all()}
     added = sorted((s for s in live if s not in then), key=lambda s: live[s][0])
     removed = sorted(s for s in then if s not in live)
     moved = sorted(({"slug": s, "title": live[s][0], "from": then[s][2], "to": live[s][1]}

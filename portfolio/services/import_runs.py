@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.db import Database
@@ -82,7 +82,7 @@ def fail(db: Database, run_id: int | None, failure: str) -> None:
     if run_id is None:
         return
     _best_effort(db, lambda session: session.execute(
-        update(ImportRun).where(ImportRun.id == run_id)
+        update(ImportRun).where(col(ImportRun.id) == run_id)
         .values(status="failed", failure=failure[:2000], finished_at=utcnow())))
 
 
@@ -105,7 +105,7 @@ def _finish(session: Session, run_id: int, report: imports.ImportReport) -> None
         status = "checked"
     else:
         status = "imported" if report.written else "unchanged"
-    session.execute(update(ImportRun).where(ImportRun.id == run_id).values(
+    session.execute(update(ImportRun).where(col(ImportRun.id) == run_id).values(
         status=status, finished_at=utcnow(), rows=report.rows, created=len(report.created),
         updated=len(report.updated), unchanged=len(report.unchanged),
         errors=len(report.errors), report=report.as_dict()))
@@ -116,7 +116,7 @@ def _visible(actor: Actor) -> Any:
     imports.require_importer(actor)
     if actor.role == Role.LEAD:
         return ImportRun.actor_id == actor.id
-    return ImportRun.id.is_not(None)
+    return col(ImportRun.id).is_not(None)
 
 
 COLUMNS = (ImportRun.id, ImportRun.filename, ImportRun.source, ImportRun.dry_run,
@@ -139,15 +139,15 @@ def _summary(row: Any) -> dict[str, Any]:
 def list_imports(*, session: Session, actor: Actor,
                  limit: int = HISTORY_SHOWN) -> list[dict[str, Any]]:
     """List the imports an actor may see, newest first."""
-    rows = session.execute(select(*COLUMNS).outerjoin(User, User.id == ImportRun.actor_id)
-                           .where(_visible(actor)).order_by(ImportRun.id.desc())
+    rows = session.execute(select(*COLUMNS).outerjoin(User, col(User.id) == col(ImportRun.actor_id))
+                           .where(_visible(actor)).order_by(col(ImportRun.id).desc())
                            .limit(limit)).all()
     return [_summary(row) for row in rows]
 
 
 def get_import(*, session: Session, actor: Actor, run_id: int) -> dict[str, Any]:
     """Return one import with its report (the report object a page renders) and failure."""
-    row = session.execute(select(*COLUMNS, ImportRun.report, ImportRun.failure)
+    row = session.execute(select(*COLUMNS, col(ImportRun.report), col(ImportRun.failure))
                           .outerjoin(User, User.id == ImportRun.actor_id)
                           .where(_visible(actor), ImportRun.id == run_id)).first()
     if row is None:

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 from sqlalchemy import insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, only_own_organisation, require
@@ -511,9 +511,10 @@ def import_projects(
     total = len(sheet.rows)
     tick("check", 0, total)
 
-    organisations = dict(session.execute(select(Organisation.code, Organisation.id)).all())
+    organisations = dict(session.execute(select(col(Organisation.code),
+                                                col(Organisation.id))).all())
     codes_by_id = {v: k for k, v in organisations.items()}
-    datasets = dict(session.execute(select(Dataset.code, Dataset.id)).all())
+    datasets = dict(session.execute(select(col(Dataset.code), col(Dataset.id))).all())
     file_slugs = [str(_cell(cells[names.index("slug")], "slug") or "")
                   for _n, cells in sheet.rows if len(cells) > names.index("slug")]
     existing = _existing_projects(session, [s for s in file_slugs if s], lock=not dry_run)
@@ -610,7 +611,7 @@ def _existing_projects(session: Session, slugs: list[str], *, lock: bool) -> dic
     """Return the portfolio's projects with these slugs, locked for update when writing."""
     found: dict[str, Any] = {}
     for chunk in chunks(sorted(set(slugs))):
-        query = select(Project).where(Project.slug.in_(chunk))
+        query = select(Project).where(col(Project.slug).in_(chunk))
         if lock:
             # PostgreSQL: nobody edits them between our check and our write (SQLite's
             # BEGIN IMMEDIATE already holds the whole database).
@@ -624,7 +625,7 @@ def _slugs_in_portfolio(session: Session, slugs: set[str]) -> set[str]:
     """Return which of these slugs name projects already in the portfolio."""
     found: set[str] = set()
     for chunk in chunks(sorted(slugs)):
-        found.update(session.execute(select(Project.slug).where(Project.slug.in_(chunk)))
+        found.update(session.execute(select(col(Project.slug)).where(col(Project.slug).in_(chunk)))
                      .scalars())
     return found
 
@@ -647,8 +648,8 @@ def _check_dependencies(session: Session, rows: list[_Row], known: set[str],
         return
     prerequisite = Project.__table__.alias("prerequisite")
     current = session.execute(
-        select(Project.slug, prerequisite.c.slug)
-        .join(ProjectDependency, ProjectDependency.project_id == Project.id)
+        select(col(Project.slug), prerequisite.c.slug)
+        .join(ProjectDependency, col(ProjectDependency.project_id) == col(Project.id))
         .join(prerequisite, prerequisite.c.id == ProjectDependency.depends_on_id)
     ).all()
     pairs = [*((a, b) for a, b in current), *new_edges]
@@ -704,10 +705,10 @@ def _existing_links(session: Session, project_ids: list[int]) -> set[tuple[int, 
     found: set[tuple[int, str]] = set()
     for chunk in chunks(project_ids):
         found.update(session.execute(
-            select(ProjectDataset.project_id, Dataset.code)
-            .join(Dataset, Dataset.id == ProjectDataset.dataset_id)
-            .where(ProjectDataset.project_id.in_(chunk),
-                   ProjectDataset.relation == LinkRelation.USES.value)
+            select(col(ProjectDataset.project_id), col(Dataset.code))
+            .join(Dataset, col(Dataset.id) == col(ProjectDataset.dataset_id))
+            .where(col(ProjectDataset.project_id).in_(chunk),
+                   col(ProjectDataset.relation) == LinkRelation.USES.value)
         ).all())
     return found
 
@@ -716,9 +717,9 @@ def _existing_dependencies(session: Session, project_ids: list[int]) -> set[tupl
     found: set[tuple[int, str]] = set()
     for chunk in chunks(project_ids):
         found.update(session.execute(
-            select(ProjectDependency.project_id, Project.slug)
-            .join(Project, Project.id == ProjectDependency.depends_on_id)
-            .where(ProjectDependency.project_id.in_(chunk))
+            select(col(ProjectDependency.project_id), col(Project.slug))
+            .join(Project, col(Project.id) == col(ProjectDependency.depends_on_id))
+            .where(col(ProjectDependency.project_id).in_(chunk))
         ).all())
     return found
 
@@ -825,8 +826,8 @@ def _ids_of(session: Session, slugs: list[str]) -> dict[str, int]:
     """Return the ids of projects by slug."""
     found: dict[str, int] = {}
     for chunk in chunks(slugs):
-        found.update(session.execute(select(Project.slug, Project.id)
-                                     .where(Project.slug.in_(chunk))).all())
+        found.update(session.execute(select(col(Project.slug), col(Project.id))
+                                     .where(col(Project.slug).in_(chunk))).all())
     return found
 
 

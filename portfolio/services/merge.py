@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portfolio.models import AuditEvent
 
@@ -47,8 +47,8 @@ def values_at(
     events = session.exec(
         select(AuditEvent.before, AuditEvent.after)
         .where(AuditEvent.entity == entity, AuditEvent.entity_id == entity_id,
-               AuditEvent.action.in_(FIELD_CHANGES))
-        .order_by(AuditEvent.id.desc())
+               col(AuditEvent.action).in_(FIELD_CHANGES))
+        .order_by(col(AuditEvent.id).desc())
     ).all()
     values = dict(current)
     for before, after in events:

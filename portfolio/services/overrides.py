@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portfolio.actors import SYSTEM, Actor
 from portfolio.capabilities import Capability, require
@@ -67,7 +67,7 @@ def set_override(*, session: Session, actor: Actor, slug: str, data: dict[str, A
     project = project_by_slug(session, slug)
     before = _state(project)
     session.execute(
-        update(Project).where(Project.id == project.id).values(
+        update(Project).where(col(Project.id) == project.id).values(
             priority_override=value, override_justification=justification,
             override_expires_on=expires, override_by_id=actor.id, override_at=utcnow()))
     session.refresh(project)
@@ -85,7 +85,7 @@ def clear_override(*, session: Session, actor: Actor, slug: str,
         raise Invalid({"value": "This project's priority is not overridden."})
     before = _state(project)
     session.execute(
-        update(Project).where(Project.id == project.id).values(
+        update(Project).where(col(Project.id) == project.id).values(
             priority_override=None, override_justification="", override_expires_on=None,
             override_by_id=None, override_at=None))
     session.refresh(project)

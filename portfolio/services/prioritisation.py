@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.db import Database
 from portfolio.errors import Invalid
@@ -37,9 +37,9 @@ SUBPROCESS_ABOVE = 1500
 def _values(session: Session, run: RunInfo) -> pd.Series:
     """Return the composite of each active project in a stored run, by slug."""
     rows = session.execute(
-        select(Project.slug, RankingRow.composite)
-        .join(RankingRow, RankingRow.project_id == Project.id)
-        .where(RankingRow.run_id == run.id)
+        select(col(Project.slug), col(RankingRow.composite))
+        .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
+        .where(col(RankingRow.run_id) == run.id)
     ).all()
     return pd.Series({slug: value for slug, value in rows}, dtype=float)
 
@@ -173,9 +173,9 @@ def _build_portfolio_graph(db: Database, run: RunInfo):  # type: ignore[no-untyp
         frames = portfolio_frames(db, session)
         values = _values(session, run)
         readiness = pd.Series(dict(session.execute(
-            select(Project.slug, RankingRow.readiness)
-            .join(RankingRow, RankingRow.project_id == Project.id)
-            .where(RankingRow.run_id == run.id)).all()), dtype=float)
+            select(col(Project.slug), col(RankingRow.readiness))
+            .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
+            .where(col(RankingRow.run_id) == run.id)).all()), dtype=float)
     slugs = frames.projects["slug"]
     projects = frames.projects.assign(value=values.reindex(slugs).to_numpy(),
                                       readiness=(readiness.reindex(slugs) / 100.0).to_numpy())

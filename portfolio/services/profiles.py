@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -38,8 +38,8 @@ def _weights(session: Session, profile_id: int) -> dict[str, dict[str, float]]:
     """Return a profile's weights by kind and key."""
     out: dict[str, dict[str, float]] = {"dimension": {}, "criterion": {}}
     for kind, key, weight in session.execute(
-        select(ProfileWeight.kind, ProfileWeight.key, ProfileWeight.weight)
-        .where(ProfileWeight.profile_id == profile_id)
+        select(col(ProfileWeight.kind), col(ProfileWeight.key), col(ProfileWeight.weight))
+        .where(col(ProfileWeight.profile_id) == profile_id)
     ).all():
         out[kind][key] = weight
     return out
@@ -47,7 +47,8 @@ def _weights(session: Session, profile_id: int) -> dict[str, dict[str, float]]:
 
 def _profile_row(session: Session, name: str) -> WeightProfile:
     """Return a profile by name or raise NotFound."""
-    row = session.execute(select(WeightProfile).where(WeightProfile.name == name)).scalars().first()
+    row = session.execute(
+        select(WeightProfile).where(col(WeightProfile.name) == name)).scalars().first()
     if row is None:
         raise NotFound("weight profile", name)
     return row
@@ -66,7 +67,7 @@ def profile_public(session: Session, row: WeightProfile) -> dict[str, Any]:
 
 def list_profiles(*, session: Session, include_retired: bool = True) -> list[dict[str, Any]]:
     """List the weight profiles with their weights (retired ones too unless asked not to)."""
-    query = select(WeightProfile).order_by(WeightProfile.id)
+    query = select(WeightProfile).order_by(col(WeightProfile.id))
     if not include_retired:
         query = query.where(WeightProfile.retired_at.is_(None))  # type: ignore[union-attr]
     rows = session.execute(query).scalars().all()
@@ -82,8 +83,8 @@ def profile_history(*, session: Session, name: str) -> list[dict[str, Any]]:
     """Return a profile's past versions, newest first."""
     row = _profile_row(session, name)
     revisions = session.execute(
-        select(ProfileRevision).where(ProfileRevision.profile_id == row.id)
-        .order_by(ProfileRevision.version.desc())
+        select(ProfileRevision).where(col(ProfileRevision.profile_id) == row.id)
+        .order_by(col(ProfileRevision.version).desc())
     ).scalars().all()
     out = [{"version": r.version, "weights": r.weights, "method": r.method,
             "ahp_matrix": r.ahp_matrix, "consistency_ratio": r.consistency_ratio,
@@ -132,7 +133,7 @@ def set_weights(
 ) -> dict[str, Any]:
     """Store new weights for a profile (creating it if asked), keeping the old ones in history."""
     require(actor, Capability.MANAGE_PROFILES)
-    criteria = set(session.execute(select(Criterion.key)).scalars().all())
+    criteria = set(session.execute(select(col(Criterion.key))).scalars().all())
     if ahp_matrix:
         # Weights come from the judgements: the matrices' weights replace those sent for them.
         derived = ahp_profile(ahp_matrix, _criteria_by_dimension(session))
@@ -143,7 +144,7 @@ def set_weights(
     dimensions = _checked(dimension_weights, "dimension_weights", set(DIMENSIONS))
     by_criterion = _checked(criterion_weights, "criterion_weights", criteria)
     existing = session.execute(
-        select(WeightProfile).where(WeightProfile.name == name)).scalars().first()
+        select(WeightProfile).where(col(WeightProfile.name) == name)).scalars().first()
     if existing is None and not create:
         raise NotFound("weight profile", name)
     if existing is not None and create:
@@ -165,7 +166,7 @@ def set_weights(
         row.description = description
     session.add(row)
     session.flush()
-    session.execute(delete(ProfileWeight).where(ProfileWeight.profile_id == row.id))
+    session.execute(delete(ProfileWeight).where(col(ProfileWeight.profile_id) == row.id))
     for kind, mapping in ((WeightKind.DIMENSION, dimensions), (WeightKind.CRITERION, by_criterion)):
         for key, weight in mapping.items():
             session.add(ProfileWeight(profile_id=row.id, kind=kind.value, key=key, weight=weight))
@@ -187,8 +188,8 @@ def retire_profile(*, session: Session, actor: Actor, name: str,
     row = _profile_row(session, name)
     before = profile_public(session, row)
     if retired and row.retired_at is None:
-        others = session.execute(select(WeightProfile.id).where(
-            WeightProfile.retired_at.is_(None), WeightProfile.id != row.id)).first()  # type: ignore[union-attr]
+        others = session.execute(select(col(WeightProfile.id)).where(
+            col(WeightProfile.retired_at).is_(None), col(WeightProfile.id) != row.id)).first()  # type: ignore[union-attr]
         if others is None:
             raise Invalid({"name": "the last profile in use cannot be retired"})
         row.retired_at = utcnow()
@@ -206,7 +207,8 @@ def _criteria_by_dimension(session: Session) -> dict[str, list[str]]:
     """Return each dimension's criteria keys in their display order."""
     out: dict[str, list[str]] = {d: [] for d in DIMENSIONS}
     for key, dimension in session.execute(
-        select(Criterion.key, Criterion.dimension).order_by(Criterion.position, Criterion.id)
+        select(col(Criterion.key), col(Criterion.dimension)).order_by(col(Criterion.position),
+                                                                      col(Criterion.id))
     ).all():
         out[dimension].append(key)
     return out
@@ -216,8 +218,8 @@ def criteria_by_dimension(*, session: Session) -> dict[str, list[dict[str, str]]
     """Return each dimension's criteria (key and name) for the AHP grids."""
     out: dict[str, list[dict[str, str]]] = {d: [] for d in DIMENSIONS}
     for key, name, dimension in session.execute(
-        select(Criterion.key, Criterion.name, Criterion.dimension)
-        .order_by(Criterion.position, Criterion.id)
+        select(col(Criterion.key), col(Criterion.name), col(Criterion.dimension))
+        .order_by(col(Criterion.position), col(Criterion.id))
     ).all():
         out[dimension].append({"key": key, "name": name})
     return out

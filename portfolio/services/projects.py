@@ -6,7 +6,7 @@ import statistics
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -246,7 +246,7 @@ def _write(session: Session, actor: Actor, project: Project, changes: dict[str, 
     # Compare-and-set on the version: ORM version checks do not cover bulk updates.
     result = session.execute(
         update(Project)
-        .where(Project.id == project.id, Project.version == version)
+        .where(col(Project.id) == project.id, col(Project.version) == version)
         .values(**changes, version=Project.version + 1, updated_at=utcnow())
     )
     session.refresh(project)
@@ -273,9 +273,9 @@ def changed_since(
         .where(
             AuditEvent.entity == "project",
             AuditEvent.entity_id == project_id,
-            AuditEvent.action.in_(FIELD_CHANGES),
+            col(AuditEvent.action).in_(FIELD_CHANGES),
         )
-        .order_by(AuditEvent.id)
+        .order_by(col(AuditEvent.id))
     ).all()
     fields: set[str] = set()
     for after in events:
@@ -313,7 +313,7 @@ def list_projects(
     if theme:
         query = query.where(Project.theme == theme)
     if q:
-        query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
+        query = query.where(col(Project.title).ilike(f"%{q}%") | col(Project.slug).ilike(f"%{q}%"))
     if after:
         query = query.where(Project.slug > after)
     query = query.order_by(Project.slug)
@@ -352,7 +352,7 @@ def get_project(*, session: Session, slug: str) -> dict[str, Any]:
         {"organisation": code, "name": name, "role": role}
         for code, name, role in session.exec(
             select(Organisation.code, Organisation.name, ProjectPartner.role)
-            .join(ProjectPartner, ProjectPartner.organisation_id == Organisation.id)
+            .join(ProjectPartner, col(ProjectPartner.organisation_id) == col(Organisation.id))
             .where(ProjectPartner.project_id == project.id)
             .order_by(Organisation.name)
         ).all()
@@ -409,7 +409,7 @@ def _neighbours(session: Session, project_id: int, *, upstream: bool) -> list[di
     )
     rows = session.exec(
         select(Project.slug, Project.title, Project.status, ProjectDependency.note)
-        .join(ProjectDependency, theirs == Project.id)
+        .join(ProjectDependency, theirs == col(Project.id))
         .where(mine == project_id)
         .order_by(Project.slug)
     ).all()
@@ -510,7 +510,7 @@ def dependency_path(session: Session, *, start_id: int, target_id: int) -> list[
         for chunk in chunks(frontier):
             rows = session.exec(
                 select(ProjectDependency.project_id, ProjectDependency.depends_on_id).where(
-                    ProjectDependency.project_id.in_(chunk)
+                    col(ProjectDependency.project_id).in_(chunk)
                 )
             ).all()
             for source, prerequisite in rows:
@@ -534,7 +534,8 @@ def _slugs_on_path(session: Session, parent: dict[int, int | None], end: int) ->
         ids.append(node)
         node = parent[node]
     ids.reverse()
-    slugs = dict(session.exec(select(Project.id, Project.slug).where(Project.id.in_(ids))).all())
+    slugs = dict(session.exec(select(col(Project.id),
+                                     col(Project.slug)).where(col(Project.id).in_(ids))).all())
     return [slugs[i] for i in ids]
 
 

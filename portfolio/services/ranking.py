@@ -15,7 +15,7 @@ from sqlalchemy import JSON, String, delete, func, insert, select, update
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.db import Database
 from portfolio.errors import Invalid
@@ -113,11 +113,11 @@ def _find_run(session: Session, profile: StoredProfile, revision: int) -> RunInf
     """Return the stored run for this profile version and revision, if any."""
     run = session.execute(
         select(RankingRun).where(
-            RankingRun.profile_id == profile.id,
-            RankingRun.profile_version == profile.version,
-            RankingRun.revision == revision,
-            RankingRun.method_version == METHOD_VERSION,
-            RankingRun.complete.is_(True),
+            col(RankingRun.profile_id) == profile.id,
+            col(RankingRun.profile_version) == profile.version,
+            col(RankingRun.revision) == revision,
+            col(RankingRun.method_version) == METHOD_VERSION,
+            col(RankingRun.complete).is_(True),
         )
     ).scalars().first()
     return _run_info(run, profile)
@@ -126,10 +126,10 @@ def _find_run(session: Session, profile: StoredProfile, revision: int) -> RunInf
 def _latest_run(session: Session, profile: StoredProfile) -> RunInfo | None:
     """Return the newest stored run of a profile, whatever its revision."""
     run = session.execute(
-        select(RankingRun).where(RankingRun.profile_id == profile.id,
-                                 RankingRun.method_version == METHOD_VERSION,
-                                 RankingRun.complete.is_(True))
-        .order_by(RankingRun.revision.desc())
+        select(RankingRun).where(col(RankingRun.profile_id) == profile.id,
+                                 col(RankingRun.method_version) == METHOD_VERSION,
+                                 col(RankingRun.complete).is_(True))
+        .order_by(col(RankingRun.revision).desc())
     ).scalars().first()
     return _run_info(run, profile)
 
@@ -197,7 +197,7 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
         started = time.perf_counter()
         ranking = compute(db, session, profile, samples=DEFAULT_SAMPLES, top_k=DEFAULT_TOP_K)
         samples = ranking.samples
-        project_ids = dict(session.execute(select(Project.slug, Project.id)).all())
+        project_ids = dict(session.execute(select(col(Project.slug), col(Project.id))).all())
     seconds = time.perf_counter() - started
     run_id = _claim_run(db, profile, revision, seconds, samples)
     if run_id is None:
@@ -210,7 +210,7 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
             raise RuntimeError(f"the ranking of revision {revision} could not be stored")
     _store_rows(db, run_id, ranking, project_ids)
     with db.write() as session:
-        session.execute(update(RankingRun).where(RankingRun.id == run_id)
+        session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
                         .values(complete=True, seconds=seconds))
     _prune_runs(db, profile.id)
     if not db.is_sqlite:
@@ -249,10 +249,10 @@ def _await_run(db: Database, profile: StoredProfile, revision: int) -> RunInfo |
     while True:
         with db.read() as session:
             run = session.execute(select(RankingRun).where(
-                RankingRun.profile_id == profile.id,
-                RankingRun.profile_version == profile.version,
-                RankingRun.revision == revision,
-                RankingRun.method_version == METHOD_VERSION)).scalars().first()
+                col(RankingRun.profile_id) == profile.id,
+                col(RankingRun.profile_version) == profile.version,
+                col(RankingRun.revision) == revision,
+                col(RankingRun.method_version) == METHOD_VERSION)).scalars().first()
         if run is None:
             return None
         if run.complete:
@@ -291,7 +291,7 @@ def _store_rows(db: Database, run_id: int, ranking: Ranking,
             began = time.perf_counter()
             session.execute(insert(table), batch)
             # computed_at moves on with each batch: when it stops, the storer has died.
-            session.execute(update(RankingRun).where(RankingRun.id == run_id)
+            session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
                             .values(rows_stored=start + len(batch), computed_at=utcnow()))
         held = time.perf_counter() - began
         start += len(batch)
@@ -319,19 +319,19 @@ def _prune_runs(db: Database, profile_id: int) -> None:
     """
     with db.read() as session:
         keep = session.execute(
-            select(RankingRun.id).where(RankingRun.profile_id == profile_id,
-                                        RankingRun.complete.is_(True))
-            .order_by(RankingRun.revision.desc(), RankingRun.id.desc()).limit(2)
+            select(col(RankingRun.id)).where(col(RankingRun.profile_id) == profile_id,
+                                        col(RankingRun.complete).is_(True))
+            .order_by(col(RankingRun.revision).desc(), col(RankingRun.id).desc()).limit(2)
         ).scalars().all()
         if not keep:
             return
         oldest_kept = min(keep)
         silent = utcnow() - timedelta(seconds=ABANDONED_AFTER)
-        stale = session.execute(select(RankingRun.id).where(
-            RankingRun.profile_id == profile_id, RankingRun.id.not_in(keep),
+        stale = session.execute(select(col(RankingRun.id)).where(
+            col(RankingRun.profile_id) == profile_id, col(RankingRun.id).not_in(keep),
             # An incomplete run may be another worker's, in progress, unless it is older than
             # what is kept or its rows stopped arriving (its process died).
-            RankingRun.complete.is_(True) | (RankingRun.id < oldest_kept)
+            col(RankingRun.complete).is_(True) | (col(RankingRun.id) < oldest_kept)
             | (RankingRun.id < max(keep)) & (RankingRun.computed_at < silent))
         ).scalars().all()
     for run_id in stale:
@@ -341,19 +341,19 @@ def _prune_runs(db: Database, profile_id: int) -> None:
 def _remove_run(db: Database, run_id: int) -> None:
     """Delete a run: hidden from readers first, then its rows in short batches, then itself."""
     with db.write() as session:
-        session.execute(update(RankingRun).where(RankingRun.id == run_id)
+        session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
                         .values(complete=False))
         last = session.execute(select(func.max(RankingRow.position))
-                               .where(RankingRow.run_id == run_id)).scalar() or 0
+                               .where(col(RankingRow.run_id) == run_id)).scalar() or 0
     for upper in range(STORE_BATCH, last + STORE_BATCH, STORE_BATCH):
         with db.write() as session:
             session.connection()  # waits for the write lock: not part of the time held
             began = time.perf_counter()
-            session.execute(delete(RankingRow).where(RankingRow.run_id == run_id,
-                                                     RankingRow.position <= upper))
+            session.execute(delete(RankingRow).where(col(RankingRow.run_id) == run_id,
+                                                     col(RankingRow.position) <= upper))
         _let_writers_in(db, time.perf_counter() - began)
     with db.write() as session:
-        session.execute(delete(RankingRun).where(RankingRun.id == run_id))
+        session.execute(delete(RankingRun).where(col(RankingRun.id) == run_id))
 
 
 def _rows_of(run_id: int, ranking: Ranking, project_ids: dict[str, int]) -> list[dict[str, Any]]:
@@ -436,7 +436,7 @@ def backlog(
                r.score_status, r.priority, r.effective_priority, r.effective_mandatory,
                Project.mandatory, r.p_top_k, r.rank_p05, r.rank_p95, r.fragile, r.unlock_value,
                r.rice, r.wsjf, r.bottleneck_dataset, r.blocked_by, r.unblocks, r.contributions,
-               Project.priority_override.is_not(None))
+               col(Project.priority_override).is_not(None))
         .join(Project, Project.id == r.project_id)
         .join(Organisation, Organisation.id == Project.owner_id)
         .where(r.run_id == run.id)
@@ -452,7 +452,7 @@ def backlog(
     if status:
         query = query.where(Project.status == status)
     if q:
-        query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
+        query = query.where(col(Project.title).ilike(f"%{q}%") | col(Project.slug).ilike(f"%{q}%"))
     if slug:
         query = query.where(Project.slug == slug)
     query = query.order_by(r.view_position if view else r.position)

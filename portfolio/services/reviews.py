@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, update
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -89,7 +89,7 @@ def decide(
         # Bump the version so an edit opened before the decision is refused as stale.
         session.execute(
             update(Project)
-            .where(Project.id == project.id)
+            .where(col(Project.id) == project.id)
             .values(status=status.value, version=Project.version + 1, updated_at=utcnow())
         )
         session.refresh(project)
@@ -132,7 +132,7 @@ def open_question(session: Session, project_id: int | None) -> ReviewDecision | 
     """Return the project's latest decision when it asks for information not yet given."""
     latest = session.exec(
         select(ReviewDecision).where(ReviewDecision.project_id == project_id)
-        .order_by(ReviewDecision.id.desc()).limit(1)
+        .order_by(col(ReviewDecision.id).desc()).limit(1)
     ).first()
     if latest is None or latest.decision != Decision.NEEDS_INFORMATION.value or latest.answer:
         return None
@@ -144,16 +144,17 @@ def questions_for(*, session: Session, actor: Actor | None) -> list[dict[str, An
     if actor is None or actor.organisation_id is None:
         return []
     latest_ids = (
-        select(func.max(ReviewDecision.id)).group_by(ReviewDecision.project_id).scalar_subquery()
+        select(func.max(col(ReviewDecision.id))).group_by(col(ReviewDecision.project_id)).scalar_subquery()
     )
     rows = session.exec(
-        select(Project.slug, Project.title, ReviewDecision.rationale, ReviewDecision.decided_at,
+        select(col(Project.slug), col(Project.title), col(ReviewDecision.rationale),
+               col(ReviewDecision.decided_at),
                User.name)
         .join(Project, Project.id == ReviewDecision.project_id)
         .outerjoin(User, User.id == ReviewDecision.decided_by_id)
-        .where(ReviewDecision.id.in_(latest_ids),
+        .where(col(ReviewDecision.id).in_(latest_ids),
                ReviewDecision.decision == Decision.NEEDS_INFORMATION.value,
-               ReviewDecision.answer.is_(None),
+               col(ReviewDecision.answer).is_(None),
                Project.owner_id == actor.organisation_id)
         .order_by(ReviewDecision.decided_at)
     ).all()
@@ -172,29 +173,29 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
     """
     latest_ids = (
         select(ReviewDecision.project_id, func.max(ReviewDecision.id).label("decision_id"))
-        .group_by(ReviewDecision.project_id)
+        .group_by(col(ReviewDecision.project_id))
         .subquery()
     )
     last = aliased(ReviewDecision)
     # A withdrawn project (back to an idea) leaves the queue whatever was decided before.
-    candidate = or_(Project.status == ProjectStatus.PROPOSED.value,
+    candidate = or_(col(Project.status) == ProjectStatus.PROPOSED.value,
                     and_(last.decision.in_(STILL_AWAITING),
-                         Project.status != ProjectStatus.IDEA.value))
+                         col(Project.status) != ProjectStatus.IDEA.value))
     ranked = aliased(RankingRow)
     columns = (
         Project.slug, Project.title, Organisation.name, Project.status, Project.created_at,
         Project.cost_gbp, Project.mandatory, last.decision, last.rationale, last.decided_at,
         last.answer, last.answered_at, ranked.position, ranked.composite,
-        Project.priority_override.is_not(None), Project.id,
+        col(Project.priority_override).is_not(None), col(Project.id),
     )
     query = (
         select(*columns)
         .join(Organisation, Organisation.id == Project.owner_id)
         .outerjoin(latest_ids, latest_ids.c.project_id == Project.id)
         .outerjoin(last, last.id == latest_ids.c.decision_id)
-        .outerjoin(ranked, and_(ranked.project_id == Project.id,
+        .outerjoin(ranked, and_(ranked.project_id == col(Project.id),
                                 ranked.run_id == (run_id if run_id is not None else -1)))
-        .where(candidate, Project.status.not_in(CLOSED))
+        .where(candidate, col(Project.status).not_in(CLOSED))
     )
     moment = now or utcnow()
     rows = session.exec(query.order_by(Project.created_at, Project.id)).all()
@@ -272,9 +273,9 @@ def _submitted_at(session: Session, project_ids: list[int]) -> dict[int, datetim
     for chunk in chunks(project_ids):
         events = session.exec(
             select(AuditEvent.project_id, AuditEvent.at, AuditEvent.after)
-            .where(AuditEvent.project_id.in_(chunk), AuditEvent.entity == "project",
+            .where(col(AuditEvent.project_id).in_(chunk), col(AuditEvent.entity) == "project",
                    AuditEvent.action == "transition")
-            .order_by(AuditEvent.id)
+            .order_by(col(AuditEvent.id))
         ).all()
         for project_id, at, after in events:
             if (after or {}).get("status") == ProjectStatus.PROPOSED.value and at is not None:
@@ -310,10 +311,10 @@ def project_history(
         )
         .where(
             AuditEvent.project_id == project.id,
-            AuditEvent.entity.in_(("project", *LINK_ENTITIES)),
-            AuditEvent.action.not_in(SHOWN_FROM_ROWS),
+            col(AuditEvent.entity).in_(("project", *LINK_ENTITIES)),
+            col(AuditEvent.action).not_in(SHOWN_FROM_ROWS),
         )
-        .order_by(AuditEvent.id.desc())
+        .order_by(col(AuditEvent.id).desc())
         .limit(limit)
     ).all()
     decisions = session.exec(
@@ -327,7 +328,7 @@ def project_history(
             ReviewDecision.answered_at,
         )
         .where(ReviewDecision.project_id == project.id)
-        .order_by(ReviewDecision.id.desc())
+        .order_by(col(ReviewDecision.id).desc())
         .limit(limit)
     ).all()
     assessments = session.exec(
@@ -341,7 +342,7 @@ def project_history(
         )
         .join(Criterion, Criterion.id == Assessment.criterion_id)
         .where(Assessment.project_id == project.id)
-        .order_by(Assessment.id.desc())
+        .order_by(col(Assessment.id).desc())
         .limit(limit)
     ).all()
     user_ids = ({e[1] for e in events} | {d[1] for d in decisions} | {d[5] for d in decisions}
@@ -430,7 +431,8 @@ def _user_names(session: Session, ids: set[int | None]) -> dict[int | None, str]
     wanted = [i for i in ids if i is not None]
     if not wanted:
         return {}
-    return dict(session.exec(select(User.id, User.name).where(User.id.in_(wanted))).all())
+    return dict(session.exec(select(col(User.id),
+                                    col(User.name)).where(col(User.id).in_(wanted))).all())
 
 
 def _owner_codes(session: Session, events: list[Any]) -> dict[int, str]:
@@ -446,7 +448,7 @@ def _owner_codes(session: Session, events: list[Any]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.exec(
-        select(Organisation.id, Organisation.code).where(Organisation.id.in_(ids))
+        select(col(Organisation.id), col(Organisation.code)).where(col(Organisation.id).in_(ids))
     ).all()
     return dict(rows)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -58,7 +58,8 @@ def parse_quarter(text: str, *, field: str = "quarter") -> date:
 def capacities(*, session: Session) -> list[dict[str, Any]]:
     """List the stated capacities: organisation, quarter from which it holds, person-months."""
     rows = session.execute(
-        select(Organisation.code, Organisation.name, OrganisationCapacity.quarter_start,
+        select(col(Organisation.code), col(Organisation.name),
+               col(OrganisationCapacity.quarter_start),
                OrganisationCapacity.person_months)
         .join(Organisation, Organisation.id == OrganisationCapacity.organisation_id)
         .order_by(Organisation.name, OrganisationCapacity.quarter_start)
@@ -82,8 +83,8 @@ def set_capacity(*, session: Session, actor: Actor, organisation: str, quarter: 
         raise Invalid({"person_months": "capacity must be a number of person-months of at "
                                         "least 0"})
     row = session.execute(select(OrganisationCapacity).where(
-        OrganisationCapacity.organisation_id == org.id,
-        OrganisationCapacity.quarter_start == start)).scalars().first()
+        col(OrganisationCapacity.organisation_id) == org.id,
+        col(OrganisationCapacity.quarter_start) == start)).scalars().first()
     before = None if row is None else {"person_months": row.person_months}
     if row is None:
         row = OrganisationCapacity(organisation_id=org.id, quarter_start=start,
@@ -107,8 +108,8 @@ def remove_capacity(*, session: Session, actor: Actor, organisation: str, quarte
     org = organisation_by_code(session, organisation)
     start = parse_quarter(quarter)
     row = session.execute(select(OrganisationCapacity).where(
-        OrganisationCapacity.organisation_id == org.id,
-        OrganisationCapacity.quarter_start == start)).scalars().first()
+        col(OrganisationCapacity.organisation_id) == org.id,
+        col(OrganisationCapacity.quarter_start) == start)).scalars().first()
     if row is None:
         raise Invalid({"quarter": f"no capacity is stated for {org.name} from "
                                   f"{quarter_label(start, 0)}"})
@@ -174,9 +175,9 @@ def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: f
         frames = portfolio_frames(db, session)
         values = _values(session, run)
         dates = {slug: (s, e) for slug, s, e in session.execute(
-            select(Project.slug, Project.start_date, Project.end_date)).all()}
+            select(col(Project.slug), col(Project.start_date), col(Project.end_date))).all()}
         stated = [(c, s, float(pm)) for c, s, pm in session.execute(
-            select(Organisation.code, OrganisationCapacity.quarter_start,
+            select(col(Organisation.code), col(OrganisationCapacity.quarter_start),
                    OrganisationCapacity.person_months)
             .join(Organisation, Organisation.id == OrganisationCapacity.organisation_id)).all()]
     projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -80,7 +80,7 @@ def checked_request(session: Session, data: dict[str, Any]) -> dict[str, Any]:
         except Invalid as exc:
             errors |= exc.errors
             out[field] = []
-    known = set(session.execute(select(Project.slug).where(
+    known = set(session.execute(select(col(Project.slug)).where(
         Project.slug.in_(out["force_in"] + out["force_out"]))).scalars())  # type: ignore[attr-defined]
     for field in ("force_in", "force_out"):
         unknown = [s for s in out[field] if s not in known]
@@ -91,7 +91,8 @@ def checked_request(session: Session, data: dict[str, Any]) -> dict[str, Any]:
         errors["force_out"] = f"forced both in and out: {', '.join(sorted(both))}"
     profile = (data.get("profile") or "").strip() or None
     if profile is not None and session.execute(
-            select(WeightProfile.id).where(WeightProfile.name == profile)).first() is None:
+            select(col(WeightProfile.id))
+            .where(col(WeightProfile.name) == profile)).first() is None:
         errors["profile"] = f"no weight profile called {profile!r}"
     out["profile"] = profile
     if errors:
@@ -136,7 +137,7 @@ def _name(session: Session, data: dict[str, Any], own_id: int | None) -> str:
         raise Invalid({"name": "give the scenario a name of 1 to 120 characters"})
     if any(ch < " " for ch in name):
         raise Invalid({"name": "a name cannot hold control characters"})
-    clash = session.execute(select(Scenario.id).where(Scenario.name == name)).scalar()
+    clash = session.execute(select(col(Scenario.id)).where(col(Scenario.name) == name)).scalar()
     if clash is not None and clash != own_id:
         raise Invalid({"name": f"a scenario named {name!r} already exists"})
     return name
@@ -157,7 +158,7 @@ def _apply(session: Session, row: Scenario, data: dict[str, Any], own_id: int | 
     row.description = _printable(str(data.get("description") or ""))[:2000]
     row.budget_gbp, row.capacity_pm = request["budget"], request["capacity"]
     row.force_in, row.force_out = request["force_in"], request["force_out"]
-    row.profile_id = (session.execute(select(WeightProfile.id).where(
+    row.profile_id = (session.execute(select(col(WeightProfile.id)).where(
         WeightProfile.name == request["profile"])).scalar() if request["profile"] else None)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -133,9 +133,9 @@ class TableSpec:
 
     def column(self, name: str) -> Column:
         """Return a column by name; projects' per-criterion contribution columns are numbers."""
-        for col in self.columns:
-            if col.name == name:
-                return col
+        for column in self.columns:
+            if column.name == name:
+                return column
         if name.startswith(CONTRIBUTION_PREFIX):
             key = name.removeprefix(CONTRIBUTION_PREFIX)
             return Column(name, "number", f"Points of the composite score from criterion {key}.")
@@ -532,7 +532,7 @@ def write_tables(session: Session, writer: PayloadWriter, run: RunInfo,
     dep = ProjectDependency
     writer.table("dependencies", ["project", "depends_on", "note"])
     writer.rows(list(row) for row in _stream(
-        session, select(Project.slug, prerequisite.c.slug, dep.note)
+        session, select(col(Project.slug), prerequisite.c.slug, dep.note)
         .join(Project, Project.id == dep.project_id)
         .join(prerequisite, prerequisite.c.id == dep.depends_on_id)
         .order_by(*by(Project.slug, prerequisite.c.slug))))
@@ -540,7 +540,7 @@ def write_tables(session: Session, writer: PayloadWriter, run: RunInfo,
     pp = ProjectPartner
     writer.table("partners", ["project", "organisation", "role"])
     writer.rows(list(row) for row in _stream(
-        session, select(Project.slug, org.code, pp.role)
+        session, select(col(Project.slug), org.code, pp.role)
         .join(Project, Project.id == pp.project_id).join(org, org.id == pp.organisation_id)
         .order_by(*by(Project.slug, org.code))))
 
@@ -570,7 +570,7 @@ def _write_projects(session: Session, writer: PayloadWriter, run: RunInfo,
     """Write projects in rank order with their ranking, own fields and contributions."""
     p, r = Project, RankingRow
     query = (
-        select(r.position, p.slug, p.title, Organisation.code, p.theme, p.status,
+        select(r.position, p.slug, p.title, col(Organisation.code), p.theme, p.status,
                r.composite, r.score_status, r.coverage, r.impact, r.feasibility, r.readiness,
                r.priority, r.effective_priority, r.effective_mandatory, r.p_top_k, r.rank_p05,
                r.rank_p95, r.fragile, r.unlock_value, r.rice, r.wsjf, r.bottleneck_dataset,
@@ -817,7 +817,7 @@ def check_quota(session: Session, actor: Actor, quota: int) -> None:
     since = datetime.now(UTC) - QUOTA_WINDOW
     taken, oldest = session.execute(
         select(func.count(), func.min(Snapshot.created_at))
-        .where(Snapshot.author_id == actor.id, Snapshot.created_at > since)).one()
+        .where(col(Snapshot.author_id) == actor.id, col(Snapshot.created_at) > since)).one()
     if taken >= quota:
         oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
         raise QuotaExceeded(quota, int((oldest + QUOTA_WINDOW - datetime.now(UTC))
@@ -910,13 +910,13 @@ def _summary(row: Any) -> dict[str, Any]:
 
 def list_snapshots(*, session: Session) -> list[dict[str, Any]]:
     """List snapshots, newest first (without their payloads)."""
-    rows = session.execute(select(*SUMMARY_COLUMNS).order_by(Snapshot.id.desc())).all()
+    rows = session.execute(select(*SUMMARY_COLUMNS).order_by(col(Snapshot.id).desc())).all()
     return [_summary(row) for row in rows]
 
 
 def get_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
     """Return one snapshot's summary."""
-    row = session.execute(select(*SUMMARY_COLUMNS).where(Snapshot.id == snapshot_id)).first()
+    row = session.execute(select(*SUMMARY_COLUMNS).where(col(Snapshot.id) == snapshot_id)).first()
     if row is None:
         raise NotFound("snapshot", snapshot_id)
     return _summary(row)

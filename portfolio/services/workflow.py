@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, refusal, require
@@ -170,9 +170,9 @@ def move(
     check_transition(actor, project, old, target.value, reason=reason)
     if old == target.value:
         return {"project": slug, "status": old, "version": project.version}
-    query = update(Project).where(Project.id == project.id, Project.status == old)
+    query = update(Project).where(col(Project.id) == project.id, col(Project.status) == old)
     if version is not None:
-        query = query.where(Project.version == version)
+        query = query.where(col(Project.version) == version)
     result = session.execute(query.values(status=target.value, version=Project.version + 1,
                                           updated_at=utcnow()))
     session.refresh(project)

@@ -66,6 +66,11 @@ def export(content: snapshots.SnapshotContent, fmt: ExportFormat, table: str | N
     return b"".join(exports.stream_export(content, fmt, table))
 
 
+def test_the_format_enum_routes_validate_against_is_the_registry() -> None:
+    assert [f.value for f in ExportFormat] == list(exports.FORMATS)
+    assert {f.name for f in exports.FORMATS.values() if f.single_table} == {"csv", "parquet"}
+
+
 def test_every_format_exports_the_same_snapshot_to_the_same_bytes(
     snapshot: snapshots.SnapshotContent,
 ) -> None:

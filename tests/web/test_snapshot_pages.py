@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from portfolio.db import Database
 from portfolio.models import Project, Snapshot
-from portfolio.services import imports
+from portfolio.services import exports, imports
 from portfolio.services import ranking as ranking_service
 from portfolio.settings import Settings
 from tests.web.auth import Browser, sign_in, token_for
@@ -84,6 +84,18 @@ def test_a_researcher_takes_a_snapshot_and_downloads_it_byte_identical(
     assert rows[0]["rank"] == "1"
     package = browser.get(links["datapackage"])
     assert "datapackage.json" in zipfile.ZipFile(io.BytesIO(package.content)).namelist()
+
+
+def test_the_snapshots_page_lists_every_registered_format_with_its_note(
+    browser: Browser, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A format known only to the registry used to crash this page (its note lived elsewhere).
+    tsv = exports.Format("tsv", "text/tab-separated-values", "tsv", "Tab-separated projects.",
+                         exports.FORMATS["csv"].write, single_table=True)
+    monkeypatch.setitem(exports.FORMATS, "tsv", tsv)
+    response = browser.get("/snapshots")
+    assert response.status_code == 200
+    assert "Tab-separated projects." in response.text
 
 
 def test_an_altered_snapshot_says_so_on_its_page(browser: Browser, london: Database) -> None:
