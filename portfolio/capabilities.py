@@ -39,6 +39,8 @@ class Capability(StrEnum):
     DISMISS_SUGGESTION = "dismiss_suggestion"
     JOIN_PROJECT = "join_project"
     SET_CAPACITY = "set_capacity"
+    MAP_GROUPS = "map_groups"
+    WATCH_JOBS = "watch_jobs"
 
 
 class Scope(StrEnum):
@@ -71,11 +73,15 @@ DOING: dict[Capability, str] = {
     Capability.DISMISS_SUGGESTION: "dismiss a collaboration suggestion",
     Capability.JOIN_PROJECT: "join a project as a partner",
     Capability.SET_CAPACITY: "set an organisation's capacity per quarter",
+    Capability.MAP_GROUPS: "map the identity provider's groups to roles",
+    Capability.WATCH_JOBS: "see background jobs that failed",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
 _STAFF = {c: _ANY for c in Capability if c not in {Capability.MANAGE_USERS,
-                                                   Capability.MANAGE_ORGANISATIONS}}
+                                                   Capability.MANAGE_ORGANISATIONS,
+                                                   Capability.MAP_GROUPS,
+                                                   Capability.WATCH_JOBS}}
 
 # The one table: a role holds a capability anywhere, or only for its own organisation's things.
 TABLE: dict[Role, dict[Capability, Scope]] = {

@@ -28,6 +28,7 @@ NOT_PORTFOLIO_TABLES = frozenset({
     "user_account", "api_token", "login_attempt", "audit_event", "portfolio_revision",
     "ranking_run", "ranking_row", "snapshot", "import_run", "user_session",
     "scenario", "dismissed_suggestion", "benefit_realisation",
+    "external_identity", "group_mapping", "job_outcome",
 })
 
 # Schema migrations run before the revision's table exists, and restart every process anyway.

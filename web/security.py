@@ -46,6 +46,8 @@ class Policy(StrEnum):
     BENEFITS = Capability.RECORD_BENEFITS
     DISMISS = Capability.DISMISS_SUGGESTION
     JOIN = Capability.JOIN_PROJECT
+    GROUPS = Capability.MAP_GROUPS
+    JOBS = Capability.WATCH_JOBS
 
 
 ALLOWED: dict[Policy, frozenset[Role]] = {
