@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # on PostgreSQL outside development and tests, in-process otherwise.
     jobs: str = "auto"
     job_attempts: int = 3
+    # How long a caller with no previous ranking waits for a queued one before a 503.
+    ranking_job_wait_seconds: float = 300.0
     # A job whose worker sent no heartbeat for this long is started again by another worker.
     worker_stalled_seconds: int = 30
     worker_heartbeat_seconds: float = 5.0

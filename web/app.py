@@ -22,6 +22,7 @@ from portfolio import migrate
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.faults import DatabaseFault, Fault, FaultKind, classify
+from portfolio.jobs import JobQueue
 from portfolio.settings import Settings
 from web import (
     api,
@@ -37,6 +38,7 @@ from web import (
     pages_collaboration,
     pages_engine,
     pages_history,
+    pages_jobs,
     pages_profiles,
     pages_roadmap,
     pages_scenarios,
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     secret_key = settings.resolved_secret_key()
     app.state.settings = settings
     app.state.database = Database(settings)
+    if settings.uses_job_queue:
+        app.state.database.queue = JobQueue(app.state.database)
     # Innermost first. From the outside: proxy headers (only from trusted proxies), security
     # headers on every answer (refusals below included), allowed hosts, body limits, the
     # session cookie (which names a stored session), and refusing uploads before parsing them.
@@ -130,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_roadmap.router)
     app.include_router(pages_history.router)
     app.include_router(pages_sign_in.router)
+    app.include_router(pages_jobs.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])
