@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.errors import DomainError
-from portfolio.models import JobOutcome, RankingRun
+from portfolio.models import JobOutcome, RankingRun, utcnow
 from portfolio.settings import Settings
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def ensure_schema(settings: Settings) -> bool:
 def make_queue(settings: Settings) -> procrastinate.App:
     """Return the job queue's app with this project's tasks on it."""
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(
-        conninfo=conninfo(settings.database_url), kwargs={"autocommit": True}))
+        conninfo=conninfo(settings.database_url)))
     retry = procrastinate.RetryStrategy(max_attempts=max(0, settings.job_attempts - 1))
 
     @app.task(name=RANK_TASK, queue=QUEUE, retry=retry, pass_context=True)
@@ -149,7 +149,7 @@ class _recording_failure:  # noqa: N801 - used as a context manager, named for t
                 session.execute(insert(JobOutcome).values(
                     task=job.task_name, lock=job.queueing_lock or "", attempt=attempt,
                     gave_up=attempt >= self.attempts,
-                    error=f"{type(error).__name__}: {error}"[:2000]))
+                    error=f"{type(error).__name__}: {error}"[:2000], at=utcnow()))
         except Exception:  # noqa: BLE001 - the job's own error is the one to keep
             LOG.exception("could not record the failure of job %s", job.id)
         return False
