@@ -276,11 +276,14 @@ def submit_ranking(db: Database, profile: Any, profile_name: str | None, revisio
 async def _retry_stalled(app: procrastinate.App, settings: Settings) -> None:
     """Start again the jobs of workers that stopped sending heartbeats (they died)."""
     while True:
-        stalled = await app.job_manager.get_stalled_jobs(
-            seconds_since_heartbeat=settings.worker_stalled_seconds)
-        for job in stalled:
-            LOG.warning("job %s stalled (its worker died): starting it again", job.id)
-            await app.job_manager.retry_job(job)
+        try:
+            stalled = await app.job_manager.get_stalled_jobs(
+                seconds_since_heartbeat=settings.worker_stalled_seconds)
+            for job in stalled:
+                LOG.warning("job %s stalled (its worker died): starting it again", job.id)
+                await app.job_manager.retry_job(job)
+        except Exception:  # noqa: BLE001 - another worker retried it first, or the database blinked
+            LOG.warning("could not look for stalled jobs this time", exc_info=True)
         await asyncio.sleep(settings.worker_heartbeat_seconds)
 
 

@@ -169,6 +169,9 @@ class Provider:
     def start(self, redirect_uri: str) -> tuple[str, PendingSignIn]:
         """Return the provider's sign-in address and what to keep until the browser is back."""
         endpoint = self.metadata()["authorization_endpoint"]
+        if self.settings.require_https and urlsplit(endpoint).scheme != "https":
+            raise ProviderUnavailable("single sign-on is misconfigured: the provider's sign-in "
+                                      "page must use HTTPS outside development")
         pending = PendingSignIn(state=generate_token(32), nonce=generate_token(32),
                                 verifier=generate_token(64))
         url, _state = self._client(redirect_uri).create_authorization_url(

@@ -110,6 +110,17 @@ def test_sign_out_offers_the_providers_end_session(client: Browser, db: Database
     assert client.get("/account", follow_redirects=False).status_code == 303
 
 
+def test_keys_that_do_not_match_the_providers_show_a_clear_error(
+        client: Browser, oidc_issuer: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    set_user(oidc_issuer, "gina", email="gina@council.example", groups=[])
+    start = client.get("/login/oidc", follow_redirects=False)
+    provider = client.app.state.oidc_provider
+    foreign = KeySet([RSAKey.generate_key(2048)])
+    monkeypatch.setattr(provider, "keys", lambda refresh=False: foreign)
+    answer = client.get(approve(start.headers["location"], "gina"), follow_redirects=False)
+    assert answer.status_code == 400 and "signature does not match" in answer.text
+
+
 def test_local_passwords_can_be_switched_off(sso_settings: Settings, db: Database) -> None:
     email = make_user(db, "admin")
     off = sso_settings.model_copy(update={"local_passwords": False})
