@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
-from portfolio.errors import DomainError
+from portfolio.errors import DomainError, NotAllowed
 from portfolio.models import JobOutcome, RankingRun, utcnow
 from portfolio.settings import Settings
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 QUEUE = "portfolio"
 RANK_TASK = "portfolio.rank"
+HARVEST_TASK = "portfolio.harvest"
 # Any one of the processes starting at once creates procrastinate's schema; the others wait.
 SCHEMA_LOCK = 82_061_903
 POLL_SECONDS = 0.2
@@ -99,8 +101,32 @@ def make_queue(settings: Settings) -> procrastinate.App:
 
         db = _worker_database(settings)
         _hold_for_tests(settings)
-        with _recording_failure(db, context, settings.job_attempts):
-            ranking._compute_and_store(db, profile)  # noqa: SLF001 - as the in-process executor
+
+        def work() -> None:
+            # As the in-process executor does; a ranking's success needs no record.
+            ranking._compute_and_store(db, profile)  # noqa: SLF001
+
+        _recorded(db, context, settings.job_attempts, work)
+
+    @app.task(name=HARVEST_TASK, queue=QUEUE, retry=retry, pass_context=True)
+    def harvest_catalogue(context: procrastinate.JobContext, user_id: int, url: str,
+                          publisher: str, confirm: list[str]) -> None:
+        """Harvest a portal's catalogue as the user who asked, all or nothing."""
+        from portfolio.services import accounts
+        from portfolio.services.harvest import Limits, harvest
+
+        db = _worker_database(settings)
+
+        def work() -> str:
+            with db.connect() as connection:
+                actor = accounts.actor_by_id(connection=connection, user_id=user_id)
+            if actor is None:
+                raise NotAllowed("the user who asked for this harvest can no longer sign in")
+            plan = harvest(db, actor=actor, url=url, default_publisher=publisher,
+                           dry_run=False, confirmed=set(confirm), limits=Limits.of(settings))
+            return f"{len(plan.add)} dataset(s) added and {len(plan.update)} updated"
+
+        _recorded(db, context, settings.job_attempts, work)
 
     return app
 
@@ -130,29 +156,33 @@ def _hold_for_tests(settings: Settings) -> None:
         time.sleep(POLL_SECONDS)
 
 
-class _recording_failure:  # noqa: N801 - used as a context manager, named for the reader
-    """Record a job's failed attempt (and whether it was the last) for the admins' page."""
+def _recorded(db: Database, context: procrastinate.JobContext, attempts: int,
+              work: Callable[[], str | None]) -> None:
+    """Run a job's work; record a failed attempt (and whether it was the last), or a summary."""
+    job = context.job
+    attempt = job.attempts + 1
+    try:
+        summary = work()
+    except Exception as error:
+        _record(db, job, attempt=attempt, gave_up=attempt >= attempts,
+                error=f"{type(error).__name__}: {getattr(error, 'message', None) or error}")
+        raise
+    if summary is not None:
+        _record(db, job, attempt=attempt, succeeded=True, summary=summary)
 
-    def __init__(self, db: Database, context: procrastinate.JobContext, attempts: int) -> None:
-        self.db, self.context, self.attempts = db, context, attempts
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: BaseException | None, _trace: Any) -> bool:
-        if error is None or not isinstance(error, Exception):
-            return False
-        job = self.context.job
-        attempt = job.attempts + 1
-        try:
-            with self.db.write() as session:
-                session.execute(insert(JobOutcome).values(
-                    task=job.task_name, lock=job.queueing_lock or "", attempt=attempt,
-                    gave_up=attempt >= self.attempts,
-                    error=f"{type(error).__name__}: {error}"[:2000], at=utcnow()))
-        except Exception:  # noqa: BLE001 - the job's own error is the one to keep
-            LOG.exception("could not record the failure of job %s", job.id)
-        return False
+def _record(db: Database, job: Any, **outcome: Any) -> None:
+    """Write one outcome of a job's attempt, best effort (the job's own error matters more)."""
+    for text in ("error", "summary"):
+        if text in outcome:
+            outcome[text] = outcome[text][:2000]
+    try:
+        with db.write() as session:
+            session.execute(insert(JobOutcome).values(
+                job_id=job.id, task=job.task_name, lock=job.queueing_lock or "", at=utcnow(),
+                **outcome))
+    except Exception:  # noqa: BLE001
+        LOG.exception("could not record the outcome of job %s", job.id)
 
 
 @dataclass
@@ -256,6 +286,18 @@ class JobQueue:
         except AlreadyEnqueued:
             return self._job_with_lock(lock)
 
+    def harvest(self, actor: Actor, *, url: str, publisher: str, confirm: list[str]) -> int:
+        """Queue a harvest of a portal as an actor (once while one is queued); return its job."""
+        require(actor, Capability.HARVEST_CATALOGUE)
+        lock = f"harvest:{url}"
+        try:
+            return self.app.configure_task(HARVEST_TASK, queueing_lock=lock).defer(
+                user_id=actor.id, url=url, publisher=publisher, confirm=sorted(confirm))
+        except AlreadyEnqueued:
+            found = self._job_with_lock(lock)
+            assert found is not None
+            return found
+
     def _job_with_lock(self, lock: str) -> int | None:
         """Return the newest job queued or running under a queueing lock, if any."""
         with psycopg.connect(conninfo(self.settings.database_url), autocommit=True) as conn:
@@ -304,18 +346,37 @@ def run_worker(settings: Settings, *, concurrency: int = 1, wait: bool = True) -
             finally:
                 retrying.cancel()
 
-    asyncio.run(work())
+    try:
+        asyncio.run(work())
+    finally:
+        with _DATABASES_LOCK:
+            used = _DATABASES.pop(settings.database_url, None)
+        if used is not None:
+            used.dispose()
+
+
+def job_outcome(db: Database, actor: Actor, job_id: int) -> dict[str, Any] | None:
+    """Return the last recorded outcome of a harvest job (None while queued or running)."""
+    require(actor, Capability.HARVEST_CATALOGUE)
+    with db.read() as session:
+        found = session.execute(select(JobOutcome).where(JobOutcome.job_id == job_id)
+                                .order_by(JobOutcome.id.desc()).limit(1)).scalars().first()
+    if found is None:
+        return None
+    return {"succeeded": found.succeeded, "gave_up": found.gave_up, "attempt": found.attempt,
+            "error": found.error, "summary": found.summary}
 
 
 def recent_failures(db: Database, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
-    """Return the latest failed job attempts, newest first (admins only)."""
+    """Return the latest job outcomes, failures and successes, newest first (admins only)."""
     require(actor, Capability.WATCH_JOBS)
     with db.read() as session:
         rows = session.execute(select(JobOutcome).order_by(JobOutcome.at.desc(),
                                                            JobOutcome.id.desc())
                                .limit(limit)).scalars().all()
     return [{"task": r.task, "lock": r.lock, "attempt": r.attempt, "gave_up": r.gave_up,
-             "error": r.error, "at": r.at} for r in rows]
+             "succeeded": r.succeeded, "summary": r.summary, "error": r.error, "at": r.at}
+            for r in rows]
 
 
 def ranking_runs(db: Database) -> list[tuple[int, int]]:

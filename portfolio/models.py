@@ -713,15 +713,18 @@ class GroupMapping(SQLModel, table=True):
 
 
 class JobOutcome(SQLModel, table=True):
-    """A background job that failed: each failed attempt, and whether it gave up."""
+    """What became of a queued job's attempt: its failure (and whether it gave up) or success."""
 
     __tablename__ = "job_outcome"
-    __table_args__ = (Index("ix_job_outcome_at", "at"),)
+    __table_args__ = (Index("ix_job_outcome_at", "at"), Index("ix_job_outcome_job", "job_id"))
 
     id: int | None = Field(default=None, primary_key=True)
+    job_id: int | None = Field(default=None)
     task: str = Field(max_length=100)
     lock: str = Field(default="", max_length=255)
     attempt: int = Field(default=1)
+    succeeded: bool = Field(default=False)
     gave_up: bool = Field(default=False)
     error: str = Field(default="", max_length=2000)
+    summary: str = Field(default="", max_length=2000)
     at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())

@@ -22,6 +22,7 @@ from portfolio.enums import Role
 from portfolio.models import JobOutcome, Project
 from portfolio.services import accounts, ranking
 from portfolio.settings import Settings
+from tests.catalogue_server import replay_portal
 from tests.oidc_provider import free_port
 from tests.web.auth import Browser, sign_in
 from web.app import create_app
@@ -81,6 +82,21 @@ def test_a_job_failing_three_times_is_marked_failed_and_pages_keep_the_last_rank
         assert "failed" in page.text
         sign_in(client, london, "cdo")
         assert client.get("/admin/jobs").status_code == 403
+
+
+def test_a_harvest_runs_on_the_queue_and_its_page_says_how_it_went(
+        settings: Settings, london: Database) -> None:
+    settings = queued(settings)
+    with replay_portal() as portal, Browser(create_app(settings)) as client:
+        sign_in(client, london, "cdo")
+        posted = client.post("/catalogue/harvest", data={"url": f"{portal}/ckan",
+                                                         "publisher": "GLA"},
+                             follow_redirects=False)
+        assert posted.status_code == 303 and "job=" in posted.headers["location"]
+        assert "is queued" in client.get(posted.headers["location"]).text
+        jobs.run_worker(settings, wait=False)
+        done = client.get(posted.headers["location"])
+        assert "2 dataset(s) added and 0 updated" in done.text, done.text
 
 
 class Processes:
