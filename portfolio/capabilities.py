@@ -43,6 +43,8 @@ class Capability(StrEnum):
     MANAGE_AGREEMENTS = "manage_agreements"
     RECORD_IG = "record_ig"
     OVERRIDE_IG = "override_ig"
+    MAP_GROUPS = "map_groups"
+    WATCH_JOBS = "watch_jobs"
 
 
 class Scope(StrEnum):
@@ -79,11 +81,15 @@ DOING: dict[Capability, str] = {
     Capability.MANAGE_AGREEMENTS: "register or edit data-sharing agreements",
     Capability.RECORD_IG: "record a project's information governance stages",
     Capability.OVERRIDE_IG: "start a project that processes personal data before its DPIA",
+    Capability.MAP_GROUPS: "map the identity provider's groups to roles",
+    Capability.WATCH_JOBS: "see background jobs that failed",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
 _STAFF = {c: _ANY for c in Capability if c not in {Capability.MANAGE_USERS,
-                                                   Capability.MANAGE_ORGANISATIONS}}
+                                                   Capability.MANAGE_ORGANISATIONS,
+                                                   Capability.MAP_GROUPS,
+                                                   Capability.WATCH_JOBS}}
 
 # The one table: a role holds a capability anywhere, or only for its own organisation's things.
 TABLE: dict[Role, dict[Capability, Scope]] = {

@@ -103,6 +103,12 @@ def db_upgrade(
     db = database()
     migrate.upgrade(db.engine, revision)
     console.print(f"database at revision {migrate.current_revision(db.engine)}")
+    if not db.is_sqlite:
+        from portfolio.jobs import ensure_schema
+
+        # The job queue's own tables (procrastinate's schema), so a worker can start at once.
+        if ensure_schema(db.settings):
+            console.print("job queue schema created")
 
 
 @db_app.command("downgrade")
@@ -248,6 +254,23 @@ def serve(
                           header_timeout=header_timeout, keep_alive=keep_alive,
                           max_connections=max_connections),
     )
+
+
+@app.command("worker")
+def worker(
+    concurrency: Annotated[int, typer.Option(
+        min=1, help="Jobs this worker runs at once (each in a thread).")] = 1,
+    wait: Annotated[bool, typer.Option(
+        help="Keep waiting for jobs; --no-wait stops once the queue is empty.")] = True,
+) -> None:
+    """Run background jobs (rankings) from the PostgreSQL job queue; start one or more."""
+    from portfolio.jobs import run_worker
+
+    settings = Settings()
+    if settings.is_sqlite:
+        raise fail("the job queue needs PostgreSQL (PORTFOLIO_DATABASE_URL); with SQLite "
+                   "each web process runs its background work itself")
+    run_worker(settings, concurrency=concurrency, wait=wait)
 
 
 @projects_app.command("list")

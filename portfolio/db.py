@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -18,6 +19,9 @@ from portfolio import revision
 from portfolio.cache import Background, Memo
 from portfolio.faults import DatabaseFault, Fault, FaultKind, FaultLog, classify
 from portfolio.settings import Settings
+
+if TYPE_CHECKING:
+    from portfolio.jobs import JobQueue
 
 LOG = logging.getLogger(__name__)
 
@@ -85,6 +89,8 @@ class Database:
         self.results = Memo(entries=4)
         self.faults = FaultLog()
         self.background = Background(self.faults)
+        # The PostgreSQL job queue (portfolio/jobs.py) when this process uses one.
+        self.queue: JobQueue | None = None
         # The last write refused because the database cannot be written (read-only, full):
         # pages say the app is read-only until a write succeeds again.
         self._write_fault: tuple[Fault, float] | None = None
@@ -221,4 +227,6 @@ class Database:
     def dispose(self) -> None:
         """Wait for background work, then close every pooled connection."""
         self.background.wait()
+        if self.queue is not None:
+            self.queue.close()
         self.engine.dispose()

@@ -112,7 +112,9 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254)
     name: str = Field(max_length=200)
-    role: str = Field(max_length=16)
+    # None: first signed in through the identity provider with no mapped group, waiting for
+    # an admin to give a role.
+    role: str | None = Field(default=None, max_length=16)
     organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
     password_hash: str | None = Field(default=None, max_length=255)
     is_active: bool = Field(default=True)
@@ -839,3 +841,45 @@ class Attachment(SQLModel, table=True):
                                        ondelete="SET NULL")
     uploaded_by: str = Field(max_length=254)
     uploaded_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+class ExternalIdentity(SQLModel, table=True):
+    """A user as an OpenID Connect provider knows them: its issuer and their subject there."""
+
+    __tablename__ = "external_identity"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    issuer: str = Field(max_length=500)
+    subject: str = Field(max_length=255)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE", index=True)
+    groups: str = Field(default="", max_length=4000)  # as last signed in, comma-separated
+    last_sign_in_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class GroupMapping(SQLModel, table=True):
+    """An identity provider's group whose members get a role (and an organisation) here."""
+
+    __tablename__ = "group_mapping"
+        UniqueConstraint("group_name"),
+        CheckConstraint(check_in("role", Role), name="role"),
+        CheckConstraint("role <> 'lead' OR organisation_id IS NOT NULL", name="lead_has_org"),
+
+    group_name: str = Field(max_length=255)
+    role: str = Field(max_length=16)
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class JobOutcome(SQLModel, table=True):
+    """What became of a queued job's attempt: its failure (and whether it gave up) or success."""
+
+    __tablename__ = "job_outcome"
+    __table_args__ = (Index("ix_job_outcome_at", "at"), Index("ix_job_outcome_job", "job_id"))
+
+    job_id: int | None = Field(default=None)
+    task: str = Field(max_length=100)
+    lock: str = Field(default="", max_length=255)
+    attempt: int = Field(default=1)
+    succeeded: bool = Field(default=False)
+    gave_up: bool = Field(default=False)
+    error: str = Field(default="", max_length=2000)
+    summary: str = Field(default="", max_length=2000)
+    at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())

@@ -32,6 +32,7 @@ NOT_PORTFOLIO_TABLES = frozenset({
     "ranking_run", "ranking_row", "snapshot", "import_run", "user_session",
     "scenario", "dismissed_suggestion", "benefit_realisation",
     "snapshot_body", "attachment",
+    "external_identity", "group_mapping", "job_outcome",
 })
 
 # Schema migrations run before the revision's table exists, and restart every process anyway.

@@ -62,6 +62,28 @@ class Settings(BaseSettings):
     # Documents attached to projects: kept on disk under their content hash.
     attachments_dir: Path = Path("var") / "attachments"
     attachment_max_bytes: int = 20_000_000
+    # Sign-in through an OpenID Connect provider (README, "Single sign-on"): on when an issuer
+    # is set. The discovery document is kept oidc_metadata_seconds; keys until one is unknown.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_groups_claim: str = "groups"
+    oidc_scopes: str = "openid email profile"
+    oidc_provider_name: str = "your organisation's account"
+    oidc_timeout_seconds: float = 5.0
+    oidc_metadata_seconds: int = 3600
+    # Email and password sign-in; off when everyone signs in through the provider.
+    local_passwords: bool = True
+    # Background work (README, "Deployment"): "in-process" threads of each web process,
+    # "queue" (procrastinate on PostgreSQL, run by `portfolio worker`), or "auto": the queue
+    # on PostgreSQL outside development and tests, in-process otherwise.
+    jobs: str = "auto"
+    job_attempts: int = 3
+    # How long a caller with no previous ranking waits for a queued one before a 503.
+    ranking_job_wait_seconds: float = 300.0
+    # A job whose worker sent no heartbeat for this long is started again by another worker.
+    worker_stalled_seconds: int = 30
+    worker_heartbeat_seconds: float = 5.0
 
     @field_validator("allowed_hosts", "forwarded_allow_ips", mode="before")
     @classmethod
@@ -102,6 +124,18 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    @property
+    def oidc_enabled(self) -> bool:
+        """Tell whether sign-in through an OpenID Connect provider is offered."""
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @property
+    def uses_job_queue(self) -> bool:
+        """Tell whether background work goes to the PostgreSQL job queue (not this process)."""
+        if self.is_sqlite or self.jobs == "in-process":
+            return False
+        return self.jobs == "queue" or not self.is_development
 
     @property
     def is_sqlite(self) -> bool:

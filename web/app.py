@@ -22,6 +22,7 @@ from portfolio import migrate
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.faults import DatabaseFault, Fault, FaultKind, classify
+from portfolio.jobs import JobQueue
 from portfolio.settings import Settings
 from web import (  # agreements, IG and the editable catalogue (issue 16)
     api,
@@ -43,9 +44,11 @@ from web import (  # agreements, IG and the editable catalogue (issue 16)
     pages_engine,
     pages_history,
     pages_ig,
+    pages_jobs,
     pages_profiles,
     pages_roadmap,
     pages_scenarios,
+    pages_sign_in,
     pages_snapshots,
 )
 from web.assets import STATIC_DIR, VENDOR_FILES
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     secret_key = settings.resolved_secret_key()
     app.state.settings = settings
     app.state.database = Database(settings)
+    if settings.uses_job_queue:
+        app.state.database.queue = JobQueue(app.state.database)
     # Innermost first. From the outside: proxy headers (only from trusted proxies), security
     # headers on every answer (refusals below included), allowed hosts, body limits, the
     # session cookie (which names a stored session), and refusing uploads before parsing them.
@@ -143,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_agreements.router)
     app.include_router(pages_ig.router)
     app.include_router(pages_dataset_catalogue.router)
+    app.include_router(pages_sign_in.router)
+    app.include_router(pages_jobs.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -12,6 +12,7 @@ from portfolio.errors import DomainError, Invalid
 from portfolio.services import accounts
 from portfolio.services import organisations as organisation_service
 from web.deps import get_database
+from web.pages_sign_in import provider_sign_out_url
 from web.security import (
     Policy,
     RowId,
@@ -37,7 +38,17 @@ def login_page(request: Request, actor: Public,
                next: Annotated[str | None, Query(max_length=500)] = None):  # type: ignore[no-untyped-def]  # noqa: A002
     """Show the sign-in form."""
     csrf_token(request)
-    return render(request, "login.html", {"next": safe_next(next), "error": None, "email": ""})
+    return render(request, "login.html", login_context(request, next=safe_next(next)))
+
+
+def login_context(request: Request, *, next: str, error: str | None = None,  # noqa: A002
+                  email: str = "") -> dict:
+    """Return what the sign-in page shows: the provider's button, the password form or both."""
+    settings = request.app.state.settings
+    return {"next": next, "error": error, "email": email,
+            "sso_name": settings.oidc_provider_name if settings.oidc_enabled else None,
+            "local_passwords": settings.local_passwords or not settings.oidc_enabled,
+            "end_session_url": request.session.pop("end_session_url", None)}
 
 
 @router.post("/login", name="login_submit")
@@ -48,6 +59,11 @@ def login_submit(
 ):  # type: ignore[no-untyped-def]
     """Check the credentials; on success start a fresh session."""
     settings = request.app.state.settings
+    if not login_context(request, next="/")["local_passwords"]:
+        return render(request, "login.html", login_context(
+            request, next=safe_next(next), email=email,
+            error="sign-in with a password is switched off here: use "
+                  f"{settings.oidc_provider_name}"), status_code=403)
     try:
         signed_in = accounts.sign_in(db=get_database(request), email=email, password=password,
                                      client=client_address(request),
@@ -55,8 +71,9 @@ def login_submit(
     except DomainError as exc:
         headers = ({"Retry-After": str(exc.retry_after)}
                    if isinstance(exc, accounts.TooManyAttempts) else None)
-        response = render(request, "login.html", {"next": safe_next(next), "error": exc.message,
-                                                  "email": email}, status_code=exc.status_code)
+        response = render(request, "login.html", login_context(
+            request, next=safe_next(next), error=exc.message, email=email),
+            status_code=exc.status_code)
         response.headers.update(headers or {})
         return response
     start_signed_in_session(request, signed_in)
@@ -66,8 +83,11 @@ def login_submit(
 
 @router.post("/logout", name="logout")
 def logout(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
-    """End the session: the cookie's copies stop working too."""
+    """End the session: the cookie's copies stop working too; offer the provider's sign-out."""
+    provider_sign_out = provider_sign_out_url(request)
     end_signed_in_session(request)
+    if provider_sign_out:
+        request.session["end_session_url"] = provider_sign_out
     return RedirectResponse(request.url_for("login").path, status_code=303)
 
 

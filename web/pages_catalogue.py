@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
+from portfolio import jobs
 from portfolio.actors import Actor
 from portfolio.errors import Invalid, NotFound
 from portfolio.services import organisations
@@ -36,6 +37,20 @@ def _run(db: AppDatabase, actor: Actor, url: str, publisher: str, *, dry_run: bo
         return None, exc.errors
 
 
+def _job_notice(outcome: dict[str, Any] | None, job: int) -> str:
+    """Say how a queued harvest went (or that it is still waiting for a worker)."""
+    if outcome is None:
+        return (f"The harvest is queued (job {job}): a worker runs it. Reload this page to see "
+                "how it went.")
+    if outcome["succeeded"]:
+        return f"Harvested (job {job}): {outcome['summary']}."
+    if outcome["gave_up"]:
+        return (f"The harvest (job {job}) failed after {outcome['attempt']} attempts; nothing "
+                f"was written. {outcome['error']}")
+    return (f"The harvest (job {job}) failed on attempt {outcome['attempt']} and will be tried "
+            f"again: {outcome['error']}")
+
+
 def _page(request: Request, db: AppDatabase, form: dict[str, Any], plan: HarvestPlan | None,
           errors: dict[str, str], notice: str = "", status_code: int = 200):  # type: ignore[no-untyped-def]
     """Render the harvest page."""
@@ -55,11 +70,14 @@ def harvest_page(
     publisher: Annotated[str, Query(max_length=32)] = "GLA",
     added: Annotated[int | None, Query(ge=0)] = None,
     updated: Annotated[int | None, Query(ge=0)] = None,
+    job: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ):  # type: ignore[no-untyped-def]
     """Show the harvest form and, for a portal address, what a harvest would do (a dry run)."""
     form = {"url": url, "publisher": publisher}
     notice = (f"Harvested: {added} dataset(s) added and {updated} updated."
               if added is not None and updated is not None else "")
+    if job is not None:
+        notice = _job_notice(jobs.job_outcome(db, actor, job), job)
     if not url:
         return _page(request, db, form, None, {}, notice)
     plan, errors = _run(db, actor, url.strip(), publisher, dry_run=True, confirmed=set())
@@ -75,6 +93,13 @@ def harvest_run(
 ):  # type: ignore[no-untyped-def]
     """Harvest the portal, all or nothing; then show the page again with what was done."""
     form = {"url": url, "publisher": publisher}
+    if db.queue is not None:
+        # On the job queue: a worker reads the portal; this page then shows how it went.
+        job = db.queue.harvest(actor, url=url.strip(), publisher=publisher,
+                               confirm=list(confirm or []))
+        query = urlencode({"url": url, "publisher": publisher, "job": job})
+        return RedirectResponse(str(request.app.url_path_for("catalogue_harvest")) + "?" + query,
+                                status_code=303)
     plan, errors = _run(db, actor, url.strip(), publisher, dry_run=False,
                         confirmed=set(confirm or []))
     if plan is None:

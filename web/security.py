@@ -49,6 +49,8 @@ class Policy(StrEnum):
     ATTACH = Capability.ATTACH_DOCUMENT
     AGREEMENTS = Capability.MANAGE_AGREEMENTS
     IG = Capability.RECORD_IG
+    GROUPS = Capability.MAP_GROUPS
+    JOBS = Capability.WATCH_JOBS
 
 
 ALLOWED: dict[Policy, frozenset[Role]] = {

@@ -201,7 +201,8 @@ def sign_in(*, db: Database, email: str, password: str, client: str,
         user = connection.execute(SIGN_IN_USER, {"email": key}).first()
     # No transaction is open here: Argon2 must never hold the database's write lock.
     ok = False
-    if user is not None and user.is_active and user.password_hash:
+    # A user waiting for a role (first signed in through the provider) has no password.
+    if user is not None and user.is_active and user.password_hash and user.role:
         try:
             ok = HASHER.verify(user.password_hash, password)
         except (VerificationError, InvalidHashError):
@@ -339,19 +340,19 @@ ACTOR_COLUMNS = (User.id, User.role, User.organisation_id, User.email)
 
 
 # Built once: building a statement costs more than running it here.
-ACTOR_BY_ID = select(*ACTOR_COLUMNS).where(col(User.id) == bindparam("user_id"),
-                                           col(User.is_active).is_(True))
-ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS, col(ApiToken.id), col(ApiToken.last_used_at))
+# A user with no role yet (waiting for an admin) acts as nobody.
+ACTOR_BY_ID = select(*ACTOR_COLUMNS).where(User.id == bindparam("user_id"),
+                                           User.is_active.is_(True), User.role.is_not(None))
+ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS, ApiToken.id, ApiToken.last_used_at)
                   .join(ApiToken, ApiToken.user_id == User.id)
                   .where(ApiToken.token_hash == bindparam("token_hash"),
-                         col(ApiToken.revoked_at).is_(None),
-                         col(ApiToken.expires_at) > bindparam("now"),
-                         col(User.is_active).is_(True)))
-ACTOR_BY_SESSION = (select(*ACTOR_COLUMNS, col(UserSession.last_seen_at),
-                           col(UserSession.created_at))
+                         ApiToken.revoked_at.is_(None), ApiToken.expires_at > bindparam("now"),
+                         User.is_active.is_(True), User.role.is_not(None)))
+ACTOR_BY_SESSION = (select(*ACTOR_COLUMNS, UserSession.last_seen_at, UserSession.created_at)
                     .join(UserSession, UserSession.user_id == User.id)
                     .where(UserSession.id == bindparam("session_hash"),
-                           col(UserSession.ended_at).is_(None), col(User.is_active).is_(True)))
+                           UserSession.ended_at.is_(None), User.is_active.is_(True),
+                           User.role.is_not(None)))
 
 
 def _actor_of(row: Any) -> Actor | None:

@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 
 from portfolio.db import Database
 from portfolio.errors import Invalid
+from portfolio.jobs import submit_ranking
 from portfolio.models import Organisation, Project, RankingRow, RankingRun, utcnow
 from portfolio.services import agreements
 from portfolio.services.common import consistent_read, current_revision, project_by_slug
@@ -168,8 +169,8 @@ def ensure_ranking(db: Database, profile_name: str | None = None, *,
     if stale is not None and seen is not None and stale.revision >= seen:
         wait_seconds = 0.0
     while True:
-        job = db.background.submit(("ranking", profile.id),
-                                   lambda: _compute_and_store(db, profile_name))
+        job = submit_ranking(db, profile, profile_name, revision,
+                             lambda: _compute_and_store(db, profile_name))
         try:
             run = job.result(timeout=wait_seconds if stale is not None else None)
         except FutureTimeout:

@@ -1,0 +1,387 @@
+"""Background work on a PostgreSQL job queue (procrastinate), run by `portfolio worker`.
+
+With PostgreSQL and PORTFOLIO_JOBS=queue (the default outside development), a web process
+that needs a ranking queues a job instead of computing it in its own threads; any worker on
+any machine runs it and stores the run as the in-process executor does, and every web
+process reads the stored run. One job is queued per profile and revision however many web
+processes ask (a queueing lock, and a look at the jobs already queued or running). A job whose
+worker died (no heartbeat for PORTFOLIO_WORKER_STALLED_SECONDS) is started again by another
+worker; a job that fails PORTFOLIO_JOB_ATTEMPTS times is marked failed, its error kept for
+admins (the jobs page), and pages keep showing the last good ranking. SQLite, and
+development, keep the in-process executor: no worker is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import procrastinate
+import psycopg
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.schema import SchemaManager
+from sqlalchemy import insert, select
+from sqlalchemy.engine import make_url
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.errors import DomainError, NotAllowed
+from portfolio.models import JobOutcome, RankingRun, utcnow
+from portfolio.settings import Settings
+
+if TYPE_CHECKING:
+    from portfolio.db import Database
+
+LOG = logging.getLogger(__name__)
+QUEUE = "portfolio"
+RANK_TASK = "portfolio.rank"
+HARVEST_TASK = "portfolio.harvest"
+# Any one of the processes starting at once creates procrastinate's schema; the others wait.
+SCHEMA_LOCK = 82_061_903
+POLL_SECONDS = 0.2
+# A test holds a job at its start while this file exists (set only by the tests' environment).
+HOLD_FILE_VARIABLE = "PORTFOLIO_TEST_JOB_HOLD_FILE"
+
+
+class JobFailed(DomainError):
+    """A queued job gave up after its last attempt."""
+
+    status_code = 503
+
+
+class NoWorker(DomainError):
+    """A queued job waited past its time with no worker taking it."""
+
+    status_code = 503
+    retry_after = 30
+
+
+def conninfo(database_url: str) -> str:
+    """Return psycopg's connection string for a SQLAlchemy database URL."""
+    url = make_url(database_url)
+    parts = {"host": url.host or "127.0.0.1", "port": url.port or 5432,
+             "dbname": url.database, "user": url.username, "password": url.password}
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+def ensure_schema(settings: Settings) -> bool:
+    """Create procrastinate's tables in the database unless they exist; tell whether it did."""
+    if settings.is_sqlite:
+        return False
+    schema = SchemaManager.get_schema()
+    with psycopg.connect(conninfo(settings.database_url)) as connection:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+        found = connection.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
+        if found and found[0] is not None:
+            return False
+        connection.execute(schema)  # type: ignore[arg-type]
+    LOG.info("created the job queue's schema (procrastinate)")
+    return True
+
+
+def make_queue(settings: Settings) -> procrastinate.App:
+    """Return the job queue's app with this project's tasks on it."""
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(
+        conninfo=conninfo(settings.database_url)))
+    retry = procrastinate.RetryStrategy(max_attempts=max(0, settings.job_attempts - 1))
+
+    @app.task(name=RANK_TASK, queue=QUEUE, retry=retry, pass_context=True)
+    def rank(context: procrastinate.JobContext, profile: str | None, profile_id: int,
+             revision: int) -> None:
+        """Compute and store the ranking of a profile at the current revision."""
+        from portfolio.services import ranking
+
+        db = _worker_database(settings)
+        _hold_for_tests(settings)
+
+        def work() -> None:
+            # As the in-process executor does; a ranking's success needs no record.
+            ranking._compute_and_store(db, profile)  # noqa: SLF001
+
+        _recorded(db, context, settings.job_attempts, work)
+
+    @app.task(name=HARVEST_TASK, queue=QUEUE, retry=retry, pass_context=True)
+    def harvest_catalogue(context: procrastinate.JobContext, user_id: int, url: str,
+                          publisher: str, confirm: list[str]) -> None:
+        """Harvest a portal's catalogue as the user who asked, all or nothing."""
+        from portfolio.services import accounts
+        from portfolio.services.harvest import Limits, harvest
+
+        db = _worker_database(settings)
+
+        def work() -> str:
+            with db.connect() as connection:
+                actor = accounts.actor_by_id(connection=connection, user_id=user_id)
+            if actor is None:
+                raise NotAllowed("the user who asked for this harvest can no longer sign in")
+            plan = harvest(db, actor=actor, url=url, default_publisher=publisher,
+                           dry_run=False, confirmed=set(confirm), limits=Limits.of(settings))
+            return f"{len(plan.add)} dataset(s) added and {len(plan.update)} updated"
+
+        _recorded(db, context, settings.job_attempts, work)
+
+    return app
+
+
+_DATABASES: dict[str, Database] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def _worker_database(settings: Settings) -> Database:
+    """Return the worker process's one Database (its engine and kept values)."""
+    from portfolio.db import Database
+
+    with _DATABASES_LOCK:
+        found = _DATABASES.get(settings.database_url)
+        if found is None:
+            found = _DATABASES[settings.database_url] = Database(settings)
+        return found
+
+
+def _hold_for_tests(settings: Settings) -> None:
+    """Wait while the tests' hold file exists, so a test can stop a worker mid-job."""
+    hold = os.environ.get(HOLD_FILE_VARIABLE)
+    if settings.environment != "test" or not hold:
+        return
+    Path(hold + ".started").touch()
+    while Path(hold).exists():
+        time.sleep(POLL_SECONDS)
+
+
+def _recorded(db: Database, context: procrastinate.JobContext, attempts: int,
+              work: Callable[[], str | None]) -> None:
+    """Run a job's work; record a failed attempt (and whether it was the last), or a summary."""
+    job = context.job
+    attempt = job.attempts + 1
+    try:
+        summary = work()
+    except Exception as error:
+        _record(db, job, attempt=attempt, gave_up=attempt >= attempts,
+                error=f"{type(error).__name__}: {getattr(error, 'message', None) or error}")
+        raise
+    if summary is not None:
+        _record(db, job, attempt=attempt, succeeded=True, summary=summary)
+
+
+def _record(db: Database, job: Any, **outcome: Any) -> None:
+    """Write one outcome of a job's attempt, best effort (the job's own error matters more)."""
+    for text in ("error", "summary"):
+        if text in outcome:
+            outcome[text] = outcome[text][:2000]
+    try:
+        with db.write() as session:
+            session.execute(insert(JobOutcome).values(
+                job_id=job.id, task=job.task_name, lock=job.queueing_lock or "", at=utcnow(),
+                **outcome))
+    except Exception:  # noqa: BLE001
+        LOG.exception("could not record the outcome of job %s", job.id)
+
+
+@dataclass
+class QueuedRanking:
+    """A ranking queued for a revision: its result is the stored run, once one is complete."""
+
+    queue: JobQueue
+    profile: Any  # StoredProfile
+    revision: int
+    job_id: int | None
+    failed: bool = False
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for a complete run of this revision or later; raise when the job gave up."""
+        from portfolio.services import ranking
+
+        if self.failed:
+            raise JobFailed(f"the ranking of revision {self.revision} failed; the last good "
+                            "ranking is shown")
+        limit = timeout if timeout is not None else self.queue.settings.ranking_job_wait_seconds
+        deadline = time.monotonic() + limit
+        while True:
+            with self.queue.db.read() as session:
+                found = ranking._latest_run(session, self.profile)  # noqa: SLF001
+            if found is not None and found.revision >= self.revision:
+                return found
+            if self.job_id is not None and self.queue.status(self.job_id) == "failed":
+                self.queue.remember_failed(self.profile.id, self.revision)
+                raise JobFailed(f"the ranking of revision {self.revision} failed; the last "
+                                "good ranking is shown")
+            if time.monotonic() >= deadline:
+                if timeout is not None:
+                    raise FutureTimeout()
+                raise NoWorker("the ranking is queued but no worker has finished it yet; is "
+                               "`portfolio worker` running?")
+            time.sleep(POLL_SECONDS)
+
+
+class JobQueue:
+    """What a web process asks of the job queue: queue a ranking once, and read job states."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.settings = db.settings
+        self._app: procrastinate.App | None = None
+        self._failed: set[tuple[int, int]] = set()
+        self._asked: dict[tuple[int, int], int | None] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def app(self) -> procrastinate.App:
+        """Return the queue's app, opened on first use (the web process starts without it)."""
+        with self._lock:
+            if self._app is None:
+                ensure_schema(self.settings)
+                self._app = make_queue(self.settings)
+                self._app.open()
+            return self._app
+
+    def close(self) -> None:
+        """Close the queue's connections."""
+        if self._app is not None:
+            self._app.close()
+
+    def status(self, job_id: int) -> str | None:
+        """Return a job's status (todo, doing, succeeded, failed...), or None when gone."""
+        with psycopg.connect(conninfo(self.settings.database_url), autocommit=True) as conn:
+            row = conn.execute("SELECT status FROM procrastinate_jobs WHERE id = %s",
+                               (job_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def remember_failed(self, profile_id: int, revision: int) -> None:
+        """Keep that a revision's ranking gave up: pages show the last good one, not ask again."""
+        with self._lock:
+            self._failed.add((profile_id, revision))
+
+    def rank(self, profile: Any, profile_name: str | None, revision: int) -> QueuedRanking:
+        """Queue the ranking of a profile at a revision, unless it is queued or running."""
+        key = (profile.id, revision)
+        with self._lock:
+            if key in self._failed:
+                return QueuedRanking(self, profile, revision, None, failed=True)
+            asked = self._asked.get(key, -1)
+        if asked == -1:
+            asked = self._queue_once(profile, profile_name, revision)
+            with self._lock:
+                self._asked = {k: v for k, v in self._asked.items() if k[1] >= revision}
+                self._asked[key] = asked
+        return QueuedRanking(self, profile, revision, asked)
+
+    def _queue_once(self, profile: Any, profile_name: str | None, revision: int) -> int | None:
+        """Defer the job, or find the one another process queued; return its id."""
+        lock = f"rank:{profile.id}:{revision}"
+        running = self._job_with_lock(lock)
+        if running is not None:
+            return running
+        try:
+            return self.app.configure_task(
+                RANK_TASK, queueing_lock=lock, lock=f"rank:{profile.id}",
+            ).defer(profile=profile_name, profile_id=profile.id, revision=revision)
+        except AlreadyEnqueued:
+            return self._job_with_lock(lock)
+
+    def harvest(self, actor: Actor, *, url: str, publisher: str, confirm: list[str]) -> int:
+        """Queue a harvest of a portal as an actor (once while one is queued); return its job."""
+        require(actor, Capability.HARVEST_CATALOGUE)
+        lock = f"harvest:{url}"
+        try:
+            return self.app.configure_task(HARVEST_TASK, queueing_lock=lock).defer(
+                user_id=actor.id, url=url, publisher=publisher, confirm=sorted(confirm))
+        except AlreadyEnqueued:
+            found = self._job_with_lock(lock)
+            assert found is not None
+            return found
+
+    def _job_with_lock(self, lock: str) -> int | None:
+        """Return the newest job queued or running under a queueing lock, if any."""
+        with psycopg.connect(conninfo(self.settings.database_url), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT id FROM procrastinate_jobs WHERE queueing_lock = %s AND status IN "
+                "('todo', 'doing') ORDER BY id DESC LIMIT 1", (lock,)).fetchone()
+        return None if row is None else int(row[0])
+
+
+def submit_ranking(db: Database, profile: Any, profile_name: str | None, revision: int,
+                   work: Any) -> Any:
+    """Start a ranking: on the job queue when this process uses one, else in a thread here."""
+    if db.queue is None:
+        return db.background.submit(("ranking", profile.id), work)
+    return db.queue.rank(profile, profile_name, revision)
+
+
+async def _retry_stalled(app: procrastinate.App, settings: Settings) -> None:
+    """Start again the jobs of workers that stopped sending heartbeats (they died)."""
+    while True:
+        try:
+            stalled = await app.job_manager.get_stalled_jobs(
+                seconds_since_heartbeat=settings.worker_stalled_seconds)
+            for job in stalled:
+                LOG.warning("job %s stalled (its worker died): starting it again", job.id)
+                await app.job_manager.retry_job(job)
+        except Exception:  # noqa: BLE001 - another worker retried it first, or the database blinked
+            LOG.warning("could not look for stalled jobs this time", exc_info=True)
+        await asyncio.sleep(settings.worker_heartbeat_seconds)
+
+
+def run_worker(settings: Settings, *, concurrency: int = 1, wait: bool = True) -> None:
+    """Run jobs until stopped (or, without wait, until the queue is empty)."""
+    ensure_schema(settings)
+    app = make_queue(settings)
+
+    async def work() -> None:
+        async with app.open_async():
+            retrying = asyncio.create_task(_retry_stalled(app, settings))
+            try:
+                await app.run_worker_async(
+                    queues=[QUEUE], concurrency=concurrency, wait=wait,
+                    update_heartbeat_interval=settings.worker_heartbeat_seconds,
+                    stalled_worker_timeout=settings.worker_stalled_seconds,
+                    fetch_job_polling_interval=1.0)
+            finally:
+                retrying.cancel()
+
+    try:
+        asyncio.run(work())
+    finally:
+        with _DATABASES_LOCK:
+            used = _DATABASES.pop(settings.database_url, None)
+        if used is not None:
+            used.dispose()
+
+
+def job_outcome(db: Database, actor: Actor, job_id: int) -> dict[str, Any] | None:
+    """Return the last recorded outcome of a harvest job (None while queued or running)."""
+    require(actor, Capability.HARVEST_CATALOGUE)
+    with db.read() as session:
+        found = session.execute(select(JobOutcome).where(JobOutcome.job_id == job_id)
+                                .order_by(JobOutcome.id.desc()).limit(1)).scalars().first()
+    if found is None:
+        return None
+    return {"succeeded": found.succeeded, "gave_up": found.gave_up, "attempt": found.attempt,
+            "error": found.error, "summary": found.summary}
+
+
+def recent_failures(db: Database, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
+    """Return the latest job outcomes, failures and successes, newest first (admins only)."""
+    require(actor, Capability.WATCH_JOBS)
+    with db.read() as session:
+        rows = session.execute(select(JobOutcome).order_by(JobOutcome.at.desc(),
+                                                           JobOutcome.id.desc())
+                               .limit(limit)).scalars().all()
+    return [{"task": r.task, "lock": r.lock, "attempt": r.attempt, "gave_up": r.gave_up,
+             "succeeded": r.succeeded, "summary": r.summary, "error": r.error, "at": r.at}
+            for r in rows]
+
+
+def ranking_runs(db: Database) -> list[tuple[int, int]]:
+    """Return (profile, revision) of every complete ranking run: for tests and checks."""
+    with db.read() as session:
+        return [tuple(r) for r in session.execute(
+            select(RankingRun.profile_id, RankingRun.revision)
+            .where(RankingRun.complete.is_(True))).all()]

@@ -1,0 +1,181 @@
+"""Users who sign in through an OpenID Connect provider, and the groups that give them a role.
+
+A group mapped here gives its members a role (and, for a lead, an organisation); a member of
+several mapped groups gets the strongest role. Each sign-in applies the mapping again, so the
+provider's groups stay the source of truth. A first sign-in with no mapped group creates the
+user with no role: they wait until an admin gives one (on the users page, or by mapping one of
+their groups).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.enums import Role
+from portfolio.errors import DomainError, Invalid, NotFound
+from portfolio.models import ExternalIdentity, GroupMapping, Organisation, User, utcnow
+from portfolio.oidc import Identity
+from portfolio.services.common import organisation_by_code, record
+from portfolio.text import control_problem
+
+# Strongest first: a member of several mapped groups gets the first of these it maps to.
+STRENGTH = (Role.ADMIN, Role.CDO, Role.LEAD, Role.RESEARCHER)
+SYSTEM_ACTOR_EMAIL = "single sign-on"
+
+
+class EmailTaken(DomainError):
+    """A local account already has the email the provider gave, unverified."""
+
+    status_code = 409
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"an account with the email {email} already exists here, and the "
+                         "provider has not verified that email: ask an admin to link them")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The outcome of a sign-in through the provider: an actor, or a user waiting for a role."""
+
+    actor: Actor | None
+    email: str
+    name: str
+    groups: tuple[str, ...]
+
+
+def _mapped_role(session: Session, groups: tuple[str, ...]) -> tuple[Role, int | None] | None:
+    """Return the strongest role (and its organisation) the groups map to, or None."""
+    if not groups:
+        return None
+    found = session.execute(select(GroupMapping.role, GroupMapping.organisation_id)
+                            .where(GroupMapping.group_name.in_(groups))).all()
+    if not found:
+        return None
+    role, organisation = min(found, key=lambda row: STRENGTH.index(Role(row[0])))
+    return Role(role), organisation
+
+
+def sign_in_identity(*, session: Session, identity: Identity) -> SignedIn:
+    """Find or create the user a verified identity stands for, and apply the group mapping."""
+    link = session.execute(select(ExternalIdentity).where(
+        ExternalIdentity.issuer == identity.issuer,
+        ExternalIdentity.subject == identity.subject)).scalars().first()
+    user = session.get(User, link.user_id) if link is not None else None
+    email = (identity.email or f"{identity.subject}@{_host(identity.issuer)}").lower()[:254]
+    if user is None:
+        user = session.execute(select(User).where(func.lower(User.email) == email)
+                               ).scalars().first()
+        if user is not None and not identity.email_verified:
+            raise EmailTaken(email)
+        if user is None:
+            user = User(email=email, name=identity.name[:200] or email, role=None)
+            session.add(user)
+            session.flush()
+            record(session, _system(), action="create", entity="user", entity_id=user.id,
+                   after={"email": email, "role": None, "via": identity.issuer})
+        link = ExternalIdentity(issuer=identity.issuer, subject=identity.subject,
+                                user_id=user.id)
+    assert link is not None and user.id is not None
+    link.groups = ",".join(identity.groups)[:4000]
+    link.last_sign_in_at = utcnow()
+    session.add(link)
+    mapped = _mapped_role(session, identity.groups)
+    if mapped is not None and (user.role, user.organisation_id) != (mapped[0].value, mapped[1]):
+        before = {"role": user.role, "organisation_id": user.organisation_id}
+        user.role, user.organisation_id = mapped[0].value, mapped[1]
+        session.add(user)
+        record(session, _system(), action="update", entity="user", entity_id=user.id,
+               before=before, after={"role": user.role, "organisation_id": mapped[1],
+                                     "groups": list(identity.groups)})
+    session.flush()
+    actor = (Actor(id=user.id, role=Role(user.role), organisation_id=user.organisation_id,
+                   email=user.email)
+             if user.role and user.is_active else None)
+    return SignedIn(actor=actor, email=user.email, name=user.name, groups=identity.groups)
+
+
+def _system() -> Actor:
+    """Return the actor that records what the provider's sign-ins change."""
+    return Actor(id=None, role=Role.ADMIN, email=SYSTEM_ACTOR_EMAIL)
+
+
+def _host(issuer: str) -> str:
+    """Return the provider's host name, for an email-less user's placeholder address."""
+    return issuer.split("//", 1)[-1].split("/", 1)[0] or "provider"
+
+
+def list_mappings(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """List the group mappings (admins only)."""
+    require(actor, Capability.MAP_GROUPS)
+    rows = session.execute(
+        select(GroupMapping, Organisation.code)
+        .outerjoin(Organisation, Organisation.id == GroupMapping.organisation_id)
+        .order_by(GroupMapping.group_name)).all()
+    return [{"id": m.id, "group": m.group_name, "role": m.role, "organisation": code}
+            for m, code in rows]
+
+
+def add_mapping(*, session: Session, actor: Actor, group: str, role: str,
+                organisation: str | None) -> dict[str, Any]:
+    """Map a provider group to a role and organisation (admins only)."""
+    require(actor, Capability.MAP_GROUPS)
+    errors: dict[str, str] = {}
+    group = group.strip()
+    if not group or len(group) > 255:
+        errors["group"] = "enter the group's name as the provider sends it (1 to 255 characters)"
+    elif problem := control_problem(group):
+        errors["group"] = problem
+    elif session.execute(select(GroupMapping.id).where(GroupMapping.group_name == group)
+                         ).first():
+        errors["group"] = f"the group {group!r} is already mapped; remove that mapping first"
+    try:
+        chosen = Role(role)
+    except ValueError:
+        errors["role"] = "choose a role: admin, cdo, lead or researcher"
+        chosen = None
+    organisation_id = None
+    if organisation:
+        try:
+            organisation_id = organisation_by_code(session, organisation).id
+        except Invalid as exc:
+            errors.update(exc.errors)
+    if chosen == Role.LEAD and organisation_id is None and "organisation" not in errors:
+        errors["organisation"] = "a lead must belong to an organisation: choose one"
+    if errors:
+        raise Invalid(errors)
+    assert chosen is not None
+    mapping = GroupMapping(group_name=group, role=chosen.value, organisation_id=organisation_id)
+    session.add(mapping)
+    session.flush()
+    after = {"group": group, "role": chosen.value, "organisation": organisation or None}
+    record(session, actor, action="create", entity="group_mapping", entity_id=mapping.id,
+           after=after)
+    return {"id": mapping.id, **after}
+
+
+def remove_mapping(*, session: Session, actor: Actor, mapping_id: int) -> None:
+    """Remove a group mapping (admins only); its members keep their role until next sign-in."""
+    require(actor, Capability.MAP_GROUPS)
+    mapping = session.get(GroupMapping, mapping_id)
+    if mapping is None:
+        raise NotFound("group mapping", str(mapping_id))
+    session.execute(delete(GroupMapping).where(GroupMapping.id == mapping_id))
+    record(session, actor, action="delete", entity="group_mapping", entity_id=mapping_id,
+           before={"group": mapping.group_name, "role": mapping.role})
+
+
+def waiting_users(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """List users who signed in through the provider and wait for a role, with their groups."""
+    require(actor, Capability.MAP_GROUPS)
+    rows = session.execute(
+        select(User.email, User.name, ExternalIdentity.groups, User.created_at)
+        .join(ExternalIdentity, ExternalIdentity.user_id == User.id)
+        .where(User.role.is_(None)).order_by(User.created_at)).all()
+    return [{"email": e, "name": n, "groups": [g for g in groups.split(",") if g]}
+            for e, n, groups, _at in rows]

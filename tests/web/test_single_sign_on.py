@@ -1,0 +1,218 @@
+"""Sign-in through a real OpenID Connect provider process, and the ways it must refuse."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+from sqlalchemy import select
+
+from portfolio.db import Database
+from portfolio.models import User
+from portfolio.oidc import Provider, ProviderSettings, SignInRefused
+from portfolio.services import identities
+from portfolio.settings import Settings
+from tests.oidc_provider import approve, oidc_issuer, set_user  # noqa: F401 - the fixture
+from tests.web.auth import PASSWORD, Browser, make_user, page_csrf, sign_in
+from web.app import create_app
+
+CLIENT_ID = "portfolio-tests"
+
+
+@pytest.fixture
+def sso_settings(settings: Settings, oidc_issuer: str) -> Settings:  # noqa: F811
+    """The test's settings with sign-in through the provider switched on."""
+    return settings.model_copy(update={"oidc_issuer": oidc_issuer, "oidc_client_id": CLIENT_ID,
+                                       "oidc_client_secret": "secret"})
+
+
+@pytest.fixture
+def client(sso_settings: Settings, db: Database) -> Iterator[Browser]:
+    with Browser(create_app(sso_settings)) as browser:
+        yield browser
+
+
+def journey(client: Browser, subject: str, next_path: str = "/projects"):  # type: ignore[no-untyped-def]
+    """Go to the provider, sign in there as a subject, and come back; return the answer."""
+    start = client.get(f"/login/oidc?next={next_path}", follow_redirects=False)
+    assert start.status_code == 303, start.text
+    callback = approve(start.headers["location"], subject)
+    return client.get(callback, follow_redirects=False), callback
+
+
+def map_group(db: Database, group: str, role: str, organisation: str | None = None) -> None:
+    from portfolio.actors import SYSTEM
+
+    with db.write() as session:
+        identities.add_mapping(session=session, actor=SYSTEM, group=group, role=role,
+                               organisation=organisation)
+
+
+def test_a_mapped_group_signs_in_with_its_role(client: Browser, db: Database,
+                                               oidc_issuer: str) -> None:  # noqa: F811
+    map_group(db, "gla-data-cdo", "cdo")
+    set_user(oidc_issuer, "alice", email="alice@council.example", email_verified=True,
+             name="Alice Example", groups=["staff", "gla-data-cdo"])
+    answer, _ = journey(client, "alice")
+    assert answer.status_code == 303 and answer.headers["location"] == "/projects"
+    assert client.get("/account").status_code == 200
+    with db.read() as session:
+        user = session.execute(select(User).where(User.email == "alice@council.example")
+                               ).scalars().one()
+    assert user.role == "cdo" and user.password_hash is None
+
+
+def test_a_replayed_state_is_refused(client: Browser, oidc_issuer: str) -> None:  # noqa: F811
+    set_user(oidc_issuer, "bob", email="bob@council.example", groups=[])
+    _first, callback = journey(client, "bob")
+    again = client.get(callback, follow_redirects=False)
+    assert again.status_code == 400
+    assert "already used" in again.text
+
+
+def test_an_unknown_group_waits_for_an_admin(client: Browser, db: Database,
+                                             oidc_issuer: str) -> None:  # noqa: F811
+    set_user(oidc_issuer, "carol", email="carol@council.example", name="Carol",
+             groups=["nobody-maps-this"])
+    answer, _ = journey(client, "carol")
+    assert answer.status_code == 403
+    assert "waiting for access" in answer.text and "nobody-maps-this" in answer.text
+    assert client.get("/account", follow_redirects=False).status_code == 303  # not signed in
+    with db.read() as session:
+        user = session.execute(select(User).where(User.email == "carol@council.example")
+                               ).scalars().one()
+    assert user.role is None
+    sign_in(client, db, "admin")
+    page = client.get("/admin/groups")
+    assert page.status_code == 200 and "carol@council.example" in page.text
+    # The admin maps the group: Carol's next sign-in gives her the role.
+    added = client.post("/admin/groups", data={"group": "nobody-maps-this",
+                                               "role": "researcher", "organisation": ""},
+                        follow_redirects=False)
+    assert added.status_code == 303
+    client.post("/logout")
+    answer, _ = journey(client, "carol")
+    assert answer.status_code == 303
+
+
+def test_sign_out_offers_the_providers_end_session(client: Browser, db: Database,
+                                                   oidc_issuer: str) -> None:  # noqa: F811
+    map_group(db, "readers", "researcher")
+    set_user(oidc_issuer, "dan", email="dan@council.example", groups=["readers"])
+    journey(client, "dan")
+    client.csrf = page_csrf(client)
+    out = client.post("/logout", follow_redirects=True)
+    assert f"{oidc_issuer}/oauth2/end_session?" in out.text
+    assert client.get("/account", follow_redirects=False).status_code == 303
+
+
+def test_keys_that_do_not_match_the_providers_show_a_clear_error(
+        client: Browser, oidc_issuer: str, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    set_user(oidc_issuer, "gina", email="gina@council.example", groups=[])
+    start = client.get("/login/oidc", follow_redirects=False)
+    provider = client.app.state.oidc_provider
+    foreign = KeySet([RSAKey.generate_key(2048)])
+    monkeypatch.setattr(provider, "keys", lambda refresh=False: foreign)
+    answer = client.get(approve(start.headers["location"], "gina"), follow_redirects=False)
+    assert answer.status_code == 400 and "signature does not match" in answer.text
+
+
+def test_local_passwords_can_be_switched_off(sso_settings: Settings, db: Database) -> None:
+    email = make_user(db, "admin")
+    off = sso_settings.model_copy(update={"local_passwords": False})
+    with Browser(create_app(off)) as client:
+        page = client.get("/login")
+        assert 'id="password"' not in page.text and "Sign in with" in page.text
+        csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', page.text).group(1)
+        refused = client.post("/login", data={"email": email, "password": PASSWORD,
+                                              "csrf_token": csrf})
+        assert refused.status_code == 403 and "switched off" in refused.text
+
+
+def test_a_mapping_form_error_keeps_what_was_typed(client: Browser, db: Database) -> None:
+    sign_in(client, db, "admin")
+    answer = client.post("/admin/groups", data={"group": "leads", "role": "lead",
+                                                "organisation": ""})
+    assert answer.status_code == 422
+    assert "a lead must belong to an organisation" in answer.text
+    assert 'value="leads"' in answer.text
+
+
+@pytest.mark.parametrize("issuer,environment,expected", [
+    ("http://127.0.0.1:9", "test", "could not be read"),
+    ("http://idp.example.london", "production", "must use HTTPS"),
+])
+def test_a_misconfigured_issuer_leaves_local_sign_in_working(
+        settings: Settings, db: Database, issuer: str, environment: str, expected: str) -> None:
+    email = make_user(db, "admin")
+    broken = settings.model_copy(update={
+        "oidc_issuer": issuer, "oidc_client_id": CLIENT_ID, "environment": environment,
+        "allowed_hosts": ["testserver"], "oidc_timeout_seconds": 2.0})
+    with Browser(create_app(broken), base_url="https://testserver") as client:
+        answer = client.get("/login/oidc")
+        assert answer.status_code == 502 and expected in answer.text
+        signed_in = client.post("/login", data={"email": email, "password": PASSWORD,
+                                                "csrf_token": page_csrf(client)},
+                                follow_redirects=False)
+        assert signed_in.status_code == 303
+
+
+# The ID token's checks, each on its own: tokens signed here with keys the provider "serves".
+
+ISSUER = "https://idp.example.london"
+
+
+@pytest.fixture
+def signing_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": "k1"})
+
+
+@pytest.fixture
+def provider(signing_key: RSAKey) -> Provider:
+    found = Provider(ProviderSettings(issuer=ISSUER, client_id=CLIENT_ID, client_secret="s"))
+    found._metadata = (time.monotonic(), {"jwks_uri": f"{ISSUER}/jwks"})
+    found._keys = (time.monotonic(), KeySet([signing_key]))
+    return found
+
+
+def token(key: RSAKey, **changes: object) -> str:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": CLIENT_ID, "sub": "s1", "iat": now, "exp": now + 300,
+              "nonce": "n1", "email": "e@example.london", "groups": ["g"]}
+    claims.update(changes)
+    return jwt.encode({"alg": "RS256", "kid": key.kid}, {k: v for k, v in claims.items()
+                                                          if v is not None}, key)
+
+
+def test_a_good_token_gives_the_identity(provider: Provider, signing_key: RSAKey) -> None:
+    identity = provider.verify(token(signing_key), nonce="n1")
+    assert (identity.subject, identity.groups) == ("s1", ("g",))
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"aud": "another-client"}, "aud"),
+    ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}, "expired"),
+    ({"nonce": None}, "nonce"),
+    ({"nonce": "replayed"}, "nonce"),
+    ({"iss": "https://elsewhere.example"}, "iss"),
+])
+def test_a_wrong_claim_is_refused(provider: Provider, signing_key: RSAKey, changes: dict,
+                                  message: str) -> None:
+    with pytest.raises(SignInRefused, match=message):
+        provider.verify(token(signing_key, **changes), nonce="n1")
+
+
+def test_a_bad_signature_is_refused(provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    forger = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    # The keys are fetched again once (the provider may have rotated them): still not theirs.
+    fetched = []
+    monkeypatch.setattr(provider, "_get", lambda url, what: fetched.append(url) or
+                        provider._keys[1].as_dict(private=False))
+    provider._keys = (time.monotonic() - 60, provider._keys[1])
+    with pytest.raises(SignInRefused, match="signature"):
+        provider.verify(token(forger), nonce="n1")
+    assert fetched == [f"{ISSUER}/jwks"]

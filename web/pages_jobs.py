@@ -1,0 +1,26 @@
+"""The admins' page of background jobs that failed (the job queue's, portfolio/jobs.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from portfolio import jobs
+from portfolio.actors import Actor
+from web.deps import get_database
+from web.security import Policy, policy
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+JobWatcher = Annotated[Actor, Depends(policy(Policy.JOBS))]
+
+
+@router.get("/admin/jobs", name="failed_jobs")
+def failed_jobs(request: Request, actor: JobWatcher):  # type: ignore[no-untyped-def]
+    """List background jobs' failed attempts, and which gave up, with their errors."""
+    settings = request.app.state.settings
+    return render(request, "jobs.html", {
+        "failures": jobs.recent_failures(get_database(request), actor),
+        "queued": settings.uses_job_queue, "attempts": settings.job_attempts})
