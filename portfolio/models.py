@@ -437,6 +437,8 @@ class Assessment(SQLModel, table=True):
         # A project's history, newest first: without it PostgreSQL walked the primary key
         # backwards through every project's assessments (64 ms at 100,000 projects).
         Index("ix_assessment_project_id", "project_id", "id"),
+        # Each assessor's newest level per project and criterion, read by an index-only scan.
+        Index("ix_assessment_by_assessor", "project_id", "criterion_id", "assessor_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -841,12 +843,15 @@ class Attachment(SQLModel, table=True):
                                        ondelete="SET NULL")
     uploaded_by: str = Field(max_length=254)
     uploaded_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
 class ExternalIdentity(SQLModel, table=True):
     """A user as an OpenID Connect provider knows them: its issuer and their subject there."""
 
     __tablename__ = "external_identity"
     __table_args__ = (UniqueConstraint("issuer", "subject"),)
 
+    id: int | None = Field(default=None, primary_key=True)
     issuer: str = Field(max_length=500)
     subject: str = Field(max_length=255)
     user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE", index=True)
@@ -858,10 +863,13 @@ class GroupMapping(SQLModel, table=True):
     """An identity provider's group whose members get a role (and an organisation) here."""
 
     __tablename__ = "group_mapping"
+    __table_args__ = (
         UniqueConstraint("group_name"),
         CheckConstraint(check_in("role", Role), name="role"),
         CheckConstraint("role <> 'lead' OR organisation_id IS NOT NULL", name="lead_has_org"),
+    )
 
+    id: int | None = Field(default=None, primary_key=True)
     group_name: str = Field(max_length=255)
     role: str = Field(max_length=16)
     organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
@@ -874,6 +882,7 @@ class JobOutcome(SQLModel, table=True):
     __tablename__ = "job_outcome"
     __table_args__ = (Index("ix_job_outcome_at", "at"), Index("ix_job_outcome_job", "job_id"))
 
+    id: int | None = Field(default=None, primary_key=True)
     job_id: int | None = Field(default=None)
     task: str = Field(max_length=100)
     lock: str = Field(default="", max_length=255)
