@@ -28,6 +28,10 @@ NOT_PORTFOLIO_TABLES = frozenset({
     "user_account", "api_token", "login_attempt", "audit_event", "portfolio_revision",
     "ranking_run", "ranking_row", "snapshot", "import_run", "user_session",
     "scenario", "dismissed_suggestion", "benefit_realisation",
+    # Working together (owner, progress, discussion, notifications): read fresh by the pages
+    # that show them, never ranked.
+    "project_stewardship", "progress_update", "project_comment", "project_watch",
+    "notification_event", "notification", "notification_preference", "email_outbox",
 })
 
 # Schema migrations run before the revision's table exists, and restart every process anyway.
