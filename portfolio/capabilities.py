@@ -39,6 +39,10 @@ class Capability(StrEnum):
     DISMISS_SUGGESTION = "dismiss_suggestion"
     JOIN_PROJECT = "join_project"
     SET_CAPACITY = "set_capacity"
+    REPORT_PROGRESS = "report_progress"
+    COMMENT = "comment"
+    MODERATE_COMMENTS = "moderate_comments"
+    WATCH = "watch"
 
 
 class Scope(StrEnum):
@@ -71,6 +75,10 @@ DOING: dict[Capability, str] = {
     Capability.DISMISS_SUGGESTION: "dismiss a collaboration suggestion",
     Capability.JOIN_PROJECT: "join a project as a partner",
     Capability.SET_CAPACITY: "set an organisation's capacity per quarter",
+    Capability.REPORT_PROGRESS: "report a committed project's progress",
+    Capability.COMMENT: "comment on projects",
+    Capability.MODERATE_COMMENTS: "remove other people's comments",
+    Capability.WATCH: "watch projects",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
@@ -96,10 +104,15 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
         Capability.RECORD_BENEFITS: _OWN,
         Capability.DISMISS_SUGGESTION: _OWN,
         Capability.JOIN_PROJECT: _OWN,
+        Capability.REPORT_PROGRESS: _OWN,
+        Capability.COMMENT: _ANY,
+        Capability.WATCH: _ANY,
     },
     Role.RESEARCHER: {
         Capability.READ: _ANY,
         Capability.CREATE_SNAPSHOT: _ANY,
+        Capability.COMMENT: _ANY,
+        Capability.WATCH: _ANY,
     },
 }
 

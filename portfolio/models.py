@@ -723,6 +723,8 @@ class ProjectComment(SQLModel, table=True):
     author_id: int | None = Field(default=None, foreign_key="user_account.id",
                                   ondelete="SET NULL")
     body: str = Field(sa_type=Text)
+    # The body rendered and sanitised when written: a page of 500 comments renders none.
+    body_html: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     edited_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
     removed_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))

@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("author_id", sa.Integer(), nullable=True),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("body_html", sa.Text(), nullable=False),
         sa.Column("created_at", _WHEN, nullable=False),
         sa.Column("edited_at", _WHEN, nullable=True),
         sa.Column("removed_at", _WHEN, nullable=True),
