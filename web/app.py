@@ -41,6 +41,7 @@ from web import (
     pages_roadmap,
     pages_scenarios,
     pages_snapshots,
+    pages_together,
 )
 from web.assets import STATIC_DIR, VENDOR_FILES
 from web.security import (
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_roadmap.router)
     app.include_router(pages_roadmap.router)
     app.include_router(pages_history.router)
+    app.include_router(pages_together.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

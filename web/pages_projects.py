@@ -19,6 +19,7 @@ from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
 from portfolio.services import workflow
 from web.deps import seen_revision
+from web.pages_together import together_context
 from web.pages_common import (
     CHECKBOXES,
     CHOICES,
@@ -178,6 +179,7 @@ def page_context(request: Request, session: Session, slug: str, **extra: Any) ->
     context["moves"] = workflow.allowed_moves(actor, project, project["status"])
     context.setdefault("from_queue", False)
     context.setdefault("override_errors", {})
+    context |= together_context(session, actor, slug, request.app.state.settings)
     return context | extra
 
 

@@ -137,6 +137,7 @@ def discussion(session: Session, project_id: int, actor: Actor | None, *,
     """Return a project's comments, oldest first, with what this reader may do to each."""
     rows = session.execute(
         select(ProjectComment.id, ProjectComment.author_id, ProjectComment.body_html,
+               ProjectComment.body,
                ProjectComment.created_at, ProjectComment.edited_at, ProjectComment.removed_at,
                User.name)
         .outerjoin(User, User.id == ProjectComment.author_id)
@@ -146,13 +147,14 @@ def discussion(session: Session, project_id: int, actor: Actor | None, *,
     moderator = can(actor, Capability.MODERATE_COMMENTS)
     mine = actor.id if actor is not None else None
     found = []
-    for cid, author_id, html, created_at, edited_at, removed_at, name in rows:
+    for cid, author_id, html, body, created_at, edited_at, removed_at, name in rows:
         own = mine is not None and author_id == mine
         live = removed_at is None
+        editable = live and own and now - _aware(created_at) <= window
         found.append({
             "id": cid, "author": name or "A former user", "html": html,
             "created_at": created_at, "edited_at": edited_at, "removed": not live,
-            "can_edit": live and own and now - _aware(created_at) <= window,
+            "can_edit": editable, "body": body if editable else "",
             "can_remove": live and (own or moderator),
         })
     return found

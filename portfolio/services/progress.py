@@ -88,8 +88,8 @@ def report_progress(*, session: Session, actor: Actor, slug: str, data: dict[str
     summary = str(data.get("summary") or "").strip()
     reported_on = today
     if project.status not in COMMITTED_STATUSES:
-        errors["rag"] = "Only a project in progress or paused carries a RAG status."
-    elif rag not in RAG:
+        raise Invalid({"progress": "Only a project in progress or paused carries a RAG status."})
+    if rag not in RAG:
         errors["rag"] = "Choose red, amber or green."
     if not summary:
         errors["summary"] = "Say in words how the project is going."
