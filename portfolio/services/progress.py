@@ -28,6 +28,7 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.services.common import chunks, project_by_slug, record
+from portfolio.services.watching import watchers
 from portfolio.text import control_problem
 
 RAG = ("red", "amber", "green")
@@ -245,11 +246,13 @@ def notice_stale(session: Session, *, stale_days: int, today: date | None = None
 
 
 def owners_of(session: Session, project_id: int) -> set[int]:
-    """Return who 'my project' means: the named owner, or else the owning organisation's leads."""
+    """Return who 'my project' means: the named owner, or else the owning organisation's leads
+    (less those who stopped watching it)."""
     steward = session.get(ProjectStewardship, project_id)
     if steward and steward.owner_user_id:
         return {steward.owner_user_id}
     owner_org = session.execute(select(Project.owner_id).where(Project.id == project_id)).scalar()
-    return set(session.execute(select(User.id).where(
+    leads = set(session.execute(select(User.id).where(
         User.organisation_id == owner_org, User.role == Role.LEAD.value,
         User.is_active.is_(True))).scalars())  # type: ignore[attr-defined]
+    return leads & watchers(session, project_id)

@@ -236,7 +236,7 @@ def test_decision_tells_the_organisations_leads_and_watchers_but_not_who_unwatch
     assert quiet.post(f"/projects/{PROPOSED}/watch", data={"watching": "0"},
                       follow_redirects=False).status_code == 303
     htmx(watcher, f"/projects/{PROPOSED}/watch", {"watching": "1"})
-    response = cdo.post(f"/projects/{PROPOSED}/decide",
+    response = cdo.post(f"/projects/{PROPOSED}/decision",
                         data={"decision": "needs_information", "rationale": "What is the DPIA?"},
                         follow_redirects=False)
     assert response.status_code == 303
@@ -259,10 +259,10 @@ def test_preferences_on_the_account_page_turn_a_kind_off_or_to_email(
     account = parse_html(lead.get("/account").text)
     assert account.by_id("pref-decision") is not None
     lead.post("/account/notifications", data={"pref_question": "off", "pref_decision": "email"})
-    cdo.post(f"/projects/{PROPOSED}/decide",
+    cdo.post(f"/projects/{PROPOSED}/decision",
              data={"decision": "needs_information", "rationale": "Which wards?"})
     assert notes_of(people, lead.email) == []  # type: ignore[attr-defined]
-    cdo.post(f"/projects/{PROPOSED}/decide", data={"decision": "defer", "rationale": "Later."})
+    cdo.post(f"/projects/{PROPOSED}/decision", data={"decision": "defer", "rationale": "Later."})
     assert [n.kind for n in notes_of(people, lead.email)] == ["decision"]  # type: ignore[attr-defined]
     with london.read() as session:
         emails = list(session.execute(select(EmailOutbox).where(
