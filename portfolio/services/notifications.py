@@ -16,6 +16,7 @@ import ssl
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -69,6 +70,9 @@ EMAILS_PER_ROUND = 200
 DIGEST_EVERY = timedelta(days=1)
 STALE_CHECK_EVERY = timedelta(hours=1)
 PAGE_LIMIT = 100
+# A long List-Unsubscribe URL folded by the default policy comes out RFC 2047-encoded, which
+# mail clients do not read as a link: headers keep to SMTP's hard limit of 998 instead.
+HEADERS_UNFOLDED = policy.SMTP.clone(max_line_length=998)
 _TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "email"),
     autoescape=select_autoescape(["html"]), keep_trailing_newline=True,
@@ -140,7 +144,7 @@ def deliver_pending(db: Database, *, now: datetime | None = None,
     with db.write() as session:
         done["digests"] = queue_digests(session, settings, now=now)
     if send and settings.smtp_host:
-        sent, failed = send_due(db, now=now)
+        sent, failed = send_due(db)  # now: the emails just queued are due too
         done["sent"], done["failed"] = sent, failed
     return done
 
@@ -367,7 +371,7 @@ def _connect(settings: Settings) -> smtplib.SMTP:
 
 def as_message(settings: Settings, row: EmailOutbox) -> EmailMessage:
     """Return an outbox row as an email with plain-text and HTML parts."""
-    message = EmailMessage()
+    message = EmailMessage(policy=HEADERS_UNFOLDED)
     message["From"] = settings.smtp_sender
     message["To"] = row.to_address
     message["Subject"] = row.subject
