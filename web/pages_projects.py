@@ -19,7 +19,6 @@ from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
 from portfolio.services import workflow
 from web.deps import seen_revision
-from web.pages_together import together_context
 from web.pages_common import (
     CHECKBOXES,
     CHOICES,
@@ -34,6 +33,7 @@ from web.pages_common import (
     input_from_form,
     label,
 )
+from web.pages_together import together_context
 from web.security import DECIDE, EDIT, READ, relative
 from web.templating import flash, render
 

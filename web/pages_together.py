@@ -204,7 +204,7 @@ def notification_preferences(request: Request, session: WriteSession, actor: Cur
 
 @router.get("/notifications/unsubscribe", name="unsubscribe", dependencies=[PUBLIC])
 def unsubscribe_page(request: Request, token: str = ""):  # type: ignore[no-untyped-def]
-    """Ask to confirm stopping one kind of email (a GET changes nothing: mail scanners follow links)."""
+    """Ask to confirm stopping a kind of email (a GET changes nothing: scanners follow links)."""
     settings = request.app.state.settings
     try:
         _user, kind = notification_service.read_unsubscribe_token(settings, token)

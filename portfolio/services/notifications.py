@@ -356,7 +356,8 @@ def _settle(db: Database, due: list[EmailOutbox], outcomes: dict[int, str | None
 
 def _connect(settings: Settings) -> smtplib.SMTP:
     """Open an SMTP connection as the settings say (TLS, credentials, time-out)."""
-    host, port, timeout = settings.smtp_host or "", settings.smtp_port, settings.smtp_timeout_seconds
+    host, port = settings.smtp_host or "", settings.smtp_port
+    timeout = settings.smtp_timeout_seconds
     smtp: smtplib.SMTP
     if settings.smtp_tls == "ssl":
         smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())

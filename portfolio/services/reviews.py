@@ -26,8 +26,8 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.services.common import chunks, project_by_slug, record
-from portfolio.services.overrides import override_of
 from portfolio.services.notifications import announce
+from portfolio.services.overrides import override_of
 from portfolio.services.projects import get_project
 from portfolio.services.workflow import check_transition, record_transition
 from portfolio.text import control_problem

@@ -1,4 +1,4 @@
-"""Who watches a project: leads watch their organisation's projects by default; anyone may choose."""
+"""Who watches a project: leads watch their organisation's projects by default; anyone may."""
 
 from __future__ import annotations
 
