@@ -45,6 +45,10 @@ class Capability(StrEnum):
     OVERRIDE_IG = "override_ig"
     MAP_GROUPS = "map_groups"
     WATCH_JOBS = "watch_jobs"
+    REPORT_PROGRESS = "report_progress"
+    COMMENT = "comment"
+    MODERATE_COMMENTS = "moderate_comments"
+    WATCH = "watch"
 
 
 class Scope(StrEnum):
@@ -83,6 +87,10 @@ DOING: dict[Capability, str] = {
     Capability.OVERRIDE_IG: "start a project that processes personal data before its DPIA",
     Capability.MAP_GROUPS: "map the identity provider's groups to roles",
     Capability.WATCH_JOBS: "see background jobs that failed",
+    Capability.REPORT_PROGRESS: "report a committed project's progress",
+    Capability.COMMENT: "comment on projects",
+    Capability.MODERATE_COMMENTS: "remove other people's comments",
+    Capability.WATCH: "watch projects",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
@@ -114,10 +122,15 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
         # Agreements their organisation is party to; their own projects' IG stages.
         Capability.MANAGE_AGREEMENTS: _OWN,
         Capability.RECORD_IG: _OWN,
+        Capability.REPORT_PROGRESS: _OWN,
+        Capability.COMMENT: _ANY,
+        Capability.WATCH: _ANY,
     },
     Role.RESEARCHER: {
         Capability.READ: _ANY,
         Capability.CREATE_SNAPSHOT: _ANY,
+        Capability.COMMENT: _ANY,
+        Capability.WATCH: _ANY,
     },
 }
 

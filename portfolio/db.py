@@ -122,6 +122,9 @@ class Database:
                 session.commit()
                 if made is not None:
                     session.info[revision.WROTE_REVISION] = made
+                # Work the write asked for once it is committed (notifications to deliver).
+                for hook in session.info.pop("after_commit", []):
+                    hook(self)
             except BaseException as exc:
                 self._refused(exc)
                 try:

@@ -892,3 +892,145 @@ class JobOutcome(SQLModel, table=True):
     error: str = Field(default="", max_length=2000)
     summary: str = Field(default="", max_length=2000)
     at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+class ProjectStewardship(SQLModel, table=True):
+    """Who answers for a project: its owner (a user of the owning organisation) and a contact."""
+
+    __tablename__ = "project_stewardship"
+
+    project_id: int = Field(foreign_key="project.id", primary_key=True, ondelete="CASCADE")
+    owner_user_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                      ondelete="SET NULL")
+    # Shown to every reader: a team mailbox or a name, never a password-holder's private data.
+    public_contact: str = Field(default="", max_length=254)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class ProgressUpdate(SQLModel, table=True):
+    """A committed project's RAG status on a day, with the update in words; appended, kept."""
+
+    __tablename__ = "progress_update"
+    __table_args__ = (
+        CheckConstraint("rag IN ('red', 'amber', 'green')", name="rag"),
+        CheckConstraint("length(summary) > 0", name="summary_given"),
+        Index("ix_progress_update_project", "project_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    rag: str = Field(max_length=8)
+    summary: str = Field(sa_type=Text)
+    reported_on: date
+    author_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                  ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class ProjectComment(SQLModel, table=True):
+    """One comment in a project's discussion, in Markdown; removal keeps the row."""
+
+    __tablename__ = "project_comment"
+    __table_args__ = (Index("ix_project_comment_project", "project_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                  ondelete="SET NULL")
+    body: str = Field(sa_type=Text)
+    # The body rendered and sanitised when written: a page of 500 comments renders none.
+    body_html: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    edited_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+    removed_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+    removed_by_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                      ondelete="SET NULL")
+
+
+class ProjectWatch(SQLModel, table=True):
+    """A user's choice to watch a project or not (leads watch their own by default)."""
+
+    __tablename__ = "project_watch"
+    __table_args__ = (Index("ix_project_watch_project", "project_id", "watching"),)
+
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    project_id: int = Field(foreign_key="project.id", primary_key=True, ondelete="CASCADE")
+    watching: bool = Field(default=True)
+    changed_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class NotificationEvent(SQLModel, table=True):
+    """Something people may need to hear of, written with the action; fanned out later."""
+
+    __tablename__ = "notification_event"
+    __table_args__ = (Index("ix_notification_event_pending", "fanned_out_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    project_id: int | None = Field(default=None, foreign_key="project.id", ondelete="CASCADE")
+    actor_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                 ondelete="SET NULL")
+    payload: dict = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    fanned_out_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+
+
+class Notification(SQLModel, table=True):
+    """One user's in-app notice of an event."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_user", "user_id", "read_at", "id"),
+        Index("ix_notification_digest", "digest_pending", "user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE")
+    event_id: int | None = Field(default=None, foreign_key="notification_event.id",
+                                 ondelete="SET NULL")
+    kind: str = Field(max_length=32)
+    project_id: int | None = Field(default=None, foreign_key="project.id", ondelete="CASCADE")
+    message: str = Field(max_length=500)
+    link: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    read_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
+    # Waiting for the user's daily digest email.
+    digest_pending: bool = Field(default=False)
+
+
+class NotificationPreference(SQLModel, table=True):
+    """How a user hears of one kind of notification: in-app, email, daily digest or off."""
+
+    __tablename__ = "notification_preference"
+    __table_args__ = (
+        CheckConstraint("channel IN ('in_app', 'email', 'digest', 'off')", name="channel"),
+    )
+
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True, ondelete="CASCADE")
+    kind: str = Field(max_length=32, primary_key=True)
+    channel: str = Field(max_length=8)
+
+
+class EmailOutbox(SQLModel, table=True):
+    """An email to send, sent by background work with retries, never inside a request."""
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        Index("ix_email_outbox_due", "status", "next_attempt_at"),
+        Index("ix_email_outbox_user_kind", "user_id", "kind", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                ondelete="CASCADE")
+    to_address: str = Field(max_length=254)
+    kind: str = Field(max_length=32)
+    subject: str = Field(max_length=300)
+    text_body: str = Field(sa_type=Text)
+    html_body: str = Field(sa_type=Text)
+    headers: dict = Field(default_factory=dict, sa_type=JSON)
+    status: str = Field(default="pending", max_length=8)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    last_error: str = Field(default="", max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    sent_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))

@@ -33,6 +33,10 @@ NOT_PORTFOLIO_TABLES = frozenset({
     "scenario", "dismissed_suggestion", "benefit_realisation",
     "snapshot_body", "attachment",
     "external_identity", "group_mapping", "job_outcome",
+    # Working together (owner, progress, discussion, notifications): read fresh by the pages
+    # that show them, never ranked.
+    "project_stewardship", "progress_update", "project_comment", "project_watch",
+    "notification_event", "notification", "notification_preference", "email_outbox",
 })
 
 # Schema migrations run before the revision's table exists, and restart every process anyway.

@@ -84,6 +84,22 @@ class Settings(BaseSettings):
     # A job whose worker sent no heartbeat for this long is started again by another worker.
     worker_stalled_seconds: int = 30
     worker_heartbeat_seconds: float = 5.0
+    # Working together (README, "Working together"): progress, discussion and notifications.
+    progress_stale_days: int = 30
+    comment_max_chars: int = 20_000
+    comment_edit_minutes: int = 15
+    # The address emails link back to (the app as its users reach it).
+    public_url: str = "http://127.0.0.1:8000"
+    # Email through SMTP; no host: notifications stay in the app and emails wait in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_tls: str = "none"  # none, starttls or ssl
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "London data portfolio <portfolio@localhost>"
+    smtp_timeout_seconds: float = 10.0
+    email_max_attempts: int = 5
+    email_retry_seconds: float = 60.0
 
     @field_validator("allowed_hosts", "forwarded_allow_ips", mode="before")
     @classmethod

@@ -50,6 +50,7 @@ from web import (  # agreements, IG and the editable catalogue (issue 16)
     pages_scenarios,
     pages_sign_in,
     pages_snapshots,
+    pages_together,
 )
 from web.assets import STATIC_DIR, VENDOR_FILES
 from web.security import (
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_dataset_catalogue.router)
     app.include_router(pages_sign_in.router)
     app.include_router(pages_jobs.router)
+    app.include_router(pages_together.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -21,6 +21,7 @@ from portfolio.services.ranking import CANDIDATES, COMMITTED, VIEW_OF_STATUS
 from web.charts import bubble_matrix, budget_curve
 from web.deps import seen_revision
 from web.pages_common import AppDatabase
+from web.pages_together import committed_progress, rag_summary
 from web.security import Policy, policy
 from web.templating import is_htmx_partial, render, templates
 
@@ -59,7 +60,7 @@ def dashboard_page(request: Request, db: AppDatabase,
     """Show the portfolio at a glance."""
     data = dashboard_service.dashboard(db, profile=profile or None, seen=seen_revision(request))
     return render(request, "dashboard.html", {
-        **data, "chart": bubble_matrix(data["matrix"]), **_choices(db),
+        **data, "chart": bubble_matrix(data["matrix"]), **_choices(db), "rag": rag_summary(db),
     })
 
 
@@ -146,6 +147,7 @@ def backlog_page(
         "chosen": chosen, "next_url": next_url, "first_url": first_url, "after": after,
         "reset_sliders": reset_sliders, "tabs": VIEW_TABS, "tab": tab,
         "tab_urls": tab_urls,
+        "progress": committed_progress(db, page["rows"]) if view == COMMITTED else [],
     }, block="ranking")
 
 

@@ -34,6 +34,7 @@ from web.pages_common import (
     input_from_form,
     label,
 )
+from web.pages_together import together_context
 from web.security import DECIDE, EDIT, READ, relative
 from web.templating import flash, render
 
@@ -180,6 +181,7 @@ def page_context(request: Request, session: Session, slug: str, **extra: Any) ->
     context.setdefault("from_queue", False)
     context.setdefault("override_errors", {})
     context["attachments"] = project_attachments(session, slug)
+    context |= together_context(session, actor, slug, request.app.state.settings)
     return context | extra
 
 

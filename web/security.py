@@ -51,6 +51,9 @@ class Policy(StrEnum):
     IG = Capability.RECORD_IG
     GROUPS = Capability.MAP_GROUPS
     JOBS = Capability.WATCH_JOBS
+    PROGRESS = Capability.REPORT_PROGRESS
+    COMMENT = Capability.COMMENT
+    WATCH = Capability.WATCH
 
 
 ALLOWED: dict[Policy, frozenset[Role]] = {
@@ -428,6 +431,9 @@ ADMIN = Depends(policy(Policy.ADMIN))
 BENEFITS = Depends(policy(Policy.BENEFITS))
 DISMISS = Depends(policy(Policy.DISMISS))
 JOIN = Depends(policy(Policy.JOIN))
+PROGRESS = Depends(policy(Policy.PROGRESS))
+COMMENT = Depends(policy(Policy.COMMENT))
+WATCH = Depends(policy(Policy.WATCH))
 
 # Database ids in paths: bounded so a huge number is a 422, not an overflow in the driver.
 RowId = Annotated[int, Path(ge=1, le=2**62)]

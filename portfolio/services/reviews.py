@@ -26,6 +26,7 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.services.common import chunks, project_by_slug, record
+from portfolio.services.notifications import announce
 from portfolio.services.overrides import override_of
 from portfolio.services.projects import get_project
 from portfolio.services.workflow import check_transition, record_transition
@@ -82,6 +83,9 @@ def decide(
         entity_id=project.id,
         after={"decision": chosen.value, "rationale": text},
     )
+    announce(session, "question" if chosen == Decision.NEEDS_INFORMATION else "decision",
+             project_id=project.id, actor=actor,
+             payload={"decision": chosen.value.replace("_", " "), "excerpt": text[:140]})
     status = STATUS_AFTER.get(chosen)
     if status is not None and project.status != status.value:
         old = project.status

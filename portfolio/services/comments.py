@@ -1,0 +1,193 @@
+"""A project's discussion: comments in Markdown, rendered safely, with @mentions and moderation."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, can, require
+from portfolio.errors import Invalid, NotAllowed, NotFound
+from portfolio.models import Project, ProjectComment, User, utcnow
+from portfolio.services.common import project_by_slug, record
+from portfolio.services.notifications import announce
+from portfolio.services.watching import may_read
+from portfolio.text import control_problem
+
+# Raw HTML is never passed through (html=False); nh3 then keeps only these tags, and links
+# only to these schemes, each with rel="noopener nofollow".
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).disable("image")
+ALLOWED_TAGS = {"p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "a",
+                "h1", "h2", "h3", "h4", "h5", "h6", "hr"}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+# "@jane.doe" names the user whose email address starts "jane.doe@".
+MENTIONS_MAX = 20
+MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
+
+
+@lru_cache(maxsize=2048)
+def render_markdown(text: str) -> str:
+    """Render a comment's Markdown as sanitised HTML (no raw HTML, scripts or unsafe links)."""
+    return nh3.clean(_MARKDOWN.render(text), tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes=URL_SCHEMES, link_rel="noopener nofollow")
+
+
+def handles_in(text: str) -> set[str]:
+    """Return the @handles a comment names, lower-cased, without the trailing full stop."""
+    return {m.group(1).rstrip(".").lower() for m in MENTION.finditer(text)}
+
+
+def _checked_body(body: str, *, max_chars: int) -> str:
+    """Return a comment's text, or refuse it in words."""
+    text = (body or "").strip()
+    if not text:
+        raise Invalid({"body": "Write a comment."})
+    if len(text) > max_chars:
+        raise Invalid({"body": f"Keep a comment under {max_chars:,} characters (this one has "
+                               f"{len(text):,})."})
+    if problem := control_problem(text, multiline=True):
+        raise Invalid({"body": f"The comment {problem}."})
+    return text
+
+
+def mentioned_readers(session: Session, project: Project, text: str) -> list[int]:
+    """Return the users a comment mentions who may read the project (others: nobody is told)."""
+    handles = handles_in(text)
+    if not handles:
+        return []
+    patterns = [_escape_like(handle) + "@%" for handle in sorted(handles)[:MENTIONS_MAX]]
+    users = session.execute(select(User).where(or_(
+        *[func.lower(User.email).like(p, escape="\\") for p in patterns]))).scalars().all()
+    by_handle: dict[str, list[User]] = {}
+    for user in users:
+        by_handle.setdefault(user.email.split("@", 1)[0].lower(), []).append(user)
+    # A handle two people share names neither: better no notice than the wrong person's.
+    return sorted(found[0].id for found in by_handle.values()  # type: ignore[misc]
+                  if len(found) == 1 and may_read(found[0], project))
+
+
+def post_comment(*, session: Session, actor: Actor, slug: str, body: str,
+                 max_chars: int) -> dict[str, Any]:
+    """Add a comment to a project's discussion; tell those it mentions and the watchers."""
+    project = project_by_slug(session, slug)
+    require(actor, Capability.COMMENT, project)
+    text = _checked_body(body, max_chars=max_chars)
+    row = ProjectComment(project_id=project.id, author_id=actor.id, body=text,
+                         body_html=render_markdown(text))
+    session.add(row)
+    session.flush()
+    record(session, actor, action="comment", entity="project_comment", entity_id=row.id,
+           project_id=project.id, after={"body": text})
+    mentioned = mentioned_readers(session, project, text)
+    excerpt = _excerpt(text)
+    if mentioned:
+        announce(session, "mention", project_id=project.id, actor=actor,
+                 payload={"comment_id": row.id, "users": mentioned, "excerpt": excerpt})
+    announce(session, "comment", project_id=project.id, actor=actor,
+             payload={"comment_id": row.id, "skip": mentioned, "excerpt": excerpt})
+    session.flush()
+    return {"id": row.id, "project": slug, "body": text, "mentioned": mentioned}
+
+
+def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
+                 max_chars: int, edit_minutes: int) -> dict[str, Any]:
+    """Change one's own comment within the edit window."""
+    row = _comment(session, comment_id)
+    if row.author_id != actor.id:
+        raise NotAllowed("only its author may edit a comment")
+    if utcnow() - _aware(row.created_at) > timedelta(minutes=edit_minutes):
+        raise NotAllowed(f"a comment may be edited for {edit_minutes} minutes after posting; "
+                         "post a new one instead")
+    text = _checked_body(body, max_chars=max_chars)
+    before = {"body": row.body}
+    row.body, row.body_html, row.edited_at = text, render_markdown(text), utcnow()
+    session.add(row)
+    session.flush()
+    record(session, actor, action="edit_comment", entity="project_comment", entity_id=row.id,
+           project_id=row.project_id, before=before, after={"body": text})
+    return {"id": row.id, "body": text}
+
+
+def remove_comment(*, session: Session, actor: Actor, comment_id: int) -> dict[str, Any]:
+    """Remove a comment: its author, or a moderator (CDO or admin); the trail keeps the text."""
+    row = _comment(session, comment_id)
+    if row.author_id != actor.id:
+        require(actor, Capability.MODERATE_COMMENTS)
+    before = {"body": row.body}
+    row.body, row.body_html = "", ""
+    row.removed_at, row.removed_by_id = utcnow(), actor.id
+    session.add(row)
+    session.flush()
+    action = "remove_comment" if row.author_id == actor.id else "moderate_comment"
+    record(session, actor, action=action, entity="project_comment", entity_id=row.id,
+           project_id=row.project_id, before=before, after={"removed": True})
+    return {"id": row.id, "removed": True}
+
+
+def discussion(session: Session, project_id: int, actor: Actor | None, *,
+               edit_minutes: int) -> list[dict[str, Any]]:
+    """Return a project's comments, oldest first, with what this reader may do to each."""
+    rows = session.execute(
+        select(ProjectComment.id, ProjectComment.author_id, ProjectComment.body_html,
+               ProjectComment.body,
+               ProjectComment.created_at, ProjectComment.edited_at, ProjectComment.removed_at,
+               User.name)
+        .outerjoin(User, User.id == ProjectComment.author_id)
+        .where(ProjectComment.project_id == project_id).order_by(ProjectComment.id)).all()
+    now = utcnow()
+    window = timedelta(minutes=edit_minutes)
+    moderator = can(actor, Capability.MODERATE_COMMENTS)
+    mine = actor.id if actor is not None else None
+    found = []
+    for cid, author_id, html, body, created_at, edited_at, removed_at, name in rows:
+        own = mine is not None and author_id == mine
+        live = removed_at is None
+        editable = live and own and now - _aware(created_at) <= window
+        found.append({
+            "id": cid, "author": name or "A former user", "html": html,
+            "created_at": created_at, "edited_at": edited_at, "removed": not live,
+            "can_edit": editable, "body": body if editable else "",
+            "can_remove": live and (own or moderator),
+        })
+    return found
+
+
+def comment_for_edit(session: Session, actor: Actor, comment_id: int) -> ProjectComment:
+    """Return one's own comment to edit."""
+    row = _comment(session, comment_id)
+    if row.author_id != actor.id:
+        raise NotAllowed("only its author may edit a comment")
+    return row
+
+
+def _comment(session: Session, comment_id: int) -> ProjectComment:
+    """Return a live comment or refuse."""
+    row = session.get(ProjectComment, comment_id)
+    if row is None or row.removed_at is not None:
+        raise NotFound("comment", comment_id)
+    return row
+
+
+def _escape_like(text: str) -> str:
+    """Escape LIKE's wildcards in a handle."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _excerpt(text: str, limit: int = 140) -> str:
+    """Return the start of a comment for a notification."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _aware(moment: Any) -> Any:
+    """Read a stored time as UTC (SQLite gives it back without a zone)."""
+    from datetime import UTC
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,464 @@
+"""Notifications: events written with an action, fanned out and emailed by background work.
+
+An action writes one `notification_event` row in its own transaction (`announce`); after the
+commit, `kick` starts `deliver_pending` in the background, which fans events out to in-app
+notifications and to the email outbox by each user's preference, queues daily digests and
+sends the outbox through SMTP with retries. Nothing is sent inside a request, and an SMTP server
+that is down fails only the email. `deliver_pending(db)` is the one entry point: a job queue
+or `portfolio notifications deliver` (cron) may run it as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import insert, select, update
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.errors import Invalid
+from portfolio.models import (
+    EmailOutbox,
+    Notification,
+    NotificationEvent,
+    NotificationPreference,
+    Project,
+    User,
+    utcnow,
+)
+from portfolio.services.common import chunks
+from portfolio.services.progress import notice_stale, owners_of
+from portfolio.services.watching import may_read, watchers
+
+if TYPE_CHECKING:
+    from portfolio.db import Database
+    from portfolio.settings import Settings
+
+LOG = logging.getLogger(__name__)
+
+# Each kind, what it is in words (the account page), and its channel until the user chooses.
+KINDS: dict[str, tuple[str, str]] = {
+    "decision": ("A review decision on my project or a project I watch", "email"),
+    "question": ("A reviewer's question on my project", "email"),
+    "mention": ("Someone mentions me in a comment", "email"),
+    "comment": ("A comment on a project I watch", "in_app"),
+    "stale": ("My project's progress update is overdue", "email"),
+    # Written by the agreements feature through `announce(session, "agreement_expiring", ...)`
+    # with payload {"agreement": name, "expires_on": "YYYY-MM-DD"}.
+    "agreement_expiring": ("An agreement my project relies on is expiring", "email"),
+}
+CHANNELS: dict[str, str] = {
+    "in_app": "In the app only", "email": "In the app and by email",
+    "digest": "In the app and in a daily email digest", "off": "Off",
+}
+AFTER_COMMIT = "after_commit"
+DIGEST = "digest"  # the outbox kind of a daily digest email
+EVENTS_PER_ROUND = 50
+EMAILS_PER_ROUND = 200
+DIGEST_EVERY = timedelta(days=1)
+STALE_CHECK_EVERY = timedelta(hours=1)
+PAGE_LIMIT = 100
+# A long List-Unsubscribe URL folded by the default policy comes out RFC 2047-encoded, which
+# mail clients do not read as a link: headers keep to SMTP's hard limit of 998 instead.
+HEADERS_UNFOLDED = policy.SMTP.clone(max_line_length=998)
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates" / "email"),
+    autoescape=select_autoescape(["html"]), keep_trailing_newline=True,
+)
+
+
+# Writing: with the action, in its transaction.
+
+def announce(session: Session, kind: str, *, project_id: int | None, actor: Actor | None,
+             payload: dict[str, Any]) -> None:
+    """Write an event for fan-out after the action commits (and start delivering then)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    session.add(NotificationEvent(kind=kind, project_id=project_id,
+                                  actor_id=actor.id if actor else None, payload=payload))
+    hooks = session.info.setdefault(AFTER_COMMIT, [])
+    if kick not in hooks:
+        hooks.append(kick)
+
+
+# Delivering: background work.
+
+_KICKS: dict[int, threading.Event] = {}
+
+
+def kick(db: Database) -> None:
+    """Deliver pending notifications in the background of this process (never in a request)."""
+    again = _KICKS.setdefault(id(db), threading.Event())
+    again.set()
+
+    def work() -> None:
+        while again.is_set():
+            again.clear()
+            deliver_pending(db)
+
+    db.background.submit(("notifications",), work)
+
+
+_STALE_CHECKED: dict[int, datetime] = {}
+
+
+def deliver_pending(db: Database, *, now: datetime | None = None,
+                    send: bool = True) -> dict[str, int]:
+    """Fan out pending events, queue digests and send due emails; return what was done."""
+    now = now or utcnow()
+    settings = db.settings
+    done = {"stale": 0, "events": 0, "notifications": 0, "emails_queued": 0, "digests": 0,
+            "sent": 0, "failed": 0}
+    last = _STALE_CHECKED.get(id(db))
+    if last is None or now - last >= STALE_CHECK_EVERY:
+        with db.write() as session:
+            done["stale"] = notice_stale(session, stale_days=settings.progress_stale_days,
+                                         today=now.date())
+        _STALE_CHECKED[id(db)] = now
+    while True:
+        with db.write() as session:
+            events = list(session.execute(
+                select(NotificationEvent).where(NotificationEvent.fanned_out_at.is_(None))
+                .order_by(NotificationEvent.id).limit(EVENTS_PER_ROUND)).scalars())
+            for event in events:
+                made, queued = fan_out(session, event, settings)
+                done["notifications"] += made
+                done["emails_queued"] += queued
+                event.fanned_out_at = now
+                session.add(event)
+            done["events"] += len(events)
+        if len(events) < EVENTS_PER_ROUND:
+            break
+    with db.write() as session:
+        done["digests"] = queue_digests(session, settings, now=now)
+    if send and settings.smtp_host:
+        sent, failed = send_due(db)  # now: the emails just queued are due too
+        done["sent"], done["failed"] = sent, failed
+    return done
+
+
+def recipients(session: Session, event: NotificationEvent) -> set[int]:
+    """Return who hears of an event, before preferences and permission to read."""
+    payload = event.payload or {}
+    pid = event.project_id
+    if event.kind == "mention":
+        found = set(payload.get("users", []))
+    elif event.kind == "comment":
+        found = watchers(session, pid) - set(payload.get("skip", [])) if pid else set()
+    elif event.kind == "stale":
+        found = owners_of(session, pid) if pid else set()
+    else:  # decision, question, agreement_expiring: my project's owner and its watchers
+        found = (owners_of(session, pid) | watchers(session, pid)) if pid else set()
+    return found - {event.actor_id}
+
+
+def fan_out(session: Session, event: NotificationEvent, settings: Settings) -> tuple[int, int]:
+    """Write one event's notifications and emails; return how many of each."""
+    project = session.get(Project, event.project_id) if event.project_id else None
+    wanted = recipients(session, event)
+    if not wanted:
+        return 0, 0
+    actor_name = ""
+    if event.actor_id is not None:
+        actor_name = session.execute(select(User.name).where(User.id == event.actor_id)) \
+            .scalar() or ""
+    message = describe(event.kind, event.payload or {}, project, actor_name)
+    link = f"/projects/{project.slug}" if project else "/notifications"
+    users: list[User] = []
+    for part in chunks(sorted(wanted)):
+        users += session.execute(select(User).where(User.id.in_(part))).scalars().all()
+    channels = _channels(session, [u.id for u in users if u.id is not None], event.kind)
+    rows, emails = [], []
+    now = utcnow()
+    for user in users:
+        channel = channels.get(user.id, KINDS[event.kind][1])  # type: ignore[arg-type]
+        if channel == "off" or (project is not None and not may_read(user, project)):
+            continue
+        rows.append({"user_id": user.id, "event_id": event.id, "kind": event.kind,
+                     "project_id": event.project_id, "message": message[:500], "link": link,
+                     "created_at": now, "read_at": None, "digest_pending": channel == "digest"})
+        if channel == "email":
+            emails.append(compose(settings, user, event.kind, subject=message,
+                                  items=[{"message": message, "link": link}]))
+    if rows:
+        session.execute(insert(Notification), rows)
+    if emails:
+        session.execute(insert(EmailOutbox), emails)
+    return len(rows), len(emails)
+
+
+def describe(kind: str, payload: dict[str, Any], project: Project | None, actor: str) -> str:
+    """Say in one line what happened."""
+    title = project.title if project else "a project"
+    who = actor or "Someone"
+    excerpt = payload.get("excerpt", "")
+    if kind == "decision":
+        return f"{who} decided “{payload.get('decision', '')}” on {title}: {excerpt}"
+    if kind == "question":
+        return f"{who} asked a question about {title}: {excerpt}"
+    if kind == "mention":
+        return f"{who} mentioned you on {title}: {excerpt}"
+    if kind == "comment":
+        return f"{who} commented on {title}: {excerpt}"
+    if kind == "stale":
+        return (f"{title} has had no progress update for too long: it is stale since "
+                f"{payload.get('stale_since', '')}")
+    if kind == "agreement_expiring":
+        return (f"The agreement “{payload.get('agreement', '')}” that {title} relies on "
+                f"expires on {payload.get('expires_on', '')}")
+    return f"{who}: {title}"
+
+
+def _channels(session: Session, user_ids: list[int], kind: str) -> dict[int, str]:
+    """Return users' chosen channels for a kind."""
+    found: dict[int, str] = {}
+    for part in chunks(user_ids):
+        found |= dict(session.execute(
+            select(NotificationPreference.user_id, NotificationPreference.channel)
+            .where(NotificationPreference.kind == kind,
+                   NotificationPreference.user_id.in_(part))).all())
+    return found
+
+
+def unsubscribe_token(settings: Settings, user_id: int, kind: str) -> str:
+    """Return the signed token of an email's unsubscribe link (one user, one kind)."""
+    return URLSafeSerializer(settings.resolved_secret_key(), salt="unsubscribe").dumps(
+        {"u": user_id, "k": kind})
+
+
+def read_unsubscribe_token(settings: Settings, token: str) -> tuple[int, str]:
+    """Return the user and kind a token names, or refuse a forged or garbled one."""
+    try:
+        data = URLSafeSerializer(settings.resolved_secret_key(), salt="unsubscribe").loads(token)
+    except BadSignature:
+        raise Invalid({"token": "This unsubscribe link is not valid."}) from None
+    if not isinstance(data, dict) or data.get("k") not in {*KINDS, DIGEST} or not isinstance(
+            data.get("u"), int):
+        raise Invalid({"token": "This unsubscribe link is not valid."})
+    return data["u"], data["k"]
+
+
+def compose(settings: Settings, user: User, kind: str, *, subject: str,
+            items: list[dict[str, str]]) -> dict[str, Any]:
+    """Return an outbox row: plain-text and HTML bodies from templates, an unsubscribe link."""
+    base = settings.public_url.rstrip("/")
+    unsubscribe = (f"{base}/notifications/unsubscribe?token="
+                   f"{unsubscribe_token(settings, user.id, kind)}")  # type: ignore[arg-type]
+    context = {"name": user.name, "items": [i | {"url": base + i["link"]} for i in items],
+               "kind": KINDS[kind][0] if kind in KINDS else "Your daily digest",
+               "unsubscribe": unsubscribe, "digest": kind == DIGEST,
+               "notifications_url": f"{base}/notifications", "account_url": f"{base}/account"}
+    short = subject if len(subject) <= 120 else subject[:119] + "…"
+    return {
+        "user_id": user.id, "to_address": user.email, "kind": kind, "subject": short,
+        "text_body": _TEMPLATES.get_template("notification.txt").render(context),
+        "html_body": _TEMPLATES.get_template("notification.html").render(context),
+        "headers": {"List-Unsubscribe": f"<{unsubscribe}>"},
+        "status": "pending", "attempts": 0, "next_attempt_at": utcnow(), "last_error": "",
+        "created_at": utcnow(), "sent_at": None,
+    }
+
+
+def queue_digests(session: Session, settings: Settings, *, now: datetime) -> int:
+    """Queue one digest email for each user with digest notifications and none sent today."""
+    user_ids = sorted(set(session.execute(select(Notification.user_id).where(
+        Notification.digest_pending.is_(True))).scalars()))  # type: ignore[attr-defined]
+    queued = 0
+    for user_id in user_ids:
+        last = session.execute(select(EmailOutbox.created_at).where(
+            EmailOutbox.user_id == user_id, EmailOutbox.kind == DIGEST)
+            .order_by(EmailOutbox.created_at.desc()).limit(1)).scalar()
+        if last is not None and now - _aware(last) < DIGEST_EVERY:
+            continue
+        user = session.get(User, user_id)
+        pending = list(session.execute(select(Notification).where(
+            Notification.user_id == user_id, Notification.digest_pending.is_(True))  # type: ignore[attr-defined]
+            .order_by(Notification.id)).scalars())
+        if user is None or not user.is_active:
+            continue
+        items = [{"message": n.message, "link": n.link} for n in pending]
+        row = compose(settings, user, DIGEST, subject=f"Your daily digest: {len(items)} "
+                      "notification" + ("s" if len(items) != 1 else ""), items=items)
+        # One link turns digests off for every kind that uses them.
+        session.execute(insert(EmailOutbox), [row])
+        session.execute(update(Notification).where(Notification.id.in_([n.id for n in pending]))
+                        .values(digest_pending=False))
+        queued += 1
+    return queued
+
+
+def send_due(db: Database, *, now: datetime | None = None) -> tuple[int, int]:
+    """Send the outbox's due emails through SMTP; a failure is retried later, then logged."""
+    now = now or utcnow()
+    settings = db.settings
+    with db.read() as session:
+        due = list(session.execute(select(EmailOutbox).where(
+            EmailOutbox.status == "pending", EmailOutbox.next_attempt_at <= now)
+            .order_by(EmailOutbox.id).limit(EMAILS_PER_ROUND)).scalars())
+    if not due:
+        return 0, 0
+    outcomes: dict[int, str | None] = {}
+    try:
+        with _connect(settings) as smtp:
+            for row in due:
+                try:
+                    smtp.send_message(as_message(settings, row))
+                    outcomes[row.id] = None  # type: ignore[index]
+                except (smtplib.SMTPException, OSError) as exc:
+                    outcomes[row.id] = _reason(exc)  # type: ignore[index]
+    except (smtplib.SMTPException, OSError) as exc:
+        reason = _reason(exc)
+        for row in due:
+            outcomes.setdefault(row.id, reason)  # type: ignore[arg-type]
+    return _settle(db, due, outcomes, now)
+
+
+def _settle(db: Database, due: list[EmailOutbox], outcomes: dict[int, str | None],
+            now: datetime) -> tuple[int, int]:
+    """Record each email's attempt: sent, to retry with back-off, or given up (and logged)."""
+    settings = db.settings
+    sent = failed = 0
+    with db.write() as session:
+        for row in due:
+            reason = outcomes.get(row.id)  # type: ignore[arg-type]
+            attempts = row.attempts + 1
+            values: dict[str, Any] = {"attempts": attempts}
+            if reason is None:
+                values |= {"status": "sent", "sent_at": now, "last_error": ""}
+                sent += 1
+            else:
+                failed += 1
+                values["last_error"] = reason[:1000]
+                if attempts >= settings.email_max_attempts:
+                    values["status"] = "failed"
+                    LOG.error("email %s to %s given up after %d attempts: %s", row.id,
+                              row.to_address, attempts, reason)
+                else:
+                    wait = settings.email_retry_seconds * 2 ** (attempts - 1)
+                    values["next_attempt_at"] = now + timedelta(seconds=wait)
+                    LOG.warning("email %s to %s not sent (attempt %d, retried in %.0f s): %s",
+                                row.id, row.to_address, attempts, wait, reason)
+            session.execute(update(EmailOutbox).where(EmailOutbox.id == row.id).values(**values))
+    return sent, failed
+
+
+def _connect(settings: Settings) -> smtplib.SMTP:
+    """Open an SMTP connection as the settings say (TLS, credentials, time-out)."""
+    host, port = settings.smtp_host or "", settings.smtp_port
+    timeout = settings.smtp_timeout_seconds
+    smtp: smtplib.SMTP
+    if settings.smtp_tls == "ssl":
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+        if settings.smtp_tls == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+    if settings.smtp_username:
+        smtp.login(settings.smtp_username, settings.smtp_password or "")
+    return smtp
+
+
+def as_message(settings: Settings, row: EmailOutbox) -> EmailMessage:
+    """Return an outbox row as an email with plain-text and HTML parts."""
+    message = EmailMessage(policy=HEADERS_UNFOLDED)
+    message["From"] = settings.smtp_sender
+    message["To"] = row.to_address
+    message["Subject"] = row.subject
+    message["Message-ID"] = make_msgid(idstring=f"portfolio-{row.id}")
+    for name, value in (row.headers or {}).items():
+        message[name] = value
+    message.set_content(row.text_body)
+    message.add_alternative(row.html_body, subtype="html")
+    return message
+
+
+def _reason(exc: BaseException) -> str:
+    """Say in one line why an email was not sent."""
+    return f"{type(exc).__name__}: {exc}".strip()
+
+
+def _aware(moment: datetime) -> datetime:
+    """Read a stored time as UTC (SQLite gives it back without a zone)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# Reading and choosing: the bell, the notifications page and the account page.
+
+def unread_count(session: Session, user_id: int | None) -> int:
+    """Return how many of a user's notifications are unread."""
+    if user_id is None:
+        return 0
+    from sqlalchemy import func
+    return int(session.execute(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))).scalar() or 0)
+
+
+def notifications_of(session: Session, user_id: int, *, limit: int = PAGE_LIMIT,
+                     unread_only: bool = False) -> list[dict[str, Any]]:
+    """Return a user's notifications, newest first."""
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    rows = session.execute(query.order_by(Notification.id.desc()).limit(limit)).scalars()
+    return [{"id": n.id, "kind": n.kind, "message": n.message, "link": n.link,
+             "created_at": n.created_at, "read": n.read_at is not None} for n in rows]
+
+
+def mark_read(*, session: Session, actor: Actor, ids: Iterable[int] | None = None) -> int:
+    """Mark some (or, with none named, all) of the user's notifications read."""
+    query = update(Notification).where(Notification.user_id == actor.id,
+                                       Notification.read_at.is_(None))
+    if ids is not None:
+        wanted = [int(i) for i in ids]
+        if not wanted:
+            return 0
+        query = query.where(Notification.id.in_(wanted))
+    return int(session.execute(query.values(read_at=utcnow())).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def preferences(session: Session, user_id: int | None) -> dict[str, str]:
+    """Return a user's channel for every kind (defaults where not chosen)."""
+    chosen = dict(session.execute(
+        select(NotificationPreference.kind, NotificationPreference.channel)
+        .where(NotificationPreference.user_id == user_id)).all()) if user_id else {}
+    return {kind: chosen.get(kind, default) for kind, (_words, default) in KINDS.items()}
+
+
+def set_preferences(*, session: Session, user_id: int, choices: dict[str, str]) -> dict[str, str]:
+    """Choose how a user hears of each kind; refuse an unknown kind or channel."""
+    errors = {f"pref_{kind}": "Choose in-app, email, daily digest or off."
+              for kind, channel in choices.items() if kind in KINDS and channel not in CHANNELS}
+    if errors:
+        raise Invalid(errors)
+    for kind, channel in choices.items():
+        if kind not in KINDS:
+            continue
+        row = session.get(NotificationPreference, (user_id, kind))
+        if row is None:
+            row = NotificationPreference(user_id=user_id, kind=kind, channel=channel)
+        row.channel = channel
+        session.add(row)
+    session.flush()
+    return preferences(session, user_id)
+
+
+def unsubscribe(*, session: Session, settings: Settings, token: str) -> dict[str, Any]:
+    """Turn off the kind an email's unsubscribe link names (a digest link: every digest kind)."""
+    user_id, kind = read_unsubscribe_token(settings, token)
+    current = preferences(session, user_id)
+    kinds = [k for k, channel in current.items() if channel == "digest"] if kind == DIGEST \
+        else [kind]
+    set_preferences(session=session, user_id=user_id, choices=dict.fromkeys(kinds, "off"))
+    return {"kinds": [KINDS[k][0] for k in kinds]}

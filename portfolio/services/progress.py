@@ -1,0 +1,258 @@
+"""Who answers for a project and how a committed one is going: owner, contact, RAG updates.
+
+The stale rule is in docs/DESIGN.md ("Stale progress"): a committed project (in progress or
+paused) is stale when the day of its latest progress update, or with none the day it was
+committed, is more than `progress_stale_days` days before today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.enums import ProjectStatus, Role
+from portfolio.errors import Invalid
+from portfolio.models import (
+    AuditEvent,
+    NotificationEvent,
+    ProgressUpdate,
+    Project,
+    ProjectStewardship,
+    User,
+    utcnow,
+)
+from portfolio.services.common import chunks, project_by_slug, record
+from portfolio.services.watching import watchers
+from portfolio.text import control_problem
+
+RAG = ("red", "amber", "green")
+# The backlog's committed view: only these carry a RAG status.
+COMMITTED_STATUSES = (ProjectStatus.IN_PROGRESS.value, ProjectStatus.PAUSED.value)
+SUMMARY_MAX = 5000
+CONTACT_MAX = 254
+HISTORY_LIMIT = 50
+
+
+def set_stewardship(*, session: Session, actor: Actor, slug: str,
+                    data: dict[str, Any]) -> dict[str, Any]:
+    """Name a project's owner (a user of the owning organisation) and its public contact."""
+    project = project_by_slug(session, slug)
+    require(actor, Capability.EDIT_PROJECT, project)
+    errors: dict[str, str] = {}
+    owner_email = str(data.get("owner_email") or "").strip().lower()
+    contact = str(data.get("public_contact") or "").strip()
+    owner: User | None = None
+    if owner_email:
+        owner = session.execute(select(User).where(
+            func.lower(User.email) == owner_email)).scalars().first()
+        if owner is None or not owner.is_active:
+            errors["owner_email"] = "No active user has that email address."
+        elif owner.organisation_id != project.owner_id:
+            errors["owner_email"] = ("The owner must be a user of the organisation that owns "
+                                     "the project.")
+    if len(contact) > CONTACT_MAX:
+        errors["public_contact"] = f"Keep the contact under {CONTACT_MAX} characters."
+    elif problem := control_problem(contact):
+        errors["public_contact"] = f"The contact {problem}."
+    if errors:
+        raise Invalid(errors)
+    row = session.get(ProjectStewardship, project.id)
+    before = None if row is None else {"owner_user_id": row.owner_user_id,
+                                       "public_contact": row.public_contact}
+    if row is None:
+        row = ProjectStewardship(project_id=project.id)
+    row.owner_user_id = owner.id if owner else None
+    row.public_contact = contact
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    after = {"owner_user_id": row.owner_user_id, "public_contact": contact}
+    record(session, actor, action="set_owner", entity="project", entity_id=project.id,
+           before=before or {}, after=after)
+    return {"project": slug, "owner": owner.email if owner else None, "public_contact": contact}
+
+
+def report_progress(*, session: Session, actor: Actor, slug: str, data: dict[str, Any],
+                    today: date | None = None) -> dict[str, Any]:
+    """Add a dated RAG status with an update in words to a committed project."""
+    project = project_by_slug(session, slug)
+    require(actor, Capability.REPORT_PROGRESS, project)
+    today = today or utcnow().date()
+    errors: dict[str, str] = {}
+    rag = str(data.get("rag") or "").strip().lower()
+    summary = str(data.get("summary") or "").strip()
+    reported_on = today
+    if project.status not in COMMITTED_STATUSES:
+        raise Invalid({"progress": "Only a project in progress or paused carries a RAG status."})
+    if rag not in RAG:
+        errors["rag"] = "Choose red, amber or green."
+    if not summary:
+        errors["summary"] = "Say in words how the project is going."
+    elif len(summary) > SUMMARY_MAX:
+        errors["summary"] = f"Keep the update under {SUMMARY_MAX:,} characters."
+    elif problem := control_problem(summary, multiline=True):
+        errors["summary"] = f"The update {problem}."
+    raw_day = str(data.get("reported_on") or "").strip()
+    if raw_day:
+        try:
+            reported_on = date.fromisoformat(raw_day)
+        except ValueError:
+            errors["reported_on"] = "Give the day as YYYY-MM-DD."
+        else:
+            if reported_on > today:
+                errors["reported_on"] = "The update's day cannot be in the future."
+    if errors:
+        raise Invalid(errors)
+    row = ProgressUpdate(project_id=project.id, rag=rag, summary=summary,
+                         reported_on=reported_on, author_id=actor.id)
+    session.add(row)
+    session.flush()
+    record(session, actor, action="progress", entity="project", entity_id=project.id,
+           after={"rag": rag, "summary": summary, "reported_on": reported_on.isoformat()})
+    return {"project": slug, "rag": rag, "summary": summary, "reported_on": reported_on}
+
+
+def latest_progress(session: Session, project_ids: Iterable[int], *, stale_days: int,
+                    today: date | None = None) -> dict[int, dict[str, Any]]:
+    """Return each committed project's latest RAG update and whether it is stale."""
+    today = today or utcnow().date()
+    committed: dict[int, datetime | None] = {}
+    for part in chunks(sorted(set(project_ids))):
+        committed |= dict(session.execute(
+            select(Project.id, Project.created_at)
+            .where(Project.id.in_(part), Project.status.in_(COMMITTED_STATUSES))).all())
+    if not committed:
+        return {}
+    latest: dict[int, ProgressUpdate] = {}
+    since = _committed_on(session, list(committed))
+    for part in chunks(sorted(committed)):
+        newest = (select(func.max(ProgressUpdate.id)).where(ProgressUpdate.project_id.in_(part))
+                  .group_by(ProgressUpdate.project_id))
+        for row in session.execute(select(ProgressUpdate).where(
+                ProgressUpdate.id.in_(newest))).scalars():
+            latest[row.project_id] = row
+    found: dict[int, dict[str, Any]] = {}
+    for project_id, created_at in committed.items():
+        update = latest.get(project_id)
+        start = since.get(project_id) or (created_at.date() if created_at else today)
+        day = update.reported_on if update else start
+        found[project_id] = {
+            "rag": update.rag if update else None,
+            "summary": update.summary if update else "",
+            "reported_on": update.reported_on if update else None,
+            "stale": is_stale(day, today=today, stale_days=stale_days),
+            "stale_since": day + timedelta(days=stale_days),
+        }
+    return found
+
+
+def is_stale(last_day: date, *, today: date, stale_days: int) -> bool:
+    """Tell whether progress last told on a day is stale today (DESIGN, "Stale progress")."""
+    return (today - last_day).days > stale_days
+
+
+def _committed_on(session: Session, project_ids: list[int]) -> dict[int, date]:
+    """Return the day each project last moved into a committed status, from its history."""
+    found: dict[int, date] = {}
+    for part in chunks(project_ids):
+        rows = session.execute(
+            select(AuditEvent.project_id, AuditEvent.at, AuditEvent.after)
+            .where(AuditEvent.project_id.in_(part), AuditEvent.action == "transition")
+            .order_by(AuditEvent.id))
+        for project_id, at, after in rows:
+            if isinstance(after, dict) and after.get("status") in COMMITTED_STATUSES:
+                found[project_id] = at.date()
+    return found
+
+
+def rag_summary(session: Session, *, stale_days: int, today: date | None = None,
+                organisation_id: int | None = None) -> dict[str, Any]:
+    """Count committed projects by their latest RAG status, with those stale or never told."""
+    query = select(Project.id).where(Project.status.in_(COMMITTED_STATUSES))
+    if organisation_id is not None:
+        query = query.where(Project.owner_id == organisation_id)
+    ids = list(session.execute(query).scalars())
+    progress = latest_progress(session, ids, stale_days=stale_days, today=today)
+    counts = {rag: 0 for rag in RAG} | {"none": 0, "stale": 0}
+    for item in progress.values():
+        counts[item["rag"] or "none"] += 1
+        counts["stale"] += bool(item["stale"])
+    words = [f"{counts[rag]} {rag}" for rag in RAG if counts[rag]]
+    return {"counts": counts, "committed": len(ids),
+            "text": ", ".join(words) if words else "no RAG status reported yet"}
+
+
+def project_progress(session: Session, project_id: int, *, stale_days: int,
+                     today: date | None = None) -> dict[str, Any]:
+    """Return a project's owner, contact, latest progress and its update history."""
+    steward = session.get(ProjectStewardship, project_id)
+    owner = session.get(User, steward.owner_user_id) if steward and steward.owner_user_id \
+        else None
+    updates = list(session.execute(
+        select(ProgressUpdate).where(ProgressUpdate.project_id == project_id)
+        .order_by(ProgressUpdate.id.desc()).limit(HISTORY_LIMIT)).scalars())
+    authors = _names(session, {u.author_id for u in updates})
+    latest = latest_progress(session, [project_id], stale_days=stale_days, today=today)
+    return {
+        "owner": {"name": owner.name, "email": owner.email} if owner else None,
+        "public_contact": steward.public_contact if steward else "",
+        "latest": latest.get(project_id),
+        "updates": [{"rag": u.rag, "summary": u.summary, "reported_on": u.reported_on,
+                     "author": authors.get(u.author_id, "System")} for u in updates],
+    }
+
+
+def _names(session: Session, ids: set[int | None]) -> dict[int | None, str]:
+    """Return users' names by id."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())
+
+
+def notice_stale(session: Session, *, stale_days: int, today: date | None = None) -> int:
+    """Write a 'stale' notification event for each project gone stale since it was last told."""
+    today = today or utcnow().date()
+    ids = list(session.execute(
+        select(Project.id).where(Project.status.in_(COMMITTED_STATUSES))).scalars())
+    progress = latest_progress(session, ids, stale_days=stale_days, today=today)
+    stale = {pid: item for pid, item in progress.items() if item["stale"]}
+    if not stale:
+        return 0
+    told: dict[int, str] = {}
+    for part in chunks(sorted(stale)):
+        for project_id, payload in session.execute(
+                select(NotificationEvent.project_id, NotificationEvent.payload)
+                .where(NotificationEvent.kind == "stale",
+                       NotificationEvent.project_id.in_(part))):
+            since = (payload or {}).get("stale_since", "")
+            told[project_id] = max(told.get(project_id, ""), since)
+    written = 0
+    for project_id, item in stale.items():
+        since = item["stale_since"].isoformat()
+        if told.get(project_id, "") >= since:
+            continue  # already told for this stretch without an update
+        session.add(NotificationEvent(kind="stale", project_id=project_id,
+                                      payload={"stale_since": since}))
+        written += 1
+    session.flush()
+    return written
+
+
+def owners_of(session: Session, project_id: int) -> set[int]:
+    """Return who 'my project' means: the named owner, or else the owning organisation's leads
+    (less those who stopped watching it)."""
+    steward = session.get(ProjectStewardship, project_id)
+    if steward and steward.owner_user_id:
+        return {steward.owner_user_id}
+    owner_org = session.execute(select(Project.owner_id).where(Project.id == project_id)).scalar()
+    leads = set(session.execute(select(User.id).where(
+        User.organisation_id == owner_org, User.role == Role.LEAD.value,
+        User.is_active.is_(True))).scalars())  # type: ignore[attr-defined]
+    return leads & watchers(session, project_id)

@@ -1,0 +1,74 @@
+"""Working together in a browser: progress, a comment posted without a reload, notifications."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser.axe import DESKTOP, PHONE, assert_accessible
+from tests.browser.conftest import STEP_TIMEOUT_MS, sign_in
+
+COMMITTED = "bd-one-view-phase-2"  # the browser lead's borough, in progress
+
+
+@pytest.fixture
+def page(browser, live_server: str) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A page whose context lets axe-core be injected past the app's script-src 'self' CSP."""
+    context = browser.new_context(base_url=live_server, viewport=DESKTOP, bypass_csp=True)
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    tab = context.new_page()
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def accessible_at_both_sizes(page, state: str) -> None:  # type: ignore[no-untyped-def]
+    for name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        assert_accessible(page, f"{state} ({name})")
+
+
+def test_lead_reports_progress_and_comments_in_place(page) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, "lead")
+    page.goto(f"/projects/{COMMITTED}")
+    page.get_by_label("RAG status").select_option("amber")
+    page.get_by_label("How it is going").fill("Waiting on the data sharing agreement.")
+    page.get_by_role("button", name="Save the update").click()
+    page.wait_for_selector("#owner-progress .rag-amber")
+    accessible_at_both_sizes(page, "project page with progress and discussion")
+
+    page.evaluate("() => { window.noReload = true; }")
+    page.get_by_label("Add a comment").fill("Looks **good**; see [the plan](https://example.org)")
+    page.get_by_role("button", name="Post the comment").click()
+    page.wait_for_selector("#discussion .comment-body strong")
+    assert page.evaluate("() => window.noReload === true")  # htmx swapped it in place
+    link = page.locator("#discussion .comment-body a")
+    assert link.get_attribute("rel") == "noopener nofollow"
+    accessible_at_both_sizes(page, "project page after a comment")
+
+    page.get_by_label("Add a comment").fill("")
+    page.get_by_role("button", name="Post the comment").click()
+    page.wait_for_selector("#discussion .error-summary")
+    accessible_at_both_sizes(page, "discussion with an error")
+
+
+def test_notifications_page_account_choices_and_bell(page) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, "cdo")
+    page.goto(f"/projects/{COMMITTED}")
+    page.get_by_role("button", name="Watch this project").click()
+    page.wait_for_selector("text=Stop watching")
+    page.goto("/notifications")
+    assert re.search("Notifications", page.title())
+    accessible_at_both_sizes(page, "notifications page")
+    page.goto("/account")
+    page.get_by_label("A comment on a project I watch").select_option("email")
+    page.get_by_role("button", name="Save notification choices").click()
+    page.wait_for_selector("#flash")
+    accessible_at_both_sizes(page, "account page with notification choices")
+    page.goto("/dashboard")
+    page.wait_for_selector("#rag-title")
+    page.goto("/backlog?view=committed")
+    accessible_at_both_sizes(page, "committed backlog with latest progress")

@@ -1,0 +1,288 @@
+"""Working together: owners and RAG progress, comments with mentions, watching, notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select, update
+
+from portfolio.db import Database
+from portfolio.models import (
+    AuditEvent,
+    EmailOutbox,
+    Notification,
+    ProgressUpdate,
+    Project,
+    ProjectComment,
+    User,
+    utcnow,
+)
+from portfolio.services import notifications, progress
+from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import parse_html
+from web.app import create_app
+
+COMMITTED = "london-datastore-replatforming"  # GLA, in progress
+PROPOSED = "bd-propensity-to-pay"  # Barking and Dagenham, proposed
+BD = "E09000002"
+
+
+@pytest.fixture
+def backend() -> str:
+    """Pages run on SQLite; the services' SQL is shared with PostgreSQL runs below."""
+    return "sqlite"
+
+
+@pytest.fixture
+def app(settings: Settings, london: Database) -> FastAPI:
+    return create_app(settings)
+
+
+class People:
+    """Signed-in browsers by name, closed at the end."""
+
+    def __init__(self, app: FastAPI, db: Database) -> None:
+        self.app, self.db, self.open = app, db, []  # type: list[Browser]
+
+    def __call__(self, role: str, organisation: str | None = None) -> Browser:
+        client = Browser(self.app, headers={"accept": "text/html"})
+        client.__enter__()
+        client.email = sign_in(client, self.db, role, organisation)  # type: ignore[attr-defined]
+        self.open.append(client)
+        return client
+
+
+@pytest.fixture
+def people(app: FastAPI, london: Database) -> Iterator[People]:
+    found = People(app, london)
+    yield found
+    for client in found.open:
+        client.__exit__(None, None, None)
+
+
+def user_id(db: Database, email: str) -> int:
+    with db.read() as session:
+        return session.execute(select(User.id).where(User.email == email)).scalar_one()
+
+
+def handle(email: str) -> str:
+    return "@" + email.split("@")[0]
+
+
+def notes_of(people: People, email: str) -> list[Notification]:
+    """Return a user's notifications once the app's background delivery is done."""
+    people.app.state.database.background.wait()
+    db = people.db
+    with db.read() as session:
+        return list(session.execute(select(Notification).where(
+            Notification.user_id == user_id(db, email))).scalars())
+
+
+def htmx(client: Browser, url: str, data: dict[str, str]):  # type: ignore[no-untyped-def]
+    return client.post(url, data=data, headers={"HX-Request": "true"})
+
+
+# Owner and progress
+
+def test_lead_names_owner_and_reports_rag_progress_shown_on_page_dashboard_and_backlog(
+        people: People, london: Database) -> None:
+    lead = people("lead", "GLA")
+    response = lead.post(f"/projects/{COMMITTED}/stewardship", data={
+        "owner_email": lead.email, "public_contact": "datastore@london.gov.uk"},  # type: ignore[attr-defined]
+        follow_redirects=False)
+    assert response.status_code == 303
+    response = lead.post(f"/projects/{COMMITTED}/progress", data={
+        "rag": "amber", "summary": "Supplier late on the catalogue API."},
+        follow_redirects=False)
+    assert response.status_code == 303
+    page = parse_html(lead.get(f"/projects/{COMMITTED}").text)
+    section = page.by_id("owner-progress").text()
+    assert "Test lead" in section and "datastore@london.gov.uk" in section
+    assert "Amber" in section and "Supplier late on the catalogue API." in section
+    lead.post(f"/projects/{COMMITTED}/progress", data={"rag": "red", "summary": "Blocked."})
+    section = parse_html(lead.get(f"/projects/{COMMITTED}").text).by_id("owner-progress")
+    assert "Red" in section.text() and "Earlier progress updates" in section.text()
+    dashboard = lead.get("/dashboard").text
+    assert "1 red" in parse_html(dashboard).by_id("rag-title").parent.text()
+    backlog = lead.get("/backlog?view=committed").text
+    assert "Latest progress" in backlog and "Blocked." in backlog
+    with london.read() as session:
+        actions = set(session.execute(select(AuditEvent.action)).scalars())
+    assert {"set_owner", "progress"} <= actions
+
+
+def test_owner_must_belong_to_the_owning_organisation_and_progress_needs_committed_work(
+        people: People, london: Database) -> None:
+    lead = people("lead", "GLA")
+    other = people("lead", BD)
+    response = lead.post(f"/projects/{COMMITTED}/stewardship",
+                         data={"owner_email": other.email, "public_contact": ""})  # type: ignore[attr-defined]
+    assert response.status_code == 422
+    assert "user of the organisation that owns" in response.text
+    cdo = people("cdo")
+    response = cdo.post(f"/projects/{PROPOSED}/progress", data={"rag": "red", "summary": "x"})
+    assert response.status_code == 422
+    assert "Only a project in progress or paused carries a RAG status" in response.text
+    response = other.post(f"/projects/{COMMITTED}/progress", data={"rag": "red", "summary": "x"})
+    assert response.status_code == 403
+    with london.read() as session:
+        assert session.execute(select(func.count()).select_from(ProgressUpdate)).scalar() == 0
+
+
+def test_stale_after_the_configured_days_without_an_update(london: Database) -> None:
+    with london.write() as session:
+        project = session.execute(select(Project).where(Project.slug == COMMITTED)).scalar_one()
+        session.add(ProgressUpdate(project_id=project.id, rag="green", summary="Fine",
+                                   reported_on=date(2026, 1, 1)))
+    with london.read() as session:
+        pid = project.id
+        fresh = progress.latest_progress(session, [pid], stale_days=30, today=date(2026, 1, 31))
+        stale = progress.latest_progress(session, [pid], stale_days=30, today=date(2026, 2, 1))
+    assert not fresh[pid]["stale"] and stale[pid]["stale"]
+    with london.write() as session:
+        assert progress.notice_stale(session, stale_days=30, today=date(2026, 2, 1)) >= 1
+    with london.write() as session:  # told once for one stretch without an update
+        assert progress.notice_stale(session, stale_days=30, today=date(2026, 2, 2)) == 0
+
+
+# Comments and mentions
+
+def test_comment_posts_through_htmx_rendered_safely(people: People, london: Database) -> None:
+    researcher = people("researcher")
+    body = ("**Bold** <script>alert('x')</script> [bad](javascript:alert(1)) "
+            "[good](https://data.london.gov.uk)")
+    response = htmx(researcher, f"/projects/{PROPOSED}/comments", {"body": body})
+    assert response.status_code == 200
+    fragment = response.text
+    assert fragment.lstrip().startswith("<section") and "<html" not in fragment
+    assert "<strong>Bold</strong>" in fragment
+    assert "<script>" not in fragment and "&lt;script&gt;" in fragment
+    assert 'href="javascript:' not in fragment
+    assert 'href="https://data.london.gov.uk" rel="noopener nofollow"' in fragment
+    with london.read() as session:
+        assert session.execute(select(func.count()).select_from(ProjectComment)).scalar() == 1
+        assert session.execute(select(AuditEvent).where(AuditEvent.action == "comment")) \
+            .scalars().first() is not None
+
+
+def test_a_comment_over_the_limit_is_refused_with_the_text_kept(people: People,
+                                                                london: Database) -> None:
+    lead = people("lead", BD)
+    # 1 MB of text is over the whole request's limit: refused before any form is read.
+    huge = htmx(lead, f"/projects/{PROPOSED}/comments", {"body": "a" * 1_000_000})
+    assert huge.status_code == 413 and "larger than" in huge.json()["detail"]
+    response = htmx(lead, f"/projects/{PROPOSED}/comments", {"body": "a" * 500_000})
+    assert "Keep a comment under 20,000 characters (this one has 500,000)" in response.text
+    plain = lead.post(f"/projects/{PROPOSED}/comments", data={"body": "x" * 20_001})
+    assert plain.status_code == 422
+    assert parse_html(plain.text).by_id("c-body").text() == "x" * 20_001
+    with london.read() as session:
+        assert session.execute(select(func.count()).select_from(ProjectComment)).scalar() == 0
+
+
+def test_edit_within_the_window_remove_own_and_moderation(people: People,
+                                                          london: Database) -> None:
+    lead = people("lead", BD)
+    other = people("researcher")
+    cdo = people("cdo")
+    htmx(lead, f"/projects/{PROPOSED}/comments", {"body": "First draft"})
+    with london.read() as session:
+        cid = session.execute(select(ProjectComment.id)).scalar_one()
+    assert other.post(f"/projects/{PROPOSED}/comments/{cid}/edit",
+                      data={"body": "hijack"}).status_code == 403
+    response = htmx(lead, f"/projects/{PROPOSED}/comments/{cid}/edit", {"body": "Second draft"})
+    assert "Second draft" in response.text
+    assert other.post(f"/projects/{PROPOSED}/comments/{cid}/remove").status_code == 403
+    with london.write() as session:  # past the 15 minutes
+        session.execute(update(ProjectComment).values(
+            created_at=utcnow() - timedelta(minutes=16)))
+    late = lead.post(f"/projects/{PROPOSED}/comments/{cid}/edit", data={"body": "Third"})
+    assert late.status_code == 403 and "15 minutes" in late.text
+    response = htmx(cdo, f"/projects/{PROPOSED}/comments/{cid}/remove", {})
+    assert "This comment was removed." in response.text
+    with london.read() as session:
+        actions = list(session.execute(select(AuditEvent.action).where(
+            AuditEvent.entity == "project_comment").order_by(AuditEvent.id)).scalars())
+    assert actions == ["comment", "edit_comment", "moderate_comment"]
+
+
+def test_mentions_tell_readers_only_and_leak_nothing(people: People, london: Database) -> None:
+    author = people("researcher")
+    named = people("researcher")
+    gone = people("researcher")
+    with london.write() as session:
+        session.execute(update(User).where(User.email == gone.email)  # type: ignore[attr-defined]
+                        .values(is_active=False))
+    body = f"Over to {handle(named.email)} and {handle(gone.email)} and @nobody-here."  # type: ignore[attr-defined]
+    response = htmx(author, f"/projects/{PROPOSED}/comments", {"body": body})
+    assert response.status_code == 200
+    mentions = [n for n in notes_of(people, named.email) if n.kind == "mention"]  # type: ignore[attr-defined]
+    assert len(mentions) == 1 and "mentioned you" in mentions[0].message
+    assert notes_of(people, gone.email) == []  # type: ignore[attr-defined]
+
+
+# Watching and notifications
+
+def test_decision_tells_the_organisations_leads_and_watchers_but_not_who_unwatched(
+        people: People, london: Database) -> None:
+    lead = people("lead", BD)
+    quiet = people("lead", BD)
+    watcher = people("researcher")
+    cdo = people("cdo")
+    assert quiet.post(f"/projects/{PROPOSED}/watch", data={"watching": "0"},
+                      follow_redirects=False).status_code == 303
+    htmx(watcher, f"/projects/{PROPOSED}/watch", {"watching": "1"})
+    response = cdo.post(f"/projects/{PROPOSED}/decision",
+                        data={"decision": "needs_information", "rationale": "What is the DPIA?"},
+                        follow_redirects=False)
+    assert response.status_code == 303
+    assert [n.kind for n in notes_of(people, lead.email)] == ["question"]  # type: ignore[attr-defined]
+    assert [n.kind for n in notes_of(people, watcher.email)] == ["question"]  # type: ignore[attr-defined]
+    assert notes_of(people, quiet.email) == []  # type: ignore[attr-defined]
+    assert notes_of(people, cdo.email) == []  # type: ignore[attr-defined]
+    bell = parse_html(lead.get("/dashboard").text).by_id("bell").text()
+    assert "1" in bell and "unread" in bell
+    page = lead.get("/notifications").text
+    assert "What is the DPIA?" in page
+    lead.post("/notifications/read", data={})
+    assert "unread" not in parse_html(lead.get("/notifications").text).by_id("bell").text()
+
+
+def test_preferences_on_the_account_page_turn_a_kind_off_or_to_email(
+        people: People, london: Database) -> None:
+    lead = people("lead", BD)
+    cdo = people("cdo")
+    account = parse_html(lead.get("/account").text)
+    assert account.by_id("pref-decision") is not None
+    lead.post("/account/notifications", data={"pref_question": "off", "pref_decision": "email"})
+    cdo.post(f"/projects/{PROPOSED}/decision",
+             data={"decision": "needs_information", "rationale": "Which wards?"})
+    assert notes_of(people, lead.email) == []  # type: ignore[attr-defined]
+    cdo.post(f"/projects/{PROPOSED}/decision", data={"decision": "defer", "rationale": "Later."})
+    assert [n.kind for n in notes_of(people, lead.email)] == ["decision"]  # type: ignore[attr-defined]
+    with london.read() as session:
+        emails = list(session.execute(select(EmailOutbox).where(
+            EmailOutbox.to_address == lead.email)).scalars())  # type: ignore[attr-defined]
+    assert len(emails) == 1 and emails[0].status == "pending"  # no SMTP host: it waits
+    assert "/notifications/unsubscribe?token=" in emails[0].text_body
+
+
+def test_unsubscribe_link_turns_its_kind_off_and_refuses_a_forged_token(
+        people: People, london: Database, settings: Settings) -> None:
+    lead = people("lead", BD)
+    token = notifications.unsubscribe_token(settings, user_id(london, lead.email), "mention")  # type: ignore[attr-defined]
+    anonymous = Browser(lead.app)
+    with anonymous:
+        page = anonymous.get(f"/notifications/unsubscribe?token={token}")
+        assert page.status_code == 200 and "Someone mentions me" in page.text
+        csrf = parse_html(page.text).find("input", name="csrf_token").get("value")
+        done = anonymous.post("/notifications/unsubscribe", data={"token": token,
+                                                                 "csrf_token": csrf})
+        assert "no longer hear of" in done.text
+        assert anonymous.get("/notifications/unsubscribe?token=x" + token).status_code == 400
+    with london.read() as session:
+        assert notifications.preferences(session, user_id(london, lead.email))["mention"] == "off"  # type: ignore[attr-defined]

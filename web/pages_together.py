@@ -1,0 +1,278 @@
+"""Pages: a project's owner and progress, its discussion, watching, and notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from jinja2 import pass_context
+from sqlmodel import Session
+
+from portfolio.actors import Actor
+from portfolio.errors import Invalid
+from portfolio.services import comments as comment_service
+from portfolio.services import notifications as notification_service
+from portfolio.services import progress as progress_service
+from portfolio.services import watching as watch_service
+from portfolio.services.common import project_by_slug
+from web.pages_common import AppDatabase, CurrentActor, FormData, ReadSession, WriteSession
+from web.security import COMMENT, EDIT, PROGRESS, PUBLIC, READ, WATCH
+from web.templating import flash, is_htmx_partial, render, templates
+
+router = APIRouter(include_in_schema=False)
+
+
+def together_context(session: Session, actor: Actor | None, slug: str, settings: Any,
+                     **extra: Any) -> dict[str, Any]:
+    """Return what the project page's 'working together' sections show this reader."""
+    project = project_by_slug(session, slug)
+    about = {"id": project.id, "slug": project.slug, "owner_id": project.owner_id,
+             "status": project.status}
+    together = progress_service.project_progress(
+        session, project.id, stale_days=settings.progress_stale_days)  # type: ignore[arg-type]
+    together |= {
+        "project": about,
+        "committed": project.status in progress_service.COMMITTED_STATUSES,
+        "watching": watch_service.is_watching(session, actor, project),
+        "comments": comment_service.discussion(session, project.id, actor,  # type: ignore[arg-type]
+                                               edit_minutes=settings.comment_edit_minutes),
+        "stale_days": settings.progress_stale_days,
+        "edit_minutes": settings.comment_edit_minutes,
+        "max_chars": settings.comment_max_chars,
+        "field_errors": {}, "field_values": {},
+    }
+    return {"together": together | extra}
+
+
+def _project_page(request: Request, db: AppDatabase, slug: str, *, errors: dict[str, str],
+                  values: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Render the project page again with a working-together form's errors beside its fields."""
+    from web.pages_projects import page_context  # the project page is that module's
+
+    with db.read() as session:
+        context = page_context(request, session, slug)
+        context |= together_context(session, getattr(request.state, "actor", None), slug,
+                                    db.settings, field_errors=errors, field_values=values)
+    return render(request, "project.html", context | {
+        "values": {}, "errors": {}, "ranking": False, "ranking_error": None},
+        status_code=422)
+
+
+def _back(request: Request, slug: str, anchor: str) -> RedirectResponse:
+    """Post/Redirect/Get back to a section of the project page."""
+    return RedirectResponse(str(request.url_for("project", slug=slug)) + f"#{anchor}",
+                            status_code=303)
+
+
+@router.post("/projects/{slug}/stewardship", name="project_stewardship", dependencies=[EDIT])
+def set_stewardship(request: Request, slug: str, db: AppDatabase, actor: CurrentActor,
+                    form: FormData):  # type: ignore[no-untyped-def]
+    """Name the project's owner and public contact."""
+    try:
+        with db.write() as session:
+            progress_service.set_stewardship(session=session, actor=actor, slug=slug, data=form)
+    except Invalid as exc:
+        return _project_page(request, db, slug, errors=exc.errors, values=form)
+    flash(request, "The owner and contact are saved.")
+    return _back(request, slug, "owner-progress")
+
+
+@router.post("/projects/{slug}/progress", name="project_progress", dependencies=[PROGRESS])
+def report_progress(request: Request, slug: str, db: AppDatabase, actor: CurrentActor,
+                    form: FormData):  # type: ignore[no-untyped-def]
+    """Add a dated RAG status and progress update."""
+    try:
+        with db.write() as session:
+            progress_service.report_progress(session=session, actor=actor, slug=slug, data=form)
+    except Invalid as exc:
+        return _project_page(request, db, slug, errors=exc.errors, values=form)
+    flash(request, "The progress update is saved.")
+    return _back(request, slug, "owner-progress")
+
+
+@router.post("/projects/{slug}/watch", name="project_watch", dependencies=[WATCH])
+def watch(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
+          form: FormData):  # type: ignore[no-untyped-def]
+    """Watch or stop watching the project."""
+    watching = form.get("watching") == "1"
+    watch_service.set_watching(session=session, actor=actor, slug=slug, watching=watching)
+    if is_htmx_partial(request):
+        return render(request, "_watch_button.html",
+                      {"together": {"project": {"slug": slug}, "watching": watching}})
+    flash(request, "You are watching this project." if watching
+          else "You no longer watch this project.")
+    return _back(request, slug, "discussion")
+
+
+def _discussion(request: Request, db: AppDatabase, slug: str, *, errors: dict[str, str],
+                values: dict[str, str], status_code: int = 200):  # type: ignore[no-untyped-def]
+    """Answer an htmx post with the discussion as it now stands."""
+    with db.read() as session:
+        context = together_context(session, getattr(request.state, "actor", None), slug,
+                                   db.settings, field_errors=errors, field_values=values)
+    return render(request, "_discussion.html", context, status_code=status_code)
+
+
+@router.post("/projects/{slug}/comments", name="comment_post", dependencies=[COMMENT])
+def post_comment(request: Request, slug: str, db: AppDatabase, actor: CurrentActor,
+                 form: FormData):  # type: ignore[no-untyped-def]
+    """Add a comment; htmx swaps the discussion in place, a plain post comes back to the page."""
+    try:
+        with db.write() as session:
+            comment_service.post_comment(session=session, actor=actor, slug=slug,
+                                         body=form.get("body", ""),
+                                         max_chars=db.settings.comment_max_chars)
+    except Invalid as exc:
+        if is_htmx_partial(request):
+            # htmx swaps only successful answers: the form shows its message in place.
+            return _discussion(request, db, slug, errors=exc.errors, values=form)
+        return _project_page(request, db, slug, errors=exc.errors, values=form)
+    if is_htmx_partial(request):
+        return _discussion(request, db, slug, errors={}, values={})
+    flash(request, "Your comment is posted.")
+    return _back(request, slug, "discussion")
+
+
+@router.post("/projects/{slug}/comments/{comment_id}/edit", name="comment_edit",
+             dependencies=[COMMENT])
+def edit_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
+                 actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+    """Change one's own comment within the edit window."""
+    try:
+        with db.write() as session:
+            comment_service.edit_comment(session=session, actor=actor, comment_id=comment_id,
+                                         body=form.get("body", ""),
+                                         max_chars=db.settings.comment_max_chars,
+                                         edit_minutes=db.settings.comment_edit_minutes)
+    except Invalid as exc:
+        errors = {f"edit_{comment_id}": exc.errors.get("body", "Check the comment.")}
+        if is_htmx_partial(request):
+            return _discussion(request, db, slug, errors=errors, values={})
+        return _project_page(request, db, slug, errors=errors, values={})
+    if is_htmx_partial(request):
+        return _discussion(request, db, slug, errors={}, values={})
+    flash(request, "Your comment is changed.")
+    return _back(request, slug, "discussion")
+
+
+@router.post("/projects/{slug}/comments/{comment_id}/remove", name="comment_remove",
+             dependencies=[COMMENT])
+def remove_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
+                   actor: CurrentActor):  # type: ignore[no-untyped-def]
+    """Remove one's own comment, or moderate another's (CDO or admin)."""
+    with db.write() as session:
+        comment_service.remove_comment(session=session, actor=actor, comment_id=comment_id)
+    if is_htmx_partial(request):
+        return _discussion(request, db, slug, errors={}, values={})
+    flash(request, "The comment is removed.")
+    return _back(request, slug, "discussion")
+
+
+@router.get("/notifications", name="notifications", dependencies=[READ])
+def notifications_page(request: Request, session: ReadSession,
+                       actor: CurrentActor):  # type: ignore[no-untyped-def]
+    """List the user's notifications, newest first."""
+    items = notification_service.notifications_of(session, actor.id)  # type: ignore[arg-type]
+    return render(request, "notifications.html", {
+        "items": items, "unread": sum(not i["read"] for i in items)})
+
+
+@router.post("/notifications/read", name="notifications_read", dependencies=[READ])
+def notifications_read(request: Request, session: WriteSession, actor: CurrentActor,
+                       form: FormData):  # type: ignore[no-untyped-def]
+    """Mark one notification, or all, read."""
+    one = form.get("id", "")
+    ids = [int(one)] if one.isdigit() else None
+    count = notification_service.mark_read(session=session, actor=actor, ids=ids)
+    flash(request, f"{count} notification{'' if count == 1 else 's'} marked read.")
+    return RedirectResponse(str(request.url_for("notifications")), status_code=303)
+
+
+@router.post("/account/notifications", name="notification_preferences", dependencies=[READ])
+def notification_preferences(request: Request, session: WriteSession, actor: CurrentActor,
+                             form: FormData):  # type: ignore[no-untyped-def]
+    """Choose how to hear of each kind of notification."""
+    choices = {kind: form.get(f"pref_{kind}", "")
+               for kind in notification_service.KINDS if f"pref_{kind}" in form}
+    notification_service.set_preferences(session=session, user_id=actor.id,  # type: ignore[arg-type]
+                                         choices=choices)
+    flash(request, "Your notification choices are saved.")
+    return RedirectResponse(str(request.url_for("account")) + "#notification-choices",
+                            status_code=303)
+
+
+@router.get("/notifications/unsubscribe", name="unsubscribe", dependencies=[PUBLIC])
+def unsubscribe_page(request: Request, token: str = ""):  # type: ignore[no-untyped-def]
+    """Ask to confirm stopping a kind of email (a GET changes nothing: scanners follow links)."""
+    settings = request.app.state.settings
+    try:
+        _user, kind = notification_service.read_unsubscribe_token(settings, token)
+    except Invalid as exc:
+        return render(request, "unsubscribe.html", {"error": exc.errors["token"]},
+                      status_code=400)
+    words = notification_service.KINDS.get(kind, ("Your daily digest", ""))[0]
+    return render(request, "unsubscribe.html", {"token": token, "kind": words, "done": None})
+
+
+@router.post("/notifications/unsubscribe", name="unsubscribe_confirm", dependencies=[PUBLIC])
+def unsubscribe_confirm(request: Request, session: WriteSession,
+                        form: FormData):  # type: ignore[no-untyped-def]
+    """Stop the kind of email the link names."""
+    try:
+        done = notification_service.unsubscribe(session=session,
+                                                settings=request.app.state.settings,
+                                                token=form.get("token", ""))
+    except Invalid as exc:
+        return render(request, "unsubscribe.html", {"error": exc.errors["token"]},
+                      status_code=400)
+    return render(request, "unsubscribe.html", {"done": done["kinds"]})
+
+
+@pass_context
+def unread_notifications(context: Any) -> int:
+    """Return the signed-in reader's unread count for the header's bell."""
+    actor = context.get("actor")
+    request = context.get("request")
+    if actor is None or actor.id is None or request is None:
+        return 0
+    with request.app.state.database.read() as session:
+        return notification_service.unread_count(session, actor.id)
+
+
+@pass_context
+def notification_choices(context: Any) -> dict[str, Any]:
+    """Return the account page's notification choices for the signed-in reader."""
+    actor = context.get("actor")
+    with context["request"].app.state.database.read() as session:
+        current = notification_service.preferences(session, actor.id if actor else None)
+    return {"kinds": notification_service.KINDS, "channels": notification_service.CHANNELS,
+            "current": current}
+
+
+def rag_summary(db: AppDatabase) -> dict[str, Any]:
+    """Return the dashboard's count of committed projects by RAG status."""
+    with db.read() as session:
+        return progress_service.rag_summary(session, stale_days=db.settings.progress_stale_days)
+
+
+def committed_progress(db: AppDatabase, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the latest progress of a backlog page's committed projects, in its order."""
+    from sqlalchemy import select
+
+    from portfolio.models import Project
+
+    slugs = [r["slug"] for r in rows]
+    if not slugs:
+        return []
+    with db.read() as session:
+        ids = dict(session.execute(select(Project.slug, Project.id)
+                                   .where(Project.slug.in_(slugs))).all())
+        latest = progress_service.latest_progress(session, ids.values(),
+                                                  stale_days=db.settings.progress_stale_days)
+    return [{"slug": r["slug"], "title": r["title"], **latest[ids[r["slug"]]]}
+            for r in rows if r["slug"] in ids and ids[r["slug"]] in latest]
+
+
+templates.env.globals.update(unread_notifications=unread_notifications,
+                             notification_choices=notification_choices)
