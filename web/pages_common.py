@@ -195,6 +195,14 @@ def when(moment: datetime | str | None) -> str:
     return f"{moment.day} {moment:%b %Y, %H:%M}"
 
 
+def sentence(message: str) -> str:
+    """Return a service's message as a sentence: a capital first and a full stop last."""
+    message = message.strip()
+    if not message:
+        return message
+    return message[:1].upper() + message[1:] + ("" if message[-1] in ".?!" else ".")
+
+
 def show(value: object) -> str:
     """Return a field value for reading: blanks, booleans and enumeration values in words."""
     if value is None or value == "":
@@ -240,6 +248,7 @@ ENUM_VALUES = frozenset(
 )
 
 templates.env.filters.update(
-    label=label, field_label=field_label, when=when, show=show, in_form_order=in_form_order
+    label=label, field_label=field_label, when=when, show=show, in_form_order=in_form_order,
+    sentence=sentence,
 )
 templates.env.globals.update(CHOICES=CHOICES)
