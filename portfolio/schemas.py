@@ -99,6 +99,8 @@ def plain_message(error: Any, field: str) -> str:
     if kind == "string_pattern_mismatch" and field in {"slug", "code"}:
         return ("Use only lowercase letters, digits and single hyphens, such as "
                 "camden-residents-index.")
+    if kind == "string_pattern_mismatch" and field == "email":
+        return "Enter an email address, such as name@example.london."
     if kind == "string_too_long":
         return f"Keep this under {ctx.get('max_length', 0):,} characters."
     if kind in {"greater_than_equal", "greater_than"}:
@@ -286,5 +288,5 @@ class UserCreate(Input):
     @model_validator(mode="after")
     def _lead_has_organisation(self) -> Self:
         if self.role == Role.LEAD and not self.organisation:
-            raise ValueError("organisation: a lead must belong to an organisation")
+            raise ValueError("organisation: A lead must belong to an organisation: choose one.")
         return self

@@ -166,6 +166,13 @@ FIELD_LABELS: dict[str, str] = {
     "value": "Priority (0 to 100)",
     "justification": "Justification",
     "expires_on": "Expires on",
+    "email": "Email",
+    "name": "Name",
+    "password": "Password",
+    "current_password": "Current password",
+    "new_password": "New password",
+    "repeat_password": "New password again",
+    "days": "Expires after",
 }
 
 
