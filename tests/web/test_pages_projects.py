@@ -527,3 +527,24 @@ def test_moving_a_project_to_another_borough_keeps_every_change_typed(
     page = parse_html(response.text)
     assert page.by_id("f-title").get("value") == "A new title"
     assert "may not move projects" in page.error_for("f-owner")
+
+
+def test_link_and_assessment_refusals_say_what_to_do_in_plain_english(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        load_reference(session)
+        make_project(session, "one-view")
+    dependency = parse_html(client.post("/projects/one-view/dependencies",
+                                        data={"depends_on": "One View 2"}).text)
+    assert dependency.error_for("dep-depends_on").startswith("Pick a project from the suggestions")
+    partner = parse_html(client.post("/projects/one-view/partners",
+                                     data={"organisation": "Camden council"}).text)
+    assert partner.error_for("pa-organisation").startswith("Pick an organisation")
+    assessment = parse_html(client.post("/projects/one-view/assessments",
+                                        data={"criterion": "reach", "rationale": "Kept"}).text)
+    assert assessment.by_id("a-reach-level-error").text() == (
+        "Error: Choose the level whose description fits.")
+    assert assessment.by_id("a-reach-rationale").text() == "Kept"
+    effort = parse_html(client.post("/projects/new", data=VALID | {"effort_pm": "nan"}).text)
+    assert effort.error_for("f-effort_pm") == "Enter a number, such as 18 or 2.5."
