@@ -149,7 +149,8 @@ def token_create(request: Request, actor: Reader,
     except Invalid as exc:
         keep(request, "token_form", {"errors": exc.errors,
                                      "values": {"name": name, "days": days}})
-        return see_other(request, "account", "#new-token")
+        # No fragment: the error summary at the top takes focus, which a jump to a fragment undoes.
+        return see_other(request, "account")
     keep(request, "new_token", created)
     return see_other(request, "account", "#token-created")
 

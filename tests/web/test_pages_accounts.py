@@ -58,7 +58,7 @@ def test_token_names_are_unique_per_user_and_the_refusal_keeps_the_name(app, db:
         browser.post("/account/tokens", data={"name": "nightly"})
         refused = browser.post("/account/tokens", data={"name": "Nightly", "days": "7"},
                                follow_redirects=False)
-        assert refused.headers["location"] == "/account#new-token"
+        assert refused.headers["location"] == "/account"
         page = parse_html(browser.get("/account").text)
     assert page.error_for("token-name").startswith("You already have a token called 'Nightly'")
     assert page.by_id("token-name").get("value") == "Nightly"
