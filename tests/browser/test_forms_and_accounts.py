@@ -62,7 +62,8 @@ def accessible_at_both_widths(page: Page, state: str) -> None:
         "(tags) => axe.run({exclude: [['header.site']]}, "
         "{runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})", AXE_TAGS)
     violations = result["violations"]
-    assert not violations, f"axe found violations on {state} at phone width:\n{describe(violations)}"
+    where = f"{state} at phone width"
+    assert not violations, f"axe found violations on {where}:\n{describe(violations)}"
 
 
 def test_a_lead_is_not_offered_another_boroughs_editor_and_is_told_why(page: Page) -> None:
