@@ -548,3 +548,23 @@ def test_link_and_assessment_refusals_say_what_to_do_in_plain_english(
     assert assessment.by_id("a-reach-rationale").text() == "Kept"
     effort = parse_html(client.post("/projects/new", data=VALID | {"effort_pm": "nan"}).text)
     assert effort.error_for("f-effort_pm") == "Enter a number, such as 18 or 2.5."
+
+
+def test_a_save_refused_because_the_project_moved_away_keeps_everything_typed(
+    settings: Settings, london: Database
+) -> None:
+    with lead_client(settings, london, "E09000002") as client:
+        form = edit_form(client, "bd-one-view-phase-2")
+        with london.write() as session:  # meanwhile the CDO hands the project to Camden
+            project = project_service.get_project(session=session, slug="bd-one-view-phase-2")
+            project_service.patch_project(session=session, actor=SYSTEM,
+                                          slug="bd-one-view-phase-2",
+                                          data={"owner": "E09000007",
+                                                "version": project["version"]})
+        response = client.post("/projects/bd-one-view-phase-2/edit",
+                               data=form | {"title": "Typed before the move"})
+    assert response.status_code == 403
+    page = parse_html(response.text)
+    assert page.by_id("f-title").get("value") == "Typed before the move"
+    summary = page.find(class_="error-summary")
+    assert "A lead may not edit projects for another organisation" in summary.text()
