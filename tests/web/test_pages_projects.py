@@ -568,3 +568,22 @@ def test_a_save_refused_because_the_project_moved_away_keeps_everything_typed(
     assert page.by_id("f-title").get("value") == "Typed before the move"
     summary = page.find(class_="error-summary")
     assert "A lead may not edit projects for another organisation" in summary.text()
+
+
+def test_a_link_refused_because_the_project_moved_away_keeps_the_section_input(
+    settings: Settings, london: Database
+) -> None:
+    with lead_client(settings, london, "E09000002") as client:
+        with london.write() as session:  # the CDO hands the project to Camden
+            project = project_service.get_project(session=session, slug="bd-one-view-phase-2")
+            project_service.patch_project(session=session, actor=SYSTEM,
+                                          slug="bd-one-view-phase-2",
+                                          data={"owner": "E09000007",
+                                                "version": project["version"]})
+        response = client.post("/projects/bd-one-view-phase-2/partners",
+                               headers={"HX-Request": "true"},
+                               data={"organisation": "E09000001", "role": "funder"})
+    assert response.status_code == 200  # htmx swaps the section in with the refusal
+    section = parse_html(response.text).by_id("sec-partners")
+    assert "A lead may not edit projects for another organisation" in section.text()
+    assert section.find("input", id="pa-organisation").get("value") == "E09000001"
