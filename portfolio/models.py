@@ -118,6 +118,8 @@ class User(SQLModel, table=True):
     organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
     password_hash: str | None = Field(default=None, max_length=255)
     is_active: bool = Field(default=True)
+    # Set when an admin chose the password (a new user, a reset): the user picks their own first.
+    must_change_password: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 

@@ -85,13 +85,37 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return errors
 
 
+# Fields filled by picking from suggestions: what to do when the typed text is no name or code.
+PICKED = {
+    "depends_on": ("Pick a project from the suggestions, or type its short name: lowercase "
+                   "letters, digits and hyphens, such as camden-residents-index."),
+    "dataset": ("Pick a dataset from the suggestions, or type its code: lowercase letters, "
+                "digits and hyphens, such as london-borough-profiles."),
+    "organisation": ("Pick an organisation from the suggestions, or type its code, such as "
+                     "E09000007 or GLA."),
+    "owner": "Choose an organisation from the list.",
+    "publisher": "Choose an organisation from the list.",
+}
+
+
+def _figure(value: Any) -> str:
+    """Write a limit as people write it: thousands separated, no needless decimals."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int | float) else str(value)
+
+
 def plain_message(error: Any, field: str) -> str:
     """Say what is wrong with one field's value in plain English."""
     kind = error["type"]
     ctx = error.get("ctx", {})
     given = error.get("input")
+    if field == "level" and (kind in {"missing", "int_parsing"} or given in ("", None)):
+        return "Choose the level whose description fits."
     if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
         return "This is required: fill it in."
+    if kind == "string_pattern_mismatch" and field in PICKED:
+        return PICKED[field]
     if kind == "enum":
         # The values as a file or the API must spell them.
         allowed = ctx.get("expected", "").replace("'", "")
@@ -99,12 +123,16 @@ def plain_message(error: Any, field: str) -> str:
     if kind == "string_pattern_mismatch" and field in {"slug", "code"}:
         return ("Use only lowercase letters, digits and single hyphens, such as "
                 "camden-residents-index.")
+    if kind == "string_pattern_mismatch" and field == "email":
+        return "Enter an email address, such as name@example.london."
     if kind == "string_too_long":
         return f"Keep this under {ctx.get('max_length', 0):,} characters."
+    if str(given).strip().lower().lstrip("+-") in {"nan", "inf", "infinity"}:
+        return "Enter a number, such as 18 or 2.5."
     if kind in {"greater_than_equal", "greater_than"}:
-        return f"Enter {ctx.get('ge', ctx.get('gt'))} or more (you entered {given})."
+        return f"Enter {_figure(ctx.get('ge', ctx.get('gt')))} or more (you entered {given})."
     if kind in {"less_than_equal", "less_than"}:
-        return f"Enter {ctx.get('le', ctx.get('lt')):,} or less (you entered {given})."
+        return f"Enter {_figure(ctx.get('le', ctx.get('lt')))} or less (you entered {given})."
     if kind in {"int_parsing", "int_from_float"}:
         return f"Enter a whole number, such as 250000 (you entered {given!r})."
     if kind in {"float_parsing", "finite_number"}:
@@ -297,5 +325,5 @@ class UserCreate(Input):
     @model_validator(mode="after")
     def _lead_has_organisation(self) -> Self:
         if self.role == Role.LEAD and not self.organisation:
-            raise ValueError("organisation: a lead must belong to an organisation")
+            raise ValueError("organisation: A lead must belong to an organisation: choose one.")
         return self

@@ -56,6 +56,7 @@ from web.assets import STATIC_DIR, VENDOR_FILES
 from web.security import (
     BodyLimit,
     NotAuthenticated,
+    PasswordChangeNeeded,
     Policy,
     SecurityHeaders,
     UploadGate,
@@ -253,6 +254,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 # htmx would swap the login page into a fragment: ask it to navigate instead.
                 return Response(status_code=401, headers={"HX-Redirect": login})
             return RedirectResponse(login, 303)
+        if isinstance(exc, PasswordChangeNeeded) and not request.url.path.startswith("/api/"):
+            return RedirectResponse(request.url_for("password_change").path, 303)
         body: dict = {"detail": exc.message}
         if isinstance(exc, Invalid):
             body["errors"] = exc.errors

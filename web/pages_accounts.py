@@ -1,8 +1,14 @@
-"""Sign in and out, the account page (API tokens) and the user administration page."""
+"""Sign in and out, the account page (password, API tokens) and the user administration page.
+
+Every form here answers a post with a redirect (a reload never posts again); what the next page
+must show once (a new token's secret, a one-time password, a form's errors and input) is kept in
+the signed session cookie until that page shows it. The cookie goes only to the browser that
+asked, which is who is shown the secret anyway.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
@@ -14,6 +20,7 @@ from portfolio.services import organisations as organisation_service
 from web.deps import get_database
 from web.pages_sign_in import provider_sign_out_url
 from web.security import (
+    MUST_CHANGE_KEY,
     Policy,
     RowId,
     client_address,
@@ -24,7 +31,7 @@ from web.security import (
     safe_next,
     start_signed_in_session,
 )
-from web.templating import render
+from web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,8 +71,9 @@ def login_submit(
             request, next=safe_next(next), email=email,
             error="sign-in with a password is switched off here: use "
                   f"{settings.oidc_provider_name}"), status_code=403)
+    database = get_database(request)
     try:
-        signed_in = accounts.sign_in(db=get_database(request), email=email, password=password,
+        signed_in = accounts.sign_in(db=database, email=email, password=password,
                                      client=client_address(request),
                                      limits=accounts.SignInLimits.of(settings))
     except DomainError as exc:
@@ -78,6 +86,12 @@ def login_submit(
         return response
     start_signed_in_session(request, signed_in)
     csrf_token(request)
+    if signed_in.id is not None and accounts.must_change_password(db=database,
+                                                                   user_id=signed_in.id):
+        # A password an admin chose (a new user, a reset): the user chooses their own first.
+        request.session[MUST_CHANGE_KEY] = True
+        target = request.url_for("password_change").include_query_params(next=safe_next(next))
+        return RedirectResponse(f"{target.path}?{target.query}", status_code=303)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
@@ -100,89 +114,163 @@ def sign_out_everywhere(request: Request, actor: Reader):  # type: ignore[no-unt
     return RedirectResponse(request.url_for("login").path, status_code=303)
 
 
-def _account(request: Request, actor: Actor, *, new_token: dict | None = None,
-             error: str | None = None):  # type: ignore[no-untyped-def]
-    """Render the account page: API tokens and signed-in sessions."""
+def see_other(request: Request, name: str, anchor: str = "", **params: Any) -> RedirectResponse:
+    """Redirect a form post to a page (by route name), so a reload does not post again."""
+    return RedirectResponse(request.url_for(name, **params).path + anchor, status_code=303)
+
+
+def keep(request: Request, key: str, value: Any) -> None:
+    """Keep something for the next page to show once (see the module's docstring)."""
+    request.session[key] = value
+
+
+def take(request: Request, key: str) -> Any:
+    """Return and forget what a form post kept for this page."""
+    return request.session.pop(key, None)
+
+
+def _account(request: Request, actor: Actor):  # type: ignore[no-untyped-def]
+    """Render the account page: password, API tokens and signed-in sessions."""
     settings = request.app.state.settings
     with get_database(request).read() as session:
         tokens = accounts.list_tokens(session=session, actor=actor)
         sessions = accounts.list_sessions(session=session, actor=actor,
                                           limits=accounts.SessionLimits.of(settings),
                                           current=current_session_secret(request))
+    refused = take(request, "token_form") or {}
     return render(request, "account.html", {
-        "tokens": tokens, "sessions": sessions, "new_token": new_token, "error": error,
+        "tokens": tokens, "sessions": sessions, "new_token": take(request, "new_token"),
+        "errors": refused.get("errors", {}), "form": refused.get("values", {}),
         "token_days": settings.api_token_days,
-        "token_choices": sorted({7, 30, 90, 365, settings.api_token_days}
-                                & set(range(1, settings.api_token_max_days + 1))),
-    }, status_code=422 if error else 200)
+        "token_options": [(str(d), f"{d} days") for d in sorted(
+            {7, 30, 90, 365, settings.api_token_days}
+            & set(range(1, settings.api_token_max_days + 1)))],
+    })
 
 
 @router.get("/account", name="account")
 def account_page(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
-    """Show the signed-in user's API tokens and sessions."""
+    """Show the signed-in user's password link, API tokens and sessions."""
     return _account(request, actor)
 
 
 @router.post("/account/tokens", name="token_create")
 def token_create(request: Request, actor: Reader,
-                 name: Annotated[str, Form(max_length=120)],
+                 name: Annotated[str, Form(max_length=120)] = "",
                  days: Annotated[int | None, Form(ge=1, le=100_000)] = None,
                  ):  # type: ignore[no-untyped-def]
-    """Create an API token that lasts the chosen days and show its secret once."""
+    """Create an API token that lasts the chosen days; the account page shows its secret once."""
     settings = request.app.state.settings
-    error, created = None, None
     try:
         with get_database(request).write() as session:
             created = accounts.create_token(session=session, actor=actor, name=name,
                                             days=days or settings.api_token_days,
                                             max_days=settings.api_token_max_days)
     except Invalid as exc:
-        error = exc.message
-    return _account(request, actor, new_token=created, error=error)
+        keep(request, "token_form", {"errors": exc.errors,
+                                     "values": {"name": name, "days": days}})
+        # No fragment: the error summary at the top takes focus, which a jump to a fragment undoes.
+        return see_other(request, "account")
+    keep(request, "new_token", created)
+    return see_other(request, "account", "#token-created")
+
+
+@router.get("/account/tokens/{token_id}/revoke", name="token_revoke_confirm")
+def token_revoke_confirm(request: Request, actor: Reader, token_id: RowId):  # type: ignore[no-untyped-def]
+    """Ask before revoking a token: scripts that use it stop working."""
+    with get_database(request).read() as session:
+        token = accounts.get_token(session=session, actor=actor, token_id=token_id)
+    if token["revoked"]:
+        return see_other(request, "account")
+    return render(request, "token_revoke.html", {"token": token})
 
 
 @router.post("/account/tokens/{token_id}/revoke", name="token_revoke")
 def token_revoke(request: Request, actor: Reader, token_id: RowId):  # type: ignore[no-untyped-def]
     """Revoke one of the user's tokens."""
     with get_database(request).write() as session:
+        token = accounts.get_token(session=session, actor=actor, token_id=token_id)
         accounts.revoke_token(session=session, actor=actor, token_id=token_id)
-    return RedirectResponse(request.url_for("account").path, status_code=303)
+    flash(request, f"The token “{token['name']}” is revoked: scripts using it are refused.")
+    return see_other(request, "account")
+
+
+NextPath = Annotated[str | None, Query(max_length=500)]
+
+
+@router.get("/account/password", name="password_change")
+def password_page(request: Request, actor: Reader, next: NextPath = None):  # type: ignore[no-untyped-def]  # noqa: A002
+    """Show the form to change one's own password (the first thing after an admin set it)."""
+    return render(request, "password.html", {
+        "errors": {}, "next": safe_next(next or request.url_for("account").path),
+        "must_change": bool(request.session.get(MUST_CHANGE_KEY))})
+
+
+@router.post("/account/password", name="password_change_submit")
+def password_change(
+    request: Request, actor: Reader,
+    current_password: Annotated[str, Form(max_length=1024)] = "",
+    new_password: Annotated[str, Form(max_length=1024)] = "",
+    repeat_password: Annotated[str, Form(max_length=1024)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
+):  # type: ignore[no-untyped-def]
+    """Change one's own password; other sessions end, this one goes on."""
+    try:
+        accounts.change_own_password(db=get_database(request), actor=actor,
+                                     current=current_password, new=new_password,
+                                     repeat=repeat_password,
+                                     keep_session=current_session_secret(request))
+    except Invalid as exc:
+        # Shown at the form's own address; passwords are never sent back into the page.
+        return render(request, "password.html", {
+            "errors": exc.errors, "next": safe_next(next),
+            "must_change": bool(request.session.get(MUST_CHANGE_KEY))}, status_code=422)
+    request.session.pop(MUST_CHANGE_KEY, None)
+    flash(request, "Your password is changed. Any other browser signed in as you is signed out.")
+    return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.get("/admin/users", name="users")
 def users_page(request: Request, actor: Admin):  # type: ignore[no-untyped-def]
     """List users for the administrator."""
-    return _users(request, actor, errors={}, form={})
+    refused = take(request, "user_update") or {}
+    return _users(request, actor, errors=refused.get("errors", {}), form={},
+                  row=refused.get("email"), one_time=take(request, "one_time"))
 
 
-def _users(request: Request, actor: Actor, *, errors: dict, form: dict,
-           status_code: int = 200):  # type: ignore[no-untyped-def]
-    """Render the users page."""
+def _users(request: Request, actor: Actor, *, errors: dict, form: dict, status_code: int = 200,
+           row: str | None = None, one_time: dict | None = None):  # type: ignore[no-untyped-def]
+    """Render the users page (`row`: the user whose change was refused, with `errors`)."""
     database = get_database(request)
     with database.read() as session:
         users = accounts.list_users(session=session, actor=actor)
         organisations = organisation_service.list_organisations(session=session)
     return render(request, "users.html", {"users": users, "organisations": organisations,
-                                          "errors": errors, "form": form},
+                                          "errors": errors, "form": form, "row": row,
+                                          "one_time": one_time},
                   status_code=status_code)
 
 
 @router.post("/admin/users", name="user_create")
 def user_create(
-    request: Request, actor: Admin, email: Annotated[str, Form(max_length=254)],
-    name: Annotated[str, Form(max_length=200)], role: Annotated[str, Form(max_length=16)],
-    password: Annotated[str, Form(max_length=1024)],
+    request: Request, actor: Admin, email: Annotated[str, Form(max_length=254)] = "",
+    name: Annotated[str, Form(max_length=200)] = "", role: Annotated[str, Form(max_length=16)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
     organisation: Annotated[str, Form(max_length=32)] = "",
 ):  # type: ignore[no-untyped-def]
-    """Add a user with a first password."""
+    """Add a user with a first password, which they replace when they first sign in."""
     form = {"email": email, "name": name, "role": role, "organisation": organisation}
     try:
         with get_database(request).write() as session:
-            accounts.add_user(session=session, actor=actor, password=password,
-                              data={**form, "organisation": organisation or None})
+            added = accounts.add_user(session=session, actor=actor, password=password,
+                                      must_change=True,
+                                      data={**form, "organisation": organisation or None})
     except Invalid as exc:
+        # At the page's own address (a GET of it shows the same form), with the input kept.
         return _users(request, actor, errors=exc.errors, form=form, status_code=422)
-    return RedirectResponse(request.url_for("users").path, status_code=303)
+    flash(request, f"{added['name']} ({added['email']}) is added: they choose their own "
+                   "password when they first sign in.")
+    return see_other(request, "users")
 
 
 @router.post("/admin/users/{email}", name="user_update")
@@ -197,5 +285,35 @@ def user_update(
             accounts.update_user(session=session, actor=actor, email=email, role=role,
                                  organisation=organisation, is_active=active == "on")
     except Invalid as exc:
-        return _users(request, actor, errors=exc.errors, form={}, status_code=422)
-    return RedirectResponse(request.url_for("users").path, status_code=303)
+        keep(request, "user_update", {"email": email, "errors": exc.errors})
+        return see_other(request, "users")
+    flash(request, f"The changes to {email} are saved.")
+    return see_other(request, "users")
+
+
+@router.post("/admin/users/{email}/password", name="user_reset_password")
+def user_reset_password(request: Request, actor: Admin, email: str):  # type: ignore[no-untyped-def]
+    """Give a user a one-time password, shown once; they choose their own at next sign-in."""
+    try:
+        with get_database(request).write() as session:
+            one_time = accounts.reset_password(session=session, actor=actor, email=email)
+    except Invalid as exc:
+        keep(request, "user_update", {"email": email, "errors": exc.errors})
+        return see_other(request, "users")
+    keep(request, "one_time", {"email": email, "password": one_time})
+    return see_other(request, "users", "#one-time")
+
+
+# Form actions that only take POST: opened by GET (a reload, a bookmark) they go to their page.
+for _path, _target, _policy in (("/logout", "home", Policy.READ),
+                                ("/account/sessions/end", "account", Policy.READ),
+                                ("/account/tokens", "account", Policy.READ),
+                                ("/admin/users/{email}", "users", Policy.ADMIN),
+                                ("/admin/users/{email}/password", "users", Policy.ADMIN)):
+    def _back(request: Request, _target: str = _target):  # type: ignore[no-untyped-def]
+        """Send a GET of a form action to the page the form is on."""
+        return see_other(request, _target)
+
+    router.add_api_route(_path, _back, methods=["GET"], dependencies=[Depends(policy(_policy))],
+                         name="back_" + _path.strip("/").replace("/", "_").replace("{", "")
+                         .replace("}", ""))

@@ -166,6 +166,13 @@ FIELD_LABELS: dict[str, str] = {
     "value": "Priority (0 to 100)",
     "justification": "Justification",
     "expires_on": "Expires on",
+    "email": "Email",
+    "name": "Name",
+    "password": "Password",
+    "current_password": "Current password",
+    "new_password": "New password",
+    "repeat_password": "New password again",
+    "days": "Expires after",
 }
 
 
@@ -193,6 +200,14 @@ def when(moment: datetime | str | None) -> str:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(LONDON)
     return f"{moment.day} {moment:%b %Y, %H:%M}"
+
+
+def sentence(message: str) -> str:
+    """Return a service's message as a sentence: a capital first and a full stop last."""
+    message = message.strip()
+    if not message:
+        return message
+    return message[:1].upper() + message[1:] + ("" if message[-1] in ".?!" else ".")
 
 
 def show(value: object) -> str:
@@ -240,6 +255,7 @@ ENUM_VALUES = frozenset(
 )
 
 templates.env.filters.update(
-    label=label, field_label=field_label, when=when, show=show, in_form_order=in_form_order
+    label=label, field_label=field_label, when=when, show=show, in_form_order=in_form_order,
+    sentence=sentence,
 )
 templates.env.globals.update(CHOICES=CHOICES)

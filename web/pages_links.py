@@ -8,11 +8,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from sqlmodel import Session
 
-from portfolio.errors import Invalid
+from portfolio.errors import Invalid, NotAllowed
 from portfolio.schemas import AssessmentInput, DatasetLinkInput, DependencyInput, PartnerInput
 from portfolio.services import dataset_pages
 from portfolio.services import projects as project_service
-from web.pages_common import CurrentActor, FormData, ReadSession, WriteSession, input_from_form
+from web.pages_common import (
+    CurrentActor,
+    FormData,
+    ReadSession,
+    WriteSession,
+    input_from_form,
+    sentence,
+)
 from web.pages_projects import render_editor, see_other
 from web.security import EDIT, READ
 from web.templating import flash, is_htmx_partial, render
@@ -54,6 +61,12 @@ def link_write(
         # htmx swaps only successful answers: the refusal comes as the page with its message.
         return render_editor(request, session, slug, status_code=200 if htmx else 422,
                              forms=forms)
+    except NotAllowed as exc:
+        # Not this user's project (any more): the section keeps what was typed, with why.
+        session.rollback()
+        forms = state_of({"values": form, "errors": {"form": sentence(exc.message)}})
+        return render_editor(request, session, slug, status_code=200 if htmx else 403,
+                             forms=forms, refused=True)
     if htmx:
         session.flush()
         return render_editor(request, session, slug, forms=state_of({"saved": done}))

@@ -9,7 +9,8 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from portfolio.errors import Conflict, Invalid, NotFound, Unrankable
+from portfolio.capabilities import Capability
+from portfolio.errors import Conflict, Invalid, NotAllowed, NotFound, Unrankable
 from portfolio.schemas import ProjectCreate, ProjectUpdate, parse
 from portfolio.services import criteria as criteria_service
 from portfolio.services import organisations as organisation_service
@@ -33,6 +34,7 @@ from web.pages_common import (
     field_label,
     input_from_form,
     label,
+    sentence,
 )
 from web.pages_together import together_context
 from web.security import DECIDE, EDIT, READ, relative
@@ -76,10 +78,20 @@ def render_editor(
     *,
     status_code: int = 200,
     values: dict[str, Any] | None = None,
+    refused: bool = False,
     **extra: Any,
 ):  # type: ignore[no-untyped-def]
-    """Render the edit page, keeping whatever the user typed into the form that failed."""
-    context = criteria_service.project_editor(session=session, slug=slug)
+    """Render the edit page, keeping whatever the user typed into the form that failed.
+
+    Only someone who may edit the project is shown it; a refused save is shown again to
+    whoever typed it, with the refusal, so nothing typed is lost.
+    """
+    actor = getattr(request.state, "actor", None)
+    context = criteria_service.project_editor(session=session, slug=slug,
+                                              actor=None if refused else actor)
+    if refused:
+        context["organisations"] = organisation_service.organisations_for(
+            session=session, actor=actor, capability=Capability.EDIT_PROJECT)
     saved = project_values(context["project"])
     context["values"] = values if values is not None else saved
     # The values the form started from: a save sends only what the user changed from them.
@@ -105,8 +117,12 @@ def status_options(request: Request, project: dict[str, Any] | None) -> list[tup
 
 def new_project_context(request: Request, session: Session, values: Any,
                         errors: dict[str, str]) -> dict[str, Any]:
-    """Return what the register form shows."""
-    organisations = organisation_service.list_organisations(session=session)
+    """Return what the register form shows: a lead may register only for their organisation."""
+    organisations = organisation_service.organisations_for(
+        session=session, actor=getattr(request.state, "actor", None),
+        capability=Capability.REGISTER_PROJECT)
+    if len(organisations) == 1 and not values.get("owner"):
+        values = dict(values) | {"owner": organisations[0]["code"]}
     return {"organisations": organisations, "values": values, "errors": errors,
             "status_options": status_options(request, None), "was": {}}
 
@@ -128,6 +144,12 @@ def register_project(request: Request, session: WriteSession, actor: CurrentActo
         session.rollback()
         context = new_project_context(request, session, form, exc.errors)
         return render(request, "project_new.html", context, status_code=422)
+    except NotAllowed as exc:
+        # Refused for this owner or status: the form comes back as typed, the reason by the field.
+        session.rollback()
+        field = "status" if isinstance(exc, workflow.TransitionRefused) else "owner"
+        context = new_project_context(request, session, form, {field: sentence(exc.message)})
+        return render(request, "project_new.html", context, status_code=403)
     # The editor's notice confirms it (at its own URL, so a reload says it again harmlessly).
     url = request.url_for("project_edit", slug=created["slug"]).include_query_params(created=1)
     return see_other(url)
@@ -267,7 +289,13 @@ def update_project(
         # A refused status change keeps everything typed, with the refusal by the status.
         session.rollback()
         return render_editor(request, session, slug, status_code=403, values=form,
-                             errors={"status": exc.message[:1].upper() + exc.message[1:] + "."})
+                             errors={"status": sentence(exc.message)})
+    except NotAllowed as exc:
+        # Refused (moved to another organisation, or no longer theirs): everything typed stays.
+        session.rollback()
+        field = "owner" if "owner" in changed_in_form(form) else "form"
+        return render_editor(request, session, slug, status_code=403, values=form,
+                             refused=True, errors={field: sentence(exc.message)})
     flash(request, saved_message(saved))
     return see_other(request.url_for("project", slug=slug))
 
@@ -305,6 +333,9 @@ def conflict_page(
     saved version, so saving again sends only the user's changes and their choices.
     """
     context = criteria_service.project_editor(session=session, slug=slug)
+    context["organisations"] = organisation_service.organisations_for(
+        session=session, actor=getattr(request.state, "actor", None),
+        capability=Capability.EDIT_PROJECT)
     saved = project_values(context["project"])
     # Without the values the form started from, every field changed meanwhile is shown.
     names = ["owner" if n == "owner_id" else n for n in (exc.conflicts or exc.changed)

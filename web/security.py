@@ -77,6 +77,26 @@ class CsrfRefused(DomainError):
                          "and try again")
 
 
+class PasswordChangeNeeded(DomainError):
+    """A user signed in with a password an admin chose: they must choose their own first."""
+
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__("choose your own password first: the one you signed in with was set "
+                         "by an admin")
+
+
+# Set at sign-in for a user who must choose their own password; the password page (which asks
+# for Policy.PUBLIC with a signed-in user) and sign-out stay open meanwhile.
+MUST_CHANGE_KEY = "must_change"
+
+
+def open_while_changing(request: Request) -> tuple[str, ...]:
+    """Return the paths a user who must choose their password may still use."""
+    return (request.app.url_path_for("password_change"), request.app.url_path_for("logout"))
+
+
 def csrf_token(request: Request) -> str:
     """Return the session's CSRF token, creating it on first use (none for an API token)."""
     if getattr(request.state, "via_token", False):
@@ -227,6 +247,9 @@ def policy(kind: Policy) -> Callable[[Request], Awaitable[Actor | None]]:
         await check_csrf(request)
         if actor is not None and not can(actor, Capability(kind.value)):
             raise NotAllowed(refusal(actor, Capability(kind.value)))
+        if (actor is not None and request.session.get(MUST_CHANGE_KEY)
+                and request.url.path not in open_while_changing(request)):
+            raise PasswordChangeNeeded()
         return actor
 
     enforce.__policy__ = kind  # type: ignore[attr-defined]

@@ -144,9 +144,10 @@ def hash_password(password: str) -> str:
 def check_password_strength(password: str) -> None:
     """Refuse passwords too short to resist guessing."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid({"password": f"must be at least {MIN_PASSWORD_LENGTH} characters"})
+        raise Invalid({"password": f"Choose a password of at least {MIN_PASSWORD_LENGTH} "
+                                   "characters."})
     if len(password) > 1024:
-        raise Invalid({"password": "must be at most 1024 characters"})
+        raise Invalid({"password": "Keep the password under 1,024 characters."})
 
 
 def actor_for(user: User) -> Actor:
@@ -250,13 +251,16 @@ def user_public(user: User, organisation: Organisation | None) -> dict[str, Any]
 
 
 def add_user(*, session: Session, actor: Actor, data: dict[str, Any],
-             password: str | None = None) -> dict[str, Any]:
-    """Create a user (admins only), with a password when one is given."""
+             password: str | None = None, must_change: bool = False) -> dict[str, Any]:
+    """Create a user (admins only), with a password when one is given.
+
+    `must_change`: the password is one an admin chose, so the user replaces it at first sign-in.
+    """
     require(actor, Capability.MANAGE_USERS)
     values = parse(UserCreate, data)
-    lower_email = func.lower(col(User.email))
-    if session.execute(select(col(User.id)).where(lower_email == values.email.lower())).first():
-        raise Invalid({"email": f"a user with email {values.email!r} already exists"})
+    if session.execute(select(User.id).where(func.lower(User.email) == values.email.lower())
+                       ).first():
+        raise Invalid({"email": f"A user with email {values.email} already exists."})
     organisation = (organisation_by_code(session, values.organisation)
                     if values.organisation else None)
     user = User(email=values.email.lower(), name=values.name, role=values.role.value,
@@ -264,6 +268,7 @@ def add_user(*, session: Session, actor: Actor, data: dict[str, Any],
     if password is not None:
         check_password_strength(password)
         user.password_hash = hash_password(password)
+        user.must_change_password = must_change
     session.add(user)
     session.flush()
     record(session, actor, action="create", entity="user", entity_id=user.id,
@@ -271,17 +276,86 @@ def add_user(*, session: Session, actor: Actor, data: dict[str, Any],
     return user_public(user, organisation)
 
 
-def set_password(*, session: Session, actor: Actor, email: str, password: str) -> None:
-    """Set a user's password (admins, or the user themself)."""
+def set_password(*, session: Session, actor: Actor, email: str, password: str,
+                 keep_session: str | None = None) -> None:
+    """Set a user's password (admins, or the user themself).
+
+    Whoever knew the old password is signed out with it; a user changing their own password
+    keeps the session they changed it in (`keep_session`, its secret).
+    """
     user = _user(session, email)
     if actor.id != user.id:
         require(actor, Capability.MANAGE_USERS, doing="set other users' passwords")
     check_password_strength(password)
     user.password_hash = hash_password(password)
+    # Chosen by the user: no longer one an admin knows. Chosen by an admin: the user must
+    # choose their own at the next sign-in.
+    user.must_change_password = actor.id != user.id
     session.add(user)
-    # Whoever knew the old password is signed out with it.
-    end_sessions(session, user.id)
+    end_sessions(session, user.id,
+                 keep=keep_session if actor.id == user.id else None)
     record(session, actor, action="set_password", entity="user", entity_id=user.id)
+
+
+def change_own_password(*, db: Database, actor: Actor, current: str, new: str, repeat: str,
+                        keep_session: str | None = None) -> None:
+    """Change the acting user's password after checking the current one.
+
+    The current password is checked with no transaction open (Argon2 must never hold the
+    write lock), then the new one is written in a short transaction.
+    """
+    errors: dict[str, str] = {}
+    with db.connect() as connection:
+        stored = connection.execute(select(User.password_hash, User.email)
+                                    .where(User.id == actor.id)).first()
+    if stored is None:
+        raise NotFound("user", actor.email)
+    try:
+        ok = bool(stored.password_hash) and HASHER.verify(stored.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        errors["current_password"] = "This is not your current password: type it again."
+    if len(new) < MIN_PASSWORD_LENGTH:
+        errors["new_password"] = (f"Choose a password of at least {MIN_PASSWORD_LENGTH} "
+                                  "characters; a few unrelated words are easy to remember.")
+    elif len(new) > 1024:
+        errors["new_password"] = "Keep the password under 1,024 characters."
+    elif new == current:
+        errors["new_password"] = "Choose a password different from the current one."
+    if new != repeat:
+        errors["repeat_password"] = "The two new passwords are not the same: type it again."
+    if errors:
+        raise Invalid(errors)
+    with db.write() as session:
+        set_password(session=session, actor=actor, email=stored.email, password=new,
+                     keep_session=keep_session)
+
+
+def reset_password(*, session: Session, actor: Actor, email: str) -> str:
+    """Give a user a one-time password (admins only) and return it, to be shown once.
+
+    Their sessions end, and they must choose their own password when they next sign in.
+    """
+    require(actor, Capability.MANAGE_USERS, doing="reset other users' passwords")
+    user = _user(session, email)
+    if user.id == actor.id:
+        raise Invalid({"password": "Change your own password on your account page."})
+    one_time = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    user.password_hash = hash_password(one_time)
+    user.must_change_password = True
+    session.add(user)
+    end_sessions(session, user.id)
+    record(session, actor, action="reset_password", entity="user", entity_id=user.id)
+    return one_time
+
+
+def must_change_password(*, db: Database, user_id: int) -> bool:
+    """Tell whether a user must choose their own password before anything else."""
+    with db.connect() as connection:
+        found = connection.execute(select(User.must_change_password)
+                                   .where(User.id == user_id)).scalar()
+    return bool(found)
 
 
 def update_user(*, session: Session, actor: Actor, email: str, role: str | None = None,
@@ -301,7 +375,7 @@ def update_user(*, session: Session, actor: Actor, email: str, role: str | None 
         user.organisation_id = (organisation_by_code(session, organisation).id
                                 if organisation else None)
     if user.role == Role.LEAD.value and user.organisation_id is None:
-        raise Invalid({"organisation": "a lead must belong to an organisation"})
+        raise Invalid({"organisation": "A lead must belong to an organisation: choose one."})
     if is_active is not None:
         user.is_active = is_active
         if not is_active:
@@ -380,12 +454,18 @@ def create_token(*, session: Session, actor: Actor, name: str, days: int = TOKEN
     """Create an API token for the acting user, valid for some days; the secret is shown once."""
     if actor.id is None:
         raise Invalid({"user": "only a signed-in user can hold a token"})
+    errors: dict[str, str] = {}
     if not name.strip() or len(name) > 120:
-        raise Invalid({"name": "must be 1 to 120 characters"})
-    if problem := control_problem(name):
-        raise Invalid({"name": problem})
+        errors["name"] = "Give the token a name of 1 to 120 characters, such as nightly export."
+    elif problem := control_problem(name):
+        errors["name"] = problem
+    elif _live_token_named(session, actor.id, name.strip()):
+        errors["name"] = (f"You already have a token called {name.strip()!r}: choose another "
+                          "name, or revoke that one first.")
     if not 1 <= days <= max_days:
-        raise Invalid({"days": f"a token lasts 1 to {max_days} days"})
+        errors["days"] = f"A token lasts 1 to {max_days} days: choose fewer days."
+    if errors:
+        raise Invalid(errors)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=actor.id, name=name.strip(), prefix=secret[:12],
                      token_hash=_token_hash(secret), expires_at=utcnow() + timedelta(days=days))
@@ -396,6 +476,24 @@ def create_token(*, session: Session, actor: Actor, name: str, days: int = TOKEN
                   "expires_at": token.expires_at.isoformat()})
     return {"id": token.id, "name": token.name, "prefix": token.prefix, "token": secret,
             "expires_at": token.expires_at.isoformat()}
+
+
+def _live_token_named(session: Session, user_id: int, name: str) -> bool:
+    """Tell whether a user holds a token of this name that still works (names are theirs)."""
+    return session.execute(
+        select(ApiToken.id).where(ApiToken.user_id == user_id,
+                                  func.lower(ApiToken.name) == name.lower(),
+                                  ApiToken.revoked_at.is_(None),
+                                  ApiToken.expires_at > utcnow())).first() is not None
+
+
+def get_token(*, session: Session, actor: Actor, token_id: int) -> dict[str, Any]:
+    """Return one of the acting user's tokens (never its secret), or raise NotFound."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != actor.id:
+        raise NotFound("api token", token_id)
+    return {"id": token.id, "name": token.name, "prefix": token.prefix,
+            "expires_at": _iso(token.expires_at), "revoked": token.revoked_at is not None}
 
 
 def actor_for_token(*, db: Database, token: str) -> Actor | None:
@@ -549,11 +647,13 @@ def end_session(*, db: Database, secret: str) -> None:
                         .values(ended_at=utcnow()))
 
 
-def end_sessions(session: Session, user_id: int) -> int:
-    """End every session of a user; return how many were live."""
-    done = session.execute(update(UserSession).where(col(UserSession.user_id) == user_id,
-                                                     col(UserSession.ended_at).is_(None))
-                           .values(ended_at=utcnow()))
+def end_sessions(session: Session, user_id: int, keep: str | None = None) -> int:
+    """End every session of a user (but the one whose secret is `keep`); return how many."""
+    query = update(UserSession).where(UserSession.user_id == user_id,
+                                      UserSession.ended_at.is_(None))
+    if keep:
+        query = query.where(UserSession.id != _session_hash(keep))
+    done = session.execute(query.values(ended_at=utcnow()))
     return done.rowcount or 0
 
 

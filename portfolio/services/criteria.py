@@ -6,10 +6,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
 from portfolio.enums import CriterionSource
 from portfolio.models import Criterion, CriterionLevel
 from portfolio.services.common import project_by_slug
-from portfolio.services.organisations import list_organisations
+from portfolio.services.organisations import list_organisations, organisations_for
 from portfolio.services.projects import current_assessments, get_project
 
 
@@ -53,13 +55,21 @@ def assessed_criteria(*, session: Session, slug: str | None = None) -> list[dict
     ]
 
 
-def project_editor(*, session: Session, slug: str) -> dict[str, Any]:
-    """Return what the project editor shows: the project, its links, organisations and rubrics."""
+def project_editor(*, session: Session, slug: str, actor: Actor | None = None) -> dict[str, Any]:
+    """Return what the project editor shows: the project, its links, organisations and rubrics.
+
+    Given an actor, refuse one who may not edit the project (the page is not offered at all)
+    and list only the organisations they may move it to.
+    """
     # The owner's id lets the page ask `can(...)` about this project.
     project = get_project(session=session, slug=slug) | {
         "owner_id": project_by_slug(session, slug).owner_id}
+    if actor is not None:
+        require(actor, Capability.EDIT_PROJECT, project)
     return {
         "project": project,
-        "organisations": list_organisations(session=session),
+        "organisations": (organisations_for(session=session, actor=actor,
+                                            capability=Capability.EDIT_PROJECT)
+                          if actor is not None else list_organisations(session=session)),
         "criteria": assessed_criteria(session=session, slug=slug),
     }

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
+from portfolio.capabilities import Capability, only_own_organisation, require
 from portfolio.errors import Invalid, NotFound
 from portfolio.models import Organisation
 from portfolio.schemas import OrganisationCreate, OrganisationUpdate, parse
@@ -78,5 +78,15 @@ def list_organisations(*, session: Session, kind: str | None = None) -> list[dic
     query = select(Organisation.code, Organisation.name, Organisation.kind)
     if kind:
         query = query.where(Organisation.kind == kind)
+    rows = session.exec(query.order_by(Organisation.kind, Organisation.name)).all()
+    return [{"code": c, "name": n, "kind": k} for c, n, k in rows]
+
+
+def organisations_for(*, session: Session, actor: Actor | None,
+                      capability: Capability) -> list[dict[str, Any]]:
+    """List the organisations an actor may use a capability for (a lead: their own only)."""
+    query = select(Organisation.code, Organisation.name, Organisation.kind)
+    if actor is None or only_own_organisation(actor, capability):
+        query = query.where(Organisation.id == (actor.organisation_id if actor else None))
     rows = session.exec(query.order_by(Organisation.kind, Organisation.name)).all()
     return [{"code": c, "name": n, "kind": k} for c, n, k in rows]

@@ -471,3 +471,119 @@ def test_ticking_personal_data_checks_the_dpia_as_you_go(client: TestClient) -> 
     form = VALID | {"personal_data": "on", "dpia_status": "not_needed"}
     response = client.post("/projects/validate?field=personal_data", data=form)
     assert "needs a DPIA" in response.text and 'id="f-dpia_status-error"' in response.text
+
+
+# Issue 14, item 1: a page offers only what its user may do, and a refusal keeps the input.
+
+def lead_client(settings: Settings, london: Database, organisation: str) -> Browser:
+    """Return a browser signed in as a lead of an organisation."""
+    client = Browser(create_app(settings), headers={"accept": "text/html"})
+    sign_in(client, london, "lead", organisation)
+    return client
+
+
+def test_a_lead_is_refused_the_editor_of_another_boroughs_project_with_the_reason(
+    settings: Settings, london: Database
+) -> None:
+    with lead_client(settings, london, "E09000007") as client:
+        page = client.get("/projects/bd-one-view-phase-2/edit")
+    assert page.status_code == 403
+    assert "Save changes" not in page.text
+    assert "may not edit projects for another organisation" in page.text
+
+
+def test_a_leads_owner_list_holds_only_their_own_organisation(
+    settings: Settings, london: Database
+) -> None:
+    with lead_client(settings, london, "E09000007") as client:
+        page = parse_html(client.get("/projects/new").text)
+    owners = [o.get("value") for o in page.by_id("f-owner").find_all("option") if o.get("value")]
+    assert owners == ["E09000007"]
+    assert page.by_id("f-owner").find("option", value="E09000007").get("selected") is not None
+
+
+def test_registering_for_another_borough_keeps_the_form_with_the_reason_by_the_owner(
+    settings: Settings, london: Database
+) -> None:
+    form = VALID | {"title": "Typed with care", "description": "Long typed description"}
+    with lead_client(settings, london, "E09000007") as client:
+        response = client.post("/projects/new", data=form)
+    assert response.status_code == 403
+    page = parse_html(response.text)
+    assert page.by_id("f-title").get("value") == "Typed with care"
+    assert "Long typed description" in page.by_id("f-description").text()
+    assert page.error_for("f-owner").startswith("A lead may not register projects")
+    assert page.find(class_="error-summary").find("a", href="#f-owner") is not None
+
+
+def test_moving_a_project_to_another_borough_keeps_every_change_typed(
+    settings: Settings, london: Database
+) -> None:
+    with lead_client(settings, london, "E09000002") as client:
+        form = edit_form(client, "bd-one-view-phase-2")
+        response = client.post("/projects/bd-one-view-phase-2/edit",
+                               data=form | {"title": "A new title", "owner": "E09000007"})
+    assert response.status_code == 403
+    page = parse_html(response.text)
+    assert page.by_id("f-title").get("value") == "A new title"
+    assert "may not move projects" in page.error_for("f-owner")
+
+
+def test_link_and_assessment_refusals_say_what_to_do_in_plain_english(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        load_reference(session)
+        make_project(session, "one-view")
+    dependency = parse_html(client.post("/projects/one-view/dependencies",
+                                        data={"depends_on": "One View 2"}).text)
+    assert dependency.error_for("dep-depends_on").startswith("Pick a project from the suggestions")
+    partner = parse_html(client.post("/projects/one-view/partners",
+                                     data={"organisation": "Camden council"}).text)
+    assert partner.error_for("pa-organisation").startswith("Pick an organisation")
+    assessment = parse_html(client.post("/projects/one-view/assessments",
+                                        data={"criterion": "reach", "rationale": "Kept"}).text)
+    assert assessment.by_id("a-reach-level-error").text() == (
+        "Error: Choose the level whose description fits.")
+    assert assessment.by_id("a-reach-rationale").text() == "Kept"
+    effort = parse_html(client.post("/projects/new", data=VALID | {"effort_pm": "nan"}).text)
+    assert effort.error_for("f-effort_pm") == "Enter a number, such as 18 or 2.5."
+
+
+def test_a_save_refused_because_the_project_moved_away_keeps_everything_typed(
+    settings: Settings, london: Database
+) -> None:
+    with lead_client(settings, london, "E09000002") as client:
+        form = edit_form(client, "bd-one-view-phase-2")
+        with london.write() as session:  # meanwhile the CDO hands the project to Camden
+            project = project_service.get_project(session=session, slug="bd-one-view-phase-2")
+            project_service.patch_project(session=session, actor=SYSTEM,
+                                          slug="bd-one-view-phase-2",
+                                          data={"owner": "E09000007",
+                                                "version": project["version"]})
+        response = client.post("/projects/bd-one-view-phase-2/edit",
+                               data=form | {"title": "Typed before the move"})
+    assert response.status_code == 403
+    page = parse_html(response.text)
+    assert page.by_id("f-title").get("value") == "Typed before the move"
+    summary = page.find(class_="error-summary")
+    assert "A lead may not edit projects for another organisation" in summary.text()
+
+
+def test_a_link_refused_because_the_project_moved_away_keeps_the_section_input(
+    settings: Settings, london: Database
+) -> None:
+    with lead_client(settings, london, "E09000002") as client:
+        with london.write() as session:  # the CDO hands the project to Camden
+            project = project_service.get_project(session=session, slug="bd-one-view-phase-2")
+            project_service.patch_project(session=session, actor=SYSTEM,
+                                          slug="bd-one-view-phase-2",
+                                          data={"owner": "E09000007",
+                                                "version": project["version"]})
+        response = client.post("/projects/bd-one-view-phase-2/partners",
+                               headers={"HX-Request": "true"},
+                               data={"organisation": "E09000001", "role": "funder"})
+    assert response.status_code == 200  # htmx swaps the section in with the refusal
+    section = parse_html(response.text).by_id("sec-partners")
+    assert "A lead may not edit projects for another organisation" in section.text()
+    assert section.find("input", id="pa-organisation").get("value") == "E09000001"

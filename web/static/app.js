@@ -56,7 +56,8 @@ document.addEventListener("htmx:afterSettle", () => {
 });
 
 // Unsaved changes in a form marked data-warn-unsaved: ask before leaving the page. Saving
-// another section through htmx does not leave the page, so nothing is lost there.
+// another section through htmx does not leave the page, so nothing is lost there. A form shown
+// again with its input refused (data-unsaved) holds unsaved input from the start.
 const unsaved = new Set();
 document.addEventListener("input", (event) => {
   const form = event.target.closest && event.target.closest("form[data-warn-unsaved]");
@@ -69,10 +70,16 @@ document.addEventListener("change", (event) => {
 document.addEventListener("submit", (event) => {
   if (event.target.matches && event.target.matches("form[data-warn-unsaved]")) {
     unsaved.delete(event.target);
+    event.target.removeAttribute("data-unsaved");
   }
 });
+function hasUnsaved() {
+  // A section htmx replaced after saving it is no longer in the page: its input is saved.
+  for (const form of unsaved) if (!form.isConnected) unsaved.delete(form);
+  return unsaved.size > 0 || document.querySelector("form[data-warn-unsaved][data-unsaved]") !== null;
+}
 window.addEventListener("beforeunload", (event) => {
-  if (unsaved.size === 0) return;
+  if (!hasUnsaved()) return;
   event.preventDefault();
   event.returnValue = "";
 });
