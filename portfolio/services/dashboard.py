@@ -7,12 +7,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from portfolio.db import Database
-from portfolio.models import Organisation, Project, RankingRow
+from portfolio.models import Dataset, Organisation, Project, RankingRow
 from portfolio.services import prioritisation
 from portfolio.services.ranking import api_row, backlog, ensure_ranking
 
 # The matrix draws the best-ranked projects only: thousands of bubbles say nothing.
 MATRIX_LIMIT = 300
+ORGANISATIONS_SHOWN = 12
 
 
 def dashboard(db: Database, *, profile: str | None = None,
@@ -28,7 +29,10 @@ def dashboard(db: Database, *, profile: str | None = None,
             select(Organisation.code, Organisation.name, func.count(Project.id))
             .join(Project, Project.owner_id == Organisation.id)
             .group_by(Organisation.code, Organisation.name)
-            .order_by(func.count(Project.id).desc(), Organisation.name).limit(12)).all()
+            .order_by(func.count(Project.id).desc(), Organisation.name)
+            .limit(ORGANISATIONS_SHOWN)).all()
+        organisation_count = session.execute(
+            select(func.count(func.distinct(Project.owner_id)))).scalar_one()
         value_by_theme = session.execute(
             select(Project.theme, func.sum(RankingRow.composite), func.count())
             .join(RankingRow, RankingRow.project_id == Project.id)
@@ -43,15 +47,31 @@ def dashboard(db: Database, *, profile: str | None = None,
             .order_by(RankingRow.position).limit(MATRIX_LIMIT)).all()
         top = [api_row(r) for r in backlog(session, run, view="candidates", limit=5)]
         total = sum(by_status.values())
+    fixes = prioritisation.plumbing(db, profile=run.profile, top=5, seen=seen)
+    with db.read() as session:
+        plumbing = name_plumbing(session, fixes)
     return {
         "profile": run.profile, "revision": run.revision, "behind": run.behind, "total": total,
         "by_status": by_status, "by_theme": by_theme,
         "by_organisation": [{"code": c, "name": n, "count": k} for c, n, k in by_organisation],
+        "organisations_left_out": max(organisation_count - len(by_organisation), 0),
         "value_by_theme": [{"theme": t, "value": round(float(v or 0), 1), "count": k}
                            for t, v, k in value_by_theme],
         "matrix": [{"slug": s, "title": t, "impact": i, "feasibility": f, "cost_gbp": c,
                     "readiness": r} for s, t, i, f, c, r in matrix],
         "matrix_limited": len(matrix) == MATRIX_LIMIT,
         "top": top,
-        "plumbing": prioritisation.plumbing(db, profile=run.profile, top=5, seen=seen),
+        "plumbing": plumbing,
     }
+
+
+def name_plumbing(session, items: list[dict]) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Add the titles of the datasets and projects a fix-the-plumbing item names."""
+    codes = {i["dataset"] for i in items if i.get("dataset")}
+    slugs = {i["project"] for i in items if i.get("project")}
+    datasets = dict(session.execute(
+        select(Dataset.code, Dataset.title).where(Dataset.code.in_(codes))).all()) if codes else {}
+    projects = dict(session.execute(
+        select(Project.slug, Project.title).where(Project.slug.in_(slugs))).all()) if slugs else {}
+    return [{**i, "dataset_title": datasets.get(i.get("dataset"), i.get("dataset")),
+             "project_title": projects.get(i.get("project"), i.get("project"))} for i in items]

@@ -279,6 +279,13 @@ def changed_since(
     return {k: current.get(k) for k in sorted(fields)}
 
 
+# The projects list's sort orders: a column of the list, the slug breaking ties.
+PROJECT_SORTS = {
+    "title": Project.title, "organisation": Organisation.name, "theme": Project.theme,
+    "status": Project.status, "slug": Project.slug,
+}
+
+
 def list_projects(
     *,
     session: Session,
@@ -288,12 +295,16 @@ def list_projects(
     q: str | None = None,
     limit: int | None = None,
     after: str | None = None,
+    sort: str = "slug",
+    include_archived: bool = True,
 ) -> list[dict[str, Any]]:
-    """List projects with their owner's code, filtered, by slug (keyset: after a slug)."""
+    """List projects with their owner's code and name, filtered and sorted (keyset: after a slug)."""
+    column = PROJECT_SORTS.get(sort, Project.slug)
     query = select(
         Project.slug,
         Project.title,
         Organisation.code,
+        Organisation.name,
         Project.status,
         Project.theme,
         Project.cost_gbp,
@@ -309,15 +320,22 @@ def list_projects(
         query = query.where(Project.theme == theme)
     if q:
         query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
+    if not include_archived:
+        query = query.where(Project.archived_at.is_(None))  # type: ignore[union-attr]
     if after:
-        query = query.where(Project.slug > after)
-    query = query.order_by(Project.slug)
+        # Keyset on (sort column, slug): the row after the named project in this order.
+        mark = (select(column).select_from(Project)
+                .join(Organisation, Organisation.id == Project.owner_id)
+                .where(Project.slug == after).scalar_subquery())
+        query = query.where((column > mark) | ((column == mark) & (Project.slug > after)))
+    query = query.order_by(column, Project.slug)
     if limit:
         query = query.limit(limit)
     keys = (
         "slug",
         "title",
         "organisation",
+        "organisation_name",
         "status",
         "theme",
         "cost_gbp",

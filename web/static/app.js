@@ -76,3 +76,43 @@ window.addEventListener("beforeunload", (event) => {
   event.preventDefault();
   event.returnValue = "";
 });
+
+// The header's menu button (narrow screens): shown only when this script runs, so without
+// script the navigation is always open.
+(() => {
+  const header = document.querySelector("header.site");
+  const button = header && header.querySelector(".menu-button");
+  const menu = header && document.getElementById("site-menu");
+  if (!button || !menu) return;
+  button.hidden = false;
+  header.classList.add("has-menu");
+  button.addEventListener("click", () => {
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    menu.classList.toggle("open", open);
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || button.getAttribute("aria-expanded") !== "true") return;
+    if (!menu.contains(document.activeElement)) return;
+    button.setAttribute("aria-expanded", "false");
+    menu.classList.remove("open");
+    button.focus();
+  });
+})();
+
+// A table wider than its box scrolls inside it; one without links gets a tab stop so a
+// keyboard can scroll it too.
+function letTablesScroll() {
+  document.querySelectorAll("main table").forEach((table) => {
+    const scrolls = table.scrollWidth > table.clientWidth + 1;
+    const focusable = table.querySelector("a[href], button, input, select, textarea, summary");
+    if (scrolls && !focusable && !table.hasAttribute("tabindex")) {
+      table.tabIndex = 0;
+      const caption = table.querySelector("caption");
+      if (!table.hasAttribute("aria-label") && !caption) table.setAttribute("aria-label", "Table (scrolls sideways)");
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", letTablesScroll);
+window.addEventListener("resize", letTablesScroll);
+document.addEventListener("htmx:afterSettle", letTablesScroll);
