@@ -23,7 +23,8 @@ document.addEventListener("keydown", (event) => {
 
 // Keep aria-invalid and the field's error styling in step with a message htmx swapped in.
 function syncInvalid(message) {
-  if (!message.classList || !message.classList.contains("field-error")) return;
+  // History restores (back/forward) swap with no target element: nothing to sync.
+  if (!message || !message.classList || !message.classList.contains("field-error")) return;
   const invalid = message.textContent.trim() !== "";
   document.querySelectorAll(`[aria-describedby~="${message.id}"]`).forEach((control) => {
     if (invalid) control.setAttribute("aria-invalid", "true");
@@ -116,3 +117,23 @@ function letTablesScroll() {
 document.addEventListener("DOMContentLoaded", letTablesScroll);
 window.addEventListener("resize", letTablesScroll);
 document.addEventListener("htmx:afterSettle", letTablesScroll);
+
+// A backlog row's "Why?" opens a full-width row under it (htmx loads it the first time).
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest && event.target.closest(".why-toggle");
+  if (!toggle) return;
+  event.preventDefault();
+  const row = document.getElementById(toggle.getAttribute("aria-controls"));
+  if (!row) return;
+  const open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", String(open));
+  row.hidden = !open;
+});
+
+// After moving to another page of a list, focus its summary so reading starts at the new rows.
+document.addEventListener("htmx:afterSettle", (event) => {
+  const from = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (!from || !from.matches || !from.matches("[data-paging]")) return;
+  const summary = document.getElementById("ranking-count");
+  if (summary) summary.focus();
+});
