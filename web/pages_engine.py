@@ -84,7 +84,7 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
     def draw() -> Markup:
         return Markup(templates.get_template("_backlog_table.html").render(
             request=request, rows=page["rows"], whatif=page["whatif"], profile=page["profile"],
-            view=page["view"]))
+            view=page["view"], names=page["names"]))
 
     if page["run_id"] is None or page.get("behind"):
         return draw()
@@ -124,6 +124,7 @@ def backlog_page(
         error = None
     except Invalid as exc:
         page = {"rows": [], "next_after": None, "whatif": True, "profile": profile_name,
+                "names": {"projects": {}, "datasets": {}},
                 "run_id": None, "view": view, "samples": 0, "total": 0, "previous_after": None}
         error = exc.message
     weights = whatif or ({d: round(chosen["weights"]["dimension"][d] * 100, 1)

@@ -460,7 +460,7 @@ def add_dependency(
     project = project_by_slug(session, slug)
     require_project_editor(actor, project)
     if values.depends_on == slug:
-        raise CycleRefused([slug, slug])
+        raise CycleRefused([slug, slug], [project.title, project.title])
     prerequisite = session.exec(select(Project).where(Project.slug == values.depends_on)).first()
     if prerequisite is None:
         raise Invalid({"depends_on": f"unknown project {values.depends_on!r}"})
@@ -474,7 +474,9 @@ def add_dependency(
         return {"project": slug, "depends_on": values.depends_on, "note": existing.note}
     path = dependency_path(session, start_id=prerequisite.id, target_id=project.id)
     if path is not None:
-        raise CycleRefused([slug, *path])
+        titles = dict(session.exec(select(Project.slug, Project.title)
+                                   .where(Project.slug.in_(path))).all())
+        raise CycleRefused([slug, *path], [project.title, *(titles.get(s, s) for s in path)])
     link = ProjectDependency(project_id=project.id, depends_on_id=prerequisite.id, note=values.note)
     session.add(link)
     session.flush()

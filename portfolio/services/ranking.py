@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from portfolio.db import Database
 from portfolio.errors import Invalid
-from portfolio.models import Organisation, Project, RankingRow, RankingRun, utcnow
+from portfolio.models import Dataset, Organisation, Project, RankingRow, RankingRun, utcnow
 from portfolio.services.common import consistent_read, current_revision, project_by_slug
 from portfolio.services.frames import (
     PortfolioFrames,
@@ -570,10 +570,23 @@ def explain(db: Database, slug: str, *, profile: str | None = None,
     run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
     with db.read() as session:
         project = project_by_slug(session, slug)
-        found = backlog(session, run, slug=slug, limit=1)
+        found = [api_row(r) for r in backlog(session, run, slug=slug, limit=1)]
+        names = referenced_names(session, found)
     return {"profile": run.profile, "behind": run.behind, "status": project.status,
-            "samples": run.samples,
-            "title": project.title, "slug": slug, "row": api_row(found[0]) if found else None}
+            "samples": run.samples, "names": names,
+            "title": project.title, "slug": slug, "row": found[0] if found else None}
+
+
+def referenced_names(session: Session, rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Return the titles of the projects and datasets ranked rows name by slug or code."""
+    slugs = {s for r in rows for key in ("blocked_by", "unblocks", "blocked_by_other_view")
+             for s in (r.get(key) or [])}
+    codes = {r["bottleneck_dataset"] for r in rows if r.get("bottleneck_dataset")}
+    projects = dict(session.execute(select(Project.slug, Project.title)
+                                    .where(Project.slug.in_(slugs))).all()) if slugs else {}
+    datasets = dict(session.execute(select(Dataset.code, Dataset.title)
+                                    .where(Dataset.code.in_(codes))).all()) if codes else {}
+    return {"projects": projects, "datasets": datasets}
 
 
 def _adhoc_ranking(db: Database, profile: str | None, samples: int,
@@ -703,7 +716,9 @@ def backlog_page(
         profile_name, whatif, behind, run_id, samples = profile, True, 0, None, 0
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return {"rows": rows, "profile": profile_name, "whatif": whatif, "behind": behind,
+    with db.read() as session:
+        names = referenced_names(session, rows)
+    return {"rows": rows, "names": names, "profile": profile_name, "whatif": whatif, "behind": behind,
             "run_id": run_id, "view": view,
             "samples": samples, **extent,
             "next_after": rows[-1]["rank" if view else "order"] if has_more and rows else None}
