@@ -30,6 +30,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date, datetime
 from enum import StrEnum
 from itertools import islice
@@ -105,12 +106,42 @@ def export_filename(content: SnapshotContent, fmt: ExportFormat, table: str | No
     return f"{stem}.{EXTENSIONS[fmt]}"
 
 
+# Single-table files name the organisations beside their codes: people read names, joins use
+# codes. The code column stays; its name column follows it.
+NAMED_CODES = {"projects": "organisation", "datasets": "publisher", "partners": "organisation"}
+
+
+def named_table(content: SnapshotContent, table: str, *, numbers_as_text: bool) -> TableData:
+    """Return a table with an `<code column>_name` column after its organisation code."""
+    code = NAMED_CODES.get(table)
+    if code is None:
+        return content.table(table, numbers_as_text=numbers_as_text)
+    organisations = content.table("organisations")
+    at_code, at_name = organisations.columns.index("code"), organisations.columns.index("name")
+    names = {row[at_code]: row[at_name] for row in organisations.rows}
+    # The organisations table comes first in a snapshot, so the named table is read after it.
+    data = content.table(table, numbers_as_text=numbers_as_text)
+    if code not in data.columns:
+        return data
+    at = data.columns.index(code) + 1
+    name = f"{code}_name"
+    spec = replace(data.spec, columns=(*data.spec.columns, Column(
+        name, "string", f"Name of the organisation in {code}.")))
+
+    def rows() -> Iterator[list[Any]]:
+        for row in data.rows:
+            row.insert(at, names.get(row[at - 1]))
+            yield row
+
+    return TableData(spec, [*data.columns[:at], name, *data.columns[at:]], rows())
+
+
 def stream_export(content: SnapshotContent, fmt: ExportFormat,
                   table: str | None = None) -> Iterator[bytes]:
     """Yield an export in chunks; CSV and JSON never hold the whole file."""
     table = check_table(fmt, table)
     if fmt == ExportFormat.csv:
-        return csv_chunks(content.table(table, numbers_as_text=True))
+        return csv_chunks(named_table(content, table, numbers_as_text=True))
     if fmt == ExportFormat.json:
         return json_chunks(content)
     return _spooled(lambda out: write_export(content, fmt, out, table))
@@ -121,7 +152,7 @@ def write_export(content: SnapshotContent, fmt: ExportFormat, out: BinaryIO,
     """Write an export to a binary file (seekable for parquet, xlsx and datapackage)."""
     table = check_table(fmt, table)
     if fmt == ExportFormat.csv:
-        _copy(csv_chunks(content.table(table, numbers_as_text=True)), out)
+        _copy(csv_chunks(named_table(content, table, numbers_as_text=True)), out)
     elif fmt == ExportFormat.json:
         _copy(json_chunks(content), out)
     elif fmt == ExportFormat.parquet:
@@ -254,7 +285,7 @@ def write_parquet(content: SnapshotContent, out: BinaryIO, table: str = DEFAULT_
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = content.table(table)
+    data = named_table(content, table, numbers_as_text=False)
     specs = data.column_specs()
     schema = pa.schema(
         [pa.field(c.name, _arrow_type(c), metadata={"description": c.description} if
