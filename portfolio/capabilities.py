@@ -39,6 +39,7 @@ class Capability(StrEnum):
     DISMISS_SUGGESTION = "dismiss_suggestion"
     JOIN_PROJECT = "join_project"
     SET_CAPACITY = "set_capacity"
+    ARCHIVE_PROJECT = "archive_project"
 
 
 class Scope(StrEnum):
@@ -71,6 +72,7 @@ DOING: dict[Capability, str] = {
     Capability.DISMISS_SUGGESTION: "dismiss a collaboration suggestion",
     Capability.JOIN_PROJECT: "join a project as a partner",
     Capability.SET_CAPACITY: "set an organisation's capacity per quarter",
+    Capability.ARCHIVE_PROJECT: "archive or restore projects",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
@@ -96,6 +98,7 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
         Capability.RECORD_BENEFITS: _OWN,
         Capability.DISMISS_SUGGESTION: _OWN,
         Capability.JOIN_PROJECT: _OWN,
+        Capability.ARCHIVE_PROJECT: _OWN,
     },
     Role.RESEARCHER: {
         Capability.READ: _ANY,

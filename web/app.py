@@ -33,6 +33,7 @@ from web import (
     docs,
     pages,
     pages_accounts,
+    pages_archive,
     pages_catalogue,
     pages_collaboration,
     pages_engine,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_roadmap.router)
     app.include_router(pages_roadmap.router)
     app.include_router(pages_history.router)
+    app.include_router(pages_archive.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -397,7 +397,8 @@ def project_page(*, session: Session, slug: str) -> dict[str, Any]:
     """Return what a project's page shows: the project, its latest decision and its history."""
     # The owner's id lets the page ask `can(...)` about this project.
     project = get_project(session=session, slug=slug) | {
-        "owner_id": project_by_slug(session, slug).owner_id}
+        "owner_id": project_by_slug(session, slug).owner_id,
+        "archived_at": _aware(project_by_slug(session, slug).archived_at)}
     history = project_history(session=session, slug=slug)
     latest = next((e for e in history if e["kind"] == "decision"), None)
     row = project_by_slug(session, slug)
