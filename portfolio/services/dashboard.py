@@ -21,18 +21,22 @@ def dashboard(db: Database, *, profile: str | None = None,
     """Return what the dashboard shows for a weight profile."""
     run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
     with db.read() as session:
+        # Archived projects have left the lists; the dashboard counts the rest.
+        current = Project.archived_at.is_(None)  # type: ignore[union-attr]
         by_status = dict(session.execute(
-            select(Project.status, func.count()).group_by(Project.status)).all())
+            select(Project.status, func.count()).where(current)
+            .group_by(Project.status)).all())
         by_theme = dict(session.execute(
-            select(Project.theme, func.count()).group_by(Project.theme)).all())
+            select(Project.theme, func.count()).where(current)
+            .group_by(Project.theme)).all())
         by_organisation = session.execute(
             select(Organisation.code, Organisation.name, func.count(Project.id))
-            .join(Project, Project.owner_id == Organisation.id)
+            .join(Project, Project.owner_id == Organisation.id).where(current)
             .group_by(Organisation.code, Organisation.name)
             .order_by(func.count(Project.id).desc(), Organisation.name)
             .limit(ORGANISATIONS_SHOWN)).all()
         organisation_count = session.execute(
-            select(func.count(func.distinct(Project.owner_id)))).scalar_one()
+            select(func.count(func.distinct(Project.owner_id))).where(current)).scalar_one()
         value_by_theme = session.execute(
             select(Project.theme, func.sum(RankingRow.composite), func.count())
             .join(RankingRow, RankingRow.project_id == Project.id)
