@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORTFOLIO := $(BIN)/portfolio
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean screenshots
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -27,6 +27,10 @@ run: setup
 test: setup
 	bash .ci/services
 	$(BIN)/pytest
+
+# PNGs of the main pages at 1366 and 390 px for a reviewer, in var/screenshots/ (not committed).
+screenshots: setup
+	$(BIN)/pytest tests/browser/screenshots.py -q -s
 
 lint: setup
 	$(BIN)/ruff check portfolio scoring web seeds tests bench migrations

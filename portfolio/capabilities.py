@@ -49,6 +49,7 @@ class Capability(StrEnum):
     COMMENT = "comment"
     MODERATE_COMMENTS = "moderate_comments"
     WATCH = "watch"
+    ARCHIVE_PROJECT = "archive_project"
 
 
 class Scope(StrEnum):
@@ -91,6 +92,7 @@ DOING: dict[Capability, str] = {
     Capability.COMMENT: "comment on projects",
     Capability.MODERATE_COMMENTS: "remove other people's comments",
     Capability.WATCH: "watch projects",
+    Capability.ARCHIVE_PROJECT: "archive or restore projects",
 }
 
 _ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
@@ -125,6 +127,7 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
         Capability.REPORT_PROGRESS: _OWN,
         Capability.COMMENT: _ANY,
         Capability.WATCH: _ANY,
+        Capability.ARCHIVE_PROJECT: _OWN,
     },
     Role.RESEARCHER: {
         Capability.READ: _ANY,

@@ -52,9 +52,10 @@ class Invalid(DomainError):
 class CycleRefused(Invalid):
     """A dependency that would close a cycle, with the cycle's path."""
 
-    def __init__(self, path: Sequence[str]) -> None:
+    def __init__(self, path: Sequence[str], titles: Sequence[str] | None = None) -> None:
         self.path = list(path)
-        cycle = " -> ".join(self.path)
+        # People read titles; the slugs stay in `path` for the API.
+        cycle = " -> ".join(titles or self.path)
         if len(self.path) == 2:
             text = f"a project cannot depend on itself ({cycle})"
         else:

@@ -187,6 +187,8 @@ class Project(SQLModel, table=True):
     override_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
     # The override stops counting after this day (None: until someone clears it).
     override_expires_on: date | None = None
+    # Archived: out of lists and the ranking, still reachable at its URL (never deleted).
+    archived_at: datetime | None = Field(default=None, sa_column=timestamp_column(True))
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())

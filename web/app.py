@@ -37,6 +37,7 @@ from web import (  # agreements, IG and the editable catalogue (issue 16)
     pages,
     pages_accounts,
     pages_agreements,
+    pages_archive,
     pages_attachments,
     pages_catalogue,
     pages_collaboration,
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_sign_in.router)
     app.include_router(pages_jobs.router)
     app.include_router(pages_together.router)
+    app.include_router(pages_archive.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -14,6 +14,7 @@ NODE_MODULES = ROOT / "node_modules"
 VENDOR_FILES: dict[str, Path] = {
     "htmx.min.js": NODE_MODULES / "htmx.org" / "dist" / "htmx.min.js",
     "cytoscape.min.js": NODE_MODULES / "cytoscape" / "dist" / "cytoscape.min.js",
+    "cytoscape-dagre.min.js": NODE_MODULES / "cytoscape-dagre" / "dist" / "cytoscape-dagre.min.js",
     "swagger-ui-bundle.js": NODE_MODULES / "swagger-ui-dist" / "swagger-ui-bundle.js",
     "swagger-ui.css": NODE_MODULES / "swagger-ui-dist" / "swagger-ui.css",
 }

@@ -12,6 +12,7 @@ from portfolio.db import Database
 from portfolio.enums import ProjectStatus, Theme
 from portfolio.errors import Invalid
 from portfolio.services import dashboard as dashboard_service
+from portfolio.services import datasets as dataset_service
 from portfolio.services import organisations as organisation_service
 from portfolio.services import prioritisation
 from portfolio.services import profiles as profile_service
@@ -84,7 +85,7 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
     def draw() -> Markup:
         return Markup(templates.get_template("_backlog_table.html").render(
             request=request, rows=page["rows"], whatif=page["whatif"], profile=page["profile"],
-            view=page["view"]))
+            view=page["view"], names=page["names"]))
 
     if page["run_id"] is None or page.get("behind"):
         return draw()
@@ -124,7 +125,8 @@ def backlog_page(
         error = None
     except Invalid as exc:
         page = {"rows": [], "next_after": None, "whatif": True, "profile": profile_name,
-                "run_id": None, "view": view, "samples": 0}
+                "names": {"projects": {}, "datasets": {}},
+                "run_id": None, "view": view, "samples": 0, "total": 0, "previous_after": None}
         error = exc.message
     weights = whatif or ({d: round(chosen["weights"]["dimension"][d] * 100, 1)
                           for d in DIMENSIONS} if chosen else {d: 0 for d in DIMENSIONS})
@@ -134,6 +136,9 @@ def backlog_page(
     next_url = (f"{request.url.path}?{urlencode(query | {'after': page['next_after']})}"
                 if page["next_after"] else None)
     first_url = f"{request.url.path}?{urlencode(query)}" if after else None
+    # The previous page, unless it is the first (which "First page" already offers).
+    previous_url = (f"{request.url.path}?{urlencode(query | {'after': page['previous_after']})}"
+                    if page.get("previous_after") else None)
     tab = next(t for t in VIEW_TABS if t["name"] == view)
     # A tab keeps the other filters; a status belongs to one view, so it is dropped.
     tab_urls = {t["name"]: f"{request.url.path}?" + urlencode(
@@ -145,6 +150,7 @@ def backlog_page(
         "controls": _controls(request, db, revision, form),
         "filters": filters, "weights": weights, "error": error,
         "chosen": chosen, "next_url": next_url, "first_url": first_url, "after": after,
+        "previous_url": previous_url,
         "reset_sliders": reset_sliders, "tabs": VIEW_TABS, "tab": tab,
         "tab_urls": tab_urls,
         "progress": committed_progress(db, page["rows"]) if view == COMMITTED else [],
@@ -181,14 +187,24 @@ def frontier_fragment(
 def graph_page(request: Request, db: AppDatabase, organisation: Code = None, theme: Code = None,
                kind: Code = None, colour: Code = "readiness",
                focus: Annotated[str | None, Query(max_length=120)] = None,
+               view: Annotated[str, Query(pattern="^(network|datasets)$")] = "network",
                ):  # type: ignore[no-untyped-def]
-    """Show the interactive network of projects, datasets and organisations."""
+    """Show the interactive network, or which datasets are shared by which projects."""
     params = {k: v for k, v in {"organisation": organisation, "theme": theme,
                                 "kind": kind}.items() if v}
     api_url = str(request.url_for("get_graph").path) + ("?" + urlencode(params) if params else "")
     return render(request, "graph.html", {
         **_choices(db), "organisation": organisation or "", "theme": theme or "",
         "kind": kind or "", "colour": colour if colour in ("readiness", "status") else "readiness",
-        "focus": focus or "", "api_url": api_url,
+        "focus": focus or "", "api_url": api_url, "view": view,
         "graphml_url": str(request.url_for("get_graphml").path),
+        "shared": _shared_datasets(db) if view == "datasets" else None,
+        "view_urls": {v: f"{request.url.path}?" + urlencode(params | {"view": v})
+                      for v in ("network", "datasets")},
     })
+
+
+def _shared_datasets(db: Database) -> list[dict[str, Any]]:
+    """Return the datasets several projects share, kept per portfolio revision."""
+    return at_revision(db, "shared datasets", lambda session: dataset_service.shared_datasets(
+        session=session))

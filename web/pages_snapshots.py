@@ -101,6 +101,18 @@ def snapshot_diff_page(
     })
 
 
+@router.get("/snapshots/compare.csv", name="snapshot_diff_export", dependencies=[READ])
+def snapshot_diff_export(
+    db: AppDatabase, a: Annotated[int, Query(description="The earlier snapshot")],
+    b: Annotated[int, Query(description="The later snapshot")],
+) -> Response:
+    """Download a comparison of two snapshots as CSV."""
+    with db.read() as session:
+        diff = snapshots.diff_snapshots(session=session, old_id=a, new_id=b)
+    return Response(exports.diff_csv(diff), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="portfolio-snapshots-{a}-{b}.csv"'})
+
+
 @router.get("/snapshots/live/{fmt}", name="live_download", dependencies=[READ])
 def live_download(db: AppDatabase, actor: CurrentActor,
                   fmt: exports.ExportFormat) -> StreamingResponse:
@@ -122,9 +134,14 @@ def snapshot_page(request: Request, db: AppDatabase, snapshot_id: RowId,
         top: list[dict[str, Any]] = []
         try:
             meta = content.meta
+            names = snapshots.organisation_names(content)
             projects = content.table("projects")
             top = [dict(zip(projects.columns, row, strict=True))
                    for row in islice(projects.rows, TOP_PROJECTS_SHOWN)]
+            titles = _titles_of_blockers(top, projects)
+            for p in top:
+                p["organisation_name"] = names.get(p["organisation"], p["organisation"])
+                p["blocked_by_titles"] = [(s, titles.get(s, s)) for s in p.get("blocked_by") or []]
         except (zlib.error, ValueError, KeyError):
             verify = True  # an unreadable payload: say why
         # Hashing a large snapshot takes a while, so it is done when asked for.
@@ -134,6 +151,21 @@ def snapshot_page(request: Request, db: AppDatabase, snapshot_id: RowId,
         "snapshot": _shown(summary), "meta": meta, "check": check, "top": top,
         "formats": _formats(), "others": others,
     })
+
+
+def _titles_of_blockers(top: list[dict[str, Any]], projects: Any) -> dict[str, str]:
+    """Return the frozen titles of the projects the top rows wait on, reading no further than needed."""
+    titles = {p["slug"]: p["title"] for p in top}
+    wanted = {s for p in top for s in p.get("blocked_by") or []} - set(titles)
+    if wanted:
+        slug, title = projects.columns.index("slug"), projects.columns.index("title")
+        for row in projects.rows:
+            if row[slug] in wanted:
+                titles[row[slug]] = row[title]
+                wanted.discard(row[slug])
+                if not wanted:
+                    break
+    return titles
 
 
 @router.get("/snapshots/{snapshot_id}/download/{fmt}", name="snapshot_download",

@@ -8,12 +8,13 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from portfolio.db import Database
-from portfolio.models import Organisation, Project, RankingRow
+from portfolio.models import Dataset, Organisation, Project, RankingRow
 from portfolio.services import prioritisation
 from portfolio.services.ranking import api_row, backlog, ensure_ranking
 
 # The matrix draws the best-ranked projects only: thousands of bubbles say nothing.
 MATRIX_LIMIT = 300
+ORGANISATIONS_SHOWN = 12
 
 
 def dashboard(db: Database, *, profile: str | None = None,
@@ -21,15 +22,22 @@ def dashboard(db: Database, *, profile: str | None = None,
     """Return what the dashboard shows for a weight profile."""
     run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
     with db.read() as session:
+        # Archived projects have left the lists; the dashboard counts the rest.
+        current = Project.archived_at.is_(None)  # type: ignore[union-attr]
         by_status = dict(session.execute(
-            select(col(Project.status), func.count()).group_by(col(Project.status))).all())
+            select(Project.status, func.count()).where(current)
+            .group_by(Project.status)).all())
         by_theme = dict(session.execute(
-            select(col(Project.theme), func.count()).group_by(col(Project.theme))).all())
+            select(Project.theme, func.count()).where(current)
+            .group_by(Project.theme)).all())
         by_organisation = session.execute(
-            select(col(Organisation.code), col(Organisation.name), func.count(col(Project.id)))
-            .join(Project, col(Project.owner_id) == col(Organisation.id))
+            select(Organisation.code, Organisation.name, func.count(Project.id))
+            .join(Project, Project.owner_id == Organisation.id).where(current)
             .group_by(Organisation.code, Organisation.name)
-            .order_by(func.count(col(Project.id)).desc(), col(Organisation.name)).limit(12)).all()
+            .order_by(func.count(Project.id).desc(), Organisation.name)
+            .limit(ORGANISATIONS_SHOWN)).all()
+        organisation_count = session.execute(
+            select(func.count(func.distinct(Project.owner_id))).where(current)).scalar_one()
         value_by_theme = session.execute(
             select(col(Project.theme), func.sum(col(RankingRow.composite)), func.count())
             .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
@@ -45,15 +53,31 @@ def dashboard(db: Database, *, profile: str | None = None,
             .order_by(RankingRow.position).limit(MATRIX_LIMIT)).all()
         top = [api_row(r) for r in backlog(session, run, view="candidates", limit=5)]
         total = sum(by_status.values())
+    fixes = prioritisation.plumbing(db, profile=run.profile, top=5, seen=seen)
+    with db.read() as session:
+        plumbing = name_plumbing(session, fixes)
     return {
         "profile": run.profile, "revision": run.revision, "behind": run.behind, "total": total,
         "by_status": by_status, "by_theme": by_theme,
         "by_organisation": [{"code": c, "name": n, "count": k} for c, n, k in by_organisation],
+        "organisations_left_out": max(organisation_count - len(by_organisation), 0),
         "value_by_theme": [{"theme": t, "value": round(float(v or 0), 1), "count": k}
                            for t, v, k in value_by_theme],
         "matrix": [{"slug": s, "title": t, "impact": i, "feasibility": f, "cost_gbp": c,
                     "readiness": r} for s, t, i, f, c, r in matrix],
         "matrix_limited": len(matrix) == MATRIX_LIMIT,
         "top": top,
-        "plumbing": prioritisation.plumbing(db, profile=run.profile, top=5, seen=seen),
+        "plumbing": plumbing,
     }
+
+
+def name_plumbing(session, items: list[dict]) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Add the titles of the datasets and projects a fix-the-plumbing item names."""
+    codes = {i["dataset"] for i in items if i.get("dataset")}
+    slugs = {i["project"] for i in items if i.get("project")}
+    datasets = dict(session.execute(
+        select(Dataset.code, Dataset.title).where(Dataset.code.in_(codes))).all()) if codes else {}
+    projects = dict(session.execute(
+        select(Project.slug, Project.title).where(Project.slug.in_(slugs))).all()) if slugs else {}
+    return [{**i, "dataset_title": datasets.get(i.get("dataset"), i.get("dataset")),
+             "project_title": projects.get(i.get("project"), i.get("project"))} for i in items]

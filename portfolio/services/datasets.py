@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, require
 from portfolio.errors import Conflict, Invalid
-from portfolio.models import Dataset, Organisation, ProjectDataset, utcnow
+from portfolio.models import Dataset, Organisation, Project, ProjectDataset, utcnow
 from portfolio.schemas import DatasetCreate, DatasetFields, DatasetUpdate, VersionInput, parse
 from portfolio.services.common import as_record, dataset_by_code, organisation_by_code, record
 from portfolio.services.merge import three_way, values_at
@@ -257,3 +257,19 @@ def list_datasets(
         "used_by",
     )
     return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def shared_datasets(*, session: Session, minimum: int = 2) -> list[dict[str, Any]]:
+    """List the datasets that several projects use or produce, with those projects by title."""
+    rows = session.execute(
+        select(Dataset.code, Dataset.title, Project.slug, Project.title, ProjectDataset.relation)
+        .join(ProjectDataset, ProjectDataset.dataset_id == Dataset.id)
+        .join(Project, Project.id == ProjectDataset.project_id)
+        .where(Project.archived_at.is_(None))  # type: ignore[union-attr]
+        .order_by(Dataset.title, Project.title)).all()
+    shared: dict[str, dict[str, Any]] = {}
+    for code, title, slug, project_title, relation in rows:
+        entry = shared.setdefault(code, {"code": code, "title": title, "projects": []})
+        entry["projects"].append({"slug": slug, "title": project_title, "relation": relation})
+    found = [d for d in shared.values() if len(d["projects"]) >= minimum]
+    return sorted(found, key=lambda d: (-len(d["projects"]), d["title"]))

@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from itertools import islice
@@ -82,6 +82,36 @@ def export_filename(content: SnapshotContent, fmt: ExportFormat, table: str | No
     if FORMATS[fmt].single_table and table and table != DEFAULT_TABLE:
         stem += f"-{table}"
     return f"{stem}.{FORMATS[fmt].extension}"
+
+
+# Single-table files name the organisations beside their codes: people read names, joins use
+# codes. The code column stays; its name column follows it.
+NAMED_CODES = {"projects": "organisation", "datasets": "publisher", "partners": "organisation"}
+
+
+def named_table(content: SnapshotContent, table: str, *, numbers_as_text: bool) -> TableData:
+    """Return a table with an `<code column>_name` column after its organisation code."""
+    code = NAMED_CODES.get(table)
+    if code is None:
+        return content.table(table, numbers_as_text=numbers_as_text)
+    organisations = content.table("organisations")
+    at_code, at_name = organisations.columns.index("code"), organisations.columns.index("name")
+    names = {row[at_code]: row[at_name] for row in organisations.rows}
+    # The organisations table comes first in a snapshot, so the named table is read after it.
+    data = content.table(table, numbers_as_text=numbers_as_text)
+    if code not in data.columns:
+        return data
+    at = data.columns.index(code) + 1
+    name = f"{code}_name"
+    spec = replace(data.spec, columns=(*data.spec.columns, Column(
+        name, "string", f"Name of the organisation in {code}.")))
+
+    def rows() -> Iterator[list[Any]]:
+        for row in data.rows:
+            row.insert(at, names.get(row[at - 1]))
+            yield row
+
+    return TableData(spec, [*data.columns[:at], name, *data.columns[at:]], rows())
 
 
 def stream_export(content: SnapshotContent, fmt: ExportFormat,
@@ -220,7 +250,7 @@ def write_parquet(content: SnapshotContent, out: BinaryIO, table: str = DEFAULT_
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = content.table(table)
+    data = named_table(content, table, numbers_as_text=False)
     specs = data.column_specs()
     schema = pa.schema(
         [pa.field(c.name, _arrow_type(c), metadata={"description": c.description} if
@@ -526,7 +556,7 @@ def _from_chunks(stream: Streamer) -> Writer:
 
 
 def _csv_table(content: SnapshotContent, table: str) -> Iterator[bytes]:
-    return csv_chunks(content.table(table, numbers_as_text=True))
+    return csv_chunks(named_table(content, table, numbers_as_text=True))
 
 
 def _json_document(content: SnapshotContent, _table: str) -> Iterator[bytes]:

@@ -514,7 +514,10 @@ def import_projects(
     organisations = dict(session.execute(select(col(Organisation.code),
                                                 col(Organisation.id))).all())
     codes_by_id = {v: k for k, v in organisations.items()}
-    datasets = dict(session.execute(select(col(Dataset.code), col(Dataset.id))).all())
+    # Messages name organisations; the code is there only when it names nothing.
+    organisation_names = dict(session.execute(
+        select(Organisation.code, Organisation.name)).all())
+    datasets = dict(session.execute(select(Dataset.code, Dataset.id)).all())
     file_slugs = [str(_cell(cells[names.index("slug")], "slug") or "")
                   for _n, cells in sheet.rows if len(cells) > names.index("slug")]
     existing = _existing_projects(session, [s for s in file_slugs if s], lock=not dry_run)
@@ -562,8 +565,9 @@ def import_projects(
                 str(owner) if owner is not None else None) if code and code != own_code]
             if theirs:
                 mine.append(RowError(number, "owner", f"a {actor.role.value} may import only "
-                                     f"{own_code or 'their own organisation'}'s projects, "
-                                     f"not {theirs[0]}'s"))
+                                     f"{organisation_names.get(own_code or '', 'their own organisation')}"
+                                     f"'s projects, not "
+                                     f"{organisation_names.get(theirs[0], theirs[0])}'s"))
         if row.values is not None and not any(e.column == "owner" for e in mine):
             row.reason = str(given.get("status_reason") or "")
             problem = _status_problem(actor, current, row.owner_id, row.values.status.value,

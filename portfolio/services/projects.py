@@ -284,6 +284,13 @@ def changed_since(
     return {k: current.get(k) for k in sorted(fields)}
 
 
+# The projects list's sort orders: a column of the list, the slug breaking ties.
+PROJECT_SORTS = {
+    "title": Project.title, "organisation": Organisation.name, "theme": Project.theme,
+    "status": Project.status, "slug": Project.slug,
+}
+
+
 def list_projects(
     *,
     session: Session,
@@ -293,12 +300,16 @@ def list_projects(
     q: str | None = None,
     limit: int | None = None,
     after: str | None = None,
+    sort: str = "slug",
+    include_archived: bool = True,
 ) -> list[dict[str, Any]]:
-    """List projects with their owner's code, filtered, by slug (keyset: after a slug)."""
+    """List projects with their owner's code and name, filtered and sorted (keyset: after a slug)."""
+    column = PROJECT_SORTS.get(sort, Project.slug)
     query = select(
         Project.slug,
         Project.title,
         Organisation.code,
+        Organisation.name,
         Project.status,
         Project.theme,
         Project.cost_gbp,
@@ -313,16 +324,23 @@ def list_projects(
     if theme:
         query = query.where(Project.theme == theme)
     if q:
-        query = query.where(col(Project.title).ilike(f"%{q}%") | col(Project.slug).ilike(f"%{q}%"))
+        query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
+    if not include_archived:
+        query = query.where(Project.archived_at.is_(None))  # type: ignore[union-attr]
     if after:
-        query = query.where(Project.slug > after)
-    query = query.order_by(Project.slug)
+        # Keyset on (sort column, slug): the row after the named project in this order.
+        mark = (select(column).select_from(Project)
+                .join(Organisation, Organisation.id == Project.owner_id)
+                .where(Project.slug == after).scalar_subquery())
+        query = query.where((column > mark) | ((column == mark) & (Project.slug > after)))
+    query = query.order_by(column, Project.slug)
     if limit:
         query = query.limit(limit)
     keys = (
         "slug",
         "title",
         "organisation",
+        "organisation_name",
         "status",
         "theme",
         "cost_gbp",
@@ -471,7 +489,7 @@ def add_dependency(
     project = project_by_slug(session, slug)
     require_project_editor(actor, project)
     if values.depends_on == slug:
-        raise CycleRefused([slug, slug])
+        raise CycleRefused([slug, slug], [project.title, project.title])
     prerequisite = session.exec(select(Project).where(Project.slug == values.depends_on)).first()
     if prerequisite is None:
         raise Invalid({"depends_on": f"unknown project {values.depends_on!r}"})
@@ -485,7 +503,9 @@ def add_dependency(
         return {"project": slug, "depends_on": values.depends_on, "note": existing.note}
     path = dependency_path(session, start_id=prerequisite.id, target_id=project.id)
     if path is not None:
-        raise CycleRefused([slug, *path])
+        titles = dict(session.exec(select(Project.slug, Project.title)
+                                   .where(Project.slug.in_(path))).all())
+        raise CycleRefused([slug, *path], [project.title, *(titles.get(s, s) for s in path)])
     link = ProjectDependency(project_id=project.id, depends_on_id=prerequisite.id, note=values.note)
     session.add(link)
     session.flush()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import JSON, String, delete, func, insert, select, update
 from sqlalchemy import column as sa_column
@@ -20,7 +21,7 @@ from sqlmodel import Session, col
 from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.jobs import submit_ranking
-from portfolio.models import Organisation, Project, RankingRow, RankingRun, utcnow
+from portfolio.models import Dataset, Organisation, Project, RankingRow, RankingRun, utcnow
 from portfolio.services import agreements
 from portfolio.services.common import consistent_read, current_revision, project_by_slug
 from portfolio.services.frames import (
@@ -454,6 +455,8 @@ def backlog(
         query = query.where(Project.status == status)
     if q:
         query = query.where(col(Project.title).ilike(f"%{q}%") | col(Project.slug).ilike(f"%{q}%"))
+    query = _backlog_filters(query, organisation=organisation, theme=theme, status=status,
+                             q=q)
     if slug:
         query = query.where(Project.slug == slug)
     query = query.order_by(r.view_position if view else r.position)
@@ -462,6 +465,44 @@ def backlog(
     # Core rows straight from the connection: the ORM's row loading doubled this page's cost.
     rows = session.connection().execute(query).all()
     return [dict(zip(BACKLOG_COLUMNS, row, strict=True)) for row in rows]
+
+
+def _backlog_filters(query, *, organisation: str | None, theme: str | None,  # type: ignore[no-untyped-def]
+                     status: str | None, q: str | None):
+    """Narrow a ranked-rows query by owner, theme, status and title or slug text."""
+    if organisation:
+        query = query.where(Organisation.code == organisation)
+    if theme:
+        query = query.where(Project.theme == theme)
+    if status:
+        query = query.where(Project.status == status)
+    if q:
+        query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
+    return query
+
+
+def backlog_extent(session: Session, run: RunInfo, *, view: str | None, after: int, limit: int,
+                   **filters: str | None) -> dict[str, Any]:
+    """Return how many rows match the filters and where the page before this one starts."""
+    r = RankingRow
+    rank = r.view_position if view else r.position
+    base = (select(func.count()).select_from(r)
+            .join(Project, Project.id == r.project_id)
+            .join(Organisation, Organisation.id == Project.owner_id)
+            .where(r.run_id == run.id))
+    if view:
+        base = base.where(r.backlog_view == view)
+    base = _backlog_filters(base, **filters)
+    total = session.connection().execute(base).scalar_one()
+    previous = None
+    if after > 0:
+        # The previous page is the `limit` matching rows up to `after`; it starts after the
+        # row before them (or at the top).
+        before = session.connection().execute(
+            base.with_only_columns(rank).where(rank <= after).order_by(rank.desc())
+            .offset(limit).limit(1)).scalar_one_or_none()
+        previous = before or 0
+    return {"total": total, "previous_after": previous}
 
 
 def api_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -543,10 +584,23 @@ def explain(db: Database, slug: str, *, profile: str | None = None,
     run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
     with db.read() as session:
         project = project_by_slug(session, slug)
-        found = backlog(session, run, slug=slug, limit=1)
+        found = [api_row(r) for r in backlog(session, run, slug=slug, limit=1)]
+        names = referenced_names(session, found)
     return {"profile": run.profile, "behind": run.behind, "status": project.status,
-            "samples": run.samples,
-            "title": project.title, "slug": slug, "row": api_row(found[0]) if found else None}
+            "samples": run.samples, "names": names,
+            "title": project.title, "slug": slug, "row": found[0] if found else None}
+
+
+def referenced_names(session: Session, rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Return the titles of the projects and datasets ranked rows name by slug or code."""
+    slugs = {s for r in rows for key in ("blocked_by", "unblocks", "blocked_by_other_view")
+             for s in (r.get(key) or [])}
+    codes = {r["bottleneck_dataset"] for r in rows if r.get("bottleneck_dataset")}
+    projects = dict(session.execute(select(Project.slug, Project.title)
+                                    .where(Project.slug.in_(slugs))).all()) if slugs else {}
+    datasets = dict(session.execute(select(Dataset.code, Dataset.title)
+                                    .where(Dataset.code.in_(codes))).all()) if codes else {}
+    return {"projects": projects, "datasets": datasets}
 
 
 def _adhoc_ranking(db: Database, profile: str | None, samples: int,
@@ -614,14 +668,15 @@ def adhoc_rows(db: Database, *, profile: str | None = None, top: int | None = No
 def _whatif_page(db: Database, *, profile: str | None, dimension_weights: dict[str, float],
                  view: str | None, organisation: str | None, theme: str | None,
                  status: str | None, q: str | None, after: int,
-                 limit: int) -> list[dict[str, Any]]:
-    """Return one page of a what-if ranking and the first row of the next page."""
+                 limit: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Return one page of a what-if ranking (and the next page's first row), and its extent."""
     ranking, frames = _adhoc_ranking(db, profile, 0, dimension_weights)
     table = ranking.rows
     if view:
         table = table[table["view"] == view].sort_values("view_position")
     info = frames.projects.set_index("slug").reindex(table["slug"])
-    keep = (table["view_position" if view else "position"] > after).to_numpy()
+    ranks = table["view_position" if view else "position"].to_numpy()
+    keep = np.ones(len(table), dtype=bool)
     for column, wanted in (("owner", organisation), ("theme", theme), ("status", status)):
         if wanted:
             keep = keep & (info[column] == wanted).to_numpy()
@@ -629,15 +684,22 @@ def _whatif_page(db: Database, *, profile: str | None, dimension_weights: dict[s
         needle = q.lower()
         keep = keep & (info["title"].str.lower().str.contains(needle, regex=False).to_numpy()
                        | table["slug"].str.contains(needle, regex=False).to_numpy())
-    return _adhoc_public_rows(ranking, frames, table[keep].head(limit + 1))
+    matching = ranks[keep]
+    earlier = matching[matching <= after][::-1]
+    extent = {"total": int(keep.sum()),
+              "previous_after": (int(earlier[limit]) if len(earlier) > limit else 0)
+              if after > 0 else None}
+    return _adhoc_public_rows(ranking, frames, table[keep & (ranks > after)].head(limit + 1)), extent
 
 
 def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
-                 **filters: str | None) -> list[dict[str, Any]]:
-    """Return one page of a stored run's rows and the first row of the next page."""
+                 **filters: str | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Return one page of a stored run's rows (and the next page's first row), and its extent."""
     with db.read() as session:
         found = backlog(session, run, after=after, limit=limit + 1, **filters)
-    return [api_row(r) for r in found]
+        view = filters.pop("view", None)
+        extent = backlog_extent(session, run, view=view, after=after, limit=limit, **filters)
+    return [api_row(r) for r in found], extent
 
 
 def backlog_page(
@@ -656,19 +718,21 @@ def backlog_page(
                                 status=status, q=q, after=after, limit=limit)
 
         # Only the current run's pages are kept: a previous run is about to be replaced.
-        rows = (db.memo.get_or_compute(
+        rows, extent = (db.memo.get_or_compute(
             ("backlog page", run.id, view, organisation, theme, status, q, after, limit), read)
             if run.behind == 0 else read())
         profile_name, whatif, behind, run_id = run.profile, False, run.behind, run.id
         samples = run.samples
     else:
-        rows = _whatif_page(db, profile=profile, dimension_weights=dimension_weights,
+        rows, extent = _whatif_page(db, profile=profile, dimension_weights=dimension_weights,
                             view=view, organisation=organisation, theme=theme, status=status, q=q,
                             after=after, limit=limit)
         profile_name, whatif, behind, run_id, samples = profile, True, 0, None, 0
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return {"rows": rows, "profile": profile_name, "whatif": whatif, "behind": behind,
+    with db.read() as session:
+        names = referenced_names(session, rows)
+    return {"rows": rows, "names": names, "profile": profile_name, "whatif": whatif, "behind": behind,
             "run_id": run_id, "view": view,
-            "samples": samples,
+            "samples": samples, **extent,
             "next_after": rows[-1]["rank" if view else "order"] if has_more and rows else None}

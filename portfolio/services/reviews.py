@@ -402,7 +402,8 @@ def project_page(*, session: Session, slug: str) -> dict[str, Any]:
     """Return what a project's page shows: the project, its latest decision and its history."""
     # The owner's id lets the page ask `can(...)` about this project.
     project = get_project(session=session, slug=slug) | {
-        "owner_id": project_by_slug(session, slug).owner_id}
+        "owner_id": project_by_slug(session, slug).owner_id,
+        "archived_at": _aware(project_by_slug(session, slug).archived_at)}
     history = project_history(session=session, slug=slug)
     latest = next((e for e in history if e["kind"] == "decision"), None)
     row = project_by_slug(session, slug)
@@ -416,7 +417,7 @@ def project_page(*, session: Session, slug: str) -> dict[str, Any]:
 def _changes(
     before: dict[str, Any], after: dict[str, Any], owners: dict[int, str]
 ) -> list[dict[str, Any]]:
-    """Return the fields an update changed, with the owner shown by its code."""
+    """Return the fields an update changed, with the owner shown by its name."""
     changes = []
     for field in sorted(set(before) | set(after)):
         if field in {"version", "id", "updated_at", "created_at"}:
@@ -440,7 +441,7 @@ def _user_names(session: Session, ids: set[int | None]) -> dict[int | None, str]
 
 
 def _owner_codes(session: Session, events: list[Any]) -> dict[int, str]:
-    """Return the codes of the organisations named as owners in update events."""
+    """Return the names of the organisations named as owners in update events."""
     ids = {
         value
         for event in events
@@ -452,7 +453,7 @@ def _owner_codes(session: Session, events: list[Any]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.exec(
-        select(col(Organisation.id), col(Organisation.code)).where(col(Organisation.id).in_(ids))
+        select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
     ).all()
     return dict(rows)
 
@@ -461,34 +462,46 @@ LINK_ENTITIES = ("dependency", "dataset_link", "partner", "attachment")
 
 
 def _linked_codes(session: Session, events: list[Any]) -> dict[tuple[str, int], str]:
-    """Return the dataset codes and organisation names that link events name by id."""
+    """Return the names of the datasets, organisations and projects that link events name."""
     wanted: dict[str, set[int]] = {"dataset_id": set(), "organisation_id": set()}
+    named: dict[str, set[str]] = {"dataset": set(), "depends_on": set()}
     for event in events:
         for side in (event[3], event[4]):
             for key, ids in wanted.items():
                 if side and isinstance(side.get(key), int):
                     ids.add(side[key])
-    codes: dict[tuple[str, int], str] = {}
-    for key, column in (("dataset_id", Dataset.code), ("organisation_id", Organisation.name)):
+            for key, values in named.items():
+                if side and isinstance(side.get(key), str):
+                    values.add(side[key])
+    codes: dict[tuple[str, Any], str] = {}
+    for key, column in (("dataset_id", Dataset.title), ("organisation_id", Organisation.name)):
         if wanted[key]:
             model = column.class_
             rows = session.exec(select(model.id, column).where(model.id.in_(wanted[key])))
             codes |= {(key, i): code for i, code in rows.all()}
+    # Imports name a dataset by code and a dependency by slug: people read their titles.
+    for key, by, title in (("dataset", Dataset.code, Dataset.title),
+                           ("depends_on", Project.slug, Project.title)):
+        if named[key]:
+            rows = session.exec(select(by, title).where(by.in_(named[key])))
+            codes |= {(key, k): t for k, t in rows.all()}
     return codes
 
 
 def _link_text(entity: str, action: str, before: dict[str, Any], after: dict[str, Any],
-               codes: dict[tuple[str, int], str]) -> str:
+               codes: dict[tuple[str, Any], str]) -> str:
     """Say in words what a change to one of a project's links did."""
     side = after or before
     if entity == "dependency":
-        other = side.get("depends_on", "another project")
+        slug = side.get("depends_on")
+        other = codes.get(("depends_on", slug), slug or "another project")
         return {"create": f"Added a dependency on {other}",
                 "delete": f"Removed the dependency on {other}"}.get(
                     action, f"Changed the dependency on {other}")
     if entity == "dataset_link":
         code = codes.get(("dataset_id", side.get("dataset_id", -1)),
-                         side.get("dataset", "a dataset"))  # imports name the dataset
+                         codes.get(("dataset", side.get("dataset")),
+                                   side.get("dataset", "a dataset")))  # imports name the dataset
         return {"create": f"Linked dataset {code} ({side.get('relation', 'uses')})",
                 "delete": f"Unlinked dataset {code}"}.get(action, f"Changed the link to {code}")
     if entity == "attachment":

@@ -1063,15 +1063,19 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
         before = old_projects.get(slug)
         if before is None:
             continue
+        # The edit version counts edits, it is not a change people look for.
         fields = {c: {"from": before.get(c), "to": after[c]} for c in after
-                  if not is_ranking_column(c) and c != "slug" and before.get(c) != after[c]}
+                  if not is_ranking_column(c) and c not in ("slug", "version")
+                  and before.get(c) != after[c]}
         if fields:
-            field_changes.append({"slug": slug, "title": after["title"], "fields": fields})
+            field_changes.append({"slug": slug, "title": after["title"], "fields": fields,
+                                  "organisation": after["organisation"]})
             touched.add(slug)
         if before.get("rank") != after["rank"] or before.get("score") != after["score"]:
             moves.append({"slug": slug, "title": after["title"], "rank_from": before.get("rank"),
                           "rank_to": after["rank"], "score_from": before.get("score"),
-                          "score_to": after["score"]})
+                          "score_to": after["score"], "status_from": before.get("status"),
+                          "status_to": after.get("status"), "organisation": after["organisation"]})
     for move in moves:
         move["rank_change"] = (None if move["rank_from"] is None or move["rank_to"] is None
                                else move["rank_from"] - move["rank_to"])
@@ -1092,6 +1096,10 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
             causes.append("other projects")
         move["causes"] = causes
     moves.sort(key=lambda m: (-abs(m["rank_change"] or 0), m["rank_to"] or 10**9, m["slug"]))
+    new_names = organisation_names(new) if added or moves or field_changes else {}
+    old_names = organisation_names(old) if removed else {}
+    for item in (*moves, *field_changes):
+        item["organisation_name"] = new_names.get(item["organisation"], item["organisation"])
     return {
         "from": _content_summary(old), "to": _content_summary(new),
         "method": {"changed": method_changed, "from": old_meta["method_version"],
@@ -1102,8 +1110,8 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
                     "changes": weight_changes},
         "criteria": {"changed": criteria_changed, **tables.pop("criteria")},
         "projects": {
-            "added": [_brief(new_projects[s]) for s in added],
-            "removed": [_brief(old_projects[s]) for s in removed],
+            "added": [_brief(new_projects[s], new_names) for s in added],
+            "removed": [_brief(old_projects[s], old_names) for s in removed],
             "changed": field_changes,
         },
         "rank_moves": moves,
@@ -1112,10 +1120,18 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
     }
 
 
-def _brief(project: dict[str, Any]) -> dict[str, Any]:
+def organisation_names(content: SnapshotContent) -> dict[str, str]:
+    """Return the snapshot's organisation names by code (its first table: quick to read)."""
+    data = content.table("organisations")
+    code, name = data.columns.index("code"), data.columns.index("name")
+    return {row[code]: row[name] for row in data.rows}
+
+
+def _brief(project: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     return {"slug": project["slug"], "title": project["title"],
-            "organisation": project["organisation"], "rank": project["rank"],
-            "score": project["score"]}
+            "organisation": project["organisation"],
+            "organisation_name": names.get(project["organisation"], project["organisation"]),
+            "rank": project["rank"], "score": project["score"]}
 
 
 def _projects_touched(tables: dict[str, dict[str, list[dict[str, Any]]]]) -> set[str]:

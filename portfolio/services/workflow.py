@@ -183,3 +183,32 @@ def move(
                       version=project.version, reason=reason, source="workflow")
     return {"project": slug, "status": project.status, "version": project.version}
 
+
+
+# Only a closed project may be archived: open work would leave the backlog unnoticed.
+ARCHIVABLE = frozenset({S.DELIVERED, S.REJECTED})
+
+
+def archive(*, session: Session, actor: Actor, slug: str, archived: bool = True,
+            version: int | None = None) -> dict[str, Any]:
+    """Archive a closed project (out of lists and the ranking, still reachable) or restore it."""
+    project = project_by_slug(session, slug)
+    require(actor, Capability.ARCHIVE_PROJECT, project)
+    if archived and project.status not in ARCHIVABLE:
+        raise Invalid({"archived": f"only a delivered or rejected project can be archived; this "
+                                   f"one is {_words(project.status)}"})
+    if (project.archived_at is not None) == archived:
+        return {"project": slug, "archived_at": project.archived_at, "version": project.version}
+    query = update(Project).where(Project.id == project.id)
+    if version is not None:
+        query = query.where(Project.version == version)
+    moment = utcnow() if archived else None
+    result = session.execute(query.values(archived_at=moment, version=Project.version + 1,
+                                          updated_at=utcnow()))
+    session.refresh(project)
+    if result.rowcount != 1:
+        raise Conflict(f"project {slug!r} changed while you were looking at it: reload it")
+    record(session, actor, action="archive" if archived else "restore", entity="project",
+           entity_id=project.id, project_id=project.id,
+           before={"archived": not archived}, after={"archived": archived})
+    return {"project": slug, "archived_at": project.archived_at, "version": project.version}

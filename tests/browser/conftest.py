@@ -30,7 +30,7 @@ CHROMIUM_ARGS = [
 ]
 STEP_TIMEOUT_MS = 10_000
 PASSWORD = "correct horse battery staple"
-BROWSER_USERS = {"lead": "E09000002", "cdo": None, "admin": None}
+BROWSER_USERS = {"lead": "E09000002", "cdo": None, "admin": None, "researcher": None}
 
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>"><svg onload=alert(2)>'

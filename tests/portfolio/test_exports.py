@@ -210,3 +210,21 @@ def test_the_live_portfolio_exports_without_storing_a_snapshot(
         assert snapshots.list_snapshots(session=session) == []
     assert len(rows) == content.row_counts["projects"] > 50
     assert exports.export_filename(content, ExportFormat.csv).startswith("portfolio-live-")
+
+
+def test_csv_and_parquet_name_the_organisation_beside_its_code(
+    snapshot: snapshots.SnapshotContent,
+) -> None:
+    import pyarrow.parquet as pq
+
+    rows = list(csv.DictReader(io.StringIO(export(snapshot, ExportFormat.csv).decode("utf-8"))))
+    header = list(rows[0])
+    assert header.index("organisation_name") == header.index("organisation") + 1
+    camden = next(r for r in rows if r["slug"] == "formula-test")
+    assert (camden["organisation"], camden["organisation_name"]) == ("E09000007", "Camden")
+    datasets = export(snapshot, ExportFormat.csv, "datasets").decode("utf-8").splitlines()[0]
+    assert "publisher,publisher_name" in datasets
+    table = pq.read_table(io.BytesIO(export(snapshot, ExportFormat.parquet)))
+    named = dict(zip(table.column("organisation").to_pylist(),
+                     table.column("organisation_name").to_pylist(), strict=True))
+    assert named["E09000007"] == "Camden"

@@ -151,8 +151,9 @@ def test_a_lead_may_import_only_their_own_organisations_projects(london: Databas
         "london-atlas,London Atlas moved,E09000002,,,,,,,",
     ), actor=lead)
     assert errors_of(report) == [(3, "owner"), (4, "owner")]
-    assert "not E09000007's" in report.errors[0].reason
-    assert "not GLA's" in report.errors[1].reason
+    # Organisations by name, not code.
+    assert "only Barking and Dagenham's projects, not Camden's" in report.errors[0].reason
+    assert "not Greater London Authority's" in report.errors[1].reason
     assert run(london, csv_file("barking-ok,Barking project,E09000002,housing,,,,,,"),
                actor=lead).created == ["barking-ok"]
 

@@ -180,7 +180,7 @@ def test_project_history_shows_the_changes_to_its_links(client: TestClient, db: 
 
     with db.write() as session:
         make_organisation(session, "E09000003", name="Barnet")
-        make_dataset(session, "bd-council-tax")
+        make_dataset(session, "bd-council-tax", title="Council tax accounts")
         projects.add_dependency(session=session, actor=SYSTEM, slug="debt-prevention",
                                 data={"depends_on": "one-view"})
         projects.link_dataset(session=session, actor=SYSTEM, slug="debt-prevention",
@@ -193,9 +193,11 @@ def test_project_history_shows_the_changes_to_its_links(client: TestClient, db: 
                                    depends_on="one-view")
     page = parse_html(client.get("/projects/debt-prevention").text)
     history = [item.text() for item in page.find("ol", class_="history").find_all("li")]
-    wanted = ["Removed the dependency on one-view", "Added partner Barnet (partner)",
-              "Changed the link to bd-council-tax", "Linked dataset bd-council-tax (uses)",
-              "Added a dependency on one-view"]
+    # Titles, not slugs or codes: people read the history.
+    wanted = ["Removed the dependency on One View household data", "Added partner Barnet (partner)",
+              "Changed the link to Council tax accounts",
+              "Linked dataset Council tax accounts (uses)",
+              "Added a dependency on One View household data"]
     found = [next((i for i, item in enumerate(history) if text in item), None) for text in wanted]
     assert None not in found and found == sorted(found), history  # all there, newest first
     changed = history[found[2]]

@@ -96,6 +96,13 @@ def test_the_snapshots_page_lists_every_registered_format_with_its_note(
     response = browser.get("/snapshots")
     assert response.status_code == 200
     assert "Tab-separated projects." in response.text
+def test_a_snapshot_s_top_projects_name_their_organisations_not_codes(browser: Browser) -> None:
+    response = browser.post("/snapshots", data={"label": "Names", "profile": ""},
+                            follow_redirects=False)
+    detail = parse_html(browser.get(response.headers["location"]).text)
+    top = next(t for t in detail.find_all("table") if "as ranked in this snapshot" in t.text())
+    cells = [tr.find_all("td")[2].text() for tr in top.find("tbody").find_all("tr")]
+    assert cells and not any(c.startswith("E0") for c in cells), cells
 
 
 def test_an_altered_snapshot_says_so_on_its_page(browser: Browser, london: Database) -> None:
@@ -130,6 +137,34 @@ def test_the_compare_page_shows_what_changed_and_that_weights_did_not(
     assert "Weights: unchanged" in causes and "Scoring method: unchanged" in causes
     added = page.find_all("table")
     assert any("New in between" in table.text() for table in added)
+
+
+def test_the_compare_page_says_a_rejected_project_left_the_ranking_and_exports_as_csv(
+    browser: Browser, london: Database
+) -> None:
+    from portfolio.actors import SYSTEM
+    from portfolio.services import reviews
+
+    first = browser.post("/api/v1/snapshots", json={"label": "Before"}).json()
+    top = next(r for r in browser.get("/api/v1/backlog").json() if r["status"] == "proposed")
+    with london.write() as session:
+        reviews.decide(session=session, actor=SYSTEM, slug=top["slug"], decision="reject",
+                       rationale="Not now")
+    second = browser.post("/api/v1/snapshots", json={"label": "After"}).json()
+    query = f"a={first['id']}&b={second['id']}"
+    page = parse_html(browser.get(f"/snapshots/compare?{query}").text)
+    tables = page.find_all("table")
+    moves = next(t for t in tables if "largest moves first" in t.text())
+    moved = next(tr for tr in moves.find_all("tr") if top["title"] in tr.text())
+    assert "left the ranking: rejected" in moved.text()
+    assert not any("field change" in t.text() and "version" in t.text() for t in tables)
+    download = browser.get(f"/snapshots/compare.csv?{query}")
+    assert download.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    left = next(r for r in rows if r["slug"] == top["slug"] and r["field"] == "rank")
+    assert left["change"] == "left the ranking"
+    assert left["organisation_name"] == top["organisation_name"]
+    assert not any(r["field"] == "version" for r in rows)
 
 
 def test_the_api_lists_verifies_exports_and_compares_snapshots(

@@ -23,7 +23,8 @@ document.addEventListener("keydown", (event) => {
 
 // Keep aria-invalid and the field's error styling in step with a message htmx swapped in.
 function syncInvalid(message) {
-  if (!message.classList || !message.classList.contains("field-error")) return;
+  // History restores (back/forward) swap with no target element: nothing to sync.
+  if (!message || !message.classList || !message.classList.contains("field-error")) return;
   const invalid = message.textContent.trim() !== "";
   document.querySelectorAll(`[aria-describedby~="${message.id}"]`).forEach((control) => {
     if (invalid) control.setAttribute("aria-invalid", "true");
@@ -82,4 +83,64 @@ window.addEventListener("beforeunload", (event) => {
   if (!hasUnsaved()) return;
   event.preventDefault();
   event.returnValue = "";
+});
+
+// The header's menu button (narrow screens): shown only when this script runs, so without
+// script the navigation is always open.
+(() => {
+  const header = document.querySelector("header.site");
+  const button = header && header.querySelector(".menu-button");
+  const menu = header && document.getElementById("site-menu");
+  if (!button || !menu) return;
+  button.hidden = false;
+  header.classList.add("has-menu");
+  button.addEventListener("click", () => {
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    menu.classList.toggle("open", open);
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || button.getAttribute("aria-expanded") !== "true") return;
+    if (!menu.contains(document.activeElement)) return;
+    button.setAttribute("aria-expanded", "false");
+    menu.classList.remove("open");
+    button.focus();
+  });
+})();
+
+// A table wider than its box scrolls inside it; one without links gets a tab stop so a
+// keyboard can scroll it too.
+function letTablesScroll() {
+  document.querySelectorAll("main table").forEach((table) => {
+    const scrolls = table.scrollWidth > table.clientWidth + 1;
+    const focusable = table.querySelector("a[href], button, input, select, textarea, summary");
+    if (scrolls && !focusable && !table.hasAttribute("tabindex")) {
+      table.tabIndex = 0;
+      const caption = table.querySelector("caption");
+      if (!table.hasAttribute("aria-label") && !caption) table.setAttribute("aria-label", "Table (scrolls sideways)");
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", letTablesScroll);
+window.addEventListener("resize", letTablesScroll);
+document.addEventListener("htmx:afterSettle", letTablesScroll);
+
+// A backlog row's "Why?" opens a full-width row under it (htmx loads it the first time).
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest && event.target.closest(".why-toggle");
+  if (!toggle) return;
+  event.preventDefault();
+  const row = document.getElementById(toggle.getAttribute("aria-controls"));
+  if (!row) return;
+  const open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", String(open));
+  row.hidden = !open;
+});
+
+// After moving to another page of a list, focus its summary so reading starts at the new rows.
+document.addEventListener("htmx:afterSettle", (event) => {
+  const from = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (!from || !from.matches || !from.matches("[data-paging]")) return;
+  const summary = document.getElementById("ranking-count");
+  if (summary) summary.focus();
 });

@@ -1,0 +1,172 @@
+"""The accessibility gate: axe-core finds nothing on any page, at desktop and phone widths."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.axe import DESKTOP, PHONE, assert_accessible, axe_violations, describe
+from tests.browser.conftest import STEP_TIMEOUT_MS, sign_in
+
+pytestmark = pytest.mark.browser
+
+SLUG = "bd-one-view"
+DATASET = "english-indices-of-deprivation-2019"
+PROFILE = "CDO default"
+WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
+
+# Every HTML page by route name: the path to visit and the role that sees it with the most
+# controls. A page added to the app without an entry here fails
+# test_every_page_of_the_app_is_in_the_gate.
+PAGES: dict[str, tuple[str, str]] = {
+    "home": ("/", "cdo"),
+    "dashboard": ("/dashboard", "cdo"),
+    "backlog": ("/backlog", "cdo"),
+    "project": (f"/projects/{SLUG}", "cdo"),
+    "project_edit": (f"/projects/{SLUG}/edit", "cdo"),
+    "project_new": ("/projects/new", "lead"),
+    "project_why": (f"/projects/{SLUG}/why", "cdo"),
+    "project_similar": (f"/projects/{SLUG}/similar", "cdo"),
+    "project_benefits": (f"/projects/{SLUG}/benefits", "cdo"),
+    "project_over_time": (f"/projects/{SLUG}/over-time", "cdo"),
+    "datasets": ("/datasets", "cdo"),
+    "dataset": (f"/datasets/{DATASET}", "cdo"),
+    "dataset_edit": (f"/datasets/{DATASET}/edit", "cdo"),
+    "graph": ("/graph", "cdo"),
+    "plan": ("/plan", "cdo"),
+    "plan_compare": ("/plan/compare", "cdo"),
+    "plan_frontier": ("/plan/frontier?budget=1000000&capacity=100", "cdo"),
+    "roadmap": ("/plan/roadmap", "cdo"),
+    "capacity": ("/plan/capacity", "cdo"),
+    "profiles": ("/profiles", "cdo"),
+    "profile_compare": ("/profiles/compare", "cdo"),
+    "profile": (f"/profiles/{PROFILE}", "cdo"),
+    "profile_ahp": (f"/profiles/{PROFILE}/ahp", "cdo"),
+    "reviews": ("/reviews", "cdo"),
+    "collaboration": ("/collaboration", "cdo"),
+    "benefits": ("/benefits", "cdo"),
+    "over_time": ("/over-time", "cdo"),
+    "changes_since_snapshot": ("/dashboard/changes", "cdo"),
+    "snapshots": ("/snapshots", "cdo"),
+    "snapshot": ("/snapshots/{snapshot}", "cdo"),
+    "snapshot_diff": ("/snapshots/compare?a={first}&b={snapshot}", "cdo"),
+    "import_projects": ("/import", "cdo"),
+    "import_history": ("/imports", "cdo"),
+    "import_run": ("/imports/{run}", "cdo"),
+    "catalogue_harvest": ("/catalogue/harvest", "admin"),
+    "account": ("/account", "cdo"),
+    "users": ("/admin/users", "admin"),
+    "login": ("/login", ""),
+    "api_docs": ("/docs", "cdo"),
+}
+# GET routes that answer with something other than a page: files, fragments, redirects.
+NOT_PAGES = {
+    "vendor", "static", "openapi", "healthz", "readyz", "import_template",
+    "import_template_xlsx", "snapshot_download", "live_download", "board_pack", "plan_export",
+    "pick_projects", "pick_datasets", "pick_organisations", "snapshot_diff_export",
+}
+
+
+def html_get_routes() -> set[str]:
+    """Return the names of the app's GET routes outside the JSON API."""
+    from tests.web.test_permissions import routes
+
+    return {r.name for r in routes() if "GET" in r.methods and not r.path.startswith("/api/")}
+
+
+def test_every_page_of_the_app_is_in_the_gate() -> None:
+    # The GET answers of form posts only send a reloaded POST URL back to its page.
+    missing = {name for name in html_get_routes() - set(PAGES) - NOT_PAGES
+               if not name.startswith("back_") and not name.endswith("_back")}
+    assert not missing, f"pages the accessibility gate does not visit: {sorted(missing)}"
+
+
+@pytest.fixture(scope="module")
+def signed_in(browser: Browser, live_server: str) -> Iterator[Callable[[str, dict], Page]]:
+    """Open pages signed in as a role at a width, signing each role in once."""
+    states: dict[str, dict] = {}
+    opened = []
+
+    def open_page(role: str, viewport: dict) -> Page:
+        if role and role not in states:
+            context = browser.new_context(base_url=live_server)
+            context.set_default_timeout(STEP_TIMEOUT_MS)
+            sign_in(context.new_page(), role)
+            states[role] = context.storage_state()
+            context.close()
+        context = browser.new_context(base_url=live_server, viewport=viewport,
+                                      storage_state=states.get(role))
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+        opened.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in opened:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def made(signed_in: Callable[[str, dict], Page]) -> dict[str, str]:
+    """Take two snapshots and run one import, so their pages have something to show."""
+    page = signed_in("cdo", DESKTOP)
+    ids = []
+    for label in ("Gate first", "Gate second"):
+        page.goto("/snapshots")
+        page.get_by_label("Label").fill(label)
+        page.get_by_role("button", name="Take a snapshot").click()
+        page.wait_for_url(re.compile(r"/snapshots/\d+"))
+        ids.append(page.url.rstrip("/").rsplit("/", 1)[-1].split("?")[0])
+    page.goto("/import")
+    page.get_by_label("File").set_input_files({
+        "name": "gate.csv", "mimeType": "text/csv",
+        "buffer": b"slug,title,owner,theme,status\ngate-import,Gate import,GLA,housing,idea\n"})
+    page.get_by_label("Check only (dry run)").check()
+    page.get_by_role("button", name="Check and import").click()
+    page.wait_for_load_state()
+    page.goto("/imports")
+    link = page.locator("main table a[href*='/imports/']").first
+    run = link.get_attribute("href").rstrip("/").rsplit("/", 1)[-1]
+    page.context.close()
+    return {"first": ids[0], "snapshot": ids[1], "run": run}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_the_page_has_no_axe_violations(signed_in, made, name: str, width: str) -> None:  # type: ignore[no-untyped-def]
+    path, role = PAGES[name]
+    page = signed_in(role, WIDTHS[width])
+    response = page.goto(path.format(**made))
+    # 422: a page shown with its error (a comparison of nothing) is a state to check too.
+    assert response is not None and response.status in (200, 422), (
+        f"{path} answered {response.status}")
+    if name == "graph":
+        expect(page.locator("#graph-status")).to_contain_text("drawn")
+    if name == "api_docs":
+        page.locator("#swagger-ui .opblock").first.wait_for()
+        assert_swagger_accessible(page, f"{name} at {width}")
+    else:
+        assert_accessible(page, f"{name} at {width}")
+    assert_fits_the_viewport(page, f"{name} at {width}")
+
+
+# Swagger UI (npm swagger-ui-dist, the API documentation) renders its own <main> inside the
+# page's and puts its copy-link inside each operation's toggle button; neither can be changed
+# from outside its React tree. These rules, and only these, are let through on /docs.
+SWAGGER_OWN_MARKUP = {"landmark-unique", "landmark-no-duplicate-main",
+                      "landmark-main-is-top-level", "nested-interactive"}
+
+
+def assert_swagger_accessible(page: Page, state: str) -> None:
+    """Fail on any violation but the ones Swagger UI's own markup makes."""
+    found = [v for v in axe_violations(page) if v["id"] not in SWAGGER_OWN_MARKUP]
+    assert not found, f"axe found violations on {state}:\n{describe(found)}"
+
+
+def assert_fits_the_viewport(page: Page, state: str) -> None:
+    """Fail when the page scrolls sideways (a table may scroll inside its own box)."""
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{state} is {overflow}px wider than the viewport"

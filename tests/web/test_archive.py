@@ -1,0 +1,102 @@
+"""Archiving a closed project: by its lead or the CDO; out of lists, still reachable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, can
+from portfolio.db import Database
+from portfolio.enums import Role
+from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import parse_html
+from web.app import create_app
+
+LEAD_ORG = "E09000002"
+DELIVERED = "bd-social-progress-index"  # Barking and Dagenham's, delivered in the London seed
+OTHERS_DELIVERED = "london-atlas"  # the GLA's
+PROPOSED = "bd-propensity-to-pay"
+
+
+@pytest.fixture
+def backend() -> str:
+    """These check the web layer over the services: SQLite is enough."""
+    return "sqlite"
+
+
+@pytest.fixture
+def app(settings: Settings, london: Database):  # type: ignore[no-untyped-def]
+    return create_app(settings)
+
+
+def client_as(app, london: Database, role: str) -> Browser:  # type: ignore[no-untyped-def]
+    client = Browser(app, headers={"accept": "text/html"})
+    client.__enter__()
+    sign_in(client, london, role, LEAD_ORG if role == "lead" else None)
+    return client
+
+
+@pytest.fixture
+def lead(app, london: Database) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
+    client = client_as(app, london, "lead")
+    yield client
+    client.__exit__(None, None, None)
+
+
+def listed(client: Browser, **query: str) -> list[str]:
+    """Return the slugs the projects list links to."""
+    table = parse_html(client.get("/", params={"organisation": "", **query}).text).find("table")
+    return [a.get("href").rsplit("/", 1)[-1] for a in (table.find_all("a") if table else [])
+            if "/projects/" in (a.get("href") or "")]
+
+
+def test_archiving_is_a_capability_of_the_lead_for_their_own_and_of_the_cdo() -> None:
+    lead = Actor(id=1, role=Role.LEAD, organisation_id=7)
+    assert can(lead, Capability.ARCHIVE_PROJECT, {"owner_id": 7})
+    assert not can(lead, Capability.ARCHIVE_PROJECT, {"owner_id": 8})
+    assert can(Actor(id=2, role=Role.CDO), Capability.ARCHIVE_PROJECT, {"owner_id": 8})
+    assert not can(Actor(id=3, role=Role.RESEARCHER), Capability.ARCHIVE_PROJECT)
+
+
+def test_a_lead_archives_their_delivered_project_and_it_leaves_the_list_but_stays_reachable(
+    lead: Browser,
+) -> None:
+    page = parse_html(lead.get(f"/projects/{DELIVERED}").text)
+    form = next(f for f in page.find_all("form") if "archive" in (f.get("action") or ""))
+    assert "Archive the project" in form.text()
+    assert DELIVERED in listed(lead, q="Social Progress")
+    response = lead.post(f"/projects/{DELIVERED}/archive", data={"archived": "true"},
+                         follow_redirects=False)
+    assert response.status_code == 303
+    shown = parse_html(lead.get(response.headers["location"]).text)
+    assert "archived" in shown.by_id("flash").text()
+    assert "Archived" in shown.by_id("archived").text()
+    assert DELIVERED not in listed(lead, q="Social Progress")
+    lead.post(f"/projects/{DELIVERED}/archive", data={"archived": "false"})
+    assert DELIVERED in listed(lead, q="Social Progress")
+
+
+def test_an_open_project_or_another_organisation_s_is_not_offered_and_is_refused(
+    lead: Browser,
+) -> None:
+    for slug in (PROPOSED, OTHERS_DELIVERED):
+        page = parse_html(lead.get(f"/projects/{slug}").text)
+        assert not any("archive" in (f.get("action") or "") for f in page.find_all("form"))
+    assert lead.post(f"/projects/{OTHERS_DELIVERED}/archive",
+                     data={"archived": "true"}).status_code == 403
+    refused = lead.post(f"/projects/{PROPOSED}/archive", data={"archived": "true"})
+    assert refused.status_code == 422 and "only a delivered or rejected" in refused.text
+
+
+def test_the_cdo_archives_any_closed_project(app, london: Database) -> None:  # type: ignore[no-untyped-def]
+    cdo = client_as(app, london, "cdo")
+    try:
+        response = cdo.post(f"/projects/{OTHERS_DELIVERED}/archive", data={"archived": "true"},
+                            follow_redirects=False)
+        assert response.status_code == 303
+        assert OTHERS_DELIVERED not in listed(cdo, q="Atlas")
+    finally:
+        cdo.__exit__(None, None, None)
