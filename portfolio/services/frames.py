@@ -48,10 +48,12 @@ def _frame(session: Session, query, columns: list[str]) -> pd.DataFrame:  # type
     # booleans, say) converted as it would, one column at a time.
     connection = session.connection()
     result = connection.execute(query)
-    processors = [column.type._cached_result_processor(connection.dialect, None)
-                  for column in query.selected_columns]
     try:
-        rows = result.cursor.fetchall()
+        cursor = result.cursor
+        processors = [column.type._cached_result_processor(connection.dialect, described[1])
+                      for column, described in zip(query.selected_columns, cursor.description,
+                                                   strict=True)]
+        rows = cursor.fetchall()
     finally:
         result.close()
     frame = pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
