@@ -48,10 +48,24 @@ class PortfolioFrames:
 
 def _frame(session: Session, query, columns: list[str]) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """Run a column query and return its rows as a DataFrame."""
-    # Core rows turned into plain tuples: pandas probes each SQLAlchemy Row with hasattr, which
-    # took 6 of the 9 s of reading 100,000 projects' assessments.
-    rows = [tuple(row) for row in session.connection().execute(query).all()]
-    return pd.DataFrame.from_records(rows, columns=columns)
+    # The driver's own tuples, fetched past SQLAlchemy's row objects (half the CPU of reading
+    # 100,000 projects' assessments), then each column SQLAlchemy would convert (SQLite's
+    # booleans, say) converted as it would, one column at a time.
+    connection = session.connection()
+    result = connection.execute(query)
+    try:
+        cursor = result.cursor
+        processors = [column.type._cached_result_processor(connection.dialect, described[1])
+                      for column, described in zip(query.selected_columns, cursor.description,
+                                                   strict=True)]
+        rows = cursor.fetchall()
+    finally:
+        result.close()
+    frame = pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
+    for name, process in zip(columns, processors, strict=True):
+        if process is not None and len(frame):
+            frame[name] = [process(value) for value in frame[name].tolist()]
+    return frame
 
 
 PROJECT_COLUMNS = [

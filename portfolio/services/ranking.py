@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -11,10 +10,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
-from sqlalchemy import JSON, String, delete, func, insert, select, update
-from sqlalchemy import column as sa_column
-from sqlalchemy import table as sa_table
+from sqlalchemy import JSON, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -271,34 +269,99 @@ def _store_rows(db: Database, run_id: int, ranking: Ranking,
                 project_ids: dict[str, int]) -> None:
     """Insert the ranked rows of a run in short transactions, so edits never wait long.
 
-    Each batch is sized to hold SQLite's one write lock about STORE_HOLD_SECONDS, then the
-    lock is left free for twice as long: a waiting edit's busy handler finds it free within a
-    few tries. The rows are encoded before the lock is taken.
+    On SQLite each batch is sized to hold the one write lock about STORE_HOLD_SECONDS, then
+    the lock is left free for twice as long: a waiting edit's busy handler finds it free within
+    a few tries. On PostgreSQL, which locks rows, batches of COPY_BATCH rows go in by COPY. The
+    rows are encoded before the lock is taken, as the driver's own tuples.
     """
-    rows = _rows_of(run_id, ranking, project_ids)
-    table = RankingRow.__table__
-    if db.is_sqlite:
-        # JSON encoded here, as SQLAlchemy would, so that the lock is held only to insert.
-        table = sa_table("ranking_row", *(
-            sa_column(c.name, String() if isinstance(c.type, JSON) else c.type)
-            for c in RankingRow.__table__.columns))
-        for row in rows:
-            for name in JSON_COLUMNS:
-                row[name] = json.dumps(row[name])
-    size, start = STORE_BATCH, 0
+    rows = _row_tuples(run_id, ranking, project_ids)
+    size, start = (STORE_BATCH if db.is_sqlite else COPY_BATCH), 0
     while start < len(rows):
         batch = rows[start : start + size]
         with db.write() as session:
-            session.connection()  # waits for the write lock: not part of the time held
+            connection = session.connection()  # waits for the write lock: not the time held
             began = time.perf_counter()
-            session.execute(insert(table), batch)
+            _insert_rows(connection, batch)
             # computed_at moves on with each batch: when it stops, the storer has died.
             session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
                             .values(rows_stored=start + len(batch), computed_at=utcnow()))
         held = time.perf_counter() - began
         start += len(batch)
         _let_writers_in(db, held)
-        size = max(50, min(10 * STORE_BATCH, int(size * STORE_HOLD_SECONDS / max(held, 1e-4))))
+        if db.is_sqlite:
+            size = max(50, min(10 * STORE_BATCH,
+                               int(size * STORE_HOLD_SECONDS / max(held, 1e-4))))
+
+
+# Rows per COPY on PostgreSQL: each batch also records progress (rows_stored, computed_at).
+COPY_BATCH = 20_000
+STORED_COLUMNS = tuple(c.name for c in RankingRow.__table__.columns)
+
+
+def _insert_rows(connection: Any, rows: list[tuple[Any, ...]]) -> None:
+    """Insert row tuples (STORED_COLUMNS, JSON as text): COPY on PostgreSQL, else executemany."""
+    names = ", ".join(STORED_COLUMNS)
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY ranking_row ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" if connection.dialect.paramstyle == "qmark" else "%s"
+                      for _ in STORED_COLUMNS)
+    connection.exec_driver_sql(f"INSERT INTO ranking_row ({names}) VALUES ({marks})", rows)
+
+
+def _row_tuples(run_id: int, ranking: Ranking,
+                project_ids: dict[str, int]) -> list[tuple[Any, ...]]:
+    """Return _rows_of's rows as tuples in STORED_COLUMNS order, JSON columns encoded as text.
+
+    Built a column at a time (a dict per row cost 6 s of CPU at 100,000 projects); the values
+    are _rows_of's exactly (a test compares the two on random rankings).
+    """
+    table = ranking.rows
+    n = len(table)
+    slugs = table["slug"].tolist()
+
+    def floats(name: str) -> list[float | None]:
+        return [None if v != v else v for v in table[name].to_numpy(dtype=float).tolist()]
+
+    def ints(name: str) -> list[int | None]:
+        return [None if v != v else int(v) for v in table[name].to_numpy(dtype=float).tolist()]
+
+    def flags(name: str) -> list[bool]:
+        return [bool(v) if not pd.isna(v) else False for v in table[name].tolist()]
+
+    def texts(name: str) -> list[str | None]:
+        return [_nullable(v) for v in table[name].tolist()]
+
+    def encoded(values: list[Any]) -> list[str]:
+        return [orjson.dumps(list(v)).decode() for v in values]
+
+    contributions = _contributions_by_slug(ranking)
+    columns = {
+        "run_id": [run_id] * n, "project_id": [project_ids[slug] for slug in slugs],
+        "position": [int(v) for v in table["position"].tolist()],
+        "backlog_view": [str(v) for v in table["view"].tolist()],
+        "view_position": [int(v) for v in table["view_position"].tolist()],
+        "composite": floats("composite"), "impact": floats("impact"),
+        "feasibility": floats("feasibility"), "readiness": floats("readiness"),
+        "coverage": table["coverage"].to_numpy(dtype=float).tolist(),
+        "score_status": [str(v) for v in table["score_status"].tolist()],
+        "priority": floats("priority"), "effective_priority": floats("effective_priority"),
+        "effective_mandatory": [bool(v) for v in table["effective_mandatory"].tolist()],
+        "p_top_k": floats("p_top_k"), "rank_p05": ints("rank_p05"),
+        "rank_p95": ints("rank_p95"), "fragile": flags("fragile"),
+        "unlock_value": [v if v == v else 0.0
+                         for v in table["unlock_value"].to_numpy(dtype=float).tolist()],
+        "rice": floats("rice"), "wsjf": floats("wsjf"),
+        "bottleneck_dataset": texts("bottleneck_dataset"),
+        "blocked_by": encoded(table["blocked_by"].tolist()),
+        "unblocks": encoded(table["unblocks"].tolist()),
+        "blocked_by_other_view": encoded(table["blocked_by_other_view"].tolist()),
+        "contributions": [orjson.dumps(contributions.get(slug, {})).decode() for slug in slugs],
+    }
+    return list(zip(*(columns[name] for name in STORED_COLUMNS), strict=True))
 
 
 JSON_COLUMNS = tuple(c.name for c in RankingRow.__table__.columns if isinstance(c.type, JSON))

@@ -35,6 +35,7 @@ def test_an_edit_goes_in_between_batches_and_readers_see_only_complete_runs(
     edit_title(london, slug, "Made stale")
     stale_revision = portfolio_revision(london)
     monkeypatch.setattr(ranking, "STORE_BATCH", 5)
+    monkeypatch.setattr(ranking, "COPY_BATCH", 5)
     seen: list[tuple] = []
     pass_writers = ranking._let_writers_in
 
@@ -89,6 +90,7 @@ def test_a_run_left_half_stored_by_a_dead_process_is_replaced(
 def test_old_runs_are_removed_in_batches_keeping_the_previous_one(
         london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ranking, "STORE_BATCH", 7)
+    monkeypatch.setattr(ranking, "COPY_BATCH", 7)
     slug = first_slug(london)
     ids = []
     for n in range(3):

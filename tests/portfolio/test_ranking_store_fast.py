@@ -1,0 +1,68 @@
+"""A run's rows are stored by the fast path (row tuples, COPY on PostgreSQL) exactly as built."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from portfolio.db import Database
+from portfolio.models import Project, RankingRow
+from portfolio.services import ranking
+from portfolio.services.frames import load_profile
+from seeds.synthetic import seed_synthetic
+
+
+def rows_both_ways(db: Database) -> tuple[list[dict], list[dict]]:
+    """Return a fresh ranking's rows by _rows_of (the reference) and by _row_tuples."""
+    with db.read() as session:
+        profile = load_profile(session, None)
+        built = ranking.compute(db, session, profile, samples=200, top_k=10)
+        ids = dict(session.execute(select(Project.slug, Project.id)).all())
+    reference = ranking._rows_of(7, built, ids)
+    fast = [dict(zip(ranking.STORED_COLUMNS, row, strict=True))
+            for row in ranking._row_tuples(7, built, ids)]
+    for row in fast:
+        for name in ranking.JSON_COLUMNS:
+            row[name] = json.loads(row[name])
+    return reference, fast
+
+
+def stored_rows(db: Database, run_id: int) -> list[dict]:
+    """Return a stored run's rows as the ORM reads them, in position order."""
+    with db.read() as session:
+        found = session.execute(select(RankingRow).where(RankingRow.run_id == run_id)
+                                .order_by(RankingRow.position)).scalars().all()
+        return [{name: getattr(row, name) for name in ranking.STORED_COLUMNS} for row in found]
+
+
+def test_row_tuples_equal_the_reference_rows_on_the_london_seed(london: Database) -> None:
+    reference, fast = rows_both_ways(london)
+    assert fast == reference
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_row_tuples_equal_the_reference_rows_on_random_portfolios(db: Database,
+                                                                   seed: int) -> None:
+    with db.write() as session:
+        seed_synthetic(session, projects=150, seed=seed)
+    reference, fast = rows_both_ways(db)
+    assert fast == reference
+
+
+def test_a_stored_run_reads_back_as_the_reference_rows(db: Database,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    with db.write() as session:
+        seed_synthetic(session, projects=120, seed=4)
+    # Small batches, so that several transactions (and COPYs on PostgreSQL) store one run.
+    monkeypatch.setattr(ranking, "STORE_BATCH", 50)
+    monkeypatch.setattr(ranking, "COPY_BATCH", 40)
+    run = ranking.ensure_ranking(db)
+    with db.read() as session:
+        profile = load_profile(session, None)
+        built = ranking.compute(db, session, profile, samples=ranking.DEFAULT_SAMPLES,
+                                top_k=ranking.DEFAULT_TOP_K)
+        ids = dict(session.execute(select(Project.slug, Project.id)).all())
+    expected = sorted(ranking._rows_of(run.id, built, ids), key=lambda row: row["position"])
+    assert stored_rows(db, run.id) == expected
