@@ -1,4 +1,4 @@
-"""Documents attached to a project: upload, list, download, remove, and refusals that keep nothing."""
+"""Documents attached to a project: upload, list, download, remove; refusals keep nothing."""
 
 from __future__ import annotations
 
