@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -71,9 +72,11 @@ def second_assessor(db: Database, share: float) -> int:
                                       Assessment.level)).all()
         rng = np.random.default_rng(7)
         picked = [r for r in rows if rng.random() < share]
+        now = datetime.now(UTC)
         session.execute(insert(Assessment), [
             {"project_id": p, "criterion_id": c, "level": 1 if level >= 3 else 5,
-             "rationale": "second view", "assessor_id": analyst} for p, c, level in picked])
+             "rationale": "second view", "assessor_id": analyst,
+             "assessed_at": now} for p, c, level in picked])
     return len(picked)
 
 

@@ -97,7 +97,7 @@ def test_downloads_need_a_signed_in_reader_even_when_reading_is_public(
     (documents.ELF, "business-case.pdf", "Linux program"),
     (documents.EXE, "business-case.pdf", "Windows program"),
     (documents.zip_bomb_docx(60), "business-case.docx", "zip bomb"),
-    (documents.PDF + b"\x00" * 5_100_000, "huge.pdf", "may be at most 5 MB"),
+    (documents.PDF + b"\x00" * 5_100_000, "huge.pdf", "larger than 5 MB, the most"),
 ])
 def test_bad_files_are_refused_beside_the_field_and_nothing_is_kept(
     lead: Browser, db: Database, settings: Settings, data: bytes, name: str, says: str,
