@@ -319,6 +319,8 @@ class Assessment(SQLModel, table=True):
         # A project's history, newest first: without it PostgreSQL walked the primary key
         # backwards through every project's assessments (64 ms at 100,000 projects).
         Index("ix_assessment_project_id", "project_id", "id"),
+        # Each assessor's newest level per project and criterion, read by an index-only scan.
+        Index("ix_assessment_by_assessor", "project_id", "criterion_id", "assessor_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
