@@ -60,7 +60,7 @@ def test_a_lead_attaches_a_business_case_and_it_is_listed_with_who_and_when(
     assert answer.status_code == 303
     page = lead.get(answer.headers["location"])
     assert "Attached Business case v2.pdf." in page.text
-    assert "Business case v2.pdf" in page.text and "lead-" in page.text
+    assert "Business case v2.pdf" in page.text and "Test lead" in page.text
     project = lead.get("/projects/one-view")
     assert "Business case v2.pdf" in project.text and 'id="documents"' in project.text
     assert len(stored_files(settings)) == 1
