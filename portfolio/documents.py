@@ -100,8 +100,9 @@ def identify(data: bytes, filename: str, *, max_bytes: int) -> DocumentType:
     if not data:
         raise refuse("the file is empty")
     if len(data) > max_bytes:
-        raise refuse(f"the file is {megabytes(len(data))}; a document may be at most "
-                     f"{megabytes(max_bytes)}")
+        # The caller may read only one byte past the limit: say the limit, not a size.
+        raise refuse(f"the file is larger than {megabytes(max_bytes)}, the most a document "
+                     "may be")
     guess = filetype.guess(data)
     found = BY_MEDIA_TYPE.get(guess.mime) if guess is not None else None
     if found is None:

@@ -30,13 +30,14 @@ def aggregate_levels(assessments: pd.DataFrame) -> pd.DataFrame:
     """Return the median level per project and criterion, projects by criteria (float)."""
     if assessments.empty:
         return pd.DataFrame()
-    levels = assessments["level"].astype(float)
-    keys = [assessments["slug"], assessments["criterion"]]
-    if not assessments.duplicated(["slug", "criterion"]).any():
-        # One assessor everywhere (the common case): no grouping to pay for.
-        return (assessments.assign(level=levels)
-                .pivot(index="slug", columns="criterion", values="level"))
-    return levels.groupby(keys, sort=False).median().unstack("criterion")
+    table = assessments[COLUMNS].assign(level=assessments["level"].astype(float))
+    shared = table.duplicated(["slug", "criterion"], keep=False)
+    if shared.any():
+        # Only the cells with several assessors are grouped: most cells have one.
+        medians = (table[shared].groupby(["slug", "criterion"], sort=False)["level"]
+                   .median().reset_index())
+        table = pd.concat([table[~shared], medians], ignore_index=True)
+    return table.pivot(index="slug", columns="criterion", values="level")
 
 
 def spread(assessments: pd.DataFrame) -> pd.DataFrame:
@@ -77,25 +78,30 @@ def disputes(assessments: pd.DataFrame | None, rows: Sequence[str],
     """
     if assessments is None or assessments.empty:
         return Disputes(())
-    scales = {c.key: (c.min_level, c.max_level) for c in criteria}
-    row_of = {slug: i for i, slug in enumerate(rows)}
-    column_of = {c.key: j for j, c in enumerate(criteria)}
-    table = assessments[assessments["slug"].isin(row_of)
-                        & assessments["criterion"].isin(column_of)]
+    row_of = pd.Series(np.arange(len(rows)), index=pd.Index(rows))
+    column_of = pd.Series(np.arange(len(criteria)), index=pd.Index([c.key for c in criteria]))
+    table = assessments.loc[assessments["slug"].isin(row_of.index)
+                            & assessments["criterion"].isin(column_of.index), COLUMNS]
     if table.empty:
         return Disputes(())
-    grouped = table.groupby(["slug", "criterion"], sort=True)["level"]
-    counts = grouped.transform("count")
-    lows, highs = grouped.transform("min"), grouped.transform("max")
-    table = table[(counts > 1) & (lows != highs)]
-    if table.empty:
+    grouped = table.groupby(["slug", "criterion"], sort=False)["level"]
+    count = grouped.transform("count").to_numpy()
+    disputed = (count > 1) & (grouped.transform("min").to_numpy()
+                              != grouped.transform("max").to_numpy())
+    if not disputed.any():
         return Disputes(())
-    cells: dict[int, tuple[list[tuple[int, int]], list[list[float]]]] = {}
-    for (slug, key), levels in table.groupby(["slug", "criterion"], sort=True)["level"]:
-        low, high = scales[key]
-        normalised = sorted((float(v) - low) / (high - low) for v in levels)
-        positions, values = cells.setdefault(len(normalised), ([], []))
-        positions.append((row_of[slug], column_of[key]))
-        values.append(normalised)
-    return Disputes(tuple((m, np.asarray(cells[m][0], dtype=np.intp),
-                           np.asarray(cells[m][1], dtype=np.float64)) for m in sorted(cells)))
+    table = table[disputed].assign(m=count[disputed])
+    low = table["criterion"].map({c.key: float(c.min_level) for c in criteria})
+    high = table["criterion"].map({c.key: float(c.max_level) for c in criteria})
+    table = table.assign(value=(table["level"].astype(float) - low) / (high - low))
+    # Each cell's m levels end up consecutive and sorted, so a reshape gives (cells, m).
+    table = table.sort_values(["m", "slug", "criterion", "value"], kind="stable")
+    groups = []
+    for m in sorted(table["m"].unique()):
+        part = table[table["m"] == m]
+        first = part.iloc[::m]
+        positions = np.column_stack([row_of[first["slug"]].to_numpy(),
+                                     column_of[first["criterion"]].to_numpy()]).astype(np.intp)
+        groups.append((int(m), positions,
+                       part["value"].to_numpy(dtype=np.float64).reshape(-1, int(m))))
+    return Disputes(tuple(groups))

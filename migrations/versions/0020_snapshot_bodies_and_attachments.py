@@ -1,4 +1,4 @@
-"""Snapshot tables stored once by hash; documents attached to projects (and agreements).
+"""Snapshot tables stored once by hash; documents attached to projects; assessors' index.
 
 - snapshot_body: the tables of a snapshot (every line of its serialisation after the first),
   zlib-compressed, under the sha256 of those bytes. A snapshot keeps its first line (format
@@ -7,6 +7,8 @@
   do not change.
 - attachment: a document's name, type, size, content hash, who uploaded it and when; the
   bytes are on disk under the hash, never in the database.
+- ix_assessment_by_assessor: each assessor's newest level per project and criterion (several
+  assessors per criterion) read from the index alone.
 
 Revision ID: 0020
 Revises: 0019
@@ -141,9 +143,14 @@ def upgrade() -> None:
     """Apply this revision."""
     _create_bodies()
     _create_attachments()
+    with op.batch_alter_table("assessment") as batch:
+        batch.create_index("ix_assessment_by_assessor",
+                           ["project_id", "criterion_id", "assessor_id", "id"])
 
 
 def downgrade() -> None:
     """Revert this revision (attachment rows go; their files stay on disk)."""
+    with op.batch_alter_table("assessment") as batch:
+        batch.drop_index("ix_assessment_by_assessor")
     op.drop_table("attachment")
     _drop_bodies()

@@ -22,7 +22,7 @@ from portfolio.db import Database
 from portfolio.documents import FileStore, clean_filename, content_hash, identify, refuse
 from portfolio.enums import AttachmentOwner, DocumentKind
 from portfolio.errors import Invalid, NotAllowed, NotFound
-from portfolio.models import Attachment, Organisation, Project
+from portfolio.models import Attachment, Organisation, Project, User
 from portfolio.services.common import project_by_slug, record
 
 
@@ -145,10 +145,13 @@ def _audited(row: Attachment, owner: Owner) -> dict[str, Any]:
 def list_attachments(*, session: Session, owner_kind: str, ref: str) -> list[dict[str, Any]]:
     """Return the documents attached to a record, newest first."""
     owner = find_owner(session, owner_kind, ref)
-    rows = session.execute(select(Attachment).where(
+    rows = session.execute(select(Attachment, User.name).outerjoin(
+        User, User.id == Attachment.uploaded_by_id).where(
         Attachment.owner_kind == owner.kind, Attachment.owner_id == owner.id)
-        .order_by(Attachment.id.desc())).scalars().all()
-    return [_record(row, owner.ref) for row in rows]
+        .order_by(Attachment.id.desc())).all()
+    # People read names; the email stays as recorded (a user may be renamed or removed).
+    return [_record(row, owner.ref) | {"uploaded_by_name": name or row.uploaded_by}
+            for row, name in rows]
 
 
 @dataclass(frozen=True)

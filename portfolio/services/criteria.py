@@ -50,6 +50,10 @@ def assessed_criteria(*, session: Session, slug: str | None = None) -> list[dict
             "level": current.get(c.key, {}).get("latest_level"),
             "rationale": current.get(c.key, {}).get("rationale", ""),
             "assessed_at": current.get(c.key, {}).get("assessed_at"),
+            "scoring_level": current.get(c.key, {}).get("level"),
+            "assessors": len(current.get(c.key, {}).get("assessors", [])),
+            "low": current.get(c.key, {}).get("low"),
+            "high": current.get(c.key, {}).get("high"),
         }
         for c in criteria
     ]

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests import documents
 from tests.browser.axe import DESKTOP, PHONE, assert_accessible
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import STEP_TIMEOUT_MS, sign_in
 
 PROJECT = "bd-one-view-phase-2"
+
+
+@pytest.fixture
+def page(browser, live_server: str) -> Iterator[Page]:  # type: ignore[no-untyped-def]
+    """A page that lets axe-core's injected script past the app's CSP (the app's own stays)."""
+    context = browser.new_context(base_url=live_server, bypass_csp=True,
+                                  viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(STEP_TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def check_both_sizes(page: Page, state: str) -> None:

@@ -69,9 +69,9 @@ def test_a_damaged_docx_is_refused() -> None:
     assert "damaged" in refusal(good[:-60], "x.docx")
 
 
-def test_a_file_over_the_limit_is_refused_with_both_sizes() -> None:
+def test_a_file_over_the_limit_is_refused_naming_the_limit() -> None:
     message = refusal(documents.PDF + b"\x00" * 30_000, "big.pdf", limit=20_000)
-    assert message == "the file is 30 KB; a document may be at most 20 KB"
+    assert message == "the file is larger than 20 KB, the most a document may be"
 
 
 def test_a_name_that_says_another_type_is_refused() -> None:

@@ -252,3 +252,35 @@ def test_the_cli_creates_lists_exports_verifies_and_compares_snapshots(
     refused = runner.invoke(app, ["snapshot", "export", "1", "--format", "pdf", "--out",
                                   str(tmp_path / "x")], env=env)
     assert refused.exit_code == 2 and "unknown format 'pdf'" in refused.output
+
+
+def test_a_snapshot_from_before_assessors_and_documents_still_compares(
+    london: Database,
+) -> None:
+    """Older snapshots have no attachments table and no assessor column: both read as empty."""
+    current = content_of(london, take(london, "Now")["id"])
+    lines = b"".join(current.canonical_bytes()).split(b"\n")
+    header, rest = lines[0] + b"\n", lines[1:]
+    legacy_lines: list[bytes] = []
+    table = None
+    for line in rest:
+        if line.startswith(b"{"):
+            table = json.loads(line)["table"]
+            if table == "assessments":
+                line = line.replace(b',"assessor"]', b"]")
+        elif table == "assessments" and line:
+            line = line[:line.rindex(b",")] + b"]"
+        if table != "attachments":
+            legacy_lines.append(line)
+    body = b"\n".join(legacy_lines)
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    legacy = snapshots.SnapshotContent(header=header, body=zlib.compress(body),
+                                       content_hash="0" * 64)
+    diff = snapshots.diff_contents(legacy, current)
+    # The older rows read as assessor "": attributed ones now show as that assessor's.
+    assessments = diff["tables"]["assessments"]
+    cells = sorted((a["project"], a["criterion"]) for a in assessments["added"])
+    assert cells == sorted((a["project"], a["criterion"]) for a in assessments["removed"])
+    assert all(a["assessor"] == "" for a in assessments["removed"])
+    assert diff["projects"]["changed"] == [] and diff["rank_moves"] == []

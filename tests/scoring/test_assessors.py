@@ -23,6 +23,7 @@ def long_table(cells: dict[tuple[str, str], list[int]]) -> pd.DataFrame:
                          for level in levels], columns=["slug", "criterion", "level"])
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.tuples(st.sampled_from(["a", "b", "c"]),
                                  st.sampled_from(["reach", "fit"])), CELL, min_size=1))
 def test_the_level_that_scores_is_the_median_within_the_spread(
@@ -41,6 +42,7 @@ def test_the_level_that_scores_is_the_median_within_the_spread(
         assert summary.loc[(slug, key), "assessors"] == len(given_levels)
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["reach"])),
                        LEVELS, min_size=1))
 def test_with_one_assessor_the_level_is_that_assessors(cells: dict[tuple[str, str], int]) -> None:
