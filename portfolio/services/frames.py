@@ -64,7 +64,9 @@ def _frame(session: Session, query, columns: list[str]) -> pd.DataFrame:  # type
     frame = pd.DataFrame.from_records(rows, columns=columns, nrows=len(rows))
     for name, process in zip(columns, processors, strict=True):
         if process is not None and len(frame):
-            frame[name] = [process(value) for value in frame[name].tolist()]
+            # An outer join's missing values come as None (or NaN once pandas has seen them).
+            frame[name] = [None if value is None or value != value else process(value)
+                           for value in frame[name].tolist()]
     return frame
 
 
