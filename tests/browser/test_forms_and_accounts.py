@@ -166,6 +166,13 @@ def test_a_token_is_made_once_named_uniquely_and_revoked_after_asking(page: Page
 def test_a_new_user_chooses_their_own_password_at_first_sign_in(page: Page, second: Page) -> None:
     sign_in(page, "admin")
     page.goto("/admin/users")
+    page.get_by_label("Email").fill("not an email")
+    page.get_by_role("button", name="Add the user").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("Email: Enter an email address")
+    expect(page.get_by_label("Email")).to_have_value("not an email")
+    accessible_at_both_widths(page, "the users page refusing a new user")
     page.get_by_label("Email").fill("first.time@example.london")
     page.get_by_label("Name", exact=True).fill("First Time")
     page.get_by_label("First password").fill("given by the admin")

@@ -188,3 +188,13 @@ def test_the_sign_in_error_is_a_sentence(app) -> None:  # type: ignore[no-untype
     with Browser(app) as browser:
         answer = sign_in_as(browser, "nobody@example.london", "wrong password here")
     assert "The email or password is not right." in answer.text
+
+
+@pytest.mark.parametrize("path", ["/admin/users/someone@example.london",
+                                  "/admin/users/someone@example.london/password"])
+def test_user_actions_opened_by_get_go_to_the_users_page(app, db: Database, path: str) -> None:  # type: ignore[no-untyped-def]
+    with Browser(app) as admin:
+        sign_in(admin, db, "admin")
+        answer = admin.get(path, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/admin/users"
