@@ -23,8 +23,9 @@ from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.faults import DatabaseFault, Fault, FaultKind, classify
 from portfolio.settings import Settings
-from web import (
+from web import (  # agreements, IG and the editable catalogue (issue 16)
     api,
+    api_agreements,
     api_catalogue,
     api_collaboration,
     api_roadmap,
@@ -33,20 +34,17 @@ from web import (
     docs,
     pages,
     pages_accounts,
+    pages_agreements,
     pages_catalogue,
     pages_collaboration,
+    pages_dataset_catalogue,
     pages_engine,
     pages_history,
+    pages_ig,
     pages_profiles,
     pages_roadmap,
     pages_scenarios,
     pages_snapshots,
-)
-from web import (  # agreements, IG and the editable catalogue (issue 16)
-    api_agreements,
-    pages_agreements,
-    pages_dataset_catalogue,
-    pages_ig,
 )
 from web.assets import STATIC_DIR, VENDOR_FILES
 from web.security import (

@@ -6,8 +6,7 @@ from datetime import date
 from typing import Any
 
 from portfolio.db import Database
-from portfolio.services import agreement_pages
-from portfolio.services import history, prioritisation, ranking
+from portfolio.services import agreement_pages, history, prioritisation, ranking
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import consistent_read
 from portfolio.services.frames import load_profile

@@ -35,6 +35,7 @@ from portfolio.schemas import (
     VersionInput,
     parse,
 )
+from portfolio.services.agreements import agreement_word, link_agreement_id
 from portfolio.services.common import (
     as_record,
     chunks,
@@ -43,7 +44,6 @@ from portfolio.services.common import (
     project_by_slug,
     record,
 )
-from portfolio.services.agreements import agreement_word, link_agreement_id
 from portfolio.services.merge import FIELD_CHANGES, as_json, three_way, values_at
 from portfolio.services.workflow import check_transition, record_transition
 

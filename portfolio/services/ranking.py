@@ -20,6 +20,7 @@ from sqlmodel import Session
 from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import Organisation, Project, RankingRow, RankingRun, utcnow
+from portfolio.services import agreements
 from portfolio.services.common import consistent_read, current_revision, project_by_slug
 from portfolio.services.frames import (
     PortfolioFrames,
@@ -27,7 +28,6 @@ from portfolio.services.frames import (
     load_portfolio,
     load_profile,
 )
-from portfolio.services import agreements
 from portfolio.services.overrides import expire_due_once_a_day
 from scoring.engine import METHOD_VERSION, Ranking, rank_portfolio
 
