@@ -244,6 +244,28 @@ def _load_agreements(session: Session, report: SeedReport) -> None:
         report.add("sharing_agreement")
 
 
+def _rest_links_on_agreements(session: Session, report: SeedReport) -> None:
+    """Point the links named in agreement_links.csv at their agreement record, once."""
+    from portfolio.models import SharingAgreement
+
+    rows = session.exec(
+        select(Project.slug, Dataset.code, ProjectDataset.relation, ProjectDataset.required,
+               ProjectDataset.fit_for_task, SharingAgreement.code)
+        .join(Project, Project.id == ProjectDataset.project_id)
+        .join(Dataset, Dataset.id == ProjectDataset.dataset_id)
+        .outerjoin(SharingAgreement, SharingAgreement.id == ProjectDataset.sharing_agreement_id)
+    ).all()
+    links = {(p, d, r): (req, fit, code) for p, d, r, req, fit, code in rows}
+    for row in read_csv(LONDON_DIR / "agreement_links.csv"):
+        required, fit, code = links[(row["project"], row["dataset"], row["relation"])]
+        if code == row["sharing_agreement"]:
+            continue
+        project_service.link_dataset(session=session, actor=SYSTEM, slug=row["project"], data={
+            "dataset": row["dataset"], "relation": row["relation"], "required": required,
+            "fit_for_task": fit, "sharing_agreement": row["sharing_agreement"]})
+        report.add("agreement_link")
+
+
 def _load_links(session: Session, report: SeedReport) -> None:
     """Create the partners, dataset links and dependencies that are not there yet."""
     projects = dict(session.exec(select(Project.slug, Project.id)).all())
@@ -278,10 +300,10 @@ def _load_links(session: Session, report: SeedReport) -> None:
                 "required": as_bool(row["required"]),
                 "fit_for_task": row["fit_for_task"],
                 "agreement": row["agreement"],
-                "sharing_agreement": row.get("sharing_agreement") or None,
             },
         )
         report.add("project_dataset")
+    _rest_links_on_agreements(session, report)
     deps = set(session.exec(select(ProjectDependency.project_id, ProjectDependency.depends_on_id)))
     for row in read_csv(LONDON_DIR / "dependencies.csv"):
         if (projects[row["project"]], projects[row["depends_on"]]) in deps:

@@ -25,7 +25,8 @@ def over_time_page(request: Request, db: AppDatabase):  # type: ignore[no-untype
         (name, title, lines_over_time(data[name], labels), data[name])
         for name, title in (("status", "Projects by status"),
                             ("value", "Value of active projects by theme (points)"),
-                            ("readiness", "Datasets by readiness level"))
+                            ("readiness", "Datasets by readiness level"),
+                            ("agreements", "Data-sharing agreements by standing"))
     ]
     return render(request, "over_time.html", {"history": data, "charts": charts})
 

@@ -73,6 +73,7 @@ NAV = [
         ("backlog", "/backlog", "Backlog", "", (), Capability.READ),
         ("home", "/", "Projects", "/projects/", ("/projects/new",), Capability.READ),
         ("datasets", "/datasets", "Datasets", "/datasets/", (), Capability.READ),
+        ("agreements", "/agreements", "Agreements", "/agreements/", (), Capability.READ),
         ("graph", "/graph", "Graph", "", (), Capability.READ),
         ("plan", "/plan", "Plan", "", (), Capability.READ),
         ("profiles", "/profiles", "Profiles", "/profiles/", (), Capability.READ),

@@ -109,8 +109,14 @@ def _date_rules(signed: Any, expires: Any, status: Any) -> dict[str, str]:
     if signed_on and expires_on and expires_on < signed_on:
         problems["expires_on"] = (f"The expiry date ({expires_on}) is before the date it was "
                                   f"signed ({signed_on}).")
-    if getattr(status, "value", status) == AgreementStatus.SIGNED.value and not signed_on:
-        problems["signed_on"] = "A signed agreement needs the date it was signed."
+    if getattr(status, "value", status) == AgreementStatus.SIGNED.value:
+        if not signed_on:
+            problems["signed_on"] = "A signed agreement needs the date it was signed."
+        elif signed_on > date.today():
+            # Its standing must not change by itself as the date passes signing (only expiry
+            # is swept): record it as drafting until it is signed.
+            problems["signed_on"] = (f"The signed date ({signed_on}) is in the future: record "
+                                     "the agreement as drafting until it is signed.")
     return problems
 
 

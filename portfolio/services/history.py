@@ -46,7 +46,15 @@ def _facts(db: Database, snapshot_id: int) -> dict[str, Any]:
             level = d.get("drl") or "unknown"
             readiness[level] = readiness.get(level, 0) + 1
         ranks = {p["slug"]: (p.get("rank"), p.get("score"), p["status"]) for p in projects}
+        standing: dict[str, int] = {}
+        try:
+            agreements = content.records("agreements")
+        except NotFound:  # taken before the agreements register
+            agreements = []
+        for a in agreements:
+            standing[a["standing"]] = standing.get(a["standing"], 0) + 1
         return {"status": status, "value": value, "readiness": readiness, "ranks": ranks,
+                "agreements": standing,
                 "profile": content.meta["profile"]["name"]}
 
     return db.memo.get_or_compute(("snapshot facts", snapshot_id), read)
@@ -67,6 +75,7 @@ def portfolio_over_time(db: Database) -> dict[str, Any]:
         "status": series("status", [s.value for s in ProjectStatus]),
         "value": series("value", [t.value for t in Theme]),
         "readiness": series("readiness", [r.value for r in ReadinessLevel] + ["unknown"]),
+        "agreements": series("agreements", ["drafting", "signed", "expired"]),
     }
 
 

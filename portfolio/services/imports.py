@@ -571,7 +571,7 @@ def import_projects(
         if row.values is not None and not any(e.column == "owner" for e in mine):
             row.reason = str(given.get("status_reason") or "")
             problem = _status_problem(actor, current, row.owner_id, row.values.status.value,
-                                      row.reason)
+                                      row.reason, row.values.dpia_status.value)
             if problem:
                 mine.append(RowError(number, problem[0], problem[1]))
         row.datasets = _split(given.get("datasets"))
@@ -598,11 +598,12 @@ def import_projects(
 
 
 def _status_problem(actor: Actor, current: Any, owner_id: int | None, status: str,
-                    reason: str) -> tuple[str, str] | None:
+                    reason: str, dpia_status: str | None = None) -> tuple[str, str] | None:
     """Return the column and reason a row's status breaks the workflow, or None."""
     try:
         check_transition(actor, current if current is not None else owner_id,
-                         current.status if current is not None else None, status, reason=reason)
+                         current.status if current is not None else None, status, reason=reason,
+                         dpia_status=dpia_status)
     except NotAllowed as exc:
         return "status", exc.message
     except Invalid as exc:

@@ -458,7 +458,7 @@ def _owner_codes(session: Session, events: list[Any]) -> dict[int, str]:
     return dict(rows)
 
 
-LINK_ENTITIES = ("dependency", "dataset_link", "partner", "attachment")
+LINK_ENTITIES = ("dependency", "dataset_link", "partner", "attachment", "ig_stage")
 
 
 def _linked_codes(session: Session, events: list[Any]) -> dict[tuple[str, int], str]:
@@ -498,6 +498,9 @@ def _link_text(entity: str, action: str, before: dict[str, Any], after: dict[str
         return {"create": f"Added a dependency on {other}",
                 "delete": f"Removed the dependency on {other}"}.get(
                     action, f"Changed the dependency on {other}")
+    if entity == "ig_stage":
+        stage = str(side.get("stage", "an IG stage")).replace("_", " ")
+        return f"Recorded {stage}: {str(side.get('status', '')).replace('_', ' ')}"
     if entity == "dataset_link":
         code = codes.get(("dataset_id", side.get("dataset_id", -1)),
                          codes.get(("dataset", side.get("dataset")),

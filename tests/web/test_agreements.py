@@ -98,6 +98,9 @@ def test_the_cdo_registers_an_agreement_through_the_api(clients: dict[str, Brows
     ({"parties": [{"organisation": "NOT-AN-ORG", "role": "controller"}]}, "parties"),
     ({"datasets": ["tenancy-deposit-records", "tenancy-deposit-records"]}, "datasets"),
     ({"parties": [{"organisation": "E09000002", "role": "owner"}]}, "parties.0.role"),
+    ({"signed_on": str(TODAY + timedelta(days=5))}, "signed_on"),
+    ({"parties": [{"organisation": "E09000002", "role": "controller"},
+                  {"organisation": "E09000002", "role": "recipient"}]}, "parties"),
 ])
 def test_bad_input_is_refused_naming_the_field(clients: dict[str, Browser], change: dict,
                                                field: str) -> None:

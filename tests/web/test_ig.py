@@ -58,6 +58,7 @@ def test_the_owning_lead_records_a_stage_and_the_page_shows_it(
     page = clients["lead"].get(f"/projects/{PERSONAL}")
     assert "Information governance" in page.text and "Published on the council" in page.text
     assert "Record a stage" in page.text
+    assert "Recorded privacy notice: done" in page.text  # in the project's history
     assert "Record a stage" not in clients["other"].get(f"/projects/{PERSONAL}").text
     refused = clients["other"].put(f"/api/v1/projects/{PERSONAL}/ig/privacy_notice",
                                    json={"status": "done"})

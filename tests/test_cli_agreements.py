@@ -1,0 +1,44 @@
+"""`portfolio agreements`: list, an all-or-nothing import, and what breaks by a day."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from portfolio.cli import app
+from portfolio.errors import Invalid
+
+runner = CliRunner()
+
+
+def invoke(tmp_path: Path, *args: str, ok: bool = True):  # type: ignore[no-untyped-def]
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    result = runner.invoke(app, list(args), env=env)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def test_import_is_all_or_nothing_and_list_shows_what_was_registered(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    today = date.today()
+    good = (f"ok-one,Fine agreement,GLA:controller;LOTI:processor,card-spend-footfall,signed,"
+            f"{today - timedelta(days=100)},{today + timedelta(days=10)}\n")
+    bad = "bad-two,Bad,NOPE:controller,card-spend-footfall,signed,2027-01-01,2026-01-01\n"
+    header = "code,title,parties,datasets,status,signed_on,expires_on\n"
+    (tmp_path / "both.csv").write_text(header + good + bad)
+    refused = invoke(tmp_path, "agreements", "import", str(tmp_path / "both.csv"), ok=False)
+    assert isinstance(refused.exception, Invalid)  # main() prints it, exit 2
+    assert "row 3: expires_on" in refused.output
+    listed = invoke(tmp_path, "agreements", "list", "--party", "LOTI", "--format", "json")
+    assert "ok-one" not in listed.output  # nothing was imported
+    (tmp_path / "good.csv").write_text(header + good)
+    invoke(tmp_path, "agreements", "import", str(tmp_path / "good.csv"))
+    listed = invoke(tmp_path, "agreements", "list", "--party", "LOTI", "--format", "json")
+    assert "ok-one" in listed.output
+    ahead = invoke(tmp_path, "agreements", "as-of", str(today + timedelta(days=20)),
+                   "--format", "json")
+    assert "ok-one" in ahead.output
