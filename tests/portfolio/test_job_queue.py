@@ -19,7 +19,7 @@ from portfolio import jobs
 from portfolio.actors import SYSTEM, Actor
 from portfolio.db import Database
 from portfolio.enums import Role
-from portfolio.models import JobOutcome, Project
+from portfolio.models import JobOutcome, Project, User
 from portfolio.services import accounts, ranking
 from portfolio.settings import Settings
 from tests.catalogue_server import replay_portal
@@ -170,12 +170,10 @@ def test_two_web_processes_and_a_killed_worker_make_exactly_one_run(
         accounts.add_user(session=session, actor=SYSTEM, data={
             "email": "queue@example.london", "name": "Queue", "role": "admin"})
     with london.write() as session:
-        user_id = accounts.actor_for_token  # noqa: B018 - keeps the import honest
-        admin = session.execute(select(accounts.User.id).where(
-            accounts.User.email == "queue@example.london")).scalar_one()
+        admin = session.execute(select(User.id).where(
+            User.email == "queue@example.london")).scalar_one()
         token = accounts.create_token(session=session, actor=Actor(
             id=admin, role=Role.ADMIN, email="queue@example.london"), name="queue")["token"]
-    del user_id
     auth = {"Authorization": f"Bearer {token}"}
     one, two = processes.serve(), processes.serve()
     first_worker = processes.start("worker")
