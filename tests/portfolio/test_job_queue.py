@@ -48,6 +48,24 @@ def move_revision(db: Database, slug: str = "bd-one-view-phase-2") -> None:
                         .values(title=Project.title + " (edited)"))
 
 
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/portfolio"
+
+
+@pytest.mark.parametrize("url,environment,chosen,expected", [
+    ("sqlite:///var/portfolio.db", "production", "auto", False),  # SQLite: always in-process
+    ("sqlite:///var/portfolio.db", "development", "queue", False),
+    (PG, "development", "auto", False),  # make run, tests: no worker needed
+    (PG, "production", "auto", True),
+    (PG, "production", "in-process", False),
+    (PG, "test", "queue", True),
+])
+def test_which_processes_use_the_job_queue(url: str, environment: str, chosen: str,
+                                           expected: bool) -> None:
+    settings = Settings(database_url=url, environment=environment, jobs=chosen,
+                        secret_key="x")
+    assert settings.uses_job_queue is expected
+
+
 def test_a_job_failing_three_times_is_marked_failed_and_pages_keep_the_last_ranking(
         settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     good = ranking.ensure_ranking(london)
