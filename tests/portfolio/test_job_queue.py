@@ -80,6 +80,7 @@ def test_a_job_failing_three_times_is_marked_failed_and_pages_keep_the_last_rank
     monkeypatch.setattr(ranking, "_compute_and_store", broken)
     shown = ranking.ensure_ranking(london, wait_seconds=0.0)
     assert (shown.id, shown.behind) == (good.id, 1)
+    assert london.queue.health()["waiting"] == 1  # /readyz says a job waits for a worker
     jobs.run_worker(settings, wait=False)
 
     with london.read() as session:
