@@ -254,6 +254,21 @@ class JobQueue:
                                (job_id,)).fetchone()
         return None if row is None else str(row[0])
 
+    def health(self) -> dict[str, Any]:
+        """Say how many jobs wait for a worker and for how long the oldest has (for /readyz)."""
+        if self._app is None:
+            return {"waiting": 0, "oldest_waiting_seconds": 0.0}
+        with psycopg.connect(conninfo(self.settings.database_url), autocommit=True) as conn:
+            # A waiting job's age: since it was queued, or last put back to wait.
+            waiting, oldest = conn.execute(
+                "SELECT count(*), coalesce(extract(epoch FROM now() - min(e.at)), 0) "
+                "FROM procrastinate_jobs j LEFT JOIN LATERAL (SELECT max(at) AS at "
+                "FROM procrastinate_events WHERE job_id = j.id AND type IN "
+                "('deferred', 'deferred_for_retry', 'retried')) e ON true "
+                "WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())"
+            ).fetchone() or (0, 0)
+        return {"waiting": int(waiting), "oldest_waiting_seconds": round(float(oldest), 1)}
+
     def remember_failed(self, profile_id: int, revision: int) -> None:
         """Keep that a revision's ranking gave up: pages show the last good one, not ask again."""
         with self._lock:

@@ -215,6 +215,10 @@ def readiness(database: Database) -> JSONResponse:
         retry = fault.retry_after
     alive, background = database.background.health()
     checks["background"] = background
+    if database.queue is not None:
+        # Reported, not a reason to stop serving: pages show the last stored ranking meanwhile.
+        with suppress(Exception):
+            checks["job_queue"] = database.queue.health()
     if not alive:
         problems.append("background work has stopped or is stuck")
     if problems:

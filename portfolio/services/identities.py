@@ -39,6 +39,15 @@ class EmailTaken(DomainError):
                          "provider has not verified that email: ask an admin to link them")
 
 
+class AccountSwitchedOff(DomainError):
+    """The provider vouches for the person, but an admin has switched their account off here."""
+
+    status_code = 403
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"the account {email} may not sign in here; ask an admin")
+
+
 @dataclass(frozen=True)
 class SignedIn:
     """The outcome of a sign-in through the provider: an actor, or a user waiting for a role."""
@@ -94,9 +103,11 @@ def sign_in_identity(*, session: Session, identity: Identity) -> SignedIn:
                before=before, after={"role": user.role, "organisation_id": mapped[1],
                                      "groups": list(identity.groups)})
     session.flush()
+    if not user.is_active:
+        raise AccountSwitchedOff(user.email)
     actor = (Actor(id=user.id, role=Role(user.role), organisation_id=user.organisation_id,
                    email=user.email)
-             if user.role and user.is_active else None)
+             if user.role else None)
     return SignedIn(actor=actor, email=user.email, name=user.name, groups=identity.groups)
 
 

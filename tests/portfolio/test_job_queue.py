@@ -19,7 +19,7 @@ from portfolio import jobs
 from portfolio.actors import SYSTEM, Actor
 from portfolio.db import Database
 from portfolio.enums import Role
-from portfolio.models import JobOutcome, Project
+from portfolio.models import JobOutcome, Project, User
 from portfolio.services import accounts, ranking
 from portfolio.settings import Settings
 from tests.catalogue_server import replay_portal
@@ -48,6 +48,24 @@ def move_revision(db: Database, slug: str = "bd-one-view-phase-2") -> None:
                         .values(title=Project.title + " (edited)"))
 
 
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/portfolio"
+
+
+@pytest.mark.parametrize("url,environment,chosen,expected", [
+    ("sqlite:///var/portfolio.db", "production", "auto", False),  # SQLite: always in-process
+    ("sqlite:///var/portfolio.db", "development", "queue", False),
+    (PG, "development", "auto", False),  # make run, tests: no worker needed
+    (PG, "production", "auto", True),
+    (PG, "production", "in-process", False),
+    (PG, "test", "queue", True),
+])
+def test_which_processes_use_the_job_queue(url: str, environment: str, chosen: str,
+                                           expected: bool) -> None:
+    settings = Settings(database_url=url, environment=environment, jobs=chosen,
+                        secret_key="x")
+    assert settings.uses_job_queue is expected
+
+
 def test_a_job_failing_three_times_is_marked_failed_and_pages_keep_the_last_ranking(
         settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     good = ranking.ensure_ranking(london)
@@ -62,6 +80,7 @@ def test_a_job_failing_three_times_is_marked_failed_and_pages_keep_the_last_rank
     monkeypatch.setattr(ranking, "_compute_and_store", broken)
     shown = ranking.ensure_ranking(london, wait_seconds=0.0)
     assert (shown.id, shown.behind) == (good.id, 1)
+    assert london.queue.health()["waiting"] == 1  # /readyz says a job waits for a worker
     jobs.run_worker(settings, wait=False)
 
     with london.read() as session:
@@ -170,12 +189,10 @@ def test_two_web_processes_and_a_killed_worker_make_exactly_one_run(
         accounts.add_user(session=session, actor=SYSTEM, data={
             "email": "queue@example.london", "name": "Queue", "role": "admin"})
     with london.write() as session:
-        user_id = accounts.actor_for_token  # noqa: B018 - keeps the import honest
-        admin = session.execute(select(accounts.User.id).where(
-            accounts.User.email == "queue@example.london")).scalar_one()
+        admin = session.execute(select(User.id).where(
+            User.email == "queue@example.london")).scalar_one()
         token = accounts.create_token(session=session, actor=Actor(
             id=admin, role=Role.ADMIN, email="queue@example.london"), name="queue")["token"]
-    del user_id
     auth = {"Authorization": f"Bearer {token}"}
     one, two = processes.serve(), processes.serve()
     first_worker = processes.start("worker")

@@ -121,6 +121,22 @@ def test_keys_that_do_not_match_the_providers_show_a_clear_error(
     assert answer.status_code == 400 and "signature does not match" in answer.text
 
 
+def test_an_account_an_admin_switched_off_cannot_sign_in_through_the_provider(
+        client: Browser, db: Database, oidc_issuer: str) -> None:  # noqa: F811
+    from portfolio.actors import SYSTEM
+    from portfolio.services import accounts
+
+    map_group(db, "switched", "researcher")
+    set_user(oidc_issuer, "hana", email="hana@council.example", groups=["switched"])
+    assert journey(client, "hana")[0].status_code == 303
+    with db.write() as session:
+        accounts.update_user(session=session, actor=SYSTEM, email="hana@council.example",
+                             is_active=False)
+    client.cookies.clear()
+    answer, _ = journey(client, "hana")
+    assert answer.status_code == 403 and "may not sign in here" in answer.text
+
+
 def test_local_passwords_can_be_switched_off(sso_settings: Settings, db: Database) -> None:
     email = make_user(db, "admin")
     off = sso_settings.model_copy(update={"local_passwords": False})
