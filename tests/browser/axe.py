@@ -18,7 +18,8 @@ def axe_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE_SCRIPT))
     result = page.evaluate(
-        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, "
+        "resultTypes: ['violations']})",
         AXE_TAGS)
     return result["violations"]
 
