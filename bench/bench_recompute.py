@@ -1,6 +1,7 @@
 """A full re-ranking end to end (read, score, order, robustness, store), against earlier code.
 
 Run: python -m bench.bench_recompute [--projects 100000] [--database FILE] [--baseline REF]
+     python -m bench.bench_recompute --kind postgresql --projects 20000
 
 The same seeded SQLite portfolio is ranked by this tree's code and by the code of git commit
 REF (default BASELINE, the code before this benchmark's changes), each in a fresh process on its
@@ -29,7 +30,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, machine_info, prepare_database, print_table  # noqa: E402
+from bench.common import (  # noqa: E402
+    ROOT,
+    _admin_conninfo,
+    create_postgres_database,
+    drop_postgres_database,
+    machine_info,
+    prepare_database,
+    print_table,
+)
 
 # The code of the session before this benchmark: "today's code" for its ratios.
 BASELINE = "81d4aee"
@@ -45,7 +54,7 @@ def _fingerprint(rows: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def measure(database: str) -> dict[str, Any]:
+def measure(database_url: str) -> dict[str, Any]:
     """Read, rank and store a run of the default profile; return each stage's seconds."""
     from sqlalchemy import select
 
@@ -57,9 +66,12 @@ def measure(database: str) -> dict[str, Any]:
     from portfolio.settings import Settings
     from scoring.engine import rank_portfolio
 
-    db = Database(Settings(database_url=f"sqlite:///{database}", environment="test",
+    db = Database(Settings(database_url=database_url, environment="test",
                            secret_key="bench-secret"))
     figures: dict[str, Any] = {"code": str(Path(ranking.__file__).resolve().parents[2])}
+    with db.engine.begin() as connection:  # a copy that was ranked before: store afresh
+        connection.exec_driver_sql("DELETE FROM ranking_row")
+        connection.exec_driver_sql("DELETE FROM ranking_run")
 
     def stage(name: str, work: Any) -> Any:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -95,7 +107,7 @@ def measure(database: str) -> dict[str, Any]:
     return figures
 
 
-def _in_child(code: Path, database: Path) -> dict[str, Any]:
+def _in_child(code: Path, database_url: str) -> dict[str, Any]:
     """Run `measure` in a fresh interpreter whose portfolio and scoring come from `code`."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     done = subprocess.run(
@@ -105,7 +117,7 @@ def _in_child(code: Path, database: Path) -> dict[str, Any]:
          # Bound to `code` before bench (which puts this tree first on the path) is imported.
          "import portfolio, scoring; "
          "from bench.bench_recompute import measure; print(json.dumps(measure(sys.argv[1])))",
-         str(database), str(ROOT)],
+         database_url, str(ROOT)],
         cwd=code, env=env, capture_output=True, text=True, timeout=3600, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"measuring {code} failed: {done.stderr[-2000:]}")
@@ -121,27 +133,55 @@ def _checkout(ref: str, folder: Path) -> Path:
     return folder
 
 
-def run(projects: int = 100_000, database: str | None = None,
-        baseline: str = BASELINE) -> dict[str, Any]:
+def run(projects: int = 100_000, database: str | None = None, baseline: str = BASELINE,
+        kind: str = "sqlite") -> dict[str, Any]:
     """Return both codes' figures on one portfolio and their ratios (baseline / this)."""
-    report: dict[str, Any] = {"machine": machine_info(), "baseline_ref": baseline}
+    report: dict[str, Any] = {"machine": machine_info(), "baseline_ref": baseline,
+                              "database": kind}
+    found = {}
     with tempfile.TemporaryDirectory(prefix="portfolio-bench-recompute-") as tmp:
         folder = Path(tmp)
-        source = Path(database).resolve() if database else folder / "seeded.db"
-        if not database:
-            report["prepare"] = prepare_database(f"sqlite:///{source}", projects)
         old_code = _checkout(baseline, folder / "baseline")
-        found = {}
-        for name, code in (("baseline", old_code), ("this", ROOT)):
-            copy = folder / f"{name}.db"
-            shutil.copy(source, copy)
-            found[name] = _in_child(code, copy)
-            copy.unlink()
+        sides = (("baseline", old_code), ("this", ROOT))
+        if kind == "postgresql":
+            seeded = create_postgres_database()
+            try:
+                report["prepare"] = prepare_database(seeded, projects)
+                for name, code in sides:
+                    copy = _postgres_copy(seeded)
+                    try:
+                        found[name] = _in_child(code, copy)
+                    finally:
+                        drop_postgres_database(copy)
+            finally:
+                drop_postgres_database(seeded)
+        else:
+            source = Path(database).resolve() if database else folder / "seeded.db"
+            if not database:
+                report["prepare"] = prepare_database(f"sqlite:///{source}", projects)
+            for name, code in sides:
+                copy = folder / f"{name}.db"
+                shutil.copy(source, copy)
+                found[name] = _in_child(code, f"sqlite:///{copy}")
+                copy.unlink()
     report.update(found)
     report["same_figures"] = found["baseline"]["fingerprint"] == found["this"]["fingerprint"]
     report["ratios"] = {key: found["baseline"][key] / found["this"][key]
                         for key in found["this"] if key.endswith("_s") and found["this"][key]}
     return report
+
+
+def _postgres_copy(url: str) -> str:
+    """Return a new PostgreSQL database made from another as its template."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    copy = create_postgres_database("portfolio_bench_copy")
+    drop_postgres_database(copy)
+    name, template = make_url(copy).database, make_url(url).database
+    with psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return copy
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -154,7 +194,8 @@ def print_report(report: dict[str, Any]) -> None:
                      f"{this[stage + '_cpu_s']:.1f}", f"{ratio[stage + '_cpu_s']:.2f}x"])
     rows.append(["peak MB", f"{base['peak_rss_mb']:.0f}", f"{this['peak_rss_mb']:.0f}",
                  f"{base['peak_rss_mb'] / this['peak_rss_mb']:.2f}x", "", "", ""])
-    print(f"{this['ranked']:,} ranked projects; baseline: commit {report['baseline_ref']} "
+    print(f"{report['database']}, {this['ranked']:,} ranked projects; "
+          f"baseline: commit {report['baseline_ref']} "
           f"({base['code']}); this: {this['code']}")
     print_table(["stage", "baseline s", "this s", "ratio", "baseline CPU s", "this CPU s",
                  "CPU ratio"], rows)
@@ -168,8 +209,10 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=100_000, help="projects to seed")
     parser.add_argument("--database", help="an SQLite file already seeded (skips seeding)")
     parser.add_argument("--baseline", default=BASELINE, help="git commit of the earlier code")
+    parser.add_argument("--kind", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the database (PostgreSQL on 127.0.0.1, as the tests use)")
     args = parser.parse_args()
-    report = run(args.projects, args.database, args.baseline)
+    report = run(args.projects, args.database, args.baseline, args.kind)
     print_report(report)
     print(json.dumps(report, indent=2, default=str))
 

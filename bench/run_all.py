@@ -34,6 +34,7 @@ def stages(quick: bool, tmp: Path) -> list[tuple[str, float, Callable[[], Any]]]
         bench_load,
         bench_pages,
         bench_plan,
+        bench_recompute,
         bench_scoring,
     )
 
@@ -64,6 +65,7 @@ def stages(quick: bool, tmp: Path) -> list[tuple[str, float, Callable[[], Any]]]
             ("load", 30, lambda: bench_load.run(5, 8, 500, baseline_seconds=4)),
             ("fuzz", 20, lambda: bench_fuzz.run(examples=3, min_total=50)),
             ("exports", 30, lambda: exports(500, shared, import_rows=200)),
+            ("recompute sqlite 500", 30, lambda: bench_recompute.run(500)),
         ]
     return [
         ("scoring", 10, lambda: bench_scoring.run()),
@@ -82,6 +84,9 @@ def stages(quick: bool, tmp: Path) -> list[tuple[str, float, Callable[[], Any]]]
         ("exports", 170, lambda: exports(100_000, shared, formats=formats_100k)),
         ("exports xlsx 10,000", 60, lambda: exports(10_000, shared_10k, formats=["xlsx"],
                                                      import_rows=0)),
+        # This code against the previous session's on the same 100,000 projects.
+        ("recompute sqlite 100,000", 150, lambda: bench_recompute.run(
+            100_000, shared if Path(shared).exists() else None)),
         # Last, so that the time budget drops it before anything else.
         ("pages postgresql 100,000", 200, lambda: bench_pages.run(
             100_000, "postgresql", 50, max_seconds=6, graph_requests=1)),

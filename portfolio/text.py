@@ -30,6 +30,10 @@ def neutralise(value: str) -> str:
     """Return a text cell a spreadsheet will show rather than run: strip, then neutralise."""
     if not value:
         return value
+    # Most cells: no control or invisible character at all (those are not printable), and no
+    # formula start; one C-level check instead of a regular expression per cell.
+    if value.isprintable() and value[0] not in FORMULA_START:
+        return value
     value = strip_controls(value)
     if not value:
         return value

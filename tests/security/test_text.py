@@ -7,11 +7,14 @@ import io
 import zipfile
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 from openpyxl import load_workbook
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from portfolio import text
 from portfolio.cli import app as cli
 from portfolio.db import Database
 from portfolio.errors import Invalid
@@ -147,3 +150,26 @@ def test_control_characters_migration_cleans_existing_rows(empty_database_url: s
         assert connection.execute(text("SELECT title, description FROM project")).one() == (
             "T x", "a\nb")
     engine.dispose()
+
+
+def _neutralise_reference(value: str) -> str:
+    """The rule as written before its fast path: strip controls, then look at the first mark."""
+    if not value:
+        return value
+    value = text.strip_controls(value)
+    if not value:
+        return value
+    first = value[0]
+    if first in text.INVISIBLE:
+        first = value.lstrip(text.INVISIBLE)[:1]
+    if first in text.FORMULA_START:
+        return "'" + value
+    return value
+
+
+@given(st.text(alphabet=st.one_of(
+    st.sampled_from(sorted(text.FORMULA_START | set(text.INVISIBLE)) + ["\x00", "\x1f", "\x85",
+                                                                      "\x7f", "\n", " ", "a"]),
+    st.characters()), max_size=12))
+def test_neutralise_fast_path_equals_the_rule(value: str) -> None:
+    assert text.neutralise(value) == _neutralise_reference(value)
