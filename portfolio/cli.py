@@ -549,6 +549,17 @@ def plumbing(
     print_rows(flat, ["gain", "description", "unblocks"], OutputFormat.table)
 
 
+@app.command("notify")
+def notify() -> None:
+    """Deliver pending notifications: stale projects, fan-out, digests, due emails (for cron)."""
+    from portfolio.services import notifications
+
+    db = database()
+    done = notifications.deliver_pending(db)
+    db.dispose()
+    typer.echo(", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in done.items()))
+
+
 @app.command("similar")
 def similar(
     slug: Annotated[str, typer.Argument(help="The project's slug.")],

@@ -95,12 +95,10 @@ def announce(session: Session, kind: str, *, project_id: int | None, actor: Acto
 
 # Delivering: background work.
 
-_KICKS: dict[int, threading.Event] = {}
-
-
 def kick(db: Database) -> None:
     """Deliver pending notifications in the background of this process (never in a request)."""
-    again = _KICKS.setdefault(id(db), threading.Event())
+    # Kept on the database object: a kick during a delivery makes it go round once more.
+    again = db.__dict__.setdefault("notifications_again", threading.Event())
     again.set()
 
     def work() -> None:
@@ -111,9 +109,6 @@ def kick(db: Database) -> None:
     db.background.submit(("notifications",), work)
 
 
-_STALE_CHECKED: dict[int, datetime] = {}
-
-
 def deliver_pending(db: Database, *, now: datetime | None = None,
                     send: bool = True) -> dict[str, int]:
     """Fan out pending events, queue digests and send due emails; return what was done."""
@@ -121,12 +116,12 @@ def deliver_pending(db: Database, *, now: datetime | None = None,
     settings = db.settings
     done = {"stale": 0, "events": 0, "notifications": 0, "emails_queued": 0, "digests": 0,
             "sent": 0, "failed": 0}
-    last = _STALE_CHECKED.get(id(db))
+    last = db.__dict__.get("stale_checked_at")
     if last is None or now - last >= STALE_CHECK_EVERY:
         with db.write() as session:
             done["stale"] = notice_stale(session, stale_days=settings.progress_stale_days,
                                          today=now.date())
-        _STALE_CHECKED[id(db)] = now
+        db.__dict__["stale_checked_at"] = now
     while True:
         with db.write() as session:
             events = list(session.execute(

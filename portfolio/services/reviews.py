@@ -362,6 +362,8 @@ def project_history(
                                                          after or {}, linked)}
         if action in ("update", "override"):
             entry["changes"] = _changes(before or {}, after or {}, owners)
+        if action == "progress":
+            entry["progress"] = after or {}
         if action == "transition":
             entry |= {"from": (before or {}).get("status"), "to": (after or {}).get("status"),
                       "reason": (after or {}).get("reason", ""),

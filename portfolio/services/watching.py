@@ -35,7 +35,8 @@ def set_watching(*, session: Session, actor: Actor, slug: str, watching: bool) -
     row.watching, row.changed_at = watching, utcnow()
     session.add(row)
     session.flush()
-    record(session, actor, action="watch" if watching else "unwatch", entity="project",
+    # A person's own choice: in the audit trail, not in the project's history.
+    record(session, actor, action="watch" if watching else "unwatch", entity="project_watch",
            entity_id=project.id, after={"watching": watching})
     return {"project": slug, "watching": watching}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portfolio.actors import SYSTEM, Actor
 from portfolio.db import Database
@@ -123,3 +123,18 @@ def test_a_lead_who_stops_watching_hears_no_comments(london: Database) -> None:
     with london.read() as session:
         assert session.execute(select(Notification).where(
             Notification.user_id == lead.id)).scalars().all() == []
+
+
+def test_cli_notify_delivers_what_is_pending(london: Database) -> None:
+    from typer.testing import CliRunner
+
+    from portfolio.cli import app
+
+    with london.write() as session:
+        session.execute(update(Project).where(Project.slug == COMMITTED)
+                        .values(created_at=utcnow() - timedelta(days=400)))
+    result = CliRunner().invoke(app, ["notify"], env={
+        "PORTFOLIO_DATABASE_URL": london.settings.database_url,
+        "PORTFOLIO_SECRET_KEY": "cli-test"})
+    assert result.exit_code == 0, result.output
+    assert "stale:" in result.output and "events:" in result.output

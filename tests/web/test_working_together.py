@@ -104,8 +104,12 @@ def test_lead_names_owner_and_reports_rag_progress_shown_on_page_dashboard_and_b
     assert "Test lead" in section and "datastore@london.gov.uk" in section
     assert "Amber" in section and "Supplier late on the catalogue API." in section
     lead.post(f"/projects/{COMMITTED}/progress", data={"rag": "red", "summary": "Blocked."})
-    section = parse_html(lead.get(f"/projects/{COMMITTED}").text).by_id("owner-progress")
+    page = parse_html(lead.get(f"/projects/{COMMITTED}").text)
+    section = page.by_id("owner-progress")
     assert "Red" in section.text() and "Earlier progress updates" in section.text()
+    history = page.find("ol", class_="history").text()
+    assert "Reported progress: Red" in history and "Reported progress: Amber" in history
+    assert "Named the owner and contact." in history
     dashboard = lead.get("/dashboard").text
     assert "1 red" in parse_html(dashboard).by_id("rag-title").parent.text()
     backlog = lead.get("/backlog?view=committed").text
