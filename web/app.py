@@ -10,6 +10,7 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -22,6 +23,7 @@ from portfolio import migrate
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.faults import DatabaseFault, Fault, FaultKind, classify
+from portfolio.schemas import messages_for
 from portfolio.settings import Settings
 from web import (
     api,
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         # /docs is web/docs.py: Swagger UI from npm, which the CSP allows (FastAPI's uses a CDN).
         docs_url=None, redoc_url=None,
+        # Operations are named as their functions are, so generated clients read naturally.
+        generate_unique_id_function=operation_id,
     )
     secret_key = settings.resolved_secret_key()
     app.state.settings = settings
@@ -141,6 +145,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return readiness(request.app.state.database)
 
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """Name an API operation after its route (list_projects, get_backlog, ...)."""
+    return route.name
 
 
 async def anyone() -> None:
@@ -273,12 +282,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = {
-            ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) or "input": e[
-                "msg"
-            ]
-            for e in exc.errors()
-        }
+        # The same plain-English messages the services give, by field (no "body.", "query.").
+        errors = messages_for(
+            {**e, "loc": tuple(p for p in e["loc"] if p not in ("body", "query", "path"))}
+            for e in exc.errors())
         message = "; ".join(f"{k}: {v}" for k, v in errors.items())
         if wants_html(request):
             return render(

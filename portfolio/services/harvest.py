@@ -215,6 +215,8 @@ def _fetch_json(client: httpx.Client, url: str, limits: Limits) -> Any:
             kind = response.headers.get("content-type", "")
     except httpx.TooManyRedirects:
         raise HarvestFailed(f"{url} redirects in a loop") from None
+    except httpx.InvalidURL:
+        raise HarvestFailed(f"{url!r} is not a web address a portal can have") from None
     except httpx.TimeoutException:
         raise _Retry(f"no answer within {limits.timeout_seconds:g} s") from None
     except httpx.TransportError as exc:
