@@ -22,7 +22,7 @@ PAGE_SIZE = 100
 def home(
     request: Request, session: ReadSession, q: Annotated[str | None, Query(max_length=200)] = None,
     after: Annotated[str | None, Query(max_length=120)] = None,
-):  # type: ignore[no-untyped-def]
+):
     """List the portfolio's projects by slug, a page at a time."""
     found = project_service.list_projects(session=session, q=q or None, after=after or None,
                                           limit=PAGE_SIZE + 1)

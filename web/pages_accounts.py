@@ -34,7 +34,7 @@ Admin = Annotated[Actor, Depends(policy(Policy.ADMIN))]
 
 @router.get("/login", name="login")
 def login_page(request: Request, actor: Public,
-               next: Annotated[str | None, Query(max_length=500)] = None):  # type: ignore[no-untyped-def]  # noqa: A002
+               next: Annotated[str | None, Query(max_length=500)] = None):  # noqa: A002
     """Show the sign-in form."""
     csrf_token(request)
     return render(request, "login.html", {"next": safe_next(next), "error": None, "email": ""})
@@ -45,7 +45,7 @@ def login_submit(
     request: Request, actor: Public, email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
-):  # type: ignore[no-untyped-def]
+):
     """Check the credentials; on success start a fresh session."""
     settings = request.app.state.settings
     try:
@@ -65,14 +65,14 @@ def login_submit(
 
 
 @router.post("/logout", name="logout")
-def logout(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
+def logout(request: Request, actor: Reader):
     """End the session: the cookie's copies stop working too."""
     end_signed_in_session(request)
     return RedirectResponse(request.url_for("login").path, status_code=303)
 
 
 @router.post("/account/sessions/end", name="sign_out_everywhere")
-def sign_out_everywhere(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
+def sign_out_everywhere(request: Request, actor: Reader):
     """End every session of the signed-in user, this one included."""
     with get_database(request).write() as session:
         accounts.sign_out_everywhere(session=session, actor=actor)
@@ -81,7 +81,7 @@ def sign_out_everywhere(request: Request, actor: Reader):  # type: ignore[no-unt
 
 
 def _account(request: Request, actor: Actor, *, new_token: dict | None = None,
-             error: str | None = None):  # type: ignore[no-untyped-def]
+             error: str | None = None):
     """Render the account page: API tokens and signed-in sessions."""
     settings = request.app.state.settings
     with get_database(request).read() as session:
@@ -98,7 +98,7 @@ def _account(request: Request, actor: Actor, *, new_token: dict | None = None,
 
 
 @router.get("/account", name="account")
-def account_page(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
+def account_page(request: Request, actor: Reader):
     """Show the signed-in user's API tokens and sessions."""
     return _account(request, actor)
 
@@ -107,7 +107,7 @@ def account_page(request: Request, actor: Reader):  # type: ignore[no-untyped-de
 def token_create(request: Request, actor: Reader,
                  name: Annotated[str, Form(max_length=120)],
                  days: Annotated[int | None, Form(ge=1, le=100_000)] = None,
-                 ):  # type: ignore[no-untyped-def]
+                 ):
     """Create an API token that lasts the chosen days and show its secret once."""
     settings = request.app.state.settings
     error, created = None, None
@@ -122,7 +122,7 @@ def token_create(request: Request, actor: Reader,
 
 
 @router.post("/account/tokens/{token_id}/revoke", name="token_revoke")
-def token_revoke(request: Request, actor: Reader, token_id: RowId):  # type: ignore[no-untyped-def]
+def token_revoke(request: Request, actor: Reader, token_id: RowId):
     """Revoke one of the user's tokens."""
     with get_database(request).write() as session:
         accounts.revoke_token(session=session, actor=actor, token_id=token_id)
@@ -130,13 +130,13 @@ def token_revoke(request: Request, actor: Reader, token_id: RowId):  # type: ign
 
 
 @router.get("/admin/users", name="users")
-def users_page(request: Request, actor: Admin):  # type: ignore[no-untyped-def]
+def users_page(request: Request, actor: Admin):
     """List users for the administrator."""
     return _users(request, actor, errors={}, form={})
 
 
 def _users(request: Request, actor: Actor, *, errors: dict, form: dict,
-           status_code: int = 200):  # type: ignore[no-untyped-def]
+           status_code: int = 200):
     """Render the users page."""
     database = get_database(request)
     with database.read() as session:
@@ -153,7 +153,7 @@ def user_create(
     name: Annotated[str, Form(max_length=200)], role: Annotated[str, Form(max_length=16)],
     password: Annotated[str, Form(max_length=1024)],
     organisation: Annotated[str, Form(max_length=32)] = "",
-):  # type: ignore[no-untyped-def]
+):
     """Add a user with a first password."""
     form = {"email": email, "name": name, "role": role, "organisation": organisation}
     try:
@@ -170,7 +170,7 @@ def user_update(
     request: Request, actor: Admin, email: str, role: Annotated[str, Form(max_length=16)],
     organisation: Annotated[str, Form(max_length=32)] = "",
     active: Annotated[str, Form(max_length=8)] = "",
-):  # type: ignore[no-untyped-def]
+):
     """Change a user's role, organisation or access."""
     try:
         with get_database(request).write() as session:

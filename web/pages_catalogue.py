@@ -37,7 +37,7 @@ def _run(db: AppDatabase, actor: Actor, url: str, publisher: str, *, dry_run: bo
 
 
 def _page(request: Request, db: AppDatabase, form: dict[str, Any], plan: HarvestPlan | None,
-          errors: dict[str, str], notice: str = "", status_code: int = 200):  # type: ignore[no-untyped-def]
+          errors: dict[str, str], notice: str = "", status_code: int = 200):
     """Render the harvest page."""
     with db.read() as session:
         choices = organisations.list_organisations(session=session)
@@ -55,7 +55,7 @@ def harvest_page(
     publisher: Annotated[str, Query(max_length=32)] = "GLA",
     added: Annotated[int | None, Query(ge=0)] = None,
     updated: Annotated[int | None, Query(ge=0)] = None,
-):  # type: ignore[no-untyped-def]
+):
     """Show the harvest form and, for a portal address, what a harvest would do (a dry run)."""
     form = {"url": url, "publisher": publisher}
     notice = (f"Harvested: {added} dataset(s) added and {updated} updated."
@@ -72,7 +72,7 @@ def harvest_run(
     url: Annotated[str, Form(max_length=1000)],
     publisher: Annotated[str, Form(max_length=32)] = "GLA",
     confirm: Annotated[list[str] | None, Form()] = None,
-):  # type: ignore[no-untyped-def]
+):
     """Harvest the portal, all or nothing; then show the page again with what was done."""
     form = {"url": url, "publisher": publisher}
     plan, errors = _run(db, actor, url.strip(), publisher, dry_run=False,

@@ -33,7 +33,7 @@ def link_write(
     anchor: str,
     write: Callable[[], Any],
     done: str = "Saved.",
-):  # type: ignore[no-untyped-def]
+):
     """Run one link write; on a refusal show the edit page with the message by the field.
 
     Sent by htmx, the answer is the edit page whose one section the browser swaps in, so
@@ -64,7 +64,7 @@ def link_write(
 @router.post("/projects/{slug}/dependencies", name="dependency_add", dependencies=[EDIT])
 def add_dependency(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Make the project depend on another; a cycle is refused and named."""
     return link_write(
         request,
@@ -83,7 +83,7 @@ def add_dependency(
 @router.post("/projects/{slug}/dependencies/remove", name="dependency_remove", dependencies=[EDIT])
 def remove_dependency(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Remove one of the project's dependencies."""
     return link_write(
         request,
@@ -102,7 +102,7 @@ def remove_dependency(
 @router.post("/projects/{slug}/datasets", name="dataset_link", dependencies=[EDIT])
 def link_dataset(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Link a dataset the project uses or produces, or update that link."""
     return link_write(
         request,
@@ -121,7 +121,7 @@ def link_dataset(
 @router.post("/projects/{slug}/datasets/remove", name="dataset_unlink", dependencies=[EDIT])
 def unlink_dataset(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Remove a dataset link from the project."""
     return link_write(
         request,
@@ -144,7 +144,7 @@ def unlink_dataset(
 @router.post("/projects/{slug}/partners", name="partner_add", dependencies=[EDIT])
 def add_partner(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Add a partner organisation with its role, or change its role."""
     return link_write(
         request,
@@ -163,7 +163,7 @@ def add_partner(
 @router.post("/projects/{slug}/partners/remove", name="partner_remove", dependencies=[EDIT])
 def remove_partner(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Remove a partner organisation from the project."""
     return link_write(
         request,
@@ -180,7 +180,7 @@ def remove_partner(
 
 
 @router.post("/projects/{slug}/assessments", name="project_assess", dependencies=[EDIT])
-def assess(request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+def assess(request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData):
     """Record the project's level on one criterion with a rationale."""
     criterion = form.get("criterion", "")
     return link_write(
@@ -202,7 +202,7 @@ for _path in ("/projects/{slug}/dependencies", "/projects/{slug}/dependencies/re
               "/projects/{slug}/datasets", "/projects/{slug}/datasets/remove",
               "/projects/{slug}/partners", "/projects/{slug}/partners/remove",
               "/projects/{slug}/assessments"):
-    def _back(request: Request, slug: str):  # type: ignore[no-untyped-def]
+    def _back(request: Request, slug: str):
         """Send a GET of a form action back to the edit page the form is on."""
         return see_other(request.url_for("project_edit", slug=slug))
 
@@ -211,7 +211,7 @@ for _path in ("/projects/{slug}/dependencies", "/projects/{slug}/dependencies/re
                          name="back_" + _path.removeprefix("/projects/{slug}/").replace("/", "_"))
 
 
-def render_picks(request: Request, items: list[dict[str, Any]], q: str, target: str):  # type: ignore[no-untyped-def]
+def render_picks(request: Request, items: list[dict[str, Any]], q: str, target: str):
     """Render a picker's suggestions."""
     return render(request, "_picks.html", {"items": items, "q": q, "target": target})
 
@@ -225,7 +225,7 @@ def pick_projects(
     depends_on: SearchText = "",
     force_in: SearchText = "",
     force_out: SearchText = "",
-):  # type: ignore[no-untyped-def]
+):
     """Suggest projects for a picker (the text comes as q or as the field's own name)."""
     text = q or depends_on or force_in or force_out
     items = dataset_pages.search_projects(session=session, q=text)
@@ -239,7 +239,7 @@ def pick_datasets(
     target: TargetId = "ds-dataset",
     q: SearchText = "",
     dataset: SearchText = "",
-):  # type: ignore[no-untyped-def]
+):
     """Suggest datasets for a picker (the text comes as q or as the field's own name)."""
     text = q or dataset
     items = dataset_pages.search_datasets(session=session, q=text)
@@ -253,7 +253,7 @@ def pick_organisations(
     target: TargetId = "pa-organisation",
     q: SearchText = "",
     organisation: SearchText = "",
-):  # type: ignore[no-untyped-def]
+):
     """Suggest organisations for a picker (the text comes as q or as the field's own name)."""
     text = q or organisation
     items = dataset_pages.search_organisations(session=session, q=text)
