@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 from urllib.parse import quote
 
 import anyio
@@ -225,29 +226,39 @@ def fault_response(request: Request, fault: Fault) -> Response:
                         headers=headers)
 
 
+def sign_in_first(request: Request) -> Response:
+    """Send a browser to the sign-in page, coming back here after."""
+    target = safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    login = f"{request.url_for('login').path}?next={quote(target)}"
+    if request.headers.get("HX-Request"):
+        # htmx would swap the login page into a fragment: ask it to navigate instead.
+        return Response(status_code=401, headers={"HX-Redirect": login})
+    return RedirectResponse(login, 303)
+
+
+def refusal_body(exc: DomainError) -> dict[str, Any]:
+    """Return the JSON of a refusal (web.api_contract.ErrorOut): the sentence and its details."""
+    body: dict[str, Any] = {"detail": exc.message}
+    if isinstance(exc, Invalid):
+        body["errors"] = exc.errors
+        if hasattr(exc, "path"):
+            body["cycle"] = exc.path
+    if isinstance(exc, Conflict):
+        body["current"] = exc.current
+        body["changed"] = exc.changed
+        if exc.conflicts:
+            body["conflicts"] = exc.conflicts
+    return body
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors to HTTP statuses with readable messages."""
 
     @app.exception_handler(DomainError)
     def domain_error(request: Request, exc: DomainError) -> Response:
         if isinstance(exc, NotAuthenticated) and not request.url.path.startswith("/api/"):
-            target = safe_next(request.url.path + (f"?{request.url.query}"
-                                                   if request.url.query else ""))
-            login = f"{request.url_for('login').path}?next={quote(target)}"
-            if request.headers.get("HX-Request"):
-                # htmx would swap the login page into a fragment: ask it to navigate instead.
-                return Response(status_code=401, headers={"HX-Redirect": login})
-            return RedirectResponse(login, 303)
-        body: dict = {"detail": exc.message}
-        if isinstance(exc, Invalid):
-            body["errors"] = exc.errors
-            if hasattr(exc, "path"):
-                body["cycle"] = exc.path
-        if isinstance(exc, Conflict):
-            body["current"] = exc.current
-            body["changed"] = exc.changed
-            if exc.conflicts:
-                body["conflicts"] = exc.conflicts
+            return sign_in_first(request)
+        body = refusal_body(exc)
         if wants_html(request):
             return render(
                 request,

@@ -490,7 +490,7 @@ def _current_input(project: Any, owner_code: str) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def import_projects(
+def import_projects(  # noqa: C901 - to split
     *, session: Session, actor: Actor, content: bytes, filename: str = "upload",
     dry_run: bool = False, progress: Progress | None = None, sheet: Sheet | None = None,
     limits: ImportLimits | None = None,
