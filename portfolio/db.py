@@ -82,7 +82,7 @@ class Database:
         # being computed in the background, belong to this database alone.
         self.memo = Memo(entries=256)
         # Large results of one ranking run (graphs of up to 100,000 projects): only a few.
-        self.results = Memo(entries=4)
+        self.run_memo = Memo(entries=4)
         self.faults = FaultLog()
         self.background = Background(self.faults)
         # The last write refused because the database cannot be written (read-only, full):

@@ -82,9 +82,9 @@ def portfolio_frames(db: Database, session: Session) -> PortfolioFrames:
     once, then the graph and the what-if sliders reuse it until the next write.
     """
     key = ("portfolio frames", current_revision(session))
-    found = db.results.get(key)
+    found = db.run_memo.get(key)
     if found is None:
-        found = db.results.put_latest(key, load_portfolio(session))
+        found = db.run_memo.put_latest(key, load_portfolio(session))
     return found
 
 
