@@ -137,7 +137,8 @@ def move_project(slug: str, body: MoveIn, session: WriteSession,
 class DecisionIn(BaseModel):
     """A review decision with its rationale (for needs_information, the question)."""
 
-    decision: Decision
+    # One of the decisions: stated here, checked by the service with the rationale's rule.
+    decision: str = Field(max_length=24, json_schema_extra={"enum": [d.value for d in Decision]})
     rationale: str = Field(max_length=20_000, json_schema_extra=FILLED, description=(
         "The reasons (for needs_information, the question)"))
 

@@ -24,6 +24,7 @@ WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
+AT_LEAST_0: dict[str, Any] = {"minimum": 0}
 # A name with something besides spaces, and no control character (the service's rule).
 SCENARIO_NAME: dict[str, Any] = {"pattern": r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$"}
 
@@ -34,8 +35,10 @@ class ScenarioIn(BaseModel):
     name: str = Field(min_length=1, max_length=120, json_schema_extra=SCENARIO_NAME)
     description: str = Field(default="", max_length=2000)
     profile: str | None = Field(default=None, max_length=120)
-    budget: float = Field(ge=0, description="Budget in GBP")
-    capacity: float = Field(ge=0, description="Capacity in person-months")
+    # At least 0: stated here, checked by the service beside the other fields' rules.
+    budget: float = Field(description="Budget in GBP", json_schema_extra=AT_LEAST_0)
+    capacity: float = Field(description="Capacity in person-months",
+                            json_schema_extra=AT_LEAST_0)
     force_in: list[str] = Field(default_factory=list, max_length=200)
     force_out: list[str] = Field(default_factory=list, max_length=200)
 
@@ -48,8 +51,8 @@ class ScenarioUpdate(BaseModel):
                              json_schema_extra=SCENARIO_NAME)
     description: str | None = Field(default=None, max_length=2000)
     profile: str | None = Field(default=None, max_length=120)
-    budget: float | None = Field(default=None, ge=0)
-    capacity: float | None = Field(default=None, ge=0)
+    budget: float | None = Field(default=None, json_schema_extra=AT_LEAST_0)
+    capacity: float | None = Field(default=None, json_schema_extra=AT_LEAST_0)
     force_in: list[str] | None = Field(default=None, max_length=200)
     force_out: list[str] | None = Field(default=None, max_length=200)
 
