@@ -93,7 +93,10 @@ class Limits:
 
 def read_catalogue(url: str, *, client: httpx.Client, limits: Limits) -> list[PortalDataset]:
     """Read every entry of a CKAN or DCAT catalogue, or raise HarvestFailed."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, say
+        parts = urlsplit("")
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise Invalid({"url": "give the portal's address, starting with http:// or https://"})
     path = parts.path.rstrip("/")
