@@ -34,7 +34,7 @@ screenshots: setup
 
 lint: setup
 	$(BIN)/ruff check portfolio scoring web seeds tests bench migrations
-	$(BIN)/mypy scoring
+	$(BIN)/mypy portfolio web scoring seeds
 
 bench: setup $(VENV)/.bench-installed
 	$(BIN)/python -m bench.run_all

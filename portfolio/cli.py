@@ -605,7 +605,7 @@ AsEmail = Annotated[str | None, typer.Option(
     "--as", help="Act as this user (email); by default the command acts as the system.")]
 
 
-def acting(email: str | None):  # type: ignore[no-untyped-def]
+def acting(email: str | None):
     """Return the actor a command runs as: a user by email, or the system."""
     from sqlalchemy import select
 

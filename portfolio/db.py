@@ -86,7 +86,7 @@ class Database:
         # being computed in the background, belong to this database alone.
         self.memo = Memo(entries=256)
         # Large results of one ranking run (graphs of up to 100,000 projects): only a few.
-        self.results = Memo(entries=4)
+        self.run_memo = Memo(entries=4)
         self.faults = FaultLog()
         self.background = Background(self.faults)
         # The PostgreSQL job queue (portfolio/jobs.py) when this process uses one.

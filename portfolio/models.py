@@ -69,6 +69,13 @@ def timestamp_column(nullable: bool = False) -> Column:
     return Column(DateTime(timezone=True), nullable=nullable)
 
 
+def row_id(row: SQLModel) -> int:
+    """Return a saved row's id (SQLModel types it optional until the row is flushed)."""
+    value = getattr(row, "id", None)
+    assert isinstance(value, int), f"{type(row).__name__} not saved yet"
+    return value
+
+
 class Organisation(SQLModel, table=True):
     """The GLA, a borough, a GLA group body or a partner."""
 

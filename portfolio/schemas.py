@@ -41,9 +41,16 @@ Code = Annotated[str, Field(min_length=1, max_length=32, pattern=CODE_PATTERN)]
 # Every text input refuses control characters (long text keeps tab and line breaks).
 SingleLine = AfterValidator(refuse_controls)
 Multiline = AfterValidator(refuse_controls_multiline)
-Title = Annotated[str, Field(min_length=1, max_length=300), SingleLine]
-LongText = Annotated[str, Field(max_length=20_000), Multiline]
-Name = Annotated[str, Field(min_length=1, max_length=200), SingleLine]
+# The same rules as patterns, for the API's schema only: the validators above give the message.
+LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+FILLED_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+BLOCK_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+Title = Annotated[str, Field(min_length=1, max_length=300,
+                             json_schema_extra={"pattern": FILLED_LINE_PATTERN}), SingleLine]
+LongText = Annotated[str, Field(max_length=20_000, json_schema_extra={"pattern": BLOCK_PATTERN}),
+                     Multiline]
+Name = Annotated[str, Field(min_length=1, max_length=200,
+                            json_schema_extra={"pattern": FILLED_LINE_PATTERN}), SingleLine]
 
 
 class Input(BaseModel):
@@ -70,8 +77,13 @@ def parse(model: type[Input], data: dict[str, Any]) -> Any:
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
     """Turn pydantic's errors into one message per field, written for people."""
+    return messages_for(exc.errors())
+
+
+def messages_for(found: Any) -> dict[str, str]:
+    """Turn pydantic's error list into one message per field (also for request validation)."""
     errors: dict[str, str] = {}
-    for error in exc.errors():
+    for error in found:
         field = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if not field:
@@ -196,11 +208,6 @@ class OrganisationCreate(Input):
     kind: OrganisationKind
 
 
-class OrganisationUpdate(Input):
-    name: Name | None = None
-    kind: OrganisationKind | None = None
-
-
 class ProjectFields(Input):
     """Fields a project shares between creation and update."""
 
@@ -267,7 +274,8 @@ class DatasetFields(Input):
     description: LongText = ""
     publisher: Code
     access: Access
-    licence: Annotated[str, Field(max_length=120), SingleLine] = ""
+    licence: Annotated[str, Field(max_length=120, json_schema_extra={"pattern": LINE_PATTERN}),
+                       SingleLine] = ""
     update_frequency: UpdateFrequency = UpdateFrequency.ADHOC
     drl: ReadinessLevel = ReadinessLevel.C4
     # Where it is published; None (not sent) keeps what is stored.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +24,6 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     sqlite_busy_timeout_ms: int = 5000
-    page_size: int = 50
     plan_wall_clock_seconds: float = 60.0
     # How long a page waits for a re-ranking after edits before showing the previous one.
     ranking_wait_seconds: float = 2.0
@@ -158,8 +156,3 @@ class Settings(BaseSettings):
         """Tell whether the database is an embedded SQLite file."""
         return self.database_url.startswith("sqlite")
 
-
-@lru_cache
-def get_settings() -> Settings:
-    """Return the process-wide settings read from the environment."""
-    return Settings()

@@ -288,7 +288,7 @@ def _add_edges(g: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str, dict[str
     nx._clear_cache(g)
 
 
-def _build_graph(
+def _build_graph(  # noqa: C901 - to split
     projects: pd.DataFrame,
     datasets: pd.DataFrame | None,
     organisations: pd.DataFrame | None,

@@ -122,7 +122,7 @@ def _limit(name: str, x: float) -> float:
     return x
 
 
-def _prepare(
+def _prepare(  # noqa: C901 - to split
     candidates: pd.DataFrame,
     dependencies: pd.DataFrame | None,
     budget: float,

@@ -220,7 +220,7 @@ def _horizon(horizon: Any) -> int:
     return h
 
 
-def _prepare(
+def _prepare(  # noqa: C901 - to split
     candidates: pd.DataFrame,
     dependencies: pd.DataFrame | None,
     *,

@@ -119,7 +119,7 @@ def _hasher() -> HashingVectorizer:
 
 
 @functools.cache
-def _analyser():  # type: ignore[no-untyped-def]
+def _analyser():
     """Return the hasher's text-to-terms function (built once)."""
     return _hasher().build_analyzer()
 

@@ -26,6 +26,7 @@ from portfolio.models import (
     ProjectPartner,
     User,
     WeightProfile,
+    row_id,
 )
 from portfolio.services import datasets as dataset_service
 from portfolio.services import organisations as organisation_service
@@ -94,7 +95,7 @@ def load_reference(session: Session, report: SeedReport | None = None) -> SeedRe
         report.add("criterion")
     existing_levels = set(session.exec(select(CriterionLevel.criterion_id, CriterionLevel.level)))
     for row in read_csv(SEEDS_DIR / "criterion_levels.csv"):
-        criterion_id = criteria[row["criterion_key"]].id
+        criterion_id = row_id(criteria[row["criterion_key"]])
         if (criterion_id, int(row["level"])) in existing_levels:
             continue
         session.add(
@@ -122,18 +123,20 @@ def _load_profiles(session: Session, report: SeedReport) -> None:
         report.add("weight_profile")
     weights: dict[str, dict[str, dict[str, float]]] = {}
     for row in read_csv(SEEDS_DIR / "profile_weights.csv"):
-        profile = new.get(row["profile"])
-        if profile is None:
+        found = new.get(row["profile"])
+        if found is None:
             continue
+        profile = found
         weight = float(row["weight"])
         session.add(
-            ProfileWeight(profile_id=profile.id, kind=row["kind"], key=row["key"], weight=weight)
+            ProfileWeight(profile_id=row_id(profile), kind=row["kind"], key=row["key"],
+                          weight=weight)
         )
         weights.setdefault(profile.name, {}).setdefault(row["kind"], {})[row["key"]] = weight
         report.add("profile_weight")
     for name, profile in new.items():
         session.add(
-            ProfileRevision(profile_id=profile.id, version=1, weights=weights.get(name, {}))
+            ProfileRevision(profile_id=row_id(profile), version=1, weights=weights.get(name, {}))
         )
     session.flush()
 
@@ -320,8 +323,8 @@ def _load_links(session: Session, report: SeedReport) -> None:
 def _load_assessments(session: Session, report: SeedReport) -> None:
     """Append the seed assessments of criteria a project has not been assessed on yet."""
     done = set(session.exec(select(Assessment.project_id, Assessment.criterion_id)))
-    projects = dict(session.exec(select(Project.slug, Project.id)).all())
-    criteria = dict(session.exec(select(Criterion.key, Criterion.id)).all())
+    projects = {slug: pid for slug, pid in session.exec(select(Project.slug, Project.id)) if pid}
+    criteria = {key: cid for key, cid in session.exec(select(Criterion.key, Criterion.id)) if cid}
     assessors = dict(session.exec(select(User.email, User.id)).all())
     for row in read_csv(LONDON_DIR / "assessments.csv"):
         project_id, criterion_id = projects[row["project"]], criteria[row["criterion"]]

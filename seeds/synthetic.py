@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import numpy as np
 from sqlalchemy import insert, select
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel, col
 
 from portfolio.enums import (
     Access,
@@ -118,7 +118,7 @@ def seed_synthetic(
 
 def _bulk(
     session: Session,
-    table: type,
+    table: type[SQLModel],
     rows: list[dict],
     report: SeedReport,
     tick: Progress | None = None,
@@ -130,7 +130,7 @@ def _bulk(
         session.execute(insert(table), batch)
         if tick:
             tick(step, len(batch))
-    report.add(table.__tablename__, len(rows))
+    report.add(str(table.__tablename__), len(rows))
 
 
 def _insert_organisations(
@@ -147,7 +147,7 @@ def _insert_organisations(
         for i, k in enumerate(kinds)
     ]
     _bulk(session, Organisation, rows, report)
-    ids = (
+    ids: list[int] = list(
         session.execute(
             select(col(Organisation.id))
             .where(col(Organisation.code).like("SYN%"))
@@ -185,7 +185,7 @@ def _insert_datasets(
         for i in range(n)
     ]
     _bulk(session, Dataset, rows, report)
-    ids = (
+    ids: list[int] = list(
         session.execute(
             select(col(Dataset.id)).where(col(Dataset.code).like("syn-dataset-%")).order_by(col(Dataset.code))
         )
@@ -249,7 +249,7 @@ def _insert_projects(
             }
         )
     _bulk(session, Project, rows, report, tick, "projects")
-    ids = (
+    ids: list[int] = list(
         session.execute(
             select(col(Project.id)).where(col(Project.slug).like(f"{SLUG_PREFIX}%")).order_by(col(Project.slug))
         )
@@ -359,7 +359,7 @@ def _insert_assessments(
     tick: Progress,
 ) -> None:
     """Insert one assessment per assessed criterion; 5% of projects are left partly assessed."""
-    criteria = (
+    criteria: list[int] = list(
         session.execute(
             select(col(Criterion.id)).where(col(Criterion.source) == "assessed")
             .order_by(col(Criterion.position))

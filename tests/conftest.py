@@ -199,6 +199,9 @@ class HeldRankings:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self._monkeypatch = monkeypatch
         self._released = threading.Event()
+        self._release_on_wait = False
+        # How long each caller asked to wait for a re-ranking (None: until it is done).
+        self.waits: list[float | None] = []
 
     def hold(self) -> None:
         """Hold every re-ranking started from now on."""
@@ -212,12 +215,32 @@ class HeldRankings:
 
         self._monkeypatch.setattr(ranking, "_compute_and_store", held)
 
-    def release(self, after: float = 0.0) -> None:
-        """Let the held re-rankings run, now or after some seconds."""
-        if after:
-            threading.Timer(after, self._released.set).start()
-        else:
-            self._released.set()
+    def watch(self, db: Database) -> None:
+        """Record how long callers wait on the database's background jobs (in `waits`)."""
+        submit = db.background.submit
+
+        def submitted(key, work):  # type: ignore[no-untyped-def]
+            future = submit(key, work)
+            result = future.result
+
+            def waited(timeout=None):  # type: ignore[no-untyped-def]
+                self.waits.append(timeout)
+                if self._release_on_wait and (timeout is None or timeout > 0):
+                    self._released.set()
+                return result(timeout)
+
+            future.result = waited  # type: ignore[method-assign]
+            return future
+
+        self._monkeypatch.setattr(db.background, "submit", submitted)
+
+    def release_when_awaited(self) -> None:
+        """Let the held re-rankings run as soon as a watched caller waits for one."""
+        self._release_on_wait = True
+
+    def release(self) -> None:
+        """Let the held re-rankings run."""
+        self._released.set()
 
 
 @pytest.fixture

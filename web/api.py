@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from portfolio.actors import Actor
 from portfolio.db import Database
+from portfolio.enums import Decision, ProjectStatus
 from portfolio.services import datasets as dataset_service
 from portfolio.services import organisations as organisation_service
 from portfolio.services import overrides as override_service
@@ -21,10 +22,27 @@ from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
 from portfolio.services import scenarios as scenario_service
+from web.api_contract import ERRORS
+from web.api_models import (
+    FILLED,
+    BacklogRow,
+    DatasetPatchIn,
+    DatasetUpdate,
+    DependencyInput,
+    OrganisationPublic,
+    PlanPublic,
+    ProjectCreate,
+    ProjectPatched,
+    ProjectPatchIn,
+    ProjectPublic,
+    ProjectSummary,
+    ProjectUpdateIn,
+    body_of,
+)
 from web.deps import current_actor, get_database, read_session, write_session
 from web.security import Policy, policy
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))
@@ -37,13 +55,14 @@ WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-@router.get("/organisations", dependencies=[READ])
-def list_organisations(session: ReadSession, kind: str | None = None) -> list[dict[str, Any]]:
+@router.get("/organisations", dependencies=[READ], response_model=list[OrganisationPublic])
+def list_organisations(session: ReadSession, kind: str | None = None
+                       ) -> list[dict[str, Any]]:
     """List organisations (code, name, kind)."""
     return organisation_service.list_organisations(session=session, kind=kind)
 
 
-@router.get("/projects", dependencies=[READ])
+@router.get("/projects", dependencies=[READ], response_model=list[ProjectSummary])
 def list_projects(
     session: ReadSession,
     organisation: Annotated[str | None, Query(max_length=32)] = None,
@@ -57,35 +76,36 @@ def list_projects(
     )
 
 
-@router.get("/projects/{slug}", dependencies=[READ])
+@router.get("/projects/{slug}", dependencies=[READ], response_model=ProjectPublic)
 def get_project(slug: str, session: ReadSession) -> dict[str, Any]:
     """Return one project with its partners, datasets, dependencies and assessments."""
     return project_service.get_project(session=session, slug=slug)
 
 
-@router.post("/projects", status_code=201, dependencies=[EDIT])
+@router.post("/projects", status_code=201, dependencies=[EDIT], response_model=ProjectSummary)
 def create_project(
-    body: dict[str, Any], session: WriteSession, actor: CurrentActor
+    body: ProjectCreate, session: WriteSession, actor: CurrentActor
 ) -> dict[str, Any]:
     """Register a project."""
-    return project_service.create_project(session=session, actor=actor, data=body)
+    return project_service.create_project(session=session, actor=actor, data=body_of(body))
 
 
-@router.put("/projects/{slug}", dependencies=[EDIT])
+@router.put("/projects/{slug}", dependencies=[EDIT], response_model=ProjectSummary)
 def update_project(
-    slug: str, body: dict[str, Any], session: WriteSession, actor: CurrentActor
+    slug: str, body: ProjectUpdateIn, session: WriteSession, actor: CurrentActor
 ) -> dict[str, Any]:
     """Replace a project's fields; the body carries the version it was read at.
 
     A stale version is refused with 409 and the fields changed since (`changed`). A status
     change follows the workflow; the CDO or an admin gives `status_reason` for one outside it.
     """
-    return project_service.update_project(session=session, actor=actor, slug=slug, data=body)
+    return project_service.update_project(session=session, actor=actor, slug=slug,
+                                          data=body_of(body))
 
 
-@router.patch("/projects/{slug}", dependencies=[EDIT])
+@router.patch("/projects/{slug}", dependencies=[EDIT], response_model=ProjectPatched)
 def patch_project(
-    slug: str, body: dict[str, Any], session: WriteSession, actor: CurrentActor
+    slug: str, body: ProjectPatchIn, session: WriteSession, actor: CurrentActor
 ) -> dict[str, Any]:
     """Change only the fields sent, with the `version` they were read at.
 
@@ -94,13 +114,14 @@ def patch_project(
     both changed differently answer 409 with `conflicts` (base, theirs, mine) and nothing is
     written.
     """
-    return project_service.patch_project(session=session, actor=actor, slug=slug, data=body)
+    return project_service.patch_project(session=session, actor=actor, slug=slug,
+                                         data=body_of(body))
 
 
 class MoveIn(BaseModel):
     """A status change along the workflow."""
 
-    status: str = Field(max_length=16)
+    status: ProjectStatus
     reason: str = Field(default="", max_length=2000)
     version: int | None = Field(default=None, ge=1)
 
@@ -116,8 +137,10 @@ def move_project(slug: str, body: MoveIn, session: WriteSession,
 class DecisionIn(BaseModel):
     """A review decision with its rationale (for needs_information, the question)."""
 
-    decision: str = Field(max_length=24)
-    rationale: str = Field(default="", max_length=20_000)
+    # One of the decisions: stated here, checked by the service with the rationale's rule.
+    decision: str = Field(max_length=24, json_schema_extra={"enum": [d.value for d in Decision]})
+    rationale: str = Field(max_length=20_000, json_schema_extra=FILLED, description=(
+        "The reasons (for needs_information, the question)"))
 
 
 @router.post("/projects/{slug}/decisions", status_code=201, dependencies=[DECIDE])
@@ -131,7 +154,7 @@ def decide(slug: str, body: DecisionIn, session: WriteSession,
 class AnswerIn(BaseModel):
     """A lead's answer to the reviewer's question."""
 
-    answer: str = Field(max_length=20_000)
+    answer: str = Field(max_length=20_000, json_schema_extra=FILLED)
 
 
 @router.post("/projects/{slug}/answer", dependencies=[EDIT])
@@ -145,8 +168,8 @@ def answer(slug: str, body: AnswerIn, session: WriteSession,
 class OverrideIn(BaseModel):
     """A manual priority with its required justification and optional expiry."""
 
-    value: float | None = None
-    justification: str = Field(default="", max_length=2000)
+    value: float = Field(ge=0, le=100, description="The priority to use, 0 to 100")
+    justification: str = Field(max_length=2000, json_schema_extra=FILLED)
     expires_on: date | None = None
 
 
@@ -172,10 +195,11 @@ def delete_override(slug: str, session: WriteSession, actor: CurrentActor) -> di
 
 @router.post("/projects/{slug}/dependencies", status_code=201, dependencies=[EDIT])
 def add_dependency(
-    slug: str, body: dict[str, Any], session: WriteSession, actor: CurrentActor
+    slug: str, body: DependencyInput, session: WriteSession, actor: CurrentActor
 ) -> dict[str, Any]:
     """Record that a project depends on another (a cycle is refused with its path)."""
-    return project_service.add_dependency(session=session, actor=actor, slug=slug, data=body)
+    return project_service.add_dependency(session=session, actor=actor, slug=slug,
+                                          data=body_of(body))
 
 
 @router.get("/datasets", dependencies=[READ])
@@ -193,22 +217,19 @@ def get_dataset(code: str, session: ReadSession) -> dict[str, Any]:
 
 
 @router.put("/datasets/{code}", dependencies=[EDIT])
-def update_dataset(code: str, body: dict[str, Any], session: WriteSession,
+def update_dataset(code: str, body: DatasetUpdate, session: WriteSession,
                    actor: CurrentActor) -> dict[str, Any]:
     """Replace a dataset's fields from the `version` read; a stale one is 409 with `changed`."""
-    return dataset_service.update_dataset(session=session, actor=actor, code=code, data=body)
+    return dataset_service.update_dataset(session=session, actor=actor, code=code,
+                                          data=body_of(body))
 
 
 @router.patch("/datasets/{code}", dependencies=[EDIT])
-def patch_dataset(code: str, body: dict[str, Any], session: WriteSession,
+def patch_dataset(code: str, body: DatasetPatchIn, session: WriteSession,
                   actor: CurrentActor) -> dict[str, Any]:
     """Change only the fields sent, merging a stale edit field by field as for projects."""
-    return dataset_service.patch_dataset(session=session, actor=actor, code=code, data=body)
-
-
-def get_settings_from(db: Database):  # type: ignore[no-untyped-def]
-    """Return the settings the database was opened with."""
-    return db.settings
+    return dataset_service.patch_dataset(session=session, actor=actor, code=code,
+                                         data=body_of(body))
 
 
 def database(request: Request) -> Database:
@@ -217,10 +238,12 @@ def database(request: Request) -> Database:
 
 
 AppDatabase = Annotated[Database, Depends(database)]
+# The kinds of node the portfolio graph holds (scoring.graph.build_graph).
+NodeKind = Literal["project", "dataset", "organisation"]
 ProfileName = Annotated[str | None, Query(max_length=120, description="Weight profile name")]
 
 
-@router.get("/backlog", dependencies=[READ])
+@router.get("/backlog", dependencies=[READ], response_model=list[BacklogRow])
 def get_backlog(
     response: Response, db: AppDatabase, profile: ProfileName = None,
     view: Annotated[str, Query(pattern="^(candidates|committed|all)$", description=(
@@ -252,11 +275,11 @@ def get_backlog(
     return rows
 
 
-@router.get("/plan", dependencies=[READ])
+@router.get("/plan", dependencies=[READ], response_model=PlanPublic)
 def get_plan(
     db: AppDatabase,
-    budget: Annotated[float, Query(description="Budget in GBP")],
-    capacity: Annotated[float, Query(description="Capacity in person-months")],
+    budget: Annotated[float, Query(ge=0, description="Budget in GBP")],
+    capacity: Annotated[float, Query(ge=0, description="Capacity in person-months")],
     profile: ProfileName = None,
     force_in: Annotated[list[str], Query(max_length=120)] = [],  # noqa: B006
     force_out: Annotated[list[str], Query(max_length=120)] = [],  # noqa: B006
@@ -296,7 +319,7 @@ def get_plumbing(
 @router.get("/graph", dependencies=[READ])
 def get_graph(
     db: AppDatabase,
-    kind: Annotated[list[str], Query(max_length=16)] = [],  # noqa: B006
+    kind: Annotated[list[NodeKind], Query(max_length=16)] = [],  # noqa: B006
     organisation: Annotated[str | None, Query(max_length=32)] = None,
     theme: Annotated[str | None, Query(max_length=32)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,

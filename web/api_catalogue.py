@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field
 from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.services.harvest import Limits, harvest
+from web.api_contract import ERRORS, ErrorOut
 from web.deps import get_database
 from web.security import Policy, policy
 
-router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+router = APIRouter(prefix="/api/v1", tags=["catalogue"], responses=ERRORS)
 Harvester = Annotated[Actor, Depends(policy(Policy.CATALOGUE))]
 AppDatabase = Annotated[Database, Depends(get_database)]
 
@@ -21,7 +22,7 @@ AppDatabase = Annotated[Database, Depends(get_database)]
 class HarvestIn(BaseModel):
     """A portal to harvest, the fallback publisher, and the title matches a person confirmed."""
 
-    url: str = Field(min_length=1, max_length=1000,
+    url: str = Field(min_length=1, max_length=1000, pattern=r"^\s*https?://",
                      description="A CKAN portal or action address, or a DCAT data.json")
     publisher: str = Field(default="GLA", max_length=32,
                            description="Organisation code for publishers we do not know")
@@ -43,8 +44,9 @@ class HarvestOut(BaseModel):
 
 
 @router.post("/catalogue/harvest", response_model=HarvestOut,
-             responses={403: {"description": "Only the CDO and admins harvest"},
-                        422: {"description": "The portal could not be read; nothing written"}})
+             responses={403: {"model": ErrorOut, "description": "Only the CDO and admins harvest"},
+                        422: {"model": ErrorOut,
+                              "description": "The portal could not be read; nothing written"}})
 def harvest_catalogue(body: HarvestIn, actor: Harvester, db: AppDatabase) -> dict[str, Any]:
     """Harvest a portal's catalogue (a dry run unless dry_run is false), all or nothing."""
     plan = harvest(db, actor=actor, url=body.url.strip(), default_publisher=body.publisher,

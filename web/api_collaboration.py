@@ -10,9 +10,11 @@ from portfolio.errors import NotFound
 from portfolio.services import benefits as benefit_service
 from portfolio.services import collaboration as collaboration_service
 from web.api import AppDatabase, CurrentActor, ReadSession, WriteSession
+from web.api_contract import ERRORS
+from web.api_models import BenefitIn, DismissIn, body_of
 from web.security import Policy, policy
 
-router = APIRouter(prefix="/api/v1", tags=["collaboration and benefits"])
+router = APIRouter(prefix="/api/v1", tags=["collaboration and benefits"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))
@@ -54,9 +56,10 @@ def collaboration(db: AppDatabase, actor: CurrentActor, theme: Filter = None,
 
 
 @router.post("/collaboration/dismiss", status_code=201, dependencies=[DISMISS])
-def dismiss(body: dict[str, Any], session: WriteSession, actor: CurrentActor) -> dict[str, Any]:
+def dismiss(body: DismissIn, session: WriteSession,
+            actor: CurrentActor) -> dict[str, Any]:
     """Set a suggestion aside ({group: key, reason}); it does not return."""
-    return collaboration_service.dismiss(session=session, actor=actor, data=body)
+    return collaboration_service.dismiss(session=session, actor=actor, data=body_of(body))
 
 
 @router.get("/collaboration/dismissed", dependencies=[READ])
@@ -66,11 +69,11 @@ def dismissed(session: ReadSession) -> list[dict[str, Any]]:
 
 
 @router.post("/projects/{slug}/join", status_code=201, dependencies=[JOIN])
-def join_project(slug: str, body: dict[str, Any], session: WriteSession,
+def join_project(slug: str, body: collaboration_service.JoinInput, session: WriteSession,
                  actor: CurrentActor) -> dict[str, Any]:
     """Add an organisation ({organisation: code}) as a partner in another's project."""
     return collaboration_service.join_project(session=session, actor=actor, slug=slug,
-                                              data=body)
+                                              data=body_of(body))
 
 
 @router.get("/benefits", dependencies=[READ])
@@ -95,8 +98,9 @@ def get_benefits(slug: str, session: ReadSession) -> dict[str, Any]:
 
 
 @router.put("/projects/{slug}/benefits", dependencies=[BENEFITS])
-def record_benefits(slug: str, body: dict[str, Any], session: WriteSession,
+def record_benefits(slug: str, body: BenefitIn, session: WriteSession,
                     actor: CurrentActor) -> dict[str, Any]:
     """Record or correct a delivered project's benefits: people_reached, savings_gbp, outcome,
     measured_on (on or after delivery), review; a correction carries the `version` it read."""
-    return benefit_service.record_benefits(session=session, actor=actor, slug=slug, data=body)
+    return benefit_service.record_benefits(session=session, actor=actor, slug=slug,
+                                           data=body_of(body))

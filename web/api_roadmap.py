@@ -13,10 +13,12 @@ from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.services import roadmap as roadmap_service
+from web.api_contract import ERRORS
+from web.api_models import IsoDate
 from web.deps import current_actor, get_database, read_session, write_session
 from web.security import Policy, policy
 
-router = APIRouter(prefix="/api/v1", tags=["roadmap"])
+router = APIRouter(prefix="/api/v1", tags=["roadmap"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 CAPACITY = Depends(policy(Policy.CAPACITY))
@@ -24,6 +26,8 @@ AppDatabase = Annotated[Database, Depends(get_database)]
 ReadSession = Annotated[Session, Depends(read_session)]
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+# A quarter as people write it: 2027 Q1 (or 2027-Q1).
+QUARTER = r"^\d{4}[ -]Q[1-4]$"
 
 
 def parse_deadlines(items: list[str]) -> dict[str, date]:
@@ -43,21 +47,21 @@ def parse_deadlines(items: list[str]) -> dict[str, date]:
 @router.get("/roadmap", dependencies=[READ])
 def get_roadmap(
     db: AppDatabase,
-    budget: Annotated[float, Query(description="Budget in GBP for each quarter")],
-    horizon: Annotated[int, Query(description="Quarters to plan, 1 to 40, from the current one")
-                       ] = roadmap_service.DEFAULT_HORIZON,
-    capacity: Annotated[float | None, Query(
+    budget: Annotated[float, Query(ge=0, description="Budget in GBP for each quarter")],
+    horizon: Annotated[int, Query(ge=1, le=roadmap_service.MAX_HORIZON, description=(
+        "Quarters to plan, 1 to 40, from the current one"))] = roadmap_service.DEFAULT_HORIZON,
+    capacity: Annotated[float | None, Query(ge=0,
         description="Person-months a quarter for all organisations together (optional; each "
                     "organisation's stated capacity always applies)")] = None,
     profile: Annotated[str | None, Query(max_length=120, description="Weight profile name")
                        ] = None,
-    discount_rate: Annotated[float, Query(
+    discount_rate: Annotated[float, Query(ge=0, lt=1,
         description="Yearly rate by which a later start counts for less")
     ] = roadmap_service.DEFAULT_DISCOUNT_RATE,
     deadline: Annotated[list[str], Query(
         max_length=200, description="SLUG:YYYY-MM-DD, a mandatory project's latest start "
                                     "(repeatable)")] = [],  # noqa: B006
-    today: Annotated[date | None, Query(description="Plan as on this date (default today)")
+    today: Annotated[IsoDate | None, Query(description="Plan as on this date (default today)")
                      ] = None,
 ) -> dict[str, Any]:
     """Choose which candidates start in which quarter within each quarter's budget and capacity."""
@@ -70,9 +74,11 @@ def get_roadmap(
 class CapacityIn(BaseModel):
     """An organisation's capacity in person-months a quarter, from a quarter on."""
 
-    organisation: str = Field(max_length=32, description="Organisation code")
-    quarter: str = Field(max_length=20, description="First quarter it holds for, e.g. 2027 Q1")
-    person_months: float = Field(description="Person-months a quarter, at least 0")
+    organisation: str = Field(min_length=1, max_length=32, description="Organisation code")
+    quarter: str = Field(max_length=20, pattern=QUARTER, description=(
+        "First quarter it holds for, e.g. 2027 Q1"))
+    person_months: float = Field(ge=0, le=1_000_000, description=(
+        "Person-months a quarter, at least 0"))
 
 
 class CapacityOut(BaseModel):
@@ -102,8 +108,8 @@ def put_capacity(body: CapacityIn, session: WriteSession, actor: CurrentActor) -
 @router.delete("/capacities/{organisation}/{quarter}", dependencies=[CAPACITY],
                status_code=204)
 def delete_capacity(organisation: Annotated[str, Path(max_length=32)],
-                    quarter: Annotated[str, Path(max_length=20)], session: WriteSession,
-                    actor: CurrentActor) -> Response:
+                    quarter: Annotated[str, Path(max_length=20, pattern=QUARTER)],
+                    session: WriteSession, actor: CurrentActor) -> Response:
     """Remove a stated capacity (the CDO or an admin)."""
     roadmap_service.remove_capacity(session=session, actor=actor, organisation=organisation,
                                     quarter=quarter)

@@ -11,10 +11,11 @@ from sqlmodel import Session
 from portfolio.actors import Actor
 from portfolio.services import scenarios as scenario_service
 from web.api import AppDatabase
+from web.api_contract import ERRORS
 from web.deps import current_actor, read_session, write_session
 from web.security import Policy, RowId, policy
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 SCENARIOS = Depends(policy(Policy.SCENARIOS))
@@ -23,14 +24,21 @@ WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
+AT_LEAST_0: dict[str, Any] = {"minimum": 0}
+# A name with something besides spaces, and no control character (the service's rule).
+SCENARIO_NAME: dict[str, Any] = {"pattern": r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$"}
+
+
 class ScenarioIn(BaseModel):
     """A plan request to save: a name, a profile, a budget, a capacity and forced sets."""
 
-    name: str = Field(max_length=120)
+    name: str = Field(min_length=1, max_length=120, json_schema_extra=SCENARIO_NAME)
     description: str = Field(default="", max_length=2000)
     profile: str | None = Field(default=None, max_length=120)
-    budget: float = Field(description="Budget in GBP")
-    capacity: float = Field(description="Capacity in person-months")
+    # At least 0: stated here, checked by the service beside the other fields' rules.
+    budget: float = Field(description="Budget in GBP", json_schema_extra=AT_LEAST_0)
+    capacity: float = Field(description="Capacity in person-months",
+                            json_schema_extra=AT_LEAST_0)
     force_in: list[str] = Field(default_factory=list, max_length=200)
     force_out: list[str] = Field(default_factory=list, max_length=200)
 
@@ -38,12 +46,13 @@ class ScenarioIn(BaseModel):
 class ScenarioUpdate(BaseModel):
     """Fields of a saved scenario to change, with the version it was read at."""
 
-    version: int | None = None
-    name: str | None = Field(default=None, max_length=120)
+    version: int | None = Field(default=None, ge=1)
+    name: str | None = Field(default=None, min_length=1, max_length=120,
+                             json_schema_extra=SCENARIO_NAME)
     description: str | None = Field(default=None, max_length=2000)
     profile: str | None = Field(default=None, max_length=120)
-    budget: float | None = None
-    capacity: float | None = None
+    budget: float | None = Field(default=None, json_schema_extra=AT_LEAST_0)
+    capacity: float | None = Field(default=None, json_schema_extra=AT_LEAST_0)
     force_in: list[str] | None = Field(default=None, max_length=200)
     force_out: list[str] | None = Field(default=None, max_length=200)
 
@@ -65,7 +74,9 @@ def create_scenario(body: ScenarioIn, session: WriteSession,
 @router.get("/scenarios/compare", dependencies=[READ])
 def compare_scenarios(
     db: AppDatabase,
-    scenario: Annotated[list[int], Query(max_length=3, description="Two or three ids")] = [],  # noqa: B006
+    scenario: Annotated[list[Annotated[int, Field(ge=1, le=2**62)]], Query(
+        min_length=2, max_length=3,
+                                         description="Two or three ids")],
 ) -> dict[str, Any]:
     """Solve two or three scenarios and say what each adds and drops against the first."""
     return scenario_service.compare_scenarios(db, scenario_ids=scenario)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from portfolio.actors import Actor
 from portfolio.db import Database
+from portfolio.schemas import FILLED_LINE_PATTERN
 from portfolio.services import exports, import_runs, imports, snapshots
-from portfolio.services.snapshots import SnapshotContent
+from portfolio.services.snapshots import TABLE_NAMES, SnapshotContent
+from web.api_contract import ERRORS
 from web.deps import current_actor, get_database, read_session
 from web.security import Policy, RowId, policy
 
-router = APIRouter(prefix="/api/v1", tags=["snapshots"])
+router = APIRouter(prefix="/api/v1", tags=["snapshots"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 IMPORT = Depends(policy(Policy.IMPORT))
@@ -26,14 +29,19 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 AppDatabase = Annotated[Database, Depends(get_database)]
 Format = Annotated[exports.ExportFormat, Query(
     alias="format", description="; ".join(f"{f.name}: {f.note}" for f in exports.FORMATS.values()))]
-TableName = Annotated[str | None, Query(
+# The snapshot's tables by name, so the schema lists them.
+SnapshotTable = StrEnum("SnapshotTable", {name: name for name in TABLE_NAMES})  # type: ignore[misc]
+TableName = Annotated[SnapshotTable | None, Query(
     max_length=32, description="For csv and parquet: the table (default: projects)")]
 
 
 class SnapshotIn(BaseModel):
     """A label for the new snapshot and, optionally, the weight profile to rank with."""
 
-    label: str = Field(min_length=1, max_length=200)
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=200,
+                       json_schema_extra={"pattern": FILLED_LINE_PATTERN})
     profile: str | None = Field(default=None, max_length=120)
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 from urllib.parse import quote
 
 import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
@@ -23,6 +25,7 @@ from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.faults import DatabaseFault, Fault, FaultKind, classify
 from portfolio.jobs import JobQueue
+from portfolio.schemas import messages_for
 from portfolio.settings import Settings
 from web import (  # agreements, IG and the editable catalogue (issue 16)
     api,
@@ -90,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         # /docs is web/docs.py: Swagger UI from npm, which the CSP allows (FastAPI's uses a CDN).
         docs_url=None, redoc_url=None,
+        # Operations are named as their functions are, so generated clients read naturally.
+        generate_unique_id_function=operation_id,
     )
     secret_key = settings.resolved_secret_key()
     app.state.settings = settings
@@ -170,6 +175,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def operation_id(route: APIRoute) -> str:
+    """Name an API operation after its route (list_projects, get_backlog, ...)."""
+    return route.name
+
+
 async def anyone() -> None:
     """Let anyone call a health check; no caller is looked up, since that needs the database."""
 
@@ -247,31 +257,41 @@ def fault_response(request: Request, fault: Fault) -> Response:
                         headers=headers)
 
 
+def sign_in_first(request: Request) -> Response:
+    """Send a browser to the sign-in page, coming back here after."""
+    target = safe_next(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    login = f"{request.url_for('login').path}?next={quote(target)}"
+    if request.headers.get("HX-Request"):
+        # htmx would swap the login page into a fragment: ask it to navigate instead.
+        return Response(status_code=401, headers={"HX-Redirect": login})
+    return RedirectResponse(login, 303)
+
+
+def refusal_body(exc: DomainError) -> dict[str, Any]:
+    """Return the JSON of a refusal (web.api_contract.ErrorOut): the sentence and its details."""
+    body: dict[str, Any] = {"detail": exc.message}
+    if isinstance(exc, Invalid):
+        body["errors"] = exc.errors
+        if hasattr(exc, "path"):
+            body["cycle"] = exc.path
+    if isinstance(exc, Conflict):
+        body["current"] = exc.current
+        body["changed"] = exc.changed
+        if exc.conflicts:
+            body["conflicts"] = exc.conflicts
+    return body
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors to HTTP statuses with readable messages."""
 
     @app.exception_handler(DomainError)
     def domain_error(request: Request, exc: DomainError) -> Response:
         if isinstance(exc, NotAuthenticated) and not request.url.path.startswith("/api/"):
-            target = safe_next(request.url.path + (f"?{request.url.query}"
-                                                   if request.url.query else ""))
-            login = f"{request.url_for('login').path}?next={quote(target)}"
-            if request.headers.get("HX-Request"):
-                # htmx would swap the login page into a fragment: ask it to navigate instead.
-                return Response(status_code=401, headers={"HX-Redirect": login})
-            return RedirectResponse(login, 303)
+            return sign_in_first(request)
         if isinstance(exc, PasswordChangeNeeded) and not request.url.path.startswith("/api/"):
             return RedirectResponse(request.url_for("password_change").path, 303)
-        body: dict = {"detail": exc.message}
-        if isinstance(exc, Invalid):
-            body["errors"] = exc.errors
-            if hasattr(exc, "path"):
-                body["cycle"] = exc.path
-        if isinstance(exc, Conflict):
-            body["current"] = exc.current
-            body["changed"] = exc.changed
-            if exc.conflicts:
-                body["conflicts"] = exc.conflicts
+        body = refusal_body(exc)
         if wants_html(request):
             return render(
                 request,
@@ -306,12 +326,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = {
-            ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) or "input": e[
-                "msg"
-            ]
-            for e in exc.errors()
-        }
+        # The same plain-English messages the services give, by field (no "body.", "query.").
+        errors = messages_for(
+            {**e, "loc": tuple(p for p in e["loc"] if p not in ("body", "query", "path"))}
+            for e in exc.errors())
         message = "; ".join(f"{k}: {v}" for k, v in errors.items())
         if wants_html(request):
             return render(

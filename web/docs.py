@@ -17,6 +17,6 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/docs", name="api_docs", dependencies=[READ])
-def api_docs(request: Request):  # type: ignore[no-untyped-def]
+def api_docs(request: Request):
     """Show the interactive documentation of the JSON API."""
     return render(request, "docs.html", {"openapi_url": request.app.openapi_url})

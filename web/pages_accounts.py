@@ -42,7 +42,7 @@ Admin = Annotated[Actor, Depends(policy(Policy.ADMIN))]
 
 @router.get("/login", name="login")
 def login_page(request: Request, actor: Public,
-               next: Annotated[str | None, Query(max_length=500)] = None):  # type: ignore[no-untyped-def]  # noqa: A002
+               next: Annotated[str | None, Query(max_length=500)] = None):  # noqa: A002
     """Show the sign-in form."""
     csrf_token(request)
     return render(request, "login.html", login_context(request, next=safe_next(next)))
@@ -63,7 +63,7 @@ def login_submit(
     request: Request, actor: Public, email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
-):  # type: ignore[no-untyped-def]
+):
     """Check the credentials; on success start a fresh session."""
     settings = request.app.state.settings
     if not login_context(request, next="/")["local_passwords"]:
@@ -106,7 +106,7 @@ def logout(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
 
 
 @router.post("/account/sessions/end", name="sign_out_everywhere")
-def sign_out_everywhere(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
+def sign_out_everywhere(request: Request, actor: Reader):
     """End every session of the signed-in user, this one included."""
     with get_database(request).write() as session:
         accounts.sign_out_everywhere(session=session, actor=actor)
@@ -186,7 +186,7 @@ def token_revoke_confirm(request: Request, actor: Reader, token_id: RowId):  # t
 
 
 @router.post("/account/tokens/{token_id}/revoke", name="token_revoke")
-def token_revoke(request: Request, actor: Reader, token_id: RowId):  # type: ignore[no-untyped-def]
+def token_revoke(request: Request, actor: Reader, token_id: RowId):
     """Revoke one of the user's tokens."""
     with get_database(request).write() as session:
         token = accounts.get_token(session=session, actor=actor, token_id=token_id)
@@ -231,7 +231,7 @@ def password_change(
 
 
 @router.get("/admin/users", name="users")
-def users_page(request: Request, actor: Admin):  # type: ignore[no-untyped-def]
+def users_page(request: Request, actor: Admin):
     """List users for the administrator."""
     refused = take(request, "user_update") or {}
     return _users(request, actor, errors=refused.get("errors", {}), form={},
@@ -278,7 +278,7 @@ def user_update(
     request: Request, actor: Admin, email: str, role: Annotated[str, Form(max_length=16)],
     organisation: Annotated[str, Form(max_length=32)] = "",
     active: Annotated[str, Form(max_length=8)] = "",
-):  # type: ignore[no-untyped-def]
+):
     """Change a user's role, organisation or access."""
     try:
         with get_database(request).write() as session:

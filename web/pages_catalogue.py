@@ -52,7 +52,7 @@ def _job_notice(outcome: dict[str, Any] | None, job: int) -> str:
 
 
 def _page(request: Request, db: AppDatabase, form: dict[str, Any], plan: HarvestPlan | None,
-          errors: dict[str, str], notice: str = "", status_code: int = 200):  # type: ignore[no-untyped-def]
+          errors: dict[str, str], notice: str = "", status_code: int = 200):
     """Render the harvest page."""
     with db.read() as session:
         choices = organisations.list_organisations(session=session)
@@ -90,7 +90,7 @@ def harvest_run(
     url: Annotated[str, Form(max_length=1000)],
     publisher: Annotated[str, Form(max_length=32)] = "GLA",
     confirm: Annotated[list[str] | None, Form()] = None,
-):  # type: ignore[no-untyped-def]
+):
     """Harvest the portal, all or nothing; then show the page again with what was done."""
     form = {"url": url, "publisher": publisher}
     if db.queue is not None:

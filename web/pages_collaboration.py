@@ -30,7 +30,7 @@ Filter = Annotated[str | None, Query(max_length=32)]
 
 # Declared before /projects/{slug}/similar so that "new" is never taken for a slug.
 @router.post("/projects/new/similar", name="project_similar_draft", dependencies=[EDIT])
-def similar_to_draft(request: Request, db: AppDatabase, form: FormData):  # type: ignore[no-untyped-def]
+def similar_to_draft(request: Request, db: AppDatabase, form: FormData):
     """Answer the registration form's panel: existing projects like the one being typed."""
     found = collaboration_service.similar_to_draft(db, data=form)
     return render(request, "_similar_panel.html", {"panel": found, "values": form},
@@ -38,7 +38,7 @@ def similar_to_draft(request: Request, db: AppDatabase, form: FormData):  # type
 
 
 @router.get("/projects/{slug}/similar", name="project_similar", dependencies=[READ])
-def similar_projects(request: Request, slug: str, db: AppDatabase):  # type: ignore[no-untyped-def]
+def similar_projects(request: Request, slug: str, db: AppDatabase):
     """Show the projects in other organisations most like this one, and why."""
     return render(request, "project_similar.html",
                   collaboration_service.similar_projects(db, slug=slug))
@@ -46,7 +46,7 @@ def similar_projects(request: Request, slug: str, db: AppDatabase):  # type: ign
 
 @router.post("/projects/{slug}/join", name="project_join", dependencies=[JOIN])
 def join_project(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
-                 form: FormData):  # type: ignore[no-untyped-def]
+                 form: FormData):
     """Add the user's organisation (or the one chosen) as a partner in this project."""
     organisation = form.get("organisation") or form.get("owner") or ""
     try:
@@ -75,7 +75,7 @@ def _collaboration_context(db: AppDatabase, session: ReadSession, actor: Any, th
 
 @router.get("/collaboration", name="collaboration", dependencies=[READ])
 def collaboration(request: Request, db: AppDatabase, session: ReadSession, actor: CurrentActor,
-                  theme: Filter = None, organisation: Filter = None):  # type: ignore[no-untyped-def]
+                  theme: Filter = None, organisation: Filter = None):
     """Show groups of alike projects in different organisations that could work together."""
     context = _collaboration_context(db, session, actor, theme, organisation)
     return render(request, "collaboration.html", context | {"errors": {}, "values": {}},
@@ -84,7 +84,7 @@ def collaboration(request: Request, db: AppDatabase, session: ReadSession, actor
 
 @router.post("/collaboration/dismiss", name="collaboration_dismiss", dependencies=[DISMISS])
 def dismiss(request: Request, db: AppDatabase, session: WriteSession, actor: CurrentActor,
-            form: FormData):  # type: ignore[no-untyped-def]
+            form: FormData):
     """Set a suggestion aside with a reason; it does not come back."""
     try:
         collaboration_service.dismiss(session=session, actor=actor,
@@ -103,7 +103,7 @@ def dismiss(request: Request, db: AppDatabase, session: WriteSession, actor: Cur
 
 
 @router.get("/benefits", name="benefits", dependencies=[READ])
-def benefits(request: Request, session: ReadSession):  # type: ignore[no-untyped-def]
+def benefits(request: Request, session: ReadSession):
     """Show realised benefits and how accurate each organisation's estimates were."""
     return render(request, "benefits.html", {
         "accuracy": benefit_service.estimate_accuracy(session=session),
@@ -111,7 +111,7 @@ def benefits(request: Request, session: ReadSession):  # type: ignore[no-untyped
 
 
 def _benefits_page(request: Request, session: ReadSession, slug: str, *, values: dict | None,
-                   errors: dict, status_code: int = 200):  # type: ignore[no-untyped-def]
+                   errors: dict, status_code: int = 200):
     """Render a project's benefits page with its form."""
     project = project_service.get_project(session=session, slug=slug)
     # Whose it is, so the page offers the form only to who may record (the service's rule).
@@ -125,7 +125,7 @@ def _benefits_page(request: Request, session: ReadSession, slug: str, *, values:
 
 
 @router.get("/projects/{slug}/benefits", name="project_benefits", dependencies=[READ])
-def project_benefits(request: Request, slug: str, session: ReadSession):  # type: ignore[no-untyped-def]
+def project_benefits(request: Request, slug: str, session: ReadSession):
     """Show what a delivered project achieved against its estimate, and the lead's review."""
     return _benefits_page(request, session, slug, values=None, errors={})
 
@@ -133,7 +133,7 @@ def project_benefits(request: Request, slug: str, session: ReadSession):  # type
 @router.post("/projects/{slug}/benefits", name="project_benefits_record",
              dependencies=[BENEFITS])
 def record_benefits(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
-                    form: FormData):  # type: ignore[no-untyped-def]
+                    form: FormData):
     """Record a delivered project's realised benefits, or show the form again with errors."""
     data: dict[str, Any] = {}
     for name in ("people_reached", "savings_gbp", "outcome", "review", "measured_on",

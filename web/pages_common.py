@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -75,6 +76,8 @@ def input_from_form(form: Mapping[str, str], model: type[BaseModel]) -> dict[str
 def changed_fields(form: Mapping[str, str], fields: tuple[str, ...]) -> list[str]:
     """Return the fields a user changed from the values the form started from (was_NAME)."""
     changed = []
+    now: object
+    was: object
     for name in fields:
         if name in CHECKBOXES:
             now = form.get(name, "") not in ("", "false", "off")
@@ -229,7 +232,7 @@ def in_form_order(errors: Mapping[str, str]) -> list[tuple[str, str]]:
     return sorted(errors.items(), key=lambda item: order.get(item[0], len(order)))
 
 
-def choices(enum: type) -> list[tuple[str, str]]:
+def choices(enum: type[Enum]) -> list[tuple[str, str]]:
     """Return an enumeration's values with their labels, for a select or radios."""
     return [(member.value, label(member.value)) for member in enum]
 

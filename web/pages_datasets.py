@@ -48,7 +48,7 @@ def datasets(
 
 
 @router.get("/datasets/{code}", name="dataset", dependencies=[READ])
-def dataset(request: Request, code: str, session: ReadSession):  # type: ignore[no-untyped-def]
+def dataset(request: Request, code: str, session: ReadSession):
     """Show a dataset: its readiness level explained, publisher, access, licence and projects."""
     return render(request, "dataset.html", dataset_pages.dataset_page(session=session, code=code))
 
@@ -65,7 +65,7 @@ def dataset_values(dataset: dict[str, Any]) -> dict[str, Any]:
 def render_dataset_editor(request: Request, session: Session, actor: Actor, code: str, *,
                           values: dict[str, Any] | None = None, errors: dict[str, str] | None
                           = None, conflict_rows: list[dict[str, Any]] | None = None,
-                          status_code: int = 200):  # type: ignore[no-untyped-def]
+                          status_code: int = 200):
     """Render the dataset's edit form, keeping what the user typed and where it started."""
     context = dataset_service.dataset_editor(session=session, actor=actor, code=code)
     saved = dataset_values(context["dataset"])
@@ -80,14 +80,14 @@ def render_dataset_editor(request: Request, session: Session, actor: Actor, code
 
 @router.get("/datasets/{code}/edit", name="dataset_edit", dependencies=[EDIT])
 def edit_dataset(request: Request, code: str, session: ReadSession,
-                 actor: CurrentActor):  # type: ignore[no-untyped-def]
+                 actor: CurrentActor):
     """Show the form to edit a dataset."""
     return render_dataset_editor(request, session, actor, code)
 
 
 @router.post("/datasets/{code}/edit", name="dataset_update", dependencies=[EDIT])
 def update_dataset(request: Request, code: str, session: WriteSession, actor: CurrentActor,
-                   form: FormData):  # type: ignore[no-untyped-def]
+                   form: FormData):
     """Save the fields the user changed; a stale edit is merged field by field."""
     form = dict(form)
     names, unchosen = apply_choices(form, DATASET_FIELDS)
@@ -110,8 +110,9 @@ def update_dataset(request: Request, code: str, session: WriteSession, actor: Cu
         session.rollback()
         return dataset_conflict(request, session, actor, code, form, exc)
     if saved["applied"]:
-        names = ", ".join(field_label(f.removesuffix("_id")).lower() for f in saved["applied"])
-        message = f"Saved your changes to {names}."
+        saved_names = ", ".join(field_label(f.removesuffix("_id")).lower()
+                          for f in saved["applied"])
+        message = f"Saved your changes to {saved_names}."
         if saved["kept"]:
             kept = ", ".join(field_label(f.removesuffix("_id")).lower() for f in saved["kept"])
             message += f" Someone else changed {kept} meanwhile: their changes are kept."
@@ -122,7 +123,7 @@ def update_dataset(request: Request, code: str, session: WriteSession, actor: Cu
 
 
 def dataset_conflict(request: Request, session: Session, actor: Actor, code: str,
-                     form: dict[str, str], exc: Conflict):  # type: ignore[no-untyped-def]
+                     form: dict[str, str], exc: Conflict):
     """Show only the fields both people changed, with both values, for the user to choose."""
     context = dataset_service.dataset_editor(session=session, actor=actor, code=code)
     saved = dataset_values(context["dataset"])

@@ -57,7 +57,7 @@ def _choices(db: Database, revision: int | None = None) -> dict[str, Any]:
 
 @router.get("/dashboard", name="dashboard", dependencies=[READ])
 def dashboard_page(request: Request, db: AppDatabase,
-                   profile: Text = None):  # type: ignore[no-untyped-def]
+                   profile: Text = None):
     """Show the portfolio at a glance."""
     data = dashboard_service.dashboard(db, profile=profile or None, seen=seen_revision(request))
     return render(request, "dashboard.html", {
@@ -100,7 +100,7 @@ def backlog_page(
     organisation: Code = None, theme: Code = None, status: Code = None, q: Text = None,
     after: Annotated[int, Query(ge=0)] = 0, w_impact: Weight = None,
     w_feasibility: Weight = None, w_readiness: Weight = None, for_profile: Text = None,
-):  # type: ignore[no-untyped-def]
+):
     """Show the ranked backlog; the weight sliders re-rank it in place through htmx."""
     # One revision read serves the choices and the ranking run, both kept per revision.
     revision = portfolio_revision(db)
@@ -116,8 +116,9 @@ def backlog_page(
         moved = {d: float(v) for d, v in slider.items() if v is not None}
         if any(abs(v - base[d]) >= 0.5 for d, v in moved.items()):
             whatif = {d: moved.get(d, float(base[d])) for d in DIMENSIONS}
-    filters = {"profile": profile_name, "view": view, "organisation": organisation or None,
-               "theme": theme or None, "status": status or None, "q": q or None}
+    filters: dict[str, Any] = {
+        "profile": profile_name, "view": view, "organisation": organisation or None,
+        "theme": theme or None, "status": status or None, "q": q or None}
     try:
         page = ranking_service.backlog_page(db, dimension_weights=whatif, after=after,
                                             seen=seen_revision(request), revision=revision,
@@ -159,7 +160,7 @@ def backlog_page(
 
 @router.get("/projects/{slug}/why", name="project_why", dependencies=[READ])
 def project_why(request: Request, db: AppDatabase, slug: Annotated[str, Path(max_length=120)],
-                profile: Text = None):  # type: ignore[no-untyped-def]
+                profile: Text = None):
     """Explain a project's rank under a profile (the backlog loads it into a row's "why")."""
     return render(request, "project_why.html", {
         **ranking_service.explain(db, slug, profile=profile or None,
@@ -171,7 +172,7 @@ def project_why(request: Request, db: AppDatabase, slug: Annotated[str, Path(max
 def frontier_fragment(
     request: Request, db: AppDatabase, budget: Annotated[float, Query(gt=0)],
     capacity: Annotated[float, Query(ge=0)], profile: Text = None,
-):  # type: ignore[no-untyped-def]
+):
     """Draw the value-against-budget curve up to one and a half times the budget."""
     budgets = [budget * 1.5 * (i + 1) / 8 for i in range(8)]
     curve = prioritisation.frontier(db, capacity=capacity, budgets=budgets,

@@ -17,7 +17,7 @@ READ = Depends(policy(Policy.READ))
 
 
 @router.get("/over-time", name="over_time", dependencies=[READ])
-def over_time_page(request: Request, db: AppDatabase):  # type: ignore[no-untyped-def]
+def over_time_page(request: Request, db: AppDatabase):
     """Chart projects by status, value by theme and dataset readiness across snapshots."""
     data = history.portfolio_over_time(db)
     labels = [s["label"] for s in data["snapshots"]]
@@ -33,7 +33,7 @@ def over_time_page(request: Request, db: AppDatabase):  # type: ignore[no-untype
 
 @router.get("/projects/{slug}/over-time", name="project_over_time", dependencies=[READ])
 def project_over_time(request: Request, db: AppDatabase,
-                      slug: Annotated[str, Path(max_length=120)]):  # type: ignore[no-untyped-def]
+                      slug: Annotated[str, Path(max_length=120)]):
     """Show a project's rank and score across snapshots (a fragment of its page)."""
     data = history.project_over_time(db, slug)
     template = "_project_over_time.html" if is_htmx_partial(request) else "fragment_page.html"
@@ -43,7 +43,7 @@ def project_over_time(request: Request, db: AppDatabase,
 
 @router.get("/dashboard/changes", name="changes_since_snapshot", dependencies=[READ])
 def changes_since_snapshot(request: Request,
-                           db: AppDatabase):  # type: ignore[no-untyped-def]
+                           db: AppDatabase):
     """Show what changed since the newest snapshot (a fragment of the dashboard)."""
     data = history.changes_since_last_snapshot(db)
     template = ("_changes_since_snapshot.html" if is_htmx_partial(request)

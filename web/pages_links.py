@@ -40,7 +40,7 @@ def link_write(
     anchor: str,
     write: Callable[[], Any],
     done: str = "Saved.",
-):  # type: ignore[no-untyped-def]
+):
     """Run one link write; on a refusal show the edit page with the message by the field.
 
     Sent by htmx, the answer is the edit page whose one section the browser swaps in, so
@@ -77,7 +77,7 @@ def link_write(
 @router.post("/projects/{slug}/dependencies", name="dependency_add", dependencies=[EDIT])
 def add_dependency(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Make the project depend on another; a cycle is refused and named."""
     return link_write(
         request,
@@ -96,7 +96,7 @@ def add_dependency(
 @router.post("/projects/{slug}/dependencies/remove", name="dependency_remove", dependencies=[EDIT])
 def remove_dependency(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Remove one of the project's dependencies."""
     return link_write(
         request,
@@ -115,7 +115,7 @@ def remove_dependency(
 @router.post("/projects/{slug}/datasets", name="dataset_link", dependencies=[EDIT])
 def link_dataset(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Link a dataset the project uses or produces, or update that link."""
     return link_write(
         request,
@@ -134,7 +134,7 @@ def link_dataset(
 @router.post("/projects/{slug}/datasets/remove", name="dataset_unlink", dependencies=[EDIT])
 def unlink_dataset(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Remove a dataset link from the project."""
     return link_write(
         request,
@@ -157,7 +157,7 @@ def unlink_dataset(
 @router.post("/projects/{slug}/partners", name="partner_add", dependencies=[EDIT])
 def add_partner(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Add a partner organisation with its role, or change its role."""
     return link_write(
         request,
@@ -176,7 +176,7 @@ def add_partner(
 @router.post("/projects/{slug}/partners/remove", name="partner_remove", dependencies=[EDIT])
 def remove_partner(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Remove a partner organisation from the project."""
     return link_write(
         request,
@@ -193,7 +193,7 @@ def remove_partner(
 
 
 @router.post("/projects/{slug}/assessments", name="project_assess", dependencies=[EDIT])
-def assess(request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+def assess(request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData):
     """Record the project's level on one criterion with a rationale."""
     criterion = form.get("criterion", "")
     return link_write(
@@ -215,7 +215,7 @@ for _path in ("/projects/{slug}/dependencies", "/projects/{slug}/dependencies/re
               "/projects/{slug}/datasets", "/projects/{slug}/datasets/remove",
               "/projects/{slug}/partners", "/projects/{slug}/partners/remove",
               "/projects/{slug}/assessments"):
-    def _back(request: Request, slug: str):  # type: ignore[no-untyped-def]
+    def _back(request: Request, slug: str):
         """Send a GET of a form action back to the edit page the form is on."""
         return see_other(request.url_for("project_edit", slug=slug))
 
@@ -224,7 +224,7 @@ for _path in ("/projects/{slug}/dependencies", "/projects/{slug}/dependencies/re
                          name="back_" + _path.removeprefix("/projects/{slug}/").replace("/", "_"))
 
 
-def render_picks(request: Request, items: list[dict[str, Any]], q: str, target: str):  # type: ignore[no-untyped-def]
+def render_picks(request: Request, items: list[dict[str, Any]], q: str, target: str):
     """Render a picker's suggestions."""
     return render(request, "_picks.html", {"items": items, "q": q, "target": target})
 
@@ -238,7 +238,7 @@ def pick_projects(
     depends_on: SearchText = "",
     force_in: SearchText = "",
     force_out: SearchText = "",
-):  # type: ignore[no-untyped-def]
+):
     """Suggest projects for a picker (the text comes as q or as the field's own name)."""
     text = q or depends_on or force_in or force_out
     items = dataset_pages.search_projects(session=session, q=text)
@@ -252,7 +252,7 @@ def pick_datasets(
     target: TargetId = "ds-dataset",
     q: SearchText = "",
     dataset: SearchText = "",
-):  # type: ignore[no-untyped-def]
+):
     """Suggest datasets for a picker (the text comes as q or as the field's own name)."""
     text = q or dataset
     items = dataset_pages.search_datasets(session=session, q=text)
@@ -266,7 +266,7 @@ def pick_organisations(
     target: TargetId = "pa-organisation",
     q: SearchText = "",
     organisation: SearchText = "",
-):  # type: ignore[no-untyped-def]
+):
     """Suggest organisations for a picker (the text comes as q or as the field's own name)."""
     text = q or organisation
     items = dataset_pages.search_organisations(session=session, q=text)

@@ -25,7 +25,7 @@ DIMENSIONS = profile_service.DIMENSIONS
 
 
 def _list_page(request: Request, db: Any, *, status_code: int = 200,
-               errors: dict[str, str] | None = None, values: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+               errors: dict[str, str] | None = None, values: dict[str, str] | None = None):
     with db.read() as session:
         listed = profile_service.list_profiles(session=session)
     return render(request, "profiles.html", {
@@ -34,7 +34,7 @@ def _list_page(request: Request, db: Any, *, status_code: int = 200,
 
 
 @router.get("/profiles", name="profiles", dependencies=[READ])
-def profiles_page(request: Request, db: AppDatabase):  # type: ignore[no-untyped-def]
+def profiles_page(request: Request, db: AppDatabase):
     """List the weight profiles, with forms to create one and to compare two."""
     return _list_page(request, db)
 
@@ -53,7 +53,7 @@ def _base(session: Session, form: dict[str, str]) -> dict[str, Any]:
 
 @router.post("/profiles", name="profile_create", dependencies=[PROFILES])
 def profile_create(request: Request, db: AppDatabase, session: WriteSession,
-                   actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+                   actor: CurrentActor, form: FormData):
     """Create a profile from another's weights, then open it for editing."""
     name = form.get("name", "").strip()
     try:
@@ -71,7 +71,7 @@ def profile_create(request: Request, db: AppDatabase, session: WriteSession,
 
 @router.post("/profiles/from-sliders", name="profile_from_sliders", dependencies=[PROFILES])
 def profile_from_sliders(request: Request, db: AppDatabase, session: WriteSession,
-                         actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+                         actor: CurrentActor, form: FormData):
     """Save the backlog's what-if dimension weights as a new profile (criteria as the base's)."""
     name = form.get("name", "").strip()
     try:
@@ -90,7 +90,7 @@ def profile_from_sliders(request: Request, db: AppDatabase, session: WriteSessio
 
 @router.get("/profiles/compare", name="profile_compare", dependencies=[READ])
 def profile_compare(request: Request, db: AppDatabase, a: ProfileName = "",
-                    b: ProfileName = ""):  # type: ignore[no-untyped-def]
+                    b: ProfileName = ""):
     """Compare the rankings two profiles give, side by side."""
     with db.read() as session:
         listed = profile_service.list_profiles(session=session)
@@ -107,7 +107,7 @@ def profile_compare(request: Request, db: AppDatabase, a: ProfileName = "",
 
 @router.post("/profiles/ahp/preview", name="profile_ahp_preview", dependencies=[READ])
 def profile_ahp_preview(request: Request, db: AppDatabase,
-                        form: FormData):  # type: ignore[no-untyped-def]
+                        form: FormData):
     """Recompute the grid's weights and consistency ratios as the user types (htmx)."""
     with db.read() as session:
         criteria = profile_service.criteria_by_dimension(session=session)
@@ -122,7 +122,7 @@ def _history(session: Session, name: str) -> list[dict[str, Any]]:
     """Return a profile's versions with who made them, by name, and when, in London time."""
     history = profile_service.profile_history(session=session, name=name)
     ids = {h["changed_by_id"] for h in history if h["changed_by_id"]}
-    names = dict(session.execute(select(col(User.id), col(User.name)).where(
+    names: dict[int, str] = dict(session.execute(select(col(User.id), col(User.name)).where(
         User.id.in_(ids))).all()) if ids else {}  # type: ignore[union-attr]
     return [{**h, "by": names.get(h["changed_by_id"], "the system"),
              "when": when(h["changed_at"]) if h["changed_at"] else ""} for h in history]
@@ -130,7 +130,7 @@ def _history(session: Session, name: str) -> list[dict[str, Any]]:
 
 def _profile_page(request: Request, db: Any, name: str, *, status_code: int = 200,
                   errors: dict[str, str] | None = None,
-                  values: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+                  values: dict[str, str] | None = None):
     with db.read() as session:
         profile = profile_service.get_profile(session=session, name=name)
         criteria = profile_service.criteria_by_dimension(session=session)
@@ -146,14 +146,14 @@ def _profile_page(request: Request, db: Any, name: str, *, status_code: int = 20
 
 
 @router.get("/profiles/{name}", name="profile", dependencies=[READ])
-def profile_page(request: Request, db: AppDatabase, name: str):  # type: ignore[no-untyped-def]
+def profile_page(request: Request, db: AppDatabase, name: str):
     """Show a profile: its weights, how they were made, and every version with what changed."""
     return _profile_page(request, db, name)
 
 
 @router.post("/profiles/{name}", name="profile_update", dependencies=[PROFILES])
 def profile_update(request: Request, db: AppDatabase, session: WriteSession,
-                   actor: CurrentActor, name: str, form: FormData):  # type: ignore[no-untyped-def]
+                   actor: CurrentActor, name: str, form: FormData):
     """Save weights set directly as the profile's next version."""
     criteria = profile_service.criteria_by_dimension(session=session)
     dims, crits, errors = profile_pages.weights_from_form(form, criteria)
@@ -172,7 +172,7 @@ def profile_update(request: Request, db: AppDatabase, session: WriteSession,
 
 @router.post("/profiles/{name}/retire", name="profile_retire", dependencies=[PROFILES])
 def profile_retire(request: Request, db: AppDatabase, session: WriteSession,
-                   actor: CurrentActor, name: str, form: FormData):  # type: ignore[no-untyped-def]
+                   actor: CurrentActor, name: str, form: FormData):
     """Retire a profile (it leaves the profile switchers) or bring it back."""
     action = form.get("action", "")
     try:
@@ -187,7 +187,7 @@ def profile_retire(request: Request, db: AppDatabase, session: WriteSession,
 
 
 def _ahp_page(request: Request, db: Any, name: str, values: dict[str, str] | None, *,
-              status_code: int = 200):  # type: ignore[no-untyped-def]
+              status_code: int = 200):
     with db.read() as session:
         profile = profile_service.get_profile(session=session, name=name)
         criteria = profile_service.criteria_by_dimension(session=session)
@@ -200,7 +200,7 @@ def _ahp_page(request: Request, db: Any, name: str, values: dict[str, str] | Non
 
 
 @router.get("/profiles/{name}/ahp", name="profile_ahp", dependencies=[PROFILES])
-def profile_ahp(request: Request, db: AppDatabase, name: str):  # type: ignore[no-untyped-def]
+def profile_ahp(request: Request, db: AppDatabase, name: str):
     """Show the AHP pairwise grids: the dimensions, and the criteria within each dimension."""
     # "Add an assessor" reloads the grid with what was typed so far (works without script).
     typed = dict(request.query_params) if "assessors" in request.query_params else None
@@ -209,7 +209,7 @@ def profile_ahp(request: Request, db: AppDatabase, name: str):  # type: ignore[n
 
 @router.post("/profiles/{name}/ahp", name="profile_ahp_save", dependencies=[PROFILES])
 def profile_ahp_save(request: Request, db: AppDatabase, session: WriteSession,
-                     actor: CurrentActor, name: str, form: FormData):  # type: ignore[no-untyped-def]
+                     actor: CurrentActor, name: str, form: FormData):
     """Save the grid's judgements as the profile's next version (method AHP, with its CR)."""
     try:
         criteria = profile_service.criteria_by_dimension(session=session)

@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel
 from sqlmodel import Session
 
 from portfolio.capabilities import Capability
 from portfolio.errors import Conflict, Invalid, NotAllowed, NotFound, Unrankable
-from portfolio.schemas import ProjectCreate, ProjectUpdate, parse
+from portfolio.schemas import Input, ProjectCreate, ProjectUpdate, parse
 from portfolio.services import criteria as criteria_service
 from portfolio.services import organisations as organisation_service
 from portfolio.services import overrides as override_service
@@ -128,14 +127,14 @@ def new_project_context(request: Request, session: Session, values: Any,
 
 
 @router.get("/projects/new", name="project_new", dependencies=[EDIT])
-def new_project(request: Request, session: ReadSession):  # type: ignore[no-untyped-def]
+def new_project(request: Request, session: ReadSession):
     """Show the form to register a project."""
     context = new_project_context(request, session, NEW_PROJECT_DEFAULTS, {})
     return render(request, "project_new.html", context)
 
 
 @router.post("/projects/new", name="project_register", dependencies=[EDIT])
-def register_project(request: Request, session: WriteSession, actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+def register_project(request: Request, session: WriteSession, actor: CurrentActor, form: FormData):
     """Register a project, or show the form again with a message by each wrong field."""
     data = input_from_form(form, ProjectCreate)
     try:
@@ -160,7 +159,7 @@ def validate_project(
     request: Request,
     form: FormData,
     field: Annotated[str, Query(pattern=r"^[a-z_]{1,40}$")],
-):  # type: ignore[no-untyped-def]
+):
     """Check a project form as it is filled in; answer the message for one field (and its kin)."""
     model = ProjectUpdate if "version" in form else ProjectCreate
     related = [name for name in RELATED_FIELDS.get(field, ()) if name in model.model_fields]
@@ -174,7 +173,7 @@ def validate_project(
 STAND_INS = {"slug": "stand-in", "title": "stand-in", "owner": "STAND-IN", "theme": "housing"}
 
 
-def check_fields(model: type[BaseModel], data: dict[str, Any], wanted: list[str]) -> dict[str, str]:
+def check_fields(model: type[Input], data: dict[str, Any], wanted: list[str]) -> dict[str, str]:
     """Return the submit-time messages for some fields, however far the form is filled."""
     try:
         parse(model, data)
@@ -209,7 +208,7 @@ def page_context(request: Request, session: Session, slug: str, **extra: Any) ->
 
 @router.get("/projects/{slug}", name="project", dependencies=[READ])
 def project_page(request: Request, slug: str, db: AppDatabase,
-                 queue: Annotated[int | None, Query()] = None):  # type: ignore[no-untyped-def]
+                 queue: Annotated[int | None, Query()] = None):
     """Show one project with its score, links, assessments, review panel and history."""
     with db.read() as session:
         context = page_context(request, session, slug, from_queue=bool(queue))
@@ -231,7 +230,7 @@ def edit_project(
     slug: str,
     session: ReadSession,
     created: Annotated[int | None, Query()] = None,
-):  # type: ignore[no-untyped-def]
+):
     """Show the form to edit a project, its links and its assessment."""
     notice = (
         "The project is registered. Now add its dependencies, datasets and partners, and assess it."
@@ -253,7 +252,7 @@ def changed_in_form(form: dict[str, str]) -> list[str]:
 @router.post("/projects/{slug}/edit", name="project_update", dependencies=[EDIT])
 def update_project(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Save the fields the user changed; a stale edit is merged field by field with the saved one.
 
     Only a field both people changed differently is shown as a conflict, with both values.
@@ -326,7 +325,7 @@ def conflict_from_form(form: dict[str, str], names: list[str]) -> dict[str, Any]
 
 def conflict_page(
     request: Request, session: Session, slug: str, form: dict[str, str], exc: Conflict
-):  # type: ignore[no-untyped-def]
+):
     """Show only the fields both people changed, with both values, for the user to choose.
 
     The form holds the saved version with the user's other changes applied; it starts from the
@@ -366,7 +365,7 @@ def conflict_page(
 @router.post("/projects/{slug}/status", name="project_move", dependencies=[EDIT])
 def move_project(
     request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
-):  # type: ignore[no-untyped-def]
+):
     """Move a project along the workflow (submit, withdraw, start, pause, resume, deliver)."""
     version = form.get("version", "")
     workflow.move(session=session, actor=actor, slug=slug, to=form.get("to", ""),
@@ -378,7 +377,7 @@ def move_project(
 
 @router.post("/projects/{slug}/answer", name="project_answer", dependencies=[EDIT])
 def answer(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
-           form: FormData):  # type: ignore[no-untyped-def]
+           form: FormData):
     """Record the lead's answer to the reviewer's question."""
     try:
         review_service.answer_question(session=session, actor=actor, slug=slug,
@@ -394,7 +393,7 @@ def answer(request: Request, slug: str, session: WriteSession, actor: CurrentAct
 
 @router.post("/projects/{slug}/override", name="project_override", dependencies=[DECIDE])
 def override(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
-             form: FormData):  # type: ignore[no-untyped-def]
+             form: FormData):
     """Set or clear a manual priority override (CDO or admin) with its justification."""
     try:
         if form.get("clear"):
@@ -415,7 +414,7 @@ def override(request: Request, slug: str, session: WriteSession, actor: CurrentA
 
 
 @router.post("/projects/{slug}/decision", name="project_decide", dependencies=[DECIDE])
-def decide(request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+def decide(request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData):
     """Record a review decision with its rationale, then go to the next project in the queue."""
     try:
         review_service.decide(
@@ -448,7 +447,7 @@ for _path, _target in (("/projects/{slug}/decision", "project"),
                        ("/projects/{slug}/status", "project"),
                        ("/projects/{slug}/answer", "project"),
                        ("/projects/{slug}/override", "project")):
-    def _back(request: Request, slug: str, _target: str = _target):  # type: ignore[no-untyped-def]
+    def _back(request: Request, slug: str, _target: str = _target):
         """Send a GET of a form action back to the page the form is on."""
         return see_other(request.url_for(_target, slug=slug))
 

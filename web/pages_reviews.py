@@ -15,7 +15,7 @@ router = APIRouter()
 
 
 @router.get("/reviews", name="reviews", dependencies=[READ])
-def review_queue(request: Request, db: AppDatabase):  # type: ignore[no-untyped-def]
+def review_queue(request: Request, db: AppDatabase):
     """List the projects awaiting a decision with their score, rank, cost and days waiting."""
     # The ranking is read with no session open: it may wait for a re-ranking that needs one.
     try:

@@ -48,7 +48,7 @@ def roadmap_page(
     capacity: Text = None, discount_rate: Text = None,
     profile: Annotated[str | None, Query(max_length=120)] = None,
     group: Annotated[str | None, Query(max_length=20)] = None,
-):  # type: ignore[no-untyped-def]
+):
     """Plan which projects start in which quarter; show it by quarter and as a timeline."""
     profiles = at_revision(db, "roadmap profiles",
                            lambda session: profile_service.list_profiles(session=session))
@@ -92,7 +92,7 @@ def board_pack(
     request: Request, db: AppDatabase, budget: Text = None, horizon: Text = None,
     capacity: Text = None, discount_rate: Text = None,
     profile: Annotated[str | None, Query(max_length=120)] = None,
-):  # type: ignore[no-untyped-def]
+):
     """Download the board pack: weights, top candidates, the roadmap, blockers and changes."""
     from datetime import date
 
@@ -121,7 +121,7 @@ def board_pack(
 
 
 def _capacity_page(request: Request, actor: Actor | None, *, errors: dict[str, str],
-                   form: dict[str, str], status_code: int = 200):  # type: ignore[no-untyped-def]
+                   form: dict[str, str], status_code: int = 200):
     """Render the capacity page."""
     with get_database(request).read() as session:
         stated = roadmap_service.capacities(session=session)
@@ -132,14 +132,14 @@ def _capacity_page(request: Request, actor: Actor | None, *, errors: dict[str, s
 
 
 @router.get("/plan/capacity", name="capacity", dependencies=[READ])
-def capacity_page(request: Request):  # type: ignore[no-untyped-def]
+def capacity_page(request: Request):
     """List each organisation's stated capacity per quarter; the CDO and admins change them."""
     return _capacity_page(request, getattr(request.state, "actor", None), errors={}, form={})
 
 
 @router.post("/plan/capacity", name="capacity_set", dependencies=[CAPACITY])
 def capacity_set(request: Request, actor: CurrentActor,
-                 form: FormData):  # type: ignore[no-untyped-def]
+                 form: FormData):
     """State an organisation's capacity from a quarter on."""
     fields = {k: form.get(k, "").strip() for k in ("organisation", "quarter", "person_months")}
     try:
@@ -154,7 +154,7 @@ def capacity_set(request: Request, actor: CurrentActor,
 
 @router.post("/plan/capacity/remove", name="capacity_remove", dependencies=[CAPACITY])
 def capacity_remove(request: Request, actor: CurrentActor,
-                    form: FormData):  # type: ignore[no-untyped-def]
+                    form: FormData):
     """Remove a stated capacity."""
     try:
         with get_database(request).write() as session:

@@ -78,7 +78,7 @@ def plan_page(
     request: Request, db: AppDatabase, profile: Text = None, budget: Amount = None,
     capacity: Amount = None, force_in: Slugs = [], force_out: Slugs = [],  # noqa: B006
     scenario: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-):  # type: ignore[no-untyped-def]
+):
     """Plan under a budget and a capacity, with projects forced in or out; open a scenario."""
     values, saved = _request(db, budget=budget, capacity=capacity, profile=profile,
                              force_in=force_in, force_out=force_out, scenario=scenario)
@@ -118,7 +118,7 @@ def plan_export(
 def plan_compare(
     request: Request, db: AppDatabase,
     scenario: Annotated[list[int], Query(max_length=3)] = [],  # noqa: B006
-):  # type: ignore[no-untyped-def]
+):
     """Compare two or three saved scenarios side by side: value, cost, effort, adds and drops."""
     comparison, error = None, None
     try:
@@ -159,7 +159,7 @@ def _form_request(form: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def _refused(request: Request, db: Database, data: dict[str, Any], errors: dict[str, str],
-             scenario: int | None):  # type: ignore[no-untyped-def]
+             scenario: int | None):
     """Show the plan page again with the scenario form's errors beside its fields."""
     values = {k: data[k] for k in ("budget", "capacity", "profile")}
     values |= {k: data[k].split() for k in ("force_in", "force_out")}
@@ -178,7 +178,7 @@ def _refused(request: Request, db: Database, data: dict[str, Any], errors: dict[
 
 @router.post("/scenarios", name="scenario_create", dependencies=[SCENARIOS])
 def scenario_create(request: Request, db: AppDatabase, session: WriteSession,
-                    actor: CurrentActor, form: MultiForm):  # type: ignore[no-untyped-def]
+                    actor: CurrentActor, form: MultiForm):
     """Save the plan request on the page as a named scenario, then open it."""
     data = _form_request(form)
     try:
@@ -192,7 +192,7 @@ def scenario_create(request: Request, db: AppDatabase, session: WriteSession,
 @router.post("/scenarios/{scenario_id}", name="scenario_update", dependencies=[SCENARIOS])
 def scenario_update(request: Request, db: AppDatabase, session: WriteSession,
                     actor: CurrentActor, scenario_id: RowId,
-                    form: MultiForm):  # type: ignore[no-untyped-def]
+                    form: MultiForm):
     """Save the plan request on the page over a saved scenario."""
     data = _form_request(form)
     try:
@@ -207,7 +207,7 @@ def scenario_update(request: Request, db: AppDatabase, session: WriteSession,
 @router.post("/scenarios/{scenario_id}/delete", name="scenario_delete",
              dependencies=[SCENARIOS])
 def scenario_delete(request: Request, session: WriteSession, actor: CurrentActor,
-                    scenario_id: RowId, form: FormData):  # type: ignore[no-untyped-def]
+                    scenario_id: RowId, form: FormData):
     """Delete a saved scenario."""
     scenario_service.delete_scenario(session=session, actor=actor, scenario_id=scenario_id)
     return see_other(request.url_for("plan"))

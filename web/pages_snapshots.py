@@ -49,7 +49,7 @@ def _formats() -> list[dict[str, str]]:
 
 
 def _list_page(request: Request, db: Database, *, status_code: int = 200,
-               errors: dict[str, str] | None = None, label: str = ""):  # type: ignore[no-untyped-def]
+               errors: dict[str, str] | None = None, label: str = ""):
     with db.read() as session:
         listed = [_shown(s) for s in snapshots.list_snapshots(session=session)]
         profiles = [p["name"] for p in profile_service.list_profiles(session=session)]
@@ -60,7 +60,7 @@ def _list_page(request: Request, db: Database, *, status_code: int = 200,
 
 
 @router.get("/snapshots", name="snapshots", dependencies=[READ])
-def snapshots_page(request: Request, db: AppDatabase):  # type: ignore[no-untyped-def]
+def snapshots_page(request: Request, db: AppDatabase):
     """List snapshots, with forms to take one and to compare two."""
     return _list_page(request, db)
 
@@ -70,7 +70,7 @@ def snapshot_create(
     request: Request, db: AppDatabase, actor: CurrentActor,
     label: Annotated[str, Form(max_length=500)] = "",
     profile: Annotated[str, Form(max_length=120)] = "",
-):  # type: ignore[no-untyped-def]
+):
     """Take a snapshot and show it."""
     try:
         made = snapshots.create_snapshot(db, actor=actor, label=label, profile=profile or None)
@@ -89,7 +89,7 @@ def snapshot_diff_page(
     request: Request, db: AppDatabase,
     a: Annotated[int, Query(description="The earlier snapshot")],
     b: Annotated[int, Query(description="The later snapshot")],
-):  # type: ignore[no-untyped-def]
+):
     """Compare two snapshots: what changed in the projects, and what moved the ranks."""
     with db.read() as session:
         diff = snapshots.diff_snapshots(session=session, old_id=a, new_id=b)
@@ -123,7 +123,7 @@ def live_download(db: AppDatabase, actor: CurrentActor,
 
 @router.get("/snapshots/{snapshot_id}", name="snapshot", dependencies=[READ])
 def snapshot_page(request: Request, db: AppDatabase, snapshot_id: RowId,
-                  verify: bool = False):  # type: ignore[no-untyped-def]
+                  verify: bool = False):
     """Show a snapshot: what it froze, its top projects, its downloads; verify it on request."""
     with db.read() as session:
         summary = snapshots.get_snapshot(session=session, snapshot_id=snapshot_id)
@@ -183,7 +183,7 @@ def snapshot_download(db: AppDatabase, snapshot_id: RowId,
 
 
 def _import_page(request: Request, *, status_code: int = 200,
-                 error: str | None = None):  # type: ignore[no-untyped-def]
+                 error: str | None = None):
     return render(request, "import.html", {
         "error": error, "required": imports.REQUIRED,
         "columns": [(name, imports.COLUMN_HELP[name]) for name in imports.COLUMNS],
@@ -192,7 +192,7 @@ def _import_page(request: Request, *, status_code: int = 200,
 
 
 @router.get("/import", name="import_projects", dependencies=[IMPORT])
-def import_page(request: Request):  # type: ignore[no-untyped-def]
+def import_page(request: Request):
     """Show the upload form, the template and what each column means."""
     return _import_page(request)
 
@@ -217,7 +217,7 @@ def import_upload(
     request: Request, db: AppDatabase, actor: CurrentActor,
     file: Annotated[UploadFile, File()],
     dry_run: Annotated[str, Form()] = "",
-):  # type: ignore[no-untyped-def]
+):
     """Check an uploaded file and import it; large files show a progress bar as they go."""
     imports.require_importer(actor)
     checking = dry_run not in ("", "false", "off")
@@ -252,7 +252,7 @@ def import_upload(
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _report_page(request: Request, job: ImportJob):  # type: ignore[no-untyped-def]
+def _report_page(request: Request, job: ImportJob):
     report, failure = job.outcome()
     status = 500 if failure else 200 if report and report.ok else 422
     return render(request, "import_report.html", {
@@ -263,7 +263,7 @@ def _report_page(request: Request, job: ImportJob):  # type: ignore[no-untyped-d
 
 @router.get("/imports", name="import_history", dependencies=[IMPORT])
 def import_history(request: Request, db: AppDatabase,
-                   actor: CurrentActor):  # type: ignore[no-untyped-def]
+                   actor: CurrentActor):
     """List the imports, newest first: who, when, counts and errors, each with its report."""
     with db.read() as session:
         listed = import_runs.list_imports(session=session, actor=actor)
@@ -274,7 +274,7 @@ def import_history(request: Request, db: AppDatabase,
 
 @router.get("/imports/{run_id}", name="import_run", dependencies=[IMPORT])
 def import_run(request: Request, db: AppDatabase, actor: CurrentActor,
-               run_id: RowId):  # type: ignore[no-untyped-def]
+               run_id: RowId):
     """Show one import's report, however long ago it ran and wherever it was started."""
     with db.read() as session:
         found = import_runs.get_import(session=session, actor=actor, run_id=run_id)

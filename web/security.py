@@ -158,7 +158,7 @@ def _session_actor(request: Request) -> Actor | None:
     if not isinstance(fallback, dict) or not isinstance(fallback.get("user"), int):
         return None
     now = time.time()
-    started = fallback.get("at") if isinstance(fallback.get("at"), int) else 0
+    started: float = fallback["at"] if isinstance(fallback.get("at"), int) else 0
     if now - started >= limits.absolute_seconds or now - (seen or started) >= limits.idle_seconds:
         return None
     with database.connect() as connection:

@@ -126,7 +126,7 @@ def render(
     *,
     block: str | None = None,
     status_code: int = 200,
-):  # type: ignore[no-untyped-def]
+):
     """Render a full page, or only its named block for an htmx partial request."""
     context = {
         "request": request, "csrf": csrf_token(request),

@@ -138,7 +138,7 @@ def _copy(chunks: Iterator[bytes], out: IO[bytes]) -> None:
 def _spooled(write: Callable[[BinaryIO], None]) -> Iterator[bytes]:
     """Write a format that needs a seekable file to a temporary file, then yield it."""
     with tempfile.TemporaryFile() as spool:
-        write(spool)  # type: ignore[arg-type]
+        write(spool)
         spool.seek(0)
         while chunk := spool.read(CHUNK_BYTES):
             yield chunk
@@ -235,7 +235,7 @@ def json_chunks(content: SnapshotContent) -> Iterator[bytes]:
 # Parquet
 
 
-def _arrow_type(column: Column):  # type: ignore[no-untyped-def]
+def _arrow_type(column: Column):
     import pyarrow as pa
 
     return {
@@ -298,14 +298,14 @@ class FixedTimeZip(zipfile.ZipFile):
         return info
 
     def writestr(self, zinfo_or_arcname: Any, data: Any, *args: Any,
-                 **kwargs: Any) -> None:  # type: ignore[override]
+                 **kwargs: Any) -> None:
         """Write a member from bytes or text with the fixed time."""
         name = (zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo)
                 else zinfo_or_arcname)
         super().writestr(self.member(name), data)
 
     def write(self, filename: Any, arcname: Any = None, *args: Any,
-              **kwargs: Any) -> None:  # type: ignore[override]
+              **kwargs: Any) -> None:
         """Copy a file in as a member with the fixed time, without reading it whole."""
         with open(filename, "rb") as source, self.open(
             self.member(str(arcname or filename)), "w", force_zip64=True

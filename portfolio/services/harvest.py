@@ -93,7 +93,10 @@ class Limits:
 
 def read_catalogue(url: str, *, client: httpx.Client, limits: Limits) -> list[PortalDataset]:
     """Read every entry of a CKAN or DCAT catalogue, or raise HarvestFailed."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket, say
+        parts = urlsplit("")
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise Invalid({"url": "give the portal's address, starting with http:// or https://"})
     path = parts.path.rstrip("/")
@@ -215,6 +218,8 @@ def _fetch_json(client: httpx.Client, url: str, limits: Limits) -> Any:
             kind = response.headers.get("content-type", "")
     except httpx.TooManyRedirects:
         raise HarvestFailed(f"{url} redirects in a loop") from None
+    except httpx.InvalidURL:
+        raise HarvestFailed(f"{url!r} is not a web address a portal can have") from None
     except httpx.TimeoutException:
         raise _Retry(f"no answer within {limits.timeout_seconds:g} s") from None
     except httpx.TransportError as exc:

@@ -490,7 +490,7 @@ def _current_input(project: Any, owner_code: str) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def import_projects(
+def import_projects(  # noqa: C901 - to split
     *, session: Session, actor: Actor, content: bytes, filename: str = "upload",
     dry_run: bool = False, progress: Progress | None = None, sheet: Sheet | None = None,
     limits: ImportLimits | None = None,
@@ -590,7 +590,7 @@ def import_projects(
     errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
     if errors:
         return report
-    _plan(report, rows, existing, session)
+    _sort_rows(report, rows, existing, session)
     if dry_run or not report.written:
         return report
     _write(session, actor, report, rows, existing, datasets, filename, tick)
@@ -679,7 +679,7 @@ def _column_values(values: Any) -> dict[str, Any]:
     return out
 
 
-def _plan(report: ImportReport, rows: list[_Row], existing: dict[str, Any],
+def _sort_rows(report: ImportReport, rows: list[_Row], existing: dict[str, Any],
           session: Session) -> None:
     """Sort the rows into created, updated and unchanged, and count the new links."""
     link_pairs = _existing_links(session, [p.id for p in existing.values()])

@@ -10,7 +10,7 @@ from portfolio.actors import Actor
 from portfolio.capabilities import Capability, only_own_organisation, require
 from portfolio.errors import Invalid, NotFound
 from portfolio.models import Organisation
-from portfolio.schemas import OrganisationCreate, OrganisationUpdate, parse
+from portfolio.schemas import OrganisationCreate, parse
 from portfolio.services.common import as_record, record
 
 
@@ -34,32 +34,6 @@ def create_organisation(*, session: Session, actor: Actor, data: dict[str, Any])
         action="create",
         entity="organisation",
         entity_id=org.id,
-        after=as_record(org),
-    )
-    return organisation_public(org)
-
-
-def update_organisation(
-    *, session: Session, actor: Actor, code: str, data: dict[str, Any]
-) -> dict[str, Any]:
-    """Rename or reclassify an organisation (admins only)."""
-    require(actor, Capability.MANAGE_ORGANISATIONS)
-    values = parse(OrganisationUpdate, data)
-    org = get_organisation_row(session=session, code=code)
-    before = as_record(org)
-    if values.name is not None:
-        org.name = values.name
-    if values.kind is not None:
-        org.kind = values.kind.value
-    session.add(org)
-    session.flush()
-    record(
-        session,
-        actor,
-        action="update",
-        entity="organisation",
-        entity_id=org.id,
-        before=before,
         after=as_record(org),
     )
     return organisation_public(org)

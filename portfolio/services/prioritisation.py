@@ -155,18 +155,18 @@ def _plumbing(db: Database, *, profile: str | None, top: int | None) -> list[dic
     return out
 
 
-def portfolio_graph(db: Database, *, profile: str | None = None):  # type: ignore[no-untyped-def]
+def portfolio_graph(db: Database, *, profile: str | None = None):
     """Return the graph of projects, datasets and organisations, built once per revision."""
     run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
-    found = db.results.get(("graph", run.id))
+    found = db.run_memo.get(("graph", run.id))
     if found is None:
         # Concurrent first calls share one build (about 10 s at 100,000 projects).
         build = db.background.submit(("graph", run.id), lambda: _build_portfolio_graph(db, run))
-        found = db.results.put_latest(("graph", run.id), build.result())
+        found = db.run_memo.put_latest(("graph", run.id), build.result())
     return found
 
 
-def _build_portfolio_graph(db: Database, run: RunInfo):  # type: ignore[no-untyped-def]
+def _build_portfolio_graph(db: Database, run: RunInfo):
     """Build the graph of projects, datasets and organisations with a run's values."""
     with db.read() as session:
         consistent_read(session)

@@ -84,9 +84,9 @@ def portfolio_frames(db: Database, session: Session) -> PortfolioFrames:
     """
     # The day is in the key: an agreement's standing, and so readiness, follows the date.
     key = ("portfolio frames", current_revision(session), date.today())
-    found = db.results.get(key)
+    found = db.run_memo.get(key)
     if found is None:
-        found = db.results.put_latest(key, load_portfolio(session))
+        found = db.run_memo.put_latest(key, load_portfolio(session))
     return found
 
 

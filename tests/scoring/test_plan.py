@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -270,15 +269,13 @@ def test_subprocess_returns_the_same_plan() -> None:
 
 def test_subprocess_is_killed_at_the_wall_clock_limit() -> None:
     cand, deps, budget, capacity = synthetic(20_000)
-    started = time.perf_counter()
+    # The solver alone would take up to its 600 s time limit: the answer is the kill's.
     result = run_plan_in_subprocess(
         cand, deps, budget, capacity, time_limit=600, wall_clock_seconds=3.0
     )
-    elapsed = time.perf_counter() - started
     assert result.status == "time_limit"
     assert result.selected == ()
-    assert "wall-clock" in result.message
-    assert elapsed < 10.0
+    assert "stopped after 3 s of wall-clock time" in result.message
 
 
 def test_subprocess_raises_invalid_requests_in_the_caller() -> None:

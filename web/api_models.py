@@ -1,0 +1,217 @@
+"""Typed request bodies of the JSON API, built on the services' input models (portfolio.schemas).
+
+The services validate again (the pages call them with form data), so these models only give
+the API its contract: /openapi.json and /docs show every field, and a generated client types it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from portfolio.enums import (
+    Access,
+    DpiaStatus,
+    ProjectStatus,
+    ReadinessLevel,
+    Theme,
+    UpdateFrequency,
+)
+from portfolio.schemas import (
+    LINE_PATTERN,
+    Code,
+    DatasetUpdate,
+    DependencyInput,
+    LongText,
+    ProjectCreate,
+    ProjectUpdate,
+    Title,
+)
+
+# Text that must hold more than spaces: stated in the schema, checked (with its message) by the
+# service.
+FILLED: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
+StatusReason = Annotated[str, Field(max_length=2000, description=(
+    "Why the status moves outside the usual workflow (the CDO or an admin only)"))]
+
+__all__ = ["FILLED", "BenefitIn", "DismissIn", "DatasetPatchIn", "DatasetUpdate", "DependencyInput",
+           "ProjectCreate", "ProjectPatchIn", "ProjectUpdateIn", "IsoDate", "body_of"]
+
+
+class ProjectUpdateIn(ProjectUpdate):
+    """Every field of a project, with the version they were read at."""
+
+    status_reason: StatusReason = ""
+
+
+# A field left out of a patch keeps its saved value (None here, never sent to the service).
+KEEP: Any = None
+
+
+class ProjectPatchIn(BaseModel):
+    """Some of a project's fields, with the version they were read at."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    version: Annotated[int, Field(ge=1)]
+    status_reason: StatusReason = ""
+    # A field left out keeps its saved value; the types are those of ProjectCreate.
+    title: Title = KEEP
+    description: LongText = KEEP
+    owner: Code = KEEP
+    theme: Theme = KEEP
+    status: ProjectStatus = KEEP
+    cost_gbp: Annotated[int, Field(ge=0, le=10**12)] = KEEP
+    effort_pm: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)] = KEEP
+    start_date: date | None = None
+    end_date: date | None = None
+    personal_data: bool = KEEP
+    dpia_status: DpiaStatus = KEEP
+    mandatory: bool = KEEP
+    mandatory_justification: LongText = KEEP
+    reach_people: Annotated[int, Field(ge=0, le=10**9)] | None = None
+    confidence_pct: Annotated[int, Field(ge=0, le=100)] | None = None
+    time_criticality: Annotated[int, Field(ge=1, le=5)] | None = None
+
+
+class DatasetPatchIn(BaseModel):
+    """Some of a dataset's fields, with the version they were read at."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    version: Annotated[int, Field(ge=1)]
+    title: Title = KEEP
+    description: LongText = KEEP
+    publisher: Code = KEEP
+    access: Access = KEEP
+    licence: Annotated[str, Field(max_length=120, json_schema_extra={
+        "pattern": LINE_PATTERN})] = KEEP
+    update_frequency: UpdateFrequency = KEEP
+    drl: ReadinessLevel = KEEP
+
+
+class DismissIn(BaseModel):
+    """A suggestion to set aside (its `key`) and why, for others to read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(max_length=2000, pattern=r"^\d{1,18}(,\d{1,18})*$",
+                       description="The suggestion's key: project ids, comma-separated")
+    reason: str = Field(max_length=2000, json_schema_extra=FILLED)
+
+
+class BenefitIn(BaseModel):
+    """What a delivered project achieved, measured on a date, and the lead's review."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    people_reached: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
+    savings_gbp: Annotated[int, Field(ge=0, le=10**12)] | None = None
+    outcome: str = Field(max_length=5_000, json_schema_extra=FILLED)
+    review: str = Field(default="", max_length=20_000)
+    measured_on: date
+    version: Annotated[int, Field(ge=1)] | None = None
+
+
+def _iso_date(value: Any) -> Any:
+    """Read a date only as year-month-day (pydantic would also take a number of seconds)."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"Enter a date as year-month-day, such as 2026-04-01 (you entered "
+                             f"{value!r}).") from None
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def body_of(model: BaseModel) -> dict[str, Any]:
+    """Return the fields a request sent, as the plain values the services read."""
+    return model.model_dump(mode="json", exclude_unset=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public shapes of what the API answers. Each names the fields a client may rely on; answers
+# may carry more (extra="allow"), documented in the operation's description.
+
+
+class Public(BaseModel):
+    """Base of answers: the named fields, and whatever else the service adds."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class OrganisationPublic(Public):
+    code: str
+    name: str
+    kind: str
+
+
+class ProjectSummary(Public):
+    """A project without its links, as lists and edits answer it."""
+
+    slug: str
+    title: str
+    organisation: str
+    status: ProjectStatus
+    theme: Theme
+    cost_gbp: int
+    effort_pm: float
+    mandatory: bool
+    version: int
+
+
+class ProjectPublic(ProjectSummary):
+    """A project with its partners, datasets, dependencies and assessments."""
+
+    description: str
+    organisation_name: str | None = None
+    partners: list[dict[str, Any]] = []
+    datasets: list[dict[str, Any]] = []
+
+
+class ProjectPatched(ProjectSummary):
+    """A project after a patch: the fields applied and the others' changes kept."""
+
+    applied: list[str]
+    kept: list[str]
+
+
+class BacklogRow(Public):
+    """A project's place in the ranking, with its scores and robustness."""
+
+    rank: int
+    view: str
+    order: int
+    slug: str
+    title: str
+    organisation: str
+    status: ProjectStatus
+    score: float | None
+    score_status: str
+    dimensions: dict[str, float | None]
+    priority: float | None
+    mandatory: bool
+    p_top_k: float | None = None
+    rank_interval: list[int] | None = None
+    blocked_by: list[str] = []
+    unblocks: list[str] = []
+
+
+class PlanPublic(Public):
+    """A plan: what is chosen, in which waves, and why the rest is left out."""
+
+    profile: str
+    revision: int
+    status: str
+    selected: list[str]
+    waves: list[list[str]]
+    budget_used: float | None = None
+    capacity_used: float | None = None
+    gap: float | None = None
+    infeasible_reason: str | None = None
+    message: str | None = None
