@@ -675,7 +675,8 @@ def _whatif_page(db: Database, *, profile: str | None, dimension_weights: dict[s
     extent = {"total": int(keep.sum()),
               "previous_after": (int(earlier[limit]) if len(earlier) > limit else 0)
               if after > 0 else None}
-    return _adhoc_public_rows(ranking, frames, table[keep & (ranks > after)].head(limit + 1)), extent
+    page = table[keep & (ranks > after)].head(limit + 1)
+    return _adhoc_public_rows(ranking, frames, page), extent
 
 
 def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
@@ -718,7 +719,8 @@ def backlog_page(
     rows = rows[:limit]
     with db.read() as session:
         names = referenced_names(session, rows)
-    return {"rows": rows, "names": names, "profile": profile_name, "whatif": whatif, "behind": behind,
+    return {"rows": rows, "names": names, "profile": profile_name, "whatif": whatif,
+            "behind": behind,
             "run_id": run_id, "view": view,
             "samples": samples, **extent,
             "next_after": rows[-1]["rank" if view else "order"] if has_more and rows else None}

@@ -20,7 +20,8 @@ def axe_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
         # does not govern; a <script> tag added to the page would be refused.
         page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8") + "\n;undefined")
     result = page.evaluate(
-        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        "(tags) => axe.run(document, "
+        "{runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
         AXE_TAGS)
     return result["violations"]
 
