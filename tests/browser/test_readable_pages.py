@@ -179,3 +179,21 @@ def test_every_page_has_a_favicon(page: Page) -> None:
     page.goto("/")
     icon = page.locator("link[rel=icon]").get_attribute("href")
     assert icon and page.request.get(icon).status == 200
+
+
+def test_the_navigation_fits_on_one_line_at_1366_px(page: Page) -> None:
+    page.set_viewport_size({"width": 1366, "height": 900})
+    sign_in(page, "admin")
+    page.goto("/dashboard")
+    tops = {round(box["y"]) for box in (
+        link.bounding_box() for link in page.locator("header nav a").all()) if box}
+    assert len(tops) == 1, tops
+
+
+def test_the_dashboard_names_organisations_and_links_the_plumbing(page: Page) -> None:
+    sign_in(page, "cdo")
+    page.goto("/dashboard")
+    top = page.locator("section[aria-labelledby=top]").inner_text()
+    assert not re.search(r"\bE\d{8}\b", top), top
+    plumbing = page.locator("section[aria-labelledby=plumbing] li").first
+    expect(plumbing.locator("a[href*='/datasets/']")).to_have_count(1)
