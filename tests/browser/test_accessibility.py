@@ -143,7 +143,7 @@ def test_the_page_has_no_axe_violations(signed_in, made, name: str, width: str) 
     assert response is not None and response.status in (200, 422), (
         f"{path} answered {response.status}")
     if name == "graph":
-        expect(page.locator("#graph-status")).to_contain_text("drawn")
+        expect(page.locator("#graph-status")).to_contain_text("drawn", timeout=30_000)
     if name == "api_docs":
         page.locator("#swagger-ui .opblock").first.wait_for()
         assert_swagger_accessible(page, f"{name} at {width}")
@@ -174,7 +174,7 @@ def open_picker(page: Page) -> None:
 
 def focus_graph(page: Page) -> None:
     """Select a project from the list beside the graph."""
-    expect(page.locator("#graph-status")).to_contain_text("drawn")
+    expect(page.locator("#graph-status")).to_contain_text("drawn", timeout=30_000)
     page.get_by_label("Title contains").fill("Datastore")
     page.locator("#graph-projects button").first.click()
     expect(page.locator("#graph-selected h3")).to_be_visible()
@@ -258,7 +258,7 @@ def test_a_lead_by_keyboard_alone_finds_their_project_and_opens_it(signed_in) ->
 def test_a_researcher_by_keyboard_alone_selects_a_project_on_the_graph(signed_in) -> None:  # type: ignore[no-untyped-def]
     page = signed_in("researcher", PHONE)
     page.goto("/graph")
-    expect(page.locator("#graph-status")).to_contain_text("drawn")
+    expect(page.locator("#graph-status")).to_contain_text("drawn", timeout=30_000)
     tab_to(page, "#graph-search")
     page.keyboard.type("Datastore")
     tab_to(page, "#graph-projects button")

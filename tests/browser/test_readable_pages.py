@@ -55,7 +55,7 @@ def test_the_graph_counts_up_and_downstream_along_the_waits_on_relation_only(
     assert partners and not partners & (up | down)
     title = next(n["data"]["label"] for n in elements["nodes"] if n["data"]["id"] == node)
     page.goto("/graph")
-    expect(page.locator("#graph-status")).to_contain_text("drawn")
+    expect(page.locator("#graph-status")).to_contain_text("drawn", timeout=30_000)
     page.get_by_label("Title contains").fill(title)
     page.locator("#graph-projects").get_by_role("button", name=title, exact=True).click()
     expect(page.locator("#graph-status")).to_have_text(

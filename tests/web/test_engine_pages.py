@@ -151,7 +151,8 @@ def test_switching_profile_resets_the_sliders_out_of_band(client: TestClient) ->
 
 def test_dashboard_draws_clickable_bubbles_and_plumbing(client: TestClient) -> None:
     page = client.get("/dashboard", headers=HTML).text
-    bubbles = re.findall(r'<a href="[^"]*/projects/([^"]+)" aria-label="[^"]+"><circle', page)
+    bubbles = re.findall(
+        r'<a href="[^"]*/projects/([^"]+)" aria-label="[^"]+" class="bubble-link"><circle', page)
     assert len(bubbles) > 10
     assert "Fix the plumbing first" in page
 
