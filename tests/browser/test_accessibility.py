@@ -202,6 +202,7 @@ STATES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
     "register, errors shown": ("/projects/new", "lead", show_register_errors),
     "edit, picker open": (f"/projects/{SLUG}/edit", "cdo", open_picker),
     "graph, a project focused": ("/graph", "researcher", focus_graph),
+    "graph layered, a project focused": ("/graph?layout=layered", "researcher", focus_graph),
     "dashboard, menu open": ("/dashboard", "researcher", open_menu),
     "sign-in, error shown": ("/login", "", sign_in_wrongly),
 }
