@@ -189,6 +189,7 @@ def graph_page(request: Request, db: AppDatabase, organisation: Code = None, the
                kind: Code = None, colour: Code = "readiness",
                focus: Annotated[str | None, Query(max_length=120)] = None,
                view: Annotated[str, Query(pattern="^(network|datasets)$")] = "network",
+               layout: Annotated[str, Query(pattern="^(force|layered)$")] = "force",
                ):  # type: ignore[no-untyped-def]
     """Show the interactive network, or which datasets are shared by which projects."""
     params = {k: v for k, v in {"organisation": organisation, "theme": theme,
@@ -197,7 +198,7 @@ def graph_page(request: Request, db: AppDatabase, organisation: Code = None, the
     return render(request, "graph.html", {
         **_choices(db), "organisation": organisation or "", "theme": theme or "",
         "kind": kind or "", "colour": colour if colour in ("readiness", "status") else "readiness",
-        "focus": focus or "", "api_url": api_url, "view": view,
+        "focus": focus or "", "api_url": api_url, "view": view, "layout": layout,
         "graphml_url": str(request.url_for("get_graphml").path),
         "shared": _shared_datasets(db) if view == "datasets" else None,
         "view_urls": {v: f"{request.url.path}?" + urlencode(params | {"view": v})

@@ -154,7 +154,7 @@ def snapshot_page(request: Request, db: AppDatabase, snapshot_id: RowId,
 
 
 def _titles_of_blockers(top: list[dict[str, Any]], projects: Any) -> dict[str, str]:
-    """Return the frozen titles of the projects the top rows wait on, reading no further than needed."""
+    """Return the frozen titles of the projects the top rows wait on, reading only as needed."""
     titles = {p["slug"]: p["title"] for p in top}
     wanted = {s for p in top for s in p.get("blocked_by") or []} - set(titles)
     if wanted:

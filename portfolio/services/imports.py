@@ -564,10 +564,10 @@ def import_projects(  # noqa: C901 - to split
                 codes_by_id.get(current.owner_id) if current is not None else None,
                 str(owner) if owner is not None else None) if code and code != own_code]
             if theirs:
+                own = organisation_names.get(own_code or "", "their own organisation")
+                other = organisation_names.get(theirs[0], theirs[0])
                 mine.append(RowError(number, "owner", f"a {actor.role.value} may import only "
-                                     f"{organisation_names.get(own_code or '', 'their own organisation')}"
-                                     f"'s projects, not "
-                                     f"{organisation_names.get(theirs[0], theirs[0])}'s"))
+                                     f"{own}'s projects, not {other}'s"))
         if row.values is not None and not any(e.column == "owner" for e in mine):
             row.reason = str(given.get("status_reason") or "")
             problem = _status_problem(actor, current, row.owner_id, row.values.status.value,

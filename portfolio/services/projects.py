@@ -303,7 +303,7 @@ def list_projects(
     sort: str = "slug",
     include_archived: bool = True,
 ) -> list[dict[str, Any]]:
-    """List projects with their owner's code and name, filtered and sorted (keyset: after a slug)."""
+    """List projects with their owner's code and name, filtered and sorted (keyset: a slug)."""
     column = PROJECT_SORTS.get(sort, Project.slug)
     query = select(
         Project.slug,

@@ -659,10 +659,11 @@ def referenced_names(session: Session, rows: list[dict[str, Any]]) -> dict[str, 
     slugs = {s for r in rows for key in ("blocked_by", "unblocks", "blocked_by_other_view")
              for s in (r.get(key) or [])}
     codes = {r["bottleneck_dataset"] for r in rows if r.get("bottleneck_dataset")}
+    # Both queries always run, so a page's query count does not depend on its rows.
     projects = dict(session.execute(select(Project.slug, Project.title)
-                                    .where(Project.slug.in_(slugs))).all()) if slugs else {}
+                                    .where(Project.slug.in_(slugs))).all())
     datasets = dict(session.execute(select(Dataset.code, Dataset.title)
-                                    .where(Dataset.code.in_(codes))).all()) if codes else {}
+                                    .where(Dataset.code.in_(codes))).all())
     return {"projects": projects, "datasets": datasets}
 
 
@@ -752,7 +753,8 @@ def _whatif_page(db: Database, *, profile: str | None, dimension_weights: dict[s
     extent = {"total": int(keep.sum()),
               "previous_after": (int(earlier[limit]) if len(earlier) > limit else 0)
               if after > 0 else None}
-    return _adhoc_public_rows(ranking, frames, table[keep & (ranks > after)].head(limit + 1)), extent
+    page = table[keep & (ranks > after)].head(limit + 1)
+    return _adhoc_public_rows(ranking, frames, page), extent
 
 
 def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
@@ -762,7 +764,9 @@ def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
         found = backlog(session, run, after=after, limit=limit + 1, **filters)
         view = filters.pop("view", None)
         extent = backlog_extent(session, run, view=view, after=after, limit=limit, **filters)
-    return [api_row(r) for r in found], extent
+        rows = [api_row(r) for r in found]
+        extent["names"] = referenced_names(session, rows[:limit])
+    return rows, extent
 
 
 def backlog_page(
@@ -793,9 +797,11 @@ def backlog_page(
         profile_name, whatif, behind, run_id, samples = profile, True, 0, None, 0
     has_more = len(rows) > limit
     rows = rows[:limit]
-    with db.read() as session:
-        names = referenced_names(session, rows)
-    return {"rows": rows, "names": names, "profile": profile_name, "whatif": whatif, "behind": behind,
+    if "names" not in extent:
+        with db.read() as session:
+            extent["names"] = referenced_names(session, rows)
+    return {"rows": rows, "profile": profile_name, "whatif": whatif,
+            "behind": behind,
             "run_id": run_id, "view": view,
             "samples": samples, **extent,
             "next_after": rows[-1]["rank" if view else "order"] if has_more and rows else None}

@@ -143,13 +143,131 @@ def test_the_page_has_no_axe_violations(signed_in, made, name: str, width: str) 
     assert response is not None and response.status in (200, 422), (
         f"{path} answered {response.status}")
     if name == "graph":
-        expect(page.locator("#graph-status")).to_contain_text("drawn")
+        expect(page.locator("#graph-status")).to_contain_text("drawn", timeout=30_000)
     if name == "api_docs":
         page.locator("#swagger-ui .opblock").first.wait_for()
         assert_swagger_accessible(page, f"{name} at {width}")
     else:
         assert_accessible(page, f"{name} at {width}")
     assert_fits_the_viewport(page, f"{name} at {width}")
+
+
+def open_why(page: Page) -> None:
+    """Open the first backlog row's Why? panel."""
+    page.locator("a.why-toggle").first.click()
+    expect(page.locator("tr.why-row").first).to_contain_text("Blocked by")
+
+
+def show_register_errors(page: Page) -> None:
+    """Submit the register form empty, so every error and the summary show."""
+    page.locator("form").filter(has=page.get_by_role("button", name="Register the project")) \
+        .evaluate("form => { form.noValidate = true; }")
+    page.get_by_role("button", name="Register the project").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+
+
+def open_picker(page: Page) -> None:
+    """Type into a project picker on the edit page until its suggestions show."""
+    page.get_by_label("Project it depends on").press_sequentially("datastore")
+    expect(page.locator("[data-picks] button").first).to_be_visible()
+
+
+def focus_graph(page: Page) -> None:
+    """Select a project from the list beside the graph."""
+    expect(page.locator("#graph-status")).to_contain_text("drawn", timeout=30_000)
+    page.get_by_label("Title contains").fill("Datastore")
+    page.locator("#graph-projects button").first.click()
+    expect(page.locator("#graph-selected h3")).to_be_visible()
+
+
+def open_menu(page: Page) -> None:
+    """Open the header's menu (shown on narrow screens)."""
+    button = page.get_by_role("button", name="Menu")
+    if button.is_visible():
+        button.click()
+        expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+def sign_in_wrongly(page: Page) -> None:
+    """Try a wrong password, so the sign-in page shows its error."""
+    page.get_by_label("Email").fill("nobody@example.london")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".error, .error-summary, [role=alert]").first).to_be_visible()
+
+
+# Each page's states besides the first view: name, path, role, what brings it about.
+STATES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
+    "backlog, Why? open": ("/backlog", "cdo", open_why),
+    "register, errors shown": ("/projects/new", "lead", show_register_errors),
+    "edit, picker open": (f"/projects/{SLUG}/edit", "cdo", open_picker),
+    "graph, a project focused": ("/graph", "researcher", focus_graph),
+    "graph layered, a project focused": ("/graph?layout=layered", "researcher", focus_graph),
+    "dashboard, menu open": ("/dashboard", "researcher", open_menu),
+    "sign-in, error shown": ("/login", "", sign_in_wrongly),
+}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("state", sorted(STATES))
+def test_the_page_in_its_state_has_no_axe_violations(signed_in, state: str, width: str) -> None:  # type: ignore[no-untyped-def]
+    path, role, bring_about = STATES[state]
+    page = signed_in(role, WIDTHS[width])
+    page.goto(path)
+    bring_about(page)
+    assert_accessible(page, f"{state} at {width}")
+    assert_fits_the_viewport(page, f"{state} at {width}")
+
+
+def tab_to(page: Page, selector: str, limit: int = 80) -> None:
+    """Press Tab until the focused element matches a selector (a keyboard user's way there)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)",
+                         selector):
+            return
+    raise AssertionError(f"{limit} presses of Tab never reached {selector}")
+
+
+def test_the_cdo_by_keyboard_alone_opens_the_backlog_and_a_why(signed_in) -> None:  # type: ignore[no-untyped-def]
+    page = signed_in("cdo", DESKTOP)
+    page.goto("/dashboard")
+    tab_to(page, "header nav a[href$='/backlog']")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/backlog"))
+    tab_to(page, "a.why-toggle")
+    page.keyboard.press("Enter")
+    expect(page.locator("a.why-toggle").first).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("tr.why-row").first).to_contain_text("Blocked by")
+
+
+def test_a_lead_by_keyboard_alone_finds_their_project_and_opens_it(signed_in) -> None:  # type: ignore[no-untyped-def]
+    page = signed_in("lead", DESKTOP)
+    page.goto("/")
+    tab_to(page, "#q")
+    page.keyboard.type("One View")
+    page.keyboard.press("Enter")
+    expect(page.locator("table.projects")).to_contain_text("One View")
+    tab_to(page, "table.projects tbody a[href*='/projects/']")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("One View")
+    tab_to(page, "a[href$='/edit']")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/edit$"))
+
+
+def test_a_researcher_by_keyboard_alone_selects_a_project_on_the_graph(signed_in) -> None:  # type: ignore[no-untyped-def]
+    page = signed_in("researcher", PHONE)
+    page.goto("/graph")
+    expect(page.locator("#graph-status")).to_contain_text("drawn", timeout=30_000)
+    tab_to(page, "#graph-search")
+    page.keyboard.type("Datastore")
+    tab_to(page, "#graph-projects button")
+    page.keyboard.press("Enter")
+    expect(page.locator("#graph-status")).to_contain_text("upstream")
+    tab_to(page, "#graph-selected a")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/projects/"))
 
 
 # Swagger UI (npm swagger-ui-dist, the API documentation) renders its own <main> inside the

@@ -98,7 +98,7 @@ def test_validation_shows_an_error_by_the_field_without_a_page_load(page: Page) 
 
 
 def ranked_order(page: Page) -> list[str]:
-    return page.locator("table.backlog tbody tr").evaluate_all(
+    return page.locator("table.backlog tbody tr[data-slug]").evaluate_all(
         "rows => rows.map(r => r.dataset.slug)")
 
 
@@ -124,8 +124,10 @@ def test_opening_a_rows_why_loads_its_explanation_in_place(page: Page) -> None:
     page.evaluate("window.sameDocument = true")
     first = page.locator("table.backlog tbody tr").first
     first.get_by_text("Why?").click()
-    expect(first.locator(".why")).to_contain_text("Contributions (points)")
-    expect(first.locator(".why")).to_contain_text("Unblocks:")
+    # It opens in a full-width row under its project.
+    why = page.locator("table.backlog tr.why-row").first.locator(".why")
+    expect(why).to_contain_text("Contributions (points)")
+    expect(why).to_contain_text("Unblocks:")
     assert page.evaluate("window.sameDocument") is True
 
 

@@ -15,7 +15,7 @@ PROFILE = "Readiness first (browser)"
 
 
 def ranked_order(page: Page) -> list[str]:
-    return page.locator("table.backlog tbody tr").evaluate_all(
+    return page.locator("table.backlog tbody tr[data-slug]").evaluate_all(
         "rows => rows.map(r => r.dataset.slug)")
 
 

@@ -55,7 +55,7 @@ def test_the_graph_counts_up_and_downstream_along_the_waits_on_relation_only(
     assert partners and not partners & (up | down)
     title = next(n["data"]["label"] for n in elements["nodes"] if n["data"]["id"] == node)
     page.goto("/graph")
-    expect(page.locator("#graph-status")).to_contain_text("drawn")
+    expect(page.locator("#graph-status")).to_contain_text("drawn", timeout=30_000)
     page.get_by_label("Title contains").fill(title)
     page.locator("#graph-projects").get_by_role("button", name=title, exact=True).click()
     expect(page.locator("#graph-status")).to_have_text(
@@ -179,3 +179,21 @@ def test_every_page_has_a_favicon(page: Page) -> None:
     page.goto("/")
     icon = page.locator("link[rel=icon]").get_attribute("href")
     assert icon and page.request.get(icon).status == 200
+
+
+def test_the_navigation_fits_on_one_line_at_1366_px(page: Page) -> None:
+    page.set_viewport_size({"width": 1366, "height": 900})
+    sign_in(page, "admin")
+    page.goto("/dashboard")
+    tops = {round(box["y"]) for box in (
+        link.bounding_box() for link in page.locator("header nav a").all()) if box}
+    assert len(tops) == 1, tops
+
+
+def test_the_dashboard_names_organisations_and_links_the_plumbing(page: Page) -> None:
+    sign_in(page, "cdo")
+    page.goto("/dashboard")
+    top = page.locator("section[aria-labelledby=top]").inner_text()
+    assert not re.search(r"\bE\d{8}\b", top), top
+    plumbing = page.locator("section[aria-labelledby=plumbing] li").first
+    expect(plumbing.locator("a[href*='/datasets/']")).to_have_count(1)

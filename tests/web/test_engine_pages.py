@@ -41,7 +41,8 @@ def test_a_rows_why_loads_from_its_own_url_as_a_fragment_or_a_full_page(
     page = client.get("/backlog", headers=HTML).text
     slug = ranked_slugs(page)[0]
     url = re.search(rf'hx-get="(/projects/{slug}/why\?profile=[^"]+)"', page).group(1)
-    assert 'hx-trigger="toggle once"' in page
+    # Loaded on the first opening, into a full-width row under the project.
+    assert 'hx-trigger="click once"' in page and 'class="why-row"' in page
     fragment = client.get(url.replace("&amp;", "&"), headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text
     api = client.get("/api/v1/backlog", params={"top": 1}).json()[0]
@@ -150,7 +151,8 @@ def test_switching_profile_resets_the_sliders_out_of_band(client: TestClient) ->
 
 def test_dashboard_draws_clickable_bubbles_and_plumbing(client: TestClient) -> None:
     page = client.get("/dashboard", headers=HTML).text
-    bubbles = re.findall(r'<a href="[^"]*/projects/([^"]+)" aria-label="[^"]+"><circle', page)
+    bubbles = re.findall(
+        r'<a href="[^"]*/projects/([^"]+)" aria-label="[^"]+" class="bubble-link"><circle', page)
     assert len(bubbles) > 10
     assert "Fix the plumbing first" in page
 

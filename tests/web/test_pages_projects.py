@@ -279,7 +279,8 @@ def test_a_dependency_that_closes_a_cycle_is_refused_with_its_path_by_the_field(
     response = client.post("/projects/delta/dependencies", data={"depends_on": "alpha"})
     assert response.status_code == 422
     page = parse_html(response.text)
-    assert "delta -> alpha -> beta -> delta" in page.error_for("dep-depends_on")
+    # The cycle is named by the projects' titles.
+    assert "Delta -> Alpha -> Beta -> Delta" in page.error_for("dep-depends_on")
     assert page.by_id("dep-depends_on").get("aria-invalid") == "true"
     assert page.by_id("dep-depends_on").get("value") == "alpha"
     with db.read() as session:

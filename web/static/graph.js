@@ -66,7 +66,9 @@
 
   function layoutFor(count) {
     if (count > 1500) return { name: "grid" };
-    if (typeof cytoscape("layout", "dagre") === "function") {
+    // Layered (dagre) reads dependencies best on a filtered graph; the whole portfolio, with
+    // its many unlinked nodes, reads better clustered by a force layout.
+    if (box.dataset.layout === "layered" && typeof cytoscape("layout", "dagre") === "function") {
       // Layered: what waits sits left of what it waits on.
       return { name: "dagre", rankDir: "LR", nodeSep: 12, rankSep: 80, animate: false };
     }
