@@ -82,7 +82,7 @@ def ensure_schema(settings: Settings) -> bool:
         found = connection.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()
         if found and found[0] is not None:
             return False
-        connection.execute(schema)  # type: ignore[arg-type]
+        connection.execute(schema)
     LOG.info("created the job queue's schema (procrastinate)")
     return True
 

@@ -252,8 +252,9 @@ def _rest_links_on_agreements(session: Session, report: SeedReport) -> None:
     from portfolio.models import SharingAgreement
 
     rows = session.exec(
-        select(Project.slug, Dataset.code, ProjectDataset.relation, ProjectDataset.required,
-               ProjectDataset.fit_for_task, SharingAgreement.code)
+        select(col(Project.slug), col(Dataset.code), col(ProjectDataset.relation),  # type: ignore[call-overload]  # six columns: sqlmodel types four
+               col(ProjectDataset.required), col(ProjectDataset.fit_for_task),
+               col(SharingAgreement.code))
         .join(Project, Project.id == ProjectDataset.project_id)
         .join(Dataset, Dataset.id == ProjectDataset.dataset_id)
         .outerjoin(SharingAgreement, SharingAgreement.id == ProjectDataset.sharing_agreement_id)

@@ -30,7 +30,7 @@ def home(
     after: Annotated[str | None, Query(max_length=120)] = None,
     organisation: Code = None, theme: Code = None, status: Code = None,
     sort: Annotated[str, Query(pattern="^(title|organisation|theme|status)$")] = "title",
-):  # type: ignore[no-untyped-def]
+):
     """List the portfolio's projects, filtered and sorted, a page at a time."""
     actor = getattr(request.state, "actor", None)
     # A lead starts at their own organisation's projects; "All organisations" is one choice away.
@@ -60,7 +60,7 @@ def home(
     }, block="results")
 
 
-def own_organisation(session, actor) -> str | None:  # type: ignore[no-untyped-def]
+def own_organisation(session, actor) -> str | None:
     """Return the code of a lead's organisation, else None (everyone else starts at all)."""
     if actor is None or actor.role != Role.LEAD or actor.organisation_id is None:
         return None

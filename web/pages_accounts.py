@@ -96,7 +96,7 @@ def login_submit(
 
 
 @router.post("/logout", name="logout")
-def logout(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
+def logout(request: Request, actor: Reader):
     """End the session: the cookie's copies stop working too; offer the provider's sign-out."""
     provider_sign_out = provider_sign_out_url(request)
     end_signed_in_session(request)
@@ -129,7 +129,7 @@ def take(request: Request, key: str) -> Any:
     return request.session.pop(key, None)
 
 
-def _account(request: Request, actor: Actor):  # type: ignore[no-untyped-def]
+def _account(request: Request, actor: Actor):
     """Render the account page: password, API tokens and signed-in sessions."""
     settings = request.app.state.settings
     with get_database(request).read() as session:
@@ -149,7 +149,7 @@ def _account(request: Request, actor: Actor):  # type: ignore[no-untyped-def]
 
 
 @router.get("/account", name="account")
-def account_page(request: Request, actor: Reader):  # type: ignore[no-untyped-def]
+def account_page(request: Request, actor: Reader):
     """Show the signed-in user's password link, API tokens and sessions."""
     return _account(request, actor)
 
@@ -158,7 +158,7 @@ def account_page(request: Request, actor: Reader):  # type: ignore[no-untyped-de
 def token_create(request: Request, actor: Reader,
                  name: Annotated[str, Form(max_length=120)] = "",
                  days: Annotated[int | None, Form(ge=1, le=100_000)] = None,
-                 ):  # type: ignore[no-untyped-def]
+                 ):
     """Create an API token that lasts the chosen days; the account page shows its secret once."""
     settings = request.app.state.settings
     try:
@@ -176,7 +176,7 @@ def token_create(request: Request, actor: Reader,
 
 
 @router.get("/account/tokens/{token_id}/revoke", name="token_revoke_confirm")
-def token_revoke_confirm(request: Request, actor: Reader, token_id: RowId):  # type: ignore[no-untyped-def]
+def token_revoke_confirm(request: Request, actor: Reader, token_id: RowId):
     """Ask before revoking a token: scripts that use it stop working."""
     with get_database(request).read() as session:
         token = accounts.get_token(session=session, actor=actor, token_id=token_id)
@@ -199,7 +199,7 @@ NextPath = Annotated[str | None, Query(max_length=500)]
 
 
 @router.get("/account/password", name="password_change")
-def password_page(request: Request, actor: Reader, next: NextPath = None):  # type: ignore[no-untyped-def]  # noqa: A002
+def password_page(request: Request, actor: Reader, next: NextPath = None):  # noqa: A002
     """Show the form to change one's own password (the first thing after an admin set it)."""
     return render(request, "password.html", {
         "errors": {}, "next": safe_next(next or request.url_for("account").path),
@@ -213,7 +213,7 @@ def password_change(
     new_password: Annotated[str, Form(max_length=1024)] = "",
     repeat_password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
-):  # type: ignore[no-untyped-def]
+):
     """Change one's own password; other sessions end, this one goes on."""
     try:
         accounts.change_own_password(db=get_database(request), actor=actor,
@@ -239,7 +239,7 @@ def users_page(request: Request, actor: Admin):
 
 
 def _users(request: Request, actor: Actor, *, errors: dict, form: dict, status_code: int = 200,
-           row: str | None = None, one_time: dict | None = None):  # type: ignore[no-untyped-def]
+           row: str | None = None, one_time: dict | None = None):
     """Render the users page (`row`: the user whose change was refused, with `errors`)."""
     database = get_database(request)
     with database.read() as session:
@@ -257,7 +257,7 @@ def user_create(
     name: Annotated[str, Form(max_length=200)] = "", role: Annotated[str, Form(max_length=16)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
     organisation: Annotated[str, Form(max_length=32)] = "",
-):  # type: ignore[no-untyped-def]
+):
     """Add a user with a first password, which they replace when they first sign in."""
     form = {"email": email, "name": name, "role": role, "organisation": organisation}
     try:
@@ -292,7 +292,7 @@ def user_update(
 
 
 @router.post("/admin/users/{email}/password", name="user_reset_password")
-def user_reset_password(request: Request, actor: Admin, email: str):  # type: ignore[no-untyped-def]
+def user_reset_password(request: Request, actor: Admin, email: str):
     """Give a user a one-time password, shown once; they choose their own at next sign-in."""
     try:
         with get_database(request).write() as session:
@@ -310,7 +310,7 @@ for _path, _target, _policy in (("/logout", "home", Policy.READ),
                                 ("/account/tokens", "account", Policy.READ),
                                 ("/admin/users/{email}", "users", Policy.ADMIN),
                                 ("/admin/users/{email}/password", "users", Policy.ADMIN)):
-    def _back(request: Request, _target: str = _target):  # type: ignore[no-untyped-def]
+    def _back(request: Request, _target: str = _target):
         """Send a GET of a form action to the page the form is on."""
         return see_other(request, _target)
 

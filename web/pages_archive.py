@@ -15,7 +15,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.post("/projects/{slug}/archive", name="project_archive", dependencies=[EDIT])
 def archive_project(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
-                    form: FormData):  # type: ignore[no-untyped-def]
+                    form: FormData):
     """Archive or restore a project, then show it with a confirmation."""
     archived = form.get("archived", "true") != "false"
     version = form.get("version", "")

@@ -71,7 +71,7 @@ def harvest_page(
     added: Annotated[int | None, Query(ge=0)] = None,
     updated: Annotated[int | None, Query(ge=0)] = None,
     job: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-):  # type: ignore[no-untyped-def]
+):
     """Show the harvest form and, for a portal address, what a harvest would do (a dry run)."""
     form = {"url": url, "publisher": publisher}
     notice = (f"Harvested: {added} dataset(s) added and {updated} updated."

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can
@@ -51,15 +51,16 @@ templates.env.globals.update(dataset_readiness=dataset_readiness,
 
 def _publishers(session: Session, actor: Actor) -> list[dict[str, str]]:
     """Return the organisations this user may publish a dataset as."""
-    rows = session.execute(select(Organisation.code, Organisation.name, Organisation.id)
+    rows = session.execute(select(col(Organisation.code), col(Organisation.name),
+                                  col(Organisation.id))
                            .order_by(Organisation.name)).all()
-    return [{"code": c, "name": n} for c, n, i in rows
+    return [{"code": str(c), "name": str(n)} for c, n, i in rows
             if can(actor, Capability.EDIT_DATASET, i)]
 
 
 def _register_form(request: Request, session: Session, actor: Actor, values: dict[str, Any],
                    errors: dict[str, str] | None = None, status_code: int = 200
-                   ):  # type: ignore[no-untyped-def]
+                   ):
     return render(request, "dataset_register.html", {
         "values": values, "errors": errors or {},
         "publisher_choices": [(o["code"], o["name"]) for o in _publishers(session, actor)]},
@@ -68,7 +69,7 @@ def _register_form(request: Request, session: Session, actor: Actor, values: dic
 
 @router.get("/catalogue/register", name="dataset_register", dependencies=[EDIT])
 def register_form(request: Request, session: ReadSession,
-                  actor: CurrentActor):  # type: ignore[no-untyped-def]
+                  actor: CurrentActor):
     """Show the form to register a dataset in the catalogue."""
     return _register_form(request, session, actor, {
         "access": "open", "update_frequency": "adhoc", "drl": "C4"})
@@ -76,7 +77,7 @@ def register_form(request: Request, session: ReadSession,
 
 @router.post("/catalogue/register", name="dataset_create", dependencies=[EDIT])
 def register(request: Request, session: WriteSession, actor: CurrentActor,
-             form: FormData):  # type: ignore[no-untyped-def]
+             form: FormData):
     """Register a dataset; refusals come back beside their fields with nothing lost."""
     try:
         made = dataset_service.create_dataset(session=session, actor=actor,
@@ -90,7 +91,7 @@ def register(request: Request, session: WriteSession, actor: CurrentActor,
 
 @router.post("/datasets/{code}/readiness", name="dataset_readiness", dependencies=[EDIT])
 def assess(request: Request, code: str, session: WriteSession, actor: CurrentActor,
-           form: FormData):  # type: ignore[no-untyped-def]
+           form: FormData):
     """Set a dataset's readiness level with its evidence; refusals beside the fields."""
     data = {k: form.get(k, "") for k in ("drl", "evidence")}
     try:

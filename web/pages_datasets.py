@@ -37,7 +37,7 @@ def datasets(
     access: Annotated[str, Query(max_length=16)] = "",
     q: Annotated[str, Query(max_length=200)] = "",
     drl: Annotated[str, Query(max_length=2)] = "",
-):  # type: ignore[no-untyped-def]
+):
     """List datasets filtered by publisher, access, readiness and text (filters in the URL)."""
     context = dataset_pages.datasets_page(
         session=session, publisher=publisher or None, access=access or None, q=q.strip() or None,

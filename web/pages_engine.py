@@ -190,7 +190,7 @@ def graph_page(request: Request, db: AppDatabase, organisation: Code = None, the
                focus: Annotated[str | None, Query(max_length=120)] = None,
                view: Annotated[str, Query(pattern="^(network|datasets)$")] = "network",
                layout: Annotated[str, Query(pattern="^(force|layered)$")] = "force",
-               ):  # type: ignore[no-untyped-def]
+               ):
     """Show the interactive network, or which datasets are shared by which projects."""
     params = {k: v for k, v in {"organisation": organisation, "theme": theme,
                                 "kind": kind}.items() if v}

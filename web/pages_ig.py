@@ -31,7 +31,7 @@ templates.env.globals["ig_path"] = ig_path
 @router.post("/projects/{slug}/ig", name="ig_record", dependencies=[IG],
              include_in_schema=False)
 def record_stage(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
-                 form: FormData):  # type: ignore[no-untyped-def]
+                 form: FormData):
     """Record an IG stage from the project page, then show the page again."""
     data = {k: form.get(k, "") for k in ("status", "dated_on", "note")}
     try:

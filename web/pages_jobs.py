@@ -18,7 +18,7 @@ JobWatcher = Annotated[Actor, Depends(policy(Policy.JOBS))]
 
 
 @router.get("/admin/jobs", name="failed_jobs")
-def failed_jobs(request: Request, actor: JobWatcher):  # type: ignore[no-untyped-def]
+def failed_jobs(request: Request, actor: JobWatcher):
     """List background jobs' failed attempts, and which gave up, with their errors."""
     settings = request.app.state.settings
     return render(request, "jobs.html", {

@@ -79,7 +79,7 @@ def render_editor(
     values: dict[str, Any] | None = None,
     refused: bool = False,
     **extra: Any,
-):  # type: ignore[no-untyped-def]
+):
     """Render the edit page, keeping whatever the user typed into the form that failed.
 
     Only someone who may edit the project is shown it; a refused save is shown again to

@@ -50,7 +50,7 @@ def provider_sign_out_url(request: Request) -> str | None:
                                     id_token=request.session.get(ID_TOKEN_KEY))
 
 
-def _refused(request: Request, error: DomainError, next_path: str = "/"):  # type: ignore[no-untyped-def]
+def _refused(request: Request, error: DomainError, next_path: str = "/"):
     """Show the sign-in page with why signing in through the provider failed."""
     from web.pages_accounts import login_context  # the sign-in page's own context
 
@@ -62,7 +62,7 @@ def _refused(request: Request, error: DomainError, next_path: str = "/"):  # typ
 
 @router.get("/login/oidc", name="oidc_start")
 def oidc_start(request: Request, actor: Public,
-               next: Annotated[str | None, Query(max_length=500)] = None):  # type: ignore[no-untyped-def]  # noqa: A002
+               next: Annotated[str | None, Query(max_length=500)] = None):  # noqa: A002
     """Send the browser to the provider, with a fresh state, nonce and PKCE verifier."""
     provider = provider_of(request)
     target = safe_next(next)
@@ -83,7 +83,7 @@ def oidc_callback(
     state: Annotated[str | None, Query(max_length=500)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
     error_description: Annotated[str | None, Query(max_length=500)] = None,
-):  # type: ignore[no-untyped-def]
+):
     """Finish a sign-in: check the state, exchange the code, verify the ID token, sign in."""
     provider = provider_of(request)
     # Taken out at once: a state is good for one answer (a replayed one finds nothing).
@@ -118,7 +118,7 @@ def oidc_callback(
 
 
 def _groups(request: Request, actor: Actor, *, errors: dict, form: dict,
-            status_code: int = 200):  # type: ignore[no-untyped-def]
+            status_code: int = 200):
     """Render the group mapping page."""
     with get_database(request).read() as session:
         mappings = identities.list_mappings(session=session, actor=actor)
@@ -133,7 +133,7 @@ def _groups(request: Request, actor: Actor, *, errors: dict, form: dict,
 
 
 @router.get("/admin/groups", name="group_mappings")
-def group_mappings(request: Request, actor: GroupAdmin):  # type: ignore[no-untyped-def]
+def group_mappings(request: Request, actor: GroupAdmin):
     """Show which provider groups give which role, and who waits for one."""
     return _groups(request, actor, errors={}, form={})
 
@@ -143,7 +143,7 @@ def group_mapping_add(
     request: Request, actor: GroupAdmin, group: Annotated[str, Form(max_length=300)] = "",
     role: Annotated[str, Form(max_length=16)] = "",
     organisation: Annotated[str, Form(max_length=32)] = "",
-):  # type: ignore[no-untyped-def]
+):
     """Map a provider group to a role (and organisation)."""
     form = {"group": group, "role": role, "organisation": organisation}
     try:
@@ -158,7 +158,7 @@ def group_mapping_add(
 
 @router.post("/admin/groups/{mapping_id}/remove", name="group_mapping_remove")
 def group_mapping_remove(request: Request, actor: GroupAdmin,
-                         mapping_id: RowId):  # type: ignore[no-untyped-def]
+                         mapping_id: RowId):
     """Remove a group mapping."""
     with get_database(request).write() as session:
         identities.remove_mapping(session=session, actor=actor, mapping_id=mapping_id)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from jinja2 import pass_context
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.errors import Invalid
@@ -46,7 +46,7 @@ def together_context(session: Session, actor: Actor | None, slug: str, settings:
 
 
 def _project_page(request: Request, db: AppDatabase, slug: str, *, errors: dict[str, str],
-                  values: dict[str, str]):  # type: ignore[no-untyped-def]
+                  values: dict[str, str]):
     """Render the project page again with a working-together form's errors beside its fields."""
     from web.pages_projects import page_context  # the project page is that module's
 
@@ -67,7 +67,7 @@ def _back(request: Request, slug: str, anchor: str) -> RedirectResponse:
 
 @router.post("/projects/{slug}/stewardship", name="project_stewardship", dependencies=[EDIT])
 def set_stewardship(request: Request, slug: str, db: AppDatabase, actor: CurrentActor,
-                    form: FormData):  # type: ignore[no-untyped-def]
+                    form: FormData):
     """Name the project's owner and public contact."""
     try:
         with db.write() as session:
@@ -80,7 +80,7 @@ def set_stewardship(request: Request, slug: str, db: AppDatabase, actor: Current
 
 @router.post("/projects/{slug}/progress", name="project_progress", dependencies=[PROGRESS])
 def report_progress(request: Request, slug: str, db: AppDatabase, actor: CurrentActor,
-                    form: FormData):  # type: ignore[no-untyped-def]
+                    form: FormData):
     """Add a dated RAG status and progress update."""
     try:
         with db.write() as session:
@@ -93,7 +93,7 @@ def report_progress(request: Request, slug: str, db: AppDatabase, actor: Current
 
 @router.post("/projects/{slug}/watch", name="project_watch", dependencies=[WATCH])
 def watch(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
-          form: FormData):  # type: ignore[no-untyped-def]
+          form: FormData):
     """Watch or stop watching the project."""
     watching = form.get("watching") == "1"
     watch_service.set_watching(session=session, actor=actor, slug=slug, watching=watching)
@@ -106,7 +106,7 @@ def watch(request: Request, slug: str, session: WriteSession, actor: CurrentActo
 
 
 def _discussion(request: Request, db: AppDatabase, slug: str, *, errors: dict[str, str],
-                values: dict[str, str], status_code: int = 200):  # type: ignore[no-untyped-def]
+                values: dict[str, str], status_code: int = 200):
     """Answer an htmx post with the discussion as it now stands."""
     with db.read() as session:
         context = together_context(session, getattr(request.state, "actor", None), slug,
@@ -116,7 +116,7 @@ def _discussion(request: Request, db: AppDatabase, slug: str, *, errors: dict[st
 
 @router.post("/projects/{slug}/comments", name="comment_post", dependencies=[COMMENT])
 def post_comment(request: Request, slug: str, db: AppDatabase, actor: CurrentActor,
-                 form: FormData):  # type: ignore[no-untyped-def]
+                 form: FormData):
     """Add a comment; htmx swaps the discussion in place, a plain post comes back to the page."""
     try:
         with db.write() as session:
@@ -137,7 +137,7 @@ def post_comment(request: Request, slug: str, db: AppDatabase, actor: CurrentAct
 @router.post("/projects/{slug}/comments/{comment_id}/edit", name="comment_edit",
              dependencies=[COMMENT])
 def edit_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
-                 actor: CurrentActor, form: FormData):  # type: ignore[no-untyped-def]
+                 actor: CurrentActor, form: FormData):
     """Change one's own comment within the edit window."""
     try:
         with db.write() as session:
@@ -159,7 +159,7 @@ def edit_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
 @router.post("/projects/{slug}/comments/{comment_id}/remove", name="comment_remove",
              dependencies=[COMMENT])
 def remove_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
-                   actor: CurrentActor):  # type: ignore[no-untyped-def]
+                   actor: CurrentActor):
     """Remove one's own comment, or moderate another's (CDO or admin)."""
     with db.write() as session:
         comment_service.remove_comment(session=session, actor=actor, comment_id=comment_id)
@@ -171,7 +171,7 @@ def remove_comment(request: Request, slug: str, comment_id: int, db: AppDatabase
 
 @router.get("/notifications", name="notifications", dependencies=[READ])
 def notifications_page(request: Request, session: ReadSession,
-                       actor: CurrentActor):  # type: ignore[no-untyped-def]
+                       actor: CurrentActor):
     """List the user's notifications, newest first."""
     items = notification_service.notifications_of(session, actor.id)  # type: ignore[arg-type]
     return render(request, "notifications.html", {
@@ -180,7 +180,7 @@ def notifications_page(request: Request, session: ReadSession,
 
 @router.post("/notifications/read", name="notifications_read", dependencies=[READ])
 def notifications_read(request: Request, session: WriteSession, actor: CurrentActor,
-                       form: FormData):  # type: ignore[no-untyped-def]
+                       form: FormData):
     """Mark one notification, or all, read."""
     one = form.get("id", "")
     ids = [int(one)] if one.isdigit() else None
@@ -191,7 +191,7 @@ def notifications_read(request: Request, session: WriteSession, actor: CurrentAc
 
 @router.post("/account/notifications", name="notification_preferences", dependencies=[READ])
 def notification_preferences(request: Request, session: WriteSession, actor: CurrentActor,
-                             form: FormData):  # type: ignore[no-untyped-def]
+                             form: FormData):
     """Choose how to hear of each kind of notification."""
     choices = {kind: form.get(f"pref_{kind}", "")
                for kind in notification_service.KINDS if f"pref_{kind}" in form}
@@ -203,7 +203,7 @@ def notification_preferences(request: Request, session: WriteSession, actor: Cur
 
 
 @router.get("/notifications/unsubscribe", name="unsubscribe", dependencies=[PUBLIC])
-def unsubscribe_page(request: Request, token: str = ""):  # type: ignore[no-untyped-def]
+def unsubscribe_page(request: Request, token: str = ""):
     """Ask to confirm stopping a kind of email (a GET changes nothing: scanners follow links)."""
     settings = request.app.state.settings
     try:
@@ -217,7 +217,7 @@ def unsubscribe_page(request: Request, token: str = ""):  # type: ignore[no-unty
 
 @router.post("/notifications/unsubscribe", name="unsubscribe_confirm", dependencies=[PUBLIC])
 def unsubscribe_confirm(request: Request, session: WriteSession,
-                        form: FormData):  # type: ignore[no-untyped-def]
+                        form: FormData):
     """Stop the kind of email the link names."""
     try:
         done = notification_service.unsubscribe(session=session,
@@ -266,8 +266,8 @@ def committed_progress(db: AppDatabase, rows: list[dict[str, Any]]) -> list[dict
     if not slugs:
         return []
     with db.read() as session:
-        ids = dict(session.execute(select(Project.slug, Project.id)
-                                   .where(Project.slug.in_(slugs))).all())
+        ids = dict(session.execute(select(col(Project.slug), col(Project.id))
+                                   .where(col(Project.slug).in_(slugs))).all())
         latest = progress_service.latest_progress(session, ids.values(),
                                                   stale_days=db.settings.progress_stale_days)
     return [{"slug": r["slug"], "title": r["title"], **latest[ids[r["slug"]]]}

@@ -50,7 +50,7 @@ def _project(session: Session, ref: str) -> Owner:
 
 def _project_refs(session: Session, ids: set[int]) -> dict[int, str]:
     rows = session.execute(select(Project.id, Project.slug).where(Project.id.in_(ids))).all()
-    return dict(rows)  # type: ignore[arg-type]
+    return dict(rows)
 
 
 @dataclass(frozen=True)

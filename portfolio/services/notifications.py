@@ -310,13 +310,13 @@ def send_due(db: Database, *, now: datetime | None = None) -> tuple[int, int]:
             for row in due:
                 try:
                     smtp.send_message(as_message(settings, row))
-                    outcomes[row.id] = None  # type: ignore[index]
+                    outcomes[row.id] = None
                 except (smtplib.SMTPException, OSError) as exc:
-                    outcomes[row.id] = _reason(exc)  # type: ignore[index]
+                    outcomes[row.id] = _reason(exc)
     except (smtplib.SMTPException, OSError) as exc:
         reason = _reason(exc)
         for row in due:
-            outcomes.setdefault(row.id, reason)  # type: ignore[arg-type]
+            outcomes.setdefault(row.id, reason)
     return _settle(db, due, outcomes, now)
 
 

@@ -137,7 +137,7 @@ def _plumbing(db: Database, *, profile: str | None, top: int | None) -> list[dic
         stored = load_profile(session, profile)
         frames = portfolio_frames(db, session)
         titles = dict(session.execute(
-            select(SharingAgreement.code, SharingAgreement.title)).all())
+            select(col(SharingAgreement.code), col(SharingAgreement.title))).all())
     values, _ = criterion_values(frames.projects, frames.criteria, frames.levels, frames.links)
     scores = composite_scores(values, list(frames.criteria), stored.weights).scores
     weight = readiness_weight(scores, stored.weights)

@@ -1021,7 +1021,7 @@ def _projects_of(data: TableData) -> dict[str, dict[str, Any]]:
     return {row[1]: dict(zip(data.columns, row, strict=True)) for row in data.rows}
 
 
-def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
+def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:  # noqa: C901 - to split
     """Compare two snapshots: projects, fields, ranks, scores, and weight or method changes."""
     old_meta, new_meta = old.meta, new.meta
     tables: dict[str, dict[str, list[dict[str, Any]]]] = {}
