@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,11 +26,33 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+@contextmanager
+def migrating(engine: Engine) -> Iterator[Connection]:
+    """Yield a connection in one transaction for migrations, SQLite's foreign keys off.
+
+    SQLite alters a table by copying it and dropping the old one; with foreign keys on, that
+    drop cascades and deletes the rows that refer to it (a project's links, say).
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        if sqlite:
+            # On the driver's connection: SQLAlchemy would BEGIN first, and SQLite ignores
+            # this pragma inside a transaction.
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            connection.execution_options(**UNWATCHED)
+            with connection.begin():
+                yield connection
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to a revision."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        connection.execution_options(**UNWATCHED)
+    with migrating(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -36,8 +60,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     """Downgrade the database to a revision ("base" empties it)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        connection.execution_options(**UNWATCHED)
+    with migrating(engine) as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 

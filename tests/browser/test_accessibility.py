@@ -16,6 +16,7 @@ pytestmark = pytest.mark.browser
 SLUG = "bd-one-view"
 DATASET = "english-indices-of-deprivation-2019"
 PROFILE = "CDO default"
+AGREEMENT = "london-street-works-dsa"
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
 
 # Every HTML page by route name: the path to visit and the role that sees it with the most
@@ -61,12 +62,26 @@ PAGES: dict[str, tuple[str, str]] = {
     "users": ("/admin/users", "admin"),
     "login": ("/login", ""),
     "api_docs": ("/docs", "cdo"),
+    "password_change": ("/account/password", "cdo"),
+    "project_attachments": (f"/attachments/project/{SLUG}", "cdo"),
+    "agreements": ("/agreements", "cdo"),
+    "agreement_new": ("/agreements/new", "cdo"),
+    "agreement": (f"/agreements/{AGREEMENT}", "cdo"),
+    "agreement_edit": (f"/agreements/{AGREEMENT}/edit", "cdo"),
+    "dataset_register": ("/catalogue/register", "cdo"),
+    "group_mappings": ("/admin/groups", "admin"),
+    "failed_jobs": ("/admin/jobs", "admin"),
+    "notifications": ("/notifications", "cdo"),
 }
 # GET routes that answer with something other than a page: files, fragments, redirects.
 NOT_PAGES = {
     "vendor", "static", "openapi", "healthz", "readyz", "import_template",
     "import_template_xlsx", "snapshot_download", "live_download", "board_pack", "plan_export",
     "pick_projects", "pick_datasets", "pick_organisations", "snapshot_diff_export",
+    "attachment_download", "oidc_start", "oidc_callback",
+    # Reached only through a link that carries its own target: the revoke confirmation is
+    # checked with axe in test_forms_and_accounts; an email's signed unsubscribe link is not yet.
+    "unsubscribe", "token_revoke_confirm",
 }
 
 

@@ -90,7 +90,8 @@ def test_dependency_closing_a_cycle_is_refused_with_the_cycle_named(borough: Dat
     with pytest.raises(CycleRefused) as caught, borough.write() as session:
         depend(session, "d", "a")
     assert " -> ".join(caught.value.path) == "d -> a -> b -> c -> d"
-    assert "d -> a -> b -> c -> d" in caught.value.errors["depends_on"]
+    # People read titles, not slugs (factories title a project by its slug in capitals).
+    assert "D -> A -> B -> C -> D" in caught.value.errors["depends_on"]
     assert count(borough, ProjectDependency) == 3
 
 
