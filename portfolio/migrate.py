@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -35,7 +36,7 @@ def migrating(engine: Engine) -> Iterator[Connection]:
     """
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
-        raw = connection.connection.driver_connection
+        raw: Any = connection.connection.driver_connection
         if sqlite:
             # On the driver's connection: SQLAlchemy would BEGIN first, and SQLite ignores
             # this pragma inside a transaction.
