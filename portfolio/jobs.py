@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,6 +344,32 @@ async def _retry_stalled(app: procrastinate.App, settings: Settings) -> None:
         await asyncio.sleep(settings.worker_heartbeat_seconds)
 
 
+def run_to_end(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run a coroutine to its end; in a thread of its own if this one already runs a loop.
+
+    A caller inside async code (or a library that keeps a loop on this thread, such as a
+    browser driver) would make asyncio.run refuse.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(work())
+        return
+    failures: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(work())
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=target, name="job-worker")
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
 def run_worker(settings: Settings, *, concurrency: int = 1, wait: bool = True) -> None:
     """Run jobs until stopped (or, without wait, until the queue is empty)."""
     ensure_schema(settings)
@@ -362,7 +388,7 @@ def run_worker(settings: Settings, *, concurrency: int = 1, wait: bool = True) -
                 retrying.cancel()
 
     try:
-        asyncio.run(work())
+        run_to_end(work)
     finally:
         with _DATABASES_LOCK:
             used = _DATABASES.pop(settings.database_url, None)
