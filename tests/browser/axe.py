@@ -19,6 +19,10 @@ def axe_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
         # Evaluated through the DevTools protocol, which the pages' CSP (script-src 'self')
         # does not govern; a <script> tag added to the page would be refused.
         page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8") + "\n;undefined")
+    # A viewport change fires the page's resize handlers (which give scrolling tables a tab
+    # stop) before the next frames are drawn: wait for two, or axe can run before them.
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => "
+                  "requestAnimationFrame(done)))")
     result = page.evaluate(
         "(tags) => axe.run(document, "
         "{runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
