@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import delete, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import SYSTEM, Actor
 from portfolio.capabilities import Capability, can, refusal
@@ -23,6 +23,7 @@ from portfolio.models import (
     AgreementDataset,
     AgreementParty,
     Dataset,
+    NotificationEvent,
     Organisation,
     Project,
     ProjectDataset,
@@ -463,6 +464,42 @@ def expire_due(session: Session, *, today: date | None = None) -> int:
                before=before, after={"status": agreement.status,
                                      "reason": f"past its expiry date {agreement.expires_on}"})
     return len(due)
+
+
+def notice_expiring(session: Session, *, today: date | None = None,
+                    within_days: int = EXPIRING_SOON_DAYS) -> int:
+    """Write an 'agreement_expiring' event for each active project resting on a signed agreement
+    that expires within the window; once per project, agreement and expiry date."""
+    day = today or date.today()
+    due = {a.id: a for a in session.execute(select(SharingAgreement).where(
+        SharingAgreement.status == AgreementStatus.SIGNED.value,
+        SharingAgreement.expires_on >= day,
+        SharingAgreement.expires_on <= day + timedelta(days=within_days))).scalars()}
+    if not due:
+        return 0
+    resting = set(session.execute(
+        select(ProjectDataset.project_id, ProjectDataset.sharing_agreement_id)
+        .join(Project, Project.id == ProjectDataset.project_id)
+        .where(col(ProjectDataset.sharing_agreement_id).in_(list(due)),
+               col(Project.status).notin_(INACTIVE), col(Project.archived_at).is_(None))).all())
+    # A renewal moves the expiry date, so the next expiry is told again.
+    told = {(pid, (payload or {}).get("code"), (payload or {}).get("expires_on"))
+            for pid, payload in session.execute(
+                select(NotificationEvent.project_id, NotificationEvent.payload)
+                .where(NotificationEvent.kind == "agreement_expiring"))}
+    written = 0
+    for project_id, agreement_id in sorted(resting):
+        agreement = due[agreement_id]
+        expires_on = agreement.expires_on.isoformat() if agreement.expires_on else ""
+        if (project_id, agreement.code, expires_on) in told:
+            continue
+        session.add(NotificationEvent(kind="agreement_expiring", project_id=project_id,
+                                      payload={"agreement": agreement.title,
+                                               "code": agreement.code,
+                                               "expires_on": expires_on}))
+        written += 1
+    session.flush()
+    return written
 
 
 _swept: dict[int, date] = {}

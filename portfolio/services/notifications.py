@@ -38,6 +38,7 @@ from portfolio.models import (
     User,
     utcnow,
 )
+from portfolio.services.agreements import notice_expiring
 from portfolio.services.common import chunks
 from portfolio.services.progress import notice_stale, owners_of
 from portfolio.services.watching import may_read, watchers
@@ -55,8 +56,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "mention": ("Someone mentions me in a comment", "email"),
     "comment": ("A comment on a project I watch", "in_app"),
     "stale": ("My project's progress update is overdue", "email"),
-    # Written by the agreements feature through `announce(session, "agreement_expiring", ...)`
-    # with payload {"agreement": name, "expires_on": "YYYY-MM-DD"}.
+    # Written by `agreements.notice_expiring` (payload: agreement title, code, expires_on).
     "agreement_expiring": ("An agreement my project relies on is expiring", "email"),
 }
 CHANNELS: dict[str, str] = {
@@ -114,13 +114,14 @@ def deliver_pending(db: Database, *, now: datetime | None = None,
     """Fan out pending events, queue digests and send due emails; return what was done."""
     now = now or utcnow()
     settings = db.settings
-    done = {"stale": 0, "events": 0, "notifications": 0, "emails_queued": 0, "digests": 0,
+    done = {"stale": 0, "expiring": 0, "events": 0, "notifications": 0, "emails_queued": 0, "digests": 0,
             "sent": 0, "failed": 0}
     last = db.__dict__.get("stale_checked_at")
     if last is None or now - last >= STALE_CHECK_EVERY:
         with db.write() as session:
             done["stale"] = notice_stale(session, stale_days=settings.progress_stale_days,
                                          today=now.date())
+            done["expiring"] = notice_expiring(session, today=now.date())
         db.__dict__["stale_checked_at"] = now
     while True:
         with db.write() as session:

@@ -290,3 +290,54 @@ def test_unsubscribe_link_turns_its_kind_off_and_refuses_a_forged_token(
         assert anonymous.get("/notifications/unsubscribe?token=x" + token).status_code == 400
     with london.read() as session:
         assert notifications.preferences(session, user_id(london, lead.email))["mention"] == "off"  # type: ignore[attr-defined]
+
+
+def test_an_expiring_agreement_is_told_to_its_projects_once_per_expiry(london: Database) -> None:
+    from portfolio.models import NotificationEvent, ProjectDataset, SharingAgreement
+    from portfolio.services.agreements import notice_expiring
+
+    today = date(2026, 6, 1)
+    with london.write() as session:
+        link = session.execute(
+            select(ProjectDataset).join(Project, Project.id == ProjectDataset.project_id)
+            .where(ProjectDataset.sharing_agreement_id.is_not(None),
+                   Project.status.notin_(("delivered", "rejected")))).scalars().first()
+        assert link is not None
+        agreement = session.get(SharingAgreement, link.sharing_agreement_id)
+        agreement.status, agreement.signed_on = "signed", date(2025, 1, 1)
+        agreement.expires_on = today + timedelta(days=30)
+        session.add(agreement)
+        relying = set(session.execute(select(ProjectDataset.project_id).join(
+            Project, Project.id == ProjectDataset.project_id).where(
+            ProjectDataset.sharing_agreement_id == agreement.id,
+            Project.status.notin_(("delivered", "rejected")))).scalars())
+        code = agreement.code
+        owner = session.get(Project, min(relying)).owner_id
+        session.add(User(email="expiry.lead@example.org", name="Expiry Lead", role="lead",
+                         organisation_id=owner, password_hash="x"))
+    with london.write() as session:
+        assert notice_expiring(session, today=today - timedelta(days=31)) == 0  # not yet due
+    with london.write() as session:
+        written = notice_expiring(session, today=today)
+    assert written >= len(relying) >= 1
+    with london.write() as session:  # told once for one expiry date
+        assert notice_expiring(session, today=today + timedelta(days=1)) == 0
+    with london.write() as session:  # renewed: the new expiry is told when it comes near
+        agreement = session.execute(select(SharingAgreement).where(
+            SharingAgreement.code == code)).scalar_one()
+        agreement.expires_on = today + timedelta(days=50)
+        session.add(agreement)
+    with london.write() as session:
+        assert notice_expiring(session, today=today + timedelta(days=2)) == written
+    with london.read() as session:
+        events = session.execute(select(NotificationEvent).where(
+            NotificationEvent.kind == "agreement_expiring")).scalars().all()
+    assert relying <= {e.project_id for e in events}
+    assert all(e.payload["code"] == code for e in events if e.project_id in relying)
+    notifications.deliver_pending(london, send=False, now=utcnow())
+    with london.read() as session:
+        told = session.execute(select(Notification).where(
+            Notification.kind == "agreement_expiring")).scalars().all()
+    assert told and all("expires on" in n.message for n in told)
+    lead = user_id(london, "expiry.lead@example.org")
+    assert any(n.user_id == lead and n.project_id == min(relying) for n in told)
