@@ -50,6 +50,7 @@ class Capability(StrEnum):
     MODERATE_COMMENTS = "moderate_comments"
     WATCH = "watch"
     ARCHIVE_PROJECT = "archive_project"
+    ASSESS_PROJECT = "assess_project"
 
 
 class Scope(StrEnum):
@@ -57,6 +58,8 @@ class Scope(StrEnum):
 
     ANYWHERE = "anywhere"
     OWN_ORGANISATION = "own organisation"
+    # The owning organisation's things, or those it is a partner in (a project's partners).
+    OWN_OR_PARTNER = "own or partner organisation"
 
 
 # What each capability is, in words, for messages ("a researcher may not {doing}").
@@ -93,9 +96,10 @@ DOING: dict[Capability, str] = {
     Capability.MODERATE_COMMENTS: "remove other people's comments",
     Capability.WATCH: "watch projects",
     Capability.ARCHIVE_PROJECT: "archive or restore projects",
+    Capability.ASSESS_PROJECT: "assess projects on the criteria",
 }
 
-_ANY, _OWN = Scope.ANYWHERE, Scope.OWN_ORGANISATION
+_ANY, _OWN, _PARTNER = Scope.ANYWHERE, Scope.OWN_ORGANISATION, Scope.OWN_OR_PARTNER
 _STAFF = {c: _ANY for c in Capability if c not in {Capability.MANAGE_USERS,
                                                    Capability.MANAGE_ORGANISATIONS,
                                                    Capability.MAP_GROUPS,
@@ -128,6 +132,8 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
         Capability.COMMENT: _ANY,
         Capability.WATCH: _ANY,
         Capability.ARCHIVE_PROJECT: _OWN,
+        # A partner's lead is one more assessor of a shared project (several assessors).
+        Capability.ASSESS_PROJECT: _PARTNER,
     },
     Role.RESEARCHER: {
         Capability.READ: _ANY,
@@ -139,6 +145,8 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
 
 # Attributes or keys that name the organisation a thing belongs to, in the order tried.
 _OWNER_KEYS = ("owner_id", "publisher_id", "organisation_id")
+# The attribute or key that lists the organisations partnering in a thing (ids).
+PARTNERS_KEY = "partner_ids"
 
 
 def organisation_of(thing: Any) -> int | None:
@@ -169,7 +177,16 @@ def can(actor: Actor | None, capability: Capability | str, thing: Any = None) ->
     if scope == Scope.ANYWHERE or thing is None:
         return True
     owner = organisation_of(thing)
-    return owner is not None and owner == actor.organisation_id
+    if owner is not None and owner == actor.organisation_id:
+        return True
+    return scope == Scope.OWN_OR_PARTNER and actor.organisation_id in partners_of(thing)
+
+
+def partners_of(thing: Any) -> frozenset[int]:
+    """Return the organisations partnering in a thing (none unless it lists them)."""
+    found = thing.get(PARTNERS_KEY) if isinstance(thing, Mapping) \
+        else getattr(thing, PARTNERS_KEY, None)
+    return frozenset(found or ())
 
 
 def only_own_organisation(actor: Actor, capability: Capability) -> bool:
@@ -185,7 +202,8 @@ def who_may(capability: Capability) -> str:
     for role in (Role.CDO, Role.ADMIN, Role.LEAD, Role.RESEARCHER):
         scope = TABLE[role].get(capability)
         if scope is not None:
-            own = " of the owning organisation" if scope == Scope.OWN_ORGANISATION else ""
+            own = {Scope.OWN_ORGANISATION: " of the owning organisation",
+                   Scope.OWN_OR_PARTNER: " of the owning or a partner organisation"}.get(scope, "")
             parts.append(names[role] + own)
     return " or ".join(parts) if parts else "nobody"
 
@@ -195,7 +213,9 @@ def refusal(actor: Actor, capability: Capability, thing: Any = None,
     """Say why an actor may not do something and who may."""
     what = doing or DOING[capability]
     scope = TABLE[actor.role].get(capability)
-    where = " for another organisation" if scope == Scope.OWN_ORGANISATION else ""
+    where = {Scope.OWN_ORGANISATION: " for another organisation",
+             Scope.OWN_OR_PARTNER: " for an organisation that neither owns nor partners in it",
+             }.get(scope, "") if scope else ""
     return f"a {actor.role.value} may not {what}{where}; {who_may(capability)} may"
 
 

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from portfolio.errors import Invalid, NotAllowed
 from portfolio.schemas import AssessmentInput, DatasetLinkInput, DependencyInput, PartnerInput
+from portfolio.services import criteria as criteria_service
 from portfolio.services import dataset_pages
 from portfolio.services import projects as project_service
 from web.pages_common import (
@@ -21,7 +22,7 @@ from web.pages_common import (
     sentence,
 )
 from web.pages_projects import render_editor, see_other
-from web.security import EDIT, READ
+from web.security import ASSESS, EDIT, READ
 from web.templating import flash, is_htmx_partial, render
 
 router = APIRouter()
@@ -208,6 +209,38 @@ def assess(request: Request, slug: str, session: WriteSession, actor: CurrentAct
             session=session, actor=actor, slug=slug, data=input_from_form(form, AssessmentInput)
         ),
     )
+
+
+def render_assessor(request: Request, session: Session, slug: str, actor: Any, *,
+                    status_code: int = 200, forms: dict[str, Any] | None = None):
+    """Render the assess page, keeping a refused form's input with its message."""
+    context = criteria_service.assessor_page(session=session, slug=slug, actor=actor)
+    return render(request, "project_assess.html", context | {"forms": forms or {}},
+                  status_code=status_code)
+
+
+@router.get("/projects/{slug}/assess", name="project_assess_page", dependencies=[ASSESS])
+def assess_page(request: Request, slug: str, session: ReadSession, actor: CurrentActor):
+    """Show the criteria to assess a project on: its leads, its partners' leads and staff."""
+    return render_assessor(request, session, slug, actor)
+
+
+@router.post("/projects/{slug}/assess", name="project_assess_own", dependencies=[ASSESS])
+def assess_from_page(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
+                     form: FormData):
+    """Record one's own level on one criterion from the assess page."""
+    criterion = form.get("criterion", "")
+    try:
+        project_service.assess(session=session, actor=actor, slug=slug,
+                               data=input_from_form(form, AssessmentInput))
+    except Invalid as exc:
+        session.rollback()
+        state = {"values": form, "errors": exc.errors}
+        return render_assessor(request, session, slug, actor, status_code=422,
+                               forms={"assess": {criterion: state}})
+    flash(request, "The assessment is saved; earlier ones stay in the history.")
+    page = request.url_for("project_assess_page", slug=slug)
+    return see_other(f"{page}#assess-{criterion}")
 
 
 # Form actions that only take POST: a reload or a shared link goes back to the edit page.

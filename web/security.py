@@ -50,6 +50,7 @@ class Policy(StrEnum):
     AGREEMENTS = Capability.MANAGE_AGREEMENTS
     IG = Capability.RECORD_IG
     GROUPS = Capability.MAP_GROUPS
+    ASSESS = Capability.ASSESS_PROJECT
     JOBS = Capability.WATCH_JOBS
     PROGRESS = Capability.REPORT_PROGRESS
     COMMENT = Capability.COMMENT
@@ -457,6 +458,7 @@ JOIN = Depends(policy(Policy.JOIN))
 PROGRESS = Depends(policy(Policy.PROGRESS))
 COMMENT = Depends(policy(Policy.COMMENT))
 WATCH = Depends(policy(Policy.WATCH))
+ASSESS = Depends(policy(Policy.ASSESS))
 
 # Database ids in paths: bounded so a huge number is a 422, not an overflow in the driver.
 RowId = Annotated[int, Path(ge=1, le=2**62)]

@@ -12,7 +12,7 @@ from portfolio.enums import CriterionSource
 from portfolio.models import Criterion, CriterionLevel
 from portfolio.services.common import project_by_slug
 from portfolio.services.organisations import list_organisations, organisations_for
-from portfolio.services.projects import current_assessments, get_project
+from portfolio.services.projects import current_assessments, get_project, with_partners
 
 
 def assessed_criteria(*, session: Session, slug: str | None = None) -> list[dict[str, Any]]:
@@ -77,3 +77,11 @@ def project_editor(*, session: Session, slug: str, actor: Actor | None = None) -
                           if actor is not None else list_organisations(session=session)),
         "criteria": assessed_criteria(session=session, slug=slug),
     }
+
+
+def assessor_page(*, session: Session, slug: str, actor: Actor) -> dict[str, Any]:
+    """Return what the assess page shows to one who may assess (a partner's lead included)."""
+    found = project_by_slug(session, slug)
+    require(actor, Capability.ASSESS_PROJECT, with_partners(session, found))
+    return {"project": get_project(session=session, slug=slug),
+            "criteria": assessed_criteria(session=session, slug=slug)}

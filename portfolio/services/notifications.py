@@ -114,8 +114,8 @@ def deliver_pending(db: Database, *, now: datetime | None = None,
     """Fan out pending events, queue digests and send due emails; return what was done."""
     now = now or utcnow()
     settings = db.settings
-    done = {"stale": 0, "expiring": 0, "events": 0, "notifications": 0, "emails_queued": 0, "digests": 0,
-            "sent": 0, "failed": 0}
+    done = {"stale": 0, "expiring": 0, "events": 0, "notifications": 0, "emails_queued": 0,
+            "digests": 0, "sent": 0, "failed": 0}
     last = db.__dict__.get("stale_checked_at")
     if last is None or now - last >= STALE_CHECK_EVERY:
         with db.write() as session:

@@ -91,6 +91,13 @@ def project_summary(project: Project, owner_code: str) -> dict[str, Any]:
     }
 
 
+def with_partners(session: Session, project: Project) -> dict[str, Any]:
+    """Return a project's owner and partner organisations, for capabilities scoped to both."""
+    partner_ids = session.exec(select(ProjectPartner.organisation_id)
+                               .where(ProjectPartner.project_id == project.id)).all()
+    return {"owner_id": project.owner_id, "partner_ids": list(partner_ids)}
+
+
 def require_project_editor(actor: Actor, project: Project) -> None:
     """Refuse unless the actor may edit this project (staff, or a lead of its owner)."""
     require(actor, Capability.EDIT_PROJECT, project)
@@ -716,7 +723,7 @@ def assess(*, session: Session, actor: Actor, slug: str, data: dict[str, Any]) -
     """Append an assessment of a project on a criterion; history is never overwritten."""
     values = parse(AssessmentInput, data)
     project = project_by_slug(session, slug)
-    require_project_editor(actor, project)
+    require(actor, Capability.ASSESS_PROJECT, with_partners(session, project))
     criterion = session.exec(select(Criterion).where(Criterion.key == values.criterion)).first()
     if criterion is None:
         raise Invalid({"criterion": f"unknown criterion {values.criterion!r}"})

@@ -28,7 +28,7 @@ from portfolio.models import (
 from portfolio.services.common import chunks, project_by_slug, record
 from portfolio.services.notifications import announce
 from portfolio.services.overrides import override_of
-from portfolio.services.projects import get_project
+from portfolio.services.projects import get_project, with_partners
 from portfolio.services.workflow import check_transition, record_transition
 from portfolio.text import control_problem
 
@@ -404,8 +404,8 @@ def project_page(*, session: Session, slug: str) -> dict[str, Any]:
     """Return what a project's page shows: the project, its latest decision and its history."""
     # The owner's id lets the page ask `can(...)` about this project.
     project = get_project(session=session, slug=slug) | {
-        "owner_id": project_by_slug(session, slug).owner_id,
-        "archived_at": _aware(project_by_slug(session, slug).archived_at)}
+        "archived_at": _aware(project_by_slug(session, slug).archived_at)} | with_partners(
+        session, project_by_slug(session, slug))
     history = project_history(session=session, slug=slug)
     latest = next((e for e in history if e["kind"] == "decision"), None)
     row = project_by_slug(session, slug)

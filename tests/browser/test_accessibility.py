@@ -28,6 +28,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "backlog": ("/backlog", "cdo"),
     "project": (f"/projects/{SLUG}", "cdo"),
     "project_edit": (f"/projects/{SLUG}/edit", "cdo"),
+    "project_assess_page": (f"/projects/{SLUG}/assess", "cdo"),
     "project_new": ("/projects/new", "lead"),
     "project_why": (f"/projects/{SLUG}/why", "cdo"),
     "project_similar": (f"/projects/{SLUG}/similar", "cdo"),

@@ -42,3 +42,46 @@ def test_a_lead_and_the_cdo_both_count_and_the_page_shows_where_they_disagree(
     assert f"assessors disagree: {min(levels)} to {max(levels)}" in page
     assert lead_email.split("@")[0] in page or "Test lead" in page
     assert "people assess it and the level that scores is their median" in editor
+
+
+def test_a_partner_organisations_lead_may_assess_and_others_may_not(
+    settings: Settings, london: Database,
+) -> None:
+    from sqlalchemy import select
+
+    from portfolio.models import Organisation, Project, ProjectPartner
+
+    with london.write() as session:
+        project = session.execute(select(Project).where(Project.slug == PROJECT)).scalar_one()
+        camden = session.execute(select(Organisation).where(
+            Organisation.code == "E09000007")).scalar_one()
+        session.add(ProjectPartner(project_id=project.id, organisation_id=camden.id))
+    app = create_app(settings)
+    with Browser(app) as partner, Browser(app) as outsider, Browser(app) as cdo:
+        sign_in(partner, london, "lead", "E09000007")
+        sign_in(outsider, london, "lead", "E09000003")
+        sign_in(cdo, london, "cdo")
+        page = partner.get(f"/projects/{PROJECT}").text
+        assert "Assess this project" in page and "Edit the project" not in page
+        form = partner.get(f"/projects/{PROJECT}/assess")
+        assert form.status_code == 200 and 'name="level"' in form.text
+        saved = partner.post(f"/projects/{PROJECT}/assess", data={
+            "criterion": "reach", "level": "4", "rationale": "Camden's view."},
+            follow_redirects=False)
+        assert saved.status_code == 303, saved.text
+        assert saved.headers["location"].endswith(f"/projects/{PROJECT}/assess#assess-reach")
+        wrong = partner.post(f"/projects/{PROJECT}/assess", data={
+            "criterion": "reach", "level": "99", "rationale": "Typed and kept."})
+        assert wrong.status_code == 422
+        assert "outside the scale" in wrong.text and "Typed and kept." in wrong.text
+        assert partner.get(f"/projects/{PROJECT}/edit").status_code == 403
+        assert "Assess this project" not in outsider.get(f"/projects/{PROJECT}").text
+        refused = outsider.get(f"/projects/{PROJECT}/assess")
+        assert refused.status_code == 403
+        assert "owning or a partner organisation" in refused.text
+        assert outsider.post(f"/projects/{PROJECT}/assess", data={
+            "criterion": "reach", "level": "4", "rationale": "x"}).status_code == 403
+        reach = next(a for a in cdo.get(f"/api/v1/projects/{PROJECT}").json()["assessments"]
+                     if a["criterion"] == "reach")
+    assert 4 in [a["level"] for a in reach["assessors"]]
+    assert len([a for a in reach["assessors"] if a["level"] == 4]) >= 1
