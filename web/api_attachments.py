@@ -1,4 +1,4 @@
-"""The JSON API for documents attached to projects."""
+"""The JSON API for documents attached to projects and agreements."""
 
 from __future__ import annotations
 
@@ -61,11 +61,34 @@ def attach_to_project(
                                      data=data)
 
 
+@router.get("/attachments/agreement/{code}", response_model=list[AttachmentOut],
+            dependencies=[Depends(policy(Policy.READ))])
+def list_agreement_attachments(code: str, db: AppDatabase) -> list[dict]:
+    """List an agreement's documents, newest first."""
+    with db.read() as session:
+        return attachment_service.list_attachments(
+            session=session, owner_kind=AttachmentOwner.AGREEMENT, ref=code)
+
+
+@router.post("/attachments/agreement/{code}", status_code=201, response_model=AttachmentOut)
+def attach_to_agreement(
+    code: str, db: AppDatabase, actor: Attacher,
+    file: Annotated[UploadFile, File(description="PDF, DOCX, XLSX, ODT, PNG or JPEG; the "
+                                                 "type is read from the content")],
+    kind: Annotated[DocumentKind, Form(description="business_case, dpia, agreement or other")],
+) -> dict:
+    """Attach a document to an agreement (staff, or a lead of a party to it)."""
+    data = read_document(file, db.settings.attachment_max_bytes)
+    return attachment_service.attach(db, actor=actor, owner_kind=AttachmentOwner.AGREEMENT,
+                                     ref=code, kind=kind.value, filename=file.filename or "",
+                                     data=data)
+
+
 @router.get("/attachments/{attachment_id}/content", response_class=FileResponse,
             responses={200: {"content": {"application/octet-stream": {}},
                              "description": "The document, as a download"}})
 def attachment_content(attachment_id: RowId, db: AppDatabase, actor: Reader) -> FileResponse:
-    """Download a document (signed-in readers of its project)."""
+    """Download a document (signed-in readers of its project or agreement)."""
     found = attachment_service.open_attachment(db, actor=actor, attachment_id=attachment_id)
     return FileResponse(found.path, media_type=found.record["media_type"],
                         headers=download_headers(found.record))
@@ -73,5 +96,5 @@ def attachment_content(attachment_id: RowId, db: AppDatabase, actor: Reader) -> 
 
 @router.delete("/attachments/{attachment_id}", response_model=AttachmentOut)
 def remove_attachment(attachment_id: RowId, db: AppDatabase, actor: Attacher) -> dict:
-    """Remove a document from its project (audited)."""
+    """Remove a document from its project or agreement (audited)."""
     return attachment_service.remove_attachment(db, actor=actor, attachment_id=attachment_id)

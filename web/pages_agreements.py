@@ -10,12 +10,20 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from portfolio.enums import AgreementStatus, LawfulBasis, PartyRole, SpecialCategoryCondition
+from portfolio.enums import (
+    AgreementStatus,
+    AttachmentOwner,
+    LawfulBasis,
+    PartyRole,
+    SpecialCategoryCondition,
+)
 from portfolio.errors import Conflict, Invalid
 from portfolio.models import Dataset, Organisation
 from portfolio.services import agreement_pages
 from portfolio.services import agreements as agreement_service
+from portfolio.services import attachments as attachment_service
 from web.deps import seen_revision
+from web.pages_attachments import shown
 from web.pages_common import (
     CHOICES,
     FIELD_LABELS,
@@ -203,8 +211,15 @@ def agreement(request: Request, code: str):
     found = agreement_pages.agreement_page(db, code=code,
                                            seen=seen_revision(request))
     parties = {p["organisation_id"] for p in found["parties"]}
-    may_edit = agreement_service.may_manage(getattr(request.state, "actor", None), parties)
-    return render(request, "agreement.html", {"agreement": found, "may_edit": may_edit})
+    actor = getattr(request.state, "actor", None)
+    may_edit = agreement_service.may_manage(actor, parties)
+    with db.read() as session:
+        owner = attachment_service.find_owner(session, AttachmentOwner.AGREEMENT, code)
+        documents = [shown(a) for a in attachment_service.list_attachments(
+            session=session, owner_kind=owner.kind, ref=code)]
+    return render(request, "agreement.html", {
+        "agreement": found, "may_edit": may_edit, "attachments": documents,
+        "may_attach": attachment_service.may_attach(actor, owner)})
 
 
 @router.get("/agreements/{code}/edit", name="agreement_edit", dependencies=[AGREEMENTS])

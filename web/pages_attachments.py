@@ -1,4 +1,4 @@
-"""Pages: the documents attached to a project (list, upload, download, remove)."""
+"""Pages: the documents attached to a project or an agreement (list, upload, download, remove)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from fastapi.responses import FileResponse, RedirectResponse
 from sqlmodel import Session
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, can, refusal
 from portfolio.documents import ACCEPTED_NAMES, megabytes
 from portfolio.enums import AttachmentOwner, DocumentKind
 from portfolio.errors import Invalid
@@ -59,53 +58,92 @@ def project_attachments(session: Session, slug: str) -> list[dict[str, Any]]:
         session=session, owner_kind=AttachmentOwner.PROJECT, ref=slug)]
 
 
-def _page(request: Request, db: AppDatabase, actor: Actor | None, slug: str, *,
+# Each owner kind: its page's route, its documents page and its upload route, by name.
+ROUTES = {AttachmentOwner.PROJECT.value: ("project", "project_attachments", "project_attach"),
+          AttachmentOwner.AGREEMENT.value: ("agreement", "agreement_attachments",
+                                            "agreement_attach")}
+
+
+def _page(request: Request, db: AppDatabase, actor: Actor | None, kind: str, ref: str, *,
           values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
           status_code: int = 200):
     with db.read() as session:
-        owner = attachment_service.find_owner(session, AttachmentOwner.PROJECT, slug)
+        owner = attachment_service.find_owner(session, kind, ref)
         listed = attachment_service.list_attachments(session=session, owner_kind=owner.kind,
-                                                     ref=slug)
-        organisation = attachment_service.organisation_name(session, owner.organisation_id)
-    may_attach = can(actor, Capability.ATTACH_DOCUMENT, owner)
+                                                     ref=ref)
+        organisation = attachment_service.organisation_name(session, owner.organisation_id) \
+            if kind == AttachmentOwner.PROJECT else ""
+    may_attach = attachment_service.may_attach(actor, owner)
+    record_route, _page_route, attach_route = ROUTES[kind]
+    key = "slug" if kind == AttachmentOwner.PROJECT else "code"
     return render(request, "attachments.html", {
         "owner": owner, "organisation": organisation,
+        "owner_url": path_for(request, record_route, **{key: ref}),
+        "attach_url": path_for(request, attach_route, **{key: ref}),
+        "owner_words": "project" if kind == AttachmentOwner.PROJECT else "agreement",
         "attachments": [shown(a) for a in listed], "values": values or {"kind": ""},
         "errors": errors or {}, "may_attach": may_attach,
-        "why_not": "" if may_attach or actor is None else refusal(
-            actor, Capability.ATTACH_DOCUMENT, owner),
+        "why_not": "" if may_attach or actor is None else attachment_service.why_not(
+            actor, owner),
         "kind_options": [(k.value, KIND_LABELS[k.value]) for k in DocumentKind],
         "accepted": ACCEPTED_NAMES, "limit": megabytes(db.settings.attachment_max_bytes),
     }, status_code=status_code)
+
+
+def _attach(request: Request, db: AppDatabase, actor: Actor, kind: str, ref: str,
+            file: UploadFile | None, document_kind: str):
+    """Attach a document; refused uploads show why beside the field, and nothing is kept."""
+    values = {"kind": document_kind}
+    if file is None or not file.filename:
+        errors = {"file": "choose a file to attach"}
+        if document_kind not in KIND_LABELS:
+            errors["kind"] = "choose what the document is"
+        return _page(request, db, actor, kind, ref, values=values, errors=errors,
+                     status_code=422)
+    data = read_document(file, db.settings.attachment_max_bytes)
+    try:
+        made = attachment_service.attach(db, actor=actor, owner_kind=kind, ref=ref,
+                                         kind=document_kind, filename=file.filename, data=data)
+    except Invalid as exc:
+        return _page(request, db, actor, kind, ref, values=values, errors=exc.errors,
+                     status_code=422)
+    flash(request, f"Attached {made['filename']}.")
+    return RedirectResponse(_documents_url(request, kind, ref), 303)
+
+
+def _documents_url(request: Request, kind: str, ref: str) -> str:
+    """Return the documents page of a record."""
+    key = "slug" if kind == AttachmentOwner.PROJECT else "code"
+    return path_for(request, ROUTES[kind][1], **{key: ref})
 
 
 @router.get("/attachments/project/{slug}", name="project_attachments")
 def attachments_page(request: Request, slug: str, db: AppDatabase,
                      actor: Reader):
     """List a project's documents with who attached them and when; upload where allowed."""
-    return _page(request, db, actor, slug)
+    return _page(request, db, actor, AttachmentOwner.PROJECT, slug)
 
 
 @router.post("/attachments/project/{slug}", name="project_attach")
 def attach_page(request: Request, slug: str, db: AppDatabase, actor: Attacher,
                 file: Annotated[UploadFile | None, File()] = None,
                 kind: Annotated[str, Form(max_length=20)] = ""):
-    """Attach a document; refused uploads show why beside the field, and nothing is kept."""
-    values = {"kind": kind}
-    if file is None or not file.filename:
-        errors = {"file": "choose a file to attach"}
-        if kind not in KIND_LABELS:
-            errors["kind"] = "choose what the document is"
-        return _page(request, db, actor, slug, values=values, errors=errors, status_code=422)
-    data = read_document(file, db.settings.attachment_max_bytes)
-    try:
-        made = attachment_service.attach(db, actor=actor, owner_kind=AttachmentOwner.PROJECT,
-                                         ref=slug, kind=kind, filename=file.filename, data=data)
-    except Invalid as exc:
-        return _page(request, db, actor, slug, values=values, errors=exc.errors,
-                     status_code=422)
-    flash(request, f"Attached {made['filename']}.")
-    return RedirectResponse(path_for(request, "project_attachments", slug=slug), 303)
+    """Attach a document to a project."""
+    return _attach(request, db, actor, AttachmentOwner.PROJECT, slug, file, kind)
+
+
+@router.get("/attachments/agreement/{code}", name="agreement_attachments")
+def agreement_attachments_page(request: Request, code: str, db: AppDatabase, actor: Reader):
+    """List an agreement's documents (the signed agreement, its DPIA); upload where allowed."""
+    return _page(request, db, actor, AttachmentOwner.AGREEMENT, code)
+
+
+@router.post("/attachments/agreement/{code}", name="agreement_attach")
+def agreement_attach_page(request: Request, code: str, db: AppDatabase, actor: Attacher,
+                          file: Annotated[UploadFile | None, File()] = None,
+                          kind: Annotated[str, Form(max_length=20)] = ""):
+    """Attach a document to an agreement (staff, or a lead of a party to it)."""
+    return _attach(request, db, actor, AttachmentOwner.AGREEMENT, code, file, kind)
 
 
 @router.get("/attachments/{attachment_id}/download", name="attachment_download")
@@ -119,7 +157,8 @@ def download(attachment_id: RowId, db: AppDatabase, actor: Reader) -> FileRespon
 @router.post("/attachments/{attachment_id}/remove", name="attachment_remove")
 def remove(request: Request, attachment_id: RowId, db: AppDatabase,
            actor: Attacher):
-    """Remove a document (audited) and go back to its project's documents."""
+    """Remove a document (audited) and go back to its record's documents."""
     removed = attachment_service.remove_attachment(db, actor=actor, attachment_id=attachment_id)
     flash(request, f"Removed {removed['filename']}.")
-    return RedirectResponse(path_for(request, "project_attachments", slug=removed["owner"]), 303)
+    return RedirectResponse(_documents_url(request, removed["owner_kind"], removed["owner"]),
+                            303)

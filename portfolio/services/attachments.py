@@ -1,4 +1,4 @@
-"""Documents attached to a project (or, through its owner kind, to another record).
+"""Documents attached to a project or a data-sharing agreement.
 
 One table serves every owner kind: `OWNERS` maps a kind to how its records are found by
 reference (a project's slug) and which organisation they belong to, for permissions. The
@@ -17,12 +17,13 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
+from portfolio.capabilities import Capability, can, refusal, require
 from portfolio.db import Database
 from portfolio.documents import FileStore, clean_filename, content_hash, identify, refuse
 from portfolio.enums import AttachmentOwner, DocumentKind
 from portfolio.errors import Invalid, NotAllowed, NotFound
-from portfolio.models import Attachment, Organisation, Project, User
+from portfolio.models import Attachment, Organisation, Project, SharingAgreement, User
+from portfolio.services.agreements import agreement_by_code, may_manage, party_ids
 from portfolio.services.common import project_by_slug, record
 
 
@@ -35,6 +36,7 @@ class Owner:
     ref: str  # how URLs and snapshots name it (a project's slug)
     title: str
     organisation_id: int  # whose it is: who may attach to it
+    party_ids: frozenset[int] = frozenset()  # an agreement's parties: any of them may attach
 
     @property
     def owner_id(self) -> int:
@@ -53,16 +55,63 @@ def _project_refs(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(rows)
 
 
+def _agreement(session: Session, ref: str) -> Owner:
+    agreement = agreement_by_code(session, ref)
+    parties = frozenset(party_ids(session, int(agreement.id or 0)))
+    return Owner(AttachmentOwner.AGREEMENT.value, int(agreement.id or 0), agreement.code,
+                 agreement.title, min(parties, default=0), parties)
+
+
+def _agreement_refs(session: Session, ids: set[int]) -> dict[int, str]:
+    rows = session.execute(select(SharingAgreement.id, SharingAgreement.code)
+                           .where(SharingAgreement.id.in_(ids))).all()  # type: ignore[union-attr]
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def _may_attach_to_project(actor: Actor | None, owner: Owner) -> bool:
+    return can(actor, Capability.ATTACH_DOCUMENT, owner)
+
+
+def _may_attach_to_agreement(actor: Actor | None, owner: Owner) -> bool:
+    # Those who may edit the agreement: staff, or a lead of an organisation party to it.
+    return can(actor, Capability.ATTACH_DOCUMENT) and may_manage(actor, set(owner.party_ids))
+
+
 @dataclass(frozen=True)
 class OwnerKind:
-    """How to find the records of one owner kind."""
+    """How to find the records of one owner kind, and who may attach to them."""
 
     find: Callable[[Session, str], Owner]
     refs: Callable[[Session, set[int]], dict[int, str]]
+    may_attach: Callable[[Actor | None, Owner], bool]
+    whose: str  # who may attach, for a refusal ("… of the project's organisation")
 
 
-# Agreements register themselves here when they exist (AttachmentOwner.AGREEMENT).
-OWNERS: dict[str, OwnerKind] = {AttachmentOwner.PROJECT.value: OwnerKind(_project, _project_refs)}
+OWNERS: dict[str, OwnerKind] = {
+    AttachmentOwner.PROJECT.value: OwnerKind(_project, _project_refs, _may_attach_to_project,
+                                             ""),
+    AttachmentOwner.AGREEMENT.value: OwnerKind(
+        _agreement, _agreement_refs, _may_attach_to_agreement,
+        "documents to agreements their organisation is not party to"),
+}
+
+
+def may_attach(actor: Actor | None, owner: Owner) -> bool:
+    """Tell whether the actor may attach documents to (and remove them from) a record."""
+    return OWNERS[owner.kind].may_attach(actor, owner)
+
+
+def why_not(actor: Actor, owner: Owner) -> str:
+    """Say why an actor may not attach documents to a record, and who may."""
+    whose = OWNERS[owner.kind].whose
+    return refusal(actor, Capability.ATTACH_DOCUMENT, owner,
+                   f"attach or remove {whose}" if whose else None)
+
+
+def require_attach(actor: Actor, owner: Owner) -> None:
+    """Refuse, naming who may, unless the actor may attach documents to the record."""
+    if not may_attach(actor, owner):
+        raise NotAllowed(why_not(actor, owner))
 
 
 def find_owner(session: Session, kind: str, ref: str) -> Owner:
@@ -96,7 +145,7 @@ def attach(db: Database, *, actor: Actor, owner_kind: str, ref: str, kind: str, 
     """Check an upload from its content, keep its bytes by hash and record it; all or nothing."""
     with db.read() as session:
         owner = find_owner(session, owner_kind, ref)
-    require(actor, Capability.ATTACH_DOCUMENT, owner)
+    require_attach(actor, owner)
     errors: dict[str, str] = {}
     try:
         kind = _parse_kind(kind)
@@ -191,7 +240,7 @@ def remove_attachment(db: Database, *, actor: Actor, attachment_id: int) -> dict
     """Remove a document from its record (audited); its file goes when nothing refers to it."""
     with db.write() as session:
         row, owner = _load(session, attachment_id)
-        require(actor, Capability.ATTACH_DOCUMENT, owner)
+        require_attach(actor, owner)
         removed = _record(row, owner.ref)
         record(session, actor, action="delete", entity="attachment", entity_id=row.id,
                project_id=owner.id if owner.kind == AttachmentOwner.PROJECT else None,

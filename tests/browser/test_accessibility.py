@@ -65,6 +65,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "api_docs": ("/docs", "cdo"),
     "password_change": ("/account/password", "cdo"),
     "project_attachments": (f"/attachments/project/{SLUG}", "cdo"),
+    "agreement_attachments": (f"/attachments/agreement/{AGREEMENT}", "cdo"),
     "agreements": ("/agreements", "cdo"),
     "agreement_new": ("/agreements/new", "cdo"),
     "agreement": (f"/agreements/{AGREEMENT}", "cdo"),

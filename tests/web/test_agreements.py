@@ -201,3 +201,44 @@ def test_what_breaks_as_of_a_day(clients: dict[str, Browser]) -> None:
     assert page.status_code == 200 and "What breaks" in page.text
     bad = clients["cdo"].get("/api/v1/agreements/as-of", params={"date": "2001-01-01"})
     assert bad.status_code == 422 and "as_of" in bad.json()["errors"]
+
+
+def test_documents_attach_to_an_agreement_for_its_parties_and_staff_only(
+        clients: dict[str, Browser], london: Database) -> None:
+    from portfolio.models import Attachment
+    from tests import documents
+
+    assert clients["lead"].post("/api/v1/agreements", json=GOOD).status_code == 201
+    page = clients["lead"].get("/agreements/nel-housing-dsa")
+    assert "No document is attached yet." in page.text
+    assert "Attach the signed agreement" in page.text
+    upload = clients["lead"].post(
+        "/attachments/agreement/nel-housing-dsa", data={"kind": "agreement"},
+        files={"file": ("Signed DSA.pdf", documents.PDF, "application/pdf")},
+        follow_redirects=False)
+    assert upload.status_code == 303
+    assert upload.headers["location"].endswith("/attachments/agreement/nel-housing-dsa")
+    listed = clients["researcher"].get("/agreements/nel-housing-dsa").text
+    assert "Signed DSA.pdf" in listed and "Attach the signed agreement" not in listed
+    # Camden's lead is not party to it: no form, a reason, and a refused upload keeps nothing.
+    documents_page = clients["other"].get("/attachments/agreement/nel-housing-dsa").text
+    assert 'name="file"' not in documents_page
+    assert "agreements their organisation is not party to" in documents_page
+    refused = clients["other"].post(
+        "/attachments/agreement/nel-housing-dsa", data={"kind": "agreement"},
+        files={"file": ("x.pdf", documents.PDF, "application/pdf")})
+    assert refused.status_code == 403
+    with london.read() as session:
+        rows = session.execute(select(Attachment)).scalars().all()
+    assert [(r.owner_kind, r.filename) for r in rows] == [("agreement", "Signed DSA.pdf")]
+    download = clients["researcher"].get(f"/attachments/{rows[0].id}/download")
+    assert download.status_code == 200 and download.content == documents.PDF
+    assert clients["other"].post(f"/attachments/{rows[0].id}/remove").status_code == 403
+    removed = clients["cdo"].post(f"/attachments/{rows[0].id}/remove", follow_redirects=False)
+    assert removed.status_code == 303
+    assert removed.headers["location"].endswith("/attachments/agreement/nel-housing-dsa")
+    with london.read() as session:
+        assert session.execute(select(Attachment)).scalars().all() == []
+        trail = session.execute(select(AuditEvent.action).where(
+            AuditEvent.entity == "attachment")).scalars().all()
+    assert sorted(trail) == ["create", "delete"]
