@@ -36,6 +36,7 @@ from web import (  # agreements, IG and the editable catalogue (issue 16)
     api_roadmap,
     api_scenarios,
     api_snapshots,
+    api_together,
     docs,
     pages,
     pages_accounts,
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_sign_in.router)
     app.include_router(pages_jobs.router)
     app.include_router(pages_together.router)
+    app.include_router(api_together.router)
     app.include_router(pages_archive.router)
     install_error_handlers(app)
 
@@ -326,9 +328,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        # The same plain-English messages the services give, by field (no "body.", "query.").
+        # The same plain-English messages the services give, by field (no "body.", "query.";
+        # only where it comes first: a field may itself be called `body`).
         errors = messages_for(
-            {**e, "loc": tuple(p for p in e["loc"] if p not in ("body", "query", "path"))}
+            {**e, "loc": tuple(e["loc"][1:] if e["loc"][:1] in (("body",), ("query",),
+                                                                ("path",)) else e["loc"])}
             for e in exc.errors())
         message = "; ".join(f"{k}: {v}" for k, v in errors.items())
         if wants_html(request):
