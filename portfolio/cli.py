@@ -463,11 +463,16 @@ def roadmap(
         help="Hard limit in seconds for the solve (run in a subprocess when large).")] = 60.0,
     fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")] = (
         OutputFormat.table),
+    save: Annotated[str | None, typer.Option(
+        help="Save this request as a roadmap scenario with this name.")] = None,
+    as_email: Annotated[str | None, typer.Option(
+        "--as", help="Act as this user (email) when saving; by default the system.")] = None,
 ) -> None:
     """Choose which candidates start in which quarter, within each quarter's budget and capacity."""
     from datetime import date
 
     from portfolio.services import roadmap as roadmap_service
+    from portfolio.services import scenarios
 
     deadlines: dict[str, date] = {}
     try:
@@ -482,8 +487,20 @@ def roadmap(
             database(), budget=budget, horizon=horizon, capacity=capacity, profile=profile,
             discount_rate=discount_rate, deadlines=deadlines, today=on,
             wall_clock_seconds=wall_clock)
+    if save:
+        with database().write() as session:
+            made = scenarios.create_scenario(session=session, actor=acting(as_email), data={
+                "kind": "roadmap", "name": save, "budget": budget, "horizon": horizon,
+                "capacity": capacity, "profile": profile, "discount_rate": discount_rate,
+                "deadlines": {slug: d.isoformat() for slug, d in deadlines.items()}})
+        err_console.print(f"saved as roadmap scenario {made['id']}: {made['name']}")
+    print_roadmap(result, fmt)
+
+
+def print_roadmap(result: dict[str, Any], fmt: OutputFormat) -> None:
+    """Print a roadmap: its figures and the starts by quarter, or the JSON."""
     if fmt == OutputFormat.json:
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
         return
     if result["status"] == "infeasible":
         raise fail(result["infeasible_reason"] or "no roadmap fits")
@@ -880,7 +897,8 @@ def catalogue_harvest(
 EXIT_DATABASE_FAULT = 3
 
 
-scenario_app = typer.Typer(help="List saved plan scenarios and solve them.", no_args_is_help=True)
+scenario_app = typer.Typer(help="List saved plan and roadmap scenarios and solve them.",
+                           no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 
 
@@ -894,8 +912,8 @@ def scenario_list(
 
     with database().read() as session:
         rows = scenarios.list_scenarios(session=session)
-    print_rows(rows, ["id", "name", "profile", "budget", "capacity", "force_in", "force_out"],
-               fmt)
+    print_rows(rows, ["id", "name", "kind", "profile", "budget", "capacity", "horizon",
+                      "force_in", "force_out"], fmt)
 
 
 @scenario_app.command("plan")
@@ -909,10 +927,14 @@ def scenario_plan(
 
     with stdout_to_stderr():
         solved = scenarios.solve_scenario(database(), scenario_id=scenario_id)
-    plan = solved["plan"]
     if fmt == OutputFormat.json:
         sys.stdout.write(json.dumps(solved, indent=2, default=str) + "\n")
         return
+    if solved["scenario"]["kind"] == "roadmap":
+        console.print(f"{solved['scenario']['name']} (roadmap):")
+        print_roadmap(solved["roadmap"], fmt)
+        return
+    plan = solved["plan"]
     if plan["status"] == "infeasible":
         for r in plan["responsible"]:
             err_console.print(f"  {r['slug']}: GBP {r['cost_gbp']:,.0f} ({r['because']})")

@@ -526,15 +526,24 @@ class Scenario(SQLModel, table=True):
         UniqueConstraint("name"),
         CheckConstraint("budget_gbp >= 0", name="budget_non_negative"),
         CheckConstraint("capacity_pm >= 0", name="capacity_non_negative"),
+        CheckConstraint("kind IN ('plan', 'roadmap')", name="kind"),
+        CheckConstraint("kind = 'plan' OR (horizon >= 1 AND horizon <= 40)",
+                        name="roadmap_horizon"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120)
     description: str = Field(default="", sa_type=Text)
+    # `plan`: one budget and capacity for all time; `roadmap`: a budget per quarter over a
+    # horizon, an optional overall capacity per quarter, a discount rate and deadlines.
+    kind: str = Field(default="plan", max_length=16, sa_column_kwargs={"server_default": "plan"})
     profile_id: int | None = Field(default=None, foreign_key="weight_profile.id",
                                    ondelete="SET NULL")
     budget_gbp: float
-    capacity_pm: float
+    capacity_pm: float | None = None
+    horizon: int | None = None
+    discount_rate: float | None = None
+    deadlines: dict | None = Field(default=None, sa_type=JSON)
     force_in: list = Field(default_factory=list, sa_type=JSON)
     force_out: list = Field(default_factory=list, sa_type=JSON)
     version: int = Field(default=1)

@@ -100,3 +100,18 @@ def test_roadmap_by_quarter_as_json_and_a_bad_horizon(tmp_path: Path) -> None:
     refused = runner.invoke(app, ["roadmap", "--budget", "1", "--horizon", "0"], env=env)
     assert refused.exit_code != 0
     assert "horizon" in getattr(refused.exception, "errors", {})  # main() prints it, exit 2
+
+
+def test_a_roadmap_saved_as_a_scenario_is_listed_and_re_solved(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    direct = json.loads(invoke(tmp_path, "roadmap", "--budget", "1500000", "--save",
+                               "Steady year", "--format", "json").stdout)
+    listed = json.loads(invoke(tmp_path, "scenario", "list", "--format", "json").stdout)
+    assert [(r["name"], r["kind"], r["horizon"]) for r in listed] == [
+        ("Steady year", "roadmap", 8)]
+    again = json.loads(invoke(tmp_path, "scenario", "plan", str(listed[0]["id"]),
+                              "--format", "json").stdout)
+    assert again["roadmap"]["starts"] == direct["starts"]
+    table = invoke(tmp_path, "scenario", "plan", str(listed[0]["id"])).output
+    assert "Steady year (roadmap)" in table and "projects start" in table

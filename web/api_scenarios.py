@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
@@ -12,6 +12,7 @@ from portfolio.actors import Actor
 from portfolio.services import scenarios as scenario_service
 from web.api import AppDatabase
 from web.api_contract import ERRORS
+from web.api_models import IsoDate
 from web.deps import current_actor, read_session, write_session
 from web.security import Policy, RowId, policy
 
@@ -29,16 +30,34 @@ AT_LEAST_0: dict[str, Any] = {"minimum": 0}
 SCENARIO_NAME: dict[str, Any] = {"pattern": r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$"}
 
 
+Kind = Literal["plan", "roadmap"]
+Horizon = Annotated[int, Field(ge=1, le=40, description="A roadmap's quarters, from the current")]
+Rate = Annotated[float, Field(ge=0, lt=1, description="A roadmap's yearly discount rate")]
+Deadlines = Annotated[dict[str, IsoDate], Field(
+    max_length=200, description="A roadmap's mandatory projects' latest starts: {slug: date}")]
+
+
 class ScenarioIn(BaseModel):
-    """A plan request to save: a name, a profile, a budget, a capacity and forced sets."""
+    """A plan or roadmap request to save.
+
+    A plan: a budget, a capacity (both for all time), a profile and forced sets. A roadmap
+    (`kind: roadmap`): a budget per quarter, an optional overall capacity per quarter, a
+    horizon, a discount rate and mandatory projects' deadlines besides.
+    """
 
     name: str = Field(min_length=1, max_length=120, json_schema_extra=SCENARIO_NAME)
     description: str = Field(default="", max_length=2000)
+    kind: Kind = "plan"
     profile: str | None = Field(default=None, max_length=120)
     # At least 0: stated here, checked by the service beside the other fields' rules.
-    budget: float = Field(description="Budget in GBP", json_schema_extra=AT_LEAST_0)
-    capacity: float = Field(description="Capacity in person-months",
-                            json_schema_extra=AT_LEAST_0)
+    budget: float = Field(description="Budget in GBP (a roadmap: per quarter)",
+                          json_schema_extra=AT_LEAST_0)
+    capacity: float | None = Field(default=None, description=(
+        "Capacity in person-months (a plan: required; a roadmap: per quarter, optional)"),
+        json_schema_extra=AT_LEAST_0)
+    horizon: Horizon | None = None
+    discount_rate: Rate | None = None
+    deadlines: Deadlines | None = None
     force_in: list[str] = Field(default_factory=list, max_length=200)
     force_out: list[str] = Field(default_factory=list, max_length=200)
 
@@ -53,6 +72,10 @@ class ScenarioUpdate(BaseModel):
     profile: str | None = Field(default=None, max_length=120)
     budget: float | None = Field(default=None, json_schema_extra=AT_LEAST_0)
     capacity: float | None = Field(default=None, json_schema_extra=AT_LEAST_0)
+    kind: Kind | None = None
+    horizon: Horizon | None = None
+    discount_rate: Rate | None = None
+    deadlines: Deadlines | None = None
     force_in: list[str] | None = Field(default=None, max_length=200)
     force_out: list[str] | None = Field(default=None, max_length=200)
 
@@ -66,9 +89,9 @@ def list_scenarios(session: ReadSession) -> list[dict[str, Any]]:
 @router.post("/scenarios", status_code=201, dependencies=[SCENARIOS])
 def create_scenario(body: ScenarioIn, session: WriteSession,
                     actor: CurrentActor) -> dict[str, Any]:
-    """Save a plan request under a name."""
+    """Save a plan or roadmap request under a name."""
     return scenario_service.create_scenario(session=session, actor=actor,
-                                            data=body.model_dump())
+                                            data=body.model_dump(mode="json"))
 
 
 @router.get("/scenarios/compare", dependencies=[READ])
@@ -94,7 +117,7 @@ def update_scenario(scenario_id: RowId, body: ScenarioUpdate, session: WriteSess
     """Change a saved scenario; a stale version answers 409."""
     return scenario_service.update_scenario(
         session=session, actor=actor, scenario_id=scenario_id,
-        data=body.model_dump(exclude_unset=True))
+        data=body.model_dump(mode="json", exclude_unset=True))
 
 
 @router.delete("/scenarios/{scenario_id}", status_code=204, response_class=Response,
@@ -107,5 +130,6 @@ def delete_scenario(scenario_id: RowId, session: WriteSession, actor: CurrentAct
 
 @router.get("/scenarios/{scenario_id}/plan", dependencies=[READ])
 def solve_scenario(scenario_id: RowId, db: AppDatabase) -> dict[str, Any]:
-    """Solve a saved scenario at the current revision, with the left-out projects and why."""
+    """Solve a saved scenario at the current revision: a plan (`plan`, with the left-out
+    projects and why) or a roadmap (`roadmap`, the start quarter of each project)."""
     return scenario_service.solve_scenario(db, scenario_id=scenario_id)

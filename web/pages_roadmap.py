@@ -12,16 +12,18 @@ from portfolio.errors import Invalid
 from portfolio.services import organisations as organisation_service
 from portfolio.services import profiles as profile_service
 from portfolio.services import roadmap as roadmap_service
+from portfolio.services import scenarios as scenario_service
 from portfolio.services.common import at_revision
 from web.deps import get_database
 from web.pages_common import AppDatabase, CurrentActor, FormData
 from web.security import Policy, policy
-from web.templating import render
+from web.templating import flash, path_for, render
 from web.timeline import capacity_chart, timeline
 
 router = APIRouter(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
 CAPACITY = Depends(policy(Policy.CAPACITY))
+SCENARIOS = Depends(policy(Policy.SCENARIOS))
 Text = Annotated[str | None, Query(max_length=40)]
 
 
@@ -48,43 +50,108 @@ def roadmap_page(
     capacity: Text = None, discount_rate: Text = None,
     profile: Annotated[str | None, Query(max_length=120)] = None,
     group: Annotated[str | None, Query(max_length=20)] = None,
+    scenario: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ):
     """Plan which projects start in which quarter; show it by quarter and as a timeline."""
+    if scenario is not None:
+        return _render(request, db, _opened(db, scenario), group=group)
+    form = {"budget": budget or "", "capacity": capacity or "", "horizon": horizon or "",
+            "discount_rate": discount_rate or "", "profile": profile or ""}
+    return _render(request, db, {"form": form}, group=group)
+
+
+def _opened(db: Any, scenario_id: int) -> dict[str, Any]:
+    """Return a saved roadmap scenario as the page's form and its request."""
+    with db.read() as session:
+        saved = scenario_service.get_scenario(session=session, scenario_id=scenario_id)
+    if saved["kind"] != "roadmap":
+        raise Invalid({"scenario": f"“{saved['name']}” is a plan, not a roadmap: open it on "
+                                   "the Plan page"})
+    form = {"budget": _plain(saved["budget"]), "capacity": _plain(saved["capacity"]),
+            "horizon": str(saved["horizon"]), "discount_rate": _plain(saved["discount_rate"]),
+            "profile": saved["profile"] or ""}
+    return {"form": form, "scenario": saved}
+
+
+def _plain(value: float | None) -> str:
+    """Write a stored number as the form shows it (no trailing .0)."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | None,
+            save_errors: dict[str, str] | None = None, save_values: dict[str, str] | None = None):
+    """Solve the roadmap the form (or an opened scenario) asks for and render the page."""
     profiles = at_revision(db, "roadmap profiles",
                            lambda session: profile_service.list_profiles(session=session))
-    form = {"budget": budget or "", "capacity": capacity or "",
-            "horizon": horizon or str(roadmap_service.DEFAULT_HORIZON),
-            "discount_rate": discount_rate or str(roadmap_service.DEFAULT_DISCOUNT_RATE),
-            "profile": profile or (profiles[0]["name"] if profiles else "")}
+    form = dict(opened["form"])
+    form["horizon"] = form["horizon"] or str(roadmap_service.DEFAULT_HORIZON)
+    form["discount_rate"] = form["discount_rate"] or str(roadmap_service.DEFAULT_DISCOUNT_RATE)
+    form["profile"] = form["profile"] or (profiles[0]["name"] if profiles else "")
     errors: dict[str, str] = {}
-    values = {
-        "budget": _number(errors, "budget", budget, words="a budget in pounds, such as 500000"),
-        "horizon": _number(errors, "horizon", form["horizon"], whole=True,
-                           words="a whole number of quarters from 1 to 40"),
-        "capacity": _number(errors, "capacity", capacity, words="a number of person-months"),
-        "discount_rate": _number(errors, "discount_rate", form["discount_rate"],
-                                 words="a yearly rate such as 0.035"),
-    }
-    result = None
-    if budget and not errors:
+    values = _values(errors, form)
+    result, saved = None, opened.get("scenario")
+    if form["budget"] and not errors:
         try:
-            result = roadmap_service.roadmap(
-                db, budget=values["budget"], horizon=values["horizon"],
-                capacity=values["capacity"], discount_rate=values["discount_rate"],
-                profile=profile or None,
-                wall_clock_seconds=db.settings.plan_wall_clock_seconds)
+            result = scenario_service.solve_roadmap(db, saved) if saved else \
+                roadmap_service.roadmap(
+                    db, budget=values["budget"], horizon=values["horizon"],
+                    capacity=values["capacity"], discount_rate=values["discount_rate"],
+                    profile=form["profile"] or None,
+                    wall_clock_seconds=db.settings.plan_wall_clock_seconds)
         except Invalid as exc:
             errors = exc.errors
+    with db.read() as session:
+        roadmaps = [x for x in scenario_service.list_scenarios(session=session)
+                    if x["kind"] == "roadmap"]
     grouping = "theme" if group == "theme" else "organisation"
     context: dict[str, Any] = {"form": form, "errors": errors, "profiles": profiles,
-                               "roadmap": result, "group": grouping}
+                               "roadmap": result, "group": grouping, "scenario": saved,
+                               "roadmaps": roadmaps, "save_errors": save_errors or {},
+                               "save_values": save_values or {}}
     if result is not None:
         prerequisites: dict[str, list[str]] = {}
         for project, prerequisite in result["dependencies"]:
             prerequisites.setdefault(project, []).append(prerequisite)
         context |= {"tl": timeline(result, group=grouping), "cap": capacity_chart(result),
                     "prerequisites": prerequisites}
-    return render(request, "roadmap.html", context, status_code=422 if errors else 200)
+    failed = errors or save_errors
+    return render(request, "roadmap.html", context, status_code=422 if failed else 200)
+
+
+def _values(errors: dict[str, str], form: dict[str, str]) -> dict[str, Any]:
+    """Read the form's numbers, noting a plain-English error beside each bad one."""
+    return {
+        "budget": _number(errors, "budget", form["budget"],
+                          words="a budget in pounds, such as 500000"),
+        "horizon": _number(errors, "horizon", form["horizon"], whole=True,
+                           words="a whole number of quarters from 1 to 40"),
+        "capacity": _number(errors, "capacity", form["capacity"],
+                            words="a number of person-months"),
+        "discount_rate": _number(errors, "discount_rate", form["discount_rate"],
+                                 words="a yearly rate such as 0.035"),
+    }
+
+
+@router.post("/plan/roadmap/scenarios", name="roadmap_scenario_save", dependencies=[SCENARIOS])
+def save_roadmap_scenario(request: Request, db: AppDatabase, actor: CurrentActor,
+                          form: FormData):
+    """Save the roadmap request on the page as a named scenario, then open it."""
+    fields = ("budget", "horizon", "capacity", "discount_rate", "profile")
+    request_form = {k: form.get(k, "") for k in fields}
+    data = {"kind": "roadmap", "name": form.get("name", ""),
+            "description": form.get("description", ""), **request_form}
+    try:
+        with db.write() as session:
+            made = scenario_service.create_scenario(session=session, actor=actor, data=data)
+    except Invalid as exc:
+        return _render(request, db, {"form": request_form}, group=None,
+                       save_errors=exc.errors, save_values={
+                           "name": form.get("name", ""),
+                           "description": form.get("description", "")})
+    flash(request, f"Saved the roadmap scenario “{made['name']}”.")
+    return RedirectResponse(path_for(request, "roadmap") + f"?scenario={made['id']}", 303)
 
 
 @router.get("/plan/board-pack.pdf", name="board_pack", dependencies=[READ])

@@ -42,6 +42,9 @@ def _request(db: Database, *, budget: str | None, capacity: str | None, profile:
     if scenario is not None:
         with db.read() as session:
             saved = scenario_service.get_scenario(session=session, scenario_id=scenario)
+        if saved["kind"] == "roadmap":
+            raise Invalid({"scenario": f"“{saved['name']}” is a roadmap: open it on the "
+                                       "Roadmap page"})
         if budget is None and capacity is None:
             values = {k: saved[k] for k in values}
             for key in ("budget", "capacity"):
@@ -59,7 +62,10 @@ def _solve(db: Database, values: dict[str, Any]) -> tuple[dict[str, Any] | None,
     try:
         with db.read() as session:
             checked = scenario_service.checked_request(session, values)
-        return scenario_service.explained_plan(db, **checked), {}
+        return scenario_service.explained_plan(
+            db, budget=checked["budget"], capacity=checked["capacity"],
+            profile=checked["profile"], force_in=checked["force_in"],
+            force_out=checked["force_out"]), {}
     except Invalid as exc:
         return None, exc.errors
 

@@ -143,9 +143,14 @@ def roadmap(
     db: Database, *, budget: float, horizon: int = DEFAULT_HORIZON, profile: str | None = None,
     capacity: float | None = None, discount_rate: float = DEFAULT_DISCOUNT_RATE,
     deadlines: Mapping[str, date] | None = None, today: date | None = None,
-    wall_clock_seconds: float = 60.0,
+    wall_clock_seconds: float = 60.0, force_in: tuple[str, ...] = (),
+    force_out: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Choose which candidates start in which quarter over the horizon, within the limits."""
+    """Choose which candidates start in which quarter over the horizon, within the limits.
+
+    A candidate forced in must start within the horizon (as a mandatory one without a
+    deadline); one forced out does not start (DESIGN.md, "Saved roadmap scenarios").
+    """
     if isinstance(horizon, bool) or not isinstance(horizon, int) or \
             not 1 <= horizon <= MAX_HORIZON:
         raise Invalid({"horizon": f"the horizon must be from 1 to {MAX_HORIZON} quarters"})
@@ -154,20 +159,23 @@ def roadmap(
     # A stored run belongs to one revision, and any write (capacities too) moves the revision:
     # a roadmap kept under the run and the request is current.
     key = ("roadmap", run.id, float(budget), horizon, capacity, float(discount_rate),
-           tuple(sorted((deadlines or {}).items())), today)
+           tuple(sorted((deadlines or {}).items())), today, tuple(sorted(force_in)),
+           tuple(sorted(force_out)))
     found = db.memo.get(key)
     if found is not None:
         return found
     result = _roadmap(db, run, budget=budget, horizon=horizon, capacity=capacity,
                       discount_rate=discount_rate, deadlines=deadlines or {}, today=today,
-                      wall_clock_seconds=wall_clock_seconds)
+                      wall_clock_seconds=wall_clock_seconds, force_in=force_in,
+                      force_out=force_out)
     # A solve stopped by the clock may finish next time: only a settled answer is kept.
     return result if result["status"] == "time_limit" else db.memo.put(key, result)
 
 
 def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: float | None,
              discount_rate: float, deadlines: Mapping[str, date], today: date,
-             wall_clock_seconds: float) -> dict[str, Any]:
+             wall_clock_seconds: float, force_in: tuple[str, ...] = (),
+             force_out: tuple[str, ...] = ()) -> dict[str, Any]:
     """Read the portfolio at a stored run and solve the roadmap."""
     first = quarter_start(today)
     with db.read() as session:
@@ -181,7 +189,7 @@ def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: f
                    OrganisationCapacity.person_months)
             .join(Organisation, Organisation.id == OrganisationCapacity.organisation_id)).all()]
     projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
-    table = _roadmap_table(projects, dates, first, deadlines, today)
+    table = forced(_roadmap_table(projects, dates, first, deadlines, today), force_in, force_out)
     labels = [quarter_label(first, i) for i in range(horizon)]
     kwargs: dict[str, Any] = {
         "horizon": horizon, "budget": budget, "total_capacity": capacity,
@@ -189,7 +197,7 @@ def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: f
         "discount_rate": discount_rate, "quarters": labels,
         "time_limit": wall_clock_seconds * 0.8,
     }
-    selectable = projects["status"].isin(["idea", "proposed", "approved", "paused"]).sum()
+    selectable = table["status"].isin(CANDIDATE_STATUSES).sum()
     try:
         if selectable > SUBPROCESS_ABOVE:
             result = run_roadmap_in_subprocess(table, frames.dependencies,
@@ -203,6 +211,22 @@ def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: f
     return roadmap_public(result, run_profile=run.profile, revision=run.revision, first=first,
                           projects=projects, organisations=frames.organisations,
                           dependencies=frames.dependencies, today=today)
+
+
+CANDIDATE_STATUSES = ("idea", "proposed", "approved", "paused")
+
+
+def forced(table: pd.DataFrame, force_in: tuple[str, ...],
+           force_out: tuple[str, ...]) -> pd.DataFrame:
+    """Make candidates forced in mandatory (start within the horizon) and drop those forced out."""
+    if not force_in and not force_out:
+        return table
+    candidate = table["status"].isin(CANDIDATE_STATUSES)
+    out = table.copy()
+    out.loc[candidate & out["slug"].isin(force_in), "mandatory"] = True
+    # Forced out: no longer a candidate (as a rejected project, for this roadmap only).
+    out.loc[candidate & out["slug"].isin(force_out), "status"] = "rejected"
+    return out
 
 
 def _roadmap_table(projects: pd.DataFrame, dates: Mapping[str, tuple[date | None, date | None]],

@@ -6,6 +6,7 @@ import csv
 import io
 import math
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from portfolio.db import Database
 from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.models import Project, Scenario, WeightProfile, utcnow
 from portfolio.services import prioritisation
+from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import as_record, record
 from scoring.scenarios import (
     PlanSummary,
@@ -65,15 +67,34 @@ def _number(raw: Any, field: str, what: str) -> float:
     return value
 
 
+KINDS = ("plan", "roadmap")
+
+
 def checked_request(session: Session, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate a plan request (budget, capacity, profile, forced sets), naming each bad field."""
+    """Validate a plan or roadmap request, naming each bad field.
+
+    A plan takes a budget, a capacity, a profile and forced sets; a roadmap takes a budget per
+    quarter, an optional overall capacity per quarter, a horizon, a discount rate and
+    mandatory projects' deadlines besides.
+    """
     errors: dict[str, str] = {}
-    out: dict[str, Any] = {}
-    for field, what in (("budget", "the budget"), ("capacity", "the capacity")):
-        try:
-            out[field] = _number(data.get(field), field, what)
-        except Invalid as exc:
-            errors |= exc.errors
+    out: dict[str, Any] = {"kind": str(data.get("kind") or "plan").strip()}
+    if out["kind"] not in KINDS:
+        errors["kind"] = "choose plan or roadmap"
+    roadmap = out["kind"] == "roadmap"
+    try:
+        out["budget"] = _number(data.get("budget"), "budget",
+                                "the budget per quarter" if roadmap else "the budget")
+    except Invalid as exc:
+        errors |= exc.errors
+    try:
+        blank = data.get("capacity") in (None, "")
+        out["capacity"] = None if roadmap and blank else _number(
+            data.get("capacity"), "capacity", "the capacity")
+    except Invalid as exc:
+        errors |= exc.errors
+    if roadmap:
+        errors |= _roadmap_fields(session, data, out)
     for field in ("force_in", "force_out"):
         try:
             out[field] = _slugs(data.get(field), field)
@@ -81,7 +102,7 @@ def checked_request(session: Session, data: dict[str, Any]) -> dict[str, Any]:
             errors |= exc.errors
             out[field] = []
     known = set(session.execute(select(col(Project.slug)).where(
-        Project.slug.in_(out["force_in"] + out["force_out"]))).scalars())  # type: ignore[attr-defined]
+        col(Project.slug).in_(out["force_in"] + out["force_out"]))).scalars())
     for field in ("force_in", "force_out"):
         unknown = [s for s in out[field] if s not in known]
         if unknown and field not in errors:
@@ -100,13 +121,71 @@ def checked_request(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _roadmap_fields(session: Session, data: dict[str, Any], out: dict[str, Any]) -> dict[str, str]:
+    """Read a roadmap's horizon, discount rate and deadlines into `out`; return the problems."""
+    errors: dict[str, str] = {}
+    horizon = data.get("horizon")
+    try:
+        out["horizon"] = int(str(roadmap_service.DEFAULT_HORIZON if horizon in (None, "")
+                                 else horizon).strip())
+    except ValueError:
+        out["horizon"] = None
+    if out["horizon"] is None or not 1 <= out["horizon"] <= roadmap_service.MAX_HORIZON:
+        errors["horizon"] = (f"the horizon must be a whole number of quarters from 1 to "
+                             f"{roadmap_service.MAX_HORIZON}")
+    rate = data.get("discount_rate")
+    try:
+        out["discount_rate"] = _number(roadmap_service.DEFAULT_DISCOUNT_RATE
+                                       if rate in (None, "") else rate,
+                                       "discount_rate", "the discount rate")
+        if out["discount_rate"] >= 1:
+            errors["discount_rate"] = "the discount rate is a yearly rate below 1, such as 0.035"
+    except Invalid as exc:
+        errors |= exc.errors
+    try:
+        out["deadlines"] = _deadlines(session, data.get("deadlines"))
+    except Invalid as exc:
+        errors |= exc.errors
+        out["deadlines"] = {}
+    return errors
+
+
+def _deadlines(session: Session, raw: Any) -> dict[str, str]:
+    """Read mandatory projects' latest starts: {slug: YYYY-MM-DD}, or text `slug:date` items."""
+    if raw in (None, "", {}):
+        return {}
+    items = dict(part.split(":", 1) for part in str(raw).replace(",", " ").split()
+                 if ":" in part) if isinstance(raw, str) else raw
+    if not isinstance(items, dict) or (isinstance(raw, str) and not items):
+        raise Invalid({"deadlines": "write each deadline as SLUG:YYYY-MM-DD"})
+    out: dict[str, str] = {}
+    mandatory = dict(session.execute(select(col(Project.slug), col(Project.mandatory)).where(
+        col(Project.slug).in_([str(k) for k in items]))).all())
+    for slug, when in items.items():
+        try:
+            day = date.fromisoformat(str(when).strip())
+        except ValueError:
+            raise Invalid({"deadlines": f"{slug}: give the date as YYYY-MM-DD"}) from None
+        if slug not in mandatory:
+            raise Invalid({"deadlines": f"no project called {slug}"})
+        if not mandatory[slug]:
+            raise Invalid({"deadlines": f"{slug} is not mandatory; only mandatory projects "
+                                        "take a deadline"})
+        if day < date.today():
+            raise Invalid({"deadlines": f"the deadline for {slug} ({day}) is before today"})
+        out[str(slug)] = day.isoformat()
+    return out
+
+
 def scenario_public(session: Session, row: Scenario) -> dict[str, Any]:
     """Return the public shape of a scenario (the request, not its solution)."""
     profile = session.get(WeightProfile, row.profile_id) if row.profile_id else None
     return {
-        "id": row.id, "name": row.name, "description": row.description,
+        "id": row.id, "name": row.name, "description": row.description, "kind": row.kind,
         "profile": profile.name if profile else None, "budget": row.budget_gbp,
-        "capacity": row.capacity_pm, "force_in": list(row.force_in),
+        "capacity": row.capacity_pm, "horizon": row.horizon,
+        "discount_rate": row.discount_rate, "deadlines": dict(row.deadlines or {}),
+        "force_in": list(row.force_in),
         "force_out": list(row.force_out), "version": row.version,
         "created_at": row.created_at.isoformat() if row.created_at else None,
         "updated_at": row.updated_at.isoformat() if row.updated_at else None,
@@ -156,7 +235,11 @@ def _apply(session: Session, row: Scenario, data: dict[str, Any], own_id: int | 
     if errors:
         raise Invalid(errors)
     row.description = _printable(str(data.get("description") or ""))[:2000]
+    row.kind = request["kind"]
     row.budget_gbp, row.capacity_pm = request["budget"], request["capacity"]
+    row.horizon = request.get("horizon")
+    row.discount_rate = request.get("discount_rate")
+    row.deadlines = request.get("deadlines") or None
     row.force_in, row.force_out = request["force_in"], request["force_out"]
     row.profile_id = (session.execute(select(col(WeightProfile.id)).where(
         WeightProfile.name == request["profile"])).scalar() if request["profile"] else None)
@@ -251,13 +334,26 @@ def explained_plan(db: Database, *, budget: float, capacity: float, profile: str
 
 
 def solve_scenario(db: Database, *, scenario_id: int) -> dict[str, Any]:
-    """Re-solve a saved scenario at the current portfolio revision."""
+    """Re-solve a saved scenario at the current portfolio revision (a plan or a roadmap)."""
     with db.read() as session:
         scenario = get_scenario(session=session, scenario_id=scenario_id)
+    if scenario["kind"] == "roadmap":
+        return {"scenario": scenario, "roadmap": solve_roadmap(db, scenario)}
     plan = explained_plan(db, budget=scenario["budget"], capacity=scenario["capacity"],
                           profile=scenario["profile"], force_in=scenario["force_in"],
                           force_out=scenario["force_out"])
     return {"scenario": scenario, "plan": plan}
+
+
+def solve_roadmap(db: Database, scenario: dict[str, Any]) -> dict[str, Any]:
+    """Solve a saved roadmap scenario's request at the current revision."""
+    return roadmap_service.roadmap(
+        db, budget=scenario["budget"], horizon=scenario["horizon"] or
+        roadmap_service.DEFAULT_HORIZON, profile=scenario["profile"],
+        capacity=scenario["capacity"], discount_rate=scenario["discount_rate"] or 0.0,
+        deadlines={s: date.fromisoformat(d) for s, d in scenario["deadlines"].items()},
+        wall_clock_seconds=db.settings.plan_wall_clock_seconds,
+        force_in=tuple(scenario["force_in"]), force_out=tuple(scenario["force_out"]))
 
 
 def compare_scenarios(db: Database, *, scenario_ids: Sequence[int]) -> dict[str, Any]:
@@ -265,6 +361,12 @@ def compare_scenarios(db: Database, *, scenario_ids: Sequence[int]) -> dict[str,
     ids = list(dict.fromkeys(scenario_ids))
     if not 2 <= len(ids) <= MAX_COMPARED:
         raise Invalid({"scenarios": f"choose two or three different scenarios, not {len(ids)}"})
+    with db.read() as session:
+        kinds = {get_scenario(session=session, scenario_id=i)["kind"] for i in ids}
+    if len(kinds) > 1:
+        raise Invalid({"scenarios": "compare plans with plans and roadmaps with roadmaps"})
+    if kinds == {"roadmap"}:
+        return compare_roadmaps([solve_scenario(db, scenario_id=i) for i in ids])
     solved = [solve_scenario(db, scenario_id=i) for i in ids]
     summaries = [PlanSummary(s["scenario"]["name"], frozenset(s["plan"]["selected"]),
                              s["plan"]["objective"], s["plan"]["budget_used"],
@@ -274,11 +376,31 @@ def compare_scenarios(db: Database, *, scenario_ids: Sequence[int]) -> dict[str,
         for wave in s["plan"]["wave_rows"]:
             titles.update({p["slug"]: p["title"] for p in wave["projects"]})
     differences = compare_plans(summaries)
-    return {"scenarios": solved, "titles": titles, "differences": [
+    return {"kind": "plan", "scenarios": solved, "titles": titles, "differences": [
         {"name": d.name, "adds": list(d.adds), "drops": list(d.drops),
          "only_here": list(d.only_here), "objective_change": d.objective_change,
          "cost_change": d.cost_change, "effort_change": d.effort_change}
         for d in differences]}
+
+
+def compare_roadmaps(solved: list[dict[str, Any]]) -> dict[str, Any]:
+    """Say, against the first roadmap, what each starts that it does not, drops, and moves."""
+    starts = [{p["slug"]: p["start"] for p in s["roadmap"]["starts"]} for s in solved]
+    titles = {p["slug"]: p["title"] for s in solved for p in s["roadmap"]["starts"]}
+    first, base = solved[0]["roadmap"], starts[0]
+    differences = []
+    for item, mine in zip(solved, starts, strict=True):
+        road = item["roadmap"]
+        differences.append({
+            "name": item["scenario"]["name"],
+            "adds": sorted(set(mine) - set(base)), "drops": sorted(set(base) - set(mine)),
+            "moves": [{"slug": s, "from": base[s], "to": mine[s]}
+                      for s in sorted(set(mine) & set(base)) if mine[s] != base[s]],
+            "value_change": round(road["value"] - first["value"], 4),
+            "cost_change": round(sum(road["budget_used"]) - sum(first["budget_used"]), 2),
+        })
+    return {"kind": "roadmap", "scenarios": solved, "titles": titles,
+            "differences": differences}
 
 
 PLAN_COLUMNS = ("wave", "slug", "title", "score", "cost_gbp", "effort_pm", "mandatory",

@@ -213,6 +213,12 @@ def sign_in_wrongly(page: Page) -> None:
     expect(page.locator(".error, .error-summary, [role=alert]").first).to_be_visible()
 
 
+def save_a_roadmap_without_a_name(page: Page) -> None:
+    """Solve a roadmap and try to save it as a scenario with no name, so its errors show."""
+    page.get_by_role("button", name="Save the scenario").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+
+
 # Each page's states besides the first view: name, path, role, what brings it about.
 STATES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
     "backlog, Why? open": ("/backlog", "cdo", open_why),
@@ -222,6 +228,8 @@ STATES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
     "graph layered, a project focused": ("/graph?layout=layered", "researcher", focus_graph),
     "dashboard, menu open": ("/dashboard", "researcher", open_menu),
     "sign-in, error shown": ("/login", "", sign_in_wrongly),
+    "roadmap solved, saving refused": ("/plan/roadmap?budget=2000000", "cdo",
+                                       save_a_roadmap_without_a_name),
 }
 
 

@@ -1,0 +1,137 @@
+"""Saved scenarios as roadmaps: saved, re-solved, compared, opened on the Roadmap page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+
+from portfolio.db import Database
+from portfolio.settings import Settings
+from tests.web.auth import Browser, sign_in
+from web.app import create_app
+
+CHILD, PARENT = "waltham-forest-retrofit-targeting", "retrofit-targeting-london"
+ROADMAP = {"kind": "roadmap", "profile": "CDO default", "budget": 2_000_000, "horizon": 8,
+           "discount_rate": 0.035}
+
+
+@pytest.fixture
+def backend() -> str:
+    """Run on SQLite: the scenario table's own migration is tested on both databases."""
+    return "sqlite"
+
+
+@pytest.fixture
+def clients(settings: Settings, london: Database) -> Iterator[dict[str, Browser]]:
+    app = create_app(settings)
+    made = {}
+    for role in ("lead", "cdo"):
+        client = Browser(app, headers={"accept": "text/html"})
+        client.__enter__()
+        sign_in(client, london, role, "E09000002" if role == "lead" else None)
+        made[role] = client
+    yield made
+    for client in made.values():
+        client.__exit__(None, None, None)
+
+
+def save(client: Browser, name: str, **changes: object) -> dict:
+    response = client.post("/api/v1/scenarios", json={"name": name, **ROADMAP, **changes})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_roadmap_scenario_is_saved_and_re_solved_as_the_roadmap_itself(
+        clients: dict[str, Browser]) -> None:
+    cdo = clients["cdo"]
+    made = save(cdo, "Steady")
+    assert (made["kind"], made["horizon"], made["capacity"]) == ("roadmap", 8, None)
+    solved = cdo.get(f"/api/v1/scenarios/{made['id']}/plan").json()
+    direct = cdo.get("/api/v1/roadmap", params={
+        "budget": 2_000_000, "horizon": 8, "discount_rate": 0.035,
+        "profile": "CDO default"}).json()
+    assert solved["roadmap"]["starts"] == direct["starts"]
+    assert solved["roadmap"]["value"] == direct["value"]
+    assert solved["roadmap"]["starts"]
+
+
+def test_forced_sets_shape_a_roadmap(clients: dict[str, Browser]) -> None:
+    cdo = clients["cdo"]
+    free = cdo.get(f"/api/v1/scenarios/{save(cdo, 'Free')['id']}/plan").json()["roadmap"]
+    started = {p["slug"] for p in free["starts"]}
+    out = sorted(started)[0]
+    without = save(cdo, "Without one", force_out=[out])
+    road = cdo.get(f"/api/v1/scenarios/{without['id']}/plan").json()["roadmap"]
+    assert out not in {p["slug"] for p in road["starts"]}
+    # Forced in: starts within the horizon, with its prerequisite (as a mandatory project's).
+    forced = save(cdo, "Retrofit in", force_in=[CHILD], budget=6_000_000, horizon=16)
+    road = cdo.get(f"/api/v1/scenarios/{forced['id']}/plan").json()["roadmap"]
+    starts = {p["slug"]: p["start_index"] for p in road["starts"]}
+    assert CHILD in starts and PARENT in starts and starts[PARENT] < starts[CHILD]
+    # Too short a horizon for it and its prerequisite: infeasible, saying why.
+    short = save(cdo, "Retrofit in soon", force_in=[CHILD], budget=6_000_000)
+    road = cdo.get(f"/api/v1/scenarios/{short['id']}/plan").json()["roadmap"]
+    assert road["status"] == "infeasible" and CHILD in road["infeasible_reason"]
+
+
+def test_two_roadmaps_compare_by_what_starts_when(clients: dict[str, Browser]) -> None:
+    cdo = clients["cdo"]
+    lean = save(cdo, "Lean", budget=600_000)
+    rich = save(cdo, "Rich", budget=6_000_000)
+    compared = cdo.get("/api/v1/scenarios/compare",
+                       params={"scenario": [lean["id"], rich["id"]]}).json()
+    assert compared["kind"] == "roadmap"
+    lean_road, rich_road = (s["roadmap"] for s in compared["scenarios"])
+    difference = compared["differences"][1]
+    assert difference["name"] == "Rich"
+    assert set(difference["adds"]) == ({p["slug"] for p in rich_road["starts"]}
+                                      - {p["slug"] for p in lean_road["starts"]})
+    assert difference["value_change"] == pytest.approx(rich_road["value"] - lean_road["value"],
+                                                       abs=1e-3)
+    page = cdo.get("/plan/compare", params={"scenario": [lean["id"], rich["id"]]})
+    assert page.status_code == 200
+    assert "Lean" in page.text and "Rich" in page.text and "Starts" in page.text
+    plan = cdo.post("/api/v1/scenarios", json={"name": "A plan", "budget": 1, "capacity": 1})
+    mixed = cdo.get("/api/v1/scenarios/compare",
+                    params={"scenario": [lean["id"], plan.json()["id"]]})
+    assert mixed.status_code == 422 and "roadmaps with roadmaps" in mixed.json()["detail"]
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"horizon": 0}, "horizon"), ({"horizon": 41}, "horizon"), ({"capacity": -1}, "capacity"),
+    ({"discount_rate": 1.5}, "discount_rate"),
+    ({"deadlines": {"bd-ctr-scheme-review": str(date.today() - timedelta(days=1))}},
+     "deadlines"),
+    ({"deadlines": {CHILD: str(date.today() + timedelta(days=90))}}, "deadlines"),
+])
+def test_a_bad_roadmap_scenario_is_a_422_naming_the_field_and_nothing_is_stored(
+        clients: dict[str, Browser], change: dict, field: str) -> None:
+    cdo = clients["cdo"]
+    answer = cdo.post("/api/v1/scenarios", json={"name": "Bad", **ROADMAP, **change})
+    assert answer.status_code == 422
+    assert field in answer.json()["errors"], answer.json()
+    assert cdo.get("/api/v1/scenarios").json() == []
+
+
+def test_the_roadmap_page_saves_and_opens_a_scenario(clients: dict[str, Browser]) -> None:
+    cdo, lead = clients["cdo"], clients["lead"]
+    query = {"budget": "2000000", "horizon": "8", "discount_rate": "0.035",
+             "profile": "CDO default"}
+    page = cdo.get("/plan/roadmap", params=query).text
+    assert "Save as a scenario" in page
+    assert "Save as a scenario" not in lead.get("/plan/roadmap", params=query).text
+    saved = cdo.post("/plan/roadmap/scenarios", data={"name": "From the page", **query},
+                     follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    made = next(s for s in cdo.get("/api/v1/scenarios").json()
+                if s["name"] == "From the page")
+    assert saved.headers["location"].endswith(f"/plan/roadmap?scenario={made['id']}")
+    opened = cdo.get(f"/plan/roadmap?scenario={made['id']}")
+    assert opened.status_code == 200 and 'value="2000000' in opened.text
+    assert "From the page" in opened.text
+    clash = cdo.post("/plan/roadmap/scenarios", data={"name": "From the page", **query})
+    assert clash.status_code == 422 and "already exists" in clash.text
+    assert lead.post("/plan/roadmap/scenarios", data={"name": "x", **query},
+                     follow_redirects=False).status_code == 403
