@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
+from sqlmodel import col
 
 from portfolio.db import Database
 from portfolio.errors import Invalid, NotFound, Unrankable
@@ -53,9 +54,9 @@ def agreements_page(db: Database, *, party: str | None = None, status: str | Non
                                           status=status, expiring_within=expiring_within,
                                           today=today)
         parties = session.execute(
-            select(Organisation.code, Organisation.name).where(Organisation.id.in_(
-                select(AgreementParty.organisation_id).distinct()))
-            .order_by(Organisation.name)).all()
+            select(col(Organisation.code), col(Organisation.name)).where(col(Organisation.id).in_(
+                select(col(AgreementParty.organisation_id)).distinct()))
+            .order_by(col(Organisation.name))).tuples().all()
     return {"agreements": rows, "parties": [{"code": c, "name": n} for c, n in parties]}
 
 
@@ -103,7 +104,8 @@ def what_breaks(db: Database, *, as_of: date, today: date | None = None) -> dict
         frames = portfolio_frames(db, session)
         later = load_links(session, as_of)
         profile = load_profile(session, None)
-        records = list(session.execute(select(SharingAgreement)).scalars())
+        records: list[SharingAgreement] = list(
+            session.execute(select(SharingAgreement)).scalars())
     now = _scores(frames, frames.links, profile)
     then = _scores(frames, later, profile)
     active = frames.projects.set_index("slug")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, refusal, require
@@ -51,8 +51,9 @@ def _project(session: Session, ref: str) -> Owner:
 
 
 def _project_refs(session: Session, ids: set[int]) -> dict[int, str]:
-    rows = session.execute(select(Project.id, Project.slug).where(Project.id.in_(ids))).all()
-    return dict(rows)
+    rows = session.execute(select(col(Project.id), col(Project.slug))
+                           .where(col(Project.id).in_(ids))).tuples().all()
+    return {int(i): str(slug) for i, slug in rows}
 
 
 def _agreement(session: Session, ref: str) -> Owner:
@@ -63,9 +64,9 @@ def _agreement(session: Session, ref: str) -> Owner:
 
 
 def _agreement_refs(session: Session, ids: set[int]) -> dict[int, str]:
-    rows = session.execute(select(SharingAgreement.id, SharingAgreement.code)
-                           .where(SharingAgreement.id.in_(ids))).all()  # type: ignore[union-attr]
-    return dict(rows)  # type: ignore[arg-type]
+    rows = session.execute(select(col(SharingAgreement.id), col(SharingAgreement.code))
+                           .where(col(SharingAgreement.id).in_(ids))).tuples().all()
+    return {int(i): str(code) for i, code in rows}
 
 
 def _may_attach_to_project(actor: Actor | None, owner: Owner) -> bool:
@@ -160,9 +161,9 @@ def attach(db: Database, *, actor: Actor, owner_kind: str, ref: str, kind: str, 
         raise Invalid(errors)
     digest = content_hash(data)
     with db.read() as session:
-        same = session.execute(select(Attachment.filename).where(
-            Attachment.owner_kind == owner.kind, Attachment.owner_id == owner.id,
-            Attachment.sha256 == digest)).scalar()
+        same = session.execute(select(col(Attachment.filename)).where(
+            col(Attachment.owner_kind) == owner.kind, col(Attachment.owner_id) == owner.id,
+            col(Attachment.sha256) == digest)).scalar()
     if same is not None:
         raise refuse(f"this document is already attached, as {same}")
     files = store(db)
@@ -194,10 +195,10 @@ def _audited(row: Attachment, owner: Owner) -> dict[str, Any]:
 def list_attachments(*, session: Session, owner_kind: str, ref: str) -> list[dict[str, Any]]:
     """Return the documents attached to a record, newest first."""
     owner = find_owner(session, owner_kind, ref)
-    rows = session.execute(select(Attachment, User.name).outerjoin(
-        User, User.id == Attachment.uploaded_by_id).where(
-        Attachment.owner_kind == owner.kind, Attachment.owner_id == owner.id)
-        .order_by(Attachment.id.desc())).all()
+    rows = session.execute(select(Attachment, col(User.name)).outerjoin(
+        User, col(User.id) == col(Attachment.uploaded_by_id)).where(
+        col(Attachment.owner_kind) == owner.kind, col(Attachment.owner_id) == owner.id)
+        .order_by(col(Attachment.id).desc())).tuples().all()
     # People read names; the email stays as recorded (a user may be renamed or removed).
     return [_record(row, owner.ref) | {"uploaded_by_name": name or row.uploaded_by}
             for row, name in rows]
@@ -254,17 +255,18 @@ def _discard_unused(db: Database, digest: str) -> None:
     """Delete a document's file when no attachment refers to its hash any more."""
     with db.read() as session:
         used = session.execute(select(func.count()).select_from(Attachment)
-                               .where(Attachment.sha256 == digest)).scalar()
+                               .where(col(Attachment.sha256) == digest)).scalar()
     if not used:
         store(db).discard(digest)
 
 
 def snapshot_rows(session: Session) -> Iterator[list[Any]]:
     """Yield the snapshot's attachments rows (names and hashes, never contents), by key."""
-    rows = session.execute(select(
-        Attachment.owner_kind, Attachment.owner_id, Attachment.filename, Attachment.sha256,
-        Attachment.kind, Attachment.media_type, Attachment.size_bytes, Attachment.uploaded_by,
-        Attachment.uploaded_at)).all()
+    rows: list[Any] = list(session.execute(select(
+        col(Attachment.owner_kind), col(Attachment.owner_id), col(Attachment.filename),
+        col(Attachment.sha256), col(Attachment.kind), col(Attachment.media_type),
+        col(Attachment.size_bytes), col(Attachment.uploaded_by),
+        col(Attachment.uploaded_at))).all())
     refs: dict[tuple[str, int], str] = {}
     for kind in {r[0] for r in rows}:
         ids = {r[1] for r in rows if r[0] == kind}

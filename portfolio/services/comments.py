@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import nh3
 from markdown_it import MarkdownIt
 from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, require
@@ -64,7 +65,7 @@ def mentioned_readers(session: Session, project: Project, text: str) -> list[int
     if not handles:
         return []
     patterns = [_escape_like(handle) + "@%" for handle in sorted(handles)[:MENTIONS_MAX]]
-    users = session.execute(select(User).where(or_(
+    users: Sequence[User] = session.execute(select(User).where(or_(
         *[func.lower(User.email).like(p, escape="\\") for p in patterns]))).scalars().all()
     by_handle: dict[str, list[User]] = {}
     for user in users:
@@ -80,7 +81,7 @@ def post_comment(*, session: Session, actor: Actor, slug: str, body: str,
     project = project_by_slug(session, slug)
     require(actor, Capability.COMMENT, project)
     text = _checked_body(body, max_chars=max_chars)
-    row = ProjectComment(project_id=project.id, author_id=actor.id, body=text,
+    row = ProjectComment(project_id=int(project.id or 0), author_id=actor.id, body=text,
                          body_html=render_markdown(text))
     session.add(row)
     session.flush()
@@ -135,13 +136,14 @@ def remove_comment(*, session: Session, actor: Actor, comment_id: int) -> dict[s
 def discussion(session: Session, project_id: int, actor: Actor | None, *,
                edit_minutes: int) -> list[dict[str, Any]]:
     """Return a project's comments, oldest first, with what this reader may do to each."""
-    rows = session.execute(
-        select(ProjectComment.id, ProjectComment.author_id, ProjectComment.body_html,
-               ProjectComment.body,
-               ProjectComment.created_at, ProjectComment.edited_at, ProjectComment.removed_at,
-               User.name)
-        .outerjoin(User, User.id == ProjectComment.author_id)
-        .where(ProjectComment.project_id == project_id).order_by(ProjectComment.id)).all()
+    rows: list[Any] = list(session.execute(
+        select(col(ProjectComment.id), col(ProjectComment.author_id),
+               col(ProjectComment.body_html), col(ProjectComment.body),
+               col(ProjectComment.created_at), col(ProjectComment.edited_at),
+               col(ProjectComment.removed_at), col(User.name))
+        .outerjoin(User, col(User.id) == col(ProjectComment.author_id))
+        .where(col(ProjectComment.project_id) == project_id)
+        .order_by(col(ProjectComment.id))).all())
     now = utcnow()
     window = timedelta(minutes=edit_minutes)
     moderator = can(actor, Capability.MODERATE_COMMENTS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, require
@@ -14,14 +14,16 @@ from portfolio.models import Project, ProjectWatch, User, utcnow
 from portfolio.services.common import project_by_slug, record
 
 
-def actor_of(user: User) -> Actor:
-    """Return the actor a stored user acts as."""
+def actor_of(user: User) -> Actor | None:
+    """Return the actor a stored user acts as (none while an admin has given them no role)."""
+    if user.role is None:
+        return None
     return Actor(id=user.id, role=Role(user.role), organisation_id=user.organisation_id,
                  email=user.email)
 
 
 def may_read(user: User, project: Project) -> bool:
-    """Tell whether a user may read a project (an inactive user reads nothing)."""
+    """Tell whether a user may read a project (an inactive or role-less user reads nothing)."""
     return bool(user.is_active) and can(actor_of(user), Capability.READ, project)
 
 
@@ -55,10 +57,12 @@ def is_watching(session: Session, actor: Actor | None, project: Any) -> bool:
 
 def watchers(session: Session, project_id: int) -> set[int]:
     """Return the users watching a project: chosen, plus its organisation's leads unless not."""
-    choices = dict(session.execute(select(ProjectWatch.user_id, ProjectWatch.watching)
-                                   .where(ProjectWatch.project_id == project_id)).all())
-    owner = session.execute(select(Project.owner_id).where(Project.id == project_id)).scalar()
-    leads = set(session.execute(select(User.id).where(
-        User.organisation_id == owner, User.role == Role.LEAD.value)).scalars())
+    choices: dict[int, bool] = {uid: on for uid, on in session.execute(
+        select(col(ProjectWatch.user_id), col(ProjectWatch.watching))
+        .where(col(ProjectWatch.project_id) == project_id)).tuples().all()}
+    owner = session.execute(select(col(Project.owner_id))
+                            .where(col(Project.id) == project_id)).scalar()
+    leads: set[int] = set(session.execute(select(col(User.id)).where(
+        col(User.organisation_id) == owner, col(User.role) == Role.LEAD.value)).scalars())
     return {uid for uid, on in choices.items() if on} | {
         uid for uid in leads if choices.get(uid, True)}
