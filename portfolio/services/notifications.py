@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.errors import Invalid
@@ -125,9 +125,9 @@ def deliver_pending(db: Database, *, now: datetime | None = None,
         db.__dict__["stale_checked_at"] = now
     while True:
         with db.write() as session:
-            events = list(session.execute(
-                select(NotificationEvent).where(NotificationEvent.fanned_out_at.is_(None))
-                .order_by(NotificationEvent.id).limit(EVENTS_PER_ROUND)).scalars())
+            events: list[NotificationEvent] = list(session.execute(
+                select(NotificationEvent).where(col(NotificationEvent.fanned_out_at).is_(None))
+                .order_by(col(NotificationEvent.id)).limit(EVENTS_PER_ROUND)).scalars())
             for event in events:
                 made, queued = fan_out(session, event, settings)
                 done["notifications"] += made
@@ -168,13 +168,13 @@ def fan_out(session: Session, event: NotificationEvent, settings: Settings) -> t
         return 0, 0
     actor_name = ""
     if event.actor_id is not None:
-        actor_name = session.execute(select(User.name).where(User.id == event.actor_id)) \
+        actor_name = session.execute(select(col(User.name)).where(col(User.id) == event.actor_id)) \
             .scalar() or ""
     message = describe(event.kind, event.payload or {}, project, actor_name)
     link = f"/projects/{project.slug}" if project else "/notifications"
     users: list[User] = []
     for part in chunks(sorted(wanted)):
-        users += session.execute(select(User).where(User.id.in_(part))).scalars().all()
+        users += session.execute(select(User).where(col(User.id).in_(part))).scalars().all()
     channels = _channels(session, [u.id for u in users if u.id is not None], event.kind)
     rows, emails = [], []
     now = utcnow()
@@ -222,9 +222,9 @@ def _channels(session: Session, user_ids: list[int], kind: str) -> dict[int, str
     found: dict[int, str] = {}
     for part in chunks(user_ids):
         found |= dict(session.execute(
-            select(NotificationPreference.user_id, NotificationPreference.channel)
-            .where(NotificationPreference.kind == kind,
-                   NotificationPreference.user_id.in_(part))).all())
+            select(col(NotificationPreference.user_id), col(NotificationPreference.channel))
+            .where(col(NotificationPreference.kind) == kind,
+                   col(NotificationPreference.user_id).in_(part))).all())
     return found
 
 
@@ -269,19 +269,19 @@ def compose(settings: Settings, user: User, kind: str, *, subject: str,
 
 def queue_digests(session: Session, settings: Settings, *, now: datetime) -> int:
     """Queue one digest email for each user with digest notifications and none sent today."""
-    user_ids = sorted(set(session.execute(select(Notification.user_id).where(
-        Notification.digest_pending.is_(True))).scalars()))  # type: ignore[attr-defined]
+    user_ids: list[int] = sorted(set(session.execute(select(col(Notification.user_id)).where(
+        col(Notification.digest_pending).is_(True))).scalars()))
     queued = 0
     for user_id in user_ids:
-        last = session.execute(select(EmailOutbox.created_at).where(
-            EmailOutbox.user_id == user_id, EmailOutbox.kind == DIGEST)
-            .order_by(EmailOutbox.created_at.desc()).limit(1)).scalar()
+        last = session.execute(select(col(EmailOutbox.created_at)).where(
+            col(EmailOutbox.user_id) == user_id, col(EmailOutbox.kind) == DIGEST)
+            .order_by(col(EmailOutbox.created_at).desc()).limit(1)).scalar()
         if last is not None and now - _aware(last) < DIGEST_EVERY:
             continue
         user = session.get(User, user_id)
-        pending = list(session.execute(select(Notification).where(
-            Notification.user_id == user_id, Notification.digest_pending.is_(True))  # type: ignore[attr-defined]
-            .order_by(Notification.id)).scalars())
+        pending: list[Notification] = list(session.execute(select(Notification).where(
+            col(Notification.user_id) == user_id, col(Notification.digest_pending).is_(True))
+            .order_by(col(Notification.id))).scalars())
         if user is None or not user.is_active:
             continue
         items = [{"message": n.message, "link": n.link} for n in pending]
@@ -289,7 +289,8 @@ def queue_digests(session: Session, settings: Settings, *, now: datetime) -> int
                       "notification" + ("s" if len(items) != 1 else ""), items=items)
         # One link turns digests off for every kind that uses them.
         session.execute(insert(EmailOutbox), [row])
-        session.execute(update(Notification).where(Notification.id.in_([n.id for n in pending]))
+        session.execute(update(Notification)
+                        .where(col(Notification.id).in_([n.id for n in pending]))
                         .values(digest_pending=False))
         queued += 1
     return queued
@@ -300,9 +301,9 @@ def send_due(db: Database, *, now: datetime | None = None) -> tuple[int, int]:
     now = now or utcnow()
     settings = db.settings
     with db.read() as session:
-        due = list(session.execute(select(EmailOutbox).where(
-            EmailOutbox.status == "pending", EmailOutbox.next_attempt_at <= now)
-            .order_by(EmailOutbox.id).limit(EMAILS_PER_ROUND)).scalars())
+        due: list[EmailOutbox] = list(session.execute(select(EmailOutbox).where(
+            col(EmailOutbox.status) == "pending", col(EmailOutbox.next_attempt_at) <= now)
+            .order_by(col(EmailOutbox.id)).limit(EMAILS_PER_ROUND)).scalars())
     if not due:
         return 0, 0
     outcomes: dict[int, str | None] = {}
@@ -311,13 +312,13 @@ def send_due(db: Database, *, now: datetime | None = None) -> tuple[int, int]:
             for row in due:
                 try:
                     smtp.send_message(as_message(settings, row))
-                    outcomes[row.id] = None
+                    outcomes[int(row.id or 0)] = None
                 except (smtplib.SMTPException, OSError) as exc:
-                    outcomes[row.id] = _reason(exc)
+                    outcomes[int(row.id or 0)] = _reason(exc)
     except (smtplib.SMTPException, OSError) as exc:
         reason = _reason(exc)
         for row in due:
-            outcomes.setdefault(row.id, reason)
+            outcomes.setdefault(int(row.id or 0), reason)
     return _settle(db, due, outcomes, now)
 
 
@@ -346,7 +347,8 @@ def _settle(db: Database, due: list[EmailOutbox], outcomes: dict[int, str | None
                     values["next_attempt_at"] = now + timedelta(seconds=wait)
                     LOG.warning("email %s to %s not sent (attempt %d, retried in %.0f s): %s",
                                 row.id, row.to_address, attempts, wait, reason)
-            session.execute(update(EmailOutbox).where(EmailOutbox.id == row.id).values(**values))
+            session.execute(update(EmailOutbox).where(col(EmailOutbox.id) == row.id)
+                            .values(**values))
     return sent, failed
 
 
@@ -398,37 +400,38 @@ def unread_count(session: Session, user_id: int | None) -> int:
         return 0
     from sqlalchemy import func
     return int(session.execute(select(func.count()).select_from(Notification).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None))).scalar() or 0)
+        col(Notification.user_id) == user_id, col(Notification.read_at).is_(None))).scalar() or 0)
 
 
 def notifications_of(session: Session, user_id: int, *, limit: int = PAGE_LIMIT,
                      unread_only: bool = False) -> list[dict[str, Any]]:
     """Return a user's notifications, newest first."""
-    query = select(Notification).where(Notification.user_id == user_id)
+    query = select(Notification).where(col(Notification.user_id) == user_id)
     if unread_only:
-        query = query.where(Notification.read_at.is_(None))
-    rows = session.execute(query.order_by(Notification.id.desc()).limit(limit)).scalars()
+        query = query.where(col(Notification.read_at).is_(None))
+    rows: list[Notification] = list(
+        session.execute(query.order_by(col(Notification.id).desc()).limit(limit)).scalars())
     return [{"id": n.id, "kind": n.kind, "message": n.message, "link": n.link,
              "created_at": n.created_at, "read": n.read_at is not None} for n in rows]
 
 
 def mark_read(*, session: Session, actor: Actor, ids: Iterable[int] | None = None) -> int:
     """Mark some (or, with none named, all) of the user's notifications read."""
-    query = update(Notification).where(Notification.user_id == actor.id,
-                                       Notification.read_at.is_(None))
+    query = update(Notification).where(col(Notification.user_id) == actor.id,
+                                       col(Notification.read_at).is_(None))
     if ids is not None:
         wanted = [int(i) for i in ids]
         if not wanted:
             return 0
-        query = query.where(Notification.id.in_(wanted))
+        query = query.where(col(Notification.id).in_(wanted))
     return int(session.execute(query.values(read_at=utcnow())).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def preferences(session: Session, user_id: int | None) -> dict[str, str]:
     """Return a user's channel for every kind (defaults where not chosen)."""
     chosen = dict(session.execute(
-        select(NotificationPreference.kind, NotificationPreference.channel)
-        .where(NotificationPreference.user_id == user_id)).all()) if user_id else {}
+        select(col(NotificationPreference.kind), col(NotificationPreference.channel))
+        .where(col(NotificationPreference.user_id) == user_id)).all()) if user_id else {}
     return {kind: chosen.get(kind, default) for kind, (_words, default) in KINDS.items()}
 
 

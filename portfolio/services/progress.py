@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -50,7 +50,7 @@ def set_stewardship(*, session: Session, actor: Actor, slug: str,
     owner: User | None = None
     if owner_email:
         owner = session.execute(select(User).where(
-            func.lower(User.email) == owner_email)).scalars().first()
+            func.lower(col(User.email)) == owner_email)).scalars().first()
         if owner is None or not owner.is_active:
             errors["owner_email"] = "No active user has that email address."
         elif owner.organisation_id != project.owner_id:
@@ -66,7 +66,7 @@ def set_stewardship(*, session: Session, actor: Actor, slug: str,
     before = None if row is None else {"owner_user_id": row.owner_user_id,
                                        "public_contact": row.public_contact}
     if row is None:
-        row = ProjectStewardship(project_id=project.id)
+        row = ProjectStewardship(project_id=int(project.id or 0))
     row.owner_user_id = owner.id if owner else None
     row.public_contact = contact
     row.updated_at = utcnow()
@@ -109,7 +109,7 @@ def report_progress(*, session: Session, actor: Actor, slug: str, data: dict[str
                 errors["reported_on"] = "The update's day cannot be in the future."
     if errors:
         raise Invalid(errors)
-    row = ProgressUpdate(project_id=project.id, rag=rag, summary=summary,
+    row = ProgressUpdate(project_id=int(project.id or 0), rag=rag, summary=summary,
                          reported_on=reported_on, author_id=actor.id)
     session.add(row)
     session.flush()
@@ -125,17 +125,19 @@ def latest_progress(session: Session, project_ids: Iterable[int], *, stale_days:
     committed: dict[int, datetime | None] = {}
     for part in chunks(sorted(set(project_ids))):
         committed |= dict(session.execute(
-            select(Project.id, Project.created_at)
-            .where(Project.id.in_(part), Project.status.in_(COMMITTED_STATUSES))).all())
+            select(col(Project.id), col(Project.created_at))
+            .where(col(Project.id).in_(part), col(Project.status).in_(COMMITTED_STATUSES))).all())
     if not committed:
         return {}
     latest: dict[int, ProgressUpdate] = {}
     since = _committed_on(session, list(committed))
     for part in chunks(sorted(committed)):
-        newest = (select(func.max(ProgressUpdate.id)).where(ProgressUpdate.project_id.in_(part))
-                  .group_by(ProgressUpdate.project_id))
-        for row in session.execute(select(ProgressUpdate).where(
-                ProgressUpdate.id.in_(newest))).scalars():
+        newest = (select(func.max(col(ProgressUpdate.id)))
+                  .where(col(ProgressUpdate.project_id).in_(part))
+                  .group_by(col(ProgressUpdate.project_id)))
+        found_rows: list[ProgressUpdate] = list(session.execute(select(ProgressUpdate).where(
+            col(ProgressUpdate.id).in_(newest))).scalars())
+        for row in found_rows:
             latest[row.project_id] = row
     found: dict[int, dict[str, Any]] = {}
     for project_id, created_at in committed.items():
@@ -162,10 +164,12 @@ def _committed_on(session: Session, project_ids: list[int]) -> dict[int, date]:
     found: dict[int, date] = {}
     for part in chunks(project_ids):
         rows = session.execute(
-            select(AuditEvent.project_id, AuditEvent.at, AuditEvent.after)
-            .where(AuditEvent.project_id.in_(part), AuditEvent.action == "transition")
-            .order_by(AuditEvent.id))
+            select(col(AuditEvent.project_id), col(AuditEvent.at), col(AuditEvent.after))
+            .where(col(AuditEvent.project_id).in_(part), col(AuditEvent.action) == "transition")
+            .order_by(col(AuditEvent.id))).tuples()
         for project_id, at, after in rows:
+            if project_id is None:
+                continue
             if isinstance(after, dict) and after.get("status") in COMMITTED_STATUSES:
                 found[project_id] = at.date()
     return found
@@ -174,10 +178,10 @@ def _committed_on(session: Session, project_ids: list[int]) -> dict[int, date]:
 def rag_summary(session: Session, *, stale_days: int, today: date | None = None,
                 organisation_id: int | None = None) -> dict[str, Any]:
     """Count committed projects by their latest RAG status, with those stale or never told."""
-    query = select(Project.id).where(Project.status.in_(COMMITTED_STATUSES))
+    query = select(col(Project.id)).where(col(Project.status).in_(COMMITTED_STATUSES))
     if organisation_id is not None:
-        query = query.where(Project.owner_id == organisation_id)
-    ids = list(session.execute(query).scalars())
+        query = query.where(col(Project.owner_id) == organisation_id)
+    ids: list[int] = list(session.execute(query).scalars())
     progress = latest_progress(session, ids, stale_days=stale_days, today=today)
     counts = {rag: 0 for rag in RAG} | {"none": 0, "stale": 0}
     for item in progress.values():
@@ -194,9 +198,9 @@ def project_progress(session: Session, project_id: int, *, stale_days: int,
     steward = session.get(ProjectStewardship, project_id)
     owner = session.get(User, steward.owner_user_id) if steward and steward.owner_user_id \
         else None
-    updates = list(session.execute(
-        select(ProgressUpdate).where(ProgressUpdate.project_id == project_id)
-        .order_by(ProgressUpdate.id.desc()).limit(HISTORY_LIMIT)).scalars())
+    updates: list[ProgressUpdate] = list(session.execute(
+        select(ProgressUpdate).where(col(ProgressUpdate.project_id) == project_id)
+        .order_by(col(ProgressUpdate.id).desc()).limit(HISTORY_LIMIT)).scalars())
     authors = _names(session, {u.author_id for u in updates})
     latest = latest_progress(session, [project_id], stale_days=stale_days, today=today)
     return {
@@ -213,14 +217,15 @@ def _names(session: Session, ids: set[int | None]) -> dict[int | None, str]:
     wanted = [i for i in ids if i is not None]
     if not wanted:
         return {}
-    return dict(session.execute(select(User.id, User.name).where(User.id.in_(wanted))).all())
+    return dict(session.execute(select(col(User.id), col(User.name))
+                                .where(col(User.id).in_(wanted))).tuples().all())
 
 
 def notice_stale(session: Session, *, stale_days: int, today: date | None = None) -> int:
     """Write a 'stale' notification event for each project gone stale since it was last told."""
     today = today or utcnow().date()
-    ids = list(session.execute(
-        select(Project.id).where(Project.status.in_(COMMITTED_STATUSES))).scalars())
+    ids: list[int] = list(session.execute(
+        select(col(Project.id)).where(col(Project.status).in_(COMMITTED_STATUSES))).scalars())
     progress = latest_progress(session, ids, stale_days=stale_days, today=today)
     stale = {pid: item for pid, item in progress.items() if item["stale"]}
     if not stale:
@@ -228,10 +233,12 @@ def notice_stale(session: Session, *, stale_days: int, today: date | None = None
     told: dict[int, str] = {}
     for part in chunks(sorted(stale)):
         for project_id, payload in session.execute(
-                select(NotificationEvent.project_id, NotificationEvent.payload)
-                .where(NotificationEvent.kind == "stale",
-                       NotificationEvent.project_id.in_(part))):
-            since = (payload or {}).get("stale_since", "")
+                select(col(NotificationEvent.project_id), col(NotificationEvent.payload))
+                .where(col(NotificationEvent.kind) == "stale",
+                       col(NotificationEvent.project_id).in_(part))).tuples():
+            if project_id is None:
+                continue
+            since = str((payload or {}).get("stale_since", ""))
             told[project_id] = max(told.get(project_id, ""), since)
     written = 0
     for project_id, item in stale.items():
@@ -251,8 +258,9 @@ def owners_of(session: Session, project_id: int) -> set[int]:
     steward = session.get(ProjectStewardship, project_id)
     if steward and steward.owner_user_id:
         return {steward.owner_user_id}
-    owner_org = session.execute(select(Project.owner_id).where(Project.id == project_id)).scalar()
-    leads = set(session.execute(select(User.id).where(
-        User.organisation_id == owner_org, User.role == Role.LEAD.value,
-        User.is_active.is_(True))).scalars())  # type: ignore[attr-defined]
+    owner_org = session.execute(select(col(Project.owner_id))
+                                .where(col(Project.id) == project_id)).scalar()
+    leads: set[int] = set(session.execute(select(col(User.id)).where(
+        col(User.organisation_id) == owner_org, col(User.role) == Role.LEAD.value,
+        col(User.is_active).is_(True))).scalars())
     return leads & watchers(session, project_id)
