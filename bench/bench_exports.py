@@ -83,7 +83,7 @@ def export_one(database_url: str, snapshot_id: int, fmt: str, out: str) -> dict[
     seconds = time.perf_counter() - started
     peak_kb = _status_kb("VmHWM")
     counts = content.row_counts
-    if export_format in exports.SINGLE_TABLE:
+    if exports.FORMATS[export_format].single_table:
         rows = counts["projects"]
     elif export_format == exports.ExportFormat.graphml:
         rows = sum(counts[t] for t in GRAPH_TABLES)
@@ -232,7 +232,7 @@ def run(projects: int = 100_000, *, database: str | None = None, formats: list[s
 
         report["exports"] = []
         for fmt in formats:
-            out = workdir / f"export.{exports.EXTENSIONS[exports.ExportFormat(fmt)]}"
+            out = workdir / f"export.{exports.FORMATS[exports.ExportFormat(fmt)].extension}"
             if verbose:
                 print(f"exporting {fmt} ...", flush=True)
             report["exports"].append(_export_in_child(url, made["id"], fmt, out))

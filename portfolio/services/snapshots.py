@@ -1021,46 +1021,50 @@ def _projects_of(data: TableData) -> dict[str, dict[str, Any]]:
     return {row[1]: dict(zip(data.columns, row, strict=True)) for row in data.rows}
 
 
-def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:  # noqa: C901 - to split
-    """Compare two snapshots: projects, fields, ranks, scores, and weight or method changes."""
-    old_meta, new_meta = old.meta, new.meta
-    tables: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    old_projects: dict[str, dict[str, Any]] = {}
-    new_projects: dict[str, dict[str, Any]] = {}
-    weights_old: dict[tuple[str, str], float] = {}
-    weights_new: dict[tuple[str, str], float] = {}
+@dataclass
+class _Read:
+    """Two snapshots read side by side for a comparison."""
+
+    tables: dict[str, dict[str, list[dict[str, Any]]]]
+    old_projects: dict[str, dict[str, Any]]
+    new_projects: dict[str, dict[str, Any]]
+    weights_old: dict[tuple[str, str], float]
+    weights_new: dict[tuple[str, str], float]
+
+
+def _read_side_by_side(old: SnapshotContent, new: SnapshotContent) -> _Read:
+    """Read both snapshots' projects and weights, and merge-diff every other table."""
+    read = _Read({}, {}, {}, {}, {})
     # Not strict: a table added since the older snapshot comes last and is left out.
     for old_table, new_table in zip(old.tables(), new.tables(), strict=False):
         name = new_table.spec.name
         if name == "projects":
-            old_projects, new_projects = _projects_of(old_table), _projects_of(new_table)
+            read.old_projects, read.new_projects = (_projects_of(old_table),
+                                                    _projects_of(new_table))
         elif name == "weights":
-            weights_old = {(k, key): w for k, key, w in old_table.rows}
-            weights_new = {(k, key): w for k, key, w in new_table.rows}
+            read.weights_old = {(k, key): w for k, key, w in old_table.rows}
+            read.weights_new = {(k, key): w for k, key, w in new_table.rows}
         else:
-            tables[name] = _merge_diff(old_table, new_table)
+            read.tables[name] = _merge_diff(old_table, new_table)
+    return read
 
-    method_changed = old_meta["method_version"] != new_meta["method_version"]
-    criteria_changed = bool(sum(len(v) for v in tables["criteria"].values()))
-    weight_changes = [
-        {"kind": kind, "key": key, "from": weights_old.get((kind, key)),
-         "to": weights_new.get((kind, key))}
-        for kind, key in sorted(set(weights_old) | set(weights_new))
-        if weights_old.get((kind, key)) != weights_new.get((kind, key))
-    ]
-    old_profile, new_profile = old_meta["profile"], new_meta["profile"]
-    profile_changed = (old_profile["name"], old_profile["version"]) != (
-        new_profile["name"], new_profile["version"])
-    weights_changed = bool(weight_changes) or profile_changed
 
-    touched = _projects_touched(tables)
-    data_touched = _projects_using(new, {d["code"] for d in tables["datasets"]["changed"]})
-    added = [s for s in new_projects if s not in old_projects]
-    removed = [s for s in old_projects if s not in new_projects]
+def _weight_changes(read: _Read) -> list[dict[str, Any]]:
+    """Return each weight that differs between the snapshots."""
+    old, new = read.weights_old, read.weights_new
+    return [{"kind": kind, "key": key, "from": old.get((kind, key)), "to": new.get((kind, key))}
+            for kind, key in sorted(set(old) | set(new))
+            if old.get((kind, key)) != new.get((kind, key))]
+
+
+def _field_changes_and_moves(read: _Read, touched: set[str]
+                             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return projects in both snapshots whose fields changed, and those whose rank or score
+    moved; a project with changed fields joins `touched`."""
     field_changes: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
-    for slug, after in new_projects.items():
-        before = old_projects.get(slug)
+    for slug, after in read.new_projects.items():
+        before = read.old_projects.get(slug)
         if before is None:
             continue
         # The edit version counts edits, it is not a change people look for.
@@ -1076,25 +1080,47 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
                           "rank_to": after["rank"], "score_from": before.get("score"),
                           "score_to": after["score"], "status_from": before.get("status"),
                           "status_to": after.get("status"), "organisation": after["organisation"]})
+    return field_changes, moves
+
+
+def _difference(a: Any, b: Any, digits: int | None = None) -> Any:
+    """Return b - a (rounded), or None when either is missing."""
+    if a is None or b is None:
+        return None
+    return b - a if digits is None else round(b - a, digits)
+
+
+def _causes(slug: str, shared: list[str], touched: set[str], data_touched: set[str]) -> list[str]:
+    """Say why a project moved: shared changes first, then its own or its datasets'."""
+    own = [cause for cause, hit in (("project", slug in touched),
+                                    ("datasets", slug in data_touched)) if hit]
+    return [*shared, *(own or ["other projects"])]
+
+
+def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
+    """Compare two snapshots: projects, fields, ranks, scores, and weight or method changes."""
+    old_meta, new_meta = old.meta, new.meta
+    read = _read_side_by_side(old, new)
+    tables = read.tables
+    method_changed = old_meta["method_version"] != new_meta["method_version"]
+    criteria_changed = bool(sum(len(v) for v in tables["criteria"].values()))
+    weight_changes = _weight_changes(read)
+    old_profile, new_profile = old_meta["profile"], new_meta["profile"]
+    profile_changed = (old_profile["name"], old_profile["version"]) != (
+        new_profile["name"], new_profile["version"])
+    weights_changed = bool(weight_changes) or profile_changed
+
+    touched = _projects_touched(tables)
+    data_touched = _projects_using(new, {d["code"] for d in tables["datasets"]["changed"]})
+    added = [s for s in read.new_projects if s not in read.old_projects]
+    removed = [s for s in read.old_projects if s not in read.new_projects]
+    field_changes, moves = _field_changes_and_moves(read, touched)
+    shared = [cause for cause, hit in (("method", method_changed), ("weights", weights_changed),
+                                       ("criteria", criteria_changed)) if hit]
     for move in moves:
-        move["rank_change"] = (None if move["rank_from"] is None or move["rank_to"] is None
-                               else move["rank_from"] - move["rank_to"])
-        move["score_change"] = (None if move["score_from"] is None or move["score_to"] is None
-                                else round(move["score_to"] - move["score_from"], SCORE_DIGITS))
-        causes = []
-        if method_changed:
-            causes.append("method")
-        if weights_changed:
-            causes.append("weights")
-        if criteria_changed:
-            causes.append("criteria")
-        if move["slug"] in touched:
-            causes.append("project")
-        if move["slug"] in data_touched:
-            causes.append("datasets")
-        if move["slug"] not in touched and move["slug"] not in data_touched:
-            causes.append("other projects")
-        move["causes"] = causes
+        move["rank_change"] = _difference(move["rank_to"], move["rank_from"])
+        move["score_change"] = _difference(move["score_from"], move["score_to"], SCORE_DIGITS)
+        move["causes"] = _causes(move["slug"], shared, touched, data_touched)
     moves.sort(key=lambda m: (-abs(m["rank_change"] or 0), m["rank_to"] or 10**9, m["slug"]))
     new_names = organisation_names(new) if added or moves or field_changes else {}
     old_names = organisation_names(old) if removed else {}
@@ -1110,8 +1136,8 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
                     "changes": weight_changes},
         "criteria": {"changed": criteria_changed, **tables.pop("criteria")},
         "projects": {
-            "added": [_brief(new_projects[s], new_names) for s in added],
-            "removed": [_brief(old_projects[s], old_names) for s in removed],
+            "added": [_brief(read.new_projects[s], new_names) for s in added],
+            "removed": [_brief(read.old_projects[s], old_names) for s in removed],
             "changed": field_changes,
         },
         "rank_moves": moves,
