@@ -117,11 +117,19 @@ def _figure(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int | float) else str(value)
 
 
-def plain_message(error: Any, field: str) -> str:  # noqa: C901 - one branch per error kind
+def plain_message(error: Any, field: str) -> str:
     """Say what is wrong with one field's value in plain English."""
-    kind = error["type"]
-    ctx = error.get("ctx", {})
-    given = error.get("input")
+    kind, ctx, given = error["type"], error.get("ctx", {}), error.get("input")
+    found = (_field_message(kind, ctx, given, field) or _number_message(kind, ctx, given)
+             or _type_message(kind, given))
+    if found is not None:
+        return found
+    message = error["msg"].removeprefix("Value error, ")
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def _field_message(kind: str, ctx: dict[str, Any], given: Any, field: str) -> str | None:
+    """Say what is wrong with a required, chosen or patterned value, if that is the error."""
     if field == "level" and (kind in {"missing", "int_parsing"} or given in ("", None)):
         return "Choose the level whose description fits."
     if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
@@ -139,6 +147,11 @@ def plain_message(error: Any, field: str) -> str:  # noqa: C901 - one branch per
         return "Enter an email address, such as name@example.london."
     if kind == "string_too_long":
         return f"Keep this under {ctx.get('max_length', 0):,} characters."
+    return None
+
+
+def _number_message(kind: str, ctx: dict[str, Any], given: Any) -> str | None:
+    """Say what is wrong with a number, if that is the error."""
     if str(given).strip().lower().lstrip("+-") in {"nan", "inf", "infinity"}:
         return "Enter a number, such as 18 or 2.5."
     if kind in {"greater_than_equal", "greater_than"}:
@@ -149,14 +162,18 @@ def plain_message(error: Any, field: str) -> str:  # noqa: C901 - one branch per
         return f"Enter a whole number, such as 250000 (you entered {given!r})."
     if kind in {"float_parsing", "finite_number"}:
         return f"Enter a number, such as 18 or 2.5 (you entered {given!r})."
+    return None
+
+
+def _type_message(kind: str, given: Any) -> str | None:
+    """Say what is wrong with a date, a yes/no or an unknown field, if that is the error."""
     if kind.startswith("date") or kind.startswith("datetime"):
         return f"Enter a date as year-month-day, such as 2026-04-01 (you entered {given!r})."
     if kind.startswith("bool"):
         return f"Answer yes or no (you entered {given!r})."
     if kind == "extra_forbidden":
         return "This field is not one the form or the API knows."
-    message = error["msg"].removeprefix("Value error, ")
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    return None
 
 
 # Dates a project may have: anything outside is a typing slip (1800-01-01, 9999-12-31).

@@ -89,7 +89,10 @@ def checked_request(session: Session, data: dict[str, Any]) -> dict[str, Any]:
         errors |= exc.errors
     try:
         blank = data.get("capacity") in (None, "")
-        out["capacity"] = None if roadmap and blank else _number(
+        if blank and not roadmap:
+            raise Invalid({"capacity": "a plan needs a capacity in person-months; only a "
+                                       "roadmap may leave it out"})
+        out["capacity"] = None if blank else _number(
             data.get("capacity"), "capacity", "the capacity")
     except Invalid as exc:
         errors |= exc.errors

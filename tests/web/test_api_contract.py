@@ -51,8 +51,9 @@ BEYOND_SCHEMA: dict[str, set[str]] = {
     "PUT /api/v1/profiles/{name}": {"dimension_weights", "criterion_weights", "ahp_matrix",
                                     "description"},
     "POST /api/v1/ahp": {"matrix", "labels", "assessors"},
-    "POST /api/v1/scenarios": {"profile", "force_in", "force_out"},
-    "PUT /api/v1/scenarios/{scenario_id}": {"profile", "force_in", "force_out"},
+    # A plan needs a capacity and a roadmap does not: a rule across `kind` and `capacity`.
+    "POST /api/v1/scenarios": {"profile", "force_in", "force_out", "capacity"},
+    "PUT /api/v1/scenarios/{scenario_id}": {"profile", "force_in", "force_out", "capacity"},
     "GET /api/v1/scenarios/compare": {"scenarios", "scenario"},
     "POST /api/v1/snapshots": {"profile"},
     "GET /api/v1/roadmap": {"deadline", "today", "horizon"},
