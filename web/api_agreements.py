@@ -6,17 +6,31 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from portfolio.actors import Actor
 from portfolio.db import Database
+from portfolio.enums import (
+    Agreement,
+    AgreementStatus,
+    FitForTask,
+    LawfulBasis,
+    LinkRelation,
+    SpecialCategoryCondition,
+)
+from portfolio.errors import Invalid
+from portfolio.schemas import LongText, Slug, Title
 from portfolio.services import agreement_pages
 from portfolio.services import agreements as agreement_service
 from portfolio.services import projects as project_service
+from portfolio.services.agreements import MAX_DATASETS, MAX_PARTIES, PartyInput
+from web.api_contract import ERRORS
+from web.api_models import IsoDate, Public, body_of
 from web.deps import current_actor, get_database, write_session
 from web.security import Policy, policy
 
-router = APIRouter(prefix="/api/v1", tags=["agreements"])
+router = APIRouter(prefix="/api/v1", tags=["agreements"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 AGREEMENTS = Depends(policy(Policy.AGREEMENTS))
@@ -34,6 +48,61 @@ AGREEMENT_EXAMPLE = {
     "signed_on": "2026-04-01", "review_on": "2027-04-01", "expires_on": "2028-03-31",
     "status": "signed", "document_url": "https://example.london/dsa.pdf",
 }
+
+
+class AgreementFields(BaseModel):
+    """An agreement's fields as the API takes them; the service checks the rules across them."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    title: Title
+    purpose: LongText = ""
+    parties: list[PartyInput] = Field(default_factory=list, max_length=MAX_PARTIES)
+    datasets: list[Annotated[str, Field(max_length=120)]] = Field(
+        default_factory=list, max_length=MAX_DATASETS, description="Dataset codes it covers")
+    lawful_basis: LawfulBasis | None = None
+    special_category_condition: SpecialCategoryCondition | None = None
+    dpia_reference: str = Field(default="", max_length=200)
+    signed_on: IsoDate | None = None
+    review_on: IsoDate | None = None
+    expires_on: IsoDate | None = None
+    status: AgreementStatus = AgreementStatus.DRAFTING
+    document_url: str = Field(default="", max_length=1000,
+                              description="The signed document's web address (https://...)")
+
+
+class AgreementIn(AgreementFields):
+    """A new agreement, with the code it is known by."""
+
+    code: Slug
+
+
+class AgreementUpdateIn(AgreementFields):
+    """Every field of an agreement, with the version they were read at."""
+
+    version: int = Field(ge=1)
+    # Sent back as read; the path names the agreement, so a code here changes nothing.
+    code: str | None = Field(default=None, max_length=120,
+                             description="Ignored: the path names the agreement")
+
+
+class AgreementSaved(Public):
+    """An agreement as stored: its code and the version to send with the next edit."""
+
+    code: str
+    version: int
+
+
+class DatasetLinkIn(BaseModel):
+    """How a project uses (or produces) a dataset, and the agreement the use rests on."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    relation: LinkRelation = LinkRelation.USES
+    required: bool = True
+    fit_for_task: FitForTask = FitForTask.UNKNOWN
+    agreement: Agreement = Agreement.NONE
+    sharing_agreement: Annotated[str, Field(max_length=120)] | None = None
 
 
 @router.get("/agreements", dependencies=[READ])
@@ -57,7 +126,10 @@ def agreements_as_of(
     on: Annotated[date, Query(alias="date", description="The day to look at, YYYY-MM-DD")],
 ) -> dict[str, Any]:
     """Say what breaks if nothing is renewed by a day: agreements lapsed, projects' scores."""
-    return agreement_pages.what_breaks(db, as_of=on)
+    try:
+        return agreement_pages.what_breaks(db, as_of=on)
+    except Invalid as exc:  # named for the parameter the client sent
+        raise Invalid({"date" if k == "as_of" else k: v for k, v in exc.errors.items()}) from None
 
 
 @router.get("/agreements/{code}", dependencies=[READ])
@@ -66,23 +138,25 @@ def get_agreement(code: str, db: AppDatabase) -> dict[str, Any]:
     return agreement_pages.agreement_page(db, code=code)
 
 
-@router.post("/agreements", dependencies=[AGREEMENTS], status_code=201)
+@router.post("/agreements", dependencies=[AGREEMENTS], status_code=201,
+             response_model=AgreementSaved)
 def create_agreement(
     session: WriteSession, actor: CurrentActor,
-    body: Annotated[dict[str, Any], Body(examples=[AGREEMENT_EXAMPLE])],
+    body: Annotated[AgreementIn, Body(examples=[AGREEMENT_EXAMPLE])],
 ) -> dict[str, Any]:
     """Register an agreement (the CDO, an admin, or a lead whose organisation is party)."""
-    return agreement_service.create_agreement(session=session, actor=actor, data=body)
+    return agreement_service.create_agreement(session=session, actor=actor, data=body_of(body))
 
 
-@router.put("/agreements/{code}", dependencies=[AGREEMENTS])
+@router.put("/agreements/{code}", dependencies=[AGREEMENTS], response_model=AgreementSaved)
 def update_agreement(
     code: str, session: WriteSession, actor: CurrentActor,
-    body: Annotated[dict[str, Any], Body(examples=[AGREEMENT_EXAMPLE | {"version": 1}])],
+    body: Annotated[AgreementUpdateIn, Body(examples=[
+        {k: v for k, v in AGREEMENT_EXAMPLE.items() if k != "code"} | {"version": 1}])],
 ) -> dict[str, Any]:
     """Replace an agreement's fields from the `version` read (a stale one answers 409)."""
     return agreement_service.update_agreement(session=session, actor=actor, code=code,
-                                              data=body)
+                                              data=body_of(body))
 
 
 EDIT = Depends(policy(Policy.EDIT))
@@ -91,7 +165,7 @@ EDIT = Depends(policy(Policy.EDIT))
 @router.put("/projects/{slug}/datasets/{dataset}", dependencies=[EDIT])
 def link_dataset(
     slug: str, dataset: str, session: WriteSession, actor: CurrentActor,
-    body: Annotated[dict[str, Any], Body(examples=[{
+    body: Annotated[DatasetLinkIn, Body(examples=[{
         "relation": "uses", "required": True, "fit_for_task": "partial",
         "sharing_agreement": "london-street-works-dsa"}])],
 ) -> dict[str, Any]:
@@ -101,4 +175,4 @@ def link_dataset(
     `agreement` says `not_needed` or `none` (no agreement yet).
     """
     return project_service.link_dataset(session=session, actor=actor, slug=slug,
-                                        data={**body, "dataset": dataset})
+                                        data={**body_of(body), "dataset": dataset})

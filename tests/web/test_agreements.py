@@ -200,7 +200,7 @@ def test_what_breaks_as_of_a_day(clients: dict[str, Browser]) -> None:
     page = clients["cdo"].get("/agreements", params={"as_of": later})
     assert page.status_code == 200 and "What breaks" in page.text
     bad = clients["cdo"].get("/api/v1/agreements/as-of", params={"date": "2001-01-01"})
-    assert bad.status_code == 422 and "as_of" in bad.json()["errors"]
+    assert bad.status_code == 422 and "date" in bad.json()["errors"]
 
 
 def test_documents_attach_to_an_agreement_for_its_parties_and_staff_only(
