@@ -13,11 +13,12 @@ from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.enums import AttachmentOwner, DocumentKind
 from portfolio.services import attachments as attachment_service
+from web.api_contract import ERRORS
 from web.deps import get_database
 from web.pages_attachments import download_headers, read_document
 from web.security import Policy, RowId, policy
 
-router = APIRouter(prefix="/api/v1", tags=["attachments"])
+router = APIRouter(prefix="/api/v1", tags=["attachments"], responses=ERRORS)
 AppDatabase = Annotated[Database, Depends(get_database)]
 Reader = Annotated[Actor | None, Depends(policy(Policy.READ))]
 Attacher = Annotated[Actor, Depends(policy(Policy.ATTACH))]

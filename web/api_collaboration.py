@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
 from portfolio.errors import NotFound
 from portfolio.services import benefits as benefit_service
@@ -38,11 +39,20 @@ def similar_projects(slug: str, db: AppDatabase, top: Top = 10,
     return collaboration_service.similar_projects(db, slug=slug, top=top, fresh=fresh)
 
 
+class DraftIn(BaseModel):
+    """A project being registered, as far as it is typed: any text, cut to what is compared."""
+
+    title: str = ""
+    description: str = ""
+    theme: str = ""
+    owner: str = ""
+
+
 @router.post("/similar", dependencies=[EDIT])
-def similar_to_draft(body: dict[str, Any], db: AppDatabase, top: Top = 5) -> dict[str, Any]:
-    """Return existing projects like a project not yet registered ({title, description,
-    theme, owner}), as the registration form's panel shows them."""
-    return collaboration_service.similar_to_draft(db, data=body, top=top)
+def similar_to_draft(body: DraftIn, db: AppDatabase, top: Top = 5) -> dict[str, Any]:
+    """Return existing projects like a project not yet registered, as the registration
+    form's panel shows them (an unknown theme or owner is left out of the comparison)."""
+    return collaboration_service.similar_to_draft(db, data=body.model_dump(), top=top)
 
 
 @router.get("/collaboration", dependencies=[READ])

@@ -6,17 +6,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can
+from portfolio.enums import ReadinessLevel
 from portfolio.errors import Conflict, Invalid
 from portfolio.models import Organisation
-from portfolio.schemas import DatasetCreate
+from portfolio.schemas import DatasetCreate, LongText
 from portfolio.services import agreement_pages, catalogue
 from portfolio.services import datasets as dataset_service
 from portfolio.services.dataset_pages import dataset_page
+from web.api_contract import ERRORS
+from web.api_models import body_of
 from web.pages_common import (
     FIELD_LABELS,
     CurrentActor,
@@ -107,27 +111,41 @@ def assess(request: Request, code: str, session: WriteSession, actor: CurrentAct
                             status_code=303)
 
 
-@router.post("/api/v1/datasets", dependencies=[EDIT], status_code=201, tags=["datasets"])
+class ReadinessIn(BaseModel):
+    """A dataset's readiness level, the evidence for it, and the version it was read at."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    drl: ReadinessLevel
+    evidence: LongText
+    version: int | None = Field(default=None, ge=1)
+
+
+@router.post("/api/v1/datasets", dependencies=[EDIT], status_code=201, tags=["datasets"],
+             responses=ERRORS)
 def api_create(session: WriteSession, actor: CurrentActor,
-               body: Annotated[dict[str, Any], Body(examples=[{
+               body: Annotated[DatasetCreate, Body(examples=[{
                    "code": "bd-housing-repairs", "title": "Housing repairs requests",
                    "publisher": "E09000002", "access": "restricted", "licence": "",
                    "update_frequency": "daily", "drl": "C2",
                    "url": "https://example.london/repairs"}])]) -> dict[str, Any]:
     """Register a dataset (a lead as their own organisation)."""
-    return dataset_service.create_dataset(session=session, actor=actor, data=body)
+    return dataset_service.create_dataset(session=session, actor=actor, data=body_of(body))
 
 
-@router.get("/api/v1/datasets/{code}/readiness", dependencies=[READ], tags=["datasets"])
+@router.get("/api/v1/datasets/{code}/readiness", dependencies=[READ], tags=["datasets"],
+            responses=ERRORS)
 def api_history(code: str, session: ReadSession) -> list[dict[str, Any]]:
     """Return a dataset's readiness assessments, newest first, with evidence and assessor."""
     return catalogue.readiness_history(session=session, code=code)
 
 
-@router.post("/api/v1/datasets/{code}/readiness", dependencies=[EDIT], tags=["datasets"])
+@router.post("/api/v1/datasets/{code}/readiness", dependencies=[EDIT], tags=["datasets"],
+             responses=ERRORS)
 def api_assess(code: str, session: WriteSession, actor: CurrentActor,
-               body: Annotated[dict[str, Any], Body(examples=[{
+               body: Annotated[ReadinessIn, Body(examples=[{
                    "drl": "B2", "evidence": "Duplicates and missing values checked.",
                    "version": 3}])]) -> dict[str, Any]:
     """Set a dataset's readiness level with the evidence for it (kept in its history)."""
-    return catalogue.assess_readiness(session=session, actor=actor, code=code, data=body)
+    return catalogue.assess_readiness(session=session, actor=actor, code=code,
+                                      data=body_of(body))

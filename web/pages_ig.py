@@ -6,10 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict
 
 from portfolio.enums import IgStatus
 from portfolio.errors import Invalid
+from portfolio.schemas import LongText
 from portfolio.services import ig as ig_service
+from web.api_contract import ERRORS
+from web.api_models import IsoDate, body_of
 from web.pages_common import CHOICES, CurrentActor, FormData, ReadSession, WriteSession, choices
 from web.security import READ, Policy, policy
 from web.templating import flash, templates
@@ -44,7 +48,18 @@ def record_stage(request: Request, slug: str, session: WriteSession, actor: Curr
     return RedirectResponse(f"{request.url_for('project', slug=slug)}#ig", status_code=303)
 
 
-@router.get("/api/v1/projects/{slug}/ig", dependencies=[READ], tags=["projects"])
+class StageIn(BaseModel):
+    """A stage's status, the day it reached it and a note (a DPIA's status is the project's)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    status: IgStatus = IgStatus.NOT_STARTED
+    dated_on: IsoDate | None = None
+    note: LongText = ""
+
+
+@router.get("/api/v1/projects/{slug}/ig", dependencies=[READ], tags=["projects"],
+            responses=ERRORS)
 def get_ig(slug: str, session: ReadSession) -> dict[str, Any]:
     """Return a project's IG stages in order with status, date and what is missing."""
     found = ig_service.ig_path(session=session, slug=slug)
@@ -52,11 +67,12 @@ def get_ig(slug: str, session: ReadSession) -> dict[str, Any]:
     return found
 
 
-@router.put("/api/v1/projects/{slug}/ig/{stage}", dependencies=[IG], tags=["projects"])
+@router.put("/api/v1/projects/{slug}/ig/{stage}", dependencies=[IG], tags=["projects"],
+            responses=ERRORS)
 def put_ig(slug: str, stage: str, session: WriteSession, actor: CurrentActor,
-           body: Annotated[dict[str, Any], Body(examples=[{
+           body: Annotated[StageIn, Body(examples=[{
                "status": "done", "dated_on": "2026-11-20", "note": "Screened: DPIA needed."}])],
            ) -> dict[str, Any]:
     """Record a stage (dpia_screening, dpia: date and note, privacy_notice)."""
     return ig_service.record_stage(session=session, actor=actor, slug=slug, stage=stage,
-                                   data=body)
+                                   data=body_of(body))

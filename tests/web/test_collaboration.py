@@ -120,6 +120,25 @@ def test_the_panel_answers_odd_drafts_with_a_list_or_a_reason(app: FastAPI, lond
     assert "<li>" in response.text or 'class="empty"' in response.text
 
 
+def test_the_api_compares_a_draft_and_refuses_a_body_that_is_not_text(
+        app: FastAPI, london: Database) -> None:
+    # POST /api/v1/similar took an untyped object, so /docs could not say what to send.
+    client = api(app, london, "lead", LEWISHAM)
+    found = client.post("/api/v1/similar", json={
+        "title": "Damp and mould risk", "description": "Predict homes at risk of damp and mould",
+        "theme": "housing", "owner": LEWISHAM})
+    assert found.status_code == 200
+    titles = [s["title"] for s in found.json()["similar"]]
+    assert "Damp and mould early warning for council homes" in titles
+    assert "Damp and mould risk prediction" not in titles
+    empty = client.post("/api/v1/similar", json={})
+    assert empty.status_code == 200 and empty.json()["none_reason"].startswith("type a title")
+    refused = client.post("/api/v1/similar", json={"title": ["not", "text"]})
+    assert refused.status_code == 422 and "title" in refused.json()["errors"]
+    schema = app.openapi()["paths"]["/api/v1/similar"]["post"]["requestBody"]
+    assert "$ref" in schema["content"]["application/json"]["schema"]
+
+
 def test_we_will_partner_adds_the_leads_organisation_as_a_partner(
         app: FastAPI, london: Database) -> None:
     client = browser(app, london, "lead", SOUTHWARK)
