@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -48,7 +48,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """Install the connection pragmas and explicit BEGINs that keep SQLite honest."""
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's implicit transactions lose updates under concurrent writers: we emit
         # BEGIN ourselves (see ENGINEERING-NOTES.md, "Database").
         dbapi_connection.isolation_level = None
@@ -60,7 +60,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Any) -> None:
         # Writers take the write lock up front so two read-modify-write transactions
         # serialise instead of failing with "database is locked" at commit.
         if connection.get_execution_options().get("sqlite_immediate"):
@@ -188,7 +188,7 @@ class Database:
         try:
             cursor = raw.cursor()
             cursor.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
-            standby, read_only = cursor.fetchone()
+            standby, read_only = cursor.fetchone() or (False, "off")
             raw.rollback()
         finally:
             raw.close()

@@ -131,6 +131,7 @@ def _classify_one(error: BaseException) -> Fault | None:
         return Fault(FaultKind.BUSY, str(error).splitlines()[0])
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return Fault(FaultKind.OUT_OF_SPACE, str(error))
+    orig: BaseException | None
     if isinstance(error, sa_exc.DBAPIError):
         orig = error.orig
         lost = error.connection_invalidated or isinstance(error, sa_exc.OperationalError)

@@ -48,7 +48,7 @@ _MADE = "portfolio_revision_made"
 
 _MOVE = (update(PortfolioRevision).where(col(PortfolioRevision.id) == 1)
          .values(revision=PortfolioRevision.revision + 1)
-         .returning(PortfolioRevision.revision))
+         .returning(col(PortfolioRevision.revision)))
 
 
 def watch(engine: Engine) -> None:

@@ -133,3 +133,8 @@ def chunks(values: list, size: int = IN_CHUNK) -> Iterable[list]:
     """Yield slices of a list small enough for an IN clause."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def rows_changed(result: Any) -> int:
+    """Return how many rows an UPDATE or DELETE changed (the check of a versioned write)."""
+    return int(result.rowcount)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
@@ -56,25 +57,26 @@ def readiness_ladder(drl: str) -> list[dict[str, Any]]:
 def dataset_projects(*, session: Session, code: str) -> list[dict[str, Any]]:
     """Return the projects that use or produce a dataset, with the link's fitness and agreement."""
     dataset = dataset_by_code(session, code)
-    rows = session.exec(
-        select(
-            Project.slug,
-            Project.title,
-            Project.status,
-            Organisation.name,
-            ProjectDataset.relation,
-            ProjectDataset.required,
-            ProjectDataset.fit_for_task,
-            ProjectDataset.agreement,
-            SharingAgreement.code,
-            SharingAgreement.status,
-            SharingAgreement.signed_on,
-            SharingAgreement.expires_on,
+    rows = session.execute(
+        sa.select(
+            col(Project.slug),
+            col(Project.title),
+            col(Project.status),
+            col(Organisation.name),
+            col(ProjectDataset.relation),
+            col(ProjectDataset.required),
+            col(ProjectDataset.fit_for_task),
+            col(ProjectDataset.agreement),
+            col(SharingAgreement.code),
+            col(SharingAgreement.status),
+            col(SharingAgreement.signed_on),
+            col(SharingAgreement.expires_on),
         )
-        .join(ProjectDataset, ProjectDataset.project_id == Project.id)
-        .join(Organisation, Organisation.id == Project.owner_id)
-        .outerjoin(SharingAgreement, SharingAgreement.id == ProjectDataset.sharing_agreement_id)
-        .where(ProjectDataset.dataset_id == dataset.id)
+        .join(ProjectDataset, col(ProjectDataset.project_id) == col(Project.id))
+        .join(Organisation, col(Organisation.id) == col(Project.owner_id))
+        .outerjoin(SharingAgreement,
+                   col(SharingAgreement.id) == col(ProjectDataset.sharing_agreement_id))
+        .where(col(ProjectDataset.dataset_id) == dataset.id)
         .order_by(col(ProjectDataset.relation).desc(), col(Project.title))
     ).all()
     keys = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
@@ -12,7 +13,13 @@ from portfolio.capabilities import Capability, can, require
 from portfolio.errors import Conflict, Invalid
 from portfolio.models import Dataset, Organisation, Project, ProjectDataset, utcnow
 from portfolio.schemas import DatasetCreate, DatasetFields, DatasetUpdate, VersionInput, parse
-from portfolio.services.common import as_record, dataset_by_code, organisation_by_code, record
+from portfolio.services.common import (
+    as_record,
+    dataset_by_code,
+    organisation_by_code,
+    record,
+    rows_changed,
+)
 from portfolio.services.merge import three_way, values_at
 
 
@@ -49,7 +56,7 @@ def create_dataset(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
         code=values.code,
         title=values.title,
         description=values.description,
-        publisher_id=publisher.id,
+        publisher_id=int(publisher.id or 0),
         access=values.access.value,
         licence=values.licence,
         update_frequency=values.update_frequency.value,
@@ -175,7 +182,7 @@ def _write(session: Session, actor: Actor, dataset: Dataset, changes: dict[str, 
         .values(**changes, version=Dataset.version + 1, updated_at=utcnow())
     )
     session.refresh(dataset)
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         raise _stale(session, dataset, version)
     record(session, actor, action="update", entity="dataset", entity_id=dataset.id,
            before=before, after=as_record(dataset))
@@ -222,29 +229,29 @@ def list_datasets(
         .subquery()
     )
     query = (
-        select(
-            Dataset.code,
-            Dataset.title,
-            Organisation.code,
-            Organisation.name,
-            Dataset.access,
-            Dataset.licence,
-            Dataset.update_frequency,
-            Dataset.drl,
+        sa.select(
+            col(Dataset.code),
+            col(Dataset.title),
+            col(Organisation.code),
+            col(Organisation.name),
+            col(Dataset.access),
+            col(Dataset.licence),
+            col(Dataset.update_frequency),
+            col(Dataset.drl),
             func.coalesce(users.c.n, 0),
         )
-        .join(Organisation, Organisation.id == Dataset.publisher_id)
-        .outerjoin(users, users.c.dataset_id == Dataset.id)
+        .join(Organisation, col(Organisation.id) == col(Dataset.publisher_id))
+        .outerjoin(users, users.c.dataset_id == col(Dataset.id))
     )
     if publisher:
-        query = query.where(Organisation.code == publisher)
+        query = query.where(col(Organisation.code) == publisher)
     if access:
-        query = query.where(Dataset.access == access)
+        query = query.where(col(Dataset.access) == access)
     if drl:
-        query = query.where(Dataset.drl == drl)
+        query = query.where(col(Dataset.drl) == drl)
     if q:
         query = query.where(col(Dataset.title).ilike(f"%{q}%") | col(Dataset.code).ilike(f"%{q}%"))
-    rows = session.exec(query.order_by(Dataset.title)).all()
+    rows = session.execute(query.order_by(col(Dataset.title))).all()
     keys = (
         "code",
         "title",
@@ -262,14 +269,15 @@ def list_datasets(
 def shared_datasets(*, session: Session, minimum: int = 2) -> list[dict[str, Any]]:
     """List the datasets that several projects use or produce, with those projects by title."""
     rows = session.execute(
-        select(Dataset.code, Dataset.title, Project.slug, Project.title, ProjectDataset.relation)
-        .join(ProjectDataset, ProjectDataset.dataset_id == Dataset.id)
-        .join(Project, Project.id == ProjectDataset.project_id)
-        .where(Project.archived_at.is_(None))  # type: ignore[union-attr]
+        sa.select(col(Dataset.code), col(Dataset.title), col(Project.slug), col(Project.title),
+                  col(ProjectDataset.relation))
+        .join(ProjectDataset, col(ProjectDataset.dataset_id) == col(Dataset.id))
+        .join(Project, col(Project.id) == col(ProjectDataset.project_id))
+        .where(col(Project.archived_at).is_(None))
         .order_by(Dataset.title, Project.title)).all()
     shared: dict[str, dict[str, Any]] = {}
     for code, title, slug, project_title, relation in rows:
-        entry = shared.setdefault(code, {"code": code, "title": title, "projects": []})
+        entry = shared.setdefault(str(code), {"code": code, "title": title, "projects": []})
         entry["projects"].append({"slug": slug, "title": project_title, "relation": relation})
     found = [d for d in shared.values() if len(d["projects"]) >= minimum]
     return sorted(found, key=lambda d: (-len(d["projects"]), d["title"]))

@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 import orjson
 from sqlalchemy import insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -411,10 +411,11 @@ def plan_harvest(session: Session, entries: list[PortalDataset], *, source: str,
 
 def _known_datasets(session: Session) -> list[_Known]:
     """Return every registered dataset with the fields a harvest compares."""
-    columns = (Dataset.id, Dataset.code, Dataset.title, Dataset.source_identifier, Dataset.url,
-               Dataset.version, Dataset.description, Dataset.licence, Dataset.formats,
-               Dataset.source_modified, Dataset.update_frequency, Dataset.drl)
-    found = []
+    columns = tuple(col(c) for c in (
+        Dataset.id, Dataset.code, Dataset.title, Dataset.source_identifier, Dataset.url,
+        Dataset.version, Dataset.description, Dataset.licence, Dataset.formats,
+        Dataset.source_modified, Dataset.update_frequency, Dataset.drl))
+    found: list[_Known] = []
     for row in session.execute(select(*columns)).all():
         values = {"title": row.title, "description": row.description, "licence": row.licence,
                   "url": row.url, "formats": row.formats, "source_identifier":
@@ -428,6 +429,7 @@ def _known_datasets(session: Session) -> list[_Known]:
 def _publishers(session: Session) -> dict[str, Organisation]:
     """Return organisations by their name and code, normalised for matching."""
     found: dict[str, Organisation] = {}
+    organisation: Organisation
     for organisation in session.execute(select(Organisation)).scalars():
         found[_normal(organisation.name)] = organisation
         found[_normal(organisation.code)] = organisation
@@ -480,7 +482,7 @@ def apply_plan(session: Session, actor: Actor, plan: HarvestPlan) -> None:
         "drl": item["drl"], "source_modified": _parse_date(item["source_modified"]),
         "version": 1, "created_at": now, "updated_at": now} for item in plan.add]
     for start in range(0, len(rows), 1000):
-        session.execute(insert(Dataset.__table__), rows[start:start + 1000])
+        session.execute(insert(Dataset), rows[start:start + 1000])
     for item in plan.update:
         session.execute(
             update(Dataset).where(Dataset.id == item["id"])

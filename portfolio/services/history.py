@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -22,9 +23,9 @@ MAX_SNAPSHOTS = 24
 def _snapshot_ids(db: Database) -> list[tuple[int, str, str]]:
     """Return (id, label, created_at) of the newest snapshots, oldest first."""
     with db.read() as session:
-        rows = session.execute(select(col(Snapshot.id), col(Snapshot.label),
-                                      col(Snapshot.created_at))
-                               .order_by(col(Snapshot.id).desc()).limit(MAX_SNAPSHOTS)).all()
+        rows = cast(list[tuple[int, str, datetime]], session.execute(
+            select(col(Snapshot.id), col(Snapshot.label), col(Snapshot.created_at))
+            .order_by(col(Snapshot.id).desc()).limit(MAX_SNAPSHOTS)).all())
     return [(sid, label, iso_time(at)) for sid, label, at in reversed(rows)]
 
 
@@ -106,10 +107,11 @@ def changes_since_last_snapshot(db: Database) -> dict[str, Any]:
     then = _facts(db, sid)["ranks"]
     with db.read() as session:
         consistent_read(session)
-        live = {slug: (title, status, org) for slug, title, status, org in session.execute(
+        rows = cast(list[tuple[str, str, str, str]], session.execute(
             select(col(Project.slug), col(Project.title), col(Project.status),
                    col(Organisation.name))
-            .join(Organisation, col(Organisation.id) == col(Project.owner_id))).all()}
+            .join(Organisation, col(Organisation.id) == col(Project.owner_id))).all())
+    live = {slug: (title, status, org) for slug, title, status, org in rows}
     added = sorted((s for s in live if s not in then), key=lambda s: live[s][0])
     removed = sorted(s for s in then if s not in live)
     moved = sorted(({"slug": s, "title": live[s][0], "from": then[s][2], "to": live[s][1]}

@@ -119,10 +119,10 @@ def _visible(actor: Actor) -> Any:
     return col(ImportRun.id).is_not(None)
 
 
-COLUMNS = (ImportRun.id, ImportRun.filename, ImportRun.source, ImportRun.dry_run,
-           ImportRun.status, ImportRun.started_at, ImportRun.finished_at, ImportRun.rows,
-           ImportRun.created, ImportRun.updated, ImportRun.unchanged, ImportRun.errors,
-           User.email)
+COLUMNS = tuple(col(c) for c in (
+    ImportRun.id, ImportRun.filename, ImportRun.source, ImportRun.dry_run, ImportRun.status,
+    ImportRun.started_at, ImportRun.finished_at, ImportRun.rows, ImportRun.created,
+    ImportRun.updated, ImportRun.unchanged, ImportRun.errors, User.email))
 
 
 def _summary(row: Any) -> dict[str, Any]:
@@ -148,8 +148,8 @@ def list_imports(*, session: Session, actor: Actor,
 def get_import(*, session: Session, actor: Actor, run_id: int) -> dict[str, Any]:
     """Return one import with its report (the report object a page renders) and failure."""
     row = session.execute(select(*COLUMNS, col(ImportRun.report), col(ImportRun.failure))
-                          .outerjoin(User, User.id == ImportRun.actor_id)
-                          .where(_visible(actor), ImportRun.id == run_id)).first()
+                          .outerjoin(User, col(User.id) == col(ImportRun.actor_id))
+                          .where(_visible(actor), col(ImportRun.id) == run_id)).first()
     if row is None:
         raise NotFound("import", run_id)
     found = _summary(row[:-2])

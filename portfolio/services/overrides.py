@@ -101,7 +101,7 @@ def expire_due(session: Session, *, today: date | None = None) -> int:
     cleared override moves the portfolio revision on, so stored rankings are recomputed.
     """
     day = today or date.today()
-    due = session.exec(select(Project).where(Project.override_expires_on < day)).all()
+    due = session.exec(select(Project).where(col(Project.override_expires_on) < day)).all()
     for project in due:
         before = _state(project)
         project.priority_override = None
@@ -127,7 +127,7 @@ def expire_due_once_a_day(db: Any) -> None:
     _swept[id(db)] = today
     with db.read() as session:
         overdue = session.exec(select(Project.id).where(
-            Project.override_expires_on < today).limit(1)).first()
+            col(Project.override_expires_on) < today).limit(1)).first()
     if overdue is not None:
         with db.write() as session:
             expire_due(session, today=today)

@@ -104,7 +104,7 @@ def checked_request(session: Session, data: dict[str, Any]) -> dict[str, Any]:
         except Invalid as exc:
             errors |= exc.errors
             out[field] = []
-    known = set(session.execute(select(col(Project.slug)).where(
+    known: set[str] = set(session.execute(select(col(Project.slug)).where(
         col(Project.slug).in_(out["force_in"] + out["force_out"]))).scalars())
     for field in ("force_in", "force_out"):
         unknown = [s for s in out[field] if s not in known]
@@ -197,7 +197,8 @@ def scenario_public(session: Session, row: Scenario) -> dict[str, Any]:
 
 def list_scenarios(*, session: Session) -> list[dict[str, Any]]:
     """List the saved scenarios, by name."""
-    rows = session.execute(select(Scenario).order_by(Scenario.name)).scalars().all()
+    rows: list[Scenario] = list(session.execute(
+        select(Scenario).order_by(col(Scenario.name))).scalars())
     return [scenario_public(session, row) for row in rows]
 
 
@@ -308,7 +309,7 @@ def explained_plan(db: Database, *, budget: float, capacity: float, profile: str
                 "mandatory": bool(by_slug.at[slug, "mandatory"]),
                 "forced_in": slug in force_in}
 
-    waves = [{"number": n + 1, "projects": [facts(s) for s in wave]}
+    waves: list[dict[str, Any]] = [{"number": n + 1, "projects": [facts(s) for s in wave]}
              for n, wave in enumerate(result["waves"])]
     for wave in waves:
         wave["cost_gbp"] = sum(p["cost_gbp"] for p in wave["projects"])

@@ -18,7 +18,7 @@ from portfolio.capabilities import Capability, can, refusal, require
 from portfolio.enums import DpiaStatus, ProjectStatus
 from portfolio.errors import Conflict, Invalid, NotAllowed
 from portfolio.models import Project, utcnow
-from portfolio.services.common import project_by_slug, record
+from portfolio.services.common import project_by_slug, record, rows_changed
 
 S = ProjectStatus
 
@@ -176,7 +176,7 @@ def move(
     result = session.execute(query.values(status=target.value, version=Project.version + 1,
                                           updated_at=utcnow()))
     session.refresh(project)
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         raise Conflict(f"project {slug!r} changed while you were looking at it (now "
                        f"{_words(project.status)}, version {project.version}): reload it")
     record_transition(session, actor, project_id=project.id, old=old, new=target.value,
@@ -199,14 +199,14 @@ def archive(*, session: Session, actor: Actor, slug: str, archived: bool = True,
                                    f"one is {_words(project.status)}"})
     if (project.archived_at is not None) == archived:
         return {"project": slug, "archived_at": project.archived_at, "version": project.version}
-    query = update(Project).where(Project.id == project.id)
+    query = update(Project).where(col(Project.id) == project.id)
     if version is not None:
-        query = query.where(Project.version == version)
+        query = query.where(col(Project.version) == version)
     moment = utcnow() if archived else None
     result = session.execute(query.values(archived_at=moment, version=Project.version + 1,
                                           updated_at=utcnow()))
     session.refresh(project)
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         raise Conflict(f"project {slug!r} changed while you were looking at it: reload it")
     record(session, actor, action="archive" if archived else "restore", entity="project",
            entity_id=project.id, project_id=project.id,
