@@ -22,14 +22,16 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import procrastinate
 import psycopg
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.schema import SchemaManager
+from procrastinate.types import JSONValue
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
+from sqlmodel import col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -307,7 +309,8 @@ class JobQueue:
         lock = f"harvest:{url}"
         try:
             return self.app.configure_task(HARVEST_TASK, queueing_lock=lock).defer(
-                user_id=actor.id, url=url, publisher=publisher, confirm=sorted(confirm))
+                user_id=actor.id, url=url, publisher=publisher,
+                confirm=cast(list[JSONValue], sorted(confirm)))
         except AlreadyEnqueued:
             found = self._job_with_lock(lock)
             assert found is not None
@@ -400,8 +403,9 @@ def job_outcome(db: Database, actor: Actor, job_id: int) -> dict[str, Any] | Non
     """Return the last recorded outcome of a harvest job (None while queued or running)."""
     require(actor, Capability.HARVEST_CATALOGUE)
     with db.read() as session:
-        found = session.execute(select(JobOutcome).where(JobOutcome.job_id == job_id)
-                                .order_by(JobOutcome.id.desc()).limit(1)).scalars().first()
+        found: JobOutcome | None = session.execute(
+            select(JobOutcome).where(col(JobOutcome.job_id) == job_id)
+            .order_by(col(JobOutcome.id).desc()).limit(1)).scalars().first()
     if found is None:
         return None
     return {"succeeded": found.succeeded, "gave_up": found.gave_up, "attempt": found.attempt,
@@ -412,9 +416,9 @@ def recent_failures(db: Database, actor: Actor, limit: int = 50) -> list[dict[st
     """Return the latest job outcomes, failures and successes, newest first (admins only)."""
     require(actor, Capability.WATCH_JOBS)
     with db.read() as session:
-        rows = session.execute(select(JobOutcome).order_by(JobOutcome.at.desc(),
-                                                           JobOutcome.id.desc())
-                               .limit(limit)).scalars().all()
+        rows: list[JobOutcome] = list(session.execute(
+            select(JobOutcome).order_by(col(JobOutcome.at).desc(), col(JobOutcome.id).desc())
+            .limit(limit)).scalars())
     return [{"task": r.task, "lock": r.lock, "attempt": r.attempt, "gave_up": r.gave_up,
              "succeeded": r.succeeded, "summary": r.summary, "error": r.error, "at": r.at}
             for r in rows]
@@ -423,6 +427,6 @@ def recent_failures(db: Database, actor: Actor, limit: int = 50) -> list[dict[st
 def ranking_runs(db: Database) -> list[tuple[int, int]]:
     """Return (profile, revision) of every complete ranking run: for tests and checks."""
     with db.read() as session:
-        return [tuple(r) for r in session.execute(
-            select(RankingRun.profile_id, RankingRun.revision)
-            .where(RankingRun.complete.is_(True))).all()]
+        return cast(list[tuple[int, int]], [tuple(r) for r in session.execute(
+            select(col(RankingRun.profile_id), col(RankingRun.revision))
+            .where(col(RankingRun.complete).is_(True))).all()])

@@ -6,10 +6,10 @@ it (`dataset_readiness_assessment`); the dataset's level is the newest one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -50,12 +50,12 @@ def assess_readiness(*, session: Session, actor: Actor, code: str,
         raise Conflict(f"dataset {code!r} changed while you were assessing it (now version "
                        f"{dataset.version}): reload it")
     previous = dataset.drl
-    session.add(DatasetReadinessAssessment(dataset_id=dataset.id, drl=values.drl.value,
+    session.add(DatasetReadinessAssessment(dataset_id=int(dataset.id or 0), drl=values.drl.value,
                                            previous_drl=previous,
                                            evidence=values.evidence.strip(),
                                            assessor_id=actor.id))
     version = dataset.version
-    session.execute(update(Dataset).where(Dataset.id == dataset.id)
+    session.execute(update(Dataset).where(col(Dataset.id) == dataset.id)
                     .values(drl=values.drl.value, version=Dataset.version + 1,
                             updated_at=utcnow()))
     session.refresh(dataset)
@@ -70,13 +70,13 @@ def assess_readiness(*, session: Session, actor: Actor, code: str,
 def readiness_history(*, session: Session, code: str) -> list[dict[str, Any]]:
     """Return a dataset's readiness assessments, newest first, with who assessed them."""
     dataset = dataset_by_code(session, code)
+    assessment = DatasetReadinessAssessment
     rows = session.execute(
-        select(DatasetReadinessAssessment.drl, DatasetReadinessAssessment.previous_drl,
-               DatasetReadinessAssessment.evidence, DatasetReadinessAssessment.assessed_at,
-               User.name)
-        .outerjoin(User, User.id == DatasetReadinessAssessment.assessor_id)
-        .where(DatasetReadinessAssessment.dataset_id == dataset.id)
-        .order_by(DatasetReadinessAssessment.id.desc())).all()
+        select(col(assessment.drl), col(assessment.previous_drl), col(assessment.evidence),
+               col(assessment.assessed_at), col(User.name))
+        .outerjoin(User, col(User.id) == col(assessment.assessor_id))
+        .where(col(assessment.dataset_id) == dataset.id)
+        .order_by(col(assessment.id).desc())).all()
     return [{"drl": d, "previous_drl": p, "evidence": e, "assessed_at": at,
              "assessor": who or "System"} for d, p, e, at, who in rows]
 
@@ -86,12 +86,12 @@ def dependants(*, session: Session, values: dict[str, float]) -> dict[str, dict[
 
     Value: the sum of those projects' composites in the current ranking (each once).
     """
-    rows = session.execute(
-        select(Dataset.code, Project.slug)
-        .join(ProjectDataset, ProjectDataset.dataset_id == Dataset.id)
-        .join(Project, Project.id == ProjectDataset.project_id)
-        .where(ProjectDataset.relation == "uses", ProjectDataset.required.is_(True),
-               Project.status.not_in(INACTIVE))).all()
+    rows = cast(list[tuple[str, str]], session.execute(
+        select(col(Dataset.code), col(Project.slug))
+        .join(ProjectDataset, col(ProjectDataset.dataset_id) == col(Dataset.id))
+        .join(Project, col(Project.id) == col(ProjectDataset.project_id))
+        .where(col(ProjectDataset.relation) == "uses", col(ProjectDataset.required).is_(True),
+               col(Project.status).not_in(INACTIVE))).all())
     out: dict[str, dict[str, Any]] = {}
     for code, slug in rows:
         found = out.setdefault(code, {"projects": set(), "value": 0.0})

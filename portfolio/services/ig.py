@@ -9,11 +9,11 @@ DESIGN.md, "Information governance stages", states the rules.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from pydantic import field_validator
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -62,16 +62,20 @@ class StageInput(Input):
 
 def _agreements_stage(session: Session, project_id: int, today: date) -> dict[str, Any]:
     """Return the agreements stage from the project's required uses and their agreements."""
-    rows = session.execute(
-        select(Dataset.title, ProjectDataset.agreement, SharingAgreement.code,
-               SharingAgreement.title, SharingAgreement.status, SharingAgreement.signed_on,
-               SharingAgreement.expires_on)
-        .join(Dataset, Dataset.id == ProjectDataset.dataset_id)
-        .outerjoin(SharingAgreement, SharingAgreement.id == ProjectDataset.sharing_agreement_id)
-        .where(ProjectDataset.project_id == project_id, ProjectDataset.relation == "uses",
-               ProjectDataset.required.is_(True))
-        .order_by(Dataset.title)).all()
-    missing, signed_days = [], []
+    agreement, link = SharingAgreement, ProjectDataset
+    query = (select(col(Dataset.title), col(link.agreement), col(agreement.code),
+                    col(agreement.title), col(agreement.status), col(agreement.signed_on),
+                    col(agreement.expires_on))
+             .select_from(link)
+             .join(Dataset, col(Dataset.id) == col(link.dataset_id))
+             .outerjoin(agreement, col(agreement.id) == col(link.sharing_agreement_id))
+             .where(col(link.project_id) == project_id, col(link.relation) == "uses",
+                    col(link.required).is_(True))
+             .order_by(col(Dataset.title)))
+    rows = cast(list[tuple[str, str, str | None, str | None, str, date | None, date | None]],
+                session.execute(query).all())
+    missing: list[dict[str, Any]] = []
+    signed_days: list[date] = []
     for title, word, code, a_title, status, signed_on, expires_on in rows:
         now = standing(status, signed_on, expires_on, today) if code else word
         if now not in IN_FORCE:
@@ -100,8 +104,9 @@ def ig_path(*, session: Session, slug: str, today: date | None = None) -> dict[s
     """
     project = project_by_slug(session, slug)
     assert project.id is not None
-    stored = {row.stage: row for row in session.execute(
-        select(ProjectIgStage).where(ProjectIgStage.project_id == project.id)).scalars()}
+    rows: list[ProjectIgStage] = list(session.execute(select(ProjectIgStage).where(
+        col(ProjectIgStage.project_id) == project.id)).scalars())
+    stored = {row.stage: row for row in rows}
     day = today or date.today()
     stages = []
     for stage in IgStage:
@@ -141,12 +146,12 @@ def record_stage(*, session: Session, actor: Actor, slug: str, stage: str,
     if which == IgStage.DPIA:
         # Its status lives on the project, where the workflow reads it.
         values = values.model_copy(update={"status": IgStatus(DPIA_AS_STAGE[project.dpia_status])})
-    row = session.execute(select(ProjectIgStage).where(
-        ProjectIgStage.project_id == project.id, ProjectIgStage.stage == which.value)
+    row: ProjectIgStage | None = session.execute(select(ProjectIgStage).where(
+        col(ProjectIgStage.project_id) == project.id, col(ProjectIgStage.stage) == which.value)
     ).scalars().first()
     before = {"status": row.status, "dated_on": str(row.dated_on or ""), "note": row.note
               } if row else None
-    row = row or ProjectIgStage(project_id=project.id, stage=which.value)
+    row = row or ProjectIgStage(project_id=int(project.id or 0), stage=which.value)
     row.status = values.status.value
     row.dated_on = values.dated_on
     row.note = values.note

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import delete, select
@@ -57,13 +57,12 @@ def parse_quarter(text: str, *, field: str = "quarter") -> date:
 
 def capacities(*, session: Session) -> list[dict[str, Any]]:
     """List the stated capacities: organisation, quarter from which it holds, person-months."""
-    rows = session.execute(
+    rows = cast(list[tuple[str, str, date, float]], session.execute(
         select(col(Organisation.code), col(Organisation.name),
-               col(OrganisationCapacity.quarter_start),
-               OrganisationCapacity.person_months)
-        .join(Organisation, Organisation.id == OrganisationCapacity.organisation_id)
-        .order_by(Organisation.name, OrganisationCapacity.quarter_start)
-    ).all()
+               col(OrganisationCapacity.quarter_start), col(OrganisationCapacity.person_months))
+        .join(Organisation, col(Organisation.id) == col(OrganisationCapacity.organisation_id))
+        .order_by(col(Organisation.name), col(OrganisationCapacity.quarter_start))
+    ).all())
     return [{"organisation": code, "organisation_name": name,
              "quarter": quarter_label(start, 0), "quarter_start": start.isoformat(),
              "person_months": float(pm)} for code, name, start, pm in rows]
@@ -87,7 +86,7 @@ def set_capacity(*, session: Session, actor: Actor, organisation: str, quarter: 
         col(OrganisationCapacity.quarter_start) == start)).scalars().first()
     before = None if row is None else {"person_months": row.person_months}
     if row is None:
-        row = OrganisationCapacity(organisation_id=org.id, quarter_start=start,
+        row = OrganisationCapacity(organisation_id=int(org.id or 0), quarter_start=start,
                                    person_months=amount)
     else:
         row.person_months = amount
@@ -182,12 +181,15 @@ def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: f
         consistent_read(session)
         frames = portfolio_frames(db, session)
         values = _values(session, run)
-        dates = {slug: (s, e) for slug, s, e in session.execute(
-            select(col(Project.slug), col(Project.start_date), col(Project.end_date))).all()}
-        stated = [(c, s, float(pm)) for c, s, pm in session.execute(
-            select(col(Organisation.code), col(OrganisationCapacity.quarter_start),
-                   OrganisationCapacity.person_months)
-            .join(Organisation, Organisation.id == OrganisationCapacity.organisation_id)).all()]
+        dated = cast(list[tuple[str, date | None, date | None]], session.execute(
+            select(col(Project.slug), col(Project.start_date), col(Project.end_date))).all())
+        dates = {slug: (s, e) for slug, s, e in dated}
+        stated = [(c, s, float(pm)) for c, s, pm in cast(
+            list[tuple[str, date, float]], session.execute(
+                select(col(Organisation.code), col(OrganisationCapacity.quarter_start),
+                       col(OrganisationCapacity.person_months))
+                .join(Organisation,
+                      col(Organisation.id) == col(OrganisationCapacity.organisation_id))).all())]
     projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
     table = forced(_roadmap_table(projects, dates, first, deadlines, today), force_in, force_out)
     labels = [quarter_label(first, i) for i in range(horizon)]
