@@ -14,8 +14,10 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     MetaData,
+    Table,
     Text,
     UniqueConstraint,
+    inspect,
 )
 from sqlmodel import Field, SQLModel
 
@@ -62,6 +64,13 @@ metadata: MetaData = SQLModel.metadata
 def utcnow() -> datetime:
     """Return the current time in UTC."""
     return datetime.now(UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """Return a table model's Core table (for bulk inserts and aliases)."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table)
+    return table
 
 
 def timestamp_column(nullable: bool = False) -> Column:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from pydantic import Field, field_validator
@@ -63,11 +63,11 @@ class BenefitInput(Input):
 
 def _estimated_levels(session: Session, project_id: int) -> dict[str, int | None]:
     """Return the latest assessed level of the compared criteria for a project."""
-    on_criterion = Criterion.id == Assessment.criterion_id
+    on_criterion = col(Criterion.id) == col(Assessment.criterion_id)
     latest = (select(func.max(col(Assessment.id))).join(Criterion, on_criterion)
               .where(col(Assessment.project_id) == project_id, col(Criterion.key).in_(COMPARED))
               .group_by(col(Assessment.criterion_id)).scalar_subquery())
-    found = dict(session.execute(
+    found: dict[str, int | None] = dict(session.execute(
         select(col(Criterion.key), col(Assessment.level)).join(Criterion, on_criterion)
         .where(col(Assessment.id).in_(latest))).all())
     return {key: found.get(key) for key in COMPARED}
@@ -113,9 +113,9 @@ def record_benefits(*, session: Session, actor: Actor, slug: str,
         col(BenefitRealisation.project_id) == project.id)).scalar()
     before = as_record(row, exclude=("recorded_at",)) if row else None
     if row is None:
-        levels = _estimated_levels(session, project.id)
+        levels = _estimated_levels(session, int(project.id or 0))
         row = BenefitRealisation(
-            project_id=project.id, outcome=values.outcome, measured_on=values.measured_on,
+            project_id=int(project.id or 0), outcome=values.outcome, measured_on=values.measured_on,
             estimated_reach_people=project.reach_people,
             estimated_reach_level=levels["reach"], estimated_savings_level=levels["savings"])
     elif values.version is not None and values.version != row.version:
@@ -139,27 +139,32 @@ def record_benefits(*, session: Session, actor: Actor, slug: str,
     return _public(row, project, organisation, actor.email)
 
 
-def _query():  # type: ignore[no-untyped-def]
+Realised = tuple[BenefitRealisation, Project, Organisation, str | None]
+
+
+def _query() -> Any:
     """Return the select of every realisation with its project, owner and recorder."""
-    return (select(BenefitRealisation, Project, Organisation, User.name)
-            .join(Project, Project.id == BenefitRealisation.project_id)
-            .join(Organisation, Organisation.id == Project.owner_id)
-            .outerjoin(User, User.id == BenefitRealisation.recorded_by_id))
+    return (select(BenefitRealisation, Project, Organisation, col(User.name))
+            .join(Project, col(Project.id) == col(BenefitRealisation.project_id))
+            .join(Organisation, col(Organisation.id) == col(Project.owner_id))
+            .outerjoin(User, col(User.id) == col(BenefitRealisation.recorded_by_id)))
 
 
 def get_benefits(*, session: Session, slug: str) -> dict[str, Any] | None:
     """Return a project's realised benefits, or None when none are recorded."""
     project = project_by_slug(session, slug)
-    found = session.execute(_query().where(Project.id == project.id)).first()
+    found = cast(Realised | None,
+                 session.execute(_query().where(col(Project.id) == project.id)).first())
     return _public(*found) if found else None
 
 
 def list_benefits(*, session: Session, organisation: str | None = None) -> list[dict[str, Any]]:
     """Return every recorded realisation, by organisation and project."""
-    query = _query().order_by(Organisation.name, Project.slug)
+    query = _query().order_by(col(Organisation.name), col(Project.slug))
     if organisation:
-        query = query.where(Organisation.code == organisation)
-    return [_public(*row) for row in session.execute(query).all()]
+        query = query.where(col(Organisation.code) == organisation)
+    rows = cast(list[Realised], session.execute(query).all())
+    return [_public(*row) for row in rows]
 
 
 def realised_frame(session: Session) -> pd.DataFrame:

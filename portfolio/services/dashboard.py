@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from portfolio.db import Database
 from portfolio.models import Dataset, Organisation, Project, RankingRow
@@ -23,34 +23,35 @@ def dashboard(db: Database, *, profile: str | None = None,
     run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
     with db.read() as session:
         # Archived projects have left the lists; the dashboard counts the rest.
-        current = Project.archived_at.is_(None)  # type: ignore[union-attr]
-        by_status = dict(session.execute(
-            select(Project.status, func.count()).where(current)
-            .group_by(Project.status)).all())
-        by_theme = dict(session.execute(
-            select(Project.theme, func.count()).where(current)
-            .group_by(Project.theme)).all())
+        current = col(Project.archived_at).is_(None)
+        by_status: dict[str, int] = dict(session.execute(
+            select(col(Project.status), func.count()).where(current)
+            .group_by(col(Project.status))).all())
+        by_theme: dict[str, int] = dict(session.execute(
+            select(col(Project.theme), func.count()).where(current)
+            .group_by(col(Project.theme))).all())
         by_organisation = session.execute(
-            select(Organisation.code, Organisation.name, func.count(Project.id))
-            .join(Project, Project.owner_id == Organisation.id).where(current)
-            .group_by(Organisation.code, Organisation.name)
-            .order_by(func.count(Project.id).desc(), Organisation.name)
+            select(col(Organisation.code), col(Organisation.name), func.count(col(Project.id)))
+            .join(Project, col(Project.owner_id) == col(Organisation.id)).where(current)
+            .group_by(col(Organisation.code), col(Organisation.name))
+            .order_by(func.count(col(Project.id)).desc(), col(Organisation.name))
             .limit(ORGANISATIONS_SHOWN)).all()
-        organisation_count = session.execute(
-            select(func.count(func.distinct(Project.owner_id))).where(current)).scalar_one()
+        organisation_count: int = session.execute(
+            select(func.count(func.distinct(col(Project.owner_id)))).where(current)).scalar_one()
         value_by_theme = session.execute(
             select(col(Project.theme), func.sum(col(RankingRow.composite)), func.count())
             .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
             .where(col(RankingRow.run_id) == run.id)
-            .group_by(Project.theme).order_by(func.sum(RankingRow.composite).desc())).all()
+            .group_by(col(Project.theme))
+            .order_by(func.sum(col(RankingRow.composite)).desc())).all()
         matrix = session.execute(
             select(col(Project.slug), col(Project.title), col(RankingRow.impact),
                    col(RankingRow.feasibility),
-                   Project.cost_gbp, RankingRow.readiness)
-            .join(RankingRow, RankingRow.project_id == Project.id)
+                   col(Project.cost_gbp), col(RankingRow.readiness))
+            .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
             .where(col(RankingRow.run_id) == run.id, col(RankingRow.impact).is_not(None),
                    col(RankingRow.feasibility).is_not(None))
-            .order_by(RankingRow.position).limit(MATRIX_LIMIT)).all()
+            .order_by(col(RankingRow.position)).limit(MATRIX_LIMIT)).all()
         top = [api_row(r) for r in backlog(session, run, view="candidates", limit=5)]
         total = sum(by_status.values())
     fixes = prioritisation.plumbing(db, profile=run.profile, top=5, seen=seen)
@@ -61,7 +62,7 @@ def dashboard(db: Database, *, profile: str | None = None,
         "by_status": by_status, "by_theme": by_theme,
         "by_organisation": [{"code": c, "name": n, "count": k} for c, n, k in by_organisation],
         "organisations_left_out": max(organisation_count - len(by_organisation), 0),
-        "value_by_theme": [{"theme": t, "value": round(float(v or 0), 1), "count": k}
+        "value_by_theme": [{"theme": t, "value": round(float(cast(float, v) or 0), 1), "count": k}
                            for t, v, k in value_by_theme],
         "matrix": [{"slug": s, "title": t, "impact": i, "feasibility": f, "cost_gbp": c,
                     "readiness": r} for s, t, i, f, c, r in matrix],
@@ -71,13 +72,15 @@ def dashboard(db: Database, *, profile: str | None = None,
     }
 
 
-def name_plumbing(session, items: list[dict]) -> list[dict]:  # type: ignore[no-untyped-def]
+def name_plumbing(session: Session, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add the titles of the datasets and projects a fix-the-plumbing item names."""
     codes = {i["dataset"] for i in items if i.get("dataset")}
     slugs = {i["project"] for i in items if i.get("project")}
-    datasets = dict(session.execute(
-        select(Dataset.code, Dataset.title).where(Dataset.code.in_(codes))).all()) if codes else {}
-    projects = dict(session.execute(
-        select(Project.slug, Project.title).where(Project.slug.in_(slugs))).all()) if slugs else {}
+    datasets: dict[Any, str] = dict(session.execute(
+        select(col(Dataset.code), col(Dataset.title))
+        .where(col(Dataset.code).in_(codes))).all()) if codes else {}
+    projects: dict[Any, str] = dict(session.execute(
+        select(col(Project.slug), col(Project.title))
+        .where(col(Project.slug).in_(slugs))).all()) if slugs else {}
     return [{**i, "dataset_title": datasets.get(i.get("dataset"), i.get("dataset")),
              "project_title": projects.get(i.get("project"), i.get("project"))} for i in items]

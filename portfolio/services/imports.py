@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from pydantic import ValidationError
@@ -41,6 +41,7 @@ from portfolio.models import (
     Project,
     ProjectDataset,
     ProjectDependency,
+    table_of,
     utcnow,
 )
 from portfolio.schemas import ProjectCreate, field_errors
@@ -515,9 +516,10 @@ def import_projects(  # noqa: C901 - to split
                                                 col(Organisation.id))).all())
     codes_by_id = {v: k for k, v in organisations.items()}
     # Messages name organisations; the code is there only when it names nothing.
-    organisation_names = dict(session.execute(
-        select(Organisation.code, Organisation.name)).all())
-    datasets = dict(session.execute(select(Dataset.code, Dataset.id)).all())
+    organisation_names: dict[str, str] = dict(session.execute(
+        select(col(Organisation.code), col(Organisation.name))).all())
+    datasets: dict[str, int] = dict(session.execute(
+        select(col(Dataset.code), col(Dataset.id))).all())
     file_slugs = [str(_cell(cells[names.index("slug")], "slug") or "")
                   for _n, cells in sheet.rows if len(cells) > names.index("slug")]
     existing = _existing_projects(session, [s for s in file_slugs if s], lock=not dry_run)
@@ -621,6 +623,7 @@ def _existing_projects(session: Session, slugs: list[str], *, lock: bool) -> dic
             # PostgreSQL: nobody edits them between our check and our write (SQLite's
             # BEGIN IMMEDIATE already holds the whole database).
             query = query.with_for_update()
+        project: Project
         for project in session.execute(query).scalars():
             found[project.slug] = project
     return found
@@ -651,11 +654,11 @@ def _check_dependencies(session: Session, rows: list[_Row], known: set[str],
                 new_edges.setdefault((row.slug, prerequisite), row.number)
     if not new_edges:
         return
-    prerequisite = Project.__table__.alias("prerequisite")
+    before = table_of(Project).alias("prerequisite")
     current = session.execute(
-        select(col(Project.slug), prerequisite.c.slug)
+        select(col(Project.slug), before.c.slug)
         .join(ProjectDependency, col(ProjectDependency.project_id) == col(Project.id))
-        .join(prerequisite, prerequisite.c.id == ProjectDependency.depends_on_id)
+        .join(before, before.c.id == col(ProjectDependency.depends_on_id))
     ).all()
     pairs = [*((a, b) for a, b in current), *new_edges]
     edges = pd.DataFrame({"project": [a for a, _ in pairs], "depends_on": [b for _, b in pairs]})
@@ -752,7 +755,7 @@ def _write(session: Session, actor: Actor, report: ImportReport, rows: list[_Row
     # Plain executemany: RETURNING in a specified order makes SQLite insert a row at a time.
     written = 0
     for batch in _batches(list(values.values())):
-        session.execute(insert(Project.__table__), batch)
+        session.execute(insert(table_of(Project)), batch)
         # A running total: the bar read "1,000 of 20,000" for every batch before.
         written += len(batch)
         tick("write", written, total)
@@ -793,7 +796,7 @@ def _write(session: Session, actor: Actor, report: ImportReport, rows: list[_Row
     codes = {v: k for k, v in datasets.items()}
     links = [(ids[row.slug], datasets[code]) for row in rows for code in row.datasets]
     for batch in _batches(links):
-        session.execute(insert(ProjectDataset.__table__), [
+        session.execute(insert(table_of(ProjectDataset)), [
             {"project_id": project_id, "dataset_id": dataset_id,
              "relation": LinkRelation.USES.value, "required": True,
              "fit_for_task": FitForTask.UNKNOWN.value, "agreement": Agreement.NONE.value}
@@ -808,7 +811,7 @@ def _write(session: Session, actor: Actor, report: ImportReport, rows: list[_Row
     dependencies = [(ids[row.slug], ids[prerequisite])
                     for row in rows for prerequisite in row.depends_on]
     for batch in _batches(dependencies):
-        session.execute(insert(ProjectDependency.__table__), [
+        session.execute(insert(table_of(ProjectDependency)), [
             {"project_id": project_id, "depends_on_id": depends_on_id, "note": ""}
             for project_id, depends_on_id in batch])
     if dependencies:
@@ -823,7 +826,7 @@ def _write(session: Session, actor: Actor, report: ImportReport, rows: list[_Row
         "updated": len(report.updated), "links_added": report.links_added,
         "dependencies_added": report.dependencies_added}))
     for batch in _batches(audit):
-        session.execute(insert(AuditEvent.__table__), batch)
+        session.execute(insert(table_of(AuditEvent)), batch)
     tick("write", total, total)
 
 
@@ -841,9 +844,10 @@ def _pair_ids(session: Session, model: Any, other: Any, project_ids: set[int],
     """Return the ids of a link table's rows by (project id, other id)."""
     found: dict[tuple[int, int], int] = {}
     for chunk in chunks(sorted(project_ids)):
-        for row_id, project_id, other_id in session.execute(
+        rows = cast(list[tuple[int, int, int]], session.execute(
             select(model.id, model.project_id, other).where(model.project_id.in_(chunk), *where)
-        ):
+        ).all())
+        for row_id, project_id, other_id in rows:
             found[(project_id, other_id)] = row_id
     return found
 
