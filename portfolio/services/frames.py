@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import case, func, select
@@ -22,6 +23,7 @@ from portfolio.models import (
     ProjectPartner,
     SharingAgreement,
     WeightProfile,
+    table_of,
 )
 from scoring.agreements import standing_of
 from scoring.assessors import aggregate_levels
@@ -46,7 +48,7 @@ class PortfolioFrames:
     assessments: pd.DataFrame | None = None
 
 
-def _frame(session: Session, query, columns: list[str]) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _frame(session: Session, query: Any, columns: list[str]) -> pd.DataFrame:
     """Run a column query and return its rows as a DataFrame."""
     # The driver's own tuples, fetched past SQLAlchemy's row objects (half the CPU of reading
     # 100,000 projects' assessments), then each column SQLAlchemy would convert (SQLite's
@@ -76,19 +78,20 @@ PROJECT_COLUMNS = [
 ]
 
 
-def override_in_force():  # type: ignore[no-untyped-def]
+def override_in_force() -> Any:
     """Return a project's priority override while it is in force (none after its expiry day)."""
-    return case((Project.override_expires_on < date.today(), None),
-                else_=Project.priority_override)
+    return case((col(Project.override_expires_on) < date.today(), None),
+                else_=col(Project.priority_override))
 
 
 def load_projects(session: Session) -> pd.DataFrame:
     """Return every project with its owner's code."""
     query = select(
-        Project.id, Project.slug, Project.title, Organisation.code, Project.theme, Project.status,
-        Project.cost_gbp, Project.effort_pm, Project.mandatory, override_in_force(),
-        Project.reach_people, Project.confidence_pct, Project.time_criticality,
-    ).join(Organisation, Organisation.id == Project.owner_id).order_by(Project.slug)
+        col(Project.id), col(Project.slug), col(Project.title), col(Organisation.code),
+        col(Project.theme), col(Project.status), col(Project.cost_gbp), col(Project.effort_pm),
+        col(Project.mandatory), override_in_force(), col(Project.reach_people),
+        col(Project.confidence_pct), col(Project.time_criticality),
+    ).join(Organisation, col(Organisation.id) == col(Project.owner_id)).order_by(col(Project.slug))
     frame = _frame(session, query, PROJECT_COLUMNS)
     for column in ("priority_override", "reach_people", "confidence_pct", "time_criticality"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
@@ -98,11 +101,11 @@ def load_projects(session: Session) -> pd.DataFrame:
 
 def load_criteria(session: Session) -> tuple[ScoringCriterion, ...]:
     """Return the criteria in their display order."""
-    rows = session.execute(
+    rows = cast(list[tuple[str, str, int, int, str]], session.execute(
         select(col(Criterion.key), col(Criterion.dimension), col(Criterion.min_level),
                col(Criterion.max_level),
-               Criterion.source).order_by(Criterion.position, Criterion.key)
-    ).all()
+               col(Criterion.source)).order_by(col(Criterion.position), col(Criterion.key))
+    ).all())
     return tuple(ScoringCriterion(key=k, dimension=d, min_level=lo, max_level=hi, source=s)
                  for k, d, lo, hi, s in rows)
 
@@ -113,8 +116,9 @@ def load_assessments(session: Session) -> pd.DataFrame:
     Assessments with no assessor recorded (seeds, imports) count as one assessor.
     """
     latest = (
-        select(func.max(Assessment.id))
-        .group_by(Assessment.project_id, Assessment.criterion_id, Assessment.assessor_id)
+        select(func.max(col(Assessment.id)))
+        .group_by(col(Assessment.project_id), col(Assessment.criterion_id),
+                  col(Assessment.assessor_id))
         .scalar_subquery()
     )
     query = (
@@ -143,14 +147,15 @@ def load_links(session: Session, as_of: date | None = None) -> pd.DataFrame:
     """
     links = _frame(
         session,
-        select(Project.slug, Dataset.code, ProjectDataset.relation, ProjectDataset.required,
-               ProjectDataset.fit_for_task, ProjectDataset.agreement, Dataset.drl,
-               SharingAgreement.code, SharingAgreement.status, SharingAgreement.signed_on,
-               SharingAgreement.expires_on)
-        .join(Project, Project.id == ProjectDataset.project_id)
-        .join(Dataset, Dataset.id == ProjectDataset.dataset_id)
+        select(col(Project.slug), col(Dataset.code), col(ProjectDataset.relation),
+               col(ProjectDataset.required), col(ProjectDataset.fit_for_task),
+               col(ProjectDataset.agreement), col(Dataset.drl), col(SharingAgreement.code),
+               col(SharingAgreement.status), col(SharingAgreement.signed_on),
+               col(SharingAgreement.expires_on))
+        .join(Project, col(Project.id) == col(ProjectDataset.project_id))
+        .join(Dataset, col(Dataset.id) == col(ProjectDataset.dataset_id))
         .outerjoin(SharingAgreement,
-                   SharingAgreement.id == ProjectDataset.sharing_agreement_id),
+                   col(SharingAgreement.id) == col(ProjectDataset.sharing_agreement_id)),
         LINK_COLUMNS,
     )
     links["required"] = links["required"].astype(bool)
@@ -166,12 +171,12 @@ def load_links(session: Session, as_of: date | None = None) -> pd.DataFrame:
 def load_portfolio(session: Session, as_of: date | None = None) -> PortfolioFrames:
     """Read the whole portfolio into DataFrames, agreements as they stand on a day (today)."""
     links = load_links(session, as_of)
-    prerequisite = Project.__table__.alias("prerequisite")
+    prerequisite = table_of(Project).alias("prerequisite")
     dependencies = _frame(
         session,
         select(col(Project.slug), prerequisite.c.slug)
         .join(ProjectDependency, col(ProjectDependency.project_id) == col(Project.id))
-        .join(prerequisite, prerequisite.c.id == ProjectDependency.depends_on_id),
+        .join(prerequisite, prerequisite.c.id == col(ProjectDependency.depends_on_id)),
         ["project", "depends_on"],
     )
     datasets = _frame(
@@ -217,13 +222,13 @@ def load_profile(session: Session, name: str | None) -> StoredProfile:
     query = select(WeightProfile)
     # With no name, the first profile still in use.
     query = (query.where(col(WeightProfile.name) == name) if name else query.order_by(
-        col(WeightProfile.retired_at).is_not(None), col(WeightProfile.id)))  # type: ignore[union-attr]
+        col(WeightProfile.retired_at).is_not(None), col(WeightProfile.id)))
     row = session.execute(query).scalars().first()
     if row is None:
         raise NotFound("weight profile", name)
     weights = session.execute(
-        select(ProfileWeight.kind, ProfileWeight.key, ProfileWeight.weight)
-        .where(ProfileWeight.profile_id == row.id)
+        select(col(ProfileWeight.kind), col(ProfileWeight.key), col(ProfileWeight.weight))
+        .where(col(ProfileWeight.profile_id) == row.id)
     ).all()
     dimension = {k: w for kind, k, w in weights if kind == "dimension"}
     criterion = {k: w for kind, k, w in weights if kind == "criterion"}
