@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -37,10 +37,11 @@ DIMENSIONS = ("impact", "feasibility", "readiness")
 def _weights(session: Session, profile_id: int) -> dict[str, dict[str, float]]:
     """Return a profile's weights by kind and key."""
     out: dict[str, dict[str, float]] = {"dimension": {}, "criterion": {}}
-    for kind, key, weight in session.execute(
+    rows = cast(list[tuple[str, str, float]], session.execute(
         select(col(ProfileWeight.kind), col(ProfileWeight.key), col(ProfileWeight.weight))
         .where(col(ProfileWeight.profile_id) == profile_id)
-    ).all():
+    ).all())
+    for kind, key, weight in rows:
         out[kind][key] = weight
     return out
 
@@ -60,7 +61,7 @@ def profile_public(session: Session, row: WeightProfile) -> dict[str, Any]:
         "name": row.name, "description": row.description, "method": row.method,
         "version": row.version, "consistency_ratio": row.consistency_ratio,
         "inconsistent": row.consistency_ratio is not None and row.consistency_ratio >= 0.1,
-        "ahp_matrix": row.ahp_matrix, "weights": _weights(session, row.id),
+        "ahp_matrix": row.ahp_matrix, "weights": _weights(session, int(row.id or 0)),
         "retired": row.retired_at is not None,
     }
 
@@ -69,8 +70,8 @@ def list_profiles(*, session: Session, include_retired: bool = True) -> list[dic
     """List the weight profiles with their weights (retired ones too unless asked not to)."""
     query = select(WeightProfile).order_by(col(WeightProfile.id))
     if not include_retired:
-        query = query.where(WeightProfile.retired_at.is_(None))  # type: ignore[union-attr]
-    rows = session.execute(query).scalars().all()
+        query = query.where(col(WeightProfile.retired_at).is_(None))
+    rows: list[WeightProfile] = list(session.execute(query).scalars())
     return [profile_public(session, row) for row in rows]
 
 
@@ -82,11 +83,11 @@ def get_profile(*, session: Session, name: str) -> dict[str, Any]:
 def profile_history(*, session: Session, name: str) -> list[dict[str, Any]]:
     """Return a profile's past versions, newest first."""
     row = _profile_row(session, name)
-    revisions = session.execute(
+    revisions: list[ProfileRevision] = list(session.execute(
         select(ProfileRevision).where(col(ProfileRevision.profile_id) == row.id)
         .order_by(col(ProfileRevision.version).desc())
-    ).scalars().all()
-    out = [{"version": r.version, "weights": r.weights, "method": r.method,
+    ).scalars())
+    out: list[dict[str, Any]] = [{"version": r.version, "weights": r.weights, "method": r.method,
             "ahp_matrix": r.ahp_matrix, "consistency_ratio": r.consistency_ratio,
             "changed_by_id": r.changed_by_id,
             "changed_at": r.changed_at.isoformat() if r.changed_at else None}
@@ -133,7 +134,7 @@ def set_weights(
 ) -> dict[str, Any]:
     """Store new weights for a profile (creating it if asked), keeping the old ones in history."""
     require(actor, Capability.MANAGE_PROFILES)
-    criteria = set(session.execute(select(col(Criterion.key))).scalars().all())
+    criteria: set[str] = set(session.execute(select(col(Criterion.key))).scalars())
     if ahp_matrix:
         # Weights come from the judgements: the matrices' weights replace those sent for them.
         derived = ahp_profile(ahp_matrix, _criteria_by_dimension(session))
@@ -169,9 +170,10 @@ def set_weights(
     session.execute(delete(ProfileWeight).where(col(ProfileWeight.profile_id) == row.id))
     for kind, mapping in ((WeightKind.DIMENSION, dimensions), (WeightKind.CRITERION, by_criterion)):
         for key, weight in mapping.items():
-            session.add(ProfileWeight(profile_id=row.id, kind=kind.value, key=key, weight=weight))
+            session.add(ProfileWeight(profile_id=int(row.id or 0), kind=kind.value, key=key,
+                                      weight=weight))
     weights = {"dimension": dimensions, "criterion": by_criterion}
-    session.add(ProfileRevision(profile_id=row.id, version=row.version, weights=weights,
+    session.add(ProfileRevision(profile_id=int(row.id or 0), version=row.version, weights=weights,
                                 method=row.method, ahp_matrix=ahp_matrix,
                                 consistency_ratio=consistency_ratio, changed_by_id=actor.id))
     session.flush()
@@ -189,7 +191,7 @@ def retire_profile(*, session: Session, actor: Actor, name: str,
     before = profile_public(session, row)
     if retired and row.retired_at is None:
         others = session.execute(select(col(WeightProfile.id)).where(
-            col(WeightProfile.retired_at).is_(None), col(WeightProfile.id) != row.id)).first()  # type: ignore[union-attr]
+            col(WeightProfile.retired_at).is_(None), col(WeightProfile.id) != row.id)).first()
         if others is None:
             raise Invalid({"name": "the last profile in use cannot be retired"})
         row.retired_at = utcnow()
@@ -206,10 +208,11 @@ def retire_profile(*, session: Session, actor: Actor, name: str,
 def _criteria_by_dimension(session: Session) -> dict[str, list[str]]:
     """Return each dimension's criteria keys in their display order."""
     out: dict[str, list[str]] = {d: [] for d in DIMENSIONS}
-    for key, dimension in session.execute(
+    rows = cast(list[tuple[str, str]], session.execute(
         select(col(Criterion.key), col(Criterion.dimension)).order_by(col(Criterion.position),
                                                                       col(Criterion.id))
-    ).all():
+    ).all())
+    for key, dimension in rows:
         out[dimension].append(key)
     return out
 
@@ -217,10 +220,11 @@ def _criteria_by_dimension(session: Session) -> dict[str, list[str]]:
 def criteria_by_dimension(*, session: Session) -> dict[str, list[dict[str, str]]]:
     """Return each dimension's criteria (key and name) for the AHP grids."""
     out: dict[str, list[dict[str, str]]] = {d: [] for d in DIMENSIONS}
-    for key, name, dimension in session.execute(
+    rows = cast(list[tuple[str, str, str]], session.execute(
         select(col(Criterion.key), col(Criterion.name), col(Criterion.dimension))
         .order_by(col(Criterion.position), col(Criterion.id))
-    ).all():
+    ).all())
+    for key, name, dimension in rows:
         out[dimension].append({"key": key, "name": name})
     return out
 
@@ -270,6 +274,7 @@ def ahp_derive(labels: list[str], matrix: list[list[float]] | None = None,
                                  f"{len(result.weights)} matrix"})
     out = _group_public(labels, result)
     if assessors:
+        assert combined is not None  # a group's combined matrix
         out["matrix"] = [[float(v) for v in row] for row in combined]
         out["assessors"] = [
             {"name": str(a.get("name") or f"Assessor {k + 1}"), **_group_public(labels, r)}
