@@ -10,10 +10,10 @@ their groups).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
@@ -62,8 +62,9 @@ def _mapped_role(session: Session, groups: tuple[str, ...]) -> tuple[Role, int |
     """Return the strongest role (and its organisation) the groups map to, or None."""
     if not groups:
         return None
-    found = session.execute(select(GroupMapping.role, GroupMapping.organisation_id)
-                            .where(GroupMapping.group_name.in_(groups))).all()
+    found = cast(list[tuple[str, int | None]], session.execute(
+        select(col(GroupMapping.role), col(GroupMapping.organisation_id))
+        .where(col(GroupMapping.group_name).in_(groups))).all())
     if not found:
         return None
     role, organisation = min(found, key=lambda row: STRENGTH.index(Role(row[0])))
@@ -73,12 +74,12 @@ def _mapped_role(session: Session, groups: tuple[str, ...]) -> tuple[Role, int |
 def sign_in_identity(*, session: Session, identity: Identity) -> SignedIn:
     """Find or create the user a verified identity stands for, and apply the group mapping."""
     link = session.execute(select(ExternalIdentity).where(
-        ExternalIdentity.issuer == identity.issuer,
-        ExternalIdentity.subject == identity.subject)).scalars().first()
+        col(ExternalIdentity.issuer) == identity.issuer,
+        col(ExternalIdentity.subject) == identity.subject)).scalars().first()
     user = session.get(User, link.user_id) if link is not None else None
     email = (identity.email or f"{identity.subject}@{_host(identity.issuer)}").lower()[:254]
     if user is None:
-        user = session.execute(select(User).where(func.lower(User.email) == email)
+        user = session.execute(select(User).where(func.lower(col(User.email)) == email)
                                ).scalars().first()
         if user is not None and not identity.email_verified:
             raise EmailTaken(email)
@@ -88,6 +89,7 @@ def sign_in_identity(*, session: Session, identity: Identity) -> SignedIn:
             session.flush()
             record(session, _system(), action="create", entity="user", entity_id=user.id,
                    after={"email": email, "role": None, "via": identity.issuer})
+        assert user.id is not None  # flushed above or read from the database
         link = ExternalIdentity(issuer=identity.issuer, subject=identity.subject,
                                 user_id=user.id)
     assert link is not None and user.id is not None
@@ -124,10 +126,10 @@ def _host(issuer: str) -> str:
 def list_mappings(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
     """List the group mappings (admins only)."""
     require(actor, Capability.MAP_GROUPS)
-    rows = session.execute(
-        select(GroupMapping, Organisation.code)
-        .outerjoin(Organisation, Organisation.id == GroupMapping.organisation_id)
-        .order_by(GroupMapping.group_name)).all()
+    rows = cast(list[tuple[GroupMapping, str | None]], session.execute(
+        select(GroupMapping, col(Organisation.code))
+        .outerjoin(Organisation, col(Organisation.id) == col(GroupMapping.organisation_id))
+        .order_by(col(GroupMapping.group_name))).all())
     return [{"id": m.id, "group": m.group_name, "role": m.role, "organisation": code}
             for m, code in rows]
 
@@ -142,7 +144,7 @@ def add_mapping(*, session: Session, actor: Actor, group: str, role: str,
         errors["group"] = "enter the group's name as the provider sends it (1 to 255 characters)"
     elif problem := control_problem(group):
         errors["group"] = problem
-    elif session.execute(select(GroupMapping.id).where(GroupMapping.group_name == group)
+    elif session.execute(select(col(GroupMapping.id)).where(col(GroupMapping.group_name) == group)
                          ).first():
         errors["group"] = f"the group {group!r} is already mapped; remove that mapping first"
     try:
@@ -176,7 +178,7 @@ def remove_mapping(*, session: Session, actor: Actor, mapping_id: int) -> None:
     mapping = session.get(GroupMapping, mapping_id)
     if mapping is None:
         raise NotFound("group mapping", str(mapping_id))
-    session.execute(delete(GroupMapping).where(GroupMapping.id == mapping_id))
+    session.execute(delete(GroupMapping).where(col(GroupMapping.id) == mapping_id))
     record(session, actor, action="delete", entity="group_mapping", entity_id=mapping_id,
            before={"group": mapping.group_name, "role": mapping.role})
 
@@ -184,9 +186,9 @@ def remove_mapping(*, session: Session, actor: Actor, mapping_id: int) -> None:
 def waiting_users(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
     """List users who signed in through the provider and wait for a role, with their groups."""
     require(actor, Capability.MAP_GROUPS)
-    rows = session.execute(
-        select(User.email, User.name, ExternalIdentity.groups, User.created_at)
-        .join(ExternalIdentity, ExternalIdentity.user_id == User.id)
-        .where(User.role.is_(None)).order_by(User.created_at)).all()
+    rows = cast(list[tuple[str, str, str, Any]], session.execute(
+        select(col(User.email), col(User.name), col(ExternalIdentity.groups), col(User.created_at))
+        .join(ExternalIdentity, col(ExternalIdentity.user_id) == col(User.id))
+        .where(col(User.role).is_(None)).order_by(col(User.created_at))).all())
     return [{"email": e, "name": n, "groups": [g for g in groups.split(",") if g]}
             for e, n, groups, _at in rows]
