@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 from pydantic import Field, field_validator
@@ -78,9 +78,10 @@ def _read_index(session: Session, revision: int) -> SimilarityIndex:
     rows = session.execute(
         select(col(Project.id), col(Project.slug), col(Project.title), col(Project.description),
                col(Project.owner_id),
-               Project.theme, Project.status, Project.cost_gbp, Organisation.code,
-               Organisation.name, Organisation.kind)
-        .join(Organisation, Organisation.id == Project.owner_id).order_by(Project.id)
+               col(Project.theme), col(Project.status), col(Project.cost_gbp),
+               col(Organisation.code), col(Organisation.name), col(Organisation.kind))
+        .join(Organisation, col(Organisation.id) == col(Project.owner_id))
+        .order_by(col(Project.id))
     ).all()
     projects = {
         r[0]: {"id": r[0], "slug": r[1], "title": r[2], "description": r[3] or "",
@@ -104,11 +105,12 @@ def _read_index(session: Session, revision: int) -> SimilarityIndex:
         select(col(ProjectPartner.project_id), col(ProjectPartner.organisation_id))).all()}
     partners |= {(p["id"], p["owner_id"]) for p in projects.values()}
     contacts: dict[int, dict[str, str]] = {}
-    for organisation_id, name, email in session.execute(
-            select(col(User.organisation_id), col(User.name), col(User.email))
-            .where(col(User.role) == Role.LEAD.value, col(User.is_active),
-                   col(User.organisation_id).is_not(None))
-            .order_by(col(User.id))).all():
+    leads = cast(list[tuple[int, str, str]], session.execute(
+        select(col(User.organisation_id), col(User.name), col(User.email))
+        .where(col(User.role) == Role.LEAD.value, col(User.is_active),
+               col(User.organisation_id).is_not(None))
+        .order_by(col(User.id))).all())
+    for organisation_id, name, email in leads:
         contacts.setdefault(organisation_id, {"name": name, "email": email})
     model = similarity.build_model(frame, links)
     organisations = dict(session.execute(select(col(Organisation.code),
@@ -135,7 +137,8 @@ def _groups(index: SimilarityIndex) -> list[list[int]]:
              if index.projects[int(a)]["status"] not in NOT_IN_GROUPS
              and index.projects[int(b)]["status"] not in NOT_IN_GROUPS
              and not _already_partners(index, int(a), int(b))]
-    return [[int(x) for x in group] for group in similarity.groups(pairs)]
+    return [[int(cast(int, x)) for x in group]
+            for group in similarity.groups(cast(list[tuple[object, object]], pairs))]
 
 
 def similarity_index(db: Database, *, fresh: bool = False) -> SimilarityIndex:
@@ -183,9 +186,9 @@ def _suggestion(index: SimilarityIndex, other: int, score: float,
         "slug": project["slug"], "title": project["title"], "status": project["status"],
         "theme": project["theme"], "organisation": project["organisation"],
         "organisation_name": project["organisation_name"], "score": round(score, 3),
-        "why": why.words(index.titles),
+        "why": why.words(cast(dict[object, str], index.titles)),
         "same_theme": why.same_theme,
-        "shared_datasets": [index.datasets[d]["code"] for d in why.shared_datasets],
+        "shared_datasets": [index.datasets[cast(int, d)]["code"] for d in why.shared_datasets],
         "shared_terms": list(why.shared_terms),
         "contact": _contact(index, project["owner_id"]),
     }
@@ -241,7 +244,7 @@ def similar_to_draft(db: Database, *, data: dict[str, Any], top: int = 5) -> dic
     found = similarity.similar_to_draft(index.model, title=values.title,
                                         description=values.description, theme=theme,
                                         organisation=owner, top_k=top)
-    similar = [_suggestion(index, int(key), score, why) for key, score, why in found]
+    similar = [_suggestion(index, int(cast(int, key)), score, why) for key, score, why in found]
     none = None if similar else ("no project in another organisation shares enough of these "
                                  "words yet")
     return {"similar": similar, "none_reason": none}
@@ -258,10 +261,11 @@ def _values(db: Database, ids: list[int]) -> dict[int, float]:
     values: dict[int, float] = {}
     with db.read() as session:
         for part in chunks(ids):
-            for project_id, composite in session.execute(
-                    select(col(RankingRow.project_id), col(RankingRow.composite))
-                    .where(col(RankingRow.run_id) == run.id,
-                           col(RankingRow.project_id).in_(part))).all():
+            rows = cast(list[tuple[int, float | None]], session.execute(
+                select(col(RankingRow.project_id), col(RankingRow.composite))
+                .where(col(RankingRow.run_id) == run.id,
+                       col(RankingRow.project_id).in_(part))).all())
+            for project_id, composite in rows:
                 if composite is not None:
                     values[project_id] = float(composite)
     return values
@@ -283,7 +287,8 @@ def opportunities(db: Database, *, theme: str | None = None, organisation: str |
     """
     index = similarity_index(db, fresh=fresh)
     with db.read() as session:
-        dismissed = set(session.execute(select(col(DismissedSuggestion.members))).scalars())
+        dismissed: set[str] = set(session.execute(
+            select(col(DismissedSuggestion.members))).scalars())
     matching = []
     for group in index.groups:
         if members_key(group) in dismissed:
@@ -378,10 +383,10 @@ def dismiss(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str
 
 def dismissed(*, session: Session) -> list[dict[str, Any]]:
     """Return the suggestions set aside, newest first, with who and why."""
-    rows = session.execute(
+    rows = cast(list[tuple[DismissedSuggestion, str | None]], session.execute(
         select(DismissedSuggestion, col(User.name)).outerjoin(
             User, col(User.id) == col(DismissedSuggestion.dismissed_by_id))
-        .order_by(col(DismissedSuggestion.id).desc())).all()
+        .order_by(col(DismissedSuggestion.id).desc())).all())
     return [{"group": d.members, "reason": d.reason, "by": name,
              "at": d.dismissed_at.isoformat() if d.dismissed_at else None} for d, name in rows]
 
@@ -406,6 +411,7 @@ def join_project(*, session: Session, actor: Actor, slug: str,
         col(ProjectPartner.project_id) == project.id,
         col(ProjectPartner.organisation_id) == organisation.id)).scalar()
     if partner is None:
+        assert project.id is not None and organisation.id is not None
         partner = ProjectPartner(project_id=project.id, organisation_id=organisation.id,
                                  role=PartnerRole.PARTNER.value)
         session.add(partner)
