@@ -288,7 +288,108 @@ def _add_edges(g: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str, dict[str
     nx._clear_cache(g)
 
 
-def _build_graph(  # noqa: C901 - to split
+PROJECT_ATTRS = {
+    "title": "label", "name": "label", "status": "status", "value": "value",
+    "mandatory": "mandatory", "cost_gbp": "cost_gbp", "effort_pm": "effort_pm", "theme": "theme",
+    "owner": "owner", "readiness": "readiness",
+}
+DATASET_ATTRS = {
+    "title": "label", "name": "label", "publisher": "publisher", "drl": "drl",
+    "access": "access", "update_frequency": "update_frequency",
+}
+LINK_ATTRS = {
+    "required": "required", "ready": "ready", "readiness": "readiness", "fit_for_task": "fit",
+    "fit": "fit", "agreement": "agreement",
+}
+Edge = tuple[str, str, str, dict[str, Any]]
+
+
+def _add_project_nodes(g: nx.MultiDiGraph, projects: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
+    """Add a node per project; return the slugs and their node ids, refusing duplicate slugs."""
+    slugs = projects["slug"].astype(str)
+    known = pd.Index(slugs.to_numpy(dtype=object), dtype=object)
+    if not known.is_unique:
+        raise ValueError(f"duplicate project slugs: {sorted(set(known[known.duplicated()]))[:5]}")
+    node_ids = np.asarray([PROJECT + s for s in known], dtype=object)
+    attrs = _records(projects, PROJECT_ATTRS)
+    g.add_nodes_from(
+        (i, {"kind": "project", "slug": s, "label": a.pop("label", None) or s, **a})
+        for i, s, a in zip(node_ids.tolist(), known.tolist(), attrs, strict=True)
+    )
+    return known, node_ids
+
+
+def _coded_nodes(frame: pd.DataFrame | None, kind: str,
+                 columns: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Return organisation or dataset nodes by code, labelled by name or else by code."""
+    nodes: dict[str, dict[str, Any]] = {}
+    if frame is None or not len(frame):
+        return nodes
+    for code, a in zip(frame["code"].astype(str).tolist(), _records(frame, columns),
+                       strict=True):
+        nodes[code] = {"kind": kind, "code": code, **a}
+        nodes[code]["label"] = nodes[code].get("label") or code
+    return nodes
+
+
+def _dependency_edge_list(dependencies: pd.DataFrame | None, known: pd.Index,
+                          node_ids: np.ndarray) -> list[Edge]:
+    """Return the 'waits on' edges between known projects."""
+    if dependencies is None or not len(dependencies):
+        return []
+    src, dst = _dependency_edges(dependencies.astype({"project": str, "depends_on": str}), known)
+    return [(p, q, "depends_on", {"kind": "depends_on"})
+            for p, q in zip(node_ids[src].tolist(), node_ids[dst].tolist(), strict=True)]
+
+
+def _link_edges(links: pd.DataFrame | None, known: pd.Index,
+                ds_nodes: dict[str, dict[str, Any]]) -> list[Edge]:
+    """Return projects' uses and products of datasets, adding any dataset not yet a node."""
+    if links is None or not len(links):
+        return []
+    lk = links[_isin(links["project"].astype(str), known)]
+    relation = (lk["relation"].astype(str).tolist() if "relation" in lk.columns
+                else ["uses"] * len(lk))
+    edges: list[Edge] = []
+    for p, d, rel, a in zip(lk["project"].astype(str).tolist(), lk["dataset"].astype(str).tolist(),
+                            relation, _records(lk, LINK_ATTRS), strict=True):
+        edges.append((PROJECT + p, DATASET + d, rel, {"kind": rel, **a}))
+        if d not in ds_nodes:
+            ds_nodes[d] = {"kind": "dataset", "code": d, "label": d}
+    return edges
+
+
+def _partner_edges(partners: pd.DataFrame | None, known: pd.Index,
+                   org_nodes: dict[str, dict[str, Any]]) -> list[Edge]:
+    """Return organisations' parts in projects, adding any organisation not yet a node."""
+    if partners is None or not len(partners):
+        return []
+    pt = partners[_isin(partners["project"].astype(str), known)]
+    roles = (pt["role"].astype(object).where(pt["role"].notna(), None).tolist()
+             if "role" in pt.columns else [None] * len(pt))
+    edges: list[Edge] = []
+    for o, p, role in zip(pt["organisation"].astype(str).tolist(),
+                          pt["project"].astype(str).tolist(), roles, strict=True):
+        key = "partners_in" if role is None else f"partners_in:{role}"
+        edges.append((ORG + o, PROJECT + p, key, {"kind": "partners_in", "role": role}))
+        org_nodes.setdefault(o, {"kind": "organisation", "code": o, "label": o})
+    return edges
+
+
+def _publisher_edges(ds_nodes: dict[str, dict[str, Any]],
+                     org_nodes: dict[str, dict[str, Any]]) -> list[Edge]:
+    """Return publishers' edges to their datasets, adding any publisher not yet a node."""
+    edges: list[Edge] = []
+    for code, a in ds_nodes.items():
+        publisher = a.get("publisher")
+        if publisher:
+            edges.append((ORG + publisher, DATASET + code, "publishes", {"kind": "publishes"}))
+            org_nodes.setdefault(
+                publisher, {"kind": "organisation", "code": publisher, "label": publisher})
+    return edges
+
+
+def _build_graph(
     projects: pd.DataFrame,
     datasets: pd.DataFrame | None,
     organisations: pd.DataFrame | None,
@@ -297,117 +398,17 @@ def _build_graph(  # noqa: C901 - to split
     partners: pd.DataFrame | None,
 ) -> nx.MultiDiGraph:
     g = nx.MultiDiGraph()
-    slugs = projects["slug"].astype(str)
-    known = pd.Index(slugs.to_numpy(dtype=object), dtype=object)
-    if not known.is_unique:
-        raise ValueError(f"duplicate project slugs: {sorted(set(known[known.duplicated()]))[:5]}")
-    node_ids = np.asarray([PROJECT + s for s in known], dtype=object)
-    attrs = _records(
-        projects,
-        {
-            "title": "label",
-            "name": "label",
-            "status": "status",
-            "value": "value",
-            "mandatory": "mandatory",
-            "cost_gbp": "cost_gbp",
-            "effort_pm": "effort_pm",
-            "theme": "theme",
-            "owner": "owner",
-            "readiness": "readiness",
-        },
-    )
-    g.add_nodes_from(
-        (i, {"kind": "project", "slug": s, "label": a.pop("label", None) or s, **a})
-        for i, s, a in zip(node_ids.tolist(), known.tolist(), attrs, strict=True)
-    )
-
-    org_nodes: dict[str, dict[str, Any]] = {}
-    if organisations is not None and len(organisations):
-        o_attrs = _records(organisations, {"name": "label", "kind": "org_kind"})
-        for code, a in zip(organisations["code"].astype(str).tolist(), o_attrs, strict=True):
-            org_nodes[code] = {"kind": "organisation", "code": code, **a}
-            org_nodes[code]["label"] = org_nodes[code].get("label") or code
-
-    ds_nodes: dict[str, dict[str, Any]] = {}
-    if datasets is not None and len(datasets):
-        d_attrs = _records(
-            datasets,
-            {
-                "title": "label",
-                "name": "label",
-                "publisher": "publisher",
-                "drl": "drl",
-                "access": "access",
-                "update_frequency": "update_frequency",
-            },
-        )
-        for code, a in zip(datasets["code"].astype(str).tolist(), d_attrs, strict=True):
-            ds_nodes[code] = {"kind": "dataset", "code": code, **a}
-            ds_nodes[code]["label"] = ds_nodes[code].get("label") or code
-
-    edges: list[tuple[str, str, str, dict[str, Any]]] = []
-    if dependencies is not None and len(dependencies):
-        src, dst = _dependency_edges(
-            dependencies.astype({"project": str, "depends_on": str}), known
-        )
-        edges.extend(
-            (p, q, "depends_on", {"kind": "depends_on"})
-            for p, q in zip(node_ids[src].tolist(), node_ids[dst].tolist(), strict=True)
-        )
-    if links is not None and len(links):
-        lk = links[_isin(links["project"].astype(str), known)]
-        l_attrs = _records(
-            lk,
-            {
-                "required": "required",
-                "ready": "ready",
-                "readiness": "readiness",
-                "fit_for_task": "fit",
-                "fit": "fit",
-                "agreement": "agreement",
-            },
-        )
-        relation = (
-            lk["relation"].astype(str).tolist() if "relation" in lk.columns else ["uses"] * len(lk)
-        )
-        for p, d, rel, a in zip(
-            lk["project"].astype(str).tolist(),
-            lk["dataset"].astype(str).tolist(),
-            relation,
-            l_attrs,
-            strict=True,
-        ):
-            edges.append((PROJECT + p, DATASET + d, rel, {"kind": rel, **a}))
-            if d not in ds_nodes:
-                ds_nodes[d] = {"kind": "dataset", "code": d, "label": d}
-    if partners is not None and len(partners):
-        pt = partners[_isin(partners["project"].astype(str), known)]
-        roles = (
-            pt["role"].astype(object).where(pt["role"].notna(), None).tolist()
-            if ("role" in pt.columns)
-            else [None] * len(pt)
-        )
-        for o, p, role in zip(
-            pt["organisation"].astype(str).tolist(),
-            pt["project"].astype(str).tolist(),
-            roles,
-            strict=True,
-        ):
-            key = "partners_in" if role is None else f"partners_in:{role}"
-            edges.append((ORG + o, PROJECT + p, key, {"kind": "partners_in", "role": role}))
-            org_nodes.setdefault(o, {"kind": "organisation", "code": o, "label": o})
-    for code, a in ds_nodes.items():
-        publisher = a.get("publisher")
-        if publisher:
-            edges.append((ORG + publisher, DATASET + code, "publishes", {"kind": "publishes"}))
-            org_nodes.setdefault(
-                publisher, {"kind": "organisation", "code": publisher, "label": publisher}
-            )
+    known, node_ids = _add_project_nodes(g, projects)
+    org_nodes = _coded_nodes(organisations, "organisation", {"name": "label", "kind": "org_kind"})
+    ds_nodes = _coded_nodes(datasets, "dataset", DATASET_ATTRS)
+    # Edges in this order (nodes met on the way are added after the projects, datasets first).
+    edges = [*_dependency_edge_list(dependencies, known, node_ids),
+             *_link_edges(links, known, ds_nodes),
+             *_partner_edges(partners, known, org_nodes),
+             *_publisher_edges(ds_nodes, org_nodes)]
     if "owner" in projects.columns:
         for o in projects["owner"].dropna().astype(str).unique().tolist():
             org_nodes.setdefault(o, {"kind": "organisation", "code": o, "label": o})
-
     g.add_nodes_from((DATASET + c, a) for c, a in ds_nodes.items())
     g.add_nodes_from((ORG + c, a) for c, a in org_nodes.items())
     _add_edges(g, edges)
