@@ -122,17 +122,12 @@ def _limit(name: str, x: float) -> float:
     return x
 
 
-def _prepare(  # noqa: C901 - to split
-    candidates: pd.DataFrame,
-    dependencies: pd.DataFrame | None,
-    budget: float,
-    capacity: float,
-    force_in: Iterable[str],
-    force_out: Iterable[str],
-) -> _Problem:
-    """Validate the request, build the 0/1 model and explain infeasibility found before solving."""
-    budget = _limit("budget", budget)
-    capacity = _limit("capacity", capacity)
+def _checked_table(candidates: pd.DataFrame, fin: list[str],
+                   fout: list[str]) -> tuple[pd.DataFrame, pd.Index, np.ndarray, np.ndarray]:
+    """Refuse duplicate slugs, unknown statuses and bad forced sets; return the table's facts.
+
+    Returns the table, its slugs, their statuses and which rows are candidates.
+    """
     table = candidates.reset_index(drop=True)
     slugs_all = pd.Index(table["slug"].astype(str))
     if slugs_all.has_duplicates:
@@ -141,8 +136,6 @@ def _prepare(  # noqa: C901 - to split
     bad_status = sorted(set(status) - set(STATUSES))
     if bad_status:
         raise InvalidPlanRequest(f"unknown status value(s): {', '.join(bad_status)}")
-    fin = [str(s) for s in force_in]
-    fout = [str(s) for s in force_out]
     unknown = sorted({s for s in fin + fout if s not in slugs_all})
     if unknown:
         raise InvalidPlanRequest(f"unknown project(s) forced in or out: {_names(unknown)}")
@@ -156,10 +149,12 @@ def _prepare(  # noqa: C901 - to split
         raise InvalidPlanRequest(
             "only idea, proposed, approved or paused projects can be forced in: " + detail
         )
+    return table, slugs_all, status, is_candidate
 
-    cand = np.flatnonzero(is_candidate)
-    n = len(cand)
-    slugs = slugs_all[cand].to_numpy(dtype=object)
+
+def _known_amounts(table: pd.DataFrame, cand: np.ndarray,
+                   slugs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the candidates' cost and effort, refusing any missing or negative figure."""
     cost = _floats(table["cost_gbp"])[cand]
     effort = _floats(table["effort_pm"])[cand]
     for name, arr in (("cost_gbp", cost), ("effort_pm", effort)):
@@ -169,11 +164,18 @@ def _prepare(  # noqa: C901 - to split
                 f"{name} must be a known, non-negative number for every candidate; "
                 f"missing or invalid for {_names(slugs[bad].tolist())}"
             )
-    value = np.nan_to_num(_floats(table["value"])[cand], nan=0.0)
-    mandatory = _flag(table, "mandatory")[cand]
+    return cost, effort
 
-    position = np.full(len(table), -1, dtype=np.int64)
-    position[cand] = np.arange(n)
+
+def _candidate_edges(dependencies: pd.DataFrame | None, slugs_all: pd.Index,
+                     status: np.ndarray, is_candidate: np.ndarray, position: np.ndarray,
+                     slugs: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Return prerequisite edges between candidates, refusing a cycle, and rejected prerequisites.
+
+    The edges are candidate positions (src waits on dst); the dict names, per candidate
+    position, the first rejected project it waits on.
+    """
+    n = len(slugs)
     dep_src, dep_dst = _dependency_edges(
         None if dependencies is None else dependencies.astype({"project": str, "depends_on": str}),
         slugs_all,
@@ -190,27 +192,27 @@ def _prepare(  # noqa: C901 - to split
         position[dep_src[on_rejected]].tolist(), dep_dst[on_rejected].tolist(), strict=True
     ):
         rejected_prereq.setdefault(p, str(slugs_all[r]))
+    return src, dst, rejected_prereq
 
-    prereqs = _adjacency_lists(src, dst, n)
-    dependants = _adjacency_lists(dst, src, n)
-    forced_in = np.zeros(n, dtype=bool)
-    forced_in[position[slugs_all.get_indexer(fin)]] = True
-    forced_out = np.zeros(n, dtype=bool)
-    out_idx = slugs_all.get_indexer(fout)
-    out_idx = position[out_idx]
-    forced_out[out_idx[out_idx >= 0]] = True
 
-    # Closure of what must be selected: mandatory and forced-in projects with their prerequisites.
-    root_of = np.full(n, -1, dtype=np.int64)
-    queue = deque(np.flatnonzero(mandatory | forced_in).tolist())
+def _spread(seeds: np.ndarray, neighbours: list[list[int]]) -> np.ndarray:
+    """Return, per node, the seed it is reached from along neighbours (-1 when none)."""
+    root_of = np.full(len(seeds), -1, dtype=np.int64)
+    queue = deque(np.flatnonzero(seeds).tolist())
     for r in queue:
         root_of[r] = r
     while queue:
         u = queue.popleft()
-        for q in prereqs[u]:
+        for q in neighbours[u]:
             if root_of[q] < 0:
                 root_of[q] = root_of[u]
                 queue.append(q)
+    return root_of
+
+
+def _conflicts(root_of: np.ndarray, mandatory: np.ndarray, slugs: np.ndarray,
+               forced_out: np.ndarray, rejected_prereq: dict[int, str]) -> list[str]:
+    """Say why what must be selected cannot be: forced out, or waiting on a rejected project."""
     required = root_of >= 0
 
     def why(root: int) -> str:
@@ -228,8 +230,13 @@ def _prepare(  # noqa: C901 - to split
             root = int(root_of[u])
             via = "" if root == u else f" through {slugs[u]}"
             reasons.append(f"{why(root)} depends{via} on rejected project {rejected_prereq[u]}")
-    need_cost = float(cost[required].sum())
-    need_effort = float(effort[required].sum())
+    return reasons
+
+
+def _over_limits(need_cost: float, need_effort: float, budget: float,
+                 capacity: float) -> list[str]:
+    """Say when what must be selected alone costs more than the budget or the capacity."""
+    reasons: list[str] = []
     if need_cost > budget:
         reasons.append(
             f"mandatory and forced-in projects (and their prerequisites) need {_money(need_cost)} "
@@ -240,18 +247,56 @@ def _prepare(  # noqa: C901 - to split
             "mandatory and forced-in projects (and their prerequisites) need "
             f"{_months(need_effort)} but the capacity is {_months(capacity)}"
         )
+    return reasons
+
+
+def _prepare(
+    candidates: pd.DataFrame,
+    dependencies: pd.DataFrame | None,
+    budget: float,
+    capacity: float,
+    force_in: Iterable[str],
+    force_out: Iterable[str],
+) -> _Problem:
+    """Validate the request, build the 0/1 model and explain infeasibility found before solving."""
+    budget = _limit("budget", budget)
+    capacity = _limit("capacity", capacity)
+    fin = [str(s) for s in force_in]
+    fout = [str(s) for s in force_out]
+    table, slugs_all, status, is_candidate = _checked_table(candidates, fin, fout)
+
+    cand = np.flatnonzero(is_candidate)
+    n = len(cand)
+    slugs = slugs_all[cand].to_numpy(dtype=object)
+    cost, effort = _known_amounts(table, cand, slugs)
+    value = np.nan_to_num(_floats(table["value"])[cand], nan=0.0)
+    mandatory = _flag(table, "mandatory")[cand]
+
+    position = np.full(len(table), -1, dtype=np.int64)
+    position[cand] = np.arange(n)
+    src, dst, rejected_prereq = _candidate_edges(dependencies, slugs_all, status, is_candidate,
+                                                 position, slugs)
+    prereqs = _adjacency_lists(src, dst, n)
+    dependants = _adjacency_lists(dst, src, n)
+    forced_in = np.zeros(n, dtype=bool)
+    forced_in[position[slugs_all.get_indexer(fin)]] = True
+    forced_out = np.zeros(n, dtype=bool)
+    out_idx = slugs_all.get_indexer(fout)
+    out_idx = position[out_idx]
+    forced_out[out_idx[out_idx >= 0]] = True
+
+    # Closure of what must be selected: mandatory and forced-in projects with their prerequisites.
+    root_of = _spread(mandatory | forced_in, prereqs)
+    required = root_of >= 0
+    reasons = _conflicts(root_of, mandatory, slugs, forced_out, rejected_prereq)
+    reasons += _over_limits(float(cost[required].sum()), float(effort[required].sum()),
+                            budget, capacity)
 
     # Fix what is decided already: it spares the solver work that presolve (off) would do.
     lower = required.astype(np.float64)
     excluded = forced_out.copy()
     excluded[list(rejected_prereq)] = True
-    queue = deque(np.flatnonzero(excluded).tolist())
-    while queue:
-        u = queue.popleft()
-        for d in dependants[u]:
-            if not excluded[d]:
-                excluded[d] = True
-                queue.append(d)
+    excluded = _spread(excluded, dependants) >= 0
     upper = np.where(excluded, 0.0, 1.0)
     return _Problem(
         slugs=slugs,
