@@ -220,18 +220,21 @@ def _horizon(horizon: Any) -> int:
     return h
 
 
-def _prepare(  # noqa: C901 - to split
-    candidates: pd.DataFrame,
-    dependencies: pd.DataFrame | None,
-    *,
-    horizon: Any,
-    budget: Any,
-    capacity: Mapping[str, Any] | None,
-    total_capacity: Any,
-    discount_rate: float,
-    quarters: Sequence[str] | None,
-) -> _Problem:
-    """Validate a request and work out each candidate's window of feasible start quarters."""
+@dataclass(frozen=True)
+class _Limits:
+    horizon: int
+    quarters: tuple[str, ...]
+    budget: np.ndarray
+    capacity: dict[str, np.ndarray]
+    total_capacity: np.ndarray
+    discount: np.ndarray  # factor per start quarter
+
+
+def _limits(
+    horizon: Any, budget: Any, capacity: Mapping[str, Any] | None, total_capacity: Any,
+    discount_rate: float, quarters: Sequence[str] | None,
+) -> _Limits:
+    """Check the horizon, the per-quarter limits and the discount rate."""
     h = _horizon(horizon)
     labels = _quarters(h, quarters)
     budget_q = _per_quarter("budget", budget, h)
@@ -247,7 +250,32 @@ def _prepare(  # noqa: C901 - to split
         raise InvalidRoadmapRequest(
             "discount_rate", f"discount_rate must be at least 0 and below 1, got {discount_rate!r}"
         )
+    return _Limits(h, labels, budget_q, caps, total_q, (1.0 + rate) ** (-np.arange(h) / 4.0))
 
+
+@dataclass(frozen=True)
+class _Rows:
+    slugs: pd.Index
+    status: np.ndarray
+    owner: np.ndarray
+    is_cand: np.ndarray
+    in_progress: np.ndarray
+    value: np.ndarray
+    cost: np.ndarray
+    effort: np.ndarray
+    duration: np.ndarray  # whole quarters, at least 1
+    mandatory: np.ndarray
+    deadline: np.ndarray  # quarter index; NaN when none
+    fixed_start: np.ndarray
+
+
+def _named(slugs: pd.Index, bad: np.ndarray) -> str:
+    """Return the first five slugs a mask picks, sorted, for a message."""
+    return ", ".join(sorted(slugs[bad])[:5])
+
+
+def _rows(candidates: pd.DataFrame) -> _Rows:
+    """Check the candidate table's slugs, statuses, costs and efforts and read its columns."""
     table = candidates.reset_index(drop=True)
     slugs = pd.Index(table["slug"].astype(str))
     if slugs.has_duplicates:
@@ -262,7 +290,6 @@ def _prepare(  # noqa: C901 - to split
     )
     is_cand = _isin(status, CANDIDATE_STATUSES)
     in_progress = status == "in_progress"
-    value = np.nan_to_num(_floats(table["value"]), nan=0.0)
     cost = _floats(table["cost_gbp"])
     effort = _floats(table["effort_pm"])
     for name, arr in (("cost_gbp", cost), ("effort_pm", effort)):
@@ -270,109 +297,177 @@ def _prepare(  # noqa: C901 - to split
         if bad.any():
             raise InvalidRoadmapRequest(
                 name, f"{name} must be a known, non-negative number; missing or invalid for "
-                f"{', '.join(sorted(slugs[bad])[:5])}"
+                f"{_named(slugs, bad)}"
             )
-    cost = np.nan_to_num(cost)
-    effort = np.nan_to_num(effort)
-    duration = _floats(table["duration"]) if "duration" in table else np.ones(n)
-    bad = (is_cand | in_progress) & (~np.isfinite(duration) | (duration < 1))
+    fixed_start = _floats(table["start"]) if "start" in table else np.zeros(n)
+    return _Rows(
+        slugs=slugs, status=status, owner=owner, is_cand=is_cand, in_progress=in_progress,
+        value=np.nan_to_num(_floats(table["value"]), nan=0.0), cost=np.nan_to_num(cost),
+        effort=np.nan_to_num(effort), duration=_durations(table, slugs, is_cand | in_progress),
+        mandatory=_flag(table, "mandatory") & is_cand,
+        deadline=_floats(table["deadline"]) if "deadline" in table else np.full(n, np.nan),
+        fixed_start=np.where(np.isfinite(fixed_start), np.round(fixed_start), 0).astype(np.int64),
+    )
+
+
+def _durations(table: pd.DataFrame, slugs: pd.Index, scheduled: np.ndarray) -> np.ndarray:
+    """Return each row's duration in whole quarters, refusing a bad one where it matters."""
+    duration = _floats(table["duration"]) if "duration" in table else np.ones(len(table))
+    bad = scheduled & (~np.isfinite(duration) | (duration < 1))
     if bad.any():
         raise InvalidRoadmapRequest(
             "duration", f"duration must be a whole number of quarters of at least 1; invalid for "
-            f"{', '.join(sorted(slugs[bad])[:5])}"
+            f"{_named(slugs, bad)}"
         )
-    duration = np.where(np.isfinite(duration), np.maximum(np.round(duration), 1), 1).astype(
-        np.int64
-    )
-    mandatory = _flag(table, "mandatory") & is_cand
-    deadline = _floats(table["deadline"]) if "deadline" in table else np.full(n, np.nan)
-    late = mandatory & np.isfinite(deadline) & (deadline < 0)
+    return np.where(np.isfinite(duration), np.maximum(np.round(duration), 1), 1).astype(np.int64)
+
+
+def _check_mandatory(rows: _Rows, h: int) -> None:
+    """Refuse a mandatory project due before the first quarter or longer than the horizon."""
+    late = rows.mandatory & np.isfinite(rows.deadline) & (rows.deadline < 0)
     if late.any():
         raise InvalidRoadmapRequest(
             "deadline", "a mandatory project's deadline cannot be before the first quarter: "
-            + ", ".join(sorted(slugs[late])[:5])
+            + _named(rows.slugs, late)
         )
-    too_long = mandatory & (duration > h)
+    too_long = rows.mandatory & (rows.duration > h)
     if too_long.any():
-        first = sorted(slugs[too_long])[0]
-        d = int(duration[slugs.get_loc(first)])
+        first = sorted(rows.slugs[too_long])[0]
+        d = int(rows.duration[rows.slugs.get_loc(first)])
         raise InvalidRoadmapRequest(
             "horizon", f"mandatory project {first} lasts {d} quarters, longer than the horizon "
             f"of {h}"
         )
-    fixed_start = _floats(table["start"]) if "start" in table else np.zeros(n)
-    fixed_start = np.where(np.isfinite(fixed_start), np.round(fixed_start), 0).astype(np.int64)
 
+
+@dataclass(frozen=True)
+class _Edges:
+    dep_src: np.ndarray  # every candidate's prerequisite edge, p depends on q
+    dep_dst: np.ndarray
+    src: np.ndarray  # those between two candidates
+    dst: np.ndarray
+    order: np.ndarray  # candidates' topological order, prerequisites first
+
+
+def _edges(rows: _Rows, dependencies: pd.DataFrame | None) -> _Edges:
+    """Return the candidates' prerequisite edges in order, refusing a cycle."""
     dep_src, dep_dst = _dependency_edges(
         None if dependencies is None else dependencies.astype({"project": str, "depends_on": str}),
-        slugs,
+        rows.slugs,
     )
-    cand_edge = is_cand[dep_src]
+    cand_edge = rows.is_cand[dep_src]
     dep_src, dep_dst = dep_src[cand_edge], dep_dst[cand_edge]
-    inner = is_cand[dep_dst]
+    inner = rows.is_cand[dep_dst]
     src, dst = dep_src[inner], dep_dst[inner]
+    n = len(rows.slugs)
     order = _topological_order(n, dst, src)
     if order is None:
-        raise DependencyCycleError(_cycle_in(n, src, dst, slugs.to_numpy(dtype=object)))
+        raise DependencyCycleError(_cycle_in(n, src, dst, rows.slugs.to_numpy(dtype=object)))
+    return _Edges(dep_src, dep_dst, src, dst, order)
 
+
+def _windows(
+    rows: _Rows, edges: _Edges, h: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
+    """Return each row's earliest and latest start, whether it must start, and why it cannot."""
+    n, duration = len(rows.slugs), rows.duration
     # Earliest start: after prerequisites in progress end and candidate prerequisites can finish.
     earliest = np.zeros(n, dtype=np.float64)
     why_not: dict[int, str] = {}
-    for p, q in zip(dep_src.tolist(), dep_dst.tolist(), strict=True):
-        if status[q] == "rejected":
+    for p, q in zip(edges.dep_src.tolist(), edges.dep_dst.tolist(), strict=True):
+        if rows.status[q] == "rejected":
             earliest[p] = np.inf
-            why_not.setdefault(p, f"depends on rejected project {slugs[q]}")
-        elif in_progress[q]:
-            earliest[p] = max(earliest[p], fixed_start[q] + duration[q])
+            why_not.setdefault(p, f"depends on rejected project {rows.slugs[q]}")
+        elif rows.in_progress[q]:
+            earliest[p] = max(earliest[p], rows.fixed_start[q] + duration[q])
     prereqs: list[list[int]] = [[] for _ in range(n)]
-    for p, q in zip(src.tolist(), dst.tolist(), strict=True):
+    for p, q in zip(edges.src.tolist(), edges.dst.tolist(), strict=True):
         prereqs[p].append(q)
-    latest = np.where(is_cand, h - duration, -1).astype(np.float64)
-    latest = np.where(mandatory & np.isfinite(deadline), np.minimum(latest, deadline), latest)
-    for u in order.tolist():
+    latest = np.where(rows.is_cand, h - duration, -1).astype(np.float64)
+    dated = rows.mandatory & np.isfinite(rows.deadline)
+    latest = np.where(dated, np.minimum(latest, rows.deadline), latest)
+    for u in edges.order.tolist():
         for q in prereqs[u]:
             if earliest[q] + duration[q] > earliest[u]:
                 earliest[u] = earliest[q] + duration[q]
             if q in why_not and u not in why_not:
-                why_not[u] = f"its prerequisite {slugs[q]} cannot be scheduled"
+                why_not[u] = f"its prerequisite {rows.slugs[q]} cannot be scheduled"
     # Required: mandatory projects and, transitively, their candidate prerequisites.
-    required = mandatory.copy()
-    for u in order[::-1].tolist():
+    required = rows.mandatory.copy()
+    for u in edges.order[::-1].tolist():
         if required[u]:
             for q in prereqs[u]:
                 required[q] = True
                 latest[q] = min(latest[q], latest[u] - duration[q])
+    return earliest, latest, required, why_not
 
+
+def _unschedulable(
+    rows: _Rows, earliest: np.ndarray, latest: np.ndarray, required: np.ndarray,
+    why_not: dict[int, str], labels: tuple[str, ...],
+) -> tuple[list[tuple[str, str]], tuple[str, int | None, str | None] | None]:
+    """Close the window of each candidate with none; name why, or why the request fails."""
+    h = len(labels)
     reason: tuple[str, int | None, str | None] | None = None
     unschedulable: list[tuple[str, str]] = []
+    mandatory, duration = rows.mandatory, rows.duration
     # Mandatory projects first, so a reason names the project that sets the deadline.
-    for u in sorted(np.flatnonzero(is_cand).tolist(), key=lambda i: (not mandatory[i], i)):
+    for u in sorted(np.flatnonzero(rows.is_cand).tolist(), key=lambda i: (not mandatory[i], i)):
         if earliest[u] <= latest[u]:
             continue
         if required[u]:
             if reason is None:
-                reason = _deadline_reason(u, slugs, mandatory, why_not, earliest, latest,
+                reason = _deadline_reason(u, rows.slugs, mandatory, why_not, earliest, latest,
                                           duration, labels, h)
         else:
-            if u in why_not:
-                text = why_not[u]
-            elif duration[u] > h:
-                text = f"lasts {duration[u]} quarters, longer than the horizon"
-            else:
-                when = labels[int(earliest[u])] if earliest[u] < h else "a later quarter"
-                text = (f"lasts {duration[u]} quarters and can start only after its "
-                        f"prerequisites, in {when}, so it would end after the horizon")
-            unschedulable.append((str(slugs[u]), text))
+            unschedulable.append((str(rows.slugs[u]), _why_unschedulable(
+                u, rows, earliest, why_not, labels)))
         earliest[u], latest[u] = np.inf, -1
+    return unschedulable, reason
 
-    fixed = np.flatnonzero(in_progress)
+
+def _why_unschedulable(
+    u: int, rows: _Rows, earliest: np.ndarray, why_not: dict[int, str], labels: tuple[str, ...]
+) -> str:
+    """Say why an optional candidate cannot be scheduled within the horizon."""
+    h = len(labels)
+    if u in why_not:
+        return why_not[u]
+    if rows.duration[u] > h:
+        return f"lasts {rows.duration[u]} quarters, longer than the horizon"
+    when = labels[int(earliest[u])] if earliest[u] < h else "a later quarter"
+    return (f"lasts {rows.duration[u]} quarters and can start only after its "
+            f"prerequisites, in {when}, so it would end after the horizon")
+
+
+def _prepare(
+    candidates: pd.DataFrame,
+    dependencies: pd.DataFrame | None,
+    *,
+    horizon: Any,
+    budget: Any,
+    capacity: Mapping[str, Any] | None,
+    total_capacity: Any,
+    discount_rate: float,
+    quarters: Sequence[str] | None,
+) -> _Problem:
+    """Validate a request and work out each candidate's window of feasible start quarters."""
+    limits = _limits(horizon, budget, capacity, total_capacity, discount_rate, quarters)
+    h = limits.horizon
+    rows = _rows(candidates)
+    _check_mandatory(rows, h)
+    edges = _edges(rows, dependencies)
+    earliest, latest, required, why_not = _windows(rows, edges, h)
+    unschedulable, reason = _unschedulable(rows, earliest, latest, required, why_not,
+                                           limits.quarters)
     problem = _Problem(
-        slugs=slugs.to_numpy(dtype=object), owner=owner, value=value, cost=cost, effort=effort,
-        duration=duration, cand=np.flatnonzero(is_cand), earliest=earliest, latest=latest,
-        required=required, src=src, dst=dst, fixed=fixed, fixed_start=fixed_start,
-        budget=budget_q, capacity=caps, total_capacity=total_q, horizon=h, quarters=labels,
-        discount=(1.0 + rate) ** (-np.arange(h) / 4.0), unschedulable=tuple(sorted(unschedulable)),
-        reason=reason,
+        slugs=rows.slugs.to_numpy(dtype=object), owner=rows.owner, value=rows.value,
+        cost=rows.cost, effort=rows.effort, duration=rows.duration,
+        cand=np.flatnonzero(rows.is_cand), earliest=earliest, latest=latest, required=required,
+        src=edges.src, dst=edges.dst, fixed=np.flatnonzero(rows.in_progress),
+        fixed_start=rows.fixed_start, budget=limits.budget, capacity=limits.capacity,
+        total_capacity=limits.total_capacity, horizon=h, quarters=limits.quarters,
+        discount=limits.discount, unschedulable=tuple(sorted(unschedulable)), reason=reason,
     )
     if reason is None:
         problem = replace(problem, reason=_committed_overload(problem))

@@ -491,7 +491,39 @@ def _current_input(project: Any, owner_code: str) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def import_projects(  # noqa: C901 - to split
+@dataclass
+class _Known:
+    """What the checks look rows up against: organisations, datasets and existing projects."""
+
+    organisations: dict[str, int]  # code -> id
+    codes_by_id: dict[int, str]
+    # Messages name organisations; the code is there only when it names nothing.
+    organisation_names: dict[str, str]
+    datasets: dict[str, int]  # code -> id
+    existing: dict[str, Any]  # slug -> project
+    own_code: str | None  # the importer's organisation
+
+
+def _known(session: Session, actor: Actor, sheet: Sheet, names: list[str], *,
+           lock: bool) -> _Known:
+    """Read what the rows refer to, locking the file's existing projects when writing."""
+    organisations: dict[str, int] = dict(session.execute(
+        select(col(Organisation.code), col(Organisation.id))).all())
+    codes_by_id = {v: k for k, v in organisations.items()}
+    slug_at = names.index("slug")
+    file_slugs = [str(_cell(cells[slug_at], "slug") or "")
+                  for _n, cells in sheet.rows if len(cells) > slug_at]
+    return _Known(
+        organisations=organisations, codes_by_id=codes_by_id,
+        organisation_names=dict(session.execute(
+            select(col(Organisation.code), col(Organisation.name))).all()),
+        datasets=dict(session.execute(select(col(Dataset.code), col(Dataset.id))).all()),
+        existing=_existing_projects(session, [s for s in file_slugs if s], lock=lock),
+        own_code=codes_by_id.get(actor.organisation_id) if actor.organisation_id else None,
+    )
+
+
+def import_projects(
     *, session: Session, actor: Actor, content: bytes, filename: str = "upload",
     dry_run: bool = False, progress: Progress | None = None, sheet: Sheet | None = None,
     limits: ImportLimits | None = None,
@@ -511,92 +543,95 @@ def import_projects(  # noqa: C901 - to split
     tick = progress or (lambda _stage, _done, _total: None)
     total = len(sheet.rows)
     tick("check", 0, total)
-
-    organisations = dict(session.execute(select(col(Organisation.code),
-                                                col(Organisation.id))).all())
-    codes_by_id = {v: k for k, v in organisations.items()}
-    # Messages name organisations; the code is there only when it names nothing.
-    organisation_names: dict[str, str] = dict(session.execute(
-        select(col(Organisation.code), col(Organisation.name))).all())
-    datasets: dict[str, int] = dict(session.execute(
-        select(col(Dataset.code), col(Dataset.id))).all())
-    file_slugs = [str(_cell(cells[names.index("slug")], "slug") or "")
-                  for _n, cells in sheet.rows if len(cells) > names.index("slug")]
-    existing = _existing_projects(session, [s for s in file_slugs if s], lock=not dry_run)
-    own_code = codes_by_id.get(actor.organisation_id) if actor.organisation_id else None
+    known = _known(session, actor, sheet, names, lock=not dry_run)
 
     rows: list[_Row] = []
     first_row: dict[str, int] = {}
-    errors = report.errors
     for done, (number, cells) in enumerate(sheet.rows, start=1):
         if done % PROGRESS_EVERY == 0:
             tick("check", done, total)
         if all(_blank(v) for v in cells):
             continue
         report.rows += 1
-        mine: list[RowError] = []
-        cells = list(cells) + [None] * (len(names) - len(cells))
-        if any(not _blank(v) for v in cells[len(names):]):
-            mine.append(RowError(number, "(no column)", "this row has more cells than the "
-                                 "header has columns"))
-        given = {name: _cell(cells[i], name) for i, name in enumerate(names)}
-        slug = str(given.get("slug") or "")
-        row = _Row(number=number, slug=slug)
-        if slug and slug in first_row:
-            mine.append(RowError(number, "slug", f"slug {slug!r} is already on row "
-                                                 f"{first_row[slug]}"))
-        elif slug:
-            first_row[slug] = number
-        current = existing.get(slug)
-        data = {k: v for k, v in given.items() if k not in NOT_FIELDS and v is not None}
-        if current is not None:
-            data = _current_input(current, codes_by_id[current.owner_id]) | data
-        try:
-            row.values = ProjectCreate.model_validate(data)
-        except ValidationError as exc:
-            mine.extend(RowError(number, column, reason)
-                        for column, reason in field_errors(exc).items())
-        owner = data.get("owner")
-        if owner is not None and not any(e.column == "owner" for e in mine):
-            row.owner_id = organisations.get(str(owner))
-            if row.owner_id is None:
-                mine.append(RowError(number, "owner", f"unknown organisation code {owner!r}"))
-        if only_own_organisation(actor, Capability.IMPORT_PROJECTS):
-            theirs = [code for code in (
-                codes_by_id.get(current.owner_id) if current is not None else None,
-                str(owner) if owner is not None else None) if code and code != own_code]
-            if theirs:
-                own = organisation_names.get(own_code or "", "their own organisation")
-                other = organisation_names.get(theirs[0], theirs[0])
-                mine.append(RowError(number, "owner", f"a {actor.role.value} may import only "
-                                     f"{own}'s projects, not {other}'s"))
-        if row.values is not None and not any(e.column == "owner" for e in mine):
-            row.reason = str(given.get("status_reason") or "")
-            problem = _status_problem(actor, current, row.owner_id, row.values.status.value,
-                                      row.reason, row.values.dpia_status.value)
-            if problem:
-                mine.append(RowError(number, problem[0], problem[1]))
-        row.datasets = _split(given.get("datasets"))
-        unknown = [c for c in row.datasets if c not in datasets]
-        if unknown:
-            mine.append(RowError(number, "datasets", "unknown dataset code"
-                                 f"{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"))
-        row.depends_on = _split(given.get("depends_on"))
-        errors.extend(mine)
+        row, mine = _checked_row(actor, known, names, number, list(cells), first_row)
+        report.errors.extend(mine)
         rows.append(row)
 
     tick("check", total, total)
     referenced = {slug for row in rows for slug in row.depends_on} - set(first_row)
-    known = set(first_row) | _slugs_in_portfolio(session, referenced)
-    _check_dependencies(session, rows, known, errors)
-    errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
-    if errors:
+    slugs_known = set(first_row) | _slugs_in_portfolio(session, referenced)
+    _check_dependencies(session, rows, slugs_known, report.errors)
+    report.errors.sort(
+        key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
+    if report.errors:
         return report
-    _sort_rows(report, rows, existing, session)
+    _sort_rows(report, rows, known.existing, session)
     if dry_run or not report.written:
         return report
-    _write(session, actor, report, rows, existing, datasets, filename, tick)
+    _write(session, actor, report, rows, known.existing, known.datasets, filename, tick)
     return report
+
+
+def _checked_row(actor: Actor, known: _Known, names: list[str], number: int, cells: list[Any],
+                 first_row: dict[str, int]) -> tuple[_Row, list[RowError]]:
+    """Check one non-blank row on its own; return it and what is wrong with it."""
+    mine: list[RowError] = []
+    cells = cells + [None] * (len(names) - len(cells))
+    if any(not _blank(v) for v in cells[len(names):]):
+        mine.append(RowError(number, "(no column)", "this row has more cells than the "
+                             "header has columns"))
+    given = {name: _cell(cells[i], name) for i, name in enumerate(names)}
+    slug = str(given.get("slug") or "")
+    row = _Row(number=number, slug=slug)
+    if slug and slug in first_row:
+        mine.append(RowError(number, "slug", f"slug {slug!r} is already on row "
+                                             f"{first_row[slug]}"))
+    elif slug:
+        first_row[slug] = number
+    current = known.existing.get(slug)
+    data = {k: v for k, v in given.items() if k not in NOT_FIELDS and v is not None}
+    if current is not None:
+        data = _current_input(current, known.codes_by_id[current.owner_id]) | data
+    try:
+        row.values = ProjectCreate.model_validate(data)
+    except ValidationError as exc:
+        mine.extend(RowError(number, column, reason)
+                    for column, reason in field_errors(exc).items())
+    mine.extend(_owner_errors(actor, known, row, current, data.get("owner"),
+                              owner_checked=any(e.column == "owner" for e in mine)))
+    if row.values is not None and not any(e.column == "owner" for e in mine):
+        row.reason = str(given.get("status_reason") or "")
+        problem = _status_problem(actor, current, row.owner_id, row.values.status.value,
+                                  row.reason, row.values.dpia_status.value)
+        if problem:
+            mine.append(RowError(number, problem[0], problem[1]))
+    row.datasets = _split(given.get("datasets"))
+    unknown = [c for c in row.datasets if c not in known.datasets]
+    if unknown:
+        mine.append(RowError(number, "datasets", "unknown dataset code"
+                             f"{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"))
+    row.depends_on = _split(given.get("depends_on"))
+    return row, mine
+
+
+def _owner_errors(actor: Actor, known: _Known, row: _Row, current: Any, owner: Any, *,
+                  owner_checked: bool) -> list[RowError]:
+    """Resolve a row's owner code and refuse an unknown one or another organisation's."""
+    out: list[RowError] = []
+    if owner is not None and not owner_checked:
+        row.owner_id = known.organisations.get(str(owner))
+        if row.owner_id is None:
+            out.append(RowError(row.number, "owner", f"unknown organisation code {owner!r}"))
+    if only_own_organisation(actor, Capability.IMPORT_PROJECTS):
+        theirs = [code for code in (
+            known.codes_by_id.get(current.owner_id) if current is not None else None,
+            str(owner) if owner is not None else None) if code and code != known.own_code]
+        if theirs:
+            own = known.organisation_names.get(known.own_code or "", "their own organisation")
+            other = known.organisation_names.get(theirs[0], theirs[0])
+            out.append(RowError(row.number, "owner", f"a {actor.role.value} may import only "
+                                f"{own}'s projects, not {other}'s"))
+    return out
 
 
 def _status_problem(actor: Actor, current: Any, owner_id: int | None, status: str,
