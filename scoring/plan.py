@@ -41,17 +41,15 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from scoring.graph import (
-    STATUSES,
-    DependencyCycleError,
-    _adjacency_lists,
-    _cycle_in,
-    _dependency_edges,
-    _flag,
-    _floats,
-    _isin,
-    _topological_order,
-    topological_layers,
+from scoring.graph import STATUSES, DependencyCycleError, topological_layers
+from scoring.graph.arrays import (
+    adjacency_lists,
+    cycle_in,
+    dependency_edges,
+    flag,
+    floats,
+    isin,
+    topological_order,
 )
 
 CANDIDATE_STATUSES: frozenset[str] = frozenset({"idea", "proposed", "approved", "paused"})
@@ -142,7 +140,7 @@ def _checked_table(candidates: pd.DataFrame, fin: list[str],
     both = set(fin) & set(fout)
     if both:
         raise InvalidPlanRequest(f"project(s) forced both in and out: {_names(both)}")
-    is_candidate = _isin(status, CANDIDATE_STATUSES)
+    is_candidate = isin(status, CANDIDATE_STATUSES)
     not_selectable = [s for s in fin if not is_candidate[slugs_all.get_loc(s)]]
     if not_selectable:
         detail = ", ".join(f"{s} ({status[slugs_all.get_loc(s)]})" for s in sorted(not_selectable))
@@ -155,8 +153,8 @@ def _checked_table(candidates: pd.DataFrame, fin: list[str],
 def _known_amounts(table: pd.DataFrame, cand: np.ndarray,
                    slugs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the candidates' cost and effort, refusing any missing or negative figure."""
-    cost = _floats(table["cost_gbp"])[cand]
-    effort = _floats(table["effort_pm"])[cand]
+    cost = floats(table["cost_gbp"])[cand]
+    effort = floats(table["effort_pm"])[cand]
     for name, arr in (("cost_gbp", cost), ("effort_pm", effort)):
         bad = ~np.isfinite(arr) | (arr < 0)
         if bad.any():
@@ -176,7 +174,7 @@ def _candidate_edges(dependencies: pd.DataFrame | None, slugs_all: pd.Index,
     position, the first rejected project it waits on.
     """
     n = len(slugs)
-    dep_src, dep_dst = _dependency_edges(
+    dep_src, dep_dst = dependency_edges(
         None if dependencies is None else dependencies.astype({"project": str, "depends_on": str}),
         slugs_all,
     )
@@ -185,8 +183,8 @@ def _candidate_edges(dependencies: pd.DataFrame | None, slugs_all: pd.Index,
     on_rejected = status[dep_dst] == "rejected"
     inner = is_candidate[dep_dst]
     src, dst = position[dep_src[inner]], position[dep_dst[inner]]
-    if _topological_order(n, dst, src) is None:
-        raise DependencyCycleError(_cycle_in(n, src, dst, slugs))
+    if topological_order(n, dst, src) is None:
+        raise DependencyCycleError(cycle_in(n, src, dst, slugs))
     rejected_prereq: dict[int, str] = {}
     for p, r in zip(
         position[dep_src[on_rejected]].tolist(), dep_dst[on_rejected].tolist(), strict=True
@@ -269,15 +267,15 @@ def _prepare(
     n = len(cand)
     slugs = slugs_all[cand].to_numpy(dtype=object)
     cost, effort = _known_amounts(table, cand, slugs)
-    value = np.nan_to_num(_floats(table["value"])[cand], nan=0.0)
-    mandatory = _flag(table, "mandatory")[cand]
+    value = np.nan_to_num(floats(table["value"])[cand], nan=0.0)
+    mandatory = flag(table, "mandatory")[cand]
 
     position = np.full(len(table), -1, dtype=np.int64)
     position[cand] = np.arange(n)
     src, dst, rejected_prereq = _candidate_edges(dependencies, slugs_all, status, is_candidate,
                                                  position, slugs)
-    prereqs = _adjacency_lists(src, dst, n)
-    dependants = _adjacency_lists(dst, src, n)
+    prereqs = adjacency_lists(src, dst, n)
+    dependants = adjacency_lists(dst, src, n)
     forced_in = np.zeros(n, dtype=bool)
     forced_in[position[slugs_all.get_indexer(fin)]] = True
     forced_out = np.zeros(n, dtype=bool)

@@ -26,7 +26,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from scoring.graph import INACTIVE, _isin
+from scoring.graph import INACTIVE
+from scoring.graph.arrays import isin
 from scoring.readiness import AGREEMENT_SCORES, DRL_SCORES, FIT_SCORES
 
 KINDS: tuple[str, ...] = ("dataset_level", "agreement", "fitness")
@@ -70,8 +71,8 @@ def _pairs(links: pd.DataFrame, projects: pd.DataFrame | None) -> pd.DataFrame:
     lk["agreement_code"] = lk["agreement_code"].where(lk["agreement_code"].notna(), None)
     if projects is not None:
         status = projects["status"].astype(str)
-        inactive = projects.loc[_isin(status, INACTIVE), "slug"].astype(str)
-        lk = lk[~_isin(lk["project"], inactive)]
+        inactive = projects.loc[isin(status, INACTIVE), "slug"].astype(str)
+        lk = lk[~isin(lk["project"], inactive)]
     lk = lk.assign(
         drl_s=_scores(lk["drl"], DRL_SCORES, "dataset readiness level"),
         fit_s=_scores(lk["fit_for_task"], FIT_SCORES, "fit_for_task"),

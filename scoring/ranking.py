@@ -31,19 +31,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from scoring.graph import (
-    INACTIVE,
-    REJECTED,
-    DependencyCycleError,
-    _csr,
-    _cycle_in,
-    _dependency_edges,
-    _flag,
-    _floats,
-    _generations,
-    _grouped,
-    _isin,
-    _out_edges,
+from scoring.graph import INACTIVE, REJECTED, DependencyCycleError
+from scoring.graph.arrays import (
+    csr,
+    cycle_in,
+    dependency_edges,
+    flag,
+    floats,
+    generations,
+    grouped,
+    isin,
+    out_edges,
 )
 
 ORDER_COLUMNS: tuple[str, ...] = (
@@ -137,18 +135,18 @@ def ordered_with_structure(
     """
     slugs_all = pd.Index(projects["slug"].astype(str))
     status_all = projects["status"].astype(str).to_numpy(dtype=object)
-    in_order = ~_isin(status_all, INACTIVE)
+    in_order = ~isin(status_all, INACTIVE)
     default_priority = (
-        _floats(projects["value"])
+        floats(projects["value"])
         if "value" in projects.columns
         else np.full(len(projects), np.nan)
     )
     prio_all = _aligned(priority, slugs_all, default_priority)
     prio_all = pd.to_numeric(pd.Series(prio_all), errors="coerce").to_numpy(dtype=np.float64)
-    mand_all = _aligned(mandatory, slugs_all, _flag(projects, "mandatory"))
+    mand_all = _aligned(mandatory, slugs_all, flag(projects, "mandatory"))
     mand_all = pd.Series(mand_all).eq(True).to_numpy(dtype=bool, na_value=False)
 
-    src_all, dst_all = _dependency_edges(
+    src_all, dst_all = dependency_edges(
         None if dependencies is None else dependencies.astype({"project": str, "depends_on": str}),
         slugs_all,
     )
@@ -172,16 +170,16 @@ def ordered_with_structure(
     rej_dst = dst_all[on_rejected]
 
     # Generations along prerequisite -> dependant: every prerequisite in an earlier one.
-    levels = _generations(n, dst, src)
+    levels = generations(n, dst, src)
     if levels is None:
-        raise DependencyCycleError(_cycle_in(n, src, dst, slugs))
+        raise DependencyCycleError(cycle_in(n, src, dst, slugs))
     structure = _structure(n, levels, src, dst, slugs, mand, status)
-    dep_ptr, dep_idx = _csr(dst, src, n)
+    dep_ptr, dep_idx = csr(dst, src, n)
 
     flags = np.zeros(n, dtype=np.int8)
     flags[rej_src] = 1
     for level in levels:
-        counts, targets = _out_edges(dep_ptr, dep_idx, level)
+        counts, targets = out_edges(dep_ptr, dep_idx, level)
         if targets.size:
             np.maximum.at(flags, targets, np.repeat(flags[level], counts))
 
@@ -199,7 +197,7 @@ def ordered_with_structure(
     in_view[seq] = np.where(along, np.cumsum(along), np.cumsum(~along))
     other = committed[src] != committed[dst]
 
-    rejected_named = _grouped(
+    rejected_named = grouped(
         rej_src, slugs_all.to_numpy(dtype=object)[rej_dst].astype(str).astype(object), n
     )
 
@@ -212,13 +210,13 @@ def ordered_with_structure(
             "effective_priority": eff_arr,
             "mandatory": mand,
             "effective_mandatory": eff_mand_arr,
-            "blocked_by": _grouped(src, slugs[dst], n, key=position[dst]),
-            "unblocks": _grouped(dst, slugs[src], n, key=position[src]),
+            "blocked_by": grouped(src, slugs[dst], n, key=position[dst]),
+            "unblocks": grouped(dst, slugs[src], n, key=position[src]),
             "rejected_prerequisites": rejected_named,
             "blocked_by_rejected": flags.astype(bool),
             "view": np.where(committed, COMMITTED, CANDIDATES).astype(object),
             "view_position": in_view,
-            "blocked_by_other_view": _grouped(src[other], slugs[dst[other]], n,
+            "blocked_by_other_view": grouped(src[other], slugs[dst[other]], n,
                                               key=position[dst[other]]),
         }
     )
@@ -228,7 +226,7 @@ def ordered_with_structure(
 def _structure(n: int, levels: list[np.ndarray], src: np.ndarray, dst: np.ndarray,
                slugs: np.ndarray, mand: np.ndarray, status: np.ndarray) -> OrderStructure:
     """Return what the order needs from the graph (edges src depends on dst)."""
-    prereq_ptr, prereq_idx = _csr(src, dst, n)
+    prereq_ptr, prereq_idx = csr(src, dst, n)
     generation = np.zeros(n, dtype=np.int64)
     pushes = []
     # Max and "or" are idempotent, so one pass over the generations gives exact transitive
@@ -237,7 +235,7 @@ def _structure(n: int, levels: list[np.ndarray], src: np.ndarray, dst: np.ndarra
     for g, level in enumerate(levels):
         generation[level] = g
     for level in reversed(levels):
-        counts, targets = _out_edges(prereq_ptr, prereq_idx, level)
+        counts, targets = out_edges(prereq_ptr, prereq_idx, level)
         if not targets.size:
             continue
         sources = np.repeat(level, counts)
@@ -248,7 +246,7 @@ def _structure(n: int, levels: list[np.ndarray], src: np.ndarray, dst: np.ndarra
         pushes.append((sources, receivers, starts))
     tiebreak = np.empty(n, dtype=np.int64)
     tiebreak[np.lexsort((slugs.astype(str), generation))] = np.arange(n)
-    committed = _isin(status, frozenset(s for s, v in VIEW_OF_STATUS.items() if v == COMMITTED))
+    committed = isin(status, frozenset(s for s, v in VIEW_OF_STATUS.items() if v == COMMITTED))
     return OrderStructure(slugs=slugs, effective_mandatory=eff_mand.astype(bool),
                           tiebreak=tiebreak, committed=committed, pushes=tuple(pushes))
 

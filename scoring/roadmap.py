@@ -41,16 +41,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from scoring.graph import (
-    STATUSES,
-    DependencyCycleError,
-    _cycle_in,
-    _dependency_edges,
-    _flag,
-    _floats,
-    _isin,
-    _topological_order,
-)
+from scoring.graph import STATUSES, DependencyCycleError
+from scoring.graph.arrays import cycle_in, dependency_edges, flag, floats, isin, topological_order
 from scoring.plan import CANDIDATE_STATUSES, run_with_wall_clock
 
 MAX_HORIZON = 40
@@ -288,10 +280,10 @@ def _rows(candidates: pd.DataFrame) -> _Rows:
     owner = (table["owner"].astype(str) if "owner" in table else pd.Series([""] * n)).to_numpy(
         dtype=object
     )
-    is_cand = _isin(status, CANDIDATE_STATUSES)
+    is_cand = isin(status, CANDIDATE_STATUSES)
     in_progress = status == "in_progress"
-    cost = _floats(table["cost_gbp"])
-    effort = _floats(table["effort_pm"])
+    cost = floats(table["cost_gbp"])
+    effort = floats(table["effort_pm"])
     for name, arr in (("cost_gbp", cost), ("effort_pm", effort)):
         bad = (is_cand | in_progress) & (~np.isfinite(arr) | (arr < 0))
         if bad.any():
@@ -299,20 +291,20 @@ def _rows(candidates: pd.DataFrame) -> _Rows:
                 name, f"{name} must be a known, non-negative number; missing or invalid for "
                 f"{_named(slugs, bad)}"
             )
-    fixed_start = _floats(table["start"]) if "start" in table else np.zeros(n)
+    fixed_start = floats(table["start"]) if "start" in table else np.zeros(n)
     return _Rows(
         slugs=slugs, status=status, owner=owner, is_cand=is_cand, in_progress=in_progress,
-        value=np.nan_to_num(_floats(table["value"]), nan=0.0), cost=np.nan_to_num(cost),
+        value=np.nan_to_num(floats(table["value"]), nan=0.0), cost=np.nan_to_num(cost),
         effort=np.nan_to_num(effort), duration=_durations(table, slugs, is_cand | in_progress),
-        mandatory=_flag(table, "mandatory") & is_cand,
-        deadline=_floats(table["deadline"]) if "deadline" in table else np.full(n, np.nan),
+        mandatory=flag(table, "mandatory") & is_cand,
+        deadline=floats(table["deadline"]) if "deadline" in table else np.full(n, np.nan),
         fixed_start=np.where(np.isfinite(fixed_start), np.round(fixed_start), 0).astype(np.int64),
     )
 
 
 def _durations(table: pd.DataFrame, slugs: pd.Index, scheduled: np.ndarray) -> np.ndarray:
     """Return each row's duration in whole quarters, refusing a bad one where it matters."""
-    duration = _floats(table["duration"]) if "duration" in table else np.ones(len(table))
+    duration = floats(table["duration"]) if "duration" in table else np.ones(len(table))
     bad = scheduled & (~np.isfinite(duration) | (duration < 1))
     if bad.any():
         raise InvalidRoadmapRequest(
@@ -351,7 +343,7 @@ class _Edges:
 
 def _edges(rows: _Rows, dependencies: pd.DataFrame | None) -> _Edges:
     """Return the candidates' prerequisite edges in order, refusing a cycle."""
-    dep_src, dep_dst = _dependency_edges(
+    dep_src, dep_dst = dependency_edges(
         None if dependencies is None else dependencies.astype({"project": str, "depends_on": str}),
         rows.slugs,
     )
@@ -360,9 +352,9 @@ def _edges(rows: _Rows, dependencies: pd.DataFrame | None) -> _Edges:
     inner = rows.is_cand[dep_dst]
     src, dst = dep_src[inner], dep_dst[inner]
     n = len(rows.slugs)
-    order = _topological_order(n, dst, src)
+    order = topological_order(n, dst, src)
     if order is None:
-        raise DependencyCycleError(_cycle_in(n, src, dst, rows.slugs.to_numpy(dtype=object)))
+        raise DependencyCycleError(cycle_in(n, src, dst, rows.slugs.to_numpy(dtype=object)))
     return _Edges(dep_src, dep_dst, src, dst, order)
 
 

@@ -1,0 +1,349 @@
+"""Building the portfolio graph from tables, and writing it as node-link JSON or GraphML."""
+
+from __future__ import annotations
+
+import gc
+import io
+import math
+import os
+import re
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, BinaryIO, TextIO
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from scoring.graph.arrays import dependency_edges, isin
+from scoring.graph.nodes import DATASET, ORG, PROJECT
+
+
+def _records(df: pd.DataFrame, columns: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Turn the present `columns` (source -> attribute) into per-row attribute dicts."""
+    cols: dict[str, list[Any]] = {}
+    for source, attr in columns.items():
+        if source not in df.columns:
+            continue
+        s = df[source]
+        if pd.api.types.is_bool_dtype(s):
+            cols[attr] = s.to_numpy(dtype=bool, na_value=False).tolist()
+        elif pd.api.types.is_numeric_dtype(s):
+            cols[attr] = s.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+        else:
+            cols[attr] = s.astype(object).where(s.notna(), None).tolist()
+    if not cols:
+        return [{} for _ in range(len(df))]
+    names = list(cols)
+    return [dict(zip(names, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+
+
+def build_graph(
+    projects: pd.DataFrame,
+    datasets: pd.DataFrame | None = None,
+    *,
+    organisations: pd.DataFrame | None = None,
+    dependencies: pd.DataFrame | None = None,
+    links: pd.DataFrame | None = None,
+    partners: pd.DataFrame | None = None,
+) -> nx.MultiDiGraph:
+    """Build the portfolio graph with namespaced node ids and typed edges.
+
+    Edge keys are the edge kind (``partners_in:<role>`` for partnerships, so one organisation can
+    hold several roles). Rows naming an unknown project are dropped; datasets and organisations
+    named by links, partners, owners or publishers but missing from their tables are added with
+    only ``kind`` and ``code``.
+    """
+    # Hundreds of thousands of small attribute dicts set off repeated full collections that
+    # cost about as much as the build (measured); none of these objects form reference cycles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_graph(projects, datasets, organisations, dependencies, links, partners)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _add_edges(g: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str, dict[str, Any]]]) -> None:
+    """Add keyed edges to a MultiDiGraph; a repeated (u, v, key) replaces the earlier attributes."""
+    # add_edges_from spends ~15 us per keyed edge on views and cache clearing; filling the
+    # adjacency dicts the way MultiDiGraph.add_edge does costs a fraction of that.
+    succ, pred = g._succ, g._pred
+    for u, v, key, data in edges:
+        try:
+            targets = succ[u]
+            keys = targets.get(v)
+            if keys is None:
+                keys = {}
+                pred[v][u] = keys  # raises before anything changes when v is not a node yet
+                targets[v] = keys
+            keys[key] = data
+        except KeyError:
+            g.add_edge(u, v, key, **data)
+    nx._clear_cache(g)
+
+
+PROJECT_ATTRS = {
+    "title": "label", "name": "label", "status": "status", "value": "value",
+    "mandatory": "mandatory", "cost_gbp": "cost_gbp", "effort_pm": "effort_pm", "theme": "theme",
+    "owner": "owner", "readiness": "readiness",
+}
+DATASET_ATTRS = {
+    "title": "label", "name": "label", "publisher": "publisher", "drl": "drl",
+    "access": "access", "update_frequency": "update_frequency",
+}
+LINK_ATTRS = {
+    "required": "required", "ready": "ready", "readiness": "readiness", "fit_for_task": "fit",
+    "fit": "fit", "agreement": "agreement",
+}
+Edge = tuple[str, str, str, dict[str, Any]]
+
+
+def _add_project_nodes(g: nx.MultiDiGraph, projects: pd.DataFrame) -> tuple[pd.Index, np.ndarray]:
+    """Add a node per project; return the slugs and their node ids, refusing duplicate slugs."""
+    slugs = projects["slug"].astype(str)
+    known = pd.Index(slugs.to_numpy(dtype=object), dtype=object)
+    if not known.is_unique:
+        raise ValueError(f"duplicate project slugs: {sorted(set(known[known.duplicated()]))[:5]}")
+    node_ids = np.asarray([PROJECT + s for s in known], dtype=object)
+    attrs = _records(projects, PROJECT_ATTRS)
+    g.add_nodes_from(
+        (i, {"kind": "project", "slug": s, "label": a.pop("label", None) or s, **a})
+        for i, s, a in zip(node_ids.tolist(), known.tolist(), attrs, strict=True)
+    )
+    return known, node_ids
+
+
+def _coded_nodes(frame: pd.DataFrame | None, kind: str,
+                 columns: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Return organisation or dataset nodes by code, labelled by name or else by code."""
+    nodes: dict[str, dict[str, Any]] = {}
+    if frame is None or not len(frame):
+        return nodes
+    for code, a in zip(frame["code"].astype(str).tolist(), _records(frame, columns),
+                       strict=True):
+        nodes[code] = {"kind": kind, "code": code, **a}
+        nodes[code]["label"] = nodes[code].get("label") or code
+    return nodes
+
+
+def _dependency_edge_list(dependencies: pd.DataFrame | None, known: pd.Index,
+                          node_ids: np.ndarray) -> list[Edge]:
+    """Return the 'waits on' edges between known projects."""
+    if dependencies is None or not len(dependencies):
+        return []
+    src, dst = dependency_edges(dependencies.astype({"project": str, "depends_on": str}), known)
+    return [(p, q, "depends_on", {"kind": "depends_on"})
+            for p, q in zip(node_ids[src].tolist(), node_ids[dst].tolist(), strict=True)]
+
+
+def _link_edges(links: pd.DataFrame | None, known: pd.Index,
+                ds_nodes: dict[str, dict[str, Any]]) -> list[Edge]:
+    """Return projects' uses and products of datasets, adding any dataset not yet a node."""
+    if links is None or not len(links):
+        return []
+    lk = links[isin(links["project"].astype(str), known)]
+    relation = (lk["relation"].astype(str).tolist() if "relation" in lk.columns
+                else ["uses"] * len(lk))
+    edges: list[Edge] = []
+    for p, d, rel, a in zip(lk["project"].astype(str).tolist(), lk["dataset"].astype(str).tolist(),
+                            relation, _records(lk, LINK_ATTRS), strict=True):
+        edges.append((PROJECT + p, DATASET + d, rel, {"kind": rel, **a}))
+        if d not in ds_nodes:
+            ds_nodes[d] = {"kind": "dataset", "code": d, "label": d}
+    return edges
+
+
+def _partner_edges(partners: pd.DataFrame | None, known: pd.Index,
+                   org_nodes: dict[str, dict[str, Any]]) -> list[Edge]:
+    """Return organisations' parts in projects, adding any organisation not yet a node."""
+    if partners is None or not len(partners):
+        return []
+    pt = partners[isin(partners["project"].astype(str), known)]
+    roles = (pt["role"].astype(object).where(pt["role"].notna(), None).tolist()
+             if "role" in pt.columns else [None] * len(pt))
+    edges: list[Edge] = []
+    for o, p, role in zip(pt["organisation"].astype(str).tolist(),
+                          pt["project"].astype(str).tolist(), roles, strict=True):
+        key = "partners_in" if role is None else f"partners_in:{role}"
+        edges.append((ORG + o, PROJECT + p, key, {"kind": "partners_in", "role": role}))
+        org_nodes.setdefault(o, {"kind": "organisation", "code": o, "label": o})
+    return edges
+
+
+def _publisher_edges(ds_nodes: dict[str, dict[str, Any]],
+                     org_nodes: dict[str, dict[str, Any]]) -> list[Edge]:
+    """Return publishers' edges to their datasets, adding any publisher not yet a node."""
+    edges: list[Edge] = []
+    for code, a in ds_nodes.items():
+        publisher = a.get("publisher")
+        if publisher:
+            edges.append((ORG + publisher, DATASET + code, "publishes", {"kind": "publishes"}))
+            org_nodes.setdefault(
+                publisher, {"kind": "organisation", "code": publisher, "label": publisher})
+    return edges
+
+
+def _build_graph(
+    projects: pd.DataFrame,
+    datasets: pd.DataFrame | None,
+    organisations: pd.DataFrame | None,
+    dependencies: pd.DataFrame | None,
+    links: pd.DataFrame | None,
+    partners: pd.DataFrame | None,
+) -> nx.MultiDiGraph:
+    g = nx.MultiDiGraph()
+    known, node_ids = _add_project_nodes(g, projects)
+    org_nodes = _coded_nodes(organisations, "organisation", {"name": "label", "kind": "org_kind"})
+    ds_nodes = _coded_nodes(datasets, "dataset", DATASET_ATTRS)
+    # Edges in this order (nodes met on the way are added after the projects, datasets first).
+    edges = [*_dependency_edge_list(dependencies, known, node_ids),
+             *_link_edges(links, known, ds_nodes),
+             *_partner_edges(partners, known, org_nodes),
+             *_publisher_edges(ds_nodes, org_nodes)]
+    if "owner" in projects.columns:
+        for o in projects["owner"].dropna().astype(str).unique().tolist():
+            org_nodes.setdefault(o, {"kind": "organisation", "code": o, "label": o})
+    g.add_nodes_from((DATASET + c, a) for c, a in ds_nodes.items())
+    g.add_nodes_from((ORG + c, a) for c, a in org_nodes.items())
+    _add_edges(g, edges)
+    return g
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_json_scalar(v) for v in value]
+    return value
+
+
+def graph_to_node_link(
+    g: nx.MultiDiGraph | nx.DiGraph,
+    *,
+    kinds: Iterable[str] | None = None,
+    edge_kinds: Iterable[str] | None = None,
+    statuses: Iterable[str] | None = None,
+    themes: Iterable[str] | None = None,
+    owners: Iterable[str] | None = None,
+    node_ids: Iterable[str] | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Export the graph as cytoscape elements ``{"nodes": [{"data": ...}], "edges": [...]}``.
+
+    `kinds`, `edge_kinds` and `node_ids` filter every node or edge; `statuses`, `themes` and
+    `owners` filter projects, and when any of them is given a dataset or organisation is kept
+    only if it touches a kept project. NaN becomes null so the result is valid JSON.
+    """
+    kind_set = None if kinds is None else set(kinds)
+    edge_set = None if edge_kinds is None else set(edge_kinds)
+    status_set = None if statuses is None else set(statuses)
+    theme_set = None if themes is None else set(themes)
+    owner_set = None if owners is None else set(owners)
+    id_set = None if node_ids is None else set(node_ids)
+    project_filter = status_set is not None or theme_set is not None or owner_set is not None
+
+    def keep(n: Hashable, d: Mapping[str, Any]) -> bool:
+        if id_set is not None and n not in id_set:
+            return False
+        if kind_set is not None and d.get("kind") not in kind_set:
+            return False
+        if d.get("kind") == "project":
+            if status_set is not None and d.get("status") not in status_set:
+                return False
+            if theme_set is not None and d.get("theme") not in theme_set:
+                return False
+            if owner_set is not None and d.get("owner") not in owner_set:
+                return False
+        return True
+
+    kept = {n for n, d in g.nodes(data=True) if keep(n, d)}
+    if project_filter:
+        projects = {n for n in kept if g.nodes[n].get("kind") == "project"}
+        touching = {m for p in projects for m in nx.all_neighbors(g, p)}
+        kept = projects | {n for n in kept if n in touching}
+
+    kept_in_order = [n for n in g.nodes if n in kept]
+    nodes = [
+        {"data": {k: _json_scalar(v) for k, v in {"id": n, "label": n, **g.nodes[n]}.items()}}
+        for n in kept_in_order
+    ]
+    edges = []
+    multi = g.is_multigraph()
+    # Out-edges of the kept nodes in node order: the order g.edges gives, without walking the
+    # edges of every node when a filter keeps a few.
+    found = (g.out_edges(kept_in_order, keys=True, data=True) if multi
+             else g.out_edges(kept_in_order, data=True))
+    for e in found:
+        u, v, d = e[0], e[1], e[-1]
+        if v not in kept:
+            continue
+        kind = d.get("kind", e[2] if multi else None)
+        if edge_set is not None and kind not in edge_set:
+            continue
+        key = e[2] if multi else kind
+        data = {k: _json_scalar(x) for k, x in d.items()}
+        data.update(id=f"{u}|{key}|{v}", source=u, target=v, kind=kind)
+        edges.append({"data": data})
+    return {"nodes": nodes, "edges": edges}
+
+
+# XML 1.0 cannot hold C0 control characters but tab and line breaks: lxml refuses them.
+XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _graphml_scalar(value: Any) -> Any:
+    """Return a GraphML-storable scalar, or None to drop the attribute."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (list, tuple, set, frozenset)):
+        value = "; ".join(str(v) for v in value)
+    if isinstance(value, str):
+        return XML_ILLEGAL.sub("", value)
+    if isinstance(value, (bool, int, float)):
+        return value
+    return XML_ILLEGAL.sub("", str(value))
+
+
+def _clean_attrs(items: list[dict[str, Any]]) -> None:
+    """Make each attribute name hold one GraphML type across all items (in place)."""
+    types: dict[str, set[type]] = {}
+    for attrs in items:
+        for k in list(attrs):
+            v = _graphml_scalar(attrs[k])
+            if v is None:
+                del attrs[k]
+            else:
+                attrs[k] = v
+                types.setdefault(k, set()).add(type(v))
+    for k, ts in types.items():
+        if len(ts) == 1:
+            continue
+        # bool is an int subclass in Python but a distinct type in GraphML.
+        target: type = float if ts <= {int, float} else str
+        for attrs in items:
+            if k in attrs:
+                attrs[k] = target(attrs[k])
+
+
+def write_graphml(
+    g: nx.MultiDiGraph | nx.DiGraph, path_or_buffer: str | os.PathLike[str] | BinaryIO | TextIO
+) -> None:
+    """Write the graph as GraphML readable by ``nx.read_graphml`` (None/NaN attributes dropped)."""
+    h = g.__class__()
+    node_attrs = [dict(d) for _, d in g.nodes(data=True)]
+    edge_rows = list(g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True))
+    edge_attrs = [dict(e[-1]) for e in edge_rows]
+    _clean_attrs(node_attrs)
+    _clean_attrs(edge_attrs)
+    h.add_nodes_from(zip(list(g.nodes), node_attrs, strict=True))
+    h.add_edges_from((*e[:-1], a) for e, a in zip(edge_rows, edge_attrs, strict=True))
+    if isinstance(path_or_buffer, io.TextIOBase):
+        path_or_buffer.write("\n".join(nx.generate_graphml(h)))
+    else:
+        nx.write_graphml(h, path_or_buffer)
