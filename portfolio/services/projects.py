@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
@@ -25,6 +27,7 @@ from portfolio.models import (
     ProjectPartner,
     SharingAgreement,
     User,
+    row_id,
     utcnow,
 )
 from portfolio.schemas import (
@@ -45,6 +48,7 @@ from portfolio.services.common import (
     organisation_by_code,
     project_by_slug,
     record,
+    rows_changed,
 )
 from portfolio.services.merge import FIELD_CHANGES, as_json, three_way, values_at
 from portfolio.services.workflow import check_transition, record_transition
@@ -119,7 +123,7 @@ def create_project(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
     check_transition(actor, owner.id, None, values.status.value)
     if _slug_taken(session, values.slug):
         raise Invalid({"slug": _SLUG_TAKEN.format(slug=values.slug)})
-    project = Project(slug=values.slug, owner_id=owner.id, **_field_values(values))
+    project = Project(slug=values.slug, owner_id=row_id(owner), **_field_values(values))
     session.add(project)
     session.flush()
     record(
@@ -257,7 +261,7 @@ def _write(session: Session, actor: Actor, project: Project, changes: dict[str, 
         .values(**changes, version=Project.version + 1, updated_at=utcnow())
     )
     session.refresh(project)
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         raise _stale(session, project, version)
     after = as_record(project)
     if after["status"] != old_status:
@@ -293,8 +297,8 @@ def changed_since(
 
 # The projects list's sort orders: a column of the list, the slug breaking ties.
 PROJECT_SORTS = {
-    "title": Project.title, "organisation": Organisation.name, "theme": Project.theme,
-    "status": Project.status, "slug": Project.slug,
+    "title": col(Project.title), "organisation": col(Organisation.name),
+    "theme": col(Project.theme), "status": col(Project.status), "slug": col(Project.slug),
 }
 
 
@@ -311,36 +315,36 @@ def list_projects(
     include_archived: bool = True,
 ) -> list[dict[str, Any]]:
     """List projects with their owner's code and name, filtered and sorted (keyset: a slug)."""
-    column = PROJECT_SORTS.get(sort, Project.slug)
-    query = select(
-        Project.slug,
-        Project.title,
-        Organisation.code,
-        Organisation.name,
-        Project.status,
-        Project.theme,
-        Project.cost_gbp,
-        Project.effort_pm,
-        Project.mandatory,
-        Project.version,
-    ).join(Organisation, Organisation.id == Project.owner_id)
+    column = PROJECT_SORTS.get(sort, col(Project.slug))
+    query = sa.select(
+        col(Project.slug),
+        col(Project.title),
+        col(Organisation.code),
+        col(Organisation.name),
+        col(Project.status),
+        col(Project.theme),
+        col(Project.cost_gbp),
+        col(Project.effort_pm),
+        col(Project.mandatory),
+        col(Project.version),
+    ).join(Organisation, col(Organisation.id) == col(Project.owner_id))
     if organisation:
-        query = query.where(Organisation.code == organisation)
+        query = query.where(col(Organisation.code) == organisation)
     if status:
-        query = query.where(Project.status == status)
+        query = query.where(col(Project.status) == status)
     if theme:
-        query = query.where(Project.theme == theme)
+        query = query.where(col(Project.theme) == theme)
     if q:
-        query = query.where(Project.title.ilike(f"%{q}%") | Project.slug.ilike(f"%{q}%"))
+        query = query.where(col(Project.title).ilike(f"%{q}%") | col(Project.slug).ilike(f"%{q}%"))
     if not include_archived:
-        query = query.where(Project.archived_at.is_(None))  # type: ignore[union-attr]
+        query = query.where(col(Project.archived_at).is_(None))
     if after:
         # Keyset on (sort column, slug): the row after the named project in this order.
         mark = (select(column).select_from(Project)
-                .join(Organisation, Organisation.id == Project.owner_id)
-                .where(Project.slug == after).scalar_subquery())
-        query = query.where((column > mark) | ((column == mark) & (Project.slug > after)))
-    query = query.order_by(column, Project.slug)
+                .join(Organisation, col(Organisation.id) == col(Project.owner_id))
+                .where(col(Project.slug) == after).scalar_subquery())
+        query = query.where((column > mark) | ((column == mark) & (col(Project.slug) > after)))
+    query = query.order_by(column, col(Project.slug))
     if limit:
         query = query.limit(limit)
     keys = (
@@ -355,7 +359,7 @@ def list_projects(
         "mandatory",
         "version",
     )
-    return [dict(zip(keys, row, strict=True)) for row in session.exec(query).all()]
+    return [dict(zip(keys, row, strict=True)) for row in session.execute(query).all()]
 
 
 def count_projects(*, session: Session) -> int:
@@ -382,6 +386,29 @@ def get_project(*, session: Session, slug: str) -> dict[str, Any]:
             .order_by(Organisation.name)
         ).all()
     ]
+    links = cast(list[tuple[str, str, str, str, str, bool, str, str, str | None, str | None,
+                            str | None, date | None, date | None]], session.execute(
+        sa.select(
+            col(Dataset.code),
+            col(Dataset.title),
+            col(Dataset.drl),
+            col(Dataset.access),
+            col(ProjectDataset.relation),
+            col(ProjectDataset.required),
+            col(ProjectDataset.fit_for_task),
+            col(ProjectDataset.agreement),
+            col(SharingAgreement.code),
+            col(SharingAgreement.title),
+            col(SharingAgreement.status),
+            col(SharingAgreement.signed_on),
+            col(SharingAgreement.expires_on),
+        )
+        .join(ProjectDataset, col(ProjectDataset.dataset_id) == col(Dataset.id))
+        .outerjoin(SharingAgreement,
+                   col(SharingAgreement.id) == col(ProjectDataset.sharing_agreement_id))
+        .where(col(ProjectDataset.project_id) == project.id)
+        .order_by(col(ProjectDataset.relation), col(Dataset.title))
+    ).all())
     detail["datasets"] = [
         {
             "dataset": code,
@@ -396,41 +423,20 @@ def get_project(*, session: Session, slug: str) -> dict[str, Any]:
             "sharing_agreement_title": a_title,
         }
         for (code, title, drl, access, rel, req, fit, agr, a_code, a_title, a_status, signed,
-             expires) in session.exec(
-            select(
-                Dataset.code,
-                Dataset.title,
-                Dataset.drl,
-                Dataset.access,
-                ProjectDataset.relation,
-                ProjectDataset.required,
-                ProjectDataset.fit_for_task,
-                ProjectDataset.agreement,
-                SharingAgreement.code,
-                SharingAgreement.title,
-                SharingAgreement.status,
-                SharingAgreement.signed_on,
-                SharingAgreement.expires_on,
-            )
-            .join(ProjectDataset, ProjectDataset.dataset_id == Dataset.id)
-            .outerjoin(SharingAgreement,
-                       SharingAgreement.id == ProjectDataset.sharing_agreement_id)
-            .where(ProjectDataset.project_id == project.id)
-            .order_by(ProjectDataset.relation, Dataset.title)
-        ).all()
+             expires) in links
     ]
-    detail["depends_on"] = _neighbours(session, project.id, upstream=True)
-    detail["depended_on_by"] = _neighbours(session, project.id, upstream=False)
-    detail["assessments"] = current_assessments(session=session, project_id=project.id)
+    detail["depends_on"] = _neighbours(session, row_id(project), upstream=True)
+    detail["depended_on_by"] = _neighbours(session, row_id(project), upstream=False)
+    detail["assessments"] = current_assessments(session=session, project_id=row_id(project))
     return detail
 
 
 def _neighbours(session: Session, project_id: int, *, upstream: bool) -> list[dict[str, Any]]:
     """Return the projects this one depends on (upstream) or that depend on it."""
     mine, theirs = (
-        (ProjectDependency.project_id, ProjectDependency.depends_on_id)
+        (col(ProjectDependency.project_id), col(ProjectDependency.depends_on_id))
         if upstream
-        else (ProjectDependency.depends_on_id, ProjectDependency.project_id)
+        else (col(ProjectDependency.depends_on_id), col(ProjectDependency.project_id))
     )
     rows = session.exec(
         select(Project.slug, Project.title, Project.status, ProjectDependency.note)
@@ -450,24 +456,26 @@ def current_assessments(*, session: Session, project_id: int) -> list[dict[str, 
     latest = (
         select(func.max(Assessment.id))
         .where(Assessment.project_id == project_id)
-        .group_by(Assessment.criterion_id, Assessment.assessor_id)
+        .group_by(col(Assessment.criterion_id), col(Assessment.assessor_id))
     )
-    rows = session.exec(
-        select(
-            Criterion.key,
-            Criterion.name,
-            Criterion.dimension,
-            Assessment.level,
-            Assessment.rationale,
-            Assessment.assessed_at,
-            User.name,
-            User.email,
+    query = (
+        sa.select(
+            col(Criterion.key),
+            col(Criterion.name),
+            col(Criterion.dimension),
+            col(Assessment.level),
+            col(Assessment.rationale),
+            col(Assessment.assessed_at),
+            col(User.name),
+            col(User.email),
         )
-        .join(Criterion, Criterion.id == Assessment.criterion_id)
-        .outerjoin(User, User.id == Assessment.assessor_id)
-        .where(Assessment.id.in_(latest))
-        .order_by(Criterion.position, Criterion.key, Assessment.id.desc())
-    ).all()
+        .join(Criterion, col(Criterion.id) == col(Assessment.criterion_id))
+        .outerjoin(User, col(User.id) == col(Assessment.assessor_id))
+        .where(col(Assessment.id).in_(latest))
+        .order_by(col(Criterion.position), col(Criterion.key), col(Assessment.id).desc())
+    )
+    rows = cast(list[tuple[str, str, str, int, str, datetime, str | None, str | None]],
+                session.execute(query).all())
     by_criterion: dict[str, dict[str, Any]] = {}
     for key, name, dimension, level, rationale, at, who, email in rows:
         entry = by_criterion.setdefault(key, {
@@ -508,12 +516,13 @@ def add_dependency(
     ).first()
     if existing is not None:
         return {"project": slug, "depends_on": values.depends_on, "note": existing.note}
-    path = dependency_path(session, start_id=prerequisite.id, target_id=project.id)
+    path = dependency_path(session, start_id=row_id(prerequisite), target_id=row_id(project))
     if path is not None:
         titles = dict(session.exec(select(Project.slug, Project.title)
-                                   .where(Project.slug.in_(path))).all())
+                                   .where(col(Project.slug).in_(path))).all())
         raise CycleRefused([slug, *path], [project.title, *(titles.get(s, s) for s in path)])
-    link = ProjectDependency(project_id=project.id, depends_on_id=prerequisite.id, note=values.note)
+    link = ProjectDependency(project_id=row_id(project), depends_on_id=row_id(prerequisite),
+                             note=values.note)
     session.add(link)
     session.flush()
     record(
@@ -609,11 +618,12 @@ def link_dataset(
     before = as_record(link) if link else None
     if link is None:
         link = ProjectDataset(
-            project_id=project.id, dataset_id=dataset.id, relation=values.relation.value
+            project_id=row_id(project), dataset_id=row_id(dataset), relation=values.relation.value
         )
     link.required = values.required
     link.fit_for_task = values.fit_for_task.value
-    link.sharing_agreement_id = link_agreement_id(session, values.sharing_agreement, dataset.id)
+    link.sharing_agreement_id = link_agreement_id(session, values.sharing_agreement,
+                                                  row_id(dataset))
     # A link resting on a record takes its word from the record; its own word is then unused.
     link.agreement = (Agreement.NONE.value if link.sharing_agreement_id
                       else values.agreement.value)
@@ -678,7 +688,7 @@ def add_partner(
     ).first()
     before = as_record(partner) if partner else None
     if partner is None:
-        partner = ProjectPartner(project_id=project.id, organisation_id=organisation.id)
+        partner = ProjectPartner(project_id=row_id(project), organisation_id=row_id(organisation))
     partner.role = values.role.value
     session.add(partner)
     session.flush()
@@ -740,8 +750,8 @@ def assess(*, session: Session, actor: Actor, slug: str, data: dict[str, Any]) -
             }
         )
     assessment = Assessment(
-        project_id=project.id,
-        criterion_id=criterion.id,
+        project_id=row_id(project),
+        criterion_id=row_id(criterion),
         level=values.level,
         rationale=values.rationale,
         assessor_id=actor.id,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast, overload
 
+import sqlalchemy as sa
 from sqlalchemy import and_, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -23,6 +24,7 @@ from portfolio.models import (
     RankingRow,
     ReviewDecision,
     User,
+    row_id,
     utcnow,
 )
 from portfolio.services.common import chunks, project_by_slug, record
@@ -71,7 +73,8 @@ def decide(
         raise Invalid(errors)
     project = project_by_slug(session, slug)
     row = ReviewDecision(
-        project_id=project.id, decision=chosen.value, rationale=text, decided_by_id=actor.id
+        project_id=row_id(project), decision=chosen.value, rationale=text,
+        decided_by_id=actor.id
     )
     session.add(row)
     session.flush()
@@ -150,18 +153,17 @@ def questions_for(*, session: Session, actor: Actor | None) -> list[dict[str, An
     latest_ids = (
         select(func.max(col(ReviewDecision.id))).group_by(col(ReviewDecision.project_id)).scalar_subquery()
     )
-    rows = session.exec(
-        select(col(Project.slug), col(Project.title), col(ReviewDecision.rationale),
-               col(ReviewDecision.decided_at),
-               User.name)
-        .join(Project, Project.id == ReviewDecision.project_id)
-        .outerjoin(User, User.id == ReviewDecision.decided_by_id)
+    rows = cast(list[tuple[str, str, str, datetime, str | None]], session.execute(
+        sa.select(col(Project.slug), col(Project.title), col(ReviewDecision.rationale),
+                  col(ReviewDecision.decided_at), col(User.name))
+        .join(Project, col(Project.id) == col(ReviewDecision.project_id))
+        .outerjoin(User, col(User.id) == col(ReviewDecision.decided_by_id))
         .where(col(ReviewDecision.id).in_(latest_ids),
-               ReviewDecision.decision == Decision.NEEDS_INFORMATION.value,
+               col(ReviewDecision.decision) == Decision.NEEDS_INFORMATION.value,
                col(ReviewDecision.answer).is_(None),
-               Project.owner_id == actor.organisation_id)
-        .order_by(ReviewDecision.decided_at)
-    ).all()
+               col(Project.owner_id) == actor.organisation_id)
+        .order_by(col(ReviewDecision.decided_at))
+    ).all())
     return [{"slug": slug, "title": title, "question": question, "asked_at": _aware(at),
              "asked_by": who or SYSTEM_NAME} for slug, title, question, at, who in rows]
 
@@ -183,26 +185,31 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
     last = aliased(ReviewDecision)
     # A withdrawn project (back to an idea) leaves the queue whatever was decided before.
     candidate = or_(col(Project.status) == ProjectStatus.PROPOSED.value,
-                    and_(last.decision.in_(STILL_AWAITING),
+                    and_(col(last.decision).in_(STILL_AWAITING),
                          col(Project.status) != ProjectStatus.IDEA.value))
     ranked = aliased(RankingRow)
     columns = (
-        Project.slug, Project.title, Organisation.name, Project.status, Project.created_at,
-        Project.cost_gbp, Project.mandatory, last.decision, last.rationale, last.decided_at,
-        last.answer, last.answered_at, ranked.position, ranked.composite,
+        col(Project.slug), col(Project.title), col(Organisation.name), col(Project.status),
+        col(Project.created_at), col(Project.cost_gbp), col(Project.mandatory),
+        col(last.decision), col(last.rationale), col(last.decided_at), col(last.answer),
+        col(last.answered_at), col(ranked.position), col(ranked.composite),
         col(Project.priority_override).is_not(None), col(Project.id),
     )
     query = (
-        select(*columns)
-        .join(Organisation, Organisation.id == Project.owner_id)
-        .outerjoin(latest_ids, latest_ids.c.project_id == Project.id)
-        .outerjoin(last, last.id == latest_ids.c.decision_id)
-        .outerjoin(ranked, and_(ranked.project_id == col(Project.id),
-                                ranked.run_id == (run_id if run_id is not None else -1)))
+        sa.select(*columns)
+        .join(Organisation, col(Organisation.id) == col(Project.owner_id))
+        .outerjoin(latest_ids, latest_ids.c.project_id == col(Project.id))
+        .outerjoin(last, col(last.id) == latest_ids.c.decision_id)
+        .outerjoin(ranked, and_(col(ranked.project_id) == col(Project.id),
+                                col(ranked.run_id) == (run_id if run_id is not None else -1)))
         .where(candidate, col(Project.status).not_in(CLOSED))
     )
     moment = now or utcnow()
-    rows = session.exec(query.order_by(Project.created_at, Project.id)).all()
+    # Outer-joined: the latest decision and the rank are None where there is none.
+    rows = cast(list[tuple[str, str, str, str, datetime, int, bool, str | None, str | None,
+                           datetime | None, str | None, datetime | None, int | None,
+                           float | None, bool, int]],
+                session.execute(query.order_by(col(Project.created_at), col(Project.id))).all())
     submitted = _submitted_at(session, [row[-1] for row in rows])
     awaiting: list[dict[str, Any]] = []
     asking: list[dict[str, Any]] = []
@@ -228,25 +235,27 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
     # Oldest waiting first: the CDO works from the top.
     awaiting.sort(key=lambda e: (e["waiting_since"] or moment))
     waiting_slugs = {e["slug"] for e in awaiting} | {e["slug"] for e in asking}
-    decided_rows = session.exec(
-        select(
-            Project.slug,
-            Project.title,
-            Organisation.name,
-            Project.status,
-            last.decision,
-            last.rationale,
-            last.decided_at,
-            User.name,
+    latest_decided = (
+        sa.select(
+            col(Project.slug),
+            col(Project.title),
+            col(Organisation.name),
+            col(Project.status),
+            col(last.decision),
+            col(last.rationale),
+            col(last.decided_at),
+            col(User.name),
         )
         .select_from(last)
-        .join(latest_ids, latest_ids.c.decision_id == last.id)
-        .join(Project, Project.id == last.project_id)
-        .join(Organisation, Organisation.id == Project.owner_id)
-        .outerjoin(User, User.id == last.decided_by_id)
-        .order_by(last.decided_at.desc(), last.id.desc())
+        .join(latest_ids, latest_ids.c.decision_id == col(last.id))
+        .join(Project, col(Project.id) == col(last.project_id))
+        .join(Organisation, col(Organisation.id) == col(Project.owner_id))
+        .outerjoin(User, col(User.id) == col(last.decided_by_id))
+        .order_by(col(last.decided_at).desc(), col(last.id).desc())
         .limit(limit)
-    ).all()
+    )
+    decided_rows = cast(list[tuple[str, str, str, str, str, str, datetime, str | None]],
+                        session.execute(latest_decided).all())
     decided = [
         {
             "slug": slug,
@@ -275,15 +284,16 @@ def _submitted_at(session: Session, project_ids: list[int]) -> dict[int, datetim
     """Return when each project was last moved to proposed, from its history."""
     found: dict[int, datetime] = {}
     for chunk in chunks(project_ids):
-        events = session.exec(
+        # Every project_id is one of the chunk's, never None.
+        events = cast(list[tuple[int, datetime, dict[str, Any] | None]], session.exec(
             select(AuditEvent.project_id, AuditEvent.at, AuditEvent.after)
             .where(col(AuditEvent.project_id).in_(chunk), col(AuditEvent.entity) == "project",
                    AuditEvent.action == "transition")
             .order_by(col(AuditEvent.id))
-        ).all()
+        ).all())
         for project_id, at, after in events:
             if (after or {}).get("status") == ProjectStatus.PROPOSED.value and at is not None:
-                found[project_id] = _aware(at)  # type: ignore[assignment]
+                found[project_id] = _aware(at)
     return found
 
 
@@ -304,51 +314,53 @@ def project_history(
 ) -> list[dict[str, Any]]:
     """Return a project's audit events, decisions and assessments, newest first."""
     project = project_by_slug(session, slug)
-    events = session.exec(
-        select(
-            AuditEvent.at,
-            AuditEvent.actor_id,
-            AuditEvent.action,
-            AuditEvent.before,
-            AuditEvent.after,
-            AuditEvent.entity,
+    events = cast(list[tuple[datetime, int | None, str, dict[str, Any] | None,
+                             dict[str, Any] | None, str]], session.execute(
+        sa.select(
+            col(AuditEvent.at),
+            col(AuditEvent.actor_id),
+            col(AuditEvent.action),
+            col(AuditEvent.before),
+            col(AuditEvent.after),
+            col(AuditEvent.entity),
         )
         .where(
-            AuditEvent.project_id == project.id,
+            col(AuditEvent.project_id) == project.id,
             col(AuditEvent.entity).in_(("project", *LINK_ENTITIES)),
             col(AuditEvent.action).not_in(SHOWN_FROM_ROWS),
         )
         .order_by(col(AuditEvent.id).desc())
         .limit(limit)
-    ).all()
-    decisions = session.exec(
-        select(
-            ReviewDecision.decided_at,
-            ReviewDecision.decided_by_id,
-            ReviewDecision.decision,
-            ReviewDecision.rationale,
-            ReviewDecision.answer,
-            ReviewDecision.answered_by_id,
-            ReviewDecision.answered_at,
+    ).all())
+    decisions = cast(list[tuple[datetime, int | None, str, str, str | None, int | None,
+                                datetime | None]], session.execute(
+        sa.select(
+            col(ReviewDecision.decided_at),
+            col(ReviewDecision.decided_by_id),
+            col(ReviewDecision.decision),
+            col(ReviewDecision.rationale),
+            col(ReviewDecision.answer),
+            col(ReviewDecision.answered_by_id),
+            col(ReviewDecision.answered_at),
         )
-        .where(ReviewDecision.project_id == project.id)
+        .where(col(ReviewDecision.project_id) == project.id)
         .order_by(col(ReviewDecision.id).desc())
         .limit(limit)
-    ).all()
-    assessments = session.exec(
-        select(
-            Assessment.assessed_at,
-            Assessment.assessor_id,
-            Criterion.name,
-            Assessment.level,
-            Criterion.max_level,
-            Assessment.rationale,
+    ).all())
+    assessments = cast(list[tuple[datetime, int | None, str, int, int, str]], session.execute(
+        sa.select(
+            col(Assessment.assessed_at),
+            col(Assessment.assessor_id),
+            col(Criterion.name),
+            col(Assessment.level),
+            col(Criterion.max_level),
+            col(Assessment.rationale),
         )
-        .join(Criterion, Criterion.id == Assessment.criterion_id)
-        .where(Assessment.project_id == project.id)
+        .join(Criterion, col(Criterion.id) == col(Assessment.criterion_id))
+        .where(col(Assessment.project_id) == project.id)
         .order_by(col(Assessment.id).desc())
         .limit(limit)
-    ).all()
+    ).all())
     user_ids = ({e[1] for e in events} | {d[1] for d in decisions} | {d[5] for d in decisions}
                 | {a[1] for a in assessments})
     names = _user_names(session, user_ids)
@@ -417,7 +429,7 @@ def project_page(*, session: Session, slug: str) -> dict[str, Any]:
 
 
 def _changes(
-    before: dict[str, Any], after: dict[str, Any], owners: dict[int, str]
+    before: dict[str, Any], after: dict[str, Any], owners: dict[int | None, str]
 ) -> list[dict[str, Any]]:
     """Return the fields an update changed, with the owner shown by its name."""
     changes = []
@@ -442,7 +454,7 @@ def _user_names(session: Session, ids: set[int | None]) -> dict[int | None, str]
                                     col(User.name)).where(col(User.id).in_(wanted))).all())
 
 
-def _owner_codes(session: Session, events: list[Any]) -> dict[int, str]:
+def _owner_codes(session: Session, events: list[Any]) -> dict[int | None, str]:
     """Return the names of the organisations named as owners in update events."""
     ids = {
         value
@@ -455,7 +467,7 @@ def _owner_codes(session: Session, events: list[Any]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.exec(
-        select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
+        select(col(Organisation.id), col(Organisation.name)).where(col(Organisation.id).in_(ids))
     ).all()
     return dict(rows)
 
@@ -476,17 +488,17 @@ def _linked_codes(session: Session, events: list[Any]) -> dict[tuple[str, int], 
                 if side and isinstance(side.get(key), str):
                     values.add(side[key])
     codes: dict[tuple[str, Any], str] = {}
-    for key, column in (("dataset_id", Dataset.title), ("organisation_id", Organisation.name)):
+    for key, ident, name in (("dataset_id", col(Dataset.id), col(Dataset.title)),
+                             ("organisation_id", col(Organisation.id), col(Organisation.name))):
         if wanted[key]:
-            model = column.class_
-            rows = session.exec(select(model.id, column).where(model.id.in_(wanted[key])))
+            rows = session.exec(select(ident, name).where(ident.in_(wanted[key])))
             codes |= {(key, i): code for i, code in rows.all()}
     # Imports name a dataset by code and a dependency by slug: people read their titles.
-    for key, by, title in (("dataset", Dataset.code, Dataset.title),
-                           ("depends_on", Project.slug, Project.title)):
+    for key, by, title in (("dataset", col(Dataset.code), col(Dataset.title)),
+                           ("depends_on", col(Project.slug), col(Project.title))):
         if named[key]:
-            rows = session.exec(select(by, title).where(by.in_(named[key])))
-            codes |= {(key, k): t for k, t in rows.all()}
+            titles = session.exec(select(by, title).where(by.in_(named[key])))
+            codes |= {(key, k): t for k, t in titles.all()}
     return codes
 
 
@@ -519,6 +531,10 @@ def _link_text(entity: str, action: str, before: dict[str, Any], after: dict[str
             "delete": f"Removed partner {name}"}.get(action, f"Changed the role of {name}")
 
 
+@overload
+def _aware(moment: datetime) -> datetime: ...
+@overload
+def _aware(moment: None) -> None: ...
 def _aware(moment: datetime | None) -> datetime | None:
     """Return a timestamp in UTC; SQLite hands timestamps back without their zone."""
     if moment is None or moment.tzinfo is not None:
