@@ -19,7 +19,7 @@ from portfolio.cli import app as cli
 from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import Project
-from portfolio.services import snapshots
+from portfolio.services.snapshots import service as snapshot_service
 from tests.web.auth import Browser
 
 SLUG = "underground-asset-register-pilot"
@@ -114,7 +114,7 @@ def test_control_characters_already_stored_do_not_break_graphml(london_cdo: Brow
 def test_control_characters_in_a_stored_snapshot_label_do_not_break_its_xlsx(
         london_cdo: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     # A snapshot made before the input rule: immutable, so the exporter must cope.
-    monkeypatch.setattr(snapshots, "control_problem", lambda *_a, **_k: None)
+    monkeypatch.setattr(snapshot_service, "control_problem", lambda *_a, **_k: None)
     created = london_cdo.post("/api/v1/snapshots", json={"label": "\u0001x"})
     assert created.status_code == 201
     monkeypatch.undo()

@@ -1,0 +1,243 @@
+"""Snapshot use cases: create (with its quota), list, get, load and verify."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from portfolio.actors import Actor
+from portfolio.capabilities import Capability, require
+from portfolio.db import Database
+from portfolio.errors import Conflict, DomainError, Invalid, NotFound
+from portfolio.models import (
+    AuditEvent,
+    Snapshot,
+    SnapshotBody,
+)
+from portfolio.services.common import consistent_read, current_revision
+from portfolio.services.frames import load_profile
+from portfolio.services.ranking import ROBUSTNESS_SEED, RunInfo, ensure_ranking
+from portfolio.services.snapshots.content import SnapshotContent
+from portfolio.services.snapshots.schema import LABEL_MAX, QUOTA_WINDOW, SOURCE_TITLE
+from portfolio.services.snapshots.writer import PayloadWriter, iso_time, write_tables
+from portfolio.text import control_problem
+
+
+def _clean_label(label: str) -> str:
+    if problem := control_problem(label or ""):
+        raise Invalid({"label": problem})
+    text = " ".join((label or "").split())
+    if not text:
+        raise Invalid({"label": "give the snapshot a label"})
+    if len(text) > LABEL_MAX:
+        raise Invalid({"label": f"at most {LABEL_MAX} characters"})
+    return text
+
+
+def build_content(db: Database, *, actor: Actor, label: str, profile: str | None = None,
+                  at: datetime | None = None) -> tuple[SnapshotContent, RunInfo]:
+    """Serialise the portfolio, its weights and its current ranking, without storing them."""
+    label = _clean_label(label)
+    for _attempt in range(3):
+        run = ensure_ranking(db, profile)
+        with db.read() as session:
+            consistent_read(session)
+            stored = load_profile(session, run.profile)
+            if current_revision(session) != run.revision or stored.version != run.profile_version:
+                continue  # a write landed after the ranking was computed: rank again
+            moment = (at or datetime.now(UTC)).replace(microsecond=0)
+            writer = PayloadWriter()
+            writer.header({
+                "label": label,
+                "author": actor.email,
+                "created_at": iso_time(moment),
+                "profile": {"name": stored.name, "version": stored.version,
+                            "description": stored.description},
+                "method_version": run.method_version,
+                "revision": run.revision,
+                "ranking": {"samples": run.samples, "top_k": run.top_k,
+                            "seed": ROBUSTNESS_SEED},
+                "source": SOURCE_TITLE,
+            })
+            write_tables(session, writer, run, stored.id)
+        return writer.finish(), run
+    raise Conflict("the portfolio kept changing while the snapshot was being taken; try again")
+
+
+class QuotaExceeded(DomainError):
+    """A user has taken as many snapshots as a day allows."""
+
+    status_code = 429
+
+    def __init__(self, quota: int, retry_after: int) -> None:
+        super().__init__(f"you have taken {quota} snapshots in the last 24 hours, the most a "
+                         f"day allows; try again in {max(1, retry_after // 60)} minutes")
+        self.retry_after = retry_after
+
+
+def check_quota(session: Session, actor: Actor, quota: int) -> None:
+    """Refuse a user's snapshot past their daily quota (the system's own are not counted)."""
+    if actor.id is None:
+        return
+    since = datetime.now(UTC) - QUOTA_WINDOW
+    taken, oldest = session.execute(
+        select(func.count(), func.min(Snapshot.created_at))
+        .where(col(Snapshot.author_id) == actor.id, col(Snapshot.created_at) > since)).one()
+    if taken >= quota:
+        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        raise QuotaExceeded(quota, int((oldest + QUOTA_WINDOW - datetime.now(UTC))
+                                       .total_seconds()) + 1)
+
+
+def store_body(session: Session, content: SnapshotContent) -> bool:
+    """Store a snapshot's tables under their hash unless already kept; tell whether stored."""
+    if session.get(SnapshotBody, content.body_hash) is not None:
+        return False
+    size = (content.size or 0) - len(content.header)
+    session.add(SnapshotBody(body_hash=content.body_hash, payload=content.body,
+                             payload_bytes=size))
+    session.flush()
+    return True
+
+
+def _store(db: Database, actor: Actor, content: SnapshotContent, run: RunInfo,
+           quota: int) -> int:
+    """Store a snapshot's row (and its tables, unless kept already); return its id."""
+    meta = content.meta
+    with db.write() as session:
+        check_quota(session, actor, quota)
+        store_body(session, content)
+        row = Snapshot(
+            label=meta["label"], author_id=actor.id, author=actor.email,
+            created_at=content.created_at, profile_name=run.profile,
+            profile_version=run.profile_version, method_version=run.method_version,
+            revision=run.revision, content_hash=content.content_hash,
+            header=content.header, body_hash=content.body_hash,
+            payload_bytes=content.size or 0, row_counts=content.row_counts,
+        )
+        session.add(row)
+        session.flush()
+        # A snapshot changes no project, so it leaves the portfolio revision alone.
+        session.add(AuditEvent(actor_id=actor.id, action="create", entity="snapshot",
+                               entity_id=row.id,
+                               after={"label": row.label, "content_hash": row.content_hash}))
+        return int(row.id or 0)
+
+
+def create_snapshot(db: Database, *, actor: Actor, label: str,
+                    profile: str | None = None) -> dict[str, Any]:
+    """Freeze the portfolio, the weight profile, the method version and the ranking.
+
+    Each user may take `snapshots_per_user_per_day` (settings) in any 24 hours. The tables
+    are stored once per body hash, so a snapshot of an unchanged portfolio adds only its row.
+    """
+    require(actor, Capability.CREATE_SNAPSHOT)
+    quota = db.settings.snapshots_per_user_per_day
+    with db.read() as session:
+        check_quota(session, actor, quota)  # before the work of serialising the portfolio
+    content, run = build_content(db, actor=actor, label=label, profile=profile)
+    snapshot_id = None
+    # Two at once may store the same tables: the second's write fails, and its retry finds them.
+    for _attempt in range(2):
+        try:
+            snapshot_id = _store(db, actor, content, run, quota)
+            break
+        except IntegrityError:
+            # The same label, author, second and content: that snapshot already exists.
+            with db.read() as session:
+                snapshot_id = session.execute(select(Snapshot.id).where(
+                    Snapshot.content_hash == content.content_hash)).scalar()
+            if snapshot_id is not None:
+                break
+    if snapshot_id is None:
+        raise Conflict("the snapshot could not be stored; try again")
+    with db.read() as session:
+        return get_snapshot(session=session, snapshot_id=snapshot_id)
+
+
+SUMMARY_COLUMNS = (Snapshot.id, Snapshot.label, Snapshot.author, Snapshot.created_at,
+                   Snapshot.profile_name, Snapshot.profile_version, Snapshot.method_version,
+                   Snapshot.revision, Snapshot.content_hash, Snapshot.payload_bytes,
+                   Snapshot.row_counts, Snapshot.body_hash)
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    (sid, label, author, created_at, profile_name, profile_version, method_version, revision,
+     content_hash, payload_bytes, row_counts, body_hash) = row
+    return {
+        "id": sid, "label": label, "author": author, "created_at": iso_time(created_at),
+        "profile": profile_name, "profile_version": profile_version,
+        "method_version": method_version, "revision": revision,
+        "content_hash": content_hash, "bytes": payload_bytes, "row_counts": row_counts,
+        "body_hash": body_hash,
+    }
+
+
+def list_snapshots(*, session: Session) -> list[dict[str, Any]]:
+    """List snapshots, newest first (without their payloads)."""
+    rows = session.execute(select(*SUMMARY_COLUMNS).order_by(col(Snapshot.id).desc())).all()
+    return [_summary(row) for row in rows]
+
+
+def get_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
+    """Return one snapshot's summary."""
+    row = session.execute(select(*SUMMARY_COLUMNS).where(col(Snapshot.id) == snapshot_id)).first()
+    if row is None:
+        raise NotFound("snapshot", snapshot_id)
+    return _summary(row)
+
+
+def load_content(*, session: Session, snapshot_id: int) -> SnapshotContent:
+    """Return a stored snapshot's content for export or comparison."""
+    row = session.execute(
+        select(Snapshot.header, SnapshotBody.payload, Snapshot.content_hash, Snapshot.body_hash,
+               Snapshot.row_counts)
+        .join(SnapshotBody, SnapshotBody.body_hash == Snapshot.body_hash)
+        .where(Snapshot.id == snapshot_id)
+    ).first()
+    if row is None:
+        raise NotFound("snapshot", snapshot_id)
+    return SnapshotContent(header=bytes(row[0]), body=bytes(row[1]), content_hash=row[2],
+                           body_hash=row[3], id=snapshot_id, row_counts=dict(row[4] or {}))
+
+
+def verify_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
+    """Recompute a snapshot's hash and check its recorded facts against its payload."""
+    summary = get_snapshot(session=session, snapshot_id=snapshot_id)
+    content = load_content(session=session, snapshot_id=snapshot_id)
+    problems: list[str] = []
+    digest, body_digest = hashlib.sha256(), hashlib.sha256()
+    try:
+        for chunk in content.canonical_bytes():
+            digest.update(chunk)
+            if chunk is not content.header:
+                body_digest.update(chunk)
+        meta = content.meta
+    except (zlib.error, ValueError, KeyError) as exc:
+        return {"id": snapshot_id, "valid": False, "content_hash": summary["content_hash"],
+                "computed_hash": None, "problems": [f"the payload cannot be read: {exc}"]}
+    computed = digest.hexdigest()
+    if computed != summary["content_hash"]:
+        problems.append("the payload does not match its content hash")
+    if body_digest.hexdigest() != content.body_hash:
+        problems.append("the stored tables do not match their body hash")
+    recorded = {"label": summary["label"], "author": summary["author"],
+                "created_at": summary["created_at"], "method_version": summary["method_version"],
+                "revision": summary["revision"], "profile": summary["profile"],
+                "profile_version": summary["profile_version"]}
+    sealed = {"label": meta["label"], "author": meta["author"],
+              "created_at": meta["created_at"], "method_version": meta["method_version"],
+              "revision": meta["revision"], "profile": meta["profile"]["name"],
+              "profile_version": meta["profile"]["version"]}
+    for key, value in recorded.items():
+        if sealed[key] != value:
+            problems.append(f"{key} is recorded as {value!r} but the sealed payload says "
+                            f"{sealed[key]!r}")
+    return {"id": snapshot_id, "valid": not problems, "content_hash": summary["content_hash"],
+            "computed_hash": computed, "problems": problems}
