@@ -7,9 +7,10 @@ factor is the agreement's standing on the day (`scoring.agreements.standing`). D
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import delete, func, select
@@ -124,7 +125,7 @@ def _date_rules(signed: Any, expires: Any, status: Any) -> dict[str, str]:
 def agreement_by_code(session: Session, code: str) -> SharingAgreement:
     """Return the agreement with a code, or raise NotFound."""
     found = session.execute(
-        select(SharingAgreement).where(SharingAgreement.code == code)).scalars().first()
+        select(SharingAgreement).where(col(SharingAgreement.code) == code)).scalars().first()
     if found is None:
         raise NotFound("agreement", code)
     return found
@@ -132,8 +133,8 @@ def agreement_by_code(session: Session, code: str) -> SharingAgreement:
 
 def party_ids(session: Session, agreement_id: int) -> set[int]:
     """Return the organisations party to an agreement."""
-    return set(session.execute(select(AgreementParty.organisation_id)
-                               .where(AgreementParty.agreement_id == agreement_id)).scalars())
+    return set(session.execute(select(col(AgreementParty.organisation_id))
+                               .where(col(AgreementParty.agreement_id) == agreement_id)).scalars())
 
 
 def may_manage(actor: Actor | None, parties: set[int]) -> bool:
@@ -162,8 +163,9 @@ def _resolve(session: Session, values: AgreementInput) -> _Resolved:
     """Find the parties and datasets named, refusing what is not there or named twice."""
     errors: dict[str, str] = {}
     codes = [p.organisation for p in values.parties]
-    found = dict(session.execute(select(Organisation.code, Organisation.id)
-                                 .where(Organisation.code.in_(codes))).all()) if codes else {}
+    found: dict[str, int] = dict(session.execute(
+        select(col(Organisation.code), col(Organisation.id))
+        .where(col(Organisation.code).in_(codes))).all()) if codes else {}
     unknown = [c for c in codes if c not in found]
     if not codes:
         errors["parties"] = "Name at least one organisation party to the agreement."
@@ -174,11 +176,11 @@ def _resolve(session: Session, values: AgreementInput) -> _Resolved:
         twice = sorted({c for c in codes if codes.count(c) > 1})
         errors["parties"] = f"{', '.join(twice)} is named twice: give each party once."
     datasets = values.datasets
-    ids = dict(session.execute(select(Dataset.code, Dataset.id)
-                               .where(Dataset.code.in_(datasets))).all()) if datasets else {}
+    ids: dict[str, int] = dict(session.execute(
+        select(col(Dataset.code), col(Dataset.id))
+        .where(col(Dataset.code).in_(datasets))).all()) if datasets else {}
     missing = [d for d in datasets if d not in ids]
-    seen: set[str] = set()
-    twice_ds = sorted({d for d in datasets if d in seen or seen.add(d)})  # type: ignore[func-returns-value]
+    twice_ds = sorted(d for d, times in Counter(datasets).items() if times > 1)
     if twice_ds:
         errors["datasets"] = (f"{', '.join(twice_ds)} is covered twice: list each dataset "
                               "once.")
@@ -201,12 +203,13 @@ def _state(session: Session, agreement: SharingAgreement) -> dict[str, Any]:
     """Return an agreement as its history records it, parties and datasets included."""
     state = as_record(agreement)
     state["parties"] = sorted(f"{code}:{role}" for code, role in session.execute(
-        select(Organisation.code, AgreementParty.role)
-        .join(AgreementParty, AgreementParty.organisation_id == Organisation.id)
-        .where(AgreementParty.agreement_id == agreement.id)).all())
+        select(col(Organisation.code), col(AgreementParty.role))
+        .join(AgreementParty, col(AgreementParty.organisation_id) == col(Organisation.id))
+        .where(col(AgreementParty.agreement_id) == agreement.id)).all())
     state["datasets"] = sorted(session.execute(
-        select(Dataset.code).join(AgreementDataset, AgreementDataset.dataset_id == Dataset.id)
-        .where(AgreementDataset.agreement_id == agreement.id)).scalars())
+        select(col(Dataset.code))
+        .join(AgreementDataset, col(AgreementDataset.dataset_id) == col(Dataset.id))
+        .where(col(AgreementDataset.agreement_id) == agreement.id)).scalars())
     return state
 
 
@@ -219,8 +222,11 @@ def _write(session: Session, agreement: SharingAgreement, values: AgreementInput
     agreement.updated_at = utcnow()
     session.add(agreement)
     session.flush()
-    session.execute(delete(AgreementParty).where(AgreementParty.agreement_id == agreement.id))
-    session.execute(delete(AgreementDataset).where(AgreementDataset.agreement_id == agreement.id))
+    assert agreement.id is not None
+    session.execute(delete(AgreementParty)
+                    .where(col(AgreementParty.agreement_id) == agreement.id))
+    session.execute(delete(AgreementDataset)
+                    .where(col(AgreementDataset.agreement_id) == agreement.id))
     session.add_all([AgreementParty(agreement_id=agreement.id, organisation_id=o, role=r)
                      for o, r in resolved.parties])
     session.add_all([AgreementDataset(agreement_id=agreement.id, dataset_id=d)
@@ -235,8 +241,8 @@ def create_agreement(*, session: Session, actor: Actor, data: dict[str, Any]) ->
         raise Invalid({"code": "This is required: fill it in."})
     resolved = _resolve(session, values)
     _require_manage(actor, {o for o, _ in resolved.parties})
-    taken = session.execute(select(SharingAgreement.id)
-                            .where(SharingAgreement.code == values.code)).first()
+    taken = session.execute(select(col(SharingAgreement.id))
+                            .where(col(SharingAgreement.code) == values.code)).first()
     if taken is not None:
         raise Invalid({"code": f"An agreement {values.code!r} is already registered: choose "
                                "another code."})
@@ -251,6 +257,7 @@ def update_agreement(*, session: Session, actor: Actor, code: str,
                      data: dict[str, Any]) -> dict[str, Any]:
     """Edit an agreement from the version read; a stale version is refused with 409."""
     agreement = agreement_by_code(session, code)
+    assert agreement.id is not None
     _require_manage(actor, party_ids(session, agreement.id))
     values: AgreementInput = parse(AgreementInput, {**data, "code": None})
     if values.version is None:
@@ -288,13 +295,14 @@ def _public(agreement: SharingAgreement, today: date) -> dict[str, Any]:
 def _parties(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """Return each agreement's parties (organisation code, name, role)."""
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    for agreement_id, code, name, role, org_id in session.execute(
-        select(AgreementParty.agreement_id, Organisation.code, Organisation.name,
-               AgreementParty.role, Organisation.id)
-        .join(Organisation, Organisation.id == AgreementParty.organisation_id)
-        .where(AgreementParty.agreement_id.in_(ids))
-        .order_by(AgreementParty.role, Organisation.name)
-    ).all():
+    rows = cast(list[tuple[int, str, str, str, int]], session.execute(
+        select(col(AgreementParty.agreement_id), col(Organisation.code), col(Organisation.name),
+               col(AgreementParty.role), col(Organisation.id))
+        .join(Organisation, col(Organisation.id) == col(AgreementParty.organisation_id))
+        .where(col(AgreementParty.agreement_id).in_(ids))
+        .order_by(col(AgreementParty.role), col(Organisation.name))
+    ).all())
+    for agreement_id, code, name, role, org_id in rows:
         out[agreement_id].append({"organisation": code, "name": name, "role": role,
                                   "organisation_id": org_id})
     return out
@@ -303,11 +311,13 @@ def _parties(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]
 def _datasets(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """Return the datasets each agreement covers."""
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    for agreement_id, code, title, access in session.execute(
-        select(AgreementDataset.agreement_id, Dataset.code, Dataset.title, Dataset.access)
-        .join(Dataset, Dataset.id == AgreementDataset.dataset_id)
-        .where(AgreementDataset.agreement_id.in_(ids)).order_by(Dataset.title)
-    ).all():
+    rows = cast(list[tuple[int, str, str, str]], session.execute(
+        select(col(AgreementDataset.agreement_id), col(Dataset.code), col(Dataset.title),
+               col(Dataset.access))
+        .join(Dataset, col(Dataset.id) == col(AgreementDataset.dataset_id))
+        .where(col(AgreementDataset.agreement_id).in_(ids)).order_by(col(Dataset.title))
+    ).all())
+    for agreement_id, code, title, access in rows:
         out[agreement_id].append({"code": code, "title": title, "access": access})
     return out
 
@@ -315,14 +325,16 @@ def _datasets(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]
 def relying_links(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     """Return the project links that refer to each agreement."""
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    for agreement_id, slug, title, status, code, ds_title, relation, required in session.execute(
-        select(ProjectDataset.sharing_agreement_id, Project.slug, Project.title, Project.status,
-               Dataset.code, Dataset.title, ProjectDataset.relation, ProjectDataset.required)
-        .join(Project, Project.id == ProjectDataset.project_id)
-        .join(Dataset, Dataset.id == ProjectDataset.dataset_id)
-        .where(ProjectDataset.sharing_agreement_id.in_(ids))
-        .order_by(Project.title, Dataset.title)
-    ).all():
+    rows = cast(list[tuple[int, str, str, str, str, str, str, bool]], session.execute(
+        select(col(ProjectDataset.sharing_agreement_id), col(Project.slug), col(Project.title),
+               col(Project.status), col(Dataset.code), col(Dataset.title),
+               col(ProjectDataset.relation), col(ProjectDataset.required))
+        .join(Project, col(Project.id) == col(ProjectDataset.project_id))
+        .join(Dataset, col(Dataset.id) == col(ProjectDataset.dataset_id))
+        .where(col(ProjectDataset.sharing_agreement_id).in_(ids))
+        .order_by(col(Project.title), col(Dataset.title))
+    ).all())
+    for agreement_id, slug, title, status, code, ds_title, relation, required in rows:
         out[agreement_id].append({"project": slug, "title": title, "status": status,
                                   "dataset": code, "dataset_title": ds_title,
                                   "relation": relation, "required": required})
@@ -350,16 +362,17 @@ def list_agreements(
     `expiring_within` keeps agreements in force whose expiry is within that many days.
     """
     day = today or date.today()
-    query = select(SharingAgreement).order_by(SharingAgreement.title)
+    query = select(SharingAgreement).order_by(col(SharingAgreement.title))
     if party:
-        query = query.where(SharingAgreement.id.in_(
-            select(AgreementParty.agreement_id).join(
-                Organisation, Organisation.id == AgreementParty.organisation_id)
-            .where(Organisation.code == party)))
+        query = query.where(col(SharingAgreement.id).in_(
+            select(col(AgreementParty.agreement_id)).join(
+                Organisation, col(Organisation.id) == col(AgreementParty.organisation_id))
+            .where(col(Organisation.code) == party)))
     if expiring_within is not None:
-        query = query.where(SharingAgreement.expires_on >= day,
-                            SharingAgreement.expires_on <= day + timedelta(days=expiring_within))
-    agreements = list(session.execute(query).scalars())
+        query = query.where(
+            col(SharingAgreement.expires_on) >= day,
+            col(SharingAgreement.expires_on) <= day + timedelta(days=expiring_within))
+    agreements: list[SharingAgreement] = list(session.execute(query).scalars())
     ids = [a.id for a in agreements if a.id is not None]
     parties, datasets, links = (_parties(session, ids), _datasets(session, ids),
                                 relying_links(session, ids))
@@ -401,9 +414,11 @@ def get_agreement(*, session: Session, code: str, values: dict[str, float],
 def agreements_for_dataset(*, session: Session, dataset_id: int) -> list[dict[str, Any]]:
     """Return the agreements covering a dataset, for a link's choice of agreement."""
     rows = session.execute(
-        select(SharingAgreement.code, SharingAgreement.title, SharingAgreement.status)
-        .join(AgreementDataset, AgreementDataset.agreement_id == SharingAgreement.id)
-        .where(AgreementDataset.dataset_id == dataset_id).order_by(SharingAgreement.title)
+        select(col(SharingAgreement.code), col(SharingAgreement.title),
+               col(SharingAgreement.status))
+        .join(AgreementDataset, col(AgreementDataset.agreement_id) == col(SharingAgreement.id))
+        .where(col(AgreementDataset.dataset_id) == dataset_id)
+        .order_by(col(SharingAgreement.title))
     ).all()
     return [{"code": c, "title": t, "status": s} for c, t, s in rows]
 
@@ -411,13 +426,14 @@ def agreements_for_dataset(*, session: Session, dataset_id: int) -> list[dict[st
 def agreement_choices(*, session: Session) -> list[dict[str, Any]]:
     """Return every agreement's code and title with the dataset codes it covers."""
     covered: dict[int, list[str]] = {}
-    for agreement_id, code in session.execute(
-            select(AgreementDataset.agreement_id, Dataset.code)
-            .join(Dataset, Dataset.id == AgreementDataset.dataset_id)).all():
+    for agreement_id, code in cast(list[tuple[int, str]], session.execute(
+            select(col(AgreementDataset.agreement_id), col(Dataset.code))
+            .join(Dataset, col(Dataset.id) == col(AgreementDataset.dataset_id))).all()):
         covered.setdefault(agreement_id, []).append(code)
+    agreements: list[SharingAgreement] = list(session.execute(
+        select(SharingAgreement).order_by(col(SharingAgreement.title))).scalars())
     return [{"code": a.code, "title": a.title, "datasets": covered.get(a.id or 0, [])}
-            for a in session.execute(select(SharingAgreement)
-                                     .order_by(SharingAgreement.title)).scalars()]
+            for a in agreements]
 
 
 def agreement_word(word: str, code: str | None, status: str | None, signed_on: date | None,
@@ -432,12 +448,13 @@ def link_agreement_id(session: Session, code: str | None, dataset_id: int) -> in
     """Return the id of the agreement a link refers to, refusing one not covering its dataset."""
     if not code:
         return None
-    found = session.execute(select(SharingAgreement.id).where(SharingAgreement.code == code)
-                            ).scalar()
+    found = session.execute(select(col(SharingAgreement.id))
+                            .where(col(SharingAgreement.code) == code)).scalar()
     if found is None:
         raise Invalid({"sharing_agreement": f"No agreement {code!r} is registered."})
-    covers = session.execute(select(AgreementDataset.id).where(
-        AgreementDataset.agreement_id == found, AgreementDataset.dataset_id == dataset_id)
+    covers = session.execute(select(col(AgreementDataset.id)).where(
+        col(AgreementDataset.agreement_id) == found,
+        col(AgreementDataset.dataset_id) == dataset_id)
     ).first()
     if covers is None:
         raise Invalid({"sharing_agreement": f"The agreement {code!r} does not cover this "
@@ -450,9 +467,9 @@ def link_agreement_id(session: Session, code: str | None, dataset_id: int) -> in
 def expire_due(session: Session, *, today: date | None = None) -> int:
     """Record as expired every signed agreement past its expiry day; return how many."""
     day = today or date.today()
-    due = list(session.execute(select(SharingAgreement).where(
-        SharingAgreement.status == AgreementStatus.SIGNED.value,
-        SharingAgreement.expires_on < day)).scalars())
+    due: list[SharingAgreement] = list(session.execute(select(SharingAgreement).where(
+        col(SharingAgreement.status) == AgreementStatus.SIGNED.value,
+        col(SharingAgreement.expires_on) < day)).scalars())
     for agreement in due:
         before = {"status": agreement.status}
         agreement.status = AgreementStatus.EXPIRED.value
@@ -471,22 +488,24 @@ def notice_expiring(session: Session, *, today: date | None = None,
     """Write an 'agreement_expiring' event for each active project resting on a signed agreement
     that expires within the window; once per project, agreement and expiry date."""
     day = today or date.today()
-    due = {a.id: a for a in session.execute(select(SharingAgreement).where(
-        SharingAgreement.status == AgreementStatus.SIGNED.value,
-        SharingAgreement.expires_on >= day,
-        SharingAgreement.expires_on <= day + timedelta(days=within_days))).scalars()}
+    expiring: list[SharingAgreement] = list(session.execute(select(SharingAgreement).where(
+        col(SharingAgreement.status) == AgreementStatus.SIGNED.value,
+        col(SharingAgreement.expires_on) >= day,
+        col(SharingAgreement.expires_on) <= day + timedelta(days=within_days))).scalars())
+    due = {a.id: a for a in expiring}
     if not due:
         return 0
-    resting = set(session.execute(
-        select(ProjectDataset.project_id, ProjectDataset.sharing_agreement_id)
-        .join(Project, Project.id == ProjectDataset.project_id)
+    resting = set(cast(list[tuple[int, int]], session.execute(
+        select(col(ProjectDataset.project_id), col(ProjectDataset.sharing_agreement_id))
+        .join(Project, col(Project.id) == col(ProjectDataset.project_id))
         .where(col(ProjectDataset.sharing_agreement_id).in_(list(due)),
-               col(Project.status).notin_(INACTIVE), col(Project.archived_at).is_(None))).all())
+               col(Project.status).notin_(INACTIVE), col(Project.archived_at).is_(None))).all()))
+    events = cast(list[tuple[int | None, dict[str, Any] | None]], session.execute(
+        select(col(NotificationEvent.project_id), col(NotificationEvent.payload))
+        .where(col(NotificationEvent.kind) == "agreement_expiring")).all())
     # A renewal moves the expiry date, so the next expiry is told again.
     told = {(pid, (payload or {}).get("code"), (payload or {}).get("expires_on"))
-            for pid, payload in session.execute(
-                select(NotificationEvent.project_id, NotificationEvent.payload)
-                .where(NotificationEvent.kind == "agreement_expiring"))}
+            for pid, payload in events}
     written = 0
     for project_id, agreement_id in sorted(resting):
         agreement = due[agreement_id]
@@ -512,9 +531,9 @@ def expire_due_once_a_day(db: Any, today: date | None = None) -> None:
         return
     _swept[id(db)] = day
     with db.read() as session:
-        overdue = session.execute(select(SharingAgreement.id).where(
-            SharingAgreement.status == AgreementStatus.SIGNED.value,
-            SharingAgreement.expires_on < day).limit(1)).first()
+        overdue = session.execute(select(col(SharingAgreement.id)).where(
+            col(SharingAgreement.status) == AgreementStatus.SIGNED.value,
+            col(SharingAgreement.expires_on) < day).limit(1)).first()
     if overdue is not None:
         with db.write() as session:
             expire_due(session, today=day)
@@ -528,7 +547,7 @@ def count_agreements(*, session: Session) -> int:
 
 def snapshot_rows(session: Session, today: date) -> list[list[Any]]:
     """Return the agreements table of a snapshot or export, by code, standing on `today`."""
-    agreements = list(session.execute(select(SharingAgreement)).scalars())
+    agreements: list[SharingAgreement] = list(session.execute(select(SharingAgreement)).scalars())
     ids = [a.id for a in agreements if a.id is not None]
     parties, datasets = _parties(session, ids), _datasets(session, ids)
     rows = []
