@@ -254,7 +254,7 @@ def test_a_file_over_50_mb_is_refused_before_it_is_parsed(monkeypatch: pytest.Mo
     def never(*_args: object) -> None:
         raise AssertionError("a file over the limit must not be parsed")
 
-    monkeypatch.setattr(imports, "_read_csv", never)
+    monkeypatch.setattr(imports.reading, "_read_csv", never)
     content = HEADER.encode() + b"x" * imports.MAX_IMPORT_BYTES
     with pytest.raises(FileTooLarge, match="the limit is 50 MB") as caught:
         imports.read_sheet(content)

@@ -23,7 +23,7 @@ def cells_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
             counted.append(len(header) + sum(len(cells) for _n, cells in rows))
             super().__init__(kind, header, rows)
 
-    monkeypatch.setattr(imports, "Sheet", CountedSheet)
+    monkeypatch.setattr(imports.reading, "Sheet", CountedSheet)
     return counted
 
 

@@ -36,7 +36,7 @@ def admin(settings: Settings, london: Database) -> Iterator[Browser]:
 def test_the_streamed_import_counts_written_rows_as_a_running_total(
         admin: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pages_snapshots, "PROGRESS_ABOVE_ROWS", 1)
-    monkeypatch.setattr(imports, "WRITE_BATCH", 10)
+    monkeypatch.setattr(imports.writing, "WRITE_BATCH", 10)
     response = admin.post("/import", files={"file": ("bulk.csv", new_projects(35),
                                                      "text/csv")})
     assert response.status_code == 200

@@ -236,7 +236,7 @@ def test_a_large_upload_streams_its_progress_then_the_report(
     admin: Browser, london: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pages_snapshots, "PROGRESS_ABOVE_ROWS", 1)
-    monkeypatch.setattr(imports, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(imports.importing, "PROGRESS_EVERY", 1)
     response = admin.post("/import", files={"file": ("template.csv", imports.template_bytes(),
                                                      "text/csv")})
     assert response.status_code == 200
