@@ -184,8 +184,8 @@ def test_csv_streams_in_chunks_rather_than_one_file(
     snapshot: snapshots.SnapshotContent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = export(snapshot, ExportFormat.csv, "assessments")
-    monkeypatch.setattr(exports, "CHUNK_BYTES", 4096)
-    monkeypatch.setattr(exports, "CSV_BATCH_ROWS", 50)
+    monkeypatch.setattr(exports.to_csv, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(exports.to_csv, "CSV_BATCH_ROWS", 50)
     chunks = list(exports.stream_export(snapshot, ExportFormat.csv, "assessments"))
     assert len(chunks) > 5 and max(len(c) for c in chunks) < len(whole) / 4
     assert b"".join(chunks) == whole

@@ -1,0 +1,115 @@
+"""What every export format shares: its constants, named tables, spooling and fixed-time zips."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import datetime
+from typing import IO, Any, BinaryIO
+
+from portfolio.services.snapshots import (
+    Column,
+    SnapshotContent,
+    TableData,
+)
+
+DEFAULT_TABLE = "projects"
+
+CHUNK_BYTES = 1 << 20
+CSV_BATCH_ROWS = 2000
+PARQUET_ROW_GROUP = 65_536
+XLSX_MAX_ROWS = 1_048_576
+LICENCE = {
+    "name": "OGL-UK-3.0",
+    "title": "Open Government Licence v3.0",
+    "path": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+}
+
+
+# Single-table files name the organisations beside their codes: people read names, joins use
+# codes. The code column stays; its name column follows it.
+NAMED_CODES = {"projects": "organisation", "datasets": "publisher", "partners": "organisation"}
+
+
+def named_table(content: SnapshotContent, table: str, *, numbers_as_text: bool) -> TableData:
+    """Return a table with an `<code column>_name` column after its organisation code."""
+    code = NAMED_CODES.get(table)
+    if code is None:
+        return content.table(table, numbers_as_text=numbers_as_text)
+    organisations = content.table("organisations")
+    at_code, at_name = organisations.columns.index("code"), organisations.columns.index("name")
+    names = {row[at_code]: row[at_name] for row in organisations.rows}
+    # The organisations table comes first in a snapshot, so the named table is read after it.
+    data = content.table(table, numbers_as_text=numbers_as_text)
+    if code not in data.columns:
+        return data
+    at = data.columns.index(code) + 1
+    name = f"{code}_name"
+    spec = replace(data.spec, columns=(*data.spec.columns, Column(
+        name, "string", f"Name of the organisation in {code}.")))
+
+    def rows() -> Iterator[list[Any]]:
+        for row in data.rows:
+            row.insert(at, names.get(row[at - 1]))
+            yield row
+
+    return TableData(spec, [*data.columns[:at], name, *data.columns[at:]], rows())
+
+
+def copy_chunks(chunks: Iterator[bytes], out: IO[bytes]) -> None:
+    for chunk in chunks:
+        out.write(chunk)
+
+
+def spooled(write: Callable[[BinaryIO], None]) -> Iterator[bytes]:
+    """Write a format that needs a seekable file to a temporary file, then yield it."""
+    with tempfile.TemporaryFile() as spool:
+        write(spool)
+        spool.seek(0)
+        while chunk := spool.read(CHUNK_BYTES):
+            yield chunk
+
+
+
+def snapshot_header(content: SnapshotContent) -> dict[str, Any]:
+    """Return what an export says about its snapshot."""
+    return {"id": content.id, "content_hash": f"sha256:{content.content_hash}",
+            **content.meta, "row_counts": content.row_counts}
+
+
+
+
+
+class FixedTimeZip(zipfile.ZipFile):
+    """A zip whose members all carry one given time and fixed attributes (stable bytes)."""
+
+    def __init__(self, file: Any, moment: datetime, **kwargs: Any) -> None:
+        super().__init__(file, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True, **kwargs)
+        self.moment = (max(moment.year, 1980), moment.month, moment.day, moment.hour,
+                       moment.minute, moment.second)
+
+    def member(self, name: str) -> zipfile.ZipInfo:
+        """Return the header of a member written now."""
+        info = zipfile.ZipInfo(name, date_time=self.moment)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.create_system = 3
+        info.external_attr = 0o644 << 16
+        return info
+
+    def writestr(self, zinfo_or_arcname: Any, data: Any, *args: Any,
+                 **kwargs: Any) -> None:
+        """Write a member from bytes or text with the fixed time."""
+        name = (zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo)
+                else zinfo_or_arcname)
+        super().writestr(self.member(name), data)
+
+    def write(self, filename: Any, arcname: Any = None, *args: Any,
+              **kwargs: Any) -> None:
+        """Copy a file in as a member with the fixed time, without reading it whole."""
+        with open(filename, "rb") as source, self.open(
+            self.member(str(arcname or filename)), "w", force_zip64=True
+        ) as target:
+            shutil.copyfileobj(source, target, CHUNK_BYTES)
