@@ -423,10 +423,10 @@ def plan(
         OutputFormat.table),
 ) -> None:
     """Choose the projects that maximise value within a budget and a capacity, in waves."""
-    from portfolio.services import prioritisation
+    from portfolio.services import planning
 
     with stdout_to_stderr():
-        result = prioritisation.plan(database(), budget=budget, capacity=capacity,
+        result = planning.plan(database(), budget=budget, capacity=capacity,
                                      profile=profile, force_in=force_in or [],
                                      force_out=force_out or [], wall_clock_seconds=wall_clock)
     if fmt == OutputFormat.json:
@@ -555,9 +555,9 @@ def plumbing(
         OutputFormat.table),
 ) -> None:
     """Rank the dataset improvements and sharing agreements that would raise value most."""
-    from portfolio.services import prioritisation
+    from portfolio.services import planning
 
-    rows = prioritisation.plumbing(database(), profile=profile, top=top)
+    rows = planning.plumbing(database(), profile=profile, top=top)
     if fmt == OutputFormat.json:
         sys.stdout.write(json.dumps(rows, indent=2, default=str) + "\n")
         return
@@ -603,9 +603,9 @@ def graph_export(
     out: Annotated[Path, typer.Option(help="Where to write the GraphML file.")],
 ) -> None:
     """Write the portfolio graph as GraphML (for networkx or Gephi)."""
-    from portfolio.services import prioritisation
+    from portfolio.services import network
 
-    out.write_bytes(prioritisation.graphml(database()))
+    out.write_bytes(network.graphml(database()))
     console.print(f"wrote {out}")
 
 

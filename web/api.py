@@ -14,9 +14,9 @@ from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.enums import Decision, ProjectStatus
 from portfolio.services import datasets as dataset_service
+from portfolio.services import network, planning, workflow
 from portfolio.services import organisations as organisation_service
 from portfolio.services import overrides as override_service
-from portfolio.services import prioritisation, workflow
 from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
@@ -304,7 +304,7 @@ def get_frontier(
 ) -> list[dict[str, Any]]:
     """Return the best value at evenly spaced budgets up to max_budget."""
     budgets = [max_budget * (i + 1) / steps for i in range(steps)]
-    return prioritisation.frontier(db, capacity=capacity, budgets=budgets, profile=profile)
+    return planning.frontier(db, capacity=capacity, budgets=budgets, profile=profile)
 
 
 @router.get("/plumbing", dependencies=[READ])
@@ -313,7 +313,7 @@ def get_plumbing(
     top: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> list[dict[str, Any]]:
     """Rank the data improvements and agreements that would raise portfolio value most."""
-    return prioritisation.plumbing(db, profile=profile, top=top)
+    return planning.plumbing(db, profile=profile, top=top)
 
 
 @router.get("/graph", dependencies=[READ])
@@ -325,21 +325,21 @@ def get_graph(
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> dict[str, Any]:
     """Return the portfolio graph as node-link JSON (cytoscape elements)."""
-    return prioritisation.graph_json(db, kinds=kind, organisation=organisation, theme=theme,
+    return network.graph_json(db, kinds=kind, organisation=organisation, theme=theme,
                                      status=status)
 
 
 @router.get("/graph.graphml", response_class=Response, dependencies=[READ])
 def get_graphml(db: AppDatabase) -> Response:
     """Return the portfolio graph as GraphML."""
-    return Response(prioritisation.graphml(db), media_type="application/graphml+xml",
+    return Response(network.graphml(db), media_type="application/graphml+xml",
                     headers={"Content-Disposition": 'attachment; filename="portfolio.graphml"'})
 
 
 @router.get("/clusters", dependencies=[READ])
 def get_clusters(db: AppDatabase) -> list[dict[str, Any]]:
     """Return groups of organisations that share projects or datasets."""
-    return prioritisation.clusters(db)
+    return network.clusters(db)
 
 
 @router.get("/profiles", dependencies=[READ])

@@ -14,7 +14,7 @@ from portfolio.errors import Invalid
 from portfolio.services import dashboard as dashboard_service
 from portfolio.services import datasets as dataset_service
 from portfolio.services import organisations as organisation_service
-from portfolio.services import prioritisation
+from portfolio.services import planning
 from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services.common import at_revision, portfolio_revision
@@ -175,7 +175,7 @@ def frontier_fragment(
 ):
     """Draw the value-against-budget curve up to one and a half times the budget."""
     budgets = [budget * 1.5 * (i + 1) / 8 for i in range(8)]
-    curve = prioritisation.frontier(db, capacity=capacity, budgets=budgets,
+    curve = planning.frontier(db, capacity=capacity, budgets=budgets,
                                     profile=profile or None)
     points = [(0.0, 0.0)] + [(p["budget"], p["objective"] or 0.0) for p in curve]
     return render(request, "plan_frontier.html", {

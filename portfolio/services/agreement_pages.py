@@ -20,7 +20,7 @@ from portfolio.models import AgreementParty, Organisation, SharingAgreement
 from portfolio.services import agreements
 from portfolio.services.common import consistent_read
 from portfolio.services.frames import load_links, load_profile
-from portfolio.services.prioritisation import _values
+from portfolio.services.planning import project_values
 from portfolio.services.ranking import ensure_ranking, portfolio_frames
 from scoring.agreements import standing
 from scoring.composite import composite_scores
@@ -40,7 +40,7 @@ def current_values(db: Database, *, seen: int | None = None) -> dict[str, float]
     except (NotFound, Unrankable):
         return {}
     with db.read() as session:
-        found = _values(session, run)
+        found = project_values(session, run)
     return {slug: float(v) for slug, v in found.items() if pd.notna(v)}
 
 

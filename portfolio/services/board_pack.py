@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from portfolio.db import Database
-from portfolio.services import agreement_pages, history, prioritisation, ranking
+from portfolio.services import agreement_pages, history, planning, ranking
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import consistent_read
 from portfolio.services.frames import load_profile
@@ -48,7 +48,7 @@ def board_pack_data(db: Database, *, budget: float, today: date, profile: str | 
         "dimension_weights": dict(sorted(stored.weights.dimension_weights.items())),
         "criterion_weights": dict(sorted(stored.weights.criterion_weights.items())),
         "top": top, "blocked": blocked[:20], "blocked_count": len(blocked),
-        "plumbing": prioritisation.plumbing(db, profile=run.profile, top=TOP),
+        "plumbing": planning.plumbing(db, profile=run.profile, top=TOP),
         "roadmap": plan, "changes": history.changes_since_last_snapshot(db),
         "over_time": history.portfolio_over_time(db),
         "agreements": agreement_pages.agreements_for_board(db, today=today),

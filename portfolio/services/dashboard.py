@@ -9,7 +9,7 @@ from sqlmodel import Session, col
 
 from portfolio.db import Database
 from portfolio.models import Dataset, Organisation, Project, RankingRow
-from portfolio.services import prioritisation
+from portfolio.services import planning
 from portfolio.services.ranking import api_row, backlog, ensure_ranking
 
 # The matrix draws the best-ranked projects only: thousands of bubbles say nothing.
@@ -54,7 +54,7 @@ def dashboard(db: Database, *, profile: str | None = None,
             .order_by(col(RankingRow.position)).limit(MATRIX_LIMIT)).all()
         top = [api_row(r) for r in backlog(session, run, view="candidates", limit=5)]
         total = sum(by_status.values())
-    fixes = prioritisation.plumbing(db, profile=run.profile, top=5, seen=seen)
+    fixes = planning.plumbing(db, profile=run.profile, top=5, seen=seen)
     with db.read() as session:
         plumbing = name_plumbing(session, fixes)
     return {

@@ -17,7 +17,7 @@ from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import Organisation, OrganisationCapacity, Project
 from portfolio.services.common import consistent_read, organisation_by_code, record
-from portfolio.services.prioritisation import _values
+from portfolio.services.planning import project_values
 from portfolio.services.ranking import ensure_ranking, portfolio_frames
 from scoring.graph import DependencyCycleError
 from scoring.roadmap import (
@@ -180,7 +180,7 @@ def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: f
     with db.read() as session:
         consistent_read(session)
         frames = portfolio_frames(db, session)
-        values = _values(session, run)
+        values = project_values(session, run)
         dated = cast(list[tuple[str, date | None, date | None]], session.execute(
             select(col(Project.slug), col(Project.start_date), col(Project.end_date))).all())
         dates = {slug: (s, e) for slug, s, e in dated}

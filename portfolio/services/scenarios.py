@@ -17,7 +17,7 @@ from portfolio.capabilities import Capability, require
 from portfolio.db import Database
 from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.models import Project, Scenario, WeightProfile, utcnow
-from portfolio.services import prioritisation
+from portfolio.services import planning
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import as_record, record
 from scoring.scenarios import (
@@ -294,10 +294,10 @@ def explained_plan(db: Database, *, budget: float, capacity: float, profile: str
                    force_in: Sequence[str] = (), force_out: Sequence[str] = ()) -> dict[str, Any]:
     """Solve a plan and explain it: waves with cost, effort, score and the mandatory flag;
     each candidate left out with why; for an infeasible request, the projects responsible."""
-    result = prioritisation.plan(db, budget=budget, capacity=capacity, profile=profile,
+    result = planning.plan(db, budget=budget, capacity=capacity, profile=profile,
                                  force_in=force_in, force_out=force_out,
                                  wall_clock_seconds=db.settings.plan_wall_clock_seconds)
-    _run, projects, dependencies = prioritisation._candidates(db, profile)
+    _run, projects, dependencies = planning.plan_candidates(db, profile)
     by_slug = projects.set_index(projects["slug"].astype(str))
 
     def facts(slug: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import pytest
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.errors import Invalid, NotFound
-from portfolio.services import prioritisation
+from portfolio.services import planning
 from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
 from portfolio.services.ranking import ensure_ranking, ranked_rows
@@ -56,7 +56,7 @@ def test_unknown_profile_is_not_found(london: Database) -> None:
 
 
 def test_plan_respects_budget_capacity_and_precedence(london: Database) -> None:
-    result = prioritisation.plan(london, budget=2_000_000, capacity=150)
+    result = planning.plan(london, budget=2_000_000, capacity=150)
     assert result["status"] == "optimal"
     assert result["budget_used"] <= 2_000_000
     assert result["capacity_used"] <= 150
@@ -73,7 +73,7 @@ def test_plan_respects_budget_capacity_and_precedence(london: Database) -> None:
 def test_bad_plan_requests_are_refused_clearly(london: Database, kwargs: dict,
                                                fragment: str) -> None:
     with pytest.raises(Invalid) as caught:
-        prioritisation.plan(london, **kwargs)
+        planning.plan(london, **kwargs)
     assert fragment in caught.value.message
 
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.schemas import ProjectUpdate
-from portfolio.services import prioritisation
+from portfolio.services import planning
 from portfolio.services import projects as project_service
 from portfolio.settings import Settings
 from seeds.loader import load_reference
@@ -156,7 +156,7 @@ def test_the_plan_api_is_optimal_on_near_tied_candidates(
     near_ties: tuple[TestClient, Database],
 ) -> None:
     client, db = near_ties
-    _run, projects, _deps = prioritisation._candidates(db, None)
+    _run, projects, _deps = planning.plan_candidates(db, None)
     value = dict(zip(projects["slug"], projects["value"], strict=True))
     rng = np.random.default_rng(12)
     # Costs in one cost band (250k-1m), so the cost criterion and the values stay as they are.
@@ -172,7 +172,7 @@ def test_the_plan_api_is_optimal_on_near_tied_candidates(
                                            data=fields | {"owner": project["organisation"],
                                                           "cost_gbp": gbp})
     # The plan maximises unrounded composites: brute force over the same figures.
-    _run, projects, _deps = prioritisation._candidates(db, None)
+    _run, projects, _deps = planning.plan_candidates(db, None)
     value = dict(zip(projects["slug"], projects["value"], strict=True))
     slugs = sorted(value)
     v = np.array([value[s] for s in slugs])

@@ -1,8 +1,7 @@
-"""Plans under budget and capacity, fix-the-plumbing advice, the graph and its clusters."""
+"""Plans under budget and capacity, the efficient frontier, and fix-the-plumbing advice."""
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +18,6 @@ from portfolio.services.frames import load_profile
 from portfolio.services.ranking import RunInfo, ensure_ranking, portfolio_frames
 from scoring.composite import composite_scores
 from scoring.engine import criterion_values, readiness_weight
-from scoring.graph import build_graph, collaboration_clusters, graph_to_node_link, write_graphml
 from scoring.plan import (
     InvalidPlanRequest,
     PlanResult,
@@ -34,7 +32,7 @@ from scoring.plumbing import plumbing_recommendations
 SUBPROCESS_ABOVE = 1500
 
 
-def _values(session: Session, run: RunInfo) -> pd.Series:
+def project_values(session: Session, run: RunInfo) -> pd.Series:
     """Return the composite of each active project in a stored run, by slug."""
     rows = session.execute(
         select(col(Project.slug), col(RankingRow.composite))
@@ -44,13 +42,14 @@ def _values(session: Session, run: RunInfo) -> pd.Series:
     return pd.Series({slug: value for slug, value in rows}, dtype=float)
 
 
-def _candidates(db: Database, profile: str | None) -> tuple[RunInfo, pd.DataFrame, pd.DataFrame]:
+def plan_candidates(db: Database, profile: str | None
+                    ) -> tuple[RunInfo, pd.DataFrame, pd.DataFrame]:
     """Return the run, the projects with their values, and the dependencies."""
     run = ensure_ranking(db, profile)
     with db.read() as session:
         consistent_read(session)
         frames = portfolio_frames(db, session)
-        values = _values(session, run)
+        values = project_values(session, run)
     projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
     return run, projects, frames.dependencies
 
@@ -61,7 +60,7 @@ def plan(
     wall_clock_seconds: float = 60.0,
 ) -> dict[str, Any]:
     """Choose the projects that maximise value within a budget and a capacity."""
-    run, projects, dependencies = _candidates(db, profile)
+    run, projects, dependencies = plan_candidates(db, profile)
     selectable = projects["status"].isin(["idea", "proposed", "approved", "paused"]).sum()
     try:
         if selectable > SUBPROCESS_ABOVE:
@@ -97,7 +96,7 @@ def frontier(
     """Return the best value at each budget step (the value-against-budget curve)."""
     if len(budgets) > 40:
         raise Invalid({"budgets": "at most 40 budget steps"})
-    _run, projects, dependencies = _candidates(db, profile)
+    _run, projects, dependencies = plan_candidates(db, profile)
     # Every solve of the curve shares the plan's wall-clock limit; large ones run apart.
     wall = db.settings.plan_wall_clock_seconds
     selectable = projects["status"].isin(["idea", "proposed", "approved", "paused"]).sum()
@@ -153,66 +152,3 @@ def _plumbing(db: Database, *, profile: str | None, top: int | None) -> list[dic
         out[-1]["projects_improved"] = list(record["projects_improved"])
         out[-1]["projects_unblocked"] = list(record["projects_unblocked"])
     return out
-
-
-def portfolio_graph(db: Database, *, profile: str | None = None):
-    """Return the graph of projects, datasets and organisations, built once per revision."""
-    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
-    found = db.run_memo.get(("graph", run.id))
-    if found is None:
-        # Concurrent first calls share one build (about 10 s at 100,000 projects).
-        build = db.background.submit(("graph", run.id), lambda: _build_portfolio_graph(db, run))
-        found = db.run_memo.put_latest(("graph", run.id), build.result())
-    return found
-
-
-def _build_portfolio_graph(db: Database, run: RunInfo):
-    """Build the graph of projects, datasets and organisations with a run's values."""
-    with db.read() as session:
-        consistent_read(session)
-        frames = portfolio_frames(db, session)
-        values = _values(session, run)
-        readiness = pd.Series(dict(session.execute(
-            select(col(Project.slug), col(RankingRow.readiness))
-            .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
-            .where(col(RankingRow.run_id) == run.id)).all()), dtype=float)
-    slugs = frames.projects["slug"]
-    projects = frames.projects.assign(value=values.reindex(slugs).to_numpy(),
-                                      readiness=(readiness.reindex(slugs) / 100.0).to_numpy())
-    return build_graph(projects, frames.datasets, organisations=frames.organisations,
-                       dependencies=frames.dependencies, links=frames.links,
-                       partners=frames.partners)
-
-
-def graph_json(
-    db: Database, *, kinds: Sequence[str] = (), organisation: str | None = None,
-    theme: str | None = None, status: str | None = None,
-) -> dict[str, Any]:
-    """Return the graph as node-link JSON (cytoscape elements), filtered."""
-    graph = portfolio_graph(db)
-    return graph_to_node_link(
-        graph, kinds=kinds or None, owners=[organisation] if organisation else None,
-        themes=[theme] if theme else None, statuses=[status] if status else None,
-    )
-
-
-def graphml(db: Database) -> bytes:
-    """Return the graph as GraphML (readable by networkx and Gephi)."""
-    buffer = io.BytesIO()
-    write_graphml(portfolio_graph(db), buffer)
-    return buffer.getvalue()
-
-
-def clusters(db: Database) -> list[dict[str, Any]]:
-    """Return groups of organisations that share projects or datasets, largest first."""
-    with db.read() as session:
-        consistent_read(session)
-        frames = portfolio_frames(db, session)
-    found = collaboration_clusters(frames.partners, frames.projects.rename(
-        columns={"owner": "owner"}), frames.links, frames.datasets)
-    names = dict(zip(frames.organisations["code"], frames.organisations["name"], strict=True))
-    return [
-        {"organisations": [{"code": c, "name": names.get(c, c)} for c in cluster.organisations],
-         "projects": list(cluster.projects), "datasets": list(cluster.datasets)}
-        for cluster in found
-    ]
