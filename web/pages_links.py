@@ -10,8 +10,7 @@ from sqlmodel import Session
 
 from portfolio.errors import Invalid, NotAllowed
 from portfolio.schemas import AssessmentInput, DatasetLinkInput, DependencyInput, PartnerInput
-from portfolio.services import criteria as criteria_service
-from portfolio.services import dataset_pages
+from portfolio.services import dataset_pages, project_pages
 from portfolio.services import projects as project_service
 from web.pages_common import (
     CurrentActor,
@@ -214,7 +213,7 @@ def assess(request: Request, slug: str, session: WriteSession, actor: CurrentAct
 def render_assessor(request: Request, session: Session, slug: str, actor: Any, *,
                     status_code: int = 200, forms: dict[str, Any] | None = None):
     """Render the assess page, keeping a refused form's input with its message."""
-    context = criteria_service.assessor_page(session=session, slug=slug, actor=actor)
+    context = project_pages.assessor_page(session=session, slug=slug, actor=actor)
     return render(request, "project_assess.html", context | {"forms": forms or {}},
                   status_code=status_code)
 

@@ -11,13 +11,12 @@ from sqlmodel import Session
 from portfolio.capabilities import Capability
 from portfolio.errors import Conflict, Invalid, NotAllowed, NotFound, Unrankable
 from portfolio.schemas import Input, ProjectCreate, ProjectUpdate, parse
-from portfolio.services import criteria as criteria_service
 from portfolio.services import organisations as organisation_service
 from portfolio.services import overrides as override_service
+from portfolio.services import project_pages, workflow
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
-from portfolio.services import workflow
 from web.deps import seen_revision
 from web.pages_attachments import project_attachments
 from web.pages_common import (
@@ -86,7 +85,7 @@ def render_editor(
     whoever typed it, with the refusal, so nothing typed is lost.
     """
     actor = getattr(request.state, "actor", None)
-    context = criteria_service.project_editor(session=session, slug=slug,
+    context = project_pages.project_editor(session=session, slug=slug,
                                               actor=None if refused else actor)
     if refused:
         context["organisations"] = organisation_service.organisations_for(
@@ -195,7 +194,7 @@ def check_fields(model: type[Input], data: dict[str, Any], wanted: list[str]) ->
 
 def page_context(request: Request, session: Session, slug: str, **extra: Any) -> dict[str, Any]:
     """Return what the project page shows this user: the project, its moves and history."""
-    context = review_service.project_page(session=session, slug=slug)
+    context = project_pages.project_page(session=session, slug=slug)
     project = context["project"]
     actor = getattr(request.state, "actor", None)
     context["moves"] = workflow.allowed_moves(actor, project, project["status"])
@@ -331,7 +330,7 @@ def conflict_page(
     The form holds the saved version with the user's other changes applied; it starts from the
     saved version, so saving again sends only the user's changes and their choices.
     """
-    context = criteria_service.project_editor(session=session, slug=slug)
+    context = project_pages.project_editor(session=session, slug=slug)
     context["organisations"] = organisation_service.organisations_for(
         session=session, actor=getattr(request.state, "actor", None),
         capability=Capability.EDIT_PROJECT)

@@ -1,4 +1,4 @@
-"""Criteria with their rubrics, and what the project editor reads."""
+"""Criteria with their rubrics and a project's current levels."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
 from portfolio.enums import CriterionSource
 from portfolio.models import Criterion, CriterionLevel
 from portfolio.services.common import project_by_slug
-from portfolio.services.organisations import list_organisations, organisations_for
-from portfolio.services.projects import current_assessments, get_project, with_partners
+from portfolio.services.projects import current_assessments
 
 
 def assessed_criteria(*, session: Session, slug: str | None = None) -> list[dict[str, Any]]:
@@ -57,31 +54,3 @@ def assessed_criteria(*, session: Session, slug: str | None = None) -> list[dict
         }
         for c in criteria
     ]
-
-
-def project_editor(*, session: Session, slug: str, actor: Actor | None = None) -> dict[str, Any]:
-    """Return what the project editor shows: the project, its links, organisations and rubrics.
-
-    Given an actor, refuse one who may not edit the project (the page is not offered at all)
-    and list only the organisations they may move it to.
-    """
-    # The owner's id lets the page ask `can(...)` about this project.
-    project = get_project(session=session, slug=slug) | {
-        "owner_id": project_by_slug(session, slug).owner_id}
-    if actor is not None:
-        require(actor, Capability.EDIT_PROJECT, project)
-    return {
-        "project": project,
-        "organisations": (organisations_for(session=session, actor=actor,
-                                            capability=Capability.EDIT_PROJECT)
-                          if actor is not None else list_organisations(session=session)),
-        "criteria": assessed_criteria(session=session, slug=slug),
-    }
-
-
-def assessor_page(*, session: Session, slug: str, actor: Actor) -> dict[str, Any]:
-    """Return what the assess page shows to one who may assess (a partner's lead included)."""
-    found = project_by_slug(session, slug)
-    require(actor, Capability.ASSESS_PROJECT, with_partners(session, found))
-    return {"project": get_project(session=session, slug=slug),
-            "criteria": assessed_criteria(session=session, slug=slug)}

@@ -289,11 +289,12 @@ def test_the_cli_checks_then_imports_and_lists_refused_rows(
 
 
 def test_an_imported_projects_history_shows_its_creation_and_links(london: Database) -> None:
-    from portfolio.services import reviews
+    from portfolio.services import project_pages
 
     assert run(london, imports.template_bytes()).ok
     with london.read() as session:
-        history = reviews.project_history(session=session, slug="example-warm-homes-targeting")
+        history = project_pages.project_history(session=session,
+                                                slug="example-warm-homes-targeting")
     kinds = [e["kind"] for e in history]
     texts = [e.get("text", "") for e in history]
     assert "create" in kinds

@@ -15,7 +15,7 @@ from portfolio.db import Database
 from portfolio.enums import Role
 from portfolio.errors import Invalid, NotAllowed
 from portfolio.models import AuditEvent, Organisation, Project, User
-from portfolio.services import imports, reviews, workflow
+from portfolio.services import imports, project_pages, reviews, workflow
 from portfolio.services import projects as project_service
 from portfolio.settings import Settings
 
@@ -87,7 +87,7 @@ def test_a_lead_moves_their_project_along_the_workflow(london: Database) -> None
     for step in ("in_progress", "paused", "in_progress", "delivered"):
         assert move(london, lead, "bd-propensity-to-pay", step)["status"] == step
     with london.read() as session:
-        history = reviews.project_history(session=session, slug="bd-propensity-to-pay")
+        history = project_pages.project_history(session=session, slug="bd-propensity-to-pay")
     moves = [(e["from"], e["to"]) for e in history if e["kind"] == "transition"]
     assert moves[::-1] == [("proposed", "idea"), ("idea", "proposed"), ("proposed", "approved"),
                            ("approved", "in_progress"), ("in_progress", "paused"),
@@ -125,7 +125,7 @@ def test_the_cdo_makes_any_other_change_with_a_reason_kept_in_the_history(
     edit(london, CDO, "bd-early-help-risk-model", status="idea",
          status_reason="Restarting from scratch after the audit.")
     with london.read() as session:
-        history = reviews.project_history(session=session, slug="bd-early-help-risk-model")
+        history = project_pages.project_history(session=session, slug="bd-early-help-risk-model")
     moved = next(e for e in history if e["kind"] == "transition")
     assert (moved["from"], moved["to"], moved["reason"]) == (
         "paused", "idea", "Restarting from scratch after the audit.")
