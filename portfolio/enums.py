@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from scoring.criteria import DIMENSIONS
+
 
 class OrganisationKind(StrEnum):
     GLA = "gla"
@@ -169,10 +171,8 @@ class IgStatus(StrEnum):
     NOT_NEEDED = "not_needed"
 
 
-class Dimension(StrEnum):
-    IMPACT = "impact"
-    FEASIBILITY = "feasibility"
-    READINESS = "readiness"
+# Built from the one list of dimensions, so the stored check constraint follows it.
+Dimension = StrEnum("Dimension", {d.upper(): d for d in DIMENSIONS})  # type: ignore[misc]
 
 
 class CriterionSource(StrEnum):

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+# The dimensions, defined here once: everything else (engine, profiles, pages, snapshots,
+# the stored check constraint) reads this tuple. Adding one is in docs/ARCHITECTURE.md.
 DIMENSIONS: tuple[str, ...] = ("impact", "feasibility", "readiness")
 SOURCES: tuple[str, ...] = ("assessed", "cost_band", "effort_band", "derived")
 

@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from scoring.composite import composite_scores
-from scoring.criteria import Criterion, cost_band_level, effort_band_level, normalise_levels
+from scoring.criteria import (
+    DIMENSIONS,
+    Criterion,
+    cost_band_level,
+    effort_band_level,
+    normalise_levels,
+)
 from scoring.graph import unlock_values
 from scoring.methods import method_scores, opportunity_enablement
 from scoring.ranking import OrderStructure, ordered_with_structure
@@ -19,7 +25,6 @@ from scoring.weights import WeightProfile
 
 # Bumped whenever a rule changes what a ranking holds; snapshots and stored runs record it.
 METHOD_VERSION = "2026.12-2"
-DIMENSIONS = ("impact", "feasibility", "readiness")
 
 
 @dataclass(frozen=True)

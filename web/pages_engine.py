@@ -6,7 +6,9 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from markupsafe import Markup
+from pydantic import BaseModel, Field, ValidationError
 
 from portfolio.db import Database
 from portfolio.enums import ProjectStatus, Theme
@@ -19,6 +21,7 @@ from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services.common import at_revision, portfolio_revision
 from portfolio.services.ranking import CANDIDATES, COMMITTED, VIEW_OF_STATUS
+from scoring.criteria import DIMENSIONS
 from web.charts import bubble_matrix, budget_curve
 from web.deps import seen_revision
 from web.pages_common import AppDatabase
@@ -31,9 +34,7 @@ READ = Depends(policy(Policy.READ))
 
 Text = Annotated[str | None, Query(max_length=200)]
 Code = Annotated[str | None, Query(max_length=32)]
-Weight = Annotated[float | None, Query(ge=0, le=100)]
 View = Annotated[str, Query(pattern="^(candidates|committed)$")]
-DIMENSIONS = ("impact", "feasibility", "readiness")
 # Each backlog view's tab: its label and note; its statuses come from the engine's own table.
 VIEW_TABS = tuple(
     {"name": name, "label": label, "note": note,
@@ -94,12 +95,33 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
     return db.memo.get_or_compute(("backlog table", *frozen), draw)
 
 
+class SliderWeight(BaseModel):
+    """One what-if slider's weight."""
+
+    value: float = Field(ge=0, le=100)
+
+
+def slider_weights(request: Request) -> dict[str, float | None]:
+    """Read the what-if sliders: an optional `w_<dimension>` from 0 to 100 per dimension."""
+    out: dict[str, float | None] = {}
+    for d in DIMENSIONS:
+        raw = request.query_params.get(f"w_{d}")
+        try:
+            out[d] = (None if raw is None
+                      else SliderWeight.model_validate({"value": raw}).value)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("query", f"w_{d}")} for e in exc.errors()]) from None
+    return out
+
+
 @router.get("/backlog", name="backlog", dependencies=[READ])
 def backlog_page(
-    request: Request, db: AppDatabase, profile: Text = None, view: View = "candidates",
+    request: Request, db: AppDatabase,
+    slider: Annotated[dict[str, float | None], Depends(slider_weights)],
+    profile: Text = None, view: View = "candidates",
     organisation: Code = None, theme: Code = None, status: Code = None, q: Text = None,
-    after: Annotated[int, Query(ge=0)] = 0, w_impact: Weight = None,
-    w_feasibility: Weight = None, w_readiness: Weight = None, for_profile: Text = None,
+    after: Annotated[int, Query(ge=0)] = 0, for_profile: Text = None,
 ):
     """Show the ranked backlog; the weight sliders re-rank it in place through htmx."""
     # One revision read serves the choices and the ranking run, both kept per revision.
@@ -107,7 +129,6 @@ def backlog_page(
     choices = _choices(db, revision)
     profile_name = profile or (choices["profiles"][0]["name"] if choices["profiles"] else None)
     chosen = next((p for p in choices["profiles"] if p["name"] == profile_name), None)
-    slider = {"impact": w_impact, "feasibility": w_feasibility, "readiness": w_readiness}
     # Sliders left over from another profile (the user just switched) are reset, not applied.
     reset_sliders = for_profile is not None and for_profile != profile_name
     whatif = None

@@ -12,6 +12,7 @@ from portfolio.errors import Invalid
 from portfolio.models import User
 from portfolio.services import profile_pages
 from portfolio.services import profiles as profile_service
+from scoring.criteria import DIMENSIONS
 from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession, when
 from web.pages_projects import see_other
 from web.security import Policy, policy
@@ -21,7 +22,6 @@ router = APIRouter(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
 PROFILES = Depends(policy(Policy.PROFILES))
 ProfileName = Annotated[str, Query(max_length=120)]
-DIMENSIONS = profile_service.DIMENSIONS
 
 
 def _list_page(request: Request, db: Any, *, status_code: int = 200,

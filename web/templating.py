@@ -12,6 +12,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup, escape
 
 from portfolio.capabilities import Capability, can
+from scoring.criteria import DIMENSIONS
 from web.assets import STATIC_DIR, VENDOR_FILES, content_hash
 from web.security import csrf_token
 
@@ -95,7 +96,8 @@ def can_in_page(context: Any, capability: str, thing: Any = None) -> bool:
 
 
 templates.env.globals.update(static_url=static_url, vendor_url=vendor_url, path_for=path_for,
-                             organisation_options=organisation_options, NAV=NAV, can=can_in_page)
+                             organisation_options=organisation_options, NAV=NAV, can=can_in_page,
+                             dimensions=DIMENSIONS)
 
 
 FLASH = "flash"

@@ -16,9 +16,9 @@ from portfolio.errors import Invalid
 from portfolio.services import profiles
 from portfolio.services.ranking import ranked_rows
 from scoring.compare import compare_rankings
+from scoring.criteria import DIMENSIONS
 from scoring.weights import weight_problems
 
-DIMENSIONS = profiles.DIMENSIONS
 GROUPS = ("dimensions", *DIMENSIONS)
 MAX_ASSESSORS = 6
 MOVERS_SHOWN = 15

@@ -21,6 +21,7 @@ from portfolio.models import (
 )
 from portfolio.services.common import record
 from portfolio.text import control_problem
+from scoring.criteria import DIMENSIONS
 from scoring.weights import (
     AHPResult,
     InvalidAHPMatrix,
@@ -30,8 +31,6 @@ from scoring.weights import (
     group_ahp,
     normalise_weights,
 )
-
-DIMENSIONS = ("impact", "feasibility", "readiness")
 
 
 def _weights(session: Session, profile_id: int) -> dict[str, dict[str, float]]:

@@ -68,3 +68,13 @@ def test_database_refuses_self_dependency(db: Database) -> None:
         raw(
             db, "INSERT INTO project_dependency (project_id, depends_on_id, note) VALUES (1, 1, '')"
         )
+
+
+def test_the_stored_dimensions_are_the_one_list_of_dimensions(london: Database) -> None:
+    from portfolio.enums import Dimension
+    from scoring.criteria import DIMENSIONS
+
+    assert tuple(Dimension) == DIMENSIONS
+    with london.read() as session:
+        rows = session.execute(text("SELECT DISTINCT dimension FROM criterion")).all()
+    assert {row[0] for row in rows} == set(DIMENSIONS)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from portfolio.db import Database
 from portfolio.settings import Settings
+from scoring.criteria import DIMENSIONS
 from tests.conftest import HeldRankings
 from tests.web.auth import Browser, sign_in
 from web.app import create_app
@@ -139,6 +140,21 @@ def test_a_whatif_ranking_keeps_the_filters(client: TestClient) -> None:
     shown = ranked_slugs(fragment.text)
     assert "What-if ranking" in fragment.text and shown and set(shown) <= themed
     assert "Greater London Authority" in fragment.text or "London Borough" in fragment.text
+
+
+def test_a_slider_outside_0_to_100_is_refused_naming_it(client: TestClient) -> None:
+    for bad in ("101", "-1", "lots"):
+        response = client.get("/backlog", params={"profile": "CDO default", "w_readiness": bad},
+                              headers=HTML)
+        assert response.status_code == 422
+        assert "w_readiness" in response.text or "readiness" in response.text.lower()
+
+
+def test_the_backlog_has_a_column_and_a_slider_per_dimension(client: TestClient) -> None:
+    page = client.get("/backlog", headers=HTML).text
+    for dimension in DIMENSIONS:
+        assert f'<th scope="col" class="num">{dimension.capitalize()}</th>' in page
+        assert f'id="w_{dimension}"' in page
 
 
 def test_switching_profile_resets_the_sliders_out_of_band(client: TestClient) -> None:
