@@ -33,11 +33,14 @@ def client(settings: Settings, db: Database) -> Iterator[TestClient]:
         yield test_client
 
 
+EMPTY_TABLE = parse_html("<table></table>").find_all("table")[0]
+
+
 def queue(client: TestClient) -> tuple[list[str], Element]:
     """Return the titles awaiting a decision, longest waiting first, and the decided table."""
     page = parse_html(client.get("/reviews").text)
     return titles(page, "awaiting-table"), (page.find(id="decided-table")
-                                            or Element("table", {}, None))
+                                            or EMPTY_TABLE)
 
 
 def titles(page: Element, table: str) -> list[str]:
