@@ -134,7 +134,9 @@ class SnapshotContent:
         loads = _numbers_as_text if numbers_as_text else orjson.loads
         events = _Peekable(_events(self.body))
         while events.peek is not None:
-            kind, value = events.take()  # type: ignore[misc]
+            item = events.take()
+            assert item is not None
+            kind, value = item
             if kind == "header":
                 yield TableData(TABLE_BY_NAME[value["table"]], value["columns"],
                                 _table_rows(events, loads))

@@ -39,14 +39,16 @@ def _merge_diff(old: TableData, new: TableData) -> dict[str, list[dict[str, Any]
         ka = key_of(a, old_key) if a is not None else None
         kb = key_of(b, new_key) if b is not None else None
         if kb is None or (ka is not None and ka < kb):
-            removed.append(dict(zip(names, ka, strict=True)))  # type: ignore[arg-type]
+            assert ka is not None  # where new is exhausted old is not (the loop's condition)
+            removed.append(dict(zip(names, ka, strict=True)))
             a = next(old.rows, None)
         elif ka is None or kb < ka:
             added.append(dict(zip(names, kb, strict=True)))
             b = next(new.rows, None)
         else:
-            fields = {c: {"from": a[old_pos[c]], "to": b[new_pos[c]]}  # type: ignore[index]
-                      for c in shared if a[old_pos[c]] != b[new_pos[c]]}  # type: ignore[index]
+            assert a is not None and b is not None  # the same key on both sides
+            fields = {c: {"from": a[old_pos[c]], "to": b[new_pos[c]]}
+                      for c in shared if a[old_pos[c]] != b[new_pos[c]]}
             if fields:
                 changed.append({**dict(zip(names, kb, strict=True)), "fields": fields})
             a, b = next(old.rows, None), next(new.rows, None)
@@ -54,7 +56,8 @@ def _merge_diff(old: TableData, new: TableData) -> dict[str, list[dict[str, Any]
 
 
 def _projects_of(data: TableData) -> dict[str, dict[str, Any]]:
-    return {row[1]: dict(zip(data.columns, row, strict=True)) for row in data.rows}
+    slug = data.columns.index("slug")
+    return {row[slug]: dict(zip(data.columns, row, strict=True)) for row in data.rows}
 
 
 @dataclass
@@ -209,7 +212,9 @@ def _projects_using(content: SnapshotContent, datasets: set[str]) -> set[str]:
     """Return the projects linked to any of these datasets."""
     if not datasets:
         return set()
-    return {row[0] for row in content.table("links").rows if row[1] in datasets}
+    data = content.table("links")
+    project, dataset = data.columns.index("project"), data.columns.index("dataset")
+    return {row[project] for row in data.rows if row[dataset] in datasets}
 
 
 def _note(method: bool, weights: bool, criteria: bool) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -86,9 +86,10 @@ def check_quota(session: Session, actor: Actor, quota: int) -> None:
     if actor.id is None:
         return
     since = datetime.now(UTC) - QUOTA_WINDOW
-    taken, oldest = session.execute(
-        select(func.count(), func.min(Snapshot.created_at))
-        .where(col(Snapshot.author_id) == actor.id, col(Snapshot.created_at) > since)).one()
+    # oldest is None only where none were taken, which no positive quota refuses.
+    taken, oldest = cast(tuple[int, datetime], session.execute(
+        select(func.count(), func.min(col(Snapshot.created_at)))
+        .where(col(Snapshot.author_id) == actor.id, col(Snapshot.created_at) > since)).one())
     if taken >= quota:
         oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
         raise QuotaExceeded(quota, int((oldest + QUOTA_WINDOW - datetime.now(UTC))
@@ -151,8 +152,8 @@ def create_snapshot(db: Database, *, actor: Actor, label: str,
         except IntegrityError:
             # The same label, author, second and content: that snapshot already exists.
             with db.read() as session:
-                snapshot_id = session.execute(select(Snapshot.id).where(
-                    Snapshot.content_hash == content.content_hash)).scalar()
+                snapshot_id = session.execute(select(col(Snapshot.id)).where(
+                    col(Snapshot.content_hash) == content.content_hash)).scalar()
             if snapshot_id is not None:
                 break
     if snapshot_id is None:
@@ -161,21 +162,21 @@ def create_snapshot(db: Database, *, actor: Actor, label: str,
         return get_snapshot(session=session, snapshot_id=snapshot_id)
 
 
-SUMMARY_COLUMNS = (Snapshot.id, Snapshot.label, Snapshot.author, Snapshot.created_at,
-                   Snapshot.profile_name, Snapshot.profile_version, Snapshot.method_version,
-                   Snapshot.revision, Snapshot.content_hash, Snapshot.payload_bytes,
-                   Snapshot.row_counts, Snapshot.body_hash)
+SUMMARY_COLUMNS = (col(Snapshot.id), col(Snapshot.label), col(Snapshot.author),
+                   col(Snapshot.created_at), col(Snapshot.profile_name),
+                   col(Snapshot.profile_version), col(Snapshot.method_version),
+                   col(Snapshot.revision), col(Snapshot.content_hash),
+                   col(Snapshot.payload_bytes), col(Snapshot.row_counts),
+                   col(Snapshot.body_hash))
 
 
 def _summary(row: Any) -> dict[str, Any]:
-    (sid, label, author, created_at, profile_name, profile_version, method_version, revision,
-     content_hash, payload_bytes, row_counts, body_hash) = row
     return {
-        "id": sid, "label": label, "author": author, "created_at": iso_time(created_at),
-        "profile": profile_name, "profile_version": profile_version,
-        "method_version": method_version, "revision": revision,
-        "content_hash": content_hash, "bytes": payload_bytes, "row_counts": row_counts,
-        "body_hash": body_hash,
+        "id": row.id, "label": row.label, "author": row.author,
+        "created_at": iso_time(row.created_at), "profile": row.profile_name,
+        "profile_version": row.profile_version, "method_version": row.method_version,
+        "revision": row.revision, "content_hash": row.content_hash,
+        "bytes": row.payload_bytes, "row_counts": row.row_counts, "body_hash": row.body_hash,
     }
 
 
@@ -196,15 +197,16 @@ def get_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
 def load_content(*, session: Session, snapshot_id: int) -> SnapshotContent:
     """Return a stored snapshot's content for export or comparison."""
     row = session.execute(
-        select(Snapshot.header, SnapshotBody.payload, Snapshot.content_hash, Snapshot.body_hash,
-               Snapshot.row_counts)
-        .join(SnapshotBody, SnapshotBody.body_hash == Snapshot.body_hash)
-        .where(Snapshot.id == snapshot_id)
+        select(col(Snapshot.header), col(SnapshotBody.payload), col(Snapshot.content_hash),
+               col(Snapshot.body_hash), col(Snapshot.row_counts))
+        .join(SnapshotBody, col(SnapshotBody.body_hash) == col(Snapshot.body_hash))
+        .where(col(Snapshot.id) == snapshot_id)
     ).first()
     if row is None:
         raise NotFound("snapshot", snapshot_id)
-    return SnapshotContent(header=bytes(row[0]), body=bytes(row[1]), content_hash=row[2],
-                           body_hash=row[3], id=snapshot_id, row_counts=dict(row[4] or {}))
+    return SnapshotContent(header=bytes(row.header), body=bytes(row.payload),
+                           content_hash=row.content_hash, body_hash=row.body_hash,
+                           id=snapshot_id, row_counts=dict(row.row_counts or {}))
 
 
 def verify_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
