@@ -38,6 +38,7 @@ from portfolio.services.frames import (
     load_profile,
 )
 from portfolio.services.overrides import expire_due_once_a_day
+from scoring.criteria import DIMENSIONS
 from scoring.engine import METHOD_VERSION, Ranking, rank_portfolio
 
 # The backlog's views are re-exported for the pages (web does not import scoring).
@@ -354,8 +355,7 @@ def _row_tuples(run_id: int, ranking: Ranking,
         "position": [int(v) for v in table["position"].tolist()],
         "backlog_view": [str(v) for v in table["view"].tolist()],
         "view_position": [int(v) for v in table["view_position"].tolist()],
-        "composite": floats("composite"), "impact": floats("impact"),
-        "feasibility": floats("feasibility"), "readiness": floats("readiness"),
+        "composite": floats("composite"), **{d: floats(d) for d in DIMENSIONS},
         "coverage": table["coverage"].to_numpy(dtype=float).tolist(),
         "score_status": [str(v) for v in table["score_status"].tolist()],
         "priority": floats("priority"), "effective_priority": floats("effective_priority"),
@@ -442,9 +442,8 @@ def _rows_of(run_id: int, ranking: Ranking, project_ids: dict[str, int]) -> list
             "run_id": run_id, "project_id": project_ids[slug], "position": int(record["position"]),
             "backlog_view": str(record["view"]), "view_position": int(record["view_position"]),
             "blocked_by_other_view": list(record["blocked_by_other_view"]),
-            "composite": _nullable(record["composite"]), "impact": _nullable(record["impact"]),
-            "feasibility": _nullable(record["feasibility"]),
-            "readiness": _nullable(record["readiness"]),
+            "composite": _nullable(record["composite"]),
+            **{d: _nullable(record[d]) for d in DIMENSIONS},
             "coverage": float(record["coverage"]), "score_status": str(record["score_status"]),
             "priority": _nullable(record["priority"]),
             "effective_priority": _nullable(record["effective_priority"]),
@@ -484,8 +483,7 @@ def _int_or_none(value: Any) -> int | None:
 BACKLOG_COLUMNS = (
     "position", "view", "view_position", "blocked_by_other_view", "slug", "title",
     "organisation", "organisation_name", "theme", "status",
-    "composite", "impact",
-    "feasibility", "readiness", "coverage", "score_status", "priority", "effective_priority",
+    "composite", *DIMENSIONS, "coverage", "score_status", "priority", "effective_priority",
     "effective_mandatory", "mandatory", "p_top_k", "rank_p05", "rank_p95", "fragile",
     "unlock_value", "rice", "wsjf", "bottleneck_dataset", "blocked_by", "unblocks",
     "contributions", "override",
@@ -598,7 +596,7 @@ def api_row(row: dict[str, Any]) -> dict[str, Any]:
         "theme": row["theme"], "status": row["status"],
         "score": _score(row["composite"]), "score_status": row["score_status"],
         "coverage": _round(row["coverage"], 3),
-        "dimensions": {d: _round(row[d]) for d in ("impact", "feasibility", "readiness")},
+        "dimensions": {d: _round(row[d]) for d in DIMENSIONS},
         "priority": _round(row["priority"]),
         "effective_priority": _round(row["effective_priority"]),
         "mandatory": row["mandatory"], "effective_mandatory": row["effective_mandatory"],

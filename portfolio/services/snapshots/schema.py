@@ -25,6 +25,7 @@ from portfolio.enums import (
     UpdateFrequency,
     WeightKind,
 )
+from scoring.criteria import DIMENSIONS
 
 FORMAT = "london-data-portfolio-snapshot"
 FORMAT_VERSION = 1
@@ -93,6 +94,12 @@ def _col(name: str, type_: str = "string", description: str = "", *, required: b
     return Column(name, type_, description, required, _values(enum) if enum else None)
 
 
+def dimension_note(dimension: str) -> str:
+    """Say what a dimension's score column holds, for the Data Package's schema."""
+    name = "Data readiness" if dimension == "readiness" else dimension.capitalize()
+    return f"{name} dimension score, 0-100."
+
+
 RANKING_COLUMNS = (
     _col("rank", "integer", "Rank in the project's view (candidates or committed): its place "
          "among that view's projects in the dependency-aware order (blank: not ranked, because "
@@ -102,9 +109,7 @@ RANKING_COLUMNS = (
          "impact assessment at all) or unweighted (impact assessed only on criteria the "
          "profile weighs at zero)."),
     _col("coverage", "number", "Share of the total weight the project has values for, 0-1."),
-    _col("impact", "number", "Impact dimension score, 0-100."),
-    _col("feasibility", "number", "Feasibility dimension score, 0-100."),
-    _col("readiness", "number", "Data readiness dimension score, 0-100."),
+    *(_col(d, "number", dimension_note(d)) for d in DIMENSIONS),
     _col("priority", "number", "The score, or the override where one is set."),
     _col("effective_priority", "number", "Priority raised to that of anything it blocks."),
     _col("effective_mandatory", "boolean", "Mandatory, or a prerequisite of a mandatory project."),
