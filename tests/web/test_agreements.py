@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -14,10 +13,9 @@ from portfolio.models import AuditEvent, SharingAgreement
 from portfolio.services import agreements as agreement_service
 from portfolio.services import projects as project_service
 from portfolio.services.frames import load_links
-from portfolio.settings import Settings
-from tests.web.auth import Browser, sign_in
+from tests.web.auth import Browser
+from tests.web.conftest import SignedIn
 from tests.web.pages_html import parse_html
-from web.app import create_app
 
 TODAY = date.today()
 GOOD = {
@@ -38,19 +36,9 @@ def backend() -> str:
 
 
 @pytest.fixture
-def clients(settings: Settings, london: Database) -> Iterator[dict[str, Browser]]:
-    app = create_app(settings)
-    made = {}
-    for role, organisation in (("cdo", None), ("lead", "E09000002"), ("other", "E09000007"),
-                               ("researcher", None)):
-        client = Browser(app)
-        client.__enter__()
-        sign_in(client, london, "lead" if role == "other" else role, organisation)
-        made[role] = client
-    yield made
-    for client in made.values():
-        client.__exit__(None, None, None)
-
+def clients(signed_in: SignedIn) -> dict[str, Browser]:
+    return {"cdo": signed_in("cdo"), "lead": signed_in("lead", "E09000002"),
+            "other": signed_in("lead", "E09000007"), "researcher": signed_in("researcher")}
 
 def test_the_list_shows_the_seeded_agreements_with_their_standing(
         clients: dict[str, Browser]) -> None:

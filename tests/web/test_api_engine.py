@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 
 import networkx as nx
 import pytest
@@ -15,16 +14,13 @@ from portfolio.cli import app as cli
 from portfolio.db import Database
 from portfolio.settings import Settings
 from tests.conftest import HeldRankings
-from tests.web.auth import Browser, sign_in
-from web.app import create_app
+from tests.web.auth import Browser
+from tests.web.conftest import SignedIn
 
 
 @pytest.fixture
-def client(settings: Settings, london: Database) -> Iterator[TestClient]:
-    with Browser(create_app(settings)) as test_client:
-        sign_in(test_client, london)
-        yield test_client
-
+def client(signed_in: SignedIn) -> Browser:
+    return signed_in()
 
 def test_backlog_rows_match_the_cli_json(client: TestClient, settings: Settings) -> None:
     api_rows = client.get("/api/v1/backlog", params={"profile": "Cost of living"}).json()

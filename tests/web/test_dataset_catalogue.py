@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from portfolio.db import Database
-from portfolio.settings import Settings
-from tests.web.auth import Browser, sign_in
+from tests.web.auth import Browser
+from tests.web.conftest import SignedIn
 from tests.web.pages_html import parse_html
-from web.app import create_app
 
 
 @pytest.fixture
@@ -20,18 +16,8 @@ def backend() -> str:
 
 
 @pytest.fixture
-def clients(settings: Settings, london: Database) -> Iterator[dict[str, Browser]]:
-    app = create_app(settings)
-    made = {}
-    for role, organisation in (("lead", "E09000002"), ("researcher", None)):
-        client = Browser(app)
-        client.__enter__()
-        sign_in(client, london, role, organisation)
-        made[role] = client
-    yield made
-    for client in made.values():
-        client.__exit__(None, None, None)
-
+def clients(signed_in: SignedIn) -> dict[str, Browser]:
+    return {"lead": signed_in("lead", "E09000002"), "researcher": signed_in("researcher")}
 
 def test_a_lead_registers_a_dataset_as_their_organisation(clients: dict[str, Browser]) -> None:
     form = {"csrf_token": clients["lead"].csrf, "code": "bd-housing-repairs",

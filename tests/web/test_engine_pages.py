@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,17 +12,15 @@ from portfolio.settings import Settings
 from scoring.criteria import DIMENSIONS
 from tests.conftest import HeldRankings
 from tests.web.auth import Browser, sign_in
+from tests.web.conftest import SignedIn
 from web.app import create_app
 
 HTML = {"accept": "text/html"}
 
 
 @pytest.fixture
-def client(settings: Settings, london: Database) -> Iterator[TestClient]:
-    with Browser(create_app(settings)) as test_client:
-        sign_in(test_client, london)
-        yield test_client
-
+def client(signed_in: SignedIn) -> Browser:
+    return signed_in()
 
 def ranked_slugs(html: str) -> list[str]:
     return re.findall(r'<tr data-slug="([^"]+)"', html)

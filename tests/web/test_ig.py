@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from portfolio.db import Database
 from portfolio.services import ig
-from portfolio.settings import Settings
-from tests.web.auth import Browser, sign_in
-from web.app import create_app
+from tests.web.auth import Browser
+from tests.web.conftest import SignedIn
 
 PERSONAL = "bd-one-view-phase-2"  # Barking and Dagenham's; personal data, agreements drafting
 
@@ -22,18 +19,8 @@ def backend() -> str:
 
 
 @pytest.fixture
-def clients(settings: Settings, london: Database) -> Iterator[dict[str, Browser]]:
-    app = create_app(settings)
-    made = {}
-    for role, organisation in (("lead", "E09000002"), ("other", "E09000007")):
-        client = Browser(app)
-        client.__enter__()
-        sign_in(client, london, "lead", organisation)
-        made[role] = client
-    yield made
-    for client in made.values():
-        client.__exit__(None, None, None)
-
+def clients(signed_in: SignedIn) -> dict[str, Browser]:
+    return {"lead": signed_in("lead", "E09000002"), "other": signed_in("lead", "E09000007")}
 
 def test_the_path_lists_the_four_stages_and_names_what_is_missing(london: Database) -> None:
     with london.read() as session:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 
-from portfolio.db import Database
-from portfolio.settings import Settings
-from tests.web.auth import Browser, sign_in
+from tests.web.auth import Browser
+from tests.web.conftest import SignedIn
 from tests.web.pages_html import parse_html
-from web.app import create_app
 
 PROFILE = "/profiles/CDO default"
 
@@ -23,18 +19,9 @@ def backend() -> str:
 
 
 @pytest.fixture
-def clients(settings: Settings, london: Database) -> Iterator[dict[str, Browser]]:
-    app = create_app(settings)
-    made = {}
-    for role in ("researcher", "lead", "cdo", "admin"):
-        client = Browser(app, headers={"accept": "text/html"})
-        client.__enter__()
-        sign_in(client, london, role, "E09000002" if role == "lead" else None)
-        made[role] = client
-    yield made
-    for client in made.values():
-        client.__exit__(None, None, None)
-
+def clients(signed_in: SignedIn) -> dict[str, Browser]:
+    return {role: signed_in(role, "E09000002" if role == "lead" else None, html=True)
+            for role in ("researcher", "lead", "cdo", "admin")}
 
 def version(client: TestClient) -> int:
     return client.get("/api/v1/profiles/CDO default").json()["version"]

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import pytest
 from openpyxl import load_workbook
 
-from portfolio.db import Database
-from portfolio.settings import Settings
-from tests.web.auth import Browser, sign_in
+from tests.web.auth import Browser
+from tests.web.conftest import SignedIn
 from tests.web.pages_html import parse_html
-from web.app import create_app
 
 CHILD, PARENT = "waltham-forest-retrofit-targeting", "retrofit-targeting-london"
 MANDATORY = "bd-ctr-scheme-review"
@@ -27,18 +24,9 @@ def backend() -> str:
 
 
 @pytest.fixture
-def clients(settings: Settings, london: Database) -> Iterator[dict[str, Browser]]:
-    app = create_app(settings)
-    made = {}
-    for role in ("lead", "cdo"):
-        client = Browser(app, headers={"accept": "text/html"})
-        client.__enter__()
-        sign_in(client, london, role, "E09000002" if role == "lead" else None)
-        made[role] = client
-    yield made
-    for client in made.values():
-        client.__exit__(None, None, None)
-
+def clients(signed_in: SignedIn) -> dict[str, Browser]:
+    return {role: signed_in(role, "E09000002" if role == "lead" else None, html=True)
+            for role in ("lead", "cdo")}
 
 def scenario(client: Browser, name: str, **changes: object) -> dict:
     body = {"name": name, "profile": "CDO default", "budget": 1_500_000, "capacity": 120,

@@ -8,20 +8,17 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from portfolio.db import Database
-from portfolio.settings import Settings
-from tests.web.auth import Browser, sign_in
-from web.app import create_app
+from tests.web.auth import Browser
+from tests.web.conftest import SignedIn
 
 HTML = {"accept": "text/html"}
 
 
 @pytest.fixture
-def client(settings: Settings, london: Database) -> Iterator[Browser]:
-    with Browser(create_app(settings)) as test_client:
-        sign_in(test_client, london, "cdo")
-        test_client.get("/backlog", headers=HTML)  # the first view computes and stores the ranking
-        yield test_client
+def client(signed_in: SignedIn) -> Browser:
+    browser = signed_in("cdo")
+    browser.get("/backlog", headers=HTML)  # the first view computes and stores the ranking
+    return browser
 
 
 @contextmanager
