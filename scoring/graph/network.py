@@ -7,8 +7,8 @@ import io
 import math
 import os
 import re
-from collections.abc import Hashable, Iterable, Mapping
-from typing import Any, BinaryIO, TextIO
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from typing import Any, BinaryIO, TextIO, cast
 
 import networkx as nx
 import numpy as np
@@ -335,15 +335,89 @@ def write_graphml(
     g: nx.MultiDiGraph | nx.DiGraph, path_or_buffer: str | os.PathLike[str] | BinaryIO | TextIO
 ) -> None:
     """Write the graph as GraphML readable by ``nx.read_graphml`` (None/NaN attributes dropped)."""
-    h = g.__class__()
     node_attrs = [dict(d) for _, d in g.nodes(data=True)]
     edge_rows = list(g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True))
     edge_attrs = [dict(e[-1]) for e in edge_rows]
     _clean_attrs(node_attrs)
     _clean_attrs(edge_attrs)
-    h.add_nodes_from(zip(list(g.nodes), node_attrs, strict=True))
-    h.add_edges_from((*e[:-1], a) for e, a in zip(edge_rows, edge_attrs, strict=True))
     if isinstance(path_or_buffer, io.TextIOBase):
+        h = g.__class__()
+        h.add_nodes_from(zip(list(g.nodes), node_attrs, strict=True))
+        h.add_edges_from((*e[:-1], a) for e, a in zip(edge_rows, edge_attrs, strict=True))
         path_or_buffer.write("\n".join(nx.generate_graphml(h)))
+        return
+    ends = [(e[0], e[1], e[2] if g.is_multigraph() else None) for e in edge_rows]
+    chunks = _graphml_chunks(list(g.nodes), node_attrs, ends, edge_attrs)
+    if isinstance(path_or_buffer, (str, os.PathLike)):
+        with open(path_or_buffer, "wb") as out:
+            out.writelines(chunks)
     else:
-        nx.write_graphml(h, path_or_buffer)
+        cast(BinaryIO, path_or_buffer).writelines(chunks)
+
+
+# What networkx's lxml writer escapes, so the fast writer below gives the same bytes.
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+                                    "\n": "&#10;", "\t": "&#9;", "\r": "&#13;"})
+_XML_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
+_GRAPHML_OPEN = (
+    "<?xml version='1.0' encoding='utf-8'?>\n<graphml xmlns=\"http://graphml.graphdrawing.org/"
+    "xmlns\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\""
+    "http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml"
+    ".xsd\">"
+)
+_CHUNK_ITEMS = 5000
+
+
+def _graphml_keys(scope: str, items: list[dict[str, Any]], keys: dict[tuple[str, str], str],
+                  declared: list[str]) -> None:
+    """Give each attribute of a scope its key id, in first-seen order, as networkx does."""
+    for attrs in items:
+        for name, value in attrs.items():
+            if (name, scope) not in keys:
+                key = keys[(name, scope)] = f"d{len(keys)}"
+                label = name.translate(_ATTRIBUTE_ESCAPES)
+                declared.append(f'<key id="{key}" for="{scope}" attr.name="{label}" '
+                                f'attr.type="{_XML_TYPES[type(value)]}"/>\n')
+
+
+def _graphml_element(tag: str, head: str, attrs: dict[str, Any], scope: str,
+                     keys: dict[tuple[str, str], str]) -> str:
+    """Return one node or edge element with its data, laid out as networkx's writer does."""
+    if not attrs:
+        return f"<{tag} {head}/>\n"
+    data = "".join(f'  <data key="{keys[(name, scope)]}">{str(value).translate(_TEXT_ESCAPES)}'
+                   f"</data>\n" for name, value in attrs.items())
+    return f"<{tag} {head}>\n{data}</{tag}>\n"
+
+
+def _graphml_chunks(nodes: list[Any], node_attrs: list[dict[str, Any]],
+                    ends: list[tuple[Any, Any, Any]], edge_attrs: list[dict[str, Any]]
+                    ) -> Iterator[bytes]:
+    """Yield a directed graph as GraphML, the bytes networkx's lxml writer gives, much faster.
+
+    Each attribute holds one type per scope (`_clean_attrs`), so each has one key.
+    """
+    keys: dict[tuple[str, str], str] = {}
+    declared: list[str] = []
+    _graphml_keys("node", node_attrs, keys, declared)
+    _graphml_keys("edge", edge_attrs, keys, declared)
+    yield (_GRAPHML_OPEN + "".join(reversed(declared))
+           + '<graph edgedefault="directed">').encode()
+    parts: list[str] = []
+    for node, attrs in zip(nodes, node_attrs, strict=True):
+        head = f'id="{str(node).translate(_ATTRIBUTE_ESCAPES)}"'
+        parts.append(_graphml_element("node", head, attrs, "node", keys))
+        if len(parts) >= _CHUNK_ITEMS:
+            yield "".join(parts).encode()
+            parts = []
+    for (u, v, key), attrs in zip(ends, edge_attrs, strict=True):
+        head = (f'source="{str(u).translate(_ATTRIBUTE_ESCAPES)}" '
+                f'target="{str(v).translate(_ATTRIBUTE_ESCAPES)}"')
+        if key is not None:
+            head += f' id="{str(key).translate(_ATTRIBUTE_ESCAPES)}"'
+        parts.append(_graphml_element("edge", head, attrs, "edge", keys))
+        if len(parts) >= _CHUNK_ITEMS:
+            yield "".join(parts).encode()
+            parts = []
+    yield ("".join(parts) + "</graph></graphml>").encode()
