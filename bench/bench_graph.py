@@ -2,6 +2,8 @@
 
 Each time is printed with its ratio to networkx's plain ``topological_sort`` of the same
 dependency graph, measured in the same run (machines here are noisy; ratios travel better).
+GraphML is also timed against networkx's own lxml writer of the same cleaned graph, and the
+two outputs are checked to be the same bytes.
 
     python bench/bench_graph.py --projects 100000
 """
@@ -9,6 +11,7 @@ dependency graph, measured in the same run (machines here are noisy; ratios trav
 from __future__ import annotations
 
 import argparse
+import io
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +20,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from scoring.graph import build_graph, unlock_values
+from scoring.graph import build_graph, unlock_values, write_graphml
+from scoring.graph.network import _clean_attrs
 from scoring.ranking import dependency_aware_order
 
 STATUSES = ["idea", "proposed", "approved", "in_progress", "delivered", "paused", "rejected"]
@@ -88,6 +92,28 @@ def synthetic_portfolio(
     }
 
 
+def networkx_graphml(g: nx.MultiDiGraph) -> bytes:
+    """Write a graph as write_graphml did before its own writer: cleaned, copied, networkx."""
+    node_attrs = [dict(d) for _, d in g.nodes(data=True)]
+    rows = list(g.edges(keys=True, data=True))
+    edge_attrs = [dict(e[-1]) for e in rows]
+    _clean_attrs(node_attrs)
+    _clean_attrs(edge_attrs)
+    h = nx.MultiDiGraph()
+    h.add_nodes_from(zip(list(g.nodes), node_attrs, strict=True))
+    h.add_edges_from((*e[:-1], a) for e, a in zip(rows, edge_attrs, strict=True))
+    out = io.BytesIO()
+    nx.write_graphml(h, out)
+    return out.getvalue()
+
+
+def our_graphml(g: nx.MultiDiGraph) -> bytes:
+    """Write a graph with this project's GraphML writer."""
+    out = io.BytesIO()
+    write_graphml(g, out)
+    return out.getvalue()
+
+
 def _timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
     """Return the best wall time of `repeat` runs (this machine is shared and noisy)."""
     best, out = float("inf"), None
@@ -133,6 +159,8 @@ def run(
 
     # Context for build_graph: networkx's own bulk insert of the same keyed edges, no attributes.
     plain, _ = _timed(plain_build, repeat)
+    graphml_networkx, expected = _timed(lambda: networkx_graphml(g), 1)
+    graphml_ours, written = _timed(lambda: our_graphml(g), repeat)
     report = {
         "projects": n_projects,
         "dependency_edges": len(deps),
@@ -145,6 +173,11 @@ def run(
         "dependency_aware_order_s": ranking,
         "ranked_projects": len(order),
         "broken_producer_edges": len(result.broken_edges),
+        "graphml_networkx_s": graphml_networkx,
+        "graphml_s": graphml_ours,
+        "graphml_ratio_to_networkx": graphml_ours / graphml_networkx,
+        "graphml_same_bytes": written == expected,
+        "graphml_mb": len(written) / 1e6,
     }
     for name in (
         "networkx_add_edges_from_s",
@@ -166,6 +199,10 @@ def run(
             "dependency_aware_order",
         ):
             print(f"  {name:<26} {report[name + '_s']:7.3f} s  x{report[name + '_ratio']:.2f}")
+        print(f"  GraphML, networkx's writer {graphml_networkx:7.3f} s  (baseline for the next)")
+        print(f"  GraphML, write_graphml     {graphml_ours:7.3f} s  "
+              f"x{report['graphml_ratio_to_networkx']:.2f}, {report['graphml_mb']:.0f} MB, "
+              f"same bytes: {report['graphml_same_bytes']}")
     return report
 
 
