@@ -25,6 +25,17 @@ def test_snapshots_per_user_per_day_are_limited(settings: Settings, london: Data
     assert other.status_code == 201
 
 
+def test_a_quota_of_none_a_day_refuses_the_first_snapshot_too(settings: Settings,
+                                                               london: Database) -> None:
+    app = create_app(settings.model_copy(update={"snapshots_per_user_per_day": 0}))
+    with Browser(app) as researcher:
+        sign_in(researcher, london, "researcher")
+        refused = researcher.post("/api/v1/snapshots", json={"label": "first"})
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) == 24 * 3600
+    assert "allows no snapshots" in refused.json()["detail"]
+
+
 def test_snapshots_of_the_same_portfolio_store_its_tables_once(settings: Settings,
                                                                london: Database) -> None:
     from sqlalchemy import func, select

@@ -76,8 +76,11 @@ class QuotaExceeded(DomainError):
     status_code = 429
 
     def __init__(self, quota: int, retry_after: int) -> None:
-        super().__init__(f"you have taken {quota} snapshots in the last 24 hours, the most a "
-                         f"day allows; try again in {max(1, retry_after // 60)} minutes")
+        super().__init__(
+            "this portfolio allows no snapshots a day (PORTFOLIO_SNAPSHOTS_PER_USER_PER_DAY is "
+            f"{quota}); ask an administrator" if quota <= 0 else
+            f"you have taken {quota} snapshots in the last 24 hours, the most a day allows; "
+            f"try again in {max(1, retry_after // 60)} minutes")
         self.retry_after = retry_after
 
 
@@ -85,15 +88,16 @@ def check_quota(session: Session, actor: Actor, quota: int) -> None:
     """Refuse a user's snapshot past their daily quota (the system's own are not counted)."""
     if actor.id is None:
         return
-    since = datetime.now(UTC) - QUOTA_WINDOW
-    # oldest is None only where none were taken, which no positive quota refuses.
-    taken, oldest = cast(tuple[int, datetime], session.execute(
+    now = datetime.now(UTC)
+    taken, oldest = cast(tuple[int, datetime | None], session.execute(
         select(func.count(), func.min(col(Snapshot.created_at)))
-        .where(col(Snapshot.author_id) == actor.id, col(Snapshot.created_at) > since)).one())
+        .where(col(Snapshot.author_id) == actor.id, col(Snapshot.created_at) > now - QUOTA_WINDOW)
+    ).one())
     if taken >= quota:
+        if oldest is None:  # a quota of none: the first is refused for a whole window
+            raise QuotaExceeded(quota, int(QUOTA_WINDOW.total_seconds()))
         oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-        raise QuotaExceeded(quota, int((oldest + QUOTA_WINDOW - datetime.now(UTC))
-                                       .total_seconds()) + 1)
+        raise QuotaExceeded(quota, int((oldest + QUOTA_WINDOW - now).total_seconds()) + 1)
 
 
 def store_body(session: Session, content: SnapshotContent) -> bool:
