@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from scoring.criteria import DIMENSIONS
+from scoring.criteria import DIMENSIONS as DIMENSIONS  # re-exported: the web layer reads it here
 
 
 class OrganisationKind(StrEnum):

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from markupsafe import Markup
-from pydantic import BaseModel, Field, ValidationError
 
 from portfolio.db import Database
-from portfolio.enums import ProjectStatus, Theme
+from portfolio.enums import DIMENSIONS, ProjectStatus, Theme
 from portfolio.errors import Invalid
 from portfolio.services import dashboard as dashboard_service
 from portfolio.services import datasets as dataset_service
@@ -21,7 +20,6 @@ from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services.common import at_revision, portfolio_revision
 from portfolio.services.ranking import CANDIDATES, COMMITTED, VIEW_OF_STATUS
-from scoring.criteria import DIMENSIONS
 from web.charts import bubble_matrix, budget_curve
 from web.deps import seen_revision
 from web.pages_common import AppDatabase
@@ -95,24 +93,17 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
     return db.memo.get_or_compute(("backlog table", *frozen), draw)
 
 
-class SliderWeight(BaseModel):
-    """One what-if slider's weight."""
+def slider_weights(**weights: float | None) -> dict[str, float | None]:
+    """Return the what-if sliders by dimension: an optional `w_<dimension>` from 0 to 100."""
+    return {d: weights[f"w_{d}"] for d in DIMENSIONS}
 
-    value: float = Field(ge=0, le=100)
 
-
-def slider_weights(request: Request) -> dict[str, float | None]:
-    """Read the what-if sliders: an optional `w_<dimension>` from 0 to 100 per dimension."""
-    out: dict[str, float | None] = {}
-    for d in DIMENSIONS:
-        raw = request.query_params.get(f"w_{d}")
-        try:
-            out[d] = (None if raw is None
-                      else SliderWeight.model_validate({"value": raw}).value)
-        except ValidationError as exc:
-            raise RequestValidationError(
-                [{**e, "loc": ("query", f"w_{d}")} for e in exc.errors()]) from None
-    return out
+# One optional query parameter per dimension, validated with the route's others (so a bad
+# slider is reported beside every other bad parameter, in one 422).
+slider_weights.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+    inspect.Parameter(f"w_{d}", inspect.Parameter.KEYWORD_ONLY, default=None,
+                      annotation=Annotated[float | None, Query(ge=0, le=100)])
+    for d in DIMENSIONS])
 
 
 @router.get("/backlog", name="backlog", dependencies=[READ])

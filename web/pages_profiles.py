@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from portfolio.enums import DIMENSIONS
 from portfolio.errors import Invalid
 from portfolio.models import User
 from portfolio.services import profile_pages
 from portfolio.services import profiles as profile_service
-from scoring.criteria import DIMENSIONS
 from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession, when
 from web.pages_projects import see_other
 from web.security import Policy, policy

@@ -12,7 +12,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup, escape
 
 from portfolio.capabilities import Capability, can
-from scoring.criteria import DIMENSIONS
+from portfolio.enums import DIMENSIONS
 from web.assets import STATIC_DIR, VENDOR_FILES, content_hash
 from web.security import csrf_token
 

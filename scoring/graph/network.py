@@ -340,11 +340,17 @@ def write_graphml(
     edge_attrs = [dict(e[-1]) for e in edge_rows]
     _clean_attrs(node_attrs)
     _clean_attrs(edge_attrs)
-    if isinstance(path_or_buffer, io.TextIOBase):
+    compressed = (isinstance(path_or_buffer, (str, os.PathLike))
+                  and str(path_or_buffer).endswith((".gz", ".bz2")))
+    if isinstance(path_or_buffer, io.TextIOBase) or compressed or not g.is_directed():
+        # networkx's own writers: text, compressed files and undirected graphs are rare here.
         h = g.__class__()
         h.add_nodes_from(zip(list(g.nodes), node_attrs, strict=True))
         h.add_edges_from((*e[:-1], a) for e, a in zip(edge_rows, edge_attrs, strict=True))
-        path_or_buffer.write("\n".join(nx.generate_graphml(h)))
+        if isinstance(path_or_buffer, io.TextIOBase):
+            path_or_buffer.write("\n".join(nx.generate_graphml(h)))
+        else:
+            nx.write_graphml(h, path_or_buffer)
         return
     ends = [(e[0], e[1], e[2] if g.is_multigraph() else None) for e in edge_rows]
     chunks = _graphml_chunks(list(g.nodes), node_attrs, ends, edge_attrs)
@@ -369,6 +375,16 @@ _GRAPHML_OPEN = (
 _CHUNK_ITEMS = 5000
 
 
+def _xml_text(value: Any) -> str:
+    """Return a node id, edge key or attribute name as text, refusing what XML cannot hold."""
+    text = str(value)
+    if XML_ILLEGAL.search(text):
+        # As lxml refuses them (attribute values are cleaned before; names and ids are not).
+        raise ValueError("All strings must be XML compatible: Unicode or ASCII, no NULL bytes "
+                         f"or control characters: {text!r}")
+    return text.translate(_ATTRIBUTE_ESCAPES)
+
+
 def _graphml_keys(scope: str, items: list[dict[str, Any]], keys: dict[tuple[str, str], str],
                   declared: list[str]) -> None:
     """Give each attribute of a scope its key id, in first-seen order, as networkx does."""
@@ -376,7 +392,7 @@ def _graphml_keys(scope: str, items: list[dict[str, Any]], keys: dict[tuple[str,
         for name, value in attrs.items():
             if (name, scope) not in keys:
                 key = keys[(name, scope)] = f"d{len(keys)}"
-                label = name.translate(_ATTRIBUTE_ESCAPES)
+                label = _xml_text(name)
                 declared.append(f'<key id="{key}" for="{scope}" attr.name="{label}" '
                                 f'attr.type="{_XML_TYPES[type(value)]}"/>\n')
 
@@ -406,16 +422,15 @@ def _graphml_chunks(nodes: list[Any], node_attrs: list[dict[str, Any]],
            + '<graph edgedefault="directed">').encode()
     parts: list[str] = []
     for node, attrs in zip(nodes, node_attrs, strict=True):
-        head = f'id="{str(node).translate(_ATTRIBUTE_ESCAPES)}"'
+        head = f'id="{_xml_text(node)}"'
         parts.append(_graphml_element("node", head, attrs, "node", keys))
         if len(parts) >= _CHUNK_ITEMS:
             yield "".join(parts).encode()
             parts = []
     for (u, v, key), attrs in zip(ends, edge_attrs, strict=True):
-        head = (f'source="{str(u).translate(_ATTRIBUTE_ESCAPES)}" '
-                f'target="{str(v).translate(_ATTRIBUTE_ESCAPES)}"')
+        head = f'source="{_xml_text(u)}" target="{_xml_text(v)}"'
         if key is not None:
-            head += f' id="{str(key).translate(_ATTRIBUTE_ESCAPES)}"'
+            head += f' id="{_xml_text(key)}"'
         parts.append(_graphml_element("edge", head, attrs, "edge", keys))
         if len(parts) >= _CHUNK_ITEMS:
             yield "".join(parts).encode()

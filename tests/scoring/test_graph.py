@@ -482,6 +482,21 @@ def test_graphml_bytes_are_networkx_own(nodes: list, edges: list, multi: bool) -
     assert out.getvalue() == _networkx_graphml(g)
 
 
+def test_graphml_refuses_ids_xml_cannot_hold_and_still_writes_what_networkx_would(
+        tmp_path) -> None:
+    bad = nx.MultiDiGraph()
+    bad.add_node("project:a\x01")
+    with pytest.raises(ValueError, match="XML compatible"):
+        write_graphml(bad, io.BytesIO())
+    undirected = nx.Graph()
+    undirected.add_edge("a", "b", kind="x")
+    out = io.BytesIO()
+    write_graphml(undirected, out)  # type: ignore[arg-type]
+    assert b'edgedefault="undirected"' in out.getvalue()
+    write_graphml(sample_graph(), tmp_path / "g.graphml.gz")
+    assert set(nx.read_graphml(tmp_path / "g.graphml.gz").nodes) == set(sample_graph().nodes)
+
+
 def test_graphml_of_the_sample_graph_is_networkx_own() -> None:
     out = io.BytesIO()
     write_graphml(sample_graph(), out)

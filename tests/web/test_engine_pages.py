@@ -147,6 +147,13 @@ def test_a_slider_outside_0_to_100_is_refused_naming_it(client: TestClient) -> N
         assert "w_readiness" in response.text or "readiness" in response.text.lower()
 
 
+def test_bad_sliders_are_reported_with_every_other_bad_parameter(client: TestClient) -> None:
+    response = client.get("/backlog", params={"w_impact": "200", "w_readiness": "-5",
+                                              "after": "-1"})
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) >= {"w_impact", "w_readiness", "after"}
+
+
 def test_the_backlog_has_a_column_and_a_slider_per_dimension(client: TestClient) -> None:
     page = client.get("/backlog", headers=HTML).text
     for dimension in DIMENSIONS:

@@ -30,7 +30,7 @@
     return readinessColour(data.readiness);
   }
 
-  // The waits-on relation, as the engine defines it (scoring/graph.py): a project waits on the
+  // The waits-on relation, as the engine defines it (scoring/graph/unlock.py): a project waits on the
   // projects it depends on and the datasets it uses; a dataset waits on the projects that
   // produce it. Partnerships and publishing are not waiting, so they are never up- or downstream.
   function waitsOn(edge) {
