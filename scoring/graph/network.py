@@ -295,6 +295,13 @@ XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def _graphml_scalar(value: Any) -> Any:
     """Return a GraphML-storable scalar, or None to drop the attribute."""
+    kind = type(value)  # the common plain types first: this runs once per attribute
+    if kind is str:
+        return XML_ILLEGAL.sub("", value)
+    if kind is float:
+        return None if value != value else value  # NaN is the one float unequal to itself
+    if kind is bool or kind is int:
+        return value
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or value is pd.NA:
@@ -397,13 +404,24 @@ def _graphml_keys(scope: str, items: list[dict[str, Any]], keys: dict[tuple[str,
                                 f'attr.type="{_XML_TYPES[type(value)]}"/>\n')
 
 
+_TEXT_SPECIAL = re.compile(r"[&<>\r]")
+
+
+def _data_text(value: Any) -> str:
+    """Return a data value as element text; only text can hold what needs escaping."""
+    text = str(value)
+    if type(value) is str and _TEXT_SPECIAL.search(text):
+        return text.translate(_TEXT_ESCAPES)
+    return text
+
+
 def _graphml_element(tag: str, head: str, attrs: dict[str, Any], scope: str,
                      keys: dict[tuple[str, str], str]) -> str:
     """Return one node or edge element with its data, laid out as networkx's writer does."""
     if not attrs:
         return f"<{tag} {head}/>\n"
-    data = "".join(f'  <data key="{keys[(name, scope)]}">{str(value).translate(_TEXT_ESCAPES)}'
-                   f"</data>\n" for name, value in attrs.items())
+    data = "".join(f'  <data key="{keys[(name, scope)]}">{_data_text(value)}</data>\n'
+                   for name, value in attrs.items())
     return f"<{tag} {head}>\n{data}</{tag}>\n"
 
 
@@ -421,16 +439,22 @@ def _graphml_chunks(nodes: list[Any], node_attrs: list[dict[str, Any]],
     yield (_GRAPHML_OPEN + "".join(reversed(declared))
            + '<graph edgedefault="directed">').encode()
     parts: list[str] = []
+    # Each id is escaped once: edges name their ends again and again.
+    ids = {node: _xml_text(node) for node in nodes}
     for node, attrs in zip(nodes, node_attrs, strict=True):
-        head = f'id="{_xml_text(node)}"'
-        parts.append(_graphml_element("node", head, attrs, "node", keys))
+        parts.append(_graphml_element("node", f'id="{ids[node]}"', attrs, "node", keys))
         if len(parts) >= _CHUNK_ITEMS:
             yield "".join(parts).encode()
             parts = []
+    edge_ids: dict[tuple[type, Any], str] = {}
     for (u, v, key), attrs in zip(ends, edge_attrs, strict=True):
-        head = f'source="{_xml_text(u)}" target="{_xml_text(v)}"'
+        head = f'source="{ids[u]}" target="{ids[v]}"'
         if key is not None:
-            head += f' id="{_xml_text(key)}"'
+            # By type too: 1 and True are one dict key but write as "1" and "True".
+            found = edge_ids.get((type(key), key))
+            if found is None:
+                found = edge_ids[(type(key), key)] = _xml_text(key)
+            head += f' id="{found}"'
         parts.append(_graphml_element("edge", head, attrs, "edge", keys))
         if len(parts) >= _CHUNK_ITEMS:
             yield "".join(parts).encode()
