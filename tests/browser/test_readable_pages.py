@@ -18,7 +18,7 @@ GRAPH_PROJECT = "london-datastore-launch"
 
 
 def waits_on_closure(elements: dict, start: str) -> tuple[set[str], set[str]]:
-    """Return what a node waits on and what waits on it, transitively (scoring/graph/unlock.py's rule)."""
+    """Return what a node waits on and what waits on it, transitively (unlock.py's rule)."""
     waits: dict[str, set[str]] = {}
     for edge in elements["edges"]:
         data = edge["data"]
