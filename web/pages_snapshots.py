@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import queue
-import threading
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import islice
 from typing import Annotated, Any
@@ -314,7 +314,7 @@ class ImportJob:
         self._queue: queue.Queue[Step | None] = queue.Queue()
         self._report: imports.ImportReport | None = None
         self._failure: str | None = None
-        self._thread: threading.Thread | None = None
+        self._done: Future[None] | None = None
         self.run_id: int | None = None
 
     def _tick(self, stage: str, done: int, total: int) -> None:
@@ -344,9 +344,8 @@ class ImportJob:
             self._queue.put(None)
 
     def start(self) -> None:
-        """Run the import on a thread of its own."""
-        self._thread = threading.Thread(target=self.run, name="import", daemon=True)
-        self._thread.start()
+        """Run the import as the process's background work (one executor, seen by /healthz)."""
+        self._done = self.db.background.submit(("import", self.run_id, id(self)), self.run)
 
     def events(self) -> Iterator[Step]:
         """Yield progress steps until the import ends."""
@@ -355,6 +354,6 @@ class ImportJob:
 
     def outcome(self) -> tuple[imports.ImportReport | None, str | None]:
         """Return the report, or the reason the import failed."""
-        if self._thread is not None:
-            self._thread.join()
+        if self._done is not None:
+            self._done.result()
         return self._report, self._failure

@@ -49,6 +49,23 @@ def test_the_streamed_import_counts_written_rows_as_a_running_total(
     assert writing == sorted(writing) and writing[-1] == 35
 
 
+def test_a_streamed_import_runs_as_the_process_background_work(
+        admin: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages_snapshots, "PROGRESS_ABOVE_ROWS", 1)
+    background = admin.app.state.database.background  # type: ignore[attr-defined]
+    submitted: list[tuple] = []
+    submit = background.submit
+
+    def recorded(key: tuple, work):  # type: ignore[no-untyped-def]
+        submitted.append(key)
+        return submit(key, work)
+
+    monkeypatch.setattr(background, "submit", recorded)
+    response = admin.post("/import", files={"file": ("bulk.csv", new_projects(12), "text/csv")})
+    assert response.status_code == 200 and "Writing" in response.text
+    assert [key[0] for key in submitted].count("import") == 1
+
+
 def test_a_streamed_import_names_where_its_report_stays_and_the_history_lists_it(
         admin: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pages_snapshots, "PROGRESS_ABOVE_ROWS", 1)
