@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from scoring.graph import build_graph, unlock_values, write_graphml
-from scoring.graph.network import _clean_attrs
+from scoring.graph.network import networkx_graphml
 from scoring.ranking import dependency_aware_order
 
 STATUSES = ["idea", "proposed", "approved", "in_progress", "delivered", "paused", "rejected"]
@@ -90,21 +90,6 @@ def synthetic_portfolio(
         "links": links,
         "partners": partners,
     }
-
-
-def networkx_graphml(g: nx.MultiDiGraph) -> bytes:
-    """Write a graph as write_graphml did before its own writer: cleaned, copied, networkx."""
-    node_attrs = [dict(d) for _, d in g.nodes(data=True)]
-    rows = list(g.edges(keys=True, data=True))
-    edge_attrs = [dict(e[-1]) for e in rows]
-    _clean_attrs(node_attrs)
-    _clean_attrs(edge_attrs)
-    h = nx.MultiDiGraph()
-    h.add_nodes_from(zip(list(g.nodes), node_attrs, strict=True))
-    h.add_edges_from((*e[:-1], a) for e, a in zip(rows, edge_attrs, strict=True))
-    out = io.BytesIO()
-    nx.write_graphml(h, out)
-    return out.getvalue()
 
 
 def our_graphml(g: nx.MultiDiGraph) -> bytes:

@@ -351,9 +351,7 @@ def write_graphml(
                   and str(path_or_buffer).endswith((".gz", ".bz2")))
     if isinstance(path_or_buffer, io.TextIOBase) or compressed or not g.is_directed():
         # networkx's own writers: text, compressed files and undirected graphs are rare here.
-        h = g.__class__()
-        h.add_nodes_from(zip(list(g.nodes), node_attrs, strict=True))
-        h.add_edges_from((*e[:-1], a) for e, a in zip(edge_rows, edge_attrs, strict=True))
+        h = _cleaned_copy(g, node_attrs, edge_rows, edge_attrs)
         if isinstance(path_or_buffer, io.TextIOBase):
             path_or_buffer.write("\n".join(nx.generate_graphml(h)))
         else:
@@ -366,6 +364,28 @@ def write_graphml(
             out.writelines(chunks)
     else:
         cast(BinaryIO, path_or_buffer).writelines(chunks)
+
+
+def _cleaned_copy(g: nx.MultiDiGraph | nx.DiGraph, node_attrs: list[dict[str, Any]],
+                  edge_rows: list[Any], edge_attrs: list[dict[str, Any]]
+                  ) -> nx.MultiDiGraph | nx.DiGraph:
+    """Return a copy of the graph holding the cleaned attributes, for networkx's writers."""
+    h = g.__class__()
+    h.add_nodes_from(zip(list(g.nodes), node_attrs, strict=True))
+    h.add_edges_from((*e[:-1], a) for e, a in zip(edge_rows, edge_attrs, strict=True))
+    return h
+
+
+def networkx_graphml(g: nx.MultiDiGraph | nx.DiGraph) -> bytes:
+    """Return the GraphML networkx's own lxml writer gives: what write_graphml must match."""
+    node_attrs = [dict(d) for _, d in g.nodes(data=True)]
+    edge_rows = list(g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True))
+    edge_attrs = [dict(e[-1]) for e in edge_rows]
+    _clean_attrs(node_attrs)
+    _clean_attrs(edge_attrs)
+    out = io.BytesIO()
+    nx.write_graphml(_cleaned_copy(g, node_attrs, edge_rows, edge_attrs), out)
+    return out.getvalue()
 
 
 # What networkx's lxml writer escapes, so the fast writer below gives the same bytes.

@@ -27,7 +27,7 @@ from scoring.graph import (
     unused_datasets,
     write_graphml,
 )
-from scoring.graph.network import XML_ILLEGAL, _clean_attrs
+from scoring.graph.network import XML_ILLEGAL, networkx_graphml
 
 STATUS_CHOICES = ["idea", "proposed", "approved", "in_progress", "delivered", "paused", "rejected"]
 
@@ -443,21 +443,6 @@ def sample_graph() -> nx.MultiDiGraph:
     )
 
 
-def _networkx_graphml(g: nx.MultiDiGraph | nx.DiGraph) -> bytes:
-    """Write a graph the way write_graphml did before its own writer: cleaned, then networkx."""
-    node_attrs = [dict(d) for _, d in g.nodes(data=True)]
-    rows = list(g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True))
-    edge_attrs = [dict(e[-1]) for e in rows]
-    _clean_attrs(node_attrs)
-    _clean_attrs(edge_attrs)
-    h = g.__class__()
-    h.add_nodes_from(zip(list(g.nodes), node_attrs, strict=True))
-    h.add_edges_from((*e[:-1], a) for e, a in zip(rows, edge_attrs, strict=True))
-    out = io.BytesIO()
-    nx.write_graphml(h, out)
-    return out.getvalue()
-
-
 GRAPHML_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8)
 GRAPHML_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-(10**20), 10**20),
                           st.floats(), GRAPHML_TEXT, st.lists(GRAPHML_TEXT, max_size=3))
@@ -479,7 +464,7 @@ def test_graphml_bytes_are_networkx_own(nodes: list, edges: list, multi: bool) -
         g.add_edge(names[u % len(names)], names[v % len(names)], **attrs)
     out = io.BytesIO()
     write_graphml(g, out)
-    assert out.getvalue() == _networkx_graphml(g)
+    assert out.getvalue() == networkx_graphml(g)
 
 
 def test_graphml_refuses_ids_xml_cannot_hold_and_still_writes_what_networkx_would(
@@ -500,7 +485,7 @@ def test_graphml_refuses_ids_xml_cannot_hold_and_still_writes_what_networkx_woul
 def test_graphml_of_the_sample_graph_is_networkx_own() -> None:
     out = io.BytesIO()
     write_graphml(sample_graph(), out)
-    assert out.getvalue() == _networkx_graphml(sample_graph())
+    assert out.getvalue() == networkx_graphml(sample_graph())
 
 
 @pytest.mark.parametrize("target", ["bytes", "text", "path"])
