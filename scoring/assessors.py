@@ -40,6 +40,38 @@ def aggregate_levels(assessments: pd.DataFrame) -> pd.DataFrame:
     return table.pivot(index="slug", columns="criterion", values="level")
 
 
+def newest_per_assessor(record: np.ndarray, project: np.ndarray, criterion: np.ndarray,
+                        assessor: np.ndarray) -> np.ndarray:
+    """Return the positions of each assessor's newest row (highest record) per cell."""
+    order = np.lexsort((record, assessor, criterion, project))
+    p, c, a = project[order], criterion[order], assessor[order]
+    last = np.ones(order.size, dtype=bool)
+    last[:-1] = (p[1:] != p[:-1]) | (c[1:] != c[:-1]) | (a[1:] != a[:-1])
+    return order[last]
+
+
+def cell_medians(project: np.ndarray, criterion: np.ndarray,
+                 level: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return each cell's project, criterion and median level, and a mask of shared cells' rows.
+
+    The input holds one current level per (project, criterion, assessor) as integer codes;
+    the median is the one `aggregate_levels` takes, and a row is shared when its cell has
+    several assessors (the rows `disputes` looks at).
+    """
+    n = project.size
+    order = np.lexsort((level, criterion, project))
+    p, c, sorted_levels = project[order], criterion[order], level[order].astype(np.float64)
+    first = np.ones(n, dtype=bool)
+    first[1:] = (p[1:] != p[:-1]) | (c[1:] != c[:-1])
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, n))
+    # Levels are sorted within a cell: the mean of its two middle ones (one when odd).
+    median = 0.5 * (sorted_levels[starts + (counts - 1) // 2] + sorted_levels[starts + counts // 2])
+    shared = np.zeros(n, dtype=bool)
+    shared[order] = np.repeat(counts > 1, counts)
+    return p[starts], c[starts], median, shared
+
+
 def spread(assessments: pd.DataFrame) -> pd.DataFrame:
     """Return per project and criterion: median, low, high and the number of assessors."""
     if assessments.empty:

@@ -24,7 +24,7 @@ from scoring.robustness import order_robustness, order_samples
 from scoring.weights import WeightProfile
 
 # Bumped whenever a rule changes what a ranking holds; snapshots and stored runs record it.
-METHOD_VERSION = "2026.12-2"
+METHOD_VERSION = "2026.12-3"
 
 
 @dataclass(frozen=True)

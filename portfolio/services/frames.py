@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from itertools import chain
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
+import pyarrow
 from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
@@ -26,10 +30,14 @@ from portfolio.models import (
     table_of,
 )
 from scoring.agreements import standing_of
-from scoring.assessors import aggregate_levels
+from scoring.assessors import cell_medians, newest_per_assessor
 from scoring.criteria import Criterion as ScoringCriterion
 from scoring.weights import InvalidWeights
 from scoring.weights import WeightProfile as ScoringProfile
+
+# pandas keeps text in Arrow buffers. Arrow's own allocator (mimalloc) held on to freed
+# buffers: a 100,000-project ranking peaked 30 MB higher on it than on the C library's.
+pyarrow.set_memory_pool(pyarrow.system_memory_pool())
 
 
 @dataclass(frozen=True)
@@ -44,7 +52,8 @@ class PortfolioFrames:
     datasets: pd.DataFrame
     partners: pd.DataFrame
     organisations: pd.DataFrame
-    # Every assessor's current level (slug, criterion, level); `levels` is their median.
+    # Every assessor's current level (slug, criterion, level) of the cells with several
+    # assessors (the rest can never be disputed); `levels` is the median of every cell.
     assessments: pd.DataFrame | None = None
 
 
@@ -132,7 +141,52 @@ def load_assessments(session: Session) -> pd.DataFrame:
 
 def load_levels(session: Session) -> pd.DataFrame:
     """Return the level that scores per project and criterion (the assessors' median)."""
-    return aggregate_levels(load_assessments(session))
+    return read_levels(session, load_projects(session))[0]
+
+
+def _int_rows(session: Session, query: Any, width: int) -> np.ndarray:
+    """Run a query of integer columns (no NULLs); return its rows as an (n, width) array."""
+    # Straight from the driver's tuples into one array: no row objects, no per-column frames
+    # (a third of the time and a tenth of the memory of a DataFrame of 900,000 assessments).
+    result = session.connection().execute(query)
+    try:
+        rows = cast(Iterable[tuple[int, ...]], result.cursor)
+        flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64)
+    finally:
+        result.close()
+    return flat.reshape(-1, width)
+
+
+def read_levels(session: Session, projects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the levels that score (as `aggregate_levels`) and the shared cells' assessments.
+
+    The second table (slug, criterion, level) holds every current level of the cells with
+    several assessors: the only cells whose levels robustness may draw (`disputes`).
+    `projects` is `load_projects`'s table (ids and slugs).
+    """
+    rows = _int_rows(session, select(
+        col(Assessment.id), col(Assessment.project_id), col(Assessment.criterion_id),
+        func.coalesce(col(Assessment.assessor_id), 0), col(Assessment.level)), 5)
+    key_of = {int(cast(int, i)): str(k) for i, k in session.execute(
+        select(col(Criterion.id), col(Criterion.key))).all()}
+    current = rows[newest_per_assessor(rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3])]
+    project, criterion, median, shared = cell_medians(current[:, 1], current[:, 2], current[:, 4])
+    slug_of = pd.Series(projects["slug"].to_numpy(dtype=object),
+                        index=projects["id"].to_numpy(dtype=np.int64))
+    # As pivot lays it out: a row per assessed project and a column per assessed criterion.
+    project_ids, criterion_ids = np.unique(project), np.unique(criterion)
+    table = np.full((project_ids.size, criterion_ids.size), np.nan)
+    table[np.searchsorted(project_ids, project), np.searchsorted(criterion_ids, criterion)] = median
+    levels = pd.DataFrame(
+        table, index=pd.Index(slug_of.reindex(project_ids).to_numpy(), name="slug"),
+        columns=pd.Index([key_of[int(c)] for c in criterion_ids], name="criterion"),
+    ).sort_index().sort_index(axis=1)
+    shared_rows = current[shared]
+    assessments = pd.DataFrame({
+        "slug": slug_of.reindex(shared_rows[:, 1]).to_numpy(),
+        "criterion": [key_of[int(c)] for c in shared_rows[:, 2]],
+        "level": shared_rows[:, 4]})
+    return levels, assessments
 
 
 LINK_COLUMNS = ["project", "dataset", "relation", "required", "fit_for_task", "agreement", "drl",
@@ -197,10 +251,11 @@ def load_portfolio(session: Session, as_of: date | None = None) -> PortfolioFram
         session, select(col(Organisation.code), col(Organisation.name), col(Organisation.kind)),
         ["code", "name", "kind"],
     )
-    assessments = load_assessments(session)
+    projects = load_projects(session)
+    levels, assessments = read_levels(session, projects)
     return PortfolioFrames(
-        projects=load_projects(session), criteria=load_criteria(session),
-        levels=aggregate_levels(assessments), links=links, dependencies=dependencies,
+        projects=projects, criteria=load_criteria(session),
+        levels=levels, links=links, dependencies=dependencies,
         datasets=datasets, partners=partners, organisations=organisations,
         assessments=assessments,
     )

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import random
+from unittest.mock import patch
+
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring.assessors import aggregate_levels, disputes, spread
+from scoring import robustness
+from scoring.assessors import (
+    aggregate_levels,
+    cell_medians,
+    disputes,
+    newest_per_assessor,
+    spread,
+)
 from scoring.criteria import Criterion
 from scoring.ranking import ordered_with_structure
 from scoring.robustness import order_robustness
@@ -40,6 +50,37 @@ def test_the_level_that_scores_is_the_median_within_the_spread(
         assert low == min(given_levels) and high == max(given_levels)
         assert low <= levels.at[slug, key] <= high
         assert summary.loc[(slug, key), "assessors"] == len(given_levels)
+
+
+ASSESSMENT_ROW = st.tuples(st.integers(0, 3), st.integers(0, 2), st.integers(0, 3), LEVELS)
+
+
+@settings(deadline=None)
+@given(st.lists(ASSESSMENT_ROW, min_size=1, max_size=60), st.randoms())
+def test_medians_of_integer_cells_are_aggregate_levels_of_the_newest_per_assessor(
+    rows: list[tuple[int, int, int, int]], shuffle: random.Random,
+) -> None:
+    records = list(range(len(rows)))
+    shuffle.shuffle(records)
+    project, criterion, assessor, level = (np.array(c) for c in zip(*rows, strict=True))
+    record = np.array(records)
+    newest = newest_per_assessor(record, project, criterion, assessor)
+    # The reference: the highest record per (project, criterion, assessor), as SQL's max(id).
+    table = pd.DataFrame({"record": record, "p": project, "c": criterion, "a": assessor,
+                          "level": level})
+    expected_rows = table.loc[table.groupby(["p", "c", "a"])["record"].idxmax()]
+    assert sorted(record[newest]) == sorted(expected_rows["record"])
+    cells_p, cells_c, median, shared = cell_medians(project[newest], criterion[newest],
+                                                    level[newest])
+    expected = aggregate_levels(pd.DataFrame({
+        "slug": expected_rows["p"].astype(str), "criterion": expected_rows["c"].astype(str),
+        "level": expected_rows["level"]}))
+    assert len(median) == expected.notna().sum().sum()
+    for p, c, m in zip(cells_p, cells_c, median, strict=True):
+        assert expected.at[str(p), str(c)] == m
+    counts = expected_rows.groupby(["p", "c"])["a"].transform("count")
+    by_record = dict(zip(expected_rows["record"], counts > 1, strict=True))
+    assert [by_record[r] for r in record[newest]] == shared.tolist()
 
 
 @settings(deadline=None)
@@ -119,3 +160,26 @@ def test_disagreeing_assessors_widen_the_interval_of_the_disputed_project() -> N
     assert width > (weights_only["rank_p95"] - weights_only["rank_p05"])["p05"]
     again = order_robustness(*args, top_k=3, samples=400, seed=5, assessments=table)
     pd.testing.assert_frame_equal(both, again)  # deterministic for a seed
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 4))
+def test_threads_give_the_figures_of_one_pass_with_disputed_levels(seed: int,
+                                                                   threads: int) -> None:
+    projects, values, deps = portfolio(40, seed=seed)
+    values = levels_of(values)
+    _order, structure, _ = ordered_with_structure(projects, deps)
+    override = projects.set_index("slug")["override"].reindex(structure.slugs).to_numpy()
+    args = (values.reindex(structure.slugs), CRITERIA, PROFILE, structure, override)
+    # Half the cells get a second assessor one level away: many disputed draws.
+    table = agreeing(values, 1)
+    other = table.sample(frac=0.5, random_state=seed)
+    table = pd.concat([table, other.assign(level=np.clip(other["level"] + 1, 1, 5))])
+    with patch.object(robustness, "PARALLEL_MIN_CELLS", 10**12):
+        one_pass = order_robustness(*args, top_k=5, samples=120, seed=seed, assessments=table)
+    with (patch.object(robustness, "PARALLEL_MIN_CELLS", 0),
+          patch.object(robustness, "ROBUSTNESS_THREADS", threads),
+          patch.object(robustness, "CHUNK_BYTES", 40 * 40 * 7)):  # chunks of 7 samples
+        threaded = order_robustness(*args, top_k=5, samples=120, seed=seed, assessments=table)
+    pd.testing.assert_frame_equal(one_pass, threaded)
+    assert one_pass["rank_p95"].gt(one_pass["rank_p05"]).any()

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import statistics
 
+import pandas as pd
+
 from portfolio.db import Database
+from portfolio.services.frames import load_assessments, load_portfolio
 from portfolio.settings import Settings
+from scoring.assessors import aggregate_levels
 from tests.web.auth import Browser, sign_in
 from web.app import create_app
 
@@ -42,6 +46,16 @@ def test_a_lead_and_the_cdo_both_count_and_the_page_shows_where_they_disagree(
     assert f"assessors disagree: {min(levels)} to {max(levels)}" in page
     assert lead_email.split("@")[0] in page or "Test lead" in page
     assert "people assess it and the level that scores is their median" in editor
+    # The ranking's read of the levels agrees with the reference read, history and all.
+    with london.read() as session:
+        frames = load_portfolio(session)
+        every = load_assessments(session)
+    pd.testing.assert_frame_equal(frames.levels, aggregate_levels(every))
+    assert frames.assessments is not None
+    shared = every[every.duplicated(["slug", "criterion"], keep=False)]
+    assert sorted(map(tuple, frames.assessments.to_numpy().tolist())) == sorted(
+        map(tuple, shared.to_numpy().tolist()))
+    assert (PROJECT, "reach", 5) in set(map(tuple, frames.assessments.to_numpy().tolist()))
 
 
 def test_a_partner_organisations_lead_may_assess_and_others_may_not(
