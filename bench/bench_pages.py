@@ -30,22 +30,27 @@ from bench import common  # noqa: E402
 PAGE_SIZE = 50
 THEME = "housing"
 UNSEEN = "backlog pages viewed once each"
-INDEX = "ix_ranking_row_run_position"
+FIRST_MOVE = "what-if: first slider move"
+MOVES = "what-if: slider moves (each weights once)"
+SLIDER_MOVES = 20
+# The backlog opens on the candidates view, paged by the rank in that view.
+VIEW = "candidates"
+INDEX = "ix_ranking_row_run_view_position"
 DATASETTE = common.BIN / "datasette"
 FLOOR_COLUMNS = ("position", "slug", "title", "organisation", "theme", "status", "composite",
                  "impact", "feasibility", "readiness")
 
 
 def floor_sql(database: str, filtered: bool) -> str:
-    """Return the floor's keyset query (the same 50 rows the backlog shows)."""
+    """Return the floor's keyset query (the same 50 rows the backlog's default view shows)."""
     mark = "?" if database == "sqlite" else "%s"
     theme = f" AND p.theme = {mark}" if filtered else ""
     return (
         "SELECT r.position, p.slug, p.title, o.code, p.theme, p.status, r.composite, r.impact, "
         "r.feasibility, r.readiness FROM ranking_row r "
         "JOIN project p ON p.id = r.project_id JOIN organisation o ON o.id = p.owner_id "
-        f"WHERE r.run_id = {mark} AND r.position > {mark}{theme} "
-        f"ORDER BY r.position LIMIT {PAGE_SIZE}"
+        f"WHERE r.run_id = {mark} AND r.backlog_view = '{VIEW}' AND r.view_position > {mark}"
+        f"{theme} ORDER BY r.view_position LIMIT {PAGE_SIZE}"
     )
 
 
@@ -127,7 +132,8 @@ def peer_view(path: str) -> Iterator[str]:
     connection = sqlite3.connect(path)
     try:
         connection.execute(
-            f"CREATE VIEW IF NOT EXISTS {PEER_VIEW} AS SELECT r.run_id, r.position, p.slug, "
+            f"CREATE VIEW IF NOT EXISTS {PEER_VIEW} AS SELECT r.run_id, r.backlog_view, "
+            "r.view_position, p.slug, "
             "p.title, o.code AS organisation, p.theme, p.status, r.composite, r.impact, "
             "r.feasibility, r.readiness FROM ranking_row r JOIN project p ON p.id = r.project_id "
             "JOIN organisation o ON o.id = p.owner_id")
@@ -145,6 +151,14 @@ def distinct_offsets(last_position: int, count: int) -> list[int]:
     return [step * (i + 1) for i in range(count) if step * (i + 1) < last_position]
 
 
+def slider_moves(count: int) -> list[str]:
+    """Return backlog fragment URLs with distinct what-if weights (slider moves by htmx)."""
+    # Away from every seeded profile's impact weight (50 or 60), so each move is a what-if.
+    return ["/backlog?" + urlencode({"view": "candidates", "w_impact": 61 + i,
+                                     "w_feasibility": 30 - i % 7, "w_readiness": 20 + i % 5})
+            for i in range(count)]
+
+
 def measure_each(client: httpx.Client, urls: list[str], *,
                  headers: dict[str, str] | None = None) -> dict[str, Any]:
     """GET each URL once (pages this server has not served before)."""
@@ -152,6 +166,20 @@ def measure_each(client: httpx.Client, urls: list[str], *,
     for url in urls:
         durations += common.timed_get(client, url, 1, headers=headers)
     return {"url": urls[0] if urls else "", **common.summary_ms(durations)}
+
+
+def measure_pairs(app: httpx.Client, floor: httpx.Client, urls: list[str], *,
+                  headers: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """GET each URL once from the app, then at once from the floor (the same moment's load)."""
+    floor.get("/healthz")  # the connection is open before the first timed request
+    ours: list[float] = []
+    theirs: list[float] = []
+    for url in urls:
+        ours += common.timed_get(app, url, 1, headers=headers)
+        theirs += common.timed_get(floor, url, 1)
+    first = urls[0] if urls else ""
+    return ({"url": first, **common.summary_ms(ours)},
+            {"url": first, **common.summary_ms(theirs)})
 
 
 def measure(client: httpx.Client, url: str, n: int, max_seconds: float, *, min_n: int = 3,
@@ -186,7 +214,8 @@ def _capture_sql(db: Any, run: Any, after: int, theme: str | None) -> tuple[str,
     event.listen(db.engine, "before_cursor_execute", grab)
     try:
         with db.read() as session:
-            ranking_service.backlog(session, run, theme=theme, after=after, limit=PAGE_SIZE + 1)
+            ranking_service.backlog(session, run, view=VIEW, theme=theme, after=after,
+                                    limit=PAGE_SIZE + 1)
     finally:
         event.remove(db.engine, "before_cursor_execute", grab)
     return seen[-1]
@@ -238,8 +267,9 @@ def describe(found: dict[str, Any]) -> str:
     return f"uses {INDEX} in order (stops at the LIMIT)"
 
 
-def stored_run(database_url: str) -> dict[str, int]:
-    """Return the stored ranking run's id, its row count and last position, and run count."""
+def stored_run(database_url: str) -> dict[str, Any]:
+    """Return the stored ranking run's id, its row count, the default view's last rank and slug,
+    and the run count."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(database_url)
@@ -247,12 +277,15 @@ def stored_run(database_url: str) -> dict[str, int]:
         with engine.connect() as conn:
             runs = conn.execute(text("SELECT count(*) FROM ranking_run")).scalar_one()
             run_id = conn.execute(text("SELECT max(id) FROM ranking_run")).scalar_one()
-            count, last = conn.execute(text(
-                "SELECT count(*), max(position) FROM ranking_row WHERE run_id = :r"),
-                {"r": run_id}).one()
+            count = conn.execute(text(
+                "SELECT count(*) FROM ranking_row WHERE run_id = :r"), {"r": run_id}).scalar_one()
+            last = conn.execute(text(
+                "SELECT max(view_position) FROM ranking_row WHERE run_id = :r AND "
+                "backlog_view = :v"), {"r": run_id, "v": VIEW}).scalar_one()
             last_slug = conn.execute(text(
                 "SELECT p.slug FROM ranking_row r JOIN project p ON p.id = r.project_id "
-                "WHERE r.run_id = :r AND r.position = :p"), {"r": run_id, "p": last}).scalar_one()
+                "WHERE r.run_id = :r AND r.backlog_view = :v AND r.view_position = :p"),
+                {"r": run_id, "v": VIEW, "p": last}).scalar_one()
     finally:
         engine.dispose()
     return {"run_id": int(run_id), "rows": int(count), "last_position": int(last),
@@ -322,11 +355,28 @@ def run(projects: int = 10_000, database: str = "sqlite", requests: int = 200,
                 log(f"  app {name:<38} n={app[name]['n']:<4} p50 "
                     f"{common.fmt_ms(app[name]['p50_ms'])} ms", flush=True)
             offsets = distinct_offsets(info["last_position"], min(requests, 40))
-            # Each page once: the first view of a page, which no worker has rendered yet.
-            app[UNSEEN] = measure_each(client, [f"/backlog?after={a}" for a in offsets],
-                                       headers=page)
+            # Each page once: the first view of a page, which no worker has rendered yet. The
+            # floor serves each right after the app, so a busy machine slows both alike.
+            with floor_server(url, info["run_id"]) as floor_base, httpx.Client(
+                    base_url=floor_base, timeout=300) as floor_client:
+                app[UNSEEN], unseen_floor = measure_pairs(
+                    client, floor_client, [f"/backlog?after={a}" for a in offsets], headers=page)
             log(f"  app {UNSEEN:<38} n={app[UNSEEN]['n']:<4} p50 "
                 f"{common.fmt_ms(app[UNSEEN]['p50_ms'])} ms", flush=True)
+            # What the sliders send: the ranking fragment, re-scored with new weights.
+            moves = slider_moves(SLIDER_MOVES + 1)
+            fragment = page | {"HX-Request": "true"}
+            app[FIRST_MOVE] = measure_each(client, moves[:1], headers=fragment)
+            app[MOVES] = measure_each(client, moves[1:], headers=fragment)
+            stored = app["backlog first page"]["p50_ms"]
+            report["whatif"] = {name: {"p50_ms": app[name]["p50_ms"], "p95_ms": app[name]["p95_ms"],
+                                       "ratio_to_stored_page": app[name]["p50_ms"] / stored}
+                                for name in (FIRST_MOVE, MOVES)}
+            for name in (FIRST_MOVE, MOVES):
+                log(f"  app {name:<38} n={app[name]['n']:<4} p50 "
+                    f"{common.fmt_ms(app[name]['p50_ms'])} ms, p95 "
+                    f"{common.fmt_ms(app[name]['p95_ms'])} ms "
+                    f"({app[name]['p50_ms'] / stored:.0f}x the stored-run page)", flush=True)
             report["runs_after"] = stored_run(url)["runs"]
         report["app"] = app
         comparable = {"backlog first page": "/backlog",
@@ -338,12 +388,13 @@ def run(projects: int = 10_000, database: str = "sqlite", requests: int = 200,
             for name, path in comparable.items():
                 floor[name] = measure(client, path, requests, max_seconds,
                                       expect=info["last_slug"] if "last" in name else None)
-            floor[UNSEEN] = measure_each(client, [f"/backlog?after={a}" for a in offsets])
+            floor[UNSEEN] = unseen_floor
         report["floor"] = floor
         peer: dict[str, Any] = {}
         if database == "sqlite" and datasette:
             db_name = Path(common.sqlite_path(url)).stem
-            base_query = {"_sort": "position", "run_id": info["run_id"], "_size": PAGE_SIZE}
+            base_query = {"_sort": "view_position", "run_id": info["run_id"],
+                          "backlog_view": VIEW, "_size": PAGE_SIZE}
             with peer_view(common.sqlite_path(url)) as view:
                 # The view's table page: the same rows, sort, filter and page size as ours.
                 urls = {
@@ -351,7 +402,7 @@ def run(projects: int = 10_000, database: str = "sqlite", requests: int = 200,
                     f"backlog ?theme={THEME}": f"/{db_name}/{view}?" + urlencode(
                         base_query | {"theme": THEME}),
                     "backlog last page": f"/{db_name}/{view}?" + urlencode(
-                        base_query | {"position__gt": last_after}),
+                        base_query | {"view_position__gt": last_after}),
                 }
                 with datasette_server(common.sqlite_path(url)) as base, httpx.Client(
                         base_url=base, timeout=300) as client:
@@ -359,7 +410,7 @@ def run(projects: int = 10_000, database: str = "sqlite", requests: int = 200,
                         peer[name] = measure(client, path, requests, max_seconds,
                                              headers={"Accept": "text/html"})
                     peer[UNSEEN] = measure_each(client, [
-                        f"/{db_name}/{view}?" + urlencode(base_query | {"position__gt": a})
+                        f"/{db_name}/{view}?" + urlencode(base_query | {"view_position__gt": a})
                         for a in offsets], headers={"Accept": "text/html"})
         report["datasette"] = peer
         report["explain"] = explain_backlog(url, last_after)
@@ -400,6 +451,10 @@ def print_report(report: dict[str, Any]) -> None:
           x(r["ratio_to_floor"]), common.fmt_ms(r["datasette_p50_ms"]),
           common.fmt_ms(r["datasette_p95_ms"]), x(r["speedup_vs_datasette"])]
          for r in report["table"]])
+    for name, figures in report.get("whatif", {}).items():
+        print(f"{name}: p50 {common.fmt_ms(figures['p50_ms'])} ms, p95 "
+              f"{common.fmt_ms(figures['p95_ms'])} ms, "
+              f"{figures['ratio_to_stored_page']:.0f}x the stored-run page's p50")
     slow = [r["page"] for r in report["table"] if r["p50_ms"] > 1000]
     if slow:
         print(f"SLOW (p50 > 1 s): {', '.join(slow)}")

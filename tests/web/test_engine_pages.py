@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from portfolio.db import Database
+from portfolio.services import ranking
 from portfolio.settings import Settings
 from scoring.criteria import DIMENSIONS
 from tests.conftest import HeldRankings
@@ -137,6 +138,26 @@ def test_a_whatif_ranking_keeps_the_filters(client: TestClient) -> None:
     shown = ranked_slugs(fragment.text)
     assert "What-if ranking" in fragment.text and shown and set(shown) <= themed
     assert "Greater London Authority" in fragment.text or "London Borough" in fragment.text
+
+
+def test_a_slider_move_after_an_edit_shows_the_edit_not_a_kept_ranking(
+    client: TestClient, london: Database,
+) -> None:
+    moved = {"impact": 20.0, "feasibility": 70.0, "readiness": 10.0}
+    sliders = {"profile": "CDO default", "for_profile": "CDO default",
+               **{f"w_{d}": v for d, v in moved.items()}}
+    before = client.get("/backlog", params=sliders, headers={"HX-Request": "true"}).text
+    slug = ranked_slugs(before)[-1]
+    overridden = "A manual priority override is in force"
+    assert overridden not in re.search(rf'<tr data-slug="{slug}">.*?</tr>', before, re.S)[0]
+    edit = client.post(f"/projects/{slug}/override",
+                       data={"value": "100", "justification": "Statute."})
+    assert edit.status_code < 400
+    after = client.get("/backlog", params=sliders, headers={"HX-Request": "true"}).text
+    fresh = ranking.adhoc_rows(london, view="candidates", samples=0, top=50,
+                               dimension_weights=moved)
+    assert ranked_slugs(after) == [r["slug"] for r in fresh] != ranked_slugs(before)
+    assert overridden in re.search(rf'<tr data-slug="{slug}">.*?</tr>', after, re.S)[0]
 
 
 def test_a_slider_outside_0_to_100_is_refused_naming_it(client: TestClient) -> None:
