@@ -19,7 +19,12 @@ from scoring.graph.checks import (
     unused_datasets,
 )
 from scoring.graph.clusters import CollaborationCluster, collaboration_clusters
-from scoring.graph.network import build_graph, graph_to_node_link, write_graphml
+from scoring.graph.network import (
+    build_graph,
+    graph_to_node_link,
+    write_graphml,
+    write_graphml_items,
+)
 from scoring.graph.nodes import (
     DATASET,
     DELIVERED,
@@ -61,4 +66,5 @@ __all__ = [
     "unlock_values",
     "unused_datasets",
     "write_graphml",
+    "write_graphml_items",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import io
 import math
 import os
@@ -14,6 +13,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from scoring import collector
 from scoring.graph.arrays import dependency_edges, isin
 from scoring.graph.nodes import DATASET, ORG, PROJECT
 
@@ -55,13 +55,8 @@ def build_graph(
     """
     # Hundreds of thousands of small attribute dicts set off repeated full collections that
     # cost about as much as the build (measured); none of these objects form reference cycles.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector.paused():
         return _build_graph(projects, datasets, organisations, dependencies, links, partners)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _add_edges(g: nx.MultiDiGraph, edges: Iterable[tuple[str, str, str, dict[str, Any]]]) -> None:
@@ -342,28 +337,95 @@ def write_graphml(
     g: nx.MultiDiGraph | nx.DiGraph, path_or_buffer: str | os.PathLike[str] | BinaryIO | TextIO
 ) -> None:
     """Write the graph as GraphML readable by ``nx.read_graphml`` (None/NaN attributes dropped)."""
-    node_attrs = [dict(d) for _, d in g.nodes(data=True)]
-    edge_rows = list(g.edges(keys=True, data=True) if g.is_multigraph() else g.edges(data=True))
-    edge_attrs = [dict(e[-1]) for e in edge_rows]
-    _clean_attrs(node_attrs)
-    _clean_attrs(edge_attrs)
     compressed = (isinstance(path_or_buffer, (str, os.PathLike))
                   and str(path_or_buffer).endswith((".gz", ".bz2")))
     if isinstance(path_or_buffer, io.TextIOBase) or compressed or not g.is_directed():
         # networkx's own writers: text, compressed files and undirected graphs are rare here.
+        node_attrs = [dict(d) for _, d in g.nodes(data=True)]
+        edge_rows = list(g.edges(keys=True, data=True) if g.is_multigraph()
+                         else g.edges(data=True))
+        edge_attrs = [dict(e[-1]) for e in edge_rows]
+        _clean_attrs(node_attrs)
+        _clean_attrs(edge_attrs)
         h = _cleaned_copy(g, node_attrs, edge_rows, edge_attrs)
         if isinstance(path_or_buffer, io.TextIOBase):
             path_or_buffer.write("\n".join(nx.generate_graphml(h)))
         else:
             nx.write_graphml(h, path_or_buffer)
         return
-    ends = [(e[0], e[1], e[2] if g.is_multigraph() else None) for e in edge_rows]
-    chunks = _graphml_chunks(list(g.nodes), node_attrs, ends, edge_attrs)
+    # Read the adjacency as the edge views would give it (node order, then each node's targets
+    # and keys in the order they were added), without the views' cost per edge.
+    ends: list[tuple[Any, Any, Any]] = []
+    edge_attrs = []
+    for u, targets in g._succ.items():
+        for v, found in targets.items():
+            if g.is_multigraph():
+                for key, attrs in found.items():
+                    ends.append((u, v, key))
+                    edge_attrs.append(attrs)
+            else:
+                ends.append((u, v, None))
+                edge_attrs.append(found)
     if isinstance(path_or_buffer, (str, os.PathLike)):
         with open(path_or_buffer, "wb") as out:
-            out.writelines(chunks)
+            write_graphml_items(list(g._node), list(g._node.values()), ends, edge_attrs, out)
     else:
-        cast(BinaryIO, path_or_buffer).writelines(chunks)
+        write_graphml_items(list(g._node), list(g._node.values()), ends, edge_attrs,
+                            cast(BinaryIO, path_or_buffer))
+
+
+def write_graphml_items(nodes: list[Any], node_attrs: list[dict[str, Any]],
+                        ends: list[tuple[Any, Any, Any]], edge_attrs: list[dict[str, Any]],
+                        out: BinaryIO) -> None:
+    """Write a directed graph given as its nodes and edges (source, target, key or None), in
+    the order networkx would iterate them, as `write_graphml` writes it; attributes unchanged.
+    """
+    with collector.paused():
+        out.writelines(_graphml_chunks(nodes, _cleaned(node_attrs), ends, _cleaned(edge_attrs)))
+
+
+def _cleaned(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, type]]:
+    """Return the items as `_clean_attrs` leaves them, text escaped for XML, copying only the
+    dicts that change; and each attribute's GraphML type, in the order attributes first occur.
+    """
+    seen: dict[tuple[str, type], None] = {}
+    out = [_cleaned_one(attrs, seen) for attrs in items]
+    types: dict[str, set[type]] = {}
+    for name, kind in seen:
+        types.setdefault(name, set()).add(kind)
+    for name, kinds in types.items():
+        if len(kinds) > 1:
+            # bool is an int subclass in Python but a distinct type in GraphML.
+            target: type = float if kinds <= {int, float} else str
+            out = [{**attrs, name: target(attrs[name])} if name in attrs else attrs
+                   for attrs in out]
+    return out, {name: next(iter(kinds)) if len(kinds) == 1 else
+                 float if kinds <= {int, float} else str for name, kinds in types.items()}
+
+
+def _cleaned_one(attrs: dict[str, Any], seen: dict[tuple[str, type], None]) -> dict[str, Any]:
+    """Return one item cleaned and escaped value by value, noting each attribute's type."""
+    changed: dict[str, Any] | None = None
+    for name, value in attrs.items():
+        kind = type(value)
+        # Plain text, finite floats, ints and booleans stand as they are (most values).
+        if not (kind is str and value.isprintable() or kind is float and value == value
+                or kind is int or kind is bool):
+            value = _graphml_scalar(value)
+            if changed is None:
+                changed = dict(attrs)
+            if value is None:
+                del changed[name]
+                continue
+            changed[name] = value
+            kind = type(value)
+        # A CR is not printable, so it was met above.
+        if kind is str and ("&" in value or "<" in value or ">" in value or "\r" in value):
+            if changed is None:
+                changed = dict(attrs)
+            changed[name] = value.translate(_TEXT_ESCAPES)
+        seen[(name, kind)] = None
+    return attrs if changed is None else changed
 
 
 def _cleaned_copy(g: nx.MultiDiGraph | nx.DiGraph, node_attrs: list[dict[str, Any]],
@@ -412,71 +474,73 @@ def _xml_text(value: Any) -> str:
     return text.translate(_ATTRIBUTE_ESCAPES)
 
 
-def _graphml_keys(scope: str, items: list[dict[str, Any]], keys: dict[tuple[str, str], str],
+def _graphml_keys(scope: str, types: dict[str, type], keys: dict[tuple[str, str], str],
                   declared: list[str]) -> None:
     """Give each attribute of a scope its key id, in first-seen order, as networkx does."""
-    for attrs in items:
-        for name, value in attrs.items():
-            if (name, scope) not in keys:
-                key = keys[(name, scope)] = f"d{len(keys)}"
-                label = _xml_text(name)
-                declared.append(f'<key id="{key}" for="{scope}" attr.name="{label}" '
-                                f'attr.type="{_XML_TYPES[type(value)]}"/>\n')
+    for name, kind in types.items():
+        key = keys[(name, scope)] = f"d{len(keys)}"
+        declared.append(f'<key id="{key}" for="{scope}" attr.name="{_xml_text(name)}" '
+                        f'attr.type="{_XML_TYPES[kind]}"/>\n')
 
 
 _TEXT_SPECIAL = re.compile(r"[&<>\r]")
 
 
-def _data_text(value: Any) -> str:
-    """Return a data value as element text; only text can hold what needs escaping."""
-    text = str(value)
-    if type(value) is str and _TEXT_SPECIAL.search(text):
-        return text.translate(_TEXT_ESCAPES)
-    return text
+def _graphml_elements(tag: str, heads: Iterable[str], items: list[dict[str, Any]],
+                      opening: dict[str, str]) -> Iterator[bytes]:
+    """Yield node or edge elements with their data, laid out as networkx's writer does."""
+    parts: list[str] = []
+    for head, attrs in zip(heads, items, strict=True):
+        if attrs:
+            # Values are escaped already; str(), as the f-string does, is what lxml is given.
+            data = "".join([f"{opening[name]}{value}</data>\n" for name, value in attrs.items()])
+            parts.append(f"<{tag} {head}>\n{data}</{tag}>\n")
+        else:
+            parts.append(f"<{tag} {head}/>\n")
+        if len(parts) >= _CHUNK_ITEMS:
+            yield "".join(parts).encode()
+            parts = []
+    yield "".join(parts).encode()
 
 
-def _graphml_element(tag: str, head: str, attrs: dict[str, Any], scope: str,
-                     keys: dict[tuple[str, str], str]) -> str:
-    """Return one node or edge element with its data, laid out as networkx's writer does."""
-    if not attrs:
-        return f"<{tag} {head}/>\n"
-    data = "".join(f'  <data key="{keys[(name, scope)]}">{_data_text(value)}</data>\n'
-                   for name, value in attrs.items())
-    return f"<{tag} {head}>\n{data}</{tag}>\n"
-
-
-def _graphml_chunks(nodes: list[Any], node_attrs: list[dict[str, Any]],
-                    ends: list[tuple[Any, Any, Any]], edge_attrs: list[dict[str, Any]]
+def _graphml_chunks(nodes: list[Any],
+                    node_attrs: tuple[list[dict[str, Any]], dict[str, type]],
+                    ends: list[tuple[Any, Any, Any]],
+                    edge_attrs: tuple[list[dict[str, Any]], dict[str, type]]
                     ) -> Iterator[bytes]:
     """Yield a directed graph as GraphML, the bytes networkx's lxml writer gives, much faster.
 
-    Each attribute holds one type per scope (`_clean_attrs`), so each has one key.
+    Attributes come cleaned (`_cleaned`): one type per attribute and scope, so one key each.
     """
     keys: dict[tuple[str, str], str] = {}
     declared: list[str] = []
-    _graphml_keys("node", node_attrs, keys, declared)
-    _graphml_keys("edge", edge_attrs, keys, declared)
+    _graphml_keys("node", node_attrs[1], keys, declared)
+    _graphml_keys("edge", edge_attrs[1], keys, declared)
     yield (_GRAPHML_OPEN + "".join(reversed(declared))
            + '<graph edgedefault="directed">').encode()
-    parts: list[str] = []
+    opening = {scope: {name: f'  <data key="{key}">' for (name, where), key in keys.items()
+                       if where == scope} for scope in ("node", "edge")}
     # Each id is escaped once: edges name their ends again and again.
     ids = {node: _xml_text(node) for node in nodes}
-    for node, attrs in zip(nodes, node_attrs, strict=True):
-        parts.append(_graphml_element("node", f'id="{ids[node]}"', attrs, "node", keys))
-        if len(parts) >= _CHUNK_ITEMS:
-            yield "".join(parts).encode()
-            parts = []
+    yield from _graphml_elements("node", (f'id="{ids[node]}"' for node in nodes),
+                                 node_attrs[0], opening["node"])
     edge_ids: dict[tuple[type, Any], str] = {}
-    for (u, v, key), attrs in zip(ends, edge_attrs, strict=True):
-        head = f'source="{ids[u]}" target="{ids[v]}"'
-        if key is not None:
+    text_ids: dict[str, str] = {}
+
+    def edge_heads() -> Iterator[str]:
+        for u, v, key in ends:
+            if key is None:
+                yield f'source="{ids[u]}" target="{ids[v]}"'
+                continue
             # By type too: 1 and True are one dict key but write as "1" and "True".
-            found = edge_ids.get((type(key), key))
+            found = text_ids.get(key) if type(key) is str else edge_ids.get((type(key), key))
             if found is None:
-                found = edge_ids[(type(key), key)] = _xml_text(key)
-            head += f' id="{found}"'
-        parts.append(_graphml_element("edge", head, attrs, "edge", keys))
-        if len(parts) >= _CHUNK_ITEMS:
-            yield "".join(parts).encode()
-            parts = []
-    yield ("".join(parts) + "</graph></graphml>").encode()
+                found = _xml_text(key)
+                if type(key) is str:
+                    text_ids[key] = found
+                else:
+                    edge_ids[(type(key), key)] = found
+            yield f'source="{ids[u]}" target="{ids[v]}" id="{found}"'
+
+    yield from _graphml_elements("edge", edge_heads(), edge_attrs[0], opening["edge"])
+    yield b"</graph></graphml>"

@@ -228,3 +228,23 @@ def test_csv_and_parquet_name_the_organisation_beside_its_code(
     named = dict(zip(table.column("organisation").to_pylist(),
                      table.column("organisation_name").to_pylist(), strict=True))
     assert named["E09000007"] == "Camden"
+
+
+def test_graphml_read_from_the_snapshot_is_build_graphs_own(
+    snapshot: snapshots.SnapshotContent,
+) -> None:
+    from tests.portfolio.test_export_writers import graphml_by_networkx
+
+    assert export(snapshot, ExportFormat.graphml) == graphml_by_networkx(snapshot)
+
+
+def test_csv_and_data_package_rewritten_from_lines_are_the_plain_writers_own(
+    snapshot: snapshots.SnapshotContent,
+) -> None:
+    from tests.portfolio.test_export_writers import export_file, parsed_only
+
+    for table in ("projects", "datasets", "partners", "links", "assessments"):
+        assert (export(snapshot, ExportFormat.csv, table)
+                == export_file(parsed_only(snapshot), ExportFormat.csv, table)), table
+    assert (export(snapshot, ExportFormat.datapackage)
+            == export_file(parsed_only(snapshot), ExportFormat.datapackage))

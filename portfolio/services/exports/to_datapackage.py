@@ -6,13 +6,14 @@ import hashlib
 import json
 from typing import Any, BinaryIO
 
-from portfolio.services.exports.common import LICENCE, FixedTimeZip
+from portfolio.services.exports.common import LICENCE, FixedTimeZip, deflating
 from portfolio.services.exports.to_csv import csv_chunks
 from portfolio.services.snapshots import (
     SOURCE_TITLE,
     Column,
     SnapshotContent,
 )
+from scoring import collector
 
 
 def _field(column: Column) -> dict[str, Any]:
@@ -43,14 +44,14 @@ def write_datapackage(content: SnapshotContent, out: BinaryIO) -> None:
     """Write a zip holding datapackage.json and one CSV per table under data/."""
     meta = content.meta
     resources = []
-    with FixedTimeZip(out, content.created_at) as archive:
+    with collector.paused(), FixedTimeZip(out, content.created_at) as archive:
         for data in content.tables(numbers_as_text=True):
             path = f"data/{data.spec.name}.csv"
             digest = hashlib.sha256()
             size = 0
-            with archive.open(archive.member(path), "w", force_zip64=True) as member:
+            with deflating(archive, archive.member(path)) as write:
                 for chunk in csv_chunks(data, digest=digest):
-                    member.write(chunk)
+                    write(chunk)
                     size += len(chunk)
             schema: dict[str, Any] = {
                 "fields": [_field(c) for c in data.column_specs()],

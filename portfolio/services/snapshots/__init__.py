@@ -22,7 +22,7 @@ One concept per module: `schema` (the tables and constants), `writer` (the canon
 serialisation), `content` (reading it back), `service` (the use cases) and `diff` (comparing two).
 """
 
-from portfolio.services.snapshots.content import SnapshotContent, TableData
+from portfolio.services.snapshots.content import SnapshotContent, TableData, parse_lines
 from portfolio.services.snapshots.diff import diff_contents, diff_snapshots, organisation_names
 from portfolio.services.snapshots.schema import (
     SOURCE_TITLE,
@@ -40,7 +40,7 @@ from portfolio.services.snapshots.service import (
     load_content,
     verify_snapshot,
 )
-from portfolio.services.snapshots.writer import iso_time
+from portfolio.services.snapshots.writer import canonical_line, iso_time
 
 __all__ = [
     "SOURCE_TITLE",
@@ -52,6 +52,7 @@ __all__ = [
     "SnapshotContent",
     "TableData",
     "build_content",
+    "canonical_line",
     "create_snapshot",
     "diff_contents",
     "diff_snapshots",
@@ -60,5 +61,6 @@ __all__ = [
     "list_snapshots",
     "load_content",
     "organisation_names",
+    "parse_lines",
     "verify_snapshot",
 ]

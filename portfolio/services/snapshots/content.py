@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,9 @@ class TableData:
     spec: TableSpec
     columns: list[str]
     rows: Iterator[list[Any]]
+    # The same rows as runs of canonical lines ("\n"-separated JSON arrays), for writers that
+    # rewrite the text instead of parsing it; reading either one advances both.
+    lines: Iterator[bytes] | None = None
 
     def column_specs(self) -> list[Column]:
         """Return the typed columns in file order."""
@@ -72,6 +75,13 @@ def _numbers_as_text(data: bytes) -> Any:
     return json.loads(data, parse_float=str, parse_int=str)
 
 
+def parse_lines(lines: bytes, *, numbers_as_text: bool = False) -> list[list[Any]]:
+    """Parse a run of canonical lines into rows."""
+    loads = _numbers_as_text if numbers_as_text else orjson.loads
+    rows: list[list[Any]] = loads(b"[" + lines.replace(b"\n", b",") + b"]")
+    return rows
+
+
 class _Peekable:
     """An iterator with one item of look-ahead."""
 
@@ -85,12 +95,18 @@ class _Peekable:
         return item
 
 
-def _table_rows(events: _Peekable, loads: Callable[[bytes], Any]) -> Iterator[list[Any]]:
-    """Yield the rows of the current table, parsing each run of lines with one call."""
+def _table_lines(events: _Peekable) -> Iterator[bytes]:
+    """Yield the current table's runs of canonical lines, unparsed."""
     while events.peek is not None and events.peek[0] == "rows":
         item = events.take()
         assert item is not None
-        yield from loads(b"[" + item[1].replace(b"\n", b",") + b"]")
+        yield item[1]
+
+
+def _table_rows(lines: Iterator[bytes], *, numbers_as_text: bool) -> Iterator[list[Any]]:
+    """Yield the rows of runs of lines, parsing each run with one call."""
+    for run in lines:
+        yield from parse_lines(run, numbers_as_text=numbers_as_text)
 
 
 @dataclass
@@ -131,15 +147,15 @@ class SnapshotContent:
         With numbers_as_text, numbers stay as their canonical text, which is what a CSV
         writer would make of them anyway, minus the work of parsing and formatting floats.
         """
-        loads = _numbers_as_text if numbers_as_text else orjson.loads
         events = _Peekable(_events(self.body))
         while events.peek is not None:
             item = events.take()
             assert item is not None
             kind, value = item
             if kind == "header":
+                lines = _table_lines(events)
                 yield TableData(TABLE_BY_NAME[value["table"]], value["columns"],
-                                _table_rows(events, loads))
+                                _table_rows(lines, numbers_as_text=numbers_as_text), lines)
             # otherwise: rows of a table the caller did not read, never parsed
 
     def table(self, name: str, *, numbers_as_text: bool = False) -> TableData:
