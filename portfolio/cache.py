@@ -7,6 +7,8 @@ with it every key.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import threading
 import time
@@ -18,6 +20,28 @@ from typing import Any
 from portfolio.faults import FaultLog, classify
 
 LOG = logging.getLogger(__name__)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """Return the C library's malloc_trim, or None where there is none (not glibc)."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+        return trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand the memory a large computation freed back to the operating system.
+
+    glibc keeps freed memory in its arenas (one per thread that allocated it) for reuse: after
+    a ranking, a similarity model or a graph at 100,000 projects, hundreds of megabytes stay
+    resident in a web worker that may never need them again.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class Memo:
@@ -48,9 +72,14 @@ class Memo:
     def put_latest(self, key: tuple, value: Any) -> Any:
         """Keep a value as the only one of its kind (key[0]): older ones are dead weight."""
         with self._lock:
-            for stale in [k for k in self._values if k[0] == key[0] and k != key]:
-                del self._values[stale]
-        return self.put(key, value)
+            stale = [self._values.pop(k) for k in list(self._values)
+                     if k[0] == key[0] and k != key]
+        kept = self.put(key, value)
+        # The values kept this way are the large ones (built in seconds, with temporaries as
+        # large again): what their building and the stale ones held goes back to the system.
+        del stale
+        release_freed_memory()
+        return kept
 
     def clear(self) -> None:
         """Forget every value."""
@@ -103,6 +132,7 @@ class Background:
         try:
             result = work()
         except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
+            release_freed_memory()
             fault = classify(exc)
             if fault is not None and self.faults is not None:
                 # The database's state, not a bug: its cause once, not a traceback per job.
@@ -112,6 +142,9 @@ class Background:
             self._forget(key)
             future.set_exception(exc)
         else:
+            # A job (a ranking, say) frees temporaries as large as what it keeps: they go back
+            # to the system before whoever waits on it reads on.
+            release_freed_memory()
             # Forgotten before it is settled, so no later submit is handed a finished job.
             self._forget(key)
             future.set_result(result)

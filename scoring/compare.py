@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 import pandas as pd
-from scipy.stats import kendalltau, spearmanr
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,10 @@ def compare_rankings(rank_a: pd.Series, rank_b: pd.Series) -> RankComparison:
         ["size", "rank_a"], ascending=[False, True], kind="stable").drop(columns="size")
     spearman = kendall = None
     if len(table) >= 2 and table["rank_a"].nunique() > 1 and table["rank_b"].nunique() > 1:
+        # Imported when two rankings are compared: scipy.stats (and the optimiser it loads)
+        # is 40 MB that every web worker would carry for a page seldom opened.
+        from scipy.stats import kendalltau, spearmanr
+
         spearman = float(spearmanr(table["rank_a"], table["rank_b"]).statistic)
         kendall = float(kendalltau(table["rank_a"], table["rank_b"]).statistic)
         spearman = None if math.isnan(spearman) else spearman

@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from scoring.graph import STATUSES, DependencyCycleError, topological_layers
 from scoring.graph.arrays import (
@@ -401,6 +400,9 @@ def plan_portfolio(
     coefs = np.concatenate([problem.cost, problem.effort, np.ones(m), -np.ones(m)])
     matrix = sp.csr_array((coefs, (rows, cols)), shape=(m + 2, n))
     upper_rows = np.concatenate([[budget, capacity], np.zeros(m)])
+    # Imported when a plan is solved: a web worker that never solves one is spared it.
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     res = milp(
         -problem.value,
         constraints=LinearConstraint(matrix, -np.inf, upper_rows),

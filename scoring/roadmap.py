@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from scoring.graph import STATUSES, DependencyCycleError
 from scoring.graph.arrays import cycle_in, dependency_edges, flag, floats, isin, topological_order
@@ -661,6 +660,9 @@ def _explain(problem: _Problem, time_limit: float) -> tuple[str, int | None, str
     model = _build(problem, elastic=True)
     n_res = len(model.resource_rows)
     integrality = np.concatenate([np.ones(model.n_vars), np.zeros(n_res)])
+    # Imported when a plan is solved: a web worker that never solves one is spared it.
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     res = milp(
         model.c, constraints=LinearConstraint(model.matrix, model.lower, model.upper),
         integrality=integrality,
@@ -776,6 +778,8 @@ def plan_roadmap(
         return _result(problem, none, none, status="optimal", gap=0.0, infeasible_reason=None,
                        infeasible_quarter=None, infeasible_constraint=None,
                        solve_seconds=time.perf_counter() - started, **common)
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     res = milp(
         model.c,
         constraints=LinearConstraint(model.matrix, model.lower, model.upper),

@@ -24,12 +24,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.preprocessing import normalize
+
+if TYPE_CHECKING:
+    # scikit-learn is imported where a model is built (80 MB a web worker would carry unused).
+    from sklearn.feature_extraction.text import HashingVectorizer
 
 W_TEXT = 0.6
 W_DATASETS = 0.3
@@ -113,6 +116,8 @@ def project_text(title: str | None, description: str | None) -> str:
 @functools.cache
 def _hasher() -> HashingVectorizer:
     """Return the term counter: English stop words out, unigrams and bigrams, accents folded."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
     return HashingVectorizer(stop_words="english", ngram_range=(1, 2), strip_accents="unicode",
                              alternate_sign=False, norm=None, n_features=N_FEATURES,
                              dtype=np.float32)
@@ -127,6 +132,8 @@ def _analyser():
 @functools.cache
 def _term_hasher() -> HashingVectorizer:
     """Return a hasher of terms already cut, into the same columns as _hasher's."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
     return HashingVectorizer(analyzer=_identity, n_features=N_FEATURES, alternate_sign=False,
                              norm=None)
 
@@ -156,6 +163,8 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
 
 def _keep_strongest(matrix: sp.csr_matrix, per_row: int) -> sp.csr_matrix:
     """Keep each row's `per_row` largest entries, then L2-normalise the rows."""
+    from sklearn.preprocessing import normalize
+
     matrix = sp.csr_matrix(matrix)
     counts = np.diff(matrix.indptr)
     if counts.size and counts.max() > per_row:

@@ -1,0 +1,62 @@
+"""What a web worker keeps resident: heavy libraries imported only when used, caches trimmed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from portfolio.cache import Memo, release_freed_memory
+from portfolio.services.collaboration import ProjectRows, _project_columns
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _modules_after_import(module: str, wanted: tuple[str, ...]) -> list[str]:
+    """Return which of some modules a fresh interpreter has loaded after importing one."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import json, sys, {module}; "
+         f"print(json.dumps([m for m in {list(wanted)!r} if m in sys.modules]))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_the_web_app_imports_no_scikit_learn_or_optimiser_until_they_are_asked_for() -> None:
+    wanted = ("sklearn", "scipy.optimize", "scipy.stats")
+    assert _modules_after_import("web.app", wanted) == []
+
+
+def test_the_plan_and_roadmap_solvers_import_no_optimiser_until_they_solve() -> None:
+    assert _modules_after_import("scoring.roadmap", ("scipy.optimize",)) == []
+
+
+def test_memo_keeps_only_the_latest_value_of_a_kind() -> None:
+    memo = Memo(entries=4)
+    memo.put_latest(("graph", 1), "old")
+    memo.put(("other", 1), "kept")
+    memo.put_latest(("graph", 2), "new")
+    assert memo.get(("graph", 1)) is None
+    assert memo.get(("graph", 2)) == "new" and memo.get(("other", 1)) == "kept"
+
+
+def test_releasing_freed_memory_can_be_asked_for_at_any_time() -> None:
+    release_freed_memory()
+    release_freed_memory()
+
+
+def test_project_rows_give_each_project_as_a_dict_and_share_repeated_values() -> None:
+    given = [(1, "a", "A", 7, "housing", "idea", 100, "cmd", "Camden", "borough"),
+             (2, "b", "B", 7, "housing", "approved", 0, "cmd", "Camden", "borough")]
+    # Copies, as a database driver hands them out: one object per row.
+    rows: list[tuple[object, ...]] = [
+        tuple("".join(v) if isinstance(v, str) else v for v in r) for r in given]
+    columns = _project_columns(rows)
+    projects = ProjectRows(columns, {1: 0, 2: 1})
+    assert projects[2] == {"id": 2, "slug": "b", "title": "B", "owner_id": 7,
+                           "theme": "housing", "status": "approved", "cost_gbp": 0,
+                           "organisation": "cmd", "organisation_name": "Camden",
+                           "organisation_kind": "borough"}
+    assert list(projects) == [1, 2] and len(projects) == 2 and 3 not in projects
+    assert projects.value(1, "status") == "idea"
+    assert columns["organisation_name"][0] is columns["organisation_name"][1]
