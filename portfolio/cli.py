@@ -6,11 +6,11 @@ import csv
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -375,37 +375,55 @@ def rank(
     from portfolio.services import ranking as ranking_service
 
     db = database()
+    pages: Iterable[list[dict[str, Any]]]
     if samples == ranking_service.DEFAULT_SAMPLES:
-        run, rows = ranking_service.ranked_rows(db, profile=profile, top=top, view=view)
+        # The stored run, a page at a time: a whole 100,000-project ranking is never held.
+        run, pages = ranking_service.ranked_pages(db, profile=profile, top=top, view=view)
         err_console.print(f"profile {run.profile!r} v{run.profile_version}, "
                           f"revision {run.revision}, method {run.method_version}, "
                           f"robustness from {run.samples:,} weight samples")
     else:
-        rows = ranking_service.adhoc_rows(db, profile=profile, top=top, samples=samples,
-                                          view=view)
+        pages = [ranking_service.adhoc_rows(db, profile=profile, top=top, samples=samples,
+                                            view=view)]
     if fmt == RankFormat.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        write_json_rows(pages, sys.stdout)
         return
-    flat = [
-        {**{k: r[k] for k in ("rank", "view", "order", "slug", "organisation", "status",
-                               "score", "p_top_k", "unlock_value")},
-         "interval": "" if r["rank_interval"] is None else "{}-{}".format(*r["rank_interval"]),
-         "flags": " ".join(f for f, on in (("mandatory", r["effective_mandatory"]),
-                                              ("override", r["override"]),
-                                              ("fragile", r["fragile"]),
-                                              (r["score_status"], r["score_status"] != "scored"))
-                           if on),
-         "blocked_by": ", ".join(r["blocked_by"])}
-        for r in rows
-    ]
     columns = ["rank", "view", "order", "slug", "organisation", "status", "score", "p_top_k",
                "interval", "unlock_value", "flags", "blocked_by"]
     if fmt == RankFormat.csv:
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(flat)
+        for page in pages:
+            writer.writerows(_rank_line(r) for r in page)
         return
-    print_rows(flat, columns, OutputFormat.table)
+    print_rows([_rank_line(r) for page in pages for r in page], columns, OutputFormat.table)
+
+
+def _rank_line(r: dict[str, Any]) -> dict[str, Any]:
+    """Return a ranked row as `portfolio rank` prints it in a table or CSV."""
+    return {
+        **{k: r[k] for k in ("rank", "view", "order", "slug", "organisation", "status",
+                             "score", "p_top_k", "unlock_value")},
+        "interval": "" if r["rank_interval"] is None else "{}-{}".format(*r["rank_interval"]),
+        "flags": " ".join(f for f, on in (("mandatory", r["effective_mandatory"]),
+                                             ("override", r["override"]),
+                                             ("fragile", r["fragile"]),
+                                             (r["score_status"], r["score_status"] != "scored"))
+                          if on),
+        "blocked_by": ", ".join(r["blocked_by"]),
+    }
+
+
+def write_json_rows(pages: Iterable[list[dict[str, Any]]], out: TextIO) -> None:
+    """Write rows as `json.dumps(rows, indent=2)` would, one row at a time."""
+    first = True
+    for page in pages:
+        for row in page:
+            # A nested value is indented one level further; newlines in text are escaped.
+            out.write(("[\n  " if first else ",\n  ")
+                      + json.dumps(row, indent=2).replace("\n", "\n  "))
+            first = False
+    out.write("[]\n" if first else "\n]\n")
 
 
 @app.command("plan")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from portfolio.cli import app
+from portfolio.cli import app, write_json_rows
 
 runner = CliRunner()
 
@@ -115,3 +118,21 @@ def test_a_roadmap_saved_as_a_scenario_is_listed_and_re_solved(tmp_path: Path) -
     assert again["roadmap"]["starts"] == direct["starts"]
     table = invoke(tmp_path, "scenario", "plan", str(listed[0]["id"])).output
     assert "Steady year (roadmap)" in table and "projects start" in table
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                               max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.dictionaries(st.text(max_size=6), JSON_VALUES, max_size=4),
+                         max_size=3), max_size=4))
+def test_rows_written_a_page_at_a_time_are_the_json_of_all_of_them(
+    pages: list[list[dict]],
+) -> None:
+    out = io.StringIO()
+    write_json_rows(pages, out)
+    assert out.getvalue() == json.dumps([r for page in pages for r in page], indent=2) + "\n"

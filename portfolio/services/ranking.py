@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -792,6 +792,42 @@ def ranked_rows(
         rows = backlog(session, run, view=view, organisation=organisation, theme=theme,
                        status=status, q=q, limit=top)
     return run, [api_row(row) for row in rows]
+
+
+# Rows per read when a whole ranking is written out a page at a time (`ranked_pages`).
+RANKED_PAGE = 5_000
+
+
+def ranked_pages(
+    db: Database, *, profile: str | None = None, top: int | None = None,
+    view: str | None = None, size: int = RANKED_PAGE,
+) -> tuple[RunInfo, Iterator[list[dict[str, Any]]]]:
+    """Return the current run and `ranked_rows`' rows of it, a page of `size` at a time.
+
+    The CLI writes a whole ranking this way: all 85,000 rows of a 100,000-project portfolio as
+    dicts, then as one JSON text, held 1.2 GB. The pages are read in one transaction, so they
+    are one run's even if a newer run replaces it meanwhile.
+    """
+    if top is not None and top < 1:
+        raise Invalid({"top": "must be at least 1"})
+    view = _view(view)
+    run = ensure_ranking(db, profile)
+
+    def pages() -> Iterator[list[dict[str, Any]]]:
+        after, left = 0, top
+        with db.read() as session:
+            consistent_read(session)
+            while left is None or left > 0:
+                limit = size if left is None else min(size, left)
+                rows = backlog(session, run, view=view, after=after, limit=limit)
+                if rows:
+                    yield api_rows(rows)
+                if len(rows) < limit:
+                    return
+                after = rows[-1]["view_position" if view else "position"]
+                left = None if left is None else left - len(rows)
+
+    return run, pages()
 
 
 def explain(db: Database, slug: str, *, profile: str | None = None,

@@ -10,7 +10,7 @@ from portfolio.errors import Invalid, NotFound
 from portfolio.services import planning
 from portfolio.services import profiles as profile_service
 from portfolio.services import projects as project_service
-from portfolio.services.ranking import ensure_ranking, ranked_rows
+from portfolio.services.ranking import ensure_ranking, ranked_pages, ranked_rows
 from tests.conftest import HeldRankings
 
 
@@ -150,3 +150,15 @@ def test_the_portfolio_is_read_once_per_revision_and_again_after_a_write(
     # The seed's assessor and the system's: the level that scores is their median.
     seeded = first.levels.at["bd-one-view-phase-2", "reach"]
     assert again.levels.at["bd-one-view-phase-2", "reach"] == (seeded + 2) / 2
+
+
+@pytest.mark.parametrize("view", [None, "candidates", "committed"])
+@pytest.mark.parametrize("top", [None, 23])
+def test_a_ranking_read_a_page_at_a_time_is_the_whole_ranking(
+    london: Database, view: str | None, top: int | None,
+) -> None:
+    run, whole = ranked_rows(london, top=top, view=view)
+    paged_run, pages = ranked_pages(london, top=top, view=view, size=7)
+    read = list(pages)
+    assert paged_run == run and all(len(page) <= 7 for page in read)
+    assert [row for page in read for row in page] == whole
