@@ -321,8 +321,9 @@ def order_robustness(
     v_all = sample_weights(e, samples, concentration, rng).astype(np.float32)
     member32 = member.astype(np.float32)
     threads = ROBUSTNESS_THREADS if samples * n >= PARALLEL_MIN_CELLS else 1
-    # The threads' chunks together hold what one thread's would: memory stays bounded.
-    chunk = int(min(samples, max(1, CHUNK_BYTES // (ORDER_BYTES_PER_CELL * n * threads))))
+    # The chunk depends on n alone: a float32 product's rounding depends on how many samples
+    # it takes at once, and the figures must not depend on the machine's cores.
+    chunk = int(min(samples, max(1, CHUNK_BYTES // (ORDER_BYTES_PER_CELL * n))))
     disputed = disputes(assessments, list(slugs[sampled]), criteria)
     spans = _sample_spans(samples, chunk, bool(disputed))
     # The draws in the order the samples use them (the generator's calls as one pass makes).

@@ -183,3 +183,28 @@ def test_threads_give_the_figures_of_one_pass_with_disputed_levels(seed: int,
         threaded = order_robustness(*args, top_k=5, samples=120, seed=seed, assessments=table)
     pd.testing.assert_frame_equal(one_pass, threaded)
     assert one_pass["rank_p95"].gt(one_pass["rank_p05"]).any()
+
+
+def test_the_figures_do_not_depend_on_how_many_threads_the_machine_has() -> None:
+    projects, values, deps = portfolio(300, seed=5)
+    _order, structure, _ = ordered_with_structure(projects, deps)
+    override = projects.set_index("slug")["override"].reindex(structure.slugs).to_numpy()
+    args = (values.reindex(structure.slugs), CRITERIA, PROFILE, structure, override)
+    found, chunks = [], []
+    spans = robustness._sample_spans  # noqa: SLF001
+
+    def recorded(samples: int, chunk: int, blocks: bool) -> list[tuple[int, int, bool]]:
+        chunks.append(chunk)
+        return spans(samples, chunk, blocks)
+
+    for threads in (1, 2, 4):
+        with (patch.object(robustness, "PARALLEL_MIN_CELLS", 0),
+              patch.object(robustness, "ROBUSTNESS_THREADS", threads),
+              patch.object(robustness, "_sample_spans", recorded),
+              patch.object(robustness, "CHUNK_BYTES", 40 * 300 * 9)):  # chunks of 9 samples
+            found.append(order_robustness(*args, top_k=10, samples=200, seed=5))
+    # A float32 product's rounding depends on how many samples it takes at once (BLAS picks
+    # its kernel by shape), so the chunks must be the same whatever the threads.
+    assert chunks == [9, 9, 9]
+    pd.testing.assert_frame_equal(found[0], found[1])
+    pd.testing.assert_frame_equal(found[0], found[2])
