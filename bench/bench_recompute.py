@@ -43,8 +43,8 @@ from bench.common import (  # noqa: E402
     print_table,
 )
 
-# The code of the session before this benchmark: "today's code" for its ratios.
-BASELINE = "81d4aee"
+# The code before issue 19's ranking work: "today's code" for its ratios.
+BASELINE = "83e34aa"
 FIGURES = ("position", "view", "view_position", "composite", "impact", "feasibility",
            "readiness", "effective_priority", "p_top_k", "rank_p05", "rank_p95", "fragile",
            "unlock_value", "rice", "wsjf")

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -55,8 +56,6 @@ from bench.common import (  # noqa: E402
 
 # The code before this benchmark's changes: "today's code" for the comparison.
 BASELINE = "83e34aa"
-SEEDED = Path("/work/benchdata/p100k.db")
-COPIES = Path("/work/benchdata/memory")
 THEME = "housing"
 AIM_MB = 500
 # Serve the CLI of one tree: its packages first on the path, and the editable install's finder
@@ -256,15 +255,20 @@ def _postgres_copy(url: str) -> str:
     return copy
 
 
-def on_sqlite(sides: list[tuple[str, Path]], seeded: Path) -> dict[str, Any]:
+def on_sqlite(sides: list[tuple[str, Path]], seeded: Path, copies: Path) -> dict[str, Any]:
     """Walk each side over its own copy of a seeded SQLite file (each ranks it afresh)."""
     found = {}
-    COPIES.mkdir(parents=True, exist_ok=True)
+    copies.mkdir(parents=True, exist_ok=True)
     for name, code in sides:
-        copy = COPIES / f"{name}.db"
+        copy = copies / f"{name}.db"
         shutil.copy(seeded, copy)
         try:
             url = f"sqlite:///{copy}"
+            connection = sqlite3.connect(copy)  # a file ranked before: rank it afresh
+            with connection:
+                connection.execute("DELETE FROM ranking_row")
+                connection.execute("DELETE FROM ranking_run")
+            connection.close()
             # Both codes read the current schema (later migrations only add tables).
             run_cli(["db", "upgrade"], url)
             print(f"[sqlite] {name}: {code}", flush=True)
@@ -296,15 +300,22 @@ def on_postgresql(sides: list[tuple[str, Path]], seeded_url: str | None,
     return found
 
 
-def run(kinds: list[str], database: Path = SEEDED, postgres_url: str | None = None,
+def run(kinds: list[str], database: Path | None = None, postgres_url: str | None = None,
         projects: int = 100_000, baseline: str = BASELINE) -> dict[str, Any]:
-    """Return both codes' memory, step by step, on each database kind."""
-    report: dict[str, Any] = {"machine": machine_info(), "baseline_ref": baseline}
+    """Return both codes' memory, step by step, on each database kind.
+
+    Without a seeded SQLite `database`, one of `projects` projects is seeded first.
+    """
+    report: dict[str, Any] = {"machine": machine_info(), "baseline_ref": baseline,
+                              "projects": projects}
     with tempfile.TemporaryDirectory(prefix="portfolio-bench-memory-") as tmp:
         old_code = _checkout_with_web(baseline, Path(tmp) / "baseline")
         sides = [("baseline", old_code), ("this", ROOT)]
         if "sqlite" in kinds:
-            report["sqlite"] = on_sqlite(sides, database)
+            if database is None:
+                database = Path(tmp) / "seeded.db"
+                report["prepare"] = prepare_database(f"sqlite:///{database}", projects)
+            report["sqlite"] = on_sqlite(sides, database, Path(tmp) / "copies")
         if "postgresql" in kinds:
             report["postgresql"] = on_postgresql(sides, postgres_url, projects)
     return report
@@ -339,12 +350,12 @@ def main() -> None:
     parser.add_argument("--kind", choices=("sqlite", "postgresql", "both"), default="both",
                         help="the database: SQLite (the web process ranks) or PostgreSQL with "
                         "the job queue (a worker ranks)")
-    parser.add_argument("--database", type=Path, default=SEEDED,
-                        help="a seeded SQLite file (copied, never written)")
+    parser.add_argument("--database", type=Path,
+                        help="a seeded SQLite file (copied, never written; default: seed one)")
     parser.add_argument("--postgres-url", help="a seeded PostgreSQL database (copied; "
                         "default: seed a new one)")
     parser.add_argument("--projects", type=int, default=100_000,
-                        help="projects to seed on PostgreSQL without --postgres-url")
+                        help="projects to seed without --database or --postgres-url")
     parser.add_argument("--baseline", default=BASELINE, help="git commit of the earlier code")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
