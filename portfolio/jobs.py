@@ -1,14 +1,25 @@
 """Background work on a PostgreSQL job queue (procrastinate), run by `portfolio worker`.
 
 With PostgreSQL and PORTFOLIO_JOBS=queue (the default outside development), a web process
-that needs a ranking queues a job instead of computing it in its own threads; any worker on
-any machine runs it and stores the run as the in-process executor does, and every web
-process reads the stored run. One job is queued per profile and revision however many web
-processes ask (a queueing lock, and a look at the jobs already queued or running). A job whose
-worker died (no heartbeat for PORTFOLIO_WORKER_STALLED_SECONDS) is started again by another
-worker; a job that fails PORTFOLIO_JOB_ATTEMPTS times is marked failed, its error kept for
-admins (the jobs page), and pages keep showing the last good ranking. SQLite, and
-development, keep the in-process executor: no worker is needed.
+queues these jobs instead of doing the work in its own threads; any worker on any machine
+runs them, and every web process reads what they stored:
+
+- `portfolio.rank` (RANK_TASK): the ranking of a profile at a revision, stored as a ranking
+  run. Queued once per profile and revision however many web processes ask (a queueing lock,
+  and a look at the jobs already queued or running).
+- `portfolio.harvest` (HARVEST_TASK): a confirmed catalogue harvest, as the user who asked.
+- `portfolio.import` (IMPORT_TASK): a spreadsheet import. The web process keeps the uploaded
+  file in `import_upload` and answers with the import's history entry (the API with 202);
+  the worker imports it as the user who uploaded it and deletes the file in the import's own
+  transaction, so a worker started again never imports it twice.
+- `portfolio.solve` (SOLVE_TASK): a saved scenario's solve, queued once per version of the
+  scenario and revision, its solution kept in `scenario_solution` for the pages and API.
+
+A job whose worker died (no heartbeat for PORTFOLIO_WORKER_STALLED_SECONDS) is started again by
+another worker; a job that fails PORTFOLIO_JOB_ATTEMPTS times is marked failed, its error kept
+for admins (the jobs page), and pages keep showing the last good ranking (an import's history
+entry and a scenario's page say it failed; only admins see why). SQLite, and development, keep the
+in-process executor: no worker is needed.
 """
 
 from __future__ import annotations
@@ -46,6 +57,8 @@ LOG = logging.getLogger(__name__)
 QUEUE = "portfolio"
 RANK_TASK = "portfolio.rank"
 HARVEST_TASK = "portfolio.harvest"
+IMPORT_TASK = "portfolio.import"
+SOLVE_TASK = "portfolio.solve"
 # Any one of the processes starting at once creates procrastinate's schema; the others wait.
 SCHEMA_LOCK = 82_061_903
 POLL_SECONDS = 0.2
@@ -130,6 +143,31 @@ def make_queue(settings: Settings) -> procrastinate.App:
 
         _recorded(db, context, settings.job_attempts, work)
 
+    @app.task(name=IMPORT_TASK, queue=QUEUE, retry=retry, pass_context=True)
+    def import_file(context: procrastinate.JobContext, run_id: int) -> None:
+        """Import a file kept in the database, as the user who uploaded it."""
+        from portfolio.services import import_runs
+
+        db = _worker_database(settings)
+        _recorded(db, context, settings.job_attempts,
+                  lambda: import_runs.run_queued_import(db, run_id=run_id),
+                  on_give_up=lambda error: import_runs.give_up(db, run_id=run_id, error=error))
+
+    @app.task(name=SOLVE_TASK, queue=QUEUE, retry=retry, pass_context=True)
+    def solve(context: procrastinate.JobContext, scenario_id: int, version: int,
+              revision: int) -> None:
+        """Solve a saved scenario at the current revision and keep its solution."""
+        from portfolio.services import scenarios
+
+        db = _worker_database(settings)
+        _hold_for_tests(settings)
+
+        def work() -> None:
+            # Like a ranking's, a solve's success needs no record: pages read the solution.
+            scenarios.store_solution(db, scenario_id=scenario_id)
+
+        _recorded(db, context, settings.job_attempts, work)
+
     return app
 
 
@@ -159,15 +197,19 @@ def _hold_for_tests(settings: Settings) -> None:
 
 
 def _recorded(db: Database, context: procrastinate.JobContext, attempts: int,
-              work: Callable[[], str | None]) -> None:
+              work: Callable[[], str | None],
+              on_give_up: Callable[[Exception], None] | None = None) -> None:
     """Run a job's work; record a failed attempt (and whether it was the last), or a summary."""
     job = context.job
     attempt = job.attempts + 1
     try:
         summary = work()
     except Exception as error:
-        _record(db, job, attempt=attempt, gave_up=attempt >= attempts,
-                error=f"{type(error).__name__}: {getattr(error, 'message', None) or error}")
+        gave_up = attempt >= attempts
+        text = f"{type(error).__name__}: {getattr(error, 'message', None) or error}"
+        _record(db, job, attempt=attempt, gave_up=gave_up, error=text)
+        if gave_up and on_give_up is not None:
+            on_give_up(error)
         raise
     if summary is not None:
         _record(db, job, attempt=attempt, succeeded=True, summary=summary)
@@ -315,6 +357,36 @@ class JobQueue:
             found = self._job_with_lock(lock)
             assert found is not None
             return found
+
+    def import_file(self, run_id: int) -> int:
+        """Queue the import of a file kept for an import run; return its job."""
+        lock = f"import:{run_id}"
+        try:
+            return self.app.configure_task(IMPORT_TASK, queueing_lock=lock).defer(run_id=run_id)
+        except AlreadyEnqueued:
+            found = self._job_with_lock(lock)
+            assert found is not None
+            return found
+
+    def solve(self, scenario_id: int, version: int, revision: int) -> tuple[int, bool]:
+        """Queue the solve of a scenario's version at a revision once; return the job and
+        whether it gave up (it is not queued again: a page would loop on it)."""
+        lock = f"solve:{scenario_id}:{version}:{revision}"
+        app = self.app  # opened first: it creates the queue's tables in a new database
+        with psycopg.connect(conninfo(self.settings.database_url), autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT id, status FROM procrastinate_jobs WHERE queueing_lock = %s "
+                "AND status IN ('todo', 'doing', 'failed') ORDER BY id DESC LIMIT 1",
+                (lock,)).fetchone()
+        if found is not None:
+            return int(found[0]), found[1] == "failed"
+        try:
+            return app.configure_task(SOLVE_TASK, queueing_lock=lock).defer(
+                scenario_id=scenario_id, version=version, revision=revision), False
+        except AlreadyEnqueued:
+            queued = self._job_with_lock(lock)
+            assert queued is not None
+            return queued, False
 
     def _job_with_lock(self, lock: str) -> int | None:
         """Return the newest job queued or running under a queueing lock, if any."""

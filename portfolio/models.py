@@ -921,6 +921,32 @@ class JobOutcome(SQLModel, table=True):
     error: str = Field(default="", max_length=2000)
     summary: str = Field(default="", max_length=2000)
     at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class ImportUpload(SQLModel, table=True):
+    """An uploaded file waiting for a worker to import it (deleted once the import ends)."""
+
+    __tablename__ = "import_upload"
+
+    run_id: int = Field(foreign_key="import_run.id", primary_key=True, ondelete="CASCADE")
+    # The file as uploaded: the worker may run on another machine than the web process.
+    content: bytes = Field(sa_type=LargeBinary)
+    stored_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
+class ScenarioSolution(SQLModel, table=True):
+    """A saved scenario solved by a worker: one per version of the scenario and revision."""
+
+    __tablename__ = "scenario_solution"
+
+    scenario_id: int = Field(foreign_key="scenario.id", primary_key=True, ondelete="CASCADE")
+    scenario_version: int = Field(primary_key=True)
+    revision: int = Field(primary_key=True)
+    # What `scenarios.solve_scenario` returns, as JSON.
+    result: dict = Field(sa_type=JSON)
+    solved_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
 class ProjectStewardship(SQLModel, table=True):
     """Who answers for a project: its owner (a user of the owning organisation) and a contact."""
 

@@ -33,6 +33,8 @@ NOT_PORTFOLIO_TABLES = frozenset({
     "scenario", "dismissed_suggestion", "benefit_realisation",
     "snapshot_body", "attachment",
     "external_identity", "group_mapping", "job_outcome",
+    # Work handed to the job queue: an upload waiting to be imported, a scenario's solution.
+    "import_upload", "scenario_solution",
     # Working together (owner, progress, discussion, notifications): read fresh by the pages
     # that show them, never ranked.
     "project_stewardship", "progress_update", "project_comment", "project_watch",

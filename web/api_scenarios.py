@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -128,8 +129,16 @@ def delete_scenario(scenario_id: RowId, session: WriteSession, actor: CurrentAct
     return Response(status_code=204)
 
 
-@router.get("/scenarios/{scenario_id}/plan", dependencies=[READ])
-def solve_scenario(scenario_id: RowId, db: AppDatabase) -> dict[str, Any]:
+@router.get("/scenarios/{scenario_id}/plan", dependencies=[READ],
+            response_model=dict[str, Any], responses={202: {
+                "description": "Queued for a worker (with the job queue): ask again after "
+                               "`Retry-After` seconds."}})
+def solve_scenario(scenario_id: RowId, db: AppDatabase) -> Any:
     """Solve a saved scenario at the current revision: a plan (`plan`, with the left-out
     projects and why) or a roadmap (`roadmap`, the start quarter of each project)."""
-    return scenario_service.solve_scenario(db, scenario_id=scenario_id)
+    found = scenario_service.solution(db, scenario_id=scenario_id)
+    if found.waiting:
+        return JSONResponse({"status": "queued", "scenario": found.scenario,
+                             "revision": found.revision, "job": found.job}, status_code=202,
+                            headers={"Retry-After": str(scenario_service.SolveQueued.retry_after)})
+    return found.result()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
@@ -18,6 +18,7 @@ from portfolio.services.snapshots import TABLE_NAMES, SnapshotContent
 from web.api_contract import ERRORS
 from web.deps import current_actor, get_database, read_session
 from web.security import Policy, RowId, policy
+from web.templating import path_for
 
 router = APIRouter(prefix="/api/v1", tags=["snapshots"], responses=ERRORS)
 
@@ -110,15 +111,24 @@ def export_live(db: AppDatabase, actor: CurrentActor, fmt: Format,
 
 
 # Named apart from the page at /import, which the navigation links to by name.
-@router.post("/import/projects", dependencies=[IMPORT], name="api_import_projects")
+@router.post("/import/projects", dependencies=[IMPORT], name="api_import_projects",
+             responses={202: {"description": "Queued for a worker (with the job queue): "
+                              "`Location` is the import, which reports how it went."}})
 def import_projects(
-    db: AppDatabase, actor: CurrentActor,
+    request: Request, db: AppDatabase, actor: CurrentActor,
     file: Annotated[UploadFile, File(description="A .csv (UTF-8) or .xlsx file, at most 50 MB")],
     dry_run: Annotated[bool, Form(description="Check and report without writing")] = False,
 ) -> JSONResponse:
     """Create or update projects from a spreadsheet; any bad row writes nothing (422)."""
     imports.require_importer(actor)
     content = read_upload(file)
+    if db.queue is not None:
+        queued = import_runs.queue_import(db, actor=actor, content=content,
+                                          filename=file.filename or "upload", source="api",
+                                          dry_run=dry_run)
+        location = path_for(request, "api_import_run", run_id=queued)
+        return JSONResponse({"import_id": queued, "status": "queued", "location": location},
+                            status_code=202, headers={"Location": location})
     report, run_id = import_runs.run_import(db, actor=actor, content=content,
                                             filename=file.filename or "upload", source="api",
                                             dry_run=dry_run)
@@ -127,6 +137,12 @@ def import_projects(
         body["detail"] = (f"{len(report.errors)} problem{'s' if len(report.errors) != 1 else ''}"
                           " in the file; nothing was written")
     return JSONResponse(body, status_code=200 if report.ok else 422)
+
+
+@router.get("/imports/{run_id}", dependencies=[IMPORT], name="api_import_run")
+def import_run(run_id: RowId, session: ReadSession, actor: CurrentActor) -> dict[str, Any]:
+    """Return one import: its status (`queued` until a worker has run it), counts and report."""
+    return import_runs.import_record(session=session, actor=actor, run_id=run_id)
 
 
 def read_upload(file: UploadFile) -> bytes:

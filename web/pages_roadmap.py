@@ -92,9 +92,10 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
     errors: dict[str, str] = {}
     values = _values(errors, form)
     result, saved = None, opened.get("scenario")
+    notices: list[str] = []
     if form["budget"] and not errors:
         try:
-            result = scenario_service.solve_roadmap(db, saved) if saved else \
+            result = _saved_roadmap(db, saved, notices) if saved else \
                 roadmap_service.roadmap(
                     db, budget=values["budget"], horizon=values["horizon"],
                     capacity=values["capacity"], discount_rate=values["discount_rate"],
@@ -109,7 +110,7 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
     context: dict[str, Any] = {"form": form, "errors": errors, "profiles": profiles,
                                "roadmap": result, "group": grouping, "scenario": saved,
                                "roadmaps": roadmaps, "save_errors": save_errors or {},
-                               "save_values": save_values or {}}
+                               "save_values": save_values or {}, "notice": " ".join(notices)}
     if result is not None:
         prerequisites: dict[str, list[str]] = {}
         for project, prerequisite in result["dependencies"]:
@@ -118,6 +119,22 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
                     "prerequisites": prerequisites}
     failed = errors or save_errors
     return render(request, "roadmap.html", context, status_code=422 if failed else 200)
+
+
+def _saved_roadmap(db: Any, saved: dict[str, Any], notices: list[str]) -> dict[str, Any] | None:
+    """Solve a saved roadmap here, or read a worker's solution (noting when it is queued)."""
+    if db.queue is None:
+        return scenario_service.solve_roadmap(db, saved)
+    found = scenario_service.solution(db, scenario_id=saved["id"])
+    if found.waiting:
+        notices.append(f"“{saved['name']}” is queued: a worker solves it at revision "
+                       f"{found.revision}. Reload this page to see the roadmap.")
+        return None
+    try:
+        return dict(found.result()["roadmap"])
+    except scenario_service.SolveFailed as exc:
+        notices.append(exc.message)
+        return None
 
 
 def _values(errors: dict[str, str], form: dict[str, str]) -> dict[str, Any]:

@@ -70,6 +70,24 @@ def _solve(db: Database, values: dict[str, Any]) -> tuple[dict[str, Any] | None,
         return None, exc.errors
 
 
+def _solved(db: Database, values: dict[str, Any], saved: dict[str, Any] | None,
+            opened: bool) -> tuple[dict[str, Any] | None, dict[str, str], str]:
+    """Return the page's plan, its errors and a notice: an opened saved scenario is read
+    from a worker's solution on the job queue (the notice says when it is still queued)."""
+    if saved is None or not opened or db.queue is None:
+        return (*_solve(db, values), "")
+    found = scenario_service.solution(db, scenario_id=saved["id"])
+    if found.waiting:
+        return None, {}, (f"“{saved['name']}” is queued: a worker solves it at revision "
+                          f"{found.revision}. Reload this page to see the plan.")
+    try:
+        return found.result()["plan"], {}, ""
+    except Invalid as exc:
+        return None, exc.errors, ""
+    except scenario_service.SolveFailed as exc:
+        return None, {}, exc.message
+
+
 def _titles(db: Database, slugs: list[str]) -> dict[str, str]:
     """Return the titles of projects by slug, for the forced sets."""
     if not slugs:
@@ -88,14 +106,14 @@ def plan_page(
     """Plan under a budget and a capacity, with projects forced in or out; open a scenario."""
     values, saved = _request(db, budget=budget, capacity=capacity, profile=profile,
                              force_in=force_in, force_out=force_out, scenario=scenario)
-    result, errors = _solve(db, values)
+    result, errors, notice = _solved(db, values, saved, budget is None and capacity is None)
     with db.read() as session:
         profiles = profile_service.list_profiles(session=session, include_retired=False)
         saved_list = scenario_service.list_scenarios(session=session)
     query = urlencode({k: v for k, v in values.items() if v not in (None, "", [])}, doseq=True)
     return render(request, "plan.html", {
         "profiles": profiles, "values": values, "result": result, "errors": errors,
-        "scenario": saved, "scenarios": saved_list, "query": query,
+        "scenario": saved, "scenarios": saved_list, "query": query, "notice": notice,
         "titles": _titles(db, values["force_in"] + values["force_out"]),
         "profile": values["profile"] or (result["profile"] if result else ""),
     }, status_code=422 if errors else 200)
@@ -110,9 +128,15 @@ def plan_export(
     """Download a plan (its waves, then what is left out and why) as CSV or XLSX."""
     if fmt not in EXPORTS:
         raise Invalid({"fmt": "choose csv or xlsx"})
-    values, _saved = _request(db, budget=budget, capacity=capacity, profile=profile,
-                              force_in=force_in, force_out=force_out, scenario=scenario)
-    result, errors = _solve(db, values)
+    values, saved = _request(db, budget=budget, capacity=capacity, profile=profile,
+                             force_in=force_in, force_out=force_out, scenario=scenario)
+    result: dict[str, Any] | None
+    errors: dict[str, str] = {}
+    if saved is not None and budget is None and capacity is None and db.queue is not None:
+        # A worker's solution, or 503 with Retry-After while it is queued.
+        result = scenario_service.solution(db, scenario_id=saved["id"]).result()["plan"]
+    else:
+        result, errors = _solve(db, values)
     if errors or result is None:
         raise Invalid(errors or {"budget": "give a budget and a capacity"})
     media_type, write = EXPORTS[fmt]
@@ -126,16 +150,20 @@ def plan_compare(
     scenario: Annotated[list[int], Query(max_length=3)] = [],  # noqa: B006
 ):
     """Compare two or three saved scenarios side by side: value, cost, effort, adds and drops."""
-    comparison, error = None, None
+    comparison, error, notice = None, None, ""
     try:
         comparison = scenario_service.compare_scenarios(db, scenario_ids=scenario)
     except Invalid as exc:
         error = exc.message
+    except scenario_service.SolveQueued as exc:
+        notice = f"{exc.message}. Reload this page to see the comparison."
+    except scenario_service.SolveFailed as exc:
+        notice = exc.message
     with db.read() as session:
         saved_list = scenario_service.list_scenarios(session=session)
     return render(request, "plan_compare.html", {
         "comparison": comparison, "error": error, "scenarios": saved_list,
-        "chosen": scenario,
+        "chosen": scenario, "notice": notice,
     }, status_code=422 if error else 200)
 
 

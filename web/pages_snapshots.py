@@ -221,6 +221,8 @@ def import_upload(
     """Check an uploaded file and import it; large files show a progress bar as they go."""
     imports.require_importer(actor)
     checking = dry_run not in ("", "false", "off")
+    if db.queue is not None:
+        return _queued_import(request, db, actor, file, checking)
     try:
         content = read_upload(file)
         sheet = imports.read_sheet(content, imports.ImportLimits.of(db.settings))
@@ -250,6 +252,19 @@ def import_upload(
     return StreamingResponse((part.encode("utf-8") for part in stream),
                              media_type="text/html; charset=utf-8",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+def _queued_import(request: Request, db: Database, actor: Actor, file: UploadFile,
+                   checking: bool):
+    """Keep the file for a worker, then show the import's entry (queued, then its report)."""
+    try:
+        content = read_upload(file)
+    except imports.BadFile as exc:
+        return _import_page(request, status_code=exc.status_code, error=exc.errors["file"])
+    run_id = import_runs.queue_import(db, actor=actor, content=content,
+                                      filename=file.filename or "upload", source="page",
+                                      dry_run=checking)
+    return RedirectResponse(path_for(request, "import_run", run_id=run_id), status_code=303)
 
 
 def _report_page(request: Request, job: ImportJob):

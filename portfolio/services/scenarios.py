@@ -1,4 +1,8 @@
-"""Scenarios: saved plan requests, solved at the current revision, explained and compared."""
+"""Scenarios: saved plan requests, solved at the current revision, explained and compared.
+
+With the job queue (portfolio/jobs.py) a saved scenario is solved by a worker, once per
+version of the scenario and portfolio revision; pages read the kept solution (`solution`).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,21 @@ import csv
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.db import Database
-from portfolio.errors import Conflict, Invalid, NotFound
-from portfolio.models import Project, Scenario, WeightProfile, utcnow
+from portfolio.errors import Conflict, DomainError, Invalid, NotFound
+from portfolio.models import Project, Scenario, ScenarioSolution, WeightProfile, utcnow
 from portfolio.services import planning
 from portfolio.services import roadmap as roadmap_service
-from portfolio.services.common import as_record, record
+from portfolio.services.common import as_record, portfolio_revision, record
 from scoring.scenarios import (
     PlanSummary,
     compare_plans,
@@ -360,6 +365,94 @@ def solve_roadmap(db: Database, scenario: dict[str, Any]) -> dict[str, Any]:
         force_in=tuple(scenario["force_in"]), force_out=tuple(scenario["force_out"]))
 
 
+class SolveQueued(DomainError):
+    """A saved scenario waits for a worker to solve it at this revision."""
+
+    status_code = 503
+    retry_after = 5
+
+
+class SolveFailed(DomainError):
+    """A worker gave up solving a saved scenario (its error is on the admins' jobs page)."""
+
+    status_code = 503
+
+
+@dataclass
+class Solution:
+    """A saved scenario solved at a revision, or word that a worker is solving it."""
+
+    scenario: dict[str, Any]
+    revision: int
+    # What `solve_scenario` returns; None while a worker solves it.
+    solved: dict[str, Any] | None = None
+    job: int | None = None
+    gave_up: bool = False
+
+    @property
+    def waiting(self) -> bool:
+        """Tell whether the scenario is queued for (or being solved by) a worker."""
+        return self.solved is None and not self.gave_up
+
+    def result(self) -> dict[str, Any]:
+        """Return what `solve_scenario` gives; raise what the solve refused or why it waits."""
+        if self.gave_up:
+            # Anyone who may read the scenario reads this; the error's text is for admins.
+            raise SolveFailed(f"solving “{self.scenario['name']}” failed on every attempt; "
+                              "an admin can see why on the background jobs page")
+        if self.solved is None:
+            raise SolveQueued(f"“{self.scenario['name']}” is queued: a worker solves it")
+        if "refused" in self.solved:
+            raise Invalid(self.solved["refused"])
+        return self.solved
+
+
+def solution(db: Database, *, scenario_id: int) -> Solution:
+    """Solve a saved scenario at the current revision: here, or on the job queue once."""
+    if db.queue is None:
+        solved = solve_scenario(db, scenario_id=scenario_id)
+        return Solution(solved["scenario"], portfolio_revision(db), solved)
+    with db.read() as session:
+        scenario = get_scenario(session=session, scenario_id=scenario_id)
+        revision = portfolio_revision(db)
+        kept = session.get(ScenarioSolution, (scenario_id, scenario["version"], revision))
+        if kept is not None:
+            return Solution(scenario, revision, dict(kept.result))
+    job, gave_up = db.queue.solve(scenario_id, scenario["version"], revision)
+    return Solution(scenario, revision, job=job, gave_up=gave_up)
+
+
+def store_solution(db: Database, *, scenario_id: int) -> str:
+    """Solve a saved scenario at the current revision and keep the solution (a worker's job)."""
+    revision = portfolio_revision(db)
+    with db.read() as session:
+        row = session.get(Scenario, scenario_id)
+        if row is None:
+            return f"scenario {scenario_id} was deleted before it was solved"
+        if session.get(ScenarioSolution, (scenario_id, row.version, revision)) is not None:
+            return f"scenario {scenario_id} was already solved at revision {revision}"
+    try:
+        solved = solve_scenario(db, scenario_id=scenario_id)
+    except NotFound:
+        return f"scenario {scenario_id} was deleted before it was solved"
+    except Invalid as exc:
+        # A request the portfolio cannot meet (a roadmap's horizon): the page shows why.
+        with db.read() as session:
+            solved = {"scenario": get_scenario(session=session, scenario_id=scenario_id),
+                      "refused": dict(exc.errors)}
+    version = solved["scenario"]["version"]
+    with db.write() as session:
+        if session.get(ScenarioSolution, (scenario_id, version, revision)) is None:
+            # Only the newest solution of a scenario is read again.
+            session.execute(delete(ScenarioSolution).where(
+                col(ScenarioSolution.scenario_id) == scenario_id,
+                or_(col(ScenarioSolution.revision) < revision,
+                    col(ScenarioSolution.scenario_version) < version)))
+            session.add(ScenarioSolution(scenario_id=scenario_id, scenario_version=version,
+                                         revision=revision, result=solved))
+    return f"scenario {scenario_id} (version {version}) solved at revision {revision}"
+
+
 def compare_scenarios(db: Database, *, scenario_ids: Sequence[int]) -> dict[str, Any]:
     """Solve two or three scenarios and say what each adds and drops against the first."""
     ids = list(dict.fromkeys(scenario_ids))
@@ -369,9 +462,11 @@ def compare_scenarios(db: Database, *, scenario_ids: Sequence[int]) -> dict[str,
         kinds = {get_scenario(session=session, scenario_id=i)["kind"] for i in ids}
     if len(kinds) > 1:
         raise Invalid({"scenarios": "compare plans with plans and roadmaps with roadmaps"})
+    # Every one is asked for before any is read, so a worker can solve them all at once.
+    solutions = [solution(db, scenario_id=i) for i in ids]
+    solved = [found.result() for found in solutions]
     if kinds == {"roadmap"}:
-        return compare_roadmaps([solve_scenario(db, scenario_id=i) for i in ids])
-    solved = [solve_scenario(db, scenario_id=i) for i in ids]
+        return compare_roadmaps(solved)
     summaries = [PlanSummary(s["scenario"]["name"], frozenset(s["plan"]["selected"]),
                              s["plan"]["objective"], s["plan"]["budget_used"],
                              s["plan"]["capacity_used"]) for s in solved]

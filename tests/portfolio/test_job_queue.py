@@ -1,13 +1,16 @@
-"""Background rankings on the PostgreSQL job queue: queued once, retried, failed in the open."""
+"""Background work on the PostgreSQL job queue (rankings, harvests, imports, solves): queued
+once, retried, failed in the open."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -19,12 +22,13 @@ from portfolio import jobs
 from portfolio.actors import SYSTEM, Actor
 from portfolio.db import Database
 from portfolio.enums import Role
-from portfolio.models import JobOutcome, Project, User
-from portfolio.services import accounts, ranking
+from portfolio.models import ImportUpload, JobOutcome, Project, User
+from portfolio.services import accounts, import_runs, imports, ranking, scenarios
 from portfolio.settings import Settings
 from tests.catalogue_server import replay_portal
 from tests.oidc_provider import free_port
-from tests.web.auth import Browser, sign_in
+from tests.web.auth import Browser, sign_in, token_for
+from tests.web.pages_html import parse_html
 from web.app import create_app
 
 PORTFOLIO = Path(sys.executable).parent / "portfolio"
@@ -239,3 +243,336 @@ def test_two_web_processes_and_a_killed_worker_make_exactly_one_run(
     assert [status for status, _a in ranked] == ["succeeded", "succeeded"]
     # The job the killed worker held was started once more than the one that ran through.
     assert ranked[1][1] == ranked[0][1] + 1
+
+
+# Imports and scenario solves on the queue: the web process keeps the file or asks for the
+# solve, a `portfolio worker` process does the work.
+
+BAD_ROWS = (b"slug,title,owner,theme,status,cost_gbp\n"
+            b"queued-fine,Fine,E09000002,housing,idea,100\n"
+            b"queued-bad-theme,Broken,E09000002,gardening,idea,100\n"
+            b"queued-bad-cost,Broken too,E09000002,housing,idea,lots\n")
+
+
+def project_slugs(db: Database) -> set[str]:
+    with db.read() as session:
+        return set(session.execute(select(Project.slug)).scalars())
+
+
+def uploads_kept(db: Database) -> int:
+    with db.read() as session:
+        return len(session.execute(select(ImportUpload.run_id)).all())
+
+
+def test_an_import_through_the_api_is_queued_and_a_worker_writes_its_rows(
+        settings: Settings, london: Database, processes: Processes) -> None:
+    auth = {"Authorization": f"Bearer {token_for(london, 'admin')}"}
+    with Browser(create_app(queued(settings))) as client:
+        posted = client.post("/api/v1/import/projects", headers=auth,
+                             files={"file": ("new.csv", imports.template_bytes(), "text/csv")})
+        assert posted.status_code == 202, posted.text
+        location = posted.headers["location"]
+        assert location == f"/api/v1/imports/{posted.json()['import_id']}"
+        assert client.get(location, headers=auth).json()["status"] == "queued"
+        assert "example-cost-of-living-dashboard" not in project_slugs(london)
+
+        processes.start("worker")
+        until(lambda: client.get(location, headers=auth).json()["status"] != "queued",
+              "the worker did not import the file")
+        done = client.get(location, headers=auth).json()
+    assert done["status"] == "imported", done
+    assert done["report"]["created"] == ["example-cost-of-living-dashboard",
+                                         "example-warm-homes-targeting"]
+    assert {"example-cost-of-living-dashboard", "example-warm-homes-targeting"} <= \
+        project_slugs(london)
+    assert uploads_kept(london) == 0  # the file goes with the import's own transaction
+    with london.read() as session:
+        outcome = session.execute(select(JobOutcome)).scalars().one()
+    assert (outcome.task, outcome.succeeded) == (jobs.IMPORT_TASK, True)
+
+
+def test_a_queued_import_with_bad_rows_writes_nothing_and_lists_every_bad_row(
+        settings: Settings, london: Database, processes: Processes) -> None:
+    before = project_slugs(london)
+    with Browser(create_app(queued(settings)), headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "admin")
+        posted = client.post("/import", files={"file": ("bad.csv", BAD_ROWS, "text/csv")},
+                             follow_redirects=False)
+        assert posted.status_code == 303, posted.text
+        page = posted.headers["location"]
+        assert "The import is queued: a worker imports it" in client.get(page).text
+
+        processes.start("worker")
+        until(lambda: "is queued" not in client.get(page).text,
+              "the worker did not import the file")
+        shown = parse_html(client.get(page).text)
+    assert "refused" in shown.text()
+    problems = [[c.text() for c in r.find_all("td")][:2]
+                for r in shown.find(class_="import-errors").find("tbody").find_all("tr")]
+    assert problems == [["3", "theme"], ["4", "cost_gbp"]]
+    assert project_slugs(london) == before
+    assert uploads_kept(london) == 0
+
+
+def test_an_import_job_failing_three_times_is_marked_failed_and_its_file_goes(
+        settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = queued(settings)
+    auth = {"Authorization": f"Bearer {token_for(london, 'admin')}"}
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the disk is full")
+
+    with Browser(create_app(settings)) as client:
+        posted = client.post("/api/v1/import/projects", headers=auth,
+                             files={"file": ("new.csv", imports.template_bytes(), "text/csv")})
+        assert posted.status_code == 202
+        monkeypatch.setattr(import_runs, "run_import", broken)
+        jobs.run_worker(settings, wait=False)
+        done = client.get(posted.headers["location"], headers=auth).json()
+        sign_in(client, london, "admin")
+        assert "the disk is full" in client.get("/admin/jobs").text
+    assert done["status"] == "failed" and "RuntimeError" in done["failure"]
+    with london.read() as session:
+        outcomes = session.execute(select(JobOutcome).order_by(JobOutcome.attempt)
+                                   ).scalars().all()
+    assert [(o.attempt, o.gave_up) for o in outcomes] == [(1, False), (2, False), (3, True)]
+    assert uploads_kept(london) == 0
+
+
+def solve_jobs(settings: Settings) -> list[tuple[str, str | None]]:
+    with psycopg.connect(jobs.conninfo(settings.database_url)) as conn:
+        return conn.execute("SELECT status, queueing_lock FROM procrastinate_jobs "
+                            "WHERE task_name = %s", (jobs.SOLVE_TASK,)).fetchall()
+
+
+def as_json(value: object) -> object:
+    """Return a value as the API sends it, without the solver's time (not part of a plan)."""
+    plain = json.loads(json.dumps(value))
+    plain["plan"].pop("solve_seconds")
+    return plain
+
+
+def test_a_scenario_solve_is_queued_once_and_its_kept_solution_is_the_in_process_one(
+        settings: Settings, london: Database, processes: Processes) -> None:
+    with london.write() as session:
+        saved = scenarios.create_scenario(session=session, actor=SYSTEM, data={
+            "name": "Queued plan", "budget": 2_000_000, "capacity": 60})
+    auth = {"Authorization": f"Bearer {token_for(london, 'admin')}"}
+    url = f"/api/v1/scenarios/{saved['id']}/plan"
+    # Two web processes ask for the same solve: one job.
+    with Browser(create_app(queued(settings))) as one, \
+            Browser(create_app(queued(settings)), headers={"accept": "text/html"}) as two:
+        first, second = one.get(url, headers=auth), two.get(url, headers=auth)
+        assert (first.status_code, second.status_code) == (202, 202), first.text
+        assert first.json()["job"] == second.json()["job"]
+        assert first.headers["Retry-After"]
+        sign_in(two, london, "admin")
+        assert "is queued: a worker solves it" in two.get(f"/plan?scenario={saved['id']}").text
+        assert len(solve_jobs(settings)) == 1
+
+        processes.start("worker")
+        until(lambda: one.get(url, headers=auth).status_code == 200,
+              "the worker did not solve the scenario")
+        kept = one.get(url, headers=auth).json()
+        page = two.get(f"/plan?scenario={saved['id']}").text
+    assert "projects chosen" in page and "is queued" not in page
+    assert [status for status, _lock in solve_jobs(settings)] == ["succeeded"]
+    in_process = scenarios.solve_scenario(london, scenario_id=saved["id"])
+    kept["plan"].pop("solve_seconds")
+    assert kept == as_json(in_process)
+
+
+def test_queued_roadmaps_are_compared_once_a_worker_has_solved_them(
+        settings: Settings, london: Database) -> None:
+    settings = queued(settings)
+    with london.write() as session:
+        ids = [scenarios.create_scenario(session=session, actor=SYSTEM, data={
+            "name": name, "kind": "roadmap", "budget": budget, "horizon": 8})["id"]
+            for name, budget in (("Lean", 1_000_000), ("Generous", 2_000_000))]
+    compare = f"/plan/compare?scenario={ids[0]}&scenario={ids[1]}"
+    with Browser(create_app(settings), headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "admin")
+        assert "is queued: a worker solves it" in client.get(
+            f"/plan/roadmap?scenario={ids[0]}").text
+        waiting = client.get(compare)
+        assert waiting.status_code == 200 and "is queued" in waiting.text
+        api = client.get(f"/api/v1/scenarios/compare?scenario={ids[0]}&scenario={ids[1]}",
+                         headers={"accept": "application/json"})
+        assert api.status_code == 503 and api.headers["Retry-After"]
+        assert len(solve_jobs(settings)) == 2  # each roadmap once, however often asked
+        jobs.run_worker(settings, wait=False)
+        assert "projects start over 8 quarters" in client.get(
+            f"/plan/roadmap?scenario={ids[0]}").text
+        compared = client.get(compare)
+    assert compared.status_code == 200 and "is queued" not in compared.text
+    assert "Generous" in compared.text
+
+
+def test_a_solve_failing_three_times_is_shown_failed_and_not_queued_again(
+        settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = queued(settings)
+    with london.write() as session:
+        saved = scenarios.create_scenario(session=session, actor=SYSTEM, data={
+            "name": "Doomed plan", "budget": 1_000_000, "capacity": 30})
+
+    def broken(db, *, scenario_id):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the solver crashed")
+
+    with Browser(create_app(settings), headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "admin")
+        assert "is queued" in client.get(f"/plan?scenario={saved['id']}").text
+        monkeypatch.setattr(scenarios, "solve_scenario", broken)
+        jobs.run_worker(settings, wait=False)
+        page = client.get(f"/plan?scenario={saved['id']}").text
+        assert "failed on every attempt" in page and "the solver crashed" not in page
+        assert "the solver crashed" in client.get("/admin/jobs").text
+    assert [status for status, _lock in solve_jobs(settings)] == ["failed"]
+
+
+# Found in review: who the worker imports as, and what a failure tells someone who is not
+# an admin.
+
+def test_an_uploader_demoted_before_the_worker_runs_is_refused_and_nothing_is_written(
+        settings: Settings, london: Database) -> None:
+    settings = queued(settings)
+    before = project_slugs(london)
+    auth = {"Authorization": f"Bearer {token_for(london, 'lead', 'E09000002')}"}
+    with Browser(create_app(settings)) as client:
+        posted = client.post("/api/v1/import/projects", headers=auth,
+                             files={"file": ("new.csv", imports.template_bytes(), "text/csv")})
+        assert posted.status_code == 202, posted.text
+        with london.write() as session:
+            session.execute(update(User).where(User.role == Role.LEAD)
+                            .values(role=Role.RESEARCHER))
+        jobs.run_worker(settings, wait=False)
+        admin = {"Authorization": f"Bearer {token_for(london, 'admin')}"}
+        done = client.get(posted.headers["location"], headers=admin).json()
+    assert done["status"] == "failed", done
+    assert project_slugs(london) == before
+    assert uploads_kept(london) == 0
+
+
+def test_a_lead_reads_their_queued_import_but_not_another_users(
+        settings: Settings, london: Database) -> None:
+    lead = {"Authorization": f"Bearer {token_for(london, 'lead', 'E09000002')}"}
+    other = {"Authorization": f"Bearer {token_for(london, 'lead', 'E09000002')}"}
+    with Browser(create_app(queued(settings))) as client:
+        posted = client.post("/api/v1/import/projects", headers=lead,
+                             files={"file": ("new.csv", imports.template_bytes(), "text/csv")})
+        assert posted.status_code == 202, posted.text
+        location = posted.headers["location"]
+        assert client.get(location, headers=lead).json()["status"] == "queued"
+        refused = client.get(location, headers=other)
+        missing = client.get("/api/v1/imports/999999", headers=lead)
+        wrong = client.get("/api/v1/imports/abc", headers=lead)
+    assert refused.status_code == 404 and "the disk" not in refused.text
+    assert missing.status_code == 404 and missing.json()["detail"]
+    assert wrong.status_code == 422 and wrong.json()["detail"]
+
+
+def test_a_failed_import_job_tells_its_lead_what_failed_but_not_the_error_itself(
+        settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = queued(settings)
+    lead = {"Authorization": f"Bearer {token_for(london, 'lead', 'E09000002')}"}
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("connection to 10.0.0.7 refused by secret-host")
+
+    with Browser(create_app(settings)) as client:
+        posted = client.post("/api/v1/import/projects", headers=lead,
+                             files={"file": ("new.csv", imports.template_bytes(), "text/csv")})
+        assert posted.status_code == 202, posted.text
+        monkeypatch.setattr(import_runs, "run_import", broken)
+        jobs.run_worker(settings, wait=False)
+        done = client.get(posted.headers["location"], headers=lead).json()
+    assert done["status"] == "failed" and "RuntimeError" in done["failure"]
+    assert "secret-host" not in done["failure"]
+
+
+def test_a_failed_solve_shows_readers_that_it_failed_but_only_admins_why(
+        settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = queued(settings)
+    with london.write() as session:
+        saved = scenarios.create_scenario(session=session, actor=SYSTEM, data={
+            "name": "Doomed plan", "budget": 1_000_000, "capacity": 30})
+
+    def broken(db, *, scenario_id):  # type: ignore[no-untyped-def]
+        raise RuntimeError("connection to 10.0.0.7 refused by secret-host")
+
+    reader = {"Authorization": f"Bearer {token_for(london, 'researcher')}"}
+    with Browser(create_app(settings), headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "researcher")
+        assert "is queued" in client.get(f"/plan?scenario={saved['id']}").text
+        monkeypatch.setattr(scenarios, "solve_scenario", broken)
+        jobs.run_worker(settings, wait=False)
+        page = client.get(f"/plan?scenario={saved['id']}").text
+        api = client.get(f"/api/v1/scenarios/{saved['id']}/plan",
+                         headers=reader | {"accept": "application/json"})
+    assert "failed" in page and "secret-host" not in page
+    assert api.status_code == 503 and "secret-host" not in api.text
+
+
+def test_a_roadmap_with_deadlines_is_solved_by_a_worker(
+        settings: Settings, london: Database) -> None:
+    settings = queued(settings)
+    with london.write() as session:
+        saved = scenarios.create_scenario(session=session, actor=SYSTEM, data={
+            "name": "Dated", "kind": "roadmap", "budget": 1_500_000, "horizon": 8,
+            "deadlines": {"bd-ctr-scheme-review": str(date.today() + timedelta(days=730))}})
+    with Browser(create_app(settings), headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "admin")
+        assert "is queued" in client.get(f"/plan/roadmap?scenario={saved['id']}").text
+        jobs.run_worker(settings, wait=False)
+        page = client.get(f"/plan/roadmap?scenario={saved['id']}")
+    assert page.status_code == 200 and "projects start over 8 quarters" in page.text
+
+
+def test_an_import_retried_after_a_failed_attempt_reports_no_stale_failure(
+        settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = queued(settings)
+    auth = {"Authorization": f"Bearer {token_for(london, 'admin')}"}
+    real, attempts = import_runs.run_import, []
+
+    def flaky(db, **kwargs):  # type: ignore[no-untyped-def]
+        attempts.append(1)
+        if len(attempts) == 1:
+            # As an import does when the database drops it: the entry says it failed.
+            import_runs.fail(db, kwargs["run_id"], "the import failed and nothing was written")
+            raise RuntimeError("the connection dropped")
+        return real(db, **kwargs)
+
+    with Browser(create_app(settings)) as client:
+        posted = client.post("/api/v1/import/projects", headers=auth,
+                             files={"file": ("new.csv", imports.template_bytes(), "text/csv")})
+        assert posted.status_code == 202
+        monkeypatch.setattr(import_runs, "run_import", flaky)
+        jobs.run_worker(settings, wait=False)
+        done = client.get(posted.headers["location"], headers=auth).json()
+        sign_in(client, london, "admin")
+        page = client.get(f"/imports/{posted.json()['import_id']}",
+                          headers={"accept": "text/html"}).text
+    assert len(attempts) == 2
+    assert done["status"] == "imported" and done["failure"] is None, done
+    assert "nothing was written" not in page
+
+
+def test_a_queued_dry_run_whose_report_could_not_be_kept_is_tried_again(
+        settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = queued(settings)
+    auth = {"Authorization": f"Bearer {token_for(london, 'admin')}"}
+    real, calls = import_runs._best_effort, []
+
+    def dropped_once(db, work):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        # As when the database is briefly unreachable: the history write is skipped.
+        return None if len(calls) == 1 else real(db, work)
+
+    with Browser(create_app(settings)) as client:
+        posted = client.post("/api/v1/import/projects", headers=auth, data={"dry_run": "true"},
+                             files={"file": ("new.csv", imports.template_bytes(), "text/csv")})
+        assert posted.status_code == 202
+        monkeypatch.setattr(import_runs, "_best_effort", dropped_once)
+        jobs.run_worker(settings, wait=False)
+        done = client.get(posted.headers["location"], headers=auth).json()
+    assert done["status"] == "checked", done
+    assert uploads_kept(london) == 0
