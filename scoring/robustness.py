@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
+from scoring import blas  # noqa: F401  (one BLAS thread for the process: see scoring.blas)
 from scoring.assessors import Disputes, disputes
 from scoring.composite import criterion_matrix, presence
 from scoring.criteria import Criterion
@@ -332,16 +332,13 @@ def order_robustness(
                      known_partial, live_partial, member32, v_all)
     ranks = np.empty((samples, n), dtype=np.int32)
     workers = min(len(spans), threads)
-    # One BLAS thread per call: these products are thin (a dozen criteria), and OpenBLAS's
-    # own threads spent more than they saved (rank at 100,000 projects: 1.9-3.5 s against
-    # 4.2-8.6 s with two, on a shared 2-core machine); the spans' threads share the cores.
+    # Each product runs on one BLAS thread (scoring.blas); the spans' threads share the cores.
     if workers <= 1:
-        with threadpool_limits(1, user_api="blas"):
-            order.rank_spans(spans, draws, ranks, disputed, x_complete, x_partial, n_complete)
+        order.rank_spans(spans, draws, ranks, disputed, x_complete, x_partial, n_complete)
     else:
         # NumPy lets go of the GIL in these loops: the spans split across threads, each with
         # its own copy of the values where disputed levels are drawn into them.
-        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        with ThreadPoolExecutor(workers) as pool:
             done = [pool.submit(order.rank_spans, spans[w::workers], draws[w::workers], ranks,
                                 disputed, x_complete.copy() if disputed else x_complete,
                                 x_partial.copy() if disputed else x_partial, n_complete)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
+from scoring import blas  # noqa: F401  (one BLAS thread for the process: see scoring.blas)
 from scoring.composite import composite_scores
 from scoring.criteria import DIMENSIONS, Criterion
 from scoring.engine import Ranking, criterion_values
@@ -162,10 +162,9 @@ def rank_with(base: WhatIfBase, dimension_weights: Mapping[str, float]) -> WhatI
     key; unlock value passes composites along the waits-on graph (`unlock_values`).
     """
     profile = replace(base.profile, dimension_weights=dict(dimension_weights))
-    # One BLAS thread: these products are thin (a dozen criteria), and OpenBLAS's own threads
-    # more than doubled a move's time on a busy 2-core machine (62 ms against 143 ms).
-    with threadpool_limits(1, user_api="blas"):
-        result = composite_scores(base.values, list(base.criteria), profile)
+    # On one BLAS thread (scoring.blas): OpenBLAS's own threads more than doubled a move's
+    # time on a busy 2-core machine (62 ms against 143 ms).
+    result = composite_scores(base.values, list(base.criteria), profile)
     composite = result.scores["composite"].to_numpy(dtype=np.float64)
     priority = np.where(np.isnan(base.override), composite, base.override)[base.nodes]
     effective, position, view_position = _order(base.structure, priority)
