@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
     ROOT,
-    _admin_conninfo,
+    copy_postgres_database,
     create_postgres_database,
     drop_postgres_database,
     machine_info,
@@ -163,7 +163,7 @@ def run(projects: int = 100_000, database: str | None = None, baseline: str = BA
             try:
                 report["prepare"] = prepare_database(seeded, projects)
                 for name, code in sides:
-                    copy = _postgres_copy(seeded)
+                    copy = copy_postgres_database(seeded, "portfolio_bench_copy")
                     try:
                         found[name] = _in_child(code, copy)
                     finally:
@@ -184,19 +184,6 @@ def run(projects: int = 100_000, database: str | None = None, baseline: str = BA
     report["ratios"] = {key: found["baseline"][key] / found["this"][key]
                         for key in found["this"] if key.endswith("_s") and found["this"][key]}
     return report
-
-
-def _postgres_copy(url: str) -> str:
-    """Return a new PostgreSQL database made from another as its template."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    copy = create_postgres_database("portfolio_bench_copy")
-    drop_postgres_database(copy)
-    name, template = make_url(copy).database, make_url(url).database
-    with psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    return copy
 
 
 def print_report(report: dict[str, Any]) -> None:

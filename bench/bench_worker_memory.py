@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_recompute import _checkout  # noqa: E402
 from bench.common import (  # noqa: E402
     ROOT,
-    _admin_conninfo,
     bench_env,
+    copy_postgres_database,
     create_postgres_database,
     drop_postgres_database,
     free_port,
@@ -242,19 +242,6 @@ def _get(client: httpx.Client, path: str, headers: dict[str, str], token: str) -
     return time.perf_counter() - started
 
 
-def _postgres_copy(url: str) -> str:
-    """Return a new PostgreSQL database made from another as its template."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    copy = create_postgres_database("portfolio_bench_memory")
-    drop_postgres_database(copy)
-    name, template = make_url(copy).database, make_url(url).database
-    with psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    return copy
-
-
 def on_sqlite(sides: list[tuple[str, Path]], seeded: Path, copies: Path) -> dict[str, Any]:
     """Walk each side over its own copy of a seeded SQLite file (each ranks it afresh)."""
     found = {}
@@ -288,7 +275,7 @@ def on_postgresql(sides: list[tuple[str, Path]], seeded_url: str | None,
         if own:
             prepare_database(seeded, projects)
         for name, code in sides:
-            copy = _postgres_copy(seeded)
+            copy = copy_postgres_database(seeded, "portfolio_bench_memory")
             try:
                 print(f"[postgresql, job queue] {name}: {code}", flush=True)
                 found[name] = walk(code, copy, queue=True)

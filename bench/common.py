@@ -172,6 +172,19 @@ def drop_postgres_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def copy_postgres_database(url: str, prefix: str = "portfolio_bench_copy") -> str:
+    """Return a new PostgreSQL database made from another as its template."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    copy = create_postgres_database(prefix)
+    drop_postgres_database(copy)
+    name, template = make_url(copy).database, make_url(url).database
+    with psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return copy
+
+
 @contextmanager
 def fresh_database(kind: str) -> Iterator[str]:
     """Yield the URL of a new empty database (an SQLite temp file or a PostgreSQL database)."""

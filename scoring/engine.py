@@ -108,7 +108,7 @@ def rank_portfolio(
     robust = _robustness(values, criteria, profile, structure,
                          override.reindex(structure.slugs).to_numpy(dtype=float),
                          top_k, samples, seed, assessments)
-    methods = _methods(projects, levels, scores, order)
+    methods = method_figures(projects, levels, scores, order.set_index("slug")["unblocks"])
     rows = order.set_index("slug").join(scores).join(robust).join(methods)
     rows["unlock_value"] = unlock.reindex("project:" + rows.index.to_series()).to_numpy()
     rows["bottleneck_dataset"] = readiness["bottleneck_dataset"].reindex(rows.index)
@@ -134,11 +134,11 @@ def _robustness(values: pd.DataFrame, criteria: Sequence[Criterion], profile: We
     return result[columns]
 
 
-def _methods(projects: pd.DataFrame, levels: pd.DataFrame, scores: pd.DataFrame,
-             order: pd.DataFrame) -> pd.DataFrame:
-    """Return RICE and WSJF where their inputs exist."""
+def method_figures(projects: pd.DataFrame, levels: pd.DataFrame, scores: pd.DataFrame,
+                   unblocks: pd.Series) -> pd.DataFrame:
+    """Return RICE and WSJF where their inputs exist (`unblocks`: what each slug unblocks)."""
     slugs = pd.Index(projects["slug"])
-    unblocked = order.set_index("slug")["unblocks"].map(len).reindex(slugs).fillna(0)
+    unblocked = unblocks.map(len).reindex(slugs).fillna(0)
     inputs = pd.DataFrame({
         "reach_people": projects["reach_people"].to_numpy(dtype=float),
         "residents_benefit": (levels["residents_benefit"].reindex(slugs).to_numpy(dtype=float)

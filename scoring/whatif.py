@@ -19,10 +19,9 @@ import pandas as pd
 from scoring import blas  # noqa: F401  (one BLAS thread for the process: see scoring.blas)
 from scoring.composite import composite_scores
 from scoring.criteria import DIMENSIONS, Criterion
-from scoring.engine import Ranking, criterion_values
+from scoring.engine import Ranking, criterion_values, method_figures
 from scoring.graph import unlock_values
 from scoring.graph.arrays import csr, generations, out_edges
-from scoring.methods import method_scores, opportunity_enablement
 from scoring.ranking import OrderStructure, ordered_with_structure
 from scoring.readiness import link_readiness
 from scoring.weights import WeightProfile
@@ -103,7 +102,8 @@ def build_base(projects: pd.DataFrame, criteria: Sequence[Criterion], levels: pd
     src = np.repeat(np.arange(n, dtype=np.int64), counts)
     dst = node_index.get_indexer([s for p in prerequisite_lists for s in p]).astype(np.int64)
     static = by_node[["status", "mandatory", "effective_mandatory", "view"]].join(
-        scores[list(DIMENSIONS)]).join(_methods(projects, levels, scores, by_node))
+        scores[list(DIMENSIONS)]).join(
+            method_figures(projects, levels, scores, by_node["unblocks"]))
     static["bottleneck_dataset"] = readiness["bottleneck_dataset"].reindex(node_index)
     nodes = slugs.get_indexer(node_index)
     static["override"] = ~np.isnan(override[nodes])
@@ -116,24 +116,6 @@ def build_base(projects: pd.DataFrame, criteria: Sequence[Criterion], levels: pd
         static=static[list(STATIC_COLUMNS)],
         unlock=_unlock_graph(table, dependencies, links, datasets),
     )
-
-
-def _methods(projects: pd.DataFrame, levels: pd.DataFrame, scores: pd.DataFrame,
-             by_node: pd.DataFrame) -> pd.DataFrame:
-    """Return RICE and WSJF per project, from inputs no dimension weight moves (as the engine)."""
-    slugs = pd.Index(projects["slug"])
-    unblocked = by_node["unblocks"].map(len).reindex(slugs).fillna(0)
-    inputs = pd.DataFrame({
-        "reach_people": projects["reach_people"].to_numpy(dtype=float),
-        "residents_benefit": (levels["residents_benefit"].reindex(slugs).to_numpy(dtype=float)
-                              if "residents_benefit" in levels else np.nan),
-        "confidence_pct": projects["confidence_pct"].to_numpy(dtype=float),
-        "effort_pm": projects["effort_pm"].to_numpy(dtype=float),
-        "impact": scores["impact"].reindex(slugs).to_numpy(dtype=float),
-        "time_criticality": projects["time_criticality"].to_numpy(dtype=float),
-        "opportunity_enablement": opportunity_enablement(unblocked).to_numpy(dtype=float),
-    }, index=slugs)
-    return method_scores(inputs)
 
 
 def _unlock_graph(table: pd.DataFrame, dependencies: pd.DataFrame, links: pd.DataFrame,
