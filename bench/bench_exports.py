@@ -169,13 +169,16 @@ def import_file(database_url: str, rows: int) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["slug", "title", "owner", "theme", "status", "cost_gbp", "effort_pm",
-                     "start_date", "personal_data", "datasets", "depends_on", "description"])
+                     "start_date", "personal_data", "dpia_status", "datasets", "depends_on",
+                     "description"])
     for i in range(rows):
         prerequisite = f"bench-import-{i - 1:05d}" if i % 7 else ""
         writer.writerow([
             f"bench-import-{i:05d}", f"Imported project {i}", owners[i % len(owners)],
             themes[i % len(themes)], "proposed", 10_000 + 37 * i, 1 + i % 30,
+            # Personal data needs its DPIA's stage (DESIGN.md, information governance).
             f"2027-{1 + i % 12:02d}-01", "true" if i % 5 == 0 else "false",
+            "in_progress" if i % 5 == 0 else "",
             ";".join(datasets[(i + k) % len(datasets)] for k in range(i % 3)),
             prerequisite, "A benchmark project imported from a spreadsheet.",
         ])

@@ -3,7 +3,9 @@
 Simulated users mix backlog pages, project pages and API lists with edits
 (`PUT /api/v1/projects/{slug}` from the version just read, as CDO users with bearer tokens).
 A 409 conflict is an expected answer; an error is any 5xx, timeout or connection failure.
-Afterwards the audit trail must hold exactly one project update per accepted (200) edit.
+Afterwards the audit trail must hold exactly one project update per accepted (200) edit that
+applied a change (an edit whose text another user had already saved answers 200 with nothing
+applied: it writes and audits nothing, and is counted apart).
 
     python -m bench.bench_load --users 20 --seconds 60 --projects 2000
 """
@@ -48,6 +50,9 @@ class Tally:
         self.unexpected: Counter[str] = Counter()
         self.accepted_writes = 0
         self.conflicts = 0
+        # Accepted edits that changed nothing: the value sent was already saved (another user's
+        # edit had set the same text), so nothing is written and nothing audited.
+        self.unchanged_writes = 0
         self.error_samples: list[str] = []
 
     def error(self, kind: str, detail: str) -> None:
@@ -122,8 +127,10 @@ async def user(client: httpx.AsyncClient, tally: Tally, rng: random.Random, toke
                                   f"/api/v1/projects/{slug}", json=body, headers=auth)
             if response is None:
                 continue
-            if response.status_code == 200:
+            if response.status_code == 200 and response.json().get("applied"):
                 tally.accepted_writes += 1
+            elif response.status_code == 200:
+                tally.unchanged_writes += 1
             elif response.status_code == 409:
                 tally.conflicts += 1
             elif response.status_code < 500:
@@ -214,6 +221,7 @@ def phase(tally: Tally, elapsed: float) -> dict[str, Any]:
         "by_request": {label: common.summary_ms(d) for label, d in
                        sorted(tally.latencies.items())},
         "accepted_writes": tally.accepted_writes, "conflicts_409": tally.conflicts,
+        "unchanged_writes": tally.unchanged_writes,
         "errors": sum(tally.errors.values()), "errors_by_kind": dict(tally.errors),
         "unexpected_4xx": dict(tally.unexpected), "statuses": dict(tally.statuses),
         "error_samples": tally.error_samples,

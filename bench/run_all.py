@@ -101,17 +101,29 @@ def stages(quick: bool, tmp: Path) -> list[tuple[str, float, Callable[[], Any]]]
     ]
 
 
-def run(quick: bool = False, out_dir: Path = BENCH_DIR) -> dict[str, Any]:
-    """Run the stages within the time budget; write and return the results."""
+def run(quick: bool = False, out_dir: Path = BENCH_DIR,
+        only: set[str] | None = None) -> dict[str, Any]:
+    """Run the stages within the time budget; write and return the results.
+
+    With `only`, just those stages run again: their entries in the last results.json are
+    replaced (each saying when and at which commit it was run again), the rest kept as they were.
+    """
     budget = BUDGET_S["quick" if quick else "full"]
     results: dict[str, Any] = {"machine": common.machine_info(), "quick": quick,
                                "budget_s": budget, "benchmarks": {}}
+    if only:
+        results = json.loads((out_dir / "results.json").read_text())
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="portfolio-bench-all-") as tmp:
         for name, estimate, call in stages(quick, Path(tmp)):
+            if only and name not in only:
+                continue
             elapsed = time.perf_counter() - started
             entry: dict[str, Any] = {"started_at_s": round(elapsed, 1)}
-            if elapsed + estimate > budget:
+            if only:
+                now = common.machine_info()
+                entry["run_again"] = {k: now[k] for k in ("date", "commit")}
+            elif elapsed + estimate > budget:
                 entry.update(status="skipped",
                              detail=f"time budget: {elapsed:.0f} s spent, about {estimate} s "
                                     f"needed, {budget} s allowed")
@@ -137,10 +149,13 @@ def run(quick: bool = False, out_dir: Path = BENCH_DIR) -> dict[str, Any]:
                 print(f"=== {name}: PROBLEMS: {'; '.join(problems)}", flush=True)
             results["benchmarks"][name] = entry
             print(f"=== {name}: {entry['status']} in {entry['seconds']:.0f} s", flush=True)
-    results["total_s"] = round(time.perf_counter() - started, 1)
+    if not only:
+        results["total_s"] = round(time.perf_counter() - started, 1)
     end = common.machine_info()
-    results["machine_at_end"] = {k: end[k] for k in ("date", "commit", "uncommitted_changes")}
-    if end["commit"] != results["machine"]["commit"]:
+    if not only:
+        results["machine_at_end"] = {k: end[k] for k in ("date", "commit",
+                                                          "uncommitted_changes")}
+    if not only and end["commit"] != results["machine"]["commit"]:
         print(f"NOTE: the commit changed during the run ({results['machine']['commit']} -> "
               f"{end['commit']}): the stages did not all measure the same code")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -173,6 +188,16 @@ def findings(name: str, figures: Any) -> list[str]:
         if row["p50_ms"] > 1000:
             problems.append(f"{row['page']} p50 {row['p50_ms'] / 1000:.1f} s")
     return problems
+
+
+def _stage_detail(entry: dict[str, Any]) -> str:
+    """Say what a stage found, and when it was run again on its own (`--only`)."""
+    said = "; ".join(entry.get("problems", [])) or entry.get("detail", "")
+    again = entry.get("run_again")
+    if again:
+        said = f"run again alone on {again['date']} at {again['commit']}" + (
+            f"; {said}" if said else "")
+    return said
 
 
 def _plain(value: Any) -> Any:
@@ -268,8 +293,7 @@ def markdown(results: dict[str, Any]) -> str:
         out += ["**Files that became uncommitted changes during the run** (stages after the "
                 "change measured the new code): " + ", ".join(during), ""]
     out += _table(["benchmark", "status", "seconds", "problems / detail"],
-                  [[n, e["status"], e.get("seconds"),
-                    "; ".join(e.get("problems", [])) or e.get("detail", "")]
+                  [[n, e["status"], e.get("seconds"), _stage_detail(e)]
                    for n, e in results["benchmarks"].items()])
     pages = [(n, e["figures"]) for n, e in results["benchmarks"].items()
              if n.startswith("pages") and e["status"] == "ok"]
@@ -363,8 +387,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--out-dir", type=Path, default=BENCH_DIR,
                         help="where results.json and results.md go")
+    parser.add_argument("--only", help="run just these stages again (names, comma-separated), "
+                        "keeping the rest of the last results.json")
     args = parser.parse_args()
-    results = run(args.quick, args.out_dir)
+    only = {name.strip() for name in args.only.split(",")} if args.only else None
+    results = run(args.quick, args.out_dir, only)
     failed = [n for n, e in results["benchmarks"].items()
               if e["status"] == "failed" or any("error" in p or "fuzz" in p or "audit" in p
                                                 for p in e.get("problems", []))]
