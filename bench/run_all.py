@@ -387,10 +387,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     parser.add_argument("--out-dir", type=Path, default=BENCH_DIR,
                         help="where results.json and results.md go")
-    parser.add_argument("--only", help="run just these stages again (names, comma-separated), "
-                        "keeping the rest of the last results.json")
+    parser.add_argument("--only", action="append", metavar="STAGE",
+                        help="run just this stage again (repeatable), keeping the rest of the "
+                        "last results.json")
     args = parser.parse_args()
-    only = {name.strip() for name in args.only.split(",")} if args.only else None
+    only = set(args.only) if args.only else None
     results = run(args.quick, args.out_dir, only)
     failed = [n for n, e in results["benchmarks"].items()
               if e["status"] == "failed" or any("error" in p or "fuzz" in p or "audit" in p
