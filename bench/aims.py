@@ -165,6 +165,12 @@ def table(results: dict[str, Any]) -> str:
              "| figure at 100,000 projects | this code | today's code (ratio) | aim | |",
              "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
+    again = sorted({f"{name} ({e['run_again']['date'][:16]}, {e['run_again']['commit']})"
+                    for name, e in results.get("benchmarks", {}).items()
+                    if e.get("run_again") and name in {aim.stage for aim in AIMS}})
+    if again:
+        lines += ["", "Run again alone (`python -m bench.run_all --only STAGE`): "
+                  + "; ".join(again) + "."]
     return "\n".join(lines) + "\n"
 
 
