@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -314,20 +315,28 @@ def test_a_queued_import_with_bad_rows_writes_nothing_and_lists_every_bad_row(
     assert uploads_kept(london) == 0
 
 
+def import_failing_on_the_worker(client: Browser, settings: Settings, auth: dict[str, str],
+                                 monkeypatch: pytest.MonkeyPatch, error: str) -> Any:
+    """Queue the template's import through the API, then let a worker fail on it every time."""
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError(error)
+
+    posted = client.post("/api/v1/import/projects", headers=auth,
+                         files={"file": ("new.csv", imports.template_bytes(), "text/csv")})
+    assert posted.status_code == 202, posted.text
+    monkeypatch.setattr(import_runs, "run_import", broken)
+    jobs.run_worker(settings, wait=False)
+    return posted
+
+
 def test_an_import_job_failing_three_times_is_marked_failed_and_its_file_goes(
         settings: Settings, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = queued(settings)
     auth = {"Authorization": f"Bearer {token_for(london, 'admin')}"}
 
-    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise RuntimeError("the disk is full")
-
     with Browser(create_app(settings)) as client:
-        posted = client.post("/api/v1/import/projects", headers=auth,
-                             files={"file": ("new.csv", imports.template_bytes(), "text/csv")})
-        assert posted.status_code == 202
-        monkeypatch.setattr(import_runs, "run_import", broken)
-        jobs.run_worker(settings, wait=False)
+        posted = import_failing_on_the_worker(client, settings, auth, monkeypatch,
+                                              "the disk is full")
         done = client.get(posted.headers["location"], headers=auth).json()
         sign_in(client, london, "admin")
         assert "the disk is full" in client.get("/admin/jobs").text
@@ -475,15 +484,9 @@ def test_a_failed_import_job_tells_its_lead_what_failed_but_not_the_error_itself
     settings = queued(settings)
     lead = {"Authorization": f"Bearer {token_for(london, 'lead', 'E09000002')}"}
 
-    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise RuntimeError("connection to 10.0.0.7 refused by secret-host")
-
     with Browser(create_app(settings)) as client:
-        posted = client.post("/api/v1/import/projects", headers=lead,
-                             files={"file": ("new.csv", imports.template_bytes(), "text/csv")})
-        assert posted.status_code == 202, posted.text
-        monkeypatch.setattr(import_runs, "run_import", broken)
-        jobs.run_worker(settings, wait=False)
+        posted = import_failing_on_the_worker(client, settings, lead, monkeypatch,
+                                              "connection to 10.0.0.7 refused by secret-host")
         done = client.get(posted.headers["location"], headers=lead).json()
     assert done["status"] == "failed" and "RuntimeError" in done["failure"]
     assert "secret-host" not in done["failure"]
