@@ -483,7 +483,42 @@ def _graphml_keys(scope: str, types: dict[str, type], keys: dict[tuple[str, str]
                         f'attr.type="{_XML_TYPES[kind]}"/>\n')
 
 
+def graphml_preamble(node_types: dict[str, type], edge_types: dict[str, type]
+                     ) -> tuple[bytes, dict[str, dict[str, str]]]:
+    """Return a directed graph's GraphML up to its first node, with each scope's attributes
+    (in first-seen order, one type each) as the opening tags of their data elements.
+    """
+    keys: dict[tuple[str, str], str] = {}
+    declared: list[str] = []
+    _graphml_keys("node", node_types, keys, declared)
+    _graphml_keys("edge", edge_types, keys, declared)
+    opening = {scope: {name: f'  <data key="{key}">' for (name, where), key in keys.items()
+                       if where == scope} for scope in ("node", "edge")}
+    return (_GRAPHML_OPEN + "".join(reversed(declared))
+            + '<graph edgedefault="directed">').encode(), opening
+
+
+def graphml_texts(values: list[str | None]) -> list[str | None]:
+    """Return text attribute values cleaned and escaped as `_cleaned` leaves them (None stays).
+
+    One check of the whole column first: most columns need nothing done.
+    """
+    joined = "".join(filter(None, values))
+    if joined.isprintable() and _TEXT_SPECIAL.search(joined) is None:
+        return values
+    return [None if value is None else _cleaned_one({"": value}, {})[""] for value in values]
+
+
+def graphml_ids(values: list[str]) -> list[str]:
+    """Return node ids or edge keys as the writer puts them in attributes (escaped, checked)."""
+    joined = "".join(values)
+    if _ID_SPECIAL.search(joined) is None and XML_ILLEGAL.search(joined) is None:
+        return values
+    return [_xml_text(value) for value in values]
+
+
 _TEXT_SPECIAL = re.compile(r"[&<>\r]")
+_ID_SPECIAL = re.compile(r'[&<>"\n\t\r]')
 
 
 def _graphml_elements(tag: str, heads: Iterable[str], items: list[dict[str, Any]],
@@ -512,14 +547,8 @@ def _graphml_chunks(nodes: list[Any],
 
     Attributes come cleaned (`_cleaned`): one type per attribute and scope, so one key each.
     """
-    keys: dict[tuple[str, str], str] = {}
-    declared: list[str] = []
-    _graphml_keys("node", node_attrs[1], keys, declared)
-    _graphml_keys("edge", edge_attrs[1], keys, declared)
-    yield (_GRAPHML_OPEN + "".join(reversed(declared))
-           + '<graph edgedefault="directed">').encode()
-    opening = {scope: {name: f'  <data key="{key}">' for (name, where), key in keys.items()
-                       if where == scope} for scope in ("node", "edge")}
+    preamble, opening = graphml_preamble(node_attrs[1], edge_attrs[1])
+    yield preamble
     # Each id is escaped once: edges name their ends again and again.
     ids = {node: _xml_text(node) for node in nodes}
     yield from _graphml_elements("node", (f'id="{ids[node]}"' for node in nodes),

@@ -171,6 +171,56 @@ def test_graphml_read_from_the_rows_is_build_graphs_own() -> None:
     assert export_file(content, ExportFormat.graphml) == graphml_by_networkx(content)
 
 
+# Codes and slugs drawn from a few, so that rows repeat and refer to one another; text with
+# what GraphML escapes or drops, and nulls, so that attributes first appear late.
+CODE = st.sampled_from(["a", "b", "c&d", "e<f"])
+GRAPH_TEXT = st.one_of(st.none(), st.sampled_from(["", "x", "a & b", "<i>", "line\r", "\x01",
+                                                   "tab\there", "\u2028", "\xa0"]))
+PROJECT_ROW = st.fixed_dictionaries({
+    "title": GRAPH_TEXT, "organisation": st.one_of(st.none(), CODE),
+    "status": st.one_of(st.none(), st.sampled_from(["proposed", "idea"])),
+    "score": st.one_of(st.none(), st.floats(0, 100)), "mandatory": st.one_of(st.none(),
+                                                                            st.booleans()),
+    "cost_gbp": st.one_of(st.none(), st.integers(0, 10**7)), "theme": GRAPH_TEXT})
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(PROJECT_ROW, max_size=5),
+       st.lists(st.tuples(CODE, GRAPH_TEXT, st.one_of(st.none(), CODE), GRAPH_TEXT), max_size=4),
+       st.lists(st.tuples(st.integers(0, 5), CODE, st.sampled_from(["uses", "produces"]),
+                          st.one_of(st.none(), st.booleans()), GRAPH_TEXT, GRAPH_TEXT),
+                max_size=6),
+       st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=6),
+       # A role is part of its edge's key, and keys XML cannot hold are refused (as lxml does).
+       st.lists(st.tuples(st.integers(0, 5), CODE, st.one_of(st.none(), CODE)), max_size=5))
+def test_graphml_of_any_small_portfolio_is_build_graphs_own(projects, datasets, links, deps,
+                                                            partners) -> None:
+    columns = [c.name for c in snapshots.TABLE_BY_NAME["projects"].columns]
+    slugs = [f"p{i}" for i in range(len(projects))]
+
+    def project(slug: str, values: dict[str, Any]) -> list[Any]:
+        row = [None] * len(columns)
+        for name, value in {"slug": slug, **values}.items():
+            row[columns.index(name)] = value
+        return row
+
+    def slug(i: int) -> str:
+        return slugs[i] if i < len(slugs) else "gone"  # a row naming no project
+
+    content = _content({
+        "organisations": (["code", "name", "kind"], [["a", "Org & co", "gla"], ["b", None, None]]),
+        "datasets": (["code", "title", "publisher", "access", "update_frequency"],
+                     [[c, t, p, a, None] for c, t, p, a in datasets]),
+        "projects": (columns, [project(s, v) for s, v in zip(slugs, projects, strict=True)]),
+        "links": (["project", "dataset", "relation", "required", "fit_for_task", "agreement"],
+                  [[slug(p), d, r, q, f, a] for p, d, r, q, f, a in links]),
+        "dependencies": (["project", "depends_on"], [[slug(p), slug(q)] for p, q in deps]),
+        "partners": (["project", "organisation", "role"],
+                     [[slug(p), o, r] for p, o, r in partners]),
+    })
+    assert export_file(content, ExportFormat.graphml) == graphml_by_networkx(content)
+
+
 def test_csv_and_data_package_from_lines_are_the_plain_writers_own() -> None:
     content = _awkward_portfolio()
     for table in ("projects", "datasets", "partners", "links"):
