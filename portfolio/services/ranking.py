@@ -305,8 +305,12 @@ def _store_rows(db: Database, run_id: int, ranking: Ranking,
             began = time.perf_counter()
             _insert_rows(connection, batch)
             # computed_at moves on with each batch: when it stops, the storer has died.
-            session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
-                            .values(rows_stored=start + len(batch), computed_at=utcnow()))
+            progress = session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
+                                       .values(rows_stored=start + len(batch),
+                                               computed_at=utcnow()))
+            if progress.rowcount == 0:  # type: ignore[attr-defined]
+                # Judged abandoned and removed by another worker: this batch rolls back.
+                raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
         held = time.perf_counter() - began
         start += len(batch)
         _let_writers_in(db, held)
@@ -489,6 +493,9 @@ def _remove_run(db: Database, run_id: int) -> None:
         _let_writers_in(db, time.perf_counter() - began)
     with db.write() as session:
         session.execute(delete(RankingRun).where(col(RankingRun.id) == run_id))
+        # A batch its storer committed while the rows above were deleted (ranking_row has no
+        # foreign key to cascade from the run); any later batch finds its run gone.
+        session.execute(delete(RankingRow).where(col(RankingRow.run_id) == run_id))
 
 
 def _rows_of(run_id: int, ranking: Ranking, project_ids: dict[str, int]) -> list[dict[str, Any]]:

@@ -66,3 +66,32 @@ def test_a_stored_run_reads_back_as_the_reference_rows(db: Database,
         ids = dict(session.execute(select(Project.slug, Project.id)).all())
     expected = sorted(ranking._rows_of(run.id, built, ids), key=lambda row: row["position"])
     assert stored_rows(db, run.id) == expected
+
+
+def test_a_run_removed_while_stored_keeps_none_of_its_rows(db: Database,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    with db.write() as session:
+        seed_synthetic(session, projects=120, seed=5)
+        profile = load_profile(session, None)
+    with db.read() as session:
+        built = ranking.compute(db, session, profile, samples=50, top_k=10)
+        ids = dict(session.execute(select(Project.slug, Project.id)).all())
+    run_id = ranking._claim_run(db, profile, 1, 0.0, built.samples)
+    assert run_id is not None
+    monkeypatch.setattr(ranking, "STORE_BATCH", 40)
+    monkeypatch.setattr(ranking, "COPY_BATCH", 40)
+    removed = []
+
+    def another_worker_removes_it(_db: Database, _held: float) -> None:
+        # After the first batch, another worker judges the run abandoned and removes it.
+        if not removed:
+            removed.append(run_id)
+            ranking._remove_run(db, run_id)
+
+    monkeypatch.setattr(ranking, "_let_writers_in", another_worker_removes_it)
+    with pytest.raises(RuntimeError, match="removed while it was stored"):
+        ranking._store_rows(db, run_id, built, ids)
+    assert removed == [run_id]
+    with db.read() as session:
+        left = session.execute(select(RankingRow).where(RankingRow.run_id == run_id)).all()
+    assert left == []
