@@ -184,8 +184,8 @@ def _graph(tables: dict[str, _Table]) -> tuple[list[tuple[list[str], list[Field]
                 (("kind", "partners_in"), ("role", role))))
             organisations.add(o)
     publishes = edges.form((("kind", "publishes"),))
-    at_publisher = [name for name, _, _ in datasets.fields].index("publisher") + 1 if any(
-        name == "publisher" for name, _, _ in datasets.fields) else None
+    named = [name for name, _, _ in datasets.fields]
+    at_publisher = named.index("publisher") + 1 if "publisher" in named else None
     for code, row in datasets.rows.items():
         publisher = row[at_publisher] if at_publisher is not None else None
         if publisher:
