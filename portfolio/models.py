@@ -620,6 +620,9 @@ class RankingRun(SQLModel, table=True):
     __tablename__ = "ranking_run"
     __table_args__ = (
         UniqueConstraint("profile_id", "profile_version", "revision", "method_version"),
+        # SQLite would hand a removed run's id to the next run: a storer still at work on the
+        # removed one must find it gone (ranking._store_rows), not write into the new one.
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

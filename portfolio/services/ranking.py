@@ -232,8 +232,10 @@ def _rank_and_store(db: Database, profile_name: str | None) -> RunInfo:
             raise RuntimeError(f"the ranking of revision {revision} could not be stored")
     _store_rows(db, run_id, ranking, project_ids)
     with db.write() as session:
-        session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
-                        .values(complete=True, seconds=seconds))
+        completed = session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
+                                    .values(complete=True, seconds=seconds))
+        if completed.rowcount == 0:  # type: ignore[attr-defined]
+            raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
     _prune_runs(db, profile.id)
     if not db.is_sqlite:
         # Until autovacuum gets to them, PostgreSQL plans the fresh rows without statistics and

@@ -95,3 +95,53 @@ def test_a_run_removed_while_stored_keeps_none_of_its_rows(db: Database,
     with db.read() as session:
         left = session.execute(select(RankingRow).where(RankingRow.run_id == run_id)).all()
     assert left == []
+
+
+def test_a_storer_whose_run_was_replaced_stops_and_leaves_the_new_run_alone(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    with db.write() as session:
+        seed_synthetic(session, projects=120, seed=6)
+        profile = load_profile(session, None)
+    with db.read() as session:
+        built = ranking.compute(db, session, profile, samples=50, top_k=10)
+        ids = dict(session.execute(select(Project.slug, Project.id)).all())
+    stale = ranking._claim_run(db, profile, 1, 0.0, built.samples)
+    assert stale is not None
+    monkeypatch.setattr(ranking, "STORE_BATCH", 40)
+    monkeypatch.setattr(ranking, "COPY_BATCH", 40)
+    replaced: list[int | None] = []
+
+    def another_worker_replaces_it(_db: Database, _held: float) -> None:
+        # After the first batch, another worker removes the run as abandoned and claims its own
+        # for the same revision (SQLite would hand a removed largest id out again).
+        if not replaced:
+            replaced.append(None)
+            ranking._remove_run(db, stale)
+            replaced[0] = ranking._claim_run(db, profile, 1, 0.0, built.samples)
+
+    monkeypatch.setattr(ranking, "_let_writers_in", another_worker_replaces_it)
+    with pytest.raises(RuntimeError, match="removed while it was stored"):
+        ranking._store_rows(db, stale, built, ids)
+    fresh = replaced[0]
+    assert fresh is not None and fresh != stale
+    with db.read() as session:
+        rows = session.execute(select(RankingRow.run_id)).scalars().all()
+        run = session.get(ranking.RankingRun, fresh)
+    assert rows == [] and run is not None and run.rows_stored == 0
+
+
+def test_a_run_removed_after_its_last_batch_is_not_marked_complete(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    with db.write() as session:
+        seed_synthetic(session, projects=60, seed=7)
+    store = ranking._store_rows
+
+    def stored_then_removed(db_: Database, run_id: int, *args: object) -> None:
+        store(db_, run_id, *args)  # type: ignore[arg-type]
+        ranking._remove_run(db_, run_id)  # another worker judged it abandoned meanwhile
+
+    monkeypatch.setattr(ranking, "_store_rows", stored_then_removed)
+    with pytest.raises(RuntimeError, match="removed while it was stored"):
+        ranking._compute_and_store(db, None)
+    with db.read() as session:
+        assert session.execute(select(ranking.RankingRun)).scalars().all() == []
