@@ -10,7 +10,8 @@ from sqlalchemy import select
 from portfolio.db import Database
 from portfolio.models import Project, RankingRow
 from portfolio.services import ranking
-from portfolio.services.frames import load_profile
+from portfolio.services.frames import StoredProfile, load_profile
+from scoring.engine import Ranking
 from seeds.synthetic import seed_synthetic
 
 
@@ -68,10 +69,14 @@ def test_a_stored_run_reads_back_as_the_reference_rows(db: Database,
     assert stored_rows(db, run.id) == expected
 
 
-def test_a_run_removed_while_stored_keeps_none_of_its_rows(db: Database,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def claimed_run(db: Database, monkeypatch: pytest.MonkeyPatch, seed: int
+                ) -> tuple[StoredProfile, Ranking, dict[str, int], int]:
+    """Seed a portfolio, rank it and claim a run for it, stored in batches of 40 rows.
+
+    Returns the profile, the ranking, the project ids by slug and the run's id.
+    """
     with db.write() as session:
-        seed_synthetic(session, projects=120, seed=5)
+        seed_synthetic(session, projects=120, seed=seed)
         profile = load_profile(session, None)
     with db.read() as session:
         built = ranking.compute(db, session, profile, samples=50, top_k=10)
@@ -80,6 +85,12 @@ def test_a_run_removed_while_stored_keeps_none_of_its_rows(db: Database,
     assert run_id is not None
     monkeypatch.setattr(ranking, "STORE_BATCH", 40)
     monkeypatch.setattr(ranking, "COPY_BATCH", 40)
+    return profile, built, ids, run_id
+
+
+def test_a_run_removed_while_stored_keeps_none_of_its_rows(db: Database,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    _, built, ids, run_id = claimed_run(db, monkeypatch, seed=5)
     removed = []
 
     def another_worker_removes_it(_db: Database, _held: float) -> None:
@@ -99,16 +110,7 @@ def test_a_run_removed_while_stored_keeps_none_of_its_rows(db: Database,
 
 def test_a_storer_whose_run_was_replaced_stops_and_leaves_the_new_run_alone(
         db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    with db.write() as session:
-        seed_synthetic(session, projects=120, seed=6)
-        profile = load_profile(session, None)
-    with db.read() as session:
-        built = ranking.compute(db, session, profile, samples=50, top_k=10)
-        ids = dict(session.execute(select(Project.slug, Project.id)).all())
-    stale = ranking._claim_run(db, profile, 1, 0.0, built.samples)
-    assert stale is not None
-    monkeypatch.setattr(ranking, "STORE_BATCH", 40)
-    monkeypatch.setattr(ranking, "COPY_BATCH", 40)
+    profile, built, ids, stale = claimed_run(db, monkeypatch, seed=6)
     replaced: list[int | None] = []
 
     def another_worker_replaces_it(_db: Database, _held: float) -> None:
