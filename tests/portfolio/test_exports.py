@@ -170,6 +170,27 @@ def test_datapackage_is_a_valid_frictionless_package_with_keys_licence_and_hash(
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:10]
 
 
+def test_datapackage_members_are_deflated_at_its_level(
+    snapshot: snapshots.SnapshotContent,
+) -> None:
+    """A member's deflated bytes are zlib's at the package's level (4), not the default (6)."""
+    import zlib
+
+    from portfolio.services.exports.to_datapackage import DEFLATE_LEVEL
+
+    body = export(snapshot, ExportFormat.datapackage)
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        info = archive.getinfo("data/assessments.csv")
+        text = archive.read(info)
+
+    def deflated(level: int) -> int:
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+        return len(packer.compress(text) + packer.flush())
+
+    assert deflated(DEFLATE_LEVEL) != deflated(6)  # the check below can tell them apart
+    assert info.compress_size == deflated(DEFLATE_LEVEL)
+
+
 def test_graphml_reads_back_as_the_snapshot_graph(snapshot: snapshots.SnapshotContent,
                                                   tmp_path: Path) -> None:
     path = tmp_path / "portfolio.graphml"

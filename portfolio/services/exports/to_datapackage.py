@@ -15,6 +15,10 @@ from portfolio.services.snapshots import (
 )
 from scoring import collector
 
+# zlib's level 4 instead of its default 6: at 100,000 projects deflating takes 0.6 s instead of
+# 1.35 s (the export waited on it), for a zip 9% larger (14.2 MB against 13.0 MB; measured).
+DEFLATE_LEVEL = 4
+
 
 def _field(column: Column) -> dict[str, Any]:
     """Return a Table Schema field for a column."""
@@ -44,7 +48,8 @@ def write_datapackage(content: SnapshotContent, out: BinaryIO) -> None:
     """Write a zip holding datapackage.json and one CSV per table under data/."""
     meta = content.meta
     resources = []
-    with collector.paused(), FixedTimeZip(out, content.created_at) as archive:
+    with collector.paused(), FixedTimeZip(
+            out, content.created_at, compresslevel=DEFLATE_LEVEL) as archive:
         for data in content.tables(numbers_as_text=True):
             path = f"data/{data.spec.name}.csv"
             digest = hashlib.sha256()
