@@ -8,19 +8,29 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from portfolio.db import Database
 from portfolio.models import Project, RankingRow
 from portfolio.services.common import consistent_read
-from portfolio.services.planning import project_values
-from portfolio.services.ranking import RunInfo, ensure_ranking, portfolio_frames
+from portfolio.services.ranking import (
+    PortfolioFrames,
+    RunInfo,
+    ensure_ranking,
+    portfolio_frames,
+)
 from scoring.graph import build_graph, collaboration_clusters, graph_to_node_link, write_graphml
+from scoring.graph.network import filtered_project_rows
 
 
 def portfolio_graph(db: Database, *, profile: str | None = None):
     """Return the graph of projects, datasets and organisations, built once per revision."""
-    run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds)
+    return _whole_graph(db, ensure_ranking(db, profile,
+                                           wait_seconds=db.settings.ranking_wait_seconds))
+
+
+def _whole_graph(db: Database, run: RunInfo):
+    """Return the graph of a run, built once per run by this process."""
     found = db.run_memo.get(("graph", run.id))
     if found is None:
         # Concurrent first calls share one build (about 10 s at 100,000 projects).
@@ -34,14 +44,38 @@ def _build_portfolio_graph(db: Database, run: RunInfo):
     with db.read() as session:
         consistent_read(session)
         frames = portfolio_frames(db, session)
-        values = project_values(session, run)
-        readiness = pd.Series(dict(session.execute(
-            select(col(Project.slug), col(RankingRow.readiness))
+        projects = _with_run_values(frames.projects, _run_values(db, session, run))
+    return _graph_of(projects, frames)
+
+
+def _run_values(db: Database, session: Session, run: RunInfo) -> pd.DataFrame:
+    """Return each project's value (composite) and readiness (0-1) in a run, kept per run."""
+    key = ("graph values", run.id)
+    found = db.run_memo.get(key)
+    if found is None:
+        rows = session.execute(
+            select(col(Project.slug), col(RankingRow.composite), col(RankingRow.readiness))
             .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
-            .where(col(RankingRow.run_id) == run.id)).all()), dtype=float)
-    slugs = frames.projects["slug"]
-    projects = frames.projects.assign(value=values.reindex(slugs).to_numpy(),
-                                      readiness=(readiness.reindex(slugs) / 100.0).to_numpy())
+            .where(col(RankingRow.run_id) == run.id)).all()
+        # Columns from zip: pandas inspects each row object it is handed (0.4 s at 100,000).
+        slugs, values, readiness = (
+            (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], []))
+        found = pd.DataFrame({"value": values, "readiness": readiness}, index=slugs,
+                             dtype=float)
+        found["readiness"] /= 100.0
+        found = db.run_memo.put_latest(key, found)
+    return found
+
+
+def _with_run_values(projects: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """Return the projects with their value and readiness in a run."""
+    slugs = projects["slug"]
+    return projects.assign(value=values["value"].reindex(slugs).to_numpy(),
+                           readiness=values["readiness"].reindex(slugs).to_numpy())
+
+
+def _graph_of(projects: pd.DataFrame, frames: PortfolioFrames):
+    """Build the graph of these projects with the portfolio's other tables."""
     return build_graph(projects, frames.datasets, organisations=frames.organisations,
                        dependencies=frames.dependencies, links=frames.links,
                        partners=frames.partners)
@@ -51,12 +85,25 @@ def graph_json(
     db: Database, *, kinds: Sequence[str] = (), organisation: str | None = None,
     theme: str | None = None, status: str | None = None,
 ) -> dict[str, Any]:
-    """Return the graph as node-link JSON (cytoscape elements), filtered."""
-    graph = portfolio_graph(db)
-    return graph_to_node_link(
-        graph, kinds=kinds or None, owners=[organisation] if organisation else None,
-        themes=[theme] if theme else None, statuses=[status] if status else None,
-    )
+    """Return the graph as node-link JSON (cytoscape elements), filtered.
+
+    With a project filter the graph is built from the projects it keeps (the same elements as
+    the whole graph's) and not kept: a theme of 100,000 projects takes 0.4 s, where the whole
+    graph took 3 s to build and 300 MB to keep. Otherwise the whole graph is kept per run.
+    """
+    filters = {"owners": [organisation] if organisation else None,
+               "themes": [theme] if theme else None, "statuses": [status] if status else None}
+    run = ensure_ranking(db, wait_seconds=db.settings.ranking_wait_seconds)
+    with db.read() as session:
+        consistent_read(session)
+        frames = portfolio_frames(db, session)
+        rows = filtered_project_rows(
+            frames.projects, **filters, datasets=frames.datasets,
+            organisations=frames.organisations, links=frames.links, partners=frames.partners)
+        projects = (None if rows is None else _with_run_values(
+            frames.projects[rows], _run_values(db, session, run)))
+    graph = _whole_graph(db, run) if projects is None else _graph_of(projects, frames)
+    return graph_to_node_link(graph, kinds=kinds or None, **filters)
 
 
 def graphml(db: Database) -> bytes:

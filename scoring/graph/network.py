@@ -18,19 +18,21 @@ from scoring.graph.arrays import dependency_edges, isin
 from scoring.graph.nodes import DATASET, ORG, PROJECT
 
 
+def _attribute_values(s: pd.Series) -> list[Any]:
+    """Return a column's values as its nodes' or edges' attributes hold them."""
+    if pd.api.types.is_bool_dtype(s):
+        return cast(list[Any], s.to_numpy(dtype=bool, na_value=False).tolist())
+    if pd.api.types.is_numeric_dtype(s):
+        return cast(list[Any], s.to_numpy(dtype=np.float64, na_value=np.nan).tolist())
+    return cast(list[Any], s.astype(object).where(s.notna(), None).tolist())
+
+
 def _records(df: pd.DataFrame, columns: Mapping[str, str]) -> list[dict[str, Any]]:
     """Turn the present `columns` (source -> attribute) into per-row attribute dicts."""
     cols: dict[str, list[Any]] = {}
     for source, attr in columns.items():
-        if source not in df.columns:
-            continue
-        s = df[source]
-        if pd.api.types.is_bool_dtype(s):
-            cols[attr] = s.to_numpy(dtype=bool, na_value=False).tolist()
-        elif pd.api.types.is_numeric_dtype(s):
-            cols[attr] = s.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
-        else:
-            cols[attr] = s.astype(object).where(s.notna(), None).tolist()
+        if source in df.columns:
+            cols[attr] = _attribute_values(df[source])
     if not cols:
         return [{} for _ in range(len(df))]
     names = list(cols)
@@ -282,6 +284,58 @@ def graph_to_node_link(
         data.update(id=f"{u}|{key}|{v}", source=u, target=v, kind=kind)
         edges.append({"data": data})
     return {"nodes": nodes, "edges": edges}
+
+
+def filtered_project_rows(
+    projects: pd.DataFrame,
+    *,
+    statuses: Iterable[str] | None = None,
+    themes: Iterable[str] | None = None,
+    owners: Iterable[str] | None = None,
+    datasets: pd.DataFrame | None = None,
+    organisations: pd.DataFrame | None = None,
+    links: pd.DataFrame | None = None,
+    partners: pd.DataFrame | None = None,
+) -> np.ndarray | None:
+    """Return the project rows whose graph alone gives the filtered node-link elements.
+
+    `graph_to_node_link` of `build_graph` over these rows, with the same filters, equals the
+    whole graph's. None when no project filter is given, or when the whole graph is needed:
+    slugs repeat, or a project links to a dataset or partners an organisation missing from its
+    table (such nodes are placed in the order the whole graph meets them, over every project).
+    """
+    wanted = {"status": statuses, "theme": themes, "owner": owners}
+    if all(allowed is None for allowed in wanted.values()):
+        return None
+    slugs = pd.Index(projects["slug"].astype(str).to_numpy(dtype=object), dtype=object)
+    if not slugs.is_unique or not _codes_in_tables(slugs, datasets, organisations, links,
+                                                    partners):
+        return None
+    rows = np.ones(len(projects), dtype=bool)
+    for column, allowed in wanted.items():
+        if allowed is None:
+            continue
+        chosen = set(allowed)
+        # The values the nodes hold, so that the filter is graph_to_node_link's own.
+        values = (_attribute_values(projects[column]) if column in projects.columns
+                  else [None] * len(projects))
+        rows &= np.fromiter((v in chosen for v in values), dtype=bool, count=len(projects))
+    return rows
+
+
+def _codes_in_tables(slugs: pd.Index, datasets: pd.DataFrame | None,
+                     organisations: pd.DataFrame | None, links: pd.DataFrame | None,
+                     partners: pd.DataFrame | None) -> bool:
+    """Tell whether every dataset the projects link to, and every partner, is in its table."""
+    def named(table: pd.DataFrame | None, column: str, codes: pd.DataFrame | None) -> bool:
+        if table is None or not len(table):
+            return True
+        pool = pd.Index([] if codes is None or not len(codes) else
+                        codes["code"].astype(str).tolist(), dtype=object)
+        of_projects = table[isin(table["project"].astype(str), slugs)]
+        return bool(isin(of_projects[column].astype(str), pool).all())
+
+    return named(links, "dataset", datasets) and named(partners, "organisation", organisations)
 
 
 # XML 1.0 cannot hold C0 control characters but tab and line breaks: lxml refuses them.

@@ -27,7 +27,7 @@ from scoring.graph import (
     unused_datasets,
     write_graphml,
 )
-from scoring.graph.network import XML_ILLEGAL, networkx_graphml
+from scoring.graph.network import XML_ILLEGAL, filtered_project_rows, networkx_graphml
 
 STATUS_CHOICES = ["idea", "proposed", "approved", "in_progress", "delivered", "paused", "rejected"]
 
@@ -537,6 +537,105 @@ def test_node_link_filters() -> None:
     only = graph_to_node_link(g, kinds=["project"], edge_kinds=["depends_on"])
     assert {n["data"]["kind"] for n in only["nodes"]} == {"project"}
     assert len(only["edges"]) == 2
+
+
+# Small portfolios whose codes are mostly in their tables (the filtered build applies) and
+# sometimes not (the whole graph is needed): slugs, datasets and organisations from few names.
+SLUG = st.sampled_from(["p", "q", "r", "s", "t"])
+DATASET_CODE = st.sampled_from(["x", "y", "z"])
+ORG_CODE = st.sampled_from(["A", "B", "C"])
+STATUS = st.one_of(st.none(), st.sampled_from(["idea", "proposed", "rejected"]))
+THEME = st.one_of(st.none(), st.sampled_from(["housing", "health"]))
+
+
+@st.composite
+def filtered_portfolios(draw: st.DrawFn) -> dict[str, pd.DataFrame]:
+    """Draw the tables build_graph takes, with a value that may be NaN."""
+    slugs = draw(st.lists(SLUG, unique=True, max_size=5))
+    projects = pd.DataFrame({
+        "slug": slugs,
+        "status": [draw(STATUS) for _ in slugs],
+        "theme": [draw(THEME) for _ in slugs],
+        "owner": [draw(st.one_of(st.none(), ORG_CODE)) for _ in slugs],
+        "value": [draw(st.one_of(st.just(math.nan), st.floats(0, 100))) for _ in slugs],
+    })
+    # Mostly every code, so that the filtered build applies to most examples.
+    org_codes = draw(st.one_of(st.just(["C", "A", "B"]), st.lists(ORG_CODE, max_size=3)))
+    organisations = pd.DataFrame({"code": org_codes, "name": [c.lower() for c in org_codes]})
+    dataset_codes = draw(st.one_of(st.just(["z", "x", "y"]), st.lists(DATASET_CODE,
+                                                                     max_size=3)))
+    datasets = pd.DataFrame({
+        "code": dataset_codes, "title": [c.upper() for c in dataset_codes],
+        "publisher": [draw(st.one_of(st.none(), ORG_CODE)) for _ in dataset_codes]})
+    links = pd.DataFrame(draw(st.lists(st.tuples(
+        SLUG, DATASET_CODE, st.sampled_from(["uses", "produces"]), st.booleans()), max_size=6)),
+        columns=["project", "dataset", "relation", "required"])
+    partners = pd.DataFrame(draw(st.lists(st.tuples(
+        SLUG, ORG_CODE, st.one_of(st.none(), st.sampled_from(["lead", "data"]))), max_size=5)),
+        columns=["project", "organisation", "role"])
+    dependencies = pd.DataFrame(draw(st.lists(st.tuples(SLUG, SLUG), max_size=6)),
+                                columns=["project", "depends_on"])
+    return {"projects": projects, "datasets": datasets, "organisations": organisations,
+            "links": links, "partners": partners, "dependencies": dependencies}
+
+
+@settings(max_examples=300, deadline=None)
+@given(filtered_portfolios(),
+       st.one_of(st.none(), st.lists(st.sampled_from(["idea", "proposed"]), max_size=2)),
+       st.one_of(st.none(), st.lists(st.sampled_from(["housing", "health"]), max_size=1)),
+       st.one_of(st.none(), st.lists(ORG_CODE, max_size=2)),
+       st.one_of(st.none(), st.lists(st.sampled_from(["project", "dataset", "organisation"]),
+                                     min_size=1, max_size=2)))
+def test_a_filtered_graph_of_the_filtered_rows_is_the_whole_graphs(
+        tables: dict[str, pd.DataFrame], statuses: list[str] | None, themes: list[str] | None,
+        owners: list[str] | None, kinds: list[str] | None) -> None:
+    """Where filtered_project_rows answers, the graph of those rows gives the same elements."""
+    from hypothesis import event
+
+    filters = {"statuses": statuses, "themes": themes, "owners": owners}
+    projects = tables["projects"]
+    rows = filtered_project_rows(projects, **filters, datasets=tables["datasets"],
+                                 organisations=tables["organisations"], links=tables["links"],
+                                 partners=tables["partners"])
+    others = {k: v for k, v in tables.items() if k not in ("projects", "datasets")}
+    if rows is None:
+        event("the whole graph")
+        return
+    event("filtered rows")
+    whole = graph_to_node_link(build_graph(projects, tables["datasets"], **others),
+                               kinds=kinds, **filters)
+    part = graph_to_node_link(build_graph(projects[rows], tables["datasets"], **others),
+                              kinds=kinds, **filters)
+    assert json.dumps(part, allow_nan=True) == json.dumps(whole, allow_nan=True)
+    if kinds is None or "project" in kinds:  # and no more rows than the projects shown
+        shown = [n["data"]["slug"] for n in whole["nodes"] if n["data"]["kind"] == "project"]
+        assert projects["slug"][rows].tolist() == shown
+
+
+def test_filtered_rows_need_a_project_filter_and_codes_in_their_tables() -> None:
+    """No filter, or a link to a dataset missing from its table, needs the whole graph."""
+    projects = projects_frame([("a", "idea", 1.0), ("b", "proposed", 2.0)])
+    datasets = pd.DataFrame({"code": ["x"]})
+    assert filtered_project_rows(projects, datasets=datasets) is None
+    rows = filtered_project_rows(projects, statuses=["idea"], datasets=datasets)
+    assert rows is not None and rows.tolist() == [True, False]
+    links = links_frame([("b", "unknown", "uses", True, True)])
+    assert filtered_project_rows(projects, statuses=["idea"], datasets=datasets,
+                                 links=links) is None
+
+
+def test_datasets_missing_from_their_table_are_placed_as_the_whole_graph_meets_them() -> None:
+    """Why filtered_project_rows needs the whole graph then: the kept rows meet them otherwise."""
+    projects = projects_frame([("p", "idea", 1.0), ("q", "proposed", 2.0)])
+    links = links_frame([("q", "x", "uses", True, True), ("p", "y", "uses", True, True),
+                         ("p", "x", "uses", True, True)])
+    whole = graph_to_node_link(build_graph(projects, links=links), statuses=["idea"])
+    part = graph_to_node_link(build_graph(projects[projects["status"] == "idea"], links=links),
+                              statuses=["idea"])
+    ids = [[n["data"]["id"] for n in out["nodes"]] for out in (whole, part)]
+    assert ids == [["project:p", "dataset:x", "dataset:y"],
+                   ["project:p", "dataset:y", "dataset:x"]]
+    assert filtered_project_rows(projects, statuses=["idea"], links=links) is None
 
 
 # --- collaboration clusters -----------------------------------------------------------------

@@ -86,6 +86,27 @@ def test_graph_api_and_graphml_agree_on_the_nodes(client: TestClient) -> None:
     assert projects["nodes"] and all(n["data"]["kind"] == "project" for n in projects["nodes"])
 
 
+@pytest.mark.parametrize("filters", [{"theme": "housing"}, {"status": "proposed"},
+                                     {"organisation": "GLA", "kind": ["project", "dataset"]}])
+def test_a_filtered_graph_is_the_whole_graphs_elements(client: Browser, filters: dict) -> None:
+    """Built from the projects a filter keeps, it holds what the whole graph filtered holds."""
+    from portfolio.services import network
+    from portfolio.services.ranking import ensure_ranking
+    from scoring.graph import graph_to_node_link
+
+    db = client.app.state.database
+    db.run_memo.clear()
+    filtered = client.get("/api/v1/graph", params=filters).json()
+    assert db.run_memo.get(("graph", ensure_ranking(db).id)) is None  # no whole graph kept
+    whole = graph_to_node_link(
+        network.portfolio_graph(db), kinds=filters.get("kind"),
+        owners=[filters["organisation"]] if "organisation" in filters else None,
+        themes=[filters["theme"]] if "theme" in filters else None,
+        statuses=[filters["status"]] if "status" in filters else None)
+    assert filtered["nodes"] and filtered == json.loads(json.dumps(whole))
+    assert any(n["data"].get("value") is not None for n in filtered["nodes"])
+
+
 def test_ahp_api_flags_an_inconsistent_matrix(client: TestClient) -> None:
     consistent = client.post("/api/v1/ahp", json={
         "labels": ["impact", "feasibility", "readiness"],
