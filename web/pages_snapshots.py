@@ -117,7 +117,8 @@ def snapshot_diff_export(
 def live_download(db: AppDatabase, actor: CurrentActor,
                   fmt: exports.ExportFormat) -> StreamingResponse:
     """Download the portfolio as it is now."""
-    content, _run = snapshots.build_content(db, actor=actor, label="Live portfolio")
+    content, _run = snapshots.build_content(db, actor=actor, label="Live portfolio",
+                                            tables=exports.live_tables(fmt, None))
     return export_response(content, fmt, None)
 
 

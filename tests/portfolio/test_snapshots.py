@@ -245,6 +245,13 @@ def test_the_cli_creates_lists_exports_verifies_and_compares_snapshots(
     assert "wrote" in invoke("snapshot", "export", "1", "--format", "datapackage", "--out",
                              str(out))
     assert zipfile.is_zipfile(out)
+    # The live portfolio's one table (built alone) holds the same bytes as a snapshot's.
+    live, frozen = tmp_path / "live.csv", tmp_path / "frozen.csv"
+    invoke("snapshot", "create", "--label", "Now")
+    for snapshot, path in (("live", live), ("3", frozen)):
+        invoke("snapshot", "export", snapshot, "--format", "csv", "--table", "partners",
+               "--out", str(path))
+    assert live.read_bytes() == frozen.read_bytes() and live.read_bytes().count(b"\n") > 5
     assert "intact" in invoke("snapshot", "verify", "1")
     diff = json.loads(invoke("snapshot", "diff", "1", "2", "--format", "json"))
     assert diff["weights"]["changed"] is True and diff["method"]["changed"] is False

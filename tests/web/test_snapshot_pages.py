@@ -194,6 +194,38 @@ def test_the_live_portfolio_streams_as_csv(browser: Browser, london: Database) -
     assert len(list(csv.DictReader(io.StringIO(response.text)))) == projects_in(london)
 
 
+@pytest.mark.parametrize("table", ["projects", "datasets", "links"])
+def test_a_live_single_table_export_reads_only_its_table_and_writes_the_whole_builds_bytes(
+        browser: Browser, london: Database, table: str) -> None:
+    """A live CSV builds its table and the organisations: the same bytes as from every table."""
+    from sqlalchemy import event
+
+    from portfolio.actors import SYSTEM
+    from portfolio.services import exports, snapshots
+    from portfolio.services.ranking import ensure_ranking
+
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    db = browser.app.state.database
+    ensure_ranking(db)  # the ranking's own reads are not the export's
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = browser.get("/api/v1/export", params={"format": "csv", "table": table})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    assert "x-content-hash" not in response.headers  # no hash of the whole portfolio
+    assert not [sql for sql in statements if "FROM assessment" in sql], statements
+    content, _run = snapshots.build_content(london, actor=SYSTEM, label="Live portfolio")
+    whole = b"".join(exports.stream_export(content, exports.ExportFormat.csv, table))
+    assert response.content == whole
+    package = browser.get("/api/v1/export", params={"format": "datapackage"})
+    assert package.headers["x-content-hash"].startswith("sha256:")
+
+
 def test_a_researcher_may_not_open_the_import_page(browser: Browser) -> None:
     assert browser.get("/import").status_code == 403
 

@@ -33,6 +33,7 @@ from portfolio.services.exports.registry import (
     Format,
     check_table,
     export_filename,
+    live_tables,
     stream_export,
     write_export,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "check_table",
     "diff_csv",
     "export_filename",
+    "live_tables",
     "stream_export",
     "write_export",
 ]

@@ -37,6 +37,15 @@ def check_table(fmt: ExportFormat, table: str | None) -> str:
     return table
 
 
+def live_tables(fmt: ExportFormat, table: str | None) -> frozenset[str] | None:
+    """Return the tables a live export builds: a single-table format's own and the
+    organisations that name its codes, or None (every table) for the other formats.
+    """
+    if not FORMATS[fmt].single_table:
+        return None
+    return frozenset({check_table(fmt, table), "organisations"})
+
+
 def export_filename(content: SnapshotContent, fmt: ExportFormat, table: str | None = None) -> str:
     """Return the file name of an export."""
     stem = (f"portfolio-snapshot-{content.id}" if content.id is not None

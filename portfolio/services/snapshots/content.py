@@ -120,6 +120,8 @@ class SnapshotContent:
     id: int | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
     size: int | None = None  # bytes of the canonical serialisation, when known
+    # False for a live export's content of some tables only: its hash is not the portfolio's.
+    complete: bool = True
     _meta: dict[str, Any] | None = None
 
     @property

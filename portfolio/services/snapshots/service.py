@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -41,8 +42,13 @@ def _clean_label(label: str) -> str:
 
 
 def build_content(db: Database, *, actor: Actor, label: str, profile: str | None = None,
-                  at: datetime | None = None) -> tuple[SnapshotContent, RunInfo]:
-    """Serialise the portfolio, its weights and its current ranking, without storing them."""
+                  at: datetime | None = None, tables: Collection[str] | None = None,
+                  ) -> tuple[SnapshotContent, RunInfo]:
+    """Serialise the portfolio, its weights and its current ranking, without storing them.
+
+    With `tables`, only those tables are written (a live export of one table): the content is
+    then not complete, and its hash is not the portfolio's.
+    """
     label = _clean_label(label)
     for _attempt in range(3):
         run = ensure_ranking(db, profile)
@@ -52,7 +58,7 @@ def build_content(db: Database, *, actor: Actor, label: str, profile: str | None
             if current_revision(session) != run.revision or stored.version != run.profile_version:
                 continue  # a write landed after the ranking was computed: rank again
             moment = (at or datetime.now(UTC)).replace(microsecond=0)
-            writer = PayloadWriter()
+            writer = PayloadWriter(tables)
             writer.header({
                 "label": label,
                 "author": actor.email,

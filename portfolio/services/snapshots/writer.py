@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
@@ -88,7 +88,10 @@ def _day(value: date | None) -> str | None:
 class PayloadWriter:
     """Serialise lines canonically, hashing and compressing the tables as they come."""
 
-    def __init__(self) -> None:
+    def __init__(self, tables: Collection[str] | None = None) -> None:
+        # Only these tables (all when None): a live single-table export needs one or two.
+        self._wanted = None if tables is None else frozenset(tables)
+        self._skipping = False
         self._compressor = zlib.compressobj(COMPRESS_LEVEL)
         self._sha = hashlib.sha256()
         self._body_sha = hashlib.sha256()
@@ -122,13 +125,18 @@ class PayloadWriter:
         self.size += len(self._header)
 
     def table(self, name: str, columns: Sequence[str]) -> None:
-        """Start a table."""
+        """Start a table (one not wanted is skipped, its rows never read)."""
+        self._skipping = self._wanted is not None and name not in self._wanted
+        if self._skipping:
+            return
         self._table = name
         self.counts[name] = 0
         self._put(canonical_line({"table": name, "columns": list(columns)}) + b"\n")
 
     def rows(self, rows: Iterable[list[Any]]) -> None:
         """Write rows of the current table."""
+        if self._skipping:
+            return  # a lazy query's rows are never fetched
         assert self._table is not None
         encode = _ENCODER.encode
         lines: list[str] = []
@@ -151,7 +159,8 @@ class PayloadWriter:
         return SnapshotContent(header=self._header, body=b"".join(self._parts),
                                content_hash=self._sha.hexdigest(),
                                body_hash=self._body_sha.hexdigest(),
-                               row_counts=dict(self.counts), size=self.size)
+                               row_counts=dict(self.counts), size=self.size,
+                               complete=self._wanted is None)
 
 
 def _bytewise(column: Any, dialect: str) -> Any:
