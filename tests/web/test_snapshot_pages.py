@@ -226,6 +226,14 @@ def test_a_live_single_table_export_reads_only_its_table_and_writes_the_whole_bu
     assert package.headers["x-content-hash"].startswith("sha256:")
 
 
+def test_the_live_download_page_writes_what_the_api_writes(browser: Browser) -> None:
+    page = browser.get("/snapshots/live/csv")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/csv")
+    assert page.content == browser.get("/api/v1/export", params={"format": "csv"}).content
+    package = browser.get("/snapshots/live/datapackage")
+    assert package.status_code == 200 and package.headers["x-content-hash"].startswith("sha256:")
+
+
 def test_a_researcher_may_not_open_the_import_page(browser: Browser) -> None:
     assert browser.get("/import").status_code == 403
 
