@@ -85,8 +85,10 @@ class Database:
         # Values derived from one portfolio revision or one ranking run, and the rankings
         # being computed in the background, belong to this database alone.
         self.memo = Memo(entries=256)
-        # Large results of one ranking run (graphs of up to 100,000 projects): only a few.
-        self.run_memo = Memo(entries=4)
+        # Large results of one revision or ranking run, the latest of each kind only: the
+        # portfolio's frames, the graph, a graph's run values and the what-if sliders' parts
+        # (a spare place, so that one more kind would not evict the 4 s frames).
+        self.run_memo = Memo(entries=5)
         self.faults = FaultLog()
         self.background = Background(self.faults)
         # The PostgreSQL job queue (portfolio/jobs.py) when this process uses one.

@@ -308,19 +308,19 @@ def filtered_project_rows(
     if all(allowed is None for allowed in wanted.values()):
         return None
     slugs = pd.Index(projects["slug"].astype(str).to_numpy(dtype=object), dtype=object)
-    if not slugs.is_unique or not _codes_in_tables(slugs, datasets, organisations, links,
-                                                    partners):
+    if (projects["slug"].isna().any() or not slugs.is_unique
+            or not _codes_in_tables(slugs, datasets, organisations, links, partners)):
         return None
-    rows = np.ones(len(projects), dtype=bool)
-    for column, allowed in wanted.items():
-        if allowed is None:
-            continue
-        chosen = set(allowed)
-        # The values the nodes hold, so that the filter is graph_to_node_link's own.
-        values = (_attribute_values(projects[column]) if column in projects.columns
-                  else [None] * len(projects))
-        rows &= np.fromiter((v in chosen for v in values), dtype=bool, count=len(projects))
-    return rows
+    # The values the nodes hold, tested in graph_to_node_link's order and stopping at the first
+    # that fails, as it does: the filter is its own.
+    tests = [(_attribute_values(projects[column]) if column in projects.columns
+              else [None] * len(projects), set(allowed))
+             for column, allowed in wanted.items() if allowed is not None]
+    try:
+        return np.fromiter((all(values[i] in chosen for values, chosen in tests)
+                            for i in range(len(projects))), dtype=bool, count=len(projects))
+    except TypeError:  # an unhashable value: the whole graph meets it, or not, as it does
+        return None
 
 
 def _codes_in_tables(slugs: pd.Index, datasets: pd.DataFrame | None,

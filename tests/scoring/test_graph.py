@@ -598,6 +598,15 @@ def test_a_filtered_graph_of_the_filtered_rows_is_the_whole_graphs(
                                  organisations=tables["organisations"], links=tables["links"],
                                  partners=tables["partners"])
     others = {k: v for k, v in tables.items() if k not in ("projects", "datasets")}
+    # The whole graph is needed exactly when a project links to a dataset, or is partnered by
+    # an organisation, missing from its table (their nodes' order is the whole graph's).
+    known = set(projects["slug"])
+    missing = any(
+        project in known and code not in set(tables[table]["code"])
+        for name, table, column in (("links", "datasets", "dataset"),
+                                    ("partners", "organisations", "organisation"))
+        for project, code in zip(tables[name]["project"], tables[name][column], strict=True))
+    assert (rows is None) == (missing or all(f is None for f in filters.values()))
     if rows is None:
         event("the whole graph")
         return
@@ -622,6 +631,19 @@ def test_filtered_rows_need_a_project_filter_and_codes_in_their_tables() -> None
     links = links_frame([("b", "unknown", "uses", True, True)])
     assert filtered_project_rows(projects, statuses=["idea"], datasets=datasets,
                                  links=links) is None
+
+
+def test_partners_missing_from_their_table_are_placed_as_the_whole_graph_meets_them() -> None:
+    """The organisations' like the datasets': the kept rows alone would meet them in turn."""
+    projects = projects_frame([("p", "idea", 1.0), ("q", "proposed", 2.0)])
+    partners = pd.DataFrame({"project": ["q", "p", "p"], "organisation": ["A", "C", "A"],
+                             "role": [None, None, None]})
+    whole = graph_to_node_link(build_graph(projects, partners=partners), statuses=["idea"])
+    part = graph_to_node_link(build_graph(projects[projects["status"] == "idea"],
+                                          partners=partners), statuses=["idea"])
+    ids = [[n["data"]["id"] for n in out["nodes"]] for out in (whole, part)]
+    assert ids == [["project:p", "org:A", "org:C"], ["project:p", "org:C", "org:A"]]
+    assert filtered_project_rows(projects, statuses=["idea"], partners=partners) is None
 
 
 def test_datasets_missing_from_their_table_are_placed_as_the_whole_graph_meets_them() -> None:

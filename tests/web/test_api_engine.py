@@ -107,6 +107,22 @@ def test_a_filtered_graph_is_the_whole_graphs_elements(client: Browser, filters:
     assert any(n["data"].get("value") is not None for n in filtered["nodes"])
 
 
+def test_a_kept_graph_answers_without_reading_the_portfolio(
+        client: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a run's whole graph is kept, filtered or not, the API reads no frames."""
+    from portfolio.services import network
+
+    whole = client.get("/api/v1/graph").json()
+
+    def no_read(*_args: object) -> None:
+        raise AssertionError("the portfolio was read again")
+
+    monkeypatch.setattr(network, "portfolio_frames", no_read)
+    assert client.get("/api/v1/graph").json() == whole
+    housing = client.get("/api/v1/graph", params={"theme": "housing"})
+    assert housing.status_code == 200 and housing.json()["nodes"]
+
+
 def test_ahp_api_flags_an_inconsistent_matrix(client: TestClient) -> None:
     consistent = client.post("/api/v1/ahp", json={
         "labels": ["impact", "feasibility", "readiness"],

@@ -126,8 +126,10 @@ class FixedTimeZip(zipfile.ZipFile):
         """Return the header of a member written now."""
         info = zipfile.ZipInfo(name, date_time=self.moment)
         info.compress_type = zipfile.ZIP_DEFLATED
-        # A member opened from a ZipInfo compresses at the info's level, not the archive's.
-        info._compresslevel = self.compresslevel  # type: ignore[attr-defined]
+        # A member opened from a ZipInfo compresses at the info's level, not the archive's
+        # (named compress_level from Python 3.13, _compresslevel before).
+        setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel",
+                self.compresslevel)
         info.create_system = 3
         info.external_attr = 0o644 << 16
         return info
