@@ -234,6 +234,24 @@ def test_the_live_download_page_writes_what_the_api_writes(browser: Browser) -> 
     assert package.status_code == 200 and package.headers["x-content-hash"].startswith("sha256:")
 
 
+def test_a_live_parquet_says_no_hash_and_a_snapshots_does(browser: Browser) -> None:
+    """Its schema's snapshot metadata has no hash of the whole portfolio, as its headers."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    def metadata(response) -> dict:  # type: ignore[no-untyped-def]
+        schema = pq.read_schema(io.BytesIO(response.content))
+        return json.loads(schema.metadata[b"portfolio.snapshot"])
+
+    live = metadata(browser.get("/api/v1/export", params={"format": "parquet"}))
+    assert "content_hash" not in live and live["row_counts"]["projects"] > 0
+    made = browser.post("/api/v1/snapshots", json={"label": "Parquet"}).json()
+    frozen = metadata(browser.get(f"/api/v1/snapshots/{made['id']}/export",
+                                  params={"format": "parquet"}))
+    assert frozen["content_hash"] == f"sha256:{made['content_hash']}"
+
+
 def test_a_researcher_may_not_open_the_import_page(browser: Browser) -> None:
     assert browser.get("/import").status_code == 403
 

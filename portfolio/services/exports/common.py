@@ -106,9 +106,14 @@ def spooled(write: Callable[[BinaryIO], None]) -> Iterator[bytes]:
 
 
 def snapshot_header(content: SnapshotContent) -> dict[str, Any]:
-    """Return what an export says about its snapshot."""
-    return {"id": content.id, "content_hash": f"sha256:{content.content_hash}",
-            **content.meta, "row_counts": content.row_counts}
+    """Return what an export says about its snapshot (no hash for a live export of one table:
+    its content is not the whole portfolio's).
+    """
+    header = {"id": content.id, "content_hash": f"sha256:{content.content_hash}",
+              **content.meta, "row_counts": content.row_counts}
+    if not content.complete:
+        del header["content_hash"]
+    return header
 
 
 
