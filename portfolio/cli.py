@@ -749,9 +749,7 @@ def snapshot_export(
     db = database()
     if snapshot == "live":
         with err_console.status("reading the live portfolio..."):
-            content, _run = snapshots.build_content(
-                db, actor=acting(as_email), label="Live portfolio",
-                tables=exports.live_tables(export_format, table))
+            content = exports.live_content(db, acting(as_email), export_format, table)
     else:
         if not snapshot.isdigit():
             raise fail(f"{snapshot!r} is not a snapshot id (a number) nor 'live'")

@@ -108,9 +108,7 @@ def export_live(db: AppDatabase, actor: CurrentActor, fmt: Format,
     """Download the portfolio as it is now, ranked with the default weight profile."""
     exports.check_table(fmt, table)
     # CSV and Parquet hold one table: only it (and the organisations' names) is built.
-    content, _run = snapshots.build_content(db, actor=actor, label="Live portfolio",
-                                            tables=exports.live_tables(fmt, table))
-    return export_response(content, fmt, table)
+    return export_response(exports.live_content(db, actor, fmt, table), fmt, table)
 
 
 # Named apart from the page at /import, which the navigation links to by name.

@@ -117,9 +117,7 @@ def snapshot_diff_export(
 def live_download(db: AppDatabase, actor: CurrentActor,
                   fmt: exports.ExportFormat) -> StreamingResponse:
     """Download the portfolio as it is now."""
-    content, _run = snapshots.build_content(db, actor=actor, label="Live portfolio",
-                                            tables=exports.live_tables(fmt, None))
-    return export_response(content, fmt, None)
+    return export_response(exports.live_content(db, actor, fmt), fmt, None)
 
 
 @router.get("/snapshots/{snapshot_id}", name="snapshot", dependencies=[READ])

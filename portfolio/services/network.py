@@ -97,19 +97,24 @@ def graph_json(
     run = ensure_ranking(db, wait_seconds=db.settings.ranking_wait_seconds)
     graph = db.run_memo.get(("graph", run.id))
     if graph is None and any(chosen is not None for chosen in filters.values()):
-        with db.read() as session:
-            consistent_read(session)
-            frames = portfolio_frames(db, session)
-            rows = filtered_project_rows(
-                frames.projects, **filters, datasets=frames.datasets,
-                organisations=frames.organisations, links=frames.links,
-                partners=frames.partners)
-            if rows is not None:
-                graph = _graph_of(_with_run_values(frames.projects[rows],
-                                                   _run_values(db, session, run)), frames)
+        graph = _filtered_graph(db, run, filters)
     if graph is None:
         graph = _whole_graph(db, run)
     return graph_to_node_link(graph, kinds=kinds or None, **filters)
+
+
+def _filtered_graph(db: Database, run: RunInfo, filters: dict[str, Any]):
+    """Build the graph of the projects a filter keeps, or None where the whole one is needed."""
+    with db.read() as session:
+        consistent_read(session)
+        frames = portfolio_frames(db, session)
+        rows = filtered_project_rows(
+            frames.projects, **filters, datasets=frames.datasets,
+            organisations=frames.organisations, links=frames.links, partners=frames.partners)
+        if rows is None:
+            return None
+        projects = _with_run_values(frames.projects[rows], _run_values(db, session, run))
+    return _graph_of(projects, frames)
 
 
 def graphml(db: Database) -> bytes:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import BinaryIO
 
+from portfolio.actors import Actor
+from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.services.exports.common import DEFAULT_TABLE, copy_chunks, named_table, spooled
 from portfolio.services.exports.to_csv import csv_chunks
@@ -21,6 +23,7 @@ from portfolio.services.snapshots import (
     TABLE_BY_NAME,
     TABLE_NAMES,
     SnapshotContent,
+    build_content,
 )
 
 
@@ -44,6 +47,14 @@ def live_tables(fmt: ExportFormat, table: str | None) -> frozenset[str] | None:
     if not FORMATS[fmt].single_table:
         return None
     return frozenset({check_table(fmt, table), "organisations"})
+
+
+def live_content(db: Database, actor: Actor, fmt: ExportFormat,
+                 table: str | None = None) -> SnapshotContent:
+    """Serialise the portfolio as it is now for an export, building only the tables it needs."""
+    content, _run = build_content(db, actor=actor, label="Live portfolio",
+                                  tables=live_tables(fmt, table))
+    return content
 
 
 def export_filename(content: SnapshotContent, fmt: ExportFormat, table: str | None = None) -> str:
