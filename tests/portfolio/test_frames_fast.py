@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from sqlmodel import col, select
 
 from portfolio.db import Database
+from portfolio.models import Assessment, CriterionLevel
 from portfolio.services import frames
+from portfolio.services.common import consistent_read
 from seeds.synthetic import seed_synthetic
 
 
@@ -44,3 +47,46 @@ def test_synthetic_frames_are_the_same_either_way(db: Database,
     with db.write() as session:
         seed_synthetic(session, projects=200, seed=5)
     assert_same(*both_ways(db, monkeypatch))
+
+
+def a_changed_level(session) -> Assessment:  # type: ignore[no-untyped-def]
+    """Return a new assessment that replaces the level of a cell assessed with no assessor."""
+    found = session.execute(select(Assessment).where(col(Assessment.assessor_id).is_(None))
+                            .order_by(col(Assessment.id))).scalars().first()
+    assert found is not None
+    levels = session.execute(select(col(CriterionLevel.level)).where(
+        col(CriterionLevel.criterion_id) == found.criterion_id)).scalars().all()
+    other = next(level for level in levels if level != found.level)
+    return Assessment(project_id=found.project_id, criterion_id=found.criterion_id, level=other)
+
+
+def test_the_assessments_are_read_in_the_transactions_snapshot(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A level committed meanwhile by another writer is not seen, as by every other read."""
+    beside = []
+    read_beside = frames._int_rows_in_snapshot
+    monkeypatch.setattr(frames, "_int_rows_in_snapshot",
+                        lambda *args: beside.append(args) or read_beside(*args))
+    with london.read() as session:
+        consistent_read(session)
+        first = frames.load_portfolio(session)
+        with london.write() as other:
+            other.add(a_changed_level(other))
+        again = frames.load_portfolio(session)
+    with london.read() as session:
+        fresh = frames.load_portfolio(session)
+    pd.testing.assert_frame_equal(again.levels, first.levels)
+    assert not fresh.levels.equals(first.levels)
+    # PostgreSQL's server reads them on a second connection; SQLite's in turn.
+    assert len(beside) == (0 if london.is_sqlite else 3)
+
+
+def test_a_transaction_that_wrote_reads_its_own_assessments(london: Database) -> None:
+    with london.read() as session:
+        before = frames.load_portfolio(session).levels
+    with london.write() as session:
+        session.add(a_changed_level(session))
+        session.flush()
+        during = frames.load_portfolio(session).levels
+        session.rollback()
+    assert not during.equals(before)
