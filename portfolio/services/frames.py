@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow
 from sqlalchemy import Connection, Engine, NullPool, case, create_engine, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from portfolio import revision
@@ -177,6 +178,8 @@ INT_ROWS_BATCH = 50_000
 _BESIDE: dict[int, ThreadPoolExecutor] = {}  # per process: a forked child has no threads
 _UNPOOLED: dict[str, Engine] = {}
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
+BESIDE_LOCK_TIMEOUT = "1s"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout
 
 
 def _int_rows_beside(session: Session, query: Any, width: int) -> Callable[[], np.ndarray]:
@@ -184,13 +187,19 @@ def _int_rows_beside(session: Session, query: Any, width: int) -> Callable[[], n
 
     On PostgreSQL the server produces the rows while this thread reads the rest (900,000
     assessments are half a second of its work at 100,000 projects); the second connection
-    imports this transaction's snapshot, so both read one state of the database. On SQLite,
-    or in a transaction that has written the portfolio (a snapshot holds no uncommitted
-    rows), the rows are read here when asked for.
+    imports this transaction's snapshot, so both read one state of the database (a READ
+    COMMITTED transaction's statements each read their own anyway). On SQLite, in a savepoint
+    (which cannot export a snapshot), or in a transaction that has written the portfolio (a
+    snapshot holds no uncommitted rows), the rows are read here when asked for.
     """
     connection = session.connection()
-    if connection.dialect.name != "postgresql" or revision.made_by(session) is not None:
-        return lambda: _int_rows(connection, query, width)
+
+    def here() -> np.ndarray:
+        return _int_rows(connection, query, width)
+
+    if (connection.dialect.name != "postgresql" or session.in_nested_transaction()
+            or revision.made_by(session) is not None):
+        return here
     snapshot = str(connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar())
     if not _SNAPSHOT_ID.fullmatch(snapshot):
         raise RuntimeError(f"unexpected snapshot identifier {snapshot!r}")
@@ -199,18 +208,38 @@ def _int_rows_beside(session: Session, query: Any, width: int) -> Callable[[], n
     if pool is None:
         pool = _BESIDE.setdefault(os.getpid(), ThreadPoolExecutor(
             max_workers=4, thread_name_prefix="portfolio-read-beside"))
-    return pool.submit(_int_rows_in_snapshot, url, snapshot, query, width).result
+    beside = pool.submit(_int_rows_in_snapshot, url, snapshot, query, width)
+
+    def rows() -> np.ndarray:
+        found = beside.result()
+        # None: the second connection waited too long for a lock. Waiting for it here instead
+        # lets PostgreSQL see the wait, and break a deadlock if that is what it is.
+        return found if found is not None else here()
+
+    return rows
 
 
-def _int_rows_in_snapshot(url: str, snapshot: str, query: Any, width: int) -> np.ndarray:
-    """Return `_int_rows` as read by a new REPEATABLE READ transaction importing `snapshot`."""
+def _int_rows_in_snapshot(url: str, snapshot: str, query: Any,
+                          width: int) -> np.ndarray | None:
+    """Return `_int_rows` as read by a new REPEATABLE READ transaction importing `snapshot`.
+
+    None when a lock is not granted within BESIDE_LOCK_TIMEOUT.
+    """
     engine = _UNPOOLED.get(url)
     if engine is None:
         engine = _UNPOOLED.setdefault(url, create_engine(url, poolclass=NullPool))
     with engine.connect().execution_options(isolation_level="REPEATABLE READ") as side:
         # Must be the transaction's first statement; the identifier cannot be a parameter.
         side.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-        return _int_rows(side, query, width)
+        # PostgreSQL cannot see that the first transaction waits on this one: had a migration
+        # locked `assessment` while it waits for a lock the first holds, neither would move.
+        side.exec_driver_sql(f"SET LOCAL lock_timeout = '{BESIDE_LOCK_TIMEOUT}'")
+        try:
+            return _int_rows(side, query, width)
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                return None
+            raise
 
 
 ASSESSMENT_ROWS = select(

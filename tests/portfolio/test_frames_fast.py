@@ -49,6 +49,17 @@ def test_synthetic_frames_are_the_same_either_way(db: Database,
     assert_same(*both_ways(db, monkeypatch))
 
 
+def test_assessments_read_in_batches_are_the_same(london: Database,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    with london.read() as session:
+        whole = frames.load_portfolio(session)
+    monkeypatch.setattr(frames, "INT_ROWS_BATCH", 7)  # London's 770 rows in 110 batches
+    with london.read() as session:
+        batched = frames.load_portfolio(session)
+    pd.testing.assert_frame_equal(batched.levels, whole.levels)
+    pd.testing.assert_frame_equal(batched.assessments, whole.assessments)
+
+
 def a_changed_level(session) -> Assessment:  # type: ignore[no-untyped-def]
     """Return a new assessment that replaces the level of a cell assessed with no assessor."""
     found = session.execute(select(Assessment).where(col(Assessment.assessor_id).is_(None))
@@ -90,3 +101,15 @@ def test_a_transaction_that_wrote_reads_its_own_assessments(london: Database) ->
         during = frames.load_portfolio(session).levels
         session.rollback()
     assert not during.equals(before)
+
+
+def test_the_portfolio_reads_in_a_savepoint(london: Database) -> None:
+    """PostgreSQL exports no snapshot from a savepoint: the assessments are read in it."""
+    with london.read() as session:
+        whole = frames.load_portfolio(session)
+    with london.read() as session:
+        consistent_read(session)
+        session.execute(select(col(Assessment.id))).first()
+        with session.begin_nested():
+            nested = frames.load_portfolio(session)
+    pd.testing.assert_frame_equal(nested.levels, whole.levels)

@@ -1,0 +1,58 @@
+"""The assessments read beside a PostgreSQL transaction never hide a deadlock from the server."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+from sqlalchemy.exc import OperationalError
+from sqlmodel import col, select
+
+from portfolio.db import Database
+from portfolio.models import Project
+from portfolio.services import frames
+from portfolio.services.common import consistent_read
+
+
+@pytest.fixture
+def backend() -> str:
+    """Locks and snapshots of PostgreSQL."""
+    return "postgresql"
+
+
+def test_a_lock_the_second_connection_waits_for_is_waited_for_where_postgresql_sees_it(
+        london: Database) -> None:
+    """A migration that locks the assessments, then waits for a lock the reader holds, is a
+    deadlock: PostgreSQL breaks it, as it did when one connection read everything.
+    """
+    url = london.engine.url
+    conninfo = f"host={url.host} port={url.port} user={url.username} dbname={url.database}"
+    locked, outcome = threading.Event(), {}
+
+    def migration() -> None:
+        with psycopg.connect(conninfo) as connection:
+            connection.execute("SET lock_timeout = '20s'")
+            connection.execute("LOCK TABLE assessment IN ACCESS EXCLUSIVE MODE")
+            locked.set()
+            try:
+                connection.execute("LOCK TABLE project IN ACCESS EXCLUSIVE MODE")
+                outcome["migration"] = "locked both"
+            except psycopg.Error as error:
+                outcome["migration"] = type(error).__name__
+            connection.rollback()
+
+    with london.read() as session:
+        consistent_read(session)
+        session.execute(select(col(Project.id))).first()  # holds ACCESS SHARE on project
+        other = threading.Thread(target=migration)
+        other.start()
+        assert locked.wait(10)
+        time.sleep(0.3)  # the migration now waits for project
+        # Found by PostgreSQL's deadlock check, not ended by the migration's lock timeout.
+        with pytest.raises(OperationalError) as raised:
+            frames.load_portfolio(session)
+    other.join(30)
+    assert isinstance(raised.value.orig, psycopg.errors.DeadlockDetected)
+    assert outcome == {"migration": "locked both"}
