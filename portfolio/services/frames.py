@@ -212,8 +212,8 @@ def _int_rows_beside(session: Session, query: Any, width: int) -> Callable[[], n
 
     def rows() -> np.ndarray:
         found = beside.result()
-        # None: the second connection waited too long for a lock. Waiting for it here instead
-        # lets PostgreSQL see the wait, and break a deadlock if that is what it is.
+        # None: the second connection did not open, or waited too long for a lock. Waiting for
+        # it here instead lets PostgreSQL see the wait, and break a deadlock if it is one.
         return found if found is not None else here()
 
     return rows
@@ -223,12 +223,17 @@ def _int_rows_in_snapshot(url: str, snapshot: str, query: Any,
                           width: int) -> np.ndarray | None:
     """Return `_int_rows` as read by a new REPEATABLE READ transaction importing `snapshot`.
 
-    None when a lock is not granted within BESIDE_LOCK_TIMEOUT.
+    None when no connection can be opened (the server's max_connections, say) or a lock is not
+    granted within BESIDE_LOCK_TIMEOUT: the first transaction then reads the rows itself.
     """
     engine = _UNPOOLED.get(url)
     if engine is None:
         engine = _UNPOOLED.setdefault(url, create_engine(url, poolclass=NullPool))
-    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as side:
+    try:
+        opened = engine.connect()
+    except DBAPIError:
+        return None
+    with opened.execution_options(isolation_level="REPEATABLE READ") as side:
         # Must be the transaction's first statement; the identifier cannot be a parameter.
         side.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
         # PostgreSQL cannot see that the first transaction waits on this one: had a migration

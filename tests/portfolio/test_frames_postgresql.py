@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+import pandas as pd
 import psycopg
 import pytest
+from sqlalchemy import create_engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 
@@ -56,3 +58,19 @@ def test_a_lock_the_second_connection_waits_for_is_waited_for_where_postgresql_s
     other.join(30)
     assert isinstance(raised.value.orig, psycopg.errors.DeadlockDetected)
     assert outcome == {"migration": "locked both"}
+
+
+def test_the_assessments_are_read_in_the_transaction_when_no_second_connection_opens(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server at its max_connections, say: the re-ranking reads on, on its own connection."""
+    with london.read() as session:
+        whole = frames.load_portfolio(session)
+    refused = make_url(london.engine.url).set(port=1)  # nothing listens there
+    monkeypatch.setattr(frames, "_UNPOOLED", {})
+    monkeypatch.setattr(frames, "create_engine",
+                        lambda url, **options: create_engine(refused, **options))
+    with london.read() as session:
+        consistent_read(session)
+        alone = frames.load_portfolio(session)
+    pd.testing.assert_frame_equal(alone.levels, whole.levels)
+    pd.testing.assert_frame_equal(alone.assessments, whole.assessments)
