@@ -162,3 +162,28 @@ def test_a_ranking_read_a_page_at_a_time_is_the_whole_ranking(
     read = list(pages)
     assert paged_run == run and all(len(page) <= 7 for page in read)
     assert [row for page in read for row in page] == whole
+
+
+def test_the_collector_is_paused_while_the_what_if_base_and_the_graph_are_built(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Their builds make hundreds of thousands of objects at scale (scoring.collector)."""
+    import gc
+
+    from portfolio.services import network
+    from portfolio.services import ranking as ranking_service
+
+    seen: dict[str, bool] = {}
+
+    def watched(name: str, build):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            seen[name] = gc.isenabled()
+            return build(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(ranking_service, "build_base",
+                        watched("what-if base", ranking_service.build_base))
+    monkeypatch.setattr(network, "_graph_of", watched("graph", network._graph_of))
+    ranking_service._whatif_base(london, None)
+    network.portfolio_graph(london)
+    assert seen == {"what-if base": False, "graph": False}
+    assert gc.isenabled()
