@@ -42,7 +42,8 @@ def _whole_graph(db: Database, run: RunInfo):
 
 def _build_portfolio_graph(db: Database, run: RunInfo):
     """Build the graph of projects, datasets and organisations with a run's values."""
-    # Hundreds of thousands of attribute dicts: the collector's passes over them add a quarter.
+    # Hundreds of thousands of attribute dicts: the collector's passes over them made a build
+    # at 100,000 projects 1.7 s against 1.25 s paused once, and cost nothing another time.
     with collector.paused():
         with db.read() as session:
             consistent_read(session)
