@@ -33,14 +33,23 @@ from scoring.plumbing import plumbing_recommendations
 SUBPROCESS_ABOVE = 1500
 
 
+def run_figures(session: Session, run: RunInfo) -> pd.DataFrame:
+    """Return each active project's composite (`value`) and readiness (0-1) in a stored run."""
+    rows = session.execute(
+        select(col(Project.slug), col(RankingRow.composite), col(RankingRow.readiness))
+        .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
+        .where(col(RankingRow.run_id) == run.id)).all()
+    # Columns from zip: pandas inspects each row object it is handed (0.4 s at 100,000).
+    slugs, values, readiness = (
+        (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], []))
+    figures = pd.DataFrame({"value": values, "readiness": readiness}, index=slugs, dtype=float)
+    figures["readiness"] /= 100.0
+    return figures
+
+
 def project_values(session: Session, run: RunInfo) -> pd.Series:
     """Return the composite of each active project in a stored run, by slug."""
-    rows = session.execute(
-        select(col(Project.slug), col(RankingRow.composite))
-        .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
-        .where(col(RankingRow.run_id) == run.id)
-    ).all()
-    return pd.Series({slug: value for slug, value in rows}, dtype=float)
+    return run_figures(session, run)["value"].rename(None)
 
 
 def plan_candidates(db: Database, profile: str | None
