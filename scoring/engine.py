@@ -105,18 +105,41 @@ def rank_portfolio(
                .to_numpy() >= 1.0 - 1e-9) if len(links) else pd.Series(dtype=bool),
     )
     unlock = unlock_values(table, dependencies, links_ready, datasets).unlock
+    ordered = order.set_index("slug")
+    # Every frame below is indexed by slug, like `projects` or like the structure's nodes: one
+    # lookup of each ordered project's row in both lets them be taken by position, where a join
+    # or reindex per frame hashed 100,000 slugs each time (0.4 s of a ranking at 100,000).
+    at = slugs.get_indexer(ordered.index)
+    node = pd.Index(structure.slugs).get_indexer(ordered.index)
+    at_node = np.empty(len(node), dtype=np.int64)
+    at_node[node] = at
     robust = _robustness(values, criteria, profile, structure,
-                         override.reindex(structure.slugs).to_numpy(dtype=float),
+                         override.to_numpy(dtype=float)[at_node],
                          top_k, samples, seed, assessments)
-    methods = method_figures(projects, levels, scores, order.set_index("slug")["unblocks"])
-    rows = order.set_index("slug").join(scores).join(robust).join(methods)
-    rows["unlock_value"] = unlock.reindex("project:" + rows.index.to_series()).to_numpy()
-    rows["bottleneck_dataset"] = readiness["bottleneck_dataset"].reindex(rows.index)
-    rows["override"] = override.reindex(rows.index).notna()
+    methods = method_figures(projects, levels, scores, ordered["unblocks"])
+    rows = pd.concat([ordered, _taken(scores, slugs, at, ordered.index),
+                      _taken(robust, pd.Index(structure.slugs), node, ordered.index),
+                      _taken(methods, slugs, at, ordered.index)], axis=1)
+    # unlock_values keys the projects first, in the order of the rows it was given.
+    rows["unlock_value"] = unlock.to_numpy()[:len(slugs)][at]
+    rows["bottleneck_dataset"] = _taken(readiness["bottleneck_dataset"], slugs, at, rows.index)
+    rows["override"] = override.notna().to_numpy()[at]
     rows = rows.reset_index().sort_values("position")
+    # After reset_index each row's label is its place in `ordered`, so the sort moved `at` too.
+    shown = pd.Index(rows["slug"])
+    contributions = _taken(composite.contributions, slugs, at[rows.index.to_numpy()], shown)
     used = order_samples(samples, len(structure.slugs)) if len(structure.slugs) else 0
-    return Ranking(rows=rows, contributions=composite.contributions.reindex(rows["slug"]),
-                   samples=max(used, 0))
+    return Ranking(rows=rows, contributions=contributions, samples=max(used, 0))
+
+
+def _taken(found: pd.DataFrame | pd.Series, like: pd.Index, at: np.ndarray,
+           index: pd.Index) -> pd.DataFrame | pd.Series:
+    """Return the rows of `found` for `index`: by the positions `at` in `like` when `found` is
+    indexed like it (as it always is here), else by label.
+    """
+    if found.index.equals(like) and len(at) and at.min() >= 0:
+        return found.take(at).set_axis(index)
+    return found.reindex(index)
 
 
 def _robustness(values: pd.DataFrame, criteria: Sequence[Criterion], profile: WeightProfile,
