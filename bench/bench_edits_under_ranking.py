@@ -47,11 +47,11 @@ def rank_loop(database_url: str, one_transaction: bool, stop: Any, stored: Any,
         ranking.STORE_BATCH = 10**9
         ranking.STORE_HOLD_SECONDS = 10**9
 
-    def let_writers_in(db: Any, held: float) -> None:
+    def let_writers_in(db: Any, held: float, freed: float) -> None:
         # How long each batch held the write lock: what a waiting edit waits for at most.
         held_seconds.append(held)
         if not one_transaction:
-            pause(db, held)
+            pause(db, held, freed)
 
     ranking._let_writers_in = let_writers_in
     db = Database(Settings(database_url=database_url, secret_key=common.BENCH_SECRET))

@@ -298,13 +298,14 @@ def _store_rows(db: Database, run_id: int, ranking: Ranking,
 
     On SQLite each batch is sized to hold the one write lock about STORE_HOLD_SECONDS, then
     the lock is left free for twice as long: a waiting edit's busy handler finds it free within
-    a few tries. On PostgreSQL, which locks rows, batches of COPY_BATCH rows go in by COPY. The
-    rows are encoded before the lock is taken, as the driver's own tuples.
+    a few tries. On PostgreSQL, which locks rows, batches of COPY_BATCH rows go in by COPY. Each
+    batch is encoded as the driver's own tuples before the lock is taken, in the pause after
+    the batch before it.
     """
     rows = _encoded_rows(run_id, ranking, project_ids)
     size, start = (STORE_BATCH if db.is_sqlite else COPY_BATCH), 0
-    while start < rows.size:
-        batch = rows.tuples(start, start + size)
+    batch = rows.tuples(start, start + size)
+    while batch:
         with db.write() as session:
             connection = session.connection()  # waits for the write lock: not the time held
             began = time.perf_counter()
@@ -316,12 +317,15 @@ def _store_rows(db: Database, run_id: int, ranking: Ranking,
             if progress.rowcount == 0:  # type: ignore[attr-defined]
                 # Judged abandoned and removed by another worker: this batch rolls back.
                 raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
-        held = time.perf_counter() - began
+        freed = time.perf_counter()
+        held = freed - began
         start += len(batch)
-        _let_writers_in(db, held)
         if db.is_sqlite:
             size = max(50, min(10 * STORE_BATCH,
                                int(size * STORE_HOLD_SECONDS / max(held, 1e-4))))
+        # The next batch is encoded in the pause left to edits: it takes no lock.
+        batch = rows.tuples(start, start + size)
+        _let_writers_in(db, held, freed)
 
 
 # Rows per COPY on PostgreSQL: each batch also records progress (rows_stored, computed_at).
@@ -446,14 +450,15 @@ def _row_tuples(run_id: int, ranking: Ranking,
 JSON_COLUMNS = tuple(c.name for c in table_of(RankingRow).columns if isinstance(c.type, JSON))
 
 
-def _let_writers_in(db: Database, held: float) -> None:
-    """Leave the write lock free between two batches (twice as long as a batch held it).
+def _let_writers_in(db: Database, held: float, freed: float) -> None:
+    """Leave the write lock free between two batches: twice as long as a batch held it, counted
+    from `freed` (the perf_counter when it was released).
 
     SQLite's busy handler polls; without a pause the next batch would take the lock again
     before a waiting edit's next try. PostgreSQL locks rows, so edits never wait for a batch.
     """
     if db.is_sqlite:
-        time.sleep(max(0.002, 2 * held))
+        time.sleep(max(0.002, freed + 2 * held - time.perf_counter()))
 
 
 def _prune_runs(db: Database, profile_id: int) -> None:
@@ -495,7 +500,8 @@ def _remove_run(db: Database, run_id: int) -> None:
             began = time.perf_counter()
             session.execute(delete(RankingRow).where(col(RankingRow.run_id) == run_id,
                                                      col(RankingRow.position) <= upper))
-        _let_writers_in(db, time.perf_counter() - began)
+        freed = time.perf_counter()
+        _let_writers_in(db, freed - began, freed)
     with db.write() as session:
         session.execute(delete(RankingRun).where(col(RankingRun.id) == run_id))
         # A batch its storer committed while the rows above were deleted (ranking_row has no

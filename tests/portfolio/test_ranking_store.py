@@ -39,7 +39,7 @@ def test_an_edit_goes_in_between_batches_and_readers_see_only_complete_runs(
     seen: list[tuple] = []
     pass_writers = ranking._let_writers_in
 
-    def between_batches(db: Database, held: float) -> None:
+    def between_batches(db: Database, held: float, freed: float) -> None:
         if not seen:
             # One batch is in and the lock is free: an edit commits at once (no 5 s wait,
             # no "database is locked"), and no reader is handed the half-stored run.
@@ -51,7 +51,7 @@ def test_an_edit_goes_in_between_batches_and_readers_see_only_complete_runs(
                              ranking._find_run(session, profile, stale_revision),
                              ranking._latest_run(session, profile)))
             edit_title(db, slug, "Edited during the store")
-        pass_writers(db, held)
+        pass_writers(db, held, freed)
 
     monkeypatch.setattr(ranking, "_let_writers_in", between_batches)
     stored = ranking._compute_and_store(london, None)

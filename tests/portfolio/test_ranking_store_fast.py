@@ -93,7 +93,7 @@ def test_a_run_removed_while_stored_keeps_none_of_its_rows(db: Database,
     _, built, ids, run_id = claimed_run(db, monkeypatch, seed=5)
     removed = []
 
-    def another_worker_removes_it(_db: Database, _held: float) -> None:
+    def another_worker_removes_it(_db: Database, _held: float, _freed: float) -> None:
         # After the first batch, another worker judges the run abandoned and removes it.
         if not removed:
             removed.append(run_id)
@@ -113,7 +113,7 @@ def test_a_storer_whose_run_was_replaced_stops_and_leaves_the_new_run_alone(
     profile, built, ids, stale = claimed_run(db, monkeypatch, seed=6)
     replaced: list[int | None] = []
 
-    def another_worker_replaces_it(_db: Database, _held: float) -> None:
+    def another_worker_replaces_it(_db: Database, _held: float, _freed: float) -> None:
         # After the first batch, another worker removes the run as abandoned and claims its own
         # for the same revision (SQLite would hand a removed largest id out again).
         if not replaced:
