@@ -56,6 +56,8 @@ MAX_DF_MIN_PROJECTS = 20
 # TfidfVectorizer at 20,000 projects, measured); collisions are rare at this width.
 N_FEATURES = 2**21
 BLOCK_ROWS = 1024
+# Score bins that pick each project's contenders for its top_k before they are sorted.
+CONTENDER_BINS = 64
 
 NEIGHBOUR_COLUMNS = ["project", "other", "rank", "score", "text", "datasets", "same_theme"]
 
@@ -245,6 +247,25 @@ def _combine(text: sp.csr_matrix, shared: sp.csr_matrix, start: int, sizes: np.n
     return r[keep], c[keep], score[keep], text_part[keep], jaccard[keep], same_theme[keep]
 
 
+def _contenders(local_row: np.ndarray, score: np.ndarray, rows: int, top_k: int) -> np.ndarray:
+    """Return the positions of the candidates that can be among their row's top_k.
+
+    Scores fall into CONTENDER_BINS bins, the bin a non-decreasing function of the score; a
+    row keeps its candidates in the bins down to the highest bin with top_k or more at or above
+    it. Whatever lies lower scores below at least top_k others, so sorting what is kept gives
+    the same top_k in the same order, and the sort takes a few candidates a row, not hundreds.
+    """
+    scale = CONTENDER_BINS / (1.0 - MIN_SCORE)
+    bins = np.minimum(((score - MIN_SCORE) * scale).astype(np.int64), CONTENDER_BINS - 1)
+    counts = np.bincount(local_row * CONTENDER_BINS + bins,
+                         minlength=rows * CONTENDER_BINS).reshape(rows, CONTENDER_BINS)
+    at_or_above = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1]
+    enough = at_or_above >= top_k
+    lowest = np.where(enough.any(axis=1),
+                      CONTENDER_BINS - 1 - np.argmax(enough[:, ::-1], axis=1), 0)
+    return np.flatnonzero(bins >= lowest[local_row])
+
+
 def _neighbours(text: sp.csr_matrix, datasets: sp.csr_matrix, organisations: np.ndarray,
                 themes: np.ndarray, keys: np.ndarray, top_k: int, block_rows: int
                 ) -> pd.DataFrame:
@@ -260,6 +281,9 @@ def _neighbours(text: sp.csr_matrix, datasets: sp.csr_matrix, organisations: np.
                                            themes, organisations)
         if not row.size:
             continue
+        chosen = _contenders(row - start, score, stop - start, top_k)
+        row, col, score = row[chosen], col[chosen], score[chosen]
+        parts = [part[chosen] for part in parts]
         # Best first within each project; ties broken by the other's row for a stable order.
         order = np.lexsort((col, -score, row))
         row, col, score = row[order], col[order], score[order]

@@ -196,6 +196,27 @@ def test_order_and_organisation_names_do_not_change_the_suggestions(rows, rnd) -
     assert as_set(model_of(rows)) == pytest.approx(as_set(model_of(rows, order, renamed)))
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["housing", "economy"]),
+                          st.lists(st.sampled_from(WORDS[:5]), min_size=1, max_size=4),
+                          st.sets(st.integers(0, 2), max_size=2)), min_size=2, max_size=30),
+       st.integers(1, 4), st.integers(1, 7), st.integers(1, 64))
+def test_each_projects_top_k_is_the_start_of_its_whole_list(rows, top_k, block_rows,
+                                                             bins) -> None:
+    # Few words and datasets, so that many pairs score exactly alike: ties at the k-th place
+    # are broken by the other's row, however the candidates were binned before the sort.
+    table = [(f"p{i}", org, theme, words[0], " ".join(words))
+             for i, (org, theme, words, _) in enumerate(rows)]
+    links = [(f"p{i}", f"d{d}") for i, row in enumerate(rows) for d in row[3]]
+    projects, frame = portfolio(table, links)
+    whole = build_model(projects, frame, top_k=len(rows)).neighbours
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(similarity, "CONTENDER_BINS", bins)
+        cut = build_model(projects, frame, top_k=top_k, block_rows=block_rows).neighbours
+    expected = whole[whole["rank"] <= top_k].reset_index(drop=True)
+    pd.testing.assert_frame_equal(cut.reset_index(drop=True), expected, check_exact=True)
+
+
 def test_labelled_pairs_score_above_unrelated_ones_on_average() -> None:
     projects, links = london()
     model = build_model(projects, links)
