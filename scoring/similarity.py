@@ -222,8 +222,11 @@ def build_model(projects: pd.DataFrame, links: pd.DataFrame, *, top_k: int = TOP
 
 
 def _combine(text: sp.csr_matrix, shared: sp.csr_matrix, start: int, sizes: np.ndarray,
-             themes: np.ndarray, organisations: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Return a block's pairs worth suggesting: rows, columns, scores and the three parts."""
+             themes: np.ndarray, organisations: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """Return a block's pairs worth suggesting: rows, columns and scores, their positions in
+    the block's candidates, and the three parts of every candidate (text, datasets, theme).
+    """
     # A cosine under TEXT_FLOOR is one incidental word in common; dropping those first keeps
     # the work below proportional to the pairs that can matter.
     text.data[text.data < TEXT_FLOOR] = 0.0
@@ -231,20 +234,25 @@ def _combine(text: sp.csr_matrix, shared: sp.csr_matrix, start: int, sizes: np.n
     # One pass over both products: a shared-dataset count k is an integer and a cosine lies in
     # [0, 1], so text + 2k holds both and each is read back exactly (pairwise lookups in two
     # sparse matrices cost seconds at 100,000 projects).
-    candidates = (text + 2.0 * shared).tocoo()
-    r, c = candidates.row + start, candidates.col
-    other = organisations[r] != organisations[c]
-    r, c, value = r[other], c[other], candidates.data[other].astype(np.float64)
+    candidates = (text + 2.0 * shared).tocsr()
+    # A row's own figures are repeated along its candidates (read in order, not gathered).
+    per_row = np.diff(candidates.indptr)
+    r = np.repeat(np.arange(start, start + len(per_row), dtype=np.int32), per_row)
+    c = candidates.indices
+    value = candidates.data.astype(np.float64)
+    size_r, size_c = np.repeat(sizes[start:start + len(per_row)], per_row), sizes[c]
     shared_count = np.floor(value / 2.0 + 1e-6)
     text_part = np.clip(value - 2.0 * shared_count, 0.0, 1.0)
-    union = sizes[r] + sizes[c] - shared_count
+    union = size_r + size_c - shared_count
     jaccard = np.divide(shared_count, union, out=np.zeros_like(union), where=union > 0)
-    both_listed = (sizes[r] > 0) & (sizes[c] > 0)
-    same_theme = themes[r] == themes[c]
+    both_listed = (size_r > 0) & (size_c > 0)
+    same_theme = np.repeat(themes[start:start + len(per_row)], per_row) == themes[c]
     total = W_TEXT * text_part + W_DATASETS * jaccard + W_THEME * same_theme
     score = total / (W_TEXT + W_THEME + W_DATASETS * both_listed)
     keep = score >= MIN_SCORE
-    return r[keep], c[keep], score[keep], text_part[keep], jaccard[keep], same_theme[keep]
+    keep &= np.repeat(organisations[start:start + len(per_row)], per_row) != organisations[c]
+    where = np.flatnonzero(keep)
+    return r[where], c[where], score[where], where, (text_part, jaccard, same_theme)
 
 
 def _contenders(local_row: np.ndarray, score: np.ndarray, rows: int, top_k: int) -> np.ndarray:
@@ -276,21 +284,20 @@ def _neighbours(text: sp.csr_matrix, datasets: sp.csr_matrix, organisations: np.
     found: list[tuple[np.ndarray, ...]] = []
     for start in range(0, n, block_rows):
         stop = min(start + block_rows, n)
-        row, col, score, *parts = _combine(text[start:stop] @ text_t,
-                                           datasets[start:stop] @ datasets_t, start, sizes,
-                                           themes, organisations)
+        row, col, score, where, parts = _combine(text[start:stop] @ text_t,
+                                                 datasets[start:stop] @ datasets_t, start,
+                                                 sizes, themes, organisations)
         if not row.size:
             continue
         chosen = _contenders(row - start, score, stop - start, top_k)
-        row, col, score = row[chosen], col[chosen], score[chosen]
-        parts = [part[chosen] for part in parts]
+        row, col, score, where = row[chosen], col[chosen], score[chosen], where[chosen]
         # Best first within each project; ties broken by the other's row for a stable order.
         order = np.lexsort((col, -score, row))
-        row, col, score = row[order], col[order], score[order]
+        row, col, score, where = row[order], col[order], score[order], where[order]
         rank = np.arange(row.size) - np.searchsorted(row, row, side="left")
         top = rank < top_k
         found.append((row[top], col[top], rank[top] + 1, score[top],
-                      *(part[order][top] for part in parts)))
+                      *(part[where[top]] for part in parts)))
     if not found:
         return pd.DataFrame({name: pd.Series(dtype=float) for name in NEIGHBOUR_COLUMNS})
     row, col, rank, score, text_part, jaccard, same_theme = (
