@@ -109,7 +109,8 @@ def rank_portfolio(
     # Every frame below is indexed by slug, like `projects` or like the structure's nodes: one
     # lookup of each ordered project's row in both lets them be taken by position, where a join
     # or reindex per frame hashed 100,000 slugs each time (0.4 s of a ranking at 100,000).
-    at = slugs.get_indexer(ordered.index)
+    # The order names each project by its slug as text (so do unlock_values' keys).
+    at = pd.Index(projects["slug"].astype(str)).get_indexer(ordered.index)
     node = pd.Index(structure.slugs).get_indexer(ordered.index)
     at_node = np.empty(len(node), dtype=np.int64)
     at_node[node] = at
@@ -126,14 +127,14 @@ def rank_portfolio(
     rows["override"] = override.notna().to_numpy()[at]
     rows = rows.reset_index().sort_values("position")
     # After reset_index each row's label is its place in `ordered`, so the sort moved `at` too.
-    shown = pd.Index(rows["slug"])
-    contributions = _taken(composite.contributions, slugs, at[rows.index.to_numpy()], shown)
+    contributions = _taken(composite.contributions, slugs, at[rows.index.to_numpy()],
+                           rows["slug"])
     used = order_samples(samples, len(structure.slugs)) if len(structure.slugs) else 0
     return Ranking(rows=rows, contributions=contributions, samples=max(used, 0))
 
 
 def _taken(found: pd.DataFrame | pd.Series, like: pd.Index, at: np.ndarray,
-           index: pd.Index) -> pd.DataFrame | pd.Series:
+           index: pd.Index | pd.Series) -> pd.DataFrame | pd.Series:
     """Return the rows of `found` for `index`: by the positions `at` in `like` when `found` is
     indexed like it (as it always is here), else by label.
     """
