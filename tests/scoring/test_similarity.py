@@ -217,6 +217,49 @@ def test_each_projects_top_k_is_the_start_of_its_whole_list(rows, top_k, block_r
     pd.testing.assert_frame_equal(cut.reset_index(drop=True), expected, check_exact=True)
 
 
+@settings(max_examples=30, deadline=None)
+@given(projects_strategy)
+def test_every_pair_the_rule_scores_high_enough_is_suggested(rows) -> None:
+    model = model_of(rows)
+    found = as_set(model)
+    for a, org_a in zip(model.keys, model.organisations, strict=True):
+        for b, org_b in zip(model.keys, model.organisations, strict=True):
+            if org_a != org_b and pair_score(model, a, b) >= MIN_SCORE + 1e-6:
+                assert (a, b) in found
+
+
+def bin_edges(bins: int) -> list[float]:
+    """Return the scores at, just under and just over every contender bin's edge, and above 1."""
+    scale = bins / (1.0 - MIN_SCORE)
+    edges = [MIN_SCORE + k / scale for k in range(bins + 1)]
+    near = [float(x) for e in edges for x in (e, np.nextafter(e, 0), np.nextafter(e, 2))]
+    return [x for x in [*near, 1.0 + 1e-12, 1.0000001] if x >= MIN_SCORE]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 64), st.data())
+def test_contenders_hold_each_rows_top_k_with_scores_on_the_bin_edges(bins, data) -> None:
+    rows = data.draw(st.integers(1, 5))
+    m = data.draw(st.integers(0, 40))
+    row = np.array(data.draw(st.lists(st.integers(0, rows - 1), min_size=m, max_size=m)),
+                   dtype=np.int32)
+    score = np.array(data.draw(st.lists(st.sampled_from(bin_edges(bins))
+                                        | st.floats(MIN_SCORE, 1.0000001),
+                                        min_size=m, max_size=m)), dtype=float)
+    col = np.array(data.draw(st.permutations(range(m))), dtype=np.int64)
+    top_k = data.draw(st.integers(1, 12))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(similarity, "CONTENDER_BINS", bins)
+        chosen = similarity._contenders(row, score, rows, top_k)
+
+    def best(among: np.ndarray) -> list[int]:
+        ordered = among[np.lexsort((col[among], -score[among], row[among]))]
+        place = np.arange(ordered.size) - np.searchsorted(row[ordered], row[ordered])
+        return ordered[place < top_k].tolist()
+
+    assert best(chosen) == best(np.arange(m))
+
+
 def test_labelled_pairs_score_above_unrelated_ones_on_average() -> None:
     projects, links = london()
     model = build_model(projects, links)
