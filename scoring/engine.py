@@ -111,7 +111,8 @@ def rank_portfolio(
     # or reindex per frame hashed 100,000 slugs each time (0.4 s of a ranking at 100,000).
     # The order names each project by its slug as text (so do unlock_values' keys).
     at = pd.Index(projects["slug"].astype(str)).get_indexer(ordered.index)
-    node = pd.Index(structure.slugs).get_indexer(ordered.index)
+    nodes = pd.Index(structure.slugs)
+    node = nodes.get_indexer(ordered.index)
     at_node = np.empty(len(node), dtype=np.int64)
     at_node[node] = at
     robust = _robustness(values, criteria, profile, structure,
@@ -119,7 +120,7 @@ def rank_portfolio(
                          top_k, samples, seed, assessments)
     methods = method_figures(projects, levels, scores, ordered["unblocks"])
     rows = pd.concat([ordered, _taken(scores, slugs, at, ordered.index),
-                      _taken(robust, pd.Index(structure.slugs), node, ordered.index),
+                      _taken(robust, nodes, node, ordered.index),
                       _taken(methods, slugs, at, ordered.index)], axis=1)
     # unlock_values keys the projects first, in the order of the rows it was given.
     rows["unlock_value"] = unlock.to_numpy()[:len(slugs)][at]

@@ -235,22 +235,26 @@ def _combine(text: sp.csr_matrix, shared: sp.csr_matrix, start: int, sizes: np.n
     # [0, 1], so text + 2k holds both and each is read back exactly (pairwise lookups in two
     # sparse matrices cost seconds at 100,000 projects).
     candidates = (text + 2.0 * shared).tocsr()
-    # A row's own figures are repeated along its candidates (read in order, not gathered).
     per_row = np.diff(candidates.indptr)
-    r = np.repeat(np.arange(start, start + len(per_row), dtype=np.int32), per_row)
+
+    def own(figures: np.ndarray) -> np.ndarray:
+        """Return the block's rows' figures repeated along their candidates (not gathered)."""
+        return np.repeat(figures[start:start + len(per_row)], per_row)
+
+    r = own(np.arange(len(sizes), dtype=np.int32))
     c = candidates.indices
     value = candidates.data.astype(np.float64)
-    size_r, size_c = np.repeat(sizes[start:start + len(per_row)], per_row), sizes[c]
+    size_r, size_c = own(sizes), sizes[c]
     shared_count = np.floor(value / 2.0 + 1e-6)
     text_part = np.clip(value - 2.0 * shared_count, 0.0, 1.0)
     union = size_r + size_c - shared_count
     jaccard = np.divide(shared_count, union, out=np.zeros_like(union), where=union > 0)
     both_listed = (size_r > 0) & (size_c > 0)
-    same_theme = np.repeat(themes[start:start + len(per_row)], per_row) == themes[c]
+    same_theme = own(themes) == themes[c]
     total = W_TEXT * text_part + W_DATASETS * jaccard + W_THEME * same_theme
     score = total / (W_TEXT + W_THEME + W_DATASETS * both_listed)
     keep = score >= MIN_SCORE
-    keep &= np.repeat(organisations[start:start + len(per_row)], per_row) != organisations[c]
+    keep &= own(organisations) != organisations[c]
     where = np.flatnonzero(keep)
     return r[where], c[where], score[where], where, (text_part, jaccard, same_theme)
 

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -94,8 +94,12 @@ class ProjectRows(Mapping[int, dict[str, Any]]):
         return len(self._columns["id"])
 
 
-def involvement(project: int, organisation: int) -> int:
-    """Return one number for an organisation taking part in a project."""
+# A project id and an organisation id, or arrays of them (one per pair).
+Ids = TypeVar("Ids", int, np.ndarray)
+
+
+def involvement(project: Ids, organisation: Ids) -> Ids:
+    """Return one number for an organisation taking part in a project (or one per pair)."""
     # A set of numbers holds about half of what a set of pairs does (12 MB, not 21, at 100k).
     return project << 32 | organisation
 
@@ -187,8 +191,8 @@ def _already_partners(index: SimilarityIndex, a: np.ndarray, b: np.ndarray) -> n
     owner_a = index.projects.field_of(a, "owner_id").astype(np.int64)
     owner_b = index.projects.field_of(b, "owner_id").astype(np.int64)
     involved = np.fromiter(index.involved, dtype=np.int64, count=len(index.involved))
-    # involvement() of each pair, both ways round.
-    return np.isin((a << 32) | owner_b, involved) | np.isin((b << 32) | owner_a, involved)
+    return (np.isin(involvement(a, owner_b), involved)
+            | np.isin(involvement(b, owner_a), involved))
 
 
 def _groups(index: SimilarityIndex) -> list[list[int]]:
