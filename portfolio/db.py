@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from portfolio import revision
 from portfolio.cache import Background, Memo
 from portfolio.faults import DatabaseFault, Fault, FaultKind, FaultLog, classify
 from portfolio.settings import Settings
+from portfolio.writers import WaitingWriters
 
 if TYPE_CHECKING:
     from portfolio.jobs import JobQueue
@@ -69,6 +70,16 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+def sqlite_file(url: Any) -> Path | None:
+    """Return the file an SQLite URL names, or None for an in-memory database."""
+    path = str(url.database or "")
+    plain = path.removeprefix("file:").split("?")[0]
+    if not plain or plain == ":memory:" or "mode=memory" in path \
+            or url.query.get("mode") == "memory":
+        return None
+    return Path(plain)
+
+
 class Database:
     """One engine per process and the sessions the services work in."""
 
@@ -79,6 +90,9 @@ class Database:
         )
         revision.watch(self.engine)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # Who waits for an SQLite file's write lock, so that batches need not guess.
+        self.writers = WaitingWriters.beside(sqlite_file(self.engine.url)) if self.is_sqlite \
+            else None
         self._writer = (
             self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         )
@@ -117,7 +131,7 @@ class Database:
         After a commit that wrote the portfolio, `session.info[WROTE_REVISION]` holds the
         revision it made.
         """
-        with Session(self._writer, expire_on_commit=False) as session:
+        with self._writing(), Session(self._writer, expire_on_commit=False) as session:
             try:
                 yield session
                 made = revision.made_by(session)
@@ -140,6 +154,16 @@ class Database:
         if refused is not None and time.monotonic() - refused[1] >= refused[0].retry_after:
             self._write_fault = None
             self.faults.recovered()
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """Say, for a write's duration, that this process wants the SQLite write lock."""
+        return self.writers.writing() if self.writers is not None else nullcontext()
+
+    def writers_waiting(self) -> bool | None:
+        """Tell whether a write through any process waits for (or holds) SQLite's write lock;
+        None when that cannot be told (PostgreSQL, an in-memory database, no lock file).
+        """
+        return self.writers.waiting() if self.writers is not None else None
 
     def _refused(self, error: BaseException) -> None:
         """Remember a write the database refused because it cannot be written."""
@@ -180,8 +204,8 @@ class Database:
             path = str(url.database or "")
             if url.query.get("mode") == "ro" or "mode=ro" in path or "immutable=1" in path:
                 return Fault(FaultKind.READ_ONLY, "the SQLite file is opened read-only")
-            plain = Path(path.removeprefix("file:").split("?")[0])
-            if path and path != ":memory:" and plain.exists() and not (
+            plain = sqlite_file(url)
+            if plain is not None and plain.exists() and not (
                     os.access(plain, os.W_OK) and os.access(plain.parent, os.W_OK)):
                 return Fault(FaultKind.READ_ONLY, f"no permission to write {plain}")
             return None
@@ -235,3 +259,5 @@ class Database:
         if self.queue is not None:
             self.queue.close()
         self.engine.dispose()
+        if self.writers is not None:
+            self.writers.close()

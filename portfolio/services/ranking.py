@@ -297,10 +297,9 @@ def _store_rows(db: Database, run_id: int, ranking: Ranking,
     """Insert the ranked rows of a run in short transactions, so edits never wait long.
 
     On SQLite each batch is sized to hold the one write lock about STORE_HOLD_SECONDS, then
-    the lock is left free for twice as long: a waiting edit's busy handler finds it free within
-    a few tries. On PostgreSQL, which locks rows, batches of COPY_BATCH rows go in by COPY. Each
-    batch is encoded as the driver's own tuples before the lock is taken, in the pause after
-    the batch before it.
+    the lock is left free while edits wait for it (`_let_writers_in`). On PostgreSQL, which
+    locks rows, batches of COPY_BATCH rows go in by COPY. Each batch is encoded as the driver's
+    own tuples before the lock is taken, in the pause after the batch before it.
     """
     rows = _encoded_rows(run_id, ranking, project_ids)
     size, start = (STORE_BATCH if db.is_sqlite else COPY_BATCH), 0
@@ -451,14 +450,35 @@ JSON_COLUMNS = tuple(c.name for c in table_of(RankingRow).columns if isinstance(
 
 
 def _let_writers_in(db: Database, held: float, freed: float) -> None:
-    """Leave the write lock free between two batches: twice as long as a batch held it, counted
-    from `freed` (the perf_counter when it was released).
+    """Leave SQLite's write lock free between two batches for the writes waiting for it.
 
-    SQLite's busy handler polls; without a pause the next batch would take the lock again
-    before a waiting edit's next try. PostgreSQL locks rows, so edits never wait for a batch.
+    `freed` is the perf_counter when the batch let the lock go, after holding it `held`
+    seconds. SQLite's busy handler polls: without a pause the next batch would take the lock
+    again before a waiting write's next try. Writes through this app say that they wait
+    (`Database.writers_waiting`), so the lock is left free until none does, for at most twice
+    as long as the batch held it, and for MIN_PAUSE when none does (a writer outside the app
+    still finds it free within a few tries). Where that cannot be told, the pause is twice as
+    long as the batch held the lock. PostgreSQL locks rows, so edits never wait for a batch.
     """
-    if db.is_sqlite:
-        time.sleep(max(0.002, freed + 2 * held - time.perf_counter()))
+    if not db.is_sqlite:
+        return
+    until = freed + 2 * held
+    waiting = db.writers_waiting()
+    if waiting is None:
+        time.sleep(max(MIN_PAUSE, until - time.perf_counter()))
+        return
+    while waiting and time.perf_counter() < until:
+        time.sleep(WAITING_POLL)
+        waiting = db.writers_waiting()
+    rest = freed + MIN_PAUSE - time.perf_counter()
+    if rest > 0:
+        time.sleep(rest)
+
+
+# The least time SQLite's write lock is left free between two batches, and how often a pause
+# looks again whether writes still wait.
+MIN_PAUSE = 0.002
+WAITING_POLL = 0.001
 
 
 def _prune_runs(db: Database, profile_id: int) -> None:

@@ -147,18 +147,3 @@ def test_a_run_removed_after_its_last_batch_is_not_marked_complete(
         ranking._compute_and_store(db, None)
     with db.read() as session:
         assert session.execute(select(ranking.RankingRun)).scalars().all() == []
-
-
-@pytest.mark.parametrize(("freed", "slept"), [(9.99, 0.01), (9.95, 0.002)])
-def test_the_pause_between_batches_counts_from_when_the_lock_was_freed(
-        monkeypatch: pytest.MonkeyPatch, freed: float, slept: float) -> None:
-    # A batch held the lock 10 ms; the next one was encoded meanwhile, until "now" (10.0 s).
-    sleeps: list[float] = []
-    monkeypatch.setattr(ranking.time, "perf_counter", lambda: 10.0)
-    monkeypatch.setattr(ranking.time, "sleep", sleeps.append)
-
-    class SQLite:
-        is_sqlite = True
-
-    ranking._let_writers_in(SQLite(), 0.01, freed)  # type: ignore[arg-type]
-    assert sleeps == [pytest.approx(slept)]
