@@ -71,3 +71,13 @@ def test_graph_api_queries_do_not_grow_with_the_nodes(client: Browser) -> None:
         many = client.get("/api/v1/graph", params={"status": "proposed"}).json()
     assert 0 < len(few["nodes"]) < len(many["nodes"]) < len(everything["nodes"])
     assert len(large) == len(small), (large, small)
+
+
+def test_a_page_not_seen_yet_reads_the_views_extent_once_per_run(client: Browser) -> None:
+    with counted(client) as first_unseen:
+        assert client.get("/backlog", params={"after": 5}, headers=HTML).status_code == 200
+    with counted(client) as second_unseen:
+        assert client.get("/backlog", params={"after": 10}, headers=HTML).status_code == 200
+    assert [sql for sql in second_unseen if "ranking_row" in sql] != []  # its rows are read
+    extent = [sql for sql in first_unseen + second_unseen if "max(ranking_row" in sql]
+    assert extent == [], extent  # the first page of the run (the fixture's) read it
