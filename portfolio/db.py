@@ -19,7 +19,7 @@ from portfolio import revision
 from portfolio.cache import Background, Memo
 from portfolio.faults import DatabaseFault, Fault, FaultKind, FaultLog, classify
 from portfolio.settings import Settings
-from portfolio.writers import WaitingWriters
+from portfolio.writers import WaitingWriters, sqlite_file
 
 if TYPE_CHECKING:
     from portfolio.jobs import JobQueue
@@ -68,16 +68,6 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
-
-
-def sqlite_file(url: Any) -> Path | None:
-    """Return the file an SQLite URL names, or None for an in-memory database."""
-    path = str(url.database or "")
-    plain = path.removeprefix("file:").split("?")[0]
-    if not plain or plain == ":memory:" or "mode=memory" in path \
-            or url.query.get("mode") == "memory":
-        return None
-    return Path(plain)
 
 
 class Database:
@@ -237,10 +227,12 @@ class Database:
                 cursor = raw.cursor()
                 cursor.execute("PRAGMA busy_timeout=1000")
                 try:
-                    cursor.execute("BEGIN IMMEDIATE")
-                    cursor.execute(
-                        "UPDATE portfolio_revision SET revision = revision WHERE id = 1")
-                    cursor.execute("ROLLBACK")
+                    # Said, so that a ranking stored meanwhile lets it in.
+                    with self._writing():
+                        cursor.execute("BEGIN IMMEDIATE")
+                        cursor.execute(
+                            "UPDATE portfolio_revision SET revision = revision WHERE id = 1")
+                        cursor.execute("ROLLBACK")
                 finally:
                     cursor.execute(
                         f"PRAGMA busy_timeout={int(self.settings.sqlite_busy_timeout_ms)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 from portfolio.revision import UNWATCHED
+from portfolio.writers import WaitingWriters, sqlite_file
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -35,19 +36,25 @@ def migrating(engine: Engine) -> Iterator[Connection]:
     drop cascades and deletes the rows that refer to it (a project's links, say).
     """
     sqlite = engine.dialect.name == "sqlite"
-    with engine.connect() as connection:
-        raw: Any = connection.connection.driver_connection
-        if sqlite:
-            # On the driver's connection: SQLAlchemy would BEGIN first, and SQLite ignores
-            # this pragma inside a transaction.
-            raw.execute("PRAGMA foreign_keys=OFF")
-        try:
-            connection.execution_options(**UNWATCHED)
-            with connection.begin():
-                yield connection
-        finally:
+    # Said, so that a ranking another process stores meanwhile lets the migration in.
+    writers = WaitingWriters.beside(sqlite_file(engine.url)) if sqlite else None
+    try:
+        with writers.writing() if writers else nullcontext(), engine.connect() as connection:
+            raw: Any = connection.connection.driver_connection
             if sqlite:
-                raw.execute("PRAGMA foreign_keys=ON")
+                # On the driver's connection: SQLAlchemy would BEGIN first, and SQLite ignores
+                # this pragma inside a transaction.
+                raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                connection.execution_options(**UNWATCHED)
+                with connection.begin():
+                    yield connection
+            finally:
+                if sqlite:
+                    raw.execute("PRAGMA foreign_keys=ON")
+    finally:
+        if writers is not None:
+            writers.close()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

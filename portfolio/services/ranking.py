@@ -454,11 +454,13 @@ def _let_writers_in(db: Database, held: float, freed: float) -> None:
 
     `freed` is the perf_counter when the batch let the lock go, after holding it `held`
     seconds. SQLite's busy handler polls: without a pause the next batch would take the lock
-    again before a waiting write's next try. Writes through this app say that they wait
+    again before a waiting write's next try. The app's writes say that they wait
     (`Database.writers_waiting`), so the lock is left free until none does, for at most twice
-    as long as the batch held it, and for MIN_PAUSE when none does (a writer outside the app
-    still finds it free within a few tries). Where that cannot be told, the pause is twice as
-    long as the batch held the lock. PostgreSQL locks rows, so edits never wait for a batch.
+    as long as the batch held it, and for MIN_PAUSE when none does. A writer outside the app
+    (the sqlite3 shell, say) says nothing: while a run is stored it gets the lock only when one
+    of its tries falls in a pause, so it may wait up to its busy timeout. Where waiting cannot
+    be told, the pause is twice as long as the batch held the lock, as before. PostgreSQL
+    locks rows, so edits never wait for a batch.
     """
     if not db.is_sqlite:
         return

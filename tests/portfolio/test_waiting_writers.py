@@ -4,19 +4,23 @@ them in at once and otherwise barely pause.
 
 from __future__ import annotations
 
+import errno
 import os
+import select as pipes
+import stat
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from portfolio.db import Database, sqlite_file
+from portfolio import migrate, writers
+from portfolio.db import Database
 from portfolio.models import RankingRun
 from portfolio.services import ranking
 from portfolio.settings import Settings
-from portfolio.writers import SUFFIX, WaitingWriters
+from portfolio.writers import SUFFIX, WaitingWriters, sqlite_file
 
 
 def sqlite_database(path: Path) -> Database:
@@ -24,28 +28,65 @@ def sqlite_database(path: Path) -> Database:
                              secret_key="test-secret"))
 
 
-def test_a_write_through_another_process_is_seen_waiting_until_it_ends(tmp_path: Path) -> None:
-    file = tmp_path / "portfolio.db"
-    ours = sqlite_database(file)
-    assert ours.writers_waiting() is False
-    read, write = os.pipe()
-    done_r, done_w = os.pipe()
+def _read(descriptor: int, size: int) -> bytes:
+    """Read from a pipe, failing instead of hanging when nothing comes within 10 s."""
+    ready, _, _ = pipes.select([descriptor], [], [], 10)
+    assert ready, "the other process said nothing"
+    return os.read(descriptor, size)
+
+
+def _fork_writer(db: Database) -> tuple[int, int, int]:
+    """Fork a process that writes through `db` until told to stop; return (pid, its "in"
+    pipe, the "stop" pipe) once it is inside its write.
+    """
+    said_r, said_w = os.pipe()
+    stop_r, stop_w = os.pipe()
     child = os.fork()
     if child == 0:  # another process, with this Database forked into it
         try:
-            with ours.write():
-                os.write(write, b"in")
-                os.read(done_r, 1)
+            os.close(said_r)
+            os.close(stop_w)
+            with db.write():
+                os.write(said_w, b"in")
+                pipes.select([stop_r], [], [], 30)
         finally:
             os._exit(0)
+    os.close(said_w)
+    os.close(stop_r)
+    assert _read(said_r, 2) == b"in"
+    return child, said_r, stop_w
+
+
+def _stop(child: int, said_r: int, stop_w: int) -> None:
+    os.write(stop_w, b"x")
+    os.waitpid(child, 0)
+    os.close(said_r)
+    os.close(stop_w)
+
+
+def test_a_write_through_another_process_is_seen_waiting_until_it_ends(tmp_path: Path) -> None:
+    ours = sqlite_database(tmp_path / "portfolio.db")
+    assert ours.writers_waiting() is False
+    child = _fork_writer(ours)
     try:
-        assert os.read(read, 2) == b"in"
         assert ours.writers_waiting() is True
     finally:
-        os.write(done_w, b"x")
-        os.waitpid(child, 0)
+        _stop(*child)
     assert ours.writers_waiting() is False
     ours.dispose()
+
+
+def test_a_forked_child_says_so_with_its_own_lock_not_its_parents(tmp_path: Path) -> None:
+    db = sqlite_database(tmp_path / "portfolio.db")
+    with db.write():
+        child = _fork_writer(db)
+    try:
+        # The parent's write is over; the child's goes on, so a writer still waits.
+        assert db.writers_waiting() is True
+    finally:
+        _stop(*child)
+    assert db.writers_waiting() is False
+    db.dispose()
 
 
 def test_this_process_writing_in_another_thread_is_waiting_and_a_failed_write_says_so_no_more(
@@ -78,6 +119,109 @@ def test_where_no_lock_can_be_taken_nobody_can_be_told_waiting(tmp_path: Path) -
     missing = WaitingWriters(tmp_path / "no-such-folder" / ("portfolio.db" + SUFFIX))
     with missing.writing():  # a write goes ahead
         assert missing.waiting() is None
+
+
+def test_a_lock_file_that_fails_never_fails_the_write_nor_leaves_it_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = sqlite_database(tmp_path / "portfolio.db")
+    flock = writers.fcntl.flock
+
+    def no_locks(descriptor: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "no locks available")
+
+    monkeypatch.setattr(writers.fcntl, "flock", no_locks)
+    with db.write() as session:  # goes ahead, unannounced
+        session.execute(text("CREATE TABLE note (body TEXT)"))
+    assert db.writers_waiting() is None
+    monkeypatch.setattr(writers.fcntl, "flock", flock)
+    assert db.writers_waiting() is False
+    with db.write():
+        assert db.writers_waiting() is True
+    assert db.writers_waiting() is False
+    db.dispose()
+
+
+def test_a_lock_held_exclusively_for_good_does_not_hold_up_a_write(tmp_path: Path) -> None:
+    db = sqlite_database(tmp_path / "portfolio.db")
+    assert db.writers_waiting() is False  # the lock file exists
+    holder = os.open(tmp_path / ("portfolio.db" + SUFFIX), os.O_RDONLY)
+    writers.fcntl.flock(holder, writers.fcntl.LOCK_EX)  # a probe that never lets go
+    done = threading.Event()
+
+    def write() -> None:
+        with db.write():
+            done.set()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        assert done.wait(10), "the write waited for the lock file"
+    finally:
+        os.close(holder)
+    writer.join(10)
+    db.dispose()
+
+
+def test_closing_while_a_write_is_in_progress_waits_for_it(tmp_path: Path) -> None:
+    db = sqlite_database(tmp_path / "portfolio.db")
+    inside, leave = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with db.write():
+                inside.set()
+                leave.wait(10)
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            failed.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert inside.wait(10)
+    assert db.writers is not None
+    db.writers.close()
+    assert db.writers_waiting() is True  # still open: the write goes on
+    leave.set()
+    writer.join(10)
+    assert failed == []
+    assert db.writers_waiting() is False  # opened again
+    db.dispose()
+
+
+def test_the_lock_file_is_readable_by_every_account_and_used_read_only(tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        db = sqlite_database(tmp_path / "portfolio.db")
+        assert db.writers_waiting() is False
+    finally:
+        os.umask(old)
+    lock_file = tmp_path / ("portfolio.db" + SUFFIX)
+    assert stat.S_IMODE(lock_file.stat().st_mode) == 0o644
+    db.dispose()
+    lock_file.chmod(0o444)  # another account's file: this one may only read it
+    other = sqlite_database(tmp_path / "portfolio.db")
+    with other.write():
+        assert other.writers_waiting() is True
+    other.dispose()
+
+
+def test_the_apps_writes_outside_sessions_say_so_too(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    said: list[Path] = []
+    writing = WaitingWriters.writing
+
+    def recorded(self: WaitingWriters):  # type: ignore[no-untyped-def]
+        said.append(self.path)
+        return writing(self)
+
+    monkeypatch.setattr(WaitingWriters, "writing", recorded)
+    file = tmp_path / "portfolio.db"
+    db = sqlite_database(file)
+    migrate.upgrade(db.engine)  # a migration
+    assert said == [tmp_path / ("portfolio.db" + SUFFIX)]
+    db.check_writable()  # the readiness probe takes the write lock
+    assert len(said) == 2
+    db.dispose()
 
 
 class FakeClock:
