@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -33,8 +35,9 @@ def make_engine(database_url: str, *, busy_timeout_ms: int = 5000, echo: bool = 
     # Ranking rows carry JSON lists and maps; orjson decodes a page of them several times faster.
     json = {"json_deserializer": orjson.loads}
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10,
-                             **json)
+        engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, **json)
+        _ping_when_in_doubt(engine)
+        return engine
     if url.database and url.database != ":memory:" and not url.query.get("uri"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
@@ -43,6 +46,50 @@ def make_engine(database_url: str, *, busy_timeout_ms: int = 5000, echo: bool = 
     )
     _configure_sqlite(engine, busy_timeout_ms)
     return engine
+
+
+# A pooled PostgreSQL connection idle this long is pinged before it is handed out.
+PING_AFTER_IDLE = 1.0
+IDLE_SINCE = "portfolio_idle_since"
+
+
+def _ping_when_in_doubt(engine: Engine) -> None:
+    """Ping a pooled connection at checkout when the server may have ended it, and replace it
+    if it did.
+
+    pool_pre_ping would ping at every checkout (0.1 ms each, and a page takes three or four).
+    Here a connection is pinged when its socket has something to read (an idle connection
+    has nothing to read unless the server ended it: a restart or pg_terminate_backend send a
+    last message and close) or when it sat idle PING_AFTER_IDLE seconds (a peer gone silently).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info[IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_in_doubt(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(IDLE_SINCE)
+        if since is None:  # just connected
+            return
+        if time.monotonic() - since < PING_AFTER_IDLE and not _has_news(dbapi_connection):
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            # The pool drops this connection and checks out another (a fresh one if need be).
+            raise sa_exc.DisconnectionError(f"a pooled connection was lost: {error}") from error
+
+
+def _has_news(dbapi_connection: Any) -> bool:
+    """Tell whether an idle psycopg connection's socket has something to read (or cannot say)."""
+    try:
+        poller = select.poll()
+        poller.register(dbapi_connection.pgconn.socket, select.POLLIN)
+        return bool(poller.poll(0))
+    except Exception:  # noqa: BLE001 - a closed connection, or no poll: ping to find out
+        return True
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
