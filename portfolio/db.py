@@ -78,8 +78,13 @@ def _ping_when_in_doubt(engine: Engine) -> None:
         try:
             dialect.do_ping(dbapi_connection)
         except dialect.loaded_dbapi.Error as error:
-            # The pool drops this connection and checks out another (a fresh one if need be).
-            raise sa_exc.DisconnectionError(f"a pooled connection was lost: {error}") from error
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            # As pool_pre_ping does: this slot connects afresh, and every connection older than
+            # now is replaced at its next checkout without a ping of its own (after a failover
+            # each would otherwise wait for its own ping to time out).
+            raise sa_exc.InvalidatePoolError(
+                f"a pooled connection was lost: {error}") from error
 
 
 def _has_news(dbapi_connection: Any) -> bool:

@@ -135,3 +135,15 @@ def test_a_filtered_stored_page_holds_exactly_the_matching_rows_in_order(
         second = ranking.backlog_page(london, view=None, limit=2, after=kept[1]["order"],
                                       **filters)
         assert second["rows"] == kept[2:4] and second["previous_after"] == 0
+
+
+def test_each_view_keeps_its_own_size_once_pages_of_both_were_shown(london: Database) -> None:
+    # Unseen pages take a view's size from the run's first page of that view, per worker.
+    first = {view: ranking.backlog_page(london, view=view, limit=5)["total"]
+             for view in ("candidates", "committed", None)}
+    later = {view: ranking.backlog_page(london, view=view, limit=5, after=2)["total"]
+             for view in ("candidates", "committed", None)}
+    everything = {view: len(ranking.backlog_page(london, view=view, limit=1000)["rows"])
+                  for view in ("candidates", "committed", None)}
+    assert first == later == everything
+    assert len(set(everything.values())) == 3

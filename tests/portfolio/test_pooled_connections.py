@@ -35,7 +35,7 @@ def end_backend(pid: int) -> None:
 
 
 def pings(db: Database) -> list[str]:
-    """Record the statements run on the driver's connections outside SQLAlchemy's own."""
+    """Record each ping of a pooled connection."""
     seen: list[str] = []
     ping = db.engine.dialect.do_ping
 
@@ -47,7 +47,9 @@ def pings(db: Database) -> list[str]:
     return seen
 
 
-def test_a_connection_the_server_ended_a_moment_ago_is_replaced(db: Database) -> None:
+def test_a_connection_the_server_ended_a_moment_ago_is_replaced(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE", 3600.0)  # its socket tells, not its age
     first = backend_pid(db)
     end_backend(first)
     assert backend_pid(db) != first  # no error: the pool saw it was gone and connected again
@@ -61,6 +63,23 @@ def test_a_connection_gone_silently_is_pinged_once_it_sat_idle(
     first = backend_pid(db)
     end_backend(first)
     assert backend_pid(db) != first
+
+
+def test_one_lost_connection_found_replaces_every_older_one_without_pinging_each(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db_module, "_has_news", lambda _connection: False)
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE", 0.0)
+    with db.connect() as one, db.connect() as two, db.connect() as three:
+        pids = [int(c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+                for c in (one, two, three)]
+    for pid in pids:
+        end_backend(pid)
+    seen = pings(db)
+    with db.connect() as one, db.connect() as two, db.connect() as three:
+        fresh = [int(c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+                 for c in (one, two, three)]
+    assert not set(fresh) & set(pids)
+    assert seen == ["ping"]  # the first found the server gone; the others were replaced
 
 
 def test_a_connection_used_a_moment_ago_is_handed_out_without_a_ping(
