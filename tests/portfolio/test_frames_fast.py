@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import col, select
 
 from portfolio.db import Database
-from portfolio.models import Assessment, CriterionLevel
+from portfolio.models import Assessment, CriterionLevel, User
 from portfolio.services import frames
 from portfolio.services.common import consistent_read
 from seeds.synthetic import seed_synthetic
@@ -113,3 +113,82 @@ def test_the_portfolio_reads_in_a_savepoint(london: Database) -> None:
         with session.begin_nested():
             nested = frames.load_portfolio(session)
     pd.testing.assert_frame_equal(nested.levels, whole.levels)
+
+
+def read_unpacked(session) -> tuple:  # type: ignore[no-untyped-def]
+    """Return assessment_reader's answer for ids too wide to pack: the plain five columns."""
+    return frames.ASSESSMENT_ROWS, frames.ASSESSMENT_FIELDS, lambda rows: rows
+
+
+def test_packed_assessments_read_the_same_rows_as_five_columns(london: Database) -> None:
+    with london.read() as session:
+        query, width, unpack = frames.assessment_reader(session)
+        packed = frames._int_rows(session.connection(), query, width)
+        plain = frames._int_rows(session.connection(), frames.ASSESSMENT_ROWS, 5)
+        unpacked = frames._assessment_rows(lambda: packed, session, unpack)
+    assert width == 1 and len(plain) == 770
+    assert sorted(map(tuple, unpacked.tolist())) == sorted(map(tuple, plain.tolist()))
+
+
+def test_the_portfolio_reads_the_same_packed_or_not(london: Database,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    with london.read() as session:
+        packed = frames.load_portfolio(session)
+    monkeypatch.setattr(frames, "assessment_reader", read_unpacked)
+    with london.read() as session:
+        plain = frames.load_portfolio(session)
+    pd.testing.assert_frame_equal(packed.levels, plain.levels)
+    pd.testing.assert_frame_equal(packed.assessments, plain.assessments)
+
+
+def test_a_row_beyond_the_bounds_read_first_is_read_unpacked(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A level committed between the bounds and the rows (READ COMMITTED) is not garbled."""
+    with london.read() as session:
+        expected = frames.load_portfolio(session)
+    reader = frames.assessment_reader
+
+    def bounds_before_a_new_level(session):  # type: ignore[no-untyped-def]
+        found = reader(session)
+        with london.write() as other:
+            # An assessor whose id needs more bits than the bounds gave assessors.
+            other.add(User(id=1 << 20, email="late@example.org", name="Late", role="admin"))
+            other.flush()
+            level = a_changed_level(other)
+            level.assessor_id = 1 << 20
+            other.add(level)
+        return found
+
+    unpacked = []
+    read = frames._int_rows
+    monkeypatch.setattr(frames, "assessment_reader", bounds_before_a_new_level)
+    monkeypatch.setattr(frames, "_int_rows", lambda connection, query, width: (
+        unpacked.append(width) if query is frames.ASSESSMENT_ROWS else None) or read(
+        connection, query, width))
+    with london.read() as session:
+        got = frames.load_portfolio(session)
+    monkeypatch.undo()
+    with london.read() as session:
+        now = frames.load_portfolio(session)
+    assert not now.levels.equals(expected.levels)
+    if london.is_sqlite:
+        # Its read transaction holds one snapshot from the bounds on: the new row is not seen.
+        pd.testing.assert_frame_equal(got.levels, expected.levels)
+        assert unpacked == []
+    else:
+        # READ COMMITTED: the rows' query sees the new row, beyond the bounds.
+        pd.testing.assert_frame_equal(got.levels, now.levels)
+        assert unpacked == [5]
+
+
+def test_ids_too_wide_to_pack_are_read_in_five_columns(london: Database,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames, "PACKED_BITS", 8)
+    with london.read() as session:
+        query, width, _unpack = frames.assessment_reader(session)
+        narrow = frames.load_portfolio(session)
+    monkeypatch.undo()
+    with london.read() as session:
+        packed = frames.load_portfolio(session)
+    assert width == 5 and query is frames.ASSESSMENT_ROWS
+    pd.testing.assert_frame_equal(narrow.levels, packed.levels)
