@@ -724,6 +724,20 @@ class SnapshotBody(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
 
 
+class SnapshotExport(SQLModel, table=True):
+    """An export of a snapshot's tables, written once when they were stored (zlib)."""
+
+    __tablename__ = "snapshot_export"
+
+    body_hash: str = Field(max_length=64, primary_key=True,
+                           foreign_key="snapshot_body.body_hash", ondelete="CASCADE")
+    name: str = Field(max_length=64, primary_key=True)  # the file it is, e.g. projects.csv
+    # The writer's version when it was written: a copy another version wrote is not sent.
+    version: int
+    payload: bytes = Field(sa_type=LargeBinary)
+    size: int = Field(sa_type=BigInteger)  # bytes before compression
+
+
 class ApiToken(SQLModel, table=True):
     """A token a script presents instead of a password; it carries its owner's permissions."""
 

@@ -31,7 +31,7 @@ NOT_PORTFOLIO_TABLES = frozenset({
     "user_account", "api_token", "login_attempt", "audit_event", "portfolio_revision",
     "ranking_run", "ranking_row", "snapshot", "import_run", "user_session",
     "scenario", "dismissed_suggestion", "benefit_realisation",
-    "snapshot_body", "attachment",
+    "snapshot_body", "snapshot_export", "attachment",
     "external_identity", "group_mapping", "job_outcome",
     # Work handed to the job queue: an upload waiting to be imported, a scenario's solution.
     "import_upload", "scenario_solution",

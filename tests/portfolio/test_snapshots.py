@@ -291,3 +291,16 @@ def test_a_snapshot_from_before_assessors_and_documents_still_compares(
     assert cells == sorted((a["project"], a["criterion"]) for a in assessments["removed"])
     assert all(a["assessor"] == "" for a in assessments["removed"])
     assert diff["projects"]["changed"] == [] and diff["rank_moves"] == []
+
+
+def test_new_tables_keep_their_projects_csv_as_the_export_writes_it(london: Database) -> None:
+    from portfolio.services import exports
+    from portfolio.services.exports.kept import PROJECTS_CSV, inflated, kept_copy
+
+    content = content_of(london, take(london)["id"])
+    kept = kept_copy(content, PROJECTS_CSV)
+    assert kept is not None
+    sent = b"".join(exports.stream_export(content, exports.ExportFormat.csv))
+    content.kept.clear()
+    assert sent == b"".join(inflated(kept))
+    assert sent == b"".join(exports.stream_export(content, exports.ExportFormat.csv))

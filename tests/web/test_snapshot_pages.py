@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from portfolio.db import Database
-from portfolio.models import Project, Snapshot
-from portfolio.services import exports, imports
+from portfolio.models import Project, Snapshot, SnapshotExport
+from portfolio.services import exports, imports, snapshots
 from portfolio.services import ranking as ranking_service
+from portfolio.services.exports.kept import KEPT_VERSION
 from portfolio.settings import Settings
 from tests.web.auth import Browser, sign_in, token_for
 from tests.web.pages_html import parse_html
@@ -322,3 +324,67 @@ def test_the_api_imports_with_a_token_and_answers_422_with_the_rows(
         assert refused.status_code == 422
         assert [(e["row"], e["column"]) for e in refused.json()["errors"]] == [
             (3, "theme"), (4, "owner"), (4, "status")]
+
+
+def kept_rows(db: Database) -> list[tuple]:
+    with db.read() as session:
+        return [tuple(row) for row in session.execute(select(
+            SnapshotExport.body_hash, SnapshotExport.name, SnapshotExport.version,
+            SnapshotExport.size)).all()]
+
+
+def written_afresh(db: Database, snapshot_id: int) -> bytes:
+    """Return a snapshot's projects CSV written from its tables (no kept copy)."""
+    with db.read() as session:
+        content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
+    content.kept.clear()
+    return b"".join(exports.stream_export(content, exports.ExportFormat.csv))
+
+
+def test_a_snapshot_keeps_its_projects_csv_and_sends_the_same_bytes_it_would_write(
+        browser: Browser, london: Database) -> None:
+    # Text the CSV writer must quote, neutralise or strip, kept in the copy as written.
+    with london.write() as session:
+        session.execute(update(Project).where(Project.slug == "bd-debt-arrears-prevention")
+                        .values(title='=HYPERLINK("x"), "quoted", and\u0085 more'))
+    made = browser.post("/api/v1/snapshots", json={"label": "Kept"}).json()
+    [(body, name, version, size)] = kept_rows(london)
+    assert (body, name, version) == (made["body_hash"], "projects.csv", KEPT_VERSION)
+    sent = browser.get(f"/api/v1/snapshots/{made['id']}/export?format=csv")
+    assert sent.status_code == 200 and len(sent.content) == size
+    assert sent.content == written_afresh(london, made["id"])
+    assert "'=HYPERLINK" in sent.text
+    # A second snapshot of the same tables shares them, and their kept copy.
+    again = browser.post("/api/v1/snapshots", json={"label": "Kept again"}).json()
+    assert again["body_hash"] == made["body_hash"] and len(kept_rows(london)) == 1
+
+
+def test_a_snapshot_without_a_current_kept_copy_writes_its_csv_on_request(
+        browser: Browser, london: Database) -> None:
+    made = browser.post("/api/v1/snapshots", json={"label": "Older"}).json()
+    url = f"/api/v1/snapshots/{made['id']}/export?format=csv"
+    expected = browser.get(url).content
+    # A copy another version of the writer kept (here garbled) is never sent.
+    with london.write() as session:
+        session.execute(update(SnapshotExport).values(
+            version=KEPT_VERSION + 1, payload=zlib.compress(b"not the export")))
+    assert browser.get(url).content == expected
+    assert browser.get(f"/api/v1/snapshots/{made['id']}/verify").json()["valid"] is True
+    # As a snapshot taken before copies were kept.
+    with london.write() as session:
+        session.execute(delete(SnapshotExport))
+    assert browser.get(url).content == expected
+
+
+def test_verify_finds_a_kept_copy_that_differs_from_the_tables(
+        browser: Browser, london: Database) -> None:
+    made = browser.post("/api/v1/snapshots", json={"label": "Tampered"}).json()
+    url = f"/api/v1/snapshots/{made['id']}/verify"
+    assert browser.get(url).json()["problems"] == []
+    for payload in (zlib.compress(b"rank,slug\r\n1,not-this\r\n"), b"not zlib at all"):
+        with london.write() as session:
+            session.execute(update(SnapshotExport).values(payload=payload))
+        verified = browser.get(url).json()
+        assert verified["valid"] is False
+        assert verified["problems"] == ["the kept projects.csv does not match the snapshot's "
+                                        "tables"]

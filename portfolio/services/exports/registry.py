@@ -12,8 +12,9 @@ from typing import BinaryIO
 from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.errors import Invalid
-from portfolio.services.exports.common import DEFAULT_TABLE, copy_chunks, named_table, spooled
-from portfolio.services.exports.to_csv import csv_chunks
+from portfolio.services.exports.common import DEFAULT_TABLE, copy_chunks, spooled
+from portfolio.services.exports.kept import PROJECTS_CSV, inflated, kept_copy
+from portfolio.services.exports.to_csv import table_csv
 from portfolio.services.exports.to_datapackage import write_datapackage
 from portfolio.services.exports.to_graphml import write_graphml
 from portfolio.services.exports.to_json import json_chunks
@@ -112,7 +113,10 @@ def _from_chunks(stream: Streamer) -> Writer:
 
 
 def _csv_table(content: SnapshotContent, table: str) -> Iterator[bytes]:
-    return csv_chunks(named_table(content, table, numbers_as_text=True))
+    kept = kept_copy(content, PROJECTS_CSV) if table == DEFAULT_TABLE else None
+    if kept is not None:
+        return inflated(kept)
+    return table_csv(content, table)
 
 
 def _json_document(content: SnapshotContent, _table: str) -> Iterator[bytes]:

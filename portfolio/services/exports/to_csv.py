@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
-from portfolio.services.exports.common import CHUNK_BYTES, CSV_BATCH_ROWS
+from portfolio.services.exports.common import CHUNK_BYTES, CSV_BATCH_ROWS, named_table
 from portfolio.services.snapshots import (
     Column,
+    SnapshotContent,
     TableData,
     parse_lines,
 )
@@ -179,6 +180,11 @@ def csv_chunks(data: TableData, *, safe: bool = True, digest: Any = None) -> Ite
             parts, size = [], 0
     if size:
         yield _chunk(parts, digest)
+
+
+def table_csv(content: SnapshotContent, table: str) -> Iterator[bytes]:
+    """Yield one table of a snapshot as its CSV export (organisation names beside codes)."""
+    return csv_chunks(named_table(content, table, numbers_as_text=True))
 
 
 def _chunk(parts: list[bytes], digest: Any) -> bytes:

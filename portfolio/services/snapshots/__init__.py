@@ -16,7 +16,8 @@ order (unranked projects last, by slug). The content hash is the sha256 of these
 The database keeps the first line in the snapshot's row and the rest (the tables) zlib-compressed
 in `snapshot_body`, under the sha256 of those bytes (the body hash): snapshots of an unchanged
 portfolio differ only in their first line, so their tables are stored once. A reader inflates
-the tables a block at a time.
+the tables a block at a time. New tables keep their projects CSV export beside them
+(`snapshot_export`, written once by `portfolio.services.exports.kept`).
 
 One concept per module: `schema` (the tables and constants), `writer` (the canonical
 serialisation), `content` (reading it back), `service` (the use cases) and `diff` (comparing two).

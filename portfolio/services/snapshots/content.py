@@ -122,6 +122,8 @@ class SnapshotContent:
     size: int | None = None  # bytes of the canonical serialisation, when known
     # False for a live export's content of some tables only: its hash is not the portfolio's.
     complete: bool = True
+    # Exports written when the tables were stored: name -> (writer's version, zlib bytes).
+    kept: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     _meta: dict[str, Any] | None = None
 
     @property
