@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -82,8 +83,10 @@ def export_one(database_url: str, snapshot_id: int, fmt: str, out: str) -> dict[
     from portfolio.settings import Settings
 
     db = Database(Settings(database_url=database_url))
+    # As the export routes load it, with the copies kept beside it (earlier code kept none).
+    kept = {"kept": True} if "kept" in inspect.signature(snapshots.load_content).parameters else {}
     with db.read() as session:
-        content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
+        content = snapshots.load_content(session=session, snapshot_id=snapshot_id, **kept)
     db.dispose()
     export_format = exports.ExportFormat(fmt)
     # ru_maxrss survives exec on Linux (a child reports its parent's peak), so the peak is
@@ -316,7 +319,7 @@ def time_kept_csv(db: Any, snapshot_id: int) -> dict[str, float]:
     from portfolio.services.exports import kept
 
     with db.read() as session:
-        content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
+        content = snapshots.load_content(session=session, snapshot_id=snapshot_id, kept=True)
     started = time.perf_counter()
     size = sum(len(chunk) for chunk in kept.projects_csv(content))
     written = time.perf_counter() - started

@@ -754,7 +754,8 @@ def snapshot_export(
         if not snapshot.isdigit():
             raise fail(f"{snapshot!r} is not a snapshot id (a number) nor 'live'")
         with db.read() as session:
-            content = snapshots.load_content(session=session, snapshot_id=int(snapshot))
+            content = snapshots.load_content(session=session, snapshot_id=int(snapshot),
+                                             kept=True)
     exports.check_table(export_format, table)
     partial = out.with_name(out.name + ".partial")
     try:

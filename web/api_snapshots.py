@@ -92,7 +92,7 @@ def verify_snapshot(snapshot_id: RowId, session: ReadSession) -> dict[str, Any]:
 def export_snapshot(snapshot_id: RowId, session: ReadSession, fmt: Format,
                     table: TableName = None) -> StreamingResponse:
     """Download a snapshot; exporting it twice gives byte-identical files."""
-    content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
+    content = snapshots.load_content(session=session, snapshot_id=snapshot_id, kept=True)
     return export_response(content, fmt, table)
 
 

@@ -173,7 +173,7 @@ def snapshot_download(db: AppDatabase, snapshot_id: RowId,
                       fmt: exports.ExportFormat) -> StreamingResponse:
     """Download a snapshot in one format."""
     with db.read() as session:
-        content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
+        content = snapshots.load_content(session=session, snapshot_id=snapshot_id, kept=True)
     return export_response(content, fmt, None)
 
 

@@ -228,8 +228,12 @@ def get_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
     return _summary(row)
 
 
-def load_content(*, session: Session, snapshot_id: int) -> SnapshotContent:
-    """Return a stored snapshot's content for export or comparison."""
+def load_content(*, session: Session, snapshot_id: int, kept: bool = False) -> SnapshotContent:
+    """Return a stored snapshot's content for export or comparison.
+
+    With `kept`, the exports kept with its tables come too (an export sends them; a comparison
+    or a chart has no use for megabytes of CSV).
+    """
     row = session.execute(
         select(col(Snapshot.header), col(SnapshotBody.payload), col(Snapshot.content_hash),
                col(Snapshot.body_hash), col(Snapshot.row_counts))
@@ -238,20 +242,20 @@ def load_content(*, session: Session, snapshot_id: int) -> SnapshotContent:
     ).first()
     if row is None:
         raise NotFound("snapshot", snapshot_id)
-    kept = session.execute(
+    copies = session.execute(
         select(col(SnapshotExport.name), col(SnapshotExport.version), col(SnapshotExport.payload))
-        .where(col(SnapshotExport.body_hash) == row.body_hash)).all()
+        .where(col(SnapshotExport.body_hash) == row.body_hash)).all() if kept else []
     return SnapshotContent(header=bytes(row.header), body=bytes(row.payload),
                            content_hash=row.content_hash, body_hash=row.body_hash,
                            id=snapshot_id, row_counts=dict(row.row_counts or {}),
                            kept={str(name): (int(version), bytes(payload))
-                                 for name, version, payload in cast(list[Any], kept)})
+                                 for name, version, payload in cast(list[Any], copies)})
 
 
 def verify_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
     """Recompute a snapshot's hash and check its recorded facts against its payload."""
     summary = get_snapshot(session=session, snapshot_id=snapshot_id)
-    content = load_content(session=session, snapshot_id=snapshot_id)
+    content = load_content(session=session, snapshot_id=snapshot_id, kept=True)
     problems: list[str] = []
     digest, body_digest = hashlib.sha256(), hashlib.sha256()
     try:
