@@ -142,9 +142,10 @@ class Database:
         # being computed in the background, belong to this database alone.
         self.memo = Memo(entries=256)
         # Large results of one revision or ranking run, the latest of each kind only: the
-        # portfolio's frames, the graph, a graph's run values and the what-if sliders' parts
-        # (a spare place, so that one more kind would not evict the 4 s frames).
-        self.run_memo = Memo(entries=5)
+        # portfolio's frames, the graph, a graph's run values, the what-if sliders' parts and
+        # the similarity model under two keys (a spare place, so that one more kind would not
+        # evict the 4 s frames). Apart from `memo`, whose hundreds of small pages would.
+        self.run_memo = Memo(entries=7)
         self.faults = FaultLog()
         self.background = Background(self.faults)
         # The PostgreSQL job queue (portfolio/jobs.py) when this process uses one.

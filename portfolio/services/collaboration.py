@@ -219,11 +219,11 @@ def similarity_index(db: Database, *, fresh: bool = False) -> SimilarityIndex:
     revision's model, as pages do with the ranking. With no previous model they wait for it.
     """
     revision = portfolio_revision(db)
-    kept = db.memo.get(("similarity", revision))
+    kept = db.run_memo.get(("similarity", revision))
     if kept is not None:
         return kept
     job = db.background.submit(("similarity",), lambda: _build_index(db))
-    previous = None if fresh else db.memo.get(("similarity, latest",))
+    previous = None if fresh else db.run_memo.get(("similarity, latest",))
     if previous is None:
         return job.result()
     try:
@@ -238,9 +238,10 @@ def _build_index(db: Database) -> SimilarityIndex:
         consistent_read(session)
         revision = current_revision(session)
         index = _read_index(session, revision)
-    # Only the newest is kept: at 100,000 projects a model holds hundreds of megabytes.
-    db.memo.put_latest(("similarity", revision), index)
-    return db.memo.put(("similarity, latest",), index)
+    # Only the newest is kept: at 100,000 projects a model holds a hundred megabytes. Kept
+    # with the other large results, where the pages a worker shows cannot push it out.
+    db.run_memo.put_latest(("similarity", revision), index)
+    return db.run_memo.put(("similarity, latest",), index)
 
 
 def _contact(index: SimilarityIndex, organisation_id: int) -> dict[str, str] | None:

@@ -331,3 +331,27 @@ def test_while_the_model_rebuilds_after_a_write_callers_get_the_previous_one(
     fresh = collaboration.similarity_index(london, fresh=True)
     assert fresh.revision > first.revision
     assert "another-retrofit-plan" in fresh.by_slug
+
+
+def test_paging_through_the_backlog_keeps_the_similarity_model(
+        app: FastAPI, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each page a worker shows is kept; hundreds of them must not push out a 6 s model."""
+    client = api(app, london, "researcher")
+    similar = "/api/v1/projects/islington-fuel-poverty-targeting/similar"
+    assert client.get(similar).status_code == 200
+    builds: list[int] = []
+    build = collaboration._read_index
+
+    def counted(session, revision):  # type: ignore[no-untyped-def]
+        builds.append(revision)
+        return build(session, revision)
+
+    monkeypatch.setattr(collaboration, "_read_index", counted)
+    reader = browser(app, london, "researcher")
+    try:
+        for after in range(1, london.memo.entries + 10):
+            assert reader.get(f"/backlog?after={after}").status_code == 200
+    finally:
+        reader.__exit__(None, None, None)
+    assert client.get(similar).status_code == 200
+    assert builds == []
