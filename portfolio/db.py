@@ -141,6 +141,10 @@ class Database:
         # Values derived from one portfolio revision or one ranking run, and the rankings
         # being computed in the background, belong to this database alone.
         self.memo = Memo(entries=256)
+        # The pages this worker has shown (a backlog page's rows, its table and its form):
+        # many, and quick to make again, so kept apart where browsing cannot push out the
+        # figures, plans and solves above.
+        self.page_memo = Memo(entries=256)
         # Large results of one revision or ranking run, the latest of each kind only: the
         # portfolio's frames, the graph, a graph's run values, the what-if sliders' parts and
         # the similarity model under two keys (a spare place, so that one more kind would not

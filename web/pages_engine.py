@@ -76,7 +76,7 @@ def _controls(request: Request, db: Database, revision: int,
 
     key = ("backlog controls", revision, tuple(sorted(context["filters"].items())),
            tuple(sorted(context["weights"].items())))
-    return db.memo.get_or_compute(key, draw)
+    return db.page_memo.get_or_compute(key, draw)
 
 
 def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tuple) -> Markup:
@@ -90,7 +90,7 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
         return draw()
     # A stored run never changes and its rows carry nothing of the reader: one rendering serves all.
     frozen = (page["run_id"], tuple(sorted(key[0].items())), key[1])
-    return db.memo.get_or_compute(("backlog table", *frozen), draw)
+    return db.page_memo.get_or_compute(("backlog table", *frozen), draw)
 
 
 def slider_weights(**weights: float | None) -> dict[str, float | None]:

@@ -1049,8 +1049,8 @@ def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
         found = backlog(session, run, after=after, limit=limit + 1, **filters)
         view = filters.pop("view", None)
         extent = backlog_extent(session, run, view=view, after=after, limit=limit,
-                                total=db.memo.get(counted), **filters)
-        db.memo.put(counted, extent["total"])
+                                total=db.page_memo.get(counted), **filters)
+        db.page_memo.put(counted, extent["total"])
         rows = api_rows(found)
     # A stored row's why loads from its own URL (project_why), so the page names nothing.
     extent["names"] = {"projects": {}, "datasets": {}}
@@ -1075,7 +1075,7 @@ def backlog_page(
                                 status=status, q=q, after=after, limit=limit)
 
         # Only the current run's pages are kept: a previous run is about to be replaced.
-        rows, extent = (db.memo.get_or_compute(
+        rows, extent = (db.page_memo.get_or_compute(
             ("backlog page", run.id, view, organisation, theme, status, q, after, limit), read)
             if run.behind == 0 else read())
         profile_name, whatif, behind, run_id = run.profile, False, run.behind, run.id

@@ -349,9 +349,26 @@ def test_paging_through_the_backlog_keeps_the_similarity_model(
     monkeypatch.setattr(collaboration, "_read_index", counted)
     reader = browser(app, london, "researcher")
     try:
-        for after in range(1, london.memo.entries + 10):
+        for after in range(1, app.state.database.memo.entries + 10):
             assert reader.get(f"/backlog?after={after}").status_code == 200
     finally:
         reader.__exit__(None, None, None)
     assert client.get(similar).status_code == 200
     assert builds == []
+
+
+def test_paging_through_the_backlog_keeps_what_other_pages_derived(
+        app: FastAPI, london: Database) -> None:
+    """Shown pages are many and cheap to make again: they must not push out other results."""
+    memo = app.state.database.memo
+    reader = browser(app, london, "researcher")
+    try:
+        for path in ("/dashboard", "/graph?view=datasets", "/plan", "/backlog"):
+            assert reader.get(path).status_code == 200, path
+        derived = set(memo._values)
+        assert derived
+        for after in range(1, memo.entries + 10):
+            assert reader.get(f"/backlog?after={after}").status_code == 200
+    finally:
+        reader.__exit__(None, None, None)
+    assert derived <= set(memo._values), derived - set(memo._values)
