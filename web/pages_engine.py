@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services.common import at_revision, portfolio_revision
 from portfolio.services.ranking import CANDIDATES, COMMITTED, VIEW_OF_STATUS
+from web.backlog_table import ranking_table
 from web.charts import bubble_matrix, budget_curve
 from web.deps import seen_revision
 from web.pages_common import AppDatabase
@@ -79,12 +81,19 @@ def _controls(request: Request, db: Database, revision: int,
     return db.page_memo.get_or_compute(key, draw)
 
 
+def _why_panels(request: Request, names: dict[str, Any]) -> Callable[[dict[str, Any]], Markup]:
+    """Return the why panel a what-if row shows inline (the project page's macro)."""
+    macros = templates.get_template("_why.html").make_module({"request": request})
+    panel = macros.why_panel  # type: ignore[attr-defined]  # a macro of the template
+    return lambda row: Markup(panel(row, names))
+
+
 def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tuple) -> Markup:
     """Render a backlog page's rows; a stored run's pages are rendered once per worker."""
     def draw() -> Markup:
-        return Markup(templates.get_template("_backlog_table.html").render(
-            request=request, rows=page["rows"], whatif=page["whatif"], profile=page["profile"],
-            view=page["view"], names=page["names"]))
+        return ranking_table(request, page["rows"], whatif=page["whatif"],
+                             profile=page["profile"], view=page["view"],
+                             why_panel=lambda: _why_panels(request, page["names"]))
 
     if page["run_id"] is None or page.get("behind"):
         return draw()
