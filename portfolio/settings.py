@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     plan_wall_clock_seconds: float = 60.0
     # How long a page waits for a re-ranking after edits before showing the previous one.
     ranking_wait_seconds: float = 2.0
+    # A portfolio of this many projects or more has its similarity model built in a child
+    # process (its build's memory all goes back when it ends); 0 always, -1 never.
+    similarity_process_from: int = 20_000
     cookie_secure: bool | None = None
     public_read: bool = False
     max_body_bytes: int = 1_000_000

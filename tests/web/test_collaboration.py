@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 
+import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -372,3 +374,52 @@ def test_paging_through_the_backlog_keeps_what_other_pages_derived(
     finally:
         reader.__exit__(None, None, None)
     assert derived <= set(memo._values), derived - set(memo._values)
+
+
+def same_index(a: collaboration.SimilarityIndex, b: collaboration.SimilarityIndex) -> None:
+    """Assert two similarity models of a revision hold the same neighbours, groups and text."""
+    assert a.revision == b.revision and a.by_slug == b.by_slug and a.groups == b.groups
+    assert a.datasets == b.datasets and a.contacts == b.contacts and a.involved == b.involved
+    pd.testing.assert_frame_equal(a.model.neighbours, b.model.neighbours)
+    assert (a.model.text != b.model.text).nnz == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=False)
+def test_a_large_portfolio_s_model_is_built_in_a_child_process(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child opens the database itself; the worker keeps the same model it would build."""
+    here = collaboration._index_here(london)
+
+    def not_here(db):  # type: ignore[no-untyped-def]
+        raise AssertionError("built in the web worker, not in a child process")
+
+    monkeypatch.setattr(london.settings, "similarity_process_from", len(here.by_slug))
+    monkeypatch.setattr(collaboration, "_index_here", not_here)  # the child's is its own
+    apart = collaboration.similarity_index(london)
+    same_index(apart, here)
+    assert apart is collaboration.similarity_index(london)  # kept, as one built here is
+
+
+def test_a_smaller_portfolio_s_model_is_built_here_and_a_failed_child_falls_back(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(settings):  # type: ignore[no-untyped-def]
+        raise BrokenProcessPool("the child was killed")
+
+    monkeypatch.setattr(collaboration, "_index_apart", broken)
+    count = len(collaboration._index_here(london).by_slug)
+    monkeypatch.setattr(london.settings, "similarity_process_from", count + 1)
+    assert not collaboration._build_apart(london)
+    monkeypatch.setattr(london.settings, "similarity_process_from", count)
+    assert collaboration._build_apart(london)
+    assert collaboration.similarity_index(london).by_slug  # built here after all
+    monkeypatch.setattr(london.settings, "similarity_process_from", -1)
+    assert not collaboration._build_apart(london)
+
+
+def test_an_in_memory_database_never_builds_its_model_apart() -> None:
+    db = Database(Settings(database_url="sqlite:///:memory:", environment="test",
+                           similarity_process_from=0))
+    try:
+        assert not collaboration._build_apart(db)
+    finally:
+        db.dispose()
