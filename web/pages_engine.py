@@ -82,7 +82,7 @@ def _controls(request: Request, db: Database, revision: int,
 
 
 def _why_panels(request: Request, names: dict[str, Any]) -> Callable[[dict[str, Any]], Markup]:
-    """Return the why panel a what-if row shows inline (the project page's macro)."""
+    """Return what draws a what-if row's why panel inline (the project page's macro)."""
     macros = templates.get_template("_why.html").make_module({"request": request})
     panel = macros.why_panel  # type: ignore[attr-defined]  # a macro of the template
     return lambda row: Markup(panel(row, names))
