@@ -41,10 +41,12 @@ def ranking_table(request: Request, rows: Sequence[Mapping[str, Any]], *, whatif
     """
     # Each route's path once for the page, a slug put in per row.
     project_path = path_for(request, "project", slug=SLUG)
-    why_path = path_for(request, "project_why", slug=SLUG) + "?profile=" + url_quote(profile or "")
+    why_path = path_for(request, "project_why", slug=SLUG)
+    # Put after the slug is: a profile's name may hold anything, "__slug__" too.
+    profile_query = "?profile=" + url_quote(profile or "")
     panel = why_panel() if whatif else None
     body = "".join(
-        _row(row, number, project_path, why_path, whatif,
+        _row(row, number, project_path, (why_path, profile_query), whatif,
              panel(row) if panel is not None else None)
         for number, row in enumerate(rows, 1))
     return Markup(f'<table class="backlog">\n  <thead><tr>\n    {_head(view)}\n  </tr></thead>\n'
@@ -62,15 +64,16 @@ def _head(view: str | None) -> str:
             '<th scope="col">Why</th>')
 
 
-def _row(r: Mapping[str, Any], number: int, project_path: str, why_path: str, whatif: bool,
-         panel: str | None) -> str:
+def _row(r: Mapping[str, Any], number: int, project_path: str, why: tuple[str, str],
+         whatif: bool, panel: str | None) -> str:
     """Return one project's row and the hidden row its why panel opens in."""
     slug = quote(r["slug"], safe="")  # as path_for puts a parameter in a path
     title = escape(r["title"])
-    why_url = escape(why_path.replace(SLUG, slug))
+    why_path, profile_query = why
+    why_url = escape(why_path.replace(SLUG, slug) + profile_query)
     loads = ("" if whatif else f' hx-get="{why_url}" hx-trigger="click once" '
              f'hx-target="#why-{number} .why" hx-push-url="false"')
-    why = panel if panel is not None else '<p class="meta">Loading why it ranks here…</p>'
+    shown = panel if panel is not None else '<p class="meta">Loading why it ranks here…</p>'
     return (
         f'\n    <tr data-slug="{escape(r["slug"])}">'
         f'\n      <td class="num">{r["rank"]}</td>'
@@ -85,7 +88,7 @@ def _row(r: Mapping[str, Any], number: int, project_path: str, why_path: str, wh
         f'aria-controls="why-{number}"{loads}>Why?<span class="visually-hidden"> {title}</span>'
         '</a></td>\n    </tr>'
         f'\n    <tr class="why-row" id="why-{number}" hidden>'
-        f'\n      <td colspan="{COLUMNS}"><div class="why">{why}</div></td>\n    </tr>')
+        f'\n      <td colspan="{COLUMNS}"><div class="why">{shown}</div></td>\n    </tr>')
 
 
 def _figure(value: float | None, form: str) -> str:

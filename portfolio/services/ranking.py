@@ -747,8 +747,8 @@ def api_rows(rows: list[dict[str, Any]], *, contributions: bool = True) -> list[
     composites = np.array([np.nan if row["composite"] is None else row["composite"]
                            for row in rows], dtype=np.float64)
     # One array call: a numpy call per row was a fifth of turning a page's rows.
-    scores = [None if np.isnan(score) else score
-              for score in round_total(composites, SCORE_DECIMALS).tolist()]
+    scores = [None if row["composite"] is None else score for row, score in zip(
+        rows, round_total(composites, SCORE_DECIMALS).tolist(), strict=True)]
     if not contributions:
         return [_without_contributions(api_row(row, {}, score=score))
                 for row, score in zip(rows, scores, strict=True)]

@@ -76,3 +76,15 @@ def test_a_whatif_row_carries_its_why_and_a_stored_row_loads_it() -> None:
         assert panel.get("colspan") == str(header)
         assert panel.text_content().strip() == why
         assert (drawn.xpath("//a[@class='why-toggle']/@hx-get") == []) is whatif
+
+
+def test_quotes_stay_inside_attributes_and_a_profile_is_never_read_as_a_slug() -> None:
+    drawn = table([row(slug='say-"hi"', blocked_by=["a"], blocked_by_other_view=['a "b" c'])],
+                  profile='odd "__slug__" name')
+    tr = drawn.xpath("//tbody/tr")[0]
+    assert tr.get("data-slug") == 'say-"hi"'
+    assert drawn.xpath("//span[@class='meta'][@title]")[0].get("title") == 'a "b" c'
+    why = drawn.xpath("//a[@class='why-toggle']")[0]
+    assert why.get("href") == ("/projects/say-%22hi%22/why"
+                               "?profile=odd%20%22__slug__%22%20name")
+    assert why.get("hx-get") == why.get("href")

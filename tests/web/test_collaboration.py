@@ -402,7 +402,10 @@ def test_a_large_portfolio_s_model_is_built_in_a_child_process(
 
 def test_a_smaller_portfolio_s_model_is_built_here_and_a_failed_child_falls_back(
         london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[Settings] = []
+
     def broken(settings):  # type: ignore[no-untyped-def]
+        asked.append(settings)
         raise BrokenProcessPool("the child was killed")
 
     monkeypatch.setattr(collaboration, "_index_apart", broken)
@@ -412,6 +415,7 @@ def test_a_smaller_portfolio_s_model_is_built_here_and_a_failed_child_falls_back
     monkeypatch.setattr(london.settings, "similarity_process_from", count)
     assert collaboration._build_apart(london)
     assert collaboration.similarity_index(london).by_slug  # built here after all
+    assert asked == [london.settings]
     monkeypatch.setattr(london.settings, "similarity_process_from", -1)
     assert not collaboration._build_apart(london)
 
