@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from scoring import terms
+
 if TYPE_CHECKING:
     # scikit-learn is imported where a model is built (80 MB a web worker would carry unused).
     from sklearn.feature_extraction.text import HashingVectorizer
@@ -123,26 +125,6 @@ def _hasher() -> HashingVectorizer:
     return HashingVectorizer(stop_words="english", ngram_range=(1, 2), strip_accents="unicode",
                              alternate_sign=False, norm=None, n_features=N_FEATURES,
                              dtype=np.float32)
-
-
-@functools.cache
-def _analyser():
-    """Return the hasher's text-to-terms function (built once)."""
-    return _hasher().build_analyzer()
-
-
-@functools.cache
-def _term_hasher() -> HashingVectorizer:
-    """Return a hasher of terms already cut, into the same columns as _hasher's."""
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    return HashingVectorizer(analyzer=_identity, n_features=N_FEATURES, alternate_sign=False,
-                             norm=None)
-
-
-def _identity(terms: list[str]) -> list[str]:
-    """Return terms as they are (to hash terms already cut)."""
-    return terms
 
 
 def _fit_idf(counts: sp.csr_matrix) -> np.ndarray:
@@ -316,11 +298,11 @@ def _neighbours(text: sp.csr_matrix, datasets: sp.csr_matrix, organisations: np.
 def _shared_terms(model: SimilarityModel, left_text: str, left: sp.csr_matrix, right: int,
                   limit: int = 3) -> tuple[str, ...]:
     """Return the terms that add most to two texts' cosine, phrases before their own words."""
-    analyse = _analyser()
-    shared = sorted(set(analyse(left_text)) & set(analyse(model.texts[right])))
+    # The hasher's own analyser and hash, without scikit-learn: a page names these terms.
+    shared = sorted(set(terms.analyse(left_text)) & set(terms.analyse(model.texts[right])))
     if not shared:
         return ()
-    columns = _term_hasher().transform([[term] for term in shared]).indices
+    columns = np.array([terms.column(term, N_FEATURES) for term in shared], dtype=np.int32)
     contribution = (left[:, columns].toarray().ravel()
                     * model.text[right][:, columns].toarray().ravel())
     order = [i for i in np.lexsort((columns, -contribution)) if contribution[i] > 0]
