@@ -58,6 +58,9 @@ from bench.common import (  # noqa: E402
 BASELINE = "83e34aa"
 THEME = "housing"
 AIM_MB = 500
+# Memory is read this long after each answer: a worker hands back what a long request freed just
+# after sending it (web/server.py), and resident memory is what stays, not the moment between.
+SETTLE_SECONDS = 0.5
 # Serve the CLI of one tree: its packages first on the path, and the editable install's finder
 # (which would hand out this tree's packages whatever the path) removed.
 LAUNCH = (
@@ -205,6 +208,7 @@ def walk(code: Path, database_url: str, *, queue: bool) -> dict[str, Any]:
         pid = app_pid(port)
 
         def note(step: str, seconds: float = 0.0) -> None:
+            time.sleep(SETTLE_SECONDS)
             row = {"step": step, "seconds": seconds, **memory(pid)}
             if worker_pid is not None:
                 row["worker_rss_mb"] = memory(worker_pid)["vmrss_mb"]

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+import time
+import weakref
 from pathlib import Path
 
-from portfolio.cache import Memo, release_freed_memory
+from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from portfolio.cache import Memo, release_freed_memory, release_garbage
 from portfolio.services.collaboration import ProjectRows, _project_columns
+from web import server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,6 +53,7 @@ def test_memo_keeps_only_the_latest_value_of_a_kind() -> None:
 def test_releasing_freed_memory_can_be_asked_for_at_any_time() -> None:
     release_freed_memory()
     release_freed_memory()
+    release_garbage()
 
 
 def test_project_rows_give_each_project_as_a_dict_and_share_repeated_values() -> None:
@@ -60,3 +71,56 @@ def test_project_rows_give_each_project_as_a_dict_and_share_repeated_values() ->
     assert list(projects) == [1, 2] and len(projects) == 2 and 3 not in projects
     assert projects.value(1, "status") == "idea"
     assert columns["organisation_name"][0] is columns["organisation_name"][1]
+
+
+def _counting_app(monkeypatch, after_seconds: float) -> tuple[TestClient, list[int]]:
+    """Return a client of a tiny app behind ReleaseFreedMemory, and the trims it asked for."""
+    trims: list[int] = []
+    monkeypatch.setattr(server, "release_garbage", lambda: trims.append(1))
+
+    def slow(request: Request) -> PlainTextResponse:
+        time.sleep(float(request.query_params.get("sleep", "0")))
+        return PlainTextResponse("done")
+
+    app = Starlette(routes=[Route("/", slow)])
+    app.add_middleware(server.ReleaseFreedMemory, after_seconds=after_seconds)
+    return TestClient(app), trims
+
+
+def test_a_long_request_hands_its_freed_memory_back_and_a_short_one_does_not(
+        monkeypatch) -> None:
+    client, trims = _counting_app(monkeypatch, after_seconds=0.2)
+    assert client.get("/").text == "done"
+    assert trims == []
+    assert client.get("/?sleep=0.3").text == "done"
+    assert trims == [1]
+
+
+def test_the_web_app_hands_back_what_long_requests_freed(settings) -> None:
+    from web.app import create_app
+
+    app = create_app(settings)
+    assert server.ReleaseFreedMemory in [m.cls for m in app.user_middleware]
+    with TestClient(app):
+        # What start-up made is left out of the collections that follow long requests.
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+
+
+def test_garbage_in_a_reference_cycle_is_collected_before_memory_is_released() -> None:
+    class Node:
+        """A value that refers to itself, as data frames and graphs do."""
+
+    node = Node()
+    node.itself = node  # type: ignore[attr-defined]
+    gone = weakref.ref(node)
+    enabled = gc.isenabled()
+    gc.disable()  # only release_garbage may collect it
+    try:
+        del node
+        assert gone() is not None
+        release_garbage()
+        assert gone() is None
+    finally:
+        if enabled:
+            gc.enable()
