@@ -22,7 +22,7 @@ slug or an organisation's name, so renaming either changes no suggestion.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,22 +64,79 @@ CONTENDER_BINS = 64
 NEIGHBOUR_COLUMNS = ["project", "other", "rank", "score", "text", "datasets", "same_theme"]
 
 
+class KeyRows(Mapping[object, int]):
+    """The row of each project key, found by binary search in the sorted integer keys.
+
+    A dict of 100,000 NumPy integers to rows held 11 MB in every web worker keeping a model.
+    """
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self._keys = keys
+
+    def __getitem__(self, key: object) -> int:
+        if isinstance(key, (int, np.integer)):
+            row = int(np.searchsorted(self._keys, key))
+            if row < len(self._keys) and self._keys[row] == key:
+                return row
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(self._keys.tolist())
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def key_rows(keys: np.ndarray) -> Mapping[object, int]:
+    """Return the row of each key: searched when keys are ascending integers, else a dict."""
+    if keys.dtype.kind in "iu" and bool(np.all(keys[1:] > keys[:-1])):
+        return KeyRows(keys)
+    return {key: i for i, key in enumerate(keys)}
+
+
+@dataclass(frozen=True)
+class ColumnIdf:
+    """The IDF of each hashed column, kept for the columns a project's term fills.
+
+    Every other column (about 2 million of them) has the IDF of a term no project uses, so a
+    dense array held 8 MB to say one number.
+    """
+
+    columns: np.ndarray  # ascending, the columns whose IDF is not `unseen`
+    values: np.ndarray  # float32, their IDF
+    unseen: np.float32
+
+    @classmethod
+    def of(cls, idf: np.ndarray) -> ColumnIdf:
+        """Keep a dense IDF array as its most common value and the columns that differ."""
+        values, counts = np.unique(idf, return_counts=True)
+        unseen = values[np.argmax(counts)]
+        columns = np.flatnonzero(idf != unseen).astype(np.int32)
+        return cls(columns=columns, values=idf[columns], unseen=unseen)
+
+    def __getitem__(self, columns: np.ndarray) -> np.ndarray:
+        if not len(self.columns):
+            return np.full(len(columns), self.unseen, dtype=np.float32)
+        place = np.minimum(np.searchsorted(self.columns, columns), len(self.columns) - 1)
+        return np.where(self.columns[place] == columns, self.values[place],
+                        self.unseen).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class SimilarityModel:
     """The portfolio's vectors and each project's nearest projects in other organisations."""
 
     keys: np.ndarray  # project keys, row order
     organisations: np.ndarray  # owner id per row
-    themes: np.ndarray  # theme per row
+    themes: np.ndarray  # theme per row (one object per theme, shared by its rows)
     texts: tuple[str, ...]  # the text compared, per row, to name the terms two projects share
-    idf: np.ndarray  # inverse document frequency per hashed column (0: a term too common)
+    idf: ColumnIdf  # inverse document frequency per hashed column (0: a term too common)
     text: sp.csr_matrix  # TF-IDF rows, L2-normalised, float32
     datasets: sp.csr_matrix  # binary, projects x datasets
     dataset_keys: np.ndarray
     neighbours: pd.DataFrame  # NEIGHBOUR_COLUMNS, best first per project
 
     rows: Mapping[object, int]  # row of each project key
-    text_t: sp.csr_matrix  # text transposed, for a draft's product with every project
     dataset_sizes: np.ndarray  # datasets per project
 
     def row_of(self, key: object) -> int | None:
@@ -137,7 +194,7 @@ def _fit_idf(counts: sp.csr_matrix) -> np.ndarray:
     return idf
 
 
-def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+def _tfidf(counts: sp.csr_matrix, idf: np.ndarray | ColumnIdf) -> sp.csr_matrix:
     """Return sublinear TF-IDF rows, (1 + ln tf) * idf, strongest terms kept, L2-normalised."""
     counts = sp.csr_matrix(counts, dtype=np.float32, copy=True)
     counts.data = (1.0 + np.log(counts.data)) * idf[counts.indices]
@@ -186,20 +243,23 @@ def build_model(projects: pd.DataFrame, links: pd.DataFrame, *, top_k: int = TOP
     """
     keys = projects["key"].to_numpy()
     organisations = projects["organisation"].to_numpy()
-    themes = projects["theme"].astype(str).to_numpy()
+    # One object per theme, not per project: a model handed to a web worker (pickled) keeps
+    # them shared (7 MB to under 1 MB at 100,000 projects).
+    theme_codes, theme_names = pd.factorize(projects["theme"].astype(str))
+    themes = np.asarray(theme_names, dtype=object)[theme_codes]
     texts = tuple(project_text(t, d) for t, d in zip(projects["title"],
                                                       projects["description"], strict=True))
     counts = _hasher().transform(texts)
     idf = _fit_idf(counts)
     text = _tfidf(counts, idf)
-    rows = {key: i for i, key in enumerate(keys)}
-    datasets, dataset_keys = _dataset_matrix(links, rows, len(keys))
+    datasets, dataset_keys = _dataset_matrix(links, {key: i for i, key in enumerate(keys)},
+                                             len(keys))
     # Integer codes: comparing arrays of Python strings per candidate pair was most of the work.
-    neighbours = _neighbours(text, datasets, pd.factorize(organisations)[0],
-                             pd.factorize(themes)[0], keys, top_k, block_rows)
+    neighbours = _neighbours(text, datasets, pd.factorize(organisations)[0], theme_codes, keys,
+                             top_k, block_rows)
     return SimilarityModel(keys=keys, organisations=organisations, themes=themes, texts=texts,
-                           idf=idf, text=text, datasets=datasets, dataset_keys=dataset_keys,
-                           neighbours=neighbours, rows=rows, text_t=text.T.tocsr(),
+                           idf=ColumnIdf.of(idf), text=text, datasets=datasets,
+                           dataset_keys=dataset_keys, neighbours=neighbours, rows=key_rows(keys),
                            dataset_sizes=np.asarray(datasets.sum(axis=1)).ravel())
 
 
@@ -343,7 +403,9 @@ def similar_to_draft(model: SimilarityModel, *, title: str, description: str,
     """
     vector = draft_vector(model, title, description)
     n = len(model.keys)
-    text = ((vector @ model.text_t).toarray().ravel() if vector.nnz
+    # Each project's row times the draft's column: the same sums, in the same order of
+    # columns, as the draft's row times the transposed matrix (11 MB a model no longer keeps).
+    text = ((model.text @ vector.T).toarray().ravel() if vector.nnz
             else np.zeros(n, np.float32))
     text[text < TEXT_FLOOR] = 0.0
     wanted = set(datasets)

@@ -120,8 +120,6 @@ class SimilarityIndex:
     model: similarity.SimilarityModel
     projects: ProjectRows
     datasets: dict[int, dict[str, str]]
-    # involvement(project id, organisation id) for every partner link, owners included.
-    involved: frozenset[int]
     contacts: dict[int, dict[str, str]]
     by_slug: dict[str, int] = field(default_factory=dict)
     organisations: dict[str, int] = field(default_factory=dict)
@@ -162,10 +160,14 @@ def _read_index(session: Session, revision: int) -> SimilarityIndex:
         columns=["project", "dataset"])
     datasets = {r[0]: {"code": r[1], "title": r[2]} for r in session.execute(
         select(col(Dataset.id), col(Dataset.code), col(Dataset.title))).all()}
+    # involvement(project id, organisation id) for every partner link, owners included: what
+    # the groups leave out, and then not kept (9 MB at 100,000 projects).
     partners = {involvement(r[0], r[1]) for r in session.execute(
         select(col(ProjectPartner.project_id), col(ProjectPartner.organisation_id))).all()}
     partners |= {involvement(p, o) for p, o in zip(columns["id"], columns["owner_id"],
                                                    strict=True)}
+    involved = np.fromiter(partners, dtype=np.int64, count=len(partners))
+    del partners
     contacts: dict[int, dict[str, str]] = {}
     leads = cast(list[tuple[int, str, str]], session.execute(
         select(col(User.organisation_id), col(User.name), col(User.email))
@@ -181,10 +183,10 @@ def _read_index(session: Session, revision: int) -> SimilarityIndex:
                                                 col(Organisation.id))).all())
     index = SimilarityIndex(revision=revision, model=model,
                             projects=ProjectRows(columns, model.rows),
-                            datasets=datasets, involved=frozenset(partners), contacts=contacts,
+                            datasets=datasets, contacts=contacts,
                             by_slug=dict(zip(columns["slug"], columns["id"], strict=True)),
                             organisations=organisations)
-    return SimilarityIndex(**{**index.__dict__, "groups": _groups(index)})
+    return SimilarityIndex(**{**index.__dict__, "groups": _groups(index, involved)})
 
 
 def _compact(neighbours: pd.DataFrame) -> pd.DataFrame:
@@ -194,17 +196,20 @@ def _compact(neighbours: pd.DataFrame) -> pd.DataFrame:
                          "score": neighbours["score"]})
 
 
-def _already_partners(index: SimilarityIndex, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _already_partners(index: SimilarityIndex, involved: np.ndarray, a: np.ndarray,
+                      b: np.ndarray) -> np.ndarray:
     """Tell, per pair, whether either project's organisation already takes part in the other."""
     owner_a = index.projects.field_of(a, "owner_id").astype(np.int64)
     owner_b = index.projects.field_of(b, "owner_id").astype(np.int64)
-    involved = np.fromiter(index.involved, dtype=np.int64, count=len(index.involved))
     return (np.isin(involvement(a, owner_b), involved)
             | np.isin(involvement(b, owner_a), involved))
 
 
-def _groups(index: SimilarityIndex) -> list[list[int]]:
-    """Return groups of alike projects in different organisations that are not yet partners."""
+def _groups(index: SimilarityIndex, involved: np.ndarray) -> list[list[int]]:
+    """Return groups of alike projects in different organisations that are not yet partners.
+
+    `involved` holds involvement(project, organisation) of every partner link, owners included.
+    """
     near = index.model.neighbours
     near = near[near["score"] >= GROUP_SCORE].sort_values(
         ["score", "project", "other"], ascending=[False, True, True], kind="stable")
@@ -213,7 +218,7 @@ def _groups(index: SimilarityIndex) -> list[list[int]]:
     closed = list(NOT_IN_GROUPS)
     keep = (~np.isin(index.projects.field_of(a, "status"), closed)
             & ~np.isin(index.projects.field_of(b, "status"), closed)
-            & ~_already_partners(index, a, b))
+            & ~_already_partners(index, involved, a, b))
     pairs = list(zip(a[keep].tolist(), b[keep].tolist(), strict=True))
     return [[int(cast(int, x)) for x in group]
             for group in similarity.groups(cast(list[tuple[object, object]], pairs))]

@@ -287,3 +287,44 @@ def test_suggestions_do_not_depend_on_slugs() -> None:
     before = as_set(build_model(projects, links))
     after = {(a, b): s for (a, b), s in as_set(build_model(renamed, relinked)).items()}
     assert {(code[a], code[b]): s for (a, b), s in before.items()} == after
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-2**40, 2**40), unique=True),
+       st.lists(st.one_of(st.integers(-2**40, 2**40), st.text(max_size=3)), max_size=10))
+def test_the_row_of_a_sorted_integer_key_is_found_as_a_dict_finds_it(keys, probes) -> None:
+    ordered = np.array(sorted(keys), dtype=np.int64)
+    rows = similarity.key_rows(ordered)
+    expected = {key: row for row, key in enumerate(ordered.tolist())}
+    assert isinstance(rows, similarity.KeyRows)
+    for probe in [*expected, *probes]:
+        assert rows.get(probe) == expected.get(probe)
+    assert list(rows) == list(expected) and len(rows) == len(expected)
+    if len(keys) > 1:  # keys not in ascending order are kept in a dict
+        assert isinstance(similarity.key_rows(ordered[::-1]), dict)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 1.5, 2.25, 7.0]), max_size=60),
+       st.lists(st.integers(0, 79), max_size=20))
+def test_the_idf_kept_by_column_is_the_dense_idf(dense, probes) -> None:
+    idf = np.array([3.5] * 80, dtype=np.float32)  # the unseen columns' value, most of them
+    idf[:len(dense)] = dense
+    kept = similarity.ColumnIdf.of(idf)
+    columns = np.array(probes + list(range(80)), dtype=np.int32)
+    found = kept[columns]
+    assert found.dtype == np.float32
+    assert found.tolist() == idf[columns].tolist()
+
+
+@settings(max_examples=30, deadline=None)
+@given(projects_strategy)
+def test_a_drafts_text_scores_are_the_transposed_products_exactly(rows) -> None:
+    # similar_to_draft multiplies each project's row by the draft's column; the model used to
+    # keep the transposed matrix to multiply the draft's row by it: the same float32 sums.
+    model = model_of(rows)
+    transposed = model.text.T.tocsr()
+    for text in model.texts:
+        vector = similarity._tfidf(similarity._hasher().transform([text]), model.idf)
+        assert (model.text @ vector.T).toarray().ravel().tolist() == \
+            (vector @ transposed).toarray().ravel().tolist()

@@ -379,7 +379,7 @@ def test_paging_through_the_backlog_keeps_what_other_pages_derived(
 def same_index(a: collaboration.SimilarityIndex, b: collaboration.SimilarityIndex) -> None:
     """Assert two similarity models of a revision hold the same neighbours, groups and text."""
     assert a.revision == b.revision and a.by_slug == b.by_slug and a.groups == b.groups
-    assert a.datasets == b.datasets and a.contacts == b.contacts and a.involved == b.involved
+    assert a.datasets == b.datasets and a.contacts == b.contacts
     pd.testing.assert_frame_equal(a.model.neighbours, b.model.neighbours)
     assert (a.model.text != b.model.text).nnz == 0
 
