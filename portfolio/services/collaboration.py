@@ -66,40 +66,74 @@ NOT_IN_GROUPS = {"rejected"}
 # share (theme, status, the owner's code, name and kind) are kept once.
 PROJECT_FIELDS = ("id", "slug", "title", "owner_id", "theme", "status", "cost_gbp",
                   "organisation", "organisation_name", "organisation_kind")
-SHARED_FIELDS = frozenset({"owner_id", "theme", "status", "organisation", "organisation_name",
+SHARED_FIELDS = frozenset({"theme", "status", "organisation", "organisation_name",
                            "organisation_kind"})
+NUMBER_FIELDS = frozenset({"id", "owner_id", "cost_gbp"})
 
 
 class ProjectRows(Mapping[int, dict[str, Any]]):
     """What pages show of each project, by id, kept as columns.
 
     A dict per project, each with its own copy of its organisation's name, its theme and its
-    status, held about 100 MB at 100,000 projects; columns of shared values hold a quarter.
+    status, held about 100 MB at 100,000 projects; columns of shared values hold a quarter,
+    and the numbers are kept in arrays.
     """
 
-    def __init__(self, columns: dict[str, list[Any]], rows: Mapping[Any, int]) -> None:
+    def __init__(self, columns: dict[str, Any], rows: Mapping[Any, int]) -> None:
         self._columns = columns
         self._rows = rows  # row of each project id (the similarity model's own)
 
     def __getitem__(self, key: int) -> dict[str, Any]:
         row = self._rows[key]
-        return {name: values[row] for name, values in self._columns.items()}
+        return {name: _plain(values[row]) for name, values in self._columns.items()}
 
     def value(self, key: int, name: str) -> Any:
         """Return one field of a project (no dict built: for loops over many pairs)."""
-        return self._columns[name][self._rows[key]]
+        return _plain(self._columns[name][self._rows[key]])
 
     def field_of(self, keys: np.ndarray, name: str) -> np.ndarray:
         """Return one field of many projects as an array (no Python work per project)."""
         rows = np.fromiter((self._rows[key] for key in keys.tolist()), dtype=np.int64,
                            count=len(keys))
-        return np.asarray(self._columns[name], dtype=object)[rows]
+        values = self._columns[name]
+        return (values if isinstance(values, np.ndarray)
+                else np.asarray(values, dtype=object))[rows]
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._columns["id"])
+        return iter(np.asarray(self._columns["id"]).tolist())
 
     def __len__(self) -> int:
         return len(self._columns["id"])
+
+
+def _plain(value: Any) -> Any:
+    """Return a NumPy number as Python's (pages and JSON take those)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class SlugIds(Mapping[str, int]):
+    """Each project's id by its slug, found by binary search in the sorted slugs.
+
+    A dict of 100,000 slugs held 6.6 MB in every web worker keeping the similarity model.
+    """
+
+    def __init__(self, slugs: Sequence[str], ids: np.ndarray) -> None:
+        names = np.asarray(slugs, dtype=object)
+        order = np.argsort(names, kind="stable")
+        self._slugs, self._ids = names[order], np.asarray(ids, dtype=np.int64)[order]
+
+    def __getitem__(self, slug: str) -> int:
+        if isinstance(slug, str):
+            place = int(np.searchsorted(self._slugs, slug))
+            if place < len(self._slugs) and self._slugs[place] == slug:
+                return int(self._ids[place])
+        raise KeyError(slug)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._slugs.tolist())
+
+    def __len__(self) -> int:
+        return len(self._slugs)
 
 
 # A project id and an organisation id, or arrays of them (one per pair).
@@ -121,7 +155,7 @@ class SimilarityIndex:
     projects: ProjectRows
     datasets: dict[int, dict[str, str]]
     contacts: dict[int, dict[str, str]]
-    by_slug: dict[str, int] = field(default_factory=dict)
+    by_slug: Mapping[str, int] = field(default_factory=dict)
     organisations: dict[str, int] = field(default_factory=dict)
     groups: list[list[int]] = field(default_factory=list)
 
@@ -131,10 +165,12 @@ class SimilarityIndex:
         return {key: value["title"] for key, value in self.datasets.items()}
 
 
-def _project_columns(rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
-    """Return the projects' fields as columns, each value many projects share kept once."""
+def _project_columns(rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """Return the projects' fields as columns: numbers in arrays, shared values kept once."""
     shared: dict[Any, Any] = {}
-    return {name: [shared.setdefault(r[i], r[i]) for r in rows] if name in SHARED_FIELDS
+    return {name: np.fromiter((r[i] for r in rows), dtype=np.int64, count=len(rows))
+            if name in NUMBER_FIELDS else
+            [shared.setdefault(r[i], r[i]) for r in rows] if name in SHARED_FIELDS
             else [r[i] for r in rows] for i, name in enumerate(PROJECT_FIELDS)}
 
 
@@ -164,8 +200,7 @@ def _read_index(session: Session, revision: int) -> SimilarityIndex:
     # the groups leave out, and then not kept (9 MB at 100,000 projects).
     partners = {involvement(r[0], r[1]) for r in session.execute(
         select(col(ProjectPartner.project_id), col(ProjectPartner.organisation_id))).all()}
-    partners |= {involvement(p, o) for p, o in zip(columns["id"], columns["owner_id"],
-                                                   strict=True)}
+    partners.update(involvement(columns["id"], columns["owner_id"]).tolist())
     involved = np.fromiter(partners, dtype=np.int64, count=len(partners))
     del partners
     contacts: dict[int, dict[str, str]] = {}
@@ -184,7 +219,7 @@ def _read_index(session: Session, revision: int) -> SimilarityIndex:
     index = SimilarityIndex(revision=revision, model=model,
                             projects=ProjectRows(columns, model.rows),
                             datasets=datasets, contacts=contacts,
-                            by_slug=dict(zip(columns["slug"], columns["id"], strict=True)),
+                            by_slug=SlugIds(columns["slug"], columns["id"]),
                             organisations=organisations)
     return SimilarityIndex(**{**index.__dict__, "groups": _groups(index, involved)})
 

@@ -10,14 +10,17 @@ import time
 import weakref
 from pathlib import Path
 
+import numpy as np
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from portfolio.cache import Memo, release_freed_memory, release_garbage
-from portfolio.services.collaboration import ProjectRows, _project_columns
+from portfolio.services.collaboration import ProjectRows, SlugIds, _project_columns
 from web import server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,8 +74,22 @@ def test_project_rows_give_each_project_as_a_dict_and_share_repeated_values() ->
                            "organisation": "cmd", "organisation_name": "Camden",
                            "organisation_kind": "borough"}
     assert list(projects) == [1, 2] and len(projects) == 2 and 3 not in projects
+    # Numbers are kept in arrays and handed out as Python's (JSON takes only those).
+    assert all(type(projects[2][name]) is int for name in ("id", "owner_id", "cost_gbp"))
+    assert type(projects.value(1, "cost_gbp")) is int
     assert projects.value(1, "status") == "idea"
     assert columns["organisation_name"][0] is columns["organisation_name"][1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=8), unique=True), st.lists(st.text(max_size=8), max_size=10))
+def test_a_projects_id_is_found_by_its_slug_as_a_dict_finds_it(slugs, probes) -> None:
+    ids = np.arange(len(slugs), dtype=np.int64) * 7
+    expected = dict(zip(slugs, ids.tolist(), strict=True))
+    found = SlugIds(slugs, ids)
+    for probe in [*slugs, *probes, 3]:
+        assert found.get(probe) == expected.get(probe)
+    assert dict(found) == expected and len(found) == len(expected)
 
 
 def _counting_app(monkeypatch, after_seconds: float) -> tuple[TestClient, list[int]]:

@@ -328,3 +328,16 @@ def test_a_drafts_text_scores_are_the_transposed_products_exactly(rows) -> None:
         vector = similarity._tfidf(similarity._hasher().transform([text]), model.idf)
         assert (model.text @ vector.T).toarray().ravel().tolist() == \
             (vector @ transposed).toarray().ravel().tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=30)), st.integers(-40, 40), st.integers(-40, 40))
+def test_texts_kept_in_one_buffer_read_back_as_the_strings_they_were(texts, i, j) -> None:
+    kept = similarity.Texts(texts)
+    assert len(kept) == len(texts) and list(kept) == texts
+    assert kept[i:j] == texts[i:j] and kept[::-1] == texts[::-1]
+    if -len(texts) <= i < len(texts):
+        assert kept[i] == texts[i]
+    else:
+        with pytest.raises(IndexError):
+            kept[i]
