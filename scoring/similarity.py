@@ -22,6 +22,7 @@ slug or an organisation's name, so renaming either changes no suggestion.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, overload
@@ -231,8 +232,6 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray | ColumnIdf) -> sp.csr_matrix:
 
 def _keep_strongest(matrix: sp.csr_matrix, per_row: int) -> sp.csr_matrix:
     """Keep each row's `per_row` largest entries, then L2-normalise the rows."""
-    from sklearn.preprocessing import normalize
-
     matrix = sp.csr_matrix(matrix)
     counts = np.diff(matrix.indptr)
     if counts.size and counts.max() > per_row:
@@ -244,7 +243,37 @@ def _keep_strongest(matrix: sp.csr_matrix, per_row: int) -> sp.csr_matrix:
         keep = rank < per_row
         matrix = sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])),
                                shape=matrix.shape)
+    if matrix.shape[0] == 1:
+        return _normalised_row(matrix)  # a draft: no scikit-learn in a web worker for it
+    from sklearn.preprocessing import normalize
+
     return normalize(matrix, norm="l2", copy=False).astype(np.float32)
+
+
+def _normalised_row(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """L2-normalise a one-row float32 matrix with the figures scikit-learn's normalize gives.
+
+    Its loop adds each float32 square in double precision, in order, takes the root and
+    divides each value by it in double precision, then stores it as float32.
+    """
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    total = 0.0
+    for square in (matrix.data * matrix.data).tolist():
+        total += square
+    if total != 0.0:
+        matrix.data = (matrix.data.astype(np.float64) / math.sqrt(total)).astype(np.float32)
+    return matrix
+
+
+def _term_counts(text: str) -> sp.csr_matrix:
+    """Count a text's terms in the hasher's columns, as HashingVectorizer.transform does."""
+    columns = np.array([terms.column(term, N_FEATURES) for term in terms.analyse(text)],
+                       dtype=np.int32)
+    counts = sp.csr_matrix((np.ones(len(columns), dtype=np.float32),
+                            (np.zeros(len(columns), dtype=np.int32), columns)),
+                           shape=(1, N_FEATURES), dtype=np.float32)
+    counts.sum_duplicates()
+    return counts
 
 
 def _dataset_matrix(links: pd.DataFrame, rows: Mapping[object, int],
@@ -417,7 +446,8 @@ def reason(model: SimilarityModel, project: object, other: object) -> Reason:
 
 def draft_vector(model: SimilarityModel, title: str, description: str) -> sp.csr_matrix:
     """Return a draft's TF-IDF vector in the model's vocabulary (empty when none)."""
-    return _tfidf(_hasher().transform([project_text(title, description)]), model.idf)
+    # Counted and weighted without scikit-learn, which a web worker would load for this alone.
+    return _tfidf(_term_counts(project_text(title, description)), model.idf)
 
 
 def similar_to_draft(model: SimilarityModel, *, title: str, description: str,

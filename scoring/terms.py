@@ -1,9 +1,10 @@
 """The similarity model's terms and their hashed columns, without importing scikit-learn.
 
 The model is built with scikit-learn's HashingVectorizer (`scoring/similarity.py`); a page that
-names the terms two projects share needs only its analyser and its hash, and importing
-scikit-learn for them added 47 MB and 557 modules to a web worker. These functions give the
-same terms and columns (tests/scoring/test_terms.py checks them against scikit-learn's).
+names the terms two projects share, or compares a draft with the portfolio, needs only its
+analyser and its hash, and importing scikit-learn for them added 47 MB and 557 modules to a web
+worker. These functions give the same terms and columns (tests/scoring/test_terms.py checks
+them against scikit-learn's).
 """
 
 from __future__ import annotations

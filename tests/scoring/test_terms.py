@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction._stop_words import ENGLISH_STOP_WORDS
 from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32 as sklearn_murmurhash3_32
 
 from scoring import similarity, terms
@@ -80,4 +83,61 @@ def test_naming_the_shared_terms_does_not_import_scikit_learn(tmp_path: Path) ->
                           text=True, check=True)
     shared, loaded = done.stdout.splitlines()
     assert shared == repr(expected)
+    assert loaded == "[]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS)
+def test_a_drafts_terms_are_counted_in_the_columns_the_hasher_counts_them(text: str) -> None:
+    ours, theirs = similarity._term_counts(text), similarity._hasher().transform([text])
+    assert ours.dtype == theirs.dtype == np.float32
+    assert ours.indptr.tolist() == theirs.indptr.tolist()
+    assert ours.indices.tolist() == theirs.indices.tolist()
+    assert ours.data.tolist() == theirs.data.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1e6, width=32), max_size=40))
+def test_a_row_is_normalised_to_the_figures_scikit_learn_gives(values: list[float]) -> None:
+    row = sp.csr_matrix((np.array(values, dtype=np.float32),
+                         (np.zeros(len(values), dtype=np.int32),
+                          np.arange(len(values), dtype=np.int32))), shape=(1, 64))
+    expected = normalize(row.copy(), norm="l2").astype(np.float32)
+    assert similarity._normalised_row(row).data.tolist() == expected.data.tolist()
+
+
+def test_a_draft_is_compared_without_importing_scikit_learn(tmp_path: Path) -> None:
+    projects = pd.DataFrame({
+        "key": [1, 2, 3], "organisation": [10, 20, 30], "theme": ["housing"] * 3,
+        "title": ["Fuel poverty retrofit", "Fuel poverty retrofit map", "Café licensing"],
+        "description": ["EPC data for damp homes", "EPC data, damp homes", "Pavement cafés"],
+    })
+    model = similarity.build_model(projects, pd.DataFrame(columns=["project", "dataset"]))
+    title, description = "Retrofit of damp homes", "Fuel poverty and EPC data: café owners"
+    # What the draft's vector was when scikit-learn counted and normalised it.
+    counts = sp.csr_matrix(similarity._hasher().transform([
+        similarity.project_text(title, description)]), dtype=np.float32, copy=True)
+    counts.data = (1.0 + np.log(counts.data)) * model.idf[counts.indices]
+    counts.eliminate_zeros()
+    expected_vector = normalize(counts, norm="l2").astype(np.float32)
+    vector = similarity.draft_vector(model, title, description)
+    assert vector.indices.tolist() == expected_vector.indices.tolist()
+    assert vector.data.tolist() == expected_vector.data.tolist()
+    expected = similarity.similar_to_draft(model, title=title, description=description,
+                                           organisation=10)
+    assert expected
+    kept = tmp_path / "model.pickle"
+    kept.write_bytes(pickle.dumps(model))
+    script = (
+        "import pickle, sys\n"
+        "from scoring import similarity\n"
+        f"model = pickle.loads(open({str(kept)!r}, 'rb').read())\n"
+        f"print(repr(similarity.similar_to_draft(model, title={title!r}, "
+        f"description={description!r}, organisation=10)))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    found, loaded = done.stdout.splitlines()
+    assert found == repr(expected)
     assert loaded == "[]"
