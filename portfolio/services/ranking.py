@@ -606,11 +606,13 @@ def backlog(
     session: Session, run: RunInfo, *, view: str | None = None,
     organisation: str | None = None, theme: str | None = None, status: str | None = None,
     q: str | None = None, after: int = 0, limit: int | None = 50, slug: str | None = None,
+    contributions: bool = True,
 ) -> list[dict[str, Any]]:
     """Return ranked rows after a rank (keyset pagination), with optional filters.
 
     With a view, the rows are that view's in rank order (`after` is a rank in the view);
-    without, every row in the whole order (`after` is a position in it).
+    without, every row in the whole order (`after` is a position in it). Without
+    contributions the rows leave them out (not read, not parsed).
     """
     values: dict[str, Any] = {"run_id": run.id, "after": after, **_filter_values(
         organisation=organisation, theme=theme, status=status, q=q)}
@@ -618,13 +620,15 @@ def backlog(
                                                 ("limit", limit)) if value}
     # Core rows straight from the connection: the ORM's row loading doubled this page's cost.
     # Zipped with the result's own keys: dict(row._mapping) took 2.5 times as long.
-    result = session.connection().execute(_backlog_query(frozenset(values)), values)
+    result = session.connection().execute(_backlog_query(frozenset(values), contributions),
+                                          values)
     keys = tuple(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 @lru_cache(maxsize=64)
-def _backlog_query(given: frozenset[str]) -> Select[*tuple[Any, ...]]:
+def _backlog_query(given: frozenset[str],
+                   contributions: bool = True) -> Select[*tuple[Any, ...]]:
     """Return the ranked-rows query taking these parameters (bound by name), built once."""
     # Built once per set of filters: putting 35 columns, two joins and the conditions
     # together each time took half of a page's query time (0.5 ms).
@@ -641,7 +645,8 @@ def _backlog_query(given: frozenset[str]) -> Select[*tuple[Any, ...]]:
             col(r.priority), col(r.effective_priority), col(r.effective_mandatory),
             col(Project.mandatory), col(r.p_top_k), col(r.rank_p05), col(r.rank_p95),
             col(r.fragile), col(r.unlock_value), col(r.rice), col(r.wsjf),
-            col(r.bottleneck_dataset), col(r.blocked_by), col(r.unblocks), col(r.contributions),
+            col(r.bottleneck_dataset), col(r.blocked_by), col(r.unblocks),
+            *((col(r.contributions),) if contributions else ()),
             col(Project.priority_override).is_not(None).label("override"),
         )
         .join(Project, col(Project.id) == col(r.project_id))
@@ -1067,7 +1072,9 @@ def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
     # A run's rows never change: how many match its filters is counted once per worker.
     counted = ("backlog total", run.id, *sorted(filters.items()))
     with db.read() as session:
-        found = backlog(session, run, after=after, limit=limit + 1, **filters)
+        # Its contributions (JSON, a fifth of a row's bytes) are never shown on a stored page.
+        found = backlog(session, run, after=after, limit=limit + 1, contributions=False,
+                        **filters)
         view = filters.pop("view", None)
         extent = backlog_extent(session, run, view=view, after=after, limit=limit,
                                 total=db.page_memo.get(counted), **filters)

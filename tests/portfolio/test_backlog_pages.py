@@ -159,3 +159,14 @@ def test_each_view_keeps_its_own_size_once_pages_of_both_were_shown(london: Data
                   for view in ("candidates", "committed", None)}
     assert first == later == everything
     assert len(set(everything.values())) == 3
+
+
+@pytest.mark.parametrize("view", ["candidates", None])
+def test_rows_read_without_contributions_are_the_same_rows_less_those(
+        london: Database, view: str | None) -> None:
+    run = ranking.ensure_ranking(london)
+    with london.read() as session:
+        whole = ranking.backlog(session, run, view=view, limit=None)
+        lean = ranking.backlog(session, run, view=view, limit=None, contributions=False)
+    assert whole and all("contributions" not in row for row in lean)
+    assert lean == [{k: v for k, v in row.items() if k != "contributions"} for row in whole]
