@@ -75,6 +75,8 @@ class KeyRows(Mapping[object, int]):
         self._keys = keys
 
     def __getitem__(self, key: object) -> int:
+        if isinstance(key, (float, np.floating)) and float(key).is_integer():
+            key = int(key)  # a dict finds 5 under 5.0 too
         if isinstance(key, (int, np.integer)):
             row = int(np.searchsorted(self._keys, key))
             if row < len(self._keys) and self._keys[row] == key:
@@ -166,6 +168,8 @@ class SimilarityModel:
 
     rows: Mapping[object, int]  # row of each project key
     dataset_sizes: np.ndarray  # datasets per project
+    text_columns: np.ndarray  # ascending, the hashed columns some project's text has
+    text_t: sp.csr_matrix  # text transposed, a row per text_columns, for a draft's product
 
     def row_of(self, key: object) -> int | None:
         """Return the row of a project key, or None."""
@@ -313,11 +317,15 @@ def build_model(projects: pd.DataFrame, links: pd.DataFrame, *, top_k: int = TOP
     # Integer codes: comparing arrays of Python strings per candidate pair was most of the work.
     neighbours = _neighbours(text, datasets, pd.factorize(organisations)[0], theme_codes, keys,
                              top_k, block_rows)
+    text_columns = np.unique(text.indices).astype(np.int32)
+    compact = sp.csr_matrix((text.data, np.searchsorted(text_columns, text.indices),
+                             text.indptr), shape=(text.shape[0], len(text_columns)))
     return SimilarityModel(keys=keys, organisations=organisations, themes=themes,
                            texts=Texts(texts),
                            idf=ColumnIdf.of(idf), text=text, datasets=datasets,
                            dataset_keys=dataset_keys, neighbours=neighbours, rows=key_rows(keys),
-                           dataset_sizes=np.asarray(datasets.sum(axis=1)).ravel())
+                           dataset_sizes=np.asarray(datasets.sum(axis=1)).ravel(),
+                           text_columns=text_columns, text_t=compact.T.tocsr())
 
 
 def _combine(text: sp.csr_matrix, shared: sp.csr_matrix, start: int, sizes: np.ndarray,
@@ -450,6 +458,24 @@ def draft_vector(model: SimilarityModel, title: str, description: str) -> sp.csr
     return _tfidf(_term_counts(project_text(title, description)), model.idf)
 
 
+def _draft_text_scores(model: SimilarityModel, vector: sp.csr_matrix) -> np.ndarray:
+    """Return each project's text cosine with a draft's one-row vector.
+
+    The draft's row times the transposed matrix, kept only for the columns projects use (a
+    row per hashed column took 8 MB of offsets): the same sparse product as before, so the
+    same float32 sums in the same order. Multiplying each project's row by the draft instead
+    went through every stored value (17-40 ms at 100,000 projects, against 0.3 ms).
+    """
+    columns = model.text_columns
+    if not len(columns):
+        return np.zeros(model.text.shape[0], dtype=np.float32)
+    place = np.minimum(np.searchsorted(columns, vector.indices), len(columns) - 1)
+    used = columns[place] == vector.indices  # a term no project has adds nothing
+    draft = sp.csr_matrix((vector.data[used], place[used], [0, int(used.sum())]),
+                          shape=(1, len(columns)), dtype=np.float32)
+    return (draft @ model.text_t).toarray().ravel()
+
+
 def similar_to_draft(model: SimilarityModel, *, title: str, description: str,
                      theme: str | None = None, organisation: object = None,
                      datasets: Iterable[object] = (), top_k: int = 5
@@ -461,10 +487,7 @@ def similar_to_draft(model: SimilarityModel, *, title: str, description: str,
     """
     vector = draft_vector(model, title, description)
     n = len(model.keys)
-    # Each project's row times the draft's column: the same sums, in the same order of
-    # columns, as the draft's row times the transposed matrix (11 MB a model no longer keeps).
-    text = ((model.text @ vector.T).toarray().ravel() if vector.nnz
-            else np.zeros(n, np.float32))
+    text = _draft_text_scores(model, vector) if vector.nnz else np.zeros(n, np.float32)
     text[text < TEXT_FLOOR] = 0.0
     wanted = set(datasets)
     columns = np.flatnonzero(np.isin(model.dataset_keys, np.array(sorted(wanted, key=repr),

@@ -291,7 +291,8 @@ def test_suggestions_do_not_depend_on_slugs() -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(-2**40, 2**40), unique=True),
-       st.lists(st.one_of(st.integers(-2**40, 2**40), st.text(max_size=3)), max_size=10))
+       st.lists(st.one_of(st.integers(-2**40, 2**40), st.text(max_size=3),
+                          st.floats(-1e3, 1e3), st.integers(-5, 5).map(float)), max_size=10))
 def test_the_row_of_a_sorted_integer_key_is_found_as_a_dict_finds_it(keys, probes) -> None:
     ordered = np.array(sorted(keys), dtype=np.int64)
     rows = similarity.key_rows(ordered)
@@ -320,13 +321,15 @@ def test_the_idf_kept_by_column_is_the_dense_idf(dense, probes) -> None:
 @settings(max_examples=30, deadline=None)
 @given(projects_strategy)
 def test_a_drafts_text_scores_are_the_transposed_products_exactly(rows) -> None:
-    # similar_to_draft multiplies each project's row by the draft's column; the model used to
-    # keep the transposed matrix to multiply the draft's row by it: the same float32 sums.
+    # The model keeps the transposed matrix only for the columns projects use; the draft's
+    # product with it gives what the whole transposed matrix gave, to the bit.
     model = model_of(rows)
     transposed = model.text.T.tocsr()
-    for text in model.texts:
+    # Drafts with terms no project has, too: those columns are not kept.
+    unknown = [f"{text} xylophone quokka zebra" for text in model.texts[:3]]
+    for text in [*model.texts, *unknown, "xylophone quokka zebra"]:
         vector = similarity._tfidf(similarity._hasher().transform([text]), model.idf)
-        assert (model.text @ vector.T).toarray().ravel().tolist() == \
+        assert similarity._draft_text_scores(model, vector).tolist() == \
             (vector @ transposed).toarray().ravel().tolist()
 
 
