@@ -341,6 +341,21 @@ def written_afresh(db: Database, snapshot_id: int) -> bytes:
     return b"".join(exports.stream_export(content, exports.ExportFormat.csv))
 
 
+def test_the_csv_export_sends_the_kept_copy_not_a_fresh_writing(
+        browser: Browser, london: Database) -> None:
+    # A kept copy equal to a fresh writing cannot show which one was sent: this one differs
+    # (found in review: every other check would pass were the copy ignored).
+    made = browser.post("/api/v1/snapshots", json={"label": "Kept"}).json()
+    marker = b"slug,title\r\nkept-copy,The copy kept when the snapshot was taken\r\n"
+    with london.write() as session:
+        session.execute(update(SnapshotExport)
+                        .where(SnapshotExport.body_hash == made["body_hash"])
+                        .values(payload=zlib.compress(marker), size=len(marker)))
+    sent = browser.get(f"/api/v1/snapshots/{made['id']}/export?format=csv")
+    assert sent.status_code == 200 and sent.content == marker
+    assert sent.content != written_afresh(london, made["id"])
+
+
 def test_a_snapshot_keeps_its_projects_csv_and_sends_the_same_bytes_it_would_write(
         browser: Browser, london: Database) -> None:
     # Text the CSV writer must quote, neutralise or strip, kept in the copy as written.
