@@ -236,8 +236,8 @@ def unread_notifications(context: Any) -> int:
     request = context.get("request")
     if actor is None or actor.id is None or request is None:
         return 0
-    with request.app.state.database.read() as session:
-        return notification_service.unread_count(session, actor.id)
+    with request.app.state.database.connect() as connection:
+        return notification_service.unread_count(connection, actor.id)
 
 
 @pass_context
