@@ -140,9 +140,19 @@ def resolve_actor(request: Request) -> Actor | None:
             # Ended, timed out or its user deactivated: the browser is signed out.
             request.session.clear()
         else:
-            request.session[SEEN_KEY] = int(time.time())
+            note_seen(request)
     request.state.actor = actor
     return actor
+
+
+def note_seen(request: Request) -> None:
+    """Keep in the cookie when this browser was last served, to the minute."""
+    # At most once a minute, as the stored last-seen time is: a cookie rewritten on every
+    # answer cost each page a signature and a Set-Cookie header.
+    now = int(time.time())
+    seen = request.session.get(SEEN_KEY)
+    if not isinstance(seen, int) or now - seen >= accounts.TOUCH_EVERY.total_seconds():
+        request.session[SEEN_KEY] = now
 
 
 def _session_actor(request: Request) -> Actor | None:

@@ -73,6 +73,22 @@ def test_sessions_end_after_the_idle_time_out(app, db: Database,  # type: ignore
         assert browser.get("/account", follow_redirects=False).status_code == 303
 
 
+def test_the_cookie_notes_when_it_was_last_served_at_most_once_a_minute(
+        app, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    with Browser(app) as browser:
+        sign_in(browser, db, "researcher")
+        browser.get("/account")
+        # Within the minute the cookie stands: no signature, no Set-Cookie on each answer.
+        assert "set-cookie" not in browser.get("/account").headers
+        later(monkeypatch, seconds=61)
+        assert "set-cookie" in browser.get("/account").headers
+        assert "set-cookie" not in browser.get("/account").headers
+        # Used every half hour less a minute, the session lives on past the idle time-out.
+        idle = app.state.settings.session_idle_seconds
+        later(monkeypatch, seconds=61 + idle - 60)
+        assert browser.get("/account", follow_redirects=False).status_code == 200
+
+
 def test_sessions_end_after_the_absolute_time_out_even_when_used(
         app, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     limit = app.state.settings.session_max_age_seconds
