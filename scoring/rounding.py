@@ -25,6 +25,43 @@ def round_total(total: np.ndarray | float, decimals: int) -> np.ndarray:
     return np.round(np.asarray(total, dtype=np.float64) * unit) / unit
 
 
+def round_each(values: np.ndarray, decimals: int) -> np.ndarray:
+    """Return each value as Python's ``round(value, decimals)`` gives it, in one array call.
+
+    Python rounds the exact product ``value * 10**decimals`` half to even. Rounding the float
+    product can bring it onto a half (halves are floats) but never past one, so only a product
+    that is exactly a half needs the exact one: its error, found without loss (Dekker's
+    product), says which way the exact product lies. Values too large for that are rounded
+    one by one with ``round``.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    unit = 10.0**decimals
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = x * unit
+        nearest = np.rint(scaled)
+        on_half = np.abs(scaled - np.trunc(scaled)) == 0.5
+        error = _product_error(x, unit, scaled)
+        nearest = np.where(on_half & (error > 0), np.ceil(scaled), nearest)
+        nearest = np.where(on_half & (error < 0), np.floor(scaled), nearest)
+        shown = nearest / unit
+        large = np.isfinite(x) & ~(np.abs(scaled) < 2.0**51)
+    for i in np.flatnonzero(large):
+        shown.flat[i] = round(float(x.flat[i]), decimals)
+    return shown
+
+
+def _product_error(a: np.ndarray, b: float, product: np.ndarray) -> np.ndarray:
+    """Return a * b - product exactly, for the float product of a and b (Dekker, Veltkamp)."""
+    def halves(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = 134217729.0 * v  # 2**27 + 1
+        high = c - (c - v)
+        return high, v - high
+
+    a_high, a_low = halves(a)
+    b_high, b_low = halves(np.asarray(b, dtype=np.float64))
+    return ((a_high * b_high - product) + a_high * b_low + a_low * b_high) + a_low * b_low
+
+
 def largest_remainder(parts: np.ndarray, totals: np.ndarray, decimals: int) -> np.ndarray:
     """Round parts (rows x parts, NaN missing) so each row adds up to its total as shown.
 
@@ -63,4 +100,4 @@ def round_parts(parts: Mapping[str, float], total: float | None,
     return {k: float(v) for k, v in zip(keys, shown.tolist(), strict=True)}
 
 
-__all__ = ["largest_remainder", "round_parts", "round_total"]
+__all__ = ["largest_remainder", "round_each", "round_parts", "round_total"]

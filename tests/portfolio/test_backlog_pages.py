@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -99,8 +100,18 @@ def stored_rows(draw: st.DrawFn) -> dict:
     total = draw(st.one_of(st.none(), st.just(sum(parts.values())), part))
     row = {k: None for k in ranking.BACKLOG_COLUMNS} | {
         "composite": total, "contributions": parts, "blocked_by": [], "unblocks": [],
-        "blocked_by_other_view": [], **{d: None for d in ("impact", "feasibility", "readiness")}}
+        "blocked_by_other_view": [],
+        # Figures rounded for display: any float, or one next to a half at its places.
+        **{name: draw(figure(places)) for name, places in ranking.ROUNDED_FIGURES}}
     return row
+
+
+def figure(places: int) -> st.SearchStrategy[float | None]:
+    """Draw a stored figure: missing, any float, or a few ulps from a half at these places."""
+    near_half = st.builds(lambda units, ulps: float(np.nextafter(
+        (units + 0.5) / 10**places, np.inf if ulps > 0 else -np.inf)) if ulps else
+        (units + 0.5) / 10**places, st.integers(-10**6, 10**6), st.integers(-1, 1))
+    return st.one_of(st.none(), st.floats(-1e9, 1e9, allow_nan=False), near_half)
 
 
 @given(st.lists(stored_rows(), max_size=12))

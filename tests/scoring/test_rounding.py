@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.composite import composite_scores
-from scoring.rounding import largest_remainder, round_parts, round_total
+from scoring.rounding import largest_remainder, round_each, round_parts, round_total
 from tests.scoring.test_composite import CRITERIA, PROFILE
 
 parts_lists = st.lists(st.floats(0.0, 100.0, allow_nan=False), min_size=1, max_size=14)
@@ -68,3 +68,35 @@ def test_the_42_66_case_from_issue_12() -> None:
     out = round_parts(parts, total, 2)
     assert float(round_total(total, 2)) == 42.66
     assert sum((Decimal(str(v)) for v in out.values()), Decimal(0)) == Decimal("42.66")
+
+
+def _python_round(values: list[float], decimals: int) -> list[float]:
+    """Return each value through Python's own round (NaN and infinities kept)."""
+    return [v if not np.isfinite(v) else round(v, decimals) for v in values]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1,
+                max_size=20), st.integers(min_value=0, max_value=6))
+def test_round_each_is_pythons_round_for_any_float(values: list[float], decimals: int) -> None:
+    shown = round_each(np.array(values), decimals).tolist()
+    for got, want in zip(shown, _python_round(values, decimals), strict=True):
+        same = got == want and np.signbit(got) == np.signbit(want)
+        assert same or (np.isnan(got) and np.isnan(want))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(min_value=-10**9, max_value=10**9), st.integers(min_value=0, max_value=4),
+       st.integers(min_value=-4, max_value=4))
+def test_round_each_is_pythons_round_next_to_a_half(units: int, decimals: int,
+                                                     ulps: int) -> None:
+    # Values within a few ulps of a half: where the float product may fall on either side.
+    x = float((Decimal(units) + Decimal("0.5")) / Decimal(10) ** decimals)
+    for _ in range(abs(ulps)):
+        x = float(np.nextafter(x, np.inf if ulps > 0 else -np.inf))
+    assert round_each(np.array([x]), decimals).tolist() == [round(x, decimals)]
+
+
+def test_round_each_rounds_an_exact_half_to_even() -> None:
+    assert round_each(np.array([0.125, 0.375, 2.5, -0.5]), 2).tolist() == [0.12, 0.38, 2.5, -0.5]
+    assert round_each(np.array([2.5, 3.5, -2.5]), 0).tolist() == [2.0, 4.0, -2.0]
