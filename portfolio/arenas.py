@@ -18,9 +18,10 @@ ARENAS = 1
 def limit_arenas(arenas: int = ARENAS) -> bool:
     """Ask the C library to keep at most `arenas` malloc arenas; False where it cannot.
 
-    An operator's MALLOC_ARENA_MAX stands; a C library without mallopt (not glibc) is left be.
+    An operator's MALLOC_ARENA_MAX, or glibc.malloc.arena_max in GLIBC_TUNABLES, stands; a C
+    library without mallopt (not glibc) is left be.
     """
-    if os.environ.get("MALLOC_ARENA_MAX"):
+    if os.environ.get("MALLOC_ARENA_MAX") or _tuned_arenas(os.environ.get("GLIBC_TUNABLES", "")):
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
@@ -29,3 +30,9 @@ def limit_arenas(arenas: int = ARENAS) -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_ARENA_MAX, arenas))
+
+
+def _tuned_arenas(tunables: str) -> bool:
+    """Tell whether GLIBC_TUNABLES ("name=value:name=value") sets the most malloc arenas."""
+    return any(pair.partition("=")[0].strip() == "glibc.malloc.arena_max"
+               for pair in tunables.split(":"))

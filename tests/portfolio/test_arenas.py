@@ -44,7 +44,8 @@ COUNT_ARENAS = textwrap.dedent("""
 
 def arenas_after(prelude: str, **environment: str) -> int:
     """Return the malloc arenas of a fresh interpreter that ran `prelude`, then four threads."""
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"} | environment
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")} | environment
     done = subprocess.run([sys.executable, "-c", COUNT_ARENAS.format(prelude=prelude)],
                           capture_output=True, text=True, env=env, timeout=60,
                           cwd=Path(__file__).resolve().parents[2], check=True)
@@ -58,3 +59,11 @@ def test_threads_share_one_arena_once_the_portfolio_is_imported() -> None:
 
 def test_an_operators_malloc_arena_max_stands() -> None:
     assert arenas_after("import portfolio", MALLOC_ARENA_MAX="3") == 3
+
+
+def test_an_operators_glibc_tunable_for_arenas_stands() -> None:
+    # Found in review: only MALLOC_ARENA_MAX was honoured.
+    tunables = "glibc.malloc.trim_threshold=131072:glibc.malloc.arena_max=3"
+    assert arenas_after("import portfolio", GLIBC_TUNABLES=tunables) == 3
+    assert arenas_after("import portfolio",
+                        GLIBC_TUNABLES="glibc.malloc.trim_threshold=131072") == 1
