@@ -403,3 +403,9 @@ def test_verify_finds_a_kept_copy_that_differs_from_the_tables(
         assert verified["valid"] is False
         assert verified["problems"] == ["the kept projects.csv does not match the snapshot's "
                                         "tables"]
+    # A copy under a name this program does not keep is reported as such, not compared with
+    # the projects CSV (found in review).
+    with london.write() as session:
+        session.execute(update(SnapshotExport).values(name="datasets.csv"))
+    assert browser.get(url).json()["problems"] == [
+        "the kept datasets.csv is not an export this program keeps"]

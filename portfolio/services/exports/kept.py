@@ -11,7 +11,7 @@ copies were kept, the CSV is written on request as before.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from portfolio.services.exports.common import CHUNK_BYTES, DEFAULT_TABLE
 from portfolio.services.exports.to_csv import table_csv
@@ -28,15 +28,25 @@ def projects_csv(content: SnapshotContent) -> Iterator[bytes]:
     return table_csv(content, DEFAULT_TABLE)
 
 
+# Each export kept with a snapshot's tables, by name, and what writes it.
+KEPT_WRITERS: dict[str, Callable[[SnapshotContent], Iterator[bytes]]] = {
+    PROJECTS_CSV: projects_csv}
+
+
 def kept_exports(content: SnapshotContent) -> dict[str, tuple[int, bytes, int]]:
     """Return the exports to keep with a snapshot's tables: name -> (version, zlib, size)."""
+    return {name: _compressed(write(content)) for name, write in KEPT_WRITERS.items()}
+
+
+def _compressed(chunks: Iterator[bytes]) -> tuple[int, bytes, int]:
+    """Return written chunks as a kept copy: (this writer's version, zlib bytes, size)."""
     compressor = zlib.compressobj(KEPT_LEVEL)
     parts, size = [], 0
-    for chunk in projects_csv(content):
+    for chunk in chunks:
         size += len(chunk)
         parts.append(compressor.compress(chunk))
     parts.append(compressor.flush())
-    return {PROJECTS_CSV: (KEPT_VERSION, b"".join(parts), size)}
+    return KEPT_VERSION, b"".join(parts), size
 
 
 def kept_copy(content: SnapshotContent, name: str) -> bytes | None:

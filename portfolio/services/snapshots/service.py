@@ -291,14 +291,18 @@ def verify_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
 
 def _kept_problems(content: SnapshotContent) -> list[str]:
     """Return how the exports kept with a snapshot's tables differ from writing them afresh."""
-    from portfolio.services.exports.kept import KEPT_VERSION, inflated, projects_csv
+    from portfolio.services.exports.kept import KEPT_VERSION, KEPT_WRITERS, inflated
 
     problems = []
     for name, (version, payload) in sorted(content.kept.items()):
         if version != KEPT_VERSION:
             continue  # never sent: the export is written afresh instead
+        write = KEPT_WRITERS.get(name)
+        if write is None:
+            problems.append(f"the kept {name} is not an export this program keeps")
+            continue
         try:
-            same = _same_bytes(inflated(payload), projects_csv(content))
+            same = _same_bytes(inflated(payload), write(content))
         except (zlib.error, ValueError):
             same = False
         if not same:
