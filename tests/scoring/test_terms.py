@@ -28,6 +28,33 @@ TEXTS = st.one_of(st.lists(WORDS, max_size=12).map(" ".join),
                   st.text(max_size=60))
 
 
+# Two projects alike (EPC data on damp homes) and one apart.
+ALIKE = pd.DataFrame({
+    "key": [1, 2, 3], "organisation": [10, 20, 30], "theme": ["housing"] * 3,
+    "title": ["Fuel poverty retrofit", "Fuel poverty retrofit map", "Café licensing"],
+    "description": ["EPC data for damp homes", "EPC data, damp homes", "Pavement cafés"],
+})
+
+
+def without_scikit_learn(model: similarity.SimilarityModel, call: str, tmp_path: Path) -> str:
+    """Return repr(call) evaluated on an unpickled model in a fresh interpreter (as a web
+    worker is handed one), asserting that no scikit-learn module was imported on the way."""
+    kept = tmp_path / "model.pickle"
+    kept.write_bytes(pickle.dumps(model))
+    script = (
+        "import pickle, sys\n"
+        "from scoring import similarity\n"
+        f"model = pickle.loads(open({str(kept)!r}, 'rb').read())\n"
+        f"print(repr({call}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    found, loaded = done.stdout.splitlines()
+    assert loaded == "[]"
+    return found
+
+
 def sklearn_analyser():
     """Return the analyser of the hasher the model is built with."""
     return similarity._hasher().build_analyzer()
@@ -62,28 +89,11 @@ def test_a_terms_column_is_the_one_the_hasher_fills(words: list[str]) -> None:
 def test_naming_the_shared_terms_does_not_import_scikit_learn(tmp_path: Path) -> None:
     # A web worker is handed a built model; naming why two projects are alike must not load
     # scikit-learn (47 MB) into it. Found by the worker-memory benchmark.
-    projects = pd.DataFrame({
-        "key": [1, 2, 3], "organisation": [10, 20, 30], "theme": ["housing"] * 3,
-        "title": ["Fuel poverty retrofit", "Fuel poverty retrofit map", "Café licensing"],
-        "description": ["EPC data for damp homes", "EPC data, damp homes", "Pavement cafés"],
-    })
-    model = similarity.build_model(projects, pd.DataFrame(columns=["project", "dataset"]))
+    model = similarity.build_model(ALIKE, pd.DataFrame(columns=["project", "dataset"]))
     expected = similarity.reason(model, 1, 2).shared_terms
     assert expected
-    kept = tmp_path / "model.pickle"
-    kept.write_bytes(pickle.dumps(model))
-    script = (
-        "import pickle, sys\n"
-        "from scoring import similarity\n"
-        f"model = pickle.loads(open({str(kept)!r}, 'rb').read())\n"
-        "print(repr(similarity.reason(model, 1, 2).shared_terms))\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, check=True)
-    shared, loaded = done.stdout.splitlines()
-    assert shared == repr(expected)
-    assert loaded == "[]"
+    call = "similarity.reason(model, 1, 2).shared_terms"
+    assert without_scikit_learn(model, call, tmp_path) == repr(expected)
 
 
 @settings(max_examples=300, deadline=None)
@@ -107,12 +117,7 @@ def test_a_row_is_normalised_to_the_figures_scikit_learn_gives(values: list[floa
 
 
 def test_a_draft_is_compared_without_importing_scikit_learn(tmp_path: Path) -> None:
-    projects = pd.DataFrame({
-        "key": [1, 2, 3], "organisation": [10, 20, 30], "theme": ["housing"] * 3,
-        "title": ["Fuel poverty retrofit", "Fuel poverty retrofit map", "Café licensing"],
-        "description": ["EPC data for damp homes", "EPC data, damp homes", "Pavement cafés"],
-    })
-    model = similarity.build_model(projects, pd.DataFrame(columns=["project", "dataset"]))
+    model = similarity.build_model(ALIKE, pd.DataFrame(columns=["project", "dataset"]))
     title, description = "Retrofit of damp homes", "Fuel poverty and EPC data: café owners"
     # What the draft's vector was when scikit-learn counted and normalised it.
     counts = sp.csr_matrix(similarity._hasher().transform([
@@ -126,18 +131,6 @@ def test_a_draft_is_compared_without_importing_scikit_learn(tmp_path: Path) -> N
     expected = similarity.similar_to_draft(model, title=title, description=description,
                                            organisation=10)
     assert expected
-    kept = tmp_path / "model.pickle"
-    kept.write_bytes(pickle.dumps(model))
-    script = (
-        "import pickle, sys\n"
-        "from scoring import similarity\n"
-        f"model = pickle.loads(open({str(kept)!r}, 'rb').read())\n"
-        f"print(repr(similarity.similar_to_draft(model, title={title!r}, "
-        f"description={description!r}, organisation=10)))\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, check=True)
-    found, loaded = done.stdout.splitlines()
-    assert found == repr(expected)
-    assert loaded == "[]"
+    call = (f"similarity.similar_to_draft(model, title={title!r}, "
+            f"description={description!r}, organisation=10)")
+    assert without_scikit_learn(model, call, tmp_path) == repr(expected)
