@@ -612,6 +612,9 @@ class PortfolioRevision(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     revision: int = Field(default=0)
+    # The revision of the last write the ranking reads (portfolio/revision.py): a stored run of
+    # any revision from this one to `revision` ranks the current portfolio.
+    ranked_revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class RankingRun(SQLModel, table=True):

@@ -4,13 +4,19 @@ Pages and caches keep what they derived from the portfolio under its revision, s
 did not move it would leave them serving stale data. Rather than trust every write to remember,
 the engine watches every INSERT, UPDATE and DELETE statement and moves the revision once per
 transaction, in that transaction, on the first one that touches a portfolio table.
+
+Beside it, the ranked revision names the last transaction whose writes the ranking reads: one
+that changed only project fields the ranking never reads (UNRANKED_PROJECT_FIELDS) leaves it,
+so the stored ranking is carried forward to the new revision instead of computed again. Only a
+plain UPDATE of the project table setting those fields alone is such a write; any other write
+to a portfolio table moves the ranked revision too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, update
+from sqlalchemy import Connection, Engine, Update, event, update
 from sqlmodel import Session, col
 
 from portfolio.models import PortfolioRevision
@@ -41,16 +47,27 @@ NOT_PORTFOLIO_TABLES = frozenset({
     "notification_event", "notification", "notification_preference", "email_outbox",
 })
 
+# Project fields the ranking never reads (`frames.load_projects` and the engine; a test changes
+# them all and ranks again): what pages and exports show, never what orders the backlog.
+UNRANKED_PROJECT_FIELDS = frozenset({
+    "title", "description", "start_date", "end_date", "mandatory_justification",
+    "override_justification", "version", "updated_at",
+})
+
 # Schema migrations run before the revision's table exists, and restart every process anyway.
 UNWATCHED = {"portfolio_revision_unwatched": True}
 
 # The revision a transaction made, for the page that wants to see its own write.
 WROTE_REVISION = "wrote_revision"
 _MADE = "portfolio_revision_made"
+_RANKED = "portfolio_revision_ranked"
 
 _MOVE = (update(PortfolioRevision).where(col(PortfolioRevision.id) == 1)
          .values(revision=PortfolioRevision.revision + 1)
          .returning(col(PortfolioRevision.revision)))
+# Run after _MOVE in the same transaction: the ranked revision becomes this transaction's.
+_MOVE_RANKED = (update(PortfolioRevision).where(col(PortfolioRevision.id) == 1)
+                .values(ranked_revision=PortfolioRevision.revision))
 
 
 def watch(engine: Engine) -> None:
@@ -60,22 +77,49 @@ def watch(engine: Engine) -> None:
         event.listen(engine, ending, _forget)
 
 
-def _before_execute(connection: Connection, statement: Any, *_args: Any) -> None:
-    """Move the revision before the first portfolio write of a transaction."""
-    if not getattr(statement, "is_dml", False) or _MADE in connection.info:
+def _before_execute(conn: Connection, clauseelement: Any, multiparams: Any, params: Any,
+                    execution_options: Any) -> None:
+    """Move the revision before the first portfolio write of a transaction, and the ranked
+    revision before its first write the ranking reads."""
+    # Named as SQLAlchemy names the event's arguments (it tells signatures apart by name).
+    connection, statement = conn, clauseelement
+    if not getattr(statement, "is_dml", False) or _RANKED in connection.info:
         return
     if connection.get_execution_options().get("portfolio_revision_unwatched"):
         return
     table = getattr(statement, "table", None)
     if getattr(table, "name", None) in NOT_PORTFOLIO_TABLES or table is None:
         return
-    connection.info[_MADE] = None  # the move below is a write too: it must not recurse
-    connection.info[_MADE] = connection.execute(_MOVE).scalar()
+    if _MADE not in connection.info:
+        connection.info[_MADE] = None  # the move below is a write too: it must not recurse
+        connection.info[_MADE] = connection.execute(_MOVE).scalar()
+    if not unranked(statement, multiparams, params):
+        connection.info[_RANKED] = True
+        connection.execute(_MOVE_RANKED)
+
+
+def unranked(statement: Any, multiparams: Any = (), params: Any = None) -> bool:
+    """Tell whether a write changes only project fields the ranking never reads."""
+    if not isinstance(statement, Update) or getattr(statement.table, "name", None) != "project":
+        return False
+    if getattr(statement, "_ordered_values", None) or getattr(statement, "_multi_values", None):
+        return False
+    names = {str(getattr(key, "key", key)) for key in (statement._values or {})}
+    # The ORM's flush (and an executemany) sends the new values as parameters; a parameter
+    # named as a column counts as set, even where it only selects the rows (the safe side).
+    given = [params] if isinstance(params, dict) else []
+    given += [p for p in (multiparams or ()) if isinstance(p, dict)]
+    given += [p for batch in (multiparams or ()) if isinstance(batch, (list, tuple))
+              for p in batch if isinstance(p, dict)]
+    columns = set(statement.table.columns.keys())
+    names |= {name for parameters in given for name in parameters if name in columns}
+    return bool(names) and names <= UNRANKED_PROJECT_FIELDS
 
 
 def _forget(connection: Connection) -> None:
-    """Forget the revision made by a transaction that has ended (connections are pooled)."""
+    """Forget the revisions made by a transaction that has ended (connections are pooled)."""
     connection.info.pop(_MADE, None)
+    connection.info.pop(_RANKED, None)
 
 
 def made_by(session: Session) -> int | None:

@@ -61,6 +61,12 @@ def current_revision(session: Session) -> int:
 
 
 REVISION = select(PortfolioRevision.revision).where(PortfolioRevision.id == 1)
+RANKED_REVISION = select(PortfolioRevision.ranked_revision).where(PortfolioRevision.id == 1)
+
+
+def ranked_revision(session: Session) -> int:
+    """Return the revision of the last write the ranking reads (portfolio/revision.py)."""
+    return int(session.connection().execute(RANKED_REVISION).scalar() or 0)
 
 
 def consistent_read(session: Session) -> None:

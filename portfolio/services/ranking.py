@@ -16,7 +16,7 @@ from weakref import ref
 import numpy as np
 import orjson
 import pandas as pd
-from sqlalchemy import JSON, Select, bindparam, delete, func, select, update
+from sqlalchemy import JSON, Select, bindparam, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -33,7 +33,12 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.services import agreements
-from portfolio.services.common import consistent_read, current_revision, project_by_slug
+from portfolio.services.common import (
+    consistent_read,
+    current_revision,
+    project_by_slug,
+    ranked_revision,
+)
 from portfolio.services.frames import (
     PortfolioFrames,
     StoredProfile,
@@ -208,7 +213,23 @@ def _compute_and_store(db: Database, profile_name: str | None) -> RunInfo:
 
 
 def _rank_and_store(db: Database, profile_name: str | None) -> RunInfo:
-    """Compute and store the current revision's run, unless one is stored (_compute_and_store)."""
+    """Compute and store the current revision's run, unless one is stored (_compute_and_store).
+
+    When no write since a stored run changed what the ranking reads, that run's rows are
+    carried forward to the current revision instead (`_carry_forward`).
+    """
+    with db.read() as session:
+        consistent_read(session)
+        profile = load_profile(session, profile_name)
+        revision = current_revision(session)
+        found = _find_run(session, profile, revision)
+        if found is not None:
+            return found
+        source = _run_to_carry(session, profile, revision)
+    if source is not None:
+        carried = _carry_forward(db, profile, revision, source)
+        if carried is not None:
+            return carried
     with db.read() as session:
         consistent_read(session)
         profile = load_profile(session, profile_name)
@@ -232,6 +253,12 @@ def _rank_and_store(db: Database, profile_name: str | None) -> RunInfo:
         if run_id is None:
             raise RuntimeError(f"the ranking of revision {revision} could not be stored")
     _store_rows(db, run_id, ranking, project_ids)
+    return _finish_run(db, profile, run_id, revision, seconds, samples)
+
+
+def _finish_run(db: Database, profile: StoredProfile, run_id: int, revision: int,
+                seconds: float, samples: int) -> RunInfo:
+    """Mark a stored run complete, remove the runs it replaces and return it."""
     with db.write() as session:
         completed = session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
                                     .values(complete=True, seconds=seconds))
@@ -249,6 +276,80 @@ def _rank_and_store(db: Database, profile_name: str | None) -> RunInfo:
             connection.commit()
     return RunInfo(run_id, profile.name, profile.version, revision, METHOD_VERSION,
                    samples, DEFAULT_TOP_K, seconds)
+
+
+def _run_to_carry(session: Session, profile: StoredProfile, revision: int) -> RunInfo | None:
+    """Return the newest stored run that ranks the portfolio as it is at this revision.
+
+    A run of revision r does when no write from r on changed what the ranking reads: r is at
+    least the ranked revision (DESIGN.md, "When the ranking is computed again").
+    """
+    run = session.execute(
+        select(RankingRun).where(
+            col(RankingRun.profile_id) == profile.id,
+            col(RankingRun.profile_version) == profile.version,
+            col(RankingRun.method_version) == METHOD_VERSION,
+            col(RankingRun.complete).is_(True),
+            col(RankingRun.revision) >= ranked_revision(session),
+            col(RankingRun.revision) < revision,
+        ).order_by(col(RankingRun.revision).desc())
+    ).scalars().first()
+    return _run_info(run, profile)
+
+
+def _carry_forward(db: Database, profile: StoredProfile, revision: int,
+                   source: RunInfo) -> RunInfo | None:
+    """Store a run's rows again as this revision's run; None when the source went meanwhile.
+
+    The rows are copied inside the database in short batches, as a computed run is stored.
+    """
+    started = time.perf_counter()
+    with db.read() as session:
+        expected: int = session.execute(select(func.count()).select_from(RankingRow).where(
+            col(RankingRow.run_id) == source.id)).scalar_one()
+        last: int = session.execute(select(func.max(col(RankingRow.position))).where(
+            col(RankingRow.run_id) == source.id)).scalar_one() or 0
+    run_id = _claim_run(db, profile, revision, 0.0, source.samples)
+    if run_id is None:
+        # Another worker stores this revision's run (computed or carried): read theirs.
+        return _await_run(db, profile, revision)
+    copied = _copy_rows(db, source.id, run_id, last)
+    if copied != expected:
+        # The source run was removed while it was copied (a newer run replaced it).
+        _remove_run(db, run_id)
+        return None
+    return _finish_run(db, profile, run_id, revision, time.perf_counter() - started,
+                       source.samples)
+
+
+def _copy_rows(db: Database, source_id: int, run_id: int, last: int) -> int:
+    """Copy a run's rows to another run by position, in short transactions; return how many."""
+    columns = ", ".join(name for name in STORED_COLUMNS if name != "run_id")
+    copy = text(f"INSERT INTO ranking_row (run_id, {columns}) "  # noqa: S608 - our own names
+                f"SELECT :run_id, {columns} FROM ranking_row "
+                "WHERE run_id = :source_id AND position > :after AND position <= :upto")
+    size, after, copied = STORE_BATCH, 0, 0
+    while after < last:
+        with db.write() as session:
+            connection = session.connection()  # waits for the write lock: not the time held
+            began = time.perf_counter()
+            done = connection.execute(copy, {"run_id": run_id, "source_id": source_id,
+                                             "after": after, "upto": after + size})
+            copied += done.rowcount
+            progress = session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
+                                       .values(rows_stored=copied, computed_at=utcnow()))
+            if progress.rowcount == 0:  # type: ignore[attr-defined]
+                raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
+        freed = time.perf_counter()
+        held = freed - began
+        after += size
+        if db.is_sqlite:
+            size = max(50, min(10 * STORE_BATCH,
+                               int(size * STORE_HOLD_SECONDS / max(held, 1e-4))))
+        else:
+            size = COPY_BATCH
+        _let_writers_in(db, held, freed)
+    return copied
 
 
 def _claim_run(db: Database, profile: StoredProfile, revision: int,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from sqlalchemy import func, select
 
@@ -13,14 +15,20 @@ from portfolio.services import ranking
 from portfolio.services.common import portfolio_revision
 from portfolio.services.frames import load_profile
 
+EFFORTS = itertools.count(1)
+
 
 def edit_title(db: Database, slug: str, title: str) -> None:
-    """Edit a project's title through the service, from its current version."""
+    """Edit a project's title and effort through the service, from its current version.
+
+    The effort is new each time: a title alone is carried forward, never ranked again.
+    """
     with db.write() as session:
         current = project_service.get_project(session=session, slug=slug)
         project_service.update_project(session=session, actor=SYSTEM, slug=slug, data={
             "owner": current["organisation"], "theme": current["theme"],
-            "status": current["status"], "title": title, "version": current["version"]})
+            "status": current["status"], "title": title, "version": current["version"],
+            "effort_pm": next(EFFORTS)})
 
 
 def first_slug(db: Database) -> str:

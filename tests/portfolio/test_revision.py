@@ -67,3 +67,50 @@ def test_every_table_is_classed_as_portfolio_or_not() -> None:
     unclassed = tables - PORTFOLIO_TABLES - NOT_PORTFOLIO_TABLES
     assert not unclassed, f"say in portfolio/revision.py whether a write to {unclassed} " \
                           "changes what the engine ranks"
+
+
+def revisions_of(db: Database) -> tuple[int, int]:
+    """Return the portfolio revision and the ranked revision."""
+    from portfolio.services.common import ranked_revision
+
+    with db.read() as session:
+        return current_revision(session), ranked_revision(session)
+
+
+def test_a_write_to_fields_the_ranking_never_reads_leaves_the_ranked_revision(
+        london: Database) -> None:
+    from datetime import date
+
+    revision, ranked = revisions_of(london)
+    with london.write() as session:  # the ORM's flush, as an edit makes it
+        project = session.exec(select(Project).limit(1)).one()
+        project.title, project.description = "Renamed", "Described again"
+        project.start_date, project.end_date = date(2027, 1, 1), date(2027, 12, 31)
+        project.version += 1
+    assert revisions_of(london) == (revision + 1, ranked)
+    with london.write() as session:  # a Core update, values named or bound
+        session.execute(update(Project).values(mandatory_justification="Statutory"))
+        session.execute(update(Project).where(Project.id == project.id),
+                        {"override_justification": "Asked for"})
+    assert revisions_of(london) == (revision + 2, ranked)
+
+
+@pytest.mark.parametrize("write", ["ranked field", "after an unranked one", "insert",
+                                   "another table", "ranked field as a parameter"])
+def test_any_other_portfolio_write_moves_the_ranked_revision(london: Database,
+                                                             write: str) -> None:
+    revision, _ranked = revisions_of(london)
+    with london.write() as session:
+        if write == "ranked field":
+            session.execute(update(Project).values(cost_gbp=Project.cost_gbp + 1))
+        elif write == "after an unranked one":
+            session.execute(update(Project).values(title=Project.title))
+            session.execute(update(Project).values(archived_at=None))
+        elif write == "insert":
+            session.connection().execute(insert(Organisation.__table__).values(
+                code="X-NEW", name="A new partner", kind="supplier"))
+        elif write == "another table":
+            session.execute(update(Organisation).values(name=Organisation.name))
+        else:  # the ORM's flush sends the values it sets as parameters
+            session.execute(update(Project).where(Project.id == -1), {"cost_gbp": 5})
+    assert revisions_of(london) == (revision + 1, revision + 1)

@@ -254,3 +254,27 @@ def test_a_profile_with_a_non_positive_ahp_cell_is_refused_naming_it_and_nothing
     assert "ahp_matrix.dimensions.matrix[0][1]" in response.json()["errors"]
     after = client.get("/api/v1/profiles/CDO default").json()
     assert after["version"] == profile["version"] and after["method"] == profile["method"]
+
+
+def test_the_backlog_shows_a_renamed_project_at_once_without_ranking_again(
+        client: Browser, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portfolio.services.common import portfolio_revision
+    from tests.portfolio.test_carry_forward import no_computing
+
+    api = client
+    first = api.get("/api/v1/backlog").json()
+    slug = first[3]["slug"]
+    version = api.get(f"/api/v1/projects/{slug}").json()["version"]
+    renamed = api.patch(f"/api/v1/projects/{slug}",
+                        json={"version": version, "title": "One view, renamed"})
+    assert renamed.status_code == 200, renamed.text
+    no_computing(monkeypatch)
+    # Waiting for the current ranking (as a page whose reader made the edit does): the run
+    # carried forward, not computed again.
+    shown = api.get("/api/v1/backlog", params={"fresh": "true"})
+    assert shown.headers["X-Portfolio-Ranking-Behind"] == "0"
+    assert int(shown.headers["X-Portfolio-Revision"]) == portfolio_revision(london)
+    rows = shown.json()
+    assert [r["slug"] for r in rows] == [r["slug"] for r in first]
+    assert rows[3]["title"] == "One view, renamed"
+    assert [r["rank_interval"] for r in rows] == [r["rank_interval"] for r in first]
