@@ -264,7 +264,9 @@ def _finish_run(db: Database, profile: StoredProfile, run_id: int, revision: int
                                     .values(complete=True, seconds=seconds))
         if completed.rowcount == 0:  # type: ignore[attr-defined]
             raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
-    _prune_runs(db, profile.id)
+    # After the run is handed over: a page waiting for it need not wait for the removal of the
+    # runs it replaces (85,000 rows in short batches, 1-1.5 s on SQLite at 100,000 projects).
+    db.background.submit(("prune runs", profile.id), lambda: _prune_settled(db, profile.id))
     if not db.is_sqlite:
         # Until autovacuum gets to them, PostgreSQL plans the fresh rows without statistics and
         # sorts every row of the run for the first page; measured: 49 ms, 3 ms after ANALYZE.
@@ -585,7 +587,18 @@ MIN_PAUSE = 0.002
 WAITING_POLL = 0.001
 
 
-def _prune_runs(db: Database, profile_id: int) -> None:
+def _prune_settled(db: Database, profile_id: int) -> None:
+    """Prune a profile's runs until the runs kept stay the same from one pass to the next.
+
+    A run completed while a prune runs asks for one in vain (one job per key): the next pass
+    sees it.
+    """
+    kept: list[int] | None = None
+    while (now := _prune_runs(db, profile_id)) != kept:
+        kept = now
+
+
+def _prune_runs(db: Database, profile_id: int) -> list[int]:
     """Remove a profile's runs before the previous complete one, and abandoned ones, in batches.
 
     The previous run stays: a page handed it while the newest was stored may still read it.
@@ -597,7 +610,7 @@ def _prune_runs(db: Database, profile_id: int) -> None:
             .order_by(col(RankingRun.revision).desc(), col(RankingRun.id).desc()).limit(2)
         ).scalars().all()
         if not keep:
-            return
+            return []
         oldest_kept = min(keep)
         silent = utcnow() - timedelta(seconds=ABANDONED_AFTER)
         stale: Sequence[int] = session.execute(select(col(RankingRun.id)).where(
@@ -609,6 +622,7 @@ def _prune_runs(db: Database, profile_id: int) -> None:
         ).scalars().all()
     for run_id in stale:
         _remove_run(db, run_id)
+    return list(keep)
 
 
 def _remove_run(db: Database, run_id: int) -> None:

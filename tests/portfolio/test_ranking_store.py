@@ -105,6 +105,7 @@ def test_old_runs_are_removed_in_batches_keeping_the_previous_one(
         ids.append(ranking.ensure_ranking(london).id)
         edit_title(london, slug, f"Edit {n}")
     ids.append(ranking.ensure_ranking(london).id)
+    london.background.wait()  # runs are removed after the new one is handed over
     with london.read() as session:
         left = session.execute(select(RankingRun.id).order_by(RankingRun.id)).scalars().all()
         orphans = session.execute(select(func.count()).where(
@@ -123,8 +124,36 @@ def test_a_run_a_dead_process_left_for_an_older_revision_is_removed_by_the_next_
     edit_title(london, slug, "And again")
     monkeypatch.setattr(ranking, "ABANDONED_AFTER", 0.0)
     newest = ranking.ensure_ranking(london)
+    london.background.wait()
     with london.read() as session:
         left = session.execute(select(RankingRun.id, RankingRun.complete)
                                .order_by(RankingRun.id)).all()
     assert dead not in [run_id for run_id, _complete in left]
     assert all(complete for _run_id, complete in left) and left[-1][0] == newest.id
+
+
+def test_a_page_waiting_for_a_run_does_not_wait_for_the_runs_it_replaces(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    slug = first_slug(london)
+    for n in range(2):
+        ranking.ensure_ranking(london)
+        edit_title(london, slug, f"Edit {n}")
+    london.background.wait()
+    removing, release = threading.Event(), threading.Event()
+    remove = ranking._remove_run
+
+    def held_removal(db: Database, run_id: int) -> None:
+        removing.set()
+        assert release.wait(30)
+        remove(db, run_id)
+
+    monkeypatch.setattr(ranking, "_remove_run", held_removal)
+    newest = ranking.ensure_ranking(london)  # returns while the oldest run is being removed
+    assert removing.wait(30) and newest.revision == portfolio_revision(london)
+    release.set()
+    london.background.wait()
+    with london.read() as session:
+        left = session.execute(select(RankingRun.id).order_by(RankingRun.id)).scalars().all()
+    assert len(left) == 2 and left[-1] == newest.id
