@@ -307,6 +307,9 @@ def _carry_forward(db: Database, profile: StoredProfile, revision: int,
     """
     started = time.perf_counter()
     with db.read() as session:
+        consistent_read(session)
+        if not _still_complete(session, source.id):
+            return None
         expected: int = session.execute(select(func.count()).select_from(RankingRow).where(
             col(RankingRow.run_id) == source.id)).scalar_one()
         last: int = session.execute(select(func.max(col(RankingRow.position))).where(
@@ -316,12 +319,22 @@ def _carry_forward(db: Database, profile: StoredProfile, revision: int,
         # Another worker stores this revision's run (computed or carried): read theirs.
         return _await_run(db, profile, revision)
     copied = _copy_rows(db, source.id, run_id, last)
-    if copied != expected:
+    with db.read() as session:
+        # A run is hidden (not complete) before any of its rows are removed: still complete
+        # after the copy, it lost none meanwhile.
+        whole = _still_complete(session, source.id) and copied == expected
+    if not whole:
         # The source run was removed while it was copied (a newer run replaced it).
         _remove_run(db, run_id)
         return None
     return _finish_run(db, profile, run_id, revision, time.perf_counter() - started,
                        source.samples)
+
+
+def _still_complete(session: Session, run_id: int) -> bool:
+    """Tell whether a run is stored whole and not being removed."""
+    return bool(session.execute(select(col(RankingRun.complete)).where(
+        col(RankingRun.id) == run_id)).scalar())
 
 
 def _copy_rows(db: Database, source_id: int, run_id: int, last: int) -> int:

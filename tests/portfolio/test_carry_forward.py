@@ -129,3 +129,19 @@ def test_a_source_run_removed_while_copied_gives_way_to_computing(
     # The half-copied run was removed and the ranking computed: one whole run, nothing else.
     assert [tuple(r) for r in left] == [(after.id, True)]
     assert len(stored_rows(london, after.id)) > 7
+
+
+def test_a_source_run_being_removed_is_not_carried_even_with_its_rows_all_there(
+        london: Database) -> None:
+    before = ranking.ensure_ranking(london)
+    patch(london, title="Renamed as the old run starts to go")
+    with london.read() as session:
+        profile = ranking.load_profile(session, None)
+        source = ranking._run_to_carry(session, profile, portfolio_revision(london))
+    assert source is not None and source.id == before.id
+    with london.write() as session:  # the first step of removing a run: hidden, rows still in
+        session.execute(update(RankingRun).where(RankingRun.id == before.id)
+                        .values(complete=False))
+    assert ranking._carry_forward(london, profile, portfolio_revision(london), source) is None
+    with london.read() as session:
+        assert session.execute(select(RankingRun.id)).scalars().all() == [before.id]
