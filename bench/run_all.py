@@ -38,6 +38,7 @@ def stages(quick: bool, tmp: Path) -> list[tuple[str, float, Callable[[], Any]]]
         bench_plan,
         bench_recompute,
         bench_scoring,
+        bench_single_edit,
         bench_worker_memory,
     )
 
@@ -93,6 +94,11 @@ def stages(quick: bool, tmp: Path) -> list[tuple[str, float, Callable[[], Any]]]
             100_000, shared if Path(shared).exists() else None, baseline=TODAY)),
         ("recompute postgresql 100,000", 240, lambda: bench_recompute.run(
             100_000, kind="postgresql", baseline=TODAY)),
+        # A single edit re-ranked: one the ranking does not read (carried), one it reads.
+        ("single edit sqlite 100,000", 60, lambda: bench_single_edit.run(
+            100_000, "sqlite", shared if Path(shared).exists() else None)),
+        ("single edit postgresql 100,000", 120, lambda: bench_single_edit.run(
+            100_000, "postgresql")),
         ("worker memory sqlite 100,000", 240, lambda: bench_worker_memory.run(
             ["sqlite"], Path(shared) if Path(shared).exists() else None, baseline=TODAY)),
         # Last, so that the time budget drops it before anything else.

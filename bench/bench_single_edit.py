@@ -1,0 +1,152 @@
+"""A single project edit re-ranked at 100,000 projects: one the ranking reads, one it does not.
+
+Run: python -m bench.bench_single_edit [--projects 100000] [--kind sqlite|postgresql]
+     [--database FILE]
+
+On a seeded portfolio (a copy of FILE when given) the worker's own path (`_compute_and_store`)
+ranks the portfolio once, then re-ranks after each of three edits through the project service,
+timed from the edit's commit to the stored run: a title and description (fields the ranking
+never reads: the run is carried forward), a start and end date (the same), and an effort (read
+by the ranking: computed again in full, the same run's baseline). Nothing is asserted; the
+ratio of the two kinds of edit in one run is the figure to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (  # noqa: E402
+    create_postgres_database,
+    drop_postgres_database,
+    machine_info,
+    prepare_database,
+    print_table,
+    run_cli,
+)
+
+# Each edit's fields, by name; the first two the ranking never reads.
+EDITS = (
+    ("title and description", lambda n: {"title": f"Renamed project {n}",
+                                         "description": f"Described again ({n})"}),
+    ("start and end dates", lambda n: {"start_date": date(2027, 1, 1 + n).isoformat(),
+                                       "end_date": date(2027, 12, 1 + n).isoformat()}),
+    ("effort (read by the ranking)", lambda n: {"effort_pm": 3.5 + n}),
+)
+
+
+def measure(database_url: str) -> dict[str, Any]:
+    """Rank once, then time each edit's re-ranking through the worker's path."""
+    from portfolio.actors import SYSTEM
+    from portfolio.db import Database
+    from portfolio.services import projects as project_service
+    from portfolio.services import ranking
+    from portfolio.settings import Settings
+
+    db = Database(Settings(database_url=database_url, environment="test",
+                           secret_key="bench-secret"))
+    try:
+        started = time.perf_counter()
+        ranking._compute_and_store(db, None)
+        figures: dict[str, Any] = {"first_ranking_s": time.perf_counter() - started,
+                                   "edits": []}
+        with db.read() as session:
+            slug = project_service.list_projects(session=session, limit=1)[0]["slug"]
+        # Told apart by whether the stored run was carried forward (`_carry_forward`).
+        carried: list[bool] = []
+        carry = ranking._carry_forward
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            found = carry(*args, **kwargs)
+            carried.append(found is not None)
+            return found
+
+        ranking._carry_forward = counted  # type: ignore[assignment]
+        for n, (name, fields) in enumerate(EDITS):
+            db.background.wait()  # the runs the last one replaced are removed before the edit
+            with db.write() as session:
+                version = project_service.get_project(session=session, slug=slug)["version"]
+                project_service.patch_project(session=session, actor=SYSTEM, slug=slug,
+                                              data={"version": version, **fields(n)})
+            carried.clear()
+            started = time.perf_counter()
+            run = ranking._compute_and_store(db, None)
+            seconds = time.perf_counter() - started
+            figures["edits"].append({"edit": name, "seconds": seconds, "run": run.id,
+                                     "revision": run.revision, "carried": any(carried)})
+        ranking._carry_forward = carry  # type: ignore[assignment]
+    finally:
+        db.dispose()
+    by_name = {e["edit"]: e["seconds"] for e in figures["edits"]}
+    figures["unranked_edit_s"] = max(by_name[EDITS[0][0]], by_name[EDITS[1][0]])
+    figures["ranked_edit_s"] = by_name[EDITS[2][0]]
+    figures["ratio"] = figures["ranked_edit_s"] / figures["unranked_edit_s"]
+    return figures
+
+
+@contextmanager
+def _database(kind: str, projects: int, database: str | None) -> Any:
+    """Yield a seeded database's URL (a copy of `database` when given) and its set-up times."""
+    if kind == "postgresql":
+        url = create_postgres_database()
+        try:
+            yield url, prepare_database(url, projects)
+        finally:
+            drop_postgres_database(url)
+        return
+    with tempfile.TemporaryDirectory(prefix="portfolio-bench-edit-") as tmp:
+        copy = Path(tmp) / "edit.db"
+        if database and Path(database).exists():
+            shutil.copy(database, copy)
+            url = f"sqlite:///{copy}"
+            yield url, {"reused": database, "upgrade_s": run_cli(["db", "upgrade"], url)}
+        else:
+            url = f"sqlite:///{copy}"
+            yield url, prepare_database(url, projects)
+
+
+def run(projects: int = 100_000, kind: str = "sqlite",
+        database: str | None = None) -> dict[str, Any]:
+    """Seed (or copy) a portfolio and time a single edit's re-ranking of each kind."""
+    report: dict[str, Any] = {"machine": machine_info(), "projects": projects, "database": kind}
+    with _database(kind, projects, database) as (url, prepared):
+        report["prepare"] = prepared
+        report.update(measure(url))
+    print_report(report)
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """Print each edit's re-ranking time."""
+    print(f"{report['database']}, {report['projects']:,} projects; first ranking "
+          f"{report['first_ranking_s']:.1f} s")
+    print_table(["edit", "re-ranked in s", "carried forward"],
+                [[e["edit"], f"{e['seconds']:.2f}", "yes" if e["carried"] else "no"]
+                 for e in report["edits"]])
+    print(f"an edit the ranking does not read: {report['unranked_edit_s']:.2f} s, "
+          f"{report['ratio']:.1f}x faster than one it reads in the same run "
+          f"({report['ranked_edit_s']:.2f} s)")
+
+
+def main() -> None:
+    """Parse flags, run and print the figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--projects", type=int, default=100_000, help="projects to seed")
+    parser.add_argument("--kind", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--database", help="an SQLite file already seeded (copied, not changed)")
+    args = parser.parse_args()
+    print(json.dumps(run(args.projects, args.kind, args.database), indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
