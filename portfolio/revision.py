@@ -14,6 +14,7 @@ to a portfolio table moves the ranked revision too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Update, event, update
@@ -61,6 +62,8 @@ UNWATCHED = {"portfolio_revision_unwatched": True}
 WROTE_REVISION = "wrote_revision"
 _MADE = "portfolio_revision_made"
 _RANKED = "portfolio_revision_ranked"
+# What had been moved when each open savepoint began, innermost last.
+_SAVEPOINTS = "portfolio_revision_savepoints"
 
 _MOVE = (update(PortfolioRevision).where(col(PortfolioRevision.id) == 1)
          .values(revision=PortfolioRevision.revision + 1)
@@ -75,6 +78,9 @@ def watch(engine: Engine) -> None:
     event.listen(engine, "before_execute", _before_execute)
     for ending in ("begin", "commit", "rollback"):
         event.listen(engine, ending, _forget)
+    event.listen(engine, "savepoint", _mark)
+    event.listen(engine, "rollback_savepoint", _undo)
+    event.listen(engine, "release_savepoint", _keep)
 
 
 def _before_execute(conn: Connection, clauseelement: Any, multiparams: Any, params: Any,
@@ -107,10 +113,10 @@ def unranked(statement: Any, multiparams: Any = (), params: Any = None) -> bool:
     names = {str(getattr(key, "key", key)) for key in (statement._values or {})}
     # The ORM's flush (and an executemany) sends the new values as parameters; a parameter
     # named as a column counts as set, even where it only selects the rows (the safe side).
-    given = [params] if isinstance(params, dict) else []
-    given += [p for p in (multiparams or ()) if isinstance(p, dict)]
+    given = [params] if isinstance(params, Mapping) else []
+    given += [p for p in (multiparams or ()) if isinstance(p, Mapping)]
     given += [p for batch in (multiparams or ()) if isinstance(batch, (list, tuple))
-              for p in batch if isinstance(p, dict)]
+              for p in batch if isinstance(p, Mapping)]
     columns = set(statement.table.columns.keys())
     names |= {name for parameters in given for name in parameters if name in columns}
     return bool(names) and names <= UNRANKED_PROJECT_FIELDS
@@ -118,8 +124,33 @@ def unranked(statement: Any, multiparams: Any = (), params: Any = None) -> bool:
 
 def _forget(connection: Connection) -> None:
     """Forget the revisions made by a transaction that has ended (connections are pooled)."""
-    connection.info.pop(_MADE, None)
-    connection.info.pop(_RANKED, None)
+    for key in (_MADE, _RANKED, _SAVEPOINTS):
+        connection.info.pop(key, None)
+
+
+def _mark(conn: Connection, name: str | None) -> None:
+    """Remember which moves were made before a savepoint, should it be rolled back."""
+    # A stack, not a dict by name: the event may come before the savepoint has its name.
+    kept = {key: conn.info[key] for key in (_MADE, _RANKED) if key in conn.info}
+    conn.info.setdefault(_SAVEPOINTS, []).append(kept)
+
+
+def _undo(conn: Connection, name: str | None, context: Any) -> None:
+    """Forget the moves a rolled-back savepoint made: they were rolled back with it."""
+    if not conn.info.get(_SAVEPOINTS):
+        return
+    kept = conn.info[_SAVEPOINTS].pop()
+    for key in (_MADE, _RANKED):
+        if key in kept:
+            conn.info[key] = kept[key]
+        else:
+            conn.info.pop(key, None)
+
+
+def _keep(conn: Connection, name: str | None, context: Any) -> None:
+    """Let a released savepoint's moves stand for the rest of the transaction."""
+    if conn.info.get(_SAVEPOINTS):
+        conn.info[_SAVEPOINTS].pop()
 
 
 def made_by(session: Session) -> int | None:
