@@ -254,6 +254,10 @@ def _write(session: Session, actor: Actor, project: Project, changes: dict[str, 
                          dpia_status=changes.get("dpia_status"))
     before = as_record(project)
     version = project.version
+    # Only what differs is written: a field the ranking reads, written again unchanged (a full
+    # edit sends every field), would have the whole portfolio re-ranked (portfolio/revision.py).
+    changes = {name: value for name, value in changes.items()
+               if getattr(project, name) != value}
     # Compare-and-set on the version: ORM version checks do not cover bulk updates.
     result = session.execute(
         update(Project)

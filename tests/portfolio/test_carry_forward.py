@@ -145,3 +145,26 @@ def test_a_source_run_being_removed_is_not_carried_even_with_its_rows_all_there(
     assert ranking._carry_forward(london, profile, portfolio_revision(london), source) is None
     with london.read() as session:
         assert session.execute(select(RankingRun.id)).scalars().all() == [before.id]
+
+
+def test_a_full_edit_that_changes_only_the_title_carries_the_run_forward(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A full edit (the API's PUT, the edit form) sends every field; those unchanged are not
+    # written, so the ranking does not see the edit (found in review).
+    from portfolio.models import Organisation
+    from portfolio.services.common import project_by_slug, ranked_revision
+
+    before = ranking.ensure_ranking(london)
+    with london.write() as session:
+        project = project_by_slug(session, SLUG)
+        owner = session.get(Organisation, project.owner_id)
+        assert owner is not None
+        data = project_service._input_of(project, owner.code) | {"title": "Renamed in full"}
+        project_service.update_project(session=session, actor=SYSTEM, slug=SLUG,
+                                       data=data | {"version": project.version})
+    with london.read() as session:
+        assert ranked_revision(session) == before.revision
+    no_computing(monkeypatch)
+    after = ranking.ensure_ranking(london)
+    assert after.revision == before.revision + 1
+    assert stored_rows(london, after.id) == stored_rows(london, before.id)
