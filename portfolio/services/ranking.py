@@ -266,7 +266,9 @@ def _finish_run(db: Database, profile: StoredProfile, run_id: int, revision: int
             raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
     # After the run is handed over: a page waiting for it need not wait for the removal of the
     # runs it replaces (85,000 rows in short batches, 1-1.5 s on SQLite at 100,000 projects).
-    db.background.submit(("prune runs", profile.id), lambda: _prune_settled(db, profile.id))
+    # One job per run stored: a request made while another prune finishes is never dropped.
+    db.background.submit(("prune runs", profile.id, run_id),
+                         lambda: _prune_settled(db, profile.id))
     if not db.is_sqlite:
         # Until autovacuum gets to them, PostgreSQL plans the fresh rows without statistics and
         # sorts every row of the run for the first page; measured: 49 ms, 3 ms after ANALYZE.
@@ -601,11 +603,7 @@ WAITING_POLL = 0.001
 
 
 def _prune_settled(db: Database, profile_id: int) -> None:
-    """Prune a profile's runs until the runs kept stay the same from one pass to the next.
-
-    A run completed while a prune runs asks for one in vain (one job per key): the next pass
-    sees it.
-    """
+    """Prune a profile's runs until the runs kept stay the same from one pass to the next."""
     kept: list[int] | None = None
     while (now := _prune_runs(db, profile_id)) != kept:
         kept = now
