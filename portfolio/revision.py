@@ -85,8 +85,8 @@ def watch(engine: Engine) -> None:
 
 def _before_execute(conn: Connection, clauseelement: Any, multiparams: Any, params: Any,
                     execution_options: Any) -> None:
-    """Move the revision before the first portfolio write of a transaction, and the ranked
-    revision before its first write the ranking reads."""
+    """Move the revision on a transaction's first portfolio write, the ranked one on its first
+    write the ranking reads."""
     # Named as SQLAlchemy names the event's arguments (it tells signatures apart by name).
     connection, statement = conn, clauseelement
     if not getattr(statement, "is_dml", False) or _RANKED in connection.info:
@@ -111,8 +111,8 @@ def unranked(statement: Any, multiparams: Any = (), params: Any = None) -> bool:
     if getattr(statement, "_ordered_values", None) or getattr(statement, "_multi_values", None):
         return False
     names = {str(getattr(key, "key", key)) for key in (statement._values or {})}
-    # The ORM's flush (and an executemany) sends the new values as parameters; a parameter
-    # named as a column counts as set, even where it only selects the rows (the safe side).
+    # The ORM's flush (and an executemany) sends the new values as parameters: SQLAlchemy
+    # sets the column a parameter is named after.
     given = [params] if isinstance(params, Mapping) else []
     given += [p for p in (multiparams or ()) if isinstance(p, Mapping)]
     given += [p for batch in (multiparams or ()) if isinstance(batch, (list, tuple))
