@@ -219,10 +219,7 @@ def _rank_and_store(db: Database, profile_name: str | None) -> RunInfo:
     carried forward to the current revision instead (`_carry_forward`).
     """
     with db.read() as session:
-        consistent_read(session)
-        profile = load_profile(session, profile_name)
-        revision = current_revision(session)
-        found = _find_run(session, profile, revision)
+        profile, revision, found = _stored_now(session, profile_name)
         if found is not None:
             return found
         source = _run_to_carry(session, profile, revision)
@@ -231,10 +228,7 @@ def _rank_and_store(db: Database, profile_name: str | None) -> RunInfo:
         if carried is not None:
             return carried
     with db.read() as session:
-        consistent_read(session)
-        profile = load_profile(session, profile_name)
-        revision = current_revision(session)
-        found = _find_run(session, profile, revision)
+        profile, revision, found = _stored_now(session, profile_name)
         if found is not None:
             return found
         started = time.perf_counter()
@@ -254,6 +248,15 @@ def _rank_and_store(db: Database, profile_name: str | None) -> RunInfo:
             raise RuntimeError(f"the ranking of revision {revision} could not be stored")
     _store_rows(db, run_id, ranking, project_ids)
     return _finish_run(db, profile, run_id, revision, seconds, samples)
+
+
+def _stored_now(session: Session, profile_name: str | None,
+                ) -> tuple[StoredProfile, int, RunInfo | None]:
+    """Return the profile, the current revision and its stored run if any, read as one."""
+    consistent_read(session)
+    profile = load_profile(session, profile_name)
+    revision = current_revision(session)
+    return profile, revision, _find_run(session, profile, revision)
 
 
 def _finish_run(db: Database, profile: StoredProfile, run_id: int, revision: int,
