@@ -32,8 +32,10 @@ def round_each(values: np.ndarray, decimals: int) -> np.ndarray:
     product can bring it onto a half (halves are floats) but never past one, so only a product
     that is exactly a half needs the exact one: its error, found without loss (Dekker's
     product), says which way the exact product lies. Values too large for that are rounded
-    one by one with ``round``.
+    one by one with ``round``. For 0 to 22 places, where 10**decimals is itself a float.
     """
+    if not 0 <= decimals <= 22:
+        raise ValueError(f"round_each rounds to 0-22 places, not {decimals}")
     x = np.asarray(values, dtype=np.float64)
     unit = 10.0**decimals
     with np.errstate(over="ignore", invalid="ignore"):

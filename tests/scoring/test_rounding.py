@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,3 +101,8 @@ def test_round_each_is_pythons_round_next_to_a_half(units: int, decimals: int,
 def test_round_each_rounds_an_exact_half_to_even() -> None:
     assert round_each(np.array([0.125, 0.375, 2.5, -0.5]), 2).tolist() == [0.12, 0.38, 2.5, -0.5]
     assert round_each(np.array([2.5, 3.5, -2.5]), 0).tolist() == [2.0, 4.0, -2.0]
+
+
+def test_round_each_refuses_places_where_its_unit_is_not_exact() -> None:
+    with pytest.raises(ValueError, match="0-22 places"):
+        round_each(np.array([1.5]), 23)
