@@ -348,7 +348,7 @@ def _copy_rows(db: Database, source_id: int, run_id: int, last: int) -> int:
     copy = text(f"INSERT INTO ranking_row (run_id, {columns}) "  # noqa: S608 - our own names
                 f"SELECT :run_id, {columns} FROM ranking_row "
                 "WHERE run_id = :source_id AND position > :after AND position <= :upto")
-    size, after, copied = STORE_BATCH, 0, 0
+    size, after, copied = _first_batch(db), 0, 0
     while after < last:
         with db.write() as session:
             connection = session.connection()  # waits for the write lock: not the time held
@@ -356,20 +356,34 @@ def _copy_rows(db: Database, source_id: int, run_id: int, last: int) -> int:
             done = connection.execute(copy, {"run_id": run_id, "source_id": source_id,
                                              "after": after, "upto": after + size})
             copied += done.rowcount
-            progress = session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
-                                       .values(rows_stored=copied, computed_at=utcnow()))
-            if progress.rowcount == 0:  # type: ignore[attr-defined]
-                raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
+            _note_progress(session, run_id, copied)
         freed = time.perf_counter()
-        held = freed - began
         after += size
-        if db.is_sqlite:
-            size = max(50, min(10 * STORE_BATCH,
-                               int(size * STORE_HOLD_SECONDS / max(held, 1e-4))))
-        else:
-            size = COPY_BATCH
-        _let_writers_in(db, held, freed)
+        size = _next_batch(db, size, freed - began)
+        _let_writers_in(db, freed - began, freed)
     return copied
+
+
+def _first_batch(db: Database) -> int:
+    """Return how many rows a run's first batch stores."""
+    return STORE_BATCH if db.is_sqlite else COPY_BATCH
+
+
+def _next_batch(db: Database, size: int, held: float) -> int:
+    """Return the next batch's size (SQLite: to hold the lock about STORE_HOLD_SECONDS)."""
+    if not db.is_sqlite:
+        return size
+    return max(50, min(10 * STORE_BATCH, int(size * STORE_HOLD_SECONDS / max(held, 1e-4))))
+
+
+def _note_progress(session: Session, run_id: int, stored: int) -> None:
+    """Record a run's rows stored so far, in the batch's transaction."""
+    # computed_at moves on with each batch: when it stops, the storer has died.
+    progress = session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
+                               .values(rows_stored=stored, computed_at=utcnow()))
+    if progress.rowcount == 0:  # type: ignore[attr-defined]
+        # Judged abandoned and removed by another worker: this batch rolls back.
+        raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
 
 
 def _claim_run(db: Database, profile: StoredProfile, revision: int,
@@ -424,26 +438,18 @@ def _store_rows(db: Database, run_id: int, ranking: Ranking,
     own tuples before the lock is taken, in the pause after the batch before it.
     """
     rows = _encoded_rows(run_id, ranking, project_ids)
-    size, start = (STORE_BATCH if db.is_sqlite else COPY_BATCH), 0
+    size, start = _first_batch(db), 0
     batch = rows.tuples(start, start + size)
     while batch:
         with db.write() as session:
             connection = session.connection()  # waits for the write lock: not the time held
             began = time.perf_counter()
             _insert_rows(connection, batch)
-            # computed_at moves on with each batch: when it stops, the storer has died.
-            progress = session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
-                                       .values(rows_stored=start + len(batch),
-                                               computed_at=utcnow()))
-            if progress.rowcount == 0:  # type: ignore[attr-defined]
-                # Judged abandoned and removed by another worker: this batch rolls back.
-                raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
+            _note_progress(session, run_id, start + len(batch))
         freed = time.perf_counter()
         held = freed - began
         start += len(batch)
-        if db.is_sqlite:
-            size = max(50, min(10 * STORE_BATCH,
-                               int(size * STORE_HOLD_SECONDS / max(held, 1e-4))))
+        size = _next_batch(db, size, held)
         # The next batch is encoded in the pause left to edits: it takes no lock.
         batch = rows.tuples(start, start + size)
         _let_writers_in(db, held, freed)

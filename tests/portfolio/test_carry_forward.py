@@ -52,6 +52,7 @@ def test_a_title_and_description_edit_carries_the_run_forward(
           description="Joined-up data on households at risk")
     no_computing(monkeypatch)
     monkeypatch.setattr(ranking, "STORE_BATCH", 7)  # several batches, even here
+    monkeypatch.setattr(ranking, "COPY_BATCH", 7)
     after = ranking.ensure_ranking(london)
     assert (after.revision, after.behind) == (portfolio_revision(london), 0)
     assert after.id != before.id and after.revision == before.revision + 1
@@ -112,6 +113,7 @@ def test_a_source_run_removed_while_copied_gives_way_to_computing(
     before = ranking.ensure_ranking(london)
     patch(london, title="Renamed while a newer run replaces the old")
     monkeypatch.setattr(ranking, "STORE_BATCH", 7)
+    monkeypatch.setattr(ranking, "COPY_BATCH", 7)
     pass_writers = ranking._let_writers_in
     removed: list[int] = []
 
