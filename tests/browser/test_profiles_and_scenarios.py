@@ -53,6 +53,11 @@ def test_a_cdo_builds_an_ahp_profile_on_the_grid_and_sees_the_backlog_change(
     assert ranked_order(page) != before
 
 
+def curve_drawn(page: Page) -> None:
+    """Wait for the value-against-budget curve, which arrives after the page and moves it."""
+    expect(page.locator("#frontier svg")).to_be_visible()
+
+
 def test_a_cdo_saves_two_scenarios_and_compares_them(page: Page) -> None:
     sign_in(page, "cdo")
     page.goto("/plan")
@@ -61,6 +66,7 @@ def test_a_cdo_saves_two_scenarios_and_compares_them(page: Page) -> None:
     page.get_by_role("button", name="Plan", exact=True).click()
     expect(page.locator("table.wave").first).to_contain_text("£")
     expect(page.locator("#left-out-table")).to_be_visible()
+    curve_drawn(page)
     page.get_by_label("Scenario name").fill("Browser: full budget")
     page.get_by_role("button", name="Save the scenario").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Scenario: Browser: full budget")
@@ -73,10 +79,12 @@ def test_a_cdo_saves_two_scenarios_and_compares_them(page: Page) -> None:
     expect(add).to_have_value("waltham-forest-retrofit-targeting")
     page.get_by_role("button", name="Plan", exact=True).click()
     expect(page.locator("table.wave").nth(1)).to_contain_text("forced in")
+    curve_drawn(page)
     page.get_by_label("Scenario name").fill("Browser: tight with retrofit")
     page.get_by_role("button", name="Save the scenario").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Scenario: Browser: tight with retrofit")
+    curve_drawn(page)
 
     page.get_by_label("Compare Browser: full budget").check()
     page.get_by_label("Compare Browser: tight with retrofit").check()
