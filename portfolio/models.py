@@ -641,6 +641,8 @@ class RankingRun(SQLModel, table=True):
     # readers see a run only once it is complete (marked last).
     complete: bool = Field(default=False)
     rows_stored: int = Field(default=0)
+    # A run carried forward stores no rows: it reads this run's, kept while it is referenced.
+    rows_run_id: int | None = Field(default=None)
 
 
 class RankingRow(SQLModel, table=True):

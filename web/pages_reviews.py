@@ -24,5 +24,5 @@ def review_queue(request: Request, db: AppDatabase):
         run = None
     with db.read() as session:
         context = review_service.review_queue(session=session,
-                                              run_id=run.id if run else None)
+                                              run_id=run.rows_id if run else None)
     return render(request, "reviews.html", context | {"run": run})

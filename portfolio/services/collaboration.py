@@ -428,7 +428,7 @@ def _values(db: Database, ids: list[int]) -> dict[int, float]:
         for part in chunks(ids):
             rows = cast(list[tuple[int, float | None]], session.execute(
                 select(col(RankingRow.project_id), col(RankingRow.composite))
-                .where(col(RankingRow.run_id) == run.id,
+                .where(col(RankingRow.run_id) == run.rows_id,
                        col(RankingRow.project_id).in_(part))).all())
             for project_id, composite in rows:
                 if composite is not None:

@@ -41,7 +41,7 @@ def dashboard(db: Database, *, profile: str | None = None,
         value_by_theme = session.execute(
             select(col(Project.theme), func.sum(col(RankingRow.composite)), func.count())
             .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
-            .where(col(RankingRow.run_id) == run.id)
+            .where(col(RankingRow.run_id) == run.rows_id)
             .group_by(col(Project.theme))
             .order_by(func.sum(col(RankingRow.composite)).desc())).all()
         matrix = session.execute(
@@ -49,7 +49,7 @@ def dashboard(db: Database, *, profile: str | None = None,
                    col(RankingRow.feasibility),
                    col(Project.cost_gbp), col(RankingRow.readiness))
             .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
-            .where(col(RankingRow.run_id) == run.id, col(RankingRow.impact).is_not(None),
+            .where(col(RankingRow.run_id) == run.rows_id, col(RankingRow.impact).is_not(None),
                    col(RankingRow.feasibility).is_not(None))
             .order_by(col(RankingRow.position)).limit(MATRIX_LIMIT)).all()
         top = [api_row(r) for r in backlog(session, run, view="candidates", limit=5)]

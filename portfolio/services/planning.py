@@ -38,7 +38,7 @@ def run_figures(session: Session, run: RunInfo) -> pd.DataFrame:
     rows = session.execute(
         select(col(Project.slug), col(RankingRow.composite), col(RankingRow.readiness))
         .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
-        .where(col(RankingRow.run_id) == run.id)).all()
+        .where(col(RankingRow.run_id) == run.rows_id)).all()
     # Columns from zip: pandas inspects each row object it is handed (0.4 s at 100,000).
     slugs, values, readiness = (
         (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], []))

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from types import EllipsisType
-from typing import Any, TypeVarTuple
+from typing import Any, TypeVarTuple, cast
 from weakref import ref
 
 import numpy as np
 import orjson
 import pandas as pd
-from sqlalchemy import JSON, Select, bindparam, delete, func, select, text, update
+from sqlalchemy import JSON, Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -85,6 +85,13 @@ class RunInfo:
     top_k: int
     seconds: float
     behind: int = 0  # revisions the portfolio has moved on since this run (0: current)
+    # A run carried forward reads the rows of the run it was carried from (`rows_id`).
+    rows_of: int | None = None
+
+    @property
+    def rows_id(self) -> int:
+        """Return the run whose stored rows are this run's rows."""
+        return self.id if self.rows_of is None else self.rows_of
 
 
 def _nullable(value: Any) -> Any:
@@ -127,7 +134,7 @@ def _run_info(run: RankingRun | None, profile: StoredProfile) -> RunInfo | None:
         return None
     assert run.id is not None  # a stored run
     return RunInfo(run.id, profile.name, run.profile_version, run.revision, run.method_version,
-                   run.samples, run.top_k, run.seconds)
+                   run.samples, run.top_k, run.seconds, rows_of=run.rows_run_id)
 
 
 def _find_run(session: Session, profile: StoredProfile, revision: int) -> RunInfo | None:
@@ -260,7 +267,7 @@ def _stored_now(session: Session, profile_name: str | None,
 
 
 def _finish_run(db: Database, profile: StoredProfile, run_id: int, revision: int,
-                seconds: float, samples: int) -> RunInfo:
+                seconds: float, samples: int, rows_of: int | None = None) -> RunInfo:
     """Mark a stored run complete, remove the runs it replaces and return it."""
     with db.write() as session:
         completed = session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
@@ -272,9 +279,10 @@ def _finish_run(db: Database, profile: StoredProfile, run_id: int, revision: int
     # One job per run stored: a request made while another prune finishes is never dropped.
     db.background.submit(("prune runs", profile.id, run_id),
                          lambda: _prune_settled(db, profile.id))
-    if not db.is_sqlite:
-        # Until autovacuum gets to them, PostgreSQL plans the fresh rows without statistics and
-        # sorts every row of the run for the first page; measured: 49 ms, 3 ms after ANALYZE.
+    if not db.is_sqlite and rows_of is None:
+        # Until autovacuum gets to them, PostgreSQL plans the fresh rows (a carried run adds
+        # none) without statistics and sorts every row of the run for the first page;
+        # measured: 49 ms, 3 ms after ANALYZE.
         # Only the columns pages filter, join and order on: the JSON columns were half of its
         # 0.25 s at 100,000 projects, and no plan depends on them.
         with db.engine.connect() as connection:
@@ -282,7 +290,7 @@ def _finish_run(db: Database, profile: StoredProfile, run_id: int, revision: int
                                        "view_position, position)")
             connection.commit()
     return RunInfo(run_id, profile.name, profile.version, revision, METHOD_VERSION,
-                   samples, DEFAULT_TOP_K, seconds)
+                   samples, DEFAULT_TOP_K, seconds, rows_of=rows_of)
 
 
 def _run_to_carry(session: Session, profile: StoredProfile, revision: int) -> RunInfo | None:
@@ -306,62 +314,32 @@ def _run_to_carry(session: Session, profile: StoredProfile, revision: int) -> Ru
 
 def _carry_forward(db: Database, profile: StoredProfile, revision: int,
                    source: RunInfo) -> RunInfo | None:
-    """Store a run's rows again as this revision's run; None when the source went meanwhile.
+    """Make a run of this revision that reads a stored run's rows; None when the source went.
 
-    The rows are copied inside the database in short batches, as a computed run is stored.
+    No row is written: the new run names the run whose rows it reads, and a run is not
+    removed while another names it (`_remove_run`).
     """
     started = time.perf_counter()
-    with db.read() as session:
-        consistent_read(session)
-        if not _still_complete(session, source.id):
-            return None
-        expected: int = session.execute(select(func.count()).select_from(RankingRow).where(
-            col(RankingRow.run_id) == source.id)).scalar_one()
-        last: int = session.execute(select(func.max(col(RankingRow.position))).where(
-            col(RankingRow.run_id) == source.id)).scalar_one() or 0
-    run_id = _claim_run(db, profile, revision, 0.0, source.samples)
+    run_id = _claim_run(db, profile, revision, 0.0, source.samples, rows_of=source.rows_id)
     if run_id is None:
         # Another worker stores this revision's run (computed or carried): read theirs.
         return _await_run(db, profile, revision)
-    copied = _copy_rows(db, source.id, run_id, last)
     with db.read() as session:
-        # A run is hidden (not complete) before any of its rows are removed: still complete
-        # after the copy, it lost none meanwhile.
-        whole = _still_complete(session, source.id) and copied == expected
+        # Named before it is checked: a removal that hid the rows' run after this check finds
+        # the name and keeps the rows; one that hid it before is seen here.
+        whole = _still_complete(session, source.rows_id)
     if not whole:
-        # The source run was removed while it was copied (a newer run replaced it).
+        # The rows' run is being removed (a newer run replaced it): compute instead.
         _remove_run(db, run_id)
         return None
     return _finish_run(db, profile, run_id, revision, time.perf_counter() - started,
-                       source.samples)
+                       source.samples, rows_of=source.rows_id)
 
 
 def _still_complete(session: Session, run_id: int) -> bool:
     """Tell whether a run is stored whole and not being removed."""
     return bool(session.execute(select(col(RankingRun.complete)).where(
         col(RankingRun.id) == run_id)).scalar())
-
-
-def _copy_rows(db: Database, source_id: int, run_id: int, last: int) -> int:
-    """Copy a run's rows to another run by position, in short transactions; return how many."""
-    columns = ", ".join(name for name in STORED_COLUMNS if name != "run_id")
-    copy = text(f"INSERT INTO ranking_row (run_id, {columns}) "  # noqa: S608 - our own names
-                f"SELECT :run_id, {columns} FROM ranking_row "
-                "WHERE run_id = :source_id AND position > :after AND position <= :upto")
-    size, after, copied = _first_batch(db), 0, 0
-    while after < last:
-        with db.write() as session:
-            connection = session.connection()  # waits for the write lock: not the time held
-            began = time.perf_counter()
-            done = connection.execute(copy, {"run_id": run_id, "source_id": source_id,
-                                             "after": after, "upto": after + size})
-            copied += done.rowcount
-            _note_progress(session, run_id, copied)
-        freed = time.perf_counter()
-        after += size
-        size = _next_batch(db, size, freed - began)
-        _let_writers_in(db, freed - began, freed)
-    return copied
 
 
 def _first_batch(db: Database) -> int:
@@ -387,14 +365,15 @@ def _note_progress(session: Session, run_id: int, stored: int) -> None:
 
 
 def _claim_run(db: Database, profile: StoredProfile, revision: int,
-               seconds: float, samples: int = DEFAULT_SAMPLES) -> int | None:
+               seconds: float, samples: int = DEFAULT_SAMPLES,
+               rows_of: int | None = None) -> int | None:
     """Insert an incomplete run for this revision and return its id; None when one exists."""
     try:
         with db.write() as session:
             run = RankingRun(profile_id=profile.id, profile_version=profile.version,
                              revision=revision, method_version=METHOD_VERSION,
                              samples=samples, top_k=DEFAULT_TOP_K, seconds=seconds,
-                             complete=False)
+                             complete=False, rows_run_id=rows_of)
             session.add(run)
             session.flush()
             return run.id
@@ -618,40 +597,63 @@ def _prune_settled(db: Database, profile_id: int) -> None:
         kept = now
 
 
+# Runs by id, each with the run whose rows it reads (None: its own).
+RunsAndRows = list[tuple[int, int | None]]
+
+
 def _prune_runs(db: Database, profile_id: int) -> list[int]:
     """Remove a profile's runs before the previous complete one, and abandoned ones, in batches.
 
     The previous run stays: a page handed it while the newest was stored may still read it.
     """
     with db.read() as session:
-        keep: Sequence[int] = session.execute(
-            select(col(RankingRun.id)).where(col(RankingRun.profile_id) == profile_id,
-                                        col(RankingRun.complete).is_(True))
+        kept = cast(RunsAndRows, session.execute(
+            select(col(RankingRun.id), col(RankingRun.rows_run_id))
+            .where(col(RankingRun.profile_id) == profile_id, col(RankingRun.complete).is_(True))
             .order_by(col(RankingRun.revision).desc(), col(RankingRun.id).desc()).limit(2)
-        ).scalars().all()
-        if not keep:
+        ).all())
+        if not kept:
             return []
+        keep = [run_id for run_id, _rows in kept]
+        # The runs whose rows the kept runs read stay with them.
+        held = {rows for _run, rows in kept if rows is not None}
         oldest_kept = min(keep)
         silent = utcnow() - timedelta(seconds=ABANDONED_AFTER)
-        stale: Sequence[int] = session.execute(select(col(RankingRun.id)).where(
-            col(RankingRun.profile_id) == profile_id, col(RankingRun.id).not_in(keep),
+        stale = cast(RunsAndRows, session.execute(select(
+            col(RankingRun.id), col(RankingRun.rows_run_id)).where(
+            col(RankingRun.profile_id) == profile_id,
+            col(RankingRun.id).not_in([*keep, *held]),
             # An incomplete run may be another worker's, in progress, unless it is older than
             # what is kept or its rows stopped arriving (its process died).
             col(RankingRun.complete).is_(True) | (col(RankingRun.id) < oldest_kept)
             | (col(RankingRun.id) < max(keep)) & (col(RankingRun.computed_at) < silent))
-        ).scalars().all()
-    for run_id in stale:
+        ).all())
+    # Runs that read another's rows go first: the runs they named are then free to go.
+    for run_id, _rows in sorted(stale, key=lambda run: run[1] is None):
         _remove_run(db, run_id)
-    return list(keep)
+    return keep
 
 
-def _remove_run(db: Database, run_id: int) -> None:
-    """Delete a run: hidden from readers first, then its rows in short batches, then itself."""
+def _remove_run(db: Database, run_id: int) -> bool:
+    """Delete a run: hidden from readers first, then its rows in short batches, then itself.
+
+    A run whose rows another run reads stays (False): a run carried forward names its rows'
+    run before it checks that run is whole (`_carry_forward`), so a name made before the hide
+    is seen after it, and a check made after the hide sees the run hidden.
+    """
     with db.write() as session:
+        was_complete = _still_complete(session, run_id)
         session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
                         .values(complete=False))
         last = session.execute(select(func.max(RankingRow.position))
                                .where(col(RankingRow.run_id) == run_id)).scalar() or 0
+    with db.write() as session:
+        if session.execute(select(col(RankingRun.id)).where(
+                col(RankingRun.rows_run_id) == run_id).limit(1)).first() is not None:
+            if was_complete:
+                session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
+                                .values(complete=True))
+            return False
     for upper in range(STORE_BATCH, last + STORE_BATCH, STORE_BATCH):
         with db.write() as session:
             session.connection()  # waits for the write lock: not part of the time held
@@ -665,6 +667,7 @@ def _remove_run(db: Database, run_id: int) -> None:
         # A batch its storer committed while the rows above were deleted (ranking_row has no
         # foreign key to cascade from the run); any later batch finds its run gone.
         session.execute(delete(RankingRow).where(col(RankingRow.run_id) == run_id))
+    return True
 
 
 def _rows_of(run_id: int, ranking: Ranking, project_ids: dict[str, int]) -> list[dict[str, Any]]:
@@ -749,7 +752,7 @@ def backlog(
     without, every row in the whole order (`after` is a position in it). Without
     contributions the rows leave them out (not read, not parsed).
     """
-    values: dict[str, Any] = {"run_id": run.id, "after": after, **_filter_values(
+    values: dict[str, Any] = {"run_id": run.rows_id, "after": after, **_filter_values(
         organisation=organisation, theme=theme, status=status, q=q)}
     values |= {name: value for name, value in (("view", view), ("slug", slug),
                                                 ("limit", limit)) if value}
@@ -841,7 +844,7 @@ def backlog_extent(session: Session, run: RunInfo, *, view: str | None, after: i
     base = (select(func.count()).select_from(r)
             .join(Project, col(Project.id) == col(r.project_id))
             .join(Organisation, col(Organisation.id) == col(Project.owner_id))
-            .where(col(r.run_id) == run.id))
+            .where(col(r.run_id) == run.rows_id))
     if view:
         base = base.where(col(r.backlog_view) == view)
     base = _backlog_filters(base, values)
@@ -868,7 +871,7 @@ def _unfiltered_extent(session: Session, run: RunInfo, *, view: str | None, afte
         # One index probe: counting a view's 65,000 rows of a 100,000-project run took 80 ms.
         r = RankingRow
         rank = col(r.view_position) if view else col(r.position)
-        last = select(func.max(rank)).where(col(r.run_id) == run.id)
+        last = select(func.max(rank)).where(col(r.run_id) == run.rows_id)
         if view:
             last = last.where(col(r.backlog_view) == view)
         total = int(session.connection().execute(last).scalar_one() or 0)

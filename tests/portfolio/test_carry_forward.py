@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +29,19 @@ def stored_rows(db: Database, run_id: int) -> list[tuple[Any, ...]]:
             .order_by(RankingRow.position)).all()]
 
 
+def rows_read(db: Database, run: ranking.RunInfo) -> list[tuple[Any, ...]]:
+    """Return the rows a run's readers read: its own, or those of the run it names."""
+    return stored_rows(db, run.rows_id)
+
+
+def runs(db: Database) -> list[tuple[Any, ...]]:
+    """Return every stored run: id, complete, rows stored, the run whose rows it reads."""
+    with db.read() as session:
+        return [tuple(r) for r in session.execute(
+            select(RankingRun.id, RankingRun.complete, RankingRun.rows_stored,
+                   RankingRun.rows_run_id).order_by(RankingRun.id)).all()]
+
+
 def patch(db: Database, **fields: Any) -> None:
     """Change some of a project's fields through the service, as an edit does."""
     with db.write() as session:
@@ -51,17 +64,41 @@ def test_a_title_and_description_edit_carries_the_run_forward(
     patch(london, title="One view of households, phase two",
           description="Joined-up data on households at risk")
     no_computing(monkeypatch)
-    monkeypatch.setattr(ranking, "STORE_BATCH", 7)  # several batches, even here
-    monkeypatch.setattr(ranking, "COPY_BATCH", 7)
     after = ranking.ensure_ranking(london)
     assert (after.revision, after.behind) == (portfolio_revision(london), 0)
     assert after.id != before.id and after.revision == before.revision + 1
-    assert stored_rows(london, after.id) == stored_rows(london, before.id)
-    with london.read() as session:
-        runs = session.execute(select(RankingRun.id, RankingRun.complete,
-                                      RankingRun.rows_stored).order_by(RankingRun.id)).all()
-    assert [tuple(r) for r in runs] == [(before.id, True, len(stored_rows(london, before.id))),
-                                        (after.id, True, len(stored_rows(london, after.id)))]
+    # No row is written: the carried run reads the rows of the run it was carried from.
+    assert after.rows_id == before.id and stored_rows(london, after.id) == []
+    assert rows_read(london, after) == rows_read(london, before) != []
+    assert runs(london) == [(before.id, True, len(rows_read(london, before)), None),
+                            (after.id, True, 0, before.id)]
+    page = ranking.backlog_page(london, view=None, limit=500)
+    assert page["run_id"] == after.id and len(page["rows"]) == len(rows_read(london, before))
+    assert "One view of households, phase two" in {r["title"] for r in page["rows"]}
+
+
+def test_a_run_carried_twice_reads_the_rows_of_the_run_computed(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    computed = ranking.ensure_ranking(london)
+    no_computing(monkeypatch)
+    carried = []
+    for n in range(3):
+        patch(london, title=f"Renamed {n}")
+        carried.append(ranking.ensure_ranking(london))
+        london.background.wait()  # the prune after each run
+    assert {run.rows_id for run in carried} == {computed.id}
+    # The newest two runs stay, and so does the run whose rows they read; the first carried
+    # run, which nothing reads now, is gone.
+    assert [run[0] for run in runs(london)] == [computed.id, carried[1].id, carried[2].id]
+    monkeypatch.undo()
+    patch(london, cost_gbp=10_000_000)  # ranked: computed again
+    fresh = ranking.ensure_ranking(london)
+    patch(london, title="Renamed once more")
+    newest = ranking.ensure_ranking(london)
+    london.background.wait()
+    assert newest.rows_id == fresh.id
+    # Nothing kept reads the first computed run's rows any more: it went with its carried runs.
+    assert [run[0] for run in runs(london)] == [fresh.id, newest.id]
 
 
 def test_an_edit_the_ranking_reads_is_ranked_again(london: Database) -> None:
@@ -108,28 +145,44 @@ def test_the_ranking_reads_none_of_the_fields_it_carries_over(london: Database) 
     assert stored_rows(london, fresh.id) == ranked
 
 
-def test_a_source_run_removed_while_copied_gives_way_to_computing(
+def test_a_run_named_by_a_carried_run_is_not_removed(
         london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     before = ranking.ensure_ranking(london)
-    patch(london, title="Renamed while a newer run replaces the old")
-    monkeypatch.setattr(ranking, "STORE_BATCH", 7)
-    monkeypatch.setattr(ranking, "COPY_BATCH", 7)
-    pass_writers = ranking._let_writers_in
-    removed: list[int] = []
+    patch(london, title="Renamed while a newer run's prune looks at the old")
+    no_computing(monkeypatch)
+    claim = ranking._claim_run
+    refused: list[bool] = []
 
-    def remove_source(db: Database, held: float, freed: float) -> None:
-        if not removed:
-            removed.append(before.id)
-            ranking._remove_run(db, before.id)  # a newer run's prune, between two batches
-        pass_writers(db, held, freed)
+    def claim_then_prune(*args: Any, **kwargs: Any) -> int | None:
+        run_id = claim(*args, **kwargs)
+        # A prune that comes after the carried run named its rows' run: it must leave it.
+        refused.append(ranking._remove_run(london, before.id))
+        return run_id
 
-    monkeypatch.setattr(ranking, "_let_writers_in", remove_source)
+    monkeypatch.setattr(ranking, "_claim_run", claim_then_prune)
     after = ranking.ensure_ranking(london)
-    assert removed and after.revision == portfolio_revision(london)
-    with london.read() as session:
-        left = session.execute(select(RankingRun.id, RankingRun.complete)).all()
-    # The half-copied run was removed and the ranking computed: one whole run, nothing else.
-    assert [tuple(r) for r in left] == [(after.id, True)]
+    assert refused == [False] and after.rows_id == before.id
+    assert runs(london) == [(before.id, True, len(rows_read(london, before)), None),
+                            (after.id, True, 0, before.id)]
+    assert rows_read(london, after) == rows_read(london, before) != []
+
+
+def test_a_run_removed_before_the_carried_run_named_it_gives_way_to_computing(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = ranking.ensure_ranking(london)
+    patch(london, title="Renamed just as a newer run replaces the old")
+    claim = ranking._claim_run
+
+    def prune_then_claim(*args: Any, **kwargs: Any) -> int | None:
+        if kwargs.get("rows_of") is not None:
+            assert ranking._remove_run(london, before.id)  # a prune just before the carry
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(ranking, "_claim_run", prune_then_claim)
+    after = ranking.ensure_ranking(london)
+    assert after.revision == portfolio_revision(london) and after.rows_id == after.id
+    # The carried run was given up and the ranking computed: one whole run, nothing else.
+    assert runs(london) == [(after.id, True, len(stored_rows(london, after.id)), None)]
     assert len(stored_rows(london, after.id)) > 7
 
 
@@ -169,4 +222,36 @@ def test_a_full_edit_that_changes_only_the_title_carries_the_run_forward(
     no_computing(monkeypatch)
     after = ranking.ensure_ranking(london)
     assert after.revision == before.revision + 1
-    assert stored_rows(london, after.id) == stored_rows(london, before.id)
+    assert rows_read(london, after) == rows_read(london, before)
+
+
+def test_every_reader_of_a_carried_run_reads_the_rows_it_names(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Described again and back: two carried runs, each reading the rows computed first. Every
+    # figure read from a run's rows (dashboard, plan values, similar projects' values, review
+    # queue, snapshot) is the same as from the computed run.
+    from portfolio.services import collaboration, dashboard, planning, reviews, snapshots
+
+    def figures() -> list[Any]:
+        run = ranking.ensure_ranking(london)
+        board = dashboard.dashboard(london)
+        with london.read() as session:
+            plan = planning.run_figures(session, run).sort_index().to_csv()
+            queue = reviews.review_queue(session=session, run_id=run.rows_id)["awaiting"]
+            ids = list(session.execute(select(Project.id)).scalars())
+        content, _run = snapshots.build_content(
+            london, actor=SYSTEM, label="Same rows", at=datetime(2026, 12, 1, tzinfo=UTC),
+            tables=("projects",))
+        ranked = [{k: v for k, v in record.items() if k not in ("version", "updated_at")}
+                  for record in content.records("projects")]
+        return [run.rows_id, board["value_by_theme"], board["matrix"], plan, queue,
+                collaboration._values(london, ids), ranked]
+
+    computed = figures()
+    with london.read() as session:
+        described = session.execute(select(Project.description).where(
+            Project.slug == SLUG)).scalar_one()
+    no_computing(monkeypatch)
+    patch(london, description="Described again for a moment")
+    patch(london, description=described)
+    assert figures() == computed

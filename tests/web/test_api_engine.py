@@ -278,3 +278,26 @@ def test_the_backlog_shows_a_renamed_project_at_once_without_ranking_again(
     assert [r["slug"] for r in rows] == [r["slug"] for r in first]
     assert rows[3]["title"] == "One view, renamed"
     assert [r["rank_interval"] for r in rows] == [r["rank_interval"] for r in first]
+
+
+def test_the_review_queue_ranks_from_a_carried_run(
+        signed_in: SignedIn, london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portfolio.services import ranking as ranking_service
+    from tests.portfolio.test_carry_forward import no_computing, patch
+    from tests.web.pages_html import parse_html
+
+    cdo = signed_in("cdo", html=True)
+
+    def scores_and_ranks() -> list[tuple[str, str]]:
+        table = parse_html(cdo.get("/reviews").text).find(id="awaiting-table")
+        assert table is not None
+        return [(cells[2].text(), cells[3].text()) for cells in (
+            row.find_all("td") for row in table.find("tbody").find_all("tr"))]
+
+    before = scores_and_ranks()
+    assert before and all(rank != "–" for _score, rank in before)
+    patch(london, title="Renamed: the queue still ranks it")
+    no_computing(monkeypatch)
+    carried = ranking_service.ensure_ranking(london)  # the page reads the run stored now
+    assert carried.rows_id != carried.id
+    assert scores_and_ranks() == before

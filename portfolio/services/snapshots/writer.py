@@ -295,7 +295,7 @@ def _write_projects(session: Session, writer: PayloadWriter, run: RunInfo,
                col(r.contributions), col(r.backlog_view), col(r.view_position))
         .select_from(p)
         .join(Organisation, col(Organisation.id) == col(p.owner_id))
-        .outerjoin(r, (col(r.project_id) == col(p.id)) & (col(r.run_id) == run.id))
+        .outerjoin(r, (col(r.project_id) == col(p.id)) & (col(r.run_id) == run.rows_id))
         .order_by(col(r.position).is_(None), col(r.position), *by(p.slug))
     )
     columns = [c.name for c in PROJECTS.columns]
