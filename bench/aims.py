@@ -150,6 +150,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return f"{value:,.0f} MB"
     if unit == "x floor":
         return f"{value:.1f}x the floor"
+    if value < 0.1:
+        return f"{value * 1000:.1f} ms"  # "0.00 s" would hide the figure
     return f"{value:,.2f} s"
 
 

@@ -131,9 +131,9 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"{report['database']}, {report['projects']:,} projects; first ranking "
           f"{report['first_ranking_s']:.1f} s")
     print_table(["edit", "re-ranked in s", "carried forward"],
-                [[e["edit"], f"{e['seconds']:.2f}", "yes" if e["carried"] else "no"]
+                [[e["edit"], f"{e['seconds']:.3f}", "yes" if e["carried"] else "no"]
                  for e in report["edits"]])
-    print(f"an edit the ranking does not read: {report['unranked_edit_s']:.2f} s, "
+    print(f"an edit the ranking does not read: {report['unranked_edit_s']:.3f} s, "
           f"{report['ratio']:.1f}x faster than one it reads in the same run "
           f"({report['ranked_edit_s']:.2f} s)")
 
