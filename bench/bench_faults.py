@@ -203,10 +203,6 @@ def state(url: str) -> dict[str, int]:
         "incomplete_runs": "SELECT count(*) FROM ranking_run WHERE NOT complete",
         "rows_of_complete_runs_missing": "SELECT count(*) FROM ranking_run r WHERE r.complete "
             "AND r.rows_stored <> (SELECT count(*) FROM ranking_row w WHERE w.run_id = r.id)",
-        # A carried run reads another run's rows: that run must be there, whole.
-        "carried_runs_without_rows": "SELECT count(*) FROM ranking_run r WHERE r.complete "
-            "AND r.rows_run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ranking_run s "
-            "WHERE s.id = r.rows_run_id AND s.complete)",
         "edits": "SELECT count(*) FROM audit_event WHERE action = 'update'",
     }
     with engine.connect() as conn:
@@ -297,8 +293,6 @@ def kill_runs(kind: str, *, kills: int, projects: int, seed: int) -> dict[str, A
                     problems["committed writes lost"] += 1
                 if after["rows_of_complete_runs_missing"]:
                     problems["a complete ranking run with missing rows"] += 1
-                if after["carried_runs_without_rows"]:
-                    problems["a carried ranking run whose rows' run is gone"] += 1
         final = state(url)
         # A run left half-stored is never read and is replaced by the next store.
         timed_run(["rank", "--top", "1"], url)

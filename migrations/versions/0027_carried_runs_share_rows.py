@@ -26,5 +26,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # A run without rows of its own cannot be kept without the column that says whose it reads.
     op.execute("DELETE FROM ranking_run WHERE rows_run_id IS NOT NULL")
-    with op.batch_alter_table("ranking_run") as batch:
+    # SQLite rebuilds the table to drop a column: it keeps AUTOINCREMENT only when told (0024).
+    with op.batch_alter_table("ranking_run",
+                              table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("rows_run_id")

@@ -316,24 +316,33 @@ def _carry_forward(db: Database, profile: StoredProfile, revision: int,
                    source: RunInfo) -> RunInfo | None:
     """Make a run of this revision that reads a stored run's rows; None when the source went.
 
-    No row is written: the new run names the run whose rows it reads, and a run is not
-    removed while another names it (`_remove_run`).
+    No row is written: the new run names the run whose rows it reads, in the transaction
+    that finds that run whole, and a run another names is never removed (`_remove_run`).
     """
     started = time.perf_counter()
-    run_id = _claim_run(db, profile, revision, 0.0, source.samples, rows_of=source.rows_id)
+    try:
+        run_id = _claim_run(db, profile, revision, 0.0, source.samples, rows_of=source.rows_id)
+    except RowsGone:
+        return None  # the rows' run is being removed (a newer run replaced it): compute
     if run_id is None:
         # Another worker stores this revision's run (computed or carried): read theirs.
         return _await_run(db, profile, revision)
-    with db.read() as session:
-        # Named before it is checked: a removal that hid the rows' run after this check finds
-        # the name and keeps the rows; one that hid it before is seen here.
-        whole = _still_complete(session, source.rows_id)
-    if not whole:
-        # The rows' run is being removed (a newer run replaced it): compute instead.
-        _remove_run(db, run_id)
-        return None
     return _finish_run(db, profile, run_id, revision, time.perf_counter() - started,
                        source.samples, rows_of=source.rows_id)
+
+
+class RowsGone(Exception):
+    """The run a carried run would read the rows of is being removed."""
+
+
+def _lock_run(session: Session, run_id: int, *, share: bool = False) -> bool | None:
+    """Lock a run's row to the end of the transaction; return whether it is complete.
+
+    PostgreSQL locks the row (SELECT ... FOR SHARE / FOR UPDATE); SQLite's writer already
+    holds the database's one write lock (BEGIN IMMEDIATE), so its dialect adds nothing.
+    """
+    return session.execute(select(col(RankingRun.complete)).where(
+        col(RankingRun.id) == run_id).with_for_update(read=share)).scalar()
 
 
 def _still_complete(session: Session, run_id: int) -> bool:
@@ -367,9 +376,15 @@ def _note_progress(session: Session, run_id: int, stored: int) -> None:
 def _claim_run(db: Database, profile: StoredProfile, revision: int,
                seconds: float, samples: int = DEFAULT_SAMPLES,
                rows_of: int | None = None) -> int | None:
-    """Insert an incomplete run for this revision and return its id; None when one exists."""
+    """Insert an incomplete run for this revision and return its id; None when one exists.
+
+    A run carried forward (`rows_of`) is inserted only while the run it names is whole
+    (else RowsGone), under a lock that a removal of that run waits for.
+    """
     try:
         with db.write() as session:
+            if rows_of is not None and not _lock_run(session, rows_of, share=True):
+                raise RowsGone
             run = RankingRun(profile_id=profile.id, profile_version=profile.version,
                              revision=revision, method_version=METHOD_VERSION,
                              samples=samples, top_k=DEFAULT_TOP_K, seconds=seconds,
@@ -607,6 +622,7 @@ def _prune_runs(db: Database, profile_id: int) -> list[int]:
     The previous run stays: a page handed it while the newest was stored may still read it.
     """
     with db.read() as session:
+        consistent_read(session)  # what is kept and what is not, as of one moment
         kept = cast(RunsAndRows, session.execute(
             select(col(RankingRun.id), col(RankingRun.rows_run_id))
             .where(col(RankingRun.profile_id) == profile_id, col(RankingRun.complete).is_(True))
@@ -637,23 +653,19 @@ def _prune_runs(db: Database, profile_id: int) -> list[int]:
 def _remove_run(db: Database, run_id: int) -> bool:
     """Delete a run: hidden from readers first, then its rows in short batches, then itself.
 
-    A run whose rows another run reads stays (False): a run carried forward names its rows'
-    run before it checks that run is whole (`_carry_forward`), so a name made before the hide
-    is seen after it, and a check made after the hide sees the run hidden.
+    A run whose rows another run reads stays, untouched (False). The check and the hide are
+    one transaction holding the run's lock, which a carried run's claim takes too
+    (`_claim_run`): a name made before is seen, and a claim after finds the run hidden.
     """
     with db.write() as session:
-        was_complete = _still_complete(session, run_id)
+        _lock_run(session, run_id)
+        if session.execute(select(col(RankingRun.id)).where(
+                col(RankingRun.rows_run_id) == run_id).limit(1)).first() is not None:
+            return False
         session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
                         .values(complete=False))
         last = session.execute(select(func.max(RankingRow.position))
                                .where(col(RankingRow.run_id) == run_id)).scalar() or 0
-    with db.write() as session:
-        if session.execute(select(col(RankingRun.id)).where(
-                col(RankingRun.rows_run_id) == run_id).limit(1)).first() is not None:
-            if was_complete:
-                session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
-                                .values(complete=True))
-            return False
     for upper in range(STORE_BATCH, last + STORE_BATCH, STORE_BATCH):
         with db.write() as session:
             session.connection()  # waits for the write lock: not part of the time held

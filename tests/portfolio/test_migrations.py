@@ -107,3 +107,24 @@ def test_a_migration_s_revisions_are_read_from_its_assignments() -> None:
     assert migrate._assigned(source, "revision") == "0100"
     assert migrate._assigned(source, "down_revision") == ("0098", "0099")
     assert migrate._assigned(source, "branch_labels") is None
+
+
+def test_ranking_runs_keep_autoincrement_down_to_0026(empty_database_url: str) -> None:
+    # SQLite rebuilds ranking_run to drop 0027's column: a removed run's id must still never
+    # be handed to the next run (0024), so AUTOINCREMENT survives the rebuild.
+    from sqlalchemy import text
+
+    engine = make_engine(empty_database_url)
+    try:
+        migrate.upgrade(engine)
+        migrate.downgrade(engine, "0026")
+        assert "rows_run_id" not in {c["name"] for c in inspect(engine).get_columns(
+            "ranking_run")}
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as connection:
+                schema = connection.execute(text(
+                    "SELECT sql FROM sqlite_master WHERE name = 'ranking_run'")).scalar_one()
+            assert "AUTOINCREMENT" in schema
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
