@@ -270,8 +270,9 @@ def _finish_run(db: Database, profile: StoredProfile, run_id: int, revision: int
                 seconds: float, samples: int, rows_of: int | None = None) -> RunInfo:
     """Mark a stored run complete, remove the runs it replaces and return it."""
     with db.write() as session:
-        completed = session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
-                                    .values(complete=True, seconds=seconds))
+        completed = session.execute(update(RankingRun).where(
+            col(RankingRun.id) == run_id, col(RankingRun.rows_stored) != REMOVING)
+            .values(complete=True, seconds=seconds))
         if completed.rowcount == 0:  # type: ignore[attr-defined]
             raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
     # After the run is handed over: a page waiting for it need not wait for the removal of the
@@ -331,6 +332,10 @@ def _carry_forward(db: Database, profile: StoredProfile, revision: int,
                        source.samples, rows_of=source.rows_id)
 
 
+# A run's rows_stored while it is being removed: its storer finds it gone.
+REMOVING = -1
+
+
 class RowsGone(Exception):
     """The run a carried run would read the rows of is being removed."""
 
@@ -366,8 +371,9 @@ def _next_batch(db: Database, size: int, held: float) -> int:
 def _note_progress(session: Session, run_id: int, stored: int) -> None:
     """Record a run's rows stored so far, in the batch's transaction."""
     # computed_at moves on with each batch: when it stops, the storer has died.
-    progress = session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
-                               .values(rows_stored=stored, computed_at=utcnow()))
+    progress = session.execute(update(RankingRun).where(
+        col(RankingRun.id) == run_id, col(RankingRun.rows_stored) != REMOVING)
+        .values(rows_stored=stored, computed_at=utcnow()))
     if progress.rowcount == 0:  # type: ignore[attr-defined]
         # Judged abandoned and removed by another worker: this batch rolls back.
         raise RuntimeError(f"ranking run {run_id} was removed while it was stored")
@@ -417,7 +423,7 @@ def _await_run(db: Database, profile: StoredProfile, revision: int) -> RunInfo |
         if run.rows_stored != progress:
             progress, since = run.rows_stored, time.monotonic()
         elif time.monotonic() - since > ABANDONED_AFTER:
-            _remove_run(db, run.id)
+            _remove_run(db, run.id, stalled_at=progress)
             return None
         time.sleep(0.2)
 
@@ -650,20 +656,26 @@ def _prune_runs(db: Database, profile_id: int) -> list[int]:
     return keep
 
 
-def _remove_run(db: Database, run_id: int) -> bool:
+def _remove_run(db: Database, run_id: int, *, stalled_at: int | None = None) -> bool:
     """Delete a run: hidden from readers first, then its rows in short batches, then itself.
 
     A run whose rows another run reads stays, untouched (False). The check and the hide are
     one transaction holding the run's lock, which a carried run's claim takes too
-    (`_claim_run`): a name made before is seen, and a claim after finds the run hidden.
+    (`_claim_run`): a name made before is seen, and a claim after finds the run hidden. A
+    hidden run is marked REMOVING, so that its storer can neither finish it nor add to it.
+    With `stalled_at`, the run goes only if it is still incomplete with that many rows.
     """
     with db.write() as session:
         _lock_run(session, run_id)
         if session.execute(select(col(RankingRun.id)).where(
                 col(RankingRun.rows_run_id) == run_id).limit(1)).first() is not None:
             return False
+        if stalled_at is not None and session.execute(select(col(RankingRun.id)).where(
+                col(RankingRun.id) == run_id, col(RankingRun.complete).is_(False),
+                col(RankingRun.rows_stored) == stalled_at)).first() is None:
+            return False  # it moved on (or finished) since it looked abandoned
         session.execute(update(RankingRun).where(col(RankingRun.id) == run_id)
-                        .values(complete=False))
+                        .values(complete=False, rows_stored=REMOVING))
         last = session.execute(select(func.max(RankingRow.position))
                                .where(col(RankingRow.run_id) == run_id)).scalar() or 0
     for upper in range(STORE_BATCH, last + STORE_BATCH, STORE_BATCH):

@@ -286,3 +286,34 @@ def test_a_removal_waits_for_a_carried_run_being_claimed_and_then_keeps_its_rows
     removal.join(30)
     assert results == [False]
     assert runs(london)[0] == (source.id, True, len(rows_read(london, source)), None)
+
+
+def test_a_run_being_removed_cannot_be_finished_again_and_named(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A storer judged abandoned that comes back: before, its finish made the hidden run
+    # complete while its rows were deleted, and a carried run could then name it (review).
+    run = ranking.ensure_ranking(london)
+    with london.read() as session:
+        profile = ranking.load_profile(session, None)
+    monkeypatch.setattr(ranking, "STORE_BATCH", 7)
+    pass_writers = ranking._let_writers_in
+    refused: list[str] = []
+
+    def storer_returns(db: Database, held: float, freed: float) -> None:
+        if not refused:
+            with pytest.raises(RuntimeError, match="removed while it was stored") as error:
+                ranking._finish_run(db, profile, run.id, run.revision, 0.0, run.samples)
+            refused.append(str(error.value))
+            with db.write() as session, pytest.raises(RuntimeError):
+                ranking._note_progress(session, run.id, 1)
+        pass_writers(db, held, freed)
+
+    monkeypatch.setattr(ranking, "_let_writers_in", storer_returns)
+    assert ranking._remove_run(london, run.id)
+    assert refused and runs(london) == [] and stored_rows(london, run.id) == []
+
+
+def test_a_run_that_moved_on_is_not_removed_as_abandoned(london: Database) -> None:
+    run = ranking.ensure_ranking(london)
+    assert not ranking._remove_run(london, run.id, stalled_at=0)  # complete: not stalled
+    assert runs(london)[0][:2] == (run.id, True)
