@@ -350,12 +350,6 @@ def _lock_run(session: Session, run_id: int, *, share: bool = False) -> bool | N
         col(RankingRun.id) == run_id).with_for_update(read=share)).scalar()
 
 
-def _still_complete(session: Session, run_id: int) -> bool:
-    """Tell whether a run is stored whole and not being removed."""
-    return bool(session.execute(select(col(RankingRun.complete)).where(
-        col(RankingRun.id) == run_id)).scalar())
-
-
 def _first_batch(db: Database) -> int:
     """Return how many rows a run's first batch stores."""
     return STORE_BATCH if db.is_sqlite else COPY_BATCH

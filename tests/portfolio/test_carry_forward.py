@@ -288,7 +288,7 @@ def test_a_removal_waits_for_a_carried_run_being_claimed_and_then_keeps_its_rows
     assert runs(london)[0] == (source.id, True, len(rows_read(london, source)), None)
 
 
-def test_a_run_being_removed_cannot_be_finished_again_and_named(
+def test_a_run_being_removed_cannot_be_finished_or_stored_into_again(
         london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     # A storer judged abandoned that comes back: before, its finish made the hidden run
     # complete while its rows were deleted, and a carried run could then name it (review).
