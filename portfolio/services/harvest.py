@@ -218,7 +218,9 @@ def _fetch_json(client: httpx.Client, url: str, limits: Limits) -> Any:
             kind = response.headers.get("content-type", "")
     except httpx.TooManyRedirects:
         raise HarvestFailed(f"{url} redirects in a loop") from None
-    except httpx.InvalidURL:
+    except (httpx.InvalidURL, UnicodeError):
+        # UnicodeError: a host with an empty or overlong label, which the socket's IDNA
+        # encoding refuses only when it connects.
         raise HarvestFailed(f"{url!r} is not a web address a portal can have") from None
     except httpx.TimeoutException:
         raise _Retry(f"no answer within {limits.timeout_seconds:g} s") from None

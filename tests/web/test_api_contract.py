@@ -154,6 +154,18 @@ def test_a_harvest_of_an_address_that_is_none_is_refused(
     assert "starting with http://" in bracket.json()["errors"]["url"]
 
 
+@pytest.mark.parametrize("url", ["https://.", "https://a..b/", f"https://{'x' * 64}.org"])
+def test_a_harvest_of_a_host_with_an_empty_or_overlong_label_is_refused(
+        settings: Settings, london: Database, url: str) -> None:
+    # Found by the API fuzz: the host's IDNA encoding failed in the socket and the API
+    # answered 500.
+    headers = {"Authorization": f"Bearer {token_for(london, 'cdo')}"}
+    with TestClient(create_app(settings)) as client:
+        refused = client.post("/api/v1/catalogue/harvest", json={"url": url}, headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert "not a web address" in refused.json()["detail"]
+
+
 def test_every_api_body_is_typed_and_every_operation_declares_its_refusals(
         settings: Settings, london: Database) -> None:
     # /docs showed an untyped object for bodies read as dict[str, Any].
