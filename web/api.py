@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -39,10 +39,11 @@ from web.api_models import (
     ProjectUpdateIn,
     body_of,
 )
-from web.deps import current_actor, get_database, read_session, write_session
+from web.deps import app_database, current_actor, read_session, write_session
+from web.routing import Router
 from web.security import Policy, policy
 
-router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
+router = Router(prefix="/api/v1", tags=["api"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))
@@ -232,12 +233,7 @@ def patch_dataset(code: str, body: DatasetPatchIn, session: WriteSession,
                                          data=body_of(body))
 
 
-def database(request: Request) -> Database:
-    """Return the app's database for engine-backed calls."""
-    return get_database(request)
-
-
-AppDatabase = Annotated[Database, Depends(database)]
+AppDatabase = Annotated[Database, Depends(app_database)]
 # The kinds of node the portfolio graph holds (scoring.graph.build_graph).
 NodeKind = Literal["project", "dataset", "organisation"]
 ProfileName = Annotated[str | None, Query(max_length=120, description="Weight profile name")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
@@ -27,14 +27,15 @@ from portfolio.services import projects as project_service
 from portfolio.services.agreements import MAX_DATASETS, MAX_PARTIES, PartyInput
 from web.api_contract import ERRORS
 from web.api_models import IsoDate, Public, body_of
-from web.deps import current_actor, get_database, write_session
+from web.deps import app_database, current_actor, write_session
+from web.routing import Router
 from web.security import Policy, policy
 
-router = APIRouter(prefix="/api/v1", tags=["agreements"], responses=ERRORS)
+router = Router(prefix="/api/v1", tags=["agreements"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 AGREEMENTS = Depends(policy(Policy.AGREEMENTS))
-AppDatabase = Annotated[Database, Depends(get_database)]
+AppDatabase = Annotated[Database, Depends(app_database)]
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 

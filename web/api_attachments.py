@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
@@ -14,12 +14,13 @@ from portfolio.db import Database
 from portfolio.enums import AttachmentOwner, DocumentKind
 from portfolio.services import attachments as attachment_service
 from web.api_contract import ERRORS
-from web.deps import get_database
+from web.deps import app_database
 from web.pages_attachments import download_headers, read_document
+from web.routing import Router
 from web.security import Policy, RowId, policy
 
-router = APIRouter(prefix="/api/v1", tags=["attachments"], responses=ERRORS)
-AppDatabase = Annotated[Database, Depends(get_database)]
+router = Router(prefix="/api/v1", tags=["attachments"], responses=ERRORS)
+AppDatabase = Annotated[Database, Depends(app_database)]
 Reader = Annotated[Actor | None, Depends(policy(Policy.READ))]
 Attacher = Annotated[Actor, Depends(policy(Policy.ATTACH))]
 

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.services.harvest import Limits, harvest
 from web.api_contract import ERRORS, ErrorOut
-from web.deps import get_database
+from web.deps import app_database
+from web.routing import Router
 from web.security import Policy, policy
 
-router = APIRouter(prefix="/api/v1", tags=["catalogue"], responses=ERRORS)
+router = Router(prefix="/api/v1", tags=["catalogue"], responses=ERRORS)
 Harvester = Annotated[Actor, Depends(policy(Policy.CATALOGUE))]
-AppDatabase = Annotated[Database, Depends(get_database)]
+AppDatabase = Annotated[Database, Depends(app_database)]
 
 
 class HarvestIn(BaseModel):

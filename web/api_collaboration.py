@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from portfolio.errors import NotFound
@@ -13,9 +13,10 @@ from portfolio.services import collaboration as collaboration_service
 from web.api import AppDatabase, CurrentActor, ReadSession, WriteSession
 from web.api_contract import ERRORS
 from web.api_models import BenefitIn, DismissIn, body_of
+from web.routing import Router
 from web.security import Policy, policy
 
-router = APIRouter(prefix="/api/v1", tags=["collaboration and benefits"], responses=ERRORS)
+router = Router(prefix="/api/v1", tags=["collaboration and benefits"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -15,14 +15,15 @@ from portfolio.errors import Invalid
 from portfolio.services import roadmap as roadmap_service
 from web.api_contract import ERRORS
 from web.api_models import IsoDate
-from web.deps import current_actor, get_database, read_session, write_session
+from web.deps import app_database, current_actor, read_session, write_session
+from web.routing import Router
 from web.security import Policy, policy
 
-router = APIRouter(prefix="/api/v1", tags=["roadmap"], responses=ERRORS)
+router = Router(prefix="/api/v1", tags=["roadmap"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 CAPACITY = Depends(policy(Policy.CAPACITY))
-AppDatabase = Annotated[Database, Depends(get_database)]
+AppDatabase = Annotated[Database, Depends(app_database)]
 ReadSession = Annotated[Session, Depends(read_session)]
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -15,9 +15,10 @@ from web.api import AppDatabase
 from web.api_contract import ERRORS
 from web.api_models import IsoDate
 from web.deps import current_actor, read_session, write_session
+from web.routing import Router
 from web.security import Policy, RowId, policy
 
-router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
+router = Router(prefix="/api/v1", tags=["api"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 SCENARIOS = Depends(policy(Policy.SCENARIOS))

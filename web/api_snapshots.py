@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
@@ -16,18 +16,19 @@ from portfolio.schemas import FILLED_LINE_PATTERN
 from portfolio.services import exports, import_runs, imports, snapshots
 from portfolio.services.snapshots import TABLE_NAMES, SnapshotContent
 from web.api_contract import ERRORS
-from web.deps import current_actor, get_database, read_session
+from web.deps import app_database, current_actor, read_session
+from web.routing import Router
 from web.security import Policy, RowId, policy
 from web.templating import path_for
 
-router = APIRouter(prefix="/api/v1", tags=["snapshots"], responses=ERRORS)
+router = Router(prefix="/api/v1", tags=["snapshots"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 IMPORT = Depends(policy(Policy.IMPORT))
 SNAPSHOT = Depends(policy(Policy.SNAPSHOT))
 ReadSession = Annotated[Session, Depends(read_session)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
-AppDatabase = Annotated[Database, Depends(get_database)]
+AppDatabase = Annotated[Database, Depends(app_database)]
 Format = Annotated[exports.ExportFormat, Query(
     alias="format", description="; ".join(f"{f.name}: {f.note}" for f in exports.FORMATS.values()))]
 # The snapshot's tables by name, so the schema lists them.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from portfolio.services import comments as comment_service
@@ -15,9 +15,10 @@ from portfolio.services import watching as watch_service
 from portfolio.services.common import project_by_slug
 from web.api import AppDatabase, CurrentActor, ReadSession, WriteSession
 from web.api_contract import ERRORS
+from web.routing import Router
 from web.security import Policy, RowId, policy
 
-router = APIRouter(prefix="/api/v1", tags=["working together"], responses=ERRORS)
+router = Router(prefix="/api/v1", tags=["working together"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))

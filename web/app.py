@@ -59,6 +59,7 @@ from web import (  # agreements, IG and the editable catalogue (issue 16)
     pages_together,
 )
 from web.assets import STATIC_DIR, VENDOR_FILES
+from web.routing import unprefixed
 from web.security import (
     BodyLimit,
     NotAuthenticated,
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages_together.router)
     app.include_router(api_together.router)
     app.include_router(pages_archive.router)
+    unprefixed(app.router)
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], dependencies=[Depends(anyone)])

@@ -8,12 +8,13 @@ unless public read is on.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
+from web.routing import Router
 from web.security import READ
 from web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 @router.get("/docs", name="api_docs", dependencies=[READ])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from portfolio.enums import ProjectStatus, Role, Theme
 from portfolio.models import Organisation
@@ -14,10 +14,11 @@ from portfolio.services import projects as project_service
 from portfolio.services import reviews as review_service
 from web import pages_datasets, pages_links, pages_projects, pages_reviews
 from web.pages_common import ReadSession
+from web.routing import Router
 from web.security import READ
 from web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 PAGE_SIZE = 100
 Code = Annotated[str | None, Query(max_length=32)]
 SORTS = {"title": "Project", "organisation": "Organisation", "theme": "Theme",

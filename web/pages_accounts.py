@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
 from portfolio.actors import Actor
@@ -19,6 +19,7 @@ from portfolio.services import accounts
 from portfolio.services import organisations as organisation_service
 from web.deps import get_database
 from web.pages_sign_in import provider_sign_out_url
+from web.routing import Router
 from web.security import (
     MUST_CHANGE_KEY,
     Policy,
@@ -33,7 +34,7 @@ from web.security import (
 )
 from web.templating import flash, render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 Public = Annotated[Actor | None, Depends(policy(Policy.PUBLIC))]
 Reader = Annotated[Actor, Depends(policy(Policy.READ))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -33,10 +33,11 @@ from web.pages_common import (
     WriteSession,
     choices,
 )
+from web.routing import Router
 from web.security import READ, Policy, policy
 from web.templating import flash, render, templates
 
-router = APIRouter()
+router = Router()
 AGREEMENTS = Depends(policy(Policy.AGREEMENTS))
 
 # Rows the form offers for parties and datasets (the API takes any number).

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 
 from portfolio.services import workflow
 from web.pages_common import CurrentActor, FormData, WriteSession
+from web.routing import Router
 from web.security import EDIT, relative
 from web.templating import flash
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 @router.post("/projects/{slug}/archive", name="project_archive", dependencies=[EDIT])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlmodel import Session
 
@@ -15,10 +15,11 @@ from portfolio.enums import AttachmentOwner, DocumentKind
 from portfolio.errors import Invalid
 from portfolio.services import attachments as attachment_service
 from web.pages_common import FIELD_LABELS, AppDatabase, when
+from web.routing import Router
 from web.security import Policy, RowId, policy
 from web.templating import flash, path_for, render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 Reader = Annotated[Actor | None, Depends(policy(Policy.READ))]
 Attacher = Annotated[Actor, Depends(policy(Policy.ATTACH))]
 KIND_LABELS = {"business_case": "Business case", "dpia": "DPIA", "agreement": "Agreement",

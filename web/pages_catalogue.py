@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
 from portfolio import jobs
@@ -14,10 +14,11 @@ from portfolio.errors import Invalid, NotFound
 from portfolio.services import organisations
 from portfolio.services.harvest import HarvestFailed, HarvestPlan, Limits, harvest
 from web.pages_common import AppDatabase
+from web.routing import Router
 from web.security import Policy, policy
 from web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 Harvester = Annotated[Actor, Depends(policy(Policy.CATALOGUE))]
 # A preview lists at most this many entries of each kind (a catalogue can hold 100,000).
 SHOWN = 200

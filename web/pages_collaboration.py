@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import RedirectResponse
 
 from portfolio.errors import Conflict, Invalid
@@ -20,10 +20,11 @@ from web.pages_common import (
     ReadSession,
     WriteSession,
 )
+from web.routing import Router
 from web.security import BENEFITS, DISMISS, EDIT, JOIN, READ
 from web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 Filter = Annotated[str | None, Query(max_length=32)]
 

@@ -27,10 +27,10 @@ from portfolio.enums import (
     Theme,
     UpdateFrequency,
 )
-from web.deps import current_actor, get_database, read_session, write_session
+from web.deps import app_database, current_actor, read_session, write_session
 from web.templating import templates
 
-AppDatabase = Annotated[Database, Depends(get_database)]
+AppDatabase = Annotated[Database, Depends(app_database)]
 ReadSession = Annotated[Session, Depends(read_session)]
 # Commit before the response leaves, so the page a redirect leads to already sees the write.
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]

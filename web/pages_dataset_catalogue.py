@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -29,10 +29,11 @@ from web.pages_common import (
     WriteSession,
     input_from_form,
 )
+from web.routing import Router
 from web.security import EDIT, READ
 from web.templating import flash, render, templates
 
-router = APIRouter()
+router = Router()
 FIELD_LABELS.update({"url": "Web address", "evidence": "Evidence for the level"})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
@@ -23,10 +23,11 @@ from web.pages_common import (
     field_label,
     input_from_form,
 )
+from web.routing import Router
 from web.security import EDIT, READ
 from web.templating import flash, render
 
-router = APIRouter()
+router = Router()
 
 
 @router.get("/datasets", name="datasets", dependencies=[READ])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from markupsafe import Markup
 
 from portfolio.db import Database
@@ -26,10 +26,11 @@ from web.charts import bubble_matrix, budget_curve
 from web.deps import seen_revision
 from web.pages_common import AppDatabase
 from web.pages_together import committed_progress, rag_summary
+from web.routing import Router
 from web.security import Policy, policy
 from web.templating import is_htmx_partial, render, templates
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
 
 Text = Annotated[str | None, Query(max_length=200)]
@@ -102,8 +103,9 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
     return db.page_memo.get_or_compute(("backlog table", *frozen), draw)
 
 
-def slider_weights(**weights: float | None) -> dict[str, float | None]:
+async def slider_weights(**weights: float | None) -> dict[str, float | None]:
     """Return the what-if sliders by dimension: an optional `w_<dimension>` from 0 to 100."""
+    # Async so it runs on the event loop, not on a pool thread (see `app_database`).
     return {d: weights[f"w_{d}"] for d in DIMENSIONS}
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import Depends, Path, Request
 
 from portfolio.services import history
 from web.pages_common import AppDatabase
+from web.routing import Router
 from web.security import Policy, policy
 from web.templating import is_htmx_partial, render
 from web.timeline import lines_over_time
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
 
 

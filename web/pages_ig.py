@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import Body, Depends, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -15,10 +15,11 @@ from portfolio.services import ig as ig_service
 from web.api_contract import ERRORS
 from web.api_models import IsoDate, body_of
 from web.pages_common import CHOICES, CurrentActor, FormData, ReadSession, WriteSession, choices
+from web.routing import Router
 from web.security import READ, Policy, policy
 from web.templating import flash, templates
 
-router = APIRouter()
+router = Router()
 IG = Depends(policy(Policy.IG))
 CHOICES["ig_status"] = choices(IgStatus)
 

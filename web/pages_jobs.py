@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from portfolio import jobs
 from portfolio.actors import Actor
 from web.deps import get_database
+from web.routing import Router
 from web.security import Policy, policy
 from web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 JobWatcher = Annotated[Actor, Depends(policy(Policy.JOBS))]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from sqlmodel import Session
 
 from portfolio.errors import Invalid, NotAllowed
@@ -21,10 +21,11 @@ from web.pages_common import (
     sentence,
 )
 from web.pages_projects import render_editor, see_other
+from web.routing import Router
 from web.security import ASSESS, EDIT, READ
 from web.templating import flash, is_htmx_partial, render
 
-router = APIRouter()
+router = Router()
 
 TargetId = Annotated[str, Query(pattern=r"^[a-z][a-z0-9_-]{0,60}$")]
 SearchText = Annotated[str, Query(max_length=200)]

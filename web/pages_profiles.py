@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy import select
 from sqlmodel import Session, col
 
@@ -15,10 +15,11 @@ from portfolio.services import profile_pages
 from portfolio.services import profiles as profile_service
 from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession, when
 from web.pages_projects import see_other
+from web.routing import Router
 from web.security import Policy, policy
 from web.templating import render, templates
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
 PROFILES = Depends(policy(Policy.PROFILES))
 ProfileName = Annotated[str, Query(max_length=120)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
@@ -35,10 +35,11 @@ from web.pages_common import (
     sentence,
 )
 from web.pages_together import together_context
+from web.routing import Router
 from web.security import DECIDE, EDIT, READ, relative
 from web.templating import flash, render
 
-router = APIRouter()
+router = Router()
 
 # Fields whose rules read another field: checking one re-checks the other too.
 RELATED_FIELDS = {

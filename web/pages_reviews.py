@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from portfolio.errors import NotFound, Unrankable
 from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
 from web.pages_common import AppDatabase
+from web.routing import Router
 from web.security import READ
 from web.templating import render
 
-router = APIRouter()
+router = Router()
 
 
 @router.get("/reviews", name="reviews", dependencies=[READ])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from portfolio.actors import Actor
@@ -16,11 +16,12 @@ from portfolio.services import scenarios as scenario_service
 from portfolio.services.common import at_revision
 from web.deps import get_database
 from web.pages_common import AppDatabase, CurrentActor, FormData
+from web.routing import Router
 from web.security import Policy, policy
 from web.templating import flash, path_for, render
 from web.timeline import capacity_chart, timeline
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
 CAPACITY = Depends(policy(Policy.CAPACITY))
 SCENARIOS = Depends(policy(Policy.SCENARIOS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlmodel import col
@@ -17,10 +17,11 @@ from portfolio.services import profiles as profile_service
 from portfolio.services import scenarios as scenario_service
 from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession
 from web.pages_projects import see_other
+from web.routing import Router
 from web.security import Policy, RowId, policy
 from web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
 SCENARIOS = Depends(policy(Policy.SCENARIOS))
 

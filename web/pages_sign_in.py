@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
 from portfolio.actors import Actor
@@ -14,11 +14,12 @@ from portfolio.oidc import PendingSignIn, Provider, ProviderSettings, SignInRefu
 from portfolio.services import identities
 from portfolio.services import organisations as organisation_service
 from web.deps import get_database
+from web.routing import Router
 from web.security import Policy, RowId, policy, safe_next, start_signed_in_session
 from web.templating import flash, render
 
 LOG = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 Public = Annotated[Actor | None, Depends(policy(Policy.PUBLIC))]
 GroupAdmin = Annotated[Actor, Depends(policy(Policy.GROUPS))]

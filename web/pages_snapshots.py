@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from portfolio.actors import Actor
@@ -23,10 +23,11 @@ from portfolio.services.common import portfolio_revision
 from web.api_snapshots import export_response, read_upload
 from web.deps import remember_write
 from web.pages_common import AppDatabase, CurrentActor, when
+from web.routing import Router
 from web.security import Policy, RowId, csrf_token, policy
 from web.templating import path_for, render, templates
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 READ = Depends(policy(Policy.READ))
 IMPORT = Depends(policy(Policy.IMPORT))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 from jinja2 import pass_context
 from sqlmodel import Session, col
@@ -17,10 +17,11 @@ from portfolio.services import progress as progress_service
 from portfolio.services import watching as watch_service
 from portfolio.services.common import project_by_slug
 from web.pages_common import AppDatabase, CurrentActor, FormData, ReadSession, WriteSession
+from web.routing import Router
 from web.security import COMMENT, EDIT, PROGRESS, PUBLIC, READ, WATCH
 from web.templating import flash, is_htmx_partial, render, templates
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 
 
 def together_context(session: Session, actor: Actor | None, slug: str, settings: Any,
