@@ -10,7 +10,8 @@ from sqlmodel import Session, col
 from portfolio.db import Database
 from portfolio.models import Dataset, Organisation, Project, RankingRow
 from portfolio.services import planning
-from portfolio.services.ranking import api_row, backlog, ensure_ranking
+from portfolio.services.common import at_revision
+from portfolio.services.ranking import RunInfo, api_row, backlog, ensure_ranking
 
 # The matrix draws the best-ranked projects only: thousands of bubbles say nothing.
 MATRIX_LIMIT = 300
@@ -21,44 +22,53 @@ def dashboard(db: Database, *, profile: str | None = None,
               seen: int | None = None) -> dict[str, Any]:
     """Return what the dashboard shows for a weight profile."""
     run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
-    with db.read() as session:
-        # Archived projects have left the lists; the dashboard counts the rest.
-        current = col(Project.archived_at).is_(None)
-        by_status: dict[str, int] = dict(session.execute(
-            select(col(Project.status), func.count()).where(current)
-            .group_by(col(Project.status))).all())
-        by_theme: dict[str, int] = dict(session.execute(
-            select(col(Project.theme), func.count()).where(current)
-            .group_by(col(Project.theme))).all())
-        by_organisation = session.execute(
-            select(col(Organisation.code), col(Organisation.name), func.count(col(Project.id)))
-            .join(Project, col(Project.owner_id) == col(Organisation.id)).where(current)
-            .group_by(col(Organisation.code), col(Organisation.name))
-            .order_by(func.count(col(Project.id)).desc(), col(Organisation.name))
-            .limit(ORGANISATIONS_SHOWN)).all()
-        organisation_count: int = session.execute(
-            select(func.count(func.distinct(col(Project.owner_id)))).where(current)).scalar_one()
-        value_by_theme = session.execute(
-            select(col(Project.theme), func.sum(col(RankingRow.composite)), func.count())
-            .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
-            .where(col(RankingRow.run_id) == run.rows_id)
-            .group_by(col(Project.theme))
-            .order_by(func.sum(col(RankingRow.composite)).desc())).all()
-        matrix = session.execute(
-            select(col(Project.slug), col(Project.title), col(RankingRow.impact),
-                   col(RankingRow.feasibility),
-                   col(Project.cost_gbp), col(RankingRow.readiness))
-            .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
-            .where(col(RankingRow.run_id) == run.rows_id, col(RankingRow.impact).is_not(None),
-                   col(RankingRow.feasibility).is_not(None))
-            .order_by(col(RankingRow.position)).limit(MATRIX_LIMIT)).all()
-        top = [api_row(r) for r in backlog(session, run, view="candidates", limit=5)]
-        total = sum(by_status.values())
+    # Kept per run and portfolio revision: its counts over every project took 0.4 s a view at
+    # 100,000 projects (measured), and nothing they read changes without moving either.
+    figures = at_revision(db, f"dashboard figures of run {run.id}",
+                          lambda session: _figures(session, run))
     fixes = planning.plumbing(db, profile=run.profile, top=5, seen=seen)
     with db.read() as session:
         plumbing = name_plumbing(session, fixes)
+    return {"profile": run.profile, "revision": run.revision, "behind": run.behind,
+            **figures, "plumbing": plumbing}
+
+
+def _figures(session: Session, run: RunInfo) -> dict[str, Any]:
+    """Return the dashboard's counts, value by theme, matrix and top five for a stored run."""
+    # Archived projects have left the lists; the dashboard counts the rest.
+    current = col(Project.archived_at).is_(None)
+    by_status: dict[str, int] = dict(session.execute(
+        select(col(Project.status), func.count()).where(current)
+        .group_by(col(Project.status))).all())
+    by_theme: dict[str, int] = dict(session.execute(
+        select(col(Project.theme), func.count()).where(current)
+        .group_by(col(Project.theme))).all())
+    by_organisation = session.execute(
+        select(col(Organisation.code), col(Organisation.name), func.count(col(Project.id)))
+        .join(Project, col(Project.owner_id) == col(Organisation.id)).where(current)
+        .group_by(col(Organisation.code), col(Organisation.name))
+        .order_by(func.count(col(Project.id)).desc(), col(Organisation.name))
+        .limit(ORGANISATIONS_SHOWN)).all()
+    organisation_count: int = session.execute(
+        select(func.count(func.distinct(col(Project.owner_id)))).where(current)).scalar_one()
+    value_by_theme = session.execute(
+        select(col(Project.theme), func.sum(col(RankingRow.composite)), func.count())
+        .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
+        .where(col(RankingRow.run_id) == run.rows_id)
+        .group_by(col(Project.theme))
+        .order_by(func.sum(col(RankingRow.composite)).desc())).all()
+    matrix = session.execute(
+        select(col(Project.slug), col(Project.title), col(RankingRow.impact),
+               col(RankingRow.feasibility),
+               col(Project.cost_gbp), col(RankingRow.readiness))
+        .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
+        .where(col(RankingRow.run_id) == run.rows_id, col(RankingRow.impact).is_not(None),
+               col(RankingRow.feasibility).is_not(None))
+        .order_by(col(RankingRow.position)).limit(MATRIX_LIMIT)).all()
+    top = [api_row(r) for r in backlog(session, run, view="candidates", limit=5)]
+    total = sum(by_status.values())
     return {
-        "profile": run.profile, "revision": run.revision, "behind": run.behind, "total": total,
+        "total": total,
         "by_status": by_status, "by_theme": by_theme,
         "by_organisation": [{"code": c, "name": n, "count": k} for c, n, k in by_organisation],
         "organisations_left_out": max(organisation_count - len(by_organisation), 0),
@@ -68,7 +78,6 @@ def dashboard(db: Database, *, profile: str | None = None,
                     "readiness": r} for s, t, i, f, c, r in matrix],
         "matrix_limited": len(matrix) == MATRIX_LIMIT,
         "top": top,
-        "plumbing": plumbing,
     }
 
 

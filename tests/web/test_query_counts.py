@@ -83,3 +83,35 @@ def test_a_page_not_seen_yet_reads_the_views_extent_once_per_run(client: Browser
     assert [sql for sql in second_unseen if "ranking_row" in sql] != []  # its rows are read
     extent = [sql for sql in first_unseen + second_unseen if "max(ranking_row" in sql]
     assert extent == [], extent  # the first page of the run (the fixture's) read it
+
+
+def test_a_second_dashboard_view_counts_nothing_again_until_the_portfolio_changes(
+        client: Browser) -> None:
+    first = client.get("/dashboard", headers=HTML)
+    assert first.status_code == 200
+    with counted(client) as again:
+        second = client.get("/dashboard", headers=HTML)
+    # Its counts over every project are kept per ranking run and portfolio revision.
+    assert not [sql for sql in again if "GROUP BY project." in sql], again
+    assert second.text == first.text
+    top = client.get("/api/v1/backlog", params={"top": 1}).json()[0]
+    version = client.get(f"/api/v1/projects/{top['slug']}").json()["version"]
+    theme = "transport" if top["theme"] != "transport" else "housing"
+    moved = client.patch(f"/api/v1/projects/{top['slug']}",
+                         json={"version": version, "theme": theme})
+    assert moved.status_code == 200, moved.text
+    with counted(client) as after:
+        changed = client.get("/dashboard", headers=HTML)
+    assert [sql for sql in after if "GROUP BY project." in sql]
+    assert changed.text != first.text
+
+
+def test_the_dashboard_reads_the_values_of_projects_resting_on_agreements_only(
+        client: Browser) -> None:
+    client.app.state.database.memo.clear()
+    with counted(client) as statements:
+        client.get("/dashboard", headers=HTML)
+    values = [sql for sql in statements
+              if "ranking_row.composite" in sql and "project.slug" in sql and "GROUP BY" not in sql
+              and "LIMIT" not in sql]
+    assert values and all("sharing_agreement_id IS NOT NULL" in sql for sql in values), values
