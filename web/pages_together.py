@@ -253,8 +253,7 @@ def notification_choices(context: Any) -> dict[str, Any]:
 
 def rag_summary(db: AppDatabase) -> dict[str, Any]:
     """Return the dashboard's count of committed projects by RAG status."""
-    with db.read() as session:
-        return progress_service.rag_summary(session, stale_days=db.settings.progress_stale_days)
+    return progress_service.kept_rag_summary(db)
 
 
 def committed_progress(db: AppDatabase, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

