@@ -133,3 +133,29 @@ def test_the_dashboard_counts_rag_statuses_again_only_when_a_report_arrives(
         changed = admin.get("/dashboard", headers=HTML)
     assert [sql for sql in after if "GROUP BY progress_update.project_id" in sql]
     assert changed.text != first.text
+
+
+def test_a_title_edit_leaves_the_dashboard_plumbing_as_it_was_computed(
+        client: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portfolio.services import planning
+
+    before = client.get("/dashboard", headers=HTML)
+    assert before.status_code == 200
+    top = client.get("/api/v1/backlog", params={"top": 1}).json()[0]["slug"]
+    version = client.get(f"/api/v1/projects/{top}").json()["version"]
+    renamed = client.patch(f"/api/v1/projects/{top}",
+                           json={"version": version, "title": "Renamed on the dashboard"})
+    assert renamed.status_code == 200, renamed.text
+    computed: list[str] = []
+    monkeypatch.setattr(planning, "_plumbing", lambda *_a, **_k: computed.append("again") or [])
+    after = client.get("/dashboard", headers=HTML)
+    # The run carried forward names the run it reads; the plumbing computed for that is kept.
+    assert "Renamed on the dashboard" in after.text
+    assert computed == []
+    assert plumbing_items(after.text) == plumbing_items(before.text) > 0
+
+
+def plumbing_items(page: str) -> int:
+    """Return how many fixes the dashboard's plumbing section lists."""
+    section = page.split('id="plumbing"', 1)[1].split("</section>", 1)[0]
+    return section.count("<li>")
