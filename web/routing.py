@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -17,6 +16,17 @@ def first_segment(path: str) -> str:
     """Return a path's first segment ("" for "/"); ANY where it is a path parameter."""
     head = path.lstrip("/").split("/", 1)[0]
     return ANY if "{" in head else head
+
+
+def route_path(scope: Scope) -> str:
+    """Return the path routes match: the request's, less the app's root path (as Starlette)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return ""
+    return path[len(root):] if path[len(root)] == "/" else path
 
 
 def include_prefix(route: Any) -> str:
@@ -58,7 +68,7 @@ class Router(APIRouter):
         """Say NONE at once for a path no route of this router's could match."""
         heads = self.first_segments()
         if (scope["type"] == "http" and ANY not in heads
-                and first_segment(get_route_path(scope)) not in heads):
+                and first_segment(route_path(scope)) not in heads):
             return Match.NONE, {}
         return super().matches(scope)
 

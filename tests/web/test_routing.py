@@ -15,7 +15,7 @@ from portfolio.settings import Settings
 from web.app import create_app
 from web.deps import app_database, get_database
 from web.pages_engine import slider_weights
-from web.routing import Router, unprefixed
+from web.routing import Router, route_path, unprefixed
 
 
 def counted(route: Any, calls: list[str]) -> None:
@@ -138,3 +138,17 @@ def test_the_dependencies_that_only_look_something_up_run_on_the_event_loop(
         dependant = stack.pop()
         assert dependant.call is not get_database, dependant.path
         stack.extend(dependant.dependencies)
+
+
+@pytest.mark.parametrize(("root", "path", "matched"), [
+    ("", "/backlog", "/backlog"), ("/app", "/app/backlog", "/backlog"), ("/app", "/app", ""),
+    ("/app", "/apple", "/apple"), ("/app", "/backlog", "/backlog")])
+def test_routes_match_the_path_below_the_root_path_as_starlette_does(
+        root: str, path: str, matched: str) -> None:
+    assert route_path({"path": path, "root_path": root}) == matched
+
+
+def test_an_app_served_below_a_root_path_still_finds_its_routes() -> None:
+    client = TestClient(two_routers()[0], root_path="/portfolio")
+    assert client.get("/portfolio/pages/one").json() == {"from": "one"}
+    assert client.get("/portfolio/api/v1/things").json() == {"from": "api"}
