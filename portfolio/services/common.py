@@ -102,6 +102,21 @@ def at_revision(db: Database, name: str, read: Callable[[Session], Any], *,
     return found
 
 
+def at_ranked_revision(db: Database, name: str, read: Callable[[Session], Any]) -> Any:
+    """Return what read(session) gives, read once per ranked revision by this process.
+
+    For values that read no project field the ranking leaves aside (a title, a description,
+    dates, justifications): an edit to those alone leaves the ranked revision where it was.
+    """
+    with db.read() as session:
+        consistent_read(session)
+        key = (name, ranked_revision(session))
+        found = db.memo.get(key)
+        if found is None:
+            found = db.memo.put(key, read(session))
+    return found
+
+
 def as_record(row: SQLModel, *, exclude: Iterable[str] = ("created_at", "updated_at")) -> dict:
     """Return a row's fields as JSON-ready values for the audit trail."""
     return row.model_dump(mode="json", exclude=set(exclude))

@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 from portfolio.db import Database
 from portfolio.models import Dataset, Organisation, Project, RankingRow
 from portfolio.services import planning
-from portfolio.services.common import at_revision
+from portfolio.services.common import at_ranked_revision, at_revision
 from portfolio.services.ranking import RunInfo, api_row, backlog, ensure_ranking
 
 # The matrix draws the best-ranked projects only: thousands of bubbles say nothing.
@@ -22,19 +22,22 @@ def dashboard(db: Database, *, profile: str | None = None,
               seen: int | None = None) -> dict[str, Any]:
     """Return what the dashboard shows for a weight profile."""
     run = ensure_ranking(db, profile, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
-    # Kept per run and portfolio revision: its counts over every project took 0.4 s a view at
-    # 100,000 projects (measured), and nothing they read changes without moving either.
-    figures = at_revision(db, f"dashboard figures of run {run.id}",
-                          lambda session: _figures(session, run))
+    # Its counts over every project took 0.4 s a view at 100,000 projects (measured). They
+    # read no field an edit can change without moving the ranked revision; the projects
+    # shown carry titles, so are kept per revision.
+    counts = at_ranked_revision(db, f"dashboard counts of rows {run.rows_id}",
+                                lambda session: _counts(session, run))
+    shown = at_revision(db, f"dashboard projects of run {run.id}",
+                        lambda session: _projects_shown(session, run))
     fixes = planning.plumbing(db, profile=run.profile, top=5, seen=seen)
     with db.read() as session:
         plumbing = name_plumbing(session, fixes)
     return {"profile": run.profile, "revision": run.revision, "behind": run.behind,
-            **figures, "plumbing": plumbing}
+            **counts, **shown, "plumbing": plumbing}
 
 
-def _figures(session: Session, run: RunInfo) -> dict[str, Any]:
-    """Return the dashboard's counts, value by theme, matrix and top five for a stored run."""
+def _counts(session: Session, run: RunInfo) -> dict[str, Any]:
+    """Return the dashboard's counts of projects and the value by theme in a stored run."""
     # Archived projects have left the lists; the dashboard counts the rest.
     current = col(Project.archived_at).is_(None)
     by_status: dict[str, int] = dict(session.execute(
@@ -57,6 +60,18 @@ def _figures(session: Session, run: RunInfo) -> dict[str, Any]:
         .where(col(RankingRow.run_id) == run.rows_id)
         .group_by(col(Project.theme))
         .order_by(func.sum(col(RankingRow.composite)).desc())).all()
+    return {
+        "total": sum(by_status.values()),
+        "by_status": by_status, "by_theme": by_theme,
+        "by_organisation": [{"code": c, "name": n, "count": k} for c, n, k in by_organisation],
+        "organisations_left_out": max(organisation_count - len(by_organisation), 0),
+        "value_by_theme": [{"theme": t, "value": round(float(cast(float, v) or 0), 1), "count": k}
+                           for t, v, k in value_by_theme],
+    }
+
+
+def _projects_shown(session: Session, run: RunInfo) -> dict[str, Any]:
+    """Return the impact-feasibility matrix's projects and the top five candidates."""
     matrix = session.execute(
         select(col(Project.slug), col(Project.title), col(RankingRow.impact),
                col(RankingRow.feasibility),
@@ -65,19 +80,11 @@ def _figures(session: Session, run: RunInfo) -> dict[str, Any]:
         .where(col(RankingRow.run_id) == run.rows_id, col(RankingRow.impact).is_not(None),
                col(RankingRow.feasibility).is_not(None))
         .order_by(col(RankingRow.position)).limit(MATRIX_LIMIT)).all()
-    top = [api_row(r) for r in backlog(session, run, view="candidates", limit=5)]
-    total = sum(by_status.values())
     return {
-        "total": total,
-        "by_status": by_status, "by_theme": by_theme,
-        "by_organisation": [{"code": c, "name": n, "count": k} for c, n, k in by_organisation],
-        "organisations_left_out": max(organisation_count - len(by_organisation), 0),
-        "value_by_theme": [{"theme": t, "value": round(float(cast(float, v) or 0), 1), "count": k}
-                           for t, v, k in value_by_theme],
         "matrix": [{"slug": s, "title": t, "impact": i, "feasibility": f, "cost_gbp": c,
                     "readiness": r} for s, t, i, f, c, r in matrix],
         "matrix_limited": len(matrix) == MATRIX_LIMIT,
-        "top": top,
+        "top": [api_row(r) for r in backlog(session, run, view="candidates", limit=5)],
     }
 
 

@@ -135,7 +135,7 @@ def test_the_dashboard_counts_rag_statuses_again_only_when_a_report_arrives(
     assert changed.text != first.text
 
 
-def test_a_title_edit_leaves_the_dashboard_plumbing_as_it_was_computed(
+def test_a_title_edit_shows_on_the_dashboard_without_counting_or_computing_again(
         client: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     from portfolio.services import planning
 
@@ -148,10 +148,13 @@ def test_a_title_edit_leaves_the_dashboard_plumbing_as_it_was_computed(
     assert renamed.status_code == 200, renamed.text
     computed: list[str] = []
     monkeypatch.setattr(planning, "_plumbing", lambda *_a, **_k: computed.append("again") or [])
-    after = client.get("/dashboard", headers=HTML)
-    # The run carried forward names the run it reads; the plumbing computed for that is kept.
+    with counted(client) as statements:
+        after = client.get("/dashboard", headers=HTML)
+    # The run carried forward names the run it reads; the plumbing computed for that is kept,
+    # and a title moves neither a count nor a RAG status.
     assert "Renamed on the dashboard" in after.text
     assert computed == []
+    assert not [sql for sql in statements if "GROUP BY" in sql], statements
     assert plumbing_items(after.text) == plumbing_items(before.text) > 0
 
 
