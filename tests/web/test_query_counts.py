@@ -162,3 +162,19 @@ def plumbing_items(page: str) -> int:
     """Return how many fixes the dashboard's plumbing section lists."""
     section = page.split('id="plumbing"', 1)[1].split("</section>", 1)[0]
     return section.count("<li>")
+
+
+def test_an_archived_project_leaves_the_dashboard_counts_at_once(client: Browser) -> None:
+    import re
+
+    def total() -> int:
+        page = client.get("/dashboard", headers=HTML).text
+        return int(re.search(r'<p class="meta">(\d+) projects', page).group(1))  # type: ignore[union-attr]
+
+    before = total()
+    assert total() == before  # counted once, kept
+    delivered = "bd-social-progress-index"  # delivered in the London seed
+    archived = client.post(f"/projects/{delivered}/archive", data={"archived": "true"},
+                           follow_redirects=False)
+    assert archived.status_code == 303, archived.text
+    assert total() == before - 1
