@@ -93,13 +93,7 @@ def at_revision(db: Database, name: str, read: Callable[[Session], Any], *,
         kept = db.memo.get((name, revision))
         if kept is not None:
             return kept
-    with db.read() as session:
-        consistent_read(session)
-        key = (name, current_revision(session))
-        found = db.memo.get(key)
-        if found is None:
-            found = db.memo.put(key, read(session))
-    return found
+    return _kept_at(db, name, read, current_revision)
 
 
 def at_ranked_revision(db: Database, name: str, read: Callable[[Session], Any]) -> Any:
@@ -108,9 +102,15 @@ def at_ranked_revision(db: Database, name: str, read: Callable[[Session], Any]) 
     For values that read no project field the ranking leaves aside (a title, a description,
     dates, justifications): an edit to those alone leaves the ranked revision where it was.
     """
+    return _kept_at(db, name, read, ranked_revision)
+
+
+def _kept_at(db: Database, name: str, read: Callable[[Session], Any],
+             revision_of: Callable[[Session], int]) -> Any:
+    """Return read(session), kept under a name and the revision read in the same snapshot."""
     with db.read() as session:
         consistent_read(session)
-        key = (name, ranked_revision(session))
+        key = (name, revision_of(session))
         found = db.memo.get(key)
         if found is None:
             found = db.memo.put(key, read(session))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -35,6 +37,21 @@ def counted(client: Browser) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def dashboard(client: Browser) -> tuple[str, list[str]]:
+    """Return the dashboard's page and the SQL statements showing it took."""
+    with counted(client) as statements:
+        page = client.get("/dashboard", headers=HTML)
+    assert page.status_code == 200
+    return page.text, statements
+
+
+def edit(client: Browser, slug: str, **fields: Any) -> None:
+    """Change some of a project's fields through the API, at its current version."""
+    version = client.get(f"/api/v1/projects/{slug}").json()["version"]
+    changed = client.patch(f"/api/v1/projects/{slug}", json={"version": version, **fields})
+    assert changed.status_code == 200, changed.text
 
 
 def test_backlog_queries_do_not_grow_with_the_rows_shown(client: Browser) -> None:
@@ -87,30 +104,22 @@ def test_a_page_not_seen_yet_reads_the_views_extent_once_per_run(client: Browser
 
 def test_a_second_dashboard_view_counts_nothing_again_until_the_portfolio_changes(
         client: Browser) -> None:
-    first = client.get("/dashboard", headers=HTML)
-    assert first.status_code == 200
-    with counted(client) as again:
-        second = client.get("/dashboard", headers=HTML)
-    # Its counts over every project are kept per ranking run and portfolio revision.
+    first, _ = dashboard(client)
+    second, again = dashboard(client)
+    # Its counts over every project are kept per ranking run and ranked revision.
     assert not [sql for sql in again if "GROUP BY project." in sql], again
-    assert second.text == first.text
+    assert second == first
     top = client.get("/api/v1/backlog", params={"top": 1}).json()[0]
-    version = client.get(f"/api/v1/projects/{top['slug']}").json()["version"]
-    theme = "transport" if top["theme"] != "transport" else "housing"
-    moved = client.patch(f"/api/v1/projects/{top['slug']}",
-                         json={"version": version, "theme": theme})
-    assert moved.status_code == 200, moved.text
-    with counted(client) as after:
-        changed = client.get("/dashboard", headers=HTML)
+    edit(client, top["slug"], theme="transport" if top["theme"] != "transport" else "housing")
+    changed, after = dashboard(client)
     assert [sql for sql in after if "GROUP BY project." in sql]
-    assert changed.text != first.text
+    assert changed != first
 
 
 def test_the_dashboard_reads_the_values_of_projects_resting_on_agreements_only(
         client: Browser) -> None:
     client.app.state.database.memo.clear()
-    with counted(client) as statements:
-        client.get("/dashboard", headers=HTML)
+    _, statements = dashboard(client)
     values = [sql for sql in statements
               if "ranking_row.composite" in sql and "project.slug" in sql and "GROUP BY" not in sql
               and "LIMIT" not in sql]
@@ -120,42 +129,34 @@ def test_the_dashboard_reads_the_values_of_projects_resting_on_agreements_only(
 def test_the_dashboard_counts_rag_statuses_again_only_when_a_report_arrives(
         signed_in: SignedIn) -> None:
     admin = signed_in("admin")
-    first = admin.get("/dashboard", headers=HTML)
-    assert first.status_code == 200
-    with counted(admin) as again:
-        admin.get("/dashboard", headers=HTML)
+    first, _ = dashboard(admin)
+    _, again = dashboard(admin)
     assert not [sql for sql in again if "GROUP BY progress_update.project_id" in sql]
     committed = "london-datastore-replatforming"  # GLA, in progress
     reported = admin.post(f"/api/v1/projects/{committed}/progress",
                           json={"rag": "red", "summary": "Supplier failed; re-procuring."})
     assert reported.status_code == 201, reported.text
-    with counted(admin) as after:
-        changed = admin.get("/dashboard", headers=HTML)
+    changed, after = dashboard(admin)
     assert [sql for sql in after if "GROUP BY progress_update.project_id" in sql]
-    assert changed.text != first.text
+    assert changed != first
 
 
 def test_a_title_edit_shows_on_the_dashboard_without_counting_or_computing_again(
         client: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     from portfolio.services import planning
 
-    before = client.get("/dashboard", headers=HTML)
-    assert before.status_code == 200
-    top = client.get("/api/v1/backlog", params={"top": 1}).json()[0]["slug"]
-    version = client.get(f"/api/v1/projects/{top}").json()["version"]
-    renamed = client.patch(f"/api/v1/projects/{top}",
-                           json={"version": version, "title": "Renamed on the dashboard"})
-    assert renamed.status_code == 200, renamed.text
+    before, _ = dashboard(client)
+    edit(client, client.get("/api/v1/backlog", params={"top": 1}).json()[0]["slug"],
+         title="Renamed on the dashboard")
     computed: list[str] = []
     monkeypatch.setattr(planning, "_plumbing", lambda *_a, **_k: computed.append("again") or [])
-    with counted(client) as statements:
-        after = client.get("/dashboard", headers=HTML)
+    after, statements = dashboard(client)
     # The run carried forward names the run it reads; the plumbing computed for that is kept,
     # and a title moves neither a count nor a RAG status.
-    assert "Renamed on the dashboard" in after.text
+    assert "Renamed on the dashboard" in after
     assert computed == []
     assert not [sql for sql in statements if "GROUP BY" in sql], statements
-    assert plumbing_items(after.text) == plumbing_items(before.text) > 0
+    assert plumbing_items(after) == plumbing_items(before) > 0
 
 
 def plumbing_items(page: str) -> int:
@@ -165,11 +166,10 @@ def plumbing_items(page: str) -> int:
 
 
 def test_an_archived_project_leaves_the_dashboard_counts_at_once(client: Browser) -> None:
-    import re
-
     def total() -> int:
-        page = client.get("/dashboard", headers=HTML).text
-        return int(re.search(r'<p class="meta">(\d+) projects', page).group(1))  # type: ignore[union-attr]
+        found = re.search(r'<p class="meta">(\d+) projects', dashboard(client)[0])
+        assert found is not None
+        return int(found.group(1))
 
     before = total()
     assert total() == before  # counted once, kept
