@@ -19,9 +19,7 @@ from portfolio.errors import Invalid, NotFound, Unrankable
 from portfolio.models import (
     AgreementParty,
     Organisation,
-    Project,
     ProjectDataset,
-    RankingRow,
     SharingAgreement,
 )
 from portfolio.services import agreements
@@ -49,20 +47,13 @@ def current_values(db: Database, *, seen: int | None = None,
         run = ensure_ranking(db, None, wait_seconds=db.settings.ranking_wait_seconds, seen=seen)
     except (NotFound, Unrankable):
         return {}
+    # Every project's value (100,000 at the largest) took a third of a second of each
+    # dashboard, which lists the agreements expiring soon (measured).
+    resting = select(col(ProjectDataset.project_id)).where(
+        col(ProjectDataset.sharing_agreement_id).is_not(None)) if resting_on_agreements else None
     with db.read() as session:
-        if not resting_on_agreements:
-            found = project_values(session, run)
-            return {slug: float(v) for slug, v in found.items() if pd.notna(v)}
-        # Every project's value (100,000 at the largest) took a third of a second of each
-        # dashboard, which lists the agreements expiring soon (measured).
-        resting = select(col(ProjectDataset.project_id)).where(
-            col(ProjectDataset.sharing_agreement_id).is_not(None))
-        rows = session.execute(
-            select(col(Project.slug), col(RankingRow.composite))
-            .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
-            .where(col(RankingRow.run_id) == run.rows_id, col(Project.id).in_(resting))
-        ).tuples().all()
-    return {slug: float(value) for slug, value in rows if value is not None}
+        found = project_values(session, run, among=resting)
+    return {slug: float(v) for slug, v in found.items() if pd.notna(v)}
 
 
 def agreements_page(db: Database, *, party: str | None = None, status: str | None = None,

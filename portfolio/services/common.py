@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, SQLModel, select
@@ -93,7 +93,7 @@ def at_revision(db: Database, name: str, read: Callable[[Session], Any], *,
         kept = db.memo.get((name, revision))
         if kept is not None:
             return kept
-    return _kept_at(db, name, read, current_revision)
+    return kept_under(db, name, read, current_revision)
 
 
 def at_ranked_revision(db: Database, name: str, read: Callable[[Session], Any]) -> Any:
@@ -102,15 +102,15 @@ def at_ranked_revision(db: Database, name: str, read: Callable[[Session], Any]) 
     For values that read no project field the ranking leaves aside (a title, a description,
     dates, justifications): an edit to those alone leaves the ranked revision where it was.
     """
-    return _kept_at(db, name, read, ranked_revision)
+    return kept_under(db, name, read, ranked_revision)
 
 
-def _kept_at(db: Database, name: str, read: Callable[[Session], Any],
-             revision_of: Callable[[Session], int]) -> Any:
-    """Return read(session), kept under a name and the revision read in the same snapshot."""
+def kept_under(db: Database, name: str, read: Callable[[Session], Any],
+               version_of: Callable[[Session], Hashable]) -> Any:
+    """Return read(session), kept under a name and what version_of reads in the same snapshot."""
     with db.read() as session:
         consistent_read(session)
-        key = (name, revision_of(session))
+        key = (name, version_of(session))
         found = db.memo.get(key)
         if found is None:
             found = db.memo.put(key, read(session))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlmodel import Session, col
 
 from portfolio.cache import release_freed_memory
@@ -33,12 +33,18 @@ from scoring.plumbing import plumbing_recommendations
 SUBPROCESS_ABOVE = 1500
 
 
-def run_figures(session: Session, run: RunInfo) -> pd.DataFrame:
-    """Return each active project's composite (`value`) and readiness (0-1) in a stored run."""
-    rows = session.execute(
-        select(col(Project.slug), col(RankingRow.composite), col(RankingRow.readiness))
-        .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
-        .where(col(RankingRow.run_id) == run.rows_id)).all()
+def run_figures(session: Session, run: RunInfo, *,
+                among: Select[int] | None = None) -> pd.DataFrame:
+    """Return each active project's composite (`value`) and readiness (0-1) in a stored run.
+
+    With `among` (a query of project ids), only those projects'.
+    """
+    query = (select(col(Project.slug), col(RankingRow.composite), col(RankingRow.readiness))
+             .join(RankingRow, col(RankingRow.project_id) == col(Project.id))
+             .where(col(RankingRow.run_id) == run.rows_id))
+    if among is not None:
+        query = query.where(col(Project.id).in_(among))
+    rows = session.execute(query).all()
     # Columns from zip: pandas inspects each row object it is handed (0.4 s at 100,000).
     slugs, values, readiness = (
         (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], []))
@@ -47,9 +53,10 @@ def run_figures(session: Session, run: RunInfo) -> pd.DataFrame:
     return figures
 
 
-def project_values(session: Session, run: RunInfo) -> pd.Series:
-    """Return the composite of each active project in a stored run, by slug."""
-    return run_figures(session, run)["value"].rename(None)
+def project_values(session: Session, run: RunInfo, *,
+                   among: Select[int] | None = None) -> pd.Series:
+    """Return the composite of each active project in a stored run (or of those among), by slug."""
+    return run_figures(session, run, among=among)["value"].rename(None)
 
 
 def plan_candidates(db: Database, profile: str | None

@@ -7,7 +7,7 @@ committed, is more than `progress_stale_days` days before today.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from portfolio.models import (
 )
 from portfolio.services.common import (
     chunks,
-    consistent_read,
+    kept_under,
     project_by_slug,
     ranked_revision,
     record,
@@ -191,14 +191,13 @@ def kept_rag_summary(db: Database) -> dict[str, Any]:
     100,000 projects (measured).
     """
     stale_days = db.settings.progress_stale_days
-    with db.read() as session:
-        consistent_read(session)
+
+    def version(session: Session) -> Hashable:
         newest = session.execute(select(func.max(col(ProgressUpdate.id)))).scalar()
-        key = ("rag summary", ranked_revision(session), newest, utcnow().date(), stale_days)
-        found = db.memo.get(key)
-        if found is None:
-            found = db.memo.put(key, rag_summary(session, stale_days=stale_days))
-    return found
+        return ranked_revision(session), newest, utcnow().date(), stale_days
+
+    return kept_under(db, "rag summary",
+                      lambda session: rag_summary(session, stale_days=stale_days), version)
 
 
 def rag_summary(session: Session, *, stale_days: int, today: date | None = None,
