@@ -1251,16 +1251,20 @@ def _whatif_matches(projects: pd.DataFrame, rows: np.ndarray, *, organisation: s
 def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
                  **filters: str | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Return one page of a stored run's rows (and the next page's first row), and its extent."""
-    # A run's rows never change: how many match its filters is counted once per worker.
+    # A run's rows never change: how many match its filters is counted once per worker. The
+    # filters read the projects as they are now, so a run that is behind (a rename since, say)
+    # is counted afresh, as its rows are read afresh.
     counted = ("backlog total", run.id, *sorted(filters.items()))
+    kept = db.page_memo.get(counted) if run.behind == 0 else None
     with db.read() as session:
         # Its contributions (JSON, a fifth of a row's bytes) are never shown on a stored page.
         found = backlog(session, run, after=after, limit=limit + 1, contributions=False,
                         **filters)
         view = filters.pop("view", None)
         extent = backlog_extent(session, run, view=view, after=after, limit=limit,
-                                total=db.page_memo.get(counted), **filters)
-        db.page_memo.put(counted, extent["total"])
+                                total=kept, **filters)
+        if run.behind == 0:
+            db.page_memo.put(counted, extent["total"])
         rows = api_rows(found, contributions=False)
     # A stored row's why loads from its own URL (project_why), so the page names nothing.
     extent["names"] = {"projects": {}, "datasets": {}}

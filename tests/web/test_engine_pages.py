@@ -106,6 +106,33 @@ def test_backlog_shows_the_previous_ranking_while_the_new_one_is_computed(
     assert "being brought up to date" not in client.get("/backlog", headers=HTML).text
 
 
+def test_a_title_search_counts_a_rename_while_the_ranking_is_behind(
+    client: TestClient, london: Database, rankings: HeldRankings,
+) -> None:
+    from portfolio.actors import SYSTEM
+    from portfolio.services import projects as project_service
+
+    search = {"q": "zebra crossing"}
+    assert ranked_slugs(client.get("/backlog", params=search, headers=HTML).text) == []
+    slug = ranked_slugs(client.get("/backlog", headers=HTML).text)[0]
+    # An edit the ranking reads, held back: pages show the previous run, behind.
+    rankings.hold()
+    with london.write() as session:
+        project_service.assess(session=session, actor=SYSTEM, slug=slug,
+                               data={"criterion": "reach", "level": 2, "rationale": "x"})
+    assert ranked_slugs(client.get("/backlog", params=search, headers=HTML).text) == []
+    with london.write() as session:
+        version = project_service.get_project(session=session, slug=slug)["version"]
+        project_service.patch_project(session=session, actor=SYSTEM, slug=slug, data={
+            "version": version, "title": "Zebra crossing data"})
+    page = client.get("/backlog", params=search, headers=HTML).text
+    rankings.release()
+    assert "being brought up to date" in page
+    # The row found by its new title is counted with it, not by the count kept before.
+    assert ranked_slugs(page) == [slug]
+    assert "1 candidates, all shown" in " ".join(page.split())
+
+
 def test_backlog_filters_keep_a_shareable_url_and_paginate(client: TestClient) -> None:
     first = client.get("/backlog", params={"theme": "cost_of_living"}, headers=HTML).text
     api = [r["slug"] for r in client.get("/api/v1/backlog",
