@@ -24,6 +24,7 @@ from portfolio.errors import DomainError
 from portfolio.faults import classify
 from portfolio.services import projects as project_service
 from portfolio.settings import Settings
+from portfolio.text import whole_number
 
 app = typer.Typer(help="Data project portfolio and prioritisation tracker.", no_args_is_help=True)
 db_app = typer.Typer(help="Migrate the database.", no_args_is_help=True)
@@ -751,7 +752,7 @@ def snapshot_export(
         with err_console.status("reading the live portfolio..."):
             content = exports.live_content(db, acting(as_email), export_format, table)
     else:
-        if not snapshot.isdigit():
+        if whole_number(snapshot) is None:
             raise fail(f"{snapshot!r} is not a snapshot id (a number) nor 'live'")
         with db.read() as session:
             content = snapshots.load_content(session=session, snapshot_id=int(snapshot),

@@ -21,6 +21,13 @@ INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 
 
+def whole_number(value: str) -> int | None:
+    """Return text of ASCII digits (spaces around) as a number, else None."""
+    # str.isdigit() also takes "²" and "①", which int() then refuses.
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def strip_controls(value: str) -> str:
     """Return text without control characters (tab and line breaks kept)."""
     return CONTROL.sub("", value) if CONTROL.search(value) else value

@@ -22,6 +22,7 @@ from portfolio.models import Dataset, Organisation
 from portfolio.services import agreement_pages
 from portfolio.services import agreements as agreement_service
 from portfolio.services import attachments as attachment_service
+from portfolio.text import whole_number
 from web.deps import seen_revision
 from web.pages_attachments import shown
 from web.pages_common import (
@@ -148,8 +149,8 @@ def _from_form(form: dict[str, str]) -> dict[str, Any]:
         for i in range(PARTY_ROWS) if form.get(f"party_{i}_organisation", "").strip()]
     data["datasets"] = [form[f"dataset_{i}"].strip() for i in range(DATASET_ROWS)
                         if form.get(f"dataset_{i}", "").strip()]
-    if form.get("version", "").strip().isdigit():
-        data["version"] = int(form["version"])
+    if (version := whole_number(form.get("version", ""))) is not None:
+        data["version"] = version
     return data
 
 

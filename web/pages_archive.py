@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 
 from portfolio.services import workflow
+from portfolio.text import whole_number
 from web.pages_common import CurrentActor, FormData, WriteSession
 from web.routing import Router
 from web.security import EDIT, relative
@@ -21,7 +22,7 @@ def archive_project(request: Request, slug: str, session: WriteSession, actor: C
     archived = form.get("archived", "true") != "false"
     version = form.get("version", "")
     workflow.archive(session=session, actor=actor, slug=slug, archived=archived,
-                     version=int(version) if version.isdigit() else None)
+                     version=whole_number(version))
     flash(request, "The project is archived: it has left the lists and the ranking."
           if archived else "The project is restored to the lists.")
     # Post/Redirect/Get, to a relative Location (a Host header never names where to go).

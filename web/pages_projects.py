@@ -17,6 +17,7 @@ from portfolio.services import project_pages, workflow
 from portfolio.services import projects as project_service
 from portfolio.services import ranking as ranking_service
 from portfolio.services import reviews as review_service
+from portfolio.text import whole_number
 from web.deps import seen_revision
 from web.pages_attachments import project_attachments
 from web.pages_common import (
@@ -370,7 +371,7 @@ def move_project(
     version = form.get("version", "")
     workflow.move(session=session, actor=actor, slug=slug, to=form.get("to", ""),
                   reason=form.get("status_reason", ""),
-                  version=int(version) if version.isdigit() else None)
+                  version=whole_number(version))
     flash(request, f"The project is now {label(form.get('to', '')).lower()}.")
     return see_other(request.url_for("project", slug=slug))
 

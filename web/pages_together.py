@@ -16,6 +16,7 @@ from portfolio.services import notifications as notification_service
 from portfolio.services import progress as progress_service
 from portfolio.services import watching as watch_service
 from portfolio.services.common import project_by_slug
+from portfolio.text import whole_number
 from web.pages_common import AppDatabase, CurrentActor, FormData, ReadSession, WriteSession
 from web.routing import Router
 from web.security import COMMENT, EDIT, PROGRESS, PUBLIC, READ, WATCH
@@ -184,7 +185,8 @@ def notifications_read(request: Request, session: WriteSession, actor: CurrentAc
                        form: FormData):
     """Mark one notification, or all, read."""
     one = form.get("id", "")
-    ids = [int(one)] if one.isdigit() else None
+    number = whole_number(one)
+    ids = [number] if number is not None else None
     count = notification_service.mark_read(session=session, actor=actor, ids=ids)
     flash(request, f"{count} notification{'' if count == 1 else 's'} marked read.")
     return RedirectResponse(str(request.url_for("notifications")), status_code=303)

@@ -28,6 +28,7 @@ from portfolio.enums import Access, ReadinessLevel, UpdateFrequency
 from portfolio.errors import DomainError, Invalid
 from portfolio.models import Dataset, Organisation, utcnow
 from portfolio.services.common import organisation_by_code, record
+from portfolio.text import whole_number
 
 if TYPE_CHECKING:
     from portfolio.db import Database
@@ -207,7 +208,7 @@ def _fetch_json(client: httpx.Client, url: str, limits: Limits) -> Any:
             if response.status_code >= 400:
                 raise HarvestFailed(f"{url}: the portal answered {response.status_code}")
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limits.max_response_bytes:
+            if (whole_number(declared) or 0) > limits.max_response_bytes:
                 raise HarvestFailed(_too_big(url, limits))
             chunks, size = [], 0
             for chunk in response.iter_bytes():

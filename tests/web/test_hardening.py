@@ -134,3 +134,29 @@ def test_sign_in_never_redirects_off_site(app) -> None:  # type: ignore[no-untyp
     with Browser(app) as client:
         page = client.get("/login", params={"next": "//evil.example/phish"}).text
     assert 'name="next" value="/"' in page
+
+
+# Review: a form number of Unicode digits passed str.isdigit() and then int() raised (500).
+@pytest.mark.parametrize("value", ["²", "①", "٣"])
+@pytest.mark.parametrize(("url", "fields"), [
+    ("/notifications/read", {"id": "{}"}),
+    ("/projects/bd-propensity-to-pay/status", {"to": "idea", "version": "{}"}),
+    ("/projects/bd-one-view/archive", {"archived": "true", "version": "{}"}),
+    ("/agreements/london-street-works-dsa/edit", {"title": "Street works", "version": "{}"}),
+])
+def test_a_form_number_in_other_digits_is_not_a_server_error(
+        settings: Settings, london: Database, url: str, fields: dict[str, str],
+        value: str) -> None:
+    with Browser(create_app(settings), raise_server_exceptions=False,
+                 headers={"accept": "text/html"}) as client:
+        sign_in(client, london, "admin")
+        answer = client.post(url, data={k: v.format(value) for k, v in fields.items()},
+                             follow_redirects=False)
+    assert answer.status_code < 500, answer.text[:300]
+
+
+def test_whole_numbers_are_ascii_digits_only() -> None:
+    from portfolio.text import whole_number
+
+    assert [whole_number(v) for v in ("12", " 7 ", "²", "①", "٣", "-3", "", "1e3")] == [
+        12, 7, None, None, None, None, None, None]
