@@ -476,7 +476,9 @@ def job_outcome(db: Database, actor: Actor, job_id: int) -> dict[str, Any] | Non
     require(actor, Capability.HARVEST_CATALOGUE)
     with db.read() as session:
         found: JobOutcome | None = session.execute(
-            select(JobOutcome).where(col(JobOutcome.job_id) == job_id)
+            # A harvest's only: any other job's error is for admins (recent_failures).
+            select(JobOutcome).where(col(JobOutcome.job_id) == job_id,
+                                     col(JobOutcome.task) == HARVEST_TASK)
             .order_by(col(JobOutcome.id).desc()).limit(1)).scalars().first()
     if found is None:
         return None

@@ -238,6 +238,25 @@ def test_a_portal_failure_shows_beside_the_address_field(
     assert "There is a problem" in page.text
 
 
+def test_the_harvest_page_shows_no_other_job_s_outcome(
+    browser_of, london: Database,  # type: ignore[no-untyped-def]
+) -> None:
+    # Review: ?job= named any queued job, so the CDO read an import's error that only admins
+    # may (/admin/jobs).
+    from portfolio.jobs import HARVEST_TASK
+    from portfolio.models import JobOutcome
+
+    with london.write() as session:
+        session.add(JobOutcome(job_id=4242, task="portfolio.import", lock="import:7", attempt=3,
+                               gave_up=True, error="row 12 'Secret pilot' refused"))
+        session.add(JobOutcome(job_id=4243, task=HARVEST_TASK, lock="harvest:x", attempt=3,
+                               gave_up=True, error="the portal answered 404"))
+    cdo = browser_of("cdo")
+    assert cdo.get("/admin/jobs").status_code == 403
+    assert "Secret pilot" not in cdo.get("/catalogue/harvest", params={"job": 4242}).text
+    assert "the portal answered 404" in cdo.get("/catalogue/harvest", params={"job": 4243}).text
+
+
 @pytest.mark.parametrize(("role", "organisation"), [("lead", "E09000002"), ("researcher", None)])
 def test_leads_and_researchers_are_not_offered_the_harvest(
     browser_of, role: str, organisation: str | None,  # type: ignore[no-untyped-def]
