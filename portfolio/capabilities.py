@@ -194,8 +194,12 @@ def only_own_organisation(actor: Actor, capability: Capability) -> bool:
     return TABLE[actor.role].get(capability) == Scope.OWN_ORGANISATION
 
 
-def who_may(capability: Capability) -> str:
-    """Name in words the roles that may use a capability ("a CDO or an admin")."""
+def who_may(capability: Capability, among: str | None = None) -> str:
+    """Name in words the roles that may use a capability ("a CDO or an admin").
+
+    `among` names the organisations whose members may where that is not the owner's ("a party
+    to the agreement").
+    """
     names = {Role.ADMIN: "an admin", Role.CDO: "the CDO", Role.LEAD: "a lead",
              Role.RESEARCHER: "a researcher"}
     parts = []
@@ -204,23 +208,27 @@ def who_may(capability: Capability) -> str:
         if scope is not None:
             own = {Scope.OWN_ORGANISATION: " of the owning organisation",
                    Scope.OWN_OR_PARTNER: " of the owning or a partner organisation"}.get(scope, "")
-            parts.append(names[role] + own)
+            parts.append(names[role] + (f" of {among}" if among and own else own))
     return " or ".join(parts) if parts else "nobody"
 
 
 def refusal(actor: Actor, capability: Capability, thing: Any = None,
-            doing: str | None = None) -> str:
-    """Say why an actor may not do something and who may."""
+            doing: str | None = None, *, among: str | None = None) -> str:
+    """Say why an actor may not do something and who may.
+
+    With `among` (whose members may, `who_may`), `doing` says itself which organisations it
+    concerns ("join a project on behalf of another organisation"), so no scope is added.
+    """
     what = doing or DOING[capability]
     scope = TABLE[actor.role].get(capability)
     where = {Scope.OWN_ORGANISATION: " for another organisation",
              Scope.OWN_OR_PARTNER: " for an organisation that neither owns nor partners in it",
-             }.get(scope, "") if scope else ""
-    return f"a {actor.role.value} may not {what}{where}; {who_may(capability)} may"
+             }.get(scope, "") if scope and among is None else ""
+    return f"a {actor.role.value} may not {what}{where}; {who_may(capability, among)} may"
 
 
 def require(actor: Actor, capability: Capability, thing: Any = None, *,
-            doing: str | None = None) -> None:
+            doing: str | None = None, among: str | None = None) -> None:
     """Refuse with NotAllowed, naming who may, unless the actor may use the capability."""
     if not can(actor, capability, thing):
-        raise NotAllowed(refusal(actor, capability, thing, doing))
+        raise NotAllowed(refusal(actor, capability, thing, doing, among=among))

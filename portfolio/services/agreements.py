@@ -150,7 +150,7 @@ def _require_manage(actor: Actor, parties: set[int]) -> None:
         mine = actor.organisation_id if actor.organisation_id in parties else None
         raise NotAllowed(refusal(actor, Capability.MANAGE_AGREEMENTS, {"organisation_id": mine},
                                  "register or edit data-sharing agreements their organisation "
-                                 "is not party to"))
+                                 "is not party to", among="a party to the agreement"))
 
 
 @dataclass(frozen=True)

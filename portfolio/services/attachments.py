@@ -85,7 +85,8 @@ class OwnerKind:
     find: Callable[[Session, str], Owner]
     refs: Callable[[Session, set[int]], dict[int, str]]
     may_attach: Callable[[Actor | None, Owner], bool]
-    whose: str  # who may attach, for a refusal ("… of the project's organisation")
+    whose: str  # what a refused actor may not attach to ("documents to agreements …")
+    among: str | None = None  # whose members may, where not the owner's (refusal)
 
 
 OWNERS: dict[str, OwnerKind] = {
@@ -93,7 +94,8 @@ OWNERS: dict[str, OwnerKind] = {
                                              ""),
     AttachmentOwner.AGREEMENT.value: OwnerKind(
         _agreement, _agreement_refs, _may_attach_to_agreement,
-        "documents to agreements their organisation is not party to"),
+        "documents to agreements their organisation is not party to",
+        "a party to the agreement"),
 }
 
 
@@ -104,9 +106,9 @@ def may_attach(actor: Actor | None, owner: Owner) -> bool:
 
 def why_not(actor: Actor, owner: Owner) -> str:
     """Say why an actor may not attach documents to a record, and who may."""
-    whose = OWNERS[owner.kind].whose
+    kind = OWNERS[owner.kind]
     return refusal(actor, Capability.ATTACH_DOCUMENT, owner,
-                   f"attach or remove {whose}" if whose else None)
+                   f"attach or remove {kind.whose}" if kind.whose else None, among=kind.among)
 
 
 def require_attach(actor: Actor, owner: Owner) -> None:

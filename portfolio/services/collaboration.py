@@ -532,7 +532,8 @@ def dismiss(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str
                                 "the page"})
     if not any(can(actor, Capability.DISMISS_SUGGESTION, owner) for owner in owners.values()):
         require(actor, Capability.DISMISS_SUGGESTION, next(iter(owners.values())),
-                doing="dismiss a suggestion none of whose projects is theirs")
+                doing="dismiss a suggestion none of whose projects is theirs",
+                among="an organisation with a project in the suggestion")
     row = DismissedSuggestion(members=members_key(ids), reason=values.reason,
                               dismissed_by_id=actor.id)
     try:
@@ -569,7 +570,8 @@ def join_project(*, session: Session, actor: Actor, slug: str,
     project = project_by_slug(session, slug)
     organisation = organisation_by_code(session, values.organisation)
     require(actor, Capability.JOIN_PROJECT, organisation.id,
-            doing="join a project on behalf of another organisation")
+            doing="join a project on behalf of another organisation",
+            among="the organisation that joins")
     if organisation.id == project.owner_id:
         raise Invalid({"organisation": "the project is already this organisation's own"})
     partner = session.execute(select(ProjectPartner).where(

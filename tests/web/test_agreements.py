@@ -211,7 +211,9 @@ def test_documents_attach_to_an_agreement_for_its_parties_and_staff_only(
     # Camden's lead is not party to it: no form, a reason, and a refused upload keeps nothing.
     documents_page = clients["other"].get("/attachments/agreement/nel-housing-dsa").text
     assert 'name="file"' not in documents_page
-    assert "agreements their organisation is not party to" in documents_page
+    assert ("may not attach or remove documents to agreements their organisation is not party "
+            "to; the CDO or an admin or a lead of a party to the agreement may"
+            in " ".join(documents_page.split()))
     refused = clients["other"].post(
         "/attachments/agreement/nel-housing-dsa", data={"kind": "agreement"},
         files={"file": ("x.pdf", documents.PDF, "application/pdf")})

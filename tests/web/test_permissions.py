@@ -127,3 +127,21 @@ def test_a_state_change_without_the_csrf_token_is_refused(clients: dict[str, Bro
                            headers={"X-CSRF-Token": "forged"}, follow_redirects=False)
     assert response.status_code == 403
     assert "expired" in response.text
+
+
+def test_a_refusal_says_in_plain_words_whose_lead_may(signed_in) -> None:  # type: ignore[no-untyped-def]
+    # Review: a refusal phrased for its own scope had the scope's words added again ("on behalf
+    # of another organisation for another organisation") and named the owner's lead, who was
+    # not who could.
+    lead = signed_in("lead", "E09000002")
+    join = lead.post("/api/v1/projects/london-datastore-replatforming/join",
+                     json={"organisation": "E09000003"})
+    agreement = lead.post("/api/v1/agreements", json={
+        "code": "x-dsa", "title": "X", "purpose": "Testing", "status": "drafting",
+        "parties": [{"organisation": "E09000003", "role": "controller"}], "datasets": []})
+    assert (join.status_code, join.json()["detail"]) == (
+        403, "a lead may not join a project on behalf of another organisation; the CDO or an "
+             "admin or a lead of the organisation that joins may")
+    assert (agreement.status_code, agreement.json()["detail"]) == (
+        403, "a lead may not register or edit data-sharing agreements their organisation is not "
+             "party to; the CDO or an admin or a lead of a party to the agreement may")
