@@ -911,6 +911,11 @@ class ExternalIdentity(SQLModel, table=True):
     user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE", index=True)
     groups: str = Field(default="", max_length=4000)  # as last signed in, comma-separated
     last_sign_in_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+    # The role and organisation the group mappings gave at the last sign-in (none: none did).
+    # Only what they gave is taken away when no group gives it any more; an organisation
+    # compared, never joined, so no foreign key.
+    mapped_role: str | None = Field(default=None, max_length=16)
+    mapped_organisation_id: int | None = Field(default=None)
 
 
 class GroupMapping(SQLModel, table=True):

@@ -163,5 +163,6 @@ def group_mapping_remove(request: Request, actor: GroupAdmin,
     """Remove a group mapping."""
     with get_database(request).write() as session:
         identities.remove_mapping(session=session, actor=actor, mapping_id=mapping_id)
-    flash(request, "The mapping is removed; its members keep their role until they next sign in.")
+    flash(request, "The mapping is removed. Members it gave a role keep it until they next "
+          "sign in, then lose it unless another mapped group gives one.")
     return RedirectResponse(request.url_for("group_mappings").path, status_code=303)

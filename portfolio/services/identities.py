@@ -96,14 +96,7 @@ def sign_in_identity(*, session: Session, identity: Identity) -> SignedIn:
     link.groups = ",".join(identity.groups)[:4000]
     link.last_sign_in_at = utcnow()
     session.add(link)
-    mapped = _mapped_role(session, identity.groups)
-    if mapped is not None and (user.role, user.organisation_id) != (mapped[0].value, mapped[1]):
-        before = {"role": user.role, "organisation_id": user.organisation_id}
-        user.role, user.organisation_id = mapped[0].value, mapped[1]
-        session.add(user)
-        record(session, _system(), action="update", entity="user", entity_id=user.id,
-               before=before, after={"role": user.role, "organisation_id": mapped[1],
-                                     "groups": list(identity.groups)})
+    _apply_groups(session, user, link, identity.groups)
     session.flush()
     if not user.is_active:
         raise AccountSwitchedOff(user.email)
@@ -111,6 +104,33 @@ def sign_in_identity(*, session: Session, identity: Identity) -> SignedIn:
                    email=user.email)
              if user.role else None)
     return SignedIn(actor=actor, email=user.email, name=user.name, groups=identity.groups)
+
+
+def _apply_groups(session: Session, user: User, link: ExternalIdentity,
+                  groups: tuple[str, ...]) -> None:
+    """Give the user the role their mapped groups give, or take away one they no longer give.
+
+    A role the groups gave at the last sign-in, unchanged since, goes when no group gives one
+    now (the user waits for access again); a role an admin gave by hand stays.
+    """
+    mapped = _mapped_role(session, groups)
+    held = (user.role, user.organisation_id)
+    if mapped is not None:
+        access: tuple[str | None, int | None] = (mapped[0].value, mapped[1])
+    elif link.mapped_role is not None and held == (link.mapped_role,
+                                                   link.mapped_organisation_id):
+        access = (None, None)
+    else:
+        access = held
+    link.mapped_role, link.mapped_organisation_id = (access if mapped is not None
+                                                     else (None, None))
+    if access != held:
+        before = {"role": user.role, "organisation_id": user.organisation_id}
+        user.role, user.organisation_id = access
+        session.add(user)
+        record(session, _system(), action="update", entity="user", entity_id=user.id,
+               before=before, after={"role": user.role, "organisation_id": user.organisation_id,
+                                     "groups": list(groups)})
 
 
 def _system() -> Actor:
@@ -173,7 +193,7 @@ def add_mapping(*, session: Session, actor: Actor, group: str, role: str,
 
 
 def remove_mapping(*, session: Session, actor: Actor, mapping_id: int) -> None:
-    """Remove a group mapping (admins only); its members keep their role until next sign-in."""
+    """Remove a group mapping (admins only); the roles it gave go at their next sign-in."""
     require(actor, Capability.MAP_GROUPS)
     mapping = session.get(GroupMapping, mapping_id)
     if mapping is None:

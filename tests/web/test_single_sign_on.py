@@ -99,6 +99,55 @@ def test_an_unknown_group_waits_for_an_admin(client: Browser, db: Database,
     assert answer.status_code == 303
 
 
+def role_of(db: Database, email: str) -> str | None:
+    with db.read() as session:
+        return session.execute(select(User.role).where(User.email == email)).scalar_one()
+
+
+@pytest.mark.parametrize("groups_after", [["portfolio-admins"], []])
+def test_a_role_a_group_gave_goes_when_the_group_no_longer_gives_it(
+        client: Browser, db: Database, oidc_issuer: str,  # noqa: F811
+        groups_after: list[str]) -> None:
+    # Review: the next sign-in kept the role, whether the mapping was removed or the provider
+    # no longer listed the user in the group.
+    sign_in(client, db, "admin")
+    assert client.post("/admin/groups", data={"group": "portfolio-admins", "role": "admin",
+                                              "organisation": ""},
+                       follow_redirects=False).status_code == 303
+    client.post("/logout")
+    set_user(oidc_issuer, "dave", email="dave@council.example", email_verified=True,
+             name="Dave", groups=["portfolio-admins"])
+    assert journey(client, "dave")[0].status_code == 303
+    assert role_of(db, "dave@council.example") == "admin"
+    client.post("/logout")
+    sign_in(client, db, "admin")
+    mapping = re.search(r"/admin/groups/(\d+)/remove", client.get("/admin/groups").text)
+    assert mapping is not None
+    removed = client.post(f"/admin/groups/{mapping.group(1)}/remove")
+    assert "then lose it unless another mapped group gives one" in " ".join(removed.text.split())
+    client.post("/logout")
+    set_user(oidc_issuer, "dave", email="dave@council.example", email_verified=True,
+             name="Dave", groups=groups_after)
+    answer, _ = journey(client, "dave")
+    assert answer.status_code == 403 and "waiting for access" in answer.text
+    assert role_of(db, "dave@council.example") is None
+
+
+def test_a_role_an_admin_gave_by_hand_stays_without_a_mapped_group(
+        client: Browser, db: Database, oidc_issuer: str) -> None:  # noqa: F811
+    from portfolio.actors import SYSTEM
+    from portfolio.services import accounts
+
+    set_user(oidc_issuer, "erin", email="erin@council.example", email_verified=True,
+             name="Erin", groups=["unmapped"])
+    assert journey(client, "erin")[0].status_code == 403  # waiting for access
+    with db.write() as session:
+        accounts.update_user(session=session, actor=SYSTEM, email="erin@council.example",
+                             role="researcher")
+    assert journey(client, "erin")[0].status_code == 303
+    assert role_of(db, "erin@council.example") == "researcher"
+
+
 def test_sign_out_offers_the_providers_end_session(client: Browser, db: Database,
                                                    oidc_issuer: str) -> None:  # noqa: F811
     map_group(db, "readers", "researcher")
