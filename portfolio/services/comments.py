@@ -17,7 +17,7 @@ from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, require
 from portfolio.errors import Invalid, NotAllowed, NotFound
 from portfolio.models import Project, ProjectComment, User, utcnow
-from portfolio.services.common import project_by_slug, record
+from portfolio.services.common import LIKE_ESCAPE, escape_like, project_by_slug, record
 from portfolio.services.notifications import announce
 from portfolio.services.watching import may_read
 from portfolio.text import control_problem
@@ -64,9 +64,9 @@ def mentioned_readers(session: Session, project: Project, text: str) -> list[int
     handles = handles_in(text)
     if not handles:
         return []
-    patterns = [_escape_like(handle) + "@%" for handle in sorted(handles)[:MENTIONS_MAX]]
+    patterns = [escape_like(handle) + "@%" for handle in sorted(handles)[:MENTIONS_MAX]]
     users: Sequence[User] = session.execute(select(User).where(or_(
-        *[func.lower(User.email).like(p, escape="\\") for p in patterns]))).scalars().all()
+        *[func.lower(User.email).like(p, escape=LIKE_ESCAPE) for p in patterns]))).scalars().all()
     by_handle: dict[str, list[User]] = {}
     for user in users:
         by_handle.setdefault(user.email.split("@", 1)[0].lower(), []).append(user)
@@ -176,11 +176,6 @@ def _comment(session: Session, comment_id: int) -> ProjectComment:
     if row is None or row.removed_at is not None:
         raise NotFound("comment", comment_id)
     return row
-
-
-def _escape_like(text: str) -> str:
-    """Escape LIKE's wildcards in a handle."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _excerpt(text: str, limit: int = 140) -> str:

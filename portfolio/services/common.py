@@ -150,6 +150,20 @@ def dataset_by_code(session: Session, code: str, *, field: str | None = None) ->
     return found
 
 
+# The escape character of every LIKE pattern made by `escape_like`.
+LIKE_ESCAPE = "\\"
+
+
+def escape_like(text: str) -> str:
+    """Return text for a LIKE pattern that matches its % and _ as typed, not as wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def containing(column: Any, text: str) -> Any:
+    """Return the condition that a text column holds the text as typed, in any case."""
+    return column.ilike(f"%{escape_like(text)}%", escape=LIKE_ESCAPE)
+
+
 def chunks(values: list, size: int = IN_CHUNK) -> Iterable[list]:
     """Yield slices of a list small enough for an IN clause."""
     for start in range(0, len(values), size):

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from portfolio.models import Dataset, Organisation, Project, ProjectDataset, SharingAgreement
 from portfolio.services.agreements import agreement_word
-from portfolio.services.common import dataset_by_code
+from portfolio.services.common import containing, dataset_by_code
 from portfolio.services.datasets import get_dataset, list_datasets
 
 PICK_LIMIT = 10
@@ -140,7 +140,7 @@ def search_datasets(*, session: Session, q: str, limit: int = PICK_LIMIT) -> lis
         return []
     rows = session.exec(
         select(Dataset.code, Dataset.title, Dataset.drl)
-        .where(col(Dataset.title).ilike(f"%{text}%") | col(Dataset.code).ilike(f"%{text}%"))
+        .where(containing(col(Dataset.title), text) | containing(col(Dataset.code), text))
         .order_by(case((col(Dataset.code) == text, 0), else_=1), func.length(col(Dataset.title)))
         .limit(limit)
     ).all()
@@ -156,8 +156,8 @@ def search_organisations(
         return []
     rows = session.exec(
         select(Organisation.code, Organisation.name, Organisation.kind)
-        .where(col(Organisation.name).ilike(f"%{text}%")
-               | col(Organisation.code).ilike(f"%{text}%"))
+        .where(containing(col(Organisation.name), text)
+               | containing(col(Organisation.code), text))
         .order_by(case((col(Organisation.code) == text, 0), else_=1), col(Organisation.name))
         .limit(limit)
     ).all()
@@ -171,7 +171,7 @@ def search_projects(*, session: Session, q: str, limit: int = PICK_LIMIT) -> lis
         return []
     rows = session.exec(
         select(Project.slug, Project.title, Project.status)
-        .where(col(Project.title).ilike(f"%{text}%") | col(Project.slug).ilike(f"%{text}%"))
+        .where(containing(col(Project.title), text) | containing(col(Project.slug), text))
         .order_by(case((col(Project.slug) == text, 0), else_=1), col(Project.title))
         .limit(limit)
     ).all()

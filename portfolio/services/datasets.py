@@ -15,6 +15,7 @@ from portfolio.models import Dataset, Organisation, Project, ProjectDataset, utc
 from portfolio.schemas import DatasetCreate, DatasetFields, DatasetUpdate, VersionInput, parse
 from portfolio.services.common import (
     as_record,
+    containing,
     dataset_by_code,
     organisation_by_code,
     record,
@@ -250,7 +251,7 @@ def list_datasets(
     if drl:
         query = query.where(col(Dataset.drl) == drl)
     if q:
-        query = query.where(col(Dataset.title).ilike(f"%{q}%") | col(Dataset.code).ilike(f"%{q}%"))
+        query = query.where(containing(col(Dataset.title), q) | containing(col(Dataset.code), q))
     rows = session.execute(query.order_by(col(Dataset.title))).all()
     keys = (
         "code",

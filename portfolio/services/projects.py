@@ -44,6 +44,7 @@ from portfolio.services.agreements import agreement_word, link_agreement_id
 from portfolio.services.common import (
     as_record,
     chunks,
+    containing,
     dataset_by_code,
     organisation_by_code,
     project_by_slug,
@@ -339,7 +340,7 @@ def list_projects(
     if theme:
         query = query.where(col(Project.theme) == theme)
     if q:
-        query = query.where(col(Project.title).ilike(f"%{q}%") | col(Project.slug).ilike(f"%{q}%"))
+        query = query.where(containing(col(Project.title), q) | containing(col(Project.slug), q))
     if not include_archived:
         query = query.where(col(Project.archived_at).is_(None))
     if after:

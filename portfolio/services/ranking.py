@@ -34,8 +34,10 @@ from portfolio.models import (
 )
 from portfolio.services import agreements
 from portfolio.services.common import (
+    LIKE_ESCAPE,
     consistent_read,
     current_revision,
+    escape_like,
     project_by_slug,
     ranked_revision,
 )
@@ -826,7 +828,7 @@ _Ts = TypeVarTuple("_Ts")
 
 def _filter_values(**filters: str | None) -> dict[str, str]:
     """Return the filters set (owner, theme, status, text) as `_backlog_filters` binds them."""
-    return {name: f"%{value}%" if name == "q" else value
+    return {name: f"%{escape_like(value)}%" if name == "q" else value
             for name, value in filters.items() if value}
 
 
@@ -842,8 +844,8 @@ def _backlog_filters(query: Select[*_Ts], given: Collection[str]) -> Select[*_Ts
     if "status" in given:
         query = query.where(col(Project.status) == bindparam("status"))
     if "q" in given:
-        query = query.where(col(Project.title).ilike(bindparam("q"))
-                            | col(Project.slug).ilike(bindparam("q")))
+        query = query.where(col(Project.title).ilike(bindparam("q"), escape=LIKE_ESCAPE)
+                            | col(Project.slug).ilike(bindparam("q"), escape=LIKE_ESCAPE))
     return query
 
 

@@ -133,6 +133,37 @@ def test_a_title_search_counts_a_rename_while_the_ranking_is_behind(
     assert "1 candidates, all shown" in " ".join(page.split())
 
 
+def test_a_text_search_matches_percent_and_underscore_as_typed(
+    client: TestClient, london: Database,
+) -> None:
+    # Review: "_" and "%" were wildcards of the stored backlog's and the lists' LIKE, so "_"
+    # matched every project, while the what-if backlog matched them as typed and found none.
+    from portfolio.actors import SYSTEM
+    from portfolio.services import projects as project_service
+
+    slug = ranked_slugs(client.get("/backlog", headers=HTML).text)[0]
+    with london.write() as session:
+        version = project_service.get_project(session=session, slug=slug)["version"]
+        project_service.patch_project(session=session, actor=SYSTEM, slug=slug, data={
+            "version": version, "title": "Cut 20% of_the re-keying"})
+    whatif = {"profile": "CDO default", "for_profile": "CDO default", "w_impact": 90,
+              "w_feasibility": 5, "w_readiness": 5}
+    for typed, found in (("_", [slug]), ("%", [slug]), ("20%", [slug]), ("2_%", [])):
+        assert ranked_slugs(client.get("/backlog", params={"q": typed}, headers=HTML).text) \
+            == found, typed
+        assert ranked_slugs(client.get("/backlog", params={"q": typed, **whatif},
+                                       headers=HTML).text) == found, typed
+        assert [r["slug"] for r in client.get("/api/v1/backlog", params={"q": typed}).json()] \
+            == found, typed
+        assert [p["slug"] for p in client.get("/api/v1/projects", params={"q": typed}).json()] \
+            == found, typed
+    dataset = "addressbase-premium-uprn"  # no dataset's code or title holds "_" or "%"
+    assert dataset in client.get("/datasets", params={"q": "addressbase"}, headers=HTML).text
+    for typed in ("_", "%"):
+        assert dataset not in client.get("/datasets", params={"q": typed}, headers=HTML).text
+        assert dataset not in client.get("/pick/datasets", params={"q": typed}).text
+
+
 def test_backlog_filters_keep_a_shareable_url_and_paginate(client: TestClient) -> None:
     first = client.get("/backlog", params={"theme": "cost_of_living"}, headers=HTML).text
     api = [r["slug"] for r in client.get("/api/v1/backlog",
