@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any
 
@@ -41,9 +42,15 @@ from web.templating import flash, render, templates
 router = Router()
 AGREEMENTS = Depends(policy(Policy.AGREEMENTS))
 
-# Rows the form offers for parties and datasets (the API takes any number).
+# Rows the form offers at least for parties and datasets; it shows every one an agreement has
+# (the API takes up to 50 and 500) and this many blank rows beyond them to add one.
 PARTY_ROWS = 6
 DATASET_ROWS = 8
+SPARE_ROWS = 2
+# A row's number is bounded so that a forged field name cannot make an outsized integer.
+PARTY_ROW = re.compile(r"party_([0-9]{1,6})_organisation")
+DATASET_ROW = re.compile(r"dataset_([0-9]{1,6})")
+ROW = re.compile(r"party_[0-9]+_(organisation|role)|dataset_[0-9]+")
 FIELD_LABELS.update({
     "parties": "Parties", "datasets": "Datasets covered", "purpose": "Purpose",
     "lawful_basis": "Lawful basis (UK GDPR Article 6)",
@@ -127,31 +134,51 @@ def agreements(
     return render(request, "agreements.html", context, status_code=422 if errors else 200)
 
 
+def _row_values(parties: list[dict[str, str]], datasets: list[str]) -> dict[str, str]:
+    """Return parties and datasets as the form's rows, numbered from 0."""
+    values: dict[str, str] = {}
+    for i, party in enumerate(parties):
+        values[f"party_{i}_organisation"] = party["organisation"]
+        values[f"party_{i}_role"] = party["role"]
+    for i, code in enumerate(datasets):
+        values[f"dataset_{i}"] = code
+    return values
+
+
 def _form_values(agreement: dict[str, Any]) -> dict[str, Any]:
     """Return an agreement as its form shows it."""
     values = {k: ("" if agreement.get(k) is None else str(agreement.get(k)))
               for k in TEXT_FIELDS}
-    for i, party in enumerate(agreement.get("parties", [])):
-        values[f"party_{i}_organisation"] = party["organisation"]
-        values[f"party_{i}_role"] = party["role"]
-    for i, dataset in enumerate(agreement.get("datasets", [])):
-        values[f"dataset_{i}"] = dataset["code"]
-    return values
+    return values | _row_values(agreement.get("parties", []),
+                                [d["code"] for d in agreement.get("datasets", [])])
+
+
+def _rows(form: dict[str, str], row: re.Pattern[str]) -> list[str]:
+    """Return the names of a list's rows the form sent, in the order of their numbers."""
+    found = [(int(m[1]), name) for name in form if (m := row.fullmatch(name))]
+    return [name for _, name in sorted(found)]
 
 
 def _from_form(form: dict[str, str]) -> dict[str, Any]:
-    """Turn the posted form into the service's input; blank rows are left out."""
+    """Turn the posted form into the service's input: every row sent, blank rows left out."""
     data: dict[str, Any] = {k: form.get(k, "").strip() for k in TEXT_FIELDS if k in form}
     data.pop("version", None)
     data["parties"] = [
-        {"organisation": form.get(f"party_{i}_organisation", "").strip(),
-         "role": form.get(f"party_{i}_role", "").strip()}
-        for i in range(PARTY_ROWS) if form.get(f"party_{i}_organisation", "").strip()]
-    data["datasets"] = [form[f"dataset_{i}"].strip() for i in range(DATASET_ROWS)
-                        if form.get(f"dataset_{i}", "").strip()]
+        {"organisation": form[name].strip(),
+         "role": form.get(name.removesuffix("organisation") + "role", "").strip()}
+        for name in _rows(form, PARTY_ROW) if form[name].strip()]
+    data["datasets"] = [form[name].strip() for name in _rows(form, DATASET_ROW)
+                        if form[name].strip()]
     if (version := whole_number(form.get("version", ""))) is not None:
         data["version"] = version
     return data
+
+
+def _typed(form: dict[str, str]) -> dict[str, Any]:
+    """Return a posted form to show again: its fields, and every filled row numbered from 0."""
+    typed = _from_form(form)
+    return ({k: v for k, v in form.items() if not ROW.fullmatch(k)}
+            | _row_values(typed["parties"], typed["datasets"]))
 
 
 def _render_form(request: Request, session: Session, *, values: dict[str, Any],
@@ -162,12 +189,14 @@ def _render_form(request: Request, session: Session, *, values: dict[str, Any],
                                     .order_by(Organisation.name)).all()
     datasets = session.execute(select(col(Dataset.code), col(Dataset.title))
                                .order_by(col(Dataset.title))).all()
-    extra = max(len([k for k in values if k.startswith("dataset_")]) + 2, DATASET_ROWS)
+    parties = sum(1 for k in values if PARTY_ROW.fullmatch(k))
+    covered = sum(1 for k in values if DATASET_ROW.fullmatch(k))
     return render(request, "agreement_edit.html", {
         "values": values, "errors": errors or {}, "code": code,
         "organisations": [{"code": c, "name": n} for c, n in organisations],
         "dataset_choices": [{"code": c, "title": t} for c, t in datasets],
-        "party_rows": range(PARTY_ROWS), "dataset_rows": range(min(extra, DATASET_ROWS)),
+        "party_rows": range(max(parties + SPARE_ROWS, PARTY_ROWS)),
+        "dataset_rows": range(max(covered + SPARE_ROWS, DATASET_ROWS)),
     }, status_code=status_code)
 
 
@@ -191,7 +220,7 @@ def create_agreement(request: Request, session: WriteSession, actor: CurrentActo
                                                    data=_from_form(form))
     except Invalid as exc:
         session.rollback()
-        return _render_form(request, session, values=dict(form), errors=_by_field(exc.errors),
+        return _render_form(request, session, values=_typed(form), errors=_by_field(exc.errors),
                             status_code=422)
     flash(request, "The agreement is registered.")
     return RedirectResponse(str(request.url_for("agreement", code=saved["code"])),
@@ -241,11 +270,11 @@ def update_agreement(request: Request, code: str, session: WriteSession, actor: 
                                            data=_from_form(form))
     except Invalid as exc:
         session.rollback()
-        return _render_form(request, session, values=dict(form), errors=_by_field(exc.errors),
+        return _render_form(request, session, values=_typed(form), errors=_by_field(exc.errors),
                             code=code, status_code=422)
     except Conflict as exc:
         session.rollback()
-        return _render_form(request, session, values=dict(form),
+        return _render_form(request, session, values=_typed(form),
                             errors={"version": exc.message}, code=code, status_code=409)
     flash(request, "The agreement is saved.")
     return RedirectResponse(str(request.url_for("agreement", code=code)), status_code=303)

@@ -15,7 +15,7 @@ from portfolio.services import projects as project_service
 from portfolio.services.frames import load_links
 from tests.web.auth import Browser
 from tests.web.conftest import SignedIn
-from tests.web.pages_html import parse_html
+from tests.web.pages_html import Element, parse_html
 
 TODAY = date.today()
 GOOD = {
@@ -232,3 +232,62 @@ def test_documents_attach_to_an_agreement_for_its_parties_and_staff_only(
         trail = session.execute(select(AuditEvent.action).where(
             AuditEvent.entity == "attachment")).scalars().all()
     assert sorted(trail) == ["create", "delete"]
+
+
+def form_of(page: Element) -> dict[str, str]:
+    """Return the agreement form as a browser sends it (an unchosen select sends its first)."""
+    form = page.find("form", class_="agreement-form")
+    assert form is not None, "no agreement form"
+    data = {c.get("name") or "": c.get("value") or "" for c in form.find_all("input")}
+    data |= {c.get("name") or "": c.text() for c in form.find_all("textarea")}
+    for control in form.find_all("select"):
+        options = control.find_all("option")
+        chosen = next((o for o in options if o.get("selected") is not None), options[0])
+        data[control.get("name") or ""] = chosen.get("value") or ""
+    return data
+
+
+# More parties and datasets than the form once had rows for (the API takes 50 and 500).
+BOROUGHS = ["E09000002", "E09000003", "E09000004", "E09000005", "E09000006", "E09000007",
+            "E09000008"]
+DATASETS = ["english-indices-of-deprivation-2019", "census-2021-ts001-usual-residents",
+            "census-2021-ts011-household-deprivation", "census-2021-ts038-disability",
+            "census-2021-ts054-tenure", "ons-mid-year-population-estimates",
+            "gla-population-projections", "lsoa-2021-boundaries", "london-ward-boundaries-2022",
+            "addressbase-premium-uprn"]
+
+
+def test_saving_the_edit_page_keeps_every_party_and_dataset_and_offers_rows_to_add(
+        signed_in: SignedIn) -> None:
+    cdo = signed_in("cdo", html=True)
+    big = GOOD | {"code": "big-dsa", "datasets": DATASETS,
+                  "parties": [{"organisation": c, "role": "controller"} for c in BOROUGHS]}
+    assert cdo.post("/api/v1/agreements", json=big,
+                    headers={"accept": "application/json"}).status_code == 201
+    form = form_of(parse_html(cdo.get("/agreements/big-dsa/edit").text))
+    assert [form[f"party_{i}_organisation"] for i in range(7)] == BOROUGHS
+    # Blank rows beyond the last party and dataset, to add one.
+    assert form["party_7_organisation"] == "" and form["dataset_10"] == ""
+    saved = cdo.post("/agreements/big-dsa/edit", follow_redirects=False,
+                     data=form | {"title": "Big agreement, renamed",
+                                  "party_7_organisation": "E09000009",
+                                  "dataset_10": "tfl-unified-api"})
+    assert saved.status_code == 303, saved.text
+    got = cdo.get("/api/v1/agreements/big-dsa", headers={"accept": "application/json"}).json()
+    assert got["title"] == "Big agreement, renamed"
+    assert sorted(p["organisation"] for p in got["parties"]) == [*BOROUGHS, "E09000009"]
+    assert sorted(d["code"] for d in got["datasets"]) == sorted([*DATASETS, "tfl-unified-api"])
+
+
+def test_a_refused_form_comes_back_with_every_row_typed(clients: dict[str, Browser]) -> None:
+    form = {"csrf_token": clients["cdo"].csrf, "code": "rows-dsa", "title": "Many rows",
+            "status": "signed"}  # signed without a date: refused
+    form |= {f"party_{i}_organisation": code for i, code in enumerate(BOROUGHS)}
+    form |= {f"party_{i}_role": "controller" for i in range(len(BOROUGHS))}
+    form |= {f"dataset_{i}": code for i, code in enumerate(DATASETS)}
+    page = clients["cdo"].post("/agreements/new", data=form)
+    assert page.status_code == 422
+    shown = form_of(parse_html(page.text))
+    assert [shown[f"party_{i}_organisation"] for i in range(7)] == BOROUGHS
+    assert [shown[f"dataset_{i}"] for i in range(10)] == DATASETS
+
