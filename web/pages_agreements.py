@@ -18,7 +18,7 @@ from portfolio.enums import (
     PartyRole,
     SpecialCategoryCondition,
 )
-from portfolio.errors import Conflict, Invalid
+from portfolio.errors import Conflict, Invalid, NotAllowed
 from portfolio.models import Dataset, Organisation
 from portfolio.services import agreement_pages
 from portfolio.services import agreements as agreement_service
@@ -34,6 +34,7 @@ from web.pages_common import (
     ReadSession,
     WriteSession,
     choices,
+    sentence,
 )
 from web.routing import Router
 from web.security import READ, Policy, policy
@@ -189,10 +190,16 @@ def _render_form(request: Request, session: Session, *, values: dict[str, Any],
                                     .order_by(Organisation.name)).all()
     datasets = session.execute(select(col(Dataset.code), col(Dataset.title))
                                .order_by(col(Dataset.title))).all()
+    # One who may manage only agreements their organisation is party to is told so up front.
+    actor = getattr(request.state, "actor", None)
+    own = (session.get(Organisation, actor.organisation_id)
+           if actor is not None and actor.organisation_id is not None
+           and not agreement_service.may_manage(actor, set()) else None)
     parties = sum(1 for k in values if PARTY_ROW.fullmatch(k))
     covered = sum(1 for k in values if DATASET_ROW.fullmatch(k))
     return render(request, "agreement_edit.html", {
         "values": values, "errors": errors or {}, "code": code,
+        "own_party": own.name if own else None,
         "organisations": [{"code": c, "name": n} for c, n in organisations],
         "dataset_choices": [{"code": c, "title": t} for c, t in datasets],
         "party_rows": range(max(parties + SPARE_ROWS, PARTY_ROWS)),
@@ -222,6 +229,11 @@ def create_agreement(request: Request, session: WriteSession, actor: CurrentActo
         session.rollback()
         return _render_form(request, session, values=_typed(form), errors=_by_field(exc.errors),
                             status_code=422)
+    except NotAllowed as exc:
+        # A lead naming only other organisations: everything typed stays, the reason by parties.
+        session.rollback()
+        return _render_form(request, session, values=_typed(form),
+                            errors={"parties": sentence(exc.message)}, status_code=403)
     flash(request, "The agreement is registered.")
     return RedirectResponse(str(request.url_for("agreement", code=saved["code"])),
                             status_code=303)
@@ -276,5 +288,11 @@ def update_agreement(request: Request, code: str, session: WriteSession, actor: 
         session.rollback()
         return _render_form(request, session, values=_typed(form),
                             errors={"version": exc.message}, code=code, status_code=409)
+    except NotAllowed as exc:
+        # A lead taking their own organisation out of the parties: everything typed stays.
+        session.rollback()
+        return _render_form(request, session, values=_typed(form),
+                            errors={"parties": sentence(exc.message)}, code=code,
+                            status_code=403)
     flash(request, "The agreement is saved.")
     return RedirectResponse(str(request.url_for("agreement", code=code)), status_code=303)

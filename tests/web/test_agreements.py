@@ -291,3 +291,37 @@ def test_a_refused_form_comes_back_with_every_row_typed(clients: dict[str, Brows
     assert [shown[f"party_{i}_organisation"] for i in range(7)] == BOROUGHS
     assert [shown[f"dataset_{i}"] for i in range(10)] == DATASETS
 
+
+def test_a_lead_registering_without_their_organisation_gets_the_form_back_with_the_reason(
+        signed_in: SignedIn) -> None:
+    lead = signed_in("lead", "E09000002", html=True)
+    blank = parse_html(lead.get("/agreements/new").text)
+    assert "must be one of them" in blank.by_id("f-parties").text()
+    form = form_of(blank)
+    assert form["party_0_organisation"] == "E09000002"
+    form |= {"code": "typed-by-lead", "title": "A title I typed", "purpose": "A purpose I typed",
+             "party_0_organisation": "E09000003", "dataset_0": "tenancy-deposit-records"}
+    page = lead.post("/agreements/new", data=form)
+    assert page.status_code == 403
+    html = parse_html(page.text)
+    assert "party to" in html.error_for("f-parties")
+    assert "party to" in html.find("div", **{"class": "error-summary"}).text()
+    assert form_of(html) | {"csrf_token": ""} == form | {"csrf_token": ""}
+
+
+def test_a_lead_removing_their_organisation_from_an_agreement_keeps_what_they_typed(
+        signed_in: SignedIn) -> None:
+    lead = signed_in("lead", "E09000002", html=True)
+    assert lead.post("/api/v1/agreements", json=GOOD,
+                     headers={"accept": "application/json"}).status_code == 201
+    form = form_of(parse_html(lead.get("/agreements/nel-housing-dsa/edit").text))
+    form |= {"title": "Renamed by the lead", "party_0_organisation": "E09000003"}
+    page = lead.post("/agreements/nel-housing-dsa/edit", data=form)
+    assert page.status_code == 403
+    html = parse_html(page.text)
+    assert "party to" in html.error_for("f-parties")
+    assert form_of(html) | {"csrf_token": ""} == form | {"csrf_token": ""}
+    got = lead.get("/api/v1/agreements/nel-housing-dsa",
+                   headers={"accept": "application/json"}).json()
+    assert got["title"] == GOOD["title"] and got["version"] == 1
+
