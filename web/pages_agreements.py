@@ -268,8 +268,8 @@ def agreement(request: Request, code: str):
 @router.get("/agreements/{code}/edit", name="agreement_edit", dependencies=[AGREEMENTS])
 def edit_agreement(request: Request, code: str, session: ReadSession,
                    actor: CurrentActor):
-    """Show the form to edit an agreement."""
-    found = agreement_service.get_agreement(session=session, code=code, values={})
+    """Show the form to edit an agreement to one who may save it (a lead: while party to it)."""
+    found = agreement_service.agreement_to_edit(session=session, actor=actor, code=code)
     return _render_form(request, session, values=_form_values(found), code=code)
 
 

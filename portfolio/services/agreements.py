@@ -253,6 +253,14 @@ def create_agreement(*, session: Session, actor: Actor, data: dict[str, Any]) ->
     return {"code": agreement.code, "version": agreement.version}
 
 
+def agreement_to_edit(*, session: Session, actor: Actor, code: str) -> dict[str, Any]:
+    """Return an agreement for its edit form, refusing one whose save would be refused."""
+    agreement = agreement_by_code(session, code)
+    assert agreement.id is not None
+    _require_manage(actor, party_ids(session, agreement.id))
+    return get_agreement(session=session, code=code, values={})
+
+
 def update_agreement(*, session: Session, actor: Actor, code: str,
                      data: dict[str, Any]) -> dict[str, Any]:
     """Edit an agreement from the version read; a stale version is refused with 409."""

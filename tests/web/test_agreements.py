@@ -325,3 +325,11 @@ def test_a_lead_removing_their_organisation_from_an_agreement_keeps_what_they_ty
                    headers={"accept": "application/json"}).json()
     assert got["title"] == GOOD["title"] and got["version"] == 1
 
+def test_the_editor_is_not_offered_to_a_lead_whose_organisation_is_not_party(
+        signed_in: SignedIn) -> None:
+    other = signed_in("lead", "E09000007", html=True)
+    page = other.get("/agreements/london-street-works-dsa/edit")
+    assert page.status_code == 403
+    assert "party to" in page.text and 'class="agreement-form"' not in page.text
+    party = signed_in("lead", "TFL", html=True)
+    assert party.get("/agreements/london-street-works-dsa/edit").status_code == 200
