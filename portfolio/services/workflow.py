@@ -85,6 +85,10 @@ def check_transition(
     if before is None:
         # Staff register projects in any status (work already under way); leads may not.
         return
+    if getattr(project, "archived_at", None) is not None:
+        # Archived work has left the lists and counts: moved on, it would be open work hidden.
+        raise Invalid({"status": "the project is archived: restore it to the lists first, "
+                                 "then change its status"})
     if after in DECIDED and not by_decision:
         raise Invalid({"status": f"a project is {_words(after)} by a review decision with its "
                                  "rationale: record it in the review panel of the project's "

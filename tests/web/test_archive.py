@@ -100,3 +100,30 @@ def test_the_cdo_archives_any_closed_project(app, london: Database) -> None:  # 
         assert OTHERS_DELIVERED not in listed(cdo, q="Atlas")
     finally:
         cdo.__exit__(None, None, None)
+
+
+def test_an_archived_project_cannot_be_reopened_until_it_is_restored(app, london: Database) -> None:  # type: ignore[no-untyped-def]
+    # Review: approving an archived rejected project, or moving an archived delivered one back
+    # to work, left open work archived: out of the lists and counts, yet in the backlog.
+    cdo = client_as(app, london, "cdo")
+    try:
+        for slug in ("opdc-digital-twin", OTHERS_DELIVERED):
+            assert cdo.post(f"/projects/{slug}/archive", data={"archived": "true"},
+                            follow_redirects=False).status_code == 303
+        decided = cdo.post("/api/v1/projects/opdc-digital-twin/decisions",
+                           json={"decision": "approve", "rationale": "Funding found after all"})
+        moved = cdo.post(f"/api/v1/projects/{OTHERS_DELIVERED}/status",
+                         json={"status": "in_progress", "reason": "Reopened for a refresh"})
+        for answer in (decided, moved):
+            assert answer.status_code == 422, answer.text
+            assert "archived: restore it" in answer.text
+        statuses = {slug: cdo.get(f"/api/v1/projects/{slug}").json()["status"]
+                    for slug in ("opdc-digital-twin", OTHERS_DELIVERED)}
+        assert statuses == {"opdc-digital-twin": "rejected", OTHERS_DELIVERED: "delivered"}
+        # Restored first, it may move again.
+        assert cdo.post(f"/projects/{OTHERS_DELIVERED}/archive", data={"archived": "false"},
+                        follow_redirects=False).status_code == 303
+        assert cdo.post(f"/api/v1/projects/{OTHERS_DELIVERED}/status", json={
+            "status": "in_progress", "reason": "Reopened for a refresh"}).status_code == 200
+    finally:
+        cdo.__exit__(None, None, None)
