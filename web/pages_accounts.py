@@ -236,16 +236,23 @@ def users_page(request: Request, actor: Admin):
     """List users for the administrator."""
     refused = take(request, "user_update") or {}
     return _users(request, actor, errors=refused.get("errors", {}), form={},
-                  row=refused.get("email"), one_time=take(request, "one_time"))
+                  row=refused.get("email"), kept=refused.get("values", {}),
+                  one_time=take(request, "one_time"))
 
 
 def _users(request: Request, actor: Actor, *, errors: dict, form: dict, status_code: int = 200,
-           row: str | None = None, one_time: dict | None = None):
-    """Render the users page (`row`: the user whose change was refused, with `errors`)."""
+           row: str | None = None, kept: dict | None = None, one_time: dict | None = None):
+    """Render the users page.
+
+    `row`: the user whose change was refused, shown with `errors` and what the admin chose
+    (`kept`) instead of what is stored; otherwise `errors` and `form` are the new user's.
+    """
     database = get_database(request)
     with database.read() as session:
         users = accounts.list_users(session=session, actor=actor)
         organisations = organisation_service.list_organisations(session=session)
+    if row is not None:
+        users = [{**u, **(kept or {})} if u["email"] == row else u for u in users]
     return render(request, "users.html", {"users": users, "organisations": organisations,
                                           "errors": errors, "form": form, "row": row,
                                           "one_time": one_time},
@@ -286,7 +293,9 @@ def user_update(
             accounts.update_user(session=session, actor=actor, email=email, role=role,
                                  organisation=organisation, is_active=active == "on")
     except Invalid as exc:
-        keep(request, "user_update", {"email": email, "errors": exc.errors})
+        # Stored emails are lower case: the page finds the refused row by its stored email.
+        keep(request, "user_update", {"email": email.lower(), "errors": exc.errors, "values": {
+            "role": role, "organisation": organisation or None, "is_active": active == "on"}})
         return see_other(request, "users")
     flash(request, f"The changes to {email} are saved.")
     return see_other(request, "users")
@@ -299,7 +308,7 @@ def user_reset_password(request: Request, actor: Admin, email: str):
         with get_database(request).write() as session:
             one_time = accounts.reset_password(session=session, actor=actor, email=email)
     except Invalid as exc:
-        keep(request, "user_update", {"email": email, "errors": exc.errors})
+        keep(request, "user_update", {"email": email.lower(), "errors": exc.errors})
         return see_other(request, "users")
     keep(request, "one_time", {"email": email, "password": one_time})
     return see_other(request, "users", "#one-time")

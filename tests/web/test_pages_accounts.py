@@ -198,3 +198,38 @@ def test_user_actions_opened_by_get_go_to_the_users_page(app, db: Database, path
         answer = admin.get(path, follow_redirects=False)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/admin/users"
+
+
+def user_row_form(page, email: str):  # type: ignore[no-untyped-def]
+    """Return the form that changes one user's role, organisation and access."""
+    action = "/admin/users/" + email.replace("@", "%40")
+    return next(f for f in page.find_all("form") if f.get("action") == action)
+
+
+def chosen(form, name: str) -> str | None:  # type: ignore[no-untyped-def]
+    """Return the value of the option selected in one of a form's selects."""
+    option = form.find("select", name=name).find("option", selected="")
+    return None if option is None else option.get("value")
+
+
+def test_a_refused_user_change_keeps_what_the_admin_chose_with_the_error_beside_the_field(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    email = make_user(db, "researcher")
+    with Browser(app) as admin:
+        sign_in(admin, db, "admin")
+        page = parse_html(admin.post(f"/admin/users/{email}",
+                                     data={"role": "lead", "organisation": ""}).text)
+        again = parse_html(admin.get("/admin/users").text)
+    form = user_row_form(page, email)
+    assert chosen(form, "role") == "lead"
+    assert form.find("input", name="active").get("checked") is None  # unticked by the admin
+    organisation = form.find("select", name="organisation")
+    assert organisation.get("aria-invalid") == "true"
+    assert page.error_for(organisation.get("id")) == (
+        "A lead must belong to an organisation: choose one.")
+    summary = page.find(class_="error-summary")
+    assert summary.find("a", href=f"#{organisation.get('id')}") is not None
+    # Shown once: a reload shows the user as stored.
+    assert chosen(user_row_form(again, email), "role") == "researcher"
+    assert user_row_form(again, email).find("input", name="active").get("checked") == ""
+
