@@ -372,21 +372,23 @@ def update_user(*, session: Session, actor: Actor, email: str, role: str | None 
     assert user.id is not None
     before = user_public(user, session.get(Organisation, user.organisation_id)
                          if user.organisation_id else None)
+    new_role, organisation_id = user.role, user.organisation_id
     if role is not None:
         try:
-            user.role = Role(role).value
+            new_role = Role(role).value
         except ValueError:
             allowed = "admin, cdo, lead, researcher"
             raise Invalid({"role": f"{role!r} is not one of {allowed}"}) from None
     if organisation is not None:
-        user.organisation_id = (organisation_by_code(session, organisation).id
-                                if organisation else None)
-    if user.role == Role.LEAD.value and user.organisation_id is None:
+        # Looked up before the user changes: the lookup's autoflush would write a half change.
+        organisation_id = (organisation_by_code(session, organisation).id
+                           if organisation else None)
+    if new_role == Role.LEAD.value and organisation_id is None:
         raise Invalid({"organisation": "A lead must belong to an organisation: choose one."})
-    if is_active is not None:
-        user.is_active = is_active
-        if not is_active:
-            end_sessions(session, user.id)
+    active = user.is_active if is_active is None else is_active
+    user.role, user.organisation_id, user.is_active = new_role, organisation_id, active
+    if not active:
+        end_sessions(session, user.id)
     session.add(user)
     session.flush()
     org = session.get(Organisation, user.organisation_id) if user.organisation_id else None

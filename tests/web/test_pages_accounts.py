@@ -7,8 +7,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.models import ApiToken
+from portfolio.services import organisations as organisation_service
 from portfolio.settings import Settings
 from tests.web.auth import PASSWORD, Browser, make_user, page_csrf, sign_in
 from tests.web.pages_html import parse_html
@@ -200,6 +202,13 @@ def test_user_actions_opened_by_get_go_to_the_users_page(app, db: Database, path
     assert answer.headers["location"] == "/admin/users"
 
 
+def add_organisation(db: Database, code: str, name: str) -> None:
+    """Add an organisation a user may belong to."""
+    with db.write() as session:
+        organisation_service.create_organisation(session=session, actor=SYSTEM, data={
+            "code": code, "name": name, "kind": "borough"})
+
+
 def user_row_form(page, email: str):  # type: ignore[no-untyped-def]
     """Return the form that changes one user's role, organisation and access."""
     action = "/admin/users/" + email.replace("@", "%40")
@@ -233,3 +242,17 @@ def test_a_refused_user_change_keeps_what_the_admin_chose_with_the_error_beside_
     assert chosen(user_row_form(again, email), "role") == "researcher"
     assert user_row_form(again, email).find("input", name="active").get("checked") == ""
 
+
+
+def test_a_researcher_made_a_lead_of_an_organisation_on_the_users_page_is_saved(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    add_organisation(db, "CAM", "Camden")
+    email = make_user(db, "researcher")
+    with Browser(app) as admin:
+        sign_in(admin, db, "admin")
+        saved = admin.post(f"/admin/users/{email}", data={"role": "lead", "organisation": "CAM",
+                                                          "active": "on"},
+                           follow_redirects=False)
+        assert saved.status_code == 303
+        form = user_row_form(parse_html(admin.get("/admin/users").text), email)
+    assert (chosen(form, "role"), chosen(form, "organisation")) == ("lead", "CAM")
