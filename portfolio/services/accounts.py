@@ -386,6 +386,10 @@ def update_user(*, session: Session, actor: Actor, email: str, role: str | None 
     if new_role == Role.LEAD.value and organisation_id is None:
         raise Invalid({"organisation": "A lead must belong to an organisation: choose one."})
     active = user.is_active if is_active is None else is_active
+    if user.role == Role.ADMIN.value and user.is_active and not (
+            new_role == Role.ADMIN.value and active):
+        _keep_an_admin(session, user, actor,
+                       field="role" if new_role != Role.ADMIN.value else "active")
     user.role, user.organisation_id, user.is_active = new_role, organisation_id, active
     if not active:
         end_sessions(session, user.id)
@@ -396,6 +400,20 @@ def update_user(*, session: Session, actor: Actor, email: str, role: str | None 
     record(session, actor, action="update", entity="user", entity_id=user.id, before=before,
            after=after)
     return after
+
+
+def _keep_an_admin(session: Session, user: User, actor: Actor, *, field: str) -> None:
+    """Refuse to take the admin role or access from the last active admin."""
+    # The active admins' rows stay locked to the commit (PostgreSQL; SQLite's writer holds its
+    # one write lock): two admins demoting each other at once cannot both be let through.
+    admins = session.execute(
+        select(col(User.id)).where(col(User.role) == Role.ADMIN.value,
+                                   col(User.is_active).is_(True))
+        .order_by(col(User.id)).with_for_update()).all()
+    if any(found != user.id for (found,) in admins):
+        return
+    who = "You are" if user.id == actor.id else f"{user.email} is"
+    raise Invalid({field: f"{who} the only active admin: make someone else an admin first."})
 
 
 def _user(session: Session, email: str) -> User:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
-from portfolio.models import ApiToken
+from portfolio.models import ApiToken, User
 from portfolio.services import organisations as organisation_service
 from portfolio.settings import Settings
 from tests.web.auth import PASSWORD, Browser, make_user, page_csrf, sign_in
@@ -256,3 +256,48 @@ def test_a_researcher_made_a_lead_of_an_organisation_on_the_users_page_is_saved(
         assert saved.status_code == 303
         form = user_row_form(parse_html(admin.get("/admin/users").text), email)
     assert (chosen(form, "role"), chosen(form, "organisation")) == ("lead", "CAM")
+
+
+def active_admins(db: Database) -> list[str]:
+    with db.read() as session:
+        return list(session.execute(select(User.email).where(
+            User.role == "admin", User.is_active.is_(True))).scalars())  # type: ignore[attr-defined]
+
+
+def test_the_only_active_admin_cannot_take_away_their_own_admin_role(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    add_organisation(db, "CAM", "Camden")
+    with Browser(app) as admin:
+        me = sign_in(admin, db, "admin")
+        page = parse_html(admin.post(f"/admin/users/{me}", data={
+            "role": "lead", "organisation": "CAM", "active": "on"}).text)
+        assert admin.get("/admin/users").status_code == 200
+    assert active_admins(db) == [me]
+    form = user_row_form(page, me)
+    assert (chosen(form, "role"), chosen(form, "organisation")) == ("lead", "CAM")
+    role = form.find("select", name="role")
+    assert page.error_for(role.get("id")) == (
+        "You are the only active admin: make someone else an admin first.")
+    assert page.find(class_="error-summary").find("a", href=f"#{role.get('id')}") is not None
+
+
+def test_the_only_active_admin_cannot_be_switched_off(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    with Browser(app) as admin:
+        me = sign_in(admin, db, "admin")
+        page = parse_html(admin.post(f"/admin/users/{me}", data={"role": "admin"}).text)
+    assert active_admins(db) == [me]
+    active = user_row_form(page, me).find("input", name="active")
+    assert active.get("checked") is None
+    assert page.error_for(active.get("id")) == (
+        "You are the only active admin: make someone else an admin first.")
+
+
+def test_an_admin_may_step_down_once_another_admin_is_active(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    other = make_user(db, "admin")
+    with Browser(app) as admin:
+        me = sign_in(admin, db, "admin")
+        stepped_down = admin.post(f"/admin/users/{me}", data={"role": "researcher",
+                                                              "active": "on"},
+                                  follow_redirects=False)
+    assert stepped_down.status_code == 303
+    assert active_admins(db) == [other]

@@ -1,0 +1,60 @@
+"""Two admins demoting each other at the same moment on PostgreSQL still leave one admin."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select, text
+
+from portfolio.actors import SYSTEM
+from portfolio.db import Database
+from portfolio.errors import Invalid
+from portfolio.models import User
+from portfolio.services import accounts
+
+
+@pytest.fixture
+def backend() -> str:
+    """Row locks of PostgreSQL (SQLite's one writer serialises these writes anyway)."""
+    return "postgresql"
+
+
+def waiting_for_a_lock(db: Database) -> bool:
+    """Tell whether a connection to this database waits for a lock another holds."""
+    with db.connect() as connection:
+        return bool(connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar())
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(db: Database) -> None:
+    for email in ("ada@example.london", "bea@example.london"):
+        with db.write() as session:
+            accounts.add_user(session=session, actor=SYSTEM, data={
+                "email": email, "name": email, "role": "admin"})
+    outcome: dict[str, str] = {}
+
+    def demote_bea() -> None:
+        try:
+            with db.write() as session:
+                accounts.update_user(session=session, actor=SYSTEM,
+                                     email="bea@example.london", role="researcher")
+            outcome["bea"] = "demoted"
+        except Invalid as refused:
+            outcome["bea"] = refused.errors["role"]
+
+    with db.write() as session:
+        accounts.update_user(session=session, actor=SYSTEM, email="ada@example.london",
+                             role="researcher")
+        other = threading.Thread(target=demote_bea)
+        other.start()
+        # Until this commits, Bea's demotion must wait for it rather than count Ada as an admin.
+        while other.is_alive() and not waiting_for_a_lock(db):
+            other.join(0.01)
+    other.join(30)
+    assert outcome["bea"] == ("bea@example.london is the only active admin: "
+                              "make someone else an admin first.")
+    with db.read() as session:
+        admins = session.execute(select(User.email).where(User.role == "admin")).scalars()
+        assert list(admins) == ["bea@example.london"]
