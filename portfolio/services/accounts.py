@@ -402,15 +402,21 @@ def update_user(*, session: Session, actor: Actor, email: str, role: str | None 
     return after
 
 
-def _keep_an_admin(session: Session, user: User, actor: Actor, *, field: str) -> None:
-    """Refuse to take the admin role or access from the last active admin."""
+def only_active_admin(session: Session, user: User) -> bool:
+    """Tell whether the user is the one active admin (rows locked to the commit)."""
     # The active admins' rows stay locked to the commit (PostgreSQL; SQLite's writer holds its
     # one write lock): two admins demoting each other at once cannot both be let through.
     admins = session.execute(
         select(col(User.id)).where(col(User.role) == Role.ADMIN.value,
                                    col(User.is_active).is_(True))
         .order_by(col(User.id)).with_for_update()).all()
-    if any(found != user.id for (found,) in admins):
+    return user.role == Role.ADMIN.value and user.is_active and all(
+        found == user.id for (found,) in admins)
+
+
+def _keep_an_admin(session: Session, user: User, actor: Actor, *, field: str) -> None:
+    """Refuse to take the admin role or access from the last active admin."""
+    if not only_active_admin(session, user):
         return
     who = "You are" if user.id == actor.id else f"{user.email} is"
     raise Invalid({field: f"{who} the only active admin: make someone else an admin first."})

@@ -21,6 +21,7 @@ from portfolio.enums import Role
 from portfolio.errors import DomainError, Invalid, NotFound
 from portfolio.models import ExternalIdentity, GroupMapping, Organisation, User, utcnow
 from portfolio.oidc import Identity
+from portfolio.services.accounts import only_active_admin
 from portfolio.services.common import organisation_by_code, record
 from portfolio.text import control_problem
 
@@ -111,7 +112,8 @@ def _apply_groups(session: Session, user: User, link: ExternalIdentity,
     """Give the user the role their mapped groups give, or take away one they no longer give.
 
     A role the groups gave at the last sign-in, unchanged since, goes when no group gives one
-    now (the user waits for access again); a role an admin gave by hand stays.
+    now (the user waits for access again); a role an admin gave by hand stays; the only active
+    admin stays one.
     """
     mapped = _mapped_role(session, groups)
     held = (user.role, user.organisation_id)
@@ -122,6 +124,14 @@ def _apply_groups(session: Session, user: User, link: ExternalIdentity,
         access = (None, None)
     else:
         access = held
+    if (held[0] == Role.ADMIN.value and access[0] != Role.ADMIN.value
+            and only_active_admin(session, user)):
+        # As on the users page, there is always an active admin: the role goes at a sign-in
+        # after another admin is made (what the groups gave is remembered until then).
+        record(session, _system(), action="update", entity="user", entity_id=user.id,
+               before={"role": user.role}, after={"role": user.role, "kept": "the only active "
+                                                  "admin", "groups": list(groups)})
+        return
     link.mapped_role, link.mapped_organisation_id = (access if mapped is not None
                                                      else (None, None))
     if access != held:

@@ -148,6 +148,29 @@ def test_a_role_an_admin_gave_by_hand_stays_without_a_mapped_group(
     assert role_of(db, "erin@council.example") == "researcher"
 
 
+def test_a_sign_in_never_takes_the_role_of_the_only_active_admin(
+        client: Browser, db: Database, oidc_issuer: str) -> None:  # noqa: F811
+    # As on the users page: there is always an active admin (a review found the provider's
+    # groups could demote the last one).
+    from portfolio.actors import SYSTEM
+    from portfolio.services import accounts
+
+    map_group(db, "portfolio-admins", "admin")
+    set_user(oidc_issuer, "fay", email="fay@council.example", email_verified=True, name="Fay",
+             groups=["portfolio-admins"])
+    assert journey(client, "fay")[0].status_code == 303
+    client.post("/logout")
+    with db.write() as session:  # the seeded admins step down: Fay is the only one left
+        for user in session.execute(select(User).where(User.role == "admin",
+                                                       User.email != "fay@council.example")):
+            accounts.update_user(session=session, actor=SYSTEM, email=user[0].email,
+                                 is_active=False)
+    set_user(oidc_issuer, "fay", email="fay@council.example", email_verified=True, name="Fay",
+             groups=[])
+    assert journey(client, "fay")[0].status_code == 303
+    assert role_of(db, "fay@council.example") == "admin"
+
+
 def test_sign_out_offers_the_providers_end_session(client: Browser, db: Database,
                                                    oidc_issuer: str) -> None:  # noqa: F811
     map_group(db, "readers", "researcher")
