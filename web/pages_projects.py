@@ -282,9 +282,7 @@ def update_project(
         return conflict_page(request, session, slug, form, exc)
     except Invalid as exc:
         session.rollback()
-        return render_editor(
-            request, session, slug, status_code=422, values=form, errors=exc.errors
-        )
+        return refused_page(request, session, slug, form, exc)
     except workflow.TransitionRefused as exc:
         # A refused status change keeps everything typed, with the refusal by the status.
         session.rollback()
@@ -324,6 +322,41 @@ def conflict_from_form(form: dict[str, str], names: list[str]) -> dict[str, Any]
             "names": ",".join(names)}
 
 
+def mine_over_saved(saved: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
+    """Return the saved version's values with the fields the user changed as they typed them."""
+    values = dict(saved)
+    for name in changed_in_form(form):
+        if name in CHECKBOXES:
+            values[name] = "on" if form.get(name, "") not in ("", "false", "off") else ""
+        else:
+            values[name] = form.get(name, "")
+    # The reason for a status change is the form's own, not the project's: kept as typed.
+    values["status_reason"] = form.get("status_reason", "")
+    return values
+
+
+def refused_page(request: Request, session: Session, slug: str, form: dict[str, str],
+                 exc: Invalid):
+    """Show a refused save again with the errors, everything typed kept.
+
+    A stale form's changes were checked over the saved version (a date against a colleague's
+    later one, say): it is shown as that version with the user's changes, so that the errors
+    agree with what the form shows and saving again starts from it.
+    """
+    saved = project_values(project_pages.project_editor(session=session, slug=slug)["project"])
+    stale = (any(key.startswith("was_") for key in form)
+             and form.get("version", "") != str(saved["version"]))
+    if not stale:
+        return render_editor(request, session, slug, status_code=422, values=form,
+                             errors=exc.errors)
+    return render_editor(
+        request, session, slug, status_code=422, errors=exc.errors,
+        values=mine_over_saved(saved, form),
+        was={f"was_{k}": v for k, v in saved.items() if k != "version"},
+        notice="The project was changed by someone else since you opened it: the form shows "
+               "their saved values with your changes over them.")
+
+
 def conflict_page(
     request: Request, session: Session, slug: str, form: dict[str, str], exc: Conflict
 ):
@@ -340,13 +373,7 @@ def conflict_page(
     # Without the values the form started from, every field changed meanwhile is shown.
     names = ["owner" if n == "owner_id" else n for n in (exc.conflicts or exc.changed)
              if n not in ("id", "slug", "updated_at", "created_at", "version")]
-    mine = changed_in_form(form)
-    values = dict(saved)
-    for name in mine:
-        if name in CHECKBOXES:
-            values[name] = "on" if form.get(name, "") not in ("", "false", "off") else ""
-        else:
-            values[name] = form.get(name, "")
+    values = mine_over_saved(saved, form)
     rows = []
     for name in names:
         now = saved.get(name)
