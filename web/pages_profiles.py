@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from portfolio.enums import DIMENSIONS
-from portfolio.errors import Invalid
+from portfolio.errors import Conflict, Invalid
 from portfolio.models import User
 from portfolio.services import profile_pages
 from portfolio.services import profiles as profile_service
-from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession, when
+from portfolio.text import whole_number
+from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession, sentence, when
 from web.pages_projects import see_other
 from web.routing import Router
 from web.security import Policy, policy
@@ -131,7 +132,8 @@ def _history(session: Session, name: str) -> list[dict[str, Any]]:
 
 def _profile_page(request: Request, db: Any, name: str, *, status_code: int = 200,
                   errors: dict[str, str] | None = None,
-                  values: dict[str, str] | None = None):
+                  values: dict[str, str] | None = None, conflict: Conflict | None = None,
+                  stale_version: int | None = None):
     with db.read() as session:
         profile = profile_service.get_profile(session=session, name=name)
         criteria = profile_service.criteria_by_dimension(session=session)
@@ -143,7 +145,26 @@ def _profile_page(request: Request, db: Any, name: str, *, status_code: int = 20
         "errors": errors or {}, "values": values or profile_pages.form_weights(profile, criteria),
         "shares": profile_pages.criterion_shares(profile, criteria),
         "dimensions": DIMENSIONS,
+        "conflict": conflict and {
+            "message": sentence(conflict.message),
+            "changes": _changed_since(history, profile, criteria, stale_version)},
     }, status_code=status_code)
+
+
+def _changed_since(history: list[dict[str, Any]], profile: dict[str, Any],
+                   criteria: dict[str, list[dict[str, str]]],
+                   version: int | None) -> list[dict[str, str]]:
+    """List the form's weights that differ between a past version and now, in the form's units."""
+    then = next((h for h in history if h["version"] == version), None)
+    # Compared as the form's figures (criteria as shares of their dimension), the units typed.
+    before = profile_pages.form_weights({"weights": then["weights"]}, criteria) if then else {}
+    after = profile_pages.form_weights(profile, criteria)
+    labels = {f"dim:{d}": d.capitalize() for d in DIMENSIONS} | {
+        f"crit:{c['key']}": f"{c['name']} (within {d})" for d, group in criteria.items()
+        for c in group}
+    return [{"field": name, "label": label, "before": before.get(name, "—"),
+             "after": after.get(name, "—")}
+            for name, label in labels.items() if before.get(name) != after.get(name)]
 
 
 @router.get("/profiles/{name}", name="profile", dependencies=[READ])
@@ -155,14 +176,27 @@ def profile_page(request: Request, db: AppDatabase, name: str):
 @router.post("/profiles/{name}", name="profile_update", dependencies=[PROFILES])
 def profile_update(request: Request, db: AppDatabase, session: WriteSession,
                    actor: CurrentActor, name: str, form: FormData):
-    """Save weights set directly as the profile's next version."""
+    """Save weights set directly as the profile's next version, from the version the user read.
+
+    A profile changed since is refused (409) with the user's weights kept and what changed
+    shown; the form then carries the version now saved, so saving again is a choice made knowing.
+    """
     criteria = profile_service.criteria_by_dimension(session=session)
     dims, crits, errors = profile_pages.weights_from_form(form, criteria)
+    version = whole_number(form.get("version", ""))
+    if "version" in form and version is None:
+        errors["version"] = "the form's version is not a number: reload the page"
     if not errors:
         try:
             profile_service.set_weights(
                 session=session, actor=actor, name=name, dimension_weights=dims,
-                criterion_weights=crits, description=form.get("description", "").strip())
+                criterion_weights=crits, description=form.get("description", "").strip(),
+                version=version)
+        except Conflict as exc:
+            session.rollback()
+            return _profile_page(request, db, name, status_code=409, conflict=exc,
+                                 stale_version=version,
+                                 values=form | {"version": str(exc.current["version"])})
         except Invalid as exc:
             session.rollback()
             errors = exc.errors

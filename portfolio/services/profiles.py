@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.enums import WeightKind, WeightMethod
-from portfolio.errors import Invalid, NotFound
+from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.models import (
     Criterion,
     ProfileRevision,
@@ -19,7 +19,7 @@ from portfolio.models import (
     WeightProfile,
     utcnow,
 )
-from portfolio.services.common import record
+from portfolio.services.common import record, rows_changed
 from portfolio.text import control_problem
 from scoring.criteria import DIMENSIONS
 from scoring.weights import (
@@ -125,13 +125,29 @@ def _checked(mapping: Any, field: str, expected: set[str]) -> dict[str, float]:
         raise Invalid({field: str(exc)}) from None
 
 
+def _stale(session: Session, row: WeightProfile, version: int) -> Conflict:
+    """Return the refusal of weights set from an older version, naming the weights changed since."""
+    current = profile_public(session, row)
+    then = session.execute(select(col(ProfileRevision.weights)).where(
+        col(ProfileRevision.profile_id) == row.id, col(ProfileRevision.version) == version)
+    ).scalar()
+    changes = weight_changes(then, current["weights"])
+    return Conflict(
+        f"weight profile {row.name!r} was changed by someone else since you opened it (now "
+        f"version {row.version}, you edited version {version})",
+        current=current, changed={f"{c['kind']}:{c['key']}": c for c in changes})
+
+
 def set_weights(
     *, session: Session, actor: Actor, name: str, dimension_weights: dict[str, Any],
     criterion_weights: dict[str, Any], description: str | None = None,
     ahp_matrix: dict[str, Any] | None = None, consistency_ratio: float | None = None,
-    create: bool = False,
+    create: bool = False, version: int | None = None,
 ) -> dict[str, Any]:
-    """Store new weights for a profile (creating it if asked), keeping the old ones in history."""
+    """Store new weights for a profile (creating it if asked), keeping the old ones in history.
+
+    Given the `version` the weights were set from, a profile changed since is refused (409).
+    """
     require(actor, Capability.MANAGE_PROFILES)
     criteria: set[str] = set(session.execute(select(col(Criterion.key))).scalars())
     if ahp_matrix:
@@ -155,9 +171,21 @@ def set_weights(
         raise Invalid({"name": problem})
     if problem := control_problem(description or "", multiline=True):
         raise Invalid({"description": problem})
+    if existing is not None and version is not None and version != existing.version:
+        raise _stale(session, existing, version)
     row = existing or WeightProfile(name=name, version=0)
     before = profile_public(session, row) if existing else None
-    row.version += 1
+    if existing is not None:
+        # Compare-and-set: a save committed since this one read the profile wins, not this one.
+        taken = existing.version
+        result = session.execute(update(WeightProfile).where(
+            col(WeightProfile.id) == existing.id, col(WeightProfile.version) == taken
+        ).values(version=taken + 1))
+        session.refresh(existing)
+        if rows_changed(result) != 1:
+            raise _stale(session, existing, version if version is not None else taken)
+    else:
+        row.version = 1
     row.method = (WeightMethod.AHP if ahp_matrix else WeightMethod.DIRECT).value
     row.ahp_matrix = ahp_matrix
     row.consistency_ratio = consistency_ratio

@@ -27,6 +27,13 @@ def version(client: TestClient) -> int:
     return client.get("/api/v1/profiles/CDO default").json()["version"]
 
 
+def edit_form(page_text: str) -> dict[str, str]:
+    """Return the fields of a profile page's direct-weights form, as a browser would post them."""
+    form = parse_html(page_text).find("form", action="/profiles/CDO%20default")
+    assert form is not None, "no form to change the weights"
+    return {i.get("name") or "": i.get("value") or "" for i in form.find_all("input")}
+
+
 @pytest.mark.parametrize("role", ["lead", "researcher"])
 def test_readers_see_profiles_without_edit_controls(clients: dict[str, Browser],
                                                     role: str) -> None:
@@ -72,6 +79,27 @@ def test_the_cdo_sets_weights_directly_and_history_says_what_changed(
     assert profile["method"] == "direct"
     history = client.get(PROFILE).text
     assert "Dimension impact" in history
+
+
+def test_a_stale_weights_form_is_refused_keeping_the_typed_weights_and_saying_what_changed(
+    clients: dict[str, Browser], signed_in: SignedIn,
+) -> None:
+    alice, bob = clients["cdo"], signed_in("cdo", html=True)
+    hers, his = edit_form(alice.get(PROFILE).text), edit_form(bob.get(PROFILE).text)
+    assert bob.post(PROFILE, data=his | {"dim:feasibility": "9"},
+                    follow_redirects=False).status_code == 303
+    bobs = alice.get("/api/v1/profiles/CDO default").json()["weights"]
+    response = alice.post(PROFILE, data=hers | {"dim:impact": "7"}, follow_redirects=False)
+    assert response.status_code == 409
+    assert alice.get("/api/v1/profiles/CDO default").json()["weights"] == bobs
+    shown = parse_html(response.text)
+    again = edit_form(response.text)
+    assert (again["dim:impact"], again["dim:feasibility"]) == ("7", "30")
+    assert again["version"] == str(version(alice))
+    changed = shown.by_id("changed-meanwhile").text()
+    assert "Feasibility: 30% → 11.39%" in changed and "Reach" not in changed
+    # Saving again from the refusal is a deliberate choice, made knowing what changed.
+    assert alice.post(PROFILE, data=again, follow_redirects=False).status_code == 303
 
 
 def test_a_bad_weight_is_named_beside_its_field_and_nothing_is_stored(

@@ -1,0 +1,70 @@
+"""Weight profiles: weights saved from a stale version are refused, never silently undone."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from portfolio.actors import SYSTEM
+from portfolio.db import Database
+from portfolio.errors import Conflict
+from portfolio.services import profiles as profile_service
+
+WRITERS = 4
+EDITS_EACH = 6
+
+
+def save(db: Database, impact: float, *, version: int | None = None) -> dict:
+    """Read the profile, then set its impact weight from the version read (or the one given)."""
+    with db.read() as session:
+        current = profile_service.get_profile(session=session, name="CDO default")
+    with db.write() as session:
+        return profile_service.set_weights(
+            session=session, actor=SYSTEM, name="CDO default",
+            dimension_weights=current["weights"]["dimension"] | {"impact": impact},
+            criterion_weights=current["weights"]["criterion"],
+            version=current["version"] if version is None else version)
+
+
+def test_weights_set_from_an_older_version_are_refused_naming_what_changed(
+    london: Database,
+) -> None:
+    first = save(london, 1.0)
+    with pytest.raises(Conflict) as refused:
+        save(london, 0.1, version=first["version"] - 1)
+    assert refused.value.current["version"] == first["version"]
+    assert "dimension:impact" in refused.value.changed
+    with london.read() as session:
+        assert profile_service.get_profile(session=session, name="CDO default") == first
+
+
+def test_concurrent_weight_writers_lose_nothing_and_never_fail(london: Database) -> None:
+    start = save(london, 0.5)["version"]
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def writer(w: int) -> None:
+        for i in range(EDITS_EACH):
+            try:
+                save(london, 1.0 + w * 10 + i)
+                result = "ok"
+            except Conflict:
+                result = "conflict"
+            except BaseException as exc:  # noqa: BLE001 - any other error is the failure
+                errors.append(exc)
+                return
+            with lock:
+                outcomes.append(result)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[:3]
+    with london.read() as session:
+        history = profile_service.profile_history(session=session, name="CDO default")
+    assert history[0]["version"] == start + outcomes.count("ok")
+    assert len(outcomes) == WRITERS * EDITS_EACH
