@@ -27,11 +27,14 @@ ProfileName = Annotated[str, Query(max_length=120)]
 
 
 def _list_page(request: Request, db: Any, *, status_code: int = 200,
-               errors: dict[str, str] | None = None, values: dict[str, str] | None = None):
+               errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+               sliders: bool = False):
+    """Render the list; `sliders` shows the form saving what-if weights in place of "create"."""
     with db.read() as session:
         listed = profile_service.list_profiles(session=session)
     return render(request, "profiles.html", {
         "profiles": listed, "errors": errors or {}, "values": values or {},
+        "sliders": sliders,
     }, status_code=status_code)
 
 
@@ -76,17 +79,23 @@ def profile_from_sliders(request: Request, db: AppDatabase, session: WriteSessio
                          actor: CurrentActor, form: FormData):
     """Save the backlog's what-if dimension weights as a new profile (criteria as the base's)."""
     name = form.get("name", "").strip()
+    # Read as the profile form reads its dimension fields, so each problem stands by its field.
+    dims, _, problems = profile_pages.weights_from_form(
+        {f"dim:{d}": form.get(f"w_{d}", "") for d in DIMENSIONS}, {})
     try:
+        if problems:
+            raise Invalid({f"w_{k.removeprefix('dim:')}": v for k, v in problems.items()})
         base = _base(session, form)
         profile_service.set_weights(
-            session=session, actor=actor, name=name, create=True,
-            dimension_weights={d: form.get(f"w_{d}", "") for d in DIMENSIONS},
+            session=session, actor=actor, name=name, create=True, dimension_weights=dims,
             criterion_weights=base["weights"]["criterion"],
             description=f"From the backlog's what-if weights on {base['name']}")
     except Invalid as exc:
         session.rollback()
-        return _list_page(request, db, status_code=422, errors=exc.errors,
-                          values={"name": name, "based_on": form.get("based_on", "")})
+        # The what-if weights come back with the refusal, so the retry saves them, not the base's.
+        return _list_page(request, db, status_code=422, errors=exc.errors, sliders=True,
+                          values={"name": name, "based_on": form.get("based_on", "")}
+                          | {f"w_{d}": form.get(f"w_{d}", "") for d in DIMENSIONS})
     return see_other(request.url_for("profile", name=name))
 
 

@@ -197,6 +197,39 @@ def test_the_sliders_are_saved_as_a_new_profile(clients: dict[str, Browser]) -> 
     assert made["weights"]["dimension"]["impact"] == pytest.approx(0.7)
 
 
+def test_a_refused_slider_save_keeps_the_weights_and_the_retry_saves_them(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    moved = {"w_impact": "80", "w_feasibility": "10", "w_readiness": "10"}
+    response = client.post("/profiles/from-sliders",
+                           data={"name": "Net zero", "based_on": "CDO default"} | moved)
+    assert response.status_code == 422
+    shown = parse_html(response.text)
+    assert "already exists" in shown.error_for("s-name")
+    form = shown.find("form", action="/profiles/from-sliders")
+    assert form is not None, "the refusal does not show the sliders' form again"
+    data = {i.get("name") or "": i.get("value") or "" for i in form.find_all("input")}
+    data |= {s.get("name") or "": next((o.get("value") or "" for o in s.find_all("option")
+                                         if o.get("selected") is not None), "")
+             for s in form.find_all("select")}
+    assert {k: data.get(k) for k in moved} == moved
+    assert data["based_on"] == "CDO default"
+    retried = client.post("/profiles/from-sliders", data=data | {"name": "Impact first"},
+                          follow_redirects=False)
+    assert retried.status_code == 303, retried.text
+    made = client.get("/api/v1/profiles/Impact first").json()
+    assert made["weights"]["dimension"]["impact"] == pytest.approx(0.8)
+
+
+def test_a_bad_slider_weight_is_named_beside_its_field(clients: dict[str, Browser]) -> None:
+    response = clients["cdo"].post("/profiles/from-sliders", data={
+        "name": "Odd", "based_on": "CDO default", "w_impact": "lots", "w_feasibility": "10",
+        "w_readiness": "10"})
+    assert response.status_code == 422
+    assert "must be a number" in parse_html(response.text).error_for("s-w_impact")
+
+
 def test_two_profiles_compared_show_correlation_and_movers(clients: dict[str, Browser]) -> None:
     client = clients["researcher"]
     response = client.get("/profiles/compare", params={"a": "CDO default", "b": "Net zero"})
