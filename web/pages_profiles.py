@@ -46,9 +46,6 @@ def profiles_page(request: Request, db: AppDatabase):
 
 def _base(session: Session, form: dict[str, str]) -> dict[str, Any]:
     """Return the profile a new one starts from, or refuse naming the field."""
-    if "/" in form.get("name", ""):
-        # The name is the profile's address (/profiles/{name}), one path segment.
-        raise Invalid({"name": "a profile name cannot contain “/”"})
     name = form.get("based_on", "").strip()
     found = [p for p in profile_service.list_profiles(session=session) if p["name"] == name]
     if not found:

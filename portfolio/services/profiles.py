@@ -109,6 +109,21 @@ def weight_changes(before: dict[str, Any] | None,
     return changes
 
 
+# A profile's name is its address, one path segment (/profiles/{name}); these segments are the
+# profiles' own pages there (web/pages_profiles.py), or ones a browser rewrites ("." and "..").
+UNREACHABLE_NAMES = frozenset({"compare", "from-sliders", "ahp", ".", ".."})
+
+
+def _name_problem(name: str) -> str | None:
+    """Say why a new profile's name could not be its address, or return None."""
+    if "/" in name:
+        return "a profile name cannot contain “/”"
+    if name in UNREACHABLE_NAMES:
+        return (f"a profile cannot be named “{name}”: that address is taken by the profile "
+                "pages themselves; choose another name")
+    return None
+
+
 def _checked(mapping: Any, field: str, expected: set[str]) -> dict[str, float]:
     """Validate and normalise one group of weights."""
     if not isinstance(mapping, dict):
@@ -167,7 +182,7 @@ def set_weights(
         raise Invalid({"name": f"a weight profile named {name!r} already exists"})
     if not name.strip() or len(name) > 120:
         raise Invalid({"name": "must be 1 to 120 characters"})
-    if problem := control_problem(name):
+    if problem := control_problem(name) or (_name_problem(name) if create else None):
         raise Invalid({"name": problem})
     if problem := control_problem(description or "", multiline=True):
         raise Invalid({"description": problem})

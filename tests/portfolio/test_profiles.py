@@ -1,4 +1,4 @@
-"""Weight profiles: weights saved from a stale version are refused, never silently undone."""
+"""Weight profiles: stale weights are refused, never silently undone; names stay reachable."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
-from portfolio.errors import Conflict
+from portfolio.errors import Conflict, Invalid
 from portfolio.services import profiles as profile_service
 
 WRITERS = 4
@@ -68,3 +68,19 @@ def test_concurrent_weight_writers_lose_nothing_and_never_fail(london: Database)
         history = profile_service.profile_history(session=session, name="CDO default")
     assert history[0]["version"] == start + outcomes.count("ok")
     assert len(outcomes) == WRITERS * EDITS_EACH
+
+
+@pytest.mark.parametrize("name", ["compare", "from-sliders", "ahp", "a/b", "."])
+def test_a_new_profile_is_refused_a_name_its_address_cannot_reach(
+    london: Database, name: str,
+) -> None:
+    with london.read() as session:
+        base = profile_service.get_profile(session=session, name="CDO default")
+    with pytest.raises(Invalid) as refused, london.write() as session:
+        profile_service.set_weights(
+            session=session, actor=SYSTEM, name=name, create=True,
+            dimension_weights=base["weights"]["dimension"],
+            criterion_weights=base["weights"]["criterion"])
+    assert "name" in refused.value.errors
+    with london.read() as session:
+        assert name not in [p["name"] for p in profile_service.list_profiles(session=session)]

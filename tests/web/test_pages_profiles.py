@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from tests.web.auth import Browser
 from tests.web.conftest import SignedIn
 from tests.web.pages_html import parse_html
+from web import pages_profiles as profile_pages
 
 PROFILE = "/profiles/CDO default"
 
@@ -228,6 +229,30 @@ def test_a_bad_slider_weight_is_named_beside_its_field(clients: dict[str, Browse
         "w_readiness": "10"})
     assert response.status_code == 422
     assert "must be a number" in parse_html(response.text).error_for("s-w_impact")
+
+
+@pytest.mark.parametrize("name", ["compare", "from-sliders", "ahp", "a/b", ".."])
+def test_a_name_the_profile_address_cannot_reach_is_refused_beside_the_name(
+    clients: dict[str, Browser], name: str,
+) -> None:
+    client = clients["cdo"]
+    response = client.post("/profiles", data={"name": name, "based_on": "CDO default",
+                                              "description": ""})
+    assert response.status_code == 422
+    assert "cannot" in parse_html(response.text).error_for("n-name")
+    assert name not in [p["name"] for p in client.get("/api/v1/profiles").json()]
+
+
+def test_every_fixed_address_under_profiles_is_a_refused_name(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    segments = [getattr(route, "path", "").split("/") for route in profile_pages.router.routes]
+    fixed = {s[2] for s in segments if s[1] == "profiles" and len(s) > 2 and s[2][:1] != "{"}
+    assert fixed >= {"compare", "from-sliders"}
+    for name in fixed:
+        response = client.post("/profiles", data={"name": name, "based_on": "CDO default"})
+        assert response.status_code == 422, name
 
 
 def test_two_profiles_compared_show_correlation_and_movers(clients: dict[str, Browser]) -> None:
