@@ -367,6 +367,9 @@ class ProfileWeightsIn(BaseModel):
         "`feasibility`, `readiness`), each `{labels, matrix}` or `{labels, assessors: [{name, "
         "matrix}]}`; the weights of a group with a matrix come from it, and the profile "
         "records method `ahp`, the matrices and the consistency ratio")
+    version: int | None = Field(
+        default=None, ge=1, description="the version these weights were set from; a profile "
+        "changed since is refused with 409")
 
 
 @router.put("/profiles/{name}", dependencies=[PROFILES])
@@ -376,7 +379,7 @@ def put_profile(name: str, body: ProfileWeightsIn, session: WriteSession,
     return profile_service.set_weights(
         session=session, actor=actor, name=name, dimension_weights=body.dimension_weights,
         criterion_weights=body.criterion_weights, description=body.description,
-        ahp_matrix=body.ahp_matrix)
+        ahp_matrix=body.ahp_matrix, version=body.version)
 
 
 class AssessorIn(BaseModel):

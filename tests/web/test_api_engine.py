@@ -150,6 +150,20 @@ def test_profile_update_with_negative_weight_is_422(client: TestClient) -> None:
     assert client.get("/api/v1/profiles/CDO default").json()["version"] == profile["version"]
 
 
+def test_profile_update_from_a_stale_version_is_409(client: TestClient) -> None:
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    body = {"dimension_weights": {"impact": 1, "feasibility": 1, "readiness": 1},
+            "criterion_weights": profile["weights"]["criterion"],
+            "version": profile["version"]}
+    assert client.put("/api/v1/profiles/CDO default", json=body).status_code == 200
+    stale = client.put("/api/v1/profiles/CDO default",
+                       json=body | {"dimension_weights": {"impact": 2, "feasibility": 1,
+                                                          "readiness": 1}})
+    assert stale.status_code == 409, stale.text
+    assert "changed by someone else" in stale.json()["detail"]
+    assert client.get("/api/v1/profiles/CDO default").json()["version"] == profile["version"] + 1
+
+
 def test_ahp_api_accepts_judgements_between_scale_points(client: TestClient) -> None:
     # Averaging several people's judgements gives 5/3, and people type 1/3 as 0.333.
     response = client.post("/api/v1/ahp", json={
