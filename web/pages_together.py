@@ -17,7 +17,14 @@ from portfolio.services import progress as progress_service
 from portfolio.services import watching as watch_service
 from portfolio.services.common import project_by_slug
 from portfolio.text import whole_number
-from web.pages_common import AppDatabase, CurrentActor, FormData, ReadSession, WriteSession
+from web.pages_common import (
+    AppDatabase,
+    CurrentActor,
+    FormData,
+    ReadSession,
+    WriteSession,
+    sentence,
+)
 from web.routing import Router
 from web.security import COMMENT, EDIT, PROGRESS, PUBLIC, READ, WATCH
 from web.templating import flash, is_htmx_partial, render, templates
@@ -48,7 +55,7 @@ def together_context(session: Session, actor: Actor | None, slug: str, settings:
 
 
 def _project_page(request: Request, db: AppDatabase, slug: str, *, errors: dict[str, str],
-                  values: dict[str, str]):
+                  values: dict[str, str], status_code: int = 422):
     """Render the project page again with a working-together form's errors beside its fields."""
     from web.pages_projects import page_context  # the project page is that module's
 
@@ -58,7 +65,7 @@ def _project_page(request: Request, db: AppDatabase, slug: str, *, errors: dict[
                                     db.settings, field_errors=errors, field_values=values)
     return render(request, "project.html", context | {
         "values": {}, "errors": {}, "ranking": False, "ranking_error": None},
-        status_code=422)
+        status_code=status_code)
 
 
 def _back(request: Request, slug: str, anchor: str) -> RedirectResponse:
@@ -140,22 +147,28 @@ def post_comment(request: Request, slug: str, db: AppDatabase, actor: CurrentAct
              dependencies=[COMMENT])
 def edit_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
                  actor: CurrentActor, form: FormData):
-    """Change one's own comment within the edit window."""
+    """Change one's own comment within the edit window; a refused edit keeps the text typed."""
+    typed, field = form.get("body", ""), f"edit_{comment_id}"
     try:
         with db.write() as session:
             comment_service.edit_comment(session=session, actor=actor, comment_id=comment_id,
-                                         body=form.get("body", ""),
-                                         max_chars=db.settings.comment_max_chars,
+                                         body=typed, max_chars=db.settings.comment_max_chars,
                                          edit_minutes=db.settings.comment_edit_minutes)
+    except comment_service.EditWindowClosed as exc:
+        # The window closed while the author typed: the text waits in the new comment's box.
+        errors, values, status = {field: sentence(exc.message)}, {"body": typed}, 403
     except Invalid as exc:
-        errors = {f"edit_{comment_id}": exc.errors.get("body", "Check the comment.")}
+        errors = {field: exc.errors.get("body", "Check the comment.")}
+        values, status = {field: typed}, 422
+    else:
         if is_htmx_partial(request):
-            return _discussion(request, db, slug, errors=errors, values={})
-        return _project_page(request, db, slug, errors=errors, values={})
+            return _discussion(request, db, slug, errors={}, values={})
+        flash(request, "Your comment is changed.")
+        return _back(request, slug, "discussion")
     if is_htmx_partial(request):
-        return _discussion(request, db, slug, errors={}, values={})
-    flash(request, "Your comment is changed.")
-    return _back(request, slug, "discussion")
+        # htmx swaps only successful answers: the discussion shows the refusal in place.
+        return _discussion(request, db, slug, errors=errors, values=values)
+    return _project_page(request, db, slug, errors=errors, values=values, status_code=status)
 
 
 @router.post("/projects/{slug}/comments/{comment_id}/remove", name="comment_remove",

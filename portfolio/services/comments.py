@@ -34,6 +34,10 @@ MENTIONS_MAX = 20
 MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
 
 
+class EditWindowClosed(NotAllowed):
+    """The author's edit came after the comment's edit window closed."""
+
+
 @lru_cache(maxsize=2048)
 def render_markdown(text: str) -> str:
     """Render a comment's Markdown as sanitised HTML (no raw HTML, scripts or unsafe links)."""
@@ -105,8 +109,8 @@ def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
     if row.author_id != actor.id:
         raise NotAllowed("only its author may edit a comment")
     if utcnow() - _aware(row.created_at) > timedelta(minutes=edit_minutes):
-        raise NotAllowed(f"a comment may be edited for {edit_minutes} minutes after posting; "
-                         "post a new one instead")
+        raise EditWindowClosed(f"a comment may be edited for {edit_minutes} minutes after "
+                               "posting; post a new one instead")
     text = _checked_body(body, max_chars=max_chars)
     before = {"body": row.body}
     row.body, row.body_html, row.edited_at = text, render_markdown(text), utcnow()

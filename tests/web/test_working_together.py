@@ -214,6 +214,44 @@ def test_edit_within_the_window_remove_own_and_moderation(people: People,
     assert actions == ["comment", "edit_comment", "moderate_comment"]
 
 
+def test_a_refused_edit_comes_back_with_the_text_typed_beside_its_message(
+        people: People, london: Database) -> None:
+    lead = people("lead", BD)
+    htmx(lead, f"/projects/{PROPOSED}/comments", {"body": "First draft"})
+    with london.read() as session:
+        cid = session.execute(select(ProjectComment.id)).scalar_one()
+    typed = "My careful second draft " + "x" * 20_001
+    for answer in (htmx(lead, f"/projects/{PROPOSED}/comments/{cid}/edit", {"body": typed}),
+                   lead.post(f"/projects/{PROPOSED}/comments/{cid}/edit", data={"body": typed})):
+        page = parse_html(answer.text)
+        assert page.by_id(f"edit-{cid}").text() == typed
+        assert "Keep a comment under 20,000 characters" in page.error_for(f"edit-{cid}")
+    assert answer.status_code == 422
+    with london.read() as session:
+        assert session.get(ProjectComment, cid).body == "First draft"  # type: ignore[union-attr]
+
+
+def test_an_edit_sent_after_the_window_closed_says_why_and_keeps_the_text(
+        people: People, london: Database) -> None:
+    lead = people("lead", BD)
+    htmx(lead, f"/projects/{PROPOSED}/comments", {"body": "First draft"})
+    with london.write() as session:  # the window closes while the author types
+        cid = session.execute(select(ProjectComment.id)).scalar_one()
+        session.execute(update(ProjectComment).values(
+            created_at=utcnow() - timedelta(minutes=16)))
+    # htmx swaps no 4xx answer: the refusal comes as the discussion, in place.
+    swapped = htmx(lead, f"/projects/{PROPOSED}/comments/{cid}/edit", {"body": "My fix"})
+    plain = lead.post(f"/projects/{PROPOSED}/comments/{cid}/edit", data={"body": "My fix"})
+    assert swapped.status_code == 200 and plain.status_code == 403
+    for answer in (swapped, plain):
+        page = parse_html(answer.text)
+        assert "may be edited for 15 minutes" in page.by_id(f"comment-{cid}").text()
+        # Kept where it can be posted as a new comment, as the message suggests.
+        assert page.by_id("c-body").text() == "My fix"
+    with london.read() as session:
+        assert session.get(ProjectComment, cid).body == "First draft"  # type: ignore[union-attr]
+
+
 def test_mentions_tell_readers_only_and_leak_nothing(people: People, london: Database) -> None:
     author = people("researcher")
     named = people("researcher")

@@ -144,3 +144,51 @@ document.addEventListener("htmx:afterSettle", (event) => {
   const summary = document.getElementById("ranking-count");
   if (summary) summary.focus();
 });
+
+// htmx swaps no 4xx or 5xx answer, so a refused request would change nothing on screen: say
+// why beside the form that sent it, and leave what was typed there to copy or send again.
+function refusalText(xhr) {
+  const type = xhr.getResponseHeader("Content-Type") || "";
+  try {
+    if (type.includes("json")) {
+      const detail = JSON.parse(xhr.responseText).detail;
+      if (typeof detail === "string" && detail.trim()) return detail.trim();
+    } else if (type.includes("html")) {
+      const page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      const message = page.querySelector('.error[role="alert"], .field-error:not(:empty)');
+      if (message && message.textContent.trim()) return message.textContent.trim();
+    }
+  } catch (_) {
+    // An unreadable answer: the status below says enough.
+  }
+  return `The server answered ${xhr.status}.`;
+}
+
+function showRefusal(event, reason) {
+  const sender = event.detail && event.detail.elt;
+  if (!sender || !sender.isConnected) return;
+  const form = sender.closest("form");
+  const verb = ((event.detail.requestConfig && event.detail.requestConfig.verb) || "get").toLowerCase();
+  let notice = form ? form.querySelector(":scope > [data-refusal]") : sender.nextElementSibling;
+  if (!notice || !notice.hasAttribute("data-refusal")) {
+    notice = document.createElement("p");
+    notice.className = "error";
+    notice.setAttribute("role", "alert");
+    notice.setAttribute("data-refusal", "");
+    notice.tabIndex = -1;
+    if (form) form.prepend(notice);
+    else sender.insertAdjacentElement("afterend", notice);
+  }
+  notice.textContent = verb === "get" ? reason
+    : `Not saved: ${reason} What you typed is still here.`;
+  notice.focus();
+}
+
+document.addEventListener("htmx:responseError", (event) => showRefusal(event, refusalText(event.detail.xhr)));
+document.addEventListener("htmx:sendError", (event) => showRefusal(event, "The portfolio could not be reached; try again in a moment."));
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const sender = event.detail && event.detail.elt;
+  const form = sender && sender.closest && sender.closest("form");
+  const old = form ? form.querySelector(":scope > [data-refusal]") : null;
+  if (old) old.remove();
+});
