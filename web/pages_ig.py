@@ -7,21 +7,32 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
 
 from portfolio.enums import IgStatus
-from portfolio.errors import Invalid
+from portfolio.errors import Conflict, Invalid
 from portfolio.schemas import LongText
 from portfolio.services import ig as ig_service
 from web.api_contract import ERRORS
 from web.api_models import IsoDate, body_of
-from web.pages_common import CHOICES, CurrentActor, FormData, ReadSession, WriteSession, choices
+from web.pages_common import (
+    CHOICES,
+    FIELD_LABELS,
+    CurrentActor,
+    FormData,
+    ReadSession,
+    WriteSession,
+    choices,
+    label,
+)
 from web.routing import Router
 from web.security import READ, Policy, policy
-from web.templating import flash, templates
+from web.templating import flash, render, templates
 
 router = Router()
 IG = Depends(policy(Policy.IG))
 CHOICES["ig_status"] = choices(IgStatus)
+FIELD_LABELS.update(dated_on="Date", note="Note")
 
 
 def ig_path(request: Request, slug: str) -> dict[str, Any]:
@@ -33,20 +44,53 @@ def ig_path(request: Request, slug: str) -> dict[str, Any]:
 templates.env.globals["ig_path"] = ig_path
 
 
+# The fields of a stage's form; each form also carries the values it started from (was_NAME).
+STAGE_FIELDS = ("status", "dated_on", "note")
+
+
 @router.post("/projects/{slug}/ig", name="ig_record", dependencies=[IG],
              include_in_schema=False)
 def record_stage(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
                  form: FormData):
-    """Record an IG stage from the project page, then show the page again."""
-    data = {k: form.get(k, "") for k in ("status", "dated_on", "note")}
+    """Record the fields of an IG stage the user changed; a refusal keeps everything typed."""
+    stage = form.get("stage", "")
+    data = {k: form.get(k, "") for k in STAGE_FIELDS}
+    was = {k: form.get(f"was_{k}", "") for k in STAGE_FIELDS if f"was_{k}" in form}
     try:
-        ig_service.record_stage(session=session, actor=actor, slug=slug,
-                                stage=form.get("stage", ""), data=data)
-        flash(request, "The stage is recorded.")
+        ig_service.record_stage(session=session, actor=actor, slug=slug, stage=stage,
+                                data=data, was=was or None)
     except Invalid as exc:
         session.rollback()
-        flash(request, "Not recorded: " + "; ".join(exc.errors.values()))
+        return _page_again(request, session, slug, {
+            "stage": stage, "values": dict(form), "errors": exc.errors}, 422)
+    except Conflict as exc:
+        # Only the fields both changed come back: theirs beside each, the rest merged.
+        session.rollback()
+        saved = {k: v or "" for k, v in exc.current.items()}
+        mine = {k: form.get(k, "") for k in STAGE_FIELDS if k in exc.conflicts}
+        errors = {k: f"Changed meanwhile by someone else to “{shown(k, saved[k])}”. Yours is kept "
+                     "here: record the stage again to replace theirs." for k in mine}
+        values = saved | mine | {"stage": stage} | {f"was_{k}": v for k, v in saved.items()}
+        return _page_again(request, session, slug, {
+            "stage": stage, "values": values, "errors": errors}, 409)
+    flash(request, "The stage is recorded.")
     return RedirectResponse(f"{request.url_for('project', slug=slug)}#ig", status_code=303)
+
+
+def _page_again(request: Request, session: Session, slug: str, ig_form: dict[str, Any],
+                status_code: int):
+    """Show the project page again with a stage's form as the user sent it."""
+    from web.pages_projects import page_context  # the project page is that module's
+
+    context = page_context(request, session, slug, ig_form=ig_form)
+    return render(request, "project.html", context | {
+        "values": {}, "errors": {}, "ranking": False, "ranking_error": None},
+        status_code=status_code)
+
+
+def shown(name: str, value: str) -> str:
+    """Return a stored field as a person reads it (a status by its label, a blank as none)."""
+    return label(value) if name == "status" else value or "nothing"
 
 
 class StageIn(BaseModel):

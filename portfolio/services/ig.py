@@ -18,10 +18,11 @@ from sqlmodel import Session, col
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.enums import DpiaStatus, IgStage, IgStatus
-from portfolio.errors import Invalid
+from portfolio.errors import Conflict, Invalid
 from portfolio.models import Dataset, ProjectDataset, ProjectIgStage, SharingAgreement, utcnow
 from portfolio.schemas import EARLIEST, LATEST, Input, LongText, parse
 from portfolio.services.common import project_by_slug, record
+from portfolio.services.merge import as_json, three_way
 from scoring.agreements import standing
 
 STAGE_NAMES = {
@@ -130,8 +131,13 @@ def ig_path(*, session: Session, slug: str, today: date | None = None) -> dict[s
 
 
 def record_stage(*, session: Session, actor: Actor, slug: str, stage: str,
-                 data: dict[str, Any]) -> dict[str, Any]:
-    """Record a stage's status, date and note (the DPIA's status is set on the project)."""
+                 data: dict[str, Any], was: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Record a stage's status, date and note (the DPIA's status is set on the project).
+
+    Given the values the user's form started from (`was`), only the fields they changed are
+    written, merged with what is stored now; a field someone else changed differently
+    meanwhile is a conflict (409, nothing written, both values returned).
+    """
     project = project_by_slug(session, slug)
     require(actor, Capability.RECORD_IG, project)
     try:
@@ -143,18 +149,31 @@ def record_stage(*, session: Session, actor: Actor, slug: str, stage: str,
         raise Invalid({"stage": "The agreements stage follows the project's dataset links and "
                                 "the agreements they rest on: record those instead."})
     values: StageInput = parse(StageInput, data)
-    if which == IgStage.DPIA:
-        # Its status lives on the project, where the workflow reads it.
-        values = values.model_copy(update={"status": IgStatus(DPIA_AS_STAGE[project.dpia_status])})
     row: ProjectIgStage | None = session.execute(select(ProjectIgStage).where(
         col(ProjectIgStage.project_id) == project.id, col(ProjectIgStage.stage) == which.value)
     ).scalars().first()
+    saved = _stage_values(row)
+    wanted = {"status": values.status.value, "dated_on": as_json(values.dated_on),
+              "note": _same_text(values.note)}
+    if was is not None:
+        blank = _stage_values(None)
+        base = {k: _same_text(str(was.get(k) or "")) or blank[k] for k in wanted}
+        mine = {k: v for k, v in wanted.items() if v != base[k]}
+        applied, conflicts = three_way(base, saved, mine)
+        if conflicts:
+            raise Conflict(f"the {STAGE_NAMES[which]} stage was changed by someone else since "
+                           "you opened it, and you both changed "
+                           + ", ".join(sorted(conflicts)), current=saved, conflicts=conflicts)
+        wanted = saved | applied
+    if which == IgStage.DPIA:
+        # Its status lives on the project, where the workflow reads it.
+        wanted["status"] = DPIA_AS_STAGE[project.dpia_status]
     before = {"status": row.status, "dated_on": str(row.dated_on or ""), "note": row.note
               } if row else None
     row = row or ProjectIgStage(project_id=int(project.id or 0), stage=which.value)
-    row.status = values.status.value
-    row.dated_on = values.dated_on
-    row.note = values.note
+    row.status = wanted["status"]
+    row.dated_on = date.fromisoformat(wanted["dated_on"]) if wanted["dated_on"] else None
+    row.note = wanted["note"]
     row.updated_by_id = actor.id
     row.updated_at = utcnow()
     session.add(row)
@@ -165,3 +184,16 @@ def record_stage(*, session: Session, actor: Actor, slug: str, stage: str,
                   "dated_on": str(row.dated_on or ""), "note": row.note})
     return {"project": slug, "stage": which.value, "status": row.status,
             "dated_on": row.dated_on, "note": row.note}
+
+
+def _stage_values(row: ProjectIgStage | None) -> dict[str, Any]:
+    """Return a stage's stored fields as a form compares them (dates as ISO text)."""
+    if row is None:
+        return {"status": IgStatus.NOT_STARTED.value, "dated_on": None, "note": ""}
+    return {"status": row.status, "dated_on": as_json(row.dated_on),
+            "note": _same_text(row.note)}
+
+
+def _same_text(text: str) -> str:
+    """Return text as stored, so a browser's line endings do not count as a change."""
+    return text.replace("\r\n", "\n").strip()

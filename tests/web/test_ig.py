@@ -8,6 +8,7 @@ from portfolio.db import Database
 from portfolio.services import ig
 from tests.web.auth import Browser
 from tests.web.conftest import SignedIn
+from tests.web.pages_html import parse_html
 
 PERSONAL = "bd-one-view-phase-2"  # Barking and Dagenham's; personal data, agreements drafting
 
@@ -56,3 +57,77 @@ def test_the_agreements_stage_is_not_recorded_by_hand(clients: dict[str, Browser
     answer = clients["lead"].put(f"/api/v1/projects/{PERSONAL}/ig/sharing_agreements",
                                  json={"status": "done"})
     assert answer.status_code == 422 and "stage" in answer.json()["errors"]
+
+
+def stage_form(page_text: str, stage: str) -> dict[str, str]:
+    """Return a stage's form on the project page as a browser would send it untouched."""
+    page = parse_html(page_text)
+    for form in page.find_all("form", class_="ig-form"):
+        fields = {e.get("name") or "": e.text() if e.tag == "textarea" else e.get("value") or ""
+                  for e in form.find_all() if e.tag in ("input", "textarea") and e.get("name")}
+        for select in form.find_all("select"):
+            chosen = select.find("option", selected="") or select.find("option")
+            fields[select.get("name") or ""] = chosen.get("value") or "" if chosen else ""
+        if fields.get("stage") == stage:
+            return fields
+    raise AssertionError(f"no form for the {stage} stage")
+
+
+def test_a_refused_stage_comes_back_with_everything_typed_and_the_error_by_its_field(
+        signed_in: SignedIn) -> None:
+    lead = signed_in("lead", "E09000002", html=True)
+    form = stage_form(lead.get(f"/projects/{PERSONAL}").text, "dpia_screening")
+    note = "Screened with the IG board on the 4th; DPIA needed for the linkage."
+    form |= {"status": "done", "dated_on": "1999-03-04", "note": note}
+    answer = lead.post(f"/projects/{PERSONAL}/ig", data=form, follow_redirects=False)
+    assert answer.status_code == 422
+    page = parse_html(answer.text)
+    assert "Enter a date between 2000 and 2075" in page.error_for("ig-dpia_screening-dated_on")
+    assert page.find("div", class_="error-summary") is not None
+    assert page.by_id("ig-dpia_screening-dated_on").get("value") == "1999-03-04"
+    assert page.by_id("ig-dpia_screening-note").text() == note
+    assert stage_form(answer.text, "dpia_screening")["status"] == "done"
+    got = lead.get(f"/api/v1/projects/{PERSONAL}/ig").json()
+    assert got["stages"][0]["status"] == "not_started"
+
+
+def test_each_stage_form_starts_from_what_is_stored_so_a_status_keeps_its_note(
+        signed_in: SignedIn) -> None:
+    lead = signed_in("lead", "E09000002", html=True)
+    note = "Privacy notice drafted by legal; awaiting sign-off."
+    lead.put(f"/api/v1/projects/{PERSONAL}/ig/privacy_notice",
+             json={"status": "in_progress", "dated_on": "2026-01-05", "note": note})
+    form = stage_form(lead.get(f"/projects/{PERSONAL}").text, "privacy_notice")
+    assert (form["status"], form["dated_on"], form["note"]) == ("in_progress", "2026-01-05", note)
+    done = lead.post(f"/projects/{PERSONAL}/ig", data=form | {"status": "done"},
+                     follow_redirects=False)
+    assert done.status_code == 303
+    stage = lead.get(f"/api/v1/projects/{PERSONAL}/ig").json()["stages"][3]
+    assert (stage["status"], stage["dated_on"], stage["note"]) == ("done", "2026-01-05", note)
+
+
+def test_a_stage_changed_meanwhile_is_merged_and_a_clash_shows_both_values(
+        signed_in: SignedIn) -> None:
+    alice = signed_in("lead", "E09000002", html=True)
+    bob = signed_in("lead", "E09000002")
+    form = stage_form(alice.get(f"/projects/{PERSONAL}").text, "privacy_notice")
+    bob.put(f"/api/v1/projects/{PERSONAL}/ig/privacy_notice",
+            json={"status": "in_progress", "note": "Bob: drafted by legal."})
+    # Alice changed only the date: Bob's status and note stay.
+    merged = alice.post(f"/projects/{PERSONAL}/ig", data=form | {"dated_on": "2026-02-01"},
+                        follow_redirects=False)
+    assert merged.status_code == 303
+    stage = alice.get(f"/api/v1/projects/{PERSONAL}/ig").json()["stages"][3]
+    assert (stage["status"], stage["dated_on"], stage["note"]) == (
+        "in_progress", "2026-02-01", "Bob: drafted by legal.")
+    # Both changed the note differently: nothing is written; hers is kept, his is shown.
+    clash = alice.post(f"/projects/{PERSONAL}/ig", data=form | {"note": "Alice: published."})
+    assert clash.status_code == 409
+    page = parse_html(clash.text)
+    assert page.by_id("ig-privacy_notice-note").text() == "Alice: published."
+    assert "Bob: drafted by legal." in page.error_for("ig-privacy_notice-note")
+    again = stage_form(clash.text, "privacy_notice")
+    assert alice.post(f"/projects/{PERSONAL}/ig", data=again,
+                      follow_redirects=False).status_code == 303
+    stage = alice.get(f"/api/v1/projects/{PERSONAL}/ig").json()["stages"][3]
+    assert (stage["dated_on"], stage["note"]) == ("2026-02-01", "Alice: published.")
