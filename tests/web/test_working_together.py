@@ -137,6 +137,45 @@ def test_owner_must_belong_to_the_owning_organisation_and_progress_needs_committ
         assert session.execute(select(func.count()).select_from(ProgressUpdate)).scalar() == 0
 
 
+def form_as_loaded(page_text: str, action: str) -> dict[str, str]:
+    """Return the fields of the page's form posting to an address, as a browser sends them."""
+    for form in parse_html(page_text).find_all("form", action=action):
+        return {e.get("name") or "": e.text() if e.tag == "textarea" else e.get("value") or ""
+                for e in form.find_all() if e.tag in ("input", "textarea") and e.get("name")}
+    raise AssertionError(f"no form posting to {action}")
+
+
+def test_a_stale_owner_form_keeps_the_owner_named_meanwhile_and_shows_a_clash(
+        people: People, london: Database) -> None:
+    alice, bob = people("lead", "GLA"), people("lead", "GLA")
+    action = f"/projects/{COMMITTED}/stewardship"
+    form = form_as_loaded(alice.get(f"/projects/{COMMITTED}").text, action)
+    named = bob.put(f"/api/v1{action}", json={"public_contact": "bob@london.gov.uk"})
+    assert named.status_code == 200, named.text
+    # Alice names the owner (Bob changed only the contact): his contact stays.
+    saved = alice.post(action, data=form | {"owner_email": alice.email},  # type: ignore[attr-defined]
+                       follow_redirects=False)
+    assert saved.status_code == 303
+    now = alice.get(f"/api/v1/projects/{COMMITTED}/progress").json()
+    assert now["owner"]["email"] == alice.email  # type: ignore[attr-defined]
+    assert now["public_contact"] == "bob@london.gov.uk"
+    # From the same stale page she now types another contact: both changed it, nothing saved.
+    clash = alice.post(action, data=form | {"public_contact": "datastore@london.gov.uk"})
+    assert clash.status_code == 409
+    page = parse_html(clash.text)
+    assert page.by_id("s-public_contact").get("value") == "datastore@london.gov.uk"
+    assert "bob@london.gov.uk" in page.error_for("s-public_contact")
+    assert page.by_id("s-owner_email").get("value") == alice.email  # type: ignore[attr-defined]
+    assert alice.get(f"/api/v1/projects/{COMMITTED}/progress").json()[
+        "public_contact"] == "bob@london.gov.uk"
+    # Saving the form shown again is her choice made knowing theirs.
+    again = form_as_loaded(clash.text, action)
+    assert alice.post(action, data=again, follow_redirects=False).status_code == 303
+    now = alice.get(f"/api/v1/projects/{COMMITTED}/progress").json()
+    assert now["public_contact"] == "datastore@london.gov.uk"
+    assert now["owner"]["email"] == alice.email  # type: ignore[attr-defined]
+
+
 def test_stale_after_the_configured_days_without_an_update(london: Database) -> None:
     with london.write() as session:
         project = session.execute(select(Project).where(Project.slug == COMMITTED)).scalar_one()
