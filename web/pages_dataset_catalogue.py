@@ -97,16 +97,28 @@ def register(request: Request, session: WriteSession, actor: CurrentActor,
 @router.post("/datasets/{code}/readiness", name="dataset_readiness", dependencies=[EDIT])
 def assess(request: Request, code: str, session: WriteSession, actor: CurrentActor,
            form: FormData):
-    """Set a dataset's readiness level with its evidence; refusals beside the fields."""
+    """Set a dataset's readiness level with its evidence, from the version the user read.
+
+    A refusal comes back beside the fields with what was typed; a stale save (the dataset
+    changed meanwhile) is a 409 showing the level now, the form ready to save from it.
+    """
     data = {k: form.get(k, "") for k in ("drl", "evidence")}
+    if form.get("version"):
+        data["version"] = form["version"]
     try:
         catalogue.assess_readiness(session=session, actor=actor, code=code, data=data)
     except (Invalid, Conflict) as exc:
         session.rollback()
-        errors = exc.errors if isinstance(exc, Invalid) else {"drl": exc.message}
-        context = dataset_page(session=session, code=code) | {
-            "readiness_values": data, "readiness_errors": errors}
-        return render(request, "dataset.html", context, status_code=422)
+        context = dataset_page(session=session, code=code)
+        status, errors = 422, exc.errors if isinstance(exc, Invalid) else {}
+        if isinstance(exc, Conflict):
+            now = context["dataset"]
+            status, data = 409, data | {"version": now["version"]}
+            errors = {"drl": f"Someone else changed the dataset while you were assessing it: "
+                             f"its level is now {now['drl']} (see how it was assessed above). "
+                             "Yours is kept here: record it again to replace theirs."}
+        context |= {"readiness_values": data, "readiness_errors": errors}
+        return render(request, "dataset.html", context, status_code=status)
     flash(request, "The readiness level is recorded with its evidence.")
     return RedirectResponse(f"{request.url_for('dataset', code=code)}#readiness",
                             status_code=303)

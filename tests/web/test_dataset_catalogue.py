@@ -59,6 +59,36 @@ def test_a_readiness_level_is_kept_with_its_evidence_and_assessor(
     assert refused.status_code == 403
 
 
+def test_a_level_recorded_meanwhile_is_not_overwritten_and_the_typed_level_is_kept(
+        signed_in: SignedIn) -> None:
+    alice, bob = signed_in("cdo", html=True), signed_in("cdo")
+    code = "lsoa-2021-boundaries"
+    page = parse_html(alice.get(f"/datasets/{code}").text)
+    version = page.find("form", class_="readiness-form").find(  # type: ignore[union-attr]
+        "input", name="version").get("value")  # type: ignore[union-attr]
+    assert version == str(bob.get(f"/api/v1/datasets/{code}").json()["version"])
+    bobs = bob.post(f"/api/v1/datasets/{code}/readiness", json={
+        "drl": "C1", "evidence": "Found a duplicate-key fault; loadable only.",
+        "version": int(version)})
+    assert bobs.status_code == 200, bobs.text
+    form = {"csrf_token": alice.csrf, "version": version, "drl": "C2",
+            "evidence": "I could download it."}
+    stale = alice.post(f"/datasets/{code}/readiness", data=form, follow_redirects=False)
+    assert stale.status_code == 409
+    assert bob.get(f"/api/v1/datasets/{code}").json()["drl"] == "C1"
+    page = parse_html(stale.text)
+    assert page.by_id("rd-drl").find("option", selected="").get("value") == "C2"  # type: ignore[union-attr]
+    assert page.by_id("rd-evidence").text() == "I could download it."
+    assert "now C1" in page.error_for("rd-drl") and "duplicate-key fault" in stale.text
+    # Saving the form shown again is her choice made knowing his level.
+    again = page.find("form", class_="readiness-form").find(  # type: ignore[union-attr]
+        "input", name="version").get("value")  # type: ignore[union-attr]
+    done = alice.post(f"/datasets/{code}/readiness", data=form | {"version": again},
+                      follow_redirects=False)
+    assert done.status_code == 303
+    assert bob.get(f"/api/v1/datasets/{code}").json()["drl"] == "C2"
+
+
 def test_the_list_filters_by_readiness_and_shows_the_value_waiting(
         clients: dict[str, Browser]) -> None:
     page = clients["researcher"].get("/datasets", params={"drl": "B1"})
