@@ -179,8 +179,9 @@ function showRefusal(event, reason) {
     if (form) form.prepend(notice);
     else sender.insertAdjacentElement("afterend", notice);
   }
-  notice.textContent = verb === "get" ? reason
-    : `Not saved: ${reason} What you typed is still here.`;
+  // A service's message as a sentence: a capital first and a full stop last.
+  const said = reason.charAt(0).toUpperCase() + reason.slice(1) + (/[.?!]$/.test(reason) ? "" : ".");
+  notice.textContent = verb === "get" ? said : `Not saved. ${said} What you typed is still here.`;
   notice.focus();
 }
 
