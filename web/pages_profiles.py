@@ -228,7 +228,7 @@ def profile_retire(request: Request, db: AppDatabase, session: WriteSession,
 
 
 def _ahp_page(request: Request, db: Any, name: str, values: dict[str, str] | None, *,
-              status_code: int = 200):
+              status_code: int = 200, conflict: str | None = None):
     with db.read() as session:
         profile = profile_service.get_profile(session=session, name=name)
         criteria = profile_service.criteria_by_dimension(session=session)
@@ -236,7 +236,7 @@ def _ahp_page(request: Request, db: Any, name: str, values: dict[str, str] | Non
     return render(request, "profile_ahp.html", {
         "profile": profile, "criteria": criteria, "values": values,
         "grid": profile_pages.ahp_grid(values, criteria),
-        "max_assessors": profile_pages.MAX_ASSESSORS,
+        "max_assessors": profile_pages.MAX_ASSESSORS, "conflict": conflict,
     }, status_code=status_code)
 
 
@@ -255,7 +255,13 @@ def profile_ahp_save(request: Request, db: AppDatabase, session: WriteSession,
     try:
         criteria = profile_service.criteria_by_dimension(session=session)
         profile_pages.save_ahp(session=session, actor=actor, name=name, form=form,
-                               criteria=criteria)
+                               criteria=criteria, version=whole_number(form.get("version", "")))
+    except Conflict as exc:
+        # Saved meanwhile: the judgements stay; the form now carries the version saved, so
+        # saving again replaces it knowingly.
+        session.rollback()
+        return _ahp_page(request, db, name, form | {"version": str(exc.current["version"])},
+                         status_code=409, conflict=sentence(exc.message))
     except Invalid:
         session.rollback()
         return _ahp_page(request, db, name, form, status_code=422)

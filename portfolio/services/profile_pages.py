@@ -185,8 +185,9 @@ def ahp_grid(form: Mapping[str, str], criteria: dict[str, list[dict[str, str]]]
 
 
 def save_ahp(*, session: Session, actor: Actor, name: str, form: Mapping[str, str],
-             criteria: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
-    """Save the grid's judgements as the profile's next version (method ahp)."""
+             criteria: dict[str, list[dict[str, str]]],
+             version: int | None = None) -> dict[str, Any]:
+    """Save the grid's judgements as the profile's next version (method ahp), from `version`."""
     grid = ahp_grid(form, criteria)
     if grid["errors"]:
         raise Invalid(grid["errors"])
@@ -194,7 +195,7 @@ def save_ahp(*, session: Session, actor: Actor, name: str, form: Mapping[str, st
     return profiles.set_weights(session=session, actor=actor, name=name,
                                 dimension_weights=weights["dimension"],
                                 criterion_weights=weights["criterion"],
-                                ahp_matrix=grid["judgements"])
+                                ahp_matrix=grid["judgements"], version=version)
 
 
 def compare_profiles(db: Database, *, a: str, b: str) -> dict[str, Any]:

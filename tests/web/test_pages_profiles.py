@@ -163,6 +163,33 @@ def test_the_cdo_saves_an_ahp_grid_as_a_new_version_with_method_matrix_and_cr(
     assert "AHP pairwise comparisons, consistency ratio" in shown
 
 
+def test_an_ahp_grid_opened_before_another_save_is_refused_keeping_the_judgements(
+    clients: dict[str, Browser],
+) -> None:
+    # As the weights form: a grid saved over weights changed meanwhile undid them silently.
+    client = clients["cdo"]
+    form = parse_html(client.get(PROFILE + "/ahp").text).find("form", id="ahp-form")
+    data = {i.get("name"): i.get("value") or "" for i in form.find_all("input")}
+    data |= {"a0:dimensions:0:1": "3", "a0:dimensions:0:2": "5", "a0:dimensions:1:2": "0.333"}
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    assert client.put("/api/v1/profiles/CDO default", json={
+        "dimension_weights": {"impact": 1, "feasibility": 1, "readiness": 1},
+        "criterion_weights": profile["weights"]["criterion"]}).status_code == 200
+    response = client.post(PROFILE + "/ahp", data=data, follow_redirects=False)
+    assert response.status_code == 409, response.text
+    page = parse_html(response.text)
+    assert "changed by someone else" in " ".join(response.text.split())
+    assert page.by_id("ahp-form") is not None
+    kept = {i.get("name"): i.get("value") for i in page.find("form", id="ahp-form")
+            .find_all("input")}
+    assert kept["a0:dimensions:0:1"] == "3"
+    assert client.get("/api/v1/profiles/CDO default").json()["method"] == "direct"
+    # Saving again from the refusal is a choice made knowing: it goes through.
+    again = {k: v or "" for k, v in kept.items()}
+    assert client.post(PROFILE + "/ahp", data=again,
+                       follow_redirects=False).status_code == 303
+
+
 def test_group_ahp_on_the_grid_shows_each_assessor_and_the_group(
     clients: dict[str, Browser],
 ) -> None:
