@@ -28,6 +28,7 @@ from portfolio.models import (
     User,
     utcnow,
 )
+from portfolio.schemas import EARLIEST
 from portfolio.services.common import (
     chunks,
     kept_under,
@@ -114,6 +115,9 @@ def report_progress(*, session: Session, actor: Actor, slug: str, data: dict[str
         else:
             if reported_on > today:
                 errors["reported_on"] = "The update's day cannot be in the future."
+            elif reported_on < EARLIEST:
+                errors["reported_on"] = (f"Enter a date between {EARLIEST.year} and today "
+                                         f"(you entered {reported_on.isoformat()}).")
     if errors:
         raise Invalid(errors)
     row = ProgressUpdate(project_id=int(project.id or 0), rag=rag, summary=summary,

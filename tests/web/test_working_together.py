@@ -119,6 +119,16 @@ def test_lead_names_owner_and_reports_rag_progress_shown_on_page_dashboard_and_b
     assert {"set_owner", "progress"} <= actions
 
 
+def test_a_progress_update_s_day_is_a_sensible_one(people: People) -> None:
+    # Review: the year 1 was taken, where every other date field asks for 2000 to 2075.
+    lead = people("lead", "GLA")
+    response = lead.post(f"/projects/{COMMITTED}/progress", data={
+        "rag": "green", "summary": "On track.", "reported_on": "0001-01-01"})
+    assert response.status_code == 422
+    assert "Enter a date between 2000 and today (you entered 0001-01-01)." in \
+        parse_html(response.text).error_for("p-reported_on")
+
+
 def test_owner_must_belong_to_the_owning_organisation_and_progress_needs_committed_work(
         people: People, london: Database) -> None:
     lead = people("lead", "GLA")
