@@ -314,6 +314,7 @@ def test_edit_errors_show_by_the_field_with_the_input_kept(
     page = parse_html(response.text)
     assert "Enter 100 or less" in page.error_for("f-confidence_pct")
     assert page.by_id("f-confidence_pct").get("value") == "140"
+    assert "changed by someone else" not in response.text  # nobody else saved meanwhile
 
 
 def test_a_dependency_that_closes_a_cycle_is_refused_with_its_path_by_the_field(
