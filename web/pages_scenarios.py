@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from portfolio.db import Database
-from portfolio.errors import Invalid
+from portfolio.errors import Conflict, Invalid
 from portfolio.models import Project
 from portfolio.services import profiles as profile_service
 from portfolio.services import scenarios as scenario_service
@@ -194,7 +194,7 @@ def _form_request(form: dict[str, list[str]]) -> dict[str, Any]:
 
 
 def _refused(request: Request, db: Database, data: dict[str, Any], errors: dict[str, str],
-             scenario: int | None):
+             scenario: int | None, status_code: int = 422):
     """Show the plan page again with the scenario form's errors beside its fields."""
     values = {k: data[k] for k in ("budget", "capacity", "profile")}
     values |= {k: data[k].split() for k in ("force_in", "force_out")}
@@ -208,7 +208,7 @@ def _refused(request: Request, db: Database, data: dict[str, Any], errors: dict[
         "save_errors": errors, "save_values": data, "scenario": saved, "scenarios": saved_list,
         "query": "", "titles": _titles(db, values["force_in"] + values["force_out"]),
         "profile": values["profile"],
-    }, status_code=422)
+    }, status_code=status_code)
 
 
 @router.post("/scenarios", name="scenario_create", dependencies=[SCENARIOS])
@@ -236,6 +236,13 @@ def scenario_update(request: Request, db: AppDatabase, session: WriteSession,
     except Invalid as exc:
         session.rollback()
         return _refused(request, db, data, exc.errors, scenario_id)
+    except Conflict:
+        # Saved meanwhile: the settings stay on the page, and its "save over" form now carries
+        # the version saved, so saving again replaces it knowingly.
+        session.rollback()
+        return _refused(request, db, data, {"scenario": (
+            "it was changed by someone else since you opened it, so these settings are not "
+            "saved; save them over it again to replace theirs")}, scenario_id, 409)
     return see_other(f"{request.url_for('plan')}?scenario={saved['id']}")
 
 

@@ -169,6 +169,23 @@ def test_the_cdo_saves_two_scenarios_from_the_page_and_compares_them(
     assert "−" in columns[1].find("dd", **{"class": "value"}).text()
 
 
+def test_saving_over_a_scenario_changed_meanwhile_keeps_the_settings_on_the_page(
+    clients: dict[str, Browser],
+) -> None:
+    # Review: the stale save was a bare 409 error page, the plan settings typed lost.
+    client = clients["cdo"]
+    made = scenario(client, "Lean")
+    assert client.put(f"/api/v1/scenarios/{made['id']}", json={
+        "budget": 900_000, "version": made["version"]}).status_code == 200
+    response = client.post(f"/scenarios/{made['id']}", data={
+        "name": "Lean", "version": str(made["version"]), **PLAN, "budget": "700000"})
+    assert response.status_code == 409, response.text
+    page = parse_html(response.text)
+    assert page.by_id("budget").get("value") == "700000"
+    assert "changed by someone else" in " ".join(response.text.split())
+    assert client.get(f"/api/v1/scenarios/{made['id']}").json()["budget"] == 900_000
+
+
 def test_comparing_one_scenario_is_refused(clients: dict[str, Browser]) -> None:
     made = scenario(clients["cdo"], "Alone")
     response = clients["cdo"].get("/plan/compare", params={"scenario": made["id"]})
