@@ -374,10 +374,13 @@ class JobQueue:
         lock = f"solve:{scenario_id}:{version}:{revision}"
         app = self.app  # opened first: it creates the queue's tables in a new database
         with psycopg.connect(conninfo(self.settings.database_url), autocommit=True) as conn:
+            # A job that succeeded counts too: its solution was kept after the caller looked
+            # for it, and the caller's next look finds it (the lock names the version and
+            # revision the solution is kept under).
             found = conn.execute(
                 "SELECT id, status FROM procrastinate_jobs WHERE queueing_lock = %s "
-                "AND status IN ('todo', 'doing', 'failed') ORDER BY id DESC LIMIT 1",
-                (lock,)).fetchone()
+                "AND status IN ('todo', 'doing', 'failed', 'succeeded') ORDER BY id DESC "
+                "LIMIT 1", (lock,)).fetchone()
         if found is not None:
             return int(found[0]), found[1] == "failed"
         try:

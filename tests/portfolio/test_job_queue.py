@@ -25,6 +25,7 @@ from portfolio.db import Database
 from portfolio.enums import Role
 from portfolio.models import ImportUpload, JobOutcome, Project, User
 from portfolio.services import accounts, import_runs, imports, ranking, scenarios
+from portfolio.services.common import portfolio_revision
 from portfolio.settings import Settings
 from tests.catalogue_server import replay_portal
 from tests.oidc_provider import free_port
@@ -389,6 +390,28 @@ def test_a_scenario_solve_is_queued_once_and_its_kept_solution_is_the_in_process
     in_process = scenarios.solve_scenario(london, scenario_id=saved["id"])
     kept["plan"].pop("solve_seconds")
     assert kept == as_json(in_process)
+
+
+def test_a_poll_that_missed_a_solution_stored_meanwhile_queues_no_second_solve(
+        settings: Settings, london: Database) -> None:
+    # CI found two solves of one scenario: a poll read no kept solution, the worker then
+    # stored it and its job succeeded, and the poll found no job waiting or running under
+    # the lock, so it queued another.
+    settings = queued(settings)
+    with london.write() as session:
+        saved = scenarios.create_scenario(session=session, actor=SYSTEM, data={
+            "name": "Raced plan", "budget": 2_000_000, "capacity": 60})
+    ranking.ensure_ranking(london)  # the solve reads the ranking of this revision
+    jobs.ensure_schema(settings)
+    london.queue = jobs.JobQueue(london)
+    revision = portfolio_revision(london)
+    job, _ = london.queue.solve(saved["id"], saved["version"], revision)
+    scenarios.store_solution(london, scenario_id=saved["id"])  # the worker, meanwhile
+    with psycopg.connect(jobs.conninfo(settings.database_url), autocommit=True) as conn:
+        conn.execute("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = %s", (job,))
+    assert london.queue.solve(saved["id"], saved["version"], revision) == (job, False)
+    assert [status for status, _lock in solve_jobs(settings)] == ["succeeded"]
+    assert scenarios.solution(london, scenario_id=saved["id"]).solved is not None
 
 
 def test_queued_roadmaps_are_compared_once_a_worker_has_solved_them(
