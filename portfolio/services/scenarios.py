@@ -25,6 +25,7 @@ from portfolio.models import Project, Scenario, ScenarioSolution, WeightProfile,
 from portfolio.services import planning
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import as_record, portfolio_revision, record
+from portfolio.text import neutralise
 from scoring.scenarios import (
     PlanSummary,
     compare_plans,
@@ -518,15 +519,13 @@ def plan_csv(plan: dict[str, Any]) -> bytes:
     writer = csv.DictWriter(buffer, fieldnames=list(PLAN_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for row in plan_rows(plan):
-        writer.writerow({k: _cell(_printable(v)) for k, v in row.items()})
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     return buffer.getvalue().encode("utf-8")
 
 
 def _cell(value: Any) -> Any:
-    """Keep a text cell from being read as a formula by a spreadsheet."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    """Return a cell as a spreadsheet shows it, never runs it (text through `neutralise`)."""
+    return neutralise(value) if isinstance(value, str) else value
 
 
 def plan_xlsx(plan: dict[str, Any]) -> bytes:
@@ -538,19 +537,19 @@ def plan_xlsx(plan: dict[str, Any]) -> bytes:
     sheet.title = "Plan"
     sheet.append(list(PLAN_COLUMNS))
     for row in plan_rows(plan):
-        sheet.append([_cell(_printable(row[k])) for k in PLAN_COLUMNS])
+        sheet.append([_cell(row[k]) for k in PLAN_COLUMNS])
     left = book.create_sheet("Left out")
     left.append(["slug", "title", "score", "cost_gbp", "effort_pm", "reason", "detail"])
     for r in plan["left_out"]:
-        left.append([_cell(_printable(r[k])) for k in
+        left.append([_cell(r[k]) for k in
                      ("slug", "title", "score", "cost_gbp", "effort_pm", "reason_label",
                       "detail")])
     about = book.create_sheet("About")
     for key in ("profile", "revision", "status", "budget", "capacity", "objective",
                 "budget_used", "capacity_used"):
-        about.append([key, _printable(plan.get(key))])
-    about.append(["force_in", ", ".join(plan["force_in"])])
-    about.append(["force_out", ", ".join(plan["force_out"])])
+        about.append([key, _cell(plan.get(key))])
+    about.append(["force_in", _cell(", ".join(plan["force_in"]))])
+    about.append(["force_out", _cell(", ".join(plan["force_out"]))])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

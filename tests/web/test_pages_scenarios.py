@@ -8,6 +8,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
+from portfolio.db import Database
 from tests.web.auth import Browser
 from tests.web.conftest import SignedIn
 from tests.web.pages_html import parse_html
@@ -94,6 +95,40 @@ def test_a_plan_exports_as_csv_and_xlsx(clients: dict[str, Browser]) -> None:
         "/plan/export.xlsx", params={**PLAN, "force_in": CHILD}).content))
     assert book.sheetnames == ["Plan", "Left out", "About"]
     assert book["Plan"].max_row == len(rows) + 1
+
+
+def test_plan_exports_neutralise_every_text_a_spreadsheet_would_run(
+    clients: dict[str, Browser], london: Database,
+) -> None:
+    # Review: the plan's exports had their own formula check (ASCII starts only) and left the
+    # About sheet's profile name out of it.
+    from portfolio.actors import SYSTEM
+    from portfolio.services import profiles
+
+    client = clients["cdo"]
+    with london.write() as session:
+        base = profiles.get_profile(session=session, name="CDO default")
+        profiles.set_weights(session=session, actor=SYSTEM, name="=1+2", create=True,
+                             dimension_weights=base["weights"]["dimension"],
+                             criterion_weights=base["weights"]["criterion"], description="")
+    plan = client.get("/api/v1/plan", params={"budget": 2_000_000, "capacity": 100}).json()
+    titles = {plan["selected"][0]: "\uff1dHYPERLINK(\"http://evil.example\")",
+              plan["selected"][1]: "\u200b=1+1"}
+    for slug, title in titles.items():
+        version = client.get(f"/api/v1/projects/{slug}").json()["version"]
+        assert client.patch(f"/api/v1/projects/{slug}", json={
+            "version": version, "title": title}).status_code == 200
+    query = {"budget": "2000000", "capacity": "100"}
+    rows = {row["slug"]: row for row in csv.DictReader(io.StringIO(client.get(
+        "/plan/export.csv", params=query).text))}
+    assert all(rows[slug]["title"].startswith("'") for slug in titles)
+    book = load_workbook(io.BytesIO(client.get("/plan/export.xlsx",
+                                               params=query | {"profile": "=1+2"}).content))
+    shown = {row[0].value: row[1] for row in book["About"].iter_rows()}
+    assert (shown["profile"].data_type, shown["profile"].value) == ("s", "'=1+2")
+    sheet = {row[1].value: row[2].value for row in book["Plan"].iter_rows()
+             if row[1].value in titles}
+    assert all(sheet[slug].startswith("'") for slug in titles), sheet
 
 
 def test_the_frontier_has_axis_values_and_a_marker_at_the_budget(
