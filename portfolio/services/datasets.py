@@ -275,10 +275,16 @@ def shared_datasets(*, session: Session, minimum: int = 2) -> list[dict[str, Any
         .join(ProjectDataset, col(ProjectDataset.dataset_id) == col(Dataset.id))
         .join(Project, col(Project.id) == col(ProjectDataset.project_id))
         .where(col(Project.archived_at).is_(None))
-        .order_by(Dataset.title, Project.title)).all()
+        .order_by(Dataset.title, Dataset.code, Project.title, Project.slug)).all()
     shared: dict[str, dict[str, Any]] = {}
     for code, title, slug, project_title, relation in rows:
         entry = shared.setdefault(str(code), {"code": code, "title": title, "projects": []})
+        known = entry["projects"][-1] if entry["projects"] else None
+        if known is not None and known["slug"] == slug:
+            # One project both using and producing it: one project, its relations together.
+            known["relation"] = " and ".join(sorted({*known["relation"].split(" and "),
+                                                     relation}, reverse=True))
+            continue
         entry["projects"].append({"slug": slug, "title": project_title, "relation": relation})
     found = [d for d in shared.values() if len(d["projects"]) >= minimum]
     return sorted(found, key=lambda d: (-len(d["projects"]), d["title"]))

@@ -164,6 +164,16 @@ def test_a_text_search_matches_percent_and_underscore_as_typed(
         assert dataset not in client.get("/pick/datasets", params={"q": typed}).text
 
 
+def test_a_dataset_one_project_uses_and_produces_is_not_shared(client: TestClient) -> None:
+    # Review: the list counted links, so one project holding two relations to a dataset made
+    # it "shared by 2 projects" (DESIGN: two or more projects).
+    dataset, slug = "greenwich-adult-social-care-records", "greenwich-asc-demand-forecast"
+    assert client.put(f"/api/v1/projects/{slug}/datasets/{dataset}",
+                      json={"relation": "produces", "required": False}).status_code in (200, 201)
+    page = client.get("/graph", params={"view": "datasets"}, headers=HTML).text
+    assert f"/datasets/{dataset}" not in page
+
+
 def test_backlog_filters_keep_a_shareable_url_and_paginate(client: TestClient) -> None:
     first = client.get("/backlog", params={"theme": "cost_of_living"}, headers=HTML).text
     api = [r["slug"] for r in client.get("/api/v1/backlog",
