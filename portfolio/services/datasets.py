@@ -283,7 +283,7 @@ def shared_datasets(*, session: Session, minimum: int = 2) -> list[dict[str, Any
         if known is not None and known["slug"] == slug:
             # One project both using and producing it: one project, its relations together.
             known["relation"] = " and ".join(sorted({*known["relation"].split(" and "),
-                                                     relation}, reverse=True))
+                                                     str(relation)}, reverse=True))
             continue
         entry["projects"].append({"slug": slug, "title": project_title, "relation": relation})
     found = [d for d in shared.values() if len(d["projects"]) >= minimum]

@@ -16,6 +16,7 @@ from portfolio.capabilities import Capability, require
 from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import Organisation, OrganisationCapacity, Project
+from portfolio.schemas import EARLIEST, LATEST
 from portfolio.services.common import consistent_read, organisation_by_code, record
 from portfolio.services.planning import project_values
 from portfolio.services.ranking import ensure_ranking, portfolio_frames
@@ -68,6 +69,10 @@ def capacities(*, session: Session) -> list[dict[str, Any]]:
              "person_months": float(pm)} for code, name, start, pm in rows]
 
 
+# The most person-months a quarter's capacity may state (the API's bound too).
+MAX_PERSON_MONTHS = 1_000_000
+
+
 def set_capacity(*, session: Session, actor: Actor, organisation: str, quarter: str,
                  person_months: Any) -> dict[str, Any]:
     """State an organisation's capacity (person-months a quarter) from a quarter on."""
@@ -81,6 +86,12 @@ def set_capacity(*, session: Session, actor: Actor, organisation: str, quarter: 
     if not math.isfinite(amount) or amount < 0:
         raise Invalid({"person_months": "capacity must be a number of person-months of at "
                                         "least 0"})
+    if amount > MAX_PERSON_MONTHS:
+        raise Invalid({"person_months": f"capacity must be {MAX_PERSON_MONTHS:,} "
+                                        "person-months or less"})
+    if not EARLIEST.year <= start.year <= LATEST.year:
+        raise Invalid({"quarter": f"enter a quarter between {EARLIEST.year} and "
+                                  f"{LATEST.year} (you entered {quarter.strip()})"})
     row = session.execute(select(OrganisationCapacity).where(
         col(OrganisationCapacity.organisation_id) == org.id,
         col(OrganisationCapacity.quarter_start) == start)).scalars().first()

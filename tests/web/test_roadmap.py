@@ -204,6 +204,20 @@ def test_the_cdo_sets_a_capacity_on_its_page_and_an_overload_is_marked(clients) 
     assert "(over)</td>" in html  # the table alternative says so too
 
 
+@pytest.mark.parametrize(("field", "typed", "message"), [
+    ("person_months", "1e300", "1,000,000 person-months or less"),
+    ("quarter", "0001 Q1", "between 2000 and 2075"),
+])
+def test_the_capacity_page_refuses_what_the_api_refuses(clients, field: str, typed: str,
+                                                         message: str) -> None:
+    # Review: the page stored 1e300 person-months and the quarter "0001 Q1".
+    data = {"organisation": "E09000002", "quarter": "2027 Q1", "person_months": "5"}
+    answer = clients["cdo"].post("/plan/capacity", data=data | {field: typed}, headers=HTML,
+                                 follow_redirects=False)
+    assert answer.status_code == 422 and message in answer.text
+    assert clients["cdo"].get("/api/v1/capacities").json() == []
+
+
 def test_a_lead_sees_capacities_but_no_form(clients) -> None:
     page = clients["lead"].get("/plan/capacity", headers=HTML)
     assert page.status_code == 200 and "State a capacity" not in page.text
