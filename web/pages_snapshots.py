@@ -50,13 +50,13 @@ def _formats() -> list[dict[str, str]]:
 
 
 def _list_page(request: Request, db: Database, *, status_code: int = 200,
-               errors: dict[str, str] | None = None, label: str = ""):
+               errors: dict[str, str] | None = None, label: str = "", profile: str = ""):
     with db.read() as session:
         listed = [_shown(s) for s in snapshots.list_snapshots(session=session)]
         profiles = [p["name"] for p in profile_service.list_profiles(session=session)]
     return render(request, "snapshots.html", {
         "snapshots": listed, "profiles": profiles, "formats": _formats(),
-        "errors": errors or {}, "label": label,
+        "errors": errors or {}, "label": label, "profile": profile,
     }, status_code=status_code)
 
 
@@ -76,10 +76,11 @@ def snapshot_create(
     try:
         made = snapshots.create_snapshot(db, actor=actor, label=label, profile=profile or None)
     except Invalid as exc:
-        return _list_page(request, db, status_code=422, errors=exc.errors, label=label)
+        return _list_page(request, db, status_code=422, errors=exc.errors, label=label,
+                          profile=profile)
     except snapshots.QuotaExceeded as exc:
         page = _list_page(request, db, status_code=429, errors={"label": exc.message},
-                          label=label)
+                          label=label, profile=profile)
         page.headers["Retry-After"] = str(exc.retry_after)
         return page
     return RedirectResponse(request.url_for("snapshot", snapshot_id=made["id"]).path, 303)

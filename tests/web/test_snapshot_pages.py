@@ -126,6 +126,15 @@ def test_the_snapshot_form_shows_a_missing_label_by_its_field(browser: Browser) 
     assert "label" in page.by_id("s-label-error").text().lower()
 
 
+def test_a_refused_snapshot_keeps_the_profile_chosen(browser: Browser) -> None:
+    # Review: the select came back on the first profile, so a retry froze other weights.
+    response = browser.post("/snapshots", data={"label": "  ", "profile": "Quick wins"})
+    assert response.status_code == 422
+    chosen = [o.get("value") for o in parse_html(response.text).by_id("s-profile")
+              .find_all("option") if o.get("selected") is not None]
+    assert chosen == ["Quick wins"]
+
+
 def test_the_compare_page_shows_what_changed_and_that_weights_did_not(
     browser: Browser, london: Database
 ) -> None:
