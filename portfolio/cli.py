@@ -81,6 +81,15 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def writable(out: Path) -> Path:
+    """Return a file path to write, or refuse one whose folder is missing or that is a folder."""
+    if out.is_dir():
+        raise fail(f"cannot write {out}: it is a folder; name a file in it")
+    if not out.parent.is_dir():
+        raise fail(f"cannot write {out}: the folder {out.parent} does not exist")
+    return out
+
+
 def print_rows(
     rows: list[dict[str, Any]], columns: list[str], fmt: OutputFormat, title: str = ""
 ) -> None:
@@ -554,6 +563,7 @@ def report(
     from portfolio.services.board_pack import board_pack_data
     from web.board_pack import board_pack_pdf
 
+    writable(out)
     try:
         on = date.fromisoformat(today) if today else date.today()
     except ValueError:
@@ -624,7 +634,7 @@ def graph_export(
     """Write the portfolio graph as GraphML (for networkx or Gephi)."""
     from portfolio.services import network
 
-    out.write_bytes(network.graphml(database()))
+    writable(out).write_bytes(network.graphml(database()))
     console.print(f"wrote {out}")
 
 
@@ -746,6 +756,7 @@ def snapshot_export(
         export_format = exports.ExportFormat(fmt)
     except ValueError:
         raise fail(f"unknown format {fmt!r}; choose one of {exports.FORMAT_NAMES}") from None
+    writable(out)
     started = time.perf_counter()
     db = database()
     if snapshot == "live":

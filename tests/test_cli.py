@@ -136,3 +136,17 @@ def test_rows_written_a_page_at_a_time_are_the_json_of_all_of_them(
     out = io.StringIO()
     write_json_rows(pages, out)
     assert out.getvalue() == json.dumps([r for page in pages for r in page], indent=2) + "\n"
+
+
+def test_an_out_path_that_cannot_be_written_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    # Review: a missing folder or a folder as --out gave a traceback and exit 1.
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    for out in (tmp_path / "missing" / "graph.graphml", tmp_path):
+        for args in (["graph", "export", "--out", str(out)],
+                     ["snapshot", "export", "live", "--format", "csv", "--out", str(out)],
+                     ["report", "--budget", "2000000", "--out", str(out)]):
+            result = runner.invoke(app, args, env=env)
+            assert result.exit_code == 2, (args, result.output)
+            assert "error:" in result.output and "cannot write" in result.output, result.output
