@@ -112,7 +112,9 @@ class BenefitIn(BaseModel):
     outcome: str = Field(max_length=5_000, json_schema_extra=FILLED)
     review: str = Field(default="", max_length=20_000)
     measured_on: date
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Annotated[int, Field(ge=0, description=(
+        "the version read; 0: none recorded yet (a record made since is refused with 409)"
+    ))] | None = None
 
 
 def _iso_date(value: Any) -> Any:

@@ -149,7 +149,10 @@ def record_benefits(request: Request, slug: str, session: WriteSession, actor: C
     except (Invalid, Conflict) as exc:
         session.rollback()
         errors = exc.errors if isinstance(exc, Invalid) else {"outcome": exc.message}
-        return _benefits_page(request, session, slug, values=form, errors=errors,
+        # After a conflict the form carries the version now saved: saving again is a choice.
+        values = (dict(form) if isinstance(exc, Invalid)
+                  else dict(form) | {"version": str(exc.current["version"])})
+        return _benefits_page(request, session, slug, values=values, errors=errors,
                               status_code=422 if isinstance(exc, Invalid) else 409)
     return RedirectResponse(str(request.url_for("project_benefits", slug=slug)),
                             status_code=303)

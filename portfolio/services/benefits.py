@@ -37,7 +37,8 @@ class BenefitInput(Input):
     outcome: str = Field(default="", max_length=5_000)
     review: str = Field(default="", max_length=20_000)
     measured_on: date | None = None
-    version: int | None = Field(default=None, ge=1)
+    # The version the figures were typed from; 0: from none recorded yet.
+    version: int | None = Field(default=None, ge=0)
 
     @field_validator("people_reached", "savings_gbp")
     @classmethod
@@ -119,7 +120,9 @@ def record_benefits(*, session: Session, actor: Actor, slug: str,
             estimated_reach_people=project.reach_people,
             estimated_reach_level=levels["reach"], estimated_savings_level=levels["savings"])
     elif values.version is not None and values.version != row.version:
-        raise Conflict("someone recorded these benefits meanwhile; reload to see their figures",
+        # A form opened before the first record (version 0) is stale as any other.
+        raise Conflict("someone recorded these benefits meanwhile; their figures are shown "
+                       "above, and yours are kept in the form: save again to replace theirs",
                        current={"version": row.version})
     else:
         row.version += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -285,6 +286,9 @@ def test_recorded_benefits_show_beside_the_estimate_and_in_the_accuracy(
     stale = client.put("/api/v1/projects/lambeth-household-support-targeting/benefits",
                        json=GOOD | {"version": 7})
     assert stale.status_code == 409
+    # Version 0: typed before any record existed.
+    assert client.put("/api/v1/projects/lambeth-household-support-targeting/benefits",
+                      json=GOOD | {"version": 0}).status_code == 409
 
 
 def test_the_benefits_pages_show_the_review_to_everyone_and_the_form_to_the_lead(
@@ -302,6 +306,26 @@ def test_the_benefits_pages_show_the_review_to_everyone_and_the_form_to_the_lead
     assert GOOD["review"] in page.text
     assert "Save the results" not in page.text
     assert "Lambeth" in researcher.get("/benefits").text
+
+
+def test_two_leads_recording_first_benefits_at_once_never_overwrite_each_other(
+        app: FastAPI, london: Database) -> None:
+    # Review: the form carried no version until a record existed, so the second first record
+    # replaced the first without a word.
+    url = "/projects/lambeth-household-support-targeting/benefits"
+    first, second = (browser(app, london, "lead", LAMBETH) for _ in range(2))
+    forms = [dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
+                             client.get(url).text)) for client in (first, second)]
+    typed = {k: str(v) for k, v in GOOD.items()}
+    assert first.post(url, data=forms[0] | typed, follow_redirects=False).status_code == 303
+    late = second.post(url, data=forms[1] | typed | {"outcome": "B's outcome"})
+    assert late.status_code == 409
+    assert "recorded these benefits meanwhile" in late.text and "B&#39;s outcome" in late.text
+    assert second.get(f"/api/v1{url}").json()["outcome"] == GOOD["outcome"]
+    # Saving again from the refusal replaces the first knowingly.
+    again = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', late.text))
+    assert second.post(url, data=again | typed | {"outcome": "B's outcome"},
+                       follow_redirects=False).status_code == 303
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"], indirect=False)
