@@ -294,12 +294,14 @@ def get_plan(
 def get_frontier(
     db: AppDatabase,
     capacity: Annotated[float, Query(description="Capacity in person-months")],
-    max_budget: Annotated[float, Query(gt=0, description="Largest budget in GBP")],
+    max_budget: Annotated[float, Query(gt=0, le=1e12, description="Largest budget in GBP")],
     steps: Annotated[int, Query(ge=2, le=40)] = 10,
     profile: ProfileName = None,
 ) -> list[dict[str, Any]]:
     """Return the best value at evenly spaced budgets up to max_budget."""
-    budgets = [max_budget * (i + 1) / steps for i in range(steps)]
+    planning.finite_amount(max_budget, "max_budget", "the largest budget")
+    # Divided first: a finite largest budget near the float limit cannot overflow.
+    budgets = [max_budget / steps * (i + 1) for i in range(steps)]
     return planning.frontier(db, capacity=capacity, budgets=budgets, profile=profile)
 
 

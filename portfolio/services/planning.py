@@ -77,6 +77,8 @@ def plan(
     wall_clock_seconds: float = 60.0,
 ) -> dict[str, Any]:
     """Choose the projects that maximise value within a budget and a capacity."""
+    finite_amount(budget, "budget", "the budget")
+    finite_amount(capacity, "capacity", "the capacity")
     run, projects, dependencies = plan_candidates(db, profile)
     selectable = projects["status"].isin(["idea", "proposed", "approved", "paused"]).sum()
     try:
@@ -90,6 +92,13 @@ def plan(
     except InvalidPlanRequest as exc:
         raise Invalid({"plan": str(exc)}) from None
     return plan_public(result, run, projects)
+
+
+def finite_amount(value: float, field: str, what: str) -> float:
+    """Refuse an amount that is not a finite number of at least 0, naming its field."""
+    if not math.isfinite(value) or value < 0:
+        raise Invalid({field: f"{what} must be a finite number of at least 0"})
+    return value
 
 
 def plan_public(result: PlanResult, run: RunInfo, projects: pd.DataFrame) -> dict[str, Any]:
@@ -113,6 +122,9 @@ def frontier(
     """Return the best value at each budget step (the value-against-budget curve)."""
     if len(budgets) > 40:
         raise Invalid({"budgets": "at most 40 budget steps"})
+    finite_amount(capacity, "capacity", "the capacity")
+    for budget in budgets:
+        finite_amount(budget, "budgets", "each budget")
     _run, projects, dependencies = plan_candidates(db, profile)
     # Every solve of the curve shares the plan's wall-clock limit; large ones run apart.
     wall = db.settings.plan_wall_clock_seconds
