@@ -1,0 +1,45 @@
+"""A delivered project's benefits page: recording and correcting what it achieved."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.web.conftest import SignedIn
+from tests.web.pages_html import parse_html
+
+BARKING = "E09000002"
+URL = "/projects/bd-social-progress-index/benefits"
+TYPED = {"people_reached": "5000", "savings_gbp": "120000", "measured_on": "2018-03-31",
+         "outcome": "A's measured outcome", "review": "A's review"}
+
+
+@pytest.fixture
+def backend() -> str:
+    """Run on SQLite: the page's behaviour, not the database (the API's runs on both)."""
+    return "sqlite"
+
+
+def hidden(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+
+
+def test_a_first_record_made_meanwhile_is_shown_beside_the_figures_typed_and_kept(
+        signed_in: SignedIn) -> None:
+    # Review: a form opened before any record had no version, so a second lead's first record
+    # replaced the first without a word.
+    first, second = (signed_in("lead", BARKING, html=True) for _ in range(2))
+    forms = [hidden(client.get(URL).text) for client in (first, second)]
+    assert forms[1]["version"] == "0"
+    assert first.post(URL, data=forms[0] | TYPED, follow_redirects=False).status_code == 303
+    theirs = {"people_reached": "10", "savings_gbp": "", "measured_on": "2018-04-30",
+              "outcome": "B's outcome", "review": ""}
+    late = second.post(URL, data=forms[1] | theirs)
+    assert late.status_code == 409
+    page = parse_html(late.text)
+    recorded = page.find("dl", **{"class": "facts"}).text()
+    assert "5,000" in recorded and "A's measured outcome" in recorded
+    assert page.by_id("b-outcome").text() == "B's outcome"
+    assert "recorded these benefits meanwhile" in late.text
+    assert second.get(f"/api/v1{URL}").json()["outcome"] == "A's measured outcome"
