@@ -68,9 +68,8 @@ def _number(raw: Any, field: str, what: str) -> float:
         value = float(text)
     except ValueError:
         raise Invalid({field: f"{what} must be a number"}) from None
-    if not math.isfinite(value) or value < 0:
-        raise Invalid({field: f"{what} must be a finite number of at least 0"})
-    return value
+    # The plan's own check, so the page and the API refuse an amount in the same words.
+    return planning.finite_amount(value, field, what)
 
 
 KINDS = ("plan", "roadmap")

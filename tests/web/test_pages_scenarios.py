@@ -226,3 +226,18 @@ def test_comparing_one_scenario_is_refused(clients: dict[str, Browser]) -> None:
     response = clients["cdo"].get("/plan/compare", params={"scenario": made["id"]})
     assert response.status_code == 422
     assert "two or three" in response.text
+
+
+@pytest.mark.parametrize(("field", "amount"), [("budget", "1e400"), ("capacity", "1e999")])
+def test_the_plan_page_and_api_refuse_an_infinite_amount_in_the_same_words(
+    clients: dict[str, Browser], field: str, amount: str,
+) -> None:
+    # Review: the API answered under "plan" in the solver's words; the page named the field.
+    request = PLAN | {field: amount}
+    page = parse_html(clients["lead"].get("/plan", params=request).text)
+    api = clients["lead"].get("/api/v1/plan", params=request,
+                              headers={"accept": "application/json"})
+    assert api.status_code == 422, api.text
+    said = api.json()["errors"][field]
+    assert "finite number of at least 0" in said
+    assert said in page.by_id(f"{field}-error").text()
