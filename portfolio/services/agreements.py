@@ -46,7 +46,8 @@ MAX_DATASETS = 500
 class PartyInput(Input):
     """An organisation party to an agreement, with its role."""
 
-    organisation: str = Field(min_length=1, max_length=32)
+    # More than spaces (the schema says so too, as the API's other filled fields do).
+    organisation: str = Field(min_length=1, max_length=32, json_schema_extra={"pattern": r"\S"})
     role: PartyRole
 
 
