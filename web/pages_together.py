@@ -10,14 +10,12 @@ from jinja2 import pass_context
 from sqlmodel import Session, col
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
 from portfolio.errors import Conflict, Invalid
 from portfolio.services import comments as comment_service
 from portfolio.services import notifications as notification_service
 from portfolio.services import progress as progress_service
 from portfolio.services import watching as watch_service
 from portfolio.services.common import project_by_slug
-from portfolio.services.merge import three_way
 from portfolio.text import whole_number
 from web.pages_common import (
     AppDatabase,
@@ -76,18 +74,18 @@ def _back(request: Request, slug: str, anchor: str) -> RedirectResponse:
                             status_code=303)
 
 
-# The owner and contact form's fields; it also carries the values it started from (was_NAME).
-STEWARDSHIP_FIELDS = ("owner_email", "public_contact")
-
-
 @router.post("/projects/{slug}/stewardship", name="project_stewardship", dependencies=[EDIT])
 def set_stewardship(request: Request, slug: str, db: AppDatabase, actor: CurrentActor,
                     form: FormData):
     """Name the project's owner and public contact; a stale form is merged field by field."""
     try:
+        # The form carries the values it started from (was_NAME); without them, both replace.
+        fields = progress_service.STEWARDSHIP_FIELDS
+        was = ({k: form[f"was_{k}"] for k in fields}
+               if all(f"was_{k}" in form for k in fields) else None)
         with db.write() as session:
-            data = _stewardship_to_save(session, actor, slug, form, db.settings)
-            progress_service.set_stewardship(session=session, actor=actor, slug=slug, data=data)
+            progress_service.set_stewardship(session=session, actor=actor, slug=slug,
+                                             data=form, was=was)
     except Invalid as exc:
         return _project_page(request, db, slug, errors=exc.errors, values=form)
     except Conflict as exc:
@@ -100,34 +98,6 @@ def set_stewardship(request: Request, slug: str, db: AppDatabase, actor: Current
         return _project_page(request, db, slug, errors=errors, values=values, status_code=409)
     flash(request, "The owner and contact are saved.")
     return _back(request, slug, "owner-progress")
-
-
-def _stewardship_to_save(session: Session, actor: Actor, slug: str, form: dict[str, str],
-                         settings: Any) -> dict[str, str]:
-    """Return the owner and contact to save: the fields the user changed, merged with now.
-
-    A field someone else changed differently since the form was loaded is a Conflict.
-    """
-    def clean(name: str, value: str) -> str:
-        return value.strip().lower() if name == "owner_email" else value.strip()
-
-    sent = {k: clean(k, form.get(k, "")) for k in STEWARDSHIP_FIELDS}
-    if not all(f"was_{k}" in form for k in STEWARDSHIP_FIELDS):
-        return sent  # a form without the values it started from replaces both, as PUT does
-    project = project_by_slug(session, slug)
-    # Saved values are shown only to those who may change them.
-    require(actor, Capability.EDIT_PROJECT, project)
-    now = progress_service.project_progress(session, int(project.id or 0),
-                                            stale_days=settings.progress_stale_days)
-    saved = {"owner_email": now["owner"]["email"].lower() if now["owner"] else "",
-             "public_contact": now["public_contact"]}
-    base = {k: clean(k, form[f"was_{k}"]) for k in STEWARDSHIP_FIELDS}
-    applied, conflicts = three_way(base, saved, {k: v for k, v in sent.items() if v != base[k]})
-    if conflicts:
-        raise Conflict("the owner and contact were changed by someone else since you opened "
-                       "the page, and you both changed " + ", ".join(sorted(conflicts)),
-                       current=saved, conflicts=conflicts)
-    return saved | applied
 
 
 @router.post("/projects/{slug}/progress", name="project_progress", dependencies=[PROGRESS])

@@ -132,9 +132,13 @@ def organisation_by_code(
     return found
 
 
-def project_by_slug(session: Session, slug: str) -> Project:
-    """Return the project with a slug, or raise NotFound."""
-    found = session.exec(select(Project).where(Project.slug == slug)).first()
+def project_by_slug(session: Session, slug: str, *, for_update: bool = False) -> Project:
+    """Return the project with a slug, or raise NotFound; locked until commit `for_update`."""
+    query = select(Project).where(Project.slug == slug)
+    if for_update:
+        # FOR NO KEY UPDATE: rows that refer to the project can still be added meanwhile.
+        query = query.with_for_update(key_share=True)
+    found = session.exec(query).first()
     if found is None:
         raise NotFound("project", slug)
     return found

@@ -18,7 +18,7 @@ from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.db import Database
 from portfolio.enums import ProjectStatus, Role
-from portfolio.errors import Invalid
+from portfolio.errors import Conflict, Invalid
 from portfolio.models import (
     AuditEvent,
     NotificationEvent,
@@ -36,6 +36,7 @@ from portfolio.services.common import (
     ranked_revision,
     record,
 )
+from portfolio.services.merge import three_way
 from portfolio.services.watching import watchers
 from portfolio.text import control_problem
 
@@ -44,14 +45,24 @@ RAG = ("red", "amber", "green")
 COMMITTED_STATUSES = (ProjectStatus.IN_PROGRESS.value, ProjectStatus.PAUSED.value)
 SUMMARY_MAX = 5000
 CONTACT_MAX = 254
+# The fields of the owner form, merged field by field (`set_stewardship`'s `was`).
+STEWARDSHIP_FIELDS = ("owner_email", "public_contact")
 HISTORY_LIMIT = 50
 
 
-def set_stewardship(*, session: Session, actor: Actor, slug: str,
-                    data: dict[str, Any]) -> dict[str, Any]:
-    """Name a project's owner (a user of the owning organisation) and its public contact."""
-    project = project_by_slug(session, slug)
+def set_stewardship(*, session: Session, actor: Actor, slug: str, data: dict[str, Any],
+                    was: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Name a project's owner (a user of the owning organisation) and its public contact.
+
+    With `was`, the values the user's form started from, only the fields the user changed are
+    saved, merged with what is saved now; a field someone else changed differently is a
+    Conflict. Without it both fields are replaced, as PUT does.
+    """
+    # Locked first, so a save waiting on another merges with what that one wrote.
+    project = project_by_slug(session, slug, for_update=True)
     require(actor, Capability.EDIT_PROJECT, project)
+    if was is not None:
+        data = _merged_stewardship(session, project, data, was)
     errors: dict[str, str] = {}
     owner_email = str(data.get("owner_email") or "").strip().lower()
     contact = str(data.get("public_contact") or "").strip()
@@ -84,6 +95,33 @@ def set_stewardship(*, session: Session, actor: Actor, slug: str,
     record(session, actor, action="set_owner", entity="project", entity_id=project.id,
            before=before or {}, after=after)
     return {"project": slug, "owner": owner.email if owner else None, "public_contact": contact}
+
+
+def _merged_stewardship(session: Session, project: Project, data: dict[str, Any],
+                        was: dict[str, Any]) -> dict[str, str]:
+    """Return the owner and contact to save: the fields the user changed, merged with now."""
+    def clean(name: str, value: Any) -> str:
+        text = str(value or "").strip()
+        return text.lower() if name == "owner_email" else text
+
+    saved = _saved_stewardship(session, int(project.id or 0))
+    sent = {k: clean(k, data.get(k)) for k in STEWARDSHIP_FIELDS}
+    base = {k: clean(k, was.get(k)) for k in STEWARDSHIP_FIELDS}
+    applied, conflicts = three_way(base, saved, {k: v for k, v in sent.items() if v != base[k]})
+    if conflicts:
+        raise Conflict("the owner and contact were changed by someone else since you opened "
+                       "the page, and you both changed " + ", ".join(sorted(conflicts)),
+                       current=saved, conflicts=conflicts)
+    return saved | applied
+
+
+def _saved_stewardship(session: Session, project_id: int) -> dict[str, str]:
+    """Return a project's owner email (lower case) and public contact as saved now."""
+    steward = session.get(ProjectStewardship, project_id, populate_existing=True)
+    owner = session.get(User, steward.owner_user_id) if steward and steward.owner_user_id \
+        else None
+    return {"owner_email": owner.email.lower() if owner else "",
+            "public_contact": steward.public_contact if steward else ""}
 
 
 def report_progress(*, session: Session, actor: Actor, slug: str, data: dict[str, Any],
