@@ -8,7 +8,7 @@ from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from portfolio.actors import Actor
-from portfolio.errors import Invalid
+from portfolio.errors import Invalid, NotFound
 from portfolio.services import organisations as organisation_service
 from portfolio.services import profiles as profile_service
 from portfolio.services import roadmap as roadmap_service
@@ -104,11 +104,17 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
                     wall_clock_seconds=db.settings.plan_wall_clock_seconds)
         except Invalid as exc:
             errors = exc.errors
+        except NotFound as exc:
+            # The form's profile, removed since the page was loaded: a field to choose again.
+            if exc.entity != "weight profile":
+                raise
+            errors = {"profile": f"no weight profile called {form['profile']!r}"}
     with db.read() as session:
         roadmaps = [x for x in scenario_service.list_scenarios(session=session)
                     if x["kind"] == "roadmap"]
     grouping = "theme" if group == "theme" else "organisation"
     context: dict[str, Any] = {"form": form, "errors": errors, "profiles": profiles,
+                               "profile_options": [(p["name"], p["name"]) for p in profiles],
                                "roadmap": result, "group": grouping, "scenario": saved,
                                "roadmaps": roadmaps, "save_errors": save_errors or {},
                                "save_values": save_values or {}, "notice": " ".join(notices)}

@@ -10,6 +10,7 @@ import pytest
 from portfolio.db import Database
 from portfolio.settings import Settings
 from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import parse_html
 from web.app import create_app
 
 CHILD, PARENT = "waltham-forest-retrofit-targeting", "retrofit-targeting-london"
@@ -147,3 +148,29 @@ def test_a_plan_without_a_capacity_is_refused_and_a_roadmap_without_one_is_kept(
     assert "only a roadmap" in plan.json()["errors"]["capacity"]
     road = cdo.post("/api/v1/scenarios", json={"name": "Road", **ROADMAP})
     assert road.status_code == 201 and road.json()["capacity"] is None
+
+
+def test_saving_a_roadmap_with_a_profile_gone_keeps_the_name_and_description_typed(
+        clients: dict[str, Browser]) -> None:
+    # A profile removed (or a name tampered with) after the page was loaded: the save is
+    # refused beside the profile, and the name and description typed are kept.
+    cdo = clients["cdo"]
+    query = {"budget": "2000000", "horizon": "8", "discount_rate": "0.035",
+             "profile": "Removed meanwhile"}
+    refused = cdo.post("/plan/roadmap/scenarios", data={
+        "name": "Spring board", "description": "For the April board", **query})
+    assert refused.status_code == 422, refused.status_code
+    assert 'value="Spring board"' in refused.text
+    assert "For the April board" in refused.text
+    assert "Removed meanwhile" in refused.text
+    assert not [s for s in cdo.get("/api/v1/scenarios").json() if s["name"] == "Spring board"]
+    # The summary's link leads to a profile to choose in the save form itself.
+    page = parse_html(refused.text)
+    assert page.find("a", href="#s-profile") is not None
+    assert page.by_id("s-profile").get("aria-invalid") == "true"
+    again = cdo.post("/plan/roadmap/scenarios", data={
+        "name": "Spring board", "description": "For the April board", **query,
+        "profile": "Net zero"}, follow_redirects=False)
+    assert again.status_code == 303
+    made = next(s for s in cdo.get("/api/v1/scenarios").json() if s["name"] == "Spring board")
+    assert made["profile"] == "Net zero"
