@@ -170,6 +170,10 @@ def edit_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
     except comment_service.EditWindowClosed as exc:
         # The window closed while the author typed: the text waits in the new comment's box.
         errors, values, status = {field: sentence(exc.message)}, {"body": typed}, 403
+    except comment_service.CommentRemoved as exc:
+        if is_htmx_partial(request):
+            raise  # htmx shows the refusal in the edit form itself, the text still in it
+        errors, values, status = {field: sentence(exc.message)}, {"body": typed}, 404
     except Invalid as exc:
         errors = {field: exc.errors.get("body", "Check the comment.")}
         values, status = {field: typed}, 422

@@ -38,6 +38,15 @@ class EditWindowClosed(NotAllowed):
     """The author's edit came after the comment's edit window closed."""
 
 
+class CommentRemoved(NotFound):
+    """The comment was removed (by its author or a moderator): there is nothing to change."""
+
+    def __init__(self, comment_id: int) -> None:
+        super().__init__("comment", comment_id)
+        self.message = "this comment was removed meanwhile"
+        self.args = (self.message,)
+
+
 @lru_cache(maxsize=2048)
 def render_markdown(text: str) -> str:
     """Render a comment's Markdown as sanitised HTML (no raw HTML, scripts or unsafe links)."""
@@ -177,8 +186,10 @@ def comment_for_edit(session: Session, actor: Actor, comment_id: int) -> Project
 def _comment(session: Session, comment_id: int) -> ProjectComment:
     """Return a live comment or refuse."""
     row = session.get(ProjectComment, comment_id)
-    if row is None or row.removed_at is not None:
+    if row is None:
         raise NotFound("comment", comment_id)
+    if row.removed_at is not None:
+        raise CommentRemoved(comment_id)
     return row
 
 

@@ -79,11 +79,11 @@ def test_an_edit_of_a_comment_removed_meanwhile_says_why_at_the_top_of_its_form(
     author: Page, moderator: Page
 ) -> None:
     typed = "Arrears fell by a fifth after the first letters went out."
-    form, comment_id = refused_edit(author, moderator, "Arrears are falling.", typed)
+    form, _ = refused_edit(author, moderator, "Arrears are falling.", typed)
 
     alert = form.locator(":scope > [data-refusal]")
     expect(alert).to_have_text(
-        f"Not saved. No comment {comment_id}. What you typed is still here.")
+        "Not saved. This comment was removed meanwhile. What you typed is still here.")
     expect(alert).to_have_attribute("role", "alert")
     expect(alert).to_be_visible()
     expect(alert).to_be_focused()

@@ -301,6 +301,24 @@ def test_an_edit_sent_after_the_window_closed_says_why_and_keeps_the_text(
         assert session.get(ProjectComment, cid).body == "First draft"  # type: ignore[union-attr]
 
 
+def test_an_edit_of_a_comment_removed_meanwhile_says_so_and_keeps_the_text(
+        people: People, london: Database) -> None:
+    lead, cdo = people("lead", BD), people("cdo")
+    htmx(lead, f"/projects/{PROPOSED}/comments", {"body": "First draft"})
+    with london.read() as session:
+        cid = session.execute(select(ProjectComment.id)).scalar_one()
+    htmx(cdo, f"/projects/{PROPOSED}/comments/{cid}/remove", {})
+    # Without scripts the page comes back saying why, the text in the box to add a comment.
+    plain = lead.post(f"/projects/{PROPOSED}/comments/{cid}/edit", data={"body": "My fix"})
+    assert plain.status_code == 404
+    page = parse_html(plain.text)
+    assert "This comment was removed meanwhile." in page.by_id(f"comment-{cid}").text()
+    assert page.by_id("c-body").text() == "My fix"
+    # Through htmx the refusal is shown in the edit form itself (app.js), in the same words.
+    swapped = htmx(lead, f"/projects/{PROPOSED}/comments/{cid}/edit", {"body": "My fix"})
+    assert swapped.status_code == 404 and "This comment was removed meanwhile." in swapped.text
+
+
 def test_mentions_tell_readers_only_and_leak_nothing(people: People, london: Database) -> None:
     author = people("researcher")
     named = people("researcher")
