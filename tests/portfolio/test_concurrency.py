@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from sqlmodel import func, select
 
 from portfolio.actors import SYSTEM
@@ -12,6 +10,7 @@ from portfolio.errors import Conflict
 from portfolio.models import AuditEvent
 from portfolio.services import projects as project_service
 from tests.factories import make_organisation, make_project
+from tests.racing import race
 
 WRITERS = 6
 EDITS_EACH = 15
@@ -36,26 +35,7 @@ def test_concurrent_writers_lose_nothing_and_never_fail_on_a_lock(db: Database) 
     with db.write() as session:
         make_organisation(session)
         make_project(session, "one-view")
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def writer(w: int) -> None:
-        for i in range(EDITS_EACH):
-            try:
-                result = edit(db, w * 100 + i)
-            except BaseException as exc:  # noqa: BLE001 - any error is the failure we look for
-                errors.append(exc)
-                return
-            with lock:
-                outcomes.append(result)
-
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors[:3]
+    outcomes = race(lambda n: edit(db, n), writers=WRITERS, edits_each=EDITS_EACH)
     accepted = outcomes.count("ok")
     assert accepted + outcomes.count("conflict") == WRITERS * EDITS_EACH
     assert accepted >= EDITS_EACH

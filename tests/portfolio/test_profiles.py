@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.errors import Conflict, Invalid
 from portfolio.services import profiles as profile_service
+from tests.racing import race
 
 WRITERS = 4
 EDITS_EACH = 6
@@ -41,33 +40,18 @@ def test_weights_set_from_an_older_version_are_refused_naming_what_changed(
 
 def test_concurrent_weight_writers_lose_nothing_and_never_fail(london: Database) -> None:
     start = save(london, 0.5)["version"]
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def writer(w: int) -> None:
-        for i in range(EDITS_EACH):
-            try:
-                save(london, 1.0 + w * 10 + i)
-                result = "ok"
-            except Conflict:
-                result = "conflict"
-            except BaseException as exc:  # noqa: BLE001 - any other error is the failure
-                errors.append(exc)
-                return
-            with lock:
-                outcomes.append(result)
+    def edit(n: int) -> str:
+        try:
+            save(london, 1.0 + n / 10)
+        except Conflict:
+            return "conflict"
+        return "ok"
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors[:3]
+    outcomes = race(edit, writers=WRITERS, edits_each=EDITS_EACH)
     with london.read() as session:
         history = profile_service.profile_history(session=session, name="CDO default")
     assert history[0]["version"] == start + outcomes.count("ok")
-    assert len(outcomes) == WRITERS * EDITS_EACH
 
 
 @pytest.mark.parametrize("name", ["compare", "from-sliders", "ahp", "a/b", "."])
