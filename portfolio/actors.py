@@ -15,6 +15,9 @@ class Actor:
     role: Role
     organisation_id: int | None = None
     email: str = "system"
+    # Signed in with an API token rather than a browser session: a token acts on the portfolio
+    # with its owner's permissions, but never makes, ends or changes credentials.
+    by_token: bool = False
 
     @property
     def is_staff(self) -> bool:

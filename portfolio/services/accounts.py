@@ -15,7 +15,7 @@ import threading
 import weakref
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,7 +28,7 @@ from sqlmodel import Session, col
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.enums import Role
-from portfolio.errors import DomainError, Invalid, NotFound
+from portfolio.errors import DomainError, Invalid, NotAllowed, NotFound
 from portfolio.models import ApiToken, LoginAttempt, Organisation, User, UserSession, utcnow
 from portfolio.schemas import UserCreate, parse
 from portfolio.services.common import organisation_by_code, record, rows_changed
@@ -157,6 +157,16 @@ def actor_for(user: User) -> Actor:
         raise ValueError(f"user {user.email} has no role yet")
     return Actor(id=user.id, role=Role(user.role), organisation_id=user.organisation_id,
                  email=user.email)
+
+
+def require_signed_in_person(actor: Actor, doing: str) -> None:
+    """Refuse an API token's caller: a token never makes, ends or changes credentials.
+
+    Otherwise a leaked token could make itself a fresh one (outliving its revocation and
+    expiry), end its owner's sessions or guess their password without the sign-in limits.
+    """
+    if actor.by_token:
+        raise NotAllowed(f"an API token may not {doing}: sign in to the site to do that")
 
 
 def _recorded_failures(connection: Connection, key: str,
@@ -309,6 +319,7 @@ def change_own_password(*, db: Database, actor: Actor, current: str, new: str, r
     The current password is checked with no transaction open (Argon2 must never hold the
     write lock), then the new one is written in a short transaction.
     """
+    require_signed_in_person(actor, "change a password")
     errors: dict[str, str] = {}
     with db.connect() as connection:
         stored = connection.execute(select(col(User.password_hash), col(User.email))
@@ -488,6 +499,7 @@ TOKEN_MAX_DAYS = 365
 def create_token(*, session: Session, actor: Actor, name: str, days: int = TOKEN_DAYS,
                  max_days: int = TOKEN_MAX_DAYS) -> dict[str, Any]:
     """Create an API token for the acting user, valid for some days; the secret is shown once."""
+    require_signed_in_person(actor, "make API tokens")
     if actor.id is None:
         raise Invalid({"user": "only a signed-in user can hold a token"})
     errors: dict[str, str] = {}
@@ -545,7 +557,9 @@ def actor_for_token(*, db: Database, token: str) -> Actor | None:
     if _stale(row.last_used_at, now):
         _touch(db, ("token-used", row.id), update(ApiToken).where(col(ApiToken.id) == row.id)
                .values(last_used_at=now))
-    return _actor_of(row)
+    actor = _actor_of(row)
+    assert actor is not None  # the row was found
+    return replace(actor, by_token=True)
 
 
 def _stale(seen: datetime | None, now: datetime) -> bool:
@@ -572,6 +586,7 @@ def _touch(db: Database, key: tuple, statement: Any) -> None:
 
 def revoke_token(*, session: Session, actor: Actor, token_id: int) -> None:
     """Revoke one of the acting user's tokens (admins may revoke any)."""
+    require_signed_in_person(actor, "revoke API tokens")
     token = session.get(ApiToken, token_id)
     if token is None or (token.user_id != actor.id and actor.role != Role.ADMIN):
         raise NotFound("api token", token_id)
@@ -695,6 +710,7 @@ def end_sessions(session: Session, user_id: int, keep: str | None = None) -> int
 
 def sign_out_everywhere(*, session: Session, actor: Actor) -> int:
     """End every session of the acting user (this one too)."""
+    require_signed_in_person(actor, "end sessions")
     ended = end_sessions(session, actor.id or 0)
     record(session, actor, action="sign_out_everywhere", entity="user", entity_id=actor.id,
            after={"sessions_ended": ended})
