@@ -264,7 +264,7 @@ def from_ckan(package: dict[str, Any]) -> PortalDataset:
         licence=_text(package.get("license_title") or package.get("license_id"), 120),
         modified=_date(package.get("metadata_modified")),
         formats=formats,
-        url=_text(package.get("url") or _first_url(resources), 1000),
+        url=_web_address(package.get("url"), *_addresses(resources)),
     )
 
 
@@ -287,7 +287,7 @@ def from_dcat(entry: dict[str, Any]) -> PortalDataset:
         licence=_text(entry.get("license"), 120),
         modified=_date(entry.get("modified")),
         formats=formats,
-        url=_text(entry.get("landingPage") or _first_url(distributions), 1000),
+        url=_web_address(entry.get("landingPage"), *_addresses(distributions)),
         frequency=PERIODICITY.get(str(entry.get("accrualPeriodicity") or ""),
                                   UpdateFrequency.ADHOC),
     )
@@ -302,13 +302,25 @@ def _format_of(distribution: dict[str, Any]) -> str:
     return media.rsplit("/", 1)[-1].removeprefix("vnd.") if media else ""
 
 
-def _first_url(items: list[Any]) -> str:
-    """Return the first download or access address among distributions or resources."""
+def _addresses(items: list[Any]) -> Iterator[Any]:
+    """Yield the download or access addresses of distributions or resources, in order."""
     for item in items:
         if isinstance(item, dict):
             for key in ("url", "downloadURL", "accessURL"):
                 if item.get(key):
-                    return str(item[key])
+                    yield item[key]
+
+
+def _web_address(*candidates: Any) -> str:
+    """Return the first candidate that is a web address (http or https), else nothing.
+
+    The dataset's page links to it: a portal's `javascript:` or `data:` address is dropped, as
+    the catalogue form and the API refuse it.
+    """
+    for candidate in candidates:
+        text = _text(candidate, 1000)
+        if text.lower().startswith(("https://", "http://")):
+            return text
     return ""
 
 
