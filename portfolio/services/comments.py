@@ -18,7 +18,7 @@ from portfolio.capabilities import Capability, can, require
 from portfolio.errors import Invalid, NotAllowed, NotFound
 from portfolio.models import Project, ProjectComment, User, utcnow
 from portfolio.services.common import LIKE_ESCAPE, escape_like, project_by_slug, record
-from portfolio.services.notifications import announce
+from portfolio.services.notifications import REMOVED_EXCERPT, announce, requote_comment
 from portfolio.services.watching import may_read
 from portfolio.text import control_problem
 
@@ -127,6 +127,9 @@ def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
     session.flush()
     record(session, actor, action="edit_comment", entity="project_comment", entity_id=row.id,
            project_id=row.project_id, before=before, after={"body": text})
+    # The notices quote what the comment says now, not what it said.
+    requote_comment(session, project_id=row.project_id, comment_id=int(row.id or 0),
+                    excerpt=_excerpt(text))
     return {"id": row.id, "body": text}
 
 
@@ -143,6 +146,9 @@ def remove_comment(*, session: Session, actor: Actor, comment_id: int) -> dict[s
     action = "remove_comment" if row.author_id == actor.id else "moderate_comment"
     record(session, actor, action=action, entity="project_comment", entity_id=row.id,
            project_id=row.project_id, before=before, after={"removed": True})
+    # Its words leave the notices that quoted them (the audit trail keeps them).
+    requote_comment(session, project_id=row.project_id, comment_id=int(row.id or 0),
+                    excerpt=REMOVED_EXCERPT)
     return {"id": row.id, "removed": True}
 
 

@@ -217,6 +217,34 @@ def describe(kind: str, payload: dict[str, Any], project: Project | None, actor:
     return f"{who}: {title}"
 
 
+# What the notices of a removed comment quote of it instead of its words.
+REMOVED_EXCERPT = "(the comment was removed)"
+
+
+def requote_comment(session: Session, *, project_id: int, comment_id: int,
+                    excerpt: str) -> None:
+    """Change what the notices of a comment quote of it: its new words, or that it is gone.
+
+    Events still to fan out carry the new excerpt, and notices already written (the
+    notifications page, digests still to come) are reworded; emails already sent are not.
+    """
+    events: list[NotificationEvent] = list(session.execute(select(NotificationEvent).where(
+        col(NotificationEvent.project_id) == project_id,
+        col(NotificationEvent.kind).in_(("comment", "mention")))).scalars())
+    project = session.get(Project, project_id)
+    for event in events:
+        payload = event.payload or {}
+        if payload.get("comment_id") != comment_id:
+            continue
+        event.payload = {**payload, "excerpt": excerpt}
+        session.add(event)
+        actor = "" if event.actor_id is None else session.execute(
+            select(col(User.name)).where(col(User.id) == event.actor_id)).scalar() or ""
+        message = describe(event.kind, event.payload, project, actor)[:500]
+        session.execute(update(Notification).where(col(Notification.event_id) == event.id)
+                        .values(message=message))
+
+
 def _channels(session: Session, user_ids: list[int], kind: str) -> dict[int, str]:
     """Return users' chosen channels for a kind."""
     found: dict[int, str] = {}

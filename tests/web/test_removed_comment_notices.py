@@ -1,0 +1,53 @@
+"""A removed comment's words leave the notices that quoted them.
+
+Found in review: a moderator removed a comment (the page then shows it as removed), but its
+first 140 characters stayed in the notifications of everyone it mentioned and of the project's
+watchers, on their notifications page and in the digests still to come.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from portfolio.db import Database
+from portfolio.models import Notification, User
+
+PROJECT = "bd-propensity-to-pay"  # Barking and Dagenham, proposed
+WORDS = "the tenant at 14 Acacia Road owes 2,310 pounds"
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+def test_removing_a_comment_takes_it_out_of_the_notices(signed_in, london: Database  # type: ignore[no-untyped-def]
+                                                        ) -> None:
+    author = signed_in("researcher", html=True)
+    named = signed_in("researcher", html=True)
+    watcher = signed_in("researcher", html=True)
+    cdo = signed_in("cdo", html=True)
+    named_email = re.search(r"researcher-\d+@", named.get("/account").text).group(0)  # type: ignore[union-attr]
+    assert watcher.post(f"/projects/{PROJECT}/watch", data={"watching": "1"},
+                        follow_redirects=False).status_code == 303
+    posted = author.post(f"/api/v1/projects/{PROJECT}/comments",
+                         json={"body": f"@{named_email[:-1]} {WORDS}"})
+    assert posted.status_code == 201 and posted.json()["mentioned"]
+    cid = posted.json()["id"]
+    app_db = cdo.app.state.database  # type: ignore[attr-defined]
+    app_db.background.wait()
+    assert WORDS in named.get("/notifications").text
+    assert WORDS in watcher.get("/notifications").text
+    removed = cdo.post(f"/projects/{PROJECT}/comments/{cid}/remove", data={},
+                       follow_redirects=False)
+    assert removed.status_code == 303
+    app_db.background.wait()
+    assert WORDS not in named.get("/notifications").text
+    assert WORDS not in watcher.get("/notifications").text
+    with london.read() as session:
+        messages = session.execute(select(Notification.message)
+                                   .join(User, User.id == Notification.user_id)).scalars().all()
+    assert messages and not [m for m in messages if WORDS in m]
