@@ -321,16 +321,24 @@ def change_own_password(*, db: Database, actor: Actor, current: str, new: str, r
     """
     require_signed_in_person(actor, "change a password")
     errors: dict[str, str] = {}
+    limits = SignInLimits.of(db.settings)
+    memory = _memory(db)
     with db.connect() as connection:
         stored = connection.execute(select(col(User.password_hash), col(User.email))
                                     .where(col(User.id) == actor.id)).first()
-    if stored is None:
-        raise NotFound("user", actor.email)
+        if stored is None:
+            raise NotFound("user", actor.email)
+        # The current password is guessed here as at sign-in: the same account limit holds.
+        key = stored.email.strip().lower()[:254]
+        wait = retry_after(connection, memory, key, limits.account_free_failures, limits)
+    if wait:
+        raise TooManyAttempts(wait)
     try:
         ok = bool(stored.password_hash) and HASHER.verify(stored.password_hash, current)
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
+        _record_failure(db, memory, key)
         errors["current_password"] = "This is not your current password: type it again."
     if len(new) < MIN_PASSWORD_LENGTH:
         errors["new_password"] = (f"Choose a password of at least {MIN_PASSWORD_LENGTH} "
@@ -346,6 +354,16 @@ def change_own_password(*, db: Database, actor: Actor, current: str, new: str, r
     with db.write() as session:
         set_password(session=session, actor=actor, email=stored.email, password=new,
                      keep_session=keep_session)
+
+
+def _record_failure(db: Database, memory: FailureMemory, key: str) -> None:
+    """Record a wrong password for an account (in this process if the database is read-only)."""
+    try:
+        with db.write() as session:
+            session.execute(insert(LoginAttempt), [{"key": key, "success": False,
+                                                     "at": utcnow()}])
+    except UNWRITABLE:
+        memory.add(key)
 
 
 def reset_password(*, session: Session, actor: Actor, email: str) -> str:
