@@ -22,6 +22,7 @@ from web.pages_sign_in import provider_sign_out_url
 from web.routing import Router
 from web.security import (
     MUST_CHANGE_KEY,
+    NotAuthenticated,
     Policy,
     RowId,
     client_address,
@@ -37,7 +38,18 @@ from web.templating import flash, render
 router = Router(include_in_schema=False)
 
 Public = Annotated[Actor | None, Depends(policy(Policy.PUBLIC))]
-Reader = Annotated[Actor, Depends(policy(Policy.READ))]
+
+
+async def signed_in_reader(
+    actor: Annotated[Actor | None, Depends(policy(Policy.READ))],
+) -> Actor:
+    """Return the signed-in user: an account is its user's own, even when reading is public."""
+    if actor is None:
+        raise NotAuthenticated("sign in to use this")
+    return actor
+
+
+Reader = Annotated[Actor, Depends(signed_in_reader)]
 Admin = Annotated[Actor, Depends(policy(Policy.ADMIN))]
 
 

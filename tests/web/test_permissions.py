@@ -145,3 +145,33 @@ def test_a_refusal_says_in_plain_words_whose_lead_may(signed_in) -> None:  # typ
     assert (agreement.status_code, agreement.json()["detail"]) == (
         403, "a lead may not register or edit data-sharing agreements their organisation is not "
              "party to; the CDO or an admin or a lead of a party to the agreement may")
+
+
+def test_with_public_read_an_anonymous_visitor_gets_no_5xx_on_any_route(
+    settings: Settings, london: Database,
+) -> None:
+    # Walkthrough: with PORTFOLIO_PUBLIC_READ=true an anonymous GET /account answered 500
+    # (the account routes took the visitor for a user): they send the visitor to sign in.
+    app = create_app(settings.model_copy(update={"public_read": True}))
+    failures = []
+    with Browser(app, raise_server_exceptions=False) as anonymous:
+        anonymous.csrf = page_csrf(anonymous)
+        for route in routes():
+            if route.path in FRAMEWORK_PUBLIC | HEAVY:
+                continue
+            url = fill(route.path)
+            for method in sorted(route.methods - {"HEAD"}):
+                kwargs = {"follow_redirects": False}
+                if method in {"POST", "PUT", "PATCH"}:
+                    kwargs["data" if not url.startswith("/api/") else "json"] = {}
+                status = anonymous.request(method, url, **kwargs).status_code
+                if status >= 500:
+                    failures.append(f"{method} {url}: {status}")
+        account = anonymous.get("/account", follow_redirects=False)
+        token = anonymous.post("/account/tokens", data={"name": "mine", "days": "7"},
+                               follow_redirects=False)
+        revoke = anonymous.get("/account/tokens/1/revoke", follow_redirects=False)
+    assert not failures, "\n".join(failures)
+    for answer in (account, token, revoke):
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/login")
