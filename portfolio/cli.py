@@ -232,18 +232,19 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    # "\\[" keeps each default's brackets from being read as Rich markup (and dropped).
     header_timeout: Annotated[float | None, typer.Option(
         min=0.1, help="Seconds a client has to send a request's headers before its connection "
-        "is closed [default: PORTFOLIO_HEADER_TIMEOUT_SECONDS, 10].")] = None,
+        "is closed \\[default: PORTFOLIO_HEADER_TIMEOUT_SECONDS, 10].")] = None,
     body_timeout: Annotated[float | None, typer.Option(
         min=0.1, help="Seconds a request body may stall (no part of it arriving) before the "
-        "answer is 408 [default: PORTFOLIO_BODY_TIMEOUT_SECONDS, 30].")] = None,
+        "answer is 408 \\[default: PORTFOLIO_BODY_TIMEOUT_SECONDS, 30].")] = None,
     keep_alive: Annotated[int | None, typer.Option(
         min=1, help="Seconds an idle keep-alive connection stays open "
-        "[default: PORTFOLIO_KEEP_ALIVE_SECONDS, 5].")] = None,
+        "\\[default: PORTFOLIO_KEEP_ALIVE_SECONDS, 5].")] = None,
     max_connections: Annotated[int | None, typer.Option(
         min=1, help="Open connections per worker; beyond it requests get 503 "
-        "[default: PORTFOLIO_MAX_CONNECTIONS, 200].")] = None,
+        "\\[default: PORTFOLIO_MAX_CONNECTIONS, 200].")] = None,
 ) -> None:
     """Serve the web app and the API with uvicorn."""
     import uvicorn

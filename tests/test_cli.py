@@ -150,3 +150,13 @@ def test_an_out_path_that_cannot_be_written_is_one_line_and_exit_2(tmp_path: Pat
             result = runner.invoke(app, args, env=env)
             assert result.exit_code == 2, (args, result.output)
             assert "error:" in result.output and "cannot write" in result.output, result.output
+
+
+def test_serve_help_says_each_guards_default() -> None:
+    # Walkthrough: "[default: PORTFOLIO_..., 10]" was read as Rich markup and vanished.
+    result = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.replace("│", " ").split())
+    for setting, default in [("HEADER_TIMEOUT_SECONDS", 10), ("BODY_TIMEOUT_SECONDS", 30),
+                             ("KEEP_ALIVE_SECONDS", 5), ("MAX_CONNECTIONS", 200)]:
+        assert f"[default: PORTFOLIO_{setting}, {default}]" in text
