@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import sys
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.engine import make_url
 from sqlmodel import col
 
 from portfolio import migrate
@@ -40,6 +42,21 @@ app.add_typer(users_app, name="users")
 app.add_typer(graph_app, name="graph")
 
 DEMO_ACCOUNTS = Path("var") / "demo-accounts.txt"
+
+
+def demo_accounts_file(database_url: str) -> Path:
+    """Return where a database's demo accounts are kept: the default one's in DEMO_ACCOUNTS.
+
+    Another database has its own (another SQLite file's beside it; PostgreSQL's named by its
+    URL's hash), so seeding it never replaces the passwords `make run` prints.
+    """
+    if database_url == Settings.model_fields["database_url"].default:
+        return DEMO_ACCOUNTS
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(f"{url.database}.demo-accounts.txt")
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+    return DEMO_ACCOUNTS.with_name(f"demo-accounts-{digest}.txt")
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
@@ -150,11 +167,12 @@ def seed_london(
     from seeds.loader import load_london
 
     db = database()
+    kept = demo_accounts_file(db.settings.database_url)
     with db.write() as session:
         if if_empty and project_service.count_projects(session=session) > 0:
             console.print("database already holds projects: London seed skipped")
-            if DEMO_ACCOUNTS.exists():
-                console.print(DEMO_ACCOUNTS.read_text().rstrip())
+            if kept.exists():
+                console.print(kept.read_text().rstrip())
             return
         report = load_london(session)
     added = ", ".join(f"{n} {t}" for t, n in sorted(report.added.items())) or "nothing"
@@ -164,9 +182,9 @@ def seed_london(
                  "before real use):"]
         lines += [f"  {role:<11} {email:<32} password: {password}"
                   for email, role, password in report.credentials]
-        DEMO_ACCOUNTS.parent.mkdir(parents=True, exist_ok=True)
-        DEMO_ACCOUNTS.write_text("\n".join(lines) + "\n")
-        DEMO_ACCOUNTS.chmod(0o600)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text("\n".join(lines) + "\n")
+        kept.chmod(0o600)
         console.print("\n".join(lines))
 
 

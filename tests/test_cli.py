@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +161,25 @@ def test_serve_help_says_each_guards_default() -> None:
     for setting, default in [("HEADER_TIMEOUT_SECONDS", 10), ("BODY_TIMEOUT_SECONDS", 30),
                              ("KEEP_ALIVE_SECONDS", 5), ("MAX_CONNECTIONS", 200)]:
         assert f"[default: PORTFOLIO_{setting}, {default}]" in text
+
+
+def test_seed_if_empty_prints_the_demo_accounts_of_this_database_not_anothers(
+    tmp_path: Path, monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    # Walkthrough: seeding a second database (the README's PostgreSQL steps) overwrote
+    # var/demo-accounts.txt, and `make run` then printed passwords its database does not have.
+    monkeypatch.chdir(tmp_path)
+
+    def run(name: str, *args: str) -> str:
+        env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / name}"}
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    for name in ("first.db", "second.db"):
+        run(name, "db", "upgrade")
+    first = re.findall(r"password: (\S+)", run("first.db", "seed", "london"))
+    second = re.findall(r"password: (\S+)", run("second.db", "seed", "london"))
+    again = re.findall(r"password: (\S+)", run("first.db", "seed", "london", "--if-empty"))
+    assert first and second and not set(first) & set(second)
+    assert again == first
