@@ -168,7 +168,7 @@ def _record_gains(pairs: pd.DataFrame, weight: np.ndarray,
             "kind": "agreement", "target": str(code), "dataset": None, "project": None,
             "current": current, "proposed": "signed",
             "description": (f"{verb} the data-sharing agreement {name} (now {current}; "
-                            f"{len(grp)} project{'s' if len(grp) != 1 else ''} rest on it)"),
+                            f"{len(grp)} project{'s rest' if len(grp) != 1 else ' rests'} on it)"),
             "gain": float(grp["gain"].sum()),
             "projects_improved": sorted(grp.loc[grp["improved"], "project"]),
             "projects_unblocked": sorted(grp.loc[grp["unblocked"], "project"]),

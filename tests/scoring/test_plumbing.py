@@ -165,3 +165,19 @@ def test_one_agreement_record_unblocks_every_link_resting_on_it() -> None:
     # No per-link agreement row for links that rest on a record; r's link keeps its own.
     assert "p/x" not in rows.index and "q/x" not in rows.index
     assert rows.loc["r/u", "gain"] == pytest.approx(1 * 0.8)
+
+
+def test_an_agreement_recommendation_counts_its_projects_in_words() -> None:
+    # Walkthrough: `portfolio plumbing` said "(now expired; 1 project rest on it)".
+    links = links_table([
+        ("p", "x", "B1", "fit", "expired", True),
+        ("q", "y", "B1", "fit", "drafting", True),
+        ("r", "y", "B1", "fit", "drafting", True),
+    ]).assign(agreement_code=["old", "dsa", "dsa"])
+    out = plumbing_recommendations(links, pd.Series({"p": 10.0, "q": 20.0, "r": 5.0}),
+                                   agreement_titles={"dsa": "Housing DSA"})
+    rows = out.set_index("target")
+    assert rows.loc["old", "description"] == (
+        "Renew the data-sharing agreement old (now expired; 1 project rests on it)")
+    assert rows.loc["dsa", "description"] == (
+        "Sign the data-sharing agreement Housing DSA (now drafting; 2 projects rest on it)")
