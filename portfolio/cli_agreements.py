@@ -55,6 +55,28 @@ def _row_input(row: dict[str, str]) -> dict[str, Any]:
     return data
 
 
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    """Read an agreements CSV's rows, or refuse a file that cannot be read as one in words."""
+    if path.is_dir():
+        raise Invalid({"file": f"{path} is a folder; name a CSV file"})
+    if not path.exists():
+        raise Invalid({"file": f"{path} does not exist"})
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in ("code", "title", "parties")
+                       if c not in (reader.fieldnames or [])]
+            if missing:
+                raise Invalid({"file": f"the file lacks the column(s) {', '.join(missing)}"})
+            return list(reader)
+    except UnicodeDecodeError:
+        raise Invalid({"file": f"{path} is not UTF-8 text; save it as CSV UTF-8"}) from None
+    except csv.Error as exc:
+        raise Invalid({"file": f"{path} cannot be read as CSV: {exc}"}) from None
+    except OSError as exc:
+        raise Invalid({"file": f"cannot read {path}: {exc.strerror or exc}"}) from None
+
+
 @agreements_app.command("import")
 def agreements_import(
     path: Annotated[Path, typer.Argument(help="A CSV file with the columns of "
@@ -66,12 +88,7 @@ def agreements_import(
     """Register the agreements of a CSV file, all or nothing (parties as CODE:role;...)."""
     from portfolio.services.agreements import create_agreement
 
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in ("code", "title", "parties") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise Invalid({"file": f"the file lacks the column(s) {', '.join(missing)}"})
-        rows = list(reader)
+    rows = _read_rows(path)
     if len(rows) > MAX_ROWS:
         raise Invalid({"file": f"import at most {MAX_ROWS:,} agreements at once"})
     db = database()

@@ -42,3 +42,17 @@ def test_import_is_all_or_nothing_and_list_shows_what_was_registered(tmp_path: P
     ahead = invoke(tmp_path, "agreements", "as-of", str(today + timedelta(days=20)),
                    "--format", "json")
     assert "ok-one" in ahead.output
+
+
+def test_an_unreadable_import_file_is_refused_in_words_not_a_traceback(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    (tmp_path / "latin1.csv").write_bytes("code,title,parties\nx,Caf\xe9,GLA:controller\n"
+                                          .encode("latin-1"))
+    (tmp_path / "long.csv").write_text("code,title,parties\nx," + "t" * 200_000 + ",GLA:c\n")
+    cases = {str(tmp_path / "missing.csv"): "does not exist", str(tmp_path): "folder",
+             str(tmp_path / "latin1.csv"): "UTF-8", str(tmp_path / "long.csv"): "CSV"}
+    for path, words in cases.items():
+        refused = invoke(tmp_path, "agreements", "import", path, ok=False)
+        # main() prints an Invalid as one line and exits 2; anything else was a traceback.
+        assert isinstance(refused.exception, Invalid), (path, refused.exception)
+        assert words in refused.exception.message, refused.exception.message
