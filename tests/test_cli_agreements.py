@@ -56,3 +56,13 @@ def test_an_unreadable_import_file_is_refused_in_words_not_a_traceback(tmp_path:
         # main() prints an Invalid as one line and exits 2; anything else was a traceback.
         assert isinstance(refused.exception, Invalid), (path, refused.exception)
         assert words in refused.exception.message, refused.exception.message
+
+
+def test_expiring_within_out_of_range_is_refused_as_the_api_refuses_it(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    # 99999999999 days overflowed the date arithmetic (a traceback); -5 listed nothing silently.
+    for days in ("99999999999", "-5", "3661"):
+        refused = invoke(tmp_path, "agreements", "list", "--expiring-within", days, ok=False)
+        assert isinstance(refused.exception, Invalid), (days, refused.exception)
+        assert "expiring_within" in refused.exception.errors
+    invoke(tmp_path, "agreements", "list", "--expiring-within", "3660")

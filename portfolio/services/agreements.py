@@ -39,6 +39,8 @@ from scoring.agreements import standing
 INACTIVE = ("delivered", "rejected")
 # Agreements expiring within this many days are listed on the dashboard and a lead's home.
 EXPIRING_SOON_DAYS = 60
+# The longest "expiring within" window, in days (about ten years; the API's and page's bound).
+LONGEST_EXPIRY_WINDOW = 3660
 MAX_PARTIES = 50
 MAX_DATASETS = 500
 
@@ -370,6 +372,9 @@ def list_agreements(
     `status` filters on the standing today (so a signed agreement past its expiry is expired);
     `expiring_within` keeps agreements in force whose expiry is within that many days.
     """
+    if expiring_within is not None and not 0 <= expiring_within <= LONGEST_EXPIRY_WINDOW:
+        raise Invalid({"expiring_within": "Enter a number of days from 0 to "
+                                          f"{LONGEST_EXPIRY_WINDOW}, such as 60."})
     day = today or date.today()
     query = select(SharingAgreement).order_by(col(SharingAgreement.title))
     if party:
