@@ -788,13 +788,19 @@ def snapshot_export(
             content = snapshots.load_content(session=session, snapshot_id=int(snapshot),
                                              kept=True)
     exports.check_table(export_format, table)
-    partial = out.with_name(out.name + ".partial")
-    try:
-        with err_console.status(f"writing {export_format}..."), partial.open("wb") as file:
-            exports.write_export(content, export_format, file, table)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
+    with err_console.status(f"writing {export_format}..."):
+        if out.is_symlink() or (out.exists() and not out.is_file()):
+            # A symlink, a device or a pipe (/dev/stdout) is written through, never replaced.
+            with out.open("wb") as file:
+                exports.write_export(content, export_format, file, table)
+        else:
+            partial = out.with_name(out.name + ".partial")
+            try:
+                with partial.open("wb") as file:
+                    exports.write_export(content, export_format, file, table)
+                partial.replace(out)
+            finally:
+                partial.unlink(missing_ok=True)
     console.print(f"wrote {out} ({_human_bytes(out.stat().st_size)}, "
                   f"{time.perf_counter() - started:.2f} s)")
 

@@ -183,3 +183,19 @@ def test_seed_if_empty_prints_the_demo_accounts_of_this_database_not_anothers(
     again = re.findall(r"password: (\S+)", run("first.db", "seed", "london", "--if-empty"))
     assert first and second and not set(first) & set(second)
     assert again == first
+
+
+def test_exporting_through_a_symlink_writes_the_file_it_points_to(tmp_path: Path) -> None:
+    # The export was written beside --out and renamed over it: a symlink (such as /dev/stdout)
+    # was replaced by a regular file, and the file it pointed to kept its old content.
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    (tmp_path / "kept").mkdir()
+    target = tmp_path / "kept" / "projects.csv"
+    target.write_text("old\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    invoke(tmp_path, "snapshot", "export", "live", "--format", "csv", "--out", str(link))
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text().startswith("rank,slug,")
+    assert not list(tmp_path.glob("*.partial")) and not list(target.parent.glob("*.partial"))
