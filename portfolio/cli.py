@@ -107,6 +107,19 @@ def writable(out: Path) -> Path:
     return out
 
 
+@contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """Refuse in one line a write of `out` that fails (a full disk, a read-only place).
+
+    Without it an OSError was a traceback, or, for a full disk, "the database is out of disk
+    space" (exit 3) when the database was fine.
+    """
+    try:
+        yield
+    except OSError as exc:
+        raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
 def print_rows(
     rows: list[dict[str, Any]], columns: list[str], fmt: OutputFormat, title: str = ""
 ) -> None:
@@ -591,7 +604,8 @@ def report(
         data = board_pack_data(database(), budget=budget, horizon=horizon, capacity=capacity,
                                profile=profile, today=on)
         pdf = board_pack_pdf(data)
-    out.write_bytes(pdf)
+    with writing(out):
+        out.write_bytes(pdf)
     console.print(f"wrote {out} ({len(pdf):,} bytes)")
 
 
@@ -653,7 +667,10 @@ def graph_export(
     """Write the portfolio graph as GraphML (for networkx or Gephi)."""
     from portfolio.services import network
 
-    writable(out).write_bytes(network.graphml(database()))
+    writable(out)
+    graphml = network.graphml(database())
+    with writing(out):
+        out.write_bytes(graphml)
     console.print(f"wrote {out}")
 
 
@@ -788,7 +805,7 @@ def snapshot_export(
             content = snapshots.load_content(session=session, snapshot_id=int(snapshot),
                                              kept=True)
     exports.check_table(export_format, table)
-    with err_console.status(f"writing {export_format}..."):
+    with err_console.status(f"writing {export_format}..."), writing(out):
         if out.is_symlink() or (out.exists() and not out.is_file()):
             # A symlink, a device or a pipe (/dev/stdout) is written through, never replaced.
             with out.open("wb") as file:

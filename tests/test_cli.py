@@ -199,3 +199,24 @@ def test_exporting_through_a_symlink_writes_the_file_it_points_to(tmp_path: Path
     assert link.is_symlink() and link.resolve() == target
     assert target.read_text().startswith("rank,slug,")
     assert not list(tmp_path.glob("*.partial")) and not list(target.parent.glob("*.partial"))
+
+
+def test_an_out_file_whose_write_fails_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    # Review: a full disk gave "the database is out of disk space" (exit 3) for a graph and a
+    # traceback for a report; the database was fine, the output file could not be written.
+    full = Path("/dev/full")
+    if not full.is_char_device():
+        import pytest
+
+        pytest.skip("no /dev/full on this machine")
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    for args in (["graph", "export", "--out", str(full)],
+                 ["snapshot", "export", "live", "--format", "csv", "--out", str(full)],
+                 ["report", "--budget", "2000000", "--out", str(full)]):
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 2, (args, result.exception, result.output)
+        assert "cannot write /dev/full" in result.output, result.output
+        assert "database" not in result.output
+    assert full.is_char_device()
