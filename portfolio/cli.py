@@ -206,7 +206,8 @@ def seed_synthetic(
     projects: Annotated[
         int, typer.Option(min=1, max=2_000_000, help="Number of projects to generate.")
     ] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 0,
+    seed: Annotated[int, typer.Option(
+        min=0, help="Random seed (0 or more); the same seed gives the same data.")] = 0,
 ) -> None:
     """Generate a deterministic synthetic portfolio with bulk inserts."""
     from seeds.synthetic import seed_synthetic as generate

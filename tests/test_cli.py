@@ -220,3 +220,12 @@ def test_an_out_file_whose_write_fails_is_one_line_and_exit_2(tmp_path: Path) ->
         assert "cannot write /dev/full" in result.output, result.output
         assert "database" not in result.output
     assert full.is_char_device()
+
+
+def test_a_negative_synthetic_seed_is_refused_in_words(tmp_path: Path) -> None:
+    # numpy refuses a negative seed: it was a traceback (exit 1) after the database was opened.
+    invoke(tmp_path, "db", "upgrade")
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    result = runner.invoke(app, ["seed", "synthetic", "--projects", "5", "--seed", "-1"], env=env)
+    assert result.exit_code == 2, (result.exception, result.output)
+    assert "--seed" in result.output and "Traceback" not in result.output
