@@ -21,7 +21,7 @@ from portfolio.services.common import (
     record,
     rows_changed,
 )
-from portfolio.services.merge import three_way, values_at
+from portfolio.services.merge import require_known_version, three_way, values_at
 
 
 def dataset_public(dataset: Dataset, publisher: Organisation) -> dict[str, Any]:
@@ -139,6 +139,7 @@ def patch_dataset(
     mine = {("publisher_id" if k == "publisher" else k): None for k in data}
     mine = {k: wanted[k] for k in mine}
     theirs = {k: getattr(dataset, k) for k in EDITABLE}
+    require_known_version(version, dataset.version, f"dataset {code!r}")
     base = theirs if version == dataset.version else values_at(
         session, entity="dataset", entity_id=dataset.id, version=version, current=theirs)
     applied, conflicts = three_way(base, theirs, mine)

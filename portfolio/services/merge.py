@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from portfolio.errors import Invalid
 from portfolio.models import AuditEvent
 
 # Audit actions that change a record's fields and carry the version they made.
@@ -33,6 +34,14 @@ def three_way(
         elif value != was:
             conflicts[field] = {"base": was, "theirs": now, "mine": value}
     return applied, conflicts
+
+
+def require_known_version(version: int, current: int, what: str) -> None:
+    """Refuse an edit from a version newer than the record's: it never had that version, so
+    nothing can be merged from it (it was taken as "nothing changed since" and overwrote)."""
+    if version > current:
+        raise Invalid({"version": f"{what} is at version {current} and has never been at "
+                                  f"version {version}; read it again and edit from its version"})
 
 
 def values_at(

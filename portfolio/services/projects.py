@@ -51,7 +51,13 @@ from portfolio.services.common import (
     record,
     rows_changed,
 )
-from portfolio.services.merge import FIELD_CHANGES, as_json, three_way, values_at
+from portfolio.services.merge import (
+    FIELD_CHANGES,
+    as_json,
+    require_known_version,
+    three_way,
+    values_at,
+)
 from portfolio.services.workflow import check_transition, record_transition
 
 PROJECT_FIELDS = (
@@ -210,6 +216,7 @@ def patch_project(
     sent = {"owner_id" if name == "owner" else name for name in data}
     mine = {name: as_json(wanted[name]) for name in sent}
     theirs = _saved(project)
+    require_known_version(version, project.version, f"project {slug!r}")
     base = theirs if version == project.version else values_at(
         session, entity="project", entity_id=project.id, version=version, current=theirs)
     applied, conflicts = three_way(base, theirs, mine)

@@ -183,3 +183,22 @@ def test_a_nul_character_in_a_body_is_a_422_and_nothing_is_written(client: Brows
     assert response.status_code in (404, 422), (response.status_code, response.text)
     assert response.json()["detail"]
     assert client.get("/api/v1/projects/one-view/progress").json()["owner"] is None
+
+
+def test_a_patch_from_a_version_the_record_never_had_is_refused(
+        client: Browser, db: Database) -> None:
+    # A version above the current one (a made-up or another record's number) was taken as
+    # "nothing changed since" and every field sent was applied over others' edits, unchecked.
+    from tests.factories import make_dataset
+
+    with db.write() as session:
+        make_dataset(session, "rough-sleeping-counts")
+    assert edit(client, 1, "Someone else's title").status_code == 200  # now version 2
+    refused = client.patch("/api/v1/projects/one-view", json={"version": 7, "title": "Mine"})
+    assert refused.status_code == 422, refused.text
+    assert "version" in refused.json()["errors"]
+    assert client.get("/api/v1/projects/one-view").json()["title"] == "Someone else's title"
+    refused = client.patch("/api/v1/datasets/rough-sleeping-counts",
+                           json={"version": 2, "title": "Mine"})
+    assert refused.status_code == 422, refused.text
+    assert "version" in refused.json()["errors"]
