@@ -13,6 +13,7 @@ from portfolio.capabilities import Capability, require
 from portfolio.errors import Invalid
 from portfolio.models import Project, User, utcnow
 from portfolio.services.common import project_by_slug, record
+from portfolio.text import control_problem
 
 JUSTIFICATION_MAX = 2_000
 # An override is a temporary judgement: it may run for at most this long.
@@ -40,6 +41,8 @@ def _parse(data: dict[str, Any], today: date) -> tuple[float, str, date | None]:
         errors["justification"] = "Say why this project's priority is overridden."
     elif len(justification) > JUSTIFICATION_MAX:
         errors["justification"] = f"Keep the justification under {JUSTIFICATION_MAX:,} characters."
+    elif problem := control_problem(justification, multiline=True):
+        errors["justification"] = f"The justification {problem}."
     expires: date | None = None
     raw_expiry = data.get("expires_on")
     if raw_expiry not in (None, ""):
@@ -83,6 +86,8 @@ def clear_override(*, session: Session, actor: Actor, slug: str,
     project = project_by_slug(session, slug)
     if project.priority_override is None:
         raise Invalid({"value": "This project's priority is not overridden."})
+    if problem := control_problem(justification, multiline=True):
+        raise Invalid({"justification": f"The reason {problem}."})
     before = _state(project)
     session.execute(
         update(Project).where(col(Project.id) == project.id).values(

@@ -164,6 +164,20 @@ def test_an_override_needs_a_justification_and_only_staff_set_it(
     assert "Council tax deadline." in page.find("p", class_="override-note").text()
 
 
+def test_an_override_justification_with_a_control_character_is_refused_in_words(
+    app, london: Database  # type: ignore[no-untyped-def]
+) -> None:
+    # A script-user review: the justification took U+0007 on SQLite, as no other text does.
+    with api(app, london, "cdo") as client:
+        refused = client.put(f"/api/v1/projects/{PROPOSED}/override", json={
+            "value": 90, "justification": "Council tax\u0007 deadline."})
+        assert refused.status_code == 422, refused.text
+        assert "control characters" in refused.json()["errors"]["justification"]
+        kept = client.put(f"/api/v1/projects/{PROPOSED}/override", json={
+            "value": 90, "justification": "Council tax deadline.\nSee the board paper."})
+        assert kept.status_code == 200, kept.text
+
+
 def test_an_override_set_from_the_project_page_without_justification_says_so(
     cdo: Browser, london: Database
 ) -> None:
