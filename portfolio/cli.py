@@ -548,7 +548,7 @@ def roadmap(
             database(), budget=budget, horizon=horizon, capacity=capacity, profile=profile,
             discount_rate=discount_rate, deadlines=deadlines, today=on,
             wall_clock_seconds=wall_clock)
-    if save:
+    if save is not None:  # an empty name is refused by the service, not skipped
         with database().write() as session:
             made = scenarios.create_scenario(session=session, actor=acting(as_email), data={
                 "kind": "roadmap", "name": save, "budget": budget, "horizon": horizon,

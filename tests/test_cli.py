@@ -229,3 +229,24 @@ def test_a_negative_synthetic_seed_is_refused_in_words(tmp_path: Path) -> None:
     result = runner.invoke(app, ["seed", "synthetic", "--projects", "5", "--seed", "-1"], env=env)
     assert result.exit_code == 2, (result.exception, result.output)
     assert "--seed" in result.output and "Traceback" not in result.output
+
+
+def test_a_solve_limit_that_is_no_time_and_an_empty_save_name_are_refused(
+    tmp_path: Path,
+) -> None:
+    # A script-user review: --wall-clock -1 or nan reached the solver, which warned and went
+    # on; --save "" solved and saved nothing, silently.
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    for command in (["plan", "--budget", "1000000", "--capacity", "50"],
+                    ["roadmap", "--budget", "1000000"]):
+        for limit in ("-1", "0", "nan", "inf"):
+            result = runner.invoke(app, [*command, "--wall-clock", limit], env=env)
+            assert result.exit_code != 0, (command, limit, result.output)
+            errors = getattr(result.exception, "errors", {})  # main() prints it, exit 2
+            assert "seconds" in errors.get("wall_clock_seconds", ""), (command, limit, errors)
+    unnamed = runner.invoke(app, ["roadmap", "--budget", "1000000", "--save", ""], env=env)
+    assert unnamed.exit_code != 0
+    assert "name" in getattr(unnamed.exception, "errors", {}), unnamed.output
+    assert json.loads(invoke(tmp_path, "scenario", "list", "--format", "json").stdout) == []

@@ -79,6 +79,7 @@ def plan(
     """Choose the projects that maximise value within a budget and a capacity."""
     finite_amount(budget, "budget", "the budget")
     finite_amount(capacity, "capacity", "the capacity")
+    solve_limit(wall_clock_seconds)
     run, projects, dependencies = plan_candidates(db, profile)
     selectable = projects["status"].isin(["idea", "proposed", "approved", "paused"]).sum()
     try:
@@ -99,6 +100,14 @@ def finite_amount(value: float, field: str, what: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise Invalid({field: f"{what} must be a finite number of at least 0"})
     return value
+
+
+def solve_limit(seconds: float) -> float:
+    """Refuse a solver's time limit that is no time at all (0 or less, or not a number)."""
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise Invalid({"wall_clock_seconds": "the time limit must be a number of seconds "
+                                             "above 0, such as 60"})
+    return seconds
 
 
 def plan_public(result: PlanResult, run: RunInfo, projects: pd.DataFrame) -> dict[str, Any]:

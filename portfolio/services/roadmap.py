@@ -18,7 +18,7 @@ from portfolio.errors import Invalid
 from portfolio.models import Organisation, OrganisationCapacity, Project
 from portfolio.schemas import EARLIEST, LATEST
 from portfolio.services.common import consistent_read, organisation_by_code, record
-from portfolio.services.planning import project_values
+from portfolio.services.planning import project_values, solve_limit
 from portfolio.services.ranking import ensure_ranking, portfolio_frames
 from scoring.graph import DependencyCycleError
 from scoring.roadmap import (
@@ -164,6 +164,7 @@ def roadmap(
     if isinstance(horizon, bool) or not isinstance(horizon, int) or \
             not 1 <= horizon <= MAX_HORIZON:
         raise Invalid({"horizon": f"the horizon must be from 1 to {MAX_HORIZON} quarters"})
+    solve_limit(wall_clock_seconds)
     today = today or date.today()
     run = ensure_ranking(db, profile)
     # A stored run belongs to one revision, and any write (capacities too) moves the revision:
