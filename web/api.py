@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from portfolio.actors import Actor
 from portfolio.db import Database
-from portfolio.enums import Decision, ProjectStatus
+from portfolio.enums import Access, Decision, OrganisationKind, ProjectStatus, Theme
 from portfolio.services import datasets as dataset_service
 from portfolio.services import network, planning, workflow
 from portfolio.services import organisations as organisation_service
@@ -57,7 +57,7 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
 @router.get("/organisations", dependencies=[READ], response_model=list[OrganisationPublic])
-def list_organisations(session: ReadSession, kind: str | None = None
+def list_organisations(session: ReadSession, kind: OrganisationKind | None = None
                        ) -> list[dict[str, Any]]:
     """List organisations (code, name, kind)."""
     return organisation_service.list_organisations(session=session, kind=kind)
@@ -67,8 +67,8 @@ def list_organisations(session: ReadSession, kind: str | None = None
 def list_projects(
     session: ReadSession,
     organisation: Annotated[str | None, Query(max_length=32)] = None,
-    status: Annotated[str | None, Query(max_length=16)] = None,
-    theme: Annotated[str | None, Query(max_length=32)] = None,
+    status: ProjectStatus | None = None,
+    theme: Theme | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
 ) -> list[dict[str, Any]]:
     """List projects (slug, title, organisation code, status and more)."""
@@ -205,7 +205,7 @@ def add_dependency(
 
 @router.get("/datasets", dependencies=[READ])
 def list_datasets(
-    session: ReadSession, publisher: str | None = None, access: str | None = None
+    session: ReadSession, publisher: str | None = None, access: Access | None = None
 ) -> list[dict[str, Any]]:
     """List datasets with their readiness level and how many projects use them."""
     return dataset_service.list_datasets(session=session, publisher=publisher, access=access)
@@ -247,8 +247,8 @@ def get_backlog(
         "progress, paused) or all (both, in the whole dependency-aware order)"))] = "candidates",
     top: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     organisation: Annotated[str | None, Query(max_length=32)] = None,
-    theme: Annotated[str | None, Query(max_length=32)] = None,
-    status: Annotated[str | None, Query(max_length=16)] = None,
+    theme: Theme | None = None,
+    status: ProjectStatus | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     fresh: Annotated[bool, Query(description=(
         "Wait for the ranking of the current revision instead of reading the previous one "
@@ -319,8 +319,8 @@ def get_graph(
     db: AppDatabase,
     kind: Annotated[list[NodeKind], Query(max_length=16)] = [],  # noqa: B006
     organisation: Annotated[str | None, Query(max_length=32)] = None,
-    theme: Annotated[str | None, Query(max_length=32)] = None,
-    status: Annotated[str | None, Query(max_length=16)] = None,
+    theme: Theme | None = None,
+    status: ProjectStatus | None = None,
 ) -> dict[str, Any]:
     """Return the portfolio graph as node-link JSON (cytoscape elements)."""
     return network.graph_json(db, kinds=kind, organisation=organisation, theme=theme,

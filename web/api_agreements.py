@@ -110,8 +110,8 @@ class DatasetLinkIn(BaseModel):
 def list_agreements(
     db: AppDatabase,
     party: Annotated[str | None, Query(max_length=32, description="Organisation code")] = None,
-    status: Annotated[str | None, Query(
-        max_length=16, description="Standing today: drafting, signed, expired")] = None,
+    status: Annotated[AgreementStatus | None, Query(
+        description="Standing today: drafting, signed, expired or terminated")] = None,
     expiring_within: Annotated[int | None, Query(
         ge=0, le=3660, description="Only agreements in force expiring within this many days"
     )] = None,

@@ -91,3 +91,23 @@ def test_project_page_shows_its_dependencies(client: TestClient) -> None:
     response = client.get("/projects/debt-prevention")
     assert response.status_code == 200
     assert "One View household data" in response.text
+
+
+@pytest.mark.parametrize(("path", "field"), [
+    ("/api/v1/organisations?kind=borugh", "kind"),
+    ("/api/v1/projects?status=in-progress", "status"),
+    ("/api/v1/projects?theme=Housing", "theme"),
+    ("/api/v1/datasets?access=public", "access"),
+    ("/api/v1/backlog?status=bogus", "status"),
+    ("/api/v1/backlog?theme=bogus", "theme"),
+    ("/api/v1/graph?status=bogus", "status"),
+    ("/api/v1/graph?theme=bogus", "theme"),
+    ("/api/v1/agreements?status=in_force", "status"),
+])
+def test_a_filter_value_that_names_nothing_is_refused_naming_the_choices(
+        client: TestClient, path: str, field: str) -> None:
+    # A script-user review: a typo in a closed list's value answered 200 [] (no data, it
+    # seemed) where it should say the value is not one of the list's.
+    response = client.get(path)
+    assert response.status_code == 422, (path, response.text)
+    assert field in response.json()["errors"], response.json()
