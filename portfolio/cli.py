@@ -57,6 +57,8 @@ def demo_accounts_file(database_url: str) -> Path:
         return Path(f"{url.database}.demo-accounts.txt")
     digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
     return DEMO_ACCOUNTS.with_name(f"demo-accounts-{digest}.txt")
+
+
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
