@@ -51,6 +51,7 @@ class Capability(StrEnum):
     WATCH = "watch"
     ARCHIVE_PROJECT = "archive_project"
     ASSESS_PROJECT = "assess_project"
+    SEE_CONTACTS = "see_contacts"
 
 
 class Scope(StrEnum):
@@ -97,6 +98,7 @@ DOING: dict[Capability, str] = {
     Capability.WATCH: "watch projects",
     Capability.ARCHIVE_PROJECT: "archive or restore projects",
     Capability.ASSESS_PROJECT: "assess projects on the criteria",
+    Capability.SEE_CONTACTS: "see users' email addresses",
 }
 
 _ANY, _OWN, _PARTNER = Scope.ANYWHERE, Scope.OWN_ORGANISATION, Scope.OWN_OR_PARTNER
@@ -134,12 +136,14 @@ TABLE: dict[Role, dict[Capability, Scope]] = {
         Capability.ARCHIVE_PROJECT: _OWN,
         # A partner's lead is one more assessor of a shared project (several assessors).
         Capability.ASSESS_PROJECT: _PARTNER,
+        Capability.SEE_CONTACTS: _ANY,
     },
     Role.RESEARCHER: {
         Capability.READ: _ANY,
         Capability.CREATE_SNAPSHOT: _ANY,
         Capability.COMMENT: _ANY,
         Capability.WATCH: _ANY,
+        Capability.SEE_CONTACTS: _ANY,
     },
 }
 
@@ -180,6 +184,15 @@ def can(actor: Actor | None, capability: Capability | str, thing: Any = None) ->
     if owner is not None and owner == actor.organisation_id:
         return True
     return scope == Scope.OWN_OR_PARTNER and actor.organisation_id in partners_of(thing)
+
+
+def contact(actor: Actor | None, email: str | None) -> str | None:
+    """Return a user's email address if the reader may see it, else None.
+
+    Every signed-in role sees colleagues' addresses; an anonymous visitor (public read) sees
+    people's names and a project's public contact, never an account's address.
+    """
+    return email if can(actor, Capability.SEE_CONTACTS) else None
 
 
 def partners_of(thing: Any) -> frozenset[int]:

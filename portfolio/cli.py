@@ -650,9 +650,11 @@ def similar(
         OutputFormat.table),
 ) -> None:
     """List the projects in other organisations most like one project, and why."""
+    from portfolio.actors import SYSTEM
     from portfolio.services import collaboration
 
-    found = collaboration.similar_projects(database(), slug=slug, top=top, fresh=True)
+    found = collaboration.similar_projects(database(), actor=SYSTEM, slug=slug, top=top,
+                                           fresh=True)
     if not found["similar"] and fmt == OutputFormat.table:
         console.print(f"No similar projects: {found['none_reason']}.")
         return

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from portfolio.actors import Actor
 from portfolio.db import Database
@@ -36,17 +36,19 @@ class AttachmentOut(BaseModel):
     media_type: str
     size_bytes: int
     sha256: str
-    uploaded_by: str
+    uploaded_by: str | None = Field(
+        description="The uploader's email; null for an anonymous reader (public read)")
+    uploaded_by_name: str | None = Field(
+        default=None, description="The uploader's name (in lists of a record's documents)")
     uploaded_at: datetime
 
 
-@router.get("/attachments/project/{slug}", response_model=list[AttachmentOut],
-            dependencies=[Depends(policy(Policy.READ))])
-def list_project_attachments(slug: str, db: AppDatabase) -> list[dict]:
+@router.get("/attachments/project/{slug}", response_model=list[AttachmentOut])
+def list_project_attachments(slug: str, db: AppDatabase, actor: Reader) -> list[dict]:
     """List a project's documents, newest first."""
     with db.read() as session:
         return attachment_service.list_attachments(
-            session=session, owner_kind=AttachmentOwner.PROJECT, ref=slug)
+            session=session, actor=actor, owner_kind=AttachmentOwner.PROJECT, ref=slug)
 
 
 @router.post("/attachments/project/{slug}", status_code=201, response_model=AttachmentOut)
@@ -63,13 +65,12 @@ def attach_to_project(
                                      data=data)
 
 
-@router.get("/attachments/agreement/{code}", response_model=list[AttachmentOut],
-            dependencies=[Depends(policy(Policy.READ))])
-def list_agreement_attachments(code: str, db: AppDatabase) -> list[dict]:
+@router.get("/attachments/agreement/{code}", response_model=list[AttachmentOut])
+def list_agreement_attachments(code: str, db: AppDatabase, actor: Reader) -> list[dict]:
     """List an agreement's documents, newest first."""
     with db.read() as session:
         return attachment_service.list_attachments(
-            session=session, owner_kind=AttachmentOwner.AGREEMENT, ref=code)
+            session=session, actor=actor, owner_kind=AttachmentOwner.AGREEMENT, ref=code)
 
 
 @router.post("/attachments/agreement/{code}", status_code=201, response_model=AttachmentOut)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
+from portfolio.actors import Actor
 from portfolio.errors import NotFound
 from portfolio.services import benefits as benefit_service
 from portfolio.services import collaboration as collaboration_service
@@ -29,15 +30,17 @@ Fresh = Annotated[bool, Query(description="Wait for the current revision's simil
                                           "rather than answer with the previous ones")]
 
 
-@router.get("/projects/{slug}/similar", dependencies=[READ])
-def similar_projects(slug: str, db: AppDatabase, top: Top = 10,
-                     fresh: Fresh = False) -> dict[str, Any]:
+@router.get("/projects/{slug}/similar")
+def similar_projects(slug: str, db: AppDatabase, actor: Annotated[Actor | None, READ],
+                     top: Top = 10, fresh: Fresh = False) -> dict[str, Any]:
     """Return the projects in other organisations most like this one, with why.
 
     `similar` rows carry `score` (0-1), `why` in words, `shared_datasets`, `shared_terms`,
-    `same_theme` and a `contact`; `none_reason` says why the list is empty.
+    `same_theme` and a `contact` (a lead's name, and email for signed-in readers only);
+    `none_reason` says why the list is empty.
     """
-    return collaboration_service.similar_projects(db, slug=slug, top=top, fresh=fresh)
+    return collaboration_service.similar_projects(db, actor=actor, slug=slug, top=top,
+                                                  fresh=fresh)
 
 
 class DraftIn(BaseModel):
@@ -49,11 +52,13 @@ class DraftIn(BaseModel):
     owner: str = ""
 
 
-@router.post("/similar", dependencies=[EDIT])
-def similar_to_draft(body: DraftIn, db: AppDatabase, top: Top = 5) -> dict[str, Any]:
+@router.post("/similar")
+def similar_to_draft(body: DraftIn, db: AppDatabase, actor: Annotated[Actor, EDIT],
+                     top: Top = 5) -> dict[str, Any]:
     """Return existing projects like a project not yet registered, as the registration
     form's panel shows them (an unknown theme or owner is left out of the comparison)."""
-    return collaboration_service.similar_to_draft(db, data=body.model_dump(), top=top)
+    return collaboration_service.similar_to_draft(db, actor=actor, data=body.model_dump(),
+                                                  top=top)
 
 
 @router.get("/collaboration", dependencies=[READ])

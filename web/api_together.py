@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from portfolio.actors import Actor
 from portfolio.services import comments as comment_service
 from portfolio.services import notifications as notification_service
 from portfolio.services import progress as progress_service
@@ -25,6 +26,7 @@ EDIT = Depends(policy(Policy.EDIT))
 PROGRESS = Depends(policy(Policy.PROGRESS))
 COMMENT = Depends(policy(Policy.COMMENT))
 WATCH = Depends(policy(Policy.WATCH))
+Reader = Annotated[Actor | None, READ]
 Channel = Literal["in_app", "email", "digest", "off"]
 
 
@@ -118,7 +120,8 @@ class Owner(BaseModel):
     """A project's named owner."""
 
     name: str
-    email: str
+    email: str | None = Field(description="The owner's email; null for an anonymous reader "
+                                          "(public read), who is shown the public contact")
 
 
 class ProgressOut(BaseModel):
@@ -245,11 +248,12 @@ def remove_comment(comment_id: RowId, session: WriteSession,
 
 # Owner and progress
 
-@router.get("/projects/{slug}/progress", dependencies=[READ], response_model=ProgressOut)
-def project_progress(slug: str, db: AppDatabase, session: ReadSession) -> dict[str, Any]:
+@router.get("/projects/{slug}/progress", response_model=ProgressOut)
+def project_progress(slug: str, db: AppDatabase, session: ReadSession,
+                     actor: Reader) -> dict[str, Any]:
     """Return a project's owner, contact, latest RAG status (stale or not) and its updates."""
     project = project_by_slug(session, slug)
-    return progress_service.project_progress(session, int(project.id or 0),
+    return progress_service.project_progress(session, int(project.id or 0), actor=actor,
                                              stale_days=db.settings.progress_stale_days)
 
 

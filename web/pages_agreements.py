@@ -259,7 +259,7 @@ def agreement(request: Request, code: str):
     with db.read() as session:
         owner = attachment_service.find_owner(session, AttachmentOwner.AGREEMENT, code)
         documents = [shown(a) for a in attachment_service.list_attachments(
-            session=session, owner_kind=owner.kind, ref=code)]
+            session=session, actor=actor, owner_kind=owner.kind, ref=code)]
     return render(request, "agreement.html", {
         "agreement": found, "may_edit": may_edit, "attachments": documents,
         "may_attach": attachment_service.may_attach(actor, owner)})

@@ -53,10 +53,11 @@ def shown(entry: dict[str, Any]) -> dict[str, Any]:
                     "when": when(entry["uploaded_at"])}
 
 
-def project_attachments(session: Session, slug: str) -> list[dict[str, Any]]:
+def project_attachments(session: Session, actor: Actor | None,
+                        slug: str) -> list[dict[str, Any]]:
     """Return a project's documents as its page lists them."""
     return [shown(a) for a in attachment_service.list_attachments(
-        session=session, owner_kind=AttachmentOwner.PROJECT, ref=slug)]
+        session=session, actor=actor, owner_kind=AttachmentOwner.PROJECT, ref=slug)]
 
 
 # Each owner kind: its page's route, its documents page and its upload route, by name.
@@ -70,8 +71,8 @@ def _page(request: Request, db: AppDatabase, actor: Actor | None, kind: str, ref
           status_code: int = 200):
     with db.read() as session:
         owner = attachment_service.find_owner(session, kind, ref)
-        listed = attachment_service.list_attachments(session=session, owner_kind=owner.kind,
-                                                     ref=ref)
+        listed = attachment_service.list_attachments(session=session, actor=actor,
+                                                     owner_kind=owner.kind, ref=ref)
         organisation = attachment_service.organisation_name(session, owner.organisation_id) \
             if kind == AttachmentOwner.PROJECT else ""
     may_attach = attachment_service.may_attach(actor, owner)

@@ -33,7 +33,8 @@ Filter = Annotated[str | None, Query(max_length=32)]
 @router.post("/projects/new/similar", name="project_similar_draft", dependencies=[EDIT])
 def similar_to_draft(request: Request, db: AppDatabase, form: FormData):
     """Answer the registration form's panel: existing projects like the one being typed."""
-    found = collaboration_service.similar_to_draft(db, data=form)
+    found = collaboration_service.similar_to_draft(
+        db, actor=getattr(request.state, "actor", None), data=form)
     return render(request, "_similar_panel.html", {"panel": found, "values": form},
                   block="results")
 
@@ -42,7 +43,8 @@ def similar_to_draft(request: Request, db: AppDatabase, form: FormData):
 def similar_projects(request: Request, slug: str, db: AppDatabase):
     """Show the projects in other organisations most like this one, and why."""
     return render(request, "project_similar.html",
-                  collaboration_service.similar_projects(db, slug=slug))
+                  collaboration_service.similar_projects(
+                      db, actor=getattr(request.state, "actor", None), slug=slug))
 
 
 @router.post("/projects/{slug}/join", name="project_join", dependencies=[JOIN])

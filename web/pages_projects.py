@@ -202,7 +202,7 @@ def page_context(request: Request, session: Session, slug: str, **extra: Any) ->
     context["moves"] = workflow.allowed_moves(actor, project, project["status"])
     context.setdefault("from_queue", False)
     context.setdefault("override_errors", {})
-    context["attachments"] = project_attachments(session, slug)
+    context["attachments"] = project_attachments(session, actor, slug)
     context |= together_context(session, actor, slug, request.app.state.settings)
     return context | extra
 

@@ -39,7 +39,7 @@ def together_context(session: Session, actor: Actor | None, slug: str, settings:
     about = {"id": project.id, "slug": project.slug, "owner_id": project.owner_id,
              "status": project.status}
     together = progress_service.project_progress(
-        session, project.id, stale_days=settings.progress_stale_days)  # type: ignore[arg-type]
+        session, project.id, actor=actor, stale_days=settings.progress_stale_days)  # type: ignore[arg-type]
     together |= {
         "project": about,
         "committed": project.status in progress_service.COMMITTED_STATUSES,

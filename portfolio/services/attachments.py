@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, can, refusal, require
+from portfolio.capabilities import Capability, can, contact, refusal, require
 from portfolio.db import Database
 from portfolio.documents import FileStore, clean_filename, content_hash, identify, refuse
 from portfolio.enums import AttachmentOwner, DocumentKind
@@ -194,16 +194,23 @@ def _audited(row: Attachment, owner: Owner) -> dict[str, Any]:
             "kind": row.kind, "sha256": row.sha256, "size_bytes": row.size_bytes}
 
 
-def list_attachments(*, session: Session, owner_kind: str, ref: str) -> list[dict[str, Any]]:
-    """Return the documents attached to a record, newest first."""
+def list_attachments(*, session: Session, actor: Actor | None, owner_kind: str,
+                     ref: str) -> list[dict[str, Any]]:
+    """Return the documents attached to a record, newest first.
+
+    The uploader's email only for a reader who may see contacts (`contact`): anonymous
+    visitors, where reading is public, get the uploader's name and null.
+    """
     owner = find_owner(session, owner_kind, ref)
     rows = session.execute(select(Attachment, col(User.name)).outerjoin(
         User, col(User.id) == col(Attachment.uploaded_by_id)).where(
         col(Attachment.owner_kind) == owner.kind, col(Attachment.owner_id) == owner.id)
         .order_by(col(Attachment.id).desc())).tuples().all()
     # People read names; the email stays as recorded (a user may be renamed or removed).
-    return [_record(row, owner.ref) | {"uploaded_by_name": name or row.uploaded_by}
-            for row, name in rows]
+    return [_record(row, owner.ref) | {
+        "uploaded_by": contact(actor, row.uploaded_by),
+        "uploaded_by_name": name or contact(actor, row.uploaded_by) or "a former user"}
+        for row, name in rows]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, can, require
+from portfolio.capabilities import Capability, can, contact, require
 from portfolio.enums import PartnerRole, Role, Theme
 from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.models import (
@@ -338,13 +338,20 @@ def _index_of(settings: Settings) -> SimilarityIndex:
         db.dispose()
 
 
-def _contact(index: SimilarityIndex, organisation_id: int) -> dict[str, str] | None:
-    """Return a lead to contact at an organisation, if it has one."""
-    return index.contacts.get(organisation_id)
+def _contact(index: SimilarityIndex, organisation_id: int,
+             actor: Actor | None) -> dict[str, str | None] | None:
+    """Return a lead to contact at an organisation, if it has one.
+
+    Their email only for a reader who may see contacts: an anonymous visitor (public read)
+    gets the lead's name and null.
+    """
+    found = index.contacts.get(organisation_id)
+    return None if found is None else {"name": found["name"],
+                                       "email": contact(actor, found["email"])}
 
 
 def _suggestion(index: SimilarityIndex, other: int, score: float,
-                why: similarity.Reason) -> dict[str, Any]:
+                why: similarity.Reason, actor: Actor | None) -> dict[str, Any]:
     """Return one similar project as pages and the API show it."""
     project = index.projects[other]
     return {
@@ -355,11 +362,11 @@ def _suggestion(index: SimilarityIndex, other: int, score: float,
         "same_theme": why.same_theme,
         "shared_datasets": [index.datasets[cast(int, d)]["code"] for d in why.shared_datasets],
         "shared_terms": list(why.shared_terms),
-        "contact": _contact(index, project["owner_id"]),
+        "contact": _contact(index, project["owner_id"], actor),
     }
 
 
-def similar_projects(db: Database, *, slug: str, top: int = 10,
+def similar_projects(db: Database, *, actor: Actor | None, slug: str, top: int = 10,
                      fresh: bool = False) -> dict[str, Any]:
     """Return the projects in other organisations most like one project, with why."""
     index = similarity_index(db, fresh=fresh)
@@ -371,7 +378,7 @@ def similar_projects(db: Database, *, slug: str, top: int = 10,
     near = index.model.neighbours
     near = near[near["project"] == found["id"]].head(top)
     similar = [_suggestion(index, int(other), float(score),
-                           similarity.reason(index.model, found["id"], int(other)))
+                           similarity.reason(index.model, found["id"], int(other)), actor)
                for other, score in zip(near["other"], near["score"], strict=True)]
     none = None
     if not similar:
@@ -395,7 +402,8 @@ class DraftInput(Input):
     owner: str = ""
 
 
-def similar_to_draft(db: Database, *, data: dict[str, Any], top: int = 5) -> dict[str, Any]:
+def similar_to_draft(db: Database, *, actor: Actor | None, data: dict[str, Any],
+                     top: int = 5) -> dict[str, Any]:
     """Return existing projects like a project being registered (the registration panel)."""
     # Half-typed, pasted or odd text is normal here: cut to what the comparison reads.
     values = parse(DraftInput, {name: str(data.get(name) or "")[:similarity.MAX_TEXT_CHARS]
@@ -409,7 +417,8 @@ def similar_to_draft(db: Database, *, data: dict[str, Any], top: int = 5) -> dic
     found = similarity.similar_to_draft(index.model, title=values.title,
                                         description=values.description, theme=theme,
                                         organisation=owner, top_k=top)
-    similar = [_suggestion(index, int(cast(int, key)), score, why) for key, score, why in found]
+    similar = [_suggestion(index, int(cast(int, key)), score, why, actor)
+               for key, score, why in found]
     none = None if similar else ("no project in another organisation shares enough of these "
                                  "words yet")
     return {"similar": similar, "none_reason": none}
@@ -466,13 +475,14 @@ def opportunities(db: Database, *, theme: str | None = None, organisation: str |
         matching.append(group)
     chosen = matching[:limit]
     values = _values(db, [i for group in chosen for i in group])
-    groups = [_group(index, g, values) | {"may_dismiss": any(
+    groups = [_group(index, g, values, actor) | {"may_dismiss": any(
         can(actor, Capability.DISMISS_SUGGESTION, index.projects[i]["owner_id"]) for i in g)}
         for g in chosen]
     return {"revision": index.revision, "groups": groups, "total": len(matching)}
 
 
-def _group(index: SimilarityIndex, group: list[int], values: dict[int, float]) -> dict[str, Any]:
+def _group(index: SimilarityIndex, group: list[int], values: dict[int, float],
+           actor: Actor | None) -> dict[str, Any]:
     """Return one collaboration opportunity as pages and the API show it."""
     model = index.model
     rows = [model.row_of(i) for i in group]
@@ -494,7 +504,7 @@ def _group(index: SimilarityIndex, group: list[int], values: dict[int, float]) -
                       "theme": m["theme"], "organisation": m["organisation"],
                       "organisation_name": m["organisation_name"], "cost_gbp": m["cost_gbp"],
                       "value": round(values[m["id"]], 1) if m["id"] in values else None,
-                      "contact": _contact(index, m["owner_id"])}
+                      "contact": _contact(index, m["owner_id"], actor)}
                      for m in members],
         "organisations": organisations,
         "shared_datasets": shared,

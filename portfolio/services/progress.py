@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
+from portfolio.capabilities import Capability, contact, require
 from portfolio.db import Database
 from portfolio.enums import ProjectStatus, Role
 from portfolio.errors import Conflict, Invalid
@@ -259,9 +259,13 @@ def rag_summary(session: Session, *, stale_days: int, today: date | None = None,
             "text": ", ".join(words) if words else "no RAG status reported yet"}
 
 
-def project_progress(session: Session, project_id: int, *, stale_days: int,
-                     today: date | None = None) -> dict[str, Any]:
-    """Return a project's owner, contact, latest progress and its update history."""
+def project_progress(session: Session, project_id: int, *, actor: Actor | None,
+                     stale_days: int, today: date | None = None) -> dict[str, Any]:
+    """Return a project's owner, contact, latest progress and its update history.
+
+    The owner's email only for a reader who may see contacts: an anonymous visitor (public
+    read) gets the owner's name and the public contact.
+    """
     steward = session.get(ProjectStewardship, project_id)
     owner = session.get(User, steward.owner_user_id) if steward and steward.owner_user_id \
         else None
@@ -271,7 +275,7 @@ def project_progress(session: Session, project_id: int, *, stale_days: int,
     authors = _names(session, {u.author_id for u in updates})
     latest = latest_progress(session, [project_id], stale_days=stale_days, today=today)
     return {
-        "owner": {"name": owner.name, "email": owner.email} if owner else None,
+        "owner": {"name": owner.name, "email": contact(actor, owner.email)} if owner else None,
         "public_contact": steward.public_contact if steward else "",
         "latest": latest.get(project_id),
         "updates": [{"rag": u.rag, "summary": u.summary, "reported_on": u.reported_on,
