@@ -744,10 +744,11 @@ def snapshot_list(
         OutputFormat.table),
 ) -> None:
     """List snapshots, newest first."""
+    from portfolio.actors import SYSTEM
     from portfolio.services import snapshots
 
     with database().read() as session:
-        rows = snapshots.list_snapshots(session=session)
+        rows = snapshots.list_snapshots(session=session, actor=SYSTEM)
     if fmt == OutputFormat.json:
         print_rows(rows, [], fmt)
         return
@@ -763,10 +764,12 @@ def snapshot_verify(
     snapshot_id: Annotated[int, typer.Argument(metavar="ID", help="Snapshot id.")],
 ) -> None:
     """Recompute a snapshot's content hash and check it was not tampered with."""
+    from portfolio.actors import SYSTEM
     from portfolio.services import snapshots
 
     with database().read() as session:
-        result = snapshots.verify_snapshot(session=session, snapshot_id=snapshot_id)
+        result = snapshots.verify_snapshot(session=session, actor=SYSTEM,
+                                           snapshot_id=snapshot_id)
     if result["valid"]:
         console.print(f"snapshot {snapshot_id} is intact: sha256:{result['content_hash']}")
         return
@@ -836,10 +839,11 @@ def snapshot_diff(
     limit: Annotated[int, typer.Option(min=1, help="Rows shown per section in a table.")] = 30,
 ) -> None:
     """Compare two snapshots: projects, fields, rank moves, and weight or method changes."""
+    from portfolio.actors import SYSTEM
     from portfolio.services import snapshots
 
     with database().read() as session:
-        diff = snapshots.diff_snapshots(session=session, old_id=old, new_id=new)
+        diff = snapshots.diff_snapshots(session=session, actor=SYSTEM, old_id=old, new_id=new)
     if fmt == OutputFormat.json:
         sys.stdout.write(json.dumps(diff, indent=2, default=str) + "\n")
         return

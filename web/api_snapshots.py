@@ -24,6 +24,8 @@ from web.templating import path_for
 router = Router(prefix="/api/v1", tags=["snapshots"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
+# The reader, or None for an anonymous visitor where reading is public.
+Reader = Annotated[Actor | None, READ]
 IMPORT = Depends(policy(Policy.IMPORT))
 SNAPSHOT = Depends(policy(Policy.SNAPSHOT))
 ReadSession = Annotated[Session, Depends(read_session)]
@@ -64,10 +66,11 @@ def export_response(content: SnapshotContent, fmt: exports.ExportFormat,
                              media_type=exports.FORMATS[fmt].media_type, headers=headers)
 
 
-@router.get("/snapshots", dependencies=[READ])
-def list_snapshots(session: ReadSession) -> list[dict[str, Any]]:
-    """List snapshots, newest first: label, author, time, profile, method and content hash."""
-    return snapshots.list_snapshots(session=session)
+@router.get("/snapshots")
+def list_snapshots(session: ReadSession, actor: Reader) -> list[dict[str, Any]]:
+    """List snapshots, newest first: label, author (email, and `author_name`), time, profile,
+    method and content hash; `author` is null for an anonymous reader (public read)."""
+    return snapshots.list_snapshots(session=session, actor=actor)
 
 
 @router.post("/snapshots", status_code=201, dependencies=[SNAPSHOT])
@@ -76,31 +79,33 @@ def create_snapshot(body: SnapshotIn, db: AppDatabase, actor: CurrentActor) -> d
     return snapshots.create_snapshot(db, actor=actor, label=body.label, profile=body.profile)
 
 
-@router.get("/snapshots/{snapshot_id}", dependencies=[READ])
-def get_snapshot(snapshot_id: RowId, session: ReadSession) -> dict[str, Any]:
+@router.get("/snapshots/{snapshot_id}")
+def get_snapshot(snapshot_id: RowId, session: ReadSession, actor: Reader) -> dict[str, Any]:
     """Return one snapshot's summary."""
-    return snapshots.get_snapshot(session=session, snapshot_id=snapshot_id)
+    return snapshots.get_snapshot(session=session, actor=actor, snapshot_id=snapshot_id)
 
 
-@router.get("/snapshots/{snapshot_id}/verify", dependencies=[READ])
-def verify_snapshot(snapshot_id: RowId, session: ReadSession) -> dict[str, Any]:
+@router.get("/snapshots/{snapshot_id}/verify")
+def verify_snapshot(snapshot_id: RowId, session: ReadSession, actor: Reader) -> dict[str, Any]:
     """Recompute a snapshot's content hash and check its recorded facts."""
-    return snapshots.verify_snapshot(session=session, snapshot_id=snapshot_id)
+    return snapshots.verify_snapshot(session=session, actor=actor, snapshot_id=snapshot_id)
 
 
-@router.get("/snapshots/{snapshot_id}/export", dependencies=[READ],
-            response_class=StreamingResponse)
-def export_snapshot(snapshot_id: RowId, session: ReadSession, fmt: Format,
+@router.get("/snapshots/{snapshot_id}/export", response_class=StreamingResponse)
+def export_snapshot(snapshot_id: RowId, session: ReadSession, actor: Reader, fmt: Format,
                     table: TableName = None) -> StreamingResponse:
-    """Download a snapshot; exporting it twice gives byte-identical files."""
-    content = snapshots.load_content(session=session, snapshot_id=snapshot_id, kept=True)
+    """Download a snapshot (signed-in readers: it holds users' email addresses); exporting it
+    twice gives byte-identical files."""
+    content = snapshots.content_to_download(session=session, actor=actor,
+                                            snapshot_id=snapshot_id)
     return export_response(content, fmt, table)
 
 
-@router.get("/snapshots/{old_id}/diff/{new_id}", dependencies=[READ])
-def diff_snapshots(old_id: RowId, new_id: RowId, session: ReadSession) -> dict[str, Any]:
+@router.get("/snapshots/{old_id}/diff/{new_id}")
+def diff_snapshots(old_id: RowId, new_id: RowId, session: ReadSession,
+                   actor: Reader) -> dict[str, Any]:
     """Compare two snapshots; weight and method changes are flagged apart from project changes."""
-    return snapshots.diff_snapshots(session=session, old_id=old_id, new_id=new_id)
+    return snapshots.diff_snapshots(session=session, actor=actor, old_id=old_id, new_id=new_id)
 
 
 @router.get("/export", dependencies=[READ], response_class=StreamingResponse)

@@ -30,6 +30,8 @@ from web.templating import path_for, render, templates
 router = Router(include_in_schema=False)
 
 READ = Depends(policy(Policy.READ))
+# The reader, or None for an anonymous visitor where reading is public.
+Reader = Annotated[Actor | None, READ]
 IMPORT = Depends(policy(Policy.IMPORT))
 SNAPSHOT = Depends(policy(Policy.SNAPSHOT))
 # Files with more rows than this are imported behind a streamed progress bar.
@@ -52,7 +54,8 @@ def _formats() -> list[dict[str, str]]:
 def _list_page(request: Request, db: Database, *, status_code: int = 200,
                errors: dict[str, str] | None = None, label: str = "", profile: str = ""):
     with db.read() as session:
-        listed = [_shown(s) for s in snapshots.list_snapshots(session=session)]
+        listed = [_shown(s) for s in snapshots.list_snapshots(
+            session=session, actor=getattr(request.state, "actor", None))]
         profiles = [p["name"] for p in profile_service.list_profiles(session=session)]
     return render(request, "snapshots.html", {
         "snapshots": listed, "profiles": profiles, "formats": _formats(),
@@ -86,15 +89,15 @@ def snapshot_create(
     return RedirectResponse(request.url_for("snapshot", snapshot_id=made["id"]).path, 303)
 
 
-@router.get("/snapshots/compare", name="snapshot_diff", dependencies=[READ])
+@router.get("/snapshots/compare", name="snapshot_diff")
 def snapshot_diff_page(
-    request: Request, db: AppDatabase,
+    request: Request, db: AppDatabase, actor: Reader,
     a: Annotated[int, Query(description="The earlier snapshot")],
     b: Annotated[int, Query(description="The later snapshot")],
 ):
     """Compare two snapshots: what changed in the projects, and what moved the ranks."""
     with db.read() as session:
-        diff = snapshots.diff_snapshots(session=session, old_id=a, new_id=b)
+        diff = snapshots.diff_snapshots(session=session, actor=actor, old_id=a, new_id=b)
     changed = [{"slug": c["slug"], "title": c["title"], "field": name, **change}
                for c in diff["projects"]["changed"] for name, change in c["fields"].items()]
     return render(request, "snapshots_diff.html", {
@@ -103,14 +106,14 @@ def snapshot_diff_page(
     })
 
 
-@router.get("/snapshots/compare.csv", name="snapshot_diff_export", dependencies=[READ])
+@router.get("/snapshots/compare.csv", name="snapshot_diff_export")
 def snapshot_diff_export(
-    db: AppDatabase, a: Annotated[int, Query(description="The earlier snapshot")],
+    db: AppDatabase, actor: Reader, a: Annotated[int, Query(description="The earlier snapshot")],
     b: Annotated[int, Query(description="The later snapshot")],
 ) -> Response:
     """Download a comparison of two snapshots as CSV."""
     with db.read() as session:
-        diff = snapshots.diff_snapshots(session=session, old_id=a, new_id=b)
+        diff = snapshots.diff_snapshots(session=session, actor=actor, old_id=a, new_id=b)
     return Response(exports.diff_csv(diff), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="portfolio-snapshots-{a}-{b}.csv"'})
 
@@ -122,14 +125,14 @@ def live_download(db: AppDatabase, actor: CurrentActor,
     return export_response(exports.live_content(db, actor, fmt), fmt, None)
 
 
-@router.get("/snapshots/{snapshot_id}", name="snapshot", dependencies=[READ])
-def snapshot_page(request: Request, db: AppDatabase, snapshot_id: RowId,
+@router.get("/snapshots/{snapshot_id}", name="snapshot")
+def snapshot_page(request: Request, db: AppDatabase, snapshot_id: RowId, actor: Reader,
                   verify: bool = False):
     """Show a snapshot: what it froze, its top projects, its downloads; verify it on request."""
     with db.read() as session:
-        summary = snapshots.get_snapshot(session=session, snapshot_id=snapshot_id)
+        summary = snapshots.get_snapshot(session=session, actor=actor, snapshot_id=snapshot_id)
         content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
-        others = [_shown(s) for s in snapshots.list_snapshots(session=session)
+        others = [_shown(s) for s in snapshots.list_snapshots(session=session, actor=actor)
                   if s["id"] != snapshot_id]
         meta: dict[str, Any] = {}
         top: list[dict[str, Any]] = []
@@ -146,7 +149,8 @@ def snapshot_page(request: Request, db: AppDatabase, snapshot_id: RowId,
         except (zlib.error, ValueError, KeyError):
             verify = True  # an unreadable payload: say why
         # Hashing a large snapshot takes a while, so it is done when asked for.
-        check = (snapshots.verify_snapshot(session=session, snapshot_id=snapshot_id)
+        check = (snapshots.verify_snapshot(session=session, actor=actor,
+                                           snapshot_id=snapshot_id)
                  if verify else None)
     return render(request, "snapshots_detail.html", {
         "snapshot": _shown(summary), "meta": meta, "check": check, "top": top,
@@ -169,13 +173,13 @@ def _titles_of_blockers(top: list[dict[str, Any]], projects: Any) -> dict[str, s
     return titles
 
 
-@router.get("/snapshots/{snapshot_id}/download/{fmt}", name="snapshot_download",
-            dependencies=[READ])
-def snapshot_download(db: AppDatabase, snapshot_id: RowId,
+@router.get("/snapshots/{snapshot_id}/download/{fmt}", name="snapshot_download")
+def snapshot_download(db: AppDatabase, snapshot_id: RowId, actor: Reader,
                       fmt: exports.ExportFormat) -> StreamingResponse:
-    """Download a snapshot in one format."""
+    """Download a snapshot in one format (signed-in readers: it holds users' emails)."""
     with db.read() as session:
-        content = snapshots.load_content(session=session, snapshot_id=snapshot_id, kept=True)
+        content = snapshots.content_to_download(session=session, actor=actor,
+                                                snapshot_id=snapshot_id)
     return export_response(content, fmt, None)
 
 

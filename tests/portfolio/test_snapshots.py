@@ -92,7 +92,7 @@ def test_content_hash_is_the_sha256_of_the_canonical_bytes_and_verifies(
     assert canonical.startswith(b'{"format":"london-data-portfolio-snapshot","format_version":1')
     assert made["bytes"] == len(canonical)
     with london.read() as session:
-        check = snapshots.verify_snapshot(session=session, snapshot_id=made["id"])
+        check = snapshots.verify_snapshot(session=session, actor=SYSTEM, snapshot_id=made["id"])
     assert check["valid"] is True and check["problems"] == []
 
 
@@ -119,7 +119,7 @@ def test_verify_detects_a_payload_or_a_label_changed_behind_its_back(london: Dat
         session.execute(update(Snapshot).where(Snapshot.id == made["id"])
                         .values(label="Renamed"))
     with london.read() as session:
-        check = snapshots.verify_snapshot(session=session, snapshot_id=made["id"])
+        check = snapshots.verify_snapshot(session=session, actor=SYSTEM, snapshot_id=made["id"])
     assert check["valid"] is False
     assert "does not match its content hash" in check["problems"][0]
     assert any("body hash" in p for p in check["problems"])
@@ -143,7 +143,7 @@ def test_diff_lists_projects_added_removed_and_changed_with_rank_moves(
                                              "title": "One View, phase one"})
     after = take(london, "After")
     with london.read() as session:
-        diff = snapshots.diff_snapshots(session=session, old_id=before["id"],
+        diff = snapshots.diff_snapshots(session=session, actor=SYSTEM, old_id=before["id"],
                                         new_id=after["id"])
     assert [p["slug"] for p in diff["projects"]["added"]] == ["estate-heat-map"]
     assert [p["slug"] for p in diff["projects"]["removed"]] == ["london-atlas"]
@@ -167,7 +167,7 @@ def test_diff_flags_a_change_of_weights_apart_from_project_changes(london: Datab
                                     criterion_weights=profile["weights"]["criterion"])
     after = take(london, "Readiness first")
     with london.read() as session:
-        diff = snapshots.diff_snapshots(session=session, old_id=before["id"],
+        diff = snapshots.diff_snapshots(session=session, actor=SYSTEM, old_id=before["id"],
                                         new_id=after["id"])
     assert diff["weights"]["changed"] is True and diff["method"]["changed"] is False
     assert {(c["kind"], c["key"]) for c in diff["weights"]["changes"]} >= {
@@ -186,7 +186,7 @@ def test_diff_flags_a_change_of_scoring_method(
     monkeypatch.setattr(ranking_service, "METHOD_VERSION", "2099.01-test")
     after = take(london, "Method two")
     with london.read() as session:
-        diff = snapshots.diff_snapshots(session=session, old_id=before["id"],
+        diff = snapshots.diff_snapshots(session=session, actor=SYSTEM, old_id=before["id"],
                                         new_id=after["id"])
     assert diff["method"] == {"changed": True, "from": METHOD_VERSION, "to": "2099.01-test"}
     assert diff["weights"]["changed"] is False
@@ -204,7 +204,7 @@ def test_an_assessment_change_is_a_cause_of_that_projects_move(london: Database)
     assert assessed
     after = take(london, "After assessment")
     with london.read() as session:
-        diff = snapshots.diff_snapshots(session=session, old_id=before["id"],
+        diff = snapshots.diff_snapshots(session=session, actor=SYSTEM, old_id=before["id"],
                                         new_id=after["id"])
     # The system is another assessor beside the seed's: its assessment is added, and the
     # median of the two moves the score.

@@ -35,6 +35,7 @@ from portfolio.services.snapshots.schema import (
 from portfolio.services.snapshots.service import (
     QuotaExceeded,
     build_content,
+    content_to_download,
     create_snapshot,
     get_snapshot,
     list_snapshots,
@@ -54,6 +55,7 @@ __all__ = [
     "TableData",
     "build_content",
     "canonical_line",
+    "content_to_download",
     "create_snapshot",
     "diff_contents",
     "diff_snapshots",

@@ -7,8 +7,14 @@ from typing import Any
 
 from sqlmodel import Session
 
+from portfolio.actors import Actor
+from portfolio.capabilities import contact
 from portfolio.services.snapshots.content import SnapshotContent, TableData
-from portfolio.services.snapshots.schema import SCORE_DIGITS, is_ranking_column
+from portfolio.services.snapshots.schema import (
+    CONTACT_COLUMNS,
+    SCORE_DIGITS,
+    is_ranking_column,
+)
 from portfolio.services.snapshots.service import load_content
 
 DIFF_TABLES = ("organisations", "datasets", "links", "dependencies", "partners", "assessments")
@@ -234,8 +240,28 @@ def _content_summary(content: SnapshotContent) -> dict[str, Any]:
             "revision": meta["revision"]}
 
 
-def diff_snapshots(*, session: Session, old_id: int, new_id: int) -> dict[str, Any]:
-    """Compare two stored snapshots (old first)."""
+def diff_snapshots(*, session: Session, actor: Actor | None, old_id: int,
+                   new_id: int) -> dict[str, Any]:
+    """Compare two stored snapshots (old first).
+
+    Users' emails in the rows of the other tables (an assessment's assessor) only for a reader
+    who may see contacts; an anonymous visitor (public read) gets null in their place.
+    """
     old = load_content(session=session, snapshot_id=old_id)
     new = load_content(session=session, snapshot_id=new_id)
-    return diff_contents(old, new)
+    return _without_contacts(diff_contents(old, new), actor)
+
+
+def _without_contacts(diff: dict[str, Any], actor: Actor | None) -> dict[str, Any]:
+    """Blank the email columns of the tables' added, removed and changed rows for a reader
+    who may not see contacts."""
+    for table, columns in CONTACT_COLUMNS.items():
+        for rows in diff["tables"].get(table, {}).values():
+            for row in rows:
+                for name in columns:
+                    if name in row:
+                        row[name] = contact(actor, row[name])
+                    if name in row.get("fields", {}):
+                        row["fields"][name] = {side: contact(actor, value) for side, value
+                                               in row["fields"][name].items()}
+    return diff

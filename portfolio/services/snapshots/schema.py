@@ -290,6 +290,9 @@ TABLES: tuple[TableSpec, ...] = (
     ),
 )
 TABLE_BY_NAME = {spec.name: spec for spec in TABLES}
+# Columns holding a user's email, by table: shown only to readers who may see contacts.
+CONTACT_COLUMNS: dict[str, tuple[str, ...]] = {"assessments": ("assessor",),
+                                               "attachments": ("uploaded_by",)}
 TABLE_NAMES = tuple(TABLE_BY_NAME)
 # Columns of projects that the ranking sets, as opposed to the project's own fields.
 RANKING_NAMES = frozenset(c.name for c in RANKING_COLUMNS)

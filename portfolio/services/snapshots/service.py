@@ -12,15 +12,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
+from portfolio.actors import SYSTEM, Actor
+from portfolio.capabilities import Capability, can, contact, require
 from portfolio.db import Database
-from portfolio.errors import Conflict, DomainError, Invalid, NotFound
+from portfolio.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from portfolio.models import (
     AuditEvent,
     Snapshot,
     SnapshotBody,
     SnapshotExport,
+    User,
 )
 from portfolio.services.common import consistent_read, current_revision
 from portfolio.services.frames import load_profile
@@ -193,20 +194,28 @@ def create_snapshot(db: Database, *, actor: Actor, label: str,
     if snapshot_id is None:
         raise Conflict("the snapshot could not be stored; try again")
     with db.read() as session:
-        return get_snapshot(session=session, snapshot_id=snapshot_id)
+        return get_snapshot(session=session, actor=actor, snapshot_id=snapshot_id)
 
 
-SUMMARY_COLUMNS = (col(Snapshot.id), col(Snapshot.label), col(Snapshot.author),
-                   col(Snapshot.created_at), col(Snapshot.profile_name),
-                   col(Snapshot.profile_version), col(Snapshot.method_version),
-                   col(Snapshot.revision), col(Snapshot.content_hash),
-                   col(Snapshot.payload_bytes), col(Snapshot.row_counts),
-                   col(Snapshot.body_hash))
+SUMMARY_COLUMNS: tuple[Any, ...] = (
+    col(Snapshot.id), col(Snapshot.label), col(Snapshot.author), col(Snapshot.created_at),
+    col(Snapshot.profile_name), col(Snapshot.profile_version), col(Snapshot.method_version),
+    col(Snapshot.revision), col(Snapshot.content_hash), col(Snapshot.payload_bytes),
+    col(Snapshot.row_counts), col(Snapshot.body_hash), col(User.name).label("author_name"))
 
 
-def _summary(row: Any) -> dict[str, Any]:
+def _summaries(where: Any = None) -> Any:
+    """Select snapshots' summaries with their authors' names (a removed author: none)."""
+    query = select(*SUMMARY_COLUMNS).outerjoin(User, col(User.id) == col(Snapshot.author_id))
+    return query if where is None else query.where(where)
+
+
+def _summary(row: Any, actor: Actor | None) -> dict[str, Any]:
+    """Return a snapshot's summary; its author's email only for a reader who may see contacts
+    (an anonymous visitor, where reading is public, gets the author's name)."""
     return {
-        "id": row.id, "label": row.label, "author": row.author,
+        "id": row.id, "label": row.label, "author": contact(actor, row.author),
+        "author_name": row.author_name or contact(actor, row.author) or "a former user",
         "created_at": iso_time(row.created_at), "profile": row.profile_name,
         "profile_version": row.profile_version, "method_version": row.method_version,
         "revision": row.revision, "content_hash": row.content_hash,
@@ -214,18 +223,31 @@ def _summary(row: Any) -> dict[str, Any]:
     }
 
 
-def list_snapshots(*, session: Session) -> list[dict[str, Any]]:
+def list_snapshots(*, session: Session, actor: Actor | None) -> list[dict[str, Any]]:
     """List snapshots, newest first (without their payloads)."""
-    rows = session.execute(select(*SUMMARY_COLUMNS).order_by(col(Snapshot.id).desc())).all()
-    return [_summary(row) for row in rows]
+    rows = session.execute(_summaries().order_by(col(Snapshot.id).desc())).all()
+    return [_summary(row, actor) for row in rows]
 
 
-def get_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
+def get_snapshot(*, session: Session, actor: Actor | None, snapshot_id: int) -> dict[str, Any]:
     """Return one snapshot's summary."""
-    row = session.execute(select(*SUMMARY_COLUMNS).where(col(Snapshot.id) == snapshot_id)).first()
+    row = session.execute(_summaries(col(Snapshot.id) == snapshot_id)).first()
     if row is None:
         raise NotFound("snapshot", snapshot_id)
-    return _summary(row)
+    return _summary(row, actor)
+
+
+def content_to_download(*, session: Session, actor: Actor | None,
+                        snapshot_id: int) -> SnapshotContent:
+    """Return a stored snapshot's content, with its kept exports, for a download.
+
+    A snapshot's tables name assessors and uploaders by email and its first line its author,
+    so a download needs a reader who may see contacts: signed in, even where reading is public
+    (as the live export and attached documents do).
+    """
+    if not can(actor, Capability.SEE_CONTACTS):
+        raise NotAllowed("sign in to download snapshots: they hold users' email addresses")
+    return load_content(session=session, snapshot_id=snapshot_id, kept=True)
 
 
 def load_content(*, session: Session, snapshot_id: int, kept: bool = False) -> SnapshotContent:
@@ -252,9 +274,11 @@ def load_content(*, session: Session, snapshot_id: int, kept: bool = False) -> S
                                  for name, version, payload in cast(list[Any], copies)})
 
 
-def verify_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
+def verify_snapshot(*, session: Session, actor: Actor | None,
+                    snapshot_id: int) -> dict[str, Any]:
     """Recompute a snapshot's hash and check its recorded facts against its payload."""
-    summary = get_snapshot(session=session, snapshot_id=snapshot_id)
+    # The recorded author (an email) is compared whoever reads; only the words redact it.
+    summary = get_snapshot(session=session, actor=SYSTEM, snapshot_id=snapshot_id)
     content = load_content(session=session, snapshot_id=snapshot_id, kept=True)
     problems: list[str] = []
     digest, body_digest = hashlib.sha256(), hashlib.sha256()
@@ -282,7 +306,9 @@ def verify_snapshot(*, session: Session, snapshot_id: int) -> dict[str, Any]:
               "revision": meta["revision"], "profile": meta["profile"]["name"],
               "profile_version": meta["profile"]["version"]}
     for key, value in recorded.items():
-        if sealed[key] != value:
+        if sealed[key] != value and key == "author" and contact(actor, value) is None:
+            problems.append("author is recorded differently from the sealed payload")
+        elif sealed[key] != value:
             problems.append(f"{key} is recorded as {value!r} but the sealed payload says "
                             f"{sealed[key]!r}")
     return {"id": snapshot_id, "valid": not problems, "content_hash": summary["content_hash"],
