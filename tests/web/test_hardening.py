@@ -163,7 +163,7 @@ def test_whole_numbers_are_ascii_digits_only() -> None:
 
 
 @pytest.mark.parametrize("url", [
-    "/api/v1/projects?q=%00", "/api/v1/projects?status=a%00b", "/api/v1/projects/one%00view",
+    "/api/v1/projects?q=%00", "/api/v1/projects?organisation=a%00b", "/api/v1/projects/one%00view",
     "/api/v1/datasets?publisher=%00", "/api/v1/profiles/a%00", "/api/v1/agreements?party=%00",
     "/api/v1/projects/one%00view/comments", "/api/v1/benefits?organisation=%00",
 ])
