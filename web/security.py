@@ -255,9 +255,11 @@ def policy(kind: Policy) -> Callable[[Request], Awaitable[Actor | None]]:
             settings = request.app.state.settings
             if not (kind == Policy.READ and settings.public_read):
                 raise NotAuthenticated("sign in to use this")
-        await check_csrf(request)
+        # Who may comes first: an upload refused unread (UploadGate) has no form, so no token,
+        # and its refusal should say who may rather than that the form expired.
         if actor is not None and not can(actor, Capability(kind.value)):
             raise NotAllowed(refusal(actor, Capability(kind.value)))
+        await check_csrf(request)
         if (actor is not None and request.session.get(MUST_CHANGE_KEY)
                 and request.url.path not in open_while_changing(request)):
             raise PasswordChangeNeeded()
