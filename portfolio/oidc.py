@@ -255,7 +255,10 @@ class Provider:
         email = str(claims.get("email") or "")
         return Identity(
             issuer=self.settings.issuer, subject=str(claims["sub"]), email=email,
-            name=str(claims.get("name") or email or claims["sub"]),
+            # No name claim: the given and family names, else none (the service names the
+            # user by the address's local part, never the address itself).
+            name=str(claims.get("name") or " ".join(
+                str(claims[k]) for k in ("given_name", "family_name") if claims.get(k))),
             groups=tuple(str(g) for g in groups if isinstance(g, str | int)),
             email_verified=claims.get("email_verified") is True, id_token=id_token)
 

@@ -85,7 +85,10 @@ def sign_in_identity(*, session: Session, identity: Identity) -> SignedIn:
         if user is not None and not identity.email_verified:
             raise EmailTaken(email)
         if user is None:
-            user = User(email=email, name=identity.name[:200] or email, role=None)
+            # Without a name from the provider, the address's local part: a name is shown
+            # where the address is not (public read), so the address must not stand in.
+            name = identity.name.strip()[:200] or email.split("@", 1)[0] or identity.subject
+            user = User(email=email, name=name, role=None)
             session.add(user)
             session.flush()
             record(session, _system(), action="create", entity="user", entity_id=user.id,

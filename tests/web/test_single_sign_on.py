@@ -99,6 +99,18 @@ def test_an_unknown_group_waits_for_an_admin(client: Browser, db: Database,
     assert answer.status_code == 303
 
 
+def test_a_provider_that_sends_no_name_gives_a_name_that_is_not_an_address(
+        client: Browser, db: Database, oidc_issuer: str) -> None:  # noqa: F811
+    # A name is shown where an email is not (public read): the address must not stand in.
+    set_user(oidc_issuer, "dana", email="dana.jones@council.example", groups=["unmapped"])
+    answer, _ = journey(client, "dana")
+    assert answer.status_code == 403  # waiting for an admin
+    with db.read() as session:
+        name = session.execute(select(User.name).where(
+            User.email == "dana.jones@council.example")).scalar_one()
+    assert name == "dana.jones"
+
+
 def role_of(db: Database, email: str) -> str | None:
     with db.read() as session:
         return session.execute(select(User.role).where(User.email == email)).scalar_one()
