@@ -203,3 +203,26 @@ def test_signed_in_readers_still_see_the_addresses_and_anonymous_downloads_are_r
     # The public sees a lead's name without a mailto link, and is told to sign in to download.
     assert refused.status_code == 403 and "sign in" in refused.json()["detail"]
     assert "mailto:" not in anonymous_similar and "contact" in anonymous_similar.lower()
+
+
+def test_an_anonymous_visitor_is_offered_no_download_they_would_be_refused(
+    app: FastAPI, london: Database,
+) -> None:
+    # A page offers only what its user may do: snapshot and live downloads need signing in.
+    with TestClient(app) as client:
+        made = ok(client.post("/api/v1/snapshots", headers=bearer(london, "researcher"),
+                              json={"label": "Published"}), 201)
+        ok(client.post(f"/api/v1/attachments/project/{COMMITTED}",
+                       headers=bearer(london, "lead", "GLA"), data={"kind": "business_case"},
+                       files={"file": ("Business case.pdf", documents.PDF, "application/pdf")}),
+           201)
+    paths = (f"/snapshots/{made['id']}", "/snapshots", f"/projects/{COMMITTED}",
+             f"/attachments/project/{COMMITTED}")
+    with Browser(app) as anonymous, Browser(app) as researcher:
+        sign_in(researcher, london, "researcher")
+        pages = {path: (anonymous.get(path).text, researcher.get(path).text) for path in paths}
+    link = '" download>'  # every download link on these pages
+    for path, (theirs, signed_in) in pages.items():
+        assert link in signed_in, path
+        assert link not in theirs, path
+        assert "Sign in to download" in theirs, path
