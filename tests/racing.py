@@ -1,9 +1,13 @@
-"""Concurrent writers for lost-update tests: each makes its edits in its own thread."""
+"""Concurrent writers for lost-update tests: threads making edits, and who waits for a lock."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+
+from sqlalchemy import text
+
+from portfolio.db import Database
 
 
 def race(edit: Callable[[int], str], *, writers: int, edits_each: int) -> list[str]:
@@ -34,3 +38,11 @@ def race(edit: Callable[[int], str], *, writers: int, edits_each: int) -> list[s
     assert not errors, errors[:3]
     assert len(outcomes) == writers * edits_each
     return outcomes
+
+
+def waiting_for_a_lock(db: Database) -> bool:
+    """Tell whether a connection to this PostgreSQL database waits for a lock another holds."""
+    with db.connect() as connection:
+        return bool(connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar())

@@ -5,27 +5,20 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import User
 from portfolio.services import accounts
+from tests.racing import waiting_for_a_lock
 
 
 @pytest.fixture
 def backend() -> str:
     """Row locks of PostgreSQL (SQLite's one writer serialises these writes anyway)."""
     return "postgresql"
-
-
-def waiting_for_a_lock(db: Database) -> bool:
-    """Tell whether a connection to this database waits for a lock another holds."""
-    with db.connect() as connection:
-        return bool(connection.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'")).scalar())
 
 
 def test_two_admins_demoting_each_other_at_once_leave_one_admin(db: Database) -> None:

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.services import progress
 from portfolio.settings import Settings
+from tests.racing import waiting_for_a_lock
 from tests.web.auth import Browser, sign_in
 from tests.web.pages_html import parse_html
 from tests.web.test_working_together import COMMITTED, form_as_loaded
@@ -39,13 +39,6 @@ def alice(app: FastAPI, london: Database) -> Iterator[Browser]:
     yield client
     client.__exit__(None, None, None)
 
-
-def waiting_for_a_lock(db: Database) -> bool:
-    """Tell whether a connection to this database waits for a lock another holds."""
-    with db.connect() as connection:
-        return bool(connection.execute(text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock'")).scalar())
 
 
 def test_a_contact_saved_while_another_saves_the_contact_is_a_clash_not_an_overwrite(
