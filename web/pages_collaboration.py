@@ -76,7 +76,7 @@ def _collaboration_context(db: AppDatabase, session: ReadSession, actor: Any, th
                     "dismissed": collaboration_service.dismissed(session=session)[:20]}
 
 
-@router.get("/collaboration", name="collaboration", dependencies=[READ])
+@router.get("/collaboration", name="collaboration_page", dependencies=[READ])
 def collaboration(request: Request, db: AppDatabase, session: ReadSession, actor: CurrentActor,
                   theme: Filter = None, organisation: Filter = None):
     """Show groups of alike projects in different organisations that could work together."""
@@ -101,7 +101,7 @@ def dismiss(request: Request, db: AppDatabase, session: WriteSession, actor: Cur
         return render(request, "collaboration.html", context | {
             "errors": errors, "values": form}, status_code=422)
     query = {k: form[k] for k in ("theme", "organisation") if form.get(k)}
-    url = request.url_for("collaboration").include_query_params(dismissed=1, **query)
+    url = request.url_for("collaboration_page").include_query_params(dismissed=1, **query)
     return RedirectResponse(str(url), status_code=303)
 
 

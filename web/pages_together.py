@@ -100,7 +100,7 @@ def set_stewardship(request: Request, slug: str, db: AppDatabase, actor: Current
     return _back(request, slug, "owner-progress")
 
 
-@router.post("/projects/{slug}/progress", name="project_progress", dependencies=[PROGRESS])
+@router.post("/projects/{slug}/progress", name="record_progress", dependencies=[PROGRESS])
 def report_progress(request: Request, slug: str, db: AppDatabase, actor: CurrentActor,
                     form: FormData):
     """Add a dated RAG status and progress update."""

@@ -79,7 +79,7 @@ NAV = [
         ("plan", "/plan", "Plan", "", (), Capability.READ),
         ("profiles", "/profiles", "Profiles", "/profiles/", (), Capability.READ),
         ("reviews", "/reviews", "Reviews", "", (), Capability.READ),
-        ("collaboration", "/collaboration", "Collaboration", "", (), Capability.READ),
+        ("collaboration_page", "/collaboration", "Collaboration", "", (), Capability.READ),
         ("benefits", "/benefits", "Benefits", "", (), Capability.READ),
         ("snapshots", "/snapshots", "Snapshots", "/snapshots/", (), Capability.READ),
         ("project_new", "/projects/new", "Register a project", "", (),

@@ -211,6 +211,8 @@ def test_a_dismissed_suggestion_stays_dismissed_with_its_reason(cdo: Browser, ap
     done = cdo.post("/collaboration/dismiss", follow_redirects=False, data={
         "group": group["key"], "reason": "Already talking through the LOTI housing network"})
     assert done.status_code == 303
+    assert done.headers["location"].split("//", 1)[-1].split("/", 1)[1].startswith(
+        "collaboration?dismissed=1")  # back to the page, not to the API's JSON
     after = api(app, london, "cdo").get("/api/v1/collaboration").json()["groups"]
     assert group["key"] not in {g["key"] for g in after}
     dismissed = api(app, london, "researcher").get("/api/v1/collaboration/dismissed").json()

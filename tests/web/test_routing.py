@@ -152,3 +152,14 @@ def test_an_app_served_below_a_root_path_still_finds_its_routes() -> None:
     client = TestClient(two_routers()[0], root_path="/portfolio")
     assert client.get("/portfolio/pages/one").json() == {"from": "one"}
     assert client.get("/portfolio/api/v1/things").json() == {"from": "api"}
+
+
+def test_no_two_routes_share_a_name(settings: Settings) -> None:
+    # path_for and url_for find a route by its name: two routes of one name send every link
+    # to whichever was included first (the header's Collaboration link opened the API's JSON).
+    names: dict[str, list[str]] = {}
+    for route in all_routes(create_app(settings).router):
+        if getattr(route, "name", None) and hasattr(route, "endpoint"):
+            names.setdefault(route.name, []).append(route.path)
+    shared = {name: paths for name, paths in names.items() if len(paths) > 1}
+    assert not shared
