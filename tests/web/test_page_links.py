@@ -40,7 +40,8 @@ def backend() -> str:
     return "sqlite"
 
 
-ROLES = {"admin": None, "cdo": None, "lead": "E09000002", "researcher": None}
+ROLES = {"admin": None, "cdo": None, "lead": "E09000002", "researcher": None,
+         "anonymous": None}  # not signed in, with public read on
 # Links that end the crawl's own session, or hand it to another site.
 LEAVE = re.compile(r"^/logout$|^/login/|/unsubscribe")
 
@@ -75,9 +76,10 @@ def test_every_link_a_page_offers_opens_for_its_user(
         role: str, settings: Settings, london: Database) -> None:
     # A link is an offer too: it must not lead its user to a refusal, a missing page or a fault,
     # and a link to a page must lead to a page (or a download), not to JSON.
-    app = create_app(settings)
+    app = create_app(settings.model_copy(update={"public_read": role == "anonymous"}))
     with Browser(app, headers={"accept": "text/html"}, raise_server_exceptions=False) as client:
-        sign_in(client, london, role, ROLES[role])
+        if role != "anonymous":
+            sign_in(client, london, role, ROLES[role])
         links: dict[tuple[str, str], str] = {}  # (URL, what it leads to): the page linking it
         for page in page_paths():
             answer = client.get(page, follow_redirects=False)
@@ -98,6 +100,8 @@ def test_every_link_a_page_offers_opens_for_its_user(
             download = "attachment" in answer.headers.get("content-disposition", "")
             if answer.status_code in {403, 404} or answer.status_code >= 500:
                 broken.append(f"{source} links {role} to {url}: {answer.status_code}")
+            elif answer.headers.get("location", "").startswith("/login"):
+                broken.append(f"{source} links {role} to {url}, which asks them to sign in")
             elif (kind == "page" and not download
                   and answer.status_code == 200 and "text/html" not in answered):
                 broken.append(f"{source} links {role} to {url}: {answered}, not a page")
