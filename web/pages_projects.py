@@ -202,6 +202,7 @@ def page_context(request: Request, session: Session, slug: str, **extra: Any) ->
     context["moves"] = workflow.allowed_moves(actor, project, project["status"])
     context.setdefault("from_queue", False)
     context.setdefault("override_errors", {})
+    context.setdefault("move_errors", {})
     context["attachments"] = project_attachments(session, actor, slug)
     context |= together_context(session, actor, slug, request.app.state.settings)
     return context | extra
@@ -396,9 +397,17 @@ def move_project(
 ):
     """Move a project along the workflow (submit, withdraw, start, pause, resume, deliver)."""
     version = form.get("version", "")
-    workflow.move(session=session, actor=actor, slug=slug, to=form.get("to", ""),
-                  reason=form.get("status_reason", ""),
-                  version=whole_number(version))
+    try:
+        workflow.move(session=session, actor=actor, slug=slug, to=form.get("to", ""),
+                      reason=form.get("status_reason", ""), version=whole_number(version))
+    except (Invalid, Conflict) as exc:
+        # The project page again, as it is now: a move button carries no field to mark.
+        session.rollback()
+        why = (" ".join(sentence(m) for m in exc.errors.values())
+               if isinstance(exc, Invalid) else sentence(exc.message))
+        context = page_context(request, session, slug, values={}, errors={}, ranking=False,
+                               move_errors={"form": why})
+        return render(request, "project.html", context, status_code=exc.status_code)
     flash(request, f"The project is now {label(form.get('to', '')).lower()}.")
     return see_other(request.url_for("project", slug=slug))
 

@@ -296,3 +296,26 @@ def test_days_waiting_count_from_the_submission_not_the_registration(
     assert row.find_all("td")[6].text() == "0"
     # Longest waiting first: the project just submitted again goes to the back.
     assert "Propensity" in after.find("tbody").find_all("tr")[-1].text()
+
+
+def test_a_move_from_a_page_the_project_has_changed_since_says_so_on_the_project_page(
+    app, lead: Browser, london: Database  # type: ignore[no-untyped-def]
+) -> None:
+    # Its button carries the version the page showed; an edit since made it stale. It was a
+    # bare "Something is wrong" page leading back to the list of projects.
+    page = parse_html(lead.get(f"/projects/{PROPOSED}").text)
+    version = page.find("div", class_="workflow").find("input", name="version").get("value")
+    with api(app, london, "lead") as script:
+        assert script.patch(f"/api/v1/projects/{PROPOSED}", json={
+            "version": int(version or 0), "title": "Propensity to pay, renamed"}).status_code == 200
+    stale = lead.post(f"/projects/{PROPOSED}/status",
+                      data={"to": "idea", "version": version}, follow_redirects=False)
+    assert stale.status_code == 409
+    again = parse_html(stale.text)
+    summary = again.find(class_="error-summary")
+    assert summary is not None and summary.get("tabindex") == "-1"
+    assert "changed while you were looking at it" in summary.text()
+    assert "Propensity to pay, renamed" in again.find("h1").text()  # the project as it is now
+    assert again.find("div", class_="workflow").find("input", name="version").get(
+        "value") == str(int(version or 0) + 1)
+    assert project(london).status == "proposed"

@@ -43,13 +43,15 @@ document.addEventListener("DOMContentLoaded", () => {
   if (summary) summary.focus();
 });
 
-// A section saved or refused through htmx: focus its first invalid field, else its
-// confirmation, so a keyboard or screen-reader user hears what happened where it happened.
+// A section saved or refused through htmx: focus its first invalid field, else its summary
+// of a refusal of the whole form, else its confirmation, so a keyboard or screen-reader user
+// hears what happened where it happened.
 document.addEventListener("htmx:afterSettle", () => {
   const fresh = document.querySelector("[data-fresh]");
   if (!fresh) return;
   fresh.removeAttribute("data-fresh");
-  const target = fresh.querySelector('[aria-invalid="true"], .error[role="alert"]')
+  const target = fresh.querySelector('[aria-invalid="true"]')
+    || fresh.querySelector('.error-summary, .error[role="alert"]')
     || fresh.querySelector('.notice[role="status"]');
   if (!target) return;
   if (!target.matches("input, select, textarea")) target.tabIndex = -1;
