@@ -99,7 +99,7 @@ def dismiss(request: Request, db: AppDatabase, session: WriteSession, actor: Cur
         context = _collaboration_context(db, session, actor, form.get("theme"),
                                          form.get("organisation"))
         return render(request, "collaboration.html", context | {
-            "errors": errors, "values": form}, status_code=422)
+            "errors": errors, "values": form}, status_code=exc.status_code)
     query = {k: form[k] for k in ("theme", "organisation") if form.get(k)}
     url = request.url_for("collaboration_page").include_query_params(dismissed=1, **query)
     return RedirectResponse(str(url), status_code=303)

@@ -220,11 +220,14 @@ def import_template_xlsx() -> Response:
 @router.post("/import", name="import_upload", dependencies=[IMPORT])
 def import_upload(
     request: Request, db: AppDatabase, actor: CurrentActor,
-    file: Annotated[UploadFile, File()],
+    file: Annotated[UploadFile | None, File()] = None,
     dry_run: Annotated[str, Form()] = "",
 ):
     """Check an uploaded file and import it; large files show a progress bar as they go."""
     imports.require_importer(actor)
+    if file is None:
+        # A form sent without its file part (a browser always sends one): the form again.
+        return _import_page(request, status_code=422, error="Choose a file to import.")
     checking = dry_run not in ("", "false", "off")
     if db.queue is not None:
         return _queued_import(request, db, actor, file, checking)

@@ -453,3 +453,18 @@ def test_an_in_memory_database_never_builds_its_model_apart() -> None:
         assert not collaboration._build_apart(db)
     finally:
         db.dispose()
+
+
+def test_a_suggestion_dismissed_meanwhile_is_refused_with_a_summary_at_the_top(
+        cdo: Browser, app: FastAPI, london: Database) -> None:
+    # Its form is gone from the page (the group is no longer suggested): the refusal was
+    # written by a field no longer shown, so the page said nothing.
+    group = damp_group(api(app, london, "cdo").get("/api/v1/collaboration").json()["groups"])
+    assert api(app, london, "admin").post("/api/v1/collaboration/dismiss", json={
+        "group": group["key"], "reason": "Talking already"}).status_code in {200, 201}
+    late = cdo.post("/collaboration/dismiss", data={"group": group["key"],
+                                                   "reason": "Already talking"})
+    assert late.status_code == 409
+    summary = parse_html(late.text).find(class_="error-summary")
+    assert summary is not None and summary.get("tabindex") == "-1"
+    assert "dismissed" in summary.text().lower()

@@ -37,9 +37,10 @@ function syncInvalid(message) {
 document.addEventListener("htmx:afterSwap", (event) => syncInvalid(event.detail.target));
 document.addEventListener("htmx:oobAfterSwap", (event) => syncInvalid(event.detail.target));
 
-// A page shown again with errors: its summary takes focus, so it is read (and seen) first.
+// A page shown again with errors, or with a clash with someone else's change: its summary
+// takes focus, so it is read (and seen) first.
 document.addEventListener("DOMContentLoaded", () => {
-  const summary = document.querySelector(".error-summary");
+  const summary = document.querySelector(".error-summary, .notice.conflict");
   if (summary) summary.focus();
 });
 
