@@ -8,6 +8,7 @@ asked, which is who is shown the secret anyway.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Query, Request
@@ -326,16 +327,24 @@ def user_reset_password(request: Request, actor: Admin, email: str):
     return see_other(request, "users", "#one-time")
 
 
+def back_to(target: str) -> Callable[[Request], RedirectResponse]:
+    """Return a route sending a GET of a form action to the page the form is on."""
+    # The page is bound here, not as a defaulted parameter: FastAPI would read that from the
+    # query string, and a name no route has was a 500.
+    def back(request: Request) -> RedirectResponse:
+        """Send a GET of a form action to the page the form is on."""
+        return see_other(request, target)
+
+    return back
+
+
 # Form actions that only take POST: opened by GET (a reload, a bookmark) they go to their page.
 for _path, _target, _policy in (("/logout", "home", Policy.READ),
                                 ("/account/sessions/end", "account", Policy.READ),
                                 ("/account/tokens", "account", Policy.READ),
                                 ("/admin/users/{email}", "users", Policy.ADMIN),
                                 ("/admin/users/{email}/password", "users", Policy.ADMIN)):
-    def _back(request: Request, _target: str = _target):
-        """Send a GET of a form action to the page the form is on."""
-        return see_other(request, _target)
-
-    router.add_api_route(_path, _back, methods=["GET"], dependencies=[Depends(policy(_policy))],
+    router.add_api_route(_path, back_to(_target), methods=["GET"],
+                         dependencies=[Depends(policy(_policy))],
                          name="back_" + _path.strip("/").replace("/", "_").replace("{", "")
                          .replace("}", ""))

@@ -480,13 +480,13 @@ def decide(request: Request, slug: str, session: WriteSession, actor: CurrentAct
 
 
 # Form actions that only take POST: a reload or a shared link of one goes back to its page.
-for _path, _target in (("/projects/{slug}/decision", "project"),
-                       ("/projects/{slug}/status", "project"),
-                       ("/projects/{slug}/answer", "project"),
-                       ("/projects/{slug}/override", "project")):
-    def _back(request: Request, slug: str, _target: str = _target):
-        """Send a GET of a form action back to the page the form is on."""
-        return see_other(request.url_for(_target, slug=slug))
+def _back(request: Request, slug: str):
+    """Send a GET of a form action back to the project page the form is on."""
+    return see_other(request.url_for("project", slug=slug))
+
+
+for _path in ("/projects/{slug}/decision", "/projects/{slug}/status",
+              "/projects/{slug}/answer", "/projects/{slug}/override"):
 
     router.add_api_route(_path, _back, methods=["GET"], dependencies=[READ],
                          name=f"{_path.rsplit('/', 1)[1]}_back", include_in_schema=False)

@@ -158,7 +158,8 @@ function refusalText(xhr) {
       if (typeof detail === "string" && detail.trim()) return detail.trim();
     } else if (type.includes("html")) {
       const page = new DOMParser().parseFromString(xhr.responseText, "text/html");
-      const message = page.querySelector('.error[role="alert"], .field-error:not(:empty)');
+      const message = page.querySelector('.error[role="alert"], .field-error:not(:empty)')
+        || page.querySelector(".error-summary li, .error-summary p");
       if (message && message.textContent.trim()) return message.textContent.trim();
     }
   } catch (_) {
