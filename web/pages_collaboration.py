@@ -26,7 +26,8 @@ from web.templating import render
 
 router = Router(include_in_schema=False)
 
-Filter = Annotated[str | None, Query(max_length=32)]
+FILTER_LENGTH = 32
+Filter = Annotated[str | None, Query(max_length=FILTER_LENGTH)]
 
 
 # Declared before /projects/{slug}/similar so that "new" is never taken for a slug.
@@ -100,7 +101,9 @@ def dismiss(request: Request, db: AppDatabase, session: WriteSession, actor: Cur
                                          form.get("organisation"))
         return render(request, "collaboration.html", context | {
             "errors": errors, "values": form}, status_code=exc.status_code)
-    query = {k: form[k] for k in ("theme", "organisation") if form.get(k)}
+    # Back to the filters the page had; one the page could not have had is left out.
+    query = {k: form[k] for k in ("theme", "organisation")
+             if form.get(k) and len(form[k]) <= FILTER_LENGTH}
     url = request.url_for("collaboration_page").include_query_params(dismissed=1, **query)
     return RedirectResponse(str(url), status_code=303)
 

@@ -468,3 +468,14 @@ def test_a_suggestion_dismissed_meanwhile_is_refused_with_a_summary_at_the_top(
     summary = parse_html(late.text).find(class_="error-summary")
     assert summary is not None and summary.get("tabindex") == "-1"
     assert "dismissed" in summary.text().lower()
+
+
+def test_a_dismissal_goes_back_to_the_filters_the_page_could_have_had(
+        cdo: Browser, app: FastAPI, london: Database) -> None:
+    # A theme no page sends (300,000 characters) went into the redirect's address.
+    group = damp_group(api(app, london, "cdo").get("/api/v1/collaboration").json()["groups"])
+    done = cdo.post("/collaboration/dismiss", follow_redirects=False, data={
+        "group": group["key"], "reason": "Talking already", "theme": "x" * 300_000,
+        "organisation": "E09000028"})
+    assert done.status_code == 303
+    assert done.headers["location"].endswith("/collaboration?dismissed=1&organisation=E09000028")
