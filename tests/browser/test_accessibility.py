@@ -48,7 +48,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "profile": (f"/profiles/{PROFILE}", "cdo"),
     "profile_ahp": (f"/profiles/{PROFILE}/ahp", "cdo"),
     "reviews": ("/reviews", "cdo"),
-    "collaboration": ("/collaboration", "cdo"),
+    "collaboration_page": ("/collaboration", "cdo"),
     "benefits": ("/benefits", "cdo"),
     "over_time": ("/over-time", "cdo"),
     "changes_since_snapshot": ("/dashboard/changes", "cdo"),
