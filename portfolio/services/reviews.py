@@ -114,6 +114,8 @@ def answer_question(
         raise Invalid({"answer": "Write your answer to the reviewer's question."})
     if len(text) > RATIONALE_MAX:
         raise Invalid({"answer": f"Keep the answer under {RATIONALE_MAX:,} characters."})
+    if problem := control_problem(text, multiline=True):
+        raise Invalid({"answer": f"The answer {problem}."})
     question = open_question(session, project.id)
     if question is None:
         raise Invalid({"answer": "There is no open question from the reviewer on this project."})

@@ -208,3 +208,29 @@ def test_project_history_shows_the_changes_to_its_links(client: TestClient, db: 
     # The other project's history is not touched by this one's links.
     other = parse_html(client.get("/projects/one-view").text)
     assert "dependency" not in other.find("ol", class_="history").text()
+
+
+def _lead_with_a_question(client: TestClient, db: Database) -> Browser:
+    """Ask one-view's lead a question (as the signed-in admin); return a lead's browser."""
+    form = {"decision": "needs_information", "rationale": "Which boroughs share data?"}
+    assert client.post("/projects/one-view/decision", data=form,
+                       follow_redirects=False).status_code == 303
+    lead = Browser(client.app, headers={"accept": "text/html"})
+    lead.__enter__()
+    sign_in(lead, db, "lead", "E09000002")
+    return lead
+
+
+def test_an_answer_with_a_control_character_is_refused_beside_the_field(
+    client: TestClient, db: Database
+) -> None:
+    lead = _lead_with_a_question(client, db)
+    response = lead.post("/projects/one-view/answer", data={"answer": "Barnet\x02 and Camden"})
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert "control characters" in page.error_for("q-answer")
+    assert page.find("div", class_="error-summary") is not None
+    assert "Barnet" in page.by_id("q-answer").text()  # what was typed is kept
+    with db.read() as session:
+        assert session.exec(select(ReviewDecision.answer)).all() == [None]
+
