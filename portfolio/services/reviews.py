@@ -118,7 +118,8 @@ def answer_question(
         raise Invalid({"answer": f"The answer {problem}."})
     question = open_question(session, project.id)
     if question is None:
-        raise Invalid({"answer": "There is no open question from the reviewer on this project."})
+        raise Invalid({"answer": "There is no open question from the reviewer on this project "
+                                 "(someone may have answered it already)."})
     question.answer = text
     question.answered_by_id = actor.id
     question.answered_at = utcnow()

@@ -234,3 +234,17 @@ def test_an_answer_with_a_control_character_is_refused_beside_the_field(
     with db.read() as session:
         assert session.exec(select(ReviewDecision.answer)).all() == [None]
 
+
+def test_answering_a_question_another_lead_answered_says_so(
+    client: TestClient, db: Database
+) -> None:
+    lead = _lead_with_a_question(client, db)
+    page = lead.get("/projects/one-view").text
+    assert 'action="/projects/one-view/answer"' in page
+    with db.write() as session:  # a colleague of the same borough answers first
+        reviews.answer_question(session=session, actor=SYSTEM, slug="one-view",
+                                answer="Barnet and Camden.")
+    response = lead.post("/projects/one-view/answer", data={"answer": "Only Barnet."})
+    assert response.status_code == 422
+    summary = parse_html(response.text).find("div", class_="error-summary")
+    assert summary is not None and "no open question" in summary.text()
