@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import pandas as pd
 from pydantic import Field, field_validator
@@ -21,7 +21,7 @@ from portfolio.models import (
     Project,
     User,
 )
-from portfolio.schemas import Input, parse
+from portfolio.schemas import Input, LongText, Multiline, parse
 from portfolio.services.common import as_record, project_by_slug, record
 from scoring import benefits as scoring
 
@@ -34,8 +34,8 @@ class BenefitInput(Input):
 
     people_reached: int | None = Field(default=None, le=100_000_000)
     savings_gbp: int | None = Field(default=None, le=10**12)
-    outcome: str = Field(default="", max_length=5_000)
-    review: str = Field(default="", max_length=20_000)
+    outcome: Annotated[str, Field(max_length=5_000), Multiline] = ""
+    review: LongText = ""
     measured_on: date | None = None
     # The version the figures were typed from; 0: from none recorded yet.
     version: int | None = Field(default=None, ge=0)
@@ -47,10 +47,11 @@ class BenefitInput(Input):
             raise ValueError(f"cannot be negative (got {value}); enter 0 or more")
         return value
 
-    @field_validator("outcome")
+    @field_validator("outcome", mode="before")
     @classmethod
-    def _outcome_given(cls, value: str) -> str:
-        if not value:
+    def _outcome_given(cls, value: object) -> object:
+        # A blank field comes as None from the page, "" or spaces from the API.
+        if value is None or (isinstance(value, str) and not value.strip()):
             raise ValueError("say in words what the project achieved")
         return value
 

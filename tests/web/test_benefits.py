@@ -43,3 +43,21 @@ def test_a_first_record_made_meanwhile_is_shown_beside_the_figures_typed_and_kep
     assert page.by_id("b-outcome").text() == "B's outcome"
     assert "recorded these benefits meanwhile" in late.text
     assert second.get(f"/api/v1{URL}").json()["outcome"] == "A's measured outcome"
+
+
+@pytest.mark.parametrize(("typed", "field", "said"), [
+    ({"outcome": "   "}, "b-outcome", "Say in words what the project achieved."),
+    ({"outcome": ""}, "b-outcome", "Say in words what the project achieved."),
+    ({"outcome": "Fewer\x03 evictions"}, "b-outcome", "Must not contain control characters"),
+    ({"review": "Worked\x1b well"}, "b-review", "Must not contain control characters"),
+])
+def test_a_blank_outcome_or_a_control_character_is_refused_in_plain_words(
+        signed_in: SignedIn, typed: dict[str, str], field: str, said: str) -> None:
+    lead = signed_in("lead", BARKING, html=True)
+    response = lead.post(URL, data=hidden(lead.get(URL).text) | TYPED | typed)
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert said in page.error_for(field)
+    assert page.find("div", **{"class": "error-summary"}) is not None
+    assert page.by_id("b-people_reached").get("value") == "5000"  # what was typed is kept
+    assert lead.get(f"/api/v1{URL}").status_code == 404  # nothing recorded
