@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Self, cast
+from typing import Annotated, Any, Self, cast
 
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import delete, func, select
@@ -31,7 +31,7 @@ from portfolio.models import (
     SharingAgreement,
     utcnow,
 )
-from portfolio.schemas import Input, LongText, Slug, Title, parse
+from portfolio.schemas import EARLIEST, LATEST, Input, LongText, SingleLine, Slug, Title, parse
 from portfolio.services.common import as_record, record
 from scoring.agreements import standing
 
@@ -63,12 +63,12 @@ class AgreementInput(Input):
     datasets: list[str] = Field(default_factory=list, max_length=MAX_DATASETS)
     lawful_basis: LawfulBasis | None = None
     special_category_condition: SpecialCategoryCondition | None = None
-    dpia_reference: str = Field(default="", max_length=200)
+    dpia_reference: Annotated[str, Field(max_length=200), SingleLine] = ""
     signed_on: date | None = None
     review_on: date | None = None
     expires_on: date | None = None
     status: AgreementStatus = AgreementStatus.DRAFTING
-    document_url: str = Field(default="", max_length=1000)
+    document_url: Annotated[str, Field(max_length=1000), SingleLine] = ""
     version: int | None = Field(default=None, ge=1)
 
     @field_validator("lawful_basis", "special_category_condition", "signed_on", "review_on",
@@ -76,6 +76,15 @@ class AgreementInput(Input):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("signed_on", "review_on", "expires_on")
+    @classmethod
+    def _sensible(cls, value: date | None) -> date | None:
+        # A typing slip (1800, 9999), refused as a project's or an IG stage's dates are.
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise ValueError(f"Enter a date between {EARLIEST.year} and {LATEST.year} "
+                             f"(you entered {value.isoformat()}).")
+        return value
 
     @field_validator("document_url")
     @classmethod

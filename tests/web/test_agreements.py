@@ -333,3 +333,31 @@ def test_the_editor_is_not_offered_to_a_lead_whose_organisation_is_not_party(
     assert "party to" in page.text and 'class="agreement-form"' not in page.text
     party = signed_in("lead", "TFL", html=True)
     assert party.get("/agreements/london-street-works-dsa/edit").status_code == 200
+
+
+@pytest.mark.parametrize(("typed", "field", "said"), [
+    ({"signed_on": "1800-01-01"}, "f-signed_on", "Enter a date between 2000 and 2075"),
+    ({"review_on": "2202-04-01"}, "f-review_on", "Enter a date between 2000 and 2075"),
+    ({"expires_on": "9999-12-31"}, "f-expires_on", "Enter a date between 2000 and 2075"),
+    ({"dpia_reference": "DPIA\x01-7"}, "f-dpia_reference", "control characters"),
+    ({"document_url": "https://docs.example.london/\x01dsa.pdf"}, "f-document_url",
+     "control characters"),
+])
+def test_a_date_typed_out_of_range_or_a_control_character_is_refused_beside_its_field(
+        signed_in: SignedIn, typed: dict[str, str], field: str, said: str) -> None:
+    # A typing slip (1800, 9999) is refused as on a project or an IG stage, not kept as a date.
+    lead = signed_in("lead", "E09000002", html=True)
+    assert lead.post("/api/v1/agreements", json=GOOD | {"status": "drafting"},
+                     headers={"accept": "application/json"}).status_code == 201
+    form = form_of(parse_html(lead.get("/agreements/nel-housing-dsa/edit").text))
+    page = lead.post("/agreements/nel-housing-dsa/edit", data=form | typed)
+    assert page.status_code == 422, page.text[:300]
+    html = parse_html(page.text)
+    assert said in html.error_for(field)
+    assert html.find("div", **{"class": "error-summary"}) is not None
+    got = lead.get("/api/v1/agreements/nel-housing-dsa",
+                   headers={"accept": "application/json"}).json()
+    assert got["version"] == 1  # nothing written
+    api = lead.put("/api/v1/agreements/nel-housing-dsa", headers={"accept": "application/json"},
+                   json=GOOD | {"status": "drafting", "version": 1} | typed)
+    assert api.status_code == 422 and field.removeprefix("f-") in api.json()["errors"]
