@@ -10,7 +10,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ from portfolio.models import (
     RankingRow,
     User,
 )
-from portfolio.schemas import Input, parse
+from portfolio.schemas import Input, Multiline, parse
 from portfolio.services.common import (
     as_record,
     chunks,
@@ -521,12 +521,12 @@ class DismissInput(Input):
     """Why a suggestion is set aside."""
 
     group: str = Field(min_length=1, max_length=2000, pattern=r"^\d{1,18}(,\d{1,18})*$")
-    reason: str = Field(default="", max_length=2000)
+    reason: Annotated[str, Field(max_length=2000), Multiline] = ""
 
-    @field_validator("reason")
+    @field_validator("reason", mode="before")
     @classmethod
-    def _reason_given(cls, value: str) -> str:
-        if not value:
+    def _reason_given(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
             raise ValueError("say why these projects should not work together, so others know")
         return value
 

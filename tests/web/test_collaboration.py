@@ -479,3 +479,31 @@ def test_a_dismissal_goes_back_to_the_filters_the_page_could_have_had(
         "organisation": "E09000028"})
     assert done.status_code == 303
     assert done.headers["location"].endswith("/collaboration?dismissed=1&organisation=E09000028")
+
+
+def test_a_refused_dismissal_says_why_in_a_summary_and_keeps_the_reason(
+        app: FastAPI, london: Database) -> None:
+    group = damp_group(api(app, london, "cdo").get("/api/v1/collaboration").json()["groups"])
+    lead = browser(app, london, "lead", SOUTHWARK)
+    refused = lead.post("/collaboration/dismiss",
+                        data={"group": group["key"], "reason": "Already\x01 talking"})
+    assert refused.status_code == 422
+    page = parse_html(refused.text)
+    textarea = next(t for t in page.find_all("textarea") if "Already" in t.text())
+    assert "control characters" in page.error_for(textarea.get("id") or "")
+    summary = page.find("div", **{"class": "error-summary"})
+    assert summary is not None and summary.find("a", href=f"#{textarea.get('id')}") is not None
+    assert api(app, london, "researcher").get("/api/v1/collaboration/dismissed").json() == []
+
+
+def test_dismissing_a_suggestion_someone_dismissed_meanwhile_says_so(
+        app: FastAPI, london: Database) -> None:
+    group = damp_group(api(app, london, "cdo").get("/api/v1/collaboration").json()["groups"])
+    first, second = (browser(app, london, "lead", SOUTHWARK) for _ in range(2))
+    form = {"group": group["key"], "reason": "Already talking"}
+    assert first.post("/collaboration/dismiss", data=form,
+                      follow_redirects=False).status_code == 303
+    late = second.post("/collaboration/dismiss", data=form | {"reason": "Mine too"})
+    assert late.status_code == 409  # the group is no longer listed, so no form holds the message
+    summary = parse_html(late.text).find("div", **{"class": "error-summary"})
+    assert summary is not None and "already been dismissed" in summary.text()
