@@ -11,6 +11,7 @@ from portfolio.services.frames import load_assessments, load_portfolio
 from portfolio.settings import Settings
 from scoring.assessors import aggregate_levels
 from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import parse_html
 from web.app import create_app
 
 PROJECT = "bd-one-view-phase-2"
@@ -99,3 +100,28 @@ def test_a_partner_organisations_lead_may_assess_and_others_may_not(
                      if a["criterion"] == "reach")
     assert 4 in [a["level"] for a in reach["assessors"]]
     assert len([a for a in reach["assessors"] if a["level"] == 4]) >= 1
+
+
+def test_a_refused_assessment_on_the_assess_page_is_named_in_a_summary_linked_to_its_field(
+    settings: Settings, london: Database,
+) -> None:
+    # The page holds a form per criterion: reloaded after a refusal, the one refused may be far
+    # down, so a summary at the top (which takes focus) says which and links to it.
+    app = create_app(settings)
+    with Browser(app, headers={"accept": "text/html"}) as lead:
+        sign_in(lead, london, "lead", "E09000002")
+        wrong = lead.post(f"/projects/{PROJECT}/assess", data={
+            "criterion": "governance", "rationale": "Typed and kept."})
+        assert wrong.status_code == 422
+        page = parse_html(wrong.text)
+        summary = page.find("div", **{"class": "error-summary"})
+        assert summary is not None and "Choose the level" in summary.text()
+        link = summary.find("a")
+        assert link is not None and page.by_id((link.get("href") or "#")[1:]) is not None
+        assert "Governance" in link.text()
+        assert "Typed and kept." in page.by_id("a-governance-rationale").text()
+        unknown = lead.post(f"/projects/{PROJECT}/assess", data={
+            "criterion": "no-such-criterion", "level": "3"})
+        assert unknown.status_code == 422
+        summary = parse_html(unknown.text).find("div", **{"class": "error-summary"})
+        assert summary is not None and "no-such-criterion" in summary.text()
