@@ -8,6 +8,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from portfolio.actors import Actor
+from portfolio.enums import Theme
 from portfolio.errors import NotFound
 from portfolio.services import benefits as benefit_service
 from portfolio.services import collaboration as collaboration_service
@@ -62,7 +63,7 @@ def similar_to_draft(body: DraftIn, db: AppDatabase, actor: Annotated[Actor, EDI
 
 
 @router.get("/collaboration", dependencies=[READ])
-def collaboration(db: AppDatabase, actor: CurrentActor, theme: Filter = None,
+def collaboration(db: AppDatabase, actor: CurrentActor, theme: Theme | None = None,
                   organisation: Filter = None, fresh: Fresh = False) -> dict[str, Any]:
     """Return groups of alike projects in different organisations that are not yet partners,
     with shared datasets, combined value and cost and a suggested lead; `key` names a group

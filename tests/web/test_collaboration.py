@@ -507,3 +507,13 @@ def test_dismissing_a_suggestion_someone_dismissed_meanwhile_says_so(
     assert late.status_code == 409  # the group is no longer listed, so no form holds the message
     summary = parse_html(late.text).find("div", **{"class": "error-summary"})
     assert summary is not None and "already been dismissed" in summary.text()
+
+
+def test_the_api_names_the_themes_when_given_another(app: FastAPI, london: Database) -> None:
+    # A closed list's filter names its choices (422) rather than answering an empty list.
+    reader = api(app, london, "researcher")
+    refused = reader.get("/api/v1/collaboration", params={"theme": "hosuing"})
+    assert refused.status_code == 422
+    assert "housing" in refused.json()["errors"]["theme"]
+    housing = reader.get("/api/v1/collaboration", params={"theme": "housing"}).json()["groups"]
+    assert housing and all(any(p["theme"] == "housing" for p in g["projects"]) for g in housing)
