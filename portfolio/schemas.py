@@ -45,6 +45,9 @@ Multiline = AfterValidator(refuse_controls_multiline)
 LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 FILLED_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 BLOCK_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+FILLED_BLOCK_PATTERN = (r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*"
+                        r"[^\s\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+                        r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")
 Title = Annotated[str, Field(min_length=1, max_length=300,
                              json_schema_extra={"pattern": FILLED_LINE_PATTERN}), SingleLine]
 LongText = Annotated[str, Field(max_length=20_000, json_schema_extra={"pattern": BLOCK_PATTERN}),

@@ -25,6 +25,7 @@ from portfolio.services import scenarios as scenario_service
 from web.api_contract import ERRORS
 from web.api_models import (
     FILLED,
+    FILLED_BLOCK,
     BacklogRow,
     DatasetPatchIn,
     DatasetUpdate,
@@ -155,7 +156,7 @@ def decide(slug: str, body: DecisionIn, session: WriteSession,
 class AnswerIn(BaseModel):
     """A lead's answer to the reviewer's question."""
 
-    answer: str = Field(max_length=20_000, json_schema_extra=FILLED)
+    answer: str = Field(max_length=20_000, json_schema_extra=FILLED_BLOCK)
 
 
 @router.post("/projects/{slug}/answer", dependencies=[EDIT])

@@ -20,7 +20,7 @@ from portfolio.enums import (
     SpecialCategoryCondition,
 )
 from portfolio.errors import Invalid
-from portfolio.schemas import LongText, Slug, Title
+from portfolio.schemas import LINE_PATTERN, LongText, Slug, Title
 from portfolio.services import agreement_pages
 from portfolio.services import agreements as agreement_service
 from portfolio.services import projects as project_service
@@ -63,12 +63,14 @@ class AgreementFields(BaseModel):
         default_factory=list, max_length=MAX_DATASETS, description="Dataset codes it covers")
     lawful_basis: LawfulBasis | None = None
     special_category_condition: SpecialCategoryCondition | None = None
-    dpia_reference: str = Field(default="", max_length=200)
+    dpia_reference: str = Field(default="", max_length=200,
+                                json_schema_extra={"pattern": LINE_PATTERN})
     signed_on: IsoDate | None = None
     review_on: IsoDate | None = None
     expires_on: IsoDate | None = None
     status: AgreementStatus = AgreementStatus.DRAFTING
     document_url: str = Field(default="", max_length=1000,
+                              json_schema_extra={"pattern": LINE_PATTERN},
                               description="The signed document's web address (https://...)")
 
 

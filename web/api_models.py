@@ -20,6 +20,8 @@ from portfolio.enums import (
     UpdateFrequency,
 )
 from portfolio.schemas import (
+    BLOCK_PATTERN,
+    FILLED_BLOCK_PATTERN,
     LINE_PATTERN,
     Code,
     DatasetUpdate,
@@ -33,10 +35,13 @@ from portfolio.schemas import (
 # Text that must hold more than spaces: stated in the schema, checked (with its message) by the
 # service.
 FILLED: dict[str, Any] = {"minLength": 1, "pattern": r"\S"}
+# The same for long text, which also refuses control characters other than tab and line breaks.
+FILLED_BLOCK: dict[str, Any] = {"minLength": 1, "pattern": FILLED_BLOCK_PATTERN}
 StatusReason = Annotated[str, Field(max_length=2000, description=(
     "Why the status moves outside the usual workflow (the CDO or an admin only)"))]
 
-__all__ = ["FILLED", "BenefitIn", "DismissIn", "DatasetPatchIn", "DatasetUpdate", "DependencyInput",
+__all__ = ["FILLED", "FILLED_BLOCK", "BenefitIn", "DismissIn", "DatasetPatchIn", "DatasetUpdate",
+           "DependencyInput",
            "ProjectCreate", "ProjectPatchIn", "ProjectUpdateIn", "IsoDate", "body_of"]
 
 
@@ -99,7 +104,7 @@ class DismissIn(BaseModel):
 
     group: str = Field(max_length=2000, pattern=r"^\d{1,18}(,\d{1,18})*$",
                        description="The suggestion's key: project ids, comma-separated")
-    reason: str = Field(max_length=2000, json_schema_extra=FILLED)
+    reason: str = Field(max_length=2000, json_schema_extra=FILLED_BLOCK)
 
 
 class BenefitIn(BaseModel):
@@ -109,8 +114,8 @@ class BenefitIn(BaseModel):
 
     people_reached: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
     savings_gbp: Annotated[int, Field(ge=0, le=10**12)] | None = None
-    outcome: str = Field(max_length=5_000, json_schema_extra=FILLED)
-    review: str = Field(default="", max_length=20_000)
+    outcome: str = Field(max_length=5_000, json_schema_extra=FILLED_BLOCK)
+    review: str = Field(default="", max_length=20_000, json_schema_extra={"pattern": BLOCK_PATTERN})
     measured_on: date
     version: Annotated[int, Field(ge=0, description=(
         "the version read; 0: none recorded yet (a record made since is refused with 409)"

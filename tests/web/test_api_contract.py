@@ -27,8 +27,8 @@ SLOW_OPERATIONS = r"/api/v1/plan/frontier"
 # and only these, is a correct answer; every other check still runs on it.
 PROJECT_RULES = {"owner", "start_date", "end_date", "mandatory_justification", "dpia_status",
                  "status", "status_reason"}
-AGREEMENT_RULES = {"parties", "datasets", "lawful_basis", "signed_on", "expires_on", "status",
-                   "document_url"}
+AGREEMENT_RULES = {"parties", "datasets", "lawful_basis", "signed_on", "review_on", "expires_on",
+                   "status", "document_url"}
 BEYOND_SCHEMA: dict[str, set[str]] = {
     "POST /api/v1/projects": PROJECT_RULES,
     "PUT /api/v1/projects/{slug}": PROJECT_RULES,
