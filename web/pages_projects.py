@@ -401,12 +401,18 @@ def move_project(
         workflow.move(session=session, actor=actor, slug=slug, to=form.get("to", ""),
                       reason=form.get("status_reason", ""), version=whole_number(version))
     except (Invalid, Conflict) as exc:
-        # The project page again, as it is now: a move button carries no field to mark.
+        # The project page again, as it is now, with the reason typed kept: a refusal of the
+        # reason is said by its field, any other (a change meanwhile) for the whole form.
         session.rollback()
-        why = (" ".join(sentence(m) for m in exc.errors.values())
-               if isinstance(exc, Invalid) else sentence(exc.message))
-        context = page_context(request, session, slug, values={}, errors={}, ranking=False,
-                               move_errors={"form": why})
+        messages = exc.errors if isinstance(exc, Invalid) else {"form": exc.message}
+        errors: dict[str, str] = {}
+        for name, message in messages.items():
+            if name == "status_reason":
+                errors[name] = message
+            else:
+                errors["form"] = " ".join(filter(None, (errors.get("form"), sentence(message))))
+        context = page_context(request, session, slug, ranking=False, values={}, errors={},
+                               move_errors=errors, move_values=form)
         return render(request, "project.html", context, status_code=exc.status_code)
     flash(request, f"The project is now {label(form.get('to', '')).lower()}.")
     return see_other(request.url_for("project", slug=slug))

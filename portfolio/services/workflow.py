@@ -126,11 +126,33 @@ def check_dpia_begun(actor: Actor, project: Any, reason: str,
 
 
 def allowed_moves(actor: Actor | None, project: Any, status: str) -> list[dict[str, Any]]:
-    """Return the workflow moves this actor may make from a status, for buttons."""
+    """Return the workflow moves this actor may make from a status, for buttons.
+
+    Starting a project that processes personal data before its DPIA has begun is held back
+    with the reason (`held`) for whoever may not override that, and asks the CDO or an admin
+    for their reason (`needs_reason`), as `check_dpia_begun` will.
+    """
     current = ProjectStatus(status)
-    return [{"to": new.value, "name": MOVE_NAMES[(old, new)]}
-            for (old, new), capability in WORKFLOW.items()
-            if old == current and can(actor, capability, project)]
+    moves = []
+    for (old, new), capability in WORKFLOW.items():
+        if old != current or not can(actor, capability, project):
+            continue
+        move: dict[str, Any] = {"to": new.value, "name": MOVE_NAMES[(old, new)]}
+        if new == S.IN_PROGRESS and dpia_not_begun(project):
+            if actor is not None and can(actor, Capability.OVERRIDE_IG, project):
+                move["needs_reason"] = True
+            else:
+                move["held"] = ("it processes personal data and its DPIA has not started: set "
+                                "the DPIA status to in progress or approved first (the CDO may "
+                                "start it anyway, with a reason)")
+        moves.append(move)
+    return moves
+
+
+def dpia_not_begun(project: Any) -> bool:
+    """Tell whether a project processes personal data and its DPIA has not started."""
+    get = project.get if isinstance(project, dict) else lambda k: getattr(project, k, None)
+    return bool(get("personal_data")) and get("dpia_status") == DpiaStatus.NOT_STARTED.value
 
 
 def status_choices(actor: Actor | None, project: Any, status: str | None) -> list[str]:

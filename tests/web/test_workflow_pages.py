@@ -319,3 +319,50 @@ def test_a_move_from_a_page_the_project_has_changed_since_says_so_on_the_project
     assert again.find("div", class_="workflow").find("input", name="version").get(
         "value") == str(int(version or 0) + 1)
     assert project(london).status == "proposed"
+
+
+APPROVED = "bd-community-solutions-demand"  # Barking and Dagenham's, approved in the London seed
+
+
+def before_its_dpia(london: Database) -> None:
+    """Make the approved project one that processes personal data, its DPIA not started."""
+    with london.write() as session:
+        row = session.exec(select(Project).where(Project.slug == APPROVED)).one()
+        row.personal_data, row.dpia_status = True, "not_started"
+        session.add(row)
+
+
+def test_a_lead_is_not_offered_to_start_work_before_its_dpia_and_is_told_why(
+    lead: Browser, london: Database
+) -> None:
+    # The button ended on a bare error page ("Dpia_status: ..."), away from the project.
+    before_its_dpia(london)
+    page = parse_html(lead.get(f"/projects/{APPROVED}").text)
+    workflow = page.find("div", class_="workflow")
+    assert workflow is not None
+    assert "Start the work" not in [b.text() for b in workflow.find_all("button")]
+    assert "DPIA" in workflow.text() and "in progress or approved" in workflow.text()
+
+
+def test_the_cdo_starts_work_before_its_dpia_with_a_reason_on_the_project_page(
+    cdo: Browser, london: Database
+) -> None:
+    before_its_dpia(london)
+    page = parse_html(cdo.get(f"/projects/{APPROVED}").text)
+    start = next(f for f in page.find_all("form")
+                 if any(b.text() == "Start the work" for b in f.find_all("button")))
+    assert start.find("textarea", name="status_reason") is not None
+    version = str(project(london, APPROVED).version)
+    refused = cdo.post(f"/projects/{APPROVED}/status",
+                       data={"to": "in_progress", "version": version, "status_reason": " "})
+    assert refused.status_code == 422
+    html = parse_html(refused.text)
+    summary = html.find("div", class_="error-summary")
+    assert summary is not None and "say why" in summary.text()
+    assert summary.find("a", href="#w-status_reason") is not None
+    assert html.find(id="w-status_reason") is not None
+    started = cdo.post(f"/projects/{APPROVED}/status", follow_redirects=False, data={
+        "to": "in_progress", "version": version,
+        "status_reason": "The DPIA is booked; the forecast is needed for the budget."})
+    assert started.status_code == 303
+    assert project(london, APPROVED).status == "in_progress"
