@@ -50,6 +50,7 @@ READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))
 PROFILES = Depends(policy(Policy.PROFILES))
 DECIDE = Depends(policy(Policy.DECIDE))
+OVERRIDE = Depends(policy(Policy.OVERRIDE))
 
 ReadSession = Annotated[Session, Depends(read_session)]
 # scope="function": commit before the response is sent, so a 201 means the write landed.
@@ -181,7 +182,7 @@ def get_override(slug: str, session: ReadSession) -> dict[str, Any]:
     return override_service.get_override(session=session, slug=slug)
 
 
-@router.put("/projects/{slug}/override", dependencies=[DECIDE])
+@router.put("/projects/{slug}/override", dependencies=[OVERRIDE])
 def put_override(slug: str, body: OverrideIn, session: WriteSession,
                  actor: CurrentActor) -> dict[str, Any]:
     """Set a project's priority (0-100) by hand; a justification is required (422 without)."""
@@ -189,7 +190,7 @@ def put_override(slug: str, body: OverrideIn, session: WriteSession,
                                          data=body.model_dump())
 
 
-@router.delete("/projects/{slug}/override", dependencies=[DECIDE])
+@router.delete("/projects/{slug}/override", dependencies=[OVERRIDE])
 def delete_override(slug: str, session: WriteSession, actor: CurrentActor) -> dict[str, Any]:
     """Clear a project's priority override."""
     return override_service.clear_override(session=session, actor=actor, slug=slug)

@@ -37,7 +37,7 @@ from web.pages_common import (
 )
 from web.pages_together import together_context
 from web.routing import Router
-from web.security import DECIDE, EDIT, READ, relative
+from web.security import DECIDE, EDIT, OVERRIDE, READ, relative
 from web.templating import flash, render
 
 router = Router()
@@ -434,7 +434,7 @@ def answer(request: Request, slug: str, session: WriteSession, actor: CurrentAct
     return see_other(request.url_for("project", slug=slug))
 
 
-@router.post("/projects/{slug}/override", name="project_override", dependencies=[DECIDE])
+@router.post("/projects/{slug}/override", name="project_override", dependencies=[OVERRIDE])
 def override(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
              form: FormData):
     """Set or clear a manual priority override (CDO or admin) with its justification."""

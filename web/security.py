@@ -37,6 +37,7 @@ class Policy(StrEnum):
     EDIT = Capability.EDIT_PROJECT
     IMPORT = Capability.IMPORT_PROJECTS
     DECIDE = Capability.DECIDE
+    OVERRIDE = Capability.OVERRIDE_PRIORITY
     PROFILES = Capability.MANAGE_PROFILES
     SCENARIOS = Capability.MANAGE_SCENARIOS
     SNAPSHOT = Capability.CREATE_SNAPSHOT
@@ -463,6 +464,7 @@ READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))
 IMPORT = Depends(policy(Policy.IMPORT))
 DECIDE = Depends(policy(Policy.DECIDE))
+OVERRIDE = Depends(policy(Policy.OVERRIDE))
 ADMIN = Depends(policy(Policy.ADMIN))
 BENEFITS = Depends(policy(Policy.BENEFITS))
 DISMISS = Depends(policy(Policy.DISMISS))

@@ -158,7 +158,9 @@ def test_an_override_needs_a_justification_and_only_staff_set_it(
         forbidden = client.put(f"/api/v1/projects/{PROPOSED}/override", json={
             "value": 100, "justification": "Mine first."})
     assert forbidden.status_code == 403
-    assert forbidden.json()["detail"].endswith("the CDO or an admin may")
+    # What was refused is an override, not a review decision.
+    assert forbidden.json()["detail"] == ("a lead may not override a project's priority; the CDO "
+                                          "or an admin may")
     page = parse_html(cdo.get(f"/projects/{PROPOSED}").text)
     assert "override" in page.find("p", class_="override-note").text()
     assert "Council tax deadline." in page.find("p", class_="override-note").text()
