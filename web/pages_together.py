@@ -166,7 +166,8 @@ def edit_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
         with db.write() as session:
             comment_service.edit_comment(session=session, actor=actor, comment_id=comment_id,
                                          body=typed, max_chars=db.settings.comment_max_chars,
-                                         edit_minutes=db.settings.comment_edit_minutes)
+                                         edit_minutes=db.settings.comment_edit_minutes,
+                                         slug=slug)
     except comment_service.EditWindowClosed as exc:
         # The window closed while the author typed: the text waits in the new comment's box.
         errors, values, status = {field: sentence(exc.message)}, {"body": typed}, 403
@@ -194,7 +195,8 @@ def remove_comment(request: Request, slug: str, comment_id: int, db: AppDatabase
                    actor: CurrentActor):
     """Remove one's own comment, or moderate another's (CDO or admin)."""
     with db.write() as session:
-        comment_service.remove_comment(session=session, actor=actor, comment_id=comment_id)
+        comment_service.remove_comment(session=session, actor=actor, comment_id=comment_id,
+                                       slug=slug)
     if is_htmx_partial(request):
         return _discussion(request, db, slug, errors={}, values={})
     flash(request, "The comment is removed.")

@@ -112,9 +112,9 @@ def post_comment(*, session: Session, actor: Actor, slug: str, body: str,
 
 
 def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
-                 max_chars: int, edit_minutes: int) -> dict[str, Any]:
-    """Change one's own comment within the edit window."""
-    row = _comment(session, comment_id)
+                 max_chars: int, edit_minutes: int, slug: str | None = None) -> dict[str, Any]:
+    """Change one's own comment within the edit window (on the project `slug`, when named)."""
+    row = _comment(session, comment_id, slug)
     if row.author_id != actor.id:
         raise NotAllowed("only its author may edit a comment")
     if utcnow() - _aware(row.created_at) > timedelta(minutes=edit_minutes):
@@ -133,9 +133,13 @@ def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
     return {"id": row.id, "body": text}
 
 
-def remove_comment(*, session: Session, actor: Actor, comment_id: int) -> dict[str, Any]:
-    """Remove a comment: its author, or a moderator (CDO or admin); the trail keeps the text."""
-    row = _comment(session, comment_id)
+def remove_comment(*, session: Session, actor: Actor, comment_id: int,
+                   slug: str | None = None) -> dict[str, Any]:
+    """Remove a comment: its author, or a moderator (CDO or admin); the trail keeps the text.
+
+    Named through a project (`slug`), the comment must be on it.
+    """
+    row = _comment(session, comment_id, slug)
     if row.author_id != actor.id:
         require(actor, Capability.MODERATE_COMMENTS)
     before = {"body": row.body}
@@ -189,10 +193,10 @@ def comment_for_edit(session: Session, actor: Actor, comment_id: int) -> Project
     return row
 
 
-def _comment(session: Session, comment_id: int) -> ProjectComment:
-    """Return a live comment or refuse."""
+def _comment(session: Session, comment_id: int, slug: str | None = None) -> ProjectComment:
+    """Return a live comment (on the project `slug`, when named) or refuse."""
     row = session.get(ProjectComment, comment_id)
-    if row is None:
+    if row is None or (slug is not None and project_by_slug(session, slug).id != row.project_id):
         raise NotFound("comment", comment_id)
     if row.removed_at is not None:
         raise CommentRemoved(comment_id)

@@ -446,3 +446,20 @@ def test_an_expiring_agreement_is_told_to_its_projects_once_per_expiry(london: D
     assert told and all("expires on" in n.message for n in told)
     lead = user_id(london, "expiry.lead@example.org")
     assert any(n.user_id == lead and n.project_id == min(relying) for n in told)
+
+
+def test_a_comment_is_edited_or_removed_only_through_its_own_project(people: People,
+                                                                      london: Database) -> None:
+    # Through another project's address the edit went through, and htmx put that project's
+    # discussion in place of this one's.
+    lead, cdo = people("lead", BD), people("cdo")
+    htmx(lead, f"/projects/{PROPOSED}/comments", {"body": "On the propensity model"})
+    with london.read() as session:
+        cid = session.execute(select(ProjectComment.id)).scalar_one()
+    elsewhere = f"/projects/{COMMITTED}/comments/{cid}"
+    edited = htmx(lead, f"{elsewhere}/edit", {"body": "Moved?"})
+    assert edited.status_code == 404 and f"No comment {cid}" in edited.text
+    assert htmx(cdo, f"{elsewhere}/remove", {}).status_code == 404
+    with london.read() as session:
+        row = session.get(ProjectComment, cid)
+    assert row is not None and row.body == "On the propensity model" and row.removed_at is None
