@@ -159,12 +159,18 @@ def register_project(request: Request, session: WriteSession, actor: CurrentActo
 def validate_project(
     request: Request,
     form: FormData,
+    session: ReadSession,
     field: Annotated[str, Query(pattern=r"^[a-z_]{1,40}$")],
 ):
     """Check a project form as it is filled in; answer the message for one field (and its kin)."""
     model = ProjectUpdate if "version" in form else ProjectCreate
     related = [name for name in RELATED_FIELDS.get(field, ()) if name in model.model_fields]
-    errors = check_fields(model, input_from_form(form, model), [field, *related])
+    data = input_from_form(form, model)
+    errors = check_fields(model, data, [field, *related])
+    if field == "slug" and model is ProjectCreate and "slug" not in errors and data.get("slug"):
+        # As submitting says it: the one rule on a short name that needs the portfolio.
+        if taken := project_service.slug_problem(session, data["slug"]):
+            errors["slug"] = taken
     context = {"field": field, "errors": errors, "related": related}
     return render(request, "_field_errors.html", context)
 

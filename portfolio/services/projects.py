@@ -147,6 +147,11 @@ def create_project(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
 _SLUG_TAKEN = "A project with the short name {slug!r} already exists: choose another."
 
 
+def slug_problem(session: Session, slug: str) -> str | None:
+    """Say why a new project may not take a (well-formed) short name, or None when it may."""
+    return _SLUG_TAKEN.format(slug=slug) if _slug_taken(session, slug) else None
+
+
 def _slug_taken(session: Session, slug: str) -> bool:
     """Tell whether a project already has this slug."""
     return session.exec(select(Project.id).where(Project.slug == slug.strip())).first() is not None

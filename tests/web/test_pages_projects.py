@@ -637,3 +637,18 @@ def test_a_link_refused_because_the_project_moved_away_keeps_the_section_input(
     section = parse_html(response.text).by_id("sec-partners")
     assert "A lead may not edit projects for another organisation" in section.text()
     assert section.find("input", id="pa-organisation").get("value") == "E09000001"
+
+
+def test_validation_as_you_go_says_a_short_name_is_taken_as_submitting_does(
+    client: TestClient, db: Database
+) -> None:
+    # A lead typing a short name already in use heard nothing until the whole form was sent.
+    client.post("/projects/new", data=VALID)
+    typed = {k: v for k, v in VALID.items() if k != "title"} | {"title": "Another title"}
+    response = client.post("/projects/validate?field=slug", data=typed,
+                           headers={"HX-Request": "true"})
+    submitted = parse_html(client.post("/projects/new", data=typed).text).error_for("f-slug")
+    assert "already exists" in submitted
+    assert parse_html(response.text).text().removeprefix("Error:").strip() == submitted
+    free = client.post("/projects/validate?field=slug", data=typed | {"slug": "a-free-name"})
+    assert parse_html(free.text).text() == ""
