@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
 from portfolio.db import Database
@@ -80,10 +80,17 @@ def _projects_shown(session: Session, run: RunInfo) -> dict[str, Any]:
         .where(col(RankingRow.run_id) == run.rows_id, col(RankingRow.impact).is_not(None),
                col(RankingRow.feasibility).is_not(None))
         .order_by(col(RankingRow.position)).limit(MATRIX_LIMIT)).all()
+    # Ranked active projects with no impact or no feasibility score have no place to be drawn.
+    unplaced = session.execute(
+        select(func.count()).select_from(RankingRow)
+        .where(col(RankingRow.run_id) == run.rows_id,
+               or_(col(RankingRow.impact).is_(None), col(RankingRow.feasibility).is_(None)))
+    ).scalar_one()
     return {
         "matrix": [{"slug": s, "title": t, "impact": i, "feasibility": f, "cost_gbp": c,
                     "readiness": r} for s, t, i, f, c, r in matrix],
         "matrix_limited": len(matrix) == MATRIX_LIMIT,
+        "matrix_unplaced": int(unplaced),
         "top": [api_row(r) for r in backlog(session, run, view="candidates", limit=5)],
     }
 

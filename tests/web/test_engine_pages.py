@@ -321,3 +321,17 @@ def test_a_browsers_own_edit_is_awaited_while_other_readers_see_the_previous_ran
         rankings.release_when_awaited()
         own = editor.get("/backlog", headers=HTML).text
         assert "being brought up to date" not in own and "Edited by this browser" in own
+
+
+def test_the_dashboard_says_which_active_projects_the_matrix_cannot_draw(
+        client: TestClient) -> None:
+    # "Value by theme" counted 74 active projects and the matrix said "of 70 active projects"
+    # with no word on the other four (no impact or feasibility score to place them by).
+    page = client.get("/dashboard", headers=HTML).text
+    counted = sum(int(n) for n in re.findall(
+        r'<tr><td>[^<]+</td><td class="num">(\d+)</td>', page.split(
+            'id="by-theme"', 1)[1].split("</table>", 1)[0]))
+    drawn = len(re.findall(r'class="bubble-link"', page))
+    assert drawn < counted
+    note = re.search(r'<p class="meta" id="matrix-note">(.*?)</p>', page, re.S)
+    assert note is not None and f"{counted - drawn} active project" in note.group(1)
