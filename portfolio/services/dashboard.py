@@ -81,7 +81,7 @@ def _projects_shown(session: Session, run: RunInfo) -> dict[str, Any]:
                col(RankingRow.feasibility).is_not(None))
         .order_by(col(RankingRow.position)).limit(MATRIX_LIMIT)).all()
     # Ranked active projects with no impact or no feasibility score have no place to be drawn.
-    unplaced = session.execute(
+    unplaced: int = session.execute(
         select(func.count()).select_from(RankingRow)
         .where(col(RankingRow.run_id) == run.rows_id,
                or_(col(RankingRow.impact).is_(None), col(RankingRow.feasibility).is_(None)))
