@@ -187,7 +187,7 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
         col(Project.slug), col(Project.title), col(Organisation.name), col(Project.status),
         col(Project.created_at), col(Project.cost_gbp), col(Project.mandatory),
         col(last.decision), col(last.rationale), col(last.decided_at), col(last.answer),
-        col(last.answered_at), col(ranked.position), col(ranked.composite),
+        col(last.answered_at), col(ranked.view_position), col(ranked.composite),
         col(Project.priority_override).is_not(None), col(Project.id),
     )
     query = (
@@ -209,7 +209,7 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
     awaiting: list[dict[str, Any]] = []
     asking: list[dict[str, Any]] = []
     for (slug, title, org, status, created, cost, mandatory, decision, rationale, decided_at,
-         answer, answered_at, position, composite, override, project_id) in rows:
+         answer, answered_at, rank, composite, override, project_id) in rows:
         # Waiting since whatever happened last: registered, submitted, deferred or answered.
         since = max(moment for moment in (aware(created), submitted.get(project_id),
                                           aware(decided_at), aware(answered_at))
@@ -219,7 +219,7 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
             "created_at": aware(created), "cost_gbp": cost, "mandatory": mandatory,
             "last_decision": decision, "last_rationale": rationale,
             "last_decided_at": aware(decided_at), "answer": answer,
-            "rank": position, "score": None if composite is None else round(composite, 2),
+            "rank": rank, "score": None if composite is None else round(composite, 2),
             "override": bool(override),
             "waiting_since": since, "days_waiting": _days(moment, since),
         }

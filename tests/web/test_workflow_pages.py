@@ -368,3 +368,24 @@ def test_the_cdo_starts_work_before_its_dpia_with_a_reason_on_the_project_page(
         "status_reason": "The DPIA is booked; the forecast is needed for the budget."})
     assert started.status_code == 303
     assert project(london, APPROVED).status == "in_progress"
+
+
+def test_the_queues_rank_is_the_rank_the_backlog_and_project_page_show(
+    app, london: Database, cdo: Browser  # type: ignore[no-untyped-def]
+) -> None:
+    # The queue showed the place in the whole order (68) where the backlog, the API and the
+    # project page show the place among the candidates (39).
+    with api(app, london, "cdo") as client:
+        rows = client.get("/api/v1/backlog", params={"view": "all", "top": 500,
+                                                     "fresh": "true"}).json()
+    ranks = {r["slug"]: r["rank"] for r in rows}
+    table = parse_html(cdo.get("/reviews").text).by_id("awaiting-table")
+    shown = {}
+    for row in table.find("tbody").find_all("tr"):
+        link = row.find("a")
+        assert link is not None
+        slug = (link.get("href") or "").split("/projects/", 1)[1].split("?", 1)[0]
+        shown[slug] = row.find_all("td")[3].text()
+    assert len(shown) > 5
+    assert {slug: str(ranks[slug]) for slug in shown if slug in ranks} == {
+        slug: rank for slug, rank in shown.items() if slug in ranks}
