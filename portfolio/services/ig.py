@@ -138,7 +138,8 @@ def record_stage(*, session: Session, actor: Actor, slug: str, stage: str,
     written, merged with what is stored now; a field someone else changed differently
     meanwhile is a conflict (409, nothing written, both values returned).
     """
-    project = project_by_slug(session, slug)
+    # Locked to the commit: a save waiting on another's merges with what that one wrote.
+    project = project_by_slug(session, slug, for_update=True)
     require(actor, Capability.RECORD_IG, project)
     try:
         which = IgStage(stage)
