@@ -99,7 +99,8 @@ def record_benefits(*, session: Session, actor: Actor, slug: str,
                     data: dict[str, Any]) -> dict[str, Any]:
     """Record (or correct) what a delivered project achieved; the estimate is kept beside it."""
     values = parse(BenefitInput, data)
-    project = project_by_slug(session, slug)
+    # Locked to the commit: a save waiting on another's compares its version with that one's.
+    project = project_by_slug(session, slug, for_update=True)
     require(actor, Capability.RECORD_BENEFITS, project)
     if project.status != "delivered":
         raise Invalid({"status": f"only a delivered project records its benefits; this one is "
