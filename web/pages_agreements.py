@@ -34,6 +34,7 @@ from web.pages_common import (
     ReadSession,
     WriteSession,
     choices,
+    label,
     sentence,
 )
 from web.routing import Router
@@ -182,6 +183,54 @@ def _typed(form: dict[str, str]) -> dict[str, Any]:
             | _row_values(typed["parties"], typed["datasets"]))
 
 
+def _clash(session: Session, typed: dict[str, Any],
+           exc: Conflict) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the form after an edit from an older version: each field changed meanwhile shows
+    the other person's value, which the form now holds where only they changed it; a field
+    both changed keeps what was typed. It carries the version saved now, so saving again
+    replaces theirs knowingly."""
+    values = typed | {"version": str(exc.current.get("version", ""))}
+    errors = {"version": sentence(exc.message)}
+    for name, theirs in exc.changed.items():
+        now = _readable(session, name, theirs)
+        if name in exc.conflicts:
+            errors[name] = (f"Changed meanwhile by someone else to “{now}”. Yours is kept here: "
+                            "save again to replace theirs.")
+            continue
+        errors[name] = f"Changed meanwhile by someone else to “{now}”, as shown here now."
+        if name in ("parties", "datasets"):
+            row = re.compile(r"party_[0-9]+_(organisation|role)" if name == "parties"
+                             else r"dataset_[0-9]+")
+            parties, datasets = _rows_of(exc.current)
+            values = {k: v for k, v in values.items() if not row.fullmatch(k)} | {
+                k: v for k, v in _row_values(parties, datasets).items() if row.fullmatch(k)}
+        else:
+            values[name] = "" if theirs is None else str(theirs)
+    return values, errors
+
+
+def _rows_of(state: dict[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
+    """Return an agreement's parties and datasets, as its history records them, as form rows."""
+    parties = [dict(zip(("organisation", "role"), p.split(":", 1), strict=True))
+               for p in state.get("parties", [])]
+    return parties, list(state.get("datasets", []))
+
+
+def _readable(session: Session, name: str, value: Any) -> str:
+    """Return a stored field as a person reads it: names, not codes; labels, not values."""
+    if name == "parties":
+        names = dict(session.execute(select(col(Organisation.code), col(Organisation.name))))
+        return "; ".join(f"{names.get(p['organisation'], p['organisation'])} "
+                         f"({label(p['role'])})" for p in _rows_of({name: value})[0])
+    if name == "datasets":
+        titles = dict(session.execute(select(col(Dataset.code), col(Dataset.title))
+                                      .where(col(Dataset.code).in_(value))))
+        return "; ".join(titles.get(code, code) for code in value) or "none"
+    if name in ("status", "lawful_basis", "special_category_condition") and value:
+        return label(str(value))
+    return "nothing" if value in (None, "") else str(value)
+
+
 def _render_form(request: Request, session: Session, *, values: dict[str, Any],
                  errors: dict[str, str] | None = None, code: str | None = None,
                  status_code: int = 200):
@@ -286,8 +335,9 @@ def update_agreement(request: Request, code: str, session: WriteSession, actor: 
                             code=code, status_code=422)
     except Conflict as exc:
         session.rollback()
-        return _render_form(request, session, values=_typed(form),
-                            errors={"version": exc.message}, code=code, status_code=409)
+        values, errors = _clash(session, _typed(form), exc)
+        return _render_form(request, session, values=values, errors=errors, code=code,
+                            status_code=409)
     except NotAllowed as exc:
         # A lead taking their own organisation out of the parties: everything typed stays.
         session.rollback()

@@ -33,6 +33,7 @@ from portfolio.models import (
 )
 from portfolio.schemas import EARLIEST, LATEST, Input, LongText, SingleLine, Slug, Title, parse
 from portfolio.services.common import as_record, record
+from portfolio.services.merge import as_json, require_known_version, three_way, values_at
 from scoring.agreements import standing
 
 # Projects that no longer wait on anything.
@@ -134,10 +135,14 @@ def _date_rules(signed: Any, expires: Any, status: Any) -> dict[str, str]:
     return problems
 
 
-def agreement_by_code(session: Session, code: str) -> SharingAgreement:
-    """Return the agreement with a code, or raise NotFound."""
-    found = session.execute(
-        select(SharingAgreement).where(col(SharingAgreement.code) == code)).scalars().first()
+def agreement_by_code(session: Session, code: str, *,
+                      for_update: bool = False) -> SharingAgreement:
+    """Return the agreement with a code, or raise NotFound; locked until commit `for_update`."""
+    query = select(SharingAgreement).where(col(SharingAgreement.code) == code)
+    if for_update:
+        # FOR NO KEY UPDATE: links that rest on the agreement can still be added meanwhile.
+        query = query.with_for_update(key_share=True)
+    found = session.execute(query).scalars().first()
     if found is None:
         raise NotFound("agreement", code)
     return found
@@ -276,7 +281,8 @@ def agreement_to_edit(*, session: Session, actor: Actor, code: str) -> dict[str,
 def update_agreement(*, session: Session, actor: Actor, code: str,
                      data: dict[str, Any]) -> dict[str, Any]:
     """Edit an agreement from the version read; a stale version is refused with 409."""
-    agreement = agreement_by_code(session, code)
+    # Locked to the commit: a save waiting on another's compares its version with that one's.
+    agreement = agreement_by_code(session, code, for_update=True)
     assert agreement.id is not None
     _require_manage(actor, party_ids(session, agreement.id))
     values: AgreementInput = parse(AgreementInput, {**data, "code": None})
@@ -285,15 +291,40 @@ def update_agreement(*, session: Session, actor: Actor, code: str,
     resolved = _resolve(session, values)
     # A lead edits only while their organisation stays party to it.
     _require_manage(actor, {o for o, _ in resolved.parties})
+    require_known_version(values.version, agreement.version, f"agreement {code!r}")
     if values.version != agreement.version:
-        raise Conflict(f"agreement {code!r} changed while you were editing it (now version "
-                       f"{agreement.version}): reload it and make your change again")
+        raise _stale(session, agreement, values)
     before = _state(session, agreement)
     agreement.version += 1
     _write(session, agreement, values, resolved)
     record(session, actor, action="update", entity="agreement", entity_id=agreement.id,
            before=before, after=_state(session, agreement))
     return {"code": agreement.code, "version": agreement.version}
+
+
+def _as_typed(values: AgreementInput) -> dict[str, Any]:
+    """Return an edit's input as the history records an agreement, to compare the two."""
+    typed = {name: as_json(getattr(getattr(values, name), "value", getattr(values, name)))
+             for name in FIELDS}
+    typed["parties"] = sorted(f"{p.organisation}:{p.role.value}" for p in values.parties)
+    typed["datasets"] = sorted(values.datasets)
+    return typed
+
+
+def _stale(session: Session, agreement: SharingAgreement, values: AgreementInput) -> Conflict:
+    """Return the refusal of an edit from an older version: what changed since (`changed`) and
+    where the edit differs from both that version and the change (`conflicts`)."""
+    assert values.version is not None
+    current = _state(session, agreement)
+    base = values_at(session, entity="agreement", entity_id=agreement.id,
+                     version=values.version, current=current)
+    changed = {k: current[k] for k in (*FIELDS, "parties", "datasets")
+               if current.get(k) != base.get(k)}
+    typed = _as_typed(values)
+    _, conflicts = three_way(base, current, {k: typed[k] for k in changed})
+    return Conflict(f"agreement {agreement.code!r} was changed by someone else since you opened "
+                    f"it (now version {agreement.version}, you edited version {values.version})",
+                    current=current, changed=changed, conflicts=conflicts)
 
 
 def _public(agreement: SharingAgreement, today: date) -> dict[str, Any]:
@@ -494,14 +525,15 @@ def expire_due(session: Session, *, today: date | None = None) -> int:
         col(SharingAgreement.status) == AgreementStatus.SIGNED.value,
         col(SharingAgreement.expires_on) < day)).scalars())
     for agreement in due:
-        before = {"status": agreement.status}
+        before = {"status": agreement.status, "version": agreement.version}
         agreement.status = AgreementStatus.EXPIRED.value
         agreement.version += 1
         agreement.updated_at = utcnow()
         session.add(agreement)
         session.flush()
+        # With the version it made, so an edit from before it is merged knowing of it.
         record(session, SYSTEM, action="expire", entity="agreement", entity_id=agreement.id,
-               before=before, after={"status": agreement.status,
+               before=before, after={"status": agreement.status, "version": agreement.version,
                                      "reason": f"past its expiry date {agreement.expires_on}"})
     return len(due)
 

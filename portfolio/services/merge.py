@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 from portfolio.errors import Invalid
 from portfolio.models import AuditEvent
 
-# Audit actions that change a record's fields and carry the version they made.
-FIELD_CHANGES = ("update", "transition")
+# Audit actions that change a record's fields and carry the version they made (an agreement
+# past its expiry day is recorded expired by the system).
+FIELD_CHANGES = ("update", "transition", "expire")
 
 
 def three_way(

@@ -361,3 +361,41 @@ def test_a_date_typed_out_of_range_or_a_control_character_is_refused_beside_its_
     api = lead.put("/api/v1/agreements/nel-housing-dsa", headers={"accept": "application/json"},
                    json=GOOD | {"status": "drafting", "version": 1} | typed)
     assert api.status_code == 422 and field.removeprefix("f-") in api.json()["errors"]
+
+
+def test_an_agreement_saved_meanwhile_comes_back_with_their_change_shown_and_mine_kept(
+        signed_in: SignedIn) -> None:
+    alice, bob = signed_in("cdo", html=True), signed_in("cdo")
+    assert bob.post("/api/v1/agreements", json=GOOD).status_code == 201
+    form = form_of(parse_html(alice.get("/agreements/nel-housing-dsa/edit").text))
+    assert bob.put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {
+        "version": 1, "title": "Bob's title", "purpose": "Bob's purpose"}).status_code == 200
+    # Both changed the purpose; only Bob the title, only Alice the DPIA reference.
+    page = alice.post("/agreements/nel-housing-dsa/edit",
+                      data=form | {"purpose": "Alice's purpose", "dpia_reference": "DPIA-7"})
+    assert page.status_code == 409
+    html = parse_html(page.text)
+    assert html.by_id("f-purpose").text() == "Alice's purpose"
+    assert "Bob's purpose" in html.error_for("f-purpose")
+    assert html.by_id("f-title").get("value") == "Bob's title"
+    assert "Bob's title" in html.error_for("f-title")
+    assert html.by_id("f-dpia_reference").get("value") == "DPIA-7"
+    # Saving the form as it came back is a choice made knowing Bob's change.
+    saved = alice.post("/agreements/nel-housing-dsa/edit", data=form_of(html),
+                       follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    got = bob.get("/api/v1/agreements/nel-housing-dsa").json()
+    assert (got["title"], got["purpose"], got["dpia_reference"]) == (
+        "Bob's title", "Alice's purpose", "DPIA-7")
+
+
+def test_a_stale_agreement_edit_through_the_api_names_what_changed_meanwhile(
+        clients: dict[str, Browser]) -> None:
+    assert clients["cdo"].post("/api/v1/agreements", json=GOOD).status_code == 201
+    assert clients["cdo"].put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {
+        "version": 1, "datasets": ["tfl-unified-api"]}).status_code == 200
+    stale = clients["lead"].put("/api/v1/agreements/nel-housing-dsa",
+                                json=GOOD | {"version": 1, "title": "Mine"})
+    assert stale.status_code == 409
+    assert stale.json()["changed"] == {"datasets": ["tfl-unified-api"]}
+    assert stale.json()["current"]["version"] == 2
