@@ -31,7 +31,7 @@ from portfolio.enums import Role
 from portfolio.errors import DomainError, Invalid, NotAllowed, NotFound
 from portfolio.models import ApiToken, LoginAttempt, Organisation, User, UserSession, utcnow
 from portfolio.schemas import UserCreate, parse
-from portfolio.services.common import organisation_by_code, record, rows_changed
+from portfolio.services.common import add_new, organisation_by_code, record, rows_changed
 from portfolio.text import control_problem
 
 if TYPE_CHECKING:
@@ -272,9 +272,10 @@ def add_user(*, session: Session, actor: Actor, data: dict[str, Any],
     """
     require(actor, Capability.MANAGE_USERS)
     values = parse(UserCreate, data)
+    taken = {"email": f"A user with email {values.email} already exists."}
     if session.execute(select(col(User.id)).where(func.lower(User.email) == values.email.lower())
                        ).first():
-        raise Invalid({"email": f"A user with email {values.email} already exists."})
+        raise Invalid(taken)
     organisation = (organisation_by_code(session, values.organisation)
                     if values.organisation else None)
     user = User(email=values.email.lower(), name=values.name, role=values.role.value,
@@ -283,8 +284,7 @@ def add_user(*, session: Session, actor: Actor, data: dict[str, Any],
         check_password_strength(password)
         user.password_hash = hash_password(password)
         user.must_change_password = must_change
-    session.add(user)
-    session.flush()
+    add_new(session, user, taken=taken)
     record(session, actor, action="create", entity="user", entity_id=user.id,
            after=user_public(user, organisation))
     return user_public(user, organisation)

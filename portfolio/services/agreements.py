@@ -32,7 +32,7 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.schemas import EARLIEST, LATEST, Input, LongText, SingleLine, Slug, Title, parse
-from portfolio.services.common import as_record, record
+from portfolio.services.common import add_new, as_record, record
 from portfolio.services.merge import as_json, require_known_version, three_way, values_at
 from scoring.agreements import standing
 
@@ -237,8 +237,7 @@ def _write(session: Session, agreement: SharingAgreement, values: AgreementInput
         value = getattr(values, name)
         setattr(agreement, name, getattr(value, "value", value))
     agreement.updated_at = utcnow()
-    session.add(agreement)
-    session.flush()
+    add_new(session, agreement, taken=_code_taken(agreement.code))
     assert agreement.id is not None
     session.execute(delete(AgreementParty)
                     .where(col(AgreementParty.agreement_id) == agreement.id))
@@ -261,13 +260,17 @@ def create_agreement(*, session: Session, actor: Actor, data: dict[str, Any]) ->
     taken = session.execute(select(col(SharingAgreement.id))
                             .where(col(SharingAgreement.code) == values.code)).first()
     if taken is not None:
-        raise Invalid({"code": f"An agreement {values.code!r} is already registered: choose "
-                               "another code."})
+        raise Invalid(_code_taken(values.code))
     agreement = SharingAgreement(code=values.code, title=values.title)
     _write(session, agreement, values, resolved)
     record(session, actor, action="create", entity="agreement", entity_id=agreement.id,
            after=_state(session, agreement))
     return {"code": agreement.code, "version": agreement.version}
+
+
+def _code_taken(code: str) -> dict[str, str]:
+    """Return the refusal of a code another agreement has."""
+    return {"code": f"An agreement {code!r} is already registered: choose another code."}
 
 
 def agreement_to_edit(*, session: Session, actor: Actor, code: str) -> dict[str, Any]:

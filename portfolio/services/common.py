@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 from portfolio.actors import Actor
@@ -115,6 +116,30 @@ def kept_under(db: Database, name: str, read: Callable[[Session], Any],
         if found is None:
             found = db.memo.put(key, read(session))
     return found
+
+
+def add_new(session: Session, row: SQLModel, *, taken: Mapping[str, str]) -> None:
+    """Add a row whose name must be new; one added meanwhile is refused as `taken` says.
+
+    The look-up before an add cannot see a row another transaction has not committed yet; the
+    unique constraint refuses it then (in a savepoint, so the session lives on), and the user
+    is told the name is taken as the look-up would have told them, not shown a server error.
+    """
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        raise Invalid(taken) from None
+
+
+def is_unique_violation(error: IntegrityError) -> bool:
+    """Tell whether an insert or update was refused by a unique constraint or key."""
+    cause = error.orig
+    # PostgreSQL's SQLSTATE unique_violation; SQLite says so in words.
+    return getattr(cause, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(cause)
 
 
 def as_record(row: SQLModel, *, exclude: Iterable[str] = ("created_at", "updated_at")) -> dict:

@@ -14,6 +14,7 @@ from portfolio.errors import Conflict, Invalid
 from portfolio.models import Dataset, Organisation, Project, ProjectDataset, utcnow
 from portfolio.schemas import DatasetCreate, DatasetFields, DatasetUpdate, VersionInput, parse
 from portfolio.services.common import (
+    add_new,
     as_record,
     containing,
     dataset_by_code,
@@ -51,8 +52,9 @@ def create_dataset(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
     values = parse(DatasetCreate, data)
     publisher = organisation_by_code(session, values.publisher, field="publisher")
     require(actor, Capability.EDIT_DATASET, publisher.id, doing="register datasets")
+    taken = {"code": f"a dataset with code {values.code!r} already exists"}
     if session.exec(select(Dataset.id).where(Dataset.code == values.code)).first():
-        raise Invalid({"code": f"a dataset with code {values.code!r} already exists"})
+        raise Invalid(taken)
     dataset = Dataset(
         code=values.code,
         title=values.title,
@@ -64,8 +66,7 @@ def create_dataset(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
         drl=values.drl.value,
         url=values.url or "",
     )
-    session.add(dataset)
-    session.flush()
+    add_new(session, dataset, taken=taken)
     record(
         session,
         actor,

@@ -22,7 +22,7 @@ from portfolio.errors import DomainError, Invalid, NotFound
 from portfolio.models import ExternalIdentity, GroupMapping, Organisation, User, utcnow
 from portfolio.oidc import Identity
 from portfolio.services.accounts import only_active_admin
-from portfolio.services.common import organisation_by_code, record
+from portfolio.services.common import add_new, organisation_by_code, record
 from portfolio.text import control_problem
 
 # Strongest first: a member of several mapped groups gets the first of these it maps to.
@@ -179,7 +179,7 @@ def add_mapping(*, session: Session, actor: Actor, group: str, role: str,
         errors["group"] = problem
     elif session.execute(select(col(GroupMapping.id)).where(col(GroupMapping.group_name) == group)
                          ).first():
-        errors["group"] = f"the group {group!r} is already mapped; remove that mapping first"
+        errors |= _group_taken(group)
     try:
         chosen = Role(role)
     except ValueError:
@@ -197,12 +197,16 @@ def add_mapping(*, session: Session, actor: Actor, group: str, role: str,
         raise Invalid(errors)
     assert chosen is not None
     mapping = GroupMapping(group_name=group, role=chosen.value, organisation_id=organisation_id)
-    session.add(mapping)
-    session.flush()
+    add_new(session, mapping, taken=_group_taken(group))
     after = {"group": group, "role": chosen.value, "organisation": organisation or None}
     record(session, actor, action="create", entity="group_mapping", entity_id=mapping.id,
            after=after)
     return {"id": mapping.id, **after}
+
+
+def _group_taken(group: str) -> dict[str, str]:
+    """Return the refusal of a group already mapped."""
+    return {"group": f"the group {group!r} is already mapped; remove that mapping first"}
 
 
 def remove_mapping(*, session: Session, actor: Actor, mapping_id: int) -> None:

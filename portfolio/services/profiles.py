@@ -19,7 +19,7 @@ from portfolio.models import (
     WeightProfile,
     utcnow,
 )
-from portfolio.services.common import record, rows_changed
+from portfolio.services.common import add_new, record, rows_changed
 from portfolio.text import control_problem
 from scoring.criteria import DIMENSIONS
 from scoring.weights import (
@@ -178,8 +178,9 @@ def set_weights(
         select(WeightProfile).where(col(WeightProfile.name) == name)).scalars().first()
     if existing is None and not create:
         raise NotFound("weight profile", name)
+    taken = {"name": f"a weight profile named {name!r} already exists"}
     if existing is not None and create:
-        raise Invalid({"name": f"a weight profile named {name!r} already exists"})
+        raise Invalid(taken)
     if not name.strip() or len(name) > 120:
         raise Invalid({"name": "must be 1 to 120 characters"})
     if problem := control_problem(name) or (_name_problem(name) if create else None):
@@ -207,8 +208,7 @@ def set_weights(
     row.updated_at = utcnow()
     if description is not None:
         row.description = description
-    session.add(row)
-    session.flush()
+    add_new(session, row, taken=taken)
     session.execute(delete(ProfileWeight).where(col(ProfileWeight.profile_id) == row.id))
     for kind, mapping in ((WeightKind.DIMENSION, dimensions), (WeightKind.CRITERION, by_criterion)):
         for key, weight in mapping.items():

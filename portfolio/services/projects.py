@@ -42,6 +42,7 @@ from portfolio.schemas import (
 )
 from portfolio.services.agreements import agreement_word, link_agreement_id
 from portfolio.services.common import (
+    add_new,
     as_record,
     chunks,
     containing,
@@ -131,8 +132,7 @@ def create_project(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
     if _slug_taken(session, values.slug):
         raise Invalid({"slug": _SLUG_TAKEN.format(slug=values.slug)})
     project = Project(slug=values.slug, owner_id=row_id(owner), **_field_values(values))
-    session.add(project)
-    session.flush()
+    add_new(session, project, taken={"slug": _SLUG_TAKEN.format(slug=values.slug)})
     record(
         session,
         actor,

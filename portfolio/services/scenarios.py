@@ -24,7 +24,7 @@ from portfolio.errors import Conflict, DomainError, Invalid, NotFound
 from portfolio.models import Project, Scenario, ScenarioSolution, WeightProfile, utcnow
 from portfolio.services import planning
 from portfolio.services import roadmap as roadmap_service
-from portfolio.services.common import as_record, portfolio_revision, record
+from portfolio.services.common import add_new, as_record, portfolio_revision, record
 from portfolio.text import neutralise
 from scoring.scenarios import (
     PlanSummary,
@@ -227,8 +227,13 @@ def _name(session: Session, data: dict[str, Any], own_id: int | None) -> str:
         raise Invalid({"name": "a name cannot hold control characters"})
     clash = session.execute(select(col(Scenario.id)).where(col(Scenario.name) == name)).scalar()
     if clash is not None and clash != own_id:
-        raise Invalid({"name": f"a scenario named {name!r} already exists"})
+        raise Invalid(_name_taken(name))
     return name
+
+
+def _name_taken(name: str) -> dict[str, str]:
+    """Return the refusal of a name another scenario has."""
+    return {"name": f"a scenario named {name!r} already exists"}
 
 
 def _apply(session: Session, row: Scenario, data: dict[str, Any], own_id: int | None) -> None:
@@ -259,8 +264,7 @@ def create_scenario(*, session: Session, actor: Actor, data: dict[str, Any]) -> 
     require(actor, Capability.MANAGE_SCENARIOS)
     row = Scenario(name="", budget_gbp=0, capacity_pm=0, created_by_id=actor.id)
     _apply(session, row, data, None)
-    session.add(row)
-    session.flush()
+    add_new(session, row, taken=_name_taken(row.name))
     after = scenario_public(session, row)
     record(session, actor, action="create", entity="scenario", entity_id=row.id, after=after)
     return after
@@ -277,8 +281,7 @@ def update_scenario(*, session: Session, actor: Actor, scenario_id: int,
     _apply(session, row, {**before, **data}, row.id)
     row.version += 1
     row.updated_at = utcnow()
-    session.add(row)
-    session.flush()
+    add_new(session, row, taken=_name_taken(row.name))  # a rename to a name taken meanwhile
     after = scenario_public(session, row)
     record(session, actor, action="update", entity="scenario", entity_id=row.id,
            before=before, after=after)
