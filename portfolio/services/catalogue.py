@@ -24,7 +24,7 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.schemas import Input, LongText, parse
-from portfolio.services.common import dataset_by_code, record
+from portfolio.services.common import dataset_by_code, record, rows_changed
 
 INACTIVE = ("delivered", "rejected")
 
@@ -47,24 +47,35 @@ def assess_readiness(*, session: Session, actor: Actor, code: str,
         raise Invalid({"evidence": "Say what the level rests on: the checks done, the access "
                                    "tried, the documentation read."})
     if values.version is not None and values.version != dataset.version:
-        raise Conflict(f"dataset {code!r} changed while you were assessing it (now version "
-                       f"{dataset.version}): reload it")
+        raise _stale(code, dataset)
     previous = dataset.drl
     session.add(DatasetReadinessAssessment(dataset_id=int(dataset.id or 0), drl=values.drl.value,
                                            previous_drl=previous,
                                            evidence=values.evidence.strip(),
                                            assessor_id=actor.id))
     version = dataset.version
-    session.execute(update(Dataset).where(col(Dataset.id) == dataset.id)
-                    .values(drl=values.drl.value, version=Dataset.version + 1,
-                            updated_at=utcnow()))
+    query = update(Dataset).where(col(Dataset.id) == dataset.id)
+    if values.version is not None:
+        # Compare-and-set: a level recorded since this one read the dataset wins, not this one.
+        query = query.where(col(Dataset.version) == values.version)
+    result = session.execute(query.values(drl=values.drl.value, version=Dataset.version + 1,
+                                          updated_at=utcnow()))
     session.refresh(dataset)
+    if rows_changed(result) != 1:
+        raise _stale(code, dataset)
     record(session, actor, action="update", entity="dataset", entity_id=dataset.id,
            before={"drl": previous, "version": version},
            after={"drl": dataset.drl, "version": dataset.version,
                   "evidence": values.evidence.strip()})
     return {"code": code, "drl": dataset.drl, "previous_drl": previous,
             "version": dataset.version}
+
+
+def _stale(code: str, dataset: Dataset) -> Conflict:
+    """Return the refusal of a level recorded from an older version of the dataset."""
+    return Conflict(f"dataset {code!r} changed while you were assessing it (now version "
+                    f"{dataset.version}): reload it", current={"version": dataset.version,
+                                                               "drl": dataset.drl})
 
 
 def readiness_history(*, session: Session, code: str) -> list[dict[str, Any]]:
