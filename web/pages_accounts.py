@@ -15,7 +15,7 @@ from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
 from portfolio.actors import Actor
-from portfolio.errors import DomainError, Invalid
+from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.services import accounts
 from portfolio.services import organisations as organisation_service
 from web.deps import get_database
@@ -264,6 +264,9 @@ def _users(request: Request, actor: Actor, *, errors: dict, form: dict, status_c
     with database.read() as session:
         users = accounts.list_users(session=session, actor=actor)
         organisations = organisation_service.list_organisations(session=session)
+    # Each row's form carries the values it starts from (as stored), to merge a save with
+    # another admin's change made meanwhile.
+    users = [u | {"was": {k: u[k] for k in accounts.USER_FIELDS}} for u in users]
     if row is not None:
         users = [{**u, **(kept or {})} if u["email"] == row else u for u in users]
     return render(request, "users.html", {"users": users, "organisations": organisations,
@@ -299,19 +302,47 @@ def user_update(
     request: Request, actor: Admin, email: str, role: Annotated[str, Form(max_length=16)],
     organisation: Annotated[str, Form(max_length=32)] = "",
     active: Annotated[str, Form(max_length=8)] = "",
+    was_role: Annotated[str | None, Form(max_length=16)] = None,
+    was_organisation: Annotated[str, Form(max_length=32)] = "",
+    was_active: Annotated[str, Form(max_length=8)] = "",
 ):
-    """Change a user's role, organisation or access."""
+    """Change a user's role, organisation or access, merged with changes made meanwhile."""
+    chose = {"role": role, "organisation": organisation or None, "is_active": active == "on"}
+    # The values the row started from; a form without them replaces what is stored.
+    was = None if was_role is None else {"role": was_role or None,
+                                         "organisation": was_organisation or None,
+                                         "is_active": was_active == "on"}
     try:
         with get_database(request).write() as session:
             accounts.update_user(session=session, actor=actor, email=email, role=role,
-                                 organisation=organisation, is_active=active == "on")
+                                 organisation=organisation, is_active=active == "on", was=was)
     except Invalid as exc:
         # Stored emails are lower case: the page finds the refused row by its stored email.
-        keep(request, "user_update", {"email": email.lower(), "errors": exc.errors, "values": {
-            "role": role, "organisation": organisation or None, "is_active": active == "on"}})
+        keep(request, "user_update", {"email": email.lower(), "errors": exc.errors,
+                                      "values": chose})
+        return see_other(request, "users")
+    except Conflict as exc:
+        # The admin's choices stay in the row beside the values saved meanwhile; the row now
+        # starts from those, so saving it again replaces them knowingly.
+        errors = {("active" if name == "is_active" else name):
+                  f"Changed meanwhile by another admin to “{_shown(name, clash['theirs'])}”. "
+                  "Yours is kept here: save again to replace it."
+                  for name, clash in exc.conflicts.items()}
+        saved = exc.current or chose
+        shown = {k: chose[k] if was and chose[k] != was[k] else saved.get(k, chose[k])
+                 for k in chose}
+        keep(request, "user_update", {"email": email.lower(), "values": shown, "errors": errors
+                                      or {"role": exc.message}})
         return see_other(request, "users")
     flash(request, f"The changes to {email} are saved.")
     return see_other(request, "users")
+
+
+def _shown(name: str, value: object) -> str:
+    """Return a user's field as the users page words it."""
+    if name == "is_active":
+        return "may sign in" if value else "may not sign in"
+    return str(value) if value else ("no organisation" if name == "organisation" else "no role")
 
 
 @router.post("/admin/users/{email}/password", name="user_reset_password")

@@ -28,10 +28,11 @@ from sqlmodel import Session, col
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.enums import Role
-from portfolio.errors import DomainError, Invalid, NotAllowed, NotFound
+from portfolio.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from portfolio.models import ApiToken, LoginAttempt, Organisation, User, UserSession, utcnow
 from portfolio.schemas import UserCreate, parse
 from portfolio.services.common import add_new, organisation_by_code, record, rows_changed
+from portfolio.services.merge import three_way
 from portfolio.text import control_problem
 
 if TYPE_CHECKING:
@@ -394,13 +395,23 @@ def must_change_password(*, db: Database, user_id: int) -> bool:
 
 
 def update_user(*, session: Session, actor: Actor, email: str, role: str | None = None,
-                organisation: str | None = None, is_active: bool | None = None) -> dict:
-    """Change a user's role, organisation or whether they may sign in (admins only)."""
+                organisation: str | None = None, is_active: bool | None = None,
+                was: dict[str, Any] | None = None) -> dict:
+    """Change a user's role, organisation or whether they may sign in (admins only).
+
+    Given the values the admin's form started from (`was`: role, organisation, is_active),
+    only the fields they changed are written, merged with what is stored now; a field another
+    admin changed differently meanwhile is a conflict (nothing written, both values returned).
+    """
     require(actor, Capability.MANAGE_USERS)
     user = _user(session, email)
     assert user.id is not None
     before = user_public(user, session.get(Organisation, user.organisation_id)
                          if user.organisation_id else None)
+    if was is not None:
+        role, organisation, is_active = _merged_user(before, was, {
+            "role": role or None, "organisation": organisation or None, "is_active": is_active})
+    seen = (user.role, user.organisation_id, user.is_active)
     new_role, organisation_id = user.role, user.organisation_id
     if role is not None:
         try:
@@ -419,16 +430,46 @@ def update_user(*, session: Session, actor: Actor, email: str, role: str | None 
             new_role == Role.ADMIN.value and active):
         _keep_an_admin(session, user, actor,
                        field="role" if new_role != Role.ADMIN.value else "active")
-    user.role, user.organisation_id, user.is_active = new_role, organisation_id, active
+    # Compare-and-set on what was read: a change another admin committed since wins.
+    result = session.execute(update(User).where(
+        col(User.id) == user.id, col(User.role).is_not_distinct_from(seen[0]),
+        col(User.organisation_id).is_not_distinct_from(seen[1]), col(User.is_active) == seen[2],
+    ).values(role=new_role, organisation_id=organisation_id, is_active=active))
+    session.refresh(user)
+    if rows_changed(result) != 1:
+        now = user_public(user, session.get(Organisation, user.organisation_id)
+                          if user.organisation_id else None)
+        raise Conflict(f"{user.email} was changed by another admin while you were saving: "
+                       "look at the user again and save",
+                       current={name: now[name] for name in USER_FIELDS})
     if not active:
         end_sessions(session, user.id)
-    session.add(user)
-    session.flush()
     org = session.get(Organisation, user.organisation_id) if user.organisation_id else None
     after = user_public(user, org)
     record(session, actor, action="update", entity="user", entity_id=user.id, before=before,
            after=after)
     return after
+
+
+USER_FIELDS = ("role", "organisation", "is_active")
+
+
+def _merged_user(saved: dict[str, Any], was: dict[str, Any],
+                 mine: dict[str, Any]) -> tuple[str | None, str, bool]:
+    """Merge an admin's row (mine) from the values it started from (was) into what is saved.
+
+    Returns the role, organisation code ("" for none) and access to write, or raises Conflict
+    naming each field both changed differently, with both values.
+    """
+    base = {name: was.get(name) for name in USER_FIELDS}
+    theirs = {name: saved[name] for name in USER_FIELDS}
+    applied, conflicts = three_way(base, theirs, mine)
+    if conflicts:
+        raise Conflict(f"{saved['email']} was changed by another admin since you opened the page, "
+                       "and you both changed " + ", ".join(sorted(conflicts)),
+                       current=theirs, conflicts=conflicts)
+    merged = theirs | applied
+    return merged["role"], merged["organisation"] or "", bool(merged["is_active"])
 
 
 def only_active_admin(session: Session, user: User) -> bool:

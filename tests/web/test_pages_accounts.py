@@ -301,3 +301,45 @@ def test_an_admin_may_step_down_once_another_admin_is_active(app, db: Database) 
                                   follow_redirects=False)
     assert stepped_down.status_code == 303
     assert active_admins(db) == [other]
+
+
+def row_as_sent(form) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Return a user's row form as a browser sends it."""
+    sent = {i.get("name"): i.get("value") or "" for i in form.find_all("input")
+            if i.get("type") == "hidden"}
+    sent |= {name: chosen(form, name) or "" for name in ("role", "organisation")}
+    if form.find("input", name="active").get("checked") is not None:
+        sent["active"] = "on"
+    return sent
+
+
+def test_a_user_changed_meanwhile_by_another_admin_keeps_their_change_and_a_clash_is_shown(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    add_organisation(db, "CAM", "Camden")
+    add_organisation(db, "HAC", "Hackney")
+    email = make_user(db, "lead", "CAM")
+    with Browser(app) as alice, Browser(app) as bob:
+        sign_in(alice, db, "admin")
+        sign_in(bob, db, "admin")
+        opened = row_as_sent(user_row_form(parse_html(alice.get("/admin/users").text), email))
+        bobs = row_as_sent(user_row_form(parse_html(bob.get("/admin/users").text), email))
+        assert bob.post(f"/admin/users/{email}", data=bobs | {"role": "cdo"},
+                        follow_redirects=False).status_code == 303
+        # Alice moves the user to Hackney from the page she opened before: Bob's role stays.
+        assert alice.post(f"/admin/users/{email}", data=opened | {"organisation": "HAC"},
+                          follow_redirects=False).status_code == 303
+        form = user_row_form(parse_html(alice.get("/admin/users").text), email)
+        assert (chosen(form, "role"), chosen(form, "organisation")) == ("cdo", "HAC")
+        # Both changed the role differently: nothing is saved; hers is kept, his is shown.
+        page = parse_html(alice.post(f"/admin/users/{email}",
+                                     data=opened | {"role": "researcher"}).text)
+        form = user_row_form(page, email)
+        assert chosen(form, "role") == "researcher"
+        assert "cdo" in page.error_for(form.find("select", name="role").get("id"))
+        again = parse_html(alice.get("/admin/users").text)
+        assert chosen(user_row_form(again, email), "role") == "cdo"
+        # Saving the row as it came back is a choice made knowing his change.
+        assert alice.post(f"/admin/users/{email}", data=row_as_sent(form),
+                          follow_redirects=False).status_code == 303
+        form = user_row_form(parse_html(alice.get("/admin/users").text), email)
+        assert (chosen(form, "role"), chosen(form, "organisation")) == ("researcher", "HAC")
