@@ -124,9 +124,13 @@ def update_scenario(scenario_id: RowId, body: ScenarioUpdate, session: WriteSess
 
 @router.delete("/scenarios/{scenario_id}", status_code=204, response_class=Response,
                dependencies=[SCENARIOS])
-def delete_scenario(scenario_id: RowId, session: WriteSession, actor: CurrentActor) -> Response:
-    """Delete a saved scenario."""
-    scenario_service.delete_scenario(session=session, actor=actor, scenario_id=scenario_id)
+def delete_scenario(scenario_id: RowId, session: WriteSession, actor: CurrentActor,
+                    version: Annotated[int | None, Query(
+                        ge=1, le=2**62, description="the version read; a scenario changed "
+                        "since is kept and answers 409")] = None) -> Response:
+    """Delete a saved scenario; from a stale version, 409."""
+    scenario_service.delete_scenario(session=session, actor=actor, scenario_id=scenario_id,
+                                     version=version)
     return Response(status_code=204)
 
 

@@ -15,6 +15,7 @@ from portfolio.errors import Conflict, Invalid
 from portfolio.models import Project
 from portfolio.services import profiles as profile_service
 from portfolio.services import scenarios as scenario_service
+from portfolio.text import whole_number
 from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession
 from web.pages_projects import see_other
 from web.routing import Router
@@ -236,20 +237,48 @@ def scenario_update(request: Request, db: AppDatabase, session: WriteSession,
     except Invalid as exc:
         session.rollback()
         return _refused(request, db, data, exc.errors, scenario_id)
-    except Conflict:
+    except Conflict as exc:
         # Saved meanwhile: the settings stay on the page, and its "save over" form now carries
         # the version saved, so saving again replaces it knowingly.
         session.rollback()
         return _refused(request, db, data, {"scenario": (
-            "it was changed by someone else since you opened it, so these settings are not "
-            "saved; save them over it again to replace theirs")}, scenario_id, 409)
+            f"it was changed by someone else since you opened it{_changes(exc)}, so these "
+            "settings are not saved; save them over it again to replace theirs")},
+            scenario_id, 409)
     return see_other(f"{request.url_for('plan')}?scenario={saved['id']}")
+
+
+def _changes(exc: Conflict) -> str:
+    """Return what a scenario's change made meanwhile set, as words to add to the refusal."""
+    def said(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:g}" if abs(value) < 1e15 else str(value)
+        if isinstance(value, list | dict):
+            return ", ".join(map(str, value)) or "none"
+        return "none" if value in (None, "") else str(value)
+
+    return (" (now " + "; ".join(f"{name.replace('_', ' ')}: {said(value)}"
+                                 for name, value in exc.changed.items()) + ")"
+            if exc.changed else "")
 
 
 @router.post("/scenarios/{scenario_id}/delete", name="scenario_delete",
              dependencies=[SCENARIOS])
-def scenario_delete(request: Request, session: WriteSession, actor: CurrentActor,
-                    scenario_id: RowId, form: FormData):
-    """Delete a saved scenario."""
-    scenario_service.delete_scenario(session=session, actor=actor, scenario_id=scenario_id)
+def scenario_delete(request: Request, db: AppDatabase, session: WriteSession,
+                    actor: CurrentActor, scenario_id: RowId, form: FormData):
+    """Delete a saved scenario, unless it was changed since the page showed it."""
+    try:
+        scenario_service.delete_scenario(session=session, actor=actor, scenario_id=scenario_id,
+                                         version=whole_number(form.get("version", "")))
+    except Conflict as exc:
+        # Kept: the page shows it as it is now, its delete form carrying the version saved.
+        session.rollback()
+        now = exc.current
+        data = {"name": now["name"], "description": now["description"],
+                "budget": str(now["budget"]), "profile": now["profile"] or "",
+                "capacity": "" if now["capacity"] is None else str(now["capacity"]),
+                "force_in": " ".join(now["force_in"]), "force_out": " ".join(now["force_out"])}
+        return _refused(request, db, data, {"scenario": (
+            f"it was changed by someone else since you opened it{_changes(exc)}, so it is not "
+            "deleted; delete it again to remove it as it is now")}, scenario_id, 409)
     return see_other(request.url_for("plan"))

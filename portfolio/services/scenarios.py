@@ -25,6 +25,7 @@ from portfolio.models import Project, Scenario, ScenarioSolution, WeightProfile,
 from portfolio.services import planning
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import add_new, as_record, portfolio_revision, record
+from portfolio.services.merge import values_at
 from portfolio.text import neutralise
 from scoring.scenarios import (
     PlanSummary,
@@ -207,11 +208,36 @@ def list_scenarios(*, session: Session) -> list[dict[str, Any]]:
     return [scenario_public(session, row) for row in rows]
 
 
-def _row(session: Session, scenario_id: int) -> Scenario:
-    row = session.get(Scenario, scenario_id)
+def _row(session: Session, scenario_id: int, *, for_update: bool = False) -> Scenario:
+    query = select(Scenario).where(col(Scenario.id) == scenario_id)
+    if for_update:
+        # Locked to the commit: a change waiting on another's compares its version with that
+        # one's (FOR NO KEY UPDATE: its kept solutions may still be stored meanwhile).
+        query = query.with_for_update(key_share=True)
+    row = session.execute(query).scalars().first()
     if row is None:
         raise NotFound("scenario", scenario_id)
     return row
+
+
+def _version(data: dict[str, Any]) -> int | None:
+    """Return the version a change was made from, if it says."""
+    if data.get("version") in (None, ""):
+        return None
+    try:
+        return int(str(data["version"]))
+    except ValueError:
+        raise Invalid({"version": "the version must be a whole number"}) from None
+
+
+def _stale(session: Session, row: Scenario, version: int) -> Conflict:
+    """Return the refusal of a change from an older version, naming what changed since."""
+    current = scenario_public(session, row)
+    was = values_at(session, entity="scenario", entity_id=row.id, version=version,
+                    current=current)
+    changed = {name: value for name, value in current.items()
+               if name not in ("version", "created_at", "updated_at") and was.get(name) != value}
+    return Conflict("the scenario changed since you read it", current=current, changed=changed)
 
 
 def get_scenario(*, session: Session, scenario_id: int) -> dict[str, Any]:
@@ -274,10 +300,11 @@ def update_scenario(*, session: Session, actor: Actor, scenario_id: int,
                     data: dict[str, Any]) -> dict[str, Any]:
     """Change a saved scenario; a stale `version` is refused with what changed."""
     require(actor, Capability.MANAGE_SCENARIOS)
-    row = _row(session, scenario_id)
+    row = _row(session, scenario_id, for_update=True)
     before = scenario_public(session, row)
-    if "version" in data and str(data["version"]) != str(row.version):
-        raise Conflict("the scenario changed since you read it", current=before)
+    version = _version(data)
+    if version is not None and version != row.version:
+        raise _stale(session, row, version)
     _apply(session, row, {**before, **data}, row.id)
     row.version += 1
     row.updated_at = utcnow()
@@ -288,10 +315,13 @@ def update_scenario(*, session: Session, actor: Actor, scenario_id: int,
     return after
 
 
-def delete_scenario(*, session: Session, actor: Actor, scenario_id: int) -> None:
-    """Delete a saved scenario."""
+def delete_scenario(*, session: Session, actor: Actor, scenario_id: int,
+                    version: int | None = None) -> None:
+    """Delete a saved scenario; given the version read, one changed since is kept (409)."""
     require(actor, Capability.MANAGE_SCENARIOS)
-    row = _row(session, scenario_id)
+    row = _row(session, scenario_id, for_update=True)
+    if version is not None and version != row.version:
+        raise _stale(session, row, version)
     before = as_record(row)
     session.delete(row)
     record(session, actor, action="delete", entity="scenario", entity_id=scenario_id,

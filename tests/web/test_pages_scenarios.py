@@ -241,3 +241,37 @@ def test_the_plan_page_and_api_refuse_an_infinite_amount_in_the_same_words(
     said = api.json()["errors"][field]
     assert "finite number of at least 0" in said
     assert said in page.by_id(f"{field}-error").text()
+
+
+def test_a_stale_save_over_a_scenario_names_what_was_changed_meanwhile(
+        clients: dict[str, Browser]) -> None:
+    client = clients["cdo"]
+    made = scenario(client, "Lean")
+    assert client.put(f"/api/v1/scenarios/{made['id']}", json={
+        "budget": 900_000, "version": made["version"]}).status_code == 200
+    response = client.post(f"/scenarios/{made['id']}", data={
+        "name": "Lean", "version": str(made["version"]), **PLAN, "budget": "700000"})
+    assert response.status_code == 409
+    said = " ".join(" ".join(p.text() for p in parse_html(response.text).find_all(
+        "p", class_="error")).split())
+    assert "changed by someone else" in said and "budget: 900000" in said.lower()
+
+
+def test_deleting_a_scenario_changed_meanwhile_is_refused_and_it_is_kept(
+        clients: dict[str, Browser]) -> None:
+    client = clients["cdo"]
+    made = scenario(client, "Lean")
+    page = parse_html(client.get(f"/plan?scenario={made['id']}").text)
+    delete_form = next(f for f in page.find_all("form")
+                       if f.get("action") == f"/scenarios/{made['id']}/delete")
+    sent = {i.get("name"): i.get("value") or "" for i in delete_form.find_all("input")}
+    assert client.put(f"/api/v1/scenarios/{made['id']}", json={
+        "budget": 900_000, "version": made["version"]}).status_code == 200
+    refused = client.post(f"/scenarios/{made['id']}/delete", data=sent, follow_redirects=False)
+    assert refused.status_code == 409
+    assert "changed by someone else" in " ".join(refused.text.split())
+    assert client.get(f"/api/v1/scenarios/{made['id']}").json()["budget"] == 900_000
+    stale = client.delete(f"/api/v1/scenarios/{made['id']}?version={made['version']}")
+    assert stale.status_code == 409
+    assert client.delete(f"/api/v1/scenarios/{made['id']}?version={made['version'] + 1}"
+                         ).status_code == 204
