@@ -577,7 +577,8 @@ def join_project(*, session: Session, actor: Actor, slug: str,
                  data: dict[str, Any]) -> dict[str, Any]:
     """Add an organisation as a partner in another organisation's project ("we will partner")."""
     values = parse(JoinInput, data)
-    project = project_by_slug(session, slug)
+    # Locked to the commit, as every write of a project's links (services/projects.py).
+    project = project_by_slug(session, slug, for_update=True)
     organisation = organisation_by_code(session, values.organisation)
     require(actor, Capability.JOIN_PROJECT, organisation.id,
             doing="join a project on behalf of another organisation",

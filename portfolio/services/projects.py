@@ -518,7 +518,9 @@ def add_dependency(
 ) -> dict[str, Any]:
     """Record that a project depends on another; refuse a self-dependency or a cycle."""
     values = parse(DependencyInput, data)
-    project = project_by_slug(session, slug)
+    # A project's links are written one at a time (the project is locked to the commit): the
+    # same link added or removed twice at once finds the other's, never a unique key's 500.
+    project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
     if values.depends_on == slug:
         raise CycleRefused([slug, slug], [project.title, project.title])
@@ -594,7 +596,7 @@ def _slugs_on_path(session: Session, parent: dict[int, int | None], end: int) ->
 
 def remove_dependency(*, session: Session, actor: Actor, slug: str, depends_on: str) -> None:
     """Remove a dependency between two projects."""
-    project = project_by_slug(session, slug)
+    project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
     prerequisite = project_by_slug(session, depends_on)
     link = session.exec(
@@ -622,7 +624,7 @@ def link_dataset(
 ) -> dict[str, Any]:
     """Record that a project uses or produces a dataset, or update that link."""
     values = parse(DatasetLinkInput, data)
-    project = project_by_slug(session, slug)
+    project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
     dataset = dataset_by_code(session, values.dataset, field="dataset")
     link = session.exec(
@@ -663,7 +665,7 @@ def unlink_dataset(
     *, session: Session, actor: Actor, slug: str, dataset: str, relation: str = "uses"
 ) -> None:
     """Remove a project's link to a dataset."""
-    project = project_by_slug(session, slug)
+    project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
     found = dataset_by_code(session, dataset, field="dataset")
     link = session.exec(
@@ -692,7 +694,7 @@ def add_partner(
 ) -> dict[str, Any]:
     """Record that an organisation partners in a project, or change its role."""
     values = parse(PartnerInput, data)
-    project = project_by_slug(session, slug)
+    project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
     organisation = organisation_by_code(session, values.organisation)
     if organisation.id == project.owner_id:
@@ -724,7 +726,7 @@ def add_partner(
 
 def remove_partner(*, session: Session, actor: Actor, slug: str, organisation: str) -> None:
     """Remove an organisation from a project's partners."""
-    project = project_by_slug(session, slug)
+    project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
     org = organisation_by_code(session, organisation)
     partner = session.exec(

@@ -1,0 +1,92 @@
+"""A project's links on PostgreSQL: two adds or removes of one link at once never fail."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from portfolio.actors import SYSTEM
+from portfolio.db import Database
+from portfolio.services import projects
+from tests.racing import waiting_for_a_lock
+from tests.web.auth import Browser
+from tests.web.conftest import SignedIn
+
+SLUG = "london-datastore-replatforming"  # the GLA's
+OTHER = "retrofit-targeting-london"
+PARTNER = {"organisation": "E09000002", "role": "partner"}
+LINK = {"dataset": "lsoa-2021-boundaries", "relation": "uses", "required": True,
+        "fit_for_task": "partial", "agreement": "not_needed"}
+
+
+@pytest.fixture
+def backend() -> str:
+    """Concurrent transactions of PostgreSQL (SQLite's one writer serialises these writes)."""
+    return "postgresql"
+
+
+def _add_partner(session: Session) -> Any:
+    return projects.add_partner(session=session, actor=SYSTEM, slug=SLUG, data=PARTNER)
+
+
+def _link(session: Session) -> Any:
+    return projects.link_dataset(session=session, actor=SYSTEM, slug=SLUG, data=LINK)
+
+
+def _depend(session: Session) -> Any:
+    return projects.add_dependency(session=session, actor=SYSTEM, slug=SLUG,
+                                   data={"depends_on": OTHER})
+
+
+# (what is there before, what another does meanwhile, the same by this user, answers allowed)
+WRITES: dict[str, tuple[Callable[[Session], Any] | None, Callable[[Session], Any],
+                        Callable[[Browser], Any], set[int]]] = {
+    "partner added": (None, _add_partner, lambda c: c.post(
+        f"/projects/{SLUG}/partners", data={"csrf_token": c.csrf, **PARTNER},
+        follow_redirects=False), {303}),
+    "dataset linked": (None, _link, lambda c: c.put(
+        f"/api/v1/projects/{SLUG}/datasets/{LINK['dataset']}",
+        json={k: v for k, v in LINK.items() if k != "dataset"}), {200}),
+    "dependency added": (None, _depend, lambda c: c.post(
+        f"/api/v1/projects/{SLUG}/dependencies", json={"depends_on": OTHER}), {201}),
+    "partner removed": (_add_partner, lambda s: projects.remove_partner(
+        session=s, actor=SYSTEM, slug=SLUG, organisation="E09000002"), lambda c: c.post(
+        f"/projects/{SLUG}/partners/remove",
+        data={"csrf_token": c.csrf, "organisation": "E09000002"}), {422}),
+    "dependency removed": (_depend, lambda s: projects.remove_dependency(
+        session=s, actor=SYSTEM, slug=SLUG, depends_on=OTHER), lambda c: c.post(
+        f"/projects/{SLUG}/dependencies/remove",
+        data={"csrf_token": c.csrf, "depends_on": OTHER}), {422}),
+}
+
+
+@pytest.mark.parametrize("kind", list(WRITES))
+def test_the_same_link_written_twice_at_once_is_never_a_server_error(
+        signed_in: SignedIn, london: Database, kind: str) -> None:
+    before, meanwhile, write, allowed = WRITES[kind]
+    if before is not None:
+        with london.write() as session:
+            before(session)
+    client = signed_in("admin", html=kind.startswith(("partner", "dependency removed")))
+    outcome: dict[str, Any] = {}
+
+    def the_user_writes() -> None:
+        try:
+            response = write(client)
+        except Exception as exc:  # noqa: BLE001 - a server error is the failure we look for
+            outcome["status"], outcome["text"] = 500, repr(exc)
+            return
+        outcome["status"], outcome["text"] = response.status_code, response.text
+
+    with london.write() as session:
+        meanwhile(session)
+        other = threading.Thread(target=the_user_writes)
+        other.start()
+        while other.is_alive() and not waiting_for_a_lock(london):
+            other.join(0.01)
+    other.join(30)
+    assert outcome["status"] in allowed, outcome["text"][:400]
