@@ -444,20 +444,36 @@ def answer(request: Request, slug: str, session: WriteSession, actor: CurrentAct
 def override(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
              form: FormData):
     """Set or clear a manual priority override (CDO or admin) with its justification."""
+    fields = ("value", "justification", "expires_on")
+    # The override the form started from; a form without it replaces what is stored.
+    was = {k: form.get(f"was_{k}", "") for k in fields} if "was_value" in form else None
     try:
         if form.get("clear"):
             override_service.clear_override(session=session, actor=actor, slug=slug,
-                                            justification=form.get("justification", ""))
+                                            justification=form.get("justification", ""),
+                                            was=was)
             message = "The priority override is cleared."
         else:
             override_service.set_override(session=session, actor=actor, slug=slug, data={
-                k: form.get(k, "") for k in ("value", "justification", "expires_on")})
+                k: form.get(k, "") for k in fields}, was=was)
             message = "The priority override is set: the backlog is being re-ranked."
     except Invalid as exc:
         session.rollback()
         context = page_context(request, session, slug, values=form, errors={},
                                ranking=False, override_errors=exc.errors)
         return render(request, "project.html", context, status_code=422)
+    except Conflict as exc:
+        # What was typed stays in the form beside the override set meanwhile; the form now
+        # starts from that one, so sending it again replaces (or clears) it knowingly.
+        session.rollback()
+        now = exc.current
+        theirs = (f"{now['value']:g} by {now['by']}: “{now['justification']}”"
+                  if now.get("value") is not None else "nothing (cleared)")
+        context = page_context(request, session, slug, values=form, errors={}, ranking=False,
+                               override_errors={"value": (
+                                   f"Changed meanwhile by someone else to {theirs}. Yours is "
+                                   "kept here: send it again to replace theirs.")})
+        return render(request, "project.html", context, status_code=409)
     flash(request, message)
     return see_other(request.url_for("project", slug=slug))
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from portfolio.actors import SYSTEM, Actor
 from portfolio.capabilities import Capability, require
-from portfolio.errors import Invalid
+from portfolio.errors import Conflict, Invalid
 from portfolio.models import Project, User, utcnow
 from portfolio.services.common import project_by_slug, record
 from portfolio.text import control_problem
@@ -62,12 +62,42 @@ def _parse(data: dict[str, Any], today: date) -> tuple[float, str, date | None]:
     return value, justification, expires
 
 
+def _require_unchanged(session: Session, project: Project, was: dict[str, Any] | None) -> None:
+    """Refuse a change made from an override (`was`: value, justification, expires_on) that
+    is no longer the one stored: an override is one judgement, so any change to it is a clash.
+    """
+    if was is None:
+        return
+    try:
+        value = float(str(was.get("value") or "").strip()) if str(
+            was.get("value") or "").strip() else None
+    except ValueError:
+        value = float("nan")  # not a value the page showed: never the one stored
+    seen = {"priority_override": value,
+            "override_justification": _same_text(str(was.get("justification") or "")),
+            "override_expires_on": str(was.get("expires_on") or "").strip() or None}
+    now = _state(project)
+    if seen != now | {"override_justification": _same_text(now["override_justification"] or "")}:
+        raise Conflict("the priority override was changed by someone else since you opened "
+                       "the page", current=override_of(session=session, project=project))
+
+
+def _same_text(text: str) -> str:
+    """Return text as stored, so a browser's line endings do not count as a change."""
+    return text.replace("\r\n", "\n").strip()
+
+
 def set_override(*, session: Session, actor: Actor, slug: str, data: dict[str, Any],
-                 today: date | None = None) -> dict[str, Any]:
-    """Set a project's priority to a value (0-100) with a justification, until an optional day."""
+                 today: date | None = None, was: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Set a project's priority to a value (0-100) with a justification, until an optional day.
+
+    Given the override the user's form started from (`was`), one changed since is refused.
+    """
     require(actor, Capability.OVERRIDE_PRIORITY)
     value, justification, expires = _parse(data, today or date.today())
-    project = project_by_slug(session, slug)
+    # Locked to the commit: a change waiting on another's compares with what that one wrote.
+    project = project_by_slug(session, slug, for_update=True)
+    _require_unchanged(session, project, was)
     before = _state(project)
     session.execute(
         update(Project).where(col(Project.id) == project.id).values(
@@ -79,11 +109,15 @@ def set_override(*, session: Session, actor: Actor, slug: str, data: dict[str, A
     return override_of(session=session, project=project)
 
 
-def clear_override(*, session: Session, actor: Actor, slug: str,
-                   justification: str = "") -> dict[str, Any]:
-    """Remove a project's priority override, so its score orders it again."""
+def clear_override(*, session: Session, actor: Actor, slug: str, justification: str = "",
+                   was: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Remove a project's priority override, so its score orders it again.
+
+    Given the override the user's form started from (`was`), one changed since is kept.
+    """
     require(actor, Capability.OVERRIDE_PRIORITY)
-    project = project_by_slug(session, slug)
+    project = project_by_slug(session, slug, for_update=True)
+    _require_unchanged(session, project, was)
     if project.priority_override is None:
         raise Invalid({"value": "This project's priority is not overridden."})
     if problem := control_problem(justification, multiline=True):

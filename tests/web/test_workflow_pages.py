@@ -389,3 +389,37 @@ def test_the_queues_rank_is_the_rank_the_backlog_and_project_page_show(
     assert len(shown) > 5
     assert {slug: str(ranks[slug]) for slug in shown if slug in ranks} == {
         slug: rank for slug, rank in shown.items() if slug in ranks}
+
+
+def override_form(page_text: str) -> dict[str, str]:
+    """Return the priority override form on a project page as a browser would send it."""
+    form = parse_html(page_text).by_id("override").find("form")
+    sent = {c.get("name") or "": c.get("value") or "" for c in form.find_all("input")}
+    return sent | {c.get("name") or "": c.text() for c in form.find_all("textarea")}
+
+
+@pytest.mark.parametrize("clear", [False, True], ids=["set", "clear"])
+def test_an_override_changed_meanwhile_is_not_overwritten_and_what_was_typed_is_kept(
+    app, cdo: Browser, london: Database, clear: bool  # type: ignore[no-untyped-def]
+) -> None:
+    cdo.post(f"/projects/{PROPOSED}/override", data={"value": "60", "justification": "Ours."})
+    opened = override_form(cdo.get(f"/projects/{PROPOSED}").text)
+    with Browser(app, headers={"accept": "text/html"}) as bob:
+        sign_in(bob, london, "cdo")
+        assert bob.post(f"/projects/{PROPOSED}/override", data=override_form(
+            bob.get(f"/projects/{PROPOSED}").text) | {"value": "90", "justification": "Statute."},
+            follow_redirects=False).status_code == 303
+    typed = {"clear": "1"} if clear else {"value": "75", "justification": "Mine, typed."}
+    answer = cdo.post(f"/projects/{PROPOSED}/override", data=opened | typed)
+    assert answer.status_code == 409
+    assert project(london).priority_override == 90  # Bob's stands
+    page = parse_html(answer.text)
+    assert "90" in page.by_id("override").text() and "Statute." in page.by_id("override").text()
+    if not clear:
+        assert page.by_id("o-value").get("value") == "75"
+        assert page.by_id("o-justification").text() == "Mine, typed."
+    # The form now starts from Bob's override: sending it again is a choice made knowing it.
+    again = cdo.post(f"/projects/{PROPOSED}/override", data=override_form(answer.text) | typed,
+                     follow_redirects=False)
+    assert again.status_code == 303
+    assert project(london).priority_override == (None if clear else 75)
