@@ -144,6 +144,9 @@ class DecisionIn(BaseModel):
     decision: str = Field(max_length=24, json_schema_extra={"enum": [d.value for d in Decision]})
     rationale: str = Field(max_length=20_000, json_schema_extra=FILLED, description=(
         "The reasons (for needs_information, the question)"))
+    version: int | None = Field(default=None, ge=1, le=2**62, description=(
+        "The project's version the decision was made on; a project changed since is refused "
+        "with 409 and `changed`"))
 
 
 @router.post("/projects/{slug}/decisions", status_code=201, dependencies=[DECIDE])
@@ -151,7 +154,8 @@ def decide(slug: str, body: DecisionIn, session: WriteSession,
            actor: CurrentActor) -> dict[str, Any]:
     """Record a review decision (approve, reject, defer, needs_information) with its rationale."""
     return review_service.decide(session=session, actor=actor, slug=slug,
-                                 decision=body.decision, rationale=body.rationale)
+                                 decision=body.decision, rationale=body.rationale,
+                                 version=body.version)
 
 
 class AnswerIn(BaseModel):

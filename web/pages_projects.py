@@ -488,13 +488,20 @@ def decide(request: Request, slug: str, session: WriteSession, actor: CurrentAct
             slug=slug,
             decision=form.get("decision", ""),
             rationale=form.get("rationale", ""),
+            version=whole_number(form.get("version", "")),
         )
-    except Invalid as exc:
+    except (Invalid, Conflict) as exc:
         session.rollback()
+        errors = exc.errors if isinstance(exc, Invalid) else {"decision": (
+            "The project was changed since this page showed it ("
+            + (", ".join(field_label(k).lower() for k in exc.changed) or "its status")
+            + "): look at it again above. Your decision is kept here: record it again to "
+            "decide on the project as it is now.")}
         # The score section is left out: this request holds the write lock a ranking needs.
-        context = page_context(request, session, slug, values=form, errors=exc.errors,
+        context = page_context(request, session, slug, values=form, errors=errors,
                                ranking=False, from_queue=bool(form.get("queue")))
-        return render(request, "project.html", context, status_code=422)
+        return render(request, "project.html", context,
+                      status_code=422 if isinstance(exc, Invalid) else 409)
     recorded = f"Decision recorded: {label(form.get('decision', '')).lower()}."
     if form.get("queue"):
         following = review_service.next_in_queue(session=session, after=slug)

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.enums import Decision, ProjectStatus
-from portfolio.errors import Invalid
+from portfolio.errors import Conflict, Invalid
 from portfolio.models import (
     AuditEvent,
     Organisation,
@@ -24,8 +24,10 @@ from portfolio.models import (
     row_id,
     utcnow,
 )
-from portfolio.services.common import chunks, project_by_slug, record
+from portfolio.services.common import as_record, chunks, project_by_slug, record
+from portfolio.services.merge import require_known_version
 from portfolio.services.notifications import announce
+from portfolio.services.projects import changed_since
 from portfolio.services.workflow import check_transition, record_transition
 from portfolio.text import control_problem
 
@@ -39,12 +41,14 @@ SYSTEM_NAME = "System"
 
 
 def decide(
-    *, session: Session, actor: Actor, slug: str, decision: str, rationale: str
+    *, session: Session, actor: Actor, slug: str, decision: str, rationale: str,
+    version: int | None = None,
 ) -> dict[str, Any]:
     """Record a decision on a project with its rationale; approve and reject move its status.
 
     "Needs information" sends the project back to its lead with the rationale as the question;
-    it stays out of the queue until the lead answers.
+    it stays out of the queue until the lead answers. Given the `version` the decision was made
+    on, a project changed since is refused (409, with what changed): nothing is decided.
     """
     require(actor, Capability.DECIDE)
     errors: dict[str, str] = {}
@@ -63,7 +67,16 @@ def decide(
         errors["rationale"] = problem
     if errors:
         raise Invalid(errors)
-    project = project_by_slug(session, slug)
+    # Locked to the commit: a decision waiting on another write is checked against it.
+    project = project_by_slug(session, slug, for_update=True)
+    if version is not None:
+        require_known_version(version, project.version, f"project {slug!r}")
+        if version != project.version:
+            current = as_record(project)
+            raise Conflict(
+                f"project {slug!r} was changed since you read it (now version "
+                f"{project.version}, you decided on version {version}): nothing is decided",
+                current=current, changed=changed_since(session, project.id, version, current))
     row = ReviewDecision(
         project_id=row_id(project), decision=chosen.value, rationale=text,
         decided_by_id=actor.id

@@ -423,3 +423,33 @@ def test_an_override_changed_meanwhile_is_not_overwritten_and_what_was_typed_is_
                      follow_redirects=False)
     assert again.status_code == 303
     assert project(london).priority_override == (None if clear else 75)
+
+
+def decision_form(page_text: str) -> dict[str, str]:
+    """Return the hidden fields of the decision form on a project page."""
+    form = next(f for f in parse_html(page_text).find_all("form")
+                if (f.get("action") or "").endswith("/decision"))
+    return {c.get("name") or "": c.get("value") or "" for c in form.find_all("input")
+            if c.get("type") == "hidden"}
+
+
+def test_a_decision_on_a_project_changed_since_the_page_showed_it_is_refused_and_kept(
+    app, cdo: Browser, london: Database  # type: ignore[no-untyped-def]
+) -> None:
+    opened = decision_form(cdo.get(f"/projects/{PROPOSED}").text)
+    with api(app, london, "lead") as lead:
+        now = lead.get(f"/api/v1/projects/{PROPOSED}").json()
+        assert lead.patch(f"/api/v1/projects/{PROPOSED}", json={
+            "version": now["version"], "cost_gbp": 4_900_000}).status_code == 200
+    typed = {"decision": "approve", "rationale": "Cheap, and the data is ready."}
+    answer = cdo.post(f"/projects/{PROPOSED}/decision", data=opened | typed)
+    assert answer.status_code == 409
+    assert project(london).status == "proposed"  # not approved on what the CDO never saw
+    page = parse_html(answer.text)
+    assert page.by_id("r-rationale").text() == typed["rationale"]
+    assert "cost" in page.by_id("r-decision-error").text().lower()
+    # The form now carries the version shown: deciding again is a choice made knowing it.
+    again = cdo.post(f"/projects/{PROPOSED}/decision", data=decision_form(answer.text) | typed,
+                     follow_redirects=False)
+    assert again.status_code == 303
+    assert project(london).status == "approved"
