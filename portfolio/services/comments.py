@@ -114,7 +114,7 @@ def post_comment(*, session: Session, actor: Actor, slug: str, body: str,
 def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
                  max_chars: int, edit_minutes: int, slug: str | None = None) -> dict[str, Any]:
     """Change one's own comment within the edit window (on the project `slug`, when named)."""
-    row = _comment(session, comment_id, slug)
+    row = _comment(session, comment_id, slug, for_update=True)
     if row.author_id != actor.id:
         raise NotAllowed("only its author may edit a comment")
     if utcnow() - _aware(row.created_at) > timedelta(minutes=edit_minutes):
@@ -139,7 +139,7 @@ def remove_comment(*, session: Session, actor: Actor, comment_id: int,
 
     Named through a project (`slug`), the comment must be on it.
     """
-    row = _comment(session, comment_id, slug)
+    row = _comment(session, comment_id, slug, for_update=True)
     if row.author_id != actor.id:
         require(actor, Capability.MODERATE_COMMENTS)
     before = {"body": row.body}
@@ -193,9 +193,14 @@ def comment_for_edit(session: Session, actor: Actor, comment_id: int) -> Project
     return row
 
 
-def _comment(session: Session, comment_id: int, slug: str | None = None) -> ProjectComment:
-    """Return a live comment (on the project `slug`, when named) or refuse."""
-    row = session.get(ProjectComment, comment_id)
+def _comment(session: Session, comment_id: int, slug: str | None = None, *,
+             for_update: bool = False) -> ProjectComment:
+    """Return a live comment (on the project `slug`, when named) or refuse; locked until
+    commit `for_update`."""
+    # Locked, an edit waiting on the comment's removal finds it removed instead of writing
+    # the author's text back into it (and telling them it is changed).
+    row = session.get(ProjectComment, comment_id,
+                      with_for_update={"key_share": True} if for_update else None)
     if row is None or (slug is not None and project_by_slug(session, slug).id != row.project_id):
         raise NotFound("comment", comment_id)
     if row.removed_at is not None:
