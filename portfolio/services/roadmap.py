@@ -92,6 +92,7 @@ def set_capacity(*, session: Session, actor: Actor, organisation: str, quarter: 
     if not EARLIEST.year <= start.year <= LATEST.year:
         raise Invalid({"quarter": f"enter a quarter between {EARLIEST.year} and "
                                   f"{LATEST.year} (you entered {quarter.strip()})"})
+    _lock_capacities(session, org)
     row = session.execute(select(OrganisationCapacity).where(
         col(OrganisationCapacity.organisation_id) == org.id,
         col(OrganisationCapacity.quarter_start) == start)).scalars().first()
@@ -112,11 +113,19 @@ def set_capacity(*, session: Session, actor: Actor, organisation: str, quarter: 
             "person_months": amount}
 
 
+def _lock_capacities(session: Session, org: Organisation) -> None:
+    """Lock an organisation's capacities to the commit (through its row), so a capacity stated
+    or removed twice at once finds the other's: an update or "none stated", never a 500."""
+    session.execute(select(col(Organisation.id)).where(col(Organisation.id) == org.id)
+                    .with_for_update(key_share=True))
+
+
 def remove_capacity(*, session: Session, actor: Actor, organisation: str, quarter: str) -> None:
     """Remove a stated capacity; the one stated before it (if any) then holds on."""
     require(actor, Capability.SET_CAPACITY)
     org = organisation_by_code(session, organisation)
     start = parse_quarter(quarter)
+    _lock_capacities(session, org)
     row = session.execute(select(OrganisationCapacity).where(
         col(OrganisationCapacity.organisation_id) == org.id,
         col(OrganisationCapacity.quarter_start) == start)).scalars().first()
