@@ -120,7 +120,8 @@ def answer_question(
     *, session: Session, actor: Actor, slug: str, answer: str
 ) -> dict[str, Any]:
     """Record the lead's answer to a reviewer's question; the project returns to the queue."""
-    project = project_by_slug(session, slug)
+    # Locked to the commit: an answer waiting on another's finds the question answered.
+    project = project_by_slug(session, slug, for_update=True)
     require(actor, Capability.ANSWER_REVIEW, project)
     text = (answer or "").strip()
     if not text:
@@ -131,8 +132,10 @@ def answer_question(
         raise Invalid({"answer": f"The answer {problem}."})
     question = open_question(session, project.id)
     if question is None:
-        raise Invalid({"answer": "There is no open question from the reviewer on this project "
-                                 "(someone may have answered it already)."})
+        answered = latest_decision_answered(session, project.id)
+        raise Invalid({"answer": "The reviewer's question was answered meanwhile by someone "
+                                 "else: yours is not sent." if answered else
+                                 "There is no open question from the reviewer on this project."})
     question.answer = text
     question.answered_by_id = actor.id
     question.answered_at = utcnow()
@@ -141,6 +144,16 @@ def answer_question(
     record(session, actor, action="answer", entity="project", entity_id=project.id,
            after={"question": question.rationale, "answer": text})
     return {"project": slug, "question": question.rationale, "answer": text}
+
+
+def latest_decision_answered(session: Session, project_id: int | None) -> bool:
+    """Tell whether the project's latest decision is a question already answered."""
+    latest = session.exec(
+        select(ReviewDecision).where(ReviewDecision.project_id == project_id)
+        .order_by(col(ReviewDecision.id).desc()).limit(1)
+    ).first()
+    return latest is not None and latest.decision == Decision.NEEDS_INFORMATION.value and \
+        bool(latest.answer)
 
 
 def open_question(session: Session, project_id: int | None) -> ReviewDecision | None:
