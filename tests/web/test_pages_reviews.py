@@ -247,4 +247,5 @@ def test_answering_a_question_another_lead_answered_says_so(
     response = lead.post("/projects/one-view/answer", data={"answer": "Only Barnet."})
     assert response.status_code == 422
     summary = parse_html(response.text).find("div", class_="error-summary")
-    assert summary is not None and "no open question" in summary.text()
+    assert summary is not None and "answered meanwhile" in summary.text()
+    assert "Only Barnet." in response.text  # kept, to post as a comment
