@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
@@ -133,6 +134,17 @@ def add_new(session: Session, row: SQLModel, *, taken: Mapping[str, str]) -> Non
         if not is_unique_violation(exc):
             raise
         raise Invalid(taken) from None
+
+
+def one_at_a_time(session: Session, kind: str) -> None:
+    """Make this transaction's writes of a kind wait for another's to commit first.
+
+    For a rule that reads rows no lock covers (a cycle through any project's dependencies):
+    PostgreSQL takes a transaction-level advisory lock named by the kind; SQLite's one writer
+    already writes one transaction at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:kind))"), {"kind": kind})
 
 
 def is_unique_violation(error: IntegrityError) -> bool:

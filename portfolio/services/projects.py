@@ -47,6 +47,7 @@ from portfolio.services.common import (
     chunks,
     containing,
     dataset_by_code,
+    one_at_a_time,
     organisation_by_code,
     project_by_slug,
     record,
@@ -518,6 +519,9 @@ def add_dependency(
 ) -> dict[str, Any]:
     """Record that a project depends on another; refuse a self-dependency or a cycle."""
     values = parse(DependencyInput, data)
+    # Dependencies are added one at a time across the portfolio: two added at once that close
+    # a cycle between them (each on its own project) would each miss the other's in the check.
+    one_at_a_time(session, "project dependencies")
     # A project's links are written one at a time (the project is locked to the commit): the
     # same link added or removed twice at once finds the other's, never a unique key's 500.
     project = project_by_slug(session, slug, for_update=True)

@@ -90,3 +90,28 @@ def test_the_same_link_written_twice_at_once_is_never_a_server_error(
             other.join(0.01)
     other.join(30)
     assert outcome["status"] in allowed, outcome["text"][:400]
+
+
+def test_two_dependencies_that_close_a_cycle_added_at_once_are_not_both_kept(
+        signed_in: SignedIn, london: Database) -> None:
+    # Each add locked only its own project, so each cycle check missed the other's uncommitted
+    # edge and both were kept: a cycle, which no order of the portfolio can follow.
+    client = signed_in("admin")
+    outcome: dict[str, Any] = {}
+
+    def the_user_adds_the_reverse() -> None:
+        response = client.post(f"/api/v1/projects/{OTHER}/dependencies",
+                               json={"depends_on": SLUG})
+        outcome["status"], outcome["body"] = response.status_code, response.json()
+
+    with london.write() as session:
+        _depend(session)  # SLUG depends on OTHER, not committed yet
+        other = threading.Thread(target=the_user_adds_the_reverse)
+        other.start()
+        while other.is_alive() and not waiting_for_a_lock(london):
+            other.join(0.01)
+    other.join(30)
+    assert outcome["status"] == 422 and outcome["body"]["cycle"][0] == OTHER, outcome
+    with london.read() as session:
+        kept = projects.get_project(session=session, slug=OTHER)["depends_on"]
+        assert SLUG not in {d["slug"] for d in kept}
