@@ -110,3 +110,21 @@ def test_a_lead_sees_only_their_own_imports(settings: Settings, london: Database
         page = parse_html(lead.get("/imports").text)
         assert page.find("table") is None and "No import yet" in page.text()
         assert lead.get(entry).status_code == 404
+
+
+def test_an_import_row_depending_on_a_project_not_in_the_file_adds_the_dependency(
+        admin: Browser, london: Database) -> None:
+    # The dependency was looked up among the file's projects only: a 500 (KeyError).
+    from portfolio.services import projects
+
+    token = token_for(london, "admin")
+    sheet = (b"slug,title,owner,theme,depends_on\n"
+             b"bd-new-arrears-model,New arrears model,E09000002,housing,bd-one-view\n")
+    done = admin.post("/api/v1/import/projects", headers={
+        "authorization": f"Bearer {token}", "accept": "application/json"},
+        files={"file": ("depends.csv", sheet, "text/csv")})
+    assert done.status_code in {200, 201}, done.text
+    assert done.json()["dependencies_added"] == 1
+    with london.read() as session:
+        added = projects.get_project(session=session, slug="bd-new-arrears-model")
+    assert [d["slug"] for d in added["depends_on"]] == ["bd-one-view"]

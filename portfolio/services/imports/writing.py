@@ -163,6 +163,9 @@ def write_rows(session: Session, actor: Actor, report: ImportReport, rows: list[
                             after={"project": slugs[pair[0]], "dataset": codes[pair[1]],
                                    "relation": LinkRelation.USES.value}, project_id=pair[0])
                      for pair in links)
+    # A prerequisite may be any project of the portfolio, not only one of the file's.
+    ids |= _ids_of(session, sorted({d for row in rows for d in row.depends_on} - set(ids)))
+    slugs = {v: k for k, v in ids.items()}
     dependencies = [(ids[row.slug], ids[prerequisite])
                     for row in rows for prerequisite in row.depends_on]
     for batch in _batches(dependencies):
