@@ -115,3 +115,61 @@ def test_two_dependencies_that_close_a_cycle_added_at_once_are_not_both_kept(
     with london.read() as session:
         kept = projects.get_project(session=session, slug=OTHER)["depends_on"]
         assert SLUG not in {d["slug"] for d in kept}
+
+
+def test_an_import_closing_a_cycle_with_a_dependency_added_meanwhile_writes_nothing(
+        signed_in: SignedIn, london: Database) -> None:
+    client = signed_in("admin")
+    with london.read() as session:
+        other = projects.get_project(session=session, slug=OTHER)
+    sheet = (f"slug,title,owner,theme,depends_on\n"
+             f"{OTHER},{other['title']},{other['organisation']},{other['theme']},{SLUG}\n")
+    outcome: dict[str, Any] = {}
+
+    def the_user_imports() -> None:
+        response = client.post("/api/v1/import/projects", files={
+            "file": ("cycle.csv", sheet.encode(), "text/csv")})
+        outcome["status"], outcome["text"] = response.status_code, response.text
+
+    with london.write() as session:
+        _depend(session)  # SLUG depends on OTHER, not committed yet
+        other_thread = threading.Thread(target=the_user_imports)
+        other_thread.start()
+        while other_thread.is_alive() and not waiting_for_a_lock(london):
+            other_thread.join(0.01)
+    other_thread.join(30)
+    assert outcome["status"] == 422 and "cycle" in outcome["text"], outcome
+    with london.read() as session:
+        kept = projects.get_project(session=session, slug=OTHER)["depends_on"]
+        assert SLUG not in {d["slug"] for d in kept}
+
+
+def test_a_dependency_closing_a_cycle_with_an_import_meanwhile_is_refused(
+        signed_in: SignedIn, london: Database) -> None:
+    from portfolio.services import imports
+
+    client = signed_in("admin")
+    with london.read() as session:
+        slug = projects.get_project(session=session, slug=SLUG)
+    sheet = (f"slug,title,owner,theme,depends_on\n"
+             f"{SLUG},{slug['title']},{slug['organisation']},{slug['theme']},{OTHER}\n")
+    outcome: dict[str, Any] = {}
+
+    def the_user_adds_the_reverse() -> None:
+        response = client.post(f"/api/v1/projects/{OTHER}/dependencies",
+                               json={"depends_on": SLUG})
+        outcome["status"], outcome["body"] = response.status_code, response.json()
+
+    with london.write() as session:
+        report = imports.import_projects(session=session, actor=SYSTEM, content=sheet.encode(),
+                                         filename="cycle.csv")
+        assert not report.errors  # SLUG depends on OTHER, not committed yet
+        other = threading.Thread(target=the_user_adds_the_reverse)
+        other.start()
+        while other.is_alive() and not waiting_for_a_lock(london):
+            other.join(0.01)
+    other.join(30)
+    assert outcome["status"] == 422 and outcome["body"]["cycle"][0] == OTHER, outcome
+    with london.read() as session:
+        kept = projects.get_project(session=session, slug=OTHER)["depends_on"]
+        assert SLUG not in {d["slug"] for d in kept}

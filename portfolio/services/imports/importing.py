@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from portfolio.actors import Actor
+from portfolio.services.common import one_at_a_time
 from portfolio.services.imports.checking import (
     CheckedRow,
     check_dependencies,
@@ -64,6 +65,9 @@ def import_projects(
         rows.append(row)
 
     tick("check", total, total)
+    if not dry_run and any(row.depends_on for row in rows):
+        # As a dependency added alone: one closing a cycle with it meanwhile sees it first.
+        one_at_a_time(session, "project dependencies")
     referenced = {slug for row in rows for slug in row.depends_on} - set(first_row)
     slugs_known = set(first_row) | slugs_in_portfolio(session, referenced)
     check_dependencies(session, rows, slugs_known, report.errors)
