@@ -72,11 +72,12 @@ def list_projects(
     status: ProjectStatus | None = None,
     theme: Theme | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    archived: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """List projects (slug, title, organisation code, status and more)."""
+    """List projects (slug, title, organisation code, status, archived and more)."""
     return project_service.list_projects(
-        session=session, organisation=organisation, status=status, theme=theme, q=q
-    )
+        session=session, organisation=organisation, status=status, theme=theme, q=q,
+        archived=archived)
 
 
 @router.get("/projects/{slug}", dependencies=[READ], response_model=ProjectPublic)

@@ -170,6 +170,8 @@ class ProjectSummary(Public):
     effort_pm: float
     mandatory: bool
     version: int
+    archived: bool = Field(False, description="Archived: out of the pages' lists and the "
+                                              "ranking, still reachable at its address")
 
 
 class ProjectPublic(ProjectSummary):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Query, Request
@@ -37,8 +37,8 @@ def home(
     # A lead starts at their own organisation's projects; "All organisations" is one choice away.
     if organisation is None and "organisation" not in request.query_params:
         organisation = own_organisation(session, actor)
-    filters = {"q": q or None, "organisation": organisation or None, "theme": theme or None,
-               "status": status or None}
+    filters: dict[str, Any] = {"q": q or None, "organisation": organisation or None,
+                               "theme": theme or None, "status": status or None}
     found = project_service.list_projects(session=session, after=after or None,
                                           limit=PAGE_SIZE + 1, sort=sort,
                                           include_archived=False, **filters)

@@ -101,6 +101,7 @@ def project_summary(project: Project, owner_code: str) -> dict[str, Any]:
         "effort_pm": project.effort_pm,
         "mandatory": project.mandatory,
         "version": project.version,
+        "archived": project.archived_at is not None,
     }
 
 
@@ -331,8 +332,13 @@ def list_projects(
     after: str | None = None,
     sort: str = "slug",
     include_archived: bool = True,
+    archived: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """List projects with their owner's code and name, filtered and sorted (keyset: a slug)."""
+    """List projects with their owner's code and name, filtered and sorted (keyset: a slug).
+
+    `archived` keeps only the archived (True) or only the others (False); pages leave archived
+    ones out with `include_archived=False`.
+    """
     column = PROJECT_SORTS.get(sort, col(Project.slug))
     query = sa.select(
         col(Project.slug),
@@ -345,6 +351,7 @@ def list_projects(
         col(Project.effort_pm),
         col(Project.mandatory),
         col(Project.version),
+        col(Project.archived_at).is_not(None),
     ).join(Organisation, col(Organisation.id) == col(Project.owner_id))
     if organisation:
         query = query.where(col(Organisation.code) == organisation)
@@ -354,8 +361,10 @@ def list_projects(
         query = query.where(col(Project.theme) == theme)
     if q:
         query = query.where(containing(col(Project.title), q) | containing(col(Project.slug), q))
-    if not include_archived:
+    if not include_archived or archived is False:
         query = query.where(col(Project.archived_at).is_(None))
+    if archived:
+        query = query.where(col(Project.archived_at).is_not(None))
     if after:
         # Keyset on (sort column, slug): the row after the named project in this order.
         mark = (select(column).select_from(Project)
@@ -376,6 +385,7 @@ def list_projects(
         "effort_pm",
         "mandatory",
         "version",
+        "archived",
     )
     return [dict(zip(keys, row, strict=True)) for row in session.execute(query).all()]
 

@@ -127,3 +127,22 @@ def test_an_archived_project_cannot_be_reopened_until_it_is_restored(app, london
             "status": "in_progress", "reason": "Reopened for a refresh"}).status_code == 200
     finally:
         cdo.__exit__(None, None, None)
+
+
+def test_the_api_says_which_projects_are_archived_and_leaves_them_out_when_asked(
+    app, lead: Browser, london: Database  # type: ignore[no-untyped-def]
+) -> None:
+    # The API listed archived projects among the others with nothing to tell them apart, while
+    # every page leaves them out.
+    from tests.web.auth import token_for
+
+    lead.post(f"/projects/{DELIVERED}/archive", data={"archived": "true"})
+    with Browser(app, headers={"authorization": f"Bearer {token_for(london, 'researcher')}"}
+                 ) as script:
+        listed_all = {p["slug"]: p["archived"] for p in script.get("/api/v1/projects").json()}
+        assert listed_all[DELIVERED] is True and listed_all[PROPOSED] is False
+        live = [p["slug"] for p in script.get("/api/v1/projects?archived=false").json()]
+        assert DELIVERED not in live and PROPOSED in live
+        only = [p["slug"] for p in script.get("/api/v1/projects?archived=true").json()]
+        assert only == [DELIVERED]
+        assert script.get(f"/api/v1/projects/{DELIVERED}").json()["archived"] is True
