@@ -17,6 +17,7 @@ from portfolio.services import profiles
 from portfolio.services.ranking import ranked_rows
 from scoring.compare import compare_rankings
 from scoring.criteria import DIMENSIONS
+from scoring.ranking import CANDIDATES
 from scoring.weights import weight_problems
 
 GROUPS = ("dimensions", *DIMENSIONS)
@@ -199,11 +200,15 @@ def save_ahp(*, session: Session, actor: Actor, name: str, form: Mapping[str, st
 
 
 def compare_profiles(db: Database, *, a: str, b: str) -> dict[str, Any]:
-    """Compare the rankings two profiles give: rank changes, biggest moves, correlation."""
+    """Compare the candidates' ranks two profiles give: rank changes, biggest moves, correlation.
+
+    The candidates view (what is decided on) only: a rank is a place within one view, so the
+    committed view's ranks are another ranking, not to be mixed in.
+    """
     if a == b:
         raise Invalid({"b": "choose two different profiles"})
-    _run_a, rows_a = ranked_rows(db, profile=a)
-    _run_b, rows_b = ranked_rows(db, profile=b)
+    _run_a, rows_a = ranked_rows(db, profile=a, view=CANDIDATES)
+    _run_b, rows_b = ranked_rows(db, profile=b, view=CANDIDATES)
     titles = {r["slug"]: r["title"] for r in rows_a + rows_b}
     comparison = compare_rankings(pd.Series({r["slug"]: r["rank"] for r in rows_a}, dtype=float),
                                   pd.Series({r["slug"]: r["rank"] for r in rows_b}, dtype=float))

@@ -313,3 +313,16 @@ def test_a_group_ahp_profile_shows_each_assessors_cr_on_its_page(
     assert client.post(PROFILE + "/ahp", data=data, follow_redirects=False).status_code == 303
     shown = parse_html(client.get(PROFILE).text).by_id("judgements").parent.text()
     assert "geometric mean of 2 assessors" in shown and "Ana: CR" in shown
+
+
+def test_two_profiles_are_compared_on_the_candidates_ranks_the_backlog_shows(
+    clients: dict[str, Browser],
+) -> None:
+    # The ranks of both views were mixed: a candidate and a committed project were each "1",
+    # and the correlations ran over two rankings at once.
+    page = parse_html(clients["researcher"].get(
+        "/profiles/compare", params={"a": "CDO default", "b": "Net zero"}).text)
+    table = page.find("table", id="side-by-side-table") or page.find_all("table")[-1]
+    ranks = [int(r.find_all("td")[0].text()) for r in table.find("tbody").find_all("tr")]
+    assert ranks == list(range(1, len(ranks) + 1))
+    assert "candidates" in page.find("main").text().lower()
