@@ -175,6 +175,8 @@ def roadmap(
         raise Invalid({"horizon": f"the horizon must be from 1 to {MAX_HORIZON} quarters"})
     solve_limit(wall_clock_seconds)
     today = today or date.today()
+    if not EARLIEST <= today <= LATEST:
+        raise Invalid({"today": f"plan as on a day between {EARLIEST.year} and {LATEST.year}"})
     run = ensure_ranking(db, profile)
     # A stored run belongs to one revision, and any write (capacities too) moves the revision:
     # a roadmap kept under the run and the request is current.

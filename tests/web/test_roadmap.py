@@ -99,6 +99,9 @@ def test_a_negative_capacity_is_refused_naming_the_field(clients) -> None:
     ({"capacity": -5}, "capacity"),
     ({"budget": -1}, "budget"),
     ({"deadline": "lfb-home-fire-risk-targeting:2020-01-01"}, "deadline"),
+    # Planned as on year 9999, the quarters ran into "10000 Q1".
+    ({"today": "9999-12-31"}, "today"),
+    ({"today": "0001-01-01"}, "today"),
 ])
 def test_bad_roadmap_requests_answer_422_naming_the_field(clients, params, field) -> None:
     response = roadmap(clients["researcher"], **({"budget": 100000} | params))
