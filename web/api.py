@@ -249,7 +249,7 @@ ProfileName = Annotated[str | None, Query(max_length=120, description="Weight pr
 @router.get("/backlog", dependencies=[READ], response_model=list[BacklogRow])
 def get_backlog(
     response: Response, db: AppDatabase, profile: ProfileName = None,
-    view: Annotated[str, Query(pattern="^(candidates|committed|all)$", description=(
+    view: Annotated[Literal["candidates", "committed", "all"], Query(description=(
         "candidates (idea, proposed, approved: what the CDO decides on), committed (in "
         "progress, paused) or all (both, in the whole dependency-aware order)"))] = "candidates",
     top: Annotated[int | None, Query(ge=1, le=100_000)] = None,
