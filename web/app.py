@@ -6,7 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import anyio
 from fastapi import Depends, FastAPI, Request
@@ -59,6 +59,7 @@ from web import (  # agreements, IG and the editable catalogue (issue 16)
     pages_together,
 )
 from web.assets import STATIC_DIR, VENDOR_FILES
+from web.pages_accounts import login_context
 from web.routing import unprefixed
 from web.security import (
     BodyLimit,
@@ -279,6 +280,35 @@ def sign_in_first(request: Request) -> Response:
     return RedirectResponse(login, 303)
 
 
+# What a browser signed out meanwhile (elsewhere, or away too long) is told of a form it sent.
+SIGNED_OUT = ("you are signed out, so this is not saved: sign in again in another tab, then "
+              "send it again")
+# Fields a form carries that are not what the user typed.
+NOT_TYPED = ("csrf_token", "version", "next")
+
+
+async def unsent_after_sign_out(request: Request) -> Response:
+    """Answer a form sent by a browser signed out meanwhile, keeping what was typed.
+
+    htmx shows the refusal beside the form, which still holds the input; a plain form's
+    answer is the sign-in page with what was typed, to copy, and a way back to its page.
+    """
+    if request.headers.get("HX-Request"):
+        return JSONResponse({"detail": SIGNED_OUT}, status_code=401)
+    try:
+        form = await request.form()
+        kept = [(name, value) for name, value in form.multi_items()
+                if isinstance(value, str) and value.strip() and name not in NOT_TYPED
+                and "password" not in name and "token" not in name]
+    except Exception:  # noqa: BLE001 - an unreadable body: the page says so without it
+        kept = []
+    came_from = urlsplit(request.headers.get("referer", ""))
+    back = (came_from.path + (f"?{came_from.query}" if came_from.query else "")
+            if came_from.netloc == request.url.netloc else "")
+    return render(request, "login.html", login_context(request, next=safe_next(back)) | {
+        "kept": kept}, status_code=401)
+
+
 def refusal_body(exc: DomainError) -> dict[str, Any]:
     """Return the JSON of a refusal (web.api_contract.ErrorOut): the sentence and its details."""
     body: dict[str, Any] = {"detail": exc.message}
@@ -294,27 +324,36 @@ def refusal_body(exc: DomainError) -> dict[str, Any]:
     return body
 
 
+def refusal_response(request: Request, exc: DomainError) -> Response:
+    """Answer a domain error: a page for a browser (sign-in for one signed out), else JSON."""
+    if isinstance(exc, NotAuthenticated) and not request.url.path.startswith("/api/"):
+        return sign_in_first(request)
+    if isinstance(exc, PasswordChangeNeeded) and not request.url.path.startswith("/api/"):
+        return RedirectResponse(request.url_for("password_change").path, 303)
+    body = refusal_body(exc)
+    if wants_html(request):
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": exc.message},
+            status_code=exc.status_code,
+        )
+    headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
+    if isinstance(exc, NotAuthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain errors to HTTP statuses with readable messages."""
 
-    @app.exception_handler(DomainError)
-    def domain_error(request: Request, exc: DomainError) -> Response:
-        if isinstance(exc, NotAuthenticated) and not request.url.path.startswith("/api/"):
-            return sign_in_first(request)
-        if isinstance(exc, PasswordChangeNeeded) and not request.url.path.startswith("/api/"):
-            return RedirectResponse(request.url_for("password_change").path, 303)
-        body = refusal_body(exc)
-        if wants_html(request):
-            return render(
-                request,
-                "error.html",
-                {"status": exc.status_code, "message": exc.message},
-                status_code=exc.status_code,
-            )
-        headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
-        if isinstance(exc, NotAuthenticated):
-            headers = {"WWW-Authenticate": "Bearer"}
-        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+    @app.exception_handler(NotAuthenticated)
+    async def not_signed_in(request: Request, exc: NotAuthenticated) -> Response:
+        if request.url.path.startswith("/api/") or request.method in ("GET", "HEAD"):
+            return refusal_response(request, exc)
+        return await unsent_after_sign_out(request)
+
+    app.add_exception_handler(DomainError, refusal_response)  # type: ignore[arg-type]
 
     def database_fault(request: Request, exc: Exception) -> Response:
         # Database faults answer 503 in words, the cause logged once; anything else is a bug.

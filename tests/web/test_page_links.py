@@ -129,3 +129,42 @@ def test_a_form_action_opened_by_get_goes_back_to_its_page_whatever_its_query(
     for query in ("", "?_target=nowhere", "?_target=home"):
         answer = browser.get(action + query, follow_redirects=False)
         assert answer.status_code == 303 and urlsplit(answer.headers["location"]).path == page
+
+
+def signed_out_meanwhile(signed_in: SignedIn, london: Database) -> Browser:
+    """A browser on a project page whose session another sign-out ended meanwhile."""
+    from portfolio.models import UserSession
+
+    browser = signed_in("lead", "E09000002", html=True)
+    browser.get("/projects/bd-one-view-phase-2")  # the page, and its form's token, as loaded
+    with london.write() as session:
+        for row in session.query(UserSession).all():
+            row.ended_at = row.created_at
+            session.add(row)
+    return browser
+
+
+def test_a_form_sent_after_the_session_ended_keeps_what_was_typed_on_the_sign_in_page(
+        signed_in: SignedIn, london: Database) -> None:
+    # It was sent on to the sign-in page, what was typed gone.
+    browser = signed_out_meanwhile(signed_in, london)
+    typed = "Arrears fell by a fifth after the first letters went out."
+    answer = browser.post("/projects/bd-one-view-phase-2/comments", data={"body": typed},
+                          headers={"Referer": "http://testserver/projects/bd-one-view-phase-2"},
+                          follow_redirects=False)
+    assert answer.status_code == 401
+    page = parse_html(answer.text)
+    assert page.find("form", action="/login") is not None
+    kept = [t.text() for t in page.find_all("textarea")]
+    assert typed in kept
+    assert page.find("input", name="next").get("value") == "/projects/bd-one-view-phase-2"
+
+
+def test_an_htmx_save_after_the_session_ended_says_so_in_place(
+        signed_in: SignedIn, london: Database) -> None:
+    # htmx was told to go to the sign-in page, leaving the page with what was typed in it.
+    browser = signed_out_meanwhile(signed_in, london)
+    answer = browser.post("/projects/bd-one-view-phase-2/comments", data={"body": "Typed."},
+                          headers={"HX-Request": "true"}, follow_redirects=False)
+    assert answer.status_code == 401 and "HX-Redirect" not in answer.headers
+    assert "signed out" in answer.json()["detail"]

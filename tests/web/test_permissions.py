@@ -79,12 +79,16 @@ def fill(path: str) -> str:
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: SAMPLES.get(m.group(1), "x"), path)
 
 
-def expected(policy: Policy, role: str, path: str) -> set[int] | None:
-    """Return the statuses a role must get, or None for 'allowed: anything but 401/403/5xx'."""
+def expected(policy: Policy, role: str, path: str, method: str = "GET") -> set[int] | None:
+    """Return the statuses a role must get, or None for 'allowed: anything but 401/403/5xx'.
+
+    Anonymous, a page is sent on to sign in (303); a form sent is answered with the sign-in
+    page keeping what was typed (401).
+    """
     if policy == Policy.PUBLIC:
         return None
     if role == "anonymous":
-        return {401} if path.startswith("/api/") else {303}
+        return {401} if path.startswith("/api/") or method != "GET" else {303}
     if role not in {r.value for r in ALLOWED[policy]}:
         return {403}
     return None
@@ -103,7 +107,7 @@ def test_permission_matrix(clients: dict[str, Browser]) -> None:
                 if method in {"POST", "PUT", "PATCH"}:
                     kwargs["data" if not url.startswith("/api/") else "json"] = {}
                 response = clients[role].request(method, url, **kwargs)
-                want = expected(policy, role, url)
+                want = expected(policy, role, url, method)
                 ok = (response.status_code < 500 and
                       (response.status_code in want if want is not None
                        else response.status_code not in {401, 403}))
@@ -172,6 +176,8 @@ def test_with_public_read_an_anonymous_visitor_gets_no_5xx_on_any_route(
                                follow_redirects=False)
         revoke = anonymous.get("/account/tokens/1/revoke", follow_redirects=False)
     assert not failures, "\n".join(failures)
-    for answer in (account, token, revoke):
+    for answer in (account, revoke):
         assert answer.status_code == 303
         assert answer.headers["location"].startswith("/login")
+    # A form sent is answered with the sign-in page, keeping what was typed.
+    assert token.status_code == 401 and 'action="/login"' in token.text and "mine" in token.text
