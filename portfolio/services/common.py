@@ -6,6 +6,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
@@ -134,6 +135,24 @@ def add_new(session: Session, row: SQLModel, *, taken: Mapping[str, str]) -> Non
         if not is_unique_violation(exc):
             raise
         raise Invalid(taken) from None
+
+
+def save_rows(session: Session, model: type[SQLModel], rows: list[dict[str, Any]], *,
+              key: tuple[str, ...]) -> None:
+    """Insert rows, each updating instead the row that has its key (one added meanwhile too).
+
+    For a person's own settings (a watch, a notification channel): a look-up before an insert
+    cannot see the row another tab's save has not committed yet, and the key refused the second
+    insert. ON CONFLICT waits for that save and writes over it, so the save made last is kept.
+    """
+    if not rows:
+        return
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # In key order: two saves of several rows then never each wait for a row the other holds.
+    statement = insert(model).values(sorted(rows, key=lambda row: [row[k] for k in key]))
+    session.execute(statement.on_conflict_do_update(
+        index_elements=list(key),
+        set_={name: statement.excluded[name] for name in rows[0] if name not in key}))
 
 
 def one_at_a_time(session: Session, kind: str) -> None:

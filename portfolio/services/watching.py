@@ -11,7 +11,7 @@ from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, require
 from portfolio.enums import Role
 from portfolio.models import Project, ProjectWatch, User, utcnow
-from portfolio.services.common import project_by_slug, record
+from portfolio.services.common import project_by_slug, record, save_rows
 
 
 def actor_of(user: User) -> Actor | None:
@@ -31,12 +31,10 @@ def set_watching(*, session: Session, actor: Actor, slug: str, watching: bool) -
     """Watch or stop watching a project."""
     project = project_by_slug(session, slug)
     require(actor, Capability.WATCH, project)
-    row = session.get(ProjectWatch, (actor.id, project.id))
-    if row is None:
-        row = ProjectWatch(user_id=actor.id, project_id=project.id)  # type: ignore[arg-type]
-    row.watching, row.changed_at = watching, utcnow()
-    session.add(row)
-    session.flush()
+    # Another tab's save of this choice may be on its way: the one made last is kept.
+    save_rows(session, ProjectWatch, [{"user_id": actor.id, "project_id": project.id,
+                                       "watching": watching, "changed_at": utcnow()}],
+              key=("user_id", "project_id"))
     # A person's own choice: in the audit trail, not in the project's history.
     record(session, actor, action="watch" if watching else "unwatch", entity="project_watch",
            entity_id=project.id, after={"watching": watching})

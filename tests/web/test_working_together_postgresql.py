@@ -1,0 +1,86 @@
+"""A person's own choices on PostgreSQL: the same choice saved twice at once (two tabs) is saved.
+
+A watch is one row per user and project: the look-up before a save cannot see the row another
+tab's save has not committed, and the second insert met the primary key as a 500. The choice
+the user asked for last is the one kept.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from portfolio.db import Database
+from portfolio.models import User
+from portfolio.services import accounts, watching
+from portfolio.services.common import project_by_slug
+from tests.racing import waiting_for_a_lock
+from tests.web.auth import Browser
+from tests.web.conftest import SignedIn
+
+SLUG = "london-datastore-replatforming"  # the GLA's
+
+
+@pytest.fixture
+def backend() -> str:
+    """Concurrent transactions of PostgreSQL (SQLite's one writer serialises these writes)."""
+    return "postgresql"
+
+
+def _watching(session: Session, user: User) -> bool:
+    return watching.is_watching(session, accounts.actor_for(user),
+                                project_by_slug(session, SLUG))
+
+
+# (the other tab's save, this tab's save of the opposite, how to read the choice, it as asked)
+SAVES: dict[str, tuple[Callable[[Session, User], Any], Callable[[Browser], Any],
+                       Callable[[Session, User], Any], Any]] = {
+    "watch on the page": (
+        lambda s, u: watching.set_watching(session=s, actor=accounts.actor_for(u), slug=SLUG,
+                                           watching=False),
+        lambda c: c.post(f"/projects/{SLUG}/watch", data={"csrf_token": c.csrf, "watching": "1"},
+                         follow_redirects=False),
+        _watching, True),
+    "watch by the API": (
+        lambda s, u: watching.set_watching(session=s, actor=accounts.actor_for(u), slug=SLUG,
+                                           watching=True),
+        lambda c: c.put(f"/api/v1/projects/{SLUG}/watch", json={"watching": False}),
+        _watching, False),
+}
+
+
+@pytest.mark.parametrize("kind", list(SAVES))
+def test_a_choice_saved_while_another_tab_saves_it_is_saved_not_a_server_error(
+        signed_in: SignedIn, london: Database, kind: str) -> None:
+    other_tab, this_tab, chosen, asked = SAVES[kind]
+    client = signed_in("lead", "GLA", html=kind.endswith("page"))
+    with london.read() as session:
+        user = session.execute(select(User).order_by(col(User.id).desc())).scalars().first()
+        assert user is not None
+        session.expunge(user)
+    outcome: dict[str, Any] = {}
+
+    def this_tab_saves() -> None:
+        try:
+            response = this_tab(client)
+        except Exception as exc:  # noqa: BLE001 - a server error is the failure we look for
+            outcome["status"], outcome["text"] = 500, repr(exc)
+            return
+        outcome["status"], outcome["text"] = response.status_code, response.text
+
+    # The other tab's first save of the choice is written, not yet committed.
+    with london.write() as session:
+        other_tab(session, user)
+        other = threading.Thread(target=this_tab_saves)
+        other.start()
+        while other.is_alive() and not waiting_for_a_lock(london):
+            other.join(0.01)
+    other.join(30)
+    assert outcome["status"] in {200, 303}, outcome["text"][:400]
+    with london.read() as session:
+        assert chosen(session, user) == asked
