@@ -39,7 +39,7 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.services.agreements import notice_expiring
-from portfolio.services.common import chunks
+from portfolio.services.common import chunks, save_rows
 from portfolio.services.progress import notice_stale, owners_of
 from portfolio.services.watching import may_read, watchers
 
@@ -472,15 +472,10 @@ def set_preferences(*, session: Session, user_id: int, choices: dict[str, str]) 
               for kind, channel in choices.items() if kind in KINDS and channel not in CHANNELS}
     if errors:
         raise Invalid(errors)
-    for kind, channel in choices.items():
-        if kind not in KINDS:
-            continue
-        row = session.get(NotificationPreference, (user_id, kind))
-        if row is None:
-            row = NotificationPreference(user_id=user_id, kind=kind, channel=channel)
-        row.channel = channel
-        session.add(row)
-    session.flush()
+    # Another tab's save of these choices may be on its way: the one made last is kept.
+    save_rows(session, NotificationPreference, [
+        {"user_id": user_id, "kind": kind, "channel": channel}
+        for kind, channel in choices.items() if kind in KINDS], key=("user_id", "kind"))
     return preferences(session, user_id)
 
 

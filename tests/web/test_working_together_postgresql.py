@@ -1,8 +1,8 @@
 """A person's own choices on PostgreSQL: the same choice saved twice at once (two tabs) is saved.
 
-A watch is one row per user and project: the look-up before a save cannot see the row another
-tab's save has not committed, and the second insert met the primary key as a 500. The choice
-the user asked for last is the one kept.
+A watch is one row per user and project, a notification channel one per user and kind: the
+look-up before a save cannot see the row another tab's save has not committed, and the second
+insert met the primary key as a 500. The choice the user asked for last is the one kept.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 
 from portfolio.db import Database
 from portfolio.models import User
-from portfolio.services import accounts, watching
+from portfolio.services import accounts, notifications, watching
 from portfolio.services.common import project_by_slug
 from tests.racing import waiting_for_a_lock
 from tests.web.auth import Browser
@@ -37,6 +37,10 @@ def _watching(session: Session, user: User) -> bool:
                                 project_by_slug(session, SLUG))
 
 
+def _comments_by(session: Session, user: User) -> str:
+    return notifications.preferences(session, user.id)["comment"]
+
+
 # (the other tab's save, this tab's save of the opposite, how to read the choice, it as asked)
 SAVES: dict[str, tuple[Callable[[Session, User], Any], Callable[[Browser], Any],
                        Callable[[Session, User], Any], Any]] = {
@@ -51,6 +55,19 @@ SAVES: dict[str, tuple[Callable[[Session, User], Any], Callable[[Browser], Any],
                                            watching=True),
         lambda c: c.put(f"/api/v1/projects/{SLUG}/watch", json={"watching": False}),
         _watching, False),
+    "preferences on the page": (
+        lambda s, u: notifications.set_preferences(session=s, user_id=u.id,  # type: ignore[arg-type]
+                                                   choices={"comment": "email"}),
+        lambda c: c.post("/account/notifications", data={"csrf_token": c.csrf,
+                                                         "pref_comment": "digest"},
+                         follow_redirects=False),
+        _comments_by, "digest"),
+    "preferences by the API": (
+        lambda s, u: notifications.set_preferences(session=s, user_id=u.id,  # type: ignore[arg-type]
+                                                   choices={"comment": "email"}),
+        lambda c: c.put("/api/v1/notifications/preferences",
+                        json={"channels": {"comment": "off"}}),
+        _comments_by, "off"),
 }
 
 
