@@ -18,11 +18,15 @@ from portfolio.services.common import (
     as_record,
     containing,
     dataset_by_code,
+    one_at_a_time,
     organisation_by_code,
     record,
     rows_changed,
 )
 from portfolio.services.merge import require_known_version, three_way, values_at
+
+# Registrations and harvests add datasets under new codes one at a time (see harvest_entries).
+NEW_DATASET_CODES = "new dataset codes"
 
 
 def dataset_public(dataset: Dataset, publisher: Organisation) -> dict[str, Any]:
@@ -53,6 +57,7 @@ def create_dataset(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
     publisher = organisation_by_code(session, values.publisher, field="publisher")
     require(actor, Capability.EDIT_DATASET, publisher.id, doing="register datasets")
     taken = {"code": f"a dataset with code {values.code!r} already exists"}
+    one_at_a_time(session, NEW_DATASET_CODES)  # a harvest choosing codes meanwhile sees this one
     if session.exec(select(Dataset.id).where(Dataset.code == values.code)).first():
         raise Invalid(taken)
     dataset = Dataset(

@@ -27,7 +27,8 @@ from portfolio.capabilities import Capability, require
 from portfolio.enums import Access, ReadinessLevel, UpdateFrequency
 from portfolio.errors import DomainError, Invalid
 from portfolio.models import Dataset, Organisation, utcnow
-from portfolio.services.common import organisation_by_code, record
+from portfolio.services.common import one_at_a_time, organisation_by_code, record
+from portfolio.services.datasets import NEW_DATASET_CODES
 from portfolio.text import whole_number
 
 if TYPE_CHECKING:
@@ -533,10 +534,24 @@ def harvest(db: Database, *, actor: Actor, url: str, default_publisher: str, dry
         if owned:
             client.close()
     with (db.read() if dry_run else db.write()) as session:
-        publisher = organisation_by_code(session, default_publisher, field="publisher")
-        plan = plan_harvest(session, entries, source=url, default_publisher=publisher,
-                            confirmed=confirmed or set(),
-                            today=today or datetime.now(UTC).date())
-        if not dry_run and (plan.add or plan.update):
-            apply_plan(session, actor, plan)
+        return harvest_entries(session, actor=actor, entries=entries, source=url,
+                               default_publisher=default_publisher, dry_run=dry_run,
+                               confirmed=confirmed or set(),
+                               today=today or datetime.now(UTC).date())
+
+
+def harvest_entries(session: Session, *, actor: Actor, entries: list[PortalDataset],
+                    source: str, default_publisher: str, dry_run: bool, confirmed: set[str],
+                    today: date) -> HarvestPlan:
+    """Match a catalogue's entries and, unless a dry run, write them in the caller's transaction."""
+    if not dry_run:
+        # New codes are chosen among the datasets registered, which miss those another harvest
+        # (or registration) has not committed: it would take a code first, and the unique code
+        # refuse this harvest's insert. This one waits for it, then matches what it added.
+        one_at_a_time(session, NEW_DATASET_CODES)
+    publisher = organisation_by_code(session, default_publisher, field="publisher")
+    plan = plan_harvest(session, entries, source=source, default_publisher=publisher,
+                        confirmed=confirmed, today=today)
+    if not dry_run and (plan.add or plan.update):
+        apply_plan(session, actor, plan)
     return plan
