@@ -22,7 +22,7 @@ from portfolio.models import (
     table_of,
 )
 from portfolio.schemas import ProjectCreate, field_errors
-from portfolio.services.common import chunks
+from portfolio.services.common import chunks, one_at_a_time
 from portfolio.services.imports.columns import (
     LIST_SPLIT,
     MONEY_NOISE,
@@ -31,7 +31,7 @@ from portfolio.services.imports.columns import (
     RowError,
 )
 from portfolio.services.imports.reading import Sheet, is_blank
-from portfolio.services.projects import PROJECT_FIELDS
+from portfolio.services.projects import NEW_PROJECT_SLUGS, PROJECT_FIELDS
 from portfolio.services.workflow import check_transition
 from scoring.graph import find_cycles
 
@@ -110,6 +110,11 @@ def read_known(session: Session, actor: Actor, sheet: Sheet, names: list[str], *
     slug_at = names.index("slug")
     file_slugs = [str(_cell(cells[slug_at], "slug") or "")
                   for _n, cells in sheet.rows if len(cells) > slug_at]
+    if lock:
+        # Which projects are new is read here: one another import (or a registration) adds
+        # meanwhile is not seen until it commits, and both would add it. This one waits for
+        # it, then finds the project and updates it.
+        one_at_a_time(session, NEW_PROJECT_SLUGS)
     return Known(
         organisations=organisations, codes_by_id=codes_by_id,
         organisation_names=dict(session.execute(
