@@ -22,7 +22,7 @@ from portfolio.errors import DomainError, Invalid, NotFound
 from portfolio.models import ExternalIdentity, GroupMapping, Organisation, User, utcnow
 from portfolio.oidc import Identity
 from portfolio.services.accounts import only_active_admin
-from portfolio.services.common import add_new, organisation_by_code, record
+from portfolio.services.common import add_new, one_at_a_time, organisation_by_code, record
 from portfolio.text import control_problem
 
 # Strongest first: a member of several mapped groups gets the first of these it maps to.
@@ -74,11 +74,14 @@ def _mapped_role(session: Session, groups: tuple[str, ...]) -> tuple[Role, int |
 
 def sign_in_identity(*, session: Session, identity: Identity) -> SignedIn:
     """Find or create the user a verified identity stands for, and apply the group mapping."""
+    email = (identity.email or f"{identity.subject}@{_host(identity.issuer)}").lower()[:254]
+    # A person's first sign-in from two browsers at once: each would miss the user and link the
+    # other creates until it commits, and create them again. The second waits, then finds them.
+    one_at_a_time(session, f"sign-in as {email}")
     link = session.execute(select(ExternalIdentity).where(
         col(ExternalIdentity.issuer) == identity.issuer,
         col(ExternalIdentity.subject) == identity.subject)).scalars().first()
     user = session.get(User, link.user_id) if link is not None else None
-    email = (identity.email or f"{identity.subject}@{_host(identity.issuer)}").lower()[:254]
     if user is None:
         user = session.execute(select(User).where(func.lower(col(User.email)) == email)
                                ).scalars().first()
