@@ -295,16 +295,20 @@ async def unsent_after_sign_out(request: Request) -> Response:
     """
     if request.headers.get("HX-Request"):
         return JSONResponse({"detail": SIGNED_OUT}, status_code=401)
-    try:
-        form = await request.form()
-        kept = [(name, value) for name, value in form.multi_items()
-                if isinstance(value, str) and value.strip() and name not in NOT_TYPED
-                and "password" not in name and "token" not in name]
-    except Exception:  # noqa: BLE001 - an unreadable body: the page says so without it
-        kept = []
     came_from = urlsplit(request.headers.get("referer", ""))
-    back = (came_from.path + (f"?{came_from.query}" if came_from.query else "")
-            if came_from.netloc == request.url.netloc else "")
+    ours = came_from.netloc == request.url.netloc
+    sender = request.headers.get("origin")
+    kept: list[tuple[str, str]] = []
+    # Only a form from one of our pages: another site's form would put its words on ours.
+    if (urlsplit(sender).netloc == request.url.netloc) if sender else ours:
+        try:
+            form = await request.form()
+            kept = [(name, value) for name, value in form.multi_items()
+                    if isinstance(value, str) and value.strip() and name not in NOT_TYPED
+                    and "password" not in name and "token" not in name]
+        except Exception:  # noqa: BLE001 - an unreadable body: the page says so without it
+            kept = []
+    back = came_from.path + (f"?{came_from.query}" if came_from.query else "") if ours else ""
     return render(request, "login.html", login_context(request, next=safe_next(back)) | {
         "kept": kept}, status_code=401)
 

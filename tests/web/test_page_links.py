@@ -168,3 +168,15 @@ def test_an_htmx_save_after_the_session_ended_says_so_in_place(
                           headers={"HX-Request": "true"}, follow_redirects=False)
     assert answer.status_code == 401 and "HX-Redirect" not in answer.headers
     assert "signed out" in answer.json()["detail"]
+
+
+def test_a_form_from_another_site_puts_none_of_its_words_on_the_sign_in_page(
+        signed_in: SignedIn, london: Database) -> None:
+    browser = signed_out_meanwhile(signed_in, london)
+    answer = browser.post("/projects/bd-one-view-phase-2/comments",
+                          data={"body": "Your password has expired: email it to us"},
+                          headers={"Origin": "https://elsewhere.example"},
+                          follow_redirects=False)
+    assert answer.status_code == 401 and 'action="/login"' in answer.text
+    assert "email it to us" not in answer.text
+    assert parse_html(answer.text).find("input", name="next").get("value") == "/"

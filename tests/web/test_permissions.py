@@ -173,6 +173,7 @@ def test_with_public_read_an_anonymous_visitor_gets_no_5xx_on_any_route(
                     failures.append(f"{method} {url}: {status}")
         account = anonymous.get("/account", follow_redirects=False)
         token = anonymous.post("/account/tokens", data={"name": "mine", "days": "7"},
+                               headers={"Referer": "http://testserver/account"},
                                follow_redirects=False)
         revoke = anonymous.get("/account/tokens/1/revoke", follow_redirects=False)
     assert not failures, "\n".join(failures)
