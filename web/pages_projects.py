@@ -522,6 +522,5 @@ def _back(request: Request, slug: str):
 
 for _path in ("/projects/{slug}/decision", "/projects/{slug}/status",
               "/projects/{slug}/answer", "/projects/{slug}/override"):
-
     router.add_api_route(_path, _back, methods=["GET"], dependencies=[READ],
                          name=f"{_path.rsplit('/', 1)[1]}_back", include_in_schema=False)
