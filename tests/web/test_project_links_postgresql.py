@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ from sqlmodel import Session
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.services import projects
-from tests.racing import waiting_for_a_lock
+from tests.racing import sent_while_held
 from tests.web.auth import Browser
 from tests.web.conftest import SignedIn
 
@@ -72,24 +71,8 @@ def test_the_same_link_written_twice_at_once_is_never_a_server_error(
         with london.write() as session:
             before(session)
     client = signed_in("admin", html=kind.startswith(("partner", "dependency removed")))
-    outcome: dict[str, Any] = {}
-
-    def the_user_writes() -> None:
-        try:
-            response = write(client)
-        except Exception as exc:  # noqa: BLE001 - a server error is the failure we look for
-            outcome["status"], outcome["text"] = 500, repr(exc)
-            return
-        outcome["status"], outcome["text"] = response.status_code, response.text
-
-    with london.write() as session:
-        meanwhile(session)
-        other = threading.Thread(target=the_user_writes)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(london):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["status"] in allowed, outcome["text"][:400]
+    answer = sent_while_held(london, meanwhile, lambda: write(client))
+    assert answer.status_code in allowed, answer.text[:400]
 
 
 def test_two_dependencies_that_close_a_cycle_added_at_once_are_not_both_kept(
@@ -97,21 +80,9 @@ def test_two_dependencies_that_close_a_cycle_added_at_once_are_not_both_kept(
     # Each add locked only its own project, so each cycle check missed the other's uncommitted
     # edge and both were kept: a cycle, which no order of the portfolio can follow.
     client = signed_in("admin")
-    outcome: dict[str, Any] = {}
-
-    def the_user_adds_the_reverse() -> None:
-        response = client.post(f"/api/v1/projects/{OTHER}/dependencies",
-                               json={"depends_on": SLUG})
-        outcome["status"], outcome["body"] = response.status_code, response.json()
-
-    with london.write() as session:
-        _depend(session)  # SLUG depends on OTHER, not committed yet
-        other = threading.Thread(target=the_user_adds_the_reverse)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(london):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["status"] == 422 and outcome["body"]["cycle"][0] == OTHER, outcome
+    answer = sent_while_held(london, _depend, lambda: client.post(  # SLUG depends on OTHER
+        f"/api/v1/projects/{OTHER}/dependencies", json={"depends_on": SLUG}))
+    assert answer.status_code == 422 and answer.json()["cycle"][0] == OTHER, answer.text
     with london.read() as session:
         kept = projects.get_project(session=session, slug=OTHER)["depends_on"]
         assert SLUG not in {d["slug"] for d in kept}
@@ -124,21 +95,9 @@ def test_an_import_closing_a_cycle_with_a_dependency_added_meanwhile_writes_noth
         other = projects.get_project(session=session, slug=OTHER)
     sheet = (f"slug,title,owner,theme,depends_on\n"
              f"{OTHER},{other['title']},{other['organisation']},{other['theme']},{SLUG}\n")
-    outcome: dict[str, Any] = {}
-
-    def the_user_imports() -> None:
-        response = client.post("/api/v1/import/projects", files={
-            "file": ("cycle.csv", sheet.encode(), "text/csv")})
-        outcome["status"], outcome["text"] = response.status_code, response.text
-
-    with london.write() as session:
-        _depend(session)  # SLUG depends on OTHER, not committed yet
-        other_thread = threading.Thread(target=the_user_imports)
-        other_thread.start()
-        while other_thread.is_alive() and not waiting_for_a_lock(london):
-            other_thread.join(0.01)
-    other_thread.join(30)
-    assert outcome["status"] == 422 and "cycle" in outcome["text"], outcome
+    answer = sent_while_held(london, _depend, lambda: client.post(  # SLUG depends on OTHER
+        "/api/v1/import/projects", files={"file": ("cycle.csv", sheet.encode(), "text/csv")}))
+    assert answer.status_code == 422 and "cycle" in answer.text, answer.text
     with london.read() as session:
         kept = projects.get_project(session=session, slug=OTHER)["depends_on"]
         assert SLUG not in {d["slug"] for d in kept}
@@ -153,23 +112,15 @@ def test_a_dependency_closing_a_cycle_with_an_import_meanwhile_is_refused(
         slug = projects.get_project(session=session, slug=SLUG)
     sheet = (f"slug,title,owner,theme,depends_on\n"
              f"{SLUG},{slug['title']},{slug['organisation']},{slug['theme']},{OTHER}\n")
-    outcome: dict[str, Any] = {}
 
-    def the_user_adds_the_reverse() -> None:
-        response = client.post(f"/api/v1/projects/{OTHER}/dependencies",
-                               json={"depends_on": SLUG})
-        outcome["status"], outcome["body"] = response.status_code, response.json()
-
-    with london.write() as session:
+    def imported(session: Session) -> None:  # SLUG depends on OTHER, not committed yet
         report = imports.import_projects(session=session, actor=SYSTEM, content=sheet.encode(),
                                          filename="cycle.csv")
-        assert not report.errors  # SLUG depends on OTHER, not committed yet
-        other = threading.Thread(target=the_user_adds_the_reverse)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(london):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["status"] == 422 and outcome["body"]["cycle"][0] == OTHER, outcome
+        assert not report.errors
+
+    answer = sent_while_held(london, imported, lambda: client.post(
+        f"/api/v1/projects/{OTHER}/dependencies", json={"depends_on": SLUG}))
+    assert answer.status_code == 422 and answer.json()["cycle"][0] == OTHER, answer.text
     with london.read() as session:
         kept = projects.get_project(session=session, slug=OTHER)["depends_on"]
         assert SLUG not in {d["slug"] for d in kept}
