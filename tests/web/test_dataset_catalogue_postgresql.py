@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 import pytest
+from sqlmodel import Session
 
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.services import catalogue
-from tests.racing import waiting_for_a_lock
+from tests.racing import sent_while_held
 from tests.web.conftest import SignedIn
 from tests.web.pages_html import parse_html
 
@@ -31,28 +29,16 @@ def test_a_level_recorded_while_another_is_recorded_is_a_clash_not_an_overwrite(
         "input", name="version").get("value")  # type: ignore[union-attr]
     form = {"csrf_token": alice.csrf, "version": version, "drl": "C2",
             "evidence": "I could download it."}
-    outcome: dict[str, Any] = {}
-
-    def alice_records() -> None:
-        try:
-            response = alice.post(f"/datasets/{CODE}/readiness", data=form,
-                                  follow_redirects=False)
-        except Exception as exc:  # noqa: BLE001 - a server error is the failure we look for
-            outcome["status"], outcome["page"] = 500, repr(exc)
-            return
-        outcome["status"], outcome["page"] = response.status_code, response.text
 
     # Bob's level is recorded, not yet committed, when Alice's arrives.
-    with london.write() as session:
+    def meanwhile(session: Session) -> None:
         catalogue.assess_readiness(session=session, actor=SYSTEM, code=CODE, data={
             "drl": "C1", "evidence": "A duplicate-key fault.", "version": int(version or 0)})
-        other = threading.Thread(target=alice_records)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(london):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["status"] == 409, outcome["page"][:300]
-    page = parse_html(outcome["page"])
+
+    answer = sent_while_held(london, meanwhile, lambda: alice.post(
+        f"/datasets/{CODE}/readiness", data=form, follow_redirects=False))
+    assert answer.status_code == 409, answer.text[:300]
+    page = parse_html(answer.text)
     assert page.by_id("rd-evidence").text() == "I could download it."
     assert "now C1" in page.error_for("rd-drl")
     assert alice.get(f"/api/v1/datasets/{CODE}",

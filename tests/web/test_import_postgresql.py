@@ -7,7 +7,6 @@ both added it and the second met the short name's unique constraint as a 500.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.models import Project
 from portfolio.services import imports, projects
-from tests.racing import waiting_for_a_lock
+from tests.racing import sent_while_held
 from tests.web.conftest import SignedIn
 
 SLUG = "street-tree-census"
@@ -46,26 +45,11 @@ def _register(session: Session) -> None:
 def test_an_import_of_a_project_added_meanwhile_updates_it_not_a_server_error(
         signed_in: SignedIn, london: Database, meanwhile: Any) -> None:
     client = signed_in("admin")
-    outcome: dict[str, Any] = {}
-
-    def the_user_imports() -> None:
-        try:
-            response = client.post("/api/v1/import/projects", files={
-                "file": ("trees.csv", SHEET, "text/csv")})
-        except Exception as exc:  # noqa: BLE001 - a server error is the failure we look for
-            outcome["status"], outcome["text"] = 500, repr(exc)
-            return
-        outcome["status"], outcome["text"] = response.status_code, response.text
 
     # The same project is added, not yet committed, when the user's import arrives.
-    with london.write() as session:
-        meanwhile(session)
-        other = threading.Thread(target=the_user_imports)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(london):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["status"] == 200, outcome["text"][:400]
+    answer = sent_while_held(london, meanwhile, lambda: client.post(
+        "/api/v1/import/projects", files={"file": ("trees.csv", SHEET, "text/csv")}))
+    assert answer.status_code == 200, answer.text[:400]
     with london.read() as session:
         assert session.execute(select(func.count()).select_from(Project).where(
             Project.slug == SLUG)).scalar_one() == 1

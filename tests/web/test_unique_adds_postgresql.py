@@ -6,7 +6,6 @@ unique constraint refuses it then, and that refusal must read as the check's wou
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,7 @@ from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.services import accounts, agreements, identities, profiles, scenarios
 from tests.factories import make_dataset, make_project
-from tests.racing import waiting_for_a_lock
+from tests.racing import sent_while_held
 from tests.web.auth import Browser
 from tests.web.conftest import SignedIn
 from tests.web.test_agreements import GOOD as AGREEMENT
@@ -88,23 +87,8 @@ def test_the_same_name_added_twice_at_once_is_refused_as_taken_not_a_server_erro
         signed_in: SignedIn, london: Database, kind: str) -> None:
     meanwhile, add, field = ADDS[kind]
     client = signed_in("admin")
-    outcome: dict[str, Any] = {}
-
-    def the_user_adds() -> None:
-        try:
-            response = add(client)
-        except Exception as exc:  # noqa: BLE001 - a server error is the failure we look for
-            outcome["status"], outcome["text"] = 500, repr(exc)
-            return
-        outcome["status"], outcome["text"] = response.status_code, response.text
 
     # The other add is written, not yet committed, when this user's arrives.
-    with london.write() as session:
-        meanwhile(session)
-        other = threading.Thread(target=the_user_adds)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(london):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["status"] == 422, outcome["text"][:400]
-    assert field in outcome["text"]
+    answer = sent_while_held(london, meanwhile, lambda: add(client))
+    assert answer.status_code == 422, answer.text[:400]
+    assert field in answer.text

@@ -7,7 +7,6 @@ insert met the primary key as a 500. The choice the user asked for last is the o
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,7 @@ from portfolio.db import Database
 from portfolio.models import User
 from portfolio.services import accounts, notifications, watching
 from portfolio.services.common import project_by_slug
-from tests.racing import waiting_for_a_lock
+from tests.racing import sent_while_held
 from tests.web.auth import Browser
 from tests.web.conftest import SignedIn
 
@@ -80,24 +79,12 @@ def test_a_choice_saved_while_another_tab_saves_it_is_saved_not_a_server_error(
         user = session.execute(select(User).order_by(col(User.id).desc())).scalars().first()
         assert user is not None
         session.expunge(user)
-    outcome: dict[str, Any] = {}
-
-    def this_tab_saves() -> None:
-        try:
-            response = this_tab(client)
-        except Exception as exc:  # noqa: BLE001 - a server error is the failure we look for
-            outcome["status"], outcome["text"] = 500, repr(exc)
-            return
-        outcome["status"], outcome["text"] = response.status_code, response.text
 
     # The other tab's first save of the choice is written, not yet committed.
-    with london.write() as session:
+    def meanwhile(session: Session) -> None:
         other_tab(session, user)
-        other = threading.Thread(target=this_tab_saves)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(london):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["status"] in {200, 303}, outcome["text"][:400]
+
+    answer = sent_while_held(london, meanwhile, lambda: this_tab(client))
+    assert answer.status_code in {200, 303}, answer.text[:400]
     with london.read() as session:
         assert chosen(session, user) == asked
