@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import select
 
@@ -12,7 +10,7 @@ from portfolio.db import Database
 from portfolio.errors import Invalid
 from portfolio.models import User
 from portfolio.services import accounts
-from tests.racing import waiting_for_a_lock
+from tests.racing import sent_while_held
 
 
 @pytest.fixture
@@ -26,28 +24,22 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(db: Database) ->
         with db.write() as session:
             accounts.add_user(session=session, actor=SYSTEM, data={
                 "email": email, "name": email, "role": "admin"})
-    outcome: dict[str, str] = {}
 
-    def demote_bea() -> None:
+    def demote_bea() -> str:
         try:
             with db.write() as session:
                 accounts.update_user(session=session, actor=SYSTEM,
                                      email="bea@example.london", role="researcher")
-            outcome["bea"] = "demoted"
+            return "demoted"
         except Invalid as refused:
-            outcome["bea"] = refused.errors["role"]
+            return refused.errors["role"]
 
-    with db.write() as session:
-        accounts.update_user(session=session, actor=SYSTEM, email="ada@example.london",
-                             role="researcher")
-        other = threading.Thread(target=demote_bea)
-        other.start()
-        # Until this commits, Bea's demotion must wait for it rather than count Ada as an admin.
-        while other.is_alive() and not waiting_for_a_lock(db):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["bea"] == ("bea@example.london is the only active admin: "
-                              "make someone else an admin first.")
+    # Until Ada's demotion commits, Bea's must wait for it rather than count Ada as an admin.
+    bea = sent_while_held(db, lambda session: accounts.update_user(
+        session=session, actor=SYSTEM, email="ada@example.london", role="researcher"),
+        demote_bea)
+    assert bea == ("bea@example.london is the only active admin: "
+                   "make someone else an admin first.")
     with db.read() as session:
         admins = session.execute(select(User.email).where(User.role == "admin")).scalars()
         assert list(admins) == ["bea@example.london"]

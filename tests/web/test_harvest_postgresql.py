@@ -7,7 +7,6 @@ met the code's unique constraint as a 500.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import Session
 
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
@@ -22,7 +22,7 @@ from portfolio.models import Dataset
 from portfolio.services import datasets
 from portfolio.services.harvest import Limits, harvest_entries, read_catalogue
 from tests.catalogue_server import replay_portal
-from tests.racing import waiting_for_a_lock
+from tests.racing import sent_while_held
 from tests.web.conftest import SignedIn
 
 
@@ -43,31 +43,20 @@ def test_a_harvest_while_another_adds_the_same_datasets_adds_each_once(
     cdo = signed_in("cdo")
     with httpx.Client() as client:
         entries = read_catalogue(catalogue, client=client, limits=Limits())
-    outcome: dict[str, Any] = {}
-
-    def the_cdo_harvests() -> None:
-        try:
-            response = cdo.post("/api/v1/catalogue/harvest", json={
-                "url": catalogue, "publisher": "GLA", "dry_run": False})
-        except Exception as exc:  # noqa: BLE001 - a server error is the failure we look for
-            outcome["status"], outcome["text"] = 500, repr(exc)
-            return
-        outcome["status"], outcome["text"] = response.status_code, response.text
-        outcome["body"] = response.json()
+    def the_cdo_harvests() -> Any:
+        return cdo.post("/api/v1/catalogue/harvest", json={
+            "url": catalogue, "publisher": "GLA", "dry_run": False})
 
     # Another harvest of the same catalogue has added its datasets, not yet committed.
-    with london.write() as session:
+    def meanwhile(session: Session) -> None:
         first = harvest_entries(session, actor=SYSTEM, entries=entries, source=catalogue,
                                 default_publisher="GLA", dry_run=False, confirmed=set(),
                                 today=date.today())
         assert len(first.add) == len(entries)
-        other = threading.Thread(target=the_cdo_harvests)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(london):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["status"] == 200, outcome["text"][:400]
-    assert outcome["body"]["counts"]["add"] == 0, outcome["body"]["counts"]
+
+    answer = sent_while_held(london, meanwhile, the_cdo_harvests)
+    assert answer.status_code == 200, answer.text[:400]
+    assert answer.json()["counts"]["add"] == 0, answer.json()["counts"]
     with london.read() as session:
         harvested = session.execute(select(func.count()).select_from(Dataset).where(
             Dataset.source_identifier.in_([e.identifier for e in entries]))).scalar_one()
@@ -77,28 +66,17 @@ def test_a_harvest_while_another_adds_the_same_datasets_adds_each_once(
 def test_a_harvest_while_a_dataset_is_registered_under_a_code_it_would_choose_asks_first(
         signed_in: SignedIn, london: Database, catalogue: str) -> None:
     cdo = signed_in("cdo")
-    outcome: dict[str, Any] = {}
-
-    def the_cdo_harvests() -> None:
-        try:
-            response = cdo.post("/api/v1/catalogue/harvest", json={
-                "url": catalogue, "publisher": "GLA", "dry_run": False})
-        except Exception as exc:  # noqa: BLE001 - a server error is the failure we look for
-            outcome["status"], outcome["text"] = 500, repr(exc)
-            return
-        outcome["status"], outcome["text"] = response.status_code, response.text
-        outcome["body"] = response.json()
+    def the_cdo_harvests() -> Any:
+        return cdo.post("/api/v1/catalogue/harvest", json={
+            "url": catalogue, "publisher": "GLA", "dry_run": False})
 
     # A lead registers the portal's "Bus stop locations" by hand, not yet committed.
-    with london.write() as session:
+    def meanwhile(session: Session) -> None:
         datasets.create_dataset(session=session, actor=SYSTEM, data={
             "code": "bus-stop-locations", "title": "Bus stop locations", "publisher": "GLA",
             "access": "open"})
-        other = threading.Thread(target=the_cdo_harvests)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(london):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["status"] == 200, outcome["text"][:400]
-    assert [c["matches"] for c in outcome["body"]["confirm"]] == ["bus-stop-locations"]
-    assert outcome["body"]["counts"]["add"] == 2
+
+    answer = sent_while_held(london, meanwhile, the_cdo_harvests)
+    assert answer.status_code == 200, answer.text[:400]
+    assert [c["matches"] for c in answer.json()["confirm"]] == ["bus-stop-locations"]
+    assert answer.json()["counts"]["add"] == 2

@@ -7,12 +7,11 @@ met the email's unique constraint as a 500.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import Session
 
 from portfolio.db import Database
 from portfolio.models import ExternalIdentity, User
@@ -20,7 +19,7 @@ from portfolio.oidc import Identity
 from portfolio.services import identities
 from portfolio.settings import Settings
 from tests.oidc_provider import approve, oidc_issuer, set_user  # noqa: F401 - the fixture
-from tests.racing import waiting_for_a_lock
+from tests.racing import sent_while_held
 from tests.web.auth import Browser
 from tests.web.test_single_sign_on import CLIENT_ID, map_group
 from web.app import create_app
@@ -49,27 +48,15 @@ def test_a_first_sign_in_while_another_browser_signs_in_first_signs_in(
              groups=["gla-data-cdo"])
     start = client.get("/login/oidc?next=/projects", follow_redirects=False)
     callback = approve(start.headers["location"], "dana")
-    outcome: dict[str, Any] = {}
-
-    def this_browser_comes_back() -> None:
-        try:
-            response = client.get(callback, follow_redirects=False)
-        except Exception as exc:  # noqa: BLE001 - a server error is the failure we look for
-            outcome["status"], outcome["text"] = 500, repr(exc)
-            return
-        outcome["status"], outcome["text"] = response.status_code, response.text
 
     # The other browser's sign-in has created Dana's user, not yet committed.
-    with db.write() as session:
+    def meanwhile(session: Session) -> None:
         identities.sign_in_identity(session=session, identity=Identity(
             issuer=oidc_issuer, subject="dana", email=EMAIL, name="Dana Example",
             groups=("gla-data-cdo",), email_verified=True))
-        other = threading.Thread(target=this_browser_comes_back)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(db):
-            other.join(0.01)
-    other.join(30)
-    assert outcome["status"] == 303, outcome["text"][:400]
+
+    answer = sent_while_held(db, meanwhile, lambda: client.get(callback, follow_redirects=False))
+    assert answer.status_code == 303, answer.text[:400]
     with db.read() as session:
         assert session.execute(select(func.count()).select_from(User).where(
             User.email == EMAIL)).scalar_one() == 1

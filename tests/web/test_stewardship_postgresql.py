@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlmodel import Session
 
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.services import progress
 from portfolio.settings import Settings
-from tests.racing import waiting_for_a_lock
+from tests.racing import sent_while_held
 from tests.web.auth import Browser, sign_in
 from tests.web.pages_html import parse_html
 from tests.web.test_working_together import COMMITTED, form_as_loaded
@@ -48,25 +47,17 @@ def test_a_contact_saved_while_another_saves_the_contact_is_a_clash_not_an_overw
         progress.set_stewardship(session=session, actor=SYSTEM, slug=COMMITTED,
                                  data={"public_contact": "first@london.gov.uk"})
     form = form_as_loaded(alice.get(f"/projects/{COMMITTED}").text, action)
-    outcome: dict[str, Any] = {}
-
-    def alice_types_a_contact() -> None:
-        response = alice.post(action, data=form | {"public_contact": "alice@london.gov.uk"},
-                              follow_redirects=False)
-        outcome["status"], outcome["page"] = response.status_code, response.text
 
     # Bob's contact is saved, not yet committed, when Alice's owner form arrives.
-    with london.write() as session:
+    def meanwhile(session: Session) -> None:
         progress.set_stewardship(session=session, actor=SYSTEM, slug=COMMITTED,
                                  data={"public_contact": "bob@london.gov.uk"})
-        other = threading.Thread(target=alice_types_a_contact)
-        other.start()
-        while other.is_alive() and not waiting_for_a_lock(london):
-            other.join(0.01)
-    other.join(30)
+
+    answer = sent_while_held(london, meanwhile, lambda: alice.post(
+        action, data=form | {"public_contact": "alice@london.gov.uk"}, follow_redirects=False))
     # Both changed the contact from the one Alice's page showed: hers is kept for her to see.
-    assert outcome["status"] == 409
-    page = parse_html(outcome["page"])
+    assert answer.status_code == 409
+    page = parse_html(answer.text)
     assert page.by_id("s-public_contact").get("value") == "alice@london.gov.uk"
     assert "bob@london.gov.uk" in page.error_for("s-public_contact")
     now = alice.get(f"/api/v1/projects/{COMMITTED}/progress").json()
