@@ -63,6 +63,7 @@ from web.pages_accounts import login_context
 from web.routing import unprefixed
 from web.security import (
     BodyLimit,
+    CsrfRefused,
     NotAuthenticated,
     PasswordChangeNeeded,
     Policy,
@@ -287,6 +288,29 @@ SIGNED_OUT = ("you are signed out, so this is not saved: sign in again in anothe
 NOT_TYPED = ("csrf_token", "version", "next")
 
 
+async def typed_in(request: Request) -> list[tuple[str, str]]:
+    """Return what was typed into a form sent from one of our pages (none from elsewhere)."""
+    sender = request.headers.get("origin")
+    ours = urlsplit(sender).netloc == request.url.netloc if sender else bool(came_from(request))
+    if not ours:  # another site's form would put its words on our page
+        return []
+    try:
+        form = await request.form()
+    except Exception:  # noqa: BLE001 - an unreadable body: the page says so without it
+        return []
+    return [(name, value) for name, value in form.multi_items()
+            if isinstance(value, str) and value.strip() and name not in NOT_TYPED
+            and "password" not in name and "token" not in name]
+
+
+def came_from(request: Request) -> str:
+    """Return the page of ours a request was sent from (its Referer), or ""."""
+    page = urlsplit(request.headers.get("referer", ""))
+    if page.netloc != request.url.netloc:
+        return ""
+    return safe_next(page.path + (f"?{page.query}" if page.query else ""))
+
+
 async def unsent_after_sign_out(request: Request) -> Response:
     """Answer a form sent by a browser signed out meanwhile, keeping what was typed.
 
@@ -295,22 +319,19 @@ async def unsent_after_sign_out(request: Request) -> Response:
     """
     if request.headers.get("HX-Request"):
         return JSONResponse({"detail": SIGNED_OUT}, status_code=401)
-    came_from = urlsplit(request.headers.get("referer", ""))
-    ours = came_from.netloc == request.url.netloc
-    sender = request.headers.get("origin")
-    kept: list[tuple[str, str]] = []
-    # Only a form from one of our pages: another site's form would put its words on ours.
-    if (urlsplit(sender).netloc == request.url.netloc) if sender else ours:
-        try:
-            form = await request.form()
-            kept = [(name, value) for name, value in form.multi_items()
-                    if isinstance(value, str) and value.strip() and name not in NOT_TYPED
-                    and "password" not in name and "token" not in name]
-        except Exception:  # noqa: BLE001 - an unreadable body: the page says so without it
-            kept = []
-    back = came_from.path + (f"?{came_from.query}" if came_from.query else "") if ours else ""
-    return render(request, "login.html", login_context(request, next=safe_next(back)) | {
-        "kept": kept}, status_code=401)
+    return render(request, "login.html", login_context(
+        request, next=came_from(request) or "/") | {"kept": await typed_in(request)},
+        status_code=401)
+
+
+async def expired_form(request: Request, exc: CsrfRefused) -> Response:
+    """Answer a page's form sent with an old token: the refusal, what was typed, the way back."""
+    if request.url.path.startswith("/api/") or request.headers.get("HX-Request") \
+            or not wants_html(request):
+        return refusal_response(request, exc)
+    return render(request, "error.html", {
+        "status": exc.status_code, "message": exc.message, "kept": await typed_in(request),
+        "back": came_from(request)}, status_code=exc.status_code)
 
 
 def refusal_body(exc: DomainError) -> dict[str, Any]:
@@ -357,6 +378,7 @@ def install_error_handlers(app: FastAPI) -> None:
             return refusal_response(request, exc)
         return await unsent_after_sign_out(request)
 
+    app.add_exception_handler(CsrfRefused, expired_form)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, refusal_response)  # type: ignore[arg-type]
 
     def database_fault(request: Request, exc: Exception) -> Response:

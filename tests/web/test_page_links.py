@@ -180,3 +180,22 @@ def test_a_form_from_another_site_puts_none_of_its_words_on_the_sign_in_page(
     assert answer.status_code == 401 and 'action="/login"' in answer.text
     assert "email it to us" not in answer.text
     assert parse_html(answer.text).find("input", name="next").get("value") == "/"
+
+
+def test_a_form_from_before_signing_in_again_keeps_what_was_typed(
+        signed_in: SignedIn, london: Database) -> None:
+    # Signing in again (in another tab) gives the browser a new form token, so a page loaded
+    # before sends an old one: it was "the form has expired", what was typed gone.
+    browser = signed_in("lead", "E09000002", html=True)
+    browser.csrf = None  # only the form's own (old) token is sent, as a browser sends it
+    typed = "Arrears fell by a fifth after the first letters went out."
+    answer = browser.post("/projects/bd-one-view-phase-2/comments",
+                          data={"csrf_token": "a-token-from-before", "body": typed},
+                          headers={"Referer": "http://testserver/projects/bd-one-view-phase-2"},
+                          follow_redirects=False)
+    assert answer.status_code == 403
+    page = parse_html(answer.text)
+    assert "expired" in page.find("main").text()
+    assert typed in [t.text() for t in page.find_all("textarea")]
+    back = page.find("a", href="/projects/bd-one-view-phase-2")
+    assert back is not None
