@@ -1,4 +1,5 @@
-"""Links the pages draw from route names lead to pages, not to the API's JSON."""
+"""Where the pages lead: every link and form to a page (not the API's JSON, never a refusal),
+and a form sent signed out or with an old token loses nothing typed."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def test_the_headers_collaboration_link_opens_the_collaboration_page(
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
 
 
-def test_the_collaboration_filters_and_a_dismissal_stay_on_the_page(
+def test_the_collaboration_filters_stay_on_the_page(
         signed_in: SignedIn) -> None:
     page = signed_in("admin", html=True).get("/collaboration").text
     form = re.search(r'<form method="get" action="([^"]+)"[^>]*hx-get="([^"]+)"', page)
