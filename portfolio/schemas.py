@@ -184,6 +184,14 @@ EARLIEST = date(2000, 1, 1)
 LATEST = date(2075, 12, 31)
 
 
+def in_date_window(value: date | None) -> date | None:
+    """Refuse a date outside EARLIEST..LATEST: a typing slip (1800, 9999), not a plan."""
+    if value is not None and not EARLIEST <= value <= LATEST:
+        raise ValueError(f"Enter a date between {EARLIEST.year} and {LATEST.year} "
+                         f"(you entered {value.isoformat()}).")
+    return value
+
+
 def _flag(value: Any) -> bool:
     """Read a yes/no input as a person means it."""
     if isinstance(value, bool):
@@ -260,10 +268,7 @@ class ProjectFields(Input):
     @field_validator("start_date", "end_date")
     @classmethod
     def _sensible(cls, value: date | None) -> date | None:
-        if value is not None and not EARLIEST <= value <= LATEST:
-            raise ValueError(f"Enter a date between {EARLIEST.year} and {LATEST.year} "
-                             f"(you entered {value.isoformat()}).")
-        return value
+        return in_date_window(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

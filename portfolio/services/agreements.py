@@ -31,7 +31,15 @@ from portfolio.models import (
     SharingAgreement,
     utcnow,
 )
-from portfolio.schemas import EARLIEST, LATEST, Input, LongText, SingleLine, Slug, Title, parse
+from portfolio.schemas import (
+    Input,
+    LongText,
+    SingleLine,
+    Slug,
+    Title,
+    in_date_window,
+    parse,
+)
 from portfolio.services.common import add_new, as_record, record
 from portfolio.services.merge import as_json, require_known_version, three_way, values_at
 from scoring.agreements import standing
@@ -82,10 +90,7 @@ class AgreementInput(Input):
     @classmethod
     def _sensible(cls, value: date | None) -> date | None:
         # A typing slip (1800, 9999), refused as a project's or an IG stage's dates are.
-        if value is not None and not EARLIEST <= value <= LATEST:
-            raise ValueError(f"Enter a date between {EARLIEST.year} and {LATEST.year} "
-                             f"(you entered {value.isoformat()}).")
-        return value
+        return in_date_window(value)
 
     @field_validator("document_url")
     @classmethod

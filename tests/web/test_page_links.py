@@ -11,10 +11,11 @@ import pytest
 
 from portfolio.db import Database
 from portfolio.settings import Settings
+from tests.web import test_pages_offer_only_allowed as crawl
 from tests.web.auth import Browser, sign_in
 from tests.web.conftest import SignedIn
 from tests.web.pages_html import parse_html
-from tests.web.test_pages_offer_only_allowed import form_fields, page_paths
+from tests.web.test_pages_offer_only_allowed import form_fields
 from web.app import create_app
 
 
@@ -41,8 +42,7 @@ def backend() -> str:
     return "sqlite"
 
 
-ROLES = {"admin": None, "cdo": None, "lead": "E09000002", "researcher": None,
-         "anonymous": None}  # not signed in, with public read on
+ROLES = {**crawl.ROLES, "anonymous": None}  # anonymous: not signed in, with public read on
 # Links that end the crawl's own session, or hand it to another site.
 LEAVE = re.compile(r"^/logout$|^/login/|/unsubscribe")
 
@@ -82,12 +82,8 @@ def test_every_link_a_page_offers_opens_for_its_user(
         if role != "anonymous":
             sign_in(client, london, role, ROLES[role])
         links: dict[tuple[str, str], str] = {}  # (URL, what it leads to): the page linking it
-        for page in page_paths():
-            answer = client.get(page, follow_redirects=False)
-            if answer.status_code != 200 or "text/html" not in answer.headers.get(
-                    "content-type", ""):
-                continue
-            for url, kind in linked(page, answer.text):
+        for page, text in crawl.html_pages(client):
+            for url, kind in linked(page, text):
                 links.setdefault((url.split("#")[0], kind), page)
         assert len(links) > 50, f"the crawl found too few links: {sorted(links)}"
         broken = []

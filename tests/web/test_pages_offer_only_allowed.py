@@ -89,6 +89,14 @@ def page_paths() -> list[str]:
     return list(seen)
 
 
+def html_pages(client: Browser) -> Iterator[tuple[str, str]]:
+    """Each page of `page_paths` this client is shown as HTML: (its path, its text)."""
+    for page in page_paths():
+        answer = client.get(page, follow_redirects=False)
+        if answer.status_code == 200 and "text/html" in answer.headers.get("content-type", ""):
+            yield page, answer.text
+
+
 # What a user would type into an empty field, by its type: a second try after a 422, so a
 # refusal checked after the input is not hidden behind "this field is required".
 TYPED = {"email": "crawl@example.london", "url": "https://example.org/crawl",
@@ -257,12 +265,8 @@ def test_no_page_offers_a_control_its_user_is_refused(
         assert client.post("/account/tokens", data={"name": "crawl", "days": "7"},
                            follow_redirects=False).status_code == 303
         controls: dict[tuple[str, str], Control] = {}
-        for page in page_paths():
-            answer = client.get(page, follow_redirects=False)
-            if answer.status_code != 200 or "text/html" not in answer.headers.get(
-                    "content-type", ""):
-                continue
-            for control in offered(page, answer.text):
+        for page, text in html_pages(client):
+            for control in offered(page, text):
                 key = (control.method, urlsplit(control.action).path)
                 controls.setdefault(key, control)
         assert len(controls) > 5, f"the crawl found too few controls: {sorted(controls)}"

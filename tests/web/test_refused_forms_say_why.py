@@ -18,10 +18,16 @@ from portfolio.db import Database
 from portfolio.settings import Settings
 from tests.web.auth import Browser, sign_in
 from tests.web.pages_html import parse_html
-from tests.web.test_pages_offer_only_allowed import UNSAFE, Control, offered, page_paths, send
+from tests.web.test_pages_offer_only_allowed import (
+    ROLES,
+    UNSAFE,
+    Control,
+    html_pages,
+    offered,
+    send,
+)
 from web.app import create_app
 
-ROLES = {"admin": None, "cdo": None, "lead": "E09000002", "researcher": None}
 REFUSED = {400, 409, 422}
 
 
@@ -47,12 +53,8 @@ def test_a_refused_form_comes_back_with_a_summary_of_what_is_wrong(
     with Browser(app, headers={"accept": "text/html"}, raise_server_exceptions=False) as client:
         sign_in(client, london, role, ROLES[role])
         forms: dict[str, Control] = {}
-        for page in page_paths():
-            answer = client.get(page, follow_redirects=False)
-            if answer.status_code != 200 or "text/html" not in answer.headers.get(
-                    "content-type", ""):
-                continue
-            for control in offered(page, answer.text):
+        for page, text in html_pages(client):
+            for control in offered(page, text):
                 if control.method == "POST" and not control.headers:  # a plain form
                     forms.setdefault(urlsplit(control.action).path, control)
         assert len(forms) > 5, f"the crawl found too few forms: {sorted(forms)}"
