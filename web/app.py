@@ -282,8 +282,8 @@ def sign_in_first(request: Request) -> Response:
 
 
 # What a browser signed out meanwhile (elsewhere, or away too long) is told of a form it sent.
-SIGNED_OUT = ("you are signed out, so this is not saved: sign in again in another tab, then "
-              "send it again")
+# app.js puts "Not saved." before it and "What you typed is still here." after.
+SIGNED_OUT = "you are signed out: sign in again in another tab, then send it again"
 # Fields a form carries that are not what the user typed.
 NOT_TYPED = ("csrf_token", "version", "next")
 
