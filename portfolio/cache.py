@@ -93,6 +93,12 @@ class Memo:
         release_freed_memory()
         return kept
 
+    def latest(self, kind: str) -> tuple[tuple, Any] | None:
+        """Return the key and value kept by `put_latest` for a kind (key[0]), if any."""
+        with self._lock:
+            return next(((key, value) for key, value in reversed(self._values.items())
+                         if key[0] == kind), None)
+
     def clear(self) -> None:
         """Forget every value."""
         with self._lock:

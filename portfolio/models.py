@@ -617,6 +617,19 @@ class PortfolioRevision(SQLModel, table=True):
     ranked_revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
+class PortfolioChange(SQLModel, table=True):
+    """Which projects one portfolio write changed, so kept frames can be patched, not read again.
+
+    One row per revision (portfolio/revision.py); `projects` holds the ids, as a JSON list, when
+    the write only updated those projects' own fields (never a slug), and NULL otherwise.
+    """
+
+    __tablename__ = "portfolio_change"
+
+    revision: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    projects: str | None = Field(default=None, sa_type=Text)
+
+
 class RankingRun(SQLModel, table=True):
     """The engine's results for one weight profile at one portfolio revision."""
 

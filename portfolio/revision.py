@@ -10,6 +10,11 @@ that changed only project fields the ranking never reads (UNRANKED_PROJECT_FIELD
 so the stored ranking is carried forward to the new revision instead of computed again. Only a
 plain UPDATE of the project table setting those fields alone is such a write; any other write
 to a portfolio table moves the ranked revision too.
+
+Each revision also leaves a row in the change log (`portfolio_change`): the projects the
+transaction changed when all it did to the portfolio was UPDATE named projects' own fields
+(never a slug), else none (NULL). A process that kept the portfolio's frames from an earlier
+revision patches those projects' rows in them rather than read 100,000 projects again.
 """
 
 from __future__ import annotations
@@ -17,10 +22,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Update, event, update
+import orjson
+from sqlalchemy import (
+    BindParameter,
+    BooleanClauseList,
+    Connection,
+    Engine,
+    Update,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.sql import operators
 from sqlmodel import Session, col
 
-from portfolio.models import PortfolioRevision
+from portfolio.models import PortfolioChange, PortfolioRevision
 
 # Every table is one or the other (a test checks): the portfolio the engine ranks and pages show,
 PORTFOLIO_TABLES = frozenset({
@@ -36,6 +54,7 @@ PORTFOLIO_TABLES = frozenset({
 # a stale page.
 NOT_PORTFOLIO_TABLES = frozenset({
     "user_account", "api_token", "login_attempt", "audit_event", "portfolio_revision",
+    "portfolio_change",
     "ranking_run", "ranking_row", "snapshot", "import_run", "user_session",
     "scenario", "dismissed_suggestion", "benefit_realisation",
     "snapshot_body", "snapshot_export", "attachment",
@@ -62,6 +81,14 @@ UNWATCHED = {"portfolio_revision_unwatched": True}
 WROTE_REVISION = "wrote_revision"
 _MADE = "portfolio_revision_made"
 _RANKED = "portfolio_revision_ranked"
+# The projects the transaction's portfolio writes changed so far (None: it cannot tell).
+_CHANGED = "portfolio_revision_changed"
+_KEPT = (_MADE, _RANKED, _CHANGED)
+# A write naming more projects than this is logged as naming none: reading the whole portfolio
+# again costs no more than patching that many rows.
+MOST_PROJECTS_LOGGED = 1000
+# Change-log rows kept: a process whose frames are older reads the portfolio again.
+CHANGES_KEPT = 1000
 # What had been moved when each open savepoint began, innermost last.
 _SAVEPOINTS = "portfolio_revision_savepoints"
 
@@ -86,52 +113,146 @@ def watch(engine: Engine) -> None:
 def _before_execute(conn: Connection, clauseelement: Any, multiparams: Any, params: Any,
                     execution_options: Any) -> None:
     """Move the revision on a transaction's first portfolio write, the ranked one on its first
-    write the ranking reads."""
+    write the ranking reads, and log which projects its writes change."""
     # Named as SQLAlchemy names the event's arguments (it tells signatures apart by name).
     connection, statement = conn, clauseelement
-    if not getattr(statement, "is_dml", False) or _RANKED in connection.info:
+    if not getattr(statement, "is_dml", False) or _settled(connection):
         return
     if connection.get_execution_options().get("portfolio_revision_unwatched"):
         return
     table = getattr(statement, "table", None)
     if getattr(table, "name", None) in NOT_PORTFOLIO_TABLES or table is None:
         return
+    changed = changed_projects(statement, multiparams, params)
     if _MADE not in connection.info:
         connection.info[_MADE] = None  # the move below is a write too: it must not recurse
-        connection.info[_MADE] = connection.execute(_MOVE).scalar()
-    if not unranked(statement, multiparams, params):
+        made = connection.info[_MADE] = connection.execute(_MOVE).scalar()
+        connection.info[_CHANGED] = changed
+        if made is not None:
+            _log_first(connection, int(made), changed)
+    else:
+        _log_more(connection, changed)
+    if _RANKED not in connection.info and not unranked(statement, multiparams, params):
         connection.info[_RANKED] = True
         connection.execute(_MOVE_RANKED)
+
+
+def _log_first(connection: Connection, made: int, changed: frozenset[int] | None) -> None:
+    """Add the transaction's row to the change log, forgetting rows long past now and then."""
+    connection.execute(insert(PortfolioChange).values(revision=made, projects=_logged(changed)))
+    if made % CHANGES_KEPT == 0:
+        connection.execute(delete(PortfolioChange).where(
+            col(PortfolioChange.revision) <= made - CHANGES_KEPT))
+
+
+def _settled(connection: Connection) -> bool:
+    """Tell whether no later write can change what this transaction has moved and logged."""
+    info = connection.info
+    return _RANKED in info and _CHANGED in info and info[_CHANGED] is None
+
+
+def _log_more(connection: Connection, changed: frozenset[int] | None) -> None:
+    """Add a later statement's projects to the transaction's row of the change log."""
+    logged = connection.info.get(_CHANGED)
+    if logged is None:
+        return  # it already names none
+    merged = None if changed is None else logged | changed
+    if merged is not None and len(merged) > MOST_PROJECTS_LOGGED:
+        merged = None
+    if merged == logged:
+        return
+    connection.info[_CHANGED] = merged
+    if connection.info.get(_MADE) is None:
+        return
+    connection.execute(update(PortfolioChange)
+                       .where(col(PortfolioChange.revision) == connection.info[_MADE])
+                       .values(projects=_logged(merged)))
+
+
+def _logged(changed: frozenset[int] | None) -> str | None:
+    """Return a change-log row's projects as stored: a JSON list, or NULL for any."""
+    if changed is None or len(changed) > MOST_PROJECTS_LOGGED:
+        return None
+    return orjson.dumps(sorted(changed)).decode()
+
+
+def changed_projects(statement: Any, multiparams: Any = (),
+                     params: Any = None) -> frozenset[int] | None:
+    """Return the projects an UPDATE of named projects' own fields changes; None for any other.
+
+    Only `UPDATE project SET ... WHERE project.id = <id> [AND ...]` names its projects (the
+    service's compare-and-set and the ORM's flush both write so); a slug changed, or a write to
+    any other portfolio table, may change what other tables' rows are read as.
+    """
+    if not isinstance(statement, Update) or getattr(statement.table, "name", None) != "project":
+        return None
+    names = _set_columns(statement, multiparams, params)
+    if not names or names & {"id", "slug"}:
+        return None
+    key = _id_condition(statement.whereclause)
+    if key is None:
+        return None
+    ids = ({key.value} if key.value is not None and not key.callable else
+           {p[key.key] for p in _given(multiparams, params) if key.key in p})
+    if not ids or not all(isinstance(i, int) for i in ids):
+        return None
+    return frozenset(ids)
+
+
+def _id_condition(where: Any) -> BindParameter[Any] | None:
+    """Return the parameter of a `project.id = :x` that the whole condition requires, if any."""
+    if isinstance(where, BooleanClauseList) and where.operator is operators.and_:
+        found = (_id_condition(clause) for clause in where.clauses)
+        return next((key for key in found if key is not None), None)
+    # The ORM's statements compare annotated copies of the column: told apart by name.
+    column = getattr(where, "left", None)
+    if (getattr(where, "operator", None) is operators.eq
+            and getattr(column, "key", None) == "id"
+            and getattr(getattr(column, "table", None), "name", None) == "project"
+            and isinstance(getattr(where, "right", None), BindParameter)):
+        return where.right
+    return None
 
 
 def unranked(statement: Any, multiparams: Any = (), params: Any = None) -> bool:
     """Tell whether a write changes only project fields the ranking never reads."""
     if not isinstance(statement, Update) or getattr(statement.table, "name", None) != "project":
         return False
+    names = _set_columns(statement, multiparams, params)
+    return bool(names) and names <= UNRANKED_PROJECT_FIELDS
+
+
+def _set_columns(statement: Update, multiparams: Any, params: Any) -> set[str]:
+    """Return the columns an UPDATE sets (empty when it cannot tell)."""
     if getattr(statement, "_ordered_values", None) or getattr(statement, "_multi_values", None):
-        return False
+        return set()
     names = {str(getattr(key, "key", key)) for key in (statement._values or {})}
     # The ORM's flush (and an executemany) sends the new values as parameters: SQLAlchemy
     # sets the column a parameter is named after.
+    columns = set(statement.table.columns.keys())
+    return names | {name for parameters in _given(multiparams, params) for name in parameters
+                    if name in columns}
+
+
+def _given(multiparams: Any, params: Any) -> list[Mapping[str, Any]]:
+    """Return each set of parameters a statement is executed with."""
     given = [params] if isinstance(params, Mapping) else []
     given += [p for p in (multiparams or ()) if isinstance(p, Mapping)]
     given += [p for batch in (multiparams or ()) if isinstance(batch, (list, tuple))
               for p in batch if isinstance(p, Mapping)]
-    columns = set(statement.table.columns.keys())
-    names |= {name for parameters in given for name in parameters if name in columns}
-    return bool(names) and names <= UNRANKED_PROJECT_FIELDS
+    return given
 
 
 def _forget(connection: Connection) -> None:
     """Forget the revisions made by a transaction that has ended (connections are pooled)."""
-    for key in (_MADE, _RANKED, _SAVEPOINTS):
+    for key in (*_KEPT, _SAVEPOINTS):
         connection.info.pop(key, None)
 
 
 def _mark(conn: Connection, name: str | None) -> None:
     """Remember which moves were made before a savepoint, should it be rolled back."""
     # A stack, not a dict by name: the event may come before the savepoint has its name.
-    kept = {key: conn.info[key] for key in (_MADE, _RANKED) if key in conn.info}
+    kept = {key: conn.info[key] for key in _KEPT if key in conn.info}
     conn.info.setdefault(_SAVEPOINTS, []).append(kept)
 
 
@@ -140,7 +261,7 @@ def _undo(conn: Connection, name: str | None, context: Any) -> None:
     if not conn.info.get(_SAVEPOINTS):
         return
     kept = conn.info[_SAVEPOINTS].pop()
-    for key in (_MADE, _RANKED):
+    for key in _KEPT:
         if key in kept:
             conn.info[key] = kept[key]
         else:
@@ -158,3 +279,18 @@ def made_by(session: Session) -> int | None:
     if not session.in_transaction():
         return None
     return session.connection().info.get(_MADE)
+
+
+def changed_since(session: Session, after: int, revision: int) -> frozenset[int] | None:
+    """Return the projects the writes after revision `after` up to `revision` changed.
+
+    None when any of them changed more than named projects, or the log lacks one of them (it
+    has a row for every revision since it began, and keeps the last CHANGES_KEPT).
+    """
+    rows: list[str | None] = list(session.execute(select(col(PortfolioChange.projects)).where(
+        col(PortfolioChange.revision) > after, col(PortfolioChange.revision) <= revision)
+    ).scalars().all())
+    named = [row for row in rows if row is not None]
+    if len(rows) != revision - after or len(named) != len(rows):
+        return None
+    return frozenset(int(i) for row in named for i in orjson.loads(row))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from itertools import chain
 from typing import Any, cast
@@ -112,19 +112,42 @@ def override_in_force() -> Any:
                 else_=col(Project.priority_override))
 
 
-def load_projects(session: Session) -> pd.DataFrame:
-    """Return every project with its owner's code."""
+def load_projects(session: Session, ids: Collection[int] | None = None) -> pd.DataFrame:
+    """Return every project (or those with these ids) with its owner's code."""
     query = select(
         col(Project.id), col(Project.slug), col(Project.title), col(Organisation.code),
         col(Project.theme), col(Project.status), col(Project.cost_gbp), col(Project.effort_pm),
         col(Project.mandatory), override_in_force(), col(Project.reach_people),
         col(Project.confidence_pct), col(Project.time_criticality),
     ).join(Organisation, col(Organisation.id) == col(Project.owner_id)).order_by(col(Project.slug))
+    if ids is not None:
+        query = query.where(col(Project.id).in_(sorted(ids)))
     frame = _frame(session, query, PROJECT_COLUMNS)
     for column in ("priority_override", "reach_people", "confidence_pct", "time_criticality"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
     frame["mandatory"] = frame["mandatory"].astype(bool)
     return frame
+
+
+def with_projects_read_again(frames: PortfolioFrames, session: Session,
+                             ids: Collection[int]) -> PortfolioFrames | None:
+    """Return the frames with these projects' rows read again; None when they cannot be patched.
+
+    Only the projects frame holds a project's own fields: the others name a project by its
+    slug, which a write logged as changing named projects never changes (portfolio/revision.py).
+    None when a project is gone, new or renamed, or a column would change its type.
+    """
+    fresh = load_projects(session, ids)
+    projects = frames.projects
+    at = pd.Index(projects["id"]).get_indexer(fresh["id"])
+    if (len(fresh) != len(ids) or (at < 0).any()
+            or projects["slug"].to_numpy()[at].tolist() != fresh["slug"].tolist()
+            or not fresh.dtypes.equals(projects.dtypes)):
+        return None
+    patched = projects.copy()
+    for column in PROJECT_COLUMNS:
+        patched.iloc[at, patched.columns.get_loc(column)] = fresh[column].to_numpy()
+    return replace(frames, projects=patched)
 
 
 def load_criteria(session: Session) -> tuple[ScoringCriterion, ...]:
