@@ -84,9 +84,11 @@ _RANKED = "portfolio_revision_ranked"
 # The projects the transaction's portfolio writes changed so far (None: it cannot tell).
 _CHANGED = "portfolio_revision_changed"
 _KEPT = (_MADE, _RANKED, _CHANGED)
-# A write naming more projects than this is logged as naming none: reading the whole portfolio
-# again costs no more than patching that many rows.
-MOST_PROJECTS_LOGGED = 1000
+# A transaction naming more projects than this is logged as naming none: each project it adds
+# rewrites its row of the log, and a bulk write is rare enough to read the portfolio again after.
+MOST_PROJECTS_LOGGED = 50
+# Projects patched into kept frames at most: beyond, the whole portfolio is read again.
+MOST_PROJECTS_PATCHED = 1000
 # Change-log rows kept: a process whose frames are older reads the portfolio again.
 CHANGES_KEPT = 1000
 # What had been moved when each open savepoint began, innermost last.
@@ -123,7 +125,7 @@ def _before_execute(conn: Connection, clauseelement: Any, multiparams: Any, para
     table = getattr(statement, "table", None)
     if getattr(table, "name", None) in NOT_PORTFOLIO_TABLES or table is None:
         return
-    changed = changed_projects(statement, multiparams, params)
+    changed = _capped(changed_projects(statement, multiparams, params))
     if _MADE not in connection.info:
         connection.info[_MADE] = None  # the move below is a write too: it must not recurse
         made = connection.info[_MADE] = connection.execute(_MOVE).scalar()
@@ -156,9 +158,7 @@ def _log_more(connection: Connection, changed: frozenset[int] | None) -> None:
     logged = connection.info.get(_CHANGED)
     if logged is None:
         return  # it already names none
-    merged = None if changed is None else logged | changed
-    if merged is not None and len(merged) > MOST_PROJECTS_LOGGED:
-        merged = None
+    merged = None if changed is None else _capped(logged | changed)
     if merged == logged:
         return
     connection.info[_CHANGED] = merged
@@ -169,11 +169,14 @@ def _log_more(connection: Connection, changed: frozenset[int] | None) -> None:
                        .values(projects=_logged(merged)))
 
 
+def _capped(changed: frozenset[int] | None) -> frozenset[int] | None:
+    """Return the projects as logged: None (any) beyond MOST_PROJECTS_LOGGED."""
+    return None if changed is None or len(changed) > MOST_PROJECTS_LOGGED else changed
+
+
 def _logged(changed: frozenset[int] | None) -> str | None:
     """Return a change-log row's projects as stored: a JSON list, or NULL for any."""
-    if changed is None or len(changed) > MOST_PROJECTS_LOGGED:
-        return None
-    return orjson.dumps(sorted(changed)).decode()
+    return None if changed is None else orjson.dumps(sorted(changed)).decode()
 
 
 def changed_projects(statement: Any, multiparams: Any = (),
@@ -192,9 +195,21 @@ def changed_projects(statement: Any, multiparams: Any = (),
     key = _id_condition(statement.whereclause)
     if key is None:
         return None
-    ids = ({key.value} if key.value is not None and not key.callable else
-           {p[key.key] for p in _given(multiparams, params) if key.key in p})
-    if not ids or not all(isinstance(i, int) for i in ids):
+    given = _given(multiparams, params)
+    # Parameters sent with the statement win over the values bound in it: any that is neither
+    # a column set nor the id's own may be another bound value's (the id's, say), so: any.
+    columns = set(statement.table.columns.keys())
+    if any(name not in columns and name != key.key for p in given for name in p):
+        return None
+    if any(key.key in p for p in given):
+        if not all(key.key in p for p in given):
+            return None
+        ids = {p[key.key] for p in given}
+    elif key.value is not None and not key.callable:
+        ids = {key.value}
+    else:
+        return None
+    if not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         return None
     return frozenset(ids)
 
@@ -240,7 +255,7 @@ def _given(multiparams: Any, params: Any) -> list[Mapping[str, Any]]:
     given += [p for p in (multiparams or ()) if isinstance(p, Mapping)]
     given += [p for batch in (multiparams or ()) if isinstance(batch, (list, tuple))
               for p in batch if isinstance(p, Mapping)]
-    return given
+    return [p for p in given if p]  # an executemany comes with an empty mapping beside
 
 
 def _forget(connection: Connection) -> None:
@@ -284,8 +299,9 @@ def made_by(session: Session) -> int | None:
 def changed_since(session: Session, after: int, revision: int) -> frozenset[int] | None:
     """Return the projects the writes after revision `after` up to `revision` changed.
 
-    None when any of them changed more than named projects, or the log lacks one of them (it
-    has a row for every revision since it began, and keeps the last CHANGES_KEPT).
+    None when any of them changed more than named projects, the log lacks one of them (it has
+    a row for every revision since it began, and keeps the last CHANGES_KEPT), or together they
+    name more than MOST_PROJECTS_PATCHED: reading the whole portfolio again costs less then.
     """
     rows: list[str | None] = list(session.execute(select(col(PortfolioChange.projects)).where(
         col(PortfolioChange.revision) > after, col(PortfolioChange.revision) <= revision)
@@ -293,4 +309,5 @@ def changed_since(session: Session, after: int, revision: int) -> frozenset[int]
     named = [row for row in rows if row is not None]
     if len(rows) != revision - after or len(named) != len(rows):
         return None
-    return frozenset(int(i) for row in named for i in orjson.loads(row))
+    changed = frozenset(int(i) for row in named for i in orjson.loads(row))
+    return None if len(changed) > MOST_PROJECTS_PATCHED else changed

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import select
 
+from portfolio import revision
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.errors import Invalid
@@ -80,6 +81,32 @@ def test_a_write_naming_too_many_projects_logs_none(london: Database) -> None:
         for project_id in range(1, MOST_PROJECTS_LOGGED + 2):
             session.execute(update(Project).where(Project.id == project_id).values(cost_gbp=1))
     assert logged(london)[-1] is None
+    with london.write() as session:  # in one statement too
+        session.connection().execute(
+            update(Project.__table__).where(Project.__table__.c.id == bindparam("pid"))
+            .values(cost_gbp=2), [{"pid": i} for i in range(1, MOST_PROJECTS_LOGGED + 2)])
+    assert logged(london)[-1] is None
+
+
+def test_parameters_sent_with_a_write_name_its_projects(london: Database) -> None:
+    # Found in review: parameters sent with the statement replace the id bound in it, and the
+    # log named the project the statement was written for, not the one it changed.
+    one, two, three = first_projects(london, 3)
+    table = Project.__table__
+    with london.write() as session:
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("pid", one.id)).values(cost_gbp=5),
+            {"pid": two.id})
+    assert logged(london)[-1] == {two.id}
+    with london.write() as session:  # an anonymous bound id replaced by its compiled name
+        session.connection().execute(update(table).where(table.c.id == one.id)
+                                     .values(cost_gbp=6), {"id_1": three.id})
+    assert logged(london)[-1] is None
+    with london.write() as session:  # one statement, several projects
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("pid")).values(cost_gbp=7),
+            [{"pid": one.id}, {"pid": three.id}])
+    assert logged(london)[-1] == {one.id, three.id}
 
 
 def test_a_rolled_back_savepoint_takes_its_writes_out_of_the_log(london: Database) -> None:
@@ -108,6 +135,21 @@ def test_changes_are_read_only_when_the_log_holds_every_revision(london: Databas
             PortfolioChange.revision == now))
     with london.read() as session:
         assert changed_since(session, start, now) is None  # a revision the log lacks
+
+
+def test_changes_naming_too_many_projects_together_are_read_whole(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found in review: the union of many narrow writes went into one IN list (PostgreSQL
+    # takes at most 65,535 parameters) and failed every later read of the frames.
+    monkeypatch.setattr(revision, "MOST_PROJECTS_PATCHED", 2)
+    projects = first_projects(london, 3)
+    with london.read() as session:
+        start = current_revision(session)
+    for project in projects:
+        edit(london, project.slug, effort_pm=4.0)
+    with london.read() as session:
+        assert changed_since(session, start, start + 2) == {p.id for p in projects[:2]}
+        assert changed_since(session, start, start + 3) is None
 
 
 def frames_of(db: Database) -> tuple[frames.PortfolioFrames, frames.PortfolioFrames]:
