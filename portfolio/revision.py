@@ -13,8 +13,9 @@ to a portfolio table moves the ranked revision too.
 
 Each revision also leaves a row in the change log (`portfolio_change`): the projects the
 transaction changed when all it did to the portfolio was UPDATE named projects' own fields
-(never a slug), else none (NULL). A process that kept the portfolio's frames from an earlier
-revision patches those projects' rows in them rather than read 100,000 projects again.
+(never a slug) or add assessments of named projects, else none (NULL). A process that kept
+the portfolio's frames from an earlier revision patches those projects' rows and assessments
+in them rather than read 100,000 projects again.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy import (
     BooleanClauseList,
     Connection,
     Engine,
+    Insert,
     Update,
     delete,
     event,
@@ -181,12 +183,15 @@ def _logged(changed: frozenset[int] | None) -> str | None:
 
 def changed_projects(statement: Any, multiparams: Any = (),
                      params: Any = None) -> frozenset[int] | None:
-    """Return the projects an UPDATE of named projects' own fields changes; None for any other.
+    """Return the projects a write changes, when it changes only their own rows; None otherwise.
 
-    Only `UPDATE project SET ... WHERE project.id = <id> [AND ...]` names its projects (the
-    service's compare-and-set and the ORM's flush both write so); a slug changed, or a write to
-    any other portfolio table, may change what other tables' rows are read as.
+    Only `UPDATE project SET ... WHERE project.id = <id> [AND ...]` (the service's
+    compare-and-set and the ORM's flush both write so) and an INSERT of assessments with their
+    project ids as parameters (the ORM's) name their projects; a slug changed, or any other
+    portfolio write, may change what other tables' rows are read as.
     """
+    if isinstance(statement, Insert) and getattr(statement.table, "name", None) == "assessment":
+        return _assessed_projects(statement, multiparams, params)
     if not isinstance(statement, Update) or getattr(statement.table, "name", None) != "project":
         return None
     names = _set_columns(statement, multiparams, params)
@@ -212,6 +217,18 @@ def changed_projects(statement: Any, multiparams: Any = (),
     if not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         return None
     return frozenset(ids)
+
+
+def _assessed_projects(statement: Insert, multiparams: Any,
+                       params: Any) -> frozenset[int] | None:
+    """Return the projects an INSERT of assessment rows assesses, from its parameters."""
+    if statement._values or getattr(statement, "select", None) is not None:
+        return None  # values written into the statement, or rows from a query: any
+    given = _given(multiparams, params)
+    ids = {p.get("project_id") for p in given}
+    if not given or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return None
+    return frozenset(i for i in ids if isinstance(i, int))
 
 
 def _id_condition(where: Any) -> BindParameter[Any] | None:

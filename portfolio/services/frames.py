@@ -131,23 +131,59 @@ def load_projects(session: Session, ids: Collection[int] | None = None) -> pd.Da
 
 def with_projects_read_again(frames: PortfolioFrames, session: Session,
                              ids: Collection[int]) -> PortfolioFrames | None:
-    """Return the frames with these projects' rows read again; None when they cannot be patched.
+    """Return the frames with these projects' rows and assessments read again; None when they
+    cannot be patched.
 
-    Only the projects frame holds a project's own fields: the others name a project by its
-    slug, which a write logged as changing named projects never changes (portfolio/revision.py).
-    None when a project is gone, new or renamed, or a column would change its type.
+    Only the projects frame and the assessments (levels) hold what a write logged as changing
+    named projects changes: the other frames name a project by its slug, which such a write
+    never changes (portfolio/revision.py). None when a project is gone, new or renamed, a
+    column would change its type, or a criterion is assessed for the first time.
     """
     fresh = load_projects(session, ids)
     projects = frames.projects
     at = pd.Index(projects["id"]).get_indexer(fresh["id"])
     if (len(fresh) != len(ids) or (at < 0).any()
             or projects["slug"].to_numpy()[at].tolist() != fresh["slug"].tolist()
-            or not fresh.dtypes.equals(projects.dtypes)):
+            or not fresh.dtypes.equals(projects.dtypes) or frames.assessments is None):
         return None
     patched = projects.copy()
     for column in PROJECT_COLUMNS:
         patched.iloc[at, patched.columns.get_loc(column)] = fresh[column].to_numpy()
-    return replace(frames, projects=patched)
+    rows = _int_rows(session.connection(),
+                     ASSESSMENT_ROWS.where(col(Assessment.project_id).in_(sorted(ids))),
+                     ASSESSMENT_FIELDS)
+    levels, assessments = read_levels(session, fresh, rows)
+    if not set(levels.columns) <= set(frames.levels.columns):
+        return None
+    slugs = set(fresh["slug"])
+    return replace(frames, projects=patched,
+                   levels=_levels_patched(frames.levels, levels, slugs),
+                   assessments=_assessments_patched(frames.assessments, assessments, slugs,
+                                                    patched))
+
+
+def _levels_patched(kept: pd.DataFrame, fresh: pd.DataFrame, slugs: set[str]) -> pd.DataFrame:
+    """Return the levels with these projects' rows replaced, laid out as `read_levels` does."""
+    others = kept.loc[~kept.index.isin(list(slugs))]
+    levels = pd.concat([others, fresh.reindex(columns=kept.columns)]).sort_index()
+    # `read_levels` has a column per criterion assessed anywhere, no more.
+    levels = levels.loc[:, levels.notna().any().to_numpy()]
+    levels.index.name, levels.columns.name = kept.index.name, kept.columns.name
+    return levels
+
+
+def _assessments_patched(kept: pd.DataFrame, fresh: pd.DataFrame, slugs: set[str],
+                         projects: pd.DataFrame) -> pd.DataFrame:
+    """Return the shared cells' assessments with these projects' replaced, in project id order
+    as `read_levels` lays them out (within a project, the order it gives them)."""
+    others = kept.loc[~kept["slug"].isin(list(slugs))]
+    # Either part alone has the columns' types a read of it alone gives (an empty read's too).
+    if others.empty or fresh.empty:
+        return (fresh if others.empty else others).reset_index(drop=True)
+    merged = pd.concat([others, fresh], ignore_index=True)
+    id_of = pd.Series(projects["id"].to_numpy(), index=projects["slug"].to_numpy())
+    order = np.argsort(id_of.reindex(merged["slug"].to_numpy()).to_numpy(), kind="stable")
+    return merged.take(order).reset_index(drop=True)
 
 
 def load_criteria(session: Session) -> tuple[ScoringCriterion, ...]:

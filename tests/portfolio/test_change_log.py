@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -16,7 +16,7 @@ from portfolio import revision
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.errors import Invalid
-from portfolio.models import Organisation, PortfolioChange, Project
+from portfolio.models import Assessment, Organisation, PortfolioChange, Project
 from portfolio.revision import MOST_PROJECTS_LOGGED, changed_since
 from portfolio.services import frames, ranking
 from portfolio.services import projects as project_service
@@ -53,7 +53,13 @@ def test_an_edit_of_a_projects_fields_logs_that_project(london: Database) -> Non
         for project in session.exec(select(Project).where(Project.id.in_([one.id, two.id]))):
             project.cost_gbp += 1
             session.flush()
-    assert logged(london)[-3:] == [{one.id}, {one.id}, {one.id, two.id}]
+    assess(london, two.slug, "skills", 3, 0)  # an assessment: that project's levels
+    assert logged(london)[-4:] == [{one.id}, {one.id}, {one.id, two.id}, {two.id}]
+    with london.write() as session:  # values written into the statement: any
+        session.connection().execute(insert(Assessment.__table__).values(
+            project_id=one.id, criterion_id=1, level=2, rationale="Inline",
+            assessed_at=datetime.now(UTC)))
+    assert logged(london)[-1] is None
 
 
 @pytest.mark.parametrize("write", ["every project", "a slug", "another table", "an insert",
@@ -165,6 +171,22 @@ def assert_same_frames(kept: frames.PortfolioFrames, fresh: frames.PortfolioFram
     assert kept.criteria == fresh.criteria
 
 
+def assess(db: Database, slug: str, criterion: str, level: int, assessor: int) -> None:
+    """Record an assessment through the service, as one of the seed's users."""
+    from portfolio.models import User
+    from portfolio.services.accounts import actor_for
+
+    with db.write() as session:
+        users = session.exec(select(User).where(User.role.in_(["admin", "cdo"]))
+                             .order_by(User.id)).all()
+        project_service.assess(session=session, actor=actor_for(users[assessor % len(users)]),
+                               slug=slug, data={"criterion": criterion, "level": level,
+                                                "rationale": "Seen in review"})
+
+
+ASSESSMENTS = st.tuples(st.sampled_from(["residents_benefit", "strategic_fit", "skills"]),
+                        st.integers(1, 5), st.integers(0, 3))
+
 EDITS = st.fixed_dictionaries({}, optional={
     "effort_pm": st.floats(0, 500, allow_nan=False).map(lambda v: round(v, 1)),
     "cost_gbp": st.integers(0, 5_000_000),
@@ -180,9 +202,10 @@ EDITS = st.fixed_dictionaries({}, optional={
 
 @settings(max_examples=15, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(edits=st.lists(st.tuples(st.integers(0, 40), EDITS), min_size=1, max_size=4))
+@given(edits=st.lists(st.tuples(st.integers(0, 40), EDITS | ASSESSMENTS), min_size=1,
+                      max_size=4))
 def test_frames_patched_from_the_log_are_the_frames_read_again(
-        london: Database, edits: list[tuple[int, dict[str, Any]]],
+        london: Database, edits: list[tuple[int, Any]],
         monkeypatch: pytest.MonkeyPatch) -> None:
     projects = first_projects(london, 41)
     frames_of(london)  # kept, as after a ranking
@@ -190,11 +213,15 @@ def test_frames_patched_from_the_log_are_the_frames_read_again(
     whole = frames.load_portfolio
     monkeypatch.setattr(ranking, "load_portfolio",
                         lambda session, *a, **k: reads.append(1) or whole(session, *a, **k))
-    for place, fields in edits:
+    for place, change in edits:
+        slug = projects[place % len(projects)].slug
         try:
-            edit(london, projects[place % len(projects)].slug, **fields)
+            if isinstance(change, tuple):
+                assess(london, slug, *change)
+            else:
+                edit(london, slug, **change)
         except Invalid:
-            continue  # a combination the project's rules refuse: nothing written
+            continue  # a combination the rules refuse: nothing written
     kept, fresh = frames_of(london)
     assert_same_frames(kept, fresh)
     assert reads == [], "every write named its project: the kept frames were patched"
@@ -213,4 +240,25 @@ def test_frames_are_read_again_after_a_write_naming_no_projects(
                         .values(slug=f"{one.slug}-moved"))
     kept, fresh = frames_of(london)
     assert reads == [1]
+    assert_same_frames(kept, fresh)
+
+
+def test_assessing_patches_the_levels_and_disputed_cells_in_their_places(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    projects = first_projects(london, 30)
+    first, middle, last = projects[2], projects[14], projects[27]
+    for project in (first, middle, last):  # a second assessor: disputed cells on all three
+        assess(london, project.slug, "skills", 1, 1)
+        assess(london, project.slug, "reach", 5, 1)
+    frames_of(london)
+    reads: list[int] = []
+    whole = frames.load_portfolio
+    monkeypatch.setattr(ranking, "load_portfolio",
+                        lambda session, *a, **k: reads.append(1) or whole(session, *a, **k))
+    assess(london, middle.slug, "skills", 4, 0)
+    assess(london, middle.slug, "strategic_fit", 2, 1)
+    assess(london, projects[20].slug, "equity", 3, 1)
+    kept, fresh = frames_of(london)
+    assert reads == []
+    assert len(kept.assessments) > 6
     assert_same_frames(kept, fresh)
