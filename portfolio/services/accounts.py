@@ -31,7 +31,13 @@ from portfolio.enums import Role
 from portfolio.errors import Conflict, DomainError, Invalid, NotAllowed, NotFound
 from portfolio.models import ApiToken, LoginAttempt, Organisation, User, UserSession, utcnow
 from portfolio.schemas import UserCreate, parse
-from portfolio.services.common import add_new, organisation_by_code, record, rows_changed
+from portfolio.services.common import (
+    add_new,
+    one_at_a_time,
+    organisation_by_code,
+    record,
+    rows_changed,
+)
 from portfolio.services.merge import three_way
 from portfolio.text import control_problem
 
@@ -561,6 +567,8 @@ def create_token(*, session: Session, actor: Actor, name: str, days: int = TOKEN
     require_signed_in_person(actor, "make API tokens")
     if actor.id is None:
         raise Invalid({"user": "only a signed-in user can hold a token"})
+    # A user's tokens are named one at a time: two made at once under one name each saw none.
+    one_at_a_time(session, f"api token names of user {actor.id}")
     errors: dict[str, str] = {}
     if not name.strip() or len(name) > 120:
         errors["name"] = "Give the token a name of 1 to 120 characters, such as nightly export."
