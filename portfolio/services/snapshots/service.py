@@ -23,7 +23,7 @@ from portfolio.models import (
     SnapshotExport,
     User,
 )
-from portfolio.services.common import consistent_read, current_revision
+from portfolio.services.common import consistent_read, current_revision, one_at_a_time
 from portfolio.services.frames import load_profile
 from portfolio.services.ranking import ROBUSTNESS_SEED, RunInfo, ensure_ranking
 from portfolio.services.snapshots.content import SnapshotContent
@@ -96,6 +96,8 @@ def check_quota(session: Session, actor: Actor, quota: int) -> None:
     """Refuse a user's snapshot past their daily quota (the system's own are not counted)."""
     if actor.id is None:
         return
+    # A user's snapshots are counted one at a time: two at once each counted one fewer.
+    one_at_a_time(session, f"snapshots of user {actor.id}")
     now = datetime.now(UTC)
     taken, oldest = cast(tuple[int, datetime | None], session.execute(
         select(func.count(), func.min(col(Snapshot.created_at)))
