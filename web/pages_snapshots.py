@@ -203,16 +203,21 @@ def import_page(request: Request):
 
 
 @router.get("/import/template.csv", name="import_template", dependencies=[IMPORT])
-def import_template() -> Response:
-    """Download the CSV template."""
-    return Response(imports.template_bytes(), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": 'attachment; filename="projects-import-template.csv"'})
+def import_template(db: AppDatabase, actor: CurrentActor) -> Response:
+    """Download the CSV template, its examples owned by the user's organisation."""
+    with db.read() as session:
+        owner = imports.template_owner(session, actor)
+    return Response(imports.template_bytes(owner), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             'attachment; filename="projects-import-template.csv"'})
 
 
 @router.get("/import/template.xlsx", name="import_template_xlsx", dependencies=[IMPORT])
-def import_template_xlsx() -> Response:
-    """Download the template as a workbook."""
-    return Response(imports.template_xlsx(), media_type=exports.FORMATS[
+def import_template_xlsx(db: AppDatabase, actor: CurrentActor) -> Response:
+    """Download the template as a workbook, its examples owned by the user's organisation."""
+    with db.read() as session:
+        owner = imports.template_owner(session, actor)
+    return Response(imports.template_xlsx(owner), media_type=exports.FORMATS[
         "xlsx"].media_type, headers={
         "Content-Disposition": 'attachment; filename="projects-import-template.xlsx"'})
 

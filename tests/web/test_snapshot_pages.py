@@ -279,6 +279,23 @@ def test_the_import_page_offers_the_template_and_documents_each_column(admin: Br
     assert admin.get("/import/template.xlsx").content[:2] == b"PK"
 
 
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_leads_template_imports_as_it_is_for_their_own_organisation(
+        settings: Settings, london: Database, kind: str) -> None:
+    # Left open last session: a Barking lead's template held Camden's examples, and importing
+    # it unchanged was refused row by row ("you may not import Camden's projects").
+    with Browser(snapshot_app(settings)) as lead:
+        sign_in(lead, london, "lead", "E09000002")
+        template = lead.get(f"/import/template.{kind}").content
+        if kind == "csv":
+            owners = {row["owner"] for row in csv.DictReader(io.StringIO(template.decode()))}
+            assert owners == {"E09000002"}
+        response = lead.post("/import", files={"file": (f"template.{kind}", template)},
+                             headers={"accept": "text/html"})
+    assert response.status_code == 200, response.text[-600:]
+    assert "Imported" in parse_html(response.text).by_id("import-outcome").text()
+
+
 def test_an_upload_with_bad_rows_lists_each_row_and_writes_nothing(
     admin: Browser, london: Database
 ) -> None:

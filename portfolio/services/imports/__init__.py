@@ -29,7 +29,7 @@ from portfolio.services.imports.reading import (
     require_importer,
     too_large_message,
 )
-from portfolio.services.imports.template import template_bytes, template_xlsx
+from portfolio.services.imports.template import template_bytes, template_owner, template_xlsx
 
 __all__ = [
     "COLUMNS",
@@ -48,6 +48,7 @@ __all__ = [
     "read_sheet",
     "require_importer",
     "template_bytes",
+    "template_owner",
     "template_xlsx",
     "too_large_message",
 ]
