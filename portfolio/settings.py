@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     harvest_timeout_seconds: float = 10.0
     harvest_max_response_bytes: int = 50_000_000
     harvest_max_datasets: int = 100_000
+    # Whether a harvest may read a portal at a private, loopback or link-local address; unset:
+    # on a developer's or a test's machine only (a local test server), never in production.
+    harvest_private_addresses: bool | None = None
     # `portfolio serve` guards against clients that never finish a request (see web/server.py).
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
@@ -114,6 +117,13 @@ class Settings(BaseSettings):
     def is_development(self) -> bool:
         """Tell whether this is a developer's or a test's machine."""
         return self.environment in {"development", "test"}
+
+    @property
+    def harvest_reads_private_addresses(self) -> bool:
+        """Tell whether a harvest may read a portal at a private or local address."""
+        if self.harvest_private_addresses is not None:
+            return self.harvest_private_addresses
+        return self.is_development
 
     @property
     def trusted_hosts(self) -> list[str]:

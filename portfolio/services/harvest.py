@@ -8,7 +8,9 @@ nothing. A level a person assessed is never overwritten; the portal's metadata o
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -81,13 +83,18 @@ class Limits:
     max_response_bytes: int = 50_000_000
     max_datasets: int = 100_000
     page_size: int = 1000
+    # Whether a portal may be at a private, loopback or link-local address (an on-premises
+    # catalogue, a developer's test server); otherwise every address it is read from, and every
+    # one it redirects to, must be public.
+    private_addresses: bool = True
 
     @classmethod
     def of(cls, settings: Any) -> Limits:
         """Return the limits a set of settings names."""
         return cls(timeout_seconds=settings.harvest_timeout_seconds,
                    max_response_bytes=settings.harvest_max_response_bytes,
-                   max_datasets=settings.harvest_max_datasets)
+                   max_datasets=settings.harvest_max_datasets,
+                   private_addresses=settings.harvest_reads_private_addresses)
 
 
 # Reading portals -----------------------------------------------------------------------------
@@ -180,6 +187,30 @@ def _check_size(seen: int, limits: Limits) -> None:
     if seen > limits.max_datasets:
         raise HarvestFailed(f"the catalogue holds more than {limits.max_datasets:,} datasets, "
                             "the harvest limit (PORTFOLIO_HARVEST_MAX_DATASETS)")
+
+
+def public_only(request: httpx.Request) -> None:
+    """Refuse a request (a redirect's too) to a host at a private, loopback or local address.
+
+    A harvest reads whatever address it is given: without this, the server's own network (a
+    cloud's metadata service, an internal admin page) would be one form away. The name is
+    resolved here and again when the connection opens, so a name whose address changes in
+    between (DNS rebinding) is not caught.
+    """
+    host = request.url.host
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, request.url.port or 443,
+                                                           type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        return  # an unknown name: the connection fails, and says so
+    for text in found:
+        address = ipaddress.ip_address(str(text).split("%")[0])
+        mapped = getattr(address, "ipv4_mapped", None)
+        if not (mapped or address).is_global:
+            raise HarvestFailed(
+                f"{host} is at {address}, a private or local address: a harvest reads public "
+                "portals only (PORTFOLIO_HARVEST_PRIVATE_ADDRESSES=true lets it read an "
+                "on-premises one)")
 
 
 def _get_json(client: httpx.Client, url: str, params: dict[str, Any], limits: Limits) -> Any:
@@ -526,8 +557,10 @@ def harvest(db: Database, *, actor: Actor, url: str, default_publisher: str, dry
     # The portal is read before any transaction opens: a slow portal holds no lock.
     limits = limits or Limits()
     owned = client is None
-    client = client or httpx.Client(follow_redirects=True, max_redirects=5,
-                                    headers={"User-Agent": "london-data-portfolio harvest"})
+    client = client or httpx.Client(
+        follow_redirects=True, max_redirects=5,
+        headers={"User-Agent": "london-data-portfolio harvest"},
+        event_hooks={"request": [] if limits.private_addresses else [public_only]})
     try:
         entries = read_catalogue(url, client=client, limits=limits)
     finally:

@@ -283,3 +283,41 @@ def test_the_api_harvests_with_a_token_and_answers_422_for_a_broken_portal(
         broken = client.post("/api/v1/catalogue/harvest", headers=headers,
                              json={"url": f"{portal}/malformed", "dry_run": False})
         assert broken.status_code == 422 and "malformed JSON" in broken.json()["detail"]
+
+
+def test_in_production_a_portal_at_a_private_address_is_refused_before_it_is_read(
+        london: Database, portal: str, settings: Settings) -> None:
+    # Left open last session: a harvest read any address, the server's own network included.
+    production = settings.model_copy(update={"environment": "production"})
+    assert not production.harvest_reads_private_addresses
+    assert settings.harvest_reads_private_addresses  # a test's machine reads its test portal
+    before = dataset_count(london)
+    with pytest.raises(HarvestFailed, match=r"127\.0\.0\.1, a private or local address"):
+        run(london, f"{portal}/ckan", limits=Limits.of(production))
+    assert dataset_count(london) == before
+    on_premises = production.model_copy(update={"harvest_private_addresses": True})
+    assert run(london, f"{portal}/ckan", limits=Limits.of(on_premises))["written"]
+
+
+@pytest.mark.parametrize(("address", "refused"), [
+    ("10.1.2.3", True), ("169.254.169.254", True), ("192.168.0.9", True), ("::1", True),
+    ("::ffff:127.0.0.1", True), ("fd00::5", True), ("100.64.0.1", True),
+    ("93.184.216.34", False), ("2606:2800:220:1:248:1893:25c8:1946", False)])
+def test_every_address_a_portals_name_has_must_be_public(
+        monkeypatch: pytest.MonkeyPatch, address: str, refused: bool) -> None:
+    import socket
+
+    import httpx
+
+    from portfolio.services.harvest import public_only
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.35", 443)),
+        (socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+         (address, 443))])
+    request = httpx.Request("GET", "https://portal.example.london/api/3/action/package_search")
+    if refused:
+        with pytest.raises(HarvestFailed, match="a private or local address"):
+            public_only(request)
+    else:
+        public_only(request)
