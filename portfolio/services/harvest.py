@@ -197,10 +197,11 @@ def public_only(request: httpx.Request) -> None:
     resolved here and again when the connection opens, so a name whose address changes in
     between (DNS rebinding) is not caught.
     """
-    host = request.url.host
+    host, port = request.url.host, request.url.port
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, request.url.port or 443,
-                                                           type=socket.SOCK_STREAM)}
+        found = {info[4][0] for info in socket.getaddrinfo(
+            host, port or (443 if request.url.scheme == "https" else 80),
+            type=socket.SOCK_STREAM)}
     except (OSError, UnicodeError):
         return  # an unknown name: the connection fails, and says so
     for text in found:

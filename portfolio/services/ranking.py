@@ -124,8 +124,9 @@ def portfolio_frames(db: Database, session: Session) -> PortfolioFrames:
 def _frames_now(db: Database, session: Session, key: tuple[str, int, date]) -> PortfolioFrames:
     """Return the frames this process kept from an earlier revision, patched, or read them all.
 
-    Patched when every write since changed only named projects' own fields (the change log,
-    portfolio/revision.py): an edit at 100,000 projects then reads one row, not 2 s of tables.
+    Patched when every write since changed only named projects' own fields or assessments (the
+    change log, portfolio/revision.py): an edit at 100,000 projects then reads that project's
+    rows, not 2 s of tables.
     """
     kept = db.run_memo.latest(key[0])
     if kept is not None:
