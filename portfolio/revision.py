@@ -214,9 +214,14 @@ def changed_projects(statement: Any, multiparams: Any = (),
         ids = {key.value}
     else:
         return None
-    if not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+    return _project_ids(ids)
+
+
+def _project_ids(values: set[Any]) -> frozenset[int] | None:
+    """Return the values as project ids; None (any) when there are none or one is not an id."""
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         return None
-    return frozenset(ids)
+    return frozenset(values)
 
 
 def _assessed_projects(statement: Insert, multiparams: Any,
@@ -224,11 +229,7 @@ def _assessed_projects(statement: Insert, multiparams: Any,
     """Return the projects an INSERT of assessment rows assesses, from its parameters."""
     if statement._values or getattr(statement, "select", None) is not None:
         return None  # values written into the statement, or rows from a query: any
-    given = _given(multiparams, params)
-    ids = {p.get("project_id") for p in given}
-    if not given or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        return None
-    return frozenset(i for i in ids if isinstance(i, int))
+    return _project_ids({p.get("project_id") for p in _given(multiparams, params)})
 
 
 def _id_condition(where: Any) -> BindParameter[Any] | None:

@@ -164,6 +164,15 @@ def frames_of(db: Database) -> tuple[frames.PortfolioFrames, frames.PortfolioFra
         return ranking.portfolio_frames(db, session), frames.load_portfolio(session)
 
 
+def whole_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count, from now on, each time the ranking reads the whole portfolio (one item each)."""
+    reads: list[int] = []
+    whole = frames.load_portfolio
+    monkeypatch.setattr(ranking, "load_portfolio",
+                        lambda session, *a, **k: reads.append(1) or whole(session, *a, **k))
+    return reads
+
+
 def assert_same_frames(kept: frames.PortfolioFrames, fresh: frames.PortfolioFrames) -> None:
     for name in ("projects", "levels", "links", "dependencies", "datasets", "partners",
                  "organisations", "assessments"):
@@ -209,10 +218,7 @@ def test_frames_patched_from_the_log_are_the_frames_read_again(
         monkeypatch: pytest.MonkeyPatch) -> None:
     projects = first_projects(london, 41)
     frames_of(london)  # kept, as after a ranking
-    reads: list[int] = []
-    whole = frames.load_portfolio
-    monkeypatch.setattr(ranking, "load_portfolio",
-                        lambda session, *a, **k: reads.append(1) or whole(session, *a, **k))
+    reads = whole_reads(monkeypatch)
     for place, change in edits:
         slug = projects[place % len(projects)].slug
         try:
@@ -230,10 +236,7 @@ def test_frames_patched_from_the_log_are_the_frames_read_again(
 def test_frames_are_read_again_after_a_write_naming_no_projects(
         london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     frames_of(london)
-    reads: list[int] = []
-    whole = frames.load_portfolio
-    monkeypatch.setattr(ranking, "load_portfolio",
-                        lambda session, *a, **k: reads.append(1) or whole(session, *a, **k))
+    reads = whole_reads(monkeypatch)
     one = first_projects(london, 1)[0]
     with london.write() as session:
         session.execute(update(Project).where(Project.id == one.id)
@@ -251,10 +254,7 @@ def test_assessing_patches_the_levels_and_disputed_cells_in_their_places(
         assess(london, project.slug, "skills", 1, 1)
         assess(london, project.slug, "reach", 5, 1)
     frames_of(london)
-    reads: list[int] = []
-    whole = frames.load_portfolio
-    monkeypatch.setattr(ranking, "load_portfolio",
-                        lambda session, *a, **k: reads.append(1) or whole(session, *a, **k))
+    reads = whole_reads(monkeypatch)
     assess(london, middle.slug, "skills", 4, 0)
     assess(london, middle.slug, "strategic_fit", 2, 1)
     assess(london, projects[20].slug, "equity", 3, 1)
