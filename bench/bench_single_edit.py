@@ -4,13 +4,15 @@ Run: python -m bench.bench_single_edit [--projects 100000] [--kind sqlite|postgr
      [--database FILE]
 
 On a seeded portfolio (a copy of FILE when given) the worker's own path (`_compute_and_store`)
-ranks the portfolio once, then re-ranks after each of three edits through the project service,
+ranks the portfolio once, then re-ranks after each of four edits through the project service,
 timed from the edit's commit to the stored run: a title and description (fields the ranking
-never reads: the run is carried forward), a start and end date (the same), and an effort (read
-by the ranking: computed again, from the frames the worker kept patched with the edited
-project's row). A fourth edit, an effort again, is re-ranked with nothing kept: the whole
-portfolio read again as today's code does, the same run's baseline. Nothing is asserted; the
-ratios within one run are the figures to read.
+never reads: the run is carried forward), a start and end date (the same), an effort (read by
+the ranking: computed again, from the frames the worker kept patched with the edited
+project's row; on the synthetic portfolio it stays in its band, so no place moves), and an
+assessment that moves a project far down the order (computed again the same way; the report
+says from which place to which). A fifth edit, an effort again, is re-ranked with nothing
+kept: the whole portfolio read again as today's code does, the same run's baseline. Nothing
+is asserted; the ratios within one run are the figures to read.
 """
 
 from __future__ import annotations
@@ -46,6 +48,58 @@ EDITS = (
     ("effort (read by the ranking)", lambda n: {"effort_pm": 3.5 + n}),
 )
 
+# The edit that moves a project's place: one more assessment of its benefit to residents, at
+# the lowest level, of a project a fifth of the way down that no dependency pushes.
+MOVING_EDIT = "an assessment that moves its place"
+MOVING_CRITERION = "residents_benefit"
+
+
+def _reranked(db: Any, name: str, carried: list[bool]) -> dict[str, Any]:
+    """Re-rank after an edit through the worker's path; return the time and the run made."""
+    from portfolio.services import ranking
+
+    carried.clear()
+    started = time.perf_counter()
+    run = ranking._compute_and_store(db, None)
+    seconds = time.perf_counter() - started
+    return {"edit": name, "seconds": seconds, "run": run.id, "revision": run.revision,
+            "carried": any(carried)}
+
+
+def _movable_project(db: Any, run: Any) -> tuple[str, int]:
+    """Return a project a fifth of the way down that no dependency pushes, and its place."""
+    from sqlalchemy import text
+
+    with db.read() as session:
+        slug, position = session.execute(text(
+            "SELECT p.slug, r.position FROM ranking_row r JOIN project p ON p.id = r.project_id "
+            "WHERE r.run_id = :run AND r.position >= :at AND r.effective_priority = r.priority "
+            "AND r.composite > 50 ORDER BY r.position LIMIT 1"),
+            {"run": run.rows_id, "at": 0.2 * run_count(session, run.rows_id)}).one()
+    return slug, position
+
+
+def run_count(session: Any, rows_id: int) -> int:
+    """Return how many rows a stored run has."""
+    from sqlalchemy import text
+
+    return int(session.execute(text("SELECT count(*) FROM ranking_row WHERE run_id = :run"),
+                               {"run": rows_id}).scalar_one())
+
+
+def _place(db: Any, run_id: int, slug: str) -> int | None:
+    """Return a project's place in a stored run (the run's own rows or those it reads)."""
+    from sqlalchemy import text
+
+    with db.read() as session:
+        rows_id = session.execute(text(
+            "SELECT coalesce(rows_run_id, id) FROM ranking_run WHERE id = :run"),
+            {"run": run_id}).scalar_one()
+        return session.execute(text(
+            "SELECT r.position FROM ranking_row r JOIN project p ON p.id = r.project_id "
+            "WHERE r.run_id = :run AND p.slug = :slug"),
+            {"run": rows_id, "slug": slug}).scalar()
+
 
 def measure(database_url: str) -> dict[str, Any]:
     """Rank once, then time each edit's re-ranking through the worker's path."""
@@ -80,12 +134,15 @@ def measure(database_url: str) -> dict[str, Any]:
                 version = project_service.get_project(session=session, slug=slug)["version"]
                 project_service.patch_project(session=session, actor=SYSTEM, slug=slug,
                                               data={"version": version, **fields(n)})
-            carried.clear()
-            started = time.perf_counter()
-            run = ranking._compute_and_store(db, None)
-            seconds = time.perf_counter() - started
-            figures["edits"].append({"edit": name, "seconds": seconds, "run": run.id,
-                                     "revision": run.revision, "carried": any(carried)})
+            figures["edits"].append(_reranked(db, name, carried))
+        db.background.wait()
+        moved, before = _movable_project(db, ranking._compute_and_store(db, None))
+        with db.write() as session:
+            project_service.assess(session=session, actor=SYSTEM, slug=moved, data={
+                "criterion": MOVING_CRITERION, "level": 1, "rationale": "bench: moved down"})
+        figures["edits"].append(_reranked(db, MOVING_EDIT, carried))
+        figures["moved"] = {"project": moved, "from": before,
+                            "to": _place(db, figures["edits"][-1]["run"], moved)}
         ranking._carry_forward = carry  # type: ignore[assignment]
         # The baseline: the same kind of edit with nothing kept, the whole portfolio read.
         db.background.wait()
@@ -102,6 +159,7 @@ def measure(database_url: str) -> dict[str, Any]:
     by_name = {e["edit"]: e["seconds"] for e in figures["edits"]}
     figures["unranked_edit_s"] = max(by_name[EDITS[0][0]], by_name[EDITS[1][0]])
     figures["ranked_edit_s"] = by_name[EDITS[2][0]]
+    figures["moving_edit_s"] = by_name[MOVING_EDIT]
     figures["ratio"] = figures["ranked_edit_s"] / figures["unranked_edit_s"]
     return figures
 
@@ -151,6 +209,9 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"an edit the ranking does not read: {report['unranked_edit_s']:.3f} s, "
           f"{report['ratio']:.1f}x faster than one it reads in the same run "
           f"({report['ranked_edit_s']:.2f} s)")
+    moved = report["moved"]
+    print(f"an assessment that moves {moved['project']} from place {moved['from']:,} to "
+          f"{moved['to']:,}: {report['moving_edit_s']:.2f} s")
 
 
 def main() -> None:
