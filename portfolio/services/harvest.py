@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 import orjson
 from sqlalchemy import insert, select, update
@@ -189,29 +190,72 @@ def _check_size(seen: int, limits: Limits) -> None:
                             "the harvest limit (PORTFOLIO_HARVEST_MAX_DATASETS)")
 
 
-def public_only(request: httpx.Request) -> None:
-    """Refuse a request (a redirect's too) to a host at a private, loopback or local address.
+def public_address(host: str, port: int) -> list[str]:
+    """Resolve a portal's name once; refuse it unless every address it has is public.
 
     A harvest reads whatever address it is given: without this, the server's own network (a
-    cloud's metadata service, an internal admin page) would be one form away. The name is
-    resolved here and again when the connection opens, so a name whose address changes in
-    between (DNS rebinding) is not caught.
+    cloud's metadata service, an internal admin page) would be one form away.
     """
-    host, port = request.url.host, request.url.port
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(
-            host, port or (443 if request.url.scheme == "https" else 80),
-            type=socket.SOCK_STREAM)}
-    except (OSError, UnicodeError):
-        return  # an unknown name: the connection fails, and says so
+        found = list(dict.fromkeys(str(info[4][0]) for info in socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM)))
+    except (OSError, UnicodeError) as exc:
+        raise httpcore.ConnectError(f"{host} has no address ({exc})") from None
     for text in found:
-        address = ipaddress.ip_address(str(text).split("%")[0])
+        address = ipaddress.ip_address(text.split("%")[0])
         mapped = getattr(address, "ipv4_mapped", None)
         if not (mapped or address).is_global:
             raise HarvestFailed(
                 f"{host} is at {address}, a private or local address: a harvest reads public "
                 "portals only (PORTFOLIO_HARVEST_PRIVATE_ADDRESSES=true lets it read an "
                 "on-premises one)")
+    return found
+
+
+class _PublicNetwork(httpcore.NetworkBackend):
+    """Open every connection (a redirect's too) at an address checked public, never a name.
+
+    The name is resolved once, checked, and the socket opened at the address checked: resolved
+    again to connect, a name whose address changed in between (DNS rebinding) would reach a
+    private one. TLS still names the host, so its certificate is checked as before.
+    """
+
+    def __init__(self) -> None:
+        self._network = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        """Connect to the first of the name's public addresses that answers."""
+        failed: Exception | None = None
+        for address in public_address(host, port):
+            try:
+                return self._network.connect_tcp(address, port, timeout, local_address,
+                                                 socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failed = exc
+        assert failed is not None  # getaddrinfo answers at least one address or raises
+        raise failed
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        """Refuse: a portal is read over the network."""
+        raise httpcore.ConnectError("a portal is read over TCP, not a local socket")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep as the standard backend does."""
+        self._network.sleep(seconds)
+
+
+class PublicOnlyTransport(httpx.HTTPTransport):
+    """httpx's own transport, its connections opened by `_PublicNetwork`; no proxy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The pool httpx made, made again with the same TLS defaults and the checked network:
+        # httpx has no public setting for the network its pool connects through.
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
+                                             network_backend=_PublicNetwork())
 
 
 def _get_json(client: httpx.Client, url: str, params: dict[str, Any], limits: Limits) -> Any:
@@ -561,7 +605,7 @@ def harvest(db: Database, *, actor: Actor, url: str, default_publisher: str, dry
     client = client or httpx.Client(
         follow_redirects=True, max_redirects=5,
         headers={"User-Agent": "london-data-portfolio harvest"},
-        event_hooks={"request": [] if limits.private_addresses else [public_only]})
+        transport=None if limits.private_addresses else PublicOnlyTransport())
     try:
         entries = read_catalogue(url, client=client, limits=limits)
     finally:

@@ -307,17 +307,49 @@ def test_every_address_a_portals_name_has_must_be_public(
         monkeypatch: pytest.MonkeyPatch, address: str, refused: bool) -> None:
     import socket
 
-    import httpx
-
-    from portfolio.services.harvest import public_only
+    from portfolio.services.harvest import public_address
 
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [
         (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.35", 443)),
         (socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM, 6, "",
          (address, 443))])
-    request = httpx.Request("GET", "https://portal.example.london/api/3/action/package_search")
     if refused:
         with pytest.raises(HarvestFailed, match="a private or local address"):
-            public_only(request)
+            public_address("portal.example.london", 443)
     else:
-        public_only(request)
+        assert public_address("portal.example.london", 443) == ["93.184.216.35", address]
+
+
+def test_a_portal_is_connected_to_at_the_address_checked_not_at_its_name_resolved_again(
+        london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Left open last session: the name was resolved to check it, then again to connect, so a
+    # name whose address changed in between (DNS rebinding) reached the server's own network.
+    import socket
+
+    import httpcore
+
+    resolved: list[str] = []
+
+    def rebinding(host: str, port: int, *_args: object, **_kwargs: object) -> list:
+        resolved.append(host)
+        # Public when asked once, private when asked again: a name that rebinds.
+        address = "93.184.216.34" if len(resolved) % 2 else "127.0.0.1"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    dialled: list[str] = []
+
+    def dial(_backend: object, host: str, port: int, *_args: object, **_kwargs: object) -> None:
+        dialled.append(host)
+        raise httpcore.ConnectError("the test machine reaches no public address")
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", dial)
+    before = dataset_count(london)
+    # Each try resolves the name once: the first is dialled at its public address and fails
+    # (no network here), the second finds it private and is refused.
+    with pytest.raises(HarvestFailed, match="127.0.0.1, a private or local address"):
+        run(london, "https://portal.example.london/api/3/action/package_search",
+            limits=Limits(timeout_seconds=1.0, private_addresses=False))
+    assert dialled == ["93.184.216.34"]
+    assert resolved == ["portal.example.london"] * 2
+    assert dataset_count(london) == before
