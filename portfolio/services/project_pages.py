@@ -270,7 +270,8 @@ def project_editor(*, session: Session, slug: str, actor: Actor | None = None) -
         "organisations": (organisations_for(session=session, actor=actor,
                                             capability=Capability.EDIT_PROJECT)
                           if actor is not None else list_organisations(session=session)),
-        "criteria": assessed_criteria(session=session, slug=slug),
+        "criteria": assessed_criteria(session=session, slug=slug,
+                                      assessor_id=actor.id if actor is not None else None),
     }
 
 
@@ -279,4 +280,4 @@ def assessor_page(*, session: Session, slug: str, actor: Actor) -> dict[str, Any
     found = project_by_slug(session, slug)
     require(actor, Capability.ASSESS_PROJECT, with_partners(session, found))
     return {"project": get_project(session=session, slug=slug),
-            "criteria": assessed_criteria(session=session, slug=slug)}
+            "criteria": assessed_criteria(session=session, slug=slug, assessor_id=actor.id)}

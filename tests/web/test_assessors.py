@@ -125,3 +125,47 @@ def test_a_refused_assessment_on_the_assess_page_is_named_in_a_summary_linked_to
         assert unknown.status_code == 422
         summary = parse_html(unknown.text).find("div", **{"class": "error-summary"})
         assert summary is not None and "no-such-criterion" in summary.text()
+
+
+def _reach_form(html: str) -> tuple[str | None, str]:
+    """Return the reach form's checked level and its rationale as the page starts them."""
+    form = parse_html(html).by_id("assess-reach")
+    assert form is not None
+    checked = [i.get("value") for i in form.find_all("input")
+               if i.get("name") == "level" and i.get("checked") is not None]
+    box = form.find("textarea")
+    assert box is not None
+    return (checked[0] if checked else None), box.text().strip()
+
+
+def test_a_second_assessors_form_starts_from_their_own_assessment_not_anothers(
+    settings: Settings, london: Database,
+) -> None:
+    # Found by review: a partner's lead found the reach form filled with the owner's level and
+    # rationale, so "Save" recorded the owner's words under the partner's name, as a second
+    # assessor agreeing with them.
+    from sqlalchemy import select
+
+    from portfolio.models import Organisation, Project, ProjectPartner
+
+    with london.write() as session:
+        project = session.execute(select(Project).where(Project.slug == PROJECT)).scalar_one()
+        camden = session.execute(select(Organisation).where(
+            Organisation.code == "E09000007")).scalar_one()
+        session.add(ProjectPartner(project_id=project.id, organisation_id=camden.id))
+    app = create_app(settings)
+    with Browser(app) as partner, Browser(app) as cdo:
+        sign_in(partner, london, "lead", "E09000007")
+        sign_in(cdo, london, "cdo")
+        seeded = next(a for a in cdo.get(f"/api/v1/projects/{PROJECT}").json()["assessments"]
+                      if a["criterion"] == "reach")
+        first = partner.get(f"/projects/{PROJECT}/assess").text
+        assert _reach_form(first) == (None, "")
+        # The newest level is still there to read, beside the form.
+        assert f"Currently level {seeded['assessors'][0]['level']} of 5" in first
+        partner.post(f"/projects/{PROJECT}/assess", data={
+            "criterion": "reach", "level": "4", "rationale": "Camden's view."})
+        assert _reach_form(partner.get(f"/projects/{PROJECT}/assess").text) == (
+            "4", "Camden's view.")
+        # The CDO, who has not assessed it, starts from nothing too; their edit page likewise.
+        assert _reach_form(cdo.get(f"/projects/{PROJECT}/edit").text) == (None, "")

@@ -420,8 +420,16 @@ def test_assessment_radios_show_each_level_descriptor_and_the_current_level(
     assert [r.get("value") for r in radios] == ["1", "2", "3", "4", "5"]
     for radio in radios:
         assert descriptors[int(radio.get("value") or 0)] in page.label_for(radio.get("id") or "")
-    assert [r.get("value") for r in radios if r.get("checked") is not None] == ["4"]
-    assert form.find("textarea").text() == "Arrears avoided"
+    # Another's assessment is shown beside the form, not filled in as this user's own.
+    assert "Currently level 4 of 5" in form.text()
+    assert [r.get("value") for r in radios if r.get("checked") is not None] == []
+    assert form.find("textarea").text() == ""
+    client.post("/projects/one-view/assessments", data={
+        "criterion": "residents_benefit", "level": "3", "rationale": "Fewer than we hoped"})
+    form = parse_html(client.get("/projects/one-view/edit").text).by_id("assess-residents_benefit")
+    checked = [r.get("value") for r in form.find_all("input", type="radio")
+               if r.get("checked") is not None]
+    assert checked == ["3"] and form.find("textarea").text() == "Fewer than we hoped"
     # Cost and effort are scored from bands and readiness from the graph: nobody picks a level.
     assert page.find(id="assess-cost") is None and page.find(id="assess-data_readiness") is None
 
