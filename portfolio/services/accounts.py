@@ -170,7 +170,8 @@ def require_signed_in_person(actor: Actor, doing: str) -> None:
     """Refuse an API token's caller: a token never makes, ends or changes credentials.
 
     Otherwise a leaked token could make itself a fresh one (outliving its revocation and
-    expiry), end its owner's sessions or guess their password without the sign-in limits.
+    expiry), end its owner's sessions or guess their password without the sign-in limits; an
+    admin's could give another account a password it knows, and sign in with that.
     """
     if actor.by_token:
         raise NotAllowed(f"an API token may not {doing}: sign in to the site to do that")
@@ -278,6 +279,9 @@ def add_user(*, session: Session, actor: Actor, data: dict[str, Any],
     `must_change`: the password is one an admin chose, so the user replaces it at first sign-in.
     """
     require(actor, Capability.MANAGE_USERS)
+    if password is not None:
+        # A token's holder would know the password it chose, and sign in with it.
+        require_signed_in_person(actor, "give a user a password")
     values = parse(UserCreate, data)
     taken = {"email": f"A user with email {values.email} already exists."}
     if session.execute(select(col(User.id)).where(func.lower(User.email) == values.email.lower())
@@ -308,6 +312,7 @@ def set_password(*, session: Session, actor: Actor, email: str, password: str,
     assert user.id is not None
     if actor.id != user.id:
         require(actor, Capability.MANAGE_USERS, doing="set other users' passwords")
+        require_signed_in_person(actor, "set other users' passwords")
     check_password_strength(password)
     user.password_hash = hash_password(password)
     # Chosen by the user: no longer one an admin knows. Chosen by an admin: the user must
@@ -379,6 +384,8 @@ def reset_password(*, session: Session, actor: Actor, email: str) -> str:
     Their sessions end, and they must choose their own password when they next sign in.
     """
     require(actor, Capability.MANAGE_USERS, doing="reset other users' passwords")
+    # The one-time password goes back to the caller: a token's holder would sign in with it.
+    require_signed_in_person(actor, "reset other users' passwords")
     user = _user(session, email)
     assert user.id is not None
     if user.id == actor.id:
