@@ -26,7 +26,7 @@ from web.pages_common import (
     sentence,
 )
 from web.routing import Router
-from web.security import COMMENT, EDIT, PROGRESS, PUBLIC, READ, WATCH
+from web.security import COMMENT, EDIT, PROGRESS, PUBLIC, READ, WATCH, RowId
 from web.templating import flash, is_htmx_partial, render, templates
 
 router = Router(include_in_schema=False)
@@ -158,7 +158,7 @@ def post_comment(request: Request, slug: str, db: AppDatabase, actor: CurrentAct
 
 @router.post("/projects/{slug}/comments/{comment_id}/edit", name="comment_edit",
              dependencies=[COMMENT])
-def edit_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
+def edit_comment(request: Request, slug: str, comment_id: RowId, db: AppDatabase,
                  actor: CurrentActor, form: FormData):
     """Change one's own comment within the edit window; a refused edit keeps the text typed."""
     typed, field = form.get("body", ""), f"edit_{comment_id}"
@@ -191,7 +191,7 @@ def edit_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
 
 @router.post("/projects/{slug}/comments/{comment_id}/remove", name="comment_remove",
              dependencies=[COMMENT])
-def remove_comment(request: Request, slug: str, comment_id: int, db: AppDatabase,
+def remove_comment(request: Request, slug: str, comment_id: RowId, db: AppDatabase,
                    actor: CurrentActor):
     """Remove one's own comment, or moderate another's (CDO or admin)."""
     with db.write() as session:

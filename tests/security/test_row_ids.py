@@ -1,0 +1,29 @@
+"""Ids typed into pages' addresses and forms: one past what a row id can be is refused in words.
+
+Found in review: on PostgreSQL a comment's id past the bigint range in the address of its edit
+or remove form was a 500 from the driver; the API's routes already bound their ids.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from portfolio.db import Database
+from tests.web.auth import Browser, sign_in
+
+TOO_LARGE = str(2**63)
+
+
+@pytest.fixture
+def lead(settings, db: Database, app) -> Browser:  # type: ignore[no-untyped-def]
+    """Yield a browser signed in as the borough's lead."""
+    with Browser(app, raise_server_exceptions=False) as client:
+        sign_in(client, db, "lead", "E09000002")
+        yield client
+
+
+@pytest.mark.parametrize("action", ["edit", "remove"])
+def test_a_comment_id_out_of_range_is_not_found(lead: Browser, action: str) -> None:
+    answer = lead.post(f"/projects/one-view/comments/{TOO_LARGE}/{action}",
+                       data={"body": "Changed"}, follow_redirects=False)
+    assert answer.status_code in (404, 422), answer.text
