@@ -179,6 +179,10 @@ def _type_message(kind: str, given: Any) -> str | None:
     return None
 
 
+# The largest id a record is named by: any larger one names none, and past the bigint range
+# the database driver refuses it.
+ROW_ID_MAX = 2**62
+
 # Dates a project may have: anything outside is a typing slip (1800-01-01, 9999-12-31).
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2075, 12, 31)

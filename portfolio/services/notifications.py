@@ -38,6 +38,7 @@ from portfolio.models import (
     User,
     utcnow,
 )
+from portfolio.schemas import ROW_ID_MAX
 from portfolio.services.agreements import notice_expiring
 from portfolio.services.common import chunks, save_rows
 from portfolio.services.progress import notice_stale, owners_of
@@ -451,7 +452,8 @@ def mark_read(*, session: Session, actor: Actor, ids: Iterable[int] | None = Non
     query = update(Notification).where(col(Notification.user_id) == actor.id,
                                        col(Notification.read_at).is_(None))
     if ids is not None:
-        wanted = [int(i) for i in ids]
+        # An id no row can have names none (past the bigint range it was the driver's 500).
+        wanted = [int(i) for i in ids if 1 <= int(i) <= ROW_ID_MAX]
         if not wanted:
             return 0
         query = query.where(col(Notification.id).in_(wanted))
