@@ -1,8 +1,9 @@
 """Ids typed into pages' addresses and forms: one past what a row id can be is refused in words.
 
 Found in review: on PostgreSQL a comment's id past the bigint range in the address of its edit
-or remove form, and a notification's in the form marking it read, were 500s from the driver
-(on SQLite the latter was refused as out of range); the API's routes already bound their ids.
+or remove form, a notification's in the form marking it read (on SQLite refused as out of
+range), and a snapshot's in the comparison's address were 500s from the driver; the API's
+routes already bound their ids.
 """
 
 from __future__ import annotations
@@ -34,3 +35,9 @@ def test_marking_a_notification_read_by_an_id_out_of_range_marks_none(lead: Brow
     answer = lead.post("/notifications/read", data={"id": TOO_LARGE}, follow_redirects=False)
     assert answer.status_code == 303, answer.text
     assert "0 notifications marked read" in lead.get("/notifications").text
+
+
+@pytest.mark.parametrize("path", ["/snapshots/compare", "/snapshots/compare.csv"])
+def test_comparing_snapshots_by_ids_out_of_range_is_not_found(lead: Browser, path: str) -> None:
+    answer = lead.get(path, params={"a": TOO_LARGE, "b": TOO_LARGE})
+    assert answer.status_code in (404, 422), answer.text

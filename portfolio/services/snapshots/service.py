@@ -23,6 +23,7 @@ from portfolio.models import (
     SnapshotExport,
     User,
 )
+from portfolio.schemas import ROW_ID_MAX
 from portfolio.services.common import consistent_read, current_revision, one_at_a_time
 from portfolio.services.frames import load_profile
 from portfolio.services.ranking import ROBUSTNESS_SEED, RunInfo, ensure_ranking
@@ -258,6 +259,10 @@ def load_content(*, session: Session, snapshot_id: int, kept: bool = False) -> S
     With `kept`, the exports kept with its tables come too (an export sends them; a comparison
     or a chart has no use for megabytes of CSV).
     """
+    if not 1 <= snapshot_id <= ROW_ID_MAX:
+        # No snapshot has it (the comparison's ids come from the query string, unbounded);
+        # past the bigint range the driver refused it with a 500.
+        raise NotFound("snapshot", snapshot_id)
     row = session.execute(
         select(col(Snapshot.header), col(SnapshotBody.payload), col(Snapshot.content_hash),
                col(Snapshot.body_hash), col(Snapshot.row_counts))
