@@ -19,6 +19,7 @@ from portfolio.enums import DpiaStatus, ProjectStatus
 from portfolio.errors import Conflict, Invalid, NotAllowed
 from portfolio.models import Project, utcnow
 from portfolio.services.common import project_by_slug, record, rows_changed
+from portfolio.services.merge import require_known_version
 
 S = ProjectStatus
 
@@ -192,6 +193,9 @@ def move(
         raise Invalid({"status": f"{to!r} is not a project status"}) from None
     project = project_by_slug(session, slug)
     require(actor, Capability.EDIT_PROJECT, project)
+    if version is not None:
+        # A version it never had is refused in words (past the bigint range it was a 500).
+        require_known_version(version, project.version, f"project {slug!r}")
     old = project.status
     check_transition(actor, project, old, target.value, reason=reason)
     if old == target.value:
@@ -223,6 +227,8 @@ def archive(*, session: Session, actor: Actor, slug: str, archived: bool = True,
     if archived and project.status not in ARCHIVABLE:
         raise Invalid({"archived": f"only a delivered or rejected project can be archived; this "
                                    f"one is {_words(project.status)}"})
+    if version is not None:
+        require_known_version(version, project.version, f"project {slug!r}")
     if (project.archived_at is not None) == archived:
         return {"project": slug, "archived_at": project.archived_at, "version": project.version}
     query = update(Project).where(col(Project.id) == project.id)

@@ -2,8 +2,9 @@
 
 Found in review: on PostgreSQL a comment's id past the bigint range in the address of its edit
 or remove form, a notification's in the form marking it read (on SQLite refused as out of
-range), and a snapshot's in the comparison's address were 500s from the driver; the API's
-routes already bound their ids.
+range), a snapshot's in the comparison's address, and the version a project was archived or
+moved from (its page's forms and the API) were 500s from the driver; the API's routes already
+bound their ids.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from portfolio.db import Database
+from tests.factories import make_project
 from tests.web.auth import Browser, sign_in
 
 TOO_LARGE = str(2**63)
@@ -41,3 +43,25 @@ def test_marking_a_notification_read_by_an_id_out_of_range_marks_none(lead: Brow
 def test_comparing_snapshots_by_ids_out_of_range_is_not_found(lead: Browser, path: str) -> None:
     answer = lead.get(path, params={"a": TOO_LARGE, "b": TOO_LARGE})
     assert answer.status_code in (404, 422), answer.text
+
+
+def test_archiving_from_a_version_out_of_range_is_refused_in_words(lead: Browser,
+                                                                    db: Database) -> None:
+    with db.write() as session:
+        make_project(session, "delivered-view", status="delivered")
+    answer = lead.post("/projects/delivered-view/archive",
+                       data={"archived": "true", "version": TOO_LARGE}, follow_redirects=False)
+    assert answer.status_code == 422, answer.text
+    assert "version" in answer.text
+
+
+@pytest.mark.parametrize("via", ["page", "api"])
+def test_moving_from_a_version_out_of_range_is_refused_in_words(lead: Browser, via: str) -> None:
+    if via == "page":
+        answer = lead.post("/projects/one-view/status",
+                           data={"to": "proposed", "version": TOO_LARGE}, follow_redirects=False)
+    else:
+        answer = lead.post("/api/v1/projects/one-view/status",
+                           json={"status": "proposed", "version": int(TOO_LARGE)})
+    assert answer.status_code == 422, answer.text
+    assert "version" in answer.text
