@@ -20,6 +20,7 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.services.common import add_new, record, rows_changed
+from portfolio.services.merge import require_known_version
 from portfolio.text import control_problem
 from scoring.criteria import DIMENSIONS
 from scoring.weights import (
@@ -188,6 +189,8 @@ def set_weights(
     if problem := control_problem(description or "", multiline=True):
         raise Invalid({"description": problem})
     if existing is not None and version is not None and version != existing.version:
+        # A version it never had is refused in words (past the bigint range it was a 500).
+        require_known_version(version, existing.version, f"weight profile {name!r}")
         raise _stale(session, existing, version)
     row = existing or WeightProfile(name=name, version=0)
     before = profile_public(session, row) if existing else None

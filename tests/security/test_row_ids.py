@@ -3,8 +3,8 @@
 Found in review: on PostgreSQL a comment's id past the bigint range in the address of its edit
 or remove form, a notification's in the form marking it read (on SQLite refused as out of
 range), a snapshot's in the comparison's address, and the version a project was archived or
-moved from (its page's forms and the API) were 500s from the driver; the API's routes already
-bound their ids.
+moved from, or a weight profile's weights set from (pages' forms and the API), were 500s from
+the driver; the API's routes already bound their ids.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from __future__ import annotations
 import pytest
 
 from portfolio.db import Database
+from portfolio.services import profiles as profile_service
 from tests.factories import make_project
 from tests.web.auth import Browser, sign_in
+from web.app import create_app
 
 TOO_LARGE = str(2**63)
 
@@ -63,5 +65,18 @@ def test_moving_from_a_version_out_of_range_is_refused_in_words(lead: Browser, v
     else:
         answer = lead.post("/api/v1/projects/one-view/status",
                            json={"status": "proposed", "version": int(TOO_LARGE)})
+    assert answer.status_code == 422, answer.text
+    assert "version" in answer.text
+
+
+def test_weights_set_from_a_version_out_of_range_are_refused_in_words(settings,
+                                                                      london: Database) -> None:
+    with london.read() as session:
+        profile = profile_service.list_profiles(session=session)[0]
+    with Browser(create_app(settings), raise_server_exceptions=False) as client:
+        sign_in(client, london, "cdo")
+        answer = client.put(f"/api/v1/profiles/{profile['name']}", json={
+            "dimension_weights": profile["weights"]["dimension"],
+            "criterion_weights": profile["weights"]["criterion"], "version": int(TOO_LARGE)})
     assert answer.status_code == 422, answer.text
     assert "version" in answer.text
