@@ -9,6 +9,8 @@ the driver; the API's routes already bound their ids.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from portfolio.db import Database
@@ -21,7 +23,7 @@ TOO_LARGE = str(2**63)
 
 
 @pytest.fixture
-def lead(db: Database, app) -> Browser:  # type: ignore[no-untyped-def]
+def lead(db: Database, app) -> Iterator[Browser]:  # type: ignore[no-untyped-def]
     """Yield a browser signed in as the borough's lead."""
     with Browser(app, raise_server_exceptions=False) as client:
         sign_in(client, db, "lead", "E09000002")
@@ -29,7 +31,7 @@ def lead(db: Database, app) -> Browser:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("action", ["edit", "remove"])
-def test_a_comment_id_out_of_range_is_not_found(lead: Browser, action: str) -> None:
+def test_a_comment_id_out_of_range_is_refused(lead: Browser, action: str) -> None:
     answer = lead.post(f"/projects/one-view/comments/{TOO_LARGE}/{action}",
                        data={"body": "Changed"}, follow_redirects=False)
     assert answer.status_code in (404, 422), answer.text
@@ -42,7 +44,7 @@ def test_marking_a_notification_read_by_an_id_out_of_range_marks_none(lead: Brow
 
 
 @pytest.mark.parametrize("path", ["/snapshots/compare", "/snapshots/compare.csv"])
-def test_comparing_snapshots_by_ids_out_of_range_is_not_found(lead: Browser, path: str) -> None:
+def test_comparing_snapshots_by_ids_out_of_range_is_refused(lead: Browser, path: str) -> None:
     answer = lead.get(path, params={"a": TOO_LARGE, "b": TOO_LARGE})
     assert answer.status_code in (404, 422), answer.text
 
