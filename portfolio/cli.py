@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from portfolio import migrate
 from portfolio.db import Database
+from portfolio.enums import ProjectStatus
 from portfolio.errors import DomainError
 from portfolio.faults import classify
 from portfolio.services import projects as project_service
@@ -98,6 +99,16 @@ def fail(message: str) -> typer.Exit:
     """Print an error and return the exit to raise."""
     err_console.print(f"[red]error:[/red] {message}")
     return typer.Exit(code=2)
+
+
+def chosen(field: str, value: str | None, choices: type[StrEnum]) -> str | None:
+    """Return a filter's value if it is one of its closed list's, else refuse it naming them."""
+    # As the API answers 422: an unknown status listed nothing and exited 0, as if none matched.
+    names = [choice.value for choice in choices]
+    if value is None or value in names:
+        return value
+    raise fail(f"{field}: {value!r} is not one of the choices: {', '.join(names[:-1])} or "
+               f"{names[-1]}.")
 
 
 def writable(out: Path) -> Path:
@@ -327,6 +338,7 @@ def projects_list(
     ),
 ) -> None:
     """List projects, optionally for one organisation."""
+    status = chosen("status", status, ProjectStatus)
     db = database()
     with db.read() as session:
         rows = project_service.list_projects(

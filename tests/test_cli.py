@@ -250,3 +250,13 @@ def test_a_solve_limit_that_is_no_time_and_an_empty_save_name_are_refused(
     assert unnamed.exit_code != 0
     assert "name" in getattr(unnamed.exception, "errors", {}), unnamed.output
     assert json.loads(invoke(tmp_path, "scenario", "list", "--format", "json").stdout) == []
+
+
+def test_projects_list_refuses_a_status_that_is_not_one_as_the_api_does(
+        tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    result = runner.invoke(app, ["projects", "list", "--status", "aproved"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "'aproved' is not one of the choices" in result.output
+    assert "in_progress" in result.output and "Traceback" not in result.output

@@ -75,3 +75,11 @@ def test_expiring_within_out_of_range_is_refused_as_the_api_refuses_it(tmp_path:
         assert isinstance(refused.exception, Invalid), (days, refused.exception)
         assert "expiring_within" in refused.exception.errors
     invoke(tmp_path, "agreements", "list", "--expiring-within", "3660")
+
+
+def test_list_refuses_a_standing_that_is_not_one_as_the_api_does(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    result = invoke(tmp_path, "agreements", "list", "--status", "sigend", ok=False)
+    assert result.exit_code == 2, result.output
+    assert "'sigend' is not one of the choices" in result.output
+    assert "drafting" in result.output and "Traceback" not in result.output
