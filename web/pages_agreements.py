@@ -41,7 +41,8 @@ from web.routing import Router
 from web.security import READ, Policy, policy
 from web.templating import flash, render, templates
 
-router = Router()
+# Pages only (their API is web/api_agreements.py): none belongs in /openapi.json.
+router = Router(include_in_schema=False)
 AGREEMENTS = Depends(policy(Policy.AGREEMENTS))
 
 # Rows the form offers at least for parties and datasets; it shows every one an agreement has

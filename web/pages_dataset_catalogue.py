@@ -72,7 +72,8 @@ def _register_form(request: Request, session: Session, actor: Actor, values: dic
         status_code=status_code)
 
 
-@router.get("/catalogue/register", name="dataset_register", dependencies=[EDIT])
+@router.get("/catalogue/register", name="dataset_register", dependencies=[EDIT],
+            include_in_schema=False)
 def register_form(request: Request, session: ReadSession,
                   actor: CurrentActor):
     """Show the form to register a dataset in the catalogue."""
@@ -80,7 +81,8 @@ def register_form(request: Request, session: ReadSession,
         "access": "open", "update_frequency": "adhoc", "drl": "C4"})
 
 
-@router.post("/catalogue/register", name="dataset_create", dependencies=[EDIT])
+@router.post("/catalogue/register", name="dataset_create", dependencies=[EDIT],
+             include_in_schema=False)
 def register(request: Request, session: WriteSession, actor: CurrentActor,
              form: FormData):
     """Register a dataset; refusals come back beside their fields with nothing lost."""
@@ -94,7 +96,8 @@ def register(request: Request, session: WriteSession, actor: CurrentActor,
     return RedirectResponse(str(request.url_for("dataset", code=made["code"])), status_code=303)
 
 
-@router.post("/datasets/{code}/readiness", name="dataset_readiness", dependencies=[EDIT])
+@router.post("/datasets/{code}/readiness", name="dataset_readiness", dependencies=[EDIT],
+             include_in_schema=False)
 def assess(request: Request, code: str, session: WriteSession, actor: CurrentActor,
            form: FormData):
     """Set a dataset's readiness level with its evidence, from the version the user read.

@@ -182,3 +182,13 @@ def test_every_api_body_is_typed_and_every_operation_declares_its_refusals(
             if not {"401", "422"} <= set(operation["responses"]):
                 undeclared.append(label)
     assert untyped == [] and undeclared == []
+
+
+def test_the_schema_documents_the_api_and_the_health_checks_and_no_page(
+        settings: Settings, london: Database) -> None:
+    # The agreements and catalogue pages were listed as JSON operations answering
+    # HTTPValidationError, so a client generated from the schema had methods for HTML forms.
+    spec = create_app(settings).openapi()
+    pages = [path for path in spec["paths"]
+             if not path.startswith("/api/v1/") and path not in {"/healthz", "/readyz"}]
+    assert pages == []
