@@ -247,6 +247,8 @@ def _keep_strongest(matrix: sp.csr_matrix, per_row: int) -> sp.csr_matrix:
         keep = rank < per_row
         matrix = sp.csr_matrix((matrix.data[keep], (rows[keep], matrix.indices[keep])),
                                shape=matrix.shape)
+    if matrix.shape[0] == 0:
+        return matrix.astype(np.float32)  # no projects: scikit-learn refuses to normalise none
     if matrix.shape[0] == 1:
         return _normalised_row(matrix)  # a draft: no scikit-learn in a web worker for it
     from sklearn.preprocessing import normalize
@@ -309,7 +311,10 @@ def build_model(projects: pd.DataFrame, links: pd.DataFrame, *, top_k: int = TOP
     themes = np.asarray(theme_names, dtype=object)[theme_codes]
     texts = tuple(project_text(t, d) for t, d in zip(projects["title"],
                                                       projects["description"], strict=True))
-    counts = _hasher().transform(texts)
+    # The term counter reads the first text to size its output: with none (an empty portfolio,
+    # as a new deployment's is) it raised StopIteration, and every similar-projects call 500.
+    counts = (_hasher().transform(texts) if texts
+              else sp.csr_matrix((0, N_FEATURES), dtype=np.float32))
     idf = _fit_idf(counts)
     text = _tfidf(counts, idf)
     datasets, dataset_keys = _dataset_matrix(links, {key: i for i, key in enumerate(keys)},

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from portfolio.db import Database
 from portfolio.settings import Settings
 from tests.factories import depend, make_organisation, make_project
-from tests.web.auth import Browser, sign_in
+from tests.web.auth import Browser, sign_in, token_for
 from web.app import create_app
 
 
@@ -113,3 +113,21 @@ def test_a_filter_value_that_names_nothing_is_refused_naming_the_choices(
     assert response.status_code == 422, (path, response.text)
     assert field in response.json()["errors"], response.json()
     assert "pattern" not in response.json()["errors"][field]  # the choices, in words
+
+
+def test_similar_projects_of_an_empty_portfolio_answer_in_words_not_500(
+        settings: Settings, db: Database) -> None:
+    # A new deployment holds no project: building the similarity model of none raised
+    # StopIteration in the term counter, and every similarity call answered 500.
+    headers = {"Authorization": f"Bearer {token_for(db, 'cdo')}"}
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        draft = client.post("/api/v1/similar", headers=headers,
+                            json={"title": "Debt advice referrals", "description": "", "theme": "",
+                                  "owner": ""})
+        missing = client.get("/api/v1/projects/debt-advice/similar", headers=headers)
+        together = client.get("/api/v1/collaboration", headers=headers)
+    assert draft.status_code == 200, draft.text
+    assert draft.json()["similar"] == []
+    assert missing.status_code == 404, missing.text
+    assert "debt-advice" in missing.json()["detail"]
+    assert together.status_code == 200, together.text
