@@ -21,8 +21,8 @@ class NotFound(DomainError):
 
     status_code = 404
 
-    def __init__(self, entity: str, key: object) -> None:
-        super().__init__(f"no {entity} {key!r}")
+    def __init__(self, entity: str, key: object, *, message: str | None = None) -> None:
+        super().__init__(message or f"no {entity} {key!r}")
         self.entity = entity
         self.key = key
 

@@ -534,7 +534,10 @@ def load_profile(session: Session, name: str | None) -> StoredProfile:
         col(WeightProfile.retired_at).is_not(None), col(WeightProfile.id)))
     row = session.execute(query).scalars().first()
     if row is None:
-        raise NotFound("weight profile", name)
+        # Unnamed, the refusal said "no weight profile None": the portfolio has none at all.
+        raise NotFound("weight profile", name, message=None if name else (
+            "no weight profile yet: the CDO or an admin adds one on the Profiles page "
+            "(portfolio seed london loads the demo's)"))
     weights = session.execute(
         select(col(ProfileWeight.kind), col(ProfileWeight.key), col(ProfileWeight.weight))
         .where(col(ProfileWeight.profile_id) == row.id)

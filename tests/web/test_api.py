@@ -131,3 +131,16 @@ def test_similar_projects_of_an_empty_portfolio_answer_in_words_not_500(
     assert missing.status_code == 404, missing.text
     assert "debt-advice" in missing.json()["detail"]
     assert together.status_code == 200, together.text
+
+
+def test_ranking_without_any_weight_profile_says_so_not_none(
+        settings: Settings, db: Database) -> None:
+    # With no profile named and none stored the refusal read "no weight profile None".
+    headers = {"Authorization": f"Bearer {token_for(db, 'cdo')}"}
+    with TestClient(create_app(settings)) as client:
+        refused = client.get("/api/v1/backlog", headers=headers)
+        named = client.get("/api/v1/backlog?profile=Balanced", headers=headers)
+    assert refused.status_code == 404, refused.text
+    assert "None" not in refused.json()["detail"]
+    assert "no weight profile yet" in refused.json()["detail"]
+    assert named.json()["detail"] == "no weight profile 'Balanced'"
