@@ -157,10 +157,15 @@ def _number_message(kind: str, ctx: dict[str, Any], given: Any) -> str | None:
     """Say what is wrong with a number, if that is the error."""
     if str(given).strip().lower().lstrip("+-") in {"nan", "inf", "infinity"}:
         return "Enter a number, such as 18 or 2.5."
-    if kind in {"greater_than_equal", "greater_than"}:
-        return f"Enter {_figure(ctx.get('ge', ctx.get('gt')))} or more (you entered {given})."
-    if kind in {"less_than_equal", "less_than"}:
-        return f"Enter {_figure(ctx.get('le', ctx.get('lt')))} or less (you entered {given})."
+    # A strict bound excludes itself: "Enter 1 or less (you entered 1)" contradicted itself.
+    if kind == "greater_than_equal":
+        return f"Enter {_figure(ctx.get('ge'))} or more (you entered {given})."
+    if kind == "greater_than":
+        return f"Enter a number more than {_figure(ctx.get('gt'))} (you entered {given})."
+    if kind == "less_than_equal":
+        return f"Enter {_figure(ctx.get('le'))} or less (you entered {given})."
+    if kind == "less_than":
+        return f"Enter a number below {_figure(ctx.get('lt'))} (you entered {given})."
     if kind in {"int_parsing", "int_from_float"}:
         return f"Enter a whole number, such as 250000 (you entered {given!r})."
     if kind in {"float_parsing", "finite_number"}:

@@ -144,3 +144,15 @@ def test_ranking_without_any_weight_profile_says_so_not_none(
     assert "None" not in refused.json()["detail"]
     assert "no weight profile yet" in refused.json()["detail"]
     assert named.json()["detail"] == "no weight profile 'Balanced'"
+
+
+@pytest.mark.parametrize(("query", "field", "says"), [
+    ("/api/v1/roadmap?budget=100000&discount_rate=1", "discount_rate", "below 1"),
+    ("/api/v1/plan/frontier?capacity=10&max_budget=0", "max_budget", "more than 0"),
+])
+def test_a_strict_bound_is_said_as_strict(client: TestClient, query: str, field: str,
+                                          says: str) -> None:
+    # A rate must be below 1: the refusal read "Enter 1 or less (you entered 1)".
+    refused = client.get(query)
+    assert refused.status_code == 422, refused.text
+    assert says in refused.json()["errors"][field], refused.text
