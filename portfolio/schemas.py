@@ -110,6 +110,11 @@ PICKED = {
                      "E09000007 or GLA."),
     "owner": "Choose an organisation from the list.",
     "publisher": "Choose an organisation from the list.",
+    # The API's own patterned fields: their refusal quoted the regular expression.
+    "quarter": "Write the quarter as a year and Q1 to Q4, such as 2027 Q1 or 2027-Q1.",
+    "url": "Give the portal's address, starting with http:// or https://.",
+    "group": ("Give the suggestion's key as the collaboration list shows it: project ids "
+              "separated by commas, such as 12,40."),
 }
 
 

@@ -156,3 +156,23 @@ def test_a_strict_bound_is_said_as_strict(client: TestClient, query: str, field:
     refused = client.get(query)
     assert refused.status_code == 422, refused.text
     assert says in refused.json()["errors"][field], refused.text
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field", "says"), [
+    ("PUT", "/api/v1/capacities",
+     {"organisation": "E09000002", "quarter": "2027Q1", "person_months": 5}, "quarter",
+     "2027 Q1"),
+    ("DELETE", "/api/v1/capacities/E09000002/2027Q1", None, "quarter", "2027 Q1"),
+    ("POST", "/api/v1/catalogue/harvest", {"url": "ftp://data.london.gov.uk"}, "url",
+     "https://"),
+    ("POST", "/api/v1/collaboration/dismiss", {"group": "one-view", "reason": "done"}, "group",
+     "project ids"),
+])
+def test_a_patterned_field_is_refused_in_words_not_its_pattern(
+        client: TestClient, method: str, path: str, body: dict | None, field: str,
+        says: str) -> None:
+    # These answered "String should match pattern '^\d{4}[ -]Q[1-4]$'."
+    refused = client.request(method, path, json=body)
+    assert refused.status_code == 422, refused.text
+    message = refused.json()["errors"][field]
+    assert says in message and "pattern" not in message, message
