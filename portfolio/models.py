@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     inspect,
 )
@@ -73,9 +74,22 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp read back in UTC with its zone on every database."""
+
+    # SQLite keeps no zone: its times came back naive where PostgreSQL's are aware, so the
+    # API answered one scenario's created_at with +00:00 from POST and without from GET.
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        """Read a stored time without a zone as the UTC it was written in (utcnow)."""
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def timestamp_column(nullable: bool = False) -> Column:
     """Return a timezone-aware timestamp column."""
-    return Column(DateTime(timezone=True), nullable=nullable)
+    return Column(UtcDateTime(), nullable=nullable)
 
 
 def row_id(row: SQLModel) -> int:

@@ -146,6 +146,25 @@ def test_ranking_without_any_weight_profile_says_so_not_none(
     assert named.json()["detail"] == "no weight profile 'Balanced'"
 
 
+def test_times_are_answered_in_utc_with_their_offset_on_every_database(
+        settings: Settings, london: Database) -> None:
+    # SQLite gives stored times back without a zone: a scenario's created_at came back from
+    # POST as ...+00:00 and from GET without an offset, which a script reads as local time.
+    from datetime import datetime
+    headers = {"Authorization": f"Bearer {token_for(london, 'cdo')}"}
+    with TestClient(create_app(settings)) as client:
+        made = client.post("/api/v1/scenarios", headers=headers,
+                           json={"name": "Winter", "budget": 500000, "capacity": 50}).json()
+        read = client.get(f"/api/v1/scenarios/{made['id']}", headers=headers).json()
+        client.post("/api/v1/projects/bd-debt-arrears-prevention/comments", headers=headers,
+                    json={"body": "Checked the arrears data."})
+        comment = client.get("/api/v1/projects/bd-debt-arrears-prevention/comments",
+                             headers=headers).json()[0]
+    assert read["created_at"] == made["created_at"]
+    for moment in (read["created_at"], read["updated_at"], comment["created_at"]):
+        assert datetime.fromisoformat(moment).utcoffset() is not None, moment
+
+
 @pytest.mark.parametrize(("query", "field", "says"), [
     ("/api/v1/roadmap?budget=100000&discount_rate=1", "discount_rate", "below 1"),
     ("/api/v1/plan/frontier?capacity=10&max_budget=0", "max_budget", "more than 0"),
