@@ -80,6 +80,20 @@ from web.templating import render
 UPLOAD_PREFIXES = ("/import", "/api/v1/import")
 
 
+def body_refused(found: Any) -> dict[str, str] | None:
+    """Say why a body that is not a JSON object was refused, under `body`, else None."""
+    # Broken JSON was refused under its character position ("17"), and a missing or non-object
+    # body under "input" in pydantic's words.
+    for error in found:
+        if error["type"] == "json_invalid":
+            return {"body": f"The body is not valid JSON: {error.get('ctx', {}).get('error', '')} "
+                            f"at character {error['loc'][-1]}."}
+        if tuple(error["loc"]) == ("body",):
+            return {"body": "Send a JSON object as the body, with Content-Type: "
+                            "application/json."}
+    return None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for a set of settings (tests pass their own)."""
     settings = settings or Settings()
@@ -405,7 +419,7 @@ def install_error_handlers(app: FastAPI) -> None:
     def validation_error(request: Request, exc: RequestValidationError) -> Response:
         # The same plain-English messages the services give, by field (no "body.", "query.";
         # only where it comes first: a field may itself be called `body`).
-        errors = messages_for(
+        errors = body_refused(exc.errors()) or messages_for(
             {**e, "loc": tuple(e["loc"][1:] if e["loc"][:1] in (("body",), ("query",),
                                                                 ("path",)) else e["loc"])}
             for e in exc.errors())

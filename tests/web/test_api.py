@@ -195,3 +195,20 @@ def test_a_patterned_field_is_refused_in_words_not_its_pattern(
     assert refused.status_code == 422, refused.text
     message = refused.json()["errors"][field]
     assert says in message and "pattern" not in message, message
+
+
+@pytest.mark.parametrize(("content", "content_type", "says"), [
+    (b'{"slug": "debt-advice",', "application/json", "not valid JSON"),
+    (b"", "application/json", "JSON object"),
+    (b'["debt-advice"]', "application/json", "JSON object"),
+    (b'{"slug": "debt-advice"}', "text/plain", "application/json"),
+])
+def test_a_body_that_is_no_json_object_is_refused_naming_the_body(
+        client: TestClient, content: bytes, content_type: str, says: str) -> None:
+    # Broken JSON was refused under the field "17" (a character position), and a missing or
+    # non-object body under "input" with pydantic's words ("Field required").
+    refused = client.post("/api/v1/projects", content=content,
+                          headers={"Content-Type": content_type})
+    assert refused.status_code == 422, refused.text
+    assert list(refused.json()["errors"]) == ["body"], refused.text
+    assert says in refused.json()["errors"]["body"], refused.text
