@@ -80,6 +80,9 @@ from web.templating import render
 UPLOAD_PREFIXES = ("/import", "/api/v1/import")
 
 
+WHOLE_BODY_ERRORS = {"missing", "model_attributes_type", "model_type", "dict_type"}
+
+
 def body_refused(found: Any) -> dict[str, str] | None:
     """Say why a body that is not a JSON object was refused, under `body`, else None."""
     # Broken JSON was refused under its character position ("17"), and a missing or non-object
@@ -88,7 +91,9 @@ def body_refused(found: Any) -> dict[str, str] | None:
         if error["type"] == "json_invalid":
             return {"body": f"The body is not valid JSON: {error.get('ctx', {}).get('error', '')} "
                             f"at character {error['loc'][-1]}."}
-        if tuple(error["loc"]) == ("body",):
+        # Only a body missing or of another type: a whole-model rule is answered at ("body",)
+        # too, naming its fields in its message.
+        if tuple(error["loc"]) == ("body",) and error["type"] in WHOLE_BODY_ERRORS:
             return {"body": "Send a JSON object as the body, with Content-Type: "
                             "application/json."}
     return None

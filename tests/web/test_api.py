@@ -212,3 +212,12 @@ def test_a_body_that_is_no_json_object_is_refused_naming_the_body(
     assert refused.status_code == 422, refused.text
     assert list(refused.json()["errors"]) == ["body"], refused.text
     assert says in refused.json()["errors"]["body"], refused.text
+
+
+def test_a_rule_across_fields_still_names_its_fields(client: TestClient) -> None:
+    # A whole-model rule is reported at the body too: it must not read as "send a JSON object".
+    refused = client.post("/api/v1/projects", json={
+        "slug": "debt-advice", "title": "Debt advice", "owner": "E09000002", "theme": "housing",
+        "mandatory": True})
+    assert refused.status_code == 422, refused.text
+    assert "body" not in refused.json()["errors"], refused.text
