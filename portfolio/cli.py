@@ -274,7 +274,9 @@ def users_add(
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    # A port past 65535 was passed on, and the server listened on it modulo 65536.
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")
+                    ] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
     # "\\[" keeps each default's brackets from being read as Rich markup (and dropped).

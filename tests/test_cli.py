@@ -260,3 +260,17 @@ def test_projects_list_refuses_a_status_that_is_not_one_as_the_api_does(
     assert result.exit_code == 2, result.output
     assert "'aproved' is not one of the choices" in result.output
     assert "in_progress" in result.output and "Traceback" not in result.output
+
+
+def test_serve_refuses_a_port_no_socket_can_have(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Port 99999 was passed on: uvicorn said "running on http://127.0.0.1:99999" and listened
+    # on 34463 (99999 - 65536), so a script pointed at the printed address found nothing.
+    import uvicorn
+    served: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **options: served.append(options))
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    for port in ("99999", "65536", "-1"):
+        result = runner.invoke(app, ["serve", "--port", port], env=env)
+        assert result.exit_code == 2, (port, result.output)
+        assert "--port" in result.output and "Traceback" not in result.output
+    assert served == []
