@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -1049,6 +1050,15 @@ def main() -> None:
         app()
     except DomainError as exc:
         err_console.print(f"[red]error:[/red] {exc.message}")
+        raise SystemExit(2) from None
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        # A PORTFOLIO_ variable that cannot be read (PORTFOLIO_PORT=abc) was a traceback. Its
+        # value is not repeated: it may be a secret (the key, a database password).
+        for error in exc.errors():
+            name = "PORTFOLIO_" + "_".join(str(part) for part in error["loc"]).upper()
+            err_console.print(f"[red]error:[/red] {name}: {error['msg']}", highlight=False)
         raise SystemExit(2) from None
     except Exception as exc:
         fault = classify(exc)

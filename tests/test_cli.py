@@ -274,3 +274,19 @@ def test_serve_refuses_a_port_no_socket_can_have(tmp_path: Path, monkeypatch) ->
         assert result.exit_code == 2, (port, result.output)
         assert "--port" in result.output and "Traceback" not in result.output
     assert served == []
+
+
+def test_a_setting_that_cannot_be_read_is_refused_in_one_line(
+        tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    # PORTFOLIO_PORT=abc made every command print pydantic's traceback and exit 1.
+    import pytest
+
+    from portfolio.cli import main
+    monkeypatch.setenv("PORTFOLIO_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("PORTFOLIO_PORT", "abc")
+    monkeypatch.setattr(sys, "argv", ["portfolio", "projects", "list"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    said = capsys.readouterr().err
+    assert "PORTFOLIO_PORT" in said and "Traceback" not in said, said
