@@ -14,6 +14,7 @@ from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.enums import Access, Decision, OrganisationKind, ProjectStatus, Theme
 from portfolio.services import datasets as dataset_service
+from portfolio.services import filters as closed_lists
 from portfolio.services import network, planning, workflow
 from portfolio.services import organisations as organisation_service
 from portfolio.services import overrides as override_service
@@ -75,6 +76,7 @@ def list_projects(
     archived: bool | None = None,
 ) -> list[dict[str, Any]]:
     """List projects (slug, title, organisation code, status, archived and more)."""
+    closed_lists.require_organisation(session, organisation)
     return project_service.list_projects(
         session=session, organisation=organisation, status=status, theme=theme, q=q,
         archived=archived)
@@ -215,6 +217,7 @@ def list_datasets(
     session: ReadSession, publisher: str | None = None, access: Access | None = None
 ) -> list[dict[str, Any]]:
     """List datasets with their readiness level and how many projects use them."""
+    closed_lists.require_organisation(session, publisher, name="publisher")
     return dataset_service.list_datasets(session=session, publisher=publisher, access=access)
 
 
@@ -269,6 +272,9 @@ def get_backlog(
     While a re-ranking after edits runs, the previous ranking answers at once:
     X-Portfolio-Ranking-Behind says by how many revisions (0: current); ?fresh=true waits.
     """
+    with db.read() as session:
+        closed_lists.require_organisation(session, organisation)
+    closed_lists.require_known(status=(closed_lists.statuses_in_view(view), status))
     run, rows = ranking_service.ranked_rows(
         db, profile=profile, view=view, top=top, organisation=organisation, theme=theme,
         status=status, q=q, wait_seconds=None if fresh else 0.0)
@@ -330,6 +336,8 @@ def get_graph(
     status: ProjectStatus | None = None,
 ) -> dict[str, Any]:
     """Return the portfolio graph as node-link JSON (cytoscape elements)."""
+    with db.read() as session:
+        closed_lists.require_organisation(session, organisation)
     return network.graph_json(db, kinds=kind, organisation=organisation, theme=theme,
                                      status=status)
 

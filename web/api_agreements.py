@@ -23,6 +23,7 @@ from portfolio.errors import Invalid
 from portfolio.schemas import LINE_PATTERN, LongText, Slug, Title
 from portfolio.services import agreement_pages
 from portfolio.services import agreements as agreement_service
+from portfolio.services import filters as closed_lists
 from portfolio.services import projects as project_service
 from portfolio.services.agreements import MAX_DATASETS, MAX_PARTIES, PartyInput
 from web.api_contract import ERRORS
@@ -119,6 +120,8 @@ def list_agreements(
     )] = None,
 ) -> list[dict[str, Any]]:
     """List agreements with parties, datasets, relying projects and the value resting on each."""
+    with db.read() as session:
+        closed_lists.require_organisation(session, party, name="party")
     return agreement_pages.agreements_page(db, party=party, status=status,
                                            expiring_within=expiring_within)["agreements"]
 

@@ -12,6 +12,7 @@ from portfolio.enums import Theme
 from portfolio.errors import NotFound
 from portfolio.services import benefits as benefit_service
 from portfolio.services import collaboration as collaboration_service
+from portfolio.services import filters as closed_lists
 from web.api import AppDatabase, CurrentActor, ReadSession, WriteSession
 from web.api_contract import ERRORS
 from web.api_models import BenefitIn, DismissIn, body_of
@@ -68,6 +69,8 @@ def collaboration(db: AppDatabase, actor: CurrentActor, theme: Theme | None = No
     """Return groups of alike projects in different organisations that are not yet partners,
     with shared datasets, combined value and cost and a suggested lead; `key` names a group
     for dismissal."""
+    with db.read() as session:
+        closed_lists.require_organisation(session, organisation)
     return collaboration_service.opportunities(db, theme=theme, organisation=organisation,
                                                actor=actor, fresh=fresh)
 

@@ -9,6 +9,7 @@ from fastapi import Query, Request
 
 from portfolio.enums import ProjectStatus, Role, Theme
 from portfolio.models import Organisation
+from portfolio.services import filters as closed_lists
 from portfolio.services import organisations as organisation_service
 from portfolio.services import projects as project_service
 from portfolio.services import reviews as review_service
@@ -37,15 +38,20 @@ def home(
     # A lead starts at their own organisation's projects; "All organisations" is one choice away.
     if organisation is None and "organisation" not in request.query_params:
         organisation = own_organisation(session, actor)
-    filters: dict[str, Any] = {"q": q or None, "organisation": organisation or None,
-                               "theme": theme or None, "status": status or None}
+    organisations = organisation_service.list_organisations(session=session)
+    applied, errors = closed_lists.sift(
+        organisation=(closed_lists.organisations(o["code"] for o in organisations),
+                      organisation),
+        theme=(closed_lists.THEMES, theme), status=(closed_lists.PROJECT_STATUSES, status))
+    # A value naming nothing is said beside its filter; the list is shown without it.
+    filters: dict[str, Any] = {"q": q or None, **applied}
     found = project_service.list_projects(session=session, after=after or None,
                                           limit=PAGE_SIZE + 1, sort=sort,
                                           include_archived=False, **filters)
     next_after = found[PAGE_SIZE - 1]["slug"] if len(found) > PAGE_SIZE else None
     # An explicit empty organisation keeps "all" chosen for a lead across pages and sorts.
     kept = {k: v for k, v in filters.items() if v} | (
-        {"organisation": ""} if not organisation else {}) | {"sort": sort}
+        {"organisation": ""} if not filters["organisation"] else {}) | {"sort": sort}
     # A lead sees the reviewer's open questions on their organisation's projects first.
     questions = review_service.questions_for(session=session, actor=actor)
     return render(request, "home.html", {
@@ -53,12 +59,12 @@ def home(
         "filters": filters, "sort": sort, "sorts": SORTS,
         "sort_urls": {key: f"{request.url.path}?{urlencode(kept | {'sort': key})}"
                       for key in SORTS},
-        "organisations": organisation_service.list_organisations(session=session),
+        "organisations": organisations, "errors": errors,
         "themes": [t.value for t in Theme], "statuses": [s.value for s in ProjectStatus],
         "next_url": f"{request.url.path}?{urlencode(kept | {'after': next_after})}"
         if next_after else None,
         "first_url": f"{request.url.path}?{urlencode(kept)}" if after else None,
-    }, block="results")
+    }, block="results", status_code=422 if errors else 200)
 
 
 def own_organisation(session, actor) -> str | None:

@@ -23,6 +23,7 @@ from portfolio.models import Dataset, Organisation
 from portfolio.services import agreement_pages
 from portfolio.services import agreements as agreement_service
 from portfolio.services import attachments as attachment_service
+from portfolio.services import filters as closed_lists
 from portfolio.text import whole_number
 from web.deps import seen_revision
 from web.pages_attachments import shown
@@ -128,11 +129,17 @@ def agreements(
             errors["as_of"] = "Enter a date as year-month-day, such as 2027-03-31."
         except Invalid as exc:
             errors |= exc.errors
+    with db.read() as session:
+        parties = closed_lists.organisations_named(session, party)
+    applied, unknown = closed_lists.sift(
+        party=(parties, party), status=(closed_lists.AGREEMENT_STATUSES, status))
+    errors |= unknown  # said beside its filter; the list is shown without it
     context = agreement_pages.agreements_page(
-        db, party=party or None, status=status or None, expiring_within=days,
+        db, party=applied["party"], status=applied["status"], expiring_within=days,
         seen=seen_revision(request))
-    context |= {"filters": {"party": party, "status": status, "expiring_within": expiring_within,
-                            "as_of": as_of},
+    context |= {"filters": {"party": applied["party"] or "", "status": applied["status"] or "",
+                            "expiring_within": expiring_within, "as_of": as_of},
+                "statuses": closed_lists.AGREEMENT_STATUSES.values,
                 "errors": errors, "breaks": breaks}
     return render(request, "agreements.html", context, status_code=422 if errors else 200)
 

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from portfolio.errors import Conflict, Invalid
 from portfolio.services import benefits as benefit_service
 from portfolio.services import collaboration as collaboration_service
+from portfolio.services import filters as closed_lists
 from portfolio.services import organisations as organisation_service
 from portfolio.services import projects as project_service
 from portfolio.services.common import project_by_slug
@@ -81,9 +82,15 @@ def _collaboration_context(db: AppDatabase, session: ReadSession, actor: Any, th
 def collaboration(request: Request, db: AppDatabase, session: ReadSession, actor: CurrentActor,
                   theme: Filter = None, organisation: Filter = None):
     """Show groups of alike projects in different organisations that could work together."""
-    context = _collaboration_context(db, session, actor, theme, organisation)
-    return render(request, "collaboration.html", context | {"errors": {}, "values": {}},
-                  block="groups")
+    applied, filter_errors = closed_lists.sift(
+        theme=(closed_lists.THEMES, theme),
+        organisation=(closed_lists.organisations_named(session, organisation), organisation))
+    # A value naming nothing is said beside its filter; the groups are shown without it.
+    context = _collaboration_context(db, session, actor, applied["theme"],
+                                     applied["organisation"])
+    return render(request, "collaboration.html", context | {
+        "errors": {}, "values": {}, "filter_errors": filter_errors}, block="groups",
+        status_code=422 if filter_errors else 200)
 
 
 @router.post("/collaboration/dismiss", name="collaboration_dismiss", dependencies=[DISMISS])

@@ -13,6 +13,7 @@ from portfolio.errors import Conflict, Invalid
 from portfolio.schemas import DatasetUpdate
 from portfolio.services import dataset_pages
 from portfolio.services import datasets as dataset_service
+from portfolio.services import filters as closed_lists
 from web.pages_common import (
     CurrentActor,
     FormData,
@@ -40,12 +41,15 @@ def datasets(
     drl: Annotated[str, Query(max_length=2)] = "",
 ):
     """List datasets filtered by publisher, access, readiness and text (filters in the URL)."""
-    context = dataset_pages.datasets_page(
-        session=session, publisher=publisher or None, access=access or None, q=q.strip() or None,
-        drl=drl or None,
-    )
-    context["filters"] = {"publisher": publisher, "access": access, "q": q, "drl": drl}
-    return render(request, "datasets.html", context, block="results")
+    applied, errors = closed_lists.sift(
+        publisher=(closed_lists.organisations_named(session, publisher), publisher),
+        access=(closed_lists.ACCESS_LEVELS, access), drl=(closed_lists.READINESS_LEVELS, drl))
+    # A value naming nothing is said beside its filter; the list is shown without it.
+    context = dataset_pages.datasets_page(session=session, q=q.strip() or None, **applied)
+    context["filters"] = {k: v or "" for k, v in applied.items()} | {"q": q}
+    context["errors"] = errors
+    return render(request, "datasets.html", context, block="results",
+                  status_code=422 if errors else 200)
 
 
 @router.get("/datasets/{code}", name="dataset", dependencies=[READ])

@@ -15,6 +15,7 @@ from portfolio.enums import DIMENSIONS, ProjectStatus, Theme
 from portfolio.errors import Invalid
 from portfolio.services import dashboard as dashboard_service
 from portfolio.services import datasets as dataset_service
+from portfolio.services import filters as closed_lists
 from portfolio.services import organisations as organisation_service
 from portfolio.services import planning
 from portfolio.services import profiles as profile_service
@@ -36,6 +37,8 @@ READ = Depends(policy(Policy.READ))
 Text = Annotated[str | None, Query(max_length=200)]
 Code = Annotated[str | None, Query(max_length=32)]
 View = Annotated[str, Query(pattern="^(candidates|committed)$")]
+# The kinds of node the graph draws (scoring.graph.build_graph).
+NODE_KINDS = closed_lists.Closed("kind of node", ("project", "dataset", "organisation"))
 # Each backlog view's tab: its label and note; its statuses come from the engine's own table.
 VIEW_TABS = tuple(
     {"name": name, "label": label, "note": note,
@@ -78,6 +81,7 @@ def _controls(request: Request, db: Database, revision: int,
             request=request, **context))
 
     key = ("backlog controls", revision, tuple(sorted(context["filters"].items())),
+           tuple(sorted(context["errors"].items())),
            tuple(sorted(context["weights"].items())))
     return db.page_memo.get_or_compute(key, draw)
 
@@ -139,9 +143,14 @@ def backlog_page(
         moved = {d: float(v) for d, v in slider.items() if v is not None}
         if any(abs(v - base[d]) >= 0.5 for d, v in moved.items()):
             whatif = {d: moved.get(d, float(base[d])) for d in DIMENSIONS}
-    filters: dict[str, Any] = {
-        "profile": profile_name, "view": view, "organisation": organisation or None,
-        "theme": theme or None, "status": status or None, "q": q or None}
+    tab = next(t for t in VIEW_TABS if t["name"] == view)
+    applied, errors = closed_lists.sift(
+        organisation=(closed_lists.organisations(o["code"] for o in choices["organisations"]),
+                      organisation),
+        theme=(closed_lists.THEMES, theme), status=(closed_lists.statuses_in_view(view), status))
+    # A value naming nothing is said beside its filter; the ranking is shown without it.
+    filters: dict[str, Any] = {"profile": profile_name, "view": view, **applied,
+                               "q": q or None}
     try:
         page = ranking_service.backlog_page(db, dimension_weights=whatif, after=after,
                                             seen=seen_revision(request), revision=revision,
@@ -163,22 +172,21 @@ def backlog_page(
     # The previous page, unless it is the first (which "First page" already offers).
     previous_url = (f"{request.url.path}?{urlencode(query | {'after': page['previous_after']})}"
                     if page.get("previous_after") else None)
-    tab = next(t for t in VIEW_TABS if t["name"] == view)
     # A tab keeps the other filters; a status belongs to one view, so it is dropped.
     tab_urls = {t["name"]: f"{request.url.path}?" + urlencode(
         {k: v for k, v in query.items() if k != "status"} | {"view": t["name"]})
         for t in VIEW_TABS}
-    form = {**choices, "filters": filters, "weights": weights, "tab": tab}
+    form = {**choices, "filters": filters, "weights": weights, "tab": tab, "errors": errors}
     return render(request, "backlog.html", {
         **choices, **page, "table": _ranking_table(request, db, page, (filters, after)),
         "controls": _controls(request, db, revision, form),
-        "filters": filters, "weights": weights, "error": error,
+        "filters": filters, "weights": weights, "error": error, "errors": errors,
         "chosen": chosen, "next_url": next_url, "first_url": first_url, "after": after,
         "previous_url": previous_url,
         "reset_sliders": reset_sliders, "tabs": VIEW_TABS, "tab": tab,
         "tab_urls": tab_urls,
         "progress": committed_progress(db, page["rows"]) if view == COMMITTED else [],
-    }, block="ranking")
+    }, block="ranking", status_code=422 if errors else 200)
 
 
 @router.get("/projects/{slug}/why", name="project_why", dependencies=[READ])
@@ -215,18 +223,24 @@ def graph_page(request: Request, db: AppDatabase, organisation: Code = None, the
                layout: Annotated[str, Query(pattern="^(force|layered)$")] = "force",
                ):
     """Show the interactive network, or which datasets are shared by which projects."""
-    params = {k: v for k, v in {"organisation": organisation, "theme": theme,
-                                "kind": kind}.items() if v}
+    choices = _choices(db)
+    applied, errors = closed_lists.sift(
+        organisation=(closed_lists.organisations(o["code"] for o in choices["organisations"]),
+                      organisation),
+        theme=(closed_lists.THEMES, theme), kind=(NODE_KINDS, kind))
+    # A value naming nothing is said beside its filter; the graph is drawn without it.
+    params = {k: v for k, v in applied.items() if v}
     api_url = str(request.url_for("get_graph").path) + ("?" + urlencode(params) if params else "")
     return render(request, "graph.html", {
-        **_choices(db), "organisation": organisation or "", "theme": theme or "",
-        "kind": kind or "", "colour": colour if colour in ("readiness", "status") else "readiness",
+        **choices, "errors": errors, "organisation": applied["organisation"] or "",
+        "theme": applied["theme"] or "", "kind": applied["kind"] or "",
+        "colour": colour if colour in ("readiness", "status") else "readiness",
         "focus": focus or "", "api_url": api_url, "view": view, "layout": layout,
         "graphml_url": str(request.url_for("get_graphml").path),
         "shared": _shared_datasets(db) if view == "datasets" else None,
         "view_urls": {v: f"{request.url.path}?" + urlencode(params | {"view": v})
                       for v in ("network", "datasets")},
-    })
+    }, status_code=422 if errors else 200)
 
 
 def _shared_datasets(db: Database) -> list[dict[str, Any]]:

@@ -219,6 +219,11 @@ def save_a_roadmap_without_a_name(page: Page) -> None:
     expect(page.locator(".error-summary")).to_be_visible()
 
 
+def see_filter_error(page: Page) -> None:
+    """Wait for the summary of a filter naming nothing to take focus."""
+    expect(page.locator(".error-summary")).to_be_focused()
+
+
 # Each page's states besides the first view: name, path, role, what brings it about.
 STATES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
     "backlog, Why? open": ("/backlog", "cdo", open_why),
@@ -230,6 +235,14 @@ STATES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
     "sign-in, error shown": ("/login", "", sign_in_wrongly),
     "roadmap solved, saving refused": ("/plan/roadmap?budget=2000000", "cdo",
                                        save_a_roadmap_without_a_name),
+    "projects, a filter naming nothing": ("/?theme=nonsense", "lead", see_filter_error),
+    "backlog, a filter naming nothing": ("/backlog?organisation=ZZZ", "cdo", see_filter_error),
+    "datasets, a filter naming nothing": ("/datasets?access=bogus", "researcher",
+                                          see_filter_error),
+    "collaboration, a filter naming nothing": ("/collaboration?theme=nonsense", "lead",
+                                               see_filter_error),
+    "graph, a filter naming nothing": ("/graph?kind=planet", "researcher", see_filter_error),
+    "agreements, a filter naming nothing": ("/agreements?party=ZZZ", "cdo", see_filter_error),
 }
 
 

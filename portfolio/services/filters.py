@@ -1,0 +1,96 @@
+"""Filters over closed lists: a value that names nothing is said plainly, never an empty list."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlmodel import Session, col, select
+
+from portfolio.enums import Access, AgreementStatus, ProjectStatus, ReadinessLevel, Theme
+from portfolio.errors import Invalid
+from portfolio.models import Organisation
+
+
+@dataclass(frozen=True)
+class Closed:
+    """What a filter's value names (theme, organisation...) and the values it may take."""
+
+    noun: str
+    values: Collection[str]
+    # 63 organisations are too many to list in a message; the form's list offers them.
+    listed: bool = True
+
+    def message(self, given: str) -> str:
+        """Say that no such value exists, and, for a short list, which do."""
+        given = str(given)  # an enum member is named by its value, not its repr
+        if not self.listed:
+            return f"There is no {self.noun} with the code {given!r} in the portfolio."
+        choices = [str(v) for v in self.values]
+        allowed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else \
+            "".join(choices)
+        return f"There is no {self.noun} called {given!r}: choose one of {allowed}."
+
+
+def of_enum(noun: str, enum: type[StrEnum]) -> Closed:
+    """Return the closed list of an enum's values."""
+    return Closed(noun, tuple(member.value for member in enum))
+
+
+THEMES = of_enum("theme", Theme)
+PROJECT_STATUSES = of_enum("status", ProjectStatus)
+AGREEMENT_STATUSES = of_enum("standing", AgreementStatus)
+ACCESS_LEVELS = of_enum("access level", Access)
+READINESS_LEVELS = of_enum("readiness level", ReadinessLevel)
+
+
+def organisations(codes: Iterable[str]) -> Closed:
+    """Return the closed list of the organisation codes given (a page's loaded choices)."""
+    return Closed("organisation", frozenset(codes), listed=False)
+
+
+def organisations_named(session: Session, code: str | None) -> Closed:
+    """Return the organisations a filter may name, reading only the one it names."""
+    found = session.exec(select(col(Organisation.code)).where(
+        col(Organisation.code) == code)).all() if code else []
+    return organisations(found)
+
+
+def sift(**given: tuple[Closed, str | None]) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Split filters into the values to apply and a message for each value naming nothing.
+
+    An empty value is no filter; an unknown one is dropped from what is applied, so a page can
+    show the list without it beside the message.
+    """
+    kept: dict[str, str | None] = {}
+    errors: dict[str, str] = {}
+    for name, (closed, value) in given.items():
+        if value and value not in closed.values:
+            errors[name] = closed.message(value)
+            kept[name] = None
+        else:
+            kept[name] = value or None
+    return kept, errors
+
+
+def require_known(**given: tuple[Closed, str | None]) -> dict[str, str | None]:
+    """Return the filters to apply, or refuse (422) every one naming nothing, by name."""
+    kept, errors = sift(**given)
+    if errors:
+        raise Invalid(errors)
+    return kept
+
+
+def require_organisation(session: Session, code: str | None, *,
+                         name: str = "organisation") -> None:
+    """Refuse (422) an organisation filter whose code names no organisation."""
+    require_known(**{name: (organisations_named(session, code), code)})
+
+
+def statuses_in_view(view: str) -> Closed:
+    """Return the statuses a ranking view holds ("all": both views)."""
+    from scoring.ranking import VIEW_OF_STATUS  # pure, but kept out of the filters' imports
+
+    return Closed("status in this view", tuple(
+        status for status, holder in VIEW_OF_STATUS.items() if view in (holder, "all")))
