@@ -133,7 +133,7 @@ def backlog_page(
     # One revision read serves the choices and the ranking run, both kept per revision.
     revision = portfolio_revision(db)
     choices = _choices(db, revision)
-    profile_name = profile or (choices["profiles"][0]["name"] if choices["profiles"] else None)
+    profile_name, profile_error = _asked_profile(db, choices["profiles"], profile)
     chosen = next((p for p in choices["profiles"] if p["name"] == profile_name), None)
     # Sliders left over from another profile (the user just switched) are reset, not applied.
     reset_sliders = for_profile is not None and for_profile != profile_name
@@ -148,6 +148,7 @@ def backlog_page(
         organisation=(closed_lists.organisations(o["code"] for o in choices["organisations"]),
                       organisation),
         theme=(closed_lists.THEMES, theme), status=(closed_lists.statuses_in_view(view), status))
+    errors |= profile_error
     # A value naming nothing is said beside its filter; the ranking is shown without it.
     filters: dict[str, Any] = {"profile": profile_name, "view": view, **applied,
                                "q": q or None}
@@ -187,6 +188,19 @@ def backlog_page(
         "tab_urls": tab_urls,
         "progress": committed_progress(db, page["rows"]) if view == COMMITTED else [],
     }, block="ranking", status_code=422 if errors else 200)
+
+
+def _asked_profile(db: Database, profiles: list[dict[str, Any]],
+                   asked: str | None) -> tuple[str | None, dict[str, str]]:
+    """Return the profile to rank under, and why the one asked for is not, if it is none."""
+    offered = closed_lists.Closed("weight profile", [p["name"] for p in profiles])
+    first = next(iter(offered.values), None)
+    if not asked or asked in offered.values:
+        return asked or first, {}
+    with db.read() as session:  # a retired profile is not offered but still ranks, as before
+        if asked in {p["name"] for p in profile_service.list_profiles(session=session)}:
+            return asked, {}
+    return first, {"profile": offered.message(asked)}
 
 
 @router.get("/projects/{slug}/why", name="project_why", dependencies=[READ])

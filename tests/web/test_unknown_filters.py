@@ -91,3 +91,17 @@ def test_a_known_organisation_filters_the_api_as_before(signed_in: SignedIn) -> 
 
     assert answer.status_code == 200
     assert answer.json() and {p["organisation"] for p in answer.json()} == {"E09000007"}
+
+
+def test_a_backlog_profile_naming_nothing_is_said_beside_the_profile_over_the_first_ranking(
+    signed_in: SignedIn,
+) -> None:
+    # It answered the "Not found" page: the backlog, its filters and tabs all gone.
+    browser = signed_in("researcher", html=True)
+
+    answer = browser.get("/backlog", params={"profile": "nonsense"})
+
+    assert answer.status_code == 422, answer.text[:500]
+    html = parse_html(answer.text)
+    assert "There is no weight profile called 'nonsense'" in html.error_for("profile")
+    assert "<tbody" in answer.text  # the first profile's ranking
