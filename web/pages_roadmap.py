@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from portfolio.actors import Actor
 from portfolio.errors import Invalid, NotFound
+from portfolio.services import filters as closed_lists
 from portfolio.services import organisations as organisation_service
 from portfolio.services import profiles as profile_service
 from portfolio.services import roadmap as roadmap_service
@@ -26,6 +27,8 @@ READ = Depends(policy(Policy.READ))
 CAPACITY = Depends(policy(Policy.CAPACITY))
 SCENARIOS = Depends(policy(Policy.SCENARIOS))
 Text = Annotated[str | None, Query(max_length=40)]
+# What the timeline's rows may be grouped by.
+GROUPINGS = closed_lists.Closed("grouping", ("organisation", "theme"))
 
 
 def _number(errors: dict[str, str], name: str, raw: str | None, *, whole: bool = False,
@@ -90,11 +93,17 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
     form["horizon"] = form["horizon"] or str(roadmap_service.DEFAULT_HORIZON)
     form["discount_rate"] = form["discount_rate"] or str(roadmap_service.DEFAULT_DISCOUNT_RATE)
     form["profile"] = form["profile"] or (profiles[0]["name"] if profiles else "")
-    errors: dict[str, str] = {}
-    values = _values(errors, form)
+    unreadable: dict[str, str] = {}
+    values = _values(unreadable, form)
+    # A profile or grouping naming nothing is said beside its field; the first is used.
+    applied, unknown = closed_lists.sift(
+        profile=(closed_lists.Closed("weight profile", [p["name"] for p in profiles]),
+                 form["profile"]), group=(GROUPINGS, group))
+    form["profile"] = applied["profile"] or (profiles[0]["name"] if profiles else "")
+    errors = unreadable | unknown  # in the form's order, for the summary
     result, saved = None, opened.get("scenario")
     notices: list[str] = []
-    if form["budget"] and not errors:
+    if form["budget"] and not unreadable:
         try:
             result = _saved_roadmap(db, saved, notices) if saved else \
                 roadmap_service.roadmap(
@@ -103,16 +112,16 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
                     profile=form["profile"] or None,
                     wall_clock_seconds=db.settings.plan_wall_clock_seconds)
         except Invalid as exc:
-            errors = exc.errors
+            errors |= exc.errors
         except NotFound as exc:
             # The form's profile, removed since the page was loaded: a field to choose again.
             if exc.entity != "weight profile":
                 raise
-            errors = {"profile": f"no weight profile called {form['profile']!r}"}
+            errors |= {"profile": f"no weight profile called {form['profile']!r}"}
     with db.read() as session:
         roadmaps = [x for x in scenario_service.list_scenarios(session=session)
                     if x["kind"] == "roadmap"]
-    grouping = "theme" if group == "theme" else "organisation"
+    grouping = applied["group"] or "organisation"
     context: dict[str, Any] = {"form": form, "errors": errors, "profiles": profiles,
                                "profile_options": [(p["name"], p["name"]) for p in profiles],
                                "roadmap": result, "group": grouping, "scenario": saved,

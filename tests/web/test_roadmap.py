@@ -11,6 +11,7 @@ import pytest
 from portfolio.db import Database
 from portfolio.settings import Settings
 from tests.web.auth import Browser, sign_in
+from tests.web.pages_html import parse_html
 from web.app import create_app
 
 HTML = {"accept": "text/html"}
@@ -235,3 +236,19 @@ def test_a_bad_quarter_on_the_capacity_form_is_shown_beside_it(clients) -> None:
         "organisation": "E09000002", "quarter": "next year", "person_months": "5"})
     assert page.status_code == 422
     assert re.search(r'id="f-quarter-error">[^<]*not a quarter', page.text)
+
+
+def test_the_page_shows_each_bad_choice_beside_its_field_and_in_a_summary(clients) -> None:
+    # A profile naming nothing was said under the form, away from its field, and an unknown
+    # grouping was silently taken as "organisation"; no summary took the errors together.
+    page = clients["researcher"].get("/plan/roadmap", params={
+        "budget": "lots", "profile": "nonsense", "group": "bogus"}, headers=HTML)
+
+    assert page.status_code == 422
+    html = parse_html(page.text)
+    assert "a budget in pounds" in html.error_for("budget")
+    assert "There is no weight profile called 'nonsense'" in html.error_for("profile")
+    assert "There is no grouping called 'bogus'" in html.error_for("group")
+    summary = html.find(class_="error-summary")
+    assert summary is not None
+    assert [a.get("href") for a in summary.find_all("a")] == ["#budget", "#profile", "#group"]
