@@ -96,3 +96,14 @@ def test_the_dashboard_says_what_changed_since_the_last_snapshot(browser: Browse
 def test_with_no_snapshot_the_pages_say_so(browser: Browser) -> None:
     assert "No snapshot yet" in browser.get("/dashboard/changes", headers=HTMX).text
     assert "No snapshot yet" in browser.get("/over-time").text
+
+
+def test_the_over_time_page_counts_its_snapshots_in_words(browser: Browser) -> None:
+    # It read "Read from the 0 newest snapshots" above "No snapshot yet", and "the 1 newest
+    # snapshots" with one.
+    assert "newest" not in browser.get("/over-time").text
+
+    browser.post("/api/v1/snapshots", json={"label": "Only"})
+
+    page = browser.get("/over-time").text
+    assert "Read from the one snapshot" in page.replace("<a href=\"/snapshots\">", "")
