@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 from portfolio.enums import DIMENSIONS
 from portfolio.errors import Conflict, Invalid
 from portfolio.models import User
+from portfolio.services import filters as closed_lists
 from portfolio.services import profile_pages
 from portfolio.services import profiles as profile_service
 from portfolio.text import whole_number
@@ -102,15 +103,18 @@ def profile_compare(request: Request, db: AppDatabase, a: ProfileName = "",
     """Compare the rankings two profiles give, side by side."""
     with db.read() as session:
         listed = profile_service.list_profiles(session=session)
-    comparison, error = None, None
-    if a and b:
+    named = closed_lists.Closed("weight profile", [p["name"] for p in listed])
+    chosen, errors = closed_lists.sift(a=(named, a), b=(named, b))
+    comparison = None
+    if chosen["a"] and chosen["b"]:
         try:
             comparison = profile_pages.compare_profiles(db, a=a, b=b)
         except Invalid as exc:
-            error = exc.message
+            errors = exc.errors
     return render(request, "profiles_compare.html", {
-        "profiles": listed, "a": a, "b": b, "comparison": comparison, "error": error,
-    }, status_code=422 if error else 200)
+        "profiles": listed, "a": chosen["a"] or "", "b": chosen["b"] or "",
+        "comparison": comparison, "errors": errors,
+    }, status_code=422 if errors else 200)
 
 
 @router.post("/profiles/ahp/preview", name="profile_ahp_preview", dependencies=[READ])

@@ -244,6 +244,8 @@ STATES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
                                                see_filter_error),
     "graph, a filter naming nothing": ("/graph?kind=planet", "researcher", see_filter_error),
     "agreements, a filter naming nothing": ("/agreements?party=ZZZ", "cdo", see_filter_error),
+    "profile comparison, a profile naming nothing": ("/profiles/compare?a=nonsense&b=Net zero",
+                                                     "cdo", see_filter_error),
     "roadmap, bad choices": ("/plan/roadmap?budget=lots&profile=nonsense&group=bogus", "cdo",
                              see_filter_error),
 }

@@ -326,3 +326,20 @@ def test_two_profiles_are_compared_on_the_candidates_ranks_the_backlog_shows(
     ranks = [int(r.find_all("td")[0].text()) for r in table.find("tbody").find_all("tr")]
     assert ranks == list(range(1, len(ranks) + 1))
     assert "candidates" in page.find("main").text().lower()
+
+
+@pytest.mark.parametrize(("params", "control", "says"), [
+    ({"a": "nonsense", "b": "Net zero"}, "c-a", "There is no weight profile called 'nonsense'"),
+    ({"a": "CDO default", "b": "CDO default"}, "c-b", "choose two different profiles"),
+], ids=["unknown", "the same twice"])
+def test_a_comparison_of_profiles_says_whats_wrong_beside_the_choice(
+        clients: dict[str, Browser], params: dict[str, str], control: str, says: str) -> None:
+    # An unknown profile answered the "Not found" page; the same one twice was said under the
+    # form, tied to neither choice, with no summary.
+    page = clients["researcher"].get("/profiles/compare", params=params)
+
+    assert page.status_code == 422
+    html = parse_html(page.text)
+    assert says in html.error_for(control)
+    summary = html.find(class_="error-summary")
+    assert summary is not None and says in summary.text()
