@@ -120,6 +120,7 @@ def agreements(
             if not 0 <= days <= 3660:
                 raise ValueError
         except ValueError:
+            days = None  # the list is shown without it, the message beside the field
             errors["expiring_within"] = "Enter a number of days from 0 to 3660, such as 60."
     breaks = None
     if as_of.strip():

@@ -56,6 +56,21 @@ def test_the_list_filters_by_party_and_standing(clients: dict[str, Browser]) -> 
     assert {r["code"] for r in expired} == {"card-spend-footfall-licence"}
 
 
+@pytest.mark.parametrize("days", ["-1", "9999"])
+def test_a_look_ahead_out_of_range_is_said_beside_it_over_the_list(
+        clients: dict[str, Browser], days: str) -> None:
+    # A whole number outside 0-3660 reached the service, whose refusal answered the bare
+    # "Something is wrong with the request" page: no list, no filters.
+    page = clients["researcher"].get("/agreements", params={"expiring_within": days},
+                                     headers={"accept": "text/html"})
+
+    assert page.status_code == 422
+    html = parse_html(page.text)
+    assert "from 0 to 3660" in html.error_for("ag-expiring_within")
+    assert html.find(class_="error-summary") is not None
+    assert "London street works data-sharing agreement" in page.text
+
+
 def test_an_agreement_page_lists_parties_datasets_and_the_projects_resting_on_it(
         clients: dict[str, Browser]) -> None:
     page = clients["researcher"].get("/agreements/ukpn-priority-services-register-boroughs")
