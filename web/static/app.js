@@ -37,6 +37,22 @@ function syncInvalid(message) {
 document.addEventListener("htmx:afterSwap", (event) => syncInvalid(event.detail.target));
 document.addEventListener("htmx:oobAfterSwap", (event) => syncInvalid(event.detail.target));
 
+// A list reloaded at a new address (a filter chosen, a sort, a page): the message of a filter
+// in the old address that named nothing went with that address, so it goes from the form.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const from = event.detail.requestConfig && event.detail.requestConfig.elt;  // the sender
+  if (!from || !from.closest || !from.closest('[hx-push-url="true"]')) return;
+  document.querySelectorAll("form.filters").forEach((form) => {
+    form.querySelectorAll(".field-error").forEach((message) => {
+      if (!message.textContent.trim()) return;
+      message.replaceChildren();
+      syncInvalid(message);
+    });
+    const summary = form.previousElementSibling;
+    if (summary && summary.matches(".error-summary")) summary.remove();
+  });
+});
+
 // A page shown again with errors, or with a clash with someone else's change: its summary
 // takes focus, so it is read (and seen) first.
 document.addEventListener("DOMContentLoaded", () => {
