@@ -152,11 +152,13 @@ def plan_compare(
     scenario: Annotated[list[int], Query(max_length=3)] = [],  # noqa: B006
 ):
     """Compare two or three saved scenarios side by side: value, cost, effort, adds and drops."""
-    comparison, error, notice = None, None, ""
+    comparison, errors, notice = None, {}, ""
     try:
-        comparison = scenario_service.compare_scenarios(db, scenario_ids=scenario)
+        # Opened with nothing ticked, the page offers the choice; it is not yet a refusal.
+        comparison = scenario_service.compare_scenarios(
+            db, scenario_ids=scenario) if scenario else None
     except Invalid as exc:
-        error = exc.message
+        errors = exc.errors
     except scenario_service.SolveQueued as exc:
         notice = f"{exc.message}. Reload this page to see the comparison."
     except scenario_service.SolveFailed as exc:
@@ -164,9 +166,9 @@ def plan_compare(
     with db.read() as session:
         saved_list = scenario_service.list_scenarios(session=session)
     return render(request, "plan_compare.html", {
-        "comparison": comparison, "error": error, "scenarios": saved_list,
+        "comparison": comparison, "errors": errors, "scenarios": saved_list,
         "chosen": scenario, "notice": notice,
-    }, status_code=422 if error else 200)
+    }, status_code=422 if errors else 200)
 
 
 async def multi_form(request: Request) -> dict[str, list[str]]:

@@ -228,6 +228,25 @@ def test_comparing_one_scenario_is_refused(clients: dict[str, Browser]) -> None:
     assert "two or three" in response.text
 
 
+def test_the_comparison_page_opens_without_an_error_and_says_one_beside_the_choice(
+        clients: dict[str, Browser]) -> None:
+    # Opened from the menu's Plan page (nothing ticked yet) it answered 422 with "scenarios:
+    # choose two or three different scenarios, not 0"; a refusal sat under no field, unsummed.
+    opened = clients["cdo"].get("/plan/compare")
+    assert opened.status_code == 200
+    assert parse_html(opened.text).find(class_="error-summary") is None
+    assert "choose two or three" not in opened.text
+
+    made = scenario(clients["cdo"], "Alone")
+    refused = clients["cdo"].get("/plan/compare", params={"scenario": made["id"]})
+
+    assert refused.status_code == 422
+    html = parse_html(refused.text)
+    assert "choose two or three different scenarios, not 1" in html.error_for("cmp-scenarios")
+    summary = html.find(class_="error-summary")
+    assert summary is not None and "not 1" in summary.text()
+
+
 @pytest.mark.parametrize(("field", "amount"), [("budget", "1e400"), ("capacity", "1e999")])
 def test_the_plan_page_and_api_refuse_an_infinite_amount_in_the_same_words(
     clients: dict[str, Browser], field: str, amount: str,
