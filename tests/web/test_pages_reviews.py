@@ -143,6 +143,21 @@ def test_only_the_cdo_or_an_admin_may_decide(db: Database, client: TestClient) -
     assert set(refused.value.errors) == {"decision", "rationale"}
 
 
+@pytest.mark.parametrize("role", ["lead", "researcher"])
+def test_the_queue_offers_deciding_only_to_those_who_may_decide(
+        settings: Settings, db: Database, client: TestClient, role: str) -> None:
+    # A lead or researcher was told "Open one to decide" and offered "Start with the first",
+    # which led to a project page with no decision form and no word of why.
+    with Browser(create_app(settings), headers={"accept": "text/html"}) as reader:
+        sign_in(reader, db, role, "E09000002" if role == "lead" else None)
+        page = reader.get("/reviews").text
+
+    assert "Start with the first" not in page
+    assert "Open one to decide" not in page
+    assert "The CDO or an admin decides" in page
+    assert "Start with the first" in client.get("/reviews").text  # the admin's queue
+
+
 def test_project_page_shows_the_decision_and_the_status_change_in_its_history(
     client: TestClient,
 ) -> None:
