@@ -61,3 +61,15 @@ def test_a_blank_outcome_or_a_control_character_is_refused_in_plain_words(
     assert page.find("div", **{"class": "error-summary"}) is not None
     assert page.by_id("b-people_reached").get("value") == "5000"  # what was typed is kept
     assert lead.get(f"/api/v1{URL}").status_code == 404  # nothing recorded
+
+
+def test_a_project_not_delivered_is_not_said_to_be_delivered_on_its_planned_end(
+        signed_in: SignedIn) -> None:
+    # A proposed project's page read "Proposed · delivered 2026-01-30": its planned end date.
+    reader = signed_in("researcher", html=True)
+
+    page = reader.get("/projects/newham-fly-tipping-hotspots/benefits").text
+    meta = parse_html(page).find("p", **{"class": "meta"}).text()
+
+    assert "delivered" not in meta.lower().replace("proposed", "")
+    assert "planned to end 2026-01-30" in meta
