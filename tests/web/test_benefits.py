@@ -73,3 +73,16 @@ def test_a_project_not_delivered_is_not_said_to_be_delivered_on_its_planned_end(
 
     assert "delivered" not in meta.lower().replace("proposed", "")
     assert "planned to end 2026-01-30" in meta
+
+
+def test_the_accuracy_tables_give_every_level_and_ratio_to_the_same_places(
+        signed_in: SignedIn) -> None:
+    # A column read 3.167, 3.5 and 4.0 under one another (and a ratio 0.818 beside 1.0).
+    page = parse_html(signed_in("researcher", html=True).get("/benefits").text)
+
+    for table in page.find_all("table")[:2]:
+        for row in table.find("tbody").find_all("tr"):
+            cells = [cell.text() for cell in row.find_all("td")]
+            figures = cells[2:4] + ([cells[6]] if len(cells) == 7 else [])
+            for figure in figures:
+                assert figure == "not known" or re.fullmatch(r"\d+\.\d\d", figure), cells
