@@ -36,7 +36,11 @@ READ = Depends(policy(Policy.READ))
 
 Text = Annotated[str | None, Query(max_length=200)]
 Code = Annotated[str | None, Query(max_length=32)]
-View = Annotated[str, Query(pattern="^(candidates|committed)$")]
+# The backlog's views, and the graph page's views, layouts and colourings.
+BACKLOG_VIEWS = closed_lists.Closed("view", (CANDIDATES, COMMITTED))
+GRAPH_VIEWS = closed_lists.Closed("view", ("network", "datasets"))
+GRAPH_LAYOUTS = closed_lists.Closed("layout", ("force", "layered"))
+GRAPH_COLOURINGS = closed_lists.Closed("colouring", ("readiness", "status"))
 # The kinds of node the graph draws (scoring.graph.build_graph).
 NODE_KINDS = closed_lists.Closed("kind of node", ("project", "dataset", "organisation"))
 # Each backlog view's tab: its label and note; its statuses come from the engine's own table.
@@ -125,7 +129,7 @@ slider_weights.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
 def backlog_page(
     request: Request, db: AppDatabase,
     slider: Annotated[dict[str, float | None], Depends(slider_weights)],
-    profile: Text = None, view: View = "candidates",
+    profile: Text = None, view: Text = None,
     organisation: Code = None, theme: Code = None, status: Code = None, q: Text = None,
     after: Annotated[int, Query(ge=0)] = 0, for_profile: Text = None,
 ):
@@ -133,6 +137,8 @@ def backlog_page(
     # One revision read serves the choices and the ranking run, both kept per revision.
     revision = portfolio_revision(db)
     choices = _choices(db, revision)
+    shown, view_error = closed_lists.sift(view=(BACKLOG_VIEWS, view))
+    view = shown["view"] or CANDIDATES
     profile_name, profile_error = _asked_profile(db, choices["profiles"], profile)
     chosen = next((p for p in choices["profiles"] if p["name"] == profile_name), None)
     # Sliders left over from another profile (the user just switched) are reset, not applied.
@@ -148,7 +154,7 @@ def backlog_page(
         organisation=(closed_lists.organisations(o["code"] for o in choices["organisations"]),
                       organisation),
         theme=(closed_lists.THEMES, theme), status=(closed_lists.statuses_in_view(view), status))
-    errors |= profile_error
+    errors = view_error | profile_error | errors
     # A value naming nothing is said beside its filter; the ranking is shown without it.
     filters: dict[str, Any] = {"profile": profile_name, "view": view, **applied,
                                "q": q or None}
@@ -231,24 +237,26 @@ def frontier_fragment(
 
 @router.get("/graph", name="graph", dependencies=[READ])
 def graph_page(request: Request, db: AppDatabase, organisation: Code = None, theme: Code = None,
-               kind: Code = None, colour: Code = "readiness",
+               kind: Code = None, colour: Code = None,
                focus: Annotated[str | None, Query(max_length=120)] = None,
-               view: Annotated[str, Query(pattern="^(network|datasets)$")] = "network",
-               layout: Annotated[str, Query(pattern="^(force|layered)$")] = "force",
-               ):
+               view: Code = None, layout: Code = None):
     """Show the interactive network, or which datasets are shared by which projects."""
     choices = _choices(db)
     applied, errors = closed_lists.sift(
         organisation=(closed_lists.organisations(o["code"] for o in choices["organisations"]),
                       organisation),
-        theme=(closed_lists.THEMES, theme), kind=(NODE_KINDS, kind))
+        theme=(closed_lists.THEMES, theme), kind=(NODE_KINDS, kind),
+        view=(GRAPH_VIEWS, view), layout=(GRAPH_LAYOUTS, layout),
+        colour=(GRAPH_COLOURINGS, colour))
     # A value naming nothing is said beside its filter; the graph is drawn without it.
+    view, layout = applied.pop("view") or "network", applied.pop("layout") or "force"
+    colour = applied.pop("colour") or "readiness"
     params = {k: v for k, v in applied.items() if v}
     api_url = str(request.url_for("get_graph").path) + ("?" + urlencode(params) if params else "")
     return render(request, "graph.html", {
         **choices, "errors": errors, "organisation": applied["organisation"] or "",
         "theme": applied["theme"] or "", "kind": applied["kind"] or "",
-        "colour": colour if colour in ("readiness", "status") else "readiness",
+        "colour": colour,
         "focus": focus or "", "api_url": api_url, "view": view, "layout": layout,
         "graphml_url": str(request.url_for("get_graphml").path),
         "shared": _shared_datasets(db) if view == "datasets" else None,

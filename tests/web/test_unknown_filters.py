@@ -105,3 +105,24 @@ def test_a_backlog_profile_naming_nothing_is_said_beside_the_profile_over_the_fi
     html = parse_html(answer.text)
     assert "There is no weight profile called 'nonsense'" in html.error_for("profile")
     assert "<tbody" in answer.text  # the first profile's ranking
+
+
+@pytest.mark.parametrize(("page", "name", "value", "says"), [
+    ("/backlog", "view", "bogus", "There is no view called 'bogus'"),
+    ("/graph", "view", "bogus", "There is no view called 'bogus'"),
+    ("/graph", "layout", "circle", "There is no layout called 'circle'"),
+    ("/graph", "colour", "pink", "There is no colouring called 'pink'"),
+], ids=["backlog view", "graph view", "graph layout", "graph colour"])
+def test_a_view_naming_nothing_is_said_over_the_first_view(
+    signed_in: SignedIn, page: str, name: str, value: str, says: str,
+) -> None:
+    # The backlog and graph answered the bare "Something is wrong with the request" page for
+    # a view or layout naming nothing (and took an unknown colouring silently).
+    browser = signed_in("researcher", html=True)
+
+    answer = browser.get(page, params={name: value})
+
+    assert answer.status_code == 422, answer.text[:300]
+    summary = parse_html(answer.text).find(class_="error-summary")
+    assert summary is not None and says in summary.text()
+    assert "Something is wrong with the request" not in answer.text
