@@ -68,10 +68,14 @@ def _choices(db: Database, revision: int | None = None) -> dict[str, Any]:
 def dashboard_page(request: Request, db: AppDatabase,
                    profile: Text = None):
     """Show the portfolio at a glance."""
-    data = dashboard_service.dashboard(db, profile=profile or None, seen=seen_revision(request))
+    choices = _choices(db)
+    # The page has no profile choice of its own: a profile naming nothing is said over the top.
+    profile_name, unknown = _asked_profile(db, choices["profiles"], profile)
+    data = dashboard_service.dashboard(db, profile=profile_name, seen=seen_revision(request))
     return render(request, "dashboard.html", {
-        **data, "chart": bubble_matrix(data["matrix"]), **_choices(db), "rag": rag_summary(db),
-    })
+        **data, "chart": bubble_matrix(data["matrix"]), **choices, "rag": rag_summary(db),
+        "errors": {"form": unknown["profile"]} if unknown else {},
+    }, status_code=422 if unknown else 200)
 
 
 def _controls(request: Request, db: Database, revision: int,

@@ -126,3 +126,18 @@ def test_a_view_naming_nothing_is_said_over_the_first_view(
     summary = parse_html(answer.text).find(class_="error-summary")
     assert summary is not None and says in summary.text()
     assert "Something is wrong with the request" not in answer.text
+
+
+def test_a_dashboard_profile_naming_nothing_is_said_over_the_first_profiles_dashboard(
+    signed_in: SignedIn,
+) -> None:
+    # It answered the "Not found" page in place of the dashboard.
+    browser = signed_in("researcher", html=True)
+
+    answer = browser.get("/dashboard", params={"profile": "nonsense"})
+
+    assert answer.status_code == 422, answer.text[:300]
+    summary = parse_html(answer.text).find(class_="error-summary")
+    assert summary is not None
+    assert "There is no weight profile called 'nonsense'" in summary.text()
+    assert "Portfolio at a glance" in answer.text
