@@ -70,6 +70,13 @@ BEYOND_SCHEMA: dict[str, set[str]] = {
     # A day from today on, and at most ten years ahead.
     "GET /api/v1/agreements/as-of": {"date"},
     "PUT /api/v1/projects/{slug}/datasets/{dataset}": {"dataset", "sharing_agreement"},
+    # A filter's organisation code must name an organisation; a backlog status, one of its view.
+    "GET /api/v1/projects": {"organisation"},
+    "GET /api/v1/datasets": {"publisher"},
+    "GET /api/v1/backlog": {"organisation", "status"},
+    "GET /api/v1/graph": {"organisation"},
+    "GET /api/v1/collaboration": {"organisation"},
+    "GET /api/v1/agreements": {"party"},
 }
 
 
