@@ -25,6 +25,9 @@ class Closed:
     def message(self, given: str) -> str:
         """Say that no such value exists, and, for a short list, which do."""
         given = str(given)  # an enum member is named by its value, not its repr
+        if "\x00" in given:
+            # As PostgreSQL's refusal of it says (portfolio/db.py), on every back-end alike.
+            return "text must not contain the NUL character (U+0000)"
         if not self.listed:
             return f"There is no {self.noun} with the code {given!r} in the portfolio."
         choices = [str(v) for v in self.values]
@@ -52,8 +55,9 @@ def organisations(codes: Iterable[str]) -> Closed:
 
 def organisations_named(session: Session, code: str | None) -> Closed:
     """Return the organisations a filter may name, reading only the one it names."""
+    # A code holding NUL names nothing, and PostgreSQL could not even be asked.
     found = session.exec(select(col(Organisation.code)).where(
-        col(Organisation.code) == code)).all() if code else []
+        col(Organisation.code) == code)).all() if code and "\x00" not in code else []
     return organisations(found)
 
 
