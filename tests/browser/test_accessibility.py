@@ -156,7 +156,7 @@ def test_the_page_has_no_axe_violations(signed_in, made, name: str, width: str) 
     path, role = PAGES[name]
     page = signed_in(role, WIDTHS[width])
     response = page.goto(path.format(**made))
-    # 422: a page shown with its error (a comparison of nothing) is a state to check too.
+    # 422: a page shown with its error (a filter naming nothing) is a state to check too.
     assert response is not None and response.status in (200, 422), (
         f"{path} answered {response.status}")
     if name == "graph":
