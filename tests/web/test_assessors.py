@@ -24,6 +24,19 @@ def assess(client: Browser, level: int) -> None:
     assert answer.status_code in (200, 303), answer.text
 
 
+def camden_partners(london: Database) -> None:
+    """Make Camden a partner in the project, so that its lead may assess it."""
+    from sqlalchemy import select
+
+    from portfolio.models import Organisation, Project, ProjectPartner
+
+    with london.write() as session:
+        project = session.execute(select(Project).where(Project.slug == PROJECT)).scalar_one()
+        camden = session.execute(select(Organisation).where(
+            Organisation.code == "E09000007")).scalar_one()
+        session.add(ProjectPartner(project_id=project.id, organisation_id=camden.id))
+
+
 def test_a_lead_and_the_cdo_both_count_and_the_page_shows_where_they_disagree(
     settings: Settings, london: Database,
 ) -> None:
@@ -62,15 +75,7 @@ def test_a_lead_and_the_cdo_both_count_and_the_page_shows_where_they_disagree(
 def test_a_partner_organisations_lead_may_assess_and_others_may_not(
     settings: Settings, london: Database,
 ) -> None:
-    from sqlalchemy import select
-
-    from portfolio.models import Organisation, Project, ProjectPartner
-
-    with london.write() as session:
-        project = session.execute(select(Project).where(Project.slug == PROJECT)).scalar_one()
-        camden = session.execute(select(Organisation).where(
-            Organisation.code == "E09000007")).scalar_one()
-        session.add(ProjectPartner(project_id=project.id, organisation_id=camden.id))
+    camden_partners(london)
     app = create_app(settings)
     with Browser(app) as partner, Browser(app) as outsider, Browser(app) as cdo:
         sign_in(partner, london, "lead", "E09000007")
@@ -144,15 +149,7 @@ def test_a_second_assessors_form_starts_from_their_own_assessment_not_anothers(
     # Found by review: a partner's lead found the reach form filled with the owner's level and
     # rationale, so "Save" recorded the owner's words under the partner's name, as a second
     # assessor agreeing with them.
-    from sqlalchemy import select
-
-    from portfolio.models import Organisation, Project, ProjectPartner
-
-    with london.write() as session:
-        project = session.execute(select(Project).where(Project.slug == PROJECT)).scalar_one()
-        camden = session.execute(select(Organisation).where(
-            Organisation.code == "E09000007")).scalar_one()
-        session.add(ProjectPartner(project_id=project.id, organisation_id=camden.id))
+    camden_partners(london)
     app = create_app(settings)
     with Browser(app) as partner, Browser(app) as cdo:
         sign_in(partner, london, "lead", "E09000007")
