@@ -75,11 +75,11 @@ def _movable_project(db: Any, run: Any) -> tuple[str, int]:
             "SELECT p.slug, r.position FROM ranking_row r JOIN project p ON p.id = r.project_id "
             "WHERE r.run_id = :run AND r.position >= :at AND r.effective_priority = r.priority "
             "AND r.composite > 50 ORDER BY r.position LIMIT 1"),
-            {"run": run.rows_id, "at": 0.2 * run_count(session, run.rows_id)}).one()
+            {"run": run.rows_id, "at": 0.2 * _run_count(session, run.rows_id)}).one()
     return slug, position
 
 
-def run_count(session: Any, rows_id: int) -> int:
+def _run_count(session: Any, rows_id: int) -> int:
     """Return how many rows a stored run has."""
     from sqlalchemy import text
 
