@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -81,6 +82,12 @@ class UtcDateTime(TypeDecorator[datetime]):
     # API answered one scenario's created_at with +00:00 from POST and without from GET.
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        """Type a value beside the column as the timestamp type would (a timedelta: interval)."""
+        # The decorator's default types it as itself, which binds `updated_at + timedelta`'s
+        # timedelta as a timestamp: SQLite's driver refuses it, PostgreSQL cannot cast it.
+        return self.impl.coerce_compared_value(op, value)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         """Read a stored time without a zone as the UTC it was written in (utcnow)."""
