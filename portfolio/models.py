@@ -559,6 +559,9 @@ class Scenario(SQLModel, table=True):
         CheckConstraint("kind IN ('plan', 'roadmap')", name="kind"),
         CheckConstraint("kind = 'plan' OR (horizon >= 1 AND horizon <= 40)",
                         name="roadmap_horizon"),
+        # Deleted outright and named by id in pages and calls: SQLite would hand a deleted
+        # scenario's id to the next one saved, which a stale page would then change (0030).
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -917,6 +920,8 @@ class Attachment(SQLModel, table=True):
         # No foreign key to the owner: one table serves every kind of owner.
         Index("ix_attachment_owner", "owner_kind", "owner_id", "id"),
         Index("ix_attachment_sha256", "sha256"),
+        # A stale link must not download or remove the next document attached (0030).
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -960,6 +965,8 @@ class GroupMapping(SQLModel, table=True):
         UniqueConstraint("group_name"),
         CheckConstraint(check_in("role", Role), name="role"),
         CheckConstraint("role <> 'lead' OR organisation_id IS NOT NULL", name="lead_has_org"),
+        # A stale groups page must not remove the next mapping added (0030).
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

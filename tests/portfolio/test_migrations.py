@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -125,6 +127,107 @@ def test_ranking_runs_keep_autoincrement_down_to_0026(empty_database_url: str) -
                 schema = connection.execute(text(
                     "SELECT sql FROM sqlite_master WHERE name = 'ranking_run'")).scalar_one()
             assert "AUTOINCREMENT" in schema
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+REMOVABLE = ("scenario", "attachment", "group_mapping")
+
+
+def _shape(engine, table: str) -> dict:  # type: ignore[no-untyped-def]
+    """Return a table's columns, keys, constraints and indexes as the database reports them."""
+    seen = inspect(engine)
+    return {"columns": [(c["name"], str(c["type"]), c["nullable"])
+                        for c in seen.get_columns(table)],
+            "primary": seen.get_pk_constraint(table)["constrained_columns"],
+            "foreign": sorted((f["name"], tuple(f["constrained_columns"]), f["referred_table"],
+                               f["options"].get("ondelete")) for f in seen.get_foreign_keys(table)),
+            "unique": sorted(u["name"] for u in seen.get_unique_constraints(table)),
+            "checks": sorted((c["name"], c["sqltext"]) for c in seen.get_check_constraints(table)),
+            "indexes": sorted((i["name"], tuple(i["column_names"]))
+                              for i in seen.get_indexes(table))}
+
+
+def _insert(connection, table: str, **values: object) -> int:  # type: ignore[no-untyped-def]
+    """Insert one row as the app does (its id from the database) and return the id."""
+    from sqlalchemy import text
+
+    names = ", ".join(values)
+    marks = ", ".join(f":{name}" for name in values)
+    return connection.execute(text(
+        f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id"), values).scalar_one()
+
+
+def _scenario(connection, name: str) -> int:  # type: ignore[no-untyped-def]
+    return _insert(connection, "scenario", name=name, description="", budget_gbp=1000,
+                   capacity_pm=10, force_in="[]", force_out="[]", version=1,
+                   created_at=datetime(2025, 1, 1), updated_at=datetime(2025, 1, 1))
+
+
+def _attachment(connection, filename: str) -> int:  # type: ignore[no-untyped-def]
+    return _insert(connection, "attachment", owner_kind="project", owner_id=1, kind="dpia",
+                   filename=filename, media_type="application/pdf", size_bytes=10,
+                   sha256=filename[0].lower() * 64, uploaded_by="system",
+                   uploaded_at=datetime(2025, 1, 1))
+
+
+def _deleted(connection, table: str, row_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Delete a row as the app does: the audit trail keeps its id."""
+    from sqlalchemy import text
+
+    connection.execute(text(f"DELETE FROM {table} WHERE id = :id"), {"id": row_id})
+    _insert(connection, "audit_event", at=datetime(2025, 1, 1),
+            action="delete", entity=table, entity_id=row_id)
+
+
+def test_removed_rows_ids_are_never_reused_after_0030_and_rows_are_kept(
+    empty_database_url: str,
+) -> None:
+    # The newest scenario and document were deleted before the upgrade: only the audit trail
+    # still names their ids, and a page showing them must not reach the next ones made.
+    from sqlalchemy import text
+
+    engine = make_engine(empty_database_url)
+    try:
+        migrate.upgrade(engine, "0029")
+        with engine.begin() as connection:
+            kept = [_scenario(connection, "Plan 1"), _scenario(connection, "Plan 2")]
+            gone = _scenario(connection, "Plan 3")
+            connection.execute(text(
+                "INSERT INTO scenario_solution (scenario_id, scenario_version, revision, "
+                "result, solved_at) VALUES (:id, 1, 1, '{}', :at)"),
+                {"id": kept[0], "at": datetime(2025, 1, 1)})
+            _deleted(connection, "scenario", gone)
+            document = _attachment(connection, "DPIA.pdf")
+            _deleted(connection, "attachment", _attachment(connection, "Brief.pdf"))
+            _insert(connection, "group_mapping", group_name="readers", role="researcher",
+                    created_at=datetime(2025, 1, 1))
+        before = {table: _shape(engine, table) for table in REMOVABLE}
+        migrate.upgrade(engine)
+        assert {table: _shape(engine, table) for table in REMOVABLE} == before
+        with engine.begin() as connection:
+            assert connection.execute(text("SELECT id, name FROM scenario ORDER BY id")
+                                      ).all() == [(kept[0], "Plan 1"), (kept[1], "Plan 2")]
+            assert connection.execute(text("SELECT scenario_id FROM scenario_solution")
+                                      ).scalars().all() == [kept[0]]
+            assert _scenario(connection, "Plan 4") > gone
+            assert _attachment(connection, "Case.pdf") > document + 1
+            assert connection.execute(text("SELECT group_name FROM group_mapping")
+                                      ).scalars().all() == ["readers"]
+            if engine.dialect.name == "sqlite":
+                assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
+                for table in REMOVABLE:
+                    schema = connection.execute(text(
+                        "SELECT sql FROM sqlite_master WHERE name = :t"), {"t": table}).scalar()
+                    assert "AUTOINCREMENT" in schema
+        migrate.downgrade(engine, "0029")
+        assert {table: _shape(engine, table) for table in REMOVABLE} == before
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT name FROM scenario ORDER BY id")
+                                      ).scalars().all() == ["Plan 1", "Plan 2", "Plan 4"]
+            assert connection.execute(text("SELECT scenario_id FROM scenario_solution")
+                                      ).scalars().all() == [kept[0]]
         migrate.upgrade(engine)
     finally:
         engine.dispose()

@@ -216,3 +216,21 @@ def test_snapshots_record_names_and_hashes_not_contents(settings: Settings,
         "uploaded_by": rows[0]["uploaded_by"], "uploaded_at": rows[0]["uploaded_at"]}]
     assert rows[0]["uploaded_by"].startswith("cdo-")
     assert documents.PDF not in b"".join(content.canonical_bytes())
+
+
+def test_a_removed_document_s_id_never_names_a_document_attached_after_it(
+    lead: Browser, db: Database,
+) -> None:
+    # A page still linking the removed document must not download or remove the next one.
+    upload(lead, "one-view", documents.PDF, "older.pdf")
+    upload(lead, "one-view", documents.PDF + b"%2\n", "newest.pdf")
+    with db.read() as session:
+        newest = session.execute(select(Attachment.id).where(
+            Attachment.filename == "newest.pdf")).scalar_one()
+    assert lead.post(f"/attachments/{newest}/remove", follow_redirects=False).status_code == 303
+    upload(lead, "one-view", documents.PDF + b"%3\n", "later.pdf")
+    assert lead.get(f"/attachments/{newest}/download").status_code == 404
+    assert lead.post(f"/attachments/{newest}/remove", follow_redirects=False).status_code == 404
+    with db.read() as session:
+        kept = session.execute(select(Attachment.filename).order_by(Attachment.id)).scalars()
+        assert list(kept) == ["older.pdf", "later.pdf"]

@@ -294,3 +294,28 @@ def test_deleting_a_scenario_changed_meanwhile_is_refused_and_it_is_kept(
     assert stale.status_code == 409
     assert client.delete(f"/api/v1/scenarios/{made['id']}?version={made['version'] + 1}"
                          ).status_code == 204
+
+
+def test_a_deleted_scenario_s_id_never_names_a_scenario_saved_after_it(
+        clients: dict[str, Browser]) -> None:
+    # SQLite hands the largest rowid out again unless the table says AUTOINCREMENT: a page
+    # still showing the deleted scenario would then delete or change the next one saved.
+    client = clients["cdo"]
+    scenario(client, "Older")
+    newest = scenario(client, "Lean")
+    page = parse_html(client.get(f"/plan?scenario={newest['id']}").text)
+    delete_form = next(f for f in page.find_all("form")
+                       if f.get("action") == f"/scenarios/{newest['id']}/delete")
+    sent = {i.get("name"): i.get("value") or "" for i in delete_form.find_all("input")}
+    assert client.delete(f"/api/v1/scenarios/{newest['id']}").status_code == 204
+    later = scenario(client, "Later")
+    assert later["id"] != newest["id"]
+    stale_form = client.post(f"/scenarios/{newest['id']}/delete", data=sent,
+                             follow_redirects=False)
+    assert stale_form.status_code == 404
+    assert client.put(f"/api/v1/scenarios/{newest['id']}",
+                      json={"version": 1, "budget": 1}).status_code == 404
+    assert client.delete(f"/api/v1/scenarios/{newest['id']}?version=1").status_code == 404
+    kept = client.get(f"/api/v1/scenarios/{later['id']}")
+    assert kept.status_code == 200
+    assert (kept.json()["name"], kept.json()["budget"]) == ("Later", 1_500_000)

@@ -316,3 +316,20 @@ def test_a_bad_signature_is_refused(provider: Provider, monkeypatch: pytest.Monk
     with pytest.raises(SignInRefused, match="signature"):
         provider.verify(token(forger), nonce="n1")
     assert fetched == [f"{ISSUER}/jwks"]
+
+
+def test_a_removed_group_mapping_s_id_never_names_a_mapping_added_after_it(
+        settings: Settings, db: Database) -> None:
+    # The groups page of an admin who has not reloaded must not remove the next mapping.
+    with Browser(create_app(settings)) as admin:
+        sign_in(admin, db, "admin")
+        map_group(db, "readers", "researcher")
+        map_group(db, "portfolio-admins", "admin")
+        newest = max(int(i) for i in re.findall(r"/admin/groups/(\d+)/remove",
+                                               admin.get("/admin/groups").text))
+        assert admin.post(f"/admin/groups/{newest}/remove").status_code == 200
+        map_group(db, "cdo-office", "cdo")
+        stale = admin.post(f"/admin/groups/{newest}/remove", follow_redirects=False)
+        assert stale.status_code == 404
+        page = admin.get("/admin/groups").text
+    assert "cdo-office" in page and "readers" in page and "portfolio-admins" not in page
