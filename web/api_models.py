@@ -158,6 +158,9 @@ class OrganisationPublic(Public):
     kind: str
 
 
+OVERDUE = "In progress after its planned end date, as of today (docs/DESIGN.md, Overdue work)"
+
+
 class ProjectSummary(Public):
     """A project without its links, as lists and edits answer it."""
 
@@ -172,6 +175,7 @@ class ProjectSummary(Public):
     version: int
     archived: bool = Field(False, description="Archived: out of the pages' lists and the "
                                               "ranking, still reachable at its address")
+    overdue: bool = Field(False, description=OVERDUE)
 
 
 class ProjectPublic(ProjectSummary):
@@ -209,6 +213,7 @@ class BacklogRow(Public):
     rank_interval: list[int] | None = None
     blocked_by: list[str] = []
     unblocks: list[str] = []
+    overdue: bool = Field(False, description=OVERDUE)
 
 
 class PlanPublic(Public):

@@ -102,7 +102,7 @@ def _dimension_cells(dimensions: Mapping[str, float | None]) -> str:
 
 
 def _badges(r: Mapping[str, Any]) -> str:
-    """Return the badges beside a project's title: mandatory, override, how it is scored."""
+    """Return the badges beside a project's title: mandatory, override, overdue, scoring."""
     badges = []
     if r["effective_mandatory"]:
         badges.append('<span class="badge badge-mandatory" title="Mandatory (statutory)">'
@@ -112,6 +112,9 @@ def _badges(r: Mapping[str, Any]) -> str:
     if r["override"]:
         badges.append('<span class="badge" title="A manual priority override is in force">'
                       'override</span>')
+    if r["overdue"]:
+        badges.append('<span class="badge badge-warn" title="In progress past its planned end '
+                      'date">overdue</span>')
     status = r["score_status"]
     if status in STATUS_BADGES:
         note, label = STATUS_BADGES[status]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -110,8 +111,9 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
 
     if page["run_id"] is None or page.get("behind"):
         return draw()
-    # A stored run never changes and its rows carry nothing of the reader: one rendering serves all.
-    frozen = (page["run_id"], tuple(sorted(key[0].items())), key[1])
+    # A stored run never changes and its rows carry nothing of the reader: one rendering serves
+    # all that day (the day says which rows are overdue).
+    frozen = (page["run_id"], date.today(), tuple(sorted(key[0].items())), key[1])
     return db.page_memo.get_or_compute(("backlog table", *frozen), draw)
 
 

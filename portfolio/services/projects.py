@@ -60,6 +60,7 @@ from portfolio.services.merge import (
     three_way,
     values_at,
 )
+from portfolio.services.overdue import is_overdue
 from portfolio.services.workflow import check_transition, record_transition
 
 PROJECT_FIELDS = (
@@ -102,6 +103,7 @@ def project_summary(project: Project, owner_code: str) -> dict[str, Any]:
         "mandatory": project.mandatory,
         "version": project.version,
         "archived": project.archived_at is not None,
+        "overdue": is_overdue(project.status, project.end_date, today=date.today()),
     }
 
 
@@ -355,6 +357,7 @@ def list_projects(
         col(Project.mandatory),
         col(Project.version),
         col(Project.archived_at).is_not(None),
+        col(Project.end_date),
     ).join(Organisation, col(Organisation.id) == col(Project.owner_id))
     if organisation:
         query = query.where(col(Organisation.code) == organisation)
@@ -390,7 +393,13 @@ def list_projects(
         "version",
         "archived",
     )
-    return [dict(zip(keys, row, strict=True)) for row in session.execute(query).all()]
+    today = date.today()
+    found: list[dict[str, Any]] = []
+    for *values, end_date in session.execute(query).all():
+        item: dict[str, Any] = dict(zip(keys, values, strict=True))
+        item["overdue"] = is_overdue(item["status"], cast(date | None, end_date), today=today)
+        found.append(item)
+    return found
 
 
 def count_projects(*, session: Session) -> int:

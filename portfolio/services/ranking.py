@@ -49,6 +49,7 @@ from portfolio.services.frames import (
     load_profile,
     with_projects_read_again,
 )
+from portfolio.services.overdue import end_dates, is_overdue
 from portfolio.services.overrides import expire_due_once_a_day
 from scoring import collector
 from scoring.criteria import DIMENSIONS
@@ -777,7 +778,7 @@ BACKLOG_COLUMNS = (
     "composite", *DIMENSIONS, "coverage", "score_status", "priority", "effective_priority",
     "effective_mandatory", "mandatory", "p_top_k", "rank_p05", "rank_p95", "fragile",
     "unlock_value", "rice", "wsjf", "bottleneck_dataset", "blocked_by", "unblocks",
-    "contributions", "override",
+    "contributions", "override", "end_date",
 )
 
 
@@ -827,6 +828,7 @@ def _backlog_query(given: frozenset[str],
             col(r.bottleneck_dataset), col(r.blocked_by), col(r.unblocks),
             *((col(r.contributions),) if contributions else ()),
             col(Project.priority_override).is_not(None).label("override"),
+            col(Project.end_date),
         )
         .join(Project, col(Project.id) == col(r.project_id))
         .join(Organisation, col(Organisation.id) == col(Project.owner_id))
@@ -934,10 +936,11 @@ def api_rows(rows: list[dict[str, Any]], *, contributions: bool = True) -> list[
     scores = [None if row["composite"] is None else score for row, score in zip(
         rows, round_total(composites, SCORE_DECIMALS).tolist(), strict=True)]
     figures = _rounded_figures(rows)
+    today = date.today()
     if not contributions:
-        return [_without_contributions(api_row(row, {}, score=score, figures=shown))
+        return [_without_contributions(api_row(row, {}, score=score, figures=shown, today=today))
                 for row, score, shown in zip(rows, scores, figures, strict=True)]
-    return [api_row(row, parts, score=score, figures=shown)
+    return [api_row(row, parts, score=score, figures=shown, today=today)
             for row, parts, score, shown in zip(rows, _shown_contributions(rows), scores, figures,
                                                 strict=True)]
 
@@ -992,13 +995,15 @@ def _shown_contributions(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
 
 def api_row(row: dict[str, Any], contributions: dict[str, float] | None = None, *,
             score: float | None | EllipsisType = ...,
-            figures: dict[str, float | None] | None = None) -> dict[str, Any]:
+            figures: dict[str, float | None] | None = None,
+            today: date | None = None) -> dict[str, Any]:
     """Return the public JSON shape of a ranked row.
 
     `rank` is the place in its view (candidates or committed), the number pages show; the
     rank_interval and p_top_k describe that same rank. `order` is the place in the whole
     dependency-aware order across both views. `contributions`, `score` and `figures`, when
-    given, are the row's as already rounded for display (`api_rows`).
+    given, are the row's as already rounded for display (`api_rows`). `overdue` is said as
+    of `today` (the day it is read when not given).
     """
     interval = ([row["rank_p05"], row["rank_p95"]]
                 if row["rank_p05"] is not None else None)
@@ -1026,6 +1031,7 @@ def api_row(row: dict[str, Any], contributions: dict[str, float] | None = None, 
         "bottleneck_dataset": row["bottleneck_dataset"],
         "blocked_by": row["blocked_by"], "unblocks": row["unblocks"],
         "blocked_by_other_view": row["blocked_by_other_view"],
+        "overdue": is_overdue(row["status"], row["end_date"], today=today or date.today()),
     }
 
 
@@ -1183,12 +1189,17 @@ def _whatif_base(db: Database, profile: str | None) -> tuple[WhatIfBase, Portfol
     return base, frames
 
 
-def _adhoc_public_rows(ranking: Ranking, frames: PortfolioFrames, table: pd.DataFrame,
+def _adhoc_public_rows(db: Database, ranking: Ranking, frames: PortfolioFrames,
+                       table: pd.DataFrame,
                        places: np.ndarray | None = None) -> list[dict[str, Any]]:
     """Return the public rows of some of an unstored ranking's rows.
 
     `places` are their projects' rows in the frames' projects table, when the caller knows.
     """
+    # Read for these rows alone: the frames are the portfolio's at a revision, and whether
+    # work is overdue changes with the day, not with the revision.
+    with db.read() as session:
+        ends = end_dates(session, list(table["slug"]))
     if places is None:
         places = pd.Index(frames.projects["slug"]).get_indexer(table["slug"])
     # Only these projects' cells: a lookup per cell in the whole portfolio's table (indexed by
@@ -1213,6 +1224,7 @@ def _adhoc_public_rows(ranking: Ranking, frames: PortfolioFrames, table: pd.Data
             view_position=int(record["view_position"]), position=int(record["position"]),
             contributions=contributions.get(slug, {}),
             override=bool(record["override"]), unlock_value=float(record["unlock_value"] or 0),
+            end_date=ends.get(slug),
         )
         rows.append(api_row(row))
     return rows
@@ -1227,7 +1239,7 @@ def adhoc_rows(db: Database, *, profile: str | None = None, top: int | None = No
     table = ranking.rows
     if view:
         table = table[table["view"] == view].sort_values("view_position")
-    return _adhoc_public_rows(ranking, frames, table.head(top) if top else table)
+    return _adhoc_public_rows(db, ranking, frames, table.head(top) if top else table)
 
 
 def _whatif_page(db: Database, *, profile: str | None, dimension_weights: dict[str, float],
@@ -1253,7 +1265,7 @@ def _whatif_page(db: Database, *, profile: str | None, dimension_weights: dict[s
               if after > 0 else None}
     shown = nodes[keep & (ranks > after)][: limit + 1]
     page = page_table(whatif, shown)
-    return _adhoc_public_rows(page, frames, page.rows, base.nodes[shown]), extent
+    return _adhoc_public_rows(db, page, frames, page.rows, base.nodes[shown]), extent
 
 
 def _whatif_matches(projects: pd.DataFrame, rows: np.ndarray, *, organisation: str | None,
@@ -1311,9 +1323,11 @@ def backlog_page(
             return _stored_page(db, run, view=view, organisation=organisation, theme=theme,
                                 status=status, q=q, after=after, limit=limit)
 
-        # Only the current run's pages are kept: a previous run is about to be replaced.
+        # Only the current run's pages are kept: a previous run is about to be replaced. Kept
+        # for the day as well: which rows are overdue changes with it (`overdue.is_overdue`).
         rows, extent = (db.page_memo.get_or_compute(
-            ("backlog page", run.id, view, organisation, theme, status, q, after, limit), read)
+            ("backlog page", run.id, date.today(), view, organisation, theme, status, q, after,
+             limit), read)
             if run.behind == 0 else read())
         profile_name, whatif, behind, run_id = run.profile, False, run.behind, run.id
         samples = run.samples

@@ -26,7 +26,8 @@ def row(**changes: Any) -> dict[str, Any]:
         "dimensions": {d: 50.0 + i for i, d in enumerate(DIMENSIONS)},
         "score_status": "scored", "mandatory": False, "effective_mandatory": False,
         "override": False, "blocked_by": [], "blocked_by_other_view": [],
-        "rank_interval": [2, 9], "p_top_k": 0.875, "fragile": False, **changes}
+        "rank_interval": [2, 9], "p_top_k": 0.875, "fragile": False, "overdue": False,
+        **changes}
 
 
 def table(rows: list[dict[str, Any]], *, whatif: bool = False,
