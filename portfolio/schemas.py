@@ -9,6 +9,7 @@ from typing import Annotated, Any, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -54,6 +55,19 @@ LongText = Annotated[str, Field(max_length=20_000, json_schema_extra={"pattern":
                      Multiline]
 Name = Annotated[str, Field(min_length=1, max_length=200,
                             json_schema_extra={"pattern": FILLED_LINE_PATTERN}), SingleLine]
+
+
+def refuse_flag(value: Any) -> Any:
+    """Refuse true or false where a number is asked for."""
+    if isinstance(value, bool):
+        raise ValueError(f"Enter a number, such as 18 (you entered {str(value).lower()}).")
+    return value
+
+
+# Every number input refuses a JSON true or false (and a spreadsheet's TRUE), which pydantic's
+# lax mode took as 1 or 0; digits a form posts as text still parse. It goes last in Annotated,
+# after the bounds: put before them, it keeps pydantic from stating them in /openapi.json.
+NumberOnly = BeforeValidator(refuse_flag)
 
 
 class Input(BaseModel):
@@ -258,17 +272,17 @@ class ProjectFields(Input):
     owner: Code
     theme: Theme
     status: ProjectStatus = ProjectStatus.IDEA
-    cost_gbp: Annotated[int, Field(ge=0, le=10**12)] = 0
-    effort_pm: Annotated[float, Field(ge=0, le=100_000)] = 0.0
+    cost_gbp: Annotated[int, Field(ge=0, le=10**12), NumberOnly] = 0
+    effort_pm: Annotated[float, Field(ge=0, le=100_000), NumberOnly] = 0.0
     start_date: date | None = None
     end_date: date | None = None
     personal_data: bool = False
     dpia_status: DpiaStatus = DpiaStatus.NOT_NEEDED
     mandatory: bool = False
     mandatory_justification: LongText = ""
-    reach_people: Annotated[int, Field(ge=0, le=10**9)] | None = None
-    confidence_pct: Annotated[int, Field(ge=0, le=100)] | None = None
-    time_criticality: Annotated[int, Field(ge=1, le=5)] | None = None
+    reach_people: Annotated[int, Field(ge=0, le=10**9), NumberOnly] | None = None
+    confidence_pct: Annotated[int, Field(ge=0, le=100), NumberOnly] | None = None
+    time_criticality: Annotated[int, Field(ge=1, le=5), NumberOnly] | None = None
 
     @field_validator("effort_pm")
     @classmethod
@@ -299,13 +313,13 @@ class ProjectCreate(ProjectFields):
 class ProjectUpdate(ProjectFields):
     """A full edit of a project, made from the version the user read."""
 
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1), NumberOnly]
 
 
 class VersionInput(Input):
     """The version an edit was made from."""
 
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1), NumberOnly]
 
 
 class DatasetFields(Input):
@@ -333,7 +347,7 @@ class DatasetCreate(DatasetFields):
 
 
 class DatasetUpdate(DatasetFields):
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1), NumberOnly]
 
 
 class DatasetLinkInput(Input):
@@ -358,7 +372,7 @@ class DependencyInput(Input):
 
 class AssessmentInput(Input):
     criterion: Annotated[str, Field(min_length=1, max_length=64), SingleLine]
-    level: int
+    level: Annotated[int, NumberOnly]
     rationale: LongText = ""
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.enums import Access, Decision, OrganisationKind, ProjectStatus, Theme
+from portfolio.schemas import NumberOnly
 from portfolio.services import datasets as dataset_service
 from portfolio.services import filters as closed_lists
 from portfolio.services import network, planning, workflow
@@ -129,7 +130,7 @@ class MoveIn(BaseModel):
 
     status: ProjectStatus
     reason: str = Field(default="", max_length=2000)
-    version: int | None = Field(default=None, ge=1)
+    version: Annotated[int, Field(ge=1), NumberOnly] | None = None
 
 
 @router.post("/projects/{slug}/status", dependencies=[EDIT])
@@ -147,9 +148,9 @@ class DecisionIn(BaseModel):
     decision: str = Field(max_length=24, json_schema_extra={"enum": [d.value for d in Decision]})
     rationale: str = Field(max_length=20_000, json_schema_extra=FILLED, description=(
         "The reasons (for needs_information, the question)"))
-    version: int | None = Field(default=None, ge=1, le=2**62, description=(
-        "The project's version the decision was made on; a project changed since is refused "
-        "with 409 and `changed`"))
+    version: Annotated[int, Field(ge=1, le=2**62), NumberOnly] | None = Field(
+        default=None, description=("The project's version the decision was made on; a project "
+                                   "changed since is refused with 409 and `changed`"))
 
 
 @router.post("/projects/{slug}/decisions", status_code=201, dependencies=[DECIDE])
@@ -178,7 +179,8 @@ def answer(slug: str, body: AnswerIn, session: WriteSession,
 class OverrideIn(BaseModel):
     """A manual priority with its required justification and optional expiry."""
 
-    value: float = Field(ge=0, le=100, description="The priority to use, 0 to 100")
+    value: Annotated[float, Field(ge=0, le=100), NumberOnly] = Field(
+        description="The priority to use, 0 to 100")
     justification: str = Field(max_length=2000, json_schema_extra=FILLED)
     expires_on: date | None = None
 
@@ -373,19 +375,24 @@ def get_profile_history(name: str, session: ReadSession) -> list[dict[str, Any]]
     return profile_service.profile_history(session=session, name=name)
 
 
+# A weight and a pairwise judgement: their rules (sums, Saaty's scale) are the service's.
+Weight = Annotated[float, NumberOnly]
+Judgement = Annotated[float, NumberOnly]
+
+
 class ProfileWeightsIn(BaseModel):
     """New weights for a profile: direct, or with the AHP matrix they came from."""
 
-    dimension_weights: dict[str, float]
-    criterion_weights: dict[str, float]
+    dimension_weights: dict[str, Weight]
+    criterion_weights: dict[str, Weight]
     description: str | None = Field(default=None, max_length=2000)
     ahp_matrix: dict[str, Any] | None = Field(
         default=None, description="AHP judgements by group (`dimensions`, `impact`, "
         "`feasibility`, `readiness`), each `{labels, matrix}` or `{labels, assessors: [{name, "
         "matrix}]}`; the weights of a group with a matrix come from it, and the profile "
         "records method `ahp`, the matrices and the consistency ratio")
-    version: int | None = Field(
-        default=None, ge=1, description="the version these weights were set from; a profile "
+    version: Annotated[int, Field(ge=1), NumberOnly] | None = Field(
+        default=None, description="the version these weights were set from; a profile "
         "changed since is refused with 409")
 
 
@@ -403,14 +410,14 @@ class AssessorIn(BaseModel):
     """One assessor's pairwise comparison matrix."""
 
     name: str = Field(default="", max_length=120)
-    matrix: list[list[float]] = Field(min_length=1, max_length=10)
+    matrix: list[list[Judgement]] = Field(min_length=1, max_length=10)
 
 
 class AHPIn(BaseModel):
     """Pairwise comparisons (Saaty's 1/9..9) with their labels: one matrix, or assessors'."""
 
     labels: list[str] = Field(min_length=1, max_length=10)
-    matrix: list[list[float]] | None = Field(default=None, min_length=1, max_length=10)
+    matrix: list[list[Judgement]] | None = Field(default=None, min_length=1, max_length=10)
     assessors: list[AssessorIn] | None = Field(default=None, min_length=1, max_length=20)
 
 

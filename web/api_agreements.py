@@ -20,7 +20,7 @@ from portfolio.enums import (
     SpecialCategoryCondition,
 )
 from portfolio.errors import Invalid
-from portfolio.schemas import LINE_PATTERN, LongText, Slug, Title
+from portfolio.schemas import LINE_PATTERN, LongText, NumberOnly, Slug, Title
 from portfolio.services import agreement_pages
 from portfolio.services import agreements as agreement_service
 from portfolio.services import filters as closed_lists
@@ -84,7 +84,7 @@ class AgreementIn(AgreementFields):
 class AgreementUpdateIn(AgreementFields):
     """Every field of an agreement, with the version they were read at."""
 
-    version: int = Field(ge=1)
+    version: Annotated[int, Field(ge=1), NumberOnly]
     # Sent back as read; the path names the agreement, so a code here changes nothing.
     code: str | None = Field(default=None, max_length=120,
                              description="Ignored: the path names the agreement")

@@ -27,6 +27,7 @@ from portfolio.schemas import (
     DatasetUpdate,
     DependencyInput,
     LongText,
+    NumberOnly,
     ProjectCreate,
     ProjectUpdate,
     Title,
@@ -60,7 +61,7 @@ class ProjectPatchIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1), NumberOnly]
     status_reason: StatusReason = ""
     # A field left out keeps its saved value; the types are those of ProjectCreate.
     title: Title = KEEP
@@ -68,17 +69,17 @@ class ProjectPatchIn(BaseModel):
     owner: Code = KEEP
     theme: Theme = KEEP
     status: ProjectStatus = KEEP
-    cost_gbp: Annotated[int, Field(ge=0, le=10**12)] = KEEP
-    effort_pm: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)] = KEEP
+    cost_gbp: Annotated[int, Field(ge=0, le=10**12), NumberOnly] = KEEP
+    effort_pm: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False), NumberOnly] = KEEP
     start_date: date | None = None
     end_date: date | None = None
     personal_data: bool = KEEP
     dpia_status: DpiaStatus = KEEP
     mandatory: bool = KEEP
     mandatory_justification: LongText = KEEP
-    reach_people: Annotated[int, Field(ge=0, le=10**9)] | None = None
-    confidence_pct: Annotated[int, Field(ge=0, le=100)] | None = None
-    time_criticality: Annotated[int, Field(ge=1, le=5)] | None = None
+    reach_people: Annotated[int, Field(ge=0, le=10**9), NumberOnly] | None = None
+    confidence_pct: Annotated[int, Field(ge=0, le=100), NumberOnly] | None = None
+    time_criticality: Annotated[int, Field(ge=1, le=5), NumberOnly] | None = None
 
 
 class DatasetPatchIn(BaseModel):
@@ -86,7 +87,7 @@ class DatasetPatchIn(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
 
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, Field(ge=1), NumberOnly]
     title: Title = KEEP
     description: LongText = KEEP
     publisher: Code = KEEP
@@ -112,14 +113,14 @@ class BenefitIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    people_reached: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
-    savings_gbp: Annotated[int, Field(ge=0, le=10**12)] | None = None
+    people_reached: Annotated[int, Field(ge=0, le=100_000_000), NumberOnly] | None = None
+    savings_gbp: Annotated[int, Field(ge=0, le=10**12), NumberOnly] | None = None
     outcome: str = Field(max_length=5_000, json_schema_extra=FILLED_BLOCK)
     review: str = Field(default="", max_length=20_000, json_schema_extra={"pattern": BLOCK_PATTERN})
     measured_on: date
     version: Annotated[int, Field(ge=0, description=(
         "the version read; 0: none recorded yet (a record made since is refused with 409)"
-    ))] | None = None
+    )), NumberOnly] | None = None
 
 
 def _iso_date(value: Any) -> Any:

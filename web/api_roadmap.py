@@ -12,6 +12,7 @@ from sqlmodel import Session
 from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.errors import Invalid
+from portfolio.schemas import NumberOnly
 from portfolio.services import roadmap as roadmap_service
 from web.api_contract import ERRORS
 from web.api_models import IsoDate
@@ -78,7 +79,7 @@ class CapacityIn(BaseModel):
     organisation: str = Field(min_length=1, max_length=32, description="Organisation code")
     quarter: str = Field(max_length=20, pattern=QUARTER, description=(
         "First quarter it holds for, e.g. 2027 Q1"))
-    person_months: float = Field(ge=0, le=1_000_000, description=(
+    person_months: Annotated[float, Field(ge=0, le=1_000_000), NumberOnly] = Field(description=(
         "Person-months a quarter, at least 0"))
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from portfolio.actors import Actor
+from portfolio.schemas import NumberOnly
 from portfolio.services import scenarios as scenario_service
 from web.api import AppDatabase
 from web.api_contract import ERRORS
@@ -33,8 +34,12 @@ SCENARIO_NAME: dict[str, Any] = {"pattern": r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00
 
 
 Kind = Literal["plan", "roadmap"]
-Horizon = Annotated[int, Field(ge=1, le=40, description="A roadmap's quarters, from the current")]
-Rate = Annotated[float, Field(ge=0, lt=1, description="A roadmap's yearly discount rate")]
+Horizon = Annotated[int, Field(ge=1, le=40, description="A roadmap's quarters, from the current"),
+                    NumberOnly]
+Rate = Annotated[float, Field(ge=0, lt=1, description="A roadmap's yearly discount rate"),
+                 NumberOnly]
+# A budget or a capacity: at least 0, stated in the schema and checked by the service.
+Amount = Annotated[float, NumberOnly]
 Deadlines = Annotated[dict[str, IsoDate], Field(
     max_length=200, description="A roadmap's mandatory projects' latest starts: {slug: date}")]
 
@@ -52,9 +57,9 @@ class ScenarioIn(BaseModel):
     kind: Kind = "plan"
     profile: str | None = Field(default=None, max_length=120)
     # At least 0: stated here, checked by the service beside the other fields' rules.
-    budget: float = Field(description="Budget in GBP (a roadmap: per quarter)",
-                          json_schema_extra=AT_LEAST_0)
-    capacity: float | None = Field(default=None, description=(
+    budget: Amount = Field(description="Budget in GBP (a roadmap: per quarter)",
+                           json_schema_extra=AT_LEAST_0)
+    capacity: Amount | None = Field(default=None, description=(
         "Capacity in person-months (a plan: required; a roadmap: per quarter, optional)"),
         json_schema_extra=AT_LEAST_0)
     horizon: Horizon | None = None
@@ -67,13 +72,13 @@ class ScenarioIn(BaseModel):
 class ScenarioUpdate(BaseModel):
     """Fields of a saved scenario to change, with the version it was read at."""
 
-    version: int | None = Field(default=None, ge=1)
+    version: Annotated[int, Field(ge=1), NumberOnly] | None = None
     name: str | None = Field(default=None, min_length=1, max_length=120,
                              json_schema_extra=SCENARIO_NAME)
     description: str | None = Field(default=None, max_length=2000)
     profile: str | None = Field(default=None, max_length=120)
-    budget: float | None = Field(default=None, json_schema_extra=AT_LEAST_0)
-    capacity: float | None = Field(default=None, json_schema_extra=AT_LEAST_0)
+    budget: Amount | None = Field(default=None, json_schema_extra=AT_LEAST_0)
+    capacity: Amount | None = Field(default=None, json_schema_extra=AT_LEAST_0)
     kind: Kind | None = None
     horizon: Horizon | None = None
     discount_rate: Rate | None = None

@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from portfolio.actors import Actor
+from portfolio.schemas import NumberOnly
 from portfolio.services import comments as comment_service
 from portfolio.services import notifications as notification_service
 from portfolio.services import progress as progress_service
@@ -175,8 +176,8 @@ class NotificationOut(BaseModel):
 class MarkReadIn(Strict):
     """Which notifications to mark read: the ids, or all unread when `ids` is left out."""
 
-    ids: list[Annotated[int, Field(ge=1, le=2**62)]] | None = Field(default=None,
-                                                                   max_length=1000)
+    ids: list[Annotated[int, Field(ge=1, le=2**62), NumberOnly]] | None = Field(
+        default=None, max_length=1000)
 
 
 class MarkedOut(BaseModel):

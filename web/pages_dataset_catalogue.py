@@ -15,7 +15,7 @@ from portfolio.capabilities import Capability, can
 from portfolio.enums import ReadinessLevel
 from portfolio.errors import Conflict, Invalid
 from portfolio.models import Organisation
-from portfolio.schemas import DatasetCreate, LongText
+from portfolio.schemas import DatasetCreate, LongText, NumberOnly
 from portfolio.services import agreement_pages, catalogue
 from portfolio.services import datasets as dataset_service
 from portfolio.services.dataset_pages import dataset_page
@@ -134,7 +134,7 @@ class ReadinessIn(BaseModel):
 
     drl: ReadinessLevel
     evidence: LongText
-    version: int | None = Field(default=None, ge=1)
+    version: Annotated[int, Field(ge=1), NumberOnly] | None = None
 
 
 @router.post("/api/v1/datasets", dependencies=[EDIT], status_code=201, tags=["datasets"],

@@ -34,6 +34,7 @@ from portfolio.models import (
 from portfolio.schemas import (
     Input,
     LongText,
+    NumberOnly,
     SingleLine,
     Slug,
     Title,
@@ -78,7 +79,7 @@ class AgreementInput(Input):
     expires_on: date | None = None
     status: AgreementStatus = AgreementStatus.DRAFTING
     document_url: Annotated[str, Field(max_length=1000), SingleLine] = ""
-    version: int | None = Field(default=None, ge=1)
+    version: Annotated[int, Field(ge=1), NumberOnly] | None = None
 
     @field_validator("lawful_basis", "special_category_condition", "signed_on", "review_on",
                      "expires_on", mode="before")

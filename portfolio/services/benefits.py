@@ -21,7 +21,7 @@ from portfolio.models import (
     Project,
     User,
 )
-from portfolio.schemas import Input, LongText, Multiline, parse
+from portfolio.schemas import Input, LongText, Multiline, NumberOnly, parse
 from portfolio.services.common import as_record, project_by_slug, record
 from scoring import benefits as scoring
 
@@ -32,13 +32,13 @@ COMPARED = ("reach", "savings")
 class BenefitInput(Input):
     """What a delivered project achieved, measured on a date, and the lead's review."""
 
-    people_reached: int | None = Field(default=None, le=100_000_000)
-    savings_gbp: int | None = Field(default=None, le=10**12)
+    people_reached: Annotated[int, Field(le=100_000_000), NumberOnly] | None = None
+    savings_gbp: Annotated[int, Field(le=10**12), NumberOnly] | None = None
     outcome: Annotated[str, Field(max_length=5_000), Multiline] = ""
     review: LongText = ""
     measured_on: date | None = None
     # The version the figures were typed from; 0: from none recorded yet.
-    version: int | None = Field(default=None, ge=0)
+    version: Annotated[int, Field(ge=0), NumberOnly] | None = None
 
     @field_validator("people_reached", "savings_gbp")
     @classmethod

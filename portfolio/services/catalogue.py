@@ -6,7 +6,7 @@ it (`dataset_readiness_assessment`); the dataset's level is the newest one.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
@@ -23,7 +23,7 @@ from portfolio.models import (
     User,
     utcnow,
 )
-from portfolio.schemas import Input, LongText, parse
+from portfolio.schemas import Input, LongText, NumberOnly, parse
 from portfolio.services.common import dataset_by_code, record, rows_changed
 
 INACTIVE = ("delivered", "rejected")
@@ -34,7 +34,7 @@ class ReadinessInput(Input):
 
     drl: ReadinessLevel
     evidence: LongText
-    version: int | None = None
+    version: Annotated[int, NumberOnly] | None = None
 
 
 def assess_readiness(*, session: Session, actor: Actor, code: str,
