@@ -10,6 +10,7 @@ from urllib.parse import quote, urlsplit
 
 import anyio
 from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -385,7 +386,8 @@ def refusal_response(request: Request, exc: DomainError) -> Response:
     headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
     if isinstance(exc, NotAuthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
-    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+    # A 409's `current` is a record as GET shows it: its dates are written as GET writes them.
+    return JSONResponse(jsonable_encoder(body), status_code=exc.status_code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -218,11 +218,11 @@ def _clash(session: Session, typed: dict[str, Any],
     return values, errors
 
 
-def _rows_of(state: dict[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
-    """Return an agreement's parties and datasets, as its history records them, as form rows."""
-    parties = [dict(zip(("organisation", "role"), p.split(":", 1), strict=True))
-               for p in state.get("parties", [])]
-    return parties, list(state.get("datasets", []))
+def _rows_of(shown: dict[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
+    """Return an agreement's parties and datasets, as the API shows them, as form rows."""
+    parties = [{"organisation": p["organisation"], "role": p["role"]}
+               for p in shown.get("parties", [])]
+    return parties, [d["code"] for d in shown.get("datasets", [])]
 
 
 def _readable(session: Session, name: str, value: Any) -> str:

@@ -333,7 +333,18 @@ def _stale(session: Session, agreement: SharingAgreement, values: AgreementInput
     _, conflicts = three_way(base, current, {k: typed[k] for k in changed})
     return Conflict(f"agreement {agreement.code!r} was changed by someone else since you opened "
                     f"it (now version {agreement.version}, you edited version {values.version})",
-                    current=current, changed=changed, conflicts=conflicts)
+                    current=_shown(session, agreement), changed=changed, conflicts=conflicts)
+
+
+def _shown(session: Session, agreement: SharingAgreement) -> dict[str, Any]:
+    """Return an agreement as the API's GET shows it, less the links and value it rests on."""
+    assert agreement.id is not None
+    # A refusal's `current`: the public fields, not the row (its id, parties as history's
+    # "GLA:controller"), nor the parties' organisation ids, which the pages use.
+    parties = [{k: v for k, v in party.items() if k != "organisation_id"}
+               for party in _parties(session, [agreement.id])[agreement.id]]
+    return _public(agreement, date.today()) | {
+        "parties": parties, "datasets": _datasets(session, [agreement.id])[agreement.id]}
 
 
 def _public(agreement: SharingAgreement, today: date) -> dict[str, Any]:

@@ -154,7 +154,7 @@ def patch_dataset(
             f"dataset {code!r} was changed by someone else since you opened it (now version "
             f"{dataset.version}, you edited version {version}), and you both changed "
             + ", ".join(sorted(conflicts)),
-            current=as_record(dataset), changed=_changed_since(session, dataset, version),
+            current=_shown(session, dataset), changed=_changed_since(session, dataset, version),
             conflicts=conflicts)
     kept = sorted(k for k in theirs if theirs[k] != base.get(k))
     if applied:
@@ -177,7 +177,14 @@ def _stale(session: Session, dataset: Dataset, version: int) -> Conflict:
     return Conflict(
         f"dataset {dataset.code!r} was changed by someone else (now version {dataset.version}, "
         f"you edited version {version})",
-        current=as_record(dataset), changed=_changed_since(session, dataset, version))
+        current=_shown(session, dataset), changed=_changed_since(session, dataset, version))
+
+
+def _shown(session: Session, dataset: Dataset) -> dict[str, Any]:
+    """Return a dataset as the API's GET shows it (a refusal's `current`, never the row)."""
+    publisher = session.get(Organisation, dataset.publisher_id)
+    assert publisher is not None
+    return dataset_public(dataset, publisher)
 
 
 def _write(session: Session, actor: Actor, dataset: Dataset, changes: dict[str, Any]) -> None:

@@ -233,14 +233,12 @@ def patch_project(
         session, entity="project", entity_id=project.id, version=version, current=theirs)
     applied, conflicts = three_way(base, theirs, mine)
     if conflicts:
-        raise Conflict(
+        raise project_conflict(
+            session, project,
             f"project {slug!r} was changed by someone else since you opened it (now version "
             f"{project.version}, you edited version {version}), and you both changed "
             + ", ".join(sorted(conflicts)),
-            current=as_record(project),
-            changed=changed_since(session, project.id, version, as_record(project)),
-            conflicts=conflicts,
-        )
+            version=version, conflicts=conflicts)
     kept = sorted(name for name in theirs if theirs[name] != base.get(name))
     changes = {name: wanted[name] for name in applied}
     if changes:
@@ -256,13 +254,19 @@ def patch_project(
 
 def _stale(session: Session, project: Project, version: int) -> Conflict:
     """Return the refusal of an edit made from an older version, naming what changed since."""
-    current = as_record(project)
-    return Conflict(
+    return project_conflict(
+        session, project,
         f"project {project.slug!r} was changed by someone else since you opened it "
-        f"(now version {project.version}, you edited version {version})",
-        current=current,
-        changed=changed_since(session, project.id, version, current),
-    )
+        f"(now version {project.version}, you edited version {version})", version=version)
+
+
+def project_conflict(session: Session, project: Project, message: str, *, version: int,
+                     conflicts: dict[str, Any] | None = None) -> Conflict:
+    """Return a refusal of a stale edit: the project as the API's GET shows it, and changes."""
+    # Not the row: its ids (owner_id, override_by_id) mean nothing to a client.
+    return Conflict(message, current=get_project(session=session, slug=project.slug),
+                    changed=changed_since(session, project.id, version, as_record(project)),
+                    conflicts=conflicts)
 
 
 def _write(session: Session, actor: Actor, project: Project, changes: dict[str, Any], *,

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.enums import Decision, ProjectStatus
-from portfolio.errors import Conflict, Invalid
+from portfolio.errors import Invalid
 from portfolio.models import (
     AuditEvent,
     Organisation,
@@ -24,10 +24,10 @@ from portfolio.models import (
     row_id,
     utcnow,
 )
-from portfolio.services.common import as_record, chunks, project_by_slug, record
+from portfolio.services.common import chunks, project_by_slug, record
 from portfolio.services.merge import require_known_version
 from portfolio.services.notifications import announce
-from portfolio.services.projects import changed_since
+from portfolio.services.projects import project_conflict
 from portfolio.services.workflow import check_transition, record_transition
 from portfolio.text import control_problem
 
@@ -72,11 +72,11 @@ def decide(
     if version is not None:
         require_known_version(version, project.version, f"project {slug!r}")
         if version != project.version:
-            current = as_record(project)
-            raise Conflict(
+            raise project_conflict(
+                session, project,
                 f"project {slug!r} was changed since you read it (now version "
                 f"{project.version}, you decided on version {version}): nothing is decided",
-                current=current, changed=changed_since(session, project.id, version, current))
+                version=version)
     row = ReviewDecision(
         project_id=row_id(project), decision=chosen.value, rationale=text,
         decided_by_id=actor.id
