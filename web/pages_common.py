@@ -27,6 +27,7 @@ from portfolio.enums import (
     Theme,
     UpdateFrequency,
 )
+from scoring.criteria import DIMENSIONS
 from web.deps import app_database, current_actor, read_session, write_session
 from web.templating import templates
 
@@ -176,6 +177,8 @@ FIELD_LABELS: dict[str, str] = {
     "new_password": "New password",
     "repeat_password": "New password again",
     "days": "Expires after",
+    # The backlog's what-if sliders, one per dimension.
+    **{f"w_{dimension}": f"{dimension.capitalize()} weight" for dimension in DIMENSIONS},
 }
 
 

@@ -117,24 +117,23 @@ def _ranking_table(request: Request, db: Database, page: dict[str, Any], key: tu
     return db.page_memo.get_or_compute(("backlog table", *frozen), draw)
 
 
-async def slider_weights(**weights: float | None) -> dict[str, float | None]:
-    """Return the what-if sliders by dimension: an optional `w_<dimension>` from 0 to 100."""
+async def slider_weights(**weights: str | None) -> dict[str, str | None]:
+    """Return the what-if sliders as given: an optional `w_<dimension>`, 0 to 100."""
     # Async so it runs on the event loop, not on a pool thread (see `app_database`).
-    return {d: weights[f"w_{d}"] for d in DIMENSIONS}
+    return {f"w_{d}": weights[f"w_{d}"] for d in DIMENSIONS}
 
 
-# One optional query parameter per dimension, validated with the route's others (so a bad
-# slider is reported beside every other bad parameter, in one 422).
+# One optional query parameter per dimension, read as text: a weight that is no number from 0
+# to 100 is said beside its slider (closed_lists.sift_weights), as a filter naming nothing is.
 slider_weights.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
-    inspect.Parameter(f"w_{d}", inspect.Parameter.KEYWORD_ONLY, default=None,
-                      annotation=Annotated[float | None, Query(ge=0, le=100)])
+    inspect.Parameter(f"w_{d}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Text)
     for d in DIMENSIONS])
 
 
 @router.get("/backlog", name="backlog", dependencies=[READ])
 def backlog_page(
     request: Request, db: AppDatabase,
-    slider: Annotated[dict[str, float | None], Depends(slider_weights)],
+    slider: Annotated[dict[str, str | None], Depends(slider_weights)],
     profile: Text = None, view: Text = None,
     organisation: Code = None, theme: Code = None, status: Code = None, q: Text = None,
     after: Annotated[int, Query(ge=0)] = 0, for_profile: Text = None,
@@ -149,10 +148,11 @@ def backlog_page(
     chosen = next((p for p in choices["profiles"] if p["name"] == profile_name), None)
     # Sliders left over from another profile (the user just switched) are reset, not applied.
     reset_sliders = for_profile is not None and for_profile != profile_name
+    sliders, slider_errors = closed_lists.sift_weights(**slider)
     whatif = None
     if chosen is not None and not reset_sliders:
         base = {d: round(chosen["weights"]["dimension"][d] * 100) for d in DIMENSIONS}
-        moved = {d: float(v) for d, v in slider.items() if v is not None}
+        moved = {d: v for d in DIMENSIONS if (v := sliders[f"w_{d}"]) is not None}
         if any(abs(v - base[d]) >= 0.5 for d, v in moved.items()):
             whatif = {d: moved.get(d, float(base[d])) for d in DIMENSIONS}
     tab = next(t for t in VIEW_TABS if t["name"] == view)
@@ -160,7 +160,7 @@ def backlog_page(
         organisation=(closed_lists.organisations(o["code"] for o in choices["organisations"]),
                       organisation),
         theme=(closed_lists.THEMES, theme), status=(closed_lists.statuses_in_view(view), status))
-    errors = view_error | profile_error | errors
+    errors = view_error | profile_error | errors | slider_errors
     # A value naming nothing is said beside its filter; the ranking is shown without it.
     filters: dict[str, Any] = {"profile": profile_name, "view": view, **applied,
                                "q": q or None}

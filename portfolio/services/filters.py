@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -75,6 +76,28 @@ def sift(**given: tuple[Closed, str | None]) -> tuple[dict[str, str | None], dic
             kept[name] = None
         else:
             kept[name] = value or None
+    return kept, errors
+
+
+def sift_weights(**given: str | None) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Split what-if weights into the numbers to apply and a message for each not 0 to 100.
+
+    An empty value is no weight; a refused one is dropped, as an unknown filter value is, so
+    the page ranks without it beside the message.
+    """
+    kept: dict[str, float | None] = {}
+    errors: dict[str, str] = {}
+    for name, value in given.items():
+        text = (value or "").strip()
+        try:
+            number = float(text) if text else None
+        except ValueError:
+            number = math.nan
+        # NaN and infinities fail the comparison too.
+        if number is not None and not 0 <= number <= 100:
+            errors[name] = f"Enter a weight from 0 to 100 (you entered {value!r})."
+            number = None
+        kept[name] = number
     return kept, errors
 
 

@@ -14,6 +14,7 @@ from scoring.criteria import DIMENSIONS
 from tests.conftest import HeldRankings
 from tests.web.auth import Browser, sign_in
 from tests.web.conftest import SignedIn
+from tests.web.pages_html import parse_html
 from web.app import create_app
 
 HTML = {"accept": "text/html"}
@@ -236,11 +237,16 @@ def test_a_slider_outside_0_to_100_is_refused_naming_it(client: TestClient) -> N
         assert "w_readiness" in response.text or "readiness" in response.text.lower()
 
 
-def test_bad_sliders_are_reported_with_every_other_bad_parameter(client: TestClient) -> None:
+def test_bad_sliders_are_reported_with_every_other_bad_filter(client: TestClient) -> None:
+    # Each beside its own control on the backlog page, not a bare error page.
     response = client.get("/backlog", params={"w_impact": "200", "w_readiness": "-5",
-                                              "after": "-1"})
+                                              "theme": "nonsense"}, headers=HTML)
     assert response.status_code == 422
-    assert set(response.json()["errors"]) >= {"w_impact", "w_readiness", "after"}
+    page = parse_html(response.text)
+    assert "200" in page.error_for("w_impact")
+    assert "-5" in page.error_for("w_readiness")
+    assert "nonsense" in page.error_for("theme")
+    assert page.error_for("w_feasibility") == ""
 
 
 def test_the_backlog_has_a_column_and_a_slider_per_dimension(client: TestClient) -> None:

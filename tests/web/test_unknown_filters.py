@@ -19,6 +19,10 @@ PAGES = [
      "<tbody"),
     ("/backlog", "status", "in_progress", "status",
      "There is no status in this view called 'in_progress'", "<tbody"),
+    # A what-if weight that is no number, or outside 0 to 100, showed a bare error page.
+    ("/backlog", "w_impact", "abc", "w_impact", "Enter a weight from 0 to 100", "<tbody"),
+    ("/backlog", "w_readiness", "150", "w_readiness", "Enter a weight from 0 to 100",
+     "<tbody"),
     ("/datasets", "publisher", "ZZZ", "ds-publisher", "no organisation with the code 'ZZZ'",
      "<tbody"),
     ("/datasets", "access", "bogus", "ds-access", "There is no access level called 'bogus'",
