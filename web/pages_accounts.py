@@ -228,7 +228,7 @@ def password_change(
     repeat_password: Annotated[str, Form(max_length=1024)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
 ):
-    """Change one's own password; other sessions end, this one goes on."""
+    """Change one's own password; other sessions end and tokens are revoked, this one goes on."""
     try:
         accounts.change_own_password(db=get_database(request), actor=actor,
                                      current=current_password, new=new_password,
@@ -240,7 +240,8 @@ def password_change(
             "errors": exc.errors, "next": safe_next(next),
             "must_change": bool(request.session.get(MUST_CHANGE_KEY))}, status_code=422)
     request.session.pop(MUST_CHANGE_KEY, None)
-    flash(request, "Your password is changed. Any other browser signed in as you is signed out.")
+    flash(request, "Your password is changed. Any other browser signed in as you is signed out, "
+                   "and your API tokens are revoked: make new ones on your account page.")
     return RedirectResponse(safe_next(next), status_code=303)
 
 

@@ -305,8 +305,9 @@ def set_password(*, session: Session, actor: Actor, email: str, password: str,
                  keep_session: str | None = None) -> None:
     """Set a user's password (admins, or the user themself).
 
-    Whoever knew the old password is signed out with it; a user changing their own password
-    keeps the session they changed it in (`keep_session`, its secret).
+    Whoever knew the old password is signed out with it and loses the API tokens it let them
+    make; a user changing their own password keeps the session they changed it in
+    (`keep_session`, its secret).
     """
     user = _user(session, email)
     assert user.id is not None
@@ -321,7 +322,9 @@ def set_password(*, session: Session, actor: Actor, email: str, password: str,
     session.add(user)
     end_sessions(session, user.id,
                  keep=keep_session if actor.id == user.id else None)
-    record(session, actor, action="set_password", entity="user", entity_id=user.id)
+    revoked = revoke_tokens(session, user.id)
+    record(session, actor, action="set_password", entity="user", entity_id=user.id,
+           after={"tokens_revoked": revoked})
 
 
 def change_own_password(*, db: Database, actor: Actor, current: str, new: str, repeat: str,
@@ -381,7 +384,8 @@ def _record_failure(db: Database, memory: FailureMemory, key: str) -> None:
 def reset_password(*, session: Session, actor: Actor, email: str) -> str:
     """Give a user a one-time password (admins only) and return it, to be shown once.
 
-    Their sessions end, and they must choose their own password when they next sign in.
+    Their sessions end and their API tokens are revoked (a token copied by whoever knew the
+    old password dies with it), and they must choose their own password when they next sign in.
     """
     require(actor, Capability.MANAGE_USERS, doing="reset other users' passwords")
     # The one-time password goes back to the caller: a token's holder would sign in with it.
@@ -395,7 +399,9 @@ def reset_password(*, session: Session, actor: Actor, email: str) -> str:
     user.must_change_password = True
     session.add(user)
     end_sessions(session, user.id)
-    record(session, actor, action="reset_password", entity="user", entity_id=user.id)
+    revoked = revoke_tokens(session, user.id)
+    record(session, actor, action="reset_password", entity="user", entity_id=user.id,
+           after={"tokens_revoked": revoked})
     return one_time
 
 
@@ -667,6 +673,14 @@ def revoke_token(*, session: Session, actor: Actor, token_id: int) -> None:
     token.revoked_at = utcnow()
     session.add(token)
     record(session, actor, action="revoke", entity="api_token", entity_id=token.id)
+
+
+def revoke_tokens(session: Session, user_id: int) -> int:
+    """Revoke every working API token of a user; return how many."""
+    return rows_changed(session.execute(
+        update(ApiToken).where(col(ApiToken.user_id) == user_id,
+                               col(ApiToken.revoked_at).is_(None))
+        .values(revoked_at=utcnow())))
 
 
 def _iso(moment: datetime | None) -> str | None:
