@@ -167,11 +167,12 @@ def actor_for(user: User) -> Actor:
 
 
 def require_signed_in_person(actor: Actor, doing: str) -> None:
-    """Refuse an API token's caller: a token never makes, ends or changes credentials.
+    """Refuse an API token's caller: a token never changes credentials or who holds power.
 
     Otherwise a leaked token could make itself a fresh one (outliving its revocation and
     expiry), end its owner's sessions or guess their password without the sign-in limits; an
-    admin's could give another account a password it knows, and sign in with that.
+    admin's could give another account a password it knows and sign in with that, or make any
+    account (or a provider's group) an admin.
     """
     if actor.by_token:
         raise NotAllowed(f"an API token may not {doing}: sign in to the site to do that")
@@ -279,9 +280,10 @@ def add_user(*, session: Session, actor: Actor, data: dict[str, Any],
     `must_change`: the password is one an admin chose, so the user replaces it at first sign-in.
     """
     require(actor, Capability.MANAGE_USERS)
-    if password is not None:
-        # A token's holder would know the password it chose, and sign in with it.
-        require_signed_in_person(actor, "give a user a password")
+    # A token's holder would know the password it chose, and sign in with it; without one, the
+    # account's role is still power given (an admin who signs in through the provider).
+    require_signed_in_person(actor, "give a user a password" if password is not None
+                             else "add users")
     values = parse(UserCreate, data)
     taken = {"email": f"A user with email {values.email} already exists."}
     if session.execute(select(col(User.id)).where(func.lower(User.email) == values.email.lower())
@@ -423,6 +425,8 @@ def update_user(*, session: Session, actor: Actor, email: str, role: str | None 
     admin changed differently meanwhile is a conflict (nothing written, both values returned).
     """
     require(actor, Capability.MANAGE_USERS)
+    # Who holds which power is changed by a person at the site, never by a token that leaked.
+    require_signed_in_person(actor, "change users' roles, organisations or access")
     user = _user(session, email)
     assert user.id is not None
     before = user_public(user, session.get(Organisation, user.organisation_id)

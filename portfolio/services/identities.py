@@ -21,7 +21,7 @@ from portfolio.enums import Role
 from portfolio.errors import DomainError, Invalid, NotFound
 from portfolio.models import ExternalIdentity, GroupMapping, Organisation, User, utcnow
 from portfolio.oidc import Identity
-from portfolio.services.accounts import only_active_admin
+from portfolio.services.accounts import only_active_admin, require_signed_in_person
 from portfolio.services.common import add_new, one_at_a_time, organisation_by_code, record
 from portfolio.text import control_problem
 
@@ -172,8 +172,10 @@ def list_mappings(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
 
 def add_mapping(*, session: Session, actor: Actor, group: str, role: str,
                 organisation: str | None) -> dict[str, Any]:
-    """Map a provider group to a role and organisation (admins only)."""
+    """Map a provider group to a role and organisation (admins only, signed in)."""
     require(actor, Capability.MAP_GROUPS)
+    # A mapping gives its group's members a role: power, given only by a person at the site.
+    require_signed_in_person(actor, "map the provider's groups to roles")
     errors: dict[str, str] = {}
     group = group.strip()
     if not group or len(group) > 255:
@@ -213,8 +215,9 @@ def _group_taken(group: str) -> dict[str, str]:
 
 
 def remove_mapping(*, session: Session, actor: Actor, mapping_id: int) -> None:
-    """Remove a group mapping (admins only); the roles it gave go at their next sign-in."""
+    """Remove a group mapping (admins only, signed in); the roles it gave go at next sign-in."""
     require(actor, Capability.MAP_GROUPS)
+    require_signed_in_person(actor, "remove the provider's group mappings")
     mapping = session.get(GroupMapping, mapping_id)
     if mapping is None:
         raise NotFound("group mapping", str(mapping_id))
