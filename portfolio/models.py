@@ -427,6 +427,27 @@ class ProjectPartner(SQLModel, table=True):
     role: str = Field(default=PartnerRole.PARTNER.value, max_length=16)
 
 
+class PartnerRequest(SQLModel, table=True):
+    """An organisation asking to partner in another's project, until the owning side answers.
+
+    Not a partner yet: only `project_partner` rows are partners (who may assess, who counts as
+    working together), so a request grants nothing until a lead of the owner accepts it.
+    """
+
+    __tablename__ = "partner_request"
+    __table_args__ = (
+        UniqueConstraint("project_id", "organisation_id"),
+        Index("ix_partner_request_organisation", "organisation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", ondelete="CASCADE")
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    requested_by_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                        ondelete="SET NULL")
+    requested_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
 class Criterion(SQLModel, table=True):
     """A criterion of one dimension with an absolute ordinal scale."""
 

@@ -67,6 +67,8 @@ NOT_PORTFOLIO_TABLES = frozenset({
     # that show them, never ranked.
     "project_stewardship", "progress_update", "project_comment", "project_watch",
     "notification_event", "notification", "notification_preference", "email_outbox",
+    # Asking to partner grants and ranks nothing; the partner link an acceptance makes does.
+    "partner_request",
 })
 
 # Project fields the ranking never reads (`frames.load_projects` and the engine; a test changes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query, Response
 from pydantic import BaseModel
 
 from portfolio.actors import Actor
@@ -28,6 +28,7 @@ DISMISS = Depends(policy(Policy.DISMISS))
 JOIN = Depends(policy(Policy.JOIN))
 Top = Annotated[int, Query(ge=1, le=50, description="How many similar projects")]
 Filter = Annotated[str | None, Query(max_length=32)]
+Code = Annotated[str, Path(max_length=32, description="The asking organisation's code")]
 Fresh = Annotated[bool, Query(description="Wait for the current revision's similarities "
                                           "rather than answer with the previous ones")]
 
@@ -91,9 +92,31 @@ def dismissed(session: ReadSession) -> list[dict[str, Any]]:
 @router.post("/projects/{slug}/join", status_code=201, dependencies=[JOIN])
 def join_project(slug: str, body: collaboration_service.JoinInput, session: WriteSession,
                  actor: CurrentActor) -> dict[str, Any]:
-    """Add an organisation ({organisation: code}) as a partner in another's project."""
+    """Ask for an organisation ({organisation: code}) to partner in another's project.
+
+    `status` is `requested` until the owning side accepts (`.../partner-requests/{code}/accept`);
+    it is `partner` at once when the caller may edit the project (its lead, the CDO, an admin).
+    """
     return collaboration_service.join_project(session=session, actor=actor, slug=slug,
                                               data=body_of(body))
+
+
+@router.post("/projects/{slug}/partner-requests/{organisation}/accept", dependencies=[EDIT])
+def accept_partner_request(slug: str, organisation: Code, session: WriteSession,
+                           actor: CurrentActor) -> dict[str, Any]:
+    """Accept an organisation's request to partner in the project (who may edit the project)."""
+    return collaboration_service.accept_partner_request(
+        session=session, actor=actor, slug=slug, organisation=organisation)
+
+
+@router.delete("/projects/{slug}/partner-requests/{organisation}", status_code=204,
+               response_class=Response, dependencies=[EDIT])
+def decline_partner_request(slug: str, organisation: Code, session: WriteSession,
+                            actor: CurrentActor) -> Response:
+    """Decline an organisation's request to partner in the project (who may edit the project)."""
+    collaboration_service.decline_partner_request(session=session, actor=actor, slug=slug,
+                                                  organisation=organisation)
+    return Response(status_code=204)
 
 
 @router.get("/benefits", dependencies=[READ])

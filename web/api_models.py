@@ -185,6 +185,9 @@ class ProjectPublic(ProjectSummary):
     description: str
     organisation_name: str | None = None
     partners: list[dict[str, Any]] = []
+    partner_requests: list[dict[str, Any]] = Field(
+        [], description="Organisations asking to partner, not partners until the owning side "
+                        "accepts")
     datasets: list[dict[str, Any]] = []
 
 

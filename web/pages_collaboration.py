@@ -52,7 +52,7 @@ def similar_projects(request: Request, slug: str, db: AppDatabase):
 @router.post("/projects/{slug}/join", name="project_join", dependencies=[JOIN])
 def join_project(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
                  form: FormData):
-    """Add the user's organisation (or the one chosen) as a partner in this project."""
+    """Ask for the user's organisation (or the one chosen) to partner in this project."""
     organisation = form.get("organisation") or form.get("owner") or ""
     try:
         joined = collaboration_service.join_project(

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from portfolio.errors import Invalid, NotAllowed
 from portfolio.schemas import AssessmentInput, DatasetLinkInput, DependencyInput, PartnerInput
+from portfolio.services import collaboration as collaboration_service
 from portfolio.services import dataset_pages, project_pages
 from portfolio.services import projects as project_service
 from web.pages_common import (
@@ -193,6 +194,34 @@ def remove_partner(
     )
 
 
+@router.post("/projects/{slug}/partner-requests/accept", name="partner_request_accept",
+             dependencies=[EDIT])
+def accept_partner_request(
+    request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
+):
+    """Accept an organisation's request to partner in the project."""
+    return link_write(
+        request, session, slug, form, form_name="partner", anchor="partners",
+        done="The request is accepted: the organisation is a partner.",
+        write=lambda: collaboration_service.accept_partner_request(
+            session=session, actor=actor, slug=slug, organisation=form.get("organisation", "")),
+    )
+
+
+@router.post("/projects/{slug}/partner-requests/decline", name="partner_request_decline",
+             dependencies=[EDIT])
+def decline_partner_request(
+    request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData
+):
+    """Decline an organisation's request to partner in the project."""
+    return link_write(
+        request, session, slug, form, form_name="partner", anchor="partners",
+        done="The request is declined.",
+        write=lambda: collaboration_service.decline_partner_request(
+            session=session, actor=actor, slug=slug, organisation=form.get("organisation", "")),
+    )
+
+
 @router.post("/projects/{slug}/assessments", name="project_assess", dependencies=[EDIT])
 def assess(request: Request, slug: str, session: WriteSession, actor: CurrentActor, form: FormData):
     """Record the project's level on one criterion with a rationale."""
@@ -247,6 +276,8 @@ def assess_from_page(request: Request, slug: str, session: WriteSession, actor: 
 for _path in ("/projects/{slug}/dependencies", "/projects/{slug}/dependencies/remove",
               "/projects/{slug}/datasets", "/projects/{slug}/datasets/remove",
               "/projects/{slug}/partners", "/projects/{slug}/partners/remove",
+              "/projects/{slug}/partner-requests/accept",
+              "/projects/{slug}/partner-requests/decline",
               "/projects/{slug}/assessments"):
     def _back(request: Request, slug: str):
         """Send a GET of a form action back to the edit page the form is on."""

@@ -27,6 +27,7 @@ from portfolio.models import (
     Dataset,
     DismissedSuggestion,
     Organisation,
+    PartnerRequest,
     Project,
     ProjectDataset,
     ProjectPartner,
@@ -575,7 +576,12 @@ class JoinInput(Input):
 
 def join_project(*, session: Session, actor: Actor, slug: str,
                  data: dict[str, Any]) -> dict[str, Any]:
-    """Add an organisation as a partner in another organisation's project ("we will partner")."""
+    """Ask for an organisation to partner in another organisation's project ("we will partner").
+
+    A partner's lead assesses the project, so joining needs the owning side's consent: one who
+    may edit the project (a lead of its owner, the CDO, an admin) adds the partner at once;
+    anyone else's request waits until such a person accepts it (`accept_partner_request`).
+    """
     values = parse(JoinInput, data)
     # Locked to the commit, as every write of a project's links (services/projects.py).
     project = project_by_slug(session, slug, for_update=True)
@@ -585,16 +591,85 @@ def join_project(*, session: Session, actor: Actor, slug: str,
             among="the organisation that joins")
     if organisation.id == project.owner_id:
         raise Invalid({"organisation": "the project is already this organisation's own"})
-    partner = session.execute(select(ProjectPartner).where(
-        col(ProjectPartner.project_id) == project.id,
-        col(ProjectPartner.organisation_id) == organisation.id)).scalar()
-    if partner is None:
-        assert project.id is not None and organisation.id is not None
-        partner = ProjectPartner(project_id=project.id, organisation_id=organisation.id,
-                                 role=PartnerRole.PARTNER.value)
-        session.add(partner)
+    owner = session.get(Organisation, project.owner_id)
+    assert project.id is not None and organisation.id is not None and owner is not None
+    answer = {"project": slug, "title": project.title, "organisation": organisation.code,
+              "organisation_name": organisation.name, "owner_name": owner.name}
+    partner = _partner(session, project.id, organisation.id)
+    if partner is not None:
+        return answer | {"status": "partner", "role": partner.role}
+    if can(actor, Capability.EDIT_PROJECT, project):
+        partner = _make_partner(session, actor, project.id, organisation.id)
+        return answer | {"status": "partner", "role": partner.role}
+    asked = _request(session, project.id, organisation.id)
+    if asked is None:
+        asked = PartnerRequest(project_id=project.id, organisation_id=organisation.id,
+                               requested_by_id=actor.id)
+        session.add(asked)
         session.flush()
-        record(session, actor, action="create", entity="partner", project_id=project.id,
-               entity_id=partner.id, after=as_record(partner))
-    return {"project": slug, "title": project.title, "organisation": organisation.code,
-            "organisation_name": organisation.name, "role": partner.role}
+        record(session, actor, action="request", entity="partner_request",
+               project_id=project.id, entity_id=asked.id,
+               after={"organisation_id": organisation.id})
+    return answer | {"status": "requested", "role": None}
+
+
+def _partner(session: Session, project_id: int, organisation_id: int) -> ProjectPartner | None:
+    """Return an organisation's partner link to a project, if it is a partner."""
+    return session.execute(select(ProjectPartner).where(
+        col(ProjectPartner.project_id) == project_id,
+        col(ProjectPartner.organisation_id) == organisation_id)).scalar()
+
+
+def _request(session: Session, project_id: int, organisation_id: int) -> PartnerRequest | None:
+    """Return an organisation's waiting request to partner in a project, if any."""
+    return session.execute(select(PartnerRequest).where(
+        col(PartnerRequest.project_id) == project_id,
+        col(PartnerRequest.organisation_id) == organisation_id)).scalar()
+
+
+def _make_partner(session: Session, actor: Actor, project_id: int,
+                  organisation_id: int) -> ProjectPartner:
+    """Add an organisation as a partner (role partner), recorded in the project's history."""
+    partner = ProjectPartner(project_id=project_id, organisation_id=organisation_id,
+                             role=PartnerRole.PARTNER.value)
+    session.add(partner)
+    session.flush()
+    record(session, actor, action="create", entity="partner", project_id=project_id,
+           entity_id=partner.id, after=as_record(partner))
+    return partner
+
+
+def _answering(session: Session, actor: Actor, slug: str,
+               organisation: str) -> tuple[Project, Organisation, PartnerRequest]:
+    """Return the project, organisation and request one who may edit the project answers."""
+    project = project_by_slug(session, slug, for_update=True)
+    require(actor, Capability.EDIT_PROJECT, project,
+            doing="answer a request to partner in another organisation's project")
+    asking = organisation_by_code(session, organisation)
+    assert project.id is not None and asking.id is not None
+    found = _request(session, project.id, asking.id)
+    if found is None:
+        raise Invalid({"organisation": f"{asking.name} has not asked to partner in this "
+                                       "project (or was answered already)"})
+    return project, asking, found
+
+
+def accept_partner_request(*, session: Session, actor: Actor, slug: str,
+                           organisation: str) -> dict[str, Any]:
+    """Accept an organisation's request to partner in a project (who may edit the project)."""
+    project, asking, found = _answering(session, actor, slug, organisation)
+    assert project.id is not None and asking.id is not None
+    partner = _partner(session, project.id, asking.id) or _make_partner(
+        session, actor, project.id, asking.id)
+    session.delete(found)
+    return {"project": slug, "organisation": asking.code, "organisation_name": asking.name,
+            "status": "partner", "role": partner.role}
+
+
+def decline_partner_request(*, session: Session, actor: Actor, slug: str,
+                            organisation: str) -> None:
+    """Decline an organisation's request to partner in a project (who may edit the project)."""
+    project, asking, found = _answering(session, actor, slug, organisation)
+    record(session, actor, action="decline", entity="partner_request", project_id=project.id,
+           entity_id=found.id, before={"organisation_id": asking.id})
+    session.delete(found)

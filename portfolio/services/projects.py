@@ -21,6 +21,7 @@ from portfolio.models import (
     CriterionLevel,
     Dataset,
     Organisation,
+    PartnerRequest,
     Project,
     ProjectDataset,
     ProjectDependency,
@@ -112,6 +113,17 @@ def with_partners(session: Session, project: Project) -> dict[str, Any]:
     partner_ids = session.exec(select(ProjectPartner.organisation_id)
                                .where(ProjectPartner.project_id == project.id)).all()
     return {"owner_id": project.owner_id, "partner_ids": list(partner_ids)}
+
+
+def partner_requests(session: Session, project_id: int) -> list[dict[str, Any]]:
+    """Return the organisations asking to partner in a project, oldest request first."""
+    rows = session.exec(
+        select(Organisation.code, Organisation.name, PartnerRequest.requested_at)
+        .join(PartnerRequest, col(PartnerRequest.organisation_id) == col(Organisation.id))
+        .where(PartnerRequest.project_id == project_id)
+        .order_by(col(PartnerRequest.requested_at), col(PartnerRequest.id))).all()
+    return [{"organisation": code, "name": name, "requested_at": at.isoformat()}
+            for code, name, at in rows]
 
 
 def require_project_editor(actor: Actor, project: Project) -> None:
@@ -430,6 +442,7 @@ def get_project(*, session: Session, slug: str) -> dict[str, Any]:
             .order_by(Organisation.name)
         ).all()
     ]
+    detail["partner_requests"] = partner_requests(session, row_id(project))
     links = cast(list[tuple[str, str, str, str, str, bool, str, str, str | None, str | None,
                             str | None, date | None, date | None]], session.execute(
         sa.select(
@@ -740,6 +753,10 @@ def add_partner(
         partner = ProjectPartner(project_id=row_id(project), organisation_id=row_id(organisation))
     partner.role = values.role.value
     session.add(partner)
+    # Added by the owning side: any request of the organisation to join is answered by it.
+    session.execute(sa.delete(PartnerRequest).where(
+        col(PartnerRequest.project_id) == project.id,
+        col(PartnerRequest.organisation_id) == organisation.id))
     session.flush()
     record(
         session,

@@ -12,7 +12,7 @@ from tests.browser.conftest import sign_in
 pytestmark = pytest.mark.browser
 
 
-def test_a_lead_typing_a_new_project_sees_who_else_does_it_and_partners_with_them(
+def test_a_lead_typing_a_new_project_sees_who_else_does_it_and_asks_to_partner(
     page: Page,
 ) -> None:
     sign_in(page, "lead")
@@ -27,8 +27,10 @@ def test_a_lead_typing_a_new_project_sees_who_else_does_it_and_partners_with_the
     expect(panel).to_contain_text("Westminster")
     expect(panel).not_to_contain_text("Machine learning to find rogue landlords")  # its own
     page.get_by_role("button", name="We will partner with Westminster").click()
+    # A partner's lead assesses the project: Westminster's side consents first.
     expect(panel.get_by_role("status")).to_contain_text(
-        "Barking and Dagenham is now a partner in Rogue landlord detection")
+        "Barking and Dagenham has asked to partner in Rogue landlord detection: it becomes a "
+        "partner when a lead of Westminster accepts")
 
 
 def test_collaboration_filters_by_theme_without_a_page_load(page: Page) -> None:

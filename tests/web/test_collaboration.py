@@ -142,20 +142,21 @@ def test_the_api_compares_a_draft_and_refuses_a_body_that_is_not_text(
     assert "$ref" in schema["content"]["application/json"]["schema"]
 
 
-def test_we_will_partner_adds_the_leads_organisation_as_a_partner(
+def test_we_will_partner_asks_for_the_leads_organisation_to_partner(
         app: FastAPI, london: Database) -> None:
     client = browser(app, london, "lead", SOUTHWARK)
     response = client.post("/projects/lewisham-damp-mould-risk/join",
                            headers={"HX-Request": "true"}, data={"owner": SOUTHWARK})
     assert response.status_code == 200
-    assert "is now a partner in" in response.text
+    assert "Southwark has asked to partner in" in response.text
+    assert "when a lead of Lewisham accepts" in response.text
     with london.read() as session:
         joined = session.execute(
             select(Organisation.code).join(ProjectPartner,
                                            ProjectPartner.organisation_id == Organisation.id)
             .join(Project, Project.id == ProjectPartner.project_id)
             .where(Project.slug == "lewisham-damp-mould-risk")).scalars().all()
-    assert SOUTHWARK in joined
+    assert SOUTHWARK not in joined  # a partner only once Lewisham accepts (test_partner_consent)
     refused = client.post("/projects/lewisham-damp-mould-risk/join", data={"owner": LAMBETH},
                           follow_redirects=False)
     assert refused.status_code == 403
