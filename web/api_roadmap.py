@@ -81,6 +81,10 @@ class CapacityIn(BaseModel):
         "First quarter it holds for, e.g. 2027 Q1"))
     person_months: Annotated[float, Field(ge=0, le=1_000_000), NumberOnly] = Field(description=(
         "Person-months a quarter, at least 0"))
+    was_person_months: float | None = Field(default=None, ge=0, description=(
+        "The person-months read for this organisation and quarter (null: none was stated); "
+        "one stated otherwise since is refused with 409 and `current`. Left out, the "
+        "capacity is replaced whatever it is"))
 
 
 class CapacityOut(BaseModel):
@@ -102,17 +106,25 @@ def list_capacities(session: ReadSession) -> list[dict[str, Any]]:
 @router.put("/capacities", dependencies=[CAPACITY], response_model=CapacityOut)
 def put_capacity(body: CapacityIn, session: WriteSession, actor: CurrentActor) -> dict[str, Any]:
     """State an organisation's capacity from a quarter on (the CDO or an admin)."""
+    read = None
+    if "was_person_months" in body.model_fields_set:
+        start = roadmap_service.parse_quarter(body.quarter).isoformat()
+        was = body.was_person_months
+        read = {} if was is None else {(body.organisation, start): was}
     return roadmap_service.set_capacity(session=session, actor=actor,
                                         organisation=body.organisation, quarter=body.quarter,
-                                        person_months=body.person_months)
+                                        person_months=body.person_months, read=read)
 
 
 @router.delete("/capacities/{organisation}/{quarter}", dependencies=[CAPACITY],
                status_code=204)
 def delete_capacity(organisation: Annotated[str, Path(max_length=32)],
                     quarter: Annotated[str, Path(max_length=20, pattern=QUARTER)],
-                    session: WriteSession, actor: CurrentActor) -> Response:
-    """Remove a stated capacity (the CDO or an admin)."""
+                    session: WriteSession, actor: CurrentActor,
+                    was_person_months: Annotated[float | None, Query(ge=0, description=(
+                        "The person-months read; a capacity restated since is kept and "
+                        "answers 409"))] = None) -> Response:
+    """Remove a stated capacity (the CDO or an admin); from a stale reading, 409."""
     roadmap_service.remove_capacity(session=session, actor=actor, organisation=organisation,
-                                    quarter=quarter)
+                                    quarter=quarter, was=was_person_months)
     return Response(status_code=204)

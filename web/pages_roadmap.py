@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from portfolio.actors import Actor
-from portfolio.errors import Invalid, NotFound
+from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.services import filters as closed_lists
 from portfolio.services import organisations as organisation_service
 from portfolio.services import profiles as profile_service
@@ -16,7 +17,7 @@ from portfolio.services import roadmap as roadmap_service
 from portfolio.services import scenarios as scenario_service
 from portfolio.services.common import at_revision
 from web.deps import get_database
-from web.pages_common import AppDatabase, CurrentActor, FormData
+from web.pages_common import AppDatabase, CurrentActor, FormData, sentence
 from web.routing import Router
 from web.security import Policy, policy
 from web.templating import flash, path_for, render
@@ -221,14 +222,29 @@ def board_pack(
 
 
 def _capacity_page(request: Request, actor: Actor | None, *, errors: dict[str, str],
-                   form: dict[str, str], status_code: int = 200):
+                   form: dict[str, str], status_code: int = 200,
+                   title: str = "The capacity was not saved"):
     """Render the capacity page."""
     with get_database(request).read() as session:
         stated = roadmap_service.capacities(session=session)
         organisations = organisation_service.list_organisations(session=session)
+    # What the page shows, sent back with the form so a capacity stated since is not replaced.
+    read = [[c["organisation"], c["quarter_start"], c["person_months"]] for c in stated]
     return render(request, "capacity.html", {
         "stated": stated, "organisations": organisations, "errors": errors, "form": form,
+        "read": json.dumps(read), "title": title,
     }, status_code=status_code)
+
+
+def _read_capacities(form: dict[str, str]) -> dict[tuple[str, str], float] | None:
+    """Return the capacities the page showed, or None for a form that does not say."""
+    if "read" not in form:
+        return None
+    try:
+        return {(str(org), str(start)): float(amount)
+                for org, start, amount in json.loads(form["read"])}
+    except (TypeError, ValueError):
+        raise Invalid({"form": "The form is damaged: reload the page and try again."}) from None
 
 
 @router.get("/plan/capacity", name="capacity", dependencies=[READ])
@@ -245,11 +261,26 @@ def capacity_set(request: Request, actor: CurrentActor,
     try:
         if not fields["organisation"]:
             raise Invalid({"organisation": "choose an organisation"})
+        read = _read_capacities(form)
         with get_database(request).write() as session:
-            roadmap_service.set_capacity(session=session, actor=actor, **fields)
+            roadmap_service.set_capacity(session=session, actor=actor, read=read, **fields)
     except Invalid as exc:
         return _capacity_page(request, actor, errors=exc.errors, form=fields, status_code=422)
+    except Conflict as exc:
+        # What was typed stays beside the capacity stated meanwhile; the page now shows (and
+        # sends back) that one, so saving again replaces it knowingly.
+        return _capacity_page(request, actor, form=fields, status_code=409, errors={
+            "person_months": f"{sentence(exc.message)} Yours is kept here: save it again to "
+                             "replace theirs."})
     return RedirectResponse(request.url_for("capacity").path, status_code=303)
+
+
+def _number_read(text: str | None) -> float | None:
+    """Return the person-months a remove form showed (None when it does not say)."""
+    try:
+        return float(text) if text else None
+    except ValueError:
+        raise Invalid({"form": "The form is damaged: reload the page and try again."}) from None
 
 
 @router.post("/plan/capacity/remove", name="capacity_remove", dependencies=[CAPACITY])
@@ -260,7 +291,14 @@ def capacity_remove(request: Request, actor: CurrentActor,
         with get_database(request).write() as session:
             roadmap_service.remove_capacity(session=session, actor=actor,
                                             organisation=form.get("organisation", ""),
-                                            quarter=form.get("quarter", ""))
+                                            quarter=form.get("quarter", ""),
+                                            was=_number_read(form.get("was_person_months")))
     except Invalid as exc:
-        return _capacity_page(request, actor, errors=exc.errors, form={}, status_code=422)
+        return _capacity_page(request, actor, errors=exc.errors, form={}, status_code=422,
+                              title="The capacity was not removed")
+    except Conflict as exc:
+        return _capacity_page(request, actor, form={}, status_code=409,
+                              title="The capacity was not removed", errors={"form": (
+                                  f"{sentence(exc.message)} It is kept: remove it again to "
+                                  "remove it as it is now.")})
     return RedirectResponse(request.url_for("capacity").path, status_code=303)

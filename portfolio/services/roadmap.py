@@ -14,7 +14,7 @@ from sqlmodel import Session, col
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.db import Database
-from portfolio.errors import Invalid
+from portfolio.errors import Conflict, Invalid
 from portfolio.models import Organisation, OrganisationCapacity, Project
 from portfolio.schemas import EARLIEST, LATEST
 from portfolio.services.common import consistent_read, organisation_by_code, record
@@ -74,8 +74,13 @@ MAX_PERSON_MONTHS = 1_000_000
 
 
 def set_capacity(*, session: Session, actor: Actor, organisation: str, quarter: str,
-                 person_months: Any) -> dict[str, Any]:
-    """State an organisation's capacity (person-months a quarter) from a quarter on."""
+                 person_months: Any, read: Mapping[tuple[str, str], float] | None = None
+                 ) -> dict[str, Any]:
+    """State an organisation's capacity (person-months a quarter) from a quarter on.
+
+    Given the capacities the user read (`read`, by organisation code and quarter start), one
+    stated otherwise since for that organisation and quarter is refused (Conflict).
+    """
     require(actor, Capability.SET_CAPACITY)
     org = organisation_by_code(session, organisation)
     start = parse_quarter(quarter)
@@ -96,6 +101,8 @@ def set_capacity(*, session: Session, actor: Actor, organisation: str, quarter: 
     row = session.execute(select(OrganisationCapacity).where(
         col(OrganisationCapacity.organisation_id) == org.id,
         col(OrganisationCapacity.quarter_start) == start)).scalars().first()
+    if read is not None:
+        _require_as_read(org, start, row, read.get((org.code, start.isoformat())))
     before = None if row is None else {"person_months": row.person_months}
     if row is None:
         row = OrganisationCapacity(organisation_id=int(org.id or 0), quarter_start=start,
@@ -120,8 +127,25 @@ def _lock_capacities(session: Session, org: Organisation) -> None:
                     .with_for_update(key_share=True))
 
 
-def remove_capacity(*, session: Session, actor: Actor, organisation: str, quarter: str) -> None:
-    """Remove a stated capacity; the one stated before it (if any) then holds on."""
+def _require_as_read(org: Organisation, start: date, row: OrganisationCapacity | None,
+                     was: float | None) -> None:
+    """Refuse a change made from a reading (`was`, None for none stated) no longer true."""
+    now = None if row is None else float(row.person_months)
+    if now == was:
+        return
+    said = "none" if now is None else f"{now:g} person-months"
+    raise Conflict(f"{org.name}'s capacity from {quarter_label(start, 0)} was changed by "
+                   f"someone else since you read it: it is now {said}",
+                   current={"organisation": org.code, "quarter": quarter_label(start, 0),
+                            "person_months": now})
+
+
+def remove_capacity(*, session: Session, actor: Actor, organisation: str, quarter: str,
+                    was: float | None = None) -> None:
+    """Remove a stated capacity; the one stated before it (if any) then holds on.
+
+    Given the person-months the user read (`was`), a capacity restated since is kept (Conflict).
+    """
     require(actor, Capability.SET_CAPACITY)
     org = organisation_by_code(session, organisation)
     start = parse_quarter(quarter)
@@ -132,6 +156,8 @@ def remove_capacity(*, session: Session, actor: Actor, organisation: str, quarte
     if row is None:
         raise Invalid({"quarter": f"no capacity is stated for {org.name} from "
                                   f"{quarter_label(start, 0)}"})
+    if was is not None:
+        _require_as_read(org, start, row, was)
     record(session, actor, action="delete", entity="organisation_capacity", entity_id=row.id,
            before={"organisation": org.code, "quarter": quarter_label(start, 0),
                    "person_months": row.person_months})

@@ -252,3 +252,67 @@ def test_the_page_shows_each_bad_choice_beside_its_field_and_in_a_summary(client
     summary = html.find(class_="error-summary")
     assert summary is not None
     assert [a.get("href") for a in summary.find_all("a")] == ["#budget", "#profile", "#group"]
+
+
+def form_fields(html: str, action: str, index: int = 0) -> dict[str, str]:
+    """Return the hidden and filled fields of the page's index-th form posting to action."""
+    forms = parse_html(html).find_all("form", action=action)
+    return {str(i.get("name")): str(i.get("value") or "")
+            for i in forms[index].find_all("input") if i.get("name")}
+
+
+def test_a_capacity_stated_meanwhile_is_not_replaced_by_the_page(clients) -> None:
+    # Review: two people stating the same organisation's quarter: the later save replaced the
+    # earlier without a word; the page's form now says what it showed for that quarter.
+    cdo = clients["cdo"]
+    form = form_fields(cdo.get("/plan/capacity", headers=HTML).text, "/plan/capacity")
+    other = cdo.put("/api/v1/capacities", json={"organisation": "E09000002",
+                                                "quarter": "2027 Q1", "person_months": 12})
+    assert other.status_code == 200
+    typed = {"organisation": "E09000002", "quarter": "2027 Q1", "person_months": "20"}
+    answer = cdo.post("/plan/capacity", data=form | typed, headers=HTML,
+                      follow_redirects=False)
+    assert answer.status_code == 409
+    assert [c["person_months"] for c in cdo.get("/api/v1/capacities").json()] == [12.0]
+    page = parse_html(answer.text)
+    assert "12" in page.error_for("f-person_months")  # the newer value is said
+    assert page.by_id("f-person_months").get("value") == "20"  # what was typed stays
+    assert page.find(class_="error-summary") is not None
+    # The form now starts from the capacity stated meanwhile: saving again replaces it.
+    again = cdo.post("/plan/capacity", data=form_fields(answer.text, "/plan/capacity") | typed,
+                     follow_redirects=False)
+    assert again.status_code == 303
+    assert [c["person_months"] for c in cdo.get("/api/v1/capacities").json()] == [20.0]
+
+
+def test_a_capacity_changed_meanwhile_is_not_removed_by_the_page(clients) -> None:
+    cdo = clients["cdo"]
+    cdo.put("/api/v1/capacities", json={"organisation": "E09000002", "quarter": "2027 Q1",
+                                        "person_months": 6})
+    shown = cdo.get("/plan/capacity", headers=HTML).text
+    remove = form_fields(shown, "/plan/capacity/remove")
+    cdo.put("/api/v1/capacities", json={"organisation": "E09000002", "quarter": "2027 Q1",
+                                        "person_months": 9})
+    answer = cdo.post("/plan/capacity/remove", data=remove, headers=HTML,
+                      follow_redirects=False)
+    assert answer.status_code == 409
+    assert "9" in parse_html(answer.text).find(class_="error-summary").text()
+    assert [c["person_months"] for c in cdo.get("/api/v1/capacities").json()] == [9.0]
+
+
+def test_the_api_refuses_a_capacity_from_a_stale_reading(clients) -> None:
+    cdo = clients["cdo"]
+    first = {"organisation": "E09000002", "quarter": "2027 Q1", "person_months": 6}
+    assert cdo.put("/api/v1/capacities", json=first | {"was_person_months": None}
+                   ).status_code == 200
+    # Read as none stated, but 6 was stated since: refused, and the 6 stays.
+    stale = cdo.put("/api/v1/capacities", json=first | {"person_months": 8,
+                                                         "was_person_months": None})
+    assert stale.status_code == 409 and stale.json()["current"]["person_months"] == 6.0
+    assert cdo.delete("/api/v1/capacities/E09000002/2027 Q1",
+                      params={"was_person_months": 5}).status_code == 409
+    assert cdo.put("/api/v1/capacities", json=first | {"person_months": 8,
+                                                        "was_person_months": 6}
+                   ).status_code == 200
+    assert cdo.delete("/api/v1/capacities/E09000002/2027 Q1",
+                      params={"was_person_months": 8}).status_code == 204
