@@ -241,10 +241,13 @@ def edit_comment(comment_id: RowId, body: CommentIn, db: AppDatabase, session: W
 
 
 @router.delete("/comments/{comment_id}", dependencies=[COMMENT], response_model=CommentRemoved)
-def remove_comment(comment_id: RowId, session: WriteSession,
-                   actor: CurrentActor) -> dict[str, Any]:
+def remove_comment(comment_id: RowId, session: WriteSession, actor: CurrentActor,
+                   was_edited_at: Annotated[str | None, Query(max_length=40, description=(
+                       "The comment's `edited_at` as read (empty: never edited); a comment "
+                       "edited since is kept and answers 409"))] = None) -> dict[str, Any]:
     """Remove one's own comment, or anyone's as a moderator (the CDO or an admin)."""
-    return comment_service.remove_comment(session=session, actor=actor, comment_id=comment_id)
+    return comment_service.remove_comment(session=session, actor=actor, comment_id=comment_id,
+                                          was_edited_at=was_edited_at)
 
 
 # Owner and progress

@@ -192,11 +192,19 @@ def edit_comment(request: Request, slug: str, comment_id: RowId, db: AppDatabase
 @router.post("/projects/{slug}/comments/{comment_id}/remove", name="comment_remove",
              dependencies=[COMMENT])
 def remove_comment(request: Request, slug: str, comment_id: RowId, db: AppDatabase,
-                   actor: CurrentActor):
-    """Remove one's own comment, or moderate another's (CDO or admin)."""
-    with db.write() as session:
-        comment_service.remove_comment(session=session, actor=actor, comment_id=comment_id,
-                                       slug=slug)
+                   actor: CurrentActor, form: FormData):
+    """Remove one's own comment, or moderate another's (CDO or admin), as it was read."""
+    try:
+        with db.write() as session:
+            comment_service.remove_comment(session=session, actor=actor, comment_id=comment_id,
+                                           slug=slug, was_edited_at=form.get("was_edited_at"))
+    except (Conflict, Invalid) as exc:
+        # Edited meanwhile: kept, shown as it is now with why, its form carrying the new edit.
+        errors = {f"remove_{comment_id}": sentence(exc.message)}
+        if is_htmx_partial(request):
+            return _discussion(request, db, slug, errors=errors, values={})
+        return _project_page(request, db, slug, errors=errors, values={},
+                             status_code=exc.status_code)
     if is_htmx_partial(request):
         return _discussion(request, db, slug, errors={}, values={})
     flash(request, "The comment is removed.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can, require
-from portfolio.errors import Invalid, NotAllowed, NotFound
+from portfolio.errors import Conflict, Invalid, NotAllowed, NotFound
 from portfolio.models import Project, ProjectComment, User, utcnow
 from portfolio.services.common import LIKE_ESCAPE, escape_like, project_by_slug, record
 from portfolio.services.notifications import REMOVED_EXCERPT, announce, requote_comment
@@ -134,14 +134,20 @@ def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
 
 
 def remove_comment(*, session: Session, actor: Actor, comment_id: int,
-                   slug: str | None = None) -> dict[str, Any]:
+                   slug: str | None = None, was_edited_at: str | None = None) -> dict[str, Any]:
     """Remove a comment: its author, or a moderator (CDO or admin); the trail keeps the text.
 
-    Named through a project (`slug`), the comment must be on it.
+    Named through a project (`slug`), the comment must be on it. Given when the comment read
+    was last edited (`was_edited_at`, ISO time or "" for never), one edited since is kept.
     """
     row = _comment(session, comment_id, slug, for_update=True)
     if row.author_id != actor.id:
         require(actor, Capability.MODERATE_COMMENTS)
+    if was_edited_at is not None and _edit_stamp(row.edited_at) != _read_stamp(was_edited_at):
+        raise Conflict("this comment was edited by its author since you read it: read it "
+                       "again, then remove it if it should still go",
+                       current={"id": row.id, "body": row.body,
+                                "edited_at": row.edited_at and _aware(row.edited_at).isoformat()})
     before = {"body": row.body}
     row.body, row.body_html = "", ""
     row.removed_at, row.removed_by_id = utcnow(), actor.id
@@ -154,6 +160,22 @@ def remove_comment(*, session: Session, actor: Actor, comment_id: int,
     requote_comment(session, project_id=row.project_id, comment_id=int(row.id or 0),
                     excerpt=REMOVED_EXCERPT)
     return {"id": row.id, "removed": True}
+
+
+def _edit_stamp(moment: datetime | None) -> datetime | None:
+    """Return a comment's last edit as an aware time, to compare with one read."""
+    return None if moment is None else _aware(moment)
+
+
+def _read_stamp(text: str) -> datetime | None:
+    """Read the edit time a page or client showed ("" for never edited)."""
+    if not text.strip():
+        return None
+    try:
+        return _aware(datetime.fromisoformat(text.strip()))
+    except ValueError:
+        raise Invalid({"was_edited_at": "give the comment's edited_at as read, such as "
+                                        "2027-01-31T09:30:00+00:00"}) from None
 
 
 def discussion(session: Session, project_id: int, actor: Actor | None, *,

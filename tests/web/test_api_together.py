@@ -155,3 +155,21 @@ def test_a_megabyte_of_text_is_refused_before_it_is_read(api: Api) -> None:
                              json={"body": "x" * 1_000_000},
                              headers=api.as_("researcher", "researcher"))
     assert answer.status_code == 413 and "larger than" in answer.json()["detail"]
+
+
+def test_a_comment_edited_since_it_was_read_is_kept_from_removal(api: Api) -> None:
+    c, author, cdo = api.client, api.as_("author", "researcher"), api.as_("cdo", "cdo")
+    made = c.post(f"/api/v1/projects/{PROPOSED}/comments", json={"body": "First"},
+                  headers=author).json()
+    read = c.get(f"/api/v1/projects/{PROPOSED}/comments", headers=cdo).json()[0]
+    assert read["edited_at"] is None
+    c.patch(f"/api/v1/comments/{made['id']}", json={"body": "Second"}, headers=author)
+    stale = c.delete(f"/api/v1/comments/{made['id']}", params={"was_edited_at": ""},
+                     headers=cdo)
+    assert stale.status_code == 409, stale.text
+    assert "edited by its author" in stale.json()["detail"]
+    now = c.get(f"/api/v1/projects/{PROPOSED}/comments", headers=cdo).json()[0]
+    assert not now["removed"]
+    removed = c.delete(f"/api/v1/comments/{made['id']}",
+                       params={"was_edited_at": now["edited_at"]}, headers=cdo)
+    assert removed.status_code == 200 and removed.json()["removed"] is True

@@ -463,3 +463,34 @@ def test_a_comment_is_edited_or_removed_only_through_its_own_project(people: Peo
     with london.read() as session:
         row = session.get(ProjectComment, cid)
     assert row is not None and row.body == "On the propensity model" and row.removed_at is None
+
+
+def test_a_comment_edited_meanwhile_is_not_removed_by_a_moderator(people: People,
+                                                                  london: Database) -> None:
+    # Review: the moderator removed the text they had read, but the author had changed it
+    # meanwhile (perhaps to fix what was wrong): it went without either knowing.
+    lead, cdo = people("lead", BD), people("cdo")
+    htmx(lead, f"/projects/{PROPOSED}/comments", {"body": "First draft"})
+    with london.read() as session:
+        cid = session.execute(select(ProjectComment.id)).scalar_one()
+    shown = parse_html(cdo.get(f"/projects/{PROPOSED}").text)
+    action = f"/projects/{PROPOSED}/comments/{cid}/remove"
+    form = {str(i.get("name")): str(i.get("value") or "")
+            for i in shown.find("form", action=action).find_all("input") if i.get("name")}
+    htmx(lead, f"/projects/{PROPOSED}/comments/{cid}/edit", {"body": "Fixed wording"})
+    plain = cdo.post(action, data=form, follow_redirects=False)
+    swapped = htmx(cdo, action, form)
+    assert plain.status_code == 409 and swapped.status_code == 200
+    for answer in (plain, swapped):
+        said = parse_html(answer.text).by_id(f"comment-{cid}")
+        assert "edited by its author since you read it" in said.text()
+        assert "Fixed wording" in said.text()  # the newer text is shown to judge again
+    with london.read() as session:
+        assert session.get(ProjectComment, cid).body == "Fixed wording"  # type: ignore[union-attr]
+    # The page now carries the edit it shows: removing again removes it knowingly.
+    again = parse_html(plain.text).find("form", action=action)
+    form = {str(i.get("name")): str(i.get("value") or "")
+            for i in again.find_all("input") if i.get("name")}
+    assert cdo.post(action, data=form, follow_redirects=False).status_code == 303
+    with london.read() as session:
+        assert session.get(ProjectComment, cid).removed_at is not None  # type: ignore[union-attr]
