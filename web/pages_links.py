@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Query, Request
 from sqlmodel import Session
 
-from portfolio.errors import Invalid, NotAllowed
+from portfolio.errors import Conflict, Invalid, NotAllowed
 from portfolio.schemas import AssessmentInput, DatasetLinkInput, DependencyInput, PartnerInput
 from portfolio.services import collaboration as collaboration_service
 from portfolio.services import dataset_pages, project_pages
@@ -63,6 +64,14 @@ def link_write(
         # htmx swaps only successful answers: the refusal comes as the page with its message.
         return render_editor(request, session, slug, status_code=200 if htmx else 422,
                              forms=forms)
+    except Conflict as exc:
+        # Changed meanwhile by someone else: what was typed stays beside the newer state, and
+        # the section now starts from that state, so sending again is a choice made knowingly.
+        session.rollback()
+        field = "form" if "/remove" in request.url.path else _first_field(form)
+        forms = state_of({"values": form, "errors": {field: sentence(exc.message)}})
+        return render_editor(request, session, slug, status_code=200 if htmx else 409,
+                             forms=forms)
     except NotAllowed as exc:
         # Not this user's project (any more): the section keeps what was typed, with why.
         session.rollback()
@@ -74,6 +83,25 @@ def link_write(
         return render_editor(request, session, slug, forms=state_of({"saved": done}))
     flash(request, done)
     return see_other(f"{request.url_for('project_edit', slug=slug)}#{anchor}")
+
+
+def _first_field(form: dict[str, str]) -> str:
+    """Return the field naming what a link form links (its message goes beside it)."""
+    return next(name for name in ("organisation", "dataset", "depends_on", "form")
+                if name in form or name == "form")
+
+
+def read_links(form: dict[str, str]) -> dict[str, Any] | None:
+    """Return the links a section showed when its form was sent, or None if it does not say."""
+    if "read" not in form:
+        return None
+    try:
+        read = json.loads(form["read"])
+    except ValueError:
+        read = None
+    if not isinstance(read, dict):
+        raise Invalid({"form": "The form is damaged: reload the page and try again."})
+    return read
 
 
 @router.post("/projects/{slug}/dependencies", name="dependency_add", dependencies=[EDIT])
@@ -170,7 +198,8 @@ def add_partner(
         anchor="partners",
         done="The partner is saved.",
         write=lambda: project_service.add_partner(
-            session=session, actor=actor, slug=slug, data=input_from_form(form, PartnerInput)
+            session=session, actor=actor, slug=slug, data=input_from_form(form, PartnerInput),
+            read=read_links(form),
         ),
     )
 
@@ -189,7 +218,8 @@ def remove_partner(
         anchor="partners",
         done="The partner is removed.",
         write=lambda: project_service.remove_partner(
-            session=session, actor=actor, slug=slug, organisation=form.get("organisation", "")
+            session=session, actor=actor, slug=slug, organisation=form.get("organisation", ""),
+            was_role=form.get("was_role"),
         ),
     )
 

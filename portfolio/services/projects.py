@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -733,9 +734,10 @@ def unlink_dataset(
 
 
 def add_partner(
-    *, session: Session, actor: Actor, slug: str, data: dict[str, Any]
+    *, session: Session, actor: Actor, slug: str, data: dict[str, Any],
+    read: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Record that an organisation partners in a project, or change its role."""
+    """Add a partner or change its role; refuse one changed since the roles `read` (by code)."""
     values = parse(PartnerInput, data)
     project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
@@ -748,6 +750,8 @@ def add_partner(
             ProjectPartner.organisation_id == organisation.id,
         )
     ).first()
+    if read is not None:
+        _require_partner_as_read(organisation, partner, read.get(organisation.code))
     before = as_record(partner) if partner else None
     if partner is None:
         partner = ProjectPartner(project_id=row_id(project), organisation_id=row_id(organisation))
@@ -771,8 +775,21 @@ def add_partner(
     return {"project": slug, "organisation": organisation.code, "role": partner.role}
 
 
-def remove_partner(*, session: Session, actor: Actor, slug: str, organisation: str) -> None:
-    """Remove an organisation from a project's partners."""
+def _require_partner_as_read(organisation: Organisation, partner: ProjectPartner | None,
+                             was: str | None) -> None:
+    """Refuse a partner change made from a role read (None: not a partner) no longer true."""
+    now = partner.role if partner else None
+    if now == was:
+        return
+    said = (f"is now a partner as {now.replace('_', ' ')}" if now
+            else "is no longer a partner")
+    raise Conflict(f"{organisation.name} {said}: someone else changed it since you read this "
+                   "page", current={"organisation": organisation.code, "role": now})
+
+
+def remove_partner(*, session: Session, actor: Actor, slug: str, organisation: str,
+                   was_role: str | None = None) -> None:
+    """Remove a partner organisation, unless its role changed from the one read (`was_role`)."""
     project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
     org = organisation_by_code(session, organisation)
@@ -783,6 +800,8 @@ def remove_partner(*, session: Session, actor: Actor, slug: str, organisation: s
     ).first()
     if partner is None:
         raise Invalid({"organisation": f"{organisation!r} is not a partner of {slug!r}"})
+    if was_role is not None:
+        _require_partner_as_read(org, partner, was_role)
     record(
         session,
         actor,

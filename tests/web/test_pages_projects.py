@@ -660,3 +660,67 @@ def test_validation_as_you_go_says_a_short_name_is_taken_as_submitting_does(
     assert parse_html(response.text).text().removeprefix("Error:").strip() == submitted
     free = client.post("/projects/validate?field=slug", data=typed | {"slug": "a-free-name"})
     assert parse_html(free.text).text() == ""
+
+
+def section_form(html: str, action: str, index: int = 0) -> dict[str, str]:
+    """Return the named inputs of the index-th form on a page posting to action."""
+    form = parse_html(html).find_all("form", action=action)[index]
+    return {str(i.get("name")): str(i.get("value") or "")
+            for i in form.find_all("input") if i.get("name")}
+
+
+def test_a_partner_added_meanwhile_keeps_its_role_and_the_form_keeps_yours(
+    client: TestClient, db: Database
+) -> None:
+    # Review: "Add a partner" for an organisation someone added meanwhile changed its role to
+    # the one typed, without a word: their choice was lost.
+    with db.write() as session:
+        make_project(session, "debt-prevention")
+    page = client.get("/projects/debt-prevention/edit").text
+    form = section_form(page, "/projects/debt-prevention/partners")
+    with db.write() as session:
+        project_service.add_partner(session=session, actor=SYSTEM, slug="debt-prevention",
+                                    data={"organisation": "E09000007", "role": "funder"})
+    typed = {"organisation": "E09000007", "role": "data_provider"}
+    for headers, status in (({}, 409), ({"HX-Request": "true"}, 200)):
+        answer = client.post("/projects/debt-prevention/partners", data=form | typed,
+                             headers=headers, follow_redirects=False)
+        assert answer.status_code == status
+        section = parse_html(answer.text).by_id("sec-partners")
+        assert "funder" in parse_html(answer.text).error_for("pa-organisation")
+        assert section.find("select", id="pa-role").find(
+            "option", value="data_provider").get("selected") is not None
+        assert section.find(class_="error-summary") is not None
+    with db.read() as session:
+        project = project_service.get_project(session=session, slug="debt-prevention")
+    assert [p["role"] for p in project["partners"]] == ["funder"]
+    # The page now starts from the partner as it is: sending it again changes the role.
+    again = client.post("/projects/debt-prevention/partners", follow_redirects=False,
+                        data=section_form(answer.text, "/projects/debt-prevention/partners")
+                        | typed)
+    assert again.status_code == 303
+    with db.read() as session:
+        project = project_service.get_project(session=session, slug="debt-prevention")
+    assert [p["role"] for p in project["partners"]] == ["data_provider"]
+
+
+def test_a_partner_whose_role_changed_meanwhile_is_not_removed(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "debt-prevention")
+        project_service.add_partner(session=session, actor=SYSTEM, slug="debt-prevention",
+                                    data={"organisation": "E09000007", "role": "partner"})
+    page = client.get("/projects/debt-prevention/edit").text
+    remove = section_form(page, "/projects/debt-prevention/partners/remove")
+    with db.write() as session:
+        project_service.add_partner(session=session, actor=SYSTEM, slug="debt-prevention",
+                                    data={"organisation": "E09000007", "role": "funder"})
+    answer = client.post("/projects/debt-prevention/partners/remove", data=remove,
+                         follow_redirects=False)
+    assert answer.status_code == 409
+    summary = parse_html(answer.text).by_id("sec-partners").find(class_="error-summary")
+    assert summary is not None and "funder" in summary.text().lower()
+    with db.read() as session:
+        project = project_service.get_project(session=session, slug="debt-prevention")
+    assert [p["role"] for p in project["partners"]] == ["funder"]
