@@ -97,6 +97,18 @@ class AgreementSaved(Public):
     version: int
 
 
+class LinkRead(BaseModel):
+    """A project's link to a dataset as the client read it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    required: bool
+    fit_for_task: FitForTask
+    agreement: Agreement = Field(description="The link's own word (`none` when it rests on a "
+                                             "record)")
+    sharing_agreement: str | None
+
+
 class DatasetLinkIn(BaseModel):
     """How a project uses (or produces) a dataset, and the agreement the use rests on."""
 
@@ -107,6 +119,9 @@ class DatasetLinkIn(BaseModel):
     fit_for_task: FitForTask = FitForTask.UNKNOWN
     agreement: Agreement = Agreement.NONE
     sharing_agreement: Annotated[str, Field(max_length=120)] | None = None
+    was: LinkRead | None = Field(default=None, description=(
+        "The link as read for this relation (null: not linked); one changed since is refused "
+        "with 409 and `current`. Left out, the link is written whatever it is"))
 
 
 @router.get("/agreements", dependencies=[READ])
@@ -180,5 +195,12 @@ def link_dataset(
     `sharing_agreement` names the agreement record (it must cover the dataset); without one,
     `agreement` says `not_needed` or `none` (no agreement yet).
     """
-    return project_service.link_dataset(session=session, actor=actor, slug=slug,
-                                        data={**body_of(body), "dataset": dataset})
+    data = {**body_of(body), "dataset": dataset}
+    read = None
+    if "was" in body.model_fields_set:
+        data.pop("was", None)
+        was = body.was
+        key = project_service.link_key(dataset, body.relation.value)
+        read = {} if was is None else {key: was.model_dump(mode="json")}
+    return project_service.link_dataset(session=session, actor=actor, slug=slug, data=data,
+                                        read=read)

@@ -91,12 +91,12 @@ def _first_field(form: dict[str, str]) -> str:
                 if name in form or name == "form")
 
 
-def read_links(form: dict[str, str]) -> dict[str, Any] | None:
-    """Return the links a section showed when its form was sent, or None if it does not say."""
-    if "read" not in form:
+def read_links(form: dict[str, str], name: str = "read") -> dict[str, Any] | None:
+    """Return the links (or link) a form showed when it was sent, or None if it does not say."""
+    if name not in form:
         return None
     try:
-        read = json.loads(form["read"])
+        read = json.loads(form[name])
     except ValueError:
         read = None
     if not isinstance(read, dict):
@@ -156,7 +156,8 @@ def link_dataset(
         anchor="datasets",
         done="The dataset link is saved.",
         write=lambda: project_service.link_dataset(
-            session=session, actor=actor, slug=slug, data=input_from_form(form, DatasetLinkInput)
+            session=session, actor=actor, slug=slug, data=input_from_form(form, DatasetLinkInput),
+            read=read_links(form),
         ),
     )
 
@@ -180,6 +181,7 @@ def unlink_dataset(
             slug=slug,
             dataset=form.get("dataset", ""),
             relation=form.get("relation", "uses"),
+            was=read_links(form, "was"),
         ),
     )
 

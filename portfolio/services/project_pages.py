@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any, cast
 
@@ -24,7 +25,7 @@ from portfolio.services.common import project_by_slug
 from portfolio.services.criteria import assessed_criteria
 from portfolio.services.organisations import list_organisations, organisations_for
 from portfolio.services.overrides import override_of
-from portfolio.services.projects import get_project, with_partners
+from portfolio.services.projects import get_project, links_read, with_partners
 from portfolio.services.reviews import SYSTEM_NAME, aware, open_question
 
 HISTORY_LIMIT = 100
@@ -265,8 +266,13 @@ def project_editor(*, session: Session, slug: str, actor: Actor | None = None) -
         "owner_id": project_by_slug(session, slug).owner_id}
     if actor is not None:
         require(actor, Capability.EDIT_PROJECT, project)
+    # The links as shown, sent back by the link forms so a change made since is not replaced.
+    read = links_read(project)
     return {
         "project": project,
+        "read": {"partners": json.dumps(read["partners"]),
+                 "datasets": json.dumps(read["datasets"]),
+                 "links": {key: json.dumps(link) for key, link in read["datasets"].items()}},
         "organisations": (organisations_for(session=session, actor=actor,
                                             capability=Capability.EDIT_PROJECT)
                           if actor is not None else list_organisations(session=session)),

@@ -663,10 +663,49 @@ def remove_dependency(*, session: Session, actor: Actor, slug: str, depends_on: 
     session.delete(link)
 
 
+def link_key(dataset: str, relation: str) -> str:
+    """Return the key naming a project's link to a dataset in a reading of its links."""
+    return f"{dataset} {relation}"
+
+
+def links_read(detail: dict[str, Any]) -> dict[str, Any]:
+    """Return a project's links as its edit page shows them, for its forms to send back."""
+    datasets = {link_key(d["dataset"], d["relation"]): {
+        "required": bool(d["required"]), "fit_for_task": d["fit_for_task"],
+        # A link resting on a record shows the record's standing; its own word is then "none".
+        "agreement": Agreement.NONE.value if d["sharing_agreement"] else d["agreement"],
+        "sharing_agreement": d["sharing_agreement"]} for d in detail["datasets"]}
+    return {"datasets": datasets,
+            "partners": {p["organisation"]: p["role"] for p in detail["partners"]}}
+
+
+def _link_state(session: Session, link: ProjectDataset | None) -> dict[str, Any] | None:
+    """Return a dataset link's own values as `links_read` gives them (None: not linked)."""
+    if link is None:
+        return None
+    code = (session.get(SharingAgreement, link.sharing_agreement_id).code  # type: ignore[union-attr]
+            if link.sharing_agreement_id else None)
+    return {"required": bool(link.required), "fit_for_task": link.fit_for_task,
+            "agreement": link.agreement, "sharing_agreement": code}
+
+
+def _require_link_as_read(session: Session, dataset: Dataset, relation: str,
+                          link: ProjectDataset | None, was: Mapping[str, Any] | None) -> None:
+    """Refuse a link change made from a reading (None: not linked) no longer true."""
+    now = _link_state(session, link)
+    if now == (None if was is None else dict(was)):
+        return
+    said = "is no longer linked" if now is None else (
+        "was linked" if was is None else "was changed")
+    raise Conflict(f"the link to {dataset.title} ({relation.replace('_', ' ')}) {said} by "
+                   "someone else since you read this page", current=now or {})
+
+
 def link_dataset(
-    *, session: Session, actor: Actor, slug: str, data: dict[str, Any]
+    *, session: Session, actor: Actor, slug: str, data: dict[str, Any],
+    read: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Record that a project uses or produces a dataset, or update that link."""
+    """Link a project to a dataset or update the link; refuse one changed since the links `read`."""
     values = parse(DatasetLinkInput, data)
     project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
@@ -678,6 +717,9 @@ def link_dataset(
             ProjectDataset.relation == values.relation.value,
         )
     ).first()
+    if read is not None:
+        _require_link_as_read(session, dataset, values.relation.value, link,
+                              read.get(link_key(dataset.code, values.relation.value)))
     before = as_record(link) if link else None
     if link is None:
         link = ProjectDataset(
@@ -706,9 +748,10 @@ def link_dataset(
 
 
 def unlink_dataset(
-    *, session: Session, actor: Actor, slug: str, dataset: str, relation: str = "uses"
+    *, session: Session, actor: Actor, slug: str, dataset: str, relation: str = "uses",
+    was: Mapping[str, Any] | None = None,
 ) -> None:
-    """Remove a project's link to a dataset."""
+    """Remove a project's link to a dataset, unless it changed from the one read (`was`)."""
     project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
     found = dataset_by_code(session, dataset, field="dataset")
@@ -721,6 +764,8 @@ def unlink_dataset(
     ).first()
     if link is None:
         raise Invalid({"dataset": f"{slug!r} does not {relation} {dataset!r}"})
+    if was is not None:
+        _require_link_as_read(session, found, relation, link, was)
     record(
         session,
         actor,

@@ -724,3 +724,82 @@ def test_a_partner_whose_role_changed_meanwhile_is_not_removed(
     with db.read() as session:
         project = project_service.get_project(session=session, slug="debt-prevention")
     assert [p["role"] for p in project["partners"]] == ["funder"]
+
+
+def test_a_dataset_link_changed_meanwhile_is_not_replaced_by_linking_again(
+    client: TestClient, db: Database
+) -> None:
+    # Review: "Link a dataset" for a link someone changed meanwhile wrote the form's fitness
+    # and agreement over theirs without a word ("linking again updates the link").
+    with db.write() as session:
+        make_project(session, "debt-prevention")
+        make_dataset(session, "council-tax-accounts", access="personal")
+    page = client.get("/projects/debt-prevention/edit").text
+    form = section_form(page, "/projects/debt-prevention/datasets")
+    with db.write() as session:
+        project_service.link_dataset(session=session, actor=SYSTEM, slug="debt-prevention",
+                                     data={"dataset": "council-tax-accounts",
+                                           "fit_for_task": "fit", "agreement": "not_needed"})
+    typed = {"dataset": "council-tax-accounts", "relation": "uses", "fit_for_task": "partial",
+             "agreement": "drafting", "required": "on"}
+    for headers, status in (({}, 409), ({"HX-Request": "true"}, 200)):
+        answer = client.post("/projects/debt-prevention/datasets", data=form | typed,
+                             headers=headers, follow_redirects=False)
+        assert answer.status_code == status
+        html = parse_html(answer.text)
+        assert "someone else" in html.error_for("ds-dataset")
+        assert html.by_id("ds-fit_for_task").find(
+            "option", value="partial").get("selected") is not None
+    with db.read() as session:
+        link = project_service.get_project(session=session, slug="debt-prevention")["datasets"]
+    assert [(d["fit_for_task"], d["agreement"]) for d in link] == [("fit", "not_needed")]
+    again = client.post("/projects/debt-prevention/datasets", follow_redirects=False,
+                        data=section_form(answer.text, "/projects/debt-prevention/datasets")
+                        | typed)
+    assert again.status_code == 303
+    with db.read() as session:
+        link = project_service.get_project(session=session, slug="debt-prevention")["datasets"]
+    assert [(d["fit_for_task"], d["agreement"]) for d in link] == [("partial", "drafting")]
+
+
+def test_a_dataset_link_changed_meanwhile_is_not_removed(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "debt-prevention")
+        make_dataset(session, "council-tax-accounts", access="personal")
+        project_service.link_dataset(session=session, actor=SYSTEM, slug="debt-prevention",
+                                     data={"dataset": "council-tax-accounts"})
+    page = client.get("/projects/debt-prevention/edit").text
+    remove = section_form(page, "/projects/debt-prevention/datasets/remove")
+    with db.write() as session:
+        project_service.link_dataset(session=session, actor=SYSTEM, slug="debt-prevention",
+                                     data={"dataset": "council-tax-accounts", "required": False,
+                                           "fit_for_task": "fit"})
+    answer = client.post("/projects/debt-prevention/datasets/remove", data=remove,
+                         follow_redirects=False)
+    assert answer.status_code == 409
+    summary = parse_html(answer.text).by_id("sec-datasets").find(class_="error-summary")
+    assert summary is not None and "someone else" in summary.text()
+    with db.read() as session:
+        link = project_service.get_project(session=session, slug="debt-prevention")["datasets"]
+    assert [d["fit_for_task"] for d in link] == ["fit"]
+
+
+def test_the_api_refuses_a_dataset_link_from_a_stale_reading(
+    client: TestClient, db: Database
+) -> None:
+    with db.write() as session:
+        make_project(session, "debt-prevention")
+        make_dataset(session, "council-tax-accounts", access="personal")
+    url = "/api/v1/projects/debt-prevention/datasets/council-tax-accounts"
+    first = client.put(url, json={"fit_for_task": "fit", "was": None})
+    assert first.status_code == 200, first.text
+    stale = client.put(url, json={"fit_for_task": "partial", "was": None})
+    assert stale.status_code == 409 and stale.json()["current"]["fit_for_task"] == "fit"
+    read = {"required": True, "fit_for_task": "fit", "agreement": "none",
+            "sharing_agreement": None}
+    assert client.put(url, json={"fit_for_task": "partial", "was": read}).status_code == 200
+    with db.read() as session:
+        link = project_service.get_project(session=session, slug="debt-prevention")["datasets"]
+    assert [d["fit_for_task"] for d in link] == ["partial"]
