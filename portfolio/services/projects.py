@@ -578,6 +578,13 @@ def add_dependency(
         )
     ).first()
     if existing is not None:
+        # Already there (added meanwhile, say): a note typed that differs is not thrown away.
+        if values.note and values.note != existing.note:
+            raise Conflict(f"{project.title} already depends on {prerequisite.title}, with the "
+                           f"note “{existing.note or 'none'}”: to give it yours, remove the "
+                           "dependency and add it again",
+                           current={"project": slug, "depends_on": values.depends_on,
+                                    "note": existing.note})
         return {"project": slug, "depends_on": values.depends_on, "note": existing.note}
     path = dependency_path(session, start_id=row_id(prerequisite), target_id=row_id(project))
     if path is not None:

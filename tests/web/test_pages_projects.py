@@ -803,3 +803,28 @@ def test_the_api_refuses_a_dataset_link_from_a_stale_reading(
     with db.read() as session:
         link = project_service.get_project(session=session, slug="debt-prevention")["datasets"]
     assert [d["fit_for_task"] for d in link] == ["partial"]
+
+
+def test_a_dependency_added_meanwhile_does_not_swallow_the_note_typed(
+    client: TestClient, db: Database
+) -> None:
+    # Review: adding a dependency someone had just added said "The dependency is added." and
+    # kept their note, throwing away the one typed.
+    with db.write() as session:
+        make_project(session, "one-view")
+        make_project(session, "debt-prevention")
+        project_service.add_dependency(session=session, actor=SYSTEM, slug="debt-prevention",
+                                       data={"depends_on": "one-view", "note": "Theirs"})
+    typed = {"depends_on": "one-view", "note": "Needs the joined view"}
+    answer = client.post("/projects/debt-prevention/dependencies", data=typed,
+                         follow_redirects=False)
+    assert answer.status_code == 409
+    html = parse_html(answer.text)
+    assert "Theirs" in html.error_for("dep-depends_on")
+    assert html.by_id("dep-note").get("value") == "Needs the joined view"
+    api = client.post("/api/v1/projects/debt-prevention/dependencies", json=typed)
+    assert api.status_code == 409 and api.json()["current"]["note"] == "Theirs"
+    # The same dependency with no note, or the same note, is already there: nothing is lost.
+    for same in ({"depends_on": "one-view"}, {"depends_on": "one-view", "note": "Theirs"}):
+        assert client.post("/api/v1/projects/debt-prevention/dependencies",
+                           json=same).status_code == 201
