@@ -176,6 +176,14 @@ def answer(slug: str, body: AnswerIn, session: WriteSession,
                                           answer=body.answer)
 
 
+class OverrideRead(BaseModel):
+    """A priority override as the client read it."""
+
+    value: float
+    justification: str = Field(max_length=2000)
+    expires_on: date | None = None
+
+
 class OverrideIn(BaseModel):
     """A manual priority with its required justification and optional expiry."""
 
@@ -183,6 +191,17 @@ class OverrideIn(BaseModel):
         description="The priority to use, 0 to 100")
     justification: str = Field(max_length=2000, json_schema_extra=FILLED)
     expires_on: date | None = None
+    was: OverrideRead | None = Field(default=None, description=(
+        "The override as read (null: none was set); one changed since is refused with 409 and "
+        "`current`. Left out, the override is replaced whatever it is"))
+
+
+def override_read(was: OverrideRead | None) -> dict[str, Any]:
+    """Return an override read in the form the service compares (blank: none was set)."""
+    if was is None:
+        return {"value": "", "justification": "", "expires_on": ""}
+    return {"value": str(was.value), "justification": was.justification,
+            "expires_on": was.expires_on.isoformat() if was.expires_on else ""}
 
 
 @router.get("/projects/{slug}/override", dependencies=[READ])
@@ -195,14 +214,24 @@ def get_override(slug: str, session: ReadSession) -> dict[str, Any]:
 def put_override(slug: str, body: OverrideIn, session: WriteSession,
                  actor: CurrentActor) -> dict[str, Any]:
     """Set a project's priority (0-100) by hand; a justification is required (422 without)."""
+    was = override_read(body.was) if "was" in body.model_fields_set else None
     return override_service.set_override(session=session, actor=actor, slug=slug,
-                                         data=body.model_dump())
+                                         data=body.model_dump(exclude={"was"}), was=was)
 
 
 @router.delete("/projects/{slug}/override", dependencies=[OVERRIDE])
-def delete_override(slug: str, session: WriteSession, actor: CurrentActor) -> dict[str, Any]:
-    """Clear a project's priority override."""
-    return override_service.clear_override(session=session, actor=actor, slug=slug)
+def delete_override(
+    slug: str, session: WriteSession, actor: CurrentActor,
+    was_value: Annotated[float | None, Query(description=(
+        "The override's value as read; with its justification and expiry, an override "
+        "changed since is kept and answers 409"))] = None,
+    was_justification: Annotated[str, Query(max_length=2000)] = "",
+    was_expires_on: date | None = None,
+) -> dict[str, Any]:
+    """Clear a project's priority override; from a stale reading, 409."""
+    was = None if was_value is None else override_read(OverrideRead(
+        value=was_value, justification=was_justification, expires_on=was_expires_on))
+    return override_service.clear_override(session=session, actor=actor, slug=slug, was=was)
 
 
 @router.post("/projects/{slug}/dependencies", status_code=201, dependencies=[EDIT])

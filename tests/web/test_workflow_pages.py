@@ -453,3 +453,25 @@ def test_a_decision_on_a_project_changed_since_the_page_showed_it_is_refused_and
                      follow_redirects=False)
     assert again.status_code == 303
     assert project(london).status == "approved"
+
+
+def test_the_api_refuses_an_override_set_or_cleared_from_a_stale_reading(
+    app, london: Database  # type: ignore[no-untyped-def]
+) -> None:
+    # Review: the page sent the override it started from, the API could not: a second CDO's
+    # PUT replaced the first one's judgement, and a DELETE cleared one it had never seen.
+    url = f"/api/v1/projects/{PROPOSED}/override"
+    with api(app, london, "cdo") as client:
+        first = {"value": 90, "justification": "Council tax deadline."}
+        assert client.put(url, json=first | {"was": None}).status_code == 200
+        stale = client.put(url, json={"value": 40, "justification": "Not urgent.", "was": None})
+        assert stale.status_code == 409 and stale.json()["current"]["value"] == 90
+        cleared = client.delete(url, params={"was_value": 80, "was_justification": "Other."})
+        assert cleared.status_code == 409
+        assert client.get(url).json()["value"] == 90
+        read = first | {"expires_on": None}
+        assert client.put(url, json={"value": 40, "justification": "Not urgent.",
+                                     "was": read}).status_code == 200
+        assert client.delete(url, params={"was_value": 40, "was_justification": "Not urgent."}
+                             ).status_code == 200
+        assert client.get(url).json()["value"] is None
