@@ -134,11 +134,22 @@ class ProgressOut(BaseModel):
     updates: list[Update]
 
 
+class StewardshipRead(Strict):
+    """A project's owner and public contact as the client read them (null or "" for none)."""
+
+    owner_email: str | None = Field(default=None, max_length=254)
+    public_contact: str | None = Field(default=None, max_length=254)
+
+
 class StewardshipIn(Strict):
     """Name the owner (a user of the owning organisation, by email) and a public contact."""
 
     owner_email: str = Field(default="", max_length=254)
     public_contact: str = Field(default="", max_length=254)
+    was: StewardshipRead | None = Field(default=None, description=(
+        "The owner and contact as read: then only the fields changed from it are saved, merged "
+        "with what is saved now, and one changed differently since answers 409 with "
+        "`conflicts`. Left out, both are replaced"))
 
 
 class StewardshipOut(BaseModel):
@@ -276,8 +287,9 @@ def report_progress(slug: str, body: ProgressIn, session: WriteSession,
 def set_stewardship(slug: str, body: StewardshipIn, session: WriteSession,
                     actor: CurrentActor) -> dict[str, Any]:
     """Name a project's owner and public contact (those who may edit the project)."""
+    was = body.was.model_dump() if body.was is not None else None
     return progress_service.set_stewardship(session=session, actor=actor, slug=slug,
-                                            data=body.model_dump())
+                                            data=body.model_dump(exclude={"was"}), was=was)
 
 
 # Watching

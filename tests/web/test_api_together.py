@@ -173,3 +173,21 @@ def test_a_comment_edited_since_it_was_read_is_kept_from_removal(api: Api) -> No
     removed = c.delete(f"/api/v1/comments/{made['id']}",
                        params={"was_edited_at": now["edited_at"]}, headers=cdo)
     assert removed.status_code == 200 and removed.json()["removed"] is True
+
+
+def test_the_api_merges_a_stewardship_put_from_a_stale_reading(api: Api) -> None:
+    # Review: the page merged a stale owner form field by field, but the API's PUT replaced
+    # the contact a colleague had just set with the one the client had read.
+    c, gla = api.client, api.as_("gla", "lead", "GLA")
+    url = f"/api/v1/projects/{COMMITTED}/stewardship"
+    assert c.put(url, json={"public_contact": "first@london.gov.uk"},
+                 headers=gla).status_code == 200
+    read = {"owner_email": None, "public_contact": "first@london.gov.uk"}
+    assert c.put(url, json={"public_contact": "bob@london.gov.uk"},
+                 headers=gla).status_code == 200
+    clash = c.put(url, json={"public_contact": "alice@london.gov.uk", "was": read},
+                  headers=gla)
+    assert clash.status_code == 409 and clash.json()["current"]["public_contact"] == (
+        "bob@london.gov.uk")
+    shown = c.get(f"/api/v1/projects/{COMMITTED}/progress", headers=gla).json()
+    assert shown["public_contact"] == "bob@london.gov.uk"
