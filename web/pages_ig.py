@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from portfolio.enums import IgStatus
@@ -93,6 +93,16 @@ def shown(name: str, value: str) -> str:
     return label(value) if name == "status" else value or "nothing"
 
 
+class StageRead(BaseModel):
+    """A stage as the client read it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: IgStatus = IgStatus.NOT_STARTED
+    dated_on: IsoDate | None = None
+    note: LongText = ""
+
+
 class StageIn(BaseModel):
     """A stage's status, the day it reached it and a note (a DPIA's status is the project's)."""
 
@@ -101,6 +111,10 @@ class StageIn(BaseModel):
     status: IgStatus = IgStatus.NOT_STARTED
     dated_on: IsoDate | None = None
     note: LongText = ""
+    was: StageRead | None = Field(default=None, description=(
+        "The stage as read: then only the fields changed from it are written, merged with what "
+        "is stored now, and one changed differently since answers 409 with `conflicts`. Left "
+        "out (or null), the stage is replaced"))
 
 
 @router.get("/api/v1/projects/{slug}/ig", dependencies=[READ], tags=["projects"],
@@ -119,5 +133,7 @@ def put_ig(slug: str, stage: str, session: WriteSession, actor: CurrentActor,
                "status": "done", "dated_on": "2026-11-20", "note": "Screened: DPIA needed."}])],
            ) -> dict[str, Any]:
     """Record a stage (dpia_screening, dpia: date and note, privacy_notice)."""
+    data = body_of(body)
+    was = data.pop("was", None)
     return ig_service.record_stage(session=session, actor=actor, slug=slug, stage=stage,
-                                   data=body_of(body))
+                                   data=data, was=was)

@@ -131,3 +131,19 @@ def test_a_stage_changed_meanwhile_is_merged_and_a_clash_shows_both_values(
                       follow_redirects=False).status_code == 303
     stage = alice.get(f"/api/v1/projects/{PERSONAL}/ig").json()["stages"][3]
     assert (stage["dated_on"], stage["note"]) == ("2026-02-01", "Alice: published.")
+
+
+def test_the_api_refuses_a_stage_from_a_stale_reading(clients: dict[str, Browser]) -> None:
+    # Review: the page merged a stale stage form, but the API's PUT replaced a note a
+    # colleague had just recorded with the client's.
+    url = f"/api/v1/projects/{PERSONAL}/ig/privacy_notice"
+    lead = clients["lead"]
+    assert lead.put(url, json={"status": "in_progress", "note": "Drafting."}).status_code == 200
+    read = {"status": "in_progress", "dated_on": None, "note": "Drafting."}
+    assert lead.put(url, json={"status": "in_progress", "note": "With legal."}
+                    ).status_code == 200
+    clash = lead.put(url, json={"status": "in_progress", "note": "Sent to comms.",
+                                "was": read})
+    assert clash.status_code == 409 and clash.json()["current"]["note"] == "With legal."
+    merged = lead.put(url, json={"status": "done", "note": "Drafting.", "was": read})
+    assert merged.status_code == 200 and merged.json()["note"] == "With legal."
