@@ -135,11 +135,9 @@ def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
 
 def remove_comment(*, session: Session, actor: Actor, comment_id: int,
                    slug: str | None = None, was_edited_at: str | None = None) -> dict[str, Any]:
-    """Remove a comment: its author, or a moderator (CDO or admin); the trail keeps the text.
-
-    Named through a project (`slug`), the comment must be on it. Given when the comment read
-    was last edited (`was_edited_at`, ISO time or "" for never), one edited since is kept.
-    """
+    """Remove a comment (its author, or a moderator), unless edited since `was_edited_at`."""
+    # Named through a project (`slug`), the comment must be on it; `was_edited_at` is the
+    # edit time read (ISO, "" for never edited), and the audit trail keeps the text removed.
     row = _comment(session, comment_id, slug, for_update=True)
     if row.author_id != actor.id:
         require(actor, Capability.MODERATE_COMMENTS)

@@ -76,11 +76,8 @@ MAX_PERSON_MONTHS = 1_000_000
 def set_capacity(*, session: Session, actor: Actor, organisation: str, quarter: str,
                  person_months: Any, read: Mapping[tuple[str, str], float] | None = None
                  ) -> dict[str, Any]:
-    """State an organisation's capacity (person-months a quarter) from a quarter on.
-
-    Given the capacities the user read (`read`, by organisation code and quarter start), one
-    stated otherwise since for that organisation and quarter is refused (Conflict).
-    """
+    """State an organisation's capacity from a quarter on, unless changed since the `read` one."""
+    # `read`: the capacities the user saw, by (organisation code, quarter start ISO).
     require(actor, Capability.SET_CAPACITY)
     org = organisation_by_code(session, organisation)
     start = parse_quarter(quarter)
@@ -142,10 +139,7 @@ def _require_as_read(org: Organisation, start: date, row: OrganisationCapacity |
 
 def remove_capacity(*, session: Session, actor: Actor, organisation: str, quarter: str,
                     was: float | None = None) -> None:
-    """Remove a stated capacity; the one stated before it (if any) then holds on.
-
-    Given the person-months the user read (`was`), a capacity restated since is kept (Conflict).
-    """
+    """Remove a stated capacity, unless restated since `was`; the one before it then holds on."""
     require(actor, Capability.SET_CAPACITY)
     org = organisation_by_code(session, organisation)
     start = parse_quarter(quarter)

@@ -173,10 +173,8 @@ def declared_names(route: APIRoute) -> set[str]:
 
 
 def forms_posting_to(name: str) -> list[str]:
-    """Return the source of every template form whose action is the named route.
-
-    A form built by a partial (the action set in a variable) counts with that partial's text.
-    """
+    """Return the source of every template form whose action is the named route."""
+    # A form built by a partial (the action set in a variable) counts with the partial's text.
     found = []
     for path in sorted(TEMPLATES.glob("*.html")):
         text = path.read_text()
