@@ -179,7 +179,7 @@ def answer(slug: str, body: AnswerIn, session: WriteSession,
 class OverrideRead(BaseModel):
     """A priority override as the client read it."""
 
-    value: float
+    value: Annotated[float, NumberOnly]
     justification: str = Field(max_length=2000)
     expires_on: date | None = None
 

@@ -81,7 +81,8 @@ class CapacityIn(BaseModel):
         "First quarter it holds for, e.g. 2027 Q1"))
     person_months: Annotated[float, Field(ge=0, le=1_000_000), NumberOnly] = Field(description=(
         "Person-months a quarter, at least 0"))
-    was_person_months: float | None = Field(default=None, ge=0, description=(
+    was_person_months: Annotated[float, Field(ge=0), NumberOnly] | None = Field(
+        default=None, description=(
         "The person-months read for this organisation and quarter (null: none was stated); "
         "one stated otherwise since is refused with 409 and `current`. Left out, the "
         "capacity is replaced whatever it is"))
