@@ -189,10 +189,20 @@ def seed_london(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Seed only when the database holds no project yet.")
     ] = False,
+    today: Annotated[str | None, typer.Option(
+        help="Date the demo's current work relative to this day (YYYY-MM-DD; default today); "
+             "the day it was written for (WRITTEN_FOR in seeds/loader.py) keeps its dates as "
+             "written.")] = None,
 ) -> None:
     """Load the London demo portfolio (running it twice changes nothing)."""
+    from datetime import date
+
     from seeds.loader import load_london
 
+    try:
+        on = date.fromisoformat(today) if today else None
+    except ValueError:
+        raise fail("--today is written YYYY-MM-DD") from None
     db = database()
     kept = demo_accounts_file(db.settings.database_url)
     with db.write() as session:
@@ -201,7 +211,7 @@ def seed_london(
             if kept.exists():
                 console.print(kept.read_text().rstrip())
             return
-        report = load_london(session)
+        report = load_london(session, today=on)
     added = ", ".join(f"{n} {t}" for t, n in sorted(report.added.items())) or "nothing"
     console.print(f"London seed: added {added}")
     if report.credentials:

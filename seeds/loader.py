@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
 import csv
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,14 @@ from portfolio.services.accounts import hash_password
 
 SEEDS_DIR = Path(__file__).resolve().parent
 LONDON_DIR = SEEDS_DIR / "london"
+# The day the London demo's dates were written for: the first of its quarter (and of the
+# 2025-26 financial year). Seeded in a later quarter, the dates of its current work move
+# forward by the quarters since (`months_since_written`): the demo then stands to that quarter
+# as it stood to this one, some work overdue and most on time, plans ahead. Delivered and
+# rejected projects, benefits, signing days and lapsed agreements are history (real events
+# among them) and keep their dates.
+WRITTEN_FOR = date(2025, 4, 1)
+FINISHED = frozenset({"delivered", "rejected"})
 
 
 @dataclass
@@ -141,14 +151,43 @@ def _load_profiles(session: Session, report: SeedReport) -> None:
     session.flush()
 
 
-def load_london(session: Session) -> SeedReport:
-    """Load the London demo portfolio; loading it again adds nothing."""
+def months_since_written(today: date) -> int:
+    """Return how many months the demo's current dates move when seeded on a day.
+
+    Three for each quarter from WRITTEN_FOR's to the day's, so a date keeps its place in the
+    quarters (the roadmap plans by quarter: a project due this quarter stays due this
+    quarter); none in or before WRITTEN_FOR's quarter.
+    """
+    def quarter(day: date) -> int:
+        return day.year * 4 + (day.month - 1) // 3
+
+    return max(0, quarter(today) - quarter(WRITTEN_FOR)) * 3
+
+
+def moved(text: str, months: int) -> str | None:
+    """Return a seed file's date moved forward by whole months (an empty cell: none).
+
+    A month's last day stays the last day of its month (31 March, three months on: 30 June).
+    """
+    if not text:
+        return None
+    day = date.fromisoformat(text)
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    month_end = day.day == calendar.monthrange(day.year, day.month)[1]
+    return date(year, month + 1, last if month_end else min(day.day, last)).isoformat()
+
+
+def load_london(session: Session, *, today: date | None = None) -> SeedReport:
+    """Load the London demo portfolio, its current work dated relative to a day (today by
+    default); loading it again adds nothing."""
+    months = months_since_written(today or date.today())
     report = load_reference(session)
     _load_organisations(session, report)
     _load_users(session, report)
     _load_datasets(session, report)
-    _load_projects(session, report)
-    _load_agreements(session, report)
+    _load_projects(session, report, months)
+    _load_agreements(session, report, months)
     _load_links(session, report)
     _load_assessments(session, report)
     _load_benefits(session, report)
@@ -196,8 +235,11 @@ def _load_datasets(session: Session, report: SeedReport) -> None:
             report.add("dataset")
 
 
-def _project_input(row: dict[str, str]) -> dict[str, Any]:
-    """Turn a projects.csv row into the project service's input."""
+def _project_input(row: dict[str, str], months: int) -> dict[str, Any]:
+    """Turn a projects.csv row into the project service's input, its dates moved by `months`
+    unless the project is finished."""
+    if row["status"] in FINISHED:
+        months = 0
     return {
         "slug": row["slug"],
         "title": row["title"],
@@ -207,8 +249,8 @@ def _project_input(row: dict[str, str]) -> dict[str, Any]:
         "status": row["status"],
         "cost_gbp": int(float(row["cost_gbp"] or 0)),
         "effort_pm": float(row["effort_pm"] or 0),
-        "start_date": row["start_date"] or None,
-        "end_date": row["end_date"] or None,
+        "start_date": moved(row["start_date"], months),
+        "end_date": moved(row["end_date"], months),
         "personal_data": as_bool(row["personal_data"]),
         "dpia_status": row["dpia_status"],
         "mandatory": as_bool(row["mandatory"]),
@@ -219,17 +261,19 @@ def _project_input(row: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _load_projects(session: Session, report: SeedReport) -> None:
-    """Create the projects that are not there yet."""
+def _load_projects(session: Session, report: SeedReport, months: int) -> None:
+    """Create the projects that are not there yet, their dates moved by `months`."""
     known = set(session.exec(select(Project.slug)).all())
     for row in read_csv(LONDON_DIR / "projects.csv"):
         if row["slug"] not in known:
-            project_service.create_project(session=session, actor=SYSTEM, data=_project_input(row))
+            project_service.create_project(session=session, actor=SYSTEM,
+                                           data=_project_input(row, months))
             report.add("project")
 
 
-def _load_agreements(session: Session, report: SeedReport) -> None:
-    """Register the data-sharing agreements that are not there yet."""
+def _load_agreements(session: Session, report: SeedReport, months: int) -> None:
+    """Register the data-sharing agreements that are not there yet; a signed one's review and
+    expiry days move by `months` (the day it was signed is history)."""
     from portfolio.models import SharingAgreement
     from portfolio.services.agreements import create_agreement
 
@@ -239,6 +283,8 @@ def _load_agreements(session: Session, report: SeedReport) -> None:
             continue
         parties = [dict(zip(("organisation", "role"), p.split(":"), strict=True))
                    for p in row["parties"].split(";")]
+        if row["status"] == "signed":
+            row |= {k: moved(row[k], months) or "" for k in ("review_on", "expires_on")}
         create_agreement(session=session, actor=SYSTEM, data={
             **{k: row[k] for k in ("code", "title", "purpose", "lawful_basis",
                                    "special_category_condition", "dpia_reference", "signed_on",

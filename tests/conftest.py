@@ -106,12 +106,16 @@ def postgres_migrated() -> Iterator[str]:
 
 
 def seed_london(url: str) -> None:
-    """Load the London demo portfolio into a migrated database."""
-    from seeds.loader import load_london
+    """Load the London demo portfolio into a migrated database, dated as it was written.
+
+    Tests name its days (an agreement expiring on 29 January 2027, say): seeded relative to
+    the day the suite runs, they would move.
+    """
+    from seeds.loader import WRITTEN_FOR, load_london
 
     database = Database(Settings(database_url=url))
     with database.write() as session:
-        load_london(session)
+        load_london(session, today=WRITTEN_FOR)
     database.dispose()
 
 

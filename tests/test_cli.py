@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from portfolio.cli import app, write_json_rows
+from seeds.loader import WRITTEN_FOR
 
 runner = CliRunner()
 
@@ -92,7 +93,8 @@ def test_similar_lists_projects_in_other_organisations_as_json(tmp_path: Path) -
 
 def test_roadmap_by_quarter_as_json_and_a_bad_horizon(tmp_path: Path) -> None:
     invoke(tmp_path, "db", "upgrade")
-    invoke(tmp_path, "seed", "london")
+    # Seeded as written: the roadmap is dated 2026-12-02 against the demo's own days.
+    invoke(tmp_path, "seed", "london", "--today", WRITTEN_FOR.isoformat())
     body = json.loads(invoke(tmp_path, "roadmap", "--budget", "1500000", "--horizon", "8",
                              "--today", "2026-12-02", "--format", "json").stdout)
     assert body["status"] == "optimal" and body["quarters"][0] == "2026 Q4"

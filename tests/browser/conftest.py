@@ -59,7 +59,7 @@ def plant_script_payloads(session) -> None:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Serve the London demo portfolio from a background thread; yield the base URL."""
-    from seeds.loader import load_london
+    from seeds.loader import WRITTEN_FOR, load_london
 
     target = tmp_path_factory.mktemp("browser") / "portfolio.db"
     shutil.copyfile(sqlite_template, target)
@@ -67,7 +67,7 @@ def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory)
                         secret_key="browser-tests", attachments_dir=target.parent / "documents")
     database = Database(settings)
     with database.write() as session:
-        load_london(session)
+        load_london(session, today=WRITTEN_FOR)  # dated as the tests name its days
         plant_script_payloads(session)
         for role, organisation in BROWSER_USERS.items():
             accounts.add_user(session=session, actor=SYSTEM, password=PASSWORD, data={

@@ -29,7 +29,7 @@ PROVIDER_NAME = "your council account"
 def sso_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory,
                oidc_issuer: str) -> Iterator[str]:  # noqa: F811
     """Serve the app with sign-in through the provider; yield its base URL."""
-    from seeds.loader import load_london
+    from seeds.loader import WRITTEN_FOR, load_london
 
     target = tmp_path_factory.mktemp("sso") / "portfolio.db"
     shutil.copyfile(sqlite_template, target)
@@ -39,7 +39,7 @@ def sso_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory,
                         oidc_provider_name=PROVIDER_NAME)
     database = Database(settings)
     with database.write() as session:
-        load_london(session)
+        load_london(session, today=WRITTEN_FOR)  # dated as the tests name its days
         accounts.add_user(session=session, actor=SYSTEM, password=PASSWORD, data={
             "email": "admin.sso@example.london", "name": "Local admin", "role": "admin"})
         identities.add_mapping(session=session, actor=SYSTEM, group="gla-chief-data-office",

@@ -14,6 +14,7 @@ from portfolio.db import Database
 from portfolio.services import ranking as ranking_service
 from portfolio.services.board_pack import board_pack_data
 from portfolio.settings import Settings
+from seeds.loader import WRITTEN_FOR
 from tests.web.auth import Browser, sign_in
 from web.app import create_app
 from web.board_pack import board_pack_pdf
@@ -93,7 +94,8 @@ def test_portfolio_report_writes_the_pdf(tmp_path: Path) -> None:
 
     env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
     runner = CliRunner()
-    for args in (["db", "upgrade"], ["seed", "london"]):
+    # Seeded as written: the pack is dated 2026-12-02 against the demo's own days.
+    for args in (["db", "upgrade"], ["seed", "london", "--today", WRITTEN_FOR.isoformat()]):
         assert runner.invoke(app, args, env=env).exit_code == 0
     out = tmp_path / "pack.pdf"
     done = runner.invoke(app, ["report", "--out", str(out), "--budget", "1500000",
