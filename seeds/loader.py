@@ -152,12 +152,9 @@ def _load_profiles(session: Session, report: SeedReport) -> None:
 
 
 def months_since_written(today: date) -> int:
-    """Return how many months the demo's current dates move when seeded on a day.
-
-    Three for each quarter from WRITTEN_FOR's to the day's, so a date keeps its place in the
-    quarters (the roadmap plans by quarter: a project due this quarter stays due this
-    quarter); none in or before WRITTEN_FOR's quarter.
-    """
+    """Return how many months the demo's current dates move when seeded on a day."""
+    # Three for each quarter from WRITTEN_FOR's to the day's, not by days: a date keeps its
+    # place in the quarters the roadmap plans by (a project due this quarter stays due now).
     def quarter(day: date) -> int:
         return day.year * 4 + (day.month - 1) // 3
 
@@ -165,10 +162,8 @@ def months_since_written(today: date) -> int:
 
 
 def moved(text: str, months: int) -> str | None:
-    """Return a seed file's date moved forward by whole months (an empty cell: none).
-
-    A month's last day stays the last day of its month (31 March, three months on: 30 June).
-    """
+    """Return a seed file's date moved forward by whole months (an empty cell: none)."""
+    # A month's last day stays its month's last day: 31 March, three months on, is 30 June.
     if not text:
         return None
     day = date.fromisoformat(text)
@@ -179,8 +174,7 @@ def moved(text: str, months: int) -> str | None:
 
 
 def load_london(session: Session, *, today: date | None = None) -> SeedReport:
-    """Load the London demo portfolio, its current work dated relative to a day (today by
-    default); loading it again adds nothing."""
+    """Load the London demo, current work dated relative to a day (today); again adds nothing."""
     months = months_since_written(today or date.today())
     report = load_reference(session)
     _load_organisations(session, report)
@@ -236,8 +230,7 @@ def _load_datasets(session: Session, report: SeedReport) -> None:
 
 
 def _project_input(row: dict[str, str], months: int) -> dict[str, Any]:
-    """Turn a projects.csv row into the project service's input, its dates moved by `months`
-    unless the project is finished."""
+    """Turn a projects.csv row into the project service's input, current work's dates moved."""
     if row["status"] in FINISHED:
         months = 0
     return {
@@ -272,8 +265,8 @@ def _load_projects(session: Session, report: SeedReport, months: int) -> None:
 
 
 def _load_agreements(session: Session, report: SeedReport, months: int) -> None:
-    """Register the data-sharing agreements that are not there yet; a signed one's review and
-    expiry days move by `months` (the day it was signed is history)."""
+    """Register the data-sharing agreements not there yet, signed ones' review and expiry moved."""
+    # The day an agreement was signed is history; when it is reviewed and expires is ahead.
     from portfolio.models import SharingAgreement
     from portfolio.services.agreements import create_agreement
 

@@ -106,11 +106,9 @@ def postgres_migrated() -> Iterator[str]:
 
 
 def seed_london(url: str) -> None:
-    """Load the London demo portfolio into a migrated database, dated as it was written.
-
-    Tests name its days (an agreement expiring on 29 January 2027, say): seeded relative to
-    the day the suite runs, they would move.
-    """
+    """Load the London demo portfolio into a migrated database, dated as it was written."""
+    # Tests name its days (an agreement expiring on 29 January 2027, say): seeded relative to
+    # the day the suite runs, they would move.
     from seeds.loader import WRITTEN_FOR, load_london
 
     database = Database(Settings(database_url=url))
