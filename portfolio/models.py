@@ -341,6 +341,28 @@ class AgreementParty(SQLModel, table=True):
     role: str = Field(max_length=16)
 
 
+class AgreementSignature(SQLModel, table=True):
+    """One party's signature of an agreement's terms: when, and who recorded it.
+
+    A party's lead records only their own organisation's; the agreement is signed when every
+    party has signed (DESIGN.md, "Data-sharing agreements"). A change of terms clears them.
+    """
+
+    __tablename__ = "agreement_signature"
+    __table_args__ = (UniqueConstraint("agreement_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="sharing_agreement.id", ondelete="CASCADE")
+    organisation_id: int = Field(foreign_key="organisation.id", ondelete="CASCADE")
+    # None: signed on a day not recorded (an agreement recorded as signed without its date
+    # before signatures were kept per party, migration 0031).
+    signed_on: date | None = None
+    # None: recorded by the system, or before signatures were kept per party.
+    signed_by_id: int | None = Field(default=None, foreign_key="user_account.id",
+                                     ondelete="SET NULL")
+    recorded_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
+
+
 class AgreementDataset(SQLModel, table=True):
     """A dataset an agreement covers."""
 

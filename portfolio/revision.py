@@ -69,6 +69,9 @@ NOT_PORTFOLIO_TABLES = frozenset({
     "notification_event", "notification", "notification_preference", "email_outbox",
     # Asking to partner grants and ranks nothing; the partner link an acceptance makes does.
     "partner_request",
+    # Who signed for each party: the agreement's own status, which the last signature sets,
+    # is what the ranking reads.
+    "agreement_signature",
 })
 
 # Project fields the ranking never reads (`frames.load_projects` and the engine; a test changes

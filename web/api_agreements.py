@@ -180,6 +180,30 @@ def update_agreement(
                                               data=body_of(body))
 
 
+class SignIn(BaseModel):
+    """The version of the agreement whose terms the caller's organisation signs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1, le=2**62)
+
+
+class AgreementSigned(AgreementSaved):
+    """An agreement after a party signed: `signed` once every party has, else `drafting`."""
+
+    status: AgreementStatus
+
+
+@router.post("/agreements/{code}/sign", dependencies=[AGREEMENTS],
+             response_model=AgreementSigned)
+def sign_agreement(code: str, body: SignIn, session: WriteSession,
+                   actor: CurrentActor) -> dict[str, Any]:
+    """Sign the agreement for the caller's own organisation, a party to it, from the `version`
+    read (a stale one answers 409); the last party's signature makes it `signed`."""
+    return agreement_service.sign_agreement(session=session, actor=actor, code=code,
+                                            data=body_of(body))
+
+
 EDIT = Depends(policy(Policy.EDIT))
 
 

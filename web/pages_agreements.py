@@ -320,7 +320,28 @@ def agreement(request: Request, code: str):
             session=session, actor=actor, owner_kind=owner.kind, ref=code)]
     return render(request, "agreement.html", {
         "agreement": found, "may_edit": may_edit, "attachments": documents,
-        "may_attach": attachment_service.may_attach(actor, owner)})
+        "may_attach": attachment_service.may_attach(actor, owner),
+        "signing_for": agreement_service.may_sign(actor, found)})
+
+
+@router.post("/agreements/{code}/sign", name="agreement_sign", dependencies=[AGREEMENTS])
+def sign_agreement(request: Request, code: str, session: WriteSession, actor: CurrentActor,
+                   form: FormData):
+    """Record the signed-in lead's organisation's signature of the agreement's terms."""
+    try:
+        signed = agreement_service.sign_agreement(session=session, actor=actor, code=code,
+                                                  data={"version": form.get("version", "")})
+    except (Invalid, Conflict) as exc:
+        session.rollback()
+        flash(request, sentence(exc.message if isinstance(exc, Conflict)
+                                else " ".join(exc.errors.values())))
+        return RedirectResponse(str(request.url_for("agreement", code=code)) + "#parties",
+                                status_code=303)
+    flash(request, "Your organisation's signature is recorded." + (
+        " Every party has signed: the agreement is signed." if signed["status"] == "signed"
+        else " It is signed when every party has."))
+    return RedirectResponse(str(request.url_for("agreement", code=code)) + "#parties",
+                            status_code=303)
 
 
 @router.get("/agreements/{code}/edit", name="agreement_edit", dependencies=[AGREEMENTS])

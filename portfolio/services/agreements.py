@@ -17,18 +17,20 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session, col
 
 from portfolio.actors import SYSTEM, Actor
-from portfolio.capabilities import Capability, can, refusal
+from portfolio.capabilities import Capability, can, only_own_organisation, refusal
 from portfolio.enums import AgreementStatus, LawfulBasis, PartyRole, SpecialCategoryCondition
 from portfolio.errors import Conflict, Invalid, NotAllowed, NotFound
 from portfolio.models import (
     AgreementDataset,
     AgreementParty,
+    AgreementSignature,
     Dataset,
     NotificationEvent,
     Organisation,
     Project,
     ProjectDataset,
     SharingAgreement,
+    User,
     utcnow,
 )
 from portfolio.schemas import (
@@ -168,6 +170,17 @@ def may_manage(actor: Actor | None, parties: set[int]) -> bool:
     return can(actor, Capability.MANAGE_AGREEMENTS, {"organisation_id": mine})
 
 
+def may_sign(actor: Actor | None, agreement: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the party the actor may sign an agreement for now (as listed), or None."""
+    mine = next((p for p in agreement["parties"]
+                 if actor is not None and p["organisation_id"] == actor.organisation_id), None)
+    if (mine is None or mine["signed"]
+            or agreement["status"] != AgreementStatus.DRAFTING.value
+            or not may_manage(actor, {mine["organisation_id"]})):
+        return None
+    return mine
+
+
 def _require_manage(actor: Actor, parties: set[int]) -> None:
     if not may_manage(actor, parties):
         mine = actor.organisation_id if actor.organisation_id in parties else None
@@ -220,6 +233,10 @@ def _resolve(session: Session, values: AgreementInput) -> _Resolved:
 
 FIELDS = ("title", "purpose", "lawful_basis", "special_category_condition", "dpia_reference",
           "signed_on", "review_on", "expires_on", "status", "document_url")
+# What the parties sign: a change to any of these clears their signatures (a title, the DPIA
+# reference, the review date and the document's address are the register's bookkeeping).
+TERMS = ("purpose", "lawful_basis", "special_category_condition", "signed_on", "expires_on",
+         "parties", "datasets")
 
 
 def _state(session: Session, agreement: SharingAgreement) -> dict[str, Any]:
@@ -256,6 +273,55 @@ def _write(session: Session, agreement: SharingAgreement, values: AgreementInput
     session.flush()
 
 
+def signatures(session: Session, agreement_id: int) -> dict[int, AgreementSignature]:
+    """Return an agreement's signatures by the organisation that signed."""
+    rows: list[AgreementSignature] = list(session.execute(
+        select(AgreementSignature)
+        .where(col(AgreementSignature.agreement_id) == agreement_id)).scalars())
+    return {row.organisation_id: row for row in rows}
+
+
+def _names(session: Session, ids: set[int]) -> str:
+    """Return organisations' names in words ("Camden and LOTI"), sorted."""
+    names: list[str] = sorted(session.execute(select(col(Organisation.name))
+                                              .where(col(Organisation.id).in_(ids))).scalars())
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _signing(session: Session, actor: Actor, values: AgreementInput, resolved: _Resolved,
+             signed: set[int]) -> set[int]:
+    """Return the parties whose signature a save records, refusing a `signed` status whose
+    other parties have not signed.
+
+    A lead signs only for their own organisation; the CDO, an admin and the system record an
+    agreement signed outside the portfolio, every party's signature as of its signed date.
+    """
+    if values.status != AgreementStatus.SIGNED:
+        return set()
+    parties = {o for o, _ in resolved.parties}
+    if actor.id is None or not only_own_organisation(actor, Capability.MANAGE_AGREEMENTS):
+        return parties - signed
+    mine = {o for o in parties if o == actor.organisation_id}
+    unsigned = parties - signed - mine
+    if unsigned:
+        raise Invalid({"status": f"{_names(session, unsigned)} has not signed it: each party "
+                                 "signs for itself on the agreement's page, and it is signed "
+                                 "when every party has. Record it as drafting until then."})
+    return mine - signed
+
+
+def _record_signatures(session: Session, actor: Actor, agreement: SharingAgreement,
+                       parties: set[int], signed_on: date | None) -> None:
+    """Record parties' signatures of an agreement as of a day, by the actor."""
+    if not parties:
+        return
+    assert agreement.id is not None and signed_on is not None
+    session.add_all([AgreementSignature(agreement_id=agreement.id, organisation_id=o,
+                                        signed_on=signed_on, signed_by_id=actor.id)
+                     for o in sorted(parties)])
+    session.flush()
+
+
 def create_agreement(*, session: Session, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Register a data-sharing agreement (CDO, admin, or a lead whose organisation is party)."""
     values: AgreementInput = parse(AgreementInput, data)
@@ -267,8 +333,10 @@ def create_agreement(*, session: Session, actor: Actor, data: dict[str, Any]) ->
                             .where(col(SharingAgreement.code) == values.code)).first()
     if taken is not None:
         raise Invalid(_code_taken(values.code))
+    signing = _signing(session, actor, values, resolved, set())
     agreement = SharingAgreement(code=values.code, title=values.title)
     _write(session, agreement, values, resolved)
+    _record_signatures(session, actor, agreement, signing, values.signed_on)
     record(session, actor, action="create", entity="agreement", entity_id=agreement.id,
            after=_state(session, agreement))
     return {"code": agreement.code, "version": agreement.version}
@@ -304,11 +372,75 @@ def update_agreement(*, session: Session, actor: Actor, code: str,
     if values.version != agreement.version:
         raise _stale(session, agreement, values)
     before = _state(session, agreement)
+    typed = _as_typed(values)
+    # The parties signed the terms as they were: changed terms are signed again.
+    kept = ({} if any(before[k] != typed[k] for k in TERMS)
+            else signatures(session, agreement.id))
+    signing = _signing(session, actor, values, resolved, set(kept))
     agreement.version += 1
     _write(session, agreement, values, resolved)
+    if not kept:
+        session.execute(delete(AgreementSignature)
+                        .where(col(AgreementSignature.agreement_id) == agreement.id))
+    _record_signatures(session, actor, agreement, signing, values.signed_on)
     record(session, actor, action="update", entity="agreement", entity_id=agreement.id,
            before=before, after=_state(session, agreement))
     return {"code": agreement.code, "version": agreement.version}
+
+
+class SignInput(Input):
+    """The version of the agreement whose terms the party signs."""
+
+    version: int = Field(ge=1)
+
+
+def sign_agreement(*, session: Session, actor: Actor, code: str,
+                   data: dict[str, Any]) -> dict[str, Any]:
+    """Record the acting lead's organisation's signature; the last party's signs the agreement.
+
+    Only a party signs, only for itself, and only the version it read (409 otherwise).
+    """
+    values = parse(SignInput, data)
+    # Locked to the commit: two parties signing at once both see the other's signature.
+    agreement = agreement_by_code(session, code, for_update=True)
+    assert agreement.id is not None
+    parties = party_ids(session, agreement.id)
+    mine = actor.organisation_id
+    if mine not in parties:
+        raise NotAllowed(f"a {actor.role.value} may not sign an agreement their organisation "
+                         "is not party to; a lead or staff member of each party signs for it")
+    _require_manage(actor, parties)
+    require_known_version(values.version, agreement.version, f"agreement {code!r}")
+    if values.version != agreement.version:
+        raise Conflict(f"agreement {code!r} was changed since you read it (now version "
+                       f"{agreement.version}, you read version {values.version}): read its "
+                       "terms again before signing", current=_state(session, agreement))
+    today = date.today()
+    if agreement.status != AgreementStatus.DRAFTING.value:
+        raise Invalid({"status": f"It is recorded as {agreement.status}: only an agreement "
+                                 "being drafted is signed."})
+    if agreement.expires_on is not None and agreement.expires_on < today:
+        raise Invalid({"expires_on": f"It expired on {agreement.expires_on}: agree a new "
+                                     "expiry date before signing."})
+    signed = signatures(session, agreement.id)
+    if mine in signed:
+        raise Invalid({"status": f"{_names(session, {mine})} has signed it already."})
+    _record_signatures(session, actor, agreement, {mine}, today)
+    before = {"status": agreement.status, "signed_on": as_json(agreement.signed_on),
+              "version": agreement.version}
+    after: dict[str, Any] = {"organisation_id": mine, "signed_on": today.isoformat()}
+    if set(signed) | {mine} >= parties:
+        agreement.status = AgreementStatus.SIGNED.value
+        agreement.signed_on = today
+        agreement.version += 1
+        agreement.updated_at = utcnow()
+        session.add(agreement)
+        session.flush()
+        after |= {"status": agreement.status, "version": agreement.version}
+    # With the version it made when it signs the agreement, so an older edit merges knowing it.
+    record(session, actor, action="sign", entity="agreement", entity_id=agreement.id,
+           before=before if "version" in after else None, after=after)
+    return {"code": agreement.code, "version": agreement.version, "status": agreement.status}
 
 
 def _as_typed(values: AgreementInput) -> dict[str, Any]:
@@ -373,9 +505,18 @@ def _parties(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]
         .where(col(AgreementParty.agreement_id).in_(ids))
         .order_by(col(AgreementParty.role), col(Organisation.name))
     ).all())
+    signed = {(a, o): (on, by) for a, o, on, by in cast(
+        list[tuple[int, int, date | None, str | None]], session.execute(
+            select(col(AgreementSignature.agreement_id), col(AgreementSignature.organisation_id),
+                   col(AgreementSignature.signed_on), col(User.name))
+            .outerjoin(User, col(User.id) == col(AgreementSignature.signed_by_id))
+            .where(col(AgreementSignature.agreement_id).in_(ids))).all())}
     for agreement_id, code, name, role, org_id in rows:
+        on, by = signed.get((agreement_id, org_id), (None, None))
         out[agreement_id].append({"organisation": code, "name": name, "role": role,
-                                  "organisation_id": org_id})
+                                  "organisation_id": org_id,
+                                  "signed": (agreement_id, org_id) in signed,
+                                  "signed_on": on, "signed_by": by})
     return out
 
 

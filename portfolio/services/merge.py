@@ -12,7 +12,7 @@ from portfolio.models import AuditEvent
 
 # Audit actions that change a record's fields and carry the version they made (an agreement
 # past its expiry day is recorded expired by the system).
-FIELD_CHANGES = ("update", "transition", "expire")
+FIELD_CHANGES = ("update", "transition", "expire", "sign")
 
 
 def three_way(

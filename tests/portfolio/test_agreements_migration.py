@@ -60,3 +60,41 @@ def test_link_words_become_one_record_per_dataset_and_word_and_come_back(
             "SELECT agreement FROM project_dataset ORDER BY id")).scalars().all()
     assert words == ["signed", "signed", "not_needed"]
     engine.dispose()
+
+
+AGREEMENTS = """
+INSERT INTO organisation (id, code, name, kind) VALUES
+  (1, 'NHSNEL', 'NHS North East London ICB', 'nhs'),
+  (2, 'E09000002', 'Barking and Dagenham', 'borough');
+INSERT INTO sharing_agreement (id, code, title, purpose, dpia_reference, signed_on, status,
+                               document_url, version, created_at, updated_at) VALUES
+  (1, 'signed-dsa', 'Signed', '', '', '2026-01-05', 'signed', '', 1, CURRENT_TIMESTAMP,
+   CURRENT_TIMESTAMP),
+  (2, 'from-a-word', 'From a link word', '', '', NULL, 'signed', '', 1, CURRENT_TIMESTAMP,
+   CURRENT_TIMESTAMP),
+  (3, 'drafting-dsa', 'Drafting', '', '', NULL, 'drafting', '', 1, CURRENT_TIMESTAMP,
+   CURRENT_TIMESTAMP);
+INSERT INTO agreement_party (agreement_id, organisation_id, role) VALUES
+  (1, 1, 'controller'), (1, 2, 'recipient'), (2, 1, 'controller'), (3, 1, 'controller'),
+  (3, 2, 'recipient');
+"""
+
+
+def test_agreements_recorded_as_signed_keep_every_partys_signature(
+        empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
+    migrate.upgrade(engine, "0031")
+    with engine.begin() as connection:
+        for statement in filter(str.strip, AGREEMENTS.split(";")):
+            connection.execute(text(statement))
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        signed = connection.execute(text(
+            "SELECT agreement_id, organisation_id, signed_on, signed_by_id "
+            "FROM agreement_signature ORDER BY agreement_id, organisation_id")).all()
+    assert [(a, o, str(on) if on else None, by) for a, o, on, by in signed] == [
+        (1, 1, "2026-01-05", None), (1, 2, "2026-01-05", None), (2, 1, None, None)]
+    migrate.downgrade(engine, "0031")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM sharing_agreement")).scalar() == 3
+    engine.dispose()

@@ -27,6 +27,9 @@ GOOD = {
     "lawful_basis": "public_task", "status": "signed",
     "signed_on": str(TODAY - timedelta(days=300)), "expires_on": str(TODAY + timedelta(days=30)),
 }
+# As a lead registers it: LOTI has not signed (each party signs for itself, see
+# test_agreement_signatures.py).
+DRAFT = GOOD | {"status": "drafting", "signed_on": None}
 
 
 @pytest.fixture
@@ -114,17 +117,17 @@ def test_bad_input_is_refused_naming_the_field(clients: dict[str, Browser], chan
 
 def test_a_lead_edits_only_agreements_their_organisation_is_party_to(
         clients: dict[str, Browser]) -> None:
-    assert clients["lead"].post("/api/v1/agreements", json=GOOD).status_code == 201
-    refused = clients["other"].post("/api/v1/agreements", json=GOOD | {"code": "camden-x"})
+    assert clients["lead"].post("/api/v1/agreements", json=DRAFT).status_code == 201
+    refused = clients["other"].post("/api/v1/agreements", json=DRAFT | {"code": "camden-x"})
     assert refused.status_code == 403
     assert "party" in refused.json()["detail"]
-    put = clients["other"].put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {"version": 1})
+    put = clients["other"].put("/api/v1/agreements/nel-housing-dsa", json=DRAFT | {"version": 1})
     assert put.status_code == 403
-    assert clients["researcher"].post("/api/v1/agreements", json=GOOD).status_code == 403
+    assert clients["researcher"].post("/api/v1/agreements", json=DRAFT).status_code == 403
     edited = clients["lead"].put("/api/v1/agreements/nel-housing-dsa",
-                                 json=GOOD | {"version": 1, "title": "NEL housing DSA"})
+                                 json=DRAFT | {"version": 1, "title": "NEL housing DSA"})
     assert edited.status_code == 200 and edited.json()["version"] == 2
-    stale = clients["lead"].put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {"version": 1})
+    stale = clients["lead"].put("/api/v1/agreements/nel-housing-dsa", json=DRAFT | {"version": 1})
     assert stale.status_code == 409
 
 
@@ -211,7 +214,7 @@ def test_documents_attach_to_an_agreement_for_its_parties_and_staff_only(
     from portfolio.models import Attachment
     from tests import documents
 
-    assert clients["lead"].post("/api/v1/agreements", json=GOOD).status_code == 201
+    assert clients["lead"].post("/api/v1/agreements", json=DRAFT).status_code == 201
     page = clients["lead"].get("/agreements/nel-housing-dsa")
     assert "No document is attached yet." in page.text
     assert "Attach the signed agreement" in page.text
@@ -327,7 +330,7 @@ def test_a_lead_registering_without_their_organisation_gets_the_form_back_with_t
 def test_a_lead_removing_their_organisation_from_an_agreement_keeps_what_they_typed(
         signed_in: SignedIn) -> None:
     lead = signed_in("lead", "E09000002", html=True)
-    assert lead.post("/api/v1/agreements", json=GOOD,
+    assert lead.post("/api/v1/agreements", json=DRAFT,
                      headers={"accept": "application/json"}).status_code == 201
     form = form_of(parse_html(lead.get("/agreements/nel-housing-dsa/edit").text))
     form |= {"title": "Renamed by the lead", "party_0_organisation": "E09000003"}

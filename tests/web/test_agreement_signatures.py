@@ -1,0 +1,115 @@
+"""Each party signs a data-sharing agreement for itself; it is signed when every party has.
+
+Found in review: a lead of one party registered or edited an agreement as `signed`, naming the
+other parties, without any of them agreeing, and every project resting on it then counted its
+data as shared under a signed agreement.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from tests.web.auth import Browser
+from tests.web.conftest import SignedIn
+from tests.web.pages_html import parse_html
+
+TODAY = date.today()
+BOROUGH, OTHER = "E09000002", "LOTI"
+TERMS = {
+    "code": "nel-housing-dsa", "title": "North east London housing data-sharing agreement",
+    "purpose": "Households at risk of homelessness across boroughs.",
+    "parties": [{"organisation": BOROUGH, "role": "controller"},
+                {"organisation": OTHER, "role": "processor"}],
+    "datasets": ["tenancy-deposit-records"], "lawful_basis": "public_task",
+    "expires_on": str(TODAY + timedelta(days=365)),
+}
+SIGNED = {"status": "signed", "signed_on": str(TODAY - timedelta(days=3))}
+
+
+@pytest.fixture
+def backend() -> str:
+    """The register's rule, through the web layer: SQLite is enough."""
+    return "sqlite"
+
+
+def standing(client: Browser, code: str = "nel-housing-dsa") -> str:
+    return client.get(f"/api/v1/agreements/{code}").json()["standing"]
+
+
+def test_a_lead_cannot_record_the_other_parties_signatures(signed_in: SignedIn) -> None:
+    lead = signed_in("lead", BOROUGH)
+    registered = lead.post("/api/v1/agreements", json=TERMS | SIGNED)
+    assert registered.status_code == 422, registered.text
+    assert "London Office of Technology and Innovation" in registered.json()["errors"]["status"]
+    assert lead.post("/api/v1/agreements", json=TERMS).status_code == 201
+    edited = lead.put("/api/v1/agreements/nel-housing-dsa", json=TERMS | SIGNED | {"version": 1})
+    assert edited.status_code == 422, edited.text
+    assert "status" in edited.json()["errors"]
+    assert standing(lead) == "drafting"
+
+
+def test_each_party_signs_for_itself_and_the_last_signature_signs_it(
+        signed_in: SignedIn) -> None:
+    lead, other, outsider = (signed_in("lead", BOROUGH), signed_in("lead", OTHER),
+                             signed_in("lead", "E09000007"))
+    assert lead.post("/api/v1/agreements", json=TERMS).status_code == 201
+    signed = lead.post("/api/v1/agreements/nel-housing-dsa/sign", json={"version": 1})
+    assert signed.status_code == 200, signed.text
+    detail = lead.get("/api/v1/agreements/nel-housing-dsa").json()
+    assert detail["standing"] == "drafting"
+    assert {p["organisation"]: p["signed"] for p in detail["parties"]} == {
+        BOROUGH: True, OTHER: False}
+    assert lead.post("/api/v1/agreements/nel-housing-dsa/sign",
+                     json={"version": 1}).status_code == 422  # signed already
+    assert outsider.post("/api/v1/agreements/nel-housing-dsa/sign",
+                         json={"version": 1}).status_code == 403  # not a party
+    last = other.post("/api/v1/agreements/nel-housing-dsa/sign", json={"version": 1})
+    assert last.status_code == 200, last.text
+    detail = other.get("/api/v1/agreements/nel-housing-dsa").json()
+    assert (detail["standing"], detail["signed_on"]) == ("signed", str(TODAY))
+
+
+def test_changing_the_terms_clears_the_signatures(signed_in: SignedIn) -> None:
+    lead, other = signed_in("lead", BOROUGH), signed_in("lead", OTHER)
+    lead.post("/api/v1/agreements", json=TERMS)
+    other.post("/api/v1/agreements/nel-housing-dsa/sign", json={"version": 1})
+    # A wider agreement than LOTI signed: its signature does not carry over.
+    wider = TERMS | {"datasets": ["tenancy-deposit-records", "bd-council-tax-accounts"],
+                     "version": 1}
+    assert lead.put("/api/v1/agreements/nel-housing-dsa", json=wider).status_code == 200
+    detail = lead.get("/api/v1/agreements/nel-housing-dsa").json()
+    assert not any(p["signed"] for p in detail["parties"])
+    # A title is not a term: a signature stays through it.
+    lead.post("/api/v1/agreements/nel-housing-dsa/sign", json={"version": 2})
+    retitled = wider | {"title": "NEL housing DSA", "version": 2}
+    assert lead.put("/api/v1/agreements/nel-housing-dsa", json=retitled).status_code == 200
+    parties = lead.get("/api/v1/agreements/nel-housing-dsa").json()["parties"]
+    assert [p["organisation"] for p in parties if p["signed"]] == [BOROUGH]
+
+
+def test_the_agreement_page_offers_a_party_its_own_signature_only(signed_in: SignedIn) -> None:
+    lead = signed_in("lead", BOROUGH, html=True)
+    other = signed_in("lead", "E09000007", html=True)
+    lead.post("/api/v1/agreements", json=TERMS)
+    page = parse_html(lead.get("/agreements/nel-housing-dsa").text)
+    button = page.by_id("sign").find("button")
+    assert button is not None and "Barking and Dagenham" in button.text()
+    assert "sign" not in {e.get("id") for e in parse_html(
+        other.get("/agreements/nel-housing-dsa").text).iter()}
+    done = lead.post("/agreements/nel-housing-dsa/sign", data={"version": "1"},
+                     follow_redirects=False)
+    assert done.status_code == 303, done.text
+    shown = lead.get("/agreements/nel-housing-dsa").text
+    assert "Signed for Barking and Dagenham" in shown
+    assert "Not signed yet" in shown  # LOTI's
+
+
+def test_the_cdo_records_an_agreement_signed_outside_the_portfolio(
+        signed_in: SignedIn) -> None:
+    cdo = signed_in("cdo")
+    assert cdo.post("/api/v1/agreements", json=TERMS | SIGNED).status_code == 201
+    detail = cdo.get("/api/v1/agreements/nel-housing-dsa").json()
+    assert detail["standing"] == "signed"
+    assert {p["signed_on"] for p in detail["parties"]} == {SIGNED["signed_on"]}
