@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from portfolio.cli import AsEmail, OutputFormat, acting, chosen, console, database, print_rows
-from portfolio.enums import AgreementStatus
+from portfolio.enums import AgreementStanding
 from portfolio.errors import Invalid
 
 agreements_app = typer.Typer(help="The data-sharing agreements register.", no_args_is_help=True)
@@ -34,7 +34,7 @@ def agreements_list(
     """List agreements with their standing today, expiry, projects and value resting on them."""
     from portfolio.services import agreement_pages
 
-    status = chosen("status", status, AgreementStatus)
+    status = chosen("status", status, AgreementStanding)
     rows = agreement_pages.agreements_page(database(), party=party, status=status,
                                            expiring_within=expiring_within)["agreements"]
     for row in rows:

@@ -119,6 +119,17 @@ class AgreementStatus(StrEnum):
     TERMINATED = "terminated"
 
 
+class AgreementStanding(StrEnum):
+    """Where an agreement stands on a day: its status read with its dates (DESIGN.md).
+
+    A terminated agreement stands as expired, so "terminated" is never a standing.
+    """
+
+    DRAFTING = "drafting"
+    SIGNED = "signed"
+    EXPIRED = "expired"
+
+
 class PartyRole(StrEnum):
     """An organisation's part in a data-sharing agreement (UK GDPR terms)."""
 

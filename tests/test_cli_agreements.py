@@ -83,3 +83,12 @@ def test_list_refuses_a_standing_that_is_not_one_as_the_api_does(tmp_path: Path)
     assert result.exit_code == 2, result.output
     assert "'sigend' is not one of the choices" in result.output
     assert "drafting" in result.output and "Traceback" not in result.output
+
+
+def test_list_refuses_terminated_which_no_agreement_stands_at(tmp_path: Path) -> None:
+    # A terminated agreement stands as expired: `--status terminated` always listed nothing.
+    invoke(tmp_path, "db", "upgrade")
+    result = invoke(tmp_path, "agreements", "list", "--status", "terminated", ok=False)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())  # the terminal wraps it
+    assert "'terminated' is not one of the choices: drafting, signed or expired" in said

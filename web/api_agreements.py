@@ -13,6 +13,7 @@ from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.enums import (
     Agreement,
+    AgreementStanding,
     AgreementStatus,
     FitForTask,
     LawfulBasis,
@@ -128,8 +129,9 @@ class DatasetLinkIn(BaseModel):
 def list_agreements(
     db: AppDatabase,
     party: Annotated[str | None, Query(max_length=32, description="Organisation code")] = None,
-    status: Annotated[AgreementStatus | None, Query(
-        description="Standing today: drafting, signed, expired or terminated")] = None,
+    status: Annotated[AgreementStanding | None, Query(
+        description="Standing today: drafting, signed or expired (a terminated agreement "
+                    "stands as expired)")] = None,
     expiring_within: Annotated[int | None, Query(
         ge=0, le=3660, description="Only agreements in force expiring within this many days"
     )] = None,

@@ -133,14 +133,14 @@ def agreements(
     with db.read() as session:
         parties = closed_lists.organisations_named(session, party)
     applied, unknown = closed_lists.sift(
-        party=(parties, party), status=(closed_lists.AGREEMENT_STATUSES, status))
+        party=(parties, party), status=(closed_lists.AGREEMENT_STANDINGS, status))
     errors |= unknown  # said beside its filter; the list is shown without it
     context = agreement_pages.agreements_page(
         db, party=applied["party"], status=applied["status"], expiring_within=days,
         seen=seen_revision(request))
     context |= {"filters": {"party": applied["party"] or "", "status": applied["status"] or "",
                             "expiring_within": expiring_within, "as_of": as_of},
-                "statuses": closed_lists.AGREEMENT_STATUSES.values,
+                "statuses": closed_lists.AGREEMENT_STANDINGS.values,
                 "errors": errors, "breaks": breaks}
     return render(request, "agreements.html", context, status_code=422 if errors else 200)
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from portfolio.enums import Access, AgreementStatus, ProjectStatus, ReadinessLevel, Theme
+from portfolio.enums import (
+    Access,
+    AgreementStanding,
+    AgreementStatus,
+    ProjectStatus,
+    ReadinessLevel,
+    Theme,
+)
 from portfolio.errors import Invalid
 from portfolio.models import Organisation
 
@@ -22,6 +29,8 @@ class Closed:
     values: Collection[str]
     # 63 organisations are too many to list in a message; the form's list offers them.
     listed: bool = True
+    # Why a value people may expect is not one, by value.
+    hints: Mapping[str, str] = field(default_factory=dict)
 
     def message(self, given: str) -> str:
         """Say that no such value exists, and, for a short list, which do."""
@@ -34,7 +43,8 @@ class Closed:
         choices = [str(v) for v in self.values]
         allowed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else \
             "".join(choices)
-        return f"There is no {self.noun} called {given!r}: choose one of {allowed}."
+        hint = f"{self.hints[given]}; " if given in self.hints else ""
+        return f"There is no {self.noun} called {given!r}: {hint}choose one of {allowed}."
 
 
 def of_enum(noun: str, enum: type[StrEnum]) -> Closed:
@@ -44,7 +54,10 @@ def of_enum(noun: str, enum: type[StrEnum]) -> Closed:
 
 THEMES = of_enum("theme", Theme)
 PROJECT_STATUSES = of_enum("status", ProjectStatus)
-AGREEMENT_STATUSES = of_enum("standing", AgreementStatus)
+# Agreements are filtered on their standing today, which is never "terminated".
+AGREEMENT_STANDINGS = Closed(
+    "standing", tuple(member.value for member in AgreementStanding),
+    hints={AgreementStatus.TERMINATED.value: "a terminated agreement stands as expired"})
 ACCESS_LEVELS = of_enum("access level", Access)
 READINESS_LEVELS = of_enum("readiness level", ReadinessLevel)
 

@@ -417,3 +417,23 @@ def test_a_stale_agreement_edit_through_the_api_names_what_changed_meanwhile(
     assert stale.status_code == 409
     assert stale.json()["changed"] == {"datasets": ["tfl-unified-api"]}
     assert stale.json()["current"]["version"] == 2
+
+
+def test_a_terminated_agreement_is_listed_as_expired_and_terminated_is_no_standing(
+        clients: dict[str, Browser], signed_in: SignedIn) -> None:
+    # The standing filter offered "terminated", which no agreement ever stands at (a
+    # terminated one stands as expired): page and API always listed nothing for it.
+    cdo = clients["cdo"]
+    assert cdo.post("/api/v1/agreements", json=GOOD | {"status": "terminated"}).status_code == 201
+    expired = cdo.get("/api/v1/agreements", params={"status": "expired"}).json()
+    assert "nel-housing-dsa" in [a["code"] for a in expired]
+    refused = cdo.get("/api/v1/agreements", params={"status": "terminated"})
+    assert refused.status_code == 422, refused.text
+    assert "'terminated' is not one of the choices" in refused.json()["errors"]["status"]
+    page = signed_in("researcher", html=True).get("/agreements", params={"status": "terminated"})
+    assert page.status_code == 422
+    html = parse_html(page.text)
+    assert "stands as expired" in html.error_for("ag-status")
+    offered = [o.get("value") for o in html.by_id("ag-status").find_all("option")]
+    assert offered == ["", "drafting", "signed", "expired"]
+    assert "North east London housing" in page.text  # listed without the filter
