@@ -128,3 +128,36 @@ def test_an_import_row_depending_on_a_project_not_in_the_file_adds_the_dependenc
     with london.read() as session:
         added = projects.get_project(session=session, slug="bd-new-arrears-model")
     assert [d["slug"] for d in added["depends_on"]] == ["bd-one-view"]
+
+
+def test_an_import_row_read_at_an_older_version_does_not_undo_later_edits(
+        admin: Browser, london: Database) -> None:
+    # Review: a spreadsheet filled in from the project as it stood wrote its old values over
+    # an edit made since, without a word; with a version column, a changed row is refused.
+    from portfolio.actors import SYSTEM
+    from portfolio.services import projects
+
+    with london.write() as session:
+        read = projects.get_project(session=session, slug="bd-one-view")
+        projects.patch_project(session=session, actor=SYSTEM, slug="bd-one-view",
+                               data={"title": "Edited since", "version": read["version"]})
+    token = token_for(london, "admin")
+    headers = {"authorization": f"Bearer {token}", "accept": "application/json"}
+    sheet = ("slug,title,owner,theme,version\n"
+             f"bd-one-view,{read['title']} (v2),E09000002,{read['theme']},{read['version']}\n")
+    refused = admin.post("/api/v1/import/projects", headers=headers,
+                         files={"file": ("stale.csv", sheet.encode(), "text/csv")})
+    assert refused.status_code == 422, refused.text
+    errors = refused.json()["errors"]
+    assert [(e["row"], e["column"]) for e in errors] == [(2, "version")]
+    assert f"since version {read['version']}" in errors[0]["reason"]
+    with london.read() as session:
+        assert projects.get_project(session=session, slug="bd-one-view")["title"] == (
+            "Edited since")
+    # Read again at its version, the same row is written.
+    current = read["version"] + 1
+    done = admin.post("/api/v1/import/projects", headers=headers, files={"file": (
+        "fresh.csv", sheet.replace(f",{read['version']}\n", f",{current}\n").encode(),
+        "text/csv")})
+    assert done.status_code in {200, 201}, done.text
+    assert done.json()["updated"] == ["bd-one-view"]

@@ -147,11 +147,10 @@ SAFE = {
     "POST /projects/validate": NOTHING,
     "POST /api/v1/similar": NOTHING,
     "POST /projects/new/similar": NOTHING,
-    # Found in the crawl and not yet guarded: a spreadsheet row updates its project from
-    # whatever values the file holds (an import has no version column), and a harvest
-    # suggests values a person accepts; both are bulk paths with their own reports.
-    "POST /api/v1/import/projects": "bulk update by slug, reported row by row (not yet guarded)",
-    "POST /import": "bulk update by slug, reported row by row (not yet guarded)",
+    # A file's rows carry what was read in their own `version` column (optional, per row).
+    "POST /api/v1/import/projects": "bulk update by slug; each row's version column guards it",
+    "POST /import": "bulk update by slug; each row's version column guards it",
+    # Found in the crawl and left: a harvest suggests values a person accepts, with a report.
     "POST /api/v1/catalogue/harvest": "bulk catalogue harvest with its own report",
     "POST /catalogue/harvest": "bulk catalogue harvest with its own report",
 }

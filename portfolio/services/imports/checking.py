@@ -81,6 +81,39 @@ def _split(value: Any) -> list[str]:
     return list(seen)
 
 
+def column_values(values: Any) -> dict[str, Any]:
+    """Return a checked row's project fields as the table's columns hold them."""
+    out = {name: getattr(values, name) for name in PROJECT_FIELDS}
+    for name in ("theme", "status", "dpia_status"):
+        out[name] = out[name].value
+    return out
+
+
+def row_changes(current: Any, row: CheckedRow) -> dict[str, Any]:
+    """Return the columns a checked row would change on its existing project."""
+    wanted = column_values(row.values) | {"owner_id": row.owner_id}
+    return {k: v for k, v in wanted.items() if getattr(current, k) != v}
+
+
+def _version_problem(current: Any, version: Any, row: CheckedRow) -> str | None:
+    """Say why a row read at a version may not be written, or None when it may."""
+    if version is None:
+        return None
+    try:
+        read = int(str(version).strip())
+    except ValueError:
+        return "give the project's version as a whole number, as it was read"
+    if current is None:
+        return "no project has this slug yet: leave the version blank to register it"
+    if read == current.version or row.values is None or row.owner_id is None:
+        return None  # the row's other problems are said on their own
+    if not row_changes(current, row):
+        return None  # unchanged whatever its version: importing a file twice stays safe
+    return (f"the project was changed since version {read} (it is at version "
+            f"{current.version}): read it again, or leave the version blank to write this row "
+            "over what it holds now")
+
+
 def _current_input(project: Any, owner_code: str) -> dict[str, Any]:
     """Return an existing project's values as the service input it would have come from."""
     values = {name: getattr(project, name) for name in PROJECT_FIELDS}
@@ -158,6 +191,8 @@ def check_row(actor: Actor, known: Known, names: list[str], number: int, cells: 
                                   row.reason, row.values.dpia_status.value)
         if problem:
             mine.append(RowError(number, problem[0], problem[1]))
+    if stale := _version_problem(current, given.get("version"), row):
+        mine.append(RowError(number, "version", stale))
     row.datasets = _split(given.get("datasets"))
     unknown = [c for c in row.datasets if c not in known.datasets]
     if unknown:

@@ -22,7 +22,7 @@ COLUMNS = (
     "slug", "title", "owner", "theme", "status", "cost_gbp", "effort_pm", "start_date",
     "end_date", "personal_data", "dpia_status", "mandatory", "mandatory_justification",
     "reach_people", "confidence_pct", "time_criticality", "datasets", "depends_on",
-    "description", "status_reason",
+    "description", "status_reason", "version",
 )
 REQUIRED = ("slug", "title", "owner", "theme")
 COLUMN_HELP = {
@@ -53,10 +53,13 @@ COLUMN_HELP = {
     "description": "Free text.",
     "status_reason": "Why the status changes, when the CDO or an admin moves a project outside "
                      "the usual workflow.",
+    "version": "The project's version the row was read at (optional): a row that would change "
+               "a project changed since is refused, so a file made earlier cannot undo later "
+               "edits.",
 }
 LIST_COLUMNS = ("datasets", "depends_on")
 # Columns that are about the import of a row, not fields of the project.
-NOT_FIELDS = (*LIST_COLUMNS, "status_reason")
+NOT_FIELDS = (*LIST_COLUMNS, "status_reason", "version")
 LIST_SPLIT = re.compile(r"[;,]")
 MONEY_NOISE = re.compile(r"[£,\s]")
 WHOLE_FLOAT = re.compile(r"^(\d+)\.0*$")

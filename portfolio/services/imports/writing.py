@@ -25,16 +25,8 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.services.common import chunks
-from portfolio.services.imports.checking import CheckedRow
+from portfolio.services.imports.checking import CheckedRow, column_values, row_changes
 from portfolio.services.imports.columns import WRITE_BATCH, ImportReport, Progress
-from portfolio.services.projects import PROJECT_FIELDS
-
-
-def _column_values(values: Any) -> dict[str, Any]:
-    out = {name: getattr(values, name) for name in PROJECT_FIELDS}
-    for name in ("theme", "status", "dpia_status"):
-        out[name] = out[name].value
-    return out
 
 
 def sort_rows(report: ImportReport, rows: list[CheckedRow], existing: dict[str, Any],
@@ -53,15 +45,10 @@ def sort_rows(report: ImportReport, rows: list[CheckedRow], existing: dict[str, 
         report.dependencies_added += len(new_dependencies)
         if current is None:
             report.created.append(row.slug)
-        elif _changes(current, row) or new_links or new_dependencies:
+        elif row_changes(current, row) or new_links or new_dependencies:
             report.updated.append(row.slug)
         else:
             report.unchanged.append(row.slug)
-
-
-def _changes(current: Any, row: CheckedRow) -> dict[str, Any]:
-    wanted = _column_values(row.values) | {"owner_id": row.owner_id}
-    return {k: v for k, v in wanted.items() if getattr(current, k) != v}
 
 
 def _existing_links(session: Session, project_ids: list[int]) -> set[tuple[int, str]]:
@@ -103,7 +90,7 @@ def write_rows(session: Session, actor: Actor, report: ImportReport, rows: list[
     audit: list[dict[str, Any]] = []
     created = set(report.created)
     new_rows = [row for row in rows if row.slug in created]
-    values = {r.slug: {"slug": r.slug, "owner_id": r.owner_id, **_column_values(r.values),
+    values = {r.slug: {"slug": r.slug, "owner_id": r.owner_id, **column_values(r.values),
                        "priority_override": None, "override_justification": "",
                        "override_by_id": None, "override_at": None, "version": 1,
                        "created_at": now, "updated_at": now} for r in new_rows}
@@ -123,7 +110,7 @@ def write_rows(session: Session, actor: Actor, report: ImportReport, rows: list[
     for batch in _batches(updates):
         for row in batch:
             current = existing[row.slug]
-            changes = _changes(current, row)
+            changes = row_changes(current, row)
             if not changes:
                 continue
             before = {k: getattr(current, k) for k in changes} | {"version": current.version}
