@@ -68,8 +68,12 @@ def link_write(
         # Changed meanwhile by someone else: what was typed stays beside the newer state, and
         # the section now starts from that state, so sending again is a choice made knowingly.
         session.rollback()
-        field = "form" if "/remove" in request.url.path else _first_field(form)
-        forms = state_of({"values": form, "errors": {field: sentence(exc.message)}})
+        if "/remove" in request.url.path:
+            # Nothing was typed: the add form below keeps its own defaults, not the row's.
+            forms = state_of({"errors": {"form": sentence(exc.message)}})
+        else:
+            forms = state_of({"values": form, "errors": {_first_field(form): sentence(
+                exc.message)}})
         return render_editor(request, session, slug, status_code=200 if htmx else 409,
                              forms=forms)
     except NotAllowed as exc:

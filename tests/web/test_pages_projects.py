@@ -828,3 +828,26 @@ def test_a_dependency_added_meanwhile_does_not_swallow_the_note_typed(
     for same in ({"depends_on": "one-view"}, {"depends_on": "one-view", "note": "Theirs"}):
         assert client.post("/api/v1/projects/debt-prevention/dependencies",
                            json=same).status_code == 201
+
+
+def test_a_refused_removal_leaves_the_add_form_as_it_starts(
+    client: TestClient, db: Database
+) -> None:
+    # The removal's hidden fields are not something typed: filling the add form with them
+    # invited linking the dataset again with every other choice blank.
+    with db.write() as session:
+        make_project(session, "debt-prevention")
+        make_dataset(session, "council-tax-accounts", access="personal")
+        project_service.link_dataset(session=session, actor=SYSTEM, slug="debt-prevention",
+                                     data={"dataset": "council-tax-accounts"})
+    page = client.get("/projects/debt-prevention/edit").text
+    remove = section_form(page, "/projects/debt-prevention/datasets/remove")
+    with db.write() as session:
+        project_service.link_dataset(session=session, actor=SYSTEM, slug="debt-prevention",
+                                     data={"dataset": "council-tax-accounts",
+                                           "fit_for_task": "fit"})
+    answer = client.post("/projects/debt-prevention/datasets/remove", data=remove)
+    assert answer.status_code == 409
+    html = parse_html(answer.text)
+    assert html.by_id("ds-dataset").get("value") in (None, "")
+    assert html.by_id("ds-required").get("checked") is not None
