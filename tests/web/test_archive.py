@@ -146,3 +146,32 @@ def test_the_api_says_which_projects_are_archived_and_leaves_them_out_when_asked
         only = [p["slug"] for p in script.get("/api/v1/projects?archived=true").json()]
         assert only == [DELIVERED]
         assert script.get(f"/api/v1/projects/{DELIVERED}").json()["archived"] is True
+
+
+def test_archiving_a_project_changed_meanwhile_shows_it_again_with_why(
+        app, london: Database) -> None:  # type: ignore[no-untyped-def]
+    # Review: the refusal was a bare error page saying "reload it"; the project page now comes
+    # back as it is, saying why in a summary, its archive form carrying the newer version.
+    from portfolio.actors import SYSTEM
+    from portfolio.services import projects
+
+    with client_as(app, london, "cdo") as cdo:
+        page = parse_html(cdo.get(f"/projects/{OTHERS_DELIVERED}").text)
+        form = next(f for f in page.find_all("form") if "archive" in (f.get("action") or ""))
+        sent = {str(i.get("name")): str(i.get("value") or "") for i in form.find_all("input")}
+        with london.write() as session:
+            read = projects.get_project(session=session, slug=OTHERS_DELIVERED)
+            projects.patch_project(session=session, actor=SYSTEM, slug=OTHERS_DELIVERED,
+                                   data={"title": "Renamed meanwhile",
+                                         "version": read["version"]})
+        answer = cdo.post(f"/projects/{OTHERS_DELIVERED}/archive", data=sent,
+                          follow_redirects=False)
+        assert answer.status_code == 409
+        shown = parse_html(answer.text)
+        summary = shown.find(class_="error-summary")
+        assert summary is not None and "changed" in summary.text()
+        assert "Renamed meanwhile" in shown.text()
+        again = next(f for f in shown.find_all("form") if "archive" in (f.get("action") or ""))
+        sent = {str(i.get("name")): str(i.get("value") or "") for i in again.find_all("input")}
+        assert cdo.post(f"/projects/{OTHERS_DELIVERED}/archive", data=sent,
+                        follow_redirects=False).status_code == 303
