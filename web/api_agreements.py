@@ -187,7 +187,7 @@ class SignIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1, le=2**62)
+    version: Annotated[int, Field(ge=1, le=2**62), NumberOnly]
 
 
 class AgreementSigned(AgreementSaved):

@@ -391,7 +391,7 @@ def update_agreement(*, session: Session, actor: Actor, code: str,
 class SignInput(Input):
     """The version of the agreement whose terms the party signs."""
 
-    version: int = Field(ge=1)
+    version: Annotated[int, Field(ge=1), NumberOnly]
 
 
 def sign_agreement(*, session: Session, actor: Actor, code: str,

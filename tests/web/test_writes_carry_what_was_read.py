@@ -41,6 +41,7 @@ API_READS = {
     "DELETE /api/v1/capacities/{organisation}/{quarter}": "was_person_months",
     "PUT /api/v1/agreements/{code}": "version",
     "DELETE /api/v1/comments/{comment_id}": "was_edited_at",
+    "POST /api/v1/agreements/{code}/sign": "version",
 }
 
 # Page form posts (by route name) and the field every form posting there carries.
@@ -68,12 +69,14 @@ PAGE_READS = {
     "capacity_remove": "was_person_months",
     "comment_remove": "was_edited_at",
     "user_update": "was_role",
+    "agreement_sign": "version",
 }
 
 CREATES = "creates a new thing; a name, code or slug already taken is refused"
 APPENDS = "appends to a history; nothing stored is changed"
 OWN = "changes only the caller's own session, tokens or settings"
 NOTHING = "stores nothing"
+REQUEST = "a partner request never changes once made, and one answered meanwhile is refused"
 # Writes that need no reading, each with why.
 SAFE = {
     "POST /api/v1/projects": CREATES,
@@ -118,6 +121,10 @@ SAFE = {
                                          "already set is kept",
     "POST /projects/{slug}/join": "joining twice changes nothing: a partner's role already set "
                                   "is kept",
+    "POST /api/v1/projects/{slug}/partner-requests/{organisation}/accept": REQUEST,
+    "DELETE /api/v1/projects/{slug}/partner-requests/{organisation}": REQUEST,
+    "POST /projects/{slug}/partner-requests/accept": REQUEST,
+    "POST /projects/{slug}/partner-requests/decline": REQUEST,
     "POST /api/v1/collaboration/dismiss": "dismissing twice is dismissing once",
     "POST /collaboration/dismiss": "dismissing twice is dismissing once",
     "POST /api/v1/projects/{slug}/answer": "answers the open question, and one answered "
