@@ -19,6 +19,7 @@ from portfolio.models import (
     WeightProfile,
     utcnow,
 )
+from portfolio.schemas import refuse_flag
 from portfolio.services.common import add_new, record, rows_changed
 from portfolio.services.merge import require_known_version
 from portfolio.text import control_problem
@@ -296,6 +297,25 @@ def _group_public(labels: list[str], result: AHPResult) -> dict[str, Any]:
     }
 
 
+def _flagged_judgements(field: str, matrix: Any,
+                        assessors: list[dict[str, Any]] | None) -> dict[str, str]:
+    """Name each judgement given as true or false, which NumPy would read as 1 or 0."""
+    # A profile's matrices reach the service as JSON (their shape is the service's to check),
+    # so the body's model cannot refuse a flag in them as it does in POST /ahp's.
+    grids = ([(field, matrix)] if matrix is not None else
+             [(f"{field}.assessors[{k}].matrix", a.get("matrix"))
+              for k, a in enumerate(assessors or []) if isinstance(a, dict)])
+    flagged: dict[str, str] = {}
+    for name, grid in grids:
+        for i, row in enumerate(grid if isinstance(grid, list) else []):
+            for j, value in enumerate(row if isinstance(row, list) else []):
+                try:
+                    refuse_flag(value)
+                except ValueError as exc:
+                    flagged[f"{name}[{i}][{j}]"] = str(exc)
+    return flagged
+
+
 def ahp_derive(labels: list[str], matrix: list[list[float]] | None = None,
                assessors: list[dict[str, Any]] | None = None,
                field: str = "matrix") -> dict[str, Any]:
@@ -304,6 +324,9 @@ def ahp_derive(labels: list[str], matrix: list[list[float]] | None = None,
         raise Invalid({field: "give either one matrix or the assessors' matrices"})
     if len(set(labels)) != len(labels):
         raise Invalid({"labels": "labels must be different from each other"})
+    flagged = _flagged_judgements(field, matrix, assessors)
+    if flagged:
+        raise Invalid(flagged)
     try:
         if assessors:
             group = group_ahp([a["matrix"] for a in assessors])

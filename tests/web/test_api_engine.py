@@ -239,6 +239,31 @@ def test_a_profile_saved_with_its_ahp_matrix_records_method_matrix_and_cr(
     assert history[0]["method"] == "ahp" and history[0]["ahp_matrix"] is not None
 
 
+@pytest.mark.parametrize("group", [
+    {"matrix": [[1, True, 2], [1, 1, 2], [0.5, 0.5, 1]]},
+    {"assessors": [{"name": "Ana", "matrix": [[1, 2, 4], [0.5, 1, 2], [0.25, 0.5, 1]]},
+                   {"name": "Ben", "matrix": [[1, 1, 1], [False, 1, 1], [1, 1, 1]]}]},
+])
+def test_a_profiles_ahp_judgement_of_true_or_false_is_refused_naming_the_cell(
+    client: TestClient, group: dict,
+) -> None:
+    # The matrices are checked by the service, not the body's model: a JSON true was read as
+    # the judgement 1 ("equally important") and saved as the profile's weights.
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    body = {"dimension_weights": profile["weights"]["dimension"],
+            "criterion_weights": profile["weights"]["criterion"],
+            "ahp_matrix": {"dimensions": {"labels": ["impact", "feasibility", "readiness"],
+                                          **group}}}
+    response = client.put("/api/v1/profiles/CDO default", json=body)
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    cell = ("ahp_matrix.dimensions.matrix[0][1]" if "matrix" in group
+            else "ahp_matrix.dimensions.assessors[1].matrix[1][0]")
+    assert cell in errors, errors
+    assert "number" in errors[cell] and ("true" in errors[cell] or "false" in errors[cell])
+    assert client.get("/api/v1/profiles/CDO default").json()["version"] == profile["version"]
+
+
 def test_a_profile_whose_weights_sum_to_zero_is_refused_naming_the_field(
     client: TestClient,
 ) -> None:
