@@ -84,7 +84,7 @@ PROJECT_FIELDS = (
 )
 
 
-def _field_values(values: Any) -> dict[str, Any]:
+def field_values(values: Any) -> dict[str, Any]:
     """Return the column values of a validated project input."""
     out = {name: getattr(values, name) for name in PROJECT_FIELDS}
     for name in ("theme", "status", "dpia_status"):
@@ -149,7 +149,7 @@ def create_project(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
     one_at_a_time(session, NEW_PROJECT_SLUGS)  # an import adding projects meanwhile sees this
     if _slug_taken(session, values.slug):
         raise Invalid({"slug": _SLUG_TAKEN.format(slug=values.slug)})
-    project = Project(slug=values.slug, owner_id=row_id(owner), **_field_values(values))
+    project = Project(slug=values.slug, owner_id=row_id(owner), **field_values(values))
     add_new(session, project, taken={"slug": _SLUG_TAKEN.format(slug=values.slug)})
     record(
         session,
@@ -207,7 +207,7 @@ def update_project(
     require_project_editor(actor, project)
     owner = organisation_by_code(session, values.owner, field="owner")
     require(actor, Capability.EDIT_PROJECT, owner.id, doing="move projects")
-    changes = _field_values(values) | {"owner_id": owner.id}
+    changes = field_values(values) | {"owner_id": owner.id}
     if project.version != values.version:
         raise _stale(session, project, values.version)
     _write(session, actor, project, changes, reason=reason)
@@ -237,7 +237,7 @@ def patch_project(
     owner = organisation_by_code(session, values.owner, field="owner")
     if owner.id != project.owner_id:
         require(actor, Capability.EDIT_PROJECT, owner.id, doing="move projects")
-    wanted = _field_values(values) | {"owner_id": owner.id}
+    wanted = field_values(values) | {"owner_id": owner.id}
     sent = {"owner_id" if name == "owner" else name for name in data}
     mine = {name: as_json(wanted[name]) for name in sent}
     theirs = _saved(project)

@@ -31,7 +31,7 @@ from portfolio.services.imports.columns import (
     RowError,
 )
 from portfolio.services.imports.reading import Sheet, is_blank
-from portfolio.services.projects import NEW_PROJECT_SLUGS, PROJECT_FIELDS
+from portfolio.services.projects import NEW_PROJECT_SLUGS, PROJECT_FIELDS, field_values
 from portfolio.services.workflow import check_transition
 from scoring.graph import find_cycles
 
@@ -81,17 +81,9 @@ def _split(value: Any) -> list[str]:
     return list(seen)
 
 
-def column_values(values: Any) -> dict[str, Any]:
-    """Return a checked row's project fields as the table's columns hold them."""
-    out = {name: getattr(values, name) for name in PROJECT_FIELDS}
-    for name in ("theme", "status", "dpia_status"):
-        out[name] = out[name].value
-    return out
-
-
 def row_changes(current: Any, row: CheckedRow) -> dict[str, Any]:
     """Return the columns a checked row would change on its existing project."""
-    wanted = column_values(row.values) | {"owner_id": row.owner_id}
+    wanted = field_values(row.values) | {"owner_id": row.owner_id}
     return {k: v for k, v in wanted.items() if getattr(current, k) != v}
 
 

@@ -25,8 +25,9 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.services.common import chunks
-from portfolio.services.imports.checking import CheckedRow, column_values, row_changes
+from portfolio.services.imports.checking import CheckedRow, row_changes
 from portfolio.services.imports.columns import WRITE_BATCH, ImportReport, Progress
+from portfolio.services.projects import field_values
 
 
 def sort_rows(report: ImportReport, rows: list[CheckedRow], existing: dict[str, Any],
@@ -90,7 +91,7 @@ def write_rows(session: Session, actor: Actor, report: ImportReport, rows: list[
     audit: list[dict[str, Any]] = []
     created = set(report.created)
     new_rows = [row for row in rows if row.slug in created]
-    values = {r.slug: {"slug": r.slug, "owner_id": r.owner_id, **column_values(r.values),
+    values = {r.slug: {"slug": r.slug, "owner_id": r.owner_id, **field_values(r.values),
                        "priority_override": None, "override_justification": "",
                        "override_by_id": None, "override_at": None, "version": 1,
                        "created_at": now, "updated_at": now} for r in new_rows}
