@@ -187,3 +187,28 @@ def test_the_collector_is_paused_while_the_what_if_base_and_the_graph_are_built(
     network.portfolio_graph(london)
     assert seen == {"what-if base": False, "graph": False}
     assert gc.isenabled()
+
+
+def test_a_page_is_read_on_the_event_loop_only_when_it_is_a_range_read_of_a_run_held(
+    london: Database,
+) -> None:
+    """Anything that may compute, wait for a ranking or scan many rows goes to a thread."""
+    from portfolio.services.common import portfolio_revision
+    from portfolio.services.ranking import stored_page_is_quick
+
+    revision = portfolio_revision(london)
+    name = ensure_ranking(london).profile
+    assert not stored_page_is_quick(london, profile=name, revision=revision)  # not yet held
+    ensure_ranking(london, name, revision=revision)
+    assert stored_page_is_quick(london, profile=name, revision=revision)
+    assert stored_page_is_quick(london, profile=name, revision=revision, view="committed")
+    for narrowing in ({"theme": "housing"}, {"organisation": "gla"}, {"status": "idea"},
+                      {"q": "data"}):
+        assert not stored_page_is_quick(london, profile=name, revision=revision, **narrowing)
+    assert not stored_page_is_quick(london, profile=name, revision=revision,
+                                    dimension_weights={"impact": 0.7})
+    with london.write() as session:
+        project_service.assess(session=session, actor=SYSTEM, slug="bd-one-view-phase-2",
+                               data={"criterion": "reach", "level": 2, "rationale": "x"})
+    # The new revision's run is not held yet: its page may wait for the re-ranking.
+    assert not stored_page_is_quick(london, profile=name, revision=portfolio_revision(london))
