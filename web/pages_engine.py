@@ -138,7 +138,7 @@ async def backlog_page(
     slider: Annotated[dict[str, str | None], Depends(slider_weights)],
     profile: Text = None, view: Text = None,
     organisation: Code = None, theme: Code = None, status: Code = None, q: Text = None,
-    after: Annotated[int, Query(ge=0)] = 0, for_profile: Text = None,
+    after: Text = None, for_profile: Text = None,
 ):
     """Show the ranked backlog; the weight sliders re-rank it in place through htmx."""
     # One revision read serves the choices and the ranking run, both kept per revision.
@@ -151,6 +151,7 @@ async def backlog_page(
     # Sliders left over from another profile (the user just switched) are reset, not applied.
     reset_sliders = for_profile is not None and for_profile != profile_name
     sliders, slider_errors = closed_lists.sift_weights(**slider)
+    after_rank, after_error = closed_lists.sift_after(after)
     whatif = None
     if chosen is not None and not reset_sliders:
         base = {d: round(chosen["weights"]["dimension"][d] * 100) for d in DIMENSIONS}
@@ -162,12 +163,13 @@ async def backlog_page(
         organisation=(closed_lists.organisations(o["code"] for o in choices["organisations"]),
                       organisation),
         theme=(closed_lists.THEMES, theme), status=(closed_lists.statuses_in_view(view), status))
-    errors = view_error | profile_error | errors | slider_errors
+    errors = view_error | profile_error | errors | slider_errors | after_error
     # A value naming nothing is said beside its filter; the ranking is shown without it.
     filters: dict[str, Any] = {"profile": profile_name, "view": view, **applied,
                                "q": q or None}
-    read_page = partial(ranking_service.backlog_page, db, dimension_weights=whatif, after=after,
-                        seen=seen_revision(request), revision=revision, **filters)
+    read_page = partial(ranking_service.backlog_page, db, dimension_weights=whatif,
+                        after=after_rank, seen=seen_revision(request), revision=revision,
+                        **filters)
     try:
         # Async, so that a page of a run this worker holds is read on the event loop: the hop
         # to a pool thread and back was a sixth of such a page (0.6 ms of 4, measured). What
@@ -188,7 +190,7 @@ async def backlog_page(
         query |= {f"w_{d}": whatif[d] for d in DIMENSIONS}
     next_url = (f"{request.url.path}?{urlencode(query | {'after': page['next_after']})}"
                 if page["next_after"] else None)
-    first_url = f"{request.url.path}?{urlencode(query)}" if after else None
+    first_url = f"{request.url.path}?{urlencode(query)}" if after_rank else None
     # The previous page, unless it is the first (which "First page" already offers).
     previous_url = (f"{request.url.path}?{urlencode(query | {'after': page['previous_after']})}"
                     if page.get("previous_after") else None)
@@ -198,10 +200,10 @@ async def backlog_page(
         for t in VIEW_TABS}
     form = {**choices, "filters": filters, "weights": weights, "tab": tab, "errors": errors}
     return render(request, "backlog.html", {
-        **choices, **page, "table": _ranking_table(request, db, page, (filters, after)),
+        **choices, **page, "table": _ranking_table(request, db, page, (filters, after_rank)),
         "controls": _controls(request, db, revision, form),
         "filters": filters, "weights": weights, "error": error, "errors": errors,
-        "chosen": chosen, "next_url": next_url, "first_url": first_url, "after": after,
+        "chosen": chosen, "next_url": next_url, "first_url": first_url, "after": after_rank,
         "previous_url": previous_url,
         "reset_sliders": reset_sliders, "tabs": VIEW_TABS, "tab": tab,
         "tab_urls": tab_urls,

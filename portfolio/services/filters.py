@@ -114,6 +114,25 @@ def sift_weights(**given: str | None) -> tuple[dict[str, float | None], dict[str
     return kept, errors
 
 
+# The largest rank a page address may start after: past it no database compares integers.
+LARGEST_RANK = 2**62
+
+
+def sift_after(value: str | None) -> tuple[int, dict[str, str]]:
+    """Return the rank a list's page starts after (0: the first page), and why when it is none.
+
+    The address's `after` comes from the page's own links; one edited by hand that names no
+    rank shows the first page, said in the summary, as an unknown filter is said beside it.
+    """
+    text = (value or "").strip()
+    if not text:
+        return 0, {}
+    if text.isascii() and text.isdigit() and int(text) <= LARGEST_RANK:
+        return int(text), {}
+    return 0, {"form": f"The address asked for the page after rank {value!r}, which is no "
+                       "rank: this is the first page."}
+
+
 def require_known(**given: tuple[Closed, str | None]) -> dict[str, str | None]:
     """Return the filters to apply, or refuse (422) every one naming nothing, by name."""
     kept, errors = sift(**given)

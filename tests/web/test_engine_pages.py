@@ -341,3 +341,16 @@ def test_the_dashboard_says_which_active_projects_the_matrix_cannot_draw(
     assert drawn < counted
     note = re.search(r'<p class="meta" id="matrix-note">(.*?)</p>', page, re.S)
     assert note is not None and f"{counted - drawn} active project" in note.group(1)
+
+
+@pytest.mark.parametrize("after", ["-1", "abc", "1.5", str(2**63)])
+def test_a_page_address_naming_no_rank_shows_the_first_page_and_says_so(
+    client: TestClient, after: str,
+) -> None:
+    # A hand-edited or mangled address: the backlog, not the bare error page it was.
+    first = client.get("/backlog", headers=HTML)
+    response = client.get("/backlog", params={"after": after}, headers=HTML)
+    assert response.status_code == 422
+    assert ranked_slugs(response.text) == ranked_slugs(first.text) != []
+    summary = parse_html(response.text).find(class_="error-summary")
+    assert summary is not None and after in summary.text() and "first page" in summary.text()
