@@ -119,6 +119,16 @@ def decline_partner_request(slug: str, organisation: Code, session: WriteSession
     return Response(status_code=204)
 
 
+@router.post("/projects/{slug}/partner-requests/{organisation}/withdraw", status_code=204,
+             response_class=Response, dependencies=[JOIN])
+def withdraw_partner_request(slug: str, organisation: Code, session: WriteSession,
+                             actor: CurrentActor) -> Response:
+    """Withdraw the asking side's waiting request to partner (409 once answered or withdrawn)."""
+    collaboration_service.withdraw_partner_request(session=session, actor=actor, slug=slug,
+                                                   organisation=organisation)
+    return Response(status_code=204)
+
+
 @router.get("/benefits", dependencies=[READ])
 def list_benefits(session: ReadSession, organisation: Filter = None) -> list[dict[str, Any]]:
     """Return every delivered project's realised benefits beside its estimate."""

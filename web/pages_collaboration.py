@@ -20,10 +20,12 @@ from web.pages_common import (
     FormData,
     ReadSession,
     WriteSession,
+    sentence,
 )
+from web.pages_projects import page_context, see_other
 from web.routing import Router
 from web.security import BENEFITS, DISMISS, EDIT, JOIN, READ
-from web.templating import render
+from web.templating import flash, render
 
 router = Router(include_in_schema=False)
 
@@ -65,6 +67,32 @@ def join_project(request: Request, slug: str, session: WriteSession, actor: Curr
     if request.headers.get("HX-Request"):
         return render(request, "_joined.html", {"joined": joined, "errors": {}})
     return RedirectResponse(str(request.url_for("project", slug=slug)), status_code=303)
+
+
+@router.post("/projects/{slug}/partner-requests/withdraw", name="partner_request_withdraw",
+             dependencies=[JOIN])
+def withdraw_partner_request(request: Request, slug: str, session: WriteSession,
+                             actor: CurrentActor, form: FormData):
+    """Withdraw an organisation's waiting request to partner in this project."""
+    try:
+        collaboration_service.withdraw_partner_request(
+            session=session, actor=actor, slug=slug, organisation=form.get("organisation", ""))
+    except Conflict as exc:
+        # Answered or withdrawn meanwhile (another tab, the owner): the page as it is now, why.
+        session.rollback()
+        context = page_context(request, session, slug, ranking=False,
+                               values={}, errors={},
+                               partner_request_error=sentence(exc.message))
+        return render(request, "project.html", context, status_code=exc.status_code)
+    flash(request, "The request to partner is withdrawn.")
+    return see_other(f"{request.url_for('project', slug=slug)}#partner-requests")
+
+
+@router.get("/projects/{slug}/partner-requests/withdraw", name="partner_request_withdraw_back",
+            dependencies=[READ])
+def withdraw_back(request: Request, slug: str):
+    """Send a GET of the withdraw form's action back to the project page the form is on."""
+    return see_other(request.url_for("project", slug=slug))
 
 
 def _collaboration_context(db: AppDatabase, session: ReadSession, actor: Any, theme: str | None,

@@ -673,3 +673,25 @@ def decline_partner_request(*, session: Session, actor: Actor, slug: str,
     record(session, actor, action="decline", entity="partner_request", project_id=project.id,
            entity_id=found.id, before={"organisation_id": asking.id})
     session.delete(found)
+
+
+def withdraw_partner_request(*, session: Session, actor: Actor, slug: str,
+                             organisation: str) -> None:
+    """Withdraw an organisation's waiting request to partner in a project (the asking side)."""
+    project = project_by_slug(session, slug, for_update=True)
+    asking = organisation_by_code(session, organisation)
+    assert project.id is not None and asking.id is not None
+    # Requests are shown to every reader, so saying one is gone tells no one anything new.
+    found = _request(session, project.id, asking.id)
+    if found is None:
+        if _partner(session, project.id, asking.id) is not None:
+            raise Conflict(f"{asking.name}'s request was accepted already: it is a partner in "
+                           "this project")
+        raise Conflict(f"{asking.name} has no request waiting to partner in this project: it "
+                       "was answered or withdrawn already")
+    require(actor, Capability.JOIN_PROJECT, asking.id,
+            doing="withdraw another organisation's request to partner in a project",
+            among="the organisation that asked")
+    record(session, actor, action="withdraw", entity="partner_request", project_id=project.id,
+           entity_id=found.id, before={"organisation_id": asking.id})
+    session.delete(found)

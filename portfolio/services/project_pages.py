@@ -20,12 +20,18 @@ from portfolio.models import (
     Project,
     ReviewDecision,
     User,
+    row_id,
 )
 from portfolio.services.common import project_by_slug
 from portfolio.services.criteria import assessed_criteria
 from portfolio.services.organisations import list_organisations, organisations_for
 from portfolio.services.overrides import override_of
-from portfolio.services.projects import get_project, links_read, with_partners
+from portfolio.services.projects import (
+    get_project,
+    links_read,
+    partner_requests,
+    with_partners,
+)
 from portfolio.services.reviews import SYSTEM_NAME, aware, open_question
 
 HISTORY_LIMIT = 100
@@ -145,6 +151,7 @@ def project_page(*, session: Session, slug: str) -> dict[str, Any]:
     history = project_history(session=session, slug=slug)
     latest = next((e for e in history if e["kind"] == "decision"), None)
     row = project_by_slug(session, slug)
+    project["partner_requests"] = partner_requests(session, row_id(row), with_ids=True)
     question = open_question(session, row.id)
     asking = None if question is None else {
         "question": question.rationale, "asked_at": aware(question.decided_at)}

@@ -116,15 +116,19 @@ def with_partners(session: Session, project: Project) -> dict[str, Any]:
     return {"owner_id": project.owner_id, "partner_ids": list(partner_ids)}
 
 
-def partner_requests(session: Session, project_id: int) -> list[dict[str, Any]]:
+def partner_requests(session: Session, project_id: int, *,
+                     with_ids: bool = False) -> list[dict[str, Any]]:
     """Return the organisations asking to partner in a project, oldest request first."""
     rows = session.exec(
-        select(Organisation.code, Organisation.name, PartnerRequest.requested_at)
+        select(Organisation.code, Organisation.name, PartnerRequest.requested_at,
+               PartnerRequest.organisation_id)
         .join(PartnerRequest, col(PartnerRequest.organisation_id) == col(Organisation.id))
         .where(PartnerRequest.project_id == project_id)
         .order_by(col(PartnerRequest.requested_at), col(PartnerRequest.id))).all()
+    # A page asks `can(...)` of each request (its organisation id); the API shows codes only.
     return [{"organisation": code, "name": name, "requested_at": at.isoformat()}
-            for code, name, at in rows]
+            | ({"organisation_id": asking} if with_ids else {})
+            for code, name, at, asking in rows]
 
 
 def require_project_editor(actor: Actor, project: Project) -> None:

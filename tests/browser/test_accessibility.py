@@ -301,6 +301,26 @@ def test_a_lead_by_keyboard_alone_finds_their_project_and_opens_it(signed_in) ->
     expect(page).to_have_url(re.compile(r"/edit$"))
 
 
+def test_a_lead_by_keyboard_alone_withdraws_their_request_to_partner(signed_in) -> None:  # type: ignore[no-untyped-def]
+    page = signed_in("lead", DESKTOP)
+    other = "/projects/london-datastore-replatforming"  # GLA's: the lead's borough is no partner
+    page.goto(other)
+    asked = page.evaluate("""async (url) => {
+        const token = JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRF-Token'];
+        const body = new URLSearchParams({organisation: 'E09000002'});
+        return (await fetch(url, {method: 'POST', body, headers: {'X-CSRF-Token': token}})).status;
+    }""", f"{other}/join")
+    assert asked < 400, asked
+    page.reload()
+    expect(page.locator("#partner-requests")).to_contain_text("pending")
+    assert_accessible(page, "project, our request to partner waiting")
+    tab_to(page, "#partner-requests button")
+    expect(page.locator(":focus")).to_have_text("Withdraw our request")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("The request to partner is withdrawn.")).to_be_visible()
+    expect(page.locator("#partner-requests")).to_have_count(0)
+
+
 def test_a_researcher_by_keyboard_alone_selects_a_project_on_the_graph(signed_in) -> None:  # type: ignore[no-untyped-def]
     page = signed_in("researcher", PHONE)
     page.goto("/graph")

@@ -81,3 +81,77 @@ def test_the_owner_sees_a_request_on_the_edit_page_and_accepts_or_declines_it(
                            follow_redirects=False).status_code == 403
         left = parse_html(owner.get(f"/projects/{PROJECT}/edit").text).by_id("sec-partners")
         assert "Bexley" not in left.text()
+
+
+# The requester withdraws: found in review, a request once made could only wait for an answer.
+
+def withdraw_forms(page: str) -> list[str]:
+    """Return the labels of the withdraw buttons the project page offers."""
+    return [button.text().strip() for button in parse_html(page).find_all("button")
+            if "Withdraw" in button.text() and "request" in button.text()]
+
+
+def test_the_lead_who_asked_withdraws_the_request_from_the_project_page(
+        settings: Settings, london: Database) -> None:
+    from sqlalchemy import select
+
+    from portfolio.models import AuditEvent
+
+    app = create_app(settings)
+    with Browser(app) as camden, Browser(app) as bexley, Browser(app) as owner:
+        sign_in(camden, london, "lead", CAMDEN)
+        sign_in(bexley, london, "lead", BEXLEY)
+        sign_in(owner, london, "lead", OWNER)
+        camden.post(f"/projects/{PROJECT}/join", data={"organisation": CAMDEN})
+        page = camden.get(f"/projects/{PROJECT}").text
+        assert withdraw_forms(page) == ["Withdraw our request"]
+        assert "pending" in parse_html(page).by_id("partner-requests").text()
+        # Offered only to who may: not a third borough's lead, nor the owner's (who declines).
+        assert withdraw_forms(bexley.get(f"/projects/{PROJECT}").text) == []
+        assert withdraw_forms(owner.get(f"/projects/{PROJECT}").text) == []
+        withdraw = f"/projects/{PROJECT}/partner-requests/withdraw"
+        refused = bexley.post(withdraw, data={"organisation": CAMDEN}, follow_redirects=False)
+        assert refused.status_code == 403
+        assert "may not withdraw another organisation's request" in refused.text
+        done = camden.post(withdraw, data={"organisation": CAMDEN}, follow_redirects=False)
+        assert done.status_code == 303, done.text
+        page = camden.get(f"/projects/{PROJECT}").text
+        assert "request to partner is withdrawn" in page and withdraw_forms(page) == []
+        assert "Camden" not in parse_html(owner.get(f"/projects/{PROJECT}/edit").text).by_id(
+            "sec-partners").text()
+        # Sent again (a second tab): said plainly, not a 500.
+        again = camden.post(withdraw, data={"organisation": CAMDEN}, follow_redirects=False)
+        assert again.status_code == 409
+        assert "no request waiting" in again.text
+    with london.read() as session:
+        actions = session.execute(select(AuditEvent.action).where(
+            AuditEvent.entity == "partner_request")).scalars().all()
+    assert actions == ["request", "withdraw"]
+
+
+def test_the_api_withdraws_a_request_for_the_asking_side_only(
+        settings: Settings, london: Database) -> None:
+    app = create_app(settings)
+    camden = api(app, london, "lead", CAMDEN)
+    withdraw = f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}/withdraw"
+    camden.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": CAMDEN})
+    for refused in (api(app, london, "lead", BEXLEY), api(app, london, "lead", OWNER)):
+        answer = refused.post(withdraw)
+        assert answer.status_code == 403
+        assert answer.json()["detail"] == (
+            "a lead may not withdraw another organisation's request to partner in a project; "
+            "the CDO or an admin or a lead of the organisation that asked may")
+    assert api(app, london, "researcher").post(withdraw).status_code == 403
+    done = camden.post(withdraw)
+    assert done.status_code == 204, done.text
+    assert camden.get(f"/api/v1/projects/{PROJECT}").json()["partner_requests"] == []
+    again = camden.post(withdraw)
+    assert again.status_code == 409 and "no request waiting" in again.json()["detail"]
+    # The CDO may withdraw for the asker; one accepted meanwhile is a partner, said so.
+    camden.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": CAMDEN})
+    assert api(app, london, "cdo").post(withdraw).status_code == 204
+    camden.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": CAMDEN})
+    api(app, london, "lead", OWNER).post(
+        f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}/accept")
+    late = camden.post(withdraw)
+    assert late.status_code == 409 and "accepted already" in late.json()["detail"]

@@ -76,7 +76,8 @@ CREATES = "creates a new thing; a name, code or slug already taken is refused"
 APPENDS = "appends to a history; nothing stored is changed"
 OWN = "changes only the caller's own session, tokens or settings"
 NOTHING = "stores nothing"
-REQUEST = "a partner request never changes once made, and one answered meanwhile is refused"
+REQUEST = ("a partner request never changes once made, and one answered or withdrawn "
+           "meanwhile is refused")
 # Writes that need no reading, each with why.
 SAFE = {
     "POST /api/v1/projects": CREATES,
@@ -125,6 +126,8 @@ SAFE = {
     "DELETE /api/v1/projects/{slug}/partner-requests/{organisation}": REQUEST,
     "POST /projects/{slug}/partner-requests/accept": REQUEST,
     "POST /projects/{slug}/partner-requests/decline": REQUEST,
+    "POST /api/v1/projects/{slug}/partner-requests/{organisation}/withdraw": REQUEST,
+    "POST /projects/{slug}/partner-requests/withdraw": REQUEST,
     "POST /api/v1/collaboration/dismiss": "dismissing twice is dismissing once",
     "POST /collaboration/dismiss": "dismissing twice is dismissing once",
     "POST /api/v1/projects/{slug}/answer": "answers the open question, and one answered "
