@@ -206,6 +206,8 @@ class ChannelsIn(Strict):
     comment: Channel | None = None
     stale: Channel | None = None
     agreement_expiring: Channel | None = None
+    partner_request: Channel | None = None
+    partner_answer: Channel | None = None
 
 
 class PreferencesIn(Strict):

@@ -45,6 +45,7 @@ from portfolio.services.common import (
     project_by_slug,
     record,
 )
+from portfolio.services.notifications import announce
 from portfolio.settings import Settings
 from portfolio.writers import sqlite_file
 from scoring import similarity
@@ -610,6 +611,9 @@ def join_project(*, session: Session, actor: Actor, slug: str,
         record(session, actor, action="request", entity="partner_request",
                project_id=project.id, entity_id=asked.id,
                after={"organisation_id": organisation.id})
+        announce(session, "partner_request", project_id=project.id, actor=actor,
+                 payload={"organisation": organisation.code,
+                          "organisation_name": organisation.name})
     return answer | {"status": "requested", "role": None}
 
 
@@ -661,6 +665,7 @@ def accept_partner_request(*, session: Session, actor: Actor, slug: str,
     assert project.id is not None and asking.id is not None
     partner = _partner(session, project.id, asking.id) or _make_partner(
         session, actor, project.id, asking.id)
+    _tell_asker(session, actor, project, asking, found, "accepted")
     session.delete(found)
     return {"project": slug, "organisation": asking.code, "organisation_name": asking.name,
             "status": "partner", "role": partner.role}
@@ -672,7 +677,20 @@ def decline_partner_request(*, session: Session, actor: Actor, slug: str,
     project, asking, found = _answering(session, actor, slug, organisation)
     record(session, actor, action="decline", entity="partner_request", project_id=project.id,
            entity_id=found.id, before={"organisation_id": asking.id})
+    _tell_asker(session, actor, project, asking, found, "declined")
     session.delete(found)
+
+
+def _tell_asker(session: Session, actor: Actor, project: Project, asking: Organisation,
+                found: PartnerRequest, answer: str) -> None:
+    """Tell the lead who asked (or, their account gone, the asking organisation's leads)."""
+    users = [found.requested_by_id] if found.requested_by_id is not None else list(
+        session.execute(select(col(User.id)).where(
+            col(User.organisation_id) == asking.id, col(User.role) == Role.LEAD.value,
+            col(User.is_active).is_(True))).scalars())
+    announce(session, "partner_answer", project_id=project.id, actor=actor,
+             payload={"organisation": asking.code, "organisation_name": asking.name,
+                      "answer": answer, "users": users})
 
 
 def withdraw_partner_request(*, session: Session, actor: Actor, slug: str,

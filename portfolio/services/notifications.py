@@ -28,6 +28,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
 from portfolio.actors import Actor
+from portfolio.enums import Role
 from portfolio.errors import Invalid
 from portfolio.models import (
     EmailOutbox,
@@ -59,6 +60,11 @@ KINDS: dict[str, tuple[str, str]] = {
     "stale": ("My project's progress update is overdue", "email"),
     # Written by `agreements.notice_expiring` (payload: agreement title, code, expires_on).
     "agreement_expiring": ("An agreement my project relies on is expiring", "email"),
+    # Written by `collaboration.join_project` (payload: organisation, organisation_name).
+    "partner_request": ("Another organisation asks to partner in my organisation's project",
+                        "email"),
+    # Written on accepting or declining (payload: organisation_name, answer, users: who asked).
+    "partner_answer": ("The answer to my request to partner in another's project", "email"),
 }
 CHANNELS: dict[str, str] = {
     "in_app": "In the app only", "email": "In the app and by email",
@@ -156,9 +162,22 @@ def recipients(session: Session, event: NotificationEvent) -> set[int]:
         found = watchers(session, pid) - set(payload.get("skip", [])) if pid else set()
     elif event.kind == "stale":
         found = owners_of(session, pid) if pid else set()
+    elif event.kind == "partner_request":
+        # Those who may answer it, watching or not: a request waits on them.
+        found = leads_of(session, pid) if pid else set()
+    elif event.kind == "partner_answer":
+        found = set(payload.get("users", []))
     else:  # decision, question, agreement_expiring: my project's owner and its watchers
         found = (owners_of(session, pid) | watchers(session, pid)) if pid else set()
     return found - {event.actor_id}
+
+
+def leads_of(session: Session, project_id: int) -> set[int]:
+    """Return the active leads of the organisation that owns a project."""
+    return set(session.execute(select(col(User.id)).join(
+        Project, col(Project.owner_id) == col(User.organisation_id)).where(
+        col(Project.id) == project_id, col(User.role) == Role.LEAD.value,
+        col(User.is_active).is_(True))).scalars())
 
 
 def fan_out(session: Session, event: NotificationEvent, settings: Settings) -> tuple[int, int]:
@@ -173,6 +192,8 @@ def fan_out(session: Session, event: NotificationEvent, settings: Settings) -> t
             .scalar() or ""
     message = describe(event.kind, event.payload or {}, project, actor_name)
     link = f"/projects/{project.slug}" if project else "/notifications"
+    if project is not None and event.kind == "partner_request":
+        link += "/edit#partners"  # where Accept and Decline are
     users: list[User] = []
     for part in chunks(sorted(wanted)):
         users += session.execute(select(User).where(col(User.id).in_(part))).scalars().all()
@@ -215,6 +236,12 @@ def describe(kind: str, payload: dict[str, Any], project: Project | None, actor:
     if kind == "agreement_expiring":
         return (f"The agreement “{payload.get('agreement', '')}” that {title} relies on "
                 f"expires on {payload.get('expires_on', '')}")
+    if kind == "partner_request":
+        return (f"{payload.get('organisation_name', '')} asks to partner in {title} ({who}): "
+                "accept or decline on the project's edit page")
+    if kind == "partner_answer":
+        return (f"{who} {payload.get('answer', 'answered')} the request for "
+                f"{payload.get('organisation_name', '')} to partner in {title}")
     return f"{who}: {title}"
 
 

@@ -155,3 +155,52 @@ def test_the_api_withdraws_a_request_for_the_asking_side_only(
         f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}/accept")
     late = camden.post(withdraw)
     assert late.status_code == 409 and "accepted already" in late.json()["detail"]
+
+
+# Telling: found in review, a request waited unseen until someone opened the edit page.
+
+def told(app: FastAPI, client: TestClient, page: bool = True) -> str:
+    """Return what a user's notifications say, once the app's background delivery is done."""
+    app.state.database.background.wait()
+    if page:
+        return parse_html(client.get("/notifications").text).find("main").text()
+    return " ".join(n["message"] for n in client.get("/api/v1/notifications").json())
+
+
+def test_the_owners_leads_hear_of_a_request_and_the_lead_who_asked_hears_the_answer(
+        settings: Settings, london: Database) -> None:
+    app = create_app(settings)
+    with Browser(app) as camden, Browser(app) as bexley, Browser(app) as owner:
+        sign_in(camden, london, "lead", CAMDEN)
+        sign_in(bexley, london, "lead", BEXLEY)
+        sign_in(owner, london, "lead", OWNER)
+        camden.post(f"/projects/{PROJECT}/join", data={"organisation": CAMDEN})
+        heard = told(app, owner)
+        assert "Camden" in heard and "asks to partner" in heard
+        assert "asks to partner" not in told(app, camden)  # not told of one's own request
+        assert "asks to partner" not in told(app, bexley)  # nor a third borough's lead
+        owner.post(f"/projects/{PROJECT}/partner-requests/accept", data={"organisation": CAMDEN})
+        assert "accepted" in told(app, camden)
+        assert "accepted" not in told(app, bexley)
+    bexley_api, owner_api = api(app, london, "lead", BEXLEY), api(app, london, "lead", OWNER)
+    bexley_api.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": BEXLEY})
+    assert "Bexley" in told(app, owner_api, page=False)
+    owner_api.delete(f"/api/v1/projects/{PROJECT}/partner-requests/{BEXLEY}")
+    assert "declined" in told(app, bexley_api, page=False)
+
+
+def test_each_lead_chooses_how_to_hear_of_partner_requests(
+        settings: Settings, london: Database) -> None:
+    app = create_app(settings)
+    owner = api(app, london, "lead", OWNER)
+    chosen = owner.put("/api/v1/notifications/preferences", json={"channels": {
+        "partner_request": "off", "partner_answer": "digest"}})
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["channels"]["partner_request"] == "off"
+    api(app, london, "lead", CAMDEN).post(f"/api/v1/projects/{PROJECT}/join",
+                                          json={"organisation": CAMDEN})
+    assert "asks to partner" not in told(app, owner, page=False)
+    with Browser(app) as lead:
+        sign_in(lead, london, "lead", OWNER)
+        form = parse_html(lead.get("/account").text).by_id("notification-choices").parent
+        assert "pref-partner_request" in [s.get("id") for s in form.find_all("select")]
