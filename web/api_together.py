@@ -44,6 +44,14 @@ class CommentIn(Strict):
     body: str = Field(min_length=1, max_length=50_000)
 
 
+class CommentEditIn(CommentIn):
+    """A comment's new Markdown, with the edit time it was read at."""
+
+    was_edited_at: str | None = Field(default=None, max_length=40, description=(
+        "The comment's `edited_at` as read (empty: never edited); a comment edited since is "
+        "kept and answers 409 with `current`. Left out, the edit is not checked"))
+
+
 class CommentOut(BaseModel):
     """A comment as a reader sees it: sanitised HTML, and what this reader may do to it."""
 
@@ -245,12 +253,13 @@ def post_comment(slug: str, body: CommentIn, db: AppDatabase, session: WriteSess
 
 
 @router.patch("/comments/{comment_id}", dependencies=[COMMENT], response_model=CommentChanged)
-def edit_comment(comment_id: RowId, body: CommentIn, db: AppDatabase, session: WriteSession,
-                 actor: CurrentActor) -> dict[str, Any]:
-    """Change one's own comment within the edit window (403 after it)."""
+def edit_comment(comment_id: RowId, body: CommentEditIn, db: AppDatabase,
+                 session: WriteSession, actor: CurrentActor) -> dict[str, Any]:
+    """Change one's own comment within the edit window (403 after it), as it was read."""
     return comment_service.edit_comment(session=session, actor=actor, comment_id=comment_id,
                                         body=body.body, max_chars=db.settings.comment_max_chars,
-                                        edit_minutes=db.settings.comment_edit_minutes)
+                                        edit_minutes=db.settings.comment_edit_minutes,
+                                        was_edited_at=body.was_edited_at)
 
 
 @router.delete("/comments/{comment_id}", dependencies=[COMMENT], response_model=CommentRemoved)

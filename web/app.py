@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from pydantic_core import to_jsonable_python
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -386,8 +387,10 @@ def refusal_response(request: Request, exc: DomainError) -> Response:
     headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
     if isinstance(exc, NotAuthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
-    # A 409's `current` is a record as GET shows it: its dates are written as GET writes them.
-    return JSONResponse(jsonable_encoder(body), status_code=exc.status_code, headers=headers)
+    # A 409's `current` is a record as GET shows it: its dates and times are written as GET's
+    # pydantic models write them (a UTC time ends "Z"; jsonable_encoder wrote "+00:00").
+    return JSONResponse(to_jsonable_python(body, fallback=jsonable_encoder),
+                        status_code=exc.status_code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -167,7 +167,14 @@ def edit_comment(request: Request, slug: str, comment_id: RowId, db: AppDatabase
             comment_service.edit_comment(session=session, actor=actor, comment_id=comment_id,
                                          body=typed, max_chars=db.settings.comment_max_chars,
                                          edit_minutes=db.settings.comment_edit_minutes,
-                                         slug=slug)
+                                         slug=slug, was_edited_at=form.get("was_edited_at"))
+    except Conflict:
+        # Saved meanwhile from another tab: the newer text shows above the form, which keeps
+        # what was typed and now carries the newer edit time, so saving again is a choice.
+        errors = {field: "This comment was changed since you opened this page (perhaps in "
+                         "another tab); it now reads as shown above. Your text is kept here: "
+                         "save it again to replace that, or change it first."}
+        values, status = {field: typed}, 409
     except comment_service.EditWindowClosed as exc:
         # The window closed while the author typed: the text waits in the new comment's box.
         errors, values, status = {field: sentence(exc.message)}, {"body": typed}, 403

@@ -112,14 +112,25 @@ def post_comment(*, session: Session, actor: Actor, slug: str, body: str,
 
 
 def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
-                 max_chars: int, edit_minutes: int, slug: str | None = None) -> dict[str, Any]:
-    """Change one's own comment within the edit window (on the project `slug`, when named)."""
+                 max_chars: int, edit_minutes: int, slug: str | None = None,
+                 was_edited_at: str | None = None) -> dict[str, Any]:
+    """Change one's own comment within the edit window, unless edited since `was_edited_at`."""
+    # `slug` and `was_edited_at` as for remove_comment: the author's other tab or client may
+    # have saved an edit since this one was read, and that edit is not replaced unseen.
     row = _comment(session, comment_id, slug, for_update=True)
     if row.author_id != actor.id:
         raise NotAllowed("only its author may edit a comment")
     if utcnow() - _aware(row.created_at) > timedelta(minutes=edit_minutes):
         raise EditWindowClosed(f"a comment may be edited for {edit_minutes} minutes after "
                                "posting; post a new one instead")
+    if was_edited_at is not None and _edit_stamp(row.edited_at) != _read_stamp(was_edited_at):
+        author = session.get(User, row.author_id)
+        raise Conflict("this comment was changed since you read it (perhaps in another tab): "
+                       "compare it with your text, then save yours again if it should replace "
+                       "it", current=_shown(
+                           (row.id, row.author_id, row.body_html, row.body, row.created_at,
+                            row.edited_at, row.removed_at, author and author.name),
+                           actor, edit_minutes=edit_minutes))
     text = _checked_body(body, max_chars=max_chars)
     before = {"body": row.body}
     row.body, row.body_html, row.edited_at = text, render_markdown(text), utcnow()
@@ -188,21 +199,28 @@ def discussion(session: Session, project_id: int, actor: Actor | None, *,
         .where(col(ProjectComment.project_id) == project_id)
         .order_by(col(ProjectComment.id))).all())
     now = utcnow()
-    window = timedelta(minutes=edit_minutes)
     moderator = can(actor, Capability.MODERATE_COMMENTS)
-    mine = actor.id if actor is not None else None
-    found = []
-    for cid, author_id, html, body, created_at, edited_at, removed_at, name in rows:
-        own = mine is not None and author_id == mine
-        live = removed_at is None
-        editable = live and own and now - _aware(created_at) <= window
-        found.append({
-            "id": cid, "author": name or "A former user", "html": html,
-            "created_at": created_at, "edited_at": edited_at, "removed": not live,
-            "can_edit": editable, "body": body if editable else "",
-            "can_remove": live and (own or moderator),
-        })
-    return found
+    return [_shown(row, actor, edit_minutes=edit_minutes, now=now, moderator=moderator)
+            for row in rows]
+
+
+def _shown(row: Sequence[Any], actor: Actor | None, *, edit_minutes: int,
+           now: datetime | None = None, moderator: bool | None = None) -> dict[str, Any]:
+    """Return one comment as a reader sees it (id, author_id, html, body, created_at,
+    edited_at, removed_at, author's name in), with what this reader may do to it."""
+    cid, author_id, html, body, created_at, edited_at, removed_at, name = row
+    if moderator is None:
+        moderator = can(actor, Capability.MODERATE_COMMENTS)
+    own = actor is not None and author_id == actor.id
+    live = removed_at is None
+    editable = (live and own
+                and (now or utcnow()) - _aware(created_at) <= timedelta(minutes=edit_minutes))
+    return {
+        "id": cid, "author": name or "A former user", "html": html,
+        "created_at": created_at, "edited_at": edited_at, "removed": not live,
+        "can_edit": editable, "body": body if editable else "",
+        "can_remove": live and (own or moderator),
+    }
 
 
 def comment_for_edit(session: Session, actor: Actor, comment_id: int) -> ProjectComment:

@@ -175,6 +175,38 @@ def test_a_comment_edited_since_it_was_read_is_kept_from_removal(api: Api) -> No
     assert removed.status_code == 200 and removed.json()["removed"] is True
 
 
+def test_an_edit_from_a_stale_reading_is_refused_with_the_comment_as_it_is(api: Api) -> None:
+    # Review: two clients of one author each PATCHed the comment they had read, and the
+    # second replaced the first's edit without a word.
+    c, author = api.client, api.as_("author", "researcher")
+    made = c.post(f"/api/v1/projects/{PROPOSED}/comments", json={"body": "First"},
+                  headers=author).json()
+    read = c.get(f"/api/v1/projects/{PROPOSED}/comments", headers=author).json()[0]
+    first = c.patch(f"/api/v1/comments/{made['id']}",
+                    json={"body": "Second", "was_edited_at": ""}, headers=author)
+    assert first.status_code == 200, first.text
+    stale = c.patch(f"/api/v1/comments/{made['id']}",
+                    json={"body": "Third", "was_edited_at": read["edited_at"] or ""},
+                    headers=author)
+    assert stale.status_code == 409, stale.text
+    assert "changed since you read it" in stale.json()["detail"]
+    now = c.get(f"/api/v1/projects/{PROPOSED}/comments", headers=author).json()[0]
+    assert stale.json()["current"] == now and now["body"] == "Second"
+    again = c.patch(f"/api/v1/comments/{made['id']}",
+                    json={"body": "Third", "was_edited_at": now["edited_at"]}, headers=author)
+    assert again.status_code == 200 and again.json()["body"] == "Third"
+
+
+def test_an_edit_s_was_edited_at_must_be_a_time(api: Api) -> None:
+    c, author = api.client, api.as_("author", "researcher")
+    made = c.post(f"/api/v1/projects/{PROPOSED}/comments", json={"body": "First"},
+                  headers=author).json()
+    answer = c.patch(f"/api/v1/comments/{made['id']}",
+                     json={"body": "Second", "was_edited_at": "yesterday"}, headers=author)
+    assert answer.status_code == 422
+    assert "edited_at as read" in answer.json()["errors"]["was_edited_at"]
+
+
 def test_the_api_merges_a_stewardship_put_from_a_stale_reading(api: Api) -> None:
     # Review: the page merged a stale owner form field by field, but the API's PUT replaced
     # the contact a colleague had just set with the one the client had read.

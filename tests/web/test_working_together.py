@@ -319,6 +319,48 @@ def test_an_edit_of_a_comment_removed_meanwhile_says_so_and_keeps_the_text(
     assert swapped.status_code == 404 and "This comment was removed meanwhile." in swapped.text
 
 
+def edit_form(page_text: str, action: str) -> dict[str, str]:
+    """Return the fields the page's edit form at `action` would post."""
+    form = parse_html(page_text).find("form", action=action)
+    assert form is not None, f"no form posting to {action}"
+    return {str(i.get("name")): str(i.get("value") or "")
+            for i in form.find_all("input") if i.get("name")}
+
+
+def test_an_edit_from_a_stale_tab_keeps_both_texts_and_says_why(people: People,
+                                                                 london: Database) -> None:
+    # Review: the author edited in one tab, then saved an older tab's edit form, and the
+    # first edit was replaced without either tab saying so.
+    lead = people("lead", BD)
+    htmx(lead, f"/projects/{PROPOSED}/comments", {"body": "First draft"})
+    with london.read() as session:
+        cid = session.execute(select(ProjectComment.id)).scalar_one()
+    action = f"/projects/{PROPOSED}/comments/{cid}/edit"
+    tab_a = edit_form(lead.get(f"/projects/{PROPOSED}").text, action)
+    tab_b = edit_form(lead.get(f"/projects/{PROPOSED}").text, action)
+    assert htmx(lead, action, tab_b | {"body": "Fixed in tab B"}).status_code == 200
+    typed = "Typed in tab A"
+    plain = lead.post(action, data=tab_a | {"body": typed}, follow_redirects=False)
+    swapped = htmx(lead, action, tab_a | {"body": typed})
+    assert plain.status_code == 409 and swapped.status_code == 200
+    for answer in (plain, swapped):
+        page = parse_html(answer.text)
+        assert page.by_id(f"edit-{cid}").text() == typed  # nothing typed is thrown away
+        said = page.by_id(f"comment-{cid}")
+        assert "Fixed in tab B" in said.text()  # the newer text, beside the form
+        assert "changed since you opened" in page.error_for(f"edit-{cid}")
+        assert page.find("details", id=f"edit-{cid}-details").get("open") is not None
+    with london.read() as session:
+        assert session.get(ProjectComment, cid).body == "Fixed in tab B"  # type: ignore[union-attr]
+    # The form now carries the edit it shows: saving again replaces it knowingly.
+    again = edit_form(plain.text, action)
+    assert again["was_edited_at"] != tab_a["was_edited_at"]
+    assert lead.post(action, data=again | {"body": typed},
+                     follow_redirects=False).status_code == 303
+    with london.read() as session:
+        assert session.get(ProjectComment, cid).body == typed  # type: ignore[union-attr]
+
+
 def test_mentions_tell_readers_only_and_leak_nothing(people: People, london: Database) -> None:
     author = people("researcher")
     named = people("researcher")

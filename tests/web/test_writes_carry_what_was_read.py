@@ -40,6 +40,7 @@ API_READS = {
     "PUT /api/v1/capacities": "was_person_months",
     "DELETE /api/v1/capacities/{organisation}/{quarter}": "was_person_months",
     "PUT /api/v1/agreements/{code}": "version",
+    "PATCH /api/v1/comments/{comment_id}": "was_edited_at",
     "DELETE /api/v1/comments/{comment_id}": "was_edited_at",
     "POST /api/v1/agreements/{code}/sign": "version",
 }
@@ -67,6 +68,7 @@ PAGE_READS = {
     "scenario_delete": "version",
     "capacity_set": "read",
     "capacity_remove": "was_person_months",
+    "comment_edit": "was_edited_at",
     "comment_remove": "was_edited_at",
     "user_update": "was_role",
     "agreement_sign": "version",
@@ -134,8 +136,6 @@ SAFE = {
                                            "meanwhile is refused",
     "POST /projects/{slug}/answer": "answers the open question, and one answered meanwhile is "
                                     "refused",
-    "PATCH /api/v1/comments/{comment_id}": "only its author edits a comment",
-    "POST /projects/{slug}/comments/{comment_id}/edit": "only its author edits a comment",
     "POST /profiles/{name}/retire": "a flag: retiring or restoring twice is the same",
     "POST /admin/users/{email}/password": "gives a new one-time password; nothing typed by "
                                           "another is replaced",
