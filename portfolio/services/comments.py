@@ -206,8 +206,7 @@ def discussion(session: Session, project_id: int, actor: Actor | None, *,
 
 def _shown(row: Sequence[Any], actor: Actor | None, *, edit_minutes: int,
            now: datetime | None = None, moderator: bool | None = None) -> dict[str, Any]:
-    """Return one comment as a reader sees it (id, author_id, html, body, created_at,
-    edited_at, removed_at, author's name in), with what this reader may do to it."""
+    """Return a comment row, as `discussion` selects it, as this reader sees and may act on it."""
     cid, author_id, html, body, created_at, edited_at, removed_at, name = row
     if moderator is None:
         moderator = can(actor, Capability.MODERATE_COMMENTS)
