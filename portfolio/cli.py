@@ -955,6 +955,25 @@ def import_projects(
         + (" (dry run: nothing written)" if dry_run else ""))
 
 
+@import_app.command("export-projects")
+def export_projects(
+    out: Annotated[Path, typer.Argument(
+        dir_okay=False, help="The file to write: .csv (UTF-8) or .xlsx, by its name.")],
+    as_email: AsEmail = None,
+) -> None:
+    """Write the projects one may import, with each version, to edit and import again."""
+    from portfolio.services import imports
+
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in imports.EDITABLE_FORMATS:
+        raise fail(f"name the file .csv or .xlsx, not {out.name!r}")
+    actor = acting(as_email)
+    with database().read() as session:
+        content = imports.export_projects(session=session, actor=actor, fmt=fmt)
+    out.write_bytes(content)
+    console.print(f"{out.name}: the projects to edit, each with the version it was read at")
+
+
 catalogue_app = typer.Typer(help="The dataset catalogue and the portals it is harvested from.",
                              no_args_is_help=True)
 app.add_typer(catalogue_app, name="catalogue")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
@@ -115,6 +115,28 @@ def export_live(db: AppDatabase, actor: CurrentActor, fmt: Format,
     exports.check_table(fmt, table)
     # CSV and Parquet hold one table: only it (and the organisations' names) is built.
     return export_response(exports.live_content(db, actor, fmt, table), fmt, table)
+
+
+EditableFormat = Literal["csv", "xlsx"]
+EDITABLE_MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": exports.MEDIA_TYPES["xlsx"]}
+
+
+def editable_response(db: Database, actor: Actor, fmt: EditableFormat) -> Response:
+    """Answer with the projects the actor may import, as a file to edit and import again."""
+    with db.read() as session:
+        content = imports.export_projects(session=session, actor=actor, fmt=fmt)
+    return Response(content, media_type=EDITABLE_MEDIA_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="projects-to-edit.{fmt}"'})
+
+
+@router.get("/import/projects", dependencies=[IMPORT], name="api_import_projects_export",
+            response_class=Response, responses={200: {"content": {
+                media: {} for media in EDITABLE_MEDIA_TYPES.values()}}})
+def export_projects_to_edit(db: AppDatabase, actor: CurrentActor, fmt: Annotated[
+        EditableFormat, Query(alias="format", description="csv (UTF-8) or xlsx")] = "csv",
+                            ) -> Response:
+    """Download the projects one may import, in the import's columns with each `version`."""
+    return editable_response(db, actor, fmt)
 
 
 # Named apart from the page at /import, which the navigation links to by name.

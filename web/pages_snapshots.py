@@ -20,7 +20,7 @@ from portfolio.faults import classify
 from portfolio.services import exports, import_runs, imports, snapshots
 from portfolio.services import profiles as profile_service
 from portfolio.services.common import portfolio_revision
-from web.api_snapshots import export_response, read_upload
+from web.api_snapshots import EditableFormat, editable_response, export_response, read_upload
 from web.deps import remember_write
 from web.pages_common import AppDatabase, CurrentActor, when
 from web.routing import Router
@@ -220,6 +220,12 @@ def import_template_xlsx(db: AppDatabase, actor: CurrentActor) -> Response:
     return Response(imports.template_xlsx(owner), media_type=exports.FORMATS[
         "xlsx"].media_type, headers={
         "Content-Disposition": 'attachment; filename="projects-import-template.xlsx"'})
+
+
+@router.get("/import/projects.{fmt}", name="import_projects_export", dependencies=[IMPORT])
+def import_projects_export(db: AppDatabase, actor: CurrentActor, fmt: EditableFormat) -> Response:
+    """Download the projects the user may import, to edit and import again."""
+    return editable_response(db, actor, fmt)
 
 
 @router.post("/import", name="import_upload", dependencies=[IMPORT])

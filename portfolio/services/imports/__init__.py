@@ -6,7 +6,8 @@ value (a new project gets the default). `datasets` and `depends_on` add links an
 an import never removes any.
 
 One concept per module: `columns` (columns, limits, refusals, the report), `reading` (the file),
-`checking` (the rows), `writing` (the transaction), `importing` (the use case) and `template`.
+`checking` (the rows), `writing` (the transaction), `importing` (the use case), `template`
+and `editable` (the projects a user may import, as a file to edit and import again).
 """
 
 from portfolio.services.imports.columns import (
@@ -22,6 +23,7 @@ from portfolio.services.imports.columns import (
     Progress,
     RowError,
 )
+from portfolio.services.imports.editable import EDITABLE_FORMATS, export_projects
 from portfolio.services.imports.importing import import_projects
 from portfolio.services.imports.reading import (
     Sheet,
@@ -34,6 +36,7 @@ from portfolio.services.imports.template import template_bytes, template_owner, 
 __all__ = [
     "COLUMNS",
     "COLUMN_HELP",
+    "EDITABLE_FORMATS",
     "MAX_IMPORT_BYTES",
     "REQUIRED",
     "BadFile",
@@ -44,6 +47,7 @@ __all__ = [
     "Progress",
     "RowError",
     "Sheet",
+    "export_projects",
     "import_projects",
     "read_sheet",
     "require_importer",
