@@ -128,3 +128,27 @@ def test_a_project_page_showing_a_refusal_passes_axe(author: Page, moderator: Pa
     for name, size in (("desktop", DESKTOP), ("phone", PHONE)):
         author.set_viewport_size(size)
         assert_accessible(author, f"a project page with a refused comment edit ({name})")
+
+
+def test_an_edit_saved_from_an_older_tab_keeps_what_was_typed_beside_the_newer_text(
+    author: Page,
+) -> None:
+    comment = posted_and_opened_for_edit(author, "Arrears letters drafted.")
+    other_tab = author.context.new_page()
+    other_tab.goto(f"/projects/{SLUG}")
+    in_other = other_tab.locator("#discussion li", has_text="Arrears letters drafted.")
+    in_other.locator("summary", has_text="Edit").click()
+    in_other.get_by_label("Your comment").fill("Arrears letters sent on Monday.")
+    in_other.get_by_role("button", name="Save the change").click()
+    expect(other_tab.locator("#discussion .comment-body",
+                             has_text="Arrears letters sent on Monday.")).to_be_visible()
+
+    typed = "Arrears letters approved by legal."
+    form = comment.locator("details form")
+    form.get_by_label("Your comment").fill(typed)
+    with author.expect_response(EDIT_URL) as answer:
+        form.get_by_role("button", name="Save the change").click()
+    assert answer.value.status == 200  # the discussion, swapped in place with the refusal
+    again = author.locator("#discussion li", has_text="Arrears letters sent on Monday.")
+    expect(again.get_by_label("Your comment")).to_have_value(typed)
+    expect(again.locator(".field-error")).to_contain_text("changed since you opened this page")
