@@ -118,6 +118,8 @@ def export_live(db: AppDatabase, actor: CurrentActor, fmt: Format,
 
 
 EditableFormat = Literal["csv", "xlsx"]
+EditableQuery = Annotated[EditableFormat, Query(alias="format",
+                                                 description="csv (UTF-8) or xlsx")]
 EDITABLE_MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "xlsx": exports.MEDIA_TYPES["xlsx"]}
 
 
@@ -132,9 +134,8 @@ def editable_response(db: Database, actor: Actor, fmt: EditableFormat) -> Respon
 @router.get("/import/projects", dependencies=[IMPORT], name="api_import_projects_export",
             response_class=Response, responses={200: {"content": {
                 media: {} for media in EDITABLE_MEDIA_TYPES.values()}}})
-def export_projects_to_edit(db: AppDatabase, actor: CurrentActor, fmt: Annotated[
-        EditableFormat, Query(alias="format", description="csv (UTF-8) or xlsx")] = "csv",
-                            ) -> Response:
+def export_projects_to_edit(db: AppDatabase, actor: CurrentActor,
+                            fmt: EditableQuery = "csv") -> Response:
     """Download the projects one may import, in the import's columns with each `version`."""
     return editable_response(db, actor, fmt)
 
