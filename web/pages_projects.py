@@ -270,7 +270,7 @@ def update_project(
     if unchosen:
         errors = {name: "Choose whether to keep the saved value or yours." for name in unchosen}
         return render_editor(request, session, slug, status_code=422, values=form,
-                             errors=errors, conflict=conflict_from_form(form, choices))
+                             errors=errors, conflict=conflict_from_form(session, form, choices))
     parsed = input_from_form(form, ProjectUpdate)
     reason = {"status_reason": form["status_reason"]} if form.get("status_reason") else {}
     try:
@@ -311,20 +311,19 @@ def saved_message(saved: dict[str, Any]) -> str:
         return "Your changes are saved."
     if not saved["applied"]:
         return "Nothing to save: you changed nothing."
-    fields = ", ".join(field_label(f if f != "owner_id" else "owner").lower()
-                       for f in saved["applied"])
+    fields = ", ".join(field_label(f).lower() for f in saved["applied"])
     text = f"Saved your changes to {fields}."
     if saved["kept"]:
-        kept = ", ".join(field_label(f if f != "owner_id" else "owner").lower()
-                         for f in saved["kept"])
+        kept = ", ".join(field_label(f).lower() for f in saved["kept"])
         text += f" Someone else changed {kept} meanwhile: their changes are kept."
     return text
 
 
-def conflict_from_form(form: dict[str, str], names: list[str]) -> dict[str, Any]:
+def conflict_from_form(session: Session, form: dict[str, str],
+                       names: list[str]) -> dict[str, Any]:
     """Rebuild the conflict table from a resubmitted form that left a choice open."""
-    rows = [{"field": n, "now": form.get(f"was_{n}", ""), "yours": form.get(n, "")}
-            for n in names]
+    rows = owners_by_name(session, [
+        {"field": n, "now": form.get(f"was_{n}", ""), "yours": form.get(n, "")} for n in names])
     return {"message": "you both changed these fields", "changed": rows,
             "names": ",".join(names)}
 
@@ -364,6 +363,14 @@ def refused_page(request: Request, session: Session, slug: str, form: dict[str, 
                "their saved values with your changes over them.")
 
 
+def owners_by_name(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return conflict rows with an owner shown by its organisation's name, not its code."""
+    codes = {row[side] for row in rows if row["field"] == "owner" for side in ("now", "yours")}
+    names = organisation_service.organisation_names(session=session, codes=codes)
+    return [row | {side: names.get(row[side], row[side]) for side in ("now", "yours")}
+            if row["field"] == "owner" else row for row in rows]
+
+
 def conflict_page(
     request: Request, session: Session, slug: str, form: dict[str, str], exc: Conflict
 ):
@@ -378,8 +385,8 @@ def conflict_page(
         capability=Capability.EDIT_PROJECT)
     saved = project_values(context["project"])
     # Without the values the form started from, every field changed meanwhile is shown.
-    names = ["owner" if n == "owner_id" else n for n in (exc.conflicts or exc.changed)
-             if n not in ("id", "slug", "updated_at", "created_at", "version")]
+    names = [n for n in (exc.conflicts or exc.changed)
+             if n not in ("slug", "updated_at", "created_at", "version")]
     values = mine_over_saved(saved, form)
     rows = []
     for name in names:
@@ -387,9 +394,8 @@ def conflict_page(
         yours: Any = values.get(name)
         if name in CHECKBOXES:
             now, yours = bool(now), bool(yours)
-        if name == "owner":
-            now = context["project"]["organisation_name"]
         rows.append({"field": name, "now": now, "yours": yours})
+    rows = owners_by_name(session, rows)
     conflict = {"message": exc.message, "changed": rows, "names": ",".join(names)}
     context |= {"values": values, "errors": {}, "forms": {}, "conflict": conflict,
                 "notice": None, "was": {f"was_{k}": v for k, v in saved.items() if k != "version"},

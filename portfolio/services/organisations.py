@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, only_own_organisation, require
@@ -45,6 +46,13 @@ def get_organisation_row(*, session: Session, code: str) -> Organisation:
     if org is None:
         raise NotFound("organisation", code)
     return org
+
+
+def organisation_names(*, session: Session, codes: Iterable[str]) -> dict[str, str]:
+    """Return the names of the organisations with these codes, by code."""
+    rows = session.exec(select(Organisation.code, Organisation.name)
+                        .where(col(Organisation.code).in_(list(codes)))).all()
+    return dict(rows)
 
 
 def list_organisations(*, session: Session, kind: str | None = None) -> list[dict[str, Any]]:

@@ -197,6 +197,29 @@ def _saved(project: Project) -> dict[str, Any]:
     return {name: as_json(getattr(project, name)) for name in EDITABLE}
 
 
+# The row's fields that name a thing by its database id, and the API's name for each.
+RECORD_NAMES = {"owner": "owner_id"}
+
+
+def as_sent(session: Session, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a project's recorded fields as the API names them (the owner by its code)."""
+    # A client sends and reads organisations by code and people by name: an id is no use to it.
+    out = {name: value for name, value in fields.items()
+           if name not in ("id", "owner_id", "override_by_id")}
+    if "owner_id" in fields:
+        owner = session.get(Organisation, fields["owner_id"])
+        out["owner"] = owner.code if owner is not None else None
+    if "override_by_id" in fields:
+        out["override_by"] = user_name(session, fields["override_by_id"])
+    return dict(sorted(out.items()))
+
+
+def user_name(session: Session, user_id: int | None) -> str | None:
+    """Return a user's name, or None for no user (or one since removed)."""
+    who = session.get(User, user_id) if user_id is not None else None
+    return who.name if who is not None else None
+
+
 def update_project(
     *, session: Session, actor: Actor, slug: str, data: dict[str, Any]
 ) -> dict[str, Any]:
@@ -242,12 +265,14 @@ def patch_project(
     if owner.id != project.owner_id:
         require(actor, Capability.EDIT_PROJECT, owner.id, doing="move projects")
     wanted = field_values(values) | {"owner_id": owner.id}
-    sent = {"owner_id" if name == "owner" else name for name in data}
-    mine = {name: as_json(wanted[name]) for name in sent}
+    # Merged in the API's terms, so conflicts and what was applied and kept name its fields.
+    typed = field_values(values) | {"owner": owner.code}
+    mine = {name: as_json(typed[name]) for name in data}
     theirs = _saved(project)
     require_known_version(version, project.version, f"project {slug!r}")
     base = theirs if version == project.version else values_at(
         session, entity="project", entity_id=project.id, version=version, current=theirs)
+    base, theirs = as_sent(session, base), as_sent(session, theirs)
     applied, conflicts = three_way(base, theirs, mine)
     if conflicts:
         raise project_conflict(
@@ -257,12 +282,11 @@ def patch_project(
             + ", ".join(sorted(conflicts)),
             version=version, conflicts=conflicts)
     kept = sorted(name for name in theirs if theirs[name] != base.get(name))
-    changes = {name: wanted[name] for name in applied}
+    changes = {RECORD_NAMES.get(name, name): wanted[RECORD_NAMES.get(name, name)]
+               for name in applied}
     if changes:
         # Rules across fields hold for the merged record, not only for the user's copy.
-        final = _input_of(project, owner_now.code) | {
-            ("owner" if k == "owner_id" else k): (owner.code if k == "owner_id" else v)
-            for k, v in changes.items()}
+        final = _input_of(project, owner_now.code) | {name: typed[name] for name in applied}
         parse(ProjectUpdate, final | {"version": project.version})
         _write(session, actor, project, changes, reason=reason)
     owner_code = owner.code if "owner_id" in changes else owner_now.code
@@ -282,7 +306,8 @@ def project_conflict(session: Session, project: Project, message: str, *, versio
     """Return a refusal of a stale edit: the project as the API's GET shows it, and changes."""
     # Not the row: its ids (owner_id, override_by_id) mean nothing to a client.
     return Conflict(message, current=get_project(session=session, slug=project.slug),
-                    changed=changed_since(session, project.id, version, as_record(project)),
+                    changed=as_sent(session, changed_since(session, project.id, version,
+                                                           as_record(project))),
                     conflicts=conflicts)
 
 

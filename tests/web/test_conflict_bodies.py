@@ -97,3 +97,37 @@ def test_a_stale_agreement_edit_shows_the_agreements_public_fields(client: TestC
     shown["parties"] = [{k: v for k, v in party.items() if k not in ROW_IDS}
                         for party in now["parties"]]
     assert current == shown
+
+
+def test_a_stale_project_patch_names_the_owner_as_the_edit_does(client: TestClient) -> None:
+    # `conflicts` and `changed` named `owner_id` with organisations' database ids; the edit
+    # sends `owner` as an organisation's code.
+    theirs = client.patch(PROJECT, json={"version": 1, "owner": "E09000001", "title": "Theirs"})
+    assert theirs.status_code == 200, theirs.text
+    refused = client.patch(PROJECT, json={"version": 1, "owner": "E09000002", "title": "Mine"})
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert body["conflicts"] == {
+        "owner": {"base": "GLA", "theirs": "E09000001", "mine": "E09000002"},
+        "title": {"base": "Connectivity gap mapping", "theirs": "Theirs", "mine": "Mine"}}
+    assert body["changed"] == {"owner": "E09000001", "title": "Theirs"}
+    assert "owner_id" not in body["detail"]
+    assert row_ids({k: v for k, v in body.items() if k != "current"}) == set()
+
+
+def test_a_merged_project_patch_names_what_it_applied_and_kept_as_the_edit_does(
+        client: TestClient) -> None:
+    assert client.patch(PROJECT, json={"version": 1, "owner": "E09000001"}).status_code == 200
+    merged = client.patch(PROJECT, json={"version": 1, "title": "Mine"})
+    assert merged.status_code == 200, merged.text
+    assert (merged.json()["applied"], merged.json()["kept"]) == (["title"], ["owner"])
+    mine = client.patch(PROJECT, json={"version": 3, "owner": "E09000002"})
+    assert mine.json()["applied"] == ["owner"]
+
+
+def test_a_stale_review_decision_names_the_owner_as_the_edit_does(client: TestClient) -> None:
+    assert client.patch(PROJECT, json={"version": 1, "owner": "E09000001"}).status_code == 200
+    refused = client.post(f"{PROJECT}/decisions", json={
+        "decision": "defer", "rationale": "Next year's budget", "version": 1})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["changed"] == {"owner": "E09000001"}

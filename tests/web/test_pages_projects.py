@@ -236,6 +236,37 @@ def test_a_stale_edit_shows_only_the_fields_both_changed_with_both_values(
         90000, "One View of the household", "CDO's words")
 
 
+def test_an_owner_both_changed_shows_both_organisations_by_name_and_saves_the_choice(
+    client: TestClient, db: Database
+) -> None:
+    # The refusal names the owner by its code now (it named `owner_id`, with ids): the page
+    # shows both organisations by name, and saving with "mine" moves the project.
+    with db.write() as session:
+        make_organisation(session, "E09000009", name="Ealing")
+        make_project(session, "one-view", title="One View")
+    mine = edit_form(client, "one-view") | {"owner": "E09000009"}
+    theirs = edit_form(client, "one-view") | {"owner": "E09000007"}
+    assert client.post("/projects/one-view/edit", data=theirs).status_code == 200
+
+    response = client.post("/projects/one-view/edit", data=mine)
+    assert response.status_code == 409
+    page = parse_html(response.text)
+    rows = {row.find("th").text(): row.text() for row in page.by_id("conflicts").find_all("tr")[1:]}
+    assert set(rows) == {"Owner organisation"}
+    shown = rows["Owner organisation"]
+    assert "Keep: Camden" in shown and "Use mine: Ealing" in shown
+    unchosen = client.post("/projects/one-view/edit", data=form_of(page))
+    assert unchosen.status_code == 422
+    page = parse_html(unchosen.text)
+    shown = page.by_id("conflicts").find_all("tr")[1].text()
+    assert "Keep: Camden" in shown and "Use mine: Ealing" in shown
+    again = form_of(page) | {"choose_owner": "mine"}
+    assert client.post("/projects/one-view/edit", data=again).status_code == 200
+    with db.read() as session:
+        assert project_service.get_project(session=session, slug="one-view")[
+            "organisation"] == "E09000009"
+
+
 def test_saving_a_conflict_without_choosing_asks_for_the_choice(
     client: TestClient, db: Database
 ) -> None:
