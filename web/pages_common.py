@@ -27,6 +27,7 @@ from portfolio.enums import (
     Theme,
     UpdateFrequency,
 )
+from portfolio.services import organisations as organisation_service
 from scoring.criteria import DIMENSIONS
 from web.deps import app_database, current_actor, read_session, write_session
 from web.templating import templates
@@ -188,6 +189,15 @@ def label(value: object) -> str:
     if text in LABELS:
         return LABELS[text]
     return text.replace("_", " ").capitalize()
+
+
+def organisations_by_name(session: Session, field: str,
+                          rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return conflict rows with an organisation field shown by names, not codes."""
+    codes = {row[side] for row in rows if row["field"] == field for side in ("now", "yours")}
+    names = organisation_service.organisation_names(session=session, codes=codes)
+    return [row | {side: names.get(row[side], row[side]) for side in ("now", "yours")}
+            if row["field"] == field else row for row in rows]
 
 
 def field_label(name: str) -> str:

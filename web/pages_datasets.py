@@ -23,6 +23,7 @@ from web.pages_common import (
     changed_fields,
     field_label,
     input_from_form,
+    organisations_by_name,
 )
 from web.routing import Router
 from web.security import EDIT, READ
@@ -97,8 +98,9 @@ def update_dataset(request: Request, code: str, session: WriteSession, actor: Cu
     form = dict(form)
     names, unchosen = apply_choices(form, DATASET_FIELDS)
     if unchosen:
-        rows = [{"field": n, "now": form.get(f"was_{n}", ""), "yours": form.get(n, "")}
-                for n in names]
+        rows = organisations_by_name(session, "publisher", [
+            {"field": n, "now": form.get(f"was_{n}", ""), "yours": form.get(n, "")}
+            for n in names])
         errors = {n: "Choose whether to keep the saved value or yours." for n in unchosen}
         return render_dataset_editor(request, session, actor, code, values=form,
                                      errors=errors, conflict_rows=rows, status_code=422)
@@ -115,11 +117,10 @@ def update_dataset(request: Request, code: str, session: WriteSession, actor: Cu
         session.rollback()
         return dataset_conflict(request, session, actor, code, form, exc)
     if saved["applied"]:
-        saved_names = ", ".join(field_label(f.removesuffix("_id")).lower()
-                          for f in saved["applied"])
+        saved_names = ", ".join(field_label(f).lower() for f in saved["applied"])
         message = f"Saved your changes to {saved_names}."
         if saved["kept"]:
-            kept = ", ".join(field_label(f.removesuffix("_id")).lower() for f in saved["kept"])
+            kept = ", ".join(field_label(f).lower() for f in saved["kept"])
             message += f" Someone else changed {kept} meanwhile: their changes are kept."
     else:
         message = "Nothing to save: you changed nothing."
@@ -135,10 +136,9 @@ def dataset_conflict(request: Request, session: Session, actor: Actor, code: str
     values = dict(saved)
     for name in changed_fields(form, DATASET_FIELDS):
         values[name] = form.get(name, "")
-    rows = []
-    for name in exc.conflicts:
-        field = "publisher" if name == "publisher_id" else name
-        rows.append({"field": field, "now": saved.get(field), "yours": values.get(field)})
+    rows = organisations_by_name(session, "publisher", [
+        {"field": name, "now": saved.get(name), "yours": values.get(name)}
+        for name in exc.conflicts])
     return render_dataset_editor(
         request, session, actor, code, values=values | {
             f"was_{k}": v for k, v in saved.items() if k != "version"},

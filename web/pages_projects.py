@@ -33,6 +33,7 @@ from web.pages_common import (
     field_label,
     input_from_form,
     label,
+    organisations_by_name,
     sentence,
 )
 from web.pages_together import together_context
@@ -322,7 +323,7 @@ def saved_message(saved: dict[str, Any]) -> str:
 def conflict_from_form(session: Session, form: dict[str, str],
                        names: list[str]) -> dict[str, Any]:
     """Rebuild the conflict table from a resubmitted form that left a choice open."""
-    rows = owners_by_name(session, [
+    rows = organisations_by_name(session, "owner", [
         {"field": n, "now": form.get(f"was_{n}", ""), "yours": form.get(n, "")} for n in names])
     return {"message": "you both changed these fields", "changed": rows,
             "names": ",".join(names)}
@@ -363,14 +364,6 @@ def refused_page(request: Request, session: Session, slug: str, form: dict[str, 
                "their saved values with your changes over them.")
 
 
-def owners_by_name(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return conflict rows with an owner shown by its organisation's name, not its code."""
-    codes = {row[side] for row in rows if row["field"] == "owner" for side in ("now", "yours")}
-    names = organisation_service.organisation_names(session=session, codes=codes)
-    return [row | {side: names.get(row[side], row[side]) for side in ("now", "yours")}
-            if row["field"] == "owner" else row for row in rows]
-
-
 def conflict_page(
     request: Request, session: Session, slug: str, form: dict[str, str], exc: Conflict
 ):
@@ -395,7 +388,7 @@ def conflict_page(
         if name in CHECKBOXES:
             now, yours = bool(now), bool(yours)
         rows.append({"field": name, "now": now, "yours": yours})
-    rows = owners_by_name(session, rows)
+    rows = organisations_by_name(session, "owner", rows)
     conflict = {"message": exc.message, "changed": rows, "names": ",".join(names)}
     context |= {"values": values, "errors": {}, "forms": {}, "conflict": conflict,
                 "notice": None, "was": {f"was_{k}": v for k, v in saved.items() if k != "version"},

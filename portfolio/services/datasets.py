@@ -85,6 +85,8 @@ def create_dataset(*, session: Session, actor: Actor, data: dict[str, Any]) -> d
 
 DATASET_FIELDS = ("title", "description", "access", "licence", "update_frequency", "drl", "url")
 EDITABLE = (*DATASET_FIELDS, "publisher_id")
+# The row's fields that name a thing by its database id, and the API's name for each.
+RECORD_NAMES = {"publisher": "publisher_id"}
 
 
 def _input_of(dataset: Dataset, publisher_code: str) -> dict[str, Any]:
@@ -142,12 +144,15 @@ def patch_dataset(
     if publisher.id != dataset.publisher_id:
         require(actor, Capability.EDIT_DATASET, publisher.id, doing="move datasets")
     wanted = _columns(values, publisher.id)
-    mine = {("publisher_id" if k == "publisher" else k): None for k in data}
-    mine = {k: wanted[k] for k in mine}
+    # Merged in the API's terms, so conflicts and what was applied and kept name its fields.
+    typed = {k: v for k, v in wanted.items() if k != "publisher_id"} | {
+        "publisher": publisher.code}
+    mine = {k: typed[k] for k in data}
     theirs = {k: getattr(dataset, k) for k in EDITABLE}
     require_known_version(version, dataset.version, f"dataset {code!r}")
     base = theirs if version == dataset.version else values_at(
         session, entity="dataset", entity_id=dataset.id, version=version, current=theirs)
+    base, theirs = as_sent(session, base), as_sent(session, theirs)
     applied, conflicts = three_way(base, theirs, mine)
     if conflicts:
         raise Conflict(
@@ -158,8 +163,9 @@ def patch_dataset(
             conflicts=conflicts)
     kept = sorted(k for k in theirs if theirs[k] != base.get(k))
     if applied:
-        _write(session, actor, dataset, applied)
-    shown = publisher if "publisher_id" in applied else publisher_now
+        _write(session, actor, dataset, {RECORD_NAMES.get(k, k): wanted[RECORD_NAMES.get(k, k)]
+                                         for k in applied})
+    shown = publisher if "publisher" in applied else publisher_now
     return dataset_public(dataset, shown) | {"applied": sorted(applied), "kept": kept}
 
 
@@ -168,8 +174,18 @@ def _changed_since(session: Session, dataset: Dataset, version: int) -> dict[str
     current = as_record(dataset)
     was = values_at(session, entity="dataset", entity_id=dataset.id, version=version,
                     current=current)
-    return {k: current[k] for k in sorted(current) if was.get(k) != current[k]
-            and k != "version"}
+    return as_sent(session, {k: current[k] for k in sorted(current) if was.get(k) != current[k]
+                             and k != "version"})
+
+
+def as_sent(session: Session, fields: dict[str, Any]) -> dict[str, Any]:
+    """Return a dataset's recorded fields as the API names them (the publisher by its code)."""
+    # A client sends and reads organisations by code: a database id is no use to it.
+    out = {k: v for k, v in fields.items() if k not in ("id", "publisher_id")}
+    if "publisher_id" in fields:
+        publisher = session.get(Organisation, fields["publisher_id"])
+        out["publisher"] = publisher.code if publisher is not None else None
+    return dict(sorted(out.items()))
 
 
 def _stale(session: Session, dataset: Dataset, version: int) -> Conflict:

@@ -131,3 +131,35 @@ def test_a_stale_review_decision_names_the_owner_as_the_edit_does(client: TestCl
         "decision": "defer", "rationale": "Next year's budget", "version": 1})
     assert refused.status_code == 409, refused.text
     assert refused.json()["changed"] == {"owner": "E09000001"}
+
+
+def test_a_stale_dataset_patch_names_the_publisher_as_the_edit_does(client: TestClient) -> None:
+    # `conflicts` and `changed` named `publisher_id` with organisations' database ids.
+    theirs = client.patch(DATASET, json={"version": 1, "publisher": "E09000001"})
+    assert theirs.status_code == 200, theirs.text
+    refused = client.patch(DATASET, json={"version": 1, "publisher": "E09000002"})
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert body["conflicts"] == {
+        "publisher": {"base": "GLA", "theirs": "E09000001", "mine": "E09000002"}}
+    assert body["changed"] == {"publisher": "E09000001"}
+    assert "publisher_id" not in body["detail"]
+    assert row_ids({k: v for k, v in body.items() if k != "current"}) == set()
+
+
+def test_a_stale_dataset_put_names_what_changed_as_the_edit_does(client: TestClient) -> None:
+    got = client.get(DATASET).json()
+    body = {k: got[k] for k in ("title", "description", "access", "licence",
+                                "update_frequency", "drl")} | {"version": 1}
+    assert client.put(DATASET, json=body | {"publisher": "E09000001"}).status_code == 200
+    refused = client.put(DATASET, json=body | {"publisher": "GLA"})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["changed"] == {"publisher": "E09000001"}
+
+
+def test_a_merged_dataset_patch_names_what_it_applied_and_kept_as_the_edit_does(
+        client: TestClient) -> None:
+    assert client.patch(DATASET, json={"version": 1, "publisher": "E09000001"}).status_code == 200
+    merged = client.patch(DATASET, json={"version": 1, "title": "Mine"})
+    assert merged.status_code == 200, merged.text
+    assert (merged.json()["applied"], merged.json()["kept"]) == (["title"], ["publisher"])

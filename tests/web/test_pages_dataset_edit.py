@@ -73,6 +73,29 @@ def test_a_stale_dataset_edit_keeps_theirs_and_asks_only_about_both(
     assert (saved.title, saved.description, saved.drl) == ("Council tax accounts", "Theirs", "C1")
 
 
+def test_a_publisher_both_changed_shows_both_organisations_by_name(
+    client: Browser, db: Database
+) -> None:
+    # The refusal names the publisher by its code now (it named `publisher_id`, with ids).
+    with db.write() as session:
+        make_organisation(session, "E09000009", name="Ealing")
+    page = parse_html(client.get("/datasets/council-tax/edit").text)
+    mine = form_of(page) | {"publisher": "E09000009"}
+    theirs = form_of(page) | {"publisher": "E09000007"}
+    saved = client.post("/datasets/council-tax/edit", data=theirs)
+    assert "Saved your changes to publisher" in parse_html(saved.text).by_id("flash").text()
+    response = client.post("/datasets/council-tax/edit", data=mine)
+    assert response.status_code == 409
+    rows = parse_html(response.text).by_id("conflicts").find_all("tr")[1:]
+    assert [r.find("th").text() for r in rows] == ["Publisher"]
+    assert "Keep: Camden" in rows[0].text() and "Use mine: Ealing" in rows[0].text()
+    unchosen = client.post("/datasets/council-tax/edit",
+                           data=form_of(parse_html(response.text)))
+    assert unchosen.status_code == 422
+    row = parse_html(unchosen.text).by_id("conflicts").find_all("tr")[1]
+    assert "Keep: Camden" in row.text() and "Use mine: Ealing" in row.text()
+
+
 def test_a_dataset_edit_error_is_shown_by_its_field_in_plain_english(
     client: Browser, db: Database
 ) -> None:
