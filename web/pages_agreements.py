@@ -228,7 +228,8 @@ def _rows_of(shown: dict[str, Any]) -> tuple[list[dict[str, str]], list[str]]:
 def _readable(session: Session, name: str, value: Any) -> str:
     """Return a stored field as a person reads it: names, not codes; labels, not values."""
     if name == "parties":
-        names = dict(session.execute(select(col(Organisation.code), col(Organisation.name))))
+        names = dict(session.execute(select(col(Organisation.code), col(Organisation.name)))
+                     .all())
         return "; ".join(f"{names.get(p['organisation'], p['organisation'])} "
                          f"({label(p['role'])})" for p in _rows_of({name: value})[0])
     if name == "datasets":

@@ -465,7 +465,17 @@ def _stale(session: Session, agreement: SharingAgreement, values: AgreementInput
     _, conflicts = three_way(base, current, {k: typed[k] for k in changed})
     return Conflict(f"agreement {agreement.code!r} was changed by someone else since you opened "
                     f"it (now version {agreement.version}, you edited version {values.version})",
-                    current=_shown(session, agreement), changed=changed, conflicts=conflicts)
+                    current=_shown(session, agreement),
+                    changed={k: _party_rows(v) if k == "parties" else v
+                             for k, v in changed.items()},
+                    conflicts={k: {side: _party_rows(v) for side, v in sides.items()}
+                               if k == "parties" else sides for k, sides in conflicts.items()})
+
+
+def _party_rows(parties: list[str]) -> list[dict[str, str]]:
+    """Return the history's parties ("GLA:controller") as an edit sends them."""
+    return [dict(zip(("organisation", "role"), party.rsplit(":", 1), strict=True))
+            for party in parties]
 
 
 def _shown(session: Session, agreement: SharingAgreement) -> dict[str, Any]:

@@ -419,6 +419,41 @@ def test_a_stale_agreement_edit_through_the_api_names_what_changed_meanwhile(
     assert stale.json()["current"]["version"] == 2
 
 
+def test_a_stale_agreement_edit_names_parties_as_the_edit_sends_them(
+        clients: dict[str, Browser]) -> None:
+    # `changed` and `conflicts` gave parties as the history's "E09000002:controller" strings;
+    # the edit sends and GET shows them as {organisation, role}.
+    assert clients["cdo"].post("/api/v1/agreements", json=GOOD).status_code == 201
+    theirs = [{"organisation": "E09000002", "role": "controller"},
+              {"organisation": "LOTI", "role": "recipient"}]
+    mine = [{"organisation": "E09000002", "role": "controller"},
+            {"organisation": "LOTI", "role": "controller"}]
+    assert clients["cdo"].put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {
+        "version": 1, "parties": theirs}).status_code == 200
+    stale = clients["lead"].put("/api/v1/agreements/nel-housing-dsa",
+                                json=GOOD | {"version": 1, "parties": mine})
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["changed"] == {"parties": theirs}
+    assert stale.json()["conflicts"] == {
+        "parties": {"base": GOOD["parties"], "theirs": theirs, "mine": mine}}
+
+
+def test_parties_changed_meanwhile_come_back_named_on_the_edit_page(
+        signed_in: SignedIn) -> None:
+    alice, bob = signed_in("cdo", html=True), signed_in("cdo")
+    assert bob.post("/api/v1/agreements", json=GOOD).status_code == 201
+    form = form_of(parse_html(alice.get("/agreements/nel-housing-dsa/edit").text))
+    assert bob.put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {"version": 1, "parties": [
+        {"organisation": "E09000002", "role": "controller"},
+        {"organisation": "LOTI", "role": "recipient"}]}).status_code == 200
+    page = alice.post("/agreements/nel-housing-dsa/edit", data=form | {"title": "Alice's"})
+    assert page.status_code == 409, page.text
+    html = parse_html(page.text)
+    assert "London Office of Technology and Innovation (Recipient)" in html.error_for(
+        "f-parties"), html.error_for("f-parties")
+    assert html.by_id("f-title").get("value") == "Alice's"
+
+
 def test_a_terminated_agreement_is_listed_as_expired_and_terminated_is_no_standing(
         clients: dict[str, Browser], signed_in: SignedIn) -> None:
     # The standing filter offered "terminated", which no agreement ever stands at (a
