@@ -189,6 +189,8 @@ class ProjectPublic(ProjectSummary):
         [], description="Organisations asking to partner, not partners until the owning side "
                         "accepts")
     datasets: list[dict[str, Any]] = []
+    override_by: str | None = Field(None, description=(
+        "Who set the priority override, by name (System when no person did); null for none"))
 
 
 class ProjectPatched(ProjectSummary):

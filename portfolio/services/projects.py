@@ -63,6 +63,7 @@ from portfolio.services.merge import (
     values_at,
 )
 from portfolio.services.overdue import is_overdue
+from portfolio.services.overrides import override_of
 from portfolio.services.workflow import check_transition, record_transition
 
 PROJECT_FIELDS = (
@@ -203,21 +204,13 @@ RECORD_NAMES = {"owner": "owner_id"}
 
 def as_sent(session: Session, fields: Mapping[str, Any]) -> dict[str, Any]:
     """Return a project's recorded fields as the API names them (the owner by its code)."""
-    # A client sends and reads organisations by code and people by name: an id is no use to it.
-    out = {name: value for name, value in fields.items()
-           if name not in ("id", "owner_id", "override_by_id")}
+    # A client sends and reads organisations by code: a database id is no use to it. (The
+    # override's fields are recorded by their own action, never among an edit's changes.)
+    out = {name: value for name, value in fields.items() if name not in ("id", "owner_id")}
     if "owner_id" in fields:
         owner = session.get(Organisation, fields["owner_id"])
         out["owner"] = owner.code if owner is not None else None
-    if "override_by_id" in fields:
-        out["override_by"] = user_name(session, fields["override_by_id"])
     return dict(sorted(out.items()))
-
-
-def user_name(session: Session, user_id: int | None) -> str | None:
-    """Return a user's name, or None for no user (or one since removed)."""
-    who = session.get(User, user_id) if user_id is not None else None
-    return who.name if who is not None else None
 
 
 def update_project(
@@ -461,6 +454,9 @@ def get_project(*, session: Session, slug: str) -> dict[str, Any]:
     detail = project_summary(project, owner.code) | as_record(project, exclude=())
     detail.pop("id")
     detail.pop("owner_id")
+    # Who set the override by name, as its own address says (`by`), not by the user's row id.
+    detail.pop("override_by_id")
+    detail["override_by"] = override_of(session=session, project=project).get("by")
     detail["organisation"] = owner.code
     detail["organisation_name"] = owner.name
     detail["partners"] = [

@@ -1,0 +1,49 @@
+"""The API's answers name things by what clients use: codes, slugs, emails, never row ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from portfolio.db import Database
+from portfolio.settings import Settings
+from tests.web.auth import token_for
+from web.app import create_app
+
+PROJECT = "/api/v1/projects/connectivity-gap-mapping"
+
+
+@pytest.fixture
+def backend() -> str:
+    """What the API answers is built the same on either database: run it on SQLite."""
+    return "sqlite"
+
+
+@pytest.fixture
+def client(settings: Settings, london: Database) -> Iterator[TestClient]:
+    headers = {"Authorization": f"Bearer {token_for(london, 'cdo')}"}
+    with TestClient(create_app(settings), headers=headers) as test_client:
+        yield test_client
+
+
+def row_ids(value: Any, path: str = "") -> set[str]:
+    """Return where a JSON value has a key naming a row by its database id (`*_id`)."""
+    if isinstance(value, dict):
+        return {f"{path}.{k}" for k in value if k.endswith("_id")} | {
+            found for k, v in value.items() for found in row_ids(v, f"{path}.{k}")}
+    if isinstance(value, list):
+        return {found for v in value for found in row_ids(v, f"{path}[]")}
+    return set()
+
+
+def test_a_project_names_who_set_its_override_not_their_id(client: TestClient) -> None:
+    # GET showed `override_by_id`, a user's database id.
+    assert client.get(PROJECT).json()["override_by"] is None
+    assert client.put(f"{PROJECT}/override", json={
+        "value": 80, "justification": "Statutory deadline", "was": None}).status_code == 200
+    got = client.get(PROJECT).json()
+    assert "override_by_id" not in got
+    assert got["override_by"] == client.get(f"{PROJECT}/override").json()["by"] == "Test cdo"
