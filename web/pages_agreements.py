@@ -312,17 +312,17 @@ def agreement(request: Request, code: str):
     db = request.app.state.database
     found = agreement_pages.agreement_page(db, code=code,
                                            seen=seen_revision(request))
-    parties = {p["organisation_id"] for p in found["parties"]}
     actor = getattr(request.state, "actor", None)
-    may_edit = agreement_service.may_manage(actor, parties)
     with db.read() as session:
         owner = attachment_service.find_owner(session, AttachmentOwner.AGREEMENT, code)
+        parties = agreement_service.party_codes(session, owner.id)
         documents = [shown(a) for a in attachment_service.list_attachments(
             session=session, actor=actor, owner_kind=owner.kind, ref=code)]
     return render(request, "agreement.html", {
-        "agreement": found, "may_edit": may_edit, "attachments": documents,
+        "agreement": found, "attachments": documents,
+        "may_edit": agreement_service.may_manage(actor, set(parties)),
         "may_attach": attachment_service.may_attach(actor, owner),
-        "signing_for": agreement_service.may_sign(actor, found)})
+        "signing_for": agreement_service.may_sign(actor, found, parties)})
 
 
 @router.post("/agreements/{code}/sign", name="agreement_sign", dependencies=[AGREEMENTS])

@@ -83,11 +83,14 @@ def expiring_soon(db: Database, *, organisation_id: int | None = None,
                   days: int = agreements.EXPIRING_SOON_DAYS,
                   seen: int | None = None) -> list[dict[str, Any]]:
     """Return agreements in force expiring within `days`, soonest first (one party's, if named)."""
-    found = agreements_page(db, expiring_within=days, seen=seen)["agreements"]
+    party = None
     if organisation_id is not None:
-        found = [a for a in found
-                 if any(p["organisation_id"] == organisation_id for p in a["parties"])]
-    return found
+        with db.read() as session:
+            party = session.execute(select(col(Organisation.code))
+                                    .where(col(Organisation.id) == organisation_id)).scalar()
+        if party is None:
+            return []
+    return agreements_page(db, party=party, expiring_within=days, seen=seen)["agreements"]
 
 
 def _scores(frames: Any, links: pd.DataFrame, profile: Any) -> pd.DataFrame:

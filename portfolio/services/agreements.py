@@ -162,6 +162,14 @@ def party_ids(session: Session, agreement_id: int) -> set[int]:
                                .where(col(AgreementParty.agreement_id) == agreement_id)).scalars())
 
 
+def party_codes(session: Session, agreement_id: int) -> dict[int, str]:
+    """Return the codes of the organisations party to an agreement, by their ids."""
+    return dict(session.execute(
+        select(col(Organisation.id), col(Organisation.code))
+        .join(AgreementParty, col(AgreementParty.organisation_id) == col(Organisation.id))
+        .where(col(AgreementParty.agreement_id) == agreement_id)).all())
+
+
 def may_manage(actor: Actor | None, parties: set[int]) -> bool:
     """Tell whether the actor may edit an agreement with these parties (leads: their own)."""
     if actor is None:
@@ -170,13 +178,19 @@ def may_manage(actor: Actor | None, parties: set[int]) -> bool:
     return can(actor, Capability.MANAGE_AGREEMENTS, {"organisation_id": mine})
 
 
-def may_sign(actor: Actor | None, agreement: dict[str, Any]) -> dict[str, Any] | None:
-    """Return the party the actor may sign an agreement for now (as listed), or None."""
-    mine = next((p for p in agreement["parties"]
-                 if actor is not None and p["organisation_id"] == actor.organisation_id), None)
+def may_sign(actor: Actor | None, agreement: dict[str, Any],
+             parties: dict[int, str]) -> dict[str, Any] | None:
+    """Return the party the actor may sign an agreement for now (as listed), or None.
+
+    `parties` are the agreement's parties' codes by organisation id (party_codes).
+    """
+    if actor is None or actor.organisation_id not in parties:
+        return None
+    own = parties[actor.organisation_id]
+    mine = next((p for p in agreement["parties"] if p["organisation"] == own), None)
     if (mine is None or mine["signed"]
             or agreement["status"] != AgreementStatus.DRAFTING.value
-            or not may_manage(actor, {mine["organisation_id"]})):
+            or not may_manage(actor, {actor.organisation_id})):
         return None
     return mine
 
@@ -482,11 +496,10 @@ def _shown(session: Session, agreement: SharingAgreement) -> dict[str, Any]:
     """Return an agreement as the API's GET shows it, less the links and value it rests on."""
     assert agreement.id is not None
     # A refusal's `current`: the public fields, not the row (its id, parties as history's
-    # "GLA:controller"), nor the parties' organisation ids, which the pages use.
-    parties = [{k: v for k, v in party.items() if k != "organisation_id"}
-               for party in _parties(session, [agreement.id])[agreement.id]]
+    # "GLA:controller").
     return _public(agreement, date.today()) | {
-        "parties": parties, "datasets": _datasets(session, [agreement.id])[agreement.id]}
+        "parties": _parties(session, [agreement.id])[agreement.id],
+        "datasets": _datasets(session, [agreement.id])[agreement.id]}
 
 
 def _public(agreement: SharingAgreement, today: date) -> dict[str, Any]:
@@ -524,7 +537,6 @@ def _parties(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]
     for agreement_id, code, name, role, org_id in rows:
         on, by = signed.get((agreement_id, org_id), (None, None))
         out[agreement_id].append({"organisation": code, "name": name, "role": role,
-                                  "organisation_id": org_id,
                                   "signed": (agreement_id, org_id) in signed,
                                   "signed_on": on, "signed_by": by})
     return out

@@ -454,6 +454,17 @@ def test_parties_changed_meanwhile_come_back_named_on_the_edit_page(
     assert html.by_id("f-title").get("value") == "Alice's"
 
 
+def test_a_leads_home_lists_the_expiring_agreements_their_organisation_is_party_to(
+        signed_in: SignedIn, clients: dict[str, Browser]) -> None:
+    # The list once matched parties by organisation id; it now asks for the lead's code.
+    soon = clients["cdo"].get("/api/v1/agreements", params={"expiring_within": 60}).json()
+    for code in ("GLA", "E09000002"):
+        home = parse_html(signed_in("lead", code, html=True).get("/").text)
+        shown = {a.text() for a in home.find_all("a") if "/agreements/" in (a.get("href") or "")}
+        assert shown == {a["title"] for a in soon
+                         if code in {p["organisation"] for p in a["parties"]}}, code
+
+
 def test_a_terminated_agreement_is_listed_as_expired_and_terminated_is_no_standing(
         clients: dict[str, Browser], signed_in: SignedIn) -> None:
     # The standing filter offered "terminated", which no agreement ever stands at (a

@@ -14,6 +14,7 @@ from tests.web.auth import token_for
 from web.app import create_app
 
 PROJECT = "/api/v1/projects/connectivity-gap-mapping"
+AGREEMENT = "/api/v1/agreements/london-street-works-dsa"
 
 
 @pytest.fixture
@@ -47,3 +48,12 @@ def test_a_project_names_who_set_its_override_not_their_id(client: TestClient) -
     got = client.get(PROJECT).json()
     assert "override_by_id" not in got
     assert got["override_by"] == client.get(f"{PROJECT}/override").json()["by"] == "Test cdo"
+
+
+def test_an_agreements_parties_carry_no_organisation_ids(client: TestClient) -> None:
+    # Each party showed its `organisation_id` beside its organisation's code.
+    one = client.get(AGREEMENT).json()
+    assert row_ids(one) == set()
+    assert {p["organisation"] for p in one["parties"]} == {"CADENT", "GLA", "TFL",
+                                                          "THAMESWATER"}
+    assert row_ids(client.get("/api/v1/agreements").json()) == set()
