@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
-from sqlalchemy import select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from portfolio.enums import DIMENSIONS
 from portfolio.errors import Conflict, Invalid
-from portfolio.models import User
 from portfolio.services import filters as closed_lists
 from portfolio.services import profile_pages
 from portfolio.services import profiles as profile_service
@@ -133,10 +131,7 @@ def profile_ahp_preview(request: Request, db: AppDatabase,
 def _history(session: Session, name: str) -> list[dict[str, Any]]:
     """Return a profile's versions with who made them, by name, and when, in London time."""
     history = profile_service.profile_history(session=session, name=name)
-    ids = {h["changed_by_id"] for h in history if h["changed_by_id"]}
-    names: dict[int, str] = dict(session.execute(select(col(User.id), col(User.name)).where(
-        User.id.in_(ids))).all()) if ids else {}  # type: ignore[union-attr]
-    return [{**h, "by": names.get(h["changed_by_id"], "the system"),
+    return [{**h, "by": h["changed_by"],
              "when": when(h["changed_at"]) if h["changed_at"] else ""} for h in history]
 
 

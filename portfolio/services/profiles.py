@@ -16,6 +16,7 @@ from portfolio.models import (
     Criterion,
     ProfileRevision,
     ProfileWeight,
+    User,
     WeightProfile,
     utcnow,
 )
@@ -84,15 +85,18 @@ def get_profile(*, session: Session, name: str) -> dict[str, Any]:
 def profile_history(*, session: Session, name: str) -> list[dict[str, Any]]:
     """Return a profile's past versions, newest first."""
     row = _profile_row(session, name)
-    revisions: list[ProfileRevision] = list(session.execute(
-        select(ProfileRevision).where(col(ProfileRevision.profile_id) == row.id)
+    revisions = cast(list[tuple[ProfileRevision, str | None]], session.execute(
+        select(ProfileRevision, col(User.name))
+        .outerjoin(User, col(User.id) == col(ProfileRevision.changed_by_id))
+        .where(col(ProfileRevision.profile_id) == row.id)
         .order_by(col(ProfileRevision.version).desc())
-    ).scalars())
+    ).all())
+    # Who made a version by name, as reviews and comments name people; "System" for no one.
     out: list[dict[str, Any]] = [{"version": r.version, "weights": r.weights, "method": r.method,
             "ahp_matrix": r.ahp_matrix, "consistency_ratio": r.consistency_ratio,
-            "changed_by_id": r.changed_by_id,
+            "changed_by": who or "System",
             "changed_at": r.changed_at.isoformat() if r.changed_at else None}
-           for r in revisions]
+           for r, who in revisions]
     for newer, older in zip(out, [*out[1:], None], strict=True):
         newer["changes"] = weight_changes(older["weights"] if older else None, newer["weights"])
     return out

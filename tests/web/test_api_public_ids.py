@@ -15,6 +15,7 @@ from web.app import create_app
 
 PROJECT = "/api/v1/projects/connectivity-gap-mapping"
 AGREEMENT = "/api/v1/agreements/london-street-works-dsa"
+PROFILE = "/api/v1/profiles/CDO default"
 
 
 @pytest.fixture
@@ -57,3 +58,17 @@ def test_an_agreements_parties_carry_no_organisation_ids(client: TestClient) -> 
     assert {p["organisation"] for p in one["parties"]} == {"CADENT", "GLA", "TFL",
                                                           "THAMESWATER"}
     assert row_ids(client.get("/api/v1/agreements").json()) == set()
+
+
+def test_a_profiles_history_names_who_made_each_version_not_their_id(
+        client: TestClient) -> None:
+    # Each version showed `changed_by_id`, a user's database id.
+    profile = client.get(PROFILE).json()
+    saved = client.put(PROFILE, json={
+        "dimension_weights": {"impact": 1, "feasibility": 1, "readiness": 1},
+        "criterion_weights": profile["weights"]["criterion"], "version": profile["version"]})
+    assert saved.status_code == 200, saved.text
+    history = client.get(f"{PROFILE}/history").json()
+    assert row_ids(history) == set()
+    assert [h["changed_by"] for h in history][:1] == ["Test cdo"]
+    assert history[-1]["changed_by"] == "System"  # the seeded version
