@@ -445,12 +445,17 @@ class HarvestPlan:
     written: bool = False
 
     def summary(self) -> dict[str, Any]:
-        """Return the plan as JSON-ready data."""
+        """Return the plan as JSON-ready data, each dataset named by its code."""
+        # The row ids are for writing the plan; a reader knows datasets and publishers by code.
+        def public(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [{k: v for k, v in item.items() if k not in ("id", "publisher_id")}
+                    for item in items]
+
         return {"source": self.source, "written": self.written,
                 "counts": {k: len(getattr(self, k)) for k in ("add", "update", "confirm",
                                                                "leave")},
-                "add": self.add, "update": self.update, "confirm": self.confirm,
-                "leave": self.leave}
+                "add": public(self.add), "update": public(self.update),
+                "confirm": public(self.confirm), "leave": public(self.leave)}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from portfolio.db import Database
 from portfolio.settings import Settings
+from tests.catalogue_server import replay_portal
 from tests.web.auth import token_for
 from web.app import create_app
 
@@ -72,3 +73,18 @@ def test_a_profiles_history_names_who_made_each_version_not_their_id(
     assert row_ids(history) == set()
     assert [h["changed_by"] for h in history][:1] == ["Test cdo"]
     assert history[-1]["changed_by"] == "System"  # the seeded version
+
+
+def test_a_harvest_names_datasets_and_publishers_by_code_not_id(client: TestClient) -> None:
+    # Each dataset a harvest adds, updates, asks about or leaves showed its publisher's
+    # `publisher_id`, and those already registered their own row `id` beside their code.
+    with replay_portal() as address:
+        portal = f"{address}/ckan"
+        added = client.post("/api/v1/catalogue/harvest", json={"url": portal, "dry_run": False})
+        assert added.status_code == 200, added.text
+        again = client.post("/api/v1/catalogue/harvest", json={"url": portal})
+    assert added.json()["add"] and again.json()["leave"]
+    for answer in (added.json(), again.json()):
+        assert row_ids(answer) == set()
+        assert all("id" not in item and item["publisher"] for kind in ("add", "leave")
+                   for item in answer[kind])
