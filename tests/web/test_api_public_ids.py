@@ -88,3 +88,29 @@ def test_a_harvest_names_datasets_and_publishers_by_code_not_id(client: TestClie
         assert row_ids(answer) == set()
         assert all("id" not in item and item["publisher"] for kind in ("add", "leave")
                    for item in answer[kind])
+
+
+# What a client reads, with something in each list (an override, a comment, a snapshot).
+READS = ["/api/v1/organisations", "/api/v1/projects", PROJECT, f"{PROJECT}/override",
+         f"{PROJECT}/comments", f"{PROJECT}/progress", f"{PROJECT}/ig", f"{PROJECT}/similar",
+         f"{PROJECT}/watch", "/api/v1/attachments/project/connectivity-gap-mapping",
+         "/api/v1/datasets", "/api/v1/datasets/addressbase-premium-uprn",
+         "/api/v1/datasets/addressbase-premium-uprn/readiness", "/api/v1/agreements",
+         AGREEMENT, "/api/v1/backlog", "/api/v1/collaboration", "/api/v1/collaboration/dismissed",
+         "/api/v1/benefits", "/api/v1/benefits/accuracy", "/api/v1/capacities",
+         "/api/v1/profiles", PROFILE, f"{PROFILE}/history", "/api/v1/scenarios",
+         "/api/v1/snapshots", "/api/v1/snapshots/1", "/api/v1/graph", "/api/v1/clusters",
+         "/api/v1/plumbing", "/api/v1/notifications", "/api/v1/notifications/preferences"]
+
+
+def test_no_read_names_a_row_by_its_database_id(client: TestClient) -> None:
+    assert client.put(f"{PROJECT}/override", json={
+        "value": 80, "justification": "Statutory deadline", "was": None}).status_code == 200
+    assert client.post(f"{PROJECT}/comments", json={"body": "Seen"}).status_code == 201
+    assert client.post("/api/v1/snapshots", json={"label": "Before"}).status_code == 201
+    found = {}
+    for address in READS:
+        answer = client.get(address)
+        assert answer.status_code == 200, (address, answer.text)
+        found[address] = row_ids(answer.json())
+    assert found == dict.fromkeys(READS, set())
