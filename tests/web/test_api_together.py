@@ -223,3 +223,12 @@ def test_the_api_merges_a_stewardship_put_from_a_stale_reading(api: Api) -> None
         "bob@london.gov.uk")
     shown = c.get(f"/api/v1/projects/{COMMITTED}/progress", headers=gla).json()
     assert shown["public_contact"] == "bob@london.gov.uk"
+
+
+def test_the_api_takes_a_channel_for_every_kind_of_notification_and_no_other() -> None:
+    # The API's body lists the kinds by hand (a schema clients can read): a kind added to
+    # the service and not to it could not be chosen through the API.
+    from portfolio.services.notifications import KINDS
+    from web.api_together import ChannelsIn
+
+    assert set(ChannelsIn.model_fields) == set(KINDS)
