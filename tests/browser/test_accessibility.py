@@ -80,7 +80,7 @@ NOT_PAGES = {
     "vendor", "static", "openapi", "healthz", "readyz", "import_template",
     "import_template_xlsx", "snapshot_download", "live_download", "board_pack", "plan_export",
     "pick_projects", "pick_datasets", "pick_organisations", "snapshot_diff_export",
-    "attachment_download", "oidc_start", "oidc_callback",
+    "attachment_download", "oidc_start", "oidc_callback", "import_projects_export",
     # Reached only through a link that carries its own target: the revoke confirmation is
     # checked with axe in test_forms_and_accounts; an email's signed unsubscribe link is not yet.
     "unsubscribe", "token_revoke_confirm",
