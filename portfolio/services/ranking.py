@@ -780,56 +780,79 @@ BACKLOG_COLUMNS = (
     "unlock_value", "rice", "wsjf", "bottleneck_dataset", "blocked_by", "unblocks",
     "contributions", "override", "end_date",
 )
+LEAN_COLUMNS = tuple(name for name in BACKLOG_COLUMNS if name != "contributions")
+# What a stored backlog page reads of a row: what its table, summary and committed progress
+# show (web/backlog_table.py), and no more. `PAGE_FIELDS` are those fields as `api_row` names
+# and shows them.
+PAGE_COLUMNS = (
+    "position", "view", "view_position", "blocked_by_other_view", "slug", "title",
+    "organisation", "organisation_name", "theme", "status", "composite", *DIMENSIONS,
+    "score_status", "effective_mandatory", "mandatory", "p_top_k", "rank_p05", "rank_p95",
+    "fragile", "blocked_by", "override", "end_date",
+)
+PAGE_FIELDS = (
+    "rank", "view", "order", "slug", "title", "organisation", "organisation_name", "theme",
+    "status", "score", "score_status", "dimensions", "mandatory", "effective_mandatory",
+    "override", "p_top_k", "rank_interval", "fragile", "blocked_by", "blocked_by_other_view",
+    "overdue",
+)
 
 
 def backlog(
     session: Session, run: RunInfo, *, view: str | None = None,
     organisation: str | None = None, theme: str | None = None, status: str | None = None,
     q: str | None = None, after: int = 0, limit: int | None = 50, slug: str | None = None,
-    contributions: bool = True,
+    contributions: bool = True, columns: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """Return ranked rows after a rank (keyset pagination), with optional filters.
 
     With a view, the rows are that view's in rank order (`after` is a rank in the view);
     without, every row in the whole order (`after` is a position in it). Without
-    contributions the rows leave them out (not read, not parsed).
+    contributions the rows leave them out (not read, not parsed); `columns` reads only those
+    of BACKLOG_COLUMNS.
     """
+    if columns is None:
+        columns = BACKLOG_COLUMNS if contributions else LEAN_COLUMNS
     values: dict[str, Any] = {"run_id": run.rows_id, "after": after, **_filter_values(
         organisation=organisation, theme=theme, status=status, q=q)}
     values |= {name: value for name, value in (("view", view), ("slug", slug),
                                                 ("limit", limit)) if value}
     # Core rows straight from the connection: the ORM's row loading doubled this page's cost.
     # Zipped with the result's own keys: dict(row._mapping) took 2.5 times as long.
-    result = session.connection().execute(_backlog_query(frozenset(values), contributions),
-                                          values)
+    result = session.connection().execute(_backlog_query(frozenset(values), columns), values)
     keys = tuple(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 @lru_cache(maxsize=64)
 def _backlog_query(given: frozenset[str],
-                   contributions: bool = True) -> Select[*tuple[Any, ...]]:
+                   columns: tuple[str, ...] = BACKLOG_COLUMNS) -> Select[*tuple[Any, ...]]:
     """Return the ranked-rows query taking these parameters (bound by name), built once."""
     # Built once per set of filters: putting 35 columns, two joins and the conditions
     # together each time took half of a page's query time (0.5 ms).
     r = RankingRow
     # Labelled as BACKLOG_COLUMNS: rows are read by the names the query gives them.
+    readable: dict[str, Any] = {
+        "position": col(r.position), "view": col(r.backlog_view),
+        "view_position": col(r.view_position),
+        "blocked_by_other_view": col(r.blocked_by_other_view), "slug": col(Project.slug),
+        "title": col(Project.title), "organisation": col(Organisation.code),
+        "organisation_name": col(Organisation.name), "theme": col(Project.theme),
+        "status": col(Project.status), "composite": col(r.composite),
+        **{d: table_of(r).c[d] for d in DIMENSIONS}, "coverage": col(r.coverage),
+        "score_status": col(r.score_status), "priority": col(r.priority),
+        "effective_priority": col(r.effective_priority),
+        "effective_mandatory": col(r.effective_mandatory), "mandatory": col(Project.mandatory),
+        "p_top_k": col(r.p_top_k), "rank_p05": col(r.rank_p05), "rank_p95": col(r.rank_p95),
+        "fragile": col(r.fragile), "unlock_value": col(r.unlock_value), "rice": col(r.rice),
+        "wsjf": col(r.wsjf), "bottleneck_dataset": col(r.bottleneck_dataset),
+        "blocked_by": col(r.blocked_by), "unblocks": col(r.unblocks),
+        "contributions": col(r.contributions),
+        "override": col(Project.priority_override).is_not(None),
+        "end_date": col(Project.end_date),
+    }
     query = (
-        select(
-            col(r.position), col(r.backlog_view).label("view"), col(r.view_position),
-            col(r.blocked_by_other_view), col(Project.slug), col(Project.title),
-            col(Organisation.code).label("organisation"),
-            col(Organisation.name).label("organisation_name"),
-            col(Project.theme), col(Project.status), col(r.composite),
-            *(table_of(r).c[d] for d in DIMENSIONS), col(r.coverage), col(r.score_status),
-            col(r.priority), col(r.effective_priority), col(r.effective_mandatory),
-            col(Project.mandatory), col(r.p_top_k), col(r.rank_p05), col(r.rank_p95),
-            col(r.fragile), col(r.unlock_value), col(r.rice), col(r.wsjf),
-            col(r.bottleneck_dataset), col(r.blocked_by), col(r.unblocks),
-            *((col(r.contributions),) if contributions else ()),
-            col(Project.priority_override).is_not(None).label("override"),
-            col(Project.end_date),
-        )
+        select(*(readable[name].label(name) for name in columns))
         .join(Project, col(Project.id) == col(r.project_id))
         .join(Organisation, col(Organisation.id) == col(Project.owner_id))
         .where(col(r.run_id) == bindparam("run_id"))
@@ -1292,28 +1315,52 @@ def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
     counted = ("backlog total", run.id, *sorted(filters.items()))
     kept = db.page_memo.get(counted) if run.behind == 0 else None
     with db.read() as session:
-        # Its contributions (JSON, a fifth of a row's bytes) are never shown on a stored page.
+        # Only what the page shows: its contributions (JSON, a fifth of a row's bytes) and the
+        # figures only the API gives made reading and turning a page's rows twice as long.
         found = backlog(session, run, after=after, limit=limit + 1, contributions=False,
-                        **filters)
+                        columns=PAGE_COLUMNS, **filters)
         view = filters.pop("view", None)
         extent = backlog_extent(session, run, view=view, after=after, limit=limit,
                                 total=kept, **filters)
         if run.behind == 0:
             db.page_memo.put(counted, extent["total"])
-        rows = [_untracked(row) for row in api_rows(found, contributions=False)]
     # A stored row's why loads from its own URL (project_why), so the page names nothing.
     extent["names"] = {"projects": {}, "datasets": {}}
-    return rows, extent
+    return page_rows(found), extent
 
 
-def _untracked(row: dict[str, Any]) -> dict[str, Any]:
-    """Return a row kept for a page with its lists as tuples, which the collector soon skips.
+def page_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return stored rows read as PAGE_COLUMNS as `api_row` shows their PAGE_FIELDS.
 
-    A page kept per worker held some 200 lists of names (most of them empty), all tracked by
-    the cyclic collector: the pages kept set off its passes, each 1-2 ms, every few pages.
+    Their lists are tuples, which the cyclic collector soon stops tracking: a page kept per
+    worker held some 200 lists of names (most of them empty), and the pages kept set off its
+    passes, each 1-2 ms, every few pages.
     """
-    return {key: tuple(value) if isinstance(value, list) else value
-            for key, value in row.items()}
+    if not rows:
+        return []
+    composites = np.array([np.nan if row["composite"] is None else row["composite"]
+                           for row in rows], dtype=np.float64)
+    scores = round_total(composites, SCORE_DECIMALS).tolist()
+    today = date.today()
+    # Four figures a row are rounded one by one (`_round`, as ROUNDED_FIGURES says): for so
+    # few, building arrays for `round_each` took longer than rounding them.
+    return [{
+        "rank": row["view_position"], "view": row["view"], "order": row["position"],
+        "slug": row["slug"], "title": row["title"], "organisation": row["organisation"],
+        "organisation_name": row["organisation_name"] or row["organisation"],
+        "theme": row["theme"], "status": row["status"],
+        "score": None if row["composite"] is None else score,
+        "score_status": row["score_status"],
+        "dimensions": {d: _round(row[d], 2) for d in DIMENSIONS},
+        "mandatory": row["mandatory"], "effective_mandatory": row["effective_mandatory"],
+        "override": row["override"],
+        "p_top_k": _round(row["p_top_k"], 3),
+        "rank_interval": ((row["rank_p05"], row["rank_p95"])
+                          if row["rank_p05"] is not None else None),
+        "fragile": row["fragile"], "blocked_by": tuple(row["blocked_by"]),
+        "blocked_by_other_view": tuple(row["blocked_by_other_view"]),
+        "overdue": is_overdue(row["status"], row["end_date"], today=today),
+    } for row, score in zip(rows, scores, strict=True)]
 
 
 def stored_page_is_quick(db: Database, *, profile: str | None, revision: int,

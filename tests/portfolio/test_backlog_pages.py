@@ -126,6 +126,13 @@ def test_rows_without_contributions_are_the_same_rows_less_those(rows: list[dict
         {k: v for k, v in row.items() if k != "contributions"} for row in alone]
 
 
+@given(st.lists(stored_rows(), max_size=12))
+def test_a_stored_page_s_rows_show_what_the_api_shows_of_them(rows: list[dict]) -> None:
+    shown = [{k: tuple(v) if isinstance(v, list) else v for k, v in ranking.api_row(row).items()
+              if k in ranking.PAGE_FIELDS} for row in rows]
+    assert ranking.page_rows(rows) == shown
+
+
 @pytest.mark.parametrize("view", ["candidates", "committed"])
 def test_sliders_at_the_profile_s_own_weights_show_the_stored_ranking(london: Database,
                                                                       view: str) -> None:
@@ -133,10 +140,11 @@ def test_sliders_at_the_profile_s_own_weights_show_the_stored_ranking(london: Da
     own = {"impact": 50.0, "feasibility": 30.0, "readiness": 20.0}  # CDO default's
     whatif = ranking.backlog_page(london, view=view, limit=1000, dimension_weights=own)
     sampled = ("p_top_k", "rank_interval", "fragile")  # robustness: the stored run's alone
-    # A stored page leaves out the contributions (its why loads from its own URL): they are
-    # compared with the stored run's as the API gives them.
-    # A stored page's rows hold tuples where a re-ranked page's hold lists (ranking._untracked).
-    assert [{k: v for k, v in r.items() if k not in (*sampled, "contributions")}
+    # A stored page holds only what it shows (ranking.PAGE_FIELDS): the contributions (its why
+    # loads from its own URL) are compared with the stored run's as the API gives them.
+    # A stored page's rows hold tuples where a re-ranked page's hold lists (ranking.page_rows).
+    assert all(list(r) == list(ranking.PAGE_FIELDS) for r in stored["rows"])
+    assert [{k: r[k] for k in ranking.PAGE_FIELDS if k not in sampled}
             for r in whatif["rows"]] == [
         {k: list(v) if isinstance(v, tuple) else v for k, v in r.items() if k not in sampled}
         for r in stored["rows"]]
