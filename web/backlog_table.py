@@ -39,11 +39,12 @@ def ranking_table(request: Request, rows: Sequence[Mapping[str, Any]], *, whatif
     `why_panel()` gives the function that draws a row's panel, asked for only when a what-if
     table needs it (a stored row's panel loads from its own URL).
     """
-    # Each route's path once for the page, a slug put in per row.
-    project_path = path_for(request, "project", slug=SLUG)
-    why_path = path_for(request, "project_why", slug=SLUG)
+    # Each route's path once for the page, escaped, a slug put in per row: a slug quoted for a
+    # path holds nothing HTML escapes, so escaping the path with it in gives the same.
+    project_path = escape(path_for(request, "project", slug=SLUG))
+    why_path = escape(path_for(request, "project_why", slug=SLUG))
     # Put after the slug is: a profile's name may hold anything, "__slug__" too.
-    profile_query = "?profile=" + url_quote(profile or "")
+    profile_query = escape("?profile=" + url_quote(profile or ""))
     panel = why_panel() if whatif else None
     body = "".join(
         _row(row, number, project_path, (why_path, profile_query), whatif,
@@ -70,14 +71,14 @@ def _row(r: Mapping[str, Any], number: int, project_path: str, why: tuple[str, s
     slug = quote(r["slug"], safe="")  # as path_for puts a parameter in a path
     title = escape(r["title"])
     why_path, profile_query = why
-    why_url = escape(why_path.replace(SLUG, slug) + profile_query)
+    why_url = why_path.replace(SLUG, slug) + profile_query
     loads = ("" if whatif else f' hx-get="{why_url}" hx-trigger="click once" '
              f'hx-target="#why-{number} .why" hx-push-url="false"')
     shown = panel if panel is not None else '<p class="meta">Loading why it ranks here…</p>'
     return (
         f'\n    <tr data-slug="{escape(r["slug"])}">'
         f'\n      <td class="num">{r["rank"]}</td>'
-        f'\n      <td><a href="{escape(project_path.replace(SLUG, slug))}">{title}</a>'
+        f'\n      <td><a href="{project_path.replace(SLUG, slug)}">{title}</a>'
         f'{_badges(r)}</td>'
         f'\n      <td>{escape(r["organisation_name"])}</td>'
         f'\n      <td class="num">{_figure(r["score"], "%.2f")}</td>'
