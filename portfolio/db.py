@@ -156,6 +156,10 @@ class Database:
         self._writer = (
             self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         )
+        # How `connect` reads: one statement at a time, outside any transaction.
+        self._statement_reads: dict[str, Any] = (
+            {"sqlite_statement_reads": True} if self.is_sqlite
+            else {"isolation_level": "AUTOCOMMIT"})
         # Values derived from one portfolio revision or one ranking run, and the rankings
         # being computed in the background, belong to this database alone.
         self.memo = Memo(entries=256)
@@ -187,13 +191,12 @@ class Database:
     def connect(self) -> Iterator[Connection]:
         """Open a plain connection for reads of one statement each (no session: it costs less).
 
-        On SQLite each statement reads on its own, with no BEGIN: a snapshot held across
-        statements is what `read` is for. BEGIN and the ROLLBACK after it were a third of such
-        a read (a page makes three or four).
+        Each statement reads on its own, with no BEGIN: a snapshot held across statements is
+        what `read` is for. BEGIN and the ROLLBACK after it were a third of such a read on
+        SQLite, and two of its three round trips on PostgreSQL (a page makes three or four).
         """
         with self.engine.connect() as connection:
-            if self.is_sqlite:
-                connection.execution_options(sqlite_statement_reads=True)
+            connection.execution_options(**self._statement_reads)
             yield connection
 
     @contextmanager

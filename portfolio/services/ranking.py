@@ -16,7 +16,7 @@ from weakref import ref
 import numpy as np
 import orjson
 import pandas as pd
-from sqlalchemy import JSON, Select, bindparam, delete, func, select, update
+from sqlalchemy import JSON, Connection, Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -799,7 +799,7 @@ PAGE_FIELDS = (
 
 
 def backlog(
-    session: Session, run: RunInfo, *, view: str | None = None,
+    session: Session | Connection, run: RunInfo, *, view: str | None = None,
     organisation: str | None = None, theme: str | None = None, status: str | None = None,
     q: str | None = None, after: int = 0, limit: int | None = 50, slug: str | None = None,
     contributions: bool = True, columns: tuple[str, ...] | None = None,
@@ -819,9 +819,14 @@ def backlog(
                                                 ("limit", limit)) if value}
     # Core rows straight from the connection: the ORM's row loading doubled this page's cost.
     # Zipped with the result's own keys: dict(row._mapping) took 2.5 times as long.
-    result = session.connection().execute(_backlog_query(frozenset(values), columns), values)
+    result = _reading(session).execute(_backlog_query(frozenset(values), columns), values)
     keys = tuple(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+def _reading(reader: Session | Connection) -> Connection:
+    """Return the connection a session reads through, or the connection itself."""
+    return reader.connection() if isinstance(reader, Session) else reader
 
 
 @lru_cache(maxsize=64)
@@ -895,8 +900,9 @@ def _backlog_filters(query: Select[*_Ts], given: Collection[str]) -> Select[*_Ts
     return query
 
 
-def backlog_extent(session: Session, run: RunInfo, *, view: str | None, after: int, limit: int,
-                   total: int | None = None, **filters: str | None) -> dict[str, Any]:
+def backlog_extent(session: Session | Connection, run: RunInfo, *, view: str | None,
+                   after: int, limit: int, total: int | None = None,
+                   **filters: str | None) -> dict[str, Any]:
     """Return how many rows match the filters and where the page before this one starts.
 
     `total`, when the caller kept it from an earlier page of the same run, is not counted again.
@@ -915,19 +921,19 @@ def backlog_extent(session: Session, run: RunInfo, *, view: str | None, after: i
         base = base.where(col(r.backlog_view) == view)
     base = _backlog_filters(base, values)
     if total is None:
-        total = session.connection().execute(base, values).scalar_one()
+        total = _reading(session).execute(base, values).scalar_one()
     previous = None
     if after > 0:
         # The previous page is the `limit` matching rows up to `after`; it starts after the
         # row before them (or at the top).
-        before = session.connection().execute(
+        before = _reading(session).execute(
             base.with_only_columns(rank).where(rank <= after).order_by(rank.desc())
             .offset(limit).limit(1), values).scalar_one_or_none()
         previous = before or 0
     return {"total": total, "previous_after": previous}
 
 
-def _unfiltered_extent(session: Session, run: RunInfo, *, view: str | None, after: int,
+def _unfiltered_extent(session: Session | Connection, run: RunInfo, *, view: str | None, after: int,
                        limit: int, total: int | None = None) -> dict[str, Any]:
     """Return a whole view's extent: its ranks run 1..m, so the last rank is the count.
 
@@ -940,7 +946,7 @@ def _unfiltered_extent(session: Session, run: RunInfo, *, view: str | None, afte
         last = select(func.max(rank)).where(col(r.run_id) == run.rows_id)
         if view:
             last = last.where(col(r.backlog_view) == view)
-        total = int(session.connection().execute(last).scalar_one() or 0)
+        total = int(_reading(session).execute(last).scalar_one() or 0)
     # The page before is the `limit` ranks up to `after` (or to the last): it starts after
     # the rank `limit` places back, or at the top.
     previous = max(min(after, total) - limit, 0) if after > 0 else None
@@ -1314,7 +1320,8 @@ def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
     # is counted afresh, as its rows are read afresh.
     counted = ("backlog total", run.id, *sorted(filters.items()))
     kept = db.page_memo.get(counted) if run.behind == 0 else None
-    with db.read() as session:
+    # One statement at a time, in no transaction: a run's rows never change once stored.
+    with db.connect() as session:
         # Only what the page shows: its contributions (JSON, a fifth of a row's bytes) and the
         # figures only the API gives made reading and turning a page's rows twice as long.
         found = backlog(session, run, after=after, limit=limit + 1, contributions=False,
