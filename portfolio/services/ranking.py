@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -790,6 +790,7 @@ PAGE_COLUMNS = (
     "score_status", "effective_mandatory", "mandatory", "p_top_k", "rank_p05", "rank_p95",
     "fragile", "blocked_by", "override", "end_date",
 )
+_COMPOSITE_AT = PAGE_COLUMNS.index("composite")
 PAGE_FIELDS = (
     "rank", "view", "order", "slug", "title", "organisation", "organisation_name", "theme",
     "status", "score", "score_status", "dimensions", "mandatory", "effective_mandatory",
@@ -813,15 +814,24 @@ def backlog(
     """
     if columns is None:
         columns = BACKLOG_COLUMNS if contributions else LEAN_COLUMNS
-    values: dict[str, Any] = {"run_id": run.rows_id, "after": after, **_filter_values(
-        organisation=organisation, theme=theme, status=status, q=q)}
-    values |= {name: value for name, value in (("view", view), ("slug", slug),
-                                                ("limit", limit)) if value}
+    values = _ranked_values(run, view=view, organisation=organisation, theme=theme,
+                            status=status, q=q, after=after, limit=limit, slug=slug)
     # Core rows straight from the connection: the ORM's row loading doubled this page's cost.
     # Zipped with the result's own keys: dict(row._mapping) took 2.5 times as long.
     result = _reading(session).execute(_backlog_query(frozenset(values), columns), values)
     keys = tuple(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+def _ranked_values(run: RunInfo, *, view: str | None = None, organisation: str | None = None,
+                   theme: str | None = None, status: str | None = None, q: str | None = None,
+                   after: int = 0, limit: int | None = None,
+                   slug: str | None = None) -> dict[str, Any]:
+    """Return the values `_backlog_query` binds for a run's rows, filters and page."""
+    values: dict[str, Any] = {"run_id": run.rows_id, "after": after, **_filter_values(
+        organisation=organisation, theme=theme, status=status, q=q)}
+    return values | {name: value for name, value in (("view", view), ("slug", slug),
+                                                      ("limit", limit)) if value}
 
 
 def _reading(reader: Session | Connection) -> Connection:
@@ -1321,13 +1331,14 @@ def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
     counted = ("backlog total", run.id, *sorted(filters.items()))
     kept = db.page_memo.get(counted) if run.behind == 0 else None
     # One statement at a time, in no transaction: a run's rows never change once stored.
-    with db.connect() as session:
+    with db.connect() as connection:
         # Only what the page shows: its contributions (JSON, a fifth of a row's bytes) and the
         # figures only the API gives made reading and turning a page's rows twice as long.
-        found = backlog(session, run, after=after, limit=limit + 1, contributions=False,
-                        columns=PAGE_COLUMNS, **filters)
+        values = _ranked_values(run, after=after, limit=limit + 1, **filters)
+        found = connection.execute(_backlog_query(frozenset(values), PAGE_COLUMNS),
+                                   values).all()
         view = filters.pop("view", None)
-        extent = backlog_extent(session, run, view=view, after=after, limit=limit,
+        extent = backlog_extent(connection, run, view=view, after=after, limit=limit,
                                 total=kept, **filters)
         if run.behind == 0:
             db.page_memo.put(counted, extent["total"])
@@ -1336,8 +1347,8 @@ def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
     return page_rows(found), extent
 
 
-def page_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return stored rows read as PAGE_COLUMNS as `api_row` shows their PAGE_FIELDS.
+def page_rows(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Return stored rows read as PAGE_COLUMNS (in that order) as `api_row` shows PAGE_FIELDS.
 
     Their lists are tuples, which the cyclic collector soon stops tracking: a page kept per
     worker held some 200 lists of names (most of them empty), and the pages kept set off its
@@ -1345,29 +1356,30 @@ def page_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     if not rows:
         return []
-    composites = np.array([np.nan if row["composite"] is None else row["composite"]
+    composites = np.array([np.nan if row[_COMPOSITE_AT] is None else row[_COMPOSITE_AT]
                            for row in rows], dtype=np.float64)
     scores = round_total(composites, SCORE_DECIMALS).tolist()
     today = date.today()
-    # Four figures a row are rounded one by one (`_round`, as ROUNDED_FIGURES says): for so
-    # few, building arrays for `round_each` took longer than rounding them.
+    # Read by place rather than as a dict per row (a fifth of turning a page's rows); four
+    # figures a row are rounded one by one (`_round`, as ROUNDED_FIGURES says): for so few,
+    # building arrays for `round_each` took longer than rounding them.
     return [{
-        "rank": row["view_position"], "view": row["view"], "order": row["position"],
-        "slug": row["slug"], "title": row["title"], "organisation": row["organisation"],
-        "organisation_name": row["organisation_name"] or row["organisation"],
-        "theme": row["theme"], "status": row["status"],
-        "score": None if row["composite"] is None else score,
-        "score_status": row["score_status"],
-        "dimensions": {d: _round(row[d], 2) for d in DIMENSIONS},
-        "mandatory": row["mandatory"], "effective_mandatory": row["effective_mandatory"],
-        "override": row["override"],
-        "p_top_k": _round(row["p_top_k"], 3),
-        "rank_interval": ((row["rank_p05"], row["rank_p95"])
-                          if row["rank_p05"] is not None else None),
-        "fragile": row["fragile"], "blocked_by": tuple(row["blocked_by"]),
-        "blocked_by_other_view": tuple(row["blocked_by_other_view"]),
-        "overdue": is_overdue(row["status"], row["end_date"], today=today),
-    } for row, score in zip(rows, scores, strict=True)]
+        "rank": view_position, "view": view, "order": position, "slug": slug, "title": title,
+        "organisation": organisation, "organisation_name": organisation_name or organisation,
+        "theme": theme, "status": status, "score": None if composite is None else score,
+        "score_status": score_status,
+        "dimensions": {d: _round(value, 2) for d, value in zip(DIMENSIONS, dimensions,
+                                                                 strict=True)},
+        "mandatory": mandatory, "effective_mandatory": effective_mandatory, "override": override,
+        "p_top_k": _round(p_top_k, 3),
+        "rank_interval": (rank_p05, rank_p95) if rank_p05 is not None else None,
+        "fragile": fragile, "blocked_by": tuple(blocked_by),
+        "blocked_by_other_view": tuple(other_view),
+        "overdue": is_overdue(status, end_date, today=today),
+    } for (position, view, view_position, other_view, slug, title, organisation,
+           organisation_name, theme, status, composite, *dimensions, score_status,
+           effective_mandatory, mandatory, p_top_k, rank_p05, rank_p95, fragile, blocked_by,
+           override, end_date), score in zip(rows, scores, strict=True)]
 
 
 def stored_page_is_quick(db: Database, *, profile: str | None, revision: int,
