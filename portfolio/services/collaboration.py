@@ -653,9 +653,18 @@ def _answering(session: Session, actor: Actor, slug: str,
     assert project.id is not None and asking.id is not None
     found = _request(session, project.id, asking.id)
     if found is None:
-        raise Invalid({"organisation": f"{asking.name} has not asked to partner in this "
-                                       "project (or was answered already)"})
+        raise Conflict(_no_request_waiting(session, project.id, asking))
     return project, asking, found
+
+
+def _no_request_waiting(session: Session, project_id: int, asking: Organisation) -> str:
+    """Say why an organisation has no request to answer or withdraw: accepted, or none left."""
+    assert asking.id is not None
+    if _partner(session, project_id, asking.id) is not None:
+        return (f"{asking.name}'s request was accepted already: it is a partner in this "
+                "project")
+    return (f"{asking.name} has no request waiting to partner in this project: it was "
+            "answered or withdrawn already, or never made")
 
 
 def accept_partner_request(*, session: Session, actor: Actor, slug: str,
@@ -702,11 +711,7 @@ def withdraw_partner_request(*, session: Session, actor: Actor, slug: str,
     # Requests are shown to every reader, so saying one is gone tells no one anything new.
     found = _request(session, project.id, asking.id)
     if found is None:
-        if _partner(session, project.id, asking.id) is not None:
-            raise Conflict(f"{asking.name}'s request was accepted already: it is a partner in "
-                           "this project")
-        raise Conflict(f"{asking.name} has no request waiting to partner in this project: it "
-                       "was answered or withdrawn already")
+        raise Conflict(_no_request_waiting(session, project.id, asking))
     require(actor, Capability.JOIN_PROJECT, asking.id,
             doing="withdraw another organisation's request to partner in a project",
             among="the organisation that asked")

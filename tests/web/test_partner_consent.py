@@ -204,3 +204,29 @@ def test_each_lead_chooses_how_to_hear_of_partner_requests(
         sign_in(lead, london, "lead", OWNER)
         form = parse_html(lead.get("/account").text).by_id("notification-choices").parent
         assert "pref-partner_request" in [s.get("id") for s in form.find_all("select")]
+
+
+# Found in review: answering a request gone meanwhile was a 422 naming the organisation, where
+# withdrawing one gone meanwhile is a 409: the request changed under the answer, as an edit's.
+
+def test_answering_a_request_withdrawn_or_answered_meanwhile_is_a_conflict_said_in_place(
+        settings: Settings, london: Database) -> None:
+    app = create_app(settings)
+    camden, owner = api(app, london, "lead", CAMDEN), api(app, london, "lead", OWNER)
+    accept = f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}/accept"
+    camden.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": CAMDEN})
+    camden.post(f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}/withdraw")
+    for late in (owner.post(accept),
+                 owner.delete(f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}")):
+        assert late.status_code == 409, late.text
+        assert "no request waiting" in late.json()["detail"]
+    camden.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": CAMDEN})
+    assert owner.post(accept).status_code == 200
+    again = owner.post(accept)
+    assert again.status_code == 409 and "accepted already" in again.json()["detail"]
+    with Browser(app) as page:
+        sign_in(page, london, "lead", OWNER)
+        shown = page.post(f"/projects/{PROJECT}/partner-requests/decline",
+                          data={"organisation": CAMDEN})
+        assert shown.status_code == 409
+        assert "accepted already" in parse_html(shown.text).find("main").text()
