@@ -104,7 +104,7 @@ def join_project(slug: str, body: collaboration_service.JoinInput, session: Writ
 @router.post("/projects/{slug}/partner-requests/{organisation}/accept", dependencies=[EDIT])
 def accept_partner_request(slug: str, organisation: Code, session: WriteSession,
                            actor: CurrentActor) -> dict[str, Any]:
-    """Accept an organisation's request to partner in the project (who may edit the project)."""
+    """Accept an organisation's request to partner (who may edit the project; 409 once gone)."""
     return collaboration_service.accept_partner_request(
         session=session, actor=actor, slug=slug, organisation=organisation)
 
@@ -113,7 +113,7 @@ def accept_partner_request(slug: str, organisation: Code, session: WriteSession,
                response_class=Response, dependencies=[EDIT])
 def decline_partner_request(slug: str, organisation: Code, session: WriteSession,
                             actor: CurrentActor) -> Response:
-    """Decline an organisation's request to partner in the project (who may edit the project)."""
+    """Decline an organisation's request to partner (who may edit the project; 409 once gone)."""
     collaboration_service.decline_partner_request(session=session, actor=actor, slug=slug,
                                                   organisation=organisation)
     return Response(status_code=204)
