@@ -717,4 +717,8 @@ def withdraw_partner_request(*, session: Session, actor: Actor, slug: str,
             among="the organisation that asked")
     record(session, actor, action="withdraw", entity="partner_request", project_id=project.id,
            entity_id=found.id, before={"organisation_id": asking.id})
+    # The owning side was told of the request: it hears that nothing waits on it any more.
+    announce(session, "partner_request", project_id=project.id, actor=actor,
+             payload={"organisation": asking.code, "organisation_name": asking.name,
+                      "withdrawn": True})
     session.delete(found)

@@ -60,7 +60,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "stale": ("My project's progress update is overdue", "email"),
     # Written by `agreements.notice_expiring` (payload: agreement title, code, expires_on).
     "agreement_expiring": ("An agreement my project relies on is expiring", "email"),
-    # Written by `collaboration.join_project` (payload: organisation, organisation_name).
+    # Written by `collaboration.join_project` (payload: organisation, organisation_name), and
+    # by `withdraw_partner_request` with `withdrawn` (the same people heard of the request).
     "partner_request": ("Another organisation asks to partner in my organisation's project",
                         "email"),
     # Written on accepting or declining (payload: organisation_name, answer, users: who asked).
@@ -192,7 +193,8 @@ def fan_out(session: Session, event: NotificationEvent, settings: Settings) -> t
             .scalar() or ""
     message = describe(event.kind, event.payload or {}, project, actor_name)
     link = f"/projects/{project.slug}" if project else "/notifications"
-    if project is not None and event.kind == "partner_request":
+    if project is not None and event.kind == "partner_request" and not (
+            event.payload or {}).get("withdrawn"):
         link += "/edit#partners"  # where Accept and Decline are
     users: list[User] = []
     for part in chunks(sorted(wanted)):
@@ -236,6 +238,9 @@ def describe(kind: str, payload: dict[str, Any], project: Project | None, actor:
     if kind == "agreement_expiring":
         return (f"The agreement “{payload.get('agreement', '')}” that {title} relies on "
                 f"expires on {payload.get('expires_on', '')}")
+    if kind == "partner_request" and payload.get("withdrawn"):
+        return (f"{payload.get('organisation_name', '')} withdrew its request to partner in "
+                f"{title} ({who}): nothing waits for an answer")
     if kind == "partner_request":
         return (f"{payload.get('organisation_name', '')} asks to partner in {title} ({who}): "
                 "accept or decline on the project's edit page")

@@ -230,3 +230,21 @@ def test_answering_a_request_withdrawn_or_answered_meanwhile_is_a_conflict_said_
                           data={"organisation": CAMDEN})
         assert shown.status_code == 409
         assert "accepted already" in parse_html(shown.text).find("main").text()
+
+
+# Found in review: a withdrawal told nobody, and the owner's "asks to partner" notice then led
+# to an edit page with no request on it.
+
+def test_the_owners_leads_hear_that_a_request_was_withdrawn(
+        settings: Settings, london: Database) -> None:
+    app = create_app(settings)
+    camden, owner = api(app, london, "lead", CAMDEN), api(app, london, "lead", OWNER)
+    camden.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": CAMDEN})
+    done = camden.post(f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}/withdraw")
+    assert done.status_code == 204, done.text
+    app.state.database.background.wait()
+    notices = owner.get("/api/v1/notifications").json()
+    withdrawn = [n for n in notices if "withdrew its request" in n["message"]]
+    assert len(withdrawn) == 1 and "Camden" in withdrawn[0]["message"]
+    assert withdrawn[0]["link"] == f"/projects/{PROJECT}"  # not the edit page's Accept
+    assert "withdrew" not in told(app, camden, page=False)  # not told of one's own withdrawal
