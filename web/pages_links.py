@@ -43,11 +43,14 @@ def link_write(
     anchor: str,
     write: Callable[[], Any],
     done: str = "Saved.",
+    typed: bool = True,
 ):
     """Run one link write; on a refusal show the edit page with the message by the field.
 
     Sent by htmx, the answer is the edit page whose one section the browser swaps in, so
     unsaved input in the page's other sections stays; sent as a plain form, a redirect.
+    `typed` is False for a button's form (a row's hidden fields): a conflict then keeps none
+    of it in the section's add form.
     """
     htmx = is_htmx_partial(request)
 
@@ -60,7 +63,8 @@ def link_write(
         write()
     except Invalid as exc:
         session.rollback()
-        forms = state_of({"values": form, "errors": exc.errors})
+        forms = state_of({"values": form, "errors": exc.errors} if typed else
+                         {"errors": {"form": sentence("; ".join(exc.errors.values()))}})
         # htmx swaps only successful answers: the refusal comes as the page with its message.
         return render_editor(request, session, slug, status_code=200 if htmx else 422,
                              forms=forms)
@@ -68,8 +72,9 @@ def link_write(
         # Changed meanwhile by someone else: what was typed stays beside the newer state, and
         # the section now starts from that state, so sending again is a choice made knowingly.
         session.rollback()
-        if "/remove" in request.url.path:
-            # Nothing was typed: the add form below keeps its own defaults, not the row's.
+        if not typed or "/remove" in request.url.path:
+            # Nothing was typed: the add form below keeps its own defaults, not the row's (an
+            # organisation put in it would be a click from being added as a partner).
             forms = state_of({"errors": {"form": sentence(exc.message)}})
         else:
             forms = state_of({"values": form, "errors": {_first_field(form): sentence(
@@ -238,7 +243,7 @@ def accept_partner_request(
     """Accept an organisation's request to partner in the project."""
     return link_write(
         request, session, slug, form, form_name="partner", anchor="partners",
-        done="The request is accepted: the organisation is a partner.",
+        done="The request is accepted: the organisation is a partner.", typed=False,
         write=lambda: collaboration_service.accept_partner_request(
             session=session, actor=actor, slug=slug, organisation=form.get("organisation", "")),
     )
@@ -252,7 +257,7 @@ def decline_partner_request(
     """Decline an organisation's request to partner in the project."""
     return link_write(
         request, session, slug, form, form_name="partner", anchor="partners",
-        done="The request is declined.",
+        done="The request is declined.", typed=False,
         write=lambda: collaboration_service.decline_partner_request(
             session=session, actor=actor, slug=slug, organisation=form.get("organisation", "")),
     )

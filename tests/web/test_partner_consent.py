@@ -230,6 +230,9 @@ def test_answering_a_request_withdrawn_or_answered_meanwhile_is_a_conflict_said_
                           data={"organisation": CAMDEN})
         assert shown.status_code == 409
         assert "accepted already" in parse_html(shown.text).find("main").text()
+        # Nothing was typed: the Add form is not filled with the organisation, a click away
+        # from making it a partner without its asking.
+        assert not parse_html(shown.text).by_id("pa-organisation").get("value")
 
 
 # Found in review: a withdrawal told nobody, and the owner's "asks to partner" notice then led
