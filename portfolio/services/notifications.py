@@ -61,7 +61,7 @@ KINDS: dict[str, tuple[str, str]] = {
     # Written by `agreements.notice_expiring` (payload: agreement title, code, expires_on).
     "agreement_expiring": ("An agreement my project relies on is expiring", "email"),
     # Written by `collaboration.join_project` (payload: organisation, organisation_name), and
-    # by `withdraw_partner_request` with `withdrawn` (the same people heard of the request).
+    # by `withdraw_partner_request` with `withdrawn`: both go to the owner's active leads.
     "partner_request": ("Another organisation asks to partner in my organisation's project",
                         "email"),
     # Written on accepting or declining (payload: organisation_name, answer, users: who asked).

@@ -780,7 +780,6 @@ BACKLOG_COLUMNS = (
     "unlock_value", "rice", "wsjf", "bottleneck_dataset", "blocked_by", "unblocks",
     "contributions", "override", "end_date",
 )
-LEAN_COLUMNS = tuple(name for name in BACKLOG_COLUMNS if name != "contributions")
 # What a stored backlog page reads of a row: what its table, summary and committed progress
 # show (web/backlog_table.py), and no more. `PAGE_FIELDS` are those fields as `api_row` names
 # and shows them.
@@ -803,22 +802,17 @@ def backlog(
     session: Session | Connection, run: RunInfo, *, view: str | None = None,
     organisation: str | None = None, theme: str | None = None, status: str | None = None,
     q: str | None = None, after: int = 0, limit: int | None = 50, slug: str | None = None,
-    contributions: bool = True, columns: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """Return ranked rows after a rank (keyset pagination), with optional filters.
 
     With a view, the rows are that view's in rank order (`after` is a rank in the view);
-    without, every row in the whole order (`after` is a position in it). Without
-    contributions the rows leave them out (not read, not parsed); `columns` reads only those
-    of BACKLOG_COLUMNS.
+    without, every row in the whole order (`after` is a position in it).
     """
-    if columns is None:
-        columns = BACKLOG_COLUMNS if contributions else LEAN_COLUMNS
     values = _ranked_values(run, view=view, organisation=organisation, theme=theme,
                             status=status, q=q, after=after, limit=limit, slug=slug)
     # Core rows straight from the connection: the ORM's row loading doubled this page's cost.
     # Zipped with the result's own keys: dict(row._mapping) took 2.5 times as long.
-    result = _reading(session).execute(_backlog_query(frozenset(values), columns), values)
+    result = _reading(session).execute(_backlog_query(frozenset(values)), values)
     keys = tuple(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
 
@@ -843,8 +837,8 @@ def _reading(reader: Session | Connection) -> Connection:
 def _backlog_query(given: frozenset[str],
                    columns: tuple[str, ...] = BACKLOG_COLUMNS) -> Select[*tuple[Any, ...]]:
     """Return the ranked-rows query taking these parameters (bound by name), built once."""
-    # Built once per set of filters: putting 35 columns, two joins and the conditions
-    # together each time took half of a page's query time (0.5 ms).
+    # Built once per set of filters and columns: putting 33 columns, two joins and the
+    # conditions together each time took half of a page's query time (0.5 ms).
     r = RankingRow
     # Labelled as BACKLOG_COLUMNS: rows are read by the names the query gives them.
     readable: dict[str, Any] = {
@@ -963,12 +957,8 @@ def _unfiltered_extent(session: Session | Connection, run: RunInfo, *, view: str
     return {"total": total, "previous_after": previous}
 
 
-def api_rows(rows: list[dict[str, Any]], *, contributions: bool = True) -> list[dict[str, Any]]:
-    """Return the public JSON shape of ranked rows (`api_row`), rounding them all at once.
-
-    Without contributions (a page that loads each row's why from its own URL) the rows leave
-    them out rather than round what nobody reads.
-    """
+def api_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the public JSON shape of ranked rows (`api_row`), rounding them all at once."""
     composites = np.array([np.nan if row["composite"] is None else row["composite"]
                            for row in rows], dtype=np.float64)
     # One array call: a numpy call per row was a fifth of turning a page's rows.
@@ -976,9 +966,6 @@ def api_rows(rows: list[dict[str, Any]], *, contributions: bool = True) -> list[
         rows, round_total(composites, SCORE_DECIMALS).tolist(), strict=True)]
     figures = _rounded_figures(rows)
     today = date.today()
-    if not contributions:
-        return [_without_contributions(api_row(row, {}, score=score, figures=shown, today=today))
-                for row, score, shown in zip(rows, scores, figures, strict=True)]
     return [api_row(row, parts, score=score, figures=shown, today=today)
             for row, parts, score, shown in zip(rows, _shown_contributions(rows), scores, figures,
                                                 strict=True)]
@@ -1003,12 +990,6 @@ def _rounded_figures(rows: list[dict[str, Any]]) -> list[dict[str, float | None]
     return [dict(zip(names, rounded, strict=True)) if None not in values else
             {n: None if v is None else r for n, v, r in zip(names, values, rounded, strict=True)}
             for values, rounded in zip(raw, shown.tolist(), strict=True)]
-
-
-def _without_contributions(row: dict[str, Any]) -> dict[str, Any]:
-    """Return a public row without its contributions."""
-    del row["contributions"]
-    return row
 
 
 def _shown_contributions(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
@@ -1330,7 +1311,9 @@ def _stored_page(db: Database, run: RunInfo, *, after: int, limit: int,
     # is counted afresh, as its rows are read afresh.
     counted = ("backlog total", run.id, *sorted(filters.items()))
     kept = db.page_memo.get(counted) if run.behind == 0 else None
-    # One statement at a time, in no transaction: a run's rows never change once stored.
+    # One statement at a time, in no transaction: a run's rows never change once stored. A
+    # filtered page's count may see an edit to a project that its rows did not (as PostgreSQL's
+    # read committed always could); it is kept only for a run that is current.
     with db.connect() as connection:
         # Only what the page shows: its contributions (JSON, a fifth of a row's bytes) and the
         # figures only the API gives made reading and turning a page's rows twice as long.

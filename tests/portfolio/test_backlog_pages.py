@@ -120,13 +120,6 @@ def test_rows_rounded_together_show_what_each_rounded_alone_shows(rows: list[dic
 
 
 @given(st.lists(stored_rows(), max_size=12))
-def test_rows_without_contributions_are_the_same_rows_less_those(rows: list[dict]) -> None:
-    alone = [ranking.api_row(row) for row in rows]
-    assert ranking.api_rows(rows, contributions=False) == [
-        {k: v for k, v in row.items() if k != "contributions"} for row in alone]
-
-
-@given(st.lists(stored_rows(), max_size=12))
 def test_a_stored_page_s_rows_show_what_the_api_shows_of_them(rows: list[dict]) -> None:
     shown = [{k: tuple(v) if isinstance(v, list) else v for k, v in ranking.api_row(row).items()
               if k in ranking.PAGE_FIELDS} for row in rows]
@@ -181,14 +174,3 @@ def test_each_view_keeps_its_own_size_once_pages_of_both_were_shown(london: Data
                   for view in ("candidates", "committed", None)}
     assert first == later == everything
     assert len(set(everything.values())) == 3
-
-
-@pytest.mark.parametrize("view", ["candidates", None])
-def test_rows_read_without_contributions_are_the_same_rows_less_those(
-        london: Database, view: str | None) -> None:
-    run = ranking.ensure_ranking(london)
-    with london.read() as session:
-        whole = ranking.backlog(session, run, view=view, limit=None)
-        lean = ranking.backlog(session, run, view=view, limit=None, contributions=False)
-    assert whole and all("contributions" not in row for row in lean)
-    assert lean == [{k: v for k, v in row.items() if k != "contributions"} for row in whole]
