@@ -49,7 +49,7 @@ def link_write(
 
     Sent by htmx, the answer is the edit page whose one section the browser swaps in, so
     unsaved input in the page's other sections stays; sent as a plain form, a redirect.
-    `typed` is False for a button's form (a row's hidden fields): a conflict then keeps none
+    `typed` is False for a button's form (a row's hidden fields): a refusal then keeps none
     of it in the section's add form.
     """
     htmx = is_htmx_partial(request)
