@@ -10,6 +10,7 @@ from sqlmodel import Session
 from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.revision import WROTE_REVISION
+from portfolio.services.common import portfolio_revision
 from web.security import NotAuthenticated, resolve_actor
 
 
@@ -57,6 +58,16 @@ def seen_revision(request: Request) -> int:
         return 0
     value = request.session.get(WROTE_REVISION, 0)
     return value if isinstance(value, int) else 0
+
+
+def page_revision(request: Request, db: Database) -> int:
+    """Return the portfolio revision for a page that has written nothing yet.
+
+    A browser's session read it with its user a moment before (`accounts.SignedIn`), which
+    spares a page a round trip; an API token or a signed cookie alone reads it now.
+    """
+    signed_in = getattr(request.state, "signed_in", None)
+    return signed_in.revision if signed_in is not None else portfolio_revision(db)
 
 
 def current_actor(request: Request) -> Actor:

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Path, Query, Request
 from markupsafe import Markup
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from portfolio.db import Database
@@ -23,11 +24,11 @@ from portfolio.services import organisations as organisation_service
 from portfolio.services import planning
 from portfolio.services import profiles as profile_service
 from portfolio.services import ranking as ranking_service
-from portfolio.services.common import at_revision, portfolio_revision
+from portfolio.services.common import at_revision
 from portfolio.services.ranking import CANDIDATES, COMMITTED, VIEW_OF_STATUS
 from web.backlog_table import ranking_table
 from web.charts import bubble_matrix, budget_curve
-from web.deps import seen_revision
+from web.deps import page_revision, seen_revision
 from web.pages_common import AppDatabase
 from web.pages_together import committed_progress, rag_summary
 from web.routing import Router
@@ -60,11 +61,19 @@ VIEW_TABS = tuple(
 
 def _choices(db: Database, revision: int | None = None) -> dict[str, Any]:
     """Return the filter choices every engine page offers."""
-    profiles, organisations = at_revision(db, "engine page choices", lambda session: (
-        profile_service.list_profiles(session=session, include_retired=False),
-        organisation_service.list_organisations(session=session)), revision=revision)
-    return {"profiles": profiles, "organisations": organisations,
+    profiles, organisations, owners = at_revision(
+        db, "engine page choices", _choices_read, revision=revision)
+    return {"profiles": profiles, "organisations": organisations, "owners": owners,
             "themes": [t.value for t in Theme], "statuses": [s.value for s in ProjectStatus]}
+
+
+def _choices_read(session: Session) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                            closed_lists.Closed]:
+    """Read the profiles and organisations offered, and the owner filter's closed list."""
+    organisations = organisation_service.list_organisations(session=session)
+    # Kept with the organisations: a page built the 400 codes' list on every view.
+    return (profile_service.list_profiles(session=session, include_retired=False),
+            organisations, closed_lists.organisations(o["code"] for o in organisations))
 
 
 @router.get("/dashboard", name="dashboard", dependencies=[READ])
@@ -142,7 +151,7 @@ async def backlog_page(
 ):
     """Show the ranked backlog; the weight sliders re-rank it in place through htmx."""
     # One revision read serves the choices and the ranking run, both kept per revision.
-    revision = portfolio_revision(db)
+    revision = page_revision(request, db)
     choices = _choices(db, revision)
     shown, view_error = closed_lists.sift(view=(BACKLOG_VIEWS, view))
     view = shown["view"] or CANDIDATES
@@ -160,8 +169,7 @@ async def backlog_page(
             whatif = {d: moved.get(d, float(base[d])) for d in DIMENSIONS}
     tab = next(t for t in VIEW_TABS if t["name"] == view)
     applied, errors = closed_lists.sift(
-        organisation=(closed_lists.organisations(o["code"] for o in choices["organisations"]),
-                      organisation),
+        organisation=(choices["owners"], organisation),
         theme=(closed_lists.THEMES, theme), status=(closed_lists.statuses_in_view(view), status))
     errors = view_error | profile_error | errors | slider_errors | after_error
     # A value naming nothing is said beside its filter; the ranking is shown without it.
@@ -258,8 +266,7 @@ def graph_page(request: Request, db: AppDatabase, organisation: Code = None, the
     """Show the interactive network, or which datasets are shared by which projects."""
     choices = _choices(db)
     applied, errors = closed_lists.sift(
-        organisation=(closed_lists.organisations(o["code"] for o in choices["organisations"]),
-                      organisation),
+        organisation=(choices["owners"], organisation),
         theme=(closed_lists.THEMES, theme), kind=(NODE_KINDS, kind),
         view=(GRAPH_VIEWS, view), layout=(GRAPH_LAYOUTS, layout),
         colour=(GRAPH_COLOURINGS, colour))

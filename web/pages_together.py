@@ -286,6 +286,12 @@ def unread_notifications(context: Any) -> int:
     request = context.get("request")
     if actor is None or actor.id is None or request is None:
         return 0
+    signed_in = getattr(request.state, "signed_in", None)
+    # Read with the session's user: a page that only reads shows that count. One that wrote
+    # (marked notifications read, say) counts again.
+    if (signed_in is not None and signed_in.actor.id == actor.id
+            and request.method in ("GET", "HEAD")):
+        return int(signed_in.unread)
     with request.app.state.database.connect() as connection:
         return notification_service.unread_count(connection, actor.id)
 

@@ -164,7 +164,11 @@ def _session_actor(request: Request) -> Actor | None:
     seen = seen if isinstance(seen, int) else None
     secret = request.session.get(SESSION_KEY)
     if isinstance(secret, str):
-        return accounts.actor_for_session(db=database, secret=secret, limits=limits, seen=seen)
+        signed_in = accounts.actor_for_session(db=database, secret=secret, limits=limits,
+                                               seen=seen)
+        # Kept for the page: the revision and the bell's count, read in the same statement.
+        request.state.signed_in = signed_in
+        return signed_in.actor if signed_in is not None else None
     # Signed in while the database could not be written (see start_signed_in_session).
     fallback = request.session.get(FALLBACK_KEY)
     if not isinstance(fallback, dict) or not isinstance(fallback.get("user"), int):

@@ -73,6 +73,36 @@ def test_backlog_queries_do_not_grow_with_the_rows_shown(client: Browser) -> Non
     assert not [sql for sql in again if "ranking_row" in sql], again
 
 
+def test_a_shown_backlog_page_reads_its_user_revision_and_bell_in_one_statement(
+        client: Browser) -> None:
+    client.get("/backlog", headers=HTML)  # shown once: its rows and choices are kept
+    with counted(client) as statements:
+        page = client.get("/backlog", headers=HTML)
+    assert page.status_code == 200
+    # The session's user, the portfolio's revision and the bell's count: one round trip.
+    assert len(statements) == 1, statements
+    assert all(table in statements[0]
+               for table in ("user_session", "portfolio_revision", "notification")), statements
+
+
+def test_the_bell_read_with_the_user_counts_what_came_and_what_was_read_since(
+        client: Browser) -> None:
+    from sqlalchemy import select
+
+    from portfolio.models import Notification, UserSession
+
+    db = client.app.state.database
+    with db.write() as session:  # the newest session is the client's, signed in last
+        user_id = session.execute(select(UserSession.user_id).order_by(
+            UserSession.created_at.desc()).limit(1)).scalar_one()  # type: ignore[attr-defined]
+        session.add(Notification(user_id=user_id, kind="question", message="Who owns this?",
+                                 link="/backlog"))
+    assert 'class="count">1<' in client.get("/backlog", headers=HTML).text
+    marked = client.post("/notifications/read", data={}, follow_redirects=False)
+    assert marked.status_code == 303, marked.text
+    assert " unread<" not in client.get("/backlog", headers=HTML).text
+
+
 def test_graph_api_queries_do_not_grow_with_the_nodes(client: Browser) -> None:
     client.get("/api/v1/graph")  # the first call builds the whole graph once for this run
     with counted(client) as whole:
