@@ -49,8 +49,8 @@ def link_write(
 
     Sent by htmx, the answer is the edit page whose one section the browser swaps in, so
     unsaved input in the page's other sections stays; sent as a plain form, a redirect.
-    `typed` is False for a button's form (a row's hidden fields): a refusal then keeps none
-    of it in the section's add form.
+    `typed` is False for a button's form (a row's Remove, Accept or Decline: hidden fields):
+    a refusal then keeps none of it in the section's add form.
     """
     htmx = is_htmx_partial(request)
 
@@ -72,7 +72,7 @@ def link_write(
         # Changed meanwhile by someone else: what was typed stays beside the newer state, and
         # the section now starts from that state, so sending again is a choice made knowingly.
         session.rollback()
-        if not typed or "/remove" in request.url.path:
+        if not typed:
             # Nothing was typed: the add form below keeps its own defaults, not the row's (an
             # organisation put in it would be a click from being added as a partner).
             forms = state_of({"errors": {"form": sentence(exc.message)}})
@@ -145,6 +145,7 @@ def remove_dependency(
         form_name="dependency",
         anchor="dependencies",
         done="The dependency is removed.",
+        typed=False,
         write=lambda: project_service.remove_dependency(
             session=session, actor=actor, slug=slug, depends_on=form.get("depends_on", "")
         ),
@@ -184,6 +185,7 @@ def unlink_dataset(
         form_name="dataset",
         anchor="datasets",
         done="The dataset is unlinked.",
+        typed=False,
         write=lambda: project_service.unlink_dataset(
             session=session,
             actor=actor,
@@ -228,6 +230,7 @@ def remove_partner(
         form_name="partner",
         anchor="partners",
         done="The partner is removed.",
+        typed=False,
         write=lambda: project_service.remove_partner(
             session=session, actor=actor, slug=slug, organisation=form.get("organisation", ""),
             was_role=form.get("was_role"),

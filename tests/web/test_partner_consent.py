@@ -251,3 +251,23 @@ def test_the_owners_leads_hear_that_a_request_was_withdrawn(
     assert len(withdrawn) == 1 and "Camden" in withdrawn[0]["message"]
     assert withdrawn[0]["link"] == f"/projects/{PROJECT}"  # not the edit page's Accept
     assert "withdrew" not in told(app, camden, page=False)  # not told of one's own withdrawal
+
+
+# Found in review: a Remove refused because the organisation was no longer a partner (removed
+# by a colleague meanwhile) filled the Add form with that organisation's code, one click from
+# adding it back without its asking; a removed dependency's form did the same with its project.
+def test_a_refused_remove_leaves_the_add_forms_empty(settings: Settings,
+                                                     london: Database) -> None:
+    app = create_app(settings)
+    with Browser(app) as page:
+        sign_in(page, london, "lead", OWNER)
+        for path, data, field in (
+                ("partners/remove", {"organisation": BEXLEY, "was_role": "data"},
+                 "pa-organisation"),
+                ("dependencies/remove", {"depends_on": "london-datastore-replatforming"},
+                 "dep-depends_on")):
+            shown = page.post(f"/projects/{PROJECT}/{path}", data=data)
+            assert shown.status_code == 422, (path, shown.text[:300])
+            html = parse_html(shown.text)
+            assert "not" in html.find("main").text()  # the refusal is said
+            assert not html.by_id(field).get("value"), (path, html.by_id(field).get("value"))
