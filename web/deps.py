@@ -61,13 +61,16 @@ def seen_revision(request: Request) -> int:
 
 
 def page_revision(request: Request, db: Database) -> int:
-    """Return the portfolio revision for a page that has written nothing yet.
+    """Return the portfolio revision as a page sees it.
 
-    A browser's session read it with its user a moment before (`accounts.SignedIn`), which
-    spares a page a round trip; an API token or a signed cookie alone reads it now.
+    A GET's browser session read it with its user a moment before (`accounts.SessionRead`),
+    which spares the page a round trip. A form's answer (which may have written), an API token
+    or a signed cookie alone reads it now.
     """
     signed_in = getattr(request.state, "signed_in", None)
-    return signed_in.revision if signed_in is not None else portfolio_revision(db)
+    if signed_in is not None and request.method in ("GET", "HEAD"):
+        return int(signed_in.revision)
+    return portfolio_revision(db)
 
 
 def current_actor(request: Request) -> Actor:

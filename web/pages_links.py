@@ -84,7 +84,8 @@ def link_write(
     except NotAllowed as exc:
         # Not this user's project (any more): the section keeps what was typed, with why.
         session.rollback()
-        forms = state_of({"values": form, "errors": {"form": sentence(exc.message)}})
+        forms = state_of(({"values": form} if typed else {})
+                         | {"errors": {"form": sentence(exc.message)}})
         return render_editor(request, session, slug, status_code=200 if htmx else 403,
                              forms=forms, refused=True)
     if htmx:

@@ -287,8 +287,8 @@ def unread_notifications(context: Any) -> int:
     if actor is None or actor.id is None or request is None:
         return 0
     signed_in = getattr(request.state, "signed_in", None)
-    # Read with the session's user: a page that only reads shows that count. One that wrote
-    # (marked notifications read, say) counts again.
+    # Read with the session's user: a page answering a GET shows that count. A page answering
+    # a form (which may have written) counts again.
     if (signed_in is not None and signed_in.actor.id == actor.id
             and request.method in ("GET", "HEAD")):
         return int(signed_in.unread)

@@ -775,7 +775,7 @@ def control_free(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class SignedIn:
+class SessionRead:
     """A live session's actor, with the revision and unread count read in the same statement."""
 
     actor: Actor
@@ -784,8 +784,8 @@ class SignedIn:
 
 
 def actor_for_session(*, db: Database, secret: str, limits: SessionLimits,
-                      seen: float | None = None) -> SignedIn | None:
-    """Return who a live session signs in (`SignedIn`), or None: unknown, ended, idle or too old.
+                      seen: float | None = None) -> SessionRead | None:
+    """Return who a live session signs in (`SessionRead`), or None: unknown, ended, idle or too old.
 
     `seen` is when this browser was last served (kept in its cookie): while the database
     cannot be written, the stored last-seen time stands still and this keeps the session alive.
@@ -808,7 +808,7 @@ def actor_for_session(*, db: Database, secret: str, limits: SessionLimits,
                .values(last_seen_at=now))
     actor = _actor_of(row)
     assert actor is not None  # a row was found
-    return SignedIn(actor, int(row.revision or 0), int(row.unread or 0))
+    return SessionRead(actor, int(row.revision or 0), int(row.unread or 0))
 
 
 def end_session(*, db: Database, secret: str) -> None:

@@ -255,19 +255,31 @@ def test_the_owners_leads_hear_that_a_request_was_withdrawn(
 
 # Found in review: a Remove refused because the organisation was no longer a partner (removed
 # by a colleague meanwhile) filled the Add form with that organisation's code, one click from
-# adding it back without its asking; a removed dependency's form did the same with its project.
+# adding it back without its asking; a removed dependency's or dataset's form did the same.
 def test_a_refused_remove_leaves_the_add_forms_empty(settings: Settings,
                                                      london: Database) -> None:
     app = create_app(settings)
     with Browser(app) as page:
         sign_in(page, london, "lead", OWNER)
-        for path, data, field in (
+        for path, data, section, field, said in (
                 ("partners/remove", {"organisation": BEXLEY, "was_role": "data"},
-                 "pa-organisation"),
+                 "sec-partners", "pa-organisation", "is not a partner"),
                 ("dependencies/remove", {"depends_on": "london-datastore-replatforming"},
-                 "dep-depends_on")):
+                 "sec-dependencies", "dep-depends_on", "does not depend on"),
+                ("datasets/remove", {"dataset": "english-indices-of-deprivation-2019",
+                                     "relation": "uses"},
+                 "sec-datasets", "ds-dataset", "does not use")):
             shown = page.post(f"/projects/{PROJECT}/{path}", data=data)
             assert shown.status_code == 422, (path, shown.text[:300])
             html = parse_html(shown.text)
-            assert "not" in html.find("main").text()  # the refusal is said
+            summary = html.by_id(section).find(class_="error-summary")
+            assert summary is not None and said in summary.text(), path  # the refusal is said
             assert not html.by_id(field).get("value"), (path, html.by_id(field).get("value"))
+        # The dataset form is back to its defaults, "required" ticked, not the row's values.
+        assert parse_html(shown.text).by_id("ds-required").get("checked") is not None
+    with Browser(app) as outsider:  # a lead of another organisation may not remove anything
+        sign_in(outsider, london, "lead", BEXLEY)
+        shown = outsider.post(f"/projects/{PROJECT}/partners/remove",
+                              data={"organisation": CAMDEN, "was_role": "data"})
+        assert shown.status_code == 403, shown.text[:300]
+        assert not parse_html(shown.text).by_id("pa-organisation").get("value")
