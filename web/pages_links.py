@@ -82,7 +82,8 @@ def link_write(
         return render_editor(request, session, slug, status_code=200 if htmx else 409,
                              forms=forms)
     except NotAllowed as exc:
-        # Not this user's project (any more): the section keeps what was typed, with why.
+        # Not this user's project (any more): the section keeps what was typed (a button's
+        # form: nothing), with why.
         session.rollback()
         forms = state_of(({"values": form} if typed else {})
                          | {"errors": {"form": sentence(exc.message)}})
