@@ -45,7 +45,7 @@ from portfolio.services.common import (
     project_by_slug,
     record,
 )
-from portfolio.services.notifications import announce
+from portfolio.services.notifications import announce, close_partner_request
 from portfolio.settings import Settings
 from portfolio.writers import sqlite_file
 from scoring import similarity
@@ -675,6 +675,8 @@ def accept_partner_request(*, session: Session, actor: Actor, slug: str,
     partner = _partner(session, project.id, asking.id) or _make_partner(
         session, actor, project.id, asking.id)
     _tell_asker(session, actor, project, asking, found, "accepted")
+    close_partner_request(session, project_id=project.id, organisation=asking.code,
+                          outcome="accepted")
     session.delete(found)
     return {"project": slug, "organisation": asking.code, "organisation_name": asking.name,
             "status": "partner", "role": partner.role}
@@ -687,6 +689,9 @@ def decline_partner_request(*, session: Session, actor: Actor, slug: str,
     record(session, actor, action="decline", entity="partner_request", project_id=project.id,
            entity_id=found.id, before={"organisation_id": asking.id})
     _tell_asker(session, actor, project, asking, found, "declined")
+    assert project.id is not None
+    close_partner_request(session, project_id=project.id, organisation=asking.code,
+                          outcome="declined")
     session.delete(found)
 
 
@@ -717,7 +722,10 @@ def withdraw_partner_request(*, session: Session, actor: Actor, slug: str,
             among="the organisation that asked")
     record(session, actor, action="withdraw", entity="partner_request", project_id=project.id,
            entity_id=found.id, before={"organisation_id": asking.id})
-    # The owning side was told of the request: it hears that nothing waits on it any more.
+    # The owning side was told of the request: its notice says so, and it hears that nothing
+    # waits on it any more.
+    close_partner_request(session, project_id=project.id, organisation=asking.code,
+                          outcome="withdrawn")
     announce(session, "partner_request", project_id=project.id, actor=actor,
              payload={"organisation": asking.code, "organisation_name": asking.name,
                       "withdrawn": True})

@@ -194,7 +194,7 @@ def fan_out(session: Session, event: NotificationEvent, settings: Settings) -> t
     message = describe(event.kind, event.payload or {}, project, actor_name)
     link = f"/projects/{project.slug}" if project else "/notifications"
     if project is not None and event.kind == "partner_request" and not (
-            event.payload or {}).get("withdrawn"):
+            (event.payload or {}).get("withdrawn") or (event.payload or {}).get("outcome")):
         link += "/edit#partners"  # where Accept and Decline are
     users: list[User] = []
     for part in chunks(sorted(wanted)):
@@ -241,6 +241,9 @@ def describe(kind: str, payload: dict[str, Any], project: Project | None, actor:
     if kind == "partner_request" and payload.get("withdrawn"):
         return (f"{payload.get('organisation_name', '')} withdrew its request to partner in "
                 f"{title} ({who}): nothing waits for an answer")
+    if kind == "partner_request" and payload.get("outcome"):
+        return (f"{payload.get('organisation_name', '')} asked to partner in {title} ({who}): "
+                f"the request was {payload['outcome']}")
     if kind == "partner_request":
         return (f"{payload.get('organisation_name', '')} asks to partner in {title} ({who}): "
                 "accept or decline on the project's edit page")
@@ -269,13 +272,42 @@ def requote_comment(session: Session, *, project_id: int, comment_id: int,
         payload = event.payload or {}
         if payload.get("comment_id") != comment_id:
             continue
-        event.payload = {**payload, "excerpt": excerpt}
-        session.add(event)
-        actor = "" if event.actor_id is None else session.execute(
-            select(col(User.name)).where(col(User.id) == event.actor_id)).scalar() or ""
-        message = describe(event.kind, event.payload, project, actor)[:500]
-        session.execute(update(Notification).where(col(Notification.event_id) == event.id)
-                        .values(message=message))
+        _reword(session, event, {**payload, "excerpt": excerpt}, project)
+
+
+def close_partner_request(session: Session, *, project_id: int, organisation: str,
+                          outcome: str) -> None:
+    """Say on the notices of an organisation's waiting request to partner how it ended.
+
+    `outcome` is "accepted", "declined" or "withdrawn". The notices then link to the project
+    page, not to the edit page's Accept; reworded as `requote_comment` rewords.
+    """
+    events: list[NotificationEvent] = list(session.execute(select(NotificationEvent).where(
+        col(NotificationEvent.project_id) == project_id,
+        col(NotificationEvent.kind) == "partner_request")).scalars())
+    project = session.get(Project, project_id)
+    for event in events:
+        payload = event.payload or {}
+        # The request's own notice only: not a withdrawal's, nor one of a request that ended.
+        if (payload.get("organisation") != organisation or payload.get("withdrawn")
+                or payload.get("outcome")):
+            continue
+        _reword(session, event, {**payload, "outcome": outcome}, project,
+                link=f"/projects/{project.slug}" if project is not None else None)
+
+
+def _reword(session: Session, event: NotificationEvent, payload: dict[str, Any],
+            project: Project | None, *, link: str | None = None) -> None:
+    """Give an event a new payload and its notices written already the message it now makes."""
+    event.payload = payload
+    session.add(event)
+    actor = "" if event.actor_id is None else session.execute(
+        select(col(User.name)).where(col(User.id) == event.actor_id)).scalar() or ""
+    changed: dict[str, str] = {"message": describe(event.kind, payload, project, actor)[:500]}
+    if link is not None:
+        changed["link"] = link
+    session.execute(update(Notification).where(col(Notification.event_id) == event.id)
+                    .values(**changed))
 
 
 def _channels(session: Session, user_ids: list[int], kind: str) -> dict[int, str]:

@@ -253,6 +253,44 @@ def test_the_owners_leads_hear_that_a_request_was_withdrawn(
     assert "withdrew" not in told(app, camden, page=False)  # not told of one's own withdrawal
 
 
+# Found in review: once a request was answered or withdrawn, the owning side's "asks to
+# partner" notice still said to accept or decline it and led to an edit page with nothing to
+# answer.
+def test_a_requests_notice_says_how_it_ended_and_leads_to_the_project_page(
+        settings: Settings, london: Database) -> None:
+    app = create_app(settings)
+    camden, owner = api(app, london, "lead", CAMDEN), api(app, london, "lead", OWNER)
+    bexley = api(app, london, "lead", BEXLEY)
+    db = app.state.database
+
+    def asked(name: str) -> list[dict[str, str]]:
+        db.background.wait()
+        return [n for n in owner.get("/api/v1/notifications").json()
+                if n["message"].startswith(f"{name} ask")]
+
+    camden.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": CAMDEN})
+    bexley.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": BEXLEY})
+    waiting = asked("Camden")
+    assert len(waiting) == 1 and "accept or decline" in waiting[0]["message"]
+    assert waiting[0]["link"] == f"/projects/{PROJECT}/edit#partners"
+    camden.post(f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}/withdraw")
+    [ended] = asked("Camden")
+    assert ended["message"].endswith("the request was withdrawn"), ended["message"]
+    assert ended["link"] == f"/projects/{PROJECT}"
+    assert "accept or decline" in asked("Bexley")[0]["message"]  # another's is untouched
+    # Asked again: the new notice waits for an answer, the old one stays withdrawn.
+    camden.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": CAMDEN})
+    assert owner.post(f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}/accept"
+                      ).status_code == 200
+    assert sorted(n["message"].rsplit(": ", 1)[1] for n in asked("Camden")) == [
+        "the request was accepted", "the request was withdrawn"]
+    assert owner.delete(f"/api/v1/projects/{PROJECT}/partner-requests/{BEXLEY}"
+                        ).status_code == 204
+    [declined] = asked("Bexley")
+    assert declined["message"].endswith("the request was declined")
+    assert declined["link"] == f"/projects/{PROJECT}"
+
+
 # Found in review: a Remove refused because the organisation was no longer a partner (removed
 # by a colleague meanwhile) filled the Add form with that organisation's code, one click from
 # adding it back without its asking; a removed dependency's or dataset's form did the same.
