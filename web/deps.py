@@ -11,7 +11,7 @@ from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.revision import WROTE_REVISION
 from portfolio.services.common import portfolio_revision
-from web.security import NotAuthenticated, resolve_actor
+from web.security import NotAuthenticated, resolve_actor, session_read
 
 
 def get_database(request: Request) -> Database:
@@ -61,16 +61,11 @@ def seen_revision(request: Request) -> int:
 
 
 def page_revision(request: Request, db: Database) -> int:
-    """Return the portfolio revision as a page sees it.
-
-    A GET's browser session read it with its user a moment before (`accounts.SessionRead`),
-    which spares the page a round trip. A form's answer (which may have written), an API token
-    or a signed cookie alone reads it now.
-    """
-    signed_in = getattr(request.state, "signed_in", None)
-    if signed_in is not None and request.method in ("GET", "HEAD"):
-        return int(signed_in.revision)
-    return portfolio_revision(db)
+    """Return the portfolio revision as a page sees it (`session_read`'s, or read now)."""
+    # A browser's session read it with its user a moment before, sparing a round trip; an API
+    # token or a signed cookie alone reads it now.
+    read = session_read(request)
+    return read.revision if read is not None else portfolio_revision(db)
 
 
 def current_actor(request: Request) -> Actor:

@@ -26,7 +26,7 @@ from web.pages_common import (
     sentence,
 )
 from web.routing import Router
-from web.security import COMMENT, EDIT, PROGRESS, PUBLIC, READ, WATCH, RowId
+from web.security import COMMENT, EDIT, PROGRESS, PUBLIC, READ, WATCH, RowId, session_read
 from web.templating import flash, is_htmx_partial, render, templates
 
 router = Router(include_in_schema=False)
@@ -286,12 +286,9 @@ def unread_notifications(context: Any) -> int:
     request = context.get("request")
     if actor is None or actor.id is None or request is None:
         return 0
-    signed_in = getattr(request.state, "signed_in", None)
-    # Read with the session's user: a page answering a GET shows that count. A page answering
-    # a form (which may have written) counts again.
-    if (signed_in is not None and signed_in.actor.id == actor.id
-            and request.method in ("GET", "HEAD")):
-        return int(signed_in.unread)
+    read = session_read(request)
+    if read is not None and read.actor.id == actor.id:
+        return read.unread
     with request.app.state.database.connect() as connection:
         return notification_service.unread_count(connection, actor.id)
 

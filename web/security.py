@@ -156,6 +156,16 @@ def note_seen(request: Request) -> None:
         request.session[SEEN_KEY] = now
 
 
+def session_read(request: Request) -> accounts.SessionRead | None:
+    """Return what was read with the session's user, for a page answering a GET or HEAD.
+
+    A form's answer may have written since (marked notifications read, say): it reads again.
+    """
+    if request.method not in ("GET", "HEAD"):
+        return None
+    return getattr(request.state, "signed_in", None)
+
+
 def _session_actor(request: Request) -> Actor | None:
     """Return the actor of the browser's session: stored, or kept in the cookie meanwhile."""
     database = request.app.state.database

@@ -187,14 +187,11 @@ def fan_out(session: Session, event: NotificationEvent, settings: Settings) -> t
     wanted = recipients(session, event)
     if not wanted:
         return 0, 0
-    actor_name = ""
-    if event.actor_id is not None:
-        actor_name = session.execute(select(col(User.name)).where(col(User.id) == event.actor_id)) \
-            .scalar() or ""
-    message = describe(event.kind, event.payload or {}, project, actor_name)
+    payload = event.payload or {}
+    message = describe(event.kind, payload, project, _actor_name(session, event))
     link = f"/projects/{project.slug}" if project else "/notifications"
     if project is not None and event.kind == "partner_request" and not (
-            (event.payload or {}).get("withdrawn") or (event.payload or {}).get("outcome")):
+            payload.get("withdrawn") or payload.get("outcome")):
         link += "/edit#partners"  # where Accept and Decline are
     users: list[User] = []
     for part in chunks(sorted(wanted)):
@@ -296,14 +293,21 @@ def close_partner_request(session: Session, *, project_id: int, organisation: st
                 link=f"/projects/{project.slug}" if project is not None else None)
 
 
+def _actor_name(session: Session, event: NotificationEvent) -> str:
+    """Return the name of the user whose action an event tells of ("" for none)."""
+    if event.actor_id is None:
+        return ""
+    return session.execute(select(col(User.name)).where(col(User.id) == event.actor_id)
+                           ).scalar() or ""
+
+
 def _reword(session: Session, event: NotificationEvent, payload: dict[str, Any],
             project: Project | None, *, link: str | None = None) -> None:
     """Give an event a new payload and its notices written already the message it now makes."""
     event.payload = payload
     session.add(event)
-    actor = "" if event.actor_id is None else session.execute(
-        select(col(User.name)).where(col(User.id) == event.actor_id)).scalar() or ""
-    changed: dict[str, str] = {"message": describe(event.kind, payload, project, actor)[:500]}
+    changed: dict[str, str] = {
+        "message": describe(event.kind, payload, project, _actor_name(session, event))[:500]}
     if link is not None:
         changed["link"] = link
     session.execute(update(Notification).where(col(Notification.event_id) == event.id)
