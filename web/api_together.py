@@ -263,12 +263,14 @@ def edit_comment(comment_id: RowId, body: CommentEditIn, db: AppDatabase,
 
 
 @router.delete("/comments/{comment_id}", dependencies=[COMMENT], response_model=CommentRemoved)
-def remove_comment(comment_id: RowId, session: WriteSession, actor: CurrentActor,
+def remove_comment(comment_id: RowId, db: AppDatabase, session: WriteSession,
+                   actor: CurrentActor,
                    was_edited_at: Annotated[str | None, Query(max_length=40, description=(
                        "The comment's `edited_at` as read (empty: never edited); a comment "
                        "edited since is kept and answers 409"))] = None) -> dict[str, Any]:
     """Remove one's own comment, or anyone's as a moderator (the CDO or an admin)."""
     return comment_service.remove_comment(session=session, actor=actor, comment_id=comment_id,
+                                          edit_minutes=db.settings.comment_edit_minutes,
                                           was_edited_at=was_edited_at)
 
 

@@ -156,6 +156,11 @@ def post_comment(request: Request, slug: str, db: AppDatabase, actor: CurrentAct
     return _back(request, slug, "discussion")
 
 
+# A comment form's hidden edit time that the service could not read: not mended by hand.
+UNREADABLE_EDIT_TIME = ("This page's copy of the comment could not be read: reload the page, "
+                        "then try again.")
+
+
 @router.post("/projects/{slug}/comments/{comment_id}/edit", name="comment_edit",
              dependencies=[COMMENT])
 def edit_comment(request: Request, slug: str, comment_id: RowId, db: AppDatabase,
@@ -183,7 +188,8 @@ def edit_comment(request: Request, slug: str, comment_id: RowId, db: AppDatabase
             raise  # htmx shows the refusal in the edit form itself, the text still in it
         errors, values, status = {field: sentence(exc.message)}, {"body": typed}, 404
     except Invalid as exc:
-        errors = {field: exc.errors.get("body", "Check the comment.")}
+        # Else the form's hidden edit time was unreadable: nothing the author can mend by hand.
+        errors = {field: exc.errors.get("body", UNREADABLE_EDIT_TIME + " Your text is kept here.")}
         values, status = {field: typed}, 422
     else:
         if is_htmx_partial(request):
@@ -204,10 +210,12 @@ def remove_comment(request: Request, slug: str, comment_id: RowId, db: AppDataba
     try:
         with db.write() as session:
             comment_service.remove_comment(session=session, actor=actor, comment_id=comment_id,
+                                           edit_minutes=db.settings.comment_edit_minutes,
                                            slug=slug, was_edited_at=form.get("was_edited_at"))
     except (Conflict, Invalid) as exc:
         # Edited meanwhile: kept, shown as it is now with why, its form carrying the new edit.
-        errors = {f"remove_{comment_id}": sentence(exc.message)}
+        errors = {f"remove_{comment_id}": (UNREADABLE_EDIT_TIME if isinstance(exc, Invalid)
+                                           else sentence(exc.message))}
         if is_htmx_partial(request):
             return _discussion(request, db, slug, errors=errors, values={})
         return _project_page(request, db, slug, errors=errors, values={},

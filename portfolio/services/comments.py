@@ -124,13 +124,9 @@ def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
         raise EditWindowClosed(f"a comment may be edited for {edit_minutes} minutes after "
                                "posting; post a new one instead")
     if was_edited_at is not None and _edit_stamp(row.edited_at) != _read_stamp(was_edited_at):
-        author = session.get(User, row.author_id)
         raise Conflict("this comment was changed since you read it (perhaps in another tab): "
                        "compare it with your text, then save yours again if it should replace "
-                       "it", current=_shown(
-                           (row.id, row.author_id, row.body_html, row.body, row.created_at,
-                            row.edited_at, row.removed_at, author and author.name),
-                           actor, edit_minutes=edit_minutes))
+                       "it", current=_as_shown(session, row, actor, edit_minutes))
     text = _checked_body(body, max_chars=max_chars)
     before = {"body": row.body}
     row.body, row.body_html, row.edited_at = text, render_markdown(text), utcnow()
@@ -144,7 +140,7 @@ def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,
     return {"id": row.id, "body": text}
 
 
-def remove_comment(*, session: Session, actor: Actor, comment_id: int,
+def remove_comment(*, session: Session, actor: Actor, comment_id: int, edit_minutes: int,
                    slug: str | None = None, was_edited_at: str | None = None) -> dict[str, Any]:
     """Remove a comment (its author, or a moderator), unless edited since `was_edited_at`."""
     # Named through a project (`slug`), the comment must be on it; `was_edited_at` is the
@@ -155,8 +151,7 @@ def remove_comment(*, session: Session, actor: Actor, comment_id: int,
     if was_edited_at is not None and _edit_stamp(row.edited_at) != _read_stamp(was_edited_at):
         raise Conflict("this comment was edited by its author since you read it: read it "
                        "again, then remove it if it should still go",
-                       current={"id": row.id, "body": row.body,
-                                "edited_at": row.edited_at and _aware(row.edited_at).isoformat()})
+                       current=_as_shown(session, row, actor, edit_minutes))
     before = {"body": row.body}
     row.body, row.body_html = "", ""
     row.removed_at, row.removed_by_id = utcnow(), actor.id
@@ -220,6 +215,15 @@ def _shown(row: Sequence[Any], actor: Actor | None, *, edit_minutes: int,
         "can_edit": editable, "body": body if editable else "",
         "can_remove": live and (own or moderator),
     }
+
+
+def _as_shown(session: Session, row: ProjectComment, actor: Actor,
+              edit_minutes: int) -> dict[str, Any]:
+    """Return a comment as this actor's discussion shows it (a 409's `current`)."""
+    author = session.get(User, row.author_id)
+    return _shown((row.id, row.author_id, row.body_html, row.body, row.created_at,
+                   row.edited_at, row.removed_at, author and author.name),
+                  actor, edit_minutes=edit_minutes)
 
 
 def comment_for_edit(session: Session, actor: Actor, comment_id: int) -> ProjectComment:

@@ -169,6 +169,8 @@ def test_a_comment_edited_since_it_was_read_is_kept_from_removal(api: Api) -> No
     assert stale.status_code == 409, stale.text
     assert "edited by its author" in stale.json()["detail"]
     now = c.get(f"/api/v1/projects/{PROPOSED}/comments", headers=cdo).json()[0]
+    # The comment as the remover's discussion shows it, as an edit's 409 gives it.
+    assert stale.json()["current"] == now
     assert not now["removed"]
     removed = c.delete(f"/api/v1/comments/{made['id']}",
                        params={"was_edited_at": now["edited_at"]}, headers=cdo)

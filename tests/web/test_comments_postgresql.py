@@ -33,7 +33,7 @@ def test_an_edit_of_a_comment_being_removed_is_refused_with_the_text_kept(
 
     # A moderator's removal is written, not yet committed, when the author's edit arrives.
     def meanwhile(session: Session) -> None:
-        comments.remove_comment(session=session, actor=SYSTEM, comment_id=cid)
+        comments.remove_comment(session=session, actor=SYSTEM, comment_id=cid, edit_minutes=15)
 
     answer = sent_while_held(london, meanwhile, lambda: lead.post(
         f"/projects/{PROPOSED}/comments/{cid}/edit",

@@ -361,6 +361,30 @@ def test_an_edit_from_a_stale_tab_keeps_both_texts_and_says_why(people: People,
         assert session.get(ProjectComment, cid).body == typed  # type: ignore[union-attr]
 
 
+def test_an_edit_with_an_unreadable_edit_time_says_so_and_keeps_the_text(
+        people: People, london: Database) -> None:
+    # Left open in a note: the form's hidden edit time, unreadable, gave "Check the comment."
+    lead = people("lead", BD)
+    htmx(lead, f"/projects/{PROPOSED}/comments", {"body": "First draft"})
+    with london.read() as session:
+        cid = session.execute(select(ProjectComment.id)).scalar_one()
+    action = f"/projects/{PROPOSED}/comments/{cid}/edit"
+    form = edit_form(lead.get(f"/projects/{PROPOSED}").text, action)
+    answer = lead.post(action, data=form | {"body": "Typed", "was_edited_at": "yesterday"},
+                       follow_redirects=False)
+    assert answer.status_code == 422
+    page = parse_html(answer.text)
+    assert page.by_id(f"edit-{cid}").text() == "Typed"
+    assert "reload the page" in page.error_for(f"edit-{cid}")
+    removal = lead.post(f"/projects/{PROPOSED}/comments/{cid}/remove",
+                        data={"csrf_token": form["csrf_token"], "was_edited_at": "yesterday"},
+                        follow_redirects=False)
+    assert removal.status_code == 422
+    assert "reload the page" in removal.text and "edited_at as read" not in removal.text
+    with london.read() as session:
+        assert session.get(ProjectComment, cid).body == "First draft"  # type: ignore[union-attr]
+
+
 def test_mentions_tell_readers_only_and_leak_nothing(people: People, london: Database) -> None:
     author = people("researcher")
     named = people("researcher")
