@@ -54,7 +54,8 @@ def record_stage(request: Request, slug: str, session: WriteSession, actor: Curr
                  form: FormData):
     """Record the fields of an IG stage the user changed; a refusal keeps everything typed."""
     stage = form.get("stage", "")
-    data = {k: form.get(k, "") for k in STAGE_FIELDS}
+    # Only what the form sent: the DPIA's form has no status (the project's is used).
+    data = {k: form[k] for k in STAGE_FIELDS if k in form}
     was = {k: form.get(f"was_{k}", "") for k in STAGE_FIELDS if f"was_{k}" in form}
     try:
         ig_service.record_stage(session=session, actor=actor, slug=slug, stage=stage,

@@ -91,6 +91,21 @@ def test_a_refused_stage_comes_back_with_everything_typed_and_the_error_by_its_f
     assert got["stages"][0]["status"] == "not_started"
 
 
+def test_the_dpia_stage_form_records_its_date_and_note(signed_in: SignedIn) -> None:
+    # Review: the DPIA's form has no status (it is the project's), and every save of it was
+    # refused for a status the user could not see.
+    lead = signed_in("lead", "E09000002", html=True)
+    form = stage_form(lead.get(f"/projects/{PERSONAL}").text, "dpia")
+    assert "status" not in form
+    note = "DPIA drafted with the DPO; consultation with residents next."
+    answer = lead.post(f"/projects/{PERSONAL}/ig",
+                       data=form | {"dated_on": "2026-09-14", "note": note},
+                       follow_redirects=False)
+    assert answer.status_code == 303, parse_html(answer.text).text()[:400]
+    stage = lead.get(f"/api/v1/projects/{PERSONAL}/ig").json()["stages"][1]
+    assert (stage["dated_on"], stage["note"]) == ("2026-09-14", note)
+
+
 def test_each_stage_form_starts_from_what_is_stored_so_a_status_keeps_its_note(
         signed_in: SignedIn) -> None:
     lead = signed_in("lead", "E09000002", html=True)
