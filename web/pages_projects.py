@@ -491,11 +491,7 @@ def decide(request: Request, slug: str, session: WriteSession, actor: CurrentAct
         )
     except (Invalid, Conflict) as exc:
         session.rollback()
-        errors = exc.errors if isinstance(exc, Invalid) else {"decision": (
-            "The project was changed since this page showed it ("
-            + (", ".join(field_label(k).lower() for k in exc.changed) or "its status")
-            + "): look at it again above. Your decision is kept here: record it again to "
-            "decide on the project as it is now.")}
+        errors = _decision_errors(exc)
         # The score section is left out: this request holds the write lock a ranking needs.
         context = page_context(request, session, slug, values=form, errors=errors,
                                ranking=False, from_queue=bool(form.get("queue")))
@@ -511,6 +507,22 @@ def decide(request: Request, slug: str, session: WriteSession, actor: CurrentAct
         return see_other(f"{request.url_for('project', slug=following)}?queue=1#review")
     flash(request, recorded)
     return see_other(str(request.url_for("project", slug=slug)) + "#review")
+
+
+def _decision_errors(exc: Invalid | Conflict) -> dict[str, str]:
+    """Return a refused decision's messages by the review form's two fields."""
+    if isinstance(exc, Conflict):
+        what = (", ".join(field_label(k).lower() for k in exc.changed)
+                or "a decision or an answer was recorded in its review")
+        return {"decision": f"The project was changed since this page showed it ({what}): "
+                            "look at it again above. Your decision is kept here: record it "
+                            "again to decide on the project as it is now."}
+    # Any other field's refusal (the project archived meanwhile) is said by the decision.
+    errors = {k: v for k, v in exc.errors.items() if k == "rationale"}
+    others = [sentence(v) for k, v in exc.errors.items() if k != "rationale"]
+    if others:
+        errors["decision"] = " ".join(others)
+    return errors
 
 
 # Form actions that only take POST: a reload or a shared link of one goes back to its page.

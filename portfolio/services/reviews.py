@@ -69,6 +69,9 @@ def decide(
         raise Invalid(errors)
     # Locked to the commit: a decision waiting on another write is checked against it.
     project = project_by_slug(session, slug, for_update=True)
+    if project.archived_at is not None:
+        raise Invalid({"decision": "the project is archived: restore it to the lists first, "
+                                   "then decide on it"})
     if version is not None:
         require_known_version(version, project.version, f"project {slug!r}")
         if version != project.version:
@@ -107,6 +110,8 @@ def decide(
         session.refresh(project)
         record_transition(session, actor, project_id=project.id, old=old, new=project.status,
                           version=project.version, reason=text, source="decision")
+    else:
+        _review_moved_on(session, project)
     return {
         "project": slug,
         "decision": chosen.value,
@@ -141,9 +146,19 @@ def answer_question(
     question.answered_at = utcnow()
     session.add(question)
     session.flush()
+    _review_moved_on(session, project)
     record(session, actor, action="answer", entity="project", entity_id=project.id,
            after={"question": question.rationale, "answer": text})
     return {"project": slug, "question": question.rationale, "answer": text}
+
+
+def _review_moved_on(session: Session, project: Project) -> None:
+    """Move a project's version on for a decision or an answer that left its status."""
+    # A decision sent from a page read before this one (or before the lead's answer) names
+    # the version it saw: refused as stale, it is not made over a question it never read.
+    session.execute(update(Project).where(col(Project.id) == project.id)
+                    .values(version=Project.version + 1))
+    session.refresh(project)
 
 
 def latest_decision_answered(session: Session, project_id: int | None) -> bool:

@@ -125,6 +125,68 @@ def test_a_decision_without_rationale_is_refused_by_the_field_and_writes_nothing
     assert status == "proposed"
 
 
+def decision_form(client: TestClient, slug: str) -> dict[str, str]:
+    """Return the review form's hidden fields as the project page gives them."""
+    page = parse_html(client.get(f"/projects/{slug}").text)
+    form = next(f for f in page.find_all("form")
+                if (f.get("action") or "").endswith(f"/projects/{slug}/decision"))
+    return {i.get("name") or "": i.get("value") or ""
+            for i in form.find_all("input") if i.get("type") == "hidden"}
+
+
+def test_a_decision_on_a_page_read_before_another_decision_or_an_answer_is_refused(
+    client: TestClient, db: Database
+) -> None:
+    # Review: a question or a deferral left the project's version as it was, so a second
+    # reviewer's approval from a page read before it went through over the open question.
+    read = decision_form(client, "one-view")
+    with db.write() as session:
+        reviews.decide(session=session, actor=SYSTEM, slug="one-view",
+                       decision="needs_information", rationale="Which boroughs share data?")
+    form = read | {"decision": "approve", "rationale": "Good to go."}
+    refused = client.post("/projects/one-view/decision", data=form)
+    assert refused.status_code == 409
+    page = parse_html(refused.text)
+    assert "decision or an answer" in page.by_id("r-decision-error").text()
+    assert page.by_id("r-rationale").text() == "Good to go."
+    with db.read() as session:
+        status = session.exec(select(Project.status).where(Project.slug == "one-view")).one()
+        assert status == "proposed"
+        assert reviews.open_question(session, session.exec(
+            select(Project.id).where(Project.slug == "one-view")).one()) is not None
+    # The lead's answer, given after the page was read, is not decided on unseen either.
+    read = decision_form(client, "one-view")
+    with db.write() as session:
+        reviews.answer_question(session=session, actor=SYSTEM, slug="one-view",
+                                answer="Barnet and Camden.")
+    assert client.post("/projects/one-view/decision",
+                       data=read | {"decision": "approve", "rationale": "Go"}).status_code == 409
+    again = decision_form(client, "one-view") | {"decision": "approve", "rationale": "Go"}
+    assert client.post("/projects/one-view/decision", data=again,
+                       follow_redirects=False).status_code == 303
+
+
+def test_an_archived_project_offers_no_decision_and_a_sent_one_says_why(
+    client: TestClient, db: Database
+) -> None:
+    # Review: the archived project's refusal was keyed to a field the form has not, so the
+    # page said nothing but "Error:" in its title.
+    with db.write() as session:
+        make_project(session, "old-work", title="Old work", status="rejected")
+    read = decision_form(client, "old-work")
+    assert client.post("/projects/old-work/archive", data={"archived": "true"},
+                       follow_redirects=False).status_code == 303
+    page = parse_html(client.get("/projects/old-work").text)
+    assert not any((f.get("action") or "").endswith("/decision") for f in page.find_all("form"))
+    assert "archived" in page.by_id("review-archived").text()
+    sent = client.post("/projects/old-work/decision",
+                       data=read | {"decision": "approve", "rationale": "Funding found"})
+    assert sent.status_code == 422
+    assert "archived" in parse_html(sent.text).by_id("r-decision-error").text()
+    with db.read() as session:
+        assert session.exec(select(func.count()).select_from(ReviewDecision)).one() == 0
+
+
 def test_an_unknown_decision_is_refused_by_the_decision_field(client: TestClient) -> None:
     form = {"decision": "shelve", "rationale": "No."}
     response = client.post("/projects/one-view/decision", data=form)
