@@ -21,11 +21,16 @@ INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 
 
+WHOLE_DIGITS = 18
+
+
 def whole_number(value: str) -> int | None:
-    """Return text of ASCII digits (spaces around) as a number, else None."""
-    # str.isdigit() also takes "²" and "①", which int() then refuses.
+    """Return text of up to 18 ASCII digits (spaces around) as a number, else None."""
+    # str.isdigit() also takes "²" and "①", which int() then refuses; so it does past 4,300
+    # digits. 18 digits hold every id and version the database can (64-bit).
     value = value.strip()
-    return int(value) if value.isascii() and value.isdigit() else None
+    return (int(value) if value.isascii() and value.isdigit() and len(value) <= WHOLE_DIGITS
+            else None)
 
 
 def strip_controls(value: str) -> str:

@@ -239,10 +239,12 @@ def notifications_page(request: Request, session: ReadSession,
 def notifications_read(request: Request, session: WriteSession, actor: CurrentActor,
                        form: FormData):
     """Mark one notification, or all, read."""
-    one = form.get("id", "")
+    one = form.get("id", "").strip()
     number = whole_number(one)
-    ids = [number] if number is not None else None
-    count = notification_service.mark_read(session=session, actor=actor, ids=ids)
+    # No id is "mark all"; an id that is no number names none (never all of them).
+    ids = None if not one else [number] if number is not None else []
+    count = (notification_service.mark_read(session=session, actor=actor, ids=ids)
+             if ids != [] else 0)
     flash(request, f"{count} notification{'' if count == 1 else 's'} marked read.")
     return RedirectResponse(str(request.url_for("notifications")), status_code=303)
 

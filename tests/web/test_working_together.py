@@ -423,6 +423,10 @@ def test_decision_tells_the_organisations_leads_and_watchers_but_not_who_unwatch
     assert "1" in bell and "unread" in bell
     page = lead.get("/notifications").text
     assert "What is the DPIA?" in page
+    # Review: an id the form could not read (tampered, or far too long) marked every one read.
+    unread = lead.post("/notifications/read", data={"id": "9" * 40}, follow_redirects=True)
+    assert "0 notifications marked read" in unread.text
+    assert "1 unread" in parse_html(unread.text).by_id("bell").text()
     lead.post("/notifications/read", data={})
     assert "unread" not in parse_html(lead.get("/notifications").text).by_id("bell").text()
 
