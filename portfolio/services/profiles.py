@@ -376,12 +376,18 @@ def ahp_profile(ahp_matrix: dict[str, Any],
         if not isinstance(entry, dict):
             raise Invalid({field: "must be an object with labels and a matrix (or assessors)"})
         expected = list(DIMENSIONS) if group == "dimensions" else criteria.get(group, [])
-        labels = [str(x) for x in entry.get("labels") or expected]
-        if sorted(labels) != sorted(expected):
-            raise Invalid({f"{field}.labels": f"must be exactly: {', '.join(expected)}"})
-        derived = ahp_derive(labels, entry.get("matrix"), entry.get("assessors"),
-                             field=f"{field}.matrix" if entry.get("matrix") is not None
-                             else field)
+        given = entry.get("labels") or expected
+        if not isinstance(given, list) or sorted(map(str, given)) != sorted(expected):
+            raise Invalid({f"{field}.labels": f"must be a list of exactly: {', '.join(expected)}"})
+        labels = [str(x) for x in given]
+        try:
+            derived = ahp_derive(labels, entry.get("matrix"), entry.get("assessors"),
+                                 field=f"{field}.matrix" if entry.get("matrix") is not None
+                                 else field)
+        except Invalid as exc:
+            # The labels' refusal (as many as the matrix's rows) names this group's labels.
+            raise Invalid({f"{field}.labels" if k == "labels" else k: v
+                           for k, v in exc.errors.items()}) from None
         if group == "dimensions":
             weights["dimension"] = derived["weights"]
         else:

@@ -240,6 +240,26 @@ def test_a_profile_saved_with_its_ahp_matrix_records_method_matrix_and_cr(
 
 
 @pytest.mark.parametrize("group", [
+    {"labels": 5, "matrix": [[1]]}, {"labels": True, "matrix": [[1]]},
+    {"labels": {"impact": 1}, "matrix": [[1]]}, {"matrix": 5}, {"matrix": [5, 6, 7]},
+    {"matrix": [[1, 2], [0.5, 1]]}, {"assessors": [5]}, {"assessors": "Ana"},
+    {"assessors": [{"name": "Ana"}]}, {"assessors": [{"name": "Ana", "matrix": "x"}]},
+    {"assessors": {"name": "Ana"}},
+])
+def test_a_profiles_ahp_group_of_the_wrong_shape_is_a_422_not_a_500(
+    client: TestClient, group: dict,
+) -> None:
+    # Review: labels that were a number (not a list) raised TypeError: a 500.
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    body = {"dimension_weights": profile["weights"]["dimension"],
+            "criterion_weights": profile["weights"]["criterion"],
+            "ahp_matrix": {"dimensions": group}}
+    response = client.put("/api/v1/profiles/CDO default", json=body)
+    assert response.status_code == 422, response.text
+    assert any(k.startswith("ahp_matrix.dimensions") for k in response.json()["errors"])
+
+
+@pytest.mark.parametrize("group", [
     {"matrix": [[1, True, 2], [1, 1, 2], [0.5, 0.5, 1]]},
     {"assessors": [{"name": "Ana", "matrix": [[1, 2, 4], [0.5, 1, 2], [0.25, 0.5, 1]]},
                    {"name": "Ben", "matrix": [[1, 1, 1], [False, 1, 1], [1, 1, 1]]}]},
