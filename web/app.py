@@ -65,7 +65,6 @@ from web.pages_accounts import login_context
 from web.routing import unprefixed
 from web.security import (
     BodyLimit,
-    CsrfRefused,
     NotAuthenticated,
     PasswordChangeNeeded,
     Policy,
@@ -345,10 +344,16 @@ async def unsent_after_sign_out(request: Request) -> Response:
         status_code=401)
 
 
-async def expired_form(request: Request, exc: CsrfRefused) -> Response:
-    """Answer a page's form sent with an old token: the refusal, what was typed, the way back."""
-    if request.url.path.startswith("/api/") or request.headers.get("HX-Request") \
-            or not wants_html(request):
+def sent_from_a_page(request: Request) -> bool:
+    """Tell whether a request is a plain form's post from a page (not the API, not htmx)."""
+    return (request.method == "POST" and not request.url.path.startswith("/api/")
+            and not request.headers.get("HX-Request") and wants_html(request))
+
+
+async def page_refusal(request: Request, exc: DomainError) -> Response:
+    """Answer a domain error; a page's form refused keeps what was typed, with the way back."""
+    if not sent_from_a_page(request) or isinstance(exc, (NotAuthenticated,
+                                                         PasswordChangeNeeded)):
         return refusal_response(request, exc)
     return render(request, "error.html", {
         "status": exc.status_code, "message": exc.message, "kept": await typed_in(request),
@@ -402,8 +407,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return refusal_response(request, exc)
         return await unsent_after_sign_out(request)
 
-    app.add_exception_handler(CsrfRefused, expired_form)  # type: ignore[arg-type]
-    app.add_exception_handler(DomainError, refusal_response)  # type: ignore[arg-type]
+    # A form sent with an old token (CsrfRefused) is one of them: it keeps what was typed too.
+    app.add_exception_handler(DomainError, page_refusal)  # type: ignore[arg-type]
 
     def database_fault(request: Request, exc: Exception) -> Response:
         # Database faults answer 503 in words, the cause logged once; anything else is a bug.
@@ -426,7 +431,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": message}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
-    def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         # The same plain-English messages the services give, by field (no "body.", "query.";
         # only where it comes first: a field may itself be called `body`).
         errors = body_refused(exc.errors()) or messages_for(
@@ -435,9 +440,11 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors())
         message = "; ".join(f"{k}: {v}" for k, v in errors.items())
         if wants_html(request):
-            return render(
-                request, "error.html", {"status": 422, "message": message}, status_code=422
-            )
+            # A page's form refused by its fields' limits keeps what was typed, to copy.
+            kept = await typed_in(request) if sent_from_a_page(request) else []
+            return render(request, "error.html", {
+                "status": 422, "message": message, "kept": kept,
+                "back": came_from(request) if kept else ""}, status_code=422)
         return JSONResponse({"detail": message, "errors": errors}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

@@ -186,6 +186,24 @@ def test_the_users_page_says_every_problem_in_plain_english_with_the_input_kept(
     assert "A lead must belong to an organisation" in shown
 
 
+def test_the_users_page_fields_carry_their_limits_and_one_past_them_keeps_the_input(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    # Review: the fields had no maxlength, and a name past 200 characters gave a bare 422 page
+    # without the email, role and organisation typed.
+    with Browser(app, headers={"accept": "text/html"}) as admin:
+        sign_in(admin, db, "admin")
+        page = parse_html(admin.get("/admin/users").text)
+        assert [page.by_id(f"new-{n}").get("maxlength") for n in ("email", "name", "password")
+                ] == ["254", "200", "1024"]
+        refused = admin.post("/admin/users", headers={"referer": "http://testserver/admin/users"},
+                             data={"email": "ann@example.london", "name": "A" * 201,
+                                   "role": "lead", "password": "a long first password"})
+        assert refused.status_code == 422
+        kept = [t.text() for t in parse_html(refused.text).find_all("textarea")]
+        assert "ann@example.london" in kept and "A" * 201 in kept
+        assert "a long first password" not in refused.text
+
+
 def test_the_sign_in_error_is_a_sentence(app) -> None:  # type: ignore[no-untyped-def]
     with Browser(app) as browser:
         answer = sign_in_as(browser, "nobody@example.london", "wrong password here")

@@ -119,6 +119,25 @@ def test_lead_names_owner_and_reports_rag_progress_shown_on_page_dashboard_and_b
     assert {"set_owner", "progress"} <= actions
 
 
+def test_a_form_refused_as_not_allowed_keeps_what_was_typed(people: People) -> None:
+    # Review: a lead typing an update on a project moved meanwhile to another organisation
+    # was refused with a page that said why, but the words they typed were gone.
+    other = people("lead", BD)
+    page = f"http://testserver/projects/{COMMITTED}"
+    typed = "Supplier late on the catalogue API; new date agreed for March."
+    refused = other.post(f"/projects/{COMMITTED}/progress", follow_redirects=False,
+                         data={"rag": "amber", "summary": typed}, headers={"referer": page})
+    assert refused.status_code == 403
+    shown = parse_html(refused.text)
+    assert "What you typed" in shown.text()
+    assert typed in [t.text() for t in shown.find_all("textarea")]
+    assert shown.find("a", href=f"/projects/{COMMITTED}") is not None
+    # A form sent from elsewhere gets the refusal, never its words on our page.
+    away = other.post(f"/projects/{COMMITTED}/progress", data={"rag": "red", "summary": typed},
+                      headers={"referer": "https://elsewhere.example/"})
+    assert away.status_code == 403 and typed not in away.text
+
+
 def test_a_progress_update_s_day_is_a_sensible_one(people: People) -> None:
     # Review: the year 1 was taken, where every other date field asks for 2000 to 2075.
     lead = people("lead", "GLA")
