@@ -197,9 +197,13 @@ def move(
         # A version it never had is refused in words (past the bigint range it was a 500).
         require_known_version(version, project.version, f"project {slug!r}")
     old = project.status
-    check_transition(actor, project, old, target.value, reason=reason)
     if old == target.value:
-        return {"project": slug, "status": old, "version": project.version}
+        return {"project": slug, "status": old, "version": project.version}  # made already
+    if version is not None and version != project.version:
+        # Before the move's own check: a button from a page read before a decision or another's
+        # move is "changed meanwhile", not "you may not" (the move it offered was allowed then).
+        raise _moved_meanwhile(project)
+    check_transition(actor, project, old, target.value, reason=reason)
     query = update(Project).where(col(Project.id) == project.id, col(Project.status) == old)
     if version is not None:
         query = query.where(col(Project.version) == version)
@@ -207,11 +211,17 @@ def move(
                                           updated_at=utcnow()))
     session.refresh(project)
     if rows_changed(result) != 1:
-        raise Conflict(f"project {slug!r} changed while you were looking at it (now "
-                       f"{_words(project.status)}, version {project.version}): reload it")
+        raise _moved_meanwhile(project)
     record_transition(session, actor, project_id=project.id, old=old, new=target.value,
                       version=project.version, reason=reason, source="workflow")
     return {"project": slug, "status": project.status, "version": project.version}
+
+
+def _moved_meanwhile(project: Project) -> Conflict:
+    """Return the refusal of a move sent from a reading of the project older than it is."""
+    return Conflict(f"project {project.slug!r} changed while you were looking at it (now "
+                    f"{_words(project.status)}, version {project.version}): "
+                    "reload it")
 
 
 

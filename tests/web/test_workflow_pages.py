@@ -84,6 +84,27 @@ def test_a_lead_cannot_approve_their_project_through_put(app, london: Database) 
     assert project(london).status == "proposed"
 
 
+def test_a_workflow_button_from_a_page_read_before_a_decision_says_it_changed(
+    lead: Browser, cdo: Browser, london: Database
+) -> None:
+    # Review: the lead's Withdraw, sent after the CDO approved the project, was a bare 403
+    # ("only the CDO may move it from approved") rather than "changed since you read it".
+    page = parse_html(lead.get(f"/projects/{PROPOSED}").text)
+    form = next(f for f in page.find_all("form")
+                if (f.get("action") or "").endswith(f"/projects/{PROPOSED}/status"))
+    sent = {i.get("name") or "": i.get("value") or "" for i in form.find_all("input")}
+    sent |= {b.get("name") or "": b.get("value") or "" for b in form.find_all("button")
+             if b.get("name")}
+    assert sent.get("to") == "idea" and sent.get("version") == "1"
+    assert cdo.post(f"/projects/{PROPOSED}/decision", follow_redirects=False, data={
+        "decision": "approve", "rationale": "Go ahead.", "version": "1"}).status_code == 303
+    refused = lead.post(f"/projects/{PROPOSED}/status", data=sent)
+    assert refused.status_code == 409, refused.text[:300]
+    summary = parse_html(refused.text).find(class_="error-summary")
+    assert summary is not None and "changed" in summary.text()
+    assert project(london).status == "approved"
+
+
 def test_a_lead_submits_from_the_project_page_and_it_is_in_the_history(
     lead: Browser, london: Database
 ) -> None:
