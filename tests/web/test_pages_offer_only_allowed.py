@@ -20,6 +20,7 @@ import pytest
 
 from portfolio.db import Database
 from portfolio.settings import Settings
+from tests.factories import make_organisation
 from tests.web.auth import Browser, sign_in
 from tests.web.pages_html import Element, parse_html
 from tests.web.test_permissions import FRAMEWORK_PUBLIC, HEAVY, fill, routes
@@ -285,3 +286,21 @@ def test_no_page_offers_a_control_its_user_is_refused(
                 f"{method} {control.action} ended {role}'s session: add it to UNSAFE")
         assert client.get("/account", follow_redirects=False).status_code == 200
     assert not refused, "\n".join(refused)
+
+
+@pytest.mark.parametrize(("role", "offered"), [("researcher", False), ("lead", True)])
+def test_the_empty_dashboard_offers_registering_only_to_who_may(
+    role: str, offered: bool, settings: Settings, db: Database,
+) -> None:
+    # Review: "Register the first project" led a researcher to a 403.
+    from seeds.loader import load_reference
+
+    with db.write() as session:
+        load_reference(session)  # criteria and profiles: a portfolio with no project yet
+        make_organisation(session, "E09000002", name="Barking and Dagenham")
+    with Browser(create_app(settings), headers={"accept": "text/html"}) as client:
+        sign_in(client, db, role, ROLES[role])
+        page = parse_html(client.get("/dashboard").text)
+    assert "The portfolio is empty" in page.text()
+    links = [a.get("href") for a in page.find("main").find_all("a")]
+    assert ("/projects/new" in links) is offered
