@@ -171,14 +171,17 @@ def project_benefits(request: Request, slug: str, session: ReadSession):
     return _benefits_page(request, session, slug, values=None, errors={})
 
 
+# The benefits form's fields; a refusal of anything else (the project's status) is the form's.
+BENEFIT_FIELDS = ("people_reached", "savings_gbp", "outcome", "review", "measured_on", "version")
+
+
 @router.post("/projects/{slug}/benefits", name="project_benefits_record",
              dependencies=[BENEFITS])
 def record_benefits(request: Request, slug: str, session: WriteSession, actor: CurrentActor,
                     form: FormData):
     """Record a delivered project's realised benefits, or show the form again with errors."""
     data: dict[str, Any] = {}
-    for name in ("people_reached", "savings_gbp", "outcome", "review", "measured_on",
-                 "version"):
+    for name in BENEFIT_FIELDS:
         raw = (form.get(name) or "").strip()
         if name in ("people_reached", "savings_gbp"):
             raw = raw.replace(",", "").replace("£", "").replace(" ", "")
@@ -188,7 +191,8 @@ def record_benefits(request: Request, slug: str, session: WriteSession, actor: C
         benefit_service.record_benefits(session=session, actor=actor, slug=slug, data=data)
     except (Invalid, Conflict) as exc:
         session.rollback()
-        errors = exc.errors if isinstance(exc, Invalid) else {"outcome": exc.message}
+        errors = ({k if k in BENEFIT_FIELDS else "form": v for k, v in exc.errors.items()}
+                  if isinstance(exc, Invalid) else {"outcome": exc.message})
         # After a conflict the form carries the version now saved: saving again is a choice.
         values = (dict(form) if isinstance(exc, Invalid)
                   else dict(form) | {"version": str(exc.current["version"])})

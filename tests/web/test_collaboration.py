@@ -311,6 +311,28 @@ def test_the_benefits_pages_show_the_review_to_everyone_and_the_form_to_the_lead
     assert "Lambeth" in researcher.get("/benefits").text
 
 
+def test_benefits_sent_after_the_project_left_delivered_keep_the_text_and_say_why(
+        app: FastAPI, london: Database, cdo: Browser) -> None:
+    # Review: the page drew the form only for a delivered project, so a refusal after the
+    # CDO reopened it showed neither the reason nor the outcome and review typed.
+    lead = browser(app, london, "lead", LAMBETH)
+    url = "/projects/lambeth-household-support-targeting/benefits"
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
+                             lead.get(url).text))
+    moved = cdo.post("/api/v1/projects/lambeth-household-support-targeting/status",
+                     json={"status": "in_progress", "reason": "Phase 2 reopened"})
+    assert moved.status_code == 200, moved.text
+    typed = {k: str(v) for k, v in GOOD.items()}
+    refused = lead.post(url, data=hidden | typed)
+    assert refused.status_code == 422
+    page = parse_html(refused.text)
+    summary = page.find(class_="error-summary")
+    assert summary is not None and "delivered" in summary.text()
+    assert page.by_id("b-outcome").text() == GOOD["outcome"]
+    assert page.by_id("b-review").text() == GOOD["review"]
+    assert "Save the results" not in refused.text  # not offered again: it cannot be saved
+
+
 def test_two_leads_recording_first_benefits_at_once_never_overwrite_each_other(
         app: FastAPI, london: Database) -> None:
     # Review: the form carried no version until a record existed, so the second first record
