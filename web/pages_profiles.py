@@ -138,7 +138,7 @@ def _history(session: Session, name: str) -> list[dict[str, Any]]:
 def _profile_page(request: Request, db: Any, name: str, *, status_code: int = 200,
                   errors: dict[str, str] | None = None,
                   values: dict[str, str] | None = None, conflict: Conflict | None = None,
-                  stale_version: int | None = None):
+                  stale_version: int | None = None, retire_errors: dict[str, str] | None = None):
     with db.read() as session:
         profile = profile_service.get_profile(session=session, name=name)
         criteria = profile_service.criteria_by_dimension(session=session)
@@ -147,7 +147,8 @@ def _profile_page(request: Request, db: Any, name: str, *, status_code: int = 20
                   if p["name"] != name]
     return render(request, "profile.html", {
         "profile": profile, "criteria": criteria, "history": history, "others": others,
-        "errors": errors or {}, "values": values or profile_pages.form_weights(profile, criteria),
+        "errors": errors or {}, "retire_errors": retire_errors or {},
+        "values": values or profile_pages.form_weights(profile, criteria),
         "shares": profile_pages.criterion_shares(profile, criteria),
         "dimensions": DIMENSIONS,
         "conflict": conflict and {
@@ -222,7 +223,7 @@ def profile_retire(request: Request, db: AppDatabase, session: WriteSession,
                                        retired=action == "retire")
     except Invalid as exc:
         session.rollback()
-        return _profile_page(request, db, name, status_code=422, errors=exc.errors)
+        return _profile_page(request, db, name, status_code=422, retire_errors=exc.errors)
     return see_other(request.url_for("profile", name=name))
 
 

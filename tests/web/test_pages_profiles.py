@@ -117,6 +117,12 @@ def test_a_bad_weight_is_named_beside_its_field_and_nothing_is_stored(
     shown = parse_html(response.text)
     assert "finite" in shown.error_for("w-dim-impact")
     assert "negative" in shown.error_for("w-dim-feasibility")
+    # Review: the weights form had no summary taking focus, nor "Error:" in the title.
+    summary = shown.find(class_="error-summary")
+    assert summary is not None and summary.get("tabindex") == "-1"
+    assert [a.get("href") for a in summary.find_all("a")] == ["#w-dim-impact",
+                                                             "#w-dim-feasibility"]
+    assert shown.find("title").text().startswith("Error:")
     assert version(client) == before
 
 
@@ -213,6 +219,23 @@ def test_retiring_a_profile_keeps_it_listed_and_it_can_come_back(
     assert client.post("/profiles/Quick wins/retire", data={"action": "restore"},
                        follow_redirects=False).status_code == 303
     assert client.get("/api/v1/profiles/Quick wins").json()["retired"] is False
+
+
+def test_retiring_the_last_profile_in_use_is_refused_by_the_retire_button(
+    clients: dict[str, Browser],
+) -> None:
+    # Review: the refusal was shown inside the weights form, away from the Retire button.
+    client = clients["admin"]
+    names = [p["name"] for p in client.get("/api/v1/profiles").json()]
+    for name in names[1:]:
+        assert client.post(f"/profiles/{name}/retire", data={"action": "retire"},
+                           follow_redirects=False).status_code == 303
+    refused = client.post(f"/profiles/{names[0]}/retire", data={"action": "retire"})
+    assert refused.status_code == 422
+    page = parse_html(refused.text)
+    assert "last profile in use" in page.by_id("retire-error").text()
+    weights = page.find("form", action=f"/profiles/{names[0].replace(' ', '%20')}")
+    assert "last profile" not in weights.text()
 
 
 def test_the_sliders_are_saved_as_a_new_profile(clients: dict[str, Browser]) -> None:

@@ -221,6 +221,19 @@ def test_saving_over_a_scenario_changed_meanwhile_keeps_the_settings_on_the_page
     assert client.get(f"/api/v1/scenarios/{made['id']}").json()["budget"] == 900_000
 
 
+def test_a_scenario_saved_without_a_name_says_so_in_a_summary_that_takes_focus(
+    clients: dict[str, Browser],
+) -> None:
+    # Review: the plan's save form showed its errors by the fields only, with no summary.
+    refused = clients["cdo"].post("/scenarios", data={"name": "", **PLAN})
+    assert refused.status_code == 422
+    page = parse_html(refused.text)
+    summary = page.find(class_="error-summary")
+    assert summary is not None and summary.get("tabindex") == "-1"
+    assert summary.find("a", href="#s-name") is not None
+    assert page.find("title").text().startswith("Error:")
+
+
 def test_comparing_one_scenario_is_refused(clients: dict[str, Browser]) -> None:
     made = scenario(clients["cdo"], "Alone")
     response = clients["cdo"].get("/plan/compare", params={"scenario": made["id"]})
