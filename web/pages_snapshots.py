@@ -188,9 +188,9 @@ def snapshot_download(db: AppDatabase, snapshot_id: RowId, actor: Reader,
 
 
 def _import_page(request: Request, *, status_code: int = 200,
-                 error: str | None = None):
+                 error: str | None = None, dry_run: bool = False):
     return render(request, "import.html", {
-        "error": error, "required": imports.REQUIRED,
+        "error": error, "dry_run": dry_run, "required": imports.REQUIRED,
         "columns": [(name, imports.COLUMN_HELP[name]) for name in imports.COLUMNS],
         "limit_mb": imports.MAX_IMPORT_BYTES // 1_048_576,
     }, status_code=status_code)
@@ -236,17 +236,19 @@ def import_upload(
 ):
     """Check an uploaded file and import it; large files show a progress bar as they go."""
     imports.require_importer(actor)
+    checking = dry_run not in ("", "false", "off")
     if file is None:
         # A form sent without its file part (a browser always sends one): the form again.
-        return _import_page(request, status_code=422, error="Choose a file to import.")
-    checking = dry_run not in ("", "false", "off")
+        return _import_page(request, status_code=422, error="Choose a file to import.",
+                            dry_run=checking)
     if db.queue is not None:
         return _queued_import(request, db, actor, file, checking)
     try:
         content = read_upload(file)
         sheet = imports.read_sheet(content, imports.ImportLimits.of(db.settings))
     except imports.BadFile as exc:
-        return _import_page(request, status_code=exc.status_code, error=exc.errors["file"])
+        return _import_page(request, status_code=exc.status_code, error=exc.errors["file"],
+                            dry_run=checking)
     filename = file.filename or "upload"
     job = ImportJob(db=db, actor=actor, content=content, sheet=sheet, filename=filename,
                     dry_run=checking)
@@ -279,7 +281,8 @@ def _queued_import(request: Request, db: Database, actor: Actor, file: UploadFil
     try:
         content = read_upload(file)
     except imports.BadFile as exc:
-        return _import_page(request, status_code=exc.status_code, error=exc.errors["file"])
+        return _import_page(request, status_code=exc.status_code, error=exc.errors["file"],
+                            dry_run=checking)
     run_id = import_runs.queue_import(db, actor=actor, content=content,
                                       filename=file.filename or "upload", source="page",
                                       dry_run=checking)

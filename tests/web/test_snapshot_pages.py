@@ -279,6 +279,23 @@ def test_the_import_page_offers_the_template_and_documents_each_column(admin: Br
     assert admin.get("/import/template.xlsx").content[:2] == b"PK"
 
 
+def test_a_file_that_cannot_be_read_is_said_by_the_file_field_and_keeps_the_dry_run(
+        admin: Browser) -> None:
+    # Review: the file's error was not tied to its field, and the dry run's tick was lost.
+    refused = admin.post("/import", files={"file": ("empty.csv", b"", "text/csv")},
+                         data={"dry_run": "on"})
+    assert refused.status_code in (400, 422), refused.text[-300:]
+    page = parse_html(refused.text)
+    field = page.by_id("i-file")
+    assert field.get("aria-invalid") == "true"
+    assert "i-file-error" in (field.get("aria-describedby") or "")
+    message = page.error_for("i-file")
+    assert message[:1].isupper() and message.endswith(".")
+    assert page.find(class_="error-summary").find("a", href="#i-file") is not None
+    assert page.by_id("i-dry_run").get("checked") is not None
+    assert page.find("title").text().startswith("Error:")
+
+
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
 def test_a_leads_template_imports_as_it_is_for_their_own_organisation(
         settings: Settings, london: Database, kind: str) -> None:
