@@ -108,7 +108,7 @@ def read_links(form: dict[str, str], name: str = "read") -> dict[str, Any] | Non
         return None
     try:
         read = json.loads(form[name])
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the parser's depth: damaged too
         read = None
     if not isinstance(read, dict):
         raise Invalid({"form": "The form is damaged: reload the page and try again."})

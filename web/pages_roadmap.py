@@ -243,7 +243,7 @@ def _read_capacities(form: dict[str, str]) -> dict[tuple[str, str], float] | Non
     try:
         return {(str(org), str(start)): float(amount)
                 for org, start, amount in json.loads(form["read"])}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise Invalid({"form": "The form is damaged: reload the page and try again."}) from None
 
 

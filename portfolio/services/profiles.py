@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import numpy as np
+import orjson
 from sqlalchemy import delete, select, update
 from sqlmodel import Session, col
 
@@ -303,7 +304,7 @@ def _group_public(labels: list[str], result: AHPResult) -> dict[str, Any]:
 
 def _flagged_judgements(field: str, matrix: Any,
                         assessors: list[dict[str, Any]] | None) -> dict[str, str]:
-    """Name each judgement given as true or false, which NumPy would read as 1 or 0."""
+    """Name each judgement that is no number (true or false NumPy would read as 1 or 0)."""
     # A profile's matrices reach the service as JSON (their shape is the service's to check),
     # so the body's model cannot refuse a flag in them as it does in POST /ahp's.
     grids = ([(field, matrix)] if matrix is not None else
@@ -317,6 +318,12 @@ def _flagged_judgements(field: str, matrix: Any,
                     refuse_flag(value)
                 except ValueError as exc:
                     flagged[f"{name}[{i}][{j}]"] = str(exc)
+                else:
+                    # Text such as "3" NumPy would read, and the profile keep as text.
+                    if not isinstance(value, int | float):
+                        shown = orjson.dumps(value).decode()[:40]
+                        flagged[f"{name}[{i}][{j}]"] = (
+                            f"Enter a number, such as 3 or 0.333 (you entered {shown}).")
     return flagged
 
 
@@ -326,6 +333,10 @@ def ahp_derive(labels: list[str], matrix: list[list[float]] | None = None,
     """Derive weights from one pairwise matrix, or from several assessors' (group AHP)."""
     if (matrix is None) == (not assessors):
         raise Invalid({field: "give either one matrix or the assessors' matrices"})
+    if assessors and not (isinstance(assessors, list)
+                          and all(isinstance(a, dict) for a in assessors)):
+        raise Invalid({f"{field}.assessors": "must be a list of assessors, each with a name "
+                                             "and a matrix"})
     if len(set(labels)) != len(labels):
         raise Invalid({"labels": "labels must be different from each other"})
     flagged = _flagged_judgements(field, matrix, assessors)

@@ -724,6 +724,8 @@ def _link_state(session: Session, link: ProjectDataset | None) -> dict[str, Any]
 def _require_link_as_read(session: Session, dataset: Dataset, relation: str,
                           link: ProjectDataset | None, was: Mapping[str, Any] | None) -> None:
     """Refuse a link change made from a reading (None: not linked) no longer true."""
+    if was is not None and not isinstance(was, Mapping):
+        raise Invalid({"form": "The form is damaged: reload the page and try again."})
     now = _link_state(session, link)
     if now == (None if was is None else dict(was)):
         return

@@ -244,12 +244,16 @@ def test_a_profile_saved_with_its_ahp_matrix_records_method_matrix_and_cr(
     {"labels": {"impact": 1}, "matrix": [[1]]}, {"matrix": 5}, {"matrix": [5, 6, 7]},
     {"matrix": [[1, 2], [0.5, 1]]}, {"assessors": [5]}, {"assessors": "Ana"},
     {"assessors": [{"name": "Ana"}]}, {"assessors": [{"name": "Ana", "matrix": "x"}]},
-    {"assessors": {"name": "Ana"}},
+    {"assessors": {"name": "Ana"}}, {"assessors": 5}, {"assessors": True},
+    {"matrix": [["1", "3", "5"], ["0.3333", "1", "3"], ["0.2", "0.3333", "1"]]},
+    {"assessors": [{"name": "Ana", "matrix": [[1, "3", 5], [0.33, 1, 3], [0.2, 0.33, 1]]},
+                   {"name": "Ben", "matrix": [[1, 1, 1], [1, 1, 1], [1, 1, 1]]}]},
 ])
 def test_a_profiles_ahp_group_of_the_wrong_shape_is_a_422_not_a_500(
     client: TestClient, group: dict,
 ) -> None:
-    # Review: labels that were a number (not a list) raised TypeError: a 500.
+    # Review: labels or assessors that were a number (not a list) raised TypeError: a 500;
+    # judgements as text were saved as text, and the profile's AHP page then failed.
     profile = client.get("/api/v1/profiles/CDO default").json()
     body = {"dimension_weights": profile["weights"]["dimension"],
             "criterion_weights": profile["weights"]["criterion"],

@@ -757,6 +757,24 @@ def test_a_partner_whose_role_changed_meanwhile_is_not_removed(
     assert [p["role"] for p in project["partners"]] == ["funder"]
 
 
+@pytest.mark.parametrize("read", ['{"council-tax-accounts uses": 5}',
+                                  '{"council-tax-accounts uses": "ab"}', "[" * 3000])
+def test_a_damaged_reading_of_the_links_is_said_in_words_not_a_server_error(
+    client: TestClient, db: Database, read: str
+) -> None:
+    # Review: a reading that was no object (TypeError) or nested past the JSON parser's depth
+    # (RecursionError) was a 500 (the client raises a server error here).
+    with db.write() as session:
+        make_project(session, "debt-prevention")
+        make_dataset(session, "council-tax-accounts", access="personal")
+    answer = client.post("/projects/debt-prevention/datasets", data={
+        "dataset": "council-tax-accounts", "relation": "uses", "fit_for_task": "fit",
+        "agreement": "not_needed", "read": read})
+    assert answer.status_code == 422, answer.text[-300:]
+    assert "form is damaged" in answer.text
+    assert client.post("/plan/capacity", data={"read": read}).status_code == 422
+
+
 def test_a_dataset_link_changed_meanwhile_is_not_replaced_by_linking_again(
     client: TestClient, db: Database
 ) -> None:
