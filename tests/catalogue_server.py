@@ -29,6 +29,23 @@ def big_catalogue_page(start: int, rows: int) -> bytes:
                                                      "results": results}})
 
 
+def _ckan(results: object, count: object = 1) -> bytes:
+    """Return a package_search answer with these results and count."""
+    return orjson.dumps({"success": True, "result": {"count": count, "results": results}})
+
+
+# Portals answering in the right shape with a wrong part inside: /odd/NAME/...
+ODD: dict[str, bytes] = {
+    "null-package": _ckan([None]),
+    "count-in-words": _ckan([{"id": "a", "title": "A"}], count="many"),
+    "long-id": _ckan([{"id": "x" * 301, "name": "long"}]),
+    "resources-number": _ckan([{"id": "res-5", "title": "Resources as a number",
+                                "resources": 5}]),
+    "distribution-number": orjson.dumps({"dataset": [{
+        "identifier": "dist-5", "title": "Distribution as a number", "distribution": 5}]}),
+}
+
+
 class Replay(BaseHTTPRequestHandler):
     """Answer each portal path the way a real (or a broken) portal would."""
 
@@ -57,6 +74,8 @@ class Replay(BaseHTTPRequestHandler):
         if route == "big":
             return self._send(200, big_catalogue_page(int(query.get("start", 0)),
                                                       int(query.get("rows", 1000))))
+        if route == "odd":
+            return self._send(200, ODD[parts.path.split("/")[2]])
         if route == "down":
             return self._send(500, b"Internal Server Error", "text/plain")
         if route == "slow":

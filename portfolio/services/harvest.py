@@ -53,6 +53,8 @@ PERIODICITY = {
     "R/P1Y": UpdateFrequency.ANNUAL, "irregular": UpdateFrequency.ADHOC,
 }
 TRIES = 3
+# The catalogue's source_identifier column (models.Dataset).
+IDENTIFIER_LIMIT = 300
 
 
 class HarvestFailed(DomainError):
@@ -139,7 +141,11 @@ def _ckan_search_pages(client: httpx.Client, action: str,
         result = _ckan_result(body, action)
         if not isinstance(result, dict) or not isinstance(result.get("results"), list):
             raise HarvestFailed(f"{action} did not answer in CKAN's package_search shape")
-        count = min(int(result.get("count") or 0), limits.max_datasets + 1)
+        count = whole_number(str(result.get("count") or 0))
+        if count is None:
+            raise HarvestFailed(f"{action} gave a count that is no whole number: "
+                                f"{str(result.get('count'))[:40]!r}")
+        count = min(count, limits.max_datasets + 1)
         page = result["results"]
         if not page:
             break
@@ -325,13 +331,13 @@ def _too_big(url: str, limits: Limits) -> str:
 
 def from_ckan(package: dict[str, Any]) -> PortalDataset:
     """Map a CKAN package onto a catalogue entry."""
+    if not isinstance(package, dict):
+        raise HarvestFailed("a CKAN package is not an object")
     organisation = package.get("organization") or {}
-    resources = package.get("resources") or []
+    resources = _listed(package.get("resources"))
     formats = tuple(sorted({str(r.get("format") or "").strip().lower()
                             for r in resources if isinstance(r, dict) and r.get("format")}))
-    identifier = str(package.get("id") or package.get("name") or "")
-    if not identifier:
-        raise HarvestFailed("a CKAN package has neither an id nor a name")
+    identifier = _identifier(package.get("id") or package.get("name"), "CKAN package")
     return PortalDataset(
         identifier=identifier,
         title=_text(package.get("title") or package.get("name"), 300),
@@ -350,11 +356,9 @@ def from_dcat(entry: dict[str, Any]) -> PortalDataset:
     if not isinstance(entry, dict):
         raise HarvestFailed("a DCAT dataset entry is not an object")
     publisher = entry.get("publisher") or {}
-    distributions = [d for d in entry.get("distribution") or [] if isinstance(d, dict)]
+    distributions = [d for d in _listed(entry.get("distribution")) if isinstance(d, dict)]
     formats = tuple(sorted({_format_of(d) for d in distributions} - {""}))
-    identifier = str(entry.get("identifier") or "")
-    if not identifier:
-        raise HarvestFailed("a DCAT dataset has no identifier")
+    identifier = _identifier(entry.get("identifier"), "DCAT dataset")
     return PortalDataset(
         identifier=identifier,
         title=_text(entry.get("title"), 300),
@@ -402,6 +406,23 @@ def _web_address(*candidates: Any) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _listed(value: Any) -> list[Any]:
+    """Return a portal's list of files, or none when it gave something else."""
+    return value if isinstance(value, list) else []
+
+
+def _identifier(value: Any, kind: str) -> str:
+    """Return an entry's identifier as the catalogue keeps it, or refuse the portal's answer."""
+    identifier = str(value or "")
+    if not identifier:
+        raise HarvestFailed(f"a {kind} has no identifier")
+    if len(identifier) > IDENTIFIER_LIMIT:
+        # The catalogue matches entries again by it: cut, two could become one.
+        raise HarvestFailed(f"a {kind}'s identifier is longer than {IDENTIFIER_LIMIT} "
+                            f"characters: {identifier[:40]}…")
+    return identifier
 
 
 def _text(value: Any, limit: int) -> str:

@@ -142,6 +142,10 @@ def test_a_server_error_mid_way_is_retried(london: Database, portal: str) -> Non
      Limits(max_response_bytes=100_000), "more than 0 MB"),
     ("/dupes/data.json", SMALL_PAGES, "more than once"),
     ("/big", Limits(max_datasets=500), "more than 500 datasets"),
+    # Review: each of these was a TypeError, ValueError or (PostgreSQL) DataError: a 500.
+    ("/odd/null-package", SMALL_PAGES, "a CKAN package is not an object"),
+    ("/odd/count-in-words", SMALL_PAGES, "count"),
+    ("/odd/long-id", SMALL_PAGES, "longer than 300"),
 ])
 def test_a_portal_that_cannot_be_read_writes_nothing(
     london: Database, portal: str, path: str, limits: Limits, says: str,
@@ -151,6 +155,18 @@ def test_a_portal_that_cannot_be_read_writes_nothing(
         run(london, portal + path, limits=limits)
     assert says in str(failed.value)
     assert dataset_count(london) == before
+
+
+@pytest.mark.parametrize(("path", "title"), [
+    ("/odd/resources-number", "Resources as a number"),
+    ("/odd/distribution-number/data.json", "Distribution as a number"),
+])
+def test_a_package_s_files_in_the_wrong_shape_are_taken_as_none(
+    london: Database, portal: str, path: str, title: str,
+) -> None:
+    # Review: resources or a distribution given as a number raised TypeError (a 500).
+    plan = run(london, portal + path, dry_run=True)
+    assert [(a["title"], a["formats"]) for a in plan["add"]] == [(title, "")]
 
 
 def test_an_address_that_is_not_a_web_address_is_refused(london: Database) -> None:
