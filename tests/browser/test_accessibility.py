@@ -219,6 +219,21 @@ def save_a_roadmap_without_a_name(page: Page) -> None:
     expect(page.locator(".error-summary")).to_be_visible()
 
 
+def refuse_a_weight(page: Page) -> None:
+    """Save a profile's weights with one that is no number, so its summary takes focus."""
+    page.get_by_label("Impact", exact=True).fill("lots")
+    page.get_by_role("button", name="Save as a new version").click()
+    expect(page.locator(".error-summary")).to_be_focused()
+
+
+def refuse_an_empty_file(page: Page) -> None:
+    """Send the import form an empty file, so the file field's error and summary show."""
+    page.get_by_label("File").set_input_files({"name": "empty.csv", "mimeType": "text/csv",
+                                                "buffer": b""})
+    page.get_by_role("button", name="Check and import").click()
+    expect(page.locator(".error-summary")).to_be_focused()
+
+
 def see_filter_error(page: Page) -> None:
     """Wait for the summary of a filter naming nothing to take focus."""
     expect(page.locator(".error-summary")).to_be_focused()
@@ -233,6 +248,8 @@ STATES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
     "graph layered, a project focused": ("/graph?layout=layered", "researcher", focus_graph),
     "dashboard, menu open": ("/dashboard", "researcher", open_menu),
     "sign-in, error shown": ("/login", "", sign_in_wrongly),
+    "profile, a weight refused": (f"/profiles/{PROFILE}", "cdo", refuse_a_weight),
+    "import, an empty file refused": ("/import", "cdo", refuse_an_empty_file),
     "roadmap solved, saving refused": ("/plan/roadmap?budget=2000000", "cdo",
                                        save_a_roadmap_without_a_name),
     "projects, a filter naming nothing": ("/?theme=nonsense", "lead", see_filter_error),
