@@ -27,7 +27,7 @@ WHOLE_DIGITS = 18
 def whole_number(value: str) -> int | None:
     """Return text of up to 18 ASCII digits (spaces around) as a number, else None."""
     # str.isdigit() also takes "²" and "①", which int() then refuses; so it does past 4,300
-    # digits. 18 digits hold every id and version the database can (64-bit).
+    # digits. Any 18 digits fit the database's 64-bit ids and versions (not every 19 do).
     value = value.strip()
     return (int(value) if value.isascii() and value.isdigit() and len(value) <= WHOLE_DIGITS
             else None)

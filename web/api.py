@@ -150,8 +150,7 @@ class DecisionIn(BaseModel):
         "The reasons (for needs_information, the question)"))
     version: Annotated[int, Field(ge=1, le=2**62), NumberOnly] | None = Field(
         default=None, description=("The project's version the decision was made on; a project "
-                                   "changed since (by an edit, a decision or the lead's answer) "
-                                   "is refused with 409 and `changed`"))
+                                   "changed since is refused with 409 and `changed`"))
 
 
 @router.post("/projects/{slug}/decisions", status_code=201, dependencies=[DECIDE])

@@ -304,8 +304,10 @@ def sign_in_first(request: Request) -> Response:
 # What a browser signed out meanwhile (elsewhere, or away too long) is told of a form it sent.
 # app.js puts "Not saved." before it and "What you typed is still here." after.
 SIGNED_OUT = "you are signed out: sign in again in another tab, then send it again"
-# Fields a form carries that are not what the user typed.
-NOT_TYPED = ("csrf_token", "version", "next")
+# Fields a form carries that are not what the user typed: hidden ones that say what the page
+# read or which button was pressed (and every was_NAME, the value a field started from).
+NOT_TYPED = frozenset({"csrf_token", "version", "next", "read", "was", "to", "stage", "queue",
+                       "archived", "action", "group", "watching", "id", "scenario"})
 
 
 async def typed_in(request: Request) -> list[tuple[str, str]]:
@@ -320,7 +322,7 @@ async def typed_in(request: Request) -> list[tuple[str, str]]:
         return []
     return [(name, value) for name, value in form.multi_items()
             if isinstance(value, str) and value.strip() and name not in NOT_TYPED
-            and "password" not in name and "token" not in name]
+            and not name.startswith("was_") and "password" not in name and "token" not in name]
 
 
 def came_from(request: Request) -> str:

@@ -488,6 +488,7 @@ def decide(request: Request, slug: str, session: WriteSession, actor: CurrentAct
             decision=form.get("decision", ""),
             rationale=form.get("rationale", ""),
             version=whole_number(form.get("version", "")),
+            read=form.get("read"),
         )
     except (Invalid, Conflict) as exc:
         session.rollback()
@@ -512,11 +513,13 @@ def decide(request: Request, slug: str, session: WriteSession, actor: CurrentAct
 def _decision_errors(exc: Invalid | Conflict) -> dict[str, str]:
     """Return a refused decision's messages by the review form's two fields."""
     if isinstance(exc, Conflict):
-        what = (", ".join(field_label(k).lower() for k in exc.changed)
-                or "a decision or an answer was recorded in its review")
+        kept = ("Your decision is kept here: record it again to decide on the project as it "
+                "is now.")
+        if not exc.changed:  # its review moved on, or it changed in no field shown
+            return {"decision": f"{sentence(exc.message)} Look at it again above. {kept}"}
+        what = ", ".join(field_label(k).lower() for k in exc.changed)
         return {"decision": f"The project was changed since this page showed it ({what}): "
-                            "look at it again above. Your decision is kept here: record it "
-                            "again to decide on the project as it is now."}
+                            f"look at it again above. {kept}"}
     # Any other field's refusal (the project archived meanwhile) is said by the decision.
     errors = {k: v for k, v in exc.errors.items() if k == "rationale"}
     others = [sentence(v) for k, v in exc.errors.items() if k != "rationale"]

@@ -141,11 +141,11 @@ def _ckan_search_pages(client: httpx.Client, action: str,
         result = _ckan_result(body, action)
         if not isinstance(result, dict) or not isinstance(result.get("results"), list):
             raise HarvestFailed(f"{action} did not answer in CKAN's package_search shape")
-        count = whole_number(str(result.get("count") or 0))
-        if count is None:
+        try:
+            count = min(int(result.get("count") or 0), limits.max_datasets + 1)
+        except (TypeError, ValueError, OverflowError):  # words, a list, past 4,300 digits
             raise HarvestFailed(f"{action} gave a count that is no whole number: "
-                                f"{str(result.get('count'))[:40]!r}")
-        count = min(count, limits.max_datasets + 1)
+                                f"{str(result.get('count'))[:40]!r}") from None
         page = result["results"]
         if not page:
             break

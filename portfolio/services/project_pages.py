@@ -32,7 +32,7 @@ from portfolio.services.projects import (
     partner_requests,
     with_partners,
 )
-from portfolio.services.reviews import SYSTEM_NAME, aware, open_question
+from portfolio.services.reviews import SYSTEM_NAME, aware, open_question, review_read
 
 HISTORY_LIMIT = 100
 # Audit actions that the history shows from their own richer rows (assessments, decisions).
@@ -156,6 +156,7 @@ def project_page(*, session: Session, slug: str) -> dict[str, Any]:
     asking = None if question is None else {
         "question": question.rationale, "asked_at": aware(question.decided_at)}
     return {"project": project, "history": history, "latest_decision": latest,
+            "review_read": review_read(session, row.id),
             "question": asking, "override": override_of(session=session, project=row)}
 
 

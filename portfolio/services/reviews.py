@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.enums import Decision, ProjectStatus
-from portfolio.errors import Invalid
+from portfolio.errors import Conflict, Invalid
 from portfolio.models import (
     AuditEvent,
     Organisation,
@@ -42,13 +42,14 @@ SYSTEM_NAME = "System"
 
 def decide(
     *, session: Session, actor: Actor, slug: str, decision: str, rationale: str,
-    version: int | None = None,
+    version: int | None = None, read: str | None = None,
 ) -> dict[str, Any]:
     """Record a decision on a project with its rationale; approve and reject move its status.
 
     "Needs information" sends the project back to its lead with the rationale as the question;
     it stays out of the queue until the lead answers. Given the `version` the decision was made
-    on, a project changed since is refused (409, with what changed): nothing is decided.
+    on, a project changed since is refused (409, with what changed): nothing is decided; so it
+    is given where its review stood (`read`, as `review_read` says) and that has moved on.
     """
     require(actor, Capability.DECIDE)
     errors: dict[str, str] = {}
@@ -72,6 +73,9 @@ def decide(
     if project.archived_at is not None:
         raise Invalid({"decision": "the project is archived: restore it to the lists first, "
                                    "then decide on it"})
+    if read is not None and read != review_read(session, project.id):
+        raise Conflict("a decision or an answer was recorded in the project's review since "
+                       "you read it: nothing is decided")
     if version is not None:
         require_known_version(version, project.version, f"project {slug!r}")
         if version != project.version:
@@ -110,8 +114,6 @@ def decide(
         session.refresh(project)
         record_transition(session, actor, project_id=project.id, old=old, new=project.status,
                           version=project.version, reason=text, source="decision")
-    else:
-        _review_moved_on(session, project)
     return {
         "project": slug,
         "decision": chosen.value,
@@ -146,19 +148,22 @@ def answer_question(
     question.answered_at = utcnow()
     session.add(question)
     session.flush()
-    _review_moved_on(session, project)
     record(session, actor, action="answer", entity="project", entity_id=project.id,
            after={"question": question.rationale, "answer": text})
     return {"project": slug, "question": question.rationale, "answer": text}
 
 
-def _review_moved_on(session: Session, project: Project) -> None:
-    """Move a project's version on for a decision or an answer that left its status."""
-    # A decision sent from a page read before this one (or before the lead's answer) names
-    # the version it saw: refused as stale, it is not made over a question it never read.
-    session.execute(update(Project).where(col(Project.id) == project.id)
-                    .values(version=Project.version + 1))
-    session.refresh(project)
+def review_read(session: Session, project_id: int | None) -> str:
+    """Return where a project's review stands: its latest decision, and whether answered."""
+    # A decision or an answer leaves the project's version as it is (its fields are unchanged,
+    # and an import or edit read before it is no stale), so a decision form carries this too.
+    latest = session.execute(
+        select(col(ReviewDecision.id), col(ReviewDecision.answered_at))
+        .where(col(ReviewDecision.project_id) == project_id)
+        .order_by(col(ReviewDecision.id).desc()).limit(1)).first()
+    if latest is None:
+        return "none"
+    return f"{latest[0]}{' answered' if latest[1] is not None else ''}"
 
 
 def latest_decision_answered(session: Session, project_id: int | None) -> bool:

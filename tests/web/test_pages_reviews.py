@@ -139,6 +139,7 @@ def test_a_decision_on_a_page_read_before_another_decision_or_an_answer_is_refus
 ) -> None:
     # Review: a question or a deferral left the project's version as it was, so a second
     # reviewer's approval from a page read before it went through over the open question.
+    # The form carries where the review stood (`read`); the version stays as it was.
     read = decision_form(client, "one-view")
     with db.write() as session:
         reviews.decide(session=session, actor=SYSTEM, slug="one-view",
@@ -161,6 +162,8 @@ def test_a_decision_on_a_page_read_before_another_decision_or_an_answer_is_refus
                                 answer="Barnet and Camden.")
     assert client.post("/projects/one-view/decision",
                        data=read | {"decision": "approve", "rationale": "Go"}).status_code == 409
+    with db.read() as session:  # a decision or an answer changes none of its fields
+        assert session.exec(select(Project.version).where(Project.slug == "one-view")).one() == 1
     again = decision_form(client, "one-view") | {"decision": "approve", "rationale": "Go"}
     assert client.post("/projects/one-view/decision", data=again,
                        follow_redirects=False).status_code == 303
@@ -182,7 +185,10 @@ def test_an_archived_project_offers_no_decision_and_a_sent_one_says_why(
     sent = client.post("/projects/old-work/decision",
                        data=read | {"decision": "approve", "rationale": "Funding found"})
     assert sent.status_code == 422
-    assert "archived" in parse_html(sent.text).by_id("r-decision-error").text()
+    shown = parse_html(sent.text)
+    assert "archived" in shown.by_id("r-decision-error").text()
+    assert shown.by_id("r-rationale").text() == "Funding found"
+    assert not any(b.text().startswith("Record the decision") for b in shown.find_all("button"))
     with db.read() as session:
         assert session.exec(select(func.count()).select_from(ReviewDecision)).one() == 0
 

@@ -218,6 +218,10 @@ def test_saving_over_a_scenario_changed_meanwhile_keeps_the_settings_on_the_page
     page = parse_html(response.text)
     assert page.by_id("budget").get("value") == "700000"
     assert "changed by someone else" in " ".join(response.text.split())
+    # Review: the summary linked to #s-scenario, which names nothing on the page.
+    summary = page.find(class_="error-summary")
+    assert summary is not None and "changed by someone else" in " ".join(summary.text().split())
+    assert all(page.find(id=a.get("href")[1:]) is not None for a in summary.find_all("a"))
     assert client.get(f"/api/v1/scenarios/{made['id']}").json()["budget"] == 900_000
 
 
@@ -284,8 +288,7 @@ def test_a_stale_save_over_a_scenario_names_what_was_changed_meanwhile(
     response = client.post(f"/scenarios/{made['id']}", data={
         "name": "Lean", "version": str(made["version"]), **PLAN, "budget": "700000"})
     assert response.status_code == 409
-    said = " ".join(" ".join(p.text() for p in parse_html(response.text).find_all(
-        "p", class_="error")).split())
+    said = " ".join(parse_html(response.text).find(class_="error-summary").text().split())
     assert "changed by someone else" in said and "budget: 900000" in said.lower()
 
 

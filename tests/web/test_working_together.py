@@ -126,11 +126,15 @@ def test_a_form_refused_as_not_allowed_keeps_what_was_typed(people: People) -> N
     page = f"http://testserver/projects/{COMMITTED}"
     typed = "Supplier late on the catalogue API; new date agreed for March."
     refused = other.post(f"/projects/{COMMITTED}/progress", follow_redirects=False,
-                         data={"rag": "amber", "summary": typed}, headers={"referer": page})
+                         data={"rag": "amber", "summary": typed, "was_summary": "Earlier words",
+                               "read": '{"a": 1}'}, headers={"referer": page})
     assert refused.status_code == 403
     shown = parse_html(refused.text)
     assert "What you typed" in shown.text()
-    assert typed in [t.text() for t in shown.find_all("textarea")]
+    kept = [t.text() for t in shown.find_all("textarea")]
+    assert typed in kept
+    # What the page's hidden fields carried is not what was typed.
+    assert "Earlier words" not in kept and '{"a": 1}' not in kept
     assert shown.find("a", href=f"/projects/{COMMITTED}") is not None
     # A form sent from elsewhere gets the refusal, never its words on our page.
     away = other.post(f"/projects/{COMMITTED}/progress", data={"rag": "red", "summary": typed},
