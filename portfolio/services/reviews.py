@@ -48,8 +48,8 @@ def decide(
 
     "Needs information" sends the project back to its lead with the rationale as the question;
     it stays out of the queue until the lead answers. Given the `version` the decision was made
-    on, a project changed since is refused (409, with what changed): nothing is decided; so it
-    is given where its review stood (`read`, as `review_read` says) and that has moved on.
+    on, a project changed since is refused (409, with what changed): nothing is decided. So is
+    one given where the review stood (`read`, as `review_read` says) when it has moved on since.
     """
     require(actor, Capability.DECIDE)
     errors: dict[str, str] = {}
