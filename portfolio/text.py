@@ -21,13 +21,14 @@ INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 
 
-WHOLE_DIGITS = 18
+WHOLE_DIGITS = 100
 
 
 def whole_number(value: str) -> int | None:
-    """Return text of up to 18 ASCII digits (spaces around) as a number, else None."""
+    """Return text of up to 100 ASCII digits (spaces around) as a number, else None."""
     # str.isdigit() also takes "²" and "①", which int() then refuses; so it does past 4,300
-    # digits. Any 18 digits fit the database's 64-bit ids and versions (not every 19 do).
+    # digits. A number past the database's 64-bit range is still read: the services refuse
+    # it in words (an id or a version it never had).
     value = value.strip()
     return (int(value) if value.isascii() and value.isdigit() and len(value) <= WHOLE_DIGITS
             else None)

@@ -160,8 +160,8 @@ def test_whole_numbers_are_ascii_digits_only() -> None:
     from portfolio.text import whole_number
 
     assert [whole_number(v) for v in ("12", " 7 ", "²", "①", "٣", "-3", "", "1e3",
-                                      "9" * 18, "9" * 19, "9" * 5000)] == [
-        12, 7, None, None, None, None, None, None, 10**18 - 1, None, None]
+                                      "9" * 19, "9" * 100, "9" * 101, "9" * 5000)] == [
+        12, 7, None, None, None, None, None, None, 10**19 - 1, 10**100 - 1, None, None]
 
 
 @pytest.mark.parametrize("url", [
