@@ -63,11 +63,15 @@ def criterion_values(
 
 
 def readiness_weight(scores: pd.DataFrame, profile: WeightProfile) -> pd.Series:
-    """Return composite points per unit of readiness: 100 * W_readiness / sum(W_present)."""
+    """Return composite points per unit of readiness: 100 * W_readiness / sum(W_present).
+
+    Zero for a project without a composite (unscored or unweighted): no value rests on it.
+    """
     weights = pd.Series({d: float(profile.dimension_weights.get(d, 0.0)) for d in DIMENSIONS})
     present = scores[list(DIMENSIONS)].notna()
     total = present.mul(weights, axis=1).sum(axis=1)
-    share = np.where(present["readiness"] & (total > 0), weights["readiness"] / total, 0.0)
+    share = np.where(present["readiness"] & (total > 0) & scores["composite"].notna(),
+                     weights["readiness"] / total, 0.0)
     return pd.Series(100.0 * share, index=scores.index)
 
 

@@ -31,8 +31,16 @@ from scoring.agreements import standing
 from scoring.composite import composite_scores
 from scoring.engine import criterion_values
 
-# Furthest ahead an "as of" view may look (a typing slip, not a plan).
-LONGEST_AHEAD_DAYS = 366 * 10
+# Furthest ahead an "as of" view may look, in years (further is a typing slip, not a plan).
+LONGEST_AHEAD_YEARS = 10
+
+
+def ten_years_on(day: date) -> date:
+    """Return the furthest day an "as of" view may look: the same day ten years on."""
+    try:
+        return day.replace(year=day.year + LONGEST_AHEAD_YEARS)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year + LONGEST_AHEAD_YEARS, day=28)
 
 
 def current_values(db: Database, *, seen: int | None = None,
@@ -111,7 +119,7 @@ def what_breaks(db: Database, *, as_of: date, today: date | None = None) -> dict
     day = today or date.today()
     if as_of < day:
         raise Invalid({"as_of": f"Choose a day from today ({day}) on."})
-    if (as_of - day).days > LONGEST_AHEAD_DAYS:
+    if as_of > ten_years_on(day):
         raise Invalid({"as_of": "Look at most ten years ahead."})
     ensure_ranking(db, None)
     with db.read() as session:

@@ -10,7 +10,7 @@ from portfolio.services import agreement_pages, history, planning, ranking
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import consistent_read
 from portfolio.services.frames import load_profile
-from scoring.plan import CANDIDATE_STATUSES
+from scoring.ranking import CANDIDATES
 
 TOP = 10
 
@@ -36,7 +36,9 @@ def board_pack_data(db: Database, *, budget: float, today: date, profile: str | 
     with db.read() as session:
         consistent_read(session)
         stored = load_profile(session, run.profile)
-    candidates = [r for r in rows if r["status"] in CANDIDATE_STATUSES]
+    # The candidates view (idea, proposed, approved): paused work is committed, though the plan
+    # and the roadmap may restart it.
+    candidates = [r for r in rows if r["view"] == CANDIDATES]
     top = [{**r, "why": _why(r)} for r in candidates[:TOP]]
     blocked = [r for r in candidates if r["blocked_by"]]
     plan = roadmap_service.roadmap(db, budget=budget, horizon=horizon, profile=run.profile,

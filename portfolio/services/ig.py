@@ -77,19 +77,22 @@ def _agreements_stage(session: Session, project_id: int, today: date) -> dict[st
                 session.execute(query).all())
     missing: list[dict[str, Any]] = []
     signed_days: list[date] = []
+    signed = False  # a link's own word counts as written, though no record dates it
     for title, word, code, a_title, status, signed_on, expires_on in rows:
         now = standing(status, signed_on, expires_on, today) if code else word
         if now not in IN_FORCE:
             missing.append({"dataset": title, "agreement": code, "agreement_title": a_title,
                             "standing": now})
-        elif code and signed_on:
+            continue
+        signed = signed or now == "signed"
+        if code and signed_on:
             signed_days.append(signed_on)
     needing = [r for r in rows if (r[2] is not None or r[1] != "not_needed")]
     if not needing:
         status = IgStatus.NOT_NEEDED.value
     elif not missing:
         status = IgStatus.DONE.value
-    elif any(m["standing"] in {"drafting", "expired"} for m in missing) or signed_days:
+    elif any(m["standing"] in {"drafting", "expired"} for m in missing) or signed:
         status = IgStatus.IN_PROGRESS.value
     else:
         status = IgStatus.NOT_STARTED.value

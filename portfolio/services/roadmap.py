@@ -307,7 +307,7 @@ def _roadmap_table(projects: pd.DataFrame, dates: Mapping[str, tuple[date | None
         starts.append(begins)
         if must and slug in deadlines:
             due.append(float(max(quarter_index(deadlines[slug], first), 0)))
-        elif must and start_date is not None and start_date >= first:
+        elif must and start_date is not None and start_date >= today:
             # A mandatory project's planned start, still ahead, is its deadline; one already
             # past leaves it to start anywhere in the horizon (the discount favours early).
             due.append(float(quarter_index(start_date, first)))

@@ -7,8 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scoring.engine import readiness_weight
 from scoring.plumbing import COLUMNS, DRL_LADDER, plumbing_recommendations
 from scoring.readiness import AGREEMENT_SCORES, DRL_SCORES, FIT_SCORES, project_readiness
+from scoring.weights import WeightProfile
 
 
 def links_table(rows: list[tuple]) -> pd.DataFrame:
@@ -181,3 +183,18 @@ def test_an_agreement_recommendation_counts_its_projects_in_words() -> None:
         "Renew the data-sharing agreement old (now expired; 1 project rests on it)")
     assert rows.loc["dsa", "description"] == (
         "Sign the data-sharing agreement Housing DSA (now drafting; 2 projects rest on it)")
+
+
+def test_a_project_without_a_composite_releases_no_points() -> None:
+    # An unscored project (no impact value) has no composite, so readiness it gains releases
+    # nothing (DESIGN "Fix the plumbing"): its weight is 0, not its present dimensions' share.
+    nan = float("nan")
+    scores = pd.DataFrame({"composite": [nan, 61.0], "impact": [nan, 50.0],
+                           "feasibility": [70.0, 70.0], "readiness": [40.0, 40.0]},
+                          index=["unscored", "scored"])
+    profile = WeightProfile("p", {"impact": 0.5, "feasibility": 0.3, "readiness": 0.2})
+    weight = readiness_weight(scores, profile)
+    assert weight["unscored"] == 0.0
+    assert weight["scored"] == pytest.approx(100 * 0.2 / 1.0)
+    links = links_table([("unscored", "x", "C2", "fit", "signed", True)])
+    assert plumbing_recommendations(links, weight).empty  # no gain, so nothing recommended

@@ -12,6 +12,7 @@ from portfolio.db import Database
 from portfolio.models import AuditEvent, SharingAgreement
 from portfolio.services import agreements as agreement_service
 from portfolio.services import projects as project_service
+from portfolio.services.agreement_pages import ten_years_on
 from portfolio.services.frames import load_links
 from tests.web.auth import Browser
 from tests.web.conftest import SignedIn
@@ -207,6 +208,20 @@ def test_what_breaks_as_of_a_day(clients: dict[str, Browser]) -> None:
     assert page.status_code == 200 and "What breaks" in page.text
     bad = clients["cdo"].get("/api/v1/agreements/as-of", params={"date": "2001-01-01"})
     assert bad.status_code == 422 and "date" in bad.json()["errors"]
+
+
+def test_what_breaks_looks_at_most_ten_years_ahead_to_the_day(
+        clients: dict[str, Browser]) -> None:
+    # DESIGN "As of a chosen day": from today to ten years ahead, the same day ten years on.
+    today = date.today()
+    limit = ten_years_on(today)
+    answer = clients["cdo"].get("/api/v1/agreements/as-of", params={"date": str(limit)})
+    assert answer.status_code == 200, answer.text
+    past = clients["cdo"].get("/api/v1/agreements/as-of",
+                              params={"date": str(limit + timedelta(days=1))})
+    assert past.status_code == 422
+    assert past.json()["errors"]["date"] == "Look at most ten years ahead."
+    assert ten_years_on(date(2028, 2, 29)) == date(2038, 2, 28)
 
 
 def test_documents_attach_to_an_agreement_for_its_parties_and_staff_only(

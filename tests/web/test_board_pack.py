@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from portfolio.actors import SYSTEM
 from portfolio.db import Database
+from portfolio.services import overrides
 from portfolio.services import ranking as ranking_service
 from portfolio.services.board_pack import board_pack_data
 from portfolio.settings import Settings
@@ -19,6 +21,8 @@ from tests.web.auth import Browser, sign_in
 from web.app import create_app
 from web.board_pack import board_pack_pdf
 
+# A paused project of the demo: committed work, not a candidate.
+PAUSED = "croydon-rent-arrears-early-warning"
 SECTIONS = ("Profile and weights", "Top candidates and why", "Proposed roadmap",
             "Cost by quarter", "Timeline", "Blocked work and the plumbing that would unblock it",
             "Changes since the last snapshot", "Data-sharing agreements")
@@ -103,3 +107,19 @@ def test_portfolio_report_writes_the_pdf(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     pages, text = text_of(out.read_bytes())
     assert pages >= 3 and "Proposed roadmap" in text
+
+
+def test_the_top_candidates_are_the_candidates_view_so_paused_work_is_not_among_them(
+    london: Database,
+) -> None:
+    # A paused project is committed work (DESIGN "Views"): however high it ranks in the order,
+    # the pack's "ten best-ranked candidates" and "waiting on prerequisites" leave it out.
+    with london.write() as session:
+        overrides.set_override(session=session, actor=SYSTEM, slug=PAUSED, data={
+            "value": "99", "justification": "board pack test: ranks it first"})
+    data = board_pack_data(london, budget=1500000, today=date(2026, 12, 2))
+    _run, rows = ranking_service.ranked_rows(london)
+    candidates = [r["slug"] for r in rows if r["view"] == "candidates"]
+    assert [r["slug"] for r in data["top"]] == candidates[:10]
+    assert {r["view"] for r in data["blocked"]} <= {"candidates"}
+    assert PAUSED not in [r["slug"] for r in data["top"] + data["blocked"]]

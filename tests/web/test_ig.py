@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from portfolio.db import Database
 from portfolio.services import ig
@@ -33,6 +34,28 @@ def test_the_path_lists_the_four_stages_and_names_what_is_missing(london: Databa
     assert {m["agreement"] for m in agreements["missing_agreements"]} == {
         "one-view-nel-gp-registrations", "ukpn-priority-services-register-boroughs"}
     assert "Privacy notice" in path["missing"]
+
+
+def test_a_link_signed_by_its_own_word_puts_the_agreements_stage_in_progress(
+        london: Database) -> None:
+    # DESIGN: in_progress when one is drafting or expired "or another is signed"; a link's
+    # own word, with no agreement record behind it, counts as written (a bulk load's, say).
+    with london.write() as session:
+        project_id = session.execute(text("SELECT id FROM project WHERE slug = :slug"),
+                                     {"slug": PERSONAL}).scalar_one()
+        links = session.execute(text(
+            "SELECT id FROM project_dataset WHERE project_id = :p AND relation = 'uses' "
+            "AND required ORDER BY id"), {"p": project_id}).scalars().all()
+        assert len(links) >= 2
+        session.execute(text("UPDATE project_dataset SET sharing_agreement_id = NULL, "
+                             "agreement = CASE WHEN id = :first THEN 'signed' ELSE 'none' END "
+                             "WHERE project_id = :p AND relation = 'uses' AND required"),
+                        {"first": links[0], "p": project_id})
+    with london.read() as session:
+        stage = ig.ig_path(session=session, slug=PERSONAL)["stages"][2]
+    assert stage["status"] == "in_progress"
+    assert {m["standing"] for m in stage["missing_agreements"]} == {"none"}
+    assert stage["dated_on"] is None  # no record says when it was signed
 
 
 def test_the_owning_lead_records_a_stage_and_the_page_shows_it(

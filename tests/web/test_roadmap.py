@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
+from datetime import date
 from html.parser import HTMLParser
 
+import pandas as pd
 import pytest
 
 from portfolio.db import Database
+from portfolio.services.roadmap import _roadmap_table
 from portfolio.settings import Settings
 from tests.web.auth import Browser, sign_in
 from tests.web.pages_html import parse_html
@@ -316,3 +320,16 @@ def test_the_api_refuses_a_capacity_from_a_stale_reading(clients) -> None:
                    ).status_code == 200
     assert cdo.delete("/api/v1/capacities/E09000002/2027 Q1",
                       params={"was_person_months": 8}).status_code == 204
+
+
+def test_a_mandatory_projects_planned_start_is_its_deadline_only_while_still_ahead() -> None:
+    # DESIGN "Roadmap": the planned start is the deadline "when still ahead"; one already
+    # past, even earlier in the current quarter, leaves it to start anywhere in the horizon.
+    table = pd.DataFrame({"slug": ["past", "ahead", "today"], "effort_pm": [9.0, 9.0, 9.0],
+                          "status": ["approved"] * 3, "mandatory": [True] * 3})
+    today = date(2026, 5, 15)
+    dates = {"past": (date(2026, 4, 10), None), "ahead": (date(2026, 8, 20), None),
+             "today": (today, None)}
+    found = _roadmap_table(table, dates, date(2026, 4, 1), {}, today).set_index("slug")
+    assert math.isnan(found.loc["past", "deadline"])
+    assert found.loc["ahead", "deadline"] == 1.0 and found.loc["today", "deadline"] == 0.0
