@@ -109,6 +109,13 @@ class FailureMemory:
         with self._lock:
             self._failures.pop(key, None)
 
+    def forget_one(self, key: str) -> None:
+        """Forget a key's newest failure (an attempt counted as one that succeeded)."""
+        with self._lock:
+            found = self._failures.get(key)
+            if found:
+                found.pop()
+
     def count(self, key: str, window_seconds: int) -> tuple[int, datetime | None]:
         """Return the failures of a key within the window and the time of the last."""
         since = utcnow() - timedelta(seconds=window_seconds)
@@ -218,18 +225,17 @@ def sign_in(*, db: Database, email: str, password: str, client: str,
             limits: SignInLimits | None = None) -> Actor:
     """Check an email and password, limited per account and per client; record the attempt.
 
+    The attempt is counted as a failure before the password is checked, and made a success
+    after: guesses sent at once are limited as if sent one by one.
     Raises TooManyAttempts (with the seconds to wait) or BadCredentials.
     """
     limits = limits or SignInLimits()
     key = email.strip().lower()[:254]
     client_key = (CLIENT_KEY + client)[:254]
     memory = _memory(db)
+    reserved = _count_attempt(db, memory, (key, limits.account_free_failures),
+                              (client_key, limits.client_free_failures), limits=limits)
     with db.connect() as connection:
-        wait = max(retry_after(connection, memory, key, limits.account_free_failures, limits),
-                   retry_after(connection, memory, client_key, limits.client_free_failures,
-                               limits))
-        if wait:
-            raise TooManyAttempts(wait)
         user = connection.execute(SIGN_IN_USER, {"email": key}).first()
     # No transaction is open here: Argon2 must never hold the database's write lock.
     ok = False
@@ -246,30 +252,70 @@ def sign_in(*, db: Database, email: str, password: str, client: str,
         except VerificationError:
             pass
     account = user if ok else None  # None unless the password opened an active account
-    rehash = account is not None and HASHER.check_needs_rehash(account.password_hash or "")
+    if account is None:
+        raise BadCredentials()
+    _count_success(db, memory, key, client_key, reserved,
+                   account.id if HASHER.check_needs_rehash(account.password_hash or "")
+                   else None, password)
+    return Actor(id=account.id, role=Role(account.role), organisation_id=account.organisation_id,
+                 email=account.email)
+
+
+def _count_attempt(db: Database, memory: FailureMemory, *keys: tuple[str, int],
+                   limits: SignInLimits) -> list[int] | None:
+    """Refuse an attempt over its keys' limits, else record it as failed; return its rows.
+
+    In one write transaction per attempt, the keys' locks held (PostgreSQL; SQLite's one writer
+    already is one): a guess sent beside others sees theirs counted. Where the database cannot
+    be written this process remembers the failures instead, and None is returned.
+    """
     try:
         with db.write() as session:
-            session.execute(insert(LoginAttempt), [
-                {"key": key, "success": ok, "at": utcnow()},
-                {"key": client_key, "success": ok, "at": utcnow()}])
-            if account is not None:
-                session.execute(delete(LoginAttempt).where(col(LoginAttempt.key) == key,
-                                                           col(LoginAttempt.success).is_(False)))
-                if rehash:
-                    session.execute(update(User).where(col(User.id) == account.id)
-                                    .values(password_hash=hash_password(password)))
+            for key, _free in sorted(keys):
+                one_at_a_time(session, f"sign-in attempts {key}")
+            _refuse_over_limits(session.connection(), memory, keys, limits)
+            rows = [LoginAttempt(key=key, success=False, at=utcnow()) for key, _free in keys]
+            session.add_all(rows)
+            session.flush()
+            return [row.id for row in rows if row.id is not None]
     except UNWRITABLE as exc:
         LOG.warning("sign-in attempt not recorded (the database cannot be written): %s",
                     str(exc.orig)[:200])
-        if ok:
-            memory.clear(key)
-        else:
-            memory.add(key)
-            memory.add(client_key)
-    if account is None:
-        raise BadCredentials()
-    return Actor(id=account.id, role=Role(account.role), organisation_id=account.organisation_id,
-                 email=account.email)
+    with db.connect() as connection:
+        _refuse_over_limits(connection, memory, keys, limits)
+    for key, _free in keys:
+        memory.add(key)
+    return None
+
+
+def _refuse_over_limits(connection: Connection, memory: FailureMemory,
+                        keys: tuple[tuple[str, int], ...], limits: SignInLimits) -> None:
+    """Raise TooManyAttempts when any key must wait before another attempt."""
+    wait = max(retry_after(connection, memory, key, free, limits) for key, free in keys)
+    if wait:
+        raise TooManyAttempts(wait)
+
+
+def _count_success(db: Database, memory: FailureMemory, key: str, client_key: str | None,
+                   reserved: list[int] | None, rehash_user: int | None, password: str) -> None:
+    """Make a counted attempt a success: the account's failures go, the client's stay."""
+    try:
+        with db.write() as session:
+            if reserved:
+                session.execute(update(LoginAttempt).where(col(LoginAttempt.id).in_(reserved))
+                                .values(success=True))
+            session.execute(delete(LoginAttempt).where(col(LoginAttempt.key) == key,
+                                                       col(LoginAttempt.success).is_(False)))
+            if rehash_user is not None:
+                session.execute(update(User).where(col(User.id) == rehash_user)
+                                .values(password_hash=hash_password(password)))
+    except UNWRITABLE as exc:
+        LOG.warning("sign-in success not recorded (the database cannot be written): %s",
+                    str(exc.orig)[:200])
+    if reserved is None:
+        memory.clear(key)
+        if client_key is not None:
+            memory.forget_one(client_key)
 
 
 DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
@@ -354,17 +400,17 @@ def change_own_password(*, db: Database, actor: Actor, current: str, new: str, r
                                     .where(col(User.id) == actor.id)).first()
         if stored is None:
             raise NotFound("user", actor.email)
-        # The current password is guessed here as at sign-in: the same account limit holds.
-        key = stored.email.strip().lower()[:254]
-        wait = retry_after(connection, memory, key, limits.account_free_failures, limits)
-    if wait:
-        raise TooManyAttempts(wait)
+    # The current password is guessed here as at sign-in: the same account limit holds, and
+    # the attempt is counted before the password is checked.
+    key = stored.email.strip().lower()[:254]
+    reserved = _count_attempt(db, memory, (key, limits.account_free_failures), limits=limits)
     try:
         ok = bool(stored.password_hash) and HASHER.verify(stored.password_hash, current)
     except (VerificationError, InvalidHashError):
         ok = False
-    if not ok:
-        _record_failure(db, memory, key)
+    if ok:
+        _count_success(db, memory, key, None, reserved, None, current)
+    else:
         errors["current_password"] = "This is not your current password: type it again."
     if len(new) < MIN_PASSWORD_LENGTH:
         errors["new_password"] = (f"Choose a password of at least {MIN_PASSWORD_LENGTH} "
@@ -380,16 +426,6 @@ def change_own_password(*, db: Database, actor: Actor, current: str, new: str, r
     with db.write() as session:
         set_password(session=session, actor=actor, email=stored.email, password=new,
                      keep_session=keep_session)
-
-
-def _record_failure(db: Database, memory: FailureMemory, key: str) -> None:
-    """Record a wrong password for an account (in this process if the database is read-only)."""
-    try:
-        with db.write() as session:
-            session.execute(insert(LoginAttempt), [{"key": key, "success": False,
-                                                     "at": utcnow()}])
-    except UNWRITABLE:
-        memory.add(key)
 
 
 def reset_password(*, session: Session, actor: Actor, email: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,6 +85,42 @@ def test_sign_in_flood_from_many_clients_still_locks_the_account(app, db: Databa
         locked = attempt(owner, email, PASSWORD)
     assert locked.status_code == 429
     assert "retry-after" in locked.headers
+
+
+def test_guesses_sent_all_at_once_are_limited_as_if_sent_one_by_one(app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    # Each attempt is counted before its password is checked: 30 guesses at once from one
+    # client check at most the client's 5 free failures, the rest wait (429).
+    email = make_user(db, "admin")
+    statuses: list[int] = []
+    with from_address(app, "203.0.113.9") as client:
+        token = page_csrf(client)
+
+        def guess(n: int) -> None:
+            statuses.append(client.post("/login", data={
+                "email": email, "password": f"wrong guess {n}!!", "csrf_token": token},
+                follow_redirects=False).status_code)
+
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(set(statuses)) == [401, 429] and statuses.count(401) == 5
+    with db.read() as session:
+        failures = session.execute(select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.key == email, LoginAttempt.success.is_(False))).scalar()
+    assert failures == 5
+
+
+def test_a_right_password_leaves_no_failure_counted_against_its_client(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    emails = [make_user(db, "researcher") for _ in range(6)]
+    with from_address(app, "203.0.113.9") as client:
+        # Five sign-ins that succeed, then five wrong ones: the client's five free failures.
+        assert all(attempt(client, email, PASSWORD).status_code == 303 for email in emails[:5])
+        statuses = [attempt(client, emails[5], "wrong password!!").status_code
+                    for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
 
 
 def read_only(settings: Settings) -> Settings:
