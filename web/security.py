@@ -212,8 +212,9 @@ def start_signed_in_session(request: Request, actor: Actor) -> None:
     the same idle and absolute time-outs, and becomes a stored session as soon as a write
     succeeds again. Such a cookie cannot be ended early from the server until then.
     """
-    # A new session on sign-in: a session fixed before it cannot be reused after.
-    request.session.clear()
+    # A new session on sign-in: a session fixed before it cannot be reused after, and the one
+    # it replaces (another user's, on a shared computer) is ended, not left to time out.
+    end_signed_in_session(request)
     secret = accounts.start_session(db=request.app.state.database, actor=actor,
                                     client=client_address(request),
                                     user_agent=request.headers.get("user-agent", ""))
@@ -254,7 +255,9 @@ async def check_csrf(request: Request) -> None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
-    if not expected or not given or not hmac.compare_digest(str(expected), given):
+    # As bytes: compare_digest refuses text outside ASCII, which a forged form may send.
+    if not expected or not given or not hmac.compare_digest(
+            str(expected).encode(), given.encode("utf-8", "surrogateescape")):
         raise CsrfRefused()
 
 
@@ -331,9 +334,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         static = scope.get("path", "").startswith("/static/")
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 given = message.get("headers", [])
                 keep = [h for h in given if h[0].lower() not in self.names]
                 cache = [h for h in given if h[0].lower() == b"cache-control"]
@@ -341,7 +347,21 @@ class SecurityHeaders:
                     cache if static else [(b"cache-control", b"no-store")])
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # A bug: Starlette's error handler, outside this middleware, would answer without
+            # the headers. Answer here as it would, then let it log the error.
+            if not started:
+                await send_with_headers({"type": "http.response.start", "status": 500,
+                                         "headers": [SERVER_ERROR_TYPE, SERVER_ERROR_LENGTH]})
+                await send({"type": "http.response.body", "body": SERVER_ERROR})
+            raise
+
+
+SERVER_ERROR = b"Internal Server Error"
+SERVER_ERROR_TYPE = (b"content-type", b"text/plain; charset=utf-8")
+SERVER_ERROR_LENGTH = (b"content-length", str(len(SERVER_ERROR)).encode())
 
 
 class BodyLimit:

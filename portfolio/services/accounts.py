@@ -511,7 +511,9 @@ def update_user(*, session: Session, actor: Actor, email: str, role: str | None 
                        "look at the user again and save",
                        current={name: now[name] for name in USER_FIELDS})
     if not active:
+        # Its tokens go too, so that switching the account on again wakes none of them.
         end_sessions(session, user.id)
+        revoke_tokens(session, user.id)
     org = session.get(Organisation, user.organisation_id) if user.organisation_id else None
     after = user_public(user, org)
     record(session, actor, action="update", entity="user", entity_id=user.id, before=before,

@@ -179,3 +179,54 @@ def test_signing_out_setting_a_new_password_ends_the_old_sessions(app, db: Datab
             accounts.set_password(session=session, actor=SYSTEM, email=email,
                                   password="a brand new passphrase")
         assert browser.get("/account", follow_redirects=False).status_code == 303
+
+
+def test_deactivating_a_user_revokes_their_tokens_so_reactivating_does_not_wake_them(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    from portfolio.actors import SYSTEM
+
+    with Browser(app) as browser:
+        email = sign_in(browser, db, "lead", "E09000002")
+        page = browser.post("/account/tokens", data={"name": "script", "days": "90"})
+        secret = page.text.split("<code>ldp_", 1)[1].split("</code>", 1)[0]
+    bearer = {"Authorization": f"Bearer ldp_{secret}"}
+    with Browser(app) as script:
+        assert script.get("/api/v1/organisations", headers=bearer).status_code == 200
+        with db.write() as session:
+            accounts.update_user(session=session, actor=SYSTEM, email=email, is_active=False)
+        assert script.get("/api/v1/organisations", headers=bearer).status_code == 401
+        with db.write() as session:
+            accounts.update_user(session=session, actor=SYSTEM, email=email, is_active=True)
+        assert script.get("/api/v1/organisations", headers=bearer).status_code == 401
+    with db.read() as session:
+        assert all(row.revoked_at is not None
+                   for row in session.execute(select(ApiToken)).scalars())
+
+
+def test_signing_in_over_a_session_ends_the_session_it_replaces(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    # A shared computer: B signs in where A was signed in; A's copied cookie is dead.
+    with Browser(app) as browser:
+        sign_in(browser, db, "researcher")
+        first = dict(browser.cookies)
+        sign_in(browser, db, "cdo")
+        assert browser.get("/account", follow_redirects=False).status_code == 200
+    with Browser(app, cookies=first) as copied:
+        assert copied.get("/account", follow_redirects=False).status_code == 303
+    with db.read() as session:
+        live = [row for row in session.execute(select(UserSession)).scalars()
+                if row.ended_at is None]
+    assert len(live) == 1
+
+
+@pytest.mark.parametrize("given", ["é", "\u20ac" * 40])
+def test_a_csrf_token_with_letters_outside_ascii_is_refused_not_a_500(
+        app, db: Database, given: str) -> None:  # type: ignore[no-untyped-def]
+    with Browser(app) as browser:
+        sign_in(browser, db, "researcher")  # the session has a token to compare with
+        browser.csrf = None  # the form's own field is the token sent
+        form = browser.post("/login", data={"email": "x@example.org", "password": "p",
+                                            "csrf_token": given}, follow_redirects=False)
+        header = browser.post("/api/v1/notifications/read", json={},
+                              headers={"X-CSRF-Token": given.encode()})
+    assert form.status_code == 403 and header.status_code == 403

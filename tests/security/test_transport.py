@@ -118,3 +118,22 @@ def test_small_items_the_frontier_keeps_to_the_plan_wall_clock_limit(
             "capacity": 100, "max_budget": 5_000_000, "steps": 40})
     assert curve.status_code == 200
     assert {point["status"] for point in curve.json()} == {"time_limit"}
+
+
+def test_an_unexpected_fault_answers_500_with_the_security_headers(
+        settings: Settings, db: Database) -> None:
+    # A bug, not a database fault: Starlette's outermost error handler answers it, outside the
+    # middleware that adds the headers, unless that middleware answers first.
+    app = create_app(settings)
+
+    @app.get("/boom-for-test")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    with Browser(app, raise_server_exceptions=False) as client:
+        response = client.get("/boom-for-test")
+    assert response.status_code == 500
+    assert "content-security-policy" in response.headers
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert "a bug" not in response.text
