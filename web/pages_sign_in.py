@@ -87,16 +87,25 @@ def oidc_callback(
 ):
     """Finish a sign-in: check the state, exchange the code, verify the ID token, sign in."""
     provider = provider_of(request)
-    # Taken out at once: a state is good for one answer (a replayed one finds nothing).
-    kept = request.session.pop(PENDING_KEY, None)
+    kept = request.session.get(PENDING_KEY)
     target = safe_next(kept.get("next")) if isinstance(kept, dict) else "/"
+    matches = isinstance(kept, dict) and bool(state) and state == kept.get("state")
+    if matches:
+        # Taken out at once: a state is good for one answer (a replayed one finds nothing).
+        # An answer that does not match leaves the sign-in under way to finish.
+        request.session.pop(PENDING_KEY, None)
     if provider is None:
         return _refused(request, SignInRefused("single sign-on is not set up here"))
+    if error and not matches:
+        # Not the provider's answer to this browser's sign-in: none of its words are shown.
+        return _refused(request, SignInRefused(
+            "the provider's answer did not match a sign-in started here; start again"),
+            target)
     if error:
         why = f": {error_description}" if error_description else f" ({error})"
         return _refused(request, SignInRefused(f"the provider did not sign you in{why}"),
                         target)
-    if not isinstance(kept, dict) or not state or state != kept.get("state") or not code:
+    if not isinstance(kept, dict) or not matches or not code:
         return _refused(request, SignInRefused(
             "this sign-in link was already used, has expired, or did not start here; "
             "start again"), target)

@@ -40,6 +40,16 @@ class EmailTaken(DomainError):
                          "provider has not verified that email: ask an admin to link them")
 
 
+class IdentityTaken(DomainError):
+    """The account with the provider's email is already linked to another identity there."""
+
+    status_code = 409
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"the account with the email {email} is already linked to another "
+                         "identity at this provider: ask an admin")
+
+
 class AccountSwitchedOff(DomainError):
     """The provider vouches for the person, but an admin has switched their account off here."""
 
@@ -87,6 +97,12 @@ def sign_in_identity(*, session: Session, identity: Identity) -> SignedIn:
                                ).scalars().first()
         if user is not None and not identity.email_verified:
             raise EmailTaken(email)
+        # Linked by email once per provider: another subject claiming the same address later
+        # (a reassigned or mistyped one at the provider) does not sign in as its owner.
+        if user is not None and session.execute(select(col(ExternalIdentity.id)).where(
+                col(ExternalIdentity.issuer) == identity.issuer,
+                col(ExternalIdentity.user_id) == user.id)).first() is not None:
+            raise IdentityTaken(email)
         if user is None:
             # Without a name from the provider, the address's local part: a name is shown
             # where the address is not (public read), so the address must not stand in.

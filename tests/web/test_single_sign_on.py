@@ -12,7 +12,7 @@ from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import select
 
 from portfolio.db import Database
-from portfolio.models import User
+from portfolio.models import ExternalIdentity, User
 from portfolio.oidc import Provider, ProviderSettings, SignInRefused
 from portfolio.services import identities
 from portfolio.settings import Settings
@@ -333,3 +333,37 @@ def test_a_removed_group_mapping_s_id_never_names_a_mapping_added_after_it(
         assert stale.status_code == 404
         page = admin.get("/admin/groups").text
     assert "cdo-office" in page and "readers" in page and "portfolio-admins" not in page
+
+
+def test_a_second_identity_with_the_same_email_does_not_take_over_a_linked_account(
+        client: Browser, db: Database, oidc_issuer: str) -> None:  # noqa: F811
+    # An account is linked by a verified email once per provider; afterwards only that
+    # identity (issuer and subject) signs in to it, whatever email another one claims.
+    map_group(db, "linked-admins", "admin")
+    set_user(oidc_issuer, "alice-1", email="alice@council.example", email_verified=True,
+             groups=["linked-admins"])
+    assert journey(client, "alice-1")[0].status_code == 303
+    client.cookies.clear()
+    set_user(oidc_issuer, "mallory-2", email="ALICE@council.example", email_verified=True,
+             groups=[])
+    answer, _ = journey(client, "mallory-2")
+    assert answer.status_code == 409
+    assert "already linked to another identity" in answer.text
+    assert client.get("/account", follow_redirects=False).status_code == 303
+    with db.read() as session:
+        links = session.execute(select(ExternalIdentity.subject)).scalars().all()
+    assert links == ["alice-1"]
+
+
+def test_a_crafted_callback_shows_none_of_its_words_and_cancels_no_sign_in(
+        client: Browser, db: Database, oidc_issuer: str) -> None:  # noqa: F811
+    map_group(db, "crafted-staff", "researcher")
+    set_user(oidc_issuer, "carol", email="carol@council.example", groups=["crafted-staff"])
+    start = client.get("/login/oidc?next=/projects", follow_redirects=False)
+    crafted = client.get("/login/oidc/callback", params={
+        "error": "access_denied", "state": "not-the-one",
+        "error_description": "Your account is suspended. Call 020 7946 0000."})
+    assert crafted.status_code == 400
+    assert "020 7946 0000" not in crafted.text and "did not match" in crafted.text
+    answer = client.get(approve(start.headers["location"], "carol"), follow_redirects=False)
+    assert answer.status_code == 303  # the sign-in started before still finishes
