@@ -151,6 +151,16 @@ class TooManyAttempts(DomainError):
         self.retry_after = retry_after
 
 
+class PasswordChangedMeanwhile(DomainError):
+    """The password was changed (an admin's reset) while the old one was being checked."""
+
+    status_code = 409
+
+    def __init__(self) -> None:
+        super().__init__("your password was changed while you were changing it (an admin may "
+                         "have reset it): sign in again with the password you were given")
+
+
 class BadCredentials(DomainError):
     """The email and password do not match an active account."""
 
@@ -254,9 +264,12 @@ def sign_in(*, db: Database, email: str, password: str, client: str,
     account = user if ok else None  # None unless the password opened an active account
     if account is None:
         raise BadCredentials()
-    _count_success(db, memory, key, client_key, reserved,
-                   account.id if HASHER.check_needs_rehash(account.password_hash or "")
-                   else None, password)
+    # Hashed before the write transaction: Argon2 must never hold the write lock.
+    rehashed = (hash_password(password) if HASHER.check_needs_rehash(account.password_hash)
+                else None)
+    if not _count_success(db, memory, key, client_key, reserved, account.id,
+                          account.password_hash, rehashed):
+        raise BadCredentials()  # the password was changed (an admin's reset) meanwhile
     return Actor(id=account.id, role=Role(account.role), organisation_id=account.organisation_id,
                  email=account.email)
 
@@ -297,18 +310,28 @@ def _refuse_over_limits(connection: Connection, memory: FailureMemory,
 
 
 def _count_success(db: Database, memory: FailureMemory, key: str, client_key: str | None,
-                   reserved: list[int] | None, rehash_user: int | None, password: str) -> None:
-    """Make a counted attempt a success: the account's failures go, the client's stay."""
+                   reserved: list[int] | None, user_id: int, verified: str,
+                   rehashed: str | None = None) -> bool:
+    """Make a counted attempt a success, unless the password checked has changed since.
+
+    The account's failures go, the client's stay; `rehashed` (the password hashed anew)
+    replaces the hash `verified` only while it is still the user's. False, with the attempt
+    left a failure, when the user's password is no longer the one checked (an admin reset it).
+    """
     try:
         with db.write() as session:
+            current = session.execute(select(col(User.password_hash)).where(
+                col(User.id) == user_id).with_for_update()).scalar()
+            if current != verified:
+                return False
             if reserved:
                 session.execute(update(LoginAttempt).where(col(LoginAttempt.id).in_(reserved))
                                 .values(success=True))
             session.execute(delete(LoginAttempt).where(col(LoginAttempt.key) == key,
                                                        col(LoginAttempt.success).is_(False)))
-            if rehash_user is not None:
-                session.execute(update(User).where(col(User.id) == rehash_user)
-                                .values(password_hash=hash_password(password)))
+            if rehashed is not None:
+                session.execute(update(User).where(col(User.id) == user_id)
+                                .values(password_hash=rehashed))
     except UNWRITABLE as exc:
         LOG.warning("sign-in success not recorded (the database cannot be written): %s",
                     str(exc.orig)[:200])
@@ -316,6 +339,7 @@ def _count_success(db: Database, memory: FailureMemory, key: str, client_key: st
         memory.clear(key)
         if client_key is not None:
             memory.forget_one(client_key)
+    return True
 
 
 DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
@@ -359,20 +383,24 @@ def add_user(*, session: Session, actor: Actor, data: dict[str, Any],
 
 
 def set_password(*, session: Session, actor: Actor, email: str, password: str,
-                 keep_session: str | None = None) -> None:
+                 keep_session: str | None = None, was_hash: str | None = None,
+                 hashed: str | None = None) -> None:
     """Set a user's password (admins, or the user themself).
 
     Whoever knew the old password is signed out with it and loses the API tokens it let them
     make; a user changing their own password keeps the session they changed it in
-    (`keep_session`, its secret).
+    (`keep_session`, its secret). Given the hash the old password was checked against
+    (`was_hash`), a password changed since is refused; `hashed` is the new one, hashed already.
     """
-    user = _user(session, email)
+    user = _user(session, email, for_update=was_hash is not None)
     assert user.id is not None
     if actor.id != user.id:
         require(actor, Capability.MANAGE_USERS, doing="set other users' passwords")
         require_signed_in_person(actor, "set other users' passwords")
+    if was_hash is not None and user.password_hash != was_hash:
+        raise PasswordChangedMeanwhile()
     check_password_strength(password)
-    user.password_hash = hash_password(password)
+    user.password_hash = hashed or hash_password(password)
     # Chosen by the user: no longer one an admin knows. Chosen by an admin: the user must
     # choose their own at the next sign-in.
     user.must_change_password = actor.id != user.id
@@ -408,9 +436,10 @@ def change_own_password(*, db: Database, actor: Actor, current: str, new: str, r
         ok = bool(stored.password_hash) and HASHER.verify(stored.password_hash, current)
     except (VerificationError, InvalidHashError):
         ok = False
-    if ok:
-        _count_success(db, memory, key, None, reserved, None, current)
-    else:
+    if ok and not _count_success(db, memory, key, None, reserved, actor.id or 0,
+                                 stored.password_hash):
+        raise PasswordChangedMeanwhile()
+    if not ok:
         errors["current_password"] = "This is not your current password: type it again."
     if len(new) < MIN_PASSWORD_LENGTH:
         errors["new_password"] = (f"Choose a password of at least {MIN_PASSWORD_LENGTH} "
@@ -423,9 +452,10 @@ def change_own_password(*, db: Database, actor: Actor, current: str, new: str, r
         errors["repeat_password"] = "The two new passwords are not the same: type it again."
     if errors:
         raise Invalid(errors)
+    hashed = hash_password(new)  # before the write transaction, as at sign-in
     with db.write() as session:
         set_password(session=session, actor=actor, email=stored.email, password=new,
-                     keep_session=keep_session)
+                     keep_session=keep_session, was_hash=stored.password_hash, hashed=hashed)
 
 
 def reset_password(*, session: Session, actor: Actor, email: str) -> str:
@@ -562,10 +592,10 @@ def _keep_an_admin(session: Session, user: User, actor: Actor, *, field: str) ->
     raise Invalid({field: f"{who} the only active admin: make someone else an admin first."})
 
 
-def _user(session: Session, email: str) -> User:
-    """Return a user by email or raise NotFound."""
-    user = session.execute(select(User).where(func.lower(User.email) == email.lower())
-                           ).scalars().first()
+def _user(session: Session, email: str, *, for_update: bool = False) -> User:
+    """Return a user by email (locked to the commit if asked) or raise NotFound."""
+    query = select(User).where(func.lower(User.email) == email.lower())
+    user = session.execute(query.with_for_update() if for_update else query).scalars().first()
     if user is None:
         raise NotFound("user", email)
     return user
