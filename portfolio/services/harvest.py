@@ -28,9 +28,9 @@ from sqlmodel import Session, col
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
 from portfolio.enums import Access, ReadinessLevel, UpdateFrequency
-from portfolio.errors import DomainError, Invalid
+from portfolio.errors import Conflict, DomainError, Invalid
 from portfolio.models import Dataset, Organisation, utcnow
-from portfolio.services.common import one_at_a_time, organisation_by_code, record
+from portfolio.services.common import one_at_a_time, organisation_by_code, record, rows_changed
 from portfolio.services.datasets import NEW_DATASET_CODES
 from portfolio.text import whole_number
 
@@ -454,6 +454,10 @@ def suggested_level(entry: PortalDataset, *, today: date) -> ReadinessLevel:
 # Matching and writing ------------------------------------------------------------------------
 
 
+# What a plan keeps to write itself, never shown: row ids, and the version and values read.
+PRIVATE_KEYS = ("id", "publisher_id", "version", "was")
+
+
 @dataclass
 class HarvestPlan:
     """What a harvest would add, update, ask a person about and leave as it is."""
@@ -469,7 +473,7 @@ class HarvestPlan:
         """Return the plan as JSON-ready data, each dataset named by its code."""
         # The row ids are for writing the plan; a reader knows datasets and publishers by code.
         def public(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return [{k: v for k, v in item.items() if k not in ("id", "publisher_id")}
+            return [{k: v for k, v in item.items() if k not in PRIVATE_KEYS}
                     for item in items]
 
         return {"source": self.source, "written": self.written,
@@ -522,7 +526,9 @@ def plan_harvest(session: Session, entries: list[PortalDataset], *, source: str,
         changes = {k for k in (*WRITTEN, "source_modified")
                    if match.values.get(k) != proposed[k]}
         item = proposed | {"code": match.code, "matched_by": how, "id": match.id,
-                           "drl": match.values["drl"], "changes": sorted(changes)}
+                           "drl": match.values["drl"], "changes": sorted(changes),
+                           "version": match.version,
+                           "was": {k: match.values.get(k) for k in sorted(changes)}}
         (plan.update if changes else plan.leave).append(item)
     return plan
 
@@ -602,15 +608,34 @@ def apply_plan(session: Session, actor: Actor, plan: HarvestPlan) -> None:
     for start in range(0, len(rows), 1000):
         session.execute(insert(Dataset), rows[start:start + 1000])
     for item in plan.update:
-        session.execute(
-            update(Dataset).where(Dataset.id == item["id"])
-            .values(**{k: item[k] for k in WRITTEN},
-                    source_modified=_parse_date(item["source_modified"]),
-                    version=Dataset.version + 1, updated_at=now))
+        _write_update(session, actor, item, now)
     record(session, actor, action="harvest", entity="dataset", entity_id=None, after={
         "source": plan.source, "added": len(plan.add), "updated": len(plan.update),
         "to_confirm": len(plan.confirm), "unchanged": len(plan.leave)})
     plan.written = True
+
+
+def _write_update(session: Session, actor: Actor, item: dict[str, Any], now: Any) -> None:
+    """Write a dataset's harvested changes from the version planned, and record them.
+
+    Only the fields the harvest changes are written, and only at the version the plan read:
+    an edit committed meanwhile refuses the whole harvest (409), never put back. Each
+    dataset's change is recorded as an edit is, so an edit from before the harvest is merged
+    with it (`portfolio.services.merge`).
+    """
+    changed = {k: item[k] for k in item["changes"]}
+    columns = {**changed, **({"source_modified": _parse_date(changed["source_modified"])}
+                             if "source_modified" in changed else {})}
+    written = session.execute(
+        update(Dataset).where(col(Dataset.id) == item["id"],
+                              col(Dataset.version) == item["version"])
+        .values(**columns, version=Dataset.version + 1, updated_at=now))
+    if rows_changed(written) != 1:
+        raise Conflict(f"dataset {item['code']!r} was edited while the harvest read the "
+                       "portal; nothing was written: harvest again")
+    record(session, actor, action="update", entity="dataset", entity_id=item["id"],
+           before={**item["was"], "version": item["version"]},
+           after={**changed, "version": item["version"] + 1})
 
 
 def _parse_date(value: str | None) -> date | None:

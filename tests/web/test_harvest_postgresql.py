@@ -80,3 +80,38 @@ def test_a_harvest_while_a_dataset_is_registered_under_a_code_it_would_choose_as
     assert answer.status_code == 200, answer.text[:400]
     assert [c["matches"] for c in answer.json()["confirm"]] == ["bus-stop-locations"]
     assert answer.json()["counts"]["add"] == 2
+
+
+def test_an_edit_committed_while_a_harvest_plans_is_not_written_over(
+        signed_in: SignedIn, london: Database, catalogue: str) -> None:
+    # The harvest plans from what it read, then writes: a title corrected meanwhile, which the
+    # harvest's plan did not even change, was put back. Now the harvest refuses as a whole.
+    cdo = signed_in("cdo")
+    with httpx.Client() as client:
+        entry = read_catalogue(catalogue, client=client, limits=Limits())[0]
+    with london.write() as session:  # the harvest recognises a registered dataset as entry's
+        dataset = session.execute(select(Dataset).where(
+            Dataset.code == "english-indices-of-deprivation-2019")).scalars().one()
+        dataset.source_identifier, dataset.description = entry.identifier, "Before the portal"
+        session.add(dataset)
+    def the_cdo_harvests() -> Any:
+        return cdo.post("/api/v1/catalogue/harvest", json={
+            "url": catalogue, "publisher": "GLA", "dry_run": False})
+
+    def meanwhile(session: Session) -> None:
+        version = session.execute(select(Dataset.version).where(
+            Dataset.code == "english-indices-of-deprivation-2019")).scalar_one()
+        datasets.patch_dataset(session=session, actor=SYSTEM,
+                               code="english-indices-of-deprivation-2019",
+                               data={"version": version, "title": "Corrected meanwhile"})
+
+    answer = sent_while_held(london, meanwhile, the_cdo_harvests)
+    assert answer.status_code == 409, answer.text[:400]
+    assert "english-indices-of-deprivation-2019" in answer.json()["detail"]
+    with london.read() as session:
+        row = session.execute(select(Dataset).where(
+            Dataset.code == "english-indices-of-deprivation-2019")).scalars().one()
+        added = session.execute(select(func.count()).select_from(Dataset).where(
+            Dataset.source_identifier.is_not(None))).scalar_one()
+    assert row.title == "Corrected meanwhile" and row.description == "Before the portal"
+    assert added == 1  # nothing of the refused harvest was written
