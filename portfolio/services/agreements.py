@@ -704,9 +704,11 @@ def link_agreement_id(session: Session, code: str | None, dataset_id: int) -> in
 def expire_due(session: Session, *, today: date | None = None) -> int:
     """Record as expired every signed agreement past its expiry day; return how many."""
     day = today or date.today()
+    # Locked as read: on PostgreSQL an agreement renewed meanwhile is read again after that
+    # renewal commits, and no longer due, is left alone (SQLite's one writer is already alone).
     due: list[SharingAgreement] = list(session.execute(select(SharingAgreement).where(
         col(SharingAgreement.status) == AgreementStatus.SIGNED.value,
-        col(SharingAgreement.expires_on) < day)).scalars())
+        col(SharingAgreement.expires_on) < day).with_for_update()).scalars())
     for agreement in due:
         before = {"status": agreement.status, "version": agreement.version}
         agreement.status = AgreementStatus.EXPIRED.value

@@ -140,7 +140,9 @@ def expire_due(session: Session, *, today: date | None = None) -> int:
     cleared override moves the portfolio revision on, so stored rankings are recomputed.
     """
     day = today or date.today()
-    due = session.exec(select(Project).where(col(Project.override_expires_on) < day)).all()
+    # Locked as read: an override set again meanwhile is read again once set, and kept.
+    due = session.exec(select(Project).where(col(Project.override_expires_on) < day)
+                       .with_for_update()).all()
     for project in due:
         before = _state(project)
         project.priority_override = None
