@@ -22,7 +22,7 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.schemas import refuse_flag
-from portfolio.services.common import add_new, record, rows_changed
+from portfolio.services.common import add_new, one_at_a_time, record, rows_changed
 from portfolio.services.merge import require_known_version
 from portfolio.text import control_problem
 from scoring.criteria import DIMENSIONS
@@ -238,6 +238,8 @@ def retire_profile(*, session: Session, actor: Actor, name: str,
                    retired: bool = True) -> dict[str, Any]:
     """Retire a profile (it leaves the profile switchers, its history stays) or bring it back."""
     require(actor, Capability.MANAGE_PROFILES)
+    # "Another is in use" reads rows no lock covers: two retirements at once take turns.
+    one_at_a_time(session, "retiring a weight profile")
     row = _profile_row(session, name)
     before = profile_public(session, row)
     if retired and row.retired_at is None:
