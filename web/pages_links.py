@@ -149,8 +149,8 @@ def remove_dependency(
         done="The dependency is removed.",
         typed=False,
         write=lambda: project_service.remove_dependency(
-            session=session, actor=actor, slug=slug, depends_on=form.get("depends_on", "")
-        ),
+            session=session, actor=actor, slug=slug, depends_on=form.get("depends_on", ""),
+            was_note=form.get("was_note")),
     )
 
 

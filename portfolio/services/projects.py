@@ -670,8 +670,13 @@ def _slugs_on_path(session: Session, parent: dict[int, int | None], end: int) ->
     return [slugs[i] for i in ids]
 
 
-def remove_dependency(*, session: Session, actor: Actor, slug: str, depends_on: str) -> None:
-    """Remove a dependency between two projects."""
+def remove_dependency(*, session: Session, actor: Actor, slug: str, depends_on: str,
+                      was_note: str | None = None) -> None:
+    """Remove a dependency between two projects; given the note read, one changed is kept.
+
+    A dependency removed and added again meanwhile with another note is not the one the user
+    chose to remove: refused (409), shown as it is now.
+    """
     project = project_by_slug(session, slug, for_update=True)
     require_project_editor(actor, project)
     prerequisite = project_by_slug(session, depends_on)
@@ -683,6 +688,10 @@ def remove_dependency(*, session: Session, actor: Actor, slug: str, depends_on: 
     ).first()
     if link is None:
         raise Invalid({"depends_on": f"{slug!r} does not depend on {depends_on!r}"})
+    if was_note is not None and (link.note or "") != was_note:
+        raise Conflict(f"the dependency on {depends_on} was changed by someone else since you "
+                       f"read this page: its note is now {link.note or 'empty'!r}",
+                       current={"depends_on": depends_on, "note": link.note})
     record(
         session,
         actor,

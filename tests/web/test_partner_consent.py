@@ -321,3 +321,40 @@ def test_a_refused_remove_leaves_the_add_forms_empty(settings: Settings,
                               data={"organisation": CAMDEN, "was_role": "data"})
         assert shown.status_code == 403, shown.text[:300]
         assert not parse_html(shown.text).by_id("pa-organisation").get("value")
+
+
+PREREQUISITE = "london-datastore-replatforming"
+
+
+# Found in review: a dependency removed and added again meanwhile, with a colleague's note,
+# was removed by a Remove from the page read before: the form said only which project.
+def test_a_remove_from_a_page_read_before_the_dependency_changed_is_refused(
+        settings: Settings, london: Database) -> None:
+    app = create_app(settings)
+    with Browser(app) as mine, Browser(app) as theirs:
+        sign_in(mine, london, "lead", OWNER)
+        sign_in(theirs, london, "lead", OWNER)
+        assert theirs.post(f"/api/v1/projects/{PROJECT}/dependencies", json={
+            "depends_on": "london-datastore-replatforming"}).status_code in {200, 201}
+        page = parse_html(mine.get(f"/projects/{PROJECT}/edit").text)
+        form = next(f for f in page.by_id("sec-dependencies").find_all("form")
+                    if f.find("input", name="depends_on", value=PREREQUISITE) is not None)
+        read = {i.get("name"): i.get("value") or "" for i in form.find_all("input")}
+        assert read["was_note"] == ""
+        # A colleague removes it and adds it again with a note that matters.
+        assert theirs.post(f"/projects/{PROJECT}/dependencies/remove", data={
+            "depends_on": "london-datastore-replatforming", "was_note": ""},
+            follow_redirects=False).status_code == 303
+        assert theirs.post(f"/api/v1/projects/{PROJECT}/dependencies", json={
+            "depends_on": "london-datastore-replatforming",
+            "note": "Critical path, agreed at the board"}).status_code in {200, 201}
+        shown = mine.post(f"/projects/{PROJECT}/dependencies/remove",
+                          data={k: v for k, v in read.items() if k != "csrf_token"})
+        assert shown.status_code == 409, shown.text[:300]
+        assert "Critical path, agreed at the board" in shown.text
+    with london.read() as session:
+        from portfolio.services import projects as project_service
+
+        kept = project_service.get_project(session=session, slug=PROJECT)["depends_on"]
+    assert [d["note"] for d in kept if d["slug"] == PREREQUISITE] == [
+        "Critical path, agreed at the board"]

@@ -59,6 +59,7 @@ PAGE_READS = {
     "dataset_unlink": "was",
     "partner_add": "read",
     "partner_remove": "was_role",
+    "dependency_remove": "was_note",
     "dataset_update": "version",
     "dataset_readiness": "version",
     "agreement_update": "version",
@@ -113,9 +114,6 @@ SAFE = {
                                                 "one removed is the one read",
     "POST /admin/groups/{mapping_id}/remove": "a group mapping never changes after it is added: "
                                               "the one removed is the one read",
-    "POST /projects/{slug}/dependencies/remove": "a dependency never changes after it is added "
-                                                 "(its note included): the one removed is the "
-                                                 "one shown",
     "POST /api/v1/projects/{slug}/dependencies": "adding one already there changes nothing; a "
                                                  "different note for it is refused (409)",
     "POST /projects/{slug}/dependencies": "adding one already there changes nothing; a "
