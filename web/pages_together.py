@@ -252,9 +252,14 @@ def notifications_read(request: Request, session: WriteSession, actor: CurrentAc
 @router.post("/account/notifications", name="notification_preferences", dependencies=[READ])
 def notification_preferences(request: Request, session: WriteSession, actor: CurrentActor,
                              form: FormData):
-    """Choose how to hear of each kind of notification."""
+    """Choose how to hear of each kind of notification; only the kinds changed are written.
+
+    A kind turned off meanwhile (an email's unsubscribe link, another tab) stays off unless
+    this form changed that kind itself.
+    """
     choices = {kind: form.get(f"pref_{kind}", "")
-               for kind in notification_service.KINDS if f"pref_{kind}" in form}
+               for kind in notification_service.KINDS if f"pref_{kind}" in form
+               and form.get(f"pref_{kind}") != form.get(f"was_pref_{kind}")}
     notification_service.set_preferences(session=session, user_id=actor.id,  # type: ignore[arg-type]
                                          choices=choices)
     flash(request, "Your notification choices are saved.")

@@ -490,6 +490,32 @@ def test_unsubscribe_link_turns_its_kind_off_and_refuses_a_forged_token(
         assert notifications.preferences(session, user_id(london, lead.email))["mention"] == "off"  # type: ignore[attr-defined]
 
 
+# Found in review: the account page's form sent every kind, so saving one change from a page
+# opened before an email's unsubscribe link was used turned that kind back on.
+def test_saving_choices_from_a_page_read_before_an_unsubscribe_keeps_it_off(
+        people: People, london: Database, settings: Settings) -> None:
+    lead = people("lead", BD)
+    page = parse_html(lead.get("/account").text)
+    fields = {e.get("name"): e.get("value") for e in page.find_all("input")
+              if (e.get("name") or "").startswith(("was_pref_", "csrf"))}
+    choices = {e.get("name"): next((o.get("value") for o in e.find_all("option")
+                                    if o.get("selected") is not None), "")
+               for e in page.find_all("select") if (e.get("name") or "").startswith("pref_")}
+    assert fields.get("was_pref_mention") == choices["pref_mention"] != "off"
+    with london.write() as session:  # the email's link, used in another tab
+        notifications.unsubscribe(session=session, settings=settings,  # type: ignore[attr-defined]
+                                  token=notifications.unsubscribe_token(  # type: ignore[attr-defined]
+                                      settings, user_id(london, lead.email), "mention"))
+    changed = "off" if choices["pref_comment"] != "off" else "app"
+    saved = lead.post("/account/notifications", data={**fields, **choices,
+                                                      "pref_comment": changed},
+                      follow_redirects=False)
+    assert saved.status_code == 303
+    with london.read() as session:
+        now = notifications.preferences(session, user_id(london, lead.email))  # type: ignore[attr-defined]
+    assert (now["mention"], now["comment"]) == ("off", changed)
+
+
 def test_an_expiring_agreement_is_told_to_its_projects_once_per_expiry(london: Database) -> None:
     from portfolio.models import NotificationEvent, ProjectDataset, SharingAgreement
     from portfolio.services.agreements import notice_expiring
