@@ -8,6 +8,7 @@ the name, type, size, hash, who and when. Uploading and removing are audited.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from portfolio.enums import AttachmentOwner, DocumentKind
 from portfolio.errors import Invalid, NotAllowed, NotFound
 from portfolio.models import Attachment, Organisation, Project, SharingAgreement, User
 from portfolio.services.agreements import agreement_by_code, may_manage, party_ids
-from portfolio.services.common import project_by_slug, record
+from portfolio.services.common import one_at_a_time, project_by_slug, record
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,11 @@ def attach(db: Database, *, actor: Actor, owner_kind: str, ref: str, kind: str, 
     files.put(data)
     try:
         with db.write() as session:
+            # A removal of the same bytes elsewhere, deciding meanwhile that no row used them,
+            # may have deleted the file just stored: in turn with it, the file is made sure of.
+            one_at_a_time(session, _file_lock(digest))
+            if not files.exists(digest):
+                files.put(data)
             row = Attachment(owner_kind=owner.kind, owner_id=owner.id, kind=kind, filename=name,
                              media_type=found.media_type, size_bytes=len(data), sha256=digest,
                              uploaded_by_id=actor.id, uploaded_by=actor.email)
@@ -184,7 +190,9 @@ def attach(db: Database, *, actor: Actor, owner_kind: str, ref: str, kind: str, 
             made = _record(row, owner.ref)
     except BaseException:
         if not existed:
-            _discard_unused(db, digest)
+            # The upload's own failure is the one to report; a file left over harms nothing.
+            with contextlib.suppress(Exception):
+                _discard_unused(db, digest)
         raise
     return made
 
@@ -261,12 +269,23 @@ def remove_attachment(db: Database, *, actor: Actor, attachment_id: int) -> dict
 
 
 def _discard_unused(db: Database, digest: str) -> None:
-    """Delete a document's file when no attachment refers to its hash any more."""
-    with db.read() as session:
+    """Delete a document's file when no attachment refers to its hash any more.
+
+    Counted and deleted in a write transaction taken in turn with an upload's (`attach`): an
+    upload of the same bytes not yet committed either commits first, and is counted, or finds
+    its file gone and stores it again.
+    """
+    with db.write() as session:
+        one_at_a_time(session, _file_lock(digest))
         used = session.execute(select(func.count()).select_from(Attachment)
                                .where(col(Attachment.sha256) == digest)).scalar()
-    if not used:
-        store(db).discard(digest)
+        if not used:
+            store(db).discard(digest)
+
+
+def _file_lock(digest: str) -> str:
+    """Return the name of the lock an upload and a removal of the same bytes take in turn."""
+    return f"document file {digest}"
 
 
 def snapshot_rows(session: Session) -> Iterator[list[Any]]:

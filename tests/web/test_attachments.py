@@ -234,3 +234,33 @@ def test_a_removed_document_s_id_never_names_a_document_attached_after_it(
     with db.read() as session:
         kept = session.execute(select(Attachment.filename).order_by(Attachment.id)).scalars()
         assert list(kept) == ["older.pdf", "later.pdf"]
+
+
+# Found in review: files are kept by their contents' hash; a removal counted the rows using a
+# hash after its own commit and deleted the file, missing an upload of the same bytes whose
+# row was not committed yet, so that upload was said attached and could never be downloaded.
+def test_a_removal_beside_an_upload_of_the_same_file_never_deletes_its_file(
+        app, lead: Browser, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from portfolio.documents import FileStore
+
+    with db.write() as session:
+        make_project(session, "one-view-two", title="One View, part two")
+    first = upload(lead, "one-view", documents.PDF, "scan.pdf", follow_redirects=False)
+    assert first.status_code == 303
+    with db.read() as session:
+        theirs = session.execute(select(Attachment.id)).scalar_one()
+    put = FileStore.put
+
+    def put_then_their_removal(self: FileStore, data: bytes) -> str:
+        monkeypatch.setattr(FileStore, "put", put)
+        stored = put(self, data)
+        # The colleague's removal runs between this upload storing the file and its commit.
+        assert lead.delete(f"/api/v1/attachments/{theirs}").status_code == 200
+        return stored
+
+    monkeypatch.setattr(FileStore, "put", put_then_their_removal)
+    second = lead.post("/api/v1/attachments/project/one-view-two", data={"kind": "other"},
+                       files={"file": ("scan again.pdf", documents.PDF, PDF_TYPE)})
+    assert second.status_code == 201, second.text
+    got = lead.get(f"/api/v1/attachments/{second.json()['id']}/content")
+    assert got.status_code == 200 and got.content == documents.PDF
