@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from portfolio.services import imports
-from tests.security.xlsx import declared_dimension_bomb, workbook
+from tests.security.xlsx import declared_dimension_bomb, shared_strings_bomb, workbook
 from tests.web.auth import Browser
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -69,3 +69,24 @@ def test_quadratic_header_check_refuses_a_wide_csv_header_before_reading_rows(
     assert response.status_code == 422
     assert "the header has more than 200 columns" in response.json()["detail"]
     assert cells_read == []
+
+
+# Found in review: a workbook of about 1 MB whose shared strings unpack to hundreds of MB was
+# read whole (7 s and 600 MB more for 1.3 MB); attached documents were refused as zip bombs.
+def test_a_workbook_that_unpacks_far_beyond_its_size_is_refused_before_it_is_read(
+        cdo: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    import openpyxl
+
+    opened: list[object] = []
+    real = openpyxl.load_workbook
+
+    def counted(*args: object, **kwargs: object) -> object:
+        opened.append(args)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(openpyxl, "load_workbook", counted)
+    bomb = shared_strings_bomb(20)
+    assert len(bomb) < 200_000
+    response = upload(cdo, bomb)
+    assert response.status_code == 422
+    assert "zip bomb" in response.json()["detail"] and not opened

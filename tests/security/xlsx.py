@@ -59,3 +59,33 @@ def workbook(dimension: str, rows: list[tuple[int, list[tuple[str, str]]]]) -> b
 def declared_dimension_bomb(last_row: int = 8000) -> bytes:
     """Return the review's bomb: A1:XFD<n> declared, a header and one cell in the last row."""
     return workbook(f"A1:XFD{last_row}", [(last_row, [(f"XFD{last_row}", "x")])])
+
+
+def shared_strings_bomb(megabytes: int = 20) -> bytes:
+    """Return a small .xlsx whose shared strings unpack to `megabytes` MB of one letter."""
+    types = CONTENT_TYPES.replace("</Types>", (
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.sharedStrings+xml"/></Types>'))
+    rels = WORKBOOK_RELS.replace("</Relationships>", (
+        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+        'relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>'))
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?>'
+             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             '<sheetData><row r="1">' + "".join(_cell(f"{'ABCD'[i]}1", name)
+                                                for i, name in enumerate(HEADER))
+             + '</row></sheetData></worksheet>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", types)
+        archive.writestr("_rels/.rels", ROOT_RELS)
+        archive.writestr("xl/workbook.xml", WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", rels)
+        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+        with archive.open("xl/sharedStrings.xml", "w") as strings:
+            strings.write(b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.'
+                          b'openxmlformats.org/spreadsheetml/2006/main">')
+            item = b"<si><t>" + b"a" * 1000 + b"</t></si>"
+            for _ in range(megabytes * 1000):
+                strings.write(item)
+            strings.write(b"</sst>")
+    return out.getvalue()

@@ -11,6 +11,8 @@ from typing import Any
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
+from portfolio.documents import BY_MEDIA_TYPE, check_archive
+from portfolio.errors import Invalid
 from portfolio.services.imports.columns import (
     COLUMNS,
     KNOWN_SIGNATURES,
@@ -21,6 +23,8 @@ from portfolio.services.imports.columns import (
     ImportLimits,
     OverLimit,
 )
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass
@@ -153,6 +157,12 @@ def _read_xlsx(content: bytes, limits: ImportLimits) -> Sheet:
     """
     from openpyxl import load_workbook
 
+    try:
+        # openpyxl reads a workbook's shared strings whole: refused first, as an attached
+        # document is, when it would unpack far beyond its size (a zip bomb).
+        check_archive(content, BY_MEDIA_TYPE[XLSX_MEDIA_TYPE], max_bytes=MAX_IMPORT_BYTES)
+    except Invalid as exc:
+        raise BadFile(exc.errors["file"]) from None
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a damaged file
