@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 
-# C0 (but tab, line feed, carriage return), DEL and C1.
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# C0 (but tab, line feed, carriage return), DEL and C1; and what XML cannot hold either (lone
+# surrogates, U+FFFE, U+FFFF), which would make every XLSX written with it a damaged file.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 # Single-line text also refuses tab and line breaks.
-CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 # Invisible characters a spreadsheet skips before deciding that a cell is a formula.
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 # ASCII and full-width formula starts; tab and carriage return too (OWASP).

@@ -173,3 +173,22 @@ def _neutralise_reference(value: str) -> str:
     st.characters()), max_size=12))
 def test_neutralise_fast_path_equals_the_rule(value: str) -> None:
     assert text.neutralise(value) == _neutralise_reference(value)
+
+
+# Found in review: U+FFFE and U+FFFF are not control characters but XML has no place for them,
+# so a title holding one (the API took it) made every XLSX export a damaged file and the
+# editable spreadsheet and the plan's XLSX a 500.
+@pytest.mark.parametrize("odd", ["\ufffe", "\uffff"])
+def test_characters_xml_cannot_hold_are_refused_and_never_break_an_xlsx(
+        london_cdo: Browser, london: Database, odd: str) -> None:
+    refused = london_cdo.post("/api/v1/projects", json={
+        "slug": "odd-title", "title": f"Data {odd} hub", "owner": "E09000002",
+        "theme": "housing"})
+    assert refused.status_code == 422 and f"U+{ord(odd):04X}" in refused.json()["errors"]["title"]
+    store_title(london, SLUG, f"One {odd}View")  # stored before the rule
+    for url in ("/api/v1/export?format=xlsx", "/api/v1/import/projects?format=xlsx"):
+        response = london_cdo.get(url)
+        assert response.status_code == 200, url
+        book = load_workbook(io.BytesIO(response.content))
+        titles = [c.value for row in book["projects"].iter_rows() for c in row]
+        assert "One View" in titles, url
