@@ -90,3 +90,16 @@ def test_a_workbook_that_unpacks_far_beyond_its_size_is_refused_before_it_is_rea
     response = upload(cdo, bomb)
     assert response.status_code == 422
     assert "zip bomb" in response.json()["detail"] and not opened
+
+
+# Found in review: a quote left open in a CSV read the rest of the file into one cell, so the
+# rows after it were imported as that project's description, with no word of it.
+def test_a_quote_left_open_in_a_csv_is_refused_naming_the_line(cdo: Browser) -> None:
+    content = ("slug,title,owner,theme,description\n"
+               "p-one,One,E09000002,housing,\"unclosed description\n"
+               "p-two,Two,E09000002,housing,fine\n"
+               "p-three,Three,E09000002,housing,fine\n").encode()
+    response = upload(cdo, content, "projects.csv", "text/csv")
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "cannot be read near line" in detail and "quote" in detail

@@ -127,10 +127,13 @@ def _read_csv(content: bytes, limits: ImportLimits) -> Sheet:
     if "," not in first_line:
         # Excel in many European locales saves "CSV" with semicolons; some tools use tabs.
         delimiter = ";" if ";" in first_line else "\t" if "\t" in first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # Strict: a quote left open is refused, not allowed to read the rest of the file as a cell.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[tuple[int, list[Any]]] = []
+    read_to = 0  # the last line of the last record read whole
     try:
         header = next(reader, [])
+        read_to = reader.line_num
         # Refused before any row is read: a wide header costs every row that follows.
         if len(header) > limits.columns:
             raise too_many_columns(limits, "the header")
@@ -143,7 +146,13 @@ def _read_csv(content: bytes, limits: ImportLimits) -> Sheet:
                 if data_rows > limits.rows:
                     raise too_many_rows(limits)
             rows.append((number, cells))
+            read_to = reader.line_num
     except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            line = read_to + 1  # the record the open quote is in starts after the last read
+            raise BadFile(f"the CSV cannot be read near line {line}: a quote (\") opened there "
+                          "is never closed, so every line after it would be one cell; close "
+                          "it or take it out") from None
         raise BadFile(f"the CSV cannot be read near line {reader.line_num}: {exc}") from None
     return Sheet("csv", header, rows)
 
