@@ -41,21 +41,28 @@ def strip_controls(value: str) -> str:
 
 
 def neutralise(value: str) -> str:
-    """Return a text cell a spreadsheet will show rather than run: strip, then neutralise."""
+    """Return a text cell a spreadsheet will show rather than run: strip, then neutralise.
+
+    The apostrophe goes before text whose first mark, past invisible characters and
+    apostrophes, starts a formula: so text that already starts with an apostrophe gets one
+    more, and `unneutralise` takes exactly one off again.
+    """
     if not value:
         return value
     # Most cells: no control or invisible character at all (those are not printable), and no
-    # formula start; one C-level check instead of a regular expression per cell.
-    if value.isprintable() and value[0] not in FORMULA_START:
+    # formula start or apostrophe; one C-level check instead of a regular expression per cell.
+    if value.isprintable() and value[0] not in FORMULA_START and value[0] != "'":
         return value
     value = strip_controls(value)
-    if not value:
-        return value
-    first = value[0]
-    if first in INVISIBLE:
-        first = value.lstrip(INVISIBLE)[:1]
-    if first in FORMULA_START:
+    if value and value.lstrip(INVISIBLE + "'")[:1] in FORMULA_START:
         return "'" + value
+    return value
+
+
+def unneutralise(value: str) -> str:
+    """Return text read back from a spreadsheet without the apostrophe `neutralise` added."""
+    if value[:1] == "'" and neutralise(value[1:]) == value:
+        return value[1:]
     return value
 
 

@@ -95,10 +95,10 @@ def test_a_workbook_that_unpacks_far_beyond_its_size_is_refused_before_it_is_rea
 # Found in review: a quote left open in a CSV read the rest of the file into one cell, so the
 # rows after it were imported as that project's description, with no word of it.
 def test_a_quote_left_open_in_a_csv_is_refused_naming_the_line(cdo: Browser) -> None:
-    content = ("slug,title,owner,theme,description\n"
-               "p-one,One,E09000002,housing,\"unclosed description\n"
-               "p-two,Two,E09000002,housing,fine\n"
-               "p-three,Three,E09000002,housing,fine\n").encode()
+    content = (b"slug,title,owner,theme,description\n"
+               b"p-one,One,E09000002,housing,\"unclosed description\n"
+               b"p-two,Two,E09000002,housing,fine\n"
+               b"p-three,Three,E09000002,housing,fine\n")
     response = upload(cdo, content, "projects.csv", "text/csv")
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]

@@ -159,17 +159,19 @@ def _neutralise_reference(value: str) -> str:
     value = text.strip_controls(value)
     if not value:
         return value
-    first = value[0]
-    if first in text.INVISIBLE:
-        first = value.lstrip(text.INVISIBLE)[:1]
-    if first in text.FORMULA_START:
+    position = 0  # past invisible characters and apostrophes, one at a time
+    while position < len(value) and (value[position] in text.INVISIBLE
+                                     or value[position] == "'"):
+        position += 1
+    if position < len(value) and value[position] in text.FORMULA_START:
         return "'" + value
     return value
 
 
 @given(st.text(alphabet=st.one_of(
     st.sampled_from(sorted(text.FORMULA_START | set(text.INVISIBLE)) + ["\x00", "\x1f", "\x85",
-                                                                      "\x7f", "\n", " ", "a"]),
+                                                                      "\x7f", "\n", " ", "a",
+                                                                      "'", "\uffff"]),
     st.characters()), max_size=12))
 def test_neutralise_fast_path_equals_the_rule(value: str) -> None:
     assert text.neutralise(value) == _neutralise_reference(value)
@@ -192,3 +194,10 @@ def test_characters_xml_cannot_hold_are_refused_and_never_break_an_xlsx(
         book = load_workbook(io.BytesIO(response.content))
         titles = [c.value for row in book["projects"].iter_rows() for c in row]
         assert "One View" in titles, url
+
+
+@given(st.text(alphabet=st.one_of(st.sampled_from(
+    sorted(text.FORMULA_START | set(text.INVISIBLE)) + ["'", "a", " "]), st.characters(
+    blacklist_categories=("Cc", "Cs"), blacklist_characters="\ufffe\uffff")), max_size=10))
+def test_the_import_takes_off_exactly_the_mark_the_export_adds(value: str) -> None:
+    assert text.unneutralise(text.neutralise(value)) == value

@@ -80,6 +80,34 @@ def test_an_export_imported_again_unchanged_changes_nothing(client: TestClient, 
     assert versions(london) == before
 
 
+# Found in review: the import took off an apostrophe only before = + - @, while the export
+# also puts one before full-width signs and after invisible marks, and leaves text already
+# starting with an apostrophe as it is; so an unchanged file changed those titles again.
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_every_mark_the_export_adds_the_import_takes_off_and_no_other(
+        client: TestClient, london: Database, fmt: str) -> None:
+    titles = ["\uff1dSUM(1,2)", "\u200b=1+2", "\ufeff@SUM(1)", "'=already quoted",
+              "''+two marks", "'plain apostrophe", "-5% on arrears"]
+    with london.read() as session:
+        slugs = session.execute(select(Project.slug).order_by(Project.slug).limit(
+            len(titles))).scalars().all()
+    with london.write() as session:
+        for slug, title in zip(slugs, titles, strict=True):
+            session.execute(update(Project).where(Project.slug == slug).values(
+                title=title, description=title))
+    cdo = bearer(london, "cdo")
+    before = versions(london)
+    answer = client.get(EXPORT, params={"format": fmt}, headers=cdo)
+    again = imported(client, cdo, answer.content, fmt)
+    assert again.status_code == 200, again.text
+    assert again.json()["updated"] == [] and again.json()["unchanged"] == len(before)
+    assert versions(london) == before
+    with london.read() as session:
+        stored = dict(session.execute(select(Project.slug, Project.title).where(
+            Project.slug.in_(slugs))).all())
+    assert [stored[slug] for slug in slugs] == titles
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_an_export_imported_after_another_edit_is_refused_for_that_row(
         client: TestClient, london: Database, fmt: str) -> None:

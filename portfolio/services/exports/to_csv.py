@@ -24,13 +24,14 @@ from portfolio.services.snapshots import (
 )
 from portfolio.text import neutralise
 
-# Text the rewrite cannot pass through as it stands: an escape; DEL or a C1 character (which
-# `neutralise` strips); a string starting with a formula character or with a character from
-# U+2000-U+2FFF or U+E000-U+FFFF (where the invisible and full-width ones are). Each is its own
-# search: a regex starting with one literal byte, or a byte search, is many times quicker than
-# one regex of alternatives.
+# Text the rewrite cannot pass through as it stands: an escape; DEL, a C1 character, U+FFFE or
+# U+FFFF (which `neutralise` strips); a string starting with a formula character, an apostrophe
+# (`neutralise` may add another) or a character from U+2000-U+2FFF or U+E000-U+FFFF (where the
+# invisible and full-width ones are). Each is its own search: a regex starting with one literal
+# byte, or a byte search, is many times quicker than one regex of alternatives.
 _C1 = re.compile(rb"\xc2[\x80-\x9f]")
-_FORMULA = re.compile(rb'"[=+\-@\xe2\xef]')
+_NONCHARACTER = re.compile(rb"\xef\xbf[\xbe\xbf]")
+_FORMULA = re.compile(rb'"[=+\-@\'\xe2\xef]')
 # A list holding a comma (its cell would be quoted whole): lists open after a comma, or first
 # in a row.
 _COMMA_IN_LIST = re.compile(rb',\[(?:"[^",]*",)*"[^"]*,')
@@ -69,7 +70,9 @@ def plain(lines: bytes) -> bool:
     """Tell whether canonical lines can be rewritten as CSV without parsing them."""
     return (b"\\" not in lines and b"\x7f" not in lines
             and (b"\xc2" not in lines or _C1.search(lines) is None)
-            and _FORMULA.search(lines) is None)
+            and _FORMULA.search(lines) is None
+            # U+FFFE and U+FFFF, which `neutralise` strips wherever they are.
+            and (b"\xef\xbf" not in lines or _NONCHARACTER.search(lines) is None))
 
 
 def rewrite(lines: bytes, width: int) -> bytes | None:

@@ -33,6 +33,7 @@ from portfolio.services.imports.columns import (
 from portfolio.services.imports.reading import Sheet, is_blank
 from portfolio.services.projects import NEW_PROJECT_SLUGS, PROJECT_FIELDS, field_values
 from portfolio.services.workflow import check_transition
+from portfolio.text import unneutralise
 from scoring.graph import find_cycles
 
 
@@ -61,8 +62,7 @@ def _cell(value: Any, column: str) -> Any:
     if not text:
         return None
     # Our exports put an apostrophe before text a spreadsheet would run; take it off again.
-    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
-        text = text[1:]
+    text = unneutralise(text)
     if column == "cost_gbp":
         text = MONEY_NOISE.sub("", text)
         whole = WHOLE_FLOAT.match(text)
