@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from portfolio.db import Database
 from portfolio.services import imports
 from tests.security.xlsx import declared_dimension_bomb, shared_strings_bomb, workbook
-from tests.web.auth import Browser
+from tests.web.auth import Browser, sign_in
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -103,3 +104,20 @@ def test_a_quote_left_open_in_a_csv_is_refused_naming_the_line(cdo: Browser) -> 
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     assert "cannot be read near line" in detail and "quote" in detail
+
+
+# Found in review: a row's rules across fields and its status's workflow check ran only once
+# its fields were valid, so a file took three rounds to show one row's five problems.
+def test_a_rows_problems_show_at_once_fields_rules_across_them_and_its_status(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    # A lead may not import a project as approved (the CDO's decision): the status problem.
+    content = (b"slug,title,owner,theme,status,start_date,end_date,personal_data,dpia_status,"
+               b"mandatory\n"
+               b"five-faults,Five faults,E09000002,gardening,approved,2027-06-01,2027-01-01,"
+               b"true,not_needed,true\n")
+    with Browser(app) as lead:
+        sign_in(lead, db, "lead", "E09000002")
+        response = upload(lead, content, "projects.csv", "text/csv")
+    assert response.status_code == 422, response.text
+    columns = {e["column"] for e in response.json()["errors"]}
+    assert columns == {"theme", "end_date", "dpia_status", "mandatory_justification", "status"}

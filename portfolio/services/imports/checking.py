@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, only_own_organisation
+from portfolio.enums import DpiaStatus, ProjectStatus
 from portfolio.errors import Invalid, NotAllowed
 from portfolio.models import (
     Dataset,
@@ -21,7 +22,7 @@ from portfolio.models import (
     ProjectDependency,
     table_of,
 )
-from portfolio.schemas import ProjectCreate, field_errors
+from portfolio.schemas import ProjectCreate, field_errors, project_rules
 from portfolio.services.common import chunks, one_at_a_time
 from portfolio.services.imports.columns import (
     LIST_SPLIT,
@@ -173,15 +174,18 @@ def check_row(actor: Actor, known: Known, names: list[str], number: int, cells: 
     try:
         row.values = ProjectCreate.model_validate(data)
     except ValidationError as exc:
-        mine.extend(RowError(number, column, reason)
-                    for column, reason in field_errors(exc).items())
+        # Every problem at once, as a form shows them: the rules across fields run too.
+        found = field_errors(exc)
+        for column, reason in project_rules(data).items():
+            found.setdefault(column, reason)
+        mine.extend(RowError(number, column, reason) for column, reason in found.items())
     mine.extend(_owner_errors(actor, known, row, current, data.get("owner"),
                               owner_checked=any(e.column == "owner" for e in mine)))
-    if row.values is not None and not any(e.column == "owner" for e in mine):
+    status, dpia = _status_read(row.values, data, mine)
+    if status is not None and not any(e.column == "owner" for e in mine):
         row.reason = str(given.get("status_reason") or "")
-        problem = _status_problem(actor, current, row.owner_id, row.values.status.value,
-                                  row.reason, row.values.dpia_status.value)
-        if problem:
+        problem = _status_problem(actor, current, row.owner_id, status, row.reason, dpia)
+        if problem and not any(e.column == problem[0] for e in mine):
             mine.append(RowError(number, problem[0], problem[1]))
     if stale := _version_problem(current, given.get("version"), row):
         mine.append(RowError(number, "version", stale))
@@ -212,6 +216,27 @@ def _owner_errors(actor: Actor, known: Known, row: CheckedRow, current: Any, own
             out.append(RowError(row.number, "owner", f"a {actor.role.value} may import only "
                                 f"{own}'s projects, not {other}'s"))
     return out
+
+
+def _status_read(values: Any, data: dict[str, Any],
+                 errors: list[RowError]) -> tuple[str | None, str | None]:
+    """Return a row's status and DPIA status to check the workflow with, valid or not.
+
+    From the validated values when the row's fields are valid; else from its cells, when those
+    two are themselves valid words (another field's problem does not hide the status's).
+    """
+    if values is not None:
+        return values.status.value, values.dpia_status.value
+    status = str(data.get("status", ProjectStatus.IDEA.value))
+    dpia = str(data.get("dpia_status", DpiaStatus.NOT_NEEDED.value))
+    if (any(e.column == "status" for e in errors) or status not in STATUS_WORDS
+            or dpia not in DPIA_WORDS):
+        return None, None
+    return status, dpia
+
+
+STATUS_WORDS = frozenset(s.value for s in ProjectStatus)
+DPIA_WORDS = frozenset(s.value for s in DpiaStatus)
 
 
 def _status_problem(actor: Actor, current: Any, owner_id: int | None, status: str,
