@@ -8,7 +8,12 @@ import pytest
 
 from portfolio.db import Database
 from portfolio.services import imports
-from tests.security.xlsx import declared_dimension_bomb, shared_strings_bomb, workbook
+from tests.security.xlsx import (
+    declared_dimension_bomb,
+    shared_strings_bomb,
+    workbook,
+    workbook_with_sheet,
+)
 from tests.web.auth import Browser, sign_in
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -121,3 +126,67 @@ def test_a_rows_problems_show_at_once_fields_rules_across_them_and_its_status(
     assert response.status_code == 422, response.text
     columns = {e["column"] for e in response.json()["errors"]}
     assert columns == {"theme", "end_date", "dpia_status", "mandatory_justification", "status"}
+
+
+def _xlsx_row(cells: dict[str, object], *, sheet: str = "projects") -> bytes:
+    """Return a workbook with the header's columns and one row of these typed cells."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    page = book.active
+    page.title = sheet
+    page.append(list(cells))
+    page.append(list(cells.values()))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+# Found in review: Excel makes typed digits numbers, and a number in a text column was refused
+# as "Input should be a valid string."; a sheet named "Projects" was not found either.
+def test_numbers_in_a_workbooks_text_columns_are_read_as_the_text_they_show(
+        cdo: Browser) -> None:
+    content = _xlsx_row({"slug": 12345, "title": 2030, "owner": "E09000002",
+                         "theme": "housing", "description": 7.5, "cost_gbp": 250000},
+                        sheet="Projects")
+    response = upload(cdo, content)
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == ["12345"]
+
+
+# Found in review: "£250.000", which means 250,000 where a semicolon CSV comes from, was read
+# as 250 (cost feeds the score); "250,50" as 25,050.
+@pytest.mark.parametrize("typed", ["£250.000", "1.250.000", "250,50"])
+def test_an_amount_whose_separators_are_ambiguous_is_refused_in_words(
+        cdo: Browser, typed: str) -> None:
+    content = f"slug;title;owner;theme;cost_gbp\np-one;One;E09000002;housing;{typed}\n".encode()
+    response = upload(cdo, content, "projects.csv", "text/csv")
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["column"] == "cost_gbp" and "ambiguous" in error["reason"]
+    for fine in ("£250,000", "250000.00", "250000"):
+        ok = f"slug;title;owner;theme;cost_gbp\np-one;One;E09000002;housing;{fine}\n".encode()
+        assert upload(cdo, ok, "projects.csv", "text/csv").status_code == 200, fine
+
+
+# Found in review: a cell holding a spreadsheet error (what Excel keeps of a title typed
+# starting with "-" or "=") was imported as the title "#NAME?".
+def test_a_cell_holding_a_spreadsheet_error_is_refused_saying_what_to_do(
+        cdo: Browser) -> None:
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?>'
+             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             '<sheetData><row r="1">' + "".join(
+                 f'<c r="{c}1" t="inlineStr"><is><t>{n}</t></is></c>'
+                 for c, n in zip("ABCD", ("slug", "title", "owner", "theme"), strict=True))
+             + '</row><row r="2"><c r="A2" t="inlineStr"><is><t>p-one</t></is></c>'
+             '<c r="B2" t="e"><f>-ism+project</f><v>#NAME?</v></c>'
+             '<c r="C2" t="inlineStr"><is><t>E09000002</t></is></c>'
+             '<c r="D2" t="inlineStr"><is><t>housing</t></is></c></row>'
+             '</sheetData></worksheet>')
+    response = upload(cdo, workbook_with_sheet(sheet))
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["column"] == "title" and "#NAME?" in error["reason"]
+    assert "apostrophe" in error["reason"]

@@ -89,3 +89,15 @@ def shared_strings_bomb(megabytes: int = 20) -> bytes:
                 strings.write(item)
             strings.write(b"</sst>")
     return out.getvalue()
+
+
+def workbook_with_sheet(sheet: str) -> bytes:
+    """Return an .xlsx whose one sheet, "projects", is this XML."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
+        archive.writestr("_rels/.rels", ROOT_RELS)
+        archive.writestr("xl/workbook.xml", WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
+        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+    return out.getvalue()

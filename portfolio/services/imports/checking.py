@@ -25,11 +25,14 @@ from portfolio.models import (
 from portfolio.schemas import ProjectCreate, field_errors, project_rules
 from portfolio.services.common import chunks, one_at_a_time
 from portfolio.services.imports.columns import (
+    AMBIGUOUS_MONEY,
     LIST_SPLIT,
     MONEY_NOISE,
     NOT_FIELDS,
+    TEXT_COLUMNS,
     WHOLE_FLOAT,
     RowError,
+    SpreadsheetError,
 )
 from portfolio.services.imports.reading import Sheet, is_blank
 from portfolio.services.projects import NEW_PROJECT_SLUGS, PROJECT_FIELDS, field_values
@@ -49,12 +52,24 @@ class CheckedRow:
     depends_on: list[str] = field(default_factory=list)
 
 
+class CellProblem(Exception):
+    """A cell that cannot be read as what its column holds, with what to do about it."""
+
+
 def _cell(value: Any, column: str) -> Any:
-    """Return a cell as a service input value, or None for a blank cell."""
+    """Return a cell as a service input value, or None for a blank cell (CellProblem)."""
     if value is None:
         return None
+    if isinstance(value, SpreadsheetError):
+        raise CellProblem(f"this cell holds a spreadsheet error ({value.code}), not a value: "
+                          "type it again (text starting with = + - or @ after an apostrophe, "
+                          "so that the spreadsheet keeps it as text)")
     if isinstance(value, datetime):
         return value.date()
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            column in TEXT_COLUMNS):
+        # Excel makes typed digits a number: the text is what the cell shows.
+        return str(int(value)) if float(value).is_integer() else repr(value)
     if isinstance(value, (date, bool, int, float)):
         if isinstance(value, float) and value.is_integer() and column != "effort_pm":
             return int(value)
@@ -65,11 +80,20 @@ def _cell(value: Any, column: str) -> Any:
     # Our exports put an apostrophe before text a spreadsheet would run; take it off again.
     text = unneutralise(text)
     if column == "cost_gbp":
+        if AMBIGUOUS_MONEY.match(text):
+            raise _ambiguous(text)
         text = MONEY_NOISE.sub("", text)
         whole = WHOLE_FLOAT.match(text)
         if whole:
             text = whole.group(1)
     return text
+
+
+def _ambiguous(text: str) -> CellProblem:
+    """Return the refusal of an amount read otherwise where a comma or a dot marks decimals."""
+    return CellProblem(f"{text!r} is ambiguous: where this file comes from it may mean pounds "
+                      "and pence or thousands; write it as 250000 or 250,000 (a dot only "
+                      "before pence, as in 250000.50)")
 
 
 def _split(value: Any) -> list[str]:
@@ -159,7 +183,14 @@ def check_row(actor: Actor, known: Known, names: list[str], number: int, cells: 
     if any(not is_blank(v) for v in cells[len(names):]):
         mine.append(RowError(number, "(no column)", "this row has more cells than the "
                              "header has columns"))
-    given = {name: _cell(cells[i], name) for i, name in enumerate(names)}
+    given: dict[str, Any] = {}
+    unread: set[str] = set()
+    for i, name in enumerate(names):
+        try:
+            given[name] = _cell(cells[i], name)
+        except CellProblem as unreadable:
+            mine.append(RowError(number, name, str(unreadable)))
+            given[name], unread = None, unread | {name}
     slug = str(given.get("slug") or "")
     row = CheckedRow(number=number, slug=slug)
     if slug and slug in first_row:
@@ -178,7 +209,9 @@ def check_row(actor: Actor, known: Known, names: list[str], number: int, cells: 
         found = field_errors(exc)
         for column, reason in project_rules(data).items():
             found.setdefault(column, reason)
-        mine.extend(RowError(number, column, reason) for column, reason in found.items())
+        # A cell already refused is not also "required".
+        mine.extend(RowError(number, column, reason) for column, reason in found.items()
+                    if column not in unread)
     mine.extend(_owner_errors(actor, known, row, current, data.get("owner"),
                               owner_checked=any(e.column == "owner" for e in mine)))
     status, dpia = _status_read(row.values, data, mine)

@@ -22,6 +22,7 @@ from portfolio.services.imports.columns import (
     FileTooLarge,
     ImportLimits,
     OverLimit,
+    SpreadsheetError,
 )
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -178,7 +179,9 @@ def _read_xlsx(content: bytes, limits: ImportLimits) -> Sheet:
         raise BadFile(f"the workbook cannot be read: {exc}") from None
     try:
         names = workbook.sheetnames
-        sheet = workbook["projects"] if "projects" in names else workbook.worksheets[0]
+        # The template's sheet is "projects"; a spreadsheet user may well call it "Projects".
+        named = [name for name in names if name.strip().lower() == "projects"]
+        sheet = workbook[named[0]] if named else workbook.worksheets[0]
         cells = _present_rows(workbook, sheet, limits)
         header: list[str] = []
         rows: list[tuple[int, list[Any]]] = []
@@ -230,7 +233,9 @@ def _present_rows(workbook: Any, sheet: Any,
                 if cell["column"] > limits.columns:
                     raise too_many_columns(limits, "the sheet (a value in column "
                                            f"{get_column_letter(cell['column'])})")
-                values[cell["column"]] = cell["value"]
+                # An error value (#NAME?, ...) is no text: the row's check says so.
+                values[cell["column"]] = (SpreadsheetError(str(cell["value"]))
+                                          if cell["data_type"] == "e" else cell["value"])
             elif tag == ROW_TAG:
                 element.clear()
                 if values:
