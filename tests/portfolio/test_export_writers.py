@@ -8,6 +8,7 @@ GraphML) on rows made to be awkward.
 
 from __future__ import annotations
 
+import csv
 import io
 import string
 import zipfile
@@ -282,3 +283,34 @@ def test_xlsx_rows_are_the_xml_openpyxl_writes(rows: list[list[Any]]) -> None:
     expected = _openpyxl_sheet(XLSX_COLUMNS, rows)
     # Both workbooks give the dated styles their ids in the order the rows first use them.
     assert ours == expected
+
+
+# Found in review: the comparison CSV wrote a changed flag as True/False where every other
+# CSV of the portfolio writes true/false.
+def test_the_comparison_csv_writes_flags_as_every_other_csv_does() -> None:
+    from portfolio.services.exports.diff_csv import diff_csv
+
+    diff = {"rank_moves": [], "projects": {"added": [], "removed": [], "changed": [{
+        "slug": "p", "title": "P", "organisation": "GLA", "organisation_name": "GLA",
+        "fields": {"mandatory": {"from": False, "to": True}}}]}}
+    rows = list(csv.reader(io.StringIO(diff_csv(diff).decode())))
+    assert rows[1][5:8] == ["mandatory", "false", "true"]
+
+
+# Found in review: the file to edit in a spreadsheet had no byte-order mark, so Excel on
+# Windows read it in the local code page ("Café" shown as "CafÃ©"); the import takes one.
+def test_the_csv_to_edit_starts_with_a_byte_order_mark_and_imports_again() -> None:
+    from portfolio.services.imports import read_sheet
+    from portfolio.services.imports.editable import projects_csv
+
+    content = projects_csv([dict.fromkeys(imports_columns(), None) | {
+        "slug": "cafe", "title": "Café – £5’s", "owner": "GLA", "theme": "housing"}])
+    assert content.startswith(b"\xef\xbb\xbf")
+    sheet = read_sheet(content)
+    assert sheet.header[0] == "slug" and "Café – £5’s" in sheet.rows[0][1]
+
+
+def imports_columns() -> tuple[str, ...]:
+    from portfolio.services.imports import COLUMNS
+
+    return COLUMNS

@@ -42,7 +42,7 @@ def bearer(db: Database, role: str, organisation: str | None = None) -> dict[str
 def rows_of(content: bytes, fmt: str) -> list[dict[str, str]]:
     """Return a downloaded file's rows as text by column, as the importer would read them."""
     if fmt == "csv":
-        return list(csv.DictReader(io.StringIO(content.decode("utf-8"))))
+        return list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
     sheet = load_workbook(io.BytesIO(content))["projects"]
     values = list(sheet.iter_rows(values_only=True))
     return [{str(k): "" if v is None else str(v) for k, v in zip(values[0], row, strict=True)}

@@ -42,5 +42,12 @@ def diff_csv(diff: dict[str, Any]) -> bytes:
     writer = csv.writer(buffer)
     writer.writerow(DIFF_COLUMNS)
     for row in diff_rows(diff):
-        writer.writerow([neutralise(v) if isinstance(v, str) and v else v for v in row])
+        writer.writerow([_cell(v) for v in row])
     return buffer.getvalue().encode("utf-8")
+
+
+def _cell(value: Any) -> Any:
+    """Return a cell as every CSV of the portfolio writes it: flags as true/false, text safe."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return neutralise(value) if isinstance(value, str) and value else value

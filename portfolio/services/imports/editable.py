@@ -75,8 +75,12 @@ def _text(value: Any) -> Any:
 
 
 def projects_csv(rows: list[dict[str, Any]]) -> bytes:
-    """Write rows of the import's columns as a UTF-8 CSV file the import reads back."""
+    """Write rows of the import's columns as a UTF-8 CSV file the import reads back.
+
+    With a byte-order mark: Excel on Windows reads a CSV without one in the local code page.
+    """
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in rows:
