@@ -171,7 +171,9 @@ def group_mapping_remove(request: Request, actor: GroupAdmin,
                          mapping_id: RowId):
     """Remove a group mapping."""
     with get_database(request).write() as session:
-        identities.remove_mapping(session=session, actor=actor, mapping_id=mapping_id)
-    flash(request, "The mapping is removed. Members it gave a role keep it until they next "
-          "sign in, then lose it unless another mapped group gives one.")
+        changed = identities.remove_mapping(session=session, actor=actor, mapping_id=mapping_id)
+    members = f"{changed} member{'' if changed == 1 else 's'}"
+    flash(request, f"The mapping is removed, and with it the role it gave {members}: each now "
+          "has the role another mapped group gives, or waits for access (by the groups they "
+          "were in at their last sign-in).")
     return RedirectResponse(request.url_for("group_mappings").path, status_code=303)

@@ -230,8 +230,13 @@ def _group_taken(group: str) -> dict[str, str]:
     return {"group": f"the group {group!r} is already mapped; remove that mapping first"}
 
 
-def remove_mapping(*, session: Session, actor: Actor, mapping_id: int) -> None:
-    """Remove a group mapping (admins only, signed in); the roles it gave go at next sign-in."""
+def remove_mapping(*, session: Session, actor: Actor, mapping_id: int) -> int:
+    """Remove a group mapping (admins only, signed in); return how many members' roles changed.
+
+    The roles it gave go at once, not at the members' next sign-in (their API tokens would
+    keep them meanwhile): each member's access is worked out again from the groups the
+    provider listed at their last sign-in, as that sign-in would now.
+    """
     require(actor, Capability.MAP_GROUPS)
     require_signed_in_person(actor, "remove the provider's group mappings")
     mapping = session.get(GroupMapping, mapping_id)
@@ -240,6 +245,19 @@ def remove_mapping(*, session: Session, actor: Actor, mapping_id: int) -> None:
     session.execute(delete(GroupMapping).where(col(GroupMapping.id) == mapping_id))
     record(session, actor, action="delete", entity="group_mapping", entity_id=mapping_id,
            before={"group": mapping.group_name, "role": mapping.role})
+    changed = 0
+    links: list[ExternalIdentity] = list(session.execute(select(ExternalIdentity).where(
+        col(ExternalIdentity.groups).contains(mapping.group_name))).scalars())
+    for link in links:
+        groups = tuple(g for g in link.groups.split(",") if g)
+        user = session.get(User, link.user_id)
+        if user is None or mapping.group_name not in groups:
+            continue
+        held = (user.role, user.organisation_id)
+        _apply_groups(session, user, link, groups)
+        session.add(link)
+        changed += (user.role, user.organisation_id) != held
+    return changed
 
 
 def waiting_users(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
