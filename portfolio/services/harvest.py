@@ -455,7 +455,7 @@ def suggested_level(entry: PortalDataset, *, today: date) -> ReadinessLevel:
 
 
 # What a plan keeps to write itself, never shown: row ids, and the version and values read.
-PRIVATE_KEYS = ("id", "publisher_id", "version", "was")
+PRIVATE_KEYS = ("id", "publisher_id", "version", "read")
 
 
 @dataclass
@@ -527,8 +527,7 @@ def plan_harvest(session: Session, entries: list[PortalDataset], *, source: str,
                    if match.values.get(k) != proposed[k]}
         item = proposed | {"code": match.code, "matched_by": how, "id": match.id,
                            "drl": match.values["drl"], "changes": sorted(changes),
-                           "version": match.version,
-                           "was": {k: match.values.get(k) for k in sorted(changes)}}
+                           "version": match.version, "read": dict(match.values)}
         (plan.update if changes else plan.leave).append(item)
     return plan
 
@@ -607,35 +606,41 @@ def apply_plan(session: Session, actor: Actor, plan: HarvestPlan) -> None:
         "version": 1, "created_at": now, "updated_at": now} for item in plan.add]
     for start in range(0, len(rows), 1000):
         session.execute(insert(Dataset), rows[start:start + 1000])
+    # Two entries may match one dataset: each writes over what the one before it wrote.
+    written: dict[int, tuple[int, dict[str, Any]]] = {}
     for item in plan.update:
-        _write_update(session, actor, item, now)
+        version, read = written.get(item["id"], (item["version"], item["read"]))
+        written[item["id"]] = _write_update(session, actor, item, version, read, now)
     record(session, actor, action="harvest", entity="dataset", entity_id=None, after={
         "source": plan.source, "added": len(plan.add), "updated": len(plan.update),
         "to_confirm": len(plan.confirm), "unchanged": len(plan.leave)})
     plan.written = True
 
 
-def _write_update(session: Session, actor: Actor, item: dict[str, Any], now: Any) -> None:
-    """Write a dataset's harvested changes from the version planned, and record them.
+def _write_update(session: Session, actor: Actor, item: dict[str, Any], version: int,
+                  read: dict[str, Any], now: Any) -> tuple[int, dict[str, Any]]:
+    """Write a dataset's harvested changes from the version and values read; return the new.
 
     Only the fields the harvest changes are written, and only at the version the plan read:
     an edit committed meanwhile refuses the whole harvest (409), never put back. Each
     dataset's change is recorded as an edit is, so an edit from before the harvest is merged
     with it (`portfolio.services.merge`).
     """
-    changed = {k: item[k] for k in item["changes"]}
+    changed = {k: item[k] for k in (*WRITTEN, "source_modified") if read.get(k) != item[k]}
+    if not changed:
+        return version, read
     columns = {**changed, **({"source_modified": _parse_date(changed["source_modified"])}
                              if "source_modified" in changed else {})}
     written = session.execute(
-        update(Dataset).where(col(Dataset.id) == item["id"],
-                              col(Dataset.version) == item["version"])
+        update(Dataset).where(col(Dataset.id) == item["id"], col(Dataset.version) == version)
         .values(**columns, version=Dataset.version + 1, updated_at=now))
     if rows_changed(written) != 1:
         raise Conflict(f"dataset {item['code']!r} was edited while the harvest read the "
                        "portal; nothing was written: harvest again")
     record(session, actor, action="update", entity="dataset", entity_id=item["id"],
-           before={**item["was"], "version": item["version"]},
-           after={**changed, "version": item["version"] + 1})
+           before={**{k: read.get(k) for k in changed}, "version": version},
+           after={**changed, "version": version + 1})
+    return version + 1, {**read, **changed}
 
 
 def _parse_date(value: str | None) -> date | None:

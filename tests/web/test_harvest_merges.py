@@ -42,3 +42,35 @@ def test_an_edit_from_before_a_harvest_meets_the_harvests_change_as_a_conflict(
     after = admin.get(f"/api/v1/datasets/{CODE}").json()
     assert after["description"] == "From the portal: the official description"
     assert after["title"] == "Indices of deprivation 2019 (English)"
+
+
+# Found in review of the fix: two entries of one catalogue matching one registered dataset
+# (by its address) each planned from the version read, so the second met the version the
+# first wrote and the whole harvest was refused, blaming an edit that never happened.
+def test_two_entries_matching_one_dataset_are_written_in_turn(london: Database) -> None:
+    from sqlalchemy import select
+
+    from portfolio.models import AuditEvent, Dataset
+
+    with london.write() as session:
+        dataset = session.execute(select(Dataset).where(Dataset.code == CODE)).scalars().one()
+        dataset.url = "https://portal.example/d/1"
+        session.add(dataset)
+        session.flush()
+        version, dataset_id = dataset.version, dataset.id
+    entries = [PortalDataset(identifier="a-1", title="Portal A", url="https://portal.example/d/1",
+                             description="desc A"),
+               PortalDataset(identifier="a-2", title="Portal A", url="https://portal.example/d/1",
+                             description="desc B")]
+    with london.write() as session:
+        plan = harvest_entries(session, actor=SYSTEM, entries=entries, source="https://portal",
+                               default_publisher="MHCLG", dry_run=False, confirmed=set(),
+                               today=date.today())
+    assert [u["code"] for u in plan.update] == [CODE, CODE]
+    with london.read() as session:
+        row = session.execute(select(Dataset).where(Dataset.code == CODE)).scalars().one()
+        changes = session.execute(select(AuditEvent.before, AuditEvent.after).where(
+            AuditEvent.entity == "dataset", AuditEvent.entity_id == dataset_id,
+            AuditEvent.action == "update").order_by(AuditEvent.id)).all()
+    assert (row.description, row.version) == ("desc B", version + 2)
+    assert [(b["description"], a["description"]) for b, a in changes][-1] == ("desc A", "desc B")
