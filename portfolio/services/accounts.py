@@ -321,7 +321,7 @@ def _count_success(db: Database, memory: FailureMemory, key: str, client_key: st
     try:
         with db.write() as session:
             current = session.execute(select(col(User.password_hash)).where(
-                col(User.id) == user_id).with_for_update()).scalar()
+                col(User.id) == user_id).with_for_update(key_share=True)).scalar()
             if current != verified:
                 return False
             if reserved:
@@ -595,7 +595,9 @@ def _keep_an_admin(session: Session, user: User, actor: Actor, *, field: str) ->
 def _user(session: Session, email: str, *, for_update: bool = False) -> User:
     """Return a user by email (locked to the commit if asked) or raise NotFound."""
     query = select(User).where(func.lower(User.email) == email.lower())
-    user = session.execute(query.with_for_update() if for_update else query).scalars().first()
+    # FOR NO KEY UPDATE: rows that refer to the user (an audit event) may still be added.
+    locked = query.with_for_update(key_share=True) if for_update else query
+    user = session.execute(locked).scalars().first()
     if user is None:
         raise NotFound("user", email)
     return user

@@ -708,7 +708,8 @@ def expire_due(session: Session, *, today: date | None = None) -> int:
     # renewal commits, and no longer due, is left alone (SQLite's one writer is already alone).
     due: list[SharingAgreement] = list(session.execute(select(SharingAgreement).where(
         col(SharingAgreement.status) == AgreementStatus.SIGNED.value,
-        col(SharingAgreement.expires_on) < day).with_for_update()).scalars())
+        col(SharingAgreement.expires_on) < day).with_for_update(key_share=True)
+    ).scalars())
     for agreement in due:
         before = {"status": agreement.status, "version": agreement.version}
         agreement.status = AgreementStatus.EXPIRED.value

@@ -142,7 +142,7 @@ def expire_due(session: Session, *, today: date | None = None) -> int:
     day = today or date.today()
     # Locked as read: an override set again meanwhile is read again once set, and kept.
     due = session.exec(select(Project).where(col(Project.override_expires_on) < day)
-                       .with_for_update()).all()
+                       .with_for_update(key_share=True)).all()
     for project in due:
         before = _state(project)
         project.priority_override = None
