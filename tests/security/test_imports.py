@@ -158,7 +158,8 @@ def test_numbers_in_a_workbooks_text_columns_are_read_as_the_text_they_show(
 
 # Found in review: "£250.000", which means 250,000 where a semicolon CSV comes from, was read
 # as 250 (cost feeds the score); "250,50" as 25,050.
-@pytest.mark.parametrize("typed", ["£250.000", "1.250.000", "250,50"])
+@pytest.mark.parametrize("typed", ["£250.000", "1.250.000", "250,50", "1 234,50",
+                                   "1\u00a0234,50"])
 def test_an_amount_whose_separators_are_ambiguous_is_refused_in_words(
         cdo: Browser, typed: str) -> None:
     content = f"slug;title;owner;theme;cost_gbp\np-one;One;E09000002;housing;{typed}\n".encode()
@@ -190,3 +191,19 @@ def test_a_cell_holding_a_spreadsheet_error_is_refused_saying_what_to_do(
     [error] = response.json()["errors"]
     assert error["column"] == "title" and "#NAME?" in error["reason"]
     assert "apostrophe" in error["reason"]
+
+
+def test_a_spreadsheet_error_in_the_slug_column_is_refused_not_a_500(cdo: Browser) -> None:
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?>'
+             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+             '<sheetData><row r="1">' + "".join(
+                 f'<c r="{c}1" t="inlineStr"><is><t>{n}</t></is></c>'
+                 for c, n in zip("ABCD", ("slug", "title", "owner", "theme"), strict=True))
+             + '</row><row r="2"><c r="A2" t="e"><v>#REF!</v></c>'
+             '<c r="B2" t="inlineStr"><is><t>One</t></is></c>'
+             '<c r="C2" t="inlineStr"><is><t>E09000002</t></is></c>'
+             '<c r="D2" t="e"><v>#N/A</v></c></row></sheetData></worksheet>')
+    response = upload(cdo, workbook_with_sheet(sheet))
+    assert response.status_code == 422, response.text
+    assert {(e["column"], "#" in e["reason"]) for e in response.json()["errors"]} == {
+        ("slug", True), ("theme", True)}

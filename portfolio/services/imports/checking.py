@@ -28,6 +28,7 @@ from portfolio.services.imports.columns import (
     AMBIGUOUS_MONEY,
     LIST_SPLIT,
     MONEY_NOISE,
+    MONEY_SPACES,
     NOT_FIELDS,
     TEXT_COLUMNS,
     WHOLE_FLOAT,
@@ -80,7 +81,7 @@ def _cell(value: Any, column: str) -> Any:
     # Our exports put an apostrophe before text a spreadsheet would run; take it off again.
     text = unneutralise(text)
     if column == "cost_gbp":
-        if AMBIGUOUS_MONEY.match(text):
+        if AMBIGUOUS_MONEY.match(MONEY_SPACES.sub("", text)):
             raise _ambiguous(text)
         text = MONEY_NOISE.sub("", text)
         whole = WHOLE_FLOAT.match(text)
@@ -89,11 +90,18 @@ def _cell(value: Any, column: str) -> Any:
     return text
 
 
+def _slug_cell(value: Any) -> str:
+    """Return a row's slug as text, blank when its cell cannot be read (its row says why)."""
+    try:
+        return str(_cell(value, "slug") or "")
+    except CellProblem:
+        return ""
+
+
 def _ambiguous(text: str) -> CellProblem:
     """Return the refusal of an amount read otherwise where a comma or a dot marks decimals."""
     return CellProblem(f"{text!r} is ambiguous: where this file comes from it may mean pounds "
-                      "and pence or thousands; write it as 250000 or 250,000 (a dot only "
-                      "before pence, as in 250000.50)")
+                      "and pence or thousands; write whole pounds, as 250000 or 250,000")
 
 
 def _split(value: Any) -> list[str]:
@@ -158,8 +166,7 @@ def read_known(session: Session, actor: Actor, sheet: Sheet, names: list[str], *
         select(col(Organisation.code), col(Organisation.id))).all())
     codes_by_id = {v: k for k, v in organisations.items()}
     slug_at = names.index("slug")
-    file_slugs = [str(_cell(cells[slug_at], "slug") or "")
-                  for _n, cells in sheet.rows if len(cells) > slug_at]
+    file_slugs = [_slug_cell(cells[slug_at]) for _n, cells in sheet.rows if len(cells) > slug_at]
     if lock:
         # Which projects are new is read here: one another import (or a registration) adds
         # meanwhile is not seen until it commits, and both would add it. This one waits for

@@ -65,7 +65,9 @@ MONEY_NOISE = re.compile(r"[£,\s]")
 WHOLE_FLOAT = re.compile(r"^(\d+)\.0{1,2}$")
 # Dots between groups of three digits, or a comma before the last one or two: a thousands dot
 # or a decimal comma, as spreadsheets write money in much of Europe.
-AMBIGUOUS_MONEY = re.compile(r"^\s*£?\s*(\d{1,3}(\.\d{3})+(,\d+)?|\d+,\d{1,2})\s*$")
+AMBIGUOUS_MONEY = re.compile(r"^£?(\d{1,3}(\.\d{3})+(,\d+)?|\d+,\d{1,2})$")
+# Spaces a spreadsheet may put between thousands (a no-break or narrow one too).
+MONEY_SPACES = re.compile(r"[\s\u00a0\u202f]")
 # Columns of text: a number a spreadsheet made of typed digits is read as the digits shown.
 TEXT_COLUMNS = frozenset(("slug", "title", "owner", "theme", "status", "dpia_status",
                           "mandatory_justification", "datasets", "depends_on",
@@ -77,6 +79,9 @@ class SpreadsheetError:
     """A cell holding a spreadsheet's error value (#NAME?, #REF!, ...), not a value."""
 
     code: str
+
+    def __str__(self) -> str:
+        return self.code
 PROGRESS_EVERY = 500
 WRITE_BATCH = 1000
 KNOWN_SIGNATURES = (
