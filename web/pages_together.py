@@ -128,12 +128,17 @@ def watch(request: Request, slug: str, session: WriteSession, actor: CurrentActo
 
 
 def _discussion(request: Request, db: AppDatabase, slug: str, *, errors: dict[str, str],
-                values: dict[str, str], status_code: int = 200):
-    """Answer an htmx post with the discussion as it now stands."""
+                values: dict[str, str], status_code: int = 200, said: str | None = None):
+    """Answer an htmx post with the discussion as it now stands, and what happened (`said`).
+
+    Marked fresh: the page's script then focuses a field in error, else the refusal, else
+    the confirmation, so a keyboard user stays in the discussion.
+    """
     with db.read() as session:
         context = together_context(session, getattr(request.state, "actor", None), slug,
                                    db.settings, field_errors=errors, field_values=values)
-    return render(request, "_discussion.html", context, status_code=status_code)
+    return render(request, "_discussion.html", {**context, "fresh": True, "said": said},
+                  status_code=status_code)
 
 
 @router.post("/projects/{slug}/comments", name="comment_post", dependencies=[COMMENT])
@@ -151,7 +156,8 @@ def post_comment(request: Request, slug: str, db: AppDatabase, actor: CurrentAct
             return _discussion(request, db, slug, errors=exc.errors, values=form)
         return _project_page(request, db, slug, errors=exc.errors, values=form)
     if is_htmx_partial(request):
-        return _discussion(request, db, slug, errors={}, values={})
+        return _discussion(request, db, slug, errors={}, values={},
+                           said="Your comment is posted.")
     flash(request, "Your comment is posted.")
     return _back(request, slug, "discussion")
 
@@ -193,7 +199,8 @@ def edit_comment(request: Request, slug: str, comment_id: RowId, db: AppDatabase
         values, status = {field: typed}, 422
     else:
         if is_htmx_partial(request):
-            return _discussion(request, db, slug, errors={}, values={})
+            return _discussion(request, db, slug, errors={}, values={},
+                               said="Your comment is changed.")
         flash(request, "Your comment is changed.")
         return _back(request, slug, "discussion")
     if is_htmx_partial(request):
@@ -221,7 +228,8 @@ def remove_comment(request: Request, slug: str, comment_id: RowId, db: AppDataba
         return _project_page(request, db, slug, errors=errors, values={},
                              status_code=exc.status_code)
     if is_htmx_partial(request):
-        return _discussion(request, db, slug, errors={}, values={})
+        return _discussion(request, db, slug, errors={}, values={},
+                           said="The comment is removed.")
     flash(request, "The comment is removed.")
     return _back(request, slug, "discussion")
 

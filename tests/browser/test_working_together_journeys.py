@@ -72,3 +72,38 @@ def test_notifications_page_account_choices_and_bell(page) -> None:  # type: ign
     page.wait_for_selector("#rag-title")
     page.goto("/backlog?view=committed")
     accessible_at_both_sizes(page, "committed backlog with latest progress")
+
+
+def focused(page) -> str:  # type: ignore[no-untyped-def]
+    """Return the focused element as tag#id.class: text, for a readable assertion."""
+    return page.evaluate("""() => { const e = document.activeElement;
+        const text = (e.textContent || '').trim().slice(0, 60);
+        return `${e.tagName}#${e.id}.${e.className}: ${text}`; }""")
+
+
+# Found in review: after posting, editing or refusing a comment, or watching, htmx swapped the
+# section and focus fell back to the page itself: a keyboard user started again at the top.
+def test_the_discussion_and_the_watch_button_keep_a_keyboard_user_where_they_were(
+        page) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, "lead")
+    page.goto(f"/projects/{COMMITTED}")
+    page.get_by_label("Add a comment").fill("")
+    page.get_by_role("button", name="Post the comment").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#discussion [aria-invalid='true']")
+    # Focus moves once the swap settles: waited for, so a focus left on the page fails here.
+    page.wait_for_function("() => document.activeElement.id === 'c-body'")
+    page.keyboard.type("Keyboard only, as promised.")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.matches(\"#discussion .notice\")"
+                           " && document.activeElement.textContent.includes('is posted')")
+    watch = page.locator("#watch button")
+    before = watch.inner_text()
+    watch.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("(was) => document.querySelector('#watch button').textContent.trim()"
+                           " !== was", arg=before)
+    page.wait_for_function("() => document.activeElement.closest('#watch') !== null")
+    assert focused(page).startswith("BUTTON"), focused(page)
+    assert re.search("Watch this project|Stop watching", focused(page)), focused(page)

@@ -75,6 +75,35 @@ document.addEventListener("htmx:afterSettle", () => {
   target.focus();
 });
 
+// Any other swap that took away the focused control (a sort header, a Watch button): focus
+// its new copy (same id, else same kind and words), else the region swapped in, never the page.
+let focusedBeforeSwap = null;
+document.addEventListener("htmx:beforeRequest", () => {
+  const active = document.activeElement;
+  focusedBeforeSwap = active && active !== document.body ? {
+    element: active, id: active.id, tag: active.tagName,
+    words: (active.textContent || "").trim().split(/\s+/)[0],
+  } : null;
+});
+document.addEventListener("htmx:afterSettle", (event) => {
+  const was = focusedBeforeSwap;
+  if (!was || was.element.isConnected) return;
+  if (document.activeElement && document.activeElement !== document.body) return;
+  // The region swapped in: the target itself, or (swapped outerHTML) its new copy by id.
+  const target = event.detail && event.detail.target;
+  const region = target && (target.isConnected ? target
+    : (target.id && document.getElementById(target.id)));
+  const scope = region || document;
+  const focusable = "a[href], button, input:not([type=hidden]), select, textarea, summary";
+  const same = (was.id && document.getElementById(was.id))
+    || Array.from(scope.querySelectorAll(was.tag)).find(
+      (e) => was.words && (e.textContent || "").trim().startsWith(was.words))
+    || (region && (region.querySelector(`${was.tag.toLowerCase()}:is(${focusable})`) || region));
+  if (!same) return;
+  if (!same.matches(`${focusable}, [tabindex]`)) same.tabIndex = -1;
+  same.focus();
+});
+
 // Unsaved changes in a form marked data-warn-unsaved: ask before leaving the page. Saving
 // another section through htmx does not leave the page, so nothing is lost there. A form shown
 // again with its input refused (data-unsaved) holds unsaved input from the start.
