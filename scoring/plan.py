@@ -61,7 +61,14 @@ _FEASIBILITY_RTOL = 1e-9
 
 
 class InvalidPlanRequest(ValueError):
-    """Signal a plan request that cannot be posed (bad limits, unknown or contradictory slugs)."""
+    """Signal a plan request that cannot be posed (bad limits, unknown or contradictory slugs).
+
+    `field` names the request's field at fault ("plan" when no one field is).
+    """
+
+    def __init__(self, message: str, field: str = "plan") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -135,17 +142,19 @@ def _checked_table(candidates: pd.DataFrame, fin: list[str],
         raise InvalidPlanRequest(f"unknown status value(s): {', '.join(bad_status)}")
     unknown = sorted({s for s in fin + fout if s not in slugs_all})
     if unknown:
-        raise InvalidPlanRequest(f"unknown project(s) forced in or out: {_names(unknown)}")
+        raise InvalidPlanRequest(f"unknown project(s) forced in or out: {_names(unknown)}",
+                                 "force_in" if set(unknown) & set(fin) else "force_out")
     both = set(fin) & set(fout)
     if both:
-        raise InvalidPlanRequest(f"project(s) forced both in and out: {_names(both)}")
+        raise InvalidPlanRequest(f"project(s) forced both in and out: {_names(both)}",
+                                 "force_out")
     is_candidate = isin(status, CANDIDATE_STATUSES)
     not_selectable = [s for s in fin if not is_candidate[slugs_all.get_loc(s)]]
     if not_selectable:
         detail = ", ".join(f"{s} ({status[slugs_all.get_loc(s)]})" for s in sorted(not_selectable))
         raise InvalidPlanRequest(
-            "only idea, proposed, approved or paused projects can be forced in: " + detail
-        )
+            "only idea, proposed, approved or paused projects can be forced in: " + detail,
+            "force_in")
     return table, slugs_all, status, is_candidate
 
 

@@ -91,7 +91,7 @@ def plan(
             result = plan_portfolio(projects, dependencies, budget, capacity, force_in, force_out,
                                     time_limit=wall_clock_seconds)
     except InvalidPlanRequest as exc:
-        raise Invalid({"plan": str(exc)}) from None
+        raise Invalid({exc.field: str(exc)}) from None
     return plan_public(result, run, projects)
 
 
@@ -150,7 +150,7 @@ def frontier(
                                        time_limit=20.0, mip_rel_gap=1e-4,
                                        wall_clock_seconds=wall)
     except InvalidPlanRequest as exc:
-        raise Invalid({"plan": str(exc)}) from None
+        raise Invalid({exc.field: str(exc)}) from None
     return [
         {"budget": float(r["budget"]),
          "objective": None if pd.isna(r["objective"]) else round(float(r["objective"]), 3),

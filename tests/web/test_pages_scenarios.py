@@ -7,8 +7,10 @@ import io
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from portfolio.db import Database
+from portfolio.models import Project
 from tests.web.auth import Browser
 from tests.web.conftest import SignedIn
 from tests.web.pages_html import parse_html
@@ -335,3 +337,21 @@ def test_a_deleted_scenario_s_id_never_names_a_scenario_saved_after_it(
     kept = client.get(f"/api/v1/scenarios/{later['id']}")
     assert kept.status_code == 200
     assert (kept.json()["name"], kept.json()["budget"]) == ("Later", 1_500_000)
+
+
+# Found in review: a delivered project forced in was refused under "plan", so the summary's
+# link led nowhere and nothing showed by the "Forced in" field.
+def test_a_project_that_cannot_be_forced_in_is_refused_beside_that_field(
+    clients: dict[str, Browser], london: Database,
+) -> None:
+    with london.read() as session:
+        delivered = session.execute(select(Project.slug).where(
+            Project.status == "delivered")).scalars().first()
+    request = PLAN | {"force_in": delivered}
+    page = parse_html(clients["lead"].get("/plan", params=request).text)
+    link = page.find(class_="error-summary").find("a")
+    assert link.get("href") == "#plan-force_in"
+    assert page.find(id="plan-force_in") is not None
+    assert delivered in page.by_id("plan-force_in-error").text()
+    api = clients["lead"].get("/api/v1/plan", params=request)
+    assert api.status_code == 422 and set(api.json()["errors"]) == {"force_in"}
