@@ -62,7 +62,9 @@ def roadmap_page(
         return _render(request, db, _opened(db, scenario), group=group)
     form = {"budget": budget or "", "capacity": capacity or "", "horizon": horizon or "",
             "discount_rate": discount_rate or "", "profile": profile or ""}
-    return _render(request, db, {"form": form}, group=group)
+    # Sent (its budget field is in the address, filled or not), not the first visit.
+    sent = "budget" in request.query_params
+    return _render(request, db, {"form": form, "sent": sent}, group=group)
 
 
 def _opened(db: Any, scenario_id: int) -> dict[str, Any]:
@@ -102,6 +104,9 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
                  form["profile"]), group=(GROUPINGS, group))
     form["profile"] = applied["profile"] or (profiles[0]["name"] if profiles else "")
     errors = unreadable | unknown  # in the form's order, for the summary
+    if opened.get("sent") and not form["budget"].strip():
+        errors = {"budget": "Enter the budget per quarter: each quarter of the roadmap spends "
+                            "at most this much."} | errors
     result, saved = None, opened.get("scenario")
     notices: list[str] = []
     if form["budget"] and not unreadable:

@@ -333,3 +333,15 @@ def test_a_mandatory_projects_planned_start_is_its_deadline_only_while_still_ahe
     found = _roadmap_table(table, dates, date(2026, 4, 1), {}, today).set_index("slug")
     assert math.isnan(found.loc["past", "deadline"])
     assert found.loc["ahead", "deadline"] == 1.0 and found.loc["today", "deadline"] == 0.0
+
+
+# Found in review: the roadmap form sent without a budget came back with no result and no
+# word of why; only the first visit (nothing sent yet) shows the form alone.
+def test_the_roadmap_sent_without_a_budget_says_so_beside_the_field(clients) -> None:
+    first = parse_html(clients["cdo"].get("/plan/roadmap", headers=HTML).text)
+    assert first.find(class_="error-summary") is None
+    page = parse_html(clients["cdo"].get("/plan/roadmap", params={"budget": "", "horizon": "8"},
+                                         headers=HTML).text)
+    summary = page.find(class_="error-summary")
+    assert summary is not None and summary.find("a").get("href") == "#budget"
+    assert "budget per quarter" in page.error_for("budget")
