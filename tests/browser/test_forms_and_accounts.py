@@ -191,3 +191,14 @@ def test_the_sign_in_error_starts_with_a_capital(page: Page) -> None:
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("The email or password is not right.")
+
+
+# Found in review: a refused sign-in's message had tabindex -1 but never took focus, so a
+# keyboard or screen-reader user was not told at once why they were still on the page.
+def test_a_refused_sign_in_focuses_why(page: Page) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill("nobody.here@example.london")
+    page.get_by_label("Password").fill("not the password")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#login-error")
+    page.wait_for_function("() => document.activeElement.id === 'login-error'")

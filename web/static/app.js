@@ -56,7 +56,8 @@ document.addEventListener("htmx:afterSwap", (event) => {
 // A page shown again with errors, or with a clash with someone else's change: its summary
 // takes focus, so it is read (and seen) first.
 document.addEventListener("DOMContentLoaded", () => {
-  const summary = document.querySelector(".error-summary, .notice.conflict");
+  const summary = document.querySelector(
+    '.error-summary, .notice.conflict, main .error[role="alert"][tabindex="-1"]');
   if (summary) summary.focus();
 });
 
