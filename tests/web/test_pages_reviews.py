@@ -332,3 +332,15 @@ def test_answering_a_question_another_lead_answered_says_so(
     summary = parse_html(response.text).find("div", class_="error-summary")
     assert summary is not None and "answered meanwhile" in summary.text()
     assert "Only Barnet." in response.text  # kept, to post as a comment
+
+
+# Found in review: the summary's link to the decision led to a plain div, so following it by
+# keyboard left focus on the page; it leads to the choices' fieldset, which takes focus.
+def test_the_summary_link_to_a_refused_decision_leads_to_its_choices(
+        client: TestClient) -> None:
+    page = parse_html(client.post("/projects/one-view/decision",
+                                  data={"decision": "shelve", "rationale": "No."}).text)
+    link = next(a for a in page.find(class_="error-summary").find_all("a")
+                if "Decision" in a.text())
+    target = page.by_id(link.get("href").lstrip("#"))
+    assert target.tag == "fieldset" and target.get("tabindex") == "-1"
