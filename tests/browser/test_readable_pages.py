@@ -197,3 +197,21 @@ def test_the_dashboard_names_organisations_and_links_the_plumbing(page: Page) ->
     assert not re.search(r"\bE\d{8}\b", top), top
     plumbing = page.locator("section[aria-labelledby=plumbing] li").first
     expect(plumbing.locator("a[href*='/datasets/']")).to_have_count(1)
+
+
+# Found in review: a sort header swapped the list and took focus to the page; and the form's
+# hidden sort stayed as loaded, so the next filter chosen put the list back in its first order.
+def test_a_sort_chosen_by_keyboard_keeps_focus_and_survives_the_next_filter(
+        page) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, "researcher")
+    page.goto("/")
+    header = page.locator("thead a", has_text="Organisation")
+    header.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('caption').textContent"
+                           ".includes('by organisation')")
+    page.wait_for_function("() => document.activeElement.closest('thead') !== null")
+    page.get_by_label("Status").select_option("in_progress")
+    page.wait_for_function("() => location.search.includes('status=in_progress')")
+    assert "sort=organisation" in page.evaluate("() => location.search")
+    assert "by organisation" in page.locator("caption").inner_text()

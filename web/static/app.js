@@ -42,7 +42,15 @@ document.addEventListener("htmx:oobAfterSwap", (event) => syncInvalid(event.deta
 document.addEventListener("htmx:afterSwap", (event) => {
   const from = event.detail.requestConfig && event.detail.requestConfig.elt;  // the sender
   if (!from || !from.closest || !from.closest('[hx-push-url="true"]')) return;
+  // A hidden choice of the list's form (its sort) follows the new address, so the next filter
+  // keeps the order a header link chose.
+  const info = event.detail.pathInfo || {};
+  const sent = info.finalRequestPath || info.requestPath || window.location.href;
+  const address = new URL(sent, window.location.href).searchParams;
   document.querySelectorAll("form.filters").forEach((form) => {
+    form.querySelectorAll('input[type="hidden"]').forEach((input) => {
+      if (address.has(input.name)) input.value = address.get(input.name);
+    });
     form.querySelectorAll(".field-error").forEach((message) => {
       if (!message.textContent.trim()) return;
       message.replaceChildren();
