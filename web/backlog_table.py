@@ -85,7 +85,7 @@ def _row(r: Mapping[str, Any], number: int, project_path: str, why: tuple[str, s
         f'\n      {_dimension_cells(r["dimensions"])}'
         f'\n      <td>{_blocked_by(r)}</td>'
         f'\n      <td>{_robustness(r)}</td>'
-        f'\n      <td><a class="why-toggle" href="{why_url}" aria-expanded="false" '
+        f'\n      <td><a class="why-toggle" href="{why_url}" role="button" aria-expanded="false" '
         f'aria-controls="why-{number}"{loads}>Why?<span class="visually-hidden"> {title}</span>'
         '</a></td>\n    </tr>'
         f'\n    <tr class="why-row" id="why-{number}" hidden>'

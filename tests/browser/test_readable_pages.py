@@ -215,3 +215,17 @@ def test_a_sort_chosen_by_keyboard_keeps_focus_and_survives_the_next_filter(
     page.wait_for_function("() => location.search.includes('status=in_progress')")
     assert "sort=organisation" in page.evaluate("() => location.search")
     assert "by organisation" in page.locator("caption").inner_text()
+
+
+# Found in review: "Why?" is announced as a toggle but is a link, so Space scrolled the page
+# instead of opening the row; it is a button to assistive technology and Space presses it.
+def test_why_opens_with_the_space_bar_without_scrolling(page: Page) -> None:
+    sign_in(page, "cdo")
+    page.goto("/backlog")
+    toggle = page.locator("a.why-toggle").first
+    assert toggle.get_attribute("role") == "button"
+    toggle.focus()
+    before = page.evaluate("() => window.scrollY")
+    page.keyboard.press(" ")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    assert page.evaluate("() => window.scrollY") == before

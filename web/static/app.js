@@ -194,6 +194,14 @@ document.addEventListener("click", (event) => {
   row.hidden = !open;
 });
 
+// It is a button to assistive technology (a link only without script): Space presses it too.
+document.addEventListener("keydown", (event) => {
+  const toggle = event.target.closest && event.target.closest(".why-toggle");
+  if (!toggle || event.key !== " ") return;
+  event.preventDefault();  // not a scroll of the page
+  toggle.click();
+});
+
 // After moving to another page of a list, focus its summary so reading starts at the new rows.
 document.addEventListener("htmx:afterSettle", (event) => {
   const from = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
