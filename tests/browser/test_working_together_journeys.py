@@ -107,3 +107,16 @@ def test_the_discussion_and_the_watch_button_keep_a_keyboard_user_where_they_wer
     page.wait_for_function("() => document.activeElement.closest('#watch') !== null")
     assert focused(page).startswith("BUTTON"), focused(page)
     assert re.search("Watch this project|Stop watching", focused(page)), focused(page)
+
+
+# Found in review: a stage recorded came back to the page's IG section with its confirmation
+# at the top of the page, a thousand pixels above, unseen and unread.
+def test_a_saved_stage_is_confirmed_where_the_page_opens(page) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, "lead")
+    page.goto(f"/projects/{COMMITTED}#ig")
+    page.locator("#ig summary", has_text="Record a stage").click()
+    page.locator("#ig .ig-form button[type=submit]").first.click()
+    page.wait_for_url(re.compile("#ig$"))
+    page.wait_for_function("() => document.activeElement.id === 'flash'")
+    assert page.evaluate("() => document.getElementById('ig').contains("
+                         "document.getElementById('flash'))")

@@ -61,6 +61,22 @@ document.addEventListener("htmx:afterSwap", (event) => {
   });
 });
 
+// A confirmation after a save that came back to a section of a long page (#ig, #review): shown
+// and focused where the page opens, not above it off screen, so it is seen and read.
+document.addEventListener("DOMContentLoaded", () => {
+  const flash = document.getElementById("flash");
+  const id = window.location.hash.slice(1);
+  const section = id && document.getElementById(decodeURIComponent(id));
+  if (!flash || !section || section.contains(flash)) return;
+  const heading = section.matches("h1, h2, h3") ? section : section.querySelector("h2, h3");
+  if (heading) heading.insertAdjacentElement("afterend", flash);
+  else section.prepend(flash);
+  if (document.querySelector(".error-summary, .notice.conflict")) return;  // those come first
+  flash.tabIndex = -1;
+  // Once loaded: the browser's own move to the address's section would take the focus back.
+  window.addEventListener("load", () => flash.focus({ preventScroll: true }));
+});
+
 // A page shown again with errors, or with a clash with someone else's change: its summary
 // takes focus, so it is read (and seen) first.
 document.addEventListener("DOMContentLoaded", () => {
