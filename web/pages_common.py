@@ -180,6 +180,7 @@ FIELD_LABELS: dict[str, str] = {
     "days": "Expires after",
     # The backlog's what-if sliders, one per dimension.
     **{f"w_{dimension}": f"{dimension.capitalize()} weight" for dimension in DIMENSIONS},
+    "body": "Comment",  # a comment's text: its box is "Add a comment"
 }
 
 

@@ -613,3 +613,12 @@ def test_a_comment_edited_meanwhile_is_not_removed_by_a_moderator(people: People
     assert cdo.post(action, data=form, follow_redirects=False).status_code == 303
     with london.read() as session:
         assert session.get(ProjectComment, cid).removed_at is not None  # type: ignore[union-attr]
+
+
+# Found in review: the summary of an empty comment said "Body: Write a comment." where the
+# box is labelled "Add a comment".
+def test_an_empty_comment_is_summarised_in_the_forms_words(people: People) -> None:
+    lead = people("lead", BD)
+    page = parse_html(lead.post(f"/projects/{PROPOSED}/comments", data={"body": ""}).text)
+    summary = page.find(class_="error-summary").text()
+    assert "Comment:" in summary and "Body" not in summary
