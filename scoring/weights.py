@@ -60,12 +60,12 @@ def weight_problems(mapping: Mapping[str, object]) -> dict[str, str]:
         try:
             value = float(raw)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            problems[key] = f"must be a number, not {raw!r}"
+            problems[key] = f"Enter a number, such as 0.3 (you entered {str(raw)!r})."
             continue
         if not math.isfinite(value):
-            problems[key] = "must be a finite number"
+            problems[key] = f"Enter an ordinary number, such as 0.3 (you entered {str(raw)!r})."
         elif value < 0:
-            problems[key] = "must not be negative"
+            problems[key] = "Enter a weight of 0 or more: 0 leaves it out."
         else:
             total += value
     if not problems and mapping and total <= 0:

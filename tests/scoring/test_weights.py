@@ -237,6 +237,10 @@ def test_group_ahp_names_the_assessor_whose_matrix_is_invalid() -> None:
 def test_weight_problems_name_each_weight_that_cannot_be_used() -> None:
     problems = weight_problems({"a": "x", "b": "inf", "c": -1, "d": 2})
     assert set(problems) == {"a", "b", "c"}
+    # In plain words, each saying what to enter (found in review: "must not be negative").
+    assert problems == {"a": "Enter a number, such as 0.3 (you entered 'x').",
+                        "b": "Enter an ordinary number, such as 0.3 (you entered 'inf').",
+                        "c": "Enter a weight of 0 or more: 0 leaves it out."}
     assert weight_problems({"a": 0, "b": 0.0}) == {
         "a": "the weights sum to zero: at least one must be positive",
         "b": "the weights sum to zero: at least one must be positive"}

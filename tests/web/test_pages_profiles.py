@@ -115,8 +115,8 @@ def test_a_bad_weight_is_named_beside_its_field_and_nothing_is_stored(
     response = client.post(PROFILE, data=data)
     assert response.status_code == 422
     shown = parse_html(response.text)
-    assert "finite" in shown.error_for("w-dim-impact")
-    assert "negative" in shown.error_for("w-dim-feasibility")
+    assert "Enter an ordinary number" in shown.error_for("w-dim-impact")
+    assert "0 or more" in shown.error_for("w-dim-feasibility")
     # Review: the weights form had no summary taking focus, nor "Error:" in the title.
     summary = shown.find(class_="error-summary")
     assert summary is not None and summary.get("tabindex") == "-1"
@@ -278,7 +278,7 @@ def test_a_bad_slider_weight_is_named_beside_its_field(clients: dict[str, Browse
         "name": "Odd", "based_on": "CDO default", "w_impact": "lots", "w_feasibility": "10",
         "w_readiness": "10"})
     assert response.status_code == 422
-    assert "must be a number" in parse_html(response.text).error_for("s-w_impact")
+    assert "Enter a number" in parse_html(response.text).error_for("s-w_impact")
 
 
 @pytest.mark.parametrize("name", ["compare", "from-sliders", "ahp", "a/b", ".."])
