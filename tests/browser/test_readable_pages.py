@@ -229,3 +229,18 @@ def test_why_opens_with_the_space_bar_without_scrolling(page: Page) -> None:
     page.keyboard.press(" ")
     expect(toggle).to_have_attribute("aria-expanded", "true")
     assert page.evaluate("() => window.scrollY") == before
+
+
+# Found in review: a list filtered as you type changed with nothing said: the caption is
+# swapped with the table, and no status region was in the page to announce it.
+def test_a_list_filtered_as_you_type_says_what_it_now_holds(page: Page) -> None:
+    sign_in(page, "researcher")
+    page.goto("/datasets")
+    status = page.locator("#results-status")
+    assert status.get_attribute("role") == "status" and status.inner_text() == ""
+    page.get_by_label("Title or code").fill("census")
+    page.wait_for_function("() => /dataset/.test(document.getElementById('results-status')"
+                           ".textContent)")
+    page.get_by_label("Title or code").fill("no dataset is called this")
+    page.wait_for_function("() => /No dataset matches/.test("
+                           "document.getElementById('results-status').textContent)")

@@ -218,6 +218,16 @@ document.addEventListener("keydown", (event) => {
   toggle.click();
 });
 
+// A list filtered in place says what it now holds (its caption, or that nothing matches) in a
+// status region that was in the page from the start, so a screen reader hears it.
+document.addEventListener("htmx:afterSettle", (event) => {
+  const target = event.detail && event.detail.target;
+  const status = document.getElementById("results-status");
+  if (!status || !target || target.id !== "results") return;
+  const said = target.querySelector("caption, .empty");
+  status.textContent = said ? said.textContent.trim().replace(/\s+/g, " ") : "";
+});
+
 // After moving to another page of a list, focus its summary so reading starts at the new rows.
 document.addEventListener("htmx:afterSettle", (event) => {
   const from = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
