@@ -65,7 +65,8 @@ def _read_rows(path: Path) -> list[dict[str, str]]:
         raise Invalid({"file": f"{path} does not exist"})
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
+            # Strict: a quote left open is refused, not read on to the end of the file.
+            reader = csv.DictReader(handle, strict=True)
             missing = [c for c in ("code", "title", "parties")
                        if c not in (reader.fieldnames or [])]
             if missing:

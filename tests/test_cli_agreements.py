@@ -52,8 +52,12 @@ def test_an_unreadable_import_file_is_refused_in_words_not_a_traceback(tmp_path:
     (tmp_path / "latin1.csv").write_bytes("code,title,parties\nx,Caf\xe9,GLA:controller\n"
                                           .encode("latin-1"))
     (tmp_path / "long.csv").write_text("code,title,parties\nx," + "t" * 200_000 + ",GLA:c\n")
+    # A quote left open read every row after it into one title (found in a later review).
+    (tmp_path / "open.csv").write_text('code,title,parties\nx,"Open quote,GLA:controller\n'
+                                       "y,Lost,GLA:controller\n")
     cases = {str(tmp_path / "missing.csv"): "does not exist", str(tmp_path): "folder",
-             str(tmp_path / "latin1.csv"): "UTF-8", str(tmp_path / "long.csv"): "CSV"}
+             str(tmp_path / "latin1.csv"): "UTF-8", str(tmp_path / "long.csv"): "CSV",
+             str(tmp_path / "open.csv"): "CSV"}
     # The csv module's field limit is the process's: a library imported earlier in the suite
     # (frictionless) raises it, so the default is set again for the over-limit case.
     limit = csv.field_size_limit(DEFAULT_FIELD_LIMIT)

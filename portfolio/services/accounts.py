@@ -157,8 +157,9 @@ class PasswordChangedMeanwhile(DomainError):
     status_code = 409
 
     def __init__(self) -> None:
-        super().__init__("your password was changed while you were changing it (an admin may "
-                         "have reset it): sign in again with the password you were given")
+        super().__init__("your password was changed while you were changing it (an admin "
+                         "may have reset it, or you changed it in another tab): sign in again "
+                         "with the password you have now")
 
 
 class BadCredentials(DomainError):

@@ -9,6 +9,7 @@ the name, type, size, hash, who and when. Uploading and removing are audited.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from portfolio.errors import Invalid, NotAllowed, NotFound
 from portfolio.models import Attachment, Organisation, Project, SharingAgreement, User
 from portfolio.services.agreements import agreement_by_code, may_manage, party_ids
 from portfolio.services.common import one_at_a_time, project_by_slug, record
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -264,7 +267,10 @@ def remove_attachment(db: Database, *, actor: Actor, attachment_id: int) -> dict
                project_id=owner.id if owner.kind == AttachmentOwner.PROJECT else None,
                before=_audited(row, owner))
         session.delete(row)
-    _discard_unused(db, removed["sha256"])
+    try:
+        _discard_unused(db, removed["sha256"])
+    except Exception:  # noqa: BLE001 - the removal stands; a file left over harms nothing
+        LOG.warning("document file %s kept after its removal", removed["sha256"], exc_info=True)
     return removed
 
 

@@ -47,7 +47,7 @@ class IdentityTaken(DomainError):
 
     def __init__(self, email: str) -> None:
         super().__init__(f"the account with the email {email} is already linked to another "
-                         "identity at this provider: ask an admin")
+                         "identity at this provider: sign in with the identity it is linked to")
 
 
 class AccountSwitchedOff(DomainError):

@@ -688,7 +688,8 @@ def remove_dependency(*, session: Session, actor: Actor, slug: str, depends_on: 
     ).first()
     if link is None:
         raise Invalid({"depends_on": f"{slug!r} does not depend on {depends_on!r}"})
-    if was_note is not None and (link.note or "") != was_note:
+    # A note's line breaks come back from a form as CRLF or LF, depending on how it was sent.
+    if was_note is not None and _lines(link.note or "") != _lines(was_note):
         raise Conflict(f"the dependency on {depends_on} was changed by someone else since you "
                        f"read this page: its note is now {link.note or 'empty'!r}",
                        current={"depends_on": depends_on, "note": link.note})
@@ -702,6 +703,11 @@ def remove_dependency(*, session: Session, actor: Actor, slug: str, depends_on: 
         before={"project": slug, "depends_on": depends_on, "note": link.note},
     )
     session.delete(link)
+
+
+def _lines(text: str) -> str:
+    """Return text with its line breaks written one way."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def link_key(dataset: str, relation: str) -> str:

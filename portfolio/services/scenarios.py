@@ -26,7 +26,7 @@ from portfolio.services import planning
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import add_new, as_record, portfolio_revision, record
 from portfolio.services.merge import values_at
-from portfolio.text import neutralise
+from portfolio.text import control_problem, neutralise
 from scoring.scenarios import (
     PlanSummary,
     compare_plans,
@@ -249,8 +249,8 @@ def _name(session: Session, data: dict[str, Any], own_id: int | None) -> str:
     name = str(data.get("name") or "").strip()
     if not name or len(name) > 120:
         raise Invalid({"name": "give the scenario a name of 1 to 120 characters"})
-    if any(ch < " " for ch in name):
-        raise Invalid({"name": "a name cannot hold control characters"})
+    if problem := control_problem(name):
+        raise Invalid({"name": f"a name {problem}"})
     clash = session.execute(select(col(Scenario.id)).where(col(Scenario.name) == name)).scalar()
     if clash is not None and clash != own_id:
         raise Invalid(_name_taken(name))
@@ -274,7 +274,10 @@ def _apply(session: Session, row: Scenario, data: dict[str, Any], own_id: int | 
         raise Invalid(errors | exc.errors) from None
     if errors:
         raise Invalid(errors)
-    row.description = _printable(str(data.get("description") or ""))[:2000]
+    description = str(data.get("description") or "")
+    if problem := control_problem(description, multiline=True):
+        raise Invalid({"description": f"the description {problem}"})
+    row.description = description[:2000]
     row.kind = request["kind"]
     row.budget_gbp, row.capacity_pm = request["budget"], request["capacity"]
     row.horizon = request.get("horizon")
@@ -587,8 +590,3 @@ def plan_xlsx(plan: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def _printable(value: Any) -> Any:
-    """Drop C0 control characters from text: openpyxl refuses them."""
-    if isinstance(value, str):
-        return "".join(ch for ch in value if ch >= " " or ch in "\t\n")
-    return value

@@ -355,3 +355,17 @@ def test_a_project_that_cannot_be_forced_in_is_refused_beside_that_field(
     assert delivered in page.by_id("plan-force_in-error").text()
     api = clients["lead"].get("/api/v1/plan", params=request)
     assert api.status_code == 422 and set(api.json()["errors"]) == {"force_in"}
+
+
+# Found in review: a scenario's name and description were checked by hand for C0 characters
+# only, so U+FFFF, which breaks the plan's XLSX, went in.
+@pytest.mark.parametrize(("field", "value"), [("name", "Lean \uffff"),
+                                              ("description", "Notes \u0085 here")])
+def test_a_scenario_refuses_characters_a_spreadsheet_cannot_hold(
+    clients: dict[str, Browser], field: str, value: str,
+) -> None:
+    body = {"name": "Lean", "profile": "CDO default", "budget": 1_500_000, "capacity": 120,
+            "force_in": [], "force_out": [], field: value}
+    response = clients["cdo"].post("/api/v1/scenarios", json=body)
+    assert response.status_code == 422, response.text
+    assert "control characters" in response.json()["errors"][field]

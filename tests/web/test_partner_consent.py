@@ -358,3 +358,18 @@ def test_a_remove_from_a_page_read_before_the_dependency_changed_is_refused(
         kept = project_service.get_project(session=session, slug=PROJECT)["depends_on"]
     assert [d["note"] for d in kept if d["slug"] == PREREQUISITE] == [
         "Critical path, agreed at the board"]
+
+
+def test_a_multi_line_note_read_with_either_line_break_removes_its_dependency(
+        settings: Settings, london: Database) -> None:
+    # A form sends a note's line breaks as CRLF, htmx as the page holds them (LF): either is
+    # the note read, not a change meanwhile.
+    app = create_app(settings)
+    with Browser(app) as lead:
+        sign_in(lead, london, "lead", OWNER)
+        assert lead.post(f"/api/v1/projects/{PROJECT}/dependencies", json={
+            "depends_on": PREREQUISITE, "note": "Line one\nLine two"}).status_code in {200, 201}
+        removed = lead.post(f"/projects/{PROJECT}/dependencies/remove", data={
+            "depends_on": PREREQUISITE, "was_note": "Line one\r\nLine two"},
+            follow_redirects=False)
+        assert removed.status_code == 303, removed.text[:300]

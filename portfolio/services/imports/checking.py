@@ -70,7 +70,7 @@ def _cell(value: Any, column: str) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and (
             column in TEXT_COLUMNS):
         # Excel makes typed digits a number: the text is what the cell shows.
-        return str(int(value)) if float(value).is_integer() else repr(value)
+        return f"{value:.15g}" if isinstance(value, float) else str(value)
     if isinstance(value, (date, bool, int, float)):
         if isinstance(value, float) and value.is_integer() and column != "effort_pm":
             return int(value)
