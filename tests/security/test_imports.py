@@ -12,7 +12,7 @@ from tests.security.xlsx import (
     declared_dimension_bomb,
     shared_strings_bomb,
     workbook,
-    workbook_with_sheet,
+    workbook_with_row,
 )
 from tests.web.auth import Browser, sign_in
 
@@ -176,17 +176,11 @@ def test_an_amount_whose_separators_are_ambiguous_is_refused_in_words(
 # starting with "-" or "=") was imported as the title "#NAME?".
 def test_a_cell_holding_a_spreadsheet_error_is_refused_saying_what_to_do(
         cdo: Browser) -> None:
-    sheet = ('<?xml version="1.0" encoding="UTF-8"?>'
-             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-             '<sheetData><row r="1">' + "".join(
-                 f'<c r="{c}1" t="inlineStr"><is><t>{n}</t></is></c>'
-                 for c, n in zip("ABCD", ("slug", "title", "owner", "theme"), strict=True))
-             + '</row><row r="2"><c r="A2" t="inlineStr"><is><t>p-one</t></is></c>'
-             '<c r="B2" t="e"><f>-ism+project</f><v>#NAME?</v></c>'
-             '<c r="C2" t="inlineStr"><is><t>E09000002</t></is></c>'
-             '<c r="D2" t="inlineStr"><is><t>housing</t></is></c></row>'
-             '</sheetData></worksheet>')
-    response = upload(cdo, workbook_with_sheet(sheet))
+    response = upload(cdo, workbook_with_row(
+        '<c r="A2" t="inlineStr"><is><t>p-one</t></is></c>'
+        '<c r="B2" t="e"><f>-ism+project</f><v>#NAME?</v></c>'
+        '<c r="C2" t="inlineStr"><is><t>E09000002</t></is></c>'
+        '<c r="D2" t="inlineStr"><is><t>housing</t></is></c>'))
     assert response.status_code == 422, response.text
     [error] = response.json()["errors"]
     assert error["column"] == "title" and "#NAME?" in error["reason"]
@@ -194,16 +188,11 @@ def test_a_cell_holding_a_spreadsheet_error_is_refused_saying_what_to_do(
 
 
 def test_a_spreadsheet_error_in_the_slug_column_is_refused_not_a_500(cdo: Browser) -> None:
-    sheet = ('<?xml version="1.0" encoding="UTF-8"?>'
-             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-             '<sheetData><row r="1">' + "".join(
-                 f'<c r="{c}1" t="inlineStr"><is><t>{n}</t></is></c>'
-                 for c, n in zip("ABCD", ("slug", "title", "owner", "theme"), strict=True))
-             + '</row><row r="2"><c r="A2" t="e"><v>#REF!</v></c>'
-             '<c r="B2" t="inlineStr"><is><t>One</t></is></c>'
-             '<c r="C2" t="inlineStr"><is><t>E09000002</t></is></c>'
-             '<c r="D2" t="e"><v>#N/A</v></c></row></sheetData></worksheet>')
-    response = upload(cdo, workbook_with_sheet(sheet))
+    response = upload(cdo, workbook_with_row(
+        '<c r="A2" t="e"><v>#REF!</v></c>'
+        '<c r="B2" t="inlineStr"><is><t>One</t></is></c>'
+        '<c r="C2" t="inlineStr"><is><t>E09000002</t></is></c>'
+        '<c r="D2" t="e"><v>#N/A</v></c>'))
     assert response.status_code == 422, response.text
     assert {(e["column"], "#" in e["reason"]) for e in response.json()["errors"]} == {
         ("slug", True), ("theme", True)}

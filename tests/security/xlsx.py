@@ -43,17 +43,10 @@ def workbook(dimension: str, rows: list[tuple[int, list[tuple[str, str]]]]) -> b
                                    for i, name in enumerate(HEADER)) + "</row>"
     for number, cells in rows:
         body += f'<row r="{number}">' + "".join(_cell(ref, text) for ref, text in cells) + "</row>"
-    sheet = ('<?xml version="1.0" encoding="UTF-8"?>'
-             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-             f'<dimension ref="{dimension}"/><sheetData>{body}</sheetData></worksheet>')
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
-        archive.writestr("_rels/.rels", ROOT_RELS)
-        archive.writestr("xl/workbook.xml", WORKBOOK)
-        archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
-        archive.writestr("xl/worksheets/sheet1.xml", sheet)
-    return out.getvalue()
+    return workbook_with_sheet('<?xml version="1.0" encoding="UTF-8"?>'
+                               '<worksheet xmlns="http://schemas.openxmlformats.org/'
+                               f'spreadsheetml/2006/main"><dimension ref="{dimension}"/>'
+                               f"<sheetData>{body}</sheetData></worksheet>")
 
 
 def declared_dimension_bomb(last_row: int = 8000) -> bytes:
@@ -101,3 +94,12 @@ def workbook_with_sheet(sheet: str) -> bytes:
         archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
         archive.writestr("xl/worksheets/sheet1.xml", sheet)
     return out.getvalue()
+
+
+def workbook_with_row(cells: str) -> bytes:
+    """Return an .xlsx of the header and one row 2 of these cells, written as XML."""
+    header = "".join(_cell(f"{'ABCD'[i]}1", name) for i, name in enumerate(HEADER))
+    return workbook_with_sheet(
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f'<sheetData><row r="1">{header}</row><row r="2">{cells}</row></sheetData></worksheet>')
