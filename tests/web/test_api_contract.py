@@ -46,15 +46,19 @@ BEYOND_SCHEMA: dict[str, set[str]] = {
     "PUT /api/v1/profiles/{name}": {"dimension_weights", "criterion_weights", "ahp_matrix",
                                     "description"},
     "POST /api/v1/ahp": {"matrix", "labels", "assessors"},
-    # A plan needs a capacity and a roadmap does not: a rule across `kind` and `capacity`.
-    "POST /api/v1/scenarios": {"profile", "force_in", "force_out", "capacity"},
-    "PUT /api/v1/scenarios/{scenario_id}": {"profile", "force_in", "force_out", "capacity"},
+    # A plan needs a capacity and a roadmap does not: a rule across `kind` and `capacity`;
+    # a name and a description hold no character a spreadsheet cannot (as every text input).
+    "POST /api/v1/scenarios": {"profile", "force_in", "force_out", "capacity", "name",
+                               "description"},
+    "PUT /api/v1/scenarios/{scenario_id}": {"profile", "force_in", "force_out", "capacity",
+                                            "name", "description"},
     "GET /api/v1/scenarios/compare": {"scenarios", "scenario"},
     "POST /api/v1/snapshots": {"profile"},
     "GET /api/v1/roadmap": {"deadline", "today", "horizon"},
     "GET /api/v1/export": {"table"},
     "GET /api/v1/snapshots/{snapshot_id}/export": {"table"},
-    "GET /api/v1/plan": {"plan"},
+    # Projects forced in or out that the plan cannot take are said by their field.
+    "GET /api/v1/plan": {"plan", "force_in", "force_out"},
     # "portal": the portal could not be read (an address that is none, no answer, no JSON).
     "POST /api/v1/catalogue/harvest": {"url", "publisher", "portal"},
     "POST /api/v1/import/projects": {"file"},
