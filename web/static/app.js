@@ -65,8 +65,9 @@ document.addEventListener("htmx:afterSwap", (event) => {
 // and focused where the page opens, not above it off screen, so it is seen and read.
 document.addEventListener("DOMContentLoaded", () => {
   const flash = document.getElementById("flash");
-  const id = window.location.hash.slice(1);
-  const section = id && document.getElementById(decodeURIComponent(id));
+  let id = window.location.hash.slice(1);
+  try { id = decodeURIComponent(id); } catch (_) { return; }  // an address mangled by hand
+  const section = id && document.getElementById(id);
   if (!flash || !section || section.contains(flash)) return;
   const heading = section.matches("h1, h2, h3") ? section : section.querySelector("h2, h3");
   if (heading) heading.insertAdjacentElement("afterend", flash);
