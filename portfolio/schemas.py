@@ -84,12 +84,18 @@ def parse(model: type[Input], data: dict[str, Any]) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = field_errors(exc)
-        rules = getattr(model, "rules", None)
-        if rules is not None:
-            for name, message in rules(data).items():
-                errors.setdefault(name, message)
-        raise Invalid(errors) from None
+        raise Invalid(every_problem(model, data, exc)) from None
+
+
+def every_problem(model: type[Input], data: dict[str, Any],
+                  exc: ValidationError) -> dict[str, str]:
+    """Return a refusal's message per field, the model's rules across fields included."""
+    errors = field_errors(exc)
+    rules = getattr(model, "rules", None)
+    if rules is not None:
+        for name, message in rules(data).items():
+            errors.setdefault(name, message)
+    return errors
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:

@@ -13,9 +13,10 @@ import re
 
 # C0 (but tab, line feed, carriage return), DEL and C1; and what XML cannot hold either (lone
 # surrogates, U+FFFE, U+FFFF), which would make every XLSX written with it a damaged file.
-CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_NOT_XML = "\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+CONTROL = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f{_NOT_XML}]")
 # Single-line text also refuses tab and line breaks.
-CONTROL_SINGLE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+CONTROL_SINGLE_LINE = re.compile(f"[\x00-\x1f{_NOT_XML}]")
 # Invisible characters a spreadsheet skips before deciding that a cell is a formula.
 INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
 # ASCII and full-width formula starts; tab and carriage return too (OWASP).

@@ -22,7 +22,7 @@ from portfolio.models import (
     ProjectDependency,
     table_of,
 )
-from portfolio.schemas import ProjectCreate, field_errors, project_rules
+from portfolio.schemas import ProjectCreate, every_problem
 from portfolio.services.common import chunks, one_at_a_time
 from portfolio.services.imports.columns import (
     AMBIGUOUS_MONEY,
@@ -213,9 +213,7 @@ def check_row(actor: Actor, known: Known, names: list[str], number: int, cells: 
         row.values = ProjectCreate.model_validate(data)
     except ValidationError as exc:
         # Every problem at once, as a form shows them: the rules across fields run too.
-        found = field_errors(exc)
-        for column, reason in project_rules(data).items():
-            found.setdefault(column, reason)
+        found = every_problem(ProjectCreate, data, exc)
         # A cell already refused is not also "required".
         mine.extend(RowError(number, column, reason) for column, reason in found.items()
                     if column not in unread)
