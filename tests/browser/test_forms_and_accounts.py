@@ -202,3 +202,17 @@ def test_a_refused_sign_in_focuses_why(page: Page) -> None:
     page.keyboard.press("Enter")
     page.wait_for_selector("#login-error")
     page.wait_for_function("() => document.activeElement.id === 'login-error'")
+
+
+def test_a_summary_link_focuses_its_field_with_the_label_in_view(page: Page) -> None:
+    sign_in(page, "lead")
+    page.set_viewport_size({"width": 1280, "height": 500})
+    page.goto("/projects/new")
+    page.get_by_label("Cost estimate (GBP)").fill("-5000")
+    page.get_by_role("button", name="Register the project").click()
+    page.locator(".error-summary a", has_text="Cost estimate (GBP)").click()
+    cost = page.get_by_label("Cost estimate (GBP)")
+    expect(cost).to_be_focused()
+    # The question is read with its answer: the label stays on screen above the field.
+    label = page.locator("label", has_text="Cost estimate (GBP)")
+    expect(label).to_be_in_viewport()

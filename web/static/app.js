@@ -86,6 +86,24 @@ document.addEventListener("DOMContentLoaded", () => {
   if (summary) summary.focus();
 });
 
+// A summary's link to a field focuses it with its question in view: the browser's own jump
+// puts the field at the top of the window and its label (above it) off screen.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest('.error-summary a[href^="#"]');
+  if (!link) return;
+  let id = link.hash.slice(1);
+  try { id = decodeURIComponent(id); } catch (_) { return; }
+  const field = id && document.getElementById(id);
+  if (!field) return;
+  const group = field.closest("fieldset");
+  const question = document.querySelector(`label[for="${CSS.escape(id)}"]`)
+    || (group && group.querySelector("legend")) || field;
+  event.preventDefault();
+  question.scrollIntoView({ block: "start" });
+  if (!field.matches("a[href], button, input, select, textarea, [tabindex]")) field.tabIndex = -1;
+  field.focus({ preventScroll: true });
+});
+
 // A section saved or refused through htmx: focus its first invalid field, else its summary
 // of a refusal of the whole form, else its confirmation, so a keyboard or screen-reader user
 // hears what happened where it happened.
