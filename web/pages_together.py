@@ -254,7 +254,9 @@ def notifications_read(request: Request, session: WriteSession, actor: CurrentAc
     count = (notification_service.mark_read(session=session, actor=actor, ids=ids)
              if ids != [] else 0)
     flash(request, f"{count} notification{'' if count == 1 else 's'} marked read.")
-    return RedirectResponse(str(request.url_for("notifications")), status_code=303)
+    # Back to the one marked (its confirmation shown there), not to the top of a long list.
+    at = f"#n-{number}" if ids and count else ""
+    return RedirectResponse(str(request.url_for("notifications")) + at, status_code=303)
 
 
 @router.post("/account/notifications", name="notification_preferences", dependencies=[READ])

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from playwright.sync_api import expect
+
 from tests.browser.axe import DESKTOP, PHONE, assert_accessible
 from tests.browser.conftest import STEP_TIMEOUT_MS, sign_in
 
@@ -120,3 +122,37 @@ def test_a_saved_stage_is_confirmed_where_the_page_opens(page) -> None:  # type:
     page.wait_for_function("() => document.activeElement.id === 'flash'")
     assert page.evaluate("() => document.getElementById('ig').contains("
                          "document.getElementById('flash'))")
+
+
+# Found in review: on a phone the unread count hid in the closed menu, and "Mark read" reloaded
+# the list at its top, away from the notification marked.
+def test_a_phone_shows_the_unread_count_and_mark_read_stays_at_the_notification(
+        page, browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, "cdo")
+    page.goto("/projects/bd-propensity-to-pay")
+    page.get_by_label("Add a comment").fill("Phone check: which datasets does this rest on?")
+    page.get_by_role("button", name="Post the comment").click()
+    page.wait_for_selector("#discussion .notice")
+    lead = browser.new_context(base_url=live_server, viewport=PHONE, bypass_csp=True)
+    lead.set_default_timeout(STEP_TIMEOUT_MS)
+    tab = lead.new_page()
+    try:
+        sign_in(tab, "lead")
+        menu = tab.locator("header .menu-button")
+        for _ in range(50):  # the notification is fanned out just after the comment commits
+            tab.goto("/notifications")
+            if tab.locator("li.unread", has_text="Phone check").count():
+                break
+            tab.wait_for_timeout(100)
+        expect(menu).to_be_visible()
+        expect(menu).to_contain_text("unread")
+        item = tab.locator("li.unread", has_text="Phone check")
+        item.get_by_role("button", name=re.compile("^Mark read")).click()
+        tab.wait_for_function("() => document.activeElement.id === 'flash'")
+        flash = tab.locator("#flash")
+        expect(flash).to_contain_text("1 notification marked read")
+        assert tab.evaluate("() => document.activeElement.closest('li') !== null")
+        expect(flash).to_be_in_viewport()
+        assert_accessible(tab, "notifications after marking one read (phone)")
+    finally:
+        lead.close()

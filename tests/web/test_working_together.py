@@ -622,3 +622,27 @@ def test_an_empty_comment_is_summarised_in_the_forms_words(people: People) -> No
     page = parse_html(lead.post(f"/projects/{PROPOSED}/comments", data={"body": ""}).text)
     summary = page.find(class_="error-summary").text()
     assert "Comment:" in summary and "Body" not in summary
+
+
+# Found in review: "Mark read" on a notification far down the list reloaded the page at its top,
+# and on a phone the unread count hid in the closed menu.
+def test_marking_one_read_comes_back_to_it_and_the_menu_button_carries_the_count(
+        people: People, london: Database) -> None:
+    lead = people("lead", BD)
+    cdo = people("cdo")
+    cdo.post(f"/projects/{PROPOSED}/decision",
+             data={"decision": "needs_information", "rationale": "Which datasets?"},
+             follow_redirects=False)
+    note = notes_of(people, lead.email)[0]  # type: ignore[attr-defined]
+    page = parse_html(lead.get("/notifications").text)
+    assert "Mark read" in page.by_id(f"n-{note.id}").text()
+    menu = page.find("button", **{"class": "menu-button"})
+    assert menu is not None and "1 unread" in menu.text()
+    marked = lead.post("/notifications/read", data={"id": str(note.id)},
+                       follow_redirects=False)
+    assert marked.status_code == 303
+    assert marked.headers["location"].endswith(f"/notifications#n-{note.id}")
+    again = parse_html(lead.get("/notifications").text)
+    assert "Mark read" not in again.by_id(f"n-{note.id}").text()
+    menu = again.find("button", **{"class": "menu-button"})
+    assert menu is not None and "unread" not in menu.text()
