@@ -156,3 +156,16 @@ def test_a_phone_shows_the_unread_count_and_mark_read_stays_at_the_notification(
         assert_accessible(tab, "notifications after marking one read (phone)")
     finally:
         lead.close()
+
+
+# Found in review: the header shows who is signed in beside the name and the navigation on the
+# line below, but Tab went through the navigation first: focus jumped down, then back up.
+def test_the_headers_tab_order_follows_what_is_seen(page) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, "cdo")
+    page.goto("/notifications")
+    page.locator("header .brand").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "bell", focused(page)
+    brand, bell, nav = (page.locator(selector).bounding_box()
+                        for selector in ("header .brand", "#bell", "header nav a >> nth=0"))
+    assert bell["y"] < nav["y"]  # the order seen: the name's line, then the navigation's
