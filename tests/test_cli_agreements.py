@@ -28,7 +28,8 @@ def test_import_is_all_or_nothing_and_list_shows_what_was_registered(tmp_path: P
     invoke(tmp_path, "db", "upgrade")
     invoke(tmp_path, "seed", "london")
     today = date.today()
-    good = (f"ok-one,Fine agreement,GLA:controller;LOTI:processor,card-spend-footfall,signed,"
+    good = (f"ok-one,Fine agreement,GLA:recipient;LOTI:processor;SPENDINSIGHT:controller,"
+            f"card-spend-footfall,signed,"
             f"{today - timedelta(days=100)},{today + timedelta(days=10)}\n")
     bad = "bad-two,Bad,NOPE:controller,card-spend-footfall,signed,2027-01-01,2026-01-01\n"
     header = "code,title,parties,datasets,status,signed_on,expires_on\n"

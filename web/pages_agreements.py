@@ -87,10 +87,10 @@ def expiring_agreements(request: Request) -> list[dict[str, Any]] | None:
         seen=seen_revision(request))
 
 
-def agreement_options(request: Request) -> list[tuple[str, str]]:
-    """Return the registered agreements as choices for a dataset link."""
+def agreement_options(request: Request, party: str | None = None) -> list[tuple[str, str]]:
+    """Return the registered agreements as choices for a dataset link (a party's only)."""
     with request.app.state.database.read() as session:
-        found = agreement_service.agreement_choices(session=session)
+        found = agreement_service.agreement_choices(session=session, party=party)
     return [(a["code"], a["title"]) for a in found]
 
 
@@ -322,7 +322,8 @@ def agreement(request: Request, code: str):
         "agreement": found, "attachments": documents,
         "may_edit": agreement_service.may_manage(actor, set(parties)),
         "may_attach": attachment_service.may_attach(actor, owner),
-        "signing_for": agreement_service.may_sign(actor, found, parties)})
+        "signing_for": agreement_service.may_sign(actor, found, parties),
+        "not_signable": agreement_service.sign_refusal(actor, found, parties)})
 
 
 @router.post("/agreements/{code}/sign", name="agreement_sign", dependencies=[AGREEMENTS])

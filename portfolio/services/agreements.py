@@ -184,6 +184,23 @@ def may_sign(actor: Actor | None, agreement: dict[str, Any],
 
     `parties` are the agreement's parties' codes by organisation id (party_codes).
     """
+    mine = _unsigned_party(actor, agreement, parties)
+    return None if mine is None or _past_expiry(agreement) else mine
+
+
+def sign_refusal(actor: Actor | None, agreement: dict[str, Any],
+                 parties: dict[int, str]) -> str | None:
+    """Return why the actor's party may not sign a draft it has not signed yet, or None."""
+    mine = _unsigned_party(actor, agreement, parties)
+    if mine is None or not _past_expiry(agreement):
+        return None
+    return (f"{mine['name']} cannot sign it: it expired on {agreement['expires_on']}. Agree a "
+            "new expiry date first.")
+
+
+def _unsigned_party(actor: Actor | None, agreement: dict[str, Any],
+                    parties: dict[int, str]) -> dict[str, Any] | None:
+    """Return the actor's party to a draft, as listed, while it has not signed; else None."""
     if actor is None or actor.organisation_id not in parties:
         return None
     own = parties[actor.organisation_id]
@@ -193,6 +210,12 @@ def may_sign(actor: Actor | None, agreement: dict[str, Any],
             or not may_manage(actor, {actor.organisation_id})):
         return None
     return mine
+
+
+def _past_expiry(agreement: dict[str, Any]) -> bool:
+    """Return whether an agreement's expiry day has passed (sign_agreement's rule)."""
+    expires = agreement.get("expires_on")
+    return expires is not None and expires < date.today()
 
 
 def _require_manage(actor: Actor, parties: set[int]) -> None:
@@ -243,6 +266,21 @@ def _resolve(session: Session, values: AgreementInput) -> _Resolved:
         raise Invalid(errors)
     return _Resolved([(found[p.organisation], p.role.value) for p in values.parties],
                      [ids[d] for d in datasets])
+
+
+def _require_holders(session: Session, resolved: _Resolved) -> None:
+    """Refuse datasets whose publisher is not a party: the holder signs for what it shares."""
+    parties = {organisation for organisation, _ in resolved.parties}
+    rows = session.execute(
+        select(col(Dataset.code), col(Organisation.name))
+        .join(Organisation, col(Organisation.id) == col(Dataset.publisher_id))
+        .where(col(Dataset.id).in_(resolved.datasets),
+               col(Dataset.publisher_id).not_in(parties))
+        .order_by(col(Dataset.code))).all() if resolved.datasets else []
+    if rows:
+        named = "; ".join(f"{code} is held by {name}" for code, name in rows)
+        raise Invalid({"datasets": f"{named}, not a party: the organisation holding a dataset "
+                                   "must be party to an agreement that shares it."})
 
 
 FIELDS = ("title", "purpose", "lawful_basis", "special_category_condition", "dpia_reference",
@@ -343,6 +381,7 @@ def create_agreement(*, session: Session, actor: Actor, data: dict[str, Any]) ->
         raise Invalid({"code": "This is required: fill it in."})
     resolved = _resolve(session, values)
     _require_manage(actor, {o for o, _ in resolved.parties})
+    _require_holders(session, resolved)
     taken = session.execute(select(col(SharingAgreement.id))
                             .where(col(SharingAgreement.code) == values.code)).first()
     if taken is not None:
@@ -385,6 +424,7 @@ def update_agreement(*, session: Session, actor: Actor, code: str,
     require_known_version(values.version, agreement.version, f"agreement {code!r}")
     if values.version != agreement.version:
         raise _stale(session, agreement, values)
+    _require_holders(session, resolved)
     before = _state(session, agreement)
     typed = _as_typed(values)
     # The parties signed the terms as they were: changed terms are signed again.
@@ -660,15 +700,22 @@ def agreements_for_dataset(*, session: Session, dataset_id: int) -> list[dict[st
     return [{"code": c, "title": t, "status": s} for c, t, s in rows]
 
 
-def agreement_choices(*, session: Session) -> list[dict[str, Any]]:
-    """Return every agreement's code and title with the dataset codes it covers."""
+def agreement_choices(*, session: Session, party: str | None = None) -> list[dict[str, Any]]:
+    """Return every agreement's code and title with the dataset codes it covers (only those
+    an organisation is party to, when one is named by its code).
+    """
     covered: dict[int, list[str]] = {}
     for agreement_id, code in cast(list[tuple[int, str]], session.execute(
             select(col(AgreementDataset.agreement_id), col(Dataset.code))
             .join(Dataset, col(Dataset.id) == col(AgreementDataset.dataset_id))).all()):
         covered.setdefault(agreement_id, []).append(code)
-    agreements: list[SharingAgreement] = list(session.execute(
-        select(SharingAgreement).order_by(col(SharingAgreement.title))).scalars())
+    chosen = select(SharingAgreement).order_by(col(SharingAgreement.title))
+    if party is not None:
+        chosen = chosen.where(col(SharingAgreement.id).in_(
+            select(col(AgreementParty.agreement_id))
+            .join(Organisation, col(Organisation.id) == col(AgreementParty.organisation_id))
+            .where(col(Organisation.code) == party)))
+    agreements: list[SharingAgreement] = list(session.execute(chosen).scalars())
     return [{"code": a.code, "title": a.title, "datasets": covered.get(a.id or 0, [])}
             for a in agreements]
 
@@ -681,14 +728,24 @@ def agreement_word(word: str, code: str | None, status: str | None, signed_on: d
     return standing(status, signed_on, expires_on, today or date.today())
 
 
-def link_agreement_id(session: Session, code: str | None, dataset_id: int) -> int | None:
-    """Return the id of the agreement a link refers to, refusing one not covering its dataset."""
+def link_agreement_id(session: Session, code: str | None, dataset_id: int,
+                      owner_id: int) -> int | None:
+    """Return the id of the agreement a link refers to, refusing one not covering its dataset
+    or one its project's owner is not party to (another organisation's agreement shares nothing
+    with it).
+    """
     if not code:
         return None
     found = session.execute(select(col(SharingAgreement.id))
                             .where(col(SharingAgreement.code) == code)).scalar()
     if found is None:
         raise Invalid({"sharing_agreement": f"No agreement {code!r} is registered."})
+    if owner_id not in party_ids(session, found):
+        owner = session.execute(select(col(Organisation.name))
+                                .where(col(Organisation.id) == owner_id)).scalar()
+        raise Invalid({"sharing_agreement": f"{owner} is not party to the agreement {code!r}: "
+                                            "choose one it is party to, or add it as a party "
+                                            "first."})
     covers = session.execute(select(col(AgreementDataset.id)).where(
         col(AgreementDataset.agreement_id) == found,
         col(AgreementDataset.dataset_id) == dataset_id)

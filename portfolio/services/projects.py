@@ -777,7 +777,7 @@ def link_dataset(
     link.required = values.required
     link.fit_for_task = values.fit_for_task.value
     link.sharing_agreement_id = link_agreement_id(session, values.sharing_agreement,
-                                                  row_id(dataset))
+                                                  row_id(dataset), project.owner_id)
     # A link resting on a record takes its word from the record; its own word is then unused.
     link.agreement = (Agreement.NONE.value if link.sharing_agreement_id
                       else values.agreement.value)

@@ -22,7 +22,7 @@ TERMS = {
     "purpose": "Households at risk of homelessness across boroughs.",
     "parties": [{"organisation": BOROUGH, "role": "controller"},
                 {"organisation": OTHER, "role": "processor"}],
-    "datasets": ["tenancy-deposit-records"], "lawful_basis": "public_task",
+    "datasets": ["bd-rent-arrears"], "lawful_basis": "public_task",
     "expires_on": str(TODAY + timedelta(days=365)),
 }
 SIGNED = {"status": "signed", "signed_on": str(TODAY - timedelta(days=3))}
@@ -76,7 +76,7 @@ def test_changing_the_terms_clears_the_signatures(signed_in: SignedIn) -> None:
     lead.post("/api/v1/agreements", json=TERMS)
     other.post("/api/v1/agreements/nel-housing-dsa/sign", json={"version": 1})
     # A wider agreement than LOTI signed: its signature does not carry over.
-    wider = TERMS | {"datasets": ["tenancy-deposit-records", "bd-council-tax-accounts"],
+    wider = TERMS | {"datasets": ["bd-rent-arrears", "bd-council-tax-accounts"],
                      "version": 1}
     assert lead.put("/api/v1/agreements/nel-housing-dsa", json=wider).status_code == 200
     detail = lead.get("/api/v1/agreements/nel-housing-dsa").json()
@@ -113,3 +113,58 @@ def test_the_cdo_records_an_agreement_signed_outside_the_portfolio(
     detail = cdo.get("/api/v1/agreements/nel-housing-dsa").json()
     assert detail["standing"] == "signed"
     assert {p["signed_on"] for p in detail["parties"]} == {SIGNED["signed_on"]}
+
+
+# Found in review: a Camden lead registered an agreement naming only Camden over Newham's
+# housing register, recorded it signed (every other party had: there were none), rested a
+# project on it and the project's data counted as shared under a signed agreement.
+def test_an_agreement_names_the_organisation_holding_each_dataset_it_covers(
+        signed_in: SignedIn) -> None:
+    lead = signed_in("lead", "E09000007")
+    alone = {**TERMS, "code": "camden-alone", "datasets": ["newham-housing-register"],
+             "parties": [{"organisation": "E09000007", "role": "recipient"}]}
+    refused = lead.post("/api/v1/agreements", json=alone | SIGNED)
+    assert refused.status_code == 422, refused.text
+    said = refused.json()["errors"]["datasets"]
+    assert "Newham" in said and "party" in said
+    assert lead.get("/api/v1/agreements/camden-alone").status_code == 404
+    with_holder = alone | {"parties": [*alone["parties"],
+                                       {"organisation": "E09000025", "role": "controller"}]}
+    assert lead.post("/api/v1/agreements", json=with_holder).status_code == 201
+    # An edit that drops the holder is refused the same way.
+    dropped = lead.put("/api/v1/agreements/camden-alone", json=alone | {"version": 1})
+    assert dropped.status_code == 422, dropped.text
+    assert "Newham" in dropped.json()["errors"]["datasets"]
+
+
+# Found in review: a Camden project's use of the shielded patient list rested on the NHS's
+# agreement with LOTI and Barking and Dagenham, which Camden is not party to, and counted signed.
+def test_a_link_rests_only_on_an_agreement_its_projects_owner_is_party_to(
+        signed_in: SignedIn) -> None:
+    lead = signed_in("lead", "E09000007")
+    link = lead.put(
+        "/api/v1/projects/camden-household-support-targeting/datasets/shielded-patient-list",
+        json={"relation": "uses", "required": True, "fit_for_task": "fit",
+              "sharing_agreement": "covid-shielded-patients-london"})
+    assert link.status_code == 422, link.text
+    said = link.json()["errors"]["sharing_agreement"]
+    assert "Camden" in said and "party" in said
+    page = parse_html(lead.get("/projects/camden-household-support-targeting/edit",
+                               headers={"Accept": "text/html"}).text)
+    offered = {o.get("value") for o in page.by_id("ds-sharing_agreement").find_all("option")}
+    assert "covid-shielded-patients-london" not in offered
+    assert "addressbase-psga-sublicence" in offered  # Camden is party to that one
+
+
+# Found in review: a draft past its expiry offered its party "Sign for ...", then refused it.
+def test_a_draft_past_its_expiry_offers_no_signature_and_says_why(signed_in: SignedIn) -> None:
+    lead = signed_in("lead", BOROUGH, html=True)
+    assert lead.post("/api/v1/agreements", json=TERMS).status_code == 201
+    cdo = signed_in("cdo")
+    past = TERMS | {"signed_on": None, "expires_on": str(TODAY - timedelta(days=1)),
+                    "version": 1}
+    assert cdo.put("/api/v1/agreements/nel-housing-dsa", json=past).status_code == 200, (
+        cdo.get("/api/v1/agreements/nel-housing-dsa").text)
+    page = parse_html(lead.get("/agreements/nel-housing-dsa").text)
+    assert "sign" not in {e.get("id") for e in page.iter()}
+    assert "expired on" in page.by_id("not-signable").text()

@@ -23,7 +23,8 @@ GOOD = {
     "code": "nel-housing-dsa", "title": "North east London housing data-sharing agreement",
     "purpose": "Households at risk of homelessness across boroughs.",
     "parties": [{"organisation": "E09000002", "role": "controller"},
-                {"organisation": "LOTI", "role": "processor"}],
+                {"organisation": "LOTI", "role": "processor"},
+                {"organisation": "MHCLG", "role": "controller"}],  # holds the dataset
     "datasets": ["tenancy-deposit-records"],
     "lawful_basis": "public_task", "status": "signed",
     "signed_on": str(TODAY - timedelta(days=300)), "expires_on": str(TODAY + timedelta(days=30)),
@@ -31,6 +32,9 @@ GOOD = {
 # As a lead registers it: LOTI has not signed (each party signs for itself, see
 # test_agreement_signatures.py).
 DRAFT = GOOD | {"status": "drafting", "signed_on": None}
+# A Waltham Forest project rests on it: a link rests only on an agreement its owner is party to.
+WITH_WALTHAM_FOREST = GOOD | {"parties": [*GOOD["parties"],
+                                          {"organisation": "E09000031", "role": "recipient"}]}
 
 
 @pytest.fixture
@@ -94,7 +98,7 @@ def test_the_cdo_registers_an_agreement_through_the_api(clients: dict[str, Brows
     made = clients["cdo"].post("/api/v1/agreements", json=GOOD)
     assert made.status_code == 201, made.text
     got = clients["cdo"].get("/api/v1/agreements/nel-housing-dsa").json()
-    assert [p["organisation"] for p in got["parties"]] == ["E09000002", "LOTI"]
+    assert [p["organisation"] for p in got["parties"]] == ["E09000002", "MHCLG", "LOTI"]
     assert got["standing"] == "signed" and got["days_to_expiry"] == 30
     soon = clients["cdo"].get("/api/v1/agreements", params={"expiring_within": 60}).json()
     assert "nel-housing-dsa" in [r["code"] for r in soon]
@@ -135,7 +139,7 @@ def test_a_lead_edits_only_agreements_their_organisation_is_party_to(
 def test_the_form_keeps_what_was_typed_and_names_the_field(clients: dict[str, Browser]) -> None:
     form = {"csrf_token": clients["cdo"].csrf, "code": "typed-dsa", "title": "Typed title",
             "party_0_organisation": "E09000002", "party_0_role": "controller",
-            "dataset_0": "tenancy-deposit-records", "dataset_1": "tenancy-deposit-records",
+            "dataset_0": "bd-rent-arrears", "dataset_1": "bd-rent-arrears",
             "status": "drafting"}
     page = clients["cdo"].post("/agreements/new", data=form)
     assert page.status_code == 422
@@ -151,7 +155,8 @@ def test_the_form_keeps_what_was_typed_and_names_the_field(clients: dict[str, Br
 def test_a_link_takes_its_readiness_from_the_record_and_expiry_needs_no_edit(
         london: Database) -> None:
     with london.write() as session:
-        agreement_service.create_agreement(session=session, actor=SYSTEM, data=GOOD)
+        agreement_service.create_agreement(session=session, actor=SYSTEM,
+                                           data=WITH_WALTHAM_FOREST)
         project_service.link_dataset(session=session, actor=SYSTEM,
                                      slug="waltham-forest-hmo-licensing-targeting",
                                      data={"dataset": "tenancy-deposit-records",
@@ -195,7 +200,7 @@ def test_the_daily_sweep_records_an_expiry_and_moves_the_revision(london: Databa
 
 
 def test_what_breaks_as_of_a_day(clients: dict[str, Browser]) -> None:
-    clients["cdo"].post("/api/v1/agreements", json=GOOD)
+    clients["cdo"].post("/api/v1/agreements", json=WITH_WALTHAM_FOREST)
     linked = clients["cdo"].put(
         "/api/v1/projects/waltham-forest-hmo-licensing-targeting/datasets/tenancy-deposit-records",
         json={"sharing_agreement": "nel-housing-dsa", "fit_for_task": "partial"})
@@ -283,11 +288,11 @@ def form_of(page: Element) -> dict[str, str]:
 # More parties and datasets than the form once had rows for (the API takes 50 and 500).
 BOROUGHS = ["E09000002", "E09000003", "E09000004", "E09000005", "E09000006", "E09000007",
             "E09000008"]
-DATASETS = ["english-indices-of-deprivation-2019", "census-2021-ts001-usual-residents",
-            "census-2021-ts011-household-deprivation", "census-2021-ts038-disability",
-            "census-2021-ts054-tenure", "ons-mid-year-population-estimates",
-            "gla-population-projections", "lsoa-2021-boundaries", "london-ward-boundaries-2022",
-            "addressbase-premium-uprn"]
+# Each held by one of the boroughs: the holder of a dataset is party to what shares it.
+DATASETS = ["bd-council-tax-accounts", "bd-hb-ctr-caseload", "bd-rent-arrears",
+            "bd-private-rented-licensing", "bd-social-progress-index", "camden-residents-index",
+            "camden-noise-complaints", "croydon-rent-accounts", "barnet-send-transport-routes",
+            "camden-business-rates"]
 
 
 def test_saving_the_edit_page_keeps_every_party_and_dataset_and_offers_rows_to_add(
@@ -304,12 +309,12 @@ def test_saving_the_edit_page_keeps_every_party_and_dataset_and_offers_rows_to_a
     saved = cdo.post("/agreements/big-dsa/edit", follow_redirects=False,
                      data=form | {"title": "Big agreement, renamed",
                                   "party_7_organisation": "E09000009",
-                                  "dataset_10": "tfl-unified-api"})
+                                  "dataset_10": "brent-resident-support-fund"})
     assert saved.status_code == 303, saved.text
     got = cdo.get("/api/v1/agreements/big-dsa", headers={"accept": "application/json"}).json()
     assert got["title"] == "Big agreement, renamed"
     assert sorted(p["organisation"] for p in got["parties"]) == [*BOROUGHS, "E09000009"]
-    assert sorted(d["code"] for d in got["datasets"]) == sorted([*DATASETS, "tfl-unified-api"])
+    assert sorted(d["code"] for d in got["datasets"]) == sorted([*DATASETS, "brent-resident-support-fund"])
 
 
 def test_a_refused_form_comes_back_with_every_row_typed(clients: dict[str, Browser]) -> None:
@@ -426,11 +431,11 @@ def test_a_stale_agreement_edit_through_the_api_names_what_changed_meanwhile(
         clients: dict[str, Browser]) -> None:
     assert clients["cdo"].post("/api/v1/agreements", json=GOOD).status_code == 201
     assert clients["cdo"].put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {
-        "version": 1, "datasets": ["tfl-unified-api"]}).status_code == 200
+        "version": 1, "datasets": ["bd-rent-arrears"]}).status_code == 200
     stale = clients["lead"].put("/api/v1/agreements/nel-housing-dsa",
                                 json=GOOD | {"version": 1, "title": "Mine"})
     assert stale.status_code == 409
-    assert stale.json()["changed"] == {"datasets": ["tfl-unified-api"]}
+    assert stale.json()["changed"] == {"datasets": ["bd-rent-arrears"]}
     assert stale.json()["current"]["version"] == 2
 
 
@@ -440,9 +445,11 @@ def test_a_stale_agreement_edit_names_parties_as_the_edit_sends_them(
     # the edit sends and GET shows them as {organisation, role}.
     assert clients["cdo"].post("/api/v1/agreements", json=GOOD).status_code == 201
     theirs = [{"organisation": "E09000002", "role": "controller"},
-              {"organisation": "LOTI", "role": "recipient"}]
+              {"organisation": "LOTI", "role": "recipient"},
+              {"organisation": "MHCLG", "role": "controller"}]
     mine = [{"organisation": "E09000002", "role": "controller"},
-            {"organisation": "LOTI", "role": "controller"}]
+            {"organisation": "LOTI", "role": "controller"},
+            {"organisation": "MHCLG", "role": "controller"}]
     assert clients["cdo"].put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {
         "version": 1, "parties": theirs}).status_code == 200
     stale = clients["lead"].put("/api/v1/agreements/nel-housing-dsa",
@@ -460,7 +467,8 @@ def test_parties_changed_meanwhile_come_back_named_on_the_edit_page(
     form = form_of(parse_html(alice.get("/agreements/nel-housing-dsa/edit").text))
     assert bob.put("/api/v1/agreements/nel-housing-dsa", json=GOOD | {"version": 1, "parties": [
         {"organisation": "E09000002", "role": "controller"},
-        {"organisation": "LOTI", "role": "recipient"}]}).status_code == 200
+        {"organisation": "LOTI", "role": "recipient"},
+        {"organisation": "MHCLG", "role": "controller"}]}).status_code == 200
     page = alice.post("/agreements/nel-housing-dsa/edit", data=form | {"title": "Alice's"})
     assert page.status_code == 409, page.text
     html = parse_html(page.text)
