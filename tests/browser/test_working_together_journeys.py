@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-
 from playwright.sync_api import expect
 
 from tests.browser.axe import DESKTOP, PHONE, assert_accessible

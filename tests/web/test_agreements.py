@@ -314,7 +314,8 @@ def test_saving_the_edit_page_keeps_every_party_and_dataset_and_offers_rows_to_a
     got = cdo.get("/api/v1/agreements/big-dsa", headers={"accept": "application/json"}).json()
     assert got["title"] == "Big agreement, renamed"
     assert sorted(p["organisation"] for p in got["parties"]) == [*BOROUGHS, "E09000009"]
-    assert sorted(d["code"] for d in got["datasets"]) == sorted([*DATASETS, "brent-resident-support-fund"])
+    assert sorted(d["code"] for d in got["datasets"]) == sorted(
+        [*DATASETS, "brent-resident-support-fund"])
 
 
 def test_a_refused_form_comes_back_with_every_row_typed(clients: dict[str, Browser]) -> None:
