@@ -143,7 +143,9 @@ def patch_dataset(
     publisher = organisation_by_code(session, values.publisher, field="publisher")
     if publisher.id != dataset.publisher_id:
         require(actor, Capability.EDIT_DATASET, publisher.id, doing="move datasets")
-    wanted = _columns(values, publisher.id)
+    # An address sent empty clears it (stored as "": none); a replace without one keeps it.
+    wanted = _columns(values, publisher.id) | ({"url": values.url or ""} if "url" in data
+                                               else {})
     # Merged in the API's terms, so conflicts and what was applied and kept name its fields.
     typed = {k: v for k, v in wanted.items() if k != "publisher_id"} | {
         "publisher": publisher.code}

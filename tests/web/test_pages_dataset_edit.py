@@ -113,3 +113,18 @@ def test_a_lead_edits_only_their_own_datasets(settings: Settings, db: Database,
         assert lead.get("/datasets/council-tax/edit").status_code == 403
         page = parse_html(lead.get("/datasets/council-tax").text)
         assert "Edit the dataset" not in page.text()
+
+
+# Found in review: blanking the dataset's address on its edit page answered a bare 500
+# (`url` was left out of the values to write when empty), losing everything typed.
+def test_clearing_a_datasets_address_saves_it_cleared(client: Browser, db: Database) -> None:
+    page = parse_html(client.get("/datasets/council-tax/edit").text)
+    given = client.post("/datasets/council-tax/edit",
+                        data=form_of(page) | {"url": "https://data.example.org/council-tax"})
+    assert given.status_code == 200, given.text
+    assert dataset(db).url == "https://data.example.org/council-tax"
+    cleared = client.post("/datasets/council-tax/edit",
+                          data=form_of(parse_html(client.get("/datasets/council-tax/edit").text))
+                          | {"url": ""})
+    assert cleared.status_code == 200, cleared.text
+    assert dataset(db).url == ""  # no address
