@@ -92,7 +92,8 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
     """Solve the roadmap the form (or an opened scenario) asks for and render the page."""
     profiles = at_revision(db, "roadmap profiles",
                            lambda session: profile_service.list_profiles(session=session))
-    form = dict(opened["form"])
+    # A number of spaces is a blank, as a number typed is read without its spaces.
+    form = {name: (value or "").strip() for name, value in opened["form"].items()}
     form["horizon"] = form["horizon"] or str(roadmap_service.DEFAULT_HORIZON)
     form["discount_rate"] = form["discount_rate"] or str(roadmap_service.DEFAULT_DISCOUNT_RATE)
     form["profile"] = form["profile"] or (profiles[0]["name"] if profiles else "")
@@ -104,7 +105,7 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
                  form["profile"]), group=(GROUPINGS, group))
     form["profile"] = applied["profile"] or (profiles[0]["name"] if profiles else "")
     errors = unreadable | unknown  # in the form's order, for the summary
-    if opened.get("sent") and not form["budget"].strip():
+    if opened.get("sent") and not form["budget"]:
         errors = {"budget": "Enter the budget per quarter: each quarter of the roadmap spends "
                             "at most this much."} | errors
     result, saved = None, opened.get("scenario")
@@ -208,12 +209,14 @@ def board_pack(
     errors: dict[str, str] = {}
     values = {
         "budget": _number(errors, "budget", budget, words="a budget in pounds, such as 500000"),
-        "horizon": _number(errors, "horizon", horizon or str(roadmap_service.DEFAULT_HORIZON),
+        "horizon": _number(errors, "horizon",
+                           (horizon or "").strip() or str(roadmap_service.DEFAULT_HORIZON),
                            whole=True, words="a whole number of quarters from 1 to 40"),
         "capacity": _number(errors, "capacity", capacity, words="a number of person-months"),
-        "discount_rate": _number(errors, "discount_rate",
-                                 discount_rate or str(roadmap_service.DEFAULT_DISCOUNT_RATE),
-                                 words="a yearly rate such as 0.035"),
+        "discount_rate": _number(
+            errors, "discount_rate",
+            (discount_rate or "").strip() or str(roadmap_service.DEFAULT_DISCOUNT_RATE),
+            words="a yearly rate such as 0.035"),
     }
     if values["budget"] is None and "budget" not in errors:
         errors["budget"] = "enter the budget per quarter for the roadmap"

@@ -257,6 +257,9 @@ def _name(session: Session, data: dict[str, Any], own_id: int | None) -> str:
     return name
 
 
+DESCRIPTION_LIMIT = 2000
+
+
 def _name_taken(name: str) -> dict[str, str]:
     """Return the refusal of a name another scenario has."""
     return {"name": f"a scenario named {name!r} already exists"}
@@ -277,7 +280,11 @@ def _apply(session: Session, row: Scenario, data: dict[str, Any], own_id: int | 
     description = str(data.get("description") or "")
     if problem := control_problem(description, multiline=True):
         raise Invalid({"description": f"the description {problem}"})
-    row.description = description[:2000]
+    if len(description) > DESCRIPTION_LIMIT:
+        # As the API's own check says it: never cut short without a word.
+        raise Invalid({"description": f"Keep this under {DESCRIPTION_LIMIT:,} characters "
+                                      f"(it has {len(description):,})."})
+    row.description = description
     row.kind = request["kind"]
     row.budget_gbp, row.capacity_pm = request["budget"], request["capacity"]
     row.horizon = request.get("horizon")

@@ -345,3 +345,49 @@ def test_the_roadmap_sent_without_a_budget_says_so_beside_the_field(clients) -> 
     summary = page.find(class_="error-summary")
     assert summary is not None and summary.find("a").get("href") == "#budget"
     assert "budget per quarter" in page.error_for("budget")
+
+
+# Found in review: a budget or discount rate of spaces answered a bare 500 (the page solved
+# with no number), on the page, the board pack and a scenario's save, which lost its name.
+@pytest.mark.parametrize("params", [{"budget": " "},
+                                    {"budget": "1000000", "discount_rate": "  "},
+                                    {"budget": "1000000", "capacity": " ", "horizon": " "}])
+def test_numbers_of_spaces_are_read_as_blank_not_a_server_error(clients, params) -> None:
+    page = clients["researcher"].get("/plan/roadmap", params=params, headers=HTML)
+    if not params["budget"].strip():
+        assert page.status_code == 422, page.status_code
+        assert "Enter the budget per quarter" in parse_html(page.text).error_for("budget")
+    else:
+        assert page.status_code == 200, page.text
+        assert 'class="error-summary"' not in page.text
+
+
+def test_the_board_pack_reads_a_discount_rate_of_spaces_as_the_default(clients) -> None:
+    pack = clients["researcher"].get("/plan/board-pack.pdf",
+                                     params={"budget": "1000000", "discount_rate": " "})
+    assert pack.status_code == 200, pack.text
+    assert pack.content.startswith(b"%PDF")
+    blank = clients["researcher"].get("/plan/board-pack.pdf", params={"budget": "  "})
+    assert blank.status_code == 422 and "budget" in blank.text
+
+
+def test_a_scenario_saved_with_a_budget_of_spaces_keeps_its_name_and_says_why(clients) -> None:
+    saved = clients["cdo"].post("/plan/roadmap/scenarios", headers=HTML, data={
+        "name": "Spaces for a budget", "description": "Kept", "budget": "   ",
+        "discount_rate": "   "})
+    assert saved.status_code == 422, saved.text
+    html = parse_html(saved.text)
+    assert html.by_id("s-name").get("value") == "Spaces for a budget"
+    assert "budget" in saved.text.lower()
+
+
+# Found in review: a description over 2,000 characters was saved cut short without a word.
+def test_a_scenario_description_over_the_limit_is_refused_and_kept(clients) -> None:
+    long = ("Why this roadmap. " * 140).strip()  # 2,519 characters
+    saved = clients["cdo"].post("/plan/roadmap/scenarios", headers=HTML, data={
+        "name": "Too long", "description": long, "budget": "1000000"})
+    assert saved.status_code == 422, saved.status_code
+    html = parse_html(saved.text)
+    assert "2,000" in html.error_for("s-description")
+    assert html.by_id("s-description").text() == long
+    assert html.by_id("s-description").get("maxlength") == "2000"
