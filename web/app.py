@@ -278,12 +278,17 @@ def wants_html(request: Request) -> bool:
     )
 
 
-def fault_response(request: Request, fault: Fault) -> Response:
-    """Answer a database fault: 503 JSON with Retry-After for the API, a page for a browser."""
+def fault_response(request: Request, fault: Fault,
+                   kept: list[tuple[str, str]] | None = None) -> Response:
+    """Answer a database fault: 503 JSON with Retry-After for the API, a page for a browser.
+
+    A page's form sent meanwhile comes back with what was typed (`kept`) and the way back.
+    """
     headers = {"Retry-After": str(fault.retry_after)}
     if wants_html(request):
         response = render(request, "error.html", {
-            "status": 503, "message": fault.message, "fault": fault.kind.value},
+            "status": 503, "message": fault.message, "fault": fault.kind.value,
+            "kept": kept or [], "back": came_from(request) if kept else ""},
             status_code=503)
         response.headers.update(headers)
         return response
@@ -412,13 +417,14 @@ def install_error_handlers(app: FastAPI) -> None:
     # A form sent with an old token (CsrfRefused) is one of them: it keeps what was typed too.
     app.add_exception_handler(DomainError, page_refusal)  # type: ignore[arg-type]
 
-    def database_fault(request: Request, exc: Exception) -> Response:
+    async def database_fault(request: Request, exc: Exception) -> Response:
         # Database faults answer 503 in words, the cause logged once; anything else is a bug.
         fault = classify(exc)
         if fault is None:
             raise exc
         request.app.state.database.faults.note(fault)
-        return fault_response(request, fault)
+        kept = await typed_in(request) if sent_from_a_page(request) else []
+        return fault_response(request, fault, kept)
 
     for kind in (sa_exc.DBAPIError, sa_exc.TimeoutError, DatabaseFault):
         app.add_exception_handler(kind, database_fault)

@@ -20,6 +20,7 @@ from seeds.loader import load_reference
 from tests.conftest import _admin_conninfo
 from tests.factories import make_organisation, make_project
 from tests.web.auth import Browser, sign_in, token_for
+from tests.web.pages_html import parse_html
 from web.app import create_app
 
 HTML = {"accept": "text/html"}
@@ -209,3 +210,31 @@ def test_readiness_says_the_schema_is_behind(settings: Settings, db: Database) -
     assert ready.status_code == 503
     assert ready.json()["checks"]["schema"].startswith("at 0006")
     assert "portfolio db upgrade" in ready.json()["detail"]
+
+
+# Found in review: a page's form sent while the database was busy came back as a 503 page
+# without what was typed and with a link to the projects, not back to the form's page.
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_form_sent_while_the_database_is_busy_keeps_what_was_typed(
+        settings: Settings, portfolio: Database) -> None:
+    quick = settings.model_copy(update={"sqlite_busy_timeout_ms": 100})
+    path = Path(str(make_url(settings.database_url).database))
+    with Browser(create_app(quick), headers=HTML) as client:
+        sign_in(client, portfolio, "admin")
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            sent = client.post("/projects/one-view/override", headers={
+                "referer": "http://testserver/projects/one-view",
+                "origin": "http://testserver"}, data={
+                "value": "80", "justification": "Ministerial priority for the winter plan",
+                "expires_on": "", "was_value": "", "was_justification": "",
+                "was_expires_on": ""})
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+    assert sent.status_code == 503, sent.text
+    page = parse_html(sent.text)
+    kept = [e.text() for e in page.find_all("textarea")]
+    assert "Ministerial priority for the winter plan" in kept
+    assert page.find("a", href="/projects/one-view") is not None
