@@ -266,7 +266,8 @@ def users_add(
     role: Annotated[str, typer.Option(help="admin, cdo, lead or researcher.")],
     organisation: Annotated[str | None, typer.Option(
         help="Organisation code (required for a lead).")] = None,
-    name: Annotated[str | None, typer.Option(help="Display name (default: the email).")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="Display name (default: the email's part before @, never the address).")] = None,
     password: Annotated[str | None, typer.Option(
         help="First password; prompted for when omitted (12 characters or more).")] = None,
 ) -> None:
@@ -277,7 +278,9 @@ def users_add(
     secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with database().write() as session:
         user = accounts.add_user(session=session, actor=SYSTEM, password=secret, data={
-            "email": email, "name": name or email, "role": role, "organisation": organisation})
+            # The name is shown where the address is not (public read): never the address.
+            "email": email, "name": name or email.split("@", 1)[0], "role": role,
+            "organisation": organisation})
     console.print(f"added {user['email']} ({user['role']}"
                   f"{', ' + user['organisation'] if user['organisation'] else ''})")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from typing import Annotated, Any, Self
 
@@ -171,8 +172,10 @@ def _field_message(kind: str, ctx: dict[str, Any], given: Any, field: str) -> st
     if kind == "string_pattern_mismatch" and field in {"slug", "code"}:
         return ("Use only lowercase letters, digits and single hyphens, such as "
                 "camden-residents-index.")
-    if kind == "string_pattern_mismatch" and field == "email":
+    if kind in {"string_pattern_mismatch", "string_too_short"} and field == "email":
         return "Enter an email address, such as name@example.london."
+    if kind == "string_too_short":
+        return f"Enter at least {ctx.get('min_length', 1):,} characters."
     if kind == "string_too_long":
         return f"Keep this under {ctx.get('max_length', 0):,} characters."
     return None
@@ -382,12 +385,25 @@ class AssessmentInput(Input):
     rationale: LongText = ""
 
 
+# An email address anywhere in a text (a name must not carry one).
+EMAIL_IN_TEXT = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
 class UserCreate(Input):
     email: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$"),
                      SingleLine]
     name: Name
     role: Role
     organisation: Code | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_an_address(cls, name: str) -> str:
+        # A name is shown where the address is not (public read): it must not be one.
+        if EMAIL_IN_TEXT.search(name):
+            raise ValueError("Give the person's name, not an email address: the name is shown "
+                             "to readers who may not see addresses.")
+        return name
 
     @model_validator(mode="after")
     def _lead_has_organisation(self) -> Self:

@@ -292,3 +292,21 @@ def test_a_setting_that_cannot_be_read_is_refused_in_one_line(
     assert exited.value.code == 2
     said = capsys.readouterr().err
     assert "PORTFOLIO_PORT" in said and "Traceback" not in said, said
+
+
+# Found in review: a user added without --name was named by their email, and public read then
+# showed that address to anonymous visitors wherever the user's name appears.
+def test_a_user_added_without_a_name_is_named_by_the_addresses_local_part(
+        tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    invoke(tmp_path, "users", "add", "new.lead@example.london", "--role", "lead",
+           "--organisation", "E09000007", "--password", "correct horse battery staple")
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.connect() as connection:
+        name = connection.execute(text("SELECT name FROM user_account WHERE email = "
+                                       "'new.lead@example.london'")).scalar_one()
+    engine.dispose()
+    assert name == "new.lead"

@@ -178,6 +178,11 @@ def test_the_users_page_says_every_problem_in_plain_english_with_the_input_kept(
         assert page.by_id("new-name").get("value") == "Ann"
         summary = page.find(class_="error-summary")
         assert summary is not None and summary.find("a", href="#new-email") is not None
+        # Found in review: an email of spaces was answered in the library's own words.
+        blank = admin.post("/admin/users", data={"email": "   ", "name": "Ann", "role": "lead",
+                                                 "password": "correct horse battery"})
+        assert parse_html(blank.text).error_for("new-email") == (
+            "Enter an email address, such as name@example.london.")
         email = make_user(db, "researcher")
         admin.post(f"/admin/users/{email}", data={"role": "lead", "organisation": ""},
                    follow_redirects=False)
@@ -361,3 +366,15 @@ def test_a_user_changed_meanwhile_by_another_admin_keeps_their_change_and_a_clas
                           follow_redirects=False).status_code == 303
         form = user_row_form(parse_html(alice.get("/admin/users").text), email)
         assert (chosen(form, "role"), chosen(form, "organisation")) == ("researcher", "HAC")
+
+
+# A name is shown where an address is not (public read): an address given as a name is refused.
+def test_a_name_that_is_an_email_address_is_refused_by_its_field(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    with Browser(app) as admin:
+        sign_in(admin, db, "admin")
+        refused = admin.post("/admin/users", data={
+            "email": "ann@example.london", "name": "ann@example.london", "role": "researcher",
+            "password": "correct horse battery"})
+        assert refused.status_code == 422
+        assert "not an email address" in parse_html(refused.text).error_for("new-name")
