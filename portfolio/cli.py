@@ -77,8 +77,15 @@ class RankFormat(StrEnum):
 
 
 def database() -> Database:
-    """Open the database named by the PORTFOLIO_ settings."""
-    return Database(Settings())
+    """Open the database named by the PORTFOLIO_ settings; refuse an address it cannot use."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        return Database(Settings())
+    except (ArgumentError, NoSuchModuleError, ModuleNotFoundError):
+        # Its value is not repeated: it may carry a password.
+        raise fail("PORTFOLIO_DATABASE_URL is not a database the portfolio can use: give "
+                   "sqlite:///FILE or postgresql+psycopg://USER@HOST:5432/NAME") from None
 
 
 @contextmanager
@@ -149,13 +156,26 @@ def print_rows(
     console.print(table)
 
 
+@contextmanager
+def known_revision(revision: str) -> Iterator[None]:
+    """Refuse in one line a revision Alembic cannot find (it was a 170-line traceback)."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError:
+        raise fail(f"no migration {revision!r}: name one of migrations/versions (such as "
+                   "0033), 'head' or, to downgrade, 'base'") from None
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Revision to upgrade to.")] = "head",
 ) -> None:
     """Upgrade the database schema (creates it when empty)."""
     db = database()
-    migrate.upgrade(db.engine, revision)
+    with known_revision(revision):
+        migrate.upgrade(db.engine, revision)
     console.print(f"database at revision {migrate.current_revision(db.engine)}")
     if not db.is_sqlite:
         from portfolio.jobs import ensure_schema
@@ -171,7 +191,8 @@ def db_downgrade(
 ) -> None:
     """Downgrade the database schema."""
     db = database()
-    migrate.downgrade(db.engine, revision)
+    with known_revision(revision):
+        migrate.downgrade(db.engine, revision)
     console.print(f"database at revision {migrate.current_revision(db.engine) or 'base'}")
 
 
@@ -313,6 +334,10 @@ def serve(
     from web.server import uvicorn_options
 
     settings = Settings()
+    try:
+        settings.resolved_secret_key()  # refused here in one line, not in each worker's log
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
     if body_timeout is not None:
         # The app reads its settings in each worker, from the environment.
         os.environ["PORTFOLIO_BODY_TIMEOUT_SECONDS"] = str(body_timeout)
@@ -970,10 +995,12 @@ def export_projects(
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in imports.EDITABLE_FORMATS:
         raise fail(f"name the file .csv or .xlsx, not {out.name!r}")
+    writable(out)
     actor = acting(as_email)
     with database().read() as session:
         content = imports.export_projects(session=session, actor=actor, fmt=fmt)
-    out.write_bytes(content)
+    with writing(out):
+        out.write_bytes(content)
     console.print(f"{out.name}: the projects to edit, each with the version it was read at")
 
 

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "portfolio.db"
@@ -21,8 +21,8 @@ class Settings(BaseSettings):
     environment: str = "development"
     secret_key: str | None = None
     host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    workers: Annotated[int, Field(ge=1)] = 1
     sqlite_busy_timeout_ms: int = 5000
     plan_wall_clock_seconds: float = 60.0
     # How long a page waits for a re-ranking after edits before showing the previous one.

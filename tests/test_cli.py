@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -310,3 +311,38 @@ def test_a_user_added_without_a_name_is_named_by_the_addresses_local_part(
                                        "'new.lead@example.london'")).scalar_one()
     engine.dispose()
     assert name == "new.lead"
+
+
+def refused(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run a command expected to be refused in one line (exit 2, no traceback)."""
+    environment = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", **(env or {})}
+    result = runner.invoke(app, list(args), env=environment)
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    return " ".join(result.output.split())  # as one line: the console folds long ones
+
+
+# Found in review: these answered with a Python traceback (exit 1), not one line.
+def test_setup_mistakes_are_refused_in_one_line(tmp_path: Path) -> None:
+    invoke(tmp_path, "db", "upgrade")
+    missing = refused(tmp_path, "import", "export-projects", str(tmp_path / "no" / "e.csv"))
+    assert "does not exist" in missing
+    assert "9999" in refused(tmp_path, "db", "upgrade", "9999")
+    assert "nonsense" in refused(tmp_path, "db", "downgrade", "nonsense")
+    for url in ("nonsense", "mysql://u@h/db"):
+        said = refused(tmp_path, "projects", "list", env={"PORTFOLIO_DATABASE_URL": url})
+        assert "PORTFOLIO_DATABASE_URL" in said
+    keyless = refused(tmp_path, "serve", env={"PORTFOLIO_ENVIRONMENT": "production",
+                                               "PORTFOLIO_SECRET_KEY": ""})
+    assert "PORTFOLIO_SECRET_KEY" in keyless
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORTFOLIO_PORT", "70000"),
+                                             ("PORTFOLIO_PORT", "0"),
+                                             ("PORTFOLIO_WORKERS", "-1")])
+def test_a_port_or_worker_count_out_of_range_is_refused(name: str, value: str) -> None:
+    from pydantic import ValidationError
+
+    from portfolio.settings import Settings
+
+    with pytest.raises(ValidationError):
+        Settings(**{name.removeprefix("PORTFOLIO_").lower(): value})

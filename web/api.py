@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import Depends, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from portfolio.actors import Actor
@@ -128,6 +128,8 @@ def patch_project(
 class MoveIn(BaseModel):
     """A status change along the workflow."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
+
     status: ProjectStatus
     reason: str = Field(default="", max_length=2000)
     version: Annotated[int, Field(ge=1), NumberOnly] | None = None
@@ -143,6 +145,8 @@ def move_project(slug: str, body: MoveIn, session: WriteSession,
 
 class DecisionIn(BaseModel):
     """A review decision with its rationale (for needs_information, the question)."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
     # One of the decisions: stated here, checked by the service with the rationale's rule.
     decision: str = Field(max_length=24, json_schema_extra={"enum": [d.value for d in Decision]})
@@ -164,6 +168,8 @@ def decide(slug: str, body: DecisionIn, session: WriteSession,
 
 class AnswerIn(BaseModel):
     """A lead's answer to the reviewer's question."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
     answer: str = Field(max_length=20_000, json_schema_extra=FILLED_BLOCK)
 
@@ -187,9 +193,11 @@ class OverrideRead(BaseModel):
 class OverrideIn(BaseModel):
     """A manual priority with its required justification and optional expiry."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
+
     value: Annotated[float, Field(ge=0, le=100), NumberOnly] = Field(
         description="The priority to use, 0 to 100")
-    justification: str = Field(max_length=2000, json_schema_extra=FILLED)
+    justification: str = Field(max_length=2000, json_schema_extra=FILLED_BLOCK)
     expires_on: date | None = None
     was: OverrideRead | None = Field(default=None, description=(
         "The override as read (null: none was set); one changed since is refused with 409 and "
@@ -412,6 +420,8 @@ Judgement = Annotated[float, NumberOnly]
 class ProfileWeightsIn(BaseModel):
     """New weights for a profile: direct, or with the AHP matrix they came from."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
+
     dimension_weights: dict[str, Weight]
     criterion_weights: dict[str, Weight]
     description: str | None = Field(default=None, max_length=2000)
@@ -438,12 +448,16 @@ def put_profile(name: str, body: ProfileWeightsIn, session: WriteSession,
 class AssessorIn(BaseModel):
     """One assessor's pairwise comparison matrix."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
+
     name: str = Field(default="", max_length=120)
     matrix: list[list[Judgement]] = Field(min_length=1, max_length=10)
 
 
 class AHPIn(BaseModel):
     """Pairwise comparisons (Saaty's 1/9..9) with their labels: one matrix, or assessors'."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
     labels: list[str] = Field(min_length=1, max_length=10)
     matrix: list[list[Judgement]] | None = Field(default=None, min_length=1, max_length=10)

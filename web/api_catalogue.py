@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from portfolio.actors import Actor
 from portfolio.db import Database
@@ -22,6 +22,8 @@ AppDatabase = Annotated[Database, Depends(app_database)]
 
 class HarvestIn(BaseModel):
     """A portal to harvest, the fallback publisher, and the title matches a person confirmed."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
     url: str = Field(min_length=1, max_length=1000, pattern=r"^\s*https?://",
                      description="A CKAN portal or action address, or a DCAT data.json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from portfolio.actors import Actor
 from portfolio.enums import Theme
@@ -48,6 +48,8 @@ def similar_projects(slug: str, db: AppDatabase, actor: Annotated[Actor | None, 
 
 class DraftIn(BaseModel):
     """A project being registered, as far as it is typed: any text, cut to what is compared."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
     title: str = ""
     description: str = ""

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from portfolio.actors import Actor
@@ -75,6 +75,8 @@ def get_roadmap(
 
 class CapacityIn(BaseModel):
     """An organisation's capacity in person-months a quarter, from a quarter on."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
     organisation: str = Field(min_length=1, max_length=32, description="Organisation code")
     quarter: str = Field(max_length=20, pattern=QUARTER, description=(

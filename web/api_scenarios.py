@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from portfolio.actors import Actor
@@ -45,6 +45,8 @@ Deadlines = Annotated[dict[str, IsoDate], Field(
 
 
 class ScenarioIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
+
     """A plan or roadmap request to save.
 
     A plan: a budget, a capacity (both for all time), a profile and forced sets. A roadmap
@@ -71,6 +73,8 @@ class ScenarioIn(BaseModel):
 
 class ScenarioUpdate(BaseModel):
     """Fields of a saved scenario to change, with the version it was read at."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
     version: Annotated[int, Field(ge=1), NumberOnly] | None = None
     name: str | None = Field(default=None, min_length=1, max_length=120,
