@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
+from portfolio.capabilities import Capability, can, require
 from portfolio.enums import Decision, ProjectStatus
 from portfolio.errors import Conflict, Invalid
 from portfolio.models import (
@@ -189,7 +189,9 @@ def open_question(session: Session, project_id: int | None) -> ReviewDecision | 
 
 def questions_for(*, session: Session, actor: Actor | None) -> list[dict[str, Any]]:
     """Return the open questions on the projects this actor answers for (a lead's own)."""
-    if actor is None or actor.organisation_id is None:
+    # A researcher of an organisation reads its questions but does not answer them.
+    if (actor is None or actor.organisation_id is None
+            or not can(actor, Capability.ANSWER_REVIEW, actor.organisation_id)):
         return []
     latest_ids = (
         select(func.max(col(ReviewDecision.id))).group_by(col(ReviewDecision.project_id)).scalar_subquery()

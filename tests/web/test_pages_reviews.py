@@ -344,3 +344,16 @@ def test_the_summary_link_to_a_refused_decision_leads_to_its_choices(
                 if "Decision" in a.text())
     target = page.by_id(link.get("href").lstrip("#"))
     assert target.tag == "fieldset" and target.get("tabindex") == "-1"
+
+
+# Found in review: the Projects page told a researcher of an organisation that "the reviewer
+# needs information from you" though only a lead of it may answer; a lead still sees it.
+def test_only_those_who_may_answer_are_told_a_question_waits_for_them(
+        settings: Settings, client: TestClient, db: Database) -> None:
+    client.post("/projects/one-view/decision",
+                data={"decision": "needs_information", "rationale": "Which boroughs?"})
+    for role, told in (("researcher", False), ("lead", True)):
+        with Browser(create_app(settings), headers={"accept": "text/html"}) as reader:
+            sign_in(reader, db, role, "E09000002")
+            home = reader.get("/").text
+        assert ("The reviewer needs information from you" in home) is told, role

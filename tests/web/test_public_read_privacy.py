@@ -18,6 +18,7 @@ from portfolio.services.exports import FORMATS
 from portfolio.settings import Settings
 from tests import documents
 from tests.web.auth import Browser, page_csrf, sign_in, token_for
+from tests.web.pages_html import parse_html
 from tests.web.test_permissions import FRAMEWORK_PUBLIC, HEAVY, SAMPLES, routes
 from web.app import create_app
 
@@ -226,3 +227,16 @@ def test_an_anonymous_visitor_is_offered_no_download_they_would_be_refused(
         assert link in signed_in, path
         assert link not in theirs, path
         assert "Sign in to download" in theirs, path
+
+
+# Found in review: the snapshots page offered an anonymous visitor "Take a snapshot", which
+# signing in alone may do.
+def test_an_anonymous_visitor_is_offered_no_snapshot_to_take(
+        app: FastAPI, london: Database) -> None:
+    with Browser(app) as anonymous, Browser(app) as researcher:
+        sign_in(researcher, london, "researcher")
+        theirs = parse_html(anonymous.get("/snapshots").text)
+        ours = parse_html(researcher.get("/snapshots").text)
+    assert ours.find("form", action="/snapshots") is not None
+    assert theirs.find("form", action="/snapshots") is None
+    assert "Sign in to take a snapshot" in theirs.text()
