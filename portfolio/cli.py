@@ -27,6 +27,7 @@ from portfolio.enums import ProjectStatus
 from portfolio.errors import DomainError
 from portfolio.faults import classify
 from portfolio.services import projects as project_service
+from portfolio.services.filters import require_organisation
 from portfolio.settings import Settings
 from portfolio.text import whole_number
 
@@ -382,6 +383,7 @@ def projects_list(
     status = chosen("status", status, ProjectStatus)
     db = database()
     with db.read() as session:
+        require_organisation(session, organisation)
         rows = project_service.list_projects(
             session=session, organisation=organisation, status=status
         )

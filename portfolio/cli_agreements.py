@@ -12,6 +12,7 @@ import typer
 from portfolio.cli import AsEmail, OutputFormat, acting, chosen, console, database, print_rows
 from portfolio.enums import AgreementStanding
 from portfolio.errors import Invalid
+from portfolio.services.filters import require_organisation
 
 agreements_app = typer.Typer(help="The data-sharing agreements register.", no_args_is_help=True)
 # The columns of an agreements CSV (the London seed's `seeds/london/agreements.csv`).
@@ -35,7 +36,10 @@ def agreements_list(
     from portfolio.services import agreement_pages
 
     status = chosen("status", status, AgreementStanding)
-    rows = agreement_pages.agreements_page(database(), party=party, status=status,
+    db = database()
+    with db.read() as session:
+        require_organisation(session, party, name="party")
+    rows = agreement_pages.agreements_page(db, party=party, status=status,
                                            expiring_within=expiring_within)["agreements"]
     for row in rows:
         row["parties"] = ";".join(f"{p['organisation']}:{p['role']}" for p in row["parties"])

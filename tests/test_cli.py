@@ -346,3 +346,17 @@ def test_a_port_or_worker_count_out_of_range_is_refused(name: str, value: str) -
 
     with pytest.raises(ValidationError):
         Settings(**{name.removeprefix("PORTFOLIO_").lower(): value})
+
+
+# Found in review: an organisation or party code naming nothing listed nothing, exit 0; the API
+# refuses the same filters.
+def test_a_list_filtered_by_an_unknown_organisation_is_refused(tmp_path: Path) -> None:
+    from portfolio.errors import Invalid
+
+    invoke(tmp_path, "db", "upgrade")
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    for args in (("projects", "list", "--organisation", "NOPE"),
+                 ("agreements", "list", "--party", "NOPE")):
+        result = runner.invoke(app, list(args), env=env)
+        assert isinstance(result.exception, Invalid), (args, result.output)
+        assert "NOPE" in str(result.exception.errors)

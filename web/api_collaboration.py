@@ -134,6 +134,7 @@ def withdraw_partner_request(slug: str, organisation: Code, session: WriteSessio
 @router.get("/benefits", dependencies=[READ])
 def list_benefits(session: ReadSession, organisation: Filter = None) -> list[dict[str, Any]]:
     """Return every delivered project's realised benefits beside its estimate."""
+    closed_lists.require_organisation(session, organisation)
     return benefit_service.list_benefits(session=session, organisation=organisation)
 
 

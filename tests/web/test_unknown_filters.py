@@ -72,6 +72,8 @@ API = [
     ("/api/v1/collaboration", "organisation", "ZZZ", "no organisation with the code 'ZZZ'"),
     ("/api/v1/agreements", "party", "ZZZ", "no organisation with the code 'ZZZ'"),
     ("/api/v1/datasets", "publisher", "ZZZ", "no organisation with the code 'ZZZ'"),
+    # Found in review: answered 200 with an empty list.
+    ("/api/v1/benefits", "organisation", "ZZZ", "no organisation with the code 'ZZZ'"),
 ]
 
 
