@@ -82,13 +82,17 @@ def link_write(
         return render_editor(request, session, slug, status_code=200 if htmx else 409,
                              forms=forms)
     except NotAllowed as exc:
-        # Not this user's project (any more): the section keeps what was typed (a button's
-        # form: nothing), with why.
         session.rollback()
+        actor = getattr(request.state, "actor", None)
+        if not project_pages.may_edit(session=session, slug=slug, actor=actor):
+            # Not this user's project (any more): the refusal says why and keeps what was
+            # typed (beside the form under htmx, app.js; else on the refusal's page), without
+            # offering the editor's other controls.
+            raise
         forms = state_of(({"values": form} if typed else {})
                          | {"errors": {"form": sentence(exc.message)}})
         return render_editor(request, session, slug, status_code=200 if htmx else 403,
-                             forms=forms, refused=True)
+                             forms=forms)
     if htmx:
         session.flush()
         return render_editor(request, session, slug, forms=state_of({"saved": done}))

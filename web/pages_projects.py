@@ -79,20 +79,15 @@ def render_editor(
     *,
     status_code: int = 200,
     values: dict[str, Any] | None = None,
-    refused: bool = False,
     **extra: Any,
 ):
     """Render the edit page, keeping whatever the user typed into the form that failed.
 
-    Only someone who may edit the project is shown it; a refused save is shown again to
-    whoever typed it, with the refusal, so nothing typed is lost.
+    Only someone who may edit the project is shown it (a save refused to anyone else is
+    answered by the refusal's page, with what was typed: web.app.page_refusal).
     """
     actor = getattr(request.state, "actor", None)
-    context = project_pages.project_editor(session=session, slug=slug,
-                                              actor=None if refused else actor)
-    if refused:
-        context["organisations"] = organisation_service.organisations_for(
-            session=session, actor=actor, capability=Capability.EDIT_PROJECT)
+    context = project_pages.project_editor(session=session, slug=slug, actor=actor)
     saved = project_values(context["project"])
     context["values"] = values if values is not None else saved
     # The values the form started from: a save sends only what the user changed from them.
@@ -297,11 +292,15 @@ def update_project(
         return render_editor(request, session, slug, status_code=403, values=form,
                              errors={"status": sentence(exc.message)})
     except NotAllowed as exc:
-        # Refused (moved to another organisation, or no longer theirs): everything typed stays.
         session.rollback()
+        if not project_pages.may_edit(session=session, slug=slug, actor=actor):
+            # No longer theirs (moved to another organisation): the refusal's page keeps what
+            # was typed, to copy, without offering the editor's other controls (web.app).
+            raise
+        # Theirs, but not to give away: everything typed stays, the refusal by the owner.
         field = "owner" if "owner" in changed_in_form(form) else "form"
         return render_editor(request, session, slug, status_code=403, values=form,
-                             refused=True, errors={field: sentence(exc.message)})
+                             errors={field: sentence(exc.message)})
     flash(request, saved_message(saved))
     return see_other(request.url_for("project", slug=slug))
 

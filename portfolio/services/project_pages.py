@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
+from portfolio.capabilities import Capability, can, require
 from portfolio.models import (
     Assessment,
     AuditEvent,
@@ -261,6 +261,11 @@ def _link_text(entity: str, action: str, before: dict[str, Any], after: dict[str
     role = str(side.get("role", "partner")).replace("_", " ")
     return {"create": f"Added partner {name} ({role})",
             "delete": f"Removed partner {name}"}.get(action, f"Changed the role of {name}")
+
+
+def may_edit(*, session: Session, slug: str, actor: Actor | None) -> bool:
+    """Tell whether the actor may edit the project now (its editor is theirs to be shown)."""
+    return can(actor, Capability.EDIT_PROJECT, project_by_slug(session, slug))
 
 
 def project_editor(*, session: Session, slug: str, actor: Actor | None = None) -> dict[str, Any]:
