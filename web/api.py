@@ -50,6 +50,8 @@ router = Router(prefix="/api/v1", tags=["api"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))
+REGISTER = Depends(policy(Policy.REGISTER))
+DATASETS = Depends(policy(Policy.DATASETS))
 PROFILES = Depends(policy(Policy.PROFILES))
 DECIDE = Depends(policy(Policy.DECIDE))
 OVERRIDE = Depends(policy(Policy.OVERRIDE))
@@ -89,7 +91,7 @@ def get_project(slug: str, session: ReadSession) -> dict[str, Any]:
     return project_service.get_project(session=session, slug=slug)
 
 
-@router.post("/projects", status_code=201, dependencies=[EDIT], response_model=ProjectSummary)
+@router.post("/projects", status_code=201, dependencies=[REGISTER], response_model=ProjectSummary)
 def create_project(
     body: ProjectCreate, session: WriteSession, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -266,7 +268,7 @@ def get_dataset(code: str, session: ReadSession) -> dict[str, Any]:
     return dataset_service.get_dataset(session=session, code=code)
 
 
-@router.put("/datasets/{code}", dependencies=[EDIT])
+@router.put("/datasets/{code}", dependencies=[DATASETS])
 def update_dataset(code: str, body: DatasetUpdate, session: WriteSession,
                    actor: CurrentActor) -> dict[str, Any]:
     """Replace a dataset's fields from the `version` read; a stale one is 409 with `changed`."""
@@ -274,7 +276,7 @@ def update_dataset(code: str, body: DatasetUpdate, session: WriteSession,
                                           data=body_of(body))
 
 
-@router.patch("/datasets/{code}", dependencies=[EDIT])
+@router.patch("/datasets/{code}", dependencies=[DATASETS])
 def patch_dataset(code: str, body: DatasetPatchIn, session: WriteSession,
                   actor: CurrentActor) -> dict[str, Any]:
     """Change only the fields sent, merging a stale edit field by field as for projects."""

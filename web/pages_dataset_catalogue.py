@@ -30,7 +30,7 @@ from web.pages_common import (
     input_from_form,
 )
 from web.routing import Router
-from web.security import EDIT, READ
+from web.security import DATASETS, READ
 from web.templating import flash, render, templates
 
 router = Router()
@@ -72,7 +72,7 @@ def _register_form(request: Request, session: Session, actor: Actor, values: dic
         status_code=status_code)
 
 
-@router.get("/catalogue/register", name="dataset_register", dependencies=[EDIT],
+@router.get("/catalogue/register", name="dataset_register", dependencies=[DATASETS],
             include_in_schema=False)
 def register_form(request: Request, session: ReadSession,
                   actor: CurrentActor):
@@ -81,7 +81,7 @@ def register_form(request: Request, session: ReadSession,
         "access": "open", "update_frequency": "adhoc", "drl": "C4"})
 
 
-@router.post("/catalogue/register", name="dataset_create", dependencies=[EDIT],
+@router.post("/catalogue/register", name="dataset_create", dependencies=[DATASETS],
              include_in_schema=False)
 def register(request: Request, session: WriteSession, actor: CurrentActor,
              form: FormData):
@@ -96,7 +96,7 @@ def register(request: Request, session: WriteSession, actor: CurrentActor,
     return RedirectResponse(str(request.url_for("dataset", code=made["code"])), status_code=303)
 
 
-@router.post("/datasets/{code}/readiness", name="dataset_readiness", dependencies=[EDIT],
+@router.post("/datasets/{code}/readiness", name="dataset_readiness", dependencies=[DATASETS],
              include_in_schema=False)
 def assess(request: Request, code: str, session: WriteSession, actor: CurrentActor,
            form: FormData):
@@ -137,7 +137,7 @@ class ReadinessIn(BaseModel):
     version: Annotated[int, Field(ge=1), NumberOnly] | None = None
 
 
-@router.post("/api/v1/datasets", dependencies=[EDIT], status_code=201, tags=["datasets"],
+@router.post("/api/v1/datasets", dependencies=[DATASETS], status_code=201, tags=["datasets"],
              responses=ERRORS)
 def api_create(session: WriteSession, actor: CurrentActor,
                body: Annotated[DatasetCreate, Body(examples=[{
@@ -156,7 +156,7 @@ def api_history(code: str, session: ReadSession) -> list[dict[str, Any]]:
     return catalogue.readiness_history(session=session, code=code)
 
 
-@router.post("/api/v1/datasets/{code}/readiness", dependencies=[EDIT], tags=["datasets"],
+@router.post("/api/v1/datasets/{code}/readiness", dependencies=[DATASETS], tags=["datasets"],
              responses=ERRORS)
 def api_assess(code: str, session: WriteSession, actor: CurrentActor,
                body: Annotated[ReadinessIn, Body(examples=[{

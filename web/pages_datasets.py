@@ -26,7 +26,7 @@ from web.pages_common import (
     organisations_by_name,
 )
 from web.routing import Router
-from web.security import EDIT, READ
+from web.security import DATASETS, READ
 from web.templating import flash, render
 
 router = Router()
@@ -84,14 +84,14 @@ def render_dataset_editor(request: Request, session: Session, actor: Actor, code
     return render(request, "dataset_edit.html", context, status_code=status_code)
 
 
-@router.get("/datasets/{code}/edit", name="dataset_edit", dependencies=[EDIT])
+@router.get("/datasets/{code}/edit", name="dataset_edit", dependencies=[DATASETS])
 def edit_dataset(request: Request, code: str, session: ReadSession,
                  actor: CurrentActor):
     """Show the form to edit a dataset."""
     return render_dataset_editor(request, session, actor, code)
 
 
-@router.post("/datasets/{code}/edit", name="dataset_update", dependencies=[EDIT])
+@router.post("/datasets/{code}/edit", name="dataset_update", dependencies=[DATASETS])
 def update_dataset(request: Request, code: str, session: WriteSession, actor: CurrentActor,
                    form: FormData):
     """Save the fields the user changed; a stale edit is merged field by field."""

@@ -38,7 +38,7 @@ from web.pages_common import (
 )
 from web.pages_together import together_context
 from web.routing import Router
-from web.security import DECIDE, EDIT, OVERRIDE, READ, relative
+from web.security import DECIDE, EDIT, OVERRIDE, READ, REGISTER, relative
 from web.templating import flash, render
 
 router = Router()
@@ -123,14 +123,14 @@ def new_project_context(request: Request, session: Session, values: Any,
             "status_options": status_options(request, None), "was": {}}
 
 
-@router.get("/projects/new", name="project_new", dependencies=[EDIT])
+@router.get("/projects/new", name="project_new", dependencies=[REGISTER])
 def new_project(request: Request, session: ReadSession):
     """Show the form to register a project."""
     context = new_project_context(request, session, NEW_PROJECT_DEFAULTS, {})
     return render(request, "project_new.html", context)
 
 
-@router.post("/projects/new", name="project_register", dependencies=[EDIT])
+@router.post("/projects/new", name="project_register", dependencies=[REGISTER])
 def register_project(request: Request, session: WriteSession, actor: CurrentActor, form: FormData):
     """Register a project, or show the form again with a message by each wrong field."""
     data = input_from_form(form, ProjectCreate)

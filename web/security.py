@@ -35,6 +35,8 @@ class Policy(StrEnum):
     PUBLIC = "public"
     READ = Capability.READ
     EDIT = Capability.EDIT_PROJECT
+    REGISTER = Capability.REGISTER_PROJECT
+    DATASETS = Capability.EDIT_DATASET
     IMPORT = Capability.IMPORT_PROJECTS
     DECIDE = Capability.DECIDE
     OVERRIDE = Capability.OVERRIDE_PRIORITY
@@ -496,6 +498,8 @@ def safe_next(target: str | None) -> str:
 PUBLIC = Depends(policy(Policy.PUBLIC))
 READ = Depends(policy(Policy.READ))
 EDIT = Depends(policy(Policy.EDIT))
+REGISTER = Depends(policy(Policy.REGISTER))
+DATASETS = Depends(policy(Policy.DATASETS))
 IMPORT = Depends(policy(Policy.IMPORT))
 DECIDE = Depends(policy(Policy.DECIDE))
 OVERRIDE = Depends(policy(Policy.OVERRIDE))

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from portfolio.db import Database
 from portfolio.settings import Settings
-from tests.web.auth import Browser, page_csrf, sign_in
+from tests.web.auth import Browser, page_csrf, sign_in, token_for
 from web.app import create_app
 from web.security import ALLOWED, Policy, route_policy
 
@@ -182,3 +182,23 @@ def test_with_public_read_an_anonymous_visitor_gets_no_5xx_on_any_route(
         assert answer.headers["location"].startswith("/login")
     # A form sent is answered with the sign-in page, keeping what was typed.
     assert token.status_code == 401 and 'action="/login"' in token.text and "mine" in token.text
+
+
+# Found in review: dataset routes refused a researcher as one who "may not edit projects", and
+# the register form as one who may not edit: each route names its own capability.
+@pytest.mark.parametrize(("method", "path", "says"), [
+    ("GET", "/catalogue/register", "may not register or edit datasets"),
+    ("GET", "/datasets/x/edit", "may not register or edit datasets"),
+    ("PATCH", "/api/v1/datasets/x", "may not register or edit datasets"),
+    ("POST", "/api/v1/datasets/x/readiness", "may not register or edit datasets"),
+    ("GET", "/projects/new", "may not register projects"),
+])
+def test_a_refused_route_names_what_it_is_for(
+        settings: Settings, db: Database, method: str, path: str, says: str) -> None:
+    token = token_for(db, "researcher")
+    with Browser(create_app(settings)) as client:
+        answer = client.request(method, path, headers={"authorization": f"Bearer {token}",
+                                                       "accept": "application/json"},
+                                json={} if method != "GET" else None)
+    assert answer.status_code == 403, answer.text
+    assert says in answer.json()["detail"]
