@@ -583,6 +583,10 @@ def join_project(*, session: Session, actor: Actor, slug: str,
     may edit the project (a lead of its owner, the CDO, an admin) adds the partner at once;
     anyone else's request waits until such a person accepts it (`accept_partner_request`).
     """
+    if not data.get("organisation") and actor.organisation_id is not None:
+        # Named by no code (the project page's button): the user's own organisation.
+        own = session.get(Organisation, actor.organisation_id)
+        data = {**data, "organisation": own.code if own is not None else ""}
     values = parse(JoinInput, data)
     # Locked to the commit, as every write of a project's links (services/projects.py).
     project = project_by_slug(session, slug, for_update=True)

@@ -373,3 +373,26 @@ def test_a_multi_line_note_read_with_either_line_break_removes_its_dependency(
             "depends_on": PREREQUISITE, "was_note": "Line one\r\nLine two"},
             follow_redirects=False)
         assert removed.status_code == 303, removed.text[:300]
+
+
+# Found in review: no page offered a lead of another borough a way to ask to partner in an
+# existing project (only the register form's similar-projects panel did), though the API did.
+def test_the_project_page_offers_another_boroughs_lead_to_ask_to_partner(
+        settings: Settings, london: Database) -> None:
+    app = create_app(settings)
+    with Browser(app) as camden, Browser(app) as owner, Browser(app) as researcher:
+        sign_in(camden, london, "lead", CAMDEN)
+        sign_in(owner, london, "lead", OWNER)
+        sign_in(researcher, london, "researcher")
+
+        def offered(client: Browser) -> bool:
+            page = parse_html(client.get(f"/projects/{PROJECT}").text)
+            return page.find("form", id="ask-to-partner") is not None
+
+        assert offered(camden)
+        assert not offered(owner) and not offered(researcher)
+        asked = camden.post(f"/projects/{PROJECT}/join", data={}, follow_redirects=False)
+        assert asked.status_code == 303, asked.text
+        assert not offered(camden)  # asked already: its request waits, to withdraw
+        page = camden.get(f"/projects/{PROJECT}").text
+        assert withdraw_forms(page) == ["Withdraw our request"]
