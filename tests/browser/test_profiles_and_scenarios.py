@@ -34,6 +34,11 @@ def test_a_cdo_builds_an_ahp_profile_on_the_grid_and_sees_the_backlog_change(
     page.get_by_role("link", name="Build the weights from pairwise comparisons (AHP)").click()
 
     page.evaluate("window.sameDocument = true")
+    # Found in review: the live region was the whole result, replaced on each keystroke (a
+    # region new to the page is not announced by every screen reader, and a table is too much
+    # to hear). A short status that stays in the page says what changed.
+    page.evaluate("() => { document.getElementById('ahp-status').dataset.kept = 'yes'; }")
+    assert page.locator("#ahp-result[aria-live]").count() == 0
     page.get_by_label("Impact against Feasibility", exact=True).fill("1")
     page.get_by_label("Impact against Readiness", exact=True).fill("1/9")
     page.get_by_label("Feasibility against Readiness", exact=True).fill("0.111")
@@ -41,6 +46,9 @@ def test_a_cdo_builds_an_ahp_profile_on_the_grid_and_sees_the_backlog_change(
     dimensions = page.locator("#ahp-result section").first
     expect(dimensions).to_contain_text(re.compile(r"Readiness\s*81\.8%"))
     expect(page.locator("#profile-cr")).to_have_text(re.compile(r"0\.0\d\d"))
+    status = page.locator("#ahp-status")
+    expect(status).to_contain_text(re.compile(r"consistency ratio 0\.0\d\d"))
+    expect(status).to_have_attribute("data-kept", "yes")
     assert page.evaluate("window.sameDocument") is True
 
     page.get_by_role("button", name=f"Save as a new version of {PROFILE}").click()

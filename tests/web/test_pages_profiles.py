@@ -143,7 +143,10 @@ def test_the_ahp_preview_updates_weights_and_cr(clients: dict[str, Browser]) -> 
         "assessors": "1", "a0:dimensions:0:1": "3", "a0:dimensions:0:2": "5",
         "a0:dimensions:1:2": "5/3"})
     assert response.status_code == 200
-    assert response.text.lstrip().startswith('<div id="ahp-result"')
+    page = parse_html(response.text)
+    assert page.by_id("ahp-result").get("aria-live") is None  # the status below speaks
+    assert page.by_id("ahp-status").get("hx-swap-oob") == "innerHTML"
+    assert "consistency ratio 0.000" in page.by_id("ahp-status").text()
     assert "Consistency ratio" in response.text or "consistency ratio" in response.text
     bad = client.post("/profiles/ahp/preview", headers={"HX-Request": "true"},
                       data={"assessors": "1", "a0:dimensions:0:1": "three"})
