@@ -9,6 +9,7 @@ full) the failures are counted in this process instead, so the limits still hold
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import secrets
 import threading
@@ -650,6 +651,16 @@ def _actor_of(row: Any) -> Actor | None:
     """Return the actor of a row of ACTOR_COLUMNS, or None."""
     return None if row is None else Actor(id=row[0], role=Role(row[1]),
                                           organisation_id=row[2], email=row[3])
+
+
+def password_mark(*, connection: Connection, user_id: int, key: str) -> str:
+    """Return a keyed mark of a user's password, which changes whenever the password does.
+
+    A cookie may carry it (not the hash, which a signed cookie would show to its holder).
+    """
+    stored = connection.execute(select(col(User.password_hash))
+                                .where(col(User.id) == user_id)).scalar()
+    return hmac.new(key.encode(), (stored or "").encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def actor_by_id(*, connection: Connection, user_id: int) -> Actor | None:

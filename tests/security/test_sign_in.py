@@ -177,3 +177,24 @@ def test_a_cookie_session_from_a_read_only_time_becomes_a_stored_one(  # type: i
         assert browser.get("/account", follow_redirects=False).status_code == 200
     with db.read() as session:
         assert session.execute(select(func.count()).select_from(UserSession)).scalar() == 1
+
+
+# Left open in an earlier review: a cookie session from a read-only time outlived a password
+# change made once the database could be written again (it became a stored session after it).
+def test_a_cookie_session_from_a_read_only_time_ends_with_a_password_change(  # type: ignore[no-untyped-def]
+        app, read_only_app, db: Database) -> None:
+    from portfolio.actors import SYSTEM
+    from portfolio.models import UserSession
+    from portfolio.services import accounts
+
+    email = make_user(db, "researcher")
+    with Browser(read_only_app) as browser:
+        assert attempt(browser, email, PASSWORD).status_code == 303
+        cookies = dict(browser.cookies)
+    with db.write() as session:
+        accounts.set_password(session=session, actor=SYSTEM, email=email,
+                              password="a brand new passphrase")
+    with Browser(app, cookies=cookies) as browser:
+        assert browser.get("/account", follow_redirects=False).status_code == 303
+    with db.read() as session:
+        assert session.execute(select(func.count()).select_from(UserSession)).scalar() == 0
