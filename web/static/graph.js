@@ -182,6 +182,9 @@
           list.querySelectorAll("[aria-pressed]").forEach((b) => b.removeAttribute("aria-pressed"));
           button.setAttribute("aria-pressed", "true");
           highlight(cy.getElementById(button.dataset.node));
+          // Its details next, not a Tab per remaining project away: focus goes to them.
+          selected.tabIndex = -1;
+          selected.focus();
         });
       }
 
