@@ -61,9 +61,14 @@ def join_project(request: Request, slug: str, session: WriteSession, actor: Curr
             session=session, actor=actor, slug=slug, data={"organisation": organisation})
     except Invalid as exc:
         session.rollback()
+        if not request.headers.get("HX-Request"):
+            # The project page's own form: the page again, with why at the top of its partners.
+            context = page_context(request, session, slug, ranking=False, values={}, errors={},
+                                   partner_request_error=sentence(
+                                       "; ".join(exc.errors.values())))
+            return render(request, "project.html", context, status_code=422)
         # htmx swaps only successful answers: the panel shows the message in place.
-        return render(request, "_joined.html", {"joined": None, "errors": exc.errors},
-                      status_code=200 if request.headers.get("HX-Request") else 422)
+        return render(request, "_joined.html", {"joined": None, "errors": exc.errors})
     if request.headers.get("HX-Request"):
         return render(request, "_joined.html", {"joined": joined, "errors": {}})
     return RedirectResponse(str(request.url_for("project", slug=slug)), status_code=303)
