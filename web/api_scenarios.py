@@ -45,14 +45,14 @@ Deadlines = Annotated[dict[str, IsoDate], Field(
 
 
 class ScenarioIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
-
     """A plan or roadmap request to save.
 
     A plan: a budget, a capacity (both for all time), a profile and forced sets. A roadmap
     (`kind: roadmap`): a budget per quarter, an optional overall capacity per quarter, a
     horizon, a discount rate and mandatory projects' deadlines besides.
     """
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
     name: str = Field(min_length=1, max_length=120, json_schema_extra=SCENARIO_NAME)
     description: str = Field(default="", max_length=2000)

@@ -71,7 +71,12 @@ def join_project(request: Request, slug: str, session: WriteSession, actor: Curr
         return render(request, "_joined.html", {"joined": None, "errors": exc.errors})
     if request.headers.get("HX-Request"):
         return render(request, "_joined.html", {"joined": joined, "errors": {}})
-    return RedirectResponse(str(request.url_for("project", slug=slug)), status_code=303)
+    flash(request, f"{joined['organisation_name']} is now a partner."
+          if joined["status"] == "partner" else
+          f"{joined['organisation_name']} has asked to partner: it becomes a partner when a "
+          f"lead of {joined['owner_name']} accepts.")
+    return RedirectResponse(str(request.url_for("project", slug=slug)) + "#partner-requests",
+                            status_code=303)
 
 
 @router.post("/projects/{slug}/partner-requests/withdraw", name="partner_request_withdraw",

@@ -283,6 +283,24 @@ def _require_holders(session: Session, resolved: _Resolved) -> None:
                                    "must be party to an agreement that shares it."})
 
 
+def _require_resting_owners(session: Session, agreement_id: int | None,
+                            resolved: _Resolved) -> None:
+    """Refuse an edit that drops a party whose projects' links rest on the agreement."""
+    parties = {organisation for organisation, _ in resolved.parties}
+    rows = session.execute(
+        select(col(Project.slug), col(Organisation.name))
+        .join(ProjectDataset, col(ProjectDataset.project_id) == col(Project.id))
+        .join(Organisation, col(Organisation.id) == col(Project.owner_id))
+        .where(col(ProjectDataset.sharing_agreement_id) == agreement_id,
+               col(Project.owner_id).not_in(parties))
+        .order_by(col(Project.slug))).all()
+    if rows:
+        named = "; ".join(f"{slug} ({name})" for slug, name in rows)
+        raise Invalid({"parties": f"Projects rest on this agreement whose organisation would "
+                                  f"no longer be party to it: {named}. Keep their "
+                                  "organisations as parties, or move those links first."})
+
+
 FIELDS = ("title", "purpose", "lawful_basis", "special_category_condition", "dpia_reference",
           "signed_on", "review_on", "expires_on", "status", "document_url")
 # What the parties sign: a change to any of these clears their signatures (a title, the DPIA
@@ -425,6 +443,7 @@ def update_agreement(*, session: Session, actor: Actor, code: str,
     if values.version != agreement.version:
         raise _stale(session, agreement, values)
     _require_holders(session, resolved)
+    _require_resting_owners(session, agreement.id, resolved)
     before = _state(session, agreement)
     typed = _as_typed(values)
     # The parties signed the terms as they were: changed terms are signed again.

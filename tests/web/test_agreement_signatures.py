@@ -168,3 +168,19 @@ def test_a_draft_past_its_expiry_offers_no_signature_and_says_why(signed_in: Sig
     page = parse_html(lead.get("/agreements/nel-housing-dsa").text)
     assert "sign" not in {e.get("id") for e in page.iter()}
     assert "expired on" in page.by_id("not-signable").text()
+
+
+# Found in review: an edit could drop the party whose project's link rests on the agreement.
+def test_an_edit_may_not_drop_a_party_whose_projects_rest_on_the_agreement(
+        signed_in: SignedIn) -> None:
+    cdo = signed_in("cdo")
+    assert cdo.post("/api/v1/agreements", json=TERMS).status_code == 201  # BD and LOTI
+    linked = cdo.put(
+        "/api/v1/projects/covid-shielding-support-london/datasets/bd-rent-arrears",
+        json={"relation": "uses", "required": True, "fit_for_task": "fit",
+              "sharing_agreement": "nel-housing-dsa"})
+    assert linked.status_code == 200, linked.text
+    dropped = cdo.put("/api/v1/agreements/nel-housing-dsa", json=TERMS | {
+        "version": 1, "parties": [{"organisation": BOROUGH, "role": "controller"}]})
+    assert dropped.status_code == 422, dropped.text
+    assert "covid-shielding-support-london" in dropped.json()["errors"]["parties"]

@@ -77,6 +77,7 @@ BEYOND_SCHEMA: dict[str, set[str]] = {
     # A filter's organisation code must name an organisation; a backlog status, one of its view.
     "GET /api/v1/projects": {"organisation"},
     "GET /api/v1/datasets": {"publisher"},
+    "GET /api/v1/benefits": {"organisation"},
     "GET /api/v1/backlog": {"organisation", "status"},
     "GET /api/v1/graph": {"organisation"},
     "GET /api/v1/collaboration": {"organisation"},

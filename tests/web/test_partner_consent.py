@@ -395,6 +395,8 @@ def test_the_project_page_offers_another_boroughs_lead_to_ask_to_partner(
         assert not offered(owner) and not offered(researcher)
         asked = camden.post(f"/projects/{PROJECT}/join", data={}, follow_redirects=False)
         assert asked.status_code == 303, asked.text
-        assert not offered(camden)  # asked already: its request waits, to withdraw
+        assert asked.headers["location"].endswith("#partner-requests")
         page = camden.get(f"/projects/{PROJECT}").text
+        assert "Camden has asked to partner" in parse_html(page).by_id("flash").text()
+        assert not offered(camden)  # asked already: its request waits, to withdraw
         assert withdraw_forms(page) == ["Withdraw our request"]
