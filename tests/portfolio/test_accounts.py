@@ -16,7 +16,8 @@ from portfolio.services import organisations as organisation_service
 def add(db: Database, email: str, role: str, organisation: str | None = None) -> None:
     with db.write() as session:
         accounts.add_user(session=session, actor=SYSTEM, data={
-            "email": email, "name": email.split("@")[0], "role": role, "organisation": organisation})
+            "email": email, "name": email.split("@")[0], "role": role,
+            "organisation": organisation})
 
 
 def stored(db: Database, email: str) -> tuple[str | None, bool]:
