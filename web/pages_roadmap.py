@@ -207,17 +207,12 @@ def board_pack(
     from web.board_pack import board_pack_pdf
 
     errors: dict[str, str] = {}
-    values = {
-        "budget": _number(errors, "budget", budget, words="a budget in pounds, such as 500000"),
-        "horizon": _number(errors, "horizon",
-                           (horizon or "").strip() or str(roadmap_service.DEFAULT_HORIZON),
-                           whole=True, words="a whole number of quarters from 1 to 40"),
-        "capacity": _number(errors, "capacity", capacity, words="a number of person-months"),
-        "discount_rate": _number(
-            errors, "discount_rate",
-            (discount_rate or "").strip() or str(roadmap_service.DEFAULT_DISCOUNT_RATE),
-            words="a yearly rate such as 0.035"),
-    }
+    # Read as the page reads its form (`_values`), blanks given the page's defaults.
+    values = _values(errors, {
+        "budget": budget or "", "capacity": capacity or "",
+        "horizon": (horizon or "").strip() or str(roadmap_service.DEFAULT_HORIZON),
+        "discount_rate": ((discount_rate or "").strip()
+                          or str(roadmap_service.DEFAULT_DISCOUNT_RATE))})
     if values["budget"] is None and "budget" not in errors:
         errors["budget"] = "enter the budget per quarter for the roadmap"
     if errors:

@@ -189,14 +189,12 @@ def _session_actor(request: Request) -> Actor | None:
     started: float = fallback["at"] if isinstance(fallback.get("at"), int) else 0
     if now - started >= limits.absolute_seconds or now - (seen or started) >= limits.idle_seconds:
         return None
-    key = request.app.state.settings.resolved_secret_key()
     with database.connect() as connection:
         actor = accounts.actor_by_id(connection=connection, user_id=fallback["user"])
-        # A password changed since the cookie was given (a reset, say) ends it, as it ends
-        # every stored session.
-        if fallback.get("pw") != accounts.password_mark(connection=connection,
-                                                        user_id=fallback["user"], key=key):
-            return None
+    # A password changed since the cookie was given (a reset, say) ends it, as it ends every
+    # stored session.
+    if fallback.get("pw") != _password_mark(request, fallback["user"]):
+        return None
     tried = request.session.get(TRIED_KEY, 0)
     if actor is not None and isinstance(tried, int) and now - tried >= 60:
         # The database may be writable again: move to a stored session that can be ended.
@@ -209,6 +207,13 @@ def _session_actor(request: Request) -> Actor | None:
                 request.session.pop(key, None)
             request.session[SESSION_KEY] = secret
     return actor
+
+
+def _password_mark(request: Request, user_id: int) -> str:
+    """Return the keyed mark of a user's password that a cookie session carries."""
+    with request.app.state.database.connect() as connection:
+        return accounts.password_mark(connection=connection, user_id=user_id,
+                                      key=request.app.state.settings.resolved_secret_key())
 
 
 def start_signed_in_session(request: Request, actor: Actor) -> None:
@@ -231,11 +236,8 @@ def start_signed_in_session(request: Request, actor: Actor) -> None:
         request.session[SESSION_KEY] = secret
     else:
         assert actor.id is not None  # a user signing in
-        with request.app.state.database.connect() as connection:
-            mark = accounts.password_mark(
-                connection=connection, user_id=actor.id,
-                key=request.app.state.settings.resolved_secret_key())
-        request.session[FALLBACK_KEY] = {"user": actor.id, "at": now, "pw": mark}
+        request.session[FALLBACK_KEY] = {"user": actor.id, "at": now,
+                                         "pw": _password_mark(request, actor.id)}
     request.session[SEEN_KEY] = now
 
 
