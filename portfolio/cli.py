@@ -24,7 +24,7 @@ from sqlmodel import col
 from portfolio import migrate
 from portfolio.db import Database
 from portfolio.enums import ProjectStatus
-from portfolio.errors import DomainError
+from portfolio.errors import DomainError, Invalid
 from portfolio.faults import classify
 from portfolio.services import projects as project_service
 from portfolio.services.filters import require_organisation
@@ -445,6 +445,8 @@ def projects_override(
     """Set or clear a project's manual priority override (the CDO or an admin)."""
     from portfolio.services import overrides
 
+    if clear and (value is not None or expires is not None):
+        raise fail("--clear removes the override: give it without --value and --expires")
     actor = acting(as_email)
     with database().write() as session:
         if clear:
@@ -592,6 +594,8 @@ def roadmap(
     from portfolio.services import roadmap as roadmap_service
     from portfolio.services import scenarios
 
+    if as_email is not None and save is None:
+        raise fail("--as names who saves the scenario: give it with --save NAME")
     deadlines: dict[str, date] = {}
     try:
         for item in deadline or []:
@@ -855,6 +859,9 @@ def snapshot_export(
         export_format = exports.ExportFormat(fmt)
     except ValueError:
         raise fail(f"unknown format {fmt!r}; choose one of {exports.FORMAT_NAMES}") from None
+    if as_email is not None and snapshot != "live":
+        # A stored snapshot reads the same to every user: there is nobody to act as.
+        raise fail("--as applies to 'live' only: a snapshot is the same for every reader")
     writable(out)
     started = time.perf_counter()
     db = database()
@@ -1105,12 +1112,35 @@ def scenario_plan(
         console.print(f"left out {r['slug']}: {r['reason_label']} ({r['detail']})")
 
 
+# A service's field, where the command's option for it has another name.
+FIELD_OPTIONS = {"status_reason": "reason", "wall_clock_seconds": "wall_clock",
+                 "expires_on": "expires"}
+
+
+def domain_message(exc: DomainError, args: list[str]) -> str:
+    """Return a domain error's words, each field named as the invoked command's option."""
+    if not isinstance(exc, Invalid):
+        return exc.message
+    command = typer.main.get_command(app)
+    for arg in args:  # down the command groups by the words given
+        found = getattr(command, "commands", {}).get(arg)
+        if found is None:
+            break
+        command = found
+    options = {param.name: next(o for o in param.opts if o.startswith("--"))
+               for param in command.params
+               if param.param_type_name == "option" and any(o.startswith("--") for o in param.opts)}
+    return "; ".join(f"{options.get(FIELD_OPTIONS.get(field, field), field)}: {message}"
+                     for field, message in exc.errors.items())
+
+
 def main() -> None:
     """Run the CLI: a domain error exits 2, a database fault 3, each with one line."""
     try:
         app()
     except DomainError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
+        err_console.print(f"[red]error:[/red] {domain_message(exc, sys.argv[1:])}",
+                          highlight=False)
         raise SystemExit(2) from None
     except ValidationError as exc:
         if exc.title != Settings.__name__:

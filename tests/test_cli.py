@@ -360,3 +360,46 @@ def test_a_list_filtered_by_an_unknown_organisation_is_refused(tmp_path: Path) -
         result = runner.invoke(app, list(args), env=env)
         assert isinstance(result.exception, Invalid), (args, result.output)
         assert "NOPE" in str(result.exception.errors)
+
+
+def test_a_refusal_names_the_commands_own_option_not_the_apis_field(tmp_path: Path) -> None:
+    # A CLI walk-through: `projects status ... --reason` was refused naming `status_reason`,
+    # `plan --wall-clock 0` naming `wall_clock_seconds`: options the command does not have.
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london", "--today", WRITTEN_FOR.isoformat())
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    for args, option in (
+        (["projects", "status", "bd-one-view", "idea"], "--reason"),
+        (["plan", "--budget", "100000", "--capacity", "10", "--wall-clock", "0"],
+         "--wall-clock"),
+        (["projects", "override", "bd-ctr-scheme-review", "--value", "50",
+          "--justification", "x", "--expires", "2020-01-01"], "--expires"),
+        (["roadmap", "--budget", "5", "--discount-rate", "5"], "--discount-rate"),
+    ):
+        result = run_portfolio(url, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith(f"error: {option}: "), (args, result.stderr)
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["projects", "override", "bd-ctr-scheme-review", "--clear", "--value", "50"],
+     "--clear"),
+    (["projects", "override", "bd-ctr-scheme-review", "--clear", "--expires", "2030-01-01"],
+     "--clear"),
+    (["roadmap", "--budget", "100000", "--as", "nobody@example.org"], "--save"),
+    (["snapshot", "export", "1", "--format", "csv", "--out", "OUT", "--as",
+      "nobody@example.org"], "live"),
+])
+def test_an_option_the_command_would_ignore_is_refused(tmp_path: Path, args: list[str],
+                                                       words: str) -> None:
+    # The same walk-through: each of these options was silently ignored, exit 0.
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london", "--today", WRITTEN_FOR.isoformat())
+    invoke(tmp_path, "snapshot", "create", "--label", "board")
+    out = tmp_path / "out.csv"
+    args = [str(out) if a == "OUT" else a for a in args]
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 2, (args, result.output)
+    assert words in result.output, result.output
+    assert not out.exists()
