@@ -13,6 +13,7 @@ from sqlmodel import Session
 from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.enums import Access, Decision, OrganisationKind, ProjectStatus, Theme
+from portfolio.errors import Invalid
 from portfolio.schemas import NumberOnly
 from portfolio.services import datasets as dataset_service
 from portfolio.services import filters as closed_lists
@@ -419,13 +420,25 @@ Weight = Annotated[float, NumberOnly]
 Judgement = Annotated[float, NumberOnly]
 
 
+class WeightsIn(BaseModel):
+    """A profile's weights in the shape a GET returns them."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
+
+    dimension: dict[str, Weight]
+    criterion: dict[str, Weight]
+
+
 class ProfileWeightsIn(BaseModel):
     """New weights for a profile: direct, or with the AHP matrix they came from."""
 
     model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
-    dimension_weights: dict[str, Weight]
-    criterion_weights: dict[str, Weight]
+    weights: WeightsIn | None = Field(
+        default=None, description="the weights as GET returns them; or give "
+        "`dimension_weights` and `criterion_weights` instead")
+    dimension_weights: dict[str, Weight] | None = None
+    criterion_weights: dict[str, Weight] | None = None
     description: str | None = Field(default=None, max_length=2000)
     ahp_matrix: dict[str, Any] | None = Field(
         default=None, description="AHP judgements by group (`dimensions`, `impact`, "
@@ -441,10 +454,25 @@ class ProfileWeightsIn(BaseModel):
 def put_profile(name: str, body: ProfileWeightsIn, session: WriteSession,
                 actor: CurrentActor) -> dict[str, Any]:
     """Replace a profile's weights; the old ones stay in its history."""
+    dimension_weights, criterion_weights = _weights_sent(body)
     return profile_service.set_weights(
-        session=session, actor=actor, name=name, dimension_weights=body.dimension_weights,
-        criterion_weights=body.criterion_weights, description=body.description,
+        session=session, actor=actor, name=name, dimension_weights=dimension_weights,
+        criterion_weights=criterion_weights, description=body.description,
         ahp_matrix=body.ahp_matrix, version=body.version)
+
+
+def _weights_sent(body: ProfileWeightsIn) -> tuple[dict[str, float], dict[str, float]]:
+    """Return the (dimension, criterion) weights of a body that gives them one way, once."""
+    split = (body.dimension_weights, body.criterion_weights)
+    if body.weights is not None:
+        if split != (None, None):
+            raise Invalid({"weights": "give the weights once: as weights (the shape a GET "
+                                      "returns) or as dimension_weights and criterion_weights"})
+        return body.weights.dimension, body.weights.criterion
+    if split[0] is None or split[1] is None:
+        raise Invalid({"weights": "give the weights: as weights {dimension, criterion}, or as "
+                                  "dimension_weights and criterion_weights"})
+    return split[0], split[1]
 
 
 class AssessorIn(BaseModel):

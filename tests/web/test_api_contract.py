@@ -43,8 +43,9 @@ BEYOND_SCHEMA: dict[str, set[str]] = {
     "PUT /api/v1/projects/{slug}/benefits": {"measured_on", "version"},
     "PUT /api/v1/capacities": {"organisation", "quarter"},
     "DELETE /api/v1/capacities/{organisation}/{quarter}": {"organisation", "quarter"},
-    "PUT /api/v1/profiles/{name}": {"dimension_weights", "criterion_weights", "ahp_matrix",
-                                    "description"},
+    # The weights are given one way, once: `weights`, or the two maps (a rule across fields).
+    "PUT /api/v1/profiles/{name}": {"weights", "dimension_weights", "criterion_weights",
+                                    "ahp_matrix", "description"},
     "POST /api/v1/ahp": {"matrix", "labels", "assessors"},
     # A plan needs a capacity and a roadmap does not: a rule across `kind` and `capacity`;
     # a name and a description hold no character a spreadsheet cannot (as every text input).

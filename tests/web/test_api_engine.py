@@ -381,3 +381,25 @@ def test_the_review_queue_ranks_from_a_carried_run(
     carried = ranking_service.ensure_ranking(london)  # the page reads the run stored now
     assert carried.rows_id != carried.id
     assert scores_and_ranks() == before
+
+
+def test_profile_weights_go_back_in_the_shape_they_were_read(client: TestClient) -> None:
+    # A script review: GET gave `weights: {dimension, criterion}` while PUT took only
+    # `dimension_weights` and `criterion_weights`, so what was read could not be sent back.
+    profile = client.get("/api/v1/profiles/CDO default").json()
+    weights = profile["weights"]
+    weights["dimension"]["impact"] = 0.6
+    response = client.put("/api/v1/profiles/CDO default",
+                          json={"weights": weights, "version": profile["version"]})
+    assert response.status_code == 200, response.text
+    assert response.json()["weights"]["dimension"]["impact"] == pytest.approx(
+        0.6 / (0.6 + 0.3 + 0.2))
+    both = client.put("/api/v1/profiles/CDO default", json={
+        "weights": weights, "dimension_weights": weights["dimension"],
+        "criterion_weights": weights["criterion"]})
+    assert both.status_code == 422, both.text
+    assert "weights" in both.json()["errors"]
+    neither = client.put("/api/v1/profiles/CDO default", json={"description": "x"})
+    assert neither.status_code == 422, neither.text
+    assert "weights" in neither.json()["errors"]
+    assert client.get("/api/v1/profiles/CDO default").json()["version"] == profile["version"] + 1
