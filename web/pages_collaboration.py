@@ -18,6 +18,7 @@ from web.pages_common import (
     AppDatabase,
     CurrentActor,
     FormData,
+    ReaderActor,
     ReadSession,
     WriteSession,
     sentence,
@@ -117,7 +118,7 @@ def _collaboration_context(db: AppDatabase, session: ReadSession, actor: Any, th
 
 
 @router.get("/collaboration", name="collaboration_page", dependencies=[READ])
-def collaboration(request: Request, db: AppDatabase, session: ReadSession, actor: CurrentActor,
+def collaboration(request: Request, db: AppDatabase, session: ReadSession, actor: ReaderActor,
                   theme: Filter = None, organisation: Filter = None):
     """Show groups of alike projects in different organisations that could work together."""
     applied, filter_errors = closed_lists.sift(

@@ -29,7 +29,7 @@ from portfolio.enums import (
 )
 from portfolio.services import organisations as organisation_service
 from scoring.criteria import DIMENSIONS
-from web.deps import app_database, current_actor, read_session, write_session
+from web.deps import app_database, current_actor, read_session, reader_actor, write_session
 from web.templating import templates
 
 AppDatabase = Annotated[Database, Depends(app_database)]
@@ -37,6 +37,8 @@ ReadSession = Annotated[Session, Depends(read_session)]
 # Commit before the response leaves, so the page a redirect leads to already sees the write.
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+# On a READ route: None for an anonymous reader when public read lets them in.
+ReaderActor = Annotated[Actor | None, Depends(reader_actor)]
 
 
 async def form_data(request: Request) -> dict[str, str]:

@@ -240,3 +240,19 @@ def test_an_anonymous_visitor_is_offered_no_snapshot_to_take(
     assert ours.find("form", action="/snapshots") is not None
     assert theirs.find("form", action="/snapshots") is None
     assert "Sign in to take a snapshot" in theirs.text()
+
+
+def test_an_anonymous_visitor_reads_the_collaboration_page_and_the_discussion(
+    app: FastAPI, samples: dict[str, str],
+) -> None:
+    # A role review: with public read the collaboration page sent anonymous visitors to sign
+    # in, and the API's collaboration and comments answered 401, while the project page
+    # showed them the same discussion.
+    with Browser(app) as anonymous:
+        page = anonymous.get("/collaboration", follow_redirects=False)
+        assert page.status_code == 200, page.headers.get("location")
+        # Reading, not acting: nothing offers to set a suggestion aside.
+        assert "/collaboration/dismiss" not in page.text
+        assert ok(anonymous.get("/api/v1/collaboration"))["groups"] is not None
+        discussion = ok(anonymous.get(f"/api/v1/projects/{COMMITTED}/comments"))
+        assert discussion and not any(c["can_edit"] or c["can_remove"] for c in discussion)
