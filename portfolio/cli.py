@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import make_url
 from sqlmodel import col
 
@@ -62,8 +63,10 @@ def demo_accounts_file(database_url: str) -> Path:
     return DEMO_ACCOUNTS.with_name(f"demo-accounts-{digest}.txt")
 
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+# No markup: what is printed holds people's text (titles, labels, file names), and "[/x]" in
+# it crashed the command while "[link=...]" hid words. Styles are given as Text instead.
+console = Console(width=None if sys.stdout.isatty() else 160, markup=False)
+err_console = Console(stderr=True, markup=False)
 
 
 class OutputFormat(StrEnum):
@@ -106,7 +109,7 @@ def stdout_to_stderr() -> Iterator[None]:
 
 def fail(message: str) -> typer.Exit:
     """Print an error and return the exit to raise."""
-    err_console.print(f"[red]error:[/red] {message}")
+    err_console.print(Text.assemble(("error:", "red"), f" {message}"))
     return typer.Exit(code=2)
 
 
@@ -833,7 +836,7 @@ def snapshot_verify(
         console.print(f"snapshot {snapshot_id} is intact: sha256:{result['content_hash']}")
         return
     for problem in result["problems"]:
-        err_console.print(f"[red]snapshot {snapshot_id}:[/red] {problem}")
+        err_console.print(Text.assemble((f"snapshot {snapshot_id}:", "red"), f" {problem}"))
     raise typer.Exit(code=1)
 
 
@@ -909,16 +912,16 @@ def snapshot_diff(
     if fmt == OutputFormat.json:
         sys.stdout.write(json.dumps(diff, indent=2, default=str) + "\n")
         return
-    flag = "[bold yellow]CHANGED[/bold yellow]"
+    flag = ("  CHANGED", "bold yellow")
     console.print(f"{diff['from']['label']!r} ({diff['from']['created_at']}) -> "
                   f"{diff['to']['label']!r} ({diff['to']['created_at']})")
     method, weights = diff["method"], diff["weights"]
-    console.print(f"method: {method['from']} -> {method['to']}"
-                  + (f"  {flag}" if method["changed"] else "  unchanged"))
-    console.print(f"weights: {weights['from']} -> {weights['to']}"
-                  + (f"  {flag}" if weights["changed"] else "  unchanged"))
+    console.print(Text.assemble(f"method: {method['from']} -> {method['to']}",
+                                flag if method["changed"] else "  unchanged"))
+    console.print(Text.assemble(f"weights: {weights['from']} -> {weights['to']}",
+                                flag if weights["changed"] else "  unchanged"))
     if diff["criteria"]["changed"]:
-        console.print(f"criteria: {flag}")
+        console.print(Text.assemble("criteria:", flag))
     console.print(diff["note"])
     projects = diff["projects"]
     for title, rows in (("added", projects["added"]), ("removed", projects["removed"])):
@@ -974,9 +977,9 @@ def import_projects(
                                                  filename=file.name, source="cli",
                                                  dry_run=dry_run, progress=tick)
     if not report.ok:
-        err_console.print(f"[red]{len(report.errors)} problem"
+        err_console.print(f"{len(report.errors)} problem"
                           f"{'s' if len(report.errors) != 1 else ''} in {file.name}; nothing "
-                          f"was written:[/red]")
+                          f"was written:", style="red")
         table = Table("row", "column", "reason")
         for error in report.errors:
             table.add_row(str(error.row), error.column, error.reason)
@@ -1139,7 +1142,8 @@ def main() -> None:
     try:
         app()
     except DomainError as exc:
-        err_console.print(f"[red]error:[/red] {domain_message(exc, sys.argv[1:])}",
+        err_console.print(Text.assemble(("error:", "red"),
+                                        f" {domain_message(exc, sys.argv[1:])}"),
                           highlight=False)
         raise SystemExit(2) from None
     except ValidationError as exc:
@@ -1149,7 +1153,8 @@ def main() -> None:
         # value is not repeated: it may be a secret (the key, a database password).
         for error in exc.errors():
             name = "PORTFOLIO_" + "_".join(str(part) for part in error["loc"]).upper()
-            err_console.print(f"[red]error:[/red] {name}: {error['msg']}", highlight=False)
+            err_console.print(Text.assemble(("error:", "red"), f" {name}: {error['msg']}"),
+                              highlight=False)
         raise SystemExit(2) from None
     except Exception as exc:
         fault = classify(exc)

@@ -403,3 +403,27 @@ def test_an_option_the_command_would_ignore_is_refused(tmp_path: Path, args: lis
     assert result.exit_code == 2, (args, result.output)
     assert words in result.output, result.output
     assert not out.exists()
+
+
+def test_text_that_looks_like_console_markup_is_printed_as_typed(tmp_path: Path) -> None:
+    # An import and export review: a snapshot label or a title holding "[/x]" crashed
+    # `snapshot list`, `projects list` and the import's problem table with rich's MarkupError,
+    # and "[bold]...[/bold]" or "[link=...]" was shown styled or hidden instead of as typed.
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london", "--today", WRITTEN_FOR.isoformat())
+    label = "[/x] closing [link=http://evil.example]click[/link]"
+    assert label in " ".join(invoke(tmp_path, "snapshot", "create", "--label", label)
+                             .output.split())
+    assert "[/x] closing" in invoke(tmp_path, "snapshot", "list").output
+    bad = tmp_path / "[draft] bad.csv"
+    bad.write_text("slug,title,owner,theme,datasets\n"
+                   "markup-title,[/x] Budget review,E09000007,housing,[/x]\n")
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "COLUMNS": "200"}
+    refused = runner.invoke(app, ["import", "projects", str(bad), "--dry-run"], env=env)
+    assert refused.exit_code == 2, (refused.exception, refused.output)
+    assert "[draft] bad.csv" in refused.output and "[/x]" in refused.output
+    good = tmp_path / "good.csv"
+    good.write_text("slug,title,owner,theme\nmarkup-title,[/x] Budget review,E09000007,"
+                    "housing\n")
+    invoke(tmp_path, "import", "projects", str(good))
+    assert "[/x] Budget review" in invoke(tmp_path, "projects", "list").output
