@@ -18,6 +18,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+# Places of the score and its contributions in pages, the API and the CLI (stored at 6).
+SCORE_DECIMALS = 2
+
 
 def round_total(total: np.ndarray | float, decimals: int) -> np.ndarray:
     """Return a total as shown at `decimals` places: round(total * 10**d) / 10**d."""

@@ -59,7 +59,13 @@ from scoring.engine import METHOD_VERSION, Ranking, rank_portfolio
 from scoring.ranking import CANDIDATES, VIEWS
 from scoring.ranking import COMMITTED as COMMITTED
 from scoring.ranking import VIEW_OF_STATUS as VIEW_OF_STATUS
-from scoring.rounding import largest_remainder, round_each, round_parts, round_total
+from scoring.rounding import (
+    SCORE_DECIMALS,
+    largest_remainder,
+    round_each,
+    round_parts,
+    round_total,
+)
 from scoring.weights import InvalidWeights, normalise_weights
 from scoring.whatif import WhatIfBase, build_base, page_table, rank_with
 
@@ -72,8 +78,7 @@ STORE_BATCH = 500
 STORE_HOLD_SECONDS = 0.01
 # A run whose rows stop arriving this long was left by a process that died while storing it.
 ABANDONED_AFTER = 30.0
-# Places of the score and its contributions in pages, API and CLI; stored (and exported) at 6.
-SCORE_DECIMALS = 2
+# Places of the score and its contributions as stored (and exported); shown at SCORE_DECIMALS.
 STORED_DECIMALS = 6
 
 

@@ -307,3 +307,30 @@ def test_new_tables_keep_their_projects_csv_as_the_export_writes_it(london: Data
     content.kept.clear()
     assert sent == b"".join(inflated(kept))
     assert sent == b"".join(exports.stream_export(content, exports.ExportFormat.csv))
+
+
+def test_a_comparison_shows_each_score_at_two_decimals_as_everywhere_else(
+        london: Database) -> None:
+    # An export review: the comparison gave scores as stored (65.0625, a change of
+    # -5.661401) in the API and the CLI, and at one decimal on its page; DESIGN shows a score
+    # at 2 decimals in pages, the API and the CLI.
+    before = take(london, "CDO default weights")
+    with london.write() as session:
+        profile = profile_service.get_profile(session=session, name="CDO default")
+        profile_service.set_weights(
+            session=session, actor=SYSTEM, name="CDO default",
+            dimension_weights=dict(profile["weights"]["dimension"], readiness=0.9, impact=0.05),
+            criterion_weights=profile["weights"]["criterion"])
+    after = take(london, "Readiness first")
+    with london.read() as session:
+        diff = snapshots.diff_snapshots(session=session, actor=SYSTEM, old_id=before["id"],
+                                        new_id=after["id"])
+    scores = [s for m in diff["rank_moves"] for s in (m["score_from"], m["score_to"])
+              if s is not None]
+    assert scores and all(abs(s * 100 - round(s * 100)) < 1e-6 for s in scores), scores
+    assert any(m["score_change"] for m in diff["rank_moves"])
+    for move in diff["rank_moves"]:
+        if None not in (move["score_from"], move["score_to"]):
+            assert move["score_change"] == round(move["score_to"] - move["score_from"], 2)
+        # A move is a rank or a score that can be seen to change.
+        assert move["rank_change"] or move["score_change"]

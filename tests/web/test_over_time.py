@@ -67,7 +67,8 @@ def test_a_projects_rank_and_score_across_snapshots(browser: Browser,
     fragment = browser.get(f"/projects/{top['slug']}/over-time", headers=HTMX)
     assert "<html" not in fragment.text
     assert fragment.text.count('<td class="num">1</td>') == 2  # rank 1 in both snapshots
-    assert f"{top['score']:.1f}" in fragment.text
+    # At 2 decimals, as every score shown (DESIGN, "Rounding").
+    assert f"{top['score']:.2f}" in fragment.text
     full = browser.get(f"/projects/{top['slug']}/over-time")
     assert "<html" in full.text and "Rank and score across snapshots" in full.text
 

@@ -12,10 +12,10 @@ from portfolio.capabilities import contact
 from portfolio.services.snapshots.content import SnapshotContent, TableData
 from portfolio.services.snapshots.schema import (
     CONTACT_COLUMNS,
-    SCORE_DIGITS,
     is_ranking_column,
 )
 from portfolio.services.snapshots.service import load_content
+from scoring.rounding import SCORE_DECIMALS, round_total
 
 DIFF_TABLES = ("organisations", "datasets", "links", "dependencies", "partners", "assessments")
 
@@ -120,12 +120,19 @@ def _field_changes_and_moves(read: _Read, touched: set[str]
             field_changes.append({"slug": slug, "title": after["title"], "fields": fields,
                                   "organisation": after["organisation"]})
             touched.add(slug)
-        if before.get("rank") != after["rank"] or before.get("score") != after["score"]:
+        score_from, score_to = shown_score(before.get("score")), shown_score(after["score"])
+        # A move is one that can be seen: a rank, or a score as shown (2 decimals).
+        if before.get("rank") != after["rank"] or score_from != score_to:
             moves.append({"slug": slug, "title": after["title"], "rank_from": before.get("rank"),
-                          "rank_to": after["rank"], "score_from": before.get("score"),
-                          "score_to": after["score"], "status_from": before.get("status"),
+                          "rank_to": after["rank"], "score_from": score_from,
+                          "score_to": score_to, "status_from": before.get("status"),
                           "status_to": after.get("status"), "organisation": after["organisation"]})
     return field_changes, moves
+
+
+def shown_score(score: float | None) -> float | None:
+    """Return a stored score as pages, the API and the CLI show it (DESIGN, "Rounding")."""
+    return None if score is None else float(round_total(score, SCORE_DECIMALS))
 
 
 def _difference(a: Any, b: Any, digits: int | None = None) -> Any:
@@ -164,7 +171,7 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
                                        ("criteria", criteria_changed)) if hit]
     for move in moves:
         move["rank_change"] = _difference(move["rank_to"], move["rank_from"])
-        move["score_change"] = _difference(move["score_from"], move["score_to"], SCORE_DIGITS)
+        move["score_change"] = _difference(move["score_from"], move["score_to"], SCORE_DECIMALS)
         move["causes"] = _causes(move["slug"], shared, touched, data_touched)
     moves.sort(key=lambda m: (-abs(m["rank_change"] or 0), m["rank_to"] or 10**9, m["slug"]))
     new_names = organisation_names(new) if added or moves or field_changes else {}
@@ -202,7 +209,7 @@ def _brief(project: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     return {"slug": project["slug"], "title": project["title"],
             "organisation": project["organisation"],
             "organisation_name": names.get(project["organisation"], project["organisation"]),
-            "rank": project["rank"], "score": project["score"]}
+            "rank": project["rank"], "score": shown_score(project["score"])}
 
 
 def _projects_touched(tables: dict[str, dict[str, list[dict[str, Any]]]]) -> set[str]:
