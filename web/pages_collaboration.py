@@ -58,6 +58,11 @@ def join_project(request: Request, slug: str, session: WriteSession, actor: Curr
     """Ask for the user's organisation (or the one chosen) to partner in this project."""
     organisation = form.get("organisation") or form.get("owner") or ""
     try:
+        if "owner" in form and not organisation.strip():
+            # The register form's panel, its owner not chosen yet: who would partner is unknown
+            # (the user's own organisation, taken for "none named", may not be the owner).
+            raise Invalid({"owner": "choose the organisation that will own your project first: "
+                                    "it is the one that partners"})
         joined = collaboration_service.join_project(
             session=session, actor=actor, slug=slug, data={"organisation": organisation})
     except Invalid as exc:

@@ -540,3 +540,22 @@ def test_the_api_names_the_themes_when_given_another(app: FastAPI, london: Datab
     assert "housing" in refused.json()["errors"]["theme"]
     housing = reader.get("/api/v1/collaboration", params={"theme": "housing"}).json()["groups"]
     assert housing and all(any(p["theme"] == "housing" for p in g["projects"]) for g in housing)
+
+
+def test_we_will_partner_before_an_owner_is_chosen_asks_for_the_owner(
+        app: FastAPI, london: Database) -> None:
+    # A role review: the CDO's register form, its owner still unchosen, offered "We will
+    # partner"; pressing it made the CDO's own organisation (the GLA) a partner at once.
+    client = browser(app, london, "cdo")
+    response = client.post("/projects/lewisham-damp-mould-risk/join",
+                           headers={"HX-Request": "true"}, data={"owner": ""})
+    assert response.status_code == 200
+    assert "choose the organisation that will own" in response.text.lower()
+    with london.read() as session:
+        gla = session.execute(
+            select(ProjectPartner).join(Organisation,
+                                        Organisation.id == ProjectPartner.organisation_id)
+            .join(Project, Project.id == ProjectPartner.project_id)
+            .where(Project.slug == "lewisham-damp-mould-risk", Organisation.code == "GLA")
+        ).first()
+    assert gla is None
