@@ -550,10 +550,11 @@ def set_preferences(*, session: Session, user_id: int, choices: dict[str, str]) 
 
 
 def unsubscribe(*, session: Session, settings: Settings, token: str) -> dict[str, Any]:
-    """Turn off the kind an email's unsubscribe link names (a digest link: every digest kind)."""
+    """Stop the emails of the kind a link names (a digest link: every digest kind); in-app stays."""
     user_id, kind = read_unsubscribe_token(settings, token)
     current = preferences(session, user_id)
     kinds = [k for k, channel in current.items() if channel == "digest"] if kind == DIGEST \
         else [kind]
-    set_preferences(session=session, user_id=user_id, choices=dict.fromkeys(kinds, "off"))
+    # The link stops the emails, not the notices in the app.
+    set_preferences(session=session, user_id=user_id, choices=dict.fromkeys(kinds, "in_app"))
     return {"kinds": [KINDS[k][0] for k in kinds]}

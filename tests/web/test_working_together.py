@@ -473,7 +473,7 @@ def test_preferences_on_the_account_page_turn_a_kind_off_or_to_email(
     assert "/notifications/unsubscribe?token=" in emails[0].text_body
 
 
-def test_unsubscribe_link_turns_its_kind_off_and_refuses_a_forged_token(
+def test_unsubscribe_link_stops_its_kinds_emails_and_refuses_a_forged_token(
         people: People, london: Database, settings: Settings) -> None:
     lead = people("lead", BD)
     token = notifications.unsubscribe_token(settings, user_id(london, lead.email), "mention")  # type: ignore[attr-defined]
@@ -484,10 +484,13 @@ def test_unsubscribe_link_turns_its_kind_off_and_refuses_a_forged_token(
         csrf = parse_html(page.text).find("input", name="csrf_token").get("value")
         done = anonymous.post("/notifications/unsubscribe", data={"token": token,
                                                                  "csrf_token": csrf})
-        assert "no longer hear of" in done.text
+        # A role review: the email's "Stop these emails" turned the in-app notices off too.
+        assert "no longer emailed about: someone mentions me" in " ".join(done.text.split()).lower()
+        assert "still see them in the app" in done.text
         assert anonymous.get("/notifications/unsubscribe?token=x" + token).status_code == 400
     with london.read() as session:
-        assert notifications.preferences(session, user_id(london, lead.email))["mention"] == "off"  # type: ignore[attr-defined]
+        chosen = notifications.preferences(session, user_id(london, lead.email))  # type: ignore[attr-defined]
+    assert chosen["mention"] == "in_app"
 
 
 # Found in review: the account page's form sent every kind, so saving one change from a page
@@ -513,7 +516,7 @@ def test_saving_choices_from_a_page_read_before_an_unsubscribe_keeps_it_off(
     assert saved.status_code == 303
     with london.read() as session:
         now = notifications.preferences(session, user_id(london, lead.email))  # type: ignore[attr-defined]
-    assert (now["mention"], now["comment"]) == ("off", changed)
+    assert (now["mention"], now["comment"]) == ("in_app", changed)
 
 
 def test_an_expiring_agreement_is_told_to_its_projects_once_per_expiry(london: Database) -> None:
