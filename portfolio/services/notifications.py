@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import escape
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
@@ -303,15 +304,34 @@ def _actor_name(session: Session, event: NotificationEvent) -> str:
 
 def _reword(session: Session, event: NotificationEvent, payload: dict[str, Any],
             project: Project | None, *, link: str | None = None) -> None:
-    """Give an event a new payload and its notices written already the message it now makes."""
+    """Give an event a new payload, and its notices and emails still to send the new words."""
+    actor = _actor_name(session, event)
+    old = describe(event.kind, event.payload or {}, project, actor)
     event.payload = payload
     session.add(event)
-    changed: dict[str, str] = {
-        "message": describe(event.kind, payload, project, _actor_name(session, event))[:500]}
+    new = describe(event.kind, payload, project, actor)
+    changed: dict[str, str] = {"message": new[:500]}
     if link is not None:
         changed["link"] = link
     session.execute(update(Notification).where(col(Notification.event_id) == event.id)
                     .values(**changed))
+    _reword_unsent(session, old, new)
+
+
+def _reword_unsent(session: Session, old: str, new: str) -> None:
+    """Put new words for old in the emails still to send (a digest's too); sent ones stay."""
+    if old == new:
+        return
+    unsent: list[EmailOutbox] = list(session.execute(select(EmailOutbox).where(
+        col(EmailOutbox.status) == "pending",
+        col(EmailOutbox.text_body).contains(old, autoescape=True))).scalars())
+    for email in unsent:
+        if email.subject == email_subject(old):
+            email.subject = email_subject(new)
+        email.text_body = email.text_body.replace(old, new)
+        # The HTML body holds the words escaped, as its template wrote them.
+        email.html_body = email.html_body.replace(str(escape(old)), str(escape(new)))
+        session.add(email)
 
 
 def _channels(session: Session, user_ids: list[int], kind: str) -> dict[int, str]:
@@ -343,6 +363,11 @@ def read_unsubscribe_token(settings: Settings, token: str) -> tuple[int, str]:
     return data["u"], data["k"]
 
 
+def email_subject(text: str) -> str:
+    """Return an email's subject line for a notice's words: at most 120 characters."""
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
 def compose(settings: Settings, user: User, kind: str, *, subject: str,
             items: list[dict[str, str]]) -> dict[str, Any]:
     """Return an outbox row: plain-text and HTML bodies from templates, an unsubscribe link."""
@@ -353,9 +378,9 @@ def compose(settings: Settings, user: User, kind: str, *, subject: str,
                "kind": KINDS[kind][0] if kind in KINDS else "Your daily digest",
                "unsubscribe": unsubscribe, "digest": kind == DIGEST,
                "notifications_url": f"{base}/notifications", "account_url": f"{base}/account"}
-    short = subject if len(subject) <= 120 else subject[:119] + "…"
     return {
-        "user_id": user.id, "to_address": user.email, "kind": kind, "subject": short,
+        "user_id": user.id, "to_address": user.email, "kind": kind,
+        "subject": email_subject(subject),
         "text_body": _TEMPLATES.get_template("notification.txt").render(context),
         "html_body": _TEMPLATES.get_template("notification.html").render(context),
         "headers": {"List-Unsubscribe": f"<{unsubscribe}>"},

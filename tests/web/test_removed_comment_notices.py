@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from portfolio.db import Database
-from portfolio.models import Notification, User
+from portfolio.models import EmailOutbox, Notification, User
 
 PROJECT = "bd-propensity-to-pay"  # Barking and Dagenham, proposed
 WORDS = "the tenant at 14 Acacia Road owes 2,310 pounds"
@@ -51,3 +51,41 @@ def test_removing_a_comment_takes_it_out_of_the_notices(signed_in, london: Datab
         messages = session.execute(select(Notification.message)
                                    .join(User, User.id == Notification.user_id)).scalars().all()
     assert messages and not [m for m in messages if WORDS in m]
+
+
+def test_a_removed_or_edited_comments_words_leave_the_emails_not_yet_sent(
+        signed_in, london: Database) -> None:  # type: ignore[no-untyped-def]
+    # A role review: the notices were reworded, but the emails still waiting in the outbox
+    # (no mail server yet, or a retry) kept the old words and would have gone out with them.
+    author = signed_in("researcher", html=True)
+    named = signed_in("researcher", html=True)
+    cdo = signed_in("cdo", html=True)
+    named_email = re.search(r"researcher-\d+@", named.get("/account").text).group(0)  # type: ignore[union-attr]
+    app_db = cdo.app.state.database  # type: ignore[attr-defined]
+    edited_words = "the meeting moved to Thursday"
+    posted = [author.post(f"/api/v1/projects/{PROJECT}/comments",
+                          json={"body": f"@{named_email[:-1]} {words}"}).json()["id"]
+              for words in (WORDS, "the draft <b>names</b> 3 families & more")]
+    app_db.background.wait()
+
+    def pending() -> list[EmailOutbox]:
+        with london.read() as session:
+            return list(session.execute(select(EmailOutbox).where(
+                EmailOutbox.status == "pending", EmailOutbox.to_address.startswith(named_email)
+            )).scalars())
+
+    assert sum(WORDS in e.text_body for e in pending()) == 1
+    assert cdo.post(f"/projects/{PROJECT}/comments/{posted[0]}/remove", data={},
+                    follow_redirects=False).status_code == 303
+    edited = author.patch(f"/api/v1/comments/{posted[1]}",
+                          json={"body": f"@{named_email[:-1]} {edited_words}"})
+    assert edited.status_code == 200, edited.text
+    app_db.background.wait()
+    emails = pending()
+    assert len(emails) == 2
+    for email in emails:
+        for part in (email.subject, email.text_body, email.html_body):
+            assert WORDS not in part and "3 families" not in part
+    assert sum("(the comment was removed)" in e.text_body for e in emails) == 1
+    assert sum(edited_words in e.text_body and edited_words in e.html_body
+               for e in emails) == 1
