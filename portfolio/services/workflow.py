@@ -20,6 +20,7 @@ from portfolio.errors import Conflict, Invalid, NotAllowed
 from portfolio.models import Project, utcnow
 from portfolio.services.common import project_by_slug, record, rows_changed
 from portfolio.services.merge import require_known_version
+from portfolio.text import control_problem
 
 S = ProjectStatus
 
@@ -83,6 +84,9 @@ def check_transition(
              else f"move a project from {_words(before)} to {_words(after)}")
     if not can(actor, capability, project):
         raise TransitionRefused(refusal(actor, capability, project, doing))
+    if problem := control_problem(reason, multiline=True):
+        # As every text input: the reason is kept in the audit trail and shown on the page.
+        raise Invalid({"status_reason": problem})
     if before is None:
         # Staff register projects in any status (work already under way); leads may not.
         return

@@ -496,3 +496,19 @@ def test_the_api_refuses_an_override_set_or_cleared_from_a_stale_reading(
         assert client.delete(url, params={"was_value": 40, "was_justification": "Not urgent."}
                              ).status_code == 200
         assert client.get(url).json()["value"] is None
+
+
+def test_a_status_reason_holding_control_characters_is_refused_as_every_text_is(
+        app, london: Database) -> None:  # type: ignore[no-untyped-def]
+    # An import review: a reason with a bell and an escape sequence was stored in the audit
+    # trail and shown raw on the project page, through the import and the API alike.
+    with api(app, london, "cdo") as client:
+        refused = client.post(f"/api/v1/projects/{PROPOSED}/status",
+                              json={"status": "delivered", "reason": "bad\x07bell\x1b[31m"})
+        assert refused.status_code == 422, refused.text
+        assert "control characters" in refused.json()["errors"]["status_reason"]
+        patched = client.patch(f"/api/v1/projects/{PROPOSED}", json={
+            "status": "paused", "status_reason": "held\x1b[0m", "version": 1})
+        assert patched.status_code == 422, patched.text
+        assert "status_reason" in patched.json()["errors"]
+    assert project(london).status == "proposed"
