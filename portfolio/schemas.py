@@ -216,6 +216,23 @@ def _type_message(kind: str, given: Any) -> str | None:
 # the database driver refuses it.
 ROW_ID_MAX = 2**62
 
+def year_month_day(value: Any) -> Any:
+    """Read a date only as year-month-day: pydantic also took a number as seconds since 1970."""
+    if isinstance(value, date) or value is None:
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"Enter a date as year-month-day, such as 2026-04-01 (you entered "
+                     f"{value!r}).")
+
+
+# A date input: YYYY-MM-DD text (or a spreadsheet's date cell), never a number.
+Day = Annotated[date, BeforeValidator(year_month_day)]
+
+
 # Dates a project may have: anything outside is a typing slip (1800-01-01, 9999-12-31).
 EARLIEST = date(2000, 1, 1)
 LATEST = date(2075, 12, 31)
@@ -283,8 +300,8 @@ class ProjectFields(Input):
     status: ProjectStatus = ProjectStatus.IDEA
     cost_gbp: Annotated[int, Field(ge=0, le=10**12), NumberOnly] = 0
     effort_pm: Annotated[float, Field(ge=0, le=100_000), NumberOnly] = 0.0
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
     personal_data: bool = False
     dpia_status: DpiaStatus = DpiaStatus.NOT_NEEDED
     mandatory: bool = False

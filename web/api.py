@@ -33,6 +33,7 @@ from web.api_models import (
     DatasetPatchIn,
     DatasetUpdate,
     DependencyInput,
+    IsoDate,
     OrganisationPublic,
     PlanPublic,
     ProjectCreate,
@@ -203,7 +204,7 @@ class OverrideIn(BaseModel):
     value: Annotated[float, Field(ge=0, le=100), NumberOnly] = Field(
         description="The priority to use, 0 to 100")
     justification: str = Field(max_length=2000, json_schema_extra=FILLED_BLOCK)
-    expires_on: date | None = None
+    expires_on: IsoDate | None = None
     was: OverrideRead | None = Field(default=None, description=(
         "The override as read (null: none was set); one changed since is refused with 409 and "
         "`current`. Left out, the override is replaced whatever it is"))

@@ -6,10 +6,9 @@ the API its contract: /openapi.json and /docs show every field, and a generated 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from portfolio.enums import (
     Access,
@@ -25,6 +24,7 @@ from portfolio.schemas import (
     LINE_PATTERN,
     Code,
     DatasetUpdate,
+    Day,
     DependencyInput,
     LongText,
     NumberOnly,
@@ -71,8 +71,8 @@ class ProjectPatchIn(BaseModel):
     status: ProjectStatus = KEEP
     cost_gbp: Annotated[int, Field(ge=0, le=10**12), NumberOnly] = KEEP
     effort_pm: Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False), NumberOnly] = KEEP
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
     personal_data: bool = KEEP
     dpia_status: DpiaStatus = KEEP
     mandatory: bool = KEEP
@@ -117,24 +117,14 @@ class BenefitIn(BaseModel):
     savings_gbp: Annotated[int, Field(ge=0, le=10**12), NumberOnly] | None = None
     outcome: str = Field(max_length=5_000, json_schema_extra=FILLED_BLOCK)
     review: str = Field(default="", max_length=20_000, json_schema_extra={"pattern": BLOCK_PATTERN})
-    measured_on: date
+    measured_on: IsoDate
     version: Annotated[int, Field(ge=0, description=(
         "the version read; 0: none recorded yet (a record made since is refused with 409)"
     )), NumberOnly] | None = None
 
 
-def _iso_date(value: Any) -> Any:
-    """Read a date only as year-month-day (pydantic would also take a number of seconds)."""
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"Enter a date as year-month-day, such as 2026-04-01 (you entered "
-                             f"{value!r}).") from None
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# A date in a body: YYYY-MM-DD, never a number of seconds (portfolio.schemas.Day).
+IsoDate = Day
 
 
 def body_of(model: BaseModel) -> dict[str, Any]:

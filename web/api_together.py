@@ -17,6 +17,7 @@ from portfolio.services import watching as watch_service
 from portfolio.services.common import project_by_slug
 from web.api import AppDatabase, CurrentActor, ReaderActor, ReadSession, WriteSession
 from web.api_contract import ERRORS
+from web.api_models import IsoDate
 from web.routing import Router
 from web.security import Policy, RowId, policy
 
@@ -94,7 +95,8 @@ class ProgressIn(Strict):
 
     rag: Literal["red", "amber", "green"]
     summary: str = Field(min_length=1, max_length=5000)
-    reported_on: date | None = Field(default=None, description="Today unless given; not later")
+    reported_on: IsoDate | None = Field(default=None,
+                                       description="Today unless given; not later")
 
 
 class ProgressReported(BaseModel):

@@ -34,6 +34,7 @@ from portfolio.models import (
     utcnow,
 )
 from portfolio.schemas import (
+    Day,
     Input,
     LongText,
     NumberOnly,
@@ -76,9 +77,9 @@ class AgreementInput(Input):
     lawful_basis: LawfulBasis | None = None
     special_category_condition: SpecialCategoryCondition | None = None
     dpia_reference: Annotated[str, Field(max_length=200), SingleLine] = ""
-    signed_on: date | None = None
-    review_on: date | None = None
-    expires_on: date | None = None
+    signed_on: Day | None = None
+    review_on: Day | None = None
+    expires_on: Day | None = None
     status: AgreementStatus = AgreementStatus.DRAFTING
     document_url: Annotated[str, Field(max_length=1000), SingleLine] = ""
     version: Annotated[int, Field(ge=1), NumberOnly] | None = None

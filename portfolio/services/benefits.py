@@ -21,7 +21,7 @@ from portfolio.models import (
     Project,
     User,
 )
-from portfolio.schemas import Input, LongText, Multiline, NumberOnly, parse
+from portfolio.schemas import Day, Input, LongText, Multiline, NumberOnly, parse
 from portfolio.services.common import as_record, project_by_slug, record
 from scoring import benefits as scoring
 
@@ -36,7 +36,7 @@ class BenefitInput(Input):
     savings_gbp: Annotated[int, Field(le=10**12), NumberOnly] | None = None
     outcome: Annotated[str, Field(max_length=5_000), Multiline] = ""
     review: LongText = ""
-    measured_on: date | None = None
+    measured_on: Day | None = None
     # The version the figures were typed from; 0: from none recorded yet.
     version: Annotated[int, Field(ge=0), NumberOnly] | None = None
 

@@ -20,7 +20,7 @@ from portfolio.capabilities import Capability, require
 from portfolio.enums import DpiaStatus, IgStage, IgStatus
 from portfolio.errors import Conflict, Invalid
 from portfolio.models import Dataset, ProjectDataset, ProjectIgStage, SharingAgreement, utcnow
-from portfolio.schemas import EARLIEST, LATEST, Input, LongText, parse
+from portfolio.schemas import EARLIEST, LATEST, Day, Input, LongText, parse
 from portfolio.services.common import project_by_slug, record
 from portfolio.services.merge import as_json, three_way
 from scoring.agreements import standing
@@ -45,7 +45,7 @@ class StageInput(Input):
     """A stage's status, the date it reached it and a note."""
 
     status: IgStatus = IgStatus.NOT_STARTED
-    dated_on: date | None = None
+    dated_on: Day | None = None
     note: LongText = ""
 
     @field_validator("dated_on", mode="before")

@@ -52,3 +52,30 @@ def test_a_service_input_refuses_true_for_a_number(model: type[Input],
 
 def test_a_service_input_still_reads_digits_typed_into_a_form() -> None:
     assert AssessmentInput.model_validate({"criterion": "reach", "level": "4"}).level == 4
+
+
+def dates_of(model: type[Input]) -> list[str]:
+    """Return the names of a model's date fields (top level)."""
+    properties = model.model_json_schema().get("properties", {})
+    return [name for name, spec in properties.items()
+            if spec.get("format") == "date"
+            or any(s.get("format") == "date" for s in spec.get("anyOf", []))]
+
+
+DATES = [(model, name) for model in service_inputs() for name in dates_of(model)]
+
+
+def test_the_services_declare_dates_to_check() -> None:
+    assert {"start_date", "end_date"} <= {name for _model, name in DATES}, DATES
+
+
+@pytest.mark.parametrize(("model", "name"), DATES, ids=lambda x: getattr(x, "__name__", x))
+@pytest.mark.parametrize("typed", [1735689600, "1735689600", 1735689600.0])
+def test_a_date_is_year_month_day_never_a_count_of_seconds(model: type[Input], name: str,
+                                                           typed: object) -> None:
+    # An import review: 1735689600 in an import's start_date became 2025-01-01, pydantic
+    # reading a number (or digits) as seconds since 1970; DESIGN and the docs say YYYY-MM-DD.
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate({name: typed})
+    problems = field_errors(refused.value)
+    assert "year-month-day" in problems.get(name, ""), problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from sqlmodel import select
@@ -512,3 +513,15 @@ def test_a_status_reason_holding_control_characters_is_refused_as_every_text_is(
         assert patched.status_code == 422, patched.text
         assert "status_reason" in patched.json()["errors"]
     assert project(london).status == "proposed"
+
+
+def test_a_date_sent_as_a_number_of_seconds_is_refused(app, london: Database) -> None:  # type: ignore[no-untyped-def]
+    # An import review: 1735689600 was taken as 2025-01-01 (seconds since 1970), through the
+    # import and the API; a date is year-month-day.
+    with api(app, london, "cdo") as client:
+        for typed in (1735689600, "1735689600"):
+            response = client.patch(f"/api/v1/projects/{PROPOSED}",
+                                    json={"start_date": typed, "version": 1})
+            assert response.status_code == 422, response.text
+            assert "year-month-day" in response.json()["errors"]["start_date"]
+    assert project(london).start_date != date(2025, 1, 1)
