@@ -36,6 +36,8 @@ STATUS_AFTER = {Decision.APPROVE: ProjectStatus.APPROVED, Decision.REJECT: Proje
 STILL_AWAITING = (Decision.DEFER.value, Decision.NEEDS_INFORMATION.value)
 # Projects that have left the review: nothing more to decide.
 CLOSED = (ProjectStatus.DELIVERED.value, ProjectStatus.REJECTED.value)
+# Statuses whose projects no review waits on: a question asked before waits with them.
+OUT_OF_REVIEW = (ProjectStatus.IDEA.value, *CLOSED)
 RATIONALE_MAX = 20_000
 SYSTEM_NAME = "System"
 
@@ -138,6 +140,10 @@ def answer_question(
     if problem := control_problem(text, multiline=True):
         raise Invalid({"answer": f"The answer {problem}."})
     question = open_question(session, project.id)
+    if question is None and project.status in OUT_OF_REVIEW:
+        raise Invalid({"answer": f"The project is {project.status.replace('_', ' ')} now, out of "
+                                 "review: the reviewer's question waits until it is submitted "
+                                 "for review again. Your answer is not sent."})
     if question is None:
         answered = latest_decision_answered(session, project.id)
         raise Invalid({"answer": "The reviewer's question was answered meanwhile by someone "
@@ -177,7 +183,14 @@ def latest_decision_answered(session: Session, project_id: int | None) -> bool:
 
 
 def open_question(session: Session, project_id: int | None) -> ReviewDecision | None:
-    """Return the project's latest decision when it asks for information not yet given."""
+    """Return the project's latest decision when it asks for information not yet given.
+
+    A project withdrawn to an idea, or closed, is out of review: its question waits until it
+    is submitted again (as it leaves the queue, `review_queue`).
+    """
+    status = session.exec(select(Project.status).where(Project.id == project_id)).first()
+    if status in OUT_OF_REVIEW:
+        return None
     latest = session.exec(
         select(ReviewDecision).where(ReviewDecision.project_id == project_id)
         .order_by(col(ReviewDecision.id).desc()).limit(1)
@@ -204,6 +217,7 @@ def questions_for(*, session: Session, actor: Actor | None) -> list[dict[str, An
         .where(col(ReviewDecision.id).in_(latest_ids),
                col(ReviewDecision.decision) == Decision.NEEDS_INFORMATION.value,
                col(ReviewDecision.answer).is_(None),
+               col(Project.status).not_in(OUT_OF_REVIEW),
                col(Project.owner_id) == actor.organisation_id)
         .order_by(col(ReviewDecision.decided_at))
     ).all())

@@ -13,7 +13,7 @@ from portfolio.db import Database
 from portfolio.enums import Role
 from portfolio.errors import Invalid, NotAllowed
 from portfolio.models import AuditEvent, Project, ReviewDecision
-from portfolio.services import reviews
+from portfolio.services import reviews, workflow
 from portfolio.settings import Settings
 from tests.factories import make_organisation, make_project
 from tests.web.auth import Browser, sign_in
@@ -357,3 +357,29 @@ def test_only_those_who_may_answer_are_told_a_question_waits_for_them(
             sign_in(reader, db, role, "E09000002")
             home = reader.get("/").text
         assert ("The reviewer needs information from you" in home) is told, role
+
+
+def test_a_question_waits_while_its_project_is_withdrawn_to_an_idea(
+    client: TestClient, db: Database
+) -> None:
+    # A role review: after the lead withdrew the project to an idea, its page still offered
+    # the answer form, and an answer was confirmed "back in the review queue", which it was
+    # not: a withdrawn project leaves the queue.
+    with db.write() as session:
+        make_project(session, "heat-map", title="Heat map", status="proposed")
+    client.post("/projects/heat-map/decision",
+                data={"decision": "needs_information", "rationale": "Which boroughs?"})
+    with db.write() as session:
+        workflow.move(session=session, actor=SYSTEM, slug="heat-map", to="idea")
+    page = parse_html(client.get("/projects/heat-map").text)
+    assert page.find(id="question") is None and page.find(id="answer") is None
+    refused = client.post("/projects/heat-map/answer", data={"answer": "Barnet and Camden."})
+    assert refused.status_code == 422
+    assert "submitted for review again" in refused.text
+    assert "Barnet and Camden." in refused.text  # what was typed is kept
+    with db.read() as session:
+        heat_map = session.exec(select(Project).where(Project.slug == "heat-map")).one()
+        assert reviews.open_question(session, heat_map.id) is None
+    with db.write() as session:  # submitted again: the question is the lead's again
+        workflow.move(session=session, actor=SYSTEM, slug="heat-map", to="proposed")
+    assert parse_html(client.get("/projects/heat-map").text).by_id("question") is not None
