@@ -1,16 +1,20 @@
 """Sign in and out, the account page (password, API tokens) and the user administration page.
 
 Every form here answers a post with a redirect (a reload never posts again); what the next page
-must show once (a new token's secret, a one-time password, a form's errors and input) is kept in
-the signed session cookie until that page shows it. The cookie goes only to the browser that
-asked, which is who is shown the secret anyway.
+must show once (a form's errors and input; a new token's secret or a one-time password, sealed
+with a key derived from the secret key, as the cookie is signed but readable) is kept in the
+session cookie until that page shows it.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 
@@ -143,6 +147,33 @@ def take(request: Request, key: str) -> Any:
     return request.session.pop(key, None)
 
 
+# How long a sealed secret may wait for its page: the redirect that follows its post.
+SECRET_WAITS_SECONDS = 600
+
+
+def keep_secret(request: Request, key: str, value: Any) -> None:
+    """Keep a secret for the next page, sealed: the cookie is signed, not encrypted."""
+    request.session[key] = _sealer(request).encrypt(json.dumps(value).encode()).decode()
+
+
+def take_secret(request: Request, key: str) -> Any:
+    """Return and forget a sealed secret kept for this page (None if none, or stale)."""
+    sealed = request.session.pop(key, None)
+    if not isinstance(sealed, str):
+        return None
+    try:
+        return json.loads(_sealer(request).decrypt(sealed.encode(), ttl=SECRET_WAITS_SECONDS))
+    except InvalidToken:
+        return None
+
+
+def _sealer(request: Request) -> Fernet:
+    """Return the cipher for kept secrets, its key derived from the app's secret key."""
+    secret = request.app.state.settings.resolved_secret_key()
+    key = hashlib.sha256(b"portfolio kept secret\0" + secret.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
 def _account(request: Request, actor: Actor):
     """Render the account page: password, API tokens and signed-in sessions."""
     settings = request.app.state.settings
@@ -153,7 +184,7 @@ def _account(request: Request, actor: Actor):
                                           current=current_session_secret(request))
     refused = take(request, "token_form") or {}
     return render(request, "account.html", {
-        "tokens": tokens, "sessions": sessions, "new_token": take(request, "new_token"),
+        "tokens": tokens, "sessions": sessions, "new_token": take_secret(request, "new_token"),
         "errors": refused.get("errors", {}), "form": refused.get("values", {}),
         "token_days": settings.api_token_days,
         "token_options": [(str(d), f"{d} days") for d in sorted(
@@ -185,7 +216,7 @@ def token_create(request: Request, actor: Reader,
                                      "values": {"name": name, "days": days}})
         # No fragment: the error summary at the top takes focus, which a jump to a fragment undoes.
         return see_other(request, "account")
-    keep(request, "new_token", created)
+    keep_secret(request, "new_token", created)
     return see_other(request, "account", "#token-created")
 
 
@@ -251,7 +282,7 @@ def users_page(request: Request, actor: Admin):
     refused = take(request, "user_update") or {}
     return _users(request, actor, errors=refused.get("errors", {}), form={},
                   row=refused.get("email"), kept=refused.get("values", {}),
-                  one_time=take(request, "one_time"))
+                  one_time=take_secret(request, "one_time"))
 
 
 def _users(request: Request, actor: Actor, *, errors: dict, form: dict, status_code: int = 200,
@@ -355,7 +386,7 @@ def user_reset_password(request: Request, actor: Admin, email: str):
     except Invalid as exc:
         keep(request, "user_update", {"email": email.lower(), "errors": exc.errors})
         return see_other(request, "users")
-    keep(request, "one_time", {"email": email, "password": one_time})
+    keep_secret(request, "one_time", {"email": email, "password": one_time})
     return see_other(request, "users", "#one-time")
 
 
