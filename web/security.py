@@ -328,8 +328,21 @@ SECURITY_HEADERS = [
 ]
 
 
+def relative_location(location: bytes, host: bytes) -> bytes:
+    """Return a redirect to the app's own host as a path: the client's Host never names it."""
+    for scheme in (b"http://", b"https://"):
+        own = scheme + host
+        if host and location.startswith(own) and location[len(own):len(own) + 1] in (
+                b"", b"/", b"?", b"#"):
+            return location[len(own):] or b"/"
+    return location
+
+
 class SecurityHeaders:
     """Add the security headers to every response, refusals by outer middleware included.
+
+    A redirect to the app's own host (`url_for` builds it from the Host header) is made
+    relative, so no client's Host header names where a browser goes next.
 
     Everything but static files is `Cache-Control: no-store`: signed-in pages, API answers and
     exports must not stay in a shared or back-button cache. Outside development the browser is
@@ -350,12 +363,14 @@ class SecurityHeaders:
             return
         static = scope.get("path", "").startswith("/static/")
         started = False
+        own = dict(scope.get("headers", [])).get(b"host", b"")
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                given = message.get("headers", [])
+                given = [(name, relative_location(value, own) if name.lower() == b"location"
+                          else value) for name, value in message.get("headers", [])]
                 keep = [h for h in given if h[0].lower() not in self.names]
                 cache = [h for h in given if h[0].lower() == b"cache-control"]
                 message["headers"] = keep + self.headers + (
