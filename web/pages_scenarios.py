@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from portfolio.db import Database
-from portfolio.errors import Conflict, Invalid
+from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.models import Project
 from portfolio.services import profiles as profile_service
 from portfolio.services import scenarios as scenario_service
@@ -149,16 +149,23 @@ def plan_export(
 @router.get("/plan/compare", name="plan_compare", dependencies=[READ])
 def plan_compare(
     request: Request, db: AppDatabase,
-    scenario: Annotated[list[int], Query(max_length=3)] = [],  # noqa: B006
+    scenario: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006
 ):
     """Compare two or three saved scenarios side by side: value, cost, effort, adds and drops."""
     comparison, errors, notice = None, {}, ""
+    # Read here, not by the query's types: a refusal then sits beside the ticks it keeps.
+    chosen = [n for n in (whole_number(s) for s in scenario) if n is not None]
     try:
+        if len(chosen) < len(scenario):
+            raise Invalid({"scenarios": "a scenario is chosen by its number: tick the boxes"})
         # Opened with nothing ticked, the page offers the choice; it is not yet a refusal.
         comparison = scenario_service.compare_scenarios(
-            db, scenario_ids=scenario) if scenario else None
+            db, scenario_ids=chosen) if chosen else None
     except Invalid as exc:
         errors = exc.errors
+    except NotFound as exc:
+        errors = {"scenarios": f"scenario {exc.key} is no longer saved: it was deleted "
+                               "meanwhile; tick others"}
     except scenario_service.SolveQueued as exc:
         notice = f"{exc.message}. Reload this page to see the comparison."
     except scenario_service.SolveFailed as exc:
@@ -167,7 +174,7 @@ def plan_compare(
         saved_list = scenario_service.list_scenarios(session=session)
     return render(request, "plan_compare.html", {
         "comparison": comparison, "errors": errors, "scenarios": saved_list,
-        "chosen": scenario, "notice": notice,
+        "chosen": chosen, "notice": notice,
     }, status_code=422 if errors else 200)
 
 

@@ -369,3 +369,24 @@ def test_a_scenario_refuses_characters_a_spreadsheet_cannot_hold(
     response = clients["cdo"].post("/api/v1/scenarios", json=body)
     assert response.status_code == 422, response.text
     assert "control characters" in response.json()["errors"][field]
+
+
+def test_four_ticked_a_word_or_a_deleted_scenario_is_said_beside_the_choice(
+        clients: dict[str, Browser]) -> None:
+    # A role review: ticking four answered a generic error page in the validator's words
+    # ("List should have at most 3 items"), losing the ticks; a scenario deleted meanwhile a
+    # bare 404 page; "abc" "Scenario.0: Enter a whole number".
+    cdo = clients["cdo"]
+    ids = [scenario(cdo, f"Option {n}")["id"] for n in range(4)]
+    gone = scenario(cdo, "Gone")["id"]
+    assert cdo.delete(f"/api/v1/scenarios/{gone}").status_code in (200, 204)
+    for params, words in (([("scenario", i) for i in ids], "not 4"),
+                          ([("scenario", ids[0]), ("scenario", gone)], "no longer saved"),
+                          ([("scenario", ids[0]), ("scenario", "abc")], "by its number")):
+        refused = cdo.get("/plan/compare", params=params)
+        assert refused.status_code == 422, (params, refused.text[:300])
+        html = parse_html(refused.text)
+        assert words in html.error_for("cmp-scenarios"), (params, html.error_for("cmp-scenarios"))
+        ticked = {box.get("value") for box in html.find_all("input", name="scenario")
+                  if box.get("checked") is not None}
+        assert str(ids[0]) in ticked
