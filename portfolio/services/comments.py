@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -59,10 +60,16 @@ def handles_in(text: str) -> set[str]:
     return {m.group(1).rstrip(".").lower() for m in MENTION.finditer(text)}
 
 
+def shows(ch: str) -> bool:
+    """Tell whether a character shows on the page: not a space nor a format mark (Cf)."""
+    return not ch.isspace() and unicodedata.category(ch) != "Cf"
+
+
 def _checked_body(body: str, *, max_chars: int) -> str:
     """Return a comment's text, or refuse it in words."""
     text = (body or "").strip()
-    if not text:
+    if not any(shows(ch) for ch in text):
+        # Only spaces and invisible marks (zero-width, word joiners): an empty comment to see.
         raise Invalid({"body": "Write a comment."})
     if len(text) > max_chars:
         raise Invalid({"body": f"Keep a comment under {max_chars:,} characters (this one has "

@@ -649,3 +649,16 @@ def test_marking_one_read_comes_back_to_it_and_the_menu_button_carries_the_count
     assert "Mark read" not in again.by_id(f"n-{note.id}").text()
     menu = again.find("button", **{"class": "menu-button"})
     assert menu is not None and "unread" not in menu.text()
+
+
+# Found in review: a comment of only zero-width characters (or no-break spaces) was posted as a
+# visibly empty comment, and its watchers were told of it.
+@pytest.mark.parametrize("body", ["\u200b", "\u200b\u00a0 \u2060\n\ufeff"])
+def test_a_comment_with_nothing_to_see_is_refused(people: People, london: Database,
+                                                  body: str) -> None:
+    lead = people("lead", BD)
+    refused = lead.post(f"/api/v1/projects/{PROPOSED}/comments", json={"body": body})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"]["body"] == "Write a comment."
+    with london.read() as session:
+        assert session.execute(select(ProjectComment)).first() is None
