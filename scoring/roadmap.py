@@ -132,12 +132,28 @@ class RoadmapResult:
     variables: int = 0
 
 
+# The words people read for a limit's name, and a figure to show what one looks like.
+_WORDS = {"budget": "budget", "capacity": "capacity"}
+_EXAMPLES = {"budget": "500000", "capacity": "120"}
+
+
+def _typed(value: Any) -> str:
+    """Return a figure as it was given: 5 rather than 5.0."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _not_a_figure(name: str, value: Any) -> str:
+    """Say, in words, that a limit is not a number of at least 0."""
+    return (f"the {_WORDS.get(name, name)} is a number of at least 0, such as "
+            f"{_EXAMPLES.get(name, '10')} (you entered {_typed(value)})")
+
+
 def _per_quarter(name: str, limit: Any, horizon: int, *, allow_none: bool = False) -> np.ndarray:
     """Return a limit as one finite non-negative figure per quarter (inf where unconstrained)."""
     if limit is None:
         if allow_none:
             return np.full(horizon, np.inf)
-        raise InvalidRoadmapRequest(name, f"{name} is required")
+        raise InvalidRoadmapRequest(name, f"give the {_WORDS.get(name, name)}")
     values: list[Any] = [limit] * horizon if np.isscalar(limit) else list(limit)
     if len(values) != horizon:
         raise InvalidRoadmapRequest(
@@ -151,13 +167,11 @@ def _per_quarter(name: str, limit: Any, horizon: int, *, allow_none: bool = Fals
         try:
             x = float(v)
         except (TypeError, ValueError):
-            raise InvalidRoadmapRequest(name, f"{name} must be a number, got {v!r}") from None
+            raise InvalidRoadmapRequest(name, _not_a_figure(name, v)) from None
         if math.isnan(x) and allow_none:
             out[i] = np.inf
         elif not math.isfinite(x) or x < 0:
-            raise InvalidRoadmapRequest(
-                name, f"{name} must be a finite number of at least 0, got {v!r}"
-            )
+            raise InvalidRoadmapRequest(name, _not_a_figure(name, v))
         else:
             out[i] = x
     return out
@@ -236,11 +250,11 @@ def _limits(
     try:
         rate = float(discount_rate)
     except (TypeError, ValueError):
-        raise InvalidRoadmapRequest("discount_rate", "discount_rate must be a number") from None
+        rate = math.nan
     if not math.isfinite(rate) or not 0 <= rate < 1:
         raise InvalidRoadmapRequest(
-            "discount_rate", f"discount_rate must be at least 0 and below 1, got {discount_rate!r}"
-        )
+            "discount_rate", "the discount rate is a yearly rate from 0 to below 1, such as "
+            f"0.035 (you entered {_typed(discount_rate)})")
     return _Limits(h, labels, budget_q, caps, total_q, (1.0 + rate) ** (-np.arange(h) / 4.0))
 
 

@@ -391,3 +391,22 @@ def test_a_scenario_description_over_the_limit_is_refused_and_kept(clients) -> N
     assert "2,000" in html.error_for("s-description")
     assert html.by_id("s-description").text() == long
     assert html.by_id("s-description").get("maxlength") == "2000"
+
+
+@pytest.mark.parametrize(("params", "control", "words"), [
+    ({"budget": "5000000", "discount_rate": "5"}, "discount_rate",
+     "the discount rate is a yearly rate from 0 to below 1, such as 0.035 (you entered 5"),
+    ({"budget": "5000000", "capacity": "-1"}, "capacity",
+     "the capacity is a number of at least 0, such as 120 (you entered -1"),
+    ({"budget": "-5"}, "budget", "the budget is a number of at least 0, such as 500000"),
+    ({"budget": "5000000", "horizon": "0"}, "horizon",
+     "from 1 to 40 quarters"),
+])
+def test_the_page_says_a_bad_figure_in_plain_words(clients, params, control, words) -> None:  # type: ignore[no-untyped-def]
+    # A role review: the page showed the engine's own words beside its fields
+    # ("discount_rate must be at least 0 and below 1, got 5.0").
+    page = clients["cdo"].get("/plan/roadmap", params=params, headers=HTML)
+    assert page.status_code == 422
+    shown = parse_html(page.text).error_for(control)
+    assert words in shown, shown
+    assert "_" not in shown and "got" not in shown
