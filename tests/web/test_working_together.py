@@ -662,3 +662,16 @@ def test_a_comment_with_nothing_to_see_is_refused(people: People, london: Databa
     assert refused.json()["errors"]["body"] == "Write a comment."
     with london.read() as session:
         assert session.execute(select(ProjectComment)).first() is None
+
+
+# Found in review: a progress update typed while the project was marked delivered came back
+# refused with its words gone: the form is shown for committed work only.
+def test_a_progress_update_refused_because_the_work_ended_keeps_what_was_typed(
+        people: People) -> None:
+    cdo = people("cdo")
+    typed = "Long careful update: the pilot ran in three wards"
+    response = cdo.post(f"/projects/{PROPOSED}/progress", data={"rag": "amber", "summary": typed})
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    kept = page.by_id("progress-kept")
+    assert typed in kept.text() and "Only a project in progress or paused" in kept.text()
