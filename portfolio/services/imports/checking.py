@@ -117,7 +117,15 @@ def _split(value: Any) -> list[str]:
 def row_changes(current: Any, row: CheckedRow) -> dict[str, Any]:
     """Return the columns a checked row would change on its existing project."""
     wanted = field_values(row.values) | {"owner_id": row.owner_id}
-    return {k: v for k, v in wanted.items() if getattr(current, k) != v}
+    return {k: v for k, v in wanted.items() if not _same(getattr(current, k), v)}
+
+
+def _same(stored: Any, given: Any) -> bool:
+    """Tell whether a cell gives what is stored; a fraction as far as a spreadsheet holds it."""
+    if isinstance(stored, float) and isinstance(given, float):
+        # A spreadsheet keeps 15 significant digits: 0.30000000000000004 comes back as 0.3.
+        return f"{stored:.15g}" == f"{given:.15g}"
+    return bool(stored == given)
 
 
 def _version_problem(current: Any, version: Any, row: CheckedRow) -> str | None:
