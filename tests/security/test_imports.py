@@ -196,3 +196,18 @@ def test_a_spreadsheet_error_in_the_slug_column_is_refused_not_a_500(cdo: Browse
     assert response.status_code == 422, response.text
     assert {(e["column"], "#" in e["reason"]) for e in response.json()["errors"]} == {
         ("slug", True), ("theme", True)}
+
+
+# Found in review: commas out of place were dropped and the digits joined: "1,2,3" became
+# 123, "1,234,56" 123,456 and "12,5000" 125,000, each a cost that scores.
+@pytest.mark.parametrize("typed", ["1,2,3", "1,234,56", "12,5000", "1,,000", ",250000"])
+def test_an_amount_with_a_comma_out_of_place_is_refused_in_words(cdo: Browser,
+                                                                 typed: str) -> None:
+    content = f'slug,title,owner,theme,cost_gbp\np-one,One,E09000002,housing,"{typed}"\n'.encode()
+    response = upload(cdo, content, "projects.csv", "text/csv")
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["column"] == "cost_gbp" and "comma" in error["reason"], error
+    for fine in ("£1,250,000", "1,250,000.00", "12,500"):
+        ok = f'slug,title,owner,theme,cost_gbp\np-one,One,E09000002,housing,"{fine}"\n'.encode()
+        assert upload(cdo, ok, "projects.csv", "text/csv").status_code == 200, fine

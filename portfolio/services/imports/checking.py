@@ -31,6 +31,7 @@ from portfolio.services.imports.columns import (
     MONEY_SPACES,
     NOT_FIELDS,
     TEXT_COLUMNS,
+    THOUSANDS,
     WHOLE_FLOAT,
     RowError,
     SpreadsheetError,
@@ -81,8 +82,12 @@ def _cell(value: Any, column: str) -> Any:
     # Our exports put an apostrophe before text a spreadsheet would run; take it off again.
     text = unneutralise(text)
     if column == "cost_gbp":
-        if AMBIGUOUS_MONEY.match(MONEY_SPACES.sub("", text)):
+        compact = MONEY_SPACES.sub("", text)
+        if AMBIGUOUS_MONEY.match(compact):
             raise _ambiguous(text)
+        if "," in compact and not THOUSANDS.match(compact):
+            raise CellProblem(f"{text!r} has a comma out of place: write whole pounds, as "
+                              "250000 or 250,000")
         text = MONEY_NOISE.sub("", text)
         whole = WHOLE_FLOAT.match(text)
         if whole:
