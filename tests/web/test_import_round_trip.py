@@ -176,3 +176,16 @@ def test_the_cli_exports_projects_that_import_again_and_refuses_a_stale_row(
     stale = runner.invoke(cli, ["import", "projects", str(out)], env=env)
     assert stale.exit_code == 2 and "nothing was written" in stale.output
     assert "changed since version" in stale.output
+
+
+@pytest.mark.parametrize("version", ["99", "0", "-1"])
+def test_a_version_the_project_never_had_is_said_so(client: TestClient, london: Database,
+                                                    version: str) -> None:
+    # An import review: version 99 (or 0, or -1) was refused as "changed since version 99".
+    cdo = bearer(london, "cdo")
+    content = (f"slug,title,owner,theme,version\n{PROPOSED},New title,{BD},housing,{version}\n"
+               ).encode()
+    refused = imported(client, cdo, content, "csv")
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["column"] == "version" and "never been at version" in error["reason"], error

@@ -143,6 +143,9 @@ def _version_problem(current: Any, version: Any, row: CheckedRow) -> str | None:
         return "give the project's version as a whole number, as it was read"
     if current is None:
         return "no project has this slug yet: leave the version blank to register it"
+    if not 1 <= read <= current.version:
+        return (f"the project is at version {current.version} and has never been at version "
+                f"{read}: give the version it was read at, or leave it blank")
     if read == current.version or row.values is None or row.owner_id is None:
         return None  # the row's other problems are said on their own
     if not row_changes(current, row):
