@@ -24,6 +24,7 @@ from portfolio.capabilities import Capability, can, contact, require
 from portfolio.enums import PartnerRole, Role, Theme
 from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.models import (
+    AuditEvent,
     Dataset,
     DismissedSuggestion,
     Organisation,
@@ -667,8 +668,23 @@ def _no_request_waiting(session: Session, project_id: int, asking: Organisation)
     if _partner(session, project_id, asking.id) is not None:
         return (f"{asking.name}'s request was accepted already: it is a partner in this "
                 "project")
-    return (f"{asking.name} has no request waiting to partner in this project: it was "
-            "answered or withdrawn already, or never made")
+    ended = _how_request_ended(session, project_id, asking.id)
+    return (f"{asking.name} has no request waiting to partner in this project: "
+            + (f"its request was {ended} already" if ended else "it has not asked"))
+
+
+def _how_request_ended(session: Session, project_id: int, organisation_id: int) -> str | None:
+    """Return how an organisation's last request on a project ended (the audit trail says)."""
+    events = session.execute(
+        select(col(AuditEvent.action), col(AuditEvent.before))
+        .where(col(AuditEvent.project_id) == project_id,
+               col(AuditEvent.entity) == "partner_request",
+               col(AuditEvent.action).in_(("decline", "withdraw")))
+        .order_by(col(AuditEvent.id).desc())).all()
+    for action, before in events:
+        if isinstance(before, dict) and before.get("organisation_id") == organisation_id:
+            return "declined" if action == "decline" else "withdrawn"
+    return None
 
 
 def accept_partner_request(*, session: Session, actor: Actor, slug: str,

@@ -400,3 +400,24 @@ def test_the_project_page_offers_another_boroughs_lead_to_ask_to_partner(
         assert "Camden has asked to partner" in parse_html(page).by_id("flash").text()
         assert not offered(camden)  # asked already: its request waits, to withdraw
         assert withdraw_forms(page) == ["Withdraw our request"]
+
+
+def test_answering_a_request_withdrawn_or_declined_meanwhile_says_which(
+        settings: Settings, london: Database) -> None:
+    # A role review: the 409 said "answered or withdrawn already, or never made", though the
+    # README promises it says which (the audit trail knows).
+    app = create_app(settings)
+    camden, owner = api(app, london, "lead", CAMDEN), api(app, london, "lead", OWNER)
+    accept = f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}/accept"
+    declined = f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}"
+    withdraw = f"/api/v1/projects/{PROJECT}/partner-requests/{CAMDEN}/withdraw"
+    assert camden.post(f"/api/v1/projects/{PROJECT}/join",
+                       json={"organisation": CAMDEN}).status_code == 201
+    assert camden.post(withdraw).status_code in (200, 204)
+    late = owner.post(accept)
+    assert late.status_code == 409 and "request was withdrawn" in late.json()["detail"], late.text
+    assert camden.post(f"/api/v1/projects/{PROJECT}/join",
+                       json={"organisation": CAMDEN}).status_code == 201
+    assert owner.delete(declined).status_code == 204
+    late = owner.post(accept)
+    assert late.status_code == 409 and "request was declined" in late.json()["detail"], late.text
