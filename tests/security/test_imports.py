@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -211,3 +212,21 @@ def test_an_amount_with_a_comma_out_of_place_is_refused_in_words(cdo: Browser,
     for fine in ("£1,250,000", "1,250,000.00", "12,500"):
         ok = f'slug,title,owner,theme,cost_gbp\np-one,One,E09000002,housing,"{fine}"\n'.encode()
         assert upload(cdo, ok, "projects.csv", "text/csv").status_code == 200, fine
+
+
+# Found in review: a date cell (Excel makes "5-10" a date) or TRUE in a text column was refused
+# as "Input should be a valid string.", not saying what the cell holds; TRUE in datasets as
+# "unknown dataset code True".
+@pytest.mark.parametrize(("column", "value", "words"), [
+    ("title", datetime(2026, 5, 10), "a date"), ("description", True, "TRUE or FALSE"),
+    ("datasets", False, "TRUE or FALSE"), ("cost_gbp", datetime(2026, 5, 10), "a date"),
+])
+def test_a_date_or_a_flag_where_other_words_belong_says_what_the_cell_holds(
+        cdo: Browser, column: str, value: object, words: str) -> None:
+    row = {"slug": "p-one", "title": "One", "owner": "E09000002", "theme": "housing",
+           column: value}
+    response = upload(cdo, _xlsx_row(row))
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["column"] == column and words in error["reason"], error
+    assert "Input should" not in error["reason"]

@@ -54,6 +54,12 @@ class CheckedRow:
     depends_on: list[str] = field(default_factory=list)
 
 
+# Columns a date cell belongs in, and columns of numbers (the rest hold text or yes/no).
+DATE_COLUMNS = frozenset(("start_date", "end_date"))
+NUMBER_COLUMNS = frozenset(("cost_gbp", "effort_pm", "reach_people", "confidence_pct",
+                            "time_criticality", "version"))
+
+
 class CellProblem(Exception):
     """A cell that cannot be read as what its column holds, with what to do about it."""
 
@@ -66,8 +72,17 @@ def _cell(value: Any, column: str) -> Any:
         raise CellProblem(f"this cell holds a spreadsheet error ({value.code}), not a value: "
                           "type it again (text starting with = + - or @ after an apostrophe, "
                           "so that the spreadsheet keeps it as text)")
+    if isinstance(value, datetime) and column not in DATE_COLUMNS:
+        # Excel makes a date of text such as "5-10": say what the cell holds, not pydantic.
+        raise CellProblem(f"this cell holds a date ({value.date().isoformat()}) where "
+                          f"{'a number' if column in NUMBER_COLUMNS else 'text'} belongs: "
+                          "the spreadsheet may have made a date of what was typed; format the "
+                          "cell as text and type it again")
     if isinstance(value, datetime):
         return value.date()
+    if isinstance(value, bool) and column in TEXT_COLUMNS:
+        raise CellProblem(f"this cell holds {str(value).upper()} (a spreadsheet's TRUE or "
+                          "FALSE) where text belongs: format the cell as text and type it again")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and (
             column in TEXT_COLUMNS):
         # Excel makes typed digits a number: the text is what the cell shows.
