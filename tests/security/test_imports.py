@@ -230,3 +230,23 @@ def test_a_date_or_a_flag_where_other_words_belong_says_what_the_cell_holds(
     [error] = response.json()["errors"]
     assert error["column"] == column and words in error["reason"], error
     assert "Input should" not in error["reason"]
+
+
+# Found in review: a description over 131,072 characters refused the whole file in the csv
+# module's words ("field larger than field limit"), no other row's problems listed; and a
+# quote in the middle of a quoted cell gave "',' expected after '\"'".
+def test_a_very_long_cell_is_one_rows_problem_and_a_stray_quote_is_said_in_words(
+        cdo: Browser) -> None:
+    long = "x" * 140_000
+    content = (f"slug,title,owner,theme,description\np-one,One,E09000002,housing,{long}\n"
+               "p-two,,E09000002,housing,fine\n").encode()
+    response = upload(cdo, content, "projects.csv", "text/csv")
+    assert response.status_code == 422, response.text[:300]
+    problems = {(e["row"], e["column"]): e["reason"] for e in response.json()["errors"]}
+    assert "under 20,000 characters" in problems[(2, "description")]
+    assert (3, "title") in problems
+    stray = b'slug,title,owner,theme\nq-1,"A"b,E09000002,housing\n'
+    response = upload(cdo, stray, "projects.csv", "text/csv")
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert "line 2" in detail and "written twice" in detail and "expected" not in detail

@@ -106,6 +106,11 @@ def too_many_rows(limits: ImportLimits) -> OverLimit:
                      f"may have (split it into several files)")
 
 
+# A cell may be as long as the file: its column's own limit then speaks for its row, with the
+# other rows' problems, where the csv module's 131,072 refused the whole file in its words.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_IMPORT_BYTES))
+
+
 def _read_csv(content: bytes, limits: ImportLimits) -> Sheet:
     bom = content.startswith(b"\xef\xbb\xbf")
     body = content[3:] if bom else content
@@ -154,6 +159,10 @@ def _read_csv(content: bytes, limits: ImportLimits) -> Sheet:
             raise BadFile(f"the CSV cannot be read near line {line}: a quote (\") opened there "
                           "is never closed, so every line after it would be one cell; close "
                           "it or take it out") from None
+        if "expected after" in str(exc):
+            raise BadFile(f"the CSV cannot be read near line {reader.line_num}: a quoted cell "
+                          "goes on after its closing quote; a quote inside a quoted cell is "
+                          "written twice (\"\")") from None
         raise BadFile(f"the CSV cannot be read near line {reader.line_num}: {exc}") from None
     return Sheet("csv", header, rows)
 
