@@ -153,6 +153,10 @@ def plain_message(error: Any, field: str) -> str:
              or _type_message(kind, given))
     if found is not None:
         return found
+    if "Expected UploadFile" in error["msg"]:
+        # Text where a file belongs: curl's -F file=name.csv, without the @ that sends it.
+        return ("Send the file itself as a multipart upload, not its name (with curl: "
+                "-F file=@projects.csv, the @ included).")
     message = error["msg"].removeprefix("Value error, ")
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
@@ -215,6 +219,7 @@ def _type_message(kind: str, given: Any) -> str | None:
 # The largest id a record is named by: any larger one names none, and past the bigint range
 # the database driver refuses it.
 ROW_ID_MAX = 2**62
+
 
 def year_month_day(value: Any) -> Any:
     """Read a date only as year-month-day: pydantic also took a number as seconds since 1970."""

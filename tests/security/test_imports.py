@@ -250,3 +250,13 @@ def test_a_very_long_cell_is_one_rows_problem_and_a_stray_quote_is_said_in_words
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     assert "line 2" in detail and "written twice" in detail and "expected" not in detail
+
+
+# Found in review: curl's common slip, `-F file=projects.csv` without the @, sent the file's
+# name as text and was answered "file: Expected UploadFile, received: <class 'str'>."
+def test_a_file_sent_as_its_name_is_answered_with_how_to_send_it(cdo: Browser) -> None:
+    response = cdo.post("/api/v1/import/projects", files={"dry_run": (None, "true"),
+                                                          "file": (None, "projects.csv")})
+    assert response.status_code == 422, response.text
+    message = response.json()["errors"]["file"]
+    assert "file=@projects.csv" in message and "UploadFile" not in message
