@@ -422,6 +422,17 @@ def similar_to_draft(db: Database, *, actor: Actor | None, data: dict[str, Any],
                                         organisation=owner, top_k=top)
     similar = [_suggestion(index, int(cast(int, key)), score, why, actor)
                for key, score, why in found]
+    if similar and values.owner:
+        # "We will partner" is no offer where the owner-to-be partners already.
+        with db.read() as session:
+            partnered: set[str] = set(session.execute(
+                select(col(Project.slug))
+                .join(ProjectPartner, col(ProjectPartner.project_id) == col(Project.id))
+                .join(Organisation, col(Organisation.id) == col(ProjectPartner.organisation_id))
+                .where(col(Organisation.code) == values.owner,
+                       col(Project.slug).in_([s["slug"] for s in similar]))).scalars())
+        for suggestion in similar:
+            suggestion["partnered"] = suggestion["slug"] in partnered
     none = None if similar else ("no project in another organisation shares enough of these "
                                  "words yet")
     return {"similar": similar, "none_reason": none}
@@ -603,7 +614,7 @@ def join_project(*, session: Session, actor: Actor, slug: str,
               "organisation_name": organisation.name, "owner_name": owner.name}
     partner = _partner(session, project.id, organisation.id)
     if partner is not None:
-        return answer | {"status": "partner", "role": partner.role}
+        return answer | {"status": "partner", "role": partner.role, "already": True}
     if can(actor, Capability.EDIT_PROJECT, project):
         partner = _make_partner(session, actor, project.id, organisation.id)
         return answer | {"status": "partner", "role": partner.role}

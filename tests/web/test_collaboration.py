@@ -559,3 +559,28 @@ def test_we_will_partner_before_an_owner_is_chosen_asks_for_the_owner(
             .where(Project.slug == "lewisham-damp-mould-risk", Organisation.code == "GLA")
         ).first()
     assert gla is None
+
+
+def test_we_will_partner_where_the_organisation_already_partners_says_so(
+        app: FastAPI, london: Database) -> None:
+    # A role review: the register panel offered "We will partner" on a project the lead's
+    # organisation already partners in, and pressing it said it "is now a partner".
+    with london.read() as session:
+        slug, code = session.execute(
+            select(Project.slug, Organisation.code)
+            .join(ProjectPartner, ProjectPartner.project_id == Project.id)
+            .join(Organisation, Organisation.id == ProjectPartner.organisation_id)
+            .where(ProjectPartner.role == "partner")).first()
+        title = session.execute(select(Project.title).where(Project.slug == slug)).scalar_one()
+    client = browser(app, london, "lead", code)
+    joined = client.post(f"/projects/{slug}/join", headers={"HX-Request": "true"},
+                         data={"owner": code})
+    assert "is already a partner" in joined.text and "is now a partner" not in joined.text
+    panel = client.post("/projects/new/similar", headers={"HX-Request": "true"},
+                        data={"title": title, "owner": code})
+    assert panel.status_code == 200
+    items = [li for li in parse_html(panel.text).find_all("li") if slug in li.text()
+             or any(a.get("href", "").endswith(slug) for a in li.find_all("a"))]
+    assert items, panel.text[:500]
+    assert "Already a partner" in items[0].text()
+    assert items[0].find("button") is None
