@@ -93,8 +93,9 @@ def withdraw_partner_request(request: Request, slug: str, session: WriteSession,
     try:
         collaboration_service.withdraw_partner_request(
             session=session, actor=actor, slug=slug, organisation=form.get("organisation", ""))
-    except Conflict as exc:
-        # Answered or withdrawn meanwhile (another tab, the owner): the page as it is now, why.
+    except (Conflict, Invalid) as exc:
+        # Answered or withdrawn meanwhile (another tab, the owner), or no organisation named:
+        # the page as it is now, and why.
         session.rollback()
         context = page_context(request, session, slug, ranking=False,
                                values={}, errors={},

@@ -421,3 +421,19 @@ def test_answering_a_request_withdrawn_or_declined_meanwhile_says_which(
     assert owner.delete(declined).status_code == 204
     late = owner.post(accept)
     assert late.status_code == 409 and "request was declined" in late.json()["detail"], late.text
+
+
+def test_withdrawing_for_no_organisation_from_the_page_answers_the_page(
+        settings: Settings, london: Database) -> None:
+    # A role review: the page's withdraw route, sent no organisation (or an unknown one),
+    # answered JSON ("organisation: unknown organisation code ''") instead of the page.
+    app = create_app(settings)
+    with Browser(app, headers={"accept": "text/html"}) as camden:
+        sign_in(camden, london, "lead", CAMDEN)
+        for code in ("", "E09999999"):
+            refused = camden.post(f"/projects/{PROJECT}/partner-requests/withdraw",
+                                  data={"organisation": code}, follow_redirects=False)
+            assert refused.status_code == 422, refused.text[:200]
+            assert refused.headers["content-type"].startswith("text/html")
+            error = parse_html(refused.text).by_id("partner-request-error").text()
+            assert "organisation" in error.lower()
