@@ -98,10 +98,11 @@ def _public(row: BenefitRealisation, project: Project, organisation: Organisatio
 def record_benefits(*, session: Session, actor: Actor, slug: str,
                     data: dict[str, Any]) -> dict[str, Any]:
     """Record (or correct) what a delivered project achieved; the estimate is kept beside it."""
-    values = parse(BenefitInput, data)
     # Locked to the commit: a save waiting on another's compares its version with that one's.
     project = project_by_slug(session, slug, for_update=True)
+    # Whose it is first: one who may not record them is told so, whatever they sent.
     require(actor, Capability.RECORD_BENEFITS, project)
+    values = parse(BenefitInput, data)
     if project.status != "delivered":
         raise Invalid({"status": f"only a delivered project records its benefits; this one is "
                                  f"{project.status.replace('_', ' ')}"})

@@ -584,3 +584,13 @@ def test_we_will_partner_where_the_organisation_already_partners_says_so(
     assert items, panel.text[:500]
     assert "Already a partner" in items[0].text()
     assert items[0].find("button") is None
+
+
+def test_another_organisations_empty_benefits_form_is_refused_as_not_theirs(
+        app: FastAPI, london: Database) -> None:
+    # A role review: a lead of another organisation sending the benefits form empty was
+    # answered with the form's validation (422), sent data with 403: whose it is comes first.
+    client = browser(app, london, "lead", LEWISHAM)
+    refused = client.post("/projects/lambeth-household-support-targeting/benefits", data={},
+                          follow_redirects=False)
+    assert refused.status_code == 403, refused.text[:300]
