@@ -207,6 +207,10 @@ def only_own_organisation(actor: Actor, capability: Capability) -> bool:
     return TABLE[actor.role].get(capability) == Scope.OWN_ORGANISATION
 
 
+# Whose members hold a capability, where that is not the owner of the thing it is used on.
+AMONG = {Capability.JOIN_PROJECT: "the organisation that joins"}
+
+
 def who_may(capability: Capability, among: str | None = None) -> str:
     """Name in words the roles that may use a capability ("a CDO or an admin").
 
@@ -215,6 +219,7 @@ def who_may(capability: Capability, among: str | None = None) -> str:
     """
     names = {Role.ADMIN: "an admin", Role.CDO: "the CDO", Role.LEAD: "a lead",
              Role.RESEARCHER: "a researcher"}
+    among = among or AMONG.get(capability)
     parts = []
     for role in (Role.CDO, Role.ADMIN, Role.LEAD, Role.RESEARCHER):
         scope = TABLE[role].get(capability)

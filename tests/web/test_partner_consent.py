@@ -437,3 +437,15 @@ def test_withdrawing_for_no_organisation_from_the_page_answers_the_page(
             assert refused.headers["content-type"].startswith("text/html")
             error = parse_html(refused.text).by_id("partner-request-error").text()
             assert "organisation" in error.lower()
+
+
+def test_a_researcher_asking_to_partner_is_told_who_may_ask(settings: Settings,
+                                                            london: Database) -> None:
+    # A role review: the refusal named "a lead of the owning organisation", but the one who
+    # asks to partner is a lead of the organisation that joins.
+    app = create_app(settings)
+    researcher = api(app, london, "researcher", CAMDEN)
+    refused = researcher.post(f"/api/v1/projects/{PROJECT}/join", json={"organisation": CAMDEN})
+    assert refused.status_code == 403
+    assert "a lead of the organisation that joins" in refused.json()["detail"], refused.text
+    assert "owning" not in refused.json()["detail"]
