@@ -75,6 +75,8 @@ def test_quadratic_header_check_refuses_a_wide_csv_header_before_reading_rows(
                       "text/csv")
     assert response.status_code == 422
     assert "the header has more than 200 columns" in response.json()["detail"]
+    # An import review: it said "(the template has 21)", which has 19; the import knows 21.
+    assert f"the import knows {len(imports.COLUMNS)} columns" in response.json()["detail"]
     assert cells_read == []
 
 

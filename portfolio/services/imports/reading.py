@@ -97,7 +97,7 @@ def read_sheet(content: bytes, limits: ImportLimits | None = None) -> Sheet:
 def too_many_columns(limits: ImportLimits, where: str) -> OverLimit:
     """Return the refusal of a file wider than the column limit."""
     return OverLimit(f"{where} has more than {limits.columns:,} columns, the most an import "
-                     f"may have (the template has {len(COLUMNS)})")
+                     f"may have (the import knows {len(COLUMNS)} columns)")
 
 
 def too_many_rows(limits: ImportLimits) -> OverLimit:
