@@ -347,8 +347,10 @@ async def unsent_after_sign_out(request: Request) -> Response:
     if request.headers.get("HX-Request"):
         return JSONResponse({"detail": SIGNED_OUT}, status_code=401)
     return render(request, "login.html", login_context(
-        request, next=came_from(request) or "/") | {"kept": await typed_in(request)},
-        status_code=401)
+        request, next=came_from(request) or "/") | {
+            "kept": await typed_in(request),
+            # A reader let in by public read never signed in: not "signed out meanwhile".
+            "signed_out": getattr(request.state, "signed_out", False)}, status_code=401)
 
 
 def sent_from_a_page(request: Request) -> bool:

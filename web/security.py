@@ -142,6 +142,7 @@ def resolve_actor(request: Request) -> Actor | None:
         if actor is None:
             # Ended, timed out or its user deactivated: the browser is signed out.
             request.session.clear()
+            request.state.signed_out = True
         else:
             note_seen(request)
     request.state.actor = actor

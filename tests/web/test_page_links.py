@@ -151,6 +151,7 @@ def test_a_form_sent_after_the_session_ended_keeps_what_was_typed_on_the_sign_in
                           follow_redirects=False)
     assert answer.status_code == 401
     page = parse_html(answer.text)
+    assert "signed out meanwhile" in page.by_id("not-sent").text()
     assert page.find("form", action="/login") is not None
     kept = [t.text() for t in page.find_all("textarea")]
     assert typed in kept

@@ -256,3 +256,17 @@ def test_an_anonymous_visitor_reads_the_collaboration_page_and_the_discussion(
         assert ok(anonymous.get("/api/v1/collaboration"))["groups"] is not None
         discussion = ok(anonymous.get(f"/api/v1/projects/{COMMITTED}/comments"))
         assert discussion and not any(c["can_edit"] or c["can_remove"] for c in discussion)
+
+
+def test_a_form_an_anonymous_reader_sends_asks_them_to_sign_in_not_again(app: FastAPI) -> None:
+    # A role review: a reader who never signed in was told "You were signed out meanwhile".
+    with Browser(app, headers={"accept": "text/html"}) as anonymous:
+        anonymous.csrf = page_csrf(anonymous)
+        typed = "A question from a resident."
+        answer = anonymous.post(f"/projects/{COMMITTED}/comments", data={"body": typed},
+                                headers={"Referer": f"http://testserver/projects/{COMMITTED}"},
+                                follow_redirects=False)
+    assert answer.status_code == 401
+    said = parse_html(answer.text).by_id("not-sent").text()
+    assert "not signed in" in said and "meanwhile" not in said
+    assert typed in answer.text
