@@ -306,7 +306,11 @@ def _reword(session: Session, event: NotificationEvent, payload: dict[str, Any],
             project: Project | None, *, link: str | None = None) -> None:
     """Give an event a new payload, and its notices and emails still to send the new words."""
     actor = _actor_name(session, event)
-    old = describe(event.kind, event.payload or {}, project, actor)
+    # The words as the notices and emails were written: the project or the actor may have been
+    # renamed since, so the notices' own text, and the words as they would be written now.
+    written = set(session.execute(select(col(Notification.message)).where(
+        col(Notification.event_id) == event.id)).scalars())
+    written.add(describe(event.kind, event.payload or {}, project, actor))
     event.payload = payload
     session.add(event)
     new = describe(event.kind, payload, project, actor)
@@ -315,22 +319,29 @@ def _reword(session: Session, event: NotificationEvent, payload: dict[str, Any],
         changed["link"] = link
     session.execute(update(Notification).where(col(Notification.event_id) == event.id)
                     .values(**changed))
-    _reword_unsent(session, old, new)
+    for old in written:
+        _reword_unsent(session, old, new)
 
 
 def _reword_unsent(session: Session, old: str, new: str) -> None:
-    """Put new words for old in the emails still to send (a digest's too); sent ones stay."""
+    """Put new words for an item's old in the emails still to send (a digest's too).
+
+    The item is matched whole, as the templates write it (a line "- words" in the text, an
+    "<li>words<br>" in the HTML), so an item that merely starts with the same words stays.
+    Emails already sent stay as sent.
+    """
+    text_old, text_new = f"\n- {old}\n", f"\n- {new}\n"
+    html_old, html_new = f"<li>{escape(old)}<br>", f"<li>{escape(new)}<br>"
     if old == new:
         return
     unsent: list[EmailOutbox] = list(session.execute(select(EmailOutbox).where(
         col(EmailOutbox.status) == "pending",
-        col(EmailOutbox.text_body).contains(old, autoescape=True))).scalars())
+        col(EmailOutbox.text_body).contains(text_old, autoescape=True))).scalars())
     for email in unsent:
         if email.subject == email_subject(old):
             email.subject = email_subject(new)
-        email.text_body = email.text_body.replace(old, new)
-        # The HTML body holds the words escaped, as its template wrote them.
-        email.html_body = email.html_body.replace(str(escape(old)), str(escape(new)))
+        email.text_body = email.text_body.replace(text_old, text_new)
+        email.html_body = email.html_body.replace(html_old, html_new)
         session.add(email)
 
 

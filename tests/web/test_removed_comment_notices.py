@@ -89,3 +89,39 @@ def test_a_removed_or_edited_comments_words_leave_the_emails_not_yet_sent(
     assert sum("(the comment was removed)" in e.text_body for e in emails) == 1
     assert sum(edited_words in e.text_body and edited_words in e.html_body
                for e in emails) == 1
+
+
+def test_removing_a_comment_rewords_its_own_emails_only_even_after_a_rename(
+        signed_in, london: Database) -> None:  # type: ignore[no-untyped-def]
+    # A review of the change above: rewording matched text, so removing "@u ok" also reworded
+    # the email of "@u ok and the tenant list is attached"; and after the project was renamed
+    # the removed comment's words were no longer found, so they stayed.
+    author = signed_in("researcher", html=True)
+    named = signed_in("researcher", html=True)
+    cdo = signed_in("cdo", html=True)
+    handle = re.search(r"researcher-\d+@", named.get("/account").text).group(0)[:-1]  # type: ignore[union-attr]
+    app_db = cdo.app.state.database  # type: ignore[attr-defined]
+    first = author.post(f"/api/v1/projects/{PROJECT}/comments",
+                        json={"body": f"@{handle} ok"}).json()["id"]
+    author.post(f"/api/v1/projects/{PROJECT}/comments",
+                json={"body": f"@{handle} ok and the tenant list is attached"})
+    third = author.post(f"/api/v1/projects/{PROJECT}/comments",
+                        json={"body": f"@{handle} {WORDS}"}).json()["id"]
+    app_db.background.wait()
+    version = cdo.get(f"/api/v1/projects/{PROJECT}").json()["version"]
+    assert cdo.patch(f"/api/v1/projects/{PROJECT}", json={
+        "version": version, "title": "Renamed after the comments"}).status_code == 200
+    for cid in (first, third):
+        assert cdo.post(f"/projects/{PROJECT}/comments/{cid}/remove", data={},
+                        follow_redirects=False).status_code == 303
+    app_db.background.wait()
+    with london.read() as session:
+        emails = list(session.execute(select(EmailOutbox).where(
+            EmailOutbox.status == "pending", EmailOutbox.to_address.startswith(handle + "@")
+        )).scalars())
+    bodies = [e.text_body for e in emails]
+    assert len(bodies) == 3
+    assert not [b for b in bodies if WORDS in b]
+    assert sum("ok and the tenant list is attached" in b for b in bodies) == 1
+    assert sum("(the comment was removed)" in b for b in bodies) == 2
+    assert not [e for e in emails if WORDS in e.subject or WORDS in e.html_body]
