@@ -589,8 +589,10 @@ def unsubscribe(*, session: Session, settings: Settings, token: str) -> dict[str
     """Stop the emails of the kind a link names (a digest link: every digest kind); in-app stays."""
     user_id, kind = read_unsubscribe_token(settings, token)
     current = preferences(session, user_id)
-    kinds = [k for k, channel in current.items() if channel == "digest"] if kind == DIGEST \
-        else [kind]
-    # The link stops the emails, not the notices in the app.
+    emailed = ("digest",) if kind == DIGEST else ("email", "digest")
+    # The link stops the emails, not the notices in the app; a kind already off, or in the app
+    # only (an old email's link), stays as it is.
+    kinds = [k for k, channel in current.items()
+             if channel in emailed and (kind == DIGEST or k == kind)]
     set_preferences(session=session, user_id=user_id, choices=dict.fromkeys(kinds, "in_app"))
     return {"kinds": [KINDS[k][0] for k in kinds]}

@@ -491,6 +491,14 @@ def test_unsubscribe_link_stops_its_kinds_emails_and_refuses_a_forged_token(
     with london.read() as session:
         chosen = notifications.preferences(session, user_id(london, lead.email))  # type: ignore[attr-defined]
     assert chosen["mention"] == "in_app"
+    # An old email's link, used again once the kind is off, turns nothing back on.
+    with london.write() as session:
+        notifications.set_preferences(session=session, user_id=user_id(london, lead.email),  # type: ignore[attr-defined]
+                                      choices={"mention": "off"})
+        notifications.unsubscribe(session=session, settings=settings, token=token)  # type: ignore[attr-defined]
+    with london.read() as session:
+        again = notifications.preferences(session, user_id(london, lead.email))  # type: ignore[attr-defined]
+    assert again["mention"] == "off"
 
 
 # Found in review: the account page's form sent every kind, so saving one change from a page
