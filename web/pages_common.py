@@ -29,6 +29,7 @@ from portfolio.enums import (
 )
 from portfolio.services import organisations as organisation_service
 from scoring.criteria import DIMENSIONS
+from scoring.rounding import SCORE_DECIMALS, round_total
 from web.deps import app_database, current_actor, read_session, reader_actor, write_session
 from web.templating import templates
 
@@ -273,8 +274,13 @@ ENUM_VALUES = frozenset(
     for member in enum
 )
 
+def score(value: float | None) -> str:
+    """Show a score as DESIGN's "Rounding" does: round(score * 100) / 100, 2 decimals."""
+    return "—" if value is None else f"{float(round_total(value, SCORE_DECIMALS)):.2f}"
+
+
 templates.env.filters.update(
     label=label, field_label=field_label, when=when, show=show, in_form_order=in_form_order,
-    sentence=sentence,
+    sentence=sentence, score=score,
 )
 templates.env.globals.update(CHOICES=CHOICES)

@@ -30,6 +30,7 @@ from portfolio.services.notifications import announce
 from portfolio.services.projects import project_conflict
 from portfolio.services.workflow import check_transition, record_transition
 from portfolio.text import control_problem
+from scoring.rounding import SCORE_DECIMALS, round_total
 
 STATUS_AFTER = {Decision.APPROVE: ProjectStatus.APPROVED, Decision.REJECT: ProjectStatus.REJECTED}
 # A deferral or a request for information leaves the project waiting for another decision.
@@ -281,7 +282,8 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
             "created_at": aware(created), "cost_gbp": cost, "mandatory": mandatory,
             "last_decision": decision, "last_rationale": rationale,
             "last_decided_at": aware(decided_at), "answer": answer,
-            "rank": rank, "score": None if composite is None else round(composite, 2),
+            "rank": rank, "score": (None if composite is None
+                      else float(round_total(composite, SCORE_DECIMALS))),
             "override": bool(override),
             "waiting_since": since, "days_waiting": _days(moment, since),
         }
