@@ -221,15 +221,20 @@ def _type_message(kind: str, given: Any) -> str | None:
 ROW_ID_MAX = 2**62
 
 
+# YYYY-MM-DD, and the midnight a spreadsheet or a client may add to it ("2026-04-01 00:00").
+YEAR_MONTH_DAY = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?)?")
+
+
 def year_month_day(value: Any) -> Any:
     """Read a date only as year-month-day: pydantic also took a number as seconds since 1970."""
     if isinstance(value, date) or value is None:
         return value
-    if isinstance(value, str):
+    found = YEAR_MONTH_DAY.fullmatch(value.strip()) if isinstance(value, str) else None
+    if found is not None:
         try:
-            return date.fromisoformat(value.strip())
+            return date.fromisoformat(found.group(1))
         except ValueError:
-            pass
+            pass  # a day the calendar has not (2026-02-30)
     raise ValueError(f"Enter a date as year-month-day, such as 2026-04-01 (you entered "
                      f"{value!r}).")
 

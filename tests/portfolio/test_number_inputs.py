@@ -79,3 +79,20 @@ def test_a_date_is_year_month_day_never_a_count_of_seconds(model: type[Input], n
         model.model_validate({name: typed})
     problems = field_errors(refused.value)
     assert "year-month-day" in problems.get(name, ""), problems
+
+
+@pytest.mark.parametrize(("model", "name"), DATES, ids=lambda x: getattr(x, "__name__", x))
+def test_a_date_is_only_year_month_day_and_a_midnight_time_is_still_read(
+        model: type[Input], name: str) -> None:
+    # A review of the rule above: Python's fromisoformat also read "20260401" and the week
+    # date "2026-W14-3", which the message and the docs do not offer; and a spreadsheet's
+    # "2026-04-01 00:00" (or a client's "2026-04-01T00:00:00"), read before, was refused.
+    for typed in ("20260401", "2026-W14-3", "2026W143", "2026-04-01T09:30:00"):
+        with pytest.raises(ValidationError) as refused:
+            model.model_validate({name: typed})
+        assert "year-month-day" in field_errors(refused.value).get(name, ""), typed
+    for typed in ("2026-04-01", " 2026-04-01 ", "2026-04-01 00:00", "2026-04-01T00:00:00"):
+        try:
+            model.model_validate({name: typed})
+        except ValidationError as other:
+            assert name not in field_errors(other), (typed, field_errors(other))
