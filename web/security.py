@@ -335,7 +335,9 @@ def relative_location(location: bytes, host: bytes) -> bytes:
         own = scheme + host
         if host and location.startswith(own) and location[len(own):len(own) + 1] in (
                 b"", b"/", b"?", b"#"):
-            return location[len(own):] or b"/"
+            path = location[len(own):] or b"/"
+            # "//elsewhere" or "/\elsewhere" alone would name another site: keep it whole.
+            return location if path[:2] in (b"//", b"/\\") else path
     return location
 
 

@@ -36,3 +36,13 @@ def test_a_form_posts_redirect_and_a_trailing_slash_are_relative(settings, db: D
         slash = user.get("/admin/users/", headers={"host": host}, follow_redirects=False)
         assert slash.status_code in (307, 308)
         assert slash.headers["location"].startswith("/admin/users"), slash.headers["location"]
+
+
+def test_a_path_that_would_name_another_site_is_left_whole() -> None:
+    from web.security import relative_location
+
+    assert relative_location(b"http://host/a?b#c", b"host") == b"/a?b#c"
+    assert relative_location(b"https://host", b"host") == b"/"
+    assert relative_location(b"http://host:81/a", b"host") == b"http://host:81/a"
+    for path in (b"//evil.example/x", b"/\\evil.example/x"):
+        assert relative_location(b"http://host" + path, b"host") == b"http://host" + path
