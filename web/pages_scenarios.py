@@ -13,6 +13,7 @@ from sqlmodel import col
 from portfolio.db import Database
 from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.models import Project
+from portfolio.schemas import ROW_ID_MAX
 from portfolio.services import profiles as profile_service
 from portfolio.services import scenarios as scenario_service
 from portfolio.text import whole_number
@@ -155,6 +156,11 @@ def plan_compare(
     comparison, errors, notice = None, {}, ""
     # Read here, not by the query's types: a refusal then sits beside the ticks it keeps.
     chosen = [n for n in (whole_number(s) for s in scenario) if n is not None]
+    if any(n > ROW_ID_MAX for n in chosen):
+        # Past any id a scenario has (the database refuses the number itself).
+        return _compare_page(request, db, None, {"scenarios": "a scenario ticked is no longer "
+                             "saved: it was deleted meanwhile; tick others"}, "",
+                             [n for n in chosen if n <= ROW_ID_MAX])
     try:
         if len(chosen) < len(scenario):
             raise Invalid({"scenarios": "a scenario is chosen by its number: tick the boxes"})
@@ -170,6 +176,12 @@ def plan_compare(
         notice = f"{exc.message}. Reload this page to see the comparison."
     except scenario_service.SolveFailed as exc:
         notice = exc.message
+    return _compare_page(request, db, comparison, errors, notice, chosen)
+
+
+def _compare_page(request: Request, db: AppDatabase, comparison: Any, errors: dict[str, str],
+                  notice: str, chosen: list[int]):
+    """Render the comparison page: the saved scenarios to tick, and the comparison or why not."""
     with db.read() as session:
         saved_list = scenario_service.list_scenarios(session=session)
     return render(request, "plan_compare.html", {
