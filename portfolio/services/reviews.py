@@ -141,10 +141,13 @@ def answer_question(
     if problem := control_problem(text, multiline=True):
         raise Invalid({"answer": f"The answer {problem}."})
     question = open_question(session, project.id)
-    if question is None and project.status in OUT_OF_REVIEW:
+    if question is None and project.status in OUT_OF_REVIEW and _unanswered_question(
+            session, project.id) is not None:
+        waits = ("waits until it is submitted for review again"
+                 if project.status == ProjectStatus.IDEA.value else "is closed with it")
         raise Invalid({"answer": f"The project is {project.status.replace('_', ' ')} now, out of "
-                                 "review: the reviewer's question waits until it is submitted "
-                                 "for review again. Your answer is not sent."})
+                                 f"review: the reviewer's question {waits}. Your answer is not "
+                                 "sent."})
     if question is None:
         answered = latest_decision_answered(session, project.id)
         raise Invalid({"answer": "The reviewer's question was answered meanwhile by someone "
@@ -192,6 +195,11 @@ def open_question(session: Session, project_id: int | None) -> ReviewDecision | 
     status = session.exec(select(Project.status).where(Project.id == project_id)).first()
     if status in OUT_OF_REVIEW:
         return None
+    return _unanswered_question(session, project_id)
+
+
+def _unanswered_question(session: Session, project_id: int | None) -> ReviewDecision | None:
+    """Return the project's latest decision when it is a question not yet answered."""
     latest = session.exec(
         select(ReviewDecision).where(ReviewDecision.project_id == project_id)
         .order_by(col(ReviewDecision.id).desc()).limit(1)

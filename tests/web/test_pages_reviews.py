@@ -383,3 +383,13 @@ def test_a_question_waits_while_its_project_is_withdrawn_to_an_idea(
     with db.write() as session:  # submitted again: the question is the lead's again
         workflow.move(session=session, actor=SYSTEM, slug="heat-map", to="proposed")
     assert parse_html(client.get("/projects/heat-map").text).by_id("question") is not None
+
+
+def test_an_answer_on_an_idea_never_questioned_says_there_is_no_question(
+    client: TestClient,
+) -> None:
+    # A review of the change above: it told an idea no reviewer had asked anything of that
+    # "the reviewer's question waits".
+    refused = client.post("/projects/tree-planting/answer", data={"answer": "Some words."})
+    assert refused.status_code == 422
+    assert "no open question" in refused.text and "waits until" not in refused.text
