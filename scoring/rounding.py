@@ -22,6 +22,11 @@ import numpy as np
 SCORE_DECIMALS = 2
 
 
+def shown_score(score: float | None) -> float | None:
+    """Return a score as pages, the API and the CLI show it: round(score * 100) / 100."""
+    return None if score is None else float(round_total(score, SCORE_DECIMALS))
+
+
 def round_total(total: np.ndarray | float, decimals: int) -> np.ndarray:
     """Return a total as shown at `decimals` places: round(total * 10**d) / 10**d."""
     unit = 10.0**decimals

@@ -44,7 +44,7 @@ from web.api_models import (
     ProjectUpdateIn,
     body_of,
 )
-from web.deps import app_database, current_actor, read_session, reader_actor, write_session
+from web.deps import app_database, current_actor, read_session, write_session
 from web.routing import Router
 from web.security import Policy, policy
 
@@ -62,8 +62,6 @@ ReadSession = Annotated[Session, Depends(read_session)]
 # scope="function": commit before the response is sent, so a 201 means the write landed.
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
-# On a READ route: None for an anonymous reader when public read lets them in.
-ReaderActor = Annotated[Actor | None, Depends(reader_actor)]
 
 
 @router.get("/organisations", dependencies=[READ], response_model=list[OrganisationPublic])

@@ -13,7 +13,7 @@ from portfolio.errors import NotFound
 from portfolio.services import benefits as benefit_service
 from portfolio.services import collaboration as collaboration_service
 from portfolio.services import filters as closed_lists
-from web.api import AppDatabase, CurrentActor, ReaderActor, ReadSession, WriteSession
+from web.api import AppDatabase, CurrentActor, ReadSession, WriteSession
 from web.api_contract import ERRORS
 from web.api_models import BenefitIn, DismissIn, body_of
 from web.routing import Router
@@ -22,6 +22,8 @@ from web.security import Policy, policy
 router = Router(prefix="/api/v1", tags=["collaboration and benefits"], responses=ERRORS)
 
 READ = Depends(policy(Policy.READ))
+# The signed-in user, or None for an anonymous reader when public read lets them in.
+Reader = Annotated[Actor | None, READ]
 EDIT = Depends(policy(Policy.EDIT))
 BENEFITS = Depends(policy(Policy.BENEFITS))
 DISMISS = Depends(policy(Policy.DISMISS))
@@ -67,7 +69,7 @@ def similar_to_draft(body: DraftIn, db: AppDatabase, actor: Annotated[Actor, EDI
 
 
 @router.get("/collaboration", dependencies=[READ])
-def collaboration(db: AppDatabase, actor: ReaderActor, theme: Theme | None = None,
+def collaboration(db: AppDatabase, actor: Reader, theme: Theme | None = None,
                   organisation: Filter = None, fresh: Fresh = False) -> dict[str, Any]:
     """Return groups of alike projects in different organisations that are not yet partners,
     with shared datasets, combined value and cost and a suggested lead; `key` names a group

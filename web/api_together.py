@@ -15,7 +15,7 @@ from portfolio.services import notifications as notification_service
 from portfolio.services import progress as progress_service
 from portfolio.services import watching as watch_service
 from portfolio.services.common import project_by_slug
-from web.api import AppDatabase, CurrentActor, ReaderActor, ReadSession, WriteSession
+from web.api import AppDatabase, CurrentActor, ReadSession, WriteSession
 from web.api_contract import ERRORS
 from web.api_models import IsoDate
 from web.routing import Router
@@ -238,7 +238,7 @@ class PreferencesOut(BaseModel):
 
 @router.get("/projects/{slug}/comments", dependencies=[READ], response_model=list[CommentOut])
 def list_comments(slug: str, db: AppDatabase, session: ReadSession,
-                  actor: ReaderActor) -> list[dict[str, Any]]:
+                  actor: Reader) -> list[dict[str, Any]]:
     """Return a project's discussion, oldest first (removed comments keep their place)."""
     project = project_by_slug(session, slug)
     return comment_service.discussion(session, int(project.id or 0), actor,

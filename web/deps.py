@@ -68,11 +68,6 @@ def page_revision(request: Request, db: Database) -> int:
     return read.revision if read is not None else portfolio_revision(db)
 
 
-def reader_actor(request: Request) -> Actor | None:
-    """Return the signed-in user, or None for an anonymous reader (public read)."""
-    return resolve_actor(request)
-
-
 def current_actor(request: Request) -> Actor:
     """Return the signed-in user (by session cookie or API token); refuse anonymous callers."""
     actor = resolve_actor(request)

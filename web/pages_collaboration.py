@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.responses import RedirectResponse
 
+from portfolio.actors import Actor
 from portfolio.errors import Conflict, Invalid
 from portfolio.services import benefits as benefit_service
 from portfolio.services import collaboration as collaboration_service
@@ -18,7 +19,6 @@ from web.pages_common import (
     AppDatabase,
     CurrentActor,
     FormData,
-    ReaderActor,
     ReadSession,
     WriteSession,
     sentence,
@@ -29,6 +29,8 @@ from web.security import BENEFITS, DISMISS, EDIT, JOIN, READ
 from web.templating import flash, render
 
 router = Router(include_in_schema=False)
+# The signed-in user, or None for an anonymous reader when public read lets them in.
+Reader = Annotated[Actor | None, READ]
 
 FILTER_LENGTH = 32
 Filter = Annotated[str | None, Query(max_length=FILTER_LENGTH)]
@@ -124,7 +126,7 @@ def _collaboration_context(db: AppDatabase, session: ReadSession, actor: Any, th
 
 
 @router.get("/collaboration", name="collaboration_page", dependencies=[READ])
-def collaboration(request: Request, db: AppDatabase, session: ReadSession, actor: ReaderActor,
+def collaboration(request: Request, db: AppDatabase, session: ReadSession, actor: Reader,
                   theme: Filter = None, organisation: Filter = None):
     """Show groups of alike projects in different organisations that could work together."""
     applied, filter_errors = closed_lists.sift(

@@ -29,8 +29,8 @@ from portfolio.enums import (
 )
 from portfolio.services import organisations as organisation_service
 from scoring.criteria import DIMENSIONS
-from scoring.rounding import SCORE_DECIMALS, round_total
-from web.deps import app_database, current_actor, read_session, reader_actor, write_session
+from scoring.rounding import shown_score
+from web.deps import app_database, current_actor, read_session, write_session
 from web.templating import templates
 
 AppDatabase = Annotated[Database, Depends(app_database)]
@@ -38,8 +38,6 @@ ReadSession = Annotated[Session, Depends(read_session)]
 # Commit before the response leaves, so the page a redirect leads to already sees the write.
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
-# On a READ route: None for an anonymous reader when public read lets them in.
-ReaderActor = Annotated[Actor | None, Depends(reader_actor)]
 
 
 async def form_data(request: Request) -> dict[str, str]:
@@ -276,7 +274,8 @@ ENUM_VALUES = frozenset(
 
 def score(value: float | None) -> str:
     """Show a score as DESIGN's "Rounding" does: round(score * 100) / 100, 2 decimals."""
-    return "—" if value is None else f"{float(round_total(value, SCORE_DECIMALS)):.2f}"
+    shown = shown_score(value)
+    return "—" if shown is None else f"{shown:.2f}"
 
 
 templates.env.filters.update(

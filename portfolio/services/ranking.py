@@ -65,6 +65,7 @@ from scoring.rounding import (
     round_each,
     round_parts,
     round_total,
+    shown_score,
 )
 from scoring.weights import InvalidWeights, normalise_weights
 from scoring.whatif import WhatIfBase, build_base, page_table, rank_with
@@ -1040,7 +1041,7 @@ def api_row(row: dict[str, Any], contributions: dict[str, float] | None = None, 
         "organisation": row["organisation"],
         "organisation_name": row.get("organisation_name") or row["organisation"],
         "theme": row["theme"], "status": row["status"],
-        "score": _score(row["composite"]) if score is ... else score,
+        "score": shown_score(row["composite"]) if score is ... else score,
         "score_status": row["score_status"],
         "coverage": figures["coverage"],
         "dimensions": {d: figures[d] for d in DIMENSIONS},
@@ -1058,11 +1059,6 @@ def api_row(row: dict[str, Any], contributions: dict[str, float] | None = None, 
         "blocked_by_other_view": row["blocked_by_other_view"],
         "overdue": is_overdue(row["status"], row["end_date"], today=today or date.today()),
     }
-
-
-def _score(value: float | None) -> float | None:
-    """Return the composite as shown: the total its displayed contributions add up to."""
-    return None if value is None else float(round_total(value, SCORE_DECIMALS))
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:

@@ -30,7 +30,7 @@ from portfolio.services.notifications import announce
 from portfolio.services.projects import project_conflict
 from portfolio.services.workflow import check_transition, record_transition
 from portfolio.text import control_problem
-from scoring.rounding import SCORE_DECIMALS, round_total
+from scoring.rounding import shown_score
 
 STATUS_AFTER = {Decision.APPROVE: ProjectStatus.APPROVED, Decision.REJECT: ProjectStatus.REJECTED}
 # A deferral or a request for information leaves the project waiting for another decision.
@@ -290,8 +290,7 @@ def review_queue(*, session: Session, run_id: int | None = None, limit: int = 20
             "created_at": aware(created), "cost_gbp": cost, "mandatory": mandatory,
             "last_decision": decision, "last_rationale": rationale,
             "last_decided_at": aware(decided_at), "answer": answer,
-            "rank": rank, "score": (None if composite is None
-                      else float(round_total(composite, SCORE_DECIMALS))),
+            "rank": rank, "score": shown_score(composite),
             "override": bool(override),
             "waiting_since": since, "days_waiting": _days(moment, since),
         }

@@ -27,7 +27,7 @@ from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import add_new, as_record, portfolio_revision, record
 from portfolio.services.merge import values_at
 from portfolio.text import control_problem, neutralise
-from scoring.rounding import SCORE_DECIMALS, round_total
+from scoring.rounding import shown_score
 from scoring.scenarios import (
     PlanSummary,
     compare_plans,
@@ -354,8 +354,7 @@ def explained_plan(db: Database, *, budget: float, capacity: float, profile: str
         return {"slug": slug, "title": str(by_slug.at[slug, "title"]),
                 "cost_gbp": float(by_slug.at[slug, "cost_gbp"]),
                 "effort_pm": float(by_slug.at[slug, "effort_pm"]),
-                "score": (None if value is None or math.isnan(value)
-                          else float(round_total(float(value), SCORE_DECIMALS))),
+                "score": None if value is None or math.isnan(value) else shown_score(float(value)),
                 "mandatory": bool(by_slug.at[slug, "mandatory"]),
                 "forced_in": slug in force_in}
 

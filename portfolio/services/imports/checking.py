@@ -26,10 +26,12 @@ from portfolio.schemas import ProjectCreate, every_problem
 from portfolio.services.common import chunks, one_at_a_time
 from portfolio.services.imports.columns import (
     AMBIGUOUS_MONEY,
+    DATE_COLUMNS,
     LIST_SPLIT,
     MONEY_NOISE,
     MONEY_SPACES,
     NOT_FIELDS,
+    NUMBER_COLUMNS,
     TEXT_COLUMNS,
     THOUSANDS,
     WHOLE_FLOAT,
@@ -52,12 +54,6 @@ class CheckedRow:
     reason: str = ""  # why the status changes, for a change outside the workflow
     datasets: list[str] = field(default_factory=list)
     depends_on: list[str] = field(default_factory=list)
-
-
-# Columns a date cell belongs in, and columns of numbers (the rest hold text or yes/no).
-DATE_COLUMNS = frozenset(("start_date", "end_date"))
-NUMBER_COLUMNS = frozenset(("cost_gbp", "effort_pm", "reach_people", "confidence_pct",
-                            "time_criticality", "version"))
 
 
 class CellProblem(Exception):

@@ -74,6 +74,10 @@ MONEY_SPACES = re.compile(r"[\s\u00a0\u202f]")
 TEXT_COLUMNS = frozenset(("slug", "title", "owner", "theme", "status", "dpia_status",
                           "mandatory_justification", "datasets", "depends_on",
                           "status_reason", "description"))
+# Columns a date cell belongs in, and columns of numbers (the rest hold text or yes/no).
+DATE_COLUMNS = frozenset(("start_date", "end_date"))
+NUMBER_COLUMNS = frozenset(("cost_gbp", "effort_pm", "reach_people", "confidence_pct",
+                            "time_criticality", "version"))
 
 
 @dataclass(frozen=True)

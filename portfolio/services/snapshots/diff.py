@@ -15,7 +15,7 @@ from portfolio.services.snapshots.schema import (
     is_ranking_column,
 )
 from portfolio.services.snapshots.service import load_content
-from scoring.rounding import SCORE_DECIMALS, round_total
+from scoring.rounding import SCORE_DECIMALS, shown_score
 
 DIFF_TABLES = ("organisations", "datasets", "links", "dependencies", "partners", "assessments")
 
@@ -128,11 +128,6 @@ def _field_changes_and_moves(read: _Read, touched: set[str]
                           "score_to": score_to, "status_from": before.get("status"),
                           "status_to": after.get("status"), "organisation": after["organisation"]})
     return field_changes, moves
-
-
-def shown_score(score: float | None) -> float | None:
-    """Return a stored score as pages, the API and the CLI show it (DESIGN, "Rounding")."""
-    return None if score is None else float(round_total(score, SCORE_DECIMALS))
 
 
 def _difference(a: Any, b: Any, digits: int | None = None) -> Any:
