@@ -123,3 +123,15 @@ def test_the_top_candidates_are_the_candidates_view_so_paused_work_is_not_among_
     assert [r["slug"] for r in data["top"]] == candidates[:10]
     assert {r["view"] for r in data["blocked"]} <= {"candidates"}
     assert PAUSED not in [r["slug"] for r in data["top"] + data["blocked"]]
+
+
+def test_the_top_candidates_scores_are_shown_at_2_decimals_by_designs_rule(
+        london: Database) -> None:
+    # Found in review: the pack printed its candidates' scores at 1 decimal with printf, where
+    # every other page shows 2 by round(score * 100) / 100 (DESIGN, "Rounding").
+    from web.board_pack import board_pack_html
+
+    data = board_pack_data(london, budget=1500000, today=date(2026, 12, 2))
+    data["top"][0]["score"] = 64.175
+    html = board_pack_html(data)
+    assert ">64.18<" in html and ">64.2<" not in html
