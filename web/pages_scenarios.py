@@ -105,6 +105,7 @@ def plan_page(
     request: Request, db: AppDatabase, profile: Text = None, budget: Amount = None,
     capacity: Amount = None, force_in: Slugs = [], force_out: Slugs = [],  # noqa: B006
     scenario: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ):
     """Plan under a budget and a capacity, with projects forced in or out; open a scenario."""
     values, saved = _request(db, budget=budget, capacity=capacity, profile=profile,
@@ -117,6 +118,9 @@ def plan_page(
     return render(request, "plan.html", {
         "profiles": profiles, "values": values, "result": result, "errors": errors,
         "scenario": saved, "scenarios": saved_list, "query": query, "notice": notice,
+        # The version the plan was first opened at, kept across Plan presses: saving over a
+        # scenario someone saved meanwhile is refused, not a silent overwrite of theirs.
+        "opened_version": version if saved is not None and version else None,
         "titles": _titles(db, values["force_in"] + values["force_out"]),
         "profile": values["profile"] or (result["profile"] if result else ""),
     }, status_code=422 if errors else 200)

@@ -392,3 +392,37 @@ def test_four_ticked_a_word_or_a_deleted_scenario_is_said_beside_the_choice(
         ticked = {box.get("value") for box in html.find_all("input", name="scenario")
                   if box.get("checked") is not None}
         assert str(ids[0]) in ticked
+
+
+def save_over_form(page_html: str) -> dict[str, str]:
+    """Return the fields of the page's "Save these settings over" form."""
+    page = parse_html(page_html)
+    form = next(f for f in page.find_all("form")
+                if "Save these settings over" in f.text())
+    return {i.get("name"): i.get("value") or "" for i in form.find_all("input")}
+
+
+def test_a_plan_worked_out_after_someone_saved_meanwhile_cannot_save_over_them(
+        clients: dict[str, Browser]) -> None:
+    # Found in review: tab B opened the scenario, then pressed Plan with a new capacity after
+    # tab A had saved a new budget over it. The Plan press reloaded the scenario's version, so
+    # B's save over carried A's version and put B's stale budget back without a word.
+    client = clients["cdo"]
+    made = scenario(client, "Lean", budget=2_000_000, capacity=200)
+    opened = client.get("/plan", params={"scenario": made["id"]})
+    plan_form = parse_html(opened.text).find("form", **{"class": "plan-form"})
+    carried = {i.get("name"): i.get("value") or "" for i in plan_form.find_all("input")
+               if i.get("type") == "hidden"}
+    # Tab A saves a budget of 1,500,000 over it.
+    a = save_over_form(opened.text) | {"budget": "1500000"}
+    assert client.post(f"/scenarios/{made['id']}", data=a).status_code == 200
+    assert client.get(f"/api/v1/scenarios/{made['id']}").json()["budget"] == 1_500_000
+    # Tab B, opened before A saved, presses Plan with a capacity of 150, then saves over.
+    replanned = client.get("/plan", params={**carried, "budget": "2000000",
+                                            "capacity": "150", "profile": "CDO default"})
+    b = save_over_form(replanned.text)
+    response = client.post(f"/scenarios/{made['id']}", data=b)
+    assert response.status_code == 409, response.text
+    assert "changed by someone else" in " ".join(response.text.split())
+    now = client.get(f"/api/v1/scenarios/{made['id']}").json()
+    assert (now["budget"], now["capacity"]) == (1_500_000, 200)
