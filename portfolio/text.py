@@ -91,3 +91,25 @@ def refuse_controls_multiline(value: str) -> str:
     if problem:
         raise ValueError(problem)
     return value
+
+
+# Commas only between groups of three digits, the first not 0: anything else is a slip or a
+# decimal comma, which read as thousands would make "100,5" 1005 and "0,035" 35.
+THOUSANDS = re.compile(r"^-?£?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
+
+
+def comma_problem(value: str) -> str | None:
+    """Return why a typed amount's commas cannot be thousands, or None when they can."""
+    compact = re.sub(r"[\s\u00a0\u202f]", "", value)
+    if "," not in compact or THOUSANDS.match(compact):
+        return None
+    return (f"“{value.strip()}” has a comma out of place: write decimals with a point "
+            "(100.5) and thousands with commas (1,000)")
+
+
+def typed_amount(value: str) -> str:
+    """Return a typed amount without £, spaces and thousands commas; ValueError if misplaced."""
+    problem = comma_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return re.sub(r"[£,\s\u00a0\u202f]", "", value)

@@ -28,6 +28,7 @@ from portfolio.enums import (
     UpdateFrequency,
 )
 from portfolio.services import organisations as organisation_service
+from portfolio.text import comma_problem, typed_amount
 from scoring.criteria import DIMENSIONS
 from scoring.rounding import shown_score
 from web.deps import app_database, current_actor, read_session, write_session
@@ -67,7 +68,8 @@ def input_from_form(form: Mapping[str, str], model: type[BaseModel]) -> dict[str
         raw = raw.strip()
         if name == "cost_gbp":
             # People write money as they read it: "£250,000".
-            raw = raw.replace(",", "").replace("£", "").replace(" ", "")
+            # A comma out of place is left for the check to refuse, never joined up.
+            raw = raw if comma_problem(raw) else typed_amount(raw)
         if raw == "":
             if not info.is_required() and info.default is None:
                 data[name] = None

@@ -16,6 +16,7 @@ from portfolio.services import profiles as profile_service
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services import scenarios as scenario_service
 from portfolio.services.common import at_revision
+from portfolio.text import comma_problem, typed_amount
 from web.deps import get_database
 from web.pages_common import AppDatabase, CurrentActor, FormData, sentence
 from web.routing import Router
@@ -37,8 +38,12 @@ def _number(errors: dict[str, str], name: str, raw: str | None, *, whole: bool =
     """Read a number typed into the form; note a plain-English error beside its field."""
     if raw is None or raw.strip() == "":
         return None
+    problem = comma_problem(raw)
+    if problem:
+        errors[name] = problem
+        return None
     try:
-        value = float(raw.replace(",", "").replace("£", ""))
+        value = float(typed_amount(raw))
         if whole:
             if value != int(value):
                 raise ValueError
@@ -91,7 +96,8 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
             save_errors: dict[str, str] | None = None, save_values: dict[str, str] | None = None):
     """Solve the roadmap the form (or an opened scenario) asks for and render the page."""
     profiles = at_revision(db, "roadmap profiles",
-                           lambda session: profile_service.list_profiles(session=session))
+                           lambda session: profile_service.list_profiles(session=session,
+                                                                        include_retired=False))
     # A number of spaces is a blank, as a number typed is read without its spaces.
     form = {name: (value or "").strip() for name, value in opened["form"].items()}
     form["horizon"] = form["horizon"] or str(roadmap_service.DEFAULT_HORIZON)

@@ -26,7 +26,7 @@ from portfolio.services import planning
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import add_new, as_record, portfolio_revision, record
 from portfolio.services.merge import values_at
-from portfolio.text import control_problem, neutralise
+from portfolio.text import control_problem, neutralise, typed_amount
 from scoring.rounding import shown_score
 from scoring.scenarios import (
     PlanSummary,
@@ -65,7 +65,10 @@ def _slugs(raw: Any, field: str) -> list[str]:
 
 def _number(raw: Any, field: str, what: str) -> float:
     """Read a non-negative finite number, naming the field when it is not one."""
-    text = str(raw).replace(",", "").replace("£", "").strip() if raw is not None else ""
+    try:
+        text = typed_amount(str(raw).strip() if raw is not None else "")
+    except ValueError as exc:
+        raise Invalid({field: str(exc)}) from None
     try:
         value = float(text)
     except ValueError:

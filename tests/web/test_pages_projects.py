@@ -909,3 +909,13 @@ def test_a_refused_removal_leaves_the_add_form_as_it_starts(
     html = parse_html(answer.text)
     assert html.by_id("ds-dataset").get("value") in (None, "")
     assert html.by_id("ds-required").get("checked") is not None
+
+
+def test_a_cost_with_a_comma_out_of_place_is_refused_not_joined_up(
+    client: TestClient, db: Database
+) -> None:
+    # The plan's review found "100,5" read as 1005; the register form joined "1,2,3" into 123.
+    response = client.post("/projects/new", data=VALID | {"cost_gbp": "1,2,3"})
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert page.error_for("f-cost_gbp") and page.by_id("f-cost_gbp").get("value") == "1,2,3"

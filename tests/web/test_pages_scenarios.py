@@ -426,3 +426,13 @@ def test_a_plan_worked_out_after_someone_saved_meanwhile_cannot_save_over_them(
     assert "changed by someone else" in " ".join(response.text.split())
     now = client.get(f"/api/v1/scenarios/{made['id']}").json()
     assert (now["budget"], now["capacity"]) == (1_500_000, 200)
+
+
+@pytest.mark.parametrize("typed", ["100,5", "1,20"])
+def test_a_decimal_comma_in_the_plans_capacity_is_refused_not_read_as_thousands(
+        clients: dict[str, Browser], typed: str) -> None:
+    # Found in review: "100,5" was planned as 1005 person-months without a word.
+    response = clients["cdo"].get("/plan", params={**PLAN, "capacity": typed})
+    assert response.status_code == 422
+    assert "comma out of place" in parse_html(response.text).error_for("capacity")
+    assert clients["cdo"].get("/plan", params={**PLAN, "budget": "1,500,000"}).status_code == 200

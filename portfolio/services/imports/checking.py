@@ -33,7 +33,6 @@ from portfolio.services.imports.columns import (
     NOT_FIELDS,
     NUMBER_COLUMNS,
     TEXT_COLUMNS,
-    THOUSANDS,
     WHOLE_FLOAT,
     RowError,
     SpreadsheetError,
@@ -41,7 +40,7 @@ from portfolio.services.imports.columns import (
 from portfolio.services.imports.reading import Sheet, is_blank
 from portfolio.services.projects import NEW_PROJECT_SLUGS, PROJECT_FIELDS, field_values
 from portfolio.services.workflow import check_transition
-from portfolio.text import unneutralise
+from portfolio.text import THOUSANDS, unneutralise
 from scoring.graph import find_cycles
 
 

@@ -66,8 +66,6 @@ WHOLE_FLOAT = re.compile(r"^(\d+)\.0{1,2}$")
 # Dots between groups of three digits, or a comma before the last one or two: a thousands dot
 # or a decimal comma, as spreadsheets write money in much of Europe.
 AMBIGUOUS_MONEY = re.compile(r"^£?(\d{1,3}(\.\d{3})+(,\d+)?|\d+,\d{1,2})$")
-# Commas only between groups of three digits: anything else is a slip, not thousands.
-THOUSANDS = re.compile(r"^£?\d{1,3}(,\d{3})+(\.\d+)?$")
 # Spaces a spreadsheet may put between thousands (a no-break or narrow one too).
 MONEY_SPACES = re.compile(r"[\s\u00a0\u202f]")
 # Columns of text: a number a spreadsheet made of typed digits is read as the digits shown.
