@@ -17,7 +17,7 @@ from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession, 
 from web.pages_projects import see_other
 from web.routing import Router
 from web.security import Policy, policy
-from web.templating import render, templates
+from web.templating import path_for, render, templates
 
 router = Router(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
@@ -67,7 +67,7 @@ def profile_create(request: Request, db: AppDatabase, session: WriteSession,
     except Invalid as exc:
         session.rollback()
         return _list_page(request, db, status_code=422, errors=exc.errors, values=form)
-    return see_other(request.url_for("profile", name=name))
+    return see_other(path_for(request, "profile", name=name))
 
 
 @router.post("/profiles/from-sliders", name="profile_from_sliders", dependencies=[PROFILES])
@@ -92,7 +92,7 @@ def profile_from_sliders(request: Request, db: AppDatabase, session: WriteSessio
         return _list_page(request, db, status_code=422, errors=exc.errors, sliders=True,
                           values={"name": name, "based_on": form.get("based_on", "")}
                           | {f"w_{d}": form.get(f"w_{d}", "") for d in DIMENSIONS})
-    return see_other(request.url_for("profile", name=name))
+    return see_other(path_for(request, "profile", name=name))
 
 
 @router.get("/profiles/compare", name="profile_compare", dependencies=[READ])
@@ -208,7 +208,7 @@ def profile_update(request: Request, db: AppDatabase, session: WriteSession,
             errors = exc.errors
     if errors:
         return _profile_page(request, db, name, status_code=422, errors=errors, values=form)
-    return see_other(f"{request.url_for('profile', name=name)}?saved=1")
+    return see_other(f"{path_for(request, 'profile', name=name)}?saved=1")
 
 
 @router.post("/profiles/{name}/retire", name="profile_retire", dependencies=[PROFILES])
@@ -224,7 +224,7 @@ def profile_retire(request: Request, db: AppDatabase, session: WriteSession,
     except Invalid as exc:
         session.rollback()
         return _profile_page(request, db, name, status_code=422, retire_errors=exc.errors)
-    return see_other(request.url_for("profile", name=name))
+    return see_other(path_for(request, "profile", name=name))
 
 
 def _ahp_page(request: Request, db: Any, name: str, values: dict[str, str] | None, *,
@@ -265,4 +265,4 @@ def profile_ahp_save(request: Request, db: AppDatabase, session: WriteSession,
     except Invalid:
         session.rollback()
         return _ahp_page(request, db, name, form, status_code=422)
-    return see_other(f"{request.url_for('profile', name=name)}?saved=1")
+    return see_other(f"{path_for(request, 'profile', name=name)}?saved=1")

@@ -369,3 +369,19 @@ def test_a_comparison_of_profiles_says_whats_wrong_beside_the_choice(
     assert says in html.error_for(control)
     summary = html.find(class_="error-summary")
     assert summary is not None and says in summary.text()
+
+
+@pytest.mark.parametrize("name", ["Test?x=1", "a#b", "100% local"])
+def test_a_profile_named_with_a_question_mark_hash_or_percent_opens_after_each_action(
+    clients: dict[str, Browser], name: str,
+) -> None:
+    # Found in review: the redirects after creating, saving and retiring wrote the name into
+    # the address unencoded, so "Test?x=1" landed on "No weight profile 'Test'".
+    client = clients["cdo"]
+    created = client.post("/profiles", data={"name": name, "based_on": "CDO default",
+                                             "description": ""})
+    assert created.status_code == 200, created.text
+    assert parse_html(created.text).find("h1").text().endswith(name)
+    retired = client.post(str(created.url.copy_with(query=None)) + "/retire",
+                          data={"action": "retire"})
+    assert retired.status_code == 200 and "Not found" not in retired.text
