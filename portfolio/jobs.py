@@ -62,6 +62,10 @@ SOLVE_TASK = "portfolio.solve"
 # Any one of the processes starting at once creates procrastinate's schema; the others wait.
 SCHEMA_LOCK = 82_061_903
 POLL_SECONDS = 0.2
+# A job that ended between "already queued" and the look for it is queued again this often.
+DEFER_TRIES = 3
+# A queueing lock's job in these states has run: its outcome answers a caller who lost a race.
+FINISHED = ("succeeded", "failed")
 # A test holds a job at its start while this file exists (set only by the tests' environment).
 HOLD_FILE_VARIABLE = "PORTFOLIO_TEST_JOB_HOLD_FILE"
 
@@ -72,11 +76,20 @@ class JobFailed(DomainError):
     status_code = 503
 
 
+class QueueBusy(DomainError):
+    """A job could not be queued, nor the one holding its queueing lock found."""
+
+    status_code = 503
+    retry_after = 5
+    heading = "Background work is busy"
+
+
 class NoWorker(DomainError):
     """A queued job waited past its time with no worker taking it."""
 
     status_code = 503
     retry_after = 30
+    heading = "The ranking is being worked out"
 
 
 def conninfo(database_url: str) -> str:
@@ -149,6 +162,7 @@ def make_queue(settings: Settings) -> procrastinate.App:
         from portfolio.services import import_runs
 
         db = _worker_database(settings)
+        _hold_for_tests(settings)
         _recorded(db, context, settings.job_attempts,
                   lambda: import_runs.run_queued_import(db, run_id=run_id),
                   on_give_up=lambda error: import_runs.give_up(db, run_id=run_id, error=error))
@@ -206,13 +220,23 @@ def _recorded(db: Database, context: procrastinate.JobContext, attempts: int,
         summary = work()
     except Exception as error:
         gave_up = attempt >= attempts
-        text = f"{type(error).__name__}: {getattr(error, 'message', None) or error}"
+        text = _in_words(error)
         _record(db, job, attempt=attempt, gave_up=gave_up, error=text)
         if gave_up and on_give_up is not None:
             on_give_up(error)
         raise
     if summary is not None:
         _record(db, job, attempt=attempt, succeeded=True, summary=summary)
+
+
+def _in_words(error: Exception) -> str:
+    """Say why an attempt failed as its page shows it: words, never an exception's class."""
+    if isinstance(error, DomainError):
+        return error.message
+    # The class and traceback are in the worker's log (procrastinate logs every failure).
+    detail = str(error).strip()
+    return f"an unexpected fault stopped it: {detail}" if detail else \
+        "an unexpected fault stopped it (the worker's log says which)"
 
 
 def _record(db: Database, job: Any, **outcome: Any) -> None:
@@ -260,8 +284,12 @@ class QueuedRanking:
             if time.monotonic() >= deadline:
                 if timeout is not None:
                     raise FutureTimeout()
-                raise NoWorker("the ranking is queued but no worker has finished it yet; is "
-                               "`portfolio worker` running?")
+                # The hint is the operator's: users are told only to come back shortly.
+                LOG.warning("the ranking of profile %s at revision %s waited %s s with no "
+                            "worker finishing it: is `portfolio worker` running?",
+                            self.profile.id, self.revision, limit)
+                raise NoWorker("the new ranking is being worked out, but the background "
+                               "workers have not answered yet")
             time.sleep(POLL_SECONDS)
 
 
@@ -349,14 +377,19 @@ class JobQueue:
         """Queue a harvest of a portal as an actor (once while one is queued); return its job."""
         require(actor, Capability.HARVEST_CATALOGUE)
         lock = f"harvest:{url}"
-        try:
-            return self.app.configure_task(HARVEST_TASK, queueing_lock=lock).defer(
-                user_id=actor.id, url=url, publisher=publisher,
-                confirm=cast(list[JSONValue], sorted(confirm)))
-        except AlreadyEnqueued:
-            found = self._job_with_lock(lock)
-            assert found is not None
-            return found
+        for _ in range(DEFER_TRIES):
+            try:
+                return self.app.configure_task(HARVEST_TASK, queueing_lock=lock).defer(
+                    user_id=actor.id, url=url, publisher=publisher,
+                    confirm=cast(list[JSONValue], sorted(confirm)))
+            except AlreadyEnqueued:
+                found = self._job_with_lock(lock)
+            if found is not None:
+                return found
+            # The harvest holding the lock finished between the two queries: it was an
+            # earlier one (this user's confirmations may differ), so queue this one now.
+        raise QueueBusy("the harvest could not be queued: another one for this portal keeps "
+                        "starting and ending; try again in a minute")
 
     def import_file(self, run_id: int) -> int:
         """Queue the import of a file kept for an import run; return its job."""
@@ -364,9 +397,11 @@ class JobQueue:
         try:
             return self.app.configure_task(IMPORT_TASK, queueing_lock=lock).defer(run_id=run_id)
         except AlreadyEnqueued:
-            found = self._job_with_lock(lock)
-            assert found is not None
-            return found
+            # Its job may have finished between the two queries: the run is imported then.
+            found = self._job_with_lock(lock, *FINISHED)
+        if found is None:
+            raise QueueBusy("the import could not be queued; try again")
+        return found
 
     def solve(self, scenario_id: int, version: int, revision: int) -> tuple[int, bool]:
         """Queue the solve of a scenario's version at a revision once; return the job and
@@ -387,17 +422,26 @@ class JobQueue:
             return app.configure_task(SOLVE_TASK, queueing_lock=lock).defer(
                 scenario_id=scenario_id, version=version, revision=revision), False
         except AlreadyEnqueued:
-            queued = self._job_with_lock(lock)
-            assert queued is not None
-            return queued, False
+            # Another process queued it, and it may have finished since: its outcome stands.
+            queued = self._newest_job(lock, *FINISHED)
+        if queued is None:
+            raise QueueBusy("the scenario's solve could not be queued; try again")
+        return queued[0], queued[1] == "failed"
 
-    def _job_with_lock(self, lock: str) -> int | None:
-        """Return the newest job queued or running under a queueing lock, if any."""
+    def _job_with_lock(self, lock: str, *also: str) -> int | None:
+        """Return the newest job queued or running (or also in these states) under a lock."""
+        found = self._newest_job(lock, *also)
+        return None if found is None else found[0]
+
+    def _newest_job(self, lock: str, *also: str) -> tuple[int, str] | None:
+        """Return the id and status of the newest job queued or running (or also in these
+        states) under a queueing lock, if any."""
+        wanted = ["todo", "doing", *also]
         with psycopg.connect(conninfo(self.settings.database_url), autocommit=True) as conn:
             row = conn.execute(
-                "SELECT id FROM procrastinate_jobs WHERE queueing_lock = %s AND status IN "
-                "('todo', 'doing') ORDER BY id DESC LIMIT 1", (lock,)).fetchone()
-        return None if row is None else int(row[0])
+                "SELECT id, status FROM procrastinate_jobs WHERE queueing_lock = %s AND "
+                "status = ANY(%s) ORDER BY id DESC LIMIT 1", (lock, wanted)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
 
 
 def submit_ranking(db: Database, profile: Any, profile_name: str | None, revision: int,
@@ -408,18 +452,52 @@ def submit_ranking(db: Database, profile: Any, profile_name: str | None, revisio
     return db.queue.rank(profile, profile_name, revision)
 
 
+class WorkerStopped(Exception):
+    """A job's worker died while running it (killed, or out of memory)."""
+
+
 async def _retry_stalled(app: procrastinate.App, settings: Settings) -> None:
     """Start again the jobs of workers that stopped sending heartbeats (they died)."""
     while True:
         try:
-            stalled = await app.job_manager.get_stalled_jobs(
-                seconds_since_heartbeat=settings.worker_stalled_seconds)
-            for job in stalled:
-                LOG.warning("job %s stalled (its worker died): starting it again", job.id)
-                await app.job_manager.retry_job(job)
+            await _handle_stalled(app, settings)
         except Exception:  # noqa: BLE001 - another worker retried it first, or the database blinked
             LOG.warning("could not look for stalled jobs this time", exc_info=True)
         await asyncio.sleep(settings.worker_heartbeat_seconds)
+
+
+async def _handle_stalled(app: procrastinate.App, settings: Settings) -> None:
+    """Start again each job whose worker died, or mark it failed after its last attempt."""
+    stalled = await app.job_manager.get_stalled_jobs(
+        seconds_since_heartbeat=settings.worker_stalled_seconds)
+    for job in stalled:
+        # A job that kills its worker (a file too big for memory, say) would kill every
+        # worker that takes it: it gets as many attempts as any other job, then fails.
+        attempt = job.attempts + 1
+        if attempt < settings.job_attempts:
+            LOG.warning("job %s stalled (its worker died): starting it again", job.id)
+            await app.job_manager.retry_job(job)
+            await asyncio.to_thread(_record, _worker_database(settings), job, attempt=attempt,
+                                    gave_up=False, error="the worker stopped while running it "
+                                    "(killed, or out of memory); it is started again")
+            continue
+        LOG.error("job %s stalled on its last attempt (%s): marking it failed", job.id, attempt)
+        await app.job_manager.finish_job(job, status=procrastinate.jobs.Status.FAILED,
+                                         delete_job=False)
+        await asyncio.to_thread(_gave_up_stalled, settings, job, attempt)
+
+
+def _gave_up_stalled(settings: Settings, job: Any, attempt: int) -> None:
+    """Record that a job's workers died on every attempt; an import then gives up its file."""
+    db = _worker_database(settings)
+    times = "once" if attempt == 1 else f"{attempt} times"
+    error = WorkerStopped(f"the worker stopped while running it {times} (killed, or out of "
+                          "memory); it is not started again")
+    _record(db, job, attempt=attempt, gave_up=True, error=str(error))
+    if job.task_name == IMPORT_TASK:
+        from portfolio.services import import_runs
+
+        import_runs.give_up(db, run_id=int(job.task_kwargs["run_id"]), error=error)
 
 
 def run_to_end(work: Callable[[], Coroutine[Any, Any, None]]) -> None:

@@ -94,6 +94,39 @@ class Identity:
     id_token: str = ""
 
 
+# What the token endpoint's refusals mean to the person signing in (RFC 6749, 5.2).
+_USED_OR_EXPIRED = ("the sign-in link expired or was already used (a page sent twice, or "
+                    "left open too long); try again")
+_MISCONFIGURED = ("the provider refused the sign-in: single sign-on is misconfigured here (the "
+                  "provider does not accept this app's client ID or secret); tell an "
+                  "administrator")
+
+
+def _refusal(code: str) -> DomainError:
+    """Return the error to show for a token endpoint's refusal, by its error code."""
+    if code == "invalid_grant":
+        return SignInRefused(_USED_OR_EXPIRED)
+    if code in {"invalid_client", "unauthorized_client", "unsupported_grant_type",
+                "invalid_scope"}:
+        return ProviderUnavailable(_MISCONFIGURED)
+    return SignInRefused("the provider refused the sign-in; try again")
+
+
+def _why_unread(exc: Exception) -> str:
+    """Say in words why a request to the provider failed (never the exception's class)."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return "the provider did not answer in time"
+    if isinstance(exc, requests.ConnectionError):
+        return "the provider could not be reached"
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"the provider answered with an error, status {exc.response.status_code}"
+    if isinstance(exc, ValueError):
+        return "the provider's answer is not JSON"
+    return "the request to the provider failed"
+
+
 class Provider:
     """One OpenID Connect provider: its discovery document and keys, kept by this process."""
 
@@ -119,7 +152,7 @@ class Provider:
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable(
                 f"single sign-on is unavailable: the provider's {what} could not be read "
-                f"({type(exc).__name__}); try again later") from None
+                f"({_why_unread(exc)}); try again later") from None
         if not isinstance(document, dict):
             raise ProviderUnavailable(f"single sign-on is unavailable: the provider's {what} "
                                       "is not a JSON object")
@@ -188,6 +221,7 @@ class Provider:
     def finish(self, *, code: str, redirect_uri: str, pending: PendingSignIn) -> Identity:
         """Exchange the code (with the PKCE verifier) and verify the ID token it brings."""
         import requests
+        from authlib.integrations.base_client.errors import OAuthError
         from authlib.oauth2.rfc6749.errors import OAuth2Error
 
         endpoint = self.metadata()["token_endpoint"]
@@ -198,13 +232,13 @@ class Provider:
             token = self._client(redirect_uri).fetch_token(
                 endpoint, code=code, code_verifier=pending.verifier,
                 timeout=self.settings.timeout_seconds)
-        except OAuth2Error as exc:
-            raise SignInRefused(f"the provider refused the sign-in ({exc.error}); "
-                                "start again") from None
+        except (OAuthError, OAuth2Error) as exc:
+            # The requests client raises OAuthError; OAuth2Error is the protocol layer's own.
+            raise _refusal(str(exc.error or "")) from None
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable(
                 f"single sign-on is unavailable: the provider's token endpoint could not be "
-                f"reached ({type(exc).__name__}); try again later") from None
+                f"reached ({_why_unread(exc)}); try again later") from None
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
             raise SignInRefused("the provider sent no ID token; start again")
@@ -226,9 +260,12 @@ class Provider:
             raise SignInRefused(f"the sign-in could not be verified: the ID token cannot be "
                                 f"read ({type(exc).__name__})") from None
         claims = token.claims
+        # The ID token names its issuer exactly as the discovery document does ("/" and all);
+        # the setting is kept without a trailing "/" only to build addresses from it.
+        issuer = str(self.metadata().get("issuer") or self.settings.issuer)
         registry = jwt.JWTClaimsRegistry(
             now=now, leeway=LEEWAY_SECONDS,
-            iss={"essential": True, "value": self.settings.issuer},
+            iss={"essential": True, "value": issuer},
             aud={"essential": True, "value": self.settings.client_id},
             sub={"essential": True}, exp={"essential": True}, iat={"essential": True},
             nonce={"essential": True, "value": nonce})

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "portfolio.db"
+# The values of PORTFOLIO_JOBS (README, "Deployment").
+JOBS_CHOICES = ("auto", "queue", "in-process")
 
 
 class Settings(BaseSettings):
@@ -104,6 +107,18 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
     email_max_attempts: int = 5
     email_retry_seconds: float = 60.0
+
+    @field_validator("jobs")
+    @classmethod
+    def _known_jobs(cls, value: str) -> str:
+        """Refuse a PORTFOLIO_JOBS that names no way of running background work."""
+        # A typo ("queu") read as "auto" would run the queue, or not, without saying so.
+        if value not in JOBS_CHOICES:
+            # A custom error: its message is shown as it is, without "Value error, ".
+            raise PydanticCustomError("jobs", "must be {allowed}, not {value}", {
+                "allowed": f"{', '.join(JOBS_CHOICES[:-1])} or {JOBS_CHOICES[-1]}",
+                "value": repr(value)})
+        return value
 
     @field_validator("allowed_hosts", "forwarded_allow_ips", mode="before")
     @classmethod

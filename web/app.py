@@ -391,14 +391,18 @@ def refusal_response(request: Request, exc: DomainError) -> Response:
     if isinstance(exc, PasswordChangeNeeded) and not request.url.path.startswith("/api/"):
         return RedirectResponse(request.url_for("password_change").path, 303)
     body = refusal_body(exc)
+    headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
     if wants_html(request):
-        return render(
+        # A refusal may name its own heading: a 503 is not always the database's fault.
+        page = render(
             request,
             "error.html",
-            {"status": exc.status_code, "message": exc.message},
+            {"status": exc.status_code, "message": exc.message,
+             "heading": getattr(exc, "heading", None)},
             status_code=exc.status_code,
         )
-    headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
+        page.headers.update(headers or {})
+        return page
     if isinstance(exc, NotAuthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
     # A 409's `current` is a record as GET shows it: its dates and times are written as GET's

@@ -308,8 +308,10 @@ def _fetch_json(client: httpx.Client, url: str, limits: Limits) -> Any:
         raise HarvestFailed(f"{url!r} is not a web address a portal can have") from None
     except httpx.TimeoutException:
         raise _Retry(f"no answer within {limits.timeout_seconds:g} s") from None
-    except httpx.TransportError as exc:
-        raise _Retry(f"could not connect ({exc.__class__.__name__})") from None
+    except httpx.ConnectError:
+        raise _Retry("the portal could not be reached") from None
+    except httpx.TransportError:
+        raise _Retry("the connection to the portal broke off") from None
     body = b"".join(chunks)
     if "html" in kind or body.lstrip()[:1] == b"<":
         raise HarvestFailed(f"{url} answered a web page, not JSON: is this the portal's API "
