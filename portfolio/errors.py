@@ -81,3 +81,7 @@ class Conflict(DomainError):
         self.changed = dict(changed or {})
         # Fields both people changed differently: {field: {"base", "theirs", "mine"}}.
         self.conflicts = dict(conflicts or {})
+
+
+class WorkerStopped(Exception):
+    """A job's worker died while running it (killed, or out of memory)."""

@@ -46,7 +46,7 @@ from sqlmodel import col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
-from portfolio.errors import DomainError, NotAllowed
+from portfolio.errors import DomainError, NotAllowed, WorkerStopped
 from portfolio.models import JobOutcome, RankingRun, utcnow
 from portfolio.settings import Settings
 
@@ -450,10 +450,6 @@ def submit_ranking(db: Database, profile: Any, profile_name: str | None, revisio
     if db.queue is None:
         return db.background.submit(("ranking", profile.id), work)
     return db.queue.rank(profile, profile_name, revision)
-
-
-class WorkerStopped(Exception):
-    """A job's worker died while running it (killed, or out of memory)."""
 
 
 async def _retry_stalled(app: procrastinate.App, settings: Settings) -> None:

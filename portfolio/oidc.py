@@ -256,9 +256,9 @@ class Provider:
         except (BadSignatureError, InvalidKeyIdError):
             raise SignInRefused("the sign-in could not be verified: the ID token's signature "
                                 "does not match the provider's keys") from None
-        except (JoseError, ValueError) as exc:
-            raise SignInRefused(f"the sign-in could not be verified: the ID token cannot be "
-                                f"read ({type(exc).__name__})") from None
+        except (JoseError, ValueError):
+            raise SignInRefused("the sign-in could not be verified: the ID token the provider "
+                                "sent is not one this app can read; start again") from None
         claims = token.claims
         # The ID token names its issuer exactly as the discovery document does ("/" and all);
         # the setting is kept without a trailing "/" only to build addresses from it.

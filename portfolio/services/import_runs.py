@@ -14,7 +14,7 @@ from sqlmodel import Session, col
 from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.enums import Role
-from portfolio.errors import DomainError, Invalid, NotAllowed, NotFound
+from portfolio.errors import DomainError, Invalid, NotAllowed, NotFound, WorkerStopped
 from portfolio.faults import classify
 from portfolio.models import ImportRun, ImportUpload, User, utcnow
 from portfolio.services import accounts, imports
@@ -28,6 +28,8 @@ STATUS_WORDS = {
     "refused": "refused: problems in the file", "failed": "failed: nothing was written",
 }
 QUEUED_WORDS = "queued: a worker imports it"
+# What an uploader is told of a fault the import does not know: admins see it on the jobs page.
+UNEXPECTED = "an unexpected fault stopped it; an admin can see which on the jobs page"
 
 
 def run_import(db: Database, *, actor: Actor, content: bytes, filename: str, source: str,
@@ -58,7 +60,7 @@ def run_import(db: Database, *, actor: Actor, content: bytes, filename: str, sou
     except Exception as exc:
         fault = classify(exc)
         fail(db, run_id, fault.message if fault else
-             f"the import failed and nothing was written ({type(exc).__name__})")
+             f"the import failed and nothing was written ({UNEXPECTED})")
         raise
     if not report.written and run_id is not None:
         _best_effort(db, lambda session: _finish(session, run_id, report))
@@ -137,10 +139,10 @@ def discard_upload(db: Database, run_id: int) -> None:
 
 def give_up(db: Database, *, run_id: int, error: Exception) -> None:
     """Record that a queued import's last attempt failed, and delete its file."""
-    # Only the error's kind, as an import in the web process says: its text may name hosts
-    # or data the uploader should not see (admins read it on the jobs page).
-    fail(db, run_id, "the import failed on every attempt; nothing was written "
-                     f"({type(error).__name__})")
+    # Never the error's own text: it may name hosts or data the uploader should not see
+    # (admins read it on the jobs page); a worker that died is ours to say.
+    fail(db, run_id, "the import failed on every attempt; nothing was written ("
+                     + (str(error) if isinstance(error, WorkerStopped) else UNEXPECTED) + ")")
     discard_upload(db, run_id)
 
 
