@@ -90,11 +90,12 @@ NAV: list[dict[str, Any]] = [
 ]
 
 
-def main_nav(request: Request, actor: Actor) -> Markup:
+def main_nav(request: Request, actor: Actor | None) -> Markup:
     """Return the main navigation's links a user may follow, the page's own marked as current.
 
     Built once per role and current item, then kept: its 14 links, each with a capability
-    check and a route's path, were a fifth of rendering a page's template (measured).
+    check and a route's path, were a fifth of rendering a page's template (measured). An
+    anonymous reader is offered the pages that need only reading when the portfolio is public.
     """
     here = request.url.path
     marks = tuple("page" if here == item["path"] else
@@ -104,12 +105,24 @@ def main_nav(request: Request, actor: Actor) -> Markup:
     if not hasattr(state, "main_nav"):
         state.main_nav = {}
     kept: dict[tuple[Any, ...], Markup] = state.main_nav
-    key = (actor.role, marks)
+    key = (actor.role if actor else None, marks)
     if key not in kept:
+        public = request.app.state.settings.public_read
         kept[key] = Markup("".join(
             _nav_link(request, item, mark)
-            for item, mark in zip(NAV, marks, strict=True) if can(actor, item["capability"])))
+            for item, mark in zip(NAV, marks, strict=True)
+            if _may_open(actor, item["capability"], public=public)))
     return kept[key]
+
+
+def _may_open(actor: Actor | None, capability: Capability, *, public: bool) -> bool:
+    """Tell whether a reader may open a page needing a capability (the route policies' rule).
+
+    Without an account only a public portfolio's reading pages open (`web.security.policy`).
+    """
+    if not actor:  # None, or a template's undefined name on a page drawn without one
+        return public and capability == Capability.READ
+    return can(actor, capability)
 
 
 def _nav_link(request: Request, item: dict[str, Any], mark: str | None) -> str:

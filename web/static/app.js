@@ -211,6 +211,13 @@ function letTablesScroll() {
       const caption = table.querySelector("caption");
       if (!table.hasAttribute("aria-label") && !caption) table.setAttribute("aria-label", "Table (scrolls sideways)");
     }
+    // A sticky column (phones) covers what scrolls under it: scroll padding as wide as it
+    // keeps a focused control beside it, not hidden beneath it (WCAG 2.4.11).
+    const first = table.rows[0];
+    const sticky = first ? Array.from(first.cells).filter(
+      (cell) => getComputedStyle(cell).position === "sticky") : [];
+    const covered = Math.max(0, ...sticky.map((cell) => cell.getBoundingClientRect().width));
+    table.style.scrollPaddingLeft = scrolls && covered ? `${Math.ceil(covered)}px` : "";
   });
 }
 document.addEventListener("DOMContentLoaded", letTablesScroll);
@@ -227,6 +234,26 @@ document.addEventListener("click", (event) => {
   const open = toggle.getAttribute("aria-expanded") !== "true";
   toggle.setAttribute("aria-expanded", String(open));
   row.hidden = !open;
+});
+
+// Escape closes an open Why? (from its toggle or from inside its panel) or a comment's Edit,
+// and focus goes back to what opened it, as the header's menu does.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !event.target.closest) return;
+  const row = event.target.closest("tr.why-row");
+  const toggle = row ? document.querySelector(`.why-toggle[aria-controls="${CSS.escape(row.id)}"]`)
+    : event.target.closest(".why-toggle");
+  if (toggle && toggle.getAttribute("aria-expanded") === "true") {
+    const panel = document.getElementById(toggle.getAttribute("aria-controls"));
+    toggle.setAttribute("aria-expanded", "false");
+    if (panel) panel.hidden = true;
+    toggle.focus();
+    return;
+  }
+  const edit = event.target.closest("#discussion details[open]");
+  if (!edit) return;
+  edit.open = false;
+  edit.querySelector("summary").focus();
 });
 
 // It is a button to assistive technology (a link only without script): Space presses it too.
