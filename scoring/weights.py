@@ -130,6 +130,19 @@ def weight_arrays(
     return w, dim_w, member
 
 
+def shares_of_dimension(criterion_weights: Mapping[str, float],
+                        dimension_of: Mapping[str, str]) -> dict[str, float]:
+    """Return each criterion's weight as its share of its dimension's total (0 if that is 0)."""
+    # Stored weights may be normalised over all criteria or within each dimension: the engine
+    # reads only these shares, so two versions are compared in them.
+    totals: dict[str, float] = {}
+    for key, weight in criterion_weights.items():
+        group = dimension_of.get(key, key)
+        totals[group] = totals.get(group, 0.0) + weight
+    return {key: weight / total if (total := totals[dimension_of.get(key, key)]) > 0 else 0.0
+            for key, weight in criterion_weights.items()}
+
+
 def effective_weights(criteria: Sequence[Criterion], profile: WeightProfile) -> pd.Series:
     """Return each criterion's share of the whole score, e_c = W_d' * w_c', summing to 1.
 

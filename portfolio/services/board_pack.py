@@ -6,11 +6,12 @@ from datetime import date
 from typing import Any
 
 from portfolio.db import Database
-from portfolio.services import agreement_pages, history, planning, ranking
+from portfolio.services import agreement_pages, history, planning, profiles, ranking
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import consistent_read
 from portfolio.services.frames import load_profile
 from scoring.ranking import CANDIDATES
+from scoring.weights import shares_of_dimension
 
 TOP = 10
 
@@ -36,6 +37,7 @@ def board_pack_data(db: Database, *, budget: float, today: date, profile: str | 
     with db.read() as session:
         consistent_read(session)
         stored = load_profile(session, run.profile)
+        dimension_of = profiles.criterion_dimensions(session)
     # The candidates view (idea, proposed, approved): paused work is committed, though the plan
     # and the roadmap may restart it.
     candidates = [r for r in rows if r["view"] == CANDIDATES]
@@ -48,7 +50,9 @@ def board_pack_data(db: Database, *, budget: float, today: date, profile: str | 
         "today": today.isoformat(), "profile": run.profile, "revision": run.revision,
         "description": stored.description,
         "dimension_weights": dict(sorted(stored.weights.dimension_weights.items())),
-        "criterion_weights": dict(sorted(stored.weights.criterion_weights.items())),
+        # Shares of their dimension: what the engine reads, whichever way a version stored them.
+        "criterion_weights": dict(sorted(shares_of_dimension(
+            stored.weights.criterion_weights, dimension_of).items())),
         "top": top, "blocked": blocked[:20], "blocked_count": len(blocked),
         "plumbing": planning.plumbing(db, profile=run.profile, top=TOP),
         "roadmap": plan, "changes": history.changes_since_last_snapshot(db),

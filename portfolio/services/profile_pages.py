@@ -18,7 +18,7 @@ from portfolio.services.ranking import ranked_rows
 from scoring.compare import compare_rankings
 from scoring.criteria import DIMENSIONS
 from scoring.ranking import CANDIDATES
-from scoring.weights import weight_problems
+from scoring.weights import shares_of_dimension, weight_problems
 
 GROUPS = ("dimensions", *DIMENSIONS)
 MAX_ASSESSORS = 6
@@ -44,12 +44,8 @@ def criterion_shares(profile: dict[str, Any],
                      criteria: dict[str, list[dict[str, str]]]) -> dict[str, float]:
     """Return each criterion's share of its dimension (0-1): w_c / sum of its dimension's w."""
     weights = profile["weights"]["criterion"]
-    shares: dict[str, float] = {}
-    for group in criteria.values():
-        total = sum(weights.get(c["key"], 0.0) for c in group)
-        for c in group:
-            shares[c["key"]] = weights.get(c["key"], 0.0) / total if total > 0 else 0.0
-    return shares
+    dimension_of = {c["key"]: d for d, group in criteria.items() for c in group}
+    return shares_of_dimension({k: weights.get(k, 0.0) for k in dimension_of}, dimension_of)
 
 
 def form_weights(profile: dict[str, Any],

@@ -34,6 +34,7 @@ from scoring.weights import (
     ahp_weights,
     group_ahp,
     normalise_weights,
+    shares_of_dimension,
 )
 
 
@@ -98,17 +99,23 @@ def profile_history(*, session: Session, name: str) -> list[dict[str, Any]]:
             "changed_by": who or "System",
             "changed_at": r.changed_at.isoformat() if r.changed_at else None}
            for r, who in revisions]
+    dimension_of = criterion_dimensions(session)
     for newer, older in zip(out, [*out[1:], None], strict=True):
-        newer["changes"] = weight_changes(older["weights"] if older else None, newer["weights"])
+        newer["changes"] = weight_changes(older["weights"] if older else None, newer["weights"],
+                                          dimension_of)
     return out
 
 
-def weight_changes(before: dict[str, Any] | None,
-                   after: dict[str, Any]) -> list[dict[str, Any]]:
-    """List the weights that differ between two versions (shares of their group, 0-1)."""
+def weight_changes(before: dict[str, Any] | None, after: dict[str, Any],
+                   dimension_of: dict[str, str]) -> list[dict[str, Any]]:
+    """List the weights that differ between two versions: dimensions as shares of all three,
+    criteria as shares of their dimension (0-1)."""
     changes = []
     for kind in ("dimension", "criterion"):
         old, new = (before or {}).get(kind, {}), after.get(kind, {})
+        if kind == "criterion":
+            old, new = shares_of_dimension(old, dimension_of), shares_of_dimension(new,
+                                                                                  dimension_of)
         for key in sorted(set(old) | set(new)):
             was, now = old.get(key), new.get(key)
             if was is None or now is None or abs(was - now) > 5e-5:
@@ -153,7 +160,7 @@ def _stale(session: Session, row: WeightProfile, version: int) -> Conflict:
     then = session.execute(select(col(ProfileRevision.weights)).where(
         col(ProfileRevision.profile_id) == row.id, col(ProfileRevision.version) == version)
     ).scalar()
-    changes = weight_changes(then, current["weights"])
+    changes = weight_changes(then, current["weights"], criterion_dimensions(session))
     return Conflict(
         f"weight profile {row.name!r} was changed by someone else since you opened it (now "
         f"version {row.version}, you edited version {version})",
@@ -256,6 +263,12 @@ def retire_profile(*, session: Session, actor: Actor, name: str,
     record(session, actor, action="retire" if retired else "restore", entity="weight_profile",
            entity_id=row.id, before=before, after=after)
     return after
+
+
+def criterion_dimensions(session: Session) -> dict[str, str]:
+    """Return each criterion's dimension by its key."""
+    return dict(cast(list[tuple[str, str]], session.execute(
+        select(col(Criterion.key), col(Criterion.dimension))).all()))
 
 
 def _criteria_by_dimension(session: Session) -> dict[str, list[str]]:

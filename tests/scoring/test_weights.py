@@ -19,6 +19,7 @@ from scoring.weights import (
     effective_weights,
     group_ahp,
     normalise_weights,
+    shares_of_dimension,
     weight_problems,
 )
 
@@ -245,3 +246,21 @@ def test_weight_problems_name_each_weight_that_cannot_be_used() -> None:
         "a": "the weights sum to zero: at least one must be positive",
         "b": "the weights sum to zero: at least one must be positive"}
     assert weight_problems({"a": 0, "b": 1}) == {}
+
+
+DIMENSION_OF = {"a": "impact", "b": "impact", "c": "feasibility", "d": "readiness"}
+
+
+@given(st.dictionaries(st.sampled_from(sorted(DIMENSION_OF)),
+                       st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=1e6)),
+                       min_size=4, max_size=4),
+       st.floats(min_value=1e-3, max_value=1e3))
+def test_shares_of_dimension_sum_to_one_and_ignore_how_weights_were_normalised(
+        weights: dict[str, float], scale: float) -> None:
+    shares = shares_of_dimension(weights, DIMENSION_OF)
+    for dimension in set(DIMENSION_OF.values()):
+        members = [k for k, d in DIMENSION_OF.items() if d == dimension]
+        total = sum(shares[k] for k in members)
+        assert total == pytest.approx(1.0) or all(weights[k] == 0 for k in members)
+    scaled = shares_of_dimension({k: w * scale for k, w in weights.items()}, DIMENSION_OF)
+    assert all(scaled[k] == pytest.approx(shares[k], abs=1e-9) for k in weights)

@@ -135,3 +135,27 @@ def test_the_top_candidates_scores_are_shown_at_2_decimals_by_designs_rule(
     data["top"][0]["score"] = 64.175
     html = board_pack_html(data)
     assert ">64.18<" in html and ">64.2<" not in html
+
+
+def test_the_pack_gives_each_criterion_as_its_share_of_its_dimension(london: Database) -> None:
+    # Found in review: the pack printed the stored weights as they are, which are shares of
+    # their dimension for a seeded version and of all criteria once saved again, so the same
+    # weights read "Data readiness 1.00" or "0.33".
+    from portfolio.actors import SYSTEM
+    from portfolio.services import profiles
+    from web.board_pack import board_pack_html
+
+    def pack_text() -> str:
+        data = board_pack_data(london, budget=1500000, today=date(2026, 12, 2),
+                               profile="Net zero")
+        return " ".join(board_pack_html(data).split())
+
+    seeded = pack_text()
+    with london.write() as session:
+        weights = profiles.get_profile(session=session, name="Net zero")["weights"]
+        profiles.set_weights(session=session, actor=SYSTEM, name="Net zero",
+                             dimension_weights=weights["dimension"],
+                             criterion_weights=weights["criterion"])
+    saved = pack_text()
+    for text in (seeded, saved):
+        assert "Data readiness 100%" in text and "Climate 45%" in text

@@ -28,9 +28,9 @@ def version(client: TestClient) -> int:
     return client.get("/api/v1/profiles/CDO default").json()["version"]
 
 
-def edit_form(page_text: str) -> dict[str, str]:
+def edit_form(page_text: str, action: str = "/profiles/CDO%20default") -> dict[str, str]:
     """Return the fields of a profile page's direct-weights form, as a browser would post them."""
-    form = parse_html(page_text).find("form", action="/profiles/CDO%20default")
+    form = parse_html(page_text).find("form", action=action)
     assert form is not None, "no form to change the weights"
     return {i.get("name") or "": i.get("value") or "" for i in form.find_all("input")}
 
@@ -385,3 +385,19 @@ def test_a_profile_named_with_a_question_mark_hash_or_percent_opens_after_each_a
     retired = client.post(str(created.url.copy_with(query=None)) + "/retire",
                           data={"action": "retire"})
     assert retired.status_code == 200 and "Not found" not in retired.text
+
+
+def test_saving_a_seeded_profile_unchanged_records_no_weight_change(
+    clients: dict[str, Browser],
+) -> None:
+    # Found in review: seeded versions keep each criterion as a share of its dimension, saved
+    # ones as a share of all criteria, so re-saving "Net zero" with only a new description
+    # listed 12 criteria as changed ("climate: 45.0% → 15.0% of all criteria").
+    client = clients["cdo"]
+    url = "/profiles/Net%20zero"
+    data = edit_form(client.get(url).text, url) | {"description": "Said again"}
+    assert client.post(url, data=data, follow_redirects=False).status_code == 303
+    newest = parse_html(client.get(url).text).find("ol", **{"class": "history"}).find("li")
+    assert "No weight changed" in newest.text(), newest.text()
+    history = client.get("/api/v1/profiles/Net zero/history").json()
+    assert history[0]["changes"] == []

@@ -16,6 +16,7 @@ from portfolio.services.snapshots.schema import (
 )
 from portfolio.services.snapshots.service import load_content
 from scoring.rounding import SCORE_DECIMALS, shown_score
+from scoring.weights import shares_of_dimension
 
 DIFF_TABLES = ("organisations", "datasets", "links", "dependencies", "partners", "assessments")
 
@@ -94,12 +95,29 @@ def _read_side_by_side(old: SnapshotContent, new: SnapshotContent) -> _Read:
     return read
 
 
-def _weight_changes(read: _Read) -> list[dict[str, Any]]:
-    """Return each weight that differs between the snapshots."""
-    old, new = read.weights_old, read.weights_new
+def _weight_changes(read: _Read, dimension_of: dict[str, str]) -> list[dict[str, Any]]:
+    """Return each weight that differs between the snapshots: criteria as shares of their
+    dimension (stored ones may be shares of all criteria; the engine reads only these)."""
+    old, new = ({**side, **{("criterion", key): share for key, share in shares_of_dimension(
+        {key: w for (kind, key), w in side.items() if kind == "criterion"},
+        dimension_of).items()}} for side in (read.weights_old, read.weights_new))
     return [{"kind": kind, "key": key, "from": old.get((kind, key)), "to": new.get((kind, key))}
             for kind, key in sorted(set(old) | set(new))
-            if old.get((kind, key)) != new.get((kind, key))]
+            if _apart(old.get((kind, key)), new.get((kind, key)))]
+
+
+def _apart(before: float | None, after: float | None) -> bool:
+    """Tell two weights apart: one missing, or more than a float's slip between them."""
+    if before is None or after is None:
+        return before is not after
+    return abs(before - after) > 5e-9
+
+
+def _dimension_of(content: SnapshotContent) -> dict[str, str]:
+    """Return each criterion's dimension by its key, as the snapshot holds them."""
+    data = content.table("criteria")
+    key, dimension = data.columns.index("key"), data.columns.index("dimension")
+    return {row[key]: row[dimension] for row in data.rows}
 
 
 def _field_changes_and_moves(read: _Read, touched: set[str]
@@ -151,7 +169,7 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
     tables = read.tables
     method_changed = old_meta["method_version"] != new_meta["method_version"]
     criteria_changed = bool(sum(len(v) for v in tables["criteria"].values()))
-    weight_changes = _weight_changes(read)
+    weight_changes = _weight_changes(read, _dimension_of(new))
     old_profile, new_profile = old_meta["profile"], new_meta["profile"]
     profile_changed = (old_profile["name"], old_profile["version"]) != (
         new_profile["name"], new_profile["version"])
