@@ -50,7 +50,7 @@ def _checked_weights(mapping: Mapping[str, float], what: str) -> dict[str, float
 
 
 def weight_problems(mapping: Mapping[str, object]) -> dict[str, str]:
-    """Name each weight that cannot be used (not a number, not finite, negative, or all zero).
+    """Name each weight that cannot be used: not a number, not finite, negative, too big, all 0.
 
     Used where every weight has its own field, so each message can stand beside its field.
     """
@@ -66,6 +66,9 @@ def weight_problems(mapping: Mapping[str, object]) -> dict[str, str]:
             problems[key] = f"Enter an ordinary number, such as 0.3 (you entered {str(raw)!r})."
         elif value < 0:
             problems[key] = "Enter a weight of 0 or more: 0 leaves it out."
+        elif value > MAX_WEIGHT:
+            problems[key] = (f"Enter a weight of at most {MAX_WEIGHT:,.0f}: weights are "
+                             "relative, so scale them all down.")
         else:
             total += value
     if not problems and mapping and total <= 0:

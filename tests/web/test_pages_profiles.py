@@ -401,3 +401,17 @@ def test_saving_a_seeded_profile_unchanged_records_no_weight_change(
     assert "No weight changed" in newest.text(), newest.text()
     history = client.get("/api/v1/profiles/Net zero/history").json()
     assert history[0]["changes"] == []
+
+
+def test_a_weight_over_the_limit_is_said_beside_its_field_in_plain_words(
+    clients: dict[str, Browser],
+) -> None:
+    # Found in review: 1000001 was refused only in the summary, unlinked, in the engine's words
+    # ("Dimension weights: the weight for 'impact' is over 1,000,000: 1000001.0").
+    client = clients["cdo"]
+    response = client.post(PROFILE, data=edit_form(client.get(PROFILE).text)
+                           | {"dim:impact": "1000001"})
+    assert response.status_code == 422
+    shown = parse_html(response.text).error_for("w-dim-impact")
+    assert "at most 1,000,000" in shown and "'impact'" not in shown and "1000001.0" not in shown
+    assert parse_html(response.text).by_id("w-dim-impact").get("value") == "1000001"
