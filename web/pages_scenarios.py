@@ -270,6 +270,12 @@ def scenario_update(request: Request, db: AppDatabase, session: WriteSession,
             f"it was changed by someone else since you opened it{_changes(exc)}, so these "
             "settings are not saved; save them over it again to replace theirs")},
             scenario_id, 409)
+    except NotFound:
+        # Deleted meanwhile: the settings stay on the page, to be saved as a new scenario.
+        session.rollback()
+        return _refused(request, db, data, {"scenario": (
+            f"“{data['name']}” was deleted by someone else since you opened it, so these "
+            "settings are not saved; save them as a new scenario below")}, None, 404)
     return see_other(f"{request.url_for('plan')}?scenario={saved['id']}")
 
 

@@ -436,3 +436,20 @@ def test_a_decimal_comma_in_the_plans_capacity_is_refused_not_read_as_thousands(
     assert response.status_code == 422
     assert "comma out of place" in parse_html(response.text).error_for("capacity")
     assert clients["cdo"].get("/plan", params={**PLAN, "budget": "1,500,000"}).status_code == 200
+
+
+def test_saving_over_a_scenario_deleted_meanwhile_keeps_the_settings_and_says_so(
+        clients: dict[str, Browser]) -> None:
+    # Found in review: a bare "Not found / No scenario 1." page, the settings typed lost.
+    client = clients["cdo"]
+    made = scenario(client, "Lean")
+    form = save_over_form(client.get("/plan", params={"scenario": made["id"]}).text)
+    assert client.delete(f"/api/v1/scenarios/{made['id']}",
+                         params={"version": made["version"]}).status_code in (200, 204)
+    response = client.post(f"/scenarios/{made['id']}", data=form | {"budget": "700000"})
+    assert response.status_code == 404
+    page = parse_html(response.text)
+    assert page.by_id("budget").get("value") == "700000"
+    summary = " ".join(page.find(class_="error-summary").text().split())
+    assert "deleted" in summary and "as a new scenario" in summary
+    assert page.by_id("s-name") is not None
