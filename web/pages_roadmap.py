@@ -205,29 +205,53 @@ def board_pack(
     request: Request, db: AppDatabase, budget: Text = None, horizon: Text = None,
     capacity: Text = None, discount_rate: Text = None,
     profile: Annotated[str | None, Query(max_length=120)] = None,
+    scenario: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ):
-    """Download the board pack: weights, top candidates, the roadmap, blockers and changes."""
+    """Download the board pack: weights, top candidates, the roadmap, blockers and changes.
+
+    Of a saved roadmap scenario, its whole request (forced sets and deadlines too).
+    """
     from datetime import date
 
     from portfolio.services.board_pack import board_pack_data
     from web.board_pack import board_pack_pdf
 
+    opened = _opened(db, scenario) if scenario is not None else None
+    form = opened["form"] if opened else {
+        "budget": budget or "", "capacity": capacity or "", "horizon": horizon or "",
+        "discount_rate": discount_rate or "", "profile": profile or ""}
     errors: dict[str, str] = {}
     # Read as the page reads its form (`_values`), blanks given the page's defaults.
-    values = _values(errors, {
-        "budget": budget or "", "capacity": capacity or "",
-        "horizon": (horizon or "").strip() or str(roadmap_service.DEFAULT_HORIZON),
-        "discount_rate": ((discount_rate or "").strip()
+    values = _values(errors, form | {
+        "horizon": form["horizon"].strip() or str(roadmap_service.DEFAULT_HORIZON),
+        "discount_rate": (form["discount_rate"].strip()
                           or str(roadmap_service.DEFAULT_DISCOUNT_RATE))})
     if values["budget"] is None and "budget" not in errors:
         errors["budget"] = "enter the budget per quarter for the roadmap"
+    if form["profile"] and not _profile_exists(db, form["profile"]):
+        errors["profile"] = f"no weight profile called {form['profile']!r}"
     if errors:
+        if "text/html" in request.headers.get("accept", ""):
+            # The page's own link: answered with the page, each fault beside its field.
+            return _render(request, db, {"form": form, "sent": True}, group=None)
         raise Invalid(errors)
+    saved = opened["scenario"] if opened else None
     today = date.today()
-    data = board_pack_data(db, today=today, profile=profile or None,
-                           wall_clock_seconds=db.settings.plan_wall_clock_seconds, **values)
+    data = board_pack_data(
+        db, today=today, profile=form["profile"] or None,
+        wall_clock_seconds=db.settings.plan_wall_clock_seconds, **values,
+        force_in=tuple(saved["force_in"]) if saved else (),
+        force_out=tuple(saved["force_out"]) if saved else (),
+        deadlines={s: date.fromisoformat(d) for s, d in saved["deadlines"].items()}
+        if saved else None)
     return Response(board_pack_pdf(data), media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="board-pack-{today.isoformat()}.pdf"'})
+
+
+def _profile_exists(db: Any, name: str) -> bool:
+    """Tell whether a weight profile of this name exists (retired ones too)."""
+    with db.read() as session:
+        return name in {p["name"] for p in profile_service.list_profiles(session=session)}
 
 
 def _capacity_page(request: Request, actor: Actor | None, *, errors: dict[str, str],

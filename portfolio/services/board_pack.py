@@ -31,7 +31,9 @@ def board_pack_data(db: Database, *, budget: float, today: date, profile: str | 
                     horizon: int = roadmap_service.DEFAULT_HORIZON,
                     capacity: float | None = None,
                     discount_rate: float = roadmap_service.DEFAULT_DISCOUNT_RATE,
-                    wall_clock_seconds: float = 60.0) -> dict[str, Any]:
+                    wall_clock_seconds: float = 60.0, force_in: tuple[str, ...] = (),
+                    force_out: tuple[str, ...] = (),
+                    deadlines: dict[str, date] | None = None) -> dict[str, Any]:
     """Gather a board pack's contents at today's portfolio for a profile and a budget."""
     run, rows = ranking.ranked_rows(db, profile=profile)
     with db.read() as session:
@@ -45,7 +47,8 @@ def board_pack_data(db: Database, *, budget: float, today: date, profile: str | 
     blocked = [r for r in candidates if r["blocked_by"]]
     plan = roadmap_service.roadmap(db, budget=budget, horizon=horizon, profile=run.profile,
                                    capacity=capacity, discount_rate=discount_rate, today=today,
-                                   wall_clock_seconds=wall_clock_seconds)
+                                   wall_clock_seconds=wall_clock_seconds, force_in=force_in,
+                                   force_out=force_out, deadlines=deadlines)
     return {
         "today": today.isoformat(), "profile": run.profile, "revision": run.revision,
         "description": stored.description,

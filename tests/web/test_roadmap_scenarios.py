@@ -174,3 +174,36 @@ def test_saving_a_roadmap_with_a_profile_gone_keeps_the_name_and_description_typ
     assert again.status_code == 303
     made = next(s for s in cdo.get("/api/v1/scenarios").json() if s["name"] == "Spring board")
     assert made["profile"] == "Net zero"
+
+
+def test_the_board_pack_of_an_opened_roadmap_follows_its_forced_sets(
+        clients: dict[str, Browser], london: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found in review: the page's "Download the board pack" link sent only the budget, horizon,
+    # capacity, discount rate and profile, so the pack's roadmap started a project forced out.
+    from web import board_pack as board_pack_module
+
+    cdo = clients["cdo"]
+    free = cdo.get(f"/api/v1/scenarios/{save(cdo, 'Free')['id']}/plan").json()["roadmap"]
+    out = sorted(p["slug"] for p in free["starts"])[0]
+    without = save(cdo, "Without one", force_out=[out])
+    page = parse_html(cdo.get("/plan/roadmap", params={"scenario": without["id"]}).text)
+    link = next(a.get("href") for a in page.find_all("a")
+                if "board-pack.pdf" in (a.get("href") or ""))
+    assert f"scenario={without['id']}" in link
+    packed: list[dict] = []
+    monkeypatch.setattr(board_pack_module, "board_pack_pdf",
+                        lambda data: packed.append(data) or b"%PDF-")
+    assert cdo.get(link).status_code == 200
+    assert out not in {p["slug"] for p in packed[0]["roadmap"]["starts"]}
+
+
+@pytest.mark.parametrize(("params", "control"), [({}, "budget"),
+                                                  ({"budget": "2000000", "profile": "Nope"},
+                                                   "profile")])
+def test_a_board_pack_a_browser_asks_for_badly_answers_the_roadmap_page(
+        clients: dict[str, Browser], params: dict[str, str], control: str) -> None:
+    # Found in review: a browser was answered raw JSON (422, or 404 for an unknown profile).
+    response = clients["cdo"].get("/plan/board-pack.pdf", params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert parse_html(response.text).error_for(control)
