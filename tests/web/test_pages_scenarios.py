@@ -453,3 +453,18 @@ def test_saving_over_a_scenario_deleted_meanwhile_keeps_the_settings_and_says_so
     summary = " ".join(page.find(class_="error-summary").text().split())
     assert "deleted" in summary and "as a new scenario" in summary
     assert page.by_id("s-name") is not None
+
+
+def test_the_value_curve_is_asked_for_with_the_budget_written_whole(
+        clients: dict[str, Browser]) -> None:
+    # Found in review: a budget the page writes as 1e+300 went into the curve's address
+    # unencoded, so "+" arrived as a space and the curve said "(you entered '1e 300')".
+    from urllib.parse import parse_qs, urlsplit
+
+    response = clients["cdo"].get("/plan", params={**PLAN, "budget": "1e300",
+                                                   "capacity": "1e300"})
+    assert response.status_code == 200, response.text
+    url = parse_html(response.text).by_id("frontier").get("hx-get") or ""
+    sent = parse_qs(urlsplit(url).query)
+    assert float(sent["budget"][0]) == 1e300 and float(sent["capacity"][0]) == 1e300
+    assert clients["cdo"].get(url).status_code == 200
