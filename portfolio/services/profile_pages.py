@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from fractions import Fraction
 from typing import Any
 
 import pandas as pd
@@ -62,11 +61,17 @@ def _figure(value: float) -> str:
 
 
 def parse_judgement(text: str) -> float:
-    """Read a judgement typed as 3, 0.333, 1/3 or 5/3 (blank is 1, equal importance)."""
+    """Read a judgement typed as 3, 0.333, 1/3, 5/3 or 1/1.5 (blank is 1, equal importance)."""
     text = text.strip()
     if not text:
         return 1.0
-    value = float(Fraction(text)) if "/" in text else float(text)
+    if "/" in text:
+        above, below = (float(part) for part in text.split("/", 1))
+        if below == 0:
+            raise ValueError(text)
+        value = above / below
+    else:
+        value = float(text)
     if not math.isfinite(value):
         raise ValueError(text)
     return value
@@ -100,7 +105,7 @@ def grid_start(profile: dict[str, Any], criteria: dict[str, list[dict[str, str]]
             where = {key: labels.index(key) for key in keys if key in labels}
             for i, j in _pairs(len(keys)):
                 if keys[i] in where and keys[j] in where:
-                    values[f"a{k}:{group}:{i}:{j}"] = _figure(
+                    values[f"a{k}:{group}:{i}:{j}"] = _judgement(
                         matrix[where[keys[i]]][where[keys[j]]])
         if matrices:
             continue
@@ -108,8 +113,14 @@ def grid_start(profile: dict[str, Any], criteria: dict[str, list[dict[str, str]]
         weights = [profile["weights"][kind].get(key, 0.0) for key in keys]
         for i, j in _pairs(len(keys)):
             ratio = weights[i] / weights[j] if weights[i] > 0 and weights[j] > 0 else 1.0
-            values[f"a0:{group}:{i}:{j}"] = _figure(ratio)
+            values[f"a0:{group}:{i}:{j}"] = _judgement(ratio)
     return values
+
+
+def _judgement(value: float) -> str:
+    """Write a judgement as typed: under 1 as a fraction (1/9), so it reads back exactly."""
+    # 1/9 written "0.11" reads back below Saaty's scale, a warning about nothing typed.
+    return f"1/{_figure(1 / value)}" if 0 < value < 1 else _figure(value)
 
 
 def _pairs(n: int) -> list[tuple[int, int]]:

@@ -415,3 +415,21 @@ def test_a_weight_over_the_limit_is_said_beside_its_field_in_plain_words(
     shown = parse_html(response.text).error_for("w-dim-impact")
     assert "at most 1,000,000" in shown and "'impact'" not in shown and "1000001.0" not in shown
     assert parse_html(response.text).by_id("w-dim-impact").get("value") == "1000001"
+
+
+def test_the_ahp_grid_starts_from_weights_in_ratio_1_to_9_without_an_off_scale_warning(
+    clients: dict[str, Browser],
+) -> None:
+    # Found in review: dimensions weighted 5:45 filled the grid with "0.11", just below 1/9,
+    # so the page warned "outside Saaty's scale" of a judgement no one typed.
+    client = clients["cdo"]
+    data = edit_form(client.get(PROFILE).text) | {
+        "dim:impact": "5", "dim:feasibility": "45", "dim:readiness": "45"}
+    assert client.post(PROFILE, data=data, follow_redirects=False).status_code == 303
+    grid = parse_html(client.get(PROFILE + "/ahp").text)
+    cells = {i.get("name"): i.get("value") for i in grid.find_all("input")
+             if (i.get("name") or "").startswith("a0:dimensions:")}
+    assert cells["a0:dimensions:0:1"] == "1/9" and cells["a0:dimensions:0:2"] == "1/9"
+    preview = client.post("/profiles/ahp/preview", headers={"HX-Request": "true"},
+                          data={"assessors": "1", **cells})
+    assert "outside saaty" not in preview.text.lower(), preview.text
