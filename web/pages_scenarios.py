@@ -21,7 +21,7 @@ from web.pages_common import AppDatabase, CurrentActor, FormData, WriteSession
 from web.pages_projects import see_other
 from web.routing import Router
 from web.security import Policy, RowId, policy
-from web.templating import render
+from web.templating import flash, path_for, render
 
 router = Router(include_in_schema=False)
 READ = Depends(policy(Policy.READ))
@@ -299,11 +299,18 @@ def scenario_delete(request: Request, db: AppDatabase, session: WriteSession,
                     actor: CurrentActor, scenario_id: RowId, form: FormData):
     """Delete a saved scenario, unless it was changed since the page showed it."""
     try:
+        found = scenario_service.get_scenario(session=session, scenario_id=scenario_id)
         scenario_service.delete_scenario(session=session, actor=actor, scenario_id=scenario_id,
                                          version=whole_number(form.get("version", "")))
     except Conflict as exc:
-        # Kept: the page shows it as it is now, its delete form carrying the version saved.
         session.rollback()
+        if exc.current["kind"] == "roadmap":
+            # Its own page shows it as it is now, the delete form carrying the version saved.
+            flash(request, f"“{exc.current['name']}” was changed by someone else since you "
+                           f"opened it{_changes(exc)}, so it is not deleted; delete it again "
+                           "to remove it as it is now.")
+            return see_other(f"{path_for(request, 'roadmap')}?scenario={scenario_id}")
+        # Kept: the page shows it as it is now, its delete form carrying the version saved.
         now = exc.current
         data = {"name": now["name"], "description": now["description"],
                 "budget": str(now["budget"]), "profile": now["profile"] or "",
@@ -312,4 +319,11 @@ def scenario_delete(request: Request, db: AppDatabase, session: WriteSession,
         return _refused(request, db, data, {"scenario": (
             f"it was changed by someone else since you opened it{_changes(exc)}, so it is not "
             "deleted; delete it again to remove it as it is now")}, scenario_id, 409)
+    except NotFound:
+        session.rollback()
+        flash(request, "That scenario was already deleted, by someone else or in another tab.")
+        return see_other(request.url_for("plan"))
+    if found["kind"] == "roadmap":
+        flash(request, f"Deleted the roadmap scenario “{found['name']}”.")
+        return see_other(path_for(request, "roadmap"))
     return see_other(request.url_for("plan"))

@@ -207,3 +207,52 @@ def test_a_board_pack_a_browser_asks_for_badly_answers_the_roadmap_page(
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("text/html")
     assert parse_html(response.text).error_for(control)
+
+
+def delete_form(page_text: str) -> tuple[str, dict[str, str]]:
+    """Return the action and fields of an opened roadmap's delete form."""
+    form = next(f for f in parse_html(page_text).find_all("form")
+                if "Delete" in f.text())
+    return form.get("action") or "", {i.get("name"): i.get("value") or ""
+                                      for i in form.find_all("input")}
+
+
+def test_a_saved_roadmap_is_deleted_from_its_page(clients: dict[str, Browser]) -> None:
+    # Found in review: a saved roadmap could be deleted only through the API.
+    cdo = clients["cdo"]
+    made = save(cdo, "Short-lived")
+    action, fields = delete_form(cdo.get("/plan/roadmap", params={"scenario": made["id"]}).text)
+    response = cdo.post(action, data=fields)
+    assert response.status_code == 200 and response.url.path == "/plan/roadmap"
+    assert "Deleted the roadmap scenario “Short-lived”" in response.text
+    assert cdo.get(f"/api/v1/scenarios/{made['id']}").status_code == 404
+
+
+def test_a_roadmap_changed_meanwhile_is_not_deleted_and_its_page_says_why(
+        clients: dict[str, Browser]) -> None:
+    cdo = clients["cdo"]
+    made = save(cdo, "Contested")
+    action, fields = delete_form(cdo.get("/plan/roadmap", params={"scenario": made["id"]}).text)
+    assert cdo.put(f"/api/v1/scenarios/{made['id']}", json={
+        "budget": 3_000_000, "version": made["version"]}).status_code == 200
+    response = cdo.post(action, data=fields)
+    assert response.url.path == "/plan/roadmap" and f"scenario={made['id']}" in str(response.url)
+    assert "changed by someone else" in " ".join(response.text.split())
+    assert cdo.get(f"/api/v1/scenarios/{made['id']}").json()["budget"] == 3_000_000
+    assert cdo.get("/plan/roadmap", headers={}).status_code == 200
+
+
+def test_a_lead_is_offered_no_delete_on_a_saved_roadmap(clients: dict[str, Browser]) -> None:
+    made = save(clients["cdo"], "Theirs")
+    page = clients["lead"].get("/plan/roadmap", params={"scenario": made["id"]}).text
+    assert not [f for f in parse_html(page).find_all("form") if "Delete" in f.text()]
+
+
+def test_deleting_a_roadmap_someone_deleted_meanwhile_says_it_is_gone(
+        clients: dict[str, Browser]) -> None:
+    cdo = clients["cdo"]
+    made = save(cdo, "Twice")
+    action, fields = delete_form(cdo.get("/plan/roadmap", params={"scenario": made["id"]}).text)
+    assert cdo.post(action, data=fields).status_code == 200
+    again = cdo.post(action, data=fields)
+    assert again.status_code == 200 and "already deleted" in again.text
