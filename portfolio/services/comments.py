@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -65,6 +66,12 @@ def shows(ch: str) -> bool:
     return not ch.isspace() and unicodedata.category(ch) != "Cf"
 
 
+def _reads_as_words(text: str) -> bool:
+    """Tell whether a comment's rendered Markdown has a character to read."""
+    shown = html.unescape(re.sub(r"<[^>]*>", "", render_markdown(text)))
+    return any(shows(ch) for ch in shown)
+
+
 def _checked_body(body: str, *, max_chars: int) -> str:
     """Return a comment's text, or refuse it in words."""
     text = (body or "").strip()
@@ -76,6 +83,9 @@ def _checked_body(body: str, *, max_chars: int) -> str:
                                f"{len(text):,})."})
     if problem := control_problem(text, multiline=True):
         raise Invalid({"body": f"The comment {problem}."})
+    if not _reads_as_words(text):
+        # Markdown that renders to nothing to read ("-", "* * *", "&nbsp;"): as empty.
+        raise Invalid({"body": "Write a comment."})
     return text
 
 

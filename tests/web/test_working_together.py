@@ -661,7 +661,9 @@ def test_marking_one_read_comes_back_to_it_and_the_menu_button_carries_the_count
 
 # Found in review: a comment of only zero-width characters (or no-break spaces) was posted as a
 # visibly empty comment, and its watchers were told of it.
-@pytest.mark.parametrize("body", ["\u200b", "\u200b\u00a0 \u2060\n\ufeff"])
+# And Markdown that renders to nothing to read: an empty bullet, a rule, an entity for a space.
+@pytest.mark.parametrize("body", ["\u200b", "\u200b\u00a0 \u2060\n\ufeff", "-", "* * *",
+                                  "&nbsp;", "#", "[](https://example.org)"])
 def test_a_comment_with_nothing_to_see_is_refused(people: People, london: Database,
                                                   body: str) -> None:
     lead = people("lead", BD)
