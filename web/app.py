@@ -309,6 +309,8 @@ def sign_in_first(request: Request) -> Response:
 # What a browser signed out meanwhile (elsewhere, or away too long) is told of a form it sent.
 # app.js puts "Not saved." before it and "What you typed is still here." after.
 SIGNED_OUT = "you are signed out: sign in again in another tab, then send it again"
+# What a reader let in by public read, who never signed in, is told of a form they sent.
+NOT_SIGNED_IN = "you are not signed in: sign in in another tab, then send it again"
 # Fields a form carries that are not what the user typed: hidden ones that say what the page
 # read or which button was pressed (and every was_NAME, the value a field started from).
 NOT_TYPED = frozenset({"csrf_token", "version", "next", "read", "was", "to", "stage", "queue",
@@ -344,13 +346,14 @@ async def unsent_after_sign_out(request: Request) -> Response:
     htmx shows the refusal beside the form, which still holds the input; a plain form's
     answer is the sign-in page with what was typed, to copy, and a way back to its page.
     """
+    # A reader let in by public read never signed in: not "signed out meanwhile".
+    signed_out = getattr(request.state, "signed_out", False)
     if request.headers.get("HX-Request"):
-        return JSONResponse({"detail": SIGNED_OUT}, status_code=401)
+        return JSONResponse({"detail": SIGNED_OUT if signed_out else NOT_SIGNED_IN},
+                            status_code=401)
     return render(request, "login.html", login_context(
         request, next=came_from(request) or "/") | {
-            "kept": await typed_in(request),
-            # A reader let in by public read never signed in: not "signed out meanwhile".
-            "signed_out": getattr(request.state, "signed_out", False)}, status_code=401)
+            "kept": await typed_in(request), "signed_out": signed_out}, status_code=401)
 
 
 def sent_from_a_page(request: Request) -> bool:

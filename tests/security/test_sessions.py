@@ -230,3 +230,17 @@ def test_a_csrf_token_with_letters_outside_ascii_is_refused_not_a_500(
         header = browser.post("/api/v1/notifications/read", json={},
                               headers={"X-CSRF-Token": given.encode()})
     assert form.status_code == 403 and header.status_code == 403
+
+
+def test_an_htmx_form_sent_after_the_session_ended_elsewhere_says_signed_out(
+        app, db: Database) -> None:  # type: ignore[no-untyped-def]
+    # Beside a reader who never signed in (told "not signed in"): one signed out meanwhile.
+    with Browser(app) as first:
+        sign_in(first, db, "cdo")
+        thief = copy_of(app, first)
+        assert first.post("/account/sessions/end", follow_redirects=False).status_code == 303
+        with thief:
+            answer = thief.post("/notifications/read", headers={"HX-Request": "true"},
+                                follow_redirects=False)
+    assert answer.status_code == 401
+    assert answer.json()["detail"].startswith("you are signed out")

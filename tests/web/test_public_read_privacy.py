@@ -270,3 +270,16 @@ def test_a_form_an_anonymous_reader_sends_asks_them_to_sign_in_not_again(app: Fa
     said = parse_html(answer.text).by_id("not-sent").text()
     assert "not signed in" in said and "meanwhile" not in said
     assert typed in answer.text
+
+
+def test_an_htmx_form_an_anonymous_reader_sends_says_not_signed_in(app: FastAPI) -> None:
+    # Noticed in a review: under htmx the same reader was told "you are signed out".
+    with Browser(app, headers={"accept": "text/html"}) as anonymous:
+        anonymous.csrf = page_csrf(anonymous)
+        answer = anonymous.post(f"/projects/{COMMITTED}/comments", data={"body": "A question"},
+                                headers={"HX-Request": "true",
+                                         "Referer": f"http://testserver/projects/{COMMITTED}"},
+                                follow_redirects=False)
+    assert answer.status_code == 401
+    said = answer.json()["detail"]
+    assert "not signed in" in said and "signed out" not in said
