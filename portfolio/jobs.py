@@ -25,6 +25,8 @@ in-process executor: no worker is needed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import os
 import threading
@@ -45,8 +47,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import col
 
 from portfolio.actors import Actor
-from portfolio.capabilities import Capability, require
-from portfolio.errors import DomainError, NotAllowed, WorkerStopped
+from portfolio.capabilities import Capability, can, require
+from portfolio.errors import DomainError, NotAllowed, NotFound, WorkerStopped
 from portfolio.models import JobOutcome, RankingRun, utcnow
 from portfolio.settings import Settings
 
@@ -319,6 +321,15 @@ class JobQueue:
         if self._app is not None:
             self._app.close()
 
+    def harvest_asker(self, job_id: int) -> int | None:
+        """Return the user who asked for a harvest job, or None when there is no such job."""
+        self.app  # noqa: B018 - opened first: it creates the queue's tables in a new database
+        with psycopg.connect(conninfo(self.settings.database_url), autocommit=True) as conn:
+            row = conn.execute("SELECT args->>'user_id' FROM procrastinate_jobs "
+                               "WHERE id = %s AND task_name = %s",
+                               (job_id, HARVEST_TASK)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def status(self, job_id: int) -> str | None:
         """Return a job's status (todo, doing, succeeded, failed...), or None when gone."""
         with psycopg.connect(conninfo(self.settings.database_url), autocommit=True) as conn:
@@ -374,9 +385,15 @@ class JobQueue:
             return self._job_with_lock(lock)
 
     def harvest(self, actor: Actor, *, url: str, publisher: str, confirm: list[str]) -> int:
-        """Queue a harvest of a portal as an actor (once while one is queued); return its job."""
+        """Queue a harvest of a portal as an actor (once while the same one is queued);
+        return its job."""
         require(actor, Capability.HARVEST_CATALOGUE)
-        lock = f"harvest:{url}"
+        # The whole request names the lock: another user's harvest of the portal, or this
+        # user's with another publisher or other confirmations, is a job of its own. The
+        # address is there for admins reading the jobs page, cut to the outcome's column.
+        asked = json.dumps([actor.id, url, publisher, sorted(confirm)], ensure_ascii=False)
+        digest = hashlib.sha256(asked.encode()).hexdigest()[:16]
+        lock = f"harvest:{actor.id}:{digest}:{url}"[:255]
         for _ in range(DEFER_TRIES):
             try:
                 return self.app.configure_task(HARVEST_TASK, queueing_lock=lock).defer(
@@ -388,8 +405,8 @@ class JobQueue:
                 return found
             # The harvest holding the lock finished between the two queries: it was an
             # earlier one (this user's confirmations may differ), so queue this one now.
-        raise QueueBusy("the harvest could not be queued: another one for this portal keeps "
-                        "starting and ending; try again in a minute")
+        raise QueueBusy("the harvest could not be queued: the same one keeps starting and "
+                        "ending; try again in a minute")
 
     def import_file(self, run_id: int) -> int:
         """Queue the import of a file kept for an import run; return its job."""
@@ -434,8 +451,7 @@ class JobQueue:
         return None if found is None else found[0]
 
     def _newest_job(self, lock: str, *also: str) -> tuple[int, str] | None:
-        """Return the id and status of the newest job queued or running (or also in these
-        states) under a queueing lock, if any."""
+        """Return the id and status of the newest job under a lock: queued, running or `also`."""
         wanted = ["todo", "doing", *also]
         with psycopg.connect(conninfo(self.settings.database_url), autocommit=True) as conn:
             row = conn.execute(
@@ -549,8 +565,15 @@ def run_worker(settings: Settings, *, concurrency: int = 1, wait: bool = True) -
 
 
 def job_outcome(db: Database, actor: Actor, job_id: int) -> dict[str, Any] | None:
-    """Return the last recorded outcome of a harvest job (None while queued or running)."""
+    """Return the last recorded outcome of a harvest job (None while queued or running).
+
+    Only its asker's (or an admin's, who watches jobs): another user's is not found, as one
+    that does not exist.
+    """
     require(actor, Capability.HARVEST_CATALOGUE)
+    asker = db.queue.harvest_asker(job_id) if db.queue is not None else None
+    if asker is None or (asker != actor.id and not can(actor, Capability.WATCH_JOBS)):
+        raise NotFound("harvest job", job_id)
     with db.read() as session:
         found: JobOutcome | None = session.execute(
             # A harvest's only: any other job's error is for admins (recent_failures).

@@ -207,10 +207,8 @@ def board_pack(
     profile: Annotated[str | None, Query(max_length=120)] = None,
     scenario: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ):
-    """Download the board pack: weights, top candidates, the roadmap, blockers and changes.
-
-    Of a saved roadmap scenario, its whole request (forced sets and deadlines too).
-    """
+    """Download the board pack: weights, top candidates, the roadmap, blockers and changes."""
+    # Of a saved roadmap scenario, its whole request (forced sets and deadlines too).
     from datetime import date
 
     from portfolio.services.board_pack import board_pack_data

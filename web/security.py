@@ -277,6 +277,11 @@ async def check_csrf(request: Request) -> None:
         raise CsrfRefused()
 
 
+def admits_anonymous(capability: Capability, *, public_read: bool) -> bool:
+    """Tell whether a reader without an account may use what needs a capability."""
+    return public_read and capability == Capability.READ
+
+
 def policy(kind: Policy) -> Callable[[Request], Awaitable[Actor | None]]:
     """Return a route dependency that enforces a policy and the CSRF check."""
 
@@ -287,7 +292,7 @@ def policy(kind: Policy) -> Callable[[Request], Awaitable[Actor | None]]:
             return actor
         if actor is None:
             settings = request.app.state.settings
-            if not (kind == Policy.READ and settings.public_read):
+            if not admits_anonymous(Capability(kind.value), public_read=settings.public_read):
                 raise NotAuthenticated("sign in to use this")
         # Who may comes first: an upload refused unread (UploadGate) has no form, so no token,
         # and its refusal should say who may rather than that the form expired.

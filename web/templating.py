@@ -15,7 +15,7 @@ from portfolio.actors import Actor
 from portfolio.capabilities import Capability, can
 from portfolio.enums import DIMENSIONS
 from web.assets import STATIC_DIR, VENDOR_FILES, content_hash
-from web.security import csrf_token
+from web.security import admits_anonymous, csrf_token
 
 templates = Jinja2Blocks(directory=str(Path(__file__).resolve().parent / "templates"))
 
@@ -91,12 +91,10 @@ NAV: list[dict[str, Any]] = [
 
 
 def main_nav(request: Request, actor: Actor | None) -> Markup:
-    """Return the main navigation's links a user may follow, the page's own marked as current.
-
-    Built once per role and current item, then kept: its 14 links, each with a capability
-    check and a route's path, were a fifth of rendering a page's template (measured). An
-    anonymous reader is offered the pages that need only reading when the portfolio is public.
-    """
+    """Return the main navigation's links a reader may follow, the page's own marked current."""
+    # Built once per role and current item, then kept: its 14 links, each with a capability
+    # check and a route's path, were a fifth of rendering a page's template (measured). An
+    # anonymous reader is offered the pages that need only reading when the portfolio is public.
     here = request.url.path
     marks = tuple("page" if here == item["path"] else
                   "true" if item["section"] and here.startswith(item["section"])
@@ -116,12 +114,9 @@ def main_nav(request: Request, actor: Actor | None) -> Markup:
 
 
 def _may_open(actor: Actor | None, capability: Capability, *, public: bool) -> bool:
-    """Tell whether a reader may open a page needing a capability (the route policies' rule).
-
-    Without an account only a public portfolio's reading pages open (`web.security.policy`).
-    """
+    """Tell whether a reader may open a page needing a capability, as the route policies do."""
     if not actor:  # None, or a template's undefined name on a page drawn without one
-        return public and capability == Capability.READ
+        return admits_anonymous(capability, public_read=public)
     return can(actor, capability)
 
 

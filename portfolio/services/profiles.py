@@ -108,8 +108,7 @@ def profile_history(*, session: Session, name: str) -> list[dict[str, Any]]:
 
 def weight_changes(before: dict[str, Any] | None, after: dict[str, Any],
                    dimension_of: dict[str, str]) -> list[dict[str, Any]]:
-    """List the weights that differ between two versions: dimensions as shares of all three,
-    criteria as shares of their dimension (0-1)."""
+    """List the weights that differ between two versions, criteria as shares of their dimension."""
     changes = []
     for kind in ("dimension", "criterion"):
         old, new = (before or {}).get(kind, {}), after.get(kind, {})

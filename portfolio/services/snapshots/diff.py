@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
@@ -76,6 +76,8 @@ class _Read:
     new_projects: dict[str, dict[str, Any]]
     weights_old: dict[tuple[str, str], float]
     weights_new: dict[tuple[str, str], float]
+    # Each criterion's dimension, from both snapshots (one only the older has keeps its own).
+    dimension_of: dict[str, str] = field(default_factory=dict)
 
 
 def _read_side_by_side(old: SnapshotContent, new: SnapshotContent) -> _Read:
@@ -91,16 +93,25 @@ def _read_side_by_side(old: SnapshotContent, new: SnapshotContent) -> _Read:
             read.weights_old = {(k, key): w for k, key, w in old_table.rows}
             read.weights_new = {(k, key): w for k, key, w in new_table.rows}
         else:
+            if name == "criteria":
+                read.dimension_of = {**_dimensions(old_table), **_dimensions(new_table)}
             read.tables[name] = _merge_diff(old_table, new_table)
     return read
 
 
-def _weight_changes(read: _Read, dimension_of: dict[str, str]) -> list[dict[str, Any]]:
-    """Return each weight that differs between the snapshots: criteria as shares of their
-    dimension (stored ones may be shares of all criteria; the engine reads only these)."""
+def _dimensions(table: Any) -> dict[str, str]:
+    """Return a criteria table's dimension of each criterion, by key."""
+    key, dimension = table.columns.index("key"), table.columns.index("dimension")
+    return {row[key]: row[dimension] for row in table.rows}
+
+
+def _weight_changes(read: _Read) -> list[dict[str, Any]]:
+    """Return each weight that differs between the snapshots, criteria as shares of dimension."""
+    # Stored criteria may be shares of all criteria or of their dimension: the engine reads
+    # only the latter.
     old, new = ({**side, **{("criterion", key): share for key, share in shares_of_dimension(
         {key: w for (kind, key), w in side.items() if kind == "criterion"},
-        dimension_of).items()}} for side in (read.weights_old, read.weights_new))
+        read.dimension_of).items()}} for side in (read.weights_old, read.weights_new))
     return [{"kind": kind, "key": key, "from": old.get((kind, key)), "to": new.get((kind, key))}
             for kind, key in sorted(set(old) | set(new))
             if _apart(old.get((kind, key)), new.get((kind, key)))]
@@ -111,13 +122,6 @@ def _apart(before: float | None, after: float | None) -> bool:
     if before is None or after is None:
         return before is not after
     return abs(before - after) > 5e-9
-
-
-def _dimension_of(content: SnapshotContent) -> dict[str, str]:
-    """Return each criterion's dimension by its key, as the snapshot holds them."""
-    data = content.table("criteria")
-    key, dimension = data.columns.index("key"), data.columns.index("dimension")
-    return {row[key]: row[dimension] for row in data.rows}
 
 
 def _field_changes_and_moves(read: _Read, touched: set[str]
@@ -169,7 +173,7 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
     tables = read.tables
     method_changed = old_meta["method_version"] != new_meta["method_version"]
     criteria_changed = bool(sum(len(v) for v in tables["criteria"].values()))
-    weight_changes = _weight_changes(read, _dimension_of(new))
+    weight_changes = _weight_changes(read)
     old_profile, new_profile = old_meta["profile"], new_meta["profile"]
     profile_changed = (old_profile["name"], old_profile["version"]) != (
         new_profile["name"], new_profile["version"])
