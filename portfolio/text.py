@@ -95,7 +95,7 @@ def refuse_controls_multiline(value: str) -> str:
 
 # Commas only between groups of three digits, the first not 0: anything else is a slip or a
 # decimal comma, which read as thousands would make "100,5" 1005 and "0,035" 35.
-THOUSANDS = re.compile(r"^-?£?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$")
+THOUSANDS = re.compile(r"^[-+]?£?[1-9]\d{0,2}(,\d{3})+(\.\d*)?$")
 
 
 def comma_problem(value: str) -> str | None:

@@ -96,8 +96,10 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
             save_errors: dict[str, str] | None = None, save_values: dict[str, str] | None = None):
     """Solve the roadmap the form (or an opened scenario) asks for and render the page."""
     profiles = at_revision(db, "roadmap profiles",
-                           lambda session: profile_service.list_profiles(session=session,
-                                                                        include_retired=False))
+                           lambda session: profile_service.list_profiles(session=session))
+    # Retired profiles leave the choices, but a saved roadmap keeps the one it was saved with.
+    kept = (opened.get("scenario") or {}).get("profile")
+    profiles = [p for p in profiles if not p["retired"] or p["name"] == kept]
     # A number of spaces is a blank, as a number typed is read without its spaces.
     form = {name: (value or "").strip() for name, value in opened["form"].items()}
     form["horizon"] = form["horizon"] or str(roadmap_service.DEFAULT_HORIZON)
@@ -226,30 +228,29 @@ def board_pack(
                           or str(roadmap_service.DEFAULT_DISCOUNT_RATE))})
     if values["budget"] is None and "budget" not in errors:
         errors["budget"] = "enter the budget per quarter for the roadmap"
-    if form["profile"] and not _profile_exists(db, form["profile"]):
+    # A retired profile is chosen no more, but a saved roadmap keeps the one it was saved with.
+    if form["profile"] and not _profile_offered(db, form["profile"], retired_too=bool(opened)):
         errors["profile"] = f"no weight profile called {form['profile']!r}"
     if errors:
         if "text/html" in request.headers.get("accept", ""):
             # The page's own link: answered with the page, each fault beside its field.
-            return _render(request, db, {"form": form, "sent": True}, group=None)
+            return _render(request, db, (opened or {}) | {"form": form, "sent": True},
+                           group=None)
         raise Invalid(errors)
-    saved = opened["scenario"] if opened else None
     today = date.today()
     data = board_pack_data(
         db, today=today, profile=form["profile"] or None,
         wall_clock_seconds=db.settings.plan_wall_clock_seconds, **values,
-        force_in=tuple(saved["force_in"]) if saved else (),
-        force_out=tuple(saved["force_out"]) if saved else (),
-        deadlines={s: date.fromisoformat(d) for s, d in saved["deadlines"].items()}
-        if saved else None)
+        **(scenario_service.roadmap_constraints(opened["scenario"]) if opened else {}))
     return Response(board_pack_pdf(data), media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="board-pack-{today.isoformat()}.pdf"'})
 
 
-def _profile_exists(db: Any, name: str) -> bool:
-    """Tell whether a weight profile of this name exists (retired ones too)."""
+def _profile_offered(db: Any, name: str, *, retired_too: bool) -> bool:
+    """Tell whether a weight profile of this name may be chosen (a retired one if asked)."""
     with db.read() as session:
-        return name in {p["name"] for p in profile_service.list_profiles(session=session)}
+        return name in {p["name"] for p in profile_service.list_profiles(
+            session=session, include_retired=retired_too)}
 
 
 def _capacity_page(request: Request, actor: Actor | None, *, errors: dict[str, str],

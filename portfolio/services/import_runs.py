@@ -28,8 +28,10 @@ STATUS_WORDS = {
     "refused": "refused: problems in the file", "failed": "failed: nothing was written",
 }
 QUEUED_WORDS = "queued: a worker imports it"
-# What an uploader is told of a fault the import does not know: admins see it on the jobs page.
-UNEXPECTED = "an unexpected fault stopped it; an admin can see which on the jobs page"
+# What an uploader is told of a fault the import does not know: its text may name hosts or
+# data they should not see. A worker's is on the admins' jobs page; the web's, in its log.
+UNEXPECTED = "an unexpected fault stopped it"
+UNEXPECTED_QUEUED = f"{UNEXPECTED}; an admin can see which on the jobs page"
 
 
 def run_import(db: Database, *, actor: Actor, content: bytes, filename: str, source: str,
@@ -142,7 +144,8 @@ def give_up(db: Database, *, run_id: int, error: Exception) -> None:
     # Never the error's own text: it may name hosts or data the uploader should not see
     # (admins read it on the jobs page); a worker that died is ours to say.
     fail(db, run_id, "the import failed on every attempt; nothing was written ("
-                     + (str(error) if isinstance(error, WorkerStopped) else UNEXPECTED) + ")")
+                     + (str(error) if isinstance(error, WorkerStopped) else UNEXPECTED_QUEUED)
+                     + ")")
     discard_upload(db, run_id)
 
 

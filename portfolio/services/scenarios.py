@@ -407,9 +407,13 @@ def solve_roadmap(db: Database, scenario: dict[str, Any]) -> dict[str, Any]:
         db, budget=scenario["budget"], horizon=scenario["horizon"] or
         roadmap_service.DEFAULT_HORIZON, profile=scenario["profile"],
         capacity=scenario["capacity"], discount_rate=scenario["discount_rate"] or 0.0,
-        deadlines={s: date.fromisoformat(d) for s, d in scenario["deadlines"].items()},
-        wall_clock_seconds=db.settings.plan_wall_clock_seconds,
-        force_in=tuple(scenario["force_in"]), force_out=tuple(scenario["force_out"]))
+        wall_clock_seconds=db.settings.plan_wall_clock_seconds, **roadmap_constraints(scenario))
+
+
+def roadmap_constraints(scenario: dict[str, Any]) -> dict[str, Any]:
+    """Return a saved roadmap's forced sets and deadlines, as the roadmap takes them."""
+    return {"force_in": tuple(scenario["force_in"]), "force_out": tuple(scenario["force_out"]),
+            "deadlines": {s: date.fromisoformat(d) for s, d in scenario["deadlines"].items()}}
 
 
 class SolveQueued(DomainError):

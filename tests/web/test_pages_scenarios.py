@@ -468,3 +468,12 @@ def test_the_value_curve_is_asked_for_with_the_budget_written_whole(
     sent = parse_qs(urlsplit(url).query)
     assert float(sent["budget"][0]) == 1e300 and float(sent["capacity"][0]) == 1e300
     assert clients["cdo"].get(url).status_code == 200
+
+
+@pytest.mark.parametrize("typed", ["1,000.", "+1,000,000", "1,000,000.50", "£1,000,000",
+                                   "1 000 000"])
+def test_amounts_written_with_thousands_commas_are_still_read(
+        clients: dict[str, Browser], typed: str) -> None:
+    # The review of the comma rule: "1,000." and "+1,000,000" had become refused.
+    response = clients["cdo"].get("/plan", params={**PLAN, "budget": typed})
+    assert response.status_code == 200, parse_html(response.text).error_for("budget")

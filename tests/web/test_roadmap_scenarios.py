@@ -256,3 +256,36 @@ def test_deleting_a_roadmap_someone_deleted_meanwhile_says_it_is_gone(
     assert cdo.post(action, data=fields).status_code == 200
     again = cdo.post(action, data=fields)
     assert again.status_code == 200 and "already deleted" in again.text
+
+
+def test_a_saved_roadmap_whose_profile_was_retired_still_opens_with_it(
+        clients: dict[str, Browser]) -> None:
+    # Found in review: retired profiles left the roadmap's choices, so a roadmap saved with
+    # one opened refused (422) "no weight profile", while solving with it all the same.
+    cdo = clients["cdo"]
+    cdo.post("/profiles", data={"name": "Old ways", "based_on": "CDO default",
+                                "description": ""})
+    made = save(cdo, "Under old ways", profile="Old ways")
+    assert cdo.post("/profiles/Old%20ways/retire", data={"action": "retire"}).status_code == 200
+    assert cdo.get("/api/v1/profiles/Old ways").json()["retired"] is True
+    page = cdo.get("/plan/roadmap", params={"scenario": made["id"]})
+    assert page.status_code == 200, page.text
+    chosen = [o.text() for o in parse_html(page.text).by_id("profile").find_all("option")
+              if o.get("selected") is not None]
+    assert chosen == ["Old ways"]
+    fresh = parse_html(cdo.get("/plan/roadmap").text).by_id("profile")
+    assert "Old ways" not in [o.text() for o in fresh.find_all("option")]
+
+
+def test_a_board_pack_asked_for_a_retired_profile_is_refused_as_the_page_refuses_it(
+        clients: dict[str, Browser]) -> None:
+    # Found in review: the page refused a retired profile and the pack made a PDF with it.
+    cdo = clients["cdo"]
+    cdo.post("/profiles", data={"name": "Old ways", "based_on": "CDO default",
+                                "description": ""})
+    assert cdo.post("/profiles/Old%20ways/retire", data={"action": "retire"}).status_code == 200
+    assert cdo.get("/api/v1/profiles/Old ways").json()["retired"] is True
+    response = cdo.get("/plan/board-pack.pdf", params={"budget": "2000000",
+                                                       "profile": "Old ways"})
+    assert response.status_code == 422
+    assert parse_html(response.text).error_for("profile")
