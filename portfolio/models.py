@@ -991,7 +991,8 @@ class ExternalIdentity(SQLModel, table=True):
     issuer: str = Field(max_length=500)
     subject: str = Field(max_length=255)
     user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE", index=True)
-    groups: str = Field(default="", max_length=4000)  # as last signed in, comma-separated
+    # As last signed in: a JSON list, every name whole (names may hold commas: LDAP DNs).
+    groups: str = Field(default="[]", sa_type=Text)
     last_sign_in_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     # The role and organisation the group mappings gave at the last sign-in (none: none did).
     # Only what they gave is taken away when no group gives it any more; an organisation

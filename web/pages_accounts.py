@@ -66,13 +66,19 @@ def login_page(request: Request, actor: Public,
     return render(request, "login.html", login_context(request, next=safe_next(next)))
 
 
+def passwords_on(request: Request) -> bool:
+    """Tell whether users may have passwords here (off only beside single sign-on)."""
+    settings = request.app.state.settings
+    return bool(settings.local_passwords or not settings.oidc_enabled)
+
+
 def login_context(request: Request, *, next: str, error: str | None = None,  # noqa: A002
                   email: str = "") -> dict:
     """Return what the sign-in page shows: the provider's button, the password form or both."""
     settings = request.app.state.settings
     return {"next": next, "error": error, "email": email,
             "sso_name": settings.oidc_provider_name if settings.oidc_enabled else None,
-            "local_passwords": settings.local_passwords or not settings.oidc_enabled,
+            "local_passwords": passwords_on(request),
             "end_session_url": request.session.pop("end_session_url", None)}
 
 
@@ -177,7 +183,10 @@ def _sealer(request: Request) -> Fernet:
 def _account(request: Request, actor: Actor):
     """Render the account page: password, API tokens and signed-in sessions."""
     settings = request.app.state.settings
-    with get_database(request).read() as session:
+    database = get_database(request)
+    # Offered only where there is a password to change.
+    changes_password = passwords_on(request) and accounts.has_password(db=database, actor=actor)
+    with database.read() as session:
         tokens = accounts.list_tokens(session=session, actor=actor)
         sessions = accounts.list_sessions(session=session, actor=actor,
                                           limits=accounts.SessionLimits.of(settings),
@@ -185,6 +194,7 @@ def _account(request: Request, actor: Actor):
     refused = take(request, "token_form") or {}
     return render(request, "account.html", {
         "tokens": tokens, "sessions": sessions, "new_token": take_secret(request, "new_token"),
+        "changes_password": changes_password,
         "errors": refused.get("errors", {}), "form": refused.get("values", {}),
         "token_days": settings.api_token_days,
         "token_options": [(str(d), f"{d} days") for d in sorted(
@@ -246,6 +256,9 @@ NextPath = Annotated[str | None, Query(max_length=500)]
 @router.get("/account/password", name="password_change")
 def password_page(request: Request, actor: Reader, next: NextPath = None):  # noqa: A002
     """Show the form to change one's own password (the first thing after an admin set it)."""
+    if not passwords_on(request) or not accounts.has_password(db=get_database(request),
+                                                              actor=actor):
+        raise accounts.no_password(actor.email, passwords_on=passwords_on(request))
     return render(request, "password.html", {
         "errors": {}, "next": safe_next(next or request.url_for("account").path),
         "must_change": bool(request.session.get(MUST_CHANGE_KEY))})
@@ -264,7 +277,8 @@ def password_change(
         accounts.change_own_password(db=get_database(request), actor=actor,
                                      current=current_password, new=new_password,
                                      repeat=repeat_password,
-                                     keep_session=current_session_secret(request))
+                                     keep_session=current_session_secret(request),
+                                     passwords_on=passwords_on(request))
     except Invalid as exc:
         # Shown at the form's own address; passwords are never sent back into the page.
         return render(request, "password.html", {
@@ -301,9 +315,12 @@ def _users(request: Request, actor: Actor, *, errors: dict, form: dict, status_c
     users = [u | {"was": {k: u[k] for k in accounts.USER_FIELDS}} for u in users]
     if row is not None:
         users = [{**u, **(kept or {})} if u["email"] == row else u for u in users]
+    settings = request.app.state.settings
     return render(request, "users.html", {"users": users, "organisations": organisations,
                                           "errors": errors, "form": form, "row": row,
-                                          "one_time": one_time},
+                                          "one_time": one_time,
+                                          "passwords_on": passwords_on(request),
+                                          "sso_name": settings.oidc_provider_name},
                   status_code=status_code)
 
 
@@ -314,18 +331,22 @@ def user_create(
     password: Annotated[str, Form(max_length=1024)] = "",
     organisation: Annotated[str, Form(max_length=32)] = "",
 ):
-    """Add a user with a first password, which they replace when they first sign in."""
+    """Add a user with a first password, which they replace when they first sign in; with
+    passwords off, one who signs in through the provider."""
     form = {"email": email, "name": name, "role": role, "organisation": organisation}
+    with_password = passwords_on(request)
     try:
         with get_database(request).write() as session:
-            added = accounts.add_user(session=session, actor=actor, password=password,
-                                      must_change=True,
+            added = accounts.add_user(session=session, actor=actor,
+                                      password=password if with_password else None,
+                                      must_change=with_password,
                                       data={**form, "organisation": organisation or None})
     except Invalid as exc:
         # At the page's own address (a GET of it shows the same form), with the input kept.
         return _users(request, actor, errors=exc.errors, form=form, status_code=422)
-    flash(request, f"{added['name']} ({added['email']}) is added: they choose their own "
-                   "password when they first sign in.")
+    how = ("they choose their own password when they first sign in" if with_password else
+           f"they sign in with {request.app.state.settings.oidc_provider_name}")
+    flash(request, f"{added['name']} ({added['email']}) is added: {how}.")
     return see_other(request, "users")
 
 
@@ -382,7 +403,8 @@ def user_reset_password(request: Request, actor: Admin, email: str):
     """Give a user a one-time password, shown once; they choose their own at next sign-in."""
     try:
         with get_database(request).write() as session:
-            one_time = accounts.reset_password(session=session, actor=actor, email=email)
+            one_time = accounts.reset_password(session=session, actor=actor, email=email,
+                                               passwords_on=passwords_on(request))
     except Invalid as exc:
         keep(request, "user_update", {"email": email.lower(), "errors": exc.errors})
         return see_other(request, "users")

@@ -158,11 +158,14 @@ def group_mapping_add(
     form = {"group": group, "role": role, "organisation": organisation}
     try:
         with get_database(request).write() as session:
-            identities.add_mapping(session=session, actor=actor, group=group, role=role,
-                                   organisation=organisation or None)
+            added = identities.add_mapping(session=session, actor=actor, group=group,
+                                           role=role, organisation=organisation or None)
     except Invalid as exc:
         return _groups(request, actor, errors=exc.errors, form=form, status_code=422)
-    flash(request, f"Members of {group.strip()} now sign in as {role}.")
+    given = added["waiting_given"]
+    waiting = (f" {given} member waiting for a role has it now." if given == 1 else
+               f" {given} members waiting for a role have it now." if given else "")
+    flash(request, f"Members of {group.strip()} now sign in as {role}.{waiting}")
     return RedirectResponse(request.url_for("group_mappings").path, status_code=303)
 
 

@@ -414,12 +414,28 @@ def set_password(*, session: Session, actor: Actor, email: str, password: str,
            after={"tokens_revoked": revoked})
 
 
+def has_password(*, db: Database, actor: Actor) -> bool:
+    """Tell whether the acting user has a password (else they sign in through the provider)."""
+    with db.connect() as connection:
+        return bool(connection.execute(select(col(User.password_hash))
+                                       .where(col(User.id) == actor.id)).scalar())
+
+
+def no_password(email: str, *, passwords_on: bool) -> NotFound:
+    """Return the refusal of a password change to an account that signs in without one."""
+    why = ("passwords are switched off here" if not passwords_on
+           else "your account has no password")
+    return NotFound("password", email, message=f"{why}: you sign in through the identity "
+                    "provider, which keeps your password")
+
+
 def change_own_password(*, db: Database, actor: Actor, current: str, new: str, repeat: str,
-                        keep_session: str | None = None) -> None:
+                        keep_session: str | None = None, passwords_on: bool = True) -> None:
     """Change the acting user's password after checking the current one.
 
     The current password is checked with no transaction open (Argon2 must never hold the
-    write lock), then the new one is written in a short transaction.
+    write lock), then the new one is written in a short transaction. An account with no
+    password, or any while passwords are switched off (`passwords_on`), has none to change.
     """
     require_signed_in_person(actor, "change a password")
     errors: dict[str, str] = {}
@@ -430,6 +446,9 @@ def change_own_password(*, db: Database, actor: Actor, current: str, new: str, r
                                     .where(col(User.id) == actor.id)).first()
         if stored is None:
             raise NotFound("user", actor.email)
+    if not passwords_on or not stored.password_hash:
+        # Before the attempt is counted: there is no password to guess.
+        raise no_password(stored.email, passwords_on=passwords_on)
     # The current password is guessed here as at sign-in: the same account limit holds, and
     # the attempt is counted before the password is checked.
     key = stored.email.strip().lower()[:254]
@@ -460,15 +479,20 @@ def change_own_password(*, db: Database, actor: Actor, current: str, new: str, r
                      keep_session=keep_session, was_hash=stored.password_hash, hashed=hashed)
 
 
-def reset_password(*, session: Session, actor: Actor, email: str) -> str:
+def reset_password(*, session: Session, actor: Actor, email: str,
+                   passwords_on: bool = True) -> str:
     """Give a user a one-time password (admins only) and return it, to be shown once.
 
     Their sessions end and their API tokens are revoked (a token copied by whoever knew the
     old password dies with it), and they must choose their own password when they next sign in.
+    Refused while passwords are switched off (`passwords_on`): nobody could sign in with it.
     """
     require(actor, Capability.MANAGE_USERS, doing="reset other users' passwords")
     # The one-time password goes back to the caller: a token's holder would sign in with it.
     require_signed_in_person(actor, "reset other users' passwords")
+    if not passwords_on:
+        raise Invalid({"password": "Passwords are switched off here: everyone signs in "
+                                   "through the identity provider, so there is none to reset."})
     user = _user(session, email)
     assert user.id is not None
     if user.id == actor.id:

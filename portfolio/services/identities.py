@@ -9,6 +9,7 @@ their groups).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -69,6 +70,24 @@ class SignedIn:
     groups: tuple[str, ...]
 
 
+def stored_groups(groups: tuple[str, ...]) -> str:
+    """Return groups as an identity keeps them: a JSON list, every name whole."""
+    return json.dumps(list(groups), ensure_ascii=False)
+
+
+def listed_groups(stored: str) -> tuple[str, ...]:
+    """Return the groups an identity keeps, from a JSON list or an older comma-joined row."""
+    if stored.startswith("["):
+        try:
+            found = json.loads(stored)
+        except ValueError:
+            found = None
+        if isinstance(found, list):
+            return tuple(str(g) for g in found)
+    # Rows written before migration 0034 that it could not convert.
+    return tuple(g for g in stored.split(",") if g)
+
+
 def _mapped_role(session: Session, groups: tuple[str, ...]) -> tuple[Role, int | None] | None:
     """Return the strongest role (and its organisation) the groups map to, or None."""
     if not groups:
@@ -116,7 +135,7 @@ def sign_in_identity(*, session: Session, identity: Identity) -> SignedIn:
         link = ExternalIdentity(issuer=identity.issuer, subject=identity.subject,
                                 user_id=user.id)
     assert link is not None and user.id is not None
-    link.groups = ",".join(identity.groups)[:4000]
+    link.groups = stored_groups(identity.groups)
     link.last_sign_in_at = utcnow()
     session.add(link)
     _apply_groups(session, user, link, identity.groups)
@@ -189,6 +208,9 @@ def list_mappings(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
 def add_mapping(*, session: Session, actor: Actor, group: str, role: str,
                 organisation: str | None) -> dict[str, Any]:
     """Map a provider group to a role and organisation (admins only, signed in)."""
+    # Members waiting for a role get it at once, as their next sign-in would (by the groups
+    # listed at their last sign-in); `waiting_given` says how many. Others' roles change at
+    # their next sign-in.
     require(actor, Capability.MAP_GROUPS)
     # A mapping gives its group's members a role: power, given only by a person at the site.
     require_signed_in_person(actor, "map the provider's groups to roles")
@@ -222,7 +244,8 @@ def add_mapping(*, session: Session, actor: Actor, group: str, role: str,
     after = {"group": group, "role": chosen.value, "organisation": organisation or None}
     record(session, actor, action="create", entity="group_mapping", entity_id=mapping.id,
            after=after)
-    return {"id": mapping.id, **after}
+    given = _apply_to_members(session, group, waiting_only=True)
+    return {"id": mapping.id, **after, "waiting_given": given}
 
 
 def _group_taken(group: str) -> dict[str, str]:
@@ -245,13 +268,22 @@ def remove_mapping(*, session: Session, actor: Actor, mapping_id: int) -> int:
     session.execute(delete(GroupMapping).where(col(GroupMapping.id) == mapping_id))
     record(session, actor, action="delete", entity="group_mapping", entity_id=mapping_id,
            before={"group": mapping.group_name, "role": mapping.role})
+    return _apply_to_members(session, mapping.group_name)
+
+
+def _apply_to_members(session: Session, group: str, *, waiting_only: bool = False) -> int:
+    """Work out again a group's members' access (their last sign-in's groups); count changes."""
+    query = select(ExternalIdentity, User).join(User, col(User.id) == col(ExternalIdentity.user_id))
+    # A cheap filter first (the name as JSON holds it); each row's list is then read exactly.
+    query = query.where(col(ExternalIdentity.groups).contains(group, autoescape=True)
+                        | col(ExternalIdentity.groups).contains(
+                            json.dumps(group, ensure_ascii=False)[1:-1], autoescape=True))
+    if waiting_only:
+        query = query.where(col(User.role).is_(None))
     changed = 0
-    links: list[ExternalIdentity] = list(session.execute(select(ExternalIdentity).where(
-        col(ExternalIdentity.groups).contains(mapping.group_name))).scalars())
-    for link in links:
-        groups = tuple(g for g in link.groups.split(",") if g)
-        user = session.get(User, link.user_id)
-        if user is None or mapping.group_name not in groups:
+    for link, user in cast(list[tuple[ExternalIdentity, User]], session.execute(query).all()):
+        groups = listed_groups(link.groups)
+        if group not in groups:
             continue
         held = (user.role, user.organisation_id)
         _apply_groups(session, user, link, groups)
@@ -267,5 +299,5 @@ def waiting_users(*, session: Session, actor: Actor) -> list[dict[str, Any]]:
         select(col(User.email), col(User.name), col(ExternalIdentity.groups), col(User.created_at))
         .join(ExternalIdentity, col(ExternalIdentity.user_id) == col(User.id))
         .where(col(User.role).is_(None)).order_by(col(User.created_at))).all())
-    return [{"email": e, "name": n, "groups": [g for g in groups.split(",") if g]}
+    return [{"email": e, "name": n, "groups": list(listed_groups(groups))}
             for e, n, groups, _at in rows]
