@@ -7,6 +7,7 @@
   const search = document.getElementById("graph-search");
   const list = document.getElementById("graph-projects");
   const selected = document.getElementById("graph-selected");
+  const matches = document.getElementById("graph-matches");
   const colourBy = box.dataset.colour || "readiness";
   const LIST_LIMIT = 40;
   const statusColours = {
@@ -126,7 +127,18 @@
         selected.replaceChildren(...parts);
       }
 
+      // Every project's button is a toggle: pressed for the node selected, else not.
+      let chosen = null;
+      function markPressed() {
+        if (!list) return;
+        list.querySelectorAll("button[data-node]").forEach((b) => {
+          b.setAttribute("aria-pressed", b.dataset.node === chosen ? "true" : "false");
+        });
+      }
+
       function highlight(node) {
+        chosen = node.id();
+        markPressed();
         cy.elements().removeClass("upstream downstream focus").addClass("faded");
         const up = walk(node, true, cy);
         const down = walk(node, false, cy);
@@ -140,6 +152,8 @@
       }
 
       function clear() {
+        chosen = null;
+        markPressed();
         cy.elements().removeClass("faded upstream downstream focus");
         selected.replaceChildren();
       }
@@ -155,6 +169,7 @@
           button.type = "button";
           button.className = "pick";
           button.dataset.node = n.id();
+          button.setAttribute("aria-pressed", n.id() === chosen ? "true" : "false");
           button.textContent = n.data("label");
           item.append(button);
           return item;
@@ -165,13 +180,12 @@
           more.textContent = `and ${found.length - LIST_LIMIT} more: narrow the search.`;
           items.push(more);
         }
-        if (!found.length) {
-          const none = document.createElement("li");
-          none.className = "meta";
-          none.textContent = "No project title contains that.";
-          items.push(none);
-        }
         list.replaceChildren(...items);
+        // The count goes in the status region (never swapped out), so a screen reader hears it.
+        if (matches) {
+          matches.textContent = !found.length ? "No project title contains that."
+            : `${found.length} project${found.length === 1 ? " matches" : "s match"}.`;
+        }
       }
       if (search && list) {
         fillList();
@@ -179,8 +193,6 @@
         list.addEventListener("click", (event) => {
           const button = event.target.closest("button[data-node]");
           if (!button) return;
-          list.querySelectorAll("[aria-pressed]").forEach((b) => b.removeAttribute("aria-pressed"));
-          button.setAttribute("aria-pressed", "true");
           highlight(cy.getElementById(button.dataset.node));
           // Its details next, not a Tab per remaining project away: focus goes to them.
           selected.tabIndex = -1;
