@@ -6,7 +6,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -131,3 +131,27 @@ def sign_in(page, role: str) -> None:  # type: ignore[no-untyped-def]
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+@pytest.fixture(scope="module")
+def opened(browser, live_server: str) -> Iterator[Callable[[str, dict], object]]:  # type: ignore[no-untyped-def]
+    """Open a page signed in as a role at a width, signing each role in once per module."""
+    states: dict[str, dict] = {}
+    contexts = []
+
+    def open_page(role: str, viewport: dict):  # type: ignore[no-untyped-def]
+        if role not in states:
+            context = browser.new_context(base_url=live_server)
+            context.set_default_timeout(STEP_TIMEOUT_MS)
+            sign_in(context.new_page(), role)
+            states[role] = context.storage_state()
+            context.close()
+        context = browser.new_context(base_url=live_server, viewport=viewport,
+                                      storage_state=states[role])
+        context.set_default_timeout(STEP_TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()

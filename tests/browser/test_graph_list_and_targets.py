@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
-
-from tests.browser.conftest import STEP_TIMEOUT_MS, sign_in
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -17,30 +14,6 @@ WIDE = {"width": 1280, "height": 900}
 NARROWEST = {"width": 320, "height": 640}
 # A project no other browser test watches, so its Watch button starts unpressed.
 WATCHED = "lewisham-damp-mould-risk"
-
-
-@pytest.fixture(scope="module")
-def opened(browser: Browser, live_server: str) -> Iterator[Callable[[str, dict], Page]]:
-    """Open a page signed in as a role at a width, signing each role in once."""
-    states: dict[str, dict] = {}
-    contexts = []
-
-    def open_page(role: str, viewport: dict) -> Page:
-        if role not in states:
-            context = browser.new_context(base_url=live_server)
-            context.set_default_timeout(STEP_TIMEOUT_MS)
-            sign_in(context.new_page(), role)
-            states[role] = context.storage_state()
-            context.close()
-        context = browser.new_context(base_url=live_server, viewport=viewport,
-                                      storage_state=states[role])
-        context.set_default_timeout(STEP_TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def open_graph(page: Page) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.browser.axe import DESKTOP
-from tests.browser.conftest import STEP_TIMEOUT_MS, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -20,30 +18,6 @@ LONG_WORD = "Pneumonoultramicroscopicsilicovolcanoconiosisdatastorereplatforming
 LONG_SLUG = "bd-long-word-title"
 NARROWEST = {"width": 320, "height": 640}
 SMALL = {"width": 375, "height": 700}
-
-
-@pytest.fixture(scope="module")
-def opened(browser: Browser, live_server: str) -> Iterator[Callable[[str, dict], Page]]:
-    """Open a page signed in as a role at a width, signing each role in once."""
-    states: dict[str, dict] = {}
-    contexts = []
-
-    def open_page(role: str, viewport: dict) -> Page:
-        if role not in states:
-            context = browser.new_context(base_url=live_server)
-            context.set_default_timeout(STEP_TIMEOUT_MS)
-            sign_in(context.new_page(), role)
-            states[role] = context.storage_state()
-            context.close()
-        context = browser.new_context(base_url=live_server, viewport=viewport,
-                                      storage_state=states[role])
-        context.set_default_timeout(STEP_TIMEOUT_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 # The contrast of an element's text against the first background behind it that is not
