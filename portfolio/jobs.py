@@ -586,13 +586,15 @@ def job_outcome(db: Database, actor: Actor, job_id: int) -> dict[str, Any] | Non
             "error": found.error, "summary": found.summary}
 
 
-def recent_failures(db: Database, actor: Actor, limit: int = 50) -> list[dict[str, Any]]:
-    """Return the latest job outcomes, failures and successes, newest first (admins only)."""
+def recent_failures(db: Database, actor: Actor, limit: int = 50,
+                    *, gave_up_only: bool = False) -> list[dict[str, Any]]:
+    """Return the latest job outcomes (or only jobs that gave up), newest first (admins only)."""
     require(actor, Capability.WATCH_JOBS)
+    query = select(JobOutcome).order_by(col(JobOutcome.at).desc(), col(JobOutcome.id).desc())
+    if gave_up_only:
+        query = query.where(col(JobOutcome.gave_up).is_(True))
     with db.read() as session:
-        rows: list[JobOutcome] = list(session.execute(
-            select(JobOutcome).order_by(col(JobOutcome.at).desc(), col(JobOutcome.id).desc())
-            .limit(limit)).scalars())
+        rows: list[JobOutcome] = list(session.execute(query.limit(limit)).scalars())
     return [{"task": r.task, "lock": r.lock, "attempt": r.attempt, "gave_up": r.gave_up,
              "succeeded": r.succeeded, "summary": r.summary, "error": r.error, "at": r.at}
             for r in rows]

@@ -22,6 +22,9 @@ JobWatcher = Annotated[Actor, Depends(policy(Policy.JOBS))]
 def failed_jobs(request: Request, actor: JobWatcher):
     """List background jobs' failed attempts, and which gave up, with their errors."""
     settings = request.app.state.settings
+    db = get_database(request)
+    # Jobs that failed for good apart: among every outcome they scroll off behind rankings.
     return render(request, "jobs.html", {
-        "failures": jobs.recent_failures(get_database(request), actor),
+        "gave_up": jobs.recent_failures(db, actor, gave_up_only=True),
+        "failures": jobs.recent_failures(db, actor),
         "queued": settings.uses_job_queue, "attempts": settings.job_attempts})
