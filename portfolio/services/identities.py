@@ -38,7 +38,9 @@ class EmailTaken(DomainError):
 
     def __init__(self, email: str) -> None:
         super().__init__(f"an account with the email {email} already exists here, and the "
-                         "provider has not verified that email: ask an admin to link them")
+                         "provider has not verified that email, so this sign-in cannot be "
+                         "linked to it: verify the address with your identity provider (or ask "
+                         "its administrator to), then sign in again")
 
 
 class IdentityTaken(DomainError):

@@ -400,3 +400,14 @@ def test_a_removed_mapping_takes_its_role_away_at_once_tokens_included(
     with Browser(client.app) as script:
         refused = script.put("/api/v1/profiles/CDO%20default", headers=bearer, json={})
     assert refused.status_code == 403
+
+
+def test_an_unverified_email_of_an_account_here_says_what_to_do(
+        client: Browser, db: Database, oidc_issuer: str) -> None:  # noqa: F811
+    # Found in review: the refusal said "ask an admin to link them", and no page links them.
+    email = make_user(db, "researcher")
+    set_user(oidc_issuer, "gus", email=email, email_verified=False, name="Gus")
+    answer, _ = journey(client, "gus")
+    said = " ".join(answer.text.split())
+    assert answer.status_code == 409 and "has not verified" in said
+    assert "link them" not in said and "verify" in said.split("has not verified")[1]
