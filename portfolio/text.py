@@ -1,10 +1,12 @@
-"""Text rules shared by every input and every spreadsheet writer: control characters, formulas.
+"""Text rules shared by inputs and spreadsheet writers: control characters, formulas, amounts.
 
 Inputs (forms, API, import, CLI) refuse C0 and C1 control characters, except tab and line
 breaks in long text, through `refuse_controls`. Writers of spreadsheet formats (CSV, XLSX, the
 Data Package's CSVs) pass every text cell through `neutralise`, which first strips the control
 characters already stored (rows from before the rule, which lxml and openpyxl refuse) and then
 prefixes an apostrophe to text a spreadsheet would run as a formula (OWASP ASVS V1.2.10).
+Amounts people type (forms, the plan and roadmap, the import) read commas only as thousands
+(`THOUSANDS`, `typed_amount`); a comma anywhere else is refused in words, never joined up.
 """
 
 from __future__ import annotations
