@@ -47,6 +47,9 @@ def post_comment(page: Page, text: str) -> None:
     page.get_by_label("Add a comment").fill(text)
     page.get_by_role("button", name="Post the comment").click()
     expect(page.locator("#discussion li", has_text=text)).to_be_visible()
+    # Once the swap settles the page moves focus to its confirmation; wait for that, as a
+    # keyboard user would, or a focus given now is taken away 20 ms later.
+    expect(page.locator("#discussion .notice", has_text="Your comment is posted.")).to_be_focused()
 
 
 # 1. The header's white link-button style reached buttons in the page: white on white.
