@@ -580,6 +580,11 @@ def roadmap(
     deadline: Annotated[list[str] | None, typer.Option(
         "--deadline", help="SLUG=YYYY-MM-DD: a mandatory project must start by then "
                            "(repeatable).")] = None,
+    force_in: Annotated[list[str] | None, typer.Option(
+        "--force-in", help="Project slug that must start within the horizon, after its "
+                           "prerequisites (repeatable).")] = None,
+    force_out: Annotated[list[str] | None, typer.Option(
+        "--force-out", help="Project slug that must not start (repeatable).")] = None,
     today: Annotated[str | None, typer.Option(
         help="Plan as on this date (YYYY-MM-DD; default today).")] = None,
     wall_clock: Annotated[float, typer.Option(
@@ -594,6 +599,7 @@ def roadmap(
     """Choose which candidates start in which quarter, within each quarter's budget and capacity."""
     from datetime import date
 
+    from portfolio.schemas import year_month_day
     from portfolio.services import roadmap as roadmap_service
     from portfolio.services import scenarios
 
@@ -603,21 +609,23 @@ def roadmap(
     try:
         for item in deadline or []:
             slug, _, when = item.partition("=")
-            deadlines[slug.strip()] = date.fromisoformat(when.strip())
-        on = date.fromisoformat(today) if today else None
+            deadlines[slug.strip()] = year_month_day(when)
+        on = year_month_day(today) if today else None
     except ValueError:
         raise fail("dates are written YYYY-MM-DD (--deadline SLUG=YYYY-MM-DD, --today)") from None
     with stdout_to_stderr():
         result = roadmap_service.roadmap(
             database(), budget=budget, horizon=horizon, capacity=capacity, profile=profile,
             discount_rate=discount_rate, deadlines=deadlines, today=on,
-            wall_clock_seconds=wall_clock)
+            wall_clock_seconds=wall_clock, force_in=tuple(force_in or ()),
+            force_out=tuple(force_out or ()))
     if save is not None:  # an empty name is refused by the service, not skipped
         with database().write() as session:
             made = scenarios.create_scenario(session=session, actor=acting(as_email), data={
                 "kind": "roadmap", "name": save, "budget": budget, "horizon": horizon,
                 "capacity": capacity, "profile": profile, "discount_rate": discount_rate,
-                "deadlines": {slug: d.isoformat() for slug, d in deadlines.items()}})
+                "deadlines": {slug: d.isoformat() for slug, d in deadlines.items()},
+                "force_in": force_in or [], "force_out": force_out or []})
         err_console.print(f"saved as roadmap scenario {made['id']}: {made['name']}")
     print_roadmap(result, fmt)
 

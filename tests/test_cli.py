@@ -124,6 +124,25 @@ def test_a_roadmap_saved_as_a_scenario_is_listed_and_re_solved(tmp_path: Path) -
     assert "Steady year (roadmap)" in table and "projects start" in table
 
 
+def test_a_roadmap_forces_projects_in_and_out_and_keeps_them_when_saved(tmp_path: Path) -> None:
+    # The page and the API take forced sets for a roadmap; the command took none.
+    invoke(tmp_path, "db", "upgrade")
+    invoke(tmp_path, "seed", "london")
+    free = json.loads(invoke(tmp_path, "roadmap", "--budget", "1000000", "--horizon", "16",
+                             "--format", "json").stdout)
+    out = sorted(p["slug"] for p in free["starts"])[0]
+    shaped = json.loads(invoke(tmp_path, "roadmap", "--budget", "1000000", "--horizon", "16",
+                               "--force-in", "lldc-park-visitor-insights", "--force-out", out,
+                               "--save", "Shaped", "--format", "json").stdout)
+    started = {p["slug"] for p in shaped["starts"]}
+    assert "lldc-park-visitor-insights" in started and out not in started
+    saved = json.loads(invoke(tmp_path, "scenario", "list", "--format", "json").stdout)[0]
+    assert (saved["force_in"], saved["force_out"]) == (["lldc-park-visitor-insights"], [out])
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    refused = runner.invoke(app, ["roadmap", "--budget", "1", "--force-out", "nowhere"], env=env)
+    assert "force_out" in getattr(refused.exception, "errors", {})
+
+
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from portfolio.actors import Actor
 from portfolio.db import Database
 from portfolio.errors import Invalid
-from portfolio.schemas import NumberOnly
+from portfolio.schemas import NumberOnly, year_month_day
 from portfolio.services import roadmap as roadmap_service
 from web.api_contract import ERRORS
 from web.api_models import IsoDate
@@ -40,7 +40,7 @@ def parse_deadlines(items: list[str]) -> dict[str, date]:
         try:
             if not sep:
                 raise ValueError
-            out[slug.strip()] = date.fromisoformat(when.strip())
+            out[slug.strip()] = year_month_day(when)
         except ValueError:
             raise Invalid({"deadline": f"{item!r}: write a deadline as SLUG:YYYY-MM-DD"}) from None
     return out
@@ -63,6 +63,12 @@ def get_roadmap(
     deadline: Annotated[list[str], Query(
         max_length=200, description="SLUG:YYYY-MM-DD, a mandatory project's latest start "
                                     "(repeatable)")] = [],  # noqa: B006
+    force_in: Annotated[list[str], Query(
+        max_length=200, description="A project the roadmap must start within the horizon, "
+                                    "with its prerequisites (repeatable)")] = [],  # noqa: B006
+    force_out: Annotated[list[str], Query(
+        max_length=200, description="A project the roadmap must not start, nor what waits "
+                                    "on it (repeatable)")] = [],  # noqa: B006
     today: Annotated[IsoDate | None, Query(description="Plan as on this date (default today)")
                      ] = None,
 ) -> dict[str, Any]:
@@ -70,7 +76,9 @@ def get_roadmap(
     return roadmap_service.roadmap(
         db, budget=budget, horizon=horizon, capacity=capacity, profile=profile,
         discount_rate=discount_rate, deadlines=parse_deadlines(deadline), today=today,
-        wall_clock_seconds=db.settings.plan_wall_clock_seconds)
+        wall_clock_seconds=db.settings.plan_wall_clock_seconds,
+        force_in=tuple(s.strip() for s in force_in if s.strip()),
+        force_out=tuple(s.strip() for s in force_out if s.strip()))
 
 
 class CapacityIn(BaseModel):

@@ -352,10 +352,12 @@ def pick_projects(
     depends_on: SearchText = "",
     force_in: SearchText = "",
     force_out: SearchText = "",
+    new_deadline_for: SearchText = "",
+    mandatory: bool = False,
 ):
     """Suggest projects for a picker (the text comes as q or as the field's own name)."""
-    text = q or depends_on or force_in or force_out
-    items = dataset_pages.search_projects(session=session, q=text)
+    text = q or depends_on or force_in or force_out or new_deadline_for
+    items = dataset_pages.search_projects(session=session, q=text, mandatory_only=mandatory)
     return render_picks(request, items, text, target)
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from portfolio.actors import Actor
 from portfolio.errors import Conflict, Invalid, NotFound
+from portfolio.schemas import year_month_day
 from portfolio.services import filters as closed_lists
 from portfolio.services import organisations as organisation_service
 from portfolio.services import profiles as profile_service
@@ -19,6 +22,7 @@ from portfolio.services.common import at_revision
 from portfolio.text import comma_problem, typed_amount
 from web.deps import get_database
 from web.pages_common import AppDatabase, CurrentActor, FormData, sentence
+from web.pages_scenarios import MultiForm, project_titles
 from web.routing import Router
 from web.security import Policy, policy
 from web.templating import flash, path_for, render
@@ -29,6 +33,8 @@ READ = Depends(policy(Policy.READ))
 CAPACITY = Depends(policy(Policy.CAPACITY))
 SCENARIOS = Depends(policy(Policy.SCENARIOS))
 Text = Annotated[str | None, Query(max_length=40)]
+Slugs = Annotated[list[str], Query(max_length=200)]
+Slug = Annotated[str | None, Query(max_length=200)]
 # What the timeline's rows may be grouped by.
 GROUPINGS = closed_lists.Closed("grouping", ("organisation", "theme"))
 
@@ -61,6 +67,9 @@ def roadmap_page(
     profile: Annotated[str | None, Query(max_length=120)] = None,
     group: Annotated[str | None, Query(max_length=20)] = None,
     scenario: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    force_in: Slugs = [], force_out: Slugs = [],  # noqa: B006
+    deadline_for: Slugs = [], deadline_on: Slugs = [],  # noqa: B006
+    new_deadline_for: Slug = None, new_deadline_on: Text = None,
 ):
     """Plan which projects start in which quarter; show it by quarter and as a timeline."""
     if scenario is not None:
@@ -69,7 +78,75 @@ def roadmap_page(
             "discount_rate": discount_rate or "", "profile": profile or ""}
     # Sent (its budget field is in the address, filled or not), not the first visit.
     sent = "budget" in request.query_params
-    return _render(request, db, {"form": form, "sent": sent}, group=group)
+    return _render(request, db, {"form": form, "sent": sent, "shape": _shape(
+        force_in, force_out, deadline_for, deadline_on, new_deadline_for, new_deadline_on)},
+        group=group)
+
+
+def _shape(force_in: list[str], force_out: list[str], deadline_for: list[str],
+           deadline_on: list[str], new_for: str | None = None,
+           new_on: str | None = None) -> dict[str, Any]:
+    """Return the form's forced sets and deadlines as typed (blanks dropped, pairs kept)."""
+    def slugs(typed: list[str]) -> list[str]:
+        return list(dict.fromkeys(s.strip() for s in typed if s.strip()))
+
+    # A date cleared still comes as a blank: the pairs stay in step (one short pads blank).
+    pairs = zip(deadline_for, [*deadline_on, *[""] * len(deadline_for)], strict=False)
+    return {"force_in": slugs(force_in), "force_out": slugs(force_out),
+            "deadlines": [(slug.strip(), day.strip()) for slug, day in pairs if slug.strip()],
+            "new_deadline_for": (new_for or "").strip(), "new_deadline_on": (new_on or "").strip()}
+
+
+def _constraints(db: Any, shape: dict[str, Any],
+                 errors: dict[str, str]) -> dict[str, Any]:
+    """Read the forced sets and deadlines the form holds; note each problem beside its field.
+
+    A listed deadline whose date is cleared is released; the row to add one is taken when it
+    names a project and a date, and then listed with the others.
+    """
+    listed: dict[str, date] = {}
+    for slug, typed in shape["deadlines"]:
+        if not typed:
+            continue
+        try:
+            listed[slug] = year_month_day(typed)
+        except ValueError as exc:
+            errors.setdefault("deadlines", f"{slug}: {exc}")
+    with db.read() as session:
+        for slug, (_kind, problem) in roadmap_service.deadline_problems(session, listed).items():
+            errors.setdefault("deadlines", problem)
+            listed.pop(slug)
+        new_for, new_on = shape["new_deadline_for"], shape["new_deadline_on"]
+        if new_for and not new_on:
+            errors["new_deadline_on"] = f"Enter the date by which {new_for} must start."
+        elif new_on and not new_for:
+            errors["new_deadline_for"] = "Choose the project the deadline is for."
+        elif new_for:
+            try:
+                day = year_month_day(new_on)
+            except ValueError as exc:
+                errors["new_deadline_on"] = str(exc)
+            else:
+                found = roadmap_service.deadline_problems(session, {new_for: day}).get(new_for)
+                if found is not None:
+                    errors["new_deadline_" + ("for" if found[0] == "project" else "on")] = found[1]
+                else:
+                    listed[new_for] = day
+                    shape |= {"new_deadline_for": "", "new_deadline_on": ""}
+    shape["deadlines"] = [(slug, typed) for slug, typed in shape["deadlines"] if typed] + [
+        (slug, day.isoformat()) for slug, day in listed.items()
+        if slug not in {s for s, _ in shape["deadlines"]}]
+    return {"force_in": tuple(shape["force_in"]), "force_out": tuple(shape["force_out"]),
+            "deadlines": listed}
+
+
+def _pack_query(form: dict[str, str], shape: dict[str, Any]) -> str:
+    """Return the board pack's address query for the roadmap the form asks for."""
+    pairs = [(k, form[k]) for k in ("budget", "horizon", "capacity", "discount_rate", "profile")]
+    pairs += [(k, slug) for k in ("force_in", "force_out") for slug in shape[k]]
+    for slug, day in shape["deadlines"]:
+        pairs += [("deadline_for", slug), ("deadline_on", day)]
+    return urlencode(pairs)
 
 
 def _opened(db: Any, scenario_id: int) -> dict[str, Any]:
@@ -82,7 +159,9 @@ def _opened(db: Any, scenario_id: int) -> dict[str, Any]:
     form = {"budget": _plain(saved["budget"]), "capacity": _plain(saved["capacity"]),
             "horizon": str(saved["horizon"]), "discount_rate": _plain(saved["discount_rate"]),
             "profile": saved["profile"] or ""}
-    return {"form": form, "scenario": saved}
+    deadlines = saved["deadlines"]
+    return {"form": form, "scenario": saved, "shape": _shape(
+        saved["force_in"], saved["force_out"], list(deadlines), list(deadlines.values()))}
 
 
 def _plain(value: float | None) -> str:
@@ -112,6 +191,8 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
         profile=(closed_lists.Closed("weight profile", [p["name"] for p in profiles]),
                  form["profile"]), group=(GROUPINGS, group))
     form["profile"] = applied["profile"] or (profiles[0]["name"] if profiles else "")
+    shape = opened.get("shape") or _shape([], [], [], [])
+    constraints = _constraints(db, shape, unreadable)
     errors = unreadable | unknown  # in the form's order, for the summary
     if opened.get("sent") and not form["budget"]:
         errors = {"budget": "Enter the budget per quarter: each quarter of the roadmap spends "
@@ -125,9 +206,9 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
                     db, budget=values["budget"], horizon=values["horizon"],
                     capacity=values["capacity"], discount_rate=values["discount_rate"],
                     profile=form["profile"] or None,
-                    wall_clock_seconds=db.settings.plan_wall_clock_seconds)
+                    wall_clock_seconds=db.settings.plan_wall_clock_seconds, **constraints)
         except Invalid as exc:
-            errors |= exc.errors
+            errors |= _beside_fields(exc.errors, shape)
         except NotFound as exc:
             # The form's profile, removed since the page was loaded: a field to choose again.
             if exc.entity != "weight profile":
@@ -137,7 +218,10 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
         roadmaps = [x for x in scenario_service.list_scenarios(session=session)
                     if x["kind"] == "roadmap"]
     grouping = applied["group"] or "organisation"
+    chosen = shape["force_in"] + shape["force_out"] + [slug for slug, _ in shape["deadlines"]]
     context: dict[str, Any] = {"form": form, "errors": errors, "profiles": profiles,
+                               "shape": shape, "titles": project_titles(db, chosen),
+                               "pack_query": _pack_query(form, shape),
                                "profile_options": [(p["name"], p["name"]) for p in profiles],
                                "roadmap": result, "group": grouping, "scenario": saved,
                                "roadmaps": roadmaps, "save_errors": save_errors or {},
@@ -150,6 +234,14 @@ def _render(request: Request, db: Any, opened: dict[str, Any], *, group: str | N
                     "prerequisites": prerequisites}
     failed = errors or save_errors
     return render(request, "roadmap.html", context, status_code=422 if failed else 200)
+
+
+def _beside_fields(errors: dict[str, str], shape: dict[str, Any]) -> dict[str, str]:
+    """Put a roadmap's refusal of a deadline beside the listed deadlines on the page."""
+    if "deadline" not in errors:
+        return errors
+    field = "deadlines" if shape["deadlines"] else "new_deadline_for"
+    return {(field if name == "deadline" else name): text for name, text in errors.items()}
 
 
 def _saved_roadmap(db: Any, saved: dict[str, Any], notices: list[str]) -> dict[str, Any] | None:
@@ -184,20 +276,25 @@ def _values(errors: dict[str, str], form: dict[str, str]) -> dict[str, Any]:
 
 @router.post("/plan/roadmap/scenarios", name="roadmap_scenario_save", dependencies=[SCENARIOS])
 def save_roadmap_scenario(request: Request, db: AppDatabase, actor: CurrentActor,
-                          form: FormData):
+                          posted: MultiForm):
     """Save the roadmap request on the page as a named scenario, then open it."""
+    def one(key: str) -> str:
+        return (posted.get(key) or [""])[-1]
+
     fields = ("budget", "horizon", "capacity", "discount_rate", "profile")
-    request_form = {k: form.get(k, "") for k in fields}
-    data = {"kind": "roadmap", "name": form.get("name", ""),
-            "description": form.get("description", ""), **request_form}
+    request_form = {k: one(k) for k in fields}
+    shape = _shape(posted.get("force_in", []), posted.get("force_out", []),
+                   posted.get("deadline_for", []), posted.get("deadline_on", []))
+    data = {"kind": "roadmap", "name": one("name"), "description": one("description"),
+            **request_form, "force_in": shape["force_in"], "force_out": shape["force_out"],
+            "deadlines": dict(shape["deadlines"])}
     try:
         with db.write() as session:
             made = scenario_service.create_scenario(session=session, actor=actor, data=data)
     except Invalid as exc:
-        return _render(request, db, {"form": request_form}, group=None,
+        return _render(request, db, {"form": request_form, "shape": shape}, group=None,
                        save_errors=exc.errors, save_values={
-                           "name": form.get("name", ""),
-                           "description": form.get("description", "")})
+                           "name": one("name"), "description": one("description")})
     flash(request, f"Saved the roadmap scenario “{made['name']}”.")
     return RedirectResponse(path_for(request, "roadmap") + f"?scenario={made['id']}", 303)
 
@@ -208,11 +305,11 @@ def board_pack(
     capacity: Text = None, discount_rate: Text = None,
     profile: Annotated[str | None, Query(max_length=120)] = None,
     scenario: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    force_in: Slugs = [], force_out: Slugs = [],  # noqa: B006
+    deadline_for: Slugs = [], deadline_on: Slugs = [],  # noqa: B006
 ):
     """Download the board pack: weights, top candidates, the roadmap, blockers and changes."""
     # Of a saved roadmap scenario, its whole request (forced sets and deadlines too).
-    from datetime import date
-
     from portfolio.services.board_pack import board_pack_data
     from web.board_pack import board_pack_pdf
 
@@ -220,7 +317,10 @@ def board_pack(
     form = opened["form"] if opened else {
         "budget": budget or "", "capacity": capacity or "", "horizon": horizon or "",
         "discount_rate": discount_rate or "", "profile": profile or ""}
+    shape = opened["shape"] if opened else _shape(force_in, force_out, deadline_for,
+                                                   deadline_on)
     errors: dict[str, str] = {}
+    constraints = _constraints(db, dict(shape), errors)
     # Read as the page reads its form (`_values`), blanks given the page's defaults.
     values = _values(errors, form | {
         "horizon": form["horizon"].strip() or str(roadmap_service.DEFAULT_HORIZON),
@@ -234,14 +334,13 @@ def board_pack(
     if errors:
         if "text/html" in request.headers.get("accept", ""):
             # The page's own link: answered with the page, each fault beside its field.
-            return _render(request, db, (opened or {}) | {"form": form, "sent": True},
-                           group=None)
+            return _render(request, db, (opened or {}) | {"form": form, "sent": True,
+                                                          "shape": shape}, group=None)
         raise Invalid(errors)
     today = date.today()
     data = board_pack_data(
         db, today=today, profile=form["profile"] or None,
-        wall_clock_seconds=db.settings.plan_wall_clock_seconds, **values,
-        **(scenario_service.roadmap_constraints(opened["scenario"]) if opened else {}))
+        wall_clock_seconds=db.settings.plan_wall_clock_seconds, **values, **constraints)
     return Response(board_pack_pdf(data), media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="board-pack-{today.isoformat()}.pdf"'})
 

@@ -91,7 +91,7 @@ def _solved(db: Database, values: dict[str, Any], saved: dict[str, Any] | None,
         return None, {}, exc.message
 
 
-def _titles(db: Database, slugs: list[str]) -> dict[str, str]:
+def project_titles(db: Database, slugs: list[str]) -> dict[str, str]:
     """Return the titles of projects by slug, for the forced sets."""
     if not slugs:
         return {}
@@ -121,7 +121,7 @@ def plan_page(
         # The version the plan was first opened at, kept across Plan presses: saving over a
         # scenario someone saved meanwhile is refused, not a silent overwrite of theirs.
         "opened_version": version if saved is not None and version else None,
-        "titles": _titles(db, values["force_in"] + values["force_out"]),
+        "titles": project_titles(db, values["force_in"] + values["force_out"]),
         "profile": values["profile"] or (result["profile"] if result else ""),
     }, status_code=422 if errors else 200)
 
@@ -232,7 +232,7 @@ def _refused(request: Request, db: Database, data: dict[str, Any], errors: dict[
     return render(request, "plan.html", {
         "profiles": profiles, "values": values, "result": None, "errors": {},
         "save_errors": errors, "save_values": data, "scenario": saved, "scenarios": saved_list,
-        "query": "", "titles": _titles(db, values["force_in"] + values["force_out"]),
+        "query": "", "titles": project_titles(db, values["force_in"] + values["force_out"]),
         "profile": values["profile"],
     }, status_code=status_code)
 

@@ -164,14 +164,18 @@ def search_organisations(
     return [{"value": c, "title": n, "detail": k} for c, n, k in rows]
 
 
-def search_projects(*, session: Session, q: str, limit: int = PICK_LIMIT) -> list[dict[str, Any]]:
+def search_projects(*, session: Session, q: str, limit: int = PICK_LIMIT,
+                    mandatory_only: bool = False) -> list[dict[str, Any]]:
     """Return a few projects whose slug or title contains the text, exact slug first."""
     text = q.strip()
     if not text:
         return []
+    found = select(Project.slug, Project.title, Project.status).where(
+        containing(col(Project.title), text) | containing(col(Project.slug), text))
+    if mandatory_only:
+        found = found.where(col(Project.mandatory).is_(True))
     rows = session.exec(
-        select(Project.slug, Project.title, Project.status)
-        .where(containing(col(Project.title), text) | containing(col(Project.slug), text))
+        found
         .order_by(case((col(Project.slug) == text, 0), else_=1), col(Project.title))
         .limit(limit)
     ).all()

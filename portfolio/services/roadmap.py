@@ -234,6 +234,7 @@ def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: f
                 .join(Organisation,
                       col(Organisation.id) == col(OrganisationCapacity.organisation_id))).all())]
     projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
+    _check_forced(set(projects["slug"]), force_in, force_out)
     table = forced(_roadmap_table(projects, dates, first, deadlines, today), force_in, force_out)
     labels = [quarter_label(first, i) for i in range(horizon)]
     kwargs: dict[str, Any] = {
@@ -274,20 +275,50 @@ def forced(table: pd.DataFrame, force_in: tuple[str, ...],
     return out
 
 
+def _check_forced(known: set[str], force_in: tuple[str, ...],
+                  force_out: tuple[str, ...]) -> None:
+    """Refuse a forced project that does not exist, or one forced both in and out."""
+    errors = {field: f"no project called {', '.join(unknown)}"
+              for field, slugs in (("force_in", force_in), ("force_out", force_out))
+              if (unknown := [s for s in slugs if s not in known])}
+    both = sorted(set(force_in) & set(force_out))
+    if both and "force_out" not in errors:
+        errors["force_out"] = f"forced both in and out: {', '.join(both)}"
+    if errors:
+        raise Invalid(errors)
+
+
+def deadline_problem(slug: str, when: date, mandatory: Mapping[str, bool],
+                     today: date) -> tuple[str, str] | None:
+    """Return what is wrong with a deadline, as ("project" or "date", message), or None."""
+    if slug not in mandatory:
+        return "project", f"no project called {slug}"
+    if not mandatory[slug]:
+        return "project", f"{slug} is not mandatory; only mandatory projects take a deadline"
+    if when < today:
+        return "date", f"the deadline for {slug} ({when.isoformat()}) is before today"
+    return None
+
+
+def deadline_problems(session: Session, deadlines: Mapping[str, date],
+                      today: date | None = None) -> dict[str, tuple[str, str]]:
+    """Return each deadline's problem by slug (`deadline_problem`), read from the database."""
+    mandatory = dict(cast(list[tuple[str, bool]], session.execute(
+        select(col(Project.slug), col(Project.mandatory))
+        .where(col(Project.slug).in_(list(deadlines)))).all()))
+    today = today or date.today()
+    return {slug: found for slug, when in deadlines.items()
+            if (found := deadline_problem(slug, when, mandatory, today)) is not None}
+
+
 def _roadmap_table(projects: pd.DataFrame, dates: Mapping[str, tuple[date | None, date | None]],
                    first: date, deadlines: Mapping[str, date], today: date) -> pd.DataFrame:
     """Add each project's duration, start quarter (in progress) and deadline quarter."""
-    known = set(projects["slug"])
     mandatory = dict(zip(projects["slug"], projects["mandatory"], strict=True))
     for slug, when in deadlines.items():
-        if slug not in known:
-            raise Invalid({"deadline": f"unknown project {slug!r}"})
-        if not mandatory[slug]:
-            raise Invalid({"deadline": f"{slug} is not mandatory; only mandatory projects "
-                                       "take a deadline"})
-        if when < today:
-            raise Invalid({"deadline": f"the deadline for {slug} ({when.isoformat()}) is "
-                                       "before today"})
+        found = deadline_problem(slug, when, mandatory, today)
+        if found is not None:
+            raise Invalid({"deadline": found[1]})
     durations, starts, due = [], [], []
     for slug, effort, status, must in zip(projects["slug"], projects["effort_pm"],
                                           projects["status"], projects["mandatory"],

@@ -22,6 +22,7 @@ from portfolio.capabilities import Capability, require
 from portfolio.db import Database
 from portfolio.errors import Conflict, DomainError, Invalid, NotFound
 from portfolio.models import Project, Scenario, ScenarioSolution, WeightProfile, utcnow
+from portfolio.schemas import year_month_day
 from portfolio.services import planning
 from portfolio.services import roadmap as roadmap_service
 from portfolio.services.common import add_new, as_record, portfolio_revision, record
@@ -171,23 +172,15 @@ def _deadlines(session: Session, raw: Any) -> dict[str, str]:
                  if ":" in part) if isinstance(raw, str) else raw
     if not isinstance(items, dict) or (isinstance(raw, str) and not items):
         raise Invalid({"deadlines": "write each deadline as SLUG:YYYY-MM-DD"})
-    out: dict[str, str] = {}
-    mandatory = dict(session.execute(select(col(Project.slug), col(Project.mandatory)).where(
-        col(Project.slug).in_([str(k) for k in items]))).all())
+    days: dict[str, date] = {}
     for slug, when in items.items():
         try:
-            day = date.fromisoformat(str(when).strip())
+            days[str(slug)] = year_month_day(str(when))
         except ValueError:
             raise Invalid({"deadlines": f"{slug}: give the date as YYYY-MM-DD"}) from None
-        if slug not in mandatory:
-            raise Invalid({"deadlines": f"no project called {slug}"})
-        if not mandatory[slug]:
-            raise Invalid({"deadlines": f"{slug} is not mandatory; only mandatory projects "
-                                        "take a deadline"})
-        if day < date.today():
-            raise Invalid({"deadlines": f"the deadline for {slug} ({day}) is before today"})
-        out[str(slug)] = day.isoformat()
-    return out
+    for _kind, problem in roadmap_service.deadline_problems(session, days).values():
+        raise Invalid({"deadlines": problem})
+    return {slug: day.isoformat() for slug, day in days.items()}
 
 
 def scenario_public(session: Session, row: Scenario) -> dict[str, Any]:

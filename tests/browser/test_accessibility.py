@@ -267,6 +267,11 @@ STATES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
                                                      "cdo", see_filter_error),
     "roadmap, bad choices": ("/plan/roadmap?budget=lots&profile=nonsense&group=bogus", "cdo",
                              see_filter_error),
+    "roadmap, forced sets and a deadline refused": (
+        "/plan/roadmap?budget=2000000&force_in=lldc-park-visitor-insights&force_out=nowhere"
+        "&deadline_for=croydon-school-place-planning&deadline_on=2075-01-01"
+        "&new_deadline_for=bd-community-solutions-demand&new_deadline_on=2075-01-01", "cdo",
+        see_filter_error),
 }
 
 

@@ -102,3 +102,37 @@ def test_a_cdo_saves_two_scenarios_and_compares_them(page: Page) -> None:
     expect(columns.nth(0)).to_contain_text("Browser: full budget")
     expect(columns.nth(1).locator("ul.drops li").first).to_be_visible()
     expect(columns.nth(1).locator("dd.value")).to_contain_text("−")
+
+
+def test_a_cdo_shapes_a_roadmap_on_its_page_and_saves_it(page: Page) -> None:
+    # Found in review: forced sets and deadlines of a roadmap were set only through the API.
+    from datetime import date, timedelta
+
+    by = (date.today() + timedelta(days=200)).isoformat()
+    sign_in(page, "cdo")
+    page.goto("/plan/roadmap")
+    page.get_by_label("Budget per quarter (GBP)").fill("1000000")
+    page.get_by_label("Quarters").fill("16")
+    add = page.locator("#force_in")
+    add.press_sequentially("park visitor")
+    page.locator("#force_in-picks button[data-pick-value='lldc-park-visitor-insights']").click()
+    # The deadline's picker offers mandatory projects only.
+    deadline = page.get_by_label("Add a deadline for")
+    deadline.press_sequentially("school place")
+    picks = page.locator("#new_deadline_for-picks button")
+    expect(picks.first).to_be_visible()
+    offered = picks.evaluate_all("bs => bs.map(b => b.dataset.pickValue)")
+    assert "croydon-school-place-planning" in offered
+    picks.filter(has_text="Croydon").first.click()
+    expect(deadline).to_have_value("croydon-school-place-planning")
+    page.get_by_label("Starts by").fill(by)
+    page.get_by_role("button", name="Plan the roadmap").click()
+    starts = page.locator("table", has_text="Projects starting in each quarter")
+    expect(starts).to_contain_text("Park")
+    listed = page.locator("fieldset", has_text="Deadlines for mandatory projects")
+    expect(listed.locator("input[name='deadline_on']")).to_have_value(by)
+    page.get_by_label("Scenario name").fill("Browser: shaped roadmap")
+    page.get_by_role("button", name="Save the scenario").click()
+    opened = page.locator(".notice", has_text="re-solved at the portfolio's current revision")
+    expect(opened).to_contain_text("Forced in: lldc-park-visitor-insights")
+    expect(opened).to_contain_text(f"croydon-school-place-planning by {by}")

@@ -289,3 +289,138 @@ def test_a_board_pack_asked_for_a_retired_profile_is_refused_as_the_page_refuses
                                                        "profile": "Old ways"})
     assert response.status_code == 422
     assert parse_html(response.text).error_for("profile")
+
+
+# Found in review: projects forced in or out and mandatory deadlines were set only through the
+# API (`PUT /api/v1/scenarios/ID`); the roadmap page offered neither, nor kept them when saved.
+MANDATORY = "croydon-school-place-planning"
+NOT_MANDATORY = "bd-community-solutions-demand"
+
+
+def starts_on_page(text: str) -> dict[str, str]:
+    """Return each project starting on a roadmap page, with the quarter it starts in."""
+    table = next(t for t in parse_html(text).find_all("table")
+                 if "Projects starting in each quarter" in t.text())
+    out = {}
+    for row in table.find_all("tr")[1:]:
+        quarter = row.find("th").text()
+        for link in row.find_all("a"):
+            out[(link.get("href") or "").rsplit("/", 1)[-1]] = quarter
+    return out
+
+
+def test_the_roadmap_page_forces_projects_in_and_out(clients: dict[str, Browser]) -> None:
+    lead = clients["lead"]  # reading a what-if is anyone's: no save is needed
+    query = {"budget": "1000000", "horizon": "16"}
+    free = starts_on_page(lead.get("/plan/roadmap", params=query).text)
+    out, left = sorted(free)[0], "lldc-park-visitor-insights"
+    assert left not in free
+    answer = lead.get("/plan/roadmap", params={**query, "force_in": left, "force_out": out})
+    assert answer.status_code == 200, answer.text
+    shaped = starts_on_page(answer.text)
+    assert left in shaped and out not in shaped
+    page = parse_html(answer.text)
+    kept = {(i.get("name"), i.get("value")) for i in page.find_all("input", type="checkbox")
+            if i.get("checked") is not None}
+    assert {("force_in", left), ("force_out", out)} <= kept
+    # The API reads the same request the same way.
+    api = lead.get("/api/v1/roadmap", params={**query, "force_in": left, "force_out": out})
+    assert {p["slug"] for p in api.json()["starts"]} == set(shaped)
+
+
+def test_a_project_forced_that_does_not_exist_is_said_beside_its_field(
+        clients: dict[str, Browser]) -> None:
+    answer = clients["lead"].get("/plan/roadmap", params={
+        "budget": "6000000", "force_out": "no-such-project"})
+    assert answer.status_code == 422
+    page = parse_html(answer.text)
+    assert "no project called no-such-project" in page.error_for("force_out")
+    assert page.find("input", name="force_out", value="no-such-project") is not None
+    api = clients["lead"].get("/api/v1/roadmap", params={"budget": 6000000,
+                                                          "force_in": "no-such-project"})
+    assert api.status_code == 422 and "force_in" in api.json()["errors"]
+
+
+def test_a_mandatory_projects_deadline_is_set_on_the_roadmap_page(
+        clients: dict[str, Browser]) -> None:
+    lead = clients["lead"]
+    by = (date.today() + timedelta(days=200)).isoformat()
+    query = {"budget": "6000000", "horizon": "16"}
+    answer = lead.get("/plan/roadmap", params={**query, "new_deadline_for": MANDATORY,
+                                               "new_deadline_on": by})
+    assert answer.status_code == 200, answer.text
+    api = lead.get("/api/v1/roadmap", params={**query, "deadline": f"{MANDATORY}:{by}"}).json()
+    assert starts_on_page(answer.text) == {p["slug"]: p["start"] for p in api["starts"]}
+    # Listed with its date, to change or clear; the row to add one is empty again.
+    page = parse_html(answer.text)
+    listed = page.find("input", name="deadline_for", value=MANDATORY)
+    assert listed is not None
+    assert page.find("input", name="deadline_on", value=by) is not None
+    assert page.by_id("new_deadline_for").get("value") in (None, "")
+    # Cleared: the deadline goes.
+    cleared = lead.get("/plan/roadmap", params={**query, "deadline_for": MANDATORY,
+                                                "deadline_on": ""})
+    assert cleared.status_code == 200
+    assert parse_html(cleared.text).find("input", name="deadline_for") is None
+
+
+@pytest.mark.parametrize(("slug", "on", "words"), [
+    (NOT_MANDATORY, "+200", "only mandatory projects take a deadline"),
+    (MANDATORY, "2026-02-30", "year-month-day"),
+    (MANDATORY, "", "Enter the date"),
+    ("", "+200", "Choose the project"),
+])
+def test_a_bad_deadline_is_said_beside_its_field_and_kept(
+        clients: dict[str, Browser], slug: str, on: str, words: str) -> None:
+    typed = (date.today() + timedelta(days=200)).isoformat() if on == "+200" else on
+    answer = clients["lead"].get("/plan/roadmap", params={
+        "budget": "6000000", "new_deadline_for": slug, "new_deadline_on": typed})
+    assert answer.status_code == 422
+    page = parse_html(answer.text)
+    control = "new_deadline_for" if words.startswith(("only", "Choose")) else "new_deadline_on"
+    assert words in page.error_for(control)
+    assert (page.by_id("new_deadline_for").get("value") or "") == slug
+    assert (page.by_id("new_deadline_on").get("value") or "") == typed
+    # The summary's link leads to the control.
+    assert page.find("a", href=f"#{control}") is not None
+
+
+def test_a_roadmap_saved_from_the_page_keeps_its_forced_sets_and_deadlines(
+        clients: dict[str, Browser]) -> None:
+    cdo = clients["cdo"]
+    by = (date.today() + timedelta(days=200)).isoformat()
+    query = {"budget": "6000000", "horizon": "16", "discount_rate": "0.035",
+             "profile": "CDO default"}
+    shaped = {"force_in": CHILD, "force_out": "bd-ctr-scheme-review",
+              "new_deadline_for": MANDATORY, "new_deadline_on": by}
+    page = parse_html(cdo.get("/plan/roadmap", params={**query, **shaped}).text)
+    form = next(f for f in page.find_all("form") if "Save the scenario" in f.text())
+    fields: dict[str, list[str]] = {}
+    for i in form.find_all("input"):
+        fields.setdefault(i.get("name") or "", []).append(i.get("value") or "")
+    saved = cdo.post("/plan/roadmap/scenarios", data={**fields, "name": "Shaped"},
+                     follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    made = next(s for s in cdo.get("/api/v1/scenarios").json() if s["name"] == "Shaped")
+    assert (made["force_in"], made["force_out"]) == ([CHILD], ["bd-ctr-scheme-review"])
+    assert made["deadlines"] == {MANDATORY: by}
+    opened = parse_html(cdo.get("/plan/roadmap", params={"scenario": made["id"]}).text)
+    assert opened.find("input", name="force_in", value=CHILD) is not None
+    assert opened.find("input", name="deadline_on", value=by) is not None
+
+
+def test_the_board_pack_of_an_unsaved_roadmap_follows_its_forced_sets(
+        clients: dict[str, Browser], monkeypatch: pytest.MonkeyPatch) -> None:
+    from web import board_pack as board_pack_module
+
+    cdo = clients["cdo"]
+    query = {"budget": "6000000", "horizon": "16"}
+    out = sorted(starts_on_page(cdo.get("/plan/roadmap", params=query).text))[0]
+    page = parse_html(cdo.get("/plan/roadmap", params={**query, "force_out": out}).text)
+    link = next(a.get("href") for a in page.find_all("a")
+                if "board-pack.pdf" in (a.get("href") or ""))
+    packed: list[dict] = []
+    monkeypatch.setattr(board_pack_module, "board_pack_pdf",
+                        lambda data: packed.append(data) or b"%PDF-")
+    assert cdo.get(link).status_code == 200
+    assert out not in {p["slug"] for p in packed[0]["roadmap"]["starts"]}
