@@ -327,3 +327,53 @@ def scenario_delete(request: Request, db: AppDatabase, session: WriteSession,
         flash(request, f"Deleted the roadmap scenario “{found['name']}”.")
         return see_other(path_for(request, "roadmap"))
     return see_other(request.url_for("plan"))
+
+
+def _opened_at(request: Request, scenario: dict[str, Any]) -> str:
+    """Return the address of the page a saved scenario opens on (Plan or Roadmap)."""
+    page = "roadmap" if scenario["kind"] == "roadmap" else "plan"
+    return f"{path_for(request, page)}?scenario={scenario['id']}"
+
+
+def _rename_page(request: Request, scenario: dict[str, Any], values: dict[str, str], *,
+                 errors: dict[str, str] | None = None, status_code: int = 200):
+    """Render a saved scenario's name and description form."""
+    return render(request, "scenario_rename.html", {
+        "scenario": scenario, "values": values, "errors": errors or {},
+        "back": _opened_at(request, scenario)}, status_code=status_code)
+
+
+@router.get("/scenarios/{scenario_id}/rename", name="scenario_rename",
+            dependencies=[SCENARIOS])
+def scenario_rename_page(request: Request, db: AppDatabase, scenario_id: RowId):
+    """Show a saved scenario's name and description, to change them."""
+    with db.read() as session:
+        found = scenario_service.get_scenario(session=session, scenario_id=scenario_id)
+    return _rename_page(request, found, {"name": found["name"],
+                                         "description": found["description"] or "",
+                                         "version": str(found["version"])})
+
+
+@router.post("/scenarios/{scenario_id}/rename", name="scenario_rename_save",
+             dependencies=[SCENARIOS])
+def scenario_rename(request: Request, db: AppDatabase, session: WriteSession,
+                    actor: CurrentActor, scenario_id: RowId, form: FormData):
+    """Change a saved scenario's name and description, unless it changed since it was read."""
+    values = {k: form.get(k, "") for k in ("name", "description", "version")}
+    try:
+        saved = scenario_service.update_scenario(session=session, actor=actor,
+                                                 scenario_id=scenario_id, data=values)
+    except Invalid as exc:
+        session.rollback()
+        found = scenario_service.get_scenario(session=session, scenario_id=scenario_id)
+        return _rename_page(request, found, values, errors=exc.errors, status_code=422)
+    except Conflict as exc:
+        # What was typed stays; the form now carries the version saved, to save it knowingly.
+        session.rollback()
+        return _rename_page(request, exc.current, values | {
+            "version": str(exc.current["version"])}, errors={"form": (
+                f"“{exc.current['name']}” was changed by someone else since you opened it"
+                f"{_changes(exc)}, so your name and description are not saved; save them "
+                "again to put them over it.")}, status_code=409)
+    flash(request, f"Saved the name and description of “{saved['name']}”.")
+    return see_other(_opened_at(request, saved))

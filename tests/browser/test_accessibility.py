@@ -74,6 +74,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "group_mappings": ("/admin/groups", "admin"),
     "failed_jobs": ("/admin/jobs", "admin"),
     "notifications": ("/notifications", "cdo"),
+    "scenario_rename": ("/scenarios/{scenario}/rename", "cdo"),
 }
 # GET routes that answer with something other than a page: files, fragments, redirects.
 NOT_PAGES = {
@@ -146,8 +147,13 @@ def made(signed_in: Callable[[str, dict], Page]) -> dict[str, str]:
     page.goto("/imports")
     link = page.locator("main table a[href*='/imports/']").first
     run = link.get_attribute("href").rstrip("/").rsplit("/", 1)[-1]
+    page.goto("/plan/roadmap?budget=2000000")
+    page.get_by_label("Scenario name").fill("Gate roadmap")
+    page.get_by_role("button", name="Save the scenario").click()
+    page.wait_for_url(re.compile(r"scenario=\d+"))
+    scenario = page.url.rsplit("scenario=", 1)[-1]
     page.context.close()
-    return {"first": ids[0], "snapshot": ids[1], "run": run}
+    return {"first": ids[0], "snapshot": ids[1], "run": run, "scenario": scenario}
 
 
 @pytest.mark.parametrize("width", WIDTHS)

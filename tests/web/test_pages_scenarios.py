@@ -478,3 +478,73 @@ def test_amounts_written_with_thousands_commas_are_still_read(
     # The review of the comma rule: "1,000." and "+1,000,000" had become refused.
     response = clients["cdo"].get("/plan", params={**PLAN, "budget": typed})
     assert response.status_code == 200, parse_html(response.text).error_for("budget")
+
+
+# Found in review: a saved scenario's name and description changed only through the API.
+def rename_form(client: Browser, scenario_id: int) -> dict[str, str]:
+    """Return the fields of a scenario's rename form as its page offers them."""
+    page = parse_html(client.get(f"/scenarios/{scenario_id}/rename").text)
+    form = next(f for f in page.find_all("form") if "Save the name" in f.text())
+    fields = {i.get("name") or "": i.get("value") or "" for i in form.find_all("input")}
+    return fields | {"description": (form.find("textarea") or page).text()}
+
+
+@pytest.mark.parametrize("kind", ["plan", "roadmap"])
+def test_a_saved_scenario_is_renamed_and_described_from_its_page(
+        clients: dict[str, Browser], kind: str) -> None:
+    cdo = clients["cdo"]
+    made = scenario(cdo, "Spring", **({"kind": "roadmap", "capacity": None} if kind == "roadmap"
+                                       else {}))
+    opened = "/plan" if kind == "plan" else "/plan/roadmap"
+    page = parse_html(cdo.get(opened, params={"scenario": made["id"]}).text)
+    link = page.find("a", href=f"/scenarios/{made['id']}/rename")
+    assert link is not None and "Rename" in link.text()
+    fields = rename_form(cdo, made["id"]) | {"name": "Spring board", "description": "For April"}
+    saved = cdo.post(f"/scenarios/{made['id']}/rename", data=fields, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    assert saved.headers["location"].endswith(f"{opened}?scenario={made['id']}")
+    now = cdo.get(f"/api/v1/scenarios/{made['id']}").json()
+    assert (now["name"], now["description"], now["budget"]) == ("Spring board", "For April",
+                                                               made["budget"])
+
+
+def test_a_rename_to_a_blank_or_taken_name_is_refused_beside_it_and_kept(
+        clients: dict[str, Browser]) -> None:
+    cdo = clients["cdo"]
+    made, other = scenario(cdo, "First"), scenario(cdo, "Second")
+    for typed, words in (("  ", "name"), ("Second", "already")):
+        fields = rename_form(cdo, made["id"]) | {"name": typed, "description": "kept words"}
+        refused = cdo.post(f"/scenarios/{made['id']}/rename", data=fields)
+        assert refused.status_code == 422
+        page = parse_html(refused.text)
+        assert words in page.error_for("r-name")
+        assert "kept words" in page.by_id("r-description").text()
+    assert cdo.get(f"/api/v1/scenarios/{made['id']}").json()["name"] == "First"
+    assert other["name"] == "Second"
+
+
+def test_a_rename_of_a_scenario_changed_meanwhile_is_refused_with_what_changed(
+        clients: dict[str, Browser]) -> None:
+    cdo = clients["cdo"]
+    made = scenario(cdo, "Shared")
+    stale = rename_form(cdo, made["id"])
+    cdo.put(f"/api/v1/scenarios/{made['id']}", json={"version": made["version"],
+                                                     "budget": 900_000})
+    refused = cdo.post(f"/scenarios/{made['id']}/rename",
+                       data=stale | {"name": "Mine", "description": "typed"})
+    assert refused.status_code == 409
+    assert "changed by someone else" in refused.text and "900000" in refused.text
+    page = parse_html(refused.text)
+    assert page.by_id("r-name").get("value") == "Mine"
+    assert cdo.get(f"/api/v1/scenarios/{made['id']}").json()["name"] == "Shared"
+
+
+def test_a_lead_is_offered_no_rename_and_is_refused_one(clients: dict[str, Browser]) -> None:
+    made = scenario(clients["cdo"], "Theirs")
+    lead = clients["lead"]
+    page = lead.get("/plan", params={"scenario": made["id"]}).text
+    assert f"/scenarios/{made['id']}/rename" not in page
+    assert lead.get(f"/scenarios/{made['id']}/rename").status_code == 403
+    refused = lead.post(f"/scenarios/{made['id']}/rename",
+                        data={"name": "Mine", "version": str(made["version"])})
+    assert refused.status_code == 403
