@@ -149,12 +149,14 @@ def _checked_table(candidates: pd.DataFrame, fin: list[str],
         raise InvalidPlanRequest(f"project(s) forced both in and out: {_names(both)}",
                                  "force_out")
     is_candidate = isin(status, CANDIDATE_STATUSES)
-    not_selectable = [s for s in fin if not is_candidate[slugs_all.get_loc(s)]]
-    if not_selectable:
-        detail = ", ".join(f"{s} ({status[slugs_all.get_loc(s)]})" for s in sorted(not_selectable))
-        raise InvalidPlanRequest(
-            "only idea, proposed, approved or paused projects can be forced in: " + detail,
-            "force_in")
+    for forced, verb, field in ((fin, "in", "force_in"), (fout, "out", "force_out")):
+        not_selectable = [s for s in forced if not is_candidate[slugs_all.get_loc(s)]]
+        if not_selectable:
+            detail = ", ".join(f"{s} ({status[slugs_all.get_loc(s)]})"
+                               for s in sorted(not_selectable))
+            raise InvalidPlanRequest(
+                f"only idea, proposed, approved or paused projects can be forced {verb}: "
+                + detail, field)
     return table, slugs_all, status, is_candidate
 
 

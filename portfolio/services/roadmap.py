@@ -34,6 +34,7 @@ from scoring.roadmap import (
     quarter_start,
     run_roadmap_in_subprocess,
 )
+from scoring.scenarios import forced_conflicts
 
 # HM Treasury Green Book's social time preference rate: value started a year later counts 3.5% less.
 DEFAULT_DISCOUNT_RATE = 0.035
@@ -234,8 +235,10 @@ def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: f
                 .join(Organisation,
                       col(Organisation.id) == col(OrganisationCapacity.organisation_id))).all())]
     projects = frames.projects.assign(value=values.reindex(frames.projects["slug"]).to_numpy())
-    _check_forced(set(projects["slug"]), force_in, force_out)
-    table = forced(_roadmap_table(projects, dates, first, deadlines, today), force_in, force_out)
+    _check_known(set(projects["slug"]), force_in, force_out)
+    table = _roadmap_table(projects, dates, first, deadlines, today)
+    _check_forced(table, frames.dependencies, force_in, force_out, horizon)
+    table = forced(table, force_in, force_out)
     labels = [quarter_label(first, i) for i in range(horizon)]
     kwargs: dict[str, Any] = {
         "horizon": horizon, "budget": budget, "total_capacity": capacity,
@@ -254,9 +257,12 @@ def _roadmap(db: Database, run: Any, *, budget: float, horizon: int, capacity: f
         raise Invalid({exc.field: str(exc)}) from None
     except DependencyCycleError as exc:
         raise Invalid({"dependencies": str(exc)}) from None
-    return roadmap_public(result, run_profile=run.profile, revision=run.revision, first=first,
-                          projects=projects, organisations=frames.organisations,
-                          dependencies=frames.dependencies, today=today)
+    public = roadmap_public(result, run_profile=run.profile, revision=run.revision, first=first,
+                            projects=projects, organisations=frames.organisations,
+                            dependencies=frames.dependencies, today=today)
+    # The request's own shaping, said back as the plan says its forced sets.
+    return public | {"force_in": sorted(force_in), "force_out": sorted(force_out),
+                     "deadlines": {s: d.isoformat() for s, d in sorted(deadlines.items())}}
 
 
 CANDIDATE_STATUSES = ("idea", "proposed", "approved", "paused")
@@ -275,8 +281,44 @@ def forced(table: pd.DataFrame, force_in: tuple[str, ...],
     return out
 
 
-def _check_forced(known: set[str], force_in: tuple[str, ...],
-                  force_out: tuple[str, ...]) -> None:
+def _check_forced(table: pd.DataFrame, dependencies: pd.DataFrame, force_in: tuple[str, ...],
+                  force_out: tuple[str, ...], horizon: int) -> None:
+    """Refuse a forced set the roadmap cannot honour as asked, naming the field and project.
+
+    Only candidates are forced; a mandatory one is never forced out, nor is anything a project
+    that must start waits on; a project forced in fits the horizon (DESIGN.md, "Saved roadmap
+    scenarios").
+    """
+    rows = table.set_index("slug")
+    candidate = rows["status"].isin(CANDIDATE_STATUSES)
+    errors: dict[str, str] = {}
+    for field, slugs, verb in (("force_in", force_in, "in"), ("force_out", force_out, "out")):
+        others = [f"{s} ({rows.at[s, 'status'].replace('_', ' ')})" for s in slugs
+                  if not candidate[s]]
+        if others:
+            errors[field] = (f"only idea, proposed, approved or paused projects can be forced "
+                             f"{verb}: {', '.join(others)}")
+    duties = [s for s in force_out if candidate[s] and bool(rows.at[s, "mandatory"])]
+    if duties and "force_out" not in errors:
+        errors["force_out"] = (f"{', '.join(duties)} is mandatory (a statutory duty): the "
+                               "roadmap must start it, so it cannot be forced out")
+    musts = [*force_in, *(s for s in rows.index[candidate & rows["mandatory"].astype(bool)])]
+    waits = forced_conflicts(dependencies, musts, force_out)
+    if waits and "force_out" not in errors:
+        needing, needed = waits[0]
+        why = "is forced in" if needing in force_in else "is mandatory"
+        errors["force_out"] = (f"{needing} {why} but waits on {needed}, which is forced out")
+    too_long = [s for s in force_in if candidate[s] and int(rows.at[s, "duration"]) > horizon]
+    if too_long and "force_in" not in errors:
+        s = too_long[0]
+        errors["force_in"] = (f"{s} lasts {int(rows.at[s, 'duration'])} quarters, longer than "
+                              f"the horizon of {horizon}: it cannot start within it")
+    if errors:
+        raise Invalid(errors)
+
+
+def _check_known(known: set[str], force_in: tuple[str, ...],
+                 force_out: tuple[str, ...]) -> None:
     """Refuse a forced project that does not exist, or one forced both in and out."""
     errors = {field: f"no project called {', '.join(unknown)}"
               for field, slugs in (("force_in", force_in), ("force_out", force_out))

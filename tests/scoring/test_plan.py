@@ -63,7 +63,7 @@ def instances(draw: st.DrawFn, max_projects: int = 15) -> dict:
     selectable = cand.loc[cand["status"].isin(CANDIDATE_STATUSES), "slug"].tolist()
     chosen = draw(st.lists(st.sampled_from(slugs), max_size=3, unique=True)) if n else []
     force_in = [s for s in chosen[:1] if s in selectable]
-    force_out = chosen[1:]
+    force_out = [s for s in chosen[1:] if s in selectable]
     budget = draw(st.integers(0, 20 * n)) * 1000.0
     capacity = float(draw(st.integers(0, 20 * n)))
     return dict(
@@ -222,6 +222,9 @@ def test_infeasible_forced_and_rejected_prerequisites_are_named() -> None:
         ({"force_out": ["ghost"]}, "ghost"),
         ({"force_in": ["a"], "force_out": ["a"]}, "forced both in and out: a"),
         ({"force_in": ["done"]}, "can be forced in: done (delivered)"),
+        # Found in review: forcing out a project that is not a candidate changed nothing,
+        # silently, where forcing it in is refused.
+        ({"force_out": ["done"]}, "can be forced out: done (delivered)"),
     ],
 )
 def test_invalid_requests_raise_with_clear_messages(kwargs: dict, message: str) -> None:

@@ -391,7 +391,7 @@ def test_a_roadmap_saved_from_the_page_keeps_its_forced_sets_and_deadlines(
     by = (date.today() + timedelta(days=200)).isoformat()
     query = {"budget": "6000000", "horizon": "16", "discount_rate": "0.035",
              "profile": "CDO default"}
-    shaped = {"force_in": CHILD, "force_out": "bd-ctr-scheme-review",
+    shaped = {"force_in": CHILD, "force_out": "smart-meter-vulnerability",
               "new_deadline_for": MANDATORY, "new_deadline_on": by}
     page = parse_html(cdo.get("/plan/roadmap", params={**query, **shaped}).text)
     form = next(f for f in page.find_all("form") if "Save the scenario" in f.text())
@@ -402,7 +402,7 @@ def test_a_roadmap_saved_from_the_page_keeps_its_forced_sets_and_deadlines(
                      follow_redirects=False)
     assert saved.status_code == 303, saved.text
     made = next(s for s in cdo.get("/api/v1/scenarios").json() if s["name"] == "Shaped")
-    assert (made["force_in"], made["force_out"]) == ([CHILD], ["bd-ctr-scheme-review"])
+    assert (made["force_in"], made["force_out"]) == ([CHILD], ["smart-meter-vulnerability"])
     assert made["deadlines"] == {MANDATORY: by}
     opened = parse_html(cdo.get("/plan/roadmap", params={"scenario": made["id"]}).text)
     assert opened.find("input", name="force_in", value=CHILD) is not None
@@ -424,3 +424,34 @@ def test_the_board_pack_of_an_unsaved_roadmap_follows_its_forced_sets(
                         lambda data: packed.append(data) or b"%PDF-")
     assert cdo.get(link).status_code == 200
     assert out not in {p["slug"] for p in packed[0]["roadmap"]["starts"]}
+
+
+# Found in review: the roadmap's forced sets honoured what the plan refuses, and said it in
+# words about mandatory and rejected projects that were neither.
+@pytest.mark.parametrize(("params", "field", "words"), [
+    ({"force_out": "lewisham-homelessness-prevention-model"}, "force_out",
+     "is mandatory (a statutory duty)"),
+    ({"force_in": "air-quality-schools-audits"}, "force_in",
+     "only idea, proposed, approved or paused projects can be forced in"),
+    ({"force_out": "bd-debt-arrears-prevention"}, "force_out",
+     "only idea, proposed, approved or paused projects can be forced out"),
+    ({"force_in": CHILD, "force_out": PARENT}, "force_out",
+     f"{CHILD} is forced in but waits on {PARENT}, which is forced out"),
+    ({"force_in": "data-apprenticeships-london", "horizon": 8}, "force_in",
+     "longer than the horizon of 8"),
+])
+def test_a_forced_set_the_roadmap_cannot_honour_is_refused_naming_it(
+        clients: dict[str, Browser], params: dict, field: str, words: str) -> None:
+    answer = clients["lead"].get("/api/v1/roadmap", params={"budget": 1_000_000, **params})
+    assert answer.status_code == 422, answer.text
+    assert words in answer.json()["errors"][field], answer.json()
+    page = clients["lead"].get("/plan/roadmap", params={"budget": "1000000", **params})
+    assert page.status_code == 422
+    assert words in parse_html(page.text).error_for(field)
+
+
+def test_the_roadmap_says_back_its_forced_sets(clients: dict[str, Browser]) -> None:
+    answer = clients["lead"].get("/api/v1/roadmap", params={
+        "budget": 1_000_000, "horizon": 16, "force_in": "lldc-park-visitor-insights"}).json()
+    assert (answer["force_in"], answer["force_out"], answer["deadlines"]) == (
+        ["lldc-park-visitor-insights"], [], {})
