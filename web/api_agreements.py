@@ -98,6 +98,16 @@ class AgreementSaved(Public):
     version: int
 
 
+class AgreementUpdated(AgreementSaved):
+    """An agreement after an edit: a change to its terms clears the parties' signatures."""
+
+    status: AgreementStatus
+    signatures_cleared: bool = Field(description=(
+        "The terms changed, so the signatures are cleared and the agreement is drafting: every "
+        "party signs the new terms again (a lead's edit of a signed agreement's terms is "
+        "recorded so)"))
+
+
 class LinkRead(BaseModel):
     """A project's link to a dataset as the client read it."""
 
@@ -118,7 +128,10 @@ class DatasetLinkIn(BaseModel):
     relation: LinkRelation = LinkRelation.USES
     required: bool = True
     fit_for_task: FitForTask = FitForTask.UNKNOWN
-    agreement: Agreement = Agreement.NONE
+    agreement: Agreement = Field(default=Agreement.NONE, description=(
+        "Without `sharing_agreement`: `not_needed` or `none`. `drafting`, `signed` and "
+        "`expired` come from an agreement record (422 otherwise), save a word a bulk load "
+        "wrote on the link, sent back unchanged"))
     sharing_agreement: Annotated[str, Field(max_length=120)] | None = None
     was: LinkRead | None = Field(default=None, description=(
         "The link as read for this relation (null: not linked); one changed since is refused "
@@ -171,13 +184,14 @@ def create_agreement(
     return agreement_service.create_agreement(session=session, actor=actor, data=body_of(body))
 
 
-@router.put("/agreements/{code}", dependencies=[AGREEMENTS], response_model=AgreementSaved)
+@router.put("/agreements/{code}", dependencies=[AGREEMENTS], response_model=AgreementUpdated)
 def update_agreement(
     code: str, session: WriteSession, actor: CurrentActor,
     body: Annotated[AgreementUpdateIn, Body(examples=[
         {k: v for k, v in AGREEMENT_EXAMPLE.items() if k != "code"} | {"version": 1}])],
 ) -> dict[str, Any]:
-    """Replace an agreement's fields from the `version` read (a stale one answers 409)."""
+    """Replace an agreement's fields from the `version` read (stale: 409); new terms are signed
+    again by every party, so a lead's change to a signed agreement's terms records it drafting."""
     return agreement_service.update_agreement(session=session, actor=actor, code=code,
                                               data=body_of(body))
 

@@ -71,20 +71,21 @@ CHOICES.update({
 })
 
 
-def expiring_agreements(request: Request) -> list[dict[str, Any]] | None:
+def expiring_agreements(request: Request) -> dict[str, Any] | None:
     """Return agreements expiring within 60 days for the dashboard or a lead's home page.
 
-    A lead sees those their organisation is party to; None on a home page of anyone else.
+    A lead sees those their organisation is party to (`own`, said over the list); None on a
+    home page of anyone else.
     """
     actor = getattr(request.state, "actor", None)
     on_home = request.url.path == str(request.app.url_path_for("home"))
     lead = actor is not None and actor.role.value == "lead"
     if on_home and not lead:
         return None
-    return agreement_pages.expiring_soon(
+    return {"own": lead, "agreements": agreement_pages.expiring_soon(
         request.app.state.database, organisation_id=(actor.organisation_id
                          if lead and actor is not None else None),
-        seen=seen_revision(request))
+        seen=seen_revision(request))}
 
 
 def agreement_options(request: Request, party: str | None = None) -> list[tuple[str, str]]:
@@ -107,8 +108,9 @@ def agreements(
     request: Request,
     party: Annotated[str, Query(max_length=32)] = "",
     status: Annotated[str, Query(max_length=16)] = "",
-    expiring_within: Annotated[str, Query(max_length=5)] = "",
-    as_of: Annotated[str, Query(max_length=10)] = "",
+    # Typed by hand, so unbounded here: one too long is said beside its field, over the list.
+    expiring_within: str = "",
+    as_of: str = "",
 ):
     """List agreements by party, standing and expiry, and what breaks by a chosen day."""
     db = request.app.state.database
@@ -199,7 +201,8 @@ def _clash(session: Session, typed: dict[str, Any],
     both changed keeps what was typed. It carries the version saved now, so saving again
     replaces theirs knowingly."""
     values = typed | {"version": str(exc.current.get("version", ""))}
-    errors = {"version": sentence(exc.message)}
+    # Said once, in the summary over the form: the version is a hidden field, nothing to fix.
+    errors = {"form": sentence(exc.message)}
     for name, theirs in exc.changed.items():
         now = _readable(session, name, theirs)
         if name in exc.conflicts:
@@ -359,8 +362,8 @@ def update_agreement(request: Request, code: str, session: WriteSession, actor: 
                      form: FormData):
     """Save an agreement from the version read; a stale edit says so and keeps the input."""
     try:
-        agreement_service.update_agreement(session=session, actor=actor, code=code,
-                                           data=_from_form(form))
+        saved = agreement_service.update_agreement(session=session, actor=actor, code=code,
+                                                   data=_from_form(form))
     except Invalid as exc:
         session.rollback()
         return _render_form(request, session, values=_typed(form), errors=_by_field(exc.errors),
@@ -376,5 +379,8 @@ def update_agreement(request: Request, code: str, session: WriteSession, actor: 
         return _render_form(request, session, values=_typed(form),
                             errors={"parties": sentence(exc.message)}, code=code,
                             status_code=403)
-    flash(request, "The agreement is saved.")
+    flash(request, "The agreement is saved." + (
+        " Its terms changed, so the parties' signatures are cleared and it is recorded as "
+        "drafting: every party signs the new terms again, on this page."
+        if saved["signatures_cleared"] else ""))
     return RedirectResponse(str(request.url_for("agreement", code=code)), status_code=303)

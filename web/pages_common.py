@@ -130,6 +130,7 @@ LABELS: dict[str, str] = {
 }
 
 FIELD_LABELS: dict[str, str] = {
+    "q": "Search",
     "slug": "Short name (slug)",
     "title": "Title",
     "description": "Description",

@@ -30,6 +30,8 @@ from web.security import DATASETS, READ
 from web.templating import flash, render
 
 router = Router()
+# The longest search of titles and codes (the search box takes no more).
+SEARCH_LENGTH = 200
 
 
 @router.get("/datasets", name="datasets", dependencies=[READ])
@@ -38,15 +40,21 @@ def datasets(
     session: ReadSession,
     publisher: Annotated[str, Query(max_length=32)] = "",
     access: Annotated[str, Query(max_length=16)] = "",
-    q: Annotated[str, Query(max_length=200)] = "",
+    # Typed by hand, so unbounded here: one too long is said beside its field, over the list.
+    q: str = "",
     drl: Annotated[str, Query(max_length=2)] = "",
 ):
     """List datasets filtered by publisher, access, readiness and text (filters in the URL)."""
     applied, errors = closed_lists.sift(
         publisher=(closed_lists.organisations_named(session, publisher), publisher),
         access=(closed_lists.ACCESS_LEVELS, access), drl=(closed_lists.READINESS_LEVELS, drl))
+    search = q.strip() or None
+    if search is not None and len(search) > SEARCH_LENGTH:
+        errors["q"] = (f"Use at most {SEARCH_LENGTH} characters (this has {len(search):,}): "
+                       "a word or two of the title, or the code.")
+        search = None
     # A value naming nothing is said beside its filter; the list is shown without it.
-    context = dataset_pages.datasets_page(session=session, q=q.strip() or None, **applied)
+    context = dataset_pages.datasets_page(session=session, q=search, **applied)
     context["filters"] = {k: v or "" for k, v in applied.items()} | {"q": q}
     context["errors"] = errors
     return render(request, "datasets.html", context, block="results",

@@ -359,6 +359,16 @@ def _names(session: Session, ids: set[int]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _have_not_signed(session: Session, ids: set[int]) -> str:
+    """Return "X has not signed it" or "X and Y have not signed it"."""
+    return f"{_names(session, ids)} {'has' if len(ids) == 1 else 'have'} not signed it"
+
+
+def _signs_for_all(actor: Actor) -> bool:
+    """Tell whether the actor records an agreement signed outside the portfolio (not a lead)."""
+    return actor.id is None or not only_own_organisation(actor, Capability.MANAGE_AGREEMENTS)
+
+
 def _signing(session: Session, actor: Actor, values: AgreementInput, resolved: _Resolved,
              signed: set[int]) -> set[int]:
     """Return the parties whose signature a save records, refusing a `signed` status whose
@@ -370,14 +380,14 @@ def _signing(session: Session, actor: Actor, values: AgreementInput, resolved: _
     if values.status != AgreementStatus.SIGNED:
         return set()
     parties = {o for o, _ in resolved.parties}
-    if actor.id is None or not only_own_organisation(actor, Capability.MANAGE_AGREEMENTS):
+    if _signs_for_all(actor):
         return parties - signed
     mine = {o for o in parties if o == actor.organisation_id}
     unsigned = parties - signed - mine
     if unsigned:
-        raise Invalid({"status": f"{_names(session, unsigned)} has not signed it: each party "
-                                 "signs for itself on the agreement's page, and it is signed "
-                                 "when every party has. Record it as drafting until then."})
+        raise Invalid({"status": f"{_have_not_signed(session, unsigned)}: each party signs "
+                                 "for itself on the agreement's page, and it is signed when "
+                                 "every party has. Record it as drafting until then."})
     return mine - signed
 
 
@@ -447,9 +457,16 @@ def update_agreement(*, session: Session, actor: Actor, code: str,
     _require_resting_owners(session, agreement.id, resolved)
     before = _state(session, agreement)
     typed = _as_typed(values)
+    had = signatures(session, agreement.id)
     # The parties signed the terms as they were: changed terms are signed again.
-    kept = ({} if any(before[k] != typed[k] for k in TERMS)
-            else signatures(session, agreement.id))
+    terms_changed = any(before[k] != typed[k] for k in TERMS)
+    kept = {} if terms_changed else had
+    others = {o for o, _ in resolved.parties} - {actor.organisation_id}
+    if (terms_changed and others and agreement.status == AgreementStatus.SIGNED.value
+            and values.status == AgreementStatus.SIGNED and not _signs_for_all(actor)):
+        # A lead's edit of a signed agreement's terms (its form still says signed) is saved
+        # as drafting, for every party to sign the new terms (DESIGN "Signatures").
+        values = values.model_copy(update={"status": AgreementStatus.DRAFTING})
     signing = _signing(session, actor, values, resolved, set(kept))
     agreement.version += 1
     _write(session, agreement, values, resolved)
@@ -459,7 +476,9 @@ def update_agreement(*, session: Session, actor: Actor, code: str,
     _record_signatures(session, actor, agreement, signing, values.signed_on)
     record(session, actor, action="update", entity="agreement", entity_id=agreement.id,
            before=before, after=_state(session, agreement))
-    return {"code": agreement.code, "version": agreement.version}
+    return {"code": agreement.code, "version": agreement.version, "status": agreement.status,
+            "signatures_cleared": bool(had) and not kept
+            and agreement.status != AgreementStatus.SIGNED.value}
 
 
 class SignInput(Input):

@@ -153,6 +153,8 @@ def record_stage(*, session: Session, actor: Actor, slug: str, stage: str,
         raise Invalid({"stage": "The agreements stage follows the project's dataset links and "
                                 "the agreements they rest on: record those instead."})
     values: StageInput = parse(StageInput, data)
+    if which == IgStage.DPIA and "status" in data:
+        _require_project_dpia_status(project.dpia_status, values.status)
     row: ProjectIgStage | None = session.execute(select(ProjectIgStage).where(
         col(ProjectIgStage.project_id) == project.id, col(ProjectIgStage.stage) == which.value)
     ).scalars().first()
@@ -172,6 +174,7 @@ def record_stage(*, session: Session, actor: Actor, slug: str, stage: str,
     if which == IgStage.DPIA:
         # Its status lives on the project, where the workflow reads it.
         wanted["status"] = DPIA_AS_STAGE[project.dpia_status]
+    _require_done_by_today(which, wanted)
     before = {"status": row.status, "dated_on": str(row.dated_on or ""), "note": row.note
               } if row else None
     row = row or ProjectIgStage(project_id=int(project.id or 0), stage=which.value)
@@ -188,6 +191,27 @@ def record_stage(*, session: Session, actor: Actor, slug: str, stage: str,
                   "dated_on": str(row.dated_on or ""), "note": row.note})
     return {"project": slug, "stage": which.value, "status": row.status,
             "dated_on": row.dated_on, "note": row.note}
+
+
+def _require_project_dpia_status(dpia_status: str, sent: IgStatus) -> None:
+    """Refuse a DPIA stage status other than the one the project's DPIA status gives."""
+    status = DPIA_AS_STAGE[dpia_status]
+    if sent.value != status:
+        raise Invalid({"status": (
+            f"The DPIA stage's status follows the project's DPIA status "
+            f"({dpia_status.replace('_', ' ')}, so {status.replace('_', ' ')}): edit the "
+            "project to change it. Here only its date and note are recorded.")})
+
+
+def _require_done_by_today(stage: IgStage, wanted: dict[str, Any]) -> None:
+    """Refuse a stage done on a day still to come (as an agreement signed in the future is)."""
+    day = wanted["dated_on"]
+    if wanted["status"] != IgStatus.DONE.value or not day or day <= date.today().isoformat():
+        return
+    until = ("give the day the DPIA was approved" if stage == IgStage.DPIA
+             else "record the stage as in progress until it is done")
+    raise Invalid({"dated_on": f"The date ({day}) is in the future: a stage is done on or "
+                               f"before today, so {until}."})
 
 
 def _stage_values(row: ProjectIgStage | None) -> dict[str, Any]:

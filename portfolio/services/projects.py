@@ -769,6 +769,7 @@ def link_dataset(
     if read is not None:
         _require_link_as_read(session, dataset, values.relation.value, link,
                               read.get(link_key(dataset.code, values.relation.value)))
+    _require_own_word(actor, values.agreement, link)
     before = as_record(link) if link else None
     if link is None:
         link = ProjectDataset(
@@ -794,6 +795,23 @@ def link_dataset(
         after=as_record(link),
     )
     return {"project": slug, **values.model_dump(mode="json")}
+
+
+# The words a person gives a link without an agreement record (DESIGN "A link's word"): any
+# other standing is an agreement's, and rests on its record.
+OWN_WORDS = frozenset({Agreement.NOT_NEEDED, Agreement.NONE})
+
+
+def _require_own_word(actor: Actor, word: Agreement, link: ProjectDataset | None) -> None:
+    """Refuse a link word only an agreement record gives, unless a bulk load wrote it."""
+    # The system's loads may still write drafting, signed or expired; a word already on the
+    # link may be sent back as read, with the link's other fields changed.
+    if word in OWN_WORDS or actor.id is None or (link is not None and link.agreement == word):
+        return
+    raise Invalid({"agreement": (
+        f"Without an agreement record, a use of a dataset is “not needed” or “none” yet, not "
+        f"“{word.value}”: an agreement being drafted, signed or expired is registered, and "
+        "the use rests on that agreement record (choose it, or register it first).")})
 
 
 def unlink_dataset(

@@ -184,3 +184,75 @@ def test_an_edit_may_not_drop_a_party_whose_projects_rest_on_the_agreement(
         "version": 1, "parties": [{"organisation": BOROUGH, "role": "controller"}]})
     assert dropped.status_code == 422, dropped.text
     assert "covid-shielding-support-london" in dropped.json()["errors"]["parties"]
+
+
+# Found in review: a lead changing only the purpose of a signed agreement, or renewing its
+# expiry, was refused because the other parties "had not signed": the form still said signed.
+def test_a_lead_changing_a_term_of_a_signed_agreement_saves_it_for_every_party_to_sign_again(
+        signed_in: SignedIn) -> None:
+    from tests.web.test_agreements import form_of
+
+    cdo = signed_in("cdo")
+    assert cdo.post("/api/v1/agreements", json=TERMS | SIGNED).status_code == 201
+    lead = signed_in("lead", BOROUGH, html=True)
+    form = form_of(parse_html(lead.get("/agreements/nel-housing-dsa/edit").text))
+    assert form["status"] == "signed"
+
+    saved = lead.post("/agreements/nel-housing-dsa/edit",
+                      data=form | {"purpose": "Households at risk, and those in arrears."},
+                      follow_redirects=False)
+
+    assert saved.status_code == 303, parse_html(saved.text).text()[:400]
+    page = " ".join(lead.get(saved.headers["location"]).text.split())
+    assert "every party" in page and "sign" in page
+    detail = cdo.get("/api/v1/agreements/nel-housing-dsa").json()
+    assert detail["status"] == "drafting"
+    assert not any(p["signed"] for p in detail["parties"])
+
+
+def test_a_lead_renewing_a_signed_agreement_through_the_api_records_it_as_drafting(
+        signed_in: SignedIn) -> None:
+    cdo, lead = signed_in("cdo"), signed_in("lead", BOROUGH)
+    assert cdo.post("/api/v1/agreements", json=TERMS | SIGNED).status_code == 201
+    renewed = TERMS | SIGNED | {"version": 1,
+                                "expires_on": str(TODAY + timedelta(days=3 * 365))}
+
+    answer = lead.put("/api/v1/agreements/nel-housing-dsa", json=renewed)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "drafting"
+    assert answer.json()["signatures_cleared"] is True
+    assert standing(lead) == "drafting"
+
+
+def test_the_parties_yet_to_sign_are_named_in_good_grammar(signed_in: SignedIn) -> None:
+    lead = signed_in("lead", BOROUGH)
+    three = TERMS | SIGNED | {"parties": [*TERMS["parties"],
+                                          {"organisation": "E09000007", "role": "recipient"}]}
+
+    several = lead.post("/api/v1/agreements", json=three)
+    one = lead.post("/api/v1/agreements", json=TERMS | SIGNED)
+
+    assert several.status_code == 422, several.text
+    assert several.json()["errors"]["status"].startswith(
+        "Camden and London Office of Technology and Innovation have not signed it")
+    assert one.json()["errors"]["status"].startswith(
+        "London Office of Technology and Innovation has not signed it")
+
+
+# Found in review: a draft's page said "Signed 2020-04-03" (an earlier or typed signed date)
+# while every party was "Not signed yet".
+def test_a_drafts_page_does_not_show_a_signed_date_as_if_it_were_signed(
+        signed_in: SignedIn) -> None:
+    cdo = signed_in("cdo", html=True)
+    earlier = str(TODAY - timedelta(days=400))
+    assert cdo.post("/api/v1/agreements", headers={"accept": "application/json"},
+                    json=TERMS | {"signed_on": earlier}).status_code == 201
+
+    page = parse_html(cdo.get("/agreements/nel-housing-dsa").text)
+
+    facts = page.find("dl", class_="facts")
+    assert facts is not None
+    terms = [e.text() for e in facts.find_all()]
+    signed = terms[terms.index("Signed") + 1]
+    assert signed.startswith("Not yet"), signed

@@ -507,3 +507,110 @@ def test_a_terminated_agreement_is_listed_as_expired_and_terminated_is_no_standi
     offered = [o.get("value") for o in html.by_id("ag-status").find_all("option")]
     assert offered == ["", "drafting", "signed", "expired"]
     assert "North east London housing" in page.text  # listed without the filter
+
+
+# Found in review: a lead marked a project's use of a dataset "signed" with no agreement record
+# behind it, through the project's edit page and the API, and the link counted as signed.
+LINKED = "bd-community-solutions-demand"  # Barking and Dagenham's
+REDBRIDGE = "redbridge-council-tax-accounts"
+
+
+@pytest.mark.parametrize("word", ["drafting", "signed", "expired"])
+def test_the_edit_page_refuses_a_link_word_that_needs_an_agreement_record(
+        signed_in: SignedIn, london: Database, word: str) -> None:
+    from portfolio.models import Dataset, Project, ProjectDataset
+
+    lead = signed_in("lead", "E09000002", html=True)
+    form = {"csrf_token": lead.csrf or "", "dataset": REDBRIDGE, "relation": "uses",
+            "fit_for_task": "fit", "required": "on", "sharing_agreement": "", "agreement": word}
+    page = lead.post(f"/projects/{LINKED}/datasets", data=form, follow_redirects=False)
+
+    assert page.status_code == 422, page.text[:300]
+    html = parse_html(page.text)
+    assert "agreement record" in html.error_for("ds-agreement")
+    assert html.by_id("ds-dataset").get("value") == REDBRIDGE
+    with london.read() as session:
+        stored = session.execute(
+            select(ProjectDataset).join(Project, Project.id == ProjectDataset.project_id)
+            .join(Dataset, Dataset.id == ProjectDataset.dataset_id)
+            .where(Project.slug == LINKED, Dataset.code == REDBRIDGE)).scalars().all()
+    assert stored == []
+
+
+def test_the_api_refuses_a_link_word_that_needs_an_agreement_record(
+        signed_in: SignedIn) -> None:
+    lead = signed_in("lead", "E09000002")
+    url = f"/api/v1/projects/{LINKED}/datasets/{REDBRIDGE}"
+    body = {"relation": "uses", "required": True, "fit_for_task": "fit"}
+
+    refused = lead.put(url, json=body | {"agreement": "signed"})
+
+    assert refused.status_code == 422, refused.text
+    assert "agreement record" in refused.json()["errors"]["agreement"]
+    assert lead.put(url, json=body | {"agreement": "none"}).status_code == 200
+    assert lead.put(url, json=body | {"agreement": "not_needed"}).status_code == 200
+
+
+def test_a_word_a_bulk_load_wrote_on_a_link_may_be_sent_back_unchanged(
+        signed_in: SignedIn, london: Database) -> None:
+    # DESIGN: a bulk load may still write `signed` on a link; an edit of its other fields sends
+    # the word back as read, and is no new claim that an agreement is signed.
+    with london.write() as session:
+        project_service.link_dataset(session=session, actor=SYSTEM, slug=LINKED, data={
+            "dataset": REDBRIDGE, "fit_for_task": "partial", "agreement": "signed"})
+    lead = signed_in("lead", "E09000002")
+    url = f"/api/v1/projects/{LINKED}/datasets/{REDBRIDGE}"
+
+    kept = lead.put(url, json={"fit_for_task": "fit", "agreement": "signed"})
+
+    assert kept.status_code == 200, kept.text
+    assert lead.put(url, json={"agreement": "drafting"}).status_code == 422
+
+
+# Found in review: a lead's dashboard listed only the agreements their organisation is party
+# to under the heading the CDO sees over all of them.
+def test_a_leads_dashboard_says_its_expiring_agreements_are_their_organisations(
+        signed_in: SignedIn) -> None:
+    lead = parse_html(signed_in("lead", "E09000002", html=True).get("/dashboard").text)
+    cdo = parse_html(signed_in("cdo", html=True).get("/dashboard").text)
+
+    assert "your organisation is party to" in lead.by_id("expiring-title").text()
+    assert "your organisation" not in cdo.by_id("expiring-title").text()
+
+
+# Found in review: a look-ahead longer than five characters, or a date longer than ten, was
+# refused before the page was drawn: a bare error page without the list or its filters.
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("expiring_within", "123456", "from 0 to 3660"),
+    ("as_of", "2027-03-31T00:00", "year-month-day"),
+])
+def test_an_overlong_filter_is_said_beside_it_over_the_list(
+        clients: dict[str, Browser], name: str, value: str, said: str) -> None:
+    page = clients["researcher"].get("/agreements", params={name: value},
+                                     headers={"accept": "text/html"})
+
+    assert page.status_code == 422
+    html = parse_html(page.text)
+    assert said in html.error_for(f"ag-{name}")
+    assert html.find(class_="error-summary") is not None
+    assert "London street works data-sharing agreement" in page.text
+
+
+# Found in review: an edit from an older version (two tabs) said "changed by someone else"
+# twice: in the summary of problems and again under it.
+def test_a_stale_edit_says_once_that_it_was_changed_meanwhile(
+        signed_in: SignedIn) -> None:
+    alice, bob = signed_in("cdo", html=True), signed_in("cdo")
+    assert bob.post("/api/v1/agreements", json=GOOD).status_code == 201
+    form = form_of(parse_html(alice.get("/agreements/nel-housing-dsa/edit").text))
+    assert bob.put("/api/v1/agreements/nel-housing-dsa",
+                   json=GOOD | {"version": 1, "title": "Bob's title"}).status_code == 200
+
+    page = alice.post("/agreements/nel-housing-dsa/edit", data=form | {"purpose": "Alice's"})
+
+    assert page.status_code == 409
+    html = parse_html(page.text)
+    summary = html.find("div", **{"class": "error-summary"})
+    assert summary is not None and "was changed by someone else" in summary.text()
+    said = html.find("form", class_="agreement-form")
+    assert said is not None and said.text().count("was changed by someone else") == 1

@@ -65,16 +65,19 @@ BEYOND_SCHEMA: dict[str, set[str]] = {
     "POST /api/v1/import/projects": {"file"},
     "POST /api/v1/collaboration/dismiss": {"group"},
     "POST /api/v1/datasets": {"code", "publisher", "url"},
-    # Evidence that is more than spaces; a stage that is one the project records.
+    # Evidence that is more than spaces; a stage that is one the project records, done by
+    # today, and a DPIA stage's status that is the project's.
     "POST /api/v1/datasets/{code}/readiness": {"evidence"},
-    "PUT /api/v1/projects/{slug}/ig/{stage}": {"stage", "dated_on"},
+    "PUT /api/v1/projects/{slug}/ig/{stage}": {"stage", "dated_on", "status"},
     # An agreement: a code already taken, parties and datasets that must exist, the dates
     # against its status and each other, a web address for its document.
     "POST /api/v1/agreements": AGREEMENT_RULES | {"code"},
     "PUT /api/v1/agreements/{code}": AGREEMENT_RULES,
     # A day from today on, and at most ten years ahead.
     "GET /api/v1/agreements/as-of": {"date"},
-    "PUT /api/v1/projects/{slug}/datasets/{dataset}": {"dataset", "sharing_agreement"},
+    # A link's own word other than not_needed or none needs an agreement record.
+    "PUT /api/v1/projects/{slug}/datasets/{dataset}": {"dataset", "sharing_agreement",
+                                                       "agreement"},
     # A filter's organisation code must name an organisation; a backlog status, one of its view.
     "GET /api/v1/projects": {"organisation"},
     "GET /api/v1/datasets": {"publisher"},

@@ -185,3 +185,54 @@ def test_the_api_refuses_a_stage_from_a_stale_reading(clients: dict[str, Browser
     assert clash.status_code == 409 and clash.json()["current"]["note"] == "With legal."
     merged = lead.put(url, json={"status": "done", "note": "Drafting.", "was": read})
     assert merged.status_code == 200 and merged.json()["note"] == "With legal."
+
+
+# Found in review: a stage was recorded done on a day years ahead, through the API and the page.
+SCHEME_REVIEW = "bd-ctr-scheme-review"  # Barking and Dagenham's; its DPIA is approved
+
+
+def test_the_api_refuses_a_stage_done_on_a_day_still_to_come(
+        clients: dict[str, Browser]) -> None:
+    url = f"/api/v1/projects/{SCHEME_REVIEW}/ig/privacy_notice"
+
+    refused = clients["lead"].put(url, json={"status": "done", "dated_on": "2040-01-01"})
+
+    assert refused.status_code == 422, refused.text
+    assert "future" in refused.json()["errors"]["dated_on"]
+    planned = clients["lead"].put(url, json={"status": "in_progress", "dated_on": "2040-01-01"})
+    assert planned.status_code == 200, planned.text
+    dpia = clients["lead"].put(f"/api/v1/projects/{SCHEME_REVIEW}/ig/dpia",
+                               json={"dated_on": "2040-01-01"})
+    assert dpia.status_code == 422 and "dated_on" in dpia.json()["errors"]
+
+
+def test_the_page_refuses_a_stage_done_on_a_day_still_to_come_beside_the_date(
+        signed_in: SignedIn) -> None:
+    lead = signed_in("lead", "E09000002", html=True)
+    form = stage_form(lead.get(f"/projects/{SCHEME_REVIEW}").text, "privacy_notice")
+
+    answer = lead.post(f"/projects/{SCHEME_REVIEW}/ig", follow_redirects=False,
+                       data=form | {"status": "done", "dated_on": "2040-01-01"})
+
+    assert answer.status_code == 422
+    page = parse_html(answer.text)
+    assert "future" in page.error_for("ig-privacy_notice-dated_on")
+    assert page.by_id("ig-privacy_notice-dated_on").get("value") == "2040-01-01"
+    got = lead.get(f"/api/v1/projects/{SCHEME_REVIEW}/ig").json()
+    assert got["stages"][3]["status"] == "not_started"
+
+
+# Found in review: a status sent for the DPIA stage answered 200 with the project's status,
+# the one sent silently dropped.
+def test_the_api_refuses_a_dpia_stage_status_other_than_the_projects(
+        clients: dict[str, Browser]) -> None:
+    url = f"/api/v1/projects/{SCHEME_REVIEW}/ig/dpia"
+
+    refused = clients["lead"].put(url, json={"status": "not_started", "note": "Redo."})
+
+    assert refused.status_code == 422, refused.text
+    said = refused.json()["errors"]["status"]
+    assert "project's DPIA status" in said and "approved" in said.lower()
+    same = clients["lead"].put(url, json={"status": "done", "note": "Approved by the DPO."})
+    assert same.status_code == 200, same.text
+    assert clients["lead"].put(url, json={"note": "No status sent."}).status_code == 200

@@ -93,6 +93,18 @@ def test_datasets_say_so_when_nothing_matches(client: TestClient) -> None:
     assert page.find("a", href="/datasets") is not None
 
 
+# Found in review: a search of more than 200 characters was refused before the page was drawn:
+# a bare error page ("Q: Keep this under 200 characters") without the list or its filters.
+def test_a_search_too_long_is_said_beside_it_over_the_list(client: TestClient) -> None:
+    response = client.get("/datasets", params={"q": "tenure " * 60})
+
+    assert response.status_code == 422
+    page = parse_html(response.text)
+    assert "200 characters" in page.error_for("ds-q")
+    assert page.find(class_="error-summary") is not None
+    assert len(listed(response.text)) == 3  # the list without the search
+
+
 def test_dataset_page_explains_its_readiness_band_and_lists_its_projects(
     client: TestClient,
 ) -> None:

@@ -237,6 +237,35 @@ def test_a_live_single_table_export_reads_only_its_table_and_writes_the_whole_bu
     assert package.headers["x-content-hash"].startswith("sha256:")
 
 
+# Found in review: the agreements table named its parties by code only ("E09000007:recipient")
+# where the datasets and partners tables carry the organisation's name beside its code.
+def test_the_agreements_export_names_each_party_beside_its_code(browser: Browser) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    answer = browser.get("/api/v1/export", params={"format": "csv", "table": "agreements"})
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(answer.text))}
+    header = next(csv.reader(io.StringIO(answer.text)))
+    assert header.index("parties_names") == header.index("parties") + 1
+    street = rows["london-street-works-dsa"]
+    assert "TFL:controller" in street["parties"].split(";")
+    assert "Transport for London:controller" in street["parties_names"].split(";")
+    parquet = pq.read_table(io.BytesIO(browser.get(
+        "/api/v1/export", params={"format": "parquet", "table": "agreements"}).content))
+    assert "Greater London Authority:controller" in parquet.column(
+        "parties_names").to_pylist()[parquet.column("code").to_pylist().index(
+            "london-street-works-dsa")]
+    package = browser.get("/api/v1/export", params={"format": "datapackage"})
+    with zipfile.ZipFile(io.BytesIO(package.content)) as archive:
+        descriptor = json.loads(archive.read("datapackage.json"))
+        member = archive.read("data/agreements.csv").decode()
+    assert "Transport for London:controller" in member
+    resource = next(r for r in descriptor["resources"] if r["name"] == "agreements")
+    fields = [f["name"] for f in resource["schema"]["fields"]]
+    assert fields.index("parties_names") == fields.index("parties") + 1
+
+
 def test_the_live_download_page_writes_what_the_api_writes(browser: Browser) -> None:
     page = browser.get("/snapshots/live/csv")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/csv")

@@ -19,6 +19,7 @@ from portfolio.services.snapshots import (
     SnapshotContent,
     TableData,
     canonical_line,
+    organisation_names,
 )
 
 DEFAULT_TABLE = "projects"
@@ -40,14 +41,21 @@ LICENCE = {
 NAMED_CODES = {"projects": "organisation", "datasets": "publisher", "partners": "organisation"}
 
 
+# The agreements table names its parties in a list ("GLA:controller"), which no foreign key
+# reaches: every file of it, the Data Package's too, names them beside ("Name:role").
+PARTIES = "parties"
+PARTIES_TABLE = "agreements"
+
+
 def named_table(content: SnapshotContent, table: str, *, numbers_as_text: bool) -> TableData:
     """Return a table with an `<code column>_name` column after its organisation code."""
+    if table == PARTIES_TABLE:
+        return with_party_names(content.table(table, numbers_as_text=numbers_as_text),
+                                organisation_names(content))
     code = NAMED_CODES.get(table)
     if code is None:
         return content.table(table, numbers_as_text=numbers_as_text)
-    organisations = content.table("organisations")
-    at_code, at_name = organisations.columns.index("code"), organisations.columns.index("name")
-    names = {row[at_code]: row[at_name] for row in organisations.rows}
+    names = organisation_names(content)
     # The organisations table comes first in a snapshot, so the named table is read after it.
     data = content.table(table, numbers_as_text=numbers_as_text)
     if code not in data.columns:
@@ -67,6 +75,30 @@ def named_table(content: SnapshotContent, table: str, *, numbers_as_text: bool) 
         texts = {canonical_line(code): b"," + canonical_line(name) for code, name in names.items()}
         lines = _named_lines(data.lines, at, texts)
     return TableData(spec, [*data.columns[:at], name, *data.columns[at:]], rows(), lines)
+
+
+def with_party_names(data: TableData, names: dict[str, str]) -> TableData:
+    """Return the agreements table with `parties_names` ("Name:role") after its `parties`."""
+    if PARTIES not in data.columns:
+        return data
+    at = data.columns.index(PARTIES) + 1
+    name = f"{PARTIES}_names"
+    spec = replace(data.spec, columns=(*data.spec.columns, Column(
+        name, "list", "The parties' organisation names with their role, Name:role, in the "
+        "order of parties.")))
+
+    def named(party: str) -> str:
+        code, _, role = party.rpartition(":")
+        return f"{names.get(code, code)}:{role}"
+
+    def rows() -> Iterator[list[Any]]:
+        for row in data.rows:
+            parties = row[at - 1]
+            row.insert(at, None if parties is None else [named(p) for p in parties])
+            yield row
+
+    # No canonical lines: a list cell is not rewritten in place (a small table, parsed).
+    return TableData(spec, [*data.columns[:at], name, *data.columns[at:]], rows())
 
 
 # One cell of a canonical line: a string, a list of strings, or a number, true, false or null.

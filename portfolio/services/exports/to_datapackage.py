@@ -6,12 +6,19 @@ import hashlib
 import json
 from typing import Any, BinaryIO
 
-from portfolio.services.exports.common import LICENCE, FixedTimeZip, deflating
+from portfolio.services.exports.common import (
+    LICENCE,
+    PARTIES_TABLE,
+    FixedTimeZip,
+    deflating,
+    with_party_names,
+)
 from portfolio.services.exports.to_csv import csv_chunks
 from portfolio.services.snapshots import (
     SOURCE_TITLE,
     Column,
     SnapshotContent,
+    organisation_names,
 )
 from scoring import collector
 
@@ -48,9 +55,13 @@ def write_datapackage(content: SnapshotContent, out: BinaryIO) -> None:
     """Write a zip holding datapackage.json and one CSV per table under data/."""
     meta = content.meta
     resources = []
+    # Read before the tables' pass: each table's rows are read before the next one's.
+    names = organisation_names(content)
     with collector.paused(), FixedTimeZip(
             out, content.created_at, compresslevel=DEFLATE_LEVEL) as archive:
         for data in content.tables(numbers_as_text=True):
+            if data.spec.name == PARTIES_TABLE:
+                data = with_party_names(data, names)
             path = f"data/{data.spec.name}.csv"
             digest = hashlib.sha256()
             size = 0
