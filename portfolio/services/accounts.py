@@ -649,7 +649,9 @@ ACTOR_COLUMNS = (col(User.id), col(User.role), col(User.organisation_id), col(Us
 ACTOR_BY_ID = select(*ACTOR_COLUMNS).where(col(User.id) == bindparam("user_id"),
                                            col(User.is_active).is_(True),
                                            col(User.role).is_not(None))
-ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS, col(ApiToken.id), col(ApiToken.last_used_at))
+# The token's own id under its own name: `id` is the user's (ACTOR_COLUMNS come first).
+ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS, col(ApiToken.id).label("token_id"),
+                         col(ApiToken.last_used_at))
                   .join(ApiToken, col(ApiToken.user_id) == col(User.id))
                   .where(col(ApiToken.token_hash) == bindparam("token_hash"),
                          col(ApiToken.revoked_at).is_(None),
@@ -762,8 +764,8 @@ def actor_for_token(*, db: Database, token: str) -> Actor | None:
     if row is None:
         return None
     if _stale(row.last_used_at, now):
-        _touch(db, ("token-used", row.id), update(ApiToken).where(col(ApiToken.id) == row.id)
-               .values(last_used_at=now))
+        _touch(db, ("token-used", row.token_id), update(ApiToken)
+               .where(col(ApiToken.id) == row.token_id).values(last_used_at=now))
     actor = _actor_of(row)
     assert actor is not None  # the row was found
     return replace(actor, by_token=True)

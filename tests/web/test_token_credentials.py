@@ -73,3 +73,29 @@ def test_a_token_cannot_revoke_tokens_end_sessions_or_change_the_password(
             live = session.execute(select(func.count()).select_from(UserSession)
                                    .where(UserSession.ended_at.is_(None))).scalar()
         assert live and browser.get("/account", follow_redirects=False).status_code == 200
+
+
+def test_a_token_used_records_its_own_last_use_and_no_other_tokens(  # type: ignore[no-untyped-def]
+    settings, london: Database,
+) -> None:
+    # Found in review: the last use was written to the token whose id was the user's id, so
+    # an admin's unused token showed another user's use and the one used stayed "never".
+    secrets = [token_for(london, role) for role in ("admin", "cdo", "researcher")]
+    with london.read() as session:
+        ids = dict(session.execute(select(ApiToken.id, ApiToken.user_id)).all())
+    assert any(token != user for token, user in ids.items()), "ids must differ to tell"
+    used = secrets[-1]
+    with Browser(create_app(settings)) as client:
+        assert client.get("/api/v1/organisations",
+                          headers={"Authorization": f"Bearer {used}"}).status_code == 200
+        client.app.state.database.background.wait()  # the last use is written off the request
+    with london.read() as session:
+        seen = dict(session.execute(select(ApiToken.name, ApiToken.last_used_at)
+                                    .join(User, User.id == ApiToken.user_id)
+                                    .where(User.role == "researcher")).all())
+        others = session.execute(select(func.count()).select_from(ApiToken).join(
+            User, User.id == ApiToken.user_id).where(User.role != "researcher",
+                                                     ApiToken.last_used_at.is_not(None))
+        ).scalar()
+    assert seen["test"] is not None
+    assert others == 0
