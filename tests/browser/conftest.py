@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,22 +75,27 @@ def live_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory)
                 "email": f"{role}.browser@example.london", "name": f"Browser {role}",
                 "role": role, "organisation": organisation})
     database.dispose()
+    with serving(settings, "the browser tests") as url:
+        yield url
 
-    # Bind before starting so the port cannot be taken between choosing and listening.
+
+@contextmanager
+def serving(settings: Settings, for_whom: str) -> Iterator[str]:
+    """Serve the app with these settings from a background thread; yield its base URL."""
+    # Bound before starting, so the port cannot be taken between choosing and listening.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning",
+                                           lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
-    while not server.started:
+    while not server.started:  # a readiness flag, not a timer: the server says when it listens
         if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the app did not start for the browser tests")
+            pytest.fail(f"the app did not start for {for_whom}")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 
 from portfolio.settings import Settings
 from tests.browser.axe import DESKTOP, PHONE, assert_accessible
-from tests.browser.conftest import STEP_TIMEOUT_MS
-from web.app import create_app
+from tests.browser.conftest import STEP_TIMEOUT_MS, serving
 
 pytestmark = pytest.mark.browser
 
@@ -30,24 +25,8 @@ def public_server(sqlite_london_template: Path,
     settings = Settings(database_url=f"sqlite:///{target}", environment="test",
                         secret_key="public-browser-tests", public_read=True,
                         attachments_dir=target.parent / "documents")
-    # Bound before starting, so the port cannot be taken between choosing and listening.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning",
-                                           lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:  # a readiness flag, not a timer: the server says when it listens
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the public app did not start for the browser tests")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(settings, "the public reading tests") as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from portfolio.actors import SYSTEM
 from portfolio.db import Database
 from portfolio.services import accounts, identities
 from portfolio.settings import Settings
 from tests.browser.axe import DESKTOP, PHONE, assert_accessible
-from tests.browser.conftest import PASSWORD, STEP_TIMEOUT_MS
+from tests.browser.conftest import PASSWORD, STEP_TIMEOUT_MS, serving
 from tests.oidc_provider import oidc_issuer, set_user  # noqa: F401 - the fixture
-from web.app import create_app
 
 pytestmark = pytest.mark.browser
 PROVIDER_NAME = "your council account"
@@ -45,22 +40,8 @@ def sso_server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory,
         identities.add_mapping(session=session, actor=SYSTEM, group="gla-chief-data-office",
                                role="cdo", organisation=None)
     database.dispose()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the app did not start for the single sign-on tests")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving(settings, "the single sign-on tests") as url:
+        yield url
 
 
 @pytest.fixture
