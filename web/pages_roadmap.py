@@ -133,9 +133,10 @@ def _constraints(db: Any, shape: dict[str, Any],
                 else:
                     listed[new_for] = day
                     shape |= {"new_deadline_for": "", "new_deadline_on": ""}
-    shape["deadlines"] = [(slug, typed) for slug, typed in shape["deadlines"] if typed] + [
-        (slug, day.isoformat()) for slug, day in listed.items()
-        if slug not in {s for s, _ in shape["deadlines"]}]
+    # Listed as typed (a refused one too, beside its message); one added replaces its row.
+    rows = {slug: typed for slug, typed in shape["deadlines"] if typed}
+    rows |= {slug: day.isoformat() for slug, day in listed.items() if slug == new_for}
+    shape["deadlines"] = list(rows.items())
     return {"force_in": tuple(shape["force_in"]), "force_out": tuple(shape["force_out"]),
             "deadlines": listed}
 

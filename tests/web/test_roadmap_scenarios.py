@@ -455,3 +455,17 @@ def test_the_roadmap_says_back_its_forced_sets(clients: dict[str, Browser]) -> N
         "budget": 1_000_000, "horizon": 16, "force_in": "lldc-park-visitor-insights"}).json()
     assert (answer["force_in"], answer["force_out"], answer["deadlines"]) == (
         ["lldc-park-visitor-insights"], [], {})
+
+
+def test_a_deadline_added_for_a_project_listed_replaces_its_date(
+        clients: dict[str, Browser]) -> None:
+    lead = clients["lead"]
+    first, then = (date.today() + timedelta(days=d) for d in (400, 200))
+    answer = lead.get("/plan/roadmap", params={
+        "budget": "6000000", "horizon": "16", "deadline_for": MANDATORY,
+        "deadline_on": first.isoformat(), "new_deadline_for": MANDATORY,
+        "new_deadline_on": then.isoformat()})
+    assert answer.status_code == 200, answer.text
+    page = parse_html(answer.text)
+    assert [i.get("value") for i in page.find_all("input", name="deadline_on")] == [
+        then.isoformat()]
