@@ -650,7 +650,7 @@ ACTOR_BY_ID = select(*ACTOR_COLUMNS).where(col(User.id) == bindparam("user_id"),
                                            col(User.is_active).is_(True),
                                            col(User.role).is_not(None))
 # The token's own id under its own name: `id` is the user's (ACTOR_COLUMNS come first).
-ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS, col(ApiToken.id).label("token_id"),
+ACTOR_BY_TOKEN = (select(*ACTOR_COLUMNS, cast(Any, col(ApiToken.id)).label("token_id"),
                          col(ApiToken.last_used_at))
                   .join(ApiToken, col(ApiToken.user_id) == col(User.id))
                   .where(col(ApiToken.token_hash) == bindparam("token_hash"),
