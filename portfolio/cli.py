@@ -25,12 +25,13 @@ from sqlmodel import col
 from portfolio import migrate
 from portfolio.db import Database
 from portfolio.enums import ProjectStatus
-from portfolio.errors import DomainError, Invalid
+from portfolio.errors import DomainError, Invalid, NotFound
 from portfolio.faults import classify
 from portfolio.services import projects as project_service
 from portfolio.services.filters import require_organisation
 from portfolio.settings import Settings
 from portfolio.text import whole_number
+from portfolio.writers import sqlite_file
 
 app = typer.Typer(help="Data project portfolio and prioritisation tracker.", no_args_is_help=True)
 db_app = typer.Typer(help="Migrate the database.", no_args_is_help=True)
@@ -80,16 +81,27 @@ class RankFormat(StrEnum):
     json = "json"
 
 
-def database() -> Database:
-    """Open the database named by the PORTFOLIO_ settings; refuse an address it cannot use."""
+def database(*, create: bool = False) -> Database:
+    """Open the database named by the PORTFOLIO_ settings; refuse an address it cannot use.
+
+    Only a command that makes the database (`create`: `db upgrade`, `seed`) may name an SQLite
+    file that is not there yet; opening one makes its folder and an empty file.
+    """
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+    settings = Settings()
     try:
-        return Database(Settings())
+        url = make_url(settings.database_url)
+        file = sqlite_file(url) if url.get_backend_name() == "sqlite" else None
+        if file is None or create or file.exists():
+            return Database(settings)
     except (ArgumentError, NoSuchModuleError, ModuleNotFoundError):
         # Its value is not repeated: it may carry a password.
         raise fail("PORTFOLIO_DATABASE_URL is not a database the portfolio can use: give "
                    "sqlite:///FILE or postgresql+psycopg://USER@HOST:5432/NAME") from None
+    # A mistyped path made its folders and an empty file, then was said to need an upgrade.
+    raise fail(f"the database file {file} does not exist: check PORTFOLIO_DATABASE_URL, or "
+               "create it with: portfolio db upgrade")
 
 
 @contextmanager
@@ -107,20 +119,28 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def say_error(message: str) -> None:
+    """Print an error on stderr as one line, however long."""
+    # soft_wrap: the console folded a long message at 80 columns when stderr was not a terminal.
+    err_console.print(Text.assemble(("error:", "red"), f" {message}"), soft_wrap=True,
+                      highlight=False)
+
+
 def fail(message: str) -> typer.Exit:
     """Print an error and return the exit to raise."""
-    err_console.print(Text.assemble(("error:", "red"), f" {message}"))
+    say_error(message)
     return typer.Exit(code=2)
 
 
 def chosen(field: str, value: str | None, choices: type[StrEnum]) -> str | None:
     """Return a filter's value if it is one of its closed list's, else refuse it naming them."""
     # As the API answers 422: an unknown status listed nothing and exited 0, as if none matched.
+    # Invalid, so that main() names the field as the command's option.
     names = [choice.value for choice in choices]
     if value is None or value in names:
         return value
-    raise fail(f"{field}: {value!r} is not one of the choices: {', '.join(names[:-1])} or "
-               f"{names[-1]}.")
+    raise Invalid({field: f"{value!r} is not one of the choices: {', '.join(names[:-1])} or "
+                          f"{names[-1]}."})
 
 
 def writable(out: Path) -> Path:
@@ -177,7 +197,7 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Revision to upgrade to.")] = "head",
 ) -> None:
     """Upgrade the database schema (creates it when empty)."""
-    db = database()
+    db = database(create=True)
     with known_revision(revision):
         migrate.upgrade(db.engine, revision)
     console.print(f"database at revision {migrate.current_revision(db.engine)}")
@@ -228,7 +248,7 @@ def seed_london(
         on = date.fromisoformat(today) if today else None
     except ValueError:
         raise fail("--today is written YYYY-MM-DD") from None
-    db = database()
+    db = database(create=True)
     kept = demo_accounts_file(db.settings.database_url)
     with db.write() as session:
         if if_empty and project_service.count_projects(session=session) > 0:
@@ -261,7 +281,7 @@ def seed_synthetic(
     """Generate a deterministic synthetic portfolio with bulk inserts."""
     from seeds.synthetic import seed_synthetic as generate
 
-    db = database()
+    db = database(create=True)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -438,7 +458,9 @@ def projects_decide(
 def projects_override(
     slug: Annotated[str, typer.Argument(help="The project's slug.")],
     value: Annotated[float | None, typer.Option(help="The priority to use, 0 to 100.")] = None,
-    justification: Annotated[str, typer.Option(help="Why (required to set one).")] = "",
+    justification: Annotated[str, typer.Option(
+        help="Why: required to set one; with --clear, kept in the history as why it was "
+             "removed.")] = "",
     expires: Annotated[str | None, typer.Option(help="Last day it counts, YYYY-MM-DD.")] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove the override.")] = False,
     as_email: Annotated[str | None, typer.Option(
@@ -453,8 +475,15 @@ def projects_override(
     actor = acting(as_email)
     with database().write() as session:
         if clear:
-            overrides.clear_override(session=session, actor=actor, slug=slug,
-                                     justification=justification)
+            try:
+                overrides.clear_override(session=session, actor=actor, slug=slug,
+                                         justification=justification)
+            except Invalid as exc:
+                if set(exc.errors) != {"value"}:
+                    raise
+                # The service names the API's `value`; with --clear no option is at fault,
+                # the project has no override.
+                raise fail(f"{slug}: {exc.errors['value']}") from None
             console.print(f"{slug}: override cleared")
             return
         done = overrides.set_override(session=session, actor=actor, slug=slug, data={
@@ -605,6 +634,10 @@ def roadmap(
 
     if as_email is not None and save is None:
         raise fail("--as names who saves the scenario: give it with --save NAME")
+    if today is not None and save is not None:
+        # A scenario keeps no day: the day given would be dropped from what is saved.
+        raise fail("--today is not saved: a saved roadmap is solved as of the day it is "
+                   "opened; give --today without --save")
     deadlines: dict[str, date] = {}
     try:
         for item in deadline or []:
@@ -679,7 +712,7 @@ def report(
         pdf = board_pack_pdf(data)
     with writing(out):
         out.write_bytes(pdf)
-    console.print(f"wrote {out} ({len(pdf):,} bytes)")
+    err_console.print(f"wrote {out} ({len(pdf):,} bytes)")
 
 
 @app.command("plumbing")
@@ -746,7 +779,7 @@ def graph_export(
     graphml = network.graphml(database())
     with writing(out):
         out.write_bytes(graphml)
-    console.print(f"wrote {out}")
+    err_console.print(f"wrote {out} ({len(graphml):,} bytes)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -888,19 +921,24 @@ def snapshot_export(
     exports.check_table(export_format, table)
     with err_console.status(f"writing {export_format}..."), writing(out):
         if out.is_symlink() or (out.exists() and not out.is_file()):
-            # A symlink, a device or a pipe (/dev/stdout) is written through, never replaced.
+            # A symlink, a device or a pipe (/dev/stdout) is written through, never replaced;
+            # its size is counted as written, since a pipe's says 0.
+            size = 0
             with out.open("wb") as file:
-                exports.write_export(content, export_format, file, table)
+                for chunk in exports.stream_export(content, export_format, table):
+                    size += file.write(chunk)
         else:
             partial = out.with_name(out.name + ".partial")
             try:
                 with partial.open("wb") as file:
                     exports.write_export(content, export_format, file, table)
+                size = partial.stat().st_size
                 partial.replace(out)
             finally:
                 partial.unlink(missing_ok=True)
-    console.print(f"wrote {out} ({_human_bytes(out.stat().st_size)}, "
-                  f"{time.perf_counter() - started:.2f} s)")
+    # On stderr: on stdout it followed the data written to /dev/stdout.
+    err_console.print(f"wrote {out} ({_human_bytes(size)}, "
+                      f"{time.perf_counter() - started:.2f} s)")
 
 
 @snapshot_app.command("diff")
@@ -1021,7 +1059,7 @@ def export_projects(
         content = imports.export_projects(session=session, actor=actor, fmt=fmt)
     with writing(out):
         out.write_bytes(content)
-    console.print(f"{out.name}: the projects to edit, each with the version it was read at")
+    err_console.print(f"{out.name}: the projects to edit, each with the version it was read at")
 
 
 catalogue_app = typer.Typer(help="The dataset catalogue and the portals it is harvested from.",
@@ -1126,33 +1164,70 @@ def scenario_plan(
 # A service's field, where the command's option for it has another name.
 FIELD_OPTIONS = {"status_reason": "reason", "wall_clock_seconds": "wall_clock",
                  "expires_on": "expires"}
+# A thing not found, by the option that names it (a profile named by --profile).
+NOT_FOUND_OPTIONS = {"weight profile": "profile"}
 
 
-def domain_message(exc: DomainError, args: list[str]) -> str:
-    """Return a domain error's words, each field named as the invoked command's option."""
-    if not isinstance(exc, Invalid):
-        return exc.message
+def shown_names(args: list[str]) -> dict[str, str]:
+    """Return the invoked command's parameters as its user sees them: --option, or ARGUMENT."""
     command = typer.main.get_command(app)
     for arg in args:  # down the command groups by the words given
         found = getattr(command, "commands", {}).get(arg)
         if found is None:
             break
         command = found
-    options = {param.name: next(o for o in param.opts if o.startswith("--"))
-               for param in command.params
-               if param.param_type_name == "option" and any(o.startswith("--") for o in param.opts)}
-    return "; ".join(f"{options.get(FIELD_OPTIONS.get(field, field), field)}: {message}"
+    names = {}
+    for param in command.params:
+        if param.param_type_name == "argument":  # as its usage line shows it
+            names[str(param.name)] = param.metavar or str(param.name).upper()
+        elif long := [o for o in param.opts if o.startswith("--")]:
+            names[str(param.name)] = long[0]
+    return names
+
+
+def domain_message(exc: DomainError, args: list[str]) -> str:
+    """Return a domain error's words, each field named as the invoked command shows it."""
+    shown = shown_names(args)
+    if isinstance(exc, NotFound) and exc.key is not None:
+        option = shown.get(NOT_FOUND_OPTIONS.get(exc.entity, ""))
+        return f"{option}: {exc.message}" if option else exc.message
+    if not isinstance(exc, Invalid):
+        return exc.message
+    return "; ".join(f"{shown.get(FIELD_OPTIONS.get(field, field), field)}: {message}"
                      for field, message in exc.errors.items())
 
 
+def usage_message(exc: typer.TyperException, args: list[str]) -> str:
+    """Return one of Click's usage errors as one line naming the option or argument at fault."""
+    param = getattr(exc, "param", None)
+    name = shown_names(args).get(str(param.name)) if param is not None else getattr(
+        exc, "option_name", None)
+    if name is None:
+        return " ".join(exc.format_message().split())
+    if isinstance(exc, typer.BadParameter):
+        # A missing parameter is a BadParameter with no words of its own.
+        return f"{name}: {exc.message or 'required'}"
+    if hasattr(exc, "possibilities"):  # an option the command does not have
+        guesses = " or ".join(exc.possibilities or [])
+        return f"{name}: no such option" + (f"; did you mean {guesses}?" if guesses else "")
+    return f"{name}: {' '.join(exc.message.split())}"
+
+
 def main() -> None:
-    """Run the CLI: a domain error exits 2, a database fault 3, each with one line."""
+    """Run the CLI: refused input exits 2, a database fault 3, each with one line."""
     try:
-        app()
+        # Not standalone: Click's usage errors come here instead of being printed as a box.
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:
+        # The help that a bare command group asks for is printed already.
+        if type(exc).__name__ != "NoArgsIsHelpError":
+            say_error(usage_message(exc, sys.argv[1:]))
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:  # Ctrl-C or end of input at a prompt
+        err_console.print("aborted")
+        raise SystemExit(1) from None
     except DomainError as exc:
-        err_console.print(Text.assemble(("error:", "red"),
-                                        f" {domain_message(exc, sys.argv[1:])}"),
-                          highlight=False)
+        say_error(domain_message(exc, sys.argv[1:]))
         raise SystemExit(2) from None
     except ValidationError as exc:
         if exc.title != Settings.__name__:
@@ -1161,8 +1236,7 @@ def main() -> None:
         # value is not repeated: it may be a secret (the key, a database password).
         for error in exc.errors():
             name = "PORTFOLIO_" + "_".join(str(part) for part in error["loc"]).upper()
-            err_console.print(Text.assemble(("error:", "red"), f" {name}: {error['msg']}"),
-                              highlight=False)
+            say_error(f"{name}: {error['msg']}")
         raise SystemExit(2) from None
     except Exception as exc:
         fault = classify(exc)
@@ -1171,6 +1245,8 @@ def main() -> None:
         # One line, never the statement and its bound parameters (a 22 KB traceback before).
         sys.stderr.write(f"error: {fault.message} ({fault.cause})\n")
         raise SystemExit(EXIT_DATABASE_FAULT) from None
+    if isinstance(code, int) and code:  # typer.Exit(code), returned when not standalone
+        raise SystemExit(code)
 
 
 # The agreements register's commands live in their own module (it uses the helpers above).

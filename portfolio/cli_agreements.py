@@ -121,7 +121,8 @@ def agreements_import(
 
 @agreements_app.command("as-of")
 def agreements_as_of(
-    day: Annotated[str, typer.Argument(metavar="DATE", help="The day to look at, YYYY-MM-DD.")],
+    # Named as the service's field, so that a refusal of it names DATE.
+    as_of: Annotated[str, typer.Argument(metavar="DATE", help="The day to look at, YYYY-MM-DD.")],
     fmt: Annotated[OutputFormat, typer.Option("--format", help="Output format.")
                    ] = OutputFormat.table,
 ) -> None:
@@ -129,9 +130,9 @@ def agreements_as_of(
     from portfolio.services.agreement_pages import what_breaks
 
     try:
-        when = date.fromisoformat(day)
+        when = date.fromisoformat(as_of)
     except ValueError:
-        raise Invalid({"as_of": f"{day!r} is not a date such as 2027-03-31"}) from None
+        raise Invalid({"as_of": f"{as_of!r} is not a date such as 2027-03-31"}) from None
     found = what_breaks(database(), as_of=when)
     if fmt == OutputFormat.json:
         console.print_json(data=found, default=str)
