@@ -68,6 +68,7 @@ PAGE_READS = {
     "profile_ahp_save": "version",
     "scenario_update": "version",
     "scenario_delete": "version",
+    "scenario_rename_save": "version",
     "capacity_set": "read",
     "capacity_remove": "was_person_months",
     "comment_edit": "was_edited_at",
