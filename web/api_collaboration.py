@@ -155,10 +155,34 @@ def get_benefits(slug: str, session: ReadSession) -> dict[str, Any]:
     return found
 
 
+class BenefitSent(BaseModel):
+    """A benefits record as sent: documented as BenefitIn, checked whole by the service.
+
+    FastAPI refused a body's fields before the service could check the date against delivery,
+    so a client learnt of its problems in two rounds; the service's own model says them all.
+    """
+
+    model_config = ConfigDict(extra="allow",
+                              json_schema_extra=lambda schema: _documented_as(schema, BenefitIn))
+
+    people_reached: Any = None
+    savings_gbp: Any = None
+    outcome: Any = None
+    review: Any = None
+    measured_on: Any = None
+    version: Any = None
+
+
+def _documented_as(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Replace a body's schema with the model's that states what the service accepts."""
+    schema.clear()
+    schema.update(model.model_json_schema())
+
+
 @router.put("/projects/{slug}/benefits", dependencies=[BENEFITS])
-def record_benefits(slug: str, body: BenefitIn, session: WriteSession,
+def record_benefits(slug: str, body: BenefitSent, session: WriteSession,
                     actor: CurrentActor) -> dict[str, Any]:
     """Record or correct a delivered project's benefits: people_reached, savings_gbp, outcome,
-    measured_on (on or after delivery), review; a correction carries the `version` it read."""
+    measured_on (on or after delivery), review, and the `version` read (0 for none yet)."""
     return benefit_service.record_benefits(session=session, actor=actor, slug=slug,
-                                           data=body_of(body))
+                                           data=body_of(body), require_version=True)

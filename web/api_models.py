@@ -120,7 +120,7 @@ class BenefitIn(BaseModel):
     measured_on: IsoDate
     version: Annotated[int, Field(ge=0, description=(
         "the version read; 0: none recorded yet (a record made since is refused with 409)"
-    )), NumberOnly] | None = None
+    )), NumberOnly]
 
 
 # A date in a body: YYYY-MM-DD, never a number of seconds (portfolio.schemas.Day).

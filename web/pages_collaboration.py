@@ -8,6 +8,7 @@ from fastapi import Query, Request
 from fastapi.responses import RedirectResponse
 
 from portfolio.actors import Actor
+from portfolio.capabilities import Capability, can
 from portfolio.errors import Conflict, Invalid
 from portfolio.services import benefits as benefit_service
 from portfolio.services import collaboration as collaboration_service
@@ -25,7 +26,7 @@ from web.pages_common import (
 )
 from web.pages_projects import page_context, see_other
 from web.routing import Router
-from web.security import BENEFITS, DISMISS, EDIT, JOIN, READ
+from web.security import BENEFITS, DISMISS, EDIT, JOIN, READ, admits_anonymous
 from web.templating import flash, render
 
 router = Router(include_in_schema=False)
@@ -49,9 +50,13 @@ def similar_to_draft(request: Request, db: AppDatabase, form: FormData):
 @router.get("/projects/{slug}/similar", name="project_similar", dependencies=[READ])
 def similar_projects(request: Request, slug: str, db: AppDatabase):
     """Show the projects in other organisations most like this one, and why."""
-    return render(request, "project_similar.html",
-                  collaboration_service.similar_projects(
-                      db, actor=getattr(request.state, "actor", None), slug=slug))
+    actor = getattr(request.state, "actor", None)
+    found = collaboration_service.similar_projects(db, actor=actor, slug=slug)
+    # Linked whenever /collaboration's policy (READ) lets this reader in, as the menu does: an
+    # anonymous reader of a public portfolio too.
+    found["collaboration_open"] = can(actor, Capability.READ) if actor else admits_anonymous(
+        Capability.READ, public_read=request.app.state.settings.public_read)
+    return render(request, "project_similar.html", found)
 
 
 @router.post("/projects/{slug}/join", name="project_join", dependencies=[JOIN])
@@ -190,8 +195,11 @@ def project_benefits(request: Request, slug: str, session: ReadSession):
     return _benefits_page(request, session, slug, values=None, errors={})
 
 
-# The benefits form's fields; a refusal of anything else (the project's status) is the form's.
-BENEFIT_FIELDS = ("people_reached", "savings_gbp", "outcome", "review", "measured_on", "version")
+# The benefits form's fields; a refusal of anything else (the project's status, the version
+# read) is the form's, said in its summary.
+BENEFIT_FIELDS = ("people_reached", "savings_gbp", "outcome", "review", "measured_on")
+STALE_BENEFITS = ("Someone recorded these benefits meanwhile; their figures are shown above, "
+                  "and yours are kept in the form: save again to replace theirs.")
 
 
 @router.post("/projects/{slug}/benefits", name="project_benefits_record",
@@ -200,18 +208,21 @@ def record_benefits(request: Request, slug: str, session: WriteSession, actor: C
                     form: FormData):
     """Record a delivered project's realised benefits, or show the form again with errors."""
     data: dict[str, Any] = {}
-    for name in BENEFIT_FIELDS:
+    for name in (*BENEFIT_FIELDS, "version"):
         raw = (form.get(name) or "").strip()
         if name in ("people_reached", "savings_gbp"):
             raw = raw.replace(",", "").replace("£", "").replace(" ", "")
         if raw != "" or name in ("outcome", "measured_on"):
             data[name] = raw if raw != "" else None
     try:
-        benefit_service.record_benefits(session=session, actor=actor, slug=slug, data=data)
+        benefit_service.record_benefits(session=session, actor=actor, slug=slug, data=data,
+                                        require_version=True)
     except (Invalid, Conflict) as exc:
         session.rollback()
-        errors = ({k if k in BENEFIT_FIELDS else "form": v for k, v in exc.errors.items()}
-                  if isinstance(exc, Invalid) else {"outcome": exc.message})
+        errors: dict[str, str] = {} if isinstance(exc, Invalid) else {"form": STALE_BENEFITS}
+        for name, message in (exc.errors.items() if isinstance(exc, Invalid) else ()):
+            where = name if name in BENEFIT_FIELDS else "form"
+            errors[where] = f"{errors[where]} {message}" if where in errors else message
         # After a conflict the form carries the version now saved: saving again is a choice.
         values = (dict(form) if isinstance(exc, Invalid)
                   else dict(form) | {"version": str(exc.current["version"])})

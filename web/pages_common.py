@@ -147,6 +147,7 @@ FIELD_LABELS: dict[str, str] = {
     "mandatory": "Mandatory or statutory",
     "mandatory_justification": "Statutory justification",
     "reach_people": "Residents reached",
+    "savings_gbp": "Savings a year (GBP)",
     "confidence_pct": "Confidence (%)",
     "time_criticality": "Time criticality (1 to 5)",
     "depends_on": "Depends on",

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, cast
 
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from portfolio.actors import Actor
 from portfolio.capabilities import Capability, require
-from portfolio.errors import Conflict, Invalid
+from portfolio.errors import Conflict, Invalid, NotFound
 from portfolio.models import (
     Assessment,
+    AuditEvent,
     BenefitRealisation,
     Criterion,
     Organisation,
@@ -23,10 +25,12 @@ from portfolio.models import (
 )
 from portfolio.schemas import Day, Input, LongText, Multiline, NumberOnly, parse
 from portfolio.services.common import as_record, project_by_slug, record
+from portfolio.services.merge import values_at
 from scoring import benefits as scoring
 
 # The criteria whose estimated level a realised figure is compared with.
 COMPARED = ("reach", "savings")
+Version = Annotated[int, Field(ge=0), NumberOnly]
 
 
 class BenefitInput(Input):
@@ -34,11 +38,11 @@ class BenefitInput(Input):
 
     people_reached: Annotated[int, Field(le=100_000_000), NumberOnly] | None = None
     savings_gbp: Annotated[int, Field(le=10**12), NumberOnly] | None = None
-    outcome: Annotated[str, Field(max_length=5_000), Multiline] = ""
+    outcome: Annotated[str, Field(max_length=5_000), Multiline]
     review: LongText = ""
-    measured_on: Day | None = None
+    measured_on: Day
     # The version the figures were typed from; 0: from none recorded yet.
-    version: Annotated[int, Field(ge=0), NumberOnly] | None = None
+    version: Version | None = None
 
     @field_validator("people_reached", "savings_gbp")
     @classmethod
@@ -63,6 +67,10 @@ class BenefitInput(Input):
         return value
 
 
+# The fields a record or correction sets, as GET shows them (a 409's `changed` names these).
+EDITABLE = ("people_reached", "savings_gbp", "outcome", "review", "measured_on")
+
+
 def _estimated_levels(session: Session, project_id: int) -> dict[str, int | None]:
     """Return the latest assessed level of the compared criteria for a project."""
     on_criterion = col(Criterion.id) == col(Assessment.criterion_id)
@@ -76,8 +84,9 @@ def _estimated_levels(session: Session, project_id: int) -> dict[str, int | None
 
 
 def _public(row: BenefitRealisation, project: Project, organisation: Organisation,
-            recorded_by: str | None) -> dict[str, Any]:
-    """Return a realisation as pages, exports and the API show it."""
+            recorded_by: str | None, corrected_by: str | None = None,
+            corrected_at: datetime | None = None) -> dict[str, Any]:
+    """Return a realisation as pages, exports and the API show it (people by name)."""
     return {
         "project": project.slug, "title": project.title, "organisation": organisation.code,
         "organisation_name": organisation.name,
@@ -91,69 +100,143 @@ def _public(row: BenefitRealisation, project: Project, organisation: Organisatio
         "realised_savings_level": scoring.savings_band(row.savings_gbp),
         "recorded_by": recorded_by,
         "recorded_at": row.recorded_at.isoformat() if row.recorded_at else None,
+        "corrected_by": corrected_by,
+        "corrected_at": corrected_at.isoformat() if corrected_at else None,
         "version": row.version,
     }
 
 
-def record_benefits(*, session: Session, actor: Actor, slug: str,
-                    data: dict[str, Any]) -> dict[str, Any]:
+def _valid(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """Return a value as one field reads it, or None when that field refuses it."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError:
+        return None
+
+
+_DAY = TypeAdapter(Day)
+_VERSION = TypeAdapter(Version)
+
+
+def _problems(project: Project, row: BenefitRealisation | None, data: dict[str, Any], *,
+              require_version: bool) -> tuple[BenefitInput | None, dict[str, str]]:
+    """Return the input read, and every problem with it: its fields' and the project's rules."""
+    try:
+        values, errors = parse(BenefitInput, data), {}
+    except Invalid as exc:
+        values, errors = None, dict(exc.errors)
+    # The rules below read the fields that were valid, so one refused field hides no other.
+    measured = values.measured_on if values else _valid(_DAY, data.get("measured_on"))
+    version = values.version if values else _valid(_VERSION, data.get("version"))
+    if project.status != "delivered":
+        errors["status"] = (f"Only a delivered project records its benefits; this one is "
+                            f"{project.status.replace('_', ' ')}.")
+    delivered = project.end_date or project.start_date
+    if "measured_on" in errors or measured is None:
+        pass
+    elif delivered is not None and measured < delivered:
+        errors["measured_on"] = (f"The measurement date cannot be before delivery "
+                                 f"({delivered.isoformat()}).")
+    elif measured > date.today():
+        errors["measured_on"] = "The measurement date cannot be in the future."
+    at = row.version if row else 0
+    if "version" in errors:
+        pass
+    elif version is None and require_version:
+        errors["version"] = ("Send the version you read: the recorded benefits' `version`, or 0 "
+                             "when none were recorded.")
+    elif version is not None and version > at:
+        errors["version"] = (f"These benefits are at version {at} and have never been at "
+                             f"version {version}; read them again and send their version.")
+    return values, errors
+
+
+def record_benefits(*, session: Session, actor: Actor, slug: str, data: dict[str, Any],
+                    require_version: bool = False) -> dict[str, Any]:
     """Record (or correct) what a delivered project achieved; the estimate is kept beside it."""
     # Locked to the commit: a save waiting on another's compares its version with that one's.
-    project = project_by_slug(session, slug, for_update=True)
+    try:
+        project = project_by_slug(session, slug, for_update=True)
+    except NotFound:
+        # As every API body: one refused for its own fields is told so whatever path it names.
+        parse(BenefitInput, data)
+        raise
     # Whose it is first: one who may not record them is told so, whatever they sent.
     require(actor, Capability.RECORD_BENEFITS, project)
-    values = parse(BenefitInput, data)
-    if project.status != "delivered":
-        raise Invalid({"status": f"only a delivered project records its benefits; this one is "
-                                 f"{project.status.replace('_', ' ')}"})
-    delivered = project.end_date or project.start_date
-    assert values.measured_on is not None  # the validator refuses a missing date
-    if delivered is not None and values.measured_on < delivered:
-        raise Invalid({"measured_on": f"the measurement date cannot be before delivery "
-                                      f"({delivered.isoformat()})"})
-    if values.measured_on > date.today():
-        raise Invalid({"measured_on": "the measurement date cannot be in the future"})
     row = session.execute(select(BenefitRealisation).where(
         col(BenefitRealisation.project_id) == project.id)).scalar()
+    # Clients send the version they read; the seed loader records first results without one.
+    values, errors = _problems(project, row, data, require_version=require_version)
+    if errors or values is None:
+        raise Invalid(errors)
     before = as_record(row, exclude=("recorded_at",)) if row else None
     if row is None:
         levels = _estimated_levels(session, int(project.id or 0))
         row = BenefitRealisation(
             project_id=int(project.id or 0), outcome=values.outcome, measured_on=values.measured_on,
             estimated_reach_people=project.reach_people,
-            estimated_reach_level=levels["reach"], estimated_savings_level=levels["savings"])
+            estimated_reach_level=levels["reach"], estimated_savings_level=levels["savings"],
+            recorded_by_id=actor.id)
     elif values.version is not None and values.version != row.version:
         # A form opened before the first record (version 0) is stale as any other.
-        raise Conflict("someone recorded these benefits meanwhile; their figures are shown "
-                       "above, and yours are kept in the form: save again to replace theirs",
-                       current={"version": row.version})
+        raise Conflict(
+            f"these benefits were recorded or corrected since you read them (now version "
+            f"{row.version}, you read version {values.version}); nothing was saved: read them "
+            f"again and send their version to replace them",
+            current=_shown(session, project.id),
+            changed=_changed_since(session, row, values.version))
     else:
+        # The first recorder and time stay; the audit trail says who corrected it and when.
         row.version += 1
     row.people_reached = values.people_reached
     row.savings_gbp = values.savings_gbp
     row.outcome = values.outcome
     row.review = values.review
     row.measured_on = values.measured_on
-    row.recorded_by_id = actor.id
     session.add(row)
     session.flush()
     record(session, actor, action="update" if before else "create", entity="benefits",
            entity_id=row.id, project_id=project.id, before=before,
            after=as_record(row, exclude=("recorded_at",)))
-    organisation = session.get(Organisation, project.owner_id)
-    assert organisation is not None
-    return _public(row, project, organisation, actor.email)
+    session.flush()
+    return _shown(session, project.id)
 
 
-Realised = tuple[BenefitRealisation, Project, Organisation, str | None]
+def _changed_since(session: Session, row: BenefitRealisation, version: int) -> dict[str, Any]:
+    """Return the fields recorded or corrected after a version, with their values now."""
+    now = as_record(row, exclude=("recorded_at",))
+    if version == 0:
+        return {k: now[k] for k in EDITABLE}
+    was = values_at(session, entity="benefits", entity_id=row.id, version=version, current=now)
+    return {k: now[k] for k in EDITABLE if was.get(k) != now[k]}
+
+
+def _shown(session: Session, project_id: int | None) -> dict[str, Any]:
+    """Return a project's realisation as GET shows it."""
+    found = cast(Realised, session.execute(
+        _query().where(col(Project.id) == project_id)).one())
+    return _public(*found)
+
+
+Realised = tuple[BenefitRealisation, Project, Organisation, str | None, str | None,
+                 datetime | None]
 
 
 def _query() -> Any:
-    """Return the select of every realisation with its project, owner and recorder."""
-    return (select(BenefitRealisation, Project, Organisation, col(User.name))
+    """Return the select of every realisation with its project, owner, recorder and corrector."""
+    recorder, corrector = aliased(User), aliased(User)
+    last = (select(col(AuditEvent.entity_id).label("entity_id"),
+                   func.max(col(AuditEvent.id)).label("id"))
+            .where(col(AuditEvent.entity) == "benefits", col(AuditEvent.action) == "update")
+            .group_by(col(AuditEvent.entity_id)).subquery())
+    return (select(BenefitRealisation, Project, Organisation, col(recorder.name),
+                   col(corrector.name), col(AuditEvent.at))
             .join(Project, col(Project.id) == col(BenefitRealisation.project_id))
             .join(Organisation, col(Organisation.id) == col(Project.owner_id))
-            .outerjoin(User, col(User.id) == col(BenefitRealisation.recorded_by_id)))
+            .outerjoin(recorder, col(recorder.id) == col(BenefitRealisation.recorded_by_id))
+            .outerjoin(last, last.c.entity_id == col(BenefitRealisation.id))
+            .outerjoin(AuditEvent, col(AuditEvent.id) == last.c.id)
+            .outerjoin(corrector, col(corrector.id) == col(AuditEvent.actor_id)))
 
 
 def get_benefits(*, session: Session, slug: str) -> dict[str, Any] | None:

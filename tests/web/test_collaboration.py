@@ -82,6 +82,32 @@ def test_a_project_with_nothing_to_compare_says_why_none(app: FastAPI, london: D
     assert client.get("/api/v1/projects/no-such-project/similar").status_code == 404
 
 
+# Found on the London demo with public read on: the similar projects page told an anonymous
+# reader to sign in to see the collaboration opportunities that /collaboration shows them.
+def test_an_anonymous_reader_of_a_public_portfolio_is_linked_to_collaboration(
+        settings: Settings, london: Database) -> None:
+    public = create_app(settings.model_copy(update={"public_read": True}))
+    with Browser(public, headers={"accept": "text/html"}) as anonymous:
+        page = anonymous.get("/projects/bd-propensity-to-pay/similar")
+        assert page.status_code == 200
+        assert anonymous.get("/collaboration").status_code == 200
+    lede = parse_html(page.text).find("p", class_="lede")
+    assert lede is not None and "Sign in" not in lede.text()
+    assert lede.find("a", href="/collaboration") is not None
+
+
+def test_the_similar_page_keeps_the_capitals_of_why(cdo: Browser) -> None:
+    # Found on the London demo: "why" went through `capitalize`, which lowercased the rest, so
+    # "London EPCs cleaned and matched to UPRN" read "london epcs cleaned and matched to uprn".
+    why = [s["why"] for s in cdo.get("/api/v1/projects/bd-propensity-to-pay/similar",
+                                     headers={"accept": "application/json"}).json()["similar"]]
+    assert [w for w in why if w[1:] != w[1:].lower()], "no reason with capitals to compare"
+    rows = parse_html(cdo.get("/projects/bd-propensity-to-pay/similar").text).find(
+        "tbody").find_all("tr")  # type: ignore[union-attr]
+    assert [r.find_all("td")[4].text().strip() for r in rows] == [w[:1].upper() + w[1:]
+                                                                 for w in why]
+
+
 def test_the_registration_form_carries_the_similar_projects_panel(
         app: FastAPI, london: Database) -> None:
     client = browser(app, london, "lead", LEWISHAM)
@@ -273,7 +299,7 @@ def test_recorded_benefits_show_beside_the_estimate_and_in_the_accuracy(
     with london.read() as session:
         before = current_revision(session)
     saved = client.put("/api/v1/projects/lambeth-household-support-targeting/benefits",
-                       json=GOOD)
+                       json=GOOD | {"version": 0})
     assert saved.status_code == 200, saved.text
     body = saved.json()
     assert body["estimated_reach_people"] == 9000
@@ -286,8 +312,10 @@ def test_recorded_benefits_show_beside_the_estimate_and_in_the_accuracy(
     accuracy = reader.get("/api/v1/benefits/accuracy").json()
     assert LAMBETH in [r["organisation"] for r in accuracy["by_organisation"]]
     assert {r["criterion"] for r in accuracy["by_criterion"]} <= {"reach", "savings"}
+    assert client.put("/api/v1/projects/lambeth-household-support-targeting/benefits",
+                      json=GOOD | {"version": 1}).status_code == 200
     stale = client.put("/api/v1/projects/lambeth-household-support-targeting/benefits",
-                       json=GOOD | {"version": 7})
+                       json=GOOD | {"version": 1})
     assert stale.status_code == 409
     # Version 0: typed before any record existed.
     assert client.put("/api/v1/projects/lambeth-household-support-targeting/benefits",
@@ -298,12 +326,11 @@ def test_the_benefits_pages_show_the_review_to_everyone_and_the_form_to_the_lead
         app: FastAPI, london: Database) -> None:
     lead = browser(app, london, "lead", LAMBETH)
     url = "/projects/lambeth-household-support-targeting/benefits"
-    form = {k: str(v) for k, v in GOOD.items()} | {"people_reached": "-3"}
-    refused = lead.post(url, data=form)
+    form = {k: str(v) for k, v in GOOD.items()} | {"version": "0"}
+    refused = lead.post(url, data=form | {"people_reached": "-3"})
     assert refused.status_code == 422
     assert "cannot be negative" in refused.text.lower()
-    assert lead.post(url, data={k: str(v) for k, v in GOOD.items()},
-                     follow_redirects=False).status_code == 303
+    assert lead.post(url, data=form, follow_redirects=False).status_code == 303
     researcher = browser(app, london, "researcher")
     page = researcher.get(url)
     assert GOOD["review"] in page.text

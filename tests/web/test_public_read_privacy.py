@@ -85,7 +85,7 @@ def samples(app: FastAPI, london: Database) -> Iterator[dict[str, str]]:
         ok(c.put(f"/api/v1/projects/{DELIVERED}/benefits", headers=lambeth, json={
             "people_reached": 7200, "savings_gbp": 40000, "measured_on": "2024-09-30",
             "outcome": "7,200 households received support payments within three weeks.",
-            "review": "Matching worked."}))
+            "review": "Matching worked.", "version": 0}))
         ok(c.put(f"/api/v1/projects/{PROPOSED}/override", headers=cdo,
                  json={"value": 90, "justification": "Council tax deadline."}))
         ok(c.put(f"/api/v1/projects/{PROPOSED}/ig/privacy_notice", headers=bd,
