@@ -148,6 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        uploads=settings.max_upload_bytes,
                        upload_prefixes=UPLOAD_PREFIXES + pages_attachments.UPLOAD_PREFIXES)
+    # Outside the limit: a browser's document over it gets its page, the message by the field.
+    app.add_middleware(pages_attachments.OverLargeUpload, limit=settings.max_upload_bytes)
     app.add_middleware(BodyReadTimeout, seconds=settings.body_timeout_seconds)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts,
                        www_redirect=False)

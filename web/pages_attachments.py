@@ -7,7 +7,9 @@ from urllib.parse import quote
 
 from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
+from python_multipart.multipart import parse_options_header
 from sqlmodel import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from portfolio.actors import Actor
 from portfolio.documents import ACCEPTED_NAMES, megabytes
@@ -27,6 +29,71 @@ KIND_LABELS = {"business_case": "Business case", "dpia": "DPIA", "agreement": "A
 FIELD_LABELS.update(file="File", kind="What the document is")
 # Where attachments are uploaded: the body limit lets these through up to the upload limit.
 UPLOAD_PREFIXES = ("/attachments/", "/api/v1/attachments/")
+PAGE_UPLOADS = "/attachments/"
+# How much of an over-large upload is read for the fields before its file (the form's token and
+# the document's kind take a few hundred bytes).
+FIRST_FIELDS_BYTES = 64 * 1024
+TOO_LARGE = "upload_over_body_limit"  # request state: the body limit the upload went over
+
+
+class OverLargeUpload:
+    """Answer a browser's upload over the body limit with its documents page, not JSON.
+
+    The body limit refuses before reading, so an over-large file from the page's form got the
+    limit's JSON. A browser asking for a page instead sends its route only the fields that come
+    before the file (the CSRF token, the kind), read from the body's start; the route then says
+    beside the file field that it is too large. API clients, and bodies of no stated size, still
+    meet the body limit itself.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
+        length = headers.get(b"content-length", b"")
+        kind, options = parse_options_header(headers.get(b"content-type", b""))
+        if (scope.get("method") != "POST" or not scope.get("path", "").startswith(PAGE_UPLOADS)
+                or b"text/html" not in headers.get(b"accept", b"") or not length.isdigit()
+                or int(length) <= self.limit or kind != b"multipart/form-data"
+                or not options.get(b"boundary")):
+            await self.app(scope, receive, send)
+            return
+        head, more = b"", True
+        while more and len(head) < FIRST_FIELDS_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the browser went away
+            head += message.get("body", b"")
+            more = message.get("more_body", False)
+        body = fields_before_file(head, options[b"boundary"])
+        scope = {**scope, "state": {**scope.get("state", {}), TOO_LARGE: self.limit},
+                 "headers": [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+                 + [(b"content-length", str(len(body)).encode())]}
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def fields_before_file(head: bytes, boundary: bytes) -> bytes:
+    """Return a multipart body of the whole parts in `head` that come before the first file."""
+    delimiter = b"--" + boundary
+    kept = start = head.find(delimiter)
+    while start >= 0:
+        headers_end = head.find(b"\r\n\r\n", start)
+        following = head.find(b"\r\n" + delimiter, headers_end)
+        if headers_end < 0 or following < 0 or b"filename=" in head[start:headers_end].lower():
+            break
+        kept = start = following + 2
+    return (head[:kept] if kept > 0 else b"") + delimiter + b"--\r\n"
 
 
 def read_document(file: UploadFile, limit: int) -> bytes:
@@ -96,6 +163,13 @@ def _attach(request: Request, db: AppDatabase, actor: Actor, kind: str, ref: str
             file: UploadFile | None, document_kind: str):
     """Attach a document; refused uploads show why beside the field, and nothing is kept."""
     values = {"kind": document_kind}
+    if TOO_LARGE in request.scope.get("state", {}):
+        # Its file was never read: OverLargeUpload sent only the fields before it.
+        try:
+            attachment_service.refuse_too_large(db, actor=actor, owner_kind=kind, ref=ref)
+        except Invalid as exc:
+            return _page(request, db, actor, kind, ref, values=values, errors=exc.errors,
+                         status_code=413)
     if file is None or not file.filename:
         errors = {"file": "choose a file to attach"}
         if document_kind not in KIND_LABELS:

@@ -301,7 +301,7 @@ def unsubscribe_confirm(request: Request, session: WriteSession,
     except Invalid as exc:
         return render(request, "unsubscribe.html", {"error": exc.errors["token"]},
                       status_code=400)
-    return render(request, "unsubscribe.html", {"done": done["kinds"]})
+    return render(request, "unsubscribe.html", {"done": done["kinds"], "kind": done["asked"]})
 
 
 @pass_context

@@ -11,6 +11,7 @@ or `portfolio notifications deliver` (cron) may run it as well.
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 import threading
@@ -400,6 +401,11 @@ def compose(settings: Settings, user: User, kind: str, *, subject: str,
     }
 
 
+def digest_subject(count: int) -> str:
+    """Return a digest email's subject line for how many notices it lists."""
+    return f"Your daily digest: {count} notification" + ("s" if count != 1 else "")
+
+
 def queue_digests(session: Session, settings: Settings, *, now: datetime) -> int:
     """Queue one digest email for each user with digest notifications and none sent today."""
     user_ids: list[int] = sorted(set(session.execute(select(col(Notification.user_id)).where(
@@ -412,14 +418,16 @@ def queue_digests(session: Session, settings: Settings, *, now: datetime) -> int
         if last is not None and now - _aware(last) < DIGEST_EVERY:
             continue
         user = session.get(User, user_id)
+        # The user's choice now, not when the notice was written: a kind taken off the digest
+        # since (the account page, an email's unsubscribe link) is not sent in one.
+        kinds = [k for k, channel in preferences(session, user_id).items() if channel == DIGEST]
         pending: list[Notification] = list(session.execute(select(Notification).where(
-            col(Notification.user_id) == user_id, col(Notification.digest_pending).is_(True))
-            .order_by(col(Notification.id))).scalars())
-        if user is None or not user.is_active:
+            col(Notification.user_id) == user_id, col(Notification.digest_pending).is_(True),
+            col(Notification.kind).in_(kinds)).order_by(col(Notification.id))).scalars())
+        if user is None or not user.is_active or not pending:
             continue
         items = [{"message": n.message, "link": n.link} for n in pending]
-        row = compose(settings, user, DIGEST, subject=f"Your daily digest: {len(items)} "
-                      "notification" + ("s" if len(items) != 1 else ""), items=items)
+        row = compose(settings, user, DIGEST, subject=digest_subject(len(items)), items=items)
         # One link turns digests off for every kind that uses them.
         session.execute(insert(EmailOutbox), [row])
         session.execute(update(Notification)
@@ -582,7 +590,63 @@ def set_preferences(*, session: Session, user_id: int, choices: dict[str, str]) 
     save_rows(session, NotificationPreference, [
         {"user_id": user_id, "kind": kind, "channel": channel}
         for kind, channel in choices.items() if kind in KINDS], key=("user_id", "kind"))
-    return preferences(session, user_id)
+    chosen = preferences(session, user_id)
+    withdraw_unsent(session, user_id=user_id, chosen=chosen)
+    return chosen
+
+
+# What an email withdrawn before it was sent says; the outbox keeps it, marked failed (its only
+# status for an email that will not be sent), so the outbox still shows every email written.
+CANCELLED = "Cancelled before sending: the user stopped these emails."
+
+
+def withdraw_unsent(session: Session, *, user_id: int, chosen: dict[str, str]) -> None:
+    """Cancel a user's waiting emails of kinds no longer emailed, and take them out of digests.
+
+    A single email goes only for a kind still "by email"; a digest lists only kinds still in
+    the digest (the rest of its items stay), and one left with none is cancelled.
+    """
+    not_emailed = [k for k, channel in chosen.items() if channel != "email"]
+    undigested = [k for k, channel in chosen.items() if channel != DIGEST]
+    session.execute(update(EmailOutbox).where(
+        col(EmailOutbox.user_id) == user_id, col(EmailOutbox.status) == "pending",
+        col(EmailOutbox.kind).in_(not_emailed)).values(status="failed", last_error=CANCELLED))
+    # Notices waiting for a digest stay in the app; chosen again later, they stay out of it.
+    session.execute(update(Notification).where(
+        col(Notification.user_id) == user_id, col(Notification.digest_pending).is_(True),
+        col(Notification.kind).in_(undigested)).values(digest_pending=False))
+    digests: list[EmailOutbox] = list(session.execute(select(EmailOutbox).where(
+        col(EmailOutbox.user_id) == user_id, col(EmailOutbox.status) == "pending",
+        col(EmailOutbox.kind) == DIGEST)).scalars())
+    if not digests or not undigested:
+        return
+    # A waiting digest lists notices written since the last digest that left the outbox.
+    since = session.execute(select(func.max(col(EmailOutbox.created_at))).where(
+        col(EmailOutbox.user_id) == user_id, col(EmailOutbox.kind) == DIGEST,
+        col(EmailOutbox.status) != "pending")).scalar()
+    query = select(col(Notification.message)).where(
+        col(Notification.user_id) == user_id, col(Notification.kind).in_(undigested))
+    if since is not None:
+        query = query.where(col(Notification.created_at) >= since)
+    stopped: set[str] = set(session.execute(query).scalars())
+    for email in digests:
+        _drop_items(email, stopped)
+        session.add(email)
+
+
+def _drop_items(email: EmailOutbox, messages: set[str]) -> None:
+    """Take items out of a waiting digest (as the templates write them); cancel it if empty."""
+    for message in messages:
+        email.text_body = re.sub(rf"\n- {re.escape(message)}\n  [^\n]*\n", "",
+                                 email.text_body)
+        email.html_body = re.sub(
+            rf'<li>{re.escape(str(escape(message)))}<br><a href="[^"]*">[^<]*</a></li>\n', "",
+            email.html_body)
+    left = email.html_body.count("<li>")  # a notice's own words are escaped: items only
+    if left:
+        email.subject = digest_subject(left)
+    else:
+        email.status, email.last_error = "failed", CANCELLED
 
 
 def unsubscribe(*, session: Session, settings: Settings, token: str) -> dict[str, Any]:
@@ -595,4 +659,5 @@ def unsubscribe(*, session: Session, settings: Settings, token: str) -> dict[str
     kinds = [k for k, channel in current.items()
              if channel in emailed and (kind == DIGEST or k == kind)]
     set_preferences(session=session, user_id=user_id, choices=dict.fromkeys(kinds, "in_app"))
-    return {"kinds": [KINDS[k][0] for k in kinds]}
+    return {"kinds": [KINDS[k][0] for k in kinds],
+            "asked": KINDS[kind][0] if kind in KINDS else "Your daily digest"}

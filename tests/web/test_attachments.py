@@ -15,6 +15,7 @@ from portfolio.settings import Settings
 from tests import documents
 from tests.factories import make_organisation, make_project
 from tests.web.auth import Browser, sign_in, token_for
+from tests.web.pages_html import parse_html
 from web.app import create_app
 
 PDF_TYPE = "application/pdf"
@@ -120,6 +121,37 @@ def test_a_file_over_the_upload_body_limit_gets_413_and_nothing_is_kept(
         sign_in(client, db, "cdo")
         answer = upload(client, "one-view", documents.PDF + b"\x00" * 200_000, "big.pdf")
     assert answer.status_code == 413
+    assert attachment_count(db) == 0 and stored_files(settings) == []
+
+
+# Found on the London demo: a document over the 55 MB body limit sent from the page's form got
+# the limit's raw JSON, where a 21 MB one got the page with the message beside the file field.
+def test_a_browsers_upload_over_the_body_limit_gets_the_page_with_the_message_beside_the_file(
+    settings: Settings, db: Database,
+) -> None:
+    with db.write() as session:
+        make_organisation(session, "E09000002")
+        make_project(session, "one-view")
+    small = create_app(settings.model_copy(update={"max_upload_bytes": 100_000,
+                                                   "attachment_max_bytes": 50_000}))
+    with Browser(small, headers={"accept": "text/html"}) as client:
+        sign_in(client, db, "cdo")
+        page = parse_html(client.get("/attachments/project/one-view").text)
+        form = page.find("form", enctype="multipart/form-data")
+        csrf = form.find("input", name="csrf_token").get("value")  # type: ignore[union-attr]
+        # A browser's form sends its token as a field, before the kind and the file.
+        answer = client.post("/attachments/project/one-view",
+                             data={"csrf_token": csrf, "kind": "dpia"},
+                             files={"file": ("big.pdf", documents.PDF + b"\x00" * 200_000,
+                                             PDF_TYPE)},
+                             headers={"X-CSRF-Token": ""})
+    assert answer.status_code == 413
+    assert answer.headers["content-type"].startswith("text/html")
+    shown = parse_html(answer.text)
+    assert "larger than 50 KB, the most a document may be" in shown.error_for("d-file")
+    assert 'href="#d-file"' in answer.text
+    chosen = shown.by_id("d-kind").find("option", selected="")  # type: ignore[union-attr]
+    assert chosen is not None and chosen.get("value") == "dpia"
     assert attachment_count(db) == 0 and stored_files(settings) == []
 
 

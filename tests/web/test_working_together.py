@@ -527,6 +527,123 @@ def test_saving_choices_from_a_page_read_before_an_unsubscribe_keeps_it_off(
     assert (now["mention"], now["comment"]) == ("in_app", changed)
 
 
+def pending_emails(db: Database, email: str) -> list[EmailOutbox]:
+    """Return the emails still waiting to be sent to an address, oldest first."""
+    with db.read() as session:
+        return list(session.execute(select(EmailOutbox).where(
+            EmailOutbox.to_address == email, EmailOutbox.status == "pending")
+            .order_by(EmailOutbox.id)).scalars())
+
+
+def stop_them(app: FastAPI, email: EmailOutbox) -> str:
+    """Follow an email's List-Unsubscribe link without signing in and press "Stop them"."""
+    token = email.headers["List-Unsubscribe"].strip("<>").split("token=", 1)[1]
+    with Browser(app, headers={"accept": "text/html"}) as anonymous:
+        page = anonymous.get(f"/notifications/unsubscribe?token={token}")
+        csrf = parse_html(page.text).find("input", name="csrf_token").get("value")
+        done = anonymous.post("/notifications/unsubscribe",
+                              data={"token": token, "csrf_token": csrf})
+    assert done.status_code == 200
+    return " ".join(done.text.split())
+
+
+# Found on the London demo: after a digest's "Stop them", the next day's delivery still queued a
+# digest of the comments waiting for it, and the digest already queued stayed to be sent.
+def test_a_digests_unsubscribe_link_stops_the_digests_waiting_and_the_one_queued(
+        people: People, london: Database) -> None:
+    researcher = people("researcher")
+    cdo = people("cdo")
+    assert researcher.post("/account/notifications", data={
+        "pref_mention": "digest", "pref_comment": "digest"},
+        follow_redirects=False).status_code == 303
+    htmx(researcher, f"/projects/{PROPOSED}/watch", {"watching": "1"})
+    htmx(cdo, f"/projects/{PROPOSED}/comments", {"body": "First thoughts on the pilot."})
+    notes_of(people, researcher.email)  # type: ignore[attr-defined]
+    [digest] = pending_emails(london, researcher.email)  # type: ignore[attr-defined]
+    assert digest.kind == notifications.DIGEST  # type: ignore[attr-defined]
+    htmx(cdo, f"/projects/{PROPOSED}/comments",
+         {"body": f"{handle(researcher.email)} can you check the wards?"})  # type: ignore[attr-defined]
+    htmx(cdo, f"/projects/{PROPOSED}/comments", {"body": "The DPIA is on its way."})
+    assert sum(n.digest_pending for n in notes_of(people, researcher.email)) == 2  # type: ignore[attr-defined]
+    said = stop_them(people.app, digest)
+    assert "no longer emailed about" in said
+    with london.read() as session:
+        chosen = notifications.preferences(session, user_id(london, researcher.email))  # type: ignore[attr-defined]
+    assert (chosen["mention"], chosen["comment"]) == ("in_app", "in_app")
+    done = notifications.deliver_pending(london, now=utcnow() + timedelta(days=1), send=False)  # type: ignore[attr-defined]
+    assert done["digests"] == 0
+    assert pending_emails(london, researcher.email) == []  # type: ignore[attr-defined]
+    with london.read() as session:
+        kept = session.get(EmailOutbox, digest.id)
+    assert kept is not None and kept.status == "failed"
+    assert kept.last_error.startswith("Cancelled")
+
+
+def test_an_emails_unsubscribe_link_cancels_the_emails_of_that_kind_still_waiting(
+        people: People, london: Database) -> None:
+    lead = people("lead", BD)
+    cdo = people("cdo")
+    cdo.post(f"/projects/{PROPOSED}/decision",
+             data={"decision": "needs_information", "rationale": "Which wards?"})
+    cdo.post(f"/projects/{PROPOSED}/decision", data={"decision": "defer", "rationale": "Later."})
+    notes_of(people, lead.email)  # type: ignore[attr-defined]
+    waiting = {e.kind: e for e in pending_emails(london, lead.email)}  # type: ignore[attr-defined]
+    assert set(waiting) == {"question", "decision"}
+    stop_them(people.app, waiting["question"])
+    assert [e.kind for e in pending_emails(london, lead.email)] == ["decision"]  # type: ignore[attr-defined]
+    with london.read() as session:
+        cancelled = session.get(EmailOutbox, waiting["question"].id)
+    assert cancelled is not None and cancelled.status == "failed"
+    assert "stopped" in cancelled.last_error
+
+
+def test_a_kind_taken_off_the_digest_on_the_account_page_leaves_the_queued_digest(
+        people: People, london: Database) -> None:
+    researcher = people("researcher")
+    cdo = people("cdo")
+    researcher.post("/account/notifications", data={
+        "pref_mention": "digest", "pref_comment": "digest"})
+    htmx(researcher, f"/projects/{PROPOSED}/watch", {"watching": "1"})
+    htmx(cdo, f"/projects/{PROPOSED}/comments", {"body": "First thoughts on the pilot."})
+    notes_of(people, researcher.email)  # type: ignore[attr-defined]
+    htmx(cdo, f"/projects/{PROPOSED}/comments", {"body": "The DPIA is on its way."})
+    htmx(cdo, f"/projects/{PROPOSED}/comments",
+         {"body": f"{handle(researcher.email)} can you check the wards?"})  # type: ignore[attr-defined]
+    notes_of(people, researcher.email)  # type: ignore[attr-defined]
+    notifications.deliver_pending(london, now=utcnow() + timedelta(days=1), send=False)  # type: ignore[attr-defined]
+    [comments_only, both] = pending_emails(london, researcher.email)  # type: ignore[attr-defined]
+    assert "commented on" in both.text_body and "mentioned you" in both.text_body
+    researcher.post("/account/notifications", data={"pref_comment": "in_app"})
+    [kept] = pending_emails(london, researcher.email)  # type: ignore[attr-defined]
+    assert kept.id == both.id and kept.subject == "Your daily digest: 1 notification"
+    assert "mentioned you" in kept.text_body and "mentioned you" in kept.html_body
+    assert "commented on" not in kept.text_body and "commented on" not in kept.html_body
+    assert "digest:\n\n- Test cdo mentioned you" in kept.text_body
+    with london.read() as session:
+        assert session.get(EmailOutbox, comments_only.id).status == "failed"  # type: ignore[union-attr]
+
+
+# Found on the London demo: pressing "Stop them" again said "Done: you are no longer emailed
+# about: these."
+def test_stop_them_pressed_again_says_nothing_changed(people: People, london: Database,
+                                                       settings: Settings) -> None:
+    lead = people("lead", BD)
+    token = notifications.unsubscribe_token(settings, user_id(london, lead.email), "question")  # type: ignore[attr-defined]
+    with Browser(lead.app, headers={"accept": "text/html"}) as anonymous:
+        page = anonymous.get(f"/notifications/unsubscribe?token={token}")
+        csrf = parse_html(page.text).find("input", name="csrf_token").get("value")
+        first = anonymous.post("/notifications/unsubscribe",
+                               data={"token": token, "csrf_token": csrf})
+        again = anonymous.post("/notifications/unsubscribe",
+                               data={"token": token, "csrf_token": csrf})
+    done = " ".join(parse_html(first.text).find(role="status").text().split())
+    assert "no longer emailed about: A reviewer's question" in done
+    said = " ".join(parse_html(again.text).find(role="status").text().split())
+    assert "these" not in said and "Done" not in said
+    assert "Nothing changed" in said and "A reviewer's question on my project" in said
+    assert "already" in said
+
+
 def test_an_expiring_agreement_is_told_to_its_projects_once_per_expiry(london: Database) -> None:
     from portfolio.models import NotificationEvent, ProjectDataset, SharingAgreement
     from portfolio.services.agreements import notice_expiring
