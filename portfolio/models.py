@@ -1184,7 +1184,7 @@ class EmailOutbox(SQLModel, table=True):
 
     __tablename__ = "email_outbox"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        CheckConstraint("status IN ('pending', 'sent', 'failed', 'cancelled')", name="status"),
         Index("ix_email_outbox_due", "status", "next_attempt_at"),
         Index("ix_email_outbox_user_kind", "user_id", "kind", "created_at"),
     )
@@ -1198,7 +1198,8 @@ class EmailOutbox(SQLModel, table=True):
     text_body: str = Field(sa_type=Text)
     html_body: str = Field(sa_type=Text)
     headers: dict = Field(default_factory=dict, sa_type=JSON)
-    status: str = Field(default="pending", max_length=8)
+    # Cancelled: its reader stopped these emails before it was sent (the reason in last_error).
+    status: str = Field(default="pending", max_length=16)
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=timestamp_column())
     last_error: str = Field(default="", max_length=1000)

@@ -610,7 +610,7 @@ def withdraw_unsent(session: Session, *, user_id: int, chosen: dict[str, str]) -
     undigested = [k for k, channel in chosen.items() if channel != DIGEST]
     session.execute(update(EmailOutbox).where(
         col(EmailOutbox.user_id) == user_id, col(EmailOutbox.status) == "pending",
-        col(EmailOutbox.kind).in_(not_emailed)).values(status="failed", last_error=CANCELLED))
+        col(EmailOutbox.kind).in_(not_emailed)).values(status="cancelled", last_error=CANCELLED))
     # Notices waiting for a digest stay in the app; chosen again later, they stay out of it.
     session.execute(update(Notification).where(
         col(Notification.user_id) == user_id, col(Notification.digest_pending).is_(True),
@@ -646,7 +646,7 @@ def _drop_items(email: EmailOutbox, messages: set[str]) -> None:
     if left:
         email.subject = digest_subject(left)
     else:
-        email.status, email.last_error = "failed", CANCELLED
+        email.status, email.last_error = "cancelled", CANCELLED
 
 
 def unsubscribe(*, session: Session, settings: Settings, token: str) -> dict[str, Any]:

@@ -231,3 +231,32 @@ def test_removed_rows_ids_are_never_reused_after_0030_and_rows_are_kept(
         migrate.upgrade(engine)
     finally:
         engine.dispose()
+
+
+def test_emails_cancelled_before_0035_are_cancelled_after_and_failed_stays_failed(
+    empty_database_url: str,
+) -> None:
+    # Before 0035 an email its reader stopped was kept as failed, saying it was cancelled.
+    from sqlalchemy import text
+
+    said = "Cancelled before sending: the user stopped these emails."
+    engine = make_engine(empty_database_url)
+    try:
+        migrate.upgrade(engine, "0034")
+        with engine.begin() as connection:
+            for status, error in (("failed", said), ("failed", "SMTP 550"), ("pending", "")):
+                _insert(connection, "email_outbox", to_address="a@example.london",
+                        kind="question", subject="s", text_body="t", html_body="h",
+                        headers="{}", status=status, attempts=0, last_error=error,
+                        next_attempt_at=datetime(2025, 1, 1), created_at=datetime(2025, 1, 1))
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT status, last_error FROM email_outbox "
+                                           "ORDER BY id")).all() == [
+                ("cancelled", said), ("failed", "SMTP 550"), ("pending", "")]
+        migrate.downgrade(engine, "0034")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT status FROM email_outbox ORDER BY id")
+                                      ).scalars().all() == ["failed", "failed", "pending"]
+    finally:
+        engine.dispose()

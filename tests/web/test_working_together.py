@@ -575,7 +575,7 @@ def test_a_digests_unsubscribe_link_stops_the_digests_waiting_and_the_one_queued
     assert pending_emails(london, researcher.email) == []  # type: ignore[attr-defined]
     with london.read() as session:
         kept = session.get(EmailOutbox, digest.id)
-    assert kept is not None and kept.status == "failed"
+    assert kept is not None and kept.status == "cancelled"
     assert kept.last_error.startswith("Cancelled")
 
 
@@ -593,7 +593,7 @@ def test_an_emails_unsubscribe_link_cancels_the_emails_of_that_kind_still_waitin
     assert [e.kind for e in pending_emails(london, lead.email)] == ["decision"]  # type: ignore[attr-defined]
     with london.read() as session:
         cancelled = session.get(EmailOutbox, waiting["question"].id)
-    assert cancelled is not None and cancelled.status == "failed"
+    assert cancelled is not None and cancelled.status == "cancelled"
     assert "stopped" in cancelled.last_error
 
 
@@ -620,7 +620,7 @@ def test_a_kind_taken_off_the_digest_on_the_account_page_leaves_the_queued_diges
     assert "commented on" not in kept.text_body and "commented on" not in kept.html_body
     assert "digest:\n\n- Test cdo mentioned you" in kept.text_body
     with london.read() as session:
-        assert session.get(EmailOutbox, comments_only.id).status == "failed"  # type: ignore[union-attr]
+        assert session.get(EmailOutbox, comments_only.id).status == "cancelled"  # type: ignore[union-attr]
 
 
 # Found on the London demo: pressing "Stop them" again said "Done: you are no longer emailed
