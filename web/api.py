@@ -490,7 +490,8 @@ class AHPIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a misspelt field is refused, not dropped
 
-    labels: list[str] = Field(min_length=1, max_length=10)
+    labels: list[str] = Field(min_length=1, max_length=10, description=(
+        "One name per row of the matrix, each different: the weights are answered by them"))
     matrix: list[list[Judgement]] | None = Field(default=None, min_length=1, max_length=10)
     assessors: list[AssessorIn] | None = Field(default=None, min_length=1, max_length=20)
 

@@ -67,13 +67,20 @@ class CommentOut(BaseModel):
     body: str = Field(description="The Markdown, only while its author may still edit it")
 
 
+class Mentioned(BaseModel):
+    """A reader a comment mentions (and who is told): the @handle it used, and their name."""
+
+    handle: str
+    name: str
+
+
 class CommentPosted(BaseModel):
     """A comment just posted, with the readers it mentions (who are told)."""
 
     id: int
     project: str
     body: str
-    mentioned: list[int]
+    mentioned: list[Mentioned]
 
 
 class CommentChanged(BaseModel):

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from portfolio.actors import Actor
 from portfolio.db import Database
-from portfolio.errors import Invalid
+from portfolio.errors import Invalid, NotFound
 from portfolio.faults import classify
 from portfolio.services import exports, import_runs, imports, snapshots
 from portfolio.services import profiles as profile_service
@@ -52,7 +52,9 @@ def _formats() -> list[dict[str, str]]:
 
 
 def _list_page(request: Request, db: Database, *, status_code: int = 200,
-               errors: dict[str, str] | None = None, label: str = "", profile: str = ""):
+               errors: dict[str, str] | None = None, label: str = "", profile: str = "",
+               compare_errors: dict[str, str] | None = None,
+               compared: dict[str, int] | None = None):
     with db.read() as session:
         listed = [_shown(s) for s in snapshots.list_snapshots(
             session=session, actor=getattr(request.state, "actor", None))]
@@ -60,6 +62,7 @@ def _list_page(request: Request, db: Database, *, status_code: int = 200,
     return render(request, "snapshots.html", {
         "snapshots": listed, "profiles": profiles, "formats": _formats(),
         "errors": errors or {}, "label": label, "profile": profile,
+        "compare_errors": compare_errors or {}, "compared": compared or {},
     }, status_code=status_code)
 
 
@@ -89,6 +92,22 @@ def snapshot_create(
     return RedirectResponse(request.url_for("snapshot", snapshot_id=made["id"]).path, 303)
 
 
+def _diff_or_form(request: Request, db: Database, actor: Actor | None, a: int,
+                  b: int) -> dict[str, Any] | Response:
+    """Return two snapshots' comparison, or the comparison form saying which is not there."""
+    # Only to a browser, as board_pack answers its page; a script still gets the 404 as JSON.
+    try:
+        with db.read() as session:
+            return snapshots.diff_snapshots(session=session, actor=actor, old_id=a, new_id=b)
+    except NotFound as exc:
+        missing = {field: f"there is no snapshot #{exc.key}: choose one from the list"
+                   for field, chosen in (("a", a), ("b", b)) if chosen == exc.key}
+        if not missing or "text/html" not in request.headers.get("accept", ""):
+            raise
+        return _list_page(request, db, status_code=422, compare_errors=missing,
+                          compared={"a": a, "b": b})
+
+
 @router.get("/snapshots/compare", name="snapshot_diff")
 def snapshot_diff_page(
     request: Request, db: AppDatabase, actor: Reader,
@@ -96,8 +115,9 @@ def snapshot_diff_page(
     b: Annotated[int, Query(description="The later snapshot")],
 ):
     """Compare two snapshots: what changed in the projects, and what moved the ranks."""
-    with db.read() as session:
-        diff = snapshots.diff_snapshots(session=session, actor=actor, old_id=a, new_id=b)
+    diff = _diff_or_form(request, db, actor, a, b)
+    if isinstance(diff, Response):
+        return diff
     changed = [{"slug": c["slug"], "title": c["title"], "field": name, **change}
                for c in diff["projects"]["changed"] for name, change in c["fields"].items()]
     return render(request, "snapshots_diff.html", {
@@ -108,12 +128,14 @@ def snapshot_diff_page(
 
 @router.get("/snapshots/compare.csv", name="snapshot_diff_export")
 def snapshot_diff_export(
-    db: AppDatabase, actor: Reader, a: Annotated[int, Query(description="The earlier snapshot")],
+    request: Request, db: AppDatabase, actor: Reader,
+    a: Annotated[int, Query(description="The earlier snapshot")],
     b: Annotated[int, Query(description="The later snapshot")],
 ) -> Response:
     """Download a comparison of two snapshots as CSV."""
-    with db.read() as session:
-        diff = snapshots.diff_snapshots(session=session, actor=actor, old_id=a, new_id=b)
+    diff = _diff_or_form(request, db, actor, a, b)
+    if isinstance(diff, Response):
+        return diff
     return Response(exports.diff_csv(diff), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="portfolio-snapshots-{a}-{b}.csv"'})
 

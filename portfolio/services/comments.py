@@ -56,9 +56,9 @@ def render_markdown(text: str) -> str:
                      url_schemes=URL_SCHEMES, link_rel="noopener nofollow")
 
 
-def handles_in(text: str) -> set[str]:
-    """Return the @handles a comment names, lower-cased, without the trailing full stop."""
-    return {m.group(1).rstrip(".").lower() for m in MENTION.finditer(text)}
+def handles_in(text: str) -> list[str]:
+    """Return a comment's @handles once each as written, lower-cased, without a final stop."""
+    return list(dict.fromkeys(m.group(1).rstrip(".").lower() for m in MENTION.finditer(text)))
 
 
 def shows(ch: str) -> bool:
@@ -91,18 +91,23 @@ def _checked_body(body: str, *, max_chars: int) -> str:
 
 def mentioned_readers(session: Session, project: Project, text: str) -> list[int]:
     """Return the users a comment mentions who may read the project (others: nobody is told)."""
-    handles = handles_in(text)
+    return sorted(int(user.id or 0) for _, user in _mentioned(session, project, text))
+
+
+def _mentioned(session: Session, project: Project, text: str) -> list[tuple[str, User]]:
+    """Return each handle naming one reader of the project, with that user, as written."""
+    handles = handles_in(text)[:MENTIONS_MAX]
     if not handles:
         return []
-    patterns = [escape_like(handle) + "@%" for handle in sorted(handles)[:MENTIONS_MAX]]
+    patterns = [escape_like(handle) + "@%" for handle in handles]
     users: Sequence[User] = session.execute(select(User).where(or_(
         *[func.lower(User.email).like(p, escape=LIKE_ESCAPE) for p in patterns]))).scalars().all()
     by_handle: dict[str, list[User]] = {}
     for user in users:
         by_handle.setdefault(user.email.split("@", 1)[0].lower(), []).append(user)
     # A handle two people share names neither: better no notice than the wrong person's.
-    return sorted(found[0].id for found in by_handle.values()  # type: ignore[misc]
-                  if len(found) == 1 and may_read(found[0], project))
+    return [(handle, found[0]) for handle in handles
+            if len(found := by_handle.get(handle, [])) == 1 and may_read(found[0], project)]
 
 
 def post_comment(*, session: Session, actor: Actor, slug: str, body: str,
@@ -117,7 +122,8 @@ def post_comment(*, session: Session, actor: Actor, slug: str, body: str,
     session.flush()
     record(session, actor, action="comment", entity="project_comment", entity_id=row.id,
            project_id=project.id, after={"body": text})
-    mentioned = mentioned_readers(session, project, text)
+    named = _mentioned(session, project, text)
+    mentioned = sorted(int(user.id or 0) for _, user in named)
     excerpt = _excerpt(text)
     if mentioned:
         announce(session, "mention", project_id=project.id, actor=actor,
@@ -125,7 +131,9 @@ def post_comment(*, session: Session, actor: Actor, slug: str, body: str,
     announce(session, "comment", project_id=project.id, actor=actor,
              payload={"comment_id": row.id, "skip": mentioned, "excerpt": excerpt})
     session.flush()
-    return {"id": row.id, "project": slug, "body": text, "mentioned": mentioned}
+    # People by name (README, "The API"), with the handle that named them.
+    return {"id": row.id, "project": slug, "body": text,
+            "mentioned": [{"handle": handle, "name": user.name} for handle, user in named]}
 
 
 def edit_comment(*, session: Session, actor: Actor, comment_id: int, body: str,

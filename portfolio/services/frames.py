@@ -489,9 +489,9 @@ def load_portfolio(session: Session, as_of: date | None = None) -> PortfolioFram
     datasets = _frame(
         session,
         select(col(Dataset.code), col(Dataset.title), col(Organisation.code), col(Dataset.access),
-               col(Dataset.drl))
+               col(Dataset.drl), col(Dataset.update_frequency))
         .join(Organisation, col(Organisation.id) == col(Dataset.publisher_id)),
-        ["code", "title", "publisher", "access", "drl"],
+        ["code", "title", "publisher", "access", "drl", "update_frequency"],
     )
     partners = _frame(
         session,

@@ -18,9 +18,11 @@ from portfolio.services.ranking import (
     ensure_ranking,
     portfolio_frames,
 )
+from portfolio.services.snapshots.writer import exported_figures
 from scoring import collector
 from scoring.graph import build_graph, collaboration_clusters, graph_to_node_link, write_graphml
 from scoring.graph.network import filtered_project_rows
+from scoring.rounding import SCORE_DECIMALS, shown_score
 
 
 def portfolio_graph(db: Database, *, profile: str | None = None):
@@ -52,11 +54,12 @@ def _build_portfolio_graph(db: Database, run: RunInfo):
 
 
 def _run_values(db: Database, session: Session, run: RunInfo) -> pd.DataFrame:
-    """Return each project's value (composite) and readiness (0-1) in a run, kept per run."""
+    """Return projects' value and readiness (0-100) in a run, as a snapshot holds them."""
+    # Kept per run: every graph built from the run reads them.
     key = ("graph values", run.id)
     found = db.run_memo.get(key)
     if found is None:
-        found = db.run_memo.put_latest(key, run_figures(session, run))
+        found = db.run_memo.put_latest(key, exported_figures(run_figures(session, run)))
     return found
 
 
@@ -93,7 +96,19 @@ def graph_json(
         graph = _filtered_graph(db, run, filters)
     if graph is None:
         graph = _whole_graph(db, run)
-    return graph_to_node_link(graph, kinds=kinds or None, **filters)
+    return _shown(graph_to_node_link(graph, kinds=kinds or None, **filters))
+
+
+def _shown(elements: dict[str, Any]) -> dict[str, Any]:
+    """Return node-link elements with projects' value and readiness as the API shows them."""
+    # DESIGN.md, "Rounding": the score's rule and `round`, both at 2 places, as the backlog.
+    for node in elements["nodes"]:
+        data = node["data"]
+        if data.get("kind") == "project":
+            data["value"] = shown_score(data.get("value"))
+            readiness = data.get("readiness")
+            data["readiness"] = None if readiness is None else round(readiness, SCORE_DECIMALS)
+    return elements
 
 
 def _filtered_graph(db: Database, run: RunInfo, filters: dict[str, Any]):

@@ -35,7 +35,7 @@ SUBPROCESS_ABOVE = 1500
 
 def run_figures(session: Session, run: RunInfo, *,
                 among: Select[int] | None = None) -> pd.DataFrame:
-    """Return each active project's composite (`value`) and readiness (0-1) in a stored run.
+    """Return each active project's composite (`value`) and readiness (0-100) in a stored run.
 
     With `among` (a query of project ids), only those projects'.
     """
@@ -48,9 +48,7 @@ def run_figures(session: Session, run: RunInfo, *,
     # Columns from zip: pandas inspects each row object it is handed (0.4 s at 100,000).
     slugs, values, readiness = (
         (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], []))
-    figures = pd.DataFrame({"value": values, "readiness": readiness}, index=slugs, dtype=float)
-    figures["readiness"] /= 100.0
-    return figures
+    return pd.DataFrame({"value": values, "readiness": readiness}, index=slugs, dtype=float)
 
 
 def project_values(session: Session, run: RunInfo, *,

@@ -79,14 +79,20 @@ def _number(raw: Any, field: str, what: str) -> float:
 
 
 KINDS = ("plan", "roadmap")
+# What only a roadmap takes: a plan sent one is refused in these words, not saved without it.
+ROADMAP_ONLY = {
+    "horizon": "a plan has no horizon: send kind roadmap for one, or leave it out",
+    "discount_rate": "a plan has no discount rate: send kind roadmap for one, or leave it out",
+    "deadlines": "a plan has no deadlines: send kind roadmap for them, or leave them out",
+}
 
 
 def checked_request(session: Session, data: dict[str, Any]) -> dict[str, Any]:
     """Validate a plan or roadmap request, naming each bad field.
 
-    A plan takes a budget, a capacity, a profile and forced sets; a roadmap takes a budget per
-    quarter, an optional overall capacity per quarter, a horizon, a discount rate and
-    mandatory projects' deadlines besides.
+    A plan takes a budget, a capacity, a profile and forced sets (and refuses the roadmap's
+    fields); a roadmap takes a budget per quarter, an optional overall capacity per quarter, a
+    horizon, a discount rate and mandatory projects' deadlines besides.
     """
     errors: dict[str, str] = {}
     out: dict[str, Any] = {"kind": str(data.get("kind") or "plan").strip()}
@@ -109,6 +115,9 @@ def checked_request(session: Session, data: dict[str, Any]) -> dict[str, Any]:
         errors |= exc.errors
     if roadmap:
         errors |= _roadmap_fields(session, data, out)
+    elif out["kind"] == "plan":
+        errors |= {field: refusal for field, refusal in ROADMAP_ONLY.items()
+                   if data.get(field) not in (None, "", {})}
     for field in ("force_in", "force_out"):
         try:
             out[field] = _slugs(data.get(field), field)
@@ -312,7 +321,11 @@ def update_scenario(*, session: Session, actor: Actor, scenario_id: int,
     version = _version(data)
     if version is not None and version != row.version:
         raise _stale(session, row, version)
-    _apply(session, row, {**before, **data}, row.id)
+    merged = {**before, **data}
+    if merged.get("kind") != "roadmap":
+        # A roadmap made a plan leaves the roadmap fields it had; only those sent are refused.
+        merged = {k: v for k, v in merged.items() if k in data or k not in ROADMAP_ONLY}
+    _apply(session, row, merged, row.id)
     row.version += 1
     row.updated_at = utcnow()
     add_new(session, row, taken=_name_taken(row.name))  # a rename to a name taken meanwhile

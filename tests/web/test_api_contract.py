@@ -14,6 +14,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from portfolio.db import Database
+from portfolio.services.scenarios import ROADMAP_ONLY
 from portfolio.settings import Settings
 from tests.web.auth import token_for
 from web.app import create_app
@@ -47,12 +48,13 @@ BEYOND_SCHEMA: dict[str, set[str]] = {
     "PUT /api/v1/profiles/{name}": {"weights", "dimension_weights", "criterion_weights",
                                     "ahp_matrix", "description"},
     "POST /api/v1/ahp": {"matrix", "labels", "assessors"},
-    # A plan needs a capacity and a roadmap does not: a rule across `kind` and `capacity`;
-    # a name and a description hold no character a spreadsheet cannot (as every text input).
+    # A plan needs a capacity and a roadmap does not, and only a roadmap takes a horizon, a
+    # discount rate and deadlines: rules across `kind` and those fields; a name and a
+    # description hold no character a spreadsheet cannot (as every text input).
     "POST /api/v1/scenarios": {"profile", "force_in", "force_out", "capacity", "name",
-                               "description"},
+                               "description", *ROADMAP_ONLY},
     "PUT /api/v1/scenarios/{scenario_id}": {"profile", "force_in", "force_out", "capacity",
-                                            "name", "description"},
+                                            "name", "description", *ROADMAP_ONLY},
     "GET /api/v1/scenarios/compare": {"scenarios", "scenario"},
     "POST /api/v1/snapshots": {"profile"},
     "GET /api/v1/roadmap": {"deadline", "today", "horizon"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -86,24 +87,43 @@ def test_graph_api_and_graphml_agree_on_the_nodes(client: TestClient) -> None:
     assert projects["nodes"] and all(n["data"]["kind"] == "project" for n in projects["nodes"])
 
 
+def test_live_graphml_and_the_export_graphml_agree_on_every_node_attribute(
+        client: TestClient) -> None:
+    live = nx.read_graphml(io.BytesIO(client.get("/api/v1/graph.graphml").content))
+    export = client.get("/api/v1/export", params={"format": "graphml"})
+    exported = nx.read_graphml(io.BytesIO(export.content))
+    assert set(live.nodes) == set(exported.nodes)
+    differing = {(node, name): (live.nodes[node].get(name), exported.nodes[node].get(name))
+                 for node in live.nodes
+                 for name in set(live.nodes[node]) | set(exported.nodes[node])
+                 if live.nodes[node].get(name) != exported.nodes[node].get(name)}
+    assert differing == {}
+
+
+def test_graph_json_gives_readiness_and_value_as_the_backlog_does(client: TestClient) -> None:
+    """Readiness 0-100 as the backlog's dimension, both figures at the API's 2 places."""
+    rows = client.get("/api/v1/backlog", params={"view": "all"}).json()
+    nodes = client.get("/api/v1/graph", params={"kind": "project"}).json()["nodes"]
+    by_slug = {n["data"]["slug"]: n["data"] for n in nodes}
+    shown = [(by_slug[r["slug"]]["readiness"], by_slug[r["slug"]]["value"]) for r in rows]
+    assert shown == [(r["dimensions"]["readiness"], r["score"]) for r in rows]
+    assert any(readiness is not None and readiness > 1 for readiness, _ in shown)
+
+
 @pytest.mark.parametrize("filters", [{"theme": "housing"}, {"status": "proposed"},
                                      {"organisation": "GLA", "kind": ["project", "dataset"]}])
 def test_a_filtered_graph_is_the_whole_graphs_elements(client: Browser, filters: dict) -> None:
     """Built from the projects a filter keeps, it holds what the whole graph filtered holds."""
     from portfolio.services import network
     from portfolio.services.ranking import ensure_ranking
-    from scoring.graph import graph_to_node_link
 
     db = client.app.state.database
     db.run_memo.clear()
     filtered = client.get("/api/v1/graph", params=filters).json()
     assert db.run_memo.get(("graph", ensure_ranking(db).id)) is None  # no whole graph kept
-    whole = graph_to_node_link(
-        network.portfolio_graph(db), kinds=filters.get("kind"),
-        owners=[filters["organisation"]] if "organisation" in filters else None,
-        themes=[filters["theme"]] if "theme" in filters else None,
-        statuses=[filters["status"]] if "status" in filters else None)
-    assert filtered["nodes"] and filtered == json.loads(json.dumps(whole))
+    network.portfolio_graph(db)  # kept now: the same filter reads the whole graph
+    whole = client.get("/api/v1/graph", params=filters).json()
+    assert filtered["nodes"] and filtered == whole
     assert any(n["data"].get("value") is not None for n in filtered["nodes"])
 
 
@@ -132,6 +152,22 @@ def test_ahp_api_flags_an_inconsistent_matrix(client: TestClient) -> None:
     inconsistent = client.post("/api/v1/ahp", json={
         "labels": ["a", "b", "c"], "matrix": [[1, 9, 1 / 9], [1 / 9, 1, 9], [9, 1 / 9, 1]]}).json()
     assert inconsistent["inconsistent"] is True
+
+
+def test_the_readme_names_every_field_the_ahp_endpoint_takes(client: TestClient) -> None:
+    """Review: its row named only matrix and assessors; labels are required."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines()
+               if line.startswith("|") and "`POST /api/v1/ahp`" in line)
+    said = row[row.index("`POST /api/v1/ahp`"):].split("|", 1)[0]
+    for name in schemas["AHPIn"]["properties"]:
+        assert f"`{name}`" in said, name
+    assert "required" in said.split("`labels`", 1)[1].split("`", 1)[0]
+    assessor = "`{" + ", ".join(schemas["AssessorIn"]["properties"]) + "}`"
+    assert assessor in said
+    answer = client.post("/api/v1/ahp", json={"matrix": [[1, 3], [1 / 3, 1]]})
+    assert answer.status_code == 422 and "labels" in answer.json()["errors"]
 
 
 def test_ahp_api_refuses_a_matrix_that_is_not_reciprocal(client: TestClient) -> None:

@@ -71,6 +71,19 @@ def test_comments_post_list_edit_and_remove_with_safe_html(api: Api, london: Dat
     assert {"comment", "edit_comment", "moderate_comment"} <= actions
 
 
+def test_a_posted_comment_names_the_people_it_mentions_not_their_ids(api: Api) -> None:
+    posted = api.client.post(f"/api/v1/projects/{PROPOSED}/comments",
+                             json={"body": "@cdo and @admin please look"},
+                             headers=api.as_("researcher", "researcher"))
+    assert posted.status_code == 201, posted.text
+    assert posted.json()["mentioned"] == [
+        {"handle": "cdo", "name": "Chief Digital Officer"},
+        {"handle": "admin", "name": "Portfolio Administrator"}]
+    schema = api.client.get("/openapi.json").json()["components"]["schemas"]
+    mentioned = schema["CommentPosted"]["properties"]["mentioned"]["items"]
+    assert mentioned == {"$ref": "#/components/schemas/Mentioned"}
+
+
 @pytest.mark.parametrize("body, field", [
     ({"body": ""}, "body"), ({"body": "x" * 20_001}, "body"), ({}, "body"),
     ({"body": "fine", "extra": 1}, "extra"), ({"body": "x" * 60_000}, "body"),

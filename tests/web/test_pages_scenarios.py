@@ -172,6 +172,37 @@ def test_a_bad_scenario_is_refused_naming_the_field_and_nothing_is_stored(
     assert client.get("/api/v1/scenarios").json() == []
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("horizon", 4), ("discount_rate", 0.035),
+    ("deadlines", {"bd-ctr-scheme-review": "2030-01-01"})])
+def test_a_plan_scenario_with_a_roadmap_field_is_refused_naming_it(
+    clients: dict[str, Browser], field: str, value: object,
+) -> None:
+    client = clients["cdo"]
+    response = client.post("/api/v1/scenarios", json={
+        "name": "plan D", "budget": 1_000_000, "capacity": 60, field: value})
+    assert response.status_code == 422, response.text
+    assert "roadmap" in response.json()["errors"][field]
+    assert client.get("/api/v1/scenarios").json() == []
+    made = scenario(client, "plan E")
+    changed = client.put(f"/api/v1/scenarios/{made['id']}",
+                         json={"version": made["version"], field: value})
+    assert changed.status_code == 422 and field in changed.json()["errors"]
+    assert client.get(f"/api/v1/scenarios/{made['id']}").json() == made
+
+
+def test_a_roadmap_scenario_made_a_plan_leaves_its_roadmap_fields_behind(
+    clients: dict[str, Browser],
+) -> None:
+    client = clients["cdo"]
+    made = client.post("/api/v1/scenarios", json={
+        "name": "Road", "kind": "roadmap", "budget": 500_000, "horizon": 6}).json()
+    changed = client.put(f"/api/v1/scenarios/{made['id']}",
+                         json={"version": made["version"], "kind": "plan", "capacity": 60})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["kind"], changed.json()["horizon"]) == ("plan", None)
+
+
 def test_a_lead_sees_no_save_form_and_cannot_save(clients: dict[str, Browser]) -> None:
     lead = clients["lead"]
     assert "Save the scenario" not in lead.get("/plan", params=PLAN).text

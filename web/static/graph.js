@@ -18,8 +18,9 @@
 
   function readinessColour(value) {
     if (value === null || value === undefined || Number.isNaN(value)) return "#8a8f98";
-    const r = Math.max(0, Math.min(1, value));
-    return r < 0.5 ? "#b42318" : r < 1 ? "#bf7800" : "#1e783c";
+    // Readiness is 0-100, as the API's readiness dimension.
+    const r = Math.max(0, Math.min(100, value));
+    return r < 50 ? "#b42318" : r < 100 ? "#bf7800" : "#1e783c";
   }
 
   function colourOf(data) {

@@ -7,23 +7,39 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
+from portfolio.services.snapshots.diff import changed_view
 from portfolio.text import neutralise
 
 DIFF_COLUMNS = ["change", "slug", "title", "organisation", "organisation_name", "field",
                 "before", "after", "causes"]
 
 
+# A backlog view as a move between views names it.
+VIEW_WORDS = {"candidates": "the candidates", "committed": "committed work"}
+
+
+def _change(m: dict[str, Any]) -> str:
+    """Say how a project moved: out of or into the ranking, to another view, or in it."""
+    if m["rank_to"] is None and m["rank_from"] is not None:
+        return "left the ranking"
+    if m["rank_from"] is None and m["rank_to"] is not None:
+        return "entered the ranking"
+    if changed_view(m):
+        return (f"left {VIEW_WORDS.get(m['view_from'], m['view_from'])} for "
+                f"{VIEW_WORDS.get(m['view_to'], m['view_to'])}")
+    return "rank moved" if m["rank_change"] else "score changed"
+
+
 def diff_rows(diff: dict[str, Any]) -> Iterator[list[Any]]:
     """Yield a snapshot comparison as rows: moves, additions, removals, then field changes."""
     for m in diff["rank_moves"]:
-        if m["rank_to"] is None and m["rank_from"] is not None:
-            change = "left the ranking"
-        elif m["rank_from"] is None and m["rank_to"] is not None:
-            change = "entered the ranking"
-        else:
-            change = "rank moved" if m["rank_change"] else "score changed"
+        change, causes = _change(m), ";".join(m["causes"])
         yield [change, m["slug"], m["title"], m["organisation"], m["organisation_name"], "rank",
-               m["rank_from"], m["rank_to"], ";".join(m["causes"])]
+               m["rank_from"], m["rank_to"], causes]
+        if changed_view(m):
+            # Its ranks are places in two views: the views say what they are places in.
+            yield [change, m["slug"], m["title"], m["organisation"], m["organisation_name"],
+                   "view", m["view_from"], m["view_to"], causes]
     for kind, items in (("added", diff["projects"]["added"]),
                         ("removed", diff["projects"]["removed"])):
         for p in items:

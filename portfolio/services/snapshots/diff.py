@@ -126,8 +126,8 @@ def _apart(before: float | None, after: float | None) -> bool:
 
 def _field_changes_and_moves(read: _Read, touched: set[str]
                              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Return projects in both snapshots whose fields changed, and those whose rank or score
-    moved; a project with changed fields joins `touched`."""
+    """Return projects in both snapshots whose fields changed, and those whose rank, view or
+    score moved; a project with changed fields joins `touched`."""
     field_changes: list[dict[str, Any]] = []
     moves: list[dict[str, Any]] = []
     for slug, after in read.new_projects.items():
@@ -143,13 +143,23 @@ def _field_changes_and_moves(read: _Read, touched: set[str]
                                   "organisation": after["organisation"]})
             touched.add(slug)
         score_from, score_to = shown_score(before.get("score")), shown_score(after["score"])
-        # A move is one that can be seen: a rank, or a score as shown (2 decimals).
-        if before.get("rank") != after["rank"] or score_from != score_to:
+        # A snapshot from before the views has none: its project is not said to change view.
+        view_from, view_to = before.get("view"), after.get("view")
+        # A move is one that can be seen: a rank, a view, or a score as shown (2 decimals).
+        if (before.get("rank") != after["rank"] or score_from != score_to
+                or view_from != view_to):
             moves.append({"slug": slug, "title": after["title"], "rank_from": before.get("rank"),
-                          "rank_to": after["rank"], "score_from": score_from,
-                          "score_to": score_to, "status_from": before.get("status"),
-                          "status_to": after.get("status"), "organisation": after["organisation"]})
+                          "rank_to": after["rank"], "view_from": view_from, "view_to": view_to,
+                          "score_from": score_from, "score_to": score_to,
+                          "status_from": before.get("status"), "status_to": after.get("status"),
+                          "organisation": after["organisation"]})
     return field_changes, moves
+
+
+def changed_view(move: dict[str, Any]) -> bool:
+    """Tell whether a move is a project ranked in both snapshots, in another view now."""
+    return None not in (move["view_from"], move["view_to"]) and (
+        move["view_from"] != move["view_to"])
 
 
 def _difference(a: Any, b: Any, digits: int | None = None) -> Any:
@@ -187,10 +197,14 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
     shared = [cause for cause, hit in (("method", method_changed), ("weights", weights_changed),
                                        ("criteria", criteria_changed)) if hit]
     for move in moves:
-        move["rank_change"] = _difference(move["rank_to"], move["rank_from"])
+        # Ranks in two views are places in two lists: their difference is no move.
+        move["rank_change"] = (_difference(move["rank_to"], move["rank_from"])
+                               if not changed_view(move) else None)
         move["score_change"] = _difference(move["score_from"], move["score_to"], SCORE_DECIMALS)
         move["causes"] = _causes(move["slug"], shared, touched, data_touched)
-    moves.sort(key=lambda m: (-abs(m["rank_change"] or 0), m["rank_to"] or 10**9, m["slug"]))
+    # A move between views has no rank change: it comes after the rank moves, before a score's.
+    moves.sort(key=lambda m: (-abs(m["rank_change"] or 0), not changed_view(m),
+                              m["rank_to"] or 10**9, m["slug"]))
     new_names = organisation_names(new) if added or moves or field_changes else {}
     old_names = organisation_names(old) if removed else {}
     for item in (*moves, *field_changes):

@@ -9,6 +9,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import Select, func, select
 from sqlmodel import Session, col
 
@@ -45,7 +47,7 @@ from portfolio.services.snapshots.schema import (
     SCORE_DIGITS,
     TABLE_BY_NAME,
 )
-from scoring.rounding import round_total
+from scoring.rounding import round_each, round_total
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True,
                             allow_nan=False)
@@ -79,6 +81,14 @@ def _score(value: Any) -> float | None:
     if value != value:  # NaN
         return None
     return round(value, SCORE_DIGITS)
+
+
+def exported_figures(figures: pd.DataFrame) -> pd.DataFrame:
+    """Return a run's `value` (composite) and `readiness` columns as a snapshot holds them."""
+    # _total and _score over whole columns, so the live graph and the export graph agree.
+    return figures.assign(
+        value=round_total(figures["value"].to_numpy(dtype=np.float64), SCORE_DIGITS),
+        readiness=round_each(figures["readiness"].to_numpy(dtype=np.float64), SCORE_DIGITS))
 
 
 def _day(value: date | None) -> str | None:
