@@ -981,8 +981,10 @@ def snapshot_diff(
                    title=f"fields changed ({len(changed)})")
     moves = [{**m, "causes": ", ".join(m["causes"])} for m in diff["rank_moves"]]
     if moves:
-        print_rows(moves[:limit], ["slug", "rank_from", "rank_to", "rank_change", "score_from",
-                                   "score_to", "causes"], OutputFormat.table,
+        # A rank is a place in a view: a project that changed view says from which to which.
+        print_rows(moves[:limit], ["slug", "view_from", "rank_from", "view_to", "rank_to",
+                                   "rank_change", "score_from", "score_to", "causes"],
+                   OutputFormat.table,
                    title=f"rank and score moves ({len(moves)})")
     counts = [{"table": name, **{k: len(v) for k, v in parts.items()}}
               for name, parts in diff["tables"].items()]

@@ -337,3 +337,27 @@ def test_a_comparison_shows_each_score_at_two_decimals_as_everywhere_else(
             assert move["score_change"] == round(move["score_to"] - move["score_from"], 2)
         # A move is a rank or a score that can be seen to change.
         assert move["rank_change"] or move["score_change"]
+
+
+def test_the_cli_comparison_says_a_started_project_moved_between_views(
+    sqlite_london_template: Path, tmp_path: Path,
+) -> None:
+    # Found in review: `snapshot diff` printed a started project as rank 1 -> 2, a drop, where
+    # the 2 is its place in committed work.
+    database = tmp_path / "cli.db"
+    shutil.copyfile(sqlite_london_template, database)
+    env = {"PORTFOLIO_DATABASE_URL": f"sqlite:///{database}", "COLUMNS": "220"}
+    runner = CliRunner()
+
+    def invoke(*args: str) -> str:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    invoke("snapshot", "create", "--label", "Before")
+    invoke("projects", "status", "bd-ctr-scheme-review", "in_progress")
+    invoke("snapshot", "create", "--label", "After")
+    shown = invoke("snapshot", "diff", "1", "2")
+    moves = shown[shown.index("rank and score moves"):]
+    row = next(line for line in moves.splitlines() if "bd-ctr-scheme-review" in line)
+    assert "candidates" in row and "committed" in row, row

@@ -202,8 +202,9 @@ def diff_contents(old: SnapshotContent, new: SnapshotContent) -> dict[str, Any]:
                                if not changed_view(move) else None)
         move["score_change"] = _difference(move["score_from"], move["score_to"], SCORE_DECIMALS)
         move["causes"] = _causes(move["slug"], shared, touched, data_touched)
-    # A move between views has no rank change: it comes after the rank moves, before a score's.
-    moves.sort(key=lambda m: (-abs(m["rank_change"] or 0), not changed_view(m),
+    # A move between views first (a project started, or stopped: what shifted the others'
+    # ranks by one), then the largest rank moves, then a score's.
+    moves.sort(key=lambda m: (not changed_view(m), -abs(m["rank_change"] or 0),
                               m["rank_to"] or 10**9, m["slug"]))
     new_names = organisation_names(new) if added or moves or field_changes else {}
     old_names = organisation_names(old) if removed else {}
