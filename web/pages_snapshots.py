@@ -156,6 +156,9 @@ def snapshot_page(request: Request, db: AppDatabase, snapshot_id: RowId, actor: 
         content = snapshots.load_content(session=session, snapshot_id=snapshot_id)
         others = [_shown(s) for s in snapshots.list_snapshots(session=session, actor=actor)
                   if s["id"] != snapshot_id]
+        # Ids grow with time (never reused): a comparison runs from the earlier to the later.
+        earlier = [s for s in others if s["id"] < snapshot_id]
+        later = [s for s in others if s["id"] > snapshot_id]
         meta: dict[str, Any] = {}
         top: list[dict[str, Any]] = []
         try:
@@ -176,7 +179,7 @@ def snapshot_page(request: Request, db: AppDatabase, snapshot_id: RowId, actor: 
                  if verify else None)
     return render(request, "snapshots_detail.html", {
         "snapshot": _shown(summary), "meta": meta, "check": check, "top": top,
-        "formats": _formats(), "others": others,
+        "formats": _formats(), "earlier": earlier, "later": later,
     })
 
 

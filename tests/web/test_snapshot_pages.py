@@ -551,3 +551,28 @@ def test_verify_finds_a_kept_copy_that_differs_from_the_tables(
         session.execute(update(SnapshotExport).values(name="datasets.csv"))
     assert browser.get(url).json()["problems"] == [
         "the kept datasets.csv is not an export this program keeps"]
+
+
+def test_a_snapshot_is_compared_with_earlier_ones_as_earlier_and_later_ones_as_later(
+        browser: Browser) -> None:
+    # Found in review: "Earlier snapshot" offered later ones, and the comparison ran backwards
+    # (a project paused since read as resumed).
+    ids = [browser.post("/api/v1/snapshots", json={"label": f"S{n}"}).json()["id"]
+           for n in range(3)]
+
+    def forms(snapshot: int) -> dict[str, tuple[str, list[str]]]:
+        page = parse_html(browser.get(f"/snapshots/{snapshot}").text)
+        found = {}
+        for form in page.find_all("form"):
+            if "snapshots/compare" not in (form.get("action") or ""):
+                continue
+            fixed = form.find("input", type="hidden")
+            choice = form.find("select")
+            found[choice.get("name")] = (fixed.get("name") + "=" + fixed.get("value"),
+                                         [o.get("value") for o in choice.find_all("option")])
+        return found
+
+    middle = forms(ids[1])
+    assert middle["a"] == (f"b={ids[1]}", [str(ids[0])])
+    assert middle["b"] == (f"a={ids[1]}", [str(ids[2])])
+    assert set(forms(ids[0])) == {"b"} and set(forms(ids[2])) == {"a"}
