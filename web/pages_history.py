@@ -24,7 +24,7 @@ def over_time_page(request: Request, db: AppDatabase):
     labels = [s["label"] for s in data["snapshots"]]
     charts = [
         (name, title, lines_over_time(data[name], labels), data[name])
-        for name, title in (("status", "Projects by status"),
+        for name, title in (("status", "Projects by status, archived ones included"),
                             ("value", "Value of active projects by theme (points)"),
                             ("readiness", "Datasets by readiness level"),
                             ("agreements", "Data-sharing agreements by standing"))

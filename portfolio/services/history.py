@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import select
@@ -102,16 +102,22 @@ def changes_since_last_snapshot(db: Database) -> dict[str, Any]:
     """Compare the live portfolio with the newest snapshot: added, removed, moved on."""
     snapshots = _snapshot_ids(db)
     if not snapshots:
-        return {"snapshot": None, "added": [], "removed": [], "status_changed": []}
+        return {"snapshot": None, "added": [], "removed": [], "status_changed": [],
+                "archived": []}
     sid, label, at = snapshots[-1]
     then = _facts(db, sid)["ranks"]
     with db.read() as session:
         consistent_read(session)
-        rows = cast(list[tuple[str, str, str, str]], session.execute(
+        rows = cast(list[tuple[str, str, str, str, Any]], session.execute(
             select(col(Project.slug), col(Project.title), col(Project.status),
-                   col(Organisation.name))
+                   col(Organisation.name), col(Project.archived_at))
             .join(Organisation, col(Organisation.id) == col(Project.owner_id))).all())
-    live = {slug: (title, status, org) for slug, title, status, org in rows}
+    live = {slug: (title, status, org) for slug, title, status, org, _ in rows}
+    # A snapshot keeps every project, archived or not: archiving since shows by its time.
+    since = _aware(at)
+    archived = sorted(({"slug": slug, "title": title} for slug, title, _s, _o, when in rows
+                       if when is not None and _aware(when) >= since),
+                      key=lambda a: a["title"])
     added = sorted((s for s in live if s not in then), key=lambda s: live[s][0])
     removed = sorted(s for s in then if s not in live)
     moved = sorted(({"slug": s, "title": live[s][0], "from": then[s][2], "to": live[s][1]}
@@ -120,5 +126,12 @@ def changes_since_last_snapshot(db: Database) -> dict[str, Any]:
     return {
         "snapshot": {"id": sid, "label": label, "created_at": at},
         "added": [{"slug": s, "title": live[s][0], "organisation": live[s][2]} for s in added],
-        "removed": removed, "status_changed": moved,
+        "removed": removed, "status_changed": moved, "archived": archived,
     }
+
+
+def _aware(moment: Any) -> datetime:
+    """Return a stored time as UTC-aware (SQLite hands times back without their zone)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -108,3 +108,19 @@ def test_the_over_time_page_counts_its_snapshots_in_words(browser: Browser) -> N
 
     page = browser.get("/over-time").text
     assert "Read from the one snapshot" in page.replace("<a href=\"/snapshots\">", "")
+
+
+def test_a_project_archived_since_the_snapshot_is_said_and_over_time_counts_archived_ones(
+        browser: Browser, london: Database) -> None:
+    # Found in review: archiving never showed as a change since the snapshot, and the status
+    # chart counted archived projects where the dashboard does not, without saying so.
+    from portfolio.actors import SYSTEM
+    from portfolio.services import workflow
+
+    browser.post("/api/v1/snapshots", json={"label": "Before archiving"})
+    with london.write() as session:
+        workflow.archive(session=session, actor=SYSTEM, slug="bd-rogue-landlord-ml")
+    fragment = browser.get("/dashboard/changes", headers=HTMX).text
+    assert "Archived (1)" in fragment and "bd-rogue-landlord-ml" in fragment
+    assert "No project was added" not in fragment
+    assert "archived ones included" in browser.get("/over-time").text
