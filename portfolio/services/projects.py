@@ -769,7 +769,8 @@ def link_dataset(
     if read is not None:
         _require_link_as_read(session, dataset, values.relation.value, link,
                               read.get(link_key(dataset.code, values.relation.value)))
-    _require_own_word(actor, values.agreement, link)
+    if values.sharing_agreement is None:  # resting on a record, the word is the record's
+        _require_own_word(actor, values.agreement, link)
     before = as_record(link) if link else None
     if link is None:
         link = ProjectDataset(

@@ -303,7 +303,10 @@ def _check_forced(table: pd.DataFrame, dependencies: pd.DataFrame, force_in: tup
         errors["force_out"] = (f"{', '.join(duties)} is mandatory (a statutory duty): the "
                                "roadmap must start it, so it cannot be forced out")
     musts = [*force_in, *(s for s in rows.index[candidate & rows["mandatory"].astype(bool)])]
-    waits = forced_conflicts(dependencies, musts, force_out)
+    # Work under way or done holds nothing up: the walk goes through candidates only.
+    pending = set(rows.index[candidate])
+    waits = forced_conflicts(
+        dependencies[dependencies["depends_on"].isin(pending)], musts, force_out)
     if waits and "force_out" not in errors:
         needing, needed = waits[0]
         why = "is forced in" if needing in force_in else "is mandatory"

@@ -614,3 +614,18 @@ def test_a_stale_edit_says_once_that_it_was_changed_meanwhile(
     assert summary is not None and "was changed by someone else" in summary.text()
     said = html.find("form", class_="agreement-form")
     assert said is not None and said.text().count("was changed by someone else") == 1
+
+
+def test_a_link_resting_on_an_agreement_record_is_sent_back_as_read(
+        signed_in: SignedIn) -> None:
+    # Found in review: GET shows such a link's word as the record's standing (signed), and
+    # sending the link back as read was refused as a word needing a record.
+    cdo = signed_in("cdo")
+    slug, dataset = "bd-covid-vulnerability-outreach", "shielded-patient-list"
+    read = next(d for d in cdo.get(f"/api/v1/projects/{slug}").json()["datasets"]
+                if d["dataset"] == dataset)
+    assert read["sharing_agreement"] and read["agreement"] not in ("none", "not_needed")
+    body = {k: read[k] for k in ("relation", "required", "fit_for_task", "agreement",
+                                 "sharing_agreement")}
+    again = cdo.put(f"/api/v1/projects/{slug}/datasets/{dataset}", json=body)
+    assert again.status_code == 200, again.text

@@ -469,3 +469,27 @@ def test_a_deadline_added_for_a_project_listed_replaces_its_date(
     page = parse_html(answer.text)
     assert [i.get("value") for i in page.find_all("input", name="deadline_on")] == [
         then.isoformat()]
+
+
+def test_forcing_out_what_work_under_way_waits_on_is_no_conflict(
+        clients: dict[str, Browser], london: Database) -> None:
+    # Found in review: the check walked through a prerequisite in progress, so forcing out
+    # what that work waits on was refused as holding up a mandatory project it does not.
+    from portfolio.actors import SYSTEM
+    from portfolio.services import projects as project_service
+    from tests.factories import make_project
+
+    with london.write() as session:
+        make_project(session, "far-prerequisite", status="idea", cost_gbp=1000, effort_pm=1)
+        make_project(session, "under-way", status="in_progress", cost_gbp=1000, effort_pm=1,
+                     start_date="2026-01-05", end_date="2027-06-30")
+        make_project(session, "duty-after", status="approved", mandatory=True,
+                     mandatory_justification="Statutory duty", cost_gbp=1000, effort_pm=1)
+        project_service.add_dependency(session=session, actor=SYSTEM, slug="under-way",
+                                       data={"depends_on": "far-prerequisite"})
+        project_service.add_dependency(session=session, actor=SYSTEM, slug="duty-after",
+                                       data={"depends_on": "under-way"})
+    answer = clients["lead"].get("/api/v1/roadmap", params={
+        "budget": 1_000_000, "horizon": 16, "force_out": "far-prerequisite"})
+    assert answer.status_code == 200, answer.text
+    assert "far-prerequisite" not in {p["slug"] for p in answer.json()["starts"]}

@@ -147,7 +147,7 @@ def _field_changes_and_moves(read: _Read, touched: set[str]
         view_from, view_to = before.get("view"), after.get("view")
         # A move is one that can be seen: a rank, a view, or a score as shown (2 decimals).
         if (before.get("rank") != after["rank"] or score_from != score_to
-                or view_from != view_to):
+                or None not in (view_from, view_to) and view_from != view_to):
             moves.append({"slug": slug, "title": after["title"], "rank_from": before.get("rank"),
                           "rank_to": after["rank"], "view_from": view_from, "view_to": view_to,
                           "score_from": score_from, "score_to": score_to,
