@@ -19,7 +19,9 @@ CANCELLED = "Cancelled before sending: the user stopped these emails."
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("email_outbox", recreate="always") as batch:
+    # Rebuilt on SQLite only (batch "auto"): on PostgreSQL a rebuilt table's id would take a
+    # new sequence from 1, under the ids its rows keep.
+    with op.batch_alter_table("email_outbox") as batch:
         batch.drop_constraint(op.f("ck_email_outbox_status"), type_="check")
         batch.alter_column("status", type_=sa.String(length=16), existing_nullable=False)
         batch.create_check_constraint(
@@ -32,7 +34,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(sa.text("UPDATE email_outbox SET status = 'failed', last_error = :said "
                        "WHERE status = 'cancelled'").bindparams(said=CANCELLED))
-    with op.batch_alter_table("email_outbox", recreate="always") as batch:
+    with op.batch_alter_table("email_outbox") as batch:
         batch.drop_constraint(op.f("ck_email_outbox_status"), type_="check")
         batch.alter_column("status", type_=sa.String(length=8), existing_nullable=False)
         batch.create_check_constraint(
