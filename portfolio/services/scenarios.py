@@ -271,14 +271,20 @@ def _name_taken(name: str) -> dict[str, str]:
     return {"name": f"a scenario named {name!r} already exists"}
 
 
-def _apply(session: Session, row: Scenario, data: dict[str, Any], own_id: int | None) -> None:
+# What a change of only a scenario's words sends: its request is not read again.
+WORDS_ONLY = frozenset({"name", "description", "version"})
+
+
+def _apply(session: Session, row: Scenario, data: dict[str, Any], own_id: int | None, *,
+           request_too: bool = True) -> None:
+    """Set a scenario's name, description and (with `request_too`) its checked request."""
     errors: dict[str, str] = {}
     try:
         row.name = _name(session, data, own_id)
     except Invalid as exc:
         errors |= exc.errors
     try:
-        request = checked_request(session, data)
+        request = checked_request(session, data) if request_too else None
     except Invalid as exc:
         raise Invalid(errors | exc.errors) from None
     if errors:
@@ -291,6 +297,8 @@ def _apply(session: Session, row: Scenario, data: dict[str, Any], own_id: int | 
         raise Invalid({"description": f"Keep this under {DESCRIPTION_LIMIT:,} characters "
                                       f"(it has {len(description):,})."})
     row.description = description
+    if request is None:
+        return
     row.kind = request["kind"]
     row.budget_gbp, row.capacity_pm = request["budget"], request["capacity"]
     row.horizon = request.get("horizon")
@@ -325,7 +333,9 @@ def update_scenario(*, session: Session, actor: Actor, scenario_id: int,
     if merged.get("kind") != "roadmap":
         # A roadmap made a plan leaves the roadmap fields it had; only those sent are refused.
         merged = {k: v for k, v in merged.items() if k in data or k not in ROADMAP_ONLY}
-    _apply(session, row, merged, row.id)
+    # A rename keeps the request as saved, even one the portfolio has moved past since (a
+    # deadline now behind, a profile removed): only a change of the request checks it again.
+    _apply(session, row, merged, row.id, request_too=not set(data) <= WORDS_ONLY)
     row.version += 1
     row.updated_at = utcnow()
     add_new(session, row, taken=_name_taken(row.name))  # a rename to a name taken meanwhile

@@ -579,3 +579,25 @@ def test_a_lead_is_offered_no_rename_and_is_refused_one(clients: dict[str, Brows
     refused = lead.post(f"/scenarios/{made['id']}/rename",
                         data={"name": "Mine", "version": str(made["version"])})
     assert refused.status_code == 403
+
+
+def test_a_roadmap_whose_deadline_has_passed_is_still_renamed(
+        clients: dict[str, Browser], london: Database) -> None:
+    # Found in review: a rename checked the whole saved request again, so a roadmap whose
+    # deadline had passed since could not be renamed, with no field on the page to fix it.
+    from datetime import date, timedelta
+
+    from portfolio.models import Scenario
+
+    cdo = clients["cdo"]
+    made = scenario(cdo, "Dated", kind="roadmap", capacity=None, deadlines={
+        "croydon-school-place-planning": (date.today() + timedelta(days=30)).isoformat()})
+    with london.write() as session:
+        row = session.get(Scenario, made["id"])
+        row.deadlines = {"croydon-school-place-planning": "2020-01-01"}
+    fields = rename_form(cdo, made["id"]) | {"name": "Dated, renamed"}
+    saved = cdo.post(f"/scenarios/{made['id']}/rename", data=fields, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    now = cdo.get(f"/api/v1/scenarios/{made['id']}").json()
+    assert (now["name"], now["deadlines"]) == ("Dated, renamed",
+                                               {"croydon-school-place-planning": "2020-01-01"})
