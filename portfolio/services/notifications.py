@@ -418,9 +418,10 @@ def queue_digests(session: Session, settings: Settings, *, now: datetime) -> int
         if last is not None and now - _aware(last) < DIGEST_EVERY:
             continue
         user = session.get(User, user_id)
-        # The user's choice now, not when the notice was written: a kind taken off the digest
-        # since (the account page, an email's unsubscribe link) is not sent in one.
-        kinds = [k for k, channel in preferences(session, user_id).items() if channel == DIGEST]
+        # The user's choice now, not when the notice was written: a kind taken off email
+        # since (the account page, an email's unsubscribe link) is not sent in one; a kind
+        # moved from the digest to single emails still goes, in this digest.
+        kinds = [k for k, channel in preferences(session, user_id).items() if channel in EMAILED]
         pending: list[Notification] = list(session.execute(select(Notification).where(
             col(Notification.user_id) == user_id, col(Notification.digest_pending).is_(True),
             col(Notification.kind).in_(kinds)).order_by(col(Notification.id))).scalars())
@@ -595,19 +596,22 @@ def set_preferences(*, session: Session, user_id: int, choices: dict[str, str]) 
     return chosen
 
 
-# What an email withdrawn before it was sent says; the outbox keeps it, marked failed (its only
-# status for an email that will not be sent), so the outbox still shows every email written.
+# What an email withdrawn before it was sent says; the outbox keeps it, marked cancelled, so
+# the outbox still shows every email written.
 CANCELLED = "Cancelled before sending: the user stopped these emails."
+# The channels that email: a kind moved between them still goes, as it was queued.
+EMAILED = ("email", DIGEST)
 
 
 def withdraw_unsent(session: Session, *, user_id: int, chosen: dict[str, str]) -> None:
-    """Cancel a user's waiting emails of kinds no longer emailed, and take them out of digests.
+    """Cancel a user's waiting emails of kinds taken off email, and take them out of digests.
 
-    A single email goes only for a kind still "by email"; a digest lists only kinds still in
-    the digest (the rest of its items stay), and one left with none is cancelled.
+    A kind moved between single emails and the digest still goes as it was queued; one now
+    only in the app, or off, goes in no email: its single emails are cancelled, its digest
+    items dropped (the rest stay), and a digest left with none is cancelled.
     """
-    not_emailed = [k for k, channel in chosen.items() if channel != "email"]
-    undigested = [k for k, channel in chosen.items() if channel != DIGEST]
+    not_emailed = [k for k, channel in chosen.items() if channel not in EMAILED]
+    undigested = not_emailed
     session.execute(update(EmailOutbox).where(
         col(EmailOutbox.user_id) == user_id, col(EmailOutbox.status) == "pending",
         col(EmailOutbox.kind).in_(not_emailed)).values(status="cancelled", last_error=CANCELLED))
@@ -615,9 +619,10 @@ def withdraw_unsent(session: Session, *, user_id: int, chosen: dict[str, str]) -
     session.execute(update(Notification).where(
         col(Notification.user_id) == user_id, col(Notification.digest_pending).is_(True),
         col(Notification.kind).in_(undigested)).values(digest_pending=False))
+    # Locked: the sender may be settling one as sent meanwhile, never then marked cancelled.
     digests: list[EmailOutbox] = list(session.execute(select(EmailOutbox).where(
         col(EmailOutbox.user_id) == user_id, col(EmailOutbox.status) == "pending",
-        col(EmailOutbox.kind) == DIGEST)).scalars())
+        col(EmailOutbox.kind) == DIGEST).with_for_update()).scalars())
     if not digests or not undigested:
         return
     # A waiting digest lists notices written since the last digest that left the outbox.

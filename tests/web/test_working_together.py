@@ -623,6 +623,22 @@ def test_a_kind_taken_off_the_digest_on_the_account_page_leaves_the_queued_diges
         assert session.get(EmailOutbox, comments_only.id).status == "cancelled"  # type: ignore[union-attr]
 
 
+def test_a_kind_moved_from_the_digest_to_single_emails_still_goes_in_the_next_digest(
+        people: People, london: Database) -> None:
+    # Found in review: a kind moved between the two emailed channels was treated as off email,
+    # so its notice waiting for the digest went in no email at all.
+    researcher = people("researcher")
+    cdo = people("cdo")
+    researcher.post("/account/notifications", data={"pref_comment": "digest"})
+    htmx(researcher, f"/projects/{PROPOSED}/watch", {"watching": "1"})
+    htmx(cdo, f"/projects/{PROPOSED}/comments", {"body": "Waiting for the digest."})
+    notes_of(people, researcher.email)  # type: ignore[attr-defined]
+    researcher.post("/account/notifications", data={"pref_comment": "email"})
+    notifications.deliver_pending(london, now=utcnow() + timedelta(days=1), send=False)  # type: ignore[attr-defined]
+    [digest] = pending_emails(london, researcher.email)  # type: ignore[attr-defined]
+    assert digest.kind == "digest" and "commented on" in digest.text_body
+
+
 # Found on the London demo: pressing "Stop them" again said "Done: you are no longer emailed
 # about: these."
 def test_stop_them_pressed_again_says_nothing_changed(people: People, london: Database,
