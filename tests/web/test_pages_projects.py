@@ -383,7 +383,7 @@ def test_dependency_dataset_and_partner_forms_work_as_plain_posts(
                 "dataset": "council-tax-accounts",
                 "relation": "uses",
                 "fit_for_task": "partial",
-                "agreement": "drafting",
+                "agreement": "none",
             },
         ),
         ("partners", {"organisation": "E09000007", "role": "data_provider"}),
@@ -399,7 +399,7 @@ def test_dependency_dataset_and_partner_forms_work_as_plain_posts(
     # The "required" box was left unticked, so the browser did not send it.
     assert (link["fit_for_task"], link["agreement"], link["required"]) == (
         "partial",
-        "drafting",
+        "none",
         False,
     )
     assert project["partners"] == [
@@ -799,7 +799,7 @@ def test_a_dataset_link_changed_meanwhile_is_not_replaced_by_linking_again(
                                      data={"dataset": "council-tax-accounts",
                                            "fit_for_task": "fit", "agreement": "not_needed"})
     typed = {"dataset": "council-tax-accounts", "relation": "uses", "fit_for_task": "partial",
-             "agreement": "drafting", "required": "on"}
+             "agreement": "none", "required": "on"}
     for headers, status in (({}, 409), ({"HX-Request": "true"}, 200)):
         answer = client.post("/projects/debt-prevention/datasets", data=form | typed,
                              headers=headers, follow_redirects=False)
@@ -817,7 +817,7 @@ def test_a_dataset_link_changed_meanwhile_is_not_replaced_by_linking_again(
     assert again.status_code == 303
     with db.read() as session:
         link = project_service.get_project(session=session, slug="debt-prevention")["datasets"]
-    assert [(d["fit_for_task"], d["agreement"]) for d in link] == [("partial", "drafting")]
+    assert [(d["fit_for_task"], d["agreement"]) for d in link] == [("partial", "none")]
 
 
 def test_a_dataset_link_changed_meanwhile_is_not_removed(
