@@ -9,7 +9,7 @@ from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse
 from python_multipart.multipart import parse_options_header
 from sqlmodel import Session
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from portfolio.actors import Actor
 from portfolio.documents import ACCEPTED_NAMES, megabytes
@@ -18,7 +18,7 @@ from portfolio.errors import Invalid
 from portfolio.services import attachments as attachment_service
 from web.pages_common import FIELD_LABELS, AppDatabase, when
 from web.routing import Router
-from web.security import Policy, RowId, policy
+from web.security import Policy, RowId, policy, with_body
 from web.templating import flash, path_for, render
 
 router = Router(include_in_schema=False)
@@ -68,19 +68,8 @@ class OverLargeUpload:
             head += message.get("body", b"")
             more = message.get("more_body", False)
         body = fields_before_file(head, options[b"boundary"])
-        scope = {**scope, "state": {**scope.get("state", {}), TOO_LARGE: self.limit},
-                 "headers": [(k, v) for k, v in scope["headers"] if k != b"content-length"]
-                 + [(b"content-length", str(len(body)).encode())]}
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        marked = {**scope, "state": {**scope.get("state", {}), TOO_LARGE: self.limit}}
+        await self.app(*with_body(marked, body), send)
 
 
 def fields_before_file(head: bytes, boundary: bytes) -> bytes:

@@ -503,18 +503,23 @@ class UploadGate:
             await self.app(scope, receive, send)
             return
         headers = [(k, v) for k, v in scope.get("headers", [])
-                   if k not in (b"content-type", b"content-length", b"transfer-encoding")]
-        scope = {**scope, "headers": [*headers, (b"content-length", b"0")]}
-        sent = False
+                   if k not in (b"content-type", b"transfer-encoding")]
+        await self.app(*with_body({**scope, "headers": headers}, b""), send)
 
-        async def nothing() -> Message:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
 
-        await self.app(scope, nothing, send)
+def with_body(scope: Scope, body: bytes) -> tuple[Scope, Receive]:
+    """Return a request's scope and receive as if its whole body were `body` (read once)."""
+    headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}, receive
 
 
 def relative(url: Any) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from portfolio.enums import ProjectStatus, ReadinessLevel, Theme
 from portfolio.errors import NotFound
 from portfolio.models import Organisation, Project, Snapshot
 from portfolio.services.common import consistent_read
+from portfolio.services.reviews import aware
 from portfolio.services.snapshots import iso_time, load_content
 
 # Charts read at most this many snapshots, the newest: each is inflated once and then kept.
@@ -114,9 +115,9 @@ def changes_since_last_snapshot(db: Database) -> dict[str, Any]:
             .join(Organisation, col(Organisation.id) == col(Project.owner_id))).all())
     live = {slug: (title, status, org) for slug, title, status, org, _ in rows}
     # A snapshot keeps every project, archived or not: archiving since shows by its time.
-    since = _aware(at)
+    since = aware(datetime.fromisoformat(at))
     archived = sorted(({"slug": slug, "title": title} for slug, title, _s, _o, when in rows
-                       if when is not None and _aware(when) >= since),
+                       if when is not None and aware(when) >= since),
                       key=lambda a: a["title"])
     added = sorted((s for s in live if s not in then), key=lambda s: live[s][0])
     removed = sorted(s for s in then if s not in live)
@@ -129,9 +130,3 @@ def changes_since_last_snapshot(db: Database) -> dict[str, Any]:
         "removed": removed, "status_changed": moved, "archived": archived,
     }
 
-
-def _aware(moment: Any) -> datetime:
-    """Return a stored time as UTC-aware (SQLite hands times back without their zone)."""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ import json
 import shutil
 import zipfile
 import zlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -264,29 +265,41 @@ def test_the_cli_creates_lists_exports_verifies_and_compares_snapshots(
     assert refused.exit_code == 2 and "unknown format 'pdf'" in refused.output
 
 
+def rewritten(content: snapshots.SnapshotContent,
+              older: Callable[[str | None, bytes], bytes | None]) -> snapshots.SnapshotContent:
+    """Return a snapshot's content with each line as `older` writes it (None: left out)."""
+    lines = b"".join(content.canonical_bytes()).split(b"\n")
+    kept: list[bytes] = []
+    table = None
+    for line in lines[1:]:
+        if line.startswith(b"{"):
+            table = json.loads(line)["table"]
+        written = older(table, line)
+        if written is not None:
+            kept.append(written)
+    body = b"\n".join(kept)
+    if not body.endswith(b"\n"):
+        body += b"\n"
+    return snapshots.SnapshotContent(header=lines[0] + b"\n", body=zlib.compress(body),
+                                     content_hash="0" * 64)
+
+
 def test_a_snapshot_from_before_assessors_and_documents_still_compares(
     london: Database,
 ) -> None:
     """Older snapshots have no attachments table and no assessor column: both read as empty."""
     current = content_of(london, take(london, "Now")["id"])
-    lines = b"".join(current.canonical_bytes()).split(b"\n")
-    header, rest = lines[0] + b"\n", lines[1:]
-    legacy_lines: list[bytes] = []
-    table = None
-    for line in rest:
-        if line.startswith(b"{"):
-            table = json.loads(line)["table"]
-            if table == "assessments":
-                line = line.replace(b',"assessor"]', b"]")
-        elif table == "assessments" and line:
-            line = line[:line.rindex(b",")] + b"]"
-        if table != "attachments":
-            legacy_lines.append(line)
-    body = b"\n".join(legacy_lines)
-    if not body.endswith(b"\n"):
-        body += b"\n"
-    legacy = snapshots.SnapshotContent(header=header, body=zlib.compress(body),
-                                       content_hash="0" * 64)
+
+    def older(table: str | None, line: bytes) -> bytes | None:
+        if table == "attachments":
+            return None
+        if table == "assessments" and line.startswith(b"{"):
+            return line.replace(b',"assessor"]', b"]")
+        if table == "assessments" and line:
+            return line[:line.rindex(b",")] + b"]"
+        return line
+
+    legacy = rewritten(current, older)
     diff = snapshots.diff_contents(legacy, current)
     # The older rows read as assessor "": attributed ones now show as that assessor's.
     assessments = diff["tables"]["assessments"]
@@ -369,27 +382,23 @@ def test_a_snapshot_from_before_the_views_lists_no_project_as_moved_between_them
     # Found in review: an older snapshot has no `view` column, and every ranked project was
     # listed as moved (rank change 0, score change 0).
     current = content_of(london, take(london, "Now")["id"])
-    lines = b"".join(current.canonical_bytes()).split(b"\n")
-    header, rest = lines[0] + b"\n", lines[1:]
-    legacy_lines: list[bytes] = []
-    table, at = None, None
-    for line in rest:
+    at = 0
+
+    def older(table: str | None, line: bytes) -> bytes:
+        nonlocal at
+        if table != "projects" or not line:
+            return line
         if line.startswith(b"{"):
             spec = json.loads(line)
-            table = spec["table"]
-            if table == "projects":
-                names = [c if isinstance(c, str) else c["name"] for c in spec["columns"]]
-                at = names.index("view")
-                del spec["columns"][at]
-                line = json.dumps(spec, ensure_ascii=False, separators=(",", ":"),
-                                  sort_keys=True).encode()
-        elif table == "projects" and line:
-            row = json.loads(line)
-            del row[at]
-            line = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
-        legacy_lines.append(line)
-    body = b"\n".join(legacy_lines)
-    legacy = snapshots.SnapshotContent(header=header, body=zlib.compress(body),
-                                       content_hash="0" * 64)
+            names = [c if isinstance(c, str) else c["name"] for c in spec["columns"]]
+            at = names.index("view")
+            del spec["columns"][at]
+            return json.dumps(spec, ensure_ascii=False, separators=(",", ":"),
+                              sort_keys=True).encode()
+        row = json.loads(line)
+        del row[at]
+        return json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
+
+    legacy = rewritten(current, older)
     assert "view" not in legacy.table("projects").columns
     assert snapshots.diff_contents(legacy, current)["rank_moves"] == []
